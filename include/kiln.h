@@ -1,0 +1,124 @@
+/* kiln — a deep-learning graph compiler. The one public header.
+ *
+ * Conventions (after Lua and SQLite): every call returns a kiln_status; on failure it
+ * fills the caller's kiln_error (which may be NULL) with the code and one message naming
+ * the node, tensor or line at fault. The library never prints. Handles are opaque.
+ *
+ *   kiln_model *m; kiln_error err;
+ *   if (kiln_compile_file("net.onnx", NULL, &m, &err)) { fprintf(stderr, "%s\n", err.message); ... }
+ *   kiln_run(m, inputs, outputs, &err);   // caller-owned buffers, no copies
+ *   kiln_model_free(m);
+ */
+#ifndef KILN_H
+#define KILN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum kiln_status {
+  KILN_OK = 0,
+  KILN_ERR_INVALID_ARGUMENT, /* a bad argument to an API call or CLI */
+  KILN_ERR_NO_SUCH_FILE,     /* a model, data or external-weights file is missing */
+  KILN_ERR_INVALID_MODEL,    /* malformed or inconsistent model file */
+  KILN_ERR_UNSUPPORTED,      /* an op, attribute or type kiln does not implement */
+  KILN_ERR_SHAPE,            /* shapes that do not agree, or a free dim left unbound */
+  KILN_ERR_LIMIT,            /* a size beyond the configured compile-time limits */
+  KILN_ERR_OUT_OF_MEMORY,
+  KILN_ERR_IO,               /* reading or writing a file failed */
+  KILN_ERR_CODEGEN,          /* LLVM or the system linker failed */
+  KILN_ERR_INTERNAL          /* a bug in kiln */
+} kiln_status;
+
+typedef struct kiln_error {
+  kiln_status code;
+  char message[1024];
+} kiln_error;
+
+/* Element types, numbered as ONNX's TensorProto.DataType so files map one to one. */
+typedef enum kiln_dtype {
+  KILN_UNDEFINED = 0,
+  KILN_F32 = 1, KILN_U8 = 2, KILN_I8 = 3, KILN_U16 = 4, KILN_I16 = 5, KILN_I32 = 6,
+  KILN_I64 = 7, KILN_STRING = 8, KILN_BOOL = 9, KILN_F16 = 10, KILN_F64 = 11,
+  KILN_U32 = 12, KILN_U64 = 13, KILN_BF16 = 16
+} kiln_dtype;
+
+#define KILN_MAX_RANK 8
+
+typedef struct kiln_tensor_info {
+  const char *name;
+  kiln_dtype dtype;
+  int rank;
+  int64_t dims[KILN_MAX_RANK];
+  size_t bytes; /* dense row-major size of the buffer kiln reads or writes */
+} kiln_tensor_info;
+
+/* A free dim bound at compile time: e.g. {"input", 0, 1} binds dim 0 of "input" to 1. */
+typedef struct kiln_shape_binding {
+  const char *input;
+  int rank;
+  int64_t dims[KILN_MAX_RANK];
+} kiln_shape_binding;
+
+/* A graph input whose value is known when compiling (e.g. a shape tensor): it becomes a
+ * constant, which lets shapes that depend on it be inferred and folded. */
+typedef struct kiln_input_value {
+  const char *input;
+  kiln_dtype dtype;
+  int rank;
+  int64_t dims[KILN_MAX_RANK];
+  const void *data;
+} kiln_input_value;
+
+typedef struct kiln_options {
+  const kiln_shape_binding *shapes; /* may be NULL */
+  int nshapes;
+  const kiln_input_value *values;   /* may be NULL */
+  int nvalues;
+  const char *cpu;           /* LLVM CPU name; NULL = this host's */
+  const char *features;      /* LLVM feature string; NULL = this host's */
+  const char *triple;        /* NULL = this host's */
+  int num_threads;           /* 0 = OpenMP's default */
+  int64_t max_tensor_bytes;  /* 0 = default limit (16 GiB) */
+  const char *base_dir;      /* where external data files live (compile_buffer); NULL = cwd */
+} kiln_options;
+
+typedef struct kiln_model kiln_model;
+
+/* The format of a file is told by its contents (ONNX protobuf or kiln DSL text). */
+kiln_status kiln_compile_file(const char *path, const kiln_options *opts, kiln_model **out,
+                              kiln_error *err);
+kiln_status kiln_compile_buffer(const void *data, size_t size, const kiln_options *opts,
+                                kiln_model **out, kiln_error *err);
+void kiln_model_free(kiln_model *model);
+
+int kiln_num_inputs(const kiln_model *model);
+int kiln_num_outputs(const kiln_model *model);
+kiln_status kiln_input_info(const kiln_model *model, int index, kiln_tensor_info *info);
+kiln_status kiln_output_info(const kiln_model *model, int index, kiln_tensor_info *info);
+/* Index of the input or output with that name, or -1. */
+int kiln_input_index(const kiln_model *model, const char *name);
+int kiln_output_index(const kiln_model *model, const char *name);
+
+/* Runs the model once. inputs[i] / outputs[i] point to dense row-major buffers of
+ * kiln_*_info().bytes each, in graph order. Safe to call from several threads at once. */
+kiln_status kiln_run(const kiln_model *model, const void *const *inputs, void *const *outputs,
+                     kiln_error *err);
+
+/* Ahead-of-time: writes a self-contained shared library (path ends in .so) or an object
+ * file (.o) plus, beside it, a C header `<name>.h` with a typed entry point
+ * `int <name>_run(...)` and size macros. `name` is a C identifier; NULL = "model". */
+kiln_status kiln_compile_aot(const char *model_path, const kiln_options *opts,
+                             const char *out_path, const char *name, kiln_error *err);
+
+const char *kiln_status_name(kiln_status status);
+const char *kiln_dtype_name(kiln_dtype dtype);
+size_t kiln_dtype_size(kiln_dtype dtype);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,162 @@
+#include "ir/graph.h"
+
+#include "ir/op.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+kiln_graph *kiln_graph_new(void) { return kiln_xcalloc(1, sizeof(kiln_graph)); }
+
+kiln_block *kiln_block_new(void) { return kiln_xcalloc(1, sizeof(kiln_block)); }
+
+void kiln_block_free(kiln_block *b) {
+  if (!b) return;
+  free(b->nodes);
+  free(b->outputs);
+  free(b);
+}
+
+void kiln_tensor_free(kiln_tensor *t) {
+  free(t->data);
+  t->data = NULL;
+}
+
+void kiln_attr_clear(kiln_attr *a) {
+  free(a->name);
+  free(a->s);
+  free(a->ints);
+  free(a->floats);
+  for (int i = 0; a->strings && i < a->count; i++) free(a->strings[i]);
+  free(a->strings);
+  for (int i = 0; a->tensors && i < (a->type == KILN_ATTR_TENSOR ? 1 : a->count); i++)
+    kiln_tensor_free(&a->tensors[i]);
+  free(a->tensors);
+  for (int i = 0; a->graphs && i < (a->type == KILN_ATTR_GRAPH ? 1 : a->count); i++)
+    kiln_block_free(a->graphs[i]);
+  free(a->graphs);
+  memset(a, 0, sizeof *a);
+}
+
+void kiln_graph_free(kiln_graph *g) {
+  if (!g) return;
+  for (int i = 0; i < g->nvalues; i++) {
+    kiln_value *v = &g->values[i];
+    free(v->name);
+    free(v->data);
+    for (int d = 0; d < KILN_MAX_RANK; d++) free(v->dim_names[d]);
+  }
+  for (int i = 0; i < g->nnodes; i++) {
+    kiln_node *n = &g->nodes[i];
+    free(n->name);
+    free(n->op_type);
+    free(n->inputs);
+    free(n->outputs);
+    for (int a = 0; a < n->nattrs; a++) kiln_attr_clear(&n->attrs[a]);
+    free(n->attrs);
+  }
+  free(g->values);
+  free(g->nodes);
+  free(g->main.nodes);
+  free(g->main.outputs);
+  free(g->inputs);
+  free(g->name);
+  free(g);
+}
+
+int kiln_graph_add_value(kiln_graph *g, const char *name) {
+  KILN_GROW(g->values, g->nvalues, g->values_cap);
+  kiln_value *v = &g->values[g->nvalues];
+  memset(v, 0, sizeof *v);
+  v->name = kiln_xstrdup(name ? name : "");
+  v->rank = -1;
+  v->producer = -1;
+  return g->nvalues++;
+}
+
+int kiln_graph_find_value(const kiln_graph *g, const char *name) {
+  for (int i = g->nvalues - 1; i >= 0; i--)
+    if (strcmp(g->values[i].name, name) == 0) return i;
+  return -1;
+}
+
+int kiln_graph_add_node(kiln_graph *g, kiln_block *b, const char *op_type, const char *name,
+                        const int *inputs, int ninputs, const int *outputs, int noutputs) {
+  return kiln_graph_insert_node(g, b, b->nnodes, op_type, name, inputs, ninputs, outputs,
+                                noutputs);
+}
+
+int kiln_graph_insert_node(kiln_graph *g, kiln_block *b, int pos, const char *op_type,
+                           const char *name, const int *inputs, int ninputs,
+                           const int *outputs, int noutputs) {
+  KILN_GROW(g->nodes, g->nnodes, g->nodes_cap);
+  int id = g->nnodes++;
+  kiln_node *n = &g->nodes[id];
+  memset(n, 0, sizeof *n);
+  n->op_type = kiln_xstrdup(op_type);
+  n->name = name && *name ? kiln_xstrdup(name) : kiln_fmt("%s_%d", op_type, id);
+  n->op = kiln_op_find(op_type);
+  n->ninputs = ninputs;
+  n->noutputs = noutputs;
+  n->inputs = kiln_xmalloc(sizeof(int) * (size_t)(ninputs ? ninputs : 1));
+  n->outputs = kiln_xmalloc(sizeof(int) * (size_t)(noutputs ? noutputs : 1));
+  if (ninputs) memcpy(n->inputs, inputs, sizeof(int) * (size_t)ninputs);
+  if (noutputs) memcpy(n->outputs, outputs, sizeof(int) * (size_t)noutputs);
+  for (int i = 0; i < noutputs; i++)
+    if (outputs[i] >= 0) g->values[outputs[i]].producer = id;
+  KILN_GROW(b->nodes, b->nnodes, b->cap);
+  memmove(&b->nodes[pos + 1], &b->nodes[pos], sizeof(int) * (size_t)(b->nnodes - pos));
+  b->nodes[pos] = id;
+  b->nnodes++;
+  return id;
+}
+
+void kiln_block_remove(kiln_graph *g, kiln_block *b, int pos) {
+  g->nodes[b->nodes[pos]].op = NULL;
+  memmove(&b->nodes[pos], &b->nodes[pos + 1], sizeof(int) * (size_t)(b->nnodes - pos - 1));
+  b->nnodes--;
+}
+
+kiln_attr *kiln_node_add_attr(kiln_node *n, const char *name, kiln_attr_type type) {
+  n->attrs = kiln_xrealloc(n->attrs, sizeof(kiln_attr) * (size_t)(n->nattrs + 1));
+  kiln_attr *a = &n->attrs[n->nattrs++];
+  memset(a, 0, sizeof *a);
+  a->name = kiln_xstrdup(name);
+  a->type = type;
+  return a;
+}
+
+const kiln_attr *kiln_node_attr(const kiln_node *n, const char *name) {
+  for (int i = 0; i < n->nattrs; i++)
+    if (strcmp(n->attrs[i].name, name) == 0) return &n->attrs[i];
+  return NULL;
+}
+
+void kiln_value_set_const(kiln_value *v, kiln_tensor *t) {
+  free(v->data);
+  v->dtype = t->dtype;
+  v->rank = t->rank;
+  memcpy(v->dims, t->dims, sizeof v->dims);
+  v->data = t->data;
+  t->data = NULL;
+}
+
+int64_t kiln_shape_numel(int rank, const int64_t *dims) {
+  int64_t n = 1;
+  for (int i = 0; i < rank; i++) n *= dims[i];
+  return n;
+}
+
+int64_t kiln_value_numel(const kiln_value *v) { return kiln_shape_numel(v->rank, v->dims); }
+
+const char *kiln_value_type_str(const kiln_value *v, char *buf, size_t size) {
+  int n = snprintf(buf, size, "%s[", kiln_dtype_name(v->dtype));
+  for (int i = 0; i < v->rank && n > 0 && (size_t)n < size; i++) {
+    if (v->dim_names[i])
+      n += snprintf(buf + n, size - (size_t)n, "%s%s", i ? "," : "", v->dim_names[i]);
+    else
+      n += snprintf(buf + n, size - (size_t)n, "%s%lld", i ? "," : "", (long long)v->dims[i]);
+  }
+  if (n > 0 && (size_t)n < size) snprintf(buf + n, size - (size_t)n, "]");
+  return buf;
+}

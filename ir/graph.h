@@ -1,0 +1,115 @@
+/* The graph IR: values (tensors with a dtype and a static shape), nodes applying ops to
+ * them, and blocks (ordered node lists) for the main graph and for If branches.
+ *
+ * One value table serves the whole model, subgraphs included, so a branch refers to an
+ * outer value by its id exactly as the main graph does. Nodes are stored once in the graph
+ * and listed, in execution order, by the block that runs them. */
+#ifndef KILN_IR_GRAPH_H
+#define KILN_IR_GRAPH_H
+
+#include "ir/util.h"
+
+typedef struct kiln_op_def kiln_op_def;
+typedef struct kiln_block kiln_block;
+
+typedef enum kiln_attr_type {
+  KILN_ATTR_FLOAT = 1, KILN_ATTR_INT, KILN_ATTR_STRING, KILN_ATTR_TENSOR, KILN_ATTR_GRAPH,
+  KILN_ATTR_FLOATS, KILN_ATTR_INTS, KILN_ATTR_STRINGS, KILN_ATTR_TENSORS, KILN_ATTR_GRAPHS
+} kiln_attr_type;
+
+/* A constant tensor: an initializer, a Constant node's value, a tensor attribute. */
+typedef struct kiln_tensor {
+  kiln_dtype dtype;
+  int rank;
+  int64_t dims[KILN_MAX_RANK];
+  void *data; /* dense row-major, owned; NULL only for zero-sized tensors */
+} kiln_tensor;
+
+typedef struct kiln_attr {
+  char *name;
+  kiln_attr_type type;
+  int64_t i;
+  double f;
+  char *s;
+  int count;      /* number of elements in ints / floats / strings / tensors / graphs */
+  int64_t *ints;
+  double *floats;
+  char **strings;
+  kiln_tensor *tensors; /* TENSOR: tensors[0] */
+  kiln_block **graphs;  /* GRAPH: graphs[0] */
+} kiln_attr;
+
+typedef struct kiln_value {
+  char *name;
+  kiln_dtype dtype;       /* KILN_UNDEFINED until inferred */
+  int rank;               /* -1 until inferred */
+  int64_t dims[KILN_MAX_RANK];
+  char *dim_names[KILN_MAX_RANK]; /* symbolic name of a free dim (graph inputs), else NULL */
+  void *data;             /* constant contents (owned), or NULL */
+  int producer;           /* id of the node that writes it, -1 for inputs and constants */
+  bool is_input, is_output;
+} kiln_value;
+
+typedef struct kiln_node {
+  char *name;           /* never NULL: importers invent "<op>_<n>" for unnamed nodes */
+  char *op_type;        /* as written in the model */
+  const kiln_op_def *op; /* NULL for a node removed from the graph */
+  int ninputs, noutputs;
+  int *inputs;          /* value ids; -1 for an omitted optional input */
+  int *outputs;
+  int nattrs;
+  kiln_attr *attrs;
+} kiln_node;
+
+struct kiln_block {
+  int *nodes; /* node ids in execution order */
+  int nnodes, cap;
+  int *outputs; /* value ids the block yields (an If branch's results) */
+  int noutputs;
+};
+
+typedef struct kiln_graph {
+  kiln_value *values;
+  int nvalues, values_cap;
+  kiln_node *nodes;
+  int nnodes, nodes_cap;
+  kiln_block main;      /* main.outputs are the graph outputs */
+  int *inputs;          /* graph inputs (not initializers), in declaration order */
+  int ninputs;
+  int opset;            /* default-domain opset the model was written for */
+  char *name;
+} kiln_graph;
+
+kiln_graph *kiln_graph_new(void);
+void kiln_graph_free(kiln_graph *g);
+kiln_block *kiln_block_new(void);
+void kiln_block_free(kiln_block *b);
+
+/* Adds a value with unknown type and shape; returns its id. */
+int kiln_graph_add_value(kiln_graph *g, const char *name);
+/* Id of the value with that name, or -1. Linear: importers keep their own symbol table. */
+int kiln_graph_find_value(const kiln_graph *g, const char *name);
+/* Adds a node (op resolved from op_type through the op table, may be NULL if unknown) and
+ * appends it to block b. Inputs and outputs are copied; returns the node id. */
+int kiln_graph_add_node(kiln_graph *g, kiln_block *b, const char *op_type, const char *name,
+                        const int *inputs, int ninputs, const int *outputs, int noutputs);
+/* Same, inserting the node at position pos of block b (expansions of one node into many). */
+int kiln_graph_insert_node(kiln_graph *g, kiln_block *b, int pos, const char *op_type,
+                           const char *name, const int *inputs, int ninputs,
+                           const int *outputs, int noutputs);
+/* Takes the node at position pos out of block b and marks it removed (op = NULL). */
+void kiln_block_remove(kiln_graph *g, kiln_block *b, int pos);
+kiln_attr *kiln_node_add_attr(kiln_node *n, const char *name, kiln_attr_type type);
+const kiln_attr *kiln_node_attr(const kiln_node *n, const char *name); /* NULL if absent */
+
+/* Makes value v a constant holding t's data (ownership of t->data moves to v). */
+void kiln_value_set_const(kiln_value *v, kiln_tensor *t);
+int64_t kiln_value_numel(const kiln_value *v);
+int64_t kiln_shape_numel(int rank, const int64_t *dims);
+void kiln_tensor_free(kiln_tensor *t);
+void kiln_attr_clear(kiln_attr *a);
+
+/* "f32[1,3,224,224]" into buf. */
+const char *kiln_value_type_str(const kiln_value *v, char *buf, size_t size);
+
+#endif

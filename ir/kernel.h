@@ -1,0 +1,200 @@
+/* The kernel IR: *what* a kernel computes, as loop nests over index spaces, kept apart
+ * from *how* it runs (the schedule, below).
+ *
+ * A kernel owns buffers (its inputs, outputs and temporaries) and runs its stages in
+ * order. A stage is one loop nest in the style of Halide/TVM's compute:
+ *
+ *     for every point of the iteration space (axes 0..naxes-1):
+ *         out[out_idx(spatial axes)]  =  value(all axes)                  (reduce == NONE)
+ *         out[out_idx(spatial axes)]  =  post( reduce_{reduction axes} value )   (otherwise)
+ *
+ * Axes are either spatial (they index the output) or reductions (folded with `reduce`).
+ * Expressions are trees of scalar operations over loop variables, constants and loads;
+ * indices are expressions too (affine in most ops, general where an op needs it: Gather
+ * indexes by a loaded value, Resize by a floor()). A load from a padded or clipped region
+ * is written as select(in_bounds, load(...), 0): the loads inside a select's untaken side
+ * are never executed (codegen emits a branch or a masked load), so they may be out of bounds.
+ *
+ * Expressions live in the kernel's arena and are shared freely (a tree may be a DAG). */
+#ifndef KILN_IR_KERNEL_H
+#define KILN_IR_KERNEL_H
+
+#include "ir/util.h"
+
+#include <stdio.h>
+
+#define KILN_MAX_AXES 12
+#define KILN_MAX_LOOPS 24
+
+typedef enum kiln_expr_kind {
+  KX_CONST,  /* dtype + value (f for floats, i for ints/bool) */
+  KX_VAR,    /* the current value of axis `axis` (i64) */
+  KX_LOAD,   /* buf[idx[0], ..., idx[rank-1]]; indices are i64 */
+  KX_UNARY,  /* op(a) */
+  KX_BINARY, /* op(a, b); comparisons yield bool */
+  KX_SELECT, /* a ? b : c, a is bool; only the taken side is evaluated */
+  KX_CAST,   /* a converted to dtype (ONNX Cast semantics: float->int truncates) */
+  KX_ACC     /* in a stage's `post`: the reduced value */
+} kiln_expr_kind;
+
+typedef enum kiln_unary_op {
+  KU_NEG, KU_ABS, KU_SQRT, KU_EXP, KU_LOG, KU_TANH, KU_ERF, KU_SIN, KU_COS,
+  KU_FLOOR, KU_CEIL, KU_ROUND, /* round half to even */
+  KU_NOT,   /* logical not of a bool */
+  KU_ISNAN, /* bool result */
+  KU_SIGMOID, KU_RECIP
+} kiln_unary_op;
+
+typedef enum kiln_binary_op {
+  KB_ADD, KB_SUB, KB_MUL, KB_DIV, /* integer DIV truncates toward zero (C) */
+  KB_MOD,  /* C remainder (fmod for floats) */
+  KB_POW, KB_MIN, KB_MAX,         /* float MIN/MAX propagate NaN like ONNX Min/Max */
+  KB_EQ, KB_NE, KB_LT, KB_LE, KB_GT, KB_GE, /* -> bool */
+  KB_AND, KB_OR, KB_XOR,          /* bools, or bitwise on ints */
+  KB_SHL, KB_SHR                  /* logical shift right for unsigned, arithmetic for signed */
+} kiln_binary_op;
+
+typedef struct kiln_expr kiln_expr;
+struct kiln_expr {
+  kiln_expr_kind kind;
+  kiln_dtype dtype; /* the result type */
+  int op;           /* kiln_unary_op / kiln_binary_op */
+  double f;         /* KX_CONST of a float type */
+  int64_t i;        /* KX_CONST of an int or bool type */
+  int axis;         /* KX_VAR */
+  int buf;          /* KX_LOAD */
+  int nidx;
+  kiln_expr **idx;  /* KX_LOAD */
+  kiln_expr *a, *b, *c;
+};
+
+typedef enum kiln_buf_role {
+  KILN_BUF_INPUT,  /* read-only: a node input (graph value) */
+  KILN_BUF_OUTPUT, /* a node output (graph value) */
+  KILN_BUF_TEMP    /* scratch the kernel alone uses (planned into the arena) */
+} kiln_buf_role;
+
+/* Where a buffer lives at run time; filled by memory planning, read by codegen. */
+typedef enum kiln_storage_kind {
+  KILN_STORE_NONE, KILN_STORE_INPUT, KILN_STORE_OUTPUT, KILN_STORE_CONST, KILN_STORE_ARENA
+} kiln_storage_kind;
+
+typedef struct kiln_storage {
+  kiln_storage_kind kind;
+  int index;      /* graph input / output / constant number */
+  int64_t offset; /* byte offset into the arena */
+} kiln_storage;
+
+typedef struct kiln_buffer {
+  char *name;
+  kiln_buf_role role;
+  int value;      /* graph value id for INPUT/OUTPUT; -1 for TEMP */
+  kiln_dtype dtype;
+  int rank;
+  int64_t dims[KILN_MAX_RANK];
+  kiln_storage storage;
+} kiln_buffer;
+
+typedef enum kiln_reduce_op { KR_NONE, KR_SUM, KR_PROD, KR_MAX, KR_MIN } kiln_reduce_op;
+
+/* ---- schedule: how a stage's loops run ----------------------------------------------
+ * The loops of a stage, outermost first. Each loop walks one axis with a stride: an axis's
+ * value is the sum of (loop variable * stride) over its loops, so splitting an axis of
+ * extent 100 by 16 gives loops {axis, stride 16, extent 7} and {axis, stride 1, extent 16};
+ * a point past the axis's extent is skipped (a guard codegen emits only where a split is
+ * inexact). Codegen must accept any valid order: when a spatial loop sits inside a
+ * reduction loop, the stage accumulates in its output buffer instead of a register. */
+typedef enum kiln_loop_kind {
+  KILN_LOOP_SERIAL,
+  KILN_LOOP_PARALLEL, /* iterations spread over threads (outermost loops only) */
+  KILN_LOOP_VECTOR,   /* innermost loop as SIMD lanes; extent is the vector width */
+  KILN_LOOP_UNROLL    /* fully unrolled */
+} kiln_loop_kind;
+
+typedef struct kiln_loop {
+  int axis;
+  int64_t stride;
+  int64_t extent;
+  kiln_loop_kind kind;
+} kiln_loop;
+
+typedef struct kiln_schedule {
+  int nloops;
+  kiln_loop loops[KILN_MAX_LOOPS];
+} kiln_schedule;
+
+typedef struct kiln_axis {
+  int64_t extent;
+  bool reduce;
+} kiln_axis;
+
+typedef struct kiln_stage {
+  char *name;
+  int naxes;
+  kiln_axis axes[KILN_MAX_AXES];
+  int out_buf;
+  int nout_idx;
+  kiln_expr **out_idx; /* one per dim of the output buffer; uses spatial axes only */
+  kiln_expr *value;
+  kiln_reduce_op reduce;
+  kiln_expr *init;     /* reductions: starting value; NULL = the op's identity */
+  kiln_expr *post;     /* reductions: applied to the result (uses KX_ACC); NULL = none */
+  kiln_schedule sched;
+} kiln_stage;
+
+typedef struct kiln_kernel {
+  char *name;
+  kiln_arena arena; /* expressions, names, index arrays */
+  int nbufs, bufs_cap;
+  kiln_buffer *bufs;
+  int nstages, stages_cap;
+  kiln_stage *stages;
+} kiln_kernel;
+
+kiln_kernel *kiln_kernel_new(const char *name);
+void kiln_kernel_free(kiln_kernel *k);
+int kiln_kernel_add_buffer(kiln_kernel *k, const char *name, kiln_buf_role role, int value,
+                           kiln_dtype dtype, int rank, const int64_t *dims);
+
+/* Adds a stage writing buffer out_buf; axes are added with kiln_stage_axis. The returned
+ * pointer is valid until the next kiln_kernel_add_stage. */
+kiln_stage *kiln_kernel_add_stage(kiln_kernel *k, const char *name, int out_buf);
+int kiln_stage_axis(kiln_stage *s, int64_t extent, bool reduce); /* returns the axis id */
+/* Sets out[idx] = value; idx has one entry per dim of the output buffer. */
+void kiln_stage_store(kiln_kernel *k, kiln_stage *s, kiln_expr *const *idx, kiln_expr *value);
+
+/* Expression constructors (allocated in k's arena). Binary ops want equal operand types;
+ * kx_binary inserts no casts. */
+kiln_expr *kx_const_f(kiln_kernel *k, kiln_dtype t, double v);
+kiln_expr *kx_const_i(kiln_kernel *k, kiln_dtype t, int64_t v);
+kiln_expr *kx_idx(kiln_kernel *k, int64_t v); /* an i64 constant */
+kiln_expr *kx_var(kiln_kernel *k, int axis);
+kiln_expr *kx_load(kiln_kernel *k, int buf, kiln_expr *const *idx); /* rank of buf indices */
+kiln_expr *kx_unary(kiln_kernel *k, kiln_unary_op op, kiln_expr *a);
+kiln_expr *kx_binary(kiln_kernel *k, kiln_binary_op op, kiln_expr *a, kiln_expr *b);
+kiln_expr *kx_select(kiln_kernel *k, kiln_expr *cond, kiln_expr *a, kiln_expr *b);
+kiln_expr *kx_cast(kiln_kernel *k, kiln_expr *a, kiln_dtype t);
+kiln_expr *kx_acc(kiln_kernel *k, kiln_dtype t);
+/* Shorthands for index arithmetic on i64 expressions (fold constants). */
+kiln_expr *kx_add(kiln_kernel *k, kiln_expr *a, kiln_expr *b);
+kiln_expr *kx_mul(kiln_kernel *k, kiln_expr *a, kiln_expr *b);
+kiln_expr *kx_addi(kiln_kernel *k, kiln_expr *a, int64_t b);
+kiln_expr *kx_muli(kiln_kernel *k, kiln_expr *a, int64_t b);
+/* 0 <= a < n, as a bool expression. */
+kiln_expr *kx_in_range(kiln_kernel *k, kiln_expr *a, int64_t n);
+kiln_expr *kx_and(kiln_kernel *k, kiln_expr *a, kiln_expr *b); /* NULL-tolerant */
+
+/* The identity of a reduction for dtype t (0, 1, lowest, highest). */
+kiln_expr *kx_reduce_identity(kiln_kernel *k, kiln_reduce_op op, kiln_dtype t);
+
+/* The simple schedule every stage starts with: one serial loop per axis in axis order. */
+void kiln_schedule_default(kiln_stage *s);
+/* Checks that the loops cover every axis exactly (mixed radix) and kinds are legal. */
+kiln_status kiln_schedule_check(const kiln_stage *s, kiln_error *err);
+/* Splits loop `loop` into an outer and an inner loop of extent `factor`. */
+void kiln_schedule_split(kiln_schedule *sc, int loop, int64_t factor);
+
+/* Human-readable dump of a kernel (stages, expressions, schedules). */
+void kiln_kernel_print(const kiln_kernel *k, FILE *out);
+
+#endif

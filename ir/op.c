@@ -1,0 +1,174 @@
+/* The op table (groups of kiln_op_def from ir/ops/) and helpers op definitions share. */
+#include "ir/op.h"
+
+#include "ir/dtype.h"
+
+#include <string.h>
+
+/* Each group is an array ended by an entry with a NULL name. Adding an op touches its
+ * group file only; adding a group adds one line here. */
+extern const kiln_op_def kiln_ops_elementwise[];
+extern const kiln_op_def kiln_ops_movement[];
+extern const kiln_op_def kiln_ops_shape[];
+extern const kiln_op_def kiln_ops_reduce[];
+extern const kiln_op_def kiln_ops_nn[];
+extern const kiln_op_def kiln_ops_linalg[];
+extern const kiln_op_def kiln_ops_rnn[];
+extern const kiln_op_def kiln_ops_control[];
+
+static const kiln_op_def *const groups[] = {
+    kiln_ops_elementwise, kiln_ops_movement, kiln_ops_shape, kiln_ops_reduce,
+    kiln_ops_nn,          kiln_ops_linalg,   kiln_ops_rnn,   kiln_ops_control,
+};
+
+#define MAX_OPS 256
+static const kiln_op_def *all_ops[MAX_OPS + 1];
+static int nall_ops = -1;
+
+static void build_list(void) {
+  /* Built once; a benign race if two threads do it (same result, int store). */
+  if (nall_ops >= 0) return;
+  int n = 0;
+  for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
+    for (const kiln_op_def *op = groups[g]; op->name && n < MAX_OPS; op++) all_ops[n++] = op;
+  all_ops[n] = NULL;
+  nall_ops = n;
+}
+
+int kiln_op_list(const kiln_op_def *const **ops) {
+  build_list();
+  *ops = all_ops;
+  return nall_ops;
+}
+
+const kiln_op_def *kiln_op_find(const char *name) {
+  build_list();
+  for (int i = 0; i < nall_ops; i++)
+    if (strcmp(all_ops[i]->name, name) == 0) return all_ops[i];
+  return NULL;
+}
+
+kiln_value *kiln_node_in(const kiln_graph *g, const kiln_node *n, int i) {
+  if (i < 0 || i >= n->ninputs || n->inputs[i] < 0) return NULL;
+  return &g->values[n->inputs[i]];
+}
+
+kiln_value *kiln_node_out(const kiln_graph *g, const kiln_node *n, int i) {
+  if (i < 0 || i >= n->noutputs || n->outputs[i] < 0) return NULL;
+  return &g->values[n->outputs[i]];
+}
+
+int64_t kiln_attr_int(const kiln_node *n, const char *name, int64_t dflt) {
+  const kiln_attr *a = kiln_node_attr(n, name);
+  if (!a) return dflt;
+  return a->type == KILN_ATTR_FLOAT ? (int64_t)a->f : a->i;
+}
+
+double kiln_attr_float(const kiln_node *n, const char *name, double dflt) {
+  const kiln_attr *a = kiln_node_attr(n, name);
+  if (!a) return dflt;
+  return a->type == KILN_ATTR_INT ? (double)a->i : a->f;
+}
+
+const char *kiln_attr_str(const kiln_node *n, const char *name, const char *dflt) {
+  const kiln_attr *a = kiln_node_attr(n, name);
+  return a && a->s ? a->s : dflt;
+}
+
+int kiln_attr_ints(const kiln_node *n, const char *name, const int64_t **out) {
+  const kiln_attr *a = kiln_node_attr(n, name);
+  if (!a || a->type != KILN_ATTR_INTS) return -1;
+  *out = a->ints;
+  return a->count;
+}
+
+int kiln_attr_floats(const kiln_node *n, const char *name, const double **out) {
+  const kiln_attr *a = kiln_node_attr(n, name);
+  if (!a || a->type != KILN_ATTR_FLOATS) return -1;
+  *out = a->floats;
+  return a->count;
+}
+
+void kiln_set_out(kiln_graph *g, const kiln_node *n, int i, kiln_dtype t, int rank,
+                  const int64_t *dims) {
+  kiln_value *v = kiln_node_out(g, n, i);
+  if (!v) return;
+  v->dtype = t;
+  v->rank = rank;
+  for (int d = 0; d < rank; d++) v->dims[d] = dims[d];
+}
+
+kiln_status kiln_const_ints(const kiln_graph *g, const kiln_node *n, int i, int64_t *out,
+                            int max, int *count, kiln_error *err) {
+  const kiln_value *v = kiln_node_in(g, n, i);
+  if (!v)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): input %d is missing",
+                     n->name, n->op_type, i);
+  if (!v->data && kiln_value_numel(v) != 0)
+    return kiln_fail(err, KILN_ERR_SHAPE,
+                     "node '%s' (%s): input '%s' must be known at compile time (a constant, "
+                     "or a graph input given a value when compiling)",
+                     n->name, n->op_type, v->name);
+  int64_t numel = kiln_value_numel(v);
+  if (!kiln_dtype_is_int(v->dtype) && v->dtype != KILN_BOOL)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): input '%s' must be integer",
+                     n->name, n->op_type, v->name);
+  if (numel > max)
+    return kiln_fail(err, KILN_ERR_LIMIT, "node '%s' (%s): input '%s' has %lld values, at most %d",
+                     n->name, n->op_type, v->name, (long long)numel, max);
+  for (int64_t j = 0; j < numel; j++) out[j] = kiln_load_i64(v->dtype, v->data, j);
+  *count = (int)numel;
+  return KILN_OK;
+}
+
+kiln_status kiln_const_scalar(const kiln_graph *g, const kiln_node *n, int i, double *out,
+                              kiln_error *err) {
+  const kiln_value *v = kiln_node_in(g, n, i);
+  if (!v || !v->data || kiln_value_numel(v) < 1)
+    return kiln_fail(err, KILN_ERR_SHAPE,
+                     "node '%s' (%s): input %d must be a scalar known at compile time",
+                     n->name, n->op_type, i);
+  *out = kiln_load_f64(v->dtype, v->data, 0);
+  return KILN_OK;
+}
+
+kiln_status kiln_broadcast_shape(const kiln_node *n, int ra, const int64_t *da, int rb,
+                                 const int64_t *db, int *rank, int64_t *dims, kiln_error *err) {
+  int r = ra > rb ? ra : rb;
+  for (int d = 0; d < r; d++) {
+    int64_t a = d - (r - ra) >= 0 ? da[d - (r - ra)] : 1;
+    int64_t b = d - (r - rb) >= 0 ? db[d - (r - rb)] : 1;
+    if (a != b && a != 1 && b != 1)
+      return kiln_fail(err, KILN_ERR_SHAPE,
+                       "node '%s' (%s): shapes do not broadcast (dim %d: %lld vs %lld)", n->name,
+                       n->op_type, d, (long long)a, (long long)b);
+    dims[d] = a == 1 ? b : a;
+  }
+  *rank = r;
+  return KILN_OK;
+}
+
+kiln_status kiln_norm_axis(const kiln_node *n, int64_t axis, int rank, int *out,
+                           kiln_error *err) {
+  if (axis < -rank || axis >= (rank ? rank : 1))
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): axis %lld out of range for rank %d",
+                     n->name, n->op_type, (long long)axis, rank);
+  *out = (int)(axis < 0 ? axis + rank : axis);
+  return KILN_OK;
+}
+
+kiln_expr *kiln_load_broadcast(kiln_kernel *k, int buf, int out_rank, kiln_expr *const *vars) {
+  const kiln_buffer *b = &k->bufs[buf];
+  kiln_expr *idx[KILN_MAX_RANK];
+  for (int d = 0; d < b->rank; d++) {
+    int od = d + out_rank - b->rank;
+    idx[d] = b->dims[d] == 1 || od < 0 ? kx_idx(k, 0) : vars[od];
+  }
+  return kx_load(k, buf, idx);
+}
+
+kiln_stage *kiln_elementwise_stage(kiln_kernel *k, const char *name, int out, kiln_expr **vars) {
+  kiln_stage *s = kiln_kernel_add_stage(k, name, out);
+  for (int d = 0; d < k->bufs[out].rank; d++) vars[d] = kx_var(k, kiln_stage_axis(s, k->bufs[out].dims[d], false));
+  return s;
+}

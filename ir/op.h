@@ -1,0 +1,90 @@
+/* The op table. Every op kiln knows is declared once, in one kiln_op_def: its name, its
+ * inputs/outputs arity, its attributes, its shape inference, and either its lowering to
+ * the kernel IR or its expansion into simpler ops (LSTM into MatMul/Add/Sigmoid...).
+ * Op definitions live in ir/ops/, grouped by family; ir/op.c lists the groups.
+ *
+ * The table uses each op's newest ONNX signature: importers rewrite older forms
+ * (attributes that later became inputs, e.g. Split's `split`, Pad's `pads`) before
+ * nodes reach the IR. */
+#ifndef KILN_IR_OP_H
+#define KILN_IR_OP_H
+
+#include "ir/graph.h"
+#include "ir/kernel.h"
+
+typedef struct kiln_attr_spec {
+  const char *name;
+  kiln_attr_type type;
+  bool required;
+} kiln_attr_spec;
+
+/* What a lowering gets: the node, and a kernel already holding one buffer per node input
+ * (in_buf[i], -1 for an omitted optional input) and per output (out_buf[i]). The lowering
+ * adds stages (and temporaries) to k; it may read constant inputs' data from g. */
+typedef struct kiln_lower_ctx {
+  const kiln_graph *g;
+  const kiln_node *n;
+  kiln_kernel *k;
+  kiln_error *err;
+  int in_buf[32];
+  int out_buf[32];
+} kiln_lower_ctx;
+
+struct kiln_op_def {
+  const char *name;
+  int min_inputs, max_inputs;   /* max_inputs -1: variadic */
+  int min_outputs, max_outputs;
+  const kiln_attr_spec *attrs;  /* the attributes it reads, ended by {NULL}; NULL = none */
+  /* Sets dtype and shape of every output from the inputs' (and, where needed, from
+   * constant inputs' values). Inputs are already inferred. */
+  kiln_status (*infer)(kiln_graph *g, kiln_node *n, kiln_error *err);
+  /* Exactly one of lower and expand is set. */
+  kiln_status (*lower)(kiln_lower_ctx *c);
+  /* Replaces node `node` (at position pos of block b) with simpler nodes inserted at pos,
+   * writing the same output values; called after infer. */
+  kiln_status (*expand)(kiln_graph *g, kiln_block *b, int pos, kiln_error *err);
+};
+
+const kiln_op_def *kiln_op_find(const char *name);
+/* Every op, for docs and tests: returns the count and sets *ops to a NULL-ended list. */
+int kiln_op_list(const kiln_op_def *const **ops);
+
+/* ---- helpers for op definitions ------------------------------------------------------ */
+
+/* Input i of n, or NULL when omitted (or past ninputs). */
+kiln_value *kiln_node_in(const kiln_graph *g, const kiln_node *n, int i);
+kiln_value *kiln_node_out(const kiln_graph *g, const kiln_node *n, int i);
+
+int64_t kiln_attr_int(const kiln_node *n, const char *name, int64_t dflt);
+double kiln_attr_float(const kiln_node *n, const char *name, double dflt);
+const char *kiln_attr_str(const kiln_node *n, const char *name, const char *dflt);
+/* Number of ints (and *out points at them), or -1 if the attribute is absent. */
+int kiln_attr_ints(const kiln_node *n, const char *name, const int64_t **out);
+int kiln_attr_floats(const kiln_node *n, const char *name, const double **out);
+
+/* Sets output i's dtype and shape. */
+void kiln_set_out(kiln_graph *g, const kiln_node *n, int i, kiln_dtype t, int rank,
+                  const int64_t *dims);
+/* The values of constant input i as int64s (any int dtype), or an error naming the node
+ * when it is not known at compile time. *count receives the element count. */
+kiln_status kiln_const_ints(const kiln_graph *g, const kiln_node *n, int i, int64_t *out,
+                            int max, int *count, kiln_error *err);
+/* Same for one scalar (first element) as double. */
+kiln_status kiln_const_scalar(const kiln_graph *g, const kiln_node *n, int i, double *out,
+                              kiln_error *err);
+
+/* Numpy-style broadcast of two shapes; error names the node. */
+kiln_status kiln_broadcast_shape(const kiln_node *n, int ra, const int64_t *da, int rb,
+                                 const int64_t *db, int *rank, int64_t *dims, kiln_error *err);
+/* Normalizes a possibly negative axis against rank; error names the node. */
+kiln_status kiln_norm_axis(const kiln_node *n, int64_t axis, int rank, int *out,
+                           kiln_error *err);
+
+/* Lowering helpers. Index expressions that read buffer `buf` (rank r) broadcast against an
+ * output of rank out_rank indexed by vars[]: dims of size 1 read index 0. */
+kiln_expr *kiln_load_broadcast(kiln_kernel *k, int buf, int out_rank, kiln_expr *const *vars);
+/* A stage over every element of output buffer `out` with one spatial axis per dim; vars[d]
+ * receives kx_var of axis d. */
+kiln_stage *kiln_elementwise_stage(kiln_kernel *k, const char *name, int out, kiln_expr **vars);
+
+#endif

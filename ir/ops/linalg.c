@@ -1,0 +1,5 @@
+#include "ir/op.h"
+
+const kiln_op_def kiln_ops_linalg[] = {
+    {NULL},
+};

@@ -1,0 +1,55 @@
+/* A compiled program: what the passes hand to a code generator. Kernels in execution
+ * order (with If blocks), the constants they read, and the arena all intermediates share.
+ * Every kernel buffer's `storage` says where it lives. */
+#ifndef KILN_IR_PROGRAM_H
+#define KILN_IR_PROGRAM_H
+
+#include "ir/kernel.h"
+
+typedef struct kiln_steps kiln_steps;
+
+typedef enum kiln_step_kind { KILN_STEP_KERNEL, KILN_STEP_IF } kiln_step_kind;
+
+typedef struct kiln_step {
+  kiln_step_kind kind;
+  kiln_kernel *kernel;       /* KERNEL */
+  kiln_storage cond;         /* IF: a bool scalar */
+  kiln_steps *then_steps;    /* IF */
+  kiln_steps *else_steps;    /* IF */
+} kiln_step;
+
+struct kiln_steps {
+  int n, cap;
+  kiln_step *steps;
+};
+
+typedef struct kiln_const {
+  kiln_dtype dtype;
+  int64_t bytes;
+  void *data;     /* owned, 64-byte aligned */
+} kiln_const;
+
+typedef struct kiln_io {
+  char *name;
+  kiln_dtype dtype;
+  int rank;
+  int64_t dims[KILN_MAX_RANK];
+  int64_t bytes;
+} kiln_io;
+
+typedef struct kiln_program {
+  kiln_steps main;
+  int nconsts;
+  kiln_const *consts;
+  int64_t arena_bytes;   /* 64-byte aligned size of the shared scratch arena */
+  int ninputs, noutputs;
+  kiln_io *inputs, *outputs;
+} kiln_program;
+
+kiln_program *kiln_program_new(void);
+void kiln_program_free(kiln_program *p);
+kiln_steps *kiln_steps_new(void);
+void kiln_steps_free(kiln_steps *s);
+kiln_step *kiln_steps_add(kiln_steps *s, kiln_step_kind kind);
+
+#endif

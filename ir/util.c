@@ -1,0 +1,84 @@
+#include "ir/util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+kiln_status kiln_fail(kiln_error *err, kiln_status code, const char *fmt, ...) {
+  if (err && err->code == KILN_OK) {
+    err->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+static void *check(void *p, size_t n) {
+  if (!p && n) {
+    fprintf(stderr, "kiln: out of memory allocating %zu bytes\n", n);
+    abort();
+  }
+  return p;
+}
+
+void *kiln_xmalloc(size_t n) { return check(malloc(n ? n : 1), n); }
+void *kiln_xcalloc(size_t count, size_t size) {
+  return check(calloc(count ? count : 1, size ? size : 1), count * size);
+}
+void *kiln_xrealloc(void *p, size_t n) { return check(realloc(p, n ? n : 1), n); }
+char *kiln_xstrdup(const char *s) { return s ? check(strdup(s), strlen(s) + 1) : NULL; }
+
+char *kiln_fmt(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  char *s = kiln_xmalloc((size_t)n + 1);
+  va_start(ap, fmt);
+  vsnprintf(s, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return s;
+}
+
+struct kiln_arena_block {
+  struct kiln_arena_block *next;
+  size_t used, size;
+  _Alignas(16) unsigned char data[];
+};
+
+void *kiln_arena_alloc(kiln_arena *a, size_t n) {
+  n = (n + 15) & ~(size_t)15;
+  struct kiln_arena_block *b = a->head;
+  if (!b || b->used + n > b->size) {
+    size_t size = n > 65536 ? n : 65536;
+    b = kiln_xmalloc(sizeof *b + size);
+    b->next = a->head;
+    b->used = 0;
+    b->size = size;
+    a->head = b;
+  }
+  void *p = b->data + b->used;
+  b->used += n;
+  memset(p, 0, n);
+  return p;
+}
+
+char *kiln_arena_strdup(kiln_arena *a, const char *s) {
+  size_t n = strlen(s) + 1;
+  return memcpy(kiln_arena_alloc(a, n), s, n);
+}
+
+void kiln_arena_free(kiln_arena *a) {
+  for (struct kiln_arena_block *b = a->head, *next; b; b = next) {
+    next = b->next;
+    free(b);
+  }
+  a->head = NULL;
+}
+
+bool kiln_mul_overflows(int64_t a, int64_t b, int64_t *out) {
+  return __builtin_mul_overflow(a, b, out);
+}

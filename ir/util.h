@@ -1,0 +1,45 @@
+/* Small helpers every stage uses: error reporting, checked allocation, a bump arena. */
+#ifndef KILN_IR_UTIL_H
+#define KILN_IR_UTIL_H
+
+#include "kiln.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Fills err (if not NULL) with code and a printf-style message; returns code, so a
+ * failing path reads `return kiln_fail(err, KILN_ERR_SHAPE, "node '%s': ...", n);`.
+ * A message already set is kept: the first, innermost error is the one reported. */
+kiln_status kiln_fail(kiln_error *err, kiln_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Allocation that never returns NULL: on failure the process aborts with a message.
+ * Used for compiler-internal bookkeeping only; sizes from model files are checked against
+ * kiln's limits before anything of that size is allocated. */
+void *kiln_xmalloc(size_t n);
+void *kiln_xcalloc(size_t count, size_t size);
+void *kiln_xrealloc(void *p, size_t n);
+char *kiln_xstrdup(const char *s);
+char *kiln_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* malloc'd */
+
+/* Grows a dynamic array `arr` with count `n` and capacity `cap` to hold one more. */
+#define KILN_GROW(arr, n, cap)                                                       \
+  do {                                                                               \
+    if ((n) >= (cap)) {                                                              \
+      (cap) = (cap) ? 2 * (cap) : 8;                                                 \
+      (arr) = kiln_xrealloc((arr), (size_t)(cap) * sizeof(*(arr)));                  \
+    }                                                                                \
+  } while (0)
+
+/* A bump allocator: many small objects freed at once (kernel IR expressions). */
+typedef struct kiln_arena {
+  struct kiln_arena_block *head;
+} kiln_arena;
+void *kiln_arena_alloc(kiln_arena *a, size_t n); /* zeroed, 16-byte aligned */
+char *kiln_arena_strdup(kiln_arena *a, const char *s);
+void kiln_arena_free(kiln_arena *a);
+
+/* Overflow-checked size arithmetic: false when the result would not fit. */
+bool kiln_mul_overflows(int64_t a, int64_t b, int64_t *out);
+
+#endif

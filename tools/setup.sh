@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything kiln needs on a fresh Debian 12 machine. Idempotent: a second run
+# checks and returns in seconds.
+#   - product dependencies from Debian (LLVM 19 C API, protobuf-c + onnx.proto, flex, bison, cmake)
+#   - test data (ONNX conformance suite from libonnx-testdata)
+#   - a Python venv (.venv) with onnx, onnxruntime, numpy for the test and bench tooling only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debs=(build-essential cmake flex bison llvm-19-dev libprotobuf-c-dev protobuf-c-compiler
+      libonnx-dev libonnx-testdata libzstd-dev zlib1g-dev libcurl4-openssl-dev libedit-dev libxml2-dev)
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+venv=.venv
+pyreq=(numpy onnx onnxruntime)
+if [ ! -x "$venv/bin/python" ]; then
+  echo "setup: creating $venv"
+  python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c "import numpy, onnx, onnxruntime" 2>/dev/null; then
+  echo "setup: installing ${pyreq[*]} into $venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "${pyreq[@]}"
+fi
+echo "setup: ok"
