@@ -1,0 +1,38 @@
+/* CPU code generation through the LLVM C API: a kiln_program becomes one LLVM module
+ * whose entry function has the ABI of docs/architecture.md, then either machine code in
+ * memory (ORC LLJIT) or an object file / shared library plus a C header (AOT). */
+#ifndef KILN_CODEGEN_H
+#define KILN_CODEGEN_H
+
+#include "ir/program.h"
+
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+
+typedef void (*kiln_entry_fn)(void *const *inputs, void *const *outputs, uint8_t *arena,
+                              const void *const *consts);
+
+/* llvm_emit*.c: adds function `entry_name` (external linkage, the entry ABI) computing
+ * program p to module m, plus the internal functions its kernels need. Declares (does not
+ * define) kiln_rt_parallel_for and the libm functions it calls. */
+kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
+                                   const char *entry_name, kiln_error *err);
+
+/* llvm_target.c: a target machine for opts (host CPU, features and triple by default),
+ * and the new pass manager's default<O3> pipeline over a module. */
+kiln_status kiln_llvm_target_machine(const kiln_options *opts, LLVMTargetMachineRef *tm,
+                                     kiln_error *err);
+kiln_status kiln_llvm_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, kiln_error *err);
+
+/* jit.c: compiles p in memory with ORC LLJIT. */
+typedef struct kiln_jit kiln_jit;
+kiln_status kiln_jit_compile(const kiln_program *p, const kiln_options *opts, kiln_jit **out,
+                             kiln_entry_fn *entry, kiln_error *err);
+void kiln_jit_free(kiln_jit *jit);
+
+/* aot.c: writes out_path (a shared library if it ends in .so, else an object file) and
+ * the header <dir of out_path>/<name>.h, atomically: on failure neither file exists. */
+kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
+                           const char *out_path, const char *name, kiln_error *err);
+
+#endif

@@ -1,0 +1,36 @@
+/* The pass pipeline: graph IR in, kiln_program out. Each pass is also callable alone
+ * (the CLI's dump and the tests use them). */
+#ifndef KILN_PASSES_H
+#define KILN_PASSES_H
+
+#include "ir/graph.h"
+#include "ir/program.h"
+
+#include <stdio.h>
+
+/* Everything, in order: bind, infer (with expansion), fold, DCE, lower, plan. */
+kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_program **out,
+                            kiln_error *err);
+
+/* Binds free input dims and input values from opts; errors name any dim left free. */
+kiln_status kiln_pass_bind_inputs(kiln_graph *g, const kiln_options *opts, kiln_error *err);
+/* Infers every value's dtype and shape (If branches included); expands ops that have an
+ * `expand` (their new nodes are inferred too); checks sizes against opts' limits. */
+kiln_status kiln_pass_infer(kiln_graph *g, const kiln_options *opts, kiln_error *err);
+/* Evaluates every node whose inputs are all constant (Shape of a static shape too), up to
+ * a size limit, with the kernel-IR interpreter; If with a constant condition is inlined. */
+kiln_status kiln_pass_fold(kiln_graph *g, kiln_error *err);
+/* Removes nodes whose outputs nothing reads. */
+void kiln_pass_dce(kiln_graph *g);
+/* Lowers every node to a kernel and plans memory: the finished program. */
+kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error *err);
+
+/* Lowers one node into a fresh kernel whose buffers are bound to the node's values
+ * (storage left KILN_STORE_NONE). Used by lowering and by constant folding. */
+kiln_status kiln_lower_node(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
+                            kiln_error *err);
+
+/* Text dump of a graph (`kiln dump`). */
+void kiln_graph_dump(const kiln_graph *g, FILE *out);
+
+#endif
