@@ -17,9 +17,11 @@ kiln_status kiln_pass_bind_inputs(kiln_graph *g, const kiln_options *opts, kiln_
 /* Infers every value's dtype and shape (If branches included); expands ops that have an
  * `expand` (their new nodes are inferred too); checks sizes against opts' limits. */
 kiln_status kiln_pass_infer(kiln_graph *g, const kiln_options *opts, kiln_error *err);
-/* Evaluates every node whose inputs are all constant (Shape of a static shape too), up to
- * a size limit, with the kernel-IR interpreter; If with a constant condition is inlined. */
-kiln_status kiln_pass_fold(kiln_graph *g, kiln_error *err);
+/* Evaluates every node whose inputs are all constant (Shape of a static shape too) and
+ * whose outputs hold at most max_elems elements, with the kernel-IR interpreter; an If
+ * with a constant condition is replaced by its branch. With every graph input given a
+ * value and max_elems large, the whole graph folds: a reference run. */
+kiln_status kiln_pass_fold(kiln_graph *g, int64_t max_elems, kiln_error *err);
 /* Removes nodes whose outputs nothing reads. */
 void kiln_pass_dce(kiln_graph *g);
 /* Lowers every node to a kernel and plans memory: the finished program. */
