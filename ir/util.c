@@ -82,3 +82,10 @@ void kiln_arena_free(kiln_arena *a) {
 bool kiln_mul_overflows(int64_t a, int64_t b, int64_t *out) {
   return __builtin_mul_overflow(a, b, out);
 }
+
+const char *kiln_status_name(kiln_status s) {
+  static const char *const names[] = {
+      "OK", "INVALID_ARGUMENT", "NO_SUCH_FILE", "INVALID_MODEL", "UNSUPPORTED", "SHAPE",
+      "LIMIT", "OUT_OF_MEMORY", "IO", "CODEGEN", "INTERNAL"};
+  return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "UNKNOWN";
+}

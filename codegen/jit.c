@@ -1,0 +1,117 @@
+/* In-memory compilation with ORC LLJIT. Each compiled model gets its own LLJIT (and so
+ * its own symbol namespace and memory), which makes concurrent compiles independent:
+ * the only process-wide state is LLVM's once-initialised target registry. */
+#include "codegen/codegen.h"
+#include "codegen/plumbing.h"
+#include "runtime/parallel.h"
+
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+
+#include <stdlib.h>
+
+struct kiln_jit {
+  LLVMOrcLLJITRef lljit;
+};
+
+#define ENTRY_NAME "kiln_entry"
+
+/* Generated code calls kiln_rt_parallel_for, which lives in the static runtime library and
+ * need not be exported from the executable, so it is defined by address. */
+static LLVMErrorRef define_runtime(LLVMOrcLLJITRef j, LLVMOrcJITDylibRef jd) {
+  LLVMOrcCSymbolMapPair sym = {
+      .Name = LLVMOrcLLJITMangleAndIntern(j, "kiln_rt_parallel_for"),
+      .Sym = {.Address = (LLVMOrcExecutorAddress)(uintptr_t)&kiln_rt_parallel_for,
+              .Flags = {.GenericFlags = LLVMJITSymbolGenericFlagsExported |
+                                        LLVMJITSymbolGenericFlagsCallable,
+                        .TargetFlags = 0}}};
+  LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(&sym, 1);
+  LLVMErrorRef e = LLVMOrcJITDylibDefine(jd, mu);
+  if (e) {
+    LLVMOrcDisposeMaterializationUnit(mu);
+    return e;
+  }
+  /* libm (expf, tanhf, erff...) and libc (memset, memcpy) come from the process. */
+  LLVMOrcDefinitionGeneratorRef gen;
+  e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(j),
+                                                          NULL, NULL);
+  if (e) return e;
+  LLVMOrcJITDylibAddGenerator(jd, gen);
+  return NULL;
+}
+
+kiln_status kiln_jit_compile(const kiln_program *p, const kiln_options *opts, kiln_jit **out,
+                             kiln_entry_fn *entry, kiln_error *err) {
+  *out = NULL;
+  *entry = NULL;
+  LLVMTargetMachineRef tm;
+  kiln_status st = kiln_llvm_target_machine(opts, &tm, err);
+  if (st) return st;
+
+  LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+  LLVMModuleRef m;
+  st = kiln_llvm_program_module(LLVMOrcThreadSafeContextGetContext(tsc), p, ENTRY_NAME, tm,
+                                &m, err);
+  if (st) goto fail_tm;
+  st = kiln_llvm_optimize(m, tm, err);
+  if (st) {
+    LLVMDisposeModule(m); /* before its context */
+    goto fail_tm;
+  }
+  /* The module now belongs to the thread-safe module, which shares the context. */
+  LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, tsc);
+  LLVMOrcDisposeThreadSafeContext(tsc);
+  tsc = NULL;
+
+  /* The JIT's target machine builder takes over tm, so the JIT generates code for the
+   * same CPU and features the module was optimised for. */
+  LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
+  LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(
+      builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
+  LLVMOrcLLJITRef j;
+  LLVMErrorRef e = LLVMOrcCreateLLJIT(&j, builder); /* consumes builder */
+  if (e) {
+    LLVMOrcDisposeThreadSafeModule(tsm);
+    return kiln_llvm_fail_error(err, e, "creating the JIT");
+  }
+  LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(j);
+  e = define_runtime(j, jd);
+  if (e) {
+    LLVMOrcDisposeThreadSafeModule(tsm);
+    st = kiln_llvm_fail_error(err, e, "defining runtime symbols for the JIT");
+    goto fail_jit;
+  }
+  e = LLVMOrcLLJITAddLLVMIRModule(j, jd, tsm); /* consumes tsm, even on failure */
+  if (e) {
+    st = kiln_llvm_fail_error(err, e, "adding the module to the JIT");
+    goto fail_jit;
+  }
+  LLVMOrcExecutorAddress addr = 0;
+  e = LLVMOrcLLJITLookup(j, &addr, ENTRY_NAME); /* materialises (compiles) the module */
+  if (e) {
+    st = kiln_llvm_fail_error(err, e, "JIT compilation");
+    goto fail_jit;
+  }
+  kiln_jit *jit = kiln_xmalloc(sizeof *jit);
+  jit->lljit = j;
+  *out = jit;
+  *entry = (kiln_entry_fn)(uintptr_t)addr;
+  return KILN_OK;
+
+fail_jit: {
+  LLVMErrorRef de = LLVMOrcDisposeLLJIT(j);
+  if (de) LLVMConsumeError(de);
+  return st;
+}
+fail_tm:
+  LLVMOrcDisposeThreadSafeContext(tsc);
+  LLVMDisposeTargetMachine(tm);
+  return st;
+}
+
+void kiln_jit_free(kiln_jit *jit) {
+  if (!jit) return;
+  LLVMErrorRef e = LLVMOrcDisposeLLJIT(jit->lljit);
+  if (e) LLVMConsumeError(e); /* nothing useful to do with a teardown error */
+  free(jit);
+}

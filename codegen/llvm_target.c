@@ -1,0 +1,146 @@
+/* Target machines and the optimisation pipeline shared by the JIT and AOT paths.
+ * LLVM's target registry is initialised once per process (pthread_once), so several
+ * threads may compile models at the same time; everything else here is per call. */
+#include "codegen/codegen.h"
+#include "codegen/plumbing.h"
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_once_t native_once = PTHREAD_ONCE_INIT;
+static pthread_once_t all_once = PTHREAD_ONCE_INIT;
+static int native_failed;
+
+static void init_native(void) {
+  native_failed = LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter();
+}
+
+static void init_all(void) {
+  LLVMInitializeAllTargetInfos();
+  LLVMInitializeAllTargets();
+  LLVMInitializeAllTargetMCs();
+  LLVMInitializeAllAsmPrinters();
+}
+
+/* The arch part of a triple ("x86_64" of "x86_64-pc-linux-gnu"), compared by length. */
+static size_t arch_len(const char *triple) {
+  const char *dash = strchr(triple, '-');
+  return dash ? (size_t)(dash - triple) : strlen(triple);
+}
+
+static bool same_arch(const char *a, const char *b) {
+  size_t n = arch_len(a);
+  return n == arch_len(b) && strncmp(a, b, n) == 0;
+}
+
+kiln_status kiln_llvm_target_machine(const kiln_options *opts, LLVMTargetMachineRef *tm,
+                                     kiln_error *err) {
+  *tm = NULL;
+  pthread_once(&native_once, init_native);
+  if (native_failed) return kiln_fail(err, KILN_ERR_CODEGEN, "LLVM has no native target");
+
+  char *host = LLVMGetDefaultTargetTriple();
+  const char *triple = opts && opts->triple ? opts->triple : host;
+  bool native = same_arch(triple, host);
+  if (!native) pthread_once(&all_once, init_all);
+
+  /* Host CPU and features only make sense when generating code for the host's arch. */
+  char *host_cpu = native ? LLVMGetHostCPUName() : NULL;
+  char *host_features = native ? LLVMGetHostCPUFeatures() : NULL;
+  const char *cpu = opts && opts->cpu ? opts->cpu : native ? host_cpu : "generic";
+  const char *features = opts && opts->features ? opts->features : native ? host_features : "";
+
+  kiln_status st = KILN_OK;
+  LLVMTargetRef target;
+  char *msg = NULL;
+  if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
+    st = kiln_fail(err, KILN_ERR_CODEGEN, "target '%s': %s", triple, msg ? msg : "unknown");
+  } else {
+    *tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive,
+                                  LLVMRelocPIC, LLVMCodeModelDefault);
+    if (!*tm)
+      st = kiln_fail(err, KILN_ERR_CODEGEN, "cannot create a target machine for '%s' (cpu '%s')",
+                     triple, cpu);
+  }
+  if (msg) LLVMDisposeMessage(msg);
+  if (host_cpu) LLVMDisposeMessage(host_cpu);
+  if (host_features) LLVMDisposeMessage(host_features);
+  LLVMDisposeMessage(host);
+  return st;
+}
+
+/* Zen 4/5 run 512-bit vectors at full width; LLVM's cost model may otherwise cap loop
+ * vectorisation at 256 bits. Other AVX-512 CPUs keep LLVM's choice (frequency penalties). */
+static bool prefers_512(const char *cpu, const char *features) {
+  return strncmp(cpu, "znver", 5) == 0 && strstr(features, "+avx512f") != NULL;
+}
+
+kiln_status kiln_llvm_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, kiln_error *err) {
+  char *msg = NULL;
+  if (LLVMVerifyModule(m, LLVMReturnStatusAction, &msg)) {
+    kiln_status st = kiln_fail(err, KILN_ERR_INTERNAL, "generated LLVM IR is invalid: %.900s",
+                               msg ? msg : "");
+    LLVMDisposeMessage(msg);
+    return st;
+  }
+  LLVMDisposeMessage(msg);
+
+  /* Per-function attributes, so the vectoriser sees the target's features whatever
+   * context or module the functions were created in. */
+  char *cpu = LLVMGetTargetMachineCPU(tm);
+  char *features = LLVMGetTargetMachineFeatureString(tm);
+  bool wide = prefers_512(cpu, features);
+  for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) {
+    if (LLVMIsDeclaration(f)) continue;
+    LLVMAddTargetDependentFunctionAttr(f, "target-cpu", cpu);
+    LLVMAddTargetDependentFunctionAttr(f, "target-features", features);
+    if (wide) {
+      LLVMAddTargetDependentFunctionAttr(f, "prefer-vector-width", "512");
+      LLVMAddTargetDependentFunctionAttr(f, "min-legal-vector-width", "0");
+    }
+  }
+  LLVMDisposeMessage(cpu);
+  LLVMDisposeMessage(features);
+
+  LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+  LLVMPassBuilderOptionsSetLoopVectorization(po, 1);
+  LLVMPassBuilderOptionsSetSLPVectorization(po, 1);
+  LLVMPassBuilderOptionsSetLoopInterleaving(po, 1);
+  LLVMPassBuilderOptionsSetLoopUnrolling(po, 1);
+  LLVMErrorRef e = LLVMRunPasses(m, "default<O3>", tm, po);
+  LLVMDisposePassBuilderOptions(po);
+  if (e) return kiln_llvm_fail_error(err, e, "LLVM optimisation");
+  return KILN_OK;
+}
+
+kiln_status kiln_llvm_fail_error(kiln_error *err, LLVMErrorRef e, const char *what) {
+  char *msg = LLVMGetErrorMessage(e); /* consumes e */
+  kiln_status st = kiln_fail(err, KILN_ERR_CODEGEN, "%s: %s", what, msg ? msg : "unknown error");
+  LLVMDisposeErrorMessage(msg);
+  return st;
+}
+
+kiln_status kiln_llvm_program_module(LLVMContextRef ctx, const kiln_program *p,
+                                     const char *entry_name, LLVMTargetMachineRef tm,
+                                     LLVMModuleRef *out, kiln_error *err) {
+  LLVMModuleRef m = LLVMModuleCreateWithNameInContext("kiln", ctx);
+  char *triple = LLVMGetTargetMachineTriple(tm);
+  LLVMSetTarget(m, triple);
+  LLVMDisposeMessage(triple);
+  LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
+  LLVMSetModuleDataLayout(m, dl);
+  LLVMDisposeTargetData(dl);
+  kiln_status st = kiln_llvm_emit_program(m, p, entry_name, err);
+  if (st) {
+    LLVMDisposeModule(m);
+    return st;
+  }
+  *out = m;
+  return KILN_OK;
+}

@@ -1,0 +1,22 @@
+/* Private helpers of the codegen plumbing (llvm_target.c, jit.c, aot*.c). */
+#ifndef KILN_CODEGEN_PLUMBING_H
+#define KILN_CODEGEN_PLUMBING_H
+
+#include "codegen/codegen.h"
+
+#include <llvm-c/Error.h>
+
+/* Turns an LLVMErrorRef (consumed) into err: "<what>: <LLVM's message>". */
+kiln_status kiln_llvm_fail_error(kiln_error *err, LLVMErrorRef e, const char *what);
+
+/* A new module in ctx with tm's triple and data layout, holding program p's entry function
+ * `entry_name` (kiln_llvm_emit_program). Not optimised yet. */
+kiln_status kiln_llvm_program_module(LLVMContextRef ctx, const kiln_program *p,
+                                     const char *entry_name, LLVMTargetMachineRef tm,
+                                     LLVMModuleRef *out, kiln_error *err);
+
+/* aot_header.c: writes the C header of an AOT library for p to `path`. */
+kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const char *path,
+                                  kiln_error *err);
+
+#endif

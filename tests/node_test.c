@@ -1,0 +1,135 @@
+#include "node_test.h"
+
+#include "ir/dtype.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static kiln_status load_pb(const char *path, kiln_tensor *t, char **name, kiln_error *err) {
+  void *data;
+  size_t size;
+  kiln_status st = kiln_read_file(path, &data, &size, err);
+  if (st) return st;
+  st = kiln_onnx_read_tensor(data, size, t, name, err);
+  free(data);
+  return st;
+}
+
+static int file_exists(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (f) fclose(f);
+  return f != NULL;
+}
+
+kiln_status node_test_load(node_test *t, const char *dir, kiln_error *err) {
+  memset(t, 0, sizeof *t);
+  snprintf(t->dir, sizeof t->dir, "%s", dir);
+  char path[1200];
+  snprintf(path, sizeof path, "%s/model.onnx", dir);
+  kiln_status st = kiln_read_file(path, &t->model, &t->model_size, err);
+  for (int io = 0; io < 2 && !st; io++) {
+    for (int i = 0; i < NODE_TEST_MAX_IO && !st; i++) {
+      snprintf(path, sizeof path, "%s/test_data_set_0/%s_%d.pb", dir, io ? "output" : "input", i);
+      if (!file_exists(path)) break;
+      kiln_tensor *dst = io ? &t->outputs[i] : &t->inputs[i];
+      char **name = io ? &t->output_names[i] : &t->input_names[i];
+      st = load_pb(path, dst, name, err);
+      if (!st) *(io ? &t->noutputs : &t->ninputs) = i + 1;
+    }
+  }
+  return st;
+}
+
+void node_test_free(node_test *t) {
+  free(t->model);
+  for (int i = 0; i < t->ninputs; i++) {
+    kiln_tensor_free(&t->inputs[i]);
+    free(t->input_names[i]);
+  }
+  for (int i = 0; i < t->noutputs; i++) {
+    kiln_tensor_free(&t->outputs[i]);
+    free(t->output_names[i]);
+  }
+  memset(t, 0, sizeof *t);
+}
+
+int node_test_compare(const kiln_tensor *want, kiln_dtype dtype, int rank, const int64_t *dims,
+                      const void *got, char *why, size_t n) {
+  if (dtype != want->dtype) {
+    snprintf(why, n, "dtype %s, expected %s", kiln_dtype_name(dtype), kiln_dtype_name(want->dtype));
+    return 0;
+  }
+  int64_t numel = 1;
+  int same_shape = rank == want->rank;
+  for (int d = 0; d < want->rank; d++) {
+    numel *= want->dims[d];
+    if (same_shape && dims[d] != want->dims[d]) same_shape = 0;
+  }
+  if (!same_shape) {
+    snprintf(why, n, "shape differs (rank %d vs expected %d)", rank, want->rank);
+    return 0;
+  }
+  for (int64_t i = 0; i < numel; i++) {
+    if (kiln_dtype_is_float(dtype)) {
+      double a = kiln_load_f64(dtype, got, i), b = kiln_load_f64(dtype, want->data, i);
+      if (isnan(a) && isnan(b)) continue;
+      if (isinf(b) && a == b) continue;
+      if (!(fabs(a - b) <= 1e-7 + 1e-3 * fabs(b))) {
+        snprintf(why, n, "element %lld: got %.9g, expected %.9g", (long long)i, a, b);
+        return 0;
+      }
+    } else if (kiln_load_i64(dtype, got, i) != kiln_load_i64(dtype, want->data, i)) {
+      snprintf(why, n, "element %lld: got %lld, expected %lld", (long long)i,
+               (long long)kiln_load_i64(dtype, got, i), (long long)kiln_load_i64(dtype, want->data, i));
+      return 0;
+    }
+  }
+  return 1;
+}
+
+#include "passes/passes.h"
+
+int node_test_run_reference(const node_test *t, char *why, size_t n) {
+  kiln_error err = {0};
+  kiln_graph *g = NULL;
+  int ok = 0;
+  kiln_input_value values[NODE_TEST_MAX_IO];
+  if (kiln_onnx_import(t->model, t->model_size, t->dir, &g, &err)) goto done;
+  if (g->ninputs != t->ninputs) {
+    kiln_fail(&err, KILN_ERR_INVALID_ARGUMENT, "model has %d inputs, test data %d", g->ninputs,
+              t->ninputs);
+    goto done;
+  }
+  for (int i = 0; i < t->ninputs; i++) {
+    const kiln_tensor *x = &t->inputs[i];
+    values[i] = (kiln_input_value){g->values[g->inputs[i]].name, x->dtype, x->rank, {0}, x->data};
+    memcpy(values[i].dims, x->dims, sizeof x->dims);
+  }
+  kiln_options opts = {0};
+  opts.values = values;
+  opts.nvalues = t->ninputs;
+  if (kiln_pass_bind_inputs(g, &opts, &err) || kiln_pass_infer(g, &opts, &err) ||
+      kiln_pass_fold(g, INT64_MAX, &err))
+    goto done;
+  if (g->main.noutputs != t->noutputs) {
+    kiln_fail(&err, KILN_ERR_INVALID_ARGUMENT, "model has %d outputs, test data %d",
+              g->main.noutputs, t->noutputs);
+    goto done;
+  }
+  ok = 1;
+  for (int i = 0; i < t->noutputs && ok; i++) {
+    const kiln_value *v = &g->values[g->main.outputs[i]];
+    if (!v->data && kiln_value_numel(v) > 0) {
+      snprintf(why, n, "output '%s' did not fold to a constant", v->name);
+      ok = 0;
+    } else if (!node_test_compare(&t->outputs[i], v->dtype, v->rank, v->dims, v->data, why, n)) {
+      ok = 0;
+    }
+  }
+done:
+  if (err.code) snprintf(why, n, "%s: %s", kiln_status_name(err.code), err.message);
+  kiln_graph_free(g);
+  return ok;
+}

@@ -1,0 +1,36 @@
+/* Loading one ONNX backend node test (model.onnx + test_data_set_0/{input,output}_*.pb)
+ * and comparing outputs: shared by the reference-interpreter op tests and the
+ * conformance driver. */
+#ifndef KILN_TESTS_NODE_TEST_H
+#define KILN_TESTS_NODE_TEST_H
+
+#include "frontend/onnx.h"
+
+#define NODE_TEST_MAX_IO 32
+
+typedef struct node_test {
+  char dir[1024];
+  void *model;
+  size_t model_size;
+  int ninputs, noutputs;
+  kiln_tensor inputs[NODE_TEST_MAX_IO], outputs[NODE_TEST_MAX_IO];
+  char *input_names[NODE_TEST_MAX_IO], *output_names[NODE_TEST_MAX_IO];
+} node_test;
+
+/* Loads dir/model.onnx and dir/test_data_set_0. */
+kiln_status node_test_load(node_test *t, const char *dir, kiln_error *err);
+void node_test_free(node_test *t);
+
+/* Compares got (dtype, shape, data) with want using the ONNX backend tolerances
+ * (rtol 1e-3, atol 1e-7 for floats; exact otherwise; NaN equals NaN). Writes a reason
+ * into why (size n) on mismatch and returns 0; returns 1 when equal. */
+int node_test_compare(const kiln_tensor *want, kiln_dtype dtype, int rank, const int64_t *dims,
+                      const void *got, char *why, size_t n);
+
+
+
+/* Runs the test through the reference path only (import, bind every input as a value,
+ * infer, fold everything with the kernel-IR interpreter) and compares the outputs.
+ * Returns 1 on a pass, 0 on a mismatch or error (reason in why). */
+int node_test_run_reference(const node_test *t, char *why, size_t n);
+#endif
