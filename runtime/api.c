@@ -1,0 +1,195 @@
+/* The public API (include/kiln.h): import -> passes -> JIT, and running a model. */
+#include "kiln.h"
+
+#include "codegen/codegen.h"
+#include "frontend/onnx.h"
+#include "ir/dtype.h"
+#include "passes/passes.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct kiln_model {
+  kiln_program *prog;
+  kiln_jit *jit;
+  kiln_entry_fn entry;
+  const void **consts;
+  int num_threads;
+};
+
+/* The caller's kiln_error, cleared, or a scratch one when they passed NULL. */
+static kiln_error *reset(kiln_error *err, kiln_error *scratch) {
+  if (!err) err = scratch;
+  err->code = KILN_OK;
+  err->message[0] = 0;
+  return err;
+}
+
+static kiln_status import_graph(const void *data, size_t size, const char *base_dir,
+                                kiln_graph **g, kiln_error *err) {
+  return kiln_onnx_import(data, size, base_dir, g, err);
+}
+
+/* Directory part of path ("." when none), malloc'd. */
+static char *dir_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return kiln_xstrdup(".");
+  if (slash == path) return kiln_xstrdup("/");
+  char *d = kiln_xmalloc((size_t)(slash - path) + 1);
+  memcpy(d, path, (size_t)(slash - path));
+  d[slash - path] = 0;
+  return d;
+}
+
+/* Import and run every pass: the program a code generator consumes. */
+static kiln_status build_program(const void *data, size_t size, const char *base_dir,
+                                 const kiln_options *opts, kiln_program **prog, kiln_error *err) {
+  kiln_options none = {0};
+  if (!opts) opts = &none;
+  kiln_graph *g = NULL;
+  kiln_status st = import_graph(data, size, opts->base_dir ? opts->base_dir : base_dir, &g, err);
+  if (!st) st = kiln_passes_run(g, opts, prog, err);
+  kiln_graph_free(g);
+  return st;
+}
+
+static kiln_status read_model(const char *path, void **data, size_t *size, char **dir,
+                              kiln_error *err) {
+  if (!path) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "model path is NULL");
+  kiln_status st = kiln_read_file(path, data, size, err);
+  if (!st) *dir = dir_of(path);
+  return st;
+}
+
+static kiln_status finish_model(kiln_program *prog, const kiln_options *opts, kiln_model **out,
+                                kiln_error *err) {
+  kiln_model *m = kiln_xcalloc(1, sizeof *m);
+  m->prog = prog;
+  m->num_threads = opts ? opts->num_threads : 0;
+  kiln_status st = kiln_jit_compile(prog, opts, &m->jit, &m->entry, err);
+  if (st) {
+    kiln_model_free(m);
+    return st;
+  }
+  m->consts = kiln_xcalloc((size_t)(prog->nconsts ? prog->nconsts : 1), sizeof(void *));
+  for (int i = 0; i < prog->nconsts; i++) m->consts[i] = prog->consts[i].data;
+  *out = m;
+  return KILN_OK;
+}
+
+kiln_status kiln_compile_buffer(const void *data, size_t size, const kiln_options *opts,
+                                kiln_model **out, kiln_error *err) {
+  kiln_error scratch;
+  err = reset(err, &scratch);
+  if (!data || !out) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "data and out must not be NULL");
+  *out = NULL;
+  kiln_program *prog = NULL;
+  kiln_status st = build_program(data, size, ".", opts, &prog, err);
+  return st ? st : finish_model(prog, opts, out, err);
+}
+
+kiln_status kiln_compile_file(const char *path, const kiln_options *opts, kiln_model **out,
+                              kiln_error *err) {
+  kiln_error scratch;
+  err = reset(err, &scratch);
+  if (!out) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "out must not be NULL");
+  *out = NULL;
+  void *data = NULL;
+  size_t size = 0;
+  char *dir = NULL;
+  kiln_program *prog = NULL;
+  kiln_status st = read_model(path, &data, &size, &dir, err);
+  if (!st) st = build_program(data, size, dir, opts, &prog, err);
+  free(data);
+  free(dir);
+  return st ? st : finish_model(prog, opts, out, err);
+}
+
+kiln_status kiln_compile_aot(const char *model_path, const kiln_options *opts,
+                             const char *out_path, const char *name, kiln_error *err) {
+  kiln_error scratch;
+  err = reset(err, &scratch);
+  if (!out_path) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "output path is NULL");
+  void *data = NULL;
+  size_t size = 0;
+  char *dir = NULL;
+  kiln_program *prog = NULL;
+  kiln_status st = read_model(model_path, &data, &size, &dir, err);
+  if (!st) st = build_program(data, size, dir, opts, &prog, err);
+  if (!st) st = kiln_aot_write(prog, opts, out_path, name ? name : "model", err);
+  kiln_program_free(prog);
+  free(data);
+  free(dir);
+  return st;
+}
+
+void kiln_model_free(kiln_model *m) {
+  if (!m) return;
+  kiln_jit_free(m->jit);
+  kiln_program_free(m->prog);
+  free(m->consts);
+  free(m);
+}
+
+int kiln_num_inputs(const kiln_model *m) { return m ? m->prog->ninputs : 0; }
+int kiln_num_outputs(const kiln_model *m) { return m ? m->prog->noutputs : 0; }
+
+static kiln_status io_info(const kiln_io *io, int n, int index, kiln_tensor_info *info) {
+  if (!info || index < 0 || index >= n) return KILN_ERR_INVALID_ARGUMENT;
+  memset(info, 0, sizeof *info);
+  info->name = io[index].name;
+  info->dtype = io[index].dtype;
+  info->rank = io[index].rank;
+  memcpy(info->dims, io[index].dims, sizeof info->dims);
+  info->bytes = (size_t)io[index].bytes;
+  return KILN_OK;
+}
+
+kiln_status kiln_input_info(const kiln_model *m, int index, kiln_tensor_info *info) {
+  return m ? io_info(m->prog->inputs, m->prog->ninputs, index, info) : KILN_ERR_INVALID_ARGUMENT;
+}
+
+kiln_status kiln_output_info(const kiln_model *m, int index, kiln_tensor_info *info) {
+  return m ? io_info(m->prog->outputs, m->prog->noutputs, index, info) : KILN_ERR_INVALID_ARGUMENT;
+}
+
+static int io_index(const kiln_io *io, int n, const char *name) {
+  for (int i = 0; name && i < n; i++)
+    if (strcmp(io[i].name, name) == 0) return i;
+  return -1;
+}
+
+int kiln_input_index(const kiln_model *m, const char *name) {
+  return m ? io_index(m->prog->inputs, m->prog->ninputs, name) : -1;
+}
+
+int kiln_output_index(const kiln_model *m, const char *name) {
+  return m ? io_index(m->prog->outputs, m->prog->noutputs, name) : -1;
+}
+
+kiln_status kiln_run(const kiln_model *m, const void *const *inputs, void *const *outputs,
+                     kiln_error *err) {
+  kiln_error scratch;
+  err = reset(err, &scratch);
+  if (!m) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "model is NULL");
+  const kiln_program *p = m->prog;
+  for (int i = 0; i < p->ninputs; i++)
+    if (!inputs || (!inputs[i] && p->inputs[i].bytes))
+      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "input %d ('%s') is NULL", i, p->inputs[i].name);
+  for (int i = 0; i < p->noutputs; i++)
+    if (!outputs || (!outputs[i] && p->outputs[i].bytes))
+      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "output %d ('%s') is NULL", i, p->outputs[i].name);
+  /* One arena per call: runs on several threads never share scratch memory. */
+  uint8_t *arena = NULL;
+  if (p->arena_bytes > 0) {
+    arena = aligned_alloc(64, (size_t)p->arena_bytes);
+    if (!arena)
+      return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "cannot allocate a %lld-byte arena",
+                       (long long)p->arena_bytes);
+  }
+  if (m->num_threads > 0) omp_set_num_threads(m->num_threads);
+  m->entry((void *const *)inputs, outputs, arena, m->consts);
+  free(arena);
+  return KILN_OK;
+}

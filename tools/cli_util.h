@@ -1,0 +1,53 @@
+/* Argument parsing and input handling shared by the kiln subcommands. */
+#ifndef KILN_TOOLS_CLI_UTIL_H
+#define KILN_TOOLS_CLI_UTIL_H
+
+#include "kiln.h"
+
+#include "ir/graph.h"
+#include "ir/program.h"
+
+#include <stdio.h>
+
+#define CLI_MAX_SHAPES 64
+#define CLI_MAX_INPUTS 256
+
+typedef struct cli_args {
+  const char *model, *out, *name, *inputs_dir, *output_dir, *cpu, *features, *triple;
+  kiln_shape_binding shapes[CLI_MAX_SHAPES];
+  int nshapes;
+  unsigned seed;
+  int repeat, threads;
+  bool kernels, help;
+} cli_args;
+
+/* Input data for a run: tensors read from --inputs, and the buffers handed to kiln_run. */
+typedef struct cli_inputs {
+  int nfiles;
+  kiln_tensor files[CLI_MAX_INPUTS];
+  char *file_names[CLI_MAX_INPUTS];
+  char *graph_names[CLI_MAX_INPUTS]; /* the model's declared inputs, in order */
+  int ngraph;
+  void *data[CLI_MAX_INPUTS];        /* per compiled-model input */
+  bool owned[CLI_MAX_INPUTS];
+} cli_inputs;
+
+kiln_status cli_parse(int argc, char **argv, cli_args *a, kiln_error *err);
+void cli_args_free(cli_args *a);
+void cli_fill_options(const cli_args *a, kiln_options *opts);
+
+kiln_status cli_import(const char *path, kiln_graph **g, kiln_error *err);
+/* Reads --inputs DIR/input_<i>.pb and the model's input names. */
+kiln_status cli_load_inputs(const cli_args *a, cli_inputs *in, kiln_error *err);
+/* Compiles with free dims bound from the given inputs; when shapes depend on an input's
+ * value, compiles again with the given integer inputs fixed as constants. */
+kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_error *err);
+/* Points in->data at the given tensors (checked against the model) or seeded random data. */
+kiln_status cli_fill_random_inputs(const kiln_model *m, cli_inputs *in, unsigned seed,
+                                   kiln_error *err);
+void cli_inputs_free(cli_inputs *in);
+kiln_status cli_write_output(const char *dir, int i, const kiln_tensor_info *info,
+                             const void *data, kiln_error *err);
+void cli_print_kernels(const kiln_steps *steps, FILE *out);
+
+#endif
