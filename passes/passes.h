@@ -27,10 +27,26 @@ void kiln_pass_dce(kiln_graph *g);
 /* Lowers every node to a kernel and plans memory: the finished program. */
 kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error *err);
 
+/* Gives every stage of the program its default schedule (passes/schedule.c). */
+void kiln_pass_schedule(kiln_steps *steps);
+
 /* Lowers one node into a fresh kernel whose buffers are bound to the node's values
  * (storage left KILN_STORE_NONE). Used by lowering and by constant folding. */
 kiln_status kiln_lower_node(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
                             kiln_error *err);
+
+/* ---- shared between the pass files (added by the passes work) ---------------------- */
+
+/* True when value id holds constant data (or is a zero-sized constant). */
+bool kiln_value_is_const(const kiln_graph *g, int id);
+/* Folds the node at position pos of block b if it can be (all inputs constant, Shape/Size
+ * of a known shape, outputs of at most max_elems elements; an If with a constant
+ * condition is replaced by its taken branch). *folded says whether it was; the nodes of
+ * an inlined branch then start at pos and number *inlined (0 otherwise). */
+kiln_status kiln_fold_node(kiln_graph *g, kiln_block *b, int pos, int64_t max_elems,
+                           bool *folded, int *inlined, kiln_error *err);
+/* Assigns every kernel buffer of p a storage and builds p's constant table and arena. */
+kiln_status kiln_plan_memory(const kiln_graph *g, kiln_program *p, kiln_error *err);
 
 /* Text dump of a graph (`kiln dump`). */
 void kiln_graph_dump(const kiln_graph *g, FILE *out);
