@@ -1,0 +1,230 @@
+/* kiln_program -> LLVM IR: the entry function runs the program's steps in order; each
+ * kernel step calls an internal function taking one noalias pointer per kernel buffer,
+ * resolved from the buffer's storage; an If step branches on a bool in storage. */
+#include "codegen/llvm_emit.h"
+
+#include "ir/dtype.h"
+
+#include <llvm-c/Analysis.h>
+#include <stdlib.h>
+#include <string.h>
+
+LLVMValueRef kiln_emit_alloca(kiln_emit *e, LLVMTypeRef t, const char *name) {
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(e->ctx);
+  LLVMPositionBuilderAtEnd(b, e->alloca_bb);
+  LLVMValueRef v = LLVMBuildAlloca(b, t, name);
+  LLVMDisposeBuilder(b);
+  return v;
+}
+
+void kiln_emit_begin_function(kiln_emit *e, LLVMValueRef fn) {
+  e->fn = fn;
+  e->alloca_bb = LLVMAppendBasicBlockInContext(e->ctx, fn, "allocas");
+  e->start_bb = LLVMAppendBasicBlockInContext(e->ctx, fn, "start");
+  LLVMPositionBuilderAtEnd(e->b, e->start_bb);
+}
+
+void kiln_emit_end_function(kiln_emit *e) {
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(e->ctx);
+  LLVMPositionBuilderAtEnd(b, e->alloca_bb);
+  LLVMBuildBr(b, e->start_bb);
+  LLVMDisposeBuilder(b);
+}
+
+static LLVMAttributeRef attr(kiln_emit *e, const char *name, uint64_t val) {
+  unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+  return LLVMCreateEnumAttribute(e->ctx, kind, val);
+}
+
+void kiln_emit_fn_attr(kiln_emit *e, LLVMValueRef fn, const char *name, uint64_t val) {
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, attr(e, name, val));
+}
+
+static int64_t buffer_bytes(const kiln_buffer *bf) {
+  int64_t n = (int64_t)kiln_dtype_size(bf->dtype);
+  for (int d = 0; d < bf->rank; d++)
+    if (bf->dims[d] < 0 || kiln_mul_overflows(n, bf->dims[d], &n)) return -1;
+  return n;
+}
+
+void kiln_emit_buffer_param_attrs(kiln_emit *e, LLVMValueRef fn, int i, const kiln_buffer *buf) {
+  unsigned idx = (unsigned)i + 1;
+  LLVMAddAttributeAtIndex(fn, idx, attr(e, "noalias", 0));
+  int64_t bytes = buffer_bytes(buf);
+  if (bytes > 0) { /* an empty tensor's pointer may be NULL */
+    LLVMAddAttributeAtIndex(fn, idx, attr(e, "nonnull", 0));
+    LLVMAddAttributeAtIndex(fn, idx, attr(e, "dereferenceable", (uint64_t)bytes));
+  }
+}
+
+/* pointer to the storage of a buffer, from the entry function's arguments */
+typedef struct entry_args {
+  LLVMValueRef inputs, outputs, arena, consts;
+} entry_args;
+
+static LLVMValueRef load_ptr_at(kiln_emit *e, LLVMValueRef table, int index) {
+  LLVMValueRef ix = LLVMConstInt(e->t_i64, (uint64_t)index, 0);
+  return LLVMBuildLoad2(e->b, e->t_ptr, LLVMBuildInBoundsGEP2(e->b, e->t_ptr, table, &ix, 1, ""), "");
+}
+
+static LLVMValueRef storage_ptr(kiln_emit *e, const entry_args *a, const kiln_storage *st,
+                                int64_t bytes, const char *what) {
+  const kiln_program *p = e->prog;
+  switch (st->kind) {
+  case KILN_STORE_INPUT:
+    if (st->index >= 0 && st->index < p->ninputs) return load_ptr_at(e, a->inputs, st->index);
+    break;
+  case KILN_STORE_OUTPUT:
+    if (st->index >= 0 && st->index < p->noutputs) return load_ptr_at(e, a->outputs, st->index);
+    break;
+  case KILN_STORE_CONST:
+    if (st->index >= 0 && st->index < p->nconsts) return load_ptr_at(e, a->consts, st->index);
+    break;
+  case KILN_STORE_ARENA:
+    if (st->offset >= 0 && bytes >= 0 && st->offset <= p->arena_bytes - bytes) {
+      LLVMValueRef off = LLVMConstInt(e->t_i64, (uint64_t)st->offset, 0);
+      return LLVMBuildInBoundsGEP2(e->b, e->t_i8, a->arena, &off, 1, "");
+    }
+    break;
+  default: break;
+  }
+  kiln_fail(e->err, KILN_ERR_INTERNAL, "%s: bad storage (kind %d, index %d, offset %lld)", what,
+            (int)st->kind, st->index, (long long)st->offset);
+  return NULL;
+}
+
+/* The internal function of one kernel: its stages in order. */
+static LLVMValueRef emit_kernel_fn(kiln_emit *e, const kiln_kernel *k) {
+  int nb = k->nbufs;
+  for (int i = 0; i < nb; i++)
+    if (!kiln_emit_reg_type(e, k->bufs[i].dtype) || k->bufs[i].rank < 0 ||
+        k->bufs[i].rank > KILN_MAX_RANK || buffer_bytes(&k->bufs[i]) < 0) {
+      kiln_fail(e->err, KILN_ERR_INTERNAL, "kernel '%s': bad buffer '%s'", k->name, k->bufs[i].name);
+      return NULL;
+    }
+  LLVMTypeRef *ps = kiln_xmalloc(sizeof(LLVMTypeRef) * (size_t)(nb ? nb : 1));
+  for (int i = 0; i < nb; i++) ps[i] = e->t_ptr;
+  char *name = kiln_fmt("kiln.%s.%d", k->name ? k->name : "kernel", e->nfns++);
+  LLVMValueRef fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(e->t_void, ps, (unsigned)nb, 0));
+  free(ps);
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  kiln_emit_fn_attr(e, fn, "nounwind", 0);
+  for (int i = 0; i < nb; i++) kiln_emit_buffer_param_attrs(e, fn, i, &k->bufs[i]);
+
+  LLVMValueRef *bufs = kiln_xmalloc(sizeof(LLVMValueRef) * (size_t)(nb ? nb : 1));
+  for (int i = 0; i < nb; i++) bufs[i] = LLVMGetParam(fn, (unsigned)i);
+  e->k = k;
+  e->kfn_name = name;
+  e->bufs = bufs;
+  kiln_emit_begin_function(e, fn);
+  kiln_status st = KILN_OK;
+  for (int s = 0; s < k->nstages && !st; s++) st = kiln_emit_stage(e, &k->stages[s]);
+  LLVMBuildRetVoid(e->b);
+  kiln_emit_end_function(e);
+  e->k = NULL;
+  e->bufs = NULL;
+  free(bufs);
+  free(name);
+  return st ? NULL : fn;
+}
+
+static kiln_status emit_steps(kiln_emit *e, const entry_args *a, const kiln_steps *steps);
+
+static kiln_status emit_kernel_step(kiln_emit *e, const entry_args *a, const kiln_kernel *k) {
+  if (!k) return kiln_fail(e->err, KILN_ERR_INTERNAL, "kernel step without a kernel");
+  LLVMValueRef efn = e->fn, *ebufs = e->bufs;
+  LLVMBasicBlockRef alloca_bb = e->alloca_bb, start_bb = e->start_bb, at = LLVMGetInsertBlock(e->b);
+  LLVMValueRef fn = emit_kernel_fn(e, k);
+  e->fn = efn;
+  e->bufs = ebufs;
+  e->alloca_bb = alloca_bb;
+  e->start_bb = start_bb;
+  LLVMPositionBuilderAtEnd(e->b, at);
+  if (!fn) return KILN_ERR_INTERNAL;
+  LLVMValueRef *args = kiln_xmalloc(sizeof(LLVMValueRef) * (size_t)(k->nbufs ? k->nbufs : 1));
+  for (int i = 0; i < k->nbufs; i++) {
+    char what[160];
+    snprintf(what, sizeof what, "kernel '%s': buffer '%s'", k->name, k->bufs[i].name);
+    args[i] = storage_ptr(e, a, &k->bufs[i].storage, buffer_bytes(&k->bufs[i]), what);
+    if (!args[i]) {
+      free(args);
+      return KILN_ERR_INTERNAL;
+    }
+  }
+  LLVMBuildCall2(e->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)k->nbufs, "");
+  free(args);
+  return KILN_OK;
+}
+
+static kiln_status emit_if_step(kiln_emit *e, const entry_args *a, const kiln_step *s) {
+  LLVMValueRef p = storage_ptr(e, a, &s->cond, 1, "if condition");
+  if (!p) return KILN_ERR_INTERNAL;
+  LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntNE, LLVMBuildLoad2(e->b, e->t_i8, p, ""),
+                                 LLVMConstInt(e->t_i8, 0, 0), "");
+  LLVMBasicBlockRef tb = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "then");
+  LLVMBasicBlockRef fb = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "else");
+  LLVMBasicBlockRef mb = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "endif");
+  LLVMBuildCondBr(e->b, c, tb, fb);
+  for (int side = 0; side < 2; side++) {
+    LLVMPositionBuilderAtEnd(e->b, side ? fb : tb);
+    const kiln_steps *st = side ? s->else_steps : s->then_steps;
+    if (st) {
+      kiln_status r = emit_steps(e, a, st);
+      if (r) return r;
+    }
+    LLVMBuildBr(e->b, mb);
+  }
+  LLVMPositionBuilderAtEnd(e->b, mb);
+  return KILN_OK;
+}
+
+static kiln_status emit_steps(kiln_emit *e, const entry_args *a, const kiln_steps *steps) {
+  for (int i = 0; i < steps->n; i++) {
+    const kiln_step *s = &steps->steps[i];
+    kiln_status r;
+    if (s->kind == KILN_STEP_KERNEL) r = emit_kernel_step(e, a, s->kernel);
+    else if (s->kind == KILN_STEP_IF) r = emit_if_step(e, a, s);
+    else r = kiln_fail(e->err, KILN_ERR_INTERNAL, "unknown step kind %d", (int)s->kind);
+    if (r) return r;
+  }
+  return KILN_OK;
+}
+
+kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
+                                   const char *entry_name, kiln_error *err) {
+  if (!m || !p || !entry_name || !*entry_name)
+    return kiln_fail(err, KILN_ERR_INTERNAL, "kiln_llvm_emit_program: missing argument");
+  kiln_emit e = {.mod = m, .ctx = LLVMGetModuleContext(m), .err = err, .prog = p};
+  e.t_i1 = LLVMInt1TypeInContext(e.ctx);
+  e.t_i8 = LLVMInt8TypeInContext(e.ctx);
+  e.t_i16 = LLVMInt16TypeInContext(e.ctx);
+  e.t_i32 = LLVMInt32TypeInContext(e.ctx);
+  e.t_i64 = LLVMInt64TypeInContext(e.ctx);
+  e.t_f32 = LLVMFloatTypeInContext(e.ctx);
+  e.t_f64 = LLVMDoubleTypeInContext(e.ctx);
+  e.t_half = LLVMHalfTypeInContext(e.ctx);
+  e.t_ptr = LLVMPointerTypeInContext(e.ctx, 0);
+  e.t_void = LLVMVoidTypeInContext(e.ctx);
+  e.b = LLVMCreateBuilderInContext(e.ctx);
+
+  LLVMTypeRef ps[4] = {e.t_ptr, e.t_ptr, e.t_ptr, e.t_ptr};
+  LLVMValueRef fn = LLVMAddFunction(m, entry_name, LLVMFunctionType(e.t_void, ps, 4, 0));
+  kiln_emit_fn_attr(&e, fn, "nounwind", 0);
+  kiln_emit_begin_function(&e, fn);
+  entry_args a = {LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), LLVMGetParam(fn, 2), LLVMGetParam(fn, 3)};
+  kiln_status st = emit_steps(&e, &a, &p->main);
+  LLVMBuildRetVoid(e.b);
+  kiln_emit_end_function(&e);
+  LLVMDisposeBuilder(e.b);
+  kiln_emit_memo_free(&e);
+  if (st) return st;
+
+  char *msg = NULL;
+  if (LLVMVerifyModule(m, LLVMReturnStatusAction, &msg)) {
+    kiln_fail(err, KILN_ERR_INTERNAL, "generated LLVM IR is invalid: %.900s", msg ? msg : "");
+    LLVMDisposeMessage(msg);
+    return KILN_ERR_INTERNAL;
+  }
+  LLVMDisposeMessage(msg);
+  return KILN_OK;
+}

@@ -1,0 +1,91 @@
+/* Internal to codegen/llvm_*.c: the state shared by the kernel-IR -> LLVM IR emitter.
+ * llvm_emit.c emits the entry function, kernels and steps; llvm_stage.c one stage's loop
+ * nests (reductions, parallel outlining); llvm_expr.c expressions, dtypes and element
+ * loads/stores. */
+#ifndef KILN_CODEGEN_LLVM_EMIT_H
+#define KILN_CODEGEN_LLVM_EMIT_H
+
+#include "codegen/codegen.h"
+
+/* Memo of emitted expressions (a kernel's trees are DAGs). Entries are valid only where
+ * they dominate: a select branch opens a scope whose entries are dropped when it closes. */
+typedef struct kiln_emit_memo {
+  const kiln_expr *x;
+  LLVMValueRef v;
+} kiln_emit_memo;
+
+typedef struct kiln_emit {
+  LLVMModuleRef mod;
+  LLVMContextRef ctx;
+  LLVMBuilderRef b;
+  kiln_error *err;
+  const kiln_program *prog;
+  int nfns; /* for unique internal function names */
+
+  /* the function being emitted */
+  LLVMValueRef fn;
+  LLVMBasicBlockRef alloca_bb; /* allocas go here; branches to the body at the end */
+  LLVMBasicBlockRef start_bb;
+
+  /* the kernel and stage being emitted */
+  const kiln_kernel *k;
+  const char *kfn_name;
+  const kiln_stage *st;
+  LLVMValueRef *bufs;                  /* base pointer of each kernel buffer */
+  LLVMValueRef axis[KILN_MAX_AXES];    /* current value of each axis (i64), NULL = none */
+  LLVMValueRef lv[KILN_MAX_LOOPS];     /* current loop variables */
+  LLVMValueRef acc;                    /* KX_ACC in a post expression */
+  kiln_dtype acc_dtype;
+
+  kiln_emit_memo *memo; /* stack of live entries */
+  int nmemo, memo_cap;
+  struct { const kiln_expr *x; int idx; } *memo_tab; /* open addressing, x -> memo index */
+  int memo_tab_cap;
+
+  LLVMTypeRef t_i1, t_i8, t_i16, t_i32, t_i64, t_f32, t_f64, t_half, t_ptr, t_void;
+} kiln_emit;
+
+/* Fails with KILN_ERR_INTERNAL naming the kernel and stage; evaluates to NULL. */
+#define KILN_EMIT_FAIL(E, fmt, ...)                                                         \
+  (kiln_fail((E)->err, KILN_ERR_INTERNAL, "kernel '%s': stage '%s': " fmt,                  \
+             (E)->k ? (E)->k->name : "?", (E)->st ? (E)->st->name : "-", ##__VA_ARGS__),    \
+   (LLVMValueRef)NULL)
+
+/* llvm_emit.c */
+LLVMValueRef kiln_emit_alloca(kiln_emit *e, LLVMTypeRef t, const char *name);
+/* Starts emitting into fn (a new alloca block + start block); kiln_emit_end_function
+ * closes the alloca block. Callers save and restore e->fn etc. around nested functions. */
+void kiln_emit_begin_function(kiln_emit *e, LLVMValueRef fn);
+void kiln_emit_end_function(kiln_emit *e);
+void kiln_emit_fn_attr(kiln_emit *e, LLVMValueRef fn, const char *name, uint64_t val);
+/* noalias/nonnull/dereferenceable on pointer parameter i (0-based) for buffer buf. */
+void kiln_emit_buffer_param_attrs(kiln_emit *e, LLVMValueRef fn, int i, const kiln_buffer *buf);
+
+/* llvm_expr.c */
+LLVMTypeRef kiln_emit_reg_type(kiln_emit *e, kiln_dtype t); /* NULL: not computable */
+LLVMTypeRef kiln_emit_mem_type(kiln_emit *e, kiln_dtype t);
+LLVMValueRef kiln_emit_expr(kiln_emit *e, const kiln_expr *x);
+void kiln_emit_memo_reset(kiln_emit *e);
+void kiln_emit_memo_free(kiln_emit *e);
+/* Address of buf[idx...]: base + sum idx_d * stride_d. */
+LLVMValueRef kiln_emit_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int nidx);
+LLVMValueRef kiln_emit_load_elem(kiln_emit *e, kiln_dtype t, LLVMValueRef ptr);
+void kiln_emit_store_elem(kiln_emit *e, kiln_dtype t, LLVMValueRef v, LLVMValueRef ptr);
+/* a (+) b for reduction op; float combines carry reassoc so reductions vectorize. */
+LLVMValueRef kiln_emit_combine(kiln_emit *e, kiln_reduce_op op, kiln_dtype t, LLVMValueRef a,
+                               LLVMValueRef b);
+LLVMValueRef kiln_emit_identity(kiln_emit *e, kiln_reduce_op op, kiln_dtype t);
+
+/* llvm_math.c: scalar operators. `at` is the operand dtype, `rt` the result dtype. */
+LLVMValueRef kiln_emit_unary(kiln_emit *e, kiln_unary_op op, kiln_dtype at, kiln_dtype rt,
+                             LLVMValueRef a);
+LLVMValueRef kiln_emit_binary(kiln_emit *e, kiln_binary_op op, kiln_dtype at, kiln_dtype rt,
+                              LLVMValueRef a, LLVMValueRef b);
+/* A call of an intrinsic overloaded on its first argument's type (llvm.maximum...). */
+LLVMValueRef kiln_emit_intrinsic(kiln_emit *e, const char *name, LLVMValueRef *args, int nargs);
+LLVMValueRef kiln_emit_intrinsic2(kiln_emit *e, const char *name, LLVMValueRef a, LLVMValueRef b);
+
+/* llvm_stage.c */
+kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s);
+
+#endif

@@ -1,0 +1,350 @@
+/* Kernel-IR expressions -> LLVM values. Registers: bool is i1, f16/bf16 compute as float,
+ * f64 double, ints iN. Memory: bool i8, f16/bf16 i16 bit patterns. */
+#include "codegen/llvm_emit.h"
+
+#include "ir/dtype.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+LLVMTypeRef kiln_emit_reg_type(kiln_emit *e, kiln_dtype t) {
+  switch (t) {
+  case KILN_BOOL: return e->t_i1;
+  case KILN_F16: case KILN_BF16: case KILN_F32: return e->t_f32;
+  case KILN_F64: return e->t_f64;
+  case KILN_I8: case KILN_U8: return e->t_i8;
+  case KILN_I16: case KILN_U16: return e->t_i16;
+  case KILN_I32: case KILN_U32: return e->t_i32;
+  case KILN_I64: case KILN_U64: return e->t_i64;
+  default: return NULL;
+  }
+}
+
+LLVMTypeRef kiln_emit_mem_type(kiln_emit *e, kiln_dtype t) {
+  if (t == KILN_BOOL) return e->t_i8;
+  if (t == KILN_F16 || t == KILN_BF16) return e->t_i16;
+  return kiln_emit_reg_type(e, t);
+}
+
+/* ---- memo ---------------------------------------------------------------------------- */
+
+static size_t memo_hash(const kiln_expr *x, int cap) {
+  return (size_t)(((uintptr_t)x >> 4) * 0x9E3779B97F4A7C15ull) & (size_t)(cap - 1);
+}
+
+void kiln_emit_memo_reset(kiln_emit *e) {
+  e->nmemo = 0;
+  if (e->memo_tab) memset(e->memo_tab, 0, sizeof(*e->memo_tab) * (size_t)e->memo_tab_cap);
+}
+
+void kiln_emit_memo_free(kiln_emit *e) {
+  free(e->memo);
+  free(e->memo_tab);
+  e->memo = NULL;
+  e->memo_tab = NULL;
+  e->nmemo = e->memo_cap = e->memo_tab_cap = 0;
+}
+
+static LLVMValueRef memo_find(kiln_emit *e, const kiln_expr *x) {
+  if (!e->memo_tab_cap) return NULL;
+  for (size_t h = memo_hash(x, e->memo_tab_cap);; h = (h + 1) & (size_t)(e->memo_tab_cap - 1)) {
+    if (!e->memo_tab[h].x) return NULL;
+    if (e->memo_tab[h].x == x) {
+      int i = e->memo_tab[h].idx; /* stale once its scope closed */
+      return i < e->nmemo && e->memo[i].x == x ? e->memo[i].v : NULL;
+    }
+  }
+}
+
+static void memo_put(kiln_emit *e, const kiln_expr *x, LLVMValueRef v) {
+  KILN_GROW(e->memo, e->nmemo, e->memo_cap);
+  e->memo[e->nmemo] = (kiln_emit_memo){x, v};
+  if (2 * (e->nmemo + 1) > e->memo_tab_cap) { /* rebuild from the live entries */
+    free(e->memo_tab);
+    e->memo_tab_cap = e->memo_tab_cap ? 2 * e->memo_tab_cap : 64;
+    while (2 * (e->nmemo + 1) > e->memo_tab_cap) e->memo_tab_cap *= 2;
+    e->memo_tab = kiln_xcalloc((size_t)e->memo_tab_cap, sizeof(*e->memo_tab));
+    for (int i = 0; i < e->nmemo; i++) {
+      size_t h = memo_hash(e->memo[i].x, e->memo_tab_cap);
+      while (e->memo_tab[h].x && e->memo_tab[h].x != e->memo[i].x)
+        h = (h + 1) & (size_t)(e->memo_tab_cap - 1);
+      e->memo_tab[h].x = e->memo[i].x;
+      e->memo_tab[h].idx = i;
+    }
+  }
+  size_t h = memo_hash(x, e->memo_tab_cap);
+  while (e->memo_tab[h].x && e->memo_tab[h].x != x) h = (h + 1) & (size_t)(e->memo_tab_cap - 1);
+  e->memo_tab[h].x = x;
+  e->memo_tab[h].idx = e->nmemo++;
+}
+
+/* ---- memory <-> registers -------------------------------------------------------------- */
+
+LLVMValueRef kiln_emit_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int nidx) {
+  if (buf < 0 || buf >= e->k->nbufs) return KILN_EMIT_FAIL(e, "buffer %d out of range", buf);
+  const kiln_buffer *bf = &e->k->bufs[buf];
+  if (nidx != bf->rank)
+    return KILN_EMIT_FAIL(e, "buffer '%s' of rank %d indexed with %d indices", bf->name,
+                          bf->rank, nidx);
+  LLVMValueRef lin = NULL;
+  int64_t stride = 1;
+  for (int d = bf->rank - 1; d >= 0; d--) {
+    LLVMValueRef i = kiln_emit_expr(e, idx[d]);
+    if (!i) return NULL;
+    kiln_dtype it = idx[d]->dtype;
+    if (!kiln_dtype_is_int(it) && it != KILN_BOOL)
+      return KILN_EMIT_FAIL(e, "index %d of buffer '%s' is not an integer", d, bf->name);
+    if (it != KILN_I64 && it != KILN_U64)
+      i = kiln_dtype_is_signed(it) ? LLVMBuildSExt(e->b, i, e->t_i64, "")
+                                   : LLVMBuildZExt(e->b, i, e->t_i64, "");
+    if (stride != 1) i = LLVMBuildNSWMul(e->b, i, LLVMConstInt(e->t_i64, (uint64_t)stride, 0), "");
+    lin = lin ? LLVMBuildNSWAdd(e->b, lin, i, "") : i;
+    stride *= bf->dims[d];
+  }
+  if (!lin) return e->bufs[buf];
+  return LLVMBuildInBoundsGEP2(e->b, kiln_emit_mem_type(e, bf->dtype), e->bufs[buf], &lin, 1, "");
+}
+
+/* float -> bf16 bits (i32, low 16 bits), rounding to nearest even; NaN stays (quiet) NaN */
+static LLVMValueRef bf16_bits(kiln_emit *e, LLVMValueRef v) {
+  LLVMBuilderRef b = e->b;
+  LLVMValueRef bits = LLVMBuildBitCast(b, v, e->t_i32, "");
+  LLVMValueRef hi = LLVMBuildLShr(b, bits, LLVMConstInt(e->t_i32, 16, 0), "");
+  LLVMValueRef lsb = LLVMBuildAnd(b, hi, LLVMConstInt(e->t_i32, 1, 0), "");
+  LLVMValueRef bias = LLVMBuildAdd(b, lsb, LLVMConstInt(e->t_i32, 0x7fff, 0), "");
+  LLVMValueRef r = LLVMBuildLShr(b, LLVMBuildAdd(b, bits, bias, ""), LLVMConstInt(e->t_i32, 16, 0), "");
+  LLVMValueRef qnan = LLVMBuildOr(b, hi, LLVMConstInt(e->t_i32, 0x40, 0), "");
+  LLVMValueRef isnan = LLVMBuildFCmp(b, LLVMRealUNO, v, v, "");
+  return LLVMBuildSelect(b, isnan, qnan, r, "");
+}
+
+static LLVMValueRef bf16_from_bits(kiln_emit *e, LLVMValueRef bits32) {
+  LLVMValueRef s = LLVMBuildShl(e->b, bits32, LLVMConstInt(e->t_i32, 16, 0), "");
+  return LLVMBuildBitCast(e->b, s, e->t_f32, "");
+}
+
+LLVMValueRef kiln_emit_load_elem(kiln_emit *e, kiln_dtype t, LLVMValueRef ptr) {
+  LLVMValueRef v = LLVMBuildLoad2(e->b, kiln_emit_mem_type(e, t), ptr, "");
+  switch (t) {
+  case KILN_BOOL: return LLVMBuildICmp(e->b, LLVMIntNE, v, LLVMConstInt(e->t_i8, 0, 0), "");
+  case KILN_F16: return LLVMBuildFPExt(e->b, LLVMBuildBitCast(e->b, v, e->t_half, ""), e->t_f32, "");
+  case KILN_BF16: return bf16_from_bits(e, LLVMBuildZExt(e->b, v, e->t_i32, ""));
+  default: return v;
+  }
+}
+
+void kiln_emit_store_elem(kiln_emit *e, kiln_dtype t, LLVMValueRef v, LLVMValueRef ptr) {
+  switch (t) {
+  case KILN_BOOL: v = LLVMBuildZExt(e->b, v, e->t_i8, ""); break;
+  case KILN_F16: v = LLVMBuildBitCast(e->b, LLVMBuildFPTrunc(e->b, v, e->t_half, ""), e->t_i16, ""); break;
+  case KILN_BF16: v = LLVMBuildTrunc(e->b, bf16_bits(e, v), e->t_i16, ""); break;
+  default: break;
+  }
+  LLVMBuildStore(e->b, v, ptr);
+}
+
+/* ---- casts ---------------------------------------------------------------------------- */
+
+/* A float register (float or double) rounded to dtype t's precision, as t's register. */
+static LLVMValueRef float_to_float(kiln_emit *e, LLVMValueRef v, kiln_dtype t) {
+  LLVMTypeRef src = LLVMTypeOf(v);
+  switch (t) {
+  case KILN_F64: return src == e->t_f64 ? v : LLVMBuildFPExt(e->b, v, e->t_f64, "");
+  case KILN_F32: return src == e->t_f32 ? v : LLVMBuildFPTrunc(e->b, v, e->t_f32, "");
+  case KILN_F16:
+    return LLVMBuildFPExt(e->b, LLVMBuildFPTrunc(e->b, v, e->t_half, ""), e->t_f32, "");
+  default: /* bf16 */
+    if (src == e->t_f64) v = LLVMBuildFPTrunc(e->b, v, e->t_f32, "");
+    return bf16_from_bits(e, bf16_bits(e, v));
+  }
+}
+
+static LLVMValueRef emit_cast(kiln_emit *e, LLVMValueRef v, kiln_dtype from, kiln_dtype to) {
+  LLVMTypeRef rt = kiln_emit_reg_type(e, to);
+  LLVMBuilderRef b = e->b;
+  if (from == to) return v;
+  bool ff = kiln_dtype_is_float(from), tf = kiln_dtype_is_float(to);
+  if (to == KILN_BOOL)
+    return ff ? LLVMBuildFCmp(b, LLVMRealUNE, v, LLVMConstNull(LLVMTypeOf(v)), "")
+              : LLVMBuildICmp(b, LLVMIntNE, v, LLVMConstNull(LLVMTypeOf(v)), "");
+  if (ff && tf) return float_to_float(e, v, to);
+  if (tf) { /* int or bool -> float */
+    bool sgn = kiln_dtype_is_signed(from);
+    if (to == KILN_F16) {
+      LLVMValueRef h = sgn ? LLVMBuildSIToFP(b, v, e->t_half, "") : LLVMBuildUIToFP(b, v, e->t_half, "");
+      return LLVMBuildFPExt(b, h, e->t_f32, "");
+    }
+    LLVMValueRef f = sgn ? LLVMBuildSIToFP(b, v, rt, "") : LLVMBuildUIToFP(b, v, rt, "");
+    return to == KILN_BF16 ? float_to_float(e, f, KILN_BF16) : f;
+  }
+  if (ff) { /* float -> int truncates; narrow targets wrap through a wider int like C on x86 */
+    switch (to) {
+    case KILN_I64: return LLVMBuildFPToSI(b, v, e->t_i64, "");
+    case KILN_U64: return LLVMBuildFPToUI(b, v, e->t_i64, "");
+    case KILN_I32: return LLVMBuildFPToSI(b, v, e->t_i32, "");
+    case KILN_U32: return LLVMBuildTrunc(b, LLVMBuildFPToSI(b, v, e->t_i64, ""), rt, "");
+    default: return LLVMBuildTrunc(b, LLVMBuildFPToSI(b, v, e->t_i32, ""), rt, "");
+    }
+  }
+  /* int/bool -> int: extend by the source's signedness */
+  unsigned fw = LLVMGetIntTypeWidth(LLVMTypeOf(v)), tw = LLVMGetIntTypeWidth(rt);
+  if (tw < fw) return LLVMBuildTrunc(b, v, rt, "");
+  if (tw > fw) return kiln_dtype_is_signed(from) ? LLVMBuildSExt(b, v, rt, "") : LLVMBuildZExt(b, v, rt, "");
+  return v;
+}
+
+/* ---- constants, reductions ---------------------------------------------------------------- */
+
+static LLVMValueRef emit_const(kiln_emit *e, const kiln_expr *x) {
+  LLVMTypeRef t = kiln_emit_reg_type(e, x->dtype);
+  double f = x->f;
+  switch (x->dtype) {
+  case KILN_F16: f = kiln_f16_to_f32(kiln_f32_to_f16((float)f)); break;
+  case KILN_BF16: f = kiln_bf16_to_f32(kiln_f32_to_bf16((float)f)); break;
+  case KILN_F32: f = (float)f; break;
+  case KILN_BOOL: return LLVMConstInt(t, x->i != 0, 0);
+  default: break;
+  }
+  return kiln_dtype_is_float(x->dtype) ? LLVMConstReal(t, f) : LLVMConstInt(t, (uint64_t)x->i, 0);
+}
+
+LLVMValueRef kiln_emit_identity(kiln_emit *e, kiln_reduce_op op, kiln_dtype t) {
+  LLVMTypeRef rt = kiln_emit_reg_type(e, t);
+  bool fl = kiln_dtype_is_float(t), sgn = kiln_dtype_is_signed(t);
+  unsigned w = fl ? 0 : LLVMGetIntTypeWidth(rt);
+  switch (op) {
+  case KR_SUM: return LLVMConstNull(rt);
+  case KR_PROD: return fl ? LLVMConstReal(rt, 1.0) : LLVMConstInt(rt, 1, 0);
+  case KR_MAX:
+    if (fl) return LLVMConstReal(rt, -INFINITY);
+    return sgn ? LLVMConstInt(rt, 1ull << (w - 1), 0) : LLVMConstNull(rt);
+  case KR_MIN:
+    if (fl) return LLVMConstReal(rt, INFINITY);
+    return sgn ? LLVMConstInt(rt, (1ull << (w - 1)) - 1, 0) : LLVMConstAllOnes(rt);
+  default: return KILN_EMIT_FAIL(e, "bad reduction %d", (int)op);
+  }
+}
+
+static void set_fmf(LLVMValueRef v, LLVMFastMathFlags f) {
+  if (LLVMIsAInstruction(v) && LLVMCanValueUseFastMathFlags(v)) LLVMSetFastMathFlags(v, f);
+}
+
+LLVMValueRef kiln_emit_combine(kiln_emit *e, kiln_reduce_op op, kiln_dtype t, LLVMValueRef a,
+                               LLVMValueRef b) {
+  bool fl = kiln_dtype_is_float(t), sgn = kiln_dtype_is_signed(t);
+  LLVMValueRef r;
+  switch (op) {
+  case KR_SUM: r = fl ? LLVMBuildFAdd(e->b, a, b, "") : LLVMBuildAdd(e->b, a, b, ""); break;
+  case KR_PROD: r = fl ? LLVMBuildFMul(e->b, a, b, "") : LLVMBuildMul(e->b, a, b, ""); break;
+  case KR_MAX:
+    r = kiln_emit_intrinsic2(e, fl ? "llvm.maximum" : sgn ? "llvm.smax" : "llvm.umax", a, b);
+    break;
+  case KR_MIN:
+    r = kiln_emit_intrinsic2(e, fl ? "llvm.minimum" : sgn ? "llvm.smin" : "llvm.umin", a, b);
+    break;
+  default: return KILN_EMIT_FAIL(e, "bad reduction %d", (int)op);
+  }
+  if (fl) set_fmf(r, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
+  return r;
+}
+
+/* ---- expressions ------------------------------------------------------------------------ */
+
+/* True when evaluating x cannot fault (no loads, no integer division), so a select may
+ * evaluate both sides and use a select instruction instead of a branch. */
+static bool expr_safe(const kiln_expr *x, int depth) {
+  if (!x || depth > 16) return false;
+  switch (x->kind) {
+  case KX_CONST: case KX_VAR: case KX_ACC: return true;
+  case KX_LOAD: return false;
+  case KX_BINARY:
+    if ((x->op == KB_DIV || x->op == KB_MOD) && !kiln_dtype_is_float(x->a->dtype)) return false;
+    return expr_safe(x->a, depth + 1) && expr_safe(x->b, depth + 1);
+  case KX_SELECT:
+    return expr_safe(x->a, depth + 1) && expr_safe(x->b, depth + 1) && expr_safe(x->c, depth + 1);
+  default: return expr_safe(x->a, depth + 1);
+  }
+}
+
+static LLVMValueRef emit_select(kiln_emit *e, const kiln_expr *x) {
+  if (!x->a || !x->b || !x->c || x->a->dtype != KILN_BOOL || x->b->dtype != x->dtype ||
+      x->c->dtype != x->dtype)
+    return KILN_EMIT_FAIL(e, "ill-typed select");
+  LLVMValueRef c = kiln_emit_expr(e, x->a);
+  if (!c) return NULL;
+  if (LLVMIsAConstantInt(c)) return kiln_emit_expr(e, LLVMConstIntGetZExtValue(c) ? x->b : x->c);
+  if (expr_safe(x->b, 0) && expr_safe(x->c, 0)) {
+    LLVMValueRef t = kiln_emit_expr(e, x->b), f = t ? kiln_emit_expr(e, x->c) : NULL;
+    return f ? LLVMBuildSelect(e->b, c, t, f, "") : NULL;
+  }
+  /* a branch, so that the untaken side (maybe an out-of-bounds load) never runs */
+  LLVMBasicBlockRef tb = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "sel.t");
+  LLVMBasicBlockRef fb = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "sel.f");
+  LLVMBasicBlockRef mb = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "sel.m");
+  LLVMBuildCondBr(e->b, c, tb, fb);
+  LLVMValueRef vals[2];
+  LLVMBasicBlockRef ends[2];
+  int mark = e->nmemo;
+  for (int side = 0; side < 2; side++) {
+    LLVMPositionBuilderAtEnd(e->b, side ? fb : tb);
+    vals[side] = kiln_emit_expr(e, side ? x->c : x->b);
+    e->nmemo = mark; /* values of a branch do not dominate the merge */
+    if (!vals[side]) return NULL;
+    ends[side] = LLVMGetInsertBlock(e->b);
+    LLVMBuildBr(e->b, mb);
+  }
+  LLVMPositionBuilderAtEnd(e->b, mb);
+  LLVMValueRef phi = LLVMBuildPhi(e->b, kiln_emit_reg_type(e, x->dtype), "");
+  LLVMAddIncoming(phi, vals, ends, 2);
+  return phi;
+}
+
+static LLVMValueRef emit_uncached(kiln_emit *e, const kiln_expr *x) {
+  switch (x->kind) {
+  case KX_CONST: return emit_const(e, x);
+  case KX_VAR:
+    if (x->axis < 0 || x->axis >= KILN_MAX_AXES || !e->axis[x->axis])
+      return KILN_EMIT_FAIL(e, "axis %d is not defined here", x->axis);
+    return e->axis[x->axis];
+  case KX_ACC:
+    if (!e->acc || e->acc_dtype != x->dtype)
+      return KILN_EMIT_FAIL(e, "accumulator used outside a post expression or ill-typed");
+    return e->acc;
+  case KX_LOAD: {
+    if (x->buf < 0 || x->buf >= e->k->nbufs || e->k->bufs[x->buf].dtype != x->dtype)
+      return KILN_EMIT_FAIL(e, "ill-typed load from buffer %d", x->buf);
+    LLVMValueRef p = kiln_emit_addr(e, x->buf, x->idx, x->nidx);
+    return p ? kiln_emit_load_elem(e, x->dtype, p) : NULL;
+  }
+  case KX_UNARY: {
+    if (!x->a) return KILN_EMIT_FAIL(e, "unary without operand");
+    LLVMValueRef a = kiln_emit_expr(e, x->a);
+    return a ? kiln_emit_unary(e, (kiln_unary_op)x->op, x->a->dtype, x->dtype, a) : NULL;
+  }
+  case KX_BINARY: {
+    if (!x->a || !x->b || x->a->dtype != x->b->dtype)
+      return KILN_EMIT_FAIL(e, "binary op %d on operands of different types", x->op);
+    LLVMValueRef a = kiln_emit_expr(e, x->a), b = a ? kiln_emit_expr(e, x->b) : NULL;
+    return b ? kiln_emit_binary(e, (kiln_binary_op)x->op, x->a->dtype, x->dtype, a, b) : NULL;
+  }
+  case KX_SELECT: return emit_select(e, x);
+  case KX_CAST: {
+    if (!x->a || !kiln_emit_reg_type(e, x->a->dtype)) return KILN_EMIT_FAIL(e, "bad cast");
+    LLVMValueRef a = kiln_emit_expr(e, x->a);
+    return a ? emit_cast(e, a, x->a->dtype, x->dtype) : NULL;
+  }
+  }
+  return KILN_EMIT_FAIL(e, "unknown expression kind %d", (int)x->kind);
+}
+
+LLVMValueRef kiln_emit_expr(kiln_emit *e, const kiln_expr *x) {
+  if (!x) return KILN_EMIT_FAIL(e, "missing expression");
+  LLVMValueRef v = memo_find(e, x);
+  if (v) return v;
+  if (!kiln_emit_reg_type(e, x->dtype))
+    return KILN_EMIT_FAIL(e, "expression of type %s", kiln_dtype_name(x->dtype));
+  v = emit_uncached(e, x);
+  if (v) memo_put(e, x, v);
+  return v;
+}

@@ -1,0 +1,442 @@
+/* One stage -> loop nests. Loops come from the schedule (outermost first); an axis's value
+ * is the sum of its loops' variables times their strides, guarded (`continue`) only where
+ * a split overshoots the extent. Reductions keep a register accumulator when every
+ * reduction loop is inside every spatial loop, else accumulate in the output buffer.
+ * A leading run of parallel loops becomes one range run by kiln_rt_parallel_for. */
+#include "codegen/llvm_emit.h"
+
+#include "ir/dtype.h"
+
+#include <llvm-c/DebugInfo.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct nest nest;
+typedef LLVMValueRef (*nest_body)(nest *n);
+
+struct nest {
+  kiln_emit *e;
+  const kiln_stage *s;
+  const kiln_schedule *sc; /* the loops walked (the stage's, or a plain spatial nest) */
+  int last[KILN_MAX_AXES]; /* innermost loop of each axis, -1 = none */
+  bool guard[KILN_MAX_AXES];
+  int p;                   /* register mode: the first reduction loop */
+  bool empty_reduce;       /* a reduction axis of extent 0 */
+  bool memory;             /* accumulate in the output buffer */
+  LLVMValueRef acc_ptr;
+};
+
+static LLVMValueRef ok(kiln_emit *e) { return LLVMConstNull(e->t_i1); } /* non-NULL = success */
+
+static void nest_init(nest *n, const kiln_schedule *sc) {
+  n->sc = sc;
+  for (int a = 0; a < n->s->naxes; a++) {
+    n->last[a] = -1;
+    int64_t cover = 1;
+    for (int l = 0; l < sc->nloops; l++)
+      if (sc->loops[l].axis == a) {
+        n->last[a] = l;
+        if (kiln_mul_overflows(cover, sc->loops[l].extent, &cover)) cover = INT64_MAX;
+      }
+    n->guard[a] = cover > n->s->axes[a].extent;
+    /* an axis without loops has extent <= 1 (schedule check): value 0 */
+    n->e->axis[a] = n->last[a] < 0 ? LLVMConstNull(n->e->t_i64) : NULL;
+  }
+}
+
+/* Axes whose loops are all open once loops [lo, hi) are: compute their value, and skip to
+ * `cont` where the point is past the extent (except axis `unguarded`, whose loop is
+ * clamped instead). */
+static void complete_axes(nest *n, int lo, int hi, LLVMBasicBlockRef cont, int unguarded) {
+  kiln_emit *e = n->e;
+  for (int a = 0; a < n->s->naxes; a++) {
+    if (n->last[a] < lo || n->last[a] >= hi) continue;
+    LLVMValueRef v = NULL;
+    for (int l = 0; l <= n->last[a]; l++) {
+      const kiln_loop *lp = &n->sc->loops[l];
+      if (lp->axis != a) continue;
+      LLVMValueRef t = lp->stride == 1 ? e->lv[l]
+                       : LLVMBuildNSWMul(e->b, e->lv[l], LLVMConstInt(e->t_i64, (uint64_t)lp->stride, 0), "");
+      v = v ? LLVMBuildNSWAdd(e->b, v, t, "") : t;
+    }
+    e->axis[a] = v;
+    if (n->guard[a] && a != unguarded) {
+      LLVMBasicBlockRef in = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "in");
+      LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, v,
+                                     LLVMConstInt(e->t_i64, (uint64_t)n->s->axes[a].extent, 0), "");
+      LLVMBuildCondBr(e->b, c, in, cont);
+      LLVMPositionBuilderAtEnd(e->b, in);
+    }
+  }
+}
+
+static void loop_metadata(kiln_emit *e, LLVMValueRef br, const kiln_loop *lp) {
+  LLVMMetadataRef props[3];
+  int np = 1;
+  if (lp->kind == KILN_LOOP_VECTOR) {
+    LLVMMetadataRef en[2] = {LLVMMDStringInContext2(e->ctx, "llvm.loop.vectorize.enable", 26),
+                             LLVMValueAsMetadata(LLVMConstInt(e->t_i1, 1, 0))};
+    props[np++] = LLVMMDNodeInContext2(e->ctx, en, 2);
+    if (lp->extent >= 2 && lp->extent <= 64 && !(lp->extent & (lp->extent - 1))) {
+      LLVMMetadataRef w[2] = {LLVMMDStringInContext2(e->ctx, "llvm.loop.vectorize.width", 25),
+                              LLVMValueAsMetadata(LLVMConstInt(e->t_i32, (uint64_t)lp->extent, 0))};
+      props[np++] = LLVMMDNodeInContext2(e->ctx, w, 2);
+    }
+  } else if (lp->kind == KILN_LOOP_UNROLL) {
+    LLVMMetadataRef u = LLVMMDStringInContext2(e->ctx, "llvm.loop.unroll.full", 21);
+    props[np++] = LLVMMDNodeInContext2(e->ctx, &u, 1);
+  } else {
+    return;
+  }
+  /* a loop id refers to itself: build it over a temporary, then replace */
+  LLVMMetadataRef tmp = LLVMTemporaryMDNode(e->ctx, NULL, 0);
+  props[0] = tmp;
+  LLVMMetadataRef id = LLVMMDNodeInContext2(e->ctx, props, (size_t)np);
+  LLVMMetadataReplaceAllUsesWith(tmp, id);
+  unsigned kind = LLVMGetMDKindIDInContext(e->ctx, "llvm.loop", 9);
+  LLVMSetMetadata(br, kind, LLVMMetadataAsValue(e->ctx, id));
+}
+
+/* Loops [l, stop) of n->sc around body, in do-while form (every extent is >= 1). The
+ * innermost stride-1 loop of a guarded axis runs min(extent, axis extent - base) times
+ * instead of testing each point, so the guard costs nothing inside (vector) loops. */
+static LLVMValueRef emit_loops(nest *n, int l, int stop, nest_body body) {
+  kiln_emit *e = n->e;
+  if (l == stop) return body(n);
+  const kiln_loop *lp = &n->sc->loops[l];
+  LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "loop");
+  LLVMBasicBlockRef latch = LLVMCreateBasicBlockInContext(e->ctx, "latch");
+  LLVMBasicBlockRef exit = LLVMCreateBasicBlockInContext(e->ctx, "exit");
+  LLVMValueRef trip = LLVMConstInt(e->t_i64, (uint64_t)lp->extent, 0);
+  int clamped = -1;
+  if (n->last[lp->axis] == l && n->guard[lp->axis] && lp->stride == 1) {
+    clamped = lp->axis;
+    LLVMValueRef left = LLVMConstInt(e->t_i64, (uint64_t)n->s->axes[clamped].extent, 0);
+    for (int j = 0; j < l; j++) {
+      const kiln_loop *o = &n->sc->loops[j];
+      if (o->axis != clamped) continue;
+      LLVMValueRef t = LLVMBuildNSWMul(e->b, e->lv[j], LLVMConstInt(e->t_i64, (uint64_t)o->stride, 0), "");
+      left = LLVMBuildNSWSub(e->b, left, t, "");
+    }
+    trip = kiln_emit_intrinsic2(e, "llvm.smin", trip, left);
+    LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSGT, trip, LLVMConstNull(e->t_i64), ""), head, exit);
+  } else {
+    LLVMBuildBr(e->b, head);
+  }
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->b);
+  LLVMPositionBuilderAtEnd(e->b, head);
+  LLVMValueRef iv = LLVMBuildPhi(e->b, e->t_i64, "i");
+  LLVMValueRef zero = LLVMConstNull(e->t_i64);
+  LLVMAddIncoming(iv, &zero, &pre, 1);
+  e->lv[l] = iv;
+  complete_axes(n, l, l + 1, latch, clamped);
+  LLVMValueRef r = emit_loops(n, l + 1, stop, body);
+  LLVMBuildBr(e->b, latch);
+  LLVMAppendExistingBasicBlock(e->fn, latch);
+  LLVMPositionBuilderAtEnd(e->b, latch);
+  LLVMValueRef next = LLVMBuildNUWAdd(e->b, iv, LLVMConstInt(e->t_i64, 1, 0), "");
+  LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, next, trip, "");
+  loop_metadata(e, LLVMBuildCondBr(e->b, c, head, exit), lp);
+  LLVMAddIncoming(iv, &next, &latch, 1);
+  LLVMAppendExistingBasicBlock(e->fn, exit);
+  LLVMPositionBuilderAtEnd(e->b, exit);
+  return r;
+}
+
+/* ---- bodies ------------------------------------------------------------------------------ */
+
+static LLVMValueRef out_ptr(nest *n) {
+  return kiln_emit_addr(n->e, n->s->out_buf, n->s->out_idx, n->s->nout_idx);
+}
+
+static LLVMValueRef store_value(nest *n, const kiln_expr *x) {
+  kiln_emit *e = n->e;
+  kiln_dtype t = e->k->bufs[n->s->out_buf].dtype;
+  if (x->dtype != t)
+    return KILN_EMIT_FAIL(e, "stores %s into a %s buffer", kiln_dtype_name(x->dtype), kiln_dtype_name(t));
+  LLVMValueRef v = kiln_emit_expr(e, x), p = v ? out_ptr(n) : NULL;
+  if (!p) return NULL;
+  kiln_emit_store_elem(e, t, v, p);
+  return ok(e);
+}
+
+static LLVMValueRef body_plain(nest *n) {
+  kiln_emit_memo_reset(n->e);
+  return store_value(n, n->s->value);
+}
+
+static LLVMValueRef init_value(nest *n) {
+  const kiln_stage *s = n->s;
+  if (!s->init) return kiln_emit_identity(n->e, s->reduce, s->value->dtype);
+  if (s->init->dtype != s->value->dtype) return KILN_EMIT_FAIL(n->e, "ill-typed init");
+  return kiln_emit_expr(n->e, s->init);
+}
+
+static LLVMValueRef body_combine_reg(nest *n) {
+  kiln_emit *e = n->e;
+  kiln_emit_memo_reset(e);
+  LLVMTypeRef t = kiln_emit_reg_type(e, n->s->value->dtype);
+  LLVMValueRef v = kiln_emit_expr(e, n->s->value);
+  if (!v) return NULL;
+  LLVMValueRef a = LLVMBuildLoad2(e->b, t, n->acc_ptr, "");
+  LLVMValueRef r = kiln_emit_combine(e, n->s->reduce, n->s->value->dtype, a, v);
+  if (!r) return NULL;
+  LLVMBuildStore(e->b, r, n->acc_ptr);
+  return ok(e);
+}
+
+/* post(acc) stored at out_idx; acc is the register value or the output element */
+static LLVMValueRef store_post(nest *n, LLVMValueRef acc) {
+  kiln_emit *e = n->e;
+  e->acc = acc;
+  e->acc_dtype = n->s->value->dtype;
+  LLVMValueRef r;
+  if (n->s->post) {
+    r = store_value(n, n->s->post);
+  } else {
+    kiln_dtype t = e->k->bufs[n->s->out_buf].dtype;
+    if (t != n->s->value->dtype) return KILN_EMIT_FAIL(e, "reduction of a different type than its output");
+    LLVMValueRef p = out_ptr(n);
+    if (p) kiln_emit_store_elem(e, t, acc, p);
+    r = p ? ok(e) : NULL;
+  }
+  e->acc = NULL;
+  return r;
+}
+
+/* register mode, between the spatial and the reduction loops */
+static LLVMValueRef body_reduce_reg(nest *n) {
+  kiln_emit *e = n->e;
+  kiln_emit_memo_reset(e);
+  LLVMValueRef init = init_value(n);
+  if (!init) return NULL;
+  LLVMBuildStore(e->b, init, n->acc_ptr);
+  if (!n->empty_reduce && !emit_loops(n, n->p, n->sc->nloops, body_combine_reg)) return NULL;
+  kiln_emit_memo_reset(e);
+  for (int a = 0; a < n->s->naxes; a++) /* loop values do not outlive their loops */
+    if (n->s->axes[a].reduce && n->last[a] >= 0) e->axis[a] = NULL;
+  LLVMValueRef acc = LLVMBuildLoad2(e->b, kiln_emit_reg_type(e, n->s->value->dtype), n->acc_ptr, "");
+  return store_post(n, acc);
+}
+
+static LLVMValueRef body_init_mem(nest *n) {
+  kiln_emit_memo_reset(n->e);
+  LLVMValueRef init = init_value(n), p = init ? out_ptr(n) : NULL;
+  if (!p) return NULL;
+  kiln_emit_store_elem(n->e, n->s->value->dtype, init, p);
+  return ok(n->e);
+}
+
+static LLVMValueRef body_combine_mem(nest *n) {
+  kiln_emit *e = n->e;
+  kiln_emit_memo_reset(e);
+  kiln_dtype t = n->s->value->dtype;
+  LLVMValueRef v = kiln_emit_expr(e, n->s->value), p = v ? out_ptr(n) : NULL;
+  if (!p) return NULL;
+  LLVMValueRef r = kiln_emit_combine(e, n->s->reduce, t, kiln_emit_load_elem(e, t, p), v);
+  if (!r) return NULL;
+  kiln_emit_store_elem(e, t, r, p);
+  return ok(e);
+}
+
+static LLVMValueRef body_post_mem(nest *n) {
+  kiln_emit_memo_reset(n->e);
+  LLVMValueRef p = out_ptr(n);
+  return p ? store_post(n, kiln_emit_load_elem(n->e, n->s->value->dtype, p)) : NULL;
+}
+
+/* The stage's own loops from `first` on (the ones before are already open). */
+static LLVMValueRef emit_main(nest *n, int first) {
+  if (n->s->reduce == KR_NONE) return emit_loops(n, first, n->sc->nloops, body_plain);
+  if (n->memory) return emit_loops(n, first, n->sc->nloops, body_combine_mem);
+  n->acc_ptr = kiln_emit_alloca(n->e, kiln_emit_reg_type(n->e, n->s->value->dtype), "acc");
+  return emit_loops(n, first, n->p, body_reduce_reg);
+}
+
+/* ---- parallel outlining ------------------------------------------------------------------- */
+
+static LLVMValueRef rt_parallel_for(kiln_emit *e, LLVMTypeRef *fty) {
+  LLVMTypeRef ps[3] = {e->t_ptr, e->t_ptr, e->t_i64};
+  *fty = LLVMFunctionType(e->t_void, ps, 3, 0);
+  LLVMValueRef fn = LLVMGetNamedFunction(e->mod, "kiln_rt_parallel_for");
+  return fn ? fn : LLVMAddFunction(e->mod, "kiln_rt_parallel_for", *fty);
+}
+
+/* range(bufs..., begin, end): the flattened parallel loops [0, np) over [begin, end), and
+ * the rest of the nest inside. Buffer pointers are noalias parameters; the function is
+ * inlined into its body wrapper, where LLVM turns noalias into scoped alias metadata. */
+static LLVMValueRef emit_range_fn(nest *n, int np, const char *name) {
+  kiln_emit *e = n->e;
+  const kiln_kernel *k = e->k;
+  int nb = k->nbufs;
+  LLVMTypeRef *ps = kiln_xmalloc(sizeof(LLVMTypeRef) * (size_t)(nb + 2));
+  for (int i = 0; i < nb; i++) ps[i] = e->t_ptr;
+  ps[nb] = ps[nb + 1] = e->t_i64;
+  LLVMValueRef fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(e->t_void, ps, (unsigned)nb + 2, 0));
+  free(ps);
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  kiln_emit_fn_attr(e, fn, "nounwind", 0);
+  kiln_emit_fn_attr(e, fn, "alwaysinline", 0);
+  for (int i = 0; i < nb; i++) kiln_emit_buffer_param_attrs(e, fn, i, &k->bufs[i]);
+
+  LLVMValueRef *bufs = kiln_xmalloc(sizeof(LLVMValueRef) * (size_t)(nb ? nb : 1));
+  for (int i = 0; i < nb; i++) bufs[i] = LLVMGetParam(fn, (unsigned)i);
+  kiln_emit_begin_function(e, fn);
+  e->bufs = bufs;
+  LLVMValueRef begin = LLVMGetParam(fn, (unsigned)nb), end = LLVMGetParam(fn, (unsigned)nb + 1);
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->b);
+  LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(e->ctx, fn, "par");
+  LLVMBasicBlockRef latch = LLVMCreateBasicBlockInContext(e->ctx, "par.latch");
+  LLVMBasicBlockRef exit = LLVMCreateBasicBlockInContext(e->ctx, "par.exit");
+  LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, begin, end, ""), head, exit);
+  LLVMPositionBuilderAtEnd(e->b, head);
+  LLVMValueRef iv = LLVMBuildPhi(e->b, e->t_i64, "flat");
+  LLVMAddIncoming(iv, &begin, &pre, 1);
+  /* mixed radix: the innermost parallel loop varies fastest */
+  LLVMValueRef rem = iv;
+  for (int l = np - 1; l >= 0; l--) {
+    LLVMValueRef ext = LLVMConstInt(e->t_i64, (uint64_t)n->sc->loops[l].extent, 0);
+    e->lv[l] = l ? LLVMBuildURem(e->b, rem, ext, "") : rem;
+    if (l) rem = LLVMBuildUDiv(e->b, rem, ext, "");
+  }
+  complete_axes(n, 0, np, latch, -1);
+  LLVMValueRef r = emit_main(n, np);
+  LLVMBuildBr(e->b, latch);
+  LLVMAppendExistingBasicBlock(fn, latch);
+  LLVMPositionBuilderAtEnd(e->b, latch);
+  LLVMValueRef next = LLVMBuildNSWAdd(e->b, iv, LLVMConstInt(e->t_i64, 1, 0), "");
+  LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, next, end, ""), head, exit);
+  LLVMAddIncoming(iv, &next, &latch, 1);
+  LLVMAppendExistingBasicBlock(fn, exit);
+  LLVMPositionBuilderAtEnd(e->b, exit);
+  LLVMBuildRetVoid(e->b);
+  kiln_emit_end_function(e);
+  free(bufs);
+  return r ? fn : NULL;
+}
+
+/* body(ctx, begin, end): unpacks the buffer pointers from ctx and calls range */
+static LLVMValueRef emit_body_fn(kiln_emit *e, LLVMValueRef range, const char *name) {
+  int nb = e->k->nbufs;
+  LLVMTypeRef ps[3] = {e->t_ptr, e->t_i64, e->t_i64};
+  LLVMValueRef fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(e->t_void, ps, 3, 0));
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  kiln_emit_fn_attr(e, fn, "nounwind", 0);
+  kiln_emit_begin_function(e, fn);
+  LLVMValueRef *args = kiln_xmalloc(sizeof(LLVMValueRef) * (size_t)(nb + 2));
+  LLVMValueRef ctx = LLVMGetParam(fn, 0);
+  for (int i = 0; i < nb; i++) {
+    LLVMValueRef ix = LLVMConstInt(e->t_i64, (uint64_t)i, 0);
+    args[i] = LLVMBuildLoad2(e->b, e->t_ptr, LLVMBuildInBoundsGEP2(e->b, e->t_ptr, ctx, &ix, 1, ""), "");
+  }
+  args[nb] = LLVMGetParam(fn, 1);
+  args[nb + 1] = LLVMGetParam(fn, 2);
+  LLVMBuildCall2(e->b, LLVMGlobalGetValueType(range), range, args, (unsigned)nb + 2, "");
+  LLVMBuildRetVoid(e->b);
+  kiln_emit_end_function(e);
+  free(args);
+  return fn;
+}
+
+/* The main nest with its leading np parallel loops run by kiln_rt_parallel_for. */
+static LLVMValueRef emit_parallel(nest *n, int np) {
+  kiln_emit *e = n->e;
+  int64_t total = 1;
+  for (int l = 0; l < np; l++)
+    if (kiln_mul_overflows(total, n->sc->loops[l].extent, &total))
+      return KILN_EMIT_FAIL(e, "parallel loops too large");
+  /* save the caller's function; the outlined ones are emitted beside it */
+  LLVMValueRef fn = e->fn, *bufs = e->bufs;
+  LLVMBasicBlockRef alloca_bb = e->alloca_bb, start_bb = e->start_bb, at = LLVMGetInsertBlock(e->b);
+  char *rname = kiln_fmt("%s.%s.%d.range", e->kfn_name, n->s->name, e->nfns++);
+  char *bname = kiln_fmt("%s.%s.%d.body", e->kfn_name, n->s->name, e->nfns++);
+  LLVMValueRef range = emit_range_fn(n, np, rname);
+  LLVMValueRef body = range ? emit_body_fn(e, range, bname) : NULL;
+  free(rname);
+  free(bname);
+  e->fn = fn;
+  e->bufs = bufs;
+  e->alloca_bb = alloca_bb;
+  e->start_bb = start_bb;
+  LLVMPositionBuilderAtEnd(e->b, at);
+  if (!body) return NULL;
+
+  int nb = e->k->nbufs;
+  LLVMValueRef ctx = kiln_emit_alloca(e, LLVMArrayType2(e->t_ptr, (uint64_t)(nb ? nb : 1)), "ctx");
+  for (int i = 0; i < nb; i++) {
+    LLVMValueRef ix = LLVMConstInt(e->t_i64, (uint64_t)i, 0);
+    LLVMBuildStore(e->b, e->bufs[i], LLVMBuildInBoundsGEP2(e->b, e->t_ptr, ctx, &ix, 1, ""));
+  }
+  LLVMTypeRef fty;
+  LLVMValueRef pf = rt_parallel_for(e, &fty);
+  LLVMValueRef args[3] = {body, ctx, LLVMConstInt(e->t_i64, (uint64_t)total, 0)};
+  LLVMBuildCall2(e->b, fty, pf, args, 3, "");
+  return ok(e);
+}
+
+/* ---- a stage ------------------------------------------------------------------------------ */
+
+static bool stage_types_ok(kiln_emit *e, const kiln_stage *s) {
+  if (s->out_buf < 0 || s->out_buf >= e->k->nbufs || !s->value) return false;
+  if (s->nout_idx != e->k->bufs[s->out_buf].rank || (s->nout_idx && !s->out_idx)) return false;
+  if ((unsigned)s->reduce > KR_MIN || s->naxes < 0 || s->naxes > KILN_MAX_AXES) return false;
+  for (int a = 0; a < s->naxes; a++)
+    if (s->axes[a].reduce && s->reduce == KR_NONE) return false;
+  return kiln_emit_reg_type(e, s->value->dtype) != NULL;
+}
+
+kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s) {
+  e->st = s;
+  e->acc = NULL;
+  if (!stage_types_ok(e, s)) {
+    (void)KILN_EMIT_FAIL(e, "malformed stage");
+    return KILN_ERR_INTERNAL;
+  }
+  if (kiln_schedule_check(s, e->err)) return KILN_ERR_INTERNAL;
+  nest n = {.e = e, .s = s};
+  int nl = s->sched.nloops, p = nl, np = 0;
+  for (int a = 0; a < s->naxes; a++) {
+    if (s->axes[a].extent <= 0 && !s->axes[a].reduce) return KILN_OK; /* nothing to store */
+    if (s->axes[a].extent <= 0) n.empty_reduce = true;
+  }
+  /* register mode needs every reduction loop inside every spatial loop */
+  for (int l = 0; l < nl; l++)
+    if (s->axes[s->sched.loops[l].axis].reduce) {
+      if (p == nl) p = l;
+    } else if (p < nl) {
+      n.memory = true;
+    }
+  n.p = p;
+  while (np < nl && s->sched.loops[np].kind == KILN_LOOP_PARALLEL) np++;
+
+  LLVMValueRef r = ok(e);
+  if (n.memory) {
+    if (s->value->dtype != e->k->bufs[s->out_buf].dtype) {
+      (void)KILN_EMIT_FAIL(e, "accumulating in memory needs the value and output types to agree");
+      return KILN_ERR_INTERNAL;
+    }
+    kiln_schedule sp = {0}; /* a plain nest over the spatial axes */
+    for (int a = 0; a < s->naxes; a++)
+      if (!s->axes[a].reduce && s->axes[a].extent > 1)
+        sp.loops[sp.nloops++] = (kiln_loop){a, 1, s->axes[a].extent, KILN_LOOP_SERIAL};
+    nest_init(&n, &sp);
+    for (int a = 0; a < s->naxes; a++)
+      if (s->axes[a].reduce) e->axis[a] = NULL; /* undefined outside the reduction */
+    r = emit_loops(&n, 0, sp.nloops, body_init_mem);
+    if (r && !n.empty_reduce) {
+      nest_init(&n, &s->sched);
+      r = np ? emit_parallel(&n, np) : emit_main(&n, 0);
+    }
+    if (r && s->post) {
+      nest_init(&n, &sp);
+      for (int a = 0; a < s->naxes; a++)
+        if (s->axes[a].reduce) e->axis[a] = NULL;
+      r = emit_loops(&n, 0, sp.nloops, body_post_mem);
+    }
+  } else {
+    nest_init(&n, &s->sched);
+    r = np ? emit_parallel(&n, np) : emit_main(&n, 0);
+  }
+  e->st = NULL;
+  return r ? KILN_OK : KILN_ERR_INTERNAL;
+}
