@@ -35,7 +35,7 @@ typedef enum kiln_status {
 
 typedef struct kiln_error {
   kiln_status code;
-  char message[1024];
+  char message[4096]; /* one error; or several, one per line (DSL diagnostics) */
 } kiln_error;
 
 /* Element types, numbered as ONNX's TensorProto.DataType so files map one to one. */
