@@ -39,7 +39,7 @@ void *kiln_arena_alloc(kiln_arena *a, size_t n); /* zeroed, 16-byte aligned */
 char *kiln_arena_strdup(kiln_arena *a, const char *s);
 void kiln_arena_free(kiln_arena *a);
 
-/* Overflow-checked size arithmetic: false when the result would not fit. */
+/* Overflow-checked size arithmetic: true when the result would not fit. */
 bool kiln_mul_overflows(int64_t a, int64_t b, int64_t *out);
 
 #endif

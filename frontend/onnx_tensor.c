@@ -1,0 +1,268 @@
+/* TensorProto <-> kiln_tensor: raw, typed-field and external data, every size checked
+ * against the bytes actually present before anything is allocated; tensor files (the ONNX
+ * test-data .pb format), written atomically; whole-file reads. Assumes a little-endian
+ * host, as ONNX's raw_data is little-endian. */
+#include "frontend/onnx_internal.h"
+
+#include "ir/dtype.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Maps an ONNX element type to kiln's, or fails naming the tensor. */
+static kiln_status tensor_dtype(int32_t t, const char *what, kiln_dtype *out, kiln_error *err) {
+  if (t == KILN_STRING) return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s: string tensors are not supported", what);
+  if (t <= 0 || t > KILN_BF16 || !kiln_dtype_valid((kiln_dtype)t))
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s: element type %d is not supported", what, (int)t);
+  *out = (kiln_dtype)t;
+  return KILN_OK;
+}
+
+/* Copies `count` elements from a typed repeated field into t->data, narrowing to the
+ * tensor's element type (int32_data carries 8/16-bit ints, bool and f16/bf16 bits). */
+static void from_typed(const Onnx__TensorProto *p, kiln_tensor *t, int64_t count) {
+  uint8_t *d = t->data;
+  for (int64_t i = 0; i < count; i++) {
+    switch (t->dtype) {
+    case KILN_F32: ((float *)d)[i] = p->float_data[i]; break;
+    case KILN_F64: ((double *)d)[i] = p->double_data[i]; break;
+    case KILN_I64: ((int64_t *)d)[i] = p->int64_data[i]; break;
+    case KILN_I32: ((int32_t *)d)[i] = p->int32_data[i]; break;
+    case KILN_I16: ((int16_t *)d)[i] = (int16_t)p->int32_data[i]; break;
+    case KILN_U16: case KILN_F16: case KILN_BF16:
+      ((uint16_t *)d)[i] = (uint16_t)p->int32_data[i]; break;
+    case KILN_I8: ((int8_t *)d)[i] = (int8_t)p->int32_data[i]; break;
+    case KILN_U8: d[i] = (uint8_t)p->int32_data[i]; break;
+    case KILN_BOOL: d[i] = p->int32_data[i] != 0; break;
+    case KILN_U32: ((uint32_t *)d)[i] = (uint32_t)p->uint64_data[i]; break;
+    case KILN_U64: ((uint64_t *)d)[i] = p->uint64_data[i]; break;
+    default: break;
+    }
+  }
+}
+
+/* Number of elements the typed field for this dtype holds. */
+static size_t typed_count(const Onnx__TensorProto *p, kiln_dtype t) {
+  switch (t) {
+  case KILN_F32: return p->n_float_data;
+  case KILN_F64: return p->n_double_data;
+  case KILN_I64: return p->n_int64_data;
+  case KILN_U32: case KILN_U64: return p->n_uint64_data;
+  default: return p->n_int32_data;
+  }
+}
+
+/* A relative path that stays under base_dir: no leading '/', no ".." component. */
+static bool safe_relative_path(const char *s) {
+  if (!*s || *s == '/' || *s == '\\') return false;
+  for (const char *c = s; *c;) {
+    size_t len = strcspn(c, "/\\");
+    if (len == 2 && c[0] == '.' && c[1] == '.') return false;
+    c += len;
+    if (*c) c++;
+  }
+  return true;
+}
+
+static kiln_status parse_size(const char *s, const char *key, const char *what, int64_t *out,
+                              kiln_error *err) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (!*s || *end || errno || v < 0)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: external data %s '%s' is not a valid size", what, key, s);
+  *out = v;
+  return KILN_OK;
+}
+
+/* Reads `bytes` bytes of external data into t->data. */
+static kiln_status read_external(const Onnx__TensorProto *p, const char *what,
+                                 const char *base_dir, kiln_tensor *t, int64_t bytes,
+                                 kiln_error *err) {
+  const char *location = NULL;
+  int64_t offset = 0, length = -1;
+  for (size_t i = 0; i < p->n_external_data; i++) {
+    const char *k = KILN_ONNX_STR(p->external_data[i]->key);
+    const char *v = KILN_ONNX_STR(p->external_data[i]->value);
+    if (strcmp(k, "location") == 0) location = v;
+    else if (strcmp(k, "offset") == 0 && parse_size(v, k, what, &offset, err)) return err->code;
+    else if (strcmp(k, "length") == 0 && parse_size(v, k, what, &length, err)) return err->code;
+  }
+  if (!location) return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: external data has no location", what);
+  if (!safe_relative_path(location))
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: external data location '%s' must be a relative path inside the model's directory", what, location);
+  if (!base_dir)
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s: external data is not supported here", what);
+  if (length >= 0 && length != bytes)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: external data length %lld does not match its shape (%lld bytes)", what, (long long)length, (long long)bytes);
+  char *path = kiln_fmt("%s/%s", base_dir, location);
+  kiln_status st = KILN_OK;
+  FILE *f = fopen(path, "rb");
+  struct stat sb;
+  if (!f) {
+    st = kiln_fail(err, errno == ENOENT ? KILN_ERR_NO_SUCH_FILE : KILN_ERR_IO, "%s: cannot open external data file '%s': %s", what, path, strerror(errno));
+  } else if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    st = kiln_fail(err, KILN_ERR_IO, "%s: external data '%s' is not a regular file", what, path);
+  } else if (offset > (int64_t)sb.st_size || bytes > (int64_t)sb.st_size - offset) {
+    st = kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: external data file '%s' is too short (%lld bytes, need %lld at offset %lld)", what, path, (long long)sb.st_size, (long long)bytes, (long long)offset);
+  } else if (bytes > 0) {
+    t->data = kiln_xmalloc((size_t)bytes);
+    if (fseeko(f, (off_t)offset, SEEK_SET) != 0 || fread(t->data, 1, (size_t)bytes, f) != (size_t)bytes)
+      st = kiln_fail(err, KILN_ERR_IO, "%s: cannot read external data file '%s'", what, path);
+  }
+  if (f) fclose(f);
+  free(path);
+  return st;
+}
+
+kiln_status kiln_onnx_tensor_from_proto(const Onnx__TensorProto *p, const char *what,
+                                        const char *base_dir, kiln_tensor *t,
+                                        kiln_error *err) {
+  memset(t, 0, sizeof *t);
+  kiln_dtype dtype = KILN_UNDEFINED;
+  if (tensor_dtype(p->has_data_type ? p->data_type : 0, what, &dtype, err)) return err->code;
+  if (p->n_dims > KILN_MAX_RANK)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: rank %zu exceeds kiln's maximum of %d", what, p->n_dims, KILN_MAX_RANK);
+  int64_t numel = 1, bytes;
+  for (size_t d = 0; d < p->n_dims; d++) {
+    if (p->dims[d] < 0)
+      return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: negative dim %lld", what, (long long)p->dims[d]);
+    if (kiln_mul_overflows(numel, p->dims[d], &numel))
+      return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: element count overflows", what);
+  }
+  if (kiln_mul_overflows(numel, (int64_t)kiln_dtype_size(dtype), &bytes))
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: size overflows", what);
+  if (p->segment) return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s: segmented tensors are not supported", what);
+  t->dtype = dtype;
+  t->rank = (int)p->n_dims;
+  for (int d = 0; d < t->rank; d++) t->dims[d] = p->dims[d];
+
+  if (p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+    if (read_external(p, what, base_dir, t, bytes, err)) {
+      kiln_tensor_free(t);
+      return err->code;
+    }
+    return KILN_OK;
+  }
+  if (p->has_raw_data) {
+    if ((uint64_t)p->raw_data.len != (uint64_t)bytes)
+      return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: raw data holds %zu bytes, its shape needs %lld", what, p->raw_data.len, (long long)bytes);
+    if (bytes) {
+      t->data = kiln_xmalloc((size_t)bytes);
+      memcpy(t->data, p->raw_data.data, (size_t)bytes);
+    }
+    return KILN_OK;
+  }
+  size_t count = typed_count(p, dtype);
+  if ((uint64_t)count != (uint64_t)numel)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: holds %zu elements, its shape needs %lld", what, count, (long long)numel);
+  if (bytes) {
+    t->data = kiln_xmalloc((size_t)bytes);
+    from_typed(p, t, numel);
+  }
+  return KILN_OK;
+}
+
+kiln_status kiln_onnx_read_tensor(const void *data, size_t size, kiln_tensor *t, char **name,
+                                  kiln_error *err) {
+  memset(t, 0, sizeof *t);
+  if (name) *name = NULL;
+  Onnx__TensorProto *p = onnx__tensor_proto__unpack(NULL, size, data);
+  if (!p) return kiln_fail(err, KILN_ERR_INVALID_MODEL, "not a valid ONNX tensor: protobuf parse failed (%zu bytes)", size);
+  const char *nm = KILN_ONNX_STR(p->name);
+  char *what = kiln_fmt("tensor '%s'", nm);
+  kiln_status st = kiln_onnx_tensor_from_proto(p, what, NULL, t, err);
+  if (!st && name) *name = kiln_xstrdup(nm);
+  free(what);
+  onnx__tensor_proto__free_unpacked(p, NULL);
+  return st;
+}
+
+/* Writes all of buf to fd, retrying short writes. */
+static bool write_all(int fd, const uint8_t *buf, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, buf, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    buf += w;
+    n -= (size_t)w;
+  }
+  return true;
+}
+
+kiln_status kiln_onnx_write_tensor(const char *path, const char *name, const kiln_tensor *t,
+                                   kiln_error *err) {
+  if (t->rank < 0 || t->rank > KILN_MAX_RANK || !kiln_dtype_valid(t->dtype))
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "writing '%s': invalid tensor type or rank", path);
+  int64_t numel = 1, bytes;
+  for (int d = 0; d < t->rank; d++)
+    if (t->dims[d] < 0 || kiln_mul_overflows(numel, t->dims[d], &numel))
+      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "writing '%s': invalid shape", path);
+  if (kiln_mul_overflows(numel, (int64_t)kiln_dtype_size(t->dtype), &bytes) || (bytes && !t->data))
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "writing '%s': invalid tensor size", path);
+
+  Onnx__TensorProto p = ONNX__TENSOR_PROTO__INIT;
+  int64_t dims[KILN_MAX_RANK];
+  memcpy(dims, t->dims, sizeof dims);
+  p.n_dims = (size_t)t->rank;
+  p.dims = dims;
+  p.has_data_type = 1;
+  p.data_type = t->dtype;
+  p.name = (char *)(name ? name : "");
+  p.has_raw_data = 1;
+  p.raw_data.len = (size_t)bytes;
+  p.raw_data.data = t->data;
+  size_t n = onnx__tensor_proto__get_packed_size(&p);
+  uint8_t *buf = kiln_xmalloc(n);
+  onnx__tensor_proto__pack(&p, buf);
+
+  /* Temp file in the same directory, so rename() is atomic: readers see old or new. */
+  char *tmp = kiln_fmt("%s.tmpXXXXXX", path);
+  kiln_status st = KILN_OK;
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    st = kiln_fail(err, KILN_ERR_IO, "cannot create a temporary file for '%s': %s", path, strerror(errno));
+  } else {
+    bool ok = fchmod(fd, 0644) == 0 && write_all(fd, buf, n);
+    int e = errno;
+    if (close(fd) != 0 && ok) ok = false, e = errno;
+    if (ok && rename(tmp, path) != 0) ok = false, e = errno;
+    if (!ok) {
+      unlink(tmp);
+      st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", path, strerror(e));
+    }
+  }
+  free(tmp);
+  free(buf);
+  return st;
+}
+
+kiln_status kiln_read_file(const char *path, void **data, size_t *size, kiln_error *err) {
+  *data = NULL;
+  *size = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return kiln_fail(err, errno == ENOENT ? KILN_ERR_NO_SUCH_FILE : KILN_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+  struct stat sb;
+  if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    fclose(f);
+    return kiln_fail(err, KILN_ERR_IO, "'%s' is not a regular file", path);
+  }
+  size_t n = (size_t)sb.st_size;
+  uint8_t *buf = kiln_xmalloc(n + 1); /* +1: never malloc(0); room for a NUL for text */
+  size_t got = fread(buf, 1, n, f);
+  bool bad = ferror(f) != 0;
+  fclose(f);
+  if (bad || got != n) {
+    free(buf);
+    return kiln_fail(err, KILN_ERR_IO, "cannot read '%s'", path);
+  }
+  buf[n] = 0;
+  *data = buf;
+  *size = n;
+  return KILN_OK;
+}
