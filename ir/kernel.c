@@ -197,15 +197,22 @@ void kiln_schedule_default(kiln_stage *s) {
 kiln_status kiln_schedule_check(const kiln_stage *s, kiln_error *err) {
   const kiln_schedule *sc = &s->sched;
   for (int a = 0; a < s->naxes; a++) {
-    /* the loops of axis a, sorted by stride, must form a mixed radix covering its extent */
+    /* the loops of axis a, taken in stride order, must form a mixed radix covering it:
+     * each stride is the product of the extents of the finer loops */
+    bool used[KILN_MAX_LOOPS] = {false};
     int64_t expect = 1;
     for (;;) {
       int found = -1;
-      for (int l = 0; l < sc->nloops; l++)
-        if (sc->loops[l].axis == a && sc->loops[l].stride == expect) found = l;
+      for (int l = 0; l < sc->nloops && found < 0; l++)
+        if (!used[l] && sc->loops[l].axis == a && sc->loops[l].stride == expect) found = l;
       if (found < 0) break;
-      expect *= sc->loops[found].extent;
+      used[found] = true;
+      if (kiln_mul_overflows(expect, sc->loops[found].extent, &expect)) break;
     }
+    for (int l = 0; l < sc->nloops; l++)
+      if (sc->loops[l].axis == a && !used[l])
+        return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': loop %d of axis %d does not fit",
+                         s->name, l, a);
     if (expect < s->axes[a].extent)
       return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': schedule does not cover axis %d",
                        s->name, a);

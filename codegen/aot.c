@@ -1,0 +1,300 @@
+/* Ahead-of-time output: the program's module plus its embedded constants and an exported
+ * `int <name>_run(inputs..., outputs..., void *workspace)` wrapper, compiled to an object
+ * file, then linked by the system C compiler with kiln's runtime into a shared library
+ * (.so) or one relocatable object (.o). Every file is first written under a temporary
+ * name in the target directory and renamed at the end, so a failure leaves nothing. */
+#include "codegen/codegen.h"
+#include "codegen/plumbing.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef KILN_RT_LIB
+#error "KILN_RT_LIB (the path of libkiln_rt.a) must be defined by the build"
+#endif
+
+extern char **environ;
+
+static bool is_c_identifier(const char *s) {
+  if (!*s || !(isalpha((unsigned char)*s) || *s == '_')) return false;
+  for (; *s; s++)
+    if (!(isalnum((unsigned char)*s) || *s == '_')) return false;
+  return true;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), k = strlen(suffix);
+  return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* ---- the module: constants, wrapper ------------------------------------------------ */
+
+/* A private constant table of pointers to one private global per program constant. */
+static LLVMValueRef const_table(LLVMModuleRef m, const kiln_program *p) {
+  LLVMContextRef ctx = LLVMGetModuleContext(m);
+  LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
+  if (p->nconsts == 0) return LLVMConstPointerNull(ptr);
+  LLVMValueRef *elems = kiln_xcalloc((size_t)p->nconsts, sizeof *elems);
+  for (int i = 0; i < p->nconsts; i++) {
+    const kiln_const *c = &p->consts[i];
+    LLVMValueRef init = LLVMConstStringInContext2(ctx, c->data ? c->data : "",
+                                                  c->data ? (size_t)c->bytes : 0, 1);
+    char gname[32];
+    snprintf(gname, sizeof gname, "kiln_const_%d", i);
+    LLVMValueRef g = LLVMAddGlobal(m, LLVMTypeOf(init), gname);
+    LLVMSetInitializer(g, init);
+    LLVMSetGlobalConstant(g, 1);
+    LLVMSetLinkage(g, LLVMPrivateLinkage);
+    LLVMSetAlignment(g, 64);
+    elems[i] = g;
+  }
+  LLVMValueRef arr = LLVMConstArray2(ptr, elems, (uint64_t)p->nconsts);
+  free(elems);
+  LLVMValueRef table = LLVMAddGlobal(m, LLVMTypeOf(arr), "kiln_consts");
+  LLVMSetInitializer(table, arr);
+  LLVMSetGlobalConstant(table, 1);
+  LLVMSetLinkage(table, LLVMPrivateLinkage);
+  return table;
+}
+
+/* An array of n pointers on the stack holding the wrapper's parameters first..first+n-1. */
+static LLVMValueRef pointer_array(LLVMBuilderRef b, LLVMValueRef fn, int first, int n,
+                                  LLVMTypeRef ptr, LLVMTypeRef i64, const char *what) {
+  if (n == 0) return LLVMConstPointerNull(ptr);
+  LLVMValueRef a = LLVMBuildAlloca(b, LLVMArrayType2(ptr, (uint64_t)n), what);
+  for (int i = 0; i < n; i++) {
+    LLVMValueRef idx = LLVMConstInt(i64, (uint64_t)i, 0);
+    LLVMValueRef slot = LLVMBuildGEP2(b, ptr, a, &idx, 1, "");
+    LLVMBuildStore(b, LLVMGetParam(fn, (unsigned)(first + i)), slot);
+  }
+  return a;
+}
+
+/* int <name>_run(ptr in..., ptr out..., ptr workspace): calls the entry, allocating the
+ * arena with aligned_alloc when the caller passes no workspace. */
+static void add_wrapper(LLVMModuleRef m, const kiln_program *p, const char *run_name,
+                        LLVMValueRef entry) {
+  LLVMContextRef ctx = LLVMGetModuleContext(m);
+  LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
+  LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx), i64 = LLVMInt64TypeInContext(ctx);
+  LLVMTypeRef vd = LLVMVoidTypeInContext(ctx);
+  int nparams = p->ninputs + p->noutputs + 1;
+  LLVMTypeRef *params = kiln_xcalloc((size_t)nparams, sizeof *params);
+  for (int i = 0; i < nparams; i++) params[i] = ptr;
+  LLVMValueRef fn = LLVMAddFunction(m, run_name, LLVMFunctionType(i32, params, (unsigned)nparams, 0));
+  free(params);
+  LLVMTypeRef entry_ty = LLVMFunctionType(vd, (LLVMTypeRef[]){ptr, ptr, ptr, ptr}, 4, 0);
+
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+  LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, fn, "entry"));
+  LLVMValueRef ins = pointer_array(b, fn, 0, p->ninputs, ptr, i64, "inputs");
+  LLVMValueRef outs = pointer_array(b, fn, p->ninputs, p->noutputs, ptr, i64, "outputs");
+  LLVMValueRef consts = const_table(m, p);
+  LLVMValueRef ws = LLVMGetParam(fn, (unsigned)nparams - 1);
+  LLVMValueRef zero = LLVMConstInt(i32, 0, 0);
+
+  if (p->arena_bytes <= 0) {
+    LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, ws, consts}, 4, "");
+    LLVMBuildRet(b, zero);
+  } else {
+    LLVMBasicBlockRef given = LLVMAppendBasicBlockInContext(ctx, fn, "given");
+    LLVMBasicBlockRef alloc = LLVMAppendBasicBlockInContext(ctx, fn, "alloc");
+    LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(ctx, fn, "run");
+    LLVMBasicBlockRef oom = LLVMAppendBasicBlockInContext(ctx, fn, "oom");
+    LLVMBuildCondBr(b, LLVMBuildIsNull(b, ws, ""), alloc, given);
+
+    LLVMPositionBuilderAtEnd(b, given);
+    LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, ws, consts}, 4, "");
+    LLVMBuildRet(b, zero);
+
+    LLVMPositionBuilderAtEnd(b, alloc);
+    LLVMTypeRef aa_ty = LLVMFunctionType(ptr, (LLVMTypeRef[]){i64, i64}, 2, 0);
+    LLVMValueRef aa = LLVMGetNamedFunction(m, "aligned_alloc");
+    if (!aa) aa = LLVMAddFunction(m, "aligned_alloc", aa_ty);
+    uint64_t size = ((uint64_t)p->arena_bytes + 63) & ~(uint64_t)63; /* a multiple of 64 */
+    LLVMValueRef mem = LLVMBuildCall2(
+        b, aa_ty, aa, (LLVMValueRef[]){LLVMConstInt(i64, 64, 0), LLVMConstInt(i64, size, 0)},
+        2, "arena");
+    LLVMBuildCondBr(b, LLVMBuildIsNull(b, mem, ""), oom, run);
+
+    LLVMPositionBuilderAtEnd(b, run);
+    LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, mem, consts}, 4, "");
+    LLVMTypeRef free_ty = LLVMFunctionType(vd, (LLVMTypeRef[]){ptr}, 1, 0);
+    LLVMValueRef fr = LLVMGetNamedFunction(m, "free");
+    if (!fr) fr = LLVMAddFunction(m, "free", free_ty);
+    LLVMBuildCall2(b, free_ty, fr, (LLVMValueRef[]){mem}, 1, "");
+    LLVMBuildRet(b, zero);
+
+    LLVMPositionBuilderAtEnd(b, oom);
+    LLVMBuildRet(b, LLVMConstInt(i32, 1, 0));
+  }
+  LLVMDisposeBuilder(b);
+}
+
+/* ---- files and the system compiler -------------------------------------------------- */
+
+/* A new empty file "<dir>/.<stem>.XXXXXX<suffix>"; malloc'd path, or NULL. */
+static char *temp_file(const char *dir, const char *stem, const char *suffix) {
+  char *path = kiln_fmt("%s/.%s.XXXXXX%s", dir, stem, suffix);
+  int fd = mkstemps(path, (int)strlen(suffix));
+  if (fd < 0) {
+    free(path);
+    return NULL;
+  }
+  close(fd);
+  return path;
+}
+
+/* Runs argv (argv[0] looked up in PATH) without a shell; its output is captured so the
+ * library prints nothing, and its last lines go into the error message. */
+static kiln_status run_tool(char *const argv[], kiln_error *err) {
+  FILE *log = tmpfile();
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (log) {
+    posix_spawn_file_actions_adddup2(&fa, fileno(log), 1);
+    posix_spawn_file_actions_adddup2(&fa, fileno(log), 2);
+  }
+  pid_t pid;
+  int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    if (log) fclose(log);
+    return kiln_fail(err, KILN_ERR_CODEGEN, "cannot run '%s': %s", argv[0], strerror(rc));
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  kiln_status st = KILN_OK;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    char tail[700] = "";
+    if (log) {
+      long end = (fseek(log, 0, SEEK_END), ftell(log));
+      long start = end > (long)sizeof tail - 1 ? end - (long)sizeof tail + 1 : 0;
+      fseek(log, start, SEEK_SET);
+      size_t n = fread(tail, 1, sizeof tail - 1, log);
+      tail[n] = 0;
+      while (n && isspace((unsigned char)tail[n - 1])) tail[--n] = 0;
+    }
+    st = kiln_fail(err, KILN_ERR_CODEGEN, "'%s' failed building the model library: %s", argv[0], tail);
+  }
+  if (log) fclose(log);
+  return st;
+}
+
+/* Links obj with kiln's runtime into out (a shared library, or one relocatable object). */
+static kiln_status link_output(const char *obj, const char *out, const char *run_name,
+                               bool shared, kiln_error *err) {
+  if (shared) {
+    /* --exclude-libs keeps the runtime's symbols out of the library's dynamic table. */
+    char *argv[] = {"cc", "-shared", "-o", (char *)out, (char *)obj, KILN_RT_LIB,
+                    "-Wl,--exclude-libs,ALL", "-fopenmp", "-lm", NULL};
+    return run_tool(argv, err);
+  }
+  char *argv[] = {"cc", "-r", "-nostdlib", "-o", (char *)out, (char *)obj,
+                  "-Wl,--whole-archive", KILN_RT_LIB, "-Wl,--no-whole-archive", NULL};
+  kiln_status st = run_tool(argv, err);
+  if (st) return st;
+  /* Only <name>_run stays global, so a host can link several models (each with its own
+   * copy of the runtime) without clashing symbols. */
+  char *keep = kiln_fmt("--keep-global-symbol=%s", run_name);
+  char *argv2[] = {"objcopy", keep, (char *)out, NULL};
+  st = run_tool(argv2, err);
+  free(keep);
+  return st;
+}
+
+/* ---- kiln_aot_write ---------------------------------------------------------------- */
+
+static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
+                               const char *name, const char *obj_path, kiln_error *err) {
+  LLVMTargetMachineRef tm;
+  kiln_status st = kiln_llvm_target_machine(opts, &tm, err);
+  if (st) return st;
+  LLVMContextRef ctx = LLVMContextCreate();
+  char *entry_name = kiln_fmt("%s_entry", name);
+  char *run_name = kiln_fmt("%s_run", name);
+  LLVMModuleRef m = NULL;
+  st = kiln_llvm_program_module(ctx, p, entry_name, tm, &m, err);
+  if (!st) {
+    LLVMValueRef entry = LLVMGetNamedFunction(m, entry_name);
+    if (!entry || LLVMGetNamedFunction(m, run_name) || LLVMGetNamedGlobal(m, run_name))
+      st = kiln_fail(err, KILN_ERR_INTERNAL, "AOT: no entry '%s', or '%s' already taken",
+                     entry_name, run_name);
+    if (!st) {
+      add_wrapper(m, p, run_name, entry);
+      LLVMSetLinkage(entry, LLVMInternalLinkage); /* only <name>_run is exported */
+      st = kiln_llvm_optimize(m, tm, err);
+    }
+  }
+  if (!st) {
+    char *msg = NULL;
+    if (LLVMTargetMachineEmitToFile(tm, m, obj_path, LLVMObjectFile, &msg))
+      st = kiln_fail(err, KILN_ERR_CODEGEN, "writing object '%s': %s", obj_path, msg ? msg : "");
+    if (msg) LLVMDisposeMessage(msg);
+  }
+  if (m) LLVMDisposeModule(m);
+  LLVMContextDispose(ctx);
+  LLVMDisposeTargetMachine(tm);
+  free(entry_name);
+  free(run_name);
+  return st;
+}
+
+kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
+                           const char *out_path, const char *name, kiln_error *err) {
+  if (!name) name = "model";
+  if (!is_c_identifier(name))
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "AOT name '%s' is not a C identifier", name);
+  if (!out_path || !*out_path)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "AOT: no output path");
+  bool shared = ends_with(out_path, ".so");
+
+  const char *slash = strrchr(out_path, '/');
+  char *dir = slash ? kiln_fmt("%.*s", (int)(slash - out_path), out_path) : kiln_xstrdup(".");
+  if (!*dir) {
+    free(dir);
+    dir = kiln_xstrdup("/");
+  }
+  char *header = kiln_fmt("%s/%s.h", dir, name);
+  char *obj = temp_file(dir, name, ".o");
+  char *lib = obj ? temp_file(dir, name, shared ? ".so" : ".o") : NULL;
+  char *hdr = lib ? temp_file(dir, name, ".h") : NULL;
+  kiln_status st = KILN_OK;
+  if (!hdr)
+    st = kiln_fail(err, KILN_ERR_IO, "cannot create files in directory '%s': %s", dir,
+                   strerror(errno));
+  if (!st) st = emit_object(p, opts, name, obj, err);
+  char *run_name = kiln_fmt("%s_run", name);
+  if (!st) st = link_output(obj, lib, run_name, shared, err);
+  free(run_name);
+  /* mkstemp made the files 0600; give them the usual modes of a build output. */
+  if (!st && (chmod(lib, shared ? 0755 : 0644) != 0 || chmod(hdr, 0644) != 0))
+    st = kiln_fail(err, KILN_ERR_IO, "cannot set the mode of files in '%s': %s", dir,
+                   strerror(errno));
+  if (!st) st = kiln_aot_write_header(p, name, hdr, err);
+  if (!st && rename(hdr, header) != 0)
+    st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", header, strerror(errno));
+  if (!st && rename(lib, out_path) != 0) {
+    st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", out_path, strerror(errno));
+    unlink(header);
+  }
+  if (obj) unlink(obj);
+  if (st && lib) unlink(lib);
+  if (st && hdr) unlink(hdr);
+  free(obj);
+  free(lib);
+  free(hdr);
+  free(header);
+  free(dir);
+  return st;
+}
