@@ -8,17 +8,23 @@
 /* Each group is an array ended by an entry with a NULL name. Adding an op touches its
  * group file only; adding a group adds one line here. */
 extern const kiln_op_def kiln_ops_elementwise[];
+extern const kiln_op_def kiln_ops_activation[];
 extern const kiln_op_def kiln_ops_movement[];
+extern const kiln_op_def kiln_ops_reshape[];
 extern const kiln_op_def kiln_ops_shape[];
 extern const kiln_op_def kiln_ops_reduce[];
 extern const kiln_op_def kiln_ops_nn[];
+extern const kiln_op_def kiln_ops_pool[];
+extern const kiln_op_def kiln_ops_norm[];
+extern const kiln_op_def kiln_ops_resize[];
 extern const kiln_op_def kiln_ops_linalg[];
 extern const kiln_op_def kiln_ops_rnn[];
 extern const kiln_op_def kiln_ops_control[];
 
 static const kiln_op_def *const groups[] = {
-    kiln_ops_elementwise, kiln_ops_movement, kiln_ops_shape, kiln_ops_reduce,
-    kiln_ops_nn,          kiln_ops_linalg,   kiln_ops_rnn,   kiln_ops_control,
+    kiln_ops_elementwise, kiln_ops_activation, kiln_ops_movement, kiln_ops_reshape,
+    kiln_ops_shape,       kiln_ops_reduce,     kiln_ops_nn,       kiln_ops_linalg,
+    kiln_ops_rnn,         kiln_ops_control,     kiln_ops_pool,       kiln_ops_norm,     kiln_ops_resize,
 };
 
 #define MAX_OPS 256
@@ -134,6 +140,11 @@ kiln_status kiln_const_scalar(const kiln_graph *g, const kiln_node *n, int i, do
 
 kiln_status kiln_broadcast_shape(const kiln_node *n, int ra, const int64_t *da, int rb,
                                  const int64_t *db, int *rank, int64_t *dims, kiln_error *err) {
+  int64_t a_dims[KILN_MAX_RANK], b_dims[KILN_MAX_RANK]; /* dims may alias da or db */
+  memcpy(a_dims, da, sizeof(int64_t) * (size_t)ra);
+  memcpy(b_dims, db, sizeof(int64_t) * (size_t)rb);
+  da = a_dims;
+  db = b_dims;
   int r = ra > rb ? ra : rb;
   for (int d = 0; d < r; d++) {
     int64_t a = d - (r - ra) >= 0 ? da[d - (r - ra)] : 1;

@@ -87,4 +87,14 @@ kiln_expr *kiln_load_broadcast(kiln_kernel *k, int buf, int out_rank, kiln_expr 
  * receives kx_var of axis d. */
 kiln_stage *kiln_elementwise_stage(kiln_kernel *k, const char *name, int out, kiln_expr **vars);
 
+/* Table-driven elementwise lowering (ir/ops/elementwise.c). A builder returns an op's
+ * value from its inputs x[i], each loaded with broadcasting against output 0 (NULL where
+ * omitted); it returns NULL after failing through c->err. */
+typedef kiln_expr *(*kiln_ew_build)(kiln_lower_ctx *c, kiln_expr *const *x);
+/* One stage over output 0 storing build's value. */
+kiln_status kiln_lower_elementwise(kiln_lower_ctx *c, kiln_ew_build build);
+/* Output 0 = broadcast of every input's shape, with input 0's dtype, which every input
+ * must share. */
+kiln_status kiln_infer_broadcast(kiln_graph *g, kiln_node *n, kiln_error *err);
+
 #endif

@@ -1,44 +1,280 @@
-/* Elementwise ops: one stage over the (broadcast) output shape, value = f(inputs). */
+/* Elementwise ops: one stage over the (numpy-broadcast) output shape, value = f(inputs).
+ * Every op here lowers through one table: an op is a kernel-IR unary op, a binary op
+ * folded over its inputs (variadic Sum/Max/Min too), or a small expression builder.
+ * Activations with attributes live in activation.c and share the lowering. */
 #include "ir/op.h"
 
 #include "ir/dtype.h"
 
-/* Output shape = broadcast of every input's shape; dtype = input 0's. */
-static kiln_status infer_broadcast(kiln_graph *g, kiln_node *n, kiln_error *err) {
+#include <math.h>
+#include <string.h>
+
+/* ---- shared lowering and shape inference ---------------------------------------------- */
+
+kiln_status kiln_lower_elementwise(kiln_lower_ctx *c, kiln_ew_build build) {
+  kiln_kernel *k = c->k;
+  int y = c->out_buf[0];
+  kiln_expr *v[KILN_MAX_RANK], *x[32] = {0};
+  kiln_elementwise_stage(k, c->n->op->name, y, v);
+  int si = k->nstages - 1; /* builders add no stages, but keep the index, not the pointer */
+  for (int i = 0; i < c->n->ninputs && i < 32; i++)
+    if (c->in_buf[i] >= 0) x[i] = kiln_load_broadcast(k, c->in_buf[i], k->bufs[y].rank, v);
+  kiln_expr *val = build(c, x);
+  if (!val) return c->err->code;
+  kiln_stage_store(k, &k->stages[si], v, val);
+  return KILN_OK;
+}
+
+/* Broadcasts every input into output 0 of dtype t (UNDEFINED: input same_from's). Inputs
+ * same_from.. must share one dtype (same_from < 0: no check). */
+static kiln_status infer_ew(kiln_graph *g, kiln_node *n, kiln_dtype t, int same_from,
+                            kiln_error *err) {
+  if (n->ninputs > 32)
+    return kiln_fail(err, KILN_ERR_LIMIT, "node '%s' (%s): %d inputs, at most 32", n->name,
+                     n->op_type, n->ninputs);
   int rank = 0;
-  int64_t dims[KILN_MAX_RANK];
+  int64_t dims[KILN_MAX_RANK] = {0};
+  const kiln_value *ref = kiln_node_in(g, n, same_from < 0 ? 0 : same_from);
   for (int i = 0; i < n->ninputs; i++) {
     const kiln_value *v = kiln_node_in(g, n, i);
     if (!v) continue;
-    if (kiln_broadcast_shape(n, rank, dims, v->rank, v->dims, &rank, dims, err)) return err->code;
+    if (!kiln_dtype_valid(v->dtype))
+      return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): input '%s' has type %s",
+                       n->name, n->op_type, v->name, kiln_dtype_name(v->dtype));
+    if (same_from >= 0 && i >= same_from && v->dtype != ref->dtype)
+      return kiln_fail(err, KILN_ERR_INVALID_MODEL,
+                       "node '%s' (%s): input '%s' is %s, input '%s' is %s", n->name,
+                       n->op_type, ref->name, kiln_dtype_name(ref->dtype), v->name,
+                       kiln_dtype_name(v->dtype));
+    int64_t prev[KILN_MAX_RANK]; /* kiln_broadcast_shape's output must not alias an input */
+    memcpy(prev, dims, sizeof prev);
+    if (kiln_broadcast_shape(n, rank, prev, v->rank, v->dims, &rank, dims, err)) return err->code;
   }
-  kiln_set_out(g, n, 0, kiln_node_in(g, n, 0)->dtype, rank, dims);
+  kiln_set_out(g, n, 0, t == KILN_UNDEFINED ? ref->dtype : t, rank, dims);
   return KILN_OK;
 }
 
-static kiln_status lower_relu(kiln_lower_ctx *c) {
-  kiln_kernel *k = c->k;
-  int y = c->out_buf[0];
-  kiln_expr *v[KILN_MAX_RANK];
-  kiln_stage *s = kiln_elementwise_stage(k, "relu", y, v);
-  kiln_expr *x = kiln_load_broadcast(k, c->in_buf[0], k->bufs[y].rank, v);
-  kiln_stage_store(k, s, v, kx_binary(k, KB_MAX, x, kx_const_f(k, x->dtype, 0)));
+kiln_status kiln_infer_broadcast(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  return infer_ew(g, n, KILN_UNDEFINED, 0, err);
+}
+
+/* Pow: base and exponent types may differ. */
+static kiln_status infer_pow(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  return infer_ew(g, n, KILN_UNDEFINED, -1, err);
+}
+
+static kiln_status infer_bool(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  return infer_ew(g, n, KILN_BOOL, 0, err);
+}
+
+/* Where(cond, a, b): a's dtype. */
+static kiln_status infer_where(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  return infer_ew(g, n, KILN_UNDEFINED, 1, err);
+}
+
+static kiln_status infer_cast(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  kiln_dtype to = n->ninputs > 1 ? kiln_node_in(g, n, 1)->dtype
+                                 : (kiln_dtype)kiln_attr_int(n, "to", KILN_UNDEFINED);
+  if (!kiln_dtype_valid(to))
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): cannot cast to type %s",
+                     n->name, n->op_type, kiln_dtype_name(to));
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  if (!kiln_dtype_valid(x->dtype))
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): cannot cast from type %s",
+                     n->name, n->op_type, kiln_dtype_name(x->dtype));
+  kiln_set_out(g, n, 0, to, x->rank, x->dims);
   return KILN_OK;
 }
 
-static kiln_status lower_add(kiln_lower_ctx *c) {
-  kiln_kernel *k = c->k;
-  int y = c->out_buf[0];
-  kiln_expr *v[KILN_MAX_RANK];
-  kiln_stage *s = kiln_elementwise_stage(k, "add", y, v);
-  kiln_expr *a = kiln_load_broadcast(k, c->in_buf[0], k->bufs[y].rank, v);
-  kiln_expr *b = kiln_load_broadcast(k, c->in_buf[1], k->bufs[y].rank, v);
-  kiln_stage_store(k, s, v, kx_binary(k, KB_ADD, a, b));
+/* Inference only: the output is the input, the mask all true. Training mode is accepted
+ * only where it changes nothing (ratio 0), as no random generator is implemented. */
+static kiln_status infer_dropout(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  if (kiln_node_in(g, n, 2)) {
+    int64_t training = 0;
+    int count = 0;
+    if (kiln_const_ints(g, n, 2, &training, 1, &count, err)) return err->code;
+    double ratio = 0.5;
+    if (training && kiln_node_in(g, n, 1) && kiln_const_scalar(g, n, 1, &ratio, err))
+      return err->code;
+    if (training && ratio != 0)
+      return kiln_fail(err, KILN_ERR_UNSUPPORTED,
+                       "node '%s' (%s): training mode with a nonzero ratio is not supported",
+                       n->name, n->op_type);
+  }
+  kiln_set_out(g, n, 0, x->dtype, x->rank, x->dims);
+  kiln_set_out(g, n, 1, KILN_BOOL, x->rank, x->dims);
   return KILN_OK;
 }
+
+/* ---- expression builders --------------------------------------------------------------- */
+
+static kiln_dtype out_dtype(const kiln_lower_ctx *c) { return c->k->bufs[c->out_buf[0]].dtype; }
+
+/* Integer bases with float exponents compute in f64 (numpy's result, cast back). */
+static kiln_expr *build_pow(kiln_lower_ctx *c, kiln_expr *const *x) {
+  kiln_kernel *k = c->k;
+  kiln_dtype t = x[0]->dtype;
+  if (kiln_dtype_is_float(t) || !kiln_dtype_is_float(x[1]->dtype))
+    return kx_binary(k, KB_POW, x[0], kx_cast(k, x[1], t));
+  kiln_expr *p = kx_binary(k, KB_POW, kx_cast(k, x[0], KILN_F64), kx_cast(k, x[1], KILN_F64));
+  return kx_cast(k, p, t);
+}
+
+static kiln_expr *build_mean(kiln_lower_ctx *c, kiln_expr *const *x) {
+  kiln_expr *s = x[0];
+  for (int i = 1; i < c->n->ninputs; i++) s = kx_binary(c->k, KB_ADD, s, x[i]);
+  return kx_binary(c->k, KB_DIV, s, kx_const_i(c->k, s->dtype, c->n->ninputs));
+}
+
+/* fmod=0 takes the divisor's sign (Python): a C remainder of the other sign gets b added. */
+static kiln_expr *build_mod(kiln_lower_ctx *c, kiln_expr *const *x) {
+  kiln_kernel *k = c->k;
+  kiln_expr *r = kx_binary(k, KB_MOD, x[0], x[1]);
+  kiln_dtype t = r->dtype;
+  if (kiln_attr_int(c->n, "fmod", 0) || (!kiln_dtype_is_float(t) && !kiln_dtype_is_signed(t)))
+    return r;
+  kiln_expr *zero = kx_const_i(k, t, 0);
+  kiln_expr *differ = kx_binary(k, KB_XOR, kx_binary(k, KB_LT, r, zero),
+                                kx_binary(k, KB_LT, x[1], zero));
+  kiln_expr *fix = kx_binary(k, KB_AND, kx_binary(k, KB_NE, r, zero), differ);
+  return kx_select(k, fix, kx_binary(k, KB_ADD, r, x[1]), r);
+}
+
+/* NaN and zero return themselves. */
+static kiln_expr *build_sign(kiln_lower_ctx *c, kiln_expr *const *x) {
+  kiln_kernel *k = c->k;
+  kiln_dtype t = x[0]->dtype;
+  kiln_expr *zero = kx_const_i(k, t, 0);
+  kiln_expr *neg = kiln_dtype_is_float(t) || kiln_dtype_is_signed(t)
+                       ? kx_select(k, kx_binary(k, KB_LT, x[0], zero), kx_const_i(k, t, -1), x[0])
+                       : x[0];
+  return kx_select(k, kx_binary(k, KB_GT, x[0], zero), kx_const_i(k, t, 1), neg);
+}
+
+static kiln_expr *build_isinf(kiln_lower_ctx *c, kiln_expr *const *x) {
+  kiln_kernel *k = c->k;
+  kiln_dtype t = x[0]->dtype;
+  kiln_expr *r = kx_const_i(k, KILN_BOOL, 0);
+  if (!kiln_dtype_is_float(t)) return r;
+  if (kiln_attr_int(c->n, "detect_positive", 1))
+    r = kx_binary(k, KB_EQ, x[0], kx_const_f(k, t, INFINITY));
+  if (kiln_attr_int(c->n, "detect_negative", 1)) {
+    kiln_expr *neg = kx_binary(k, KB_EQ, x[0], kx_const_f(k, t, -INFINITY));
+    r = r->kind == KX_CONST ? neg : kx_binary(k, KB_OR, r, neg);
+  }
+  return r;
+}
+
+static kiln_expr *build_cast(kiln_lower_ctx *c, kiln_expr *const *x) {
+  return kx_cast(c->k, x[0], out_dtype(c));
+}
+
+static kiln_expr *build_where(kiln_lower_ctx *c, kiln_expr *const *x) {
+  return kx_select(c->k, x[0], x[1], x[2]);
+}
+
+static kiln_expr *build_bitshift(kiln_lower_ctx *c, kiln_expr *const *x) {
+  bool left = strcmp(kiln_attr_str(c->n, "direction", ""), "LEFT") == 0;
+  return kx_binary(c->k, left ? KB_SHL : KB_SHR, x[0], x[1]);
+}
+
+static kiln_expr *build_identity(kiln_lower_ctx *c, kiln_expr *const *x) {
+  (void)c;
+  return x[0];
+}
+
+typedef struct ew_def {
+  const char *name;
+  enum { UN, BIN, FN } kind;
+  int op;               /* kiln_unary_op / kiln_binary_op */
+  kiln_ew_build build;  /* FN */
+} ew_def;
+
+static const ew_def defs[] = {
+    {"Add", BIN, KB_ADD, NULL},  {"Sub", BIN, KB_SUB, NULL},   {"Mul", BIN, KB_MUL, NULL},
+    {"Div", BIN, KB_DIV, NULL},  {"Max", BIN, KB_MAX, NULL},   {"Min", BIN, KB_MIN, NULL},
+    {"Sum", BIN, KB_ADD, NULL},  {"And", BIN, KB_AND, NULL},   {"Or", BIN, KB_OR, NULL},
+    {"Xor", BIN, KB_XOR, NULL},  {"Equal", BIN, KB_EQ, NULL},  {"Less", BIN, KB_LT, NULL},
+    {"Greater", BIN, KB_GT, NULL}, {"LessOrEqual", BIN, KB_LE, NULL},
+    {"GreaterOrEqual", BIN, KB_GE, NULL},
+    {"Sigmoid", UN, KU_SIGMOID, NULL}, {"Tanh", UN, KU_TANH, NULL}, {"Erf", UN, KU_ERF, NULL},
+    {"Exp", UN, KU_EXP, NULL},   {"Log", UN, KU_LOG, NULL},    {"Sqrt", UN, KU_SQRT, NULL},
+    {"Reciprocal", UN, KU_RECIP, NULL}, {"Neg", UN, KU_NEG, NULL}, {"Abs", UN, KU_ABS, NULL},
+    {"Floor", UN, KU_FLOOR, NULL}, {"Ceil", UN, KU_CEIL, NULL}, {"Round", UN, KU_ROUND, NULL},
+    {"Sin", UN, KU_SIN, NULL},   {"Cos", UN, KU_COS, NULL},    {"Not", UN, KU_NOT, NULL},
+    {"IsNaN", UN, KU_ISNAN, NULL},
+    {"Pow", FN, 0, build_pow},   {"Mean", FN, 0, build_mean},  {"Mod", FN, 0, build_mod},
+    {"Sign", FN, 0, build_sign}, {"IsInf", FN, 0, build_isinf}, {"Cast", FN, 0, build_cast},
+    {"CastLike", FN, 0, build_cast}, {"Where", FN, 0, build_where},
+    {"BitShift", FN, 0, build_bitshift}, {"Identity", FN, 0, build_identity},
+    {"Dropout", FN, 0, build_identity},
+};
+
+static kiln_expr *build_table(kiln_lower_ctx *c, kiln_expr *const *x) {
+  for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
+    const ew_def *d = &defs[i];
+    if (strcmp(d->name, c->n->op->name) != 0) continue;
+    if (d->kind == UN) return kx_unary(c->k, (kiln_unary_op)d->op, x[0]);
+    if (d->kind == FN) return d->build(c, x);
+    kiln_expr *r = x[0];
+    for (int j = 1; j < c->n->ninputs; j++) r = kx_binary(c->k, (kiln_binary_op)d->op, r, x[j]);
+    return r;
+  }
+  kiln_fail(c->err, KILN_ERR_INTERNAL, "node '%s' (%s): no elementwise builder", c->n->name,
+            c->n->op_type);
+  return NULL;
+}
+
+static kiln_status lower_ew(kiln_lower_ctx *c) { return kiln_lower_elementwise(c, build_table); }
+
+/* The mask output (when requested) is all true. */
+static kiln_status lower_dropout(kiln_lower_ctx *c) {
+  if (lower_ew(c)) return c->err->code;
+  if (c->n->noutputs < 2 || c->out_buf[1] < 0) return KILN_OK;
+  kiln_expr *v[KILN_MAX_RANK];
+  kiln_stage *s = kiln_elementwise_stage(c->k, "dropout_mask", c->out_buf[1], v);
+  kiln_stage_store(c->k, s, v, kx_const_i(c->k, KILN_BOOL, 1));
+  return KILN_OK;
+}
+
+static const kiln_attr_spec mod_attrs[] = {{"fmod", KILN_ATTR_INT, false}, {NULL}};
+static const kiln_attr_spec isinf_attrs[] = {
+    {"detect_negative", KILN_ATTR_INT, false}, {"detect_positive", KILN_ATTR_INT, false}, {NULL}};
+static const kiln_attr_spec cast_attrs[] = {
+    {"to", KILN_ATTR_INT, true}, {"saturate", KILN_ATTR_INT, false}, {NULL}};
+static const kiln_attr_spec castlike_attrs[] = {{"saturate", KILN_ATTR_INT, false}, {NULL}};
+static const kiln_attr_spec bitshift_attrs[] = {{"direction", KILN_ATTR_STRING, true}, {NULL}};
+static const kiln_attr_spec dropout_attrs[] = {{"seed", KILN_ATTR_INT, false}, {NULL}};
+
+#define BINARY(name, infer) {name, 2, 2, 1, 1, NULL, infer, lower_ew, NULL}
+#define VARIADIC(name) {name, 1, -1, 1, 1, NULL, kiln_infer_broadcast, lower_ew, NULL}
+#define UNARY(name, infer) {name, 1, 1, 1, 1, NULL, infer, lower_ew, NULL}
 
 const kiln_op_def kiln_ops_elementwise[] = {
-    {"Relu", 1, 1, 1, 1, NULL, infer_broadcast, lower_relu, NULL},
-    {"Add", 2, 2, 1, 1, NULL, infer_broadcast, lower_add, NULL},
+    BINARY("Add", kiln_infer_broadcast), BINARY("Sub", kiln_infer_broadcast),
+    BINARY("Mul", kiln_infer_broadcast), BINARY("Div", kiln_infer_broadcast),
+    BINARY("Pow", infer_pow),
+    {"Mod", 2, 2, 1, 1, mod_attrs, kiln_infer_broadcast, lower_ew, NULL},
+    {"BitShift", 2, 2, 1, 1, bitshift_attrs, kiln_infer_broadcast, lower_ew, NULL},
+    VARIADIC("Max"), VARIADIC("Min"), VARIADIC("Sum"), VARIADIC("Mean"),
+    BINARY("And", kiln_infer_broadcast), BINARY("Or", kiln_infer_broadcast),
+    BINARY("Xor", kiln_infer_broadcast), UNARY("Not", kiln_infer_broadcast),
+    BINARY("Equal", infer_bool), BINARY("Less", infer_bool), BINARY("Greater", infer_bool),
+    BINARY("LessOrEqual", infer_bool), BINARY("GreaterOrEqual", infer_bool),
+    UNARY("Sigmoid", kiln_infer_broadcast), UNARY("Tanh", kiln_infer_broadcast),
+    UNARY("Erf", kiln_infer_broadcast), UNARY("Exp", kiln_infer_broadcast),
+    UNARY("Log", kiln_infer_broadcast), UNARY("Sqrt", kiln_infer_broadcast),
+    UNARY("Reciprocal", kiln_infer_broadcast), UNARY("Neg", kiln_infer_broadcast),
+    UNARY("Abs", kiln_infer_broadcast), UNARY("Sign", kiln_infer_broadcast),
+    UNARY("Floor", kiln_infer_broadcast), UNARY("Ceil", kiln_infer_broadcast),
+    UNARY("Round", kiln_infer_broadcast), UNARY("Sin", kiln_infer_broadcast),
+    UNARY("Cos", kiln_infer_broadcast), UNARY("IsNaN", infer_bool),
+    {"IsInf", 1, 1, 1, 1, isinf_attrs, infer_bool, lower_ew, NULL},
+    {"Cast", 1, 1, 1, 1, cast_attrs, infer_cast, lower_ew, NULL},
+    {"CastLike", 2, 2, 1, 1, castlike_attrs, infer_cast, lower_ew, NULL},
+    {"Where", 3, 3, 1, 1, NULL, infer_where, lower_ew, NULL},
+    UNARY("Identity", kiln_infer_broadcast),
+    {"Dropout", 1, 3, 1, 2, dropout_attrs, infer_dropout, lower_dropout, NULL},
     {NULL},
 };

@@ -1,5 +1,435 @@
+/* Data movement: ops that copy elements to new places without arithmetic on them. Each
+ * lowers to copy stages whose load (or store) index expressions do the moving; reshapes
+ * live in reshape.c. */
 #include "ir/op.h"
 
+#include "ir/dtype.h"
+
+#include <string.h>
+
+#define MAX_SPLITS 32
+
+static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
+                             const char *what) {
+  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
+}
+
+/* A negative index counts from the end: idx < 0 ? idx + n : idx (as i64). */
+static kiln_expr *wrap_index(kiln_kernel *k, kiln_expr *idx, int64_t n) {
+  idx = kx_cast(k, idx, KILN_I64);
+  return kx_select(k, kx_binary(k, KB_LT, idx, kx_idx(k, 0)), kx_addi(k, idx, n), idx);
+}
+
+static void copy_dims(int64_t *dst, const int64_t *src, int rank) {
+  if (rank > 0) memcpy(dst, src, sizeof(int64_t) * (size_t)rank);
+}
+
+/* ---- Transpose ------------------------------------------------------------------------- */
+
+static kiln_status transpose_perm(const kiln_node *n, int rank, int *perm, kiln_error *err) {
+  const int64_t *p;
+  int np = kiln_attr_ints(n, "perm", &p);
+  bool seen[KILN_MAX_RANK] = {false};
+  for (int d = 0; d < rank; d++) {
+    int64_t a = np < 0 ? rank - 1 - d : d < np ? p[d] : -1;
+    if (a < 0 || a >= rank || seen[a] || (np >= 0 && np != rank))
+      return fail_node(n, err, KILN_ERR_INVALID_MODEL, "perm is not a permutation of the dims");
+    seen[a] = true;
+    perm[d] = (int)a;
+  }
+  return KILN_OK;
+}
+
+static kiln_status infer_transpose(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  int perm[KILN_MAX_RANK];
+  int64_t dims[KILN_MAX_RANK];
+  if (transpose_perm(n, x->rank, perm, err)) return err->code;
+  for (int d = 0; d < x->rank; d++) dims[d] = x->dims[perm[d]];
+  kiln_set_out(g, n, 0, x->dtype, x->rank, dims);
+  return KILN_OK;
+}
+
+static kiln_status lower_transpose(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  int rank = k->bufs[c->in_buf[0]].rank, perm[KILN_MAX_RANK];
+  if (transpose_perm(c->n, rank, perm, c->err)) return c->err->code;
+  kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK];
+  kiln_stage *s = kiln_elementwise_stage(k, "transpose", c->out_buf[0], v);
+  for (int d = 0; d < rank; d++) idx[perm[d]] = v[d];
+  kiln_stage_store(k, s, v, kx_load(k, c->in_buf[0], idx));
+  return KILN_OK;
+}
+
+/* ---- Concat and Split: one stage per piece, offset along the axis ------------------------ */
+
+static kiln_status infer_concat(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x0 = kiln_node_in(g, n, 0);
+  int axis;
+  if (kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x0->rank, &axis, err)) return err->code;
+  int64_t dims[KILN_MAX_RANK];
+  copy_dims(dims, x0->dims, x0->rank);
+  dims[axis] = 0;
+  for (int i = 0; i < n->ninputs; i++) {
+    const kiln_value *x = kiln_node_in(g, n, i);
+    if (!x || x->rank != x0->rank || x->dtype != x0->dtype)
+      return fail_node(n, err, KILN_ERR_SHAPE, "inputs differ in rank or type");
+    for (int d = 0; d < x->rank; d++)
+      if (d != axis && x->dims[d] != x0->dims[d])
+        return fail_node(n, err, KILN_ERR_SHAPE, "inputs differ in a dim off the axis");
+    dims[axis] += x->dims[axis];
+  }
+  kiln_set_out(g, n, 0, x0->dtype, x0->rank, dims);
+  return KILN_OK;
+}
+
+static kiln_status lower_concat(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  int rank = k->bufs[c->out_buf[0]].rank, axis = 0;
+  if (kiln_norm_axis(c->n, kiln_attr_int(c->n, "axis", 0), rank, &axis, c->err))
+    return c->err->code;
+  int64_t off = 0;
+  for (int i = 0; i < c->n->ninputs; i++) {
+    int in = c->in_buf[i];
+    kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK];
+    kiln_stage *s = kiln_kernel_add_stage(k, "concat", c->out_buf[0]);
+    for (int d = 0; d < rank; d++) v[d] = kx_var(k, kiln_stage_axis(s, k->bufs[in].dims[d], false));
+    for (int d = 0; d < rank; d++) idx[d] = d == axis ? kx_addi(k, v[d], off) : v[d];
+    kiln_stage_store(k, s, idx, kx_load(k, in, v));
+    off += k->bufs[in].dims[axis];
+  }
+  return KILN_OK;
+}
+
+/* Sizes of Split's pieces: the split input, else num_outputs (or the output count) pieces
+ * of ceil(dim / count), the last one smaller. */
+static kiln_status split_sizes(const kiln_graph *g, const kiln_node *n, int64_t dim,
+                               int64_t *sizes, kiln_error *err) {
+  int count = n->noutputs;
+  if (kiln_node_in(g, n, 1)) {
+    if (kiln_const_ints(g, n, 1, sizes, MAX_SPLITS, &count, err)) return err->code;
+  } else {
+    int64_t chunk = (dim + count - 1) / count;
+    for (int i = 0; i < count; i++) {
+      int64_t left = dim - chunk * i;
+      sizes[i] = left < 0 ? 0 : left < chunk ? left : chunk;
+    }
+  }
+  int64_t total = 0;
+  for (int i = 0; i < count; i++) {
+    if (sizes[i] < 0) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "negative split size");
+    total += sizes[i];
+  }
+  if (count != n->noutputs || total != dim)
+    return fail_node(n, err, KILN_ERR_SHAPE, "split sizes do not match the outputs and dim");
+  return KILN_OK;
+}
+
+static kiln_status infer_split(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  int axis;
+  int64_t sizes[MAX_SPLITS], dims[KILN_MAX_RANK];
+  if (n->noutputs > MAX_SPLITS) return fail_node(n, err, KILN_ERR_LIMIT, "too many outputs");
+  if (kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x->rank, &axis, err) ||
+      split_sizes(g, n, x->dims[axis], sizes, err))
+    return err->code;
+  copy_dims(dims, x->dims, x->rank);
+  for (int i = 0; i < n->noutputs; i++) {
+    dims[axis] = sizes[i];
+    kiln_set_out(g, n, i, x->dtype, x->rank, dims);
+  }
+  return KILN_OK;
+}
+
+static kiln_status lower_split(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  int in = c->in_buf[0], rank = k->bufs[in].rank, axis = 0;
+  if (kiln_norm_axis(c->n, kiln_attr_int(c->n, "axis", 0), rank, &axis, c->err))
+    return c->err->code;
+  int64_t off = 0;
+  for (int i = 0; i < c->n->noutputs; i++) {
+    int out = c->out_buf[i];
+    if (out < 0) continue;
+    kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK];
+    kiln_stage *s = kiln_elementwise_stage(k, "split", out, v);
+    for (int d = 0; d < rank; d++) idx[d] = d == axis ? kx_addi(k, v[d], off) : v[d];
+    kiln_stage_store(k, s, v, kx_load(k, in, idx));
+    off += k->bufs[out].dims[axis];
+  }
+  return KILN_OK;
+}
+
+/* ---- Slice -------------------------------------------------------------------------------- */
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* Per dim: first index, step and length of the slice (numpy semantics, clamped). */
+static kiln_status slice_params(const kiln_graph *g, const kiln_node *n, int rank,
+                                const int64_t *dims, int64_t *start, int64_t *step,
+                                int64_t *len, kiln_error *err) {
+  int64_t st[KILN_MAX_RANK], en[KILN_MAX_RANK], ax[KILN_MAX_RANK], sp[KILN_MAX_RANK];
+  int ns, ne, na, nsp;
+  if (kiln_const_ints(g, n, 1, st, KILN_MAX_RANK, &ns, err) ||
+      kiln_const_ints(g, n, 2, en, KILN_MAX_RANK, &ne, err))
+    return err->code;
+  na = nsp = ns;
+  for (int i = 0; i < ns; i++) ax[i] = i, sp[i] = 1;
+  if (kiln_node_in(g, n, 3) && kiln_const_ints(g, n, 3, ax, KILN_MAX_RANK, &na, err))
+    return err->code;
+  if (kiln_node_in(g, n, 4) && kiln_const_ints(g, n, 4, sp, KILN_MAX_RANK, &nsp, err))
+    return err->code;
+  if (ne != ns || na != ns || nsp != ns)
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "starts, ends, axes, steps differ in length");
+  bool seen[KILN_MAX_RANK] = {false};
+  for (int d = 0; d < rank; d++) start[d] = 0, step[d] = 1, len[d] = dims[d];
+  for (int i = 0; i < ns; i++) {
+    int a;
+    if (kiln_norm_axis(n, ax[i], rank, &a, err)) return err->code;
+    if (seen[a] || sp[i] == 0)
+      return fail_node(n, err, KILN_ERR_INVALID_MODEL, "repeated axis or zero step");
+    seen[a] = true;
+    int64_t dim = dims[a], s = st[i], e = en[i], p = sp[i];
+    if (s < 0) s += dim;
+    if (e < 0) e += dim;
+    if (p > 0) {
+      s = clamp64(s, 0, dim);
+      e = clamp64(e, 0, dim);
+      len[a] = e > s ? (e - s + p - 1) / p : 0;
+    } else {
+      s = clamp64(s, 0, dim - 1);
+      e = clamp64(e, -1, dim - 1);
+      len[a] = s > e ? (s - e - p - 1) / -p : 0;
+    }
+    start[a] = s, step[a] = p;
+  }
+  return KILN_OK;
+}
+
+static kiln_status infer_slice(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  int64_t start[KILN_MAX_RANK], step[KILN_MAX_RANK], len[KILN_MAX_RANK];
+  if (slice_params(g, n, x->rank, x->dims, start, step, len, err)) return err->code;
+  kiln_set_out(g, n, 0, x->dtype, x->rank, len);
+  return KILN_OK;
+}
+
+static kiln_status lower_slice(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  const kiln_buffer *in = &k->bufs[c->in_buf[0]];
+  int64_t start[KILN_MAX_RANK], step[KILN_MAX_RANK], len[KILN_MAX_RANK];
+  if (slice_params(c->g, c->n, in->rank, in->dims, start, step, len, c->err)) return c->err->code;
+  kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK];
+  kiln_stage *s = kiln_elementwise_stage(k, "slice", c->out_buf[0], v);
+  for (int d = 0; d < in->rank; d++) idx[d] = kx_addi(k, kx_muli(k, v[d], step[d]), start[d]);
+  kiln_stage_store(k, s, v, kx_load(k, c->in_buf[0], idx));
+  return KILN_OK;
+}
+
+/* ---- Gather, GatherElements ----------------------------------------------------------- */
+
+static kiln_status infer_gather(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0), *ind = kiln_node_in(g, n, 1);
+  int axis;
+  if (kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x->rank, &axis, err)) return err->code;
+  if (x->rank + ind->rank - 1 > KILN_MAX_RANK)
+    return fail_node(n, err, KILN_ERR_LIMIT, "output rank above the limit");
+  if (!kiln_dtype_is_int(ind->dtype))
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "indices must be integers");
+  int64_t dims[KILN_MAX_RANK];
+  int r = 0;
+  for (int d = 0; d < x->rank; d++) {
+    if (d != axis) dims[r++] = x->dims[d];
+    else for (int j = 0; j < ind->rank; j++) dims[r++] = ind->dims[j];
+  }
+  kiln_set_out(g, n, 0, x->dtype, r, dims);
+  return KILN_OK;
+}
+
+static kiln_status lower_gather(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  const kiln_buffer *x = &k->bufs[c->in_buf[0]], *ind = &k->bufs[c->in_buf[1]];
+  int axis = 0;
+  if (kiln_norm_axis(c->n, kiln_attr_int(c->n, "axis", 0), x->rank, &axis, c->err))
+    return c->err->code;
+  kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK];
+  kiln_stage *s = kiln_elementwise_stage(k, "gather", c->out_buf[0], v);
+  kiln_expr *at = kx_load(k, c->in_buf[1], v + axis);
+  for (int d = 0; d < x->rank; d++)
+    idx[d] = d < axis ? v[d] : d == axis ? wrap_index(k, at, x->dims[axis]) : v[d + ind->rank - 1];
+  kiln_stage_store(k, s, v, kx_load(k, c->in_buf[0], idx));
+  return KILN_OK;
+}
+
+static kiln_status infer_gather_elements(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0), *ind = kiln_node_in(g, n, 1);
+  int axis;
+  if (kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x->rank, &axis, err)) return err->code;
+  if (ind->rank != x->rank || !kiln_dtype_is_int(ind->dtype))
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "indices must be integers of the data's rank");
+  kiln_set_out(g, n, 0, x->dtype, ind->rank, ind->dims);
+  return KILN_OK;
+}
+
+static kiln_status lower_gather_elements(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  const kiln_buffer *x = &k->bufs[c->in_buf[0]];
+  int axis = 0;
+  if (kiln_norm_axis(c->n, kiln_attr_int(c->n, "axis", 0), x->rank, &axis, c->err))
+    return c->err->code;
+  kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK];
+  kiln_stage *s = kiln_elementwise_stage(k, "gather_elements", c->out_buf[0], v);
+  for (int d = 0; d < x->rank; d++) idx[d] = v[d];
+  idx[axis] = wrap_index(k, kx_load(k, c->in_buf[1], v), x->dims[axis]);
+  kiln_stage_store(k, s, v, kx_load(k, c->in_buf[0], idx));
+  return KILN_OK;
+}
+
+/* ---- Expand, Tile ----------------------------------------------------------------------- */
+
+static kiln_status infer_expand(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  int64_t shape[KILN_MAX_RANK], dims[KILN_MAX_RANK];
+  int ns, rank;
+  if (kiln_const_ints(g, n, 1, shape, KILN_MAX_RANK, &ns, err) ||
+      kiln_broadcast_shape(n, x->rank, x->dims, ns, shape, &rank, dims, err))
+    return err->code;
+  kiln_set_out(g, n, 0, x->dtype, rank, dims);
+  return KILN_OK;
+}
+
+static kiln_status lower_expand(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  kiln_expr *v[KILN_MAX_RANK];
+  kiln_stage *s = kiln_elementwise_stage(k, "expand", c->out_buf[0], v);
+  kiln_stage_store(k, s, v, kiln_load_broadcast(k, c->in_buf[0], k->bufs[c->out_buf[0]].rank, v));
+  return KILN_OK;
+}
+
+static kiln_status infer_tile(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  int64_t rep[KILN_MAX_RANK], dims[KILN_MAX_RANK];
+  int nr;
+  if (kiln_const_ints(g, n, 1, rep, KILN_MAX_RANK, &nr, err)) return err->code;
+  if (nr != x->rank) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "repeats length != rank");
+  for (int d = 0; d < x->rank; d++) {
+    if (rep[d] < 0) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "negative repeat");
+    if (kiln_mul_overflows(x->dims[d], rep[d], &dims[d]))
+      return fail_node(n, err, KILN_ERR_LIMIT, "output dim overflows");
+  }
+  kiln_set_out(g, n, 0, x->dtype, x->rank, dims);
+  return KILN_OK;
+}
+
+static kiln_status lower_tile(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  const kiln_buffer *x = &k->bufs[c->in_buf[0]], *y = &k->bufs[c->out_buf[0]];
+  kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK];
+  kiln_stage *s = kiln_elementwise_stage(k, "tile", c->out_buf[0], v);
+  for (int d = 0; d < x->rank; d++)
+    idx[d] = y->dims[d] <= x->dims[d] ? v[d] : kx_binary(k, KB_MOD, v[d], kx_idx(k, x->dims[d]));
+  kiln_stage_store(k, s, v, kx_load(k, c->in_buf[0], idx));
+  return KILN_OK;
+}
+
+/* ---- Pad ---------------------------------------------------------------------------------- */
+
+/* Begin and end pads per dim from the pads input and the optional axes input. */
+static kiln_status pad_amounts(const kiln_graph *g, const kiln_node *n, int rank, int64_t *begin,
+                               int64_t *end, kiln_error *err) {
+  int64_t pads[2 * KILN_MAX_RANK], axes[KILN_MAX_RANK];
+  int np, na = rank;
+  if (kiln_const_ints(g, n, 1, pads, 2 * KILN_MAX_RANK, &np, err)) return err->code;
+  for (int d = 0; d < rank; d++) axes[d] = d, begin[d] = end[d] = 0;
+  if (kiln_node_in(g, n, 3) && kiln_const_ints(g, n, 3, axes, KILN_MAX_RANK, &na, err))
+    return err->code;
+  if (np != 2 * na) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "pads length != 2 * axes");
+  for (int i = 0; i < na; i++) {
+    int a;
+    if (kiln_norm_axis(n, axes[i], rank, &a, err)) return err->code;
+    begin[a] = pads[i], end[a] = pads[na + i];
+  }
+  return KILN_OK;
+}
+
+static kiln_status infer_pad(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  int64_t begin[KILN_MAX_RANK], end[KILN_MAX_RANK], dims[KILN_MAX_RANK];
+  if (pad_amounts(g, n, x->rank, begin, end, err)) return err->code;
+  const char *mode = kiln_attr_str(n, "mode", "constant");
+  if (strcmp(mode, "constant") && strcmp(mode, "reflect") && strcmp(mode, "edge") &&
+      strcmp(mode, "wrap"))
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): unknown mode '%s'", n->name,
+                     n->op_type, mode);
+  for (int d = 0; d < x->rank; d++) {
+    dims[d] = x->dims[d] + begin[d] + end[d];
+    if (dims[d] < 0) return fail_node(n, err, KILN_ERR_SHAPE, "pads crop below zero");
+    if (dims[d] > 0 && x->dims[d] == 0 && strcmp(mode, "constant"))
+      return fail_node(n, err, KILN_ERR_SHAPE, "cannot pad an empty dim in this mode");
+    if (!strcmp(mode, "reflect") && (begin[d] >= x->dims[d] || end[d] >= x->dims[d]) &&
+        x->dims[d] > 1)
+      return fail_node(n, err, KILN_ERR_SHAPE, "reflect pads must be smaller than the dim");
+  }
+  kiln_set_out(g, n, 0, x->dtype, x->rank, dims);
+  return KILN_OK;
+}
+
+static kiln_status lower_pad(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  const kiln_buffer *x = &k->bufs[c->in_buf[0]];
+  int64_t begin[KILN_MAX_RANK], end[KILN_MAX_RANK];
+  if (pad_amounts(c->g, c->n, x->rank, begin, end, c->err)) return c->err->code;
+  const char *mode = kiln_attr_str(c->n, "mode", "constant");
+  kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK], *inside = NULL;
+  kiln_stage *s = kiln_elementwise_stage(k, "pad", c->out_buf[0], v);
+  for (int d = 0; d < x->rank; d++) {
+    int64_t n = x->dims[d];
+    kiln_expr *i = kx_addi(k, v[d], -begin[d]);
+    kiln_expr *lo = kx_binary(k, KB_LT, i, kx_idx(k, 0));
+    kiln_expr *hi = kx_binary(k, KB_GE, i, kx_idx(k, n));
+    if (begin[d] <= 0 && end[d] <= 0) {
+      idx[d] = i; /* cropped or untouched: always inside */
+    } else if (!strcmp(mode, "constant")) {
+      idx[d] = i;
+      inside = kx_and(k, inside, kx_in_range(k, i, n));
+    } else if (!strcmp(mode, "edge") || n == 1) {
+      idx[d] = kx_select(k, lo, kx_idx(k, 0), kx_select(k, hi, kx_idx(k, n - 1), i));
+    } else if (!strcmp(mode, "reflect")) {
+      kiln_expr *mirror_hi = kx_binary(k, KB_SUB, kx_idx(k, 2 * n - 2), i);
+      idx[d] = kx_select(k, lo, kx_unary(k, KU_NEG, i), kx_select(k, hi, mirror_hi, i));
+    } else { /* wrap: ((i % n) + n) % n */
+      kiln_expr *r = kx_binary(k, KB_MOD, i, kx_idx(k, n));
+      idx[d] = kx_binary(k, KB_MOD, kx_addi(k, r, n), kx_idx(k, n));
+    }
+  }
+  kiln_expr *val = kx_load(k, c->in_buf[0], idx);
+  if (inside) {
+    kiln_expr *zeros[KILN_MAX_RANK];
+    for (int d = 0; d < KILN_MAX_RANK; d++) zeros[d] = kx_idx(k, 0);
+    kiln_expr *cv = c->n->ninputs > 2 && c->in_buf[2] >= 0 /* a scalar or one element */
+                        ? kx_cast(k, kx_load(k, c->in_buf[2], zeros), x->dtype)
+                        : kx_const_i(k, x->dtype, 0);
+    val = kx_select(k, inside, val, cv);
+  }
+  kiln_stage_store(k, s, v, val);
+  return KILN_OK;
+}
+
+static const kiln_attr_spec perm_attrs[] = {{"perm", KILN_ATTR_INTS, false}, {NULL}};
+static const kiln_attr_spec axis_attrs[] = {{"axis", KILN_ATTR_INT, false}, {NULL}};
+static const kiln_attr_spec concat_attrs[] = {{"axis", KILN_ATTR_INT, true}, {NULL}};
+static const kiln_attr_spec split_attrs[] = {
+    {"axis", KILN_ATTR_INT, false}, {"num_outputs", KILN_ATTR_INT, false}, {NULL}};
+static const kiln_attr_spec pad_attrs[] = {{"mode", KILN_ATTR_STRING, false}, {NULL}};
+
 const kiln_op_def kiln_ops_movement[] = {
+    {"Transpose", 1, 1, 1, 1, perm_attrs, infer_transpose, lower_transpose, NULL},
+    {"Concat", 1, -1, 1, 1, concat_attrs, infer_concat, lower_concat, NULL},
+    {"Split", 1, 2, 1, -1, split_attrs, infer_split, lower_split, NULL},
+    {"Slice", 3, 5, 1, 1, NULL, infer_slice, lower_slice, NULL},
+    {"Gather", 2, 2, 1, 1, axis_attrs, infer_gather, lower_gather, NULL},
+    {"GatherElements", 2, 2, 1, 1, axis_attrs, infer_gather_elements, lower_gather_elements, NULL},
+    {"Expand", 2, 2, 1, 1, NULL, infer_expand, lower_expand, NULL},
+    {"Tile", 2, 2, 1, 1, NULL, infer_tile, lower_tile, NULL},
+    {"Pad", 2, 4, 1, 1, pad_attrs, infer_pad, lower_pad, NULL},
     {NULL},
 };
