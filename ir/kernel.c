@@ -197,6 +197,7 @@ void kiln_schedule_default(kiln_stage *s) {
 kiln_status kiln_schedule_check(const kiln_stage *s, kiln_error *err) {
   const kiln_schedule *sc = &s->sched;
   for (int a = 0; a < s->naxes; a++) {
+    if (s->axes[a].extent == 0) continue; /* an empty stage: any loops do nothing */
     /* the loops of axis a, taken in stride order, must form a mixed radix covering it:
      * each stride is the product of the extents of the finer loops */
     bool used[KILN_MAX_LOOPS] = {false};
@@ -220,7 +221,7 @@ kiln_status kiln_schedule_check(const kiln_stage *s, kiln_error *err) {
   bool seen_serial = false;
   for (int l = 0; l < sc->nloops; l++) {
     const kiln_loop *lp = &sc->loops[l];
-    if (lp->axis < 0 || lp->axis >= s->naxes || lp->extent < 1 || lp->stride < 1)
+    if (lp->axis < 0 || lp->axis >= s->naxes || lp->extent < 0 || lp->stride < 1)
       return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': bad loop %d", s->name, l);
     if (lp->kind == KILN_LOOP_PARALLEL && (seen_serial || s->axes[lp->axis].reduce))
       return kiln_fail(err, KILN_ERR_INTERNAL,

@@ -1,8 +1,16 @@
-/* PLACEHOLDER until the passes land: every entry point fails cleanly. */
+/* The whole pass pipeline: graph in, program out. */
 #include "passes/passes.h"
 
-#define NOT_YET(...) return kiln_fail(err, KILN_ERR_INTERNAL, "passes not implemented yet")
-kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *o, kiln_program **out, kiln_error *err) { (void)g; (void)o; (void)out; NOT_YET(); }
-kiln_status kiln_pass_bind_inputs(kiln_graph *g, const kiln_options *o, kiln_error *err) { (void)g; (void)o; NOT_YET(); }
-kiln_status kiln_pass_infer(kiln_graph *g, const kiln_options *o, kiln_error *err) { (void)g; (void)o; NOT_YET(); }
-kiln_status kiln_pass_fold(kiln_graph *g, int64_t m, kiln_error *err) { (void)g; (void)m; NOT_YET(); }
+#define FOLD_MAX_ELEMS (INT64_C(1) << 22)
+
+kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_program **out,
+                            kiln_error *err) {
+  kiln_error local = {0};
+  if (!err) err = &local;
+  *out = NULL;
+  if (kiln_pass_bind_inputs(g, opts, err) || kiln_pass_infer(g, opts, err) ||
+      kiln_pass_fold(g, FOLD_MAX_ELEMS, err))
+    return err->code;
+  kiln_pass_dce(g);
+  return kiln_pass_lower(g, out, err); /* plans memory; frees its program on error */
+}

@@ -11,7 +11,7 @@
 #define NODE_DIR "/usr/share/libonnx-testdata/data/node"
 
 static void run_one(const char *name) {
-  char dir[1024], why[1024] = "";
+  char dir[1024], why[4200] = "";
   snprintf(dir, sizeof dir, "%s/%s", NODE_DIR, name);
   node_test t;
   kiln_error err = {0};

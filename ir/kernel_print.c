@@ -1,0 +1,154 @@
+/* Human-readable kernels: buffers, then per stage its axes, its store as infix text and
+ * its schedule's loops. For `kiln dump --kernels` and debugging. */
+#include "ir/kernel.h"
+
+#include "ir/dtype.h"
+
+#include <inttypes.h>
+
+static const char *unary_name(int op) {
+  static const char *names[] = {"neg", "abs", "sqrt", "exp", "log", "tanh", "erf", "sin",
+                                "cos", "floor", "ceil", "round", "not", "isnan", "sigmoid",
+                                "recip"};
+  return op >= 0 && op < (int)(sizeof names / sizeof names[0]) ? names[op] : "?";
+}
+
+static const char *binary_sym(int op) {
+  static const char *syms[] = {"+", "-", "*", "/", "%", "pow", "min", "max", "==", "!=",
+                               "<", "<=", ">", ">=", "&", "|", "^", "<<", ">>"};
+  return op >= 0 && op < (int)(sizeof syms / sizeof syms[0]) ? syms[op] : "?";
+}
+
+static const char *reduce_name(kiln_reduce_op r) {
+  switch (r) {
+  case KR_SUM: return "sum";
+  case KR_PROD: return "prod";
+  case KR_MAX: return "max";
+  case KR_MIN: return "min";
+  default: return "none";
+  }
+}
+
+static void print_expr(const kiln_kernel *k, const kiln_expr *e, FILE *out) {
+  switch (e->kind) {
+  case KX_CONST:
+    if (kiln_dtype_is_float(e->dtype)) fprintf(out, "%g", e->f);
+    else fprintf(out, "%" PRId64, e->i);
+    if (e->dtype != KILN_I64) fprintf(out, ":%s", kiln_dtype_name(e->dtype));
+    break;
+  case KX_VAR: fprintf(out, "a%d", e->axis); break;
+  case KX_ACC: fputs("acc", out); break;
+  case KX_LOAD:
+    fprintf(out, "%s[", k->bufs[e->buf].name);
+    for (int d = 0; d < e->nidx; d++) {
+      if (d) fputs(", ", out);
+      print_expr(k, e->idx[d], out);
+    }
+    fputc(']', out);
+    break;
+  case KX_UNARY:
+    fprintf(out, "%s(", unary_name(e->op));
+    print_expr(k, e->a, out);
+    fputc(')', out);
+    break;
+  case KX_BINARY:
+    if (e->op == KB_POW || e->op == KB_MIN || e->op == KB_MAX) {
+      fprintf(out, "%s(", binary_sym(e->op));
+      print_expr(k, e->a, out);
+      fputs(", ", out);
+      print_expr(k, e->b, out);
+      fputc(')', out);
+    } else {
+      fputc('(', out);
+      print_expr(k, e->a, out);
+      fprintf(out, " %s ", binary_sym(e->op));
+      print_expr(k, e->b, out);
+      fputc(')', out);
+    }
+    break;
+  case KX_SELECT:
+    fputc('(', out);
+    print_expr(k, e->a, out);
+    fputs(" ? ", out);
+    print_expr(k, e->b, out);
+    fputs(" : ", out);
+    print_expr(k, e->c, out);
+    fputc(')', out);
+    break;
+  case KX_CAST:
+    fprintf(out, "%s(", kiln_dtype_name(e->dtype));
+    print_expr(k, e->a, out);
+    fputc(')', out);
+    break;
+  }
+}
+
+static const char *loop_kind(kiln_loop_kind kind) {
+  switch (kind) {
+  case KILN_LOOP_PARALLEL: return "parallel";
+  case KILN_LOOP_VECTOR: return "vector";
+  case KILN_LOOP_UNROLL: return "unroll";
+  default: return "serial";
+  }
+}
+
+static const char *role_name(kiln_buf_role r) {
+  return r == KILN_BUF_INPUT ? "in" : r == KILN_BUF_OUTPUT ? "out" : "temp";
+}
+
+static void print_storage(const kiln_storage *s, FILE *out) {
+  switch (s->kind) {
+  case KILN_STORE_INPUT: fprintf(out, " @input%d", s->index); break;
+  case KILN_STORE_OUTPUT: fprintf(out, " @output%d", s->index); break;
+  case KILN_STORE_CONST: fprintf(out, " @const%d", s->index); break;
+  case KILN_STORE_ARENA: fprintf(out, " @arena+%" PRId64, s->offset); break;
+  default: break;
+  }
+}
+
+void kiln_kernel_print(const kiln_kernel *k, FILE *out) {
+  fprintf(out, "kernel %s\n", k->name);
+  for (int b = 0; b < k->nbufs; b++) {
+    const kiln_buffer *buf = &k->bufs[b];
+    fprintf(out, "  %s %s : %s[", role_name(buf->role), buf->name, kiln_dtype_name(buf->dtype));
+    for (int d = 0; d < buf->rank; d++) fprintf(out, "%s%" PRId64, d ? "," : "", buf->dims[d]);
+    fputc(']', out);
+    print_storage(&buf->storage, out);
+    fputc('\n', out);
+  }
+  for (int i = 0; i < k->nstages; i++) {
+    const kiln_stage *s = &k->stages[i];
+    fprintf(out, "  stage %s: axes", s->name);
+    for (int a = 0; a < s->naxes; a++)
+      fprintf(out, " a%d:%" PRId64 "%s", a, s->axes[a].extent, s->axes[a].reduce ? "r" : "");
+    fprintf(out, "\n    %s[", k->bufs[s->out_buf].name);
+    for (int d = 0; d < s->nout_idx; d++) {
+      if (d) fputs(", ", out);
+      print_expr(k, s->out_idx[d], out);
+    }
+    fputs("] = ", out);
+    if (s->reduce != KR_NONE) {
+      fprintf(out, "%s(", reduce_name(s->reduce));
+      if (s->init) {
+        fputs("init ", out);
+        print_expr(k, s->init, out);
+        fputs(", ", out);
+      }
+    }
+    if (s->value) print_expr(k, s->value, out);
+    if (s->reduce != KR_NONE) fputc(')', out);
+    if (s->post) {
+      fputs("  then acc -> ", out);
+      print_expr(k, s->post, out);
+    }
+    fputs("\n    loops", out);
+    for (int l = 0; l < s->sched.nloops; l++) {
+      const kiln_loop *lp = &s->sched.loops[l];
+      fprintf(out, " a%d", lp->axis);
+      if (lp->stride != 1) fprintf(out, "*%" PRId64, lp->stride);
+      fprintf(out, ":%" PRId64, lp->extent);
+      if (lp->kind != KILN_LOOP_SERIAL) fprintf(out, "(%s)", loop_kind(lp->kind));
+    }
+    fputc('\n', out);
+  }
+}

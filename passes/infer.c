@@ -1,0 +1,131 @@
+/* Shape inference: every node in execution order (an If's branches before the If, since
+ * its outputs come from theirs), expanding composite ops into simpler nodes and folding
+ * small all-constant nodes as soon as they are inferred, so that shape computations
+ * (Shape -> Gather -> Concat -> Reshape) are constant by the time a consumer needs them. */
+#include "passes/passes.h"
+
+#include "ir/dtype.h"
+#include "ir/op.h"
+
+#include <string.h>
+
+#define EAGER_FOLD_ELEMS 65536
+#define DEFAULT_MAX_BYTES (INT64_C(16) << 30)
+
+typedef struct infer_ctx {
+  kiln_graph *g;
+  int64_t max_bytes;
+  kiln_error *err;
+} infer_ctx;
+
+static kiln_status infer_block(infer_ctx *c, kiln_block *b);
+
+static kiln_status check_arity(const kiln_node *n, kiln_error *err) {
+  const kiln_op_def *op = n->op;
+  if (n->ninputs < op->min_inputs || (op->max_inputs >= 0 && n->ninputs > op->max_inputs))
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): %d inputs, expected %d to %d",
+                     n->name, n->op_type, n->ninputs, op->min_inputs, op->max_inputs);
+  if (n->noutputs < op->min_outputs || (op->max_outputs >= 0 && n->noutputs > op->max_outputs))
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL,
+                     "node '%s' (%s): %d outputs, expected %d to %d", n->name, n->op_type,
+                     n->noutputs, op->min_outputs, op->max_outputs);
+  return KILN_OK;
+}
+
+static kiln_status check_inputs(const kiln_graph *g, const kiln_node *n, kiln_error *err) {
+  for (int i = 0; i < n->ninputs; i++) {
+    const kiln_value *v = kiln_node_in(g, n, i);
+    if (v && (v->rank < 0 || !kiln_dtype_valid(v->dtype)))
+      return kiln_fail(err, KILN_ERR_INVALID_MODEL,
+                       "node '%s' (%s): input '%s' has no known type or shape (is it produced "
+                       "before it is used?)",
+                       n->name, n->op_type, v->name);
+  }
+  return KILN_OK;
+}
+
+static kiln_status check_outputs(infer_ctx *c, const kiln_node *n) {
+  for (int i = 0; i < n->noutputs; i++) {
+    const kiln_value *v = kiln_node_out(c->g, n, i);
+    if (!v) continue;
+    if (!kiln_dtype_valid(v->dtype) || v->rank < 0 || v->rank > KILN_MAX_RANK)
+      return kiln_fail(c->err, KILN_ERR_INTERNAL,
+                       "node '%s' (%s): output '%s' was not inferred", n->name, n->op_type,
+                       v->name);
+    int64_t bytes = (int64_t)kiln_dtype_size(v->dtype);
+    for (int d = 0; d < v->rank; d++) {
+      if (v->dims[d] < 0)
+        return kiln_fail(c->err, KILN_ERR_SHAPE, "node '%s' (%s): output '%s' dim %d is %lld",
+                         n->name, n->op_type, v->name, d, (long long)v->dims[d]);
+      if (kiln_mul_overflows(bytes, v->dims[d], &bytes)) bytes = INT64_MAX;
+    }
+    if (bytes > c->max_bytes)
+      return kiln_fail(c->err, KILN_ERR_LIMIT,
+                       "node '%s' (%s): output '%s' needs %lld bytes, over the limit of %lld "
+                       "(max_tensor_bytes)",
+                       n->name, n->op_type, v->name, (long long)bytes, (long long)c->max_bytes);
+  }
+  return KILN_OK;
+}
+
+/* Infers the node at pos; *next gets the position to continue from. */
+static kiln_status infer_node(infer_ctx *c, kiln_block *b, int pos, int *next) {
+  kiln_graph *g = c->g;
+  int id = b->nodes[pos];
+  kiln_node *n = &g->nodes[id];
+  if (!n->op)
+    return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "node '%s': op '%s' is not supported",
+                     n->name, n->op_type);
+  if (check_arity(n, c->err) || check_inputs(g, n, c->err)) return c->err->code;
+  for (int a = 0; a < n->nattrs; a++) {
+    const kiln_attr *at = &n->attrs[a];
+    int nb = at->type == KILN_ATTR_GRAPH ? 1 : at->type == KILN_ATTR_GRAPHS ? at->count : 0;
+    for (int j = 0; j < nb && at->graphs; j++)
+      if (infer_block(c, at->graphs[j])) return c->err->code;
+    n = &g->nodes[id]; /* branches may have added nodes */
+  }
+  bool known_if = strcmp(n->op_type, "If") == 0 && n->ninputs > 0 && n->inputs[0] >= 0 &&
+                  g->values[n->inputs[0]].data;
+  if (!known_if && n->op->infer(g, n, c->err)) { /* a known If is inlined below instead */
+    if (!c->err->code)
+      kiln_fail(c->err, KILN_ERR_INTERNAL, "node '%s' (%s): inference failed", n->name,
+                n->op_type);
+    return c->err->code;
+  }
+  if (!known_if && check_outputs(c, n)) return c->err->code;
+  if (n->op->expand) {
+    if (n->op->expand(g, b, pos, c->err)) return c->err->code;
+    if (pos < b->nnodes && b->nodes[pos] == id)
+      return kiln_fail(c->err, KILN_ERR_INTERNAL, "node '%s' (%s): expansion kept the node",
+                       g->nodes[id].name, g->nodes[id].op_type);
+    *next = pos; /* the new nodes are inferred next */
+    return KILN_OK;
+  }
+  bool folded;
+  int inlined;
+  if (kiln_fold_node(g, b, pos, EAGER_FOLD_ELEMS, &folded, &inlined, c->err))
+    return c->err->code;
+  /* an inlined branch was inferred with its If */
+  *next = folded ? pos + inlined : pos + 1;
+  return KILN_OK;
+}
+
+static kiln_status infer_block(infer_ctx *c, kiln_block *b) {
+  for (int pos = 0; pos < b->nnodes;)
+    if (infer_node(c, b, pos, &pos)) return c->err->code;
+  for (int i = 0; i < b->noutputs; i++) {
+    const kiln_value *v = &c->g->values[b->outputs[i]];
+    if (v->rank < 0 || !kiln_dtype_valid(v->dtype))
+      return kiln_fail(c->err, KILN_ERR_INVALID_MODEL,
+                       "output '%s' has no known type or shape (nothing produces it)", v->name);
+  }
+  return KILN_OK;
+}
+
+kiln_status kiln_pass_infer(kiln_graph *g, const kiln_options *opts, kiln_error *err) {
+  kiln_error local = {0};
+  infer_ctx c = {g, opts && opts->max_tensor_bytes > 0 ? opts->max_tensor_bytes
+                                                       : DEFAULT_MAX_BYTES,
+                 err ? err : &local};
+  return infer_block(&c, &g->main);
+}

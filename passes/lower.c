@@ -1,0 +1,168 @@
+/* Lowering: every node becomes one kernel (its op's `lower` fills in the stages); the main
+ * block becomes the program's step list, an If with an unknown condition an If step.
+ * Values that must land in a graph output but are not written there by a kernel (graph
+ * inputs, constants, a value listed twice, branch results) get copy kernels. */
+#include "passes/passes.h"
+
+#include "ir/dtype.h"
+#include "ir/op.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A stage's schedule must be legal; the message names the node. */
+static kiln_status check_schedule(const kiln_node *n, const kiln_stage *s, kiln_error *err) {
+  kiln_error inner = {0};
+  if (!kiln_schedule_check(s, &inner)) return KILN_OK;
+  return kiln_fail(err, inner.code, "node '%s' (%s): %s", n->name, n->op_type, inner.message);
+}
+
+kiln_status kiln_lower_node(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
+                            kiln_error *err) {
+  *out = NULL;
+  if (!n->op)
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s': op '%s' is not supported", n->name,
+                     n->op_type);
+  if (!n->op->lower)
+    return kiln_fail(err, KILN_ERR_INTERNAL, "node '%s' (%s): op has no lowering", n->name,
+                     n->op_type);
+  if (n->ninputs > 32 || n->noutputs > 32)
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): more than 32 inputs or outputs",
+                     n->name, n->op_type);
+  kiln_kernel *k = kiln_kernel_new(n->name);
+  kiln_lower_ctx c = {.g = g, .n = n, .k = k, .err = err};
+  for (int i = 0; i < n->ninputs; i++) {
+    const kiln_value *v = kiln_node_in(g, n, i);
+    c.in_buf[i] = v ? kiln_kernel_add_buffer(k, v->name, KILN_BUF_INPUT, n->inputs[i],
+                                             v->dtype, v->rank, v->dims)
+                    : -1;
+  }
+  for (int i = 0; i < n->noutputs; i++) {
+    const kiln_value *v = kiln_node_out(g, n, i);
+    c.out_buf[i] = v ? kiln_kernel_add_buffer(k, v->name, KILN_BUF_OUTPUT, n->outputs[i],
+                                              v->dtype, v->rank, v->dims)
+                     : -1;
+  }
+  kiln_status st = n->op->lower(&c);
+  if (st && !(err && err->code))
+    kiln_fail(err, st, "node '%s' (%s): lowering failed", n->name, n->op_type);
+  for (int s = 0; s < k->nstages && !st; s++) {
+    if (!k->stages[s].value)
+      st = kiln_fail(err, KILN_ERR_INTERNAL, "node '%s' (%s): stage '%s' stores nothing",
+                     n->name, n->op_type, k->stages[s].name);
+    else
+      st = check_schedule(n, &k->stages[s], err);
+  }
+  if (st) {
+    kiln_kernel_free(k);
+    return st;
+  }
+  *out = k;
+  return KILN_OK;
+}
+
+/* A kernel copying value src into value dst; dst_store preset when it is a given output
+ * slot (duplicated graph outputs), else left to memory planning. */
+static void add_copy(const kiln_graph *g, kiln_steps *steps, int src, int dst,
+                     kiln_storage dst_store) {
+  const kiln_value *s = &g->values[src], *d = &g->values[dst];
+  char *name = kiln_fmt("copy_%s", d->name);
+  kiln_kernel *k = kiln_kernel_new(name);
+  free(name);
+  int in = kiln_kernel_add_buffer(k, s->name, KILN_BUF_INPUT, src, s->dtype, s->rank, s->dims);
+  int out = kiln_kernel_add_buffer(k, d->name, KILN_BUF_OUTPUT, dst, d->dtype, d->rank, d->dims);
+  k->bufs[out].storage = dst_store;
+  kiln_expr *v[KILN_MAX_RANK];
+  kiln_stage *st = kiln_elementwise_stage(k, "copy", out, v);
+  kiln_stage_store(k, st, v, kx_cast(k, kiln_load_broadcast(k, in, d->rank, v), d->dtype));
+  kiln_steps_add(steps, KILN_STEP_KERNEL)->kernel = k;
+}
+
+static bool is_if(const kiln_node *n) {
+  return strcmp(n->op_type, "If") == 0 && kiln_node_attr(n, "then_branch") &&
+         kiln_node_attr(n, "else_branch");
+}
+
+static kiln_status lower_block(const kiln_graph *g, const kiln_block *b, kiln_steps *steps,
+                               kiln_error *err);
+
+/* A branch's nodes followed by copies of its results into the If's outputs. */
+static kiln_status lower_branch(const kiln_graph *g, const kiln_node *n, const char *which,
+                                kiln_steps *steps, kiln_error *err) {
+  const kiln_block *br = kiln_node_attr(n, which)->graphs[0];
+  if (br->noutputs != n->noutputs)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL,
+                     "node '%s' (If): %s yields %d values, the node has %d outputs", n->name,
+                     which, br->noutputs, n->noutputs);
+  if (lower_block(g, br, steps, err)) return err->code;
+  for (int j = 0; j < n->noutputs; j++)
+    if (n->outputs[j] >= 0)
+      add_copy(g, steps, br->outputs[j], n->outputs[j], (kiln_storage){KILN_STORE_NONE, 0, 0});
+  return KILN_OK;
+}
+
+static kiln_status lower_block(const kiln_graph *g, const kiln_block *b, kiln_steps *steps,
+                               kiln_error *err) {
+  for (int i = 0; i < b->nnodes; i++) {
+    const kiln_node *n = &g->nodes[b->nodes[i]];
+    if (n->op && is_if(n)) {
+      const kiln_value *cond = kiln_node_in(g, n, 0);
+      if (!cond || kiln_value_numel(cond) != 1)
+        return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (If): condition must have one element",
+                         n->name);
+      if (cond->data) { /* known: the taken branch runs unconditionally */
+        bool taken = kiln_load_f64(cond->dtype, cond->data, 0) != 0;
+        if (lower_branch(g, n, taken ? "then_branch" : "else_branch", steps, err))
+          return err->code;
+        continue;
+      }
+      kiln_step *st = kiln_steps_add(steps, KILN_STEP_IF);
+      st->cond.index = n->inputs[0]; /* the value id until memory planning */
+      st->then_steps = kiln_steps_new();
+      st->else_steps = kiln_steps_new();
+      kiln_steps *t = st->then_steps, *e = st->else_steps; /* st moves as steps grow */
+      if (lower_branch(g, n, "then_branch", t, err) || lower_branch(g, n, "else_branch", e, err))
+        return err->code;
+      continue;
+    }
+    kiln_kernel *k;
+    if (kiln_lower_node(g, n, &k, err)) return err->code;
+    kiln_steps_add(steps, KILN_STEP_KERNEL)->kernel = k;
+  }
+  return KILN_OK;
+}
+
+static void set_io(kiln_io *io, const kiln_value *v) {
+  io->name = kiln_xstrdup(v->name);
+  io->dtype = v->dtype;
+  io->rank = v->rank;
+  memcpy(io->dims, v->dims, sizeof io->dims);
+  io->bytes = kiln_value_numel(v) * (int64_t)kiln_dtype_size(v->dtype);
+}
+
+kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error *err) {
+  *out = NULL;
+  kiln_program *p = kiln_program_new();
+  p->ninputs = g->ninputs;
+  p->inputs = kiln_xcalloc((size_t)(g->ninputs ? g->ninputs : 1), sizeof(kiln_io));
+  for (int i = 0; i < g->ninputs; i++) set_io(&p->inputs[i], &g->values[g->inputs[i]]);
+  p->noutputs = g->main.noutputs;
+  p->outputs = kiln_xcalloc((size_t)(p->noutputs ? p->noutputs : 1), sizeof(kiln_io));
+  for (int i = 0; i < p->noutputs; i++) set_io(&p->outputs[i], &g->values[g->main.outputs[i]]);
+  kiln_status st = lower_block(g, &g->main, &p->main, err);
+  for (int j = 0; j < g->main.noutputs && !st; j++) {
+    int v = g->main.outputs[j];
+    bool dup = false;
+    for (int i = 0; i < j; i++) dup |= g->main.outputs[i] == v;
+    const kiln_value *val = &g->values[v];
+    if (dup || val->is_input || kiln_value_is_const(g, v))
+      add_copy(g, &p->main, v, v, (kiln_storage){KILN_STORE_OUTPUT, j, 0});
+  }
+  if (!st) st = kiln_plan_memory(g, p, err);
+  if (st) {
+    kiln_program_free(p);
+    return st;
+  }
+  *out = p;
+  return KILN_OK;
+}

@@ -1,0 +1,216 @@
+/* Memory planning: where every kernel buffer lives. Graph inputs, outputs and constants
+ * have their own storage; every other value (and every kernel's temporaries) gets an
+ * offset in one shared arena. Steps are numbered in execution order (the steps of an If's
+ * branches in sequence); a value lives from its first write to its last read, a value
+ * read inside an If but defined before it lives to the end of the whole If, and a
+ * temporary lives during its kernel only. Values whose lives overlap get disjoint bytes
+ * (greedy best fit, 64-byte aligned), so a kernel's outputs and temporaries never alias
+ * any other buffer of that kernel. */
+#include "passes/passes.h"
+
+#include "ir/dtype.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ALIGN 64
+
+typedef struct alloc {
+  int64_t start, end; /* steps, inclusive */
+  int64_t size, offset;
+  bool used;
+} alloc;
+
+typedef struct plan {
+  const kiln_graph *g;
+  kiln_program *p;
+  int *const_of;   /* value id -> constant index, -1 */
+  alloc *vals;     /* per value id (arena values) */
+  alloc *temps;    /* one per TEMP buffer, in walk order */
+  int ntemps, temps_cap;
+  int64_t (*ifs)[2]; /* step ranges of If steps, inner before outer */
+  int nifs, ifs_cap;
+  int64_t t;
+} plan;
+
+static int64_t round_up(int64_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+
+static int output_index(const kiln_graph *g, int v) {
+  for (int j = 0; j < g->main.noutputs; j++)
+    if (g->main.outputs[j] == v) return j;
+  return -1;
+}
+
+static int input_index(const kiln_graph *g, int v) {
+  for (int j = 0; j < g->ninputs; j++)
+    if (g->inputs[j] == v) return j;
+  return -1;
+}
+
+static int add_const(plan *pl, int v) {
+  if (pl->const_of[v] >= 0) return pl->const_of[v];
+  const kiln_value *val = &pl->g->values[v];
+  kiln_program *p = pl->p;
+  p->consts = kiln_xrealloc(p->consts, sizeof(kiln_const) * (size_t)(p->nconsts + 1));
+  kiln_const *c = &p->consts[p->nconsts];
+  c->dtype = val->dtype;
+  c->bytes = kiln_value_numel(val) * (int64_t)kiln_dtype_size(val->dtype);
+  size_t cap = (size_t)round_up(c->bytes ? c->bytes : 1);
+  c->data = aligned_alloc(ALIGN, cap);
+  if (!c->data) abort(); /* like kiln_xmalloc: sizes were checked against the limits */
+  memset(c->data, 0, cap);
+  if (c->bytes) memcpy(c->data, val->data, (size_t)c->bytes);
+  return pl->const_of[v] = p->nconsts++;
+}
+
+/* Storage of value v as seen by a kernel reading it (reading=true) or writing it. */
+static kiln_storage storage_of(plan *pl, int v, bool reading) {
+  int i = input_index(pl->g, v);
+  if (i >= 0) return (kiln_storage){KILN_STORE_INPUT, i, 0};
+  if (reading && kiln_value_is_const(pl->g, v))
+    return (kiln_storage){KILN_STORE_CONST, add_const(pl, v), 0};
+  i = output_index(pl->g, v);
+  if (i >= 0) return (kiln_storage){KILN_STORE_OUTPUT, i, 0};
+  return (kiln_storage){KILN_STORE_ARENA, -1, 0};
+}
+
+static void touch(alloc *a, int64_t t, int64_t size) {
+  if (!a->used) {
+    a->used = true;
+    a->start = a->end = t;
+    a->size = size;
+  }
+  if (t < a->start) a->start = t;
+  if (t > a->end) a->end = t;
+}
+
+/* First walk: storage kinds, live ranges, If ranges. */
+static void walk(plan *pl, kiln_steps *steps) {
+  for (int s = 0; s < steps->n; s++) {
+    kiln_step *st = &steps->steps[s];
+    if (st->kind == KILN_STEP_IF) {
+      int64_t begin = ++pl->t;
+      int cond = st->cond.index;
+      st->cond = storage_of(pl, cond, true);
+      st->cond.index = st->cond.kind == KILN_STORE_ARENA ? cond : st->cond.index;
+      if (st->cond.kind == KILN_STORE_ARENA) touch(&pl->vals[cond], begin, 1);
+      walk(pl, st->then_steps);
+      walk(pl, st->else_steps);
+      KILN_GROW(pl->ifs, pl->nifs, pl->ifs_cap);
+      pl->ifs[pl->nifs][0] = begin;
+      pl->ifs[pl->nifs++][1] = ++pl->t;
+      continue;
+    }
+    kiln_kernel *k = st->kernel;
+    int64_t t = ++pl->t;
+    for (int b = 0; b < k->nbufs; b++) {
+      kiln_buffer *buf = &k->bufs[b];
+      int64_t bytes = kiln_shape_numel(buf->rank, buf->dims) * (int64_t)kiln_dtype_size(buf->dtype);
+      if (buf->role == KILN_BUF_TEMP) {
+        KILN_GROW(pl->temps, pl->ntemps, pl->temps_cap);
+        pl->temps[pl->ntemps++] = (alloc){t, t, bytes, 0, true};
+        buf->storage = (kiln_storage){KILN_STORE_ARENA, -1, 0};
+        continue;
+      }
+      if (buf->storage.kind != KILN_STORE_NONE) continue; /* preset by lowering */
+      buf->storage = storage_of(pl, buf->value, buf->role == KILN_BUF_INPUT);
+      if (buf->storage.kind == KILN_STORE_ARENA) touch(&pl->vals[buf->value], t, bytes);
+    }
+  }
+}
+
+/* Places allocation a (by offset) clear of every placed allocation whose life overlaps. */
+static void place(alloc *a, alloc **placed, int nplaced, int64_t *high) {
+  if (a->size == 0) {
+    a->offset = 0;
+    return;
+  }
+  alloc **live = kiln_xmalloc(sizeof(alloc *) * (size_t)(nplaced ? nplaced : 1));
+  int n = 0;
+  for (int i = 0; i < nplaced; i++)
+    if (placed[i]->size && placed[i]->start <= a->end && a->start <= placed[i]->end)
+      live[n++] = placed[i];
+  for (int i = 1; i < n; i++) /* insertion sort by offset */
+    for (int j = i; j > 0 && live[j]->offset < live[j - 1]->offset; j--) {
+      alloc *x = live[j];
+      live[j] = live[j - 1];
+      live[j - 1] = x;
+    }
+  int64_t need = round_up(a->size), best = -1, best_gap = INT64_MAX, cursor = 0;
+  for (int i = 0; i <= n; i++) {
+    int64_t limit = i < n ? live[i]->offset : INT64_MAX;
+    int64_t gap = limit - cursor;
+    if (gap >= need && (gap < best_gap || (i == n && best < 0))) {
+      best = cursor;
+      best_gap = gap;
+    }
+    if (i < n && live[i]->offset + round_up(live[i]->size) > cursor)
+      cursor = live[i]->offset + round_up(live[i]->size);
+  }
+  a->offset = best;
+  if (best + need > *high) *high = best + need;
+  free(live);
+}
+
+static int by_start(const void *x, const void *y) {
+  const alloc *a = *(alloc *const *)x, *b = *(alloc *const *)y;
+  if (a->start != b->start) return a->start < b->start ? -1 : 1;
+  if (a->size != b->size) return a->size > b->size ? -1 : 1;
+  return a < b ? -1 : a > b;
+}
+
+/* Second walk: arena offsets into the buffers. */
+static void assign(plan *pl, kiln_steps *steps, int *temp_i) {
+  for (int s = 0; s < steps->n; s++) {
+    kiln_step *st = &steps->steps[s];
+    if (st->kind == KILN_STEP_IF) {
+      if (st->cond.kind == KILN_STORE_ARENA) {
+        st->cond.offset = pl->vals[st->cond.index].offset;
+        st->cond.index = -1;
+      }
+      assign(pl, st->then_steps, temp_i);
+      assign(pl, st->else_steps, temp_i);
+      continue;
+    }
+    kiln_kernel *k = st->kernel;
+    for (int b = 0; b < k->nbufs; b++) {
+      kiln_buffer *buf = &k->bufs[b];
+      if (buf->role == KILN_BUF_TEMP) buf->storage.offset = pl->temps[(*temp_i)++].offset;
+      else if (buf->storage.kind == KILN_STORE_ARENA) buf->storage.offset = pl->vals[buf->value].offset;
+    }
+  }
+}
+
+kiln_status kiln_plan_memory(const kiln_graph *g, kiln_program *p, kiln_error *err) {
+  (void)err;
+  plan pl = {.g = g, .p = p};
+  size_t nv = (size_t)(g->nvalues ? g->nvalues : 1);
+  pl.const_of = kiln_xmalloc(sizeof(int) * nv);
+  for (int i = 0; i < g->nvalues; i++) pl.const_of[i] = -1;
+  pl.vals = kiln_xcalloc(nv, sizeof(alloc));
+  walk(&pl, &p->main);
+  /* a value defined before an If and read inside it lives through the whole If */
+  for (int r = 0; r < pl.nifs; r++)
+    for (int v = 0; v < g->nvalues; v++) {
+      alloc *a = &pl.vals[v];
+      if (a->used && a->start < pl.ifs[r][0] && a->end >= pl.ifs[r][0] && a->end <= pl.ifs[r][1])
+        a->end = pl.ifs[r][1];
+    }
+  int nall = 0;
+  alloc **all = kiln_xmalloc(sizeof(alloc *) * (nv + (size_t)pl.ntemps));
+  for (int v = 0; v < g->nvalues; v++)
+    if (pl.vals[v].used) all[nall++] = &pl.vals[v];
+  for (int i = 0; i < pl.ntemps; i++) all[nall++] = &pl.temps[i];
+  qsort(all, (size_t)nall, sizeof *all, by_start);
+  int64_t high = 0;
+  for (int i = 0; i < nall; i++) place(all[i], all, i, &high);
+  p->arena_bytes = round_up(high);
+  int temp_i = 0;
+  assign(&pl, &p->main, &temp_i);
+  free(all);
+  free(pl.vals);
+  free(pl.temps);
+  free(pl.ifs);
+  free(pl.const_of);
+  return KILN_OK;
+}
