@@ -159,7 +159,7 @@ static kiln_status onehot_depth(const kiln_graph *g, const kiln_node *n, int64_t
 
 static kiln_status infer_one_hot(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *ind = kiln_node_in(g, n, 0), *vals = kiln_node_in(g, n, 2);
-  int64_t depth, dims[KILN_MAX_RANK];
+  int64_t depth = 0, dims[KILN_MAX_RANK];
   int axis;
   if (ind->rank + 1 > KILN_MAX_RANK) return fail_node(n, err, KILN_ERR_LIMIT, "rank too high");
   if (onehot_depth(g, n, &depth, err) ||
@@ -176,7 +176,7 @@ static kiln_status infer_one_hot(kiln_graph *g, kiln_node *n, kiln_error *err) {
 static kiln_status lower_one_hot(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   int rank = k->bufs[c->out_buf[0]].rank, axis = 0;
-  int64_t depth;
+  int64_t depth = 0;
   if (onehot_depth(c->g, c->n, &depth, c->err) ||
       kiln_norm_axis(c->n, kiln_attr_int(c->n, "axis", -1), rank, &axis, c->err))
     return c->err->code;
