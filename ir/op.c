@@ -130,10 +130,13 @@ kiln_status kiln_const_ints(const kiln_graph *g, const kiln_node *n, int i, int6
 kiln_status kiln_const_scalar(const kiln_graph *g, const kiln_node *n, int i, double *out,
                               kiln_error *err) {
   const kiln_value *v = kiln_node_in(g, n, i);
-  if (!v || !v->data || kiln_value_numel(v) < 1)
-    return kiln_fail(err, KILN_ERR_SHAPE,
-                     "node '%s' (%s): input %d must be a scalar known at compile time",
+  if (!v)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): input %d is missing",
                      n->name, n->op_type, i);
+  if (!v->data || kiln_value_numel(v) < 1)
+    return kiln_fail(err, KILN_ERR_SHAPE,
+                     "node '%s' (%s): input '%s' must be a scalar known at compile time",
+                     n->name, n->op_type, v->name);
   *out = kiln_load_f64(v->dtype, v->data, 0);
   return KILN_OK;
 }

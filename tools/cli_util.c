@@ -1,5 +1,6 @@
 #include "tools/cli_util.h"
 
+#include "frontend/dsl.h"
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
 
@@ -84,7 +85,8 @@ kiln_status cli_import(const char *path, kiln_graph **g, kiln_error *err) {
   if (st) return st;
   char *dir = strdup(path), *slash = strrchr(dir, '/');
   if (slash) *slash = 0;
-  st = kiln_onnx_import(data, size, slash ? dir : ".", g, err);
+  if (kiln_dsl_detect(data, size)) st = kiln_dsl_import(data, size, path, NULL, g, err);
+  else st = kiln_onnx_import(data, size, slash ? dir : ".", g, err);
   free(dir);
   free(data);
   return st;
@@ -128,30 +130,43 @@ static int file_for(const cli_inputs *in, const char *name) {
 kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_error *err) {
   kiln_shape_binding shapes[CLI_MAX_SHAPES + CLI_MAX_INPUTS];
   kiln_input_value values[CLI_MAX_INPUTS];
-  kiln_options opts = {0};
-  cli_fill_options(a, &opts);
-  int ns = a->nshapes, nv = 0;
-  memcpy(shapes, a->shapes, sizeof(kiln_shape_binding) * (size_t)ns);
-  for (int i = 0; i < in->ngraph; i++) {
-    int f = file_for(in, in->graph_names[i]);
-    if (f < 0) continue;
-    const kiln_tensor *t = &in->files[f];
-    shapes[ns] = (kiln_shape_binding){in->graph_names[i], t->rank, {0}};
-    memcpy(shapes[ns++].dims, t->dims, sizeof t->dims);
-    if (kiln_dtype_is_int(t->dtype)) {
-      values[nv] = (kiln_input_value){in->graph_names[i], t->dtype, t->rank, {0}, t->data};
-      memcpy(values[nv++].dims, t->dims, sizeof t->dims);
+  bool as_value[CLI_MAX_INPUTS] = {false};
+  for (;;) {
+    kiln_options opts = {0};
+    cli_fill_options(a, &opts);
+    int ns = a->nshapes, nv = 0;
+    memcpy(shapes, a->shapes, sizeof(kiln_shape_binding) * (size_t)ns);
+    for (int i = 0; i < in->ngraph; i++) {
+      int f = file_for(in, in->graph_names[i]);
+      if (f < 0) continue;
+      const kiln_tensor *t = &in->files[f];
+      if (as_value[i]) {
+        values[nv] = (kiln_input_value){in->graph_names[i], t->dtype, t->rank, {0}, t->data};
+        memcpy(values[nv++].dims, t->dims, sizeof t->dims);
+      } else {
+        shapes[ns] = (kiln_shape_binding){in->graph_names[i], t->rank, {0}};
+        memcpy(shapes[ns++].dims, t->dims, sizeof t->dims);
+      }
     }
-  }
-  opts.shapes = shapes;
-  opts.nshapes = ns;
-  kiln_status st = kiln_compile_file(a->model, &opts, m, err);
-  if (st == KILN_ERR_SHAPE && nv && strstr(err->message, "must be known at compile time")) {
-    opts.values = values; /* a static-shape compiler specialises on shape-carrying inputs */
+    opts.shapes = shapes;
+    opts.nshapes = ns;
+    opts.values = values;
     opts.nvalues = nv;
-    st = kiln_compile_file(a->model, &opts, m, err);
+    kiln_status st = kiln_compile_file(a->model, &opts, m, err);
+    if (st != KILN_ERR_SHAPE || !strstr(err->message, "known at compile time")) return st;
+    /* A static-shape compiler specialises on the inputs shapes depend on: fix the one the
+     * compiler asked for to its given value, and try again. */
+    int asked = -1;
+    for (int i = 0; i < in->ngraph && asked < 0; i++) {
+      char quoted[1100];
+      snprintf(quoted, sizeof quoted, "'%s'", in->graph_names[i]);
+      if (!as_value[i] && file_for(in, in->graph_names[i]) >= 0 && strstr(err->message, quoted))
+        asked = i;
+    }
+    if (asked < 0) return st;
+    as_value[asked] = true;
+    err->code = KILN_OK;
   }
-  return st;
 }
 
 kiln_status cli_fill_random_inputs(const kiln_model *m, cli_inputs *in, unsigned seed,

@@ -1,5 +1,294 @@
-#include "ir/op.h"
+/* Convolutions (Conv, ConvTranspose) and the window geometry the pooling ops share.
+ * Both convolutions are one reduction stage over (input channel of the group, kernel
+ * offsets): padding is a guarded load, and ConvTranspose is written in gather form (each
+ * output reads the inputs whose scattered window covers it) so it needs no scatter. */
+#include "ir/ops/nn_window.h"
+
+#include "ir/dtype.h"
+
+#include <string.h>
+
+kiln_status kiln_window_ints(const kiln_node *n, const char *name, int count, int64_t dflt,
+                             int64_t *out, kiln_error *err) {
+  const int64_t *v;
+  int c = kiln_attr_ints(n, name, &v);
+  if (c < 0) {
+    for (int i = 0; i < count; i++) out[i] = dflt;
+    return KILN_OK;
+  }
+  if (c != count)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): %s has %d values, expected %d",
+                     n->name, n->op_type, name, c, count);
+  memcpy(out, v, sizeof(int64_t) * (size_t)count);
+  return KILN_OK;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+kiln_status kiln_window_plan(const kiln_node *n, int rank, const int64_t *x,
+                             const int64_t *kernel, bool pooling, kiln_window *w,
+                             kiln_error *err) {
+  memset(w, 0, sizeof *w);
+  if (rank < 3)
+    return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): input must have rank >= 3, got %d",
+                     n->name, n->op_type, rank);
+  int ns = w->nsp = rank - 2;
+  int64_t pads[2 * KILN_MAX_SPATIAL];
+  if (kiln_window_ints(n, "strides", ns, 1, w->stride, err) ||
+      kiln_window_ints(n, "dilations", ns, 1, w->dil, err) ||
+      kiln_window_ints(n, "pads", 2 * ns, 0, pads, err))
+    return err->code;
+  const char *ap = kiln_attr_str(n, "auto_pad", "NOTSET");
+  bool ceil_mode = pooling && kiln_attr_int(n, "ceil_mode", 0) != 0;
+  for (int d = 0; d < ns; d++) {
+    int64_t in = w->in[d] = x[d + 2], s = w->stride[d];
+    w->kernel[d] = kernel[d];
+    if (s < 1 || w->dil[d] < 1 || kernel[d] < 1)
+      return kiln_fail(err, KILN_ERR_INVALID_MODEL,
+                       "node '%s' (%s): kernel, strides and dilations must be positive", n->name,
+                       n->op_type);
+    int64_t eff = (kernel[d] - 1) * w->dil[d] + 1;
+    if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+      w->out[d] = ceil_div(in, s);
+      int64_t total = (w->out[d] - 1) * s + eff - in;
+      if (total < 0) total = 0;
+      w->pad_begin[d] = !strcmp(ap, "SAME_UPPER") ? total / 2 : total - total / 2;
+      w->pad_end[d] = total - w->pad_begin[d];
+      continue;
+    }
+    if (!strcmp(ap, "NOTSET")) {
+      w->pad_begin[d] = pads[d];
+      w->pad_end[d] = pads[d + ns];
+    } else if (strcmp(ap, "VALID"))
+      return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): unknown auto_pad '%s'",
+                       n->name, n->op_type, ap);
+    int64_t span = in + w->pad_begin[d] + w->pad_end[d] - eff;
+    if (span < 0)
+      return kiln_fail(err, KILN_ERR_SHAPE,
+                       "node '%s' (%s): window %lld is larger than the padded input %lld",
+                       n->name, n->op_type, (long long)eff,
+                       (long long)(in + w->pad_begin[d] + w->pad_end[d]));
+    w->out[d] = (ceil_mode ? ceil_div(span, s) : floor_div(span, s)) + 1;
+    /* a last window that would start inside the end padding is dropped (as PyTorch/ORT) */
+    if (ceil_mode && (w->out[d] - 1) * s >= in + w->pad_begin[d]) w->out[d]--;
+  }
+  return KILN_OK;
+}
+
+kiln_expr *kiln_window_pos(kiln_kernel *k, const kiln_window *w, int d, kiln_expr *o,
+                           kiln_expr *kv) {
+  return kx_add(k, kx_addi(k, kx_muli(k, o, w->stride[d]), -w->pad_begin[d]),
+                kx_muli(k, kv, w->dil[d]));
+}
+
+bool kiln_window_overhangs(const kiln_window *w, int d) {
+  return w->pad_begin[d] > 0 ||
+         (w->out[d] - 1) * w->stride[d] - w->pad_begin[d] + (w->kernel[d] - 1) * w->dil[d] >=
+             w->in[d];
+}
+
+/* ---- Conv ----------------------------------------------------------------------------- */
+
+/* X (N, C, D...), W (M, C/group, K...), B (M). */
+static kiln_status conv_plan(const kiln_graph *g, const kiln_node *n, kiln_window *w,
+                             int64_t *group, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0), *wt = kiln_node_in(g, n, 1);
+  if (wt->rank != x->rank || x->rank < 3)
+    return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): X rank %d and W rank %d differ",
+                     n->name, n->op_type, x->rank, wt->rank);
+  /* kernel_shape, when given, must match W; W is what the lowering reads */
+  int64_t kernel[KILN_MAX_SPATIAL];
+  if (kiln_window_ints(n, "kernel_shape", x->rank - 2, 0, kernel, err)) return err->code;
+  for (int d = 0; d < x->rank - 2; d++) {
+    if (kernel[d] && kernel[d] != wt->dims[d + 2])
+      return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): kernel_shape disagrees with W",
+                       n->name, n->op_type);
+    kernel[d] = wt->dims[d + 2];
+  }
+  *group = kiln_attr_int(n, "group", 1);
+  if (*group < 1 || x->dims[1] % *group || wt->dims[0] % *group ||
+      wt->dims[1] * *group != x->dims[1])
+    return kiln_fail(err, KILN_ERR_SHAPE,
+                     "node '%s' (%s): %lld input channels, W of %lld x %lld, group %lld do not "
+                     "agree",
+                     n->name, n->op_type, (long long)x->dims[1], (long long)wt->dims[0],
+                     (long long)wt->dims[1], (long long)*group);
+  return kiln_window_plan(n, x->rank, x->dims, kernel, false, w, err);
+}
+
+static kiln_status infer_conv(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  kiln_window w;
+  int64_t group;
+  if (conv_plan(g, n, &w, &group, err)) return err->code;
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  int64_t dims[KILN_MAX_RANK] = {x->dims[0], kiln_node_in(g, n, 1)->dims[0]};
+  memcpy(dims + 2, w.out, sizeof(int64_t) * (size_t)w.nsp);
+  kiln_set_out(g, n, 0, x->dtype, x->rank, dims);
+  return KILN_OK;
+}
+
+/* Axes: n, m, spatial outputs; reductions: channel of the group, kernel offsets. */
+static kiln_status lower_conv(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  kiln_window w;
+  int64_t group;
+  if (conv_plan(c->g, c->n, &w, &group, c->err)) return c->err->code;
+  if (3 + 2 * w.nsp > KILN_MAX_AXES)
+    return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): %d spatial dims",
+                     c->n->name, c->n->op_type, w.nsp);
+  int xb = c->in_buf[0], wb = c->in_buf[1], bb = c->n->ninputs > 2 ? c->in_buf[2] : -1;
+  const kiln_buffer *wbuf = &k->bufs[wb];
+  int64_t cg = wbuf->dims[1], mg = wbuf->dims[0] / group;
+  kiln_stage *s = kiln_kernel_add_stage(k, "conv", c->out_buf[0]);
+  kiln_expr *o[KILN_MAX_RANK], *kv[KILN_MAX_SPATIAL];
+  for (int d = 0; d < 2 + w.nsp; d++)
+    o[d] = kx_var(k, kiln_stage_axis(s, k->bufs[c->out_buf[0]].dims[d], false));
+  kiln_expr *ci = kx_var(k, kiln_stage_axis(s, cg, true));
+  for (int d = 0; d < w.nsp; d++) kv[d] = kx_var(k, kiln_stage_axis(s, w.kernel[d], true));
+
+  kiln_expr *xi[KILN_MAX_RANK], *wi[KILN_MAX_RANK], *cond = NULL;
+  xi[0] = o[0];
+  xi[1] = group > 1 ? kx_add(k, kx_muli(k, kx_binary(k, KB_DIV, o[1], kx_idx(k, mg)), cg), ci) : ci;
+  wi[0] = o[1];
+  wi[1] = ci;
+  for (int d = 0; d < w.nsp; d++) {
+    xi[d + 2] = kiln_window_pos(k, &w, d, o[d + 2], kv[d]);
+    wi[d + 2] = kv[d];
+    if (kiln_window_overhangs(&w, d)) cond = kx_and(k, cond, kx_in_range(k, xi[d + 2], w.in[d]));
+  }
+  kiln_expr *xv = kx_load(k, xb, xi);
+  if (cond) xv = kx_select(k, cond, xv, kx_const_f(k, xv->dtype, 0));
+  s->reduce = KR_SUM;
+  if (bb >= 0) s->post = kx_binary(k, KB_ADD, kx_acc(k, xv->dtype), kx_load(k, bb, &o[1]));
+  kiln_stage_store(k, s, o, kx_binary(k, KB_MUL, xv, kx_load(k, wb, wi)));
+  return KILN_OK;
+}
+
+/* ---- ConvTranspose -------------------------------------------------------------------- */
+
+/* X (N, C, D...), W (C, M/group, K...), B (M). Output size from output_shape, auto_pad or
+ * pads, as the ONNX reference computes it. */
+static kiln_status convt_plan(const kiln_graph *g, const kiln_node *n, kiln_window *w,
+                              int64_t *group, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0), *wt = kiln_node_in(g, n, 1);
+  if (wt->rank != x->rank || x->rank < 3)
+    return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): X rank %d and W rank %d differ",
+                     n->name, n->op_type, x->rank, wt->rank);
+  memset(w, 0, sizeof *w);
+  int ns = w->nsp = x->rank - 2;
+  *group = kiln_attr_int(n, "group", 1);
+  if (*group < 1 || x->dims[1] % *group || wt->dims[0] != x->dims[1])
+    return kiln_fail(err, KILN_ERR_SHAPE,
+                     "node '%s' (%s): %lld input channels, W of %lld, group %lld do not agree",
+                     n->name, n->op_type, (long long)x->dims[1], (long long)wt->dims[0],
+                     (long long)*group);
+  int64_t pads[2 * KILN_MAX_SPATIAL], opad[KILN_MAX_SPATIAL], oshape[KILN_MAX_RANK];
+  if (kiln_window_ints(n, "strides", ns, 1, w->stride, err) ||
+      kiln_window_ints(n, "dilations", ns, 1, w->dil, err) ||
+      kiln_window_ints(n, "pads", 2 * ns, 0, pads, err) ||
+      kiln_window_ints(n, "output_padding", ns, 0, opad, err))
+    return err->code;
+  const int64_t *os;
+  int nos = kiln_attr_ints(n, "output_shape", &os);
+  if (nos >= 0 && nos != ns && nos != ns + 2)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): output_shape has %d values",
+                     n->name, n->op_type, nos);
+  const char *ap = kiln_attr_str(n, "auto_pad", "NOTSET");
+  bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
+  for (int d = 0; d < ns; d++) {
+    int64_t in = w->in[d] = x->dims[d + 2];
+    w->kernel[d] = wt->dims[d + 2];
+    int64_t full = w->stride[d] * (in - 1) + opad[d] + (w->kernel[d] - 1) * w->dil[d] + 1;
+    if (nos >= 0 || same) {
+      oshape[d] = nos >= 0 ? os[d + nos - ns] : in * w->stride[d];
+      /* total may be negative (output_shape asks for extra zeros at the end): the
+       * reference splits it with floor division */
+      int64_t total = full - oshape[d], half = floor_div(total, 2);
+      w->pad_begin[d] = !strcmp(ap, "SAME_UPPER") ? half : total - half;
+    } else {
+      w->pad_begin[d] = strcmp(ap, "VALID") ? pads[d] : 0;
+      oshape[d] = full - w->pad_begin[d] - (strcmp(ap, "VALID") ? pads[d + ns] : 0);
+    }
+    w->out[d] = oshape[d];
+    if (w->out[d] < 1)
+      return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): output size %lld along dim %d",
+                       n->name, n->op_type, (long long)w->out[d], d + 2);
+  }
+  return KILN_OK;
+}
+
+static kiln_status infer_convt(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  kiln_window w;
+  int64_t group;
+  if (convt_plan(g, n, &w, &group, err)) return err->code;
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  int64_t dims[KILN_MAX_RANK] = {x->dims[0], kiln_node_in(g, n, 1)->dims[1] * group};
+  memcpy(dims + 2, w.out, sizeof(int64_t) * (size_t)w.nsp);
+  kiln_set_out(g, n, 0, x->dtype, x->rank, dims);
+  return KILN_OK;
+}
+
+/* y[n, m, o] = sum over (ci, k) of x[n, g*Cg + ci, i] * W[g*Cg + ci, m % Mg, k] where
+ * o = i*stride - pad + k*dil, i.e. i = (o + pad - k*dil) / stride when that divides. */
+static kiln_status lower_convt(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  kiln_window w;
+  int64_t group;
+  if (convt_plan(c->g, c->n, &w, &group, c->err)) return c->err->code;
+  if (3 + 2 * w.nsp > KILN_MAX_AXES)
+    return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): %d spatial dims",
+                     c->n->name, c->n->op_type, w.nsp);
+  int xb = c->in_buf[0], wb = c->in_buf[1], bb = c->n->ninputs > 2 ? c->in_buf[2] : -1;
+  int64_t cg = k->bufs[xb].dims[1] / group, mg = k->bufs[wb].dims[1];
+  kiln_stage *s = kiln_kernel_add_stage(k, "convtranspose", c->out_buf[0]);
+  kiln_expr *o[KILN_MAX_RANK], *kv[KILN_MAX_SPATIAL];
+  for (int d = 0; d < 2 + w.nsp; d++)
+    o[d] = kx_var(k, kiln_stage_axis(s, k->bufs[c->out_buf[0]].dims[d], false));
+  kiln_expr *ci = kx_var(k, kiln_stage_axis(s, cg, true));
+  for (int d = 0; d < w.nsp; d++) kv[d] = kx_var(k, kiln_stage_axis(s, w.kernel[d], true));
+
+  kiln_expr *chan = ci, *wm = o[1], *cond = NULL;
+  if (group > 1) {
+    kiln_expr *gi = kx_binary(k, KB_DIV, o[1], kx_idx(k, mg));
+    chan = kx_add(k, kx_muli(k, gi, cg), ci);
+    wm = kx_binary(k, KB_MOD, o[1], kx_idx(k, mg));
+  }
+  kiln_expr *xi[KILN_MAX_RANK] = {o[0], chan}, *wi[KILN_MAX_RANK] = {chan, wm};
+  for (int d = 0; d < w.nsp; d++) {
+    kiln_expr *t = kx_add(k, kx_addi(k, o[d + 2], w.pad_begin[d]), kx_muli(k, kv[d], -w.dil[d]));
+    if (w.stride[d] > 1) {
+      cond = kx_and(k, cond, kx_binary(k, KB_EQ, kx_binary(k, KB_MOD, t, kx_idx(k, w.stride[d])),
+                                       kx_idx(k, 0)));
+      t = kx_binary(k, KB_DIV, t, kx_idx(k, w.stride[d]));
+    }
+    xi[d + 2] = t;
+    wi[d + 2] = kv[d];
+    cond = kx_and(k, cond, kx_in_range(k, t, w.in[d]));
+  }
+  kiln_expr *xv = kx_load(k, xb, xi);
+  kiln_expr *prod = kx_select(k, cond, kx_binary(k, KB_MUL, xv, kx_load(k, wb, wi)),
+                              kx_const_f(k, xv->dtype, 0));
+  s->reduce = KR_SUM;
+  if (bb >= 0) s->post = kx_binary(k, KB_ADD, kx_acc(k, xv->dtype), kx_load(k, bb, &o[1]));
+  kiln_stage_store(k, s, o, prod);
+  return KILN_OK;
+}
+
+static const kiln_attr_spec conv_attrs[] = {
+    {"auto_pad", KILN_ATTR_STRING, false}, {"dilations", KILN_ATTR_INTS, false},
+    {"group", KILN_ATTR_INT, false},       {"kernel_shape", KILN_ATTR_INTS, false},
+    {"pads", KILN_ATTR_INTS, false},       {"strides", KILN_ATTR_INTS, false},
+    {NULL}};
+static const kiln_attr_spec convt_attrs[] = {
+    {"auto_pad", KILN_ATTR_STRING, false},     {"dilations", KILN_ATTR_INTS, false},
+    {"group", KILN_ATTR_INT, false},           {"kernel_shape", KILN_ATTR_INTS, false},
+    {"output_padding", KILN_ATTR_INTS, false}, {"output_shape", KILN_ATTR_INTS, false},
+    {"pads", KILN_ATTR_INTS, false},           {"strides", KILN_ATTR_INTS, false},
+    {NULL}};
 
 const kiln_op_def kiln_ops_nn[] = {
+    {"Conv", 2, 3, 1, 1, conv_attrs, infer_conv, lower_conv, NULL},
+    {"ConvTranspose", 2, 3, 1, 1, convt_attrs, infer_convt, lower_convt, NULL},
     {NULL},
 };

@@ -1,0 +1,36 @@
+/* Sliding-window geometry shared by Conv, ConvTranspose and the pooling ops (ir/ops/nn.c,
+ * ir/ops/pool.c): output sizes and effective pads from kernel_shape, strides, dilations,
+ * pads, auto_pad and ceil_mode. */
+#ifndef KILN_IR_OPS_NN_WINDOW_H
+#define KILN_IR_OPS_NN_WINDOW_H
+
+#include "ir/op.h"
+
+#define KILN_MAX_SPATIAL (KILN_MAX_RANK - 2)
+
+typedef struct kiln_window {
+  int nsp; /* spatial dims (input rank - 2) */
+  int64_t in[KILN_MAX_SPATIAL], kernel[KILN_MAX_SPATIAL], stride[KILN_MAX_SPATIAL],
+      dil[KILN_MAX_SPATIAL], pad_begin[KILN_MAX_SPATIAL], pad_end[KILN_MAX_SPATIAL],
+      out[KILN_MAX_SPATIAL];
+} kiln_window;
+
+/* Reads strides, dilations, pads and auto_pad (and ceil_mode when `pooling`) of n for an
+ * input of shape x (N, C, spatial...); kernel is the window size per spatial dim. Fills w
+ * with output sizes and the pads actually applied. */
+kiln_status kiln_window_plan(const kiln_node *n, int rank, const int64_t *x,
+                             const int64_t *kernel, bool pooling, kiln_window *w,
+                             kiln_error *err);
+
+/* Input position along spatial dim d of output position o and window offset kv. */
+kiln_expr *kiln_window_pos(kiln_kernel *k, const kiln_window *w, int d, kiln_expr *o,
+                           kiln_expr *kv);
+
+/* Whether some window along dim d reaches outside [0, in): loads there need a guard. */
+bool kiln_window_overhangs(const kiln_window *w, int d);
+
+/* Reads an int list attribute of exactly `count` values (or fills dflt when absent). */
+kiln_status kiln_window_ints(const kiln_node *n, const char *name, int count, int64_t dflt,
+                             int64_t *out, kiln_error *err);
+
+#endif
