@@ -28,7 +28,7 @@ int main(int argc, char **argv) {
   CHECK(f != NULL);
   char line[512];
   while (f && fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\r\n#")] = 0;
+    line[strcspn(line, " \t\r\n#")] = 0;
     if (line[0]) run_one(line);
   }
   if (f) fclose(f);
