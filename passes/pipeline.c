@@ -12,5 +12,7 @@ kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_progra
       kiln_pass_fold(g, FOLD_MAX_ELEMS, err))
     return err->code;
   kiln_pass_dce(g);
-  return kiln_pass_lower(g, out, err); /* plans memory; frees its program on error */
+  if (kiln_pass_lower(g, out, err)) return err->code; /* plans memory */
+  kiln_pass_schedule(&(*out)->main);
+  return KILN_OK;
 }

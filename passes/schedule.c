@@ -3,8 +3,8 @@
  * Two rules, both about what LLVM's vectorizer and the OpenMP runtime can use:
  *  - Parallel: the outermost spatial loops run on all threads once a stage has enough work.
  *  - Contiguous innermost loop: a reduction keeps its innermost reduction loop inside when
- *    that loop walks memory with stride 1 (a dot product: LLVM vectorizes it with
- *    reassociation). Otherwise, when the innermost spatial axis is stride-1 in the output
+ *    that loop is long and walks memory with stride 1 (a dot product: LLVM vectorizes it
+ *    with reassociation). Otherwise, when the innermost spatial axis is stride-1 in the output
  *    and in the loads that use it (MatMul's N, Conv's output width), that spatial loop moves
  *    inside the reductions and the stage accumulates in its output buffer.
  * The tuner replaces these choices later; they only need to be safe and not slow. */
@@ -79,7 +79,8 @@ static void schedule_stage(kiln_stage *s) {
   if (reduction && last_spatial >= 0 && (s->reduce == KR_SUM || s->reduce == KR_MAX)) {
     int r = sc->loops[sc->nloops - 1].axis, sp = sc->loops[last_spatial].axis;
     const kiln_expr *out_last = s->nout_idx ? s->out_idx[s->nout_idx - 1] : NULL;
-    if (!streams(s, r) && streams(s, sp) && out_last && out_last->kind == KX_VAR &&
+    bool dot_product = streams(s, r) && sc->loops[sc->nloops - 1].extent >= 16;
+    if (!dot_product && streams(s, sp) && out_last && out_last->kind == KX_VAR &&
         out_last->axis == sp && sc->loops[last_spatial].extent >= 8) {
       move_innermost(sc, last_spatial);
       nspatial--; /* that spatial loop no longer leads the nest */

@@ -1,6 +1,7 @@
 /* The kiln command line: compile (AOT), run (JIT), dump. */
 #include "kiln.h"
 
+#include "frontend/dsl.h"
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
 #include "passes/passes.h"
@@ -40,9 +41,11 @@ static const char *usage_run =
     "(default 10) after one warm-up. --output-dir writes DIR/output_<i>.pb.\n";
 
 static const char *usage_dump =
-    "usage: kiln dump MODEL [--shape IN=DxDx..]... [--kernels]\n"
+    "usage: kiln dump MODEL [--shape IN=DxDx..]... [--kernels] [--dsl]\n"
     "Prints the graph after input binding, shape inference and constant folding;\n"
-    "--kernels also prints each node's kernel IR and schedule.\n";
+    "--kernels also prints each node's kernel IR and schedule. --dsl prints the model as\n"
+    "imported, as kiln DSL text that compiles back to the same graph (weights of more\n"
+    "than 16 elements referenced by name in MODEL when it is an .onnx file).\n";
 
 static int fail(const kiln_error *err) {
   fprintf(stderr, "kiln: %s\n", err->message);
@@ -147,9 +150,28 @@ done:
   return rc;
 }
 
+/* The graph as imported, as DSL text; large weights point into the ONNX file. */
+static kiln_status dump_dsl(const char *model, kiln_graph *g, kiln_error *err) {
+  void *data;
+  size_t size;
+  kiln_status st = kiln_read_file(model, &data, &size, err);
+  if (st) return st;
+  char *abs = kiln_dsl_detect(data, size) ? NULL : realpath(model, NULL);
+  kiln_dsl_print(g, abs, stdout);
+  free(abs);
+  free(data);
+  return KILN_OK;
+}
+
 static int cmd_dump(int argc, char **argv) {
   cli_args a;
   kiln_error err = {0};
+  bool dsl = false;
+  int n = 0;
+  for (int i = 0; i < argc; i++) /* --dsl is dump's own option */
+    if (strcmp(argv[i], "--dsl") == 0) dsl = true;
+    else argv[n++] = argv[i];
+  argc = n;
   if (cli_parse(argc, argv, &a, &err)) return fail(&err);
   if (a.help) return printf("%s", usage_dump), 0;
   if (!a.model) {
@@ -161,13 +183,19 @@ static int cmd_dump(int argc, char **argv) {
   kiln_graph *g = NULL;
   kiln_program *prog = NULL;
   kiln_status st = cli_import(a.model, &g, &err);
+  if (!st && dsl) {
+    st = dump_dsl(a.model, g, &err);
+    kiln_graph_free(g);
+    cli_args_free(&a);
+    return st ? fail(&err) : 0;
+  }
   if (!st) st = kiln_pass_bind_inputs(g, &opts, &err);
   if (!st) st = kiln_pass_infer(g, &opts, &err);
   if (!st) st = kiln_pass_fold(g, 1 << 22, &err);
   if (!st) {
     kiln_pass_dce(g);
     kiln_graph_dump(g, stdout);
-    if (a.kernels) st = kiln_pass_lower(g, &prog, &err);
+    if (a.kernels && !(st = kiln_pass_lower(g, &prog, &err))) kiln_pass_schedule(&prog->main);
   }
   if (!st && prog) cli_print_kernels(&prog->main, stdout);
   kiln_program_free(prog);
