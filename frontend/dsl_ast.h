@@ -80,12 +80,12 @@ typedef struct dsl_parse_ctx {
   dsl_diag *diag;
   const dsl_source *src;
   dsl_ast *program;
-  void *scanner;
   /* lexer state: bracket nesting decides whether a newline ends a statement */
   char nest[256];
   int depth;
   int last_token; /* 0 at the start */
   int line, col;  /* where the next token starts */
+  int end_line, end_col, prev_end_line, prev_end_col; /* ends of the last two tokens */
   bool eof_nl_sent;
   char last_text[48]; /* the current token's text, for "found 'x'" */
 } dsl_parse_ctx;

@@ -7,6 +7,7 @@
 #include "ir/op.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_CALL_DEPTH 64
@@ -242,8 +243,8 @@ static void model_inputs(dsl_ctx *c, const dsl_ast *inputs) {
   }
 }
 
-/* The value a model returns under `name`: an input, a constant or a value returned twice
- * goes through an Identity so that the output has a node and a name of its own. */
+/* The value a model returns under `name`. An input keeps its own name, and a value is
+ * one output only: returning either under another name goes through an Identity. */
 static void model_output(dsl_ctx *c, dsl_val v, const char *name, dsl_loc loc) {
   if (v.kind != V_TENSOR) {
     if (v.kind != V_ERROR)
@@ -258,8 +259,7 @@ static void model_output(dsl_ctx *c, dsl_val v, const char *name, dsl_loc loc) {
       return;
     }
   int id = v.id;
-  if (g->values[id].is_input || g->values[id].data || g->values[id].producer < 0 ||
-      g->values[id].is_output) {
+  if ((g->values[id].is_input && strcmp(g->values[id].name, name) != 0) || g->values[id].is_output) {
     int out = dsl_new_value(c, "output");
     dsl_add_node(c, "Identity", loc, &id, 1, &out, 1, NULL, 0);
     id = out;

@@ -7,7 +7,6 @@
 #include "ir/dtype.h"
 #include "ir/op.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,7 +209,9 @@ static dsl_val tensor_binop(dsl_ctx *c, int op, dsl_val a, dsl_val b, dsl_loc lo
     }
     if (!dsl_to_tensor(c, &args[i], t, &ins[i])) return error_val(loc);
   }
-  int out = dsl_new_value(c, op == DSL_OP_NE ? "equal" : ops[op]);
+  static const char *const names[] = {NULL, "add", "sub", "mul", "div", "pow", "equal", "equal",
+                                      "less", "lessorequal", "greater", "greaterorequal"};
+  int out = dsl_new_value(c, names[op]);
   dsl_add_node(c, ops[op], loc, ins, 2, &out, 1, NULL, 0);
   if (op == DSL_OP_NE) {
     int eq = out;

@@ -318,7 +318,7 @@ bool dsl_param_init(dsl_ctx *c, const dsl_ast *init, const char *full_name, kiln
     if (ok && lit.rank == 0) { /* a number fills the param */
       for (int64_t i = 0; i < n; i++) memcpy((char *)t->data + i * (int64_t)kiln_dtype_size(t->dtype), lit.data, kiln_dtype_size(t->dtype));
     } else if (ok && kiln_shape_numel(lit.rank, lit.dims) != n) {
-      dsl_error(&c->diag, KILN_ERR_SHAPE, init->loc, "the list holds %lld values, the param's %lld",
+      dsl_error(&c->diag, KILN_ERR_SHAPE, init->loc, "the list holds %lld values, the param needs %lld",
                 (long long)kiln_shape_numel(lit.rank, lit.dims), (long long)n);
       ok = false;
     } else if (ok && bytes) {

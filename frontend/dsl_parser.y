@@ -52,7 +52,7 @@ static void yyerror(YYLTYPE *l, void *scanner, dsl_parse_ctx *c, const char *msg
 %token <i> INT "integer"
 %token <f> FLOAT "number"
 %token MODEL "'model'" DEF "'def'" IMPORT "'import'" PARAM "'param'" REPEAT "'repeat'"
-%token RETURN "'return'" SEED "'seed'" NL "end of line"
+%token RETURN "'return'" NL "end of line"
 %token POW "'**'" EQ "'=='" NE "'!='" LE "'<='" GE "'>='"
 
 %type <node> items item names opt_names inputs opt_inputs input type dims opt_dims block
@@ -86,7 +86,11 @@ item: IMPORT STRING                { $$ = named(ctx, A_IMPORT, @2, $2); }
     ;
 
 opt_seed: %empty                   { $$ = NULL; }
-        | SEED INT                 { $$ = node(ctx, A_INT, @2); $$->i = $2; }
+        | IDENT INT                { /* `seed` is a keyword only here: attributes may be named seed */
+                                     if (strcmp($1, "seed") != 0)
+                                       dsl_error(ctx->diag, KILN_ERR_INVALID_MODEL, L(ctx, @1),
+                                                 "syntax error: expected 'seed' or '{', found '%s'", $1);
+                                     $$ = node(ctx, A_INT, @2); $$->i = $2; }
         ;
 
 opt_names: %empty                  { $$ = node(ctx, A_LIST, @$); }
@@ -124,7 +128,7 @@ stmts: %empty                      { $$ = node(ctx, A_BLOCK, @$); }
 
 stmt: PARAM IDENT ':' type '=' expr
                                    { $$ = add(ctx, add(ctx, named(ctx, A_PARAM, @2, $2), $4), $6); }
-    | targets '=' expr             { $$ = add(ctx, add(ctx, node(ctx, A_ASSIGN, @1), $1), $3); $$->loc = L(ctx, @2); }
+    | targets '=' expr             { $$ = add(ctx, add(ctx, node(ctx, A_ASSIGN, @1), $1), $3); }
     | REPEAT expr block            { $$ = add(ctx, add(ctx, node(ctx, A_REPEAT, @1), $2), $3); }
     | RETURN rets                  { $$ = $2; $$->loc = L(ctx, @1); }
     ;
@@ -202,25 +206,37 @@ static void append(char *buf, size_t size, const char *s) {
  * help), and what came instead. */
 static int yyreport_syntax_error(const yypcontext_t *pc, void *scanner, dsl_parse_ctx *c) {
   (void)scanner;
-  yysymbol_kind_t expected[6];
-  int n = yypcontext_expected_tokens(pc, expected, 6);
+  bool open_block = c->depth > 0;
+  /* An unclosed bracket would hide every later newline: recovery resumes at the
+   * enclosing block's level, at the end of the line. */
+  while (c->depth > 0 && (c->depth > (int)sizeof c->nest || c->nest[c->depth - 1] != '{')) c->depth--;
+  yysymbol_kind_t expected[YYNTOKENS];
+  int n = yypcontext_expected_tokens(pc, expected, YYNTOKENS);
   yysymbol_kind_t found = yypcontext_token(pc);
   char want[256] = "", got[96] = "";
-  if (n > 0 && n <= 5) {
+  bool expression = false;
+  for (int i = 0; i < n; i++) expression |= expected[i] == YYSYMBOL_INT;
+  if (found == YYSYMBOL_YYEOF && open_block) {
+    snprintf(want, sizeof want, "'}' (a block is not closed)");
+  } else if (expression) {
+    snprintf(want, sizeof want, "an expression");
+  } else if (n > 0 && n <= 5) {
     for (int i = 0; i < n; i++) {
       if (i) append(want, sizeof want, i == n - 1 ? " or " : ", ");
       append(want, sizeof want, token_name(expected[i]));
     }
   }
+  /* Something missing at the end of a line is reported there, not on the next line. */
+  dsl_loc at = L(c, *yypcontext_location(pc));
+  if (c->prev_end_line > 0 && at.line > c->prev_end_line)
+    at = (dsl_loc){c->src, c->prev_end_line, c->prev_end_col};
   if (found == YYSYMBOL_YYEOF) snprintf(got, sizeof got, "end of file");
   else if (found == YYSYMBOL_NL) snprintf(got, sizeof got, "end of line");
   else snprintf(got, sizeof got, "'%s'", c->last_text);
   if (*want)
-    dsl_error(c->diag, KILN_ERR_INVALID_MODEL, L(c, *yypcontext_location(pc)),
-              "syntax error: expected %s, found %s", want, got);
+    dsl_error(c->diag, KILN_ERR_INVALID_MODEL, at, "syntax error: expected %s, found %s", want, got);
   else
-    dsl_error(c->diag, KILN_ERR_INVALID_MODEL, L(c, *yypcontext_location(pc)),
-              "syntax error: unexpected %s", got);
+    dsl_error(c->diag, KILN_ERR_INVALID_MODEL, at, "syntax error: unexpected %s", got);
   return 0;
 }
 
@@ -238,7 +254,6 @@ bool dsl_parse(const dsl_source *src, kiln_arena *arena, dsl_diag *diag, dsl_ast
     return false;
   }
   YY_BUFFER_STATE buf = yy_scan_bytes(src->text, (int)src->size, scanner);
-  c.scanner = scanner;
   int rc = yyparse(scanner, &c);
   yy_delete_buffer(buf, scanner);
   yylex_destroy(scanner);

@@ -2,6 +2,7 @@
 #include "kiln.h"
 
 #include "codegen/codegen.h"
+#include "frontend/dsl.h"
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
 #include "passes/passes.h"
@@ -26,8 +27,16 @@ static kiln_error *reset(kiln_error *err, kiln_error *scratch) {
   return err;
 }
 
-static kiln_status import_graph(const void *data, size_t size, const char *base_dir,
-                                kiln_graph **g, kiln_error *err) {
+/* ONNX protobuf or kiln DSL text, told apart by the contents. `path` (NULL for a buffer)
+ * names DSL diagnostics and locates its imports and weight files. */
+static kiln_status import_graph(const void *data, size_t size, const char *path,
+                                const char *base_dir, const kiln_options *opts, kiln_graph **g,
+                                kiln_error *err) {
+  if (kiln_dsl_detect(data, size)) {
+    kiln_options o = *opts;
+    o.base_dir = base_dir;
+    return kiln_dsl_import(data, size, path, &o, g, err);
+  }
   return kiln_onnx_import(data, size, base_dir, g, err);
 }
 
@@ -43,12 +52,14 @@ static char *dir_of(const char *path) {
 }
 
 /* Import and run every pass: the program a code generator consumes. */
-static kiln_status build_program(const void *data, size_t size, const char *base_dir,
-                                 const kiln_options *opts, kiln_program **prog, kiln_error *err) {
+static kiln_status build_program(const void *data, size_t size, const char *path,
+                                 const char *base_dir, const kiln_options *opts,
+                                 kiln_program **prog, kiln_error *err) {
   kiln_options none = {0};
   if (!opts) opts = &none;
   kiln_graph *g = NULL;
-  kiln_status st = import_graph(data, size, opts->base_dir ? opts->base_dir : base_dir, &g, err);
+  kiln_status st = import_graph(data, size, path, opts->base_dir ? opts->base_dir : base_dir,
+                                opts, &g, err);
   if (!st) st = kiln_passes_run(g, opts, prog, err);
   kiln_graph_free(g);
   return st;
@@ -85,7 +96,7 @@ kiln_status kiln_compile_buffer(const void *data, size_t size, const kiln_option
   if (!data || !out) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "data and out must not be NULL");
   *out = NULL;
   kiln_program *prog = NULL;
-  kiln_status st = build_program(data, size, ".", opts, &prog, err);
+  kiln_status st = build_program(data, size, NULL, ".", opts, &prog, err);
   return st ? st : finish_model(prog, opts, out, err);
 }
 
@@ -100,7 +111,7 @@ kiln_status kiln_compile_file(const char *path, const kiln_options *opts, kiln_m
   char *dir = NULL;
   kiln_program *prog = NULL;
   kiln_status st = read_model(path, &data, &size, &dir, err);
-  if (!st) st = build_program(data, size, dir, opts, &prog, err);
+  if (!st) st = build_program(data, size, path, dir, opts, &prog, err);
   free(data);
   free(dir);
   return st ? st : finish_model(prog, opts, out, err);
@@ -116,7 +127,7 @@ kiln_status kiln_compile_aot(const char *model_path, const kiln_options *opts,
   char *dir = NULL;
   kiln_program *prog = NULL;
   kiln_status st = read_model(model_path, &data, &size, &dir, err);
-  if (!st) st = build_program(data, size, dir, opts, &prog, err);
+  if (!st) st = build_program(data, size, model_path, dir, opts, &prog, err);
   if (!st) st = kiln_aot_write(prog, opts, out_path, name ? name : "model", err);
   kiln_program_free(prog);
   free(data);

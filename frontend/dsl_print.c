@@ -1,0 +1,251 @@
+/* Graph -> kiln DSL text that parses back to the same graph: inputs with their types,
+ * every constant as a param (inline when small, else by name in the ONNX file the graph
+ * came from), one statement per node with its attributes, If branches as blocks, and the
+ * outputs. Names that are not DSL identifiers (ONNX's "conv1.weight", "123") are written
+ * in backquotes; a name two values share gets a suffix. */
+#include "frontend/dsl.h"
+
+#include "ir/dtype.h"
+#include "ir/op.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INLINE_MAX 16
+
+typedef struct printer {
+  const kiln_graph *g;
+  const char *weights_from;
+  FILE *out;
+  char **names; /* printed name per value id */
+  int fresh;    /* counter for params made for tensor attributes */
+} printer;
+
+static bool is_keyword(const char *s) {
+  static const char *const kw[] = {"model", "def", "import", "param", "repeat", "return",
+                                   "_", "none", NULL};
+  for (int i = 0; kw[i]; i++)
+    if (strcmp(s, kw[i]) == 0) return true;
+  return false;
+}
+
+static bool is_ident(const char *s) {
+  if (!*s || !(isalpha((unsigned char)*s) || *s == '_')) return false;
+  for (const char *p = s; *p; p++)
+    if (!isalnum((unsigned char)*p) && *p != '_') return false;
+  return !is_keyword(s);
+}
+
+/* s as a DSL name: itself, or backquoted (backquotes and newlines inside become '_'). */
+static char *quote_name(const char *s) {
+  if (is_ident(s)) return kiln_xstrdup(s);
+  char *q = kiln_fmt("`%s`", *s ? s : "_");
+  for (char *p = q + 1; p[1]; p++)
+    if (*p == '`' || *p == '\n' || *p == '\r') *p = '_';
+  return q;
+}
+
+static void make_names(printer *p) {
+  const kiln_graph *g = p->g;
+  p->names = kiln_xcalloc((size_t)g->nvalues + 1, sizeof(char *));
+  /* open-addressing set of the names given so far */
+  int cap = 64;
+  while (cap < 4 * g->nvalues) cap *= 2;
+  char **set = kiln_xcalloc((size_t)cap, sizeof(char *));
+  for (int i = 0; i < g->nvalues; i++) {
+    char *name = quote_name(g->values[i].name);
+    for (int k = 2;; k++) {
+      uint64_t h = 1469598103934665603ull;
+      for (const char *c = name; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+      int slot = (int)(h & (uint64_t)(cap - 1));
+      while (set[slot] && strcmp(set[slot], name) != 0) slot = (slot + 1) & (cap - 1);
+      if (!set[slot]) {
+        set[slot] = name;
+        break;
+      }
+      char *base = quote_name(g->values[i].name);
+      free(name);
+      if (base[0] == '`') name = kiln_fmt("%.*s_%d`", (int)strlen(base) - 1, base, k);
+      else name = kiln_fmt("%s_%d", base, k);
+      free(base);
+    }
+    p->names[i] = name;
+  }
+  free(set); /* the strings belong to p->names */
+}
+
+static void print_string(FILE *out, const char *s) {
+  fputc('"', out);
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\') fprintf(out, "\\%c", *s);
+    else if (*s == '\n') fputs("\\n", out);
+    else if (*s == '\t') fputs("\\t", out);
+    else fputc(*s, out);
+  }
+  fputc('"', out);
+}
+
+static void print_float(FILE *out, double v, bool f64) {
+  if (isinf(v)) fputs(v > 0 ? "1e999" : "-1e999", out);
+  else if (isnan(v)) fputs("0", out); /* the language has no NaN literal */
+  else fprintf(out, f64 ? "%.17g" : "%.9g", v);
+}
+
+static void print_type(printer *p, kiln_dtype t, int rank, const int64_t *dims, char *const *dim_names) {
+  fprintf(p->out, "%s[", kiln_dtype_name(t));
+  for (int d = 0; d < rank; d++) {
+    if (d) fputs(", ", p->out);
+    if (dim_names && dim_names[d]) {
+      char *q = quote_name(dim_names[d]);
+      fputs(q, p->out);
+      free(q);
+    } else {
+      fprintf(p->out, "%lld", (long long)dims[d]);
+    }
+  }
+  fputc(']', p->out);
+}
+
+static void print_values(FILE *out, kiln_dtype t, const void *data, int64_t n) {
+  fputc('[', out);
+  for (int64_t i = 0; i < n; i++) {
+    if (i) fputs(i % 16 ? ", " : ",\n      ", out);
+    if (kiln_dtype_is_float(t)) print_float(out, kiln_load_f64(t, data, i), t == KILN_F64);
+    else if (t == KILN_U64) fprintf(out, "%llu", (unsigned long long)((const uint64_t *)data)[i]);
+    else fprintf(out, "%lld", (long long)kiln_load_i64(t, data, i));
+  }
+  fputc(']', out);
+}
+
+static void print_param(printer *p, const char *name, const char *onnx_name, kiln_dtype t,
+                        int rank, const int64_t *dims, const void *data, const char *indent) {
+  int64_t n = kiln_shape_numel(rank, dims);
+  fprintf(p->out, "%sparam %s: ", indent, name);
+  print_type(p, t, rank, dims, NULL);
+  fputs(" = ", p->out);
+  if (n > INLINE_MAX && p->weights_from && onnx_name) {
+    fputs("onnx(", p->out);
+    print_string(p->out, p->weights_from);
+    fputs(", ", p->out);
+    print_string(p->out, onnx_name);
+    fputc(')', p->out);
+  } else {
+    print_values(p->out, t, data, n);
+  }
+  fputc('\n', p->out);
+}
+
+static bool is_const(const kiln_value *v) {
+  return !v->is_input && v->producer < 0 && (v->data || (v->rank >= 0 && kiln_value_numel(v) == 0));
+}
+
+static void print_block(printer *p, const kiln_block *b, int depth);
+
+/* Tensor attributes become params printed just before their node. */
+static void attr_params(printer *p, const kiln_node *n, int depth, char **tensor_names) {
+  for (int a = 0; a < n->nattrs; a++) {
+    const kiln_attr *at = &n->attrs[a];
+    tensor_names[a] = NULL;
+    if (at->type != KILN_ATTR_TENSOR || !at->tensors) continue;
+    tensor_names[a] = kiln_fmt("`%s.%s#%d`", n->name, at->name, ++p->fresh);
+    const kiln_tensor *t = &at->tensors[0];
+    print_param(p, tensor_names[a], NULL, t->dtype, t->rank, t->dims, t->data, depth == 1 ? "  " : "    ");
+  }
+}
+
+static void print_attr(printer *p, const kiln_attr *at, const char *tensor_name, int depth,
+                       bool first) {
+  FILE *out = p->out;
+  fprintf(out, "%s%s=", first ? "" : ", ", at->name);
+  switch (at->type) {
+  case KILN_ATTR_INT: fprintf(out, "%lld", (long long)at->i); break;
+  case KILN_ATTR_FLOAT: print_float(out, at->f, true); break;
+  case KILN_ATTR_STRING: print_string(out, at->s ? at->s : ""); break;
+  case KILN_ATTR_TENSOR: fputs(tensor_name ? tensor_name : "0", out); break;
+  case KILN_ATTR_INTS: case KILN_ATTR_FLOATS: case KILN_ATTR_STRINGS:
+    fputc('[', out);
+    for (int i = 0; i < at->count; i++) {
+      if (i) fputs(", ", out);
+      if (at->type == KILN_ATTR_INTS) fprintf(out, "%lld", (long long)at->ints[i]);
+      else if (at->type == KILN_ATTR_FLOATS) print_float(out, at->floats[i], true);
+      else print_string(out, at->strings[i] ? at->strings[i] : "");
+    }
+    fputc(']', out);
+    break;
+  case KILN_ATTR_GRAPH:
+    fputs("{\n", out);
+    if (at->graphs) print_block(p, at->graphs[0], depth + 1);
+    fprintf(out, "%*s}", 2 * depth, "");
+    break;
+  default: fputs("0", out); break;
+  }
+}
+
+static bool in_spec(const kiln_op_def *op, const char *name) {
+  for (const kiln_attr_spec *s = op->attrs; s && s->name; s++)
+    if (strcmp(s->name, name) == 0) return true;
+  return false;
+}
+
+static void print_node(printer *p, const kiln_node *n, int depth) {
+  FILE *out = p->out;
+  char **tensor_names = kiln_xcalloc((size_t)n->nattrs + 1, sizeof(char *));
+  attr_params(p, n, depth, tensor_names);
+  fprintf(out, "%*s", 2 * depth, "");
+  for (int i = 0; i < n->noutputs; i++)
+    fprintf(out, "%s%s", i ? ", " : "", n->outputs[i] >= 0 ? p->names[n->outputs[i]] : "_");
+  fprintf(out, " = %s(", n->op ? n->op->name : n->op_type);
+  for (int i = 0; i < n->ninputs; i++)
+    fprintf(out, "%s%s", i ? ", " : "", n->inputs[i] >= 0 ? p->names[n->inputs[i]] : "_");
+  bool first = n->ninputs == 0;
+  for (int a = 0; a < n->nattrs; a++) {
+    if (!n->op || in_spec(n->op, n->attrs[a].name)) { /* others are ignored by the op */
+      print_attr(p, &n->attrs[a], tensor_names[a], depth, first);
+      first = false;
+    }
+    free(tensor_names[a]);
+  }
+  fputs(")\n", out);
+  free(tensor_names);
+}
+
+static void print_block(printer *p, const kiln_block *b, int depth) {
+  for (int i = 0; i < b->nnodes; i++) print_node(p, &p->g->nodes[b->nodes[i]], depth);
+  fprintf(p->out, "%*sreturn ", 2 * depth, "");
+  for (int i = 0; i < b->noutputs; i++) fprintf(p->out, "%s%s", i ? ", " : "", p->names[b->outputs[i]]);
+  fputc('\n', p->out);
+}
+
+void kiln_dsl_print(const kiln_graph *g, const char *weights_from, FILE *out) {
+  printer p = {g, weights_from, out, NULL, 0};
+  make_names(&p);
+  char *model = quote_name(g->name && *g->name ? g->name : "model");
+  fprintf(out, "# kiln DSL (kiln dump --dsl)\nmodel %s(", model[0] == '`' ? "model" : model);
+  free(model);
+  for (int i = 0; i < g->ninputs; i++) {
+    const kiln_value *v = &g->values[g->inputs[i]];
+    fprintf(out, "%s%s: ", i ? ", " : "", p.names[g->inputs[i]]);
+    print_type(&p, v->dtype, v->rank < 0 ? 0 : v->rank, v->dims, v->dim_names);
+  }
+  fputs(") {\n", out);
+  for (int i = 0; i < g->nvalues; i++)
+    if (is_const(&g->values[i]))
+      print_param(&p, p.names[i], g->values[i].name, g->values[i].dtype, g->values[i].rank,
+                  g->values[i].dims, g->values[i].data, "  ");
+  const kiln_block *b = &g->main;
+  for (int i = 0; i < b->nnodes; i++) print_node(&p, &g->nodes[b->nodes[i]], 1);
+  fputs("  return ", out);
+  for (int i = 0; i < b->noutputs; i++) {
+    int id = b->outputs[i];
+    char *real = quote_name(g->values[id].name);
+    /* an output whose printed name had to change keeps its own name */
+    if (strcmp(real, p.names[id]) != 0) fprintf(out, "%s%s = %s", i ? ", " : "", real, p.names[id]);
+    else fprintf(out, "%s%s", i ? ", " : "", real);
+    free(real);
+  }
+  fputs("\n}\n", out);
+  for (int i = 0; i < g->nvalues; i++) free(p.names[i]);
+  free(p.names);
+}
