@@ -108,7 +108,7 @@ bool dsl_value_tensor(dsl_ctx *c, const dsl_val *v, kiln_dtype want, kiln_tensor
   list_fill(v, KILN_F32, NULL, &count, &all_int);
   t->dtype = want ? want : all_int ? KILN_I64 : KILN_F32;
   t->rank = rank;
-  memcpy(t->dims, dims, sizeof(int64_t) * (size_t)rank);
+  if (rank > 0) memcpy(t->dims, dims, sizeof(int64_t) * (size_t)rank);
   if (count) t->data = kiln_xcalloc((size_t)count, kiln_dtype_size(t->dtype));
   count = 0;
   list_fill(v, t->dtype, t->data, &count, &all_int);
