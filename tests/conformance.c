@@ -1,0 +1,394 @@
+/* ONNX backend node tests through the public API (compile with LLVM, run, compare).
+ *
+ *   conformance DIR               one test: exit 0 pass, 1 fail, 77 unsupported
+ *   conformance --summary ROOT    every test under ROOT, one forked child each (a crash is
+ *                                 a failure, not the end); counts overall, per op type and
+ *                                 for the core op list; exit 1 if that list passes < 95%
+ */
+#include "node_test.h"
+#include "onnx/onnx.pb-c.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { PASS = 0, FAIL = 1, UNSUPPORTED = 77 };
+
+/* The ops every serious ONNX compiler must cover; the --summary gate is measured on the
+ * tests made only of these. */
+static const char *const CORE_OPS[] = {
+    "Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min",
+    "Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Erf", "Exp", "Log", "Sqrt", "Reciprocal",
+    "Neg", "Abs", "Clip", "HardSigmoid", "HardSwish", "Softmax", "LogSoftmax",
+    "BatchNormalization", "LayerNormalization", "InstanceNormalization", "MaxPool",
+    "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape", "Transpose",
+    "Concat", "Split", "Slice", "Gather", "Squeeze", "Unsqueeze", "ReduceMean", "ReduceSum",
+    "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "Cast", "Constant", "ConstantOfShape",
+    "Identity", "Shape", "Size", "Expand", "Where", "Equal", "Less", "Greater", "Not", "And",
+    "Or", "Pad", "Resize", "Tile", "Range", "LSTM", "GRU", "Dropout", "If"};
+#define CORE_PASS_RATE 0.95
+#define MAX_OPS 64
+#define TEST_TIMEOUT_S 30 /* the target is well under a second per test */
+#define WHY (sizeof ((kiln_error *)0)->message + 512) /* a kiln message and context */
+
+/* ---- the model's graph inputs, outputs and op types, read with protobuf-c ------------ */
+
+typedef struct model_desc {
+  Onnx__ModelProto *proto;
+  int ninputs;                        /* graph inputs that are not initializers */
+  const char *inputs[NODE_TEST_MAX_IO];
+  int nops;
+  const char *ops[MAX_OPS];           /* distinct op types, subgraphs included */
+} model_desc;
+
+static void add_ops(model_desc *d, const Onnx__GraphProto *g) {
+  for (size_t i = 0; g && i < g->n_node; i++) {
+    const Onnx__NodeProto *n = g->node[i];
+    int seen = 0;
+    for (int k = 0; k < d->nops && !seen; k++) seen = !strcmp(d->ops[k], n->op_type);
+    if (!seen && d->nops < MAX_OPS) d->ops[d->nops++] = n->op_type;
+    for (size_t a = 0; a < n->n_attribute; a++) {
+      add_ops(d, n->attribute[a]->g);
+      for (size_t k = 0; k < n->attribute[a]->n_graphs; k++) add_ops(d, n->attribute[a]->graphs[k]);
+    }
+  }
+}
+
+static int describe(model_desc *d, const void *data, size_t size) {
+  memset(d, 0, sizeof *d);
+  d->proto = onnx__model_proto__unpack(NULL, size, data);
+  if (!d->proto || !d->proto->graph) return 0;
+  const Onnx__GraphProto *g = d->proto->graph;
+  for (size_t i = 0; i < g->n_input && d->ninputs < NODE_TEST_MAX_IO; i++) {
+    int init = 0;
+    for (size_t k = 0; k < g->n_initializer && !init; k++)
+      init = !strcmp(g->initializer[k]->name, g->input[i]->name);
+    if (!init) d->inputs[d->ninputs++] = g->input[i]->name;
+  }
+  add_ops(d, g);
+  return 1;
+}
+
+static void describe_free(model_desc *d) {
+  if (d->proto) onnx__model_proto__free_unpacked(d->proto, NULL);
+}
+
+static int is_core(const model_desc *d) {
+  for (int i = 0; i < d->nops; i++) {
+    int found = 0;
+    for (size_t k = 0; k < sizeof CORE_OPS / sizeof *CORE_OPS && !found; k++)
+      found = !strcmp(CORE_OPS[k], d->ops[i]);
+    if (!found) return 0;
+  }
+  return 1;
+}
+
+/* ---- one test -------------------------------------------------------------------------- */
+
+/* Replaces t's inputs and outputs with those of test_data_set_<k>; 0 when there is none. */
+static int load_set(node_test *t, int k, kiln_error *err) {
+  char path[1200];
+  snprintf(path, sizeof path, "%s/test_data_set_%d", t->dir, k);
+  if (access(path, F_OK)) return 0;
+  for (int i = 0; i < t->ninputs; i++) kiln_tensor_free(&t->inputs[i]), free(t->input_names[i]);
+  for (int i = 0; i < t->noutputs; i++) kiln_tensor_free(&t->outputs[i]), free(t->output_names[i]);
+  t->ninputs = t->noutputs = 0;
+  for (int io = 0; io < 2; io++) {
+    for (int i = 0; i < NODE_TEST_MAX_IO; i++) {
+      snprintf(path, sizeof path, "%s/test_data_set_%d/%s_%d.pb", t->dir, k,
+               io ? "output" : "input", i);
+      void *data;
+      size_t size;
+      if (access(path, F_OK)) break;
+      if (kiln_read_file(path, &data, &size, err)) return -1;
+      kiln_tensor *dst = io ? &t->outputs[i] : &t->inputs[i];
+      kiln_status st = kiln_onnx_read_tensor(data, size, dst, io ? &t->output_names[i]
+                                                                  : &t->input_names[i], err);
+      free(data);
+      if (st) return -1;
+      *(io ? &t->noutputs : &t->ninputs) += 1;
+    }
+  }
+  return 1;
+}
+
+/* Compiles with every input's shape bound; each time the compiler asks for an input's
+ * value ("must be known at compile time"), compiles again with that input as a constant. */
+static kiln_status compile(const node_test *t, const model_desc *d, kiln_model **m,
+                           kiln_error *err) {
+  kiln_shape_binding shapes[NODE_TEST_MAX_IO];
+  kiln_input_value values[NODE_TEST_MAX_IO];
+  int nvalues = 0, as_value[NODE_TEST_MAX_IO] = {0};
+  for (;;) {
+    int nshapes = 0;
+    nvalues = 0;
+    for (int i = 0; i < t->ninputs; i++) {
+      const kiln_tensor *x = &t->inputs[i];
+      if (as_value[i]) {
+        values[nvalues] = (kiln_input_value){d->inputs[i], x->dtype, x->rank, {0}, x->data};
+        memcpy(values[nvalues++].dims, x->dims, sizeof x->dims);
+      } else {
+        shapes[nshapes] = (kiln_shape_binding){d->inputs[i], x->rank, {0}};
+        memcpy(shapes[nshapes++].dims, x->dims, sizeof x->dims);
+      }
+    }
+    kiln_options opts = {0};
+    opts.shapes = shapes;
+    opts.nshapes = nshapes;
+    opts.values = values;
+    opts.nvalues = nvalues;
+    opts.base_dir = t->dir;
+    kiln_status st = kiln_compile_buffer(t->model, t->model_size, &opts, m, err);
+    if (st != KILN_ERR_SHAPE || !strstr(err->message, "must be known at compile time")) return st;
+    int asked = -1;
+    for (int i = 0; i < t->ninputs && asked < 0; i++) {
+      char quoted[300];
+      snprintf(quoted, sizeof quoted, "'%s'", d->inputs[i]);
+      if (!as_value[i] && strstr(err->message, quoted)) asked = i;
+    }
+    if (asked < 0) return st;
+    as_value[asked] = 1;
+  }
+}
+
+/* Runs one compiled data set; 1 when every output matches. */
+static int run_set(const node_test *t, const model_desc *d, const kiln_model *m, char *why,
+                   size_t n) {
+  const void *in[NODE_TEST_MAX_IO] = {0};
+  void *out[NODE_TEST_MAX_IO] = {0};
+  kiln_tensor_info info[NODE_TEST_MAX_IO];
+  int nin = kiln_num_inputs(m), nout = kiln_num_outputs(m), ok = 0;
+  if (nout != t->noutputs || nin > t->ninputs) {
+    snprintf(why, n, "model has %d inputs / %d outputs, test data %d / %d", nin, nout,
+             t->ninputs, t->noutputs);
+    return 0;
+  }
+  for (int i = 0; i < nin; i++) {
+    kiln_tensor_info ii;
+    kiln_input_info(m, i, &ii);
+    int k = 0;
+    while (k < d->ninputs && strcmp(d->inputs[k], ii.name)) k++;
+    if (k >= t->ninputs) {
+      snprintf(why, n, "model input '%s' is not in the test data", ii.name);
+      return 0;
+    }
+    static const char empty[1];
+    in[i] = t->inputs[k].data ? t->inputs[k].data : empty;
+  }
+  for (int i = 0; i < nout; i++) {
+    kiln_output_info(m, i, &info[i]);
+    out[i] = calloc(1, info[i].bytes ? info[i].bytes : 1);
+  }
+  kiln_error err = {0};
+  if (kiln_run(m, in, out, &err)) {
+    snprintf(why, n, "run: %s: %s", kiln_status_name(err.code), err.message);
+    goto done;
+  }
+  ok = 1;
+  for (int i = 0; i < nout && ok; i++) {
+    char reason[512];
+    if (!node_test_compare(&t->outputs[i], info[i].dtype, info[i].rank, info[i].dims, out[i],
+                           reason, sizeof reason)) {
+      snprintf(why, n, "output %d '%s': %s", i, info[i].name, reason);
+      ok = 0;
+    }
+  }
+done:
+  for (int i = 0; i < nout; i++) free(out[i]);
+  return ok;
+}
+
+static int run_test(const char *dir, model_desc *d, char *why, size_t n) {
+  node_test t;
+  kiln_error err = {0};
+  int result = FAIL, sets = 0;
+  if (node_test_load(&t, dir, &err)) {
+    snprintf(why, n, "loading: %s", err.message);
+    node_test_free(&t);
+    return FAIL;
+  }
+  if (!describe(d, t.model, t.model_size)) {
+    snprintf(why, n, "model.onnx does not parse");
+    goto done;
+  }
+  for (int k = 0;; k++) {
+    int loaded = k == 0 ? 1 : load_set(&t, k, &err);
+    if (loaded < 0) {
+      snprintf(why, n, "test_data_set_%d: %s", k, err.message);
+      goto done;
+    }
+    if (!loaded) break;
+    kiln_model *m = NULL;
+    kiln_status st = compile(&t, d, &m, &err);
+    if (st == KILN_ERR_UNSUPPORTED) {
+      snprintf(why, n, "%s", err.message);
+      result = UNSUPPORTED;
+      goto done;
+    }
+    if (st) {
+      snprintf(why, n, "compile: %s: %s", kiln_status_name(st), err.message);
+      goto done;
+    }
+    int ok = run_set(&t, d, m, why, n);
+    kiln_model_free(m);
+    if (!ok) {
+      char set[64];
+      snprintf(set, sizeof set, " [test_data_set_%d]", k);
+      strncat(why, set, n - strlen(why) - 1);
+      goto done;
+    }
+    sets++;
+  }
+  result = sets ? PASS : FAIL;
+  if (!sets) snprintf(why, n, "no test data sets");
+done:
+  node_test_free(&t);
+  return result;
+}
+
+/* ---- --summary -------------------------------------------------------------------------- */
+
+typedef struct op_count {
+  char name[64];
+  int pass, fail, unsupported;
+} op_count;
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_op(const void *a, const void *b) {
+  return strcmp(((const op_count *)a)->name, ((const op_count *)b)->name);
+}
+
+/* Runs one test in a child: the verdict comes back as the exit status, the reason through
+ * a pipe; a signal or a hang (alarm) is a failure. */
+static int run_forked(const char *dir, char *why, size_t n) {
+  int fd[2];
+  if (pipe(fd)) return snprintf(why, n, "pipe failed"), FAIL;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fd[0]);
+    alarm(TEST_TIMEOUT_S);
+    model_desc d = {0};
+    char reason[WHY] = "";
+    int r = run_test(dir, &d, reason, sizeof reason);
+    describe_free(&d);
+    if (write(fd[1], reason, strlen(reason)) < 0) r = FAIL;
+    _exit(r);
+  }
+  close(fd[1]);
+  ssize_t len = 0, got;
+  while (len < (ssize_t)n - 1 && (got = read(fd[0], why + len, n - 1 - len)) > 0) len += got;
+  why[len] = 0;
+  close(fd[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
+    snprintf(why, n, "timed out after %d s", TEST_TIMEOUT_S);
+    return FAIL;
+  }
+  if (WIFSIGNALED(status)) {
+    snprintf(why, n, "crashed: %s", strsignal(WTERMSIG(status)));
+    return FAIL;
+  }
+  int code = WEXITSTATUS(status);
+  return code == PASS || code == UNSUPPORTED ? code : FAIL;
+}
+
+static int summary(const char *root) {
+  DIR *dir = opendir(root);
+  if (!dir) return fprintf(stderr, "cannot open %s\n", root), 2;
+  char **names = NULL;
+  size_t count = 0;
+  for (struct dirent *e; (e = readdir(dir));) {
+    if (e->d_name[0] == '.') continue;
+    names = realloc(names, (count + 1) * sizeof *names);
+    names[count++] = strdup(e->d_name);
+  }
+  closedir(dir);
+  qsort(names, count, sizeof *names, cmp_str);
+
+  op_count *ops = NULL;
+  int nops = 0, totals[3] = {0}, core_total = 0, core_pass = 0;
+  char (*core_fails)[WHY + 400] = calloc(count, sizeof *core_fails);
+  int ncore_fails = 0;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (size_t i = 0; i < count; i++) {
+    char path[1200], why[WHY] = "";
+    snprintf(path, sizeof path, "%s/%s", root, names[i]);
+    int r = run_forked(path, why, sizeof why);
+    int slot = r == PASS ? 0 : r == FAIL ? 1 : 2;
+    totals[slot]++;
+    /* The op types are read here in the parent too: the child may have crashed. */
+    node_test t;
+    kiln_error err;
+    model_desc d = {0};
+    int described = !node_test_load(&t, path, &err) && describe(&d, t.model, t.model_size);
+    node_test_free(&t);
+    for (int k = 0; described && k < d.nops; k++) {
+      int j = 0;
+      while (j < nops && strcmp(ops[j].name, d.ops[k])) j++;
+      if (j == nops) {
+        ops = realloc(ops, ++nops * sizeof *ops);
+        memset(&ops[j], 0, sizeof *ops);
+        snprintf(ops[j].name, sizeof ops[j].name, "%s", d.ops[k]);
+      }
+      *(slot == 0 ? &ops[j].pass : slot == 1 ? &ops[j].fail : &ops[j].unsupported) += 1;
+    }
+    if (described && is_core(&d)) {
+      core_total++;
+      if (r == PASS) core_pass++;
+      else
+        snprintf(core_fails[ncore_fails++], sizeof *core_fails, "  %-55s %s: %s", names[i],
+                 r == FAIL ? "FAIL" : "UNSUPPORTED", why);
+    }
+    describe_free(&d);
+    if ((i + 1) % 100 == 0 || i + 1 == count)
+      fprintf(stderr, "[%zu/%zu] %d pass, %d fail, %d unsupported\n", i + 1, count, totals[0],
+              totals[1], totals[2]);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double secs = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
+
+  qsort(ops, nops, sizeof *ops, cmp_op);
+  printf("%-32s %6s %6s %6s\n", "op type", "pass", "fail", "unsup");
+  for (int j = 0; j < nops; j++)
+    printf("%-32s %6d %6d %6d\n", ops[j].name, ops[j].pass, ops[j].fail, ops[j].unsupported);
+  printf("\nall tests: %zu: %d pass (%.1f%%), %d fail, %d unsupported; %.1f s (%.3f s/test)\n",
+         count, totals[0], count ? 100.0 * totals[0] / count : 0.0, totals[1], totals[2], secs,
+         count ? secs / count : 0.0);
+  double rate = core_total ? (double)core_pass / core_total : 0.0;
+  printf("core op tests: %d: %d pass (%.1f%%), gate %.0f%%\n", core_total, core_pass,
+         100.0 * rate, 100.0 * CORE_PASS_RATE);
+  if (ncore_fails) printf("core op tests that do not pass:\n");
+  for (int i = 0; i < ncore_fails; i++) printf("%s\n", core_fails[i]);
+
+  for (size_t i = 0; i < count; i++) free(names[i]);
+  free(names);
+  free(ops);
+  free(core_fails);
+  return core_total > 0 && rate >= CORE_PASS_RATE ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 3 && !strcmp(argv[1], "--summary")) return summary(argv[2]);
+  if (argc != 2) {
+    fprintf(stderr, "usage: conformance DIR | conformance --summary NODE_ROOT\n");
+    return 2;
+  }
+  model_desc d = {0};
+  char why[WHY] = "";
+  int r = run_test(argv[1], &d, why, sizeof why);
+  describe_free(&d);
+  if (r == PASS) printf("PASS %s\n", argv[1]);
+  else printf("%s %s: %s\n", r == UNSUPPORTED ? "UNSUPPORTED" : "FAIL", argv[1], why);
+  return r;
+}

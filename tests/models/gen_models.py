@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""Whole-model tests for kiln: real architectures built with onnx.helper and fixed seeds.
+
+    gen_models.py OUT_DIR [--models mlp,resnet18,...]
+
+For each model writes OUT_DIR/<name>/model.onnx and test_data_set_0/{input,output}_<i>.pb.
+Weights are random but He/Xavier-scaled (and residual branches damped, as trained networks
+are) so activations stay O(1) and a wrong kernel cannot hide under rounding.
+References come from onnxruntime on the CPU with graph optimizations DISABLED, so they are
+ONNX's op-by-op semantics and not those of ORT's fused kernels.
+A model is regenerated only when this script changes (stamp = hash of the script).
+"""
+import argparse
+import hashlib
+import os
+import shutil
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+
+
+class Builder:
+    """Accumulates nodes and initializers; every op helper returns its output name."""
+
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+        self.nodes, self.inits, self.n = [], [], 0
+
+    def name(self, hint):
+        self.n += 1
+        return f"{hint}_{self.n}"
+
+    def const(self, array, hint="w"):
+        name = self.name(hint)
+        self.inits.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def normal(self, shape, std, hint="w"):
+        return self.const(self.rng.normal(0.0, std, shape).astype(np.float32), hint)
+
+    def op(self, op_type, inputs, hint=None, **attrs):
+        out = self.name(hint or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        return out
+
+    def model(self, inputs, outputs, name):
+        graph = helper.make_graph(self.nodes, name, inputs, outputs, self.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                                  producer_name="kiln gen_models.py")
+        model.ir_version = 8
+        onnx.checker.check_model(model, full_check=True)
+        return model
+
+
+# ---- convolutional networks ---------------------------------------------------------------
+
+def conv_bn(b, x, cin, cout, k, stride=1, group=1, gamma=1.0):
+    """Conv (no bias) + BatchNormalization, as exported from a PyTorch model in eval mode."""
+    fan_in = cin // group * k * k
+    w = b.normal((cout, cin // group, k, k), np.sqrt(2.0 / fan_in), "conv_w")
+    y = b.op("Conv", [x, w], kernel_shape=[k, k], strides=[stride, stride],
+             pads=[k // 2] * 4, group=group)
+    scale = b.const((gamma * b.rng.uniform(0.8, 1.2, cout)).astype(np.float32), "bn_scale")
+    bias = b.const(b.rng.normal(0.0, 0.1, cout).astype(np.float32), "bn_bias")
+    mean = b.const(b.rng.normal(0.0, 0.1, cout).astype(np.float32), "bn_mean")
+    var = b.const(b.rng.uniform(0.8, 1.2, cout).astype(np.float32), "bn_var")
+    return b.op("BatchNormalization", [y, scale, bias, mean, var], epsilon=1e-5)
+
+
+def classifier(b, x, channels, classes=1000):
+    x = b.op("GlobalAveragePool", [x])
+    x = b.op("Flatten", [x], axis=1)
+    w = b.normal((classes, channels), np.sqrt(1.0 / channels), "fc_w")
+    bias = b.const(b.rng.normal(0.0, 0.01, classes).astype(np.float32), "fc_b")
+    return b.op("Gemm", [x, w, bias], transB=1)
+
+
+def resnet(depth):
+    b = Builder(seed=depth)
+    bottleneck = depth == 50
+    blocks = {18: [2, 2, 2, 2], 50: [3, 4, 6, 3]}[depth]
+    x = b.op("Relu", [conv_bn(b, "input", 3, 64, 7, stride=2)])
+    x = b.op("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    cin = 64
+    for stage, n in enumerate(blocks):
+        width = 64 << stage
+        cout = width * 4 if bottleneck else width
+        for i in range(n):
+            stride = 2 if stage > 0 and i == 0 else 1
+            # The branch's last BN is damped so the residual sum grows slowly with depth.
+            if bottleneck:
+                y = b.op("Relu", [conv_bn(b, x, cin, width, 1)])
+                y = b.op("Relu", [conv_bn(b, y, width, width, 3, stride)])
+                y = conv_bn(b, y, width, cout, 1, gamma=0.3)
+            else:
+                y = b.op("Relu", [conv_bn(b, x, cin, width, 3, stride)])
+                y = conv_bn(b, y, width, cout, 3, gamma=0.3)
+            skip = conv_bn(b, x, cin, cout, 1, stride) if stride != 1 or cin != cout else x
+            x = b.op("Relu", [b.op("Add", [y, skip])])
+            cin = cout
+    y = classifier(b, x, cin)
+    inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 224, 224])
+    out = helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 1000])
+    return b.model([inp], [out], f"resnet{depth}"), b.rng
+
+
+def mobilenet_v2():
+    b = Builder(seed=2)
+    lo, hi = b.const(np.float32(0.0), "relu6_min"), b.const(np.float32(6.0), "relu6_max")
+    relu6 = lambda t: b.op("Clip", [t, lo, hi])
+    x = relu6(conv_bn(b, "input", 3, 32, 3, stride=2))
+    cin = 32
+    for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                       (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
+        for i in range(n):
+            stride = s if i == 0 else 1
+            hidden = cin * t
+            y = relu6(conv_bn(b, x, cin, hidden, 1)) if t != 1 else x
+            y = relu6(conv_bn(b, y, hidden, hidden, 3, stride, group=hidden))
+            residual = stride == 1 and cin == c
+            y = conv_bn(b, y, hidden, c, 1, gamma=0.3 if residual else 1.0)
+            x = b.op("Add", [x, y]) if residual else y
+            cin = c
+    x = relu6(conv_bn(b, x, cin, 1280, 1))
+    y = classifier(b, x, 1280)
+    inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 224, 224])
+    out = helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 1000])
+    return b.model([inp], [out], "mobilenetv2"), b.rng
+
+
+# ---- fully connected, recurrent, attention --------------------------------------------------
+
+def linear(b, x, fin, fout, gemm=False):
+    """Gemm (2-D, PyTorch's [out, in] weight) or MatMul + Add (N-D, [in, out] weight)."""
+    bias = b.const(b.rng.normal(0.0, 0.02, fout).astype(np.float32), "b")
+    if gemm:
+        return b.op("Gemm", [x, b.normal((fout, fin), np.sqrt(2.0 / fin)), bias], transB=1)
+    return b.op("Add", [b.op("MatMul", [x, b.normal((fin, fout), np.sqrt(1.0 / fin))]), bias])
+
+
+def mlp():
+    b = Builder(seed=784)
+    x = b.op("Relu", [linear(b, "input", 784, 512, gemm=True)])
+    x = b.op("Relu", [linear(b, x, 512, 512, gemm=True)])
+    y = linear(b, x, 512, 10, gemm=True)
+    inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 784])
+    out = helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 10])
+    return b.model([inp], [out], "mlp"), b.rng
+
+
+def lstm():
+    seq, feat, hidden, classes = 32, 64, 128, 10
+    b = Builder(seed=32)
+    s = 1.0 / np.sqrt(hidden)  # PyTorch's LSTM init: U(-1/sqrt(h), 1/sqrt(h))
+    w = b.const(b.rng.uniform(-s, s, (1, 4 * hidden, feat)).astype(np.float32), "lstm_w")
+    r = b.const(b.rng.uniform(-s, s, (1, 4 * hidden, hidden)).astype(np.float32), "lstm_r")
+    bias = b.const(b.rng.uniform(-s, s, (1, 8 * hidden)).astype(np.float32), "lstm_b")
+    y_h = b.name("y_h")
+    b.nodes.append(helper.make_node("LSTM", ["input", w, r, bias], ["", y_h], name="lstm",
+                                    hidden_size=hidden))
+    x = b.op("Reshape", [y_h, b.const(np.array([1, hidden], np.int64), "shape")])
+    y = linear(b, x, hidden, classes, gemm=True)
+    inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, [seq, 1, feat])
+    out = helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, classes])
+    return b.model([inp], [out], "lstm"), b.rng
+
+
+def layer_norm(b, x, hidden, decomposed):
+    gamma = b.const(b.rng.uniform(0.8, 1.2, hidden).astype(np.float32), "ln_gamma")
+    beta = b.const(b.rng.normal(0.0, 0.1, hidden).astype(np.float32), "ln_beta")
+    if not decomposed:
+        return b.op("LayerNormalization", [x, gamma, beta], axis=-1, epsilon=1e-12)
+    # The form torch.onnx exports below opset 17.
+    mean = b.op("ReduceMean", [x], axes=[-1])
+    d = b.op("Sub", [x, mean])
+    var = b.op("ReduceMean", [b.op("Pow", [d, b.const(np.float32(2.0), "two")])], axes=[-1])
+    std = b.op("Sqrt", [b.op("Add", [var, b.const(np.float32(1e-12), "eps")])])
+    return b.op("Add", [b.op("Mul", [b.op("Div", [d, std]), gamma]), beta])
+
+
+def bert(layers, hidden, heads, inter, seq, vocab, decomposed_ln):
+    b = Builder(seed=hidden)
+    dh = hidden // heads
+    i64 = lambda v: b.const(np.array(v, np.int64), "shape")
+    f32 = lambda v: b.const(np.float32(v), "c")
+    words = b.normal((vocab, hidden), 1.0, "word_emb")
+    positions = b.normal((seq, hidden), 0.5, "pos_emb")
+    x = b.op("Add", [b.op("Gather", [words, "input_ids"], axis=0), positions])
+    x = layer_norm(b, x, hidden, decomposed_ln)
+    # Additive mask as BERT exports build it: (1 - mask) * -10000, broadcast over heads.
+    mask = b.op("Cast", ["attention_mask"], to=TensorProto.FLOAT)
+    mask = b.op("Unsqueeze", [mask, i64([1, 2])])
+    mask = b.op("Mul", [b.op("Sub", [f32(1.0), mask]), f32(-10000.0)])
+    for _ in range(layers):
+        def heads_of(t, perm):
+            t = b.op("Reshape", [t, i64([1, seq, heads, dh])])
+            return b.op("Transpose", [t], perm=perm)
+        q = heads_of(linear(b, x, hidden, hidden), [0, 2, 1, 3])
+        k = heads_of(linear(b, x, hidden, hidden), [0, 2, 3, 1])
+        v = heads_of(linear(b, x, hidden, hidden), [0, 2, 1, 3])
+        scores = b.op("Div", [b.op("MatMul", [q, k]), f32(np.sqrt(dh))])
+        probs = b.op("Softmax", [b.op("Add", [scores, mask])], axis=-1)
+        ctx = b.op("Transpose", [b.op("MatMul", [probs, v])], perm=[0, 2, 1, 3])
+        ctx = b.op("Reshape", [ctx, i64([1, seq, hidden])])
+        x = layer_norm(b, b.op("Add", [linear(b, ctx, hidden, hidden), x]), hidden,
+                       decomposed_ln)
+        h = linear(b, x, hidden, inter)
+        gelu = b.op("Erf", [b.op("Div", [h, f32(np.sqrt(2.0))])])
+        h = b.op("Mul", [b.op("Mul", [h, b.op("Add", [gelu, f32(1.0)])]), f32(0.5)])
+        x = layer_norm(b, b.op("Add", [linear(b, h, inter, hidden), x]), hidden,
+                       decomposed_ln)
+    inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, seq]),
+              helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [1, seq])]
+    out = helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, seq, hidden])
+    return b.model(inputs, [out], f"bert_{layers}x{hidden}"), b.rng
+
+
+MODELS = {
+    "mlp": mlp,
+    "resnet18": lambda: resnet(18),
+    "resnet50": lambda: resnet(50),
+    "mobilenetv2": mobilenet_v2,
+    "bert_tiny": lambda: bert(2, 128, 2, 512, 16, 1000, decomposed_ln=False),
+    "bert_base": lambda: bert(12, 768, 12, 3072, 128, 30522, decomposed_ln=True),
+    "lstm": lstm,
+}
+
+
+def make_inputs(model, rng):
+    feeds = {}
+    for vi in model.graph.input:
+        shape = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        if vi.name == "input_ids":
+            feeds[vi.name] = rng.integers(0, 1000, shape, dtype=np.int64)
+        elif vi.name == "attention_mask":
+            mask = np.ones(shape, np.int64)
+            mask[:, shape[1] * 3 // 4:] = 0  # padding at the end, as a batch of one has
+            feeds[vi.name] = mask
+        else:
+            feeds[vi.name] = rng.standard_normal(shape).astype(np.float32)
+    return feeds
+
+
+def reference(model, feeds):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.intra_op_num_threads = 2
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)
+
+
+def generate(name, out_dir, stamp):
+    target = os.path.join(out_dir, name)
+    stamp_path = os.path.join(target, "stamp")
+    if os.path.exists(stamp_path) and open(stamp_path).read() == stamp:
+        print(f"{name}: up to date")
+        return
+    model, rng = MODELS[name]()
+    feeds = make_inputs(model, rng)
+    outputs = reference(model, feeds)
+    tmp = target + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(os.path.join(tmp, "test_data_set_0"))
+    onnx.save(model, os.path.join(tmp, "model.onnx"))
+    data = os.path.join(tmp, "test_data_set_0")
+    for i, vi in enumerate(model.graph.input):
+        t = numpy_helper.from_array(feeds[vi.name], vi.name)
+        open(os.path.join(data, f"input_{i}.pb"), "wb").write(t.SerializeToString())
+    for i, (vi, y) in enumerate(zip(model.graph.output, outputs)):
+        t = numpy_helper.from_array(y, vi.name)
+        open(os.path.join(data, f"output_{i}.pb"), "wb").write(t.SerializeToString())
+    open(os.path.join(tmp, "stamp"), "w").write(stamp)
+    shutil.rmtree(target, ignore_errors=True)
+    os.rename(tmp, target)
+    params = sum(int(np.prod(t.dims)) for t in model.graph.initializer)
+    rms = [float(np.sqrt(np.mean(np.square(y.astype(np.float64))))) for y in outputs]
+    print(f"{name}: {len(model.graph.node)} nodes, {params / 1e6:.1f} M params, "
+          f"output rms {rms}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out_dir")
+    ap.add_argument("--models", default=",".join(MODELS),
+                    help="comma-separated subset of: " + ", ".join(MODELS))
+    args = ap.parse_args()
+    stamp = hashlib.sha256(open(__file__, "rb").read()).hexdigest()
+    names = [m for m in args.models.split(",") if m]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown:
+        sys.exit(f"unknown models: {unknown}")
+    os.makedirs(args.out_dir, exist_ok=True)
+    for name in names:
+        generate(name, args.out_dir, stamp)
+
+
+if __name__ == "__main__":
+    main()
