@@ -54,6 +54,8 @@ kiln_status kiln_jit_compile(const kiln_program *p, const kiln_options *opts, ki
                                 &m, err);
   if (st) goto fail_tm;
   st = kiln_llvm_optimize(m, tm, err);
+  /* for kiln developers: KILN_DUMP_LLVM=file.ll writes the optimized module */
+  if (getenv("KILN_DUMP_LLVM")) LLVMPrintModuleToFile(m, getenv("KILN_DUMP_LLVM"), NULL);
   if (st) {
     LLVMDisposeModule(m); /* before its context */
     goto fail_tm;

@@ -109,11 +109,13 @@ static LLVMValueRef emit_kernel_fn(kiln_emit *e, const kiln_kernel *k) {
   free(ps);
   LLVMSetLinkage(fn, LLVMInternalLinkage);
   kiln_emit_fn_attr(e, fn, "nounwind", 0);
+  kiln_emit_fn_attr(e, fn, "noinline", 0); /* one function per kernel keeps compile time linear */
   for (int i = 0; i < nb; i++) kiln_emit_buffer_param_attrs(e, fn, i, &k->bufs[i]);
 
   LLVMValueRef *bufs = kiln_xmalloc(sizeof(LLVMValueRef) * (size_t)(nb ? nb : 1));
   for (int i = 0; i < nb; i++) bufs[i] = LLVMGetParam(fn, (unsigned)i);
   e->k = k;
+  e->check_buf = kiln_emit_check_buffer(k);
   e->kfn_name = name;
   e->bufs = bufs;
   kiln_emit_begin_function(e, fn);
@@ -122,6 +124,7 @@ static LLVMValueRef emit_kernel_fn(kiln_emit *e, const kiln_kernel *k) {
   LLVMBuildRetVoid(e->b);
   kiln_emit_end_function(e);
   e->k = NULL;
+  e->check_buf = -1;
   e->bufs = NULL;
   free(bufs);
   free(name);
@@ -194,7 +197,7 @@ kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
                                    const char *entry_name, kiln_error *err) {
   if (!m || !p || !entry_name || !*entry_name)
     return kiln_fail(err, KILN_ERR_INTERNAL, "kiln_llvm_emit_program: missing argument");
-  kiln_emit e = {.mod = m, .ctx = LLVMGetModuleContext(m), .err = err, .prog = p};
+  kiln_emit e = {.mod = m, .ctx = LLVMGetModuleContext(m), .err = err, .prog = p, .check_buf = -1};
   e.t_i1 = LLVMInt1TypeInContext(e.ctx);
   e.t_i8 = LLVMInt8TypeInContext(e.ctx);
   e.t_i16 = LLVMInt16TypeInContext(e.ctx);
@@ -212,6 +215,7 @@ kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
   kiln_emit_fn_attr(&e, fn, "nounwind", 0);
   kiln_emit_begin_function(&e, fn);
   entry_args a = {LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), LLVMGetParam(fn, 2), LLVMGetParam(fn, 3)};
+  kiln_emit_check_init(&e, a.arena);
   kiln_status st = emit_steps(&e, &a, &p->main);
   LLVMBuildRetVoid(e.b);
   kiln_emit_end_function(&e);

@@ -70,10 +70,16 @@ static void complete_axes(nest *n, int lo, int hi, LLVMBasicBlockRef cont, int u
   }
 }
 
-static void loop_metadata(kiln_emit *e, LLVMValueRef br, const kiln_loop *lp) {
+/* Loop hints from the schedule. A serial loop around other loops is never unrolled: LLVM
+ * would otherwise flatten whole small nests into huge blocks that cost compile time and
+ * code size without making anything faster; unrolling is the schedule's decision. */
+static void loop_metadata(kiln_emit *e, LLVMValueRef br, const kiln_loop *lp, bool innermost) {
   LLVMMetadataRef props[3];
   int np = 1;
-  if (lp->kind == KILN_LOOP_VECTOR) {
+  if (lp->kind == KILN_LOOP_SERIAL && !innermost) {
+    LLVMMetadataRef u = LLVMMDStringInContext2(e->ctx, "llvm.loop.unroll.disable", 24);
+    props[np++] = LLVMMDNodeInContext2(e->ctx, &u, 1);
+  } else if (lp->kind == KILN_LOOP_VECTOR) {
     LLVMMetadataRef en[2] = {LLVMMDStringInContext2(e->ctx, "llvm.loop.vectorize.enable", 26),
                              LLVMValueAsMetadata(LLVMConstInt(e->t_i1, 1, 0))};
     props[np++] = LLVMMDNodeInContext2(e->ctx, en, 2);
@@ -136,7 +142,7 @@ static LLVMValueRef emit_loops(nest *n, int l, int stop, nest_body body) {
   LLVMPositionBuilderAtEnd(e->b, latch);
   LLVMValueRef next = LLVMBuildNUWAdd(e->b, iv, LLVMConstInt(e->t_i64, 1, 0), "");
   LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, next, trip, "");
-  loop_metadata(e, LLVMBuildCondBr(e->b, c, head, exit), lp);
+  loop_metadata(e, LLVMBuildCondBr(e->b, c, head, exit), lp, l == stop - 1);
   LLVMAddIncoming(iv, &next, &latch, 1);
   LLVMAppendExistingBasicBlock(e->fn, exit);
   LLVMPositionBuilderAtEnd(e->b, exit);
