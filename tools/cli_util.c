@@ -4,8 +4,10 @@
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* "name=1x3x224x224" */
 static kiln_status parse_shape(const char *s, kiln_shape_binding *b, kiln_error *err) {
@@ -211,6 +213,17 @@ void cli_inputs_free(cli_inputs *in) {
 
 kiln_status cli_write_output(const char *dir, int i, const kiln_tensor_info *info,
                              const void *data, kiln_error *err) {
+  char made[4096];
+  snprintf(made, sizeof made, "%s", dir);
+  for (char *p = made + 1;; p++) { /* mkdir -p */
+    char c = *p;
+    if (c != '/' && c) continue;
+    *p = 0;
+    if (mkdir(made, 0777) != 0 && errno != EEXIST)
+      return kiln_fail(err, KILN_ERR_IO, "cannot create directory '%s': %s", made, strerror(errno));
+    *p = c;
+    if (!c) break;
+  }
   char path[4096];
   snprintf(path, sizeof path, "%s/output_%d.pb", dir, i);
   kiln_tensor t = {info->dtype, info->rank, {0}, (void *)data};
