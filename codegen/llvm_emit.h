@@ -31,6 +31,7 @@ typedef struct kiln_emit {
   const kiln_kernel *k;
   const char *kfn_name;
   const kiln_stage *st;
+  int check_buf;                       /* checked kernels: the record's buffer, else -1 */
   LLVMValueRef *bufs;                  /* base pointer of each kernel buffer */
   LLVMValueRef axis[KILN_MAX_AXES];    /* current value of each axis (i64), NULL = none */
   LLVMValueRef lv[KILN_MAX_LOOPS];     /* current loop variables */
@@ -67,7 +68,8 @@ LLVMTypeRef kiln_emit_mem_type(kiln_emit *e, kiln_dtype t);
 LLVMValueRef kiln_emit_expr(kiln_emit *e, const kiln_expr *x);
 void kiln_emit_memo_reset(kiln_emit *e);
 void kiln_emit_memo_free(kiln_emit *e);
-/* Address of buf[idx...]: base + sum idx_d * stride_d. */
+/* Address of buf[idx...]: base + sum idx_d * stride_d. This is the stage's output element
+ * (its store, and the load of an accumulation); KX_LOADs get theirs inside llvm_expr.c. */
 LLVMValueRef kiln_emit_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int nidx);
 LLVMValueRef kiln_emit_load_elem(kiln_emit *e, kiln_dtype t, LLVMValueRef ptr);
 void kiln_emit_store_elem(kiln_emit *e, kiln_dtype t, LLVMValueRef v, LLVMValueRef ptr);
@@ -84,6 +86,14 @@ LLVMValueRef kiln_emit_binary(kiln_emit *e, kiln_binary_op op, kiln_dtype at, ki
 /* A call of an intrinsic overloaded on its first argument's type (llvm.maximum...). */
 LLVMValueRef kiln_emit_intrinsic(kiln_emit *e, const char *name, LLVMValueRef *args, int nargs);
 LLVMValueRef kiln_emit_intrinsic2(kiln_emit *e, const char *name, LLVMValueRef a, LLVMValueRef b);
+
+/* llvm_check.c: checked kernels (runtime/check.h) */
+int kiln_emit_check_buffer(const kiln_kernel *k); /* the record's buffer, or -1 */
+/* The address of element lin of buf, or of a scratch cell after recording a violation
+ * when lin is outside the buffer. */
+LLVMValueRef kiln_emit_check_addr(kiln_emit *e, int buf, LLVMValueRef lin, bool is_store);
+/* At the start of the entry function: clears the run's violation record, if any. */
+void kiln_emit_check_init(kiln_emit *e, LLVMValueRef arena);
 
 /* llvm_stage.c */
 kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s);

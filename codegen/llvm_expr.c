@@ -81,7 +81,10 @@ static void memo_put(kiln_emit *e, const kiln_expr *x, LLVMValueRef v) {
 
 /* ---- memory <-> registers -------------------------------------------------------------- */
 
-LLVMValueRef kiln_emit_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int nidx) {
+/* In a checked kernel, the index arithmetic wraps instead of being nsw (an overflow would
+ * be poison, and the bounds test on it undefined). */
+static LLVMValueRef elem_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int nidx,
+                              bool is_store) {
   if (buf < 0 || buf >= e->k->nbufs) return KILN_EMIT_FAIL(e, "buffer %d out of range", buf);
   const kiln_buffer *bf = &e->k->bufs[buf];
   if (nidx != bf->rank)
@@ -89,6 +92,7 @@ LLVMValueRef kiln_emit_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int ni
                           bf->rank, nidx);
   LLVMValueRef lin = NULL;
   int64_t stride = 1;
+  bool checked = e->check_buf >= 0;
   for (int d = bf->rank - 1; d >= 0; d--) {
     LLVMValueRef i = kiln_emit_expr(e, idx[d]);
     if (!i) return NULL;
@@ -98,12 +102,21 @@ LLVMValueRef kiln_emit_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int ni
     if (it != KILN_I64 && it != KILN_U64)
       i = kiln_dtype_is_signed(it) ? LLVMBuildSExt(e->b, i, e->t_i64, "")
                                    : LLVMBuildZExt(e->b, i, e->t_i64, "");
-    if (stride != 1) i = LLVMBuildNSWMul(e->b, i, LLVMConstInt(e->t_i64, (uint64_t)stride, 0), "");
-    lin = lin ? LLVMBuildNSWAdd(e->b, lin, i, "") : i;
+    if (stride != 1) {
+      LLVMValueRef sv = LLVMConstInt(e->t_i64, (uint64_t)stride, 0);
+      i = checked ? LLVMBuildMul(e->b, i, sv, "") : LLVMBuildNSWMul(e->b, i, sv, "");
+    }
+    if (lin) lin = checked ? LLVMBuildAdd(e->b, lin, i, "") : LLVMBuildNSWAdd(e->b, lin, i, "");
+    else lin = i;
     stride *= bf->dims[d];
   }
   if (!lin) return e->bufs[buf];
+  if (checked) return kiln_emit_check_addr(e, buf, lin, is_store);
   return LLVMBuildInBoundsGEP2(e->b, kiln_emit_mem_type(e, bf->dtype), e->bufs[buf], &lin, 1, "");
+}
+
+LLVMValueRef kiln_emit_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int nidx) {
+  return elem_addr(e, buf, idx, nidx, true);
 }
 
 /* float -> bf16 bits (i32, low 16 bits), rounding to nearest even; NaN stays (quiet) NaN */
@@ -314,7 +327,7 @@ static LLVMValueRef emit_uncached(kiln_emit *e, const kiln_expr *x) {
   case KX_LOAD: {
     if (x->buf < 0 || x->buf >= e->k->nbufs || e->k->bufs[x->buf].dtype != x->dtype)
       return KILN_EMIT_FAIL(e, "ill-typed load from buffer %d", x->buf);
-    LLVMValueRef p = kiln_emit_addr(e, x->buf, x->idx, x->nidx);
+    LLVMValueRef p = elem_addr(e, x->buf, x->idx, x->nidx, false);
     return p ? kiln_emit_load_elem(e, x->dtype, p) : NULL;
   }
   case KX_UNARY: {

@@ -84,6 +84,10 @@ typedef struct kiln_options {
   int num_threads;           /* 0 = OpenMP's default */
   int64_t max_tensor_bytes;  /* 0 = default limit (16 GiB) */
   const char *base_dir;      /* where external data files live (compile_buffer); NULL = cwd */
+  int check_bounds;          /* debug: generated kernels check every load and store against
+                                their buffer's bounds; kiln_run then fails with
+                                KILN_ERR_INTERNAL naming the kernel, buffer and index */
+  int64_t max_nodes;         /* 0 = default limit (100000 graph nodes, expansions included) */
 } kiln_options;
 
 typedef struct kiln_model kiln_model;

@@ -13,12 +13,16 @@ case "$target" in onnx|tensor|dsl|compile) ;; *) echo "fuzz.sh: unknown target '
 build="${KILN_FUZZ_BUILD:-$root/build-fuzz}"
 cc="${KILN_FUZZ_CC:-clang-14}"
 
+mkdir -p "$build"
+quiet() { # runs a build step, showing its output only when it fails
+  "$@" >"$build/fuzz_build.log" 2>&1 || { tail -40 "$build/fuzz_build.log" >&2; exit 1; }
+}
 if [ ! -f "$build/CMakeCache.txt" ]; then
   # fuzz.cmake as the project include: works whether or not CMakeLists.txt includes it
-  CC="$cc" cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_FUZZ=ON \
-    -DCMAKE_PROJECT_INCLUDE="$root/cmake/fuzz.cmake" >/dev/null
+  CC="$cc" quiet cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_FUZZ=ON \
+    -DCMAKE_PROJECT_INCLUDE="$root/cmake/fuzz.cmake"
 fi
-cmake --build "$build" -j2 --target "fuzz_$target" >/dev/null
+quiet cmake --build "$build" -j2 --target "fuzz_$target"
 [ -d "$build/seeds" ] || "$root/tests/fuzz/make_corpus.sh" "$build/seeds" >/dev/null
 corpus="$build/corpus/$target"
 artifacts="$build/artifacts/$target"

@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(build-essential cmake flex bison llvm-19-dev libprotobuf-c-dev protobuf-c-compiler
-      libonnx-dev libonnx-testdata libzstd-dev zlib1g-dev libcurl4-openssl-dev libedit-dev libxml2-dev)
+      libonnx-dev libonnx-testdata libzstd-dev zlib1g-dev libcurl4-openssl-dev libedit-dev libxml2-dev
+      clang-14 libclang-rt-14-dev libomp-14-dev)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,29 @@
+# KILN_SANITIZE=ON: AddressSanitizer (with LeakSanitizer) and UndefinedBehaviorSanitizer
+# over libkiln, the CLI and every test; any UB report aborts the test. Include this file
+# right after the project's add_compile_options, before any target is defined.
+#
+# kiln_rt stays uninstrumented: it is linked into AOT libraries and objects by the system
+# compiler, and hosts linking those need not have the sanitizer runtimes.
+include_guard(GLOBAL)
+option(KILN_SANITIZE "Build kiln and its tests with ASan + UBSan" OFF)
+
+# Drops the flags in ARGN from target's compile options (deferred: the target may not
+# exist yet when this file is included).
+function(kiln_strip_compile_options target)
+  if(TARGET ${target})
+    get_target_property(opts ${target} COMPILE_OPTIONS)
+    if(opts)
+      list(REMOVE_ITEM opts ${ARGN})
+      set_target_properties(${target} PROPERTIES COMPILE_OPTIONS "${opts}")
+    endif()
+  endif()
+endfunction()
+
+if(KILN_SANITIZE)
+  set(KILN_SANITIZE_FLAGS -fsanitize=address,undefined -fno-omit-frame-pointer
+      -fno-sanitize-recover=undefined)
+  add_compile_options(${KILN_SANITIZE_FLAGS})
+  add_link_options(-fsanitize=address,undefined)
+  cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR}
+    CALL kiln_strip_compile_options kiln_rt ${KILN_SANITIZE_FLAGS})
+endif()

@@ -1,0 +1,118 @@
+/* Checked kernels, the codegen side (runtime/check.h): in a kernel that has the
+ * KILN_CHECK_BUFFER, every element address is tested against its buffer's element count.
+ * Outside, the access goes to a per-module scratch cell instead, and an internal cold
+ * function records the first violation of the run in the record (an atomic claim, then
+ * the fields, then a release store of state 2). The record is written inline rather than
+ * through a runtime call, so JIT code and AOT libraries need no extra symbol. */
+#include "codegen/llvm_emit.h"
+
+#include "runtime/check.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define FAIL_FN "kiln.check.fail"
+#define SINK "kiln.check.sink"
+
+int kiln_emit_check_buffer(const kiln_kernel *k) {
+  int b = k->nbufs - 1;
+  return b >= 0 && strcmp(k->bufs[b].name, KILN_CHECK_BUFFER) == 0 ? b : -1;
+}
+
+static LLVMValueRef field(LLVMBuilderRef b, kiln_emit *e, LLVMValueRef rec, size_t offset) {
+  LLVMValueRef off = LLVMConstInt(e->t_i64, offset, 0);
+  return LLVMBuildGEP2(b, e->t_i8, rec, &off, 1, "");
+}
+
+/* void kiln.check.fail(rec, kernel, stage, buffer, i32 is_store, i64 index, i64 size) */
+static LLVMValueRef fail_fn(kiln_emit *e, LLVMTypeRef *fty) {
+  LLVMTypeRef ps[7] = {e->t_ptr, e->t_ptr, e->t_ptr, e->t_ptr, e->t_i32, e->t_i64, e->t_i64};
+  *fty = LLVMFunctionType(e->t_void, ps, 7, 0);
+  LLVMValueRef fn = LLVMGetNamedFunction(e->mod, FAIL_FN);
+  if (fn) return fn;
+  fn = LLVMAddFunction(e->mod, FAIL_FN, *fty);
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  kiln_emit_fn_attr(e, fn, "nounwind", 0);
+  kiln_emit_fn_attr(e, fn, "noinline", 0);
+  kiln_emit_fn_attr(e, fn, "cold", 0);
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(e->ctx);
+  LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(e->ctx, fn, "entry");
+  LLVMBasicBlockRef write = LLVMAppendBasicBlockInContext(e->ctx, fn, "write");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(e->ctx, fn, "done");
+  LLVMPositionBuilderAtEnd(b, entry);
+  LLVMValueRef rec = LLVMGetParam(fn, 0);
+  LLVMValueRef x = LLVMBuildAtomicCmpXchg(b, rec, LLVMConstInt(e->t_i32, 0, 0),
+                                         LLVMConstInt(e->t_i32, 1, 0),
+                                         LLVMAtomicOrderingSequentiallyConsistent,
+                                         LLVMAtomicOrderingSequentiallyConsistent, 0);
+  LLVMBuildCondBr(b, LLVMBuildExtractValue(b, x, 1, ""), write, done);
+  LLVMPositionBuilderAtEnd(b, write);
+  static const size_t offs[6] = {
+      offsetof(kiln_check_record, kernel), offsetof(kiln_check_record, stage),
+      offsetof(kiln_check_record, buffer), offsetof(kiln_check_record, is_store),
+      offsetof(kiln_check_record, index),  offsetof(kiln_check_record, size)};
+  for (unsigned i = 0; i < 6; i++)
+    LLVMBuildStore(b, LLVMGetParam(fn, i + 1), field(b, e, rec, offs[i]));
+  LLVMValueRef st = LLVMBuildStore(b, LLVMConstInt(e->t_i32, 2, 0), rec);
+  LLVMSetOrdering(st, LLVMAtomicOrderingRelease);
+  LLVMSetAlignment(st, 4);
+  LLVMBuildBr(b, done);
+  LLVMPositionBuilderAtEnd(b, done);
+  LLVMBuildRetVoid(b);
+  LLVMDisposeBuilder(b);
+  return fn;
+}
+
+/* Where out-of-bounds accesses go: racing writes to it are harmless, and its contents are
+ * meaningless because the run fails. */
+static LLVMValueRef sink(kiln_emit *e) {
+  LLVMValueRef g = LLVMGetNamedGlobal(e->mod, SINK);
+  if (g) return g;
+  LLVMTypeRef t = LLVMArrayType2(e->t_i8, 64);
+  g = LLVMAddGlobal(e->mod, t, SINK);
+  LLVMSetInitializer(g, LLVMConstNull(t));
+  LLVMSetLinkage(g, LLVMInternalLinkage);
+  LLVMSetAlignment(g, 64);
+  return g;
+}
+
+LLVMValueRef kiln_emit_check_addr(kiln_emit *e, int buf, LLVMValueRef lin, bool is_store) {
+  const kiln_buffer *bf = &e->k->bufs[buf];
+  int64_t size = 1;
+  for (int d = 0; d < bf->rank; d++) size *= bf->dims[d]; /* fits: codegen checked the bytes */
+  LLVMTypeRef et = kiln_emit_mem_type(e, bf->dtype);
+  LLVMValueRef ptr = LLVMBuildGEP2(e->b, et, e->bufs[buf], &lin, 1, "");
+  LLVMValueRef size_v = LLVMConstInt(e->t_i64, (uint64_t)size, 0);
+  LLVMValueRef in = LLVMBuildICmp(e->b, LLVMIntULT, lin, size_v, "");
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->b);
+  LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "oob");
+  LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "inb");
+  LLVMBuildCondBr(e->b, in, cont, bad);
+
+  LLVMPositionBuilderAtEnd(e->b, bad);
+  LLVMTypeRef fty;
+  LLVMValueRef fn = fail_fn(e, &fty);
+  LLVMValueRef args[7] = {
+      e->bufs[e->check_buf],
+      LLVMBuildGlobalStringPtr(e->b, e->k->name ? e->k->name : "?", ""),
+      LLVMBuildGlobalStringPtr(e->b, e->st && e->st->name ? e->st->name : "-", ""),
+      LLVMBuildGlobalStringPtr(e->b, bf->name ? bf->name : "?", ""),
+      LLVMConstInt(e->t_i32, is_store, 0), lin, size_v};
+  LLVMBuildCall2(e->b, fty, fn, args, 7, "");
+  LLVMBuildBr(e->b, cont);
+
+  LLVMPositionBuilderAtEnd(e->b, cont);
+  LLVMValueRef phi = LLVMBuildPhi(e->b, e->t_ptr, "");
+  LLVMValueRef vals[2] = {ptr, sink(e)};
+  LLVMBasicBlockRef from[2] = {pre, bad};
+  LLVMAddIncoming(phi, vals, from, 2);
+  return phi;
+}
+
+void kiln_emit_check_init(kiln_emit *e, LLVMValueRef arena) {
+  int64_t off = kiln_check_record_offset(e->prog);
+  if (off < 0) return;
+  LLVMValueRef o = LLVMConstInt(e->t_i64, (uint64_t)off, 0);
+  LLVMValueRef rec = LLVMBuildInBoundsGEP2(e->b, e->t_i8, arena, &o, 1, "");
+  LLVMBuildStore(e->b, LLVMConstInt(e->t_i32, 0, 0), rec); /* before any kernel runs */
+}
