@@ -25,6 +25,7 @@
 
 #define KILN_MAX_AXES 12
 #define KILN_MAX_LOOPS 24
+#define KILN_MAX_BUFS 128 /* a node's inputs and outputs (32 each) and its temporaries */
 
 typedef enum kiln_expr_kind {
   KX_CONST,  /* dtype + value (f for floats, i for ints/bool) */
@@ -145,8 +146,9 @@ typedef struct kiln_stage {
 typedef struct kiln_kernel {
   char *name;
   kiln_arena arena; /* expressions, names, index arrays */
-  int nbufs, bufs_cap;
-  kiln_buffer *bufs;
+  int nbufs;
+  kiln_buffer bufs[KILN_MAX_BUFS]; /* fixed: a kiln_buffer pointer stays valid while
+                                      lowerings add temporaries */
   int nstages, stages_cap;
   kiln_stage *stages;
 } kiln_kernel;

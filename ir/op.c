@@ -3,6 +3,7 @@
 
 #include "ir/dtype.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Each group is an array ended by an entry with a NULL name. Adding an op touches its
@@ -104,17 +105,46 @@ void kiln_set_out(kiln_graph *g, const kiln_node *n, int i, kiln_dtype t, int ra
   for (int d = 0; d < rank; d++) v->dims[d] = dims[d];
 }
 
+/* The error for a value an op needs at compile time but which is computed at run time.
+ * It names the graph inputs the value depends on, so a caller can give those values. */
+kiln_status kiln_need_value(const kiln_graph *g, const kiln_node *n, const kiln_value *v,
+                            const char *what, kiln_error *err) {
+  char inputs[512] = "";
+  size_t len = 0;
+  bool *seen = kiln_xcalloc((size_t)g->nvalues, 1);
+  int *stack = kiln_xmalloc(sizeof(int) * (size_t)g->nvalues), top = 0;
+  stack[top++] = (int)(v - g->values);
+  seen[stack[0]] = true;
+  while (top > 0) { /* walk producers back to graph inputs, iteratively */
+    const kiln_value *x = &g->values[stack[--top]];
+    if (x->is_input && !x->data && len + strlen(x->name) + 8 < sizeof inputs)
+      len += (size_t)snprintf(inputs + len, sizeof inputs - len, "%s'%s'", len ? ", " : "", x->name);
+    if (x->producer < 0) continue;
+    const kiln_node *p = &g->nodes[x->producer];
+    for (int i = 0; i < p->ninputs; i++)
+      if (p->inputs[i] >= 0 && !seen[p->inputs[i]]) {
+        seen[p->inputs[i]] = true;
+        stack[top++] = p->inputs[i];
+      }
+  }
+  free(seen);
+  free(stack);
+  if (!len)
+    return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): input '%s' must be %s known at compile time",
+                     n->name, n->op_type, v->name, what);
+  return kiln_fail(err, KILN_ERR_SHAPE,
+                   "node '%s' (%s): input '%s' must be %s known at compile time; it depends "
+                   "on graph input %s: give its value when compiling",
+                   n->name, n->op_type, v->name, what, inputs);
+}
+
 kiln_status kiln_const_ints(const kiln_graph *g, const kiln_node *n, int i, int64_t *out,
                             int max, int *count, kiln_error *err) {
   const kiln_value *v = kiln_node_in(g, n, i);
   if (!v)
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): input %d is missing",
                      n->name, n->op_type, i);
-  if (!v->data && kiln_value_numel(v) != 0)
-    return kiln_fail(err, KILN_ERR_SHAPE,
-                     "node '%s' (%s): input '%s' must be known at compile time (a constant, "
-                     "or a graph input given a value when compiling)",
-                     n->name, n->op_type, v->name);
+  if (!v->data && kiln_value_numel(v) != 0) return kiln_need_value(g, n, v, "a value", err);
   int64_t numel = kiln_value_numel(v);
   if (!kiln_dtype_is_int(v->dtype) && v->dtype != KILN_BOOL)
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): input '%s' must be integer",
@@ -133,10 +163,7 @@ kiln_status kiln_const_scalar(const kiln_graph *g, const kiln_node *n, int i, do
   if (!v)
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): input %d is missing",
                      n->name, n->op_type, i);
-  if (!v->data || kiln_value_numel(v) < 1)
-    return kiln_fail(err, KILN_ERR_SHAPE,
-                     "node '%s' (%s): input '%s' must be a scalar known at compile time",
-                     n->name, n->op_type, v->name);
+  if (!v->data || kiln_value_numel(v) < 1) return kiln_need_value(g, n, v, "a scalar", err);
   *out = kiln_load_f64(v->dtype, v->data, 0);
   return KILN_OK;
 }

@@ -69,6 +69,10 @@ void kiln_set_out(kiln_graph *g, const kiln_node *n, int i, kiln_dtype t, int ra
  * when it is not known at compile time. *count receives the element count. */
 kiln_status kiln_const_ints(const kiln_graph *g, const kiln_node *n, int i, int64_t *out,
                             int max, int *count, kiln_error *err);
+/* The error for input value v of n (what: "a value", "a scalar") that must be known at
+ * compile time but is computed at run time; it names the graph inputs v depends on. */
+kiln_status kiln_need_value(const kiln_graph *g, const kiln_node *n, const kiln_value *v,
+                            const char *what, kiln_error *err);
 /* Same for one scalar (first element) as double. */
 kiln_status kiln_const_scalar(const kiln_graph *g, const kiln_node *n, int i, double *out,
                               kiln_error *err);

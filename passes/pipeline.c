@@ -2,13 +2,25 @@
 #include "passes/passes.h"
 
 #define FOLD_MAX_ELEMS (INT64_C(1) << 22)
+#define DEFAULT_MAX_NODES 100000
+
+/* Refuses graphs over max_nodes (as imported, then with expansions) before anything is
+ * built per node: lowering makes a kernel per node. */
+static kiln_status check_nodes(const kiln_graph *g, const kiln_options *opts, kiln_error *err) {
+  int64_t max = opts && opts->max_nodes > 0 ? opts->max_nodes : DEFAULT_MAX_NODES;
+  if (g->nnodes <= max) return KILN_OK;
+  return kiln_fail(err, KILN_ERR_LIMIT,
+                   "the graph has %d nodes, over the limit of %lld (kiln_options.max_nodes)",
+                   g->nnodes, (long long)max);
+}
 
 kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_program **out,
                             kiln_error *err) {
   kiln_error local = {0};
   if (!err) err = &local;
   *out = NULL;
-  if (kiln_pass_bind_inputs(g, opts, err) || kiln_pass_infer(g, opts, err) ||
+  if (check_nodes(g, opts, err) || kiln_pass_bind_inputs(g, opts, err) ||
+      kiln_pass_infer(g, opts, err) || check_nodes(g, opts, err) ||
       kiln_pass_fold(g, FOLD_MAX_ELEMS, err))
     return err->code;
   kiln_pass_dce(g);

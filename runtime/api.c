@@ -6,6 +6,7 @@
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
 #include "passes/passes.h"
+#include "runtime/check.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ static kiln_status build_program(const void *data, size_t size, const char *path
   kiln_status st = import_graph(data, size, path, opts->base_dir ? opts->base_dir : base_dir,
                                 opts, &g, err);
   if (!st) st = kiln_passes_run(g, opts, prog, err);
+  if (!st && opts->check_bounds) kiln_check_instrument(*prog);
   kiln_graph_free(g);
   return st;
 }
@@ -201,6 +203,7 @@ kiln_status kiln_run(const kiln_model *m, const void *const *inputs, void *const
   }
   if (m->num_threads > 0) omp_set_num_threads(m->num_threads);
   m->entry((void *const *)inputs, outputs, arena, m->consts);
+  kiln_status st = kiln_check_result(p, arena, err); /* checked kernels: a violation */
   free(arena);
-  return KILN_OK;
+  return st;
 }

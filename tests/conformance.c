@@ -143,6 +143,7 @@ static kiln_status compile(const node_test *t, const model_desc *d, kiln_model *
     opts.values = values;
     opts.nvalues = nvalues;
     opts.base_dir = t->dir;
+    opts.check_bounds = 1; /* every load and store checked (issue 4) */
     kiln_status st = kiln_compile_buffer(t->model, t->model_size, &opts, m, err);
     if (st != KILN_ERR_SHAPE || !strstr(err->message, "known at compile time")) return st;
     int asked = -1;

@@ -30,10 +30,7 @@ static kiln_status const_floats(const kiln_graph *g, const kiln_node *n, int i, 
   const kiln_value *v = kiln_node_in(g, n, i);
   *count = 0;
   if (!v || kiln_value_numel(v) == 0) return KILN_OK;
-  if (!v->data)
-    return kiln_fail(err, KILN_ERR_SHAPE,
-                     "node '%s' (%s): input '%s' must be known at compile time", n->name,
-                     n->op_type, v->name);
+  if (!v->data) return kiln_need_value(g, n, v, "a value", err);
   int64_t numel = kiln_value_numel(v);
   if (numel > 2 * KILN_MAX_RANK)
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): input '%s' has %lld values",
