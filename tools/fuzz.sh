@@ -18,9 +18,7 @@ quiet() { # runs a build step, showing its output only when it fails
   "$@" >"$build/fuzz_build.log" 2>&1 || { tail -40 "$build/fuzz_build.log" >&2; exit 1; }
 }
 if [ ! -f "$build/CMakeCache.txt" ]; then
-  # fuzz.cmake as the project include: works whether or not CMakeLists.txt includes it
-  CC="$cc" quiet cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_FUZZ=ON \
-    -DCMAKE_PROJECT_INCLUDE="$root/cmake/fuzz.cmake"
+  CC="$cc" quiet cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_FUZZ=ON
 fi
 quiet cmake --build "$build" -j2 --target "fuzz_$target"
 [ -d "$build/seeds" ] || "$root/tests/fuzz/make_corpus.sh" "$build/seeds" >/dev/null
