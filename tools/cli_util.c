@@ -36,6 +36,7 @@ kiln_status cli_parse(int argc, char **argv, cli_args *a, kiln_error *err) {
     bool takes = true;
     if (!strcmp(o, "--help") || !strcmp(o, "-h")) a->help = true, takes = false;
     else if (!strcmp(o, "--kernels")) a->kernels = true, takes = false;
+    else if (!strcmp(o, "--check-bounds")) a->check_bounds = true, takes = false;
     else if (o[0] != '-') {
       if (a->model) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "unexpected argument '%s'", o);
       a->model = o;
@@ -52,6 +53,8 @@ kiln_status cli_parse(int argc, char **argv, cli_args *a, kiln_error *err) {
     else if (!strcmp(o, "--seed")) a->seed = (unsigned)strtoul(v, NULL, 10);
     else if (!strcmp(o, "--repeat")) a->repeat = atoi(v);
     else if (!strcmp(o, "--threads")) a->threads = atoi(v);
+    else if (!strcmp(o, "--max-nodes")) a->max_nodes = strtoll(v, NULL, 10);
+    else if (!strcmp(o, "--max-tensor-bytes")) a->max_tensor_bytes = strtoll(v, NULL, 10);
     else if (!strcmp(o, "--shape")) {
       if (a->nshapes == CLI_MAX_SHAPES)
         return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "too many --shape options");
@@ -61,8 +64,9 @@ kiln_status cli_parse(int argc, char **argv, cli_args *a, kiln_error *err) {
     }
     if (takes) i++;
   }
-  if (a->repeat < 0 || a->threads < 0)
-    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--repeat and --threads must be >= 0");
+  if (a->repeat < 0 || a->threads < 0 || a->max_nodes < 0 || a->max_tensor_bytes < 0)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT,
+                     "--repeat, --threads and the --max-* limits must be >= 0");
   return KILN_OK;
 }
 
@@ -78,6 +82,9 @@ void cli_fill_options(const cli_args *a, kiln_options *opts) {
   opts->features = a->features;
   opts->triple = a->triple;
   opts->num_threads = a->threads;
+  opts->check_bounds = a->check_bounds;
+  opts->max_nodes = a->max_nodes;
+  opts->max_tensor_bytes = a->max_tensor_bytes;
 }
 
 kiln_status cli_import(const char *path, kiln_graph **g, kiln_error *err) {

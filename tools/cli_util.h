@@ -18,7 +18,8 @@ typedef struct cli_args {
   int nshapes;
   unsigned seed;
   int repeat, threads;
-  bool kernels, help;
+  int64_t max_nodes, max_tensor_bytes;
+  bool kernels, help, check_bounds;
 } cli_args;
 
 /* Input data for a run: tensors read from --inputs, and the buffers handed to kiln_run. */

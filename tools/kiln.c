@@ -21,6 +21,10 @@ static const char *usage_main =
     "  run MODEL                JIT-compile and run; print outputs and latency\n"
     "  dump MODEL               print the graph after shape inference and folding\n"
     "\n"
+    "Options every command takes: --shape IN=DxDx.. (bind free input dims),\n"
+    "--max-nodes N and --max-tensor-bytes N (compile-time limits), --check-bounds (generated\n"
+    "kernels check every load and store; a violation fails the run naming kernel and index).\n"
+    "\n"
     "`kiln <command> --help` describes each. Exit status: 0 on success, otherwise the\n"
     "kiln_status code of the failure (1 bad arguments, 2 missing file, 3 invalid model,\n"
     "4 unsupported op, 5 shape error, 6 limit, 7 out of memory, 8 I/O, 9 codegen, 10 internal).\n";
