@@ -301,7 +301,8 @@ bool dsl_param_init(dsl_ctx *c, const dsl_ast *init, const char *full_name, kiln
               fn, kiln_dtype_name(t->dtype));
     ok = false;
   } else if (!strcmp(fn, "he") && (!is_call || init->nkids == 0)) {
-    int64_t fan_in = t->rank > 1 ? n / t->dims[0] : t->rank == 1 ? t->dims[0] : 1;
+    int64_t fan_in = t->rank == 1 ? t->dims[0] : 1;
+    if (t->rank > 1 && t->dims[0] > 0) fan_in = n / t->dims[0]; /* a zero dim: no weights */
     fill_random(t, n, param_seed(c, full_name), true, 0, sqrt(2.0 / (double)(fan_in > 0 ? fan_in : 1)));
   } else if ((!strcmp(fn, "normal") || !strcmp(fn, "uniform")) && is_call) {
     ok = number_args(c, init, 2, a);
