@@ -1,17 +1,5 @@
 /* Kernel IR -> LLVM IR -> JIT: hand-built programs run and compared with plain C. */
-#if __has_include(<llvm-c/Core.h>)
 #include "codegen/codegen.h"
-#else
-/* LLVM's headers are not on the tests' include path: the declarations used here, as in
- * codegen/codegen.h. */
-#include "ir/program.h"
-typedef void (*kiln_entry_fn)(void *const *inputs, void *const *outputs, uint8_t *arena,
-                              const void *const *consts);
-typedef struct kiln_jit kiln_jit;
-kiln_status kiln_jit_compile(const kiln_program *p, const kiln_options *opts, kiln_jit **out,
-                             kiln_entry_fn *entry, kiln_error *err);
-void kiln_jit_free(kiln_jit *jit);
-#endif
 #include "ir/dtype.h"
 
 #include "check.h"

@@ -2,21 +2,7 @@
  * library (dlopen, header, dependencies), AOT object linked into a host, and failed AOT
  * writes that must leave no files. The program: t = exp(x) in the arena, y = t + c with a
  * constant c, both stages parallel. */
-#if __has_include(<llvm-c/Core.h>)
 #include "codegen/codegen.h"
-#else
-/* tests/CMakeLists.txt does not put LLVM's headers on the tests' include path (yet): the
- * declarations this test uses, as in codegen/codegen.h. */
-#include "ir/program.h"
-typedef void (*kiln_entry_fn)(void *const *inputs, void *const *outputs, uint8_t *arena,
-                              const void *const *consts);
-typedef struct kiln_jit kiln_jit;
-kiln_status kiln_jit_compile(const kiln_program *p, const kiln_options *opts, kiln_jit **out,
-                             kiln_entry_fn *entry, kiln_error *err);
-void kiln_jit_free(kiln_jit *jit);
-kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
-                           const char *out_path, const char *name, kiln_error *err);
-#endif
 #include "tests/check.h"
 
 #include <dirent.h>
