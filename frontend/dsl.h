@@ -21,9 +21,23 @@ kiln_status kiln_dsl_import(const char *text, size_t size, const char *path,
  * first 4 KiB, and the first token is `model`, `import`, `def` or a `#` comment. */
 bool kiln_dsl_detect(const void *data, size_t size);
 
-/* Prints g as a .kiln program that parses back to an equivalent graph. Constants of at
- * most 16 elements are written inline; larger ones as onnx("<weights_from>", "<name>")
- * when weights_from (the ONNX file g came from) is given, else inline too. */
-void kiln_dsl_print(const kiln_graph *g, const char *weights_from, FILE *out);
+/* Where kiln_dsl_print puts constants of more than 16 elements (smaller ones are inline). */
+typedef struct kiln_dsl_weights {
+  /* The ONNX file g was imported from: its weights are referenced by name there,
+   * onnx("<onnx_file>", "<name>"). */
+  const char *onnx_file;
+  /* Else each large constant is written to a file of the folder dir (made if missing),
+   * atomically, named after the value: <name>.npy, or <name>.bin of raw data for bf16,
+   * which numpy lacks. The text reads it as file("<ref>/<name>.npy") (raw(...)), ref being
+   * dir as seen from the .kiln file that will be read back; NULL ref: dir as given. */
+  const char *dir, *ref;
+} kiln_dsl_weights;
+
+/* Prints g as a .kiln program that parses back to an equivalent graph. Large constants go
+ * where w says; with neither onnx_file nor dir (or a NULL w) they are written inline too.
+ * Fails (KILN_ERR_IO, naming the file) only when a weight file cannot be written; the
+ * text printed is then incomplete. */
+kiln_status kiln_dsl_print(const kiln_graph *g, const kiln_dsl_weights *w, FILE *out,
+                           kiln_error *err);
 
 #endif

@@ -1,26 +1,41 @@
 /* Graph -> kiln DSL text that parses back to the same graph: inputs with their types,
  * every constant as a param (inline when small, else by name in the ONNX file the graph
- * came from), one statement per node with its attributes, If branches as blocks, and the
- * outputs. Names that are not DSL identifiers (ONNX's "conv1.weight", "123") are written
- * in backquotes; a name two values share gets a suffix. */
+ * came from, else in a .npy file of a weights folder), one statement per node with its
+ * attributes, If branches as blocks, and the outputs. Names that are not DSL identifiers
+ * (ONNX's "conv1.weight", "123") are written in backquotes; a name two values share gets
+ * a suffix. */
 #include "frontend/dsl.h"
 
 #include "ir/dtype.h"
 #include "ir/op.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define INLINE_MAX 16
+#define FILE_NAME_MAX 120 /* of a weight file's stem: well under any file system's limit */
+
+/* Open-addressing set of strings, which it owns; grows to stay at most half full. */
+typedef struct name_set {
+  char **slots;
+  int cap, count;
+} name_set;
 
 typedef struct printer {
   const kiln_graph *g;
-  const char *weights_from;
+  const kiln_dsl_weights *w;
   FILE *out;
-  char **names; /* printed name per value id */
-  int fresh;    /* counter for params made for tensor attributes */
+  const char **names; /* printed name per value id (owned by `printed`) */
+  name_set printed;   /* the names given to values */
+  name_set files;     /* the weight files written */
+  int fresh;          /* counter for params made for tensor attributes */
+  kiln_error *err;
+  kiln_status st;     /* the first failure to write a weight file; no file is tried after */
 } printer;
 
 static bool is_keyword(const char *s) {
@@ -47,33 +62,58 @@ static char *quote_name(const char *s) {
   return q;
 }
 
+static int set_slot(const name_set *s, const char *name) {
+  uint64_t h = 1469598103934665603ull;
+  for (const char *c = name; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+  int slot = (int)(h & (uint64_t)(s->cap - 1));
+  while (s->slots[slot] && strcmp(s->slots[slot], name) != 0) slot = (slot + 1) & (s->cap - 1);
+  return slot;
+}
+
+/* Takes name into the set; false (and name freed) when it is there already. */
+static bool set_add(name_set *s, char *name) {
+  if (2 * (s->count + 1) > s->cap) {
+    int cap = s->cap ? 2 * s->cap : 64;
+    name_set grown = {kiln_xcalloc((size_t)cap, sizeof(char *)), cap, s->count};
+    for (int i = 0; i < s->cap; i++)
+      if (s->slots[i]) grown.slots[set_slot(&grown, s->slots[i])] = s->slots[i];
+    free(s->slots);
+    *s = grown;
+  }
+  int slot = set_slot(s, name);
+  if (s->slots[slot]) {
+    free(name);
+    return false;
+  }
+  s->slots[slot] = name;
+  s->count++;
+  return true;
+}
+
+static void set_free(name_set *s) {
+  for (int i = 0; i < s->cap; i++) free(s->slots[i]);
+  free(s->slots);
+}
+
+/* base, else base_2, base_3... (inside the backquotes of a quoted name): the first name
+ * not yet in s, added to it. */
+static const char *unique(name_set *s, const char *base) {
+  for (int k = 1;; k++) {
+    char *name = k == 1          ? kiln_xstrdup(base)
+                 : base[0] == '`' ? kiln_fmt("%.*s_%d`", (int)strlen(base) - 1, base, k)
+                                  : kiln_fmt("%s_%d", base, k);
+    if (set_add(s, name)) return name;
+  }
+}
+
 static void make_names(printer *p) {
   const kiln_graph *g = p->g;
   p->names = kiln_xcalloc((size_t)g->nvalues + 1, sizeof(char *));
-  /* open-addressing set of the names given so far */
-  int cap = 64;
-  while (cap < 4 * g->nvalues) cap *= 2;
-  char **set = kiln_xcalloc((size_t)cap, sizeof(char *));
   for (int i = 0; i < g->nvalues; i++) {
-    char *name = quote_name(g->values[i].name);
-    for (int k = 2;; k++) {
-      uint64_t h = 1469598103934665603ull;
-      for (const char *c = name; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
-      int slot = (int)(h & (uint64_t)(cap - 1));
-      while (set[slot] && strcmp(set[slot], name) != 0) slot = (slot + 1) & (cap - 1);
-      if (!set[slot]) {
-        set[slot] = name;
-        break;
-      }
-      char *base = quote_name(g->values[i].name);
-      free(name);
-      if (base[0] == '`') name = kiln_fmt("%.*s_%d`", (int)strlen(base) - 1, base, k);
-      else name = kiln_fmt("%s_%d", base, k);
-      free(base);
-    }
-    p->names[i] = name;
+    char *base = quote_name(g->values[i].name);
+    p->names[i] = unique(&p->printed, base);
+    free(base);
   }
-  free(set); /* the strings belong to p->names */
 }
 
 static void print_string(FILE *out, const char *s) {
@@ -119,18 +159,127 @@ static void print_values(FILE *out, kiln_dtype t, const void *data, int64_t n) {
   fputc(']', out);
 }
 
+/* numpy's name for a kiln type; NULL for those numpy lacks (bf16), written raw. */
+static const char *npy_descr(kiln_dtype t) {
+  switch (t) {
+  case KILN_F32: return "<f4";
+  case KILN_F64: return "<f8";
+  case KILN_F16: return "<f2";
+  case KILN_I8: return "|i1";
+  case KILN_U8: return "|u1";
+  case KILN_I16: return "<i2";
+  case KILN_U16: return "<u2";
+  case KILN_I32: return "<i4";
+  case KILN_U32: return "<u4";
+  case KILN_I64: return "<i8";
+  case KILN_U64: return "<u8";
+  case KILN_BOOL: return "|b1";
+  default: return NULL;
+  }
+}
+
+/* A .npy version 1.0 header into buf, padded so the data starts 64-byte aligned as numpy
+ * writes it; returns its length. The dict is at most ~60 + 21 bytes a dim, so buf's 512
+ * bytes always hold it. */
+#define NPY_HEADER_MAX 512
+static size_t npy_header(char buf[NPY_HEADER_MAX], const char *descr, int rank, const int64_t *dims) {
+  char dict[NPY_HEADER_MAX];
+  int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
+  for (int d = 0; d < rank; d++) /* numpy's tuples: (5,) and (2, 3) */
+    n += snprintf(dict + n, sizeof dict - (size_t)n, "%lld%s", (long long)dims[d],
+                  rank == 1 ? "," : d + 1 < rank ? ", " : "");
+  n += snprintf(dict + n, sizeof dict - (size_t)n, "), }");
+  size_t hlen = (size_t)n + 1; /* + the closing newline */
+  hlen += (64 - (10 + hlen) % 64) % 64;
+  memcpy(buf, "\x93NUMPY\x01\x00", 8);
+  buf[8] = (char)(hlen & 0xff);
+  buf[9] = (char)(hlen >> 8);
+  memset(buf + 10, ' ', hlen - 1);
+  memcpy(buf + 10, dict, (size_t)n);
+  buf[10 + hlen - 1] = '\n';
+  return 10 + hlen;
+}
+
+static bool write_all(int fd, const void *data, size_t n) {
+  for (const char *c = data; n > 0;) {
+    ssize_t k = write(fd, c, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    c += k;
+    n -= (size_t)k;
+  }
+  return true;
+}
+
+/* Writes head then data to path through a temporary file in the same folder and rename(),
+ * so a reader sees the old file or the whole new one, never a torn one. */
+static kiln_status write_atomic(const char *path, const void *head, size_t nhead,
+                                const void *data, size_t n, kiln_error *err) {
+  char *tmp = kiln_fmt("%s.tmpXXXXXX", path);
+  int fd = mkstemp(tmp);
+  kiln_status st = KILN_OK;
+  if (fd < 0) {
+    st = kiln_fail(err, KILN_ERR_IO, "cannot create a temporary file for '%s': %s", path,
+                   strerror(errno));
+  } else {
+    bool ok = fchmod(fd, 0644) == 0 && write_all(fd, head, nhead) && write_all(fd, data, n);
+    int e = errno;
+    if (close(fd) != 0 && ok) ok = false, e = errno;
+    if (ok && rename(tmp, path) != 0) ok = false, e = errno;
+    if (!ok) {
+      unlink(tmp);
+      st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", path, strerror(e));
+    }
+  }
+  free(tmp);
+  return st;
+}
+
+/* Writes a constant to the weights folder and prints its initialiser: file("<ref>/x.npy"),
+ * or raw("<ref>/x.bin") for a type numpy lacks. The file is named after the value, in
+ * characters every file system takes. */
+static void print_weight_file(printer *p, const char *name, kiln_dtype t, int rank,
+                              const int64_t *dims, const void *data) {
+  const kiln_dsl_weights *w = p->w;
+  if (p->files.count == 0 && mkdir(w->dir, 0755) != 0 && errno != EEXIST && !p->st)
+    p->st = kiln_fail(p->err, KILN_ERR_IO, "cannot create the folder '%s': %s", w->dir,
+                      strerror(errno));
+  char stem[FILE_NAME_MAX + 1];
+  snprintf(stem, sizeof stem, "%s", *name ? name : "_");
+  for (char *c = stem; *c; c++)
+    if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-' && (*c != '.' || c == stem)) *c = '_';
+  const char *descr = npy_descr(t);
+  char *file = kiln_fmt("%s.%s", stem, descr ? "npy" : "bin");
+  for (int k = 2; !set_add(&p->files, file); k++)
+    file = kiln_fmt("%s_%d.%s", stem, k, descr ? "npy" : "bin");
+  char head[NPY_HEADER_MAX];
+  size_t nhead = descr ? npy_header(head, descr, rank, dims) : 0;
+  size_t bytes = (size_t)kiln_shape_numel(rank, dims) * kiln_dtype_size(t);
+  char *path = kiln_fmt("%s/%s", w->dir, file);
+  if (!p->st) p->st = write_atomic(path, head, nhead, data, bytes, p->err);
+  free(path);
+  char *ref = kiln_fmt("%s/%s", w->ref ? w->ref : w->dir, file);
+  fputs(descr ? "file(" : "raw(", p->out);
+  print_string(p->out, ref);
+  fputc(')', p->out);
+  free(ref);
+}
+
 static void print_param(printer *p, const char *name, const char *onnx_name, kiln_dtype t,
                         int rank, const int64_t *dims, const void *data, const char *indent) {
   int64_t n = kiln_shape_numel(rank, dims);
+  const kiln_dsl_weights *w = p->w;
   fprintf(p->out, "%sparam %s: ", indent, name);
   print_type(p, t, rank, dims, NULL);
   fputs(" = ", p->out);
-  if (n > INLINE_MAX && p->weights_from && onnx_name) {
+  if (n > INLINE_MAX && w && w->onnx_file && onnx_name) {
     fputs("onnx(", p->out);
-    print_string(p->out, p->weights_from);
+    print_string(p->out, w->onnx_file);
     fputs(", ", p->out);
     print_string(p->out, onnx_name);
     fputc(')', p->out);
+  } else if (n > INLINE_MAX && w && !w->onnx_file && w->dir) {
+    print_weight_file(p, onnx_name ? onnx_name : name, t, rank, dims, data);
   } else {
     print_values(p->out, t, data, n);
   }
@@ -218,8 +367,9 @@ static void print_block(printer *p, const kiln_block *b, int depth) {
   fputc('\n', p->out);
 }
 
-void kiln_dsl_print(const kiln_graph *g, const char *weights_from, FILE *out) {
-  printer p = {g, weights_from, out, NULL, 0};
+kiln_status kiln_dsl_print(const kiln_graph *g, const kiln_dsl_weights *w, FILE *out,
+                           kiln_error *err) {
+  printer p = {.g = g, .w = w, .out = out, .err = err};
   make_names(&p);
   char *model = quote_name(g->name && *g->name ? g->name : "model");
   fprintf(out, "# kiln DSL (kiln dump --dsl)\nmodel %s(", model[0] == '`' ? "model" : model);
@@ -246,6 +396,8 @@ void kiln_dsl_print(const kiln_graph *g, const char *weights_from, FILE *out) {
     free(real);
   }
   fputs("\n}\n", out);
-  for (int i = 0; i < g->nvalues; i++) free(p.names[i]);
   free(p.names);
+  set_free(&p.printed);
+  set_free(&p.files);
+  return p.st;
 }

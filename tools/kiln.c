@@ -7,11 +7,14 @@
 #include "passes/passes.h"
 #include "tools/cli_util.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *usage_main =
     "usage: kiln <command> [options]\n"
@@ -45,11 +48,16 @@ static const char *usage_run =
     "(default 10) after one warm-up. --output-dir writes DIR/output_<i>.pb.\n";
 
 static const char *usage_dump =
-    "usage: kiln dump MODEL [--shape IN=DxDx..]... [--kernels] [--dsl]\n"
+    "usage: kiln dump MODEL [--shape IN=DxDx..]... [--kernels]\n"
+    "       kiln dump MODEL --dsl [-o OUT.kiln | --dsl-weights DIR]\n"
     "Prints the graph after input binding, shape inference and constant folding;\n"
     "--kernels also prints each node's kernel IR and schedule. --dsl prints the model as\n"
-    "imported, as kiln DSL text that compiles back to the same graph (weights of more\n"
-    "than 16 elements referenced by name in MODEL when it is an .onnx file).\n";
+    "imported, as kiln DSL text that compiles back to the same graph, to stdout or to OUT.\n"
+    "Weights of more than 16 elements are referenced by name in MODEL when it is an .onnx\n"
+    "file; otherwise they are written as .npy files to the folder OUT.weights beside OUT,\n"
+    "or to DIR (made if missing) when printing to stdout, whose text names them by DIR as\n"
+    "given: save it in the current folder or give an absolute DIR. With neither, they are\n"
+    "printed inline.\n";
 
 static int fail(const kiln_error *err) {
   fprintf(stderr, "kiln: %s\n", err->message);
@@ -154,30 +162,84 @@ done:
   return rc;
 }
 
-/* The graph as imported, as DSL text; large weights point into the ONNX file. */
-static kiln_status dump_dsl(const char *model, kiln_graph *g, kiln_error *err) {
+/* Replaces path by text through a temporary file and rename(): never a torn .kiln file. */
+static kiln_status write_text(const char *path, const char *text, size_t size, kiln_error *err) {
+  char *tmp = kiln_fmt("%s.tmpXXXXXX", path);
+  int fd = mkstemp(tmp);
+  FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+  kiln_status st = KILN_OK;
+  if (!f) {
+    st = kiln_fail(err, KILN_ERR_IO, "cannot create a temporary file for '%s': %s", path, strerror(errno));
+    if (fd >= 0) close(fd);
+  } else {
+    bool ok = fchmod(fd, 0644) == 0 && fwrite(text, 1, size, f) == size;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+      st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+      unlink(tmp);
+    }
+  }
+  free(tmp);
+  return st;
+}
+
+/* The graph as imported, as DSL text, to out_path or stdout. Large weights point into
+ * MODEL when it is an .onnx file; otherwise they are written as .npy files to the folder
+ * <stem>.weights beside out_path, or to weights_dir when printing to stdout. The text is
+ * made whole before anything is printed, so a failure leaves no partial output. */
+static kiln_status dump_dsl(const char *model, kiln_graph *g, const char *out_path,
+                            const char *weights_dir, kiln_error *err) {
   void *data;
   size_t size;
   kiln_status st = kiln_read_file(model, &data, &size, err);
   if (st) return st;
-  char *abs = kiln_dsl_detect(data, size) ? NULL : realpath(model, NULL);
-  kiln_dsl_print(g, abs, stdout);
-  free(abs);
+  kiln_dsl_weights w = {0};
+  char *abs = NULL, *dir = NULL, *ref = NULL;
+  if (!kiln_dsl_detect(data, size)) {
+    w.onnx_file = abs = realpath(model, NULL);
+  } else if (out_path) { /* out/net.kiln -> out/net.weights, read back as "net.weights" */
+    const char *base = strrchr(out_path, '/') ? strrchr(out_path, '/') + 1 : out_path;
+    size_t len = strlen(base);
+    if (len > 5 && !strcmp(base + len - 5, ".kiln")) len -= 5;
+    w.ref = ref = kiln_fmt("%.*s.weights", (int)len, base);
+    w.dir = dir = kiln_fmt("%.*s%s", (int)(base - out_path), out_path, ref);
+  } else {
+    w.dir = weights_dir;
+  }
   free(data);
-  return KILN_OK;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  st = kiln_dsl_print(g, &w, f, err);
+  fclose(f);
+  if (!st && out_path) st = write_text(out_path, text, len, err);
+  else if (!st) fwrite(text, 1, len, stdout);
+  free(text);
+  free(abs);
+  free(dir);
+  free(ref);
+  return st;
 }
 
 static int cmd_dump(int argc, char **argv) {
   cli_args a;
   kiln_error err = {0};
   bool dsl = false;
+  const char *weights_dir = NULL;
   int n = 0;
-  for (int i = 0; i < argc; i++) /* --dsl is dump's own option */
+  for (int i = 0; i < argc; i++) /* --dsl and --dsl-weights are dump's own options */
     if (strcmp(argv[i], "--dsl") == 0) dsl = true;
+    else if (strcmp(argv[i], "--dsl-weights") == 0 && i + 1 < argc) weights_dir = argv[++i];
     else argv[n++] = argv[i];
   argc = n;
   if (cli_parse(argc, argv, &a, &err)) return fail(&err);
   if (a.help) return printf("%s", usage_dump), 0;
+  if (a.out && weights_dir) { /* the folder's name in the text would depend on both places */
+    kiln_fail(&err, KILN_ERR_INVALID_ARGUMENT, "--dsl-weights is for printing to stdout; with -o "
+              "the weights go beside OUT");
+    cli_args_free(&a);
+    return fail(&err);
+  }
   if (!a.model) {
     fprintf(stderr, "%s", usage_dump);
     return 1;
@@ -188,7 +250,7 @@ static int cmd_dump(int argc, char **argv) {
   kiln_program *prog = NULL;
   kiln_status st = cli_import(a.model, &g, &err);
   if (!st && dsl) {
-    st = dump_dsl(a.model, g, &err);
+    st = dump_dsl(a.model, g, a.out, weights_dir, &err);
     kiln_graph_free(g);
     cli_args_free(&a);
     return st ? fail(&err) : 0;
