@@ -200,41 +200,6 @@ static size_t npy_header(char buf[NPY_HEADER_MAX], const char *descr, int rank, 
   return 10 + hlen;
 }
 
-static bool write_all(int fd, const void *data, size_t n) {
-  for (const char *c = data; n > 0;) {
-    ssize_t k = write(fd, c, n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return false;
-    c += k;
-    n -= (size_t)k;
-  }
-  return true;
-}
-
-/* Writes head then data to path through a temporary file in the same folder and rename(),
- * so a reader sees the old file or the whole new one, never a torn one. */
-static kiln_status write_atomic(const char *path, const void *head, size_t nhead,
-                                const void *data, size_t n, kiln_error *err) {
-  char *tmp = kiln_fmt("%s.tmpXXXXXX", path);
-  int fd = mkstemp(tmp);
-  kiln_status st = KILN_OK;
-  if (fd < 0) {
-    st = kiln_fail(err, KILN_ERR_IO, "cannot create a temporary file for '%s': %s", path,
-                   strerror(errno));
-  } else {
-    bool ok = fchmod(fd, 0644) == 0 && write_all(fd, head, nhead) && write_all(fd, data, n);
-    int e = errno;
-    if (close(fd) != 0 && ok) ok = false, e = errno;
-    if (ok && rename(tmp, path) != 0) ok = false, e = errno;
-    if (!ok) {
-      unlink(tmp);
-      st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", path, strerror(e));
-    }
-  }
-  free(tmp);
-  return st;
-}
-
 /* Writes a constant to the weights folder and prints its initialiser: file("<ref>/x.npy"),
  * or raw("<ref>/x.bin") for a type numpy lacks. The file is named after the value, in
  * characters every file system takes. */
@@ -256,7 +221,7 @@ static void print_weight_file(printer *p, const char *name, kiln_dtype t, int ra
   size_t nhead = descr ? npy_header(head, descr, rank, dims) : 0;
   size_t bytes = (size_t)kiln_shape_numel(rank, dims) * kiln_dtype_size(t);
   char *path = kiln_fmt("%s/%s", w->dir, file);
-  if (!p->st) p->st = write_atomic(path, head, nhead, data, bytes, p->err);
+  if (!p->st) p->st = kiln_write_file_atomic(path, head, nhead, data, bytes, p->err);
   free(path);
   char *ref = kiln_fmt("%s/%s", w->ref ? w->ref : w->dir, file);
   fputs(descr ? "file(" : "raw(", p->out);

@@ -182,18 +182,6 @@ kiln_status kiln_onnx_read_tensor(const void *data, size_t size, kiln_tensor *t,
   return st;
 }
 
-/* Writes all of buf to fd, retrying short writes. */
-static bool write_all(int fd, const uint8_t *buf, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, buf, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    buf += w;
-    n -= (size_t)w;
-  }
-  return true;
-}
-
 kiln_status kiln_onnx_write_tensor(const char *path, const char *name, const kiln_tensor *t,
                                    kiln_error *err) {
   if (t->rank < 0 || t->rank > KILN_MAX_RANK || !kiln_dtype_valid(t->dtype))
@@ -220,23 +208,7 @@ kiln_status kiln_onnx_write_tensor(const char *path, const char *name, const kil
   uint8_t *buf = kiln_xmalloc(n);
   onnx__tensor_proto__pack(&p, buf);
 
-  /* Temp file in the same directory, so rename() is atomic: readers see old or new. */
-  char *tmp = kiln_fmt("%s.tmpXXXXXX", path);
-  kiln_status st = KILN_OK;
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    st = kiln_fail(err, KILN_ERR_IO, "cannot create a temporary file for '%s': %s", path, strerror(errno));
-  } else {
-    bool ok = fchmod(fd, 0644) == 0 && write_all(fd, buf, n);
-    int e = errno;
-    if (close(fd) != 0 && ok) ok = false, e = errno;
-    if (ok && rename(tmp, path) != 0) ok = false, e = errno;
-    if (!ok) {
-      unlink(tmp);
-      st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", path, strerror(e));
-    }
-  }
-  free(tmp);
+  kiln_status st = kiln_write_file_atomic(path, buf, n, NULL, 0, err);
   free(buf);
   return st;
 }

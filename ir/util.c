@@ -1,9 +1,12 @@
 #include "ir/util.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 kiln_status kiln_fail(kiln_error *err, kiln_status code, const char *fmt, ...) {
   if (err && err->code == KILN_OK) {
@@ -88,4 +91,38 @@ const char *kiln_status_name(kiln_status s) {
       "OK", "INVALID_ARGUMENT", "NO_SUCH_FILE", "INVALID_MODEL", "UNSUPPORTED", "SHAPE",
       "LIMIT", "OUT_OF_MEMORY", "IO", "CODEGEN", "INTERNAL"};
   return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "UNKNOWN";
+}
+
+static bool write_all(int fd, const void *data, size_t n) {
+  const char *c = data;
+  while (n > 0) {
+    ssize_t k = write(fd, c, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    c += k;
+    n -= (size_t)k;
+  }
+  return true;
+}
+
+kiln_status kiln_write_file_atomic(const char *path, const void *head, size_t nhead,
+                                   const void *data, size_t n, kiln_error *err) {
+  char *tmp = kiln_fmt("%s.tmpXXXXXX", path);
+  int fd = mkstemp(tmp);
+  kiln_status st = KILN_OK;
+  if (fd < 0) {
+    st = kiln_fail(err, KILN_ERR_IO, "cannot create a temporary file for '%s': %s", path,
+                   strerror(errno));
+  } else {
+    bool ok = fchmod(fd, 0644) == 0 && write_all(fd, head, nhead) && write_all(fd, data, n);
+    int e = errno;
+    if (close(fd) != 0 && ok) ok = false, e = errno;
+    if (ok && rename(tmp, path) != 0) ok = false, e = errno;
+    if (!ok) {
+      unlink(tmp);
+      st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", path, strerror(e));
+    }
+  }
+  free(tmp);
+  return st;
 }

@@ -39,6 +39,12 @@ void *kiln_arena_alloc(kiln_arena *a, size_t n); /* zeroed, 16-byte aligned */
 char *kiln_arena_strdup(kiln_arena *a, const char *s);
 void kiln_arena_free(kiln_arena *a);
 
+/* Writes head then data (either may be empty) to path through a temporary file in the
+ * same folder and rename(): a reader sees the old file or the whole new one, never a
+ * torn one, and a failure leaves nothing behind. Mode 0644. */
+kiln_status kiln_write_file_atomic(const char *path, const void *head, size_t nhead,
+                                   const void *data, size_t n, kiln_error *err);
+
 /* Overflow-checked size arithmetic: true when the result would not fit. */
 bool kiln_mul_overflows(int64_t a, int64_t b, int64_t *out);
 

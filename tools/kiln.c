@@ -162,27 +162,6 @@ done:
   return rc;
 }
 
-/* Replaces path by text through a temporary file and rename(): never a torn .kiln file. */
-static kiln_status write_text(const char *path, const char *text, size_t size, kiln_error *err) {
-  char *tmp = kiln_fmt("%s.tmpXXXXXX", path);
-  int fd = mkstemp(tmp);
-  FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
-  kiln_status st = KILN_OK;
-  if (!f) {
-    st = kiln_fail(err, KILN_ERR_IO, "cannot create a temporary file for '%s': %s", path, strerror(errno));
-    if (fd >= 0) close(fd);
-  } else {
-    bool ok = fchmod(fd, 0644) == 0 && fwrite(text, 1, size, f) == size;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-      st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-      unlink(tmp);
-    }
-  }
-  free(tmp);
-  return st;
-}
-
 /* The graph as imported, as DSL text, to out_path or stdout. Large weights point into
  * MODEL when it is an .onnx file; otherwise they are written as .npy files to the folder
  * <stem>.weights beside out_path, or to weights_dir when printing to stdout. The text is
@@ -212,7 +191,7 @@ static kiln_status dump_dsl(const char *model, kiln_graph *g, const char *out_pa
   FILE *f = open_memstream(&text, &len);
   st = kiln_dsl_print(g, &w, f, err);
   fclose(f);
-  if (!st && out_path) st = write_text(out_path, text, len, err);
+  if (!st && out_path) st = kiln_write_file_atomic(out_path, text, len, NULL, 0, err);
   else if (!st) fwrite(text, 1, len, stdout);
   free(text);
   free(abs);
