@@ -16,7 +16,11 @@ static kiln_status pool_plan(const kiln_graph *g, const kiln_node *n, kiln_windo
     return kiln_fail(err, KILN_ERR_INVALID_MODEL,
                      "node '%s' (%s): kernel_shape has %d values for an input of rank %d",
                      n->name, n->op_type, nk, x->rank);
-  return kiln_window_plan(n, x->rank, x->dims, ks, true, w, err);
+  if (kiln_window_plan(n, x->rank, x->dims, ks, true, w, err)) return err->code;
+  if (2 + 2 * w->nsp > KILN_MAX_AXES) /* a stage's axes: batch, channel, window, output */
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): %d spatial dims", n->name,
+                     n->op_type, w->nsp);
+  return KILN_OK;
 }
 
 static kiln_status infer_pool(kiln_graph *g, kiln_node *n, kiln_error *err) {
@@ -54,9 +58,6 @@ static kiln_status lower_maxpool(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   kiln_window w;
   if (pool_plan(c->g, c->n, &w, c->err)) return c->err->code;
-  if (2 + 2 * w.nsp > KILN_MAX_AXES)
-    return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): %d spatial dims",
-                     c->n->name, c->n->op_type, w.nsp);
   int xb = c->in_buf[0], yb = c->out_buf[0];
   const kiln_buffer *xbuf = &k->bufs[xb];
   kiln_dtype t = xbuf->dtype;
@@ -103,9 +104,6 @@ static kiln_status lower_avgpool(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   kiln_window w;
   if (pool_plan(c->g, c->n, &w, c->err)) return c->err->code;
-  if (2 + 2 * w.nsp > KILN_MAX_AXES)
-    return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): %d spatial dims",
-                     c->n->name, c->n->op_type, w.nsp);
   int xb = c->in_buf[0];
   int64_t nb = k->bufs[xb].dims[0], ch = k->bufs[xb].dims[1];
   kiln_dtype t = k->bufs[xb].dtype;
