@@ -1,7 +1,7 @@
 # KILN_FUZZ=ON (with CC=clang): libFuzzer targets for kiln's front ends, built with ASan and
 # UBSan over the whole library (coverage-instrumented: -fsanitize=fuzzer-no-link).
 #   CC=clang-14 cmake -S . -B build-fuzz -DKILN_FUZZ=ON
-#   cmake --build build-fuzz --target fuzz_onnx fuzz_tensor fuzz_dsl fuzz_compile
+#   cmake --build build-fuzz --target fuzz_onnx fuzz_tensor fuzz_dsl fuzz_compile fuzz_values
 # tools/fuzz.sh TARGET SECONDS does both and runs one target. Include this file right
 # after the project's add_compile_options, before any target is defined.
 include_guard(GLOBAL)
@@ -16,10 +16,11 @@ if(KILN_FUZZ)
       -fno-sanitize-recover=undefined)
   add_compile_options(${KILN_FUZZ_FLAGS})
   add_link_options(-fsanitize=address,undefined)
-  set(KILN_FUZZ_TARGETS onnx tensor dsl compile)
+  set(KILN_FUZZ_TARGETS onnx tensor dsl compile values)
   foreach(t ${KILN_FUZZ_TARGETS})
     add_executable(fuzz_${t} ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${t}.c
-                             ${CMAKE_SOURCE_DIR}/tests/fuzz/targets.c)
+                             ${CMAKE_SOURCE_DIR}/tests/fuzz/targets.c
+                             ${CMAKE_SOURCE_DIR}/tests/fuzz/values.c)
     target_link_libraries(fuzz_${t} PRIVATE kiln)
     target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
     target_include_directories(fuzz_${t} PRIVATE ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/gen)

@@ -79,7 +79,8 @@ static LLVMValueRef pointer_array(LLVMBuilderRef b, LLVMValueRef fn, int first, 
 }
 
 /* int <name>_run(ptr in..., ptr out..., ptr workspace): calls the entry, allocating the
- * arena with aligned_alloc when the caller passes no workspace. */
+ * arena with aligned_alloc when the caller passes no workspace; returns the entry's status
+ * (a kiln_status code), or KILN_ERR_OUT_OF_MEMORY when that allocation fails. */
 static void add_wrapper(LLVMModuleRef m, const kiln_program *p, const char *run_name,
                         LLVMValueRef entry) {
   LLVMContextRef ctx = LLVMGetModuleContext(m);
@@ -91,7 +92,7 @@ static void add_wrapper(LLVMModuleRef m, const kiln_program *p, const char *run_
   for (int i = 0; i < nparams; i++) params[i] = ptr;
   LLVMValueRef fn = LLVMAddFunction(m, run_name, LLVMFunctionType(i32, params, (unsigned)nparams, 0));
   free(params);
-  LLVMTypeRef entry_ty = LLVMFunctionType(vd, (LLVMTypeRef[]){ptr, ptr, ptr, ptr}, 4, 0);
+  LLVMTypeRef entry_ty = LLVMFunctionType(i32, (LLVMTypeRef[]){ptr, ptr, ptr, ptr}, 4, 0);
 
   LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
   LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, fn, "entry"));
@@ -99,11 +100,9 @@ static void add_wrapper(LLVMModuleRef m, const kiln_program *p, const char *run_
   LLVMValueRef outs = pointer_array(b, fn, p->ninputs, p->noutputs, ptr, i64, "outputs");
   LLVMValueRef consts = const_table(m, p);
   LLVMValueRef ws = LLVMGetParam(fn, (unsigned)nparams - 1);
-  LLVMValueRef zero = LLVMConstInt(i32, 0, 0);
 
   if (p->arena_bytes <= 0) {
-    LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, ws, consts}, 4, "");
-    LLVMBuildRet(b, zero);
+    LLVMBuildRet(b, LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, ws, consts}, 4, ""));
   } else {
     LLVMBasicBlockRef given = LLVMAppendBasicBlockInContext(ctx, fn, "given");
     LLVMBasicBlockRef alloc = LLVMAppendBasicBlockInContext(ctx, fn, "alloc");
@@ -112,8 +111,7 @@ static void add_wrapper(LLVMModuleRef m, const kiln_program *p, const char *run_
     LLVMBuildCondBr(b, LLVMBuildIsNull(b, ws, ""), alloc, given);
 
     LLVMPositionBuilderAtEnd(b, given);
-    LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, ws, consts}, 4, "");
-    LLVMBuildRet(b, zero);
+    LLVMBuildRet(b, LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, ws, consts}, 4, ""));
 
     LLVMPositionBuilderAtEnd(b, alloc);
     LLVMTypeRef aa_ty = LLVMFunctionType(ptr, (LLVMTypeRef[]){i64, i64}, 2, 0);
@@ -126,15 +124,15 @@ static void add_wrapper(LLVMModuleRef m, const kiln_program *p, const char *run_
     LLVMBuildCondBr(b, LLVMBuildIsNull(b, mem, ""), oom, run);
 
     LLVMPositionBuilderAtEnd(b, run);
-    LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, mem, consts}, 4, "");
+    LLVMValueRef st = LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, mem, consts}, 4, "");
     LLVMTypeRef free_ty = LLVMFunctionType(vd, (LLVMTypeRef[]){ptr}, 1, 0);
     LLVMValueRef fr = LLVMGetNamedFunction(m, "free");
     if (!fr) fr = LLVMAddFunction(m, "free", free_ty);
     LLVMBuildCall2(b, free_ty, fr, (LLVMValueRef[]){mem}, 1, "");
-    LLVMBuildRet(b, zero);
+    LLVMBuildRet(b, st);
 
     LLVMPositionBuilderAtEnd(b, oom);
-    LLVMBuildRet(b, LLVMConstInt(i32, 1, 0));
+    LLVMBuildRet(b, LLVMConstInt(i32, KILN_ERR_OUT_OF_MEMORY, 0));
   }
   LLVMDisposeBuilder(b);
 }

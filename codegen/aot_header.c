@@ -119,9 +119,17 @@ kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const
           name);
   fprintf(f, "#define %s_WORKSPACE_BYTES %lld\n\n", up, (long long)p->arena_bytes);
 
-  fprintf(f, "/* Runs the model once on dense row-major buffers; returns 0, or 1 when the\n"
-             " * workspace could not be allocated. Safe to call from several threads at once\n"
-             " * (with separate workspaces). */\n");
+  fprintf(f, "/* What %s_run returns (kiln_status codes of kiln.h). */\n", name);
+  fprintf(f, "#define %s_OK %d\n", up, KILN_OK);
+  fprintf(f, "#define %s_ERR_OUT_OF_MEMORY %d /* the workspace could not be allocated */\n", up,
+          KILN_ERR_OUT_OF_MEMORY);
+  fprintf(f, "#define %s_ERR_INTERNAL %d /* built with --check-bounds: an access out of bounds */\n",
+          up, KILN_ERR_INTERNAL);
+  fprintf(f, "#define %s_ERR_INVALID_INPUT %d /* an input value out of range, such as an index */\n\n",
+          up, KILN_ERR_INVALID_INPUT);
+  fprintf(f, "/* Runs the model once on dense row-major buffers; returns %s_OK or an error\n"
+             " * code above (outputs are then meaningless). Safe to call from several threads\n"
+             " * at once (with separate workspaces). */\n", up);
   fprintf(f, "int %s_run(", name);
   int n = p->ninputs + p->noutputs;
   char **names = kiln_xcalloc((size_t)n + 1, sizeof *names);

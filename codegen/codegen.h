@@ -9,8 +9,10 @@
 #include <llvm-c/Core.h>
 #include <llvm-c/TargetMachine.h>
 
-typedef void (*kiln_entry_fn)(void *const *inputs, void *const *outputs, uint8_t *arena,
-                              const void *const *consts);
+/* Returns KILN_OK, or the kiln_status of a failure its checks recorded in the arena's
+ * check record (runtime/check.h): KILN_ERR_INVALID_INPUT for an index out of range. */
+typedef int (*kiln_entry_fn)(void *const *inputs, void *const *outputs, uint8_t *arena,
+                             const void *const *consts);
 
 /* llvm_emit*.c: adds function `entry_name` (external linkage, the entry ABI) computing
  * program p to module m, plus the internal functions its kernels need. Declares (does not

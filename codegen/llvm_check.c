@@ -1,11 +1,13 @@
-/* Checked kernels, the codegen side (runtime/check.h): in a kernel that has the
- * KILN_CHECK_BUFFER, every element address is tested against its buffer's element count.
- * Outside, the access goes to a per-module scratch cell instead, and an internal cold
- * function records the first violation of the run in the record (an atomic claim, then
- * the fields, then a release store of state 2). The record is written inline rather than
- * through a runtime call, so JIT code and AOT libraries need no extra symbol. */
+/* Checks, the codegen side (runtime/check.h). A KX_CHECK tests an index read from data
+ * against its dim; in a checked kernel (check_all) every element address is tested
+ * against its buffer's element count and an access outside goes to a per-module scratch
+ * cell instead. Either way an internal cold function records the first violation of the
+ * run in the record (an atomic claim, then the fields, then a release store of state 2),
+ * and the entry function returns a status from it. The record is written inline rather
+ * than through a runtime call, so JIT code and AOT libraries need no extra symbol. */
 #include "codegen/llvm_emit.h"
 
+#include "ir/dtype.h"
 #include "runtime/check.h"
 
 #include <stddef.h>
@@ -24,7 +26,7 @@ static LLVMValueRef field(LLVMBuilderRef b, kiln_emit *e, LLVMValueRef rec, size
   return LLVMBuildGEP2(b, e->t_i8, rec, &off, 1, "");
 }
 
-/* void kiln.check.fail(rec, kernel, stage, buffer, i32 is_store, i64 index, i64 size) */
+/* void kiln.check.fail(rec, kernel, stage, buffer, i32 kind, i64 index, i64 size) */
 static LLVMValueRef fail_fn(kiln_emit *e, LLVMTypeRef *fty) {
   LLVMTypeRef ps[7] = {e->t_ptr, e->t_ptr, e->t_ptr, e->t_ptr, e->t_i32, e->t_i64, e->t_i64};
   *fty = LLVMFunctionType(e->t_void, ps, 7, 0);
@@ -49,7 +51,7 @@ static LLVMValueRef fail_fn(kiln_emit *e, LLVMTypeRef *fty) {
   LLVMPositionBuilderAtEnd(b, write);
   static const size_t offs[6] = {
       offsetof(kiln_check_record, kernel), offsetof(kiln_check_record, stage),
-      offsetof(kiln_check_record, buffer), offsetof(kiln_check_record, is_store),
+      offsetof(kiln_check_record, buffer), offsetof(kiln_check_record, kind),
       offsetof(kiln_check_record, index),  offsetof(kiln_check_record, size)};
   for (unsigned i = 0; i < 6; i++)
     LLVMBuildStore(b, LLVMGetParam(fn, i + 1), field(b, e, rec, offs[i]));
@@ -76,6 +78,20 @@ static LLVMValueRef sink(kiln_emit *e) {
   return g;
 }
 
+/* Calls the fail function: records a violation of kind at the builder's position. */
+static void record(kiln_emit *e, const char *kernel, const char *buffer, kiln_check_kind kind,
+                   LLVMValueRef index, LLVMValueRef size) {
+  LLVMTypeRef fty;
+  LLVMValueRef fn = fail_fn(e, &fty);
+  LLVMValueRef args[7] = {
+      e->bufs[e->check_buf],
+      LLVMBuildGlobalStringPtr(e->b, kernel ? kernel : "?", ""),
+      LLVMBuildGlobalStringPtr(e->b, e->st && e->st->name ? e->st->name : "-", ""),
+      LLVMBuildGlobalStringPtr(e->b, buffer ? buffer : "?", ""),
+      LLVMConstInt(e->t_i32, (unsigned)kind, 0), index, size};
+  LLVMBuildCall2(e->b, fty, fn, args, 7, "");
+}
+
 LLVMValueRef kiln_emit_check_addr(kiln_emit *e, int buf, LLVMValueRef lin, bool is_store) {
   const kiln_buffer *bf = &e->k->bufs[buf];
   int64_t size = 1;
@@ -90,15 +106,7 @@ LLVMValueRef kiln_emit_check_addr(kiln_emit *e, int buf, LLVMValueRef lin, bool 
   LLVMBuildCondBr(e->b, in, cont, bad);
 
   LLVMPositionBuilderAtEnd(e->b, bad);
-  LLVMTypeRef fty;
-  LLVMValueRef fn = fail_fn(e, &fty);
-  LLVMValueRef args[7] = {
-      e->bufs[e->check_buf],
-      LLVMBuildGlobalStringPtr(e->b, e->k->name ? e->k->name : "?", ""),
-      LLVMBuildGlobalStringPtr(e->b, e->st && e->st->name ? e->st->name : "-", ""),
-      LLVMBuildGlobalStringPtr(e->b, bf->name ? bf->name : "?", ""),
-      LLVMConstInt(e->t_i32, is_store, 0), lin, size_v};
-  LLVMBuildCall2(e->b, fty, fn, args, 7, "");
+  record(e, e->k->name, bf->name, is_store ? KILN_CHECK_STORE : KILN_CHECK_LOAD, lin, size_v);
   LLVMBuildBr(e->b, cont);
 
   LLVMPositionBuilderAtEnd(e->b, cont);
@@ -115,4 +123,62 @@ void kiln_emit_check_init(kiln_emit *e, LLVMValueRef arena) {
   LLVMValueRef o = LLVMConstInt(e->t_i64, (uint64_t)off, 0);
   LLVMValueRef rec = LLVMBuildInBoundsGEP2(e->b, e->t_i8, arena, &o, 1, "");
   LLVMBuildStore(e->b, LLVMConstInt(e->t_i32, 0, 0), rec); /* before any kernel runs */
+}
+
+LLVMValueRef kiln_emit_check_index(kiln_emit *e, const kiln_expr *x) {
+  if (!x->a || !kiln_dtype_is_int(x->a->dtype) || x->i <= 0 || e->check_buf < 0)
+    return KILN_EMIT_FAIL(e, "ill-formed index check");
+  LLVMValueRef raw = kiln_emit_expr(e, x->a);
+  if (!raw) return NULL;
+  bool sgn = kiln_dtype_is_signed(x->a->dtype);
+  LLVMBuilderRef b = e->b;
+  if (LLVMTypeOf(raw) != e->t_i64)
+    raw = sgn ? LLVMBuildSExt(b, raw, e->t_i64, "") : LLVMBuildZExt(b, raw, e->t_i64, "");
+  LLVMValueRef n = LLVMConstInt(e->t_i64, (uint64_t)x->i, 0), zero = LLVMConstInt(e->t_i64, 0, 0);
+  LLVMValueRef ok, idx = raw;
+  kiln_check_kind kind = KILN_CHECK_INDEX_UNSIGNED;
+  if (!sgn) {
+    ok = LLVMBuildICmp(b, LLVMIntULT, raw, n, "");
+  } else if (!x->op) {
+    ok = LLVMBuildICmp(b, LLVMIntULT, raw, n, ""); /* negatives are huge unsigned */
+    kind = KILN_CHECK_INDEX;
+  } else {
+    LLVMValueRef neg = LLVMBuildICmp(b, LLVMIntSLT, raw, zero, "");
+    idx = LLVMBuildSelect(b, neg, LLVMBuildAdd(b, raw, n, ""), raw, ""); /* no overflow: raw < 0 */
+    ok = LLVMBuildICmp(b, LLVMIntULT, idx, n, "");
+    kind = KILN_CHECK_INDEX_FROM_END;
+  }
+  LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "badidx");
+  LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "idxok");
+  LLVMBuildCondBr(b, ok, cont, bad);
+  LLVMPositionBuilderAtEnd(b, bad);
+  record(e, x->what, "", kind, raw, n);
+  /* The run has failed: the kernel (or this parallel chunk) stops here. Leaving the
+   * function, rather than going on with a safe index, makes the test an exit from every
+   * loop it sits in, so LLVM hoists it out of the loops its index does not depend on
+   * (an embedding row is checked once, and its copy still vectorizes). */
+  if (LLVMGetTypeKind(LLVMGetReturnType(LLVMGlobalGetValueType(e->fn))) == LLVMVoidTypeKind) {
+    LLVMBuildRetVoid(b);
+    LLVMPositionBuilderAtEnd(b, cont);
+    return idx;
+  }
+  LLVMBuildBr(b, cont);
+  LLVMPositionBuilderAtEnd(b, cont);
+  return LLVMBuildSelect(b, ok, idx, zero, "");
+}
+
+LLVMValueRef kiln_emit_check_status(kiln_emit *e, LLVMValueRef arena) {
+  int64_t off = kiln_check_record_offset(e->prog);
+  if (off < 0) return LLVMConstInt(e->t_i32, KILN_OK, 0);
+  LLVMBuilderRef b = e->b;
+  LLVMValueRef o = LLVMConstInt(e->t_i64, (uint64_t)off, 0);
+  LLVMValueRef rec = LLVMBuildInBoundsGEP2(b, e->t_i8, arena, &o, 1, "");
+  /* the run's threads have joined: plain loads see the record */
+  LLVMValueRef state = LLVMBuildLoad2(b, e->t_i32, rec, "");
+  LLVMValueRef kind = LLVMBuildLoad2(b, e->t_i32, field(b, e, rec, offsetof(kiln_check_record, kind)), "");
+  LLVMValueRef is_index = LLVMBuildICmp(b, LLVMIntUGE, kind, LLVMConstInt(e->t_i32, KILN_CHECK_INDEX, 0), "");
+  LLVMValueRef code = LLVMBuildSelect(b, is_index, LLVMConstInt(e->t_i32, KILN_ERR_INVALID_INPUT, 0),
+                                      LLVMConstInt(e->t_i32, KILN_ERR_INTERNAL, 0), "");
+  LLVMValueRef failed = LLVMBuildICmp(b, LLVMIntEQ, state, LLVMConstInt(e->t_i32, 2, 0), "");
+  return LLVMBuildSelect(b, failed, code, LLVMConstInt(e->t_i32, KILN_OK, 0), "");
 }

@@ -116,6 +116,7 @@ static LLVMValueRef emit_kernel_fn(kiln_emit *e, const kiln_kernel *k) {
   for (int i = 0; i < nb; i++) bufs[i] = LLVMGetParam(fn, (unsigned)i);
   e->k = k;
   e->check_buf = kiln_emit_check_buffer(k);
+  e->check_all = e->check_buf >= 0 && k->check_all;
   e->kfn_name = name;
   e->bufs = bufs;
   kiln_emit_begin_function(e, fn);
@@ -125,6 +126,7 @@ static LLVMValueRef emit_kernel_fn(kiln_emit *e, const kiln_kernel *k) {
   kiln_emit_end_function(e);
   e->k = NULL;
   e->check_buf = -1;
+  e->check_all = false;
   e->bufs = NULL;
   free(bufs);
   free(name);
@@ -211,13 +213,13 @@ kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
   e.b = LLVMCreateBuilderInContext(e.ctx);
 
   LLVMTypeRef ps[4] = {e.t_ptr, e.t_ptr, e.t_ptr, e.t_ptr};
-  LLVMValueRef fn = LLVMAddFunction(m, entry_name, LLVMFunctionType(e.t_void, ps, 4, 0));
+  LLVMValueRef fn = LLVMAddFunction(m, entry_name, LLVMFunctionType(e.t_i32, ps, 4, 0));
   kiln_emit_fn_attr(&e, fn, "nounwind", 0);
   kiln_emit_begin_function(&e, fn);
   entry_args a = {LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), LLVMGetParam(fn, 2), LLVMGetParam(fn, 3)};
   kiln_emit_check_init(&e, a.arena);
   kiln_status st = emit_steps(&e, &a, &p->main);
-  LLVMBuildRetVoid(e.b);
+  LLVMBuildRet(e.b, kiln_emit_check_status(&e, a.arena));
   kiln_emit_end_function(&e);
   LLVMDisposeBuilder(e.b);
   kiln_emit_memo_free(&e);

@@ -31,7 +31,8 @@ typedef struct kiln_emit {
   const kiln_kernel *k;
   const char *kfn_name;
   const kiln_stage *st;
-  int check_buf;                       /* checked kernels: the record's buffer, else -1 */
+  int check_buf;                       /* the check record's buffer, else -1 */
+  bool check_all;                      /* checked kernels: test every load and store */
   LLVMValueRef *bufs;                  /* base pointer of each kernel buffer */
   LLVMValueRef axis[KILN_MAX_AXES];    /* current value of each axis (i64), NULL = none */
   LLVMValueRef lv[KILN_MAX_LOOPS];     /* current loop variables */
@@ -94,6 +95,10 @@ int kiln_emit_check_buffer(const kiln_kernel *k); /* the record's buffer, or -1 
 LLVMValueRef kiln_emit_check_addr(kiln_emit *e, int buf, LLVMValueRef lin, bool is_store);
 /* At the start of the entry function: clears the run's violation record, if any. */
 void kiln_emit_check_init(kiln_emit *e, LLVMValueRef arena);
+/* At its end: the run's status (i32), from the record's state. */
+LLVMValueRef kiln_emit_check_status(kiln_emit *e, LLVMValueRef arena);
+/* A KX_CHECK: the index in [0, n), after recording a violation and yielding 0 outside. */
+LLVMValueRef kiln_emit_check_index(kiln_emit *e, const kiln_expr *x);
 
 /* llvm_stage.c */
 kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s);

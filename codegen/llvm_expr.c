@@ -92,7 +92,7 @@ static LLVMValueRef elem_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int 
                           bf->rank, nidx);
   LLVMValueRef lin = NULL;
   int64_t stride = 1;
-  bool checked = e->check_buf >= 0;
+  bool checked = e->check_all;
   for (int d = bf->rank - 1; d >= 0; d--) {
     LLVMValueRef i = kiln_emit_expr(e, idx[d]);
     if (!i) return NULL;
@@ -173,6 +173,14 @@ static LLVMValueRef float_to_float(kiln_emit *e, LLVMValueRef v, kiln_dtype t) {
   }
 }
 
+/* A conversion intrinsic overloaded on result and operand type (llvm.fptosi.sat...). */
+static LLVMValueRef intrinsic_cast(kiln_emit *e, const char *name, LLVMValueRef v, LLVMTypeRef to) {
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  LLVMTypeRef over[2] = {to, LLVMTypeOf(v)};
+  LLVMValueRef fn = LLVMGetIntrinsicDeclaration(e->mod, id, over, 2);
+  return LLVMBuildCall2(e->b, LLVMIntrinsicGetType(e->ctx, id, over, 2), fn, &v, 1, "");
+}
+
 static LLVMValueRef emit_cast(kiln_emit *e, LLVMValueRef v, kiln_dtype from, kiln_dtype to) {
   LLVMTypeRef rt = kiln_emit_reg_type(e, to);
   LLVMBuilderRef b = e->b;
@@ -191,14 +199,17 @@ static LLVMValueRef emit_cast(kiln_emit *e, LLVMValueRef v, kiln_dtype from, kil
     LLVMValueRef f = sgn ? LLVMBuildSIToFP(b, v, rt, "") : LLVMBuildUIToFP(b, v, rt, "");
     return to == KILN_BF16 ? float_to_float(e, f, KILN_BF16) : f;
   }
-  if (ff) { /* float -> int truncates; narrow targets wrap through a wider int like C on x86 */
-    switch (to) {
-    case KILN_I64: return LLVMBuildFPToSI(b, v, e->t_i64, "");
-    case KILN_U64: return LLVMBuildFPToUI(b, v, e->t_i64, "");
-    case KILN_I32: return LLVMBuildFPToSI(b, v, e->t_i32, "");
-    case KILN_U32: return LLVMBuildTrunc(b, LLVMBuildFPToSI(b, v, e->t_i64, ""), rt, "");
-    default: return LLVMBuildTrunc(b, LLVMBuildFPToSI(b, v, e->t_i32, ""), rt, "");
+  if (ff) {
+    /* float -> int truncates, as the interpreter: NaN is 0, a value out of range saturates
+     * to int64 (u64: uint64 from 2^63 up), and narrower targets wrap from there. The
+     * saturating forms keep data-driven values from becoming poison (plain fptosi of
+     * NaN or 1e30 is undefined), which an index check downstream could not catch. */
+    LLVMValueRef i = intrinsic_cast(e, "llvm.fptosi.sat", v, e->t_i64);
+    if (to == KILN_U64) {
+      LLVMValueRef big = LLVMBuildFCmp(b, LLVMRealOGE, v, LLVMConstReal(LLVMTypeOf(v), 9223372036854775808.0), "");
+      i = LLVMBuildSelect(b, big, intrinsic_cast(e, "llvm.fptoui.sat", v, e->t_i64), i, "");
     }
+    return rt == e->t_i64 ? i : LLVMBuildTrunc(b, i, rt, "");
   }
   /* int/bool -> int: extend by the source's signedness */
   unsigned fw = LLVMGetIntTypeWidth(LLVMTypeOf(v)), tw = LLVMGetIntTypeWidth(rt);
@@ -270,7 +281,7 @@ static bool expr_safe(const kiln_expr *x, int depth) {
   if (!x || depth > 16) return false;
   switch (x->kind) {
   case KX_CONST: case KX_VAR: case KX_ACC: return true;
-  case KX_LOAD: return false;
+  case KX_LOAD: case KX_CHECK: return false;
   case KX_BINARY:
     if ((x->op == KB_DIV || x->op == KB_MOD) && !kiln_dtype_is_float(x->a->dtype)) return false;
     return expr_safe(x->a, depth + 1) && expr_safe(x->b, depth + 1);
@@ -342,6 +353,7 @@ static LLVMValueRef emit_uncached(kiln_emit *e, const kiln_expr *x) {
     return b ? kiln_emit_binary(e, (kiln_binary_op)x->op, x->a->dtype, x->dtype, a, b) : NULL;
   }
   case KX_SELECT: return emit_select(e, x);
+  case KX_CHECK: return kiln_emit_check_index(e, x);
   case KX_CAST: {
     if (!x->a || !kiln_emit_reg_type(e, x->a->dtype)) return KILN_EMIT_FAIL(e, "bad cast");
     LLVMValueRef a = kiln_emit_expr(e, x->a);

@@ -115,6 +115,42 @@ static LLVMValueRef float_binary(kiln_emit *e, kiln_binary_op op, LLVMValueRef a
   }
 }
 
+/* Integer a / b and a % b without undefined behaviour, whatever the data (x86 traps on
+ * x / 0 and INT_MIN / -1): like the interpreter, x / 0 and x % 0 are 0, x / -1 is -x
+ * (wrapping) and x % -1 is 0. */
+static LLVMValueRef int_divrem(kiln_emit *e, bool rem, bool sgn, LLVMValueRef a, LLVMValueRef b) {
+  LLVMBuilderRef B = e->b;
+  LLVMTypeRef t = LLVMTypeOf(a);
+  LLVMValueRef zero = LLVMConstNull(t), one = LLVMConstInt(t, 1, 0);
+  LLVMValueRef is0 = LLVMBuildICmp(B, LLVMIntEQ, b, zero, "");
+  if (!sgn) {
+    LLVMValueRef d = LLVMBuildSelect(B, is0, one, b, "");
+    LLVMValueRef r = rem ? LLVMBuildURem(B, a, d, "") : LLVMBuildUDiv(B, a, d, "");
+    return LLVMBuildSelect(B, is0, zero, r, "");
+  }
+  LLVMValueRef ism1 = LLVMBuildICmp(B, LLVMIntEQ, b, LLVMConstAllOnes(t), "");
+  LLVMValueRef d = LLVMBuildSelect(B, LLVMBuildOr(B, is0, ism1, ""), one, b, "");
+  LLVMValueRef r = rem ? LLVMBuildSRem(B, a, d, "") : LLVMBuildSDiv(B, a, d, "");
+  r = LLVMBuildSelect(B, ism1, rem ? zero : LLVMBuildNeg(B, a, ""), r, "");
+  return LLVMBuildSelect(B, is0, zero, r, "");
+}
+
+/* Shifts by b >= the width (or by a negative b, a huge unsigned one) are poison in LLVM:
+ * like the interpreter, they shift everything out (an arithmetic right shift leaves
+ * copies of the sign). */
+static LLVMValueRef int_shift(kiln_emit *e, kiln_binary_op op, bool sgn, LLVMValueRef a,
+                              LLVMValueRef b) {
+  LLVMBuilderRef B = e->b;
+  LLVMTypeRef t = LLVMTypeOf(a);
+  unsigned w = LLVMGetIntTypeWidth(t);
+  LLVMValueRef wide = LLVMBuildICmp(B, LLVMIntUGE, b, LLVMConstInt(t, w, 0), "");
+  if (op == KB_SHR && sgn)
+    return LLVMBuildAShr(B, a, LLVMBuildSelect(B, wide, LLVMConstInt(t, w - 1, 0), b, ""), "");
+  LLVMValueRef s = LLVMBuildSelect(B, wide, LLVMConstNull(t), b, "");
+  LLVMValueRef r = op == KB_SHL ? LLVMBuildShl(B, a, s, "") : LLVMBuildLShr(B, a, s, "");
+  return LLVMBuildSelect(B, wide, LLVMConstNull(t), r, "");
+}
+
 static LLVMValueRef int_binary(kiln_emit *e, kiln_binary_op op, bool sgn, LLVMValueRef a,
                                LLVMValueRef b) {
   LLVMBuilderRef B = e->b;
@@ -122,14 +158,19 @@ static LLVMValueRef int_binary(kiln_emit *e, kiln_binary_op op, bool sgn, LLVMVa
   case KB_ADD: return LLVMBuildAdd(B, a, b, "");
   case KB_SUB: return LLVMBuildSub(B, a, b, "");
   case KB_MUL: return LLVMBuildMul(B, a, b, "");
-  case KB_DIV: return sgn ? LLVMBuildSDiv(B, a, b, "") : LLVMBuildUDiv(B, a, b, "");
-  case KB_MOD: return sgn ? LLVMBuildSRem(B, a, b, "") : LLVMBuildURem(B, a, b, "");
+  case KB_DIV: return int_divrem(e, false, sgn, a, b);
+  case KB_MOD: return int_divrem(e, true, sgn, a, b);
   case KB_POW: { /* through double, like numpy's float power truncated back */
     LLVMTypeRef t = LLVMTypeOf(a);
     LLVMValueRef fa = sgn ? LLVMBuildSIToFP(B, a, e->t_f64, "") : LLVMBuildUIToFP(B, a, e->t_f64, "");
     LLVMValueRef fb = sgn ? LLVMBuildSIToFP(B, b, e->t_f64, "") : LLVMBuildUIToFP(B, b, e->t_f64, "");
     LLVMValueRef p = kiln_emit_intrinsic2(e, "llvm.pow", fa, fb);
-    return sgn ? LLVMBuildFPToSI(B, p, t, "") : LLVMBuildFPToUI(B, p, t, "");
+    /* saturating: a huge power is no poison */
+    const char *name = sgn ? "llvm.fptosi.sat" : "llvm.fptoui.sat";
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMTypeRef over[2] = {t, e->t_f64};
+    return LLVMBuildCall2(B, LLVMIntrinsicGetType(e->ctx, id, over, 2),
+                          LLVMGetIntrinsicDeclaration(e->mod, id, over, 2), &p, 1, "");
   }
   case KB_MIN: return kiln_emit_intrinsic2(e, sgn ? "llvm.smin" : "llvm.umin", a, b);
   case KB_MAX: return kiln_emit_intrinsic2(e, sgn ? "llvm.smax" : "llvm.umax", a, b);
@@ -142,8 +183,7 @@ static LLVMValueRef int_binary(kiln_emit *e, kiln_binary_op op, bool sgn, LLVMVa
   case KB_AND: return LLVMBuildAnd(B, a, b, "");
   case KB_OR: return LLVMBuildOr(B, a, b, "");
   case KB_XOR: return LLVMBuildXor(B, a, b, "");
-  case KB_SHL: return LLVMBuildShl(B, a, b, "");
-  case KB_SHR: return sgn ? LLVMBuildAShr(B, a, b, "") : LLVMBuildLShr(B, a, b, "");
+  case KB_SHL: case KB_SHR: return int_shift(e, op, sgn, a, b);
   default: return NULL;
   }
 }

@@ -30,7 +30,9 @@ typedef enum kiln_status {
   KILN_ERR_OUT_OF_MEMORY,
   KILN_ERR_IO,               /* reading or writing a file failed */
   KILN_ERR_CODEGEN,          /* LLVM or the system linker failed */
-  KILN_ERR_INTERNAL          /* a bug in kiln */
+  KILN_ERR_INTERNAL,         /* a bug in kiln */
+  KILN_ERR_INVALID_INPUT     /* kiln_run: an input value the model cannot take, such as
+                                an index out of range (the message names node and index) */
 } kiln_status;
 
 typedef struct kiln_error {

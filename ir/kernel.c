@@ -131,6 +131,17 @@ kiln_expr *kx_cast(kiln_kernel *k, kiln_expr *a, kiln_dtype t) {
 
 kiln_expr *kx_acc(kiln_kernel *k, kiln_dtype t) { return node(k, KX_ACC, t); }
 
+kiln_expr *kx_check_index(kiln_kernel *k, kiln_expr *raw, int64_t n, bool from_end,
+                          const char *what) {
+  kiln_expr *e = node(k, KX_CHECK, KILN_I64);
+  e->a = raw;
+  e->i = n;
+  e->op = from_end;
+  e->what = kiln_arena_strdup(&k->arena, what);
+  k->has_checks = true;
+  return e;
+}
+
 static bool is_iconst(const kiln_expr *e, int64_t v) {
   return e->kind == KX_CONST && !kiln_dtype_is_float(e->dtype) && e->i == v;
 }

@@ -35,7 +35,12 @@ typedef enum kiln_expr_kind {
   KX_BINARY, /* op(a, b); comparisons yield bool */
   KX_SELECT, /* a ? b : c, a is bool; only the taken side is evaluated */
   KX_CAST,   /* a converted to dtype (ONNX Cast semantics: float->int truncates) */
-  KX_ACC     /* in a stage's `post`: the reduced value */
+  KX_ACC,    /* in a stage's `post`: the reduced value */
+  KX_CHECK   /* an index read from data, checked: a (an integer) must lie in [-i, i) when
+              * op is 1 (negative counts from the end) or in [0, i) when op is 0; the value
+              * is a as an i64 in [0, i). Outside, the run fails with KILN_ERR_INVALID_INPUT
+              * (`what` names the node and tensor) and the kernel stops there, so the load
+              * it feeds never runs. */
 } kiln_expr_kind;
 
 typedef enum kiln_unary_op {
@@ -67,6 +72,7 @@ struct kiln_expr {
   int nidx;
   kiln_expr **idx;  /* KX_LOAD */
   kiln_expr *a, *b, *c;
+  const char *what; /* KX_CHECK: "node 'g' (Gather): input 'idx'", for the error */
 };
 
 typedef enum kiln_buf_role {
@@ -151,6 +157,8 @@ typedef struct kiln_kernel {
                                       lowerings add temporaries */
   int nstages, stages_cap;
   kiln_stage *stages;
+  bool has_checks;  /* some expression is a KX_CHECK (it needs the check record) */
+  bool check_all;   /* debug (check_bounds): every load and store is tested */
 } kiln_kernel;
 
 kiln_kernel *kiln_kernel_new(const char *name);
@@ -177,6 +185,11 @@ kiln_expr *kx_binary(kiln_kernel *k, kiln_binary_op op, kiln_expr *a, kiln_expr 
 kiln_expr *kx_select(kiln_kernel *k, kiln_expr *cond, kiln_expr *a, kiln_expr *b);
 kiln_expr *kx_cast(kiln_kernel *k, kiln_expr *a, kiln_dtype t);
 kiln_expr *kx_acc(kiln_kernel *k, kiln_dtype t);
+/* A data-dependent index `raw` checked against a dim of size n (KX_CHECK); with
+ * from_end, -n..-1 count from the end. `what` is copied. */
+kiln_expr *kx_check_index(kiln_kernel *k, kiln_expr *raw, int64_t n, bool from_end,
+                          const char *what);
+
 /* Shorthands for index arithmetic on i64 expressions (fold constants). */
 kiln_expr *kx_add(kiln_kernel *k, kiln_expr *a, kiln_expr *b);
 kiln_expr *kx_mul(kiln_kernel *k, kiln_expr *a, kiln_expr *b);

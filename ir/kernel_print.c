@@ -80,6 +80,11 @@ static void print_expr(const kiln_kernel *k, const kiln_expr *e, FILE *out) {
     print_expr(k, e->a, out);
     fputc(')', out);
     break;
+  case KX_CHECK:
+    fputs("check(", out);
+    print_expr(k, e->a, out);
+    fprintf(out, " in [%" PRId64 ", %" PRId64 "))", e->op ? -e->i : 0, e->i);
+    break;
   }
 }
 

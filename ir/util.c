@@ -89,7 +89,7 @@ bool kiln_mul_overflows(int64_t a, int64_t b, int64_t *out) {
 const char *kiln_status_name(kiln_status s) {
   static const char *const names[] = {
       "OK", "INVALID_ARGUMENT", "NO_SUCH_FILE", "INVALID_MODEL", "UNSUPPORTED", "SHAPE",
-      "LIMIT", "OUT_OF_MEMORY", "IO", "CODEGEN", "INTERNAL"};
+      "LIMIT", "OUT_OF_MEMORY", "IO", "CODEGEN", "INTERNAL", "INVALID_INPUT"};
   return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "UNKNOWN";
 }
 

@@ -61,6 +61,8 @@ static kiln_status evaluate(kiln_graph *g, const kiln_node *n, kiln_error *err) 
     }
   }
   if (!st) st = kiln_interp_run(k, bufs, err);
+  /* an index out of range in constants is the model's fault, found at compile time */
+  if (st == KILN_ERR_INVALID_INPUT && err) st = err->code = KILN_ERR_INVALID_MODEL;
   for (int b = 0; b < k->nbufs; b++) {
     const kiln_buffer *buf = &k->bufs[b];
     if (buf->role != KILN_BUF_OUTPUT) continue;

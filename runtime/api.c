@@ -62,7 +62,7 @@ static kiln_status build_program(const void *data, size_t size, const char *path
   kiln_status st = import_graph(data, size, path, opts->base_dir ? opts->base_dir : base_dir,
                                 opts, &g, err);
   if (!st) st = kiln_passes_run(g, opts, prog, err);
-  if (!st && opts->check_bounds) kiln_check_instrument(*prog);
+  if (!st) kiln_check_instrument(*prog, opts->check_bounds);
   kiln_graph_free(g);
   return st;
 }
@@ -202,8 +202,9 @@ kiln_status kiln_run(const kiln_model *m, const void *const *inputs, void *const
                        (long long)p->arena_bytes);
   }
   if (m->num_threads > 0) omp_set_num_threads(m->num_threads);
-  m->entry((void *const *)inputs, outputs, arena, m->consts);
-  kiln_status st = kiln_check_result(p, arena, err); /* checked kernels: a violation */
+  int rc = m->entry((void *const *)inputs, outputs, arena, m->consts);
+  kiln_status st = rc ? kiln_check_result(p, arena, err) : KILN_OK; /* the violation's message */
+  if (rc && !st) st = kiln_fail(err, (kiln_status)rc, "the run failed (status %d)", rc);
   free(arena);
   return st;
 }

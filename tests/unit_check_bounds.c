@@ -38,7 +38,7 @@ static kiln_program *shifted(int64_t n, int64_t shift, bool store_shift) {
 
 /* Runs p checked; *y gets the output; returns kiln_check_result's status. */
 static kiln_status run_checked(kiln_program *p, const float *x, float *y, kiln_error *err) {
-  kiln_check_instrument(p);
+  kiln_check_instrument(p, true);
   CHECK(kiln_check_record_offset(p) >= 0);
   kiln_jit *jit = NULL;
   kiln_entry_fn entry = NULL;

@@ -23,7 +23,7 @@ ctest --test-dir build-asan --output-on-failure -j2 --timeout 900 \
   -LE 'models|slow' -E '^conformance_summary$'
 build-asan/tests/leak_cycles 30 5
 
-for t in onnx tensor dsl compile; do
+for t in onnx tensor dsl compile values; do
   tools/fuzz.sh "$t" "$fuzz_seconds"
 done
 echo "ci_hostile: ok"

@@ -30,7 +30,8 @@ static const char *usage_main =
     "\n"
     "`kiln <command> --help` describes each. Exit status: 0 on success, otherwise the\n"
     "kiln_status code of the failure (1 bad arguments, 2 missing file, 3 invalid model,\n"
-    "4 unsupported op, 5 shape error, 6 limit, 7 out of memory, 8 I/O, 9 codegen, 10 internal).\n";
+    "4 unsupported op, 5 shape error, 6 limit, 7 out of memory, 8 I/O, 9 codegen, 10 internal,\n"
+    "11 invalid input value: an index out of range...).\n";
 
 static const char *usage_compile =
     "usage: kiln compile MODEL -o OUT [--name NAME] [--shape IN=DxDx..]... [--cpu CPU]\n"

@@ -5,6 +5,7 @@
 
 #include "ir/dtype.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_SPLITS 32
@@ -14,10 +15,22 @@ static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status co
   return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
 }
 
-/* A negative index counts from the end: idx < 0 ? idx + n : idx (as i64). */
-static kiln_expr *wrap_index(kiln_kernel *k, kiln_expr *idx, int64_t n) {
-  idx = kx_cast(k, idx, KILN_I64);
-  return kx_select(k, kx_binary(k, KB_LT, idx, kx_idx(k, 0)), kx_addi(k, idx, n), idx);
+/* An index read from input `in` of a dim of size n: checked at run time (ONNX makes an
+ * index outside [-n, n) an error), a negative one counting from the end. An empty dim
+ * has no valid index, so it fails here when there is any index to look up. */
+static kiln_expr *data_index(kiln_lower_ctx *c, int in, kiln_expr *idx, int64_t n) {
+  const kiln_value *v = kiln_node_in(c->g, c->n, in);
+  char what[512];
+  snprintf(what, sizeof what, "node '%s' (%s): input '%s'", c->n->name, c->n->op_type,
+           v && v->name ? v->name : "?");
+  return kx_check_index(c->k, idx, n, true, what);
+}
+
+static kiln_status check_gather_axis(kiln_lower_ctx *c, int64_t n) {
+  const kiln_buffer *ind = &c->k->bufs[c->in_buf[1]];
+  if (n > 0 || kiln_shape_numel(ind->rank, ind->dims) == 0) return KILN_OK;
+  return fail_node(c->n, c->err, KILN_ERR_INVALID_MODEL,
+                   "gathers along an empty axis: no index is in range");
 }
 
 static void copy_dims(int64_t *dst, const int64_t *src, int rank) {
@@ -227,6 +240,25 @@ static kiln_status lower_slice(kiln_lower_ctx *c) {
 
 /* ---- Gather, GatherElements ----------------------------------------------------------- */
 
+/* Constant indices are checked when the model is compiled: an index outside [-n, n) is
+ * the model's error, named before anything runs. */
+static kiln_status check_const_indices(const kiln_graph *g, const kiln_node *n, int64_t dim,
+                                       kiln_error *err) {
+  const kiln_value *ind = kiln_node_in(g, n, 1);
+  if (!ind || !ind->data) return KILN_OK;
+  int64_t count = kiln_value_numel(ind);
+  for (int64_t i = 0; i < count; i++) {
+    int64_t v = kiln_load_i64(ind->dtype, ind->data, i);
+    bool huge = ind->dtype == KILN_U64 && v < 0;
+    if (huge || v < -dim || v >= dim)
+      return kiln_fail(err, KILN_ERR_INVALID_MODEL,
+                       "node '%s' (%s): input '%s': index %lld%s is out of range [%lld, %lld)",
+                       n->name, n->op_type, ind->name, (long long)v, huge ? " (as u64)" : "",
+                       (long long)-dim, (long long)dim);
+  }
+  return KILN_OK;
+}
+
 static kiln_status infer_gather(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0), *ind = kiln_node_in(g, n, 1);
   int axis;
@@ -235,6 +267,7 @@ static kiln_status infer_gather(kiln_graph *g, kiln_node *n, kiln_error *err) {
     return fail_node(n, err, KILN_ERR_LIMIT, "output rank above the limit");
   if (!kiln_dtype_is_int(ind->dtype))
     return fail_node(n, err, KILN_ERR_INVALID_MODEL, "indices must be integers");
+  if (check_const_indices(g, n, x->dims[axis], err)) return err->code;
   int64_t dims[KILN_MAX_RANK];
   int r = 0;
   for (int d = 0; d < x->rank; d++) {
@@ -251,11 +284,12 @@ static kiln_status lower_gather(kiln_lower_ctx *c) {
   int axis = 0;
   if (kiln_norm_axis(c->n, kiln_attr_int(c->n, "axis", 0), x->rank, &axis, c->err))
     return c->err->code;
+  if (check_gather_axis(c, x->dims[axis])) return c->err->code;
   kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK];
   kiln_stage *s = kiln_elementwise_stage(k, "gather", c->out_buf[0], v);
-  kiln_expr *at = kx_load(k, c->in_buf[1], v + axis);
+  kiln_expr *at = data_index(c, 1, kx_load(k, c->in_buf[1], v + axis), x->dims[axis]);
   for (int d = 0; d < x->rank; d++)
-    idx[d] = d < axis ? v[d] : d == axis ? wrap_index(k, at, x->dims[axis]) : v[d + ind->rank - 1];
+    idx[d] = d < axis ? v[d] : d == axis ? at : v[d + ind->rank - 1];
   kiln_stage_store(k, s, v, kx_load(k, c->in_buf[0], idx));
   return KILN_OK;
 }
@@ -266,6 +300,10 @@ static kiln_status infer_gather_elements(kiln_graph *g, kiln_node *n, kiln_error
   if (kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x->rank, &axis, err)) return err->code;
   if (ind->rank != x->rank || !kiln_dtype_is_int(ind->dtype))
     return fail_node(n, err, KILN_ERR_INVALID_MODEL, "indices must be integers of the data's rank");
+  for (int d = 0; d < x->rank; d++)
+    if (d != axis && ind->dims[d] > x->dims[d])
+      return fail_node(n, err, KILN_ERR_SHAPE, "indices are larger than the data off the axis");
+  if (check_const_indices(g, n, x->dims[axis], err)) return err->code;
   kiln_set_out(g, n, 0, x->dtype, ind->rank, ind->dims);
   return KILN_OK;
 }
@@ -276,10 +314,11 @@ static kiln_status lower_gather_elements(kiln_lower_ctx *c) {
   int axis = 0;
   if (kiln_norm_axis(c->n, kiln_attr_int(c->n, "axis", 0), x->rank, &axis, c->err))
     return c->err->code;
+  if (check_gather_axis(c, x->dims[axis])) return c->err->code;
   kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK];
   kiln_stage *s = kiln_elementwise_stage(k, "gather_elements", c->out_buf[0], v);
   for (int d = 0; d < x->rank; d++) idx[d] = v[d];
-  idx[axis] = wrap_index(k, kx_load(k, c->in_buf[1], v), x->dims[axis]);
+  idx[axis] = data_index(c, 1, kx_load(k, c->in_buf[1], v), x->dims[axis]);
   kiln_stage_store(k, s, v, kx_load(k, c->in_buf[0], idx));
   return KILN_OK;
 }

@@ -18,7 +18,7 @@
 /* A failed call must say why: a real code and a terminated, non-empty message. */
 static void check_error(kiln_status st, const kiln_error *err) {
   if (st == KILN_OK) return;
-  if (st != err->code || st > KILN_ERR_INTERNAL || !memchr(err->message, 0, sizeof err->message) ||
+  if (st != err->code || st > KILN_ERR_INVALID_INPUT || !memchr(err->message, 0, sizeof err->message) ||
       !err->message[0])
     abort();
 }
@@ -115,7 +115,7 @@ int kiln_fuzz_compile(const uint8_t *data, size_t size) {
 kiln_fuzz_fn kiln_fuzz_target(const char *name) {
   static const struct { const char *name; kiln_fuzz_fn fn; } targets[] = {
       {"onnx", kiln_fuzz_onnx}, {"tensor", kiln_fuzz_tensor},
-      {"dsl", kiln_fuzz_dsl},   {"compile", kiln_fuzz_compile}};
+      {"dsl", kiln_fuzz_dsl},   {"compile", kiln_fuzz_compile}, {"values", kiln_fuzz_values}};
   for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
     if (strcmp(targets[i].name, name) == 0) return targets[i].fn;
   return NULL;

@@ -16,8 +16,9 @@ int kiln_fuzz_onnx(const uint8_t *data, size_t size);    /* ONNX importer */
 int kiln_fuzz_tensor(const uint8_t *data, size_t size);  /* TensorProto reader */
 int kiln_fuzz_dsl(const uint8_t *data, size_t size);     /* DSL parser + elaboration */
 int kiln_fuzz_compile(const uint8_t *data, size_t size); /* import + all passes, no codegen */
+int kiln_fuzz_values(const uint8_t *data, size_t size);  /* input values of fixed models (values.c) */
 
-/* Entry point by name ("onnx", "tensor", "dsl", "compile"), or NULL. */
+/* Entry point by name ("onnx", "tensor", "dsl", "compile", "values"), or NULL. */
 typedef int (*kiln_fuzz_fn)(const uint8_t *data, size_t size);
 kiln_fuzz_fn kiln_fuzz_target(const char *name);
 

@@ -219,6 +219,21 @@ def bert(layers, hidden, heads, inter, seq, vocab, decomposed_ln):
     return b.model(inputs, [out], f"bert_{layers}x{hidden}"), b.rng
 
 
+def gathers():
+    """Data-dependent indexing: an embedding lookup and a GatherElements, whose indices
+    kiln checks at run time (bench/ measures what the checks cost)."""
+    b = Builder(seed=11)
+    table = b.normal((8192, 768), 1.0, "word_emb")
+    emb = b.op("Gather", [table, "input_ids"], axis=0)
+    picked = b.op("GatherElements", ["x", "positions"], axis=1)
+    inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, 512]),
+              helper.make_tensor_value_info("x", TensorProto.FLOAT, [256, 1024]),
+              helper.make_tensor_value_info("positions", TensorProto.INT64, [256, 1024])]
+    outs = [helper.make_tensor_value_info(emb, TensorProto.FLOAT, [1, 512, 768]),
+            helper.make_tensor_value_info(picked, TensorProto.FLOAT, [256, 1024])]
+    return b.model(inputs, outs, "gathers"), b.rng
+
+
 MODELS = {
     "mlp": mlp,
     "resnet18": lambda: resnet(18),
@@ -227,6 +242,7 @@ MODELS = {
     "bert_tiny": lambda: bert(2, 128, 2, 512, 16, 1000, decomposed_ln=False),
     "bert_base": lambda: bert(12, 768, 12, 3072, 128, 30522, decomposed_ln=True),
     "lstm": lstm,
+    "gathers": gathers,
 }
 
 
@@ -236,6 +252,8 @@ def make_inputs(model, rng):
         shape = [d.dim_value for d in vi.type.tensor_type.shape.dim]
         if vi.name == "input_ids":
             feeds[vi.name] = rng.integers(0, 1000, shape, dtype=np.int64)
+        elif vi.name == "positions":  # negative ones count from the end
+            feeds[vi.name] = rng.integers(-shape[1], shape[1], shape, dtype=np.int64)
         elif vi.name == "attention_mask":
             mask = np.ones(shape, np.int64)
             mask[:, shape[1] * 3 // 4:] = 0  # padding at the end, as a batch of one has
