@@ -2,8 +2,7 @@
 # over libkiln, the CLI and every test; any UB report aborts the test. Include this file
 # right after the project's add_compile_options, before any target is defined.
 #
-# kiln_rt stays uninstrumented: it is linked into AOT libraries and objects by the system
-# compiler, and hosts linking those need not have the sanitizer runtimes.
+# kiln_rt (the OpenMP glue JIT code calls) stays uninstrumented, like libgomp under it.
 include_guard(GLOBAL)
 option(KILN_SANITIZE "Build kiln and its tests with ASan + UBSan" OFF)
 

@@ -39,16 +39,47 @@ static bool same_arch(const char *a, const char *b) {
   return n == arch_len(b) && strncmp(a, b, n) == 0;
 }
 
+bool kiln_llvm_triple_is_host(const char *triple) {
+  if (!triple) return true;
+  char *host = LLVMGetDefaultTargetTriple();
+  bool same = same_arch(triple, host);
+  LLVMDisposeMessage(host);
+  return same;
+}
+
+/* LLVM's target for triple, with the registry initialised for it. */
+static kiln_status find_target(const char *triple, bool native, LLVMTargetRef *target,
+                               kiln_error *err) {
+  pthread_once(&native_once, init_native);
+  if (native_failed) return kiln_fail(err, KILN_ERR_CODEGEN, "LLVM has no native target");
+  if (!native) pthread_once(&all_once, init_all);
+  char *msg = NULL;
+  kiln_status st = KILN_OK;
+  if (LLVMGetTargetFromTriple(triple, target, &msg))
+    st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "target triple '%s': %s", triple,
+                   msg ? msg : "unknown");
+  if (msg) LLVMDisposeMessage(msg);
+  return st;
+}
+
+kiln_status kiln_llvm_check_target(const kiln_options *opts, kiln_error *err) {
+  if (!opts || !opts->triple) return KILN_OK;
+  LLVMTargetRef target;
+  return find_target(opts->triple, kiln_llvm_triple_is_host(opts->triple), &target, err);
+}
+
 kiln_status kiln_llvm_target_machine(const kiln_options *opts, LLVMTargetMachineRef *tm,
                                      kiln_error *err) {
   *tm = NULL;
-  pthread_once(&native_once, init_native);
-  if (native_failed) return kiln_fail(err, KILN_ERR_CODEGEN, "LLVM has no native target");
-
   char *host = LLVMGetDefaultTargetTriple();
   const char *triple = opts && opts->triple ? opts->triple : host;
   bool native = same_arch(triple, host);
-  if (!native) pthread_once(&all_once, init_all);
+  LLVMTargetRef target;
+  kiln_status st = find_target(triple, native, &target, err);
+  if (st) {
+    LLVMDisposeMessage(host);
+    return st;
+  }
 
   /* Host CPU and features only make sense when generating code for the host's arch. */
   char *host_cpu = native ? LLVMGetHostCPUName() : NULL;
@@ -56,19 +87,11 @@ kiln_status kiln_llvm_target_machine(const kiln_options *opts, LLVMTargetMachine
   const char *cpu = opts && opts->cpu ? opts->cpu : native ? host_cpu : "generic";
   const char *features = opts && opts->features ? opts->features : native ? host_features : "";
 
-  kiln_status st = KILN_OK;
-  LLVMTargetRef target;
-  char *msg = NULL;
-  if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
-    st = kiln_fail(err, KILN_ERR_CODEGEN, "target '%s': %s", triple, msg ? msg : "unknown");
-  } else {
-    *tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive,
-                                  LLVMRelocPIC, LLVMCodeModelDefault);
-    if (!*tm)
-      st = kiln_fail(err, KILN_ERR_CODEGEN, "cannot create a target machine for '%s' (cpu '%s')",
-                     triple, cpu);
-  }
-  if (msg) LLVMDisposeMessage(msg);
+  *tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive,
+                                LLVMRelocPIC, LLVMCodeModelDefault);
+  if (!*tm)
+    st = kiln_fail(err, KILN_ERR_CODEGEN, "cannot create a target machine for '%s' (cpu '%s')",
+                   triple, cpu);
   if (host_cpu) LLVMDisposeMessage(host_cpu);
   if (host_features) LLVMDisposeMessage(host_features);
   LLVMDisposeMessage(host);

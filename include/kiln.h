@@ -88,6 +88,10 @@ typedef struct kiln_options {
                                 their buffer's bounds; kiln_run then fails with
                                 KILN_ERR_INTERNAL naming the kernel, buffer and index */
   int64_t max_nodes;         /* 0 = default limit (100000 graph nodes, expansions included) */
+  const char *linker;        /* AOT .so: the C compiler driver that links it, run as
+                                `linker -shared -o OUT OBJ -fopenmp -lm` (words split at
+                                blanks, no shell); NULL = "cc", which only links for the
+                                host's architecture */
 } kiln_options;
 
 typedef struct kiln_model kiln_model;
