@@ -63,9 +63,14 @@ static kiln_status find_target(const char *triple, bool native, LLVMTargetRef *t
 }
 
 kiln_status kiln_llvm_check_target(const kiln_options *opts, kiln_error *err) {
-  if (!opts || !opts->triple) return KILN_OK;
+  if (!opts || (!opts->triple && !opts->cpu && !opts->features)) return KILN_OK;
+  char *host = LLVMGetDefaultTargetTriple();
+  const char *triple = opts->triple ? opts->triple : host;
   LLVMTargetRef target;
-  return find_target(opts->triple, kiln_llvm_triple_is_host(opts->triple), &target, err);
+  kiln_status st = find_target(triple, kiln_llvm_triple_is_host(triple), &target, err);
+  if (!st) st = kiln_llvm_check_names(target, triple, opts->cpu, opts->features, err);
+  LLVMDisposeMessage(host);
+  return st;
 }
 
 kiln_status kiln_llvm_target_machine(const kiln_options *opts, LLVMTargetMachineRef *tm,
@@ -76,16 +81,19 @@ kiln_status kiln_llvm_target_machine(const kiln_options *opts, LLVMTargetMachine
   bool native = same_arch(triple, host);
   LLVMTargetRef target;
   kiln_status st = find_target(triple, native, &target, err);
+  if (!st && opts) st = kiln_llvm_check_names(target, triple, opts->cpu, opts->features, err);
   if (st) {
     LLVMDisposeMessage(host);
     return st;
   }
 
-  /* Host CPU and features only make sense when generating code for the host's arch. */
-  char *host_cpu = native ? LLVMGetHostCPUName() : NULL;
-  char *host_features = native ? LLVMGetHostCPUFeatures() : NULL;
-  const char *cpu = opts && opts->cpu ? opts->cpu : native ? host_cpu : "generic";
-  const char *features = opts && opts->features ? opts->features : native ? host_features : "";
+  /* Host CPU and features only make sense when generating code for the host's arch, and
+   * a named CPU brings its own features (--cpu x86-64: no AVX though the host has it). */
+  const char *given_cpu = opts ? opts->cpu : NULL, *given_features = opts ? opts->features : NULL;
+  char *host_cpu = native && !given_cpu ? LLVMGetHostCPUName() : NULL;
+  char *host_features = native && !given_cpu && !given_features ? LLVMGetHostCPUFeatures() : NULL;
+  const char *cpu = given_cpu ? given_cpu : host_cpu ? host_cpu : "generic";
+  const char *features = given_features ? given_features : host_features ? host_features : "";
 
   *tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive,
                                 LLVMRelocPIC, LLVMCodeModelDefault);

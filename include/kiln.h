@@ -78,8 +78,10 @@ typedef struct kiln_options {
   int nshapes;
   const kiln_input_value *values;   /* may be NULL */
   int nvalues;
-  const char *cpu;           /* LLVM CPU name; NULL = this host's */
-  const char *features;      /* LLVM feature string; NULL = this host's */
+  const char *cpu;           /* LLVM CPU name ("x86-64-v3"); NULL = this host's */
+  const char *features;      /* LLVM features ("+avx2,-fma") added to the CPU's; NULL = none
+                                added to a named CPU, else this host's. Unknown CPU or feature
+                                names fail with KILN_ERR_INVALID_ARGUMENT */
   const char *triple;        /* NULL = this host's */
   int num_threads;           /* 0 = OpenMP's default */
   int64_t max_tensor_bytes;  /* 0 = default limit (16 GiB) */

@@ -1,11 +1,15 @@
 /* Targets and portability: AOT objects for another architecture (told by their ELF
  * header), a shared library for one through a given linker or refused before any work,
  * the runtime an object carries (its parallel loops run on an OpenMP team), the linker
- * option, and target options the JIT cannot honour. The model is examples/demo.onnx. */
+ * option, target options the JIT cannot honour, CPU and feature names checked (an error,
+ * nothing printed), and a named CPU's code using that CPU's features only. The model is
+ * examples/demo.onnx. */
 #include "kiln.h"
 #include "tests/check.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +180,115 @@ static void bad_targets(void) {
   CHECK(count_files() == 0);
 }
 
+/* Runs f with this process's stderr going to a file; the number of bytes written there. */
+static long stderr_bytes(void (*f)(void *), void *arg) {
+  fflush(stderr);
+  int saved = dup(2);
+  char *log = path_in_dir("stderr.log");
+  int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  dup2(fd, 2);
+  close(fd);
+  f(arg);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  FILE *in = fopen(log, "rb");
+  long n = -1;
+  if (in) {
+    fseek(in, 0, SEEK_END);
+    n = ftell(in);
+    fclose(in);
+  }
+  unlink(log);
+  return n;
+}
+
+typedef struct target_case {
+  const char *triple, *cpu, *features;
+  const char *option, *value; /* what the message must name; NULL: the options are valid */
+  kiln_status aot, jit;
+  bool named;
+} target_case;
+
+/* Each case through AOT (the model does not exist: the options fail first) and the JIT. */
+static void compile_case(void *arg) {
+  target_case *c = arg;
+  kiln_options o = {.triple = c->triple, .cpu = c->cpu, .features = c->features};
+  kiln_error err = {0};
+  c->aot = kiln_compile_aot("no/such/model.onnx", &o, path_in_dir("m.o"), "m", &err);
+  c->named = !c->option || (strstr(err.message, c->option) && strstr(err.message, c->value));
+  if (!c->named) printf("no %s '%s' in: %s\n", c->option, c->value, err.message);
+  kiln_model *m = NULL;
+  err = (kiln_error){0};
+  c->jit = c->triple ? KILN_ERR_INVALID_ARGUMENT : kiln_compile_file(MODEL, &o, &m, &err);
+  kiln_model_free(m);
+}
+
+/* --cpu and --features names LLVM does not know fail with KILN_ERR_INVALID_ARGUMENT naming
+ * them, before any work, and nothing reaches stderr (LLVM used to warn there up to six
+ * times per compile, or abort). */
+static void target_names_checked(void) {
+  target_case cases[] = {
+      {NULL, "notacpu", NULL, "cpu", "notacpu", 0, 0, 0},
+      {NULL, NULL, "+nosuchfeature", "features", "nosuchfeature", 0, 0, 0},
+      {NULL, "x86-64", "+avx2,-nosuchfeature", "features", "nosuchfeature", 0, 0, 0},
+      {NULL, NULL, "avx2", "features", "avx2", 0, 0, 0},
+      {"aarch64-linux-gnu", "skylake", NULL, "cpu", "skylake", 0, 0, 0},
+      {"aarch64-linux-gnu", "cortex-a76", "+sve,-bf16", NULL, NULL, 0, 0, 0},
+      {"x86_64-linux-gnu", "x86-64-v3", "+avx512f,,", NULL, NULL, 0, 0, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    target_case *c = &cases[i];
+    long printed = stderr_bytes(compile_case, c);
+    if (printed != 0) printf("case %zu printed %ld bytes to stderr\n", i, printed);
+    CHECK(printed == 0);
+    CHECK(c->named);
+    if (c->option) {
+      CHECK(c->aot == KILN_ERR_INVALID_ARGUMENT);
+      CHECK(c->jit == KILN_ERR_INVALID_ARGUMENT);
+    } else {
+      CHECK(c->aot == KILN_ERR_NO_SUCH_FILE); /* the options passed: the model is read */
+    }
+  }
+  CHECK(count_files() == 0);
+}
+
+/* How many instructions of an x86-64 object use ymm or zmm registers. */
+static int wide_registers(const char *obj, const char *which) {
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "'%s' -d '%s' | grep -cE '%%(%s)[0-9]'", LLVM_OBJDUMP, obj, which);
+  FILE *p = popen(cmd, "r");
+  int n = -1;
+  if (p && fscanf(p, "%d", &n) != 1) n = -1;
+  if (p) pclose(p);
+  return n;
+}
+
+/* A named CPU brings its own features, not the host's: x86-64 has no AVX (the baseline
+ * of portable builds), x86-64-v3 has AVX2 (ymm), and --features still adds to it. */
+static void named_cpu_features(void) {
+  const struct { const char *cpu, *features; bool ymm, zmm; } cases[] = {
+      {"x86-64", NULL, false, false},
+      {"x86-64-v2", NULL, false, false},
+      {"x86-64-v3", NULL, true, false},
+      {"x86-64", "+avx2", true, false},
+  };
+  for (int i = 0; i < 4; i++) {
+    kiln_options o = {.triple = "x86_64-linux-gnu", .cpu = cases[i].cpu,
+                      .features = cases[i].features};
+    kiln_error err = {0};
+    CHECK(kiln_compile_aot(MODEL, &o, path_in_dir("m.o"), "m", &err) == KILN_OK);
+    int ymm = wide_registers(path_in_dir("m.o"), "ymm"), zmm = wide_registers(path_in_dir("m.o"), "zmm");
+    printf("--cpu %s%s%s: %d ymm, %d zmm instructions\n", cases[i].cpu,
+           cases[i].features ? " --features " : "", cases[i].features ? cases[i].features : "",
+           ymm, zmm);
+    CHECK(ymm >= 0 && zmm >= 0);
+    CHECK((ymm > 0) == cases[i].ymm);
+    CHECK((zmm > 0) == cases[i].zmm);
+    clear_dir();
+  }
+}
+
 int main(void) {
   CHECK(mkdtemp(dir) != NULL);
   cross_objects();
@@ -184,6 +297,8 @@ int main(void) {
   linker_option();
   object_runtime_team();
   bad_targets();
+  target_names_checked();
+  named_cpu_features();
   CHECK(count_files() == 0);
   rmdir(dir);
   return check_report();
