@@ -195,7 +195,8 @@ static char **linker_argv(const char *cmd, char **copy, int extra) {
   *copy = kiln_xstrdup(cmd);
   int n = 0;
   char **argv = kiln_xcalloc(strlen(cmd) / 2 + 2 + (size_t)extra, sizeof *argv);
-  for (char *save = NULL, *w = strtok_r(*copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
+  char *save = NULL;
+  for (char *w = strtok_r(*copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
     argv[n++] = w;
   if (n == 0) {
     free(argv);

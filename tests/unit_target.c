@@ -278,7 +278,8 @@ static void named_cpu_features(void) {
                       .features = cases[i].features};
     kiln_error err = {0};
     CHECK(kiln_compile_aot(MODEL, &o, path_in_dir("m.o"), "m", &err) == KILN_OK);
-    int ymm = wide_registers(path_in_dir("m.o"), "ymm"), zmm = wide_registers(path_in_dir("m.o"), "zmm");
+    int ymm = wide_registers(path_in_dir("m.o"), "ymm");
+    int zmm = wide_registers(path_in_dir("m.o"), "zmm");
     printf("--cpu %s%s%s: %d ymm, %d zmm instructions\n", cases[i].cpu,
            cases[i].features ? " --features " : "", cases[i].features ? cases[i].features : "",
            ymm, zmm);
