@@ -1,11 +1,13 @@
 # KILN_SANITIZE=ON: AddressSanitizer (with LeakSanitizer) and UndefinedBehaviorSanitizer
-# over libkiln, the CLI and every test; any UB report aborts the test. Include this file
-# right after the project's add_compile_options, before any target is defined.
+# over libkiln, the CLI and every test; any UB report aborts the test.
+# KILN_SANITIZE_THREAD=ON: ThreadSanitizer over the same (not with KILN_SANITIZE: the two
+# runtimes exclude each other). Include this file right after the project's
+# add_compile_options, before any target is defined.
 #
-# kiln_rt stays uninstrumented: it is linked into AOT libraries and objects by the system
-# compiler, and hosts linking those need not have the sanitizer runtimes.
+# kiln_rt (the OpenMP glue JIT code calls) stays uninstrumented, like libgomp under it.
 include_guard(GLOBAL)
 option(KILN_SANITIZE "Build kiln and its tests with ASan + UBSan" OFF)
+option(KILN_SANITIZE_THREAD "Build kiln and its tests with TSan" OFF)
 
 # Drops the flags in ARGN from target's compile options (deferred: the target may not
 # exist yet when this file is included).
@@ -26,4 +28,15 @@ if(KILN_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
   cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR}
     CALL kiln_strip_compile_options kiln_rt ${KILN_SANITIZE_FLAGS})
+endif()
+
+if(KILN_SANITIZE_THREAD)
+  if(KILN_SANITIZE)
+    message(FATAL_ERROR "KILN_SANITIZE and KILN_SANITIZE_THREAD exclude each other")
+  endif()
+  set(KILN_TSAN_FLAGS -fsanitize=thread -fno-omit-frame-pointer)
+  add_compile_options(${KILN_TSAN_FLAGS})
+  add_link_options(-fsanitize=thread)
+  cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR}
+    CALL kiln_strip_compile_options kiln_rt ${KILN_TSAN_FLAGS})
 endif()

@@ -1,8 +1,10 @@
-/* Ahead-of-time output: the program's module plus its embedded constants and an exported
- * `int <name>_run(inputs..., outputs..., void *workspace)` wrapper, compiled to an object
- * file, then linked by the system C compiler with kiln's runtime into a shared library
- * (.so) or one relocatable object (.o). Every file is first written under a temporary
- * name in the target directory and renamed at the end, so a failure leaves nothing. */
+/* Ahead-of-time output: the program's module plus its embedded constants, the runtime it
+ * calls (aot_runtime.c) and an exported `int <name>_run(inputs..., outputs..., void
+ * *workspace)` wrapper, compiled by LLVM to one relocatable object (.o) for any target
+ * triple; a shared library (.so) is that object linked by a C compiler driver, `cc` or
+ * the caller's (kiln_options.linker, needed when the triple is another architecture's).
+ * Every file is first written under a temporary name in the target directory and renamed
+ * at the end, so a failure leaves nothing. */
 #include "codegen/codegen.h"
 #include "codegen/plumbing.h"
 
@@ -16,10 +18,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#ifndef KILN_RT_LIB
-#error "KILN_RT_LIB (the path of libkiln_rt.a) must be defined by the build"
-#endif
 
 extern char **environ;
 
@@ -189,29 +187,54 @@ static kiln_status run_tool(char *const argv[], kiln_error *err) {
   return st;
 }
 
-/* Links obj with kiln's runtime into out (a shared library, or one relocatable object). */
-static kiln_status link_output(const char *obj, const char *out, const char *run_name,
-                               bool shared, kiln_error *err) {
-  if (shared) {
-    /* --exclude-libs keeps the runtime's symbols out of the library's dynamic table. */
-    char *argv[] = {"cc", "-shared", "-o", (char *)out, (char *)obj, KILN_RT_LIB,
-                    "-Wl,--exclude-libs,ALL", "-fopenmp", "-lm", NULL};
-    return run_tool(argv, err);
+/* The linker command's words (split at blanks: no shell, no quoting), NULL-terminated
+ * with room for `extra` more; NULL if there are none. */
+static char **linker_argv(const char *cmd, char **copy, int extra) {
+  *copy = kiln_xstrdup(cmd);
+  int n = 0;
+  char **argv = kiln_xcalloc(strlen(cmd) / 2 + 2 + (size_t)extra, sizeof *argv);
+  char *save = NULL;
+  for (char *w = strtok_r(*copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
+    argv[n++] = w;
+  if (n == 0) {
+    free(argv);
+    free(*copy);
+    *copy = NULL;
+    return NULL;
   }
-  char *argv[] = {"cc", "-r", "-nostdlib", "-o", (char *)out, (char *)obj,
-                  "-Wl,--whole-archive", KILN_RT_LIB, "-Wl,--no-whole-archive", NULL};
+  return argv;
+}
+
+/* Links obj into the shared library out: `<linker> -shared -o out obj -fopenmp -lm`. */
+static kiln_status link_shared(const char *obj, const char *out, const kiln_options *opts,
+                               kiln_error *err) {
+  const char *extra[] = {"-shared", "-o", out, obj, "-fopenmp", "-lm"};
+  const int nextra = (int)(sizeof extra / sizeof extra[0]);
+  char *copy;
+  char **argv = linker_argv(opts && opts->linker ? opts->linker : "cc", &copy, nextra);
+  if (!argv) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "linker: the command is empty");
+  int n = 0;
+  while (argv[n]) n++;
+  for (int i = 0; i < nextra; i++) argv[n++] = (char *)extra[i];
   kiln_status st = run_tool(argv, err);
-  if (st) return st;
-  /* Only <name>_run stays global, so a host can link several models (each with its own
-   * copy of the runtime) without clashing symbols. */
-  char *keep = kiln_fmt("--keep-global-symbol=%s", run_name);
-  char *argv2[] = {"objcopy", keep, (char *)out, NULL};
-  st = run_tool(argv2, err);
-  free(keep);
+  free(argv);
+  free(copy);
   return st;
 }
 
 /* ---- kiln_aot_write ---------------------------------------------------------------- */
+
+/* Only <name>_run stays global, so a host can link several models (each with its own
+ * runtime) without clashing symbols. */
+static void export_only(LLVMModuleRef m, const char *run_name) {
+  for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f))
+    if (!LLVMIsDeclaration(f) && strcmp(LLVMGetValueName(f), run_name) != 0 &&
+        LLVMGetLinkage(f) != LLVMPrivateLinkage)
+      LLVMSetLinkage(f, LLVMInternalLinkage);
+  for (LLVMValueRef g = LLVMGetFirstGlobal(m); g; g = LLVMGetNextGlobal(g))
+    if (!LLVMIsDeclaration(g) && LLVMGetLinkage(g) != LLVMPrivateLinkage)
+      LLVMSetLinkage(g, LLVMInternalLinkage);
+}
 
 static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
                                const char *name, const char *obj_path, kiln_error *err) {
@@ -230,7 +253,8 @@ static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
                      entry_name, run_name);
     if (!st) {
       add_wrapper(m, p, run_name, entry);
-      LLVMSetLinkage(entry, LLVMInternalLinkage); /* only <name>_run is exported */
+      kiln_aot_define_runtime(m);
+      export_only(m, run_name);
       st = kiln_llvm_optimize(m, tm, err);
     }
   }
@@ -248,13 +272,35 @@ static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
   return st;
 }
 
-kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
-                           const char *out_path, const char *name, kiln_error *err) {
+kiln_status kiln_aot_check(const kiln_options *opts, const char *out_path, const char *name,
+                           kiln_error *err) {
   if (!name) name = "model";
   if (!is_c_identifier(name))
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "AOT name '%s' is not a C identifier", name);
   if (!out_path || !*out_path)
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "AOT: no output path");
+  kiln_status st = kiln_llvm_check_target(opts, err);
+  if (st) return st;
+  const char *triple = opts ? opts->triple : NULL;
+  if (ends_with(out_path, ".so") && !(opts && opts->linker) && !kiln_llvm_triple_is_host(triple))
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT,
+                     "a shared library for triple '%s' needs a linker for that target (option "
+                     "linker, e.g. 'aarch64-linux-gnu-gcc'); or write an object file (.o)",
+                     triple);
+  if (opts && opts->linker) {
+    char *copy, **argv = linker_argv(opts->linker, &copy, 0);
+    if (!argv) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "linker: the command is empty");
+    free(argv);
+    free(copy);
+  }
+  return KILN_OK;
+}
+
+kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
+                           const char *out_path, const char *name, kiln_error *err) {
+  if (!name) name = "model";
+  kiln_status st = kiln_aot_check(opts, out_path, name, err);
+  if (st) return st;
   bool shared = ends_with(out_path, ".so");
 
   const char *slash = strrchr(out_path, '/');
@@ -264,17 +310,15 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
     dir = kiln_xstrdup("/");
   }
   char *header = kiln_fmt("%s/%s.h", dir, name);
-  char *obj = temp_file(dir, name, ".o");
-  char *lib = obj ? temp_file(dir, name, shared ? ".so" : ".o") : NULL;
+  /* A shared library is linked from a temporary object; an object is the output itself. */
+  char *obj = shared ? temp_file(dir, name, ".o") : NULL;
+  char *lib = obj || !shared ? temp_file(dir, name, shared ? ".so" : ".o") : NULL;
   char *hdr = lib ? temp_file(dir, name, ".h") : NULL;
-  kiln_status st = KILN_OK;
   if (!hdr)
     st = kiln_fail(err, KILN_ERR_IO, "cannot create files in directory '%s': %s", dir,
                    strerror(errno));
-  if (!st) st = emit_object(p, opts, name, obj, err);
-  char *run_name = kiln_fmt("%s_run", name);
-  if (!st) st = link_output(obj, lib, run_name, shared, err);
-  free(run_name);
+  if (!st) st = emit_object(p, opts, name, shared ? obj : lib, err);
+  if (!st && shared) st = link_shared(obj, lib, opts, err);
   /* mkstemp made the files 0600; give them the usual modes of a build output. */
   if (!st && (chmod(lib, shared ? 0755 : 0644) != 0 || chmod(hdr, 0644) != 0))
     st = kiln_fail(err, KILN_ERR_IO, "cannot set the mode of files in '%s': %s", dir,

@@ -22,6 +22,9 @@ kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
 
 /* llvm_target.c: a target machine for opts (host CPU, features and triple by default),
  * and the new pass manager's default<O3> pipeline over a module. */
+/* Checks opts' target options (triple, cpu, features) without building anything, so a
+ * compile can fail on them before doing any work: KILN_ERR_INVALID_ARGUMENT. */
+kiln_status kiln_llvm_check_target(const kiln_options *opts, kiln_error *err);
 kiln_status kiln_llvm_target_machine(const kiln_options *opts, LLVMTargetMachineRef *tm,
                                      kiln_error *err);
 kiln_status kiln_llvm_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, kiln_error *err);
@@ -36,5 +39,9 @@ void kiln_jit_free(kiln_jit *jit);
  * the header <dir of out_path>/<name>.h, atomically: on failure neither file exists. */
 kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
                            const char *out_path, const char *name, kiln_error *err);
+/* The checks kiln_aot_write makes before any work (name, path, target options, a linker
+ * for a shared library of another architecture), for callers to make before compiling. */
+kiln_status kiln_aot_check(const kiln_options *opts, const char *out_path, const char *name,
+                           kiln_error *err);
 
 #endif

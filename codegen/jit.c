@@ -44,6 +44,11 @@ kiln_status kiln_jit_compile(const kiln_program *p, const kiln_options *opts, ki
                              kiln_entry_fn *entry, kiln_error *err) {
   *out = NULL;
   *entry = NULL;
+  /* JIT code runs here: another architecture's would die of an illegal instruction. */
+  if (opts && opts->triple && !kiln_llvm_triple_is_host(opts->triple))
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT,
+                     "triple '%s' is not this machine's: JIT code runs here (compile it "
+                     "ahead of time instead)", opts->triple);
   LLVMTargetMachineRef tm;
   kiln_status st = kiln_llvm_target_machine(opts, &tm, err);
   if (st) return st;

@@ -39,36 +39,67 @@ static bool same_arch(const char *a, const char *b) {
   return n == arch_len(b) && strncmp(a, b, n) == 0;
 }
 
+bool kiln_llvm_triple_is_host(const char *triple) {
+  if (!triple) return true;
+  char *host = LLVMGetDefaultTargetTriple();
+  bool same = same_arch(triple, host);
+  LLVMDisposeMessage(host);
+  return same;
+}
+
+/* LLVM's target for triple, with the registry initialised for it. */
+static kiln_status find_target(const char *triple, bool native, LLVMTargetRef *target,
+                               kiln_error *err) {
+  pthread_once(&native_once, init_native);
+  if (native_failed) return kiln_fail(err, KILN_ERR_CODEGEN, "LLVM has no native target");
+  if (!native) pthread_once(&all_once, init_all);
+  char *msg = NULL;
+  kiln_status st = KILN_OK;
+  if (LLVMGetTargetFromTriple(triple, target, &msg))
+    st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "target triple '%s': %s", triple,
+                   msg ? msg : "unknown");
+  if (msg) LLVMDisposeMessage(msg);
+  return st;
+}
+
+kiln_status kiln_llvm_check_target(const kiln_options *opts, kiln_error *err) {
+  if (!opts || (!opts->triple && !opts->cpu && !opts->features)) return KILN_OK;
+  char *host = LLVMGetDefaultTargetTriple();
+  const char *triple = opts->triple ? opts->triple : host;
+  LLVMTargetRef target;
+  kiln_status st = find_target(triple, kiln_llvm_triple_is_host(triple), &target, err);
+  if (!st) st = kiln_llvm_check_names(target, triple, opts->cpu, opts->features, err);
+  LLVMDisposeMessage(host);
+  return st;
+}
+
 kiln_status kiln_llvm_target_machine(const kiln_options *opts, LLVMTargetMachineRef *tm,
                                      kiln_error *err) {
   *tm = NULL;
-  pthread_once(&native_once, init_native);
-  if (native_failed) return kiln_fail(err, KILN_ERR_CODEGEN, "LLVM has no native target");
-
   char *host = LLVMGetDefaultTargetTriple();
   const char *triple = opts && opts->triple ? opts->triple : host;
   bool native = same_arch(triple, host);
-  if (!native) pthread_once(&all_once, init_all);
-
-  /* Host CPU and features only make sense when generating code for the host's arch. */
-  char *host_cpu = native ? LLVMGetHostCPUName() : NULL;
-  char *host_features = native ? LLVMGetHostCPUFeatures() : NULL;
-  const char *cpu = opts && opts->cpu ? opts->cpu : native ? host_cpu : "generic";
-  const char *features = opts && opts->features ? opts->features : native ? host_features : "";
-
-  kiln_status st = KILN_OK;
   LLVMTargetRef target;
-  char *msg = NULL;
-  if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
-    st = kiln_fail(err, KILN_ERR_CODEGEN, "target '%s': %s", triple, msg ? msg : "unknown");
-  } else {
-    *tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive,
-                                  LLVMRelocPIC, LLVMCodeModelDefault);
-    if (!*tm)
-      st = kiln_fail(err, KILN_ERR_CODEGEN, "cannot create a target machine for '%s' (cpu '%s')",
-                     triple, cpu);
+  kiln_status st = find_target(triple, native, &target, err);
+  if (!st && opts) st = kiln_llvm_check_names(target, triple, opts->cpu, opts->features, err);
+  if (st) {
+    LLVMDisposeMessage(host);
+    return st;
   }
-  if (msg) LLVMDisposeMessage(msg);
+
+  /* Host CPU and features only make sense when generating code for the host's arch, and
+   * a named CPU brings its own features (--cpu x86-64: no AVX though the host has it). */
+  const char *given_cpu = opts ? opts->cpu : NULL, *given_features = opts ? opts->features : NULL;
+  char *host_cpu = native && !given_cpu ? LLVMGetHostCPUName() : NULL;
+  char *host_features = native && !given_cpu && !given_features ? LLVMGetHostCPUFeatures() : NULL;
+  const char *cpu = given_cpu ? given_cpu : host_cpu ? host_cpu : "generic";
+  const char *features = given_features ? given_features : host_features ? host_features : "";
+
+  *tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive,
+                                LLVMRelocPIC, LLVMCodeModelDefault);
+  if (!*tm)
+    st = kiln_fail(err, KILN_ERR_CODEGEN, "cannot create a target machine for '%s' (cpu '%s')",
+                   triple, cpu);
   if (host_cpu) LLVMDisposeMessage(host_cpu);
   if (host_features) LLVMDisposeMessage(host_features);
   LLVMDisposeMessage(host);

@@ -15,6 +15,18 @@ kiln_status kiln_llvm_program_module(LLVMContextRef ctx, const kiln_program *p,
                                      const char *entry_name, LLVMTargetMachineRef tm,
                                      LLVMModuleRef *out, kiln_error *err);
 
+/* llvm_target.c: whether triple (NULL = the default) is for the host's architecture. */
+bool kiln_llvm_triple_is_host(const char *triple);
+
+/* llvm_target_names.c: KILN_ERR_INVALID_ARGUMENT unless cpu (if not NULL) and every name
+ * in features ("+a,-b", if not NULL) are ones LLVM knows for target. */
+kiln_status kiln_llvm_check_names(LLVMTargetRef target, const char *triple, const char *cpu,
+                                  const char *features, kiln_error *err);
+
+/* aot_runtime.c: gives module m's kiln_rt_parallel_for, if it calls one, an internal
+ * definition in IR (over libgomp's GOMP_parallel), so an object needs no kiln runtime. */
+void kiln_aot_define_runtime(LLVMModuleRef m);
+
 /* aot_header.c: writes the C header of an AOT library for p to `path`. */
 kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const char *path,
                                   kiln_error *err);

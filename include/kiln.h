@@ -80,8 +80,10 @@ typedef struct kiln_options {
   int nshapes;
   const kiln_input_value *values;   /* may be NULL */
   int nvalues;
-  const char *cpu;           /* LLVM CPU name; NULL = this host's */
-  const char *features;      /* LLVM feature string; NULL = this host's */
+  const char *cpu;           /* LLVM CPU name ("x86-64-v3"); NULL = this host's */
+  const char *features;      /* LLVM features ("+avx2,-fma") added to the CPU's; NULL = none
+                                added to a named CPU, else this host's. Unknown CPU or feature
+                                names fail with KILN_ERR_INVALID_ARGUMENT */
   const char *triple;        /* NULL = this host's */
   int num_threads;           /* 0 = OpenMP's default */
   int64_t max_tensor_bytes;  /* 0 = default limit (16 GiB) */
@@ -90,6 +92,10 @@ typedef struct kiln_options {
                                 their buffer's bounds; kiln_run then fails with
                                 KILN_ERR_INTERNAL naming the kernel, buffer and index */
   int64_t max_nodes;         /* 0 = default limit (100000 graph nodes, expansions included) */
+  const char *linker;        /* AOT .so: the C compiler driver that links it, run as
+                                `linker -shared -o OUT OBJ -fopenmp -lm` (words split at
+                                blanks, no shell); NULL = "cc", which only links for the
+                                host's architecture */
 } kiln_options;
 
 typedef struct kiln_model kiln_model;

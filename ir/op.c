@@ -3,6 +3,7 @@
 
 #include "ir/dtype.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,11 +31,11 @@ static const kiln_op_def *const groups[] = {
 
 #define MAX_OPS 256
 static const kiln_op_def *all_ops[MAX_OPS + 1];
-static int nall_ops = -1;
+static int nall_ops;
+static pthread_once_t list_once = PTHREAD_ONCE_INIT;
 
+/* Built once per process: several threads may compile (and so look up ops) at once. */
 static void build_list(void) {
-  /* Built once; a benign race if two threads do it (same result, int store). */
-  if (nall_ops >= 0) return;
   int n = 0;
   for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
     for (const kiln_op_def *op = groups[g]; op->name && n < MAX_OPS; op++) all_ops[n++] = op;
@@ -43,13 +44,13 @@ static void build_list(void) {
 }
 
 int kiln_op_list(const kiln_op_def *const **ops) {
-  build_list();
+  pthread_once(&list_once, build_list);
   *ops = all_ops;
   return nall_ops;
 }
 
 const kiln_op_def *kiln_op_find(const char *name) {
-  build_list();
+  pthread_once(&list_once, build_list);
   for (int i = 0; i < nall_ops; i++)
     if (strcmp(all_ops[i]->name, name) == 0) return all_ops[i];
   return NULL;

@@ -59,8 +59,9 @@ static kiln_status build_program(const void *data, size_t size, const char *path
   kiln_options none = {0};
   if (!opts) opts = &none;
   kiln_graph *g = NULL;
-  kiln_status st = import_graph(data, size, path, opts->base_dir ? opts->base_dir : base_dir,
-                                opts, &g, err);
+  kiln_status st = kiln_llvm_check_target(opts, err); /* before any work */
+  if (!st) st = import_graph(data, size, path, opts->base_dir ? opts->base_dir : base_dir,
+                             opts, &g, err);
   if (!st) st = kiln_passes_run(g, opts, prog, err);
   if (!st) kiln_check_instrument(*prog, opts->check_bounds);
   kiln_graph_free(g);
@@ -128,7 +129,8 @@ kiln_status kiln_compile_aot(const char *model_path, const kiln_options *opts,
   size_t size = 0;
   char *dir = NULL;
   kiln_program *prog = NULL;
-  kiln_status st = read_model(model_path, &data, &size, &dir, err);
+  kiln_status st = kiln_aot_check(opts, out_path, name, err);
+  if (!st) st = read_model(model_path, &data, &size, &dir, err);
   if (!st) st = build_program(data, size, model_path, dir, opts, &prog, err);
   if (!st) st = kiln_aot_write(prog, opts, out_path, name ? name : "model", err);
   kiln_program_free(prog);

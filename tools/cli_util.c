@@ -50,6 +50,7 @@ kiln_status cli_parse(int argc, char **argv, cli_args *a, kiln_error *err) {
     else if (!strcmp(o, "--cpu")) a->cpu = v;
     else if (!strcmp(o, "--features")) a->features = v;
     else if (!strcmp(o, "--triple")) a->triple = v;
+    else if (!strcmp(o, "--linker")) a->linker = v;
     else if (!strcmp(o, "--seed")) a->seed = (unsigned)strtoul(v, NULL, 10);
     else if (!strcmp(o, "--repeat")) a->repeat = atoi(v);
     else if (!strcmp(o, "--threads")) a->threads = atoi(v);
@@ -81,6 +82,7 @@ void cli_fill_options(const cli_args *a, kiln_options *opts) {
   opts->cpu = a->cpu;
   opts->features = a->features;
   opts->triple = a->triple;
+  opts->linker = a->linker;
   opts->num_threads = a->threads;
   opts->check_bounds = a->check_bounds;
   opts->max_nodes = a->max_nodes;

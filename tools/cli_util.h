@@ -13,7 +13,7 @@
 #define CLI_MAX_INPUTS 256
 
 typedef struct cli_args {
-  const char *model, *out, *name, *inputs_dir, *output_dir, *cpu, *features, *triple;
+  const char *model, *out, *name, *inputs_dir, *output_dir, *cpu, *features, *triple, *linker;
   kiln_shape_binding shapes[CLI_MAX_SHAPES];
   int nshapes;
   unsigned seed;

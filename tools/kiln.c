@@ -35,10 +35,11 @@ static const char *usage_main =
 
 static const char *usage_compile =
     "usage: kiln compile MODEL -o OUT [--name NAME] [--shape IN=DxDx..]... [--cpu CPU]\n"
-    "                    [--features F] [--triple T]\n"
+    "                    [--features F] [--triple T] [--linker CMD]\n"
     "Writes OUT (a shared library if it ends in .so, else a relocatable object) and NAME.h\n"
     "beside it, with `int NAME_run(inputs..., outputs..., void *workspace)` and size macros.\n"
-    "NAME defaults to \"model\". --shape binds free input dims (batch...).\n";
+    "NAME defaults to \"model\". --shape binds free input dims (batch...).\n"
+    "--linker CMD links a .so (default cc; needed for another arch's --triple).\n";
 
 static const char *usage_run =
     "usage: kiln run MODEL [--inputs DIR] [--output-dir DIR] [--shape IN=DxDx..]...\n"
