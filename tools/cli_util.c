@@ -9,92 +9,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* "name=1x3x224x224" */
-static kiln_status parse_shape(const char *s, kiln_shape_binding *b, kiln_error *err) {
-  const char *eq = strrchr(s, '=');
-  if (!eq || eq == s)
-    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--shape wants NAME=DxDx..., got '%s'", s);
-  b->input = strndup(s, (size_t)(eq - s));
-  b->rank = 0;
-  for (const char *p = eq + 1; *p;) {
-    char *end;
-    long long d = strtoll(p, &end, 10);
-    if (end == p || d < 0 || b->rank == KILN_MAX_RANK || (*end && *end != 'x'))
-      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--shape: bad dims in '%s'", s);
-    b->dims[b->rank++] = d;
-    p = *end ? end + 1 : end;
-  }
-  return KILN_OK;
-}
-
-kiln_status cli_parse(int argc, char **argv, cli_args *a, kiln_error *err) {
-  memset(a, 0, sizeof *a);
-  a->seed = 1;
-  for (int i = 0; i < argc; i++) {
-    const char *o = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    bool takes = true;
-    if (!strcmp(o, "--help") || !strcmp(o, "-h")) a->help = true, takes = false;
-    else if (!strcmp(o, "--kernels")) a->kernels = true, takes = false;
-    else if (!strcmp(o, "--check-bounds")) a->check_bounds = true, takes = false;
-    else if (o[0] != '-') {
-      if (a->model) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "unexpected argument '%s'", o);
-      a->model = o;
-      takes = false;
-    } else if (!v) {
-      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "option %s needs a value", o);
-    } else if (!strcmp(o, "-o")) a->out = v;
-    else if (!strcmp(o, "--name")) a->name = v;
-    else if (!strcmp(o, "--inputs")) a->inputs_dir = v;
-    else if (!strcmp(o, "--output-dir")) a->output_dir = v;
-    else if (!strcmp(o, "--cpu")) a->cpu = v;
-    else if (!strcmp(o, "--features")) a->features = v;
-    else if (!strcmp(o, "--triple")) a->triple = v;
-    else if (!strcmp(o, "--seed")) a->seed = (unsigned)strtoul(v, NULL, 10);
-    else if (!strcmp(o, "--repeat")) a->repeat = atoi(v);
-    else if (!strcmp(o, "--threads")) a->threads = atoi(v);
-    else if (!strcmp(o, "--max-nodes")) a->max_nodes = strtoll(v, NULL, 10);
-    else if (!strcmp(o, "--max-tensor-bytes")) a->max_tensor_bytes = strtoll(v, NULL, 10);
-    else if (!strcmp(o, "--shape")) {
-      if (a->nshapes == CLI_MAX_SHAPES)
-        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "too many --shape options");
-      if (parse_shape(v, &a->shapes[a->nshapes++], err)) return err->code;
-    } else {
-      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "unknown option '%s'", o);
-    }
-    if (takes) i++;
-  }
-  if (a->repeat < 0 || a->threads < 0 || a->max_nodes < 0 || a->max_tensor_bytes < 0)
-    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT,
-                     "--repeat, --threads and the --max-* limits must be >= 0");
-  return KILN_OK;
-}
-
-void cli_args_free(cli_args *a) {
-  for (int i = 0; i < a->nshapes; i++) free((char *)a->shapes[i].input);
-  a->nshapes = 0;
-}
-
-void cli_fill_options(const cli_args *a, kiln_options *opts) {
-  opts->shapes = a->shapes;
-  opts->nshapes = a->nshapes;
-  opts->cpu = a->cpu;
-  opts->features = a->features;
-  opts->triple = a->triple;
-  opts->num_threads = a->threads;
-  opts->check_bounds = a->check_bounds;
-  opts->max_nodes = a->max_nodes;
-  opts->max_tensor_bytes = a->max_tensor_bytes;
-}
-
-kiln_status cli_import(const char *path, kiln_graph **g, kiln_error *err) {
+kiln_status cli_import(const char *path, const kiln_options *opts, kiln_graph **g,
+                       kiln_error *err) {
   void *data;
   size_t size;
   kiln_status st = kiln_read_file(path, &data, &size, err);
   if (st) return st;
   char *dir = strdup(path), *slash = strrchr(dir, '/');
   if (slash) *slash = 0;
-  if (kiln_dsl_detect(data, size)) st = kiln_dsl_import(data, size, path, NULL, g, err);
+  if (kiln_dsl_detect(data, size)) st = kiln_dsl_import(data, size, path, opts, g, err);
   else st = kiln_onnx_import(data, size, slash ? dir : ".", g, err);
   free(dir);
   free(data);
@@ -104,7 +27,9 @@ kiln_status cli_import(const char *path, kiln_graph **g, kiln_error *err) {
 kiln_status cli_load_inputs(const cli_args *a, cli_inputs *in, kiln_error *err) {
   memset(in, 0, sizeof *in);
   kiln_graph *g = NULL;
-  kiln_status st = cli_import(a->model, &g, err);
+  kiln_options opts = {0};
+  cli_fill_options(a, &opts);
+  kiln_status st = cli_import(a->model, &opts, &g, err);
   if (st) return st;
   for (int i = 0; i < g->ninputs && i < CLI_MAX_INPUTS; i++)
     in->graph_names[in->ngraph++] = kiln_xstrdup(g->values[g->inputs[i]].name);

@@ -12,14 +12,22 @@
 #define CLI_MAX_SHAPES 64
 #define CLI_MAX_INPUTS 256
 
+#define CLI_MAX_REPEAT 1000000
+#define CLI_MAX_THREADS 4096
+
+/* The commands; an option is taken by some of them (tools/cli_args.c). */
+typedef enum cli_command { CLI_COMPILE = 1, CLI_RUN = 2, CLI_DUMP = 4 } cli_command;
+
+/* Numbers left 0 were not given (the library's defaults apply). */
 typedef struct cli_args {
-  const char *model, *out, *name, *inputs_dir, *output_dir, *cpu, *features, *triple;
+  const char *model, *out, *name, *inputs_dir, *output_dir, *cpu, *features, *triple,
+      *dsl_weights;
   kiln_shape_binding shapes[CLI_MAX_SHAPES];
   int nshapes;
-  unsigned seed;
+  unsigned seed; /* 1 unless given */
   int repeat, threads;
   int64_t max_nodes, max_tensor_bytes;
-  bool kernels, help, check_bounds;
+  bool kernels, help, check_bounds, dsl, random_inputs;
 } cli_args;
 
 /* Input data for a run: tensors read from --inputs, and the buffers handed to kiln_run. */
@@ -33,11 +41,15 @@ typedef struct cli_inputs {
   bool owned[CLI_MAX_INPUTS];
 } cli_inputs;
 
-kiln_status cli_parse(int argc, char **argv, cli_args *a, kiln_error *err);
+/* Parses cmd's arguments: an option of another command, an unknown one or a bad value is
+ * an error (nothing to free then). */
+kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_error *err);
 void cli_args_free(cli_args *a);
 void cli_fill_options(const cli_args *a, kiln_options *opts);
 
-kiln_status cli_import(const char *path, kiln_graph **g, kiln_error *err);
+/* Reads an ONNX or DSL model as imported (the DSL importer honours opts' limits). */
+kiln_status cli_import(const char *path, const kiln_options *opts, kiln_graph **g,
+                       kiln_error *err);
 /* Reads --inputs DIR/input_<i>.pb and the model's input names. */
 kiln_status cli_load_inputs(const cli_args *a, cli_inputs *in, kiln_error *err);
 /* Compiles with free dims bound from the given inputs; when shapes depend on an input's
