@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 kiln_status cli_import(const char *path, const kiln_options *opts, kiln_graph **g,
                        kiln_error *err) {
@@ -24,43 +25,6 @@ kiln_status cli_import(const char *path, const kiln_options *opts, kiln_graph **
   return st;
 }
 
-kiln_status cli_load_inputs(const cli_args *a, cli_inputs *in, kiln_error *err) {
-  memset(in, 0, sizeof *in);
-  kiln_graph *g = NULL;
-  kiln_options opts = {0};
-  cli_fill_options(a, &opts);
-  kiln_status st = cli_import(a->model, &opts, &g, err);
-  if (st) return st;
-  for (int i = 0; i < g->ninputs && i < CLI_MAX_INPUTS; i++)
-    in->graph_names[in->ngraph++] = kiln_xstrdup(g->values[g->inputs[i]].name);
-  kiln_graph_free(g);
-  for (int i = 0; a->inputs_dir && i < CLI_MAX_INPUTS; i++) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/input_%d.pb", a->inputs_dir, i);
-    void *data;
-    size_t size;
-    kiln_error probe = {0};
-    if (kiln_read_file(path, &data, &size, &probe)) {
-      if (i == 0) return kiln_fail(err, KILN_ERR_NO_SUCH_FILE, "no input_0.pb in '%s'", a->inputs_dir);
-      break;
-    }
-    st = kiln_onnx_read_tensor(data, size, &in->files[i], &in->file_names[i], err);
-    free(data);
-    if (st) return st;
-    in->nfiles++;
-  }
-  return KILN_OK;
-}
-
-/* The file given for declared input `name` (by name, else by declaration position). */
-static int file_for(const cli_inputs *in, const char *name) {
-  for (int f = 0; f < in->nfiles; f++)
-    if (in->file_names[f] && !strcmp(in->file_names[f], name)) return f;
-  for (int i = 0; i < in->ngraph; i++)
-    if (!strcmp(in->graph_names[i], name)) return i < in->nfiles ? i : -1;
-  return -1;
-}
-
 kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_error *err) {
   kiln_shape_binding shapes[CLI_MAX_SHAPES + CLI_MAX_INPUTS];
   kiln_input_value values[CLI_MAX_INPUTS];
@@ -71,9 +35,9 @@ kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_
     int ns = a->nshapes, nv = 0;
     memcpy(shapes, a->shapes, sizeof(kiln_shape_binding) * (size_t)ns);
     for (int i = 0; i < in->ngraph; i++) {
-      int f = file_for(in, in->graph_names[i]);
+      int f = in->file_of[i];
       if (f < 0) continue;
-      const kiln_tensor *t = &in->files[f];
+      const kiln_tensor *t = &in->files[f].t;
       if (as_value[i]) {
         values[nv] = (kiln_input_value){in->graph_names[i], t->dtype, t->rank, {0}, t->data};
         memcpy(values[nv++].dims, t->dims, sizeof t->dims);
@@ -94,7 +58,7 @@ kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_
     for (int i = 0; i < in->ngraph && asked < 0; i++) {
       char quoted[1100];
       snprintf(quoted, sizeof quoted, "'%s'", in->graph_names[i]);
-      if (!as_value[i] && file_for(in, in->graph_names[i]) >= 0 && strstr(err->message, quoted))
+      if (!as_value[i] && in->file_of[i] >= 0 && strstr(err->message, quoted))
         asked = i;
     }
     if (asked < 0) return st;
@@ -103,59 +67,40 @@ kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_
   }
 }
 
-kiln_status cli_fill_random_inputs(const kiln_model *m, cli_inputs *in, unsigned seed,
-                                   kiln_error *err) {
-  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (int i = 0; i < kiln_num_inputs(m) && i < CLI_MAX_INPUTS; i++) {
-    kiln_tensor_info info;
-    kiln_input_info(m, i, &info);
-    int f = file_for(in, info.name);
-    if (f >= 0) {
-      const kiln_tensor *t = &in->files[f];
-      if (t->dtype != info.dtype ||
-          kiln_shape_numel(t->rank, t->dims) * (int64_t)kiln_dtype_size(t->dtype) != (int64_t)info.bytes)
-        return kiln_fail(err, KILN_ERR_SHAPE, "input '%s': the given tensor's type or size does not match the model",
-                         info.name);
-      in->data[i] = t->data;
-      continue;
-    }
-    int64_t n = (int64_t)(info.bytes / kiln_dtype_size(info.dtype));
-    in->data[i] = kiln_xcalloc(1, info.bytes ? info.bytes : 1);
-    in->owned[i] = true;
-    for (int64_t j = 0; j < n; j++) {
-      state = state * 6364136223846793005ull + 1442695040888963407ull;
-      double u = (double)(state >> 11) / 9007199254740992.0; /* [0, 1) */
-      if (kiln_dtype_is_float(info.dtype)) kiln_store_f64(info.dtype, in->data[i], j, 2 * u - 1);
-      else kiln_store_i64(info.dtype, in->data[i], j, 0); /* safe as an index or a count */
-    }
-  }
-  return KILN_OK;
-}
-
-void cli_inputs_free(cli_inputs *in) {
-  for (int i = 0; i < in->nfiles; i++) {
-    kiln_tensor_free(&in->files[i]);
-    free(in->file_names[i]);
-  }
-  for (int i = 0; i < in->ngraph; i++) free(in->graph_names[i]);
-  for (int i = 0; i < CLI_MAX_INPUTS; i++)
-    if (in->owned[i]) free(in->data[i]);
-  memset(in, 0, sizeof *in);
-}
-
-kiln_status cli_write_output(const char *dir, int i, const kiln_tensor_info *info,
-                             const void *data, kiln_error *err) {
+kiln_status cli_prepare_output_dir(const char *dir, kiln_error *err) {
   char made[4096];
-  snprintf(made, sizeof made, "%s", dir);
+  if (!*dir || snprintf(made, sizeof made, "%s", dir) >= (int)sizeof made)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--output-dir: empty or too long a path");
   for (char *p = made + 1;; p++) { /* mkdir -p */
     char c = *p;
     if (c != '/' && c) continue;
     *p = 0;
     if (mkdir(made, 0777) != 0 && errno != EEXIST)
-      return kiln_fail(err, KILN_ERR_IO, "cannot create directory '%s': %s", made, strerror(errno));
+      return kiln_fail(err, KILN_ERR_IO, "--output-dir '%s': cannot create directory '%s': %s", dir,
+                       made, strerror(errno));
     *p = c;
     if (!c) break;
   }
+  struct stat sb;
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    return kiln_fail(err, KILN_ERR_IO, "--output-dir '%s' is not a directory", dir);
+  /* a file made and removed: the one test of writability that root and ACLs cannot fool */
+  char *probe = kiln_fmt("%s/.kiln-probe.XXXXXX", dir);
+  int fd = mkstemp(probe);
+  int e = errno;
+  if (fd >= 0) {
+    close(fd);
+    unlink(probe);
+  }
+  free(probe);
+  if (fd < 0)
+    return kiln_fail(err, KILN_ERR_IO, "--output-dir '%s': cannot create files in it: %s", dir,
+                     strerror(e));
+  return KILN_OK;
+}
+
+kiln_status cli_write_output(const char *dir, int i, const kiln_tensor_info *info,
+                             const void *data, kiln_error *err) {
   char path[4096];
   snprintf(path, sizeof path, "%s/output_%d.pb", dir, i);
   kiln_tensor t = {info->dtype, info->rank, {0}, (void *)data};

@@ -43,11 +43,13 @@ static const char *usage_compile =
     "NAME defaults to \"model\". --shape binds free input dims (batch...).\n";
 
 static const char *usage_run =
-    "usage: kiln run MODEL [--inputs DIR] [--output-dir DIR] [--shape IN=DxDx..]...\n"
-    "                [--seed N] [--repeat N] [--threads N] [--max-nodes N]\n"
+    "usage: kiln run MODEL [--inputs DIR] [--random-inputs] [--seed N] [--output-dir DIR]\n"
+    "                [--shape IN=DxDx..]... [--repeat N] [--threads N] [--max-nodes N]\n"
     "                [--max-tensor-bytes N] [--check-bounds]\n"
-    "Inputs come from DIR/input_<i>.pb (TensorProto, matched by name, else by position) or\n"
-    "are seeded random values. Free input dims are bound from the given inputs' shapes.\n"
+    "Inputs come from DIR/input_<i>.pb (TensorProto, matched by the tensor's name, else by\n"
+    "position i); every input needs a file, and every file an input, unless --random-inputs\n"
+    "gives inputs without a file seeded random values (--seed, default 1). Without --inputs,\n"
+    "all inputs are random. Free input dims are bound from the given inputs' shapes.\n"
     "Prints each output's shape and a summary, and the median latency of --repeat runs\n"
     "(1 or more, default 10) after one warm-up; --threads N (1 or more) sets the number of\n"
     "threads, else OpenMP's default. --output-dir writes DIR/output_<i>.pb.\n";
@@ -138,14 +140,20 @@ static int cmd_run(int argc, char **argv) {
   int rc = parse(CLI_RUN, argc, argv, usage_run, &a);
   if (rc >= 0) return rc;
   rc = 0;
-  cli_inputs in;
+  cli_inputs in = {0};
   kiln_model *m = NULL;
   void **outs = NULL;
-  if (cli_load_inputs(&a, &in, &err) || cli_compile(&a, &in, &m, &err)) {
+  /* everything the command line says is checked before the (long) compile */
+  if ((a.output_dir && cli_prepare_output_dir(a.output_dir, &err)) ||
+      cli_load_inputs(&a, &in, &err)) {
     rc = fail(&err);
     goto done;
   }
-  if (cli_fill_random_inputs(m, &in, a.seed, &err)) {
+  for (int i = 0; a.inputs_dir && i < in.ngraph; i++)
+    if (in.file_of[i] < 0)
+      fprintf(stderr, "kiln: no file for input '%s' in '%s': random values (--random-inputs, "
+              "seed %u)\n", in.graph_names[i], a.inputs_dir, a.seed);
+  if (cli_compile(&a, &in, &m, &err) || cli_fill_inputs(m, &in, a.seed, &err)) {
     rc = fail(&err);
     goto done;
   }
