@@ -3,6 +3,7 @@
 #include "frontend/dsl.h"
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
+#include "passes/passes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -23,6 +24,56 @@ kiln_status cli_import(const char *path, const kiln_options *opts, kiln_graph **
   free(dir);
   free(data);
   return st;
+}
+
+/* The --shape options binding v's free dims (or unknown rank) to 1, appended to buf. */
+static size_t shape_hint(const kiln_value *v, char *buf, size_t len, size_t size) {
+  bool free_dims = v->rank < 0;
+  for (int d = 0; d < v->rank; d++) free_dims |= v->dims[d] < 0;
+  if (!free_dims) return len;
+  len += (size_t)snprintf(buf + len, len < size ? size - len : 0, " --shape %s=", v->name);
+  for (int d = 0; d < (v->rank < 0 ? 1 : v->rank); d++)
+    len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%lld", d ? "x" : "",
+                            (long long)(v->rank < 0 || v->dims[d] < 0 ? 1 : v->dims[d]));
+  return len;
+}
+
+void cli_hint_unbound(const char *model, const kiln_options *opts, kiln_error *err) {
+  if (err->code != KILN_ERR_SHAPE) return;
+  kiln_graph *g = NULL, *again = NULL;
+  kiln_error e = {0};
+  char hint[1024] = "\non the command line:";
+  size_t len = strlen(hint);
+  int nhint = 0;
+  if (cli_import(model, opts, &g, &e) || kiln_pass_bind_inputs(g, opts, &e) != KILN_ERR_SHAPE)
+    goto done;
+  kiln_shape_binding shapes[CLI_MAX_SHAPES + CLI_MAX_INPUTS];
+  memcpy(shapes, opts->shapes, sizeof shapes[0] * (size_t)opts->nshapes);
+  int ns = opts->nshapes;
+  for (int i = 0; i < g->ninputs && ns < CLI_MAX_SHAPES + CLI_MAX_INPUTS; i++) {
+    const kiln_value *v = &g->values[g->inputs[i]];
+    size_t before = len;
+    len = shape_hint(v, hint, len, sizeof hint);
+    if (len == before) continue;
+    shapes[ns] = (kiln_shape_binding){v->name, v->rank < 0 ? 1 : v->rank, {0}};
+    for (int d = 0; d < shapes[ns].rank; d++)
+      shapes[ns].dims[d] = v->rank < 0 || v->dims[d] < 0 ? 1 : v->dims[d];
+    ns++;
+    nhint++;
+  }
+  /* Only when binding those dims is all that was missing: the hint would not help a
+   * mismatch. */
+  kiln_options bound = *opts;
+  bound.shapes = shapes;
+  bound.nshapes = ns;
+  e = (kiln_error){0};
+  if (nhint && len < sizeof hint && !cli_import(model, opts, &again, &e) &&
+      !kiln_pass_bind_inputs(again, &bound, &e) &&
+      strlen(err->message) + len < sizeof err->message)
+    strcat(err->message, hint);
+done:
+  kiln_graph_free(again);
+  kiln_graph_free(g);
 }
 
 kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_error *err) {
@@ -51,7 +102,10 @@ kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_
     opts.values = values;
     opts.nvalues = nv;
     kiln_status st = kiln_compile_file(a->model, &opts, m, err);
-    if (st != KILN_ERR_SHAPE || !strstr(err->message, "known at compile time")) return st;
+    if (st != KILN_ERR_SHAPE || !strstr(err->message, "known at compile time")) {
+      if (st) cli_hint_unbound(a->model, &opts, err);
+      return st;
+    }
     /* A static-shape compiler specialises on the inputs shapes depend on: fix the one the
      * compiler asked for to its given value, and try again. */
     int asked = -1;

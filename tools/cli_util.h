@@ -65,6 +65,10 @@ kiln_status cli_import(const char *path, const kiln_options *opts, kiln_graph **
 kiln_status cli_load_inputs(const cli_args *a, cli_inputs *in, kiln_error *err);
 /* The file given for the declared input `name`, or NULL. */
 const cli_input_file *cli_input_file_for(const cli_inputs *in, const char *name);
+/* After a compile of model with opts failed: when what failed is free input dims left
+ * unbound, adds to err's message the --shape options that bind them (the library's
+ * message speaks to a library caller, of kiln_options.shapes). */
+void cli_hint_unbound(const char *model, const kiln_options *opts, kiln_error *err);
 /* Compiles with free dims bound from the given inputs; when shapes depend on an input's
  * value, compiles again with the given integer inputs fixed as constants. */
 kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_error *err);

@@ -103,6 +103,7 @@ static int cmd_compile(int argc, char **argv) {
   kiln_options opts = {0};
   cli_fill_options(&a, &opts);
   kiln_status st = kiln_compile_aot(a.model, &opts, a.out, a.name ? a.name : "model", &err);
+  if (st) cli_hint_unbound(a.model, &opts, &err);
   cli_args_free(&a);
   return st ? fail(&err) : 0;
 }
@@ -245,7 +246,7 @@ static int cmd_dump(int argc, char **argv) {
     cli_args_free(&a);
     return st ? fail(&err) : 0;
   }
-  if (!st) st = kiln_pass_bind_inputs(g, &opts, &err);
+  if (!st && kiln_pass_bind_inputs(g, &opts, &err)) st = err.code, cli_hint_unbound(a.model, &opts, &err);
   if (!st) st = kiln_pass_infer(g, &opts, &err);
   if (!st) st = kiln_pass_fold(g, 1 << 22, &err);
   if (!st) {
