@@ -3,6 +3,7 @@
 #include "frontend/dsl.h"
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
+#include "ir/tempfile.h"
 #include "passes/passes.h"
 
 #include <errno.h>
@@ -139,14 +140,15 @@ kiln_status cli_prepare_output_dir(const char *dir, kiln_error *err) {
   if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
     return kiln_fail(err, KILN_ERR_IO, "--output-dir '%s' is not a directory", dir);
   /* a file made and removed: the one test of writability that root and ACLs cannot fool */
-  char *probe = kiln_fmt("%s/.kiln-probe.XXXXXX", dir);
-  int fd = mkstemp(probe);
-  int e = errno;
+  char *prefix = kiln_fmt("%s/.kiln-probe.", dir);
+  kiln_temp probe;
+  int fd = kiln_temp_open(prefix, "", &probe), e = errno;
+  free(prefix);
   if (fd >= 0) {
     close(fd);
-    unlink(probe);
+    unlink(probe.path);
   }
-  free(probe);
+  kiln_temp_forget(&probe);
   if (fd < 0)
     return kiln_fail(err, KILN_ERR_IO, "--output-dir '%s': cannot create files in it: %s", dir,
                      strerror(e));

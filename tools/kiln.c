@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,7 +262,30 @@ static int cmd_dump(int argc, char **argv) {
   return st ? fail(&err) : 0;
 }
 
+/* A killed kiln leaves no temporaries: the library registers them (and its compiler
+ * processes) and removes them when asked; the handler then ends kiln by the signal, so
+ * the exit status says what happened. */
+static void on_signal(int sig) {
+  kiln_remove_temporaries();
+  signal(sig, SIG_DFL);
+  raise(sig); /* delivered when the handler returns: the signal is blocked until then */
+}
+
+static void install_handlers(void) {
+  const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    struct sigaction sa, old;
+    if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+      continue; /* ignored by whoever started kiln (nohup, a background job): keep it so */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigfillset(&sa.sa_mask);
+    sigaction(sigs[i], &sa, NULL);
+  }
+}
+
 int main(int argc, char **argv) {
+  install_handlers();
   if (argc < 2) return fprintf(stderr, "%s", usage_main), KILN_ERR_INVALID_ARGUMENT;
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return printf("%s", usage_main), 0;
   if (!strcmp(argv[1], "compile")) return cmd_compile(argc - 2, argv + 2);
