@@ -26,14 +26,15 @@ static const char *usage_main =
     "  dump MODEL               print the graph after shape inference and folding\n"
     "\n"
     "Every command takes --shape IN=DxDx.. (bind free input dims) and --max-tensor-bytes N\n"
-    "(a compile-time limit); compile and run also take --max-nodes N (another) and\n"
+    "(a compile-time limit); compile and run also take --max-nodes N (another limit) and\n"
     "--check-bounds (generated kernels check every load and store; a violation fails the run\n"
     "naming kernel and index). An option of another command, an unknown option or a value\n"
     "that is not what the option wants (a whole number in its range...) is an error.\n"
     "\n"
     "`kiln <command> --help` describes each. Exit status: 0 on success, otherwise the\n"
     "kiln_status code of the failure (1 bad arguments, 2 missing file, 3 invalid model,\n"
-    "4 unsupported op, 5 shape error, 6 limit, 7 out of memory, 8 I/O, 9 codegen, 10 internal).\n";
+    "4 unsupported op, 5 shape error, 6 limit, 7 out of memory, 8 I/O, 9 codegen, 10 internal).\n"
+    "SIGINT, SIGTERM, SIGHUP and SIGQUIT end kiln by that signal, leaving no temporary files.\n";
 
 static const char *usage_compile =
     "usage: kiln compile MODEL -o OUT [--name NAME] [--shape IN=DxDx..]... [--cpu CPU]\n"
