@@ -4,9 +4,11 @@
  * triple; a shared library (.so) is that object linked by a C compiler driver, `cc` or
  * the caller's (kiln_options.linker, needed when the triple is another architecture's).
  * Every file is first written under a temporary name in the target directory and renamed
- * at the end, so a failure leaves nothing. */
+ * at the end, so a failure leaves nothing; the temporaries and the compiler processes are
+ * registered for kiln_remove_temporaries, so a signal need not leave anything either. */
 #include "codegen/codegen.h"
 #include "codegen/plumbing.h"
+#include "ir/tempfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -137,16 +139,15 @@ static void add_wrapper(LLVMModuleRef m, const kiln_program *p, const char *run_
 
 /* ---- files and the system compiler -------------------------------------------------- */
 
-/* A new empty file "<dir>/.<stem>.XXXXXX<suffix>"; malloc'd path, or NULL. */
-static char *temp_file(const char *dir, const char *stem, const char *suffix) {
-  char *path = kiln_fmt("%s/.%s.XXXXXX%s", dir, stem, suffix);
-  int fd = mkstemps(path, (int)strlen(suffix));
-  if (fd < 0) {
-    free(path);
-    return NULL;
-  }
+/* A new empty file "<dir>/.<stem>.XXXXXX<suffix>", registered for
+ * kiln_remove_temporaries; false (errno set) when it cannot be made. */
+static bool temp_file(const char *dir, const char *stem, const char *suffix, kiln_temp *t) {
+  char *prefix = kiln_fmt("%s/.%s.", dir, stem);
+  int fd = kiln_temp_open(prefix, suffix, t);
+  free(prefix);
+  if (fd < 0) return false;
   close(fd);
-  return path;
+  return true;
 }
 
 /* Runs argv (argv[0] looked up in PATH) without a shell; its output is captured so the
@@ -160,18 +161,29 @@ static kiln_status run_tool(char *const argv[], kiln_error *err) {
     posix_spawn_file_actions_adddup2(&fa, fileno(log), 1);
     posix_spawn_file_actions_adddup2(&fa, fileno(log), 2);
   }
+  /* Its own process group: kiln_remove_temporaries stops it and the linker it starts. */
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+  int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
   if (rc != 0) {
     if (log) fclose(log);
     return kiln_fail(err, KILN_ERR_CODEGEN, "cannot run '%s': %s", argv[0], strerror(rc));
   }
+  kiln_child_started(pid);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t waited;
+  while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
+  kiln_child_ended(pid);
   kiln_status st = KILN_OK;
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (waited < 0) { /* reaped by kiln_remove_temporaries */
+    st = kiln_fail(err, KILN_ERR_CODEGEN, "'%s' was stopped", argv[0]);
+  } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     char tail[700] = "";
     if (log) {
       long end = (fseek(log, 0, SEEK_END), ftell(log));
@@ -311,31 +323,30 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
   }
   char *header = kiln_fmt("%s/%s.h", dir, name);
   /* A shared library is linked from a temporary object; an object is the output itself. */
-  char *obj = shared ? temp_file(dir, name, ".o") : NULL;
-  char *lib = obj || !shared ? temp_file(dir, name, shared ? ".so" : ".o") : NULL;
-  char *hdr = lib ? temp_file(dir, name, ".h") : NULL;
-  if (!hdr)
+  kiln_temp obj = {0}, lib = {0}, hdr = {0};
+  if ((shared && !temp_file(dir, name, ".o", &obj)) ||
+      !temp_file(dir, name, shared ? ".so" : ".o", &lib) || !temp_file(dir, name, ".h", &hdr))
     st = kiln_fail(err, KILN_ERR_IO, "cannot create files in directory '%s': %s", dir,
                    strerror(errno));
-  if (!st) st = emit_object(p, opts, name, shared ? obj : lib, err);
-  if (!st && shared) st = link_shared(obj, lib, opts, err);
-  /* mkstemp made the files 0600; give them the usual modes of a build output. */
-  if (!st && (chmod(lib, shared ? 0755 : 0644) != 0 || chmod(hdr, 0644) != 0))
+  if (!st) st = emit_object(p, opts, name, shared ? obj.path : lib.path, err);
+  if (!st && shared) st = link_shared(obj.path, lib.path, opts, err);
+  /* The temporaries are 0600; give them the usual modes of a build output. */
+  if (!st && (chmod(lib.path, shared ? 0755 : 0644) != 0 || chmod(hdr.path, 0644) != 0))
     st = kiln_fail(err, KILN_ERR_IO, "cannot set the mode of files in '%s': %s", dir,
                    strerror(errno));
-  if (!st) st = kiln_aot_write_header(p, name, hdr, err);
-  if (!st && rename(hdr, header) != 0)
+  if (!st) st = kiln_aot_write_header(p, name, hdr.path, err);
+  if (!st && rename(hdr.path, header) != 0)
     st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", header, strerror(errno));
-  if (!st && rename(lib, out_path) != 0) {
+  if (!st && rename(lib.path, out_path) != 0) {
     st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", out_path, strerror(errno));
     unlink(header);
   }
-  if (obj) unlink(obj);
-  if (st && lib) unlink(lib);
-  if (st && hdr) unlink(hdr);
-  free(obj);
-  free(lib);
-  free(hdr);
+  if (obj.path) unlink(obj.path);
+  if (st && lib.path) unlink(lib.path);
+  if (st && hdr.path) unlink(hdr.path);
+  kiln_temp_forget(&obj);
+  kiln_temp_forget(&lib);
+  kiln_temp_forget(&hdr);
   free(header);
   free(dir);
   return st;

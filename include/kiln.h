@@ -126,6 +126,14 @@ kiln_status kiln_run(const kiln_model *model, const void *const *inputs, void *c
 kiln_status kiln_compile_aot(const char *model_path, const kiln_options *opts,
                              const char *out_path, const char *name, kiln_error *err);
 
+/* For a program's own SIGINT/SIGTERM handler: stops the compiler and linker processes
+ * that kiln_compile_aot calls in progress have started (each runs in its own process
+ * group) and deletes the temporary files of every write in progress (AOT outputs, written
+ * tensors). Async-signal-safe. What was in progress is left unusable: end the process next
+ * (e.g. restore the default action and raise the signal again). kiln installs no signal
+ * handler of its own. */
+void kiln_remove_temporaries(void);
+
 const char *kiln_status_name(kiln_status status);
 const char *kiln_dtype_name(kiln_dtype dtype);
 size_t kiln_dtype_size(kiln_dtype dtype);

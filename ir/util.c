@@ -1,5 +1,7 @@
 #include "ir/util.h"
 
+#include "ir/tempfile.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -107,22 +109,22 @@ static bool write_all(int fd, const void *data, size_t n) {
 
 kiln_status kiln_write_file_atomic(const char *path, const void *head, size_t nhead,
                                    const void *data, size_t n, kiln_error *err) {
-  char *tmp = kiln_fmt("%s.tmpXXXXXX", path);
-  int fd = mkstemp(tmp);
+  char *prefix = kiln_fmt("%s.tmp", path);
+  kiln_temp tmp;
+  int fd = kiln_temp_open(prefix, "", &tmp); /* registered: a signal handler can remove it */
+  free(prefix);
+  if (fd < 0)
+    return kiln_fail(err, KILN_ERR_IO, "cannot create a temporary file for '%s': %s", path,
+                     strerror(errno));
   kiln_status st = KILN_OK;
-  if (fd < 0) {
-    st = kiln_fail(err, KILN_ERR_IO, "cannot create a temporary file for '%s': %s", path,
-                   strerror(errno));
-  } else {
-    bool ok = fchmod(fd, 0644) == 0 && write_all(fd, head, nhead) && write_all(fd, data, n);
-    int e = errno;
-    if (close(fd) != 0 && ok) ok = false, e = errno;
-    if (ok && rename(tmp, path) != 0) ok = false, e = errno;
-    if (!ok) {
-      unlink(tmp);
-      st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", path, strerror(e));
-    }
+  bool ok = fchmod(fd, 0644) == 0 && write_all(fd, head, nhead) && write_all(fd, data, n);
+  int e = errno;
+  if (close(fd) != 0 && ok) ok = false, e = errno;
+  if (ok && rename(tmp.path, path) != 0) ok = false, e = errno;
+  if (!ok) {
+    unlink(tmp.path);
+    st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", path, strerror(e));
   }
-  free(tmp);
+  kiln_temp_forget(&tmp);
   return st;
 }

@@ -117,37 +117,43 @@ static kiln_status bind_value(kiln_graph *g, const kiln_input_value *iv, names *
   return KILN_OK;
 }
 
-/* One message listing every dim still free. */
+/* One message listing every dim still free, one per line, and how a caller binds them:
+ * the library's words are kiln_options.shapes; a command line adds its own. */
 static kiln_status check_bound(const kiln_graph *g, kiln_error *err) {
-  char msg[900] = "", example[200] = "";
+  char list[3000] = "", example[300] = "";
+  const char *first = NULL;
   size_t len = 0;
-  int nfree = 0;
+  int nfree = 0, unlisted = 0;
   for (int i = 0; i < g->ninputs; i++) {
     const kiln_value *v = &g->values[g->inputs[i]];
-    bool any = v->rank < 0;
-    if (v->rank < 0 && len < sizeof msg)
-      len += (size_t)snprintf(msg + len, sizeof msg - len, "%sinput '%s' has an unknown rank",
-                              nfree ? "; " : "", v->name);
-    for (int d = 0; d < v->rank; d++) {
-      if (v->dims[d] >= 0) continue;
+    bool any = false;
+    for (int d = v->rank < 0 ? -1 : 0; d < (v->rank < 0 ? 0 : v->rank); d++) { /* -1: the rank */
+      if (d >= 0 && v->dims[d] >= 0) continue;
       any = true;
-      if (len < sizeof msg)
-        len += (size_t)snprintf(msg + len, sizeof msg - len, "%sinput '%s' dim %d ('%s')",
-                                nfree ? "; " : "", v->name, d,
-                                v->dim_names[d] ? v->dim_names[d] : "?");
+      nfree++;
+      char entry[600];
+      if (d < 0) snprintf(entry, sizeof entry, "\n  input '%s' has an unknown rank", v->name);
+      else snprintf(entry, sizeof entry, "\n  input '%s' dim %d ('%s')", v->name, d,
+                    v->dim_names[d] ? v->dim_names[d] : "?");
+      if (len + strlen(entry) < sizeof list - 40) len += (size_t)snprintf(list + len, sizeof list - len, "%s", entry);
+      else unlisted++;
     }
-    if (!any) continue;
-    if (!nfree) { /* an example binding for the first input: free dims shown as 1 */
-      size_t e = (size_t)snprintf(example, sizeof example, "%s=", v->name);
-      for (int d = 0; d < (v->rank < 0 ? 1 : v->rank) && e < sizeof example; d++)
-        e += (size_t)snprintf(example + e, sizeof example - e, "%s%lld", d ? "x" : "",
-                              (long long)(v->rank < 0 || v->dims[d] < 0 ? 1 : v->dims[d]));
-    }
-    nfree++;
+    if (!any || first) continue;
+    first = v->name;
+    /* a binding for the first such input, as C: free dims (or an unknown rank) as 1 */
+    int rank = v->rank < 0 ? 1 : v->rank;
+    size_t e = (size_t)snprintf(example, sizeof example, "{\"%.100s\", %d, {", v->name, rank);
+    for (int d = 0; d < rank && e < sizeof example; d++)
+      e += (size_t)snprintf(example + e, sizeof example - e, "%s%lld", d ? ", " : "",
+                            (long long)(v->rank < 0 || v->dims[d] < 0 ? 1 : v->dims[d]));
+    if (e < sizeof example) snprintf(example + e, sizeof example - e, "}}");
   }
   if (!nfree) return KILN_OK;
-  return kiln_fail(err, KILN_ERR_SHAPE, "%s %s not bound: give %s size, e.g. --shape %s", msg,
-                   nfree > 1 ? "are" : "is", nfree > 1 ? "their" : "its", example);
+  if (unlisted) snprintf(list + len, sizeof list - len, "\n  ... and %d more", unlisted);
+  return kiln_fail(err, KILN_ERR_SHAPE,
+                   "input dims not bound (give their sizes in kiln_options.shapes):%s\n"
+                   "e.g. kiln_shape_binding %s binds input '%s', its free dims as 1",
+                   list, example, first);
 }
 
 kiln_status kiln_pass_bind_inputs(kiln_graph *g, const kiln_options *opts, kiln_error *err) {

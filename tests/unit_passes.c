@@ -62,7 +62,7 @@ static void test_bind(void) {
   /* nothing bound: one message naming the free dims and how to bind them */
   CHECK(kiln_pass_bind_inputs(g, NULL, &err) == KILN_ERR_SHAPE);
   CHECK(strstr(err.message, "input 'x' dim 0 ('N')") && strstr(err.message, "input 'y' dim 0"));
-  CHECK(strstr(err.message, "--shape x=1x4") != NULL);
+  CHECK(strstr(err.message, "{\"x\", 2, {1, 4}}") != NULL);
   kiln_shape_binding sb = {"nope", 2, {2, 4}};
   kiln_options o = {.shapes = &sb, .nshapes = 1};
   err = (kiln_error){0};
@@ -80,6 +80,59 @@ static void test_bind(void) {
   err = (kiln_error){0};
   CHECK(kiln_pass_bind_inputs(g, &o, &err) == KILN_OK);
   CHECK(g->values[y].dims[0] == 3 && g->values[x].dims[0] == 3 && !g->values[y].dim_names[0]);
+  kiln_graph_free(g);
+}
+
+/* Every line of msg that names an input names exactly one, whole: "input '...' dim D ('...')"
+ * or "input '...' has an unknown rank". Returns the number of such lines. */
+static int unbound_entries(const char *msg) {
+  int n = 0;
+  for (const char *line = msg; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    size_t len = strchr(line, '\n') ? (size_t)(strchr(line, '\n') - line) : strlen(line);
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%.*s", (int)len, line);
+    if (strncmp(buf, "  input '", 9)) continue;
+    n++;
+    CHECK(!strstr(buf + 9, "input '")); /* one entry per line */
+    CHECK(len > 2 && (!strcmp(buf + len - 2, "')") || strstr(buf, "has an unknown rank")));
+  }
+  return n;
+}
+
+/* The unbound-dims error: one entry per line (several free dims of one input included),
+ * advice for a library caller (kiln_options.shapes), none for a command line's. */
+static void test_bind_message(void) {
+  static const char *const nm[4] = {"N", NULL, NULL, "p2o.DynamicDimension.0"};
+  int64_t dims[4] = {0, 3, 224, 0}, anon[2] = {-1, 4};
+  kiln_graph *g = kiln_graph_new();
+  input(g, "x", KILN_F32, 4, dims, nm);
+  input(g, "y", KILN_F32, 2, anon, NULL);
+  input(g, "z", KILN_F32, -1, NULL, NULL);
+  kiln_error err = {0};
+  CHECK(kiln_pass_bind_inputs(g, NULL, &err) == KILN_ERR_SHAPE);
+  CHECK(unbound_entries(err.message) == 4);
+  CHECK(strstr(err.message, "\n  input 'x' dim 0 ('N')\n  input 'x' dim 3 ('p2o.DynamicDimension.0')\n"));
+  CHECK(strstr(err.message, "\n  input 'y' dim 0 ('?')\n  input 'z' has an unknown rank"));
+  CHECK(strstr(err.message, "kiln_options.shapes"));
+  CHECK(strstr(err.message, "{\"x\", 4, {1, 3, 224, 1}}"));
+  CHECK(!strstr(err.message, "--shape"));
+  kiln_graph_free(g);
+
+  /* more than fit: whole entries, then a count of the rest */
+  g = kiln_graph_new();
+  for (int i = 0; i < 200; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "a_rather_long_input_name_%d", i);
+    input(g, name, KILN_F32, 4, dims, nm);
+  }
+  err = (kiln_error){0};
+  CHECK(kiln_pass_bind_inputs(g, NULL, &err) == KILN_ERR_SHAPE);
+  int n = unbound_entries(err.message);
+  CHECK(n > 10 && n < 400);
+  char more[64];
+  snprintf(more, sizeof more, "\n  ... and %d more\n", 400 - n);
+  CHECK(strstr(err.message, more));
+  CHECK(strstr(err.message, "kiln_options.shapes"));
   kiln_graph_free(g);
 }
 
@@ -303,6 +356,7 @@ static void test_node_tests(void) {
 
 int main(void) {
   test_bind();
+  test_bind_message();
   test_fold_all_constant();
   test_limit();
   test_memplan_chain();

@@ -3,139 +3,78 @@
 #include "frontend/dsl.h"
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
+#include "ir/tempfile.h"
+#include "passes/passes.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-/* "name=1x3x224x224" */
-static kiln_status parse_shape(const char *s, kiln_shape_binding *b, kiln_error *err) {
-  const char *eq = strrchr(s, '=');
-  if (!eq || eq == s)
-    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--shape wants NAME=DxDx..., got '%s'", s);
-  b->input = strndup(s, (size_t)(eq - s));
-  b->rank = 0;
-  for (const char *p = eq + 1; *p;) {
-    char *end;
-    long long d = strtoll(p, &end, 10);
-    if (end == p || d < 0 || b->rank == KILN_MAX_RANK || (*end && *end != 'x'))
-      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--shape: bad dims in '%s'", s);
-    b->dims[b->rank++] = d;
-    p = *end ? end + 1 : end;
-  }
-  return KILN_OK;
-}
-
-kiln_status cli_parse(int argc, char **argv, cli_args *a, kiln_error *err) {
-  memset(a, 0, sizeof *a);
-  a->seed = 1;
-  for (int i = 0; i < argc; i++) {
-    const char *o = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    bool takes = true;
-    if (!strcmp(o, "--help") || !strcmp(o, "-h")) a->help = true, takes = false;
-    else if (!strcmp(o, "--kernels")) a->kernels = true, takes = false;
-    else if (!strcmp(o, "--check-bounds")) a->check_bounds = true, takes = false;
-    else if (o[0] != '-') {
-      if (a->model) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "unexpected argument '%s'", o);
-      a->model = o;
-      takes = false;
-    } else if (!v) {
-      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "option %s needs a value", o);
-    } else if (!strcmp(o, "-o")) a->out = v;
-    else if (!strcmp(o, "--name")) a->name = v;
-    else if (!strcmp(o, "--inputs")) a->inputs_dir = v;
-    else if (!strcmp(o, "--output-dir")) a->output_dir = v;
-    else if (!strcmp(o, "--cpu")) a->cpu = v;
-    else if (!strcmp(o, "--features")) a->features = v;
-    else if (!strcmp(o, "--triple")) a->triple = v;
-    else if (!strcmp(o, "--linker")) a->linker = v;
-    else if (!strcmp(o, "--seed")) a->seed = (unsigned)strtoul(v, NULL, 10);
-    else if (!strcmp(o, "--repeat")) a->repeat = atoi(v);
-    else if (!strcmp(o, "--threads")) a->threads = atoi(v);
-    else if (!strcmp(o, "--max-nodes")) a->max_nodes = strtoll(v, NULL, 10);
-    else if (!strcmp(o, "--max-tensor-bytes")) a->max_tensor_bytes = strtoll(v, NULL, 10);
-    else if (!strcmp(o, "--shape")) {
-      if (a->nshapes == CLI_MAX_SHAPES)
-        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "too many --shape options");
-      if (parse_shape(v, &a->shapes[a->nshapes++], err)) return err->code;
-    } else {
-      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "unknown option '%s'", o);
-    }
-    if (takes) i++;
-  }
-  if (a->repeat < 0 || a->threads < 0 || a->max_nodes < 0 || a->max_tensor_bytes < 0)
-    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT,
-                     "--repeat, --threads and the --max-* limits must be >= 0");
-  return KILN_OK;
-}
-
-void cli_args_free(cli_args *a) {
-  for (int i = 0; i < a->nshapes; i++) free((char *)a->shapes[i].input);
-  a->nshapes = 0;
-}
-
-void cli_fill_options(const cli_args *a, kiln_options *opts) {
-  opts->shapes = a->shapes;
-  opts->nshapes = a->nshapes;
-  opts->cpu = a->cpu;
-  opts->features = a->features;
-  opts->triple = a->triple;
-  opts->linker = a->linker;
-  opts->num_threads = a->threads;
-  opts->check_bounds = a->check_bounds;
-  opts->max_nodes = a->max_nodes;
-  opts->max_tensor_bytes = a->max_tensor_bytes;
-}
-
-kiln_status cli_import(const char *path, kiln_graph **g, kiln_error *err) {
+kiln_status cli_import(const char *path, const kiln_options *opts, kiln_graph **g,
+                       kiln_error *err) {
   void *data;
   size_t size;
   kiln_status st = kiln_read_file(path, &data, &size, err);
   if (st) return st;
   char *dir = strdup(path), *slash = strrchr(dir, '/');
   if (slash) *slash = 0;
-  if (kiln_dsl_detect(data, size)) st = kiln_dsl_import(data, size, path, NULL, g, err);
+  if (kiln_dsl_detect(data, size)) st = kiln_dsl_import(data, size, path, opts, g, err);
   else st = kiln_onnx_import(data, size, slash ? dir : ".", g, err);
   free(dir);
   free(data);
   return st;
 }
 
-kiln_status cli_load_inputs(const cli_args *a, cli_inputs *in, kiln_error *err) {
-  memset(in, 0, sizeof *in);
-  kiln_graph *g = NULL;
-  kiln_status st = cli_import(a->model, &g, err);
-  if (st) return st;
-  for (int i = 0; i < g->ninputs && i < CLI_MAX_INPUTS; i++)
-    in->graph_names[in->ngraph++] = kiln_xstrdup(g->values[g->inputs[i]].name);
-  kiln_graph_free(g);
-  for (int i = 0; a->inputs_dir && i < CLI_MAX_INPUTS; i++) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/input_%d.pb", a->inputs_dir, i);
-    void *data;
-    size_t size;
-    kiln_error probe = {0};
-    if (kiln_read_file(path, &data, &size, &probe)) {
-      if (i == 0) return kiln_fail(err, KILN_ERR_NO_SUCH_FILE, "no input_0.pb in '%s'", a->inputs_dir);
-      break;
-    }
-    st = kiln_onnx_read_tensor(data, size, &in->files[i], &in->file_names[i], err);
-    free(data);
-    if (st) return st;
-    in->nfiles++;
-  }
-  return KILN_OK;
+/* The --shape options binding v's free dims (or unknown rank) to 1, appended to buf. */
+static size_t shape_hint(const kiln_value *v, char *buf, size_t len, size_t size) {
+  bool free_dims = v->rank < 0;
+  for (int d = 0; d < v->rank; d++) free_dims |= v->dims[d] < 0;
+  if (!free_dims) return len;
+  len += (size_t)snprintf(buf + len, len < size ? size - len : 0, " --shape %s=", v->name);
+  for (int d = 0; d < (v->rank < 0 ? 1 : v->rank); d++)
+    len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%lld", d ? "x" : "",
+                            (long long)(v->rank < 0 || v->dims[d] < 0 ? 1 : v->dims[d]));
+  return len;
 }
 
-/* The file given for declared input `name` (by name, else by declaration position). */
-static int file_for(const cli_inputs *in, const char *name) {
-  for (int f = 0; f < in->nfiles; f++)
-    if (in->file_names[f] && !strcmp(in->file_names[f], name)) return f;
-  for (int i = 0; i < in->ngraph; i++)
-    if (!strcmp(in->graph_names[i], name)) return i < in->nfiles ? i : -1;
-  return -1;
+void cli_hint_unbound(const char *model, const kiln_options *opts, kiln_error *err) {
+  if (err->code != KILN_ERR_SHAPE) return;
+  kiln_graph *g = NULL, *again = NULL;
+  kiln_error e = {0};
+  char hint[1024] = "\non the command line:";
+  size_t len = strlen(hint);
+  int nhint = 0;
+  if (cli_import(model, opts, &g, &e) || kiln_pass_bind_inputs(g, opts, &e) != KILN_ERR_SHAPE)
+    goto done;
+  kiln_shape_binding shapes[CLI_MAX_SHAPES + CLI_MAX_INPUTS];
+  memcpy(shapes, opts->shapes, sizeof shapes[0] * (size_t)opts->nshapes);
+  int ns = opts->nshapes;
+  for (int i = 0; i < g->ninputs && ns < CLI_MAX_SHAPES + CLI_MAX_INPUTS; i++) {
+    const kiln_value *v = &g->values[g->inputs[i]];
+    size_t before = len;
+    len = shape_hint(v, hint, len, sizeof hint);
+    if (len == before) continue;
+    shapes[ns] = (kiln_shape_binding){v->name, v->rank < 0 ? 1 : v->rank, {0}};
+    for (int d = 0; d < shapes[ns].rank; d++)
+      shapes[ns].dims[d] = v->rank < 0 || v->dims[d] < 0 ? 1 : v->dims[d];
+    ns++;
+    nhint++;
+  }
+  /* Only when binding those dims is all that was missing: the hint would not help a
+   * mismatch. */
+  kiln_options bound = *opts;
+  bound.shapes = shapes;
+  bound.nshapes = ns;
+  e = (kiln_error){0};
+  if (nhint && len < sizeof hint && !cli_import(model, opts, &again, &e) &&
+      !kiln_pass_bind_inputs(again, &bound, &e) &&
+      strlen(err->message) + len < sizeof err->message)
+    strcat(err->message, hint);
+done:
+  kiln_graph_free(again);
+  kiln_graph_free(g);
 }
 
 kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_error *err) {
@@ -148,9 +87,9 @@ kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_
     int ns = a->nshapes, nv = 0;
     memcpy(shapes, a->shapes, sizeof(kiln_shape_binding) * (size_t)ns);
     for (int i = 0; i < in->ngraph; i++) {
-      int f = file_for(in, in->graph_names[i]);
+      int f = in->file_of[i];
       if (f < 0) continue;
-      const kiln_tensor *t = &in->files[f];
+      const kiln_tensor *t = &in->files[f].t;
       if (as_value[i]) {
         values[nv] = (kiln_input_value){in->graph_names[i], t->dtype, t->rank, {0}, t->data};
         memcpy(values[nv++].dims, t->dims, sizeof t->dims);
@@ -164,14 +103,17 @@ kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_
     opts.values = values;
     opts.nvalues = nv;
     kiln_status st = kiln_compile_file(a->model, &opts, m, err);
-    if (st != KILN_ERR_SHAPE || !strstr(err->message, "known at compile time")) return st;
+    if (st != KILN_ERR_SHAPE || !strstr(err->message, "known at compile time")) {
+      if (st) cli_hint_unbound(a->model, &opts, err);
+      return st;
+    }
     /* A static-shape compiler specialises on the inputs shapes depend on: fix the one the
      * compiler asked for to its given value, and try again. */
     int asked = -1;
     for (int i = 0; i < in->ngraph && asked < 0; i++) {
       char quoted[1100];
       snprintf(quoted, sizeof quoted, "'%s'", in->graph_names[i]);
-      if (!as_value[i] && file_for(in, in->graph_names[i]) >= 0 && strstr(err->message, quoted))
+      if (!as_value[i] && in->file_of[i] >= 0 && strstr(err->message, quoted))
         asked = i;
     }
     if (asked < 0) return st;
@@ -180,59 +122,41 @@ kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_
   }
 }
 
-kiln_status cli_fill_random_inputs(const kiln_model *m, cli_inputs *in, unsigned seed,
-                                   kiln_error *err) {
-  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (int i = 0; i < kiln_num_inputs(m) && i < CLI_MAX_INPUTS; i++) {
-    kiln_tensor_info info;
-    kiln_input_info(m, i, &info);
-    int f = file_for(in, info.name);
-    if (f >= 0) {
-      const kiln_tensor *t = &in->files[f];
-      if (t->dtype != info.dtype ||
-          kiln_shape_numel(t->rank, t->dims) * (int64_t)kiln_dtype_size(t->dtype) != (int64_t)info.bytes)
-        return kiln_fail(err, KILN_ERR_SHAPE, "input '%s': the given tensor's type or size does not match the model",
-                         info.name);
-      in->data[i] = t->data;
-      continue;
-    }
-    int64_t n = (int64_t)(info.bytes / kiln_dtype_size(info.dtype));
-    in->data[i] = kiln_xcalloc(1, info.bytes ? info.bytes : 1);
-    in->owned[i] = true;
-    for (int64_t j = 0; j < n; j++) {
-      state = state * 6364136223846793005ull + 1442695040888963407ull;
-      double u = (double)(state >> 11) / 9007199254740992.0; /* [0, 1) */
-      if (kiln_dtype_is_float(info.dtype)) kiln_store_f64(info.dtype, in->data[i], j, 2 * u - 1);
-      else kiln_store_i64(info.dtype, in->data[i], j, 0); /* safe as an index or a count */
-    }
-  }
-  return KILN_OK;
-}
-
-void cli_inputs_free(cli_inputs *in) {
-  for (int i = 0; i < in->nfiles; i++) {
-    kiln_tensor_free(&in->files[i]);
-    free(in->file_names[i]);
-  }
-  for (int i = 0; i < in->ngraph; i++) free(in->graph_names[i]);
-  for (int i = 0; i < CLI_MAX_INPUTS; i++)
-    if (in->owned[i]) free(in->data[i]);
-  memset(in, 0, sizeof *in);
-}
-
-kiln_status cli_write_output(const char *dir, int i, const kiln_tensor_info *info,
-                             const void *data, kiln_error *err) {
+kiln_status cli_prepare_output_dir(const char *dir, kiln_error *err) {
   char made[4096];
-  snprintf(made, sizeof made, "%s", dir);
+  if (!*dir || snprintf(made, sizeof made, "%s", dir) >= (int)sizeof made)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--output-dir: empty or too long a path");
   for (char *p = made + 1;; p++) { /* mkdir -p */
     char c = *p;
     if (c != '/' && c) continue;
     *p = 0;
     if (mkdir(made, 0777) != 0 && errno != EEXIST)
-      return kiln_fail(err, KILN_ERR_IO, "cannot create directory '%s': %s", made, strerror(errno));
+      return kiln_fail(err, KILN_ERR_IO, "--output-dir '%s': cannot create directory '%s': %s", dir,
+                       made, strerror(errno));
     *p = c;
     if (!c) break;
   }
+  struct stat sb;
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    return kiln_fail(err, KILN_ERR_IO, "--output-dir '%s' is not a directory", dir);
+  /* a file made and removed: the one test of writability that root and ACLs cannot fool */
+  char *prefix = kiln_fmt("%s/.kiln-probe.", dir);
+  kiln_temp probe;
+  int fd = kiln_temp_open(prefix, "", &probe), e = errno;
+  free(prefix);
+  if (fd >= 0) {
+    close(fd);
+    unlink(probe.path);
+  }
+  kiln_temp_forget(&probe);
+  if (fd < 0)
+    return kiln_fail(err, KILN_ERR_IO, "--output-dir '%s': cannot create files in it: %s", dir,
+                     strerror(e));
+  return KILN_OK;
+}
+
+kiln_status cli_write_output(const char *dir, int i, const kiln_tensor_info *info,
+                             const void *data, kiln_error *err) {
   char path[4096];
   snprintf(path, sizeof path, "%s/output_%d.pb", dir, i);
   kiln_tensor t = {info->dtype, info->rank, {0}, (void *)data};

@@ -12,41 +12,73 @@
 #define CLI_MAX_SHAPES 64
 #define CLI_MAX_INPUTS 256
 
+#define CLI_MAX_REPEAT 1000000
+#define CLI_MAX_THREADS 4096
+
+/* The commands; an option is taken by some of them (tools/cli_args.c). */
+typedef enum cli_command { CLI_COMPILE = 1, CLI_RUN = 2, CLI_DUMP = 4 } cli_command;
+
+/* Numbers left 0 were not given (the library's defaults apply). */
 typedef struct cli_args {
-  const char *model, *out, *name, *inputs_dir, *output_dir, *cpu, *features, *triple, *linker;
+  const char *model, *out, *name, *inputs_dir, *output_dir, *cpu, *features, *triple, *linker,
+      *dsl_weights;
   kiln_shape_binding shapes[CLI_MAX_SHAPES];
   int nshapes;
-  unsigned seed;
+  unsigned seed; /* 1 unless given */
   int repeat, threads;
   int64_t max_nodes, max_tensor_bytes;
-  bool kernels, help, check_bounds;
+  bool kernels, help, check_bounds, dsl, random_inputs;
 } cli_args;
 
-/* Input data for a run: tensors read from --inputs, and the buffers handed to kiln_run. */
+/* A DIR/input_<k>.pb file given to `kiln run --inputs DIR`. */
+typedef struct cli_input_file {
+  char *path;
+  int position; /* k */
+  char *name;   /* the tensor's name in the file ("" if none) */
+  kiln_tensor t;
+} cli_input_file;
+
+/* Input data for a run: the files, the model's declared inputs they go to, and the
+ * buffers handed to kiln_run. */
 typedef struct cli_inputs {
   int nfiles;
-  kiln_tensor files[CLI_MAX_INPUTS];
-  char *file_names[CLI_MAX_INPUTS];
-  char *graph_names[CLI_MAX_INPUTS]; /* the model's declared inputs, in order */
+  cli_input_file files[CLI_MAX_INPUTS]; /* in order of position */
   int ngraph;
+  char *graph_names[CLI_MAX_INPUTS]; /* the model's declared inputs, in order */
+  int file_of[CLI_MAX_INPUTS];       /* per declared input: its file, or -1 */
   void *data[CLI_MAX_INPUTS];        /* per compiled-model input */
   bool owned[CLI_MAX_INPUTS];
 } cli_inputs;
 
-kiln_status cli_parse(int argc, char **argv, cli_args *a, kiln_error *err);
+/* Parses cmd's arguments: an option of another command, an unknown one or a bad value is
+ * an error (nothing to free then). */
+kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_error *err);
 void cli_args_free(cli_args *a);
 void cli_fill_options(const cli_args *a, kiln_options *opts);
 
-kiln_status cli_import(const char *path, kiln_graph **g, kiln_error *err);
-/* Reads --inputs DIR/input_<i>.pb and the model's input names. */
+/* Reads an ONNX or DSL model as imported (the DSL importer honours opts' limits). */
+kiln_status cli_import(const char *path, const kiln_options *opts, kiln_graph **g,
+                       kiln_error *err);
+/* Reads the model's input names and --inputs DIR/input_<k>.pb, matched to them (by the
+ * tensor's name, else by position k) and checked against their declarations; an input
+ * without a file is an error unless --random-inputs, a file for no input always. */
 kiln_status cli_load_inputs(const cli_args *a, cli_inputs *in, kiln_error *err);
+/* The file given for the declared input `name`, or NULL. */
+const cli_input_file *cli_input_file_for(const cli_inputs *in, const char *name);
+/* After a compile of model with opts failed: when what failed is free input dims left
+ * unbound, adds to err's message the --shape options that bind them (the library's
+ * message speaks to a library caller, of kiln_options.shapes). */
+void cli_hint_unbound(const char *model, const kiln_options *opts, kiln_error *err);
 /* Compiles with free dims bound from the given inputs; when shapes depend on an input's
  * value, compiles again with the given integer inputs fixed as constants. */
 kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_error *err);
-/* Points in->data at the given tensors (checked against the model) or seeded random data. */
-kiln_status cli_fill_random_inputs(const kiln_model *m, cli_inputs *in, unsigned seed,
-                                   kiln_error *err);
+/* Points in->data at the files' tensors (checked against the compiled model) or, for
+ * inputs without a file, at seeded random data. */
+kiln_status cli_fill_inputs(const kiln_model *m, cli_inputs *in, unsigned seed, kiln_error *err);
 void cli_inputs_free(cli_inputs *in);
+/* Makes DIR (and its parents) and checks that files can be created in it: run checks
+ * --output-dir before compiling, not after. */
+kiln_status cli_prepare_output_dir(const char *dir, kiln_error *err);
 kiln_status cli_write_output(const char *dir, int i, const kiln_tensor_info *info,
                              const void *data, kiln_error *err);
 void cli_print_kernels(const kiln_steps *steps, FILE *out);

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,34 +25,42 @@ static const char *usage_main =
     "  run MODEL                JIT-compile and run; print outputs and latency\n"
     "  dump MODEL               print the graph after shape inference and folding\n"
     "\n"
-    "Options every command takes: --shape IN=DxDx.. (bind free input dims),\n"
-    "--max-nodes N and --max-tensor-bytes N (compile-time limits), --check-bounds (generated\n"
-    "kernels check every load and store; a violation fails the run naming kernel and index).\n"
+    "Every command takes --shape IN=DxDx.. (bind free input dims) and --max-tensor-bytes N\n"
+    "(a compile-time limit); compile and run also take --max-nodes N (another limit) and\n"
+    "--check-bounds (generated kernels check every load and store; a violation fails the run\n"
+    "naming kernel and index). An option of another command, an unknown option or a value\n"
+    "that is not what the option wants (a whole number in its range...) is an error.\n"
     "\n"
     "`kiln <command> --help` describes each. Exit status: 0 on success, otherwise the\n"
     "kiln_status code of the failure (1 bad arguments, 2 missing file, 3 invalid model,\n"
     "4 unsupported op, 5 shape error, 6 limit, 7 out of memory, 8 I/O, 9 codegen, 10 internal,\n"
-    "11 invalid input value: an index out of range...).\n";
+    "11 invalid input value: an index out of range...).\n"
+    "SIGINT, SIGTERM, SIGHUP and SIGQUIT end kiln by that signal, leaving no temporary files.\n";
 
 static const char *usage_compile =
     "usage: kiln compile MODEL -o OUT [--name NAME] [--shape IN=DxDx..]... [--cpu CPU]\n"
-    "                    [--features F] [--triple T] [--linker CMD]\n"
+    "                    [--features F] [--triple T] [--linker CMD] [--max-nodes N]\n"
+    "                    [--max-tensor-bytes N] [--check-bounds]\n"
     "Writes OUT (a shared library if it ends in .so, else a relocatable object) and NAME.h\n"
     "beside it, with `int NAME_run(inputs..., outputs..., void *workspace)` and size macros.\n"
     "NAME defaults to \"model\". --shape binds free input dims (batch...).\n"
     "--linker CMD links a .so (default cc; needed for another arch's --triple).\n";
 
 static const char *usage_run =
-    "usage: kiln run MODEL [--inputs DIR] [--output-dir DIR] [--shape IN=DxDx..]...\n"
-    "                [--seed N] [--repeat N] [--threads N]\n"
-    "Inputs come from DIR/input_<i>.pb (TensorProto, matched by name, else by position) or\n"
-    "are seeded random values. Free input dims are bound from the given inputs' shapes.\n"
+    "usage: kiln run MODEL [--inputs DIR] [--random-inputs] [--seed N] [--output-dir DIR]\n"
+    "                [--shape IN=DxDx..]... [--repeat N] [--threads N] [--max-nodes N]\n"
+    "                [--max-tensor-bytes N] [--check-bounds]\n"
+    "Inputs come from DIR/input_<i>.pb (TensorProto, matched by the tensor's name, else by\n"
+    "position i); every input needs a file, and every file an input, unless --random-inputs\n"
+    "gives inputs without a file seeded random values (--seed, default 1). Without --inputs,\n"
+    "all inputs are random. Free input dims are bound from the given inputs' shapes.\n"
     "Prints each output's shape and a summary, and the median latency of --repeat runs\n"
-    "(default 10) after one warm-up. --output-dir writes DIR/output_<i>.pb.\n";
+    "(1 or more, default 10) after one warm-up; --threads N (1 or more) sets the number of\n"
+    "threads, else OpenMP's default. --output-dir writes DIR/output_<i>.pb.\n";
 
 static const char *usage_dump =
-    "usage: kiln dump MODEL [--shape IN=DxDx..]... [--kernels]\n"
-    "       kiln dump MODEL --dsl [-o OUT.kiln | --dsl-weights DIR]\n"
+    "usage: kiln dump MODEL [--shape IN=DxDx..]... [--kernels] [--max-tensor-bytes N]\n"
+    "       kiln dump MODEL --dsl [-o OUT.kiln | --dsl-weights DIR] [--max-tensor-bytes N]\n"
     "Prints the graph after input binding, shape inference and constant folding;\n"
     "--kernels also prints each node's kernel IR and schedule. --dsl prints the model as\n"
     "imported, as kiln DSL text that compiles back to the same graph, to stdout or to OUT.\n"
@@ -66,18 +75,39 @@ static int fail(const kiln_error *err) {
   return err->code ? (int)err->code : 1;
 }
 
+/* A command line that is not what the command takes: say why, then how it is used. */
+static int usage_error(const kiln_error *err, const char *usage) {
+  fprintf(stderr, "kiln: %s\n\n%s", err->message, usage);
+  return KILN_ERR_INVALID_ARGUMENT;
+}
+
+/* Parses cmd's arguments; on a bad command line or --help returns the exit status to
+ * end with (>= 0), else -1 and a is filled. */
+static int parse(cli_command cmd, int argc, char **argv, const char *usage, cli_args *a) {
+  kiln_error err = {0};
+  if (cli_parse(cmd, argc, argv, a, &err)) return usage_error(&err, usage);
+  if (a->help) {
+    cli_args_free(a);
+    return printf("%s", usage), 0;
+  }
+  if (!a->model || (cmd == CLI_COMPILE && !a->out)) {
+    kiln_fail(&err, KILN_ERR_INVALID_ARGUMENT, "%s", cmd == CLI_COMPILE ? "compile needs MODEL "
+              "and -o OUT" : "no MODEL given");
+    cli_args_free(a);
+    return usage_error(&err, usage);
+  }
+  return -1;
+}
+
 static int cmd_compile(int argc, char **argv) {
   cli_args a;
   kiln_error err = {0};
-  if (cli_parse(argc, argv, &a, &err)) return fail(&err);
-  if (a.help) return printf("%s", usage_compile), 0;
-  if (!a.model || !a.out) {
-    fprintf(stderr, "%s", usage_compile);
-    return 1;
-  }
+  int rc = parse(CLI_COMPILE, argc, argv, usage_compile, &a);
+  if (rc >= 0) return rc;
   kiln_options opts = {0};
   cli_fill_options(&a, &opts);
   kiln_status st = kiln_compile_aot(a.model, &opts, a.out, a.name ? a.name : "model", &err);
+  if (st) cli_hint_unbound(a.model, &opts, &err);
   cli_args_free(&a);
   return st ? fail(&err) : 0;
 }
@@ -112,21 +142,23 @@ static void print_summary(const kiln_tensor_info *info, const void *data) {
 static int cmd_run(int argc, char **argv) {
   cli_args a;
   kiln_error err = {0};
-  if (cli_parse(argc, argv, &a, &err)) return fail(&err);
-  if (a.help) return printf("%s", usage_run), 0;
-  if (!a.model) {
-    fprintf(stderr, "%s", usage_run);
-    return 1;
-  }
-  cli_inputs in;
+  int rc = parse(CLI_RUN, argc, argv, usage_run, &a);
+  if (rc >= 0) return rc;
+  rc = 0;
+  cli_inputs in = {0};
   kiln_model *m = NULL;
   void **outs = NULL;
-  int rc = 0;
-  if (cli_load_inputs(&a, &in, &err) || cli_compile(&a, &in, &m, &err)) {
+  /* everything the command line says is checked before the (long) compile */
+  if ((a.output_dir && cli_prepare_output_dir(a.output_dir, &err)) ||
+      cli_load_inputs(&a, &in, &err)) {
     rc = fail(&err);
     goto done;
   }
-  if (cli_fill_random_inputs(m, &in, a.seed, &err)) {
+  for (int i = 0; a.inputs_dir && i < in.ngraph; i++)
+    if (in.file_of[i] < 0)
+      fprintf(stderr, "kiln: no file for input '%s' in '%s': random values (--random-inputs, "
+              "seed %u)\n", in.graph_names[i], a.inputs_dir, a.seed);
+  if (cli_compile(&a, &in, &m, &err) || cli_fill_inputs(m, &in, a.seed, &err)) {
     rc = fail(&err);
     goto done;
   }
@@ -137,7 +169,7 @@ static int cmd_run(int argc, char **argv) {
     kiln_output_info(m, i, &info);
     outs[i] = kiln_xcalloc(1, info.bytes ? info.bytes : 1);
   }
-  int repeat = a.repeat > 0 ? a.repeat : 10;
+  int repeat = a.repeat ? a.repeat : 10;
   double *ms = kiln_xcalloc((size_t)repeat, sizeof(double));
   for (int r = -1; r < repeat && !rc; r++) { /* r = -1 is the warm-up */
     double t0 = now_ms();
@@ -205,38 +237,20 @@ static kiln_status dump_dsl(const char *model, kiln_graph *g, const char *out_pa
 static int cmd_dump(int argc, char **argv) {
   cli_args a;
   kiln_error err = {0};
-  bool dsl = false;
-  const char *weights_dir = NULL;
-  int n = 0;
-  for (int i = 0; i < argc; i++) /* --dsl and --dsl-weights are dump's own options */
-    if (strcmp(argv[i], "--dsl") == 0) dsl = true;
-    else if (strcmp(argv[i], "--dsl-weights") == 0 && i + 1 < argc) weights_dir = argv[++i];
-    else argv[n++] = argv[i];
-  argc = n;
-  if (cli_parse(argc, argv, &a, &err)) return fail(&err);
-  if (a.help) return printf("%s", usage_dump), 0;
-  if (a.out && weights_dir) { /* the folder's name in the text would depend on both places */
-    kiln_fail(&err, KILN_ERR_INVALID_ARGUMENT, "--dsl-weights is for printing to stdout; with -o "
-              "the weights go beside OUT");
-    cli_args_free(&a);
-    return fail(&err);
-  }
-  if (!a.model) {
-    fprintf(stderr, "%s", usage_dump);
-    return 1;
-  }
+  int rc = parse(CLI_DUMP, argc, argv, usage_dump, &a);
+  if (rc >= 0) return rc;
   kiln_options opts = {0};
   cli_fill_options(&a, &opts);
   kiln_graph *g = NULL;
   kiln_program *prog = NULL;
-  kiln_status st = cli_import(a.model, &g, &err);
-  if (!st && dsl) {
-    st = dump_dsl(a.model, g, a.out, weights_dir, &err);
+  kiln_status st = cli_import(a.model, &opts, &g, &err);
+  if (!st && a.dsl) {
+    st = dump_dsl(a.model, g, a.out, a.dsl_weights, &err);
     kiln_graph_free(g);
     cli_args_free(&a);
     return st ? fail(&err) : 0;
   }
-  if (!st) st = kiln_pass_bind_inputs(g, &opts, &err);
+  if (!st && kiln_pass_bind_inputs(g, &opts, &err)) st = err.code, cli_hint_unbound(a.model, &opts, &err);
   if (!st) st = kiln_pass_infer(g, &opts, &err);
   if (!st) st = kiln_pass_fold(g, 1 << 22, &err);
   if (!st) {
@@ -251,11 +265,32 @@ static int cmd_dump(int argc, char **argv) {
   return st ? fail(&err) : 0;
 }
 
-int main(int argc, char **argv) {
-  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-    printf("%s", usage_main);
-    return argc < 2 ? 1 : 0;
+/* A killed kiln leaves no temporaries: the library registers them (and its compiler
+ * processes) and removes them when asked; the handler then ends kiln by the signal, so
+ * the exit status says what happened. */
+static void on_signal(int sig) {
+  kiln_remove_temporaries();
+  signal(sig, SIG_DFL);
+  raise(sig); /* delivered when the handler returns: the signal is blocked until then */
+}
+
+static void install_handlers(void) {
+  const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    struct sigaction sa, old;
+    if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+      continue; /* ignored by whoever started kiln (nohup, a background job): keep it so */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigfillset(&sa.sa_mask);
+    sigaction(sigs[i], &sa, NULL);
   }
+}
+
+int main(int argc, char **argv) {
+  install_handlers();
+  if (argc < 2) return fprintf(stderr, "%s", usage_main), KILN_ERR_INVALID_ARGUMENT;
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return printf("%s", usage_main), 0;
   if (!strcmp(argv[1], "compile")) return cmd_compile(argc - 2, argv + 2);
   if (!strcmp(argv[1], "run")) return cmd_run(argc - 2, argv + 2);
   if (!strcmp(argv[1], "dump")) return cmd_dump(argc - 2, argv + 2);

@@ -1,0 +1,225 @@
+/* Command-line options: which command takes which, and strict values. An option of
+ * another command, an unknown one, a number with trailing junk or out of range, and the
+ * same option twice are all errors: the CLI never runs something other than what it was
+ * asked for. */
+#include "tools/cli_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cli_option {
+  const char *name;
+  unsigned commands; /* CLI_* bits of the commands that take it */
+  bool value;        /* takes a value (the next argument) */
+} cli_option;
+
+enum { ALL = CLI_COMPILE | CLI_RUN | CLI_DUMP };
+
+static const cli_option options[] = {
+    {"-h", ALL, false},
+    {"--help", ALL, false},
+    {"--shape", ALL, true},
+    {"--max-tensor-bytes", ALL, true},
+    {"--max-nodes", CLI_COMPILE | CLI_RUN, true},
+    {"--check-bounds", CLI_COMPILE | CLI_RUN, false},
+    {"-o", CLI_COMPILE | CLI_DUMP, true},
+    {"--name", CLI_COMPILE, true},
+    {"--cpu", CLI_COMPILE, true},
+    {"--features", CLI_COMPILE, true},
+    {"--triple", CLI_COMPILE, true},
+    {"--linker", CLI_COMPILE, true},
+    {"--inputs", CLI_RUN, true},
+    {"--random-inputs", CLI_RUN, false},
+    {"--output-dir", CLI_RUN, true},
+    {"--seed", CLI_RUN, true},
+    {"--repeat", CLI_RUN, true},
+    {"--threads", CLI_RUN, true},
+    {"--kernels", CLI_DUMP, false},
+    {"--dsl", CLI_DUMP, false},
+    {"--dsl-weights", CLI_DUMP, true},
+};
+
+static const char *command_name(unsigned c) {
+  return c == CLI_COMPILE ? "compile" : c == CLI_RUN ? "run" : "dump";
+}
+
+static kiln_status not_ours(cli_command cmd, const cli_option *o, kiln_error *err) {
+  char owners[64] = "";
+  size_t len = 0;
+  for (unsigned c = CLI_COMPILE; c <= CLI_DUMP; c <<= 1)
+    if (o->commands & c)
+      len += (size_t)snprintf(owners + len, sizeof owners - len, "%s'kiln %s'",
+                              len ? " and " : "", command_name(c));
+  return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s is not an option of 'kiln %s' (only of %s)",
+                   o->name, command_name(cmd), owners);
+}
+
+/* A whole decimal number in [min, max]: digits only, no sign, spaces or suffix. */
+static kiln_status parse_number(const char *s, int64_t min, int64_t max, int64_t *out) {
+  int64_t v = 0;
+  if (!*s) return KILN_ERR_INVALID_ARGUMENT;
+  for (const char *p = s; *p; p++)
+    if (*p < '0' || *p > '9' || __builtin_mul_overflow(v, 10, &v) ||
+        __builtin_add_overflow(v, *p - '0', &v))
+      return KILN_ERR_INVALID_ARGUMENT;
+  if (v < min || v > max) return KILN_ERR_INVALID_ARGUMENT;
+  *out = v;
+  return KILN_OK;
+}
+
+static kiln_status number_option(const char *opt, const char *s, int64_t min, int64_t max,
+                                 int64_t *out, kiln_error *err) {
+  if (parse_number(s, min, max, out) == KILN_OK) return KILN_OK;
+  return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s wants a whole number from %lld to %lld, got '%s'",
+                   opt, (long long)min, (long long)max, s);
+}
+
+/* "name=1x3x224x224"; "name=" binds a scalar. */
+static kiln_status parse_shape(const char *s, kiln_shape_binding *b, kiln_error *err) {
+  const char *eq = strrchr(s, '=');
+  if (!eq || eq == s)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--shape wants NAME=DxDx..., got '%s'", s);
+  b->rank = 0;
+  for (const char *p = eq + 1; *p;) {
+    const char *end = strchr(p, 'x');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    char dim[32];
+    int64_t d;
+    if (b->rank == KILN_MAX_RANK)
+      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--shape '%s': more than %d dims", s,
+                       KILN_MAX_RANK);
+    if (n >= sizeof dim || (memcpy(dim, p, n), dim[n] = 0, parse_number(dim, 0, INT64_MAX, &d)))
+      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT,
+                       "--shape '%s': dim %d ('%.*s') is not a whole number from 0 to %lld", s,
+                       b->rank, (int)n, p, (long long)INT64_MAX);
+    b->dims[b->rank++] = d;
+    if (end && !end[1]) /* "1x": a dim missing at the end */
+      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--shape '%s': dim %d is empty", s, b->rank);
+    p = end ? end + 1 : p + n;
+  }
+  b->input = strndup(s, (size_t)(eq - s));
+  return KILN_OK;
+}
+
+/* Settles the combinations that single options cannot: dump's -o and --dsl-weights. */
+static kiln_status check_combinations(cli_command cmd, const cli_args *a, kiln_error *err) {
+  if (cmd != CLI_DUMP) return KILN_OK;
+  if (!a->dsl && a->out)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "dump: -o writes the --dsl text; without --dsl "
+                     "dump prints to stdout");
+  if (!a->dsl && a->dsl_weights)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "dump: --dsl-weights is for --dsl");
+  if (a->out && a->dsl_weights) /* the folder's name in the text would depend on both places */
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "dump: --dsl-weights is for printing to "
+                     "stdout; with -o the weights go beside OUT");
+  if (a->dsl && (a->kernels || a->nshapes))
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "dump: --dsl prints the model as imported; "
+                     "%s does not apply to it", a->kernels ? "--kernels" : "--shape");
+  return KILN_OK;
+}
+
+static kiln_status set_once(const char **field, const char *opt, const char *v, kiln_error *err) {
+  if (*field) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s given twice", opt);
+  *field = v;
+  return KILN_OK;
+}
+
+static kiln_status set_number(int64_t *field, bool *given, const char *opt, const char *v,
+                              int64_t min, int64_t max, kiln_error *err) {
+  if (*given) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s given twice", opt);
+  *given = true;
+  return number_option(opt, v, min, max, field, err);
+}
+
+kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_error *err) {
+  memset(a, 0, sizeof *a);
+  int64_t seed = 1, repeat = 0, threads = 0;
+  bool seed_given = false, repeat_given = false, threads_given = false, nodes_given = false,
+       bytes_given = false;
+  kiln_status st = KILN_OK;
+  for (int i = 0; i < argc && !st; i++) {
+    const char *o = argv[i];
+    if (o[0] != '-' || !o[1]) { /* "-" alone is a file name, like any other */
+      if (a->model) st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "unexpected argument '%s'", o);
+      a->model = o;
+      continue;
+    }
+    const cli_option *opt = NULL;
+    for (size_t k = 0; k < sizeof options / sizeof options[0] && !opt; k++)
+      if (!strcmp(options[k].name, o)) opt = &options[k];
+    if (!opt) {
+      st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "unknown option '%s'", o);
+      break;
+    }
+    if (!(opt->commands & cmd)) {
+      st = not_ours(cmd, opt, err);
+      break;
+    }
+    const char *v = NULL;
+    if (opt->value) {
+      if (i + 1 == argc) {
+        st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "option %s needs a value", o);
+        break;
+      }
+      v = argv[++i];
+    }
+    if (!strcmp(o, "--help") || !strcmp(o, "-h")) a->help = true;
+    else if (!strcmp(o, "--kernels")) a->kernels = true;
+    else if (!strcmp(o, "--check-bounds")) a->check_bounds = true;
+    else if (!strcmp(o, "--dsl")) a->dsl = true;
+    else if (!strcmp(o, "--random-inputs")) a->random_inputs = true;
+    else if (!strcmp(o, "-o")) st = set_once(&a->out, o, v, err);
+    else if (!strcmp(o, "--name")) st = set_once(&a->name, o, v, err);
+    else if (!strcmp(o, "--inputs")) st = set_once(&a->inputs_dir, o, v, err);
+    else if (!strcmp(o, "--output-dir")) st = set_once(&a->output_dir, o, v, err);
+    else if (!strcmp(o, "--cpu")) st = set_once(&a->cpu, o, v, err);
+    else if (!strcmp(o, "--features")) st = set_once(&a->features, o, v, err);
+    else if (!strcmp(o, "--triple")) st = set_once(&a->triple, o, v, err);
+    else if (!strcmp(o, "--linker")) st = set_once(&a->linker, o, v, err);
+    else if (!strcmp(o, "--dsl-weights")) st = set_once(&a->dsl_weights, o, v, err);
+    else if (!strcmp(o, "--seed")) st = set_number(&seed, &seed_given, o, v, 0, UINT32_MAX, err);
+    else if (!strcmp(o, "--repeat"))
+      st = set_number(&repeat, &repeat_given, o, v, 1, CLI_MAX_REPEAT, err);
+    else if (!strcmp(o, "--threads"))
+      st = set_number(&threads, &threads_given, o, v, 1, CLI_MAX_THREADS, err);
+    else if (!strcmp(o, "--max-nodes"))
+      st = set_number(&a->max_nodes, &nodes_given, o, v, 1, INT64_MAX, err);
+    else if (!strcmp(o, "--max-tensor-bytes"))
+      st = set_number(&a->max_tensor_bytes, &bytes_given, o, v, 1, INT64_MAX, err);
+    else if (!strcmp(o, "--shape")) {
+      if (a->nshapes == CLI_MAX_SHAPES)
+        st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "more than %d --shape options", CLI_MAX_SHAPES);
+      else if (!(st = parse_shape(v, &a->shapes[a->nshapes], err))) {
+        const char *input = a->shapes[a->nshapes++].input;
+        for (int s = 0; s < a->nshapes - 1 && !st; s++)
+          if (!strcmp(a->shapes[s].input, input))
+            st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--shape for input '%s' given twice",
+                           input);
+      }
+    }
+  }
+  a->seed = (unsigned)seed;
+  a->repeat = (int)repeat;
+  a->threads = (int)threads;
+  if (!st) st = check_combinations(cmd, a, err);
+  if (st) cli_args_free(a);
+  return st;
+}
+
+void cli_args_free(cli_args *a) {
+  for (int i = 0; i < a->nshapes; i++) free((char *)a->shapes[i].input);
+  a->nshapes = 0;
+}
+
+void cli_fill_options(const cli_args *a, kiln_options *opts) {
+  opts->shapes = a->shapes;
+  opts->nshapes = a->nshapes;
+  opts->cpu = a->cpu;
+  opts->features = a->features;
+  opts->triple = a->triple;
+  opts->linker = a->linker;
+  opts->num_threads = a->threads;
+  opts->check_bounds = a->check_bounds;
+  opts->max_nodes = a->max_nodes;
+  opts->max_tensor_bytes = a->max_tensor_bytes;
+}
