@@ -35,7 +35,7 @@ typedef enum dsl_kind {
   A_INT,     /* i */
   A_FLOAT,   /* f */
   A_STRING,  /* s */
-  A_NAME,    /* s */
+  A_NAME,    /* s; i: 1 when backquoted (then never the omitted input `_`) */
   A_LIST,    /* kids */
   A_CALL,    /* s: callee; kids: A_ARG (s: keyword or NULL; kids[0]: expr or A_BLOCK) */
   A_ARG,

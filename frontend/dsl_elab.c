@@ -70,7 +70,7 @@ static void assign_stmt(dsl_ctx *c, const dsl_ast *s) {
   }
   for (int i = 0; i < n; i++) {
     const char *name = targets->kids[i]->s;
-    if (strcmp(name, "_") == 0) continue;
+    if (!targets->kids[i]->i && strcmp(name, "_") == 0) continue;
     if (vals[i].kind == V_TENSOR && vals[i].id >= first_new) {
       char *full = kiln_fmt("%s%s", c->prefix, name);
       dsl_rename(c, vals[i].id, full);

@@ -190,6 +190,7 @@ static dsl_val fold_numbers(dsl_ctx *c, int op, dsl_val a, dsl_val b, dsl_loc lo
   default: break;
   }
   r.kind = V_FLOAT;
+  if (isnan(r.f)) r.f = NAN; /* one NaN, whatever the machine makes: 0.0 / 0 is exact */
   return r;
 }
 
@@ -236,7 +237,8 @@ static dsl_val eval_binop(dsl_ctx *c, const dsl_ast *e) {
 
 static dsl_val eval_neg(dsl_ctx *c, const dsl_ast *e) {
   dsl_val a = dsl_eval(c, e->kids[0]);
-  if (a.kind == V_INT && a.i != INT64_MIN) return a.i = -a.i, a.loc = e->loc, a;
+  /* wrapping, so that -9223372036854775808 (2^63, read as INT64_MIN) is INT64_MIN */
+  if (a.kind == V_INT) return a.i = (int64_t)(0 - (uint64_t)a.i), a.loc = e->loc, a;
   if (a.kind == V_INT || a.kind == V_FLOAT) return (dsl_val){.kind = V_FLOAT, .f = -num(a), .loc = e->loc};
   if (a.kind == V_TENSOR) {
     int out = dsl_new_value(c, "neg");
@@ -251,7 +253,7 @@ static dsl_val eval_neg(dsl_ctx *c, const dsl_ast *e) {
 
 static dsl_val eval_name(dsl_ctx *c, const dsl_ast *e) {
   dsl_val v;
-  if (strcmp(e->s, "_") == 0 || strcmp(e->s, "none") == 0) return (dsl_val){.kind = V_NONE, .loc = e->loc};
+  if (!e->i && (strcmp(e->s, "_") == 0 || strcmp(e->s, "none") == 0)) return (dsl_val){.kind = V_NONE, .loc = e->loc};
   if (dsl_lookup(c, e->s, &v)) {
     v.loc = e->loc;
     return v;

@@ -128,6 +128,21 @@ static void test_valid(void) {
     CHECK(infer(g, 1, &err) == KILN_OK);
     kiln_graph_free(g);
   }
+  /* backquoted names: any text with '`', '\\' and newlines escaped, keywords included;
+   * quoted, `_` and `none` are names, not an omitted input */
+  g = import_text("model `model`(`def`: f32[`N-1`, 2], `_`: f32[2]) {\n"
+                  "  `a\\`b\\\\c\\n` = `def` + `_`\n  `none` = Relu(`a\\`b\\\\c\\n`)\n"
+                  "  return `return` = `none`, `_`\n}\n", &err);
+  CHECK(g != NULL);
+  if (!g) fprintf(stderr, "%s\n", err.message);
+  if (g) {
+    CHECK(strcmp(g->name, "model") == 0 && g->ninputs == 2);
+    CHECK(strcmp(g->values[g->inputs[0]].name, "def") == 0 && strcmp(g->values[g->inputs[1]].name, "_") == 0);
+    CHECK(strcmp(g->values[g->inputs[0]].dim_names[0], "N-1") == 0);
+    CHECK(kiln_graph_find_value(g, "a`b\\c\n") >= 0 && count_op(g, "Add") == 1);
+    CHECK(strcmp(output(g, 0)->name, "return") == 0 && strcmp(output(g, 1)->name, "_") == 0);
+    kiln_graph_free(g);
+  }
   /* the detector */
   CHECK(kiln_dsl_detect("model m", 7) && kiln_dsl_detect("\n# x\n", 5) && kiln_dsl_detect("import \"a\"", 10));
   CHECK(!kiln_dsl_detect("\x08\x07\x12\x00", 4) && !kiln_dsl_detect("modelx", 6));
