@@ -170,8 +170,10 @@ static Onnx__ModelProto *onnx_model(dsl_ctx *c, dsl_loc loc, const char *path) {
   return m;
 }
 
-/* The initializer, or the `value` of the Constant node, that an ONNX file names `name`. */
-static const Onnx__TensorProto *onnx_tensor(const Onnx__GraphProto *g, const char *name) {
+/* The initializer, or the `value` of the Constant node, that an ONNX file names `name`:
+ * in the main graph, else in a subgraph (an If branch's own weights), depth first. */
+static const Onnx__TensorProto *onnx_tensor(const Onnx__GraphProto *g, const char *name, int depth) {
+  if (!g || depth > 32) return NULL; /* the ONNX importer's nesting bound */
   for (size_t i = 0; i < g->n_initializer; i++)
     if (g->initializer[i]->name && strcmp(g->initializer[i]->name, name) == 0) return g->initializer[i];
   for (size_t i = 0; i < g->n_node; i++) {
@@ -182,13 +184,20 @@ static const Onnx__TensorProto *onnx_tensor(const Onnx__GraphProto *g, const cha
       if (n->attribute[a]->name && strcmp(n->attribute[a]->name, "value") == 0 && n->attribute[a]->t)
         return n->attribute[a]->t;
   }
+  for (size_t i = 0; i < g->n_node; i++)
+    for (size_t a = 0; a < g->node[i]->n_attribute; a++) {
+      const Onnx__AttributeProto *at = g->node[i]->attribute[a];
+      const Onnx__TensorProto *t = onnx_tensor(at->g, name, depth + 1);
+      for (size_t k = 0; !t && k < at->n_graphs; k++) t = onnx_tensor(at->graphs[k], name, depth + 1);
+      if (t) return t;
+    }
   return NULL;
 }
 
 static bool read_onnx(dsl_ctx *c, dsl_loc loc, const char *path, const char *name, kiln_tensor *t) {
   Onnx__ModelProto *m = onnx_model(c, loc, path);
   if (!m) return false;
-  const Onnx__TensorProto *p = onnx_tensor(m->graph, name);
+  const Onnx__TensorProto *p = onnx_tensor(m->graph, name, 0);
   if (!p) {
     dsl_error(&c->diag, KILN_ERR_INVALID_MODEL, loc, "'%s' has no initializer named '%s'", path, name);
     return false;

@@ -324,6 +324,7 @@ static kiln_graph *import_onnx(const char *path) {
  * the .onnx file, then through .npy files; both read back, compile and run as the original. */
 static void run_models(void) {
   static const run_spec specs[] = {
+      {"if_outer.onnx", {NULL}},
       {"odd_names.onnx", {"def=5x60", "1st:input=5x60"}},
       {"many_weights.onnx", {NULL}},
   };
