@@ -68,6 +68,7 @@ int dsl_new_value(dsl_ctx *c, const char *base) {
 }
 
 void dsl_rename(dsl_ctx *c, int id, const char *name) {
+  if (strcmp(c->g->values[id].name, name) == 0) return; /* `relu = Relu(x)`: already so */
   char *u = unique(c, name);
   dsl_name_reserve(c, u);
   free(c->g->values[id].name);
@@ -121,7 +122,8 @@ bool dsl_eval_type(dsl_ctx *c, const dsl_ast *type, bool symbolic, kiln_value *v
   for (int d = 0; d < type->nkids && ok; d++) {
     const dsl_ast *e = type->kids[d];
     dsl_val bound;
-    if (symbolic && e->kind == A_NAME && !dsl_lookup(c, e->s, &bound)) {
+    /* a name that is not a number is a dim's name, even one an input has too */
+    if (symbolic && e->kind == A_NAME && (!dsl_lookup(c, e->s, &bound) || bound.kind != V_INT)) {
       v->dim_names[d] = kiln_xstrdup(e->s);
       v->dims[d] = 1; /* a placeholder while elaborating; bound at compile time */
       continue;
@@ -208,7 +210,10 @@ static dsl_val tensor_binop(dsl_ctx *c, int op, dsl_val a, dsl_val b, dsl_loc lo
                 "operator '%s' needs a tensor or a number here, not '_'", dsl_op_text(op));
       return error_val(loc);
     }
-    if (!dsl_to_tensor(c, &args[i], t, &ins[i])) return error_val(loc);
+    bool number = args[i].kind == V_INT || args[i].kind == V_FLOAT || args[i].kind == V_LIST;
+    if (number && other->kind == V_TENSOR && !kiln_dtype_valid(t) ? !dsl_number_like(c, &args[i], other->id, &ins[i])
+                                                                   : !dsl_to_tensor(c, &args[i], t, &ins[i]))
+      return error_val(loc);
   }
   static const char *const names[] = {NULL, "add", "sub", "mul", "div", "pow", "equal", "equal",
                                       "less", "lessorequal", "greater", "greaterorequal"};

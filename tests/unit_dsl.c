@@ -148,6 +148,53 @@ static void test_valid(void) {
   CHECK(!kiln_dsl_detect("\x08\x07\x12\x00", 4) && !kiln_dsl_detect("modelx", 6));
 }
 
+static kiln_status import_with(const char *text, const kiln_shape_binding *b, int nb, kiln_error *err) {
+  kiln_graph *g = NULL;
+  kiln_options o = {.shapes = b, .nshapes = nb};
+  memset(err, 0, sizeof *err);
+  kiln_status st = kiln_dsl_import(text, strlen(text), NULL, &o, &g, err);
+  kiln_graph_free(g);
+  return st;
+}
+
+/* Free dims: no size they could be bound to is refused while reading; what is wrong
+ * whatever their size is still reported at its line; sizes bound in kiln_options decide
+ * (and place the error). Shapes known only after folding reach If branches. */
+static void test_free_dims(void) {
+  kiln_error err;
+  const char *conv = "model m(x: f32[N, 3, H, W]) {\n  param w: f32[4, 3, 3, 3] = he\n"
+                     "  return MaxPool(Conv(x, w), kernel_shape=[2, 2])\n}\n";
+  CHECK(import_with(conv, NULL, 0, &err) == KILN_OK);
+  kiln_shape_binding small = {"x", 4, {1, 3, 2, 2}};
+  CHECK(import_with(conv, &small, 1, &err) == KILN_ERR_SHAPE &&
+        strstr(err.message, "<buffer>:3:18: error: Conv: window 3 is larger than the padded input 2"));
+  const char *mm = "model m(x: f32[N, 3]) {\n  param w: f32[4, 5] = he\n  return MatMul(x, w)\n}\n";
+  CHECK(import_with(mm, NULL, 0, &err) == KILN_ERR_SHAPE && strstr(err.message, "<buffer>:3:10: error: MatMul"));
+  const char *add = "model m(x: f32[N], y: f32[4], z: f32[N]) {\n  return x + y + z\n}\n";
+  CHECK(import_with(add, NULL, 0, &err) == KILN_OK);
+  kiln_shape_binding three = {"x", 1, {3}}, four = {"z", 1, {4}};
+  CHECK(import_with(add, &three, 1, &err) == KILN_ERR_SHAPE &&
+        strstr(err.message, "<buffer>:2:12: error: Add: shapes do not broadcast"));
+  CHECK(import_with(add, &four, 1, &err) == KILN_OK); /* N named in z binds x too */
+  /* a dim named like an earlier input is still a dim */
+  CHECK(import_with("model m(N: f32[2], x: f32[N]) {\n  return x\n}\n", NULL, 0, &err) == KILN_OK);
+  /* branch results whose shapes are computed: known once folded */
+  const char *branches = "model m(x: f32[2, 3], c: bool[]) {\n  r = Reshape(x, Shape(x))\n"
+                         "  y = If(c, then_branch={ return r }, else_branch={ return Relu(r) * 2 })\n"
+                         "  return y\n}\n";
+  kiln_model *m = NULL;
+  CHECK(kiln_compile_buffer(branches, strlen(branches), NULL, &m, &err) == KILN_OK);
+  if (!m) fprintf(stderr, "%s\n", err.message);
+  if (m) {
+    float x[6] = {-1, 2, -3, 4, -5, 6}, y[6];
+    bool c = false;
+    const void *in[2] = {x, &c};
+    void *out[1] = {y};
+    CHECK(kiln_run(m, in, out, &err) == KILN_OK && y[0] == 0 && y[1] == 4 && y[5] == 12);
+    kiln_model_free(m);
+  }
+}
+
 /* Every tests/dsl/errors/NAME.kiln fails with the text of NAME.err exactly. */
 static void test_errors(void) {
   DIR *d = opendir("dsl/errors");
@@ -240,6 +287,7 @@ static void test_buffer(void) {
 int main(void) {
   test_valid();
   test_buffer();
+  test_free_dims();
   test_errors();
   test_robust();
   return check_report();

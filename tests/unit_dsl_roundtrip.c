@@ -326,6 +326,7 @@ static void run_models(void) {
   static const run_spec specs[] = {
       {"if_outer.onnx", {NULL}},
       {"odd_names.onnx", {"def=5x60", "1st:input=5x60"}},
+      {"free_dims.onnx", {"x=2x3x9x9", "bias_in=2x10"}},
       {"many_weights.onnx", {NULL}},
   };
   for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
