@@ -64,15 +64,27 @@ dsl_ast *dsl_ast_add(kiln_arena *a, dsl_ast *parent, dsl_ast *kid);
 
 /* ---- diagnostics (dsl_diag.c) -------------------------------------------------------- */
 /* Diagnostics accumulate into one kiln_error: each is `file:line:col: error: msg`, the
- * source line, and a caret under the column. The first code is kept. */
+ * source line, and a caret under the column, then a `note: in call of 'f'` line per user
+ * function call being elaborated (a function body is elaborated once per call). The first
+ * code is kept. A diagnostic given already (same place, same text: another call of the
+ * same function) is counted but not repeated. */
+#define DSL_MAX_CALLS 64 /* call nesting (recursion ends there) */
 typedef struct dsl_diag {
   kiln_error *err;
   int count;
   bool full; /* the message buffer is exhausted: later diagnostics only count */
+  uint64_t *seen; /* hashes of the diagnostics given */
+  int nseen, seen_cap;
+  struct dsl_call_frame {
+    const char *name;
+    dsl_loc loc;
+  } calls[DSL_MAX_CALLS]; /* the calls being elaborated, outermost first */
+  int ncalls;
 } dsl_diag;
 
 void dsl_error(dsl_diag *d, kiln_status code, dsl_loc loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+void dsl_diag_free(dsl_diag *d);
 
 /* ---- parsing (dsl_parser.y, dsl_lexer.l) --------------------------------------------- */
 typedef struct dsl_parse_ctx {

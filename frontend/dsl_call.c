@@ -191,9 +191,31 @@ static int read_values(dsl_ctx *c, const kiln_node *n, int **ids) {
   return k;
 }
 
-/* Infers n with the second shapes of the values it reads that have one (swapped in, then
+/* Infers n, then lowers it into a kernel that is thrown away: some attribute checks
+ * (Softmax's axis, say) live only in an op's lowering, and the passes would report them
+ * without a place in the text. Ops that expand into others are checked by inference only. */
+static kiln_status check_node(kiln_graph *g, kiln_node *n, kiln_error *e) {
+  kiln_status st = n->op->infer(g, n, e);
+  if (st || !n->op->lower || n->ninputs > 32 || n->noutputs > 32) return st;
+  kiln_kernel *k = kiln_kernel_new(n->name);
+  kiln_lower_ctx lc = {.g = g, .n = n, .k = k, .err = e};
+  for (int i = 0; i < n->ninputs; i++) {
+    const kiln_value *v = kiln_node_in(g, n, i);
+    lc.in_buf[i] = v ? kiln_kernel_add_buffer(k, v->name, KILN_BUF_INPUT, n->inputs[i], v->dtype, v->rank, v->dims) : -1;
+  }
+  for (int i = 0; i < n->noutputs; i++) {
+    const kiln_value *v = kiln_node_out(g, n, i);
+    lc.out_buf[i] = v ? kiln_kernel_add_buffer(k, v->name, KILN_BUF_OUTPUT, n->outputs[i], v->dtype, v->rank, v->dims) : -1;
+  }
+  st = n->op->lower(&lc);
+  if (st && !e->message[0]) kiln_fail(e, st, "node '%s' (%s): cannot be lowered", n->name, n->op_type);
+  kiln_kernel_free(k);
+  return st;
+}
+
+/* Checks n with the second shapes of the values it reads that have one (swapped in, then
  * back); their outputs' second shapes are kept when it succeeds. */
-static kiln_status infer_alt(dsl_ctx *c, kiln_node *n, const int *ids, int nids, kiln_error *e) {
+static kiln_status check_alt(dsl_ctx *c, kiln_node *n, const int *ids, int nids, kiln_error *e) {
   kiln_graph *g = c->g;
   typedef struct { int rank; int64_t dims[KILN_MAX_RANK]; } shape;
   shape *saved = kiln_xcalloc((size_t)nids + 1, sizeof(shape)), *outs = kiln_xcalloc((size_t)n->noutputs + 1, sizeof(shape));
@@ -208,7 +230,7 @@ static kiln_status infer_alt(dsl_ctx *c, kiln_node *n, const int *ids, int nids,
     const dsl_alt_shape *a = dsl_alt(c, ids[i]);
     if (a->free) v->rank = a->rank, memcpy(v->dims, a->dims, sizeof v->dims);
   }
-  kiln_status st = n->op->infer(g, n, e);
+  kiln_status st = check_node(g, n, e);
   for (int i = nids - 1; i >= 0; i--) { /* backwards: a value read twice ends as it began */
     kiln_value *v = &g->values[ids[i]];
     v->rank = saved[i].rank;
@@ -256,10 +278,10 @@ int dsl_add_node(dsl_ctx *c, const char *op, dsl_loc loc, const int *ins, int ni
     free_dims |= dsl_alt(c, ids[i])->free;
   }
   kiln_error e = {0};
-  kiln_status st = n->op->infer(g, n, &e);
+  kiln_status st = check_node(g, n, &e);
   if (free_dims) {
     kiln_error e2 = {0};
-    kiln_status st2 = infer_alt(c, n, ids, nids, &e2);
+    kiln_status st2 = check_alt(c, n, ids, nids, &e2);
     if (!st && !st2) return id;
     if (!st || !st2) { /* wrong for one size of a free dim: the sizes bound later decide */
       for (int i = 0; i < nout; i++) g->values[outs[i]].rank = -1;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_CALL_DEPTH 64
+#define MAX_CALL_DEPTH DSL_MAX_CALLS
 #define MAX_REPEAT 100000
 
 dsl_def *dsl_find_def(dsl_ctx *c, const char *name) {
@@ -186,6 +186,7 @@ void dsl_call_def(dsl_ctx *c, dsl_def *d, const dsl_ast *call, int n, dsl_val *o
   size_t len = strlen(c->prefix);
   snprintf(c->prefix + len, sizeof c->prefix - len, "%s_%d.", d->name, ++d->calls);
   c->floor = c->nenv;
+  c->diag.calls[c->diag.ncalls++] = (struct dsl_call_frame){d->name, call->loc}; /* for notes */
   c->depth++;
   c->in_function = true;
   for (int p = 0; p < params->nkids; p++) dsl_bind(c, params->kids[p]->s, args[p]);
@@ -199,6 +200,7 @@ void dsl_call_def(dsl_ctx *c, dsl_def *d, const dsl_ast *call, int n, dsl_val *o
     rets[0] = dsl_eval(c, body);
     nrets = 1;
   }
+  c->diag.ncalls--; /* what is wrong with the results is wrong at the call */
   if (c->diag.count == before) {
     if (nrets == 0)
       dsl_error(&c->diag, KILN_ERR_INVALID_MODEL, d->ast->loc,

@@ -144,6 +144,7 @@ static void free_ctx(dsl_ctx *c) {
   free(c->env);
   free(c->node_locs);
   free(c->alt);
+  dsl_diag_free(&c->diag);
   for (int i = 0; i < c->names_cap; i++) free(c->names[i]);
   free(c->names);
   dsl_free_onnx_files(c);
