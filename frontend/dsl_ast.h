@@ -85,6 +85,8 @@ typedef struct dsl_diag {
 void dsl_error(dsl_diag *d, kiln_status code, dsl_loc loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void dsl_diag_free(dsl_diag *d);
+/* Edit distance ignoring case, for "did you mean" (99 for names over 31 bytes). */
+int dsl_distance(const char *a, const char *b);
 
 /* ---- parsing (dsl_parser.y, dsl_lexer.l) --------------------------------------------- */
 typedef struct dsl_parse_ctx {

@@ -20,32 +20,16 @@ const kiln_op_def *dsl_find_op(const char *name) {
   return NULL;
 }
 
-/* Edit distance, for "did you mean" (short names only). */
-static int distance(const char *a, const char *b) {
-  int la = (int)strlen(a), lb = (int)strlen(b);
-  if (la > 31 || lb > 31) return 99;
-  int d[32][32];
-  for (int i = 0; i <= la; i++) d[i][0] = i;
-  for (int j = 0; j <= lb; j++) d[0][j] = j;
-  for (int i = 1; i <= la; i++)
-    for (int j = 1; j <= lb; j++) {
-      int sub = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-      int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
-      d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-    }
-  return d[la][lb];
-}
-
 static void unknown_callee(dsl_ctx *c, const dsl_ast *call) {
   const kiln_op_def *const *ops;
   int n = kiln_op_list(&ops), best = 3;
   const char *guess = NULL;
   for (int i = 0; i < n; i++) {
-    int d = distance(call->s, ops[i]->name);
+    int d = dsl_distance(call->s, ops[i]->name);
     if (d < best) best = d, guess = ops[i]->name;
   }
   for (int i = 0; i < c->ndefs; i++) {
-    int d = distance(call->s, c->defs[i].name);
+    int d = dsl_distance(call->s, c->defs[i].name);
     if (d < best) best = d, guess = c->defs[i].name;
   }
   if (guess)

@@ -2,6 +2,7 @@
  * column. Several accumulate in one kiln_error; the first code is the one returned. */
 #include "frontend/dsl_ast.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -107,4 +108,19 @@ void dsl_diag_free(dsl_diag *d) {
   free(d->seen);
   d->seen = NULL;
   d->nseen = d->seen_cap = 0;
+}
+
+int dsl_distance(const char *a, const char *b) {
+  int la = (int)strlen(a), lb = (int)strlen(b);
+  if (la > 31 || lb > 31) return 99;
+  int d[32][32];
+  for (int i = 0; i <= la; i++) d[i][0] = i;
+  for (int j = 0; j <= lb; j++) d[0][j] = j;
+  for (int i = 1; i <= la; i++)
+    for (int j = 1; j <= lb; j++) {
+      int sub = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+      int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+      d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+    }
+  return d[la][lb];
 }

@@ -81,6 +81,7 @@ items: %empty                      { $$ = node(ctx, A_PROGRAM, @$); }
      | items NL                    { $$ = $1; }
      | items item NL               { $$ = add(ctx, $1, $2); }
      | items error NL              { $$ = $1; yyerrok; }
+     | items error block NL        { $$ = $1; yyerrok; } /* a bad first line: skip its block */
      ;
 
 item: IMPORT STRING                { $$ = named(ctx, A_IMPORT, @2, $2); }
@@ -253,7 +254,17 @@ static int yyreport_syntax_error(const yypcontext_t *pc, void *scanner, dsl_pars
   if (found == YYSYMBOL_YYEOF) snprintf(got, sizeof got, "end of file");
   else if (found == YYSYMBOL_NL) snprintf(got, sizeof got, "end of line");
   else snprintf(got, sizeof got, "'%s'", c->last_text);
-  if (*want)
+  /* a misspelt keyword starting an item (`modle m(...)`) */
+  const char *guess = NULL;
+  for (int i = 0; i < n && found == YYSYMBOL_IDENT; i++) {
+    const char *kw = expected[i] == YYSYMBOL_MODEL ? "model" : expected[i] == YYSYMBOL_DEF ? "def"
+                     : expected[i] == YYSYMBOL_IMPORT ? "import" : NULL;
+    if (kw && dsl_distance(c->last_text, kw) <= (strlen(kw) > 3 ? 2 : 1)) guess = kw;
+  }
+  if (*want && guess)
+    dsl_error(c->diag, KILN_ERR_INVALID_MODEL, at, "syntax error: expected %s, found %s (did you mean '%s'?)",
+              want, got, guess);
+  else if (*want)
     dsl_error(c->diag, KILN_ERR_INVALID_MODEL, at, "syntax error: expected %s, found %s", want, got);
   else
     dsl_error(c->diag, KILN_ERR_INVALID_MODEL, at, "syntax error: unexpected %s", got);

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static kiln_graph *import_text(const char *text, kiln_error *err) {
   kiln_graph *g = NULL;
@@ -195,6 +196,43 @@ static void test_free_dims(void) {
   }
 }
 
+/* ONNX or DSL: by the extension, else by the contents; a mistake in the first word of a
+ * program still gets DSL diagnostics, from a file of any name or a buffer. */
+static void test_format(void) {
+  const char *typo = "modle m(x: f32[2]) {\n  return x\n}\n";
+  void *onnx;
+  size_t onnx_size;
+  kiln_error err = {0};
+  CHECK(kiln_read_file("dsl/roundtrip/if_outer.onnx", &onnx, &onnx_size, &err) == KILN_OK);
+  CHECK(kiln_model_is_dsl("a.kiln", onnx, onnx_size) && kiln_model_is_dsl("dir/A.KILN", "", 0));
+  CHECK(!kiln_model_is_dsl("a.onnx", typo, strlen(typo)) && !kiln_model_is_dsl(NULL, onnx, onnx_size));
+  CHECK(!kiln_model_is_dsl("model.bin", onnx, onnx_size) && !kiln_model_is_dsl(".kiln/m", onnx, onnx_size));
+  CHECK(kiln_model_is_dsl(NULL, typo, strlen(typo)) && kiln_model_is_dsl("net.txt", typo, strlen(typo)));
+  CHECK(kiln_model_is_dsl(NULL, "x = 1 # \xc3\xa9t\xc3\xa9\n", 14));  /* UTF-8 text */
+  CHECK(!kiln_model_is_dsl(NULL, "\xff\xfe this is not a protobuf \x01\x02", 30));
+  CHECK(!kiln_model_is_dsl(NULL, "\x08\x07\x12\x00", 4));
+  free(onnx);
+  kiln_model *m = NULL;
+  CHECK(kiln_compile_buffer(typo, strlen(typo), NULL, &m, &err) == KILN_ERR_INVALID_MODEL);
+  CHECK(strstr(err.message, "<buffer>:1:1: error: syntax error: expected end of file, 'model', 'def', "
+                            "'import' or end of line, found 'modle' (did you mean 'model'?)\n  modle") != NULL);
+  char dir[] = "/tmp/kiln_dsl_format_XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  const char *names[] = {"net.kiln", "net.txt", "net"};
+  for (int i = 0; i < 3; i++) {
+    char *path = kiln_fmt("%s/%s", dir, names[i]), *want = kiln_fmt("%s:1:1: error: syntax error", path);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) fputs(typo, f), fclose(f);
+    CHECK(kiln_compile_file(path, NULL, &m, &err) == KILN_ERR_INVALID_MODEL && strstr(err.message, want));
+    CHECK(!strstr(err.message, "protobuf"));
+    remove(path);
+    free(path);
+    free(want);
+  }
+  rmdir(dir);
+}
+
 /* Every tests/dsl/errors/NAME.kiln fails with the text of NAME.err exactly. */
 static void test_errors(void) {
   DIR *d = opendir("dsl/errors");
@@ -288,6 +326,7 @@ int main(void) {
   test_valid();
   test_buffer();
   test_free_dims();
+  test_format();
   test_errors();
   test_robust();
   return check_report();
