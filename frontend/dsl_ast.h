@@ -26,7 +26,7 @@ typedef enum dsl_kind {
   A_DEF,     /* s: name; kids[0]: A_LIST of A_NAME params; kids[1]: body expr or A_BLOCK */
   A_MODEL,   /* s: name; kids[0]: A_LIST of A_INPUT; kids[1]: A_BLOCK; kids[2]: seed or NULL */
   A_INPUT,   /* s: name; kids[0]: A_TYPE */
-  A_TYPE,    /* s: dtype name; kids: dim exprs */
+  A_TYPE,    /* s: dtype name; kids: dim exprs; i: 1 for `[*]`, any rank (an input's) */
   A_BLOCK,   /* kids: statements */
   A_PARAM,   /* s: name; kids[0]: A_TYPE; kids[1]: initialiser expr */
   A_ASSIGN,  /* kids[0]: A_LIST of A_NAME targets; kids[1]: expr */

@@ -270,8 +270,15 @@ static void model_inputs(dsl_ctx *c, const dsl_ast *inputs) {
       iv->rank = shape->rank;
       memcpy(iv->dims, shape->dims, sizeof iv->dims);
       memcpy(iv->dim_names, shape->dim_names, sizeof iv->dim_names);
-      dsl_alt_shape alt = {false, iv->rank, {0}};
+      dsl_alt_shape alt = {false, iv->rank < 0, iv->rank, {0}};
       memcpy(alt.dims, iv->dims, sizeof alt.dims);
+      for (int b = 0; alt.any_rank && c->opts && c->opts->shapes && b < c->opts->nshapes; b++)
+        if (c->opts->shapes[b].input && strcmp(c->opts->shapes[b].input, in->s) == 0 &&
+            c->opts->shapes[b].rank >= 0 && c->opts->shapes[b].rank <= KILN_MAX_RANK) {
+          iv->rank = alt.rank = c->opts->shapes[b].rank; /* checked with it, left free */
+          memcpy(iv->dims, c->opts->shapes[b].dims, sizeof iv->dims);
+          memcpy(alt.dims, iv->dims, sizeof alt.dims);
+        }
       for (int d = 0; d < iv->rank; d++) {
         if (!iv->dim_names[d]) continue;
         int64_t size = bound_size(c, inputs, shapes, in->s, iv->rank, d, iv->dim_names[d]);

@@ -47,6 +47,7 @@ typedef struct dsl_onnx_file dsl_onnx_file; /* a parsed .onnx for onnx("f", "nam
 #define DSL_FREE_DIM_ALT 224
 typedef struct dsl_alt_shape {
   bool free; /* the shape depends on a free dim: rank and dims are its second shape */
+  bool any_rank; /* an input declared `[*]` (its rank is bound at compile time) */
   int rank;
   int64_t dims[KILN_MAX_RANK];
 } dsl_alt_shape;

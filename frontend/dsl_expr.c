@@ -112,6 +112,12 @@ bool dsl_eval_type(dsl_ctx *c, const dsl_ast *type, bool symbolic, kiln_value *v
               type->s);
     return false;
   }
+  if (type->i) { /* `[*]`: the rank too is given when compiling */
+    if (symbolic) return v->rank = -1, true;
+    dsl_error(&c->diag, KILN_ERR_INVALID_MODEL, type->loc,
+              "only a model's input may have any rank (`[*]`); expected a list of dims");
+    return false;
+  }
   if (type->nkids > KILN_MAX_RANK) {
     dsl_error(&c->diag, KILN_ERR_UNSUPPORTED, type->loc, "rank %d is over kiln's limit of %d",
               type->nkids, KILN_MAX_RANK);

@@ -118,6 +118,7 @@ input: name ':' type               { $$ = add(ctx, named(ctx, A_INPUT, @1, $1), 
      ;
 
 type: IDENT '[' opt_dims ']'       { $$ = $3; $$->s = $1; $$->loc = L(ctx, @1); }
+    | IDENT '[' '*' ']'            { $$ = named(ctx, A_TYPE, @1, $1); $$->i = 1; } /* any rank */
     ;
 opt_dims: %empty                   { $$ = node(ctx, A_TYPE, @$); }
         | dims

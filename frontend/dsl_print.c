@@ -149,6 +149,10 @@ static void print_float(FILE *out, double v, bool f64) {
 }
 
 static void print_type(printer *p, kiln_dtype t, int rank, const int64_t *dims, char *const *dim_names) {
+  if (rank < 0) { /* an input whose rank, too, is bound at compile time */
+    fprintf(p->out, "%s[*]", kiln_dtype_name(t));
+    return;
+  }
   fprintf(p->out, "%s[", kiln_dtype_name(t));
   for (int d = 0; d < rank; d++) {
     if (d) fputs(", ", p->out);
@@ -360,7 +364,7 @@ kiln_status kiln_dsl_print(const kiln_graph *g, const kiln_dsl_weights *w, FILE 
   for (int i = 0; i < g->ninputs; i++) {
     const kiln_value *v = &g->values[g->inputs[i]];
     fprintf(out, "%s%s: ", i ? ", " : "", p.names[g->inputs[i]]);
-    print_type(&p, v->dtype, v->rank < 0 ? 0 : v->rank, v->dims, v->dim_names);
+    print_type(&p, v->dtype, v->rank, v->dims, v->dim_names);
   }
   fputs(") {\n", out);
   for (int i = 0; i < g->nvalues; i++)

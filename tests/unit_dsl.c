@@ -179,11 +179,25 @@ static void test_free_dims(void) {
   CHECK(import_with(add, &four, 1, &err) == KILN_OK); /* N named in z binds x too */
   /* a dim named like an earlier input is still a dim */
   CHECK(import_with("model m(N: f32[2], x: f32[N]) {\n  return x\n}\n", NULL, 0, &err) == KILN_OK);
+  /* an input of any rank: bound when compiling, checked with the binding */
+  const char *any = "model m(x: f32[*]) {\n  param w: f32[3] = [1, 2, 3]\n  return y = Relu(x) * w\n}\n";
+  CHECK(import_with(any, NULL, 0, &err) == KILN_OK);
+  kiln_shape_binding two_by_four = {"x", 2, {2, 4}}, two_by_three = {"x", 2, {2, 3}};
+  CHECK(import_with(any, &two_by_four, 1, &err) == KILN_ERR_SHAPE && strstr(err.message, "<buffer>:3:22: error: Mul: shapes do not broadcast"));
+  kiln_options with = {.shapes = &two_by_three, .nshapes = 1};
+  kiln_model *m = NULL;
+  CHECK(kiln_compile_buffer(any, strlen(any), &with, &m, &err) == KILN_OK);
+  if (m) {
+    float x[6] = {-1, 1, 1, 2, -2, 2}, y[6];
+    const void *in[1] = {x};
+    void *out[1] = {y};
+    CHECK(kiln_run(m, in, out, &err) == KILN_OK && y[0] == 0 && y[2] == 3 && y[5] == 6);
+    kiln_model_free(m);
+  }
   /* branch results whose shapes are computed: known once folded */
   const char *branches = "model m(x: f32[2, 3], c: bool[]) {\n  r = Reshape(x, Shape(x))\n"
                          "  y = If(c, then_branch={ return r }, else_branch={ return Relu(r) * 2 })\n"
                          "  return y\n}\n";
-  kiln_model *m = NULL;
   CHECK(kiln_compile_buffer(branches, strlen(branches), NULL, &m, &err) == KILN_OK);
   if (!m) fprintf(stderr, "%s\n", err.message);
   if (m) {

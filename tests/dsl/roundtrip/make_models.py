@@ -8,6 +8,7 @@ wrong easily. Run with the project venv:  .venv/bin/python tests/dsl/roundtrip/m
                DSL keywords or with '.', '/', ':', '-', '`', '\\', spaces, leading digits
   free_dims    symbolic batch and spatial dims (N, H, W, an anonymous one) through Conv,
                pooling and a Shape -> Gather -> Concat -> Reshape chain
+  any_rank     an input without a shape
   many_weights weights of 17 to a few thousand elements of several types, Constant nodes,
                tensor attributes, and small constants holding -0, inf, NaN and INT64_MIN"""
 import os
@@ -147,3 +148,8 @@ save("many_weights", "many_weights", [
      numpy_helper.from_array(np.array([1], np.int64), "axes"),
      numpy_helper.from_array(np.array([-1], np.int64), "steps"),
      numpy_helper.from_array(np.array([3, 17], np.int64), "cshape")])
+
+# an input without a shape: its rank too is given when compiling
+save("any_rank", "any_rank", [node("Relu", ["x"], ["r"]), node("Add", ["r", "w"], ["y"])],
+     [helper.make_tensor_value_info("x", F, None)], [helper.make_tensor_value_info("y", F, None)],
+     [init("w", (17,))], check=False)  # the checker wants shapes
