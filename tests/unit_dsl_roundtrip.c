@@ -5,7 +5,8 @@
  * examples/, and on every ONNX backend node-test model installed; or, given a folder as
  * argv[1], on the generated test models in it (the CTest case dsl_roundtrip/models).
  * The models of tests/dsl/roundtrip/ (names the DSL must quote, If branches using outer
- * values, free dims, inputs of any rank, many weights) are also compiled and run, original against printed
+ * values, free dims, inputs of any rank, many weights, large Constant nodes) are also
+ * compiled and run, original against printed
  * text (weights by name in the .onnx and through .npy files): outputs equal bit for bit. */
 #include "check.h"
 
@@ -329,6 +330,7 @@ static void run_models(void) {
       {"free_dims.onnx", {"x=2x3x9x9", "bias_in=2x10"}},
       {"many_weights.onnx", {NULL}},
       {"any_rank.onnx", {"x=2x17"}},
+      {"constants.onnx", {NULL}},
   };
   for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
     char *path = kiln_fmt("dsl/roundtrip/%s", specs[i].file), *abs = realpath(path, NULL);

@@ -9,6 +9,8 @@ wrong easily. Run with the project venv:  .venv/bin/python tests/dsl/roundtrip/m
   free_dims    symbolic batch and spatial dims (N, H, W, an anonymous one) through Conv,
                pooling and a Shape -> Gather -> Concat -> Reshape chain
   any_rank     an input without a shape
+  constants    Constant nodes of more than 16 values, in each form (value, value_floats,
+               value_ints)
   many_weights weights of 17 to a few thousand elements of several types, Constant nodes,
                tensor attributes, and small constants holding -0, inf, NaN and INT64_MIN"""
 import os
@@ -153,3 +155,17 @@ save("many_weights", "many_weights", [
 save("any_rank", "any_rank", [node("Relu", ["x"], ["r"]), node("Add", ["r", "w"], ["y"])],
      [helper.make_tensor_value_info("x", F, None)], [helper.make_tensor_value_info("y", F, None)],
      [init("w", (17,))], check=False)  # the checker wants shapes
+
+# Constant nodes of every form, each with more than 16 values (printed by reference)
+save("constants", "constants", [
+    helper.make_node("Constant", [], ["cf"], value_floats=[float(i) / 7 for i in range(20)]),
+    helper.make_node("Constant", [], ["ci"], value_ints=list(range(-10, 10))),
+    helper.make_node("Constant", [], ["ct"],
+                     value=numpy_helper.from_array(np.arange(20, dtype=np.float32).reshape(2, 10))),
+    node("Add", ["x", "cf"], ["y"]),
+    node("Cast", ["ci"], ["cif"], to=F),
+    node("Mul", ["y", "cif"], ["z"]),
+    node("Reshape", ["ct", "shape"], ["ctr"]),
+    node("Sub", ["z", "ctr"], ["out"]),
+], [vi("x", (20,))], [vi("out", (20,))],
+    [numpy_helper.from_array(np.array([-1], np.int64), "shape")])
