@@ -175,11 +175,37 @@ static int read_values(dsl_ctx *c, const kiln_node *n, int **ids) {
   return k;
 }
 
-/* Infers n, then lowers it into a kernel that is thrown away: some attribute checks
- * (Softmax's axis, say) live only in an op's lowering, and the passes would report them
- * without a place in the text. Ops that expand into others are checked by inference only. */
-static kiln_status check_node(kiln_graph *g, kiln_node *n, kiln_error *e) {
+#define DEFAULT_MAX_BYTES (INT64_C(16) << 30) /* kiln_options.max_tensor_bytes's default */
+
+/* What shape inference (passes/infer.c) refuses in an op's result: a negative dim, or more
+ * bytes than max_tensor_bytes allows. */
+static kiln_status check_outputs(const dsl_ctx *c, const kiln_node *n, kiln_error *e) {
+  int64_t max = c->opts && c->opts->max_tensor_bytes > 0 ? c->opts->max_tensor_bytes : DEFAULT_MAX_BYTES;
+  for (int i = 0; i < n->noutputs; i++) {
+    const kiln_value *v = kiln_node_out(c->g, n, i);
+    if (!v || v->rank < 0) continue;
+    int64_t bytes = (int64_t)kiln_dtype_size(v->dtype);
+    for (int d = 0; d < v->rank; d++) {
+      if (v->dims[d] < 0)
+        return kiln_fail(e, KILN_ERR_SHAPE, "node '%s' (%s): output %d would have dim %d of size %lld",
+                         n->name, n->op_type, i, d, (long long)v->dims[d]);
+      if (kiln_mul_overflows(bytes, v->dims[d], &bytes)) bytes = INT64_MAX;
+    }
+    if (bytes > max)
+      return kiln_fail(e, KILN_ERR_LIMIT, "node '%s' (%s): output %d needs %lld bytes, over the limit of %lld "
+                       "(max_tensor_bytes)", n->name, n->op_type, i, (long long)bytes, (long long)max);
+  }
+  return KILN_OK;
+}
+
+/* Infers n and checks its results as the passes would, then lowers it into a kernel that
+ * is thrown away: some attribute checks (Softmax's axis, say) live only in an op's
+ * lowering, and the passes would report them without a place in the text. Ops that
+ * expand into others are checked by inference only. */
+static kiln_status check_node(dsl_ctx *c, kiln_node *n, kiln_error *e) {
+  kiln_graph *g = c->g;
   kiln_status st = n->op->infer(g, n, e);
+  if (!st) st = check_outputs(c, n, e);
   if (st || !n->op->lower || n->ninputs > 32 || n->noutputs > 32) return st;
   kiln_kernel *k = kiln_kernel_new(n->name);
   kiln_lower_ctx lc = {.g = g, .n = n, .k = k, .err = e};
@@ -214,7 +240,7 @@ static kiln_status check_alt(dsl_ctx *c, kiln_node *n, const int *ids, int nids,
     const dsl_alt_shape *a = dsl_alt(c, ids[i]);
     if (a->free) v->rank = a->rank, memcpy(v->dims, a->dims, sizeof v->dims);
   }
-  kiln_status st = check_node(g, n, e);
+  kiln_status st = check_node(c, n, e);
   for (int i = nids - 1; i >= 0; i--) { /* backwards: a value read twice ends as it began */
     kiln_value *v = &g->values[ids[i]];
     v->rank = saved[i].rank;
@@ -262,7 +288,7 @@ int dsl_add_node(dsl_ctx *c, const char *op, dsl_loc loc, const int *ins, int ni
     free_dims |= dsl_alt(c, ids[i])->free;
   }
   kiln_error e = {0};
-  kiln_status st = check_node(g, n, &e);
+  kiln_status st = check_node(c, n, &e);
   if (free_dims) {
     kiln_error e2 = {0};
     kiln_status st2 = check_alt(c, n, ids, nids, &e2);
