@@ -2,10 +2,13 @@
 """kiln against onnxruntime on the whole models of tests/models/gen_models.py.
 
     .venv/bin/python bench/bench.py [--models mlp,resnet50,...] [--repeat N] [--threads 1,2]
+                                    [--load CPU]
 
 For each model and thread count, times `kiln run` (its reported median) and onnxruntime
 (ORT_ENABLE_ALL, same inputs, warm-up then N runs, median) in the same run, checks kiln's
-outputs against the reference, and prints one table. See bench/README.md.
+outputs against the reference, and prints one table. With --load CPU, a competing busy
+process runs pinned to that CPU during every measurement (a shared machine's worst case).
+See bench/README.md.
 """
 import argparse
 import os
@@ -86,6 +89,11 @@ def time_ort(model_dir, threads, repeat, warmup):
     return statistics.median(times)
 
 
+def start_load(cpu):
+    """A busy loop pinned to one CPU, as another tenant's process would be."""
+    return subprocess.Popen(["taskset", "-c", str(cpu), sys.executable, "-c", "while True: pass"])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=DEFAULT_MODELS)
@@ -96,6 +104,8 @@ def main():
                     help="the kiln command (default: build/kiln)")
     ap.add_argument("--models-dir", default=os.path.join(ROOT, "build", "models"),
                     help="where generated models are cached")
+    ap.add_argument("--load", type=int, metavar="CPU",
+                    help="run a competing busy process pinned to this CPU meanwhile")
     args = ap.parse_args()
     if not os.access(args.kiln, os.X_OK):
         sys.exit(f"no kiln command at {args.kiln}: build it or pass --kiln")
@@ -103,6 +113,9 @@ def main():
     subprocess.run([sys.executable, GEN, args.models_dir, "--models", ",".join(names)],
                    check=True, stdout=subprocess.DEVNULL)
 
+    load = start_load(args.load) if args.load is not None else None
+    if load:
+        print(f"(a competing busy process runs on CPU {args.load})")
     rows = []
     header = f"{'model':<12} {'threads':>7} {'kiln ms':>10} {'ORT ms':>10} {'kiln/ORT':>9}  check"
     print(header)
@@ -117,6 +130,8 @@ def main():
             print(f"{name:<12} {threads:>7} {kiln_txt} {ort_ms:10.3f} {ratio}  {check}",
                   flush=True)
             rows.append((name, threads, kiln_ms, ort_ms, check))
+    if load:
+        load.kill()
     ratios = [k / o for _, _, k, o, c in rows if k and c == "ok"]
     if ratios:
         geo = float(np.exp(np.mean(np.log(ratios))))

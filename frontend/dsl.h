@@ -21,6 +21,13 @@ kiln_status kiln_dsl_import(const char *text, size_t size, const char *path,
  * first 4 KiB, and the first token is `model`, `import`, `def` or a `#` comment. */
 bool kiln_dsl_detect(const void *data, size_t size);
 
+/* Which front end reads a model (frontend/format.c), one rule for the C API and the
+ * command line: a path ending in .kiln is DSL, one ending in .onnx is ONNX; otherwise (a
+ * buffer: path NULL, or another name) the contents decide: text that starts like a
+ * program (kiln_dsl_detect), or any printable UTF-8 text that is not an ONNX ModelProto
+ * with a graph, is DSL, so that a mistake in a program's first word gets DSL diagnostics. */
+bool kiln_model_is_dsl(const char *path, const void *data, size_t size);
+
 /* Where kiln_dsl_print puts constants of more than 16 elements (smaller ones are inline). */
 typedef struct kiln_dsl_weights {
   /* The ONNX file g was imported from: its weights are referenced by name there,

@@ -26,7 +26,7 @@ typedef enum dsl_kind {
   A_DEF,     /* s: name; kids[0]: A_LIST of A_NAME params; kids[1]: body expr or A_BLOCK */
   A_MODEL,   /* s: name; kids[0]: A_LIST of A_INPUT; kids[1]: A_BLOCK; kids[2]: seed or NULL */
   A_INPUT,   /* s: name; kids[0]: A_TYPE */
-  A_TYPE,    /* s: dtype name; kids: dim exprs */
+  A_TYPE,    /* s: dtype name; kids: dim exprs; i: 1 for `[*]`, any rank (an input's) */
   A_BLOCK,   /* kids: statements */
   A_PARAM,   /* s: name; kids[0]: A_TYPE; kids[1]: initialiser expr */
   A_ASSIGN,  /* kids[0]: A_LIST of A_NAME targets; kids[1]: expr */
@@ -35,7 +35,7 @@ typedef enum dsl_kind {
   A_INT,     /* i */
   A_FLOAT,   /* f */
   A_STRING,  /* s */
-  A_NAME,    /* s */
+  A_NAME,    /* s; i: 1 when backquoted (then never the omitted input `_`) */
   A_LIST,    /* kids */
   A_CALL,    /* s: callee; kids: A_ARG (s: keyword or NULL; kids[0]: expr or A_BLOCK) */
   A_ARG,
@@ -64,15 +64,29 @@ dsl_ast *dsl_ast_add(kiln_arena *a, dsl_ast *parent, dsl_ast *kid);
 
 /* ---- diagnostics (dsl_diag.c) -------------------------------------------------------- */
 /* Diagnostics accumulate into one kiln_error: each is `file:line:col: error: msg`, the
- * source line, and a caret under the column. The first code is kept. */
+ * source line, and a caret under the column, then a `note: in call of 'f'` line per user
+ * function call being elaborated (a function body is elaborated once per call). The first
+ * code is kept. A diagnostic given already (same place, same text: another call of the
+ * same function) is counted but not repeated. */
+#define DSL_MAX_CALLS 64 /* call nesting (recursion ends there) */
 typedef struct dsl_diag {
   kiln_error *err;
   int count;
   bool full; /* the message buffer is exhausted: later diagnostics only count */
+  uint64_t *seen; /* hashes of the diagnostics given */
+  int nseen, seen_cap;
+  struct dsl_call_frame {
+    const char *name;
+    dsl_loc loc;
+  } calls[DSL_MAX_CALLS]; /* the calls being elaborated, outermost first */
+  int ncalls;
 } dsl_diag;
 
 void dsl_error(dsl_diag *d, kiln_status code, dsl_loc loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+void dsl_diag_free(dsl_diag *d);
+/* Edit distance ignoring case, for "did you mean" (99 for names over 31 bytes). */
+int dsl_distance(const char *a, const char *b);
 
 /* ---- parsing (dsl_parser.y, dsl_lexer.l) --------------------------------------------- */
 typedef struct dsl_parse_ctx {

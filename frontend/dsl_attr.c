@@ -52,19 +52,21 @@ static bool make_graph(dsl_ctx *c, const dsl_ast *block, kiln_attr *a) {
   if (c->diag.count == before && nrets == 0)
     dsl_error(&c->diag, KILN_ERR_INVALID_MODEL, block->loc, "this block returns nothing (expected a 'return' at its end)");
   b->outputs = kiln_xmalloc(sizeof(int) * (size_t)(nrets + 1));
-  for (int i = 0; i < nrets && c->diag.count == before; i++) {
+  bool ok = c->diag.count == before;
+  for (int i = 0; i < nrets && ok; i++) {
     int id;
-    if (!dsl_to_tensor(c, &rets[i], KILN_UNDEFINED, &id) || id < 0) {
-      if (c->diag.count == before)
-        dsl_error(&c->diag, KILN_ERR_INVALID_MODEL, rets[i].loc, "a block returns tensors, not '_'");
-      break;
+    /* an erroneous value (V_ERROR) was reported where it went wrong */
+    ok = rets[i].kind != V_ERROR && dsl_to_tensor(c, &rets[i], KILN_UNDEFINED, &id);
+    if (ok && id < 0) {
+      dsl_error(&c->diag, KILN_ERR_INVALID_MODEL, rets[i].loc, "a block returns tensors, not '_'");
+      ok = false;
     }
-    b->outputs[b->noutputs++] = id;
+    if (ok) b->outputs[b->noutputs++] = id;
   }
   a->graphs = kiln_xmalloc(sizeof(kiln_block *));
   a->graphs[0] = b;
   a->count = 1;
-  return c->diag.count == before;
+  return ok && c->diag.count == before;
 }
 
 /* A list's items as ints, floats or strings; false (silently) when one is of another kind. */

@@ -20,32 +20,16 @@ const kiln_op_def *dsl_find_op(const char *name) {
   return NULL;
 }
 
-/* Edit distance, for "did you mean" (short names only). */
-static int distance(const char *a, const char *b) {
-  int la = (int)strlen(a), lb = (int)strlen(b);
-  if (la > 31 || lb > 31) return 99;
-  int d[32][32];
-  for (int i = 0; i <= la; i++) d[i][0] = i;
-  for (int j = 0; j <= lb; j++) d[0][j] = j;
-  for (int i = 1; i <= la; i++)
-    for (int j = 1; j <= lb; j++) {
-      int sub = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-      int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
-      d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-    }
-  return d[la][lb];
-}
-
 static void unknown_callee(dsl_ctx *c, const dsl_ast *call) {
   const kiln_op_def *const *ops;
   int n = kiln_op_list(&ops), best = 3;
   const char *guess = NULL;
   for (int i = 0; i < n; i++) {
-    int d = distance(call->s, ops[i]->name);
+    int d = dsl_distance(call->s, ops[i]->name);
     if (d < best) best = d, guess = ops[i]->name;
   }
   for (int i = 0; i < c->ndefs; i++) {
-    int d = distance(call->s, c->defs[i].name);
+    int d = dsl_distance(call->s, c->defs[i].name);
     if (d < best) best = d, guess = c->defs[i].name;
   }
   if (guess)
@@ -133,6 +117,24 @@ bool dsl_to_tensor(dsl_ctx *c, const dsl_val *v, kiln_dtype want, int *id) {
   }
 }
 
+static bool all_ints(const dsl_val *v) {
+  if (v->kind != V_LIST) return v->kind == V_INT;
+  for (int i = 0; i < v->n; i++)
+    if (!all_ints(&v->items[i])) return false;
+  return true;
+}
+
+bool dsl_number_like(dsl_ctx *c, const dsl_val *v, int like, int *id) {
+  kiln_tensor t;
+  if (!dsl_value_tensor(c, v, all_ints(v) ? KILN_I64 : KILN_F64, &t)) return false;
+  int k = dsl_new_value(c, "const");
+  kiln_value_set_const(&c->g->values[k], &t);
+  *id = dsl_new_value(c, "castlike");
+  int ins[2] = {k, like};
+  dsl_add_node(c, "CastLike", v->loc, ins, 2, id, 1, NULL, 0);
+  return true;
+}
+
 /* ---- nodes ----------------------------------------------------------------------------- */
 
 static void remember_loc(dsl_ctx *c, int node, dsl_loc loc) {
@@ -143,6 +145,122 @@ static void remember_loc(dsl_ctx *c, int node, dsl_loc loc) {
     c->node_locs_cap = cap;
   }
   c->node_locs[node] = loc;
+}
+
+dsl_alt_shape *dsl_alt(dsl_ctx *c, int id) {
+  if (id >= c->alt_cap) {
+    int cap = c->alt_cap ? c->alt_cap : 64;
+    while (cap <= id) cap *= 2;
+    c->alt = kiln_xrealloc(c->alt, sizeof(dsl_alt_shape) * (size_t)cap);
+    memset(c->alt + c->alt_cap, 0, sizeof(dsl_alt_shape) * (size_t)(cap - c->alt_cap));
+    c->alt_cap = cap;
+  }
+  return &c->alt[id];
+}
+
+/* The values n's inference reads the shapes of: its inputs, and an If's branch results
+ * (which may be outer values). Returns how many; ids (arena) receives them. */
+static int read_values(dsl_ctx *c, const kiln_node *n, int **ids) {
+  int k = n->ninputs;
+  for (int a = 0; a < n->nattrs; a++)
+    for (int b = 0; n->attrs[a].type == KILN_ATTR_GRAPH && n->attrs[a].graphs && b < n->attrs[a].count; b++)
+      k += n->attrs[a].graphs[b]->noutputs;
+  *ids = kiln_arena_alloc(&c->arena, sizeof(int) * (size_t)(k + 1));
+  k = 0;
+  for (int i = 0; i < n->ninputs; i++)
+    if (n->inputs[i] >= 0) (*ids)[k++] = n->inputs[i];
+  for (int a = 0; a < n->nattrs; a++)
+    for (int b = 0; n->attrs[a].type == KILN_ATTR_GRAPH && n->attrs[a].graphs && b < n->attrs[a].count; b++)
+      for (int i = 0; i < n->attrs[a].graphs[b]->noutputs; i++) (*ids)[k++] = n->attrs[a].graphs[b]->outputs[i];
+  return k;
+}
+
+#define DEFAULT_MAX_BYTES (INT64_C(16) << 30) /* kiln_options.max_tensor_bytes's default */
+
+/* What shape inference (passes/infer.c) refuses in an op's result: a negative dim, or more
+ * bytes than max_tensor_bytes allows. */
+static kiln_status check_outputs(const dsl_ctx *c, const kiln_node *n, kiln_error *e) {
+  int64_t max = c->opts && c->opts->max_tensor_bytes > 0 ? c->opts->max_tensor_bytes : DEFAULT_MAX_BYTES;
+  for (int i = 0; i < n->noutputs; i++) {
+    const kiln_value *v = kiln_node_out(c->g, n, i);
+    if (!v || v->rank < 0) continue;
+    int64_t bytes = (int64_t)kiln_dtype_size(v->dtype);
+    for (int d = 0; d < v->rank; d++) {
+      if (v->dims[d] < 0)
+        return kiln_fail(e, KILN_ERR_SHAPE, "node '%s' (%s): output %d would have dim %d of size %lld",
+                         n->name, n->op_type, i, d, (long long)v->dims[d]);
+      if (kiln_mul_overflows(bytes, v->dims[d], &bytes)) bytes = INT64_MAX;
+    }
+    if (bytes > max)
+      return kiln_fail(e, KILN_ERR_LIMIT, "node '%s' (%s): output %d needs %lld bytes, over the limit of %lld "
+                       "(max_tensor_bytes)", n->name, n->op_type, i, (long long)bytes, (long long)max);
+  }
+  return KILN_OK;
+}
+
+/* Infers n and checks its results as the passes would, then lowers it into a kernel that
+ * is thrown away: some attribute checks (Softmax's axis, say) live only in an op's
+ * lowering, and the passes would report them without a place in the text. Ops that
+ * expand into others are checked by inference only. */
+static kiln_status check_node(dsl_ctx *c, kiln_node *n, kiln_error *e) {
+  kiln_graph *g = c->g;
+  kiln_status st = n->op->infer(g, n, e);
+  if (!st) st = check_outputs(c, n, e);
+  if (st || !n->op->lower || n->ninputs > 32 || n->noutputs > 32) return st;
+  kiln_kernel *k = kiln_kernel_new(n->name);
+  kiln_lower_ctx lc = {.g = g, .n = n, .k = k, .err = e};
+  for (int i = 0; i < n->ninputs; i++) {
+    const kiln_value *v = kiln_node_in(g, n, i);
+    lc.in_buf[i] = v ? kiln_kernel_add_buffer(k, v->name, KILN_BUF_INPUT, n->inputs[i], v->dtype, v->rank, v->dims) : -1;
+  }
+  for (int i = 0; i < n->noutputs; i++) {
+    const kiln_value *v = kiln_node_out(g, n, i);
+    lc.out_buf[i] = v ? kiln_kernel_add_buffer(k, v->name, KILN_BUF_OUTPUT, n->outputs[i], v->dtype, v->rank, v->dims) : -1;
+  }
+  st = n->op->lower(&lc);
+  if (st && !e->message[0]) kiln_fail(e, st, "node '%s' (%s): cannot be lowered", n->name, n->op_type);
+  kiln_kernel_free(k);
+  return st;
+}
+
+/* Checks n with the second shapes of the values it reads that have one (swapped in, then
+ * back); their outputs' second shapes are kept when it succeeds. */
+static kiln_status check_alt(dsl_ctx *c, kiln_node *n, const int *ids, int nids, kiln_error *e) {
+  kiln_graph *g = c->g;
+  typedef struct { int rank; int64_t dims[KILN_MAX_RANK]; } shape;
+  shape *saved = kiln_xcalloc((size_t)nids + 1, sizeof(shape)), *outs = kiln_xcalloc((size_t)n->noutputs + 1, sizeof(shape));
+  for (int i = 0; i < n->noutputs; i++) {
+    const kiln_value *v = kiln_node_out(g, n, i);
+    if (v) outs[i].rank = v->rank, memcpy(outs[i].dims, v->dims, sizeof v->dims);
+  }
+  for (int i = 0; i < nids; i++) {
+    kiln_value *v = &g->values[ids[i]];
+    saved[i].rank = v->rank;
+    memcpy(saved[i].dims, v->dims, sizeof v->dims);
+    const dsl_alt_shape *a = dsl_alt(c, ids[i]);
+    if (a->free) v->rank = a->rank, memcpy(v->dims, a->dims, sizeof v->dims);
+  }
+  kiln_status st = check_node(c, n, e);
+  for (int i = nids - 1; i >= 0; i--) { /* backwards: a value read twice ends as it began */
+    kiln_value *v = &g->values[ids[i]];
+    v->rank = saved[i].rank;
+    memcpy(v->dims, saved[i].dims, sizeof v->dims);
+  }
+  for (int i = 0; i < n->noutputs; i++) {
+    kiln_value *v = kiln_node_out(g, n, i);
+    if (!v) continue;
+    if (!st) {
+      dsl_alt_shape *a = dsl_alt(c, n->outputs[i]);
+      a->free = true;
+      a->rank = v->rank;
+      memcpy(a->dims, v->dims, sizeof a->dims);
+    }
+    v->rank = outs[i].rank;
+    memcpy(v->dims, outs[i].dims, sizeof v->dims);
+  }
+  free(saved);
+  free(outs);
+  return st;
 }
 
 /* The op's message without the "node 'Conv_3' (Conv): " the passes put first. */
@@ -160,12 +278,28 @@ int dsl_add_node(dsl_ctx *c, const char *op, dsl_loc loc, const int *ins, int ni
   n->attrs = attrs;
   n->nattrs = nattrs;
   remember_loc(c, id, loc);
-  for (int i = 0; i < nin; i++) {
-    const kiln_value *v = kiln_node_in(g, n, i);
-    if (v && (v->rank < 0 || !kiln_dtype_valid(v->dtype))) return id; /* after an earlier error */
+  int *ids;
+  int nids = read_values(c, n, &ids);
+  bool free_dims = false;
+  for (int i = 0; i < nids; i++) {
+    const kiln_value *v = &g->values[ids[i]];
+    /* after an earlier error, or a shape known only once folded: inference will tell */
+    if (v->rank < 0 || !kiln_dtype_valid(v->dtype)) return id;
+    free_dims |= dsl_alt(c, ids[i])->free;
   }
   kiln_error e = {0};
-  if (n->op->infer(g, n, &e) == KILN_OK) return id;
+  kiln_status st = check_node(c, n, &e);
+  if (free_dims) {
+    kiln_error e2 = {0};
+    kiln_status st2 = check_alt(c, n, ids, nids, &e2);
+    if (!st && !st2) return id;
+    if (!st || !st2) { /* wrong for one size of a free dim: the sizes bound later decide */
+      for (int i = 0; i < nout; i++) g->values[outs[i]].rank = -1;
+      return id;
+    }
+  } else if (!st) {
+    return id;
+  }
   for (int i = 0; i < nout; i++) g->values[outs[i]].rank = -1;
   /* Shapes computed from shapes are constant only after folding: inference will know. */
   if (!strstr(e.message, "known at compile time"))
@@ -219,13 +353,21 @@ static bool op_inputs(dsl_ctx *c, const kiln_op_def *op, const dsl_ast *call, in
     return false;
   }
   kiln_dtype common = KILN_UNDEFINED;
+  int like = -1; /* a tensor whose type is known only after folding */
   if (shares_dtype(op)) {
     for (int i = strcmp(op->name, "Where") == 0 ? 1 : 0; i < n && !common; i++)
-      if (args[i].kind == V_TENSOR) common = c->g->values[args[i].id].dtype;
+      if (args[i].kind == V_TENSOR) {
+        common = c->g->values[args[i].id].dtype;
+        if (!kiln_dtype_valid(common)) like = args[i].id;
+      }
     if (!kiln_dtype_valid(common)) common = KILN_F32;
   }
-  for (int i = 0; i < n; i++)
-    if (!dsl_to_tensor(c, &args[i], common, &ins[i])) return false;
+  for (int i = 0; i < n; i++) {
+    bool number = args[i].kind == V_INT || args[i].kind == V_FLOAT || args[i].kind == V_LIST;
+    if (like >= 0 && number ? !dsl_number_like(c, &args[i], like, &ins[i])
+                            : !dsl_to_tensor(c, &args[i], common, &ins[i]))
+      return false;
+  }
   while (n > 0 && ins[n - 1] < 0) n--; /* trailing omitted inputs */
   *nin = n;
   return true;

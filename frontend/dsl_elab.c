@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_CALL_DEPTH 64
+#define MAX_CALL_DEPTH DSL_MAX_CALLS
 #define MAX_REPEAT 100000
 
 dsl_def *dsl_find_def(dsl_ctx *c, const char *name) {
@@ -70,7 +70,7 @@ static void assign_stmt(dsl_ctx *c, const dsl_ast *s) {
   }
   for (int i = 0; i < n; i++) {
     const char *name = targets->kids[i]->s;
-    if (strcmp(name, "_") == 0) continue;
+    if (!targets->kids[i]->i && strcmp(name, "_") == 0) continue;
     if (vals[i].kind == V_TENSOR && vals[i].id >= first_new) {
       char *full = kiln_fmt("%s%s", c->prefix, name);
       dsl_rename(c, vals[i].id, full);
@@ -186,6 +186,7 @@ void dsl_call_def(dsl_ctx *c, dsl_def *d, const dsl_ast *call, int n, dsl_val *o
   size_t len = strlen(c->prefix);
   snprintf(c->prefix + len, sizeof c->prefix - len, "%s_%d.", d->name, ++d->calls);
   c->floor = c->nenv;
+  c->diag.calls[c->diag.ncalls++] = (struct dsl_call_frame){d->name, call->loc}; /* for notes */
   c->depth++;
   c->in_function = true;
   for (int p = 0; p < params->nkids; p++) dsl_bind(c, params->kids[p]->s, args[p]);
@@ -199,6 +200,7 @@ void dsl_call_def(dsl_ctx *c, dsl_def *d, const dsl_ast *call, int n, dsl_val *o
     rets[0] = dsl_eval(c, body);
     nrets = 1;
   }
+  c->diag.ncalls--; /* what is wrong with the results is wrong at the call */
   if (c->diag.count == before) {
     if (nrets == 0)
       dsl_error(&c->diag, KILN_ERR_INVALID_MODEL, d->ast->loc,
@@ -216,31 +218,85 @@ void dsl_call_def(dsl_ctx *c, dsl_def *d, const dsl_ast *call, int n, dsl_val *o
   memcpy(c->prefix, saved_prefix, sizeof saved_prefix);
 }
 
+/* The size opts->shapes gives dim d (named name) of input `input` of rank `rank`: its own
+ * binding, else one for a dim of another input with the same name; -1 if none. */
+static int64_t bound_size(const dsl_ctx *c, const dsl_ast *inputs, const kiln_value *shapes,
+                          const char *input, int rank, int d, const char *name) {
+  const kiln_options *o = c->opts;
+  for (int b = 0; o && o->shapes && b < o->nshapes; b++)
+    if (o->shapes[b].input && strcmp(o->shapes[b].input, input) == 0 && o->shapes[b].rank == rank)
+      return o->shapes[b].dims[d];
+  if (strcmp(name, "?") == 0) return -1; /* anonymous: binds itself only */
+  for (int b = 0; o && o->shapes && b < o->nshapes; b++)
+    for (int i = 0; i < inputs->nkids; i++) {
+      const kiln_value *v = &shapes[i];
+      if (!o->shapes[b].input || strcmp(o->shapes[b].input, inputs->kids[i]->s) != 0 ||
+          o->shapes[b].rank != v->rank)
+        continue;
+      for (int e = 0; e < v->rank; e++)
+        if (v->dim_names[e] && strcmp(v->dim_names[e], name) == 0) return o->shapes[b].dims[e];
+    }
+  return -1;
+}
+
+/* Graph inputs. A free dim takes the size kiln_options.shapes binds it to when given (so
+ * that errors depending on it are found here, at their line), else it is elaborated with
+ * two sizes (dsl_alt_shape); either way it is left free in the graph for binding. */
 static void model_inputs(dsl_ctx *c, const dsl_ast *inputs) {
+  kiln_value *shapes = kiln_xcalloc((size_t)inputs->nkids + 1, sizeof(kiln_value));
+  bool *ok = kiln_arena_alloc(&c->arena, (size_t)inputs->nkids + 1);
   for (int i = 0; i < inputs->nkids; i++) {
     const dsl_ast *in = inputs->kids[i];
-    dsl_val prev;
-    if (dsl_lookup(c, in->s, &prev)) {
+    ok[i] = false;
+    bool twice = false;
+    for (int j = 0; j < i; j++) twice |= strcmp(inputs->kids[j]->s, in->s) == 0;
+    if (twice)
       dsl_error(&c->diag, KILN_ERR_INVALID_MODEL, in->loc, "input '%s' is declared twice", in->s);
-      continue;
-    }
-    kiln_value shape;
-    memset(&shape, 0, sizeof shape);
+    else
+      ok[i] = dsl_eval_type(c, in->kids[0], true, &shapes[i]);
+  }
+  for (int i = 0; i < inputs->nkids; i++) {
+    const dsl_ast *in = inputs->kids[i];
+    bool twice = false;
+    for (int j = 0; j < i; j++) twice |= strcmp(inputs->kids[j]->s, in->s) == 0;
+    if (twice) continue;
     dsl_val v = {.kind = V_ERROR, .loc = in->loc};
-    if (dsl_eval_type(c, in->kids[0], true, &shape)) {
+    if (ok[i]) {
       v.kind = V_TENSOR;
       v.id = dsl_new_value(c, in->s);
       kiln_value *iv = &c->g->values[v.id];
-      iv->dtype = shape.dtype;
-      iv->rank = shape.rank;
-      memcpy(iv->dims, shape.dims, sizeof iv->dims);
-      memcpy(iv->dim_names, shape.dim_names, sizeof iv->dim_names);
+      const kiln_value *shape = &shapes[i];
+      iv->dtype = shape->dtype;
+      iv->rank = shape->rank;
+      memcpy(iv->dims, shape->dims, sizeof iv->dims);
+      memcpy(iv->dim_names, shape->dim_names, sizeof iv->dim_names);
+      dsl_alt_shape alt = {false, iv->rank < 0, iv->rank, {0}};
+      memcpy(alt.dims, iv->dims, sizeof alt.dims);
+      for (int b = 0; alt.any_rank && c->opts && c->opts->shapes && b < c->opts->nshapes; b++)
+        if (c->opts->shapes[b].input && strcmp(c->opts->shapes[b].input, in->s) == 0 &&
+            c->opts->shapes[b].rank >= 0 && c->opts->shapes[b].rank <= KILN_MAX_RANK) {
+          iv->rank = alt.rank = c->opts->shapes[b].rank; /* checked with it, left free */
+          memcpy(iv->dims, c->opts->shapes[b].dims, sizeof iv->dims);
+          memcpy(alt.dims, iv->dims, sizeof alt.dims);
+        }
+      for (int d = 0; d < iv->rank; d++) {
+        if (!iv->dim_names[d]) continue;
+        int64_t size = bound_size(c, inputs, shapes, in->s, iv->rank, d, iv->dim_names[d]);
+        if (size >= 0) {
+          iv->dims[d] = alt.dims[d] = size;
+        } else {
+          alt.free = true;
+          alt.dims[d] = DSL_FREE_DIM_ALT;
+        }
+      }
+      *dsl_alt(c, v.id) = alt;
       iv->is_input = true;
       c->g->inputs = kiln_xrealloc(c->g->inputs, sizeof(int) * (size_t)(c->g->ninputs + 1));
       c->g->inputs[c->g->ninputs++] = v.id;
     }
     dsl_bind(c, in->s, v);
   }
+  free(shapes); /* the dim names went to the graph's inputs */
 }
 
 /* The value a model returns under `name`. An input keeps its own name, and a value is

@@ -39,6 +39,19 @@ typedef struct dsl_def {
 
 typedef struct dsl_onnx_file dsl_onnx_file; /* a parsed .onnx for onnx("f", "name") */
 
+/* Free dims not bound by kiln_options.shapes are sized twice while elaborating: 1 in the
+ * graph (broadcasts with anything), DSL_FREE_DIM_ALT here (fits any window). A value whose
+ * shape depends on a free dim keeps its second shape; a node reading one is inferred with
+ * both, and its error is reported only when both fail, so that no size the dim could
+ * later be given is refused. */
+#define DSL_FREE_DIM_ALT 224
+typedef struct dsl_alt_shape {
+  bool free; /* the shape depends on a free dim: rank and dims are its second shape */
+  bool any_rank; /* an input declared `[*]` (its rank is bound at compile time) */
+  int rank;
+  int64_t dims[KILN_MAX_RANK];
+} dsl_alt_shape;
+
 typedef struct dsl_ctx {
   kiln_graph *g;
   kiln_block *block;      /* where new nodes go: the main graph or an If branch */
@@ -58,6 +71,8 @@ typedef struct dsl_ctx {
   int nenv, env_cap, floor;
   dsl_loc *node_locs;     /* node id -> the call that made it */
   int node_locs_cap;
+  dsl_alt_shape *alt;     /* value id -> its second shape (dsl_call.c) */
+  int alt_cap;
   char **names;           /* value names in use (open addressing), for unique names */
   int names_cap, names_used;
   char prefix[512];       /* param and value name prefix inside calls: "block_2." */
@@ -101,11 +116,16 @@ const char *dsl_kind_name(dsl_vkind k);
  * it when its inputs' types are known; an inference error is reported at loc. */
 int dsl_add_node(dsl_ctx *c, const char *op, dsl_loc loc, const int *ins, int nin,
                  const int *outs, int nout, kiln_attr *attrs, int nattrs);
+/* Value id's second shape (see dsl_alt_shape), made on first use. */
+dsl_alt_shape *dsl_alt(dsl_ctx *c, int id);
 /* The op named name, ignoring case; NULL if none. */
 const kiln_op_def *dsl_find_op(const char *name);
 /* A tensor operand: a tensor's id, -1 for '_', or a new constant from a number or list
  * (of dtype `want` when given; else i64 for integers, f32 otherwise). False after an error. */
 bool dsl_to_tensor(dsl_ctx *c, const dsl_val *v, kiln_dtype want, int *id);
+/* A number or list as an operand beside tensor `like`, whose type is known only once
+ * shapes are folded: a constant CastLike'd to it (a node at v's place). */
+bool dsl_number_like(dsl_ctx *c, const dsl_val *v, int like, int *id);
 /* A tensor from a number or a (nested) list, as dsl_to_tensor makes them. */
 bool dsl_value_tensor(dsl_ctx *c, const dsl_val *v, kiln_dtype want, kiln_tensor *t);
 

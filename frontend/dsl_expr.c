@@ -68,6 +68,7 @@ int dsl_new_value(dsl_ctx *c, const char *base) {
 }
 
 void dsl_rename(dsl_ctx *c, int id, const char *name) {
+  if (strcmp(c->g->values[id].name, name) == 0) return; /* `relu = Relu(x)`: already so */
   char *u = unique(c, name);
   dsl_name_reserve(c, u);
   free(c->g->values[id].name);
@@ -111,6 +112,12 @@ bool dsl_eval_type(dsl_ctx *c, const dsl_ast *type, bool symbolic, kiln_value *v
               type->s);
     return false;
   }
+  if (type->i) { /* `[*]`: the rank too is given when compiling */
+    if (symbolic) return v->rank = -1, true;
+    dsl_error(&c->diag, KILN_ERR_INVALID_MODEL, type->loc,
+              "only a model's input may have any rank (`[*]`); expected a list of dims");
+    return false;
+  }
   if (type->nkids > KILN_MAX_RANK) {
     dsl_error(&c->diag, KILN_ERR_UNSUPPORTED, type->loc, "rank %d is over kiln's limit of %d",
               type->nkids, KILN_MAX_RANK);
@@ -121,7 +128,8 @@ bool dsl_eval_type(dsl_ctx *c, const dsl_ast *type, bool symbolic, kiln_value *v
   for (int d = 0; d < type->nkids && ok; d++) {
     const dsl_ast *e = type->kids[d];
     dsl_val bound;
-    if (symbolic && e->kind == A_NAME && !dsl_lookup(c, e->s, &bound)) {
+    /* a name that is not a number is a dim's name, even one an input has too */
+    if (symbolic && e->kind == A_NAME && (!dsl_lookup(c, e->s, &bound) || bound.kind != V_INT)) {
       v->dim_names[d] = kiln_xstrdup(e->s);
       v->dims[d] = 1; /* a placeholder while elaborating; bound at compile time */
       continue;
@@ -190,6 +198,7 @@ static dsl_val fold_numbers(dsl_ctx *c, int op, dsl_val a, dsl_val b, dsl_loc lo
   default: break;
   }
   r.kind = V_FLOAT;
+  if (isnan(r.f)) r.f = NAN; /* one NaN, whatever the machine makes: 0.0 / 0 is exact */
   return r;
 }
 
@@ -207,7 +216,10 @@ static dsl_val tensor_binop(dsl_ctx *c, int op, dsl_val a, dsl_val b, dsl_loc lo
                 "operator '%s' needs a tensor or a number here, not '_'", dsl_op_text(op));
       return error_val(loc);
     }
-    if (!dsl_to_tensor(c, &args[i], t, &ins[i])) return error_val(loc);
+    bool number = args[i].kind == V_INT || args[i].kind == V_FLOAT || args[i].kind == V_LIST;
+    if (number && other->kind == V_TENSOR && !kiln_dtype_valid(t) ? !dsl_number_like(c, &args[i], other->id, &ins[i])
+                                                                   : !dsl_to_tensor(c, &args[i], t, &ins[i]))
+      return error_val(loc);
   }
   static const char *const names[] = {NULL, "add", "sub", "mul", "div", "pow", "equal", "equal",
                                       "less", "lessorequal", "greater", "greaterorequal"};
@@ -236,7 +248,8 @@ static dsl_val eval_binop(dsl_ctx *c, const dsl_ast *e) {
 
 static dsl_val eval_neg(dsl_ctx *c, const dsl_ast *e) {
   dsl_val a = dsl_eval(c, e->kids[0]);
-  if (a.kind == V_INT && a.i != INT64_MIN) return a.i = -a.i, a.loc = e->loc, a;
+  /* wrapping, so that -9223372036854775808 (2^63, read as INT64_MIN) is INT64_MIN */
+  if (a.kind == V_INT) return a.i = (int64_t)(0 - (uint64_t)a.i), a.loc = e->loc, a;
   if (a.kind == V_INT || a.kind == V_FLOAT) return (dsl_val){.kind = V_FLOAT, .f = -num(a), .loc = e->loc};
   if (a.kind == V_TENSOR) {
     int out = dsl_new_value(c, "neg");
@@ -251,7 +264,7 @@ static dsl_val eval_neg(dsl_ctx *c, const dsl_ast *e) {
 
 static dsl_val eval_name(dsl_ctx *c, const dsl_ast *e) {
   dsl_val v;
-  if (strcmp(e->s, "_") == 0 || strcmp(e->s, "none") == 0) return (dsl_val){.kind = V_NONE, .loc = e->loc};
+  if (!e->i && (strcmp(e->s, "_") == 0 || strcmp(e->s, "none") == 0)) return (dsl_val){.kind = V_NONE, .loc = e->loc};
   if (dsl_lookup(c, e->s, &v)) {
     v.loc = e->loc;
     return v;

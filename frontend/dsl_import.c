@@ -114,10 +114,14 @@ static void collect(dsl_ctx *c, const dsl_ast *program, bool is_main, const dsl_
 
 /* Leaves types and shapes to kiln_pass_infer, as the ONNX importer does: what the
  * elaborator inferred for its diagnostics used placeholder sizes for free dims. */
-static void forget_inference(kiln_graph *g) {
+static void forget_inference(dsl_ctx *c) {
+  kiln_graph *g = c->g;
   for (int i = 0; i < g->nvalues; i++) {
     kiln_value *v = &g->values[i];
-    if (v->is_input) {
+    if (v->is_input && i < c->alt_cap && c->alt[i].any_rank) {
+      v->rank = -1;
+      memset(v->dims, 0, sizeof v->dims);
+    } else if (v->is_input) {
       for (int d = 0; d < v->rank; d++)
         if (v->dim_names[d]) v->dims[d] = -1;
     } else if (!v->data && !(v->rank >= 0 && kiln_value_numel(v) == 0 && v->producer < 0)) {
@@ -143,6 +147,8 @@ static void free_ctx(dsl_ctx *c) {
   free(c->defs);
   free(c->env);
   free(c->node_locs);
+  free(c->alt);
+  dsl_diag_free(&c->diag);
   for (int i = 0; i < c->names_cap; i++) free(c->names[i]);
   free(c->names);
   dsl_free_onnx_files(c);
@@ -182,7 +188,7 @@ kiln_status kiln_dsl_import(const char *text, size_t size, const char *path,
   }
   kiln_status st = c.diag.count ? (err->code ? err->code : KILN_ERR_INVALID_MODEL) : KILN_OK;
   if (!st) {
-    forget_inference(c.g);
+    forget_inference(&c);
     *out = c.g;
   } else {
     kiln_graph_free(c.g);

@@ -170,25 +170,52 @@ static Onnx__ModelProto *onnx_model(dsl_ctx *c, dsl_loc loc, const char *path) {
   return m;
 }
 
-/* The initializer, or the `value` of the Constant node, that an ONNX file names `name`. */
-static const Onnx__TensorProto *onnx_tensor(const Onnx__GraphProto *g, const char *name) {
+/* The initializer, or the value of the Constant node, that an ONNX file names `name`: in
+ * the main graph, else in a subgraph (an If branch's own weights), depth first. A
+ * Constant's value_floats or value_ints (1-D f32 and i64, as the importer reads them) are
+ * described in *list, whose dims *dim holds. */
+static const Onnx__TensorProto *onnx_tensor(const Onnx__GraphProto *g, const char *name, int depth,
+                                            Onnx__TensorProto *list, int64_t *dim) {
+  if (!g || depth > 32) return NULL; /* the ONNX importer's nesting bound */
   for (size_t i = 0; i < g->n_initializer; i++)
     if (g->initializer[i]->name && strcmp(g->initializer[i]->name, name) == 0) return g->initializer[i];
   for (size_t i = 0; i < g->n_node; i++) {
     const Onnx__NodeProto *n = g->node[i];
     if (!n->op_type || strcmp(n->op_type, "Constant") != 0 || n->n_output != 1 || strcmp(n->output[0], name) != 0)
       continue;
-    for (size_t a = 0; a < n->n_attribute; a++)
-      if (n->attribute[a]->name && strcmp(n->attribute[a]->name, "value") == 0 && n->attribute[a]->t)
-        return n->attribute[a]->t;
+    for (size_t a = 0; a < n->n_attribute; a++) {
+      const Onnx__AttributeProto *at = n->attribute[a];
+      if (!at->name) continue;
+      if (strcmp(at->name, "value") == 0 && at->t) return at->t;
+      bool floats = strcmp(at->name, "value_floats") == 0, ints = strcmp(at->name, "value_ints") == 0;
+      if (!floats && !ints) continue;
+      *list = (Onnx__TensorProto)ONNX__TENSOR_PROTO__INIT;
+      list->has_data_type = true;
+      list->data_type = floats ? ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT : ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+      list->n_dims = 1;
+      list->dims = dim;
+      *dim = (int64_t)(floats ? at->n_floats : at->n_ints);
+      if (floats) list->n_float_data = at->n_floats, list->float_data = at->floats;
+      else list->n_int64_data = at->n_ints, list->int64_data = at->ints;
+      return list;
+    }
   }
+  for (size_t i = 0; i < g->n_node; i++)
+    for (size_t a = 0; a < g->node[i]->n_attribute; a++) {
+      const Onnx__AttributeProto *at = g->node[i]->attribute[a];
+      const Onnx__TensorProto *t = onnx_tensor(at->g, name, depth + 1, list, dim);
+      for (size_t k = 0; !t && k < at->n_graphs; k++) t = onnx_tensor(at->graphs[k], name, depth + 1, list, dim);
+      if (t) return t;
+    }
   return NULL;
 }
 
 static bool read_onnx(dsl_ctx *c, dsl_loc loc, const char *path, const char *name, kiln_tensor *t) {
   Onnx__ModelProto *m = onnx_model(c, loc, path);
   if (!m) return false;
-  const Onnx__TensorProto *p = onnx_tensor(m->graph, name);
+  Onnx__TensorProto list;
+  int64_t dim;
+  const Onnx__TensorProto *p = onnx_tensor(m->graph, name, 0, &list, &dim);
   if (!p) {
     dsl_error(&c->diag, KILN_ERR_INVALID_MODEL, loc, "'%s' has no initializer named '%s'", path, name);
     return false;

@@ -30,6 +30,12 @@ static dsl_ast *named(dsl_parse_ctx *c, dsl_kind k, YYLTYPE l, char *s) {
   n->s = s;
   return n;
 }
+/* A backquoted name (A_NAME with i = 1). */
+static dsl_ast *quoted(dsl_parse_ctx *c, YYLTYPE l, char *s) {
+  dsl_ast *n = named(c, A_NAME, l, s);
+  n->i = 1;
+  return n;
+}
 static dsl_ast *binop(dsl_parse_ctx *c, YYLTYPE l, int op, dsl_ast *a, dsl_ast *b) {
   dsl_ast *n = node(c, A_BINOP, l);
   n->op = op;
@@ -48,7 +54,7 @@ static void yyerror(YYLTYPE *l, void *scanner, dsl_parse_ctx *c, const char *msg
   double f;
 }
 
-%token <str> IDENT "name" STRING "string"
+%token <str> IDENT "name" QIDENT "quoted name" STRING "string"
 %token <i> INT "integer"
 %token <f> FLOAT "number"
 %token MODEL "'model'" DEF "'def'" IMPORT "'import'" PARAM "'param'" REPEAT "'repeat'"
@@ -58,6 +64,7 @@ static void yyerror(YYLTYPE *l, void *scanner, dsl_parse_ctx *c, const char *msg
 %type <node> items item names opt_names inputs opt_inputs input type dims opt_dims block
 %type <node> stmts stmt targets rets ret expr primary exprs opt_exprs args opt_args arg
 %type <node> opt_seed
+%type <str> name
 
 %nonassoc EQ NE '<' LE '>' GE
 %left '+' '-'
@@ -74,14 +81,15 @@ items: %empty                      { $$ = node(ctx, A_PROGRAM, @$); }
      | items NL                    { $$ = $1; }
      | items item NL               { $$ = add(ctx, $1, $2); }
      | items error NL              { $$ = $1; yyerrok; }
+     | items error block NL        { $$ = $1; yyerrok; } /* a bad first line: skip its block */
      ;
 
 item: IMPORT STRING                { $$ = named(ctx, A_IMPORT, @2, $2); }
-    | DEF IDENT '(' opt_names ')' '=' expr
+    | DEF name '(' opt_names ')' '=' expr
                                    { $$ = add(ctx, add(ctx, named(ctx, A_DEF, @2, $2), $4), $7); }
-    | DEF IDENT '(' opt_names ')' block
+    | DEF name '(' opt_names ')' block
                                    { $$ = add(ctx, add(ctx, named(ctx, A_DEF, @2, $2), $4), $6); }
-    | MODEL IDENT '(' opt_inputs ')' opt_seed block
+    | MODEL name '(' opt_inputs ')' opt_seed block
                                    { $$ = add(ctx, add(ctx, add(ctx, named(ctx, A_MODEL, @2, $2), $4), $7), $6); }
     ;
 
@@ -96,8 +104,8 @@ opt_seed: %empty                   { $$ = NULL; }
 opt_names: %empty                  { $$ = node(ctx, A_LIST, @$); }
          | names
          ;
-names: IDENT                       { $$ = add(ctx, node(ctx, A_LIST, @1), named(ctx, A_NAME, @1, $1)); }
-     | names ',' IDENT             { $$ = add(ctx, $1, named(ctx, A_NAME, @3, $3)); }
+names: name                        { $$ = add(ctx, node(ctx, A_LIST, @1), named(ctx, A_NAME, @1, $1)); }
+     | names ',' name              { $$ = add(ctx, $1, named(ctx, A_NAME, @3, $3)); }
      ;
 
 opt_inputs: %empty                 { $$ = node(ctx, A_LIST, @$); }
@@ -106,10 +114,11 @@ opt_inputs: %empty                 { $$ = node(ctx, A_LIST, @$); }
 inputs: input                      { $$ = add(ctx, node(ctx, A_LIST, @1), $1); }
       | inputs ',' input           { $$ = add(ctx, $1, $3); }
       ;
-input: IDENT ':' type              { $$ = add(ctx, named(ctx, A_INPUT, @1, $1), $3); }
+input: name ':' type               { $$ = add(ctx, named(ctx, A_INPUT, @1, $1), $3); }
      ;
 
 type: IDENT '[' opt_dims ']'       { $$ = $3; $$->s = $1; $$->loc = L(ctx, @1); }
+    | IDENT '[' '*' ']'            { $$ = named(ctx, A_TYPE, @1, $1); $$->i = 1; } /* any rank */
     ;
 opt_dims: %empty                   { $$ = node(ctx, A_TYPE, @$); }
         | dims
@@ -126,7 +135,7 @@ stmts: %empty                      { $$ = node(ctx, A_BLOCK, @$); }
      | stmts error NL              { $$ = $1; yyerrok; }
      ;
 
-stmt: PARAM IDENT ':' type '=' expr
+stmt: PARAM name ':' type '=' expr
                                    { $$ = add(ctx, add(ctx, named(ctx, A_PARAM, @2, $2), $4), $6); }
     | targets '=' expr             { $$ = add(ctx, add(ctx, node(ctx, A_ASSIGN, @1), $1), $3); }
     | REPEAT expr block            { $$ = add(ctx, add(ctx, node(ctx, A_REPEAT, @1), $2), $3); }
@@ -134,14 +143,21 @@ stmt: PARAM IDENT ':' type '=' expr
     ;
 
 targets: IDENT                     { $$ = add(ctx, node(ctx, A_LIST, @1), named(ctx, A_NAME, @1, $1)); }
+       | QIDENT                    { $$ = add(ctx, node(ctx, A_LIST, @1), quoted(ctx, @1, $1)); }
        | targets ',' IDENT         { $$ = add(ctx, $1, named(ctx, A_NAME, @3, $3)); }
+       | targets ',' QIDENT        { $$ = add(ctx, $1, quoted(ctx, @3, $3)); }
        ;
+
+/* A backquoted name is only a name: `_` and `none` are values called so, not "omitted". */
+name: IDENT
+    | QIDENT
+    ;
 
 rets: ret                          { $$ = add(ctx, node(ctx, A_RETURN, @1), $1); }
     | rets ',' ret                 { $$ = add(ctx, $1, $3); }
     ;
 ret: expr                          { $$ = add(ctx, node(ctx, A_ARG, @1), $1); }
-   | IDENT '=' expr                { $$ = add(ctx, named(ctx, A_ARG, @1, $1), $3); }
+   | name '=' expr                 { $$ = add(ctx, named(ctx, A_ARG, @1, $1), $3); }
    ;
 
 expr: expr '+' expr                { $$ = binop(ctx, @2, DSL_OP_ADD, $1, $3); }
@@ -163,9 +179,10 @@ primary: INT                       { $$ = node(ctx, A_INT, @1); $$->i = $1; }
        | FLOAT                     { $$ = node(ctx, A_FLOAT, @1); $$->f = $1; }
        | STRING                    { $$ = named(ctx, A_STRING, @1, $1); }
        | IDENT                     { $$ = named(ctx, A_NAME, @1, $1); }
+       | QIDENT                    { $$ = quoted(ctx, @1, $1); }
        | '(' expr ')'              { $$ = $2; }
        | '[' opt_exprs ']'         { $$ = $2; $$->loc = L(ctx, @1); }
-       | IDENT '(' opt_args ')'    { $$ = $3; $$->s = $1; $$->loc = L(ctx, @1); }
+       | name '(' opt_args ')'     { $$ = $3; $$->s = $1; $$->loc = L(ctx, @1); }
        ;
 
 opt_exprs: %empty                  { $$ = node(ctx, A_LIST, @$); }
@@ -182,8 +199,8 @@ args: arg                          { $$ = add(ctx, node(ctx, A_CALL, @1), $1); }
     | args ',' arg                 { $$ = add(ctx, $1, $3); }
     ;
 arg: expr                          { $$ = add(ctx, node(ctx, A_ARG, @1), $1); }
-   | IDENT '=' expr                { $$ = add(ctx, named(ctx, A_ARG, @1, $1), $3); }
-   | IDENT '=' block               { $$ = add(ctx, named(ctx, A_ARG, @1, $1), $3); }
+   | name '=' expr                 { $$ = add(ctx, named(ctx, A_ARG, @1, $1), $3); }
+   | name '=' block                { $$ = add(ctx, named(ctx, A_ARG, @1, $1), $3); }
    ;
 
 %%
@@ -216,6 +233,11 @@ static int yyreport_syntax_error(const yypcontext_t *pc, void *scanner, dsl_pars
   char want[256] = "", got[96] = "";
   bool expression = false;
   for (int i = 0; i < n; i++) expression |= expected[i] == YYSYMBOL_INT;
+  /* a quoted name goes wherever a name does: "name" says both */
+  int kept = 0;
+  for (int i = 0; i < n; i++)
+    if (expected[i] != YYSYMBOL_QIDENT) expected[kept++] = expected[i];
+  n = kept;
   if (found == YYSYMBOL_YYEOF && open_block) {
     snprintf(want, sizeof want, "'}' (a block is not closed)");
   } else if (expression) {
@@ -233,7 +255,17 @@ static int yyreport_syntax_error(const yypcontext_t *pc, void *scanner, dsl_pars
   if (found == YYSYMBOL_YYEOF) snprintf(got, sizeof got, "end of file");
   else if (found == YYSYMBOL_NL) snprintf(got, sizeof got, "end of line");
   else snprintf(got, sizeof got, "'%s'", c->last_text);
-  if (*want)
+  /* a misspelt keyword starting an item (`modle m(...)`) */
+  const char *guess = NULL;
+  for (int i = 0; i < n && found == YYSYMBOL_IDENT; i++) {
+    const char *kw = expected[i] == YYSYMBOL_MODEL ? "model" : expected[i] == YYSYMBOL_DEF ? "def"
+                     : expected[i] == YYSYMBOL_IMPORT ? "import" : NULL;
+    if (kw && dsl_distance(c->last_text, kw) <= (strlen(kw) > 3 ? 2 : 1)) guess = kw;
+  }
+  if (*want && guess)
+    dsl_error(c->diag, KILN_ERR_INVALID_MODEL, at, "syntax error: expected %s, found %s (did you mean '%s'?)",
+              want, got, guess);
+  else if (*want)
     dsl_error(c->diag, KILN_ERR_INVALID_MODEL, at, "syntax error: expected %s, found %s", want, got);
   else
     dsl_error(c->diag, KILN_ERR_INVALID_MODEL, at, "syntax error: unexpected %s", got);

@@ -53,12 +53,24 @@ static bool is_ident(const char *s) {
   return !is_keyword(s);
 }
 
-/* s as a DSL name: itself, or backquoted (backquotes and newlines inside become '_'). */
+/* s as a DSL name: itself, or backquoted with '`', '\\' and newlines escaped (the
+ * lexer's quoted names). An empty name, which the DSL cannot write, becomes `_`. */
 static char *quote_name(const char *s) {
   if (is_ident(s)) return kiln_xstrdup(s);
-  char *q = kiln_fmt("`%s`", *s ? s : "_");
-  for (char *p = q + 1; p[1]; p++)
-    if (*p == '`' || *p == '\n' || *p == '\r') *p = '_';
+  if (!*s) s = "_";
+  char *q = kiln_xmalloc(2 * strlen(s) + 3), *o = q;
+  *o++ = '`';
+  for (; *s; s++) {
+    if (*s == '`' || *s == '\\') *o++ = '\\';
+    if (*s == '\n') {
+      *o++ = '\\';
+      *o++ = 'n';
+    } else {
+      *o++ = *s;
+    }
+  }
+  *o++ = '`';
+  *o = 0;
   return q;
 }
 
@@ -127,13 +139,20 @@ static void print_string(FILE *out, const char *s) {
   fputc('"', out);
 }
 
+/* Exactly, in the language's literals: inf as 1e999, NaN (which has no literal) as the
+ * quotient 0.0 / 0, -0 as -0.0 (the integer -0 would read back as +0). */
 static void print_float(FILE *out, double v, bool f64) {
   if (isinf(v)) fputs(v > 0 ? "1e999" : "-1e999", out);
-  else if (isnan(v)) fputs("0", out); /* the language has no NaN literal */
+  else if (isnan(v)) fputs(signbit(v) ? "-(0.0 / 0)" : "(0.0 / 0)", out);
+  else if (v == 0 && signbit(v)) fputs("-0.0", out);
   else fprintf(out, f64 ? "%.17g" : "%.9g", v);
 }
 
 static void print_type(printer *p, kiln_dtype t, int rank, const int64_t *dims, char *const *dim_names) {
+  if (rank < 0) { /* an input whose rank, too, is bound at compile time */
+    fprintf(p->out, "%s[*]", kiln_dtype_name(t));
+    return;
+  }
   fprintf(p->out, "%s[", kiln_dtype_name(t));
   for (int d = 0; d < rank; d++) {
     if (d) fputs(", ", p->out);
@@ -263,7 +282,10 @@ static void attr_params(printer *p, const kiln_node *n, int depth, char **tensor
     const kiln_attr *at = &n->attrs[a];
     tensor_names[a] = NULL;
     if (at->type != KILN_ATTR_TENSOR || !at->tensors) continue;
-    tensor_names[a] = kiln_fmt("`%s.%s#%d`", n->name, at->name, ++p->fresh);
+    char *raw = kiln_fmt("%s.%s#%d", n->name, at->name, ++p->fresh), *q = quote_name(raw);
+    tensor_names[a] = kiln_xstrdup(unique(&p->printed, q)); /* no value's name */
+    free(q);
+    free(raw);
     const kiln_tensor *t = &at->tensors[0];
     print_param(p, tensor_names[a], NULL, t->dtype, t->rank, t->dims, t->data, depth == 1 ? "  " : "    ");
   }
@@ -337,12 +359,12 @@ kiln_status kiln_dsl_print(const kiln_graph *g, const kiln_dsl_weights *w, FILE 
   printer p = {.g = g, .w = w, .out = out, .err = err};
   make_names(&p);
   char *model = quote_name(g->name && *g->name ? g->name : "model");
-  fprintf(out, "# kiln DSL (kiln dump --dsl)\nmodel %s(", model[0] == '`' ? "model" : model);
+  fprintf(out, "# kiln DSL (kiln dump --dsl)\nmodel %s(", model);
   free(model);
   for (int i = 0; i < g->ninputs; i++) {
     const kiln_value *v = &g->values[g->inputs[i]];
     fprintf(out, "%s%s: ", i ? ", " : "", p.names[g->inputs[i]]);
-    print_type(&p, v->dtype, v->rank < 0 ? 0 : v->rank, v->dims, v->dim_names);
+    print_type(&p, v->dtype, v->rank, v->dims, v->dim_names);
   }
   fputs(") {\n", out);
   for (int i = 0; i < g->nvalues; i++)

@@ -100,7 +100,8 @@ typedef struct kiln_options {
 
 typedef struct kiln_model kiln_model;
 
-/* The format of a file is told by its contents (ONNX protobuf or kiln DSL text). */
+/* ONNX protobuf or kiln DSL text: a file ending in .kiln is DSL, one ending in .onnx is
+ * ONNX; any other file or buffer is DSL when it is text that is not an ONNX model. */
 kiln_status kiln_compile_file(const char *path, const kiln_options *opts, kiln_model **out,
                               kiln_error *err);
 kiln_status kiln_compile_buffer(const void *data, size_t size, const kiln_options *opts,

@@ -28,12 +28,13 @@ static kiln_error *reset(kiln_error *err, kiln_error *scratch) {
   return err;
 }
 
-/* ONNX protobuf or kiln DSL text, told apart by the contents. `path` (NULL for a buffer)
- * names DSL diagnostics and locates its imports and weight files. */
+/* ONNX protobuf or kiln DSL text, told apart by the path's extension, else the contents
+ * (kiln_model_is_dsl). `path` (NULL for a buffer) names DSL diagnostics and locates its
+ * imports and weight files. */
 static kiln_status import_graph(const void *data, size_t size, const char *path,
                                 const char *base_dir, const kiln_options *opts, kiln_graph **g,
                                 kiln_error *err) {
-  if (kiln_dsl_detect(data, size)) {
+  if (kiln_model_is_dsl(path, data, size)) {
     kiln_options o = *opts;
     o.base_dir = base_dir;
     return kiln_dsl_import(data, size, path, &o, g, err);

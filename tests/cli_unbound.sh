@@ -46,7 +46,7 @@ for cmd in "compile free.kiln -o free.so" "run free.kiln" "dump free.kiln"; do
     "$kiln" "${c[@]}" --shape y=2x3x1x1
 done
 # not a free dim: no hint
-expect 5 "'N' is already 2" "!on the command line" -- \
+expect 5 "shapes do not broadcast" "!on the command line" -- \
   "$kiln" dump free.kiln --shape x=2x3x4x4 --shape y=3x3x1x1
 expect 5 "input 'y' dim 1 is 3, but was given 4" "!on the command line" -- \
   "$kiln" dump free.kiln --shape y=2x4x1x1

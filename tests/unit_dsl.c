@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static kiln_graph *import_text(const char *text, kiln_error *err) {
   kiln_graph *g = NULL;
@@ -128,9 +129,122 @@ static void test_valid(void) {
     CHECK(infer(g, 1, &err) == KILN_OK);
     kiln_graph_free(g);
   }
+  /* backquoted names: any text with '`', '\\' and newlines escaped, keywords included;
+   * quoted, `_` and `none` are names, not an omitted input */
+  g = import_text("model `model`(`def`: f32[`N-1`, 2], `_`: f32[2]) {\n"
+                  "  `a\\`b\\\\c\\n` = `def` + `_`\n  `none` = Relu(`a\\`b\\\\c\\n`)\n"
+                  "  return `return` = `none`, `_`\n}\n", &err);
+  CHECK(g != NULL);
+  if (!g) fprintf(stderr, "%s\n", err.message);
+  if (g) {
+    CHECK(strcmp(g->name, "model") == 0 && g->ninputs == 2);
+    CHECK(strcmp(g->values[g->inputs[0]].name, "def") == 0 && strcmp(g->values[g->inputs[1]].name, "_") == 0);
+    CHECK(strcmp(g->values[g->inputs[0]].dim_names[0], "N-1") == 0);
+    CHECK(kiln_graph_find_value(g, "a`b\\c\n") >= 0 && count_op(g, "Add") == 1);
+    CHECK(strcmp(output(g, 0)->name, "return") == 0 && strcmp(output(g, 1)->name, "_") == 0);
+    kiln_graph_free(g);
+  }
   /* the detector */
   CHECK(kiln_dsl_detect("model m", 7) && kiln_dsl_detect("\n# x\n", 5) && kiln_dsl_detect("import \"a\"", 10));
   CHECK(!kiln_dsl_detect("\x08\x07\x12\x00", 4) && !kiln_dsl_detect("modelx", 6));
+}
+
+static kiln_status import_with(const char *text, const kiln_shape_binding *b, int nb, kiln_error *err) {
+  kiln_graph *g = NULL;
+  kiln_options o = {.shapes = b, .nshapes = nb};
+  memset(err, 0, sizeof *err);
+  kiln_status st = kiln_dsl_import(text, strlen(text), NULL, &o, &g, err);
+  kiln_graph_free(g);
+  return st;
+}
+
+/* Free dims: no size they could be bound to is refused while reading; what is wrong
+ * whatever their size is still reported at its line; sizes bound in kiln_options decide
+ * (and place the error). Shapes known only after folding reach If branches. */
+static void test_free_dims(void) {
+  kiln_error err;
+  const char *conv = "model m(x: f32[N, 3, H, W]) {\n  param w: f32[4, 3, 3, 3] = he\n"
+                     "  return MaxPool(Conv(x, w), kernel_shape=[2, 2])\n}\n";
+  CHECK(import_with(conv, NULL, 0, &err) == KILN_OK);
+  kiln_shape_binding small = {"x", 4, {1, 3, 2, 2}};
+  CHECK(import_with(conv, &small, 1, &err) == KILN_ERR_SHAPE &&
+        strstr(err.message, "<buffer>:3:18: error: Conv: window 3 is larger than the padded input 2"));
+  const char *mm = "model m(x: f32[N, 3]) {\n  param w: f32[4, 5] = he\n  return MatMul(x, w)\n}\n";
+  CHECK(import_with(mm, NULL, 0, &err) == KILN_ERR_SHAPE && strstr(err.message, "<buffer>:3:10: error: MatMul"));
+  const char *add = "model m(x: f32[N], y: f32[4], z: f32[N]) {\n  return x + y + z\n}\n";
+  CHECK(import_with(add, NULL, 0, &err) == KILN_OK);
+  kiln_shape_binding three = {"x", 1, {3}}, four = {"z", 1, {4}};
+  CHECK(import_with(add, &three, 1, &err) == KILN_ERR_SHAPE &&
+        strstr(err.message, "<buffer>:2:12: error: Add: shapes do not broadcast"));
+  CHECK(import_with(add, &four, 1, &err) == KILN_OK); /* N named in z binds x too */
+  /* a dim named like an earlier input is still a dim */
+  CHECK(import_with("model m(N: f32[2], x: f32[N]) {\n  return x\n}\n", NULL, 0, &err) == KILN_OK);
+  /* an input of any rank: bound when compiling, checked with the binding */
+  const char *any = "model m(x: f32[*]) {\n  param w: f32[3] = [1, 2, 3]\n  return y = Relu(x) * w\n}\n";
+  CHECK(import_with(any, NULL, 0, &err) == KILN_OK);
+  kiln_shape_binding two_by_four = {"x", 2, {2, 4}}, two_by_three = {"x", 2, {2, 3}};
+  CHECK(import_with(any, &two_by_four, 1, &err) == KILN_ERR_SHAPE && strstr(err.message, "<buffer>:3:22: error: Mul: shapes do not broadcast"));
+  kiln_options with = {.shapes = &two_by_three, .nshapes = 1};
+  kiln_model *m = NULL;
+  CHECK(kiln_compile_buffer(any, strlen(any), &with, &m, &err) == KILN_OK);
+  if (m) {
+    float x[6] = {-1, 1, 1, 2, -2, 2}, y[6];
+    const void *in[1] = {x};
+    void *out[1] = {y};
+    CHECK(kiln_run(m, in, out, &err) == KILN_OK && y[0] == 0 && y[2] == 3 && y[5] == 6);
+    kiln_model_free(m);
+  }
+  /* branch results whose shapes are computed: known once folded */
+  const char *branches = "model m(x: f32[2, 3], c: bool[]) {\n  r = Reshape(x, Shape(x))\n"
+                         "  y = If(c, then_branch={ return r }, else_branch={ return Relu(r) * 2 })\n"
+                         "  return y\n}\n";
+  CHECK(kiln_compile_buffer(branches, strlen(branches), NULL, &m, &err) == KILN_OK);
+  if (!m) fprintf(stderr, "%s\n", err.message);
+  if (m) {
+    float x[6] = {-1, 2, -3, 4, -5, 6}, y[6];
+    bool c = false;
+    const void *in[2] = {x, &c};
+    void *out[1] = {y};
+    CHECK(kiln_run(m, in, out, &err) == KILN_OK && y[0] == 0 && y[1] == 4 && y[5] == 12);
+    kiln_model_free(m);
+  }
+}
+
+/* ONNX or DSL: by the extension, else by the contents; a mistake in the first word of a
+ * program still gets DSL diagnostics, from a file of any name or a buffer. */
+static void test_format(void) {
+  const char *typo = "modle m(x: f32[2]) {\n  return x\n}\n";
+  void *onnx;
+  size_t onnx_size;
+  kiln_error err = {0};
+  CHECK(kiln_read_file("dsl/roundtrip/if_outer.onnx", &onnx, &onnx_size, &err) == KILN_OK);
+  CHECK(kiln_model_is_dsl("a.kiln", onnx, onnx_size) && kiln_model_is_dsl("dir/A.KILN", "", 0));
+  CHECK(!kiln_model_is_dsl("a.onnx", typo, strlen(typo)) && !kiln_model_is_dsl(NULL, onnx, onnx_size));
+  CHECK(!kiln_model_is_dsl("model.bin", onnx, onnx_size) && !kiln_model_is_dsl(".kiln/m", onnx, onnx_size));
+  CHECK(kiln_model_is_dsl(NULL, typo, strlen(typo)) && kiln_model_is_dsl("net.txt", typo, strlen(typo)));
+  CHECK(kiln_model_is_dsl(NULL, "x = 1 # \xc3\xa9t\xc3\xa9\n", 14));  /* UTF-8 text */
+  CHECK(!kiln_model_is_dsl(NULL, "\xff\xfe this is not a protobuf \x01\x02", 30));
+  CHECK(!kiln_model_is_dsl(NULL, "\x08\x07\x12\x00", 4));
+  free(onnx);
+  kiln_model *m = NULL;
+  CHECK(kiln_compile_buffer(typo, strlen(typo), NULL, &m, &err) == KILN_ERR_INVALID_MODEL);
+  CHECK(strstr(err.message, "<buffer>:1:1: error: syntax error: expected end of file, 'model', 'def', "
+                            "'import' or end of line, found 'modle' (did you mean 'model'?)\n  modle") != NULL);
+  char dir[] = "/tmp/kiln_dsl_format_XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  const char *names[] = {"net.kiln", "net.txt", "net"};
+  for (int i = 0; i < 3; i++) {
+    char *path = kiln_fmt("%s/%s", dir, names[i]), *want = kiln_fmt("%s:1:1: error: syntax error", path);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) fputs(typo, f), fclose(f);
+    CHECK(kiln_compile_file(path, NULL, &m, &err) == KILN_ERR_INVALID_MODEL && strstr(err.message, want));
+    CHECK(!strstr(err.message, "protobuf"));
+    remove(path);
+    free(path);
+    free(want);
+  }
+  rmdir(dir);
 }
 
 /* Every tests/dsl/errors/NAME.kiln fails with the text of NAME.err exactly. */
@@ -225,6 +339,8 @@ static void test_buffer(void) {
 int main(void) {
   test_valid();
   test_buffer();
+  test_free_dims();
+  test_format();
   test_errors();
   test_robust();
   return check_report();

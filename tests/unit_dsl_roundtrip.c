@@ -3,7 +3,12 @@
  * after inference, the same output types and shapes). Run on the examples (large weights
  * through .npy files in a temporary folder), on the ONNX files under tests/data/onnx and
  * examples/, and on every ONNX backend node-test model installed; or, given a folder as
- * argv[1], on the generated test models in it (the CTest case dsl_roundtrip/models). */
+ * argv[1], on the generated test models in it (the CTest case dsl_roundtrip/models), the
+ * smaller of which are also run, original against printed text.
+ * The models of tests/dsl/roundtrip/ (names the DSL must quote, If branches using outer
+ * values, free dims, inputs of any rank, many weights, large Constant nodes) are also
+ * compiled and run, original against printed text (weights by name in the .onnx and
+ * through .npy files): outputs equal bit for bit. */
 #include "check.h"
 
 #include "frontend/dsl.h"
@@ -13,6 +18,7 @@
 #include "passes/passes.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -136,7 +142,7 @@ static kiln_status infer(kiln_graph *g, kiln_error *err) {
   return st ? st : kiln_pass_infer(g, &o, err);
 }
 
-static int trips, skipped;
+static int trips, skipped, runs;
 static char scratch[] = "/tmp/kiln_dsl_rt_XXXXXX"; /* the text's base_dir; weights in w/ */
 
 /* Empties scratch/w, so each round trip reads only the files its own print wrote. */
@@ -154,9 +160,108 @@ static void clear_weights(void) {
   free(dir);
 }
 
+/* Free dims bound for a run: "input=2x3x9x9" each (the input's name may hold '='). */
+typedef struct run_spec {
+  const char *file; /* under tests/dsl/roundtrip/ */
+  const char *shapes[4];
+} run_spec;
+
+static int parse_shapes(const run_spec *r, kiln_shape_binding *b) {
+  int n = 0;
+  for (int i = 0; i < 4 && r->shapes[i]; i++, n++) {
+    const char *eq = strrchr(r->shapes[i], '=');
+    b[n] = (kiln_shape_binding){kiln_fmt("%.*s", (int)(eq - r->shapes[i]), r->shapes[i]), 0, {0}};
+    for (const char *p = eq + 1; *p; p += *p == 'x') b[n].dims[b[n].rank++] = strtoll(p, (char **)&p, 10);
+  }
+  return n;
+}
+
+/* Deterministic inputs: numbers in [-2, 2), small integers; bool input j is bit j of run. */
+static void fill_input(const kiln_tensor_info *info, void *buf, int run, int *nbool, uint32_t *seed) {
+  size_t n = info->bytes / kiln_dtype_size(info->dtype);
+  bool b = (run >> (*nbool)++) & 1;
+  if (info->dtype != KILN_BOOL) (*nbool)--;
+  for (size_t i = 0; i < n; i++) {
+    *seed = *seed * 1664525u + 1013904223u;
+    double v = (double)(*seed >> 8) / (1 << 24) * 4 - 2;
+    if (info->dtype == KILN_BOOL) ((bool *)buf)[i] = b;
+    else if (kiln_dtype_is_float(info->dtype)) kiln_store_f64(info->dtype, buf, (int64_t)i, v);
+    else kiln_store_i64(info->dtype, buf, (int64_t)i, (int64_t)floor(v * 4));
+  }
+}
+
+/* Compiles the ONNX file and the DSL text printed from it with the same free dims, runs
+ * both on the same inputs (each bool pattern), and wants the same outputs bit for bit. */
+static void same_outputs(const char *what, const char *onnx_path, const char *text, size_t size,
+                         const run_spec *r) {
+  kiln_shape_binding b[4];
+  int nb = parse_shapes(r, b);
+  kiln_options oa = {.shapes = b, .nshapes = nb}, ob = oa;
+  ob.base_dir = scratch;
+  kiln_model *ma = NULL, *mb = NULL;
+  kiln_error err = {0};
+  CHECK(kiln_compile_file(onnx_path, &oa, &ma, &err) == KILN_OK);
+  if (ma && kiln_compile_buffer(text, size, &ob, &mb, &err) != KILN_OK)
+    fprintf(stderr, "%s: the printed text does not compile:\n%s\n", what, err.message);
+  CHECK(mb != NULL);
+  if (ma && mb) {
+    int nin = kiln_num_inputs(ma), nout = kiln_num_outputs(ma);
+    CHECK(kiln_num_inputs(mb) == nin && kiln_num_outputs(mb) == nout);
+    int nbools = 0;
+    for (int i = 0; i < nin; i++) {
+      kiln_tensor_info ia;
+      kiln_input_info(ma, i, &ia);
+      nbools += ia.dtype == KILN_BOOL;
+    }
+    for (int run = 0; run < (1 << nbools) && kiln_num_outputs(mb) == nout; run++) {
+      void **in = kiln_xcalloc((size_t)nin + 1, sizeof(void *));
+      void **oa_buf = kiln_xcalloc((size_t)nout + 1, sizeof(void *)), **ob_buf = kiln_xcalloc((size_t)nout + 1, sizeof(void *));
+      uint32_t seed = 12345;
+      int nbool = 0;
+      for (int i = 0; i < nin; i++) {
+        kiln_tensor_info ia, ib;
+        kiln_input_info(ma, i, &ia);
+        kiln_input_info(mb, i, &ib);
+        CHECK(!strcmp(ia.name, ib.name) && ia.dtype == ib.dtype && ia.bytes == ib.bytes);
+        in[i] = kiln_xcalloc(ia.bytes + 1, 1);
+        fill_input(&ia, in[i], run, &nbool, &seed);
+      }
+      for (int i = 0; i < nout; i++) {
+        kiln_tensor_info xa, xb;
+        kiln_output_info(ma, i, &xa);
+        kiln_output_info(mb, i, &xb);
+        CHECK(!strcmp(xa.name, xb.name) && xa.dtype == xb.dtype && xa.bytes == xb.bytes);
+        oa_buf[i] = kiln_xcalloc(xa.bytes + 1, 1);
+        ob_buf[i] = kiln_xcalloc(xa.bytes + 1, 1);
+      }
+      CHECK(kiln_run(ma, (const void *const *)in, oa_buf, &err) == KILN_OK);
+      CHECK(kiln_run(mb, (const void *const *)in, ob_buf, &err) == KILN_OK);
+      for (int i = 0; i < nout; i++) {
+        kiln_tensor_info xa;
+        kiln_output_info(ma, i, &xa);
+        if (memcmp(oa_buf[i], ob_buf[i], xa.bytes))
+          fprintf(stderr, "%s: output '%s' differs (run %d)\n", what, xa.name, run);
+        CHECK(!memcmp(oa_buf[i], ob_buf[i], xa.bytes));
+        free(oa_buf[i]);
+        free(ob_buf[i]);
+      }
+      for (int i = 0; i < nin; i++) free(in[i]);
+      free(in);
+      free(oa_buf);
+      free(ob_buf);
+      runs++;
+    }
+  }
+  kiln_model_free(ma);
+  kiln_model_free(mb);
+  for (int i = 0; i < nb; i++) free((char *)b[i].input);
+}
+
 /* Prints a (large weights by name in onnx_file when given, else to .npy files), parses the
- * text back, compares; a is consumed. */
-static void round_trip(const char *what, kiln_graph *a, const char *onnx_file) {
+ * text back, compares; a is consumed. With run, also compiles and runs run->file against
+ * the text. */
+static void round_trip_run(const char *what, kiln_graph *a, const char *onnx_file,
+                           const char *run_path, const run_spec *run) {
   char *text = NULL, *dir = kiln_fmt("%s/w", scratch);
   size_t size = 0;
   kiln_dsl_weights w = {onnx_file, dir, "w"};
@@ -170,7 +275,7 @@ static void round_trip(const char *what, kiln_graph *a, const char *onnx_file) {
   kiln_status st = kiln_dsl_import(text, size, NULL, &opts, &b, &err);
   kiln_error ea = {0}, eb = {0};
   /* The DSL reports type errors as it reads; the ONNX importer leaves them to inference. */
-  bool invalid = st && infer(a, &ea) != KILN_OK;
+  bool invalid = st && !run && infer(a, &ea) != KILN_OK;
   if (st && !invalid) fprintf(stderr, "%s: printed text does not parse:\n%s\n%s\n", what, err.message, size < 4000 ? text : "");
   CHECK(st == KILN_OK || invalid);
   skipped += invalid;
@@ -191,12 +296,62 @@ static void round_trip(const char *what, kiln_graph *a, const char *onnx_file) {
       }
     }
     trips++;
+    if (run) same_outputs(what, run_path, text, size, run);
   }
   kiln_graph_free(a);
   kiln_graph_free(b);
   free(text);
   clear_weights();
 }
+
+static void round_trip(const char *what, kiln_graph *a, const char *onnx_file) {
+  round_trip_run(what, a, onnx_file, NULL, NULL);
+}
+
+static kiln_graph *import_onnx(const char *path) {
+  void *data;
+  size_t size;
+  kiln_error err = {0};
+  if (kiln_read_file(path, &data, &size, &err)) return NULL;
+  char *dir = strdup(path);
+  if (strrchr(dir, '/')) *strrchr(dir, '/') = 0;
+  kiln_graph *g = NULL;
+  kiln_onnx_import(data, size, dir, &g, &err);
+  free(dir);
+  free(data);
+  return g;
+}
+
+/* The models of tests/dsl/roundtrip/ (make_models.py): printed with weights by name in
+ * the .onnx file, then through .npy files; both read back, compile and run as the original. */
+static void run_models(void) {
+  static const run_spec specs[] = {
+      {"if_outer.onnx", {NULL}},
+      {"odd_names.onnx", {"def=5x60", "1st:input=5x60"}},
+      {"free_dims.onnx", {"x=2x3x9x9", "bias_in=2x10"}},
+      {"many_weights.onnx", {NULL}},
+      {"any_rank.onnx", {"x=2x17"}},
+      {"constants.onnx", {NULL}},
+  };
+  for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+    char *path = kiln_fmt("dsl/roundtrip/%s", specs[i].file), *abs = realpath(path, NULL);
+    for (int files = 0; files < 2; files++) {
+      kiln_graph *g = import_onnx(path);
+      CHECK(g != NULL);
+      if (!g) break;
+      char *what = kiln_fmt("%s (%s)", path, files ? "weights in .npy files" : "weights by name");
+      int before = runs;
+      round_trip_run(what, g, files ? NULL : abs, path, &specs[i]);
+      CHECK(runs > before);
+      free(what);
+    }
+    free(abs);
+    free(path);
+  }
+}
+
+#define RUN_MAX_BYTES (8 << 20)
+static bool run_small; /* the generated models: compare outputs of those under RUN_MAX_BYTES */
 
 static void onnx_file(const char *path) {
   void *data;
@@ -214,7 +369,9 @@ static void onnx_file(const char *path) {
     return;
   }
   char *abs = realpath(path, NULL);
-  round_trip(path, g, abs);
+  run_spec run = {path, {NULL}};
+  /* the small generated models (mlp, bert_tiny, lstm) also run: compiling is what costs */
+  round_trip_run(path, g, abs, path, run_small && size < RUN_MAX_BYTES ? &run : NULL);
   free(abs);
 }
 
@@ -264,8 +421,10 @@ static void unwritable_folder(void) {
 int main(int argc, char **argv) {
   CHECK(mkdtemp(scratch) != NULL);
   if (argc > 1) {
+    run_small = true;
     each_file(argv[1], ".onnx", 1, onnx_file);
     CHECK(trips >= 7); /* mlp, resnet18, resnet50, mobilenetv2, bert_tiny, bert_base, lstm */
+    CHECK(runs >= 3);  /* mlp, bert_tiny, lstm */
   } else {
     kiln_file("../examples/demo.kiln");
     kiln_file("../examples/mlp.kiln");
@@ -277,8 +436,10 @@ int main(int argc, char **argv) {
     each_file(NODE_TESTS, "model.onnx", 1, onnx_file);
     unwritable_folder();
     CHECK(trips >= 6);
+    run_models();
   }
   rmdir(scratch);
-  printf("%d round trips (%d models kiln does not import skipped)\n", trips, skipped);
+  printf("%d round trips (%d models kiln does not import skipped), %d runs compared\n", trips,
+         skipped, runs);
   return check_report();
 }

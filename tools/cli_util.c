@@ -20,7 +20,7 @@ kiln_status cli_import(const char *path, const kiln_options *opts, kiln_graph **
   if (st) return st;
   char *dir = strdup(path), *slash = strrchr(dir, '/');
   if (slash) *slash = 0;
-  if (kiln_dsl_detect(data, size)) st = kiln_dsl_import(data, size, path, opts, g, err);
+  if (kiln_model_is_dsl(path, data, size)) st = kiln_dsl_import(data, size, path, opts, g, err);
   else st = kiln_onnx_import(data, size, slash ? dir : ".", g, err);
   free(dir);
   free(data);

@@ -208,7 +208,7 @@ static kiln_status dump_dsl(const char *model, kiln_graph *g, const char *out_pa
   if (st) return st;
   kiln_dsl_weights w = {0};
   char *abs = NULL, *dir = NULL, *ref = NULL;
-  if (!kiln_dsl_detect(data, size)) {
+  if (!kiln_model_is_dsl(model, data, size)) {
     w.onnx_file = abs = realpath(model, NULL);
   } else if (out_path) { /* out/net.kiln -> out/net.weights, read back as "net.weights" */
     const char *base = strrchr(out_path, '/') ? strrchr(out_path, '/') + 1 : out_path;

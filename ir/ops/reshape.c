@@ -44,7 +44,7 @@ static kiln_status flatten_dims(const kiln_node *n, const kiln_value *x, int *ra
                                 int64_t *dims, kiln_error *err) {
   int64_t axis = kiln_attr_int(n, "axis", 1);
   if (axis < -x->rank || axis > x->rank)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "axis out of range");
+    return fail_node(n, err, KILN_ERR_SHAPE, "axis out of range");
   if (axis < 0) axis += x->rank;
   dims[0] = kiln_shape_numel((int)axis, x->dims);
   dims[1] = kiln_shape_numel(x->rank - (int)axis, x->dims + axis);

@@ -96,7 +96,7 @@ int kiln_fuzz_compile(const uint8_t *data, size_t size) {
   kiln_error err = {0};
   kiln_status st;
 #ifdef KILN_FUZZ_HAVE_DSL
-  if (kiln_dsl_detect(data, size)) st = import_dsl(data, size, &o, &g, &err);
+  if (kiln_model_is_dsl(NULL, data, size)) st = import_dsl(data, size, &o, &g, &err);
   else
 #endif
     st = kiln_onnx_import(data, size, NO_DIR, &g, &err);
