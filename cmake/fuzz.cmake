@@ -25,7 +25,7 @@ if(KILN_FUZZ)
     target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
     target_include_directories(fuzz_${t} PRIVATE ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/gen)
   endforeach()
-  # kiln_rt: the OpenMP glue, uninstrumented like libgomp (sanitize.cmake).
+  # kiln_rt: the thread pool, uninstrumented like generated code (sanitize.cmake).
   cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR}
     CALL kiln_strip_compile_options kiln_rt ${KILN_FUZZ_FLAGS})
 endif()

@@ -4,7 +4,7 @@
 # runtimes exclude each other). Include this file right after the project's
 # add_compile_options, before any target is defined.
 #
-# kiln_rt (the OpenMP glue JIT code calls) stays uninstrumented, like libgomp under it.
+# kiln_rt (the thread pool JIT code calls) stays uninstrumented, like the code it runs.
 include_guard(GLOBAL)
 option(KILN_SANITIZE "Build kiln and its tests with ASan + UBSan" OFF)
 option(KILN_SANITIZE_THREAD "Build kiln and its tests with TSan" OFF)

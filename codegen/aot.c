@@ -21,6 +21,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef KILN_RT_LIB
+#error "KILN_RT_LIB (the path of libkiln_rt.a) must be defined by the build"
+#endif
+
 extern char **environ;
 
 static bool is_c_identifier(const char *s) {
@@ -217,11 +221,17 @@ static char **linker_argv(const char *cmd, char **copy, int extra) {
   return argv;
 }
 
-/* Links obj into the shared library out: `<linker> -shared -o out obj -fopenmp -lm`. */
+/* Links obj into the shared library out. For this host: `<linker> -shared -o out obj
+ * libkiln_rt.a -pthread -lm`, on kiln's own thread pool (its symbols kept private);
+ * for another architecture, whose objects carry a parallel-for on OpenMP:
+ * `<linker> -shared -o out obj -fopenmp -lm`. */
 static kiln_status link_shared(const char *obj, const char *out, const kiln_options *opts,
-                               kiln_error *err) {
-  const char *extra[] = {"-shared", "-o", out, obj, "-fopenmp", "-lm"};
-  const int nextra = (int)(sizeof extra / sizeof extra[0]);
+                               bool host, kiln_error *err) {
+  const char *pool[] = {"-shared", "-o", out, obj, KILN_RT_LIB, "-Wl,--exclude-libs,ALL",
+                        "-pthread", "-lm"};
+  const char *omp[] = {"-shared", "-o", out, obj, "-fopenmp", "-lm"};
+  const char **extra = host ? pool : omp;
+  const int nextra = host ? (int)(sizeof pool / sizeof *pool) : (int)(sizeof omp / sizeof *omp);
   char *copy;
   char **argv = linker_argv(opts && opts->linker ? opts->linker : "cc", &copy, nextra);
   if (!argv) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "linker: the command is empty");
@@ -248,8 +258,11 @@ static void export_only(LLVMModuleRef m, const char *run_name) {
       LLVMSetLinkage(g, LLVMInternalLinkage);
 }
 
+/* own_runtime: the object defines its parallel-for (on OpenMP, aot_runtime.c); else it
+ * leaves kiln_rt_parallel_for to be linked from libkiln_rt.a. */
 static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
-                               const char *name, const char *obj_path, kiln_error *err) {
+                               const char *name, const char *obj_path, bool own_runtime,
+                               kiln_error *err) {
   LLVMTargetMachineRef tm;
   kiln_status st = kiln_llvm_target_machine(opts, &tm, err);
   if (st) return st;
@@ -265,7 +278,7 @@ static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
                      entry_name, run_name);
     if (!st) {
       add_wrapper(m, p, run_name, entry);
-      kiln_aot_define_runtime(m);
+      if (own_runtime) kiln_aot_define_runtime(m);
       export_only(m, run_name);
       st = kiln_llvm_optimize(m, tm, err);
     }
@@ -328,8 +341,10 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
       !temp_file(dir, name, shared ? ".so" : ".o", &lib) || !temp_file(dir, name, ".h", &hdr))
     st = kiln_fail(err, KILN_ERR_IO, "cannot create files in directory '%s': %s", dir,
                    strerror(errno));
-  if (!st) st = emit_object(p, opts, name, shared ? obj.path : lib.path, err);
-  if (!st && shared) st = link_shared(obj.path, lib.path, opts, err);
+  /* a .so for this host runs on kiln's pool; objects and foreign libraries on OpenMP */
+  bool host_so = shared && kiln_llvm_triple_is_host(opts ? opts->triple : NULL);
+  if (!st) st = emit_object(p, opts, name, shared ? obj.path : lib.path, !host_so, err);
+  if (!st && shared) st = link_shared(obj.path, lib.path, opts, host_so, err);
   /* The temporaries are 0600; give them the usual modes of a build output. */
   if (!st && (chmod(lib.path, shared ? 0755 : 0644) != 0 || chmod(hdr.path, 0644) != 0))
     st = kiln_fail(err, KILN_ERR_IO, "cannot set the mode of files in '%s': %s", dir,

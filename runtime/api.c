@@ -7,8 +7,8 @@
 #include "ir/dtype.h"
 #include "passes/passes.h"
 #include "runtime/check.h"
+#include "runtime/parallel.h"
 
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,8 +204,9 @@ kiln_status kiln_run(const kiln_model *m, const void *const *inputs, void *const
       return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "cannot allocate a %lld-byte arena",
                        (long long)p->arena_bytes);
   }
-  if (m->num_threads > 0) omp_set_num_threads(m->num_threads);
+  kiln_rt_set_num_threads(m->num_threads);
   int rc = m->entry((void *const *)inputs, outputs, arena, m->consts);
+  kiln_rt_set_num_threads(0);
   kiln_status st = rc ? kiln_check_result(p, arena, err) : KILN_OK; /* the violation's message */
   if (rc && !st) st = kiln_fail(err, (kiln_status)rc, "the run failed (status %d)", rc);
   free(arena);

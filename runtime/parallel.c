@@ -1,21 +1,236 @@
-/* The parallel-for generated kernels call: a static split of [0, n) over OpenMP threads.
- * Linked into libkiln (for JIT code) and into every AOT library. */
+/* The parallel-for generated kernels call, on a persistent pool of pinned threads.
+ * Linked into libkiln (for JIT code) and into every AOT library (each its own pool).
+ *
+ * Why not OpenMP: a fork/join per stage with OpenMP's default wait policy spun for
+ * milliseconds between stages, left threads unpinned (the guest may pack two threads on
+ * one vCPU) and split work statically, so one thread sharing its core with another
+ * process held every stage back. Here:
+ *   - workers are created once and pinned, each to its own CPU of the process's mask;
+ *   - between jobs a worker spins for a bounded time (KILN_SPIN_US) and then sleeps on a
+ *     futex, so an idle or oversubscribed machine costs no CPU;
+ *   - a job's range is handed out in chunks from an atomic counter, so a thread slowed
+ *     down by another process simply takes fewer chunks, and the caller never waits for
+ *     a worker that has not joined the job: when the caller has claimed the last chunk
+ *     it waits only for the chunks in flight, then closes the job to latecomers;
+ *   - one job runs at a time: a caller that finds the pool busy (another kiln_run on
+ *     another thread) runs its loop itself rather than oversubscribing the cores. */
+#define _GNU_SOURCE
 #include "runtime/parallel.h"
 
-#include <omp.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KILN_SPIN_US 200    /* the next stage arrives within microseconds */
+#define KILN_CHUNKS 4       /* chunks per thread: room to rebalance, little overhead */
+#define KILN_MAX_THREADS 256
+#define CLOSED 0x80000000u  /* in P.job: no worker may join any more */
+
+static _Thread_local int requested; /* kiln_rt_set_num_threads; 0 = default */
+
+typedef struct pool {
+  pthread_mutex_t busy;       /* held by the caller whose job runs */
+  int nworkers;               /* threads besides the caller */
+  int default_threads;        /* CPUs in the process's affinity mask (or KILN_NUM_THREADS) */
+  uint32_t last_seq;          /* the newest job's number (under busy) */
+  _Atomic uint32_t seqw;      /* the newest job's number: the futex idle workers sleep on */
+  _Atomic int sleepers;       /* workers in (or about to enter) futex_wait */
+  _Atomic uint64_t job;       /* job number << 32 | CLOSED | workers inside the job */
+  _Atomic int64_t next;       /* the next unclaimed iteration */
+  kiln_rt_body body;
+  void *ctx;
+  int64_t n, chunk;
+  _Atomic int participants;   /* workers with an id below this take part */
+  bool quit;                  /* set by stop_pool: workers return */
+  pthread_t threads[KILN_MAX_THREADS];
+} pool;
+
+static pool P = {.busy = PTHREAD_MUTEX_INITIALIZER};
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void futex_wait(_Atomic uint32_t *addr, uint32_t val) {
+  syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *addr) {
+  syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+static int64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
+
+/* A worker's wait for a job newer than `seen`: spins for a while, then sleeps. The
+ * sleepers count and seqw are both seq_cst, so the caller either sees a sleeper (and
+ * wakes it) or the worker sees the new job before sleeping. */
+static uint32_t wait_job(uint32_t seen) {
+  uint32_t v;
+  int64_t start = 0;
+  for (int i = 0;; i++) {
+    if ((v = atomic_load(&P.seqw)) != seen) return v;
+    cpu_relax();
+    if ((i & 63) == 63) {
+      int64_t t = now_us();
+      if (!start) start = t;
+      else if (t - start > KILN_SPIN_US) break;
+    }
+  }
+  for (;;) {
+    atomic_fetch_add(&P.sleepers, 1);
+    if (atomic_load(&P.seqw) == seen) futex_wait(&P.seqw, seen);
+    atomic_fetch_sub(&P.sleepers, 1);
+    if ((v = atomic_load(&P.seqw)) != seen) return v;
+  }
+}
+
+/* Enters job s unless it is over (closed, or replaced by a newer one). */
+static bool join(uint32_t s) {
+  uint64_t j = atomic_load_explicit(&P.job, memory_order_acquire);
+  for (;;) {
+    if ((uint32_t)(j >> 32) != s || (j & CLOSED)) return false;
+    if (atomic_compare_exchange_weak_explicit(&P.job, &j, j + 1, memory_order_acq_rel,
+                                              memory_order_acquire))
+      return true;
+  }
+}
+
+static void run_chunks(void) {
+  for (;;) {
+    int64_t i = atomic_fetch_add_explicit(&P.next, P.chunk, memory_order_relaxed);
+    if (i >= P.n) return;
+    P.body(P.ctx, i, i + P.chunk < P.n ? i + P.chunk : P.n);
+  }
+}
+
+typedef struct worker_arg {
+  int id, cpu;
+} worker_arg;
+
+static void *worker(void *arg) {
+  worker_arg a = *(worker_arg *)arg;
+  free(arg);
+  if (a.cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(a.cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set); /* best effort */
+  }
+  for (uint32_t seen = 0;;) {
+    seen = wait_job(seen);
+    if (P.quit) return NULL;
+    /* a stale look at participants only skips a job this worker could have joined */
+    if (a.id >= atomic_load_explicit(&P.participants, memory_order_relaxed) || !join(seen))
+      continue;
+    run_chunks();
+    atomic_fetch_sub_explicit(&P.job, 1, memory_order_release); /* its writes are done */
+  }
+}
+
+static void start_pool(void) {
+  cpu_set_t mask;
+  int cpus[KILN_MAX_THREADS], ncpu = 0;
+  if (sched_getaffinity(0, sizeof mask, &mask) == 0) {
+    for (int c = 0; c < CPU_SETSIZE && ncpu < KILN_MAX_THREADS; c++)
+      if (CPU_ISSET(c, &mask)) cpus[ncpu++] = c;
+  }
+  if (ncpu == 0) { /* no mask: count CPUs, pin nothing */
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    ncpu = n < 1 ? 1 : n > KILN_MAX_THREADS ? KILN_MAX_THREADS : (int)n;
+    for (int i = 0; i < ncpu; i++) cpus[i] = -1;
+  }
+  int want = ncpu;
+  const char *env = getenv("KILN_NUM_THREADS");
+  if (env && atoi(env) > 0) want = atoi(env) > KILN_MAX_THREADS ? KILN_MAX_THREADS : atoi(env);
+  P.default_threads = want;
+  /* Workers take the CPUs after the one the creating thread runs on, so the caller (whose
+   * affinity kiln leaves alone) and its workers start out on different cores. */
+  int here = sched_getcpu(), first = 0;
+  for (int i = 0; i < ncpu; i++)
+    if (cpus[i] == here) first = i + 1;
+  int nw = (want > ncpu ? want : ncpu) - 1;
+  for (int i = 0; i < nw; i++) {
+    worker_arg *a = malloc(sizeof *a);
+    if (!a) break;
+    a->id = i;
+    a->cpu = i < ncpu - 1 && want <= ncpu ? cpus[(first + i) % ncpu] : -1;
+    if (pthread_create(&P.threads[P.nworkers], NULL, worker, a)) {
+      free(a);
+      break;
+    }
+    P.nworkers++;
+  }
+}
+
+/* At exit, and when an AOT library is unloaded (dlclose): the workers run this library's
+ * code, so they must be gone before it is unmapped. */
+__attribute__((destructor)) static void stop_pool(void) {
+  if (!P.nworkers) return;
+  pthread_mutex_lock(&P.busy); /* no job runs */
+  P.quit = true;
+  atomic_store(&P.seqw, ++P.last_seq);
+  futex_wake(&P.seqw);
+  for (int i = 0; i < P.nworkers; i++) pthread_join(P.threads[i], NULL);
+  P.nworkers = 0;
+  pthread_mutex_unlock(&P.busy);
+}
+
+void kiln_rt_set_num_threads(int n) { requested = n > 0 ? n : 0; }
+
+int kiln_rt_num_threads(void) {
+  pthread_once(&once, start_pool);
+  int t = requested ? requested : P.default_threads;
+  return t > P.nworkers + 1 ? P.nworkers + 1 : t;
+}
+
+static _Thread_local bool inside; /* a body that calls parallel-for again runs it serially */
 
 void kiln_rt_parallel_for(kiln_rt_body body, void *ctx, int64_t n) {
   if (n <= 0) return;
-  int max = omp_get_max_threads();
-  if (n == 1 || max == 1 || omp_in_parallel()) {
+  int T = n > 1 && !inside ? kiln_rt_num_threads() : 1;
+  if (T > n) T = (int)n;
+  if (T <= 1 || pthread_mutex_trylock(&P.busy) != 0) {
     body(ctx, 0, n);
     return;
   }
-  int nth = max < n ? max : (int)n;
-#pragma omp parallel num_threads(nth)
-  {
-    int t = omp_get_thread_num(), T = omp_get_num_threads();
-    int64_t begin = n * t / T, end = n * (t + 1) / T;
-    if (begin < end) body(ctx, begin, end);
+  P.body = body;
+  P.ctx = ctx;
+  P.n = n;
+  int64_t chunks = (int64_t)T * KILN_CHUNKS;
+  P.chunk = (n + chunks - 1) / chunks;
+  atomic_store_explicit(&P.participants, T - 1, memory_order_relaxed);
+  atomic_store_explicit(&P.next, 0, memory_order_relaxed);
+  uint32_t s = ++P.last_seq;
+  atomic_store_explicit(&P.job, (uint64_t)s << 32, memory_order_release); /* publishes it */
+  atomic_store(&P.seqw, s);
+  if (atomic_load(&P.sleepers) > 0) futex_wake(&P.seqw);
+  inside = true;
+  run_chunks();
+  inside = false;
+  /* every chunk is claimed: wait for those in flight, then close the job */
+  for (int i = 0;; i++) {
+    uint64_t open = (uint64_t)s << 32;
+    if (atomic_compare_exchange_weak_explicit(&P.job, &open, open | CLOSED, memory_order_acquire,
+                                              memory_order_relaxed))
+      break;
+    cpu_relax();
+    if ((i & 255) == 255) sched_yield(); /* a worker in flight may share our core */
   }
+  pthread_mutex_unlock(&P.busy);
 }

@@ -6,7 +6,15 @@
 /* A parallel loop body: runs iterations [begin, end) with the kernel's context. */
 typedef void (*kiln_rt_body)(void *ctx, int64_t begin, int64_t end);
 
-/* Splits [0, n) into one contiguous range per thread. Nested calls run serially. */
+/* Runs body over [0, n) on the calling thread and the pool's workers (runtime/parallel.c),
+ * in contiguous chunks. Nested calls, and calls while another thread's loop runs, run
+ * serially on the caller. */
 void kiln_rt_parallel_for(kiln_rt_body body, void *ctx, int64_t n);
+
+/* Threads the calling thread's parallel loops use from now on (its own included); 0 = the
+ * default: KILN_NUM_THREADS, else the CPUs of the process's affinity mask. */
+void kiln_rt_set_num_threads(int n);
+/* What the calling thread's loops would use now (starts the pool). */
+int kiln_rt_num_threads(void);
 
 #endif

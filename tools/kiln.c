@@ -56,7 +56,8 @@ static const char *usage_run =
     "all inputs are random. Free input dims are bound from the given inputs' shapes.\n"
     "Prints each output's shape and a summary, and the median latency of --repeat runs\n"
     "(1 or more, default 10) after one warm-up; --threads N (1 or more) sets the number of\n"
-    "threads, else OpenMP's default. --output-dir writes DIR/output_<i>.pb.\n";
+    "threads, else KILN_NUM_THREADS or one per CPU kiln may use (its affinity mask).\n"
+    "--output-dir writes DIR/output_<i>.pb.\n";
 
 static const char *usage_dump =
     "usage: kiln dump MODEL [--shape IN=DxDx..]... [--kernels] [--max-tensor-bytes N]\n"
