@@ -28,6 +28,9 @@ kiln_status kiln_llvm_check_target(const kiln_options *opts, kiln_error *err);
 kiln_status kiln_llvm_target_machine(const kiln_options *opts, LLVMTargetMachineRef *tm,
                                      kiln_error *err);
 kiln_status kiln_llvm_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, kiln_error *err);
+/* The function attribute of functions holding a register tile (llvm_stage.c): with
+ * AVX-512 they use 512-bit vectors, which the tile's sizes assume. */
+#define KILN_TILE_ATTR "kiln-register-tile"
 
 /* jit.c: compiles p in memory with ORC LLJIT. */
 typedef struct kiln_jit kiln_jit;

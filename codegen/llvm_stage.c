@@ -1,7 +1,9 @@
 /* One stage -> loop nests. Loops come from the schedule (outermost first); an axis's value
  * is the sum of its loops' variables times their strides, guarded (`continue`) only where
  * a split overshoots the extent. Reductions keep a register accumulator when every
- * reduction loop is inside every spatial loop, else accumulate in the output buffer.
+ * reduction loop is inside every spatial loop; when the spatial loops inside the reduction
+ * are a small unrolled/vector tile, one register accumulator per tile point (register-tile
+ * mode, below); else they accumulate in the output buffer.
  * A leading run of parallel loops becomes one range run by kiln_rt_parallel_for. */
 #include "codegen/llvm_emit.h"
 
@@ -24,6 +26,13 @@ struct nest {
   bool empty_reduce;       /* a reduction axis of extent 0 */
   bool memory;             /* accumulate in the output buffer */
   LLVMValueRef acc_ptr;
+  /* register-tile mode: loops [nt, nloops) of sc are the tile, enumerated point by point */
+  bool tile;
+  int nt;
+  int64_t npoints;
+  bool clamp;                    /* emitting the tail version: tile axes clamped to range */
+  LLVMValueRef *accs;            /* one accumulator per tile point */
+  LLVMValueRef base[KILN_MAX_AXES]; /* a tile axis's value at tile point 0 */
 };
 
 static LLVMValueRef ok(kiln_emit *e) { return LLVMConstNull(e->t_i1); } /* non-NULL = success */
@@ -73,10 +82,21 @@ static void complete_axes(nest *n, int lo, int hi, LLVMBasicBlockRef cont, int u
 /* Loop hints from the schedule. A serial loop around other loops is never unrolled: LLVM
  * would otherwise flatten whole small nests into huge blocks that cost compile time and
  * code size without making anything faster; unrolling is the schedule's decision. */
-static void loop_metadata(kiln_emit *e, LLVMValueRef br, const kiln_loop *lp, bool innermost) {
+static void loop_metadata(kiln_emit *e, LLVMValueRef br, const kiln_loop *lp, bool innermost,
+                          bool tile) {
   LLVMMetadataRef props[3];
   int np = 1;
-  if (lp->kind == KILN_LOOP_SERIAL && !innermost) {
+  if (tile && lp->kind != KILN_LOOP_VECTOR) {
+    /* around a register tile the SLP vectorizer has already vectorized across the tile;
+     * the loop vectorizer would vectorize every accumulator along the reduction instead */
+    LLVMMetadataRef v[2] = {LLVMMDStringInContext2(e->ctx, "llvm.loop.vectorize.enable", 26),
+                            LLVMValueAsMetadata(LLVMConstInt(e->t_i1, 0, 0))};
+    props[np++] = LLVMMDNodeInContext2(e->ctx, v, 2);
+    if (lp->kind != KILN_LOOP_UNROLL) {
+      LLVMMetadataRef u = LLVMMDStringInContext2(e->ctx, "llvm.loop.unroll.disable", 24);
+      props[np++] = LLVMMDNodeInContext2(e->ctx, &u, 1);
+    }
+  } else if (lp->kind == KILN_LOOP_SERIAL && !innermost) {
     LLVMMetadataRef u = LLVMMDStringInContext2(e->ctx, "llvm.loop.unroll.disable", 24);
     props[np++] = LLVMMDNodeInContext2(e->ctx, &u, 1);
   } else if (lp->kind == KILN_LOOP_VECTOR) {
@@ -142,7 +162,7 @@ static LLVMValueRef emit_loops(nest *n, int l, int stop, nest_body body) {
   LLVMPositionBuilderAtEnd(e->b, latch);
   LLVMValueRef next = LLVMBuildNUWAdd(e->b, iv, LLVMConstInt(e->t_i64, 1, 0), "");
   LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, next, trip, "");
-  loop_metadata(e, LLVMBuildCondBr(e->b, c, head, exit), lp, l == stop - 1);
+  loop_metadata(e, LLVMBuildCondBr(e->b, c, head, exit), lp, l == stop - 1, n->tile);
   LLVMAddIncoming(iv, &next, &latch, 1);
   LLVMAppendExistingBasicBlock(e->fn, exit);
   LLVMPositionBuilderAtEnd(e->b, exit);
@@ -251,10 +271,157 @@ static LLVMValueRef body_post_mem(nest *n) {
   return p ? store_post(n, kiln_emit_load_elem(n->e, n->s->value->dtype, p)) : NULL;
 }
 
+/* ---- register tiles ----------------------------------------------------------------------
+ * The spatial loops inside the reduction (all unrolled or vector, few points) are not
+ * emitted as loops: every point of the tile gets its own accumulator (an alloca that
+ * mem2reg turns into a phi across the reduction loops) and its own copy of the code, with
+ * the tile loops' values as constants. Init comes before the reduction loops, post and the
+ * store after them, so the output is written once. Consecutive points along the vector
+ * axis load consecutive elements, which LLVM's SLP vectorizer turns into vector FMAs.
+ * Where a split of a tile axis overshoots, a runtime test picks a tail version whose tile
+ * axes are clamped to their last value (loads stay in bounds and compute a copy of a real
+ * point) and whose stores are guarded. */
+
+static LLVMValueRef i64c(kiln_emit *e, int64_t v) { return LLVMConstInt(e->t_i64, (uint64_t)v, 0); }
+
+/* Tells kiln_llvm_optimize that fn holds a register tile (it may then use wider vectors). */
+static void mark_tile_fn(kiln_emit *e, LLVMValueRef fn) {
+  LLVMAttributeRef a = LLVMCreateStringAttribute(e->ctx, KILN_TILE_ATTR,
+                                                 (unsigned)strlen(KILN_TILE_ATTR), "", 0);
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, a);
+}
+
+/* Loop l's variable at tile point pt (the last tile loop varies fastest). */
+static int64_t tile_digit(const nest *n, int64_t pt, int l) {
+  for (int j = n->sc->nloops - 1; j > l; j--) pt /= n->sc->loops[j].extent;
+  return pt % n->sc->loops[l].extent;
+}
+
+/* Sets the tile axes' values for point pt; with `clamp` to at most their last value. */
+static void tile_point(nest *n, int64_t pt, bool clamp) {
+  kiln_emit *e = n->e;
+  kiln_emit_memo_reset(e); /* memoized values hold the previous point's axes */
+  for (int a = 0; a < n->s->naxes; a++) {
+    if (!n->base[a]) continue;
+    int64_t off = 0;
+    for (int l = n->nt; l < n->sc->nloops; l++)
+      if (n->sc->loops[l].axis == a) off += tile_digit(n, pt, l) * n->sc->loops[l].stride;
+    LLVMValueRef v = LLVMBuildNSWAdd(e->b, n->base[a], i64c(e, off), "");
+    if (clamp && n->guard[a])
+      v = kiln_emit_intrinsic2(e, "llvm.smin", v, i64c(e, n->s->axes[a].extent - 1));
+    e->axis[a] = v;
+  }
+}
+
+static LLVMValueRef body_tile_combine(nest *n) {
+  kiln_emit *e = n->e;
+  LLVMTypeRef t = kiln_emit_reg_type(e, n->s->value->dtype);
+  for (int64_t pt = 0; pt < n->npoints; pt++) {
+    tile_point(n, pt, n->clamp);
+    LLVMValueRef v = kiln_emit_expr(e, n->s->value);
+    if (!v) return NULL;
+    LLVMValueRef r = kiln_emit_combine(e, n->s->reduce, n->s->value->dtype,
+                                       LLVMBuildLoad2(e->b, t, n->accs[pt], ""), v);
+    if (!r) return NULL;
+    LLVMBuildStore(e->b, r, n->accs[pt]);
+  }
+  return ok(e);
+}
+
+/* init, the reduction loops, post and store: the fast version or (clamp) the tail one */
+static LLVMValueRef tile_version(nest *n, bool clamp) {
+  kiln_emit *e = n->e;
+  n->clamp = clamp;
+  for (int64_t pt = 0; pt < n->npoints; pt++) {
+    tile_point(n, pt, clamp);
+    LLVMValueRef init = init_value(n);
+    if (!init) return NULL;
+    LLVMBuildStore(e->b, init, n->accs[pt]);
+  }
+  if (!n->empty_reduce && !emit_loops(n, n->p, n->nt, body_tile_combine)) return NULL;
+  for (int a = 0; a < n->s->naxes; a++) /* loop values do not outlive their loops */
+    if (n->s->axes[a].reduce && n->last[a] >= 0) e->axis[a] = NULL;
+  LLVMTypeRef t = kiln_emit_reg_type(e, n->s->value->dtype);
+  for (int64_t pt = 0; pt < n->npoints; pt++) {
+    tile_point(n, pt, false);
+    LLVMBasicBlockRef skip = NULL;
+    for (int a = 0; clamp && a < n->s->naxes; a++) {
+      if (!n->base[a] || !n->guard[a]) continue;
+      if (!skip) skip = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.skip");
+      LLVMBasicBlockRef in = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.in");
+      LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, e->axis[a], i64c(e, n->s->axes[a].extent), "");
+      LLVMBuildCondBr(e->b, c, in, skip);
+      LLVMPositionBuilderAtEnd(e->b, in);
+    }
+    if (!store_post(n, LLVMBuildLoad2(e->b, t, n->accs[pt], ""))) return NULL;
+    if (skip) {
+      LLVMBuildBr(e->b, skip);
+      LLVMPositionBuilderAtEnd(e->b, skip);
+    }
+  }
+  kiln_emit_memo_reset(e);
+  return ok(e);
+}
+
+/* register-tile mode, between the outer spatial loops and the reduction loops */
+static LLVMValueRef body_tile(nest *n) {
+  kiln_emit *e = n->e;
+  LLVMValueRef full = NULL;
+  for (int a = 0; a < n->s->naxes; a++) {
+    n->base[a] = NULL;
+    if (n->last[a] < n->nt) continue; /* not a tile axis */
+    int64_t hi = 0;
+    n->base[a] = LLVMConstNull(e->t_i64);
+    for (int l = 0; l < n->sc->nloops; l++) { /* its other loops are outer spatial ones */
+      const kiln_loop *lp = &n->sc->loops[l];
+      if (lp->axis != a) continue;
+      if (l >= n->nt) {
+        hi += (lp->extent - 1) * lp->stride;
+        continue;
+      }
+      LLVMValueRef t = LLVMBuildNSWMul(e->b, e->lv[l], i64c(e, lp->stride), "");
+      n->base[a] = LLVMBuildNSWAdd(e->b, n->base[a], t, "");
+    }
+    if (!n->guard[a]) continue;
+    LLVMValueRef last = LLVMBuildNSWAdd(e->b, n->base[a], i64c(e, hi), "");
+    LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, last, i64c(e, n->s->axes[a].extent), "");
+    full = full ? LLVMBuildAnd(e->b, full, c, "") : c;
+  }
+  LLVMValueRef r;
+  if (!full) {
+    r = tile_version(n, false);
+  } else {
+    LLVMBasicBlockRef fast = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.full");
+    LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.tail");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.done");
+    LLVMBuildCondBr(e->b, full, fast, tail);
+    LLVMPositionBuilderAtEnd(e->b, fast);
+    r = tile_version(n, false);
+    if (r) {
+      LLVMBuildBr(e->b, done);
+      LLVMPositionBuilderAtEnd(e->b, tail);
+      r = tile_version(n, true);
+    }
+    if (r) {
+      LLVMBuildBr(e->b, done);
+      LLVMPositionBuilderAtEnd(e->b, done);
+    }
+  }
+  for (int a = 0; a < n->s->naxes; a++)
+    if (n->base[a]) e->axis[a] = NULL;
+  return r;
+}
+
 /* The stage's own loops from `first` on (the ones before are already open). */
 static LLVMValueRef emit_main(nest *n, int first) {
   if (n->s->reduce == KR_NONE) return emit_loops(n, first, n->sc->nloops, body_plain);
   if (n->memory) return emit_loops(n, first, n->sc->nloops, body_combine_mem);
+  if (n->tile) {
+    mark_tile_fn(n->e, n->e->fn);
+    LLVMTypeRef t = kiln_emit_reg_type(n->e, n->s->value->dtype);
+    for (int64_t i = 0; i < n->npoints; i++) n->accs[i] = kiln_emit_alloca(n->e, t, "acc");
+    return emit_loops(n, first, n->p, body_tile);
+  }
   n->acc_ptr = kiln_emit_alloca(n->e, kiln_emit_reg_type(n->e, n->s->value->dtype), "acc");
   return emit_loops(n, first, n->p, body_reduce_reg);
 }
@@ -358,6 +525,7 @@ static LLVMValueRef emit_parallel(nest *n, int np) {
   char *bname = kiln_fmt("%s.%s.%d.body", e->kfn_name, n->s->name, e->nfns++);
   LLVMValueRef range = emit_range_fn(n, np, rname);
   LLVMValueRef body = range ? emit_body_fn(e, range, bname) : NULL;
+  if (body && n->tile) mark_tile_fn(e, body); /* range is inlined into it */
   free(rname);
   free(bname);
   e->fn = fn;
@@ -381,6 +549,35 @@ static LLVMValueRef emit_parallel(nest *n, int np) {
 }
 
 /* ---- a stage ------------------------------------------------------------------------------ */
+
+/* Register-tile mode applies when every spatial loop inside the first reduction loop p is
+ * unrolled or vector and together they have at most TILE_MAX_POINTS points (more would
+ * spill the register file and grow the code). Fills tsc with the stage's loops, the tile
+ * loops moved last (from *nt on, in their order); the reduction order is unchanged. */
+#define TILE_MAX_POINTS 512
+
+static bool tile_fits(const kiln_stage *s, int p, kiln_schedule *tsc, int *nt, int64_t *npoints) {
+  const kiln_schedule *sc = &s->sched;
+  int64_t pts = 1;
+  int ntile = 0;
+  for (int l = p; l < sc->nloops; l++) {
+    const kiln_loop *lp = &sc->loops[l];
+    if (s->axes[lp->axis].reduce) continue;
+    if (lp->kind != KILN_LOOP_UNROLL && lp->kind != KILN_LOOP_VECTOR) return false;
+    pts *= lp->extent;
+    if (pts > TILE_MAX_POINTS) return false;
+    ntile++;
+  }
+  tsc->nloops = 0;
+  for (int pass = 0; pass < 2; pass++) /* first the rest, then the tile */
+    for (int l = 0; l < sc->nloops; l++) {
+      bool in_tile = l > p && !s->axes[sc->loops[l].axis].reduce;
+      if (in_tile == (pass == 1)) tsc->loops[tsc->nloops++] = sc->loops[l];
+    }
+  *nt = sc->nloops - ntile;
+  *npoints = pts;
+  return pts >= 1;
+}
 
 static bool stage_types_ok(kiln_emit *e, const kiln_stage *s) {
   if (s->out_buf < 0 || s->out_buf >= e->k->nbufs || !s->value) return false;
@@ -414,6 +611,12 @@ kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s) {
     }
   n.p = p;
   while (np < nl && s->sched.loops[np].kind == KILN_LOOP_PARALLEL) np++;
+  kiln_schedule tsc = {0}; /* register-tile mode: the loops with the tile moved last */
+  if (n.memory && tile_fits(s, p, &tsc, &n.nt, &n.npoints)) {
+    n.memory = false;
+    n.tile = true;
+    n.accs = kiln_xmalloc(sizeof(LLVMValueRef) * (size_t)n.npoints);
+  }
 
   LLVMValueRef r = ok(e);
   if (n.memory) {
@@ -440,9 +643,10 @@ kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s) {
       r = emit_loops(&n, 0, sp.nloops, body_post_mem);
     }
   } else {
-    nest_init(&n, &s->sched);
+    nest_init(&n, n.tile ? &tsc : &s->sched);
     r = np ? emit_parallel(&n, np) : emit_main(&n, 0);
   }
+  free(n.accs);
   e->st = NULL;
   return r ? KILN_OK : KILN_ERR_INTERNAL;
 }

@@ -126,12 +126,15 @@ kiln_status kiln_llvm_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, kiln_er
    * context or module the functions were created in. */
   char *cpu = LLVMGetTargetMachineCPU(tm);
   char *features = LLVMGetTargetMachineFeatureString(tm);
-  bool wide = prefers_512(cpu, features);
+  bool wide = prefers_512(cpu, features), avx512 = strstr(features, "+avx512f") != NULL;
   for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) {
     if (LLVMIsDeclaration(f)) continue;
     LLVMAddTargetDependentFunctionAttr(f, "target-cpu", cpu);
     LLVMAddTargetDependentFunctionAttr(f, "target-features", features);
-    if (wide) {
+    /* a register tile is FMA-bound: full-width vectors double its throughput */
+    bool tile = LLVMGetStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, KILN_TILE_ATTR,
+                                              (unsigned)strlen(KILN_TILE_ATTR)) != NULL;
+    if (wide || (avx512 && tile)) {
       LLVMAddTargetDependentFunctionAttr(f, "prefer-vector-width", "512");
       LLVMAddTargetDependentFunctionAttr(f, "min-legal-vector-width", "0");
     }

@@ -110,7 +110,8 @@ typedef enum kiln_reduce_op { KR_NONE, KR_SUM, KR_PROD, KR_MAX, KR_MIN } kiln_re
  * extent 100 by 16 gives loops {axis, stride 16, extent 7} and {axis, stride 1, extent 16};
  * a point past the axis's extent is skipped (a guard codegen emits only where a split is
  * inexact). Codegen must accept any valid order: when a spatial loop sits inside a
- * reduction loop, the stage accumulates in its output buffer instead of a register. */
+ * reduction loop, the stage keeps one register accumulator per point if those spatial loops
+ * are a small unrolled/vector tile, else accumulates in its output buffer. */
 typedef enum kiln_loop_kind {
   KILN_LOOP_SERIAL,
   KILN_LOOP_PARALLEL, /* iterations spread over threads (outermost loops only) */

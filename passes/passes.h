@@ -27,8 +27,12 @@ void kiln_pass_dce(kiln_graph *g);
 /* Lowers every node to a kernel and plans memory: the finished program. */
 kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error *err);
 
-/* Gives every stage of the program its default schedule (passes/schedule.c). */
-void kiln_pass_schedule(kiln_steps *steps);
+/* Gives every stage of the program its default schedule (passes/schedule.c); tiles are
+ * sized for vectors of vector_floats f32 lanes. */
+void kiln_pass_schedule(kiln_steps *steps, int vector_floats);
+/* The f32 lanes of the target's vectors as opts select it (passes/target.c): 16 with
+ * AVX-512, 8 with AVX2, 4 elsewhere. */
+int kiln_target_vector_floats(const kiln_options *opts);
 
 /* Lowers one node into a fresh kernel whose buffers are bound to the node's values
  * (storage left KILN_STORE_NONE). Used by lowering and by constant folding. */

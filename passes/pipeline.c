@@ -25,6 +25,6 @@ kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_progra
     return err->code;
   kiln_pass_dce(g);
   if (kiln_pass_lower(g, out, err)) return err->code; /* plans memory */
-  kiln_pass_schedule(&(*out)->main);
+  kiln_pass_schedule(&(*out)->main, kiln_target_vector_floats(opts));
   return KILN_OK;
 }

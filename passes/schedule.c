@@ -1,6 +1,9 @@
 /* Default schedules: a first, untuned choice of loop order and parallelism per stage.
  *
- * Two rules, both about what LLVM's vectorizer and the OpenMP runtime can use:
+ * GEMM-like stages (MatMul, Gemm, pointwise Conv) get a register tile: an mr x nr block of
+ * the output, sized to the target's vectors, accumulated in registers over the whole
+ * reduction (codegen's register-tile mode). Other stages follow two rules, both about what
+ * LLVM's vectorizer and the OpenMP runtime can use:
  *  - Parallel: the outermost spatial loops run on all threads once a stage has enough work.
  *  - Contiguous innermost loop: a reduction keeps its innermost reduction loop inside when
  *    that loop is long and walks memory with stride 1 (a dot product: LLVM vectorizes it
@@ -67,13 +70,109 @@ static void move_innermost(kiln_schedule *sc, int from) {
   sc->loops[sc->nloops - 1] = l;
 }
 
-static void schedule_stage(kiln_stage *s) {
+/* Parallel over the leading spatial loops (of the first nspatial), as long as each adds
+ * parallelism and, with keep_inner, at least one inner spatial loop stays serial when
+ * there are several. */
+static void parallelize(kiln_stage *s, int nspatial, bool keep_inner) {
+  kiln_schedule *sc = &s->sched;
+  int64_t work = 1;
+  for (int l = 0; l < sc->nloops; l++) work *= sc->loops[l].extent;
+  if (work < PARALLEL_MIN_WORK) return;
+  int64_t par = 1;
+  for (int l = 0; l < nspatial && par < 64; l++) {
+    if (s->axes[sc->loops[l].axis].reduce) break;
+    if (keep_inner && l == nspatial - 1 && l > 0 && par >= 2) break;
+    sc->loops[l].kind = KILN_LOOP_PARALLEL;
+    par *= sc->loops[l].extent;
+  }
+}
+
+/* ---- register tiles for GEMM-like stages ---------------------------------------------- */
+
+/* f32 accumulators the register file holds while leaving room for the operands: 12 of the
+ * 16 vector registers of AVX2, 24 of AVX-512's 32. */
+static int acc_vectors(int vf) { return vf >= 16 ? 24 : 12; }
+
+static const kiln_expr *strip_casts(const kiln_expr *e) {
+  while (e && e->kind == KX_CAST) e = e->a;
+  return e;
+}
+
+/* Is load x's last index unit-stride along axis a, and no other index uses a? */
+static bool loads_along(const kiln_expr *x, int a) {
+  for (int d = 0; d < x->nidx; d++)
+    if (uses_axis(x->idx[d], a) != (d == x->nidx - 1)) return false;
+  return x->nidx > 0 && unit_stride(x->idx[x->nidx - 1], a);
+}
+
+/* A SUM of (casts of) load A * load B, stored with spatial axis n innermost, where B reads n
+ * contiguously and A not at all, and a spatial axis m of the output that A reads and B not
+ * (MatMul's m, a pointwise Conv's output channel): *m and *n, or false. */
+static bool gemm_like(const kiln_stage *s, int *m, int *n) {
+  if (s->reduce != KR_SUM || !s->nout_idx || !s->value) return false;
+  const kiln_expr *v = strip_casts(s->value), *out_last = s->out_idx[s->nout_idx - 1];
+  if (!v || v->kind != KX_BINARY || v->op != KB_MUL || out_last->kind != KX_VAR) return false;
+  const kiln_expr *x = strip_casts(v->a), *y = strip_casts(v->b);
+  if (!x || !y || x->kind != KX_LOAD || y->kind != KX_LOAD) return false;
+  *n = out_last->axis;
+  if (s->axes[*n].reduce) return false;
+  if (!loads_along(y, *n)) { /* B is whichever operand streams along n */
+    const kiln_expr *t = x;
+    x = y, y = t;
+  }
+  if (!loads_along(y, *n) || uses_axis(x, *n)) return false;
+  for (int d = s->nout_idx - 2; d >= 0; d--) {
+    const kiln_expr *o = s->out_idx[d];
+    if (o->kind == KX_VAR && !s->axes[o->axis].reduce && uses_axis(x, o->axis) &&
+        !uses_axis(y, o->axis)) {
+      *m = o->axis;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* [other spatial.., n_o, m_o, reductions.., m_i (unroll), n_i (vector)]: an mr x nr tile of
+ * accumulators held in registers across the reductions (codegen's register-tile mode).
+ * n_o outside m_o keeps a K x nr panel of B in cache while A's rows stream past it. */
+static void tile_schedule(kiln_stage *s, int m, int n, int vf) {
+  kiln_schedule *sc = &s->sched;
+  int64_t M = s->axes[m].extent, N = s->axes[n].extent;
+  int nvec = M < 4 ? 4 : 2; /* GEMV-like: fewer rows, so more vectors per row for ILP */
+  int64_t nr = (int64_t)nvec * vf;
+  while (nr > vf && nr > N) nr -= vf;
+  if (nr > N) nr = N;
+  int64_t mr = acc_vectors(vf) / ((nr + vf - 1) / vf);
+  if (mr > 12) mr = 12;
+  if (mr > M) mr = M;
+  kiln_schedule t = {0};
+  for (int l = 0; l < sc->nloops; l++) /* the other spatial loops, outermost */
+    if (!s->axes[sc->loops[l].axis].reduce && sc->loops[l].axis != m && sc->loops[l].axis != n)
+      t.loops[t.nloops++] = sc->loops[l];
+  t.loops[t.nloops++] = (kiln_loop){n, nr, (N + nr - 1) / nr, KILN_LOOP_SERIAL};
+  t.loops[t.nloops++] = (kiln_loop){m, mr, (M + mr - 1) / mr, KILN_LOOP_SERIAL};
+  for (int l = 0; l < sc->nloops; l++)
+    if (s->axes[sc->loops[l].axis].reduce) t.loops[t.nloops++] = sc->loops[l];
+  /* a split by 1 would leave two stride-1 loops: the outer loop alone covers the axis */
+  if (mr > 1) t.loops[t.nloops++] = (kiln_loop){m, 1, mr, KILN_LOOP_UNROLL};
+  if (nr > 1) t.loops[t.nloops++] = (kiln_loop){n, 1, nr, KILN_LOOP_VECTOR};
+  *sc = t;
+}
+
+static void schedule_stage(kiln_stage *s, int vf) {
   kiln_schedule_default(s);
+  int m, n;
+  if (s->sched.nloops <= KILN_MAX_LOOPS - 2 && gemm_like(s, &m, &n) &&
+      s->axes[n].extent >= vf / 2) {
+    tile_schedule(s, m, n, vf);
+    int lead = 0; /* the spatial loops outside the reduction: all tiles, none in a tile */
+    while (lead < s->sched.nloops && !s->axes[s->sched.loops[lead].axis].reduce) lead++;
+    parallelize(s, lead, false);
+    return;
+  }
   kiln_schedule *sc = &s->sched;
   int last_spatial = -1, nspatial = 0;
-  int64_t work = 1;
   for (int l = 0; l < sc->nloops; l++) {
-    work *= sc->loops[l].extent;
     if (!s->axes[sc->loops[l].axis].reduce) last_spatial = l, nspatial++;
   }
   bool reduction = nspatial < sc->nloops;
@@ -87,26 +186,18 @@ static void schedule_stage(kiln_stage *s) {
       nspatial--; /* that spatial loop no longer leads the nest */
     }
   }
-  /* Parallel over the leading spatial loops, as long as each adds parallelism and at
-   * least one inner spatial loop stays serial when there are several. */
-  if (work < PARALLEL_MIN_WORK) return;
-  int64_t par = 1;
-  for (int l = 0; l < sc->nloops && par < 64; l++) {
-    if (s->axes[sc->loops[l].axis].reduce) break;
-    if (l == nspatial - 1 && l > 0 && par >= 2) break;
-    sc->loops[l].kind = KILN_LOOP_PARALLEL;
-    par *= sc->loops[l].extent;
-  }
+  parallelize(s, nspatial, true);
 }
 
-void kiln_pass_schedule(kiln_steps *steps) {
+void kiln_pass_schedule(kiln_steps *steps, int vector_floats) {
   for (int i = 0; i < steps->n; i++) {
     kiln_step *st = &steps->steps[i];
     if (st->kind == KILN_STEP_IF) {
-      kiln_pass_schedule(st->then_steps);
-      kiln_pass_schedule(st->else_steps);
+      kiln_pass_schedule(st->then_steps, vector_floats);
+      kiln_pass_schedule(st->else_steps, vector_floats);
       continue;
     }
-    for (int j = 0; j < st->kernel->nstages; j++) schedule_stage(&st->kernel->stages[j]);
+    for (int j = 0; j < st->kernel->nstages; j++)
+      schedule_stage(&st->kernel->stages[j], vector_floats);
   }
 }

@@ -1,6 +1,7 @@
 /* Kernel IR -> LLVM IR -> JIT: hand-built programs run and compared with plain C. */
 #include "codegen/codegen.h"
 #include "ir/dtype.h"
+#include "ir/interp.h"
 
 #include "check.h"
 
@@ -572,6 +573,121 @@ static void test_invalid_ir(void) {
   CHECK(emit_only(p) == KILN_OK);
 }
 
+/* ---- register tiles: random MatMul-like stages with the spatial loops inside the reduction
+ * unrolled/vector (llvm_stage.c's register-tile mode), against the reference interpreter.
+ * Data are small integers, so every sum is exact whatever the order. */
+
+static uint32_t tile_rng = 12345;
+static int64_t rnd(int64_t lo, int64_t hi) { /* in [lo, hi] */
+  tile_rng = tile_rng * 1664525u + 1013904223u;
+  return lo + (int64_t)((tile_rng >> 8) % (uint32_t)(hi - lo + 1));
+}
+
+static void fill_ints(void *p, kiln_dtype t, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float v = (float)rnd(-3, 3);
+    if (t == KILN_F32) ((float *)p)[i] = v;
+    else ((uint16_t *)p)[i] = t == KILN_F16 ? kiln_f32_to_f16(v) : kiln_f32_to_bf16(v);
+  }
+}
+
+/* c[b,m,n] = post(init + sum_k A[b,m,k] * B[(b),k,n]) with a random tile schedule */
+static void register_tile_case(int trial) {
+  static const kiln_dtype types[3] = {KILN_F32, KILN_F16, KILN_BF16};
+  bool spill = trial % 10 == 9; /* a tile over the limit: the memory path */
+  kiln_dtype tin = spill ? KILN_F32 : types[rnd(0, 2)], tacc = KILN_F32;
+  kiln_dtype tout = tin == KILN_F32 || rnd(0, 1) ? tin : KILN_F32;
+  int64_t NB = rnd(1, 3), M = rnd(1, 20), N = rnd(1, 40), K = rnd(1, 20);
+  int64_t mr = spill ? 16 : rnd(1, 8), nr = spill ? 20 : rnd(1, 20), kf = rnd(0, 6);
+  bool batched_b = rnd(0, 1), init = rnd(0, 1), post = rnd(0, 1);
+  bool vector = rnd(0, 1), m_inside_k = rnd(0, 1), par = rnd(0, 1), n_first = rnd(0, 1);
+
+  kiln_program *p = new_program(4, 1, 0);
+  kiln_kernel *k = add_kernel(&p->main, "tile");
+  int64_t da[3] = {NB, M, K}, db[3] = {NB, K, N}, dc[3] = {NB, M, N};
+  int a = buf(k, "a", tin, 3, da, KILN_STORE_INPUT, 0);
+  int b = buf(k, "b", tin, batched_b ? 3 : 2, batched_b ? db : db + 1, KILN_STORE_INPUT, 1);
+  int bias = buf(k, "bias", KILN_F32, 1, &N, KILN_STORE_INPUT, 2);
+  int rowb = buf(k, "rowb", KILN_F32, 1, &M, KILN_STORE_INPUT, 3);
+  int c = buf(k, "c", tout, 3, dc, KILN_STORE_OUTPUT, 0);
+  kiln_stage *s = kiln_kernel_add_stage(k, "mm", c);
+  int xb = kiln_stage_axis(s, NB, false), xm = kiln_stage_axis(s, M, false);
+  int xn = kiln_stage_axis(s, N, false), xk = kiln_stage_axis(s, K, true);
+  kiln_expr *vb = kx_var(k, xb), *vm = kx_var(k, xm), *vn = kx_var(k, xn), *vk = kx_var(k, xk);
+  kiln_expr *ia[3] = {vb, vm, vk}, *ib[3] = {vb, vk, vn}, *ic[3] = {vb, vm, vn};
+  kiln_expr *av = kx_load(k, a, ia), *bv = kx_load(k, b, batched_b ? ib : ib + 1);
+  if (tin != tacc) av = kx_cast(k, av, tacc), bv = kx_cast(k, bv, tacc);
+  kiln_stage_store(k, s, ic, kx_binary(k, KB_MUL, av, bv));
+  s->reduce = KR_SUM;
+  if (init) s->init = kx_load(k, bias, &vn);
+  kiln_expr *acc = kx_acc(k, tacc);
+  if (post)
+    acc = kx_binary(k, KB_ADD, kx_binary(k, KB_MUL, acc, kx_const_f(k, tacc, 2)),
+                    kx_load(k, rowb, &vm));
+  if (tout != tacc) acc = kx_cast(k, acc, tout);
+  s->post = acc->kind == KX_ACC ? NULL : acc;
+
+  kiln_schedule *sc = &s->sched;
+  int nl = 0;
+  kiln_loop_kind outer = par ? KILN_LOOP_PARALLEL : KILN_LOOP_SERIAL;
+  kiln_loop mo = {xm, mr, (M + mr - 1) / mr, outer};
+  kiln_loop no = {xn, nr, (N + nr - 1) / nr, KILN_LOOP_SERIAL};
+  sc->loops[nl++] = (kiln_loop){xb, 1, NB, outer};
+  sc->loops[nl++] = n_first ? no : mo;
+  sc->loops[nl++] = n_first ? mo : no;
+  if (n_first) sc->loops[1].kind = outer, sc->loops[2].kind = KILN_LOOP_SERIAL;
+  kiln_loop mi = {xm, 1, mr, KILN_LOOP_UNROLL};
+  /* a split by 1 would leave two loops of stride 1 (not a mixed radix): no inner loop */
+  if (kf > 1) {
+    sc->loops[nl++] = (kiln_loop){xk, kf, (K + kf - 1) / kf, KILN_LOOP_SERIAL};
+    if (!m_inside_k && mr > 1) sc->loops[nl++] = mi;
+    sc->loops[nl++] = (kiln_loop){xk, 1, kf, KILN_LOOP_SERIAL};
+    if (m_inside_k && mr > 1) sc->loops[nl++] = mi;
+  } else {
+    sc->loops[nl++] = (kiln_loop){xk, 1, K, KILN_LOOP_SERIAL};
+    if (mr > 1) sc->loops[nl++] = mi;
+  }
+  if (nr > 1)
+    sc->loops[nl++] = (kiln_loop){xn, 1, nr, vector ? KILN_LOOP_VECTOR : KILN_LOOP_UNROLL};
+  sc->nloops = nl;
+  kiln_error err = {0};
+  CHECK(kiln_schedule_check(s, &err) == KILN_OK);
+
+  size_t ein = tin == KILN_F32 ? 4 : 2, eout = tout == KILN_F32 ? 4 : 2;
+  int64_t nb_b = batched_b ? NB * K * N : K * N;
+  void *A = malloc((size_t)(NB * M * K) * ein), *B = malloc((size_t)nb_b * ein);
+  float *bias_v = malloc((size_t)N * 4), *rowb_v = malloc((size_t)M * 4);
+  void *C = calloc((size_t)(NB * M * N), eout), *R = calloc((size_t)(NB * M * N), eout);
+  fill_ints(A, tin, NB * M * K);
+  fill_ints(B, tin, nb_b);
+  fill_ints(bias_v, KILN_F32, N);
+  fill_ints(rowb_v, KILN_F32, M);
+  void *bufs[5] = {A, B, bias_v, rowb_v, R};
+  CHECK(kiln_interp_run(k, bufs, &err) == KILN_OK);
+  kiln_jit *jit = NULL;
+  kiln_entry_fn fn = compile(p, &jit);
+  if (fn) {
+    const void *in[4] = {A, B, bias_v, rowb_v};
+    void *out[1] = {C};
+    CHECK(fn((void *const *)in, out, NULL, NULL) == 0);
+    bool same = memcmp(C, R, (size_t)(NB * M * N) * eout) == 0;
+    if (!same)
+      fprintf(stderr, "register tile case %d: %s->%s NB=%lld M=%lld N=%lld K=%lld mr=%lld nr=%lld "
+              "kf=%lld vector=%d m_inside_k=%d par=%d n_first=%d init=%d post=%d\n", trial,
+              kiln_dtype_name(tin), kiln_dtype_name(tout), (long long)NB, (long long)M,
+              (long long)N, (long long)K, (long long)mr, (long long)nr, (long long)kf, vector,
+              m_inside_k, par, n_first, init, post);
+    CHECK(same);
+  }
+  kiln_jit_free(jit);
+  kiln_program_free(p);
+  free(A), free(B), free(bias_v), free(rowb_v), free(C), free(R);
+}
+
+static void test_register_tiles(void) {
+  for (int trial = 0; trial < 60; trial++) register_tile_case(trial);
+}
+
 int main(void) {
   test_broadcast_add();
   test_reductions();
@@ -582,5 +698,6 @@ int main(void) {
   test_int_ops();
   test_if_arena_const();
   test_invalid_ir();
+  test_register_tiles();
   return check_report();
 }

@@ -257,7 +257,8 @@ static int cmd_dump(int argc, char **argv) {
   if (!st) {
     kiln_pass_dce(g);
     kiln_graph_dump(g, stdout);
-    if (a.kernels && !(st = kiln_pass_lower(g, &prog, &err))) kiln_pass_schedule(&prog->main);
+    if (a.kernels && !(st = kiln_pass_lower(g, &prog, &err)))
+      kiln_pass_schedule(&prog->main, kiln_target_vector_floats(&opts));
   }
   if (!st && prog) cli_print_kernels(&prog->main, stdout);
   kiln_program_free(prog);
