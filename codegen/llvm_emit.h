@@ -88,6 +88,15 @@ LLVMValueRef kiln_emit_binary(kiln_emit *e, kiln_binary_op op, kiln_dtype at, ki
 LLVMValueRef kiln_emit_intrinsic(kiln_emit *e, const char *name, LLVMValueRef *args, int nargs);
 LLVMValueRef kiln_emit_intrinsic2(kiln_emit *e, const char *name, LLVMValueRef a, LLVMValueRef b);
 
+/* llvm_vmath.c: f32 exp, log, tanh, sigmoid and erf of a float register as inline
+ * straight-line IR (no calls), so loops over them vectorize; within 2.5 ulp, special
+ * values as libm. */
+LLVMValueRef kiln_emit_vexp(kiln_emit *e, LLVMValueRef x);
+LLVMValueRef kiln_emit_vlog(kiln_emit *e, LLVMValueRef x);
+LLVMValueRef kiln_emit_vtanh(kiln_emit *e, LLVMValueRef x);
+LLVMValueRef kiln_emit_vsigmoid(kiln_emit *e, LLVMValueRef x);
+LLVMValueRef kiln_emit_verf(kiln_emit *e, LLVMValueRef x);
+
 /* llvm_check.c: checked kernels (runtime/check.h) */
 int kiln_emit_check_buffer(const kiln_kernel *k); /* the record's buffer, or -1 */
 /* The address of element lin of buf, or of a scratch cell after recording a violation

@@ -1,6 +1,7 @@
 /* Scalar unary and binary operators per dtype: floats use f-instructions, LLVM intrinsics
- * and libm; ints pick signed or unsigned forms. Only float add/sub/mul carry `contract`
- * (so FMAs form); nothing else is fast-math. */
+ * and libm, but f32 exp/log/tanh/erf/sigmoid are inline IR so loops over them vectorize
+ * (llvm_vmath.c); ints pick signed or unsigned forms. Only float add/sub/mul carry
+ * `contract` (so FMAs form); nothing else is fast-math. */
 #include "codegen/llvm_emit.h"
 
 #include "ir/dtype.h"
@@ -25,10 +26,9 @@ static LLVMValueRef intrinsic1(kiln_emit *e, const char *name, LLVMValueRef a) {
   return kiln_emit_intrinsic(e, name, &a, 1);
 }
 
-/* tanhf/erff (float) or tanh/erf (double) from libm: pure, so loops around it optimize */
-static LLVMValueRef libm1(kiln_emit *e, const char *fname, const char *dname, LLVMValueRef a) {
+/* tanh/erf (double) from libm: pure, so loops around it optimize */
+static LLVMValueRef libm1(kiln_emit *e, const char *name, LLVMValueRef a) {
   LLVMTypeRef t = LLVMTypeOf(a);
-  const char *name = t == e->t_f64 ? dname : fname;
   LLVMTypeRef fty = LLVMFunctionType(t, &t, 1, 0);
   LLVMValueRef fn = LLVMGetNamedFunction(e->mod, name);
   if (!fn) {
@@ -53,22 +53,24 @@ LLVMValueRef kiln_emit_unary(kiln_emit *e, kiln_unary_op op, kiln_dtype at, kiln
     return KILN_EMIT_FAIL(e, "unary op %d: result type %s", (int)op, kiln_dtype_name(rt));
   if (kiln_dtype_is_float(at)) {
     LLVMValueRef one = LLVMConstReal(t, 1.0);
+    bool f32 = t == e->t_f32; /* also f16/bf16; f64 keeps libm's accuracy */
     switch (op) {
     case KU_NEG: return LLVMBuildFNeg(b, a, "");
     case KU_ABS: return intrinsic1(e, "llvm.fabs", a);
     case KU_SQRT: return intrinsic1(e, "llvm.sqrt", a);
-    case KU_EXP: return intrinsic1(e, "llvm.exp", a);
-    case KU_LOG: return intrinsic1(e, "llvm.log", a);
+    case KU_EXP: return f32 ? kiln_emit_vexp(e, a) : intrinsic1(e, "llvm.exp", a);
+    case KU_LOG: return f32 ? kiln_emit_vlog(e, a) : intrinsic1(e, "llvm.log", a);
     case KU_SIN: return intrinsic1(e, "llvm.sin", a);
     case KU_COS: return intrinsic1(e, "llvm.cos", a);
     case KU_FLOOR: return intrinsic1(e, "llvm.floor", a);
     case KU_CEIL: return intrinsic1(e, "llvm.ceil", a);
     case KU_ROUND: return intrinsic1(e, "llvm.roundeven", a);
-    case KU_TANH: return libm1(e, "tanhf", "tanh", a);
-    case KU_ERF: return libm1(e, "erff", "erf", a);
+    case KU_TANH: return f32 ? kiln_emit_vtanh(e, a) : libm1(e, "tanh", a);
+    case KU_ERF: return f32 ? kiln_emit_verf(e, a) : libm1(e, "erf", a);
     case KU_ISNAN: return LLVMBuildFCmp(b, LLVMRealUNO, a, a, "");
     case KU_RECIP: return LLVMBuildFDiv(b, one, a, "");
     case KU_SIGMOID: {
+      if (f32) return kiln_emit_vsigmoid(e, a);
       LLVMValueRef ex = intrinsic1(e, "llvm.exp", LLVMBuildFNeg(b, a, ""));
       LLVMValueRef den = LLVMBuildFAdd(b, one, ex, "");
       return LLVMBuildFDiv(b, one, den, "");
