@@ -9,6 +9,7 @@
 #include <llvm-c/Orc.h>
 
 #include <stdlib.h>
+#include <string.h>
 
 struct kiln_jit {
   LLVMOrcLLJITRef lljit;
@@ -40,6 +41,54 @@ static LLVMErrorRef define_runtime(LLVMOrcLLJITRef j, LLVMOrcJITDylibRef jd) {
   return NULL;
 }
 
+/* Is ",feature" (as "+name") in the host's feature list? */
+static bool host_has(const char *host, const char *f, size_t n) {
+  for (const char *h = host; h && *h;) {
+    size_t m = strcspn(h, ",");
+    if (m == n && strncmp(h, f, n) == 0) return true;
+    h += m + (h[m] == ',');
+  }
+  return false;
+}
+
+/* JIT code runs here, so a CPU or feature this host lacks would die of an illegal
+ * instruction: the JIT takes the host's own CPU name, "generic", or x86-64 levels the host
+ * reaches, and features the host has (a named CPU's own features are not listed by LLVM's
+ * C API; other CPUs are for ahead-of-time compiles). */
+static kiln_status check_host_target(const kiln_options *opts, kiln_error *err) {
+  if (!opts || (!opts->cpu && !opts->features)) return KILN_OK;
+  char *host = LLVMGetHostCPUFeatures(), *host_cpu = LLVMGetHostCPUName();
+  static const struct { const char *cpu, *needs; } levels[] = {
+      {"generic", ""}, {"x86-64", ""}, {"x86-64-v2", "+sse4.2,+popcnt,+ssse3,+cx16"},
+      {"x86-64-v3", "+avx2,+fma,+bmi,+bmi2,+f16c,+lzcnt,+movbe"},
+      {"x86-64-v4", "+avx512f,+avx512bw,+avx512cd,+avx512dq,+avx512vl"}};
+  const char *needs = NULL;
+  if (opts->cpu) {
+    if (strcmp(opts->cpu, host_cpu) == 0) needs = "";
+    for (size_t i = 0; !needs && i < sizeof levels / sizeof levels[0]; i++)
+      if (strcmp(opts->cpu, levels[i].cpu) == 0) needs = levels[i].needs;
+  }
+  kiln_status st = KILN_OK;
+  if (opts->cpu && !needs)
+    st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT,
+                   "cpu '%s': JIT code runs on this machine ('%s'); name it, 'generic' or an "
+                   "x86-64 level it reaches, or compile for '%s' ahead of time",
+                   opts->cpu, host_cpu, opts->cpu);
+  const char *lists[2] = {needs, opts->features};
+  for (int l = 0; l < 2 && !st; l++)
+    for (const char *f = lists[l]; f && *f && !st;) {
+      size_t n = strcspn(f, ",");
+      if (n > 1 && *f == '+' && !host_has(host, f, n))
+        st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT,
+                       "%s '%s': this machine lacks '%.*s', which JIT code would use",
+                       l ? "features" : "cpu", l ? opts->features : opts->cpu, (int)n - 1, f + 1);
+      f += n + (f[n] == ',');
+    }
+  LLVMDisposeMessage(host);
+  LLVMDisposeMessage(host_cpu);
+  return st;
+}
+
 kiln_status kiln_jit_compile(const kiln_program *p, const kiln_options *opts, kiln_jit **out,
                              kiln_entry_fn *entry, kiln_error *err) {
   *out = NULL;
@@ -49,6 +98,7 @@ kiln_status kiln_jit_compile(const kiln_program *p, const kiln_options *opts, ki
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT,
                      "triple '%s' is not this machine's: JIT code runs here (compile it "
                      "ahead of time instead)", opts->triple);
+  if (check_host_target(opts, err)) return err->code;
   LLVMTargetMachineRef tm;
   kiln_status st = kiln_llvm_target_machine(opts, &tm, err);
   if (st) return st;

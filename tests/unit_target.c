@@ -7,6 +7,9 @@
 #include "kiln.h"
 #include "tests/check.h"
 
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -236,6 +239,10 @@ static void target_names_checked(void) {
       {"aarch64-linux-gnu", "skylake", NULL, "cpu", "skylake", 0, 0, 0},
       {"aarch64-linux-gnu", "cortex-a76", "+sve,-bf16", NULL, NULL, 0, 0, 0},
       {"x86_64-linux-gnu", "x86-64-v3", "+avx512f,,", NULL, NULL, 0, 0, 0},
+      /* CPUs and features without 64-bit mode: LLVM knows them, then aborts */
+      {"x86_64-linux-gnu", "i686", NULL, "cpu", "i686", 0, 0, 0},
+      {NULL, "pentium4", NULL, "cpu", "pentium4", 0, 0, 0},
+      {"x86_64-linux-gnu", NULL, "+sse2,-64bit-mode", "features", "64bit-mode", 0, 0, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     target_case *c = &cases[i];
@@ -251,6 +258,40 @@ static void target_names_checked(void) {
     }
   }
   CHECK(count_files() == 0);
+}
+
+/* JIT code runs here: a CPU other than the host's own (or an x86-64 level it reaches), or a
+ * feature it lacks, is refused rather than left to die of an illegal instruction; AOT
+ * compiles for any of them. */
+static void jit_host_only(void) {
+  char *host_cpu = LLVMGetHostCPUName(), *host = LLVMGetHostCPUFeatures();
+  const char *other = strcmp(host_cpu, "znver5") ? "znver5" : "skylake-avx512";
+  char missing[64] = ""; /* a feature this host lacks, as "+name" */
+  for (const char *f = strstr(host, "-"); f && !missing[0]; f = strstr(f + 1, ",-")) {
+    if (*f == ',') f++;
+    size_t n = strcspn(f, ",");
+    if (n > 1 && n < sizeof missing - 1) snprintf(missing, sizeof missing, "+%.*s", (int)n - 1, f + 1);
+  }
+  struct { const char *cpu, *features; kiln_status want; } cases[] = {
+      {other, NULL, KILN_ERR_INVALID_ARGUMENT}, {host_cpu, NULL, KILN_OK},
+      {"x86-64", NULL, KILN_OK}, {"generic", NULL, KILN_OK},
+      {NULL, missing[0] ? missing : NULL, missing[0] ? KILN_ERR_INVALID_ARGUMENT : KILN_OK}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    kiln_options o = {.cpu = cases[i].cpu, .features = cases[i].features};
+    kiln_model *m = NULL;
+    kiln_error err = {0};
+    kiln_status st = kiln_compile_file(MODEL, &o, &m, &err);
+    if (st != cases[i].want)
+      printf("JIT cpu %s features %s: %s\n", o.cpu ? o.cpu : "-", o.features ? o.features : "-", err.message);
+    CHECK(st == cases[i].want);
+    kiln_model_free(m);
+  }
+  kiln_options o = {.cpu = other};
+  kiln_error err = {0};
+  CHECK(kiln_compile_aot(MODEL, &o, path_in_dir("other.o"), "other", &err) == KILN_OK);
+  clear_dir();
+  LLVMDisposeMessage(host_cpu);
+  LLVMDisposeMessage(host);
 }
 
 /* How many instructions of an x86-64 object use ymm or zmm registers. */
@@ -299,6 +340,7 @@ int main(void) {
   object_runtime_team();
   bad_targets();
   target_names_checked();
+  jit_host_only();
   named_cpu_features();
   CHECK(count_files() == 0);
   rmdir(dir);
