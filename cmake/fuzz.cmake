@@ -28,4 +28,6 @@ if(KILN_FUZZ)
   # kiln_rt: the thread pool, uninstrumented like generated code (sanitize.cmake).
   cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR}
     CALL kiln_strip_compile_options kiln_rt ${KILN_FUZZ_FLAGS})
+  cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR}
+    CALL kiln_strip_compile_options kiln_rt_aot ${KILN_FUZZ_FLAGS})
 endif()

@@ -28,6 +28,8 @@ if(KILN_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
   cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR}
     CALL kiln_strip_compile_options kiln_rt ${KILN_SANITIZE_FLAGS})
+  cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR}
+    CALL kiln_strip_compile_options kiln_rt_aot ${KILN_SANITIZE_FLAGS})
 endif()
 
 if(KILN_SANITIZE_THREAD)
@@ -39,4 +41,6 @@ if(KILN_SANITIZE_THREAD)
   add_link_options(-fsanitize=thread)
   cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR}
     CALL kiln_strip_compile_options kiln_rt ${KILN_TSAN_FLAGS})
+  cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR}
+    CALL kiln_strip_compile_options kiln_rt_aot ${KILN_TSAN_FLAGS})
 endif()

@@ -33,7 +33,14 @@
 #define KILN_MAX_THREADS 256
 #define CLOSED 0x80000000u  /* in P.job: no worker may join any more */
 
-static _Thread_local int requested; /* kiln_rt_set_num_threads; 0 = default */
+/* kiln_rt_set_num_threads; 0 = default. Per calling thread in libkiln; AOT libraries
+ * (KILN_RT_NO_TLS) never set it and have no thread-local state at all: the dynamic TLS of
+ * a library that is dlopen'ed and dlclose'ed again trips up LeakSanitizer. */
+#ifdef KILN_RT_NO_TLS
+static int requested;
+#else
+static _Thread_local int requested;
+#endif
 
 typedef struct pool {
   pthread_mutex_t busy;       /* held by the caller whose job runs */
@@ -199,12 +206,12 @@ int kiln_rt_num_threads(void) {
   return t > P.nworkers + 1 ? P.nworkers + 1 : t;
 }
 
-static _Thread_local bool inside; /* a body that calls parallel-for again runs it serially */
-
 void kiln_rt_parallel_for(kiln_rt_body body, void *ctx, int64_t n) {
   if (n <= 0) return;
-  int T = n > 1 && !inside ? kiln_rt_num_threads() : 1;
+  int T = n > 1 ? kiln_rt_num_threads() : 1;
   if (T > n) T = (int)n;
+  /* busy also catches a nested call, from the caller's chunks (trylock of a mutex this
+   * thread holds fails) or from a worker's */
   if (T <= 1 || pthread_mutex_trylock(&P.busy) != 0) {
     body(ctx, 0, n);
     return;
@@ -220,9 +227,7 @@ void kiln_rt_parallel_for(kiln_rt_body body, void *ctx, int64_t n) {
   atomic_store_explicit(&P.job, (uint64_t)s << 32, memory_order_release); /* publishes it */
   atomic_store(&P.seqw, s);
   if (atomic_load(&P.sleepers) > 0) futex_wake(&P.seqw);
-  inside = true;
   run_chunks();
-  inside = false;
   /* every chunk is claimed: wait for those in flight, then close the job */
   for (int i = 0;; i++) {
     uint64_t open = (uint64_t)s << 32;
