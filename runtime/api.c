@@ -216,8 +216,8 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
       return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "cannot allocate a %lld-byte arena",
                        (long long)p->arena_bytes);
   }
-  int64_t *slots = kernel_ns ? (int64_t *)(void *)(arena + p->profile_offset) : NULL;
   int nk = kernel_ns ? kiln_steps_kernels(&p->main, NULL, 0) : 0;
+  int64_t *slots = nk ? (int64_t *)(void *)(arena + p->profile_offset) : NULL;
   for (int i = 0; i < nk; i++) slots[i] = 0; /* kernels of an If branch not taken stay 0 */
   kiln_rt_set_num_threads(m->num_threads);
   int rc = m->entry((void *const *)inputs, outputs, arena, m->consts);

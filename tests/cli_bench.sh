@@ -38,6 +38,14 @@ mm = [k for k in d["kernels"] if k["op"] == "MatMul"][0]
 assert mm["flops"] == 2 * 4 * 784 * 256, mm
 PY
 
+# inputs as `kiln run` takes them: a folder without the file is an error unless --random-inputs
+mkdir "$dir/in"
+"$kiln" bench "$model" --shape x=4x784 --inputs "$dir/in" "${peaks[@]}" >/dev/null 2>"$dir/err"
+[ $? != 0 ] && grep -q "'x'" "$dir/err" || fail "bench --inputs without a file: $(cat "$dir/err")"
+"$kiln" bench "$model" --shape x=4x784 --inputs "$dir/in" --random-inputs --repeat 1 "${peaks[@]}" \
+  >/dev/null 2>"$dir/err" && grep -q "no file for input 'x'" "$dir/err" ||
+  fail "bench --inputs --random-inputs: $(cat "$dir/err")"
+
 usage() { # exit status 1 and the bench usage on stderr
   "$kiln" bench "$@" >/dev/null 2>"$dir/err"
   local rc=$?

@@ -171,6 +171,10 @@ int cli_bench(int argc, char **argv) {
   void **outs = NULL;
   row *rows = NULL;
   kiln_status st = cli_load_inputs(&a, &in, &err);
+  for (int i = 0; !st && a.inputs_dir && i < in.ngraph; i++)
+    if (in.file_of[i] < 0)
+      fprintf(stderr, "kiln: no file for input '%s' in '%s': random values (--random-inputs, "
+              "seed %u)\n", in.graph_names[i], a.inputs_dir, a.seed);
   if (!st) {
     a.profile = true;
     st = cli_compile(&a, &in, &prof, &err);
