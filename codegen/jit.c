@@ -4,6 +4,7 @@
 #include "codegen/codegen.h"
 #include "codegen/plumbing.h"
 #include "runtime/parallel.h"
+#include "runtime/profile.h"
 
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
@@ -17,16 +18,23 @@ struct kiln_jit {
 
 #define ENTRY_NAME "kiln_entry"
 
-/* Generated code calls kiln_rt_parallel_for, which lives in the static runtime library and
- * need not be exported from the executable, so it is defined by address. */
-static LLVMErrorRef define_runtime(LLVMOrcLLJITRef j, LLVMOrcJITDylibRef jd) {
-  LLVMOrcCSymbolMapPair sym = {
-      .Name = LLVMOrcLLJITMangleAndIntern(j, "kiln_rt_parallel_for"),
-      .Sym = {.Address = (LLVMOrcExecutorAddress)(uintptr_t)&kiln_rt_parallel_for,
+static LLVMOrcCSymbolMapPair runtime_symbol(LLVMOrcLLJITRef j, const char *name, uintptr_t addr) {
+  return (LLVMOrcCSymbolMapPair){
+      .Name = LLVMOrcLLJITMangleAndIntern(j, name),
+      .Sym = {.Address = (LLVMOrcExecutorAddress)addr,
               .Flags = {.GenericFlags = LLVMJITSymbolGenericFlagsExported |
                                         LLVMJITSymbolGenericFlagsCallable,
                         .TargetFlags = 0}}};
-  LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(&sym, 1);
+}
+
+/* Generated code calls kiln_rt_parallel_for (and, profiled, kiln_rt_clock_ns), which live
+ * in kiln's static libraries and need not be exported from the executable, so they are
+ * defined by address. */
+static LLVMErrorRef define_runtime(LLVMOrcLLJITRef j, LLVMOrcJITDylibRef jd) {
+  LLVMOrcCSymbolMapPair syms[2] = {
+      runtime_symbol(j, "kiln_rt_parallel_for", (uintptr_t)&kiln_rt_parallel_for),
+      runtime_symbol(j, "kiln_rt_clock_ns", (uintptr_t)&kiln_rt_clock_ns)};
+  LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(syms, 2);
   LLVMErrorRef e = LLVMOrcJITDylibDefine(jd, mu);
   if (e) {
     LLVMOrcDisposeMaterializationUnit(mu);

@@ -1,6 +1,8 @@
 /* kiln_program -> LLVM IR: the entry function runs the program's steps in order; each
  * kernel step calls an internal function taking one noalias pointer per kernel buffer,
- * resolved from the buffer's storage; an If step branches on a bool in storage. */
+ * resolved from the buffer's storage; an If step branches on a bool in storage. In a
+ * profiled program (runtime/profile.h) each kernel call sits between two calls of
+ * kiln_rt_clock_ns, and the difference goes to the kernel's slot in the arena. */
 #include "codegen/llvm_emit.h"
 
 #include "ir/dtype.h"
@@ -135,6 +137,17 @@ static LLVMValueRef emit_kernel_fn(kiln_emit *e, const kiln_kernel *k) {
 
 static kiln_status emit_steps(kiln_emit *e, const entry_args *a, const kiln_steps *steps);
 
+/* A call of `int64_t kiln_rt_clock_ns(void)` (declared on first use). */
+static LLVMValueRef clock_ns(kiln_emit *e) {
+  LLVMTypeRef t = LLVMFunctionType(e->t_i64, NULL, 0, 0);
+  LLVMValueRef f = LLVMGetNamedFunction(e->mod, "kiln_rt_clock_ns");
+  if (!f) {
+    f = LLVMAddFunction(e->mod, "kiln_rt_clock_ns", t);
+    kiln_emit_fn_attr(e, f, "nounwind", 0);
+  }
+  return LLVMBuildCall2(e->b, t, f, NULL, 0, "");
+}
+
 static kiln_status emit_kernel_step(kiln_emit *e, const entry_args *a, const kiln_kernel *k) {
   if (!k) return kiln_fail(e->err, KILN_ERR_INTERNAL, "kernel step without a kernel");
   LLVMValueRef efn = e->fn, *ebufs = e->bufs;
@@ -156,8 +169,15 @@ static kiln_status emit_kernel_step(kiln_emit *e, const entry_args *a, const kil
       return KILN_ERR_INTERNAL;
     }
   }
+  int slot = e->nkernel_steps++;
+  LLVMValueRef t0 = e->prog->profile ? clock_ns(e) : NULL;
   LLVMBuildCall2(e->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)k->nbufs, "");
   free(args);
+  if (t0) {
+    LLVMValueRef dt = LLVMBuildSub(e->b, clock_ns(e), t0, "kernel.ns");
+    LLVMValueRef off = LLVMConstInt(e->t_i64, (uint64_t)(e->prog->profile_offset + 8 * slot), 0);
+    LLVMBuildStore(e->b, dt, LLVMBuildInBoundsGEP2(e->b, e->t_i8, a->arena, &off, 1, ""));
+  }
   return KILN_OK;
 }
 

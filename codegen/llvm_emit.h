@@ -21,6 +21,7 @@ typedef struct kiln_emit {
   kiln_error *err;
   const kiln_program *prog;
   int nfns; /* for unique internal function names */
+  int nkernel_steps; /* kernel steps emitted so far: a profiled program's slot index */
 
   /* the function being emitted */
   LLVMValueRef fn;

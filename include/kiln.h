@@ -96,6 +96,9 @@ typedef struct kiln_options {
                                 `linker -shared -o OUT OBJ -fopenmp -lm` (words split at
                                 blanks, no shell); NULL = "cc", which only links for the
                                 host's architecture */
+  int profile;               /* JIT: generated code times each kernel step of a run (two
+                                clock reads around it) for kiln's tools (`kiln bench`); 0 =
+                                no timing code. kiln_compile_aot refuses it */
 } kiln_options;
 
 typedef struct kiln_model kiln_model;

@@ -152,6 +152,7 @@ typedef struct kiln_stage {
 
 typedef struct kiln_kernel {
   char *name;
+  const char *op;   /* the op(s) it computes ("MatMul", "Copy"), in the arena; for tools */
   kiln_arena arena; /* expressions, names, index arrays */
   int nbufs;
   kiln_buffer bufs[KILN_MAX_BUFS]; /* fixed: a kiln_buffer pointer stays valid while

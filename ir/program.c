@@ -30,6 +30,24 @@ kiln_step *kiln_steps_add(kiln_steps *s, kiln_step_kind kind) {
   return st;
 }
 
+static int list_kernels(const kiln_steps *s, const kiln_kernel **out, int max, int n) {
+  for (int i = 0; s && i < s->n; i++) {
+    const kiln_step *st = &s->steps[i];
+    if (st->kind == KILN_STEP_KERNEL) {
+      if (out && n < max) out[n] = st->kernel;
+      n++;
+    } else {
+      n = list_kernels(st->then_steps, out, max, n);
+      n = list_kernels(st->else_steps, out, max, n);
+    }
+  }
+  return n;
+}
+
+int kiln_steps_kernels(const kiln_steps *s, const kiln_kernel **out, int max) {
+  return list_kernels(s, out, max, 0);
+}
+
 void kiln_program_free(kiln_program *p) {
   if (!p) return;
   steps_clear(&p->main);

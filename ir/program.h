@@ -44,6 +44,10 @@ typedef struct kiln_program {
   int64_t arena_bytes;   /* 64-byte aligned size of the shared scratch arena */
   int ninputs, noutputs;
   kiln_io *inputs, *outputs;
+  bool profile;           /* kernels are timed (runtime/profile.h): codegen stores each kernel
+                             step's nanoseconds in the arena at profile_offset, 8 bytes per
+                             kernel in kiln_program_kernels order */
+  int64_t profile_offset;
 } kiln_program;
 
 kiln_program *kiln_program_new(void);
@@ -51,5 +55,8 @@ void kiln_program_free(kiln_program *p);
 kiln_steps *kiln_steps_new(void);
 void kiln_steps_free(kiln_steps *s);
 kiln_step *kiln_steps_add(kiln_steps *s, kiln_step_kind kind);
+/* The kernels of steps in execution order, an If's then-steps before its else-steps (the
+ * order codegen emits them); fills out[0..max) and returns how many there are. */
+int kiln_steps_kernels(const kiln_steps *s, const kiln_kernel **out, int max);
 
 #endif

@@ -30,6 +30,7 @@ kiln_status kiln_lower_node(const kiln_graph *g, const kiln_node *n, kiln_kernel
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): more than 32 inputs or outputs",
                      n->name, n->op_type);
   kiln_kernel *k = kiln_kernel_new(n->name);
+  k->op = kiln_arena_strdup(&k->arena, n->op_type);
   kiln_lower_ctx c = {.g = g, .n = n, .k = k, .err = err};
   for (int i = 0; i < n->ninputs; i++) {
     const kiln_value *v = kiln_node_in(g, n, i);
@@ -68,6 +69,7 @@ static void add_copy(const kiln_graph *g, kiln_steps *steps, int src, int dst,
   const kiln_value *s = &g->values[src], *d = &g->values[dst];
   char *name = kiln_fmt("copy_%s", d->name);
   kiln_kernel *k = kiln_kernel_new(name);
+  k->op = "Copy";
   free(name);
   int in = kiln_kernel_add_buffer(k, s->name, KILN_BUF_INPUT, src, s->dtype, s->rank, s->dims);
   int out = kiln_kernel_add_buffer(k, d->name, KILN_BUF_OUTPUT, dst, d->dtype, d->rank, d->dims);

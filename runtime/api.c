@@ -8,6 +8,7 @@
 #include "passes/passes.h"
 #include "runtime/check.h"
 #include "runtime/parallel.h"
+#include "runtime/profile.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,7 @@ static kiln_status build_program(const void *data, size_t size, const char *path
                              opts, &g, err);
   if (!st) st = kiln_passes_run(g, opts, prog, err);
   if (!st) kiln_check_instrument(*prog, opts->check_bounds);
+  if (!st && opts->profile) kiln_profile_instrument(*prog);
   kiln_graph_free(g);
   return st;
 }
@@ -131,6 +133,8 @@ kiln_status kiln_compile_aot(const char *model_path, const kiln_options *opts,
   char *dir = NULL;
   kiln_program *prog = NULL;
   kiln_status st = kiln_aot_check(opts, out_path, name, err);
+  if (!st && opts && opts->profile)
+    st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "profile is for JIT models, not AOT libraries");
   if (!st) st = read_model(model_path, &data, &size, &dir, err);
   if (!st) st = build_program(data, size, model_path, dir, opts, &prog, err);
   if (!st) st = kiln_aot_write(prog, opts, out_path, name ? name : "model", err);
@@ -184,12 +188,20 @@ int kiln_output_index(const kiln_model *m, const char *name) {
   return m ? io_index(m->prog->outputs, m->prog->noutputs, name) : -1;
 }
 
-kiln_status kiln_run(const kiln_model *m, const void *const *inputs, void *const *outputs,
-                     kiln_error *err) {
+const kiln_program *kiln_model_program(const kiln_model *m) { return m ? m->prog : NULL; }
+
+void kiln_model_set_num_threads(kiln_model *m, int n) {
+  if (m) m->num_threads = n;
+}
+
+static kiln_status run(const kiln_model *m, const void *const *inputs, void *const *outputs,
+                       double *kernel_ns, kiln_error *err) {
   kiln_error scratch;
   err = reset(err, &scratch);
   if (!m) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "model is NULL");
   const kiln_program *p = m->prog;
+  if (kernel_ns && !p->profile)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "the model was not compiled with profile");
   for (int i = 0; i < p->ninputs; i++)
     if (!inputs || (!inputs[i] && p->inputs[i].bytes))
       return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "input %d ('%s') is NULL", i, p->inputs[i].name);
@@ -204,11 +216,25 @@ kiln_status kiln_run(const kiln_model *m, const void *const *inputs, void *const
       return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "cannot allocate a %lld-byte arena",
                        (long long)p->arena_bytes);
   }
+  int nk = kernel_ns ? kiln_steps_kernels(&p->main, NULL, 0) : 0;
+  int64_t *slots = nk ? (int64_t *)(void *)(arena + p->profile_offset) : NULL;
+  for (int i = 0; i < nk; i++) slots[i] = 0; /* kernels of an If branch not taken stay 0 */
   kiln_rt_set_num_threads(m->num_threads);
   int rc = m->entry((void *const *)inputs, outputs, arena, m->consts);
   kiln_rt_set_num_threads(0);
   kiln_status st = rc ? kiln_check_result(p, arena, err) : KILN_OK; /* the violation's message */
   if (rc && !st) st = kiln_fail(err, (kiln_status)rc, "the run failed (status %d)", rc);
+  for (int i = 0; i < nk; i++) kernel_ns[i] = (double)slots[i];
   free(arena);
   return st;
+}
+
+kiln_status kiln_run(const kiln_model *m, const void *const *inputs, void *const *outputs,
+                     kiln_error *err) {
+  return run(m, inputs, outputs, NULL, err);
+}
+
+kiln_status kiln_run_profiled(const kiln_model *m, const void *const *inputs,
+                              void *const *outputs, double *kernel_ns, kiln_error *err) {
+  return run(m, inputs, outputs, kernel_ns, err);
 }

@@ -13,14 +13,14 @@ typedef struct cli_option {
   bool value;        /* takes a value (the next argument) */
 } cli_option;
 
-enum { ALL = CLI_COMPILE | CLI_RUN | CLI_DUMP };
+enum { ALL = CLI_COMPILE | CLI_RUN | CLI_DUMP | CLI_BENCH, RUNS = CLI_RUN | CLI_BENCH };
 
 static const cli_option options[] = {
     {"-h", ALL, false},
     {"--help", ALL, false},
     {"--shape", ALL, true},
     {"--max-tensor-bytes", ALL, true},
-    {"--max-nodes", CLI_COMPILE | CLI_RUN, true},
+    {"--max-nodes", CLI_COMPILE | RUNS, true},
     {"--check-bounds", CLI_COMPILE | CLI_RUN, false},
     {"-o", CLI_COMPILE | CLI_DUMP, true},
     {"--name", CLI_COMPILE, true},
@@ -28,25 +28,28 @@ static const cli_option options[] = {
     {"--features", CLI_COMPILE, true},
     {"--triple", CLI_COMPILE, true},
     {"--linker", CLI_COMPILE, true},
-    {"--inputs", CLI_RUN, true},
-    {"--random-inputs", CLI_RUN, false},
+    {"--inputs", RUNS, true},
+    {"--random-inputs", RUNS, false},
     {"--output-dir", CLI_RUN, true},
-    {"--seed", CLI_RUN, true},
-    {"--repeat", CLI_RUN, true},
-    {"--threads", CLI_RUN, true},
+    {"--seed", RUNS, true},
+    {"--repeat", RUNS, true},
+    {"--threads", RUNS, true},
     {"--kernels", CLI_DUMP, false},
     {"--dsl", CLI_DUMP, false},
     {"--dsl-weights", CLI_DUMP, true},
+    {"--json", CLI_BENCH, false},
+    {"--peak-gflops", CLI_BENCH, true},
+    {"--peak-gbs", CLI_BENCH, true},
 };
 
 static const char *command_name(unsigned c) {
-  return c == CLI_COMPILE ? "compile" : c == CLI_RUN ? "run" : "dump";
+  return c == CLI_COMPILE ? "compile" : c == CLI_RUN ? "run" : c == CLI_DUMP ? "dump" : "bench";
 }
 
 static kiln_status not_ours(cli_command cmd, const cli_option *o, kiln_error *err) {
-  char owners[64] = "";
+  char owners[128] = "";
   size_t len = 0;
-  for (unsigned c = CLI_COMPILE; c <= CLI_DUMP; c <<= 1)
+  for (unsigned c = CLI_COMPILE; c <= CLI_BENCH; c <<= 1)
     if (o->commands & c)
       len += (size_t)snprintf(owners + len, sizeof owners - len, "%s'kiln %s'",
                               len ? " and " : "", command_name(c));
@@ -72,6 +75,35 @@ static kiln_status number_option(const char *opt, const char *s, int64_t min, in
   if (parse_number(s, min, max, out) == KILN_OK) return KILN_OK;
   return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s wants a whole number from %lld to %lld, got '%s'",
                    opt, (long long)min, (long long)max, s);
+}
+
+/* A positive decimal number ("12.5"), finite, with nothing after it. */
+static kiln_status positive_option(const char *opt, const char *s, double *out, kiln_error *err) {
+  char *end;
+  double v = (s[0] >= '0' && s[0] <= '9') || s[0] == '.' ? strtod(s, &end) : 0;
+  if (v > 0 && v < 1e12 && !*end) {
+    *out = v;
+    return KILN_OK;
+  }
+  return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s wants a positive number, got '%s'", opt, s);
+}
+
+/* bench --threads: "1,2,4", each from 1 to CLI_MAX_THREADS. */
+static kiln_status parse_thread_counts(const char *s, cli_args *a, kiln_error *err) {
+  for (const char *p = s;;) {
+    const char *comma = strchr(p, ',');
+    size_t n = comma ? (size_t)(comma - p) : strlen(p);
+    char num[32];
+    int64_t v;
+    if (a->nthread_counts == CLI_MAX_THREAD_COUNTS || n >= sizeof num ||
+        (memcpy(num, p, n), num[n] = 0, parse_number(num, 1, CLI_MAX_THREADS, &v)))
+      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--threads wants up to %d whole numbers "
+                       "from 1 to %d separated by commas, got '%s'", CLI_MAX_THREAD_COUNTS,
+                       CLI_MAX_THREADS, s);
+    a->thread_counts[a->nthread_counts++] = (int)v;
+    if (!comma) return KILN_OK;
+    p = comma + 1;
+  }
 }
 
 /* "name=1x3x224x224"; "name=" binds a scalar. */
@@ -168,6 +200,16 @@ kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_
     else if (!strcmp(o, "--check-bounds")) a->check_bounds = true;
     else if (!strcmp(o, "--dsl")) a->dsl = true;
     else if (!strcmp(o, "--random-inputs")) a->random_inputs = true;
+    else if (!strcmp(o, "--json")) a->json = true;
+    else if (!strcmp(o, "--peak-gflops") || !strcmp(o, "--peak-gbs")) {
+      double *f = o[7] == 'g' && o[8] == 'f' ? &a->peak_gflops : &a->peak_gbs;
+      st = *f ? kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s given twice", o)
+              : positive_option(o, v, f, err);
+    } else if (!strcmp(o, "--threads") && cmd == CLI_BENCH) {
+      st = threads_given ? kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s given twice", o)
+                         : parse_thread_counts(v, a, err);
+      threads_given = true;
+    }
     else if (!strcmp(o, "-o")) st = set_once(&a->out, o, v, err);
     else if (!strcmp(o, "--name")) st = set_once(&a->name, o, v, err);
     else if (!strcmp(o, "--inputs")) st = set_once(&a->inputs_dir, o, v, err);
@@ -222,4 +264,5 @@ void cli_fill_options(const cli_args *a, kiln_options *opts) {
   opts->check_bounds = a->check_bounds;
   opts->max_nodes = a->max_nodes;
   opts->max_tensor_bytes = a->max_tensor_bytes;
+  opts->profile = a->profile;
 }

@@ -16,7 +16,9 @@
 #define CLI_MAX_THREADS 4096
 
 /* The commands; an option is taken by some of them (tools/cli_args.c). */
-typedef enum cli_command { CLI_COMPILE = 1, CLI_RUN = 2, CLI_DUMP = 4 } cli_command;
+typedef enum cli_command { CLI_COMPILE = 1, CLI_RUN = 2, CLI_DUMP = 4, CLI_BENCH = 8 } cli_command;
+
+#define CLI_MAX_THREAD_COUNTS 16
 
 /* Numbers left 0 were not given (the library's defaults apply). */
 typedef struct cli_args {
@@ -26,8 +28,11 @@ typedef struct cli_args {
   int nshapes;
   unsigned seed; /* 1 unless given */
   int repeat, threads;
+  int thread_counts[CLI_MAX_THREAD_COUNTS]; /* bench --threads 1,2,4 */
+  int nthread_counts;
+  double peak_gflops, peak_gbs; /* bench: 0 = measure */
   int64_t max_nodes, max_tensor_bytes;
-  bool kernels, help, check_bounds, dsl, random_inputs;
+  bool kernels, help, check_bounds, dsl, random_inputs, json, profile;
 } cli_args;
 
 /* A DIR/input_<k>.pb file given to `kiln run --inputs DIR`. */
@@ -82,5 +87,17 @@ kiln_status cli_prepare_output_dir(const char *dir, kiln_error *err);
 kiln_status cli_write_output(const char *dir, int i, const kiln_tensor_info *info,
                              const void *data, kiln_error *err);
 void cli_print_kernels(const kiln_steps *steps, FILE *out);
+
+/* tools/kiln.c: prints err, returns the exit status for it. */
+int cli_fail(const kiln_error *err);
+/* tools/kiln.c: parses cmd's arguments; on a bad command line or --help returns the exit
+ * status to end with (>= 0) after printing why and usage, else -1 and a is filled. */
+int cli_parse_command(cli_command cmd, int argc, char **argv, const char *usage, cli_args *a);
+
+/* tools/cli_bench.c: `kiln bench` */
+int cli_bench(int argc, char **argv);
+/* tools/cli_peak.c: this machine's peak FMA throughput (GFLOP/s) and streaming-read
+ * bandwidth (GB/s) on `threads` threads, measured in some 100 ms. */
+void cli_measure_peak(int threads, double *gflops, double *gbs);
 
 #endif

@@ -1,4 +1,4 @@
-/* The kiln command line: compile (AOT), run (JIT), dump. */
+/* The kiln command line: compile (AOT), run (JIT), dump; bench is in tools/cli_bench.c. */
 #include "kiln.h"
 
 #include "frontend/dsl.h"
@@ -24,11 +24,12 @@ static const char *usage_main =
     "  compile MODEL -o OUT     ahead-of-time: a shared library (.so) or object (.o) + header\n"
     "  run MODEL                JIT-compile and run; print outputs and latency\n"
     "  dump MODEL               print the graph after shape inference and folding\n"
+    "  bench MODEL              time each generated kernel against the machine's roofline\n"
     "\n"
     "Every command takes --shape IN=DxDx.. (bind free input dims) and --max-tensor-bytes N\n"
-    "(a compile-time limit); compile and run also take --max-nodes N (another limit) and\n"
-    "--check-bounds (generated kernels check every load and store; a violation fails the run\n"
-    "naming kernel and index). An option of another command, an unknown option or a value\n"
+    "(a compile-time limit); compile, run and bench also take --max-nodes N (another limit);\n"
+    "compile and run take --check-bounds (generated kernels check every load and store; a\n"
+    "violation fails the run naming kernel and index). An option of another command, an unknown option or a value\n"
     "that is not what the option wants (a whole number in its range...) is an error.\n"
     "\n"
     "`kiln <command> --help` describes each. Exit status: 0 on success, otherwise the\n"
@@ -71,7 +72,7 @@ static const char *usage_dump =
     "given: save it in the current folder or give an absolute DIR. With neither, they are\n"
     "printed inline.\n";
 
-static int fail(const kiln_error *err) {
+int cli_fail(const kiln_error *err) {
   fprintf(stderr, "kiln: %s\n", err->message);
   return err->code ? (int)err->code : 1;
 }
@@ -82,9 +83,7 @@ static int usage_error(const kiln_error *err, const char *usage) {
   return KILN_ERR_INVALID_ARGUMENT;
 }
 
-/* Parses cmd's arguments; on a bad command line or --help returns the exit status to
- * end with (>= 0), else -1 and a is filled. */
-static int parse(cli_command cmd, int argc, char **argv, const char *usage, cli_args *a) {
+int cli_parse_command(cli_command cmd, int argc, char **argv, const char *usage, cli_args *a) {
   kiln_error err = {0};
   if (cli_parse(cmd, argc, argv, a, &err)) return usage_error(&err, usage);
   if (a->help) {
@@ -103,14 +102,14 @@ static int parse(cli_command cmd, int argc, char **argv, const char *usage, cli_
 static int cmd_compile(int argc, char **argv) {
   cli_args a;
   kiln_error err = {0};
-  int rc = parse(CLI_COMPILE, argc, argv, usage_compile, &a);
+  int rc = cli_parse_command(CLI_COMPILE, argc, argv, usage_compile, &a);
   if (rc >= 0) return rc;
   kiln_options opts = {0};
   cli_fill_options(&a, &opts);
   kiln_status st = kiln_compile_aot(a.model, &opts, a.out, a.name ? a.name : "model", &err);
   if (st) cli_hint_unbound(a.model, &opts, &err);
   cli_args_free(&a);
-  return st ? fail(&err) : 0;
+  return st ? cli_fail(&err) : 0;
 }
 
 static double now_ms(void) {
@@ -143,7 +142,7 @@ static void print_summary(const kiln_tensor_info *info, const void *data) {
 static int cmd_run(int argc, char **argv) {
   cli_args a;
   kiln_error err = {0};
-  int rc = parse(CLI_RUN, argc, argv, usage_run, &a);
+  int rc = cli_parse_command(CLI_RUN, argc, argv, usage_run, &a);
   if (rc >= 0) return rc;
   rc = 0;
   cli_inputs in = {0};
@@ -152,7 +151,7 @@ static int cmd_run(int argc, char **argv) {
   /* everything the command line says is checked before the (long) compile */
   if ((a.output_dir && cli_prepare_output_dir(a.output_dir, &err)) ||
       cli_load_inputs(&a, &in, &err)) {
-    rc = fail(&err);
+    rc = cli_fail(&err);
     goto done;
   }
   for (int i = 0; a.inputs_dir && i < in.ngraph; i++)
@@ -160,7 +159,7 @@ static int cmd_run(int argc, char **argv) {
       fprintf(stderr, "kiln: no file for input '%s' in '%s': random values (--random-inputs, "
               "seed %u)\n", in.graph_names[i], a.inputs_dir, a.seed);
   if (cli_compile(&a, &in, &m, &err) || cli_fill_inputs(m, &in, a.seed, &err)) {
-    rc = fail(&err);
+    rc = cli_fail(&err);
     goto done;
   }
   int nout = kiln_num_outputs(m);
@@ -174,7 +173,7 @@ static int cmd_run(int argc, char **argv) {
   double *ms = kiln_xcalloc((size_t)repeat, sizeof(double));
   for (int r = -1; r < repeat && !rc; r++) { /* r = -1 is the warm-up */
     double t0 = now_ms();
-    if (kiln_run(m, (const void *const *)in.data, outs, &err)) rc = fail(&err);
+    if (kiln_run(m, (const void *const *)in.data, outs, &err)) rc = cli_fail(&err);
     if (r >= 0) ms[r] = now_ms() - t0;
   }
   if (!rc) {
@@ -182,7 +181,7 @@ static int cmd_run(int argc, char **argv) {
       kiln_tensor_info info;
       kiln_output_info(m, i, &info);
       print_summary(&info, outs[i]);
-      if (a.output_dir && cli_write_output(a.output_dir, i, &info, outs[i], &err)) rc = fail(&err);
+      if (a.output_dir && cli_write_output(a.output_dir, i, &info, outs[i], &err)) rc = cli_fail(&err);
     }
     qsort(ms, (size_t)repeat, sizeof(double), cmp_double);
     printf("latency: median %.3f ms over %d runs (min %.3f ms)\n", ms[repeat / 2], repeat, ms[0]);
@@ -238,7 +237,7 @@ static kiln_status dump_dsl(const char *model, kiln_graph *g, const char *out_pa
 static int cmd_dump(int argc, char **argv) {
   cli_args a;
   kiln_error err = {0};
-  int rc = parse(CLI_DUMP, argc, argv, usage_dump, &a);
+  int rc = cli_parse_command(CLI_DUMP, argc, argv, usage_dump, &a);
   if (rc >= 0) return rc;
   kiln_options opts = {0};
   cli_fill_options(&a, &opts);
@@ -249,7 +248,7 @@ static int cmd_dump(int argc, char **argv) {
     st = dump_dsl(a.model, g, a.out, a.dsl_weights, &err);
     kiln_graph_free(g);
     cli_args_free(&a);
-    return st ? fail(&err) : 0;
+    return st ? cli_fail(&err) : 0;
   }
   if (!st && kiln_pass_bind_inputs(g, &opts, &err)) st = err.code, cli_hint_unbound(a.model, &opts, &err);
   if (!st) st = kiln_pass_infer(g, &opts, &err);
@@ -264,7 +263,7 @@ static int cmd_dump(int argc, char **argv) {
   kiln_program_free(prog);
   kiln_graph_free(g);
   cli_args_free(&a);
-  return st ? fail(&err) : 0;
+  return st ? cli_fail(&err) : 0;
 }
 
 /* A killed kiln leaves no temporaries: the library registers them (and its compiler
@@ -296,6 +295,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "compile")) return cmd_compile(argc - 2, argv + 2);
   if (!strcmp(argv[1], "run")) return cmd_run(argc - 2, argv + 2);
   if (!strcmp(argv[1], "dump")) return cmd_dump(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "bench")) return cli_bench(argc - 2, argv + 2);
   fprintf(stderr, "kiln: unknown command '%s'\n%s", argv[1], usage_main);
   return 1;
 }
