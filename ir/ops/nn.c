@@ -1,7 +1,8 @@
 /* Convolutions (Conv, ConvTranspose) and the window geometry the pooling ops share.
  * Both convolutions are one reduction stage over (input channel of the group, kernel
- * offsets): padding is a guarded load, and ConvTranspose is written in gather form (each
- * output reads the inputs whose scattered window covers it) so it needs no scatter. */
+ * offsets). Conv reads a zero-padded copy of its input where windows overhang it (plain
+ * loads, see pad_input); ConvTranspose guards its loads and is written in gather form
+ * (each output reads the inputs whose scattered window covers it) so it needs no scatter. */
 #include "ir/ops/nn_window.h"
 
 #include "ir/dtype.h"
@@ -128,6 +129,42 @@ static kiln_status infer_conv(kiln_graph *g, kiln_node *n, kiln_error *err) {
   return KILN_OK;
 }
 
+/* Where windows overhang the input, copies it into a zero-padded temporary (a stage of
+ * its own) and points *xb at it: the conv then reads without a guard per multiply-add, so
+ * its loads are plain and it can take the register-tile schedule. Padded dims cover every
+ * index a window reaches (pad_begin + in, or further when the last window ends in the end
+ * padding). False, with nothing added, when no dim overhangs or a pad is negative. */
+static bool pad_input(kiln_kernel *k, const kiln_window *w, int *xb) {
+  bool overhang = false;
+  for (int d = 0; d < w->nsp; d++) {
+    if (w->pad_begin[d] < 0 || w->pad_end[d] < 0) return false;
+    overhang |= kiln_window_overhangs(w, d);
+  }
+  if (!overhang) return false;
+  const kiln_buffer *x = &k->bufs[*xb];
+  int64_t dims[KILN_MAX_RANK] = {x->dims[0], x->dims[1]};
+  for (int d = 0; d < w->nsp; d++) {
+    int64_t reach = (w->out[d] - 1) * w->stride[d] + (w->kernel[d] - 1) * w->dil[d] + 1;
+    dims[d + 2] = w->pad_begin[d] + w->in[d];
+    if (dims[d + 2] < reach) dims[d + 2] = reach;
+  }
+  int pb = kiln_kernel_add_buffer(k, "padded", KILN_BUF_TEMP, -1, x->dtype, x->rank, dims);
+  kiln_stage *s = kiln_kernel_add_stage(k, "pad", pb);
+  kiln_expr *o[KILN_MAX_RANK], *xi[KILN_MAX_RANK], *cond = NULL;
+  for (int d = 0; d < x->rank; d++) o[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
+  xi[0] = o[0];
+  xi[1] = o[1];
+  for (int d = 0; d < w->nsp; d++) {
+    xi[d + 2] = kx_addi(k, o[d + 2], -w->pad_begin[d]);
+    if (w->pad_begin[d] > 0 || dims[d + 2] > w->pad_begin[d] + w->in[d])
+      cond = kx_and(k, cond, kx_in_range(k, xi[d + 2], w->in[d]));
+  }
+  kiln_expr *xv = kx_load(k, *xb, xi);
+  kiln_stage_store(k, s, o, kx_select(k, cond, xv, kx_const_f(k, xv->dtype, 0)));
+  *xb = pb;
+  return true;
+}
+
 /* Axes: n, m, spatial outputs; reductions: channel of the group, kernel offsets. */
 static kiln_status lower_conv(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
@@ -140,6 +177,7 @@ static kiln_status lower_conv(kiln_lower_ctx *c) {
   int xb = c->in_buf[0], wb = c->in_buf[1], bb = c->n->ninputs > 2 ? c->in_buf[2] : -1;
   const kiln_buffer *wbuf = &k->bufs[wb];
   int64_t cg = wbuf->dims[1], mg = wbuf->dims[0] / group;
+  bool padded = pad_input(k, &w, &xb); /* its stage runs first */
   kiln_stage *s = kiln_kernel_add_stage(k, "conv", c->out_buf[0]);
   kiln_expr *o[KILN_MAX_RANK], *kv[KILN_MAX_SPATIAL];
   for (int d = 0; d < 2 + w.nsp; d++)
@@ -153,9 +191,13 @@ static kiln_status lower_conv(kiln_lower_ctx *c) {
   wi[0] = o[1];
   wi[1] = ci;
   for (int d = 0; d < w.nsp; d++) {
-    xi[d + 2] = kiln_window_pos(k, &w, d, o[d + 2], kv[d]);
+    if (padded) { /* the padded copy starts pad_begin earlier */
+      xi[d + 2] = kx_add(k, kx_muli(k, o[d + 2], w.stride[d]), kx_muli(k, kv[d], w.dil[d]));
+    } else {
+      xi[d + 2] = kiln_window_pos(k, &w, d, o[d + 2], kv[d]);
+      if (kiln_window_overhangs(&w, d)) cond = kx_and(k, cond, kx_in_range(k, xi[d + 2], w.in[d]));
+    }
     wi[d + 2] = kv[d];
-    if (kiln_window_overhangs(&w, d)) cond = kx_and(k, cond, kx_in_range(k, xi[d + 2], w.in[d]));
   }
   kiln_expr *xv = kx_load(k, xb, xi);
   if (cond) xv = kx_select(k, cond, xv, kx_const_f(k, xv->dtype, 0));
