@@ -33,6 +33,7 @@ struct nest {
   bool clamp;                    /* emitting the tail version: tile axes clamped to range */
   LLVMValueRef *accs;            /* one accumulator per tile point */
   LLVMValueRef base[KILN_MAX_AXES]; /* a tile axis's value at tile point 0 */
+  bool reads_out;                /* the stage loads its own output buffer */
 };
 
 static LLVMValueRef ok(kiln_emit *e) { return LLVMConstNull(e->t_i1); } /* non-NULL = success */
@@ -278,8 +279,10 @@ static LLVMValueRef body_post_mem(nest *n) {
  * the tile loops' values as constants. Init comes before the reduction loops, post and the
  * store after them, so the output is written once. Consecutive points along the vector
  * axis load consecutive elements, which LLVM's SLP vectorizer turns into vector FMAs.
- * Where a split of a tile axis overshoots, a runtime test picks a tail version whose tile
- * axes are clamped to their last value (loads stay in bounds and compute a copy of a real
+ * Where a split of a tile axis overshoots, the last tile moves back to end at the extent
+ * (overlapping the one before) when the axis is at least a tile long and the stage does
+ * not read its own output; otherwise a runtime test picks a tail version whose tile axes
+ * are clamped to their last value (loads stay in bounds and compute a copy of a real
  * point) and whose stores are guarded. */
 
 static LLVMValueRef i64c(kiln_emit *e, int64_t v) { return LLVMConstInt(e->t_i64, (uint64_t)v, 0); }
@@ -383,6 +386,14 @@ static LLVMValueRef body_tile(nest *n) {
       n->base[a] = LLVMBuildNSWAdd(e->b, n->base[a], t, "");
     }
     if (!n->guard[a]) continue;
+    int64_t top = n->s->axes[a].extent - 1 - hi; /* the last base where the tile fits */
+    if (top >= 0 && !n->reads_out) {
+      /* a tail tile moves back to end at the extent: it recomputes (and stores again, with
+       * the same values) points of the tile before, but keeps the fast, vectorized code
+       * where clamped axes would leave scalar code */
+      n->base[a] = kiln_emit_intrinsic2(e, "llvm.smin", n->base[a], i64c(e, top));
+      continue;
+    }
     LLVMValueRef last = LLVMBuildNSWAdd(e->b, n->base[a], i64c(e, hi), "");
     LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, last, i64c(e, n->s->axes[a].extent), "");
     full = full ? LLVMBuildAnd(e->b, full, c, "") : c;
@@ -588,6 +599,14 @@ static bool stage_types_ok(kiln_emit *e, const kiln_stage *s) {
   return kiln_emit_reg_type(e, s->value->dtype) != NULL;
 }
 
+static bool reads_buf(const kiln_expr *x, int b) {
+  if (!x) return false;
+  if (x->kind == KX_LOAD && x->buf == b) return true;
+  for (int d = 0; x->kind == KX_LOAD && d < x->nidx; d++)
+    if (reads_buf(x->idx[d], b)) return true;
+  return reads_buf(x->a, b) || reads_buf(x->b, b) || reads_buf(x->c, b);
+}
+
 kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s) {
   e->st = s;
   e->acc = NULL;
@@ -597,6 +616,8 @@ kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s) {
   }
   if (kiln_schedule_check(s, e->err)) return KILN_ERR_INTERNAL;
   nest n = {.e = e, .s = s};
+  n.reads_out = reads_buf(s->value, s->out_buf) || reads_buf(s->init, s->out_buf) ||
+                reads_buf(s->post, s->out_buf);
   int nl = s->sched.nloops, p = nl, np = 0;
   for (int a = 0; a < s->naxes; a++) {
     if (s->axes[a].extent <= 0 && !s->axes[a].reduce) return KILN_OK; /* nothing to store */

@@ -107,12 +107,14 @@ static bool loads_along(const kiln_expr *x, int a) {
 
 /* A SUM of (casts of) load A * load B, stored with spatial axis n innermost, where B reads n
  * contiguously and A not at all, and a spatial axis m of the output that A reads and B not
- * (MatMul's m, a pointwise Conv's output channel): *m and *n, or false. */
-static bool gemm_like(const kiln_stage *s, int *m, int *n) {
+ * (MatMul's m, a Conv's output channel) or else one that A does not read (a depthwise
+ * Conv's output row, *no_reuse set: B is not shared between rows): *m and *n, or false. */
+static bool gemm_like(const kiln_stage *s, int *m, int *n, bool *no_reuse) {
   if (s->reduce != KR_SUM || !s->nout_idx || !s->value) return false;
   const kiln_expr *v = strip_casts(s->value), *out_last = s->out_idx[s->nout_idx - 1];
   if (!v || v->kind != KX_BINARY || v->op != KB_MUL || out_last->kind != KX_VAR) return false;
   const kiln_expr *x = strip_casts(v->a), *y = strip_casts(v->b);
+  *no_reuse = false;
   if (!x || !y || x->kind != KX_LOAD || y->kind != KX_LOAD) return false;
   *n = out_last->axis;
   if (s->axes[*n].reduce) return false;
@@ -126,6 +128,18 @@ static bool gemm_like(const kiln_stage *s, int *m, int *n) {
     if (o->kind == KX_VAR && !s->axes[o->axis].reduce && uses_axis(x, o->axis) &&
         !uses_axis(y, o->axis)) {
       *m = o->axis;
+      return true;
+    }
+  }
+  /* no such axis (a depthwise Conv: both read the channel): the innermost other output
+   * axis, for a tile that shares A's broadcasts across rows (the output row: the weight
+   * is the same for all of them) */
+  for (int d = s->nout_idx - 2; d >= 0; d--) {
+    const kiln_expr *o = s->out_idx[d];
+    if (o->kind == KX_VAR && !s->axes[o->axis].reduce && s->axes[o->axis].extent > 1 &&
+        !uses_axis(x, o->axis)) {
+      *m = o->axis;
+      *no_reuse = true;
       return true;
     }
   }
@@ -145,6 +159,13 @@ static void tile_schedule(kiln_stage *s, int m, int n, int vf) {
   int64_t mr = acc_vectors(vf) / ((nr + vf - 1) / vf);
   if (mr > 12) mr = 12;
   if (mr > M) mr = M;
+  /* the last row tile overlaps the one before (codegen moves it back), so rows past a
+   * multiple of mr are computed twice: where that wastes over 1/16 of the work, a smaller
+   * mr (at least half) that wastes less (64 channels: 8 x 8 rather than 6 x 12 rows) */
+  int64_t best = mr;
+  for (int64_t r = mr - 1; r >= (mr + 1) / 2 && (M + mr - 1) / mr * mr - M > M / 16; r--)
+    if ((M + r - 1) / r * r < (M + best - 1) / best * best) best = r;
+  mr = best;
   kiln_schedule t = {0};
   for (int l = 0; l < sc->nloops; l++) /* the other spatial loops, outermost */
     if (!s->axes[sc->loops[l].axis].reduce && sc->loops[l].axis != m && sc->loops[l].axis != n)
@@ -162,8 +183,11 @@ static void tile_schedule(kiln_stage *s, int m, int n, int vf) {
 static void schedule_stage(kiln_stage *s, int vf) {
   kiln_schedule_default(s);
   int m, n;
-  if (s->sched.nloops <= KILN_MAX_LOOPS - 2 && gemm_like(s, &m, &n) &&
-      s->axes[n].extent >= vf / 2) {
+  bool no_reuse;
+  /* narrow tiles still beat the fallback below when B is shared by their rows (Conv at
+   * 7x7); without that sharing (depthwise) a short reduction does not pay for them */
+  if (s->sched.nloops <= KILN_MAX_LOOPS - 2 && gemm_like(s, &m, &n, &no_reuse) &&
+      s->axes[n].extent >= (no_reuse ? vf : 4)) {
     tile_schedule(s, m, n, vf);
     int lead = 0; /* the spatial loops outside the reduction: all tiles, none in a tile */
     while (lead < s->sched.nloops && !s->axes[s->sched.loops[lead].axis].reduce) lead++;

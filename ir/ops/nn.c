@@ -1,7 +1,9 @@
 /* Convolutions (Conv, ConvTranspose) and the window geometry the pooling ops share.
  * Both convolutions are one reduction stage over (input channel of the group, kernel
- * offsets): padding is a guarded load, and ConvTranspose is written in gather form (each
- * output reads the inputs whose scattered window covers it) so it needs no scatter. */
+ * offsets). Conv reads a zero-padded (and, when strided, phase-split) copy of its input
+ * (plain loads, see conv_copy_input); ConvTranspose guards its loads and is written in
+ * gather form (each output reads the inputs whose scattered window covers it) so it needs
+ * no scatter. */
 #include "ir/ops/nn_window.h"
 
 #include "ir/dtype.h"
@@ -128,6 +130,103 @@ static kiln_status infer_conv(kiln_graph *g, kiln_node *n, kiln_error *err) {
   return KILN_OK;
 }
 
+/* How Conv reads its input. Where windows overhang it, or a stride skips elements, the
+ * input is first copied (a stage of its own) into a temporary the conv reads with plain
+ * loads, no guard per multiply-add, so it can take the register-tile schedule:
+ *  - stride 1: a zero-padded copy, read at o + k*dil;
+ *  - a stride s > 1: also split by phase, padded position p = q*s + ph stored at
+ *    [ph..., q...] (rank 2 + 2 * spatial dims), read at [(k*dil) % s..., o + (k*dil) / s...]:
+ *    consecutive outputs then read consecutive elements (a strided load along the output
+ *    width would not vectorize). Phases are as many as the window offsets reach. */
+typedef struct conv_input {
+  int buf;     /* the buffer the conv reads */
+  int copy;    /* 0 = the input itself, 1 = padded, 2 = padded and split by phase */
+  int64_t nph[KILN_MAX_SPATIAL];
+} conv_input;
+
+static conv_input conv_copy_input(kiln_kernel *k, const kiln_window *w, int xb,
+                                  bool depthwise) {
+  conv_input ci = {xb, 0, {0}};
+  bool overhang = false, strided = false;
+  for (int d = 0; d < w->nsp; d++) {
+    if (w->pad_begin[d] < 0 || w->pad_end[d] < 0) return ci;
+    overhang |= kiln_window_overhangs(w, d);
+    strided |= w->stride[d] > 1;
+  }
+  if (strided && 2 + 2 * w->nsp > KILN_MAX_RANK) strided = false;
+  /* a strided depthwise conv does a few multiply-adds per input element: the copy's
+   * memory traffic costs more than its unguarded loads save */
+  if (strided && depthwise) return ci;
+  if (!overhang && !strided) return ci;
+  const kiln_buffer *x = &k->bufs[xb];
+  int ns = w->nsp, rank = strided ? 2 + 2 * ns : x->rank;
+  int64_t dims[KILN_MAX_RANK] = {x->dims[0], x->dims[1]};
+  for (int d = 0; d < ns; d++) {
+    int64_t reach = (w->out[d] - 1) * w->stride[d] + (w->kernel[d] - 1) * w->dil[d] + 1;
+    if (!strided) { /* every position a window reaches, and the input */
+      dims[d + 2] = w->pad_begin[d] + w->in[d];
+      if (dims[d + 2] < reach) dims[d + 2] = reach;
+      continue;
+    }
+    int64_t span = (w->kernel[d] - 1) * w->dil[d];
+    ci.nph[d] = span + 1 < w->stride[d] ? span + 1 : w->stride[d];
+    dims[d + 2] = ci.nph[d];
+    dims[ns + d + 2] = w->out[d] + span / w->stride[d];
+  }
+  /* Per phase, the positions q that hold input (q*s + ph - pad_begin in [0, in)) are a
+   * range: one plain copy stage per phase (vectorizable, no select per element), after a
+   * zero fill of the whole buffer where some positions lie outside those ranges. */
+  int64_t st[KILN_MAX_SPATIAL], nq[KILN_MAX_SPATIAL], ncombo = 1;
+  for (int d = 0; d < ns; d++) {
+    st[d] = strided ? w->stride[d] : 1;
+    nq[d] = dims[(strided ? ns : 0) + d + 2];
+    if (!strided) ci.nph[d] = 1;
+    ncombo *= ci.nph[d];
+  }
+  int64_t lo[64][KILN_MAX_SPATIAL], hi[64][KILN_MAX_SPATIAL];
+  if (ncombo > 64) return (conv_input){xb, 0, {0}}; /* huge strides: read the input itself */
+  int pb = kiln_kernel_add_buffer(k, strided ? "phases" : "padded", KILN_BUF_TEMP, -1,
+                                  x->dtype, rank, dims);
+  bool full = true;
+  for (int64_t cb = 0; cb < ncombo; cb++)
+    for (int d = ns - 1, r = (int)cb; d >= 0; r /= (int)ci.nph[d], d--) {
+      int64_t ph = r % ci.nph[d], pad = w->pad_begin[d];
+      lo[cb][d] = ceil_div(pad - ph, st[d]);
+      if (lo[cb][d] < 0) lo[cb][d] = 0;
+      hi[cb][d] = floor_div(w->in[d] - 1 + pad - ph, st[d]);
+      if (hi[cb][d] > nq[d] - 1) hi[cb][d] = nq[d] - 1;
+      full &= lo[cb][d] == 0 && hi[cb][d] == nq[d] - 1;
+    }
+  kiln_expr *o[KILN_MAX_RANK], *xi[KILN_MAX_RANK];
+  if (!full) {
+    kiln_stage *s = kiln_kernel_add_stage(k, "pad_zero", pb);
+    for (int d = 0; d < rank; d++) o[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
+    kiln_stage_store(k, s, o, kx_const_f(k, x->dtype, 0));
+  }
+  for (int64_t cb = 0; cb < ncombo; cb++) {
+    bool empty = false;
+    for (int d = 0; d < ns; d++) empty |= hi[cb][d] < lo[cb][d];
+    if (empty) continue;
+    kiln_stage *s = kiln_kernel_add_stage(k, strided ? "phase_copy" : "pad_copy", pb);
+    kiln_expr *q[KILN_MAX_SPATIAL];
+    o[0] = xi[0] = kx_var(k, kiln_stage_axis(s, dims[0], false));
+    o[1] = xi[1] = kx_var(k, kiln_stage_axis(s, dims[1], false));
+    for (int d = 0; d < ns; d++)
+      q[d] = kx_addi(k, kx_var(k, kiln_stage_axis(s, hi[cb][d] - lo[cb][d] + 1, false)),
+                     lo[cb][d]);
+    for (int d = ns - 1, r = (int)cb; d >= 0; r /= (int)ci.nph[d], d--) {
+      int64_t ph = r % ci.nph[d];
+      if (strided) o[d + 2] = kx_idx(k, ph);
+      o[(strided ? ns : 0) + d + 2] = q[d];
+      xi[d + 2] = kx_addi(k, kx_muli(k, q[d], st[d]), ph - w->pad_begin[d]);
+    }
+    kiln_stage_store(k, s, o, kx_load(k, xb, xi));
+  }
+  ci.buf = pb;
+  ci.copy = strided ? 2 : 1;
+  return ci;
+}
+
 /* Axes: n, m, spatial outputs; reductions: channel of the group, kernel offsets. */
 static kiln_status lower_conv(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
@@ -140,6 +239,7 @@ static kiln_status lower_conv(kiln_lower_ctx *c) {
   int xb = c->in_buf[0], wb = c->in_buf[1], bb = c->n->ninputs > 2 ? c->in_buf[2] : -1;
   const kiln_buffer *wbuf = &k->bufs[wb];
   int64_t cg = wbuf->dims[1], mg = wbuf->dims[0] / group;
+  conv_input in = conv_copy_input(k, &w, xb, cg == 1 && group > 1); /* stages run first */
   kiln_stage *s = kiln_kernel_add_stage(k, "conv", c->out_buf[0]);
   kiln_expr *o[KILN_MAX_RANK], *kv[KILN_MAX_SPATIAL];
   for (int d = 0; d < 2 + w.nsp; d++)
@@ -149,15 +249,29 @@ static kiln_status lower_conv(kiln_lower_ctx *c) {
 
   kiln_expr *xi[KILN_MAX_RANK], *wi[KILN_MAX_RANK], *cond = NULL;
   xi[0] = o[0];
-  xi[1] = group > 1 ? kx_add(k, kx_muli(k, kx_binary(k, KB_DIV, o[1], kx_idx(k, mg)), cg), ci) : ci;
+  xi[1] = ci;
+  if (group > 1) { /* mg == 1 (depthwise): the group is the output channel itself */
+    kiln_expr *gi = mg > 1 ? kx_binary(k, KB_DIV, o[1], kx_idx(k, mg)) : o[1];
+    xi[1] = cg > 1 ? kx_add(k, kx_muli(k, gi, cg), ci) : gi;
+  }
   wi[0] = o[1];
   wi[1] = ci;
   for (int d = 0; d < w.nsp; d++) {
-    xi[d + 2] = kiln_window_pos(k, &w, d, o[d + 2], kv[d]);
+    kiln_expr *off = kx_muli(k, kv[d], w.dil[d]);
+    if (in.copy == 2) { /* phase (k*dil) % s, position o + (k*dil) / s */
+      int64_t st = w.stride[d];
+      xi[d + 2] = in.nph[d] > 1 ? kx_binary(k, KB_MOD, off, kx_idx(k, st)) : kx_idx(k, 0);
+      kiln_expr *q = st > 1 ? kx_binary(k, KB_DIV, off, kx_idx(k, st)) : off;
+      xi[w.nsp + d + 2] = kx_add(k, o[d + 2], q);
+    } else if (in.copy == 1) { /* the padded copy starts pad_begin earlier */
+      xi[d + 2] = kx_add(k, kx_muli(k, o[d + 2], w.stride[d]), off);
+    } else {
+      xi[d + 2] = kiln_window_pos(k, &w, d, o[d + 2], kv[d]);
+      if (kiln_window_overhangs(&w, d)) cond = kx_and(k, cond, kx_in_range(k, xi[d + 2], w.in[d]));
+    }
     wi[d + 2] = kv[d];
-    if (kiln_window_overhangs(&w, d)) cond = kx_and(k, cond, kx_in_range(k, xi[d + 2], w.in[d]));
   }
-  kiln_expr *xv = kx_load(k, xb, xi);
+  kiln_expr *xv = kx_load(k, in.buf, xi);
   if (cond) xv = kx_select(k, cond, xv, kx_const_f(k, xv->dtype, 0));
   s->reduce = KR_SUM;
   if (bb >= 0) s->post = kx_binary(k, KB_ADD, kx_acc(k, xv->dtype), kx_load(k, bb, &o[1]));

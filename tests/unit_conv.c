@@ -1,0 +1,175 @@
+/* Conv through the whole pipeline (DSL -> lowering with its zero-padded input copy ->
+ * default schedule, register tiles included -> JIT) against a direct convolution written
+ * here: padding (asymmetric, auto_pad), kernels 1/3/4/5, strides, dilation, groups and
+ * depthwise, tile tails along output channels and width, with and without check_bounds
+ * (the padded copy and moved-back tail tiles must stay in bounds). */
+#include "check.h"
+
+#include "kiln.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct conv_case {
+  int64_t n, c, m, in[2], k[2];    /* in[1]/k[1] = 0: a 1-D conv */
+  int64_t pads[4], stride[2], dil[2], group;
+  bool bias;
+  const char *auto_pad;           /* NULL = explicit pads */
+} conv_case;
+
+static uint32_t rng = 2024;
+static float rndf(void) {
+  rng = rng * 1664525u + 1013904223u;
+  return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* Output sizes and begin pads of case cs, as ONNX defines them. */
+static void geometry(const conv_case *cs, int ns, int64_t *out, int64_t *pb) {
+  for (int d = 0; d < ns; d++) {
+    int64_t eff = (cs->k[d] - 1) * cs->dil[d] + 1;
+    if (cs->auto_pad) { /* SAME_UPPER */
+      out[d] = (cs->in[d] + cs->stride[d] - 1) / cs->stride[d];
+      int64_t total = (out[d] - 1) * cs->stride[d] + eff - cs->in[d];
+      if (total < 0) total = 0;
+      pb[d] = total / 2;
+    } else {
+      pb[d] = cs->pads[d];
+      out[d] = floor_div(cs->in[d] + cs->pads[d] + cs->pads[d + ns] - eff, cs->stride[d]) + 1;
+    }
+  }
+}
+
+static void ints(char *s, size_t cap, const int64_t *v, int n) {
+  size_t len = strlen(s);
+  for (int i = 0; i < n; i++)
+    len += (size_t)snprintf(s + len, cap - len, "%s%lld", i ? ", " : "[", (long long)v[i]);
+  snprintf(s + len, cap - len, "]");
+}
+
+static void run_case(int idx, const conv_case *cs) {
+  int ns = cs->k[1] ? 2 : 1;
+  int64_t out[2] = {1, 1}, pb[2] = {0, 0}, in[2] = {cs->in[0], ns == 2 ? cs->in[1] : 1},
+          kk[2] = {cs->k[0], ns == 2 ? cs->k[1] : 1}, cg = cs->c / cs->group,
+          mg = cs->m / cs->group;
+  geometry(cs, ns, out, pb);
+  char text[1024] = "", attrs[256] = "";
+  if (cs->auto_pad) {
+    snprintf(attrs, sizeof attrs, ", auto_pad=\"%s\"", cs->auto_pad);
+  } else {
+    strcat(attrs, ", pads=");
+    ints(attrs, sizeof attrs, cs->pads, 2 * ns);
+  }
+  strcat(attrs, ", strides=");
+  ints(attrs, sizeof attrs, cs->stride, ns);
+  strcat(attrs, ", dilations=");
+  ints(attrs, sizeof attrs, cs->dil, ns);
+  snprintf(attrs + strlen(attrs), sizeof attrs - strlen(attrs), ", group=%lld",
+           (long long)cs->group);
+  char xs[64], ws[64];
+  if (ns == 2) {
+    snprintf(xs, sizeof xs, "%lld, %lld, %lld, %lld", (long long)cs->n, (long long)cs->c,
+             (long long)in[0], (long long)in[1]);
+    snprintf(ws, sizeof ws, "%lld, %lld, %lld, %lld", (long long)cs->m, (long long)cg,
+             (long long)kk[0], (long long)kk[1]);
+  } else {
+    snprintf(xs, sizeof xs, "%lld, %lld, %lld", (long long)cs->n, (long long)cs->c,
+             (long long)in[0]);
+    snprintf(ws, sizeof ws, "%lld, %lld, %lld", (long long)cs->m, (long long)cg,
+             (long long)kk[0]);
+  }
+  char bs[32] = "";
+  if (cs->bias) snprintf(bs, sizeof bs, ", b: f32[%lld]", (long long)cs->m);
+  snprintf(text, sizeof text, "model m(x: f32[%s], w: f32[%s]%s) { return y = Conv(x, w%s%s) }",
+           xs, ws, bs, cs->bias ? ", b" : "", attrs);
+
+  int64_t nx = cs->n * cs->c * in[0] * in[1], nw = cs->m * cg * kk[0] * kk[1],
+          ny = cs->n * cs->m * out[0] * out[1];
+  float *x = malloc(sizeof(float) * (size_t)nx), *w = malloc(sizeof(float) * (size_t)nw),
+        *b = malloc(sizeof(float) * (size_t)cs->m), *y = malloc(sizeof(float) * (size_t)ny);
+  double *ref = malloc(sizeof(double) * (size_t)ny), *mag = malloc(sizeof(double) * (size_t)ny);
+  for (int64_t i = 0; i < nx; i++) x[i] = rndf();
+  for (int64_t i = 0; i < nw; i++) w[i] = rndf();
+  for (int64_t i = 0; i < cs->m; i++) b[i] = rndf();
+  for (int64_t bn = 0; bn < cs->n; bn++)
+    for (int64_t mo = 0; mo < cs->m; mo++)
+      for (int64_t o0 = 0; o0 < out[0]; o0++)
+        for (int64_t o1 = 0; o1 < out[1]; o1++) {
+          double acc = cs->bias ? b[mo] : 0, abs_sum = fabs(acc);
+          for (int64_t ci = 0; ci < cg; ci++)
+            for (int64_t k0 = 0; k0 < kk[0]; k0++)
+              for (int64_t k1 = 0; k1 < kk[1]; k1++) {
+                int64_t i0 = o0 * cs->stride[0] - pb[0] + k0 * cs->dil[0];
+                int64_t i1 = ns == 2 ? o1 * cs->stride[1] - pb[1] + k1 * cs->dil[1] : 0;
+                if (i0 < 0 || i0 >= in[0] || i1 < 0 || i1 >= in[1]) continue;
+                int64_t chan = mo / mg * cg + ci;
+                double t = (double)x[((bn * cs->c + chan) * in[0] + i0) * in[1] + i1] *
+                           w[((mo * cg + ci) * kk[0] + k0) * kk[1] + k1];
+                acc += t;
+                abs_sum += fabs(t);
+              }
+          int64_t o = ((bn * cs->m + mo) * out[0] + o0) * out[1] + o1;
+          ref[o] = acc;
+          mag[o] = abs_sum;
+        }
+
+  for (int cb = 0; cb < 2; cb++) {
+    kiln_options opts = {0};
+    opts.check_bounds = cb;
+    kiln_model *model = NULL;
+    kiln_error err;
+    CHECK(kiln_compile_buffer(text, strlen(text), &opts, &model, &err) == KILN_OK);
+    if (!model) {
+      fprintf(stderr, "case %d: %s\n  %s\n", idx, text, err.message);
+      continue;
+    }
+    kiln_tensor_info info;
+    CHECK(kiln_output_info(model, 0, &info) == KILN_OK && info.bytes == sizeof(float) * (size_t)ny);
+    const void *ins[3] = {x, w, b};
+    void *outs[1] = {y};
+    memset(y, 0xff, sizeof(float) * (size_t)ny); /* NaN: every output must be written */
+    kiln_status st = kiln_run(model, ins, outs, &err);
+    CHECK(st == KILN_OK);
+    if (st) fprintf(stderr, "case %d: %s\n  %s\n", idx, text, err.message);
+    int bad = 0;
+    for (int64_t i = 0; !st && i < ny; i++)
+      if (!(fabs(y[i] - ref[i]) <= 1e-5 * mag[i] + 1e-6) && bad++ < 3)
+        fprintf(stderr, "case %d (check_bounds %d): y[%lld] = %g, expected %g\n  %s\n", idx,
+                cb, (long long)i, y[i], ref[i], text);
+    CHECK(bad == 0);
+    kiln_model_free(model);
+  }
+  free(x), free(w), free(b), free(y), free(ref), free(mag);
+}
+
+int main(void) {
+  static const conv_case cases[] = {
+      /* n  c   m   in        k       pads          stride  dil     group bias */
+      {1, 3, 4, {9, 10}, {1, 1}, {1, 0, 0, 2}, {1, 1}, {1, 1}, 1, false, NULL},
+      {2, 5, 13, {11, 37}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, NULL},
+      {1, 8, 24, {12, 40}, {3, 3}, {0, 1, 2, 1}, {1, 1}, {1, 1}, 1, false, NULL},
+      {1, 16, 64, {8, 56}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, NULL},
+      {1, 4, 6, {14, 17}, {5, 5}, {2, 2, 2, 2}, {1, 1}, {1, 1}, 1, false, NULL},
+      {1, 6, 8, {15, 33}, {3, 3}, {1, 1, 1, 1}, {2, 2}, {1, 1}, 1, true, NULL},
+      {1, 6, 6, {16, 35}, {5, 3}, {2, 1, 1, 0}, {2, 1}, {1, 1}, 2, false, NULL},
+      {1, 8, 10, {9, 21}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 2, true, NULL},
+      {1, 16, 16, {14, 40}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 16, true, NULL},
+      {1, 12, 12, {15, 21}, {3, 3}, {1, 1, 1, 1}, {2, 2}, {1, 1}, 12, false, NULL},
+      {2, 8, 16, {7, 9}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 8, true, NULL},
+      {1, 4, 20, {13, 35}, {3, 3}, {2, 2, 2, 2}, {1, 1}, {2, 2}, 1, false, NULL},
+      {1, 3, 5, {10, 19}, {4, 4}, {0}, {1, 1}, {1, 1}, 1, true, "SAME_UPPER"},
+      {1, 3, 5, {11, 8}, {3, 3}, {0, 0, 3, 3}, {1, 1}, {1, 1}, 1, false, NULL},
+      {1, 64, 32, {20, 24}, {1, 1}, {0, 0, 0, 0}, {2, 2}, {1, 1}, 1, false, NULL},
+      {1, 5, 7, {17, 41}, {3, 3}, {2, 1, 0, 2}, {2, 2}, {2, 2}, 1, true, NULL},
+      {1, 3, 9, {19, 44}, {7, 7}, {3, 3, 3, 3}, {3, 2}, {1, 1}, 1, false, NULL},
+      {1, 4, 8, {50, 0}, {3, 0}, {2, 1}, {1, 0}, {1, 0}, 1, true, NULL},
+      {1, 6, 6, {47, 0}, {5, 0}, {2, 2}, {2, 0}, {1, 0}, 6, false, NULL},
+  };
+  for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) run_case(i, &cases[i]);
+  return check_report();
+}
