@@ -5,6 +5,8 @@
  * kiln_rt_clock_ns, and the difference goes to the kernel's slot in the arena. */
 #include "codegen/llvm_emit.h"
 
+#include "ir/kernel_sig.h"
+
 #include "ir/dtype.h"
 
 #include <llvm-c/Analysis.h>
@@ -150,14 +152,31 @@ static LLVMValueRef clock_ns(kiln_emit *e) {
 
 static kiln_status emit_kernel_step(kiln_emit *e, const entry_args *a, const kiln_kernel *k) {
   if (!k) return kiln_fail(e->err, KILN_ERR_INTERNAL, "kernel step without a kernel");
-  LLVMValueRef efn = e->fn, *ebufs = e->bufs;
-  LLVMBasicBlockRef alloca_bb = e->alloca_bb, start_bb = e->start_bb, at = LLVMGetInsertBlock(e->b);
-  LLVMValueRef fn = emit_kernel_fn(e, k);
-  e->fn = efn;
-  e->bufs = ebufs;
-  e->alloca_bb = alloca_bb;
-  e->start_bb = start_bb;
-  LLVMPositionBuilderAtEnd(e->b, at);
+  size_t len = 0;
+  char *sig = kiln_kernel_signature(k, &len);
+  LLVMValueRef fn = NULL;
+  for (int i = 0; sig && i < e->nkfns && !fn; i++)
+    if (e->kfns[i].len == len && memcmp(e->kfns[i].sig, sig, len) == 0) fn = e->kfns[i].fn;
+  if (fn) {
+    free(sig);
+  } else {
+    LLVMValueRef efn = e->fn, *ebufs = e->bufs;
+    LLVMBasicBlockRef alloca_bb = e->alloca_bb, start_bb = e->start_bb, at = LLVMGetInsertBlock(e->b);
+    fn = emit_kernel_fn(e, k);
+    e->fn = efn;
+    e->bufs = ebufs;
+    e->alloca_bb = alloca_bb;
+    e->start_bb = start_bb;
+    LLVMPositionBuilderAtEnd(e->b, at);
+    if (fn && sig) {
+      KILN_GROW(e->kfns, e->nkfns, e->kfns_cap);
+      e->kfns[e->nkfns].sig = sig;
+      e->kfns[e->nkfns].len = len;
+      e->kfns[e->nkfns++].fn = fn;
+    } else {
+      free(sig);
+    }
+  }
   if (!fn) return KILN_ERR_INTERNAL;
   LLVMValueRef *args = kiln_xmalloc(sizeof(LLVMValueRef) * (size_t)(k->nbufs ? k->nbufs : 1));
   for (int i = 0; i < k->nbufs; i++) {
@@ -243,6 +262,8 @@ kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
   kiln_emit_end_function(&e);
   LLVMDisposeBuilder(e.b);
   kiln_emit_memo_free(&e);
+  for (int i = 0; i < e.nkfns; i++) free(e.kfns[i].sig);
+  free(e.kfns);
   if (st) return st;
 
   char *msg = NULL;

@@ -40,6 +40,11 @@ typedef struct kiln_emit {
   LLVMValueRef acc;                    /* KX_ACC in a post expression */
   kiln_dtype acc_dtype;
 
+  /* kernel functions emitted so far, by content signature (ir/kernel_sig.h): a kernel
+   * equal to an earlier one calls its function */
+  struct { char *sig; size_t len; LLVMValueRef fn; } *kfns;
+  int nkfns, kfns_cap;
+
   kiln_emit_memo *memo; /* stack of live entries */
   int nmemo, memo_cap;
   struct { const kiln_expr *x; int idx; } *memo_tab; /* open addressing, x -> memo index */
