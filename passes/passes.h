@@ -22,6 +22,9 @@ kiln_status kiln_pass_infer(kiln_graph *g, const kiln_options *opts, kiln_error 
  * with a constant condition is replaced by its branch. With every graph input given a
  * value and max_elems large, the whole graph folds: a reference run. */
 kiln_status kiln_pass_fold(kiln_graph *g, int64_t max_elems, kiln_error *err);
+/* Folds each inference BatchNormalization into the Conv before it when both have constant
+ * parameters and nothing else reads the conv's output (passes/fold_bn.c). */
+void kiln_pass_fold_batchnorm(kiln_graph *g);
 /* Removes nodes whose outputs nothing reads. */
 void kiln_pass_dce(kiln_graph *g);
 /* Lowers every node to a kernel and plans memory: the finished program. */
