@@ -171,10 +171,7 @@ int cli_bench(int argc, char **argv) {
   void **outs = NULL;
   row *rows = NULL;
   kiln_status st = cli_load_inputs(&a, &in, &err);
-  for (int i = 0; !st && a.inputs_dir && i < in.ngraph; i++)
-    if (in.file_of[i] < 0)
-      fprintf(stderr, "kiln: no file for input '%s' in '%s': random values (--random-inputs, "
-              "seed %u)\n", in.graph_names[i], a.inputs_dir, a.seed);
+  if (!st) cli_note_random_inputs(&a, &in);
   if (!st) {
     a.profile = true;
     st = cli_compile(&a, &in, &prof, &err);
@@ -186,13 +183,7 @@ int cli_bench(int argc, char **argv) {
     rc = cli_fail(&err);
     goto done;
   }
-  int nout = kiln_num_outputs(plain);
-  outs = kiln_xcalloc((size_t)nout + 1, sizeof(void *));
-  for (int i = 0; i < nout; i++) {
-    kiln_tensor_info info;
-    kiln_output_info(plain, i, &info);
-    outs[i] = kiln_xcalloc(1, info.bytes ? info.bytes : 1);
-  }
+  outs = cli_alloc_outputs(plain);
   const kiln_program *p = kiln_model_program(prof);
   int nk = kiln_steps_kernels(&p->main, NULL, 0);
   const kiln_kernel **ks = kiln_xcalloc((size_t)nk + 1, sizeof *ks);
@@ -233,8 +224,7 @@ int cli_bench(int argc, char **argv) {
   (a.json ? print_json : print_table)(a.model, rows, nk, threads, repeat, gflops, gbs,
                                        measured, tc, e2e, ntc);
 done:
-  for (int i = 0; outs && i < kiln_num_outputs(plain); i++) free(outs[i]);
-  free(outs);
+  cli_free_outputs(outs);
   free(rows);
   kiln_model_free(prof);
   kiln_model_free(plain);

@@ -178,3 +178,26 @@ void cli_print_kernels(const kiln_steps *steps, FILE *out) {
     }
   }
 }
+
+void cli_note_random_inputs(const cli_args *a, const cli_inputs *in) {
+  for (int i = 0; a->inputs_dir && i < in->ngraph; i++)
+    if (in->file_of[i] < 0)
+      fprintf(stderr, "kiln: no file for input '%s' in '%s': random values (--random-inputs, "
+              "seed %u)\n", in->graph_names[i], a->inputs_dir, a->seed);
+}
+
+void **cli_alloc_outputs(const kiln_model *m) {
+  int n = kiln_num_outputs(m);
+  void **outs = kiln_xcalloc((size_t)n + 1, sizeof(void *));
+  for (int i = 0; i < n; i++) {
+    kiln_tensor_info info;
+    kiln_output_info(m, i, &info);
+    outs[i] = kiln_xcalloc(1, info.bytes ? info.bytes : 1);
+  }
+  return outs;
+}
+
+void cli_free_outputs(void **outs) {
+  for (int i = 0; outs && outs[i]; i++) free(outs[i]);
+  free(outs);
+}

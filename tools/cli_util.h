@@ -81,6 +81,11 @@ kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_
  * inputs without a file, at seeded random data. */
 kiln_status cli_fill_inputs(const kiln_model *m, cli_inputs *in, unsigned seed, kiln_error *err);
 void cli_inputs_free(cli_inputs *in);
+/* Tells stderr which inputs got random values for want of a file in --inputs DIR. */
+void cli_note_random_inputs(const cli_args *a, const cli_inputs *in);
+/* A buffer for each output of m, zeroed, in a NULL-terminated array; and its release. */
+void **cli_alloc_outputs(const kiln_model *m);
+void cli_free_outputs(void **outs);
 /* Makes DIR (and its parents) and checks that files can be created in it: run checks
  * --output-dir before compiling, not after. */
 kiln_status cli_prepare_output_dir(const char *dir, kiln_error *err);

@@ -154,21 +154,13 @@ static int cmd_run(int argc, char **argv) {
     rc = cli_fail(&err);
     goto done;
   }
-  for (int i = 0; a.inputs_dir && i < in.ngraph; i++)
-    if (in.file_of[i] < 0)
-      fprintf(stderr, "kiln: no file for input '%s' in '%s': random values (--random-inputs, "
-              "seed %u)\n", in.graph_names[i], a.inputs_dir, a.seed);
+  cli_note_random_inputs(&a, &in);
   if (cli_compile(&a, &in, &m, &err) || cli_fill_inputs(m, &in, a.seed, &err)) {
     rc = cli_fail(&err);
     goto done;
   }
   int nout = kiln_num_outputs(m);
-  outs = kiln_xcalloc((size_t)nout + 1, sizeof(void *));
-  for (int i = 0; i < nout; i++) {
-    kiln_tensor_info info;
-    kiln_output_info(m, i, &info);
-    outs[i] = kiln_xcalloc(1, info.bytes ? info.bytes : 1);
-  }
+  outs = cli_alloc_outputs(m);
   int repeat = a.repeat ? a.repeat : 10;
   double *ms = kiln_xcalloc((size_t)repeat, sizeof(double));
   for (int r = -1; r < repeat && !rc; r++) { /* r = -1 is the warm-up */
@@ -188,8 +180,7 @@ static int cmd_run(int argc, char **argv) {
   }
   free(ms);
 done:
-  for (int i = 0; outs && i < kiln_num_outputs(m); i++) free(outs[i]);
-  free(outs);
+  cli_free_outputs(outs);
   kiln_model_free(m);
   cli_inputs_free(&in);
   cli_args_free(&a);
