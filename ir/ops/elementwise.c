@@ -111,10 +111,22 @@ static kiln_status infer_dropout(kiln_graph *g, kiln_node *n, kiln_error *err) {
 
 static kiln_dtype out_dtype(const kiln_lower_ctx *c) { return c->k->bufs[c->out_buf[0]].dtype; }
 
-/* Integer bases with float exponents compute in f64 (numpy's result, cast back). */
+/* Is input i a constant whose every element equals v? */
+static bool const_all(const kiln_lower_ctx *c, int i, double v) {
+  const kiln_value *x = kiln_node_in(c->g, c->n, i);
+  if (!x || !x->data) return false;
+  for (int64_t j = 0, n = kiln_value_numel(x); j < n; j++)
+    if (kiln_load_f64(x->dtype, x->data, j) != v) return false;
+  return true;
+}
+
+/* Integer bases with float exponents compute in f64 (numpy's result, cast back). A float
+ * base squared by a constant 2 (LayerNorm's variance written out) is one multiply, exactly
+ * pow's correctly rounded result, instead of a libm call per element. */
 static kiln_expr *build_pow(kiln_lower_ctx *c, kiln_expr *const *x) {
   kiln_kernel *k = c->k;
   kiln_dtype t = x[0]->dtype;
+  if (kiln_dtype_is_float(t) && const_all(c, 1, 2.0)) return kx_binary(k, KB_MUL, x[0], x[0]);
   if (kiln_dtype_is_float(t) || !kiln_dtype_is_float(x[1]->dtype))
     return kx_binary(k, KB_POW, x[0], kx_cast(k, x[1], t));
   kiln_expr *p = kx_binary(k, KB_POW, kx_cast(k, x[0], KILN_F64), kx_cast(k, x[1], KILN_F64));

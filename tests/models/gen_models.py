@@ -142,14 +142,14 @@ def linear(b, x, fin, fout, gemm=False):
     return b.op("Add", [b.op("MatMul", [x, b.normal((fin, fout), np.sqrt(1.0 / fin))]), bias])
 
 
-def mlp():
+def mlp(batch, name):
     b = Builder(seed=784)
     x = b.op("Relu", [linear(b, "input", 784, 512, gemm=True)])
     x = b.op("Relu", [linear(b, x, 512, 512, gemm=True)])
     y = linear(b, x, 512, 10, gemm=True)
-    inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 784])
-    out = helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 10])
-    return b.model([inp], [out], "mlp"), b.rng
+    inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 784])
+    out = helper.make_tensor_value_info(y, TensorProto.FLOAT, [batch, 10])
+    return b.model([inp], [out], name), b.rng
 
 
 def lstm():
@@ -235,7 +235,8 @@ def gathers():
 
 
 MODELS = {
-    "mlp": mlp,
+    "mlp": lambda: mlp(1, "mlp"),
+    "mlp_b64": lambda: mlp(64, "mlp_b64"),
     "resnet18": lambda: resnet(18),
     "resnet50": lambda: resnet(50),
     "mobilenetv2": mobilenet_v2,
