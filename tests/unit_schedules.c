@@ -1,0 +1,217 @@
+/* Random legal schedules for every op class (in the spirit of ggml's test-backend-ops):
+ * ONNX node tests of elementwise, reduction, normalization, convolution, pooling, GEMM and
+ * movement ops go through the pass pipeline; then every stage's default schedule is edited
+ * at random (split, reorder, vectorize, unroll, parallel) and each edit is kept only when
+ * kiln_schedule_check accepts it, as the tuner will do. The program is JIT-compiled and its
+ * outputs compared with the test's reference outputs. Any schedule the check accepts must
+ * compile and compute the same values: a failure prints the kernel and its schedule. */
+#include "check.h"
+#include "node_test.h"
+
+#include "codegen/codegen.h"
+#include "passes/passes.h"
+#include "runtime/check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NODE_DIR "/usr/share/libonnx-testdata/data/node"
+#define TRIALS 10
+
+static const char *const TESTS[] = {
+    /* elementwise and broadcasts */
+    "test_add_bcast", "test_sigmoid", "test_clip", "test_where_example", "test_pow_bcast_array",
+    /* reductions and normalizations */
+    "test_reduce_sum_keepdims_random", "test_reduce_max_keepdims_random",
+    "test_reduce_mean_do_not_keepdims_random", "test_softmax_axis_1", "test_logsoftmax_axis_0",
+    "test_layer_normalization_4d_axis1", "test_instancenorm_example",
+    /* convolutions and pooling */
+    "test_basic_conv_with_padding", "test_conv_with_strides_and_asymmetric_padding",
+    "test_convtranspose", "test_maxpool_2d_pads", "test_averagepool_2d_strides",
+    "test_globalaveragepool",
+    /* GEMM-like */
+    "test_matmul_3d", "test_matmul_2d", "test_gemm_all_attributes",
+    /* movement and indexing */
+    "test_transpose_all_permutations_3", "test_concat_3d_axis_1", "test_gather_1",
+    "test_slice", "test_expand_dim_changed", "test_resize_upsample_scales_linear",
+    "test_gather_elements_1", "test_reflect_pad", "test_tile", "test_split_equal_parts_1d",
+};
+
+static uint32_t rng = 20261201;
+static int kept; /* edits the check accepted: the test is not vacuous */
+static int64_t rnd(int64_t lo, int64_t hi) { /* in [lo, hi] */
+  rng = rng * 1664525u + 1013904223u;
+  return lo + (int64_t)((rng >> 8) % (uint32_t)(hi - lo + 1));
+}
+
+/* One random edit of s's schedule, kept when the shared legality check accepts it. */
+static void random_edit(kiln_stage *s) {
+  kiln_schedule before = s->sched, *sc = &s->sched;
+  if (sc->nloops == 0) return;
+  int l = (int)rnd(0, sc->nloops - 1);
+  kiln_loop *lp = &sc->loops[l];
+  switch (rnd(0, 5)) {
+  case 0: /* split: exact or not */
+    if (lp->extent >= 2 && sc->nloops < KILN_MAX_LOOPS) kiln_schedule_split(sc, l, rnd(2, lp->extent));
+    break;
+  case 1: /* reorder two neighbours */
+    if (l + 1 < sc->nloops) {
+      kiln_loop t = sc->loops[l];
+      sc->loops[l] = sc->loops[l + 1];
+      sc->loops[l + 1] = t;
+    }
+    break;
+  case 2: /* vectorize the innermost loop */
+    sc->loops[sc->nloops - 1].kind = KILN_LOOP_VECTOR;
+    break;
+  case 3: /* unroll a short loop */
+    if (lp->extent <= 16) lp->kind = KILN_LOOP_UNROLL;
+    break;
+  case 4: /* run the leading loops in parallel */
+    for (int i = 0; i <= l; i++) sc->loops[i].kind = KILN_LOOP_PARALLEL;
+    break;
+  default:
+    lp->kind = KILN_LOOP_SERIAL;
+  }
+  kiln_error err = {0};
+  if (kiln_schedule_check(s, &err)) *sc = before;
+  else kept += memcmp(&before, sc, sizeof before) != 0;
+}
+
+static void randomize(kiln_steps *steps) {
+  for (int i = 0; i < steps->n; i++) {
+    kiln_step *st = &steps->steps[i];
+    if (st->kind == KILN_STEP_IF) {
+      randomize(st->then_steps);
+      randomize(st->else_steps);
+      continue;
+    }
+    for (int j = 0; j < st->kernel->nstages; j++)
+      for (int e = (int)rnd(1, 8); e > 0; e--) random_edit(&st->kernel->stages[j]);
+  }
+}
+
+static void print_steps(const kiln_steps *steps) {
+  const kiln_kernel *ks[256];
+  int n = kiln_steps_kernels(steps, ks, 256);
+  for (int i = 0; i < n && i < 256; i++) kiln_kernel_print(ks[i], stderr);
+}
+
+/* The pipeline with every input's shape bound; an input whose value the compiler asks for
+ * ("... known at compile time": Slice's starts, ReduceSum's axes) becomes a constant, as in
+ * the conformance driver. */
+static kiln_status compile(const node_test *t, kiln_graph **g, kiln_program **p,
+                           kiln_error *err) {
+  int as_value[NODE_TEST_MAX_IO] = {0};
+  for (;;) {
+    kiln_shape_binding shapes[NODE_TEST_MAX_IO];
+    kiln_input_value values[NODE_TEST_MAX_IO];
+    char names[NODE_TEST_MAX_IO][256]; /* binding values removes those graph inputs */
+    int nshapes = 0, nvalues = 0;
+    if (kiln_onnx_import(t->model, t->model_size, t->dir, g, err)) return err->code;
+    for (int i = 0; i < t->ninputs && i < (*g)->ninputs; i++) {
+      const kiln_tensor *x = &t->inputs[i];
+      const char *name = names[i];
+      snprintf(names[i], sizeof names[i], "%s", (*g)->values[(*g)->inputs[i]].name);
+      if (as_value[i]) {
+        values[nvalues] = (kiln_input_value){name, x->dtype, x->rank, {0}, x->data};
+        memcpy(values[nvalues++].dims, x->dims, sizeof x->dims);
+      } else {
+        shapes[nshapes] = (kiln_shape_binding){name, x->rank, {0}};
+        memcpy(shapes[nshapes++].dims, x->dims, sizeof x->dims);
+      }
+    }
+    kiln_options opts = {.shapes = shapes, .nshapes = nshapes, .values = values,
+                         .nvalues = nvalues};
+    kiln_status st = kiln_passes_run(*g, &opts, p, err);
+    if (!st) {
+      kiln_check_instrument(*p, 0);
+      return KILN_OK;
+    }
+    int asked = -1;
+    for (int i = 0; i < t->ninputs && asked < 0; i++) {
+      char quoted[sizeof names[0] + 3];
+      snprintf(quoted, sizeof quoted, "'%.255s'", names[i]);
+      if (!as_value[i] && strstr(err->message, quoted)) asked = i;
+    }
+    kiln_graph_free(*g);
+    *g = NULL;
+    if (st != KILN_ERR_SHAPE || !strstr(err->message, "known at compile time") || asked < 0)
+      return st;
+    as_value[asked] = 1;
+    *err = (kiln_error){0};
+  }
+}
+
+/* Compiles the test with random schedules and compares; returns 1 on a match. */
+static int run_trial(const node_test *t, int trial, char *why, size_t n) {
+  kiln_error err = {0};
+  kiln_graph *g = NULL;
+  kiln_program *p = NULL;
+  kiln_jit *jit = NULL;
+  kiln_entry_fn fn = NULL;
+  uint8_t *arena = NULL;
+  void *outs[NODE_TEST_MAX_IO] = {0};
+  int ok = 0;
+  kiln_options opts = {0};
+  if (compile(t, &g, &p, &err)) goto done;
+  if (p->ninputs > t->ninputs || p->noutputs != t->noutputs) {
+    snprintf(why, n, "%d inputs and %d outputs, test data %d and %d", p->ninputs, p->noutputs,
+             t->ninputs, t->noutputs);
+    goto done;
+  }
+  if (trial > 0) randomize(&p->main); /* trial 0: the default schedules */
+  if (kiln_jit_compile(p, &opts, &jit, &fn, &err)) goto done;
+  if (p->arena_bytes) arena = aligned_alloc(64, (size_t)p->arena_bytes);
+  const void *ins[NODE_TEST_MAX_IO];
+  const void **consts = calloc((size_t)p->nconsts + 1, sizeof *consts);
+  for (int i = 0; i < p->nconsts; i++) consts[i] = p->consts[i].data;
+  for (int i = 0, j = 0; i < p->ninputs; i++) { /* inputs made constants are not passed */
+    while (j < t->ninputs && strcmp(t->input_names[j], p->inputs[i].name)) j++;
+    ins[i] = j < t->ninputs ? t->inputs[j++].data : NULL;
+  }
+  for (int i = 0; i < t->noutputs; i++) outs[i] = calloc(1, (size_t)p->outputs[i].bytes + 1);
+  int rc = fn((void *const *)ins, outs, arena, consts);
+  free(consts);
+  if (rc) {
+    snprintf(why, n, "the run returned %d", rc);
+    goto done;
+  }
+  ok = 1;
+  for (int i = 0; i < t->noutputs && ok; i++) {
+    const kiln_io *o = &p->outputs[i];
+    ok = node_test_compare(&t->outputs[i], o->dtype, o->rank, o->dims, outs[i], why, n);
+  }
+done:
+  if (err.code) snprintf(why, n, "%s: %s", kiln_status_name(err.code), err.message);
+  if (!ok && p) print_steps(&p->main);
+  for (int i = 0; i < t->noutputs; i++) free(outs[i]);
+  free(arena);
+  kiln_jit_free(jit);
+  kiln_program_free(p);
+  kiln_graph_free(g);
+  return ok;
+}
+
+int main(void) {
+  for (size_t i = 0; i < sizeof TESTS / sizeof TESTS[0]; i++) {
+    char dir[1024], why[4200] = "";
+    snprintf(dir, sizeof dir, "%s/%s", NODE_DIR, TESTS[i]);
+    node_test t;
+    kiln_error err = {0};
+    if (node_test_load(&t, dir, &err)) {
+      fprintf(stderr, "FAIL %s: %s\n", TESTS[i], err.message);
+      CHECK(0);
+      continue;
+    }
+    for (int trial = 0; trial < TRIALS; trial++) {
+      int ok = run_trial(&t, trial, why, sizeof why);
+      if (!ok) fprintf(stderr, "FAIL %s, trial %d: %s\n", TESTS[i], trial, why);
+      CHECK(ok);
+    }
+    node_test_free(&t);
+  }
+  printf("%d schedule edits applied\n", kept);
+  CHECK(kept > 500);
+  return check_report();
+}
