@@ -43,7 +43,13 @@ struct kiln_op_def {
   /* Replaces node `node` (at position pos of block b) with simpler nodes inserted at pos,
    * writing the same output values; called after infer. */
   kiln_status (*expand)(kiln_graph *g, kiln_block *b, int pos, kiln_error *err);
+  unsigned flags;               /* KILN_OP_* properties the passes ask for */
 };
+
+/* Output 0 holds input 0's elements in the same row-major order, only the shape differs
+ * (Reshape, Flatten, Squeeze, Unsqueeze, Identity): lowering reads input 0 in place
+ * through a buffer of the output's shape instead of copying it. */
+#define KILN_OP_ALIAS 1u
 
 const kiln_op_def *kiln_op_find(const char *name);
 /* Every op, for docs and tests: returns the count and sets *ops to a NULL-ended list. */

@@ -17,6 +17,27 @@ static kiln_status check_schedule(const kiln_node *n, const kiln_stage *s, kiln_
   return kiln_fail(err, inner.code, "node '%s' (%s): %s", n->name, n->op_type, inner.message);
 }
 
+/* The value whose storage v's elements live in: v itself, or, through alias ops (a
+ * Reshape that is not a graph output: those get no kernel), the value they read. */
+static int storage_value(const kiln_graph *g, int v) {
+  for (;;) {
+    const kiln_value *val = &g->values[v];
+    if (val->producer < 0 || val->is_output) return v;
+    const kiln_node *p = &g->nodes[val->producer];
+    if (!p->op || !(p->op->flags & KILN_OP_ALIAS) || p->outputs[0] != v || p->ninputs < 1 ||
+        p->inputs[0] < 0)
+      return v;
+    const kiln_value *src = &g->values[p->inputs[0]];
+    if (src->dtype != val->dtype || kiln_value_numel(src) != kiln_value_numel(val)) return v;
+    v = p->inputs[0];
+  }
+}
+
+/* An alias op whose output is no graph output needs no kernel: its readers read its input. */
+static bool in_place(const kiln_graph *g, const kiln_node *n) {
+  return n->noutputs == 1 && n->outputs[0] >= 0 && storage_value(g, n->outputs[0]) != n->outputs[0];
+}
+
 kiln_status kiln_lower_node(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
                             kiln_error *err) {
   *out = NULL;
@@ -34,8 +55,9 @@ kiln_status kiln_lower_node(const kiln_graph *g, const kiln_node *n, kiln_kernel
   kiln_lower_ctx c = {.g = g, .n = n, .k = k, .err = err};
   for (int i = 0; i < n->ninputs; i++) {
     const kiln_value *v = kiln_node_in(g, n, i);
-    c.in_buf[i] = v ? kiln_kernel_add_buffer(k, v->name, KILN_BUF_INPUT, n->inputs[i],
-                                             v->dtype, v->rank, v->dims)
+    c.in_buf[i] = v ? kiln_kernel_add_buffer(k, v->name, KILN_BUF_INPUT,
+                                             storage_value(g, n->inputs[i]), v->dtype,
+                                             v->rank, v->dims)
                     : -1;
   }
   for (int i = 0; i < n->noutputs; i++) {
@@ -71,7 +93,8 @@ static void add_copy(const kiln_graph *g, kiln_steps *steps, int src, int dst,
   kiln_kernel *k = kiln_kernel_new(name);
   k->op = "Copy";
   free(name);
-  int in = kiln_kernel_add_buffer(k, s->name, KILN_BUF_INPUT, src, s->dtype, s->rank, s->dims);
+  int in = kiln_kernel_add_buffer(k, s->name, KILN_BUF_INPUT, storage_value(g, src), s->dtype,
+                                  s->rank, s->dims);
   int out = kiln_kernel_add_buffer(k, d->name, KILN_BUF_OUTPUT, dst, d->dtype, d->rank, d->dims);
   k->bufs[out].storage = dst_store;
   kiln_expr *v[KILN_MAX_RANK];
@@ -119,7 +142,7 @@ static kiln_status lower_block(const kiln_graph *g, const kiln_block *b, kiln_st
         continue;
       }
       kiln_step *st = kiln_steps_add(steps, KILN_STEP_IF);
-      st->cond.index = n->inputs[0]; /* the value id until memory planning */
+      st->cond.index = storage_value(g, n->inputs[0]); /* a value id until memory planning */
       st->then_steps = kiln_steps_new();
       st->else_steps = kiln_steps_new();
       kiln_steps *t = st->then_steps, *e = st->else_steps; /* st moves as steps grow */
@@ -127,6 +150,7 @@ static kiln_status lower_block(const kiln_graph *g, const kiln_block *b, kiln_st
         return err->code;
       continue;
     }
+    if (n->op && in_place(g, n)) continue;
     kiln_kernel *k;
     if (kiln_lower_node(g, n, &k, err)) return err->code;
     kiln_steps_add(steps, KILN_STEP_KERNEL)->kernel = k;

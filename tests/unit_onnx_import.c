@@ -227,7 +227,7 @@ static void test_opset_rewrites(void) {
 static void test_node_checks(void) {
   static const kiln_attr_spec attrs[] = {{"axis", KILN_ATTR_INT, true},
                                          {"alpha", KILN_ATTR_FLOAT, false}, {NULL}};
-  static const kiln_op_def fake = {"Fake", 1, 2, 1, 1, attrs, NULL, NULL, NULL};
+  static const kiln_op_def fake = {"Fake", 1, 2, 1, 1, attrs, NULL, NULL, NULL, 0};
   kiln_graph *g = kiln_graph_new();
   int x = kiln_graph_add_value(g, "x"), y = kiln_graph_add_value(g, "y");
   int id = kiln_graph_add_node(g, &g->main, "Fake", "f0", &x, 1, &y, 1);

@@ -340,6 +340,34 @@ static void test_if(void) {
   kiln_graph_free(g);
 }
 
+/* Reshape and Identity are views: Relu reads x in place through a [6, 4] buffer, and only
+ * the Reshape that is a graph output keeps a kernel (the copy into the output). */
+static void test_alias(void) {
+  int64_t dims[3] = {2, 3, 4}, two = 2, one = 1, shape_a[2] = {6, 4}, shape_d[1] = {24};
+  kiln_graph *g = kiln_graph_new();
+  int x = input(g, "x", KILN_F32, 3, dims, NULL);
+  int a = node(g, &g->main, "Reshape", x, constant(g, "sa", KILN_I64, 1, &two, shape_a), "a");
+  int b = UNARY(g, "Relu", a, "b");
+  int c = UNARY(g, "Identity", b, "c");
+  int d = node(g, &g->main, "Reshape", c, constant(g, "sd", KILN_I64, 1, &one, shape_d), "d");
+  add_output(g, d);
+  kiln_program *p = NULL;
+  kiln_error err = {0};
+  CHECK(kiln_passes_run(g, NULL, &p, &err) == KILN_OK);
+  if (err.code) fprintf(stderr, "%s\n", err.message);
+  if (p) {
+    CHECK(p->main.n == 2);
+    const kiln_kernel *relu = p->main.steps[0].kernel, *out = p->main.steps[1].kernel;
+    CHECK(relu->bufs[0].value == x && relu->bufs[0].rank == 2 && relu->bufs[0].dims[0] == 6);
+    CHECK(relu->bufs[0].storage.kind == KILN_STORE_INPUT);
+    CHECK(out->bufs[0].value == b && out->bufs[0].rank == 2); /* c, a view of b */
+    CHECK(out->bufs[2].role == KILN_BUF_OUTPUT && out->bufs[2].storage.kind == KILN_STORE_OUTPUT);
+    check_plan(g, p);
+  }
+  kiln_program_free(p);
+  kiln_graph_free(g);
+}
+
 static void test_node_tests(void) {
   const char *names[] = {"test_relu", "test_add", "test_add_bcast"};
   for (int i = 0; i < 3; i++) {
@@ -363,6 +391,7 @@ int main(void) {
   test_memplan_diamond();
   test_shape_chain();
   test_if();
+  test_alias();
   test_node_tests();
   return check_report();
 }

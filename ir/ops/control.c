@@ -52,6 +52,6 @@ static const kiln_attr_spec if_attrs[] = {
 };
 
 const kiln_op_def kiln_ops_control[] = {
-    {"If", 1, 1, 1, -1, if_attrs, infer_if, NULL, NULL},
+    {"If", 1, 1, 1, -1, if_attrs, infer_if, NULL, NULL, 0},
     {NULL},
 };

@@ -259,16 +259,16 @@ static const kiln_attr_spec castlike_attrs[] = {{"saturate", KILN_ATTR_INT, fals
 static const kiln_attr_spec bitshift_attrs[] = {{"direction", KILN_ATTR_STRING, true}, {NULL}};
 static const kiln_attr_spec dropout_attrs[] = {{"seed", KILN_ATTR_INT, false}, {NULL}};
 
-#define BINARY(name, infer) {name, 2, 2, 1, 1, NULL, infer, lower_ew, NULL}
-#define VARIADIC(name) {name, 1, -1, 1, 1, NULL, kiln_infer_broadcast, lower_ew, NULL}
-#define UNARY(name, infer) {name, 1, 1, 1, 1, NULL, infer, lower_ew, NULL}
+#define BINARY(name, infer) {name, 2, 2, 1, 1, NULL, infer, lower_ew, NULL, 0}
+#define VARIADIC(name) {name, 1, -1, 1, 1, NULL, kiln_infer_broadcast, lower_ew, NULL, 0}
+#define UNARY(name, infer) {name, 1, 1, 1, 1, NULL, infer, lower_ew, NULL, 0}
 
 const kiln_op_def kiln_ops_elementwise[] = {
     BINARY("Add", kiln_infer_broadcast), BINARY("Sub", kiln_infer_broadcast),
     BINARY("Mul", kiln_infer_broadcast), BINARY("Div", kiln_infer_broadcast),
     BINARY("Pow", infer_pow),
-    {"Mod", 2, 2, 1, 1, mod_attrs, kiln_infer_broadcast, lower_ew, NULL},
-    {"BitShift", 2, 2, 1, 1, bitshift_attrs, kiln_infer_broadcast, lower_ew, NULL},
+    {"Mod", 2, 2, 1, 1, mod_attrs, kiln_infer_broadcast, lower_ew, NULL, 0},
+    {"BitShift", 2, 2, 1, 1, bitshift_attrs, kiln_infer_broadcast, lower_ew, NULL, 0},
     VARIADIC("Max"), VARIADIC("Min"), VARIADIC("Sum"), VARIADIC("Mean"),
     BINARY("And", kiln_infer_broadcast), BINARY("Or", kiln_infer_broadcast),
     BINARY("Xor", kiln_infer_broadcast), UNARY("Not", kiln_infer_broadcast),
@@ -282,11 +282,11 @@ const kiln_op_def kiln_ops_elementwise[] = {
     UNARY("Floor", kiln_infer_broadcast), UNARY("Ceil", kiln_infer_broadcast),
     UNARY("Round", kiln_infer_broadcast), UNARY("Sin", kiln_infer_broadcast),
     UNARY("Cos", kiln_infer_broadcast), UNARY("IsNaN", infer_bool),
-    {"IsInf", 1, 1, 1, 1, isinf_attrs, infer_bool, lower_ew, NULL},
-    {"Cast", 1, 1, 1, 1, cast_attrs, infer_cast, lower_ew, NULL},
-    {"CastLike", 2, 2, 1, 1, castlike_attrs, infer_cast, lower_ew, NULL},
-    {"Where", 3, 3, 1, 1, NULL, infer_where, lower_ew, NULL},
-    UNARY("Identity", kiln_infer_broadcast),
-    {"Dropout", 1, 3, 1, 2, dropout_attrs, infer_dropout, lower_dropout, NULL},
+    {"IsInf", 1, 1, 1, 1, isinf_attrs, infer_bool, lower_ew, NULL, 0},
+    {"Cast", 1, 1, 1, 1, cast_attrs, infer_cast, lower_ew, NULL, 0},
+    {"CastLike", 2, 2, 1, 1, castlike_attrs, infer_cast, lower_ew, NULL, 0},
+    {"Where", 3, 3, 1, 1, NULL, infer_where, lower_ew, NULL, 0},
+    {"Identity", 1, 1, 1, 1, NULL, kiln_infer_broadcast, lower_ew, NULL, KILN_OP_ALIAS},
+    {"Dropout", 1, 3, 1, 2, dropout_attrs, infer_dropout, lower_dropout, NULL, 0},
     {NULL},
 };

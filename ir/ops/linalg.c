@@ -219,8 +219,8 @@ static const kiln_attr_spec gemm_attrs[] = {
 };
 
 const kiln_op_def kiln_ops_linalg[] = {
-    {"MatMul", 2, 2, 1, 1, NULL, infer_matmul, lower_matmul, NULL},
-    {"MatMulInteger", 2, 4, 1, 1, NULL, infer_matmul_integer, lower_matmul_integer, NULL},
-    {"Gemm", 2, 3, 1, 1, gemm_attrs, infer_gemm, lower_gemm, NULL},
+    {"MatMul", 2, 2, 1, 1, NULL, infer_matmul, lower_matmul, NULL, 0},
+    {"MatMulInteger", 2, 4, 1, 1, NULL, infer_matmul_integer, lower_matmul_integer, NULL, 0},
+    {"Gemm", 2, 3, 1, 1, gemm_attrs, infer_gemm, lower_gemm, NULL, 0},
     {NULL},
 };

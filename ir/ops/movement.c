@@ -461,14 +461,14 @@ static const kiln_attr_spec split_attrs[] = {
 static const kiln_attr_spec pad_attrs[] = {{"mode", KILN_ATTR_STRING, false}, {NULL}};
 
 const kiln_op_def kiln_ops_movement[] = {
-    {"Transpose", 1, 1, 1, 1, perm_attrs, infer_transpose, lower_transpose, NULL},
-    {"Concat", 1, -1, 1, 1, concat_attrs, infer_concat, lower_concat, NULL},
-    {"Split", 1, 2, 1, -1, split_attrs, infer_split, lower_split, NULL},
-    {"Slice", 3, 5, 1, 1, NULL, infer_slice, lower_slice, NULL},
-    {"Gather", 2, 2, 1, 1, axis_attrs, infer_gather, lower_gather, NULL},
-    {"GatherElements", 2, 2, 1, 1, axis_attrs, infer_gather_elements, lower_gather_elements, NULL},
-    {"Expand", 2, 2, 1, 1, NULL, infer_expand, lower_expand, NULL},
-    {"Tile", 2, 2, 1, 1, NULL, infer_tile, lower_tile, NULL},
-    {"Pad", 2, 4, 1, 1, pad_attrs, infer_pad, lower_pad, NULL},
+    {"Transpose", 1, 1, 1, 1, perm_attrs, infer_transpose, lower_transpose, NULL, 0},
+    {"Concat", 1, -1, 1, 1, concat_attrs, infer_concat, lower_concat, NULL, 0},
+    {"Split", 1, 2, 1, -1, split_attrs, infer_split, lower_split, NULL, 0},
+    {"Slice", 3, 5, 1, 1, NULL, infer_slice, lower_slice, NULL, 0},
+    {"Gather", 2, 2, 1, 1, axis_attrs, infer_gather, lower_gather, NULL, 0},
+    {"GatherElements", 2, 2, 1, 1, axis_attrs, infer_gather_elements, lower_gather_elements, NULL, 0},
+    {"Expand", 2, 2, 1, 1, NULL, infer_expand, lower_expand, NULL, 0},
+    {"Tile", 2, 2, 1, 1, NULL, infer_tile, lower_tile, NULL, 0},
+    {"Pad", 2, 4, 1, 1, pad_attrs, infer_pad, lower_pad, NULL, 0},
     {NULL},
 };

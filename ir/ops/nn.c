@@ -402,7 +402,7 @@ static const kiln_attr_spec convt_attrs[] = {
     {NULL}};
 
 const kiln_op_def kiln_ops_nn[] = {
-    {"Conv", 2, 3, 1, 1, conv_attrs, infer_conv, lower_conv, NULL},
-    {"ConvTranspose", 2, 3, 1, 1, convt_attrs, infer_convt, lower_convt, NULL},
+    {"Conv", 2, 3, 1, 1, conv_attrs, infer_conv, lower_conv, NULL, 0},
+    {"ConvTranspose", 2, 3, 1, 1, convt_attrs, infer_convt, lower_convt, NULL, 0},
     {NULL},
 };

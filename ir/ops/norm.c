@@ -279,10 +279,10 @@ static const kiln_attr_spec lrn_attrs[] = {{"alpha", KILN_ATTR_FLOAT, false},
                                            {NULL}};
 
 const kiln_op_def kiln_ops_norm[] = {
-    {"BatchNormalization", 5, 5, 1, 3, batchnorm_attrs, infer_batchnorm, lower_batchnorm, NULL},
-    {"InstanceNormalization", 3, 3, 1, 1, eps_attrs, infer_same, lower_instancenorm, NULL},
-    {"LayerNormalization", 2, 3, 1, 3, layernorm_attrs, infer_layernorm, lower_layernorm, NULL},
-    {"LpNormalization", 1, 1, 1, 1, lpnorm_attrs, infer_same, lower_lpnorm, NULL},
-    {"LRN", 1, 1, 1, 1, lrn_attrs, infer_same, lower_lrn, NULL},
+    {"BatchNormalization", 5, 5, 1, 3, batchnorm_attrs, infer_batchnorm, lower_batchnorm, NULL, 0},
+    {"InstanceNormalization", 3, 3, 1, 1, eps_attrs, infer_same, lower_instancenorm, NULL, 0},
+    {"LayerNormalization", 2, 3, 1, 3, layernorm_attrs, infer_layernorm, lower_layernorm, NULL, 0},
+    {"LpNormalization", 1, 1, 1, 1, lpnorm_attrs, infer_same, lower_lpnorm, NULL, 0},
+    {"LRN", 1, 1, 1, 1, lrn_attrs, infer_same, lower_lrn, NULL, 0},
     {NULL},
 };

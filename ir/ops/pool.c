@@ -195,9 +195,9 @@ static const kiln_attr_spec avgpool_attrs[] = {
     {"strides", KILN_ATTR_INTS, false},     {NULL}};
 
 const kiln_op_def kiln_ops_pool[] = {
-    {"MaxPool", 1, 1, 1, 2, maxpool_attrs, infer_pool, lower_maxpool, NULL},
-    {"AveragePool", 1, 1, 1, 1, avgpool_attrs, infer_pool, lower_avgpool, NULL},
-    {"GlobalMaxPool", 1, 1, 1, 1, NULL, infer_global, lower_gmax, NULL},
-    {"GlobalAveragePool", 1, 1, 1, 1, NULL, infer_global, lower_gavg, NULL},
+    {"MaxPool", 1, 1, 1, 2, maxpool_attrs, infer_pool, lower_maxpool, NULL, 0},
+    {"AveragePool", 1, 1, 1, 1, avgpool_attrs, infer_pool, lower_avgpool, NULL, 0},
+    {"GlobalMaxPool", 1, 1, 1, 1, NULL, infer_global, lower_gmax, NULL, 0},
+    {"GlobalAveragePool", 1, 1, 1, 1, NULL, infer_global, lower_gavg, NULL, 0},
     {NULL},
 };

@@ -191,11 +191,11 @@ static const kiln_attr_spec d2s_attrs[] = {
 static const kiln_attr_spec s2d_attrs[] = {{"blocksize", KILN_ATTR_INT, true}, {NULL}};
 
 const kiln_op_def kiln_ops_reshape[] = {
-    {"Reshape", 2, 2, 1, 1, reshape_attrs, infer_reshape, lower_reshape, NULL},
-    {"Flatten", 1, 1, 1, 1, flatten_attrs, infer_reshape, lower_reshape, NULL},
-    {"Squeeze", 1, 2, 1, 1, NULL, infer_reshape, lower_reshape, NULL},
-    {"Unsqueeze", 2, 2, 1, 1, NULL, infer_reshape, lower_reshape, NULL},
-    {"DepthToSpace", 1, 1, 1, 1, d2s_attrs, infer_space_depth, lower_space_depth, NULL},
-    {"SpaceToDepth", 1, 1, 1, 1, s2d_attrs, infer_space_depth, lower_space_depth, NULL},
+    {"Reshape", 2, 2, 1, 1, reshape_attrs, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS},
+    {"Flatten", 1, 1, 1, 1, flatten_attrs, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS},
+    {"Squeeze", 1, 2, 1, 1, NULL, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS},
+    {"Unsqueeze", 2, 2, 1, 1, NULL, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS},
+    {"DepthToSpace", 1, 1, 1, 1, d2s_attrs, infer_space_depth, lower_space_depth, NULL, 0},
+    {"SpaceToDepth", 1, 1, 1, 1, s2d_attrs, infer_space_depth, lower_space_depth, NULL, 0},
     {NULL},
 };

@@ -542,8 +542,8 @@ static const kiln_attr_spec rnn_attrs[] = {
 };
 
 const kiln_op_def kiln_ops_rnn[] = {
-    {"RNN", 3, 6, 0, 2, rnn_attrs, infer_rnn, NULL, expand_rnn},
-    {"GRU", 3, 6, 0, 2, rnn_attrs, infer_rnn, NULL, expand_rnn},
-    {"LSTM", 3, 8, 0, 3, rnn_attrs, infer_rnn, NULL, expand_rnn},
+    {"RNN", 3, 6, 0, 2, rnn_attrs, infer_rnn, NULL, expand_rnn, 0},
+    {"GRU", 3, 6, 0, 2, rnn_attrs, infer_rnn, NULL, expand_rnn, 0},
+    {"LSTM", 3, 8, 0, 3, rnn_attrs, infer_rnn, NULL, expand_rnn, 0},
     {NULL},
 };

@@ -200,12 +200,12 @@ static const kiln_attr_spec eye_attrs[] = {
 static const kiln_attr_spec onehot_attrs[] = {{"axis", KILN_ATTR_INT, false}, {NULL}};
 
 const kiln_op_def kiln_ops_shape[] = {
-    {"Shape", 1, 1, 1, 1, shape_attrs, infer_shape, lower_shape, NULL},
-    {"Size", 1, 1, 1, 1, NULL, infer_size, lower_size, NULL},
+    {"Shape", 1, 1, 1, 1, shape_attrs, infer_shape, lower_shape, NULL, 0},
+    {"Size", 1, 1, 1, 1, NULL, infer_size, lower_size, NULL, 0},
     {"ConstantOfShape", 1, 1, 1, 1, cos_attrs, infer_constant_of_shape, lower_constant_of_shape,
-     NULL},
-    {"Range", 3, 3, 1, 1, NULL, infer_range, lower_range, NULL},
-    {"EyeLike", 1, 1, 1, 1, eye_attrs, infer_eye_like, lower_eye_like, NULL},
-    {"OneHot", 3, 3, 1, 1, onehot_attrs, infer_one_hot, lower_one_hot, NULL},
+     NULL, 0},
+    {"Range", 3, 3, 1, 1, NULL, infer_range, lower_range, NULL, 0},
+    {"EyeLike", 1, 1, 1, 1, eye_attrs, infer_eye_like, lower_eye_like, NULL, 0},
+    {"OneHot", 3, 3, 1, 1, onehot_attrs, infer_one_hot, lower_one_hot, NULL, 0},
     {NULL},
 };
