@@ -1,14 +1,15 @@
 /* Random legal schedules for every op class (in the spirit of ggml's test-backend-ops):
  * ONNX node tests of elementwise, reduction, normalization, convolution, pooling, GEMM and
  * movement ops go through the pass pipeline; then every stage's default schedule is edited
- * at random (split, reorder, vectorize, unroll, parallel) and each edit is kept only when
- * kiln_schedule_check accepts it, as the tuner will do. The program is JIT-compiled and its
+ * with a random recipe (split, move, vectorize, unroll, parallel: ir/schedule.h) whose
+ * steps are kept only when kiln_schedule_apply accepts them, as the tuner will do. The program is JIT-compiled and its
  * outputs compared with the test's reference outputs. Any schedule the check accepts must
  * compile and compute the same values: a failure prints the kernel and its schedule. */
 #include "check.h"
 #include "node_test.h"
 
 #include "codegen/codegen.h"
+#include "ir/schedule.h"
 #include "passes/passes.h"
 #include "runtime/check.h"
 
@@ -38,44 +39,36 @@ static const char *const TESTS[] = {
 };
 
 static uint32_t rng = 20261201;
-static int kept; /* edits the check accepted: the test is not vacuous */
+static int kept, rejected; /* recipe steps accepted and refused: the test is not vacuous */
 static int64_t rnd(int64_t lo, int64_t hi) { /* in [lo, hi] */
   rng = rng * 1664525u + 1013904223u;
   return lo + (int64_t)((rng >> 8) % (uint32_t)(hi - lo + 1));
 }
 
-/* One random edit of s's schedule, kept when the shared legality check accepts it. */
-static void random_edit(kiln_stage *s) {
-  kiln_schedule before = s->sched, *sc = &s->sched;
-  if (sc->nloops == 0) return;
-  int l = (int)rnd(0, sc->nloops - 1);
-  kiln_loop *lp = &sc->loops[l];
-  switch (rnd(0, 5)) {
-  case 0: /* split: exact or not */
-    if (lp->extent >= 2 && sc->nloops < KILN_MAX_LOOPS) kiln_schedule_split(sc, l, rnd(2, lp->extent));
-    break;
-  case 1: /* reorder two neighbours */
-    if (l + 1 < sc->nloops) {
-      kiln_loop t = sc->loops[l];
-      sc->loops[l] = sc->loops[l + 1];
-      sc->loops[l + 1] = t;
+/* A random recipe for s (ir/schedule.h): steps are drawn one at a time and each is kept
+ * only when kiln_schedule_apply accepts the recipe with it, as the tuner will do; applying
+ * a rejected recipe must leave the stage's schedule as it was. */
+static void randomize_stage(kiln_stage *s) {
+  kiln_recipe r = {0};
+  for (int e = (int)rnd(1, 8); e > 0; e--) {
+    kiln_schedule before = s->sched;
+    int nloops = s->sched.nloops;
+    if (nloops == 0) return;
+    kiln_sched_op op = (kiln_sched_op)rnd(0, KS_SERIAL);
+    int loop = (int)rnd(0, nloops - 1);
+    int64_t arg = op == KS_SPLIT ? rnd(2, s->sched.loops[loop].extent + 1)
+                  : op == KS_MOVE ? rnd(0, nloops - 1) : 0;
+    if (op == KS_VECTOR) loop = nloops - 1;
+    kiln_recipe_add(&r, op, loop, arg);
+    kiln_error err = {0};
+    if (kiln_schedule_apply(s, &r, &err)) {
+      r.nsteps--;
+      rejected++;
+      CHECK(memcmp(&before, &s->sched, sizeof before) == 0 && err.message[0]);
+    } else {
+      kept++;
     }
-    break;
-  case 2: /* vectorize the innermost loop */
-    sc->loops[sc->nloops - 1].kind = KILN_LOOP_VECTOR;
-    break;
-  case 3: /* unroll a short loop */
-    if (lp->extent <= 16) lp->kind = KILN_LOOP_UNROLL;
-    break;
-  case 4: /* run the leading loops in parallel */
-    for (int i = 0; i <= l; i++) sc->loops[i].kind = KILN_LOOP_PARALLEL;
-    break;
-  default:
-    lp->kind = KILN_LOOP_SERIAL;
   }
-  kiln_error err = {0};
-  if (kiln_schedule_check(s, &err)) *sc = before;
-  else kept += memcmp(&before, sc, sizeof before) != 0;
 }
 
 static void randomize(kiln_steps *steps) {
@@ -86,8 +79,7 @@ static void randomize(kiln_steps *steps) {
       randomize(st->else_steps);
       continue;
     }
-    for (int j = 0; j < st->kernel->nstages; j++)
-      for (int e = (int)rnd(1, 8); e > 0; e--) random_edit(&st->kernel->stages[j]);
+    for (int j = 0; j < st->kernel->nstages; j++) randomize_stage(&st->kernel->stages[j]);
   }
 }
 
@@ -193,7 +185,48 @@ done:
   return ok;
 }
 
+/* Recipes as text, and steps refused with the stage's schedule left alone. */
+static void test_recipes(void) {
+  kiln_recipe r;
+  kiln_error err = {0};
+  const char *text = "split(1,16) move(3,0) unroll(2) parallel(0) serial(1) vector(4)";
+  CHECK(kiln_recipe_parse(text, &r, &err) == KILN_OK && r.nsteps == 6);
+  CHECK(r.steps[0].op == KS_SPLIT && r.steps[0].loop == 1 && r.steps[0].arg == 16);
+  char buf[256];
+  FILE *f = fmemopen(buf, sizeof buf, "w");
+  kiln_recipe_print(&r, f);
+  fclose(f);
+  CHECK(strcmp(buf, text) == 0);
+  const char *bad[] = {"split(1)", "bogus(1)", "split(1,16", "vector(x)", "move(-1,2)", "unroll"};
+  for (int i = 0; i < 6; i++) {
+    err = (kiln_error){0};
+    CHECK(kiln_recipe_parse(bad[i], &r, &err) == KILN_ERR_INVALID_ARGUMENT && err.message[0]);
+  }
+  /* a 40 x 30 output reduced over 20: split n by 16, move k outside it, vector lanes */
+  kiln_kernel *k = kiln_kernel_new("k");
+  kiln_stage *s = kiln_kernel_add_stage(k, "mm", 0);
+  kiln_stage_axis(s, 40, false);
+  kiln_stage_axis(s, 30, false);
+  kiln_stage_axis(s, 20, true);
+  CHECK(kiln_recipe_parse("split(1,16) move(3,1) vector(3) parallel(0)", &r, &err) == KILN_OK);
+  CHECK(kiln_schedule_apply(s, &r, &err) == KILN_OK);
+  CHECK(s->sched.nloops == 4 && s->sched.loops[1].axis == 2 && s->sched.loops[3].extent == 16);
+  CHECK(s->sched.loops[3].kind == KILN_LOOP_VECTOR && s->sched.loops[0].kind == KILN_LOOP_PARALLEL);
+  kiln_schedule good = s->sched;
+  const char *illegal[] = {"vector(0)", "parallel(2)", "split(0,41)", "move(0,5)", "split(2,1)",
+                           "unroll(7)"};
+  for (int i = 0; i < 6; i++) {
+    err = (kiln_error){0};
+    CHECK(kiln_recipe_parse(illegal[i], &r, &err) == KILN_OK);
+    CHECK(kiln_schedule_apply(s, &r, &err) == KILN_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "stage 'mm': schedule step 0") != NULL);
+    CHECK(memcmp(&good, &s->sched, sizeof good) == 0);
+  }
+  kiln_kernel_free(k);
+}
+
 int main(void) {
+  test_recipes();
   for (size_t i = 0; i < sizeof TESTS / sizeof TESTS[0]; i++) {
     char dir[1024], why[4200] = "";
     snprintf(dir, sizeof dir, "%s/%s", NODE_DIR, TESTS[i]);
@@ -211,7 +244,7 @@ int main(void) {
     }
     node_test_free(&t);
   }
-  printf("%d schedule edits applied\n", kept);
-  CHECK(kept > 500);
+  printf("%d schedule steps applied, %d refused\n", kept, rejected);
+  CHECK(kept > 500 && rejected > 50);
   return check_report();
 }

@@ -1,0 +1,135 @@
+/* Applying, printing and parsing schedule recipes (ir/schedule.h). */
+#include "ir/schedule.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const NAMES[] = {"split", "move", "vector", "unroll", "parallel", "serial"};
+#define NOPS (int)(sizeof NAMES / sizeof NAMES[0])
+
+static bool takes_arg(kiln_sched_op op) { return op == KS_SPLIT || op == KS_MOVE; }
+
+bool kiln_recipe_add(kiln_recipe *r, kiln_sched_op op, int loop, int64_t arg) {
+  if (r->nsteps >= KILN_MAX_RECIPE) return false;
+  r->steps[r->nsteps++] = (kiln_sched_step){op, loop, arg};
+  return true;
+}
+
+/* One step on sc; a message in why when its arguments do not fit the nest. */
+static bool step(kiln_schedule *sc, const kiln_sched_step *st, char *why, size_t n) {
+  int l = st->loop;
+  if (l < 0 || l >= sc->nloops) {
+    snprintf(why, n, "no loop %d (the nest has %d)", l, sc->nloops);
+    return false;
+  }
+  kiln_loop *lp = &sc->loops[l];
+  switch (st->op) {
+  case KS_SPLIT:
+    if (st->arg < 2 || st->arg >= lp->extent || sc->nloops >= KILN_MAX_LOOPS) {
+      snprintf(why, n, "cannot split a loop of extent %lld by %lld", (long long)lp->extent,
+               (long long)st->arg);
+      return false;
+    }
+    kiln_schedule_split(sc, l, st->arg);
+    /* the inner loop takes the kind: a vector loop split keeps its lanes innermost */
+    sc->loops[l + 1].kind = sc->loops[l].kind == KILN_LOOP_PARALLEL ? KILN_LOOP_SERIAL
+                                                                     : sc->loops[l].kind;
+    if (sc->loops[l].kind != KILN_LOOP_PARALLEL) sc->loops[l].kind = KILN_LOOP_SERIAL;
+    return true;
+  case KS_MOVE: {
+    if (st->arg < 0 || st->arg >= sc->nloops) {
+      snprintf(why, n, "no position %lld (the nest has %d loops)", (long long)st->arg,
+               sc->nloops);
+      return false;
+    }
+    kiln_loop moved = *lp;
+    int to = (int)st->arg;
+    if (to < l)
+      memmove(&sc->loops[to + 1], &sc->loops[to], sizeof(kiln_loop) * (size_t)(l - to));
+    else
+      memmove(&sc->loops[l], &sc->loops[l + 1], sizeof(kiln_loop) * (size_t)(to - l));
+    sc->loops[to] = moved;
+    return true;
+  }
+  case KS_VECTOR: lp->kind = KILN_LOOP_VECTOR; return true;
+  case KS_UNROLL: lp->kind = KILN_LOOP_UNROLL; return true;
+  case KS_PARALLEL:
+    for (int i = 0; i <= l; i++) sc->loops[i].kind = KILN_LOOP_PARALLEL;
+    return true;
+  case KS_SERIAL: lp->kind = KILN_LOOP_SERIAL; return true;
+  }
+  snprintf(why, n, "unknown step %d", (int)st->op);
+  return false;
+}
+
+static void step_text(const kiln_sched_step *st, char *buf, size_t n) {
+  const char *name = (int)st->op >= 0 && (int)st->op < NOPS ? NAMES[st->op] : "?";
+  if (takes_arg(st->op)) snprintf(buf, n, "%s(%d,%lld)", name, st->loop, (long long)st->arg);
+  else snprintf(buf, n, "%s(%d)", name, st->loop);
+}
+
+kiln_status kiln_schedule_apply(kiln_stage *s, const kiln_recipe *r, kiln_error *err) {
+  kiln_schedule saved = s->sched;
+  kiln_schedule_default(s);
+  for (int i = 0; i < r->nsteps; i++) {
+    kiln_error inner = {0};
+    char why[sizeof inner.message] = "", text[64];
+    bool ok = step(&s->sched, &r->steps[i], why, sizeof why);
+    if (ok && kiln_schedule_check(s, &inner)) {
+      ok = false;
+      snprintf(why, sizeof why, "%s", inner.message);
+    }
+    if (!ok) {
+      step_text(&r->steps[i], text, sizeof text);
+      s->sched = saved;
+      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "stage '%s': schedule step %d, %s: %s",
+                       s->name, i, text, why);
+    }
+  }
+  return KILN_OK;
+}
+
+void kiln_recipe_print(const kiln_recipe *r, FILE *out) {
+  for (int i = 0; i < r->nsteps; i++) {
+    char text[64];
+    step_text(&r->steps[i], text, sizeof text);
+    fprintf(out, "%s%s", i ? " " : "", text);
+  }
+}
+
+kiln_status kiln_recipe_parse(const char *text, kiln_recipe *r, kiln_error *err) {
+  r->nsteps = 0;
+  const char *p = text;
+  for (;;) {
+    while (*p == ' ') p++;
+    if (!*p) return KILN_OK;
+    int op = -1;
+    size_t len = strcspn(p, "(");
+    for (int i = 0; i < NOPS; i++)
+      if (strlen(NAMES[i]) == len && strncmp(p, NAMES[i], len) == 0) op = i;
+    char *end;
+    if (op < 0 || p[len] != '(')
+      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "schedule '%s': unknown step at '%.20s'",
+                       text, p);
+    p += len + 1;
+    long loop = strtol(p, &end, 10);
+    long long arg = 0;
+    bool ok = end != p && loop >= 0 && loop < KILN_MAX_LOOPS;
+    p = end;
+    if (ok && takes_arg((kiln_sched_op)op)) {
+      ok = *p == ',';
+      if (ok) {
+        arg = strtoll(++p, &end, 10);
+        ok = end != p;
+        p = end;
+      }
+    }
+    if (!ok || *p != ')')
+      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "schedule '%s': bad arguments to %s",
+                       text, NAMES[op]);
+    p++;
+    if (!kiln_recipe_add(r, (kiln_sched_op)op, (int)loop, arg))
+      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "schedule '%s': more than %d steps",
+                       text, KILN_MAX_RECIPE);
+  }
+}

@@ -1,0 +1,48 @@
+/* Schedules as recipes: a list of transformations of a stage's loop nest, applied to the
+ * stage's default nest (one serial loop per axis, spatial outside) by one function.
+ *
+ * The default scheduler, the tuner and tests build schedules this way; emitters take the
+ * resulting loop list (kiln_schedule in ir/kernel.h). Each step is checked where it is
+ * applied: arguments in range, then the loop nest's legality (kiln_schedule_check), so a
+ * recipe either yields a schedule every emitter accepts or fails with a message naming
+ * the step (tinygrad's Opt list and KernelOptError). A recipe is plain data, printable
+ * and parseable, for tuning logs. */
+#ifndef KILN_IR_SCHEDULE_H
+#define KILN_IR_SCHEDULE_H
+
+#include "ir/kernel.h"
+
+typedef enum kiln_sched_op {
+  KS_SPLIT,    /* loop -> an outer loop of extent ceil(e / arg) and an inner one of extent arg */
+  KS_MOVE,     /* loop moves to position arg, the loops between shift by one */
+  KS_VECTOR,   /* loop (the innermost) runs as SIMD lanes */
+  KS_UNROLL,   /* loop is fully unrolled */
+  KS_PARALLEL, /* loops 0 .. loop run in parallel (spatial loops only) */
+  KS_SERIAL    /* loop runs as a plain loop again */
+} kiln_sched_op;
+
+typedef struct kiln_sched_step {
+  kiln_sched_op op;
+  int loop;    /* position in the loop list when the step is applied */
+  int64_t arg; /* KS_SPLIT: the inner extent; KS_MOVE: the new position */
+} kiln_sched_step;
+
+#define KILN_MAX_RECIPE 32
+
+typedef struct kiln_recipe {
+  int nsteps;
+  kiln_sched_step steps[KILN_MAX_RECIPE];
+} kiln_recipe;
+
+/* Sets s's schedule to its default nest transformed by r's steps in order. On a step that
+ * does not apply (bad loop or argument, or an illegal result) it fails with
+ * KILN_ERR_INVALID_ARGUMENT naming the stage and step, and leaves s's schedule as it was. */
+kiln_status kiln_schedule_apply(kiln_stage *s, const kiln_recipe *r, kiln_error *err);
+/* Appends a step; false when r is full. */
+bool kiln_recipe_add(kiln_recipe *r, kiln_sched_op op, int loop, int64_t arg);
+
+/* "split(1,16) move(3,0) vector(5)": one token per step; parse reads what print writes. */
+void kiln_recipe_print(const kiln_recipe *r, FILE *out);
+kiln_status kiln_recipe_parse(const char *text, kiln_recipe *r, kiln_error *err);
+
+#endif
