@@ -1,0 +1,171 @@
+/* One kernel compiled and run alone (runtime/kernel_run.h). The kernel is wrapped in a
+ * program of its own: its input buffers become the program's inputs, its outputs the
+ * outputs, its temporaries (the check record included) an arena laid out one after
+ * another, its constants point at the original program's data. Storage is rebound only
+ * while compiling and restored after, so the kernel is unchanged. */
+#include "runtime/kernel_run.h"
+
+#include "codegen/codegen.h"
+#include "ir/dtype.h"
+#include "ir/graph.h"
+#include "runtime/check.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct kiln_kernel_runner {
+  const kiln_program *p;
+  const kiln_kernel *k;
+  kiln_program *alone;   /* borrows k: its step list is emptied before it is freed */
+  kiln_jit *jit;
+  kiln_entry_fn fn;
+  int nbufs;
+  void *mem[KILN_MAX_BUFS];   /* per kernel buffer: inputs, outputs, arena temporaries */
+  bool owned[KILN_MAX_BUFS];
+  const void *ins[KILN_MAX_BUFS], *consts[KILN_MAX_BUFS];
+  void *outs[KILN_MAX_BUFS];
+  uint8_t *arena;
+};
+
+static uint32_t next(uint32_t *s) {
+  *s = *s * 1664525u + 1013904223u;
+  return *s >> 8;
+}
+
+static void fill(void *mem, kiln_dtype t, int64_t n, uint32_t *seed) {
+  for (int64_t i = 0; i < n; i++) {
+    if (kiln_dtype_is_float(t))
+      kiln_store_f64(t, mem, i, (double)(next(seed) % 65536) / 32768.0 - 1.0);
+    else
+      kiln_store_i64(t, mem, i, 0); /* an index that is valid whatever the dim */
+  }
+}
+
+static int64_t buf_bytes(const kiln_buffer *b) {
+  return kiln_shape_numel(b->rank, b->dims) * (int64_t)kiln_dtype_size(b->dtype);
+}
+
+static kiln_io io_of(const kiln_buffer *b) {
+  kiln_io io = {kiln_xstrdup(b->name), b->dtype, b->rank, {0}, buf_bytes(b)};
+  memcpy(io.dims, b->dims, sizeof io.dims);
+  return io;
+}
+
+kiln_status kiln_kernel_runner_new(const kiln_program *p, kiln_kernel *k,
+                                   const kiln_options *opts, uint32_t seed,
+                                   kiln_kernel_runner **out, kiln_error *err) {
+  *out = NULL;
+  kiln_kernel_runner *r = kiln_xcalloc(1, sizeof *r);
+  r->p = p;
+  r->k = k;
+  r->nbufs = k->nbufs;
+  kiln_program *a = r->alone = kiln_program_new();
+  a->consts = kiln_xcalloc((size_t)k->nbufs + 1, sizeof(kiln_const)); /* data borrowed */
+  a->inputs = kiln_xcalloc((size_t)k->nbufs + 1, sizeof(kiln_io));
+  a->outputs = kiln_xcalloc((size_t)k->nbufs + 1, sizeof(kiln_io));
+  kiln_storage saved[KILN_MAX_BUFS];
+  int64_t arena = 0, offset[KILN_MAX_BUFS];
+  for (int b = 0; b < k->nbufs; b++) {
+    kiln_buffer *buf = &k->bufs[b];
+    saved[b] = buf->storage;
+    int64_t bytes = buf_bytes(buf);
+    switch (buf->storage.kind) {
+    case KILN_STORE_CONST:
+      a->consts[a->nconsts] = p->consts[buf->storage.index];
+      r->consts[a->nconsts] = p->consts[buf->storage.index].data;
+      buf->storage = (kiln_storage){KILN_STORE_CONST, a->nconsts++, 0};
+      break;
+    case KILN_STORE_ARENA:
+      if (buf->role != KILN_BUF_TEMP) goto io; /* an intermediate of the whole program */
+      offset[b] = arena;
+      buf->storage = (kiln_storage){KILN_STORE_ARENA, 0, arena};
+      arena += (bytes + 63) / 64 * 64;
+      break;
+    default:
+    io:
+      r->mem[b] = aligned_alloc(64, (size_t)(bytes + 63) / 64 * 64 + 64);
+      r->owned[b] = true;
+      if (buf->role == KILN_BUF_INPUT) {
+        fill(r->mem[b], buf->dtype, kiln_shape_numel(buf->rank, buf->dims), &seed);
+        r->ins[a->ninputs] = r->mem[b];
+        a->inputs[a->ninputs] = io_of(buf);
+        buf->storage = (kiln_storage){KILN_STORE_INPUT, a->ninputs++, 0};
+      } else {
+        memset(r->mem[b], 0, (size_t)bytes);
+        r->outs[a->noutputs] = r->mem[b];
+        a->outputs[a->noutputs] = io_of(buf);
+        buf->storage = (kiln_storage){KILN_STORE_OUTPUT, a->noutputs++, 0};
+      }
+    }
+  }
+  a->arena_bytes = (arena + 63) / 64 * 64;
+  kiln_steps_add(&a->main, KILN_STEP_KERNEL)->kernel = k;
+  kiln_status st = kiln_jit_compile(a, opts, &r->jit, &r->fn, err);
+  for (int b = 0; b < k->nbufs; b++) k->bufs[b].storage = saved[b];
+  if (!st && a->arena_bytes) {
+    r->arena = aligned_alloc(64, (size_t)a->arena_bytes);
+    if (!r->arena) st = kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "no memory for the arena");
+  }
+  for (int b = 0; b < k->nbufs && r->arena; b++)
+    if (!r->mem[b] && saved[b].kind == KILN_STORE_ARENA) r->mem[b] = r->arena + offset[b];
+  if (st) {
+    kiln_kernel_runner_free(r);
+    return st;
+  }
+  *out = r;
+  return KILN_OK;
+}
+
+kiln_status kiln_kernel_runner_run(kiln_kernel_runner *r, kiln_error *err) {
+  int64_t off = kiln_check_record_offset(r->alone);
+  if (off >= 0) memset(r->arena + off, 0, KILN_CHECK_RECORD_BYTES);
+  int rc = r->fn((void *const *)r->ins, r->outs, r->arena, r->consts);
+  if (!rc) return KILN_OK;
+  kiln_status st = kiln_check_result(r->alone, r->arena, err);
+  return st ? st : kiln_fail(err, (kiln_status)rc, "kernel '%s' failed (status %d)", r->k->name, rc);
+}
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+kiln_status kiln_kernel_runner_time(kiln_kernel_runner *r, int repeat, double *median_ns,
+                                    kiln_error *err) {
+  if (repeat < 1) repeat = 1;
+  if (kiln_kernel_runner_run(r, err)) return err->code; /* warm-up: caches, pages, pool */
+  double *t = kiln_xmalloc(sizeof(double) * (size_t)repeat);
+  kiln_status st = KILN_OK;
+  for (int i = 0; i < repeat && !st; i++) {
+    int64_t t0 = now_ns();
+    st = kiln_kernel_runner_run(r, err);
+    t[i] = (double)(now_ns() - t0);
+  }
+  qsort(t, (size_t)repeat, sizeof *t, cmp_double);
+  *median_ns = t[repeat / 2];
+  free(t);
+  return st;
+}
+
+void *kiln_kernel_runner_buffer(const kiln_kernel_runner *r, int b) {
+  return b >= 0 && b < r->nbufs ? r->mem[b] : NULL;
+}
+
+void kiln_kernel_runner_free(kiln_kernel_runner *r) {
+  if (!r) return;
+  kiln_jit_free(r->jit);
+  r->alone->main.n = 0; /* the kernel belongs to the original program */
+  r->alone->nconsts = 0; /* and so do the constants' data */
+  kiln_program_free(r->alone);
+  for (int b = 0; b < r->nbufs; b++)
+    if (r->owned[b]) free(r->mem[b]);
+  free(r->arena);
+  free(r);
+}

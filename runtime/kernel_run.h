@@ -1,0 +1,26 @@
+/* One kernel of a compiled program, compiled and run alone on buffers of its own: what a
+ * tuner measures a candidate schedule with, and how a test compares one kernel's code with
+ * the interpreter. Inputs are filled with seeded random values (floats in [-1, 1), integers
+ * 0, a valid index anywhere), constants are the program's, temporaries get an arena. */
+#ifndef KILN_RUNTIME_KERNEL_RUN_H
+#define KILN_RUNTIME_KERNEL_RUN_H
+
+#include "ir/program.h"
+
+typedef struct kiln_kernel_runner kiln_kernel_runner;
+
+/* Compiles kernel k of program p (its constants are read from p, which must outlive the
+ * runner) with its current schedules. k is left as it was. */
+kiln_status kiln_kernel_runner_new(const kiln_program *p, kiln_kernel *k,
+                                   const kiln_options *opts, uint32_t seed,
+                                   kiln_kernel_runner **out, kiln_error *err);
+/* One run; fails with the kernel's check status (an index out of range...). */
+kiln_status kiln_kernel_runner_run(kiln_kernel_runner *r, kiln_error *err);
+/* Median nanoseconds of `repeat` runs after one warm-up run. */
+kiln_status kiln_kernel_runner_time(kiln_kernel_runner *r, int repeat, double *median_ns,
+                                    kiln_error *err);
+/* The memory of buffer b of the kernel (inputs, outputs, temporaries; NULL for none). */
+void *kiln_kernel_runner_buffer(const kiln_kernel_runner *r, int b);
+void kiln_kernel_runner_free(kiln_kernel_runner *r);
+
+#endif

@@ -1,0 +1,122 @@
+/* Kernels compiled and run alone (runtime/kernel_run.h): every kernel of the DSL examples
+ * (a Transformer encoder: GEMMs, softmax, layer norm, GELU; the first kernels of a
+ * ResNet-18: convolutions, pooling, residual adds) runs on its own random inputs and must compute what the interpreter
+ * computes from the same inputs; the kernel must come back unchanged, and timing one
+ * returns a positive median. */
+#include "check.h"
+
+#include "frontend/dsl.h"
+#include "ir/dtype.h"
+#include "ir/interp.h"
+#include "passes/passes.h"
+#include "runtime/check.h"
+#include "runtime/kernel_run.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static kiln_program *compile(const char *path, const char *input, int rank, const int64_t *dims) {
+  FILE *f = fopen(path, "rb");
+  CHECK(f != NULL);
+  if (!f) return NULL;
+  static char text[1 << 16];
+  size_t n = fread(text, 1, sizeof text, f);
+  fclose(f);
+  kiln_shape_binding shape = {input, rank, {0}};
+  memcpy(shape.dims, dims, sizeof(int64_t) * (size_t)rank);
+  kiln_options opts = {.shapes = &shape, .nshapes = 1};
+  kiln_graph *g = NULL;
+  kiln_program *p = NULL;
+  kiln_error err = {0};
+  if (!kiln_dsl_import(text, n, path, &opts, &g, &err) && !kiln_passes_run(g, &opts, &p, &err))
+    kiln_check_instrument(p, false);
+  if (err.code) fprintf(stderr, "%s: %s\n", path, err.message);
+  CHECK(p != NULL);
+  kiln_graph_free(g);
+  return p;
+}
+
+static bool close_enough(kiln_dtype t, const void *got, const void *want, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    if (kiln_dtype_is_float(t)) {
+      double a = kiln_load_f64(t, got, i), b = kiln_load_f64(t, want, i);
+      if (!(fabs(a - b) <= 1e-5 + 1e-4 * fabs(b))) return false;
+    } else if (kiln_load_i64(t, got, i) != kiln_load_i64(t, want, i)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+static int check_kernel(const kiln_program *p, kiln_kernel *k, uint32_t seed) {
+  kiln_storage before[KILN_MAX_BUFS];
+  for (int b = 0; b < k->nbufs; b++) before[b] = k->bufs[b].storage;
+  kiln_kernel_runner *r = NULL;
+  kiln_error err = {0};
+  if (kiln_kernel_runner_new(p, k, NULL, seed, &r, &err) ||
+      kiln_kernel_runner_run(r, &err)) {
+    fprintf(stderr, "kernel '%s': %s\n", k->name, err.message);
+    kiln_kernel_runner_free(r);
+    return 0;
+  }
+  int ok = 1;
+  for (int b = 0; b < k->nbufs; b++)
+    ok &= memcmp(&before[b], &k->bufs[b].storage, sizeof before[b]) == 0;
+  /* the interpreter on the same inputs and constants */
+  void *bufs[KILN_MAX_BUFS] = {0};
+  void *mine[KILN_MAX_BUFS] = {0};
+  for (int b = 0; b < k->nbufs; b++) {
+    const kiln_buffer *buf = &k->bufs[b];
+    int64_t bytes = kiln_shape_numel(buf->rank, buf->dims) * (int64_t)kiln_dtype_size(buf->dtype);
+    if (buf->storage.kind == KILN_STORE_CONST) bufs[b] = p->consts[buf->storage.index].data;
+    else if (buf->role == KILN_BUF_INPUT) bufs[b] = kiln_kernel_runner_buffer(r, b);
+    else if (buf->role == KILN_BUF_OUTPUT) bufs[b] = mine[b] = calloc(1, (size_t)bytes + 1);
+  }
+  CHECK(kiln_interp_run(k, bufs, &err) == KILN_OK);
+  for (int b = 0; b < k->nbufs; b++) {
+    const kiln_buffer *buf = &k->bufs[b];
+    if (!mine[b]) continue;
+    bool same = close_enough(buf->dtype, kiln_kernel_runner_buffer(r, b), mine[b],
+                             kiln_shape_numel(buf->rank, buf->dims));
+    if (!same) fprintf(stderr, "kernel '%s': output '%s' differs\n", k->name, buf->name);
+    ok &= same;
+    free(mine[b]);
+  }
+  kiln_kernel_runner_free(r);
+  return ok;
+}
+
+/* The first max kernels of p (the interpreter is slow on big convolutions). */
+static void check_program(kiln_program *p, int max, int *checked) {
+  if (!p) return;
+  const kiln_kernel *ks[512];
+  int n = kiln_steps_kernels(&p->main, ks, 512);
+  for (int i = 0; i < n && i < 512 && i < max; i++) {
+    CHECK(check_kernel(p, (kiln_kernel *)ks[i], 77u + (uint32_t)i));
+    ++*checked;
+  }
+}
+
+int main(void) {
+  int checked = 0;
+  int64_t image[4] = {1, 3, 64, 64}, tokens[3] = {1, 16, 64};
+  kiln_program *resnet = compile("../examples/resnet18.kiln", "image", 4, image);
+  kiln_program *encoder = compile("../examples/encoder.kiln", "tokens", 3, tokens);
+  check_program(resnet, 12, &checked);
+  check_program(encoder, 512, &checked);
+  CHECK(checked > 40);
+  if (resnet) { /* timing the first convolution */
+    const kiln_kernel *k;
+    kiln_steps_kernels(&resnet->main, &k, 1);
+    kiln_kernel_runner *r = NULL;
+    kiln_error err = {0};
+    double ns = 0;
+    CHECK(kiln_kernel_runner_new(resnet, (kiln_kernel *)k, NULL, 1, &r, &err) == KILN_OK);
+    CHECK(r && kiln_kernel_runner_time(r, 5, &ns, &err) == KILN_OK && ns > 0);
+    kiln_kernel_runner_free(r);
+  }
+  kiln_program_free(resnet);
+  kiln_program_free(encoder);
+  return check_report();
+}
