@@ -1,10 +1,10 @@
 /* The runtime an AOT object carries: kiln_rt_parallel_for, defined in LLVM IR inside the
- * model's module (internal linkage) rather than linked from runtime/parallel.c. LLVM can
+ * model's module (internal linkage) rather than linked from rt/parallel.c. LLVM can
  * emit it for any target triple, so an object for another architecture is complete but
  * for libc, libm and an OpenMP runtime with GCC's ABI (libgomp; LLVM's libomp provides
  * the same entry points), exactly what a host-architecture object needs.
  *
- * It is the same static split as runtime/parallel.c (which the JIT uses), written out
+ * It is the same static split as rt/parallel.c (which the JIT uses), written out
  * the way GCC lowers `#pragma omp parallel num_threads(nth)`:
  *
  *   void kiln_rt_parallel_for(body, ctx, n) {

@@ -3,8 +3,7 @@
  * the only process-wide state is LLVM's once-initialised target registry. */
 #include "codegen/codegen.h"
 #include "codegen/plumbing.h"
-#include "runtime/parallel.h"
-#include "runtime/profile.h"
+#include "rt/parallel.h"
 
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>

@@ -8,7 +8,8 @@
 #include "codegen/llvm_emit.h"
 
 #include "ir/dtype.h"
-#include "runtime/check.h"
+#include "passes/instrument.h"
+#include "rt/check_record.h"
 
 #include <stddef.h>
 #include <string.h>

@@ -7,7 +7,7 @@
 #include "ir/dtype.h"
 #include "passes/passes.h"
 #include "runtime/check.h"
-#include "runtime/parallel.h"
+#include "rt/parallel.h"
 #include "runtime/profile.h"
 
 #include <stdlib.h>

@@ -1,21 +1,15 @@
 /* Per-kernel timing of JIT runs, for `kiln bench` (and later the autotuner). A program
- * compiled with kiln_options.profile gets 8 bytes per kernel at the end of its arena;
- * codegen wraps each kernel step of the entry function in two calls of kiln_rt_clock_ns
- * and stores the difference there, so concurrent runs time themselves into their own
- * arenas. Code compiled without profile is unchanged. Internal to kiln and its tools. */
+ * compiled with kiln_options.profile gets 8 bytes per kernel at the end of its arena
+ * (passes/instrument.h); codegen wraps each kernel step of the entry function in two
+ * calls of kiln_rt_clock_ns (rt/) and stores the difference there, so concurrent runs time
+ * themselves into their own arenas. Code compiled without profile is unchanged. Internal
+ * to kiln and its tools. */
 #ifndef KILN_RUNTIME_PROFILE_H
 #define KILN_RUNTIME_PROFILE_H
 
 #include "kiln.h"
 
 #include "ir/program.h"
-
-/* CLOCK_MONOTONIC in nanoseconds: what instrumented code calls around each kernel. */
-int64_t kiln_rt_clock_ns(void);
-
-/* Reserves the timing slots at the end of p's arena and sets p->profile. Run last,
- * after kiln_check_instrument. */
-void kiln_profile_instrument(kiln_program *p);
 
 /* The program a model runs (its kernels, in kiln_steps_kernels order, are what
  * kiln_run_profiled times). */

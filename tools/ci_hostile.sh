@@ -29,7 +29,7 @@ build-asan/tests/leak_cycles 30 5
 # TSan: unit_concurrency makes the process's first compiles in four threads at once, so
 # one-time initialisation races too (the op table's did). OMP_NUM_THREADS=1: libgomp is
 # not instrumented, so TSan cannot see the barriers that order an OpenMP team's work and
-# reports false races between team threads (it did in runtime/parallel.c, which stays
+# reports false races between team threads (it did in rt/parallel.c, which stays
 # uninstrumented for that reason). kiln's own C code never runs inside a team (only
 # generated code does, which is not instrumented either), so teams of one hide nothing
 # TSan could check. tools/tsan.supp covers libLLVM's internals only, and says why.

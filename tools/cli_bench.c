@@ -11,7 +11,7 @@
 #include "tools/cli_util.h"
 
 #include "ir/kernel_cost.h"
-#include "runtime/parallel.h"
+#include "rt/parallel.h"
 #include "runtime/profile.h"
 
 #include <stdio.h>

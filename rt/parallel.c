@@ -15,7 +15,7 @@
  *   - one job runs at a time: a caller that finds the pool busy (another kiln_run on
  *     another thread) runs its loop itself rather than oversubscribing the cores. */
 #define _GNU_SOURCE
-#include "runtime/parallel.h"
+#include "rt/parallel.h"
 
 #include <limits.h>
 #include <linux/futex.h>

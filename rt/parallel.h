@@ -1,12 +1,15 @@
-#ifndef KILN_RUNTIME_PARALLEL_H
-#define KILN_RUNTIME_PARALLEL_H
+/* The support library generated code calls (rt/): a parallel-for on kiln's thread pool and
+ * a clock. Linked into libkiln for JIT code and into AOT shared libraries; it depends on
+ * nothing else of kiln, and nothing in it is public API. */
+#ifndef KILN_RT_PARALLEL_H
+#define KILN_RT_PARALLEL_H
 
 #include <stdint.h>
 
 /* A parallel loop body: runs iterations [begin, end) with the kernel's context. */
 typedef void (*kiln_rt_body)(void *ctx, int64_t begin, int64_t end);
 
-/* Runs body over [0, n) on the calling thread and the pool's workers (runtime/parallel.c),
+/* Runs body over [0, n) on the calling thread and the pool's workers (rt/parallel.c),
  * in contiguous chunks. Nested calls, and calls while another thread's loop runs, run
  * serially on the caller. */
 void kiln_rt_parallel_for(kiln_rt_body body, void *ctx, int64_t n);
@@ -16,5 +19,8 @@ void kiln_rt_parallel_for(kiln_rt_body body, void *ctx, int64_t n);
 void kiln_rt_set_num_threads(int n);
 /* What the calling thread's loops would use now (starts the pool). */
 int kiln_rt_num_threads(void);
+
+/* CLOCK_MONOTONIC in nanoseconds: what profiled code calls around each kernel (rt/clock.c). */
+int64_t kiln_rt_clock_ns(void);
 
 #endif
