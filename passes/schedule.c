@@ -105,19 +105,31 @@ static bool loads_along(const kiln_expr *x, int a) {
   return x->nidx > 0 && unit_stride(x->idx[x->nidx - 1], a);
 }
 
-/* A SUM of (casts of) load A * load B, stored with spatial axis n innermost, where B reads n
- * contiguously and A not at all, and a spatial axis m of the output that A reads and B not
+/* The axis that index e walks with stride 1 as a term of its own: e itself, or one side of
+ * an addition (MatMulPanels' column: panel * nr + j); -1 if none. */
+static int unit_axis(const kiln_expr *e) {
+  if (e->kind == KX_VAR) return e->axis;
+  if (e->kind != KX_BINARY || e->op != KB_ADD) return -1;
+  for (int side = 0; side < 2; side++) {
+    int a = unit_axis(side ? e->a : e->b);
+    if (a >= 0 && unit_stride(e, a)) return a;
+  }
+  return -1;
+}
+
+/* A SUM of (casts of) load A * load B, stored with spatial axis n innermost (stride 1 in the
+ * output's last index), where B reads n contiguously and A not at all, and a spatial axis m of the output that A reads and B not
  * (MatMul's m, a Conv's output channel) or else one that A does not read (a depthwise
  * Conv's output row, *no_reuse set: B is not shared between rows): *m and *n, or false. */
 static bool gemm_like(const kiln_stage *s, int *m, int *n, bool *no_reuse) {
   if (s->reduce != KR_SUM || !s->nout_idx || !s->value) return false;
   const kiln_expr *v = strip_casts(s->value), *out_last = s->out_idx[s->nout_idx - 1];
-  if (!v || v->kind != KX_BINARY || v->op != KB_MUL || out_last->kind != KX_VAR) return false;
+  if (!v || v->kind != KX_BINARY || v->op != KB_MUL) return false;
   const kiln_expr *x = strip_casts(v->a), *y = strip_casts(v->b);
   *no_reuse = false;
   if (!x || !y || x->kind != KX_LOAD || y->kind != KX_LOAD) return false;
-  *n = out_last->axis;
-  if (s->axes[*n].reduce) return false;
+  *n = unit_axis(out_last);
+  if (*n < 0 || s->axes[*n].reduce) return false;
   if (!loads_along(y, *n)) { /* B is whichever operand streams along n */
     const kiln_expr *t = x;
     x = y, y = t;

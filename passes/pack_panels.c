@@ -1,0 +1,83 @@
+/* Weight panels: a MatMul or Gemm whose B is a constant f32 matrix reads it, once packed,
+ * in exactly the order its register tile does. B [K,N] becomes panels [N/nr][K][nr]
+ * (PackPanels, folded here at compile time) and the product a MatMulPanels reading them:
+ * one tile's k-loop then walks B contiguously instead of jumping a row of N floats per
+ * step (TLB misses, no prefetch on large weights). nr is the register tile's width, two
+ * target vectors (passes/schedule.c). A B packed once serves all its products. */
+#include "passes/passes.h"
+
+#include "ir/op.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The product node n as a GEMM on a constant B: its transB, or -1 when it is not one. */
+static int constant_b(const kiln_graph *g, const kiln_node *n, int64_t nr, int64_t max_elems) {
+  bool gemm = strcmp(n->op->name, "Gemm") == 0;
+  if (!gemm && strcmp(n->op->name, "MatMul") != 0) return -1;
+  const kiln_value *a = kiln_node_in(g, n, 0), *b = kiln_node_in(g, n, 1);
+  if (!a || !b || !b->data || b->rank != 2 || a->rank < 2 || a->dtype != KILN_F32 ||
+      b->dtype != KILN_F32)
+    return -1;
+  int tb = gemm && kiln_attr_int(n, "transB", 0);
+  int64_t k = b->dims[tb], nn = b->dims[!tb];
+  /* under one panel there is nothing to stream; the pack must fold to be free */
+  if (k < 1 || nn < nr || (nn + nr - 1) / nr * nr * k > max_elems) return -1;
+  return tb;
+}
+
+static kiln_status pack_block(kiln_graph *g, kiln_block *blk, int64_t nr, int64_t max_elems,
+                              int *packed, kiln_error *err) {
+  for (int pos = 0; pos < blk->nnodes; pos++) {
+    kiln_node *n = &g->nodes[blk->nodes[pos]];
+    if (!n->op) continue;
+    int tb = constant_b(g, n, nr, max_elems);
+    if (tb < 0) continue;
+    int b = n->inputs[1], *slot = &packed[2 * b + tb];
+    if (*slot < 0) { /* PackPanels, folded at once into the panels constant */
+      char *vname = kiln_fmt("%s%s.panels", g->values[b].name, tb ? ".T" : "");
+      int p = kiln_graph_add_value(g, vname);
+      free(vname);
+      char *name = kiln_fmt("%s.pack", n->name);
+      int id = kiln_graph_insert_node(g, blk, pos, "PackPanels", name, &b, 1, &p, 1);
+      free(name);
+      kiln_node *pn = &g->nodes[id];
+      kiln_node_add_attr(pn, "_nr", KILN_ATTR_INT)->i = nr;
+      kiln_node_add_attr(pn, "_trans", KILN_ATTR_INT)->i = tb;
+      bool folded;
+      int inlined;
+      if (pn->op->infer(g, pn, err) ||
+          kiln_fold_node(g, blk, pos, max_elems, &folded, &inlined, err))
+        return err->code;
+      if (!folded) pos++;
+      *slot = p;
+    }
+    /* the product, same inputs but the panels and same output: MatMulPanels in its place */
+    n = &g->nodes[blk->nodes[pos]];
+    int ins[3] = {n->inputs[0], *slot, n->ninputs > 2 ? n->inputs[2] : -1}, y = n->outputs[0];
+    int64_t nn = g->values[b].dims[!tb];
+    bool ta = kiln_attr_int(n, "transA", 0);
+    double alpha = kiln_attr_float(n, "alpha", 1.0), beta = kiln_attr_float(n, "beta", 1.0);
+    char *name = kiln_xstrdup(n->name);
+    kiln_block_remove(g, blk, pos);
+    int id = kiln_graph_insert_node(g, blk, pos, "MatMulPanels", name, ins, ins[2] >= 0 ? 3 : 2, &y, 1);
+    free(name);
+    kiln_node *mn = &g->nodes[id];
+    kiln_node_add_attr(mn, "_n", KILN_ATTR_INT)->i = nn;
+    if (ta) kiln_node_add_attr(mn, "transA", KILN_ATTR_INT)->i = 1;
+    if (alpha != 1.0) kiln_node_add_attr(mn, "alpha", KILN_ATTR_FLOAT)->f = alpha;
+    if (beta != 1.0) kiln_node_add_attr(mn, "beta", KILN_ATTR_FLOAT)->f = beta;
+    if (mn->op->infer(g, mn, err)) return err->code;
+  }
+  return KILN_OK;
+}
+
+kiln_status kiln_pass_pack_panels(kiln_graph *g, int vector_floats, int64_t max_elems,
+                                  kiln_error *err) {
+  int nvalues = g->nvalues; /* values added here are never a B */
+  int *packed = kiln_xmalloc(sizeof(int) * 2 * (size_t)(nvalues ? nvalues : 1));
+  for (int i = 0; i < 2 * nvalues; i++) packed[i] = -1;
+  kiln_status st = pack_block(g, &g->main, 2 * (int64_t)vector_floats, max_elems, packed, err);
+  free(packed);
+  return st;
+}
