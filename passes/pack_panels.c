@@ -2,8 +2,10 @@
  * in exactly the order its register tile does. B [K,N] becomes panels [N/nr][K][nr]
  * (PackPanels, folded here at compile time) and the product a MatMulPanels reading them:
  * one tile's k-loop then walks B contiguously instead of jumping a row of N floats per
- * step (TLB misses, no prefetch on large weights). nr is the register tile's width, two
- * target vectors (passes/schedule.c). A B packed once serves all its products. */
+ * step (TLB misses, no prefetch on large weights). nr is the register tile's width
+ * (passes/schedule.c): two target vectors, four for fewer than 4 rows of A (a GEMV needs
+ * more accumulators to hide the FMA latency). A B packed once serves all products of one
+ * panel width. */
 #include "passes/passes.h"
 
 #include "ir/op.h"
@@ -11,31 +13,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The product node n as a GEMM on a constant B: its transB, or -1 when it is not one. */
-static int constant_b(const kiln_graph *g, const kiln_node *n, int64_t nr, int64_t max_elems) {
+/* The product node n as a GEMM on a constant B: its transB, or -1 when it is not one;
+ * *nr is its panel width for vectors of vf floats. */
+static int constant_b(const kiln_graph *g, const kiln_node *n, int vf, int64_t max_elems,
+                      int64_t *nr) {
   bool gemm = strcmp(n->op->name, "Gemm") == 0;
   if (!gemm && strcmp(n->op->name, "MatMul") != 0) return -1;
   const kiln_value *a = kiln_node_in(g, n, 0), *b = kiln_node_in(g, n, 1);
   if (!a || !b || !b->data || b->rank != 2 || a->rank < 2 || a->dtype != KILN_F32 ||
       b->dtype != KILN_F32)
     return -1;
-  int tb = gemm && kiln_attr_int(n, "transB", 0);
-  int64_t k = b->dims[tb], nn = b->dims[!tb];
+  int tb = gemm && kiln_attr_int(n, "transB", 0), ta = gemm && kiln_attr_int(n, "transA", 0);
+  int64_t k = b->dims[tb], nn = b->dims[!tb], m = a->dims[a->rank - 2 + ta];
+  *nr = (m < 4 ? 4 : 2) * (int64_t)vf;
   /* under one panel there is nothing to stream; the pack must fold to be free */
-  if (k < 1 || nn < nr || (nn + nr - 1) / nr * nr * k > max_elems) return -1;
+  if (k < 1 || nn < *nr || (nn + *nr - 1) / *nr * *nr * k > max_elems) return -1;
   return tb;
 }
 
-static kiln_status pack_block(kiln_graph *g, kiln_block *blk, int64_t nr, int64_t max_elems,
+static kiln_status pack_block(kiln_graph *g, kiln_block *blk, int vf, int64_t max_elems,
                               int *packed, kiln_error *err) {
   for (int pos = 0; pos < blk->nnodes; pos++) {
     kiln_node *n = &g->nodes[blk->nodes[pos]];
     if (!n->op) continue;
-    int tb = constant_b(g, n, nr, max_elems);
+    int64_t nr;
+    int tb = constant_b(g, n, vf, max_elems, &nr);
     if (tb < 0) continue;
-    int b = n->inputs[1], *slot = &packed[2 * b + tb];
+    int b = n->inputs[1], *slot = &packed[4 * b + 2 * tb + (nr > 2 * vf)];
     if (*slot < 0) { /* PackPanels, folded at once into the panels constant */
-      char *vname = kiln_fmt("%s%s.panels", g->values[b].name, tb ? ".T" : "");
+      char *vname = kiln_fmt("%s%s.panels%lld", g->values[b].name, tb ? ".T" : "", (long long)nr);
       int p = kiln_graph_add_value(g, vname);
       free(vname);
       char *name = kiln_fmt("%s.pack", n->name);
@@ -75,9 +81,10 @@ static kiln_status pack_block(kiln_graph *g, kiln_block *blk, int64_t nr, int64_
 kiln_status kiln_pass_pack_panels(kiln_graph *g, int vector_floats, int64_t max_elems,
                                   kiln_error *err) {
   int nvalues = g->nvalues; /* values added here are never a B */
-  int *packed = kiln_xmalloc(sizeof(int) * 2 * (size_t)(nvalues ? nvalues : 1));
-  for (int i = 0; i < 2 * nvalues; i++) packed[i] = -1;
-  kiln_status st = pack_block(g, &g->main, 2 * (int64_t)vector_floats, max_elems, packed, err);
+  /* the panels of each B, by transB and width */
+  int *packed = kiln_xmalloc(sizeof(int) * 4 * (size_t)(nvalues ? nvalues : 1));
+  for (int i = 0; i < 4 * nvalues; i++) packed[i] = -1;
+  kiln_status st = pack_block(g, &g->main, vector_floats, max_elems, packed, err);
   free(packed);
   return st;
 }

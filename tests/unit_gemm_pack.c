@@ -1,13 +1,14 @@
 /* MatMul and Gemm with a constant B (passes/pack_panels.c): B, a graph input given its
  * value at compile time, is packed into register-tile panels and the product runs as
  * MatMulPanels. Checked against a direct product in double: N off the panel width (a
- * tail stage), N under it (no packing), transB, transA, alpha/beta with C, batched and
+ * tail stage), N under it (no packing), GEMV-wide panels for M < 4, transB, transA, alpha/beta with C, batched and
  * broadcast A, K = 1, M = 1; for this host, for an AVX2 CPU (narrower panels) and with
  * check_bounds (panel tails and moved-back tiles must stay in bounds). */
 #include "check.h"
 
 #include "ir/program.h"
 #include "kiln.h"
+#include "passes/passes.h"
 #include "runtime/profile.h"
 
 #include <math.h>
@@ -85,8 +86,8 @@ static void run_case(const gemm_case *cs, const char *cpu, int check_bounds) {
     fprintf(stderr, "%s\n  -> %s\n", text, err.message);
   CHECK(m != NULL);
   if (!m) goto done;
-  /* every N here is under 16 or at least 32: under a panel at either vector width, or not */
-  CHECK(packed(m) == (cs->n >= 16));
+  /* B is packed when N holds one panel: the register tile's width (passes/schedule.c) */
+  CHECK(packed(m) == (cs->n >= (cs->m < 4 ? 4 : 2) * kiln_target_vector_floats(&o)));
   const void *ins[2] = {a, c};
   void *outs[1] = {y};
   CHECK(kiln_run(m, ins, outs, &err) == KILN_OK);
@@ -121,6 +122,7 @@ int main(void) {
       {2, {0}, 16, 32, 64, false, false, false, false, 1, 1},   /* whole panels */
       {2, {0}, 64, 128, 200, false, false, false, false, 1, 1}, /* several, and a tail */
       {2, {0}, 1, 64, 96, false, false, false, false, 1, 1},    /* M = 1 */
+      {2, {0}, 2, 30, 150, false, false, false, false, 1, 1},   /* M = 2, wide panels */
       {2, {0}, 9, 1, 40, false, false, false, false, 1, 1},     /* K = 1 */
       {2, {0}, 6, 5, 12, false, false, false, false, 1, 1},     /* under a panel: MatMul */
       {4, {2, 3}, 19, 33, 70, false, false, false, false, 1, 1}, /* batched A */
