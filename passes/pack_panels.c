@@ -1,11 +1,13 @@
 /* Weight panels: a MatMul or Gemm whose B is a constant f32 matrix reads it, once packed,
- * in exactly the order its register tile does. B [K,N] becomes panels [N/nr][K][nr]
- * (PackPanels, folded here at compile time) and the product a MatMulPanels reading them:
- * one tile's k-loop then walks B contiguously instead of jumping a row of N floats per
- * step (TLB misses, no prefetch on large weights). nr is the register tile's width
+ * in exactly the order its register tile does. B [K,N] becomes panels [N/nr][K][nr] (the
+ * last one zero-padded), a new constant, and the product a MatMulPanels reading them: one
+ * tile's k-loop then walks B contiguously instead of jumping a row of N floats per step
+ * (TLB misses, no prefetch on large weights). nr is the register tile's width
  * (passes/schedule.c): two target vectors, four for fewer than 4 rows of A (a GEMV needs
  * more accumulators to hide the FMA latency). A B packed once serves all products of one
- * panel width. */
+ * panel width; DCE drops the unpacked B when nothing else reads it. Packing is a copy
+ * done here rather than an op folded by the interpreter, which takes seconds per
+ * BERT-base weight. */
 #include "passes/passes.h"
 
 #include "ir/op.h"
@@ -15,8 +17,7 @@
 
 /* The product node n as a GEMM on a constant B: its transB, or -1 when it is not one;
  * *nr is its panel width for vectors of vf floats. */
-static int constant_b(const kiln_graph *g, const kiln_node *n, int vf, int64_t max_elems,
-                      int64_t *nr) {
+static int constant_b(const kiln_graph *g, const kiln_node *n, int vf, int64_t *nr) {
   bool gemm = strcmp(n->op->name, "Gemm") == 0;
   if (!gemm && strcmp(n->op->name, "MatMul") != 0) return -1;
   const kiln_value *a = kiln_node_in(g, n, 0), *b = kiln_node_in(g, n, 1);
@@ -26,40 +27,42 @@ static int constant_b(const kiln_graph *g, const kiln_node *n, int vf, int64_t m
   int tb = gemm && kiln_attr_int(n, "transB", 0), ta = gemm && kiln_attr_int(n, "transA", 0);
   int64_t k = b->dims[tb], nn = b->dims[!tb], m = a->dims[a->rank - 2 + ta];
   *nr = (m < 4 ? 4 : 2) * (int64_t)vf;
-  /* under one panel there is nothing to stream; the pack must fold to be free */
-  if (k < 1 || nn < *nr || (nn + *nr - 1) / *nr * *nr * k > max_elems) return -1;
-  return tb;
+  /* under one panel there is nothing to stream */
+  return k >= 1 && nn >= *nr ? tb : -1;
 }
 
-static kiln_status pack_block(kiln_graph *g, kiln_block *blk, int vf, int64_t max_elems,
-                              int *packed, kiln_error *err) {
+/* A new constant: B (value b, transposed with tb) as panels nr wide. */
+static int pack(kiln_graph *g, int b, int tb, int64_t nr) {
+  const kiln_value *v = &g->values[b];
+  int64_t k = v->dims[tb], nn = v->dims[!tb], np = (nn + nr - 1) / nr;
+  const float *src = v->data;
+  float *p = kiln_xcalloc((size_t)(np * k * nr), sizeof(float));
+  for (int64_t j0 = 0; j0 < nn; j0 += nr) { /* the panel of columns j0.. */
+    int64_t w = nn - j0 < nr ? nn - j0 : nr;
+    float *panel = p + j0 * k;
+    for (int64_t q = 0; q < k; q++)
+      for (int64_t j = 0; j < w; j++)
+        panel[q * nr + j] = tb ? src[(j0 + j) * k + q] : src[q * nn + j0 + j];
+  }
+  char *name = kiln_fmt("%s%s.panels%lld", v->name, tb ? ".T" : "", (long long)nr);
+  int id = kiln_graph_add_value(g, name);
+  free(name);
+  kiln_tensor t = {KILN_F32, 3, {np, k, nr}, p};
+  kiln_value_set_const(&g->values[id], &t);
+  return id;
+}
+
+static kiln_status pack_block(kiln_graph *g, kiln_block *blk, int vf, int *packed,
+                              kiln_error *err) {
   for (int pos = 0; pos < blk->nnodes; pos++) {
     kiln_node *n = &g->nodes[blk->nodes[pos]];
     if (!n->op) continue;
     int64_t nr;
-    int tb = constant_b(g, n, vf, max_elems, &nr);
+    int tb = constant_b(g, n, vf, &nr);
     if (tb < 0) continue;
     int b = n->inputs[1], *slot = &packed[4 * b + 2 * tb + (nr > 2 * vf)];
-    if (*slot < 0) { /* PackPanels, folded at once into the panels constant */
-      char *vname = kiln_fmt("%s%s.panels%lld", g->values[b].name, tb ? ".T" : "", (long long)nr);
-      int p = kiln_graph_add_value(g, vname);
-      free(vname);
-      char *name = kiln_fmt("%s.pack", n->name);
-      int id = kiln_graph_insert_node(g, blk, pos, "PackPanels", name, &b, 1, &p, 1);
-      free(name);
-      kiln_node *pn = &g->nodes[id];
-      kiln_node_add_attr(pn, "_nr", KILN_ATTR_INT)->i = nr;
-      kiln_node_add_attr(pn, "_trans", KILN_ATTR_INT)->i = tb;
-      bool folded;
-      int inlined;
-      if (pn->op->infer(g, pn, err) ||
-          kiln_fold_node(g, blk, pos, max_elems, &folded, &inlined, err))
-        return err->code;
-      if (!folded) pos++;
-      *slot = p;
-    }
+    if (*slot < 0) *slot = pack(g, b, tb, nr);
     /* the product, same inputs but the panels and same output: MatMulPanels in its place */
-    n = &g->nodes[blk->nodes[pos]];
     int ins[3] = {n->inputs[0], *slot, n->ninputs > 2 ? n->inputs[2] : -1}, y = n->outputs[0];
     int64_t nn = g->values[b].dims[!tb];
     bool ta = kiln_attr_int(n, "transA", 0);
@@ -78,13 +81,12 @@ static kiln_status pack_block(kiln_graph *g, kiln_block *blk, int vf, int64_t ma
   return KILN_OK;
 }
 
-kiln_status kiln_pass_pack_panels(kiln_graph *g, int vector_floats, int64_t max_elems,
-                                  kiln_error *err) {
+kiln_status kiln_pass_pack_panels(kiln_graph *g, int vector_floats, kiln_error *err) {
   int nvalues = g->nvalues; /* values added here are never a B */
   /* the panels of each B, by transB and width */
   int *packed = kiln_xmalloc(sizeof(int) * 4 * (size_t)(nvalues ? nvalues : 1));
   for (int i = 0; i < 4 * nvalues; i++) packed[i] = -1;
-  kiln_status st = pack_block(g, &g->main, vector_floats, max_elems, packed, err);
+  kiln_status st = pack_block(g, &g->main, vector_floats, packed, err);
   free(packed);
   return st;
 }

@@ -1,6 +1,6 @@
 /* MatMul and Gemm with a constant B (passes/pack_panels.c): B, a graph input given its
  * value at compile time, is packed into register-tile panels and the product runs as
- * MatMulPanels. Checked against a direct product in double: N off the panel width (a
+ * MatMulPanels (the unpacked B is dropped). Checked against a direct product in double: N off the panel width (a
  * tail stage), N under it (no packing), GEMV-wide panels for M < 4, transB, transA, alpha/beta with C, batched and
  * broadcast A, K = 1, M = 1; for this host, for an AVX2 CPU (narrower panels) and with
  * check_bounds (panel tails and moved-back tiles must stay in bounds). */
@@ -88,6 +88,7 @@ static void run_case(const gemm_case *cs, const char *cpu, int check_bounds) {
   if (!m) goto done;
   /* B is packed when N holds one panel: the register tile's width (passes/schedule.c) */
   CHECK(packed(m) == (cs->n >= (cs->m < 4 ? 4 : 2) * kiln_target_vector_floats(&o)));
+  CHECK(kiln_model_program(m)->nconsts == 1); /* B or its panels, not both */
   const void *ins[2] = {a, c};
   void *outs[1] = {y};
   CHECK(kiln_run(m, ins, outs, &err) == KILN_OK);

@@ -245,7 +245,7 @@ static int cmd_dump(int argc, char **argv) {
   if (!st) st = kiln_pass_infer(g, &opts, &err);
   if (!st) st = kiln_pass_fold(g, 1 << 22, &err);
   if (!st) kiln_pass_fold_batchnorm(g);
-  if (!st) st = kiln_pass_pack_panels(g, kiln_target_vector_floats(&opts), 1 << 22, &err);
+  if (!st) st = kiln_pass_pack_panels(g, kiln_target_vector_floats(&opts), &err);
   if (!st) {
     kiln_pass_dce(g);
     kiln_graph_dump(g, stdout);

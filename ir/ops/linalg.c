@@ -1,10 +1,12 @@
-/* Linear algebra: MatMul, MatMulInteger, Gemm, and the panel-packed form passes give
- * GEMMs with a constant B (PackPanels, MatMulPanels; passes/pack_panels.c).
+/* Linear algebra: MatMul, MatMulInteger, Gemm, and MatMulPanels, the form passes give
+ * GEMMs with a constant B packed into panels (passes/pack_panels.c).
  *
  * Every product is one reduction stage whose axes are, in order, the broadcast batch dims,
  * M, N (spatial; M and N are kept, with extent 1, even where a 1-D operand squeezes them
  * out of the output) and K (the reduction). The tuner relies on that order to find the
- * matrix axes it tiles. f16/bf16 products accumulate in f32. */
+ * matrix axes it tiles. MatMulPanels splits N into panel and column (N = panel * nr +
+ * column), one stage for the full panels and one for a partial last. f16/bf16 products
+ * accumulate in f32. */
 #include "ir/op.h"
 
 #include "ir/dtype.h"
@@ -97,22 +99,9 @@ static kiln_status infer_gemm(kiln_graph *g, kiln_node *n, kiln_error *err) {
   return KILN_OK;
 }
 
-/* PackPanels: B [K,N] (or [N,K] with _trans) -> [ceil(N/nr), K, nr], the last panel
- * zero-padded: the order a register tile nr columns wide reads B in. */
-static kiln_status infer_pack_panels(kiln_graph *g, kiln_node *n, kiln_error *err) {
-  const kiln_value *b = kiln_node_in(g, n, 0);
-  int64_t nr = kiln_attr_int(n, "_nr", 0);
-  bool t = kiln_attr_int(n, "_trans", 0);
-  if (b->rank != 2 || nr < 1)
-    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): needs a 2-D input and _nr >= 1",
-                     n->name, n->op_type);
-  int64_t dims[3] = {(b->dims[!t] + nr - 1) / nr, b->dims[t], nr};
-  kiln_set_out(g, n, 0, b->dtype, 3, dims);
-  return KILN_OK;
-}
-
-/* MatMulPanels: Gemm's Y = alpha * A' B + beta * C with B given as PackPanels' panels of
- * _n columns; A may carry batch dims (then without transA and C). */
+/* MatMulPanels: Gemm's Y = alpha * A' B + beta * C with B [K, _n] given as panels
+ * Bp[N/nr][K][nr] (Bp[p, k, j] = B[k, p * nr + j], zero past _n: the order a register tile
+ * nr columns wide reads B in); A may carry batch dims (then without transA and C). */
 static kiln_status infer_matmul_panels(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *a = kiln_node_in(g, n, 0), *b = kiln_node_in(g, n, 1);
   bool ta = kiln_attr_int(n, "transA", 0);
@@ -253,22 +242,6 @@ static kiln_status lower_gemm(kiln_lower_ctx *c) {
   return KILN_OK;
 }
 
-/* PackPanels: out[p, k, j] = B[k, p*nr + j] (B[p*nr + j, k] with _trans), 0 past N. */
-static kiln_status lower_pack_panels(kiln_lower_ctx *c) {
-  kiln_kernel *k = c->k;
-  int b = c->in_buf[0], y = c->out_buf[0];
-  bool t = kiln_attr_int(c->n, "_trans", 0);
-  int64_t nr = k->bufs[y].dims[2], nn = k->bufs[b].dims[!t];
-  kiln_expr *v[3];
-  kiln_stage *s = kiln_elementwise_stage(k, "pack", y, v);
-  kiln_expr *col = kx_add(k, kx_muli(k, v[0], nr), v[2]);
-  kiln_expr *idx[2] = {t ? col : v[1], t ? v[1] : col};
-  kiln_expr *x = kx_load(k, b, idx);
-  if (nn % nr) x = kx_select(k, kx_in_range(k, col, nn), x, kx_const_f(k, x->dtype, 0));
-  kiln_stage_store(k, s, v, x);
-  return KILN_OK;
-}
-
 /* One stage of MatMulPanels over panels [p0, p0 + np), w columns of each, with axes
  * batch.., m, panel, column, k: the column is stride 1 in both the output and the panel,
  * so the register tile reads each panel's k-th row contiguously. */
@@ -318,12 +291,6 @@ static const kiln_attr_spec gemm_attrs[] = {
     {NULL},
 };
 
-static const kiln_attr_spec pack_panels_attrs[] = {
-    {"_nr", KILN_ATTR_INT, true},
-    {"_trans", KILN_ATTR_INT, false},
-    {NULL},
-};
-
 static const kiln_attr_spec matmul_panels_attrs[] = {
     {"_n", KILN_ATTR_INT, true},
     {"alpha", KILN_ATTR_FLOAT, false},
@@ -336,7 +303,6 @@ const kiln_op_def kiln_ops_linalg[] = {
     {"MatMul", 2, 2, 1, 1, NULL, infer_matmul, lower_matmul, NULL},
     {"MatMulInteger", 2, 4, 1, 1, NULL, infer_matmul_integer, lower_matmul_integer, NULL},
     {"Gemm", 2, 3, 1, 1, gemm_attrs, infer_gemm, lower_gemm, NULL},
-    {"PackPanels", 1, 1, 1, 1, pack_panels_attrs, infer_pack_panels, lower_pack_panels, NULL},
     {"MatMulPanels", 2, 3, 1, 1, matmul_panels_attrs, infer_matmul_panels, lower_matmul_panels, NULL},
     {NULL},
 };
