@@ -50,6 +50,9 @@ struct kiln_op_def {
  * (Reshape, Flatten, Squeeze, Unsqueeze, Identity): lowering reads input 0 in place
  * through a buffer of the output's shape instead of copying it. */
 #define KILN_OP_ALIAS 1u
+/* A product A x B (MatMul, Gemm with transA/transB/alpha/beta/C) that can read a constant
+ * f32 B as packed register-tile panels instead (passes/pack_panels.c: MatMulPanels). */
+#define KILN_OP_PANEL_B 2u
 
 const kiln_op_def *kiln_op_find(const char *name);
 /* Every op, for docs and tests: returns the count and sets *ops to a NULL-ended list. */

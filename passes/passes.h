@@ -25,6 +25,10 @@ kiln_status kiln_pass_fold(kiln_graph *g, int64_t max_elems, kiln_error *err);
 /* Folds each inference BatchNormalization into the Conv before it when both have constant
  * parameters and nothing else reads the conv's output (passes/fold_bn.c). */
 void kiln_pass_fold_batchnorm(kiln_graph *g);
+/* Turns each f32 MatMul/Gemm with a constant 2-D B into a MatMulPanels reading B packed
+ * into panels as wide as its register tile for vectors of vector_floats, a new constant
+ * (passes/pack_panels.c). */
+kiln_status kiln_pass_pack_panels(kiln_graph *g, int vector_floats, kiln_error *err);
 /* Removes nodes whose outputs nothing reads. */
 void kiln_pass_dce(kiln_graph *g);
 /* Lowers every node to a kernel and plans memory: the finished program. */

@@ -24,6 +24,8 @@ kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_progra
       kiln_pass_fold(g, FOLD_MAX_ELEMS, err))
     return err->code;
   kiln_pass_fold_batchnorm(g);
+  if (kiln_pass_pack_panels(g, kiln_target_vector_floats(opts), err))
+    return err->code;
   kiln_pass_dce(g);
   if (kiln_pass_lower(g, out, err)) return err->code; /* plans memory */
   kiln_pass_schedule(&(*out)->main, kiln_target_vector_floats(opts));

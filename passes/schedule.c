@@ -105,19 +105,36 @@ static bool loads_along(const kiln_expr *x, int a) {
   return x->nidx > 0 && unit_stride(x->idx[x->nidx - 1], a);
 }
 
-/* A SUM of (casts of) load A * load B, stored with spatial axis n innermost, where B reads n
- * contiguously and A not at all, and a spatial axis m of the output that A reads and B not
- * (MatMul's m, a Conv's output channel) or else one that A does not read (a depthwise
- * Conv's output row, *no_reuse set: B is not shared between rows): *m and *n, or false. */
-static bool gemm_like(const kiln_stage *s, int *m, int *n, bool *no_reuse) {
+/* The axis that index e walks with stride 1 as a term of its own: e itself, or one side of
+ * an addition (MatMulPanels' column: panel * nr + j); -1 if none. */
+static int unit_axis(const kiln_expr *e) {
+  if (e->kind == KX_VAR) return e->axis;
+  if (e->kind != KX_BINARY || e->op != KB_ADD) return -1;
+  for (int side = 0; side < 2; side++) {
+    int a = unit_axis(side ? e->a : e->b);
+    if (a >= 0 && unit_stride(e, a)) return a;
+  }
+  return -1;
+}
+
+/* A SUM of (casts of) load A * load B, stored with spatial axis n innermost (stride 1 in
+ * the output's last index), where B reads n contiguously and A not at all, and a spatial
+ * axis m of the output that A reads and B not (MatMul's m, a Conv's output channel) or
+ * else one that A does not read (a depthwise Conv's output row, *no_reuse set: B is not
+ * shared between rows): *m and *n, or false. *panel is the other spatial axis of the
+ * output's last index (MatMulPanels' panel), or -1. */
+static bool gemm_like(const kiln_stage *s, int *m, int *n, int *panel, bool *no_reuse) {
   if (s->reduce != KR_SUM || !s->nout_idx || !s->value) return false;
   const kiln_expr *v = strip_casts(s->value), *out_last = s->out_idx[s->nout_idx - 1];
-  if (!v || v->kind != KX_BINARY || v->op != KB_MUL || out_last->kind != KX_VAR) return false;
+  if (!v || v->kind != KX_BINARY || v->op != KB_MUL) return false;
   const kiln_expr *x = strip_casts(v->a), *y = strip_casts(v->b);
   *no_reuse = false;
   if (!x || !y || x->kind != KX_LOAD || y->kind != KX_LOAD) return false;
-  *n = out_last->axis;
-  if (s->axes[*n].reduce) return false;
+  *n = unit_axis(out_last);
+  if (*n < 0 || s->axes[*n].reduce) return false;
+  *panel = -1; /* another axis in the column: the panel of MatMulPanels */
+  for (int a = 0; a < s->naxes; a++)
+    if (a != *n && !s->axes[a].reduce && uses_axis(out_last, a)) *panel = a;
   if (!loads_along(y, *n)) { /* B is whichever operand streams along n */
     const kiln_expr *t = x;
     x = y, y = t;
@@ -146,12 +163,26 @@ static bool gemm_like(const kiln_stage *s, int *m, int *n, bool *no_reuse) {
   return false;
 }
 
-/* [other spatial.., n_o, m_o, reductions.., m_i (unroll), n_i (vector)]: an mr x nr tile of
- * accumulators held in registers across the reductions (codegen's register-tile mode).
- * n_o outside m_o keeps a K x nr panel of B in cache while A's rows stream past it. */
-static void tile_schedule(kiln_stage *s, int m, int n, int vf) {
+/* Bytes of A a sweep over B's panels reads between two reads of a row (half of a 2 MB
+ * L2): past it, rows go in blocks, each swept over all panels while its A stays in L2. */
+#define A_BLOCK_BYTES (INT64_C(1) << 20)
+
+/* Rows the tiles of mr rows compute, for row blocks of at most mb rows. */
+static int64_t rows_covered(int64_t M, int64_t mb, int64_t mr) {
+  int64_t per = (mb + mr - 1) / mr * mr;
+  return (M + per - 1) / per * per;
+}
+
+/* [other spatial.., m_c, panel, n_o, m_o, reductions.., m_i (unroll), n_i (vector)]: an
+ * mr x nr tile of accumulators held in registers across the reductions (codegen's
+ * register-tile mode). n_o outside m_o keeps a K x nr panel of B in cache while A's rows
+ * stream past it. With B in panels (panel >= 0: MatMulPanels' panel axis) A is what is
+ * read again per panel, so rows are blocked (m_c) to keep A's block in L2. */
+static void tile_schedule(kiln_stage *s, int m, int n, int panel, int vf) {
   kiln_schedule *sc = &s->sched;
-  int64_t M = s->axes[m].extent, N = s->axes[n].extent;
+  int64_t M = s->axes[m].extent, N = s->axes[n].extent, K = 1;
+  for (int a = 0; a < s->naxes; a++)
+    if (s->axes[a].reduce) K *= s->axes[a].extent;
   int nvec = M < 4 ? 4 : 2; /* GEMV-like: fewer rows, so more vectors per row for ILP */
   int64_t nr = (int64_t)nvec * vf;
   while (nr > vf && nr > N) nr -= vf;
@@ -159,19 +190,26 @@ static void tile_schedule(kiln_stage *s, int m, int n, int vf) {
   int64_t mr = acc_vectors(vf) / ((nr + vf - 1) / vf);
   if (mr > 12) mr = 12;
   if (mr > M) mr = M;
+  int64_t blocks = panel >= 0 ? (M * K * 4 + A_BLOCK_BYTES - 1) / A_BLOCK_BYTES : 1;
+  int64_t mb = (M + blocks - 1) / blocks;
   /* the last row tile overlaps the one before (codegen moves it back), so rows past a
-   * multiple of mr are computed twice: where that wastes over 1/16 of the work, a smaller
-   * mr (at least half) that wastes less (64 channels: 8 x 8 rather than 6 x 12 rows) */
+   * multiple of mr (per block) are computed twice: where that wastes over 1/16 of the
+   * work, a smaller mr (at least half) that wastes less (64 channels: 8 x 8 rather than
+   * 6 x 12 rows) */
   int64_t best = mr;
-  for (int64_t r = mr - 1; r >= (mr + 1) / 2 && (M + mr - 1) / mr * mr - M > M / 16; r--)
-    if ((M + r - 1) / r * r < (M + best - 1) / best * best) best = r;
+  for (int64_t r = mr - 1; r >= (mr + 1) / 2 && rows_covered(M, mb, mr) - M > M / 16; r--)
+    if (rows_covered(M, mb, r) < rows_covered(M, mb, best)) best = r;
   mr = best;
+  mb = (mb + mr - 1) / mr * mr;
   kiln_schedule t = {0};
   for (int l = 0; l < sc->nloops; l++) /* the other spatial loops, outermost */
-    if (!s->axes[sc->loops[l].axis].reduce && sc->loops[l].axis != m && sc->loops[l].axis != n)
+    if (!s->axes[sc->loops[l].axis].reduce && sc->loops[l].axis != m &&
+        sc->loops[l].axis != n && sc->loops[l].axis != panel)
       t.loops[t.nloops++] = sc->loops[l];
+  if (mb < M) t.loops[t.nloops++] = (kiln_loop){m, mb, (M + mb - 1) / mb, KILN_LOOP_SERIAL};
+  if (panel >= 0) t.loops[t.nloops++] = (kiln_loop){panel, 1, s->axes[panel].extent, KILN_LOOP_SERIAL};
   t.loops[t.nloops++] = (kiln_loop){n, nr, (N + nr - 1) / nr, KILN_LOOP_SERIAL};
-  t.loops[t.nloops++] = (kiln_loop){m, mr, (M + mr - 1) / mr, KILN_LOOP_SERIAL};
+  t.loops[t.nloops++] = (kiln_loop){m, mr, (mb < M ? mb : M + mr - 1) / mr, KILN_LOOP_SERIAL};
   for (int l = 0; l < sc->nloops; l++)
     if (s->axes[sc->loops[l].axis].reduce) t.loops[t.nloops++] = sc->loops[l];
   /* a split by 1 would leave two stride-1 loops: the outer loop alone covers the axis */
@@ -182,13 +220,13 @@ static void tile_schedule(kiln_stage *s, int m, int n, int vf) {
 
 static void schedule_stage(kiln_stage *s, int vf) {
   kiln_schedule_default(s);
-  int m, n;
+  int m, n, panel;
   bool no_reuse;
   /* narrow tiles still beat the fallback below when B is shared by their rows (Conv at
    * 7x7); without that sharing (depthwise) a short reduction does not pay for them */
-  if (s->sched.nloops <= KILN_MAX_LOOPS - 2 && gemm_like(s, &m, &n, &no_reuse) &&
+  if (s->sched.nloops <= KILN_MAX_LOOPS - 3 && gemm_like(s, &m, &n, &panel, &no_reuse) &&
       s->axes[n].extent >= (no_reuse ? vf : 4)) {
-    tile_schedule(s, m, n, vf);
+    tile_schedule(s, m, n, panel, vf);
     int lead = 0; /* the spatial loops outside the reduction: all tiles, none in a tile */
     while (lead < s->sched.nloops && !s->axes[s->sched.loops[lead].axis].reduce) lead++;
     parallelize(s, lead, false);

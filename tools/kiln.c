@@ -244,8 +244,9 @@ static int cmd_dump(int argc, char **argv) {
   if (!st && kiln_pass_bind_inputs(g, &opts, &err)) st = err.code, cli_hint_unbound(a.model, &opts, &err);
   if (!st) st = kiln_pass_infer(g, &opts, &err);
   if (!st) st = kiln_pass_fold(g, 1 << 22, &err);
+  if (!st) kiln_pass_fold_batchnorm(g);
+  if (!st) st = kiln_pass_pack_panels(g, kiln_target_vector_floats(&opts), &err);
   if (!st) {
-    kiln_pass_fold_batchnorm(g);
     kiln_pass_dce(g);
     kiln_graph_dump(g, stdout);
     if (a.kernels && !(st = kiln_pass_lower(g, &prog, &err)))

@@ -1,9 +1,12 @@
-/* Linear algebra: MatMul, MatMulInteger, Gemm.
+/* Linear algebra: MatMul, MatMulInteger, Gemm, and MatMulPanels, the form passes give
+ * GEMMs with a constant B packed into panels (passes/pack_panels.c).
  *
  * Every product is one reduction stage whose axes are, in order, the broadcast batch dims,
  * M, N (spatial; M and N are kept, with extent 1, even where a 1-D operand squeezes them
  * out of the output) and K (the reduction). The tuner relies on that order to find the
- * matrix axes it tiles. f16/bf16 products accumulate in f32. */
+ * matrix axes it tiles. MatMulPanels splits N into panel and column (N = panel * nr +
+ * column), one stage for the full panels and one for a partial last. f16/bf16 products
+ * accumulate in f32. */
 #include "ir/op.h"
 
 #include "ir/dtype.h"
@@ -96,6 +99,28 @@ static kiln_status infer_gemm(kiln_graph *g, kiln_node *n, kiln_error *err) {
   return KILN_OK;
 }
 
+/* MatMulPanels: Gemm's Y = alpha * A' B + beta * C with B [K, _n] given as panels
+ * Bp[N/nr][K][nr] (Bp[p, k, j] = B[k, p * nr + j], zero past _n: the order a register tile
+ * nr columns wide reads B in); A may carry batch dims (then without transA and C). */
+static kiln_status infer_matmul_panels(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *a = kiln_node_in(g, n, 0), *b = kiln_node_in(g, n, 1);
+  bool ta = kiln_attr_int(n, "transA", 0);
+  int64_t nn = kiln_attr_int(n, "_n", 0);
+  if (check_numeric(n, a, err) || check_numeric(n, b, err)) return err->code;
+  if (a->rank < 2 || b->rank != 3 || a->dtype != b->dtype || nn < 1 ||
+      (b->dims[0] - 1) * b->dims[2] >= nn || nn > b->dims[0] * b->dims[2] ||
+      a->dims[a->rank - 1 - ta] != b->dims[1] ||
+      (a->rank > 2 && (ta || kiln_node_in(g, n, 2))))
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): operands do not match",
+                     n->name, n->op_type);
+  int64_t dims[KILN_MAX_RANK];
+  for (int d = 0; d < a->rank - 2; d++) dims[d] = a->dims[d];
+  dims[a->rank - 2] = a->dims[a->rank - 2 + ta];
+  dims[a->rank - 1] = nn;
+  kiln_set_out(g, n, 0, a->dtype, a->rank, dims);
+  return KILN_OK;
+}
+
 /* ---- lowering ------------------------------------------------------------------------- */
 
 /* The iteration space of one product: batch vars, m, n (spatial) and k (reduction). */
@@ -182,13 +207,29 @@ static kiln_status lower_matmul_integer(kiln_lower_ctx *c) {
                        c->n->ninputs > 3 ? c->in_buf[3] : -1);
 }
 
+/* Gemm's epilogue, alpha * acc + beta * C[m, n] cast to y's type, as the stage's post. */
+static void gemm_post(kiln_lower_ctx *c, kiln_stage *s, kiln_expr *m, kiln_expr *n) {
+  kiln_kernel *k = c->k;
+  int cb = c->n->ninputs > 2 ? c->in_buf[2] : -1;
+  double alpha = kiln_attr_float(c->n, "alpha", 1.0), beta = kiln_attr_float(c->n, "beta", 1.0);
+  kiln_dtype yt = k->bufs[c->out_buf[0]].dtype, t = acc_type(yt);
+  kiln_expr *post = kx_acc(k, t);
+  if (alpha != 1.0) post = kx_binary(k, KB_MUL, kx_const_f(k, t, alpha), post);
+  if (cb >= 0 && beta != 0.0) {
+    kiln_expr *mn[2] = {m, n};
+    kiln_expr *cv = kx_cast(k, kiln_load_broadcast(k, cb, 2, mn), t);
+    if (beta != 1.0) cv = kx_binary(k, KB_MUL, kx_const_f(k, t, beta), cv);
+    post = kx_binary(k, KB_ADD, post, cv);
+  }
+  post = kx_cast(k, post, yt);
+  s->post = post->kind == KX_ACC ? NULL : post;
+}
+
 /* Gemm: Y = alpha * A' B' + beta * C, the epilogue in the reduction's post. */
 static kiln_status lower_gemm(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   int a = c->in_buf[0], b = c->in_buf[1], y = c->out_buf[0];
-  int cb = c->n->ninputs > 2 ? c->in_buf[2] : -1;
   bool ta = kiln_attr_int(c->n, "transA", 0), tb = kiln_attr_int(c->n, "transB", 0);
-  double alpha = kiln_attr_float(c->n, "alpha", 1.0), beta = kiln_attr_float(c->n, "beta", 1.0);
   const kiln_buffer *yb = &k->bufs[y];
   int64_t kk = k->bufs[a].dims[!ta];
   mm_space o;
@@ -197,16 +238,48 @@ static kiln_status lower_gemm(kiln_lower_ctx *c) {
   kiln_expr *av = kx_cast(k, ta ? mm_load(k, &o, a, o.k, o.m, NULL) : mm_load(k, &o, a, o.m, o.k, NULL), t);
   kiln_expr *bv = kx_cast(k, tb ? mm_load(k, &o, b, o.n, o.k, NULL) : mm_load(k, &o, b, o.k, o.n, NULL), t);
   mm_store(k, &o, y, true, true, kx_binary(k, KB_MUL, av, bv));
-  kiln_expr *post = kx_acc(k, t);
-  if (alpha != 1.0) post = kx_binary(k, KB_MUL, kx_const_f(k, t, alpha), post);
-  if (cb >= 0 && beta != 0.0) {
-    kiln_expr *mn[2] = {o.m, o.n};
-    kiln_expr *cv = kx_cast(k, kiln_load_broadcast(k, cb, 2, mn), t);
-    if (beta != 1.0) cv = kx_binary(k, KB_MUL, kx_const_f(k, t, beta), cv);
-    post = kx_binary(k, KB_ADD, post, cv);
-  }
-  post = kx_cast(k, post, yb->dtype);
-  o.s->post = post->kind == KX_ACC ? NULL : post;
+  gemm_post(c, o.s, o.m, o.n);
+  return KILN_OK;
+}
+
+/* One stage of MatMulPanels over panels [p0, p0 + np), w columns of each, with axes
+ * batch.., m, panel, column, k: the column is stride 1 in both the output and the panel,
+ * so the register tile reads each panel's k-th row contiguously. */
+static void panels_stage(kiln_lower_ctx *c, int64_t p0, int64_t np, int64_t w) {
+  kiln_kernel *k = c->k;
+  int a = c->in_buf[0], b = c->in_buf[1], y = c->out_buf[0];
+  bool ta = kiln_attr_int(c->n, "transA", 0);
+  const kiln_buffer *ab = &k->bufs[a], *yb = &k->bufs[y];
+  int64_t nr = k->bufs[b].dims[2], kk = k->bufs[b].dims[1];
+  kiln_stage *s = kiln_kernel_add_stage(k, p0 ? "matmul_tail" : "matmul", y);
+  int nbatch = yb->rank - 2;
+  kiln_expr *idx[KILN_MAX_RANK], *ai[KILN_MAX_RANK];
+  for (int d = 0; d < nbatch; d++) idx[d] = ai[d] = kx_var(k, kiln_stage_axis(s, yb->dims[d], false));
+  kiln_expr *m = kx_var(k, kiln_stage_axis(s, yb->dims[nbatch], false));
+  kiln_expr *p = kx_addi(k, kx_var(k, kiln_stage_axis(s, np, false)), p0);
+  kiln_expr *j = kx_var(k, kiln_stage_axis(s, w, false));
+  kiln_expr *kv = kx_var(k, kiln_stage_axis(s, kk, true));
+  s->reduce = KR_SUM;
+  kiln_dtype t = acc_type(yb->dtype);
+  for (int d = 0; d < nbatch; d++) /* A's batch dims broadcast */
+    if (ab->dims[d] == 1) ai[d] = kx_idx(k, 0);
+  ai[nbatch] = ta ? kv : m;
+  ai[nbatch + 1] = ta ? m : kv;
+  kiln_expr *bi[3] = {p, kv, j};
+  kiln_expr *n = kx_add(k, kx_muli(k, p, nr), j);
+  idx[nbatch] = m;
+  idx[nbatch + 1] = n;
+  kiln_stage_store(k, s, idx, kx_binary(k, KB_MUL, kx_cast(k, kx_load(k, a, ai), t),
+                                        kx_cast(k, kx_load(k, b, bi), t)));
+  gemm_post(c, s, m, n);
+}
+
+/* MatMulPanels: one stage over the full panels, one over the columns of a partial last. */
+static kiln_status lower_matmul_panels(kiln_lower_ctx *c) {
+  const kiln_kernel *k = c->k;
+  int64_t nr = k->bufs[c->in_buf[1]].dims[2], nn = kiln_attr_int(c->n, "_n", 0);
+  if (nn / nr) panels_stage(c, 0, nn / nr, nr);
+  if (nn % nr) panels_stage(c, nn / nr, 1, nn % nr);
   return KILN_OK;
 }
 
@@ -218,9 +291,19 @@ static const kiln_attr_spec gemm_attrs[] = {
     {NULL},
 };
 
+static const kiln_attr_spec matmul_panels_attrs[] = {
+    {"_n", KILN_ATTR_INT, true},
+    {"alpha", KILN_ATTR_FLOAT, false},
+    {"beta", KILN_ATTR_FLOAT, false},
+    {"transA", KILN_ATTR_INT, false},
+    {NULL},
+};
+
 const kiln_op_def kiln_ops_linalg[] = {
-    {"MatMul", 2, 2, 1, 1, NULL, infer_matmul, lower_matmul, NULL, 0},
+    {"MatMul", 2, 2, 1, 1, NULL, infer_matmul, lower_matmul, NULL, KILN_OP_PANEL_B},
     {"MatMulInteger", 2, 4, 1, 1, NULL, infer_matmul_integer, lower_matmul_integer, NULL, 0},
-    {"Gemm", 2, 3, 1, 1, gemm_attrs, infer_gemm, lower_gemm, NULL, 0},
+    {"Gemm", 2, 3, 1, 1, gemm_attrs, infer_gemm, lower_gemm, NULL, KILN_OP_PANEL_B},
+    {"MatMulPanels", 2, 3, 1, 1, matmul_panels_attrs, infer_matmul_panels, lower_matmul_panels,
+     NULL, 0},
     {NULL},
 };
