@@ -131,6 +131,31 @@ typedef struct kiln_schedule {
   kiln_loop loops[KILN_MAX_LOOPS];
 } kiln_schedule;
 
+/* A schedule as a recipe (ir/schedule.h): transformations of the stage's default nest, in
+ * order. The loop list above is what they produce; emitters read the loops. */
+typedef enum kiln_sched_op {
+  KS_SPLIT,    /* loop -> an outer loop of extent ceil(e / arg) and an inner one of extent
+                * arg, 2 <= arg <= e */
+  KS_MOVE,     /* loop moves to position arg, the loops between shift by one */
+  KS_VECTOR,   /* loop (the innermost) runs as SIMD lanes */
+  KS_UNROLL,   /* loop is fully unrolled */
+  KS_PARALLEL, /* loops 0 .. loop run in parallel (spatial loops only) */
+  KS_SERIAL    /* loop runs as a plain loop again */
+} kiln_sched_op;
+
+typedef struct kiln_sched_step {
+  kiln_sched_op op;
+  int loop;    /* position in the loop list when the step is applied */
+  int64_t arg; /* KS_SPLIT: the inner extent; KS_MOVE: the new position */
+} kiln_sched_step;
+
+#define KILN_MAX_RECIPE 64
+
+typedef struct kiln_recipe {
+  int nsteps;
+  kiln_sched_step steps[KILN_MAX_RECIPE];
+} kiln_recipe;
+
 typedef struct kiln_axis {
   int64_t extent;
   bool reduce;
@@ -148,6 +173,7 @@ typedef struct kiln_stage {
   kiln_expr *init;     /* reductions: starting value; NULL = the op's identity */
   kiln_expr *post;     /* reductions: applied to the result (uses KX_ACC); NULL = none */
   kiln_schedule sched;
+  kiln_recipe recipe;  /* the steps that made sched (ir/schedule.h); none: the default nest */
 } kiln_stage;
 
 typedef struct kiln_kernel {

@@ -1,6 +1,7 @@
 /* Human-readable kernels: buffers, then per stage its axes, its store as infix text and
  * its schedule's loops. For `kiln dump --kernels` and debugging. */
 #include "ir/kernel.h"
+#include "ir/schedule.h"
 
 #include "ir/dtype.h"
 
@@ -153,6 +154,10 @@ void kiln_kernel_print(const kiln_kernel *k, FILE *out) {
       if (lp->stride != 1) fprintf(out, "*%" PRId64, lp->stride);
       fprintf(out, ":%" PRId64, lp->extent);
       if (lp->kind != KILN_LOOP_SERIAL) fprintf(out, "(%s)", loop_kind(lp->kind));
+    }
+    if (s->recipe.nsteps) {
+      fputs("\n    recipe ", out);
+      kiln_recipe_print(&s->recipe, out);
     }
     fputc('\n', out);
   }

@@ -25,7 +25,7 @@ static bool step(kiln_schedule *sc, const kiln_sched_step *st, char *why, size_t
   kiln_loop *lp = &sc->loops[l];
   switch (st->op) {
   case KS_SPLIT:
-    if (st->arg < 2 || st->arg >= lp->extent || sc->nloops >= KILN_MAX_LOOPS) {
+    if (st->arg < 2 || st->arg > lp->extent || sc->nloops >= KILN_MAX_LOOPS) {
       snprintf(why, n, "cannot split a loop of extent %lld by %lld", (long long)lp->extent,
                (long long)st->arg);
       return false;
@@ -68,7 +68,8 @@ static void step_text(const kiln_sched_step *st, char *buf, size_t n) {
   else snprintf(buf, n, "%s(%d)", name, st->loop);
 }
 
-kiln_status kiln_schedule_apply(kiln_stage *s, const kiln_recipe *r, kiln_error *err) {
+kiln_status kiln_schedule_apply(kiln_stage *s, const kiln_recipe *recipe, kiln_error *err) {
+  kiln_recipe copy = *recipe, *r = &copy; /* recipe may be s->recipe */
   kiln_schedule saved = s->sched;
   kiln_schedule_default(s);
   for (int i = 0; i < r->nsteps; i++) {
@@ -86,7 +87,67 @@ kiln_status kiln_schedule_apply(kiln_stage *s, const kiln_recipe *r, kiln_error 
                        s->name, i, text, why);
     }
   }
+  s->recipe = copy;
   return KILN_OK;
+}
+
+static int find_loop(const kiln_schedule *sc, int from, int axis, int64_t stride) {
+  for (int l = from; l < sc->nloops; l++)
+    if (sc->loops[l].axis == axis && sc->loops[l].stride == stride) return l;
+  return -1;
+}
+
+bool kiln_recipe_for(const kiln_stage *s, const kiln_schedule *target, kiln_recipe *r) {
+  kiln_stage t = *s; /* a scratch copy whose schedule follows the steps */
+  kiln_schedule *sc = &t.sched;
+  kiln_schedule_default(&t);
+  r->nsteps = 0;
+  char why[64];
+  /* splits: each axis's loops from the coarsest stride down, each split off the stride-1
+   * loop that still covers the rest */
+  for (int a = 0; a < s->naxes; a++) {
+    for (;;) {
+      int64_t coarsest = 0;
+      for (int l = 0; l < target->nloops; l++)
+        if (target->loops[l].axis == a && find_loop(sc, 0, a, target->loops[l].stride) < 0 &&
+            target->loops[l].stride > coarsest)
+          coarsest = target->loops[l].stride;
+      if (!coarsest) break;
+      int l = find_loop(sc, 0, a, 1);
+      kiln_sched_step st = {KS_SPLIT, l, coarsest};
+      if (l < 0 || !kiln_recipe_add(r, KS_SPLIT, l, coarsest) || !step(sc, &st, why, sizeof why))
+        return false;
+    }
+  }
+  /* order */
+  for (int i = 0; i < target->nloops; i++) {
+    int j = find_loop(sc, i, target->loops[i].axis, target->loops[i].stride);
+    if (j < 0) return false;
+    kiln_sched_step st = {KS_MOVE, j, i};
+    if (j != i && (!kiln_recipe_add(r, KS_MOVE, j, i) || !step(sc, &st, why, sizeof why)))
+      return false;
+  }
+  /* kinds: the parallel prefix at once, then each vector or unrolled loop */
+  int par = -1;
+  for (int i = 0; i < target->nloops; i++)
+    if (target->loops[i].kind == KILN_LOOP_PARALLEL) par = i;
+  if (par >= 0 && !kiln_recipe_add(r, KS_PARALLEL, par, 0)) return false;
+  for (int i = 0; i < target->nloops; i++) {
+    kiln_loop_kind k = target->loops[i].kind;
+    if ((k == KILN_LOOP_VECTOR || k == KILN_LOOP_UNROLL) &&
+        !kiln_recipe_add(r, k == KILN_LOOP_VECTOR ? KS_VECTOR : KS_UNROLL, i, 0))
+      return false;
+  }
+  /* the recipe must give exactly the target, legally */
+  kiln_error err = {0};
+  if (kiln_schedule_apply(&t, r, &err) || t.sched.nloops != target->nloops) return false;
+  for (int i = 0; i < target->nloops; i++) {
+    const kiln_loop *x = &t.sched.loops[i], *y = &target->loops[i];
+    if (x->axis != y->axis || x->stride != y->stride || x->extent != y->extent ||
+        x->kind != y->kind)
+      return false;
+  }
+  return true;
 }
 
 void kiln_recipe_print(const kiln_recipe *r, FILE *out) {

@@ -12,32 +12,14 @@
 
 #include "ir/kernel.h"
 
-typedef enum kiln_sched_op {
-  KS_SPLIT,    /* loop -> an outer loop of extent ceil(e / arg) and an inner one of extent arg */
-  KS_MOVE,     /* loop moves to position arg, the loops between shift by one */
-  KS_VECTOR,   /* loop (the innermost) runs as SIMD lanes */
-  KS_UNROLL,   /* loop is fully unrolled */
-  KS_PARALLEL, /* loops 0 .. loop run in parallel (spatial loops only) */
-  KS_SERIAL    /* loop runs as a plain loop again */
-} kiln_sched_op;
-
-typedef struct kiln_sched_step {
-  kiln_sched_op op;
-  int loop;    /* position in the loop list when the step is applied */
-  int64_t arg; /* KS_SPLIT: the inner extent; KS_MOVE: the new position */
-} kiln_sched_step;
-
-#define KILN_MAX_RECIPE 32
-
-typedef struct kiln_recipe {
-  int nsteps;
-  kiln_sched_step steps[KILN_MAX_RECIPE];
-} kiln_recipe;
-
-/* Sets s's schedule to its default nest transformed by r's steps in order. On a step that
- * does not apply (bad loop or argument, or an illegal result) it fails with
- * KILN_ERR_INVALID_ARGUMENT naming the stage and step, and leaves s's schedule as it was. */
+/* Sets s's schedule to its default nest transformed by r's steps in order, and s->recipe
+ * to r. On a step that does not apply (bad loop or argument, or an illegal result) it
+ * fails with KILN_ERR_INVALID_ARGUMENT naming the stage and step, and leaves s as it was. */
 kiln_status kiln_schedule_apply(kiln_stage *s, const kiln_recipe *r, kiln_error *err);
+/* The recipe that turns s's default nest into the loop list `target` (splits, then moves,
+ * then loop kinds), as a scheduler that builds loop lists records them; false when there
+ * is none (target does not split axes the way KS_SPLIT does, or needs too many steps). */
+bool kiln_recipe_for(const kiln_stage *s, const kiln_schedule *target, kiln_recipe *r);
 /* Appends a step; false when r is full. */
 bool kiln_recipe_add(kiln_recipe *r, kiln_sched_op op, int loop, int64_t arg);
 

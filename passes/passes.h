@@ -8,9 +8,16 @@
 
 #include <stdio.h>
 
-/* Everything, in order: bind, infer (with expansion), fold, DCE, lower, plan. */
+/* The whole pipeline (passes/pipeline.c), in order: limit, bind, infer (with expansion),
+ * fold, fold-bn, panels, dce, lower (with the memory plan), schedule, instrument. */
 kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_program **out,
                             kiln_error *err);
+/* The pipeline up to and including the pass named `last` (NULL: all of it): *out is the
+ * program once `lower` has run, else NULL. An unknown name is KILN_ERR_INVALID_ARGUMENT. */
+kiln_status kiln_passes_until(kiln_graph *g, const kiln_options *opts, const char *last,
+                              kiln_program **out, kiln_error *err);
+/* Name of pass i of the pipeline, or NULL past the last. */
+const char *kiln_pass_name(int i);
 
 /* Binds free input dims and input values from opts; errors name any dim left free. */
 kiln_status kiln_pass_bind_inputs(kiln_graph *g, const kiln_options *opts, kiln_error *err);
@@ -34,9 +41,9 @@ void kiln_pass_dce(kiln_graph *g);
 /* Lowers every node to a kernel and plans memory: the finished program. */
 kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error *err);
 
-/* Gives every stage of the program its default schedule (passes/schedule.c); tiles are
- * sized for vectors of vector_floats f32 lanes. */
-void kiln_pass_schedule(kiln_steps *steps, int vector_floats);
+/* Gives every stage of the program its default schedule (passes/schedule.c), installed
+ * as a recipe (ir/schedule.h); tiles are sized for vectors of vector_floats f32 lanes. */
+kiln_status kiln_pass_schedule(kiln_steps *steps, int vector_floats, kiln_error *err);
 /* The f32 lanes of the target's vectors as opts select it (passes/target.c): 16 with
  * AVX-512, 8 with AVX2, 4 elsewhere. */
 int kiln_target_vector_floats(const kiln_options *opts);

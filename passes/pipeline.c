@@ -1,33 +1,101 @@
-/* The whole pass pipeline: graph in, program out. */
+/* The whole pass pipeline, graph in, program out, as one list: the API compiles with all
+ * of it and `kiln dump --after PASS` stops after any pass, so both always see the same
+ * passes in the same order. Graph passes come first; `lower` turns the graph into the
+ * program the passes after it work on. */
 #include "passes/passes.h"
+
+#include "passes/instrument.h"
+
+#include <string.h>
 
 #define FOLD_MAX_ELEMS (INT64_C(1) << 22)
 #define DEFAULT_MAX_NODES 100000
 
+typedef struct state {
+  kiln_graph *g;
+  const kiln_options *opts;
+  kiln_program *p; /* from `lower` on */
+  kiln_error *err;
+} state;
+
 /* Refuses graphs over max_nodes (as imported, then with expansions) before anything is
  * built per node: lowering makes a kernel per node. */
-static kiln_status check_nodes(const kiln_graph *g, const kiln_options *opts, kiln_error *err) {
-  int64_t max = opts && opts->max_nodes > 0 ? opts->max_nodes : DEFAULT_MAX_NODES;
-  if (g->nnodes <= max) return KILN_OK;
-  return kiln_fail(err, KILN_ERR_LIMIT,
+static kiln_status limit(state *s) {
+  int64_t max = s->opts->max_nodes > 0 ? s->opts->max_nodes : DEFAULT_MAX_NODES;
+  if (s->g->nnodes <= max) return KILN_OK;
+  return kiln_fail(s->err, KILN_ERR_LIMIT,
                    "the graph has %d nodes, over the limit of %lld (kiln_options.max_nodes)",
-                   g->nnodes, (long long)max);
+                   s->g->nnodes, (long long)max);
+}
+
+static kiln_status bind(state *s) { return kiln_pass_bind_inputs(s->g, s->opts, s->err); }
+static kiln_status infer(state *s) {
+  return kiln_pass_infer(s->g, s->opts, s->err) ? s->err->code : limit(s);
+}
+static kiln_status fold(state *s) { return kiln_pass_fold(s->g, FOLD_MAX_ELEMS, s->err); }
+static kiln_status fold_bn(state *s) {
+  kiln_pass_fold_batchnorm(s->g);
+  return KILN_OK;
+}
+static kiln_status panels(state *s) {
+  return kiln_pass_pack_panels(s->g, kiln_target_vector_floats(s->opts), s->err);
+}
+static kiln_status dce(state *s) {
+  kiln_pass_dce(s->g);
+  return KILN_OK;
+}
+static kiln_status lower(state *s) { return kiln_pass_lower(s->g, &s->p, s->err); }
+static kiln_status schedule(state *s) {
+  return kiln_pass_schedule(&s->p->main, kiln_target_vector_floats(s->opts), s->err);
+}
+static kiln_status instrument(state *s) {
+  kiln_check_instrument(s->p, s->opts->check_bounds); /* index checks are always on */
+  if (s->opts->profile) kiln_profile_instrument(s->p);
+  return KILN_OK;
+}
+
+static const struct {
+  const char *name;
+  kiln_status (*run)(state *s);
+} PASSES[] = {
+    {"limit", limit},     /* the node count as imported */
+    {"bind", bind},       /* free dims and input values from the options */
+    {"infer", infer},     /* dtypes and shapes; ops that expand into simpler ones */
+    {"fold", fold},       /* constant folding with the interpreter */
+    {"fold-bn", fold_bn}, /* BatchNormalization into the Conv before it */
+    {"panels", panels},   /* constant GEMM weights packed as register-tile panels */
+    {"dce", dce},         /* dead nodes */
+    {"lower", lower},     /* one kernel per node, the memory plan: the program */
+    {"schedule", schedule},     /* default schedules, as recipes */
+    {"instrument", instrument}, /* check record, timing slots */
+};
+#define NPASSES (int)(sizeof PASSES / sizeof PASSES[0])
+
+const char *kiln_pass_name(int i) { return i >= 0 && i < NPASSES ? PASSES[i].name : NULL; }
+
+kiln_status kiln_passes_until(kiln_graph *g, const kiln_options *opts, const char *last,
+                              kiln_program **out, kiln_error *err) {
+  kiln_error local = {0};
+  kiln_options none = {0};
+  state s = {g, opts ? opts : &none, NULL, err ? err : &local};
+  *out = NULL;
+  int end = NPASSES - 1;
+  if (last) {
+    for (end = 0; end < NPASSES && strcmp(PASSES[end].name, last); end++) continue;
+    if (end == NPASSES)
+      return kiln_fail(s.err, KILN_ERR_INVALID_ARGUMENT, "no pass '%s'", last);
+  }
+  for (int i = 0; i <= end; i++) {
+    if (PASSES[i].run(&s)) {
+      kiln_program_free(s.p);
+      return s.err->code;
+    }
+  }
+  *out = s.p;
+  return KILN_OK;
 }
 
 kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_program **out,
                             kiln_error *err) {
-  kiln_error local = {0};
-  if (!err) err = &local;
-  *out = NULL;
-  if (check_nodes(g, opts, err) || kiln_pass_bind_inputs(g, opts, err) ||
-      kiln_pass_infer(g, opts, err) || check_nodes(g, opts, err) ||
-      kiln_pass_fold(g, FOLD_MAX_ELEMS, err))
-    return err->code;
-  kiln_pass_fold_batchnorm(g);
-  if (kiln_pass_pack_panels(g, kiln_target_vector_floats(opts), err))
-    return err->code;
-  kiln_pass_dce(g);
-  if (kiln_pass_lower(g, out, err)) return err->code; /* plans memory */
-  kiln_pass_schedule(&(*out)->main, kiln_target_vector_floats(opts));
-  return KILN_OK;
+  return kiln_passes_until(g, opts, NULL, out, err);
 }

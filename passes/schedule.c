@@ -14,6 +14,8 @@
  * The tuner replaces these choices later; they only need to be safe and not slow. */
 #include "passes/passes.h"
 
+#include "ir/schedule.h"
+
 #include <string.h>
 
 /* Minimum iterations before a stage is worth spreading over threads. */
@@ -218,7 +220,7 @@ static void tile_schedule(kiln_stage *s, int m, int n, int panel, int vf) {
   *sc = t;
 }
 
-static void schedule_stage(kiln_stage *s, int vf) {
+static void choose_loops(kiln_stage *s, int vf) {
   kiln_schedule_default(s);
   int m, n, panel;
   bool no_reuse;
@@ -251,15 +253,30 @@ static void schedule_stage(kiln_stage *s, int vf) {
   parallelize(s, nspatial, true);
 }
 
-void kiln_pass_schedule(kiln_steps *steps, int vector_floats) {
+/* The chosen loop list is recorded as a recipe and installed by kiln_schedule_apply, the
+ * one function (and legality check) every schedule goes through. */
+static kiln_status schedule_stage(const kiln_kernel *k, kiln_stage *s, int vf, kiln_error *err) {
+  choose_loops(s, vf);
+  kiln_schedule chosen = s->sched;
+  kiln_recipe r;
+  if (!kiln_recipe_for(s, &chosen, &r))
+    return kiln_fail(err, KILN_ERR_INTERNAL, "kernel '%s', stage '%s': no recipe gives its "
+                     "default schedule", k->name, s->name);
+  return kiln_schedule_apply(s, &r, err) ? KILN_ERR_INTERNAL : KILN_OK;
+}
+
+kiln_status kiln_pass_schedule(kiln_steps *steps, int vector_floats, kiln_error *err) {
   for (int i = 0; i < steps->n; i++) {
     kiln_step *st = &steps->steps[i];
     if (st->kind == KILN_STEP_IF) {
-      kiln_pass_schedule(st->then_steps, vector_floats);
-      kiln_pass_schedule(st->else_steps, vector_floats);
+      if (kiln_pass_schedule(st->then_steps, vector_floats, err) ||
+          kiln_pass_schedule(st->else_steps, vector_floats, err))
+        return err->code;
       continue;
     }
     for (int j = 0; j < st->kernel->nstages; j++)
-      schedule_stage(&st->kernel->stages[j], vector_floats);
+      if (schedule_stage(st->kernel, &st->kernel->stages[j], vector_floats, err))
+        return err->code;
   }
+  return KILN_OK;
 }

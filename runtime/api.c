@@ -65,8 +65,6 @@ static kiln_status build_program(const void *data, size_t size, const char *path
   if (!st) st = import_graph(data, size, path, opts->base_dir ? opts->base_dir : base_dir,
                              opts, &g, err);
   if (!st) st = kiln_passes_run(g, opts, prog, err);
-  if (!st) kiln_check_instrument(*prog, opts->check_bounds);
-  if (!st && opts->profile) kiln_profile_instrument(*prog);
   kiln_graph_free(g);
   return st;
 }

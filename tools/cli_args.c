@@ -4,6 +4,8 @@
  * asked for. */
 #include "tools/cli_util.h"
 
+#include "passes/passes.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +37,7 @@ static const cli_option options[] = {
     {"--repeat", RUNS, true},
     {"--threads", RUNS, true},
     {"--kernels", CLI_DUMP, false},
+    {"--after", CLI_DUMP, true},
     {"--dsl", CLI_DUMP, false},
     {"--dsl-weights", CLI_DUMP, true},
     {"--json", CLI_BENCH, false},
@@ -144,9 +147,23 @@ static kiln_status check_combinations(cli_command cmd, const cli_args *a, kiln_e
   if (a->out && a->dsl_weights) /* the folder's name in the text would depend on both places */
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "dump: --dsl-weights is for printing to "
                      "stdout; with -o the weights go beside OUT");
-  if (a->dsl && (a->kernels || a->nshapes))
+  if (a->dsl && (a->kernels || a->nshapes || a->after))
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "dump: --dsl prints the model as imported; "
-                     "%s does not apply to it", a->kernels ? "--kernels" : "--shape");
+                     "%s does not apply to it",
+                     a->kernels ? "--kernels" : a->after ? "--after" : "--shape");
+  if (a->after) {
+    char names[256] = "";
+    size_t len = 0;
+    bool known = false;
+    for (int i = 0; kiln_pass_name(i); i++) {
+      known |= !strcmp(a->after, kiln_pass_name(i));
+      len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "",
+                              kiln_pass_name(i));
+    }
+    if (!known)
+      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "dump: --after '%s' is no pass; the "
+                       "passes are %s", a->after, names);
+  }
   return KILN_OK;
 }
 
@@ -212,6 +229,7 @@ kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_
     }
     else if (!strcmp(o, "-o")) st = set_once(&a->out, o, v, err);
     else if (!strcmp(o, "--name")) st = set_once(&a->name, o, v, err);
+    else if (!strcmp(o, "--after")) st = set_once(&a->after, o, v, err);
     else if (!strcmp(o, "--inputs")) st = set_once(&a->inputs_dir, o, v, err);
     else if (!strcmp(o, "--output-dir")) st = set_once(&a->output_dir, o, v, err);
     else if (!strcmp(o, "--cpu")) st = set_once(&a->cpu, o, v, err);

@@ -23,7 +23,7 @@ typedef enum cli_command { CLI_COMPILE = 1, CLI_RUN = 2, CLI_DUMP = 4, CLI_BENCH
 /* Numbers left 0 were not given (the library's defaults apply). */
 typedef struct cli_args {
   const char *model, *out, *name, *inputs_dir, *output_dir, *cpu, *features, *triple, *linker,
-      *dsl_weights;
+      *dsl_weights, *after;
   kiln_shape_binding shapes[CLI_MAX_SHAPES];
   int nshapes;
   unsigned seed; /* 1 unless given */

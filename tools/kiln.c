@@ -61,10 +61,14 @@ static const char *usage_run =
     "--output-dir writes DIR/output_<i>.pb.\n";
 
 static const char *usage_dump =
-    "usage: kiln dump MODEL [--shape IN=DxDx..]... [--kernels] [--max-tensor-bytes N]\n"
+    "usage: kiln dump MODEL [--shape IN=DxDx..]... [--kernels] [--after PASS]\n"
+    "                 [--max-tensor-bytes N]\n"
     "       kiln dump MODEL --dsl [-o OUT.kiln | --dsl-weights DIR] [--max-tensor-bytes N]\n"
-    "Prints the graph after input binding, shape inference and constant folding;\n"
-    "--kernels also prints each node's kernel IR and schedule. --dsl prints the model as\n"
+    "Prints the graph after the graph passes (binding, inference, folding...); --kernels\n"
+    "runs the whole pipeline and also prints each kernel's IR and schedule (its loops and\n"
+    "the recipe that made them); --after PASS stops after that pass of the pipeline (limit,\n"
+    "bind, infer, fold, fold-bn, panels, dce, lower, schedule, instrument) and prints the\n"
+    "graph, and the kernels from `lower` on. --dsl prints the model as\n"
     "imported, as kiln DSL text that compiles back to the same graph, to stdout or to OUT.\n"
     "Weights of more than 16 elements are referenced by name in MODEL when it is an .onnx\n"
     "file; otherwise they are written as .npy files to the folder OUT.weights beside OUT,\n"
@@ -241,17 +245,12 @@ static int cmd_dump(int argc, char **argv) {
     cli_args_free(&a);
     return st ? cli_fail(&err) : 0;
   }
-  if (!st && kiln_pass_bind_inputs(g, &opts, &err)) st = err.code, cli_hint_unbound(a.model, &opts, &err);
-  if (!st) st = kiln_pass_infer(g, &opts, &err);
-  if (!st) st = kiln_pass_fold(g, 1 << 22, &err);
-  if (!st) kiln_pass_fold_batchnorm(g);
-  if (!st) st = kiln_pass_pack_panels(g, kiln_target_vector_floats(&opts), &err);
-  if (!st) {
-    kiln_pass_dce(g);
-    kiln_graph_dump(g, stdout);
-    if (a.kernels && !(st = kiln_pass_lower(g, &prog, &err)))
-      kiln_pass_schedule(&prog->main, kiln_target_vector_floats(&opts));
-  }
+  /* the same pipeline as compiling, up to --after (default: the last graph pass, or with
+   * --kernels all of it) */
+  if (!st && (st = kiln_passes_until(g, &opts, a.after ? a.after : a.kernels ? NULL : "dce",
+                                     &prog, &err)))
+    cli_hint_unbound(a.model, &opts, &err);
+  if (!st) kiln_graph_dump(g, stdout);
   if (!st && prog) cli_print_kernels(&prog->main, stdout);
   kiln_program_free(prog);
   kiln_graph_free(g);
