@@ -32,6 +32,7 @@ options=(
   "--repeat              run               2"
   "--threads             run               1"
   "--kernels             dump              -"
+  "--after               dump              lower"
   "--dsl                 dump              -"
   "--dsl-weights         dump              w"
 )
@@ -106,6 +107,9 @@ expect 1 "without --dsl" "$(usage_of dump)" -- "$kiln" dump "$model" -o d.kiln
 expect 1 "--dsl-weights is for --dsl" -- "$kiln" dump "$model" --dsl-weights w
 expect 1 "with -o the weights go beside OUT" -- "$kiln" dump "$model" --dsl -o d.kiln --dsl-weights w
 expect 1 "--kernels does not apply" -- "$kiln" dump "$model" --dsl --kernels
+expect 1 "--after does not apply" -- "$kiln" dump "$model" --dsl --after fold
+expect 1 "--after 'bogus' is no pass; the passes are limit, bind" "$(usage_of dump)" -- \
+  "$kiln" dump "$model" --after bogus
 expect 1 "--shape does not apply" -- "$kiln" dump "$model" --dsl --shape image=1x1x28x28
 [ -e d.kiln ] && { echo "FAIL: a refused dump wrote d.kiln"; failures=$((failures + 1)); }
 
@@ -117,6 +121,13 @@ expect 6 "over the limit of 2" -- "$kiln" run "$model" --max-nodes 2
 expect 0 "input %image : f32[1,1,28,28]" -- "$kiln" dump "$model" --shape image=1x1x28x28
 expect 0 -- "$kiln" compile "$model" -o "$dir/m.so" --name m --max-nodes 1000 --check-bounds
 expect 0 -- "$kiln" dump "$model" --dsl -o "$dir/d.kiln"
+# --after: the graph up to that pass; the kernels from `lower` on, their recipes once scheduled
+"$kiln" dump "$model" --after fold >"$dir/fold" && ! grep -q "^kernel " "$dir/fold" &&
+  grep -q "^input" "$dir/fold" || { echo "FAIL: dump --after fold"; failures=$((failures + 1)); }
+"$kiln" dump "$model" --after lower >"$dir/lower" && grep -q "^kernel " "$dir/lower" &&
+  ! grep -q "recipe" "$dir/lower" || { echo "FAIL: dump --after lower"; failures=$((failures + 1)); }
+"$kiln" dump "$model" --kernels >"$dir/all" && grep -q "recipe split" "$dir/all" ||
+  { echo "FAIL: dump --kernels prints recipes"; failures=$((failures + 1)); }
 expect 0 "model demo" -- cat "$dir/d.kiln"
 for cmd in compile run dump; do
   expect 0 "$(usage_of "$cmd")" -- "$kiln" "$cmd" --help
