@@ -255,14 +255,18 @@ static void merge_last_dims(kiln_kernel *k, int b) {
   }
 }
 
-/* Does the conv take the flattened form? It needs a 2-D, ungrouped conv reading with unit
- * stride (a copy, or the input itself when windows neither overhang nor stride). It pays
- * where rows are short against the register tile's 2 x 16 lanes: no junk at all (Wc == OW),
- * or rows narrower than 32 (7, 14, 28: ResNet's and MobileNet's late layers); wide rows
- * already fill their tiles and would only add the crop's traffic. */
+/* Does the conv take the flattened form? It needs a 2-D conv, ungrouped or depthwise,
+ * reading with unit stride (a copy, or the input itself when windows neither overhang nor
+ * stride). It pays where rows are short against the register tile's 2 x 16 lanes: no junk
+ * at all (Wc == OW), or rows narrower than 32 (7, 14, 28: ResNet's and MobileNet's late
+ * layers); wide rows already fill their tiles and would only add the crop's traffic. A
+ * depthwise conv (no register tile once flattened: it accumulates along p in L1) only
+ * where rows are too short for its row tiles (under 16: 7 and 14 run 2-4x faster, 28
+ * slower). */
 static bool conv_flat(const kiln_kernel *k, const kiln_window *w, const conv_input *in,
-                      int64_t group) {
-  if (w->nsp != 2 || group != 1) return false;
+                      int64_t group, bool depthwise) {
+  if (w->nsp != 2 || (group != 1 && !depthwise) || (depthwise && w->out[1] >= 16))
+    return false;
   for (int d = 0; !in->copy && d < 2; d++)
     if (w->stride[d] != 1 || w->pad_begin[d] != 0 || kiln_window_overhangs(w, d)) return false;
   const kiln_buffer *x = &k->bufs[in->buf];
@@ -283,9 +287,10 @@ static kiln_status lower_conv(kiln_lower_ctx *c) {
   int xb = c->in_buf[0], wb = c->in_buf[1], bb = c->n->ninputs > 2 ? c->in_buf[2] : -1;
   const kiln_buffer *wbuf = &k->bufs[wb];
   int64_t cg = wbuf->dims[1], mg = wbuf->dims[0] / group;
-  conv_input in = conv_copy_input(k, &w, xb, cg == 1 && group > 1); /* stages run first */
+  bool depthwise = cg == 1 && mg == 1 && group > 1;
+  conv_input in = conv_copy_input(k, &w, xb, depthwise); /* its stages run first */
   int yb = c->out_buf[0], sb = yb; /* the output, and the buffer the conv stage stores */
-  bool flat = conv_flat(k, &w, &in, group);
+  bool flat = conv_flat(k, &w, &in, group, depthwise);
   int64_t wc = k->bufs[in.buf].dims[k->bufs[in.buf].rank - 1];
   if (flat) {
     merge_last_dims(k, in.buf);
