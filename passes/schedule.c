@@ -148,7 +148,9 @@ static bool gemm_like(const kiln_stage *s, int *m, int *n, bool *no_reuse) {
 
 /* [other spatial.., n_o, m_o, reductions.., m_i (unroll), n_i (vector)]: an mr x nr tile of
  * accumulators held in registers across the reductions (codegen's register-tile mode).
- * n_o outside m_o keeps a K x nr panel of B in cache while A's rows stream past it. */
+ * n_o outside m_o keeps a K x nr panel of B in cache while A's rows stream past it; where A
+ * is the larger operand (M > N: a late Conv's 2048 channels x 49 points) m_o goes outside,
+ * so A streams once and B is re-read from cache. */
 static void tile_schedule(kiln_stage *s, int m, int n, int vf) {
   kiln_schedule *sc = &s->sched;
   int64_t M = s->axes[m].extent, N = s->axes[n].extent;
@@ -170,8 +172,10 @@ static void tile_schedule(kiln_stage *s, int m, int n, int vf) {
   for (int l = 0; l < sc->nloops; l++) /* the other spatial loops, outermost */
     if (!s->axes[sc->loops[l].axis].reduce && sc->loops[l].axis != m && sc->loops[l].axis != n)
       t.loops[t.nloops++] = sc->loops[l];
-  t.loops[t.nloops++] = (kiln_loop){n, nr, (N + nr - 1) / nr, KILN_LOOP_SERIAL};
-  t.loops[t.nloops++] = (kiln_loop){m, mr, (M + mr - 1) / mr, KILN_LOOP_SERIAL};
+  kiln_loop no = {n, nr, (N + nr - 1) / nr, KILN_LOOP_SERIAL};
+  kiln_loop mo = {m, mr, (M + mr - 1) / mr, KILN_LOOP_SERIAL};
+  t.loops[t.nloops++] = M > N ? mo : no;
+  t.loops[t.nloops++] = M > N ? no : mo;
   for (int l = 0; l < sc->nloops; l++)
     if (s->axes[sc->loops[l].axis].reduce) t.loops[t.nloops++] = sc->loops[l];
   /* a split by 1 would leave two stride-1 loops: the outer loop alone covers the axis */
