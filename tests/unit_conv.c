@@ -178,7 +178,7 @@ int main(void) {
       {1, 4, 8, {50, 0}, {3, 0}, {2, 1}, {1, 0}, {1, 0}, 1, true, NULL, false},
       {1, 6, 6, {47, 0}, {5, 0}, {2, 2}, {2, 0}, {1, 0}, 6, false, NULL, false},
       /* flattened: junk columns cropped (tails along p and m, batch 2, no copy, dilation,
-       * depthwise) */
+       * depthwise in rows of points, or in one when it is short) */
       {2, 16, 24, {7, 7}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, NULL, true},
       {1, 8, 13, {14, 14}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, false, NULL, true},
       {1, 12, 20, {28, 28}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, NULL, true},
@@ -190,6 +190,8 @@ int main(void) {
       {1, 6, 10, {13, 15}, {5, 5}, {2, 2, 2, 2}, {2, 2}, {1, 1}, 1, false, NULL, true},
       {2, 16, 16, {7, 7}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 16, true, NULL, true},
       {1, 24, 24, {14, 14}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 24, false, NULL, true},
+      {1, 8, 8, {4, 5}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 8, true, NULL, true},
+      {1, 8, 8, {11, 12}, {3, 3}, {2, 2, 2, 2}, {1, 1}, {2, 2}, 8, true, NULL, true},
       /* flattened, Wc == OW: stored through a view (1x1; strided 1x1 after the phase copy;
        * padding along the height only) */
       {1, 32, 24, {7, 7}, {1, 1}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 1, true, NULL, true},

@@ -239,6 +239,9 @@ static conv_input conv_copy_input(kiln_kernel *k, const kiln_window *w, int xb,
  * junk and the stage stores the output through a (N, M, OH*OW) view; otherwise it stores a
  * temporary (N, M, P) and a crop stage copies the valid columns to the output. */
 
+/* Points per row of a flattened depthwise conv: two AVX-512 vectors, four AVX2 ones. */
+#define CONV_ROW 32
+
 /* Merges the last two dims of buffer b (a view of the same bytes) and rewrites the stores
  * into it of the stages added so far. */
 static void merge_last_dims(kiln_kernel *k, int b) {
@@ -260,9 +263,8 @@ static void merge_last_dims(kiln_kernel *k, int b) {
  * stride). It pays where rows are short against the register tile's 2 x 16 lanes: no junk
  * at all (Wc == OW), or rows narrower than 32 (7, 14, 28: ResNet's and MobileNet's late
  * layers); wide rows already fill their tiles and would only add the crop's traffic. A
- * depthwise conv (no register tile once flattened: it accumulates along p in L1) only
- * where rows are too short for its row tiles (under 16: 7 and 14 run 2-4x faster, 28
- * slower). */
+ * depthwise conv only where rows are too short for its own row tiles (under 16: 7 and 14
+ * run 3-4x faster; at 28 the copies cost more than the tiles gain). */
 static bool conv_flat(const kiln_kernel *k, const kiln_window *w, const conv_input *in,
                       int64_t group, bool depthwise) {
   if (w->nsp != 2 || (group != 1 && !depthwise) || (depthwise && w->out[1] >= 16))
@@ -292,21 +294,46 @@ static kiln_status lower_conv(kiln_lower_ctx *c) {
   int yb = c->out_buf[0], sb = yb; /* the output, and the buffer the conv stage stores */
   bool flat = conv_flat(k, &w, &in, group, depthwise);
   int64_t wc = k->bufs[in.buf].dims[k->bufs[in.buf].rank - 1];
+  int64_t np = (w.out[0] - 1) * wc + w.out[1], nrow = (np + CONV_ROW - 1) / CONV_ROW;
+  /* a flattened depthwise conv runs over p in rows of CONV_ROW points (a 4-D temporary):
+   * its default schedule then tiles rows x points, the rows sharing each weight broadcast.
+   * The last row reads past P: the copy grows a zero tail to cover it. */
+  bool rows = flat && depthwise && in.copy == 1 && nrow > 1;
   if (flat) {
     merge_last_dims(k, in.buf);
-    if (wc == w.out[1]) {
+    if (rows) {
+      kiln_buffer *xc = &k->bufs[in.buf];
+      int64_t len = xc->dims[2];
+      int64_t need = nrow * CONV_ROW + (w.kernel[0] - 1) * w.dil[0] * wc +
+                     (w.kernel[1] - 1) * w.dil[1];
+      if (need > len) {
+        xc->dims[2] = need;
+        kiln_stage *t = kiln_kernel_add_stage(k, "pad_tail", in.buf);
+        kiln_expr *ti[3];
+        for (int d = 0; d < 3; d++)
+          ti[d] = kx_var(k, kiln_stage_axis(t, d < 2 ? xc->dims[d] : need - len, false));
+        ti[2] = kx_addi(k, ti[2], len);
+        kiln_stage_store(k, t, ti, kx_const_f(k, xc->dtype, 0));
+      }
+      const kiln_buffer *y = &k->bufs[yb];
+      int64_t dims[4] = {y->dims[0], y->dims[1], nrow, CONV_ROW};
+      sb = kiln_kernel_add_buffer(k, "flat", KILN_BUF_TEMP, -1, y->dtype, 4, dims);
+    } else if (wc == w.out[1]) {
       merge_last_dims(k, yb);
     } else {
       const kiln_buffer *y = &k->bufs[yb];
-      int64_t dims[3] = {y->dims[0], y->dims[1], (w.out[0] - 1) * wc + w.out[1]};
+      int64_t dims[3] = {y->dims[0], y->dims[1], np};
       sb = kiln_kernel_add_buffer(k, "flat", KILN_BUF_TEMP, -1, y->dtype, 3, dims);
     }
   }
   kiln_stage *s = kiln_kernel_add_stage(k, "conv", sb);
-  kiln_expr *o[KILN_MAX_RANK], *kv[KILN_MAX_SPATIAL];
-  for (int d = 0; d < k->bufs[sb].rank; d++)
-    o[d + (flat && d == 2)] = kx_var(k, kiln_stage_axis(s, k->bufs[sb].dims[d], false));
-  if (flat) o[2] = kx_idx(k, 0); /* row 0: p's column and row both come from o[3] */
+  kiln_expr *o[KILN_MAX_RANK], *so[KILN_MAX_RANK], *kv[KILN_MAX_SPATIAL];
+  for (int d = 0; d < k->bufs[sb].rank; d++) /* so: the stored buffer's indices */
+    o[d] = so[d] = kx_var(k, kiln_stage_axis(s, k->bufs[sb].dims[d], false));
+  if (flat) { /* row 0 and column p: p's row and column both come from o[3] */
+    o[2] = kx_idx(k, 0);
+    o[3] = rows ? kx_add(k, kx_muli(k, so[2], CONV_ROW), so[3]) : so[2];
+  }
   kiln_expr *ci = kx_var(k, kiln_stage_axis(s, cg, true));
   for (int d = 0; d < w.nsp; d++) kv[d] = kx_var(k, kiln_stage_axis(s, w.kernel[d], true));
 
@@ -337,17 +364,21 @@ static kiln_status lower_conv(kiln_lower_ctx *c) {
   if (flat) { /* xi's last two indices are (kh', p + kw'): merge them as the copy's dims */
     int r = k->bufs[in.buf].rank;
     xi[r - 1] = kx_add(k, kx_muli(k, xi[r - 1], wc), xi[r]);
-    o[2] = o[3];
   }
   kiln_expr *xv = kx_load(k, in.buf, xi);
   if (cond) xv = kx_select(k, cond, xv, kx_const_f(k, xv->dtype, 0));
   s->reduce = KR_SUM;
   if (bb >= 0) s->post = kx_binary(k, KB_ADD, kx_acc(k, xv->dtype), kx_load(k, bb, &o[1]));
-  kiln_stage_store(k, s, o, kx_binary(k, KB_MUL, xv, kx_load(k, wb, wi)));
-  if (sb != yb) { /* crop: Y[n, m, oh, ow] = T[n, m, oh*Wc + ow] */
+  kiln_stage_store(k, s, so, kx_binary(k, KB_MUL, xv, kx_load(k, wb, wi)));
+  if (sb != yb) { /* crop: Y[n, m, oh, ow] = T[n, m, p = oh*Wc + ow] (or in rows) */
     kiln_expr *v[4];
     kiln_stage *cs = kiln_elementwise_stage(k, "crop", yb, v);
-    kiln_expr *ti[3] = {v[0], v[1], kx_add(k, kx_muli(k, v[2], wc), v[3])};
+    kiln_expr *p = kx_add(k, kx_muli(k, v[2], wc), v[3]);
+    kiln_expr *ti[4] = {v[0], v[1], p};
+    if (rows) {
+      ti[2] = kx_binary(k, KB_DIV, p, kx_idx(k, CONV_ROW));
+      ti[3] = kx_binary(k, KB_MOD, p, kx_idx(k, CONV_ROW));
+    }
     kiln_stage_store(k, cs, v, kx_load(k, sb, ti));
   }
   return KILN_OK;
