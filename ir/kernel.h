@@ -97,8 +97,8 @@ typedef struct kiln_buffer {
   kiln_buf_role role;
   int value;      /* graph value id for INPUT/OUTPUT; -1 for TEMP */
   kiln_dtype dtype;
-  int rank;
-  int64_t dims[KILN_MAX_RANK];
+  int rank;                    /* this kernel's view of the value: any dims with its */
+  int64_t dims[KILN_MAX_RANK]; /* element count (Conv merges H and W), row-major */
   kiln_storage storage;
 } kiln_buffer;
 

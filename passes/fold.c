@@ -70,9 +70,12 @@ static kiln_status evaluate(kiln_graph *g, const kiln_node *n, kiln_error *err) 
       free(bufs[b]);
       continue;
     }
-    kiln_tensor t = {buf->dtype, buf->rank, {0}, bufs[b]};
-    memcpy(t.dims, buf->dims, sizeof(int64_t) * (size_t)buf->rank);
-    kiln_value_set_const(&g->values[buf->value], &t);
+    /* the value keeps its own shape: the buffer may view it with other dims (Conv's
+     * flattened output) */
+    kiln_value *v = &g->values[buf->value];
+    kiln_tensor t = {buf->dtype, v->rank, {0}, bufs[b]};
+    memcpy(t.dims, v->dims, sizeof(int64_t) * (size_t)v->rank);
+    kiln_value_set_const(v, &t);
   }
   free(bufs);
   kiln_kernel_free(k);

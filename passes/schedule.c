@@ -178,8 +178,10 @@ static int64_t rows_covered(int64_t M, int64_t mb, int64_t mr) {
 /* [other spatial.., m_c, panel, n_o, m_o, reductions.., m_i (unroll), n_i (vector)]: an
  * mr x nr tile of accumulators held in registers across the reductions (codegen's
  * register-tile mode). n_o outside m_o keeps a K x nr panel of B in cache while A's rows
- * stream past it. With B in panels (panel >= 0: MatMulPanels' panel axis) A is what is
- * read again per panel, so rows are blocked (m_c) to keep A's block in L2. */
+ * stream past it; where A is the larger operand (M > N: a late Conv's 2048 channels x 49
+ * points) m_o goes outside, so A streams once and B is re-read from cache. With B in
+ * panels (panel >= 0: MatMulPanels' panel axis) A is what is read again per panel, so rows
+ * are blocked (m_c) to keep A's block in L2. */
 static void tile_schedule(kiln_stage *s, int m, int n, int panel, int vf) {
   kiln_schedule *sc = &s->sched;
   int64_t M = s->axes[m].extent, N = s->axes[n].extent, K = 1;
@@ -210,8 +212,11 @@ static void tile_schedule(kiln_stage *s, int m, int n, int panel, int vf) {
       t.loops[t.nloops++] = sc->loops[l];
   if (mb < M) t.loops[t.nloops++] = (kiln_loop){m, mb, (M + mb - 1) / mb, KILN_LOOP_SERIAL};
   if (panel >= 0) t.loops[t.nloops++] = (kiln_loop){panel, 1, s->axes[panel].extent, KILN_LOOP_SERIAL};
-  t.loops[t.nloops++] = (kiln_loop){n, nr, (N + nr - 1) / nr, KILN_LOOP_SERIAL};
-  t.loops[t.nloops++] = (kiln_loop){m, mr, (mb < M ? mb : M + mr - 1) / mr, KILN_LOOP_SERIAL};
+  kiln_loop no = {n, nr, (N + nr - 1) / nr, KILN_LOOP_SERIAL};
+  kiln_loop mo = {m, mr, (mb < M ? mb : M + mr - 1) / mr, KILN_LOOP_SERIAL};
+  bool a_outer = panel < 0 && M > N;
+  t.loops[t.nloops++] = a_outer ? mo : no;
+  t.loops[t.nloops++] = a_outer ? no : mo;
   for (int l = 0; l < sc->nloops; l++)
     if (s->axes[sc->loops[l].axis].reduce) t.loops[t.nloops++] = sc->loops[l];
   /* a split by 1 would leave two stride-1 loops: the outer loop alone covers the axis */

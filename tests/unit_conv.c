@@ -1,8 +1,10 @@
 /* Conv through the whole pipeline (DSL -> lowering with its zero-padded input copy ->
  * default schedule, register tiles included -> JIT) against a direct convolution written
  * here: padding (asymmetric, auto_pad), kernels 1/3/4/5, strides, dilation, groups and
- * depthwise, tile tails along output channels and width, with and without check_bounds
- * (the padded copy and moved-back tail tiles must stay in bounds). */
+ * depthwise, tile tails along output channels and width, the flattened form of narrow
+ * convs (junk columns cropped, or an output view where there are none), with and without
+ * check_bounds (the padded copy, the flattened reads and moved-back tail tiles must stay in
+ * bounds), and for the flattened cases also with AVX2's narrower vectors. */
 #include "check.h"
 
 #include "kiln.h"
@@ -19,6 +21,7 @@ typedef struct conv_case {
   int64_t pads[4], stride[2], dil[2], group;
   bool bias;
   const char *auto_pad;           /* NULL = explicit pads */
+  bool avx2;                      /* also compiled for x86-64-v3 where the host runs it */
 } conv_case;
 
 static uint32_t rng = 2024;
@@ -118,9 +121,14 @@ static void run_case(int idx, const conv_case *cs) {
           mag[o] = abs_sum;
         }
 
-  for (int cb = 0; cb < 2; cb++) {
+  bool v3 = false;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  v3 = cs->avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+  for (int cb = 0; cb < (v3 ? 3 : 2); cb++) { /* 2: check_bounds off, for x86-64-v3 */
     kiln_options opts = {0};
-    opts.check_bounds = cb;
+    opts.check_bounds = cb == 1;
+    opts.cpu = cb == 2 ? "x86-64-v3" : NULL;
     kiln_model *model = NULL;
     kiln_error err;
     CHECK(kiln_compile_buffer(text, strlen(text), &opts, &model, &err) == KILN_OK);
@@ -150,25 +158,46 @@ static void run_case(int idx, const conv_case *cs) {
 int main(void) {
   static const conv_case cases[] = {
       /* n  c   m   in        k       pads          stride  dil     group bias */
-      {1, 3, 4, {9, 10}, {1, 1}, {1, 0, 0, 2}, {1, 1}, {1, 1}, 1, false, NULL},
-      {2, 5, 13, {11, 37}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, NULL},
-      {1, 8, 24, {12, 40}, {3, 3}, {0, 1, 2, 1}, {1, 1}, {1, 1}, 1, false, NULL},
-      {1, 16, 64, {8, 56}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, NULL},
-      {1, 4, 6, {14, 17}, {5, 5}, {2, 2, 2, 2}, {1, 1}, {1, 1}, 1, false, NULL},
-      {1, 6, 8, {15, 33}, {3, 3}, {1, 1, 1, 1}, {2, 2}, {1, 1}, 1, true, NULL},
-      {1, 6, 6, {16, 35}, {5, 3}, {2, 1, 1, 0}, {2, 1}, {1, 1}, 2, false, NULL},
-      {1, 8, 10, {9, 21}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 2, true, NULL},
-      {1, 16, 16, {14, 40}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 16, true, NULL},
-      {1, 12, 12, {15, 21}, {3, 3}, {1, 1, 1, 1}, {2, 2}, {1, 1}, 12, false, NULL},
-      {2, 8, 16, {7, 9}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 8, true, NULL},
-      {1, 4, 20, {13, 35}, {3, 3}, {2, 2, 2, 2}, {1, 1}, {2, 2}, 1, false, NULL},
-      {1, 3, 5, {10, 19}, {4, 4}, {0}, {1, 1}, {1, 1}, 1, true, "SAME_UPPER"},
-      {1, 3, 5, {11, 8}, {3, 3}, {0, 0, 3, 3}, {1, 1}, {1, 1}, 1, false, NULL},
-      {1, 64, 32, {20, 24}, {1, 1}, {0, 0, 0, 0}, {2, 2}, {1, 1}, 1, false, NULL},
-      {1, 5, 7, {17, 41}, {3, 3}, {2, 1, 0, 2}, {2, 2}, {2, 2}, 1, true, NULL},
-      {1, 3, 9, {19, 44}, {7, 7}, {3, 3, 3, 3}, {3, 2}, {1, 1}, 1, false, NULL},
-      {1, 4, 8, {50, 0}, {3, 0}, {2, 1}, {1, 0}, {1, 0}, 1, true, NULL},
-      {1, 6, 6, {47, 0}, {5, 0}, {2, 2}, {2, 0}, {1, 0}, 6, false, NULL},
+      {1, 3, 4, {9, 10}, {1, 1}, {1, 0, 0, 2}, {1, 1}, {1, 1}, 1, false, NULL, false},
+      {2, 5, 13, {11, 37}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, NULL, false},
+      {1, 8, 24, {12, 40}, {3, 3}, {0, 1, 2, 1}, {1, 1}, {1, 1}, 1, false, NULL, false},
+      {1, 16, 64, {8, 56}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, NULL, false},
+      {1, 4, 6, {14, 17}, {5, 5}, {2, 2, 2, 2}, {1, 1}, {1, 1}, 1, false, NULL, false},
+      {1, 6, 8, {15, 33}, {3, 3}, {1, 1, 1, 1}, {2, 2}, {1, 1}, 1, true, NULL, false},
+      {1, 6, 6, {16, 35}, {5, 3}, {2, 1, 1, 0}, {2, 1}, {1, 1}, 2, false, NULL, false},
+      {1, 8, 10, {9, 21}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 2, true, NULL, false},
+      {1, 16, 16, {14, 40}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 16, true, NULL, false},
+      {1, 12, 12, {15, 21}, {3, 3}, {1, 1, 1, 1}, {2, 2}, {1, 1}, 12, false, NULL, false},
+      {2, 8, 16, {7, 9}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 8, true, NULL, false},
+      {1, 4, 20, {13, 35}, {3, 3}, {2, 2, 2, 2}, {1, 1}, {2, 2}, 1, false, NULL, false},
+      {1, 3, 5, {10, 19}, {4, 4}, {0}, {1, 1}, {1, 1}, 1, true, "SAME_UPPER", false},
+      {1, 3, 5, {11, 8}, {3, 3}, {0, 0, 3, 3}, {1, 1}, {1, 1}, 1, false, NULL, false},
+      {1, 64, 32, {20, 24}, {1, 1}, {0, 0, 0, 0}, {2, 2}, {1, 1}, 1, false, NULL, false},
+      {1, 5, 7, {17, 41}, {3, 3}, {2, 1, 0, 2}, {2, 2}, {2, 2}, 1, true, NULL, false},
+      {1, 3, 9, {19, 44}, {7, 7}, {3, 3, 3, 3}, {3, 2}, {1, 1}, 1, false, NULL, false},
+      {1, 4, 8, {50, 0}, {3, 0}, {2, 1}, {1, 0}, {1, 0}, 1, true, NULL, false},
+      {1, 6, 6, {47, 0}, {5, 0}, {2, 2}, {2, 0}, {1, 0}, 6, false, NULL, false},
+      /* flattened: junk columns cropped (tails along p and m, batch 2, no copy, dilation,
+       * depthwise in rows of points, or in one when it is short) */
+      {2, 16, 24, {7, 7}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, NULL, true},
+      {1, 8, 13, {14, 14}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, false, NULL, true},
+      {1, 12, 20, {28, 28}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, NULL, true},
+      {1, 8, 16, {14, 14}, {3, 3}, {1, 1, 1, 1}, {2, 2}, {1, 1}, 1, true, NULL, true},
+      {1, 5, 9, {9, 9}, {3, 3}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 1, false, NULL, true},
+      {1, 4, 7, {10, 10}, {3, 3}, {2, 2, 2, 2}, {1, 1}, {2, 2}, 1, true, NULL, true},
+      {1, 3, 6, {6, 11}, {3, 3}, {1, 0, 2, 1}, {1, 1}, {1, 1}, 1, false, NULL, true},
+      {1, 4, 5, {3, 3}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1, true, NULL, true},
+      {1, 6, 10, {13, 15}, {5, 5}, {2, 2, 2, 2}, {2, 2}, {1, 1}, 1, false, NULL, true},
+      {2, 16, 16, {7, 7}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 16, true, NULL, true},
+      {1, 24, 24, {14, 14}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 24, false, NULL, true},
+      {1, 8, 8, {4, 5}, {3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 8, true, NULL, true},
+      {1, 8, 8, {11, 12}, {3, 3}, {2, 2, 2, 2}, {1, 1}, {2, 2}, 8, true, NULL, true},
+      /* flattened, Wc == OW: stored through a view (1x1; strided 1x1 after the phase copy;
+       * padding along the height only) */
+      {1, 32, 24, {7, 7}, {1, 1}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 1, true, NULL, true},
+      {1, 16, 40, {56, 56}, {1, 1}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 1, false, NULL, true},
+      {1, 16, 12, {14, 14}, {1, 1}, {0, 0, 0, 0}, {2, 2}, {1, 1}, 1, true, NULL, true},
+      {1, 6, 8, {7, 9}, {3, 1}, {1, 0, 1, 0}, {1, 1}, {1, 1}, 1, true, NULL, true},
   };
   for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) run_case(i, &cases[i]);
   return check_report();

@@ -1,6 +1,6 @@
 /* The passes on hand-built graphs: binding (and its errors), inference limits, folding
- * (all-constant graphs, shape chains, If with a known condition), DCE, lowering with
- * copies, and the memory plan's no-overlap guarantee. */
+ * (all-constant graphs, a Conv viewing its output, shape chains, If with a known
+ * condition), DCE, lowering with copies, and the memory plan's no-overlap guarantee. */
 #include "check.h"
 #include "node_test.h"
 
@@ -164,6 +164,27 @@ static void test_fold_all_constant(void) {
     CHECK(((uintptr_t)p->consts[0].data % 64) == 0);
   }
   kiln_program_free(p);
+  kiln_graph_free(g);
+}
+
+/* A folded 1x1 Conv (its kernel stores through a flattened (N, M, H*W) view of the
+ * output) leaves the value its own 4-D shape. */
+static void test_fold_conv_view(void) {
+  int64_t xd[4] = {1, 2, 2, 3}, wd[4] = {1, 2, 1, 1};
+  float xv[12] = {1, 2, 3, 4, 5, 6, 10, 20, 30, 40, 50, 60}, wv[2] = {1, -1};
+  kiln_graph *g = kiln_graph_new();
+  int x = constant(g, "x", KILN_F32, 4, xd, xv), w = constant(g, "w", KILN_F32, 4, wd, wv);
+  int out = node(g, &g->main, "Conv", x, w, "y");
+  add_output(g, out);
+  kiln_options o = {0};
+  kiln_error err = {0};
+  CHECK(kiln_pass_infer(g, &o, &err) == KILN_OK);
+  CHECK(kiln_pass_fold(g, INT64_MAX, &err) == KILN_OK);
+  const kiln_value *v = &g->values[out];
+  CHECK(g->main.nnodes == 0 && v->data && v->rank == 4 && v->dims[0] == 1 && v->dims[1] == 1 &&
+        v->dims[2] == 2 && v->dims[3] == 3);
+  const float *r = v->data;
+  for (int i = 0; r && i < 6; i++) CHECK(r[i] == xv[i] - xv[i + 6]);
   kiln_graph_free(g);
 }
 
@@ -386,6 +407,7 @@ int main(void) {
   test_bind();
   test_bind_message();
   test_fold_all_constant();
+  test_fold_conv_view();
   test_limit();
   test_memplan_chain();
   test_memplan_diamond();
