@@ -8,9 +8,15 @@
 
 #include <stdio.h>
 
-/* Everything, in order: bind, infer (with expansion), fold, DCE, lower, plan. */
+/* Everything, in order: the graph passes, then the kernel passes. */
 kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_program **out,
                             kiln_error *err);
+/* The graph passes: bind, infer (with expansion), fold, BatchNormalization into Conv, DCE. */
+kiln_status kiln_passes_graph(kiln_graph *g, const kiln_options *opts, kiln_error *err);
+/* The kernel passes on a graph the graph passes have run on: lower, fuse (unless
+ * opts->no_fuse), plan memory, default schedules. */
+kiln_status kiln_passes_kernels(const kiln_graph *g, const kiln_options *opts,
+                                kiln_program **out, kiln_error *err);
 
 /* Binds free input dims and input values from opts; errors name any dim left free. */
 kiln_status kiln_pass_bind_inputs(kiln_graph *g, const kiln_options *opts, kiln_error *err);
@@ -27,8 +33,11 @@ kiln_status kiln_pass_fold(kiln_graph *g, int64_t max_elems, kiln_error *err);
 void kiln_pass_fold_batchnorm(kiln_graph *g);
 /* Removes nodes whose outputs nothing reads. */
 void kiln_pass_dce(kiln_graph *g);
-/* Lowers every node to a kernel and plans memory: the finished program. */
+/* Lowers every node to a kernel: the program, its memory not yet planned. */
 kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error *err);
+/* Fuses elementwise kernels into the kernel producing their input, to a fixed point
+ * (passes/fuse.c); before memory planning. */
+void kiln_pass_fuse(const kiln_graph *g, kiln_program *p);
 
 /* Gives every stage of the program its default schedule (passes/schedule.c); tiles are
  * sized for vectors of vector_floats f32 lanes. */

@@ -1,4 +1,6 @@
-/* The whole pass pipeline: graph in, program out. */
+/* The whole pass pipeline: graph in, program out. The graph passes and the kernel passes
+ * are two lists, so `kiln dump` can print the graph between them and still build the
+ * program the API builds. */
 #include "passes/passes.h"
 
 #define FOLD_MAX_ELEMS (INT64_C(1) << 22)
@@ -14,18 +16,36 @@ static kiln_status check_nodes(const kiln_graph *g, const kiln_options *opts, ki
                    g->nnodes, (long long)max);
 }
 
-kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_program **out,
-                            kiln_error *err) {
+kiln_status kiln_passes_graph(kiln_graph *g, const kiln_options *opts, kiln_error *err) {
   kiln_error local = {0};
   if (!err) err = &local;
-  *out = NULL;
   if (check_nodes(g, opts, err) || kiln_pass_bind_inputs(g, opts, err) ||
       kiln_pass_infer(g, opts, err) || check_nodes(g, opts, err) ||
       kiln_pass_fold(g, FOLD_MAX_ELEMS, err))
     return err->code;
   kiln_pass_fold_batchnorm(g);
   kiln_pass_dce(g);
-  if (kiln_pass_lower(g, out, err)) return err->code; /* plans memory */
+  return KILN_OK;
+}
+
+kiln_status kiln_passes_kernels(const kiln_graph *g, const kiln_options *opts,
+                                kiln_program **out, kiln_error *err) {
+  kiln_error local = {0};
+  if (!err) err = &local;
+  if (kiln_pass_lower(g, out, err)) return err->code;
+  if (!(opts && opts->no_fuse)) kiln_pass_fuse(g, *out);
+  if (kiln_plan_memory(g, *out, err)) {
+    kiln_program_free(*out);
+    *out = NULL;
+    return err->code;
+  }
   kiln_pass_schedule(&(*out)->main, kiln_target_vector_floats(opts));
   return KILN_OK;
+}
+
+kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_program **out,
+                            kiln_error *err) {
+  *out = NULL;
+  kiln_status st = kiln_passes_graph(g, opts, err);
+  return st ? st : kiln_passes_kernels(g, opts, out, err);
 }

@@ -29,8 +29,10 @@ static const char *usage_main =
     "Every command takes --shape IN=DxDx.. (bind free input dims) and --max-tensor-bytes N\n"
     "(a compile-time limit); compile, run and bench also take --max-nodes N (another limit);\n"
     "compile and run take --check-bounds (generated kernels check every load and store; a\n"
-    "violation fails the run naming kernel and index). An option of another command, an unknown option or a value\n"
-    "that is not what the option wants (a whole number in its range...) is an error.\n"
+    "violation fails the run naming kernel and index). Every command takes --no-fuse (one\n"
+    "kernel per graph node: elementwise ops are not fused into the kernel before them).\n"
+    "An option of another command, an unknown option or a value that is not what the\n"
+    "option wants (a whole number in its range...) is an error.\n"
     "\n"
     "`kiln <command> --help` describes each. Exit status: 0 on success, otherwise the\n"
     "kiln_status code of the failure (1 bad arguments, 2 missing file, 3 invalid model,\n"
@@ -41,7 +43,7 @@ static const char *usage_main =
 static const char *usage_compile =
     "usage: kiln compile MODEL -o OUT [--name NAME] [--shape IN=DxDx..]... [--cpu CPU]\n"
     "                    [--features F] [--triple T] [--linker CMD] [--max-nodes N]\n"
-    "                    [--max-tensor-bytes N] [--check-bounds]\n"
+    "                    [--max-tensor-bytes N] [--check-bounds] [--no-fuse]\n"
     "Writes OUT (a shared library if it ends in .so, else a relocatable object) and NAME.h\n"
     "beside it, with `int NAME_run(inputs..., outputs..., void *workspace)` and size macros.\n"
     "NAME defaults to \"model\". --shape binds free input dims (batch...).\n"
@@ -50,7 +52,7 @@ static const char *usage_compile =
 static const char *usage_run =
     "usage: kiln run MODEL [--inputs DIR] [--random-inputs] [--seed N] [--output-dir DIR]\n"
     "                [--shape IN=DxDx..]... [--repeat N] [--threads N] [--max-nodes N]\n"
-    "                [--max-tensor-bytes N] [--check-bounds]\n"
+    "                [--max-tensor-bytes N] [--check-bounds] [--no-fuse]\n"
     "Inputs come from DIR/input_<i>.pb (TensorProto, matched by the tensor's name, else by\n"
     "position i); every input needs a file, and every file an input, unless --random-inputs\n"
     "gives inputs without a file seeded random values (--seed, default 1). Without --inputs,\n"
@@ -61,10 +63,11 @@ static const char *usage_run =
     "--output-dir writes DIR/output_<i>.pb.\n";
 
 static const char *usage_dump =
-    "usage: kiln dump MODEL [--shape IN=DxDx..]... [--kernels] [--max-tensor-bytes N]\n"
+    "usage: kiln dump MODEL [--shape IN=DxDx..]... [--kernels] [--no-fuse] [--max-tensor-bytes N]\n"
     "       kiln dump MODEL --dsl [-o OUT.kiln | --dsl-weights DIR] [--max-tensor-bytes N]\n"
     "Prints the graph after input binding, shape inference and constant folding;\n"
-    "--kernels also prints each node's kernel IR and schedule. --dsl prints the model as\n"
+    "--kernels also prints the kernel IR and schedules (a kernel computes one node, or an\n"
+    "elementwise chain fused into the node before it unless --no-fuse). --dsl prints the model as\n"
     "imported, as kiln DSL text that compiles back to the same graph, to stdout or to OUT.\n"
     "Weights of more than 16 elements are referenced by name in MODEL when it is an .onnx\n"
     "file; otherwise they are written as .npy files to the folder OUT.weights beside OUT,\n"
@@ -241,15 +244,10 @@ static int cmd_dump(int argc, char **argv) {
     cli_args_free(&a);
     return st ? cli_fail(&err) : 0;
   }
-  if (!st && kiln_pass_bind_inputs(g, &opts, &err)) st = err.code, cli_hint_unbound(a.model, &opts, &err);
-  if (!st) st = kiln_pass_infer(g, &opts, &err);
-  if (!st) st = kiln_pass_fold(g, 1 << 22, &err);
+  if (!st && (st = kiln_passes_graph(g, &opts, &err))) cli_hint_unbound(a.model, &opts, &err);
   if (!st) {
-    kiln_pass_fold_batchnorm(g);
-    kiln_pass_dce(g);
     kiln_graph_dump(g, stdout);
-    if (a.kernels && !(st = kiln_pass_lower(g, &prog, &err)))
-      kiln_pass_schedule(&prog->main, kiln_target_vector_floats(&opts));
+    if (a.kernels) st = kiln_passes_kernels(g, &opts, &prog, &err);
   }
   if (!st && prog) cli_print_kernels(&prog->main, stdout);
   kiln_program_free(prog);
