@@ -38,6 +38,13 @@ mm = [k for k in d["kernels"] if k["op"].startswith("MatMul+")][0]  # bias and R
 assert mm["flops"] >= 2 * 4 * 784 * 256, mm
 PY
 
+# --no-fuse keeps a kernel per node: the MatMuls' bias Adds and Relus come back
+fused=$("$kiln" dump "$model" --shape x=4x784 --kernels | grep -c '^kernel ')
+unfused=$("$kiln" dump "$model" --shape x=4x784 --kernels --no-fuse | grep -c '^kernel ')
+[ "$unfused" = $((fused + 5)) ] || fail "dump --no-fuse: $unfused kernels, fused $fused"
+"$kiln" bench "$model" --shape x=4x784 --repeat 1 --no-fuse "${peaks[@]}" >"$dir/table" 2>"$dir/err" &&
+  grep -q '^0 .* MatMul  ' "$dir/table" || fail "bench --no-fuse: $(cat "$dir/table" "$dir/err")"
+
 # inputs as `kiln run` takes them: a folder without the file is an error unless --random-inputs
 mkdir "$dir/in"
 "$kiln" bench "$model" --shape x=4x784 --inputs "$dir/in" "${peaks[@]}" >/dev/null 2>"$dir/err"
