@@ -10,8 +10,9 @@
  * axes, and stores into K2's output. K1 may write Y through a view that merges dims
  * (N, M, OH*OW): K2's dims then group onto K1's, and a load of K2 translates only when it
  * reads each merged group with all the group's variables in order (one merged index into
- * a view of its buffer) or not at all. Anything else is left unfused. Runs to a fixed
- * point on lowered kernels, before memory planning. Decisions look only at kernel IR. */
+ * a view of its buffer) or not at all. Anything else is left unfused, and so is a fusion
+ * whose expression would pass MAX_TREE_NODES. Runs to a fixed point on lowered kernels,
+ * before memory planning. Decisions look only at kernel IR. */
 #include "passes/passes.h"
 
 #include <stdlib.h>
@@ -25,17 +26,54 @@ static bool kernel_reads(const kiln_kernel *k, int v) {
   return false;
 }
 
-/* Kernels (and If conditions) of steps that read value v. */
-static int readers(const kiln_steps *steps, int v) {
-  int n = 0;
+/* The pass's bookkeeping: who reads each value across the whole program (kernels and If
+ * conditions, a kernel once however many buffers it has on the value), and which step of
+ * the list being fused writes it in its last stage. Kept up to date as kernels fuse, so
+ * no fusion rescans the program. */
+typedef struct fuser {
+  const kiln_graph *g;
+  int *nreaders; /* per value id */
+  int *producer; /* per value id: a step of the current list, -1 */
+} fuser;
+
+static bool first_read(const kiln_kernel *k, int b) {
+  for (int i = 0; i < b; i++)
+    if (k->bufs[i].role == KILN_BUF_INPUT && k->bufs[i].value == k->bufs[b].value) return false;
+  return true;
+}
+
+static void count_reads(fuser *f, const kiln_kernel *k, int delta) {
+  for (int b = 0; b < k->nbufs; b++)
+    if (k->bufs[b].role == KILN_BUF_INPUT && k->bufs[b].value >= 0 && first_read(k, b))
+      f->nreaders[k->bufs[b].value] += delta;
+}
+
+static void count_steps(fuser *f, const kiln_steps *steps) {
   for (int s = 0; s < steps->n; s++) {
     const kiln_step *st = &steps->steps[s];
-    if (st->kind == KILN_STEP_IF)
-      n += (st->cond.index == v) + readers(st->then_steps, v) + readers(st->else_steps, v);
-    else
-      n += kernel_reads(st->kernel, v);
+    if (st->kind == KILN_STEP_IF) {
+      if (st->cond.index >= 0) f->nreaders[st->cond.index]++;
+      count_steps(f, st->then_steps);
+      count_steps(f, st->else_steps);
+    } else {
+      count_reads(f, st->kernel, 1);
+    }
   }
-  return n;
+}
+
+/* Does a step of steps (fused-away steps are NULL kernels) read value v? */
+static bool steps_read(const kiln_steps *steps, int from, int to, int v) {
+  for (int s = from; s < to; s++) {
+    const kiln_step *st = &steps->steps[s];
+    if (st->kind == KILN_STEP_IF) {
+      if (st->cond.index == v || steps_read(st->then_steps, 0, st->then_steps->n, v) ||
+          steps_read(st->else_steps, 0, st->else_steps->n, v))
+        return true;
+    } else if (st->kernel && kernel_reads(st->kernel, v)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 static bool graph_output(const kiln_graph *g, int v) {
@@ -50,6 +88,23 @@ static bool expr_reads(const kiln_expr *x, const kiln_kernel *k, int v) {
   for (int d = 0; x->kind == KX_LOAD && d < x->nidx; d++)
     if (expr_reads(x->idx[d], k, v)) return true;
   return expr_reads(x->a, k, v) || expr_reads(x->b, k, v) || expr_reads(x->c, k, v);
+}
+
+/* Fused expressions stay small as trees: the passes and codegen after fusion walk them
+ * as trees (a value read twice is walked twice), so an unbounded chain, or one reading its
+ * input twice at every step, would cost time exponential in its length. */
+#define MAX_TREE_NODES 256
+
+/* The nodes of x walked as a tree, counted up to just past budget. */
+static int tree_size(const kiln_expr *x, int budget) {
+  if (!x || budget < 0) return 0;
+  int n = 1;
+  for (int d = 0; x->kind == KX_LOAD && d < x->nidx && n <= budget; d++)
+    n += tree_size(x->idx[d], budget - n);
+  if (n <= budget) n += tree_size(x->a, budget - n);
+  if (n <= budget) n += tree_size(x->b, budget - n);
+  if (n <= budget) n += tree_size(x->c, budget - n);
+  return n;
 }
 
 /* ---- shapes of the two kernels -------------------------------------------------------- */
@@ -284,7 +339,7 @@ static bool fuse_pair(kiln_kernel *k1, const kiln_kernel *k2, int yv) {
   kiln_expr *v = copy_expr(&c, s2->value);
   free(c.from);
   free(c.to);
-  if (c.failed || v->dtype != z->dtype) {
+  if (c.failed || v->dtype != z->dtype || tree_size(v, MAX_TREE_NODES) > MAX_TREE_NODES) {
     k1->nbufs = nbufs; /* views added for the failed attempt go again */
     k1->has_checks = checks;
     return false;
@@ -303,55 +358,85 @@ static bool fuse_pair(kiln_kernel *k1, const kiln_kernel *k2, int yv) {
   return true;
 }
 
-/* Does any step in [from, to) read an output of k? */
-static bool outputs_read(const kiln_steps *steps, int from, int to, const kiln_kernel *k) {
+/* Does a step in [from, to) read an output of k other than y? */
+static bool outputs_read(const kiln_steps *steps, int from, int to, const kiln_kernel *k, int y) {
   for (int b = 0; b < k->nbufs; b++)
-    if (k->bufs[b].role == KILN_BUF_OUTPUT) {
-      kiln_steps range = {.n = to - from, .steps = steps->steps + from};
-      if (readers(&range, k->bufs[b].value)) return true;
-    }
+    if (k->bufs[b].role == KILN_BUF_OUTPUT && k->bufs[b].value != y &&
+        steps_read(steps, from, to, k->bufs[b].value))
+      return true;
   return false;
+}
+
+static int last_output(const kiln_kernel *k) {
+  return k->nstages ? k->bufs[k->stages[k->nstages - 1].out_buf].value : -1;
 }
 
 /* Fuses step j into the producer of one of its inputs, if one qualifies; the fused kernel
  * takes step j's place (every input of both is computed by then, and nothing between
- * reads K1's outputs), K1's step goes. */
-static bool fuse_step(const kiln_graph *g, kiln_program *p, kiln_steps *steps, int j) {
+ * reads K1's outputs), K1's step is left empty. */
+static bool fuse_step(fuser *f, kiln_steps *steps, int j) {
   kiln_kernel *k2 = steps->steps[j].kernel;
   if (!elementwise(k2)) return false;
-  for (int i = j - 1; i >= 0; i--) {
-    if (steps->steps[i].kind != KILN_STEP_KERNEL) continue;
-    kiln_kernel *k1 = steps->steps[i].kernel;
-    if (!k1->nstages) continue;
-    int yv = k1->bufs[k1->stages[k1->nstages - 1].out_buf].value;
-    if (yv < 0 || !kernel_reads(k2, yv) || graph_output(g, yv) || readers(&p->main, yv) != 1 ||
-        !producer_ok(k1, yv) || outputs_read(steps, i + 1, j, k1) || !fuse_pair(k1, k2, yv))
+  for (int b = 0; b < k2->nbufs; b++) {
+    int yv = k2->bufs[b].value, i = yv >= 0 ? f->producer[yv] : -1;
+    if (k2->bufs[b].role != KILN_BUF_INPUT || i < 0 || i >= j || f->nreaders[yv] != 1 ||
+        graph_output(f->g, yv))
       continue;
+    kiln_kernel *k1 = steps->steps[i].kernel;
+    if (steps->steps[i].kind != KILN_STEP_KERNEL || !k1 || last_output(k1) != yv)
+      continue; /* produced in an enclosing list, not this one */
+    if (!producer_ok(k1, yv) || outputs_read(steps, i + 1, j, k1, yv)) continue;
+    count_reads(f, k1, -1);
+    count_reads(f, k2, -1);
+    if (!fuse_pair(k1, k2, yv)) {
+      count_reads(f, k1, 1);
+      count_reads(f, k2, 1);
+      continue;
+    }
+    count_reads(f, k1, 1);
+    f->producer[yv] = -1;
     kiln_kernel_free(k2);
-    steps->steps[j].kernel = k1;
-    memmove(&steps->steps[i], &steps->steps[i + 1], sizeof(kiln_step) * (size_t)(steps->n - i - 1));
-    steps->n--;
+    steps->steps[j].kernel = k1; /* still writes K2's output last: producer stays j */
+    steps->steps[i].kernel = NULL;
     return true;
   }
   return false;
 }
 
-static bool fuse_steps(const kiln_graph *g, kiln_program *p, kiln_steps *steps) {
+static bool fuse_steps(fuser *f, kiln_steps *steps) {
   bool changed = false;
+  for (int s = 0; s < steps->n; s++)
+    if (steps->steps[s].kind == KILN_STEP_KERNEL && last_output(steps->steps[s].kernel) >= 0)
+      f->producer[last_output(steps->steps[s].kernel)] = s;
   for (int j = 0; j < steps->n; j++) {
     kiln_step *st = &steps->steps[j];
     if (st->kind == KILN_STEP_IF) {
-      changed |= fuse_steps(g, p, st->then_steps);
-      changed |= fuse_steps(g, p, st->else_steps);
-    } else if (fuse_step(g, p, steps, j)) {
-      changed = true;
-      j--; /* the fused kernel now sits one step earlier */
+      changed |= fuse_steps(f, st->then_steps);
+      changed |= fuse_steps(f, st->else_steps);
+    } else {
+      while (fuse_step(f, steps, j)) changed = true; /* then its other inputs' producers */
     }
   }
+  int n = 0; /* drop the emptied steps */
+  for (int s = 0; s < steps->n; s++) {
+    if (steps->steps[s].kind == KILN_STEP_KERNEL && !steps->steps[s].kernel) continue;
+    if (steps->steps[s].kind == KILN_STEP_KERNEL && last_output(steps->steps[s].kernel) >= 0)
+      f->producer[last_output(steps->steps[s].kernel)] = -1;
+    steps->steps[n++] = steps->steps[s];
+  }
+  steps->n = n;
   return changed;
 }
 
 void kiln_pass_fuse(const kiln_graph *g, kiln_program *p) {
-  while (fuse_steps(g, p, &p->main)) {
+  fuser f = {.g = g};
+  size_t nv = (size_t)(g->nvalues ? g->nvalues : 1);
+  f.nreaders = kiln_xcalloc(nv, sizeof(int));
+  f.producer = kiln_xmalloc(nv * sizeof(int));
+  for (size_t v = 0; v < nv; v++) f.producer[v] = -1;
+  count_steps(&f, &p->main);
+  while (fuse_steps(&f, &p->main)) {
   }
+  free(f.nreaders);
+  free(f.producer);
 }

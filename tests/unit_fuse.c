@@ -263,6 +263,13 @@ int main(void) {
   /* the Transpose reads Relu's output at a transposed index */
   check_model("model m(x: f32[4, 6]) { return y = Transpose(Relu(x), perm=[1, 0]) }\n", 2, 2,
               "Transpose");
+  /* a chain of 300 Relus: fused kernels stay small (MAX_TREE_NODES), so several remain */
+  static char chain[16384];
+  int len = snprintf(chain, sizeof chain, "model m(x: f32[64]) {\n  t0 = Relu(x)\n");
+  for (int i = 1; i < 299; i++) len += snprintf(chain + len, sizeof chain - (size_t)len,
+                                                "  t%d = Relu(t%d)\n", i, i - 1);
+  snprintf(chain + len, sizeof chain - (size_t)len, "  return y = Relu(t298)\n}\n");
+  check_model(chain, 3, 300, NULL);
   check_gather();
   check_signatures();
   check_merged(BIAS_C, true);
