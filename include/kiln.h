@@ -99,6 +99,8 @@ typedef struct kiln_options {
   int profile;               /* JIT: generated code times each kernel step of a run (two
                                 clock reads around it) for kiln's tools (`kiln bench`); 0 =
                                 no timing code. kiln_compile_aot refuses it */
+  int no_fuse;               /* 1 = one kernel per graph node: elementwise ops are not fused
+                                into the kernel before them (to compare with the fused code) */
 } kiln_options;
 
 typedef struct kiln_model kiln_model;

@@ -113,7 +113,7 @@ static void print_storage(const kiln_storage *s, FILE *out) {
 }
 
 void kiln_kernel_print(const kiln_kernel *k, FILE *out) {
-  fprintf(out, "kernel %s\n", k->name);
+  fprintf(out, "kernel %s (%s)\n", k->name, k->op ? k->op : "?");
   for (int b = 0; b < k->nbufs; b++) {
     const kiln_buffer *buf = &k->bufs[b];
     fprintf(out, "  %s %s : %s[", role_name(buf->role), buf->name, kiln_dtype_name(buf->dtype));

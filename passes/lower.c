@@ -184,7 +184,6 @@ kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error 
     if (dup || val->is_input || kiln_value_is_const(g, v))
       add_copy(g, &p->main, v, v, (kiln_storage){KILN_STORE_OUTPUT, j, 0});
   }
-  if (!st) st = kiln_plan_memory(g, p, err);
   if (st) {
     kiln_program_free(p);
     return st;

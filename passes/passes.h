@@ -9,7 +9,8 @@
 #include <stdio.h>
 
 /* The whole pipeline (passes/pipeline.c), in order: limit, bind, infer (with expansion),
- * fold, fold-bn, panels, dce, lower (with the memory plan), schedule, instrument. */
+ * fold, fold-bn, panels, dce, lower, fuse (unless opts->no_fuse), memplan, schedule,
+ * instrument. */
 kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_program **out,
                             kiln_error *err);
 /* The pipeline up to and including the pass named `last` (NULL: all of it): *out is the
@@ -38,8 +39,11 @@ void kiln_pass_fold_batchnorm(kiln_graph *g);
 kiln_status kiln_pass_pack_panels(kiln_graph *g, int vector_floats, kiln_error *err);
 /* Removes nodes whose outputs nothing reads. */
 void kiln_pass_dce(kiln_graph *g);
-/* Lowers every node to a kernel and plans memory: the finished program. */
+/* Lowers every node to a kernel: the program, its memory not yet planned. */
 kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error *err);
+/* Fuses elementwise kernels into the kernel producing their input, to a fixed point
+ * (passes/fuse.c); before memory planning. */
+void kiln_pass_fuse(const kiln_graph *g, kiln_program *p);
 
 /* Gives every stage of the program its default schedule (passes/schedule.c), installed
  * as a recipe (ir/schedule.h); tiles are sized for vectors of vector_floats f32 lanes. */

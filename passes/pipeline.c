@@ -45,6 +45,11 @@ static kiln_status dce(state *s) {
   return KILN_OK;
 }
 static kiln_status lower(state *s) { return kiln_pass_lower(s->g, &s->p, s->err); }
+static kiln_status fuse(state *s) {
+  if (!s->opts->no_fuse) kiln_pass_fuse(s->g, s->p);
+  return KILN_OK;
+}
+static kiln_status memplan(state *s) { return kiln_plan_memory(s->g, s->p, s->err); }
 static kiln_status schedule(state *s) {
   return kiln_pass_schedule(&s->p->main, kiln_target_vector_floats(s->opts), s->err);
 }
@@ -65,7 +70,9 @@ static const struct {
     {"fold-bn", fold_bn}, /* BatchNormalization into the Conv before it */
     {"panels", panels},   /* constant GEMM weights packed as register-tile panels */
     {"dce", dce},         /* dead nodes */
-    {"lower", lower},     /* one kernel per node, the memory plan: the program */
+    {"lower", lower},     /* one kernel per node: the program */
+    {"fuse", fuse},       /* elementwise kernels into their producers */
+    {"memplan", memplan}, /* storage of every buffer: inputs, outputs, constants, arena */
     {"schedule", schedule},     /* default schedules, as recipes */
     {"instrument", instrument}, /* check record, timing slots */
 };

@@ -13,7 +13,7 @@ fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 peaks=(--peak-gflops 100 --peak-gbs 10) # no measuring: the test stays quick
 
-"$kiln" dump "$model" --shape x=4x784 --kernels | sed -n 's/^kernel //p' >"$dir/dump"
+"$kiln" dump "$model" --shape x=4x784 --kernels | sed -n 's/^kernel \([^ ]*\) .*/\1/p' >"$dir/dump"
 "$kiln" bench "$model" --shape x=4x784 --repeat 3 "${peaks[@]}" >"$dir/table" 2>"$dir/err" ||
   fail "bench exited $?: $(cat "$dir/err")"
 awk '/^[0-9]+ /{print $2}' "$dir/table" >"$dir/rows"
@@ -34,9 +34,16 @@ assert d["threads"] == 1, "the table runs at the first count"
 total_ms = sum(k["time_us"] for k in d["kernels"]) / 1e3
 e2e = d["end_to_end"][0]["median_ms"]
 assert total_ms > 0 and e2e > 0 and e2e / 10 <= total_ms <= e2e * 10, (total_ms, e2e)
-mm = [k for k in d["kernels"] if k["op"] in ("MatMul", "MatMulPanels")][0]
-assert mm["flops"] == 2 * 4 * 784 * 256, mm
+mm = [k for k in d["kernels"] if k["op"].split("+")[0] in ("MatMul", "MatMulPanels")][0]
+assert "+" in mm["op"] and mm["flops"] >= 2 * 4 * 784 * 256, mm  # bias and Relu fused
 PY
+
+# --no-fuse keeps a kernel per node: the MatMuls' bias Adds and Relus come back
+fused=$("$kiln" dump "$model" --shape x=4x784 --kernels | grep -c '^kernel ')
+unfused=$("$kiln" dump "$model" --shape x=4x784 --kernels --no-fuse | grep -c '^kernel ')
+[ "$unfused" = $((fused + 5)) ] || fail "dump --no-fuse: $unfused kernels, fused $fused"
+"$kiln" bench "$model" --shape x=4x784 --repeat 1 --no-fuse "${peaks[@]}" >"$dir/table" 2>"$dir/err" &&
+  grep -q '^0 .* MatMul\(Panels\)\?  ' "$dir/table" || fail "bench --no-fuse: $(cat "$dir/table" "$dir/err")"
 
 # inputs as `kiln run` takes them: a folder without the file is an error unless --random-inputs
 mkdir "$dir/in"

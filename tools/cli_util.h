@@ -32,7 +32,7 @@ typedef struct cli_args {
   int nthread_counts;
   double peak_gflops, peak_gbs; /* bench: 0 = measure */
   int64_t max_nodes, max_tensor_bytes;
-  bool kernels, help, check_bounds, dsl, random_inputs, json, profile;
+  bool kernels, help, check_bounds, dsl, random_inputs, json, profile, no_fuse;
 } cli_args;
 
 /* A DIR/input_<k>.pb file given to `kiln run --inputs DIR`. */
