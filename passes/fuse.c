@@ -134,6 +134,51 @@ static bool plain_store(const kiln_kernel *k, const kiln_stage *s) {
   return nvars == nspatial;
 }
 
+/* Is o "a * c + b" over spatial axes a and b with extent(b) == c (MatMulPanels' column,
+ * panel * nr + lane)? Sets the axes. */
+static bool split_index(const kiln_stage *s, const kiln_expr *o, int *a, int *b) {
+  if (o->kind != KX_BINARY || o->op != KB_ADD) return false;
+  const kiln_expr *mul = o->a, *lane = o->b;
+  if (mul->kind != KX_BINARY) mul = o->b, lane = o->a;
+  if (mul->kind != KX_BINARY || mul->op != KB_MUL || lane->kind != KX_VAR) return false;
+  const kiln_expr *v = mul->a, *c = mul->b;
+  if (v->kind != KX_VAR) v = mul->b, c = mul->a;
+  if (v->kind != KX_VAR || c->kind != KX_CONST || v->axis == lane->axis) return false;
+  *a = v->axis;
+  *b = lane->axis;
+  return *a >= 0 && *a < s->naxes && *b >= 0 && *b < s->naxes && !s->axes[*a].reduce &&
+         !s->axes[*b].reduce && s->axes[*b].extent == c->i;
+}
+
+/* Does s write each element of its output exactly once, with out_idx plain variables or
+ * split ones (split_index) covering their dims? What a producer must do to hand its
+ * output over: the consumer's index d becomes out_idx[d], whatever expression it is. */
+static bool covering_store(const kiln_kernel *k, const kiln_stage *s) {
+  const kiln_buffer *b = &k->bufs[s->out_buf];
+  int nspatial = 0, nvars = 0;
+  bool used[KILN_MAX_AXES] = {0};
+  for (int a = 0; a < s->naxes; a++) nspatial += !s->axes[a].reduce;
+  if (s->nout_idx != b->rank) return false;
+  for (int d = 0; d < b->rank; d++) {
+    const kiln_expr *o = s->out_idx[d];
+    int x, y;
+    if (b->dims[d] == 1 && const_zero(o)) continue;
+    if (split_index(s, o, &x, &y)) {
+      if (used[x] || used[y] || s->axes[x].extent * s->axes[y].extent != b->dims[d])
+        return false;
+      used[x] = used[y] = true;
+      nvars += 2;
+      continue;
+    }
+    if (o->kind != KX_VAR || o->axis < 0 || o->axis >= s->naxes || used[o->axis] ||
+        s->axes[o->axis].reduce || s->axes[o->axis].extent != b->dims[d] || b->dims[d] <= 0)
+      return false;
+    used[o->axis] = true;
+    nvars++;
+  }
+  return nvars == nspatial;
+}
+
 /* One stage without reduction storing its only output (no temporaries) elementwise. */
 static bool elementwise(const kiln_kernel *k) {
   if (k->nstages != 1 || k->stages[0].reduce != KR_NONE) return false;
@@ -298,7 +343,7 @@ static kiln_expr *copy_expr(fuse_ctx *c, const kiln_expr *x) {
 static bool producer_ok(const kiln_kernel *k1, int yv) {
   const kiln_stage *s1 = &k1->stages[k1->nstages - 1];
   const kiln_buffer *y = &k1->bufs[s1->out_buf];
-  if (y->role != KILN_BUF_OUTPUT || y->value != yv || !plain_store(k1, s1)) return false;
+  if (y->role != KILN_BUF_OUTPUT || y->value != yv || !covering_store(k1, s1)) return false;
   for (int s = 0; s < k1->nstages; s++) {
     const kiln_stage *st = &k1->stages[s];
     if ((s < k1->nstages - 1 && k1->bufs[st->out_buf].value == yv) ||

@@ -238,13 +238,14 @@ int main(void) {
               "  return y = Clip(Gemm(a, w, c, transB=1), 0.0, 0.5)\n}\n",
               1, 2, "Gemm+Clip");
   /* Gelu: h feeds Div and the Mul, so the Div/Erf/Add chain fuses first, then the Muls,
-   * then the whole of it into the MatMul once h has one reader left */
+   * then the whole of it into the MatMul once h has one reader left; a whole panel wide
+   * (32 columns), the MatMul reads packed weights and stores column panel * 32 + lane */
   check_model("model m(a: f32[6, 16]) {\n"
               "  param w: f32[16, 32] = normal(0, 0.5)\n"
               "  param b: f32[32] = normal(0, 0.5)\n"
               "  h = MatMul(a, w) + b\n"
               "  return y = h * (1.0 + Erf(h / 1.4142135623730951)) * 0.5\n}\n",
-              1, 7, "MatMul+Add+Div+Erf+Add+Mul+Mul");
+              1, 7, "MatMulPanels+Add+Div+Erf+Add+Mul+Mul");
   /* a reduction with keepdims writes y[i, 0]: its epilogue takes the Add and the Sqrt */
   check_model("model m(x: f32[4, 8]) { return y = Sqrt(ReduceMean(x, [1]) + 1.0) }\n", 1, 3,
               "ReduceMean+Add+Sqrt");
