@@ -107,6 +107,41 @@ static int tree_size(const kiln_expr *x, int budget) {
   return n;
 }
 
+static bool uses_axis(const kiln_expr *x, int a) {
+  if (!x) return false;
+  if (x->kind == KX_VAR) return x->axis == a;
+  for (int d = 0; x->kind == KX_LOAD && d < x->nidx; d++)
+    if (uses_axis(x->idx[d], a)) return true;
+  return uses_axis(x->a, a) || uses_axis(x->b, a) || uses_axis(x->c, a);
+}
+
+/* Does x load a buffer of k other than value yv at an index that uses axis a? */
+static bool loads_along(const kiln_kernel *k, const kiln_expr *x, int yv, int a) {
+  if (!x) return false;
+  if (x->kind == KX_LOAD && k->bufs[x->buf].value != yv)
+    for (int d = 0; d < x->nidx; d++)
+      if (uses_axis(x->idx[d], a)) return true;
+  for (int d = 0; x->kind == KX_LOAD && d < x->nidx; d++)
+    if (loads_along(k, x->idx[d], yv, a)) return true;
+  return loads_along(k, x->a, yv, a) || loads_along(k, x->b, yv, a) ||
+         loads_along(k, x->c, yv, a);
+}
+
+/* An epilogue that loads along a reduction's innermost output axis (a residual Add) stays
+ * out of it when that axis spans more than one register tile (32 floats) but no whole
+ * number of them: the last tile then moves back over the one before, and LLVM's SLP
+ * vectorizer turns such a tile with extra loads into code several times slower than the
+ * kernels unfused (ResNet-50's 7x7 and 14x14 residual blocks). */
+#define TILE_FLOATS 32
+static bool epilogue_ok(const kiln_stage *s1, const kiln_kernel *k2, int yv) {
+  const kiln_stage *s2 = &k2->stages[0];
+  if (s1->reduce == KR_NONE || !s1->nout_idx || !s2->nout_idx) return true;
+  const kiln_expr *o = s1->out_idx[s1->nout_idx - 1], *o2 = s2->out_idx[s2->nout_idx - 1];
+  if (o->kind != KX_VAR || o2->kind != KX_VAR) return true; /* split columns: whole panels */
+  int64_t n = s1->axes[o->axis].extent;
+  return n <= TILE_FLOATS || n % TILE_FLOATS == 0 || !loads_along(k2, s2->value, yv, o2->axis);
+}
+
 /* ---- shapes of the two kernels -------------------------------------------------------- */
 
 static bool const_zero(const kiln_expr *x) {
@@ -384,7 +419,8 @@ static bool fuse_pair(kiln_kernel *k1, const kiln_kernel *k2, int yv) {
   kiln_expr *v = copy_expr(&c, s2->value);
   free(c.from);
   free(c.to);
-  if (c.failed || v->dtype != z->dtype || tree_size(v, MAX_TREE_NODES) > MAX_TREE_NODES) {
+  if (c.failed || v->dtype != z->dtype || tree_size(v, MAX_TREE_NODES) > MAX_TREE_NODES ||
+      !epilogue_ok(s1, k2, yv)) {
     k1->nbufs = nbufs; /* views added for the failed attempt go again */
     k1->has_checks = checks;
     return false;

@@ -227,6 +227,16 @@ int main(void) {
               "  param b: f32[4] = normal(0, 0.5)\n"
               "  return y = Relu(Conv(x, w, b, pads=[1, 1, 1, 1]) + r)\n}\n",
               1, 3, "Conv+Add+Relu");
+  /* a residual along the 49 flattened points of a 7x7 1x1 Conv (more than one register
+   * tile, not a whole number of them) stays out of the conv; 8x8 (64 points) fuses */
+  check_model("model m(x: f32[1, 8, 7, 7], r: f32[1, 16, 7, 7]) {\n"
+              "  param w: f32[16, 8, 1, 1] = normal(0, 0.5)\n"
+              "  return y = Relu(Conv(x, w) + r)\n}\n",
+              2, 3, "Add+Relu");
+  check_model("model m(x: f32[1, 8, 8, 8], r: f32[1, 16, 8, 8]) {\n"
+              "  param w: f32[16, 8, 1, 1] = normal(0, 0.5)\n"
+              "  return y = Relu(Conv(x, w) + r)\n}\n",
+              1, 3, "Conv+Add+Relu");
   check_model("model m(a: f32[8, 16]) {\n"
               "  param w: f32[16, 12] = normal(0, 0.5)\n"
               "  param b: f32[12] = normal(0, 0.5)\n"
