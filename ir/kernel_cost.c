@@ -82,12 +82,12 @@ void kiln_kernel_cost_of(const kiln_kernel *k, kiln_kernel_cost *out) {
   }
 }
 
-/* Rates of one core running vectorized generated code (measured on the development
- * machines' tiny kernels: a 1x128x512 GEMM at ~65 GFLOP/s, an in-cache Add at ~100 GB/s,
- * a Sigmoid at ~15 ops-equivalent per element). */
-#define OPS_PER_NS 64.0
-#define BYTES_PER_NS 64.0
-#define CALL_OPS 16 /* exp, log, tanh, erf, sin, cos, sigmoid, pow, fmod */
+/* Rates of one core running generated code on the development machines (AVX-512):
+ * register-tiled GEMMs of bert_tiny reach 150-180 GFLOP/s, mlp's GEMVs stream their
+ * weights from L3 at ~35 GB/s, a vectorized Sigmoid costs a few times an Add. */
+#define OPS_PER_NS 128.0
+#define BYTES_PER_NS 32.0
+#define CALL_OPS 24 /* exp, log, tanh, erf, sin, cos, sigmoid, pow, fmod */
 
 /* The axes (a bit each) whose loop variables x reads. */
 static unsigned axes_of(const kiln_expr *x) {

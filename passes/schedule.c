@@ -21,7 +21,7 @@
 /* Estimated single-thread time (ir/kernel_cost.h) below which a stage runs serially: waking
  * a worker and joining it costs ~1 us on a quiet machine and several on a busy one, so a
  * stage is split only when half of it saves clearly more than that. */
-#define PARALLEL_MIN_NS 20000.0
+#define PARALLEL_MIN_NS 30000.0
 
 /* Does e mention axis a? */
 static bool uses_axis(const kiln_expr *e, int a) {

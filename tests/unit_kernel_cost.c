@@ -64,7 +64,7 @@ static void test_stage_cost(void) {
   double exp = stage_ns("model m(a: f32[64, 64]) { return c = Exp(a) }");
   double add = stage_ns("model m(a: f32[64, 64], b: f32[64, 64]) { return c = a + b }");
   double bias = stage_ns("model m(a: f32[64, 64], b: f32[64]) { return c = a + b }");
-  CHECK(relu > 0 && exp > 2 * relu); /* a transcendental call weighs more than an op */
+  CHECK(relu > 0 && exp > 1.5 * relu); /* a transcendental call weighs more than an op */
   CHECK(bias < add && bias > relu);  /* a broadcast operand is read once, not per row */
   /* a GEMV reads its weight once per run: its time grows with K * N like a GEMM's */
   double k256 = stage_ns("model m(a: f32[1, 256], b: f32[256, 256]) { return c = MatMul(a, b) }");
