@@ -23,6 +23,14 @@ typedef struct kiln_kernel_cost {
  *    a kernel with perfect reuse moves; temporaries included). */
 void kiln_kernel_cost_of(const kiln_kernel *k, kiln_kernel_cost *out);
 
+/* Estimated nanoseconds one thread takes for stage s, from its expression alone: ops per
+ * point times points (a transcendental call weighs as many ops as its polynomial), plus
+ * the bytes its loads touch (each over the axes its indices use: reuse across the others
+ * is from cache) and stores, at rates of a core of the development machines. Coarse by
+ * design (within a few times of the truth): it decides whether a stage is worth the few
+ * microseconds of splitting it over threads (passes/schedule.c). */
+double kiln_stage_cost_ns(const kiln_stage *s);
+
 /* flops / (bytes_read + bytes_written); 0 for a kernel that moves no bytes. */
 double kiln_kernel_cost_intensity(const kiln_kernel_cost *c);
 

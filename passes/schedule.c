@@ -14,12 +14,15 @@
  * The tuner replaces these choices later; they only need to be safe and not slow. */
 #include "passes/passes.h"
 
+#include "ir/kernel_cost.h"
 #include "ir/schedule.h"
 
 #include <string.h>
 
-/* Minimum iterations before a stage is worth spreading over threads. */
-#define PARALLEL_MIN_WORK 16384
+/* Estimated single-thread time (ir/kernel_cost.h) below which a stage runs serially: waking
+ * a worker and joining it costs ~1 us on a quiet machine and several on a busy one, so a
+ * stage is split only when half of it saves clearly more than that. */
+#define PARALLEL_MIN_NS 30000.0
 
 /* Does e mention axis a? */
 static bool uses_axis(const kiln_expr *e, int a) {
@@ -77,9 +80,7 @@ static void move_innermost(kiln_schedule *sc, int from) {
  * there are several. */
 static void parallelize(kiln_stage *s, int nspatial, bool keep_inner) {
   kiln_schedule *sc = &s->sched;
-  int64_t work = 1;
-  for (int l = 0; l < sc->nloops; l++) work *= sc->loops[l].extent;
-  if (work < PARALLEL_MIN_WORK) return;
+  if (kiln_stage_cost_ns(s) < PARALLEL_MIN_NS) return;
   int64_t par = 1;
   for (int l = 0; l < nspatial && par < 64; l++) {
     if (s->axes[sc->loops[l].axis].reduce) break;

@@ -7,11 +7,15 @@
  * process held every stage back. Here:
  *   - workers are created once and pinned, each to its own CPU of the process's mask;
  *   - between jobs a worker spins for a bounded time (KILN_SPIN_US) and then sleeps on a
- *     futex, so an idle or oversubscribed machine costs no CPU;
- *   - a job's range is handed out in chunks from an atomic counter, so a thread slowed
- *     down by another process simply takes fewer chunks, and the caller never waits for
- *     a worker that has not joined the job: when the caller has claimed the last chunk
- *     it waits only for the chunks in flight, then closes the job to latecomers;
+ *     futex, so an idle or oversubscribed machine costs no CPU; a worker that another
+ *     process has preempted does not spin at all for a while (KILN_QUIET_US): spinning
+ *     would spend the share of its core the scheduler grants it, which it then lacks in
+ *     the middle of a job, while the caller waits for its chunk;
+ *   - a job's range is handed out in chunks from an atomic counter, each a share of what
+ *     is left (guided), so a thread slowed down by another process simply takes fewer
+ *     chunks and the last ones, which others may wait for, are small; the caller never
+ *     waits for a worker that has not joined the job: when the caller has claimed the
+ *     last chunk it waits only for the chunks in flight, then closes the job to latecomers;
  *   - one job runs at a time: a caller that finds the pool busy (another kiln_run on
  *     another thread) runs its loop itself rather than oversubscribing the cores. */
 #define _GNU_SOURCE
@@ -24,12 +28,14 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#define KILN_SPIN_US 200    /* the next stage arrives within microseconds */
-#define KILN_CHUNKS 4       /* chunks per thread: room to rebalance, little overhead */
+#define KILN_SPIN_US 200       /* the next stage arrives within microseconds */
+#define KILN_QUIET_US 100000   /* no spinning for this long after being preempted */
+#define KILN_MIN_CHUNKS 16     /* per thread: the smallest chunk is n / (16 threads) */
 #define KILN_MAX_THREADS 256
 #define CLOSED 0x80000000u  /* in P.job: no worker may join any more */
 
@@ -53,7 +59,7 @@ typedef struct pool {
   _Atomic int64_t next;       /* the next unclaimed iteration */
   kiln_rt_body body;
   void *ctx;
-  int64_t n, chunk;
+  int64_t n, split, min_chunk; /* a chunk: (n - next) / split, at least min_chunk */
   _Atomic int participants;   /* workers with an id below this take part */
   bool quit;                  /* set by stop_pool: workers return */
   pthread_t threads[KILN_MAX_THREADS];
@@ -84,20 +90,26 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* A worker's wait for a job newer than `seen`: spins for a while, then sleeps. The
- * sleepers count and seqw are both seq_cst, so the caller either sees a sleeper (and
- * wakes it) or the worker sees the new job before sleeping. */
-static uint32_t wait_job(uint32_t seen) {
+/* Involuntary context switches of the calling thread: preemptions by other threads. */
+static long preemptions(void) {
+  struct rusage ru;
+  return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : 0;
+}
+
+/* A worker's wait for a job newer than `seen`: spins for a while (unless it was preempted
+ * lately: *quiet_until), then sleeps. The sleepers count and seqw are both seq_cst, so
+ * the caller either sees a sleeper (and wakes it) or the worker sees the new job before
+ * sleeping. */
+static uint32_t wait_job(uint32_t seen, long *nivcsw, int64_t *quiet_until) {
   uint32_t v;
-  int64_t start = 0;
-  for (int i = 0;; i++) {
+  int64_t start = now_us();
+  long n = preemptions();
+  if (n != *nivcsw) *quiet_until = start + KILN_QUIET_US;
+  *nivcsw = n;
+  for (int i = 0; start >= *quiet_until; i++) {
     if ((v = atomic_load(&P.seqw)) != seen) return v;
     cpu_relax();
-    if ((i & 63) == 63) {
-      int64_t t = now_us();
-      if (!start) start = t;
-      else if (t - start > KILN_SPIN_US) break;
-    }
+    if ((i & 63) == 63 && now_us() - start > KILN_SPIN_US) break;
   }
   for (;;) {
     atomic_fetch_add(&P.sleepers, 1);
@@ -118,11 +130,18 @@ static bool join(uint32_t s) {
   }
 }
 
+/* Claims and runs chunks until none is left: each a share of what remains, so chunks
+ * shrink toward the end of the job. */
 static void run_chunks(void) {
-  for (;;) {
-    int64_t i = atomic_fetch_add_explicit(&P.next, P.chunk, memory_order_relaxed);
-    if (i >= P.n) return;
-    P.body(P.ctx, i, i + P.chunk < P.n ? i + P.chunk : P.n);
+  int64_t i = atomic_load_explicit(&P.next, memory_order_relaxed);
+  while (i < P.n) {
+    int64_t c = (P.n - i) / P.split;
+    if (c < P.min_chunk) c = P.min_chunk;
+    if (atomic_compare_exchange_weak_explicit(&P.next, &i, i + c, memory_order_relaxed,
+                                              memory_order_relaxed)) {
+      P.body(P.ctx, i, i + c < P.n ? i + c : P.n);
+      i = atomic_load_explicit(&P.next, memory_order_relaxed);
+    }
   }
 }
 
@@ -139,8 +158,10 @@ static void *worker(void *arg) {
     CPU_SET(a.cpu, &set);
     pthread_setaffinity_np(pthread_self(), sizeof set, &set); /* best effort */
   }
+  long nivcsw = preemptions();
+  int64_t quiet_until = 0;
   for (uint32_t seen = 0;;) {
-    seen = wait_job(seen);
+    seen = wait_job(seen, &nivcsw, &quiet_until);
     if (P.quit) return NULL;
     /* a stale look at participants only skips a job this worker could have joined */
     if (a.id >= atomic_load_explicit(&P.participants, memory_order_relaxed) || !join(seen))
@@ -219,8 +240,8 @@ void kiln_rt_parallel_for(kiln_rt_body body, void *ctx, int64_t n) {
   P.body = body;
   P.ctx = ctx;
   P.n = n;
-  int64_t chunks = (int64_t)T * KILN_CHUNKS;
-  P.chunk = (n + chunks - 1) / chunks;
+  P.split = 2 * (int64_t)T;
+  P.min_chunk = (n + T * KILN_MIN_CHUNKS - 1) / (T * KILN_MIN_CHUNKS);
   atomic_store_explicit(&P.participants, T - 1, memory_order_relaxed);
   atomic_store_explicit(&P.next, 0, memory_order_relaxed);
   uint32_t s = ++P.last_seq;

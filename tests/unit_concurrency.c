@@ -2,9 +2,11 @@
  * with its own input, must match a serial run of the same inputs bit for bit, through the
  * JIT (kiln_run) and through an AOT shared library (<name>_run). Several models compiled
  * at once from several threads, as the process's first compiles, must each work too. The
- * model is examples/demo.onnx (conv, pooling, gemm, softmax: parallel loops and arena
- * intermediates). */
+ * model is examples/demo.onnx (conv, pooling, gemm, softmax: arena intermediates), and
+ * for the JIT also a MatMul large enough that its loops run in parallel (the demo's stages
+ * are too small to be worth splitting), so runs contend for the thread pool. */
 #include "kiln.h"
+#include "runtime/profile.h"
 #include "tests/check.h"
 #include "tests/fuzz/pb_write.h"
 
@@ -98,6 +100,18 @@ static void jit_runs(void) {
   kiln_model_free(m);
 }
 
+static void jit_parallel_runs(void) {
+  const char *text = "model m(a: f32[128, 128]) { return c = Relu(MatMul(a, a)) }";
+  kiln_model *m = NULL;
+  kiln_error err;
+  CHECK(kiln_compile_buffer(text, strlen(text), NULL, &m, &err) == KILN_OK);
+  if (!m) return;
+  const kiln_kernel *k = kiln_model_program(m)->main.steps[0].kernel;
+  CHECK(k->stages[0].sched.loops[0].kind == KILN_LOOP_PARALLEL);
+  hammer(m, NULL, 128 * 128, 128 * 128, "JIT, parallel loops");
+  kiln_model_free(m);
+}
+
 static void aot_runs(const char *dir) {
   char so[512];
   snprintf(so, sizeof so, "%s/demo.so", dir);
@@ -177,6 +191,7 @@ int main(void) {
    * ThreadSanitizer (tools/ci_hostile.sh) checks. */
   concurrent_compiles();
   jit_runs();
+  jit_parallel_runs();
   aot_runs(dir);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -1,5 +1,6 @@
 /* The FLOP and byte counts of ir/kernel_cost.h on kernels whose cost is known: MatMul
- * M x K x N does 2MKN flops, an elementwise Add of n floats n flops and 3n*4 bytes; and
+ * M x K x N does 2MKN flops, an elementwise Add of n floats n flops and 3n*4 bytes; the
+ * estimated time of a stage (what decides parallel loops) weighs what it should; and
  * the kernel list profiled programs time follows the steps. */
 #include "check.h"
 
@@ -48,6 +49,29 @@ static void test_add(void) {
   kiln_program_free(p);
 }
 
+/* kiln_stage_cost_ns of the one stage of a DSL model's first kernel. */
+static double stage_ns(const char *text) {
+  kiln_program *p = compile(text);
+  const kiln_kernel *k[4];
+  CHECK(p && kiln_steps_kernels(&p->main, k, 4) >= 1 && k[0]->nstages == 1);
+  double ns = p ? kiln_stage_cost_ns(&k[0]->stages[0]) : 0;
+  kiln_program_free(p);
+  return ns;
+}
+
+static void test_stage_cost(void) {
+  double relu = stage_ns("model m(a: f32[64, 64]) { return c = Relu(a) }");
+  double exp = stage_ns("model m(a: f32[64, 64]) { return c = Exp(a) }");
+  double add = stage_ns("model m(a: f32[64, 64], b: f32[64, 64]) { return c = a + b }");
+  double bias = stage_ns("model m(a: f32[64, 64], b: f32[64]) { return c = a + b }");
+  CHECK(relu > 0 && exp > 1.5 * relu); /* a transcendental call weighs more than an op */
+  CHECK(bias < add && bias > relu);  /* a broadcast operand is read once, not per row */
+  /* a GEMV reads its weight once per run: its time grows with K * N like a GEMM's */
+  double k256 = stage_ns("model m(a: f32[1, 256], b: f32[256, 256]) { return c = MatMul(a, b) }");
+  double k512 = stage_ns("model m(a: f32[1, 512], b: f32[512, 256]) { return c = MatMul(a, b) }");
+  CHECK(k512 > 1.9 * k256 && k512 < 2.1 * k256);
+}
+
 static void test_chain(void) {
   kiln_program *p = compile("model m(a: f32[4, 8], b: f32[8, 2]) { return c = Softmax(MatMul(a, b)) }");
   CHECK(p != NULL);
@@ -93,6 +117,7 @@ int main(void) {
   test_profiled_run();
   test_matmul();
   test_add();
+  test_stage_cost();
   test_chain();
   return check_report();
 }

@@ -135,11 +135,18 @@ static void linker_option(void) {
 
 /* The object's own kiln_rt_parallel_for: with 4 OpenMP threads its loops go through
  * GOMP_parallel with teams of up to 4 (the host wraps it to count), with 1 thread they
- * run serially, and both give the same outputs bit for bit. */
+ * run serially, and both give the same outputs bit for bit. The model is a MatMul large
+ * enough that its default schedule runs in parallel (the demo's stages are too small). */
 static void object_runtime_team(void) {
   kiln_error err = {0};
-  CHECK(kiln_compile_aot(MODEL, NULL, path_in_dir("demo.o"), "demo", &err) == KILN_OK);
-  FILE *f = fopen(path_in_dir("host.c"), "w");
+  FILE *f = fopen(path_in_dir("big.kiln"), "w");
+  CHECK(f != NULL);
+  if (!f) return;
+  fputs("model m(a: f32[128, 128]) { return c = Relu(MatMul(a, a)) }\n", f);
+  fclose(f);
+  CHECK(kiln_compile_aot(path_in_dir("big.kiln"), NULL, path_in_dir("demo.o"), "demo", &err) ==
+        KILN_OK);
+  f = fopen(path_in_dir("host.c"), "w");
   CHECK(f != NULL);
   if (!f) return;
   fputs("#include \"demo.h\"\n#include <omp.h>\n#include <stdio.h>\n#include <string.h>\n"
