@@ -24,7 +24,9 @@ static int constant_b(const kiln_graph *g, const kiln_node *n, int vf, int64_t *
       b->dtype != KILN_F32)
     return -1;
   int tb = kiln_attr_int(n, "transB", 0) != 0, ta = kiln_attr_int(n, "transA", 0) != 0;
+  /* rows: every row of A, its batch dims included (they share the 2-D B) */
   int64_t k = b->dims[tb], nn = b->dims[!tb], m = a->dims[a->rank - 2 + ta];
+  for (int d = 0; d < a->rank - 2; d++) m *= a->dims[d];
   *nr = (m < 4 ? 4 : 2) * (int64_t)vf;
   /* under one panel there is nothing to stream */
   return k >= 1 && nn >= *nr ? tb : -1;

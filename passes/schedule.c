@@ -143,14 +143,16 @@ static bool gemm_like(const kiln_stage *s, int *m, int *n, int *panel, bool *no_
     x = y, y = t;
   }
   if (!loads_along(y, *n) || uses_axis(x, *n)) return false;
+  /* the longest such axis: [32, 1, K] x [K, N] (an LSTM's input projection) tiles its 32
+   * rows, not its size-1 dim */
+  *m = -1;
   for (int d = s->nout_idx - 2; d >= 0; d--) {
     const kiln_expr *o = s->out_idx[d];
     if (o->kind == KX_VAR && !s->axes[o->axis].reduce && uses_axis(x, o->axis) &&
-        !uses_axis(y, o->axis)) {
+        !uses_axis(y, o->axis) && (*m < 0 || s->axes[o->axis].extent > s->axes[*m].extent))
       *m = o->axis;
-      return true;
-    }
   }
+  if (*m >= 0) return true;
   /* no such axis (a depthwise Conv: both read the channel): the innermost other output
    * axis, for a tile that shares A's broadcasts across rows (the output row: the weight
    * is the same for all of them) */
