@@ -131,6 +131,41 @@ static kiln_status infer_conv(kiln_graph *g, kiln_node *n, kiln_error *err) {
   return KILN_OK;
 }
 
+/* Zeroes the positions of phase combination cb of copy buffer pb (every position when
+ * `strided` is false: one combination) that the copy stages do not write, those outside
+ * [lo, hi] in some spatial dim: per dim d, the slabs before lo[d] and after hi[d], inside
+ * [lo, hi] in the dims before d and whole in the dims after. Only the border is written
+ * (a zero fill of the whole buffer would write it twice, as much traffic again as the
+ * copy for a depthwise conv). */
+static void zero_outside(kiln_kernel *k, int pb, const kiln_window *w, const int64_t *nph,
+                         bool strided, const int64_t *nq, const int64_t *lo, const int64_t *hi,
+                         int64_t cb) {
+  const kiln_buffer *b = &k->bufs[pb];
+  int ns = w->nsp;
+  int64_t ph[KILN_MAX_SPATIAL];
+  for (int d = ns - 1, r = (int)cb; d >= 0; r /= (int)nph[d], d--) ph[d] = r % nph[d];
+  bool empty = false;
+  for (int d = 0; d < ns; d++) empty |= hi[d] < lo[d];
+  for (int d = 0; d < ns; d++)
+    for (int side = 0; side < 2; side++) {
+      /* an empty combination: all of it, once */
+      if (empty && (d > 0 || side > 0)) return;
+      int64_t from = empty ? 0 : side ? hi[d] + 1 : 0, to = empty ? nq[d] : side ? nq[d] : lo[d];
+      if (to <= from) continue;
+      kiln_stage *s = kiln_kernel_add_stage(k, "pad_zero", pb);
+      kiln_expr *o[KILN_MAX_RANK];
+      o[0] = kx_var(k, kiln_stage_axis(s, b->dims[0], false));
+      o[1] = kx_var(k, kiln_stage_axis(s, b->dims[1], false));
+      for (int e = 0; e < ns; e++) {
+        int64_t a = e < d && !empty ? lo[e] : e == d ? from : 0;
+        int64_t z = e < d && !empty ? hi[e] + 1 : e == d ? to : nq[e];
+        if (strided) o[e + 2] = kx_idx(k, ph[e]);
+        o[(strided ? ns : 0) + e + 2] = kx_addi(k, kx_var(k, kiln_stage_axis(s, z - a, false)), a);
+      }
+      kiln_stage_store(k, s, o, kx_const_f(k, b->dtype, 0));
+    }
+}
+
 /* How Conv reads its input. Where windows overhang it, or a stride skips elements, the
  * input is first copied (a stage of its own) into a temporary the conv reads with plain
  * loads, no guard per multiply-add, so it can take the register-tile schedule:
@@ -199,11 +234,7 @@ static conv_input conv_copy_input(kiln_kernel *k, const kiln_window *w, int xb,
       full &= lo[cb][d] == 0 && hi[cb][d] == nq[d] - 1;
     }
   kiln_expr *o[KILN_MAX_RANK], *xi[KILN_MAX_RANK];
-  if (!full) {
-    kiln_stage *s = kiln_kernel_add_stage(k, "pad_zero", pb);
-    for (int d = 0; d < rank; d++) o[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
-    kiln_stage_store(k, s, o, kx_const_f(k, x->dtype, 0));
-  }
+  for (int64_t cb = 0; cb < ncombo && !full; cb++) zero_outside(k, pb, w, ci.nph, strided, nq, lo[cb], hi[cb], cb);
   for (int64_t cb = 0; cb < ncombo; cb++) {
     bool empty = false;
     for (int d = 0; d < ns; d++) empty |= hi[cb][d] < lo[cb][d];
