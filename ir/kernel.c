@@ -195,6 +195,14 @@ kiln_expr *kx_reduce_identity(kiln_kernel *k, kiln_reduce_op op, kiln_dtype t) {
   }
 }
 
+bool kx_uses_axis(const kiln_expr *e, int a) {
+  if (!e) return false;
+  if (e->kind == KX_VAR) return e->axis == a;
+  for (int d = 0; e->kind == KX_LOAD && d < e->nidx; d++)
+    if (kx_uses_axis(e->idx[d], a)) return true;
+  return kx_uses_axis(e->a, a) || kx_uses_axis(e->b, a) || kx_uses_axis(e->c, a);
+}
+
 void kiln_schedule_default(kiln_stage *s) {
   /* spatial axes outside, reductions inside, each in declaration order */
   s->sched.nloops = 0;

@@ -227,6 +227,9 @@ kiln_expr *kx_muli(kiln_kernel *k, kiln_expr *a, int64_t b);
 kiln_expr *kx_in_range(kiln_kernel *k, kiln_expr *a, int64_t n);
 kiln_expr *kx_and(kiln_kernel *k, kiln_expr *a, kiln_expr *b); /* NULL-tolerant */
 
+/* Does e mention axis a (in a load's indices too)? */
+bool kx_uses_axis(const kiln_expr *e, int a);
+
 /* The identity of a reduction for dtype t (0, 1, lowest, highest). */
 kiln_expr *kx_reduce_identity(kiln_kernel *k, kiln_reduce_op op, kiln_dtype t);
 

@@ -107,20 +107,12 @@ static int tree_size(const kiln_expr *x, int budget) {
   return n;
 }
 
-static bool uses_axis(const kiln_expr *x, int a) {
-  if (!x) return false;
-  if (x->kind == KX_VAR) return x->axis == a;
-  for (int d = 0; x->kind == KX_LOAD && d < x->nidx; d++)
-    if (uses_axis(x->idx[d], a)) return true;
-  return uses_axis(x->a, a) || uses_axis(x->b, a) || uses_axis(x->c, a);
-}
-
 /* Does x load a buffer of k other than value yv at an index that uses axis a? */
 static bool loads_along(const kiln_kernel *k, const kiln_expr *x, int yv, int a) {
   if (!x) return false;
   if (x->kind == KX_LOAD && k->bufs[x->buf].value != yv)
     for (int d = 0; d < x->nidx; d++)
-      if (uses_axis(x->idx[d], a)) return true;
+      if (kx_uses_axis(x->idx[d], a)) return true;
   for (int d = 0; x->kind == KX_LOAD && d < x->nidx; d++)
     if (loads_along(k, x->idx[d], yv, a)) return true;
   return loads_along(k, x->a, yv, a) || loads_along(k, x->b, yv, a) ||
@@ -148,27 +140,6 @@ static bool const_zero(const kiln_expr *x) {
   return x->kind == KX_CONST && x->i == 0 && x->f == 0;
 }
 
-/* Are s's out_idx distinct spatial variables over buffer b's dims (or 0 where a dim is 1,
- * as a reduction with keepdims writes), one per spatial axis, so that s writes each
- * element of b exactly once? */
-static bool plain_store(const kiln_kernel *k, const kiln_stage *s) {
-  const kiln_buffer *b = &k->bufs[s->out_buf];
-  int nspatial = 0, nvars = 0;
-  bool used[KILN_MAX_AXES] = {0};
-  for (int a = 0; a < s->naxes; a++) nspatial += !s->axes[a].reduce;
-  if (s->nout_idx != b->rank) return false;
-  for (int d = 0; d < b->rank; d++) {
-    const kiln_expr *o = s->out_idx[d];
-    if (b->dims[d] == 1 && const_zero(o)) continue;
-    if (o->kind != KX_VAR || o->axis < 0 || o->axis >= s->naxes || used[o->axis] ||
-        s->axes[o->axis].reduce || s->axes[o->axis].extent != b->dims[d] || b->dims[d] <= 0)
-      return false;
-    used[o->axis] = true;
-    nvars++;
-  }
-  return nvars == nspatial;
-}
-
 /* Is o "a * c + b" over spatial axes a and b with extent(b) == c (MatMulPanels' column,
  * panel * nr + lane)? Sets the axes. */
 static bool split_index(const kiln_stage *s, const kiln_expr *o, int *a, int *b) {
@@ -185,10 +156,12 @@ static bool split_index(const kiln_stage *s, const kiln_expr *o, int *a, int *b)
          !s->axes[*b].reduce && s->axes[*b].extent == c->i;
 }
 
-/* Does s write each element of its output exactly once, with out_idx plain variables or
- * split ones (split_index) covering their dims? What a producer must do to hand its
- * output over: the consumer's index d becomes out_idx[d], whatever expression it is. */
-static bool covering_store(const kiln_kernel *k, const kiln_stage *s) {
+/* Does s write each element of its output exactly once, its out_idx distinct spatial
+ * variables over the buffer's dims (or 0 where a dim is 1, as a reduction with keepdims
+ * writes), or with `split`, also split ones (split_index) covering a dim? A consumer must
+ * store plainly; a producer may split, since the consumer's index d becomes out_idx[d],
+ * whatever expression it is. */
+static bool covering_store(const kiln_kernel *k, const kiln_stage *s, bool split) {
   const kiln_buffer *b = &k->bufs[s->out_buf];
   int nspatial = 0, nvars = 0;
   bool used[KILN_MAX_AXES] = {0};
@@ -198,7 +171,7 @@ static bool covering_store(const kiln_kernel *k, const kiln_stage *s) {
     const kiln_expr *o = s->out_idx[d];
     int x, y;
     if (b->dims[d] == 1 && const_zero(o)) continue;
-    if (split_index(s, o, &x, &y)) {
+    if (split && split_index(s, o, &x, &y)) {
       if (used[x] || used[y] || s->axes[x].extent * s->axes[y].extent != b->dims[d])
         return false;
       used[x] = used[y] = true;
@@ -223,7 +196,7 @@ static bool elementwise(const kiln_kernel *k) {
     outs += k->bufs[b].role == KILN_BUF_OUTPUT;
   }
   return outs == 1 && k->bufs[k->stages[0].out_buf].role == KILN_BUF_OUTPUT &&
-         plain_store(k, &k->stages[0]);
+         covering_store(k, &k->stages[0], false);
 }
 
 /* ---- translation of K2's expressions onto K1's stage ----------------------------------- */
@@ -378,7 +351,7 @@ static kiln_expr *copy_expr(fuse_ctx *c, const kiln_expr *x) {
 static bool producer_ok(const kiln_kernel *k1, int yv) {
   const kiln_stage *s1 = &k1->stages[k1->nstages - 1];
   const kiln_buffer *y = &k1->bufs[s1->out_buf];
-  if (y->role != KILN_BUF_OUTPUT || y->value != yv || !covering_store(k1, s1)) return false;
+  if (y->role != KILN_BUF_OUTPUT || y->value != yv || !covering_store(k1, s1, true)) return false;
   for (int s = 0; s < k1->nstages; s++) {
     const kiln_stage *st = &k1->stages[s];
     if ((s < k1->nstages - 1 && k1->bufs[st->out_buf].value == yv) ||

@@ -24,21 +24,12 @@
  * stage is split only when half of it saves clearly more than that. */
 #define PARALLEL_MIN_NS 30000.0
 
-/* Does e mention axis a? */
-static bool uses_axis(const kiln_expr *e, int a) {
-  if (!e) return false;
-  if (e->kind == KX_VAR) return e->axis == a;
-  for (int d = 0; e->kind == KX_LOAD && d < e->nidx; d++)
-    if (uses_axis(e->idx[d], a)) return true;
-  return uses_axis(e->a, a) || uses_axis(e->b, a) || uses_axis(e->c, a);
-}
-
 /* Is e "axis a + terms without a"? (stride 1 along a) */
 static bool unit_stride(const kiln_expr *e, int a) {
   if (e->kind == KX_VAR) return e->axis == a;
   if (e->kind == KX_BINARY && e->op == KB_ADD)
-    return (unit_stride(e->a, a) && !uses_axis(e->b, a)) ||
-           (unit_stride(e->b, a) && !uses_axis(e->a, a));
+    return (unit_stride(e->a, a) && !kx_uses_axis(e->b, a)) ||
+           (unit_stride(e->b, a) && !kx_uses_axis(e->a, a));
   return false;
 }
 
@@ -49,7 +40,7 @@ static void count_loads(const kiln_expr *e, int a, int *contiguous, int *other) 
   if (e->kind == KX_LOAD) {
     bool used = false, inner_only = e->nidx > 0;
     for (int d = 0; d < e->nidx; d++) {
-      if (!uses_axis(e->idx[d], a)) continue;
+      if (!kx_uses_axis(e->idx[d], a)) continue;
       used = true;
       if (d != e->nidx - 1 || !unit_stride(e->idx[d], a)) inner_only = false;
     }
@@ -104,7 +95,7 @@ static const kiln_expr *strip_casts(const kiln_expr *e) {
 /* Is load x's last index unit-stride along axis a, and no other index uses a? */
 static bool loads_along(const kiln_expr *x, int a) {
   for (int d = 0; d < x->nidx; d++)
-    if (uses_axis(x->idx[d], a) != (d == x->nidx - 1)) return false;
+    if (kx_uses_axis(x->idx[d], a) != (d == x->nidx - 1)) return false;
   return x->nidx > 0 && unit_stride(x->idx[x->nidx - 1], a);
 }
 
@@ -137,19 +128,19 @@ static bool gemm_like(const kiln_stage *s, int *m, int *n, int *panel, bool *no_
   if (*n < 0 || s->axes[*n].reduce) return false;
   *panel = -1; /* another axis in the column: the panel of MatMulPanels */
   for (int a = 0; a < s->naxes; a++)
-    if (a != *n && !s->axes[a].reduce && uses_axis(out_last, a)) *panel = a;
+    if (a != *n && !s->axes[a].reduce && kx_uses_axis(out_last, a)) *panel = a;
   if (!loads_along(y, *n)) { /* B is whichever operand streams along n */
     const kiln_expr *t = x;
     x = y, y = t;
   }
-  if (!loads_along(y, *n) || uses_axis(x, *n)) return false;
+  if (!loads_along(y, *n) || kx_uses_axis(x, *n)) return false;
   /* the longest such axis: [32, 1, K] x [K, N] (an LSTM's input projection) tiles its 32
    * rows, not its size-1 dim */
   *m = -1;
   for (int d = s->nout_idx - 2; d >= 0; d--) {
     const kiln_expr *o = s->out_idx[d];
-    if (o->kind == KX_VAR && !s->axes[o->axis].reduce && uses_axis(x, o->axis) &&
-        !uses_axis(y, o->axis) && (*m < 0 || s->axes[o->axis].extent > s->axes[*m].extent))
+    if (o->kind == KX_VAR && !s->axes[o->axis].reduce && kx_uses_axis(x, o->axis) &&
+        !kx_uses_axis(y, o->axis) && (*m < 0 || s->axes[o->axis].extent > s->axes[*m].extent))
       *m = o->axis;
   }
   if (*m >= 0) return true;
@@ -159,7 +150,7 @@ static bool gemm_like(const kiln_stage *s, int *m, int *n, int *panel, bool *no_
   for (int d = s->nout_idx - 2; d >= 0; d--) {
     const kiln_expr *o = s->out_idx[d];
     if (o->kind == KX_VAR && !s->axes[o->axis].reduce && s->axes[o->axis].extent > 1 &&
-        !uses_axis(x, o->axis)) {
+        !kx_uses_axis(x, o->axis)) {
       *m = o->axis;
       *no_reuse = true;
       return true;
