@@ -128,3 +128,13 @@ kiln_status kiln_write_file_atomic(const char *path, const void *head, size_t nh
   kiln_temp_forget(&tmp);
   return st;
 }
+
+static int cmp_double(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  return (a > b) - (a < b);
+}
+
+double kiln_median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return v[n / 2];
+}

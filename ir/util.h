@@ -21,6 +21,8 @@ void *kiln_xcalloc(size_t count, size_t size);
 void *kiln_xrealloc(void *p, size_t n);
 char *kiln_xstrdup(const char *s);
 char *kiln_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* malloc'd */
+/* The median of v[0..n), n >= 1; sorts v in place (so v[0] is then the minimum). */
+double kiln_median(double *v, int n);
 
 /* Grows a dynamic array `arr` with count `n` and capacity `cap` to hold one more. */
 #define KILN_GROW(arr, n, cap)                                                       \

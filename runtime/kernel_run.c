@@ -8,11 +8,11 @@
 #include "codegen/codegen.h"
 #include "ir/dtype.h"
 #include "ir/graph.h"
+#include "rt/parallel.h"
 #include "runtime/check.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct kiln_kernel_runner {
   const kiln_program *p;
@@ -126,17 +126,6 @@ kiln_status kiln_kernel_runner_run(kiln_kernel_runner *r, kiln_error *err) {
   return st ? st : kiln_fail(err, (kiln_status)rc, "kernel '%s' failed (status %d)", r->k->name, rc);
 }
 
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 kiln_status kiln_kernel_runner_time(kiln_kernel_runner *r, int repeat, double *median_ns,
                                     kiln_error *err) {
   if (repeat < 1) repeat = 1;
@@ -144,12 +133,11 @@ kiln_status kiln_kernel_runner_time(kiln_kernel_runner *r, int repeat, double *m
   double *t = kiln_xmalloc(sizeof(double) * (size_t)repeat);
   kiln_status st = KILN_OK;
   for (int i = 0; i < repeat && !st; i++) {
-    int64_t t0 = now_ns();
+    int64_t t0 = kiln_rt_clock_ns();
     st = kiln_kernel_runner_run(r, err);
-    t[i] = (double)(now_ns() - t0);
+    t[i] = (double)(kiln_rt_clock_ns() - t0);
   }
-  qsort(t, (size_t)repeat, sizeof *t, cmp_double);
-  *median_ns = t[repeat / 2];
+  *median_ns = kiln_median(t, repeat);
   free(t);
   return st;
 }

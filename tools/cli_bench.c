@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char *usage_bench =
     "usage: kiln bench MODEL [--repeat N] [--threads N[,N...]] [--json]\n"
@@ -42,22 +41,6 @@ typedef struct row {
   double ns, gflops, gbs, roofline_pct;
 } row;
 
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *x, const void *y) {
-  double a = *(const double *)x, b = *(const double *)y;
-  return (a > b) - (a < b);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return v[n / 2];
-}
-
 static void json_string(const char *s, FILE *f) {
   fputc('"', f);
   for (; s && *s; s++) {
@@ -79,7 +62,7 @@ static kiln_status time_kernels(const kiln_model *m, cli_inputs *in, void **outs
                            ns + (size_t)(r < 0 ? 0 : r) * (size_t)nk, err);
   for (int i = 0; i < nk && !st; i++) {
     for (int r = 0; r < repeat; r++) col[r] = ns[(size_t)r * (size_t)nk + (size_t)i];
-    rows[i].ns = median(col, repeat);
+    rows[i].ns = kiln_median(col, repeat);
   }
   free(ns);
   free(col);
@@ -92,11 +75,11 @@ static kiln_status time_model(const kiln_model *m, cli_inputs *in, void **outs, 
   double *t = calloc((size_t)repeat, sizeof *t);
   kiln_status st = KILN_OK;
   for (int r = -1; r < repeat && !st; r++) {
-    double t0 = now_ns();
+    double t0 = (double)kiln_rt_clock_ns();
     st = kiln_run(m, (const void *const *)in->data, outs, err);
-    if (r >= 0) t[r] = (now_ns() - t0) / 1e6;
+    if (r >= 0) t[r] = ((double)kiln_rt_clock_ns() - t0) / 1e6;
   }
-  if (!st) *ms = median(t, repeat);
+  if (!st) *ms = kiln_median(t, repeat);
   free(t);
   return st;
 }

@@ -5,6 +5,7 @@
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
 #include "passes/passes.h"
+#include "rt/parallel.h"
 #include "tools/cli_util.h"
 
 #include <errno.h>
@@ -14,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char *usage_main =
@@ -120,17 +120,6 @@ static int cmd_compile(int argc, char **argv) {
   return st ? cli_fail(&err) : 0;
 }
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *x, const void *y) {
-  double a = *(const double *)x, b = *(const double *)y;
-  return (a > b) - (a < b);
-}
-
 static void print_summary(const kiln_tensor_info *info, const void *data) {
   int64_t n = (int64_t)(info->bytes / kiln_dtype_size(info->dtype));
   printf("%s: %s[", info->name, kiln_dtype_name(info->dtype));
@@ -172,9 +161,9 @@ static int cmd_run(int argc, char **argv) {
   int repeat = a.repeat ? a.repeat : 10;
   double *ms = kiln_xcalloc((size_t)repeat, sizeof(double));
   for (int r = -1; r < repeat && !rc; r++) { /* r = -1 is the warm-up */
-    double t0 = now_ms();
+    int64_t t0 = kiln_rt_clock_ns();
     if (kiln_run(m, (const void *const *)in.data, outs, &err)) rc = cli_fail(&err);
-    if (r >= 0) ms[r] = now_ms() - t0;
+    if (r >= 0) ms[r] = (double)(kiln_rt_clock_ns() - t0) / 1e6;
   }
   if (!rc) {
     for (int i = 0; i < nout; i++) {
@@ -183,8 +172,8 @@ static int cmd_run(int argc, char **argv) {
       print_summary(&info, outs[i]);
       if (a.output_dir && cli_write_output(a.output_dir, i, &info, outs[i], &err)) rc = cli_fail(&err);
     }
-    qsort(ms, (size_t)repeat, sizeof(double), cmp_double);
-    printf("latency: median %.3f ms over %d runs (min %.3f ms)\n", ms[repeat / 2], repeat, ms[0]);
+    double med = kiln_median(ms, repeat); /* sorts: ms[0] is the minimum */
+    printf("latency: median %.3f ms over %d runs (min %.3f ms)\n", med, repeat, ms[0]);
   }
   free(ms);
 done:
