@@ -124,16 +124,6 @@ static void test_jit(void) {
 
 /* ---- AOT ---------------------------------------------------------------------------- */
 
-static int count_files(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return -1;
-  int n = 0;
-  for (struct dirent *e; (e = readdir(d));)
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-  closedir(d);
-  return n;
-}
-
 static int shell(const char *fmt, const char *a, const char *b) {
   char cmd[2048];
   snprintf(cmd, sizeof cmd, fmt, a, b, a, b);
@@ -265,12 +255,12 @@ static void test_aot_failures(const char *dir) {
   err = (kiln_error){0};
   CHECK(kiln_aot_write(p, NULL, path, "m", &err) == KILN_ERR_CODEGEN);
   setenv("PATH", old_path, 1);
-  CHECK(count_files(dir) == 0);
+  CHECK(check_count_files(dir) == 0);
   /* An emitter failure after the temporaries exist. */
   p->main.steps[0].kernel->stages[0].sched.nloops = 0;
   err = (kiln_error){0};
   CHECK(kiln_aot_write(p, NULL, path, "m", &err) != KILN_OK);
-  CHECK(count_files(dir) == 0);
+  CHECK(check_count_files(dir) == 0);
   free(old_path), free(missing), free(path);
   kiln_program_free(p);
 }
@@ -283,7 +273,7 @@ int main(void) {
   if (dir) {
     test_aot_shared(dir);
     test_aot_object(dir);
-    CHECK(count_files(dir) == 0);
+    CHECK(check_count_files(dir) == 0);
     test_aot_failures(dir);
     rmdir(dir);
   }

@@ -33,16 +33,6 @@ static char *path_in_dir(const char *name) {
   return p;
 }
 
-static int count_files(void) {
-  DIR *d = opendir(dir);
-  if (!d) return -1;
-  int n = 0;
-  for (struct dirent *e; (e = readdir(d));)
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-  closedir(d);
-  return n;
-}
-
 static void clear_dir(void) {
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'/* '%s'/.[!.]*", dir, dir);
@@ -96,7 +86,7 @@ static void cross_shared_needs_linker(void) {
   CHECK(kiln_compile_aot("no/such/model.onnx", &o, path_in_dir("m.so"), "m", &err) ==
         KILN_ERR_INVALID_ARGUMENT);
   CHECK(strstr(err.message, "linker") && strstr(err.message, "aarch64-linux-gnu"));
-  CHECK(count_files() == 0);
+  CHECK(check_count_files(dir) == 0);
 }
 
 /* With a linker for the target (here ld.lld behind a cc-like script), a .so of that
@@ -125,7 +115,7 @@ static void linker_option(void) {
   err = (kiln_error){0};
   CHECK(kiln_compile_aot(MODEL, &o, path_in_dir("m.so"), "m", &err) == KILN_ERR_CODEGEN);
   CHECK(strstr(err.message, "'false'") != NULL);
-  CHECK(count_files() == 0);
+  CHECK(check_count_files(dir) == 0);
   o.linker = "cc -O2 -Wl,-z,now";
   err = (kiln_error){0};
   CHECK(kiln_compile_aot(MODEL, &o, path_in_dir("m.so"), "m", &err) == KILN_OK);
@@ -187,7 +177,7 @@ static void bad_targets(void) {
   err = (kiln_error){0};
   CHECK(kiln_compile_aot(MODEL, &o, path_in_dir("m.o"), "m", &err) == KILN_ERR_INVALID_ARGUMENT);
   CHECK(strstr(err.message, "nonsense") != NULL);
-  CHECK(count_files() == 0);
+  CHECK(check_count_files(dir) == 0);
 }
 
 /* Runs f with this process's stderr going to a file; the number of bytes written there. */
@@ -264,7 +254,7 @@ static void target_names_checked(void) {
       CHECK(c->aot == KILN_ERR_NO_SUCH_FILE); /* the options passed: the model is read */
     }
   }
-  CHECK(count_files() == 0);
+  CHECK(check_count_files(dir) == 0);
 }
 
 /* JIT code runs here: a CPU other than the host's own (or an x86-64 level it reaches), or a
@@ -349,7 +339,7 @@ int main(void) {
   target_names_checked();
   jit_host_only();
   named_cpu_features();
-  CHECK(count_files() == 0);
+  CHECK(check_count_files(dir) == 0);
   rmdir(dir);
   return check_report();
 }
