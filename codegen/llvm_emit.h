@@ -34,6 +34,8 @@ typedef struct kiln_emit {
   const kiln_stage *st;
   int check_buf;                       /* the check record's buffer, else -1 */
   bool check_all;                      /* checked kernels: test every load and store */
+  bool clamp_loads;                    /* loads clamp each index into its dim (the taken
+                                          side of a select whose guard keeps them in range) */
   LLVMValueRef *bufs;                  /* base pointer of each kernel buffer */
   LLVMValueRef axis[KILN_MAX_AXES];    /* current value of each axis (i64), NULL = none */
   LLVMValueRef lv[KILN_MAX_LOOPS];     /* current loop variables */

@@ -102,6 +102,10 @@ static LLVMValueRef elem_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int 
     if (it != KILN_I64 && it != KILN_U64)
       i = kiln_dtype_is_signed(it) ? LLVMBuildSExt(e->b, i, e->t_i64, "")
                                    : LLVMBuildZExt(e->b, i, e->t_i64, "");
+    if (e->clamp_loads && !is_store && bf->dims[d] > 0) {
+      i = kiln_emit_intrinsic2(e, "llvm.smax", i, LLVMConstInt(e->t_i64, 0, 0));
+      i = kiln_emit_intrinsic2(e, "llvm.smin", i, LLVMConstInt(e->t_i64, (uint64_t)(bf->dims[d] - 1), 0));
+    }
     if (stride != 1) {
       LLVMValueRef sv = LLVMConstInt(e->t_i64, (uint64_t)stride, 0);
       i = checked ? LLVMBuildMul(e->b, i, sv, "") : LLVMBuildNSWMul(e->b, i, sv, "");
@@ -291,6 +295,30 @@ static bool expr_safe(const kiln_expr *x, int depth) {
   }
 }
 
+/* True when x may be evaluated with every load's indices clamped into their dims (then no
+ * load faults): expr_safe but for loads whose indices are themselves safe. A select whose
+ * guarded side is such an expression evaluates it clamped, with no branch: where the guard
+ * holds the indices were in range (clamping changes nothing), elsewhere the value is
+ * dropped. Branch-free, the padded windows of pooling and convolutions vectorize. */
+static bool clamp_safe(const kiln_expr *x, int depth) {
+  if (!x || depth > 16) return false;
+  switch (x->kind) {
+  case KX_CONST: case KX_VAR: case KX_ACC: return true;
+  case KX_CHECK: return false;
+  case KX_LOAD:
+    for (int d = 0; d < x->nidx; d++)
+      if (!expr_safe(x->idx[d], depth + 1)) return false;
+    return true;
+  case KX_BINARY:
+    if ((x->op == KB_DIV || x->op == KB_MOD) && !kiln_dtype_is_float(x->a->dtype)) return false;
+    return clamp_safe(x->a, depth + 1) && clamp_safe(x->b, depth + 1);
+  case KX_SELECT:
+    return clamp_safe(x->a, depth + 1) && clamp_safe(x->b, depth + 1) &&
+           clamp_safe(x->c, depth + 1);
+  default: return clamp_safe(x->a, depth + 1);
+  }
+}
+
 static LLVMValueRef emit_select(kiln_emit *e, const kiln_expr *x) {
   if (!x->a || !x->b || !x->c || x->a->dtype != KILN_BOOL || x->b->dtype != x->dtype ||
       x->c->dtype != x->dtype)
@@ -300,6 +328,13 @@ static LLVMValueRef emit_select(kiln_emit *e, const kiln_expr *x) {
   if (LLVMIsAConstantInt(c)) return kiln_emit_expr(e, LLVMConstIntGetZExtValue(c) ? x->b : x->c);
   if (expr_safe(x->b, 0) && expr_safe(x->c, 0)) {
     LLVMValueRef t = kiln_emit_expr(e, x->b), f = t ? kiln_emit_expr(e, x->c) : NULL;
+    return f ? LLVMBuildSelect(e->b, c, t, f, "") : NULL;
+  }
+  if (!e->check_all && clamp_safe(x->b, 0) && clamp_safe(x->c, 0)) {
+    bool was = e->clamp_loads;
+    e->clamp_loads = true;
+    LLVMValueRef t = kiln_emit_expr(e, x->b), f = t ? kiln_emit_expr(e, x->c) : NULL;
+    e->clamp_loads = was;
     return f ? LLVMBuildSelect(e->b, c, t, f, "") : NULL;
   }
   /* a branch, so that the untaken side (maybe an out-of-bounds load) never runs */

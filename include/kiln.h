@@ -101,6 +101,8 @@ typedef struct kiln_options {
                                 no timing code. kiln_compile_aot refuses it */
   int no_fuse;               /* 1 = one kernel per graph node: elementwise ops are not fused
                                 into the kernel before them (to compare with the fused code) */
+  int no_layout;             /* 1 = convolutions keep the plain NCHW layout instead of the
+                                blocked one (to compare with the blocked code) */
 } kiln_options;
 
 typedef struct kiln_model kiln_model;

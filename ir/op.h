@@ -53,6 +53,21 @@ struct kiln_op_def {
 /* A product A x B (MatMul, Gemm with transA/transB/alpha/beta/C) that can read a constant
  * f32 B as packed register-tile panels instead (passes/pack_panels.c: MatMulPanels). */
 #define KILN_OP_PANEL_B 2u
+/* Each output element is a function of the inputs' elements at the same position (numpy
+ * broadcasting) and of nothing else: the op computes the same on any layout of its inputs
+ * as long as they share it, so the layout pass (passes/layout.c) runs it on blocked
+ * tensors as they are. */
+#define KILN_OP_ELEMENTWISE 4u
+/* A convolution Conv(X, W, B) with Conv's attributes (group, pads, strides, dilations,
+ * auto_pad): the layout pass may run it as a ConvBlocked (ir/ops/layout.c). */
+#define KILN_OP_CONV 8u
+/* A pooling op over the spatial dims of [N, C, spatial...] (one input, and one output
+ * when the layout pass sees it): with the attribute `_blocked` it reads and writes the
+ * blocked layout (ir/ops/pool.c). */
+#define KILN_OP_POOL 16u
+/* Concat(inputs..., axis): the layout pass joins blocked tensors along their channel
+ * blocks (axis 1 of both layouts) when every input's channels are whole blocks. */
+#define KILN_OP_CONCAT 32u
 
 const kiln_op_def *kiln_op_find(const char *name);
 /* Every op, for docs and tests: returns the count and sets *ops to a NULL-ended list. */

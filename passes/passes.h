@@ -33,6 +33,9 @@ kiln_status kiln_pass_fold(kiln_graph *g, int64_t max_elems, kiln_error *err);
 /* Folds each inference BatchNormalization into the Conv before it when both have constant
  * parameters and nothing else reads the conv's output (passes/fold_bn.c). */
 void kiln_pass_fold_batchnorm(kiln_graph *g);
+/* Runs each 2-D f32 Conv with constant weights, and the elementwise ops around it, in the
+ * blocked layout NCHWc for vectors of vector_floats floats (passes/layout.c). */
+kiln_status kiln_pass_layout(kiln_graph *g, int vector_floats, kiln_error *err);
 /* Turns each f32 MatMul/Gemm with a constant 2-D B into a MatMulPanels reading B packed
  * into panels as wide as its register tile for vectors of vector_floats, a new constant
  * (passes/pack_panels.c). */

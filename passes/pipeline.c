@@ -37,6 +37,10 @@ static kiln_status fold_bn(state *s) {
   kiln_pass_fold_batchnorm(s->g);
   return KILN_OK;
 }
+static kiln_status layout(state *s) {
+  if (s->opts->no_layout) return KILN_OK;
+  return kiln_pass_layout(s->g, kiln_target_vector_floats(s->opts), s->err);
+}
 static kiln_status panels(state *s) {
   return kiln_pass_pack_panels(s->g, kiln_target_vector_floats(s->opts), s->err);
 }
@@ -68,6 +72,7 @@ static const struct {
     {"infer", infer},     /* dtypes and shapes; ops that expand into simpler ones */
     {"fold", fold},       /* constant folding with the interpreter */
     {"fold-bn", fold_bn}, /* BatchNormalization into the Conv before it */
+    {"layout", layout},   /* convolution networks into the blocked layout NCHWc */
     {"panels", panels},   /* constant GEMM weights packed as register-tile panels */
     {"dce", dce},         /* dead nodes */
     {"lower", lower},     /* one kernel per node: the program */

@@ -87,8 +87,12 @@ static void parallelize(kiln_stage *s, int nspatial, bool keep_inner) {
  * 16 vector registers of AVX2, 24 of AVX-512's 32. */
 static int acc_vectors(int vf) { return vf >= 16 ? 24 : 12; }
 
+/* e without casts, and without the guard of a padded load: select(inside, load, 0) reads
+ * like its load (codegen evaluates it clamped, without a branch). */
 static const kiln_expr *strip_casts(const kiln_expr *e) {
-  while (e && e->kind == KX_CAST) e = e->a;
+  while (e && (e->kind == KX_CAST || (e->kind == KX_SELECT && e->c && e->c->kind == KX_CONST &&
+                                       e->c->f == 0 && e->c->i == 0)))
+    e = e->kind == KX_CAST ? e->a : e->b;
   return e;
 }
 
@@ -115,14 +119,17 @@ static int unit_axis(const kiln_expr *e) {
  * the output's last index), where B reads n contiguously and A not at all, and a spatial
  * axis m of the output that A reads and B not (MatMul's m, a Conv's output channel) or
  * else one that A does not read (a depthwise Conv's output row, *no_reuse set: B is not
- * shared between rows): *m and *n, or false. *panel is the other spatial axis of the
- * output's last index (MatMulPanels' panel), or -1. */
-static bool gemm_like(const kiln_stage *s, int *m, int *n, int *panel, bool *no_reuse) {
+ * shared between rows; also where both operands read n contiguously), *m and *n, or
+ * false. *panel is the other spatial axis of the output's last index (MatMulPanels'
+ * panel), or -1; *n2 another output axis B reads and A does not (a blocked Conv's output
+ * channel block), or -1. */
+static bool gemm_like(const kiln_stage *s, int *m, int *n, int *panel, int *n2, bool *no_reuse) {
   if (s->reduce != KR_SUM || !s->nout_idx || !s->value) return false;
   const kiln_expr *v = strip_casts(s->value), *out_last = s->out_idx[s->nout_idx - 1];
   if (!v || v->kind != KX_BINARY || v->op != KB_MUL) return false;
   const kiln_expr *x = strip_casts(v->a), *y = strip_casts(v->b);
   *no_reuse = false;
+  *n2 = -1;
   if (!x || !y || x->kind != KX_LOAD || y->kind != KX_LOAD) return false;
   *n = unit_axis(out_last);
   if (*n < 0 || s->axes[*n].reduce) return false;
@@ -133,7 +140,22 @@ static bool gemm_like(const kiln_stage *s, int *m, int *n, int *panel, bool *no_
     const kiln_expr *t = x;
     x = y, y = t;
   }
-  if (!loads_along(y, *n) || kx_uses_axis(x, *n)) return false;
+  if (!loads_along(y, *n)) return false;
+  if (kx_uses_axis(x, *n)) {
+    /* both operands read n contiguously (a depthwise Conv in blocked layout, vectors of
+     * channels): tiles of the innermost other output axis, no operand shared by rows */
+    if (!loads_along(x, *n)) return false;
+    for (int d = s->nout_idx - 2; d >= 0; d--) {
+      const kiln_expr *o = s->out_idx[d];
+      if (o->kind == KX_VAR && !s->axes[o->axis].reduce && s->axes[o->axis].extent > 1) {
+        *m = o->axis;
+        *no_reuse = true;
+        *n2 = -1;
+        return true;
+      }
+    }
+    return false;
+  }
   /* the longest such axis: [32, 1, K] x [K, N] (an LSTM's input projection) tiles its 32
    * rows, not its size-1 dim */
   *m = -1;
@@ -143,7 +165,18 @@ static bool gemm_like(const kiln_stage *s, int *m, int *n, int *panel, bool *no_
         !kx_uses_axis(y, o->axis) && (*m < 0 || s->axes[o->axis].extent > s->axes[*m].extent))
       *m = o->axis;
   }
-  if (*m >= 0) return true;
+  if (*m >= 0) {
+    /* another output axis that B reads and A does not (a blocked Conv's block of output
+     * channels): a tile may span several of its values when n alone is narrow */
+    for (int d = 0; d < s->nout_idx - 1; d++) {
+      const kiln_expr *o = s->out_idx[d];
+      if (o->kind == KX_VAR && o->axis != *panel && o->axis != *m &&
+          !s->axes[o->axis].reduce && s->axes[o->axis].extent > 1 &&
+          kx_uses_axis(y, o->axis) && !kx_uses_axis(x, o->axis))
+        *n2 = o->axis;
+    }
+    return true;
+  }
   /* no such axis (a depthwise Conv: both read the channel): the innermost other output
    * axis, for a tile that shares A's broadcasts across rows (the output row: the weight
    * is the same for all of them) */
@@ -176,7 +209,7 @@ static int64_t rows_covered(int64_t M, int64_t mb, int64_t mr) {
  * points) m_o goes outside, so A streams once and B is re-read from cache. With B in
  * panels (panel >= 0: MatMulPanels' panel axis) A is what is read again per panel, so rows
  * are blocked (m_c) to keep A's block in L2. */
-static void tile_schedule(kiln_stage *s, int m, int n, int panel, int vf) {
+static void tile_schedule(kiln_stage *s, int m, int n, int panel, int n2, int vf) {
   kiln_schedule *sc = &s->sched;
   int64_t M = s->axes[m].extent, N = s->axes[n].extent, K = 1;
   for (int a = 0; a < s->naxes; a++)
@@ -185,7 +218,20 @@ static void tile_schedule(kiln_stage *s, int m, int n, int panel, int vf) {
   int64_t nr = (int64_t)nvec * vf;
   while (nr > vf && nr > N) nr -= vf;
   if (nr > N) nr = N;
-  int64_t mr = acc_vectors(vf) / ((nr + vf - 1) / vf);
+  int64_t acc = acc_vectors(vf) / ((nr + vf - 1) / vf), u = 1;
+  /* one vector per row: u values of n2 (u vectors of B per step, each row's broadcast
+   * shared by them) where u divides n2's extent: the u whose tile holds the most useful
+   * accumulators (rows past M wasted), with at least 6 rows so that each vector of B
+   * loaded serves several (a 7x7 Conv reads its weights from L2 at every step) */
+  double useful = 0;
+  for (int64_t t = 1; nr <= vf && n2 >= 0 && t <= 4; t++) {
+    int64_t rows = acc / t < 12 ? acc / t : 12;
+    if (rows > M) rows = M;
+    if (s->axes[n2].extent % t || (rows < 6 && rows < M)) continue;
+    double f = (double)t * rows * M / rows_covered(M, M, rows);
+    if (f > useful + 0.5) useful = f, u = t;
+  }
+  int64_t mr = acc / u;
   if (mr > 12) mr = 12;
   if (mr > M) mr = M;
   int64_t blocks = panel >= 0 ? (M * K * 4 + A_BLOCK_BYTES - 1) / A_BLOCK_BYTES : 1;
@@ -202,8 +248,14 @@ static void tile_schedule(kiln_stage *s, int m, int n, int panel, int vf) {
   kiln_schedule t = {0};
   for (int l = 0; l < sc->nloops; l++) /* the other spatial loops, outermost */
     if (!s->axes[sc->loops[l].axis].reduce && sc->loops[l].axis != m &&
-        sc->loops[l].axis != n && sc->loops[l].axis != panel)
-      t.loops[t.nloops++] = sc->loops[l];
+        sc->loops[l].axis != n && sc->loops[l].axis != panel) {
+      t.loops[t.nloops] = sc->loops[l];
+      if (sc->loops[l].axis == n2 && u > 1) {
+        t.loops[t.nloops].stride = u;
+        t.loops[t.nloops].extent /= u;
+      }
+      t.nloops++;
+    }
   if (mb < M) t.loops[t.nloops++] = (kiln_loop){m, mb, (M + mb - 1) / mb, KILN_LOOP_SERIAL};
   if (panel >= 0) t.loops[t.nloops++] = (kiln_loop){panel, 1, s->axes[panel].extent, KILN_LOOP_SERIAL};
   kiln_loop no = {n, nr, (N + nr - 1) / nr, KILN_LOOP_SERIAL};
@@ -214,6 +266,7 @@ static void tile_schedule(kiln_stage *s, int m, int n, int panel, int vf) {
   for (int l = 0; l < sc->nloops; l++)
     if (s->axes[sc->loops[l].axis].reduce) t.loops[t.nloops++] = sc->loops[l];
   /* a split by 1 would leave two stride-1 loops: the outer loop alone covers the axis */
+  if (u > 1) t.loops[t.nloops++] = (kiln_loop){n2, 1, u, KILN_LOOP_UNROLL};
   if (mr > 1) t.loops[t.nloops++] = (kiln_loop){m, 1, mr, KILN_LOOP_UNROLL};
   if (nr > 1) t.loops[t.nloops++] = (kiln_loop){n, 1, nr, KILN_LOOP_VECTOR};
   *sc = t;
@@ -221,13 +274,13 @@ static void tile_schedule(kiln_stage *s, int m, int n, int panel, int vf) {
 
 static void choose_loops(kiln_stage *s, int vf) {
   kiln_schedule_default(s);
-  int m, n, panel;
+  int m, n, panel, n2;
   bool no_reuse;
   /* narrow tiles still beat the fallback below when B is shared by their rows (Conv at
    * 7x7); without that sharing (depthwise) a short reduction does not pay for them */
-  if (s->sched.nloops <= KILN_MAX_LOOPS - 3 && gemm_like(s, &m, &n, &panel, &no_reuse) &&
+  if (s->sched.nloops <= KILN_MAX_LOOPS - 3 && gemm_like(s, &m, &n, &panel, &n2, &no_reuse) &&
       s->axes[n].extent >= (no_reuse ? vf : 4)) {
-    tile_schedule(s, m, n, panel, vf);
+    tile_schedule(s, m, n, panel, n2, vf);
     int lead = 0; /* the spatial loops outside the reduction: all tiles, none in a tile */
     while (lead < s->sched.nloops && !s->axes[s->sched.loops[lead].axis].reduce) lead++;
     parallelize(s, lead, false);

@@ -25,6 +25,7 @@ static const cli_option options[] = {
     {"--max-nodes", CLI_COMPILE | RUNS, true},
     {"--check-bounds", CLI_COMPILE | CLI_RUN, false},
     {"--no-fuse", ALL, false},
+    {"--no-layout", ALL, false},
     {"-o", CLI_COMPILE | CLI_DUMP, true},
     {"--name", CLI_COMPILE, true},
     {"--cpu", CLI_COMPILE, true},
@@ -217,6 +218,7 @@ kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_
     else if (!strcmp(o, "--kernels")) a->kernels = true;
     else if (!strcmp(o, "--check-bounds")) a->check_bounds = true;
     else if (!strcmp(o, "--no-fuse")) a->no_fuse = true;
+    else if (!strcmp(o, "--no-layout")) a->no_layout = true;
     else if (!strcmp(o, "--dsl")) a->dsl = true;
     else if (!strcmp(o, "--random-inputs")) a->random_inputs = true;
     else if (!strcmp(o, "--json")) a->json = true;
@@ -286,4 +288,5 @@ void cli_fill_options(const cli_args *a, kiln_options *opts) {
   opts->max_tensor_bytes = a->max_tensor_bytes;
   opts->profile = a->profile;
   opts->no_fuse = a->no_fuse;
+  opts->no_layout = a->no_layout;
 }

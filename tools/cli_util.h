@@ -32,7 +32,7 @@ typedef struct cli_args {
   int nthread_counts;
   double peak_gflops, peak_gbs; /* bench: 0 = measure */
   int64_t max_nodes, max_tensor_bytes;
-  bool kernels, help, check_bounds, dsl, random_inputs, json, profile, no_fuse;
+  bool kernels, help, check_bounds, dsl, random_inputs, json, profile, no_fuse, no_layout;
 } cli_args;
 
 /* A DIR/input_<k>.pb file given to `kiln run --inputs DIR`. */

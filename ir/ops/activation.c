@@ -134,13 +134,13 @@ static const kiln_attr_spec selu_attrs[] = {
     {"alpha", KILN_ATTR_FLOAT, false}, {"gamma", KILN_ATTR_FLOAT, false}, {NULL}};
 static const kiln_attr_spec gelu_attrs[] = {{"approximate", KILN_ATTR_STRING, false}, {NULL}};
 
-#define ACT(name, attrs) {name, 1, 1, 1, 1, attrs, kiln_infer_broadcast, lower_act, NULL, 0}
+#define ACT(name, attrs) {name, 1, 1, 1, 1, attrs, kiln_infer_broadcast, lower_act, NULL, KILN_OP_ELEMENTWISE}
 
 const kiln_op_def kiln_ops_activation[] = {
     ACT("Relu", NULL),
     ACT("LeakyRelu", alpha_attrs),
-    {"PRelu", 2, 2, 1, 1, NULL, kiln_infer_broadcast, lower_act, NULL, 0},
-    {"Clip", 1, 3, 1, 1, NULL, kiln_infer_broadcast, lower_act, NULL, 0},
+    {"PRelu", 2, 2, 1, 1, NULL, kiln_infer_broadcast, lower_act, NULL, KILN_OP_ELEMENTWISE},
+    {"Clip", 1, 3, 1, 1, NULL, kiln_infer_broadcast, lower_act, NULL, KILN_OP_ELEMENTWISE},
     ACT("HardSigmoid", alpha_beta_attrs),
     ACT("HardSwish", NULL),
     ACT("Elu", alpha_attrs),

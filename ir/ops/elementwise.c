@@ -259,16 +259,17 @@ static const kiln_attr_spec castlike_attrs[] = {{"saturate", KILN_ATTR_INT, fals
 static const kiln_attr_spec bitshift_attrs[] = {{"direction", KILN_ATTR_STRING, true}, {NULL}};
 static const kiln_attr_spec dropout_attrs[] = {{"seed", KILN_ATTR_INT, false}, {NULL}};
 
-#define BINARY(name, infer) {name, 2, 2, 1, 1, NULL, infer, lower_ew, NULL, 0}
-#define VARIADIC(name) {name, 1, -1, 1, 1, NULL, kiln_infer_broadcast, lower_ew, NULL, 0}
-#define UNARY(name, infer) {name, 1, 1, 1, 1, NULL, infer, lower_ew, NULL, 0}
+#define EW KILN_OP_ELEMENTWISE
+#define BINARY(name, infer) {name, 2, 2, 1, 1, NULL, infer, lower_ew, NULL, EW}
+#define VARIADIC(name) {name, 1, -1, 1, 1, NULL, kiln_infer_broadcast, lower_ew, NULL, EW}
+#define UNARY(name, infer) {name, 1, 1, 1, 1, NULL, infer, lower_ew, NULL, EW}
 
 const kiln_op_def kiln_ops_elementwise[] = {
     BINARY("Add", kiln_infer_broadcast), BINARY("Sub", kiln_infer_broadcast),
     BINARY("Mul", kiln_infer_broadcast), BINARY("Div", kiln_infer_broadcast),
     BINARY("Pow", infer_pow),
-    {"Mod", 2, 2, 1, 1, mod_attrs, kiln_infer_broadcast, lower_ew, NULL, 0},
-    {"BitShift", 2, 2, 1, 1, bitshift_attrs, kiln_infer_broadcast, lower_ew, NULL, 0},
+    {"Mod", 2, 2, 1, 1, mod_attrs, kiln_infer_broadcast, lower_ew, NULL, EW},
+    {"BitShift", 2, 2, 1, 1, bitshift_attrs, kiln_infer_broadcast, lower_ew, NULL, EW},
     VARIADIC("Max"), VARIADIC("Min"), VARIADIC("Sum"), VARIADIC("Mean"),
     BINARY("And", kiln_infer_broadcast), BINARY("Or", kiln_infer_broadcast),
     BINARY("Xor", kiln_infer_broadcast), UNARY("Not", kiln_infer_broadcast),
@@ -282,10 +283,10 @@ const kiln_op_def kiln_ops_elementwise[] = {
     UNARY("Floor", kiln_infer_broadcast), UNARY("Ceil", kiln_infer_broadcast),
     UNARY("Round", kiln_infer_broadcast), UNARY("Sin", kiln_infer_broadcast),
     UNARY("Cos", kiln_infer_broadcast), UNARY("IsNaN", infer_bool),
-    {"IsInf", 1, 1, 1, 1, isinf_attrs, infer_bool, lower_ew, NULL, 0},
-    {"Cast", 1, 1, 1, 1, cast_attrs, infer_cast, lower_ew, NULL, 0},
-    {"CastLike", 2, 2, 1, 1, castlike_attrs, infer_cast, lower_ew, NULL, 0},
-    {"Where", 3, 3, 1, 1, NULL, infer_where, lower_ew, NULL, 0},
+    {"IsInf", 1, 1, 1, 1, isinf_attrs, infer_bool, lower_ew, NULL, EW},
+    {"Cast", 1, 1, 1, 1, cast_attrs, infer_cast, lower_ew, NULL, EW},
+    {"CastLike", 2, 2, 1, 1, castlike_attrs, infer_cast, lower_ew, NULL, EW},
+    {"Where", 3, 3, 1, 1, NULL, infer_where, lower_ew, NULL, EW},
     {"Identity", 1, 1, 1, 1, NULL, kiln_infer_broadcast, lower_ew, NULL, KILN_OP_ALIAS},
     {"Dropout", 1, 3, 1, 2, dropout_attrs, infer_dropout, lower_dropout, NULL, 0},
     {NULL},

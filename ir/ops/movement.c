@@ -462,7 +462,7 @@ static const kiln_attr_spec pad_attrs[] = {{"mode", KILN_ATTR_STRING, false}, {N
 
 const kiln_op_def kiln_ops_movement[] = {
     {"Transpose", 1, 1, 1, 1, perm_attrs, infer_transpose, lower_transpose, NULL, 0},
-    {"Concat", 1, -1, 1, 1, concat_attrs, infer_concat, lower_concat, NULL, 0},
+    {"Concat", 1, -1, 1, 1, concat_attrs, infer_concat, lower_concat, NULL, KILN_OP_CONCAT},
     {"Split", 1, 2, 1, -1, split_attrs, infer_split, lower_split, NULL, 0},
     {"Slice", 3, 5, 1, 1, NULL, infer_slice, lower_slice, NULL, 0},
     {"Gather", 2, 2, 1, 1, axis_attrs, infer_gather, lower_gather, NULL, 0},

@@ -1,22 +1,36 @@
 /* Pooling: MaxPool (with optional Indices), AveragePool, GlobalMaxPool,
  * GlobalAveragePool. A window is a reduction over kernel offsets; positions outside the
- * input are guarded loads that yield the reduction's identity. */
+ * input are guarded loads that yield the reduction's identity.
+ *
+ * With the attribute `_blocked` (set by the layout pass, passes/layout.c) the input is in
+ * the blocked layout [N, C/b, spatial..., b] (ir/ops/layout.c) and so is the output: the
+ * block is one more spatial axis, innermost, that the window does not cover. */
 #include "ir/ops/nn_window.h"
 
 #include "ir/dtype.h"
 
 #include <string.h>
 
+/* The block of a blocked pool's input (its last dim), 0 for the plain layout. */
+static int64_t pool_block(const kiln_graph *g, const kiln_node *n) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  return kiln_attr_int(n, "_blocked", 0) && x->rank >= 4 ? x->dims[x->rank - 1] : 0;
+}
+
 static kiln_status pool_plan(const kiln_graph *g, const kiln_node *n, kiln_window *w,
                              kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0);
+  int rank = x->rank - (pool_block(g, n) ? 1 : 0);
+  if (kiln_attr_int(n, "_blocked", 0) && (x->rank < 4 || n->noutputs > 1))
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): a blocked pool takes "
+                     "[N, C/b, spatial..., b] and has no Indices", n->name, n->op_type);
   const int64_t *ks;
   int nk = kiln_attr_ints(n, "kernel_shape", &ks);
-  if (nk != x->rank - 2)
+  if (nk != rank - 2)
     return kiln_fail(err, KILN_ERR_INVALID_MODEL,
                      "node '%s' (%s): kernel_shape has %d values for an input of rank %d",
-                     n->name, n->op_type, nk, x->rank);
-  if (kiln_window_plan(n, x->rank, x->dims, ks, true, w, err)) return err->code;
+                     n->name, n->op_type, nk, rank);
+  if (kiln_window_plan(n, rank, x->dims, ks, true, w, err)) return err->code;
   if (2 + 2 * w->nsp > KILN_MAX_AXES) /* a stage's axes: batch, channel, window, output */
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): %d spatial dims", n->name,
                      n->op_type, w->nsp);
@@ -29,20 +43,23 @@ static kiln_status infer_pool(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0);
   int64_t dims[KILN_MAX_RANK] = {x->dims[0], x->dims[1]};
   memcpy(dims + 2, w.out, sizeof(int64_t) * (size_t)w.nsp);
+  if (pool_block(g, n)) dims[x->rank - 1] = x->dims[x->rank - 1];
   kiln_set_out(g, n, 0, x->dtype, x->rank, dims);
   kiln_set_out(g, n, 1, KILN_I64, x->rank, dims);
   return KILN_OK;
 }
 
-/* A stage over (n, c, outputs...) reducing kernel offsets; o[] indexes the output, xi[]
- * the input, *inside is the guard (NULL when no window overhangs). */
+/* A stage over (n, c, outputs..., and the block b when b > 0) reducing kernel offsets; o[]
+ * indexes the output, xi[] the input, *inside is the guard (NULL when no window
+ * overhangs). */
 static kiln_stage *window_stage(kiln_kernel *k, const char *name, int out, const kiln_window *w,
-                                int64_t nb, int64_t ch, kiln_expr **o, kiln_expr **kv,
-                                kiln_expr **xi, kiln_expr **inside) {
+                                int64_t nb, int64_t ch, int64_t b, kiln_expr **o,
+                                kiln_expr **kv, kiln_expr **xi, kiln_expr **inside) {
   kiln_stage *s = kiln_kernel_add_stage(k, name, out);
   o[0] = kx_var(k, kiln_stage_axis(s, nb, false));
   o[1] = kx_var(k, kiln_stage_axis(s, ch, false));
   for (int d = 0; d < w->nsp; d++) o[d + 2] = kx_var(k, kiln_stage_axis(s, w->out[d], false));
+  if (b) o[w->nsp + 2] = xi[w->nsp + 2] = kx_var(k, kiln_stage_axis(s, b, false));
   for (int d = 0; d < w->nsp; d++) kv[d] = kx_var(k, kiln_stage_axis(s, w->kernel[d], true));
   xi[0] = o[0];
   xi[1] = o[1];
@@ -62,7 +79,8 @@ static kiln_status lower_maxpool(kiln_lower_ctx *c) {
   const kiln_buffer *xbuf = &k->bufs[xb];
   kiln_dtype t = xbuf->dtype;
   kiln_expr *o[KILN_MAX_RANK], *kv[KILN_MAX_SPATIAL], *xi[KILN_MAX_RANK], *inside;
-  kiln_stage *s = window_stage(k, "maxpool", yb, &w, xbuf->dims[0], xbuf->dims[1], o, kv, xi, &inside);
+  kiln_stage *s = window_stage(k, "maxpool", yb, &w, xbuf->dims[0], xbuf->dims[1],
+                               pool_block(c->g, c->n), o, kv, xi, &inside);
   kiln_expr *x = kx_load(k, xb, xi);
   if (inside) x = kx_select(k, inside, x, kx_reduce_identity(k, KR_MAX, t));
   s->reduce = KR_MAX;
@@ -72,8 +90,8 @@ static kiln_status lower_maxpool(kiln_lower_ctx *c) {
   /* Indices: the smallest flat input index holding the maximum (the first in the
    * window for row-major order; storage_order 1 numbers spatial dims column-major). */
   bool colmajor = kiln_attr_int(c->n, "storage_order", 0) != 0;
-  s = window_stage(k, "maxpool_indices", c->out_buf[1], &w, xbuf->dims[0], xbuf->dims[1], o, kv,
-                   xi, &inside);
+  s = window_stage(k, "maxpool_indices", c->out_buf[1], &w, xbuf->dims[0], xbuf->dims[1], 0, o,
+                   kv, xi, &inside);
   kiln_expr *flat = kx_add(k, kx_muli(k, o[0], xbuf->dims[1]), o[1]), *sp = kx_idx(k, 0);
   int64_t spatial = 1;
   for (int d = 0; d < w.nsp; d++) {
@@ -118,7 +136,7 @@ static kiln_status lower_avgpool(kiln_lower_ctx *c) {
     int64_t cdims[KILN_MAX_RANK] = {1, 1};
     memcpy(cdims + 2, w.out, sizeof(int64_t) * (size_t)w.nsp);
     cnt = kiln_kernel_add_buffer(k, "count", KILN_BUF_TEMP, -1, t, w.nsp + 2, cdims);
-    kiln_stage *cs = window_stage(k, "avgpool_count", cnt, &w, 1, 1, o, kv, xi, &inside);
+    kiln_stage *cs = window_stage(k, "avgpool_count", cnt, &w, 1, 1, 0, o, kv, xi, &inside);
     kiln_expr *counted = NULL;
     for (int d = 0; d < w.nsp; d++) {
       if (!avg_partial(&w, d, include_pad)) continue;
@@ -130,7 +148,8 @@ static kiln_status lower_avgpool(kiln_lower_ctx *c) {
     kiln_stage_store(k, cs, o, kx_select(k, counted, kx_const_f(k, t, 1), kx_const_f(k, t, 0)));
   }
 
-  kiln_stage *s = window_stage(k, "avgpool", c->out_buf[0], &w, nb, ch, o, kv, xi, &inside);
+  kiln_stage *s = window_stage(k, "avgpool", c->out_buf[0], &w, nb, ch, pool_block(c->g, c->n),
+                               o, kv, xi, &inside);
   kiln_expr *x = kx_load(k, xb, xi);
   if (inside) x = kx_select(k, inside, x, kx_const_f(k, t, 0));
   s->reduce = KR_SUM;
@@ -153,11 +172,11 @@ static kiln_status lower_avgpool(kiln_lower_ctx *c) {
 
 static kiln_status infer_global(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0);
-  if (x->rank < 2)
-    return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): input must have rank >= 2", n->name,
-                     n->op_type);
-  int64_t dims[KILN_MAX_RANK];
-  for (int d = 0; d < x->rank; d++) dims[d] = d < 2 ? x->dims[d] : 1;
+  if (x->rank < 2 || (kiln_attr_int(n, "_blocked", 0) && x->rank < 4))
+    return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): input must have rank >= 2 (4 "
+                     "blocked)", n->name, n->op_type);
+  int64_t dims[KILN_MAX_RANK], b = pool_block(g, n);
+  for (int d = 0; d < x->rank; d++) dims[d] = d < 2 || (b && d == x->rank - 1) ? x->dims[d] : 1;
   kiln_set_out(g, n, 0, x->dtype, x->rank, dims);
   return KILN_OK;
 }
@@ -169,10 +188,12 @@ static kiln_status lower_global(kiln_lower_ctx *c, kiln_reduce_op op) {
                                         c->out_buf[0]);
   kiln_expr *xi[KILN_MAX_RANK], *o[KILN_MAX_RANK];
   int64_t count = 1;
+  int nsp = xb->rank - (pool_block(c->g, c->n) ? 3 : 2); /* dims 2 .. 2 + nsp reduce */
   for (int d = 0; d < xb->rank; d++) {
-    xi[d] = kx_var(k, kiln_stage_axis(s, xb->dims[d], d >= 2));
-    o[d] = d < 2 ? xi[d] : kx_idx(k, 0);
-    if (d >= 2) count *= xb->dims[d];
+    bool reduce = d >= 2 && d < 2 + nsp;
+    xi[d] = kx_var(k, kiln_stage_axis(s, xb->dims[d], reduce));
+    o[d] = reduce ? kx_idx(k, 0) : xi[d];
+    if (reduce) count *= xb->dims[d];
   }
   s->reduce = op;
   if (op == KR_SUM) s->post = kx_binary(k, KB_DIV, kx_acc(k, xb->dtype), kx_const_i(k, xb->dtype, count));
@@ -187,17 +208,19 @@ static const kiln_attr_spec maxpool_attrs[] = {
     {"auto_pad", KILN_ATTR_STRING, false},  {"ceil_mode", KILN_ATTR_INT, false},
     {"dilations", KILN_ATTR_INTS, false},   {"kernel_shape", KILN_ATTR_INTS, true},
     {"pads", KILN_ATTR_INTS, false},        {"storage_order", KILN_ATTR_INT, false},
-    {"strides", KILN_ATTR_INTS, false},     {NULL}};
+    {"strides", KILN_ATTR_INTS, false},     {"_blocked", KILN_ATTR_INT, false}, {NULL}};
 static const kiln_attr_spec avgpool_attrs[] = {
     {"auto_pad", KILN_ATTR_STRING, false},  {"ceil_mode", KILN_ATTR_INT, false},
     {"count_include_pad", KILN_ATTR_INT, false}, {"dilations", KILN_ATTR_INTS, false},
     {"kernel_shape", KILN_ATTR_INTS, true}, {"pads", KILN_ATTR_INTS, false},
-    {"strides", KILN_ATTR_INTS, false},     {NULL}};
+    {"strides", KILN_ATTR_INTS, false},     {"_blocked", KILN_ATTR_INT, false}, {NULL}};
+static const kiln_attr_spec global_attrs[] = {{"_blocked", KILN_ATTR_INT, false}, {NULL}};
 
 const kiln_op_def kiln_ops_pool[] = {
-    {"MaxPool", 1, 1, 1, 2, maxpool_attrs, infer_pool, lower_maxpool, NULL, 0},
-    {"AveragePool", 1, 1, 1, 1, avgpool_attrs, infer_pool, lower_avgpool, NULL, 0},
-    {"GlobalMaxPool", 1, 1, 1, 1, NULL, infer_global, lower_gmax, NULL, 0},
-    {"GlobalAveragePool", 1, 1, 1, 1, NULL, infer_global, lower_gavg, NULL, 0},
+    {"MaxPool", 1, 1, 1, 2, maxpool_attrs, infer_pool, lower_maxpool, NULL, KILN_OP_POOL},
+    {"AveragePool", 1, 1, 1, 1, avgpool_attrs, infer_pool, lower_avgpool, NULL, KILN_OP_POOL},
+    {"GlobalMaxPool", 1, 1, 1, 1, global_attrs, infer_global, lower_gmax, NULL, KILN_OP_POOL},
+    {"GlobalAveragePool", 1, 1, 1, 1, global_attrs, infer_global, lower_gavg, NULL,
+     KILN_OP_POOL},
     {NULL},
 };

@@ -1,0 +1,271 @@
+/* The layout pass: convolution networks run in the blocked channel layout NCHWc
+ * (ir/ops/layout.c), b channels innermost, b the target's vector width.
+ *
+ * Walking the main block in order, each 2-D f32 Conv with constant weights (dense or
+ * depthwise) whose output channels split into blocks becomes a ConvBlocked writing a
+ * blocked twin of its output, its weights packed here, once, in the order its register
+ * tile reads them. Pooling ops (flag KILN_OP_POOL) read a blocked input as it is, and a
+ * Concat of blocked tensors along channels joins their blocks. An
+ * elementwise op (flag KILN_OP_ELEMENTWISE) whose tensor operands have
+ * blocked twins of the same shape (others may be scalars; a plain operand of the same
+ * shape is converted) runs on the twins as it is. Every value given a twin keeps its plain
+ * form too, computed by a FromBlocked right after the twin's producer: readers that do not
+ * take blocked tensors (pooling, reshapes, graph outputs) read that, and dead-code removal
+ * drops the conversions nobody reads. So conversions happen only where a blocked region
+ * meets the rest of the graph. */
+#include "passes/passes.h"
+
+#include "ir/op.h"
+#include "ir/ops/nn_window.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct layout {
+  kiln_graph *g;
+  kiln_block *blk;
+  int vf;
+  int *twin; /* per value id: its blocked twin, -1 */
+  int nvalues; /* values the twin table covers (values added later have no twin) */
+} layout;
+
+/* The block for c channels: the vector width when it divides c, else 8 when that does. */
+static int64_t block_for(int64_t c, int vf) {
+  if (c % vf == 0) return vf;
+  return c % 8 == 0 && vf > 8 ? 8 : 0;
+}
+
+static int twin_of(const layout *L, int v) { return v >= 0 && v < L->nvalues ? L->twin[v] : -1; }
+
+static int new_value(kiln_graph *g, const char *base, const char *suffix) {
+  char *name = kiln_fmt("%s%s", base, suffix);
+  int id = kiln_graph_add_value(g, name);
+  free(name);
+  return id;
+}
+
+/* Inserts node op(inputs) -> out at *pos (then after it) and infers it. */
+static kiln_status insert(layout *L, int *pos, const char *op, const char *name, const int *ins,
+                          int nins, int out, kiln_node **made, kiln_error *err) {
+  int id = kiln_graph_insert_node(L->g, L->blk, (*pos)++, op, name, ins, nins, &out, 1);
+  kiln_node *n = &L->g->nodes[id];
+  if (made) *made = n;
+  return made ? KILN_OK : n->op->infer(L->g, n, err);
+}
+
+/* After the node at pos-1 wrote twin t of value v: v = FromBlocked(t) at pos. */
+static kiln_status plain_after(layout *L, int *pos, int v, int t, kiln_error *err) {
+  char *name = kiln_fmt("%s.plain", L->g->values[v].name);
+  kiln_status st = insert(L, pos, "FromBlocked", name, &t, 1, v, NULL, err);
+  free(name);
+  L->twin[v] = t;
+  return st;
+}
+
+/* ---- Conv ------------------------------------------------------------------------------ */
+
+/* Packs W [M, C, KH, KW] as [M/ob][C/ib][KH][KW][ib][ob], or a depthwise [C, 1, KH, KW] as
+ * [C/b][KH][KW][b]: a new constant. */
+static int pack_weights(kiln_graph *g, const kiln_value *w, bool dw, int64_t ib, int64_t ob) {
+  int64_t m = w->dims[0], c = w->dims[1], kh = w->dims[2], kw = w->dims[3], kk = kh * kw;
+  const float *src = w->data;
+  float *p = kiln_xmalloc(sizeof(float) * (size_t)kiln_value_numel(w));
+  kiln_tensor t = {KILN_F32, dw ? 4 : 6, {0}, p};
+  if (dw) {
+    int64_t d[4] = {m / ob, kh, kw, ob};
+    memcpy(t.dims, d, sizeof d);
+    for (int64_t o = 0; o < m; o++)
+      for (int64_t q = 0; q < kk; q++) p[((o / ob) * kk + q) * ob + o % ob] = src[o * kk + q];
+  } else {
+    int64_t d[6] = {m / ob, c / ib, kh, kw, ib, ob};
+    memcpy(t.dims, d, sizeof d);
+    for (int64_t o = 0; o < m; o++)
+      for (int64_t i = 0; i < c; i++)
+        for (int64_t q = 0; q < kk; q++)
+          p[((((o / ob) * (c / ib) + i / ib) * kk + q) * ib + i % ib) * ob + o % ob] =
+              src[(o * c + i) * kk + q];
+  }
+  int id = new_value(g, w->name, dw ? ".dwblocked" : ".blocked");
+  kiln_value_set_const(&g->values[id], &t);
+  return id;
+}
+
+/* Node n (at pos) as a ConvBlocked, when it is one: 2-D, f32, constant weights and bias,
+ * dense (group 1) or depthwise (a blocked input then), output channels in blocks. */
+static kiln_status convert_conv(layout *L, int *pos, kiln_node *n, bool *done, kiln_error *err) {
+  kiln_graph *g = L->g;
+  const kiln_value *x = kiln_node_in(g, n, 0), *w = kiln_node_in(g, n, 1),
+                   *b = kiln_node_in(g, n, 2), *y = kiln_node_out(g, n, 0);
+  *done = false;
+  if (!x || !w || !y || x->rank != 4 || w->rank != 4 || x->dtype != KILN_F32 ||
+      w->dtype != KILN_F32 || !w->data || (b && !b->data) || n->noutputs != 1)
+    return KILN_OK;
+  int64_t group = kiln_attr_int(n, "group", 1), m = w->dims[0], ob = block_for(m, L->vf);
+  bool dw = group > 1 && group == x->dims[1] && group == m && w->dims[1] == 1;
+  if (!ob || (group != 1 && !dw)) return KILN_OK;
+  /* negative pads read inside the input: the blocked form pads only */
+  const int64_t *pads;
+  int np = kiln_attr_ints(n, "pads", &pads);
+  for (int i = 0; i < np; i++)
+    if (pads[i] < 0) return KILN_OK;
+  int xt = twin_of(L, n->inputs[0]);
+  int64_t ib = xt >= 0 ? g->values[xt].dims[4] : 1;
+  if (dw && (xt < 0 || ib != ob)) return KILN_OK; /* a depthwise conv reads channel vectors */
+  int yv = n->outputs[0];
+  int wp = pack_weights(g, w, dw, ib, ob);
+  int ins[3] = {xt >= 0 ? xt : n->inputs[0], wp, b ? n->inputs[2] : -1};
+  int yt = new_value(g, g->values[yv].name, ".blocked");
+  kiln_node *cn;
+  char *name = kiln_xstrdup(n->name);
+  kiln_node saved = *n; /* its attributes move to the new node */
+  n->nattrs = 0;
+  n->attrs = NULL;
+  kiln_block_remove(g, L->blk, *pos);
+  insert(L, pos, "ConvBlocked", name, ins, b ? 3 : 2, yt, &cn, err);
+  free(name);
+  static const char *const copied[] = {"auto_pad", "dilations", "pads", "strides"};
+  for (int i = 0; i < saved.nattrs; i++) {
+    bool keep = false;
+    for (size_t j = 0; j < sizeof copied / sizeof copied[0]; j++) keep |= !strcmp(saved.attrs[i].name, copied[j]);
+    if (keep) {
+      kiln_attr *a = kiln_node_add_attr(cn, saved.attrs[i].name, saved.attrs[i].type);
+      kiln_attr name_keep = *a;
+      *a = saved.attrs[i];
+      a->name = name_keep.name;
+      free(saved.attrs[i].name);
+    } else {
+      kiln_attr_clear(&saved.attrs[i]);
+    }
+  }
+  free(saved.attrs);
+  if (dw) kiln_node_add_attr(cn, "_depthwise", KILN_ATTR_INT)->i = 1;
+  if (cn->op->infer(g, cn, err)) return err->code;
+  *done = true;
+  return plain_after(L, pos, yv, yt, err);
+}
+
+/* ---- elementwise ops ------------------------------------------------------------------- */
+
+static bool same_dims(const kiln_value *a, const kiln_value *b) {
+  return a->rank == b->rank && !memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank);
+}
+
+/* Node n (at pos) on blocked twins, when its tensor operands have them (or are scalars, or
+ * plain tensors of the same shape, converted first) and its output has their shape. */
+static kiln_status convert_elementwise(layout *L, int *pos, kiln_node *n, kiln_error *err) {
+  kiln_graph *g = L->g;
+  if (!(n->op->flags & KILN_OP_ELEMENTWISE) || n->noutputs != 1 || n->outputs[0] < 0)
+    return KILN_OK;
+  const kiln_value *shape = NULL; /* the logical shape of the blocked operands */
+  int64_t blk = 0;
+  for (int i = 0; i < n->ninputs; i++) {
+    int t = twin_of(L, n->inputs[i]);
+    if (t < 0) continue;
+    const kiln_value *v = &g->values[n->inputs[i]];
+    if (shape && (!same_dims(shape, v) || blk != g->values[t].dims[4])) return KILN_OK;
+    shape = v;
+    blk = g->values[t].dims[4];
+  }
+  const kiln_value *y = kiln_node_out(g, n, 0);
+  if (!shape || !same_dims(shape, y)) return KILN_OK;
+  for (int i = 0; i < n->ninputs; i++) {
+    const kiln_value *v = kiln_node_in(g, n, i);
+    if (v && twin_of(L, n->inputs[i]) < 0 && kiln_value_numel(v) != 1 && !same_dims(shape, v))
+      return KILN_OK;
+  }
+  int ins[32];
+  for (int i = 0; i < n->ninputs && i < 32; i++) {
+    int v = n->inputs[i], t = twin_of(L, v);
+    ins[i] = t >= 0 ? t : v;
+    if (t < 0 && v >= 0 && kiln_value_numel(&g->values[v]) != 1) { /* plain: convert it */
+      int nt = new_value(g, g->values[v].name, ".blocked");
+      char *name = kiln_fmt("%s.blocked", g->values[v].name);
+      kiln_node *tn;
+      insert(L, pos, "ToBlocked", name, &v, 1, nt, &tn, err);
+      free(name);
+      kiln_node_add_attr(tn, "block", KILN_ATTR_INT)->i = blk;
+      if (tn->op->infer(g, tn, err)) return err->code;
+      n = &g->nodes[L->blk->nodes[*pos]]; /* the node array may have moved */
+      if (v < L->nvalues) L->twin[v] = nt;
+      ins[i] = nt;
+    }
+  }
+  int yv = n->outputs[0], yt = new_value(g, g->values[yv].name, ".blocked");
+  n = &g->nodes[L->blk->nodes[*pos]];
+  for (int i = 0; i < n->ninputs && i < 32; i++) n->inputs[i] = ins[i];
+  n->outputs[0] = yt;
+  g->values[yt].producer = L->blk->nodes[*pos];
+  if (n->op->infer(g, n, err)) return err->code;
+  ++*pos;
+  return plain_after(L, pos, yv, yt, err);
+}
+
+/* ---- pooling --------------------------------------------------------------------------- */
+
+/* A pooling node n (at pos) whose input has a twin reads it, writing a twin, when it has
+ * one output (MaxPool's Indices number plain positions). */
+static kiln_status convert_pool(layout *L, int *pos, kiln_node *n, bool *done, kiln_error *err) {
+  kiln_graph *g = L->g;
+  int xt = twin_of(L, n->inputs[0]);
+  *done = false;
+  if (xt < 0 || n->noutputs != 1 || n->outputs[0] < 0) return KILN_OK;
+  int yv = n->outputs[0], yt = new_value(g, g->values[yv].name, ".blocked");
+  n = &g->nodes[L->blk->nodes[*pos]];
+  kiln_node_add_attr(n, "_blocked", KILN_ATTR_INT)->i = 1;
+  n->inputs[0] = xt;
+  n->outputs[0] = yt;
+  g->values[yt].producer = L->blk->nodes[*pos];
+  if (n->op->infer(g, n, err)) return err->code;
+  ++*pos;
+  *done = true;
+  return plain_after(L, pos, yv, yt, err);
+}
+
+/* A Concat along channels (axis 1 of a 4-D value) of inputs that all have twins in one
+ * block size joins the twins along their blocks. */
+static kiln_status convert_concat(layout *L, int *pos, kiln_node *n, bool *done,
+                                  kiln_error *err) {
+  kiln_graph *g = L->g;
+  *done = false;
+  const kiln_value *y = kiln_node_out(g, n, 0);
+  int64_t axis = kiln_attr_int(n, "axis", 0), blk = 0;
+  if (!y || y->rank != 4 || (axis != 1 && axis != -3) || n->noutputs != 1) return KILN_OK;
+  for (int i = 0; i < n->ninputs; i++) {
+    int t = twin_of(L, n->inputs[i]);
+    if (t < 0 || (blk && g->values[t].dims[4] != blk)) return KILN_OK;
+    blk = g->values[t].dims[4];
+  }
+  int yv = n->outputs[0], yt = new_value(g, g->values[yv].name, ".blocked");
+  n = &g->nodes[L->blk->nodes[*pos]];
+  for (int i = 0; i < n->ninputs; i++) n->inputs[i] = L->twin[n->inputs[i]];
+  for (int a = 0; a < n->nattrs; a++)
+    if (!strcmp(n->attrs[a].name, "axis")) n->attrs[a].i = 1; /* -3 of 4 dims, not of 5 */
+  n->outputs[0] = yt;
+  g->values[yt].producer = L->blk->nodes[*pos];
+  if (n->op->infer(g, n, err)) return err->code;
+  ++*pos;
+  *done = true;
+  return plain_after(L, pos, yv, yt, err);
+}
+
+kiln_status kiln_pass_layout(kiln_graph *g, int vector_floats, kiln_error *err) {
+  layout L = {g, &g->main, vector_floats, NULL, g->nvalues};
+  if (vector_floats < 8) return KILN_OK; /* no vectors worth blocking for */
+  L.twin = kiln_xmalloc(sizeof(int) * (size_t)(g->nvalues ? g->nvalues : 1));
+  for (int i = 0; i < g->nvalues; i++) L.twin[i] = -1;
+  kiln_status st = KILN_OK;
+  for (int pos = 0; pos < L.blk->nnodes && !st; pos++) {
+    kiln_node *n = &g->nodes[L.blk->nodes[pos]];
+    if (!n->op) continue;
+    int at = pos;
+    bool done = false;
+    /* each conversion may add nodes and values, moving the arrays n points into */
+    if (n->op->flags & KILN_OP_CONV) st = convert_conv(&L, &at, n, &done, err);
+    else if (n->op->flags & KILN_OP_POOL) st = convert_pool(&L, &at, n, &done, err);
+    else if (n->op->flags & KILN_OP_CONCAT) st = convert_concat(&L, &at, n, &done, err);
+    if (!st && !done && at == pos) st = convert_elementwise(&L, &at, n, err);
+    if (at > pos) pos = at - 1; /* past what was inserted */
+  }
+  free(L.twin);
+  return st;
+}
