@@ -245,23 +245,25 @@ static void tile_schedule(kiln_stage *s, int m, int n, int panel, int n2, int vf
     if (rows_covered(M, mb, r) < rows_covered(M, mb, best)) best = r;
   mr = best;
   mb = (mb + mr - 1) / mr * mr;
+  /* n2's values go outside the rows (each B slice then serves all rows from cache) unless
+   * A is what would not stay in cache: rows over a reduction too large for L2 (a 1x1 Conv
+   * of 256 channels at 56x56) are read once, B's smaller whole re-read per row tile */
+  int64_t n2e = n2 >= 0 ? s->axes[n2].extent : 1;
+  bool n2_inner = n2 >= 0 && M * K * 4 > A_BLOCK_BYTES && N * n2e < M;
+  kiln_loop n2o = {n2, u, n2e / u, KILN_LOOP_SERIAL};
   kiln_schedule t = {0};
   for (int l = 0; l < sc->nloops; l++) /* the other spatial loops, outermost */
     if (!s->axes[sc->loops[l].axis].reduce && sc->loops[l].axis != m &&
-        sc->loops[l].axis != n && sc->loops[l].axis != panel) {
-      t.loops[t.nloops] = sc->loops[l];
-      if (sc->loops[l].axis == n2 && u > 1) {
-        t.loops[t.nloops].stride = u;
-        t.loops[t.nloops].extent /= u;
-      }
-      t.nloops++;
-    }
+        sc->loops[l].axis != n && sc->loops[l].axis != panel &&
+        (sc->loops[l].axis != n2 || !n2_inner))
+      t.loops[t.nloops++] = sc->loops[l].axis == n2 ? n2o : sc->loops[l];
   if (mb < M) t.loops[t.nloops++] = (kiln_loop){m, mb, (M + mb - 1) / mb, KILN_LOOP_SERIAL};
   if (panel >= 0) t.loops[t.nloops++] = (kiln_loop){panel, 1, s->axes[panel].extent, KILN_LOOP_SERIAL};
   kiln_loop no = {n, nr, (N + nr - 1) / nr, KILN_LOOP_SERIAL};
   kiln_loop mo = {m, mr, (mb < M ? mb : M + mr - 1) / mr, KILN_LOOP_SERIAL};
   bool a_outer = panel < 0 && M > N;
   t.loops[t.nloops++] = a_outer ? mo : no;
+  if (n2_inner) t.loops[t.nloops++] = n2o;
   t.loops[t.nloops++] = a_outer ? no : mo;
   for (int l = 0; l < sc->nloops; l++)
     if (s->axes[sc->loops[l].axis].reduce) t.loops[t.nloops++] = sc->loops[l];
