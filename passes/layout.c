@@ -146,33 +146,34 @@ static kiln_status convert_conv(layout *L, int *pos, kiln_node *n, bool *done, k
 
 /* ---- elementwise ops ------------------------------------------------------------------- */
 
-static bool same_dims(const kiln_value *a, const kiln_value *b) {
-  return a->rank == b->rank && !memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank);
+/* Does 4-D value v broadcast to y's shape along batch and spatial dims with y's channels?
+ * Then its blocked form broadcasts to y's blocked form the same way (a squeeze-excite
+ * scale [N, C, 1, 1] times a feature map [N, C, H, W]). */
+static bool channel_operand(const kiln_value *v, const kiln_value *y) {
+  if (v->rank != 4 || v->dims[1] != y->dims[1]) return false;
+  for (int d = 0; d < 4; d++)
+    if (d != 1 && v->dims[d] != y->dims[d] && v->dims[d] != 1) return false;
+  return true;
 }
 
-/* Node n (at pos) on blocked twins, when its tensor operands have them (or are scalars, or
- * plain tensors of the same shape, converted first) and its output has their shape. */
+/* Node n (at pos) on blocked twins, when its tensor operands have them in one block size
+ * (others may be scalars, or plain tensors of the same channels, converted first), all
+ * with the output's channels. */
 static kiln_status convert_elementwise(layout *L, int *pos, kiln_node *n, kiln_error *err) {
   kiln_graph *g = L->g;
   if (!(n->op->flags & KILN_OP_ELEMENTWISE) || n->noutputs != 1 || n->outputs[0] < 0)
     return KILN_OK;
-  const kiln_value *shape = NULL; /* the logical shape of the blocked operands */
+  const kiln_value *y = kiln_node_out(g, n, 0);
+  if (y->rank != 4) return KILN_OK;
   int64_t blk = 0;
   for (int i = 0; i < n->ninputs; i++) {
-    int t = twin_of(L, n->inputs[i]);
-    if (t < 0) continue;
-    const kiln_value *v = &g->values[n->inputs[i]];
-    if (shape && (!same_dims(shape, v) || blk != g->values[t].dims[4])) return KILN_OK;
-    shape = v;
-    blk = g->values[t].dims[4];
-  }
-  const kiln_value *y = kiln_node_out(g, n, 0);
-  if (!shape || !same_dims(shape, y)) return KILN_OK;
-  for (int i = 0; i < n->ninputs; i++) {
     const kiln_value *v = kiln_node_in(g, n, i);
-    if (v && twin_of(L, n->inputs[i]) < 0 && kiln_value_numel(v) != 1 && !same_dims(shape, v))
-      return KILN_OK;
+    int t = twin_of(L, n->inputs[i]);
+    if (!v || (t < 0 && kiln_value_numel(v) == 1)) continue;
+    if (!channel_operand(v, y) || (t >= 0 && blk && blk != g->values[t].dims[4])) return KILN_OK;
+    if (t >= 0) blk = g->values[t].dims[4];
   }
+  if (!blk) return KILN_OK;
   int ins[32];
   for (int i = 0; i < n->ninputs && i < 32; i++) {
     int v = n->inputs[i], t = twin_of(L, v);

@@ -132,6 +132,15 @@ static const struct {
      "  c = Concat(Relu(Conv(x, w1)), Relu(Conv(x, w2, pads=[1, 1, 1, 1])), axis=-3)\n"
      "  return y = Conv(MaxPool(c, kernel_shape=[2, 2], strides=[2, 2]), w3)\n}\n",
      3, 1, 3, 1},
+    /* squeeze-excite: a [1, C, 1, 1] scale (blocked, and a plain input converted) times
+     * the feature map broadcasts in the blocked layout too */
+    {"model m(x: f32[1, 16, 6, 6], g: f32[1, 32, 1, 1]) {\n"
+     "  param w1: f32[32, 16, 3, 3] = normal(0, 0.3)\n  param w2: f32[32, 32, 1, 1] = normal(0, 0.3)\n"
+     "  param w3: f32[16, 32, 1, 1] = normal(0, 0.3)\n"
+     "  c = Relu(Conv(x, w1, pads=[1, 1, 1, 1]))\n"
+     "  s = Sigmoid(Conv(GlobalAveragePool(c), w2))\n"
+     "  return y = Conv(c * s * g, w3)\n}\n",
+     3, 2, 3, 2},
     /* channels that are no multiple of 8 stay plain; a grouped (not depthwise) conv too */
     {"model m(x: f32[1, 12, 6, 6]) {\n"
      "  param w: f32[12, 12, 3, 3] = normal(0, 0.3)\n  param g: f32[16, 6, 1, 1] = normal(0, 0.3)\n"
