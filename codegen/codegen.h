@@ -1,18 +1,15 @@
 /* CPU code generation through the LLVM C API: a kiln_program becomes one LLVM module
  * whose entry function has the ABI of docs/architecture.md, then either machine code in
- * memory (ORC LLJIT) or an object file / shared library plus a C header (AOT). */
+ * memory (ORC LLJIT) or an object file / shared library plus a C header (AOT). The rest of
+ * kiln calls it through the backend interface (codegen/backend.h). */
 #ifndef KILN_CODEGEN_H
 #define KILN_CODEGEN_H
 
+#include "codegen/backend.h"
 #include "ir/program.h"
 
 #include <llvm-c/Core.h>
 #include <llvm-c/TargetMachine.h>
-
-/* Returns KILN_OK, or the kiln_status of a failure its checks recorded in the arena's
- * check record (runtime/check.h): KILN_ERR_INVALID_INPUT for an index out of range. */
-typedef int (*kiln_entry_fn)(void *const *inputs, void *const *outputs, uint8_t *arena,
-                             const void *const *consts);
 
 /* llvm_emit*.c: adds function `entry_name` (external linkage, the entry ABI) computing
  * program p to module m, plus the internal functions its kernels need. Declares (does not

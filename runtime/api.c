@@ -1,7 +1,7 @@
 /* The public API (include/kiln.h): import -> passes -> JIT, and running a model. */
 #include "kiln.h"
 
-#include "codegen/codegen.h"
+#include "codegen/backend.h"
 #include "frontend/dsl.h"
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
@@ -15,7 +15,8 @@
 
 struct kiln_model {
   kiln_program *prog;
-  kiln_jit *jit;
+  const kiln_backend *backend;
+  void *code; /* the backend's, for entry */
   kiln_entry_fn entry;
   const void **consts;
   int num_threads;
@@ -61,7 +62,7 @@ static kiln_status build_program(const void *data, size_t size, const char *path
   kiln_options none = {0};
   if (!opts) opts = &none;
   kiln_graph *g = NULL;
-  kiln_status st = kiln_llvm_check_target(opts, err); /* before any work */
+  kiln_status st = kiln_backend_for(opts)->check(opts, err); /* before any work */
   if (!st) st = import_graph(data, size, path, opts->base_dir ? opts->base_dir : base_dir,
                              opts, &g, err);
   if (!st) st = kiln_passes_run(g, opts, prog, err);
@@ -82,7 +83,8 @@ static kiln_status finish_model(kiln_program *prog, const kiln_options *opts, ki
   kiln_model *m = kiln_xcalloc(1, sizeof *m);
   m->prog = prog;
   m->num_threads = opts ? opts->num_threads : 0;
-  kiln_status st = kiln_jit_compile(prog, opts, &m->jit, &m->entry, err);
+  m->backend = kiln_backend_for(opts);
+  kiln_status st = m->backend->jit(prog, opts, &m->code, &m->entry, err);
   if (st) {
     kiln_model_free(m);
     return st;
@@ -130,12 +132,13 @@ kiln_status kiln_compile_aot(const char *model_path, const kiln_options *opts,
   size_t size = 0;
   char *dir = NULL;
   kiln_program *prog = NULL;
-  kiln_status st = kiln_aot_check(opts, out_path, name, err);
+  const kiln_backend *be = kiln_backend_for(opts);
+  kiln_status st = be->aot_check(opts, out_path, name, err);
   if (!st && opts && opts->profile)
     st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "profile is for JIT models, not AOT libraries");
   if (!st) st = read_model(model_path, &data, &size, &dir, err);
   if (!st) st = build_program(data, size, model_path, dir, opts, &prog, err);
-  if (!st) st = kiln_aot_write(prog, opts, out_path, name ? name : "model", err);
+  if (!st) st = be->aot_write(prog, opts, out_path, name ? name : "model", err);
   kiln_program_free(prog);
   free(data);
   free(dir);
@@ -144,7 +147,7 @@ kiln_status kiln_compile_aot(const char *model_path, const kiln_options *opts,
 
 void kiln_model_free(kiln_model *m) {
   if (!m) return;
-  kiln_jit_free(m->jit);
+  if (m->backend) m->backend->free_code(m->code);
   kiln_program_free(m->prog);
   free(m->consts);
   free(m);

@@ -5,7 +5,7 @@
  * while compiling and restored after, so the kernel is unchanged. */
 #include "runtime/kernel_run.h"
 
-#include "codegen/codegen.h"
+#include "codegen/backend.h"
 #include "ir/dtype.h"
 #include "ir/graph.h"
 #include "rt/parallel.h"
@@ -18,7 +18,8 @@ struct kiln_kernel_runner {
   const kiln_program *p;
   const kiln_kernel *k;
   kiln_program *alone;   /* borrows k: its step list is emptied before it is freed */
-  kiln_jit *jit;
+  const kiln_backend *backend;
+  void *code;
   kiln_entry_fn fn;
   int nbufs;
   void *mem[KILN_MAX_BUFS];   /* per kernel buffer: inputs, outputs, arena temporaries */
@@ -101,7 +102,8 @@ kiln_status kiln_kernel_runner_new(const kiln_program *p, kiln_kernel *k,
   }
   a->arena_bytes = (arena + 63) / 64 * 64;
   kiln_steps_add(&a->main, KILN_STEP_KERNEL)->kernel = k;
-  kiln_status st = kiln_jit_compile(a, opts, &r->jit, &r->fn, err);
+  r->backend = kiln_backend_for(opts);
+  kiln_status st = r->backend->jit(a, opts, &r->code, &r->fn, err);
   for (int b = 0; b < k->nbufs; b++) k->bufs[b].storage = saved[b];
   if (!st && a->arena_bytes) {
     r->arena = aligned_alloc(64, (size_t)a->arena_bytes);
@@ -148,7 +150,7 @@ void *kiln_kernel_runner_buffer(const kiln_kernel_runner *r, int b) {
 
 void kiln_kernel_runner_free(kiln_kernel_runner *r) {
   if (!r) return;
-  kiln_jit_free(r->jit);
+  if (r->backend) r->backend->free_code(r->code);
   r->alone->main.n = 0; /* the kernel belongs to the original program */
   r->alone->nconsts = 0; /* and so do the constants' data */
   kiln_program_free(r->alone);
