@@ -74,10 +74,10 @@ static uint32_t rnd(tuner *T) {
 static void progress(tuner *T) {
   if (!T->t->progress) return;
   kiln_tune_progress pr = {elapsed(T), T->t->budget_s, T->done, T->nunique, 0, 0};
-  for (int i = 0; i < T->nunique; i++) {
+  for (int i = 0; i < T->nunique; i++) { /* the model's times, scaled by the kernels' gains */
     const kiln_tune_kernel *k = T->u[i].info;
-    pr.untuned_ns += k->default_ns * k->count;
-    pr.tuned_ns += k->best_ns * k->count;
+    pr.untuned_ns += k->model_ns;
+    pr.tuned_ns += k->default_ns > 0 ? k->model_ns * k->best_ns / k->default_ns : k->model_ns;
   }
   T->t->progress(T->t->ctx, &pr);
 }
@@ -118,6 +118,7 @@ static kiln_status measure(tuner *T, unique *u, mode m, double limit_ns, double 
   kiln_kernel *k = u->k;
   kiln_kernel_runner *r = NULL;
   *wrong = false;
+  kiln_rt_set_num_threads(T->opts.num_threads); /* kiln_run resets it */
   kiln_status st = kiln_kernel_runner_new(T->p, k, &T->opts, T->t->seed, &r, err);
   int64_t t0 = kiln_rt_clock_ns();
   if (!st) st = kiln_kernel_runner_run(r, err);
@@ -136,7 +137,8 @@ static kiln_status measure(tuner *T, unique *u, mode m, double limit_ns, double 
     }
     if (corrupt) {
       corrupt = false;
-      ((unsigned char *)mem)[0] ^= 0x40; /* a high bit: any dtype changes by much */
+      /* a high bit of the first element's top byte: its exponent for floats */
+      ((unsigned char *)mem)[kiln_dtype_size(buf->dtype) - 1] ^= 0x40;
     }
     if (!u->ref[b] || !same_values(buf->dtype, mem, u->ref[b], bytes / (int64_t)kiln_dtype_size(buf->dtype)))
       *wrong = true;
@@ -314,8 +316,9 @@ static kiln_status start(tuner *T, unique *u, const kiln_tuning_log *log,
 /* The default and the best found timed again, in turns: one fast run by chance (or a slow
  * default run) is no win. The best stays only if it is still the faster; the new medians
  * are what the table and the log say. */
-static void confirm(unique *u) {
+static void confirm(tuner *T, unique *u) {
   if (!u->def_r || !u->best_r) return;
+  kiln_rt_set_num_threads(T->opts.num_threads);
   double d[3], b[3];
   kiln_error e = {0};
   for (int i = 0; i < 3; i++) {
@@ -367,7 +370,7 @@ static void search(tuner *T, unique *u, double end) {
     install(u, u->best);
     progress(T);
   }
-  confirm(u);
+  confirm(T, u);
   kiln_kernel_runner_free(u->def_r);
   kiln_kernel_runner_free(u->best_r);
   u->def_r = u->best_r = NULL;
@@ -412,20 +415,27 @@ static void io_free(io *b) {
   free(b->oinfo);
 }
 
-/* A warm-up, then runs until `runs` or max_s: the median in *ms. */
-static kiln_status time_model(const kiln_model *m, io *b, int runs, double max_s, double *ms,
-                              kiln_error *err) {
+/* A warm-up, then profiled runs until `runs` or max_s: the median wall time in *ms and
+ * each kernel's median nanoseconds in kernel_ns[0..nk) (kiln_steps_kernels order). */
+static kiln_status time_profiled(const kiln_model *m, io *b, int runs, double max_s, int nk,
+                                 double *kernel_ns, double *ms, kiln_error *err) {
   double *t = kiln_xcalloc((size_t)runs, sizeof *t);
+  double *ns = kiln_xcalloc((size_t)runs * (size_t)nk + 1, sizeof *ns);
   int64_t start = kiln_rt_clock_ns();
-  kiln_status st = kiln_run(m, (const void *const *)b->in, b->out, err);
+  kiln_status st = kiln_run_profiled(m, (const void *const *)b->in, b->out, ns, err);
   int n = 0;
   while (!st && n < runs && (n < 3 || (double)(kiln_rt_clock_ns() - start) / 1e9 < max_s)) {
     int64_t t0 = kiln_rt_clock_ns();
-    st = kiln_run(m, (const void *const *)b->in, b->out, err);
+    st = kiln_run_profiled(m, (const void *const *)b->in, b->out, ns + (size_t)n * (size_t)nk, err);
     t[n++] = (double)(kiln_rt_clock_ns() - t0) / 1e6;
   }
   if (!st) *ms = kiln_median(t, n);
+  for (int i = 0; i < nk && !st; i++) {
+    for (int r = 0; r < n; r++) t[r] = ns[(size_t)r * (size_t)nk + (size_t)i];
+    kernel_ns[i] = kiln_median(t, n);
+  }
   free(t);
+  free(ns);
   return st;
 }
 
@@ -482,11 +492,11 @@ static kiln_status read_raw(const char *path, char **text, size_t *len, kiln_err
 
 static int by_share(const void *a, const void *b) {
   const unique *x = a, *y = b;
-  double sx = x->info->default_ns * x->info->count, sy = y->info->default_ns * y->info->count;
+  double sx = x->info->model_ns, sy = y->info->model_ns;
   return sx > sy ? -1 : sx < sy ? 1 : strcmp(x->info->hash, y->info->hash);
 }
 
-static void group_kernels(tuner *T) {
+static void group_kernels(tuner *T, const double *kernel_ns, int nprofiled) {
   int nk = kiln_steps_kernels(&T->p->main, NULL, 0);
   const kiln_kernel **ks = kiln_xcalloc((size_t)nk + 1, sizeof *ks);
   kiln_steps_kernels(&T->p->main, ks, nk);
@@ -497,8 +507,10 @@ static void group_kernels(tuner *T) {
     if (!kiln_kernel_hash(ks[i], hash)) continue;
     int j = 0;
     while (j < T->nunique && strcmp(T->u[j].info->hash, hash)) j++;
+    double ns = i < nprofiled ? kernel_ns[i] : 0;
     if (j < T->nunique) {
       T->u[j].info->count++;
+      T->u[j].info->model_ns += ns;
       continue;
     }
     unique *u = &T->u[T->nunique];
@@ -509,6 +521,7 @@ static void group_kernels(tuner *T) {
     info->name = kiln_xstrdup(ks[i]->name);
     info->op = kiln_xstrdup(ks[i]->op ? ks[i]->op : "?");
     info->count = 1;
+    info->model_ns = ns;
     kiln_kernel_cost cost;
     kiln_kernel_cost_of(ks[i], &cost);
     info->flops = cost.flops;
@@ -522,7 +535,7 @@ static void group_kernels(tuner *T) {
 
 static int by_kernel_share(const void *a, const void *b) {
   const kiln_tune_kernel *x = a, *y = b;
-  double sx = x->default_ns * x->count, sy = y->default_ns * y->count;
+  double sx = x->model_ns, sy = y->model_ns;
   return sx > sy ? -1 : sx < sy ? 1 : strcmp(x->hash, y->hash);
 }
 
@@ -571,35 +584,41 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   kiln_status st = t->log_path ? read_raw(t->log_path, &old, &oldlen, err) : KILN_OK;
   if (!st && old) st = kiln_tuning_log_parse(&log, old, oldlen, t->log_path, err);
   res->records_read = log.n;
-  /* the untuned model, end to end; its compile time sizes the reserve for the tuned one */
-  if (!st) st = kiln_compile_file(path, &T.opts, &m0, err);
+  /* the untuned model, profiled: each kernel's share of its time (profiling adds two
+   * clock reads per kernel); its compile time sizes the reserve for the tuned one */
+  kiln_options prof = T.opts;
+  prof.profile = 1;
+  if (!st) st = kiln_compile_file(path, &prof, &m0, err);
   double compile_s = elapsed(&T);
+  int nk = m0 ? kiln_steps_kernels(&kiln_model_program(m0)->main, NULL, 0) : 0;
+  double *kernel_ns = kiln_xcalloc((size_t)nk + 1, sizeof *kernel_ns);
   if (!st) {
     io_make(m0, t->seed, &b0);
-    st = time_model(m0, &b0, 10, 0.02 * t->budget_s, &res->untuned_ms, err);
+    st = time_profiled(m0, &b0, 10, 0.02 * t->budget_s, nk, kernel_ns, &res->untuned_ms, err);
   }
   double e2e_s = elapsed(&T) - compile_s;
   T.search_end = t->budget_s - (1.3 * compile_s + 2 * e2e_s + 0.02 * t->budget_s + 0.05);
-  /* the kernels, before instrumentation (what the tune pass hashes) */
+  /* the kernels, before instrumentation (what the tune pass hashes), in the same order */
   if (!st) st = kiln_program_from_file(path, &T.opts, "schedule", &T.p, err);
   if (!st) {
-    group_kernels(&T);
+    group_kernels(&T, kernel_ns, nk);
     kiln_check_instrument(T.p, false);
   }
-  int started = 0;
-  for (; !st && started < T.nunique && elapsed(&T) < T.search_end; started++) {
-    st = start(&T, &T.u[started], &log, &target, err);
-    progress(&T);
-  }
-  /* the search, by share; unmeasured kernels (out of time) sort last with share 0 */
+  free(kernel_ns);
+  progress(&T);
+  /* by share, largest first: each kernel's default measured alone (its reference
+   * outputs), a record of the log tried, then candidates, until its part of the time left */
   if (!st) {
     qsort(T.u, (size_t)T.nunique, sizeof *T.u, by_share);
     double left = 0;
-    for (int i = 0; i < T.nunique; i++) left += T.u[i].info->default_ns * T.u[i].info->count;
-    for (int i = 0; i < T.nunique && left > 0; i++) {
+    for (int i = 0; i < T.nunique; i++) left += T.u[i].info->model_ns;
+    for (int i = 0; i < T.nunique && left > 0 && !st; i++) {
       unique *u = &T.u[i];
-      double share = u->info->default_ns * u->info->count, now = elapsed(&T);
-      if (share > 0 && now < T.search_end) search(&T, u, now + (T.search_end - now) * share / left);
+      double share = u->info->model_ns, now = elapsed(&T);
+      if (now >= T.search_end) break;
+      double end = now + (T.search_end - now) * share / left;
+      st = start(&T, u, &log, &target, err);
+      if (!st) search(&T, u, end);
       left -= share;
       T.done = i + 1;
       progress(&T);
@@ -625,7 +644,7 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   }
   /* the model as the log makes it, checked against the untuned one and timed */
   if (!st && t->log_path && elapsed(&T) + compile_s < 1.05 * t->budget_s) {
-    kiln_options o = T.opts;
+    kiln_options o = prof; /* timed like the untuned one */
     o.tuning_log = t->log_path;
     st = kiln_compile_file(path, &o, &m1, err);
     if (!st) {

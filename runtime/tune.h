@@ -16,6 +16,7 @@ typedef struct kiln_tune_kernel {
   char hash[KILN_KERNEL_HASH_LEN + 1];
   int count;             /* kernels of the model with this hash */
   double flops;          /* per run (ir/kernel_cost.h) */
+  double model_ns;       /* all its instances in a profiled run of the untuned model */
   double default_ns;     /* median with the default schedules; 0 = not measured */
   double best_ns;        /* the best found (default_ns when none beat it) */
   double search_s;       /* seconds spent searching it */
@@ -28,7 +29,8 @@ typedef struct kiln_tune_kernel {
 typedef struct kiln_tune_progress {
   double elapsed_s, budget_s;
   int kernels_done, nkernels;        /* distinct kernels searched / all */
-  double untuned_ns, tuned_ns;       /* model estimates: sum of count x kernel time */
+  double untuned_ns, tuned_ns;       /* the kernels' times in the untuned model, and the
+                                        same scaled by each kernel's tuned/default ratio */
 } kiln_tune_progress;
 
 typedef struct kiln_tune_options {

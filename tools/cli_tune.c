@@ -60,8 +60,8 @@ static void print_table(const char *model, const char *log, const cli_args *a,
   for (int i = 0; i < r->nkernels; i++) {
     const kiln_tune_kernel *k = &r->kernels[i];
     if (!k->default_ns) {
-      printf("%-4d %-24s %-20s %5d %12s (not measured: out of budget)\n", i, k->name, k->op,
-             k->count, "-");
+      printf("%-4d %-24s %-20.20s %5d %12s (in the model %.2f us per instance; not tuned: out "
+             "of budget)\n", i, k->name, k->op, k->count, "-", k->model_ns / 1e3 / k->count);
       continue;
     }
     printf("%-4d %-24s %-20.20s %5d %12.2f %12.2f %7.2fx %9.2f %9.2f %6d %5d%s\n", i, k->name,
