@@ -610,15 +610,17 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
    * outputs), a record of the log tried, then candidates, until its part of the time left */
   if (!st) {
     qsort(T.u, (size_t)T.nunique, sizeof *T.u, by_share);
-    double left = 0;
+    double left = 0, start_s = 0.1; /* what starting a kernel takes, as seen so far */
     for (int i = 0; i < T.nunique; i++) left += T.u[i].info->model_ns;
     for (int i = 0; i < T.nunique && left > 0 && !st; i++) {
       unique *u = &T.u[i];
       double share = u->info->model_ns, now = elapsed(&T);
       if (now >= T.search_end) break;
-      double end = now + (T.search_end - now) * share / left;
+      /* the kernels after this one will need starting too: their time is kept aside */
+      double free_s = T.search_end - now - start_s * (T.nunique - i - 1);
       st = start(&T, u, &log, &target, err);
-      if (!st) search(&T, u, end);
+      start_s = 0.5 * start_s + 0.5 * (elapsed(&T) - now);
+      if (!st && free_s > 0) search(&T, u, now + free_s * share / left);
       left -= share;
       T.done = i + 1;
       progress(&T);

@@ -28,7 +28,9 @@ python3 -c "import sys; t = $end - $start; sys.exit(0 if t <= $budget * 1.1 else
   fail "tune took $(python3 -c "print($end - $start)") s for a $budget s budget"
 grep -q '^tune: .*/5 s, kernels [0-9]*/[0-9]*, estimate' progress || fail "no progress line: $(cat progress)"
 grep -q '^end-to-end: untuned .* ms, tuned .* ms' table || fail "no end-to-end line: $(cat table)"
-kernels=$(sed -n 's/.*budget 5.0 s, \([0-9]*\) distinct kernels.*/\1/p' table)
+# kernels measured: the table's rows with times (a kernel the budget did not reach says so)
+kernels=$(grep -c '^[0-9][0-9]* .* [0-9.]*x ' table)
+[ "$kernels" -ge 1 ] || fail "no kernel measured: $(cat table)"
 python3 - log.jsonl "$kernels" <<'PY' || fail "log: $(cat log.jsonl)"
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
@@ -71,7 +73,9 @@ PY
 "$kiln" dump "$model" "${shape[@]}" --kernels --tuning-log hand.jsonl >dump1.txt ||
   fail "dump --kernels --tuning-log"
 grep -q '    recipe ' dump0.txt || fail "the default schedules have no recipes: $(cat dump0.txt)"
-! grep -q '    recipe ' dump1.txt || fail "a hand-written log left recipes: $(grep recipe dump1.txt)"
+r0=$(grep -c '    recipe ' dump0.txt) r1=$(grep -c '    recipe ' dump1.txt)
+[ "$r1" -lt "$r0" ] && { [ "$kernels" != 4 ] || [ "$r1" = 0 ]; } ||
+  fail "a hand-written log for $kernels kernels left $r1 of $r0 recipes"
 same_outputs hand.jsonl
 
 # --- a log for another CPU is ignored; a malformed one refused naming file and line
@@ -100,7 +104,7 @@ KILN_DUMP_LLVM=ir3.ll "$kiln" run "$model" "${shape[@]}" --repeat 1 --tuning-log
 "$kiln" compile "$model" "${shape[@]}" -o tuned.so --name mlp --tuning-log hand.jsonl || fail "compile .so"
 "$kiln" compile "$model" "${shape[@]}" -o plain.so --name mlp || fail "compile plain .so"
 "$kiln" dump tuned.so --tuning >t.txt || fail "dump --tuning: $(cat t.txt)"
-grep -q "^kiln [0-9.]*, .*: $kernels of [0-9]* kernels tuned" t.txt && grep -q '^kernel ' t.txt ||
+grep -q "^kiln [0-9.]*, .*: $kernels of 4 kernels tuned" t.txt && grep -q '^kernel ' t.txt ||
   fail "dump --tuning of a tuned library: $(cat t.txt)"
 grep -q "mlp_tuning" mlp.h || fail "the header declares no mlp_tuning"
 [ "$("$kiln" dump plain.so --tuning)" = "no tuning log" ] || fail "dump --tuning of an untuned library"
