@@ -525,6 +525,7 @@ static void group_kernels(tuner *T, const double *kernel_ns, int nprofiled) {
     kiln_kernel_cost cost;
     kiln_kernel_cost_of(ks[i], &cost);
     info->flops = cost.flops;
+    info->bytes = cost.bytes_read + cost.bytes_written;
     u->def = kiln_xcalloc((size_t)u->k->nstages + 1, sizeof *u->def);
     u->best = kiln_xcalloc((size_t)u->k->nstages + 1, sizeof *u->best);
     for (int s = 0; s < u->k->nstages; s++) u->def[s] = u->best[s] = u->k->stages[s].recipe;
@@ -533,10 +534,41 @@ static void group_kernels(tuner *T, const double *kernel_ns, int nprofiled) {
   free(ks);
 }
 
+static int by_cost(const void *a, const void *b) {
+  const kiln_tune_kernel *x = *(kiln_tune_kernel *const *)a, *y = *(kiln_tune_kernel *const *)b;
+  return x->cost_ns > y->cost_ns ? -1 : x->cost_ns < y->cost_ns ? 1 : strcmp(x->hash, y->hash);
+}
+
+/* Nominal costs and the shard of every distinct kernel (kiln_tune_list). */
+static void assign_shards(kiln_tune_kernel *ks, int n, int nshards) {
+  kiln_tune_kernel **order = kiln_xcalloc((size_t)n + 1, sizeof *order);
+  double *load = kiln_xcalloc((size_t)nshards, sizeof *load);
+  for (int i = 0; i < n; i++) {
+    kiln_tune_kernel *k = &ks[i];
+    k->cost_ns = k->count * fmax(k->flops / 100.0, k->bytes / 10.0); /* 100 GFLOP/s, 10 GB/s */
+    order[i] = k;
+  }
+  qsort(order, (size_t)n, sizeof *order, by_cost);
+  for (int i = 0; i < n; i++) {
+    int s = 0;
+    for (int j = 1; j < nshards; j++)
+      if (load[j] < load[s]) s = j;
+    load[s] += order[i]->cost_ns;
+    order[i]->shard = s + 1;
+  }
+  free(order);
+  free(load);
+}
+
 static int by_kernel_share(const void *a, const void *b) {
   const kiln_tune_kernel *x = a, *y = b;
   double sx = x->model_ns, sy = y->model_ns;
   return sx > sy ? -1 : sx < sy ? 1 : strcmp(x->hash, y->hash);
+}
+
+static int by_kernel_cost(const void *a, const void *b) {
+  const kiln_tune_kernel *x = a, *y = b;
+  return x->cost_ns > y->cost_ns ? -1 : x->cost_ns < y->cost_ns ? 1 : strcmp(x->hash, y->hash);
 }
 
 static double max_error(const io *a, const io *b) {
@@ -603,6 +635,10 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   if (!st) {
     group_kernels(&T, kernel_ns, nk);
     kiln_check_instrument(T.p, false);
+    assign_shards(res->kernels, T.nunique, t->nshards > 0 ? t->nshards : 1);
+    if (t->nshards > 0) /* another shard's kernels: no share of this one's time */
+      for (int i = 0; i < T.nunique; i++)
+        if (T.u[i].info->shard != t->shard) T.u[i].info->model_ns = 0;
   }
   free(kernel_ns);
   progress(&T);
@@ -616,6 +652,7 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
       unique *u = &T.u[i];
       double share = u->info->model_ns, now = elapsed(&T);
       if (now >= T.search_end) break;
+      if (share <= 0) continue;
       /* the kernels after this one will need starting too: their time is kept aside */
       double free_s = T.search_end - now - start_s * (T.nunique - i - 1);
       st = start(&T, u, &log, &target, err);
@@ -678,6 +715,30 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   kiln_tuning_target_clear(&target);
   kiln_rt_set_num_threads(0);
   res->elapsed_s = elapsed(&T);
+  return st;
+}
+
+kiln_status kiln_tune_list(const char *path, const kiln_options *opts, int nshards,
+                           kiln_tune_result *res, kiln_error *err) {
+  memset(res, 0, sizeof *res);
+  tuner T = {0};
+  kiln_options none = {0};
+  T.opts = opts ? *opts : none;
+  T.opts.tuning_log = NULL;
+  T.opts.profile = 0;
+  T.res = res;
+  kiln_status st = kiln_program_from_file(path, &T.opts, "schedule", &T.p, err);
+  if (!st) {
+    group_kernels(&T, NULL, 0);
+    assign_shards(res->kernels, T.nunique, nshards > 0 ? nshards : 1);
+    qsort(res->kernels, (size_t)res->nkernels, sizeof *res->kernels, by_kernel_cost);
+  }
+  for (int i = 0; i < T.nunique; i++) {
+    free(T.u[i].def);
+    free(T.u[i].best);
+  }
+  free(T.u);
+  kiln_program_free(T.p);
   return st;
 }
 

@@ -17,6 +17,10 @@ typedef struct kiln_tune_kernel {
   int count;             /* kernels of the model with this hash */
   double flops;          /* per run (ir/kernel_cost.h) */
   double model_ns;       /* all its instances in a profiled run of the untuned model */
+  double bytes;          /* read and written per run (ir/kernel_cost.h) */
+  double cost_ns;        /* all its instances at a nominal 100 GFLOP/s and 10 GB/s: what
+                            shards are balanced by, before anything is measured */
+  int shard;             /* 1..nshards: which shard tunes it */
   double default_ns;     /* median with the default schedules; 0 = not measured */
   double best_ns;        /* the best found (default_ns when none beat it) */
   double search_s;       /* seconds spent searching it */
@@ -42,6 +46,8 @@ typedef struct kiln_tune_options {
   void *ctx;
   int corrupt_every;      /* tests: every Nth candidate's output is altered before it is
                              compared, as a wrong schedule's would be; 0 = never */
+  int shard, nshards;     /* tune only the distinct kernels of shard `shard` (1..nshards;
+                             kiln_tune_list says which); nshards 0 = all */
 } kiln_tune_options;
 
 typedef struct kiln_tune_result {
@@ -60,6 +66,12 @@ typedef struct kiln_tune_result {
  * no failure (the best so far is kept). */
 kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tune_options *t,
                       kiln_tune_result *res, kiln_error *err);
+/* The distinct kernels of the model at path, measuring nothing, each with the shard
+ * (1..nshards, nshards >= 1) that tunes it: kernels by nominal cost, largest first, each
+ * to the shard with the least cost so far (the lowest number on a tie), so shards are
+ * deterministic and about even. res->kernels are in that order of cost. */
+kiln_status kiln_tune_list(const char *path, const kiln_options *opts, int nshards,
+                           kiln_tune_result *res, kiln_error *err);
 void kiln_tune_result_free(kiln_tune_result *res);
 
 #endif

@@ -5,7 +5,8 @@
 # kernel the naive nest) changes what `dump --kernels` shows and still computes the same;
 # a log for another CPU changes nothing; a malformed one is refused naming file and line;
 # the same log gives byte-identical LLVM IR and objects; AOT files say how they were tuned
-# (`dump --tuning`); a second tune resumes from the log. No speed is asserted.
+# (`dump --tuning`); a second tune resumes from the log; two shards tune disjoint kernels
+# and their logs merge by concatenation. No speed is asserted.
 #   cli_tune.sh KILN
 set -uo pipefail
 kiln="$(realpath "$1")"
@@ -119,6 +120,32 @@ grep -q "log log.jsonl: $lines records read, $kernels written" table2 || fail "r
 "$kiln" tune "$model" "${shape[@]}" --budget 3 -o bad.jsonl >/dev/null 2>err
 [ $? = 1 ] && grep -q "line $n" err || fail "tune with a malformed log: $(cat err)"
 
+# --- shards: --list-kernels names each distinct kernel's shard; two shards tune disjoint
+# kernels, and their logs concatenated apply like one
+"$kiln" tune "$model" "${shape[@]}" --list-kernels --json --shard 2/2 >list.json 2>err ||
+  fail "list-kernels: $(cat err)"
+"$kiln" tune "$model" "${shape[@]}" --list-kernels >list.txt || fail "list-kernels (text)"
+grep -q '^hash  *kernel  *op' list.txt && [ "$(grep -c '^[0-9a-f]\{16\} ' list.txt)" = 4 ] ||
+  fail "list-kernels: $(cat list.txt)"
+for k in 1 2; do
+  "$kiln" tune "$model" "${shape[@]}" --budget 3 --shard $k/2 -o shard$k.jsonl >shard$k.txt 2>/dev/null ||
+    fail "tune --shard $k/2"
+done
+python3 - list.json shard1.jsonl shard2.jsonl <<'PY' || fail "shards: $(cat list.json shard1.jsonl shard2.jsonl)"
+import json, sys
+listed = json.load(open(sys.argv[1]))
+assert listed["shards"] == 2 and listed["kernels"], listed
+two = {k["hash"] for k in listed["kernels"]}
+assert all(k["shard"] == 2 for k in listed["kernels"])
+h1 = {json.loads(l)["kernel"] for l in open(sys.argv[2])}
+h2 = {json.loads(l)["kernel"] for l in open(sys.argv[3])}
+assert h1 and h2 and not (h1 & h2), (h1, h2)
+assert h2 <= two and not (h1 & two), (h1, h2, two)
+PY
+cat shard1.jsonl shard2.jsonl >merged.jsonl
+same_outputs merged.jsonl
+"$kiln" dump "$model" "${shape[@]}" --kernels --tuning-log merged.jsonl >/dev/null || fail "merged log"
+
 usage() { # exit status 1 and the tune usage on stderr
   "$kiln" tune "$@" >/dev/null 2>err
   local rc=$?
@@ -130,6 +157,10 @@ usage "$model" --budget 0 -o l.jsonl
 usage "$model" --budget 5s -o l.jsonl
 usage "$model" --budget 5 -o l.jsonl --kernels
 usage "$model" --budget 5 -o l.jsonl --threads 0
+usage "$model" --budget 5 -o l.jsonl --shard 3/2
+usage "$model" --budget 5 -o l.jsonl --shard 1
+usage "$model" --budget 5 -o l.jsonl --json
+usage "$model" --list-kernels --budget 5
 "$kiln" tune --help | grep -q 'usage: kiln tune' || fail "tune --help"
 
 [ $fails = 0 ] && echo "cli_tune: all passed"

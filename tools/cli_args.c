@@ -41,12 +41,14 @@ static const cli_option options[] = {
     {"--after", CLI_DUMP, true},
     {"--dsl", CLI_DUMP, false},
     {"--dsl-weights", CLI_DUMP, true},
-    {"--json", CLI_BENCH, false},
+    {"--json", CLI_BENCH | CLI_TUNE, false},
     {"--peak-gflops", CLI_BENCH, true},
     {"--peak-gbs", CLI_BENCH, true},
     {"--tuning-log", CLI_COMPILE | RUNS | CLI_DUMP, true},
     {"--tuning", CLI_DUMP, false},
     {"--budget", CLI_TUNE, true},
+    {"--shard", CLI_TUNE, true},
+    {"--list-kernels", CLI_TUNE, false},
 };
 
 static const char *command_name(unsigned c) {
@@ -114,6 +116,21 @@ static kiln_status parse_thread_counts(const char *s, cli_args *a, kiln_error *e
   }
 }
 
+/* tune --shard K/N: 1 <= K <= N <= 100000. */
+static kiln_status parse_shard(const char *s, cli_args *a, kiln_error *err) {
+  const char *slash = strchr(s, '/');
+  char k[32];
+  int64_t kv, nv;
+  size_t n = slash ? (size_t)(slash - s) : 0;
+  if (!slash || n >= sizeof k || (memcpy(k, s, n), k[n] = 0, parse_number(k, 1, 100000, &kv)) ||
+      parse_number(slash + 1, 1, 100000, &nv) || kv > nv)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--shard wants K/N with 1 <= K <= N <= "
+                     "100000, got '%s'", s);
+  a->shard = (int)kv;
+  a->nshards = (int)nv;
+  return KILN_OK;
+}
+
 /* "name=1x3x224x224"; "name=" binds a scalar. */
 static kiln_status parse_shape(const char *s, kiln_shape_binding *b, kiln_error *err) {
   const char *eq = strrchr(s, '=');
@@ -143,8 +160,13 @@ static kiln_status parse_shape(const char *s, kiln_shape_binding *b, kiln_error 
 
 /* Settles the combinations that single options cannot: dump's -o and --dsl-weights. */
 static kiln_status check_combinations(cli_command cmd, const cli_args *a, kiln_error *err) {
-  if (cmd == CLI_TUNE && !a->help && (!a->out || !a->budget))
+  if (cmd == CLI_TUNE && !a->help && a->list_kernels && (a->out || a->budget))
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "tune --list-kernels measures nothing: "
+                     "no --budget or -o");
+  if (cmd == CLI_TUNE && !a->help && !a->list_kernels && (!a->out || !a->budget))
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "tune needs --budget SECONDS and -o LOG");
+  if (cmd == CLI_TUNE && a->json && !a->list_kernels)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "tune: --json is for --list-kernels");
   if (cmd != CLI_DUMP) return KILN_OK;
   if (a->tuning && (a->kernels || a->dsl || a->after || a->nshapes || a->out || a->tuning_log))
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "dump: --tuning prints what an AOT file "
@@ -230,6 +252,9 @@ kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_
     else if (!strcmp(o, "--random-inputs")) a->random_inputs = true;
     else if (!strcmp(o, "--json")) a->json = true;
     else if (!strcmp(o, "--tuning")) a->tuning = true;
+    else if (!strcmp(o, "--list-kernels")) a->list_kernels = true;
+    else if (!strcmp(o, "--shard")) st = a->nshards ? kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s given twice", o)
+                                                   : parse_shard(v, a, err);
     else if (!strcmp(o, "--tuning-log")) st = set_once(&a->tuning_log, o, v, err);
     else if (!strcmp(o, "--budget"))
       st = a->budget ? kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s given twice", o)

@@ -15,8 +15,9 @@
 #include <unistd.h>
 
 static const char *usage_tune =
-    "usage: kiln tune MODEL --budget SECONDS -o LOG [--threads N] [--seed N]\n"
+    "usage: kiln tune MODEL --budget SECONDS -o LOG [--shard K/N] [--threads N] [--seed N]\n"
     "                 [--shape IN=DxDx..]... [--max-nodes N] [--max-tensor-bytes N] [--no-fuse]\n"
+    "       kiln tune MODEL --list-kernels [--json] [--shard K/N] [--shape IN=DxDx..]...\n"
     "Searches schedules faster than the default ones for each distinct kernel of MODEL\n"
     "(kernels with the same IR are tuned once), within SECONDS of wall-clock time,\n"
     "compiles included (10% over at most). Time goes to kernels in proportion to their\n"
@@ -29,7 +30,13 @@ static const char *usage_tune =
     "Prints progress on stderr, then per kernel the default and tuned times and GFLOP/s,\n"
     "and the model's end-to-end latency untuned and tuned. --threads N: the threads\n"
     "parallel loops use (default: KILN_NUM_THREADS or one per CPU kiln may use);\n"
-    "--seed N (default 1) seeds the search and the random inputs.\n";
+    "--seed N (default 1) seeds the search and the random inputs.\n"
+    "--shard K/N tunes only shard K of N (1 <= K <= N) of the distinct kernels, a\n"
+    "deterministic split balanced by nominal cost, for tuning on N hosts: concatenate the\n"
+    "N logs. --list-kernels measures nothing and prints each distinct kernel: hash, name,\n"
+    "op, instances, GFLOP and MB per run, nominal cost (all instances at 100 GFLOP/s and\n"
+    "10 GB/s) and its shard of N (with --shard K/N: only shard K's); --json as one JSON\n"
+    "object.\n";
 
 typedef struct bar {
   bool tty;
@@ -53,12 +60,19 @@ static void print_table(const char *model, const char *log, const cli_args *a,
                         const kiln_tune_result *r) {
   int instances = 0;
   for (int i = 0; i < r->nkernels; i++) instances += r->kernels[i].count;
-  printf("kiln tune %s: budget %.1f s, %d distinct kernels (%d in the model)\n\n", model,
+  printf("kiln tune %s: budget %.1f s, %d distinct kernels (%d in the model)", model,
          a->budget, r->nkernels, instances);
+  if (a->nshards) printf(", shard %d of %d", a->shard, a->nshards);
+  printf("\n\n");
   printf("%-4s %-24s %-20s %5s %12s %12s %8s %9s %9s %6s %5s\n", "#", "kernel", "op", "count",
          "default(us)", "tuned(us)", "speedup", "GFLOP/s", "tuned", "cands", "wrong");
   for (int i = 0; i < r->nkernels; i++) {
     const kiln_tune_kernel *k = &r->kernels[i];
+    if (!k->default_ns && a->nshards && k->shard != a->shard) {
+      printf("%-4d %-24s %-20.20s %5d %12s (shard %d of %d)\n", i, k->name, k->op, k->count, "-",
+             k->shard, a->nshards);
+      continue;
+    }
     if (!k->default_ns) {
       printf("%-4d %-24s %-20.20s %5d %12s (in the model %.2f us per instance; not tuned: out "
              "of budget)\n", i, k->name, k->op, k->count, "-", k->model_ns / 1e3 / k->count);
@@ -81,6 +95,50 @@ static void print_table(const char *model, const char *log, const cli_args *a,
   printf("elapsed %.2f s of a %.1f s budget\n", r->elapsed_s, a->budget);
 }
 
+static void json_string(const char *s) {
+  putchar('"');
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') printf("\\%c", c);
+    else if (c < 0x20) printf("\\u%04x", c);
+    else putchar(c);
+  }
+  putchar('"');
+}
+
+static int list_kernels(const cli_args *a, const kiln_options *opts) {
+  kiln_tune_result r;
+  kiln_error err = {0};
+  int nshards = a->nshards ? a->nshards : 1;
+  if (kiln_tune_list(a->model, opts, nshards, &r, &err)) {
+    cli_hint_unbound(a->model, opts, &err);
+    return cli_fail(&err);
+  }
+  if (a->json) printf("{\"model\": "), json_string(a->model), printf(", \"shards\": %d, \"kernels\": [", nshards);
+  else printf("%-16s %-24s %-20s %5s %10s %10s %12s %5s\n", "hash", "kernel", "op", "count",
+              "GFLOP", "MB", "cost(us)", "shard");
+  int n = 0;
+  for (int i = 0; i < r.nkernels; i++) {
+    const kiln_tune_kernel *k = &r.kernels[i];
+    if (a->nshards && k->shard != a->shard) continue;
+    if (a->json) {
+      printf("%s\n  {\"hash\": \"%s\", \"name\": ", n ? "," : "", k->hash);
+      json_string(k->name);
+      printf(", \"op\": ");
+      json_string(k->op);
+      printf(", \"count\": %d, \"flops\": %.17g, \"bytes\": %.17g, \"cost_ns\": %.6g, "
+             "\"shard\": %d}", k->count, k->flops, k->bytes, k->cost_ns, k->shard);
+    } else {
+      printf("%-16s %-24s %-20.20s %5d %10.4f %10.3f %12.2f %5d\n", k->hash, k->name, k->op,
+             k->count, k->flops / 1e9, k->bytes / 1e6, k->cost_ns / 1e3, k->shard);
+    }
+    n++;
+  }
+  if (a->json) printf("]}\n");
+  kiln_tune_result_free(&r);
+  return 0;
+}
+
 int cli_tune(int argc, char **argv) {
   cli_args a;
   kiln_error err = {0};
@@ -89,8 +147,13 @@ int cli_tune(int argc, char **argv) {
   rc = 0;
   kiln_options opts = {0};
   cli_fill_options(&a, &opts);
+  if (a.list_kernels) {
+    rc = list_kernels(&a, &opts);
+    cli_args_free(&a);
+    return rc;
+  }
   bar b = {isatty(2) != 0, -1, -1};
-  kiln_tune_options t = {a.budget, a.out, a.seed, on_progress, &b, 0};
+  kiln_tune_options t = {a.budget, a.out, a.seed, on_progress, &b, 0, a.shard, a.nshards};
   kiln_tune_result r;
   kiln_status st = kiln_tune(a.model, &opts, &t, &r, &err);
   if (b.tty) fprintf(stderr, "\n");

@@ -34,8 +34,10 @@ typedef struct cli_args {
   int nthread_counts;
   double peak_gflops, peak_gbs; /* bench: 0 = measure */
   double budget;                /* tune: seconds */
+  int shard, nshards;           /* tune --shard K/N; nshards 0 = not given */
   int64_t max_nodes, max_tensor_bytes;
-  bool kernels, help, check_bounds, dsl, random_inputs, json, profile, no_fuse, tuning;
+  bool kernels, help, check_bounds, dsl, random_inputs, json, profile, no_fuse, tuning,
+      list_kernels;
 } cli_args;
 
 /* A DIR/input_<k>.pb file given to `kiln run --inputs DIR`. */
