@@ -258,10 +258,11 @@ static void through_pipeline(void) {
   fprintf(f, "{\"kernel\": \"%s\", \"target\": {\"triple\": \"%s\", \"cpu\": \"%s\", "
           "\"features\": \"%s\", \"threads\": %d}, \"version\": \"%s\", \"stages\": [", hash,
           t.triple, t.cpu, t.features, t.threads, KILN_VERSION);
-  for (int s = 0; s < k->nstages; s++) fprintf(f, "%s\"\"", s ? ", " : "");
+  int nstages = k->nstages;
+  for (int s = 0; s < nstages; s++) fprintf(f, "%s\"\"", s ? ", " : "");
   fprintf(f, "], \"time_ns\": 10}\n");
   fclose(f);
-  kiln_program_free(p);
+  kiln_program_free(p); /* k with it */
 
   opts.tuning_log = path;
   CHECK(!kiln_program_from_file(model, &opts, NULL, &p, &err));
@@ -292,7 +293,7 @@ static void through_pipeline(void) {
   fprintf(f, "{\"kernel\": \"%s\", \"target\": {\"triple\": \"%s\", \"cpu\": \"%s\", "
           "\"features\": \"%s\", \"threads\": %d}, \"version\": \"%s\", \"stages\": [", hash,
           t.triple, t.cpu, t.features, t.threads, KILN_VERSION);
-  for (int s = 0; s < k->nstages; s++) fprintf(f, "%s\"split(20,2)\"", s ? ", " : "");
+  for (int s = 0; s < nstages; s++) fprintf(f, "%s\"split(20,2)\"", s ? ", " : "");
   fprintf(f, "], \"time_ns\": 10}\n");
   fclose(f);
   CHECK(!kiln_program_from_file(model, &opts, NULL, &p, &err));
