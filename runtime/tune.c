@@ -314,8 +314,8 @@ static kiln_status start(tuner *T, unique *u, const kiln_tuning_log *log,
 }
 
 /* The default and the best found timed again, in turns: one fast run by chance (or a slow
- * default run) is no win. The best stays only if it is still the faster; the new medians
- * are what the table and the log say. */
+ * default run) is no win. The best stays only if it is still 2% faster (less is within
+ * the noise of a busy machine); the new medians are what the table and the log say. */
 static void confirm(tuner *T, unique *u) {
   if (!u->def_r || !u->best_r) return;
   kiln_rt_set_num_threads(T->opts.num_threads);
@@ -330,7 +330,7 @@ static void confirm(tuner *T, unique *u) {
   }
   u->info->default_ns = kiln_median(d, 3);
   u->info->best_ns = kiln_median(b, 3);
-  if (u->info->best_ns >= u->info->default_ns) { /* no win after all */
+  if (u->info->best_ns >= 0.98 * u->info->default_ns) { /* no clear win after all */
     u->info->best_ns = u->info->default_ns;
     u->info->from_log = false;
     for (int s = 0; s < u->k->nstages; s++) u->best[s] = u->def[s];
