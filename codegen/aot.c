@@ -246,16 +246,35 @@ static kiln_status link_shared(const char *obj, const char *out, const kiln_opti
 
 /* ---- kiln_aot_write ---------------------------------------------------------------- */
 
-/* Only <name>_run stays global, so a host can link several models (each with its own
- * runtime) without clashing symbols. */
+/* `const char <name>_tuning[]`: KILN_TUNING_MARK, then what the tune pass applied from a
+ * tuning log (kiln_program.tuning) or "no tuning log", so an artifact says how it was tuned
+ * (`kiln dump --tuning LIB` finds the mark in the file and prints the text). */
+static void add_tuning_string(LLVMModuleRef m, const kiln_program *p, const char *name) {
+  LLVMContextRef ctx = LLVMGetModuleContext(m);
+  char *text = kiln_fmt("%s%s", KILN_TUNING_MARK, p->tuning ? p->tuning : "no tuning log\n");
+  LLVMValueRef init = LLVMConstStringInContext2(ctx, text, strlen(text), 0);
+  char *gname = kiln_fmt("%s_tuning", name);
+  LLVMValueRef g = LLVMAddGlobal(m, LLVMTypeOf(init), gname);
+  LLVMSetInitializer(g, init);
+  LLVMSetGlobalConstant(g, 1);
+  free(gname);
+  free(text);
+}
+
+/* Only <name>_run (and the <name>_tuning string) stay global, so a host can link several
+ * models (each with its own runtime) without clashing symbols. */
 static void export_only(LLVMModuleRef m, const char *run_name) {
   for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f))
     if (!LLVMIsDeclaration(f) && strcmp(LLVMGetValueName(f), run_name) != 0 &&
         LLVMGetLinkage(f) != LLVMPrivateLinkage)
       LLVMSetLinkage(f, LLVMInternalLinkage);
-  for (LLVMValueRef g = LLVMGetFirstGlobal(m); g; g = LLVMGetNextGlobal(g))
-    if (!LLVMIsDeclaration(g) && LLVMGetLinkage(g) != LLVMPrivateLinkage)
+  size_t stem = strlen(run_name) - strlen("_run");
+  for (LLVMValueRef g = LLVMGetFirstGlobal(m); g; g = LLVMGetNextGlobal(g)) {
+    const char *gname = LLVMGetValueName(g);
+    bool tuning = !strncmp(gname, run_name, stem) && !strcmp(gname + stem, "_tuning");
+    if (!LLVMIsDeclaration(g) && LLVMGetLinkage(g) != LLVMPrivateLinkage && !tuning)
       LLVMSetLinkage(g, LLVMInternalLinkage);
+  }
 }
 
 /* own_runtime: the object defines its parallel-for (on OpenMP, aot_runtime.c); else it
@@ -278,6 +297,7 @@ static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
                      entry_name, run_name);
     if (!st) {
       add_wrapper(m, p, run_name, entry);
+      add_tuning_string(m, p, name);
       if (own_runtime) kiln_aot_define_runtime(m);
       export_only(m, run_name);
       st = kiln_llvm_optimize(m, tm, err);

@@ -144,6 +144,8 @@ kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const
     fputs(" */", f);
   }
   fprintf(f, "%svoid *workspace);\n\n", n ? "\n    " : "");
+  fprintf(f, "/* Which schedules came from a tuning log (text; `kiln dump --tuning` prints it). */\n"
+             "extern const char %s_tuning[];\n\n", name);
   fprintf(f, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
   for (int i = 0; i < n; i++) free(names[i]);
   free(names);

@@ -160,9 +160,18 @@ kiln_status kiln_llvm_fail_error(kiln_error *err, LLVMErrorRef e, const char *wh
   return st;
 }
 
+/* LLVM's diagnostics (an optimizer's "loop not unrolled" warning for a schedule whose
+ * unrolled loop it would not unroll) would go to stderr: the library never prints, and
+ * the code is correct either way. Failures reach kiln through return codes. */
+static void quiet(LLVMDiagnosticInfoRef info, void *ctx) {
+  (void)info;
+  (void)ctx;
+}
+
 kiln_status kiln_llvm_program_module(LLVMContextRef ctx, const kiln_program *p,
                                      const char *entry_name, LLVMTargetMachineRef tm,
                                      LLVMModuleRef *out, kiln_error *err) {
+  LLVMContextSetDiagnosticHandler(ctx, quiet, NULL);
   LLVMModuleRef m = LLVMModuleCreateWithNameInContext("kiln", ctx);
   char *triple = LLVMGetTargetMachineTriple(tm);
   LLVMSetTarget(m, triple);

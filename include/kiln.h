@@ -50,6 +50,11 @@ typedef enum kiln_dtype {
 
 #define KILN_MAX_RANK 8
 
+/* kiln's version: a tuning log (kiln_options.tuning_log) applies only records made by the
+ * same version, since another version's code for the same schedule may be faster or
+ * slower. */
+#define KILN_VERSION "0.1.0"
+
 typedef struct kiln_tensor_info {
   const char *name;
   kiln_dtype dtype;
@@ -103,6 +108,14 @@ typedef struct kiln_options {
                                 into the kernel before them (to compare with the fused code) */
   int no_layout;             /* 1 = convolutions keep the plain NCHW layout instead of the
                                 blocked one (to compare with the blocked code) */
+  const char *tuning_log;    /* a tuning log (`kiln tune -o LOG`, docs/tuning.md): after the
+                                default schedules, each kernel whose content hash, target
+                                (triple, CPU, features, thread count: num_threads, else the
+                                default count) and KILN_VERSION match a record gets that
+                                record's schedules, the fastest record's when several match;
+                                other records are ignored. A log that cannot be read or has a
+                                malformed line fails the compile naming the file and line.
+                                NULL = default schedules only */
 } kiln_options;
 
 typedef struct kiln_model kiln_model;

@@ -4,7 +4,9 @@
  * it. Buffers are compared by type and shape, not by name or storage (the caller passes
  * the pointers); names enter only where generated code prints them (check_bounds
  * kernels, and the node named by an index check). Expression DAGs are written with each
- * node once, numbered in first-visit order, so the signature is linear in the DAG. */
+ * node once, numbered in first-visit order, so the signature is linear in the DAG.
+ * The content hash is the same bytes without the schedule, hashed: what a tuning log keys
+ * a kernel's measured schedules by (ir/tuning_log.h). */
 #include "ir/kernel_sig.h"
 
 #include <stdio.h>
@@ -44,7 +46,7 @@ static int put_expr(sig *s, const kiln_expr *x) {
   return id;
 }
 
-char *kiln_kernel_signature(const kiln_kernel *k, size_t *len) {
+static char *signature(const kiln_kernel *k, bool with_sched, size_t *len) {
   sig s = {0};
   char *buf = NULL;
   s.f = open_memstream(&buf, len);
@@ -68,7 +70,7 @@ char *kiln_kernel_signature(const kiln_kernel *k, size_t *len) {
     for (int a = 0; a < st->naxes; a++)
       fprintf(s.f, ",a%lld:%d", (long long)st->axes[a].extent, (int)st->axes[a].reduce);
     for (int d = 0; d < st->nout_idx && d < KILN_MAX_RANK; d++) fprintf(s.f, ",o%d", out[d]);
-    for (int l = 0; l < st->sched.nloops; l++) {
+    for (int l = 0; with_sched && l < st->sched.nloops; l++) {
       const kiln_loop *lp = &st->sched.loops[l];
       fprintf(s.f, ",l%d:%lld:%lld:%d", lp->axis, (long long)lp->stride, (long long)lp->extent,
               (int)lp->kind);
@@ -81,4 +83,17 @@ char *kiln_kernel_signature(const kiln_kernel *k, size_t *len) {
     return NULL;
   }
   return buf;
+}
+
+char *kiln_kernel_signature(const kiln_kernel *k, size_t *len) { return signature(k, true, len); }
+
+bool kiln_kernel_hash(const kiln_kernel *k, char out[KILN_KERNEL_HASH_LEN + 1]) {
+  size_t len;
+  char *bytes = signature(k, false, &len);
+  if (!bytes) return false;
+  uint64_t h = UINT64_C(14695981039346656037); /* FNV-1a, 64 bits */
+  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)bytes[i]) * UINT64_C(1099511628211);
+  free(bytes);
+  snprintf(out, KILN_KERNEL_HASH_LEN + 1, "%016llx", (unsigned long long)h);
+  return true;
 }

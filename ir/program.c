@@ -57,5 +57,6 @@ void kiln_program_free(kiln_program *p) {
   for (int i = 0; i < p->noutputs; i++) free(p->outputs[i].name);
   free(p->inputs);
   free(p->outputs);
+  free(p->tuning);
   free(p);
 }

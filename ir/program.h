@@ -48,7 +48,13 @@ typedef struct kiln_program {
                              step's nanoseconds in the arena at profile_offset, 8 bytes per
                              kernel in kiln_program_kernels order */
   int64_t profile_offset;
+  char *tuning;           /* what the tune pass applied from kiln_options.tuning_log (text,
+                             passes/tune.h), recorded in AOT libraries; NULL = no log */
 } kiln_program;
+
+/* The start of the text an AOT object or library carries as `<name>_tuning` (codegen/
+ * aot.c): kiln_program.tuning, or "no tuning log". */
+#define KILN_TUNING_MARK "kiln-tuning-v1\n"
 
 kiln_program *kiln_program_new(void);
 void kiln_program_free(kiln_program *p);

@@ -10,7 +10,7 @@
 
 /* The whole pipeline (passes/pipeline.c), in order: limit, bind, infer (with expansion),
  * fold, fold-bn, panels, dce, lower, fuse (unless opts->no_fuse), memplan, schedule,
- * instrument. */
+ * tune (opts->tuning_log, passes/tune.h), instrument. */
 kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_program **out,
                             kiln_error *err);
 /* The pipeline up to and including the pass named `last` (NULL: all of it): *out is the

@@ -5,6 +5,7 @@
 #include "passes/passes.h"
 
 #include "passes/instrument.h"
+#include "passes/tune.h"
 
 #include <string.h>
 
@@ -57,6 +58,7 @@ static kiln_status memplan(state *s) { return kiln_plan_memory(s->g, s->p, s->er
 static kiln_status schedule(state *s) {
   return kiln_pass_schedule(&s->p->main, kiln_target_vector_floats(s->opts), s->err);
 }
+static kiln_status tune(state *s) { return kiln_pass_tune(s->p, s->opts, s->err); }
 static kiln_status instrument(state *s) {
   kiln_check_instrument(s->p, s->opts->check_bounds); /* index checks are always on */
   if (s->opts->profile) kiln_profile_instrument(s->p);
@@ -79,6 +81,7 @@ static const struct {
     {"fuse", fuse},       /* elementwise kernels into their producers */
     {"memplan", memplan}, /* storage of every buffer: inputs, outputs, constants, arena */
     {"schedule", schedule},     /* default schedules, as recipes */
+    {"tune", tune},             /* a tuning log's schedules (kiln_options.tuning_log) */
     {"instrument", instrument}, /* check record, timing slots */
 };
 #define NPASSES (int)(sizeof PASSES / sizeof PASSES[0])

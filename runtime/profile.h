@@ -21,5 +21,9 @@ void kiln_model_set_num_threads(kiln_model *m, int n);
  * kernel in an If branch not taken). The model must have been compiled with profile. */
 kiln_status kiln_run_profiled(const kiln_model *m, const void *const *inputs,
                               void *const *outputs, double *kernel_ns, kiln_error *err);
+/* The model file at path imported and run through the passes up to `last` (NULL: all of
+ * them; passes/passes.h), not compiled: what the autotuner measures kernels of. */
+kiln_status kiln_program_from_file(const char *path, const kiln_options *opts,
+                                   const char *last, kiln_program **out, kiln_error *err);
 
 #endif

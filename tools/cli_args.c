@@ -15,18 +15,18 @@ typedef struct cli_option {
   bool value;        /* takes a value (the next argument) */
 } cli_option;
 
-enum { ALL = CLI_COMPILE | CLI_RUN | CLI_DUMP | CLI_BENCH, RUNS = CLI_RUN | CLI_BENCH };
+enum { ALL = CLI_COMPILE | CLI_RUN | CLI_DUMP | CLI_BENCH | CLI_TUNE, RUNS = CLI_RUN | CLI_BENCH };
 
 static const cli_option options[] = {
     {"-h", ALL, false},
     {"--help", ALL, false},
     {"--shape", ALL, true},
     {"--max-tensor-bytes", ALL, true},
-    {"--max-nodes", CLI_COMPILE | RUNS, true},
+    {"--max-nodes", CLI_COMPILE | RUNS | CLI_TUNE, true},
     {"--check-bounds", CLI_COMPILE | CLI_RUN, false},
     {"--no-fuse", ALL, false},
     {"--no-layout", ALL, false},
-    {"-o", CLI_COMPILE | CLI_DUMP, true},
+    {"-o", CLI_COMPILE | CLI_DUMP | CLI_TUNE, true},
     {"--name", CLI_COMPILE, true},
     {"--cpu", CLI_COMPILE, true},
     {"--features", CLI_COMPILE, true},
@@ -35,26 +35,32 @@ static const cli_option options[] = {
     {"--inputs", RUNS, true},
     {"--random-inputs", RUNS, false},
     {"--output-dir", CLI_RUN, true},
-    {"--seed", RUNS, true},
+    {"--seed", RUNS | CLI_TUNE, true},
     {"--repeat", RUNS, true},
-    {"--threads", RUNS, true},
+    {"--threads", RUNS | CLI_TUNE, true},
     {"--kernels", CLI_DUMP, false},
     {"--after", CLI_DUMP, true},
     {"--dsl", CLI_DUMP, false},
     {"--dsl-weights", CLI_DUMP, true},
-    {"--json", CLI_BENCH, false},
+    {"--json", CLI_BENCH | CLI_TUNE, false},
     {"--peak-gflops", CLI_BENCH, true},
     {"--peak-gbs", CLI_BENCH, true},
+    {"--tuning-log", CLI_COMPILE | RUNS | CLI_DUMP, true},
+    {"--tuning", CLI_DUMP, false},
+    {"--budget", CLI_TUNE, true},
+    {"--shard", CLI_TUNE, true},
+    {"--list-kernels", CLI_TUNE, false},
 };
 
 static const char *command_name(unsigned c) {
-  return c == CLI_COMPILE ? "compile" : c == CLI_RUN ? "run" : c == CLI_DUMP ? "dump" : "bench";
+  return c == CLI_COMPILE ? "compile" : c == CLI_RUN ? "run" : c == CLI_DUMP ? "dump"
+       : c == CLI_BENCH ? "bench" : "tune";
 }
 
 static kiln_status not_ours(cli_command cmd, const cli_option *o, kiln_error *err) {
   char owners[128] = "";
   size_t len = 0;
-  for (unsigned c = CLI_COMPILE; c <= CLI_BENCH; c <<= 1)
+  for (unsigned c = CLI_COMPILE; c <= CLI_TUNE; c <<= 1)
     if (o->commands & c)
       len += (size_t)snprintf(owners + len, sizeof owners - len, "%s'kiln %s'",
                               len ? " and " : "", command_name(c));
@@ -111,6 +117,21 @@ static kiln_status parse_thread_counts(const char *s, cli_args *a, kiln_error *e
   }
 }
 
+/* tune --shard K/N: 1 <= K <= N <= 100000. */
+static kiln_status parse_shard(const char *s, cli_args *a, kiln_error *err) {
+  const char *slash = strchr(s, '/');
+  char k[32];
+  int64_t kv, nv;
+  size_t n = slash ? (size_t)(slash - s) : 0;
+  if (!slash || n >= sizeof k || (memcpy(k, s, n), k[n] = 0, parse_number(k, 1, 100000, &kv)) ||
+      parse_number(slash + 1, 1, 100000, &nv) || kv > nv)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--shard wants K/N with 1 <= K <= N <= "
+                     "100000, got '%s'", s);
+  a->shard = (int)kv;
+  a->nshards = (int)nv;
+  return KILN_OK;
+}
+
 /* "name=1x3x224x224"; "name=" binds a scalar. */
 static kiln_status parse_shape(const char *s, kiln_shape_binding *b, kiln_error *err) {
   const char *eq = strrchr(s, '=');
@@ -140,7 +161,17 @@ static kiln_status parse_shape(const char *s, kiln_shape_binding *b, kiln_error 
 
 /* Settles the combinations that single options cannot: dump's -o and --dsl-weights. */
 static kiln_status check_combinations(cli_command cmd, const cli_args *a, kiln_error *err) {
+  if (cmd == CLI_TUNE && !a->help && a->list_kernels && (a->out || a->budget))
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "tune --list-kernels measures nothing: "
+                     "no --budget or -o");
+  if (cmd == CLI_TUNE && !a->help && !a->list_kernels && (!a->out || !a->budget))
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "tune needs --budget SECONDS and -o LOG");
+  if (cmd == CLI_TUNE && a->json && !a->list_kernels)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "tune: --json is for --list-kernels");
   if (cmd != CLI_DUMP) return KILN_OK;
+  if (a->tuning && (a->kernels || a->dsl || a->after || a->nshapes || a->out || a->tuning_log))
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "dump: --tuning prints what an AOT file "
+                     "says of its tuning; it takes the file and no other option");
   if (!a->dsl && a->out)
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "dump: -o writes the --dsl text; without --dsl "
                      "dump prints to stdout");
@@ -222,6 +253,14 @@ kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_
     else if (!strcmp(o, "--dsl")) a->dsl = true;
     else if (!strcmp(o, "--random-inputs")) a->random_inputs = true;
     else if (!strcmp(o, "--json")) a->json = true;
+    else if (!strcmp(o, "--tuning")) a->tuning = true;
+    else if (!strcmp(o, "--list-kernels")) a->list_kernels = true;
+    else if (!strcmp(o, "--shard")) st = a->nshards ? kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s given twice", o)
+                                                   : parse_shard(v, a, err);
+    else if (!strcmp(o, "--tuning-log")) st = set_once(&a->tuning_log, o, v, err);
+    else if (!strcmp(o, "--budget"))
+      st = a->budget ? kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s given twice", o)
+                     : positive_option(o, v, &a->budget, err);
     else if (!strcmp(o, "--peak-gflops") || !strcmp(o, "--peak-gbs")) {
       double *f = o[7] == 'g' && o[8] == 'f' ? &a->peak_gflops : &a->peak_gbs;
       st = *f ? kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s given twice", o)
@@ -289,4 +328,5 @@ void cli_fill_options(const cli_args *a, kiln_options *opts) {
   opts->profile = a->profile;
   opts->no_fuse = a->no_fuse;
   opts->no_layout = a->no_layout;
+  opts->tuning_log = a->tuning_log;
 }

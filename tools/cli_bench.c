@@ -22,7 +22,7 @@ static const char *usage_bench =
     "usage: kiln bench MODEL [--repeat N] [--threads N[,N...]] [--json]\n"
     "                  [--peak-gflops X] [--peak-gbs Y] [--inputs DIR] [--random-inputs]\n"
     "                  [--seed N] [--shape IN=DxDx..]... [--max-nodes N] [--max-tensor-bytes N]\n"
-    "                  [--no-fuse]\n"
+    "                  [--no-fuse] [--tuning-log LOG]\n"
     "Times every generated kernel (one per graph node, or per fused chain such as op\n"
     "\"Conv+Add+Relu\"; --no-fuse: one per node) in an instrumented JIT build: the median\n"
     "over --repeat runs (default 10) after one warm-up, its share of the kernels'\n"
@@ -33,7 +33,8 @@ static const char *usage_bench =
     "Then the end-to-end median latency of the uninstrumented model at each --threads count\n"
     "(the table uses the first; default: KILN_NUM_THREADS or one per CPU kiln may use).\n"
     "Inputs as for `kiln run` (random unless --inputs). --json prints one JSON object.\n"
-    "A kernel whose data stays in cache can pass 100% (the roofline's bandwidth is memory's).\n";
+    "A kernel whose data stays in cache can pass 100% (the roofline's bandwidth is memory's).\n"
+    "--tuning-log LOG: the schedules of a tuning log (`kiln tune`, docs/tuning.md).\n";
 
 typedef struct row {
   const kiln_kernel *k;

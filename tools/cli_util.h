@@ -16,14 +16,16 @@
 #define CLI_MAX_THREADS 4096
 
 /* The commands; an option is taken by some of them (tools/cli_args.c). */
-typedef enum cli_command { CLI_COMPILE = 1, CLI_RUN = 2, CLI_DUMP = 4, CLI_BENCH = 8 } cli_command;
+typedef enum cli_command {
+  CLI_COMPILE = 1, CLI_RUN = 2, CLI_DUMP = 4, CLI_BENCH = 8, CLI_TUNE = 16
+} cli_command;
 
 #define CLI_MAX_THREAD_COUNTS 16
 
 /* Numbers left 0 were not given (the library's defaults apply). */
 typedef struct cli_args {
   const char *model, *out, *name, *inputs_dir, *output_dir, *cpu, *features, *triple, *linker,
-      *dsl_weights, *after;
+      *dsl_weights, *after, *tuning_log;
   kiln_shape_binding shapes[CLI_MAX_SHAPES];
   int nshapes;
   unsigned seed; /* 1 unless given */
@@ -31,8 +33,11 @@ typedef struct cli_args {
   int thread_counts[CLI_MAX_THREAD_COUNTS]; /* bench --threads 1,2,4 */
   int nthread_counts;
   double peak_gflops, peak_gbs; /* bench: 0 = measure */
+  double budget;                /* tune: seconds */
+  int shard, nshards;           /* tune --shard K/N; nshards 0 = not given */
   int64_t max_nodes, max_tensor_bytes;
-  bool kernels, help, check_bounds, dsl, random_inputs, json, profile, no_fuse, no_layout;
+  bool kernels, help, check_bounds, dsl, random_inputs, json, profile, no_fuse, no_layout,
+      tuning, list_kernels;
 } cli_args;
 
 /* A DIR/input_<k>.pb file given to `kiln run --inputs DIR`. */
@@ -101,6 +106,10 @@ int cli_parse_command(cli_command cmd, int argc, char **argv, const char *usage,
 
 /* tools/cli_bench.c: `kiln bench` */
 int cli_bench(int argc, char **argv);
+/* tools/cli_tune.c: `kiln tune` */
+int cli_tune(int argc, char **argv);
+/* tools/cli_tune.c: `kiln dump --tuning FILE`: the tuning text an AOT file carries. */
+int cli_dump_tuning(const char *path);
 /* tools/cli_peak.c: this machine's peak FMA throughput (GFLOP/s) and streaming-read
  * bandwidth (GB/s) on `threads` threads, measured in some 100 ms. */
 void cli_measure_peak(int threads, double *gflops, double *gbs);

@@ -25,12 +25,14 @@ static const char *usage_main =
     "  run MODEL                JIT-compile and run; print outputs and latency\n"
     "  dump MODEL               print the graph after shape inference and folding\n"
     "  bench MODEL              time each generated kernel against the machine's roofline\n"
+    "  tune MODEL --budget S -o LOG   search faster schedules within S seconds (docs/tuning.md)\n"
     "\n"
     "Every command takes --shape IN=DxDx.. (bind free input dims) and --max-tensor-bytes N\n"
     "(a compile-time limit); compile, run and bench also take --max-nodes N (another limit);\n"
     "compile and run take --check-bounds (generated kernels check every load and store; a\n"
     "violation fails the run naming kernel and index). Every command takes --no-fuse (one\n"
     "kernel per graph node: elementwise ops are not fused into the kernel before them).\n"
+    "compile, run, dump and bench take --tuning-log LOG (schedules `kiln tune` found).\n"
     "An option of another command, an unknown option or a value that is not what the\n"
     "option wants (a whole number in its range...) is an error.\n"
     "\n"
@@ -43,16 +45,18 @@ static const char *usage_main =
 static const char *usage_compile =
     "usage: kiln compile MODEL -o OUT [--name NAME] [--shape IN=DxDx..]... [--cpu CPU]\n"
     "                    [--features F] [--triple T] [--linker CMD] [--max-nodes N]\n"
-    "                    [--max-tensor-bytes N] [--check-bounds] [--no-fuse]\n"
+    "                    [--max-tensor-bytes N] [--check-bounds] [--no-fuse] [--tuning-log LOG]\n"
     "Writes OUT (a shared library if it ends in .so, else a relocatable object) and NAME.h\n"
     "beside it, with `int NAME_run(inputs..., outputs..., void *workspace)` and size macros.\n"
     "NAME defaults to \"model\". --shape binds free input dims (batch...).\n"
-    "--linker CMD links a .so (default cc; needed for another arch's --triple).\n";
+    "--linker CMD links a .so (default cc; needed for another arch's --triple).\n"
+    "--tuning-log LOG applies the schedules of LOG's records that match each kernel and the\n"
+    "target (`kiln tune`, docs/tuning.md); OUT records them (`kiln dump --tuning OUT`).\n";
 
 static const char *usage_run =
     "usage: kiln run MODEL [--inputs DIR] [--random-inputs] [--seed N] [--output-dir DIR]\n"
     "                [--shape IN=DxDx..]... [--repeat N] [--threads N] [--max-nodes N]\n"
-    "                [--max-tensor-bytes N] [--check-bounds] [--no-fuse]\n"
+    "                [--max-tensor-bytes N] [--check-bounds] [--no-fuse] [--tuning-log LOG]\n"
     "Inputs come from DIR/input_<i>.pb (TensorProto, matched by the tensor's name, else by\n"
     "position i); every input needs a file, and every file an input, unless --random-inputs\n"
     "gives inputs without a file seeded random values (--seed, default 1). Without --inputs,\n"
@@ -60,25 +64,29 @@ static const char *usage_run =
     "Prints each output's shape and a summary, and the median latency of --repeat runs\n"
     "(1 or more, default 10) after one warm-up; --threads N (1 or more) sets the number of\n"
     "threads, else KILN_NUM_THREADS or one per CPU kiln may use (its affinity mask).\n"
-    "--output-dir writes DIR/output_<i>.pb.\n";
+    "--output-dir writes DIR/output_<i>.pb. --tuning-log LOG applies a tuning log's\n"
+    "schedules (`kiln tune`, docs/tuning.md).\n";
 
 static const char *usage_dump =
     "usage: kiln dump MODEL [--shape IN=DxDx..]... [--kernels] [--after PASS] [--no-fuse]\n"
-    "                 [--max-tensor-bytes N]\n"
+    "                 [--max-tensor-bytes N] [--tuning-log LOG]\n"
+    "       kiln dump LIB --tuning\n"
     "       kiln dump MODEL --dsl [-o OUT.kiln | --dsl-weights DIR] [--max-tensor-bytes N]\n"
     "Prints the graph after the graph passes (binding, inference, folding...); --kernels\n"
     "runs the whole pipeline and also prints each kernel's IR and schedule (its loops and\n"
     "the recipe that made them; a kernel computes one node, or an elementwise chain fused\n"
     "into the node before it unless --no-fuse); --after PASS stops after that pass of the\n"
     "pipeline (limit, bind, infer, fold, fold-bn, panels, dce, lower, fuse, memplan,\n"
-    "schedule, instrument) and prints the graph, and the kernels from `lower` on. --dsl\n"
+    "schedule, tune, instrument) and prints the graph, and the kernels from `lower` on. --dsl\n"
     "prints the model as\n"
     "imported, as kiln DSL text that compiles back to the same graph, to stdout or to OUT.\n"
     "Weights of more than 16 elements are referenced by name in MODEL when it is an .onnx\n"
     "file; otherwise they are written as .npy files to the folder OUT.weights beside OUT,\n"
     "or to DIR (made if missing) when printing to stdout, whose text names them by DIR as\n"
     "given: save it in the current folder or give an absolute DIR. With neither, they are\n"
-    "printed inline.\n";
+    "printed inline. --tuning-log LOG applies a tuning log's schedules first (--kernels\n"
+    "shows them). --tuning prints which schedules an AOT library or object (LIB) got from a\n"
+    "tuning log when it was compiled.\n";
 
 int cli_fail(const kiln_error *err) {
   fprintf(stderr, "kiln: %s\n", err->message);
@@ -227,6 +235,11 @@ static int cmd_dump(int argc, char **argv) {
   kiln_error err = {0};
   int rc = cli_parse_command(CLI_DUMP, argc, argv, usage_dump, &a);
   if (rc >= 0) return rc;
+  if (a.tuning) {
+    rc = cli_dump_tuning(a.model);
+    cli_args_free(&a);
+    return rc;
+  }
   kiln_options opts = {0};
   cli_fill_options(&a, &opts);
   kiln_graph *g = NULL;
@@ -281,6 +294,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "run")) return cmd_run(argc - 2, argv + 2);
   if (!strcmp(argv[1], "dump")) return cmd_dump(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bench")) return cli_bench(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "tune")) return cli_tune(argc - 2, argv + 2);
   fprintf(stderr, "kiln: unknown command '%s'\n%s", argv[1], usage_main);
   return 1;
 }

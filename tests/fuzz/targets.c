@@ -5,6 +5,7 @@
 
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
+#include "ir/tuning_log.h"
 #include "passes/passes.h"
 #ifdef KILN_FUZZ_HAVE_DSL
 #include "frontend/dsl.h"
@@ -112,10 +113,41 @@ int kiln_fuzz_compile(const uint8_t *data, size_t size) {
   return 0;
 }
 
+/* A tuning log: refused naming the file, or records that print and read back the same. */
+int kiln_fuzz_tuning_log(const uint8_t *data, size_t size) {
+  kiln_tuning_log log = {0};
+  kiln_error err = {0};
+  kiln_status st = kiln_tuning_log_parse(&log, (const char *)data, size, "fuzz.log", &err);
+  check_error(st, &err);
+  if (st && !strstr(err.message, "tuning log 'fuzz.log' line ")) abort();
+  for (int i = 0; i < log.n; i++) {
+    const kiln_tuning_record *r = &log.records[i];
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) abort();
+    kiln_tuning_record_write(r, f);
+    fclose(f);
+    kiln_tuning_log back = {0};
+    if (kiln_tuning_log_parse(&back, text, len, "again", &err) || back.n != 1) abort();
+    const kiln_tuning_record *b = &back.records[0];
+    if (strcmp(b->kernel, r->kernel) || b->nstages != r->nstages || b->time_ns != r->time_ns ||
+        !kiln_tuning_target_equal(&b->target, &r->target) || strcmp(b->version, r->version))
+      abort();
+    for (int s = 0; s < r->nstages; s++)
+      if (b->recipes[s].nsteps != r->recipes[s].nsteps) abort();
+    kiln_tuning_log_free(&back);
+    free(text);
+  }
+  kiln_tuning_log_free(&log);
+  return 0;
+}
+
 kiln_fuzz_fn kiln_fuzz_target(const char *name) {
   static const struct { const char *name; kiln_fuzz_fn fn; } targets[] = {
       {"onnx", kiln_fuzz_onnx}, {"tensor", kiln_fuzz_tensor},
-      {"dsl", kiln_fuzz_dsl},   {"compile", kiln_fuzz_compile}, {"values", kiln_fuzz_values}};
+      {"dsl", kiln_fuzz_dsl},   {"compile", kiln_fuzz_compile}, {"values", kiln_fuzz_values},
+      {"tuning_log", kiln_fuzz_tuning_log}};
   for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
     if (strcmp(targets[i].name, name) == 0) return targets[i].fn;
   return NULL;

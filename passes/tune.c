@@ -1,0 +1,97 @@
+/* The `tune` pass (passes/tune.h): a tuning log's schedules replace the default ones of
+ * the kernels they were measured for. Kept apart from the default scheduler
+ * (passes/schedule.c): that one decides, this one only looks up. Each kernel's content
+ * hash (its IR without schedules) picks the fastest matching record; the record's
+ * recipes go through kiln_schedule_apply, the one legality check, so a record that does
+ * not fit (a hand edit, a stale log) changes nothing. */
+#include "passes/tune.h"
+
+#include "ir/schedule.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+bool kiln_kernel_apply_recipes(kiln_kernel *k, const kiln_recipe *recipes, int n) {
+  if (n != k->nstages) return false;
+  kiln_schedule *saved_s = kiln_xcalloc((size_t)k->nstages + 1, sizeof *saved_s);
+  kiln_recipe *saved_r = kiln_xcalloc((size_t)k->nstages + 1, sizeof *saved_r);
+  bool ok = true;
+  for (int i = 0; i < k->nstages; i++) {
+    saved_s[i] = k->stages[i].sched;
+    saved_r[i] = k->stages[i].recipe;
+  }
+  for (int i = 0; i < k->nstages && ok; i++) {
+    kiln_error e = {0};
+    ok = kiln_schedule_apply(&k->stages[i], &recipes[i], &e) == KILN_OK;
+  }
+  if (!ok)
+    for (int i = 0; i < k->nstages; i++) {
+      k->stages[i].sched = saved_s[i];
+      k->stages[i].recipe = saved_r[i];
+    }
+  free(saved_s);
+  free(saved_r);
+  return ok;
+}
+
+void kiln_tune_apply_log(kiln_steps *steps, const kiln_tuning_log *log,
+                         const kiln_tuning_target *target, FILE *note, int *nkernels,
+                         int *napplied) {
+  for (int i = 0; i < steps->n; i++) {
+    kiln_step *s = &steps->steps[i];
+    if (s->kind == KILN_STEP_IF) {
+      kiln_tune_apply_log(s->then_steps, log, target, note, nkernels, napplied);
+      kiln_tune_apply_log(s->else_steps, log, target, note, nkernels, napplied);
+      continue;
+    }
+    kiln_kernel *k = s->kernel;
+    char hash[KILN_KERNEL_HASH_LEN + 1];
+    (*nkernels)++;
+    if (!k || !kiln_kernel_hash(k, hash)) continue;
+    const kiln_tuning_record *r =
+        kiln_tuning_log_best(log, hash, k->nstages, target, KILN_VERSION);
+    if (!r || !kiln_kernel_apply_recipes(k, r->recipes, r->nstages)) continue;
+    (*napplied)++;
+    if (!note) continue;
+    fprintf(note, "kernel %s (%s) %s: %.0f ns (default %.0f ns)\n", k->name,
+            k->op ? k->op : "?", hash, r->time_ns, r->default_ns);
+    for (int st = 0; st < k->nstages; st++)
+      if (k->stages[st].recipe.nsteps) {
+        fprintf(note, "  stage %d %s: ", st, k->stages[st].name ? k->stages[st].name : "");
+        kiln_recipe_print(&k->stages[st].recipe, note);
+        fputc('\n', note);
+      }
+  }
+}
+
+kiln_status kiln_pass_tune(kiln_program *p, const kiln_options *opts, kiln_error *err) {
+  if (!opts || !opts->tuning_log) return KILN_OK;
+  kiln_tuning_log log = {0};
+  kiln_status st = kiln_tuning_log_read(&log, opts->tuning_log, err);
+  if (st) {
+    kiln_tuning_log_free(&log);
+    return st;
+  }
+  kiln_tuning_target target = {0};
+  kiln_tuning_target_of(opts, &target);
+  char *body = NULL, *text = NULL;
+  size_t len = 0, tlen = 0;
+  FILE *note = open_memstream(&body, &len);
+  int nkernels = 0, napplied = 0;
+  kiln_tune_apply_log(&p->main, &log, &target, note, &nkernels, &napplied);
+  if (note) fclose(note);
+  FILE *f = open_memstream(&text, &tlen);
+  if (f) {
+    fprintf(f, "kiln %s, %s, cpu %s, %d thread%s: %d of %d kernels tuned\n", KILN_VERSION,
+            target.triple, target.cpu, target.threads, target.threads == 1 ? "" : "s",
+            napplied, nkernels);
+    if (body) fputs(body, f);
+    fclose(f);
+  }
+  free(body);
+  free(p->tuning);
+  p->tuning = text;
+  kiln_tuning_target_clear(&target);
+  kiln_tuning_log_free(&log);
+  return KILN_OK;
+}

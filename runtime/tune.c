@@ -1,0 +1,752 @@
+/* The autotuner (runtime/tune.h). The model is built up to its default schedules and its
+ * kernels grouped by content hash (ir/kernel_sig.h), so repeated blocks are tuned once.
+ * Each distinct kernel is first measured alone with its default schedules
+ * (runtime/kernel_run.h: its own JIT build, seeded random inputs): that gives its share of
+ * the model's time and the reference outputs. A log read first contributes its matching
+ * records as starting points (a resumed search). The search time left after reserving
+ * the final compile is then divided among kernels in proportion to their shares, largest
+ * first; for each, candidates are edits of the best recipes so far (a split factor
+ * changed or added, a loop moved, unroll/vector/parallel toggled, a step removed), each
+ * checked by kiln_schedule_apply before anything is compiled, deduplicated by the loop
+ * nests they give, compiled, run once, compared with the default outputs (a tolerance
+ * for floats, exact otherwise; a mismatch is dropped and counted), and timed (a warm-up,
+ * then the median of enough runs) only when that first run is not already much slower.
+ * One candidate is measured at a time. The best replaces the default only when faster,
+ * so the result is never slower than the default as measured. At the end the log is
+ * written and the model compiled with it and timed end to end against the untuned one. */
+#include "runtime/tune.h"
+
+#include "ir/dtype.h"
+#include "ir/graph.h"
+#include "ir/kernel_cost.h"
+#include "ir/schedule.h"
+#include "ir/tuning_log.h"
+#include "passes/instrument.h"
+#include "passes/tune.h"
+#include "rt/parallel.h"
+#include "runtime/kernel_run.h"
+#include "runtime/profile.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_UNROLLED 512       /* points of a stage's unrolled and vector loops together */
+#define MAX_TRIES 300          /* edits tried for one new candidate */
+
+static const int64_t FACTORS[] = {2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128};
+#define NFACTORS (int)(sizeof FACTORS / sizeof FACTORS[0])
+
+typedef struct unique {
+  kiln_kernel *k;           /* the first instance; the others share its hash */
+  kiln_tune_kernel *info;
+  kiln_recipe *def, *best;  /* per stage */
+  void *ref[KILN_MAX_BUFS]; /* the default schedules' outputs, per output buffer */
+  int nseen, seen_cap;
+  uint64_t *seen;           /* loop nests measured or queued, hashed */
+  double cost_s;            /* compiling and measuring one candidate, estimated */
+  kiln_kernel_runner *def_r, *best_r; /* compiled default and best, timed again at the end */
+} unique;
+
+typedef struct tuner {
+  kiln_options opts;        /* the caller's, without tuning_log and profile */
+  const kiln_tune_options *t;
+  kiln_tune_result *res;
+  kiln_program *p;
+  int64_t t0;
+  double search_end;        /* seconds since t0 */
+  uint32_t rng;
+  int nunique;
+  unique *u;
+  int ncandidates;          /* for corrupt_every */
+  int done;                 /* kernels whose search is over */
+} tuner;
+
+static double elapsed(const tuner *T) { return (double)(kiln_rt_clock_ns() - T->t0) / 1e9; }
+
+static uint32_t rnd(tuner *T) {
+  T->rng = T->rng * 1664525u + 1013904223u;
+  return T->rng >> 8;
+}
+
+static void progress(tuner *T) {
+  if (!T->t->progress) return;
+  kiln_tune_progress pr = {elapsed(T), T->t->budget_s, T->done, T->nunique, 0, 0};
+  for (int i = 0; i < T->nunique; i++) { /* the model's times, scaled by the kernels' gains */
+    const kiln_tune_kernel *k = T->u[i].info;
+    pr.untuned_ns += k->model_ns;
+    pr.tuned_ns += k->default_ns > 0 ? k->model_ns * k->best_ns / k->default_ns : k->model_ns;
+  }
+  T->t->progress(T->t->ctx, &pr);
+}
+
+/* ---- one measurement --------------------------------------------------------------- */
+
+static int64_t buf_bytes(const kiln_buffer *b) {
+  return kiln_shape_numel(b->rank, b->dims) * (int64_t)kiln_dtype_size(b->dtype);
+}
+
+static bool is_output(const kiln_buffer *b) { return b->role == KILN_BUF_OUTPUT; }
+
+/* got within tolerance of want: for floats |got - want| <= 1e-4 |want| + 1e-5 max|want|
+ * (+ a tiny absolute term; NaN where want is NaN), reordered sums stay inside it and a
+ * misplaced or missing term does not; integers and bools exactly. */
+static bool same_values(kiln_dtype t, const void *got, const void *want, int64_t n) {
+  if (!kiln_dtype_is_float(t)) return memcmp(got, want, (size_t)n * kiln_dtype_size(t)) == 0;
+  double scale = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double w = fabs(kiln_load_f64(t, want, i));
+    if (isfinite(w) && w > scale) scale = w;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    double a = kiln_load_f64(t, got, i), b = kiln_load_f64(t, want, i);
+    if (isnan(b) ? !isnan(a) : !(fabs(a - b) <= 1e-4 * fabs(b) + 1e-5 * scale + 1e-6) && a != b)
+      return false;
+  }
+  return true;
+}
+
+typedef enum { M_DEFAULT, M_CHECK } mode;
+
+/* Compiles u's kernel as scheduled now and runs it once; M_DEFAULT keeps the outputs as
+ * the reference, M_CHECK compares them with it (*wrong). Then, unless that run took over
+ * limit_ns, the median of repeated runs into *ns (else the one run's time). */
+static kiln_status measure(tuner *T, unique *u, mode m, double limit_ns, double *ns,
+                           bool *wrong, kiln_kernel_runner **keep, kiln_error *err) {
+  kiln_kernel *k = u->k;
+  kiln_kernel_runner *r = NULL;
+  *wrong = false;
+  kiln_rt_set_num_threads(T->opts.num_threads); /* kiln_run resets it */
+  kiln_status st = kiln_kernel_runner_new(T->p, k, &T->opts, T->t->seed, &r, err);
+  int64_t t0 = kiln_rt_clock_ns();
+  if (!st) st = kiln_kernel_runner_run(r, err);
+  double first = (double)(kiln_rt_clock_ns() - t0);
+  bool corrupt = m == M_CHECK && T->t->corrupt_every > 0 &&
+                 ++T->ncandidates % T->t->corrupt_every == 0;
+  for (int b = 0; b < k->nbufs && !st; b++) {
+    const kiln_buffer *buf = &k->bufs[b];
+    void *mem = kiln_kernel_runner_buffer(r, b);
+    int64_t bytes = buf_bytes(buf);
+    if (!is_output(buf) || !mem || bytes <= 0) continue;
+    if (m == M_DEFAULT) {
+      u->ref[b] = kiln_xmalloc((size_t)bytes);
+      memcpy(u->ref[b], mem, (size_t)bytes);
+      continue;
+    }
+    if (corrupt) {
+      corrupt = false;
+      /* a high bit of the first element's top byte: its exponent for floats */
+      ((unsigned char *)mem)[kiln_dtype_size(buf->dtype) - 1] ^= 0x40;
+    }
+    if (!u->ref[b] || !same_values(buf->dtype, mem, u->ref[b], bytes / (int64_t)kiln_dtype_size(buf->dtype)))
+      *wrong = true;
+  }
+  *ns = first;
+  if (!st && !*wrong && first <= limit_ns) {
+    int repeat = first > 0 ? (int)(2e6 / first) : 200;
+    repeat = repeat < 5 ? 5 : repeat > 200 ? 200 : repeat;
+    st = kiln_kernel_runner_time(r, repeat, ns, err);
+    if (!st && keep) { /* the caller keeps it, to time it again */
+      *keep = r;
+      r = NULL;
+    }
+  }
+  kiln_kernel_runner_free(r);
+  return st;
+}
+
+/* ---- candidates --------------------------------------------------------------------- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)p)[i]) * UINT64_C(1099511628211);
+  return h;
+}
+
+/* The loop nests of k's stages, stage s's replaced by sched, hashed. */
+static uint64_t nest_hash(const kiln_kernel *k, int s, const kiln_schedule *sched) {
+  uint64_t h = UINT64_C(14695981039346656037);
+  for (int i = 0; i < k->nstages; i++) {
+    const kiln_schedule *sc = i == s ? sched : &k->stages[i].sched;
+    for (int l = 0; l < sc->nloops; l++) {
+      const kiln_loop *lp = &sc->loops[l];
+      int64_t v[4] = {lp->axis, lp->stride, lp->extent, lp->kind};
+      h = fnv(h, v, sizeof v);
+    }
+    h = fnv(h, "|", 1);
+  }
+  return h;
+}
+
+static bool seen(unique *u, uint64_t h) {
+  for (int i = 0; i < u->nseen; i++)
+    if (u->seen[i] == h) return true;
+  KILN_GROW(u->seen, u->nseen, u->seen_cap);
+  u->seen[u->nseen++] = h;
+  return false;
+}
+
+static double iterations(const kiln_stage *s) {
+  double n = 1;
+  for (int a = 0; a < s->naxes; a++) n *= (double)s->axes[a].extent;
+  return n;
+}
+
+/* Too much unrolled code to be worth compiling. */
+static bool too_unrolled(const kiln_schedule *sc) {
+  int64_t n = 1;
+  for (int l = 0; l < sc->nloops; l++)
+    if (sc->loops[l].kind == KILN_LOOP_UNROLL || sc->loops[l].kind == KILN_LOOP_VECTOR)
+      if (kiln_mul_overflows(n, sc->loops[l].extent, &n) || n > MAX_UNROLLED) return true;
+  return false;
+}
+
+/* One edit of r for a nest sc; false when the edit drawn does not fit. */
+static bool edit(tuner *T, kiln_recipe *r, const kiln_schedule *sc) {
+  int nl = sc->nloops, l = (int)(rnd(T) % (uint32_t)nl);
+  int64_t f = FACTORS[rnd(T) % NFACTORS];
+  switch (rnd(T) % 7) {
+  case 0: { /* another split factor */
+    int splits[KILN_MAX_RECIPE], n = 0;
+    for (int i = 0; i < r->nsteps; i++)
+      if (r->steps[i].op == KS_SPLIT) splits[n++] = i;
+    if (!n) return false;
+    r->steps[splits[rnd(T) % (uint32_t)n]].arg = f;
+    return true;
+  }
+  case 1: return f < sc->loops[l].extent && kiln_recipe_add(r, KS_SPLIT, l, f);
+  case 2: {
+    int to = (int)(rnd(T) % (uint32_t)nl);
+    return to != l && kiln_recipe_add(r, KS_MOVE, l, to);
+  }
+  case 3:
+    return kiln_recipe_add(r, sc->loops[l].kind == KILN_LOOP_UNROLL ? KS_SERIAL : KS_UNROLL, l, 0);
+  case 4:
+    return kiln_recipe_add(r, sc->loops[nl - 1].kind == KILN_LOOP_VECTOR ? KS_SERIAL : KS_VECTOR,
+                           nl - 1, 0);
+  case 5:
+    if (sc->loops[0].kind == KILN_LOOP_PARALLEL && rnd(T) % 2) {
+      for (int i = 0; i < r->nsteps; i++) /* drop the parallel step: all serial again */
+        if (r->steps[i].op == KS_PARALLEL) {
+          memmove(&r->steps[i], &r->steps[i + 1], sizeof r->steps[0] * (size_t)(r->nsteps - i - 1));
+          r->nsteps--;
+          return true;
+        }
+      return false;
+    }
+    return kiln_recipe_add(r, KS_PARALLEL, l < 3 ? l : l % 3, 0);
+  default: {
+    if (!r->nsteps) return false;
+    int i = (int)(rnd(T) % (uint32_t)r->nsteps);
+    memmove(&r->steps[i], &r->steps[i + 1], sizeof r->steps[0] * (size_t)(r->nsteps - i - 1));
+    r->nsteps--;
+    return true;
+  }
+  }
+}
+
+/* A new legal candidate for one stage of u's kernel (installed at its best): *stage and
+ * its recipe. False when MAX_TRIES edits gave none. */
+static bool next_candidate(tuner *T, unique *u, int *stage, kiln_recipe *out) {
+  kiln_kernel *k = u->k;
+  double total = 0;
+  for (int s = 0; s < k->nstages; s++) total += iterations(&k->stages[s]);
+  for (int tries = 0; tries < MAX_TRIES; tries++) {
+    /* a stage drawn in proportion to its iterations: the big nest of a conv kernel, not
+     * the border copies around it */
+    double x = (double)(rnd(T) % 1000000) / 1e6 * total;
+    int s = 0;
+    while (s < k->nstages - 1 && (x -= iterations(&k->stages[s])) >= 0) s++;
+    kiln_stage tmp = k->stages[s]; /* a scratch copy: apply changes sched and recipe only */
+    kiln_recipe r = u->best[s];
+    if (!edit(T, &r, &tmp.sched)) continue;
+    kiln_error e = {0};
+    if (kiln_schedule_apply(&tmp, &r, &e)) {
+      u->info->refused++;
+      T->res->refused++;
+      continue;
+    }
+    if (too_unrolled(&tmp.sched) || seen(u, nest_hash(k, s, &tmp.sched))) continue;
+    kiln_recipe canon; /* the same nest by the shortest recipe kiln_recipe_for makes */
+    *out = kiln_recipe_for(&tmp, &tmp.sched, &canon) ? canon : r;
+    *stage = s;
+    return true;
+  }
+  return false;
+}
+
+/* ---- per kernel --------------------------------------------------------------------- */
+
+static void install(unique *u, const kiln_recipe *r) {
+  kiln_kernel_apply_recipes(u->k, r, u->k->nstages);
+}
+
+/* The default's time and outputs, then a matching record of the log read first. */
+static kiln_status start(tuner *T, unique *u, const kiln_tuning_log *log,
+                         const kiln_tuning_target *target, kiln_error *err) {
+  double t = elapsed(T), ns;
+  bool wrong;
+  kiln_status st = measure(T, u, M_DEFAULT, INFINITY, &ns, &wrong, &u->def_r, err);
+  if (st) return st;
+  u->info->default_ns = u->info->best_ns = ns;
+  u->cost_s = elapsed(T) - t;
+  seen(u, nest_hash(u->k, -1, NULL));
+  const kiln_tuning_record *rec =
+      kiln_tuning_log_best(log, u->info->hash, u->k->nstages, target, KILN_VERSION);
+  if (!rec || !kiln_kernel_apply_recipes(u->k, rec->recipes, rec->nstages)) return KILN_OK;
+  if (seen(u, nest_hash(u->k, -1, NULL))) { /* the default's nests again */
+    install(u, u->best);
+    return KILN_OK;
+  }
+  kiln_error e = {0};
+  kiln_kernel_runner *r = NULL;
+  if (!measure(T, u, M_CHECK, 2 * ns, &ns, &wrong, &r, &e) && !wrong && ns < u->info->best_ns) {
+    u->best_r = r;
+    r = NULL;
+    u->info->best_ns = ns;
+    u->info->from_log = true;
+    for (int s = 0; s < u->k->nstages; s++) u->best[s] = u->k->stages[s].recipe;
+  }
+  kiln_kernel_runner_free(r);
+  install(u, u->best);
+  return KILN_OK;
+}
+
+/* The default and the best found timed again, in turns: one fast run by chance (or a slow
+ * default run) is no win. The best stays only if it is still 2% faster (less is within
+ * the noise of a busy machine); the new medians are what the table and the log say. */
+static void confirm(tuner *T, unique *u) {
+  if (!u->def_r || !u->best_r) return;
+  kiln_rt_set_num_threads(T->opts.num_threads);
+  double d[3], b[3];
+  kiln_error e = {0};
+  for (int i = 0; i < 3; i++) {
+    int repeat = u->info->default_ns > 0 ? (int)(2e6 / u->info->default_ns) : 50;
+    repeat = repeat < 5 ? 5 : repeat > 200 ? 200 : repeat;
+    if (kiln_kernel_runner_time(u->def_r, repeat, &d[i], &e) ||
+        kiln_kernel_runner_time(u->best_r, repeat, &b[i], &e))
+      return;
+  }
+  u->info->default_ns = kiln_median(d, 3);
+  u->info->best_ns = kiln_median(b, 3);
+  if (u->info->best_ns >= 0.98 * u->info->default_ns) { /* no clear win after all */
+    u->info->best_ns = u->info->default_ns;
+    u->info->from_log = false;
+    for (int s = 0; s < u->k->nstages; s++) u->best[s] = u->def[s];
+    install(u, u->best);
+  }
+}
+
+/* Candidates for u until end (seconds since t0), each only when its estimated cost fits. */
+static void search(tuner *T, unique *u, double end) {
+  double t_start = elapsed(T);
+  while (elapsed(T) + u->cost_s < end) {
+    int s;
+    kiln_recipe r;
+    if (!next_candidate(T, u, &s, &r)) break;
+    double t = elapsed(T), ns;
+    bool wrong;
+    kiln_error e = {0};
+    if (kiln_schedule_apply(&u->k->stages[s], &r, &e)) continue; /* cannot happen: checked */
+    kiln_kernel_runner *kept = NULL;
+    kiln_status st = measure(T, u, M_CHECK, 1.5 * u->info->best_ns, &ns, &wrong, &kept, &e);
+    u->cost_s = 0.5 * u->cost_s + 0.5 * (elapsed(T) - t);
+    u->info->candidates++;
+    T->res->candidates++;
+    if (!st && wrong) {
+      u->info->wrong++;
+      T->res->wrong++;
+    }
+    if (!st && !wrong && ns < 0.99 * u->info->best_ns) {
+      u->info->best_ns = ns;
+      u->info->from_log = false;
+      u->best[s] = u->k->stages[s].recipe;
+      kiln_kernel_runner_free(u->best_r);
+      u->best_r = kept;
+      kept = NULL;
+    }
+    kiln_kernel_runner_free(kept);
+    install(u, u->best);
+    progress(T);
+  }
+  confirm(T, u);
+  kiln_kernel_runner_free(u->def_r);
+  kiln_kernel_runner_free(u->best_r);
+  u->def_r = u->best_r = NULL;
+  u->info->search_s += elapsed(T) - t_start;
+}
+
+/* ---- end to end ---------------------------------------------------------------------- */
+
+typedef struct io {
+  int nin, nout;
+  void **in, **out;
+  kiln_tensor_info *oinfo;
+} io;
+
+static void io_make(const kiln_model *m, uint32_t seed, io *b) {
+  b->nin = kiln_num_inputs(m);
+  b->nout = kiln_num_outputs(m);
+  b->in = kiln_xcalloc((size_t)b->nin + 1, sizeof(void *));
+  b->out = kiln_xcalloc((size_t)b->nout + 1, sizeof(void *));
+  b->oinfo = kiln_xcalloc((size_t)b->nout + 1, sizeof *b->oinfo);
+  for (int i = 0; i < b->nin; i++) {
+    kiln_tensor_info info;
+    kiln_input_info(m, i, &info);
+    b->in[i] = kiln_xcalloc(1, info.bytes + 1);
+    int64_t n = (int64_t)(info.bytes / kiln_dtype_size(info.dtype));
+    for (int64_t j = 0; j < n && kiln_dtype_is_float(info.dtype); j++) {
+      seed = seed * 1664525u + 1013904223u;
+      kiln_store_f64(info.dtype, b->in[i], j, (double)((seed >> 8) % 65536) / 32768.0 - 1.0);
+    }
+  }
+  for (int i = 0; i < b->nout; i++) {
+    kiln_output_info(m, i, &b->oinfo[i]);
+    b->out[i] = kiln_xcalloc(1, b->oinfo[i].bytes + 1);
+  }
+}
+
+static void io_free(io *b) {
+  for (int i = 0; i < b->nin; i++) free(b->in[i]);
+  for (int i = 0; i < b->nout; i++) free(b->out[i]);
+  free(b->in);
+  free(b->out);
+  free(b->oinfo);
+}
+
+/* A warm-up, then profiled runs until `runs` or max_s: the median wall time in *ms and
+ * each kernel's median nanoseconds in kernel_ns[0..nk) (kiln_steps_kernels order). */
+static kiln_status time_profiled(const kiln_model *m, io *b, int runs, double max_s, int nk,
+                                 double *kernel_ns, double *ms, kiln_error *err) {
+  double *t = kiln_xcalloc((size_t)runs, sizeof *t);
+  double *ns = kiln_xcalloc((size_t)runs * (size_t)nk + 1, sizeof *ns);
+  int64_t start = kiln_rt_clock_ns();
+  kiln_status st = kiln_run_profiled(m, (const void *const *)b->in, b->out, ns, err);
+  int n = 0;
+  while (!st && n < runs && (n < 3 || (double)(kiln_rt_clock_ns() - start) / 1e9 < max_s)) {
+    int64_t t0 = kiln_rt_clock_ns();
+    st = kiln_run_profiled(m, (const void *const *)b->in, b->out, ns + (size_t)n * (size_t)nk, err);
+    t[n++] = (double)(kiln_rt_clock_ns() - t0) / 1e6;
+  }
+  if (!st) *ms = kiln_median(t, n);
+  for (int i = 0; i < nk && !st; i++) {
+    for (int r = 0; r < n; r++) t[r] = ns[(size_t)r * (size_t)nk + (size_t)i];
+    kernel_ns[i] = kiln_median(t, n);
+  }
+  free(t);
+  free(ns);
+  return st;
+}
+
+/* Untuned and tuned runs taking turns (a warm-up of each first), until `runs` each or
+ * max_s: the medians, so a machine busy with something else slows both alike. */
+static kiln_status time_pair(const kiln_model *m0, io *b0, const kiln_model *m1, io *b1,
+                             int runs, double max_s, double *ms0, double *ms1, kiln_error *err) {
+  double *t0 = kiln_xcalloc((size_t)runs, sizeof *t0), *t1 = kiln_xcalloc((size_t)runs, sizeof *t1);
+  int64_t start = kiln_rt_clock_ns();
+  kiln_status st = kiln_run(m0, (const void *const *)b0->in, b0->out, err);
+  if (!st) st = kiln_run(m1, (const void *const *)b1->in, b1->out, err);
+  int n = 0;
+  while (!st && n < runs && (n < 3 || (double)(kiln_rt_clock_ns() - start) / 1e9 < max_s)) {
+    int64_t a = kiln_rt_clock_ns();
+    st = kiln_run(m0, (const void *const *)b0->in, b0->out, err);
+    int64_t b = kiln_rt_clock_ns();
+    if (!st) st = kiln_run(m1, (const void *const *)b1->in, b1->out, err);
+    t0[n] = (double)(b - a) / 1e6;
+    t1[n++] = (double)(kiln_rt_clock_ns() - b) / 1e6;
+  }
+  if (!st) {
+    *ms0 = kiln_median(t0, n);
+    *ms1 = kiln_median(t1, n);
+  }
+  free(t0);
+  free(t1);
+  return st;
+}
+
+/* ---- the log file -------------------------------------------------------------------- */
+
+static kiln_status read_raw(const char *path, char **text, size_t *len, kiln_error *err) {
+  *text = NULL;
+  *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    if (errno == ENOENT) return KILN_OK;
+    return kiln_fail(err, KILN_ERR_IO, "cannot open tuning log '%s': %s", path, strerror(errno));
+  }
+  struct stat sb;
+  if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode) || sb.st_size > (INT64_C(1) << 30)) {
+    fclose(f);
+    return kiln_fail(err, KILN_ERR_IO, "tuning log '%s' is not a regular file of at most 1 GiB", path);
+  }
+  *text = kiln_xmalloc((size_t)sb.st_size + 1);
+  *len = fread(*text, 1, (size_t)sb.st_size, f);
+  bool bad = ferror(f) || *len != (size_t)sb.st_size;
+  fclose(f);
+  if (bad) return kiln_fail(err, KILN_ERR_IO, "cannot read tuning log '%s'", path);
+  return KILN_OK;
+}
+
+/* ---- kiln_tune ------------------------------------------------------------------------- */
+
+static int by_share(const void *a, const void *b) {
+  const unique *x = a, *y = b;
+  double sx = x->info->model_ns, sy = y->info->model_ns;
+  return sx > sy ? -1 : sx < sy ? 1 : strcmp(x->info->hash, y->info->hash);
+}
+
+static void group_kernels(tuner *T, const double *kernel_ns, int nprofiled) {
+  int nk = kiln_steps_kernels(&T->p->main, NULL, 0);
+  const kiln_kernel **ks = kiln_xcalloc((size_t)nk + 1, sizeof *ks);
+  kiln_steps_kernels(&T->p->main, ks, nk);
+  T->u = kiln_xcalloc((size_t)nk + 1, sizeof *T->u);
+  T->res->kernels = kiln_xcalloc((size_t)nk + 1, sizeof *T->res->kernels);
+  for (int i = 0; i < nk; i++) {
+    char hash[KILN_KERNEL_HASH_LEN + 1];
+    if (!kiln_kernel_hash(ks[i], hash)) continue;
+    int j = 0;
+    while (j < T->nunique && strcmp(T->u[j].info->hash, hash)) j++;
+    double ns = i < nprofiled ? kernel_ns[i] : 0;
+    if (j < T->nunique) {
+      T->u[j].info->count++;
+      T->u[j].info->model_ns += ns;
+      continue;
+    }
+    unique *u = &T->u[T->nunique];
+    kiln_tune_kernel *info = &T->res->kernels[T->nunique++];
+    u->k = (kiln_kernel *)ks[i]; /* the program's own, which this tuner owns */
+    u->info = info;
+    memcpy(info->hash, hash, sizeof hash);
+    info->name = kiln_xstrdup(ks[i]->name);
+    info->op = kiln_xstrdup(ks[i]->op ? ks[i]->op : "?");
+    info->count = 1;
+    info->model_ns = ns;
+    kiln_kernel_cost cost;
+    kiln_kernel_cost_of(ks[i], &cost);
+    info->flops = cost.flops;
+    info->bytes = cost.bytes_read + cost.bytes_written;
+    u->def = kiln_xcalloc((size_t)u->k->nstages + 1, sizeof *u->def);
+    u->best = kiln_xcalloc((size_t)u->k->nstages + 1, sizeof *u->best);
+    for (int s = 0; s < u->k->nstages; s++) u->def[s] = u->best[s] = u->k->stages[s].recipe;
+  }
+  T->res->nkernels = T->nunique;
+  free(ks);
+}
+
+static int by_cost(const void *a, const void *b) {
+  const kiln_tune_kernel *x = *(kiln_tune_kernel *const *)a, *y = *(kiln_tune_kernel *const *)b;
+  return x->cost_ns > y->cost_ns ? -1 : x->cost_ns < y->cost_ns ? 1 : strcmp(x->hash, y->hash);
+}
+
+/* Nominal costs and the shard of every distinct kernel (kiln_tune_list). */
+static void assign_shards(kiln_tune_kernel *ks, int n, int nshards) {
+  kiln_tune_kernel **order = kiln_xcalloc((size_t)n + 1, sizeof *order);
+  double *load = kiln_xcalloc((size_t)nshards, sizeof *load);
+  for (int i = 0; i < n; i++) {
+    kiln_tune_kernel *k = &ks[i];
+    k->cost_ns = k->count * fmax(k->flops / 100.0, k->bytes / 10.0); /* 100 GFLOP/s, 10 GB/s */
+    order[i] = k;
+  }
+  qsort(order, (size_t)n, sizeof *order, by_cost);
+  for (int i = 0; i < n; i++) {
+    int s = 0;
+    for (int j = 1; j < nshards; j++)
+      if (load[j] < load[s]) s = j;
+    load[s] += order[i]->cost_ns;
+    order[i]->shard = s + 1;
+  }
+  free(order);
+  free(load);
+}
+
+static int by_kernel_share(const void *a, const void *b) {
+  const kiln_tune_kernel *x = a, *y = b;
+  double sx = x->model_ns, sy = y->model_ns;
+  return sx > sy ? -1 : sx < sy ? 1 : strcmp(x->hash, y->hash);
+}
+
+static int by_kernel_cost(const void *a, const void *b) {
+  const kiln_tune_kernel *x = a, *y = b;
+  return x->cost_ns > y->cost_ns ? -1 : x->cost_ns < y->cost_ns ? 1 : strcmp(x->hash, y->hash);
+}
+
+static double max_error(const io *a, const io *b) {
+  double worst = 0;
+  for (int i = 0; i < a->nout; i++) {
+    const kiln_tensor_info *info = &a->oinfo[i];
+    if (!kiln_dtype_is_float(info->dtype)) {
+      if (memcmp(a->out[i], b->out[i], info->bytes)) worst = INFINITY;
+      continue;
+    }
+    int64_t n = (int64_t)(info->bytes / kiln_dtype_size(info->dtype));
+    double scale = 1e-30, diff = 0;
+    for (int64_t j = 0; j < n; j++) {
+      double x = kiln_load_f64(info->dtype, a->out[i], j), y = kiln_load_f64(info->dtype, b->out[i], j);
+      scale = fmax(scale, fabs(y));
+      diff = isnan(x) != isnan(y) ? INFINITY : fmax(diff, fabs(x - y));
+    }
+    worst = fmax(worst, diff / scale);
+  }
+  return worst;
+}
+
+kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tune_options *t,
+                      kiln_tune_result *res, kiln_error *err) {
+  memset(res, 0, sizeof *res);
+  tuner T = {0};
+  kiln_options none = {0};
+  T.opts = opts ? *opts : none;
+  T.opts.tuning_log = NULL;
+  T.opts.profile = 0;
+  T.t = t;
+  T.res = res;
+  T.t0 = kiln_rt_clock_ns();
+  T.rng = t->seed * 2654435761u + 1;
+  kiln_tuning_log log = {0};
+  kiln_tuning_target target = {0};
+  kiln_model *m0 = NULL, *m1 = NULL;
+  io b0 = {0}, b1 = {0};
+  char *old = NULL, *text = NULL;
+  size_t oldlen = 0, len = 0;
+  kiln_rt_set_num_threads(T.opts.num_threads);
+  kiln_tuning_target_of(&T.opts, &target);
+
+  /* the log first: a malformed one fails before any work */
+  kiln_status st = t->log_path ? read_raw(t->log_path, &old, &oldlen, err) : KILN_OK;
+  if (!st && old) st = kiln_tuning_log_parse(&log, old, oldlen, t->log_path, err);
+  res->records_read = log.n;
+  /* the untuned model, profiled: each kernel's share of its time (profiling adds two
+   * clock reads per kernel); its compile time sizes the reserve for the tuned one */
+  kiln_options prof = T.opts;
+  prof.profile = 1;
+  if (!st) st = kiln_compile_file(path, &prof, &m0, err);
+  double compile_s = elapsed(&T);
+  int nk = m0 ? kiln_steps_kernels(&kiln_model_program(m0)->main, NULL, 0) : 0;
+  double *kernel_ns = kiln_xcalloc((size_t)nk + 1, sizeof *kernel_ns);
+  if (!st) {
+    io_make(m0, t->seed, &b0);
+    st = time_profiled(m0, &b0, 10, 0.02 * t->budget_s, nk, kernel_ns, &res->untuned_ms, err);
+  }
+  double e2e_s = elapsed(&T) - compile_s;
+  T.search_end = t->budget_s - (1.3 * compile_s + 2 * e2e_s + 0.02 * t->budget_s + 0.05);
+  /* the kernels, before instrumentation (what the tune pass hashes), in the same order */
+  if (!st) st = kiln_program_from_file(path, &T.opts, "schedule", &T.p, err);
+  if (!st) {
+    group_kernels(&T, kernel_ns, nk);
+    kiln_check_instrument(T.p, false);
+    assign_shards(res->kernels, T.nunique, t->nshards > 0 ? t->nshards : 1);
+    if (t->nshards > 0) /* another shard's kernels: no share of this one's time */
+      for (int i = 0; i < T.nunique; i++)
+        if (T.u[i].info->shard != t->shard) T.u[i].info->model_ns = 0;
+  }
+  free(kernel_ns);
+  progress(&T);
+  /* by share, largest first: each kernel's default measured alone (its reference
+   * outputs), a record of the log tried, then candidates, until its part of the time left */
+  if (!st) {
+    qsort(T.u, (size_t)T.nunique, sizeof *T.u, by_share);
+    double left = 0, start_s = 0.1; /* what starting a kernel takes, as seen so far */
+    for (int i = 0; i < T.nunique; i++) left += T.u[i].info->model_ns;
+    for (int i = 0; i < T.nunique && left > 0 && !st; i++) {
+      unique *u = &T.u[i];
+      double share = u->info->model_ns, now = elapsed(&T);
+      if (now >= T.search_end) break;
+      if (share <= 0) continue;
+      /* the kernels after this one will need starting too: their time is kept aside */
+      double free_s = T.search_end - now - start_s * (T.nunique - i - 1);
+      st = start(&T, u, &log, &target, err);
+      start_s = 0.5 * start_s + 0.5 * (elapsed(&T) - now);
+      if (!st && free_s > 0) search(&T, u, now + free_s * share / left);
+      left -= share;
+      T.done = i + 1;
+      progress(&T);
+    }
+  }
+  /* the log: its old lines, then a record per measured kernel (its best, which may be the
+   * default: a resumed search then knows it) */
+  if (!st && t->log_path) {
+    FILE *f = open_memstream(&text, &len);
+    if (f && oldlen && old[oldlen - 1] != '\n') fputc('\n', f);
+    for (int i = 0; f && i < T.nunique; i++) {
+      unique *u = &T.u[i];
+      if (!u->info->default_ns) continue;
+      kiln_tuning_record rec;
+      kiln_tuning_record_init(&rec, u->k, u->info->hash, &target, u->info->best_ns,
+                              u->info->default_ns);
+      kiln_tuning_record_write(&rec, f);
+      kiln_tuning_record_clear(&rec);
+      res->records_written++;
+    }
+    if (f) fclose(f);
+    st = kiln_write_file_atomic(t->log_path, old ? old : "", oldlen, text ? text : "", len, err);
+  }
+  /* the model as the log makes it, checked against the untuned one and timed */
+  if (!st && t->log_path && elapsed(&T) + compile_s < 1.05 * t->budget_s) {
+    kiln_options o = prof; /* timed like the untuned one */
+    o.tuning_log = t->log_path;
+    st = kiln_compile_file(path, &o, &m1, err);
+    if (!st) {
+      io_make(m1, t->seed, &b1);
+      double left = 1.05 * t->budget_s - elapsed(&T);
+      st = time_pair(m0, &b0, m1, &b1, 30, left > 0 ? left : 0,
+                     &res->untuned_ms, &res->tuned_ms, err);
+    }
+    if (!st) res->max_error = max_error(&b1, &b0);
+  }
+  for (int i = 0; i < T.nunique; i++) {
+    for (int b = 0; b < KILN_MAX_BUFS; b++) free(T.u[i].ref[b]);
+    free(T.u[i].def);
+    free(T.u[i].best);
+    free(T.u[i].seen);
+    kiln_kernel_runner_free(T.u[i].def_r);
+    kiln_kernel_runner_free(T.u[i].best_r);
+  }
+  free(T.u);
+  if (res->nkernels) qsort(res->kernels, (size_t)res->nkernels, sizeof *res->kernels, by_kernel_share);
+  kiln_program_free(T.p);
+  kiln_model_free(m0);
+  kiln_model_free(m1);
+  io_free(&b0);
+  io_free(&b1);
+  free(old);
+  free(text);
+  kiln_tuning_log_free(&log);
+  kiln_tuning_target_clear(&target);
+  kiln_rt_set_num_threads(0);
+  res->elapsed_s = elapsed(&T);
+  return st;
+}
+
+kiln_status kiln_tune_list(const char *path, const kiln_options *opts, int nshards,
+                           kiln_tune_result *res, kiln_error *err) {
+  memset(res, 0, sizeof *res);
+  tuner T = {0};
+  kiln_options none = {0};
+  T.opts = opts ? *opts : none;
+  T.opts.tuning_log = NULL;
+  T.opts.profile = 0;
+  T.res = res;
+  kiln_status st = kiln_program_from_file(path, &T.opts, "schedule", &T.p, err);
+  if (!st) {
+    group_kernels(&T, NULL, 0);
+    assign_shards(res->kernels, T.nunique, nshards > 0 ? nshards : 1);
+    qsort(res->kernels, (size_t)res->nkernels, sizeof *res->kernels, by_kernel_cost);
+  }
+  for (int i = 0; i < T.nunique; i++) {
+    free(T.u[i].def);
+    free(T.u[i].best);
+  }
+  free(T.u);
+  kiln_program_free(T.p);
+  return st;
+}
+
+void kiln_tune_result_free(kiln_tune_result *res) {
+  for (int i = 0; i < res->nkernels; i++) {
+    free(res->kernels[i].name);
+    free(res->kernels[i].op);
+  }
+  free(res->kernels);
+  memset(res, 0, sizeof *res);
+}

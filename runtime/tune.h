@@ -1,0 +1,77 @@
+/* The autotuner (runtime/tune.c): searches, within a wall-clock budget, schedules faster
+ * than the default scheduler's for each distinct kernel of a model, measuring each
+ * candidate alone (runtime/kernel_run.h), and writes them as a tuning log
+ * (ir/tuning_log.h) that kiln_options.tuning_log applies. Internal to kiln and its tools
+ * (`kiln tune`); the library prints nothing, progress goes to a callback. */
+#ifndef KILN_RUNTIME_TUNE_H
+#define KILN_RUNTIME_TUNE_H
+
+#include "kiln.h"
+
+#include "ir/kernel_sig.h"
+
+/* One distinct kernel (by content hash) of the model. */
+typedef struct kiln_tune_kernel {
+  char *name, *op;       /* of its first instance */
+  char hash[KILN_KERNEL_HASH_LEN + 1];
+  int count;             /* kernels of the model with this hash */
+  double flops;          /* per run (ir/kernel_cost.h) */
+  double model_ns;       /* all its instances in a profiled run of the untuned model */
+  double bytes;          /* read and written per run (ir/kernel_cost.h) */
+  double cost_ns;        /* all its instances at a nominal 100 GFLOP/s and 10 GB/s: what
+                            shards are balanced by, before anything is measured */
+  int shard;             /* 1..nshards: which shard tunes it */
+  double default_ns;     /* median with the default schedules; 0 = not measured */
+  double best_ns;        /* the best found (default_ns when none beat it) */
+  double search_s;       /* seconds spent searching it */
+  int candidates;        /* measured */
+  int refused;           /* edits kiln_schedule_apply refused (never measured) */
+  int wrong;             /* measured, outputs differed from the default's: dropped */
+  bool from_log;         /* the best came from a record of the log read first */
+} kiln_tune_kernel;
+
+typedef struct kiln_tune_progress {
+  double elapsed_s, budget_s;
+  int kernels_done, nkernels;        /* distinct kernels searched / all */
+  double untuned_ns, tuned_ns;       /* the kernels' times in the untuned model, and the
+                                        same scaled by each kernel's tuned/default ratio */
+} kiln_tune_progress;
+
+typedef struct kiln_tune_options {
+  double budget_s;        /* wall clock for the whole call, compiles included */
+  const char *log_path;   /* read first when it exists (the search resumes from its
+                             records); written at the end: its lines, then the new records */
+  uint32_t seed;          /* of the search and of the random inputs */
+  void (*progress)(void *ctx, const kiln_tune_progress *p); /* after each step; may be NULL */
+  void *ctx;
+  int corrupt_every;      /* tests: every Nth candidate's output is altered before it is
+                             compared, as a wrong schedule's would be; 0 = never */
+  int shard, nshards;     /* tune only the distinct kernels of shard `shard` (1..nshards;
+                             kiln_tune_list says which); nshards 0 = all */
+} kiln_tune_options;
+
+typedef struct kiln_tune_result {
+  int nkernels;
+  kiln_tune_kernel *kernels;   /* by share of the model's time, largest first */
+  double untuned_ms, tuned_ms; /* end to end, median; 0 = not measured */
+  double max_error;            /* largest output difference tuned vs untuned, relative
+                                  to the output's largest magnitude */
+  int candidates, refused, wrong, records_read, records_written;
+  double elapsed_s;
+} kiln_tune_result;
+
+/* Tunes the model at path compiled with opts (threads: opts->num_threads, else the
+ * default count). Fails on a model that does not compile, a log that cannot be read or is
+ * malformed (naming the line), or a log that cannot be written; running out of budget is
+ * no failure (the best so far is kept). */
+kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tune_options *t,
+                      kiln_tune_result *res, kiln_error *err);
+/* The distinct kernels of the model at path, measuring nothing, each with the shard
+ * (1..nshards, nshards >= 1) that tunes it: kernels by nominal cost, largest first, each
+ * to the shard with the least cost so far (the lowest number on a tie), so shards are
+ * deterministic and about even. res->kernels are in that order of cost. */
+kiln_status kiln_tune_list(const char *path, const kiln_options *opts, int nshards,
+                           kiln_tune_result *res, kiln_error *err);
+void kiln_tune_result_free(kiln_tune_result *res);
+
+#endif

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# `kiln tune` and tuning logs from the command line: a short tune of the example MLP ends
+# within its budget + 10% and writes one valid JSON record per distinct kernel; the model
+# compiled with the log computes what it computes without; a hand-written log (every
+# kernel the naive nest) changes what `dump --kernels` shows and still computes the same;
+# a log for another CPU changes nothing; a malformed one is refused naming file and line;
+# the same log gives byte-identical LLVM IR and objects; AOT files say how they were tuned
+# (`dump --tuning`); a second tune resumes from the log; two shards tune disjoint kernels
+# and their logs merge by concatenation. No speed is asserted.
+#   cli_tune.sh KILN
+set -uo pipefail
+kiln="$(realpath "$1")"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+model="$root/examples/mlp.kiln"
+shape=(--shape x=16x784)
+dir="$(mktemp -d)"
+trap 'rm -rf "$dir"' EXIT
+cd "$dir" || exit 1
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+# --- a 5 s tune: within 5.5 s, a record per kernel
+budget=5
+start=$(date +%s.%N)
+"$kiln" tune "$model" "${shape[@]}" --budget $budget -o log.jsonl >table 2>progress ||
+  fail "tune exited $?: $(cat progress)"
+end=$(date +%s.%N)
+python3 -c "import sys; t = $end - $start; sys.exit(0 if t <= $budget * 1.1 else 1)" ||
+  fail "tune took $(python3 -c "print($end - $start)") s for a $budget s budget"
+grep -q '^tune: .*/5 s, kernels [0-9]*/[0-9]*, estimate' progress || fail "no progress line: $(cat progress)"
+grep -q '^end-to-end: untuned .* ms, tuned .* ms' table || fail "no end-to-end line: $(cat table)"
+# kernels measured: the table's rows with times (a kernel the budget did not reach says so)
+kernels=$(grep -c '^[0-9][0-9]* .* [0-9.]*x ' table)
+[ "$kernels" -ge 1 ] || fail "no kernel measured: $(cat table)"
+python3 - log.jsonl "$kernels" <<'PY' || fail "log: $(cat log.jsonl)"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == int(sys.argv[2]), (len(lines), sys.argv[2])
+for l in lines:
+    r = json.loads(l)
+    assert len(r["kernel"]) == 16 and int(r["kernel"], 16) >= 0
+    assert set(r["target"]) >= {"triple", "cpu", "features", "threads"}
+    assert r["time_ns"] > 0 and r["time_ns"] <= r["default_ns"], r
+    assert all(isinstance(s, str) for s in r["stages"]) and r["stages"]
+PY
+
+# outputs with and without the log: the summaries agree (6 digits, a tolerance for sums)
+same_outputs() { # LOG: kiln run with and without it prints the same output summaries
+  "$kiln" run "$model" "${shape[@]}" --repeat 1 >plain.txt 2>&1 &&
+    "$kiln" run "$model" "${shape[@]}" --repeat 1 --tuning-log "$1" >tuned.txt 2>&1 ||
+    { fail "run with $1: $(cat tuned.txt)"; return; }
+  python3 - plain.txt tuned.txt <<'PY' || fail "outputs differ with $1: $(cat plain.txt tuned.txt)"
+import re, sys
+def nums(p):
+    return [float(x) for l in open(p) if not l.startswith("latency")
+            for x in re.findall(r"-?\d+\.?\d*(?:e[-+]?\d+)?", l.split(":", 1)[1])]
+a, b = nums(sys.argv[1]), nums(sys.argv[2])
+assert a and len(a) == len(b), (a, b)
+assert all(abs(x - y) <= 1e-4 + 1e-3 * abs(x) for x, y in zip(a, b)), (a, b)
+PY
+}
+same_outputs log.jsonl
+
+# --- a hand-written log: every kernel the naive nest (empty recipes), faster than anything
+python3 - log.jsonl >hand.jsonl <<'PY'
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    r["stages"] = ["" for _ in r["stages"]]
+    r["time_ns"] = 0.5
+    print(json.dumps(r))
+PY
+"$kiln" dump "$model" "${shape[@]}" --kernels >dump0.txt || fail "dump --kernels"
+"$kiln" dump "$model" "${shape[@]}" --kernels --tuning-log hand.jsonl >dump1.txt ||
+  fail "dump --kernels --tuning-log"
+grep -q '    recipe ' dump0.txt || fail "the default schedules have no recipes: $(cat dump0.txt)"
+r0=$(grep -c '    recipe ' dump0.txt) r1=$(grep -c '    recipe ' dump1.txt)
+[ "$r1" -lt "$r0" ] && { [ "$kernels" != 4 ] || [ "$r1" = 0 ]; } ||
+  fail "a hand-written log for $kernels kernels left $r1 of $r0 recipes"
+same_outputs hand.jsonl
+
+# --- a log for another CPU is ignored; a malformed one refused naming file and line
+sed 's/"cpu": "[^"]*"/"cpu": "another-cpu"/' hand.jsonl >stale.jsonl
+"$kiln" dump "$model" "${shape[@]}" --kernels --tuning-log stale.jsonl >dump2.txt
+cmp -s dump0.txt dump2.txt || fail "a log for another CPU changed the schedules"
+{ cat hand.jsonl; echo '{"kernel": "0123456789abcdef", "oops'; } >bad.jsonl
+n=$(($(wc -l <hand.jsonl) + 1))
+"$kiln" run "$model" "${shape[@]}" --tuning-log bad.jsonl >/dev/null 2>err
+[ $? = 1 ] && grep -q "tuning log 'bad.jsonl' line $n: " err || fail "malformed log: $(cat err)"
+"$kiln" compile "$model" "${shape[@]}" -o x.so --tuning-log missing.jsonl 2>err
+[ $? = 2 ] && grep -q "missing.jsonl" err || fail "missing log: $(cat err)"
+
+# --- determinism: the same log gives the same LLVM IR and the same object
+for i in 1 2; do
+  KILN_DUMP_LLVM=ir$i.ll "$kiln" run "$model" "${shape[@]}" --repeat 1 --tuning-log log.jsonl >/dev/null ||
+    fail "run $i with KILN_DUMP_LLVM"
+  "$kiln" compile "$model" "${shape[@]}" -o obj$i.o --tuning-log hand.jsonl || fail "compile $i"
+done
+[ -s ir1.ll ] && cmp -s ir1.ll ir2.ll || fail "LLVM IR differs between two compiles with one log"
+cmp -s obj1.o obj2.o || fail "objects differ between two compiles with one log"
+KILN_DUMP_LLVM=ir3.ll "$kiln" run "$model" "${shape[@]}" --repeat 1 --tuning-log hand.jsonl >/dev/null
+! cmp -s ir1.ll ir3.ll || fail "the hand-written log did not change the LLVM IR"
+
+# --- AOT files say how they were tuned
+"$kiln" compile "$model" "${shape[@]}" -o tuned.so --name mlp --tuning-log hand.jsonl || fail "compile .so"
+"$kiln" compile "$model" "${shape[@]}" -o plain.so --name mlp || fail "compile plain .so"
+"$kiln" dump tuned.so --tuning >t.txt || fail "dump --tuning: $(cat t.txt)"
+grep -q "^kiln [0-9.]*, .*: $kernels of 4 kernels tuned" t.txt && grep -q '^kernel ' t.txt ||
+  fail "dump --tuning of a tuned library: $(cat t.txt)"
+grep -q "mlp_tuning" mlp.h || fail "the header declares no mlp_tuning"
+[ "$("$kiln" dump plain.so --tuning)" = "no tuning log" ] || fail "dump --tuning of an untuned library"
+"$kiln" dump "$model" --tuning >/dev/null 2>err
+[ $? = 1 ] && grep -q "no kiln tuning text" err || fail "dump --tuning of a model: $(cat err)"
+
+# --- a second tune reads the log first and appends to it
+lines=$(wc -l <log.jsonl)
+"$kiln" tune "$model" "${shape[@]}" --budget 3 -o log.jsonl >table2 2>/dev/null || fail "second tune"
+grep -q "log log.jsonl: $lines records read, $kernels written" table2 || fail "resume: $(cat table2)"
+[ "$(wc -l <log.jsonl)" = $((lines + kernels)) ] || fail "resume did not append"
+"$kiln" tune "$model" "${shape[@]}" --budget 3 -o bad.jsonl >/dev/null 2>err
+[ $? = 1 ] && grep -q "line $n" err || fail "tune with a malformed log: $(cat err)"
+
+# --- shards: --list-kernels names each distinct kernel's shard; two shards tune disjoint
+# kernels, and their logs concatenated apply like one
+"$kiln" tune "$model" "${shape[@]}" --list-kernels --json --shard 2/2 >list.json 2>err ||
+  fail "list-kernels: $(cat err)"
+"$kiln" tune "$model" "${shape[@]}" --list-kernels >list.txt || fail "list-kernels (text)"
+grep -q '^hash  *kernel  *op' list.txt && [ "$(grep -c '^[0-9a-f]\{16\} ' list.txt)" = 4 ] ||
+  fail "list-kernels: $(cat list.txt)"
+for k in 1 2; do
+  "$kiln" tune "$model" "${shape[@]}" --budget 3 --shard $k/2 -o shard$k.jsonl >shard$k.txt 2>/dev/null ||
+    fail "tune --shard $k/2"
+done
+python3 - list.json shard1.jsonl shard2.jsonl <<'PY' || fail "shards: $(cat list.json shard1.jsonl shard2.jsonl)"
+import json, sys
+listed = json.load(open(sys.argv[1]))
+assert listed["shards"] == 2 and listed["kernels"], listed
+two = {k["hash"] for k in listed["kernels"]}
+assert all(k["shard"] == 2 for k in listed["kernels"])
+h1 = {json.loads(l)["kernel"] for l in open(sys.argv[2])}
+h2 = {json.loads(l)["kernel"] for l in open(sys.argv[3])}
+assert h1 and h2 and not (h1 & h2), (h1, h2)
+assert h2 <= two and not (h1 & two), (h1, h2, two)
+PY
+cat shard1.jsonl shard2.jsonl >merged.jsonl
+same_outputs merged.jsonl
+"$kiln" dump "$model" "${shape[@]}" --kernels --tuning-log merged.jsonl >/dev/null || fail "merged log"
+
+usage() { # exit status 1 and the tune usage on stderr
+  "$kiln" tune "$@" >/dev/null 2>err
+  local rc=$?
+  [ $rc = 1 ] && grep -q 'usage: kiln tune' err || fail "tune $* gave $rc: $(cat err)"
+}
+usage "$model" -o l.jsonl
+usage "$model" --budget 5
+usage "$model" --budget 0 -o l.jsonl
+usage "$model" --budget 5s -o l.jsonl
+usage "$model" --budget 5 -o l.jsonl --kernels
+usage "$model" --budget 5 -o l.jsonl --threads 0
+usage "$model" --budget 5 -o l.jsonl --shard 3/2
+usage "$model" --budget 5 -o l.jsonl --shard 1
+usage "$model" --budget 5 -o l.jsonl --json
+usage "$model" --list-kernels --budget 5
+"$kiln" tune --help | grep -q 'usage: kiln tune' || fail "tune --help"
+
+[ $fails = 0 ] && echo "cli_tune: all passed"
+exit $((fails > 0))

@@ -1,0 +1,106 @@
+/* The autotuner (runtime/tune.h) on the example MLP, with short budgets and no timing
+ * asserted: with every candidate's output altered before it is compared (an injected
+ * wrong schedule), every measured candidate is dropped and counted, and the log keeps the
+ * default schedules; without, the log has a record per distinct kernel, and compiling
+ * with it gives each kernel exactly the recipes of its record (the tuned schedules come
+ * back), whose outputs match the untuned model's. */
+#include "check.h"
+
+#include "ir/schedule.h"
+#include "ir/tuning_log.h"
+#include "passes/tune.h"
+#include "runtime/profile.h"
+#include "runtime/tune.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *MODEL = "../examples/mlp.kiln";
+
+static char *recipe_text(const kiln_recipe *r) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  kiln_recipe_print(r, f);
+  fclose(f);
+  return text;
+}
+
+/* Every kernel of the program compiled with log has the recipes of its best record, and
+ * (with defaults) those are the default scheduler's. */
+static void check_applied(const kiln_options *opts, const char *log_path, bool defaults) {
+  kiln_options o = *opts;
+  o.tuning_log = log_path;
+  kiln_program *p = NULL, *d = NULL;
+  kiln_error err = {0};
+  kiln_tuning_log log = {0};
+  kiln_tuning_target t;
+  kiln_tuning_target_of(&o, &t);
+  CHECK(!kiln_tuning_log_read(&log, log_path, &err));
+  CHECK(!kiln_program_from_file(MODEL, &o, NULL, &p, &err));
+  CHECK(!kiln_program_from_file(MODEL, opts, NULL, &d, &err));
+  int matched = 0;
+  for (int i = 0; p && d && i < p->main.n; i++) {
+    const kiln_kernel *k = p->main.steps[i].kernel, *dk = d->main.steps[i].kernel;
+    char hash[17];
+    CHECK(kiln_kernel_hash(k, hash));
+    const kiln_tuning_record *r = kiln_tuning_log_best(&log, hash, k->nstages, &t, KILN_VERSION);
+    if (!r) continue;
+    matched++;
+    for (int s = 0; s < k->nstages; s++) {
+      char *got = recipe_text(&k->stages[s].recipe), *def = recipe_text(&dk->stages[s].recipe);
+      CHECK(!strcmp(got, r->stages[s]));
+      if (defaults) CHECK(!strcmp(got, def));
+      free(got);
+      free(def);
+    }
+  }
+  CHECK(matched == log.n && matched > 0);
+  kiln_program_free(p);
+  kiln_program_free(d);
+  kiln_tuning_log_free(&log);
+  kiln_tuning_target_clear(&t);
+}
+
+static void run(const kiln_options *opts, int corrupt_every, const char *path) {
+  unlink(path);
+  kiln_tune_options t = {3.0, path, 1, NULL, NULL, corrupt_every, 0, 0};
+  kiln_tune_result r;
+  kiln_error err = {0};
+  kiln_status st = kiln_tune(MODEL, opts, &t, &r, &err);
+  if (st) fprintf(stderr, "kiln_tune: %s\n", err.message);
+  CHECK(st == KILN_OK);
+  CHECK(r.nkernels == 4 && r.records_read == 0);
+  CHECK(r.candidates > 0);
+  int candidates = 0, wrong = 0, measured = 0;
+  for (int i = 0; i < r.nkernels; i++) {
+    const kiln_tune_kernel *k = &r.kernels[i];
+    candidates += k->candidates;
+    wrong += k->wrong;
+    CHECK(k->model_ns > 0);
+    if (i > 0) CHECK(k->model_ns <= r.kernels[i - 1].model_ns); /* by share */
+    if (!k->default_ns) continue; /* the budget did not reach it */
+    measured++;
+    CHECK(k->best_ns > 0 && k->best_ns <= k->default_ns);
+    if (corrupt_every) CHECK(k->best_ns == k->default_ns && k->wrong == k->candidates);
+  }
+  CHECK(measured >= 1 && r.records_written == measured);
+  CHECK(candidates == r.candidates && wrong == r.wrong);
+  if (corrupt_every) CHECK(r.wrong == r.candidates);
+  else CHECK(r.wrong == 0);
+  CHECK(r.max_error < 1e-4); /* tuned vs untuned, end to end */
+  kiln_tune_result_free(&r);
+  check_applied(opts, path, corrupt_every != 0);
+}
+
+int main(void) {
+  kiln_shape_binding shape = {"x", 2, {8, 784}};
+  kiln_options opts = {.shapes = &shape, .nshapes = 1, .num_threads = 1};
+  char *path = kiln_fmt("/tmp/kiln_unit_tune_%d.log", (int)getpid());
+  run(&opts, 1, path); /* every candidate wrong */
+  run(&opts, 0, path);
+  unlink(path);
+  free(path);
+  return check_report();
+}

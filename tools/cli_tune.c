@@ -1,0 +1,195 @@
+/* `kiln tune MODEL --budget S -o LOG`: the autotuner's command line (the search is
+ * runtime/tune.c): a progress line on stderr while it runs (rewritten in place on a
+ * terminal), then a table per distinct kernel and the end-to-end latencies. Also
+ * `kiln dump --tuning LIB`, which prints the tuning text an AOT file carries. */
+#define _GNU_SOURCE /* memmem */
+#include "tools/cli_util.h"
+
+#include "frontend/onnx.h"
+#include "runtime/tune.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *usage_tune =
+    "usage: kiln tune MODEL --budget SECONDS -o LOG [--shard K/N] [--threads N] [--seed N]\n"
+    "                 [--shape IN=DxDx..]... [--max-nodes N] [--max-tensor-bytes N] [--no-fuse]\n"
+    "       kiln tune MODEL --list-kernels [--json] [--shard K/N] [--shape IN=DxDx..]...\n"
+    "Searches schedules faster than the default ones for each distinct kernel of MODEL\n"
+    "(kernels with the same IR are tuned once), within SECONDS of wall-clock time,\n"
+    "compiles included (10% over at most). Time goes to kernels in proportion to their\n"
+    "share of the model's run time. Each candidate is compiled and run alone on random\n"
+    "inputs; one whose outputs differ from the default schedule's is dropped. LOG gets one\n"
+    "record per kernel measured (JSON lines, docs/tuning.md); when LOG exists its records\n"
+    "are read first and the search resumes from them, and the new records are appended.\n"
+    "Apply LOG with `kiln compile/run --tuning-log LOG`, with the same --threads (records\n"
+    "match the target: triple, CPU, features and thread count, and the kiln version).\n"
+    "Prints progress on stderr, then per kernel the default and tuned times and GFLOP/s,\n"
+    "and the model's end-to-end latency untuned and tuned. --threads N: the threads\n"
+    "parallel loops use (default: KILN_NUM_THREADS or one per CPU kiln may use);\n"
+    "--seed N (default 1) seeds the search and the random inputs.\n"
+    "--shard K/N tunes only shard K of N (1 <= K <= N) of the distinct kernels, a\n"
+    "deterministic split balanced by nominal cost, for tuning on N hosts: concatenate the\n"
+    "N logs. --list-kernels measures nothing and prints each distinct kernel: hash, name,\n"
+    "op, instances, GFLOP and MB per run, nominal cost (all instances at 100 GFLOP/s and\n"
+    "10 GB/s) and its shard of N (with --shard K/N: only shard K's); --json as one JSON\n"
+    "object.\n";
+
+typedef struct bar {
+  bool tty;
+  double last_print;
+  int last_done;
+} bar;
+
+static void on_progress(void *ctx, const kiln_tune_progress *p) {
+  bar *b = ctx;
+  if (b->tty ? p->elapsed_s - b->last_print < 0.1 : p->kernels_done == b->last_done) return;
+  b->last_print = p->elapsed_s;
+  b->last_done = p->kernels_done;
+  double gain = p->untuned_ns > 0 ? 100 * (1 - p->tuned_ns / p->untuned_ns) : 0;
+  fprintf(stderr, "%stune: %.1f/%.0f s, kernels %d/%d, estimate %.3f ms vs untuned %.3f ms "
+          "(%.1f%% faster)%s", b->tty ? "\r" : "", p->elapsed_s, p->budget_s, p->kernels_done,
+          p->nkernels, p->tuned_ns / 1e6, p->untuned_ns / 1e6, gain, b->tty ? "\033[K" : "\n");
+  fflush(stderr);
+}
+
+static void print_table(const char *model, const char *log, const cli_args *a,
+                        const kiln_tune_result *r) {
+  int instances = 0;
+  for (int i = 0; i < r->nkernels; i++) instances += r->kernels[i].count;
+  printf("kiln tune %s: budget %.1f s, %d distinct kernels (%d in the model)", model,
+         a->budget, r->nkernels, instances);
+  if (a->nshards) printf(", shard %d of %d", a->shard, a->nshards);
+  printf("\n\n");
+  printf("%-4s %-24s %-20s %5s %12s %12s %8s %9s %9s %6s %5s\n", "#", "kernel", "op", "count",
+         "default(us)", "tuned(us)", "speedup", "GFLOP/s", "tuned", "cands", "wrong");
+  for (int i = 0; i < r->nkernels; i++) {
+    const kiln_tune_kernel *k = &r->kernels[i];
+    if (!k->default_ns && a->nshards && k->shard != a->shard) {
+      printf("%-4d %-24s %-20.20s %5d %12s (shard %d of %d)\n", i, k->name, k->op, k->count, "-",
+             k->shard, a->nshards);
+      continue;
+    }
+    if (!k->default_ns) {
+      printf("%-4d %-24s %-20.20s %5d %12s (in the model %.2f us per instance; not tuned: out "
+             "of budget)\n", i, k->name, k->op, k->count, "-", k->model_ns / 1e3 / k->count);
+      continue;
+    }
+    printf("%-4d %-24s %-20.20s %5d %12.2f %12.2f %7.2fx %9.2f %9.2f %6d %5d%s\n", i, k->name,
+           k->op, k->count, k->default_ns / 1e3, k->best_ns / 1e3, k->default_ns / k->best_ns,
+           k->flops / k->default_ns, k->flops / k->best_ns, k->candidates, k->wrong,
+           k->from_log ? "  (from the log)" : "");
+  }
+  printf("\ncandidates measured %d, refused by the schedule check %d (never measured), "
+         "wrong outputs %d (dropped)\n", r->candidates, r->refused, r->wrong);
+  printf("log %s: %d records read, %d written\n", log, r->records_read, r->records_written);
+  if (r->untuned_ms > 0 && r->tuned_ms > 0)
+    printf("end-to-end: untuned %.3f ms, tuned %.3f ms (%.2fx); outputs agree within %.2g "
+           "(relative to their largest magnitude)\n", r->untuned_ms, r->tuned_ms,
+           r->untuned_ms / r->tuned_ms, r->max_error);
+  else
+    printf("end-to-end: untuned %.3f ms; tuned not measured (out of budget)\n", r->untuned_ms);
+  printf("elapsed %.2f s of a %.1f s budget\n", r->elapsed_s, a->budget);
+}
+
+static void json_string(const char *s) {
+  putchar('"');
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') printf("\\%c", c);
+    else if (c < 0x20) printf("\\u%04x", c);
+    else putchar(c);
+  }
+  putchar('"');
+}
+
+static int list_kernels(const cli_args *a, const kiln_options *opts) {
+  kiln_tune_result r;
+  kiln_error err = {0};
+  int nshards = a->nshards ? a->nshards : 1;
+  if (kiln_tune_list(a->model, opts, nshards, &r, &err)) {
+    cli_hint_unbound(a->model, opts, &err);
+    return cli_fail(&err);
+  }
+  if (a->json) printf("{\"model\": "), json_string(a->model), printf(", \"shards\": %d, \"kernels\": [", nshards);
+  else printf("%-16s %-24s %-20s %5s %10s %10s %12s %5s\n", "hash", "kernel", "op", "count",
+              "GFLOP", "MB", "cost(us)", "shard");
+  int n = 0;
+  for (int i = 0; i < r.nkernels; i++) {
+    const kiln_tune_kernel *k = &r.kernels[i];
+    if (a->nshards && k->shard != a->shard) continue;
+    if (a->json) {
+      printf("%s\n  {\"hash\": \"%s\", \"name\": ", n ? "," : "", k->hash);
+      json_string(k->name);
+      printf(", \"op\": ");
+      json_string(k->op);
+      printf(", \"count\": %d, \"flops\": %.17g, \"bytes\": %.17g, \"cost_ns\": %.6g, "
+             "\"shard\": %d}", k->count, k->flops, k->bytes, k->cost_ns, k->shard);
+    } else {
+      printf("%-16s %-24s %-20.20s %5d %10.4f %10.3f %12.2f %5d\n", k->hash, k->name, k->op,
+             k->count, k->flops / 1e9, k->bytes / 1e6, k->cost_ns / 1e3, k->shard);
+    }
+    n++;
+  }
+  if (a->json) printf("]}\n");
+  kiln_tune_result_free(&r);
+  return 0;
+}
+
+int cli_tune(int argc, char **argv) {
+  cli_args a;
+  kiln_error err = {0};
+  int rc = cli_parse_command(CLI_TUNE, argc, argv, usage_tune, &a);
+  if (rc >= 0) return rc;
+  rc = 0;
+  kiln_options opts = {0};
+  cli_fill_options(&a, &opts);
+  if (a.list_kernels) {
+    rc = list_kernels(&a, &opts);
+    cli_args_free(&a);
+    return rc;
+  }
+  bar b = {isatty(2) != 0, -1, -1};
+  kiln_tune_options t = {a.budget, a.out, a.seed, on_progress, &b, 0, a.shard, a.nshards};
+  kiln_tune_result r;
+  kiln_status st = kiln_tune(a.model, &opts, &t, &r, &err);
+  if (b.tty) fprintf(stderr, "\n");
+  if (st) {
+    cli_hint_unbound(a.model, &opts, &err);
+    rc = cli_fail(&err);
+  } else {
+    print_table(a.model, a.out, &a, &r);
+    if (r.max_error > 1e-3) { /* every kernel was checked alone: this would be a kiln bug */
+      fprintf(stderr, "kiln: the tuned model's outputs differ from the untuned one's by %.3g\n",
+              r.max_error);
+      rc = KILN_ERR_INTERNAL;
+    }
+  }
+  kiln_tune_result_free(&r);
+  cli_args_free(&a);
+  return rc;
+}
+
+int cli_dump_tuning(const char *path) {
+  void *data;
+  size_t size;
+  kiln_error err = {0};
+  if (kiln_read_file(path, &data, &size, &err)) return cli_fail(&err);
+  const char *p = data, *end = p + size, *mark = KILN_TUNING_MARK;
+  size_t n = strlen(mark);
+  int found = 0;
+  for (const char *at; (at = memmem(p, (size_t)(end - p), mark, n)); found++) {
+    const char *text = at + n, *stop = memchr(text, 0, (size_t)(end - text));
+    if (!stop) stop = end;
+    fwrite(text, 1, (size_t)(stop - text), stdout);
+    p = stop;
+  }
+  free(data);
+  if (found) return 0;
+  fprintf(stderr, "kiln: '%s' carries no kiln tuning text (not an object or library kiln "
+          "compiled)\n", path);
+  return KILN_ERR_INVALID_ARGUMENT;
+}
