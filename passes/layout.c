@@ -91,7 +91,8 @@ static int pack_weights(kiln_graph *g, const kiln_value *w, bool dw, int64_t ib,
 }
 
 /* Node n (at pos) as a ConvBlocked, when it is one: 2-D, f32, constant weights and bias,
- * dense (group 1) or depthwise (a blocked input then), output channels in blocks. */
+ * dense (each group's channels whole blocks) or depthwise (a blocked input then), output
+ * channels in blocks. */
 static kiln_status convert_conv(layout *L, int *pos, kiln_node *n, bool *done, kiln_error *err) {
   kiln_graph *g = L->g;
   const kiln_value *x = kiln_node_in(g, n, 0), *w = kiln_node_in(g, n, 1),
@@ -102,7 +103,7 @@ static kiln_status convert_conv(layout *L, int *pos, kiln_node *n, bool *done, k
     return KILN_OK;
   int64_t group = kiln_attr_int(n, "group", 1), m = w->dims[0], ob = block_for(m, L->vf);
   bool dw = group > 1 && group == x->dims[1] && group == m && w->dims[1] == 1;
-  if (!ob || (group != 1 && !dw)) return KILN_OK;
+  if (!ob || group < 1 || (!dw && (m / group) % ob)) return KILN_OK;
   /* negative pads read inside the input: the blocked form pads only */
   const int64_t *pads;
   int np = kiln_attr_ints(n, "pads", &pads);
@@ -111,6 +112,7 @@ static kiln_status convert_conv(layout *L, int *pos, kiln_node *n, bool *done, k
   int xt = twin_of(L, n->inputs[0]);
   int64_t ib = xt >= 0 ? g->values[xt].dims[4] : 1;
   if (dw && (xt < 0 || ib != ob)) return KILN_OK; /* a depthwise conv reads channel vectors */
+  if (!dw && w->dims[1] % ib) return KILN_OK; /* a group's input channels: whole blocks */
   int yv = n->outputs[0];
   int wp = pack_weights(g, w, dw, ib, ob);
   int ins[3] = {xt >= 0 ? xt : n->inputs[0], wp, b ? n->inputs[2] : -1};
@@ -123,7 +125,7 @@ static kiln_status convert_conv(layout *L, int *pos, kiln_node *n, bool *done, k
   kiln_block_remove(g, L->blk, *pos);
   insert(L, pos, "ConvBlocked", name, ins, b ? 3 : 2, yt, &cn, err);
   free(name);
-  static const char *const copied[] = {"auto_pad", "dilations", "pads", "strides"};
+  static const char *const copied[] = {"auto_pad", "dilations", "pads", "strides", "group"};
   for (int i = 0; i < saved.nattrs; i++) {
     bool keep = false;
     for (size_t j = 0; j < sizeof copied / sizeof copied[0]; j++) keep |= !strcmp(saved.attrs[i].name, copied[j]);

@@ -141,11 +141,21 @@ static const struct {
      "  s = Sigmoid(Conv(GlobalAveragePool(c), w2))\n"
      "  return y = Conv(c * s * g, w3)\n}\n",
      3, 2, 3, 2},
-    /* channels that are no multiple of 8 stay plain; a grouped (not depthwise) conv too */
+    /* channels that are no multiple of 8 stay plain, and so does a grouped conv whose
+     * groups' output channels are not whole blocks (AVX-512's 16; AVX2's 8 are, and its
+     * plain input is read as blocks of one channel) */
     {"model m(x: f32[1, 12, 6, 6]) {\n"
      "  param w: f32[12, 12, 3, 3] = normal(0, 0.3)\n  param g: f32[16, 6, 1, 1] = normal(0, 0.3)\n"
      "  return y = Conv(Relu(Conv(x, w, pads=[1, 1, 1, 1])), g, group=2)\n}\n",
-     0, 0, 0, 0},
+     0, 0, 1, 1},
+    /* a grouped conv (ResNeXt) whose groups are whole blocks: 2 groups of 32 channels;
+     * with 4 groups of 16 output channels only AVX2's blocks of 8 fit, AVX-512 converts */
+    {"model m(x: f32[1, 64, 7, 7]) {\n"
+     "  param a: f32[64, 64, 1, 1] = normal(0, 0.2)\n  param b: f32[64, 32, 3, 3] = normal(0, 0.2)\n"
+     "  param c: f32[32, 16, 3, 3] = normal(0, 0.2)\n"
+     "  h = Relu(Conv(Relu(Conv(x, a)), b, pads=[1, 1, 1, 1], group=2))\n"
+     "  return y = Conv(h, c, strides=[2, 2], group=4)\n}\n",
+     2, 1, 3, 1},
     /* a plain operand of the same shape is converted (the residual from the input) */
     {"model m(x: f32[1, 32, 5, 5]) {\n"
      "  param w: f32[32, 32, 3, 3] = normal(0, 0.3)\n"

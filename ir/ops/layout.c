@@ -66,6 +66,8 @@ typedef struct convb {
   kiln_window w;
   bool depthwise;
   int64_t n, c, ib, mb, ob; /* batch, input channels, input block, output blocks, block */
+  int64_t group;            /* dense: groups, each of mb/group output blocks reading
+                               c/group input channels */
 } convb;
 
 static kiln_status convb_plan(const kiln_graph *g, const kiln_node *n, convb *p,
@@ -74,6 +76,7 @@ static kiln_status convb_plan(const kiln_graph *g, const kiln_node *n, convb *p,
                    *b = kiln_node_in(g, n, 2);
   memset(p, 0, sizeof *p);
   p->depthwise = kiln_attr_int(n, "_depthwise", 0) != 0;
+  p->group = p->depthwise ? 1 : kiln_attr_int(n, "group", 1);
   bool ok = (x->rank == 4 || x->rank == 5) && wt->rank == (p->depthwise ? 4 : 6) &&
             x->dtype == wt->dtype && x->dtype == KILN_F32;
   int64_t kernel[2] = {0, 0}, xd[4] = {0};
@@ -88,8 +91,9 @@ static kiln_status convb_plan(const kiln_graph *g, const kiln_node *n, convb *p,
     xd[0] = p->n, xd[1] = p->c, xd[2] = x->dims[2], xd[3] = x->dims[3];
     if (p->depthwise) /* one weight vector per channel block */
       ok = p->ib == p->ob && wt->dims[0] == x->dims[1];
-    else /* every (input block, output block) pair */
-      ok = wt->dims[1] * wt->dims[4] == p->c && wt->dims[4] == p->ib;
+    else /* every (input block, output block) pair of a group */
+      ok = p->group >= 1 && p->mb % p->group == 0 &&
+           wt->dims[1] * wt->dims[4] * p->group == p->c && wt->dims[4] == p->ib;
     ok = ok && (!b || (b->rank == 1 && b->dims[0] == p->mb * p->ob && b->dtype == x->dtype));
   }
   if (!ok)
@@ -194,6 +198,9 @@ static kiln_status lower_conv_blocked(kiln_lower_ctx *c) {
   kiln_expr *oi = o[ry - 1], *xi[5], *wi[6], *inside = NULL;
   xi[0] = o[0];
   xi[1] = p.depthwise ? o[1] : ci;
+  if (p.group > 1) /* the input blocks of output block o[1]'s group */
+    xi[1] = kx_add(k, kx_muli(k, kx_binary(k, KB_DIV, o[1], kx_idx(k, p.mb / p.group)),
+                              k->bufs[wb].dims[1]), ci);
   if (flat) {
     xi[2] = o[2];
     xi[3] = ii;
@@ -228,8 +235,8 @@ static kiln_status lower_conv_blocked(kiln_lower_ctx *c) {
 static const kiln_attr_spec block_attrs[] = {{"block", KILN_ATTR_INT, true}, {NULL}};
 static const kiln_attr_spec convb_attrs[] = {
     {"auto_pad", KILN_ATTR_STRING, false}, {"dilations", KILN_ATTR_INTS, false},
-    {"pads", KILN_ATTR_INTS, false},       {"strides", KILN_ATTR_INTS, false},
-    {"_depthwise", KILN_ATTR_INT, false},   {NULL}};
+    {"group", KILN_ATTR_INT, false},       {"pads", KILN_ATTR_INTS, false},
+    {"strides", KILN_ATTR_INTS, false},    {"_depthwise", KILN_ATTR_INT, false}, {NULL}};
 
 const kiln_op_def kiln_ops_layout[] = {
     {"ToBlocked", 1, 1, 1, 1, block_attrs, infer_to_blocked, lower_to_blocked, NULL, 0},
