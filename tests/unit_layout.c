@@ -156,6 +156,15 @@ static const struct {
      "  h = Relu(Conv(Relu(Conv(x, a)), b, pads=[1, 1, 1, 1], group=2))\n"
      "  return y = Conv(h, c, strides=[2, 2], group=4)\n}\n",
      2, 1, 3, 1},
+    /* auto_pad (SAME_UPPER on a strided 5x5, SAME_LOWER on a dilated depthwise), a
+     * window wider than the input along one dim */
+    {"model m(x: f32[1, 8, 9, 4]) {\n"
+     "  param w: f32[16, 8, 5, 5] = normal(0, 0.3)\n  param d: f32[16, 1, 3, 3] = normal(0, 0.3)\n"
+     "  param v: f32[16, 16, 1, 7] = normal(0, 0.3)\n"
+     "  a = Conv(x, w, auto_pad=\"SAME_UPPER\", strides=[2, 2])\n"
+     "  b = Conv(a, d, auto_pad=\"SAME_LOWER\", dilations=[2, 2], group=16)\n"
+     "  return y = Conv(b, v, pads=[0, 3, 0, 3])\n}\n",
+     3, 1, 3, 1},
     /* a plain operand of the same shape is converted (the residual from the input) */
     {"model m(x: f32[1, 32, 5, 5]) {\n"
      "  param w: f32[32, 32, 3, 3] = normal(0, 0.3)\n"
