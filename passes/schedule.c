@@ -11,6 +11,8 @@
  *    (MatMul's N, Conv's output width), that spatial loop moves inside the reductions and
  *    the stage accumulates in its output buffer: even strided loads (a stride-2 Conv)
  *    vectorize better there than a short reduction does.
+ * Short window reductions whose innermost output axis every load reads contiguously (pools
+ * in the blocked layout) take a register tile as well.
  * The tuner replaces these choices later; they only need to be safe and not slow. */
 #include "passes/passes.h"
 
@@ -274,6 +276,32 @@ static void tile_schedule(kiln_stage *s, int m, int n, int panel, int n2, int vf
   *sc = t;
 }
 
+/* A short reduction (a pooling window, at most 64 points) whose output's innermost axis n
+ * every load reading it reads contiguously (a pool in the blocked layout: vectors of
+ * channels): it takes a register tile too, rows along m, the innermost other output axis,
+ * rather than accumulating in its output buffer. */
+static bool window_tile(const kiln_stage *s, int vf, int *m, int *n) {
+  if ((s->reduce != KR_SUM && s->reduce != KR_MAX && s->reduce != KR_MIN) || !s->nout_idx ||
+      !s->value)
+    return false;
+  int64_t K = 1;
+  for (int a = 0; a < s->naxes; a++)
+    if (s->axes[a].reduce) K *= s->axes[a].extent;
+  const kiln_expr *out_last = s->out_idx[s->nout_idx - 1];
+  if (K > 64 || out_last->kind != KX_VAR || s->axes[out_last->axis].reduce ||
+      s->axes[out_last->axis].extent < vf || !streams(s, out_last->axis))
+    return false;
+  *n = out_last->axis;
+  for (int d = s->nout_idx - 2; d >= 0; d--) {
+    const kiln_expr *o = s->out_idx[d];
+    if (o->kind == KX_VAR && !s->axes[o->axis].reduce && s->axes[o->axis].extent > 1) {
+      *m = o->axis;
+      return true;
+    }
+  }
+  return false;
+}
+
 static void choose_loops(kiln_stage *s, int vf) {
   kiln_schedule_default(s);
   int m, n, panel, n2;
@@ -284,6 +312,13 @@ static void choose_loops(kiln_stage *s, int vf) {
       s->axes[n].extent >= (no_reuse ? vf : 4)) {
     tile_schedule(s, m, n, panel, n2, vf);
     int lead = 0; /* the spatial loops outside the reduction: all tiles, none in a tile */
+    while (lead < s->sched.nloops && !s->axes[s->sched.loops[lead].axis].reduce) lead++;
+    parallelize(s, lead, false);
+    return;
+  }
+  if (s->sched.nloops <= KILN_MAX_LOOPS - 3 && window_tile(s, vf, &m, &n)) {
+    tile_schedule(s, m, n, -1, -1, vf);
+    int lead = 0;
     while (lead < s->sched.nloops && !s->axes[s->sched.loops[lead].axis].reduce) lead++;
     parallelize(s, lead, false);
     return;
