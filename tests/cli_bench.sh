@@ -42,6 +42,12 @@ PY
 fused=$("$kiln" dump "$model" --shape x=4x784 --kernels | grep -c '^kernel ')
 unfused=$("$kiln" dump "$model" --shape x=4x784 --kernels --no-fuse | grep -c '^kernel ')
 [ "$unfused" = $((fused + 5)) ] || fail "dump --no-fuse: $unfused kernels, fused $fused"
+# a conv network runs in the blocked layout; --no-layout keeps NCHW (and bench takes it)
+conv="$root/bench/kernels/conv3x3_64_56.kiln"
+"$kiln" dump "$conv" --kernels | grep -q '^kernel .* (ConvBlocked)' || fail "dump: no ConvBlocked"
+"$kiln" dump "$conv" --kernels --no-layout | grep -q 'Blocked' && fail "dump --no-layout: blocked kernels"
+"$kiln" bench "$conv" --repeat 1 --no-layout "${peaks[@]}" >"$dir/table" 2>"$dir/err" &&
+  grep -q '^0 .* Conv  ' "$dir/table" || fail "bench --no-layout: $(cat "$dir/table" "$dir/err")"
 "$kiln" bench "$model" --shape x=4x784 --repeat 1 --no-fuse "${peaks[@]}" >"$dir/table" 2>"$dir/err" &&
   grep -q '^0 .* MatMul\(Panels\)\?  ' "$dir/table" || fail "bench --no-fuse: $(cat "$dir/table" "$dir/err")"
 
