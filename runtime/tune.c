@@ -591,16 +591,21 @@ static double max_error(const io *a, const io *b) {
   return worst;
 }
 
+/* A tuner compiling with opts, minus what the tuner sets itself (no log, no profiling). */
+static void tuner_init(tuner *T, const kiln_options *opts, kiln_tune_result *res) {
+  memset(res, 0, sizeof *res);
+  kiln_options none = {0};
+  T->opts = opts ? *opts : none;
+  T->opts.tuning_log = NULL;
+  T->opts.profile = 0;
+  T->res = res;
+}
+
 kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tune_options *t,
                       kiln_tune_result *res, kiln_error *err) {
-  memset(res, 0, sizeof *res);
   tuner T = {0};
-  kiln_options none = {0};
-  T.opts = opts ? *opts : none;
-  T.opts.tuning_log = NULL;
-  T.opts.profile = 0;
+  tuner_init(&T, opts, res);
   T.t = t;
-  T.res = res;
   T.t0 = kiln_rt_clock_ns();
   T.rng = t->seed * 2654435761u + 1;
   kiln_tuning_log log = {0};
@@ -720,13 +725,8 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
 
 kiln_status kiln_tune_list(const char *path, const kiln_options *opts, int nshards,
                            kiln_tune_result *res, kiln_error *err) {
-  memset(res, 0, sizeof *res);
   tuner T = {0};
-  kiln_options none = {0};
-  T.opts = opts ? *opts : none;
-  T.opts.tuning_log = NULL;
-  T.opts.profile = 0;
-  T.res = res;
+  tuner_init(&T, opts, res);
   kiln_status st = kiln_program_from_file(path, &T.opts, "schedule", &T.p, err);
   if (!st) {
     group_kernels(&T, NULL, 0);
