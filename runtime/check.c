@@ -3,7 +3,10 @@
 #include "runtime/check.h"
 
 kiln_status kiln_check_result(const kiln_program *p, const uint8_t *arena, kiln_error *err) {
-  int64_t off = kiln_check_record_offset(p);
+  return kiln_check_result_at(kiln_check_record_offset(p), arena, err);
+}
+
+kiln_status kiln_check_result_at(int64_t off, const uint8_t *arena, kiln_error *err) {
   if (off < 0 || !arena) return KILN_OK;
   const kiln_check_record *r = (const kiln_check_record *)(const void *)(arena + off);
   /* the run's threads have joined; acquire pairs with the writer's release of state 2 */

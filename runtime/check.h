@@ -10,5 +10,7 @@
  * naming the node, input, index and range, or KILN_ERR_INTERNAL naming the kernel, stage,
  * buffer and index of an out-of-bounds access. */
 kiln_status kiln_check_result(const kiln_program *p, const uint8_t *arena, kiln_error *err);
+/* The same for a record at byte `offset` of arena (-1: none). */
+kiln_status kiln_check_result_at(int64_t offset, const uint8_t *arena, kiln_error *err);
 
 #endif

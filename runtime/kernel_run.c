@@ -27,6 +27,7 @@ struct kiln_kernel_runner {
   const void *ins[KILN_MAX_BUFS], *consts[KILN_MAX_BUFS];
   void *outs[KILN_MAX_BUFS];
   uint8_t *arena;
+  int64_t check_offset;  /* of the check record in arena, -1: none */
 };
 
 static uint32_t next(uint32_t *s) {
@@ -104,6 +105,9 @@ kiln_status kiln_kernel_runner_new(const kiln_program *p, kiln_kernel *k,
   kiln_steps_add(&a->main, KILN_STEP_KERNEL)->kernel = k;
   r->backend = kiln_backend_for(opts);
   kiln_status st = r->backend->jit(a, opts, &r->code, &r->fn, err);
+  /* where the code was compiled to find the record: k's buffers go back to the whole
+   * program's storage below, whose record lies outside this arena */
+  r->check_offset = kiln_check_record_offset(a);
   for (int b = 0; b < k->nbufs; b++) k->bufs[b].storage = saved[b];
   if (!st && a->arena_bytes) {
     r->arena = aligned_alloc(64, (size_t)a->arena_bytes);
@@ -120,11 +124,10 @@ kiln_status kiln_kernel_runner_new(const kiln_program *p, kiln_kernel *k,
 }
 
 kiln_status kiln_kernel_runner_run(kiln_kernel_runner *r, kiln_error *err) {
-  int64_t off = kiln_check_record_offset(r->alone);
-  if (off >= 0) memset(r->arena + off, 0, KILN_CHECK_RECORD_BYTES);
+  if (r->check_offset >= 0) memset(r->arena + r->check_offset, 0, KILN_CHECK_RECORD_BYTES);
   int rc = r->fn((void *const *)r->ins, r->outs, r->arena, r->consts);
   if (!rc) return KILN_OK;
-  kiln_status st = kiln_check_result(r->alone, r->arena, err);
+  kiln_status st = kiln_check_result_at(r->check_offset, r->arena, err);
   return st ? st : kiln_fail(err, (kiln_status)rc, "kernel '%s' failed (status %d)", r->k->name, rc);
 }
 

@@ -98,7 +98,51 @@ static void check_program(kiln_program *p, int max, int *checked) {
   }
 }
 
+/* A kernel with a run-time index check (Gather) keeps its check record in its own arena:
+ * an index written out of range fails the run naming the Gather, and the record is reset
+ * before the next run. */
+static void check_gather(void) {
+  /* Exp's output lies in the arena before the record: the whole program's record offset
+   * is past the end of the Gather kernel's own arena */
+  const char *text = "model m(a: f32[10, 4], i: i64[3]) {\n  h = Exp(a)\n"
+                     "  return y = Relu(Gather(h, i, axis=0)), z = Sigmoid(h)\n}\n";
+  kiln_options opts = {0};
+  kiln_graph *g = NULL;
+  kiln_program *p = NULL;
+  kiln_error err = {0};
+  if (!kiln_dsl_import(text, strlen(text), "gather", &opts, &g, &err))
+    kiln_passes_run(g, &opts, &p, &err);
+  kiln_graph_free(g);
+  CHECK(p != NULL);
+  if (!p) return;
+  kiln_check_instrument(p, false);
+  const kiln_kernel *ks[8];
+  kiln_kernel *k = NULL;
+  int nk = kiln_steps_kernels(&p->main, ks, 8);
+  for (int i = 0; i < nk && i < 8; i++)
+    if (ks[i]->has_checks) k = (kiln_kernel *)ks[i];
+  CHECK(kiln_check_record_offset(p) > 0);
+  kiln_kernel_runner *r = NULL;
+  CHECK(k && k->has_checks && kiln_kernel_runner_new(p, k, NULL, 5, &r, &err) == KILN_OK);
+  int ib = -1;
+  for (int b = 0; k && b < k->nbufs; b++)
+    if (k->bufs[b].role == KILN_BUF_INPUT && k->bufs[b].dtype == KILN_I64) ib = b;
+  if (r && ib >= 0) {
+    CHECK(kiln_kernel_runner_run(r, &err) == KILN_OK);
+    int64_t *idx = kiln_kernel_runner_buffer(r, ib);
+    idx[1] = 10;
+    CHECK(kiln_kernel_runner_run(r, &err) == KILN_ERR_INVALID_INPUT);
+    CHECK(strstr(err.message, "Gather") != NULL && strstr(err.message, "10") != NULL);
+    idx[1] = 9;
+    CHECK(kiln_kernel_runner_run(r, &err) == KILN_OK);
+  }
+  CHECK(ib >= 0);
+  kiln_kernel_runner_free(r);
+  kiln_program_free(p);
+}
+
 int main(void) {
+  check_gather();
   int checked = 0;
   int64_t image[4] = {1, 3, 64, 64}, tokens[3] = {1, 16, 64};
   kiln_program *resnet = compile("../examples/resnet18.kiln", "image", 4, image);
