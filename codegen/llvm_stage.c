@@ -280,8 +280,8 @@ static LLVMValueRef body_post_mem(nest *n) {
  * store after them, so the output is written once. Consecutive points along the vector
  * axis load consecutive elements, which LLVM's SLP vectorizer turns into vector FMAs.
  * Where a split of a tile axis overshoots, the last tile moves back to end at the extent
- * (overlapping the one before) when the axis is at least a tile long and the stage does
- * not read its own output; otherwise a runtime test picks a tail version whose tile axes
+ * (overlapping the one before) when the axis is at least a tile long, the tile's loops are
+ * its finest digits and the stage does not read its own output; otherwise a runtime test picks a tail version whose tile axes
  * are clamped to their last value (loads stay in bounds and compute a copy of a real
  * point) and whose stores are guarded. */
 
@@ -387,7 +387,13 @@ static LLVMValueRef body_tile(nest *n) {
     }
     if (!n->guard[a]) continue;
     int64_t top = n->s->axes[a].extent - 1 - hi; /* the last base where the tile fits */
-    if (top >= 0 && !n->reads_out) {
+    /* moving back is right only where the tile's loops are the axis's finest digits (its
+     * points a contiguous run, every outer loop striding past it): a tile of strided
+     * points (ow = 5 * tile + outer) moved back would skip points no other tile computes */
+    bool finest = true;
+    for (int l = 0; l < n->nt; l++)
+      if (n->sc->loops[l].axis == a && n->sc->loops[l].stride <= hi) finest = false;
+    if (top >= 0 && !n->reads_out && finest) {
       /* a tail tile moves back to end at the extent: it recomputes (and stores again, with
        * the same values) points of the tile before, but keeps the fast, vectorized code
        * where clamped axes would leave scalar code */
