@@ -117,6 +117,19 @@ static int unit_axis(const kiln_expr *e) {
   return -1;
 }
 
+/* The innermost axis of s's output, before its last index, that is spatial, longer than
+ * 1 and not read by `skip` (NULL: any): the rows of a tile with no operand shared across
+ * them; -1 if none. */
+static int innermost_row(const kiln_stage *s, const kiln_expr *skip) {
+  for (int d = s->nout_idx - 2; d >= 0; d--) {
+    const kiln_expr *o = s->out_idx[d];
+    if (o->kind == KX_VAR && !s->axes[o->axis].reduce && s->axes[o->axis].extent > 1 &&
+        !(skip && kx_uses_axis(skip, o->axis)))
+      return o->axis;
+  }
+  return -1;
+}
+
 /* A SUM of (casts of) load A * load B, stored with spatial axis n innermost (stride 1 in
  * the output's last index), where B reads n contiguously and A not at all, and a spatial
  * axis m of the output that A reads and B not (MatMul's m, a Conv's output channel) or
@@ -147,16 +160,9 @@ static bool gemm_like(const kiln_stage *s, int *m, int *n, int *panel, int *n2, 
     /* both operands read n contiguously (a depthwise Conv in blocked layout, vectors of
      * channels): tiles of the innermost other output axis, no operand shared by rows */
     if (!loads_along(x, *n)) return false;
-    for (int d = s->nout_idx - 2; d >= 0; d--) {
-      const kiln_expr *o = s->out_idx[d];
-      if (o->kind == KX_VAR && !s->axes[o->axis].reduce && s->axes[o->axis].extent > 1) {
-        *m = o->axis;
-        *no_reuse = true;
-        *n2 = -1;
-        return true;
-      }
-    }
-    return false;
+    *m = innermost_row(s, NULL);
+    *no_reuse = true;
+    return *m >= 0;
   }
   /* the longest such axis: [32, 1, K] x [K, N] (an LSTM's input projection) tiles its 32
    * rows, not its size-1 dim */
@@ -182,16 +188,9 @@ static bool gemm_like(const kiln_stage *s, int *m, int *n, int *panel, int *n2, 
   /* no such axis (a depthwise Conv: both read the channel): the innermost other output
    * axis, for a tile that shares A's broadcasts across rows (the output row: the weight
    * is the same for all of them) */
-  for (int d = s->nout_idx - 2; d >= 0; d--) {
-    const kiln_expr *o = s->out_idx[d];
-    if (o->kind == KX_VAR && !s->axes[o->axis].reduce && s->axes[o->axis].extent > 1 &&
-        !kx_uses_axis(x, o->axis)) {
-      *m = o->axis;
-      *no_reuse = true;
-      return true;
-    }
-  }
-  return false;
+  *m = innermost_row(s, x);
+  *no_reuse = true;
+  return *m >= 0;
 }
 
 /* Bytes of A a sweep over B's panels reads between two reads of a row (half of a 2 MB
@@ -292,14 +291,8 @@ static bool window_tile(const kiln_stage *s, int vf, int *m, int *n) {
       s->axes[out_last->axis].extent < vf || !streams(s, out_last->axis))
     return false;
   *n = out_last->axis;
-  for (int d = s->nout_idx - 2; d >= 0; d--) {
-    const kiln_expr *o = s->out_idx[d];
-    if (o->kind == KX_VAR && !s->axes[o->axis].reduce && s->axes[o->axis].extent > 1) {
-      *m = o->axis;
-      return true;
-    }
-  }
-  return false;
+  *m = innermost_row(s, NULL);
+  return *m >= 0;
 }
 
 static void choose_loops(kiln_stage *s, int vf) {
