@@ -16,7 +16,6 @@
 #include "passes/passes.h"
 
 #include "ir/op.h"
-#include "ir/ops/nn_window.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -125,21 +124,16 @@ static kiln_status convert_conv(layout *L, int *pos, kiln_node *n, bool *done, k
   kiln_block_remove(g, L->blk, *pos);
   insert(L, pos, "ConvBlocked", name, ins, b ? 3 : 2, yt, &cn, err);
   free(name);
+  /* the window's attributes move over as they are; kernel_shape (W has it) goes */
   static const char *const copied[] = {"auto_pad", "dilations", "pads", "strides", "group"};
+  cn->attrs = saved.attrs;
   for (int i = 0; i < saved.nattrs; i++) {
     bool keep = false;
-    for (size_t j = 0; j < sizeof copied / sizeof copied[0]; j++) keep |= !strcmp(saved.attrs[i].name, copied[j]);
-    if (keep) {
-      kiln_attr *a = kiln_node_add_attr(cn, saved.attrs[i].name, saved.attrs[i].type);
-      kiln_attr name_keep = *a;
-      *a = saved.attrs[i];
-      a->name = name_keep.name;
-      free(saved.attrs[i].name);
-    } else {
-      kiln_attr_clear(&saved.attrs[i]);
-    }
+    for (size_t j = 0; j < sizeof copied / sizeof copied[0]; j++)
+      keep |= !strcmp(saved.attrs[i].name, copied[j]);
+    if (keep) cn->attrs[cn->nattrs++] = saved.attrs[i];
+    else kiln_attr_clear(&saved.attrs[i]);
   }
-  free(saved.attrs);
   if (dw) kiln_node_add_attr(cn, "_depthwise", KILN_ATTR_INT)->i = 1;
   if (cn->op->infer(g, cn, err)) return err->code;
   *done = true;
