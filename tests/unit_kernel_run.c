@@ -17,6 +17,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* DSL text through every pass, its check record added as kiln_compile would. */
+static kiln_program *compile_text(const char *text, size_t n, const char *name,
+                                  const kiln_options *opts) {
+  kiln_graph *g = NULL;
+  kiln_program *p = NULL;
+  kiln_error err = {0};
+  if (!kiln_dsl_import(text, n, name, opts, &g, &err) && !kiln_passes_run(g, opts, &p, &err))
+    kiln_check_instrument(p, false);
+  if (err.code) fprintf(stderr, "%s: %s\n", name, err.message);
+  CHECK(p != NULL);
+  kiln_graph_free(g);
+  return p;
+}
+
 static kiln_program *compile(const char *path, const char *input, int rank, const int64_t *dims) {
   FILE *f = fopen(path, "rb");
   CHECK(f != NULL);
@@ -27,15 +41,7 @@ static kiln_program *compile(const char *path, const char *input, int rank, cons
   kiln_shape_binding shape = {input, rank, {0}};
   memcpy(shape.dims, dims, sizeof(int64_t) * (size_t)rank);
   kiln_options opts = {.shapes = &shape, .nshapes = 1};
-  kiln_graph *g = NULL;
-  kiln_program *p = NULL;
-  kiln_error err = {0};
-  if (!kiln_dsl_import(text, n, path, &opts, &g, &err) && !kiln_passes_run(g, &opts, &p, &err))
-    kiln_check_instrument(p, false);
-  if (err.code) fprintf(stderr, "%s: %s\n", path, err.message);
-  CHECK(p != NULL);
-  kiln_graph_free(g);
-  return p;
+  return compile_text(text, n, path, &opts);
 }
 
 static bool close_enough(kiln_dtype t, const void *got, const void *want, int64_t n) {
@@ -108,15 +114,9 @@ static void check_gather(void) {
   const char *text = "model m(a: f32[10, 4], i: i64[3]) {\n  h = Exp(a)\n"
                      "  return y = Relu(Gather(h, i, axis=0)), z = Sigmoid(h)\n}\n";
   kiln_options opts = {0};
-  kiln_graph *g = NULL;
-  kiln_program *p = NULL;
   kiln_error err = {0};
-  if (!kiln_dsl_import(text, strlen(text), "gather", &opts, &g, &err))
-    kiln_passes_run(g, &opts, &p, &err);
-  kiln_graph_free(g);
-  CHECK(p != NULL);
+  kiln_program *p = compile_text(text, strlen(text), "gather", &opts);
   if (!p) return;
-  kiln_check_instrument(p, false);
   const kiln_kernel *ks[8];
   kiln_kernel *k = NULL;
   int nk = kiln_steps_kernels(&p->main, ks, 8);
@@ -150,13 +150,8 @@ static void check_strided_tile(int *checked) {
   const char *text = "model m(a: f32[14, 8]) {\n  param b: f32[8, 16] = normal(0, 1)\n"
                      "  return y = MatMul(a, b)\n}\n";
   kiln_options opts = {0};
-  kiln_graph *g = NULL;
-  kiln_program *p = NULL;
   kiln_error err = {0};
-  if (!kiln_dsl_import(text, strlen(text), "strided", &opts, &g, &err))
-    kiln_passes_run(g, &opts, &p, &err);
-  kiln_graph_free(g);
-  CHECK(p != NULL);
+  kiln_program *p = compile_text(text, strlen(text), "strided", &opts);
   if (!p) return;
   kiln_kernel *k = NULL;
   kiln_steps_kernels(&p->main, (const kiln_kernel **)&k, 1);
