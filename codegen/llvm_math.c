@@ -26,7 +26,7 @@ static LLVMValueRef intrinsic1(kiln_emit *e, const char *name, LLVMValueRef a) {
   return kiln_emit_intrinsic(e, name, &a, 1);
 }
 
-/* tanh/erf (double) from libm: pure, so loops around it optimize */
+/* A libm function of one argument: pure, so loops around it optimize */
 static LLVMValueRef libm1(kiln_emit *e, const char *name, LLVMValueRef a) {
   LLVMTypeRef t = LLVMTypeOf(a);
   LLVMTypeRef fty = LLVMFunctionType(t, &t, 1, 0);
@@ -69,6 +69,15 @@ LLVMValueRef kiln_emit_unary(kiln_emit *e, kiln_unary_op op, kiln_dtype at, kiln
     case KU_ERF: return f32 ? kiln_emit_verf(e, a) : libm1(e, "erf", a);
     case KU_ISNAN: return LLVMBuildFCmp(b, LLVMRealUNO, a, a, "");
     case KU_RECIP: return LLVMBuildFDiv(b, one, a, "");
+    case KU_TAN: case KU_ASIN: case KU_ACOS: case KU_ATAN: case KU_SINH: case KU_COSH:
+    case KU_ASINH: case KU_ACOSH: case KU_ATANH: {
+      /* rare in models: libm's scalar functions, f32 ones for f32/f16/bf16 */
+      static const char *d[] = {"tan", "asin", "acos", "atan", "sinh", "cosh",
+                                "asinh", "acosh", "atanh"};
+      static const char *f[] = {"tanf", "asinf", "acosf", "atanf", "sinhf", "coshf",
+                                "asinhf", "acoshf", "atanhf"};
+      return libm1(e, (f32 ? f : d)[op - KU_TAN], a);
+    }
     case KU_SIGMOID: {
       if (f32) return kiln_emit_vsigmoid(e, a);
       LLVMValueRef ex = intrinsic1(e, "llvm.exp", LLVMBuildFNeg(b, a, ""));

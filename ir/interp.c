@@ -98,6 +98,15 @@ static scalar unary(kiln_unary_op op, kiln_dtype in, scalar a, kiln_dtype out) {
   case KU_NOT: return out == KILN_BOOL ? mk_i(out, x == 0) : mk_f(out, x == 0);
   case KU_SIGMOID: r = 1.0 / (1.0 + exp(-x)); break;
   case KU_RECIP: r = 1.0 / x; break;
+  case KU_TAN: r = tan(x); break;
+  case KU_ASIN: r = asin(x); break;
+  case KU_ACOS: r = acos(x); break;
+  case KU_ATAN: r = atan(x); break;
+  case KU_SINH: r = sinh(x); break;
+  case KU_COSH: r = cosh(x); break;
+  case KU_ASINH: r = asinh(x); break;
+  case KU_ACOSH: r = acosh(x); break;
+  case KU_ATANH: r = atanh(x); break;
   default: r = NAN; break;
   }
   return mk_f(out, r);

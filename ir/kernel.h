@@ -48,7 +48,8 @@ typedef enum kiln_unary_op {
   KU_FLOOR, KU_CEIL, KU_ROUND, /* round half to even */
   KU_NOT,   /* logical not of a bool */
   KU_ISNAN, /* bool result */
-  KU_SIGMOID, KU_RECIP
+  KU_SIGMOID, KU_RECIP,
+  KU_TAN, KU_ASIN, KU_ACOS, KU_ATAN, KU_SINH, KU_COSH, KU_ASINH, KU_ACOSH, KU_ATANH
 } kiln_unary_op;
 
 typedef enum kiln_binary_op {

@@ -116,7 +116,7 @@ static void point_cost(const kiln_stage *st, const kiln_expr *x, seen_set *s, do
   }
   case KX_UNARY:
     *ops += x->op == KU_EXP || x->op == KU_LOG || x->op == KU_TANH || x->op == KU_ERF ||
-                    x->op == KU_SIN || x->op == KU_COS || x->op == KU_SIGMOID
+                    x->op == KU_SIN || x->op == KU_COS || x->op == KU_SIGMOID || x->op >= KU_TAN
                 ? CALL_OPS
                 : 1;
     break;

@@ -10,7 +10,8 @@
 static const char *unary_name(int op) {
   static const char *names[] = {"neg", "abs", "sqrt", "exp", "log", "tanh", "erf", "sin",
                                 "cos", "floor", "ceil", "round", "not", "isnan", "sigmoid",
-                                "recip"};
+                                "recip", "tan", "asin", "acos", "atan", "sinh", "cosh",
+                                "asinh", "acosh", "atanh"};
   return op >= 0 && op < (int)(sizeof names / sizeof names[0]) ? names[op] : "?";
 }
 

@@ -107,10 +107,29 @@ static kiln_expr *build_gelu(kiln_lower_ctx *c, kiln_expr *const *x) {
   return bin(c, KB_MUL, half_x, bin(c, KB_ADD, cf(c, t, 1), inner));
 }
 
+/* x where x > alpha, else 0 */
+static kiln_expr *build_thresholded_relu(kiln_lower_ctx *c, kiln_expr *const *x) {
+  kiln_dtype t = x[0]->dtype;
+  kiln_expr *above = bin(c, KB_GT, x[0], cf(c, t, fattr(c, "alpha", 1.0)));
+  return kx_select(c->k, above, x[0], cf(c, t, 0));
+}
+
+/* x + bias below -lambd, x - bias above lambd, else 0 */
+static kiln_expr *build_shrink(kiln_lower_ctx *c, kiln_expr *const *x) {
+  kiln_dtype t = x[0]->dtype;
+  double lambd = fattr(c, "lambd", 0.5);
+  kiln_expr *bias = cf(c, t, fattr(c, "bias", 0.0));
+  kiln_expr *lo = bin(c, KB_LT, x[0], cf(c, t, -lambd));
+  kiln_expr *hi = bin(c, KB_GT, x[0], cf(c, t, lambd));
+  kiln_expr *inner = kx_select(c->k, hi, bin(c, KB_SUB, x[0], bias), cf(c, t, 0));
+  return kx_select(c->k, lo, bin(c, KB_ADD, x[0], bias), inner);
+}
+
 static const struct {
   const char *name;
   kiln_ew_build build;
 } builders[] = {
+    {"ThresholdedRelu", build_thresholded_relu}, {"Shrink", build_shrink},
     {"Relu", build_relu},         {"LeakyRelu", build_leaky_relu},
     {"PRelu", build_prelu},       {"Clip", build_clip},
     {"HardSigmoid", build_hard_sigmoid}, {"HardSwish", build_hard_swish},
@@ -132,12 +151,16 @@ static const kiln_attr_spec alpha_beta_attrs[] = {
     {"alpha", KILN_ATTR_FLOAT, false}, {"beta", KILN_ATTR_FLOAT, false}, {NULL}};
 static const kiln_attr_spec selu_attrs[] = {
     {"alpha", KILN_ATTR_FLOAT, false}, {"gamma", KILN_ATTR_FLOAT, false}, {NULL}};
+static const kiln_attr_spec shrink_attrs[] = {
+    {"bias", KILN_ATTR_FLOAT, false}, {"lambd", KILN_ATTR_FLOAT, false}, {NULL}};
 static const kiln_attr_spec gelu_attrs[] = {{"approximate", KILN_ATTR_STRING, false}, {NULL}};
 
 #define ACT(name, attrs) {name, 1, 1, 1, 1, attrs, kiln_infer_broadcast, lower_act, NULL, KILN_OP_ELEMENTWISE}
 
 const kiln_op_def kiln_ops_activation[] = {
     ACT("Relu", NULL),
+    ACT("ThresholdedRelu", alpha_attrs),
+    ACT("Shrink", shrink_attrs),
     ACT("LeakyRelu", alpha_attrs),
     {"PRelu", 2, 2, 1, 1, NULL, kiln_infer_broadcast, lower_act, NULL, KILN_OP_ELEMENTWISE},
     {"Clip", 1, 3, 1, 1, NULL, kiln_infer_broadcast, lower_act, NULL, KILN_OP_ELEMENTWISE},

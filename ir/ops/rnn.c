@@ -6,6 +6,7 @@
  * transposing, summing biases) folds away when the weights are constants. Sequences shorter
  * than the tensor (sequence_lens) are masked per step with Less/Where. */
 #include "ir/op.h"
+#include "ir/ops/expand.h"
 
 #include "ir/dtype.h"
 
@@ -46,6 +47,7 @@ typedef struct rnn_cfg {
   bool clip, input_forget, lbr;
   double clip_at;
   act acts[2][3];   /* [direction][f, g, h] */
+  int one, clip_lo, clip_hi; /* scalar constants of type t, made by the expansion when needed */
 } rnn_cfg;
 
 static kiln_status want_shape(const kiln_node *n, const kiln_value *v, kiln_dtype t, int rank,
@@ -154,174 +156,65 @@ static kiln_status infer_rnn(kiln_graph *g, kiln_node *n, kiln_error *err) {
 
 /* ---- building the expansion ----------------------------------------------------------- */
 
-#define MAX_CACHED 64
-
-typedef struct ex {
-  kiln_graph *g;
-  kiln_block *b;
-  int pos;          /* where the next node goes */
-  char *name;       /* the expanded node's name: the prefix of every new value */
-  char tag[48];     /* "d0/t3": the direction and step being built */
-  int last;         /* id of the last node added (for its attributes) */
-  kiln_dtype t;
-  int one, clip_lo, clip_hi; /* scalar constants of type t, when needed */
-  int nconsts;      /* i64 constants made, for their names */
-  int ncached;      /* i64 constants, shared: axes, split sizes, slice bounds */
-  int cached_n[MAX_CACHED];
-  int64_t cached_v[MAX_CACHED][4];
-  int cached_id[MAX_CACHED];
-} ex;
-
-/* "<node>/<tag>/<what>" (malloc'd): names of new values and nodes. */
-static char *path(const ex *x, const char *what) {
-  return x->tag[0] ? kiln_fmt("%s/%s/%s", x->name, x->tag, what) : kiln_fmt("%s/%s", x->name, what);
-}
-
-static int new_value(ex *x, const char *what) {
-  char *s = path(x, what);
-  int id = kiln_graph_add_value(x->g, s);
-  free(s);
-  return id;
-}
-
-/* Adds node op(ins) at the insertion point; outs[i] < 0 get new values named after what. */
-static void add_node(ex *x, const char *op, const int *ins, int nin, int *outs, int nout,
-                     const char *what) {
-  for (int i = 0; i < nout; i++) {
-    if (outs[i] >= 0) continue;
-    char w[64];
-    snprintf(w, sizeof w, nout > 1 ? "%s%d" : "%s", what, i);
-    outs[i] = new_value(x, w);
-  }
-  char *name = path(x, what);
-  x->last = kiln_graph_insert_node(x->g, x->b, x->pos++, op, name, ins, nin, outs, nout);
-  free(name);
-}
-
-static int node1(ex *x, const char *op, const int *ins, int nin, int out, const char *what) {
-  add_node(x, op, ins, nin, &out, 1, what);
-  return out;
-}
-
-static void attr_i(ex *x, const char *name, int64_t v) {
-  kiln_node_add_attr(&x->g->nodes[x->last], name, KILN_ATTR_INT)->i = v;
-}
-
-static void attr_f(ex *x, const char *name, double v) {
-  kiln_node_add_attr(&x->g->nodes[x->last], name, KILN_ATTR_FLOAT)->f = v;
-}
-
-static int constant(ex *x, const char *what, kiln_dtype t, int rank, const int64_t *dims,
-                    const double *vals) {
-  kiln_tensor c = {t, rank, {0}, NULL};
-  if (rank) memcpy(c.dims, dims, sizeof(int64_t) * (size_t)rank);
-  int64_t numel = kiln_shape_numel(rank, dims);
-  c.data = kiln_xcalloc((size_t)(numel ? numel : 1), kiln_dtype_size(t));
-  for (int64_t i = 0; vals && i < numel; i++) kiln_store_f64(t, c.data, i, vals[i]);
-  int id = new_value(x, what);
-  kiln_value_set_const(&x->g->values[id], &c);
-  return id;
-}
-
-/* A 1-D i64 constant of up to 4 values, shared between all its uses. */
-static int ints(ex *x, int n, const int64_t *v) {
-  for (int i = 0; i < x->ncached; i++)
-    if (x->cached_n[i] == n && memcmp(x->cached_v[i], v, sizeof(int64_t) * (size_t)n) == 0)
-      return x->cached_id[i];
-  double d[4];
-  for (int i = 0; i < n; i++) d[i] = (double)v[i];
-  char w[32], tag[sizeof x->tag];
-  snprintf(w, sizeof w, "c%d", x->nconsts++);
-  memcpy(tag, x->tag, sizeof tag);
-  x->tag[0] = 0;
-  int64_t dim = n;
-  int id = constant(x, w, KILN_I64, 1, &dim, d);
-  memcpy(x->tag, tag, sizeof tag);
-  if (x->ncached < MAX_CACHED) {
-    x->cached_n[x->ncached] = n;
-    memcpy(x->cached_v[x->ncached], v, sizeof(int64_t) * (size_t)n);
-    x->cached_id[x->ncached++] = id;
-  }
-  return id;
-}
-
-static int int1(ex *x, int64_t v) { return ints(x, 1, &v); }
-
-static int scalar(ex *x, double v, const char *what) {
-  return constant(x, what, x->t, 0, NULL, &v);
-}
-
-static int unary(ex *x, const char *op, int a, const char *what) {
-  return node1(x, op, &a, 1, -1, what);
-}
-
-static int binary(ex *x, const char *op, int a, int b, const char *what) {
-  int in[2] = {a, b};
-  return node1(x, op, in, 2, -1, what);
-}
-
 /* v with index i of `axis` taken and that axis dropped (n: the axis's extent). */
-static int take(ex *x, int v, int axis, int64_t i, int64_t n, const char *what) {
+static int take(kiln_ex *x, int v, int axis, int64_t i, int64_t n, const char *what) {
   if (n > 1) {
-    int in[4] = {v, int1(x, i), int1(x, i + 1), int1(x, axis)};
+    int in[4] = {v, kiln_ex_int1(x, i), kiln_ex_int1(x, i + 1), kiln_ex_int1(x, axis)};
     char w[64];
     snprintf(w, sizeof w, "%s.slice", what);
-    v = node1(x, "Slice", in, 4, -1, w);
+    v = kiln_ex_node1(x, "Slice", in, 4, -1, w);
   }
-  return binary(x, "Squeeze", v, int1(x, axis), what);
+  return kiln_ex_binary(x, "Squeeze", v, kiln_ex_int1(x, axis), what);
 }
 
-static void split(ex *x, int v, int axis, int n, int64_t size, int64_t last, int *outs,
+static void split(kiln_ex *x, int v, int axis, int n, int64_t size, int64_t last, int *outs,
                   const char *what) {
   int64_t sizes[4] = {size, size, size, size};
   sizes[n - 1] = last;
   for (int i = 0; i < n; i++) outs[i] = -1;
-  int in[2] = {v, ints(x, n, sizes)};
-  add_node(x, "Split", in, 2, outs, n, what);
-  attr_i(x, "axis", axis);
+  int in[2] = {v, kiln_ex_ints(x, n, sizes)};
+  kiln_ex_node(x, "Split", in, 2, outs, n, what);
+  kiln_ex_attr_i(x, "axis", axis);
 }
 
-static int transpose(ex *x, int v, int rank, const int64_t *perm, const char *what) {
-  int out = unary(x, "Transpose", v, what);
-  kiln_attr *a = kiln_node_add_attr(&x->g->nodes[x->last], "perm", KILN_ATTR_INTS);
-  a->count = rank;
-  a->ints = kiln_xmalloc(sizeof(int64_t) * (size_t)rank);
-  memcpy(a->ints, perm, sizeof(int64_t) * (size_t)rank);
+static int transpose(kiln_ex *x, int v, int rank, const int64_t *perm, const char *what) {
+  int out = kiln_ex_unary(x, "Transpose", v, what);
+  kiln_ex_attr_ints(x, "perm", rank, perm);
   return out;
 }
 
 /* Gemm(a, b^T) + c (c < 0: none): the recurrence term of a step. */
-static int gemm_bt(ex *x, int a, int b, int c, const char *what) {
+static int gemm_bt(kiln_ex *x, int a, int b, int c, const char *what) {
   int in[3] = {a, b, c};
-  int out = node1(x, "Gemm", in, c < 0 ? 2 : 3, -1, what);
-  attr_i(x, "transB", 1);
+  int out = kiln_ex_node1(x, "Gemm", in, c < 0 ? 2 : 3, -1, what);
+  kiln_ex_attr_i(x, "transB", 1);
   return out;
 }
 
 /* Applies activation a to v, clipped first where the node has `clip` and `clip_in`. */
-static int activation(ex *x, const rnn_cfg *c, const act *a, int v, bool clip_in,
+static int activation(kiln_ex *x, const rnn_cfg *c, const act *a, int v, bool clip_in,
                       const char *what) {
   char w[64];
   if (c->clip && clip_in) {
     snprintf(w, sizeof w, "%s.clip", what);
-    v = node1(x, "Clip", (int[]){v, x->clip_lo, x->clip_hi}, 3, -1, w);
+    v = kiln_ex_node1(x, "Clip", (int[]){v, c->clip_lo, c->clip_hi}, 3, -1, w);
   }
   bool affine = strcmp(a->def->name, "Affine") == 0;
   if (affine || strcmp(a->def->name, "ScaledTanh") == 0) {
     /* alpha * x + beta, or alpha * tanh(beta * x) */
     snprintf(w, sizeof w, "%s.alpha", what);
-    int alpha = scalar(x, a->alpha, w);
+    int alpha = kiln_ex_scalar(x, a->alpha, w);
     snprintf(w, sizeof w, "%s.beta", what);
-    int beta = scalar(x, a->beta, w);
+    int beta = kiln_ex_scalar(x, a->beta, w);
     snprintf(w, sizeof w, "%s.in", what);
-    if (affine) return binary(x, "Add", binary(x, "Mul", v, alpha, w), beta, what);
+    if (affine) return kiln_ex_binary(x, "Add", kiln_ex_binary(x, "Mul", v, alpha, w), beta, what);
     snprintf(w, sizeof w, "%s.tanh", what);
-    int th = unary(x, "Tanh", binary(x, "Mul", v, beta, w), w);
-    return binary(x, "Mul", th, alpha, what);
+    int th = kiln_ex_unary(x, "Tanh", kiln_ex_binary(x, "Mul", v, beta, w), w);
+    return kiln_ex_binary(x, "Mul", th, alpha, what);
   }
-  int out = unary(x, a->def->op, v, what);
-  if (a->def->nalpha) attr_f(x, "alpha", a->alpha);
-  if (a->def->nbeta) attr_f(x, "beta", a->beta);
+  int out = kiln_ex_unary(x, a->def->op, v, what);
+  if (a->def->nalpha) kiln_ex_attr_f(x, "alpha", a->alpha);
+  if (a->def->nbeta) kiln_ex_attr_f(x, "beta", a->beta);
   return out;
 }
 
@@ -330,27 +223,28 @@ static int activation(ex *x, const rnn_cfg *c, const act *a, int v, bool clip_in
 
 /* Unsqueezes each of parts (axes) and concatenates them along `axis` into out (a new value
  * when out < 0); long lists are concatenated in groups. */
-static int join(ex *x, const int *parts, int n, const int64_t *axes, int naxes, int axis,
+static int join(kiln_ex *x, const int *parts, int n, const int64_t *axes, int naxes, int axis,
                 int out, const char *what) {
   int *u = kiln_xmalloc(sizeof(int) * (size_t)n);
   char w[64];
   for (int i = 0; i < n; i++) {
     snprintf(w, sizeof w, "%s.u%d", what, i);
-    u[i] = node1(x, "Unsqueeze", (int[]){parts[i], ints(x, naxes, axes)}, 2, n == 1 ? out : -1, w);
+    u[i] = kiln_ex_node1(x, "Unsqueeze", (int[]){parts[i], kiln_ex_ints(x, naxes, axes)}, 2,
+                         n == 1 ? out : -1, w);
   }
   for (int level = 0; n > CONCAT_MAX; level++) {
     int m = 0;
     for (int i = 0; i < n; i += CONCAT_MAX) {
       int cnt = n - i < CONCAT_MAX ? n - i : CONCAT_MAX;
       snprintf(w, sizeof w, "%s.g%d.%d", what, level, m);
-      u[m++] = cnt == 1 ? u[i] : node1(x, "Concat", &u[i], cnt, -1, w);
-      if (cnt > 1) attr_i(x, "axis", axis);
+      u[m++] = cnt == 1 ? u[i] : kiln_ex_node1(x, "Concat", &u[i], cnt, -1, w);
+      if (cnt > 1) kiln_ex_attr_i(x, "axis", axis);
     }
     n = m;
   }
   if (n > 1) {
-    out = node1(x, "Concat", u, n, out, what);
-    attr_i(x, "axis", axis);
+    out = kiln_ex_node1(x, "Concat", u, n, out, what);
+    kiln_ex_attr_i(x, "axis", axis);
   } else {
     out = u[0];
   }
@@ -369,10 +263,10 @@ typedef struct dir_w {
   const act *acts;
 } dir_w;
 
-static void prep_dir(ex *x, const rnn_cfg *c, const int *in, int d, int xs, dir_w *w) {
+static void prep_dir(kiln_ex *x, const rnn_cfg *c, const int *in, int d, int xs, dir_w *w) {
   int64_t H = c->H, GH = c->gates * H;
   int wt = transpose(x, take(x, in[1], 0, d, c->dirs, "W"), 2, (int64_t[]){1, 0}, "WT");
-  w->xw = binary(x, "MatMul", xs, wt, "XW");
+  w->xw = kiln_ex_binary(x, "MatMul", xs, wt, "XW");
   w->r = take(x, in[2], 0, d, c->dirs, "R");
   w->r2 = w->rb_h = -1;
   w->p[0] = w->p[1] = w->p[2] = -1;
@@ -393,75 +287,79 @@ static void prep_dir(ex *x, const rnn_cfg *c, const int *in, int d, int xs, dir_
       w->rb_h = rs[1];
       double *mask = kiln_xcalloc((size_t)GH, sizeof(double));
       for (int64_t i = 0; i < 2 * H; i++) mask[i] = 1;
-      rb = binary(x, "Mul", rb, constant(x, "Rb_mask", c->t, 1, &GH, mask), "Rb_zr");
+      rb = kiln_ex_binary(x, "Mul", rb, kiln_ex_const(x, "Rb_mask", c->t, 1, &GH, mask), "Rb_zr");
       free(mask);
     }
-    w->xw = binary(x, "Add", w->xw, binary(x, "Add", wrb[0], rb, "bias"), "XWb");
+    w->xw = kiln_ex_binary(x, "Add", w->xw, kiln_ex_binary(x, "Add", wrb[0], rb, "bias"), "XWb");
   }
   if (c->gates == 4 && in[7] >= 0) split(x, take(x, in[7], 0, d, c->dirs, "P"), 0, 3, H, H, w->p, "Ps");
 }
 
-static void rnn_step(ex *x, const rnn_cfg *c, const dir_w *w, int xt, int *h) {
+static void rnn_step(kiln_ex *x, const rnn_cfg *c, const dir_w *w, int xt, int *h) {
   *h = activation(x, c, &w->acts[0], gemm_bt(x, *h, w->r, xt, "pre"), true, "H");
 }
 
 /* Ht = (1 - z) * h~ + z * Ht-1, computed as h~ + z * (Ht-1 - h~). */
-static void gru_step(ex *x, const rnn_cfg *c, const dir_w *w, int xt, int *h) {
+static void gru_step(kiln_ex *x, const rnn_cfg *c, const dir_w *w, int xt, int *h) {
   int xs[2], zr[2];
   split(x, xt, 1, 2, 2 * c->H, c->H, xs, "xs");
   split(x, gemm_bt(x, *h, w->r, xs[0], "zr_pre"), 1, 2, c->H, c->H, zr, "zr");
   int z = activation(x, c, &w->acts[0], zr[0], true, "z");
   int r = activation(x, c, &w->acts[0], zr[1], true, "r");
-  int hh = c->lbr ? binary(x, "Mul", r, gemm_bt(x, *h, w->r2, w->rb_h, "hR"), "r_hR")
-                  : gemm_bt(x, binary(x, "Mul", r, *h, "rh"), w->r2, w->rb_h, "rh_R");
-  int ht = activation(x, c, &w->acts[1], binary(x, "Add", xs[1], hh, "h_pre"), true, "h_hat");
-  int dh = binary(x, "Sub", *h, ht, "dh");
-  *h = binary(x, "Add", ht, binary(x, "Mul", z, dh, "z_dh"), "H");
+  int hh = c->lbr ? kiln_ex_binary(x, "Mul", r, gemm_bt(x, *h, w->r2, w->rb_h, "hR"), "r_hR")
+                  : gemm_bt(x, kiln_ex_binary(x, "Mul", r, *h, "rh"), w->r2, w->rb_h, "rh_R");
+  int hpre = kiln_ex_binary(x, "Add", xs[1], hh, "h_pre");
+  int ht = activation(x, c, &w->acts[1], hpre, true, "h_hat");
+  int dh = kiln_ex_binary(x, "Sub", *h, ht, "dh");
+  *h = kiln_ex_binary(x, "Add", ht, kiln_ex_binary(x, "Mul", z, dh, "z_dh"), "H");
 }
 
-static void lstm_step(ex *x, const rnn_cfg *c, const dir_w *w, int xt, int *h, int *cs) {
+static void lstm_step(kiln_ex *x, const rnn_cfg *c, const dir_w *w, int xt, int *h, int *cs) {
   int g[4]; /* i, o, f, c */
   split(x, gemm_bt(x, *h, w->r, xt, "gates"), 1, 4, c->H, c->H, g, "gate");
   int i = g[0], o = g[1], f = g[2];
   if (w->p[0] >= 0) {
-    i = binary(x, "Add", i, binary(x, "Mul", *cs, w->p[0], "Pi_C"), "i_pre");
-    f = binary(x, "Add", f, binary(x, "Mul", *cs, w->p[2], "Pf_C"), "f_pre");
+    i = kiln_ex_binary(x, "Add", i, kiln_ex_binary(x, "Mul", *cs, w->p[0], "Pi_C"), "i_pre");
+    f = kiln_ex_binary(x, "Add", f, kiln_ex_binary(x, "Mul", *cs, w->p[2], "Pf_C"), "f_pre");
   }
   i = activation(x, c, &w->acts[0], i, true, "i");
-  f = c->input_forget ? binary(x, "Sub", x->one, i, "f")
+  f = c->input_forget ? kiln_ex_binary(x, "Sub", c->one, i, "f")
                       : activation(x, c, &w->acts[0], f, true, "f");
   int ct = activation(x, c, &w->acts[1], g[3], true, "c_hat");
-  *cs = binary(x, "Add", binary(x, "Mul", f, *cs, "f_C"), binary(x, "Mul", i, ct, "i_c"), "C");
-  if (w->p[1] >= 0) o = binary(x, "Add", o, binary(x, "Mul", *cs, w->p[1], "Po_C"), "o_pre");
+  int fc = kiln_ex_binary(x, "Mul", f, *cs, "f_C");
+  *cs = kiln_ex_binary(x, "Add", fc, kiln_ex_binary(x, "Mul", i, ct, "i_c"), "C");
+  if (w->p[1] >= 0)
+    o = kiln_ex_binary(x, "Add", o, kiln_ex_binary(x, "Mul", *cs, w->p[1], "Po_C"), "o_pre");
   o = activation(x, c, &w->acts[0], o, true, "o");
-  *h = binary(x, "Mul", o, activation(x, c, &w->acts[2], *cs, false, "h_C"), "H");
+  *h = kiln_ex_binary(x, "Mul", o, activation(x, c, &w->acts[2], *cs, false, "h_C"), "H");
 }
 
 /* ---- the expansion -------------------------------------------------------------------- */
 
 /* Initial state input `v` for direction d, or zeros [B, H]. */
-static int initial(ex *x, const rnn_cfg *c, int v, int d, const char *what) {
+static int initial(kiln_ex *x, const rnn_cfg *c, int v, int d, const char *what) {
   int64_t dims[2] = {c->B, c->H};
-  return v >= 0 ? take(x, v, c->layout, d, c->dirs, what) : constant(x, what, c->t, 2, dims, NULL);
+  return v >= 0 ? take(x, v, c->layout, d, c->dirs, what)
+                : kiln_ex_const(x, what, c->t, 2, dims, NULL);
 }
 
 /* Where(mask, a, b) */
-static int where(ex *x, int mask, int a, int b, const char *what) {
-  return node1(x, "Where", (int[]){mask, a, b}, 3, -1, what);
+static int where(kiln_ex *x, int mask, int a, int b, const char *what) {
+  return kiln_ex_node1(x, "Where", (int[]){mask, a, b}, 3, -1, what);
 }
 
 /* lens >= 0: sequence_lens as [B, 1], for sequences shorter than S. A step t past a
  * sequence's length keeps its state and yields zeros in Y; reversed, such a sequence thus
  * starts from the initial state at its own last element. */
-static void build(ex *x, const rnn_cfg *c, const int *in, const int *out, int lens) {
+static void build(kiln_ex *x, rnn_cfg *c, const int *in, const int *out, int lens) {
   int ta = c->layout; /* the time axis of Y, and the direction axis of Y_h and Y_c */
   int64_t state[2] = {c->B, c->H};
-  int zeros = lens >= 0 ? constant(x, "zeros", c->t, 2, state, NULL) : -1;
+  int zeros = lens >= 0 ? kiln_ex_const(x, "zeros", c->t, 2, state, NULL) : -1;
   if (c->clip) {
-    x->clip_lo = scalar(x, -c->clip_at, "clip_lo");
-    x->clip_hi = scalar(x, c->clip_at, "clip_hi");
+    c->clip_lo = kiln_ex_scalar(x, -c->clip_at, "clip_lo");
+    c->clip_hi = kiln_ex_scalar(x, c->clip_at, "clip_hi");
   }
-  if (c->input_forget) x->one = scalar(x, 1, "one");
+  if (c->input_forget) c->one = kiln_ex_scalar(x, 1, "one");
   int xs = c->layout ? transpose(x, in[0], 3, (int64_t[]){1, 0, 2}, "X_seq") : in[0];
   int ydir[2], hlast[2], clast[2];
   int *hs = kiln_xmalloc(sizeof(int) * (size_t)c->S);
@@ -481,7 +379,8 @@ static void build(ex *x, const rnn_cfg *c, const int *in, const int *out, int le
       hs[t] = h;
       if (lens >= 0) {
         double tv = (double)t;
-        int live = binary(x, "Less", constant(x, "t", KILN_I32, 0, NULL, &tv), lens, "live");
+        int tc = kiln_ex_const(x, "t", KILN_I32, 0, NULL, &tv);
+        int live = kiln_ex_binary(x, "Less", tc, lens, "live");
         hs[t] = where(x, live, h, zeros, "Y_t");
         h = where(x, live, h, hp, "H_kept");
         if (cs >= 0) cs = where(x, live, cs, cp, "C_kept");
@@ -497,8 +396,8 @@ static void build(ex *x, const rnn_cfg *c, const int *in, const int *out, int le
   free(hs);
   x->tag[0] = 0;
   if (out[0] >= 0 && c->dirs == 2) {
-    node1(x, "Concat", ydir, 2, out[0], "Y");
-    attr_i(x, "axis", ta + 1);
+    kiln_ex_node1(x, "Concat", ydir, 2, out[0], "Y");
+    kiln_ex_attr_i(x, "axis", ta + 1);
   }
   int64_t ax = ta;
   if (out[1] >= 0) join(x, hlast, c->dirs, &ax, 1, ta, out[1], "Y_h");
@@ -520,11 +419,12 @@ static kiln_status expand_rnn(kiln_graph *g, kiln_block *b, int pos, kiln_error 
   int in[8], out[3];
   for (int i = 0; i < 8; i++) in[i] = i < n->ninputs ? n->inputs[i] : -1;
   for (int i = 0; i < 3; i++) out[i] = i < n->noutputs ? n->outputs[i] : -1;
-  ex x = {.g = g, .b = b, .pos = pos, .name = kiln_xstrdup(n->name), .t = c.t};
-  kiln_block_remove(g, b, pos);
-  int lens_b1 = full ? -1 : node1(&x, "Unsqueeze", (int[]){in[4], int1(&x, 1)}, 2, -1, "lens");
+  kiln_ex x;
+  kiln_ex_begin(&x, g, b, pos, c.t);
+  int lens_b1 = full ? -1 : kiln_ex_node1(&x, "Unsqueeze", (int[]){in[4], kiln_ex_int1(&x, 1)},
+                                          2, -1, "lens");
   build(&x, &c, in, out, lens_b1);
-  free(x.name);
+  kiln_ex_end(&x);
   return KILN_OK;
 }
 

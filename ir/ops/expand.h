@@ -1,0 +1,52 @@
+/* Building an expansion: ops defined as a graph of simpler ops (RNN/GRU/LSTM, the loss
+ * ops) insert their nodes where the expanded node was, through this small builder. New
+ * values and nodes are named "<node>/<tag>/<what>" so dumps and errors point back at the
+ * node that made them. */
+#ifndef KILN_IR_OPS_EXPAND_H
+#define KILN_IR_OPS_EXPAND_H
+
+#include "ir/op.h"
+
+#define KILN_EX_MAX_CACHED 64
+
+typedef struct kiln_ex {
+  kiln_graph *g;
+  kiln_block *b;
+  int pos;          /* where the next node goes */
+  char *name;       /* the expanded node's name: the prefix of every new value */
+  char tag[48];     /* an optional middle part of names ("d0/t3": direction and step) */
+  int last;         /* id of the last node added (for its attributes) */
+  kiln_dtype t;     /* the type kiln_ex_scalar makes */
+  int nconsts;      /* i64 constants made, for their names */
+  int ncached;      /* i64 constants, shared: axes, split sizes, slice bounds */
+  int cached_n[KILN_EX_MAX_CACHED];
+  int64_t cached_v[KILN_EX_MAX_CACHED][4];
+  int cached_id[KILN_EX_MAX_CACHED];
+} kiln_ex;
+
+/* Takes node pos of block b out and starts building in its place (scalars of type t). */
+void kiln_ex_begin(kiln_ex *x, kiln_graph *g, kiln_block *b, int pos, kiln_dtype t);
+void kiln_ex_end(kiln_ex *x);
+
+int kiln_ex_value(kiln_ex *x, const char *what);
+/* Adds node op(ins) at the insertion point; outs[i] < 0 get new values named after what. */
+void kiln_ex_node(kiln_ex *x, const char *op, const int *ins, int nin, int *outs, int nout,
+                  const char *what);
+/* One output: `out`, or a new value when out < 0. Returns the output's id. */
+int kiln_ex_node1(kiln_ex *x, const char *op, const int *ins, int nin, int out, const char *what);
+int kiln_ex_unary(kiln_ex *x, const char *op, int a, const char *what);
+int kiln_ex_binary(kiln_ex *x, const char *op, int a, int b, const char *what);
+/* Attributes of the last node added. */
+void kiln_ex_attr_i(kiln_ex *x, const char *name, int64_t v);
+void kiln_ex_attr_f(kiln_ex *x, const char *name, double v);
+void kiln_ex_attr_ints(kiln_ex *x, const char *name, int n, const int64_t *v);
+/* A constant of type t (vals NULL: zeros). */
+int kiln_ex_const(kiln_ex *x, const char *what, kiln_dtype t, int rank, const int64_t *dims,
+                  const double *vals);
+/* A 1-D i64 constant of up to 4 values, shared between all its uses. */
+int kiln_ex_ints(kiln_ex *x, int n, const int64_t *v);
+int kiln_ex_int1(kiln_ex *x, int64_t v);
+/* A scalar of the builder's type t. */
+int kiln_ex_scalar(kiln_ex *x, double v, const char *what);
+
+#endif
