@@ -118,6 +118,22 @@ static void gather_elements(void) {
   expect_run(text, ins, outs, sizeof y, KILN_ERR_INVALID_INPUT, msg);
 }
 
+/* A loss op's targets index its classes: -100 is ignored (weight 0, not read), 3 of 3
+ * classes fails naming the loss node's expansion. */
+static void loss_targets(void) {
+  const char *text = "model m(a: f32[2, 3], t: i64[2]) { return y = "
+                     "NegativeLogLikelihoodLoss(a, t, reduction=\"sum\", ignore_index=-100) }";
+  float a[6] = {1, 2, 3, 4, 5, 6}, y[1];
+  int64_t t[2] = {2, -100};
+  const void *ins[2] = {a, t};
+  void *outs[1] = {y};
+  expect_run(text, ins, outs, sizeof y, KILN_OK, NULL);
+  CHECK(y[0] == -3);
+  t[1] = 3;
+  const char *msg[] = {"(GatherElements)", "index 3 ", NULL};
+  expect_run(text, ins, outs, sizeof y, KILN_ERR_INVALID_INPUT, msg);
+}
+
 /* An embedding looked up by float ids: NaN is 0 (in range), 1e30 saturates (out). */
 static void float_ids(void) {
   const char *text =
@@ -250,6 +266,7 @@ int main(void) {
   gather_indices();
   gather_other_dtypes();
   gather_elements();
+  loss_targets();
   float_ids();
   constant_indices();
   integer_division();
