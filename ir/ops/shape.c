@@ -1,5 +1,5 @@
 /* Ops that make tensors from shapes and scalars: Shape, Size, ConstantOfShape, Range,
- * EyeLike, OneHot. Shape and Size never read their input's data (constant folding runs
+ * EyeLike, OneHot, and Trilu (a matrix masked by its diagonals). Shape and Size never read their input's data (constant folding runs
  * them with only the input's shape known): they store constants. */
 #include "ir/op.h"
 
@@ -192,12 +192,46 @@ static kiln_status lower_one_hot(kiln_lower_ctx *c) {
   return KILN_OK;
 }
 
+/* ---- Trilu ------------------------------------------------------------------------------- */
+
+static kiln_status infer_trilu(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0), *k = kiln_node_in(g, n, 1);
+  if (x->rank < 2) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs an input of rank >= 2");
+  if (k && (!kiln_dtype_is_int(k->dtype) || k->rank > 1 || kiln_value_numel(k) != 1))
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "k must be one integer");
+  kiln_set_out(g, n, 0, x->dtype, x->rank, x->dims);
+  return KILN_OK;
+}
+
+/* y[..., i, j] = x[..., i, j] where j - i >= k (upper) or <= k (lower), else 0. k may be
+ * a run-time input: any int64 value is fine, a far one keeps all or nothing. */
+static kiln_status lower_trilu(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  const kiln_buffer *out = &k->bufs[c->out_buf[0]];
+  int r = out->rank;
+  kiln_expr *v[KILN_MAX_RANK];
+  kiln_stage *s = kiln_elementwise_stage(k, "trilu", c->out_buf[0], v);
+  kiln_expr *diag = kx_idx(k, 0);
+  if (c->n->ninputs > 1 && c->in_buf[1] >= 0) {
+    kiln_expr *zero = kx_idx(k, 0);
+    diag = kx_cast(k, kx_load(k, c->in_buf[1], k->bufs[c->in_buf[1]].rank ? &zero : NULL),
+                   KILN_I64);
+  }
+  kiln_expr *d = kx_binary(k, KB_SUB, v[r - 1], v[r - 2]);
+  bool upper = kiln_attr_int(c->n, "upper", 1) != 0;
+  kiln_expr *keep = kx_binary(k, upper ? KB_GE : KB_LE, d, diag);
+  kiln_expr *x = kx_load(k, c->in_buf[0], v);
+  kiln_stage_store(k, s, v, kx_select(k, keep, x, kx_const_i(k, out->dtype, 0)));
+  return KILN_OK;
+}
+
 static const kiln_attr_spec shape_attrs[] = {
     {"start", KILN_ATTR_INT, false}, {"end", KILN_ATTR_INT, false}, {NULL}};
 static const kiln_attr_spec cos_attrs[] = {{"value", KILN_ATTR_TENSOR, false}, {NULL}};
 static const kiln_attr_spec eye_attrs[] = {
     {"dtype", KILN_ATTR_INT, false}, {"k", KILN_ATTR_INT, false}, {NULL}};
 static const kiln_attr_spec onehot_attrs[] = {{"axis", KILN_ATTR_INT, false}, {NULL}};
+static const kiln_attr_spec trilu_attrs[] = {{"upper", KILN_ATTR_INT, false}, {NULL}};
 
 const kiln_op_def kiln_ops_shape[] = {
     {"Shape", 1, 1, 1, 1, shape_attrs, infer_shape, lower_shape, NULL, 0},
@@ -207,5 +241,6 @@ const kiln_op_def kiln_ops_shape[] = {
     {"Range", 3, 3, 1, 1, NULL, infer_range, lower_range, NULL, 0},
     {"EyeLike", 1, 1, 1, 1, eye_attrs, infer_eye_like, lower_eye_like, NULL, 0},
     {"OneHot", 3, 3, 1, 1, onehot_attrs, infer_one_hot, lower_one_hot, NULL, 0},
+    {"Trilu", 1, 2, 1, 1, trilu_attrs, infer_trilu, lower_trilu, NULL, 0},
     {NULL},
 };
