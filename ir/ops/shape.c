@@ -1,6 +1,7 @@
 /* Ops that make tensors from shapes and scalars: Shape, Size, ConstantOfShape, Range,
- * EyeLike, OneHot, and Trilu (a matrix masked by its diagonals). Shape and Size never read their input's data (constant folding runs
- * them with only the input's shape known): they store constants. */
+ * EyeLike, OneHot, and Trilu (a matrix masked by its diagonals). Shape and Size never read
+ * their input's data (constant folding runs them with only the input's shape known): they
+ * store constants. */
 #include "ir/op.h"
 
 #include "ir/dtype.h"
