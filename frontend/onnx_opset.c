@@ -161,6 +161,10 @@ kiln_status kiln_onnx_upgrade_node(kiln_graph *g, int id, kiln_error *err) {
     if (ints_to_input(g, id, "starts", 1, err) || ints_to_input(g, id, "ends", 2, err)) return err->code;
     return ints_to_input(g, id, "axes", 3, err);
   }
+  if (strcmp(op, "DFT") == 0 && v < 20) { /* axis became an input, its default 1 became -2 */
+    if (!find(n, "axis")) kiln_node_add_attr(n, "axis", KILN_ATTR_INT)->i = 1;
+    return ints_to_input(g, id, "axis", 2, err);
+  }
   if (strcmp(op, "Reshape") == 0 && v < 5) return ints_to_input(g, id, "shape", 1, err);
   if (strcmp(op, "Resize") == 0 && v == 10 && n->ninputs == 2) { /* (X, scales) */
     n->inputs = kiln_xrealloc(n->inputs, sizeof(int) * 3);
