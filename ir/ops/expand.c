@@ -13,7 +13,8 @@ void kiln_ex_begin(kiln_ex *x, kiln_graph *g, kiln_block *b, int pos, kiln_dtype
   x->b = b;
   x->pos = pos;
   x->t = t;
-  x->name = kiln_xstrdup(g->nodes[b->nodes[pos]].name);
+  x->from = b->nodes[pos];
+  x->name = kiln_xstrdup(g->nodes[x->from].name);
   kiln_block_remove(g, b, pos);
 }
 
@@ -74,6 +75,16 @@ void kiln_ex_attr_ints(kiln_ex *x, const char *name, int n, const int64_t *v) {
   a->count = n;
   a->ints = kiln_xmalloc(sizeof(int64_t) * (size_t)(n ? n : 1));
   if (n) memcpy(a->ints, v, sizeof(int64_t) * (size_t)n);
+}
+
+void kiln_ex_take_attrs(kiln_ex *x) {
+  kiln_node *from = &x->g->nodes[x->from], *to = &x->g->nodes[x->last];
+  for (int i = 0; i < to->nattrs; i++) kiln_attr_clear(&to->attrs[i]);
+  free(to->attrs);
+  to->attrs = from->attrs;
+  to->nattrs = from->nattrs;
+  from->attrs = NULL;
+  from->nattrs = 0;
 }
 
 int kiln_ex_const(kiln_ex *x, const char *what, kiln_dtype t, int rank, const int64_t *dims,

@@ -16,6 +16,7 @@ typedef struct kiln_ex {
   char *name;       /* the expanded node's name: the prefix of every new value */
   char tag[48];     /* an optional middle part of names ("d0/t3": direction and step) */
   int last;         /* id of the last node added (for its attributes) */
+  int from;         /* id of the expanded node (removed, its attributes still there) */
   kiln_dtype t;     /* the type kiln_ex_scalar makes */
   int nconsts;      /* i64 constants made, for their names */
   int ncached;      /* i64 constants, shared: axes, split sizes, slice bounds */
@@ -40,6 +41,9 @@ int kiln_ex_binary(kiln_ex *x, const char *op, int a, int b, const char *what);
 void kiln_ex_attr_i(kiln_ex *x, const char *name, int64_t v);
 void kiln_ex_attr_f(kiln_ex *x, const char *name, double v);
 void kiln_ex_attr_ints(kiln_ex *x, const char *name, int n, const int64_t *v);
+/* Moves every attribute of the expanded node to the last node added (a Conv keeps its
+ * window attributes). */
+void kiln_ex_take_attrs(kiln_ex *x);
 /* A constant of type t (vals NULL: zeros). */
 int kiln_ex_const(kiln_ex *x, const char *what, kiln_dtype t, int rank, const int64_t *dims,
                   const double *vals);

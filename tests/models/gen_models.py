@@ -234,6 +234,42 @@ def gathers():
     return b.model(inputs, outs, "gathers"), b.rng
 
 
+def quantized():
+    """The integer paths of quantized exports: a static QLinearConv (u8 activations, i8
+    per-channel weights, i32 bias) between QuantizeLinear and DequantizeLinear, a
+    QLinearMatMul with a u8 output, and a dynamically quantized MatMul (DynamicQuantizeLinear
+    -> MatMulInteger -> rescale), as onnxruntime's quantize_dynamic writes them."""
+    b = Builder(seed=12)
+    rng = b.rng
+    f32, u8, i8 = np.float32, np.uint8, np.int8
+    xq = b.op("QuantizeLinear", ["x", b.const(f32(0.05), "xs"), b.const(u8(128), "xzp")])
+    w = b.const(rng.integers(-127, 128, (8, 3, 3, 3)).astype(i8), "w1")
+    ws = b.const((rng.random(8) * 0.01 + 0.005).astype(f32), "w1_scale")
+    wzp = b.const(np.zeros(8, i8), "w1_zp")
+    bias = b.const(rng.integers(-500, 500, 8).astype(np.int32), "b1")
+    ys, yzp = b.const(f32(0.1), "ys"), b.const(u8(100), "yzp")
+    c1 = b.op("QLinearConv", [xq, b.const(f32(0.05), "xs"), b.const(u8(128), "xzp"), w, ws, wzp,
+                              ys, yzp, bias], pads=[1, 1, 1, 1])
+    d1 = b.op("DequantizeLinear", [c1, ys, yzp])
+    flat = b.op("Flatten", [b.op("Relu", [d1])], axis=1)
+    fq = b.name("fq")
+    fs, fzp = b.name("fs"), b.name("fzp")
+    b.nodes.append(helper.make_node("DynamicQuantizeLinear", [flat], [fq, fs, fzp], name=fq))
+    wd = b.const(rng.integers(0, 256, (2048, 10)).astype(u8), "w2")
+    acc = b.op("MatMulInteger", [fq, wd, fzp, b.const(u8(128), "w2_zp")])
+    scale = b.op("Mul", [fs, b.const(f32(0.002), "w2_scale")])
+    out1 = b.op("Mul", [b.op("Cast", [acc], to=TensorProto.FLOAT), scale], "logits")
+    c1r = b.op("Reshape", [c1, b.const(np.array([8, 256], np.int64), "shape")])
+    w3 = b.const(rng.integers(-127, 128, (256, 4)).astype(i8), "w3")
+    out2 = b.op("QLinearMatMul", [c1r, ys, yzp, w3, b.const(f32(0.004), "w3_scale"),
+                                  b.const(i8(0), "w3_zp"), b.const(f32(0.5), "y3_scale"),
+                                  b.const(u8(64), "y3_zp")], "q_out")
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])]
+    outs = [helper.make_tensor_value_info(out1, TensorProto.FLOAT, [1, 10]),
+            helper.make_tensor_value_info(out2, TensorProto.UINT8, [8, 4])]
+    return b.model(inputs, outs, "quantized"), b.rng
+
+
 MODELS = {
     "mlp": lambda: mlp(1, "mlp"),
     "mlp_b64": lambda: mlp(64, "mlp_b64"),
@@ -244,6 +280,7 @@ MODELS = {
     "bert_base": lambda: bert(12, 768, 12, 3072, 128, 30522, decomposed_ln=True),
     "lstm": lstm,
     "gathers": gathers,
+    "quantized": quantized,
 }
 
 

@@ -1,0 +1,310 @@
+/* Linear quantization: QuantizeLinear / DequantizeLinear (per tensor, or per channel along
+ * `axis` with 1-D scales and zero points), DynamicQuantizeLinear, and the integer products
+ * QLinearMatMul, ConvInteger and QLinearConv, which accumulate in int32 (MatMulInteger,
+ * Conv on int32) and requantize once:
+ *
+ *   quantize:   y = saturate(round_half_even(x / scale) + zero_point)
+ *   dequantize: y = (x - zero_point) * scale
+ *
+ * Scales and zero points may be run-time inputs. Block quantization (block_size) and the
+ * float8 types are not supported. */
+#include "ir/op.h"
+
+#include "ir/dtype.h"
+#include "ir/ops/expand.h"
+
+#include <string.h>
+
+static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
+                             const char *what) {
+  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
+}
+
+/* A scale or zero point (input i) must hold one value, or one per element along axis. */
+static kiln_status check_param(const kiln_graph *g, const kiln_node *n, int i, int axis,
+                               kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0), *p = kiln_node_in(g, n, i);
+  if (!p) return KILN_OK;
+  int64_t numel = kiln_value_numel(p);
+  if (p->rank == 0 || (p->rank == 1 && numel == 1)) return KILN_OK;
+  if (p->rank == 1 && p->dims[0] == x->dims[axis]) return KILN_OK;
+  return fail_node(n, err, KILN_ERR_UNSUPPORTED,
+                   "scales and zero points must be scalars or 1-D along axis (block "
+                   "quantization is not supported)");
+}
+
+static kiln_status quant_axis(const kiln_graph *g, const kiln_node *n, int *axis,
+                              kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  *axis = 0;
+  if (kiln_attr_int(n, "block_size", 0) != 0)
+    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "block quantization is not supported");
+  /* axis matters only for per-axis parameters (1-D, more than one element) */
+  bool per_axis = false;
+  for (int i = 1; i < 3; i++) {
+    const kiln_value *p = kiln_node_in(g, n, i);
+    per_axis = per_axis || (p && p->rank == 1 && p->dims[0] != 1);
+  }
+  if (per_axis && kiln_norm_axis(n, kiln_attr_int(n, "axis", 1), x->rank, axis, err))
+    return err->code;
+  if (check_param(g, n, 1, *axis, err) || check_param(g, n, 2, *axis, err)) return err->code;
+  return KILN_OK;
+}
+
+static kiln_status infer_quantize(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0), *zp = kiln_node_in(g, n, 2);
+  int axis;
+  if (quant_axis(g, n, &axis, err)) return err->code;
+  kiln_dtype t = zp ? zp->dtype : (kiln_dtype)kiln_attr_int(n, "output_dtype", KILN_U8);
+  if (t != KILN_U8 && t != KILN_I8 && t != KILN_U16 && t != KILN_I16)
+    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "quantizes to 8- or 16-bit integers only");
+  if (x->dtype != KILN_F32 && x->dtype != KILN_F16 && x->dtype != KILN_BF16 &&
+      x->dtype != KILN_I32)
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "x must be f32, f16, bf16 or i32");
+  kiln_set_out(g, n, 0, t, x->rank, x->dims);
+  return KILN_OK;
+}
+
+static kiln_status infer_dequantize(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0), *s = kiln_node_in(g, n, 1);
+  int axis;
+  if (quant_axis(g, n, &axis, err)) return err->code;
+  if (!kiln_dtype_is_int(x->dtype) || !kiln_dtype_is_float(s->dtype))
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "x must be integers and x_scale floats");
+  kiln_set_out(g, n, 0, s->dtype, x->rank, x->dims);
+  return KILN_OK;
+}
+
+/* Input i (a scale or zero point) at the element v of x, as type t. */
+static kiln_expr *param(kiln_lower_ctx *c, int i, int axis, kiln_expr *const *v, kiln_dtype t) {
+  kiln_kernel *k = c->k;
+  if (c->n->ninputs <= i || c->in_buf[i] < 0) return kx_const_f(k, t, 0);
+  const kiln_buffer *b = &k->bufs[c->in_buf[i]];
+  kiln_expr *at = kiln_shape_numel(b->rank, b->dims) == 1 ? kx_idx(k, 0) : v[axis];
+  return kx_cast(k, kx_load(k, c->in_buf[i], b->rank ? &at : NULL), t);
+}
+
+static kiln_status lower_quantize(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  int axis;
+  if (quant_axis(c->g, c->n, &axis, c->err)) return c->err->code;
+  kiln_dtype t = k->bufs[c->out_buf[0]].dtype, ct = KILN_F32;
+  kiln_expr *v[KILN_MAX_RANK];
+  kiln_stage *s = kiln_elementwise_stage(k, "quantize", c->out_buf[0], v);
+  kiln_expr *x = kx_cast(k, kx_load(k, c->in_buf[0], v), ct);
+  kiln_expr *q = kx_unary(k, KU_ROUND, kx_binary(k, KB_DIV, x, param(c, 1, axis, v, ct)));
+  q = kx_binary(k, KB_ADD, q, param(c, 2, axis, v, ct));
+  int bits = (int)kiln_dtype_size(t) * 8;
+  bool sgn = kiln_dtype_is_signed(t);
+  double lo = sgn ? -(double)(1 << (bits - 1)) : 0;
+  double hi = sgn ? (double)((1 << (bits - 1)) - 1) : (double)((1 << bits) - 1);
+  q = kx_binary(k, KB_MIN, kx_binary(k, KB_MAX, q, kx_const_f(k, ct, lo)), kx_const_f(k, ct, hi));
+  kiln_stage_store(k, s, v, kx_cast(k, q, t));
+  return KILN_OK;
+}
+
+static kiln_status lower_dequantize(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  int axis;
+  if (quant_axis(c->g, c->n, &axis, c->err)) return c->err->code;
+  kiln_dtype t = k->bufs[c->out_buf[0]].dtype;
+  kiln_dtype ct = t == KILN_F64 ? KILN_F64 : KILN_F32;
+  kiln_expr *v[KILN_MAX_RANK];
+  kiln_stage *s = kiln_elementwise_stage(k, "dequantize", c->out_buf[0], v);
+  /* the difference in integers: exact for int32 data */
+  kiln_expr *x = kx_cast(k, kx_load(k, c->in_buf[0], v), KILN_I64);
+  kiln_expr *d = kx_binary(k, KB_SUB, x, param(c, 2, axis, v, KILN_I64));
+  kiln_expr *y = kx_binary(k, KB_MUL, kx_cast(k, d, ct), param(c, 1, axis, v, ct));
+  kiln_stage_store(k, s, v, kx_cast(k, y, t));
+  return KILN_OK;
+}
+
+/* ---- DynamicQuantizeLinear -------------------------------------------------------------- */
+
+static kiln_status infer_dynamic_quantize(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  if (x->dtype != KILN_F32) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "x must be f32");
+  kiln_set_out(g, n, 0, KILN_U8, x->rank, x->dims);
+  if (n->noutputs > 1) kiln_set_out(g, n, 1, KILN_F32, 0, NULL);
+  if (n->noutputs > 2) kiln_set_out(g, n, 2, KILN_U8, 0, NULL);
+  return KILN_OK;
+}
+
+/* ONNX's function body: the range [min(x, 0), max(x, 0)] maps onto [0, 255]. */
+static kiln_status expand_dynamic_quantize(kiln_graph *g, kiln_block *b, int pos,
+                                           kiln_error *err) {
+  (void)err;
+  const kiln_node *n = &g->nodes[b->nodes[pos]];
+  int x = n->inputs[0], out[3] = {-1, -1, -1};
+  for (int i = 0; i < n->noutputs && i < 3; i++) out[i] = n->outputs[i];
+  kiln_ex e;
+  kiln_ex_begin(&e, g, b, pos, KILN_F32);
+  int zero = kiln_ex_scalar(&e, 0, "zero"), qmax = kiln_ex_scalar(&e, 255, "qmax");
+  int mn = kiln_ex_unary(&e, "ReduceMin", x, "x_min");
+  kiln_ex_attr_i(&e, "keepdims", 0);
+  int mx = kiln_ex_unary(&e, "ReduceMax", x, "x_max");
+  kiln_ex_attr_i(&e, "keepdims", 0);
+  mn = kiln_ex_binary(&e, "Min", mn, zero, "x_min_adjusted");
+  mx = kiln_ex_binary(&e, "Max", mx, zero, "x_max_adjusted");
+  int scale = kiln_ex_node1(&e, "Div", (int[]){kiln_ex_binary(&e, "Sub", mx, mn, "x_range"), qmax},
+                            2, out[1], "scale");
+  int zp_f = kiln_ex_binary(&e, "Sub", zero, kiln_ex_binary(&e, "Div", mn, scale, "min_scaled"),
+                            "zero_point_f");
+  zp_f = kiln_ex_node1(&e, "Clip", (int[]){zp_f, zero, qmax}, 3, -1, "zero_point_clipped");
+  zp_f = kiln_ex_unary(&e, "Round", zp_f, "zero_point_rounded");
+  int zp = kiln_ex_node1(&e, "Cast", &zp_f, 1, out[2], "zero_point");
+  kiln_ex_attr_i(&e, "to", KILN_U8);
+  kiln_ex_node1(&e, "QuantizeLinear", (int[]){x, scale, zp}, 3, out[0], "y");
+  kiln_ex_end(&e);
+  return KILN_OK;
+}
+
+/* ---- QLinearMatMul, ConvInteger, QLinearConv ------------------------------------------ */
+
+/* Output 0 of n shaped as op(a, b) would make it (MatMul's or Conv's rules, with n's
+ * attributes), of type t. */
+static kiln_status infer_as(kiln_graph *g, kiln_node *n, const char *op, int a, int b,
+                            kiln_dtype t, kiln_error *err) {
+  kiln_node c = *n;
+  int in[2] = {a, b};
+  c.inputs = in;
+  c.ninputs = 2;
+  c.noutputs = 1;
+  c.op = kiln_op_find(op);
+  if (c.op->infer(g, &c, err)) return err->code;
+  g->values[n->outputs[0]].dtype = t;
+  return KILN_OK;
+}
+
+static kiln_status infer_qlinear_matmul(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  for (int i = 1; i < 8; i++) {
+    const kiln_value *p = kiln_node_in(g, n, i);
+    if (i != 3 && p && kiln_value_numel(p) != 1)
+      return fail_node(n, err, KILN_ERR_UNSUPPORTED, "scales and zero points must be scalars");
+  }
+  const kiln_value *yzp = kiln_node_in(g, n, 7);
+  return infer_as(g, n, "MatMulInteger", n->inputs[0], n->inputs[3], yzp ? yzp->dtype : KILN_U8, err);
+}
+
+/* Requantizes the int32 `acc`: QuantizeLinear(acc * (s1 * s2 / y_scale), 1, y_zp), the
+ * scale folded first as integer kernels do. */
+static int requantize(kiln_ex *e, int acc, int s1, int s2, int ys, int yzp, int out) {
+  int f = kiln_ex_unary(e, "Cast", acc, "acc_f");
+  kiln_ex_attr_i(e, "to", KILN_F32);
+  int ratio = kiln_ex_binary(e, "Div", kiln_ex_binary(e, "Mul", s1, s2, "scale"), ys, "ratio");
+  int one = kiln_ex_scalar(e, 1, "one");
+  int in[3] = {kiln_ex_binary(e, "Mul", f, ratio, "scaled"), one, yzp};
+  return kiln_ex_node1(e, "QuantizeLinear", in, yzp >= 0 ? 3 : 2, out, "y");
+}
+
+static kiln_status expand_qlinear_matmul(kiln_graph *g, kiln_block *b, int pos,
+                                         kiln_error *err) {
+  (void)err;
+  const kiln_node *n = &g->nodes[b->nodes[pos]];
+  int in[8];
+  for (int i = 0; i < 8; i++) in[i] = i < n->ninputs ? n->inputs[i] : -1;
+  int out = n->outputs[0];
+  kiln_ex e;
+  kiln_ex_begin(&e, g, b, pos, KILN_F32);
+  int acc = kiln_ex_node1(&e, "MatMulInteger", (int[]){in[0], in[3], in[2], in[5]}, 4, -1, "acc");
+  requantize(&e, acc, in[1], in[4], in[6], in[7], out);
+  kiln_ex_end(&e);
+  return KILN_OK;
+}
+
+/* ConvInteger(x, w, x_zp, w_zp) and QLinearConv(x, xs, xzp, w, ws, wzp, ys, yzp, B):
+ * input positions of x, w, their zero points, and (QLinearConv) the scales and bias. */
+typedef struct qconv_io {
+  int x, w, xzp, wzp, xs, ws, ys, yzp, bias;
+} qconv_io;
+
+static qconv_io qconv_inputs(const kiln_node *n) {
+  bool q = strcmp(n->op->name, "QLinearConv") == 0;
+  int at[9];
+  for (int i = 0; i < 9; i++) at[i] = i < n->ninputs ? n->inputs[i] : -1;
+  if (!q) return (qconv_io){at[0], at[1], at[2], at[3], -1, -1, -1, -1, -1};
+  return (qconv_io){at[0], at[3], at[2], at[5], at[1], at[4], at[6], at[7], at[8]};
+}
+
+static kiln_status infer_qconv(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  qconv_io io = qconv_inputs(n);
+  const kiln_value *x = &g->values[io.x], *w = &g->values[io.w];
+  if (x->rank < 3 || w->rank != x->rank || !kiln_dtype_is_int(x->dtype) ||
+      !kiln_dtype_is_int(w->dtype) || kiln_dtype_size(x->dtype) != 1 ||
+      kiln_dtype_size(w->dtype) != 1)
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "x and w must be 8-bit integer tensors "
+                                                     "of the same rank >= 3");
+  int zps[3] = {io.xzp, io.xs, io.ys};
+  for (int i = 0; i < 3; i++)
+    if (zps[i] >= 0 && kiln_value_numel(&g->values[zps[i]]) != 1)
+      return fail_node(n, err, KILN_ERR_UNSUPPORTED, "x's scale and zero point and y's must "
+                                                     "be scalars");
+  kiln_dtype t = io.yzp >= 0 ? g->values[io.yzp].dtype : io.ys >= 0 ? KILN_U8 : KILN_I32;
+  return infer_as(g, n, "Conv", io.x, io.w, t, err);
+}
+
+/* x - x_zp and w - w_zp in int32 (w_zp per output channel reshaped to [M, 1, ...]), an
+ * int32 Conv with the node's attributes, then for QLinearConv the bias (int32, scaled by
+ * xs * ws like the accumulator) and requantization. */
+static kiln_status expand_qconv(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
+  (void)err;
+  const kiln_node *n = &g->nodes[b->nodes[pos]];
+  qconv_io io = qconv_inputs(n);
+  int rank = g->values[io.w].rank, out = n->outputs[0];
+  bool q = io.xs >= 0;
+  kiln_ex e;
+  kiln_ex_begin(&e, g, b, pos, KILN_F32);
+  int ops[2] = {io.x, io.w}, zps[2] = {io.xzp, io.wzp};
+  const char *names[2] = {"x_i32", "w_i32"};
+  for (int i = 0; i < 2; i++) {
+    ops[i] = kiln_ex_unary(&e, "Cast", ops[i], names[i]);
+    kiln_ex_attr_i(&e, "to", KILN_I32);
+    if (zps[i] < 0) continue;
+    int zp = kiln_ex_unary(&e, "Cast", zps[i], "zero_point_i32");
+    kiln_ex_attr_i(&e, "to", KILN_I32);
+    if (i == 1) { /* per output channel: [M] -> [M, 1, ...] */
+      int64_t axes[4] = {1, 2, 3, 4};
+      zp = kiln_ex_binary(&e, "Unsqueeze", zp, kiln_ex_ints(&e, rank - 1, axes), "w_zp");
+    }
+    ops[i] = kiln_ex_binary(&e, "Sub", ops[i], zp, names[i]);
+  }
+  int in[3] = {ops[0], ops[1], -1};
+  int acc = kiln_ex_node1(&e, "Conv", in, 2, q ? -1 : out, "acc");
+  kiln_ex_take_attrs(&e);
+  if (q) {
+    if (io.bias >= 0) { /* B [M] in int32 with scale xs * ws: add it before scaling */
+      int64_t axes[4] = {1, 2, 3, 4};
+      int bb = kiln_ex_binary(&e, "Unsqueeze", io.bias, kiln_ex_ints(&e, rank - 2, axes), "bias");
+      acc = kiln_ex_binary(&e, "Add", acc, bb, "acc_bias");
+    }
+    int ws = io.ws;
+    if (kiln_value_numel(&g->values[ws]) > 1) {
+      int64_t axes[4] = {1, 2, 3, 4};
+      ws = kiln_ex_binary(&e, "Unsqueeze", ws, kiln_ex_ints(&e, rank - 2, axes), "w_scale");
+    }
+    requantize(&e, acc, io.xs, ws, io.ys, io.yzp, out);
+  }
+  kiln_ex_end(&e);
+  return KILN_OK;
+}
+
+static const kiln_attr_spec quant_attrs[] = {
+    {"axis", KILN_ATTR_INT, false},       {"block_size", KILN_ATTR_INT, false},
+    {"output_dtype", KILN_ATTR_INT, false}, {"saturate", KILN_ATTR_INT, false},
+    {"precision", KILN_ATTR_INT, false},  {NULL}};
+static const kiln_attr_spec conv_attrs[] = {
+    {"auto_pad", KILN_ATTR_STRING, false}, {"dilations", KILN_ATTR_INTS, false},
+    {"group", KILN_ATTR_INT, false},       {"kernel_shape", KILN_ATTR_INTS, false},
+    {"pads", KILN_ATTR_INTS, false},       {"strides", KILN_ATTR_INTS, false},
+    {NULL}};
+
+const kiln_op_def kiln_ops_quant[] = {
+    {"QuantizeLinear", 2, 3, 1, 1, quant_attrs, infer_quantize, lower_quantize, NULL, 0},
+    {"DequantizeLinear", 2, 3, 1, 1, quant_attrs, infer_dequantize, lower_dequantize, NULL, 0},
+    {"DynamicQuantizeLinear", 1, 1, 1, 3, NULL, infer_dynamic_quantize, NULL,
+     expand_dynamic_quantize, 0},
+    {"QLinearMatMul", 8, 8, 1, 1, NULL, infer_qlinear_matmul, NULL, expand_qlinear_matmul, 0},
+    {"ConvInteger", 2, 4, 1, 1, conv_attrs, infer_qconv, NULL, expand_qconv, 0},
+    {"QLinearConv", 8, 9, 1, 1, conv_attrs, infer_qconv, NULL, expand_qconv, 0},
+    {NULL},
+};
