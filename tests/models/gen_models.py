@@ -270,6 +270,31 @@ def quantized():
     return b.model(inputs, outs, "quantized"), b.rng
 
 
+def einsums():
+    """Einsum equations of every kind kiln lowers as one stage: attention's batched
+    products, implicit outputs, "..." with broadcasting, diagonals, three operands."""
+    b = Builder(seed=13)
+    cases = [("bhqd,bhkd->bhqk", [[2, 3, 4, 8], [2, 3, 5, 8]]),
+             ("i,j->ij", [[4], [5]]),
+             ("ij,jk", [[4, 6], [6, 3]]),
+             ("...ij,jk->...ik", [[2, 1, 4, 6], [6, 3]]),
+             ("...i,...i->...", [[2, 1, 4], [1, 3, 4]]),
+             ("ij,jk,kl->il", [[3, 4], [4, 5], [5, 2]]),
+             ("ii", [[5, 5]]),
+             ("Ab,bC->CA", [[3, 4], [4, 2]]),
+             ("bij->bji", [[2, 3, 4]])]
+    inputs, outs = [], []
+    for i, (eq, shapes) in enumerate(cases):
+        names = []
+        for j, shape in enumerate(shapes):
+            names.append(f"e{i}_{j}")
+            inputs.append(helper.make_tensor_value_info(names[-1], TensorProto.FLOAT, shape))
+        y = b.op("Einsum", names, f"einsum{i}", equation=eq)
+        shape = np.einsum(eq, *[np.zeros(sh, np.float32) for sh in shapes]).shape
+        outs.append(helper.make_tensor_value_info(y, TensorProto.FLOAT, list(shape)))
+    return b.model(inputs, outs, "einsums"), b.rng
+
+
 MODELS = {
     "mlp": lambda: mlp(1, "mlp"),
     "mlp_b64": lambda: mlp(64, "mlp_b64"),
@@ -281,6 +306,7 @@ MODELS = {
     "lstm": lstm,
     "gathers": gathers,
     "quantized": quantized,
+    "einsums": einsums,
 }
 
 
