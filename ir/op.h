@@ -111,6 +111,9 @@ kiln_status kiln_norm_axis(const kiln_node *n, int64_t axis, int rank, int *out,
 /* Lowering helpers. Index expressions that read buffer `buf` (rank r) broadcast against an
  * output of rank out_rank indexed by vars[]: dims of size 1 read index 0. */
 kiln_expr *kiln_load_broadcast(kiln_kernel *k, int buf, int out_rank, kiln_expr *const *vars);
+/* A data-dependent index idx into a dim of size n, read from node input `in`: checked at
+ * run time (-n..-1 count from the end), failing with the node's and the input's names. */
+kiln_expr *kiln_checked_index(kiln_lower_ctx *c, int in, kiln_expr *idx, int64_t n);
 /* A stage over every element of output buffer `out` with one spatial axis per dim; vars[d]
  * receives kx_var of axis d. */
 kiln_stage *kiln_elementwise_stage(kiln_kernel *k, const char *name, int out, kiln_expr **vars);

@@ -134,6 +134,28 @@ static void loss_targets(void) {
   expect_run(text, ins, outs, sizeof y, KILN_ERR_INVALID_INPUT, msg);
 }
 
+/* GatherND's index tuples and ReverseSequence's lengths are checked like Gather's indices. */
+static void gather_nd_and_lengths(void) {
+  const char *gnd = "model m(a: f32[2, 3], i: i64[2, 2]) { return y = GatherND(a, i) }";
+  float a[6] = {1, 2, 3, 4, 5, 6}, y[6];
+  int64_t idx[4] = {1, 2, 0, -1};
+  const void *ins[2] = {a, idx};
+  void *outs[1] = {y};
+  expect_run(gnd, ins, outs, 2 * sizeof(float), KILN_OK, NULL);
+  CHECK(y[0] == 6 && y[1] == 3);
+  idx[1] = 3;
+  const char *msg[] = {"(GatherND)", "input 'i'", "index 3 ", NULL};
+  expect_run(gnd, ins, outs, 2 * sizeof(float), KILN_ERR_INVALID_INPUT, msg);
+  const char *rs = "model m(a: f32[3, 2], n: i64[2]) { return y = ReverseSequence(a, n) }";
+  int64_t lens[2] = {3, 1};
+  ins[1] = lens;
+  expect_run(rs, ins, outs, sizeof y, KILN_OK, NULL);
+  CHECK(y[0] == 5 && y[2] == 3 && y[4] == 1 && y[1] == 2 && y[3] == 4 && y[5] == 6);
+  lens[1] = 4; /* longer than the time axis */
+  const char *msg2[] = {"(ReverseSequence)", "input 'n'", NULL};
+  expect_run(rs, ins, outs, sizeof y, KILN_ERR_INVALID_INPUT, msg2);
+}
+
 /* An embedding looked up by float ids: NaN is 0 (in range), 1e30 saturates (out). */
 static void float_ids(void) {
   const char *text =
@@ -267,6 +289,7 @@ int main(void) {
   gather_other_dtypes();
   gather_elements();
   loss_targets();
+  gather_nd_and_lengths();
   float_ids();
   constant_indices();
   integer_division();

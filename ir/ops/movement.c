@@ -18,7 +18,7 @@ static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status co
 /* An index read from input `in` of a dim of size n: checked at run time (ONNX makes an
  * index outside [-n, n) an error), a negative one counting from the end. An empty dim
  * has no valid index, so it fails here when there is any index to look up. */
-static kiln_expr *data_index(kiln_lower_ctx *c, int in, kiln_expr *idx, int64_t n) {
+kiln_expr *kiln_checked_index(kiln_lower_ctx *c, int in, kiln_expr *idx, int64_t n) {
   const kiln_value *v = kiln_node_in(c->g, c->n, in);
   char what[512];
   snprintf(what, sizeof what, "node '%s' (%s): input '%s'", c->n->name, c->n->op_type,
@@ -287,7 +287,7 @@ static kiln_status lower_gather(kiln_lower_ctx *c) {
   if (check_gather_axis(c, x->dims[axis])) return c->err->code;
   kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK];
   kiln_stage *s = kiln_elementwise_stage(k, "gather", c->out_buf[0], v);
-  kiln_expr *at = data_index(c, 1, kx_load(k, c->in_buf[1], v + axis), x->dims[axis]);
+  kiln_expr *at = kiln_checked_index(c, 1, kx_load(k, c->in_buf[1], v + axis), x->dims[axis]);
   for (int d = 0; d < x->rank; d++)
     idx[d] = d < axis ? v[d] : d == axis ? at : v[d + ind->rank - 1];
   kiln_stage_store(k, s, v, kx_load(k, c->in_buf[0], idx));
@@ -318,7 +318,7 @@ static kiln_status lower_gather_elements(kiln_lower_ctx *c) {
   kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK];
   kiln_stage *s = kiln_elementwise_stage(k, "gather_elements", c->out_buf[0], v);
   for (int d = 0; d < x->rank; d++) idx[d] = v[d];
-  idx[axis] = data_index(c, 1, kx_load(k, c->in_buf[1], v), x->dims[axis]);
+  idx[axis] = kiln_checked_index(c, 1, kx_load(k, c->in_buf[1], v), x->dims[axis]);
   kiln_stage_store(k, s, v, kx_load(k, c->in_buf[0], idx));
   return KILN_OK;
 }
