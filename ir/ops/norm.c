@@ -1,10 +1,12 @@
 /* Normalizations: BatchNormalization (inference and training forms),
  * InstanceNormalization, LayerNormalization, LpNormalization, LRN. Statistics are
  * reduction stages into keepdims-shaped buffers (temporaries, or the op's own Mean /
- * InvStdDev outputs), then one elementwise stage normalizes. */
+ * InvStdDev outputs), then one elementwise stage normalizes. MeanVarianceNormalization
+ * expands into reductions as ONNX's function body does. */
 #include "ir/op.h"
 
 #include "ir/dtype.h"
+#include "ir/ops/expand.h"
 
 #include <string.h>
 
@@ -278,7 +280,44 @@ static const kiln_attr_spec lrn_attrs[] = {{"alpha", KILN_ATTR_FLOAT, false},
                                            {"size", KILN_ATTR_INT, true},
                                            {NULL}};
 
+/* (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9) over `axes` (default 0, 2, 3) */
+static kiln_status expand_mvn(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
+  const kiln_node *n = &g->nodes[b->nodes[pos]];
+  const kiln_value *xv = kiln_node_in(g, n, 0);
+  const int64_t *axes, dflt[3] = {0, 2, 3};
+  int na = kiln_attr_ints(n, "axes", &axes);
+  if (na < 0) axes = dflt, na = 3;
+  if (na > KILN_MAX_RANK) return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): too "
+                                           "many axes", n->name, n->op_type);
+  int64_t ax[KILN_MAX_RANK];
+  for (int i = 0; i < na; i++) {
+    int a;
+    if (kiln_norm_axis(n, axes[i], xv->rank, &a, err)) return err->code;
+    ax[i] = a;
+  }
+  int x = n->inputs[0], y = n->outputs[0];
+  kiln_ex e;
+  kiln_ex_begin(&e, g, b, pos, xv->dtype);
+  int64_t dim = na;
+  int axes_c = kiln_ex_const(&e, "axes", KILN_I64, 1, &dim, NULL);
+  for (int i = 0; i < na; i++) ((int64_t *)g->values[axes_c].data)[i] = ax[i];
+  int mean = kiln_ex_binary(&e, "ReduceMean", x, axes_c, "mean");
+  int sq = kiln_ex_binary(&e, "Mul", x, x, "x_squared");
+  int mean_sq = kiln_ex_binary(&e, "ReduceMean", sq, axes_c, "mean_of_squares");
+  int mean2 = kiln_ex_binary(&e, "Mul", mean, mean, "mean_squared");
+  int var = kiln_ex_binary(&e, "Sub", mean_sq, mean2, "variance");
+  int std = kiln_ex_binary(&e, "Add", kiln_ex_unary(&e, "Sqrt", var, "std"),
+                           kiln_ex_scalar(&e, 1e-9, "epsilon"), "std_eps");
+  kiln_ex_node1(&e, "Div", (int[]){kiln_ex_binary(&e, "Sub", x, mean, "centered"), std}, 2, y,
+                "normalized");
+  kiln_ex_end(&e);
+  return KILN_OK;
+}
+
+static const kiln_attr_spec mvn_attrs[] = {{"axes", KILN_ATTR_INTS, false}, {NULL}};
+
 const kiln_op_def kiln_ops_norm[] = {
+    {"MeanVarianceNormalization", 1, 1, 1, 1, mvn_attrs, infer_same, NULL, expand_mvn, 0},
     {"BatchNormalization", 5, 5, 1, 3, batchnorm_attrs, infer_batchnorm, lower_batchnorm, NULL, 0},
     {"InstanceNormalization", 3, 3, 1, 1, eps_attrs, infer_same, lower_instancenorm, NULL, 0},
     {"LayerNormalization", 2, 3, 1, 3, layernorm_attrs, infer_layernorm, lower_layernorm, NULL, 0},
