@@ -156,6 +156,31 @@ static void gather_nd_and_lengths(void) {
   expect_run(rs, ins, outs, sizeof y, KILN_ERR_INVALID_INPUT, msg2);
 }
 
+/* Scatter indices are checked; updates smaller than the data (ScatterElements) land only
+ * where they are; duplicates with reduction add all count. */
+static void scatters(void) {
+  const char *nd = "model m(a: f32[3, 2], i: i64[2, 1], u: f32[2, 2]) "
+                   "{ return y = ScatterND(a, i, u, reduction=\"add\") }";
+  float a[6] = {1, 2, 3, 4, 5, 6}, u[4] = {10, 20, 30, 40}, y[6];
+  int64_t idx[2] = {2, -1};
+  const void *ins[3] = {a, idx, u};
+  void *outs[1] = {y};
+  expect_run(nd, ins, outs, sizeof y, KILN_OK, NULL);
+  CHECK(y[0] == 1 && y[1] == 2 && y[4] == 45 && y[5] == 66); /* both rows land on row 2 */
+  idx[0] = 3;
+  const char *msg[] = {"(ScatterND)", "input 'i'", "index 3 ", NULL};
+  expect_run(nd, ins, outs, sizeof y, KILN_ERR_INVALID_INPUT, msg);
+  const char *el = "model m(a: f32[3, 2], i: i64[1, 2], u: f32[1, 2]) "
+                   "{ return y = ScatterElements(a, i, u, axis=1) }";
+  int64_t ei[2] = {1, 0};
+  ins[1] = ei;
+  expect_run(el, ins, outs, sizeof y, KILN_OK, NULL);
+  CHECK(y[0] == 20 && y[1] == 10 && y[2] == 3 && y[3] == 4 && y[4] == 5 && y[5] == 6);
+  ei[1] = -3;
+  const char *msg2[] = {"(ScatterElements)", "index -3 ", NULL};
+  expect_run(el, ins, outs, sizeof y, KILN_ERR_INVALID_INPUT, msg2);
+}
+
 /* An embedding looked up by float ids: NaN is 0 (in range), 1e30 saturates (out). */
 static void float_ids(void) {
   const char *text =
@@ -290,6 +315,7 @@ int main(void) {
   gather_elements();
   loss_targets();
   gather_nd_and_lengths();
+  scatters();
   float_ids();
   constant_indices();
   integer_division();

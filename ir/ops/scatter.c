@@ -1,0 +1,202 @@
+/* ScatterND, ScatterElements (and the older Scatter) written as gathers: each output
+ * element looks for the updates that land on it, so no stage stores at a data-dependent
+ * position and every stage stays parallel and race-free whatever the indices hold.
+ *
+ *   reduction none: j = the last update whose index matches (a max reduction of j, -1 if
+ *                   none), then out = j >= 0 ? updates[j] : data
+ *   add/mul/max/min: out = data op (op over the matching updates)
+ *
+ * An element looks at every index tuple (ScatterND) or every index along the axis
+ * (ScatterElements): O(outputs x indices), fine for the sparse updates models make (a KV
+ * cache row, a few positions) and correct for any. Indices are checked at run time. */
+#include "ir/op.h"
+
+#include "ir/dtype.h"
+
+#include <string.h>
+
+static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
+                             const char *what) {
+  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
+}
+
+static kiln_status get_reduction(const kiln_node *n, kiln_reduce_op *r, kiln_error *err) {
+  const char *s = kiln_attr_str(n, "reduction", "none");
+  *r = KR_NONE;
+  static const struct { const char *name; kiln_reduce_op op; } ops[] = {
+      {"none", KR_NONE}, {"add", KR_SUM}, {"mul", KR_PROD}, {"max", KR_MAX}, {"min", KR_MIN}};
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    if (strcmp(s, ops[i].name) == 0) {
+      *r = ops[i].op;
+      return KILN_OK;
+    }
+  return fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                   "reduction must be none, add, mul, max or min");
+}
+
+static kiln_status infer_scatter_nd(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0), *ind = kiln_node_in(g, n, 1);
+  const kiln_value *u = kiln_node_in(g, n, 2);
+  kiln_reduce_op r;
+  if (get_reduction(n, &r, err)) return err->code;
+  if (!kiln_dtype_is_int(ind->dtype) || ind->rank < 1 || u->dtype != x->dtype)
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs integer indices and updates of "
+                                                     "the data's type");
+  int64_t m = ind->dims[ind->rank - 1];
+  if (m < 1 || m > x->rank || u->rank != ind->rank - 1 + x->rank - m)
+    return fail_node(n, err, KILN_ERR_SHAPE, "the index tuples do not fit the data's rank");
+  for (int d = 0; d < u->rank; d++) {
+    int64_t want = d < ind->rank - 1 ? ind->dims[d] : x->dims[m + d - (ind->rank - 1)];
+    if (u->dims[d] != want)
+      return fail_node(n, err, KILN_ERR_SHAPE, "updates must be indices.shape[:-1] + "
+                                               "data.shape[m:]");
+  }
+  kiln_set_out(g, n, 0, x->dtype, x->rank, x->dims);
+  return KILN_OK;
+}
+
+static kiln_status lower_scatter_nd(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  kiln_reduce_op r;
+  if (get_reduction(c->n, &r, c->err)) return c->err->code;
+  const kiln_buffer *x = &k->bufs[c->in_buf[0]], *ind = &k->bufs[c->in_buf[1]];
+  int q = ind->rank - 1, m = (int)ind->dims[q];
+  /* stage: the output's (none: its first m dims') axes, then one reduction axis per
+   * leading dim of indices; match = every tuple element equals the output's coordinate */
+  int out = c->out_buf[0], jm = -1;
+  int srank = r == KR_NONE ? m : x->rank;
+  if (r == KR_NONE)
+    jm = kiln_kernel_add_buffer(k, "last", KILN_BUF_TEMP, -1, KILN_I64, m, x->dims);
+  kiln_stage *s = kiln_kernel_add_stage(k, jm >= 0 ? "scatter_find" : "scatter",
+                                        jm >= 0 ? jm : out);
+  kiln_expr *v[KILN_MAX_RANK], *j[KILN_MAX_RANK], *at[KILN_MAX_RANK];
+  for (int d = 0; d < srank; d++) v[d] = kx_var(k, kiln_stage_axis(s, x->dims[d], false));
+  for (int d = 0; d < q; d++) j[d] = at[d] = kx_var(k, kiln_stage_axis(s, ind->dims[d], true));
+  kiln_expr *match = NULL;
+  for (int t = 0; t < m; t++) {
+    at[q] = kx_idx(k, t);
+    kiln_expr *i = kiln_checked_index(c, 1, kx_load(k, c->in_buf[1], at), x->dims[t]);
+    match = kx_and(k, match, kx_binary(k, KB_EQ, i, v[t]));
+  }
+  if (r == KR_NONE) { /* the flat number of the last matching tuple, or -1 */
+    kiln_expr *flat = kx_idx(k, 0);
+    for (int d = 0; d < q; d++) flat = kx_add(k, kx_muli(k, flat, ind->dims[d]), j[d]);
+    s->reduce = KR_MAX;
+    s->init = kx_idx(k, -1);
+    kiln_stage_store(k, s, v, kx_select(k, match, flat, kx_idx(k, -1)));
+    /* out = last >= 0 ? updates[last as tuple coords, v[m:]] : data */
+    kiln_expr *w[KILN_MAX_RANK], *ui[KILN_MAX_RANK];
+    s = kiln_elementwise_stage(k, "scatter", out, w);
+    kiln_expr *last = kx_load(k, jm, w), *rest = last;
+    for (int d = q - 1; d >= 0; d--) { /* unflatten; -1 reads tuple 0 but is not selected */
+      kiln_expr *e = kx_idx(k, ind->dims[d]);
+      kiln_expr *neg = kx_binary(k, KB_LT, rest, kx_idx(k, 0));
+      kiln_expr *safe = kx_select(k, neg, kx_idx(k, 0), rest);
+      ui[d] = kx_binary(k, KB_MOD, safe, e);
+      rest = kx_binary(k, KB_DIV, safe, e);
+    }
+    for (int d = m; d < x->rank; d++) ui[q + d - m] = w[d];
+    kiln_expr *upd = kx_load(k, c->in_buf[2], ui);
+    kiln_expr *found = kx_binary(k, KB_GE, last, kx_idx(k, 0));
+    kiln_stage_store(k, s, w, kx_select(k, found, upd, kx_load(k, c->in_buf[0], w)));
+    return KILN_OK;
+  }
+  kiln_expr *ui[KILN_MAX_RANK];
+  for (int d = 0; d < q; d++) ui[d] = j[d];
+  for (int d = m; d < x->rank; d++) ui[q + d - m] = v[d];
+  kiln_expr *upd = kx_load(k, c->in_buf[2], ui);
+  s->reduce = r;
+  s->init = kx_load(k, c->in_buf[0], v);
+  kiln_stage_store(k, s, v, kx_select(k, match, upd, kx_reduce_identity(k, r, x->dtype)));
+  return KILN_OK;
+}
+
+/* ---- ScatterElements, Scatter ---------------------------------------------------------- */
+
+static kiln_status infer_scatter_elements(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0), *ind = kiln_node_in(g, n, 1);
+  const kiln_value *u = kiln_node_in(g, n, 2);
+  kiln_reduce_op r;
+  int axis;
+  if (get_reduction(n, &r, err)) return err->code;
+  if (kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x->rank, &axis, err)) return err->code;
+  if (!kiln_dtype_is_int(ind->dtype) || u->dtype != x->dtype || ind->rank != x->rank ||
+      u->rank != x->rank)
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs integer indices and updates of "
+                                                     "the data's type and rank");
+  for (int d = 0; d < x->rank; d++)
+    if (ind->dims[d] != u->dims[d] || (d != axis && u->dims[d] > x->dims[d]))
+      return fail_node(n, err, KILN_ERR_SHAPE,
+                       "indices and updates must agree and fit the data");
+  kiln_set_out(g, n, 0, x->dtype, x->rank, x->dims);
+  return KILN_OK;
+}
+
+/* out[p] gathers the updates u[p with p[axis] := j] whose index is p[axis], over j; the
+ * other coordinates of p must be inside the updates. */
+static kiln_status lower_scatter_elements(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  kiln_reduce_op r;
+  int axis;
+  if (get_reduction(c->n, &r, c->err)) return c->err->code;
+  const kiln_buffer *x = &k->bufs[c->in_buf[0]], *u = &k->bufs[c->in_buf[2]];
+  if (kiln_norm_axis(c->n, kiln_attr_int(c->n, "axis", 0), x->rank, &axis, c->err))
+    return c->err->code;
+  int out = c->out_buf[0], jm = -1;
+  if (r == KR_NONE)
+    jm = kiln_kernel_add_buffer(k, "last", KILN_BUF_TEMP, -1, KILN_I64, x->rank, x->dims);
+  kiln_stage *s = kiln_kernel_add_stage(k, jm >= 0 ? "scatter_find" : "scatter",
+                                        jm >= 0 ? jm : out);
+  kiln_expr *v[KILN_MAX_RANK], *ui[KILN_MAX_RANK], *inside = NULL;
+  for (int d = 0; d < x->rank; d++) v[d] = kx_var(k, kiln_stage_axis(s, x->dims[d], false));
+  kiln_expr *j = kx_var(k, kiln_stage_axis(s, u->dims[axis], true));
+  for (int d = 0; d < x->rank; d++) {
+    ui[d] = d == axis ? j : v[d];
+    if (d != axis && u->dims[d] < x->dims[d])
+      inside = kx_and(k, inside, kx_in_range(k, v[d], u->dims[d]));
+  }
+  /* coordinates outside the updates read element 0 (never selected) */
+  kiln_expr *safe[KILN_MAX_RANK];
+  for (int d = 0; d < x->rank; d++)
+    safe[d] = d != axis && u->dims[d] < x->dims[d]
+                  ? kx_select(k, kx_in_range(k, v[d], u->dims[d]), v[d], kx_idx(k, 0))
+                  : ui[d];
+  kiln_expr *i = kiln_checked_index(c, 1, kx_load(k, c->in_buf[1], safe), x->dims[axis]);
+  kiln_expr *match = kx_and(k, inside, kx_binary(k, KB_EQ, i, v[axis]));
+  if (r == KR_NONE) {
+    s->reduce = KR_MAX;
+    s->init = kx_idx(k, -1);
+    kiln_stage_store(k, s, v, kx_select(k, match, j, kx_idx(k, -1)));
+    kiln_expr *w[KILN_MAX_RANK], *wi[KILN_MAX_RANK];
+    s = kiln_elementwise_stage(k, "scatter", out, w);
+    kiln_expr *last = kx_load(k, jm, w);
+    kiln_expr *found = kx_binary(k, KB_GE, last, kx_idx(k, 0));
+    for (int d = 0; d < x->rank; d++) {
+      kiln_expr *in = kx_in_range(k, w[d], u->dims[d]);
+      wi[d] = d == axis                  ? kx_select(k, found, last, kx_idx(k, 0))
+              : u->dims[d] < x->dims[d] ? kx_select(k, in, w[d], kx_idx(k, 0))
+                                        : w[d];
+    }
+    kiln_expr *upd = kx_load(k, c->in_buf[2], wi);
+    kiln_stage_store(k, s, w, kx_select(k, found, upd, kx_load(k, c->in_buf[0], w)));
+    return KILN_OK;
+  }
+  s->reduce = r;
+  s->init = kx_load(k, c->in_buf[0], v);
+  kiln_expr *upd = kx_load(k, c->in_buf[2], safe);
+  kiln_stage_store(k, s, v, kx_select(k, match, upd, kx_reduce_identity(k, r, x->dtype)));
+  return KILN_OK;
+}
+
+static const kiln_attr_spec nd_attrs[] = {{"reduction", KILN_ATTR_STRING, false}, {NULL}};
+static const kiln_attr_spec elements_attrs[] = {
+    {"axis", KILN_ATTR_INT, false}, {"reduction", KILN_ATTR_STRING, false}, {NULL}};
+
+const kiln_op_def kiln_ops_scatter[] = {
+    {"ScatterND", 3, 3, 1, 1, nd_attrs, infer_scatter_nd, lower_scatter_nd, NULL, 0},
+    {"ScatterElements", 3, 3, 1, 1, elements_attrs, infer_scatter_elements,
+     lower_scatter_elements, NULL, 0},
+    {"Scatter", 3, 3, 1, 1, elements_attrs, infer_scatter_elements, lower_scatter_elements,
+     NULL, 0},
+    {NULL},
+};
