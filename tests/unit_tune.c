@@ -65,7 +65,8 @@ static void check_applied(const kiln_options *opts, const char *log_path, bool d
 
 static void run(const kiln_options *opts, int corrupt_every, const char *path) {
   unlink(path);
-  kiln_tune_options t = {5.0, path, 1, NULL, NULL, corrupt_every, 0, 0}; /* 5 s: margin for a busy machine */
+  /* 5 s: a margin for a busy machine */
+  kiln_tune_options t = {5.0, path, 1, NULL, NULL, corrupt_every, 0, 0};
   kiln_tune_result r;
   kiln_error err = {0};
   kiln_status st = kiln_tune(MODEL, opts, &t, &r, &err);
