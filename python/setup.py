@@ -21,9 +21,14 @@ def build_library(build_dir):
     if not os.path.isfile(os.path.join(REPO, "include", "kiln.h")):
         raise SystemExit(f"kiln: {REPO} is not kiln's repository; build the package from "
                          f"its python/ folder, or set KILN_LIBRARY to a built {SONAME}")
-    subprocess.check_call(["cmake", "-S", REPO, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release"])
-    subprocess.check_call(["cmake", "--build", build_dir, "--target", "kiln_shared",
-                           "-j", str(os.cpu_count() or 1)])
+    for command in (["cmake", "-S", REPO, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release"],
+                    ["cmake", "--build", build_dir, "--target", "kiln_shared",
+                     "-j", str(os.cpu_count() or 1)]):
+        try:
+            subprocess.check_call(command)
+        except (OSError, subprocess.CalledProcessError) as e:
+            raise SystemExit(f"kiln: building the C library failed: {' '.join(command)}: {e} "
+                             f"(tools/setup.sh installs what it needs)") from None
     return os.path.join(build_dir, SONAME)
 
 

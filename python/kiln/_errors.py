@@ -7,10 +7,13 @@ class KilnError(Exception):
     `code` its number, `message` kiln's message naming the node, tensor or file."""
 
     def __init__(self, status, code, message):
-        super().__init__(f"{status}: {message}")
+        super().__init__(status, code, message)  # the arguments again: pickle needs them
         self.status = status
         self.code = code
         self.message = message
+
+    def __str__(self):
+        return f"{self.status}: {self.message}"
 
 
 def check(status, err):

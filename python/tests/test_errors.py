@@ -1,5 +1,6 @@
 """kiln's errors as KilnError (status name and message), argument errors as Python's."""
 import os
+import pickle
 
 import numpy as np
 import pytest
@@ -17,6 +18,8 @@ def kiln_error(status, message, call, *args, **kwargs):
         call(*args, **kwargs)
     assert e.value.status == status and message in e.value.message
     assert str(e.value) == f"{status}: {e.value.message}"
+    copy = pickle.loads(pickle.dumps(e.value))  # crosses process boundaries (multiprocessing)
+    assert (copy.status, copy.code, copy.message) == (e.value.status, e.value.code, e.value.message)
     return e.value
 
 

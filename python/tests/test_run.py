@@ -111,6 +111,25 @@ def test_bad_out(add):
         add.run([a, b], out=[c, read_only])
 
 
+def test_runs_from_many_threads(add):
+    """One model run by four threads at once, each on its own inputs."""
+    failures = []
+
+    def work(seed):
+        for i in range(20):
+            a, b = operands(seed * 100 + i)
+            c, d = add.run([a, b])
+            if not (np.array_equal(c, a + b) and np.array_equal(d, -(a + b))):
+                failures.append((seed, i))
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+
+
 SLOW = b"""
 model slow(x: f32[512, 1024]) seed 1 {
   param w: f32[1024, 1024] = normal(0, 0.03)
