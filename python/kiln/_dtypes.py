@@ -22,6 +22,16 @@ def to_numpy(kiln_dtype):
         raise TypeError(f"kiln dtype {kiln_dtype} has no numpy dtype") from None
 
 
+def from_numpy(dtype):
+    """The kiln_dtype number of a numpy dtype (a "bfloat16" one is bf16)."""
+    if is_bfloat16(dtype):
+        return BF16
+    for number, t in _NUMPY.items():
+        if number != BF16 and np.dtype(t) == dtype.newbyteorder("="):
+            return number
+    raise TypeError(f"kiln has no element type for numpy's {dtype}")
+
+
 def is_bfloat16(dtype):
     """Whether a numpy dtype is a bfloat16 of another package (ml_dtypes)."""
     return dtype.name == "bfloat16" and dtype.itemsize == 2

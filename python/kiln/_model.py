@@ -112,7 +112,8 @@ class Model:
         of arrays or anything numpy.asarray takes) and returns its outputs as a list of
         numpy arrays: `out`'s arrays when given (a dict or list of C-contiguous arrays of
         the outputs' dtypes and shapes, filled in place), else new ones."""
-        arrays = [_as_input(t, v) for t, v in zip(self.inputs, _by_order(self.inputs, inputs, "input"))]
+        given = _by_order(self.inputs, inputs, "input")
+        arrays = [_as_input(t, v) for t, v in zip(self.inputs, given)]
         if out is None:
             results = [np.empty(t.shape, t.dtype) for t in self.outputs]
         else:

@@ -28,7 +28,8 @@ def test_compile_errors(tmp_path):
     e = kiln_error("NO_SUCH_FILE", f"cannot open '{missing}'", kiln.compile, missing)
     assert e.code == 2  # KILN_ERR_NO_SUCH_FILE
     kiln_error("INVALID_MODEL", "not a valid ONNX model", kiln.compile, b"\x08\x07\x12\x03abc\xff")
-    kiln_error("INVALID_MODEL", "<buffer>:1:", kiln.compile, b"model f(x: f32[4]) { return y = x + }")
+    kiln_error("INVALID_MODEL", "<buffer>:1:", kiln.compile,
+               b"model f(x: f32[4]) { return y = x + }")
     kiln_error("SHAPE", "input 'x' dim 0 ('N')", kiln.compile, FREE)
     kiln_error("SHAPE", "input 'x' dim 1 is 4, but was given 5", kiln.compile, FREE,
                shapes={"x": (2, 5)})

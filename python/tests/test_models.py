@@ -58,6 +58,23 @@ def test_shapes_bind_free_dims():
         assert_close(m.run({"x": x})[0], ort_run(data, {"x": x})[0])
 
 
+def test_values_become_constants():
+    """A shape input given at compile time: the model keeps only its other input."""
+    data = onnx_model([helper.make_node("Reshape", ["x", "shape"], ["y"])],
+                      [("x", TensorProto.FLOAT, [2, 6]), ("shape", TensorProto.INT64, [2])],
+                      [("y", TensorProto.FLOAT, ["A", "B"])])
+    x = np.arange(12, dtype=np.float32).reshape(2, 6)
+    for shape in ([3, -1], np.array([4, 0, 3])[::2]):  # a list; a strided array
+        m = kiln.compile(data, values={"shape": shape})
+        want, = ort_run(data, {"x": x, "shape": np.asarray(shape)})
+        assert [t.name for t in m.inputs] == ["x"] and m.outputs[0].shape == want.shape
+        assert_close(m.run([x])[0], want)
+    with pytest.raises(kiln.KilnError, match="input 'shape' is i64, but its value is i32"):
+        kiln.compile(data, values={"shape": np.array([3, 4], np.int32)})
+    with pytest.raises(TypeError, match="kiln has no element type for numpy's complex64"):
+        kiln.compile(data, values={"shape": np.zeros(2, np.complex64)})
+
+
 def test_dtypes_both_ways():
     """Integer, bool and f16 inputs and outputs map to the numpy dtypes onnxruntime uses."""
     cases = [(TensorProto.INT32, TensorProto.FLOAT16), (TensorProto.FLOAT16, TensorProto.DOUBLE),
@@ -79,9 +96,11 @@ def test_bfloat16_as_raw_bits():
     """bf16 travels as uint16 bits; ml_dtypes (onnx's dependency) is the reference."""
     ml_dtypes = pytest.importorskip("ml_dtypes")
     to_bf16 = onnx_model([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.BFLOAT16)],
-                         [("x", TensorProto.FLOAT, [4, 8])], [("y", TensorProto.BFLOAT16, [4, 8])])
+                         [("x", TensorProto.FLOAT, [4, 8])],
+                         [("y", TensorProto.BFLOAT16, [4, 8])])
     from_bf16 = onnx_model([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)],
-                           [("x", TensorProto.BFLOAT16, [4, 8])], [("y", TensorProto.FLOAT, [4, 8])])
+                           [("x", TensorProto.BFLOAT16, [4, 8])],
+                           [("y", TensorProto.FLOAT, [4, 8])])
     x = np.random.default_rng(3).standard_normal((4, 8)).astype(np.float32)
     bits = x.astype(ml_dtypes.bfloat16)
     m = kiln.compile(to_bf16)
