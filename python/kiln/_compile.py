@@ -125,7 +125,7 @@ def compile(model, shapes=None, values=None, target="cpu", tuning_log=None, thre
         st = _capi.lib.kiln_compile_file(_path(model, "model"), ctypes.byref(opts),
                                          ctypes.byref(handle), ctypes.byref(err))
     check(st, err)
-    return Model(handle.value)
+    return Model._own(handle.value)
 
 
 def compile_aot(model, out, name="model", shapes=None, values=None, target="cpu",

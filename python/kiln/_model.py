@@ -91,11 +91,18 @@ class Model:
     """A model compiled by kiln.compile. `inputs` and `outputs` describe its tensors;
     `run` may be called from several threads at once."""
 
-    def __init__(self, handle):
+    def __init__(self, *args, **kwargs):
+        raise TypeError("a kiln.Model is made by kiln.compile")
+
+    @classmethod
+    def _own(cls, handle):
+        """The Model owning a kiln_model handle, which it frees when collected."""
+        self = cls.__new__(cls)
         self._handle = handle
         self._free = _capi.lib.kiln_model_free  # kept for __del__ at interpreter exit
         self.inputs = _infos(handle, _capi.lib.kiln_num_inputs, _capi.lib.kiln_input_info)
         self.outputs = _infos(handle, _capi.lib.kiln_num_outputs, _capi.lib.kiln_output_info)
+        return self
 
     def __del__(self):
         handle, self._handle = getattr(self, "_handle", None), None

@@ -197,6 +197,11 @@ print(errors[0].status, errors[0].message)
     assert r.stdout.strip() == f"IO '{fifo}' is not a regular file"
 
 
+def test_model_made_by_compile_only():
+    with pytest.raises(TypeError, match="made by kiln.compile"):
+        kiln.Model(12345)
+
+
 def test_model_freed_once(monkeypatch):
     freed = []
     real = _capi.lib.kiln_model_free
