@@ -9,8 +9,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
 "$py" -c "import pytest, wheel" || { echo "python_package: $py lacks pytest or wheel (run tools/setup.sh)"; exit 1; }
-cp -r "$root/python" "$dir/src"
-rm -rf "$dir/src/build" "$dir"/src/*.egg-info
+mkdir "$dir/src"  # the sources only: no build folder of an earlier `pip install ./python`
+cp -r "$root/python/"{pyproject.toml,setup.py,kiln,tests} "$dir/src/"
 KILN_LIBRARY="$lib" "$py" -m pip install -q --no-build-isolation --no-deps \
   --disable-pip-version-check --target "$dir/site" "$dir/src"
 cd "$dir"
