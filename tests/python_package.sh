@@ -8,7 +8,10 @@ py="$1" lib="$2" models="$3"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
-"$py" -c "import pytest, wheel" || { echo "python_package: $py lacks pytest or wheel (run tools/setup.sh)"; exit 1; }
+if ! "$py" -c "import pytest, setuptools, wheel"; then
+  echo "python_package: $py lacks pytest, setuptools or wheel (tools/setup.sh installs them)"
+  exit 1
+fi
 mkdir "$dir/src"  # the sources only: no build folder of an earlier `pip install ./python`
 cp -r "$root/python/"{pyproject.toml,setup.py,kiln,tests} "$dir/src/"
 KILN_LIBRARY="$lib" "$py" -m pip install -q --no-build-isolation --no-deps \
