@@ -3,7 +3,8 @@
 # checks and returns in seconds.
 #   - product dependencies from Debian (LLVM 19 C API, protobuf-c + onnx.proto, flex, bison, cmake)
 #   - test data (ONNX conformance suite from libonnx-testdata)
-#   - a Python venv (.venv) with onnx, onnxruntime, numpy for the test and bench tooling only
+#   - a Python venv (.venv) with onnx, onnxruntime, numpy for the test and bench tooling only,
+#     and pytest, setuptools, wheel to build and test the Python package (python/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,12 +23,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 venv=.venv
-pyreq=(numpy onnx onnxruntime)
+pyreq=(numpy onnx onnxruntime pytest setuptools wheel)
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating $venv"
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c "import numpy, onnx, onnxruntime" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import numpy, onnx, onnxruntime, pytest, setuptools, wheel" 2>/dev/null; then
   echo "setup: installing ${pyreq[*]} into $venv"
   "$venv/bin/pip" install -q --disable-pip-version-check "${pyreq[@]}"
 fi

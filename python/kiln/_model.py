@@ -1,0 +1,137 @@
+"""A compiled model: its inputs and outputs, and running it on numpy arrays.
+
+Arrays go to kiln_run by pointer: an input that is C-contiguous, aligned and of the
+model's dtype is read where it is, any other is converted once; outputs are numpy arrays
+kiln writes in place (new ones, or the caller's `out`). Inputs are checked here, before
+the call, since kiln_run trusts its buffers to have the compiled shapes.
+"""
+import ctypes
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _capi, _dtypes
+from ._errors import check
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One input or output: `dtype` is the numpy dtype of its arrays (uint16 for bf16,
+    whose raw bits they hold), `kiln_dtype` kiln's name for it ("f32", "bf16")."""
+    name: str
+    dtype: np.dtype
+    shape: tuple
+    kiln_dtype: str
+
+
+def _infos(handle, count, query):
+    infos = []
+    for i in range(count(handle)):
+        c = _capi.TensorInfo()
+        if query(handle, i, ctypes.byref(c)):
+            raise RuntimeError(f"kiln: no information on tensor {i}")
+        infos.append(TensorInfo(
+            name=c.name.decode("utf-8", "surrogateescape"), dtype=_dtypes.to_numpy(c.dtype),
+            shape=tuple(c.dims[d] for d in range(c.rank)),
+            kiln_dtype=_capi.lib.kiln_dtype_name(c.dtype).decode()))
+    return tuple(infos)
+
+
+def _by_order(infos, values, what):
+    """The values of a dict (by name) or a sequence (in the model's order), in order."""
+    if isinstance(values, dict):
+        names = [t.name for t in infos]
+        for key in values:
+            if key not in names:
+                listed = ", ".join(f"'{n}'" for n in names) or "none"
+                raise ValueError(f"no model {what} named '{key}' (the model's {what}s: {listed})")
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise ValueError(f"model {what} '{missing[0]}' is missing")
+        return [values[n] for n in names]
+    if isinstance(values, (list, tuple)):
+        if len(values) != len(infos):
+            raise ValueError(f"the model has {len(infos)} {what}s, {len(values)} were given")
+        return list(values)
+    raise TypeError(f"{what}s must be a dict (by name) or a list, not {type(values).__name__}")
+
+
+def _as_input(info, value):
+    """The array kiln reads for one input: `value` itself when it already is one."""
+    a = np.asarray(value)
+    if info.kiln_dtype == "bf16" and _dtypes.is_bfloat16(a.dtype):
+        a = a.view(np.uint16)
+    if info.kiln_dtype == "bf16" and a.dtype != np.uint16:
+        raise TypeError(f"input '{info.name}' is bf16: give a uint16 array of its raw bits "
+                        f"(or an ml_dtypes.bfloat16 array), not {a.dtype}")
+    if a.dtype != info.dtype and not np.can_cast(a.dtype, info.dtype, "same_kind"):
+        raise TypeError(f"input '{info.name}' is {info.dtype}: cannot take {a.dtype} "
+                        f"(only a conversion of the same kind, such as float64 to float32)")
+    if a.shape != info.shape:
+        raise ValueError(f"input '{info.name}' has shape {info.shape}, was given {a.shape}")
+    if a.dtype == info.dtype and a.flags.c_contiguous and a.flags.aligned:
+        return a
+    return np.array(a, dtype=info.dtype, order="C")
+
+
+def _check_out(info, a, inputs):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"out for output '{info.name}' must be a numpy array")
+    if a.dtype != info.dtype or a.shape != info.shape:
+        raise ValueError(f"out for output '{info.name}' must be {info.dtype} of shape "
+                         f"{info.shape}, not {a.dtype} of shape {a.shape}")
+    if not (a.flags.c_contiguous and a.flags.aligned and a.flags.writeable):
+        raise ValueError(f"out for output '{info.name}' must be C-contiguous, aligned and "
+                         f"writeable")
+    if any(np.may_share_memory(a, x) for x in inputs):
+        raise ValueError(f"out for output '{info.name}' overlaps an input")
+
+
+class Model:
+    """A model compiled by kiln.compile. `inputs` and `outputs` describe its tensors;
+    `run` may be called from several threads at once."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("a kiln.Model is made by kiln.compile")
+
+    @classmethod
+    def _own(cls, handle):
+        """The Model owning a kiln_model handle, which it frees when collected."""
+        self = cls.__new__(cls)
+        self._handle = handle
+        self._free = _capi.lib.kiln_model_free  # kept for __del__ at interpreter exit
+        self.inputs = _infos(handle, _capi.lib.kiln_num_inputs, _capi.lib.kiln_input_info)
+        self.outputs = _infos(handle, _capi.lib.kiln_num_outputs, _capi.lib.kiln_output_info)
+        return self
+
+    def __del__(self):
+        handle, self._handle = getattr(self, "_handle", None), None
+        if handle:
+            self._free(handle)
+
+    def __repr__(self):
+        def io(infos):
+            return ", ".join(f"{t.name}: {t.kiln_dtype}{list(t.shape)}" for t in infos)
+        return f"<kiln.Model ({io(self.inputs)}) -> ({io(self.outputs)})>"
+
+    def run(self, inputs, out=None):
+        """Runs the model once on `inputs` (a dict by name, or a list in the model's order,
+        of arrays or anything numpy.asarray takes) and returns its outputs as a list of
+        numpy arrays: `out`'s arrays when given (a dict or list of C-contiguous arrays of
+        the outputs' dtypes and shapes, filled in place), else new ones."""
+        given = _by_order(self.inputs, inputs, "input")
+        arrays = [_as_input(t, v) for t, v in zip(self.inputs, given)]
+        if out is None:
+            results = [np.empty(t.shape, t.dtype) for t in self.outputs]
+        else:
+            results = _by_order(self.outputs, out, "output")
+            for t, a in zip(self.outputs, results):
+                _check_out(t, a, arrays)
+            for i, a in enumerate(results):
+                if any(np.may_share_memory(a, b) for b in results[i + 1:]):
+                    raise ValueError(f"out for output '{self.outputs[i].name}' overlaps another")
+        in_ptrs = (ctypes.c_void_p * max(1, len(arrays)))(*[a.ctypes.data for a in arrays])
+        out_ptrs = (ctypes.c_void_p * max(1, len(results)))(*[a.ctypes.data for a in results])
+        err = _capi.Error()
+        check(_capi.lib.kiln_run(self._handle, in_ptrs, out_ptrs, ctypes.byref(err)), err)
+        return results

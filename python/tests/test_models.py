@@ -1,0 +1,131 @@
+"""Whole models and small ones through kiln.compile and Model.run, against onnxruntime."""
+import os
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import kiln
+from conftest import assert_close, dataset_inputs, onnx_model, ort_run
+
+MODELS = ["mlp", "resnet18", "bert_tiny", "gathers", "lstm"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_matches_onnxruntime(models_dir, name):
+    path = os.path.join(models_dir, name, "model.onnx")
+    graph = onnx.load(path).graph
+    m = kiln.compile(path)
+    # inputs and outputs as the ONNX graph declares them
+    for infos, values in ((m.inputs, graph.input), (m.outputs, graph.output)):
+        assert [t.name for t in infos] == [v.name for v in values]
+        for t, v in zip(infos, values):
+            tt = v.type.tensor_type
+            assert t.dtype == helper.tensor_dtype_to_np_dtype(tt.elem_type)
+            assert t.shape == tuple(d.dim_value for d in tt.shape.dim)
+    inputs = dataset_inputs(os.path.join(models_dir, name))
+    feeds = {t.name: x for t, x in zip(m.inputs, inputs)}
+    want = ort_run(path, feeds)
+    got = m.run(feeds)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert_close(g, w)
+
+
+def test_bytes_and_list(models_dir):
+    path = os.path.join(models_dir, "mlp", "model.onnx")
+    with open(path, "rb") as f:
+        data = f.read()
+    x, = dataset_inputs(os.path.join(models_dir, "mlp"))
+    want, = ort_run(path, {"input": x})
+    for model in (data, bytearray(data), memoryview(data)):
+        got, = kiln.compile(model).run([x])
+        assert_close(got, want)
+
+
+def test_shapes_bind_free_dims():
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((8, 5)).astype(np.float32)
+    data = onnx_model([helper.make_node("MatMul", ["x", "w"], ["y"]),
+                       helper.make_node("Relu", ["y"], ["z"])],
+                      [("x", TensorProto.FLOAT, ["N", 8])], [("z", TensorProto.FLOAT, ["N", 5])],
+                      [numpy_helper.from_array(w, "w")])
+    for n in (1, 3):
+        m = kiln.compile(data, shapes={"x": (n, 8)})
+        assert m.inputs[0].shape == (n, 8) and m.outputs[0].shape == (n, 5)
+        x = rng.standard_normal((n, 8)).astype(np.float32)
+        assert_close(m.run({"x": x})[0], ort_run(data, {"x": x})[0])
+
+
+def test_values_become_constants():
+    """A shape input given at compile time: the model keeps only its other input."""
+    data = onnx_model([helper.make_node("Reshape", ["x", "shape"], ["y"])],
+                      [("x", TensorProto.FLOAT, [2, 6]), ("shape", TensorProto.INT64, [2])],
+                      [("y", TensorProto.FLOAT, ["A", "B"])])
+    x = np.arange(12, dtype=np.float32).reshape(2, 6)
+    for shape in ([3, -1], np.array([4, 0, 3])[::2]):  # a list; a strided array
+        m = kiln.compile(data, values={"shape": shape})
+        want, = ort_run(data, {"x": x, "shape": np.asarray(shape)})
+        assert [t.name for t in m.inputs] == ["x"] and m.outputs[0].shape == want.shape
+        assert_close(m.run([x])[0], want)
+    with pytest.raises(kiln.KilnError, match="input 'shape' is i64, but its value is i32"):
+        kiln.compile(data, values={"shape": np.array([3, 4], np.int32)})
+    with pytest.raises(TypeError, match="kiln has no element type for numpy's complex64"):
+        kiln.compile(data, values={"shape": np.zeros(2, np.complex64)})
+
+
+def test_dtypes_both_ways():
+    """Integer, bool and f16 inputs and outputs map to the numpy dtypes onnxruntime uses."""
+    cases = [(TensorProto.INT32, TensorProto.FLOAT16), (TensorProto.FLOAT16, TensorProto.DOUBLE),
+             (TensorProto.UINT8, TensorProto.INT64), (TensorProto.FLOAT, TensorProto.BOOL),
+             (TensorProto.INT8, TensorProto.UINT16)]
+    rng = np.random.default_rng(2)
+    for src, dst in cases:
+        data = onnx_model([helper.make_node("Cast", ["x"], ["y"], to=dst)],
+                          [("x", src, [2, 3])], [("y", dst, [2, 3])])
+        m = kiln.compile(data)
+        x = (rng.standard_normal((2, 3)) * 50).astype(helper.tensor_dtype_to_np_dtype(src))
+        got, = m.run([x])
+        want, = ort_run(data, {"x": x})
+        assert m.inputs[0].dtype == x.dtype and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+def test_bfloat16_as_raw_bits():
+    """bf16 travels as uint16 bits; ml_dtypes (onnx's dependency) is the reference."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    to_bf16 = onnx_model([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.BFLOAT16)],
+                         [("x", TensorProto.FLOAT, [4, 8])],
+                         [("y", TensorProto.BFLOAT16, [4, 8])])
+    from_bf16 = onnx_model([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)],
+                           [("x", TensorProto.BFLOAT16, [4, 8])],
+                           [("y", TensorProto.FLOAT, [4, 8])])
+    x = np.random.default_rng(3).standard_normal((4, 8)).astype(np.float32)
+    bits = x.astype(ml_dtypes.bfloat16)
+    m = kiln.compile(to_bf16)
+    assert m.outputs[0].kiln_dtype == "bf16" and m.outputs[0].dtype == np.uint16
+    np.testing.assert_array_equal(m.run([x])[0], bits.view(np.uint16))
+    back = kiln.compile(from_bf16)
+    assert back.inputs[0].kiln_dtype == "bf16"
+    want = bits.astype(np.float32)
+    np.testing.assert_array_equal(back.run([bits.view(np.uint16)])[0], want)
+    np.testing.assert_array_equal(back.run([bits])[0], want)  # an ml_dtypes array as it is
+
+
+def test_dsl_text():
+    """A kiln DSL program given as bytes; numpy is the reference."""
+    src = b"model f(x: f32[4, 8], y: f32[4, 8]) { return z = Tanh(x * y + 1) }"
+    rng = np.random.default_rng(4)
+    x, y = (rng.standard_normal((4, 8)).astype(np.float32) for _ in range(2))
+    m = kiln.compile(src)
+    assert [t.name for t in m.inputs] == ["x", "y"] and m.outputs[0].name == "z"
+    assert_close(m.run({"y": y, "x": x})[0], np.tanh(x * y + 1))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_threads(models_dir, threads):
+    path = os.path.join(models_dir, "mlp_b64", "model.onnx")
+    x, = dataset_inputs(os.path.join(models_dir, "mlp_b64"))
+    got, = kiln.compile(path, threads=threads).run([x])
+    assert_close(got, ort_run(path, {"input": x})[0])
