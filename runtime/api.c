@@ -7,6 +7,7 @@
 #include "ir/dtype.h"
 #include "passes/passes.h"
 #include "runtime/check.h"
+#include "runtime/options.h"
 #include "rt/parallel.h"
 #include "runtime/profile.h"
 
@@ -56,12 +57,10 @@ static char *dir_of(const char *path) {
 }
 
 /* Import and run the passes up to `last` (NULL: every pass): the program a code generator
- * consumes. */
+ * consumes. opts is the library's copy (kiln_options_read). */
 static kiln_status build_until(const void *data, size_t size, const char *path,
                                const char *base_dir, const kiln_options *opts,
                                const char *last, kiln_program **prog, kiln_error *err) {
-  kiln_options none = {0};
-  if (!opts) opts = &none;
   kiln_graph *g = NULL;
   kiln_status st = kiln_backend_for(opts)->check(opts, err); /* before any work */
   if (!st) st = import_graph(data, size, path, opts->base_dir ? opts->base_dir : base_dir,
@@ -89,7 +88,7 @@ static kiln_status finish_model(kiln_program *prog, const kiln_options *opts, ki
                                 kiln_error *err) {
   kiln_model *m = kiln_xcalloc(1, sizeof *m);
   m->prog = prog;
-  m->num_threads = opts ? opts->num_threads : 0;
+  m->num_threads = opts->num_threads;
   m->backend = kiln_backend_for(opts);
   kiln_status st = m->backend->jit(prog, opts, &m->code, &m->entry, err);
   if (st) {
@@ -108,9 +107,11 @@ kiln_status kiln_compile_buffer(const void *data, size_t size, const kiln_option
   err = reset(err, &scratch);
   if (!data || !out) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "data and out must not be NULL");
   *out = NULL;
+  kiln_options o;
   kiln_program *prog = NULL;
-  kiln_status st = build_program(data, size, NULL, ".", opts, &prog, err);
-  return st ? st : finish_model(prog, opts, out, err);
+  kiln_status st = kiln_options_read(opts, &o, err);
+  if (!st) st = build_program(data, size, NULL, ".", &o, &prog, err);
+  return st ? st : finish_model(prog, &o, out, err);
 }
 
 kiln_status kiln_compile_file(const char *path, const kiln_options *opts, kiln_model **out,
@@ -122,12 +123,14 @@ kiln_status kiln_compile_file(const char *path, const kiln_options *opts, kiln_m
   void *data = NULL;
   size_t size = 0;
   char *dir = NULL;
+  kiln_options o;
   kiln_program *prog = NULL;
-  kiln_status st = read_model(path, &data, &size, &dir, err);
-  if (!st) st = build_program(data, size, path, dir, opts, &prog, err);
+  kiln_status st = kiln_options_read(opts, &o, err);
+  if (!st) st = read_model(path, &data, &size, &dir, err);
+  if (!st) st = build_program(data, size, path, dir, &o, &prog, err);
   free(data);
   free(dir);
-  return st ? st : finish_model(prog, opts, out, err);
+  return st ? st : finish_model(prog, &o, out, err);
 }
 
 kiln_status kiln_program_from_file(const char *path, const kiln_options *opts,
@@ -136,8 +139,10 @@ kiln_status kiln_program_from_file(const char *path, const kiln_options *opts,
   void *data = NULL;
   size_t size = 0;
   char *dir = NULL;
-  kiln_status st = read_model(path, &data, &size, &dir, err);
-  if (!st) st = build_until(data, size, path, dir, opts, last, out, err);
+  kiln_options o;
+  kiln_status st = kiln_options_read(opts, &o, err);
+  if (!st) st = read_model(path, &data, &size, &dir, err);
+  if (!st) st = build_until(data, size, path, dir, &o, last, out, err);
   free(data);
   free(dir);
   return st;
@@ -152,13 +157,15 @@ kiln_status kiln_compile_aot(const char *model_path, const kiln_options *opts,
   size_t size = 0;
   char *dir = NULL;
   kiln_program *prog = NULL;
-  const kiln_backend *be = kiln_backend_for(opts);
-  kiln_status st = be->aot_check(opts, out_path, name, err);
-  if (!st && opts && opts->profile)
+  kiln_options o;
+  kiln_status st = kiln_options_read(opts, &o, err);
+  const kiln_backend *be = kiln_backend_for(&o);
+  if (!st) st = be->aot_check(&o, out_path, name, err);
+  if (!st && o.profile)
     st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "profile is for JIT models, not AOT libraries");
   if (!st) st = read_model(model_path, &data, &size, &dir, err);
-  if (!st) st = build_program(data, size, model_path, dir, opts, &prog, err);
-  if (!st) st = be->aot_write(prog, opts, out_path, name ? name : "model", err);
+  if (!st) st = build_program(data, size, model_path, dir, &o, &prog, err);
+  if (!st) st = be->aot_write(prog, &o, out_path, name ? name : "model", err);
   kiln_program_free(prog);
   free(data);
   free(dir);
