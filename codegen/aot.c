@@ -353,6 +353,21 @@ kiln_status kiln_aot_check(const kiln_options *opts, const char *out_path, const
   return KILN_OK;
 }
 
+/* obj, lib, hdr, rt of kiln_aot_write */
+#define NTEMPS 4
+
+/* Removes the temporaries that are never outputs (obj, rt), the outputs too when failed
+ * (lib, hdr; after their renames their names are gone anyway), and frees temps. */
+static void discard(kiln_temp *temps, bool failed) {
+  for (int i = 0; i < NTEMPS; i++) {
+    if (temps[i].path && (failed || i == 0 || i == 3)) unlink(temps[i].path);
+    kiln_temp_forget(&temps[i]);
+  }
+  free(temps);
+}
+
+static void discard_failed(void *temps) { discard(temps, true); }
+
 kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
                            const char *out_path, const char *name, kiln_error *err) {
   if (!name) name = "model";
@@ -367,36 +382,34 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
     dir = kiln_xstrdup("/");
   }
   char *header = kiln_fmt("%s/%s.h", dir, name);
-  /* A shared library is linked from a temporary object; an object is the output itself. */
-  kiln_temp obj = {0}, lib = {0}, hdr = {0}, rt = {0};
+  /* Temporaries: a shared library is linked from an object; an object is the output
+   * itself. */
+  kiln_temp *temps = kiln_xcalloc(NTEMPS, sizeof *temps);
+  kiln_temp *obj = &temps[0], *lib = &temps[1], *hdr = &temps[2], *rt = &temps[3];
+  kiln_recovery undo = {.undo = discard_failed, .arg = temps}; /* when out of memory */
+  kiln_recovery_push(&undo);
   /* a .so for this host runs on kiln's pool; objects and foreign libraries on OpenMP */
   bool host_so = shared && kiln_llvm_triple_is_host(opts ? opts->triple : NULL);
-  if ((shared && !temp_file(dir, name, ".o", &obj)) ||
-      !temp_file(dir, name, shared ? ".so" : ".o", &lib) || !temp_file(dir, name, ".h", &hdr) ||
-      (host_so && !write_rt_archive(dir, name, &rt)))
+  if ((shared && !temp_file(dir, name, ".o", obj)) ||
+      !temp_file(dir, name, shared ? ".so" : ".o", lib) || !temp_file(dir, name, ".h", hdr) ||
+      (host_so && !write_rt_archive(dir, name, rt)))
     st = kiln_fail(err, KILN_ERR_IO, "cannot create files in directory '%s': %s", dir,
                    strerror(errno));
-  if (!st) st = emit_object(p, opts, name, shared ? obj.path : lib.path, !host_so, err);
-  if (!st && shared) st = link_shared(obj.path, rt.path, lib.path, opts, host_so, err);
+  if (!st) st = emit_object(p, opts, name, shared ? obj->path : lib->path, !host_so, err);
+  if (!st && shared) st = link_shared(obj->path, rt->path, lib->path, opts, host_so, err);
   /* The temporaries are 0600; give them the usual modes of a build output. */
-  if (!st && (chmod(lib.path, shared ? 0755 : 0644) != 0 || chmod(hdr.path, 0644) != 0))
+  if (!st && (chmod(lib->path, shared ? 0755 : 0644) != 0 || chmod(hdr->path, 0644) != 0))
     st = kiln_fail(err, KILN_ERR_IO, "cannot set the mode of files in '%s': %s", dir,
                    strerror(errno));
-  if (!st) st = kiln_aot_write_header(p, name, hdr.path, err);
-  if (!st && rename(hdr.path, header) != 0)
+  if (!st) st = kiln_aot_write_header(p, name, hdr->path, err);
+  kiln_recovery_pop(&undo);
+  if (!st && rename(hdr->path, header) != 0)
     st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", header, strerror(errno));
-  if (!st && rename(lib.path, out_path) != 0) {
+  if (!st && rename(lib->path, out_path) != 0) {
     st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", out_path, strerror(errno));
     unlink(header);
   }
-  if (obj.path) unlink(obj.path);
-  if (rt.path) unlink(rt.path);
-  if (st && lib.path) unlink(lib.path);
-  if (st && hdr.path) unlink(hdr.path);
-  kiln_temp_forget(&obj);
-  kiln_temp_forget(&rt);
-  kiln_temp_forget(&lib);
-  kiln_temp_forget(&hdr);
+  discard(temps, st != KILN_OK);
   free(header);
   free(dir);
   return st;

@@ -27,7 +27,8 @@ typedef enum kiln_status {
   KILN_ERR_UNSUPPORTED,      /* an op, attribute or type kiln does not implement */
   KILN_ERR_SHAPE,            /* shapes that do not agree, or a free dim left unbound */
   KILN_ERR_LIMIT,            /* a size beyond the configured compile-time limits */
-  KILN_ERR_OUT_OF_MEMORY,
+  KILN_ERR_OUT_OF_MEMORY,    /* an allocation failed: the call returns this instead of ending
+                                the process; what it had allocated so far stays allocated */
   KILN_ERR_IO,               /* reading or writing a file failed */
   KILN_ERR_CODEGEN,          /* LLVM or the system linker failed */
   KILN_ERR_INTERNAL,         /* a bug in kiln */

@@ -11,6 +11,7 @@
 #include "rt/parallel.h"
 #include "runtime/profile.h"
 
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,10 +102,8 @@ static kiln_status finish_model(kiln_program *prog, const kiln_options *opts, ki
   return KILN_OK;
 }
 
-kiln_status kiln_compile_buffer(const void *data, size_t size, const kiln_options *opts,
-                                kiln_model **out, kiln_error *err) {
-  kiln_error scratch;
-  err = reset(err, &scratch);
+static kiln_status compile_buffer(const void *data, size_t size, const kiln_options *opts,
+                                  kiln_model **out, kiln_error *err) {
   if (!data || !out) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "data and out must not be NULL");
   *out = NULL;
   kiln_options o;
@@ -114,10 +113,8 @@ kiln_status kiln_compile_buffer(const void *data, size_t size, const kiln_option
   return st ? st : finish_model(prog, &o, out, err);
 }
 
-kiln_status kiln_compile_file(const char *path, const kiln_options *opts, kiln_model **out,
-                              kiln_error *err) {
-  kiln_error scratch;
-  err = reset(err, &scratch);
+static kiln_status compile_file(const char *path, const kiln_options *opts, kiln_model **out,
+                                kiln_error *err) {
   if (!out) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "out must not be NULL");
   *out = NULL;
   void *data = NULL;
@@ -148,10 +145,8 @@ kiln_status kiln_program_from_file(const char *path, const kiln_options *opts,
   return st;
 }
 
-kiln_status kiln_compile_aot(const char *model_path, const kiln_options *opts,
-                             const char *out_path, const char *name, kiln_error *err) {
-  kiln_error scratch;
-  err = reset(err, &scratch);
+static kiln_status compile_aot(const char *model_path, const kiln_options *opts,
+                               const char *out_path, const char *name, kiln_error *err) {
   if (!out_path) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "output path is NULL");
   void *data = NULL;
   size_t size = 0;
@@ -170,6 +165,75 @@ kiln_status kiln_compile_aot(const char *model_path, const kiln_options *opts,
   free(data);
   free(dir);
   return st;
+}
+
+/* ---- the public calls that allocate, each under a recovery point (ir/util.h): an
+ * allocation failing below one makes it return KILN_ERR_OUT_OF_MEMORY instead of ending
+ * the process. A call's arguments are kept in memory, read through a volatile pointer
+ * after the longjmp. */
+
+typedef struct call {
+  kiln_status (*fn)(const struct call *c);
+  kiln_error *err;
+  kiln_model **out;
+  const void *data;
+  size_t size;
+  const char *path, *out_path, *name;
+  const kiln_options *opts;
+  const kiln_model *model;
+  const void *const *inputs;
+  void *const *outputs;
+  double *kernel_ns;
+} call;
+
+static kiln_status guarded(call *c) {
+  call *volatile vc = c;
+  kiln_recovery r = {.undo = NULL};
+  kiln_recovery_push(&r);
+  if (setjmp(r.env)) {
+    if (vc->out) *vc->out = NULL;
+    vc->err->code = KILN_OK; /* replaces any message the interrupted work had begun */
+    return kiln_fail(vc->err, KILN_ERR_OUT_OF_MEMORY, "out of memory (allocating %zu bytes)",
+                     kiln_recovery_bytes());
+  }
+  kiln_status st = vc->fn(vc);
+  kiln_recovery_pop(&r);
+  return st;
+}
+
+static kiln_status call_compile_buffer(const call *c) {
+  return compile_buffer(c->data, c->size, c->opts, c->out, c->err);
+}
+
+static kiln_status call_compile_file(const call *c) {
+  return compile_file(c->path, c->opts, c->out, c->err);
+}
+
+static kiln_status call_compile_aot(const call *c) {
+  return compile_aot(c->path, c->opts, c->out_path, c->name, c->err);
+}
+
+kiln_status kiln_compile_buffer(const void *data, size_t size, const kiln_options *opts,
+                                kiln_model **out, kiln_error *err) {
+  kiln_error scratch;
+  call c = {call_compile_buffer, reset(err, &scratch), out, .data = data, .size = size,
+            .opts = opts};
+  return guarded(&c);
+}
+
+kiln_status kiln_compile_file(const char *path, const kiln_options *opts, kiln_model **out,
+                              kiln_error *err) {
+  kiln_error scratch;
+  call c = {call_compile_file, reset(err, &scratch), out, .path = path, .opts = opts};
+  return guarded(&c);
+}
+
+kiln_status kiln_compile_aot(const char *model_path, const kiln_options *opts,
+                             const char *out_path, const char *name, kiln_error *err) {
+  kiln_error scratch;
+  call c = {call_compile_aot, reset(err, &scratch), NULL, .path = model_path,
+            .out_path = out_path, .name = name, .opts = opts};
+  return guarded(&c);
 }
 
 void kiln_model_free(kiln_model *m) {
@@ -257,12 +321,19 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
   return st;
 }
 
-kiln_status kiln_run(const kiln_model *m, const void *const *inputs, void *const *outputs,
-                     kiln_error *err) {
-  return run(m, inputs, outputs, NULL, err);
+static kiln_status call_run(const call *c) {
+  return run(c->model, c->inputs, c->outputs, c->kernel_ns, c->err);
 }
 
 kiln_status kiln_run_profiled(const kiln_model *m, const void *const *inputs,
                               void *const *outputs, double *kernel_ns, kiln_error *err) {
-  return run(m, inputs, outputs, kernel_ns, err);
+  kiln_error scratch;
+  call c = {call_run, reset(err, &scratch), NULL, .model = m, .inputs = inputs,
+            .outputs = outputs, .kernel_ns = kernel_ns};
+  return guarded(&c);
+}
+
+kiln_status kiln_run(const kiln_model *m, const void *const *inputs, void *const *outputs,
+                     kiln_error *err) {
+  return kiln_run_profiled(m, inputs, outputs, NULL, err);
 }
