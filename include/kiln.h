@@ -98,7 +98,7 @@ typedef struct kiln_input_value {
  * library reads struct_size bytes and no more: fields past them (a program built against an
  * older header) take their defaults; bytes past the library's own struct (a newer header)
  * must be 0, else the compile fails with KILN_ERR_UNSUPPORTED. A struct_size below
- * sizeof(size_t), a zeroed struct included, fails with KILN_ERR_INVALID_ARGUMENT.
+ * sizeof(size_t) (a zeroed struct) or above 4096 fails with KILN_ERR_INVALID_ARGUMENT.
  * A NULL kiln_options * means every default. */
 typedef struct kiln_options {
   size_t struct_size;        /* sizeof(kiln_options) as the caller was compiled */
@@ -111,9 +111,10 @@ typedef struct kiln_options {
                                 added to a named CPU, else this host's. Unknown CPU or feature
                                 names fail with KILN_ERR_INVALID_ARGUMENT */
   const char *triple;        /* NULL = this host's */
-  int num_threads;           /* threads a run uses; 0 = one per CPU of the process's affinity
-                                mask (KILN_NUM_THREADS=N overrides). The caller's own OpenMP
-                                and thread settings are never changed */
+  int num_threads;           /* threads a JIT run uses; 0 = the default, one per CPU of the
+                                process's affinity mask (or KILN_NUM_THREADS=N). Runs use
+                                kiln's own pool: the caller's OpenMP settings are never
+                                changed */
   int64_t max_tensor_bytes;  /* 0 = default limit (16 GiB) */
   const char *base_dir;      /* where external data files live (compile_buffer); NULL = cwd */
   int check_bounds;          /* debug: generated kernels check every load and store against

@@ -8,6 +8,10 @@
 
 #include <string.h>
 
+/* Far above any kiln_options to come, far below a pointer (the first field of a struct
+ * from before struct_size existed). */
+#define MAX_SIZE 4096
+
 kiln_status kiln_options_read(const kiln_options *in, kiln_options *out, kiln_error *err) {
   memset(out, 0, sizeof *out);
   out->struct_size = sizeof *out;
@@ -17,6 +21,10 @@ kiln_status kiln_options_read(const kiln_options *in, kiln_options *out, kiln_er
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT,
                      "kiln_options.struct_size is %zu: initialize the options with "
                      "kiln_options_init() (or set struct_size to sizeof(kiln_options))", size);
+  if (size > MAX_SIZE) /* no kiln.h has such a struct: likely not a kiln_options at all */
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT,
+                     "kiln_options.struct_size is %zu, more than any kiln_options (%d bytes at "
+                     "most): initialize the options with kiln_options_init()", size, MAX_SIZE);
   const unsigned char *bytes = (const unsigned char *)in;
   for (size_t i = sizeof *out; i < size; i++)
     if (bytes[i])

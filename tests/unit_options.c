@@ -1,9 +1,9 @@
 /* kiln_options across versions (include/kiln.h, runtime/options.c): a struct from an older
  * header (a smaller struct_size) is read up to its size and no further, the fields it lacks
  * taking their defaults; a newer header's struct is accepted while the bytes this library
- * does not know are 0; a zeroed struct is refused naming struct_size. The older struct
- * ends at a page whose next page is inaccessible, so reading past it would crash. Also
- * kiln_version() against the KILN_VERSION_* macros. */
+ * does not know are 0; a zeroed struct, or one whose struct_size is a pointer, is refused
+ * naming struct_size. The older struct ends at a page whose next page is inaccessible, so
+ * reading past it would crash. Also kiln_version() against the KILN_VERSION_* macros. */
 #include "check.h"
 
 #include "kiln.h"
@@ -106,6 +106,11 @@ static void zeroed(void) {
   CHECK(kiln_compile_buffer(text, strlen(text), &zero, &m, &err) == KILN_ERR_INVALID_ARGUMENT);
   CHECK(m == NULL && strstr(err.message, "kiln_options.struct_size is 0"));
   CHECK(kiln_compile_file("../examples/demo.onnx", &zero, &m, &err) == KILN_ERR_INVALID_ARGUMENT);
+  /* a struct from before struct_size: its first field, a pointer, read as the size */
+  kiln_shape_binding b = {"x", 2, {1, 4}};
+  zero.struct_size = (size_t)&b;
+  CHECK(kiln_compile_buffer(text, strlen(text), &zero, &m, &err) == KILN_ERR_INVALID_ARGUMENT);
+  CHECK(m == NULL && strstr(err.message, "more than any kiln_options"));
   /* NULL options: every default */
   CHECK(kiln_compile_file("../examples/demo.onnx", NULL, &m, &err) == KILN_OK);
   kiln_model_free(m);
