@@ -21,9 +21,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifndef KILN_RT_LIB
-#error "KILN_RT_LIB (the path of libkiln_rt.a) must be defined by the build"
-#endif
+/* libkiln_rt_aot.a, the thread pool a .so for this host links, as bytes (generated from the
+ * build's archive, cmake/embed.cmake): libkiln needs no file of its own at run time, so an
+ * installed or moved copy links like the build tree's. */
+extern const unsigned char kiln_rt_aot_archive[];
+extern const size_t kiln_rt_aot_archive_size;
 
 extern char **environ;
 
@@ -221,13 +223,23 @@ static char **linker_argv(const char *cmd, char **copy, int extra) {
   return argv;
 }
 
+/* Writes the embedded libkiln_rt_aot.a to the temporary t in dir. */
+static bool write_rt_archive(const char *dir, const char *stem, kiln_temp *t) {
+  if (!temp_file(dir, stem, ".a", t)) return false;
+  FILE *f = fopen(t->path, "wb");
+  if (!f) return false;
+  bool ok = fwrite(kiln_rt_aot_archive, 1, kiln_rt_aot_archive_size, f) ==
+            kiln_rt_aot_archive_size;
+  return fclose(f) == 0 && ok;
+}
+
 /* Links obj into the shared library out. For this host: `<linker> -shared -o out obj
- * libkiln_rt.a -pthread -lm`, on kiln's own thread pool (its symbols kept private);
- * for another architecture, whose objects carry a parallel-for on OpenMP:
+ * rt -pthread -lm`, rt being libkiln_rt_aot.a: kiln's own thread pool (its symbols kept
+ * private); for another architecture, whose objects carry a parallel-for on OpenMP:
  * `<linker> -shared -o out obj -fopenmp -lm`. */
-static kiln_status link_shared(const char *obj, const char *out, const kiln_options *opts,
-                               bool host, kiln_error *err) {
-  const char *pool[] = {"-shared", "-o", out, obj, KILN_RT_LIB, "-Wl,--exclude-libs,ALL",
+static kiln_status link_shared(const char *obj, const char *rt, const char *out,
+                               const kiln_options *opts, bool host, kiln_error *err) {
+  const char *pool[] = {"-shared", "-o", out, obj, rt, "-Wl,--exclude-libs,ALL",
                         "-pthread", "-lm"};
   const char *omp[] = {"-shared", "-o", out, obj, "-fopenmp", "-lm"};
   const char **extra = host ? pool : omp;
@@ -278,7 +290,7 @@ static void export_only(LLVMModuleRef m, const char *run_name) {
 }
 
 /* own_runtime: the object defines its parallel-for (on OpenMP, aot_runtime.c); else it
- * leaves kiln_rt_parallel_for to be linked from libkiln_rt.a. */
+ * leaves kiln_rt_parallel_for to be linked from libkiln_rt_aot.a (link_shared). */
 static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
                                const char *name, const char *obj_path, bool own_runtime,
                                kiln_error *err) {
@@ -341,6 +353,21 @@ kiln_status kiln_aot_check(const kiln_options *opts, const char *out_path, const
   return KILN_OK;
 }
 
+/* obj, lib, hdr, rt of kiln_aot_write */
+#define NTEMPS 4
+
+/* Removes the temporaries that are never outputs (obj, rt), the outputs too when failed
+ * (lib, hdr; after their renames their names are gone anyway), and frees temps. */
+static void discard(kiln_temp *temps, bool failed) {
+  for (int i = 0; i < NTEMPS; i++) {
+    if (temps[i].path && (failed || i == 0 || i == 3)) unlink(temps[i].path);
+    kiln_temp_forget(&temps[i]);
+  }
+  free(temps);
+}
+
+static void discard_failed(void *temps) { discard(temps, true); }
+
 kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
                            const char *out_path, const char *name, kiln_error *err) {
   if (!name) name = "model";
@@ -355,33 +382,34 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
     dir = kiln_xstrdup("/");
   }
   char *header = kiln_fmt("%s/%s.h", dir, name);
-  /* A shared library is linked from a temporary object; an object is the output itself. */
-  kiln_temp obj = {0}, lib = {0}, hdr = {0};
-  if ((shared && !temp_file(dir, name, ".o", &obj)) ||
-      !temp_file(dir, name, shared ? ".so" : ".o", &lib) || !temp_file(dir, name, ".h", &hdr))
-    st = kiln_fail(err, KILN_ERR_IO, "cannot create files in directory '%s': %s", dir,
-                   strerror(errno));
+  /* Temporaries: a shared library is linked from an object; an object is the output
+   * itself. */
+  kiln_temp *temps = kiln_xcalloc(NTEMPS, sizeof *temps);
+  kiln_temp *obj = &temps[0], *lib = &temps[1], *hdr = &temps[2], *rt = &temps[3];
+  kiln_recovery undo = {.undo = discard_failed, .arg = temps}; /* when out of memory */
+  kiln_recovery_push(&undo);
   /* a .so for this host runs on kiln's pool; objects and foreign libraries on OpenMP */
   bool host_so = shared && kiln_llvm_triple_is_host(opts ? opts->triple : NULL);
-  if (!st) st = emit_object(p, opts, name, shared ? obj.path : lib.path, !host_so, err);
-  if (!st && shared) st = link_shared(obj.path, lib.path, opts, host_so, err);
+  if ((shared && !temp_file(dir, name, ".o", obj)) ||
+      !temp_file(dir, name, shared ? ".so" : ".o", lib) || !temp_file(dir, name, ".h", hdr) ||
+      (host_so && !write_rt_archive(dir, name, rt)))
+    st = kiln_fail(err, KILN_ERR_IO, "cannot create files in directory '%s': %s", dir,
+                   strerror(errno));
+  if (!st) st = emit_object(p, opts, name, shared ? obj->path : lib->path, !host_so, err);
+  if (!st && shared) st = link_shared(obj->path, rt->path, lib->path, opts, host_so, err);
   /* The temporaries are 0600; give them the usual modes of a build output. */
-  if (!st && (chmod(lib.path, shared ? 0755 : 0644) != 0 || chmod(hdr.path, 0644) != 0))
+  if (!st && (chmod(lib->path, shared ? 0755 : 0644) != 0 || chmod(hdr->path, 0644) != 0))
     st = kiln_fail(err, KILN_ERR_IO, "cannot set the mode of files in '%s': %s", dir,
                    strerror(errno));
-  if (!st) st = kiln_aot_write_header(p, name, hdr.path, err);
-  if (!st && rename(hdr.path, header) != 0)
+  if (!st) st = kiln_aot_write_header(p, name, hdr->path, err);
+  kiln_recovery_pop(&undo);
+  if (!st && rename(hdr->path, header) != 0)
     st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", header, strerror(errno));
-  if (!st && rename(lib.path, out_path) != 0) {
+  if (!st && rename(lib->path, out_path) != 0) {
     st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", out_path, strerror(errno));
     unlink(header);
   }
-  if (obj.path) unlink(obj.path);
-  if (st && lib.path) unlink(lib.path);
-  if (st && hdr.path) unlink(hdr.path);
-  kiln_temp_forget(&obj);
-  kiln_temp_forget(&lib);
-  kiln_temp_forget(&hdr);
+  discard(temps, st != KILN_OK);
   free(header);
   free(dir);
   return st;

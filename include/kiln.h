@@ -27,7 +27,8 @@ typedef enum kiln_status {
   KILN_ERR_UNSUPPORTED,      /* an op, attribute or type kiln does not implement */
   KILN_ERR_SHAPE,            /* shapes that do not agree, or a free dim left unbound */
   KILN_ERR_LIMIT,            /* a size beyond the configured compile-time limits */
-  KILN_ERR_OUT_OF_MEMORY,
+  KILN_ERR_OUT_OF_MEMORY,    /* an allocation failed: the call returns this instead of ending
+                                the process; what it had allocated so far stays allocated */
   KILN_ERR_IO,               /* reading or writing a file failed */
   KILN_ERR_CODEGEN,          /* LLVM or the system linker failed */
   KILN_ERR_INTERNAL,         /* a bug in kiln */
@@ -50,10 +51,20 @@ typedef enum kiln_dtype {
 
 #define KILN_MAX_RANK 8
 
-/* kiln's version: a tuning log (kiln_options.tuning_log) applies only records made by the
- * same version, since another version's code for the same schedule may be faster or
- * slower. */
-#define KILN_VERSION "0.1.0"
+/* kiln's version, the one source of truth (CMake reads these lines for the project's
+ * version and libkiln.so's SONAME, libkiln.so.MAJOR). A tuning log (kiln_options.tuning_log)
+ * applies only records made by the same version, since another version's code for the same
+ * schedule may be faster or slower. */
+#define KILN_VERSION_MAJOR 0
+#define KILN_VERSION_MINOR 1
+#define KILN_VERSION_PATCH 0
+#define KILN_VERSION_TEXT_(a, b, c) #a "." #b "." #c
+#define KILN_VERSION_TEXT(a, b, c) KILN_VERSION_TEXT_(a, b, c)
+#define KILN_VERSION KILN_VERSION_TEXT(KILN_VERSION_MAJOR, KILN_VERSION_MINOR, KILN_VERSION_PATCH)
+
+/* The version of the library running, "MAJOR.MINOR.PATCH" as its KILN_VERSION (a static
+ * string): it may be newer than the header a program was compiled with. */
+const char *kiln_version(void);
 
 typedef struct kiln_tensor_info {
   const char *name;
@@ -80,7 +91,17 @@ typedef struct kiln_input_value {
   const void *data;
 } kiln_input_value;
 
+/* Compile options. A program and the library may come from different versions: the
+ * struct only grows at its end, and struct_size tells the library how much of it the
+ * caller's header had. Start from kiln_options_init(&o) (or, in C, an initializer that sets
+ * `.struct_size = sizeof o`), then set fields; every field left 0 takes its default. The
+ * library reads struct_size bytes and no more: fields past them (a program built against an
+ * older header) take their defaults; bytes past the library's own struct (a newer header)
+ * must be 0, else the compile fails with KILN_ERR_UNSUPPORTED. A struct_size below
+ * sizeof(size_t) (a zeroed struct) or above 4096 fails with KILN_ERR_INVALID_ARGUMENT.
+ * A NULL kiln_options * means every default. */
 typedef struct kiln_options {
+  size_t struct_size;        /* sizeof(kiln_options) as the caller was compiled */
   const kiln_shape_binding *shapes; /* may be NULL */
   int nshapes;
   const kiln_input_value *values;   /* may be NULL */
@@ -90,7 +111,10 @@ typedef struct kiln_options {
                                 added to a named CPU, else this host's. Unknown CPU or feature
                                 names fail with KILN_ERR_INVALID_ARGUMENT */
   const char *triple;        /* NULL = this host's */
-  int num_threads;           /* 0 = OpenMP's default */
+  int num_threads;           /* threads a JIT run uses; 0 = the default, one per CPU of the
+                                process's affinity mask (or KILN_NUM_THREADS=N). Runs use
+                                kiln's own pool: the caller's OpenMP settings are never
+                                changed */
   int64_t max_tensor_bytes;  /* 0 = default limit (16 GiB) */
   const char *base_dir;      /* where external data files live (compile_buffer); NULL = cwd */
   int check_bounds;          /* debug: generated kernels check every load and store against
@@ -117,6 +141,13 @@ typedef struct kiln_options {
                                 malformed line fails the compile naming the file and line.
                                 NULL = default schedules only */
 } kiln_options;
+
+/* Every field 0 (its default) and struct_size = this header's sizeof(kiln_options). */
+static inline void kiln_options_init(kiln_options *opts) {
+  unsigned char *p = (unsigned char *)opts;
+  for (size_t i = 0; i < sizeof *opts; i++) p[i] = 0;
+  opts->struct_size = sizeof *opts;
+}
 
 typedef struct kiln_model kiln_model;
 

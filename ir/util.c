@@ -21,20 +21,56 @@ kiln_status kiln_fail(kiln_error *err, kiln_status code, const char *fmt, ...) {
   return code;
 }
 
-static void *check(void *p, size_t n) {
-  if (!p && n) {
-    fprintf(stderr, "kiln: out of memory allocating %zu bytes\n", n);
-    abort();
+static _Thread_local kiln_recovery *recovery; /* this thread's innermost */
+static _Thread_local size_t failed_bytes;
+static _Thread_local long countdown;          /* kiln_alloc_countdown */
+
+void kiln_recovery_push(kiln_recovery *r) {
+  r->prev = recovery;
+  recovery = r;
+}
+
+void kiln_recovery_pop(kiln_recovery *r) { recovery = r->prev; }
+
+_Noreturn void kiln_out_of_memory(size_t n) {
+  for (kiln_recovery *r; (r = recovery);) {
+    recovery = r->prev;
+    if (r->undo) {
+      r->undo(r->arg);
+      continue;
+    }
+    failed_bytes = n;
+    longjmp(r->env, 1);
   }
+  abort();
+}
+
+size_t kiln_recovery_bytes(void) { return failed_bytes; }
+
+long kiln_alloc_countdown(long n) {
+  long left = countdown;
+  countdown = n;
+  return left;
+}
+
+/* The allocation goes ahead unless the test hook says this one fails. */
+static bool may_allocate(void) { return countdown <= 0 || --countdown > 0; }
+
+static void *check(void *p, size_t n) {
+  if (!p) kiln_out_of_memory(n);
   return p;
 }
 
-void *kiln_xmalloc(size_t n) { return check(malloc(n ? n : 1), n); }
+void *kiln_xmalloc(size_t n) { return check(may_allocate() ? malloc(n ? n : 1) : NULL, n); }
 void *kiln_xcalloc(size_t count, size_t size) {
-  return check(calloc(count ? count : 1, size ? size : 1), count * size);
+  return check(may_allocate() ? calloc(count ? count : 1, size ? size : 1) : NULL, count * size);
 }
-void *kiln_xrealloc(void *p, size_t n) { return check(realloc(p, n ? n : 1), n); }
-char *kiln_xstrdup(const char *s) { return s ? check(strdup(s), strlen(s) + 1) : NULL; }
+void *kiln_xrealloc(void *p, size_t n) {
+  return check(may_allocate() ? realloc(p, n ? n : 1) : NULL, n);
+}
+char *kiln_xstrdup(const char *s) {
+  return s ? check(may_allocate() ? strdup(s) : NULL, strlen(s) + 1) : NULL;
+}
 
 char *kiln_fmt(const char *fmt, ...) {
   va_list ap;
@@ -87,6 +123,8 @@ void kiln_arena_free(kiln_arena *a) {
 bool kiln_mul_overflows(int64_t a, int64_t b, int64_t *out) {
   return __builtin_mul_overflow(a, b, out);
 }
+
+const char *kiln_version(void) { return KILN_VERSION; }
 
 const char *kiln_status_name(kiln_status s) {
   static const char *const names[] = {

@@ -3,6 +3,7 @@
 #define KILN_IR_UTIL_H
 
 #include "kiln.h"
+#include <setjmp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +14,8 @@
 kiln_status kiln_fail(kiln_error *err, kiln_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Allocation that never returns NULL: on failure the process aborts with a message.
+/* Allocation that never returns NULL: on failure it jumps back to the innermost recovery
+ * point of this thread (kiln_out_of_memory), else the process aborts (printing nothing).
  * Used for compiler-internal bookkeeping only; sizes from model files are checked against
  * kiln's limits before anything of that size is allocated. */
 void *kiln_xmalloc(size_t n);
@@ -23,6 +25,29 @@ char *kiln_xstrdup(const char *s);
 char *kiln_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* malloc'd */
 /* The median of v[0..n), n >= 1; sorts v in place (so v[0] is then the minimum). */
 double kiln_median(double *v, int n);
+
+/* Out of memory inside a public call: the public entry points (runtime/api.c) push a
+ * recovery point and setjmp on it; an allocation failing below them longjmps there, and
+ * the call returns KILN_ERR_OUT_OF_MEMORY. What the call had allocated is not freed (the
+ * frames between are skipped), so code between a push and its pop takes no lock and
+ * leaves nothing another call depends on half-done; what must not stay (a half-written
+ * file) is pushed as an undo point, run on the way out. Per thread: a failure on a thread
+ * with no recovery point aborts. */
+typedef struct kiln_recovery {
+  jmp_buf env;             /* where to return to, when undo is NULL */
+  void (*undo)(void *arg); /* else what to undo (allocating nothing) before going on */
+  void *arg;
+  struct kiln_recovery *prev;
+} kiln_recovery;
+void kiln_recovery_push(kiln_recovery *r);
+void kiln_recovery_pop(kiln_recovery *r); /* r must be the innermost */
+/* Pops recovery points, running their undos, up to the first jump point and longjmps to
+ * it (aborts when there is none); n, the size that failed, is then kiln_recovery_bytes(). */
+_Noreturn void kiln_out_of_memory(size_t n);
+size_t kiln_recovery_bytes(void);
+/* Test hook (fault injection): the n-th kiln_x* allocation from now on, on this thread,
+ * fails; 0 = none. Returns how many allocations the previous setting had left to go. */
+long kiln_alloc_countdown(long n);
 
 /* Grows a dynamic array `arr` with count `n` and capacity `cap` to hold one more. */
 #define KILN_GROW(arr, n, cap)                                                       \

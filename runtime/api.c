@@ -7,9 +7,11 @@
 #include "ir/dtype.h"
 #include "passes/passes.h"
 #include "runtime/check.h"
+#include "runtime/options.h"
 #include "rt/parallel.h"
 #include "runtime/profile.h"
 
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,12 +58,10 @@ static char *dir_of(const char *path) {
 }
 
 /* Import and run the passes up to `last` (NULL: every pass): the program a code generator
- * consumes. */
+ * consumes. opts is the library's copy (kiln_options_read). */
 static kiln_status build_until(const void *data, size_t size, const char *path,
                                const char *base_dir, const kiln_options *opts,
                                const char *last, kiln_program **prog, kiln_error *err) {
-  kiln_options none = {0};
-  if (!opts) opts = &none;
   kiln_graph *g = NULL;
   kiln_status st = kiln_backend_for(opts)->check(opts, err); /* before any work */
   if (!st) st = import_graph(data, size, path, opts->base_dir ? opts->base_dir : base_dir,
@@ -89,7 +89,7 @@ static kiln_status finish_model(kiln_program *prog, const kiln_options *opts, ki
                                 kiln_error *err) {
   kiln_model *m = kiln_xcalloc(1, sizeof *m);
   m->prog = prog;
-  m->num_threads = opts ? opts->num_threads : 0;
+  m->num_threads = opts->num_threads;
   m->backend = kiln_backend_for(opts);
   kiln_status st = m->backend->jit(prog, opts, &m->code, &m->entry, err);
   if (st) {
@@ -102,32 +102,32 @@ static kiln_status finish_model(kiln_program *prog, const kiln_options *opts, ki
   return KILN_OK;
 }
 
-kiln_status kiln_compile_buffer(const void *data, size_t size, const kiln_options *opts,
-                                kiln_model **out, kiln_error *err) {
-  kiln_error scratch;
-  err = reset(err, &scratch);
+static kiln_status compile_buffer(const void *data, size_t size, const kiln_options *opts,
+                                  kiln_model **out, kiln_error *err) {
   if (!data || !out) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "data and out must not be NULL");
   *out = NULL;
+  kiln_options o;
   kiln_program *prog = NULL;
-  kiln_status st = build_program(data, size, NULL, ".", opts, &prog, err);
-  return st ? st : finish_model(prog, opts, out, err);
+  kiln_status st = kiln_options_read(opts, &o, err);
+  if (!st) st = build_program(data, size, NULL, ".", &o, &prog, err);
+  return st ? st : finish_model(prog, &o, out, err);
 }
 
-kiln_status kiln_compile_file(const char *path, const kiln_options *opts, kiln_model **out,
-                              kiln_error *err) {
-  kiln_error scratch;
-  err = reset(err, &scratch);
+static kiln_status compile_file(const char *path, const kiln_options *opts, kiln_model **out,
+                                kiln_error *err) {
   if (!out) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "out must not be NULL");
   *out = NULL;
   void *data = NULL;
   size_t size = 0;
   char *dir = NULL;
+  kiln_options o;
   kiln_program *prog = NULL;
-  kiln_status st = read_model(path, &data, &size, &dir, err);
-  if (!st) st = build_program(data, size, path, dir, opts, &prog, err);
+  kiln_status st = kiln_options_read(opts, &o, err);
+  if (!st) st = read_model(path, &data, &size, &dir, err);
+  if (!st) st = build_program(data, size, path, dir, &o, &prog, err);
   free(data);
   free(dir);
-  return st ? st : finish_model(prog, opts, out, err);
+  return st ? st : finish_model(prog, &o, out, err);
 }
 
 kiln_status kiln_program_from_file(const char *path, const kiln_options *opts,
@@ -136,33 +136,104 @@ kiln_status kiln_program_from_file(const char *path, const kiln_options *opts,
   void *data = NULL;
   size_t size = 0;
   char *dir = NULL;
-  kiln_status st = read_model(path, &data, &size, &dir, err);
-  if (!st) st = build_until(data, size, path, dir, opts, last, out, err);
+  kiln_options o;
+  kiln_status st = kiln_options_read(opts, &o, err);
+  if (!st) st = read_model(path, &data, &size, &dir, err);
+  if (!st) st = build_until(data, size, path, dir, &o, last, out, err);
   free(data);
   free(dir);
   return st;
 }
 
-kiln_status kiln_compile_aot(const char *model_path, const kiln_options *opts,
-                             const char *out_path, const char *name, kiln_error *err) {
-  kiln_error scratch;
-  err = reset(err, &scratch);
+static kiln_status compile_aot(const char *model_path, const kiln_options *opts,
+                               const char *out_path, const char *name, kiln_error *err) {
   if (!out_path) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "output path is NULL");
   void *data = NULL;
   size_t size = 0;
   char *dir = NULL;
   kiln_program *prog = NULL;
-  const kiln_backend *be = kiln_backend_for(opts);
-  kiln_status st = be->aot_check(opts, out_path, name, err);
-  if (!st && opts && opts->profile)
+  kiln_options o;
+  kiln_status st = kiln_options_read(opts, &o, err);
+  const kiln_backend *be = kiln_backend_for(&o);
+  if (!st) st = be->aot_check(&o, out_path, name, err);
+  if (!st && o.profile)
     st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "profile is for JIT models, not AOT libraries");
   if (!st) st = read_model(model_path, &data, &size, &dir, err);
-  if (!st) st = build_program(data, size, model_path, dir, opts, &prog, err);
-  if (!st) st = be->aot_write(prog, opts, out_path, name ? name : "model", err);
+  if (!st) st = build_program(data, size, model_path, dir, &o, &prog, err);
+  if (!st) st = be->aot_write(prog, &o, out_path, name ? name : "model", err);
   kiln_program_free(prog);
   free(data);
   free(dir);
   return st;
+}
+
+/* ---- the public calls that allocate, each under a recovery point (ir/util.h): an
+ * allocation failing below one makes it return KILN_ERR_OUT_OF_MEMORY instead of ending
+ * the process. A call's arguments are kept in memory, read through a volatile pointer
+ * after the longjmp. */
+
+typedef struct call {
+  kiln_status (*fn)(const struct call *c);
+  kiln_error *err;
+  kiln_model **out;
+  const void *data;
+  size_t size;
+  const char *path, *out_path, *name;
+  const kiln_options *opts;
+  const kiln_model *model;
+  const void *const *inputs;
+  void *const *outputs;
+  double *kernel_ns;
+} call;
+
+static kiln_status guarded(call *c) {
+  call *volatile vc = c;
+  kiln_recovery r = {.undo = NULL};
+  kiln_recovery_push(&r);
+  if (setjmp(r.env)) {
+    if (vc->out) *vc->out = NULL;
+    vc->err->code = KILN_OK; /* replaces any message the interrupted work had begun */
+    return kiln_fail(vc->err, KILN_ERR_OUT_OF_MEMORY, "out of memory (allocating %zu bytes)",
+                     kiln_recovery_bytes());
+  }
+  kiln_status st = vc->fn(vc);
+  kiln_recovery_pop(&r);
+  return st;
+}
+
+static kiln_status call_compile_buffer(const call *c) {
+  return compile_buffer(c->data, c->size, c->opts, c->out, c->err);
+}
+
+static kiln_status call_compile_file(const call *c) {
+  return compile_file(c->path, c->opts, c->out, c->err);
+}
+
+static kiln_status call_compile_aot(const call *c) {
+  return compile_aot(c->path, c->opts, c->out_path, c->name, c->err);
+}
+
+kiln_status kiln_compile_buffer(const void *data, size_t size, const kiln_options *opts,
+                                kiln_model **out, kiln_error *err) {
+  kiln_error scratch;
+  call c = {call_compile_buffer, reset(err, &scratch), out, .data = data, .size = size,
+            .opts = opts};
+  return guarded(&c);
+}
+
+kiln_status kiln_compile_file(const char *path, const kiln_options *opts, kiln_model **out,
+                              kiln_error *err) {
+  kiln_error scratch;
+  call c = {call_compile_file, reset(err, &scratch), out, .path = path, .opts = opts};
+  return guarded(&c);
+}
+
+kiln_status kiln_compile_aot(const char *model_path, const kiln_options *opts,
+                             const char *out_path, const char *name, kiln_error *err) {
+  kiln_error scratch;
+  call c = {call_compile_aot, reset(err, &scratch), NULL, .path = model_path,
+            .out_path = out_path, .name = name, .opts = opts};
+  return guarded(&c);
 }
 
 void kiln_model_free(kiln_model *m) {
@@ -250,12 +321,19 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
   return st;
 }
 
-kiln_status kiln_run(const kiln_model *m, const void *const *inputs, void *const *outputs,
-                     kiln_error *err) {
-  return run(m, inputs, outputs, NULL, err);
+static kiln_status call_run(const call *c) {
+  return run(c->model, c->inputs, c->outputs, c->kernel_ns, c->err);
 }
 
 kiln_status kiln_run_profiled(const kiln_model *m, const void *const *inputs,
                               void *const *outputs, double *kernel_ns, kiln_error *err) {
-  return run(m, inputs, outputs, kernel_ns, err);
+  kiln_error scratch;
+  call c = {call_run, reset(err, &scratch), NULL, .model = m, .inputs = inputs,
+            .outputs = outputs, .kernel_ns = kernel_ns};
+  return guarded(&c);
+}
+
+kiln_status kiln_run(const kiln_model *m, const void *const *inputs, void *const *outputs,
+                     kiln_error *err) {
+  return kiln_run_profiled(m, inputs, outputs, NULL, err);
 }

@@ -25,6 +25,7 @@
 #include "passes/tune.h"
 #include "rt/parallel.h"
 #include "runtime/kernel_run.h"
+#include "runtime/options.h"
 #include "runtime/profile.h"
 
 #include <errno.h>
@@ -592,19 +593,20 @@ static double max_error(const io *a, const io *b) {
 }
 
 /* A tuner compiling with opts, minus what the tuner sets itself (no log, no profiling). */
-static void tuner_init(tuner *T, const kiln_options *opts, kiln_tune_result *res) {
+static kiln_status tuner_init(tuner *T, const kiln_options *opts, kiln_tune_result *res,
+                              kiln_error *err) {
   memset(res, 0, sizeof *res);
-  kiln_options none = {0};
-  T->opts = opts ? *opts : none;
+  T->res = res;
+  kiln_status st = kiln_options_read(opts, &T->opts, err);
   T->opts.tuning_log = NULL;
   T->opts.profile = 0;
-  T->res = res;
+  return st;
 }
 
 kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tune_options *t,
                       kiln_tune_result *res, kiln_error *err) {
   tuner T = {0};
-  tuner_init(&T, opts, res);
+  kiln_status st = tuner_init(&T, opts, res, err);
   T.t = t;
   T.t0 = kiln_rt_clock_ns();
   T.rng = t->seed * 2654435761u + 1;
@@ -618,7 +620,7 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   kiln_tuning_target_of(&T.opts, &target);
 
   /* the log first: a malformed one fails before any work */
-  kiln_status st = t->log_path ? read_raw(t->log_path, &old, &oldlen, err) : KILN_OK;
+  if (!st && t->log_path) st = read_raw(t->log_path, &old, &oldlen, err);
   if (!st && old) st = kiln_tuning_log_parse(&log, old, oldlen, t->log_path, err);
   res->records_read = log.n;
   /* the untuned model, profiled: each kernel's share of its time (profiling adds two
@@ -726,8 +728,8 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
 kiln_status kiln_tune_list(const char *path, const kiln_options *opts, int nshards,
                            kiln_tune_result *res, kiln_error *err) {
   tuner T = {0};
-  tuner_init(&T, opts, res);
-  kiln_status st = kiln_program_from_file(path, &T.opts, "schedule", &T.p, err);
+  kiln_status st = tuner_init(&T, opts, res, err);
+  if (!st) st = kiln_program_from_file(path, &T.opts, "schedule", &T.p, err);
   if (!st) {
     group_kernels(&T, NULL, 0);
     assign_shards(res->kernels, T.nunique, nshards > 0 ? nshards : 1);

@@ -137,7 +137,7 @@ static kiln_status compile(const node_test *t, const model_desc *d, kiln_model *
         memcpy(shapes[nshapes++].dims, x->dims, sizeof x->dims);
       }
     }
-    kiln_options opts = {0};
+    kiln_options opts = {.struct_size = sizeof opts};
     opts.shapes = shapes;
     opts.nshapes = nshapes;
     opts.values = values;

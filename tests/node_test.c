@@ -111,7 +111,7 @@ int node_test_run_reference(const node_test *t, char *why, size_t n) {
     values[i] = (kiln_input_value){decl->name, t, x->rank, {0}, x->data};
     memcpy(values[i].dims, x->dims, sizeof x->dims);
   }
-  kiln_options opts = {0};
+  kiln_options opts = {.struct_size = sizeof opts};
   opts.values = values;
   opts.nvalues = t->ninputs;
   if (kiln_pass_bind_inputs(g, &opts, &err) || kiln_pass_infer(g, &opts, &err) ||

@@ -57,7 +57,7 @@ static void fill(float *x, int n, unsigned seed) {
 
 static kiln_model *compile_good(int batch) {
   kiln_shape_binding bind = {"x", 2, {batch, IN}};
-  kiln_options opts = {0};
+  kiln_options opts = {.struct_size = sizeof opts};
   opts.shapes = &bind;
   opts.nshapes = 1;
   kiln_model *m = NULL;
@@ -114,7 +114,7 @@ static void test_compile_and_query(void) {
   size_t size = fread(buf, 1, sizeof buf, f);
   fclose(f);
   kiln_shape_binding bind = {"x", 2, {5, IN}};
-  kiln_options opts = {0};
+  kiln_options opts = {.struct_size = sizeof opts};
   opts.shapes = &bind;
   opts.nshapes = 1;
   kiln_error err = {0};
@@ -145,7 +145,7 @@ static void expect_error(const char *what, const char *file, const void *data, s
 
 static void test_errors(void) {
   kiln_shape_binding ab = {"a", 2, {2, 3}};
-  kiln_options bind_a = {0};
+  kiln_options bind_a = {.struct_size = sizeof bind_a};
   bind_a.shapes = &ab;
   bind_a.nshapes = 1;
   expect_error("missing file", "no_such_model.onnx", NULL, 0, NULL, KILN_ERR_NO_SUCH_FILE,
@@ -159,7 +159,7 @@ static void test_errors(void) {
   expect_error("shape mismatch", "shape_mismatch.onnx", NULL, 0, NULL, KILN_ERR_SHAPE, "");
   expect_error("unbound free dim", "good.onnx", NULL, 0, NULL, KILN_ERR_SHAPE, "x");
   kiln_shape_binding wrong = {"x", 3, {1, 2, IN}};
-  kiln_options bind_wrong = {0};
+  kiln_options bind_wrong = {.struct_size = sizeof bind_wrong};
   bind_wrong.shapes = &wrong;
   bind_wrong.nshapes = 1;
   expect_error("binding of wrong rank", "good.onnx", NULL, 0, &bind_wrong, KILN_ERR_SHAPE, "x");

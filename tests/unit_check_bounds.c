@@ -93,7 +93,7 @@ static void out_of_bounds(bool store) {
  * order (checked loops do not vectorize, and float reductions may reassociate). */
 static void demo_checked(void) {
   kiln_model *plain = NULL, *checked = NULL;
-  kiln_options o = {.check_bounds = 1};
+  kiln_options o = {.struct_size = sizeof o, .check_bounds = 1};
   kiln_error err;
   CHECK(kiln_compile_file("../examples/demo.onnx", NULL, &plain, &err) == KILN_OK);
   CHECK(kiln_compile_file("../examples/demo.onnx", &o, &checked, &err) == KILN_OK);

@@ -126,7 +126,7 @@ static void run_case(int idx, const conv_case *cs) {
   v3 = cs->avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
   for (int cb = 0; cb < (v3 ? 3 : 2); cb++) { /* 2: check_bounds off, for x86-64-v3 */
-    kiln_options opts = {0};
+    kiln_options opts = {.struct_size = sizeof opts};
     opts.check_bounds = cb == 1;
     opts.cpu = cb == 2 ? "x86-64-v3" : NULL;
     kiln_model *model = NULL;

@@ -39,7 +39,7 @@ static kiln_status infer(kiln_graph *g, int64_t size, kiln_error *err) {
     for (int d = 0; d < v->rank; d++) b[n].dims[d] = v->dims[d] < 0 ? size : v->dims[d];
     n++;
   }
-  kiln_options o = {.shapes = b, .nshapes = n};
+  kiln_options o = {.struct_size = sizeof o, .shapes = b, .nshapes = n};
   kiln_status st = kiln_pass_bind_inputs(g, &o, err);
   return st ? st : kiln_pass_infer(g, &o, err);
 }
@@ -151,7 +151,7 @@ static void test_valid(void) {
 
 static kiln_status import_with(const char *text, const kiln_shape_binding *b, int nb, kiln_error *err) {
   kiln_graph *g = NULL;
-  kiln_options o = {.shapes = b, .nshapes = nb};
+  kiln_options o = {.struct_size = sizeof o, .shapes = b, .nshapes = nb};
   memset(err, 0, sizeof *err);
   kiln_status st = kiln_dsl_import(text, strlen(text), NULL, &o, &g, err);
   kiln_graph_free(g);
@@ -184,7 +184,7 @@ static void test_free_dims(void) {
   CHECK(import_with(any, NULL, 0, &err) == KILN_OK);
   kiln_shape_binding two_by_four = {"x", 2, {2, 4}}, two_by_three = {"x", 2, {2, 3}};
   CHECK(import_with(any, &two_by_four, 1, &err) == KILN_ERR_SHAPE && strstr(err.message, "<buffer>:3:22: error: Mul: shapes do not broadcast"));
-  kiln_options with = {.shapes = &two_by_three, .nshapes = 1};
+  kiln_options with = {.struct_size = sizeof with, .shapes = &two_by_three, .nshapes = 1};
   kiln_model *m = NULL;
   CHECK(kiln_compile_buffer(any, strlen(any), &with, &m, &err) == KILN_OK);
   if (m) {
@@ -316,7 +316,7 @@ static void test_robust(void) {
 /* The C API compiles DSL text from memory, imports found through base_dir. */
 static void test_buffer(void) {
   const char *src = "import \"layers.kiln\"\nmodel m(x: f32[1, 4]) {\n  return y = linear(x, 4, 2) * 0\n}\n";
-  kiln_options o = {.base_dir = "../examples"};
+  kiln_options o = {.struct_size = sizeof o, .base_dir = "../examples"};
   kiln_model *m = NULL;
   kiln_error err = {0};
   CHECK(kiln_compile_buffer(src, strlen(src), &o, &m, &err) == KILN_OK);

@@ -55,7 +55,7 @@ static bool export_weights(const char *kiln_path, const char *dir) {
 static float *run_jit(const char *path, const example *ex, const float *x, size_t *n) {
   kiln_shape_binding b = {ex->input, ex->rank, {0}};
   memcpy(b.dims, ex->dims, sizeof ex->dims);
-  kiln_options o = {.shapes = &b, .nshapes = 1};
+  kiln_options o = {.struct_size = sizeof o, .shapes = &b, .nshapes = 1};
   kiln_model *m = NULL;
   kiln_error err = {0};
   if (kiln_compile_file(path, &o, &m, &err)) {
@@ -76,7 +76,7 @@ static float *run_jit(const char *path, const example *ex, const float *x, size_
 static float *run_aot(const char *path, const example *ex, const char *dir, const float *x, size_t n) {
   kiln_shape_binding b = {ex->input, ex->rank, {0}};
   memcpy(b.dims, ex->dims, sizeof ex->dims);
-  kiln_options o = {.shapes = &b, .nshapes = 1};
+  kiln_options o = {.struct_size = sizeof o, .shapes = &b, .nshapes = 1};
   char lib[512], sym[128];
   snprintf(lib, sizeof lib, "%s/%s.so", dir, ex->name);
   snprintf(sym, sizeof sym, "%s_run", ex->name);

@@ -137,7 +137,7 @@ static kiln_status infer(kiln_graph *g, kiln_error *err) {
     for (int d = 0; d < v->rank; d++) b[n].dims[d] = v->dims[d] < 0 ? 1 : v->dims[d];
     n++;
   }
-  kiln_options o = {.shapes = b, .nshapes = n};
+  kiln_options o = {.struct_size = sizeof o, .shapes = b, .nshapes = n};
   kiln_status st = kiln_pass_bind_inputs(g, &o, err);
   return st ? st : kiln_pass_infer(g, &o, err);
 }
@@ -196,7 +196,7 @@ static void same_outputs(const char *what, const char *onnx_path, const char *te
                          const run_spec *r) {
   kiln_shape_binding b[4];
   int nb = parse_shapes(r, b);
-  kiln_options oa = {.shapes = b, .nshapes = nb}, ob = oa;
+  kiln_options oa = {.struct_size = sizeof oa, .shapes = b, .nshapes = nb}, ob = oa;
   ob.base_dir = scratch;
   kiln_model *ma = NULL, *mb = NULL;
   kiln_error err = {0};
@@ -271,7 +271,7 @@ static void round_trip_run(const char *what, kiln_graph *a, const char *onnx_fil
   fclose(f);
   free(dir);
   kiln_graph *b = NULL;
-  kiln_options opts = {.base_dir = scratch};
+  kiln_options opts = {.struct_size = sizeof opts, .base_dir = scratch};
   kiln_status st = kiln_dsl_import(text, size, NULL, &opts, &b, &err);
   kiln_error ea = {0}, eb = {0};
   /* The DSL reports type errors as it reads; the ONNX importer leaves them to inference. */

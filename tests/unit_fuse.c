@@ -21,7 +21,7 @@
 #define MAX_IO 4
 
 static kiln_model *compile(const char *text, bool fuse) {
-  kiln_options o = {.no_fuse = !fuse, .no_layout = 1}; /* fusion alone (unit_layout: layout) */
+  kiln_options o = {.struct_size = sizeof o, .no_fuse = !fuse, .no_layout = 1}; /* fusion alone (unit_layout: layout) */
   kiln_model *m = NULL;
   kiln_error err;
   if (kiln_compile_buffer(text, strlen(text), &o, &m, &err))

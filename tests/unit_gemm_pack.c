@@ -75,7 +75,7 @@ static void run_case(const gemm_case *cs, const char *cpu, int check_bounds) {
   for (size_t i = 0; i < nbv; i++) b[i] = rndf();
   for (int64_t i = 0; i < cs->n; i++) c[i] = rndf();
   kiln_input_value bv = {"b", KILN_F32, 2, {brows, bcols}, b};
-  kiln_options o = {0};
+  kiln_options o = {.struct_size = sizeof o};
   o.values = &bv;
   o.nvalues = 1;
   o.cpu = cpu;

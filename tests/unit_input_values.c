@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 static kiln_model *compile(const char *text, int check_bounds, kiln_error *err) {
-  kiln_options o = {0};
+  kiln_options o = {.struct_size = sizeof o};
   o.check_bounds = check_bounds;
   kiln_model *m = NULL;
   if (kiln_compile_buffer(text, strlen(text), &o, &m, err)) return NULL;

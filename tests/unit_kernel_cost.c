@@ -16,7 +16,7 @@ static kiln_program *compile(const char *text) {
   kiln_graph *g = NULL;
   kiln_program *p = NULL;
   kiln_error err = {0};
-  kiln_options o = {0};
+  kiln_options o = {.struct_size = sizeof o};
   CHECK(kiln_dsl_import(text, strlen(text), NULL, &o, &g, &err) == KILN_OK);
   if (g) CHECK(kiln_passes_run(g, NULL, &p, &err) == KILN_OK);
   kiln_graph_free(g);
@@ -87,7 +87,7 @@ static void test_chain(void) {
 /* A profiled JIT model times every kernel; a plain one refuses, and so does AOT. */
 static void test_profiled_run(void) {
   const char *text = "model m(a: f32[32, 64], b: f32[64, 16]) { return c = Softmax(MatMul(a, b)) }";
-  kiln_options o = {.profile = 1};
+  kiln_options o = {.struct_size = sizeof o, .profile = 1};
   kiln_model *m = NULL, *plain = NULL;
   kiln_error err = {0};
   CHECK(kiln_compile_buffer(text, strlen(text), &o, &m, &err) == KILN_OK);

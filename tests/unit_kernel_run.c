@@ -40,7 +40,7 @@ static kiln_program *compile(const char *path, const char *input, int rank, cons
   fclose(f);
   kiln_shape_binding shape = {input, rank, {0}};
   memcpy(shape.dims, dims, sizeof(int64_t) * (size_t)rank);
-  kiln_options opts = {.shapes = &shape, .nshapes = 1};
+  kiln_options opts = {.struct_size = sizeof opts, .shapes = &shape, .nshapes = 1};
   return compile_text(text, n, path, &opts);
 }
 
@@ -113,7 +113,7 @@ static void check_gather(void) {
    * is past the end of the Gather kernel's own arena */
   const char *text = "model m(a: f32[10, 4], i: i64[3]) {\n  h = Exp(a)\n"
                      "  return y = Relu(Gather(h, i, axis=0)), z = Sigmoid(h)\n}\n";
-  kiln_options opts = {0};
+  kiln_options opts = {.struct_size = sizeof opts};
   kiln_error err = {0};
   kiln_program *p = compile_text(text, strlen(text), "gather", &opts);
   if (!p) return;
@@ -149,7 +149,7 @@ static void check_gather(void) {
 static void check_strided_tile(int *checked) {
   const char *text = "model m(a: f32[14, 8]) {\n  param b: f32[8, 16] = normal(0, 1)\n"
                      "  return y = MatMul(a, b)\n}\n";
-  kiln_options opts = {0};
+  kiln_options opts = {.struct_size = sizeof opts};
   kiln_error err = {0};
   kiln_program *p = compile_text(text, strlen(text), "strided", &opts);
   if (!p) return;

@@ -61,7 +61,7 @@ static void run(kiln_model *m, float **outs) {
  * blocked_convs: ConvBlocked kernels expected; conversions: ToBlocked + FromBlocked. */
 static void check(const char *text, const char *cpu, int blocked_convs, int conversions) {
   for (int cb = 0; cb < 2; cb++) {
-    kiln_options lo = {.cpu = cpu, .check_bounds = cb}, po = lo;
+    kiln_options lo = {.struct_size = sizeof lo, .cpu = cpu, .check_bounds = cb}, po = lo;
     po.no_layout = 1;
     kiln_model *a = compile(text, lo), *b = compile(text, po);
     if (!a || !b) goto done;

@@ -80,7 +80,7 @@ static void huge_tensors(void) {
   puts("max_tensor_bytes is configurable");
   int64_t n = 1024;
   m = one_node("Relu", 1, &n);
-  kiln_options o = {.max_tensor_bytes = 1000};
+  kiln_options o = {.struct_size = sizeof o, .max_tensor_bytes = 1000};
   CHECK(compile(&m, &o, &err) == KILN_ERR_LIMIT);
   o.max_tensor_bytes = 4096;
   CHECK(compile(&m, &o, &err) == KILN_OK);
@@ -91,7 +91,7 @@ static void deep_graphs(void) {
   kiln_error err;
   puts("max_nodes is configurable");
   pb_buf m = onnx_relu_chain(4, 300);
-  kiln_options o = {.max_nodes = 100};
+  kiln_options o = {.struct_size = sizeof o, .max_nodes = 100};
   kiln_status st = compile(&m, &o, &err);
   CHECK(st == KILN_ERR_LIMIT);
   o.max_nodes = 300;

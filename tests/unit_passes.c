@@ -64,7 +64,7 @@ static void test_bind(void) {
   CHECK(strstr(err.message, "input 'x' dim 0 ('N')") && strstr(err.message, "input 'y' dim 0"));
   CHECK(strstr(err.message, "{\"x\", 2, {1, 4}}") != NULL);
   kiln_shape_binding sb = {"nope", 2, {2, 4}};
-  kiln_options o = {.shapes = &sb, .nshapes = 1};
+  kiln_options o = {.struct_size = sizeof o, .shapes = &sb, .nshapes = 1};
   err = (kiln_error){0};
   CHECK(kiln_pass_bind_inputs(g, &o, &err) == KILN_ERR_INVALID_ARGUMENT);
   CHECK(strstr(err.message, "'nope'") && strstr(err.message, "'x', 'y'"));
@@ -146,7 +146,7 @@ static void test_fold_all_constant(void) {
   int out = UNARY(g, "Relu", node(g, &g->main, "Add", x, cc, "s"), "out");
   add_output(g, out);
   kiln_input_value iv = {"x", KILN_F32, 1, {4}, xv};
-  kiln_options o = {.values = &iv, .nvalues = 1};
+  kiln_options o = {.struct_size = sizeof o, .values = &iv, .nvalues = 1};
   kiln_error err = {0};
   CHECK(kiln_pass_bind_inputs(g, &o, &err) == KILN_OK && g->ninputs == 0);
   CHECK(kiln_pass_infer(g, &o, &err) == KILN_OK);
@@ -176,7 +176,7 @@ static void test_fold_conv_view(void) {
   int x = constant(g, "x", KILN_F32, 4, xd, xv), w = constant(g, "w", KILN_F32, 4, wd, wv);
   int out = node(g, &g->main, "Conv", x, w, "y");
   add_output(g, out);
-  kiln_options o = {0};
+  kiln_options o = {.struct_size = sizeof o};
   kiln_error err = {0};
   CHECK(kiln_pass_infer(g, &o, &err) == KILN_OK);
   CHECK(kiln_pass_fold(g, INT64_MAX, &err) == KILN_OK);
@@ -193,7 +193,7 @@ static void test_limit(void) {
   kiln_graph *g = kiln_graph_new();
   int x = input(g, "x", KILN_F32, 2, dims, NULL);
   add_output(g, UNARY(g, "Relu", x, "big"));
-  kiln_options o = {.max_tensor_bytes = 1 << 20};
+  kiln_options o = {.struct_size = sizeof o, .max_tensor_bytes = 1 << 20};
   kiln_error err = {0};
   CHECK(kiln_pass_infer(g, &o, &err) == KILN_ERR_LIMIT);
   CHECK(strstr(err.message, "'big'") && strstr(err.message, "Relu"));
@@ -241,7 +241,7 @@ static void test_memplan_chain(void) {
   add_output(g, v);
   kiln_program *p = NULL;
   kiln_error err = {0};
-  kiln_options unfused = {.no_fuse = 1}; /* a kernel per node: 19 intermediates to plan */
+  kiln_options unfused = {.struct_size = sizeof unfused, .no_fuse = 1}; /* a kernel per node: 19 intermediates to plan */
   CHECK(kiln_passes_run(g, &unfused, &p, &err) == KILN_OK);
   if (p) {
     CHECK(p->main.n == 20 && p->ninputs == 1 && p->noutputs == 1);
@@ -269,7 +269,7 @@ static void test_memplan_diamond(void) {
   add_output(g, x);
   kiln_program *p = NULL;
   kiln_error err = {0};
-  kiln_options unfused = {.no_fuse = 1};
+  kiln_options unfused = {.struct_size = sizeof unfused, .no_fuse = 1};
   CHECK(kiln_passes_run(g, &unfused, &p, &err) == KILN_OK);
   if (p) {
     CHECK(p->main.n == 5 + 2); /* dead removed; copies for the repeat and the input */
@@ -355,7 +355,7 @@ static void test_if(void) {
   g = if_graph();
   uint8_t f = 0;
   kiln_input_value iv = {"cond", KILN_BOOL, 1, {1}, &f};
-  kiln_options o = {.values = &iv, .nvalues = 1};
+  kiln_options o = {.struct_size = sizeof o, .values = &iv, .nvalues = 1};
   err = (kiln_error){0};
   CHECK(kiln_passes_run(g, &o, &p, &err) == KILN_OK);
   CHECK(g->main.nnodes == 2 && strcmp(g->nodes[g->main.nodes[0]].op_type, "Neg") == 0);

@@ -113,7 +113,7 @@ static kiln_status compile(const node_test *t, kiln_graph **g, kiln_program **p,
         memcpy(shapes[nshapes++].dims, x->dims, sizeof x->dims);
       }
     }
-    kiln_options opts = {.shapes = shapes, .nshapes = nshapes, .values = values,
+    kiln_options opts = {.struct_size = sizeof opts, .shapes = shapes, .nshapes = nshapes, .values = values,
                          .nvalues = nvalues};
     kiln_status st = kiln_passes_run(*g, &opts, p, err);
     if (!st) {
@@ -145,7 +145,7 @@ static int run_trial(const node_test *t, int trial, char *why, size_t n) {
   uint8_t *arena = NULL;
   void *outs[NODE_TEST_MAX_IO] = {0};
   int ok = 0;
-  kiln_options opts = {0};
+  kiln_options opts = {.struct_size = sizeof opts};
   if (compile(t, &g, &p, &err)) goto done;
   if (p->ninputs > t->ninputs || p->noutputs != t->noutputs) {
     snprintf(why, n, "%d inputs and %d outputs, test data %d and %d", p->ninputs, p->noutputs,

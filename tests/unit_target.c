@@ -63,7 +63,7 @@ static void cross_objects(void) {
   const struct { const char *triple; int machine; } cases[] = {
       {"aarch64-linux-gnu", EM_AARCH64}, {"x86_64-linux-gnu", EM_X86_64}};
   for (int i = 0; i < 2; i++) {
-    kiln_options o = {.triple = cases[i].triple};
+    kiln_options o = {.struct_size = sizeof o, .triple = cases[i].triple};
     kiln_error err = {0};
     CHECK(kiln_compile_aot(MODEL, &o, path_in_dir("m.o"), "m", &err) == KILN_OK);
     if (err.code) fprintf(stderr, "%s: %s\n", cases[i].triple, err.message);
@@ -82,7 +82,7 @@ static void cross_objects(void) {
 /* A .so for another architecture without a linker: one clear error before any work (the
  * model is not even read: it does not exist), and no files. */
 static void cross_shared_needs_linker(void) {
-  kiln_options o = {.triple = "aarch64-linux-gnu"};
+  kiln_options o = {.struct_size = sizeof o, .triple = "aarch64-linux-gnu"};
   kiln_error err = {0};
   CHECK(kiln_compile_aot("no/such/model.onnx", &o, path_in_dir("m.so"), "m", &err) ==
         KILN_ERR_INVALID_ARGUMENT);
@@ -97,7 +97,7 @@ static void cross_shared_linked(void) {
     printf("cross .so: skipped (no ld.lld)\n");
     return;
   }
-  kiln_options o = {.triple = "aarch64-linux-gnu", .linker = "data/cross_cc.sh"};
+  kiln_options o = {.struct_size = sizeof o, .triple = "aarch64-linux-gnu", .linker = "data/cross_cc.sh"};
   kiln_error err = {0};
   CHECK(kiln_compile_aot(MODEL, &o, path_in_dir("m.so"), "m", &err) == KILN_OK);
   if (err.code) fprintf(stderr, "cross .so: %s\n", err.message);
@@ -110,7 +110,7 @@ static void cross_shared_linked(void) {
  * failing one fails the compile naming it, leaving no files. */
 static void linker_option(void) {
   kiln_error err = {0};
-  kiln_options o = {.linker = "  "};
+  kiln_options o = {.struct_size = sizeof o, .linker = "  "};
   CHECK(kiln_compile_aot(MODEL, &o, path_in_dir("m.so"), "m", &err) == KILN_ERR_INVALID_ARGUMENT);
   o.linker = "false --ignored";
   err = (kiln_error){0};
@@ -171,7 +171,7 @@ static void object_runtime_team(void) {
 static void bad_targets(void) {
   kiln_model *m = NULL;
   kiln_error err = {0};
-  kiln_options o = {.triple = "aarch64-linux-gnu"};
+  kiln_options o = {.struct_size = sizeof o, .triple = "aarch64-linux-gnu"};
   CHECK(kiln_compile_file(MODEL, &o, &m, &err) == KILN_ERR_INVALID_ARGUMENT && !m);
   CHECK(strstr(err.message, "aarch64-linux-gnu") != NULL);
   o.triple = "nonsense";
@@ -214,7 +214,7 @@ typedef struct target_case {
 /* Each case through AOT (the model does not exist: the options fail first) and the JIT. */
 static void compile_case(void *arg) {
   target_case *c = arg;
-  kiln_options o = {.triple = c->triple, .cpu = c->cpu, .features = c->features};
+  kiln_options o = {.struct_size = sizeof o, .triple = c->triple, .cpu = c->cpu, .features = c->features};
   kiln_error err = {0};
   c->aot = kiln_compile_aot("no/such/model.onnx", &o, path_in_dir("m.o"), "m", &err);
   c->named = !c->option || (strstr(err.message, c->option) && strstr(err.message, c->value));
@@ -275,7 +275,7 @@ static void jit_host_only(void) {
       {"x86-64", NULL, KILN_OK}, {"generic", NULL, KILN_OK},
       {NULL, missing[0] ? missing : NULL, missing[0] ? KILN_ERR_INVALID_ARGUMENT : KILN_OK}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    kiln_options o = {.cpu = cases[i].cpu, .features = cases[i].features};
+    kiln_options o = {.struct_size = sizeof o, .cpu = cases[i].cpu, .features = cases[i].features};
     kiln_model *m = NULL;
     kiln_error err = {0};
     kiln_status st = kiln_compile_file(MODEL, &o, &m, &err);
@@ -284,7 +284,7 @@ static void jit_host_only(void) {
     CHECK(st == cases[i].want);
     kiln_model_free(m);
   }
-  kiln_options o = {.cpu = other};
+  kiln_options o = {.struct_size = sizeof o, .cpu = other};
   kiln_error err = {0};
   CHECK(kiln_compile_aot(MODEL, &o, path_in_dir("other.o"), "other", &err) == KILN_OK);
   clear_dir();
@@ -313,7 +313,7 @@ static void named_cpu_features(void) {
       {"x86-64", "+avx2", true, false},
   };
   for (int i = 0; i < 4; i++) {
-    kiln_options o = {.triple = "x86_64-linux-gnu", .cpu = cases[i].cpu,
+    kiln_options o = {.struct_size = sizeof o, .triple = "x86_64-linux-gnu", .cpu = cases[i].cpu,
                       .features = cases[i].features};
     kiln_error err = {0};
     CHECK(kiln_compile_aot(MODEL, &o, path_in_dir("m.o"), "m", &err) == KILN_OK);

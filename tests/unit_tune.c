@@ -97,7 +97,7 @@ static void run(const kiln_options *opts, int corrupt_every, const char *path) {
 
 int main(void) {
   kiln_shape_binding shape = {"x", 2, {8, 784}};
-  kiln_options opts = {.shapes = &shape, .nshapes = 1, .num_threads = 1};
+  kiln_options opts = {.struct_size = sizeof opts, .shapes = &shape, .nshapes = 1, .num_threads = 1};
   char *path = kiln_fmt("/tmp/kiln_unit_tune_%d.log", (int)getpid());
   run(&opts, 1, path); /* every candidate wrong */
   run(&opts, 0, path);

@@ -240,7 +240,7 @@ static void hostile(void) {
 static void through_pipeline(void) {
   const char *model = "../examples/mlp.kiln";
   kiln_shape_binding shape = {"x", 2, {4, 784}};
-  kiln_options opts = {.shapes = &shape, .nshapes = 1};
+  kiln_options opts = {.struct_size = sizeof opts, .shapes = &shape, .nshapes = 1};
   kiln_program *p = NULL;
   kiln_error err = {0};
   CHECK(!kiln_program_from_file(model, &opts, "schedule", &p, &err));

@@ -119,7 +119,7 @@ static void around(sweep *s, float c) {
 }
 
 static void sweep_target(const char *cpu, const char *features, const char *label) {
-  kiln_options opts = {0};
+  kiln_options opts = {.struct_size = sizeof opts};
   opts.cpu = cpu;
   opts.features = features;
   kiln_program *p = sweep_program();

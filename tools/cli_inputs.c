@@ -210,7 +210,7 @@ static kiln_status check_matched(const cli_args *a, const cli_inputs *in, kiln_e
 kiln_status cli_load_inputs(const cli_args *a, cli_inputs *in, kiln_error *err) {
   memset(in, 0, sizeof *in);
   kiln_graph *g = NULL;
-  kiln_options opts = {0};
+  kiln_options opts = {.struct_size = sizeof opts};
   cli_fill_options(a, &opts);
   kiln_status st = cli_import(a->model, &opts, &g, err);
   if (st) return st;

@@ -145,7 +145,7 @@ int cli_tune(int argc, char **argv) {
   int rc = cli_parse_command(CLI_TUNE, argc, argv, usage_tune, &a);
   if (rc >= 0) return rc;
   rc = 0;
-  kiln_options opts = {0};
+  kiln_options opts = {.struct_size = sizeof opts};
   cli_fill_options(&a, &opts);
   if (a.list_kernels) {
     rc = list_kernels(&a, &opts);

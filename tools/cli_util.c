@@ -82,7 +82,7 @@ kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_
   kiln_input_value values[CLI_MAX_INPUTS];
   bool as_value[CLI_MAX_INPUTS] = {false};
   for (;;) {
-    kiln_options opts = {0};
+    kiln_options opts = {.struct_size = sizeof opts};
     cli_fill_options(a, &opts);
     int ns = a->nshapes, nv = 0;
     memcpy(shapes, a->shapes, sizeof(kiln_shape_binding) * (size_t)ns);

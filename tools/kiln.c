@@ -121,7 +121,7 @@ static int cmd_compile(int argc, char **argv) {
   kiln_error err = {0};
   int rc = cli_parse_command(CLI_COMPILE, argc, argv, usage_compile, &a);
   if (rc >= 0) return rc;
-  kiln_options opts = {0};
+  kiln_options opts = {.struct_size = sizeof opts};
   cli_fill_options(&a, &opts);
   kiln_status st = kiln_compile_aot(a.model, &opts, a.out, a.name ? a.name : "model", &err);
   if (st) cli_hint_unbound(a.model, &opts, &err);
@@ -241,7 +241,7 @@ static int cmd_dump(int argc, char **argv) {
     cli_args_free(&a);
     return rc;
   }
-  kiln_options opts = {0};
+  kiln_options opts = {.struct_size = sizeof opts};
   cli_fill_options(&a, &opts);
   kiln_graph *g = NULL;
   kiln_program *prog = NULL;

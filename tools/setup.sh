@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything kiln needs on a fresh Debian 12 machine. Idempotent: a second run
 # checks and returns in seconds.
-#   - product dependencies from Debian (LLVM 19 C API, protobuf-c + onnx.proto, flex, bison, cmake)
+#   - product dependencies from Debian (LLVM 19 C API, protobuf-c + onnx.proto, flex, bison, cmake;
+#     pkg-config for the test of the installed package)
 #   - test data (ONNX conformance suite from libonnx-testdata)
 #   - a Python venv (.venv) with onnx, onnxruntime, numpy for the test and bench tooling only,
 #     and pytest, setuptools, wheel to build and test the Python package (python/)
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 debs=(build-essential cmake flex bison llvm-19-dev libprotobuf-c-dev protobuf-c-compiler
       libonnx-dev libonnx-testdata libzstd-dev zlib1g-dev libcurl4-openssl-dev libedit-dev libxml2-dev
-      clang-14 libclang-rt-14-dev libomp-14-dev)
+      clang-14 libclang-rt-14-dev libomp-14-dev pkg-config)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

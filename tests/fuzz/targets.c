@@ -25,7 +25,7 @@ static void check_error(kiln_status st, const kiln_error *err) {
 }
 
 static kiln_options fuzz_options(void) {
-  kiln_options o = {0};
+  kiln_options o = {.struct_size = sizeof o};
   o.base_dir = NO_DIR;
   o.max_tensor_bytes = (int64_t)64 << 20;
   o.max_nodes = 20000;

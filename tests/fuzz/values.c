@@ -40,7 +40,7 @@ typedef struct compiled {
 static compiled cache[NMODELS];
 
 static kiln_model *compile(int i, int check_bounds) {
-  kiln_options o = {0};
+  kiln_options o = {.struct_size = sizeof o};
   o.check_bounds = check_bounds;
   o.num_threads = 1;
   kiln_model *m = NULL;
