@@ -31,7 +31,8 @@ class InputValue(ctypes.Structure):
 
 
 class Options(ctypes.Structure):
-    _fields_ = [("shapes", ctypes.POINTER(ShapeBinding)), ("nshapes", ctypes.c_int),
+    _fields_ = [("struct_size", ctypes.c_size_t),
+                ("shapes", ctypes.POINTER(ShapeBinding)), ("nshapes", ctypes.c_int),
                 ("values", ctypes.POINTER(InputValue)), ("nvalues", ctypes.c_int),
                 ("cpu", ctypes.c_char_p), ("features", ctypes.c_char_p),
                 ("triple", ctypes.c_char_p), ("num_threads", ctypes.c_int),
@@ -43,8 +44,10 @@ class Options(ctypes.Structure):
 
 
 def new_options():
-    """kiln_options with every field at its default (all zero)."""
-    return Options()
+    """kiln_options with every field at its default (zero), sized as kiln_options_init does."""
+    o = Options()
+    o.struct_size = ctypes.sizeof(Options)
+    return o
 
 
 def _library_path():
@@ -78,6 +81,7 @@ _PROTOTYPES = {
                                    _ERR]),
     "kiln_status_name": (ctypes.c_char_p, [_STATUS]),
     "kiln_dtype_name": (ctypes.c_char_p, [ctypes.c_int]),
+    "kiln_version": (ctypes.c_char_p, []),
 }
 for _name, (_restype, _argtypes) in _PROTOTYPES.items():
     _fn = getattr(lib, _name)
