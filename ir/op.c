@@ -28,6 +28,7 @@ extern const kiln_op_def kiln_ops_quant[];
 extern const kiln_op_def kiln_ops_einsum[];
 extern const kiln_op_def kiln_ops_index[];
 extern const kiln_op_def kiln_ops_scatter[];
+extern const kiln_op_def kiln_ops_grid_sample[];
 extern const kiln_op_def kiln_ops_control[];
 extern const kiln_op_def kiln_ops_layout[];
 
@@ -37,7 +38,7 @@ static const kiln_op_def *const groups[] = {
     kiln_ops_rnn,         kiln_ops_control,    kiln_ops_pool,     kiln_ops_norm,
     kiln_ops_resize,      kiln_ops_layout,     kiln_ops_loss,     kiln_ops_scan,
     kiln_ops_signal,      kiln_ops_quant,      kiln_ops_einsum,
-    kiln_ops_index,       kiln_ops_scatter,
+    kiln_ops_index,       kiln_ops_scatter,    kiln_ops_grid_sample,
 };
 
 #define MAX_OPS 256

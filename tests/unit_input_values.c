@@ -181,6 +181,25 @@ static void scatters(void) {
   expect_run(el, ins, outs, sizeof y, KILN_ERR_INVALID_INPUT, msg2);
 }
 
+/* GridSample at NaN, infinite and huge points: every mode and padding runs, bounds
+ * checked (expect_run also runs with check_bounds), and zeros padding gives 0 there. */
+static void grid_sample_points(void) {
+  static const char *modes[] = {"nearest", "bilinear", "bicubic"};
+  static const char *pads[] = {"zeros", "border", "reflection"};
+  float x[6] = {1, 2, 3, 4, 5, 6}, y[4];
+  float grid[8] = {NAN, 0.5f, INFINITY, -INFINITY, 1e30f, -1e30f, 0.1f, NAN};
+  const void *ins[2] = {x, grid};
+  void *outs[1] = {y};
+  for (int m = 0; m < 3; m++)
+    for (int p = 0; p < 3; p++) {
+      char text[300];
+      snprintf(text, sizeof text, "model m(x: f32[1, 1, 2, 3], g: f32[1, 2, 2, 2]) { return y = "
+               "GridSample(x, g, mode=\"%s\", padding_mode=\"%s\") }", modes[m], pads[p]);
+      expect_run(text, ins, outs, 0, KILN_OK, NULL);
+      if (p == 0) CHECK(y[2] == 0); /* (1e30, -1e30) is outside */
+    }
+}
+
 /* An embedding looked up by float ids: NaN is 0 (in range), 1e30 saturates (out). */
 static void float_ids(void) {
   const char *text =
@@ -316,6 +335,7 @@ int main(void) {
   loss_targets();
   gather_nd_and_lengths();
   scatters();
+  grid_sample_points();
   float_ids();
   constant_indices();
   integer_division();

@@ -295,6 +295,22 @@ def einsums():
     return b.model(inputs, outs, "einsums"), b.rng
 
 
+def grid_samples():
+    """GridSample in every mode, padding mode and alignment, on a grid reaching outside
+    the image (so padding and reflection matter)."""
+    b = Builder(seed=14)
+    outs = []
+    for mode in ("bilinear", "nearest", "bicubic"):
+        for pad in ("zeros", "border", "reflection"):
+            for align in (0, 1):
+                y = b.op("GridSample", ["x", "grid"], f"gs_{mode}_{pad}_{align}", mode=mode,
+                         padding_mode=pad, align_corners=align)
+                outs.append(helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 2, 4, 7]))
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 5, 6]),
+              helper.make_tensor_value_info("grid", TensorProto.FLOAT, [1, 4, 7, 2])]
+    return b.model(inputs, outs, "grid_samples"), b.rng
+
+
 MODELS = {
     "mlp": lambda: mlp(1, "mlp"),
     "mlp_b64": lambda: mlp(64, "mlp_b64"),
@@ -307,6 +323,7 @@ MODELS = {
     "gathers": gathers,
     "quantized": quantized,
     "einsums": einsums,
+    "grid_samples": grid_samples,
 }
 
 
@@ -318,6 +335,8 @@ def make_inputs(model, rng):
             feeds[vi.name] = rng.integers(0, 1000, shape, dtype=np.int64)
         elif vi.name == "positions":  # negative ones count from the end
             feeds[vi.name] = rng.integers(-shape[1], shape[1], shape, dtype=np.int64)
+        elif vi.name == "grid":  # past [-1, 1]: padding and reflection come into play
+            feeds[vi.name] = rng.uniform(-1.6, 1.6, shape).astype(np.float32)
         elif vi.name == "attention_mask":
             mask = np.ones(shape, np.int64)
             mask[:, shape[1] * 3 // 4:] = 0  # padding at the end, as a batch of one has
