@@ -1,5 +1,5 @@
-/* Ops along one axis of their input: CumSum (running sums) and Hardmax (one-hot of the
- * first maximum). */
+/* Ops along one axis of their input: CumSum (running sums), Hardmax (one-hot of the
+ * first maximum) and TopK (the k largest or smallest, with their indices). */
 #include "ir/op.h"
 
 #include "ir/dtype.h"
@@ -101,12 +101,83 @@ static kiln_status expand_hardmax(kiln_graph *g, kiln_block *b, int pos, kiln_er
   return KILN_OK;
 }
 
+/* ---- TopK ------------------------------------------------------------------------------ */
+
+static kiln_status topk_plan(const kiln_graph *g, const kiln_node *n, int *axis, int64_t *k,
+                             kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  int count = 0;
+  if (x->rank < 1 || x->dtype == KILN_BOOL)
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a numeric input of rank >= 1");
+  if (kiln_norm_axis(n, kiln_attr_int(n, "axis", -1), x->rank, axis, err)) return err->code;
+  if (kiln_const_ints(g, n, 1, k, 1, &count, err)) return err->code;
+  if (count != 1 || *k < 0 || *k > x->dims[*axis])
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "K must be one integer in [0, the axis]");
+  return KILN_OK;
+}
+
+static kiln_status infer_topk(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  int axis;
+  int64_t k, dims[KILN_MAX_RANK];
+  if (topk_plan(g, n, &axis, &k, err)) return err->code;
+  memcpy(dims, x->dims, sizeof(int64_t) * (size_t)x->rank);
+  dims[axis] = k;
+  kiln_set_out(g, n, 0, x->dtype, x->rank, dims);
+  if (n->noutputs > 1) kiln_set_out(g, n, 1, KILN_I64, x->rank, dims);
+  return KILN_OK;
+}
+
+/* rank[p] = how many elements along the axis come before x[p] (larger, or smaller with
+ * largest=0; equal ones by index, so ranks are a permutation); then output q takes the
+ * element of rank q (a max reduction that selects it), always sorted. O(n^2) along the
+ * axis: fine for class scores, slow for a vocabulary of 50k. */
+static kiln_status lower_topk(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  int axis;
+  int64_t kk;
+  if (topk_plan(c->g, c->n, &axis, &kk, c->err)) return c->err->code;
+  const kiln_buffer *x = &k->bufs[c->in_buf[0]];
+  bool largest = kiln_attr_int(c->n, "largest", 1) != 0;
+  int rank = kiln_kernel_add_buffer(k, "rank", KILN_BUF_TEMP, -1, KILN_I64, x->rank, x->dims);
+  kiln_stage *s = kiln_kernel_add_stage(k, "topk_rank", rank);
+  kiln_expr *v[KILN_MAX_RANK], *o[KILN_MAX_RANK];
+  for (int d = 0; d < x->rank; d++)
+    v[d] = o[d] = kx_var(k, kiln_stage_axis(s, x->dims[d], false));
+  kiln_expr *j = kx_var(k, kiln_stage_axis(s, x->dims[axis], true));
+  o[axis] = j;
+  kiln_expr *me = kx_load(k, c->in_buf[0], v), *other = kx_load(k, c->in_buf[0], o);
+  kiln_expr *beats = kx_binary(k, largest ? KB_GT : KB_LT, other, me);
+  kiln_expr *tie = kx_and(k, kx_binary(k, KB_EQ, other, me), kx_binary(k, KB_LT, j, v[axis]));
+  kiln_expr *before = kx_binary(k, KB_OR, beats, tie);
+  s->reduce = KR_SUM;
+  kiln_stage_store(k, s, v, kx_select(k, before, kx_idx(k, 1), kx_idx(k, 0)));
+  for (int out = 0; out < 2 && out < c->n->noutputs; out++) {
+    if (c->out_buf[out] < 0) continue;
+    const kiln_buffer *y = &k->bufs[c->out_buf[out]];
+    s = kiln_kernel_add_stage(k, out ? "topk_indices" : "topk_values", c->out_buf[out]);
+    for (int d = 0; d < x->rank; d++)
+      v[d] = o[d] = kx_var(k, kiln_stage_axis(s, y->dims[d], false));
+    j = kx_var(k, kiln_stage_axis(s, x->dims[axis], true));
+    o[axis] = j;
+    kiln_expr *hit = kx_binary(k, KB_EQ, kx_load(k, rank, o), v[axis]);
+    kiln_expr *val = out ? j : kx_load(k, c->in_buf[0], o);
+    s->reduce = KR_MAX;
+    kiln_stage_store(k, s, v, kx_select(k, hit, val, kx_reduce_identity(k, KR_MAX, y->dtype)));
+  }
+  return KILN_OK;
+}
+
 static const kiln_attr_spec cumsum_attrs[] = {
     {"exclusive", KILN_ATTR_INT, false}, {"reverse", KILN_ATTR_INT, false}, {NULL}};
 static const kiln_attr_spec hardmax_attrs[] = {{"axis", KILN_ATTR_INT, false}, {NULL}};
+static const kiln_attr_spec topk_attrs[] = {
+    {"axis", KILN_ATTR_INT, false}, {"largest", KILN_ATTR_INT, false},
+    {"sorted", KILN_ATTR_INT, false}, {NULL}};
 
 const kiln_op_def kiln_ops_scan[] = {
     {"CumSum", 2, 2, 1, 1, cumsum_attrs, infer_cumsum, lower_cumsum, NULL, 0},
     {"Hardmax", 1, 1, 1, 1, hardmax_attrs, infer_hardmax, NULL, expand_hardmax, 0},
+    {"TopK", 2, 2, 1, 2, topk_attrs, infer_topk, lower_topk, NULL, 0},
     {NULL},
 };
