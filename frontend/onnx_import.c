@@ -213,10 +213,10 @@ static kiln_status import_node(kiln_onnx_ctx *c, const Onnx__NodeProto *np,
     n->attrs = attrs;
     n->nattrs = nattrs;
     attrs = NULL;
-    if (!std_domain) {
-      n->op = NULL; /* a same-named op of the default domain is not this one */
+    if (!std_domain) { /* the op table names such ops "<domain>.<op>" */
       char *full = kiln_fmt("%s.%s", domain, op_type);
-      add_unsupported(c, full, n->name);
+      n->op = kiln_op_find(full);
+      if (!n->op) add_unsupported(c, full, n->name);
       free(full);
     } else {
       st = kiln_onnx_upgrade_node(c->g, id, err);

@@ -29,6 +29,7 @@ extern const kiln_op_def kiln_ops_einsum[];
 extern const kiln_op_def kiln_ops_index[];
 extern const kiln_op_def kiln_ops_scatter[];
 extern const kiln_op_def kiln_ops_grid_sample[];
+extern const kiln_op_def kiln_ops_optimizer[];
 extern const kiln_op_def kiln_ops_control[];
 extern const kiln_op_def kiln_ops_layout[];
 
@@ -39,6 +40,7 @@ static const kiln_op_def *const groups[] = {
     kiln_ops_resize,      kiln_ops_layout,     kiln_ops_loss,     kiln_ops_scan,
     kiln_ops_signal,      kiln_ops_quant,      kiln_ops_einsum,
     kiln_ops_index,       kiln_ops_scatter,    kiln_ops_grid_sample,
+    kiln_ops_optimizer,
 };
 
 #define MAX_OPS 256
