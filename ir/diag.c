@@ -1,6 +1,9 @@
 /* The problem list of ir/diag.h. */
 #include "ir/diag.h"
 
+#include "ir/op.h"
+
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +28,23 @@ void kiln_diag_add(kiln_diags *d, const char *stage, const char *kind, const cha
   x->node = node ? kiln_xstrdup(node) : NULL;
   x->op = op ? kiln_xstrdup(op) : NULL;
   x->message = kiln_xstrdup(reason(err->message, node));
+}
+
+static bool ident_char(char c) { return c == '_' || isalnum((unsigned char)c); }
+
+/* name occurs in s as a word of its own (attribute names are identifiers). */
+static bool has_word(const char *s, const char *name) {
+  size_t len = strlen(name);
+  for (const char *p = s; (p = strstr(p, name)); p++)
+    if ((p == s || !ident_char(p[-1])) && !ident_char(p[len])) return true;
+  return false;
+}
+
+const char *kiln_diag_kind(const kiln_node *n, const kiln_error *err) {
+  if (err->code != KILN_ERR_UNSUPPORTED || !n->op) return NULL;
+  for (const kiln_attr_spec *a = n->op->attrs; a && a->name; a++)
+    if (has_word(err->message, a->name)) return "attribute";
+  return has_word(err->message, "type") || has_word(err->message, "float") ? "type" : NULL;
 }
 
 void kiln_diags_taint(kiln_diags *d, int value) {

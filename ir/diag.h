@@ -5,7 +5,7 @@
 #ifndef KILN_IR_DIAG_H
 #define KILN_IR_DIAG_H
 
-#include "ir/util.h"
+#include "ir/graph.h"
 
 typedef struct kiln_diag {
   kiln_status code;
@@ -28,6 +28,10 @@ typedef struct kiln_diags {
  * prefix removed when it names that node. */
 void kiln_diag_add(kiln_diags *d, const char *stage, const char *kind, const char *node,
                    const char *op, const kiln_error *err);
+/* What a pass's error on node n is about, as far as the op table tells: "attribute" when an
+ * unsupported feature's message names one of the op's attributes, "type" when it names a
+ * type; else NULL. */
+const char *kiln_diag_kind(const kiln_node *n, const kiln_error *err);
 void kiln_diags_taint(kiln_diags *d, int value);
 bool kiln_diags_tainted(const kiln_diags *d, int value);
 void kiln_diags_free(kiln_diags *d);

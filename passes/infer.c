@@ -146,7 +146,8 @@ static kiln_status infer_node(infer_ctx *c, kiln_block *b, int pos, int *next) {
     if (!st) return KILN_OK;
     skip = c->skip;
     n = &c->g->nodes[id]; /* expansions may have added nodes */
-    if (!skip) kiln_diag_add(c->diags, "infer", NULL, n->name, n->op_type, &local);
+    if (!skip)
+      kiln_diag_add(c->diags, "infer", kiln_diag_kind(n, &local), n->name, n->op_type, &local);
     /* continue after the node, wherever a failed expansion left it */
     *next = pos;
     for (int i = pos; i < b->nnodes; i++)

@@ -50,7 +50,7 @@ static void check_block(lower_check *c, const kiln_block *b) {
     kiln_kernel *k = NULL;
     kiln_error err = {0};
     if (kiln_lower_node(c->g, n, &k, &err)) {
-      kiln_diag_add(c->diags, "lower", NULL, n->name, n->op_type, &err);
+      kiln_diag_add(c->diags, "lower", kiln_diag_kind(n, &err), n->name, n->op_type, &err);
       continue;
     }
     kiln_kernel_cost cost;

@@ -16,14 +16,15 @@ cd "$dir"
 "$python" "$root/tests/data/make_check_models.py" . || exit 1
 
 # Every problem of bad.onnx in one run, grouped, with node names; what they hide is counted.
-expect 4 "problems: 8" \
+expect 4 "problems: 9" \
   "UNSUPPORTED (import, type): graph input 's' has element type 8 (string)" \
   "UNSUPPORTED (import, op): FooOp: op not supported (2 nodes: 'foo_a', 'foo_b')" \
   "com.example.Bar: op not supported (kiln has no ops of domain 'com.example') (1 node: 'bar_1')" \
-  "UNSUPPORTED (infer): DepthToSpace: mode is neither DCR nor CRD (1 node: 'd2s')" \
-  "UNSUPPORTED (infer): Resize: unknown mode 'bogus' (1 node: 'resize_bad')" \
+  "UNSUPPORTED (infer, attribute): DepthToSpace: mode is neither DCR nor CRD (1 node: 'd2s')" \
+  "UNSUPPORTED (infer, attribute): Resize: unknown mode 'bogus' (1 node: 'resize_bad')" \
+  "UNSUPPORTED (infer, type): MatMul: input 'xb' has type bool (1 node: 'matmul_bool')" \
   "SHAPE (infer): Add: shapes do not broadcast (dim 0: 2 vs 4) (1 node: 'add_mismatch')" \
-  "UNSUPPORTED (lower): Resize: nearest_mode 'bogus' (1 node: 'resize_nearest')" \
+  "UNSUPPORTED (lower, attribute): Resize: nearest_mode 'bogus' (1 node: 'resize_nearest')" \
   "not checked: 2 nodes" "com.example 1 (not supported)" \
   "verdict: does not compile (4, UNSUPPORTED)" "!'after_foo'" "!'fine'" -- \
   "$kiln" check bad.onnx

@@ -1,7 +1,8 @@
 """Models for tests/cli_check.sh (`kiln check`), written to OUTDIR:
   bad.onnx          several problems at once: unsupported ops (two of one op, one of another
-                    domain), an unsupported element type, attribute values (one found by
-                    inference, one by lowering), a shape mismatch, and nodes downstream of them
+                    domain), unsupported element types (a graph input's, an op's input's),
+                    attribute values (found by inference, by lowering), a shape mismatch, and
+                    nodes downstream of them
   free.onnx         free dims: 'N' shared by two inputs, an unnamed one, flowing into outputs
   good.onnx         compiles
   ext.onnx (+ ext.bin), ext_missing.onnx, ext_short.onnx (+ short.bin): external weights
@@ -45,9 +46,10 @@ save("bad", [
     h.make_node("Add", ["x", "y"], ["sum"], name="add_mismatch"),
     h.make_node("Identity", ["s"], ["s_out"], name="str_id"),
     h.make_node("Relu", ["x"], ["ok"], name="fine"),
+    h.make_node("MatMul", ["xb", "xb"], ["e"], name="matmul_bool"),
 ], [vi("x", T.FLOAT, [2, 3]), vi("x4", T.FLOAT, [1, 4, 2, 2]), vi("y", T.FLOAT, [4, 5]),
-    vi("s", T.STRING, [2])],
-   [vi(n, T.FLOAT, None) for n in ["f2", "b1", "r1", "d1", "rs", "rn", "sum", "s_out", "ok"]],
+    vi("s", T.STRING, [2]), vi("xb", T.BOOL, [2, 2])],
+   [vi(n, T.FLOAT, None) for n in ["f2", "b1", "r1", "d1", "rs", "rn", "sum", "s_out", "ok", "e"]],
    [nh.from_array(np.array([1, 1, 2, 2], np.float32), "scales")],
    extra=[h.make_opsetid("com.example", 1)])
 
