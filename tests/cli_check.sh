@@ -25,7 +25,7 @@ expect 4 "problems: 9" \
   "UNSUPPORTED (infer, type): MatMul: input 'xb' has type bool (1 node: 'matmul_bool')" \
   "SHAPE (infer): Add: shapes do not broadcast (dim 0: 2 vs 4) (1 node: 'add_mismatch')" \
   "UNSUPPORTED (lower, attribute): Resize: nearest_mode 'bogus' (1 node: 'resize_nearest')" \
-  "not checked: 2 nodes" "com.example 1 (not supported)" \
+  "not checked: 2 nodes" "com.example 1 (not supported)" "fixing them may show more" \
   "verdict: does not compile (4, UNSUPPORTED)" "!'after_foo'" "!'fine'" -- \
   "$kiln" check bad.onnx
 # a compile stops at the first of them

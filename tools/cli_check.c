@@ -119,6 +119,8 @@ static void print_problems(const kiln_check_report *r) {
   if (d->skipped)
     printf("not checked: %d node%s reading what a problem left undefined\n", d->skipped,
            plural(d->skipped));
+  if (!r->complete)
+    printf("later passes did not run after these problems: fixing them may show more\n");
 }
 
 static void print_text(const char *model, const kiln_check_report *r) {
