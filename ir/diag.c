@@ -50,7 +50,7 @@ const char *kiln_diag_kind(const kiln_node *n, const kiln_error *err) {
 void kiln_diags_taint(kiln_diags *d, int value) {
   if (value < 0) return;
   if (value >= d->ntainted) {
-    int n = value + 64;
+    int n = value + 1 > 2 * d->ntainted ? value + 64 : 2 * d->ntainted;
     d->tainted = kiln_xrealloc(d->tainted, (size_t)n);
     memset(d->tainted + d->ntainted, 0, (size_t)(n - d->ntainted));
     d->ntainted = n;

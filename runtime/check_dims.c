@@ -35,10 +35,17 @@ static int64_t user_size(const kiln_graph *g, const kiln_options *opts, const ch
   return -1;
 }
 
-/* The free dim entry for (name, input), new unless a named one exists. */
-static int free_entry(kiln_check_report *r, const char *name) {
+/* The entry of the free dim called name, or -1 (always for an unnamed one). */
+static int named_entry(const kiln_check_report *r, const char *name) {
   for (int i = 0; named(name) && i < r->nfree; i++)
     if (!strcmp(r->free_dims[i].name, name)) return i;
+  return -1;
+}
+
+/* The free dim entry for name, new unless a named one exists. */
+static int free_entry(kiln_check_report *r, const char *name) {
+  int i = named_entry(r, name);
+  if (i >= 0) return i;
   r->free_dims = kiln_xrealloc(r->free_dims, sizeof *r->free_dims * (size_t)(r->nfree + 1));
   kiln_check_free_dim *f = &r->free_dims[r->nfree];
   memset(f, 0, sizeof *f);
@@ -58,11 +65,14 @@ void kiln_check_find_free(const kiln_graph *g, const kiln_options *opts, kiln_ch
   memset(b, 0, sizeof *b);
   b->shapes = kiln_xcalloc((size_t)g->ninputs + 1, sizeof *b->shapes);
   b->free_of = kiln_xcalloc((size_t)g->ninputs + 1, sizeof *b->free_of);
-  for (int i = 0; i < g->ninputs; i++) {
+  /* inputs with a problem (their type) last: they are bound, their free dims not listed,
+   * but a dim named as a listed one varies with it */
+  for (int k = 0; k < 2 * g->ninputs; k++) {
+    int i = k % g->ninputs;
     const kiln_value *v = &g->values[g->inputs[i]];
-    /* an input with a problem (its type) is bound, but its free dims are not listed */
     bool bad = kiln_diags_tainted(diags, g->inputs[i]);
-    if (user_binding(opts, v->name) >= 0 || (v->rank < 0 && bad)) continue;
+    if (bad != (k >= g->ninputs) || user_binding(opts, v->name) >= 0 || (v->rank < 0 && bad))
+      continue;
     if (v->rank < 0) {
       int f = free_entry(r, NULL);
       add_use(&r->free_dims[f], v->name, -1);
@@ -80,7 +90,8 @@ void kiln_check_find_free(const kiln_graph *g, const kiln_options *opts, kiln_ch
       any = true;
       if (s->dims[d] >= 0) continue;
       if (bad) {
-        free_of[d] = NOT_LISTED;
+        int f = named_entry(r, v->dim_names[d]);
+        free_of[d] = f >= 0 ? f : NOT_LISTED;
         continue;
       }
       free_of[d] = free_entry(r, v->dim_names[d]);
