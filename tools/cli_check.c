@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_NAMED 5 /* nodes named per group of problems in the text; the rest are counted */
+#define MAX_NAMED 5   /* nodes named per group of problems in the text; the rest are counted */
+#define MAX_LISTED 20 /* inputs, outputs, files listed in the text; the rest are counted */
 
 static const char *usage_check =
     "usage: kiln check MODEL [--shape IN=DxDx..]... [--json] [--max-nodes N]\n"
@@ -24,6 +25,16 @@ static const char *usage_check =
 /* ---- text ----------------------------------------------------------------------------- */
 
 static const char *plural(int64_t n) { return n == 1 ? "" : "s"; }
+
+static void print_more(int n) {
+  if (n > MAX_LISTED) printf("  ... and %d more\n", n - MAX_LISTED);
+}
+
+static void print_io(const char *title, const kiln_check_io *io, int n) {
+  printf("%s:\n", title);
+  for (int i = 0; i < n && i < MAX_LISTED; i++) printf("  %s: %s\n", io[i].name, io[i].type);
+  print_more(n);
+}
 
 static void print_facts(const kiln_check_report *r) {
   const kiln_onnx_facts *f = &r->facts;
@@ -43,17 +54,15 @@ static void print_facts(const kiln_check_report *r) {
   printf("weights: %lld tensor%s, %lld bytes\n", (long long)r->nweights, plural(r->nweights),
          (long long)r->weight_bytes);
   if (f->nfiles) printf("external data: %d file%s\n", f->nfiles, plural(f->nfiles));
-  for (int i = 0; i < f->nfiles; i++) {
+  for (int i = 0; i < f->nfiles && i < MAX_LISTED; i++) {
     printf("  '%s': %d tensor%s, %lld bytes needed, ", f->files[i].location, f->files[i].ntensors,
            plural(f->files[i].ntensors), (long long)f->files[i].bytes_needed);
     if (f->files[i].size >= 0) printf("file of %lld bytes, ", (long long)f->files[i].size);
     printf("%s\n", f->files[i].status);
   }
-  printf("inputs:\n");
-  for (int i = 0; i < r->ninputs; i++) printf("  %s: %s\n", r->inputs[i].name, r->inputs[i].type);
-  printf("outputs%s:\n", r->nfree ? " (free dims at 1)" : "");
-  for (int i = 0; i < r->noutputs; i++)
-    printf("  %s: %s\n", r->outputs[i].name, r->outputs[i].type);
+  print_more(f->nfiles);
+  print_io("inputs", r->inputs, r->ninputs);
+  print_io(r->nfree ? "outputs (free dims at 1)" : "outputs", r->outputs, r->noutputs);
 }
 
 static void print_dims(unsigned dims) {
