@@ -68,6 +68,7 @@ static void check_graph(kiln_graph *g, const kiln_options *opts, kiln_check_bind
   kiln_error err = {0};
   if (kiln_check_bind(g, opts, b, -1, d, &err)) {
     kiln_diag_add(d, "bind", NULL, NULL, NULL, &err);
+    r->free_dims_at = d->n; /* a binding that does not fit comes before what it leaves free */
     return;
   }
   kiln_pass_infer_collect(g, opts, d, &err);

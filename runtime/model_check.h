@@ -48,7 +48,8 @@ typedef struct kiln_check_report {
   kiln_check_free_dim *free_dims; /* left free by the options */
   int nfree;
   kiln_diags diags;         /* the problems, in pipeline order */
-  int free_dims_at;         /* diags before this index come from the import */
+  int free_dims_at;         /* diags before this index come before free dims: the
+                               import's, a --shape that does not fit */
   double flops;             /* floating-point operations of one run (free dims at 1) */
   int nlowered;             /* nodes those flops count */
   bool complete;            /* every pass ran: no problem hid what follows it */

@@ -38,6 +38,11 @@ expect 5 "free dims: 2" \
   "verdict: does not compile (5, SHAPE)" -- "$kiln" check free.onnx
 expect 5 "free dims: 1" "'?': input 'z' dim 1" "!'N'" -- "$kiln" check free.onnx --shape x=2x3x4
 expect 0 "verdict: compiles" "!free dims" -- "$kiln" check free.onnx --shape x=2x3x4 --shape z=2x5
+# a binding that does not fit the model is the first problem, as for a compile
+expect 1 "INVALID_ARGUMENT (bind): no graph input named 'q'" -- "$kiln" check free.onnx --shape q=1
+expect 1 -- "$kiln" compile free.onnx -o free.so --shape q=1
+expect 5 "SHAPE (bind): input 'x' dim 1 is 3, but was given 4" -- "$kiln" check free.onnx --shape x=2x4x4
+expect 5 -- "$kiln" compile free.onnx -o free.so --shape x=2x4x4
 expect 0 -- "$kiln" compile free.onnx -o free.so --shape x=2x3x4 --shape z=2x5
 expect 5 -- "$kiln" compile free.onnx -o free.so --shape x=2x3x4
 
