@@ -41,7 +41,8 @@ expect 0 "verdict: compiles" "!free dims" -- "$kiln" check free.onnx --shape x=2
 # a binding that does not fit the model is the first problem, as for a compile
 expect 1 "INVALID_ARGUMENT (bind): no graph input named 'q'" -- "$kiln" check free.onnx --shape q=1
 expect 1 -- "$kiln" compile free.onnx -o free.so --shape q=1
-expect 5 "SHAPE (bind): input 'x' dim 1 is 3, but was given 4" -- "$kiln" check free.onnx --shape x=2x4x4
+expect 5 "SHAPE (bind): input 'x' dim 1 is 3, but was given 4" -- \
+  "$kiln" check free.onnx --shape x=2x4x4
 expect 5 -- "$kiln" compile free.onnx -o free.so --shape x=2x4x4
 expect 0 -- "$kiln" compile free.onnx -o free.so --shape x=2x3x4 --shape z=2x5
 expect 5 -- "$kiln" compile free.onnx -o free.so --shape x=2x3x4
@@ -91,6 +92,7 @@ def want(cond, what):
 text_rc, json_rc = int(sys.argv[1]), int(sys.argv[2])
 want(text_rc == json_rc == j["status"], "exit statuses / status")
 want(j["compiles"] == (j["status"] == 0) == ("verdict: compiles" in text), "verdict")
+want(j["complete"] == ("later passes did not run" not in text), "complete")
 m = re.search(r"^problems: (\d+)$", text, re.M)
 want(len(j["problems"]) == (int(m.group(1)) if m else 0), "problem count")
 for p in j["problems"]:
