@@ -2,7 +2,7 @@
 # UBSan over the whole library (coverage-instrumented: -fsanitize=fuzzer-no-link).
 #   CC=clang-14 cmake -S . -B build-fuzz -DKILN_FUZZ=ON
 #   cmake --build build-fuzz --target fuzz_onnx fuzz_tensor fuzz_dsl fuzz_compile fuzz_values
-#     fuzz_tuning_log
+#     fuzz_tuning_log fuzz_check
 # tools/fuzz.sh TARGET SECONDS does both and runs one target. Include this file right
 # after the project's add_compile_options, before any target is defined.
 include_guard(GLOBAL)
@@ -17,7 +17,7 @@ if(KILN_FUZZ)
       -fno-sanitize-recover=undefined)
   add_compile_options(${KILN_FUZZ_FLAGS})
   add_link_options(-fsanitize=address,undefined)
-  set(KILN_FUZZ_TARGETS onnx tensor dsl compile values tuning_log)
+  set(KILN_FUZZ_TARGETS onnx tensor dsl compile values tuning_log check)
   foreach(t ${KILN_FUZZ_TARGETS})
     add_executable(fuzz_${t} ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${t}.c
                              ${CMAKE_SOURCE_DIR}/tests/fuzz/targets.c

@@ -2,7 +2,8 @@
  * nodes become constant values), graph outputs; subgraphs (If branches) become blocks whose
  * names resolve in their own scope first, then in the enclosing ones. Unsupported ops are
  * collected over the whole model and reported in one error; then every node is checked
- * against its op definition. */
+ * against its op definition. In collect mode (ctx->diags, `kiln check`) each problem
+ * confined to one value or node is recorded instead and the import goes on. */
 #include "frontend/onnx_internal.h"
 
 #include "ir/dtype.h"
@@ -12,8 +13,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KILN_ONNX_MAX_OPSET 21
 #define KILN_ONNX_MAX_DEPTH 32 /* subgraph nesting */
+
+/* Collect mode: records the problem in err as a diagnostic (kind: what it is about) and
+ * clears err so the import goes on (the caller taints what the problem leaves undefined).
+ * Otherwise returns st unchanged. */
+static kiln_status collect(kiln_onnx_ctx *c, kiln_status st, const char *kind,
+                           const char *node, const char *op, kiln_error *err) {
+  if (!st || !c->diags || !err) return st;
+  kiln_diag_add(c->diags, "import", kind, node, op, err);
+  *err = (kiln_error){0};
+  return KILN_OK;
+}
+
+static const char *tensor_kind(kiln_status st) {
+  return st == KILN_ERR_NO_SUCH_FILE || st == KILN_ERR_IO ? "external data"
+       : st == KILN_ERR_UNSUPPORTED ? "type" : NULL;
+}
 
 /* Adds a value named `name` to the current scope; a name defined twice in one scope is a
  * malformed model. */
@@ -73,13 +89,26 @@ static kiln_status import_initializers(kiln_onnx_ctx *c, const Onnx__GraphProto 
     kiln_tensor t;
     int id = -1;
     kiln_status st = kiln_onnx_tensor_from_proto(gp->initializer[i], what, c->base_dir, &t, err);
-    if (!st && (st = define(c, scope, name, what, &id, err))) kiln_tensor_free(&t);
-    if (!st) kiln_value_set_const(&c->g->values[id], &t);
+    bool bad = st && c->diags; /* collect mode: defined without a value, tainted */
+    if (bad) st = collect(c, st, tensor_kind(st), NULL, NULL, err);
+    if (!st && (st = define(c, scope, name, what, &id, err)) && !bad) kiln_tensor_free(&t);
+    if (!st && bad) kiln_diags_taint(c->diags, id);
+    else if (!st) kiln_value_set_const(&c->g->values[id], &t);
     free(what);
     if (st) return st;
   }
-  if (gp->n_sparse_initializer)
-    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "initializer '%s': sparse initializers are not supported", KILN_ONNX_STR(gp->sparse_initializer[0]->values ? gp->sparse_initializer[0]->values->name : NULL));
+  for (size_t i = 0; i < gp->n_sparse_initializer; i++) {
+    const Onnx__SparseTensorProto *sp = gp->sparse_initializer[i];
+    const char *name = KILN_ONNX_STR(sp->values ? sp->values->name : NULL);
+    kiln_status st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "initializer '%s': sparse initializers are not supported", name);
+    int id = -1;
+    if ((st = collect(c, st, "type", NULL, NULL, err)) || !*name) return st;
+    char *what = kiln_fmt("initializer '%s'", name);
+    st = define(c, scope, name, what, &id, err);
+    free(what);
+    if (st) return st;
+    kiln_diags_taint(c->diags, id);
+  }
   return KILN_OK;
 }
 
@@ -96,7 +125,11 @@ static kiln_status import_inputs(kiln_onnx_ctx *c, const Onnx__GraphProto *gp,
     int id = -1;
     kiln_status st = define(c, scope, name, what, &id, err);
     /* A loop body's inputs may leave their type to inference. */
-    if (!st && (is_main || vi->type)) st = set_type(&c->g->values[id], vi->type, what, err);
+    if (!st && (is_main || vi->type) && (st = set_type(&c->g->values[id], vi->type, what, err)) &&
+        c->diags) {
+      st = collect(c, st, st == KILN_ERR_UNSUPPORTED ? "type" : NULL, NULL, NULL, err);
+      kiln_diags_taint(c->diags, id);
+    }
     free(what);
     if (st) return st;
     if (is_main) {
@@ -180,7 +213,19 @@ static kiln_status import_node(kiln_onnx_ctx *c, const Onnx__NodeProto *np,
   const char *op_type = np->op_type;
   const char *domain = KILN_ONNX_STR(np->domain);
   bool std_domain = !*domain || strcmp(domain, "ai.onnx") == 0;
-  if (std_domain && strcmp(op_type, "Constant") == 0) return import_constant(c, np, scope, node, err);
+  if (std_domain && strcmp(op_type, "Constant") == 0) {
+    kiln_status st = import_constant(c, np, scope, node, err);
+    /* collect mode: the output is defined, without a value, tainted (a second definition
+     * is a malformed structure and stays fatal) */
+    const char *o = np->n_output == 1 ? KILN_ONNX_STR(np->output[0]) : "";
+    if (!st || !c->diags || !*o || kiln_onnx_symtab_get_local(scope, o) >= 0) return st;
+    int id = -1;
+    if ((st = collect(c, st, st == KILN_ERR_UNSUPPORTED ? "attribute" : NULL, node, op_type, err)) ||
+        (st = define(c, scope, o, node, &id, err)))
+      return st;
+    kiln_diags_taint(c->diags, id);
+    return KILN_OK;
+  }
   if (np->n_input > INT_MAX / 2 || np->n_output > INT_MAX / 2 || np->n_attribute > INT_MAX / 2)
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): too many inputs, outputs or attributes", node, op_type);
 
@@ -196,9 +241,12 @@ static kiln_status import_node(kiln_onnx_ctx *c, const Onnx__NodeProto *np,
       st = kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): input '%s' is not defined", node, op_type, in);
   }
   /* Attributes before outputs: a subgraph must not see this node's own outputs. */
-  while (nattrs < (int)np->n_attribute && !st) {
-    st = kiln_onnx_convert_attr(c, node, op_type, np->attribute[nattrs], scope, &attrs[nattrs], err);
+  bool bad = false; /* collect mode: an attribute failed, the node's outputs are tainted */
+  for (size_t a = 0; a < np->n_attribute && !st; a++) {
+    st = kiln_onnx_convert_attr(c, node, op_type, np->attribute[a], scope, &attrs[nattrs], err);
     if (!st) nattrs++; /* a failed one is already cleared */
+    else if (c->diags) bad = true;
+    st = collect(c, st, "attribute", node, op_type, err);
   }
   char *what = kiln_fmt("node '%s' (%s)", node, op_type);
   for (int i = 0; i < nout && !st; i++) {
@@ -213,16 +261,24 @@ static kiln_status import_node(kiln_onnx_ctx *c, const Onnx__NodeProto *np,
     n->attrs = attrs;
     n->nattrs = nattrs;
     attrs = NULL;
-    if (!std_domain) { /* the op table names such ops "<domain>.<op>" */
-      char *full = kiln_fmt("%s.%s", domain, op_type);
-      n->op = kiln_op_find(full);
-      if (!n->op) add_unsupported(c, full, n->name);
-      free(full);
-    } else {
-      st = kiln_onnx_upgrade_node(c->g, id, err);
-      n = &c->g->nodes[id];
-      if (!st && !n->op) add_unsupported(c, op_type, n->name);
+    char *full = std_domain ? kiln_xstrdup(op_type) : kiln_fmt("%s.%s", domain, op_type);
+    if (!std_domain) n->op = kiln_op_find(full); /* the op table names them "<domain>.<op>" */
+    else if (!bad && (st = kiln_onnx_upgrade_node(c->g, id, err)) && c->diags) {
+      bad = true;
+      st = collect(c, st, NULL, node, op_type, err);
     }
+    n = &c->g->nodes[id];
+    if (!st && !n->op && !bad && c->diags) {
+      if (std_domain) kiln_fail(err, KILN_ERR_UNSUPPORTED, "op not supported");
+      else kiln_fail(err, KILN_ERR_UNSUPPORTED, "op not supported (domain '%s')", domain);
+      st = collect(c, KILN_ERR_UNSUPPORTED, "op", n->name, full, err);
+      bad = true;
+    } else if (!st && !n->op && !bad) {
+      add_unsupported(c, full, n->name);
+    }
+    free(full);
+    for (int i = 0; bad && i < n->noutputs; i++) kiln_diags_taint(c->diags, n->outputs[i]);
+    if (bad) n->op = NULL; /* not checked further */
   }
   for (int i = 0; attrs && i < nattrs; i++) kiln_attr_clear(&attrs[i]);
   free(attrs);
@@ -289,39 +345,73 @@ static kiln_status model_opset(const Onnx__ModelProto *m, int *opset, kiln_error
   return KILN_OK;
 }
 
-kiln_status kiln_onnx_import(const void *data, size_t size, const char *base_dir,
-                             kiln_graph **out, kiln_error *err) {
-  *out = NULL;
+kiln_status kiln_onnx_unpack(const void *data, size_t size, Onnx__ModelProto **out,
+                             kiln_error *err) {
   const char *why;
   /* Subgraphs nest 3 messages deep (graph, node, attribute); types and tensors add a few. */
   if (!kiln_onnx_depth_ok(&onnx__model_proto__descriptor, data, size, 3 * KILN_ONNX_MAX_DEPTH + 16, &why))
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "not a valid ONNX model: %s", why);
-  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, size, data);
-  if (!m)
+  *out = onnx__model_proto__unpack(NULL, size, data);
+  if (!*out)
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "not a valid ONNX model: protobuf parse failed (%zu bytes)", size);
+  return KILN_OK;
+}
+
+/* Arity and attributes of every node against its op; in collect mode each node that fails
+ * is recorded and its outputs tainted. */
+static kiln_status check_nodes(kiln_onnx_ctx *c, kiln_error *err) {
+  for (int i = 0; i < c->g->nnodes; i++) {
+    kiln_node *n = &c->g->nodes[i];
+    kiln_status st = kiln_onnx_check_node(n, err);
+    if (!st) continue;
+    if (!c->diags) return st;
+    collect(c, st, NULL, n->name, n->op_type, err);
+    for (int j = 0; j < n->noutputs; j++) kiln_diags_taint(c->diags, n->outputs[j]);
+    n->op = NULL; /* not checked further */
+  }
+  return KILN_OK;
+}
+
+kiln_status kiln_onnx_import_model(const Onnx__ModelProto *m, const char *base_dir,
+                                   kiln_diags *diags, kiln_graph **out, kiln_error *err) {
+  *out = NULL;
   kiln_status st = KILN_OK;
   kiln_onnx_ctx c;
   memset(&c, 0, sizeof c);
   c.base_dir = base_dir ? base_dir : ".";
+  c.diags = diags;
   c.g = kiln_graph_new();
   if (!m->graph) st = kiln_fail(err, KILN_ERR_INVALID_MODEL, "not a valid ONNX model: it has no graph");
-  if (!st) st = model_opset(m, &c.g->opset, err);
+  if (!st && (st = model_opset(m, &c.g->opset, err)) == KILN_ERR_UNSUPPORTED && diags) {
+    st = collect(&c, st, "opset", NULL, NULL, err);
+    c.g->opset = KILN_ONNX_MAX_OPSET; /* go on with the newest forms kiln knows */
+  }
   if (!st) {
     c.g->name = kiln_xstrdup(KILN_ONNX_STR(m->graph->name));
     st = kiln_onnx_import_graph(&c, m->graph, NULL, &c.g->main, err);
   }
   if (!st) st = kiln_onnx_report_unsupported(&c, err);
-  for (int i = 0; i < c.g->nnodes && !st; i++) st = kiln_onnx_check_node(&c.g->nodes[i], err);
+  if (!st) st = check_nodes(&c, err);
   for (int i = 0; i < c.nunsup; i++) {
     free(c.unsup[i].op);
     free(c.unsup[i].node);
   }
   free(c.unsup);
-  onnx__model_proto__free_unpacked(m, NULL);
   if (st) {
     kiln_graph_free(c.g);
     return st;
   }
   *out = c.g;
   return KILN_OK;
+}
+
+kiln_status kiln_onnx_import(const void *data, size_t size, const char *base_dir,
+                             kiln_graph **out, kiln_error *err) {
+  *out = NULL;
+  Onnx__ModelProto *m = NULL;
+  kiln_status st = kiln_onnx_unpack(data, size, &m, err);
+  if (st) return st;
+  st = kiln_onnx_import_model(m, base_dir, NULL, out, err);
+  onnx__model_proto__free_unpacked(m, NULL);
+  return st;
 }

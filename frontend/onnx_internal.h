@@ -3,6 +3,7 @@
 #define KILN_FRONTEND_ONNX_INTERNAL_H
 
 #include "frontend/onnx.h"
+#include "ir/diag.h"
 #include "onnx/onnx.pb-c.h"
 
 /* protobuf-c leaves absent proto2 strings NULL. */
@@ -26,6 +27,11 @@ kiln_status kiln_onnx_tensor_from_proto(const Onnx__TensorProto *p, const char *
                                         const char *base_dir, kiln_tensor *t,
                                         kiln_error *err);
 
+/* A relative path that stays under base_dir: no leading '/', no ".." component. */
+bool kiln_onnx_safe_path(const char *s);
+/* The newest default-domain opset kiln reads. */
+#define KILN_ONNX_MAX_OPSET 21
+
 /* ---- hostile-input guard (onnx_depth.c) ----------------------------------------------- */
 #define KILN_ONNX_MAX_NESTING 256
 /* False (with *why) when the bytes are not well-formed wire format for desc, or nest
@@ -45,7 +51,19 @@ typedef struct kiln_onnx_ctx {
   int depth;                /* subgraph nesting, bounded against hostile files */
   kiln_onnx_unsup *unsup;   /* unsupported ops found so far, reported together */
   int nunsup, unsup_cap;
+  kiln_diags *diags;        /* collect mode (`kiln check`): problems go here, import goes on */
 } kiln_onnx_ctx;
+
+/* The ModelProto in data, after the nesting guard (free with
+ * onnx__model_proto__free_unpacked). */
+kiln_status kiln_onnx_unpack(const void *data, size_t size, Onnx__ModelProto **out,
+                             kiln_error *err);
+/* The graph of an unpacked model. With diags (collect mode), every problem confined to a
+ * value or a node (an unsupported op, element type or attribute, an external data file
+ * missing, a newer opset) is recorded there, the values it defines tainted, and the
+ * import goes on; only a malformed structure fails it. */
+kiln_status kiln_onnx_import_model(const Onnx__ModelProto *m, const char *base_dir,
+                                   kiln_diags *diags, kiln_graph **out, kiln_error *err);
 
 /* Imports one GraphProto's initializers, inputs, nodes and outputs into block b, in a
  * new scope nested in `parent` (NULL for the main graph, which also fills g->inputs and

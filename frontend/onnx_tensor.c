@@ -56,8 +56,7 @@ static size_t typed_count(const Onnx__TensorProto *p, kiln_dtype t) {
   }
 }
 
-/* A relative path that stays under base_dir: no leading '/', no ".." component. */
-static bool safe_relative_path(const char *s) {
+bool kiln_onnx_safe_path(const char *s) {
   if (!*s || *s == '/' || *s == '\\') return false;
   for (const char *c = s; *c;) {
     size_t len = strcspn(c, "/\\");
@@ -93,7 +92,7 @@ static kiln_status read_external(const Onnx__TensorProto *p, const char *what,
     else if (strcmp(k, "length") == 0 && parse_size(v, k, what, &length, err)) return err->code;
   }
   if (!location) return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: external data has no location", what);
-  if (!safe_relative_path(location))
+  if (!kiln_onnx_safe_path(location))
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: external data location '%s' must be a relative path inside the model's directory", what, location);
   if (!base_dir)
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s: external data is not supported here", what);

@@ -1,7 +1,8 @@
 /* Shape inference: every node in execution order (an If's branches before the If, since
  * its outputs come from theirs), expanding composite ops into simpler nodes and folding
  * small all-constant nodes as soon as they are inferred, so that shape computations
- * (Shape -> Gather -> Concat -> Reshape) are constant by the time a consumer needs them. */
+ * (Shape -> Gather -> Concat -> Reshape) are constant by the time a consumer needs them.
+ * In collect mode (`kiln check`) a node's problem is recorded and inference goes on. */
 #include "passes/passes.h"
 
 #include "ir/dtype.h"
@@ -16,6 +17,8 @@ typedef struct infer_ctx {
   kiln_graph *g;
   int64_t max_bytes;
   kiln_error *err;
+  kiln_diags *diags; /* collect mode, else NULL */
+  bool skip;         /* collect mode: the node failed only through a tainted branch */
 } infer_ctx;
 
 static kiln_status infer_block(infer_ctx *c, kiln_block *b);
@@ -68,8 +71,14 @@ static kiln_status check_outputs(infer_ctx *c, const kiln_node *n) {
   return KILN_OK;
 }
 
+static bool block_tainted(const infer_ctx *c, const kiln_block *b) {
+  for (int i = 0; i < b->noutputs; i++)
+    if (kiln_diags_tainted(c->diags, b->outputs[i])) return true;
+  return false;
+}
+
 /* Infers the node at pos; *next gets the position to continue from. */
-static kiln_status infer_node(infer_ctx *c, kiln_block *b, int pos, int *next) {
+static kiln_status infer_one(infer_ctx *c, kiln_block *b, int pos, int *next) {
   kiln_graph *g = c->g;
   int id = b->nodes[pos];
   kiln_node *n = &g->nodes[id];
@@ -80,8 +89,10 @@ static kiln_status infer_node(infer_ctx *c, kiln_block *b, int pos, int *next) {
   for (int a = 0; a < n->nattrs; a++) {
     const kiln_attr *at = &n->attrs[a];
     int nb = at->type == KILN_ATTR_GRAPH ? 1 : at->type == KILN_ATTR_GRAPHS ? at->count : 0;
-    for (int j = 0; j < nb && at->graphs; j++)
+    for (int j = 0; j < nb && at->graphs; j++) {
       if (infer_block(c, at->graphs[j])) return c->err->code;
+      if (c->diags && block_tainted(c, at->graphs[j])) return c->skip = true, KILN_ERR_INTERNAL;
+    }
     n = &g->nodes[id]; /* branches may have added nodes */
   }
   bool known_if = strcmp(n->op_type, "If") == 0 && n->ninputs > 0 && n->inputs[0] >= 0 &&
@@ -110,14 +121,56 @@ static kiln_status infer_node(infer_ctx *c, kiln_block *b, int pos, int *next) {
   return KILN_OK;
 }
 
+static bool reads_tainted(const infer_ctx *c, const kiln_node *n) {
+  for (int i = 0; i < n->ninputs; i++)
+    if (kiln_diags_tainted(c->diags, n->inputs[i])) return true;
+  for (int i = 0; i < n->noutputs; i++)
+    if (kiln_diags_tainted(c->diags, n->outputs[i])) return true;
+  return false;
+}
+
+/* Collect mode around infer_one: a node already reported (no op) or reading a tainted
+ * value is skipped, a failure recorded; either way its outputs are tainted. */
+static kiln_status infer_node(infer_ctx *c, kiln_block *b, int pos, int *next) {
+  if (!c->diags) return infer_one(c, b, pos, next);
+  int id = b->nodes[pos];
+  kiln_node *n = &c->g->nodes[id];
+  *next = pos + 1;
+  kiln_error local = {0}, *outer = c->err;
+  bool skip = !n->op || reads_tainted(c, n);
+  if (!skip) {
+    c->err = &local;
+    c->skip = false;
+    kiln_status st = infer_one(c, b, pos, next);
+    c->err = outer;
+    if (!st) return KILN_OK;
+    skip = c->skip;
+    n = &c->g->nodes[id]; /* expansions may have added nodes */
+    if (!skip)
+      kiln_diag_add(c->diags, "infer", kiln_diag_kind(n, &local), n->name, n->op_type, &local);
+    /* continue after the node, wherever a failed expansion left it */
+    *next = pos;
+    for (int i = pos; i < b->nnodes; i++)
+      if (b->nodes[i] == id) *next = i + 1;
+  }
+  if (skip && n->op) c->diags->skipped++;
+  for (int i = 0; i < n->noutputs; i++) kiln_diags_taint(c->diags, n->outputs[i]);
+  return KILN_OK;
+}
+
 static kiln_status infer_block(infer_ctx *c, kiln_block *b) {
   for (int pos = 0; pos < b->nnodes;)
     if (infer_node(c, b, pos, &pos)) return c->err->code;
   for (int i = 0; i < b->noutputs; i++) {
     const kiln_value *v = &c->g->values[b->outputs[i]];
-    if (v->rank < 0 || !kiln_dtype_valid(v->dtype))
-      return kiln_fail(c->err, KILN_ERR_INVALID_MODEL,
-                       "output '%s' has no known type or shape (nothing produces it)", v->name);
+    bool known = v->rank >= 0 && kiln_dtype_valid(v->dtype);
+    if (known || (c->diags && kiln_diags_tainted(c->diags, b->outputs[i]))) continue;
+    kiln_fail(c->err, KILN_ERR_INVALID_MODEL,
+              "output '%s' has no known type or shape (nothing produces it)", v->name);
+    if (!c->diags) return c->err->code;
+    kiln_diag_add(c->diags, "infer", NULL, NULL, NULL, c->err);
+    *c->err = (kiln_error){0};
+    kiln_diags_taint(c->diags, b->outputs[i]);
   }
   return KILN_OK;
 }
@@ -126,6 +179,15 @@ kiln_status kiln_pass_infer(kiln_graph *g, const kiln_options *opts, kiln_error 
   kiln_error local = {0};
   infer_ctx c = {g, opts && opts->max_tensor_bytes > 0 ? opts->max_tensor_bytes
                                                        : DEFAULT_MAX_BYTES,
-                 err ? err : &local};
+                 err ? err : &local, NULL, false};
+  return infer_block(&c, &g->main);
+}
+
+kiln_status kiln_pass_infer_collect(kiln_graph *g, const kiln_options *opts, kiln_diags *diags,
+                                    kiln_error *err) {
+  kiln_error local = {0};
+  infer_ctx c = {g, opts && opts->max_tensor_bytes > 0 ? opts->max_tensor_bytes
+                                                       : DEFAULT_MAX_BYTES,
+                 err ? err : &local, diags, false};
   return infer_block(&c, &g->main);
 }

@@ -3,6 +3,7 @@
 #ifndef KILN_PASSES_H
 #define KILN_PASSES_H
 
+#include "ir/diag.h"
 #include "ir/graph.h"
 #include "ir/program.h"
 
@@ -17,6 +18,12 @@ kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_progra
  * program once `lower` has run, else NULL. An unknown name is KILN_ERR_INVALID_ARGUMENT. */
 kiln_status kiln_passes_until(kiln_graph *g, const kiln_options *opts, const char *last,
                               kiln_program **out, kiln_error *err);
+/* The passes from `first` to `last` (NULL: from the first, to the last) on a graph the
+ * passes before `first` have run on; `lower` must be in the range for *out to be set. On
+ * a failure *failed (may be NULL) names the pass that failed. */
+kiln_status kiln_passes_range(kiln_graph *g, const kiln_options *opts, const char *first,
+                              const char *last, kiln_program **out, const char **failed,
+                              kiln_error *err);
 /* Name of pass i of the pipeline, or NULL past the last. */
 const char *kiln_pass_name(int i);
 
@@ -40,6 +47,17 @@ kiln_status kiln_pass_layout(kiln_graph *g, int vector_floats, kiln_error *err);
  * into panels as wide as its register tile for vectors of vector_floats, a new constant
  * (passes/pack_panels.c). */
 kiln_status kiln_pass_pack_panels(kiln_graph *g, int vector_floats, kiln_error *err);
+/* Collect mode for `kiln check`: infers as kiln_pass_infer does but records each node's
+ * problem in diags and goes on, skipping (and counting) nodes that read a tainted value
+ * and tainting what a failed or skipped node defines. */
+kiln_status kiln_pass_infer_collect(kiln_graph *g, const kiln_options *opts, kiln_diags *diags,
+                                    kiln_error *err);
+/* Lowers each node that is not tainted (the branch an If with a known condition takes,
+ * both otherwise) into a kernel it then frees, recording each failure in diags: the
+ * lowering problems of the whole graph at once. *flops gets the sum of the kernels'
+ * floating-point operations (ir/kernel_cost.h), *nlowered how many nodes were lowered. */
+void kiln_pass_lower_collect(const kiln_graph *g, kiln_diags *diags, double *flops,
+                             int *nlowered);
 /* Removes nodes whose outputs nothing reads. */
 void kiln_pass_dce(kiln_graph *g);
 /* Lowers every node to a kernel: the program, its memory not yet planned. */

@@ -88,26 +88,39 @@ static const struct {
 
 const char *kiln_pass_name(int i) { return i >= 0 && i < NPASSES ? PASSES[i].name : NULL; }
 
-kiln_status kiln_passes_until(kiln_graph *g, const kiln_options *opts, const char *last,
-                              kiln_program **out, kiln_error *err) {
+/* Index of the pass named name, NPASSES when there is none. */
+static int pass_index(const char *name) {
+  int i = 0;
+  while (i < NPASSES && strcmp(PASSES[i].name, name)) i++;
+  return i;
+}
+
+kiln_status kiln_passes_range(kiln_graph *g, const kiln_options *opts, const char *first,
+                              const char *last, kiln_program **out, const char **failed,
+                              kiln_error *err) {
   kiln_error local = {0};
   kiln_options none = {0};
   state s = {g, opts ? opts : &none, NULL, err ? err : &local};
   *out = NULL;
-  int end = NPASSES - 1;
-  if (last) {
-    for (end = 0; end < NPASSES && strcmp(PASSES[end].name, last); end++) continue;
-    if (end == NPASSES)
-      return kiln_fail(s.err, KILN_ERR_INVALID_ARGUMENT, "no pass '%s'", last);
-  }
-  for (int i = 0; i <= end; i++) {
+  if (failed) *failed = NULL;
+  int begin = first ? pass_index(first) : 0, end = last ? pass_index(last) : NPASSES - 1;
+  if (begin == NPASSES || end == NPASSES)
+    return kiln_fail(s.err, KILN_ERR_INVALID_ARGUMENT, "no pass '%s'",
+                     begin == NPASSES ? first : last);
+  for (int i = begin; i <= end; i++) {
     if (PASSES[i].run(&s)) {
+      if (failed) *failed = PASSES[i].name;
       kiln_program_free(s.p);
       return s.err->code;
     }
   }
   *out = s.p;
   return KILN_OK;
+}
+
+kiln_status kiln_passes_until(kiln_graph *g, const kiln_options *opts, const char *last,
+                              kiln_program **out, kiln_error *err) {
+  return kiln_passes_range(g, opts, NULL, last, out, NULL, err);
 }
 
 kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_program **out,

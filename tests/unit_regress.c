@@ -51,7 +51,7 @@ static int replay_dir(const char *target) {
 }
 
 int main(void) {
-  const char *targets[] = {"onnx", "tensor", "dsl", "compile", "values", "tuning_log"};
+  const char *targets[] = {"onnx", "tensor", "dsl", "compile", "values", "tuning_log", "check"};
   const int ntargets = (int)(sizeof targets / sizeof *targets);
   int total = 0;
   for (int i = 0; i < ntargets; i++) total += replay_dir(targets[i]);

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for a while:  tools/fuzz.sh TARGET SECONDS [libFuzzer flags...]
-# TARGET: onnx | tensor | dsl | compile | values | tuning_log (tests/fuzz/fuzz_TARGET.c). Builds build-fuzz with
-# clang (ASan + UBSan) when needed, seeds the corpus from the test models, and fuzzes with
-# one process. A crash leaves its input in build-fuzz/artifacts/TARGET/ and fails the
-# script; copy that file to tests/regress/TARGET/ so the suite replays it once fixed.
+# TARGET: onnx | tensor | dsl | compile | values | tuning_log | check (tests/fuzz/fuzz_TARGET.c).
+# Builds build-fuzz with clang (ASan + UBSan) when needed, seeds the corpus from the test
+# models, and fuzzes with one process. A crash leaves its input in
+# build-fuzz/artifacts/TARGET/ and fails the script; copy that file to tests/regress/TARGET/
+# so the suite replays it once fixed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${1:?usage: tools/fuzz.sh TARGET SECONDS}"
 seconds="${2:?usage: tools/fuzz.sh TARGET SECONDS}"
 shift 2
-case "$target" in onnx|tensor|dsl|compile|values|tuning_log) ;; *) echo "fuzz.sh: unknown target '$target'" >&2; exit 2;; esac
+case "$target" in onnx|tensor|dsl|compile|values|tuning_log|check) ;; *) echo "fuzz.sh: unknown target '$target'" >&2; exit 2;; esac
 build="${KILN_FUZZ_BUILD:-$root/build-fuzz}"
 cc="${KILN_FUZZ_CC:-clang-14}"
 

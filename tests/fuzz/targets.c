@@ -7,6 +7,7 @@
 #include "ir/dtype.h"
 #include "ir/tuning_log.h"
 #include "passes/passes.h"
+#include "runtime/model_check.h"
 #ifdef KILN_FUZZ_HAVE_DSL
 #include "frontend/dsl.h"
 #endif
@@ -113,6 +114,35 @@ int kiln_fuzz_compile(const uint8_t *data, size_t size) {
   return 0;
 }
 
+/* `kiln check` on any bytes: an error only for what is no model, a report whose problems
+ * all say what they are, and a verdict that is the pipeline's (without code generation):
+ * the model passes every pass exactly when check finds nothing. */
+int kiln_fuzz_check(const uint8_t *data, size_t size) {
+  kiln_options o = fuzz_options();
+  kiln_check_report r;
+  kiln_error err = {0};
+  kiln_status st = kiln_model_check_buffer(data, size, NULL, &o, &r, &err);
+  check_error(st, &err);
+  if (st) return 0;
+  for (int i = 0; i < r.diags.n; i++)
+    if (!r.diags.items[i].code || !r.diags.items[i].message[0]) abort();
+  if (!r.verdict != (!r.diags.n && !r.nfree)) abort();
+  kiln_status verdict = r.verdict;
+  kiln_check_report_free(&r);
+  kiln_graph *g = NULL;
+  kiln_program *p = NULL;
+#ifdef KILN_FUZZ_HAVE_DSL
+  if (kiln_model_is_dsl(NULL, data, size)) st = import_dsl(data, size, &o, &g, &err);
+  else
+#endif
+    st = kiln_onnx_import(data, size, NO_DIR, &g, &err);
+  if (!st) st = kiln_passes_run(g, &o, &p, &err);
+  if (!verdict != !st) abort();
+  kiln_program_free(p);
+  kiln_graph_free(g);
+  return 0;
+}
+
 /* A tuning log: refused naming the file, or records that print and read back the same. */
 int kiln_fuzz_tuning_log(const uint8_t *data, size_t size) {
   kiln_tuning_log log = {0};
@@ -147,7 +177,7 @@ kiln_fuzz_fn kiln_fuzz_target(const char *name) {
   static const struct { const char *name; kiln_fuzz_fn fn; } targets[] = {
       {"onnx", kiln_fuzz_onnx}, {"tensor", kiln_fuzz_tensor},
       {"dsl", kiln_fuzz_dsl},   {"compile", kiln_fuzz_compile}, {"values", kiln_fuzz_values},
-      {"tuning_log", kiln_fuzz_tuning_log}};
+      {"tuning_log", kiln_fuzz_tuning_log}, {"check", kiln_fuzz_check}};
   for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
     if (strcmp(targets[i].name, name) == 0) return targets[i].fn;
   return NULL;

@@ -18,9 +18,10 @@ int kiln_fuzz_dsl(const uint8_t *data, size_t size);     /* DSL parser + elabora
 int kiln_fuzz_compile(const uint8_t *data, size_t size); /* import + all passes, no codegen */
 int kiln_fuzz_values(const uint8_t *data, size_t size);  /* input values of fixed models (values.c) */
 int kiln_fuzz_tuning_log(const uint8_t *data, size_t size); /* tuning-log reader and writer */
+int kiln_fuzz_check(const uint8_t *data, size_t size);   /* `kiln check`: collect mode */
 
-/* Entry point by name ("onnx", "tensor", "dsl", "compile", "values", "tuning_log"), or
- * NULL. */
+/* Entry point by name ("onnx", "tensor", "dsl", "compile", "values", "tuning_log",
+ * "check"), or NULL. */
 typedef int (*kiln_fuzz_fn)(const uint8_t *data, size_t size);
 kiln_fuzz_fn kiln_fuzz_target(const char *name);
 
