@@ -106,7 +106,8 @@ kiln_status kiln_model_check(const char *path, const kiln_options *opts, kiln_ch
   kiln_status st = kiln_read_file(path, &data, &size, err);
   if (st) return st;
   char *dir = dir_of(path);
-  kiln_options o = {0};
+  kiln_options o;
+  kiln_options_init(&o);
   if (opts) o = *opts;
   if (!o.base_dir) o.base_dir = dir;
   st = kiln_model_check_buffer(data, size, path, &o, r, err);
@@ -119,7 +120,8 @@ kiln_status kiln_model_check_buffer(const void *data, size_t size, const char *p
                                     const kiln_options *opts, kiln_check_report *r,
                                     kiln_error *err) {
   memset(r, 0, sizeof *r);
-  kiln_options none = {0};
+  kiln_options none;
+  kiln_options_init(&none);
   if (!opts) opts = &none;
   kiln_check_source src = {data, size, path, opts->base_dir ? opts->base_dir : ".",
                            kiln_model_is_dsl(path, data, size), opts};

@@ -70,7 +70,8 @@ static int sweep_dir(const char *dir, int *models, int *compiled) {
   char path[4096];
   snprintf(path, sizeof path, "%s/model.onnx", dir);
   if (access(path, R_OK)) return 0;
-  kiln_options opts = {0};
+  kiln_options opts;
+  kiln_options_init(&opts);
   int bad = sweep_one(path, &opts, compiled);
   kiln_shape_binding shapes[32];
   char *names[32];

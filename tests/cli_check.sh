@@ -19,7 +19,7 @@ cd "$dir"
 expect 4 "problems: 9" \
   "UNSUPPORTED (import, type): graph input 's' has element type 8 (string)" \
   "UNSUPPORTED (import, op): FooOp: op not supported (2 nodes: 'foo_a', 'foo_b')" \
-  "com.example.Bar: op not supported (kiln has no ops of domain 'com.example') (1 node: 'bar_1')" \
+  "com.example.Bar: op not supported (domain 'com.example') (1 node: 'bar_1')" \
   "UNSUPPORTED (infer, attribute): DepthToSpace: mode is neither DCR nor CRD (1 node: 'd2s')" \
   "UNSUPPORTED (infer, attribute): Resize: unknown mode 'bogus' (1 node: 'resize_bad')" \
   "UNSUPPORTED (infer, type): MatMul: input 'xb' has type bool (1 node: 'matmul_bool')" \

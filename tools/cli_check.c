@@ -267,7 +267,8 @@ int cli_check(int argc, char **argv) {
   kiln_error err = {0};
   int rc = cli_parse_command(CLI_CHECK, argc, argv, usage_check, &a);
   if (rc >= 0) return rc;
-  kiln_options opts = {0};
+  kiln_options opts;
+  kiln_options_init(&opts);
   cli_fill_options(&a, &opts);
   kiln_check_report r;
   kiln_status st = kiln_model_check(a.model, &opts, &r, &err);
