@@ -154,9 +154,7 @@ static bool temp_file(const char *dir, const char *stem, const char *suffix, kil
   return true;
 }
 
-/* Runs argv (argv[0] looked up in PATH) without a shell; its output is captured so the
- * library prints nothing, and its last lines go into the error message. */
-static kiln_status run_tool(char *const argv[], kiln_error *err) {
+kiln_status kiln_run_tool(char *const argv[], kiln_error *err) {
   FILE *log = tmpfile();
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -238,7 +236,7 @@ static kiln_status link_shared(const char *obj, const char *out, const kiln_opti
   int n = 0;
   while (argv[n]) n++;
   for (int i = 0; i < nextra; i++) argv[n++] = (char *)extra[i];
-  kiln_status st = run_tool(argv, err);
+  kiln_status st = kiln_run_tool(argv, err);
   free(argv);
   free(copy);
   return st;

@@ -116,6 +116,11 @@ typedef struct kiln_options {
                                 other records are ignored. A log that cannot be read or has a
                                 malformed line fails the compile naming the file and line.
                                 NULL = default schedules only */
+  const char *target;        /* the backend: NULL or "cpu" (LLVM, this file's default);
+                                "cuda-host": the GPU backend's CUDA C run on the host (each
+                                GPU thread in turn, for testing; compiled by `cc`); "cuda":
+                                NVIDIA GPUs (not runnable yet: KILN_ERR_UNSUPPORTED). GPU
+                                targets ignore tuning_log, cpu, features and triple */
 } kiln_options;
 
 typedef struct kiln_model kiln_model;
