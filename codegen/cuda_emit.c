@@ -71,9 +71,7 @@ static kiln_status emit_kernel(kiln_cuda *c, const kiln_kernel *k, int id) {
   c->k = k;
   c->check_buf = -1;
   if (k->nbufs && !strcmp(k->bufs[k->nbufs - 1].name, KILN_CHECK_BUFFER)) c->check_buf = k->nbufs - 1;
-  if (k->check_all)
-    return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "cuda: kernel '%s': check_bounds is not "
-                     "implemented by the GPU backend", k->name);
+  c->check_all = k->check_all && c->check_buf >= 0;
   for (int i = 0; i < k->nbufs; i++)
     if (!kiln_cuda_reg_type(k->bufs[i].dtype) || k->bufs[i].rank < 0 ||
         k->bufs[i].rank > KILN_MAX_RANK || buffer_bytes(&k->bufs[i]) < 0)

@@ -15,6 +15,7 @@ typedef struct kiln_cuda {
   int indent;
   int ntemps;
   int check_buf;                     /* the check record's buffer, else -1 */
+  bool check_all;                    /* check_bounds: every element index is tested */
   char axis[KILN_MAX_AXES][24];      /* C expression of each axis's value, "" = undefined */
   int acc;                           /* temporary holding KX_ACC in a post, -1 = none */
   kiln_dtype acc_dtype;
@@ -39,8 +40,9 @@ const char *kiln_cuda_mem_type(kiln_dtype t);
 /* Emits x's value into a new temporary (or finds it in the memo); its number, or -1. */
 int kiln_cuda_expr(kiln_cuda *c, const kiln_expr *x);
 void kiln_cuda_memo_reset(kiln_cuda *c);
-/* The temporary holding the linear element index of buf[idx...]. */
-int kiln_cuda_index(kiln_cuda *c, int buf, kiln_expr *const *idx, int nidx);
+/* The temporary holding the linear element index of buf[idx...]; in a checked kernel
+ * (check_bounds) an index outside the buffer is recorded and stops the thread. */
+int kiln_cuda_index(kiln_cuda *c, int buf, kiln_expr *const *idx, int nidx, bool is_store);
 /* Temporary t (register of type t) converted to buffer buf's memory representation. */
 void kiln_cuda_store(kiln_cuda *c, int buf, int lin, int value);
 /* A new temporary = buf[lin] in registers. */

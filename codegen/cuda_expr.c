@@ -163,7 +163,7 @@ int kiln_cuda_combine(kiln_cuda *c, kiln_reduce_op op, kiln_dtype t, int a, int 
 
 /* ---- memory ---------------------------------------------------------------------------- */
 
-int kiln_cuda_index(kiln_cuda *c, int buf, kiln_expr *const *idx, int nidx) {
+int kiln_cuda_index(kiln_cuda *c, int buf, kiln_expr *const *idx, int nidx, bool is_store) {
   if (buf < 0 || buf >= c->k->nbufs) return KILN_CUDA_FAIL(c, "buffer %d out of range", buf);
   const kiln_buffer *bf = &c->k->bufs[buf];
   if (nidx != bf->rank)
@@ -186,6 +186,18 @@ int kiln_cuda_index(kiln_cuda *c, int buf, kiln_expr *const *idx, int nidx) {
     stride *= bf->dims[d];
   }
   fputs(any ? ";\n" : "0;\n", c->o);
+  if (c->check_all) { /* check_bounds: a violation is recorded and stops the thread */
+    kiln_cuda_line(c, "if ((uint64_t)t%d >= %" PRId64 "u) {", n, stride);
+    fprintf(c->o, "%*skiln_check_fail(b%d, ", 2 * c->indent + 2, "", c->check_buf);
+    kiln_cuda_string(c->o, c->k->name ? c->k->name : "?");
+    fputs(", ", c->o);
+    kiln_cuda_string(c->o, c->st && c->st->name ? c->st->name : "-");
+    fputs(", ", c->o);
+    kiln_cuda_string(c->o, bf->name ? bf->name : "?");
+    fprintf(c->o, ", %d, t%d, %" PRId64 ");\n", is_store ? 1 : 0, n, stride);
+    kiln_cuda_line(c, "  goto kiln_next;");
+    kiln_cuda_line(c, "}");
+  }
   return n;
 }
 
@@ -429,7 +441,7 @@ static int uncached(kiln_cuda *c, const kiln_expr *x) {
   case KX_LOAD: {
     if (x->buf < 0 || x->buf >= c->k->nbufs || c->k->bufs[x->buf].dtype != x->dtype)
       return KILN_CUDA_FAIL(c, "ill-typed load from buffer %d", x->buf);
-    int lin = kiln_cuda_index(c, x->buf, x->idx, x->nidx);
+    int lin = kiln_cuda_index(c, x->buf, x->idx, x->nidx, false);
     return lin < 0 ? -1 : kiln_cuda_load(c, x->buf, lin);
   }
   case KX_UNARY: {

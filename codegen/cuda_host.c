@@ -21,9 +21,6 @@ static kiln_status host_check(const kiln_options *opts, kiln_error *err) {
   if (opts->profile)
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "target '%s': profiling is not implemented by "
                      "the GPU backend", opts->target);
-  if (opts->check_bounds)
-    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "target '%s': check_bounds is not implemented "
-                     "by the GPU backend", opts->target);
   return KILN_OK;
 }
 

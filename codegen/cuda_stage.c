@@ -107,7 +107,7 @@ static kiln_status walk(nest *n, int i, int stop, nest_body body) {
 /* ---- bodies ------------------------------------------------------------------------------ */
 
 static int out_index(nest *n) {
-  return kiln_cuda_index(n->c, n->s->out_buf, n->s->out_idx, n->s->nout_idx);
+  return kiln_cuda_index(n->c, n->s->out_buf, n->s->out_idx, n->s->nout_idx, true);
 }
 
 static kiln_status store_value(nest *n, const kiln_expr *x) {

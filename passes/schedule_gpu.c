@@ -58,7 +58,6 @@ static void choose_loops(kiln_stage *s) {
   for (int i = 0; i < ns; i++) {
     int a = order[i];
     int64_t e = s->axes[a].extent;
-    if (e <= 1) continue; /* no loop needed: the schedule covers it with none */
     int64_t outer = e;
     if (a == row) {
       tile = (kiln_loop){a, 1, TILE_ROWS, KILN_LOOP_UNROLL};

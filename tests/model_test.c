@@ -3,6 +3,7 @@
  *   model_test DIR                      JIT: kiln_compile_file(DIR/model.onnx), kiln_run
  *   model_test DIR --aot [--name NAME]  AOT: `kiln compile` to a temporary .so, dlopen it,
  *                                       call NAME_run (default "model")
+ *   model_test DIR --target T           JIT through kiln_options.target T (cuda-host)
  *
  * Passes when every output element has |got - want| <= 1e-4 + 1e-3 |want|; prints the
  * largest absolute and relative errors and the compile and run times either way.
@@ -60,13 +61,15 @@ static size_t tensor_bytes(const kiln_tensor *t) {
   return (size_t)kiln_shape_numel(t->rank, t->dims) * kiln_dtype_size(t->dtype);
 }
 
-static int run_jit(const node_test *t, const char *dir, void **out) {
+static int run_jit(const node_test *t, const char *dir, const char *target, void **out) {
   char path[1200];
   snprintf(path, sizeof path, "%s/model.onnx", dir);
   kiln_model *m;
   kiln_error err;
   double t0 = now();
-  if (kiln_compile_file(path, NULL, &m, &err)) {
+  kiln_options opts = {0};
+  opts.target = target;
+  if (kiln_compile_file(path, &opts, &m, &err)) {
     printf("compile: %s: %s\n", kiln_status_name(err.code), err.message);
     return 0;
   }
@@ -218,16 +221,17 @@ done:
 }
 
 int main(int argc, char **argv) {
-  const char *dir = NULL, *name = "model";
+  const char *dir = NULL, *name = "model", *target = NULL;
   int aot = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--aot")) aot = 1;
     else if (!strcmp(argv[i], "--name") && i + 1 < argc) name = argv[++i];
+    else if (!strcmp(argv[i], "--target") && i + 1 < argc) target = argv[++i];
     else if (!dir && argv[i][0] != '-') dir = argv[i];
     else dir = NULL, i = argc;
   }
   if (!dir) {
-    fprintf(stderr, "usage: model_test DIR [--aot [--name NAME]]\n");
+    fprintf(stderr, "usage: model_test DIR [--aot [--name NAME] | --target T]\n");
     return 2;
   }
   node_test t;
@@ -242,7 +246,7 @@ int main(int argc, char **argv) {
     out[i] = malloc(bytes ? bytes : 1);
     memset(out[i], 0xff, bytes);  /* NaN: an output never written cannot pass */
   }
-  int ok = aot ? run_aot(&t, dir, name, out) : run_jit(&t, dir, out);
+  int ok = aot ? run_aot(&t, dir, name, out) : run_jit(&t, dir, target, out);
   for (int i = 0; i < t.noutputs && ok; i++)
     if (!kiln_dtype_is_float(t.outputs[i].dtype)) {
       printf("output %d is not a float tensor\n", i);
@@ -253,6 +257,6 @@ int main(int argc, char **argv) {
     match &= compare(t.output_names[i], &t.outputs[i], out[i]);
   for (int i = 0; i < t.noutputs; i++) free(out[i]);
   node_test_free(&t);
-  printf("%s %s (%s)\n", match ? "PASS" : "FAIL", dir, aot ? "aot" : "jit");
+  printf("%s %s (%s)\n", match ? "PASS" : "FAIL", dir, aot ? "aot" : target ? target : "jit");
   return match ? 0 : 1;
 }
