@@ -1,10 +1,12 @@
 /* The "cuda-host" backend: the program's CUDA C (cuda_emit.c) after the host header, which
  * runs every kernel's threads one after another on the CPU, compiled by the system C
  * compiler (`cc -O1`, one translation unit per model) into a shared library that is
- * loaded with dlopen. It runs the GPU backend's code, schedules and index arithmetic
+ * loaded with dlopen (with kiln_options.gpu_arch, NVRTC compiles it for that GPU first, so
+ * a source NVRTC refuses fails here too). It runs the GPU backend's code, schedules and index arithmetic
  * where there is no GPU, so the test suites check them against the references. The
  * temporary files are gone once the library is loaded. */
 #include "codegen/cuda.h"
+#include "codegen/nvrtc.h"
 #include "codegen/plumbing.h"
 #include "ir/tempfile.h"
 
@@ -24,9 +26,10 @@ static kiln_status host_check(const kiln_options *opts, kiln_error *err) {
   return KILN_OK;
 }
 
-/* The source, host header first, in a new temporary file *src. */
-static kiln_status write_source(const kiln_program *p, const char *dir, kiln_temp *src,
-                                kiln_error *err) {
+/* The source, host header first, in a new temporary file *src; with gpu_arch, NVRTC
+ * compiles it (without the host header) first. */
+static kiln_status write_source(const kiln_program *p, const char *gpu_arch, const char *dir,
+                                kiln_temp *src, kiln_error *err) {
   char *text = NULL;
   size_t len = 0;
   FILE *mem = open_memstream(&text, &len);
@@ -34,6 +37,11 @@ static kiln_status write_source(const kiln_program *p, const char *dir, kiln_tem
   fputs(kiln_cuda_host_header, mem);
   kiln_status st = kiln_cuda_emit_program(p, mem, err);
   fclose(mem);
+  if (!st && gpu_arch) {
+    kiln_nvrtc_output out;
+    st = kiln_nvrtc_compile(text + strlen(kiln_cuda_host_header), gpu_arch, &out, err);
+    if (!st) kiln_nvrtc_output_free(&out);
+  }
   char *prefix = kiln_fmt("%s/kiln-cuda-host.", dir);
   int fd = st ? -1 : kiln_temp_open(prefix, ".c", src);
   free(prefix);
@@ -60,13 +68,12 @@ static void drop(kiln_temp *t) {
 
 static kiln_status host_jit(const kiln_program *p, const kiln_options *opts, void **code,
                             kiln_entry_fn *entry, kiln_error *err) {
-  (void)opts;
   *code = NULL;
   *entry = NULL;
   const char *dir = getenv("TMPDIR");
   if (!dir || !*dir) dir = "/tmp";
   kiln_temp src = {0}, lib = {0};
-  kiln_status st = write_source(p, dir, &src, err);
+  kiln_status st = write_source(p, opts ? opts->gpu_arch : NULL, dir, &src, err);
   if (!st) {
     char *prefix = kiln_fmt("%s/kiln-cuda-host.", dir);
     int fd = kiln_temp_open(prefix, ".so", &lib);

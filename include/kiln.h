@@ -121,6 +121,9 @@ typedef struct kiln_options {
                                 GPU thread in turn, for testing; compiled by `cc`); "cuda":
                                 NVIDIA GPUs (not runnable yet: KILN_ERR_UNSUPPORTED). GPU
                                 targets ignore tuning_log, cpu, features and triple */
+  const char *gpu_arch;      /* "cuda-host": when set ("sm_90"), the CUDA C is also compiled
+                                by NVRTC for that GPU architecture (libnvrtc.so, loaded at
+                                run time) and a compile error fails the compile; NULL = not */
 } kiln_options;
 
 typedef struct kiln_model kiln_model;

@@ -4,11 +4,14 @@
  *   conformance --summary ROOT    every test under ROOT, one forked child each (a crash is
  *                                 a failure, not the end); counts overall, per op type and
  *                                 for the core op list; exit 1 if that list passes < 95%
- *   conformance --target T --suite ROOT K/N KNOWN...
+ *   conformance --target T [--gpu-arch A] --suite ROOT K/N KNOWN...
  *                                 the tests of shard K of N under ROOT through kiln_options
  *                                 target T, forked: exit 1 when one fails that no KNOWN
- *                                 failures file names, or passes though one names it
+ *                                 failures file names, or passes though one names it;
+ *                                 with --gpu-arch, NVRTC compiles each for A too (exit 77
+ *                                 when libnvrtc cannot be loaded)
  */
+#include "codegen/nvrtc.h"
 #include "node_test.h"
 #include "onnx/onnx.pb-c.h"
 
@@ -23,7 +26,8 @@
 
 enum { PASS = 0, FAIL = 1, UNSUPPORTED = 77 };
 
-static const char *target; /* kiln_options.target: NULL = the CPU */
+static const char *target;   /* kiln_options.target: NULL = the CPU */
+static const char *gpu_arch; /* kiln_options.gpu_arch: NVRTC compiles the CUDA C too */
 
 /* The ops every serious ONNX compiler must cover; the --summary gate is measured on the
  * tests made only of these. */
@@ -151,6 +155,7 @@ static kiln_status compile(const node_test *t, const model_desc *d, kiln_model *
     opts.base_dir = t->dir;
     opts.check_bounds = 1; /* every load and store checked (issue 4) */
     opts.target = target;
+    opts.gpu_arch = gpu_arch;
     kiln_status st = kiln_compile_buffer(t->model, t->model_size, &opts, m, err);
     if (st != KILN_ERR_SHAPE || !strstr(err->message, "known at compile time")) return st;
     int asked = -1;
@@ -451,6 +456,13 @@ int main(int argc, char **argv) {
     target = argv[2];
     argc -= 2;
     argv += 2;
+    if (argc >= 3 && !strcmp(argv[1], "--gpu-arch")) {
+      gpu_arch = argv[2];
+      argc -= 2;
+      argv += 2;
+      kiln_error err;
+      if (kiln_nvrtc_load(&err)) return printf("SKIPPED: %s\n", err.message), UNSUPPORTED;
+    }
     if (argc >= 4 && !strcmp(argv[1], "--suite")) return suite(argv[2], argv[3], argv + 4, argc - 4);
   }
   if (argc == 3 && !strcmp(argv[1], "--summary")) return summary(argv[2]);

@@ -4,12 +4,17 @@
  *   model_test DIR --aot [--name NAME]  AOT: `kiln compile` to a temporary .so, dlopen it,
  *                                       call NAME_run (default "model")
  *   model_test DIR --target T           JIT through kiln_options.target T (cuda-host)
+ *   model_test DIR --nvrtc ARCH         compile only: the GPU backend's CUDA C compiled by
+ *                                       NVRTC for ARCH (exit 77 without libnvrtc)
  *
  * Passes when every output element has |got - want| <= 1e-4 + 1e-3 |want|; prints the
  * largest absolute and relative errors and the compile and run times either way.
  */
+#include "codegen/cuda.h"
+#include "codegen/nvrtc.h"
 #include "ir/dtype.h"
 #include "node_test.h"
+#include "runtime/profile.h"
 
 #include <ctype.h>
 #include <dlfcn.h>
@@ -220,20 +225,55 @@ done:
   return ok;
 }
 
+/* The program as the GPU targets compile it, its CUDA C through NVRTC for arch. */
+static int nvrtc_only(const char *dir, const char *arch) {
+  kiln_error err;
+  if (kiln_nvrtc_load(&err)) return printf("SKIPPED: %s\n", err.message), 77;
+  char path[1200];
+  snprintf(path, sizeof path, "%s/model.onnx", dir);
+  kiln_options opts = {0};
+  opts.target = "cuda-host"; /* the schedules of "cuda", without its need of a driver */
+  kiln_program *p = NULL;
+  char *text = NULL;
+  size_t len = 0;
+  double t0 = now();
+  kiln_status st = kiln_program_from_file(path, &opts, NULL, &p, &err);
+  FILE *mem = st ? NULL : open_memstream(&text, &len);
+  if (mem) {
+    st = kiln_cuda_emit_program(p, mem, &err);
+    fclose(mem);
+  }
+  double t1 = now();
+  kiln_nvrtc_output out = {0};
+  if (!st) st = kiln_nvrtc_compile(text, arch, &out, &err);
+  if (!st)
+    printf("NVRTC %s: %zu bytes of CUDA C -> %zu bytes of cubin, %zu of PTX; emit %.2f s, "
+           "NVRTC %.2f s\n", arch, len, out.cubin_size, out.ptx_size, t1 - t0, now() - t1);
+  else
+    printf("%s: %s\n", kiln_status_name(st), err.message);
+  kiln_nvrtc_output_free(&out);
+  free(text);
+  kiln_program_free(p);
+  printf("%s %s (nvrtc)\n", st ? "FAIL" : "PASS", dir);
+  return st ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
-  const char *dir = NULL, *name = "model", *target = NULL;
+  const char *dir = NULL, *name = "model", *target = NULL, *arch = NULL;
   int aot = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--aot")) aot = 1;
     else if (!strcmp(argv[i], "--name") && i + 1 < argc) name = argv[++i];
     else if (!strcmp(argv[i], "--target") && i + 1 < argc) target = argv[++i];
+    else if (!strcmp(argv[i], "--nvrtc") && i + 1 < argc) arch = argv[++i];
     else if (!dir && argv[i][0] != '-') dir = argv[i];
     else dir = NULL, i = argc;
   }
   if (!dir) {
-    fprintf(stderr, "usage: model_test DIR [--aot [--name NAME] | --target T]\n");
+    fprintf(stderr, "usage: model_test DIR [--aot [--name NAME] | --target T | --nvrtc ARCH]\n");
     return 2;
   }
+  if (arch) return nvrtc_only(dir, arch);
   node_test t;
   kiln_error err;
   if (node_test_load(&t, dir, &err)) {
