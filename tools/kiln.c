@@ -34,6 +34,7 @@ static const char *usage_main =
     "kernel per graph node: elementwise ops are not fused into the kernel before them) and\n"
     "--no-layout (convolutions stay in NCHW instead of the blocked layout NCHWc).\n"
     "compile, run, dump and bench take --tuning-log LOG (schedules `kiln tune` found).\n"
+    "compile, run and dump take --target cpu|cuda-host|cuda (the backend; README's GPU).\n"
     "An option of another command, an unknown option or a value that is not what the\n"
     "option wants (a whole number in its range...) is an error.\n"
     "\n"
