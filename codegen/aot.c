@@ -27,7 +27,7 @@
 
 extern char **environ;
 
-static bool is_c_identifier(const char *s) {
+bool kiln_aot_name_ok(const char *s) {
   if (!*s || !(isalpha((unsigned char)*s) || *s == '_')) return false;
   for (; *s; s++)
     if (!(isalnum((unsigned char)*s) || *s == '_')) return false;
@@ -318,7 +318,7 @@ static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
 kiln_status kiln_aot_check(const kiln_options *opts, const char *out_path, const char *name,
                            kiln_error *err) {
   if (!name) name = "model";
-  if (!is_c_identifier(name))
+  if (!kiln_aot_name_ok(name))
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "AOT name '%s' is not a C identifier", name);
   if (!out_path || !*out_path)
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "AOT: no output path");
@@ -367,7 +367,7 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
   if (!st && (chmod(lib.path, shared ? 0755 : 0644) != 0 || chmod(hdr.path, 0644) != 0))
     st = kiln_fail(err, KILN_ERR_IO, "cannot set the mode of files in '%s': %s", dir,
                    strerror(errno));
-  if (!st) st = kiln_aot_write_header(p, name, hdr.path, err);
+  if (!st) st = kiln_aot_write_header(p, name, hdr.path, false, err);
   if (!st && rename(hdr.path, header) != 0)
     st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", header, strerror(errno));
   if (!st && rename(lib.path, out_path) != 0) {

@@ -22,6 +22,14 @@ kiln_status kiln_cuda_emit_program(const kiln_program *p, FILE *out, kiln_error 
 extern const char kiln_cuda_prelude[];
 extern const char kiln_cuda_host_header[];
 
+/* cuda_driver_rt.c: the runtime of AOT libraries for target "cuda" (over the CUDA driver
+ * API, loaded with dlopen), as C text; cuda_aot.c writes those libraries. */
+extern const char kiln_cuda_driver_runtime[];
+kiln_status kiln_cuda_aot_check(const kiln_options *opts, const char *out_path, const char *name,
+                                kiln_error *err);
+kiln_status kiln_cuda_aot_write(const kiln_program *p, const kiln_options *opts,
+                                const char *out_path, const char *name, kiln_error *err);
+
 /* cuda_host.c: the "cuda-host" backend; cuda_driver.c: the "cuda" backend. */
 extern const kiln_backend kiln_cuda_host_backend;
 extern const kiln_backend kiln_cuda_backend;

@@ -35,7 +35,14 @@ const char kiln_cuda_host_header[] =
     "  int32_t clean = 0;\n"
     "  return __atomic_compare_exchange_n(state, &clean, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);\n"
     "}\n"
-    "KILN_FN void kiln_publish(int32_t *state) { __atomic_store_n(state, 2, __ATOMIC_RELEASE); }\n";
+    "KILN_FN void kiln_publish(int32_t *state) { __atomic_store_n(state, 2, __ATOMIC_RELEASE); }\n"
+    "#define KILN_LAUNCH(f, grid, threads, ...) f(grid, threads, __VA_ARGS__)\n"
+    "#define KILN_COND(p) (*(p) != 0)\n"
+    "#define KILN_RECORD_CLEAR(p) (*(int32_t *)(p) = 0)\n"
+    "#define KILN_RECORD_STATUS(p) kiln_record_status((const int32_t *)(p))\n"
+    "KILN_FN int kiln_record_status(const int32_t *r) { /* state, kind: rt/check_record.h */\n"
+    "  return r[0] != 2 ? 0 : r[1] >= 2 ? 11 : 10; /* OK, INVALID_INPUT, INTERNAL */\n"
+    "}\n";
 
 const char kiln_cuda_prelude[] =
     "#ifndef KILN_CUDA_HOST\n"
@@ -149,3 +156,7 @@ const char kiln_cuda_prelude[] =
     "  return v < lo ? lo : v > hi ? hi : v;\n"
     "}\n"
     "KILN_FN uint64_t kiln_clamp_u64(uint64_t v, uint64_t hi) { return v > hi ? hi : v; }\n";
+
+/* the host header's status numbers */
+_Static_assert(KILN_OK == 0 && KILN_ERR_INTERNAL == 10 && KILN_ERR_INVALID_INPUT == 11,
+               "kiln_status codes in kiln_cuda_host_header");

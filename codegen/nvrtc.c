@@ -64,8 +64,7 @@ kiln_status kiln_nvrtc_load(kiln_error *err) {
   return kiln_fail(err, KILN_ERR_UNSUPPORTED, "NVRTC (libnvrtc.so) cannot be loaded: %s", N.why);
 }
 
-/* A valid architecture name: sm_ or compute_ and two or three digits, maybe a suffix. */
-static bool arch_ok(const char *a) {
+bool kiln_nvrtc_arch_ok(const char *a) {
   const char *d = !strncmp(a, "sm_", 3) ? a + 3 : !strncmp(a, "compute_", 8) ? a + 8 : NULL;
   size_t n = d ? strspn(d, "0123456789") : 0;
   return d && n >= 2 && n <= 3 && (!d[n] || ((d[n] == 'a' || d[n] == 'f') && !d[n + 1]));
@@ -87,7 +86,7 @@ kiln_status kiln_nvrtc_compile(const char *source, const char *arch, kiln_nvrtc_
                                kiln_error *err) {
   memset(out, 0, sizeof *out);
   if (!arch) arch = KILN_DEFAULT_GPU_ARCH;
-  if (!arch_ok(arch))
+  if (!kiln_nvrtc_arch_ok(arch))
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "GPU architecture '%s': not a name such as "
                      "sm_90", arch);
   kiln_status st = kiln_nvrtc_load(err);

@@ -18,6 +18,8 @@ typedef struct kiln_nvrtc_output {
   size_t ptx_size;
 } kiln_nvrtc_output;
 
+/* A GPU architecture name: sm_ or compute_, two or three digits, maybe a or f after. */
+bool kiln_nvrtc_arch_ok(const char *arch);
 /* Whether libnvrtc could be loaded (a message in err when not: KILN_ERR_UNSUPPORTED). */
 kiln_status kiln_nvrtc_load(kiln_error *err);
 /* Compiles CUDA C source (codegen/cuda.h) for arch ("sm_90"; NULL = the default) into out

@@ -32,8 +32,13 @@ void kiln_aot_define_runtime(LLVMModuleRef m);
  * nothing, and its last lines go into the error message (KILN_ERR_CODEGEN). */
 kiln_status kiln_run_tool(char *const argv[], kiln_error *err);
 
-/* aot_header.c: writes the C header of an AOT library for p to `path`. */
+/* aot_header.c: writes the C header of an AOT library for p to `path`; gpu: the library
+ * runs on a GPU (its run can also return <NAME>_ERR_UNSUPPORTED). */
 kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const char *path,
-                                  kiln_error *err);
+                                  bool gpu, kiln_error *err);
+/* The C type of a tensor of dtype t in an AOT library's interface. */
+const char *kiln_aot_c_type(kiln_dtype t);
+/* aot.c: whether s is a C identifier (an AOT library's name). */
+bool kiln_aot_name_ok(const char *s);
 
 #endif

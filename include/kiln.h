@@ -119,11 +119,12 @@ typedef struct kiln_options {
   const char *target;        /* the backend: NULL or "cpu" (LLVM, this file's default);
                                 "cuda-host": the GPU backend's CUDA C run on the host (each
                                 GPU thread in turn, for testing; compiled by `cc`); "cuda":
-                                NVIDIA GPUs (not runnable yet: KILN_ERR_UNSUPPORTED). GPU
-                                targets ignore tuning_log, cpu, features and triple */
-  const char *gpu_arch;      /* "cuda-host": when set ("sm_90"), the CUDA C is also compiled
-                                by NVRTC for that GPU architecture (libnvrtc.so, loaded at
-                                run time) and a compile error fails the compile; NULL = not */
+                                NVIDIA GPUs, AOT libraries only (JIT: KILN_ERR_UNSUPPORTED).
+                                GPU targets ignore tuning_log, cpu, features and triple */
+  const char *gpu_arch;      /* the GPU architecture NVRTC (libnvrtc.so, loaded at run time)
+                                compiles the CUDA C for ("sm_90"): "cuda" AOT libraries embed
+                                that cubin (NULL = sm_90); with "cuda-host", when set, the
+                                source is also compiled for it and an error fails the compile */
 } kiln_options;
 
 typedef struct kiln_model kiln_model;

@@ -34,6 +34,7 @@ static const cli_option options[] = {
     {"--linker", CLI_COMPILE, true},
     {"--target", CLI_COMPILE | CLI_RUN | CLI_DUMP, true},
     {"--cuda", CLI_DUMP, false},
+    {"--gpu-arch", CLI_COMPILE | CLI_RUN, true},
     {"--inputs", RUNS, true},
     {"--random-inputs", RUNS, false},
     {"--output-dir", CLI_RUN, true},
@@ -289,6 +290,7 @@ kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_
     else if (!strcmp(o, "--features")) st = set_once(&a->features, o, v, err);
     else if (!strcmp(o, "--triple")) st = set_once(&a->triple, o, v, err);
     else if (!strcmp(o, "--linker")) st = set_once(&a->linker, o, v, err);
+    else if (!strcmp(o, "--gpu-arch")) st = set_once(&a->gpu_arch, o, v, err);
     else if (!strcmp(o, "--target")) {
       st = set_once(&a->target, o, v, err);
       if (!st && strcmp(v, "cpu") && strcmp(v, "cuda") && strcmp(v, "cuda-host"))
@@ -346,4 +348,5 @@ void cli_fill_options(const cli_args *a, kiln_options *opts) {
   opts->no_layout = a->no_layout;
   opts->tuning_log = a->tuning_log;
   opts->target = a->target;
+  opts->gpu_arch = a->gpu_arch;
 }

@@ -25,7 +25,7 @@ typedef enum cli_command {
 /* Numbers left 0 were not given (the library's defaults apply). */
 typedef struct cli_args {
   const char *model, *out, *name, *inputs_dir, *output_dir, *cpu, *features, *triple, *linker,
-      *dsl_weights, *after, *tuning_log, *target;
+      *dsl_weights, *after, *tuning_log, *target, *gpu_arch;
   kiln_shape_binding shapes[CLI_MAX_SHAPES];
   int nshapes;
   unsigned seed; /* 1 unless given */
