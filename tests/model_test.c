@@ -3,7 +3,9 @@
  *   model_test DIR                      JIT: kiln_compile_file(DIR/model.onnx), kiln_run
  *   model_test DIR --aot [--name NAME]  AOT: `kiln compile` to a temporary .so, dlopen it,
  *                                       call NAME_run (default "model")
- *   model_test DIR --target T           JIT through kiln_options.target T (cuda-host)
+ *   model_test DIR --target T           JIT through kiln_options.target T (cuda-host); with
+ *                                       --aot, the library `kiln compile --target T` writes
+ *                                       (--gpu-arch A given to it)
  *   model_test DIR --nvrtc ARCH         compile only: the GPU backend's CUDA C compiled by
  *                                       NVRTC for ARCH (exit 77 without libnvrtc)
  *
@@ -153,7 +155,10 @@ static int check_header(const node_test *t, const char *path, const char *name,
   return ok && *workspace >= 0;
 }
 
-static int run_aot(const node_test *t, const char *dir, const char *name, void **out) {
+static const char *gpu_arch; /* --gpu-arch: given to `kiln compile` */
+
+static int run_aot(const node_test *t, const char *dir, const char *name, const char *target,
+                   void **out) {
   char tmp[] = "/tmp/kiln_model_test_XXXXXX", so[1200], model[1200], header[1200];
   if (!mkdtemp(tmp)) return printf("mkdtemp failed\n"), 0;
   snprintf(so, sizeof so, "%s/%s.so", tmp, name);
@@ -164,7 +169,14 @@ static int run_aot(const node_test *t, const char *dir, const char *name, void *
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
-    execl(KILN_CLI, KILN_CLI, "compile", model, "-o", so, "--name", name, (char *)NULL);
+    if (target && gpu_arch)
+      execl(KILN_CLI, KILN_CLI, "compile", model, "-o", so, "--name", name, "--target", target,
+            "--gpu-arch", gpu_arch, (char *)NULL);
+    else if (target)
+      execl(KILN_CLI, KILN_CLI, "compile", model, "-o", so, "--name", name, "--target", target,
+            (char *)NULL);
+    else
+      execl(KILN_CLI, KILN_CLI, "compile", model, "-o", so, "--name", name, (char *)NULL);
     _exit(127);
   }
   int status = 0;
@@ -266,11 +278,13 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--name") && i + 1 < argc) name = argv[++i];
     else if (!strcmp(argv[i], "--target") && i + 1 < argc) target = argv[++i];
     else if (!strcmp(argv[i], "--nvrtc") && i + 1 < argc) arch = argv[++i];
+    else if (!strcmp(argv[i], "--gpu-arch") && i + 1 < argc) gpu_arch = argv[++i];
     else if (!dir && argv[i][0] != '-') dir = argv[i];
     else dir = NULL, i = argc;
   }
   if (!dir) {
-    fprintf(stderr, "usage: model_test DIR [--aot [--name NAME] | --target T | --nvrtc ARCH]\n");
+    fprintf(stderr, "usage: model_test DIR [--aot] [--name NAME] [--target T] [--gpu-arch A] "
+                    "[--nvrtc ARCH]\n");
     return 2;
   }
   if (arch) return nvrtc_only(dir, arch);
@@ -286,7 +300,7 @@ int main(int argc, char **argv) {
     out[i] = malloc(bytes ? bytes : 1);
     memset(out[i], 0xff, bytes);  /* NaN: an output never written cannot pass */
   }
-  int ok = aot ? run_aot(&t, dir, name, out) : run_jit(&t, dir, target, out);
+  int ok = aot ? run_aot(&t, dir, name, target, out) : run_jit(&t, dir, target, out);
   for (int i = 0; i < t.noutputs && ok; i++)
     if (!kiln_dtype_is_float(t.outputs[i].dtype)) {
       printf("output %d is not a float tensor\n", i);
