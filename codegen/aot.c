@@ -29,7 +29,7 @@ extern const size_t kiln_rt_aot_archive_size;
 
 extern char **environ;
 
-static bool is_c_identifier(const char *s) {
+bool kiln_aot_name_ok(const char *s) {
   if (!*s || !(isalpha((unsigned char)*s) || *s == '_')) return false;
   for (; *s; s++)
     if (!(isalnum((unsigned char)*s) || *s == '_')) return false;
@@ -156,9 +156,7 @@ static bool temp_file(const char *dir, const char *stem, const char *suffix, kil
   return true;
 }
 
-/* Runs argv (argv[0] looked up in PATH) without a shell; its output is captured so the
- * library prints nothing, and its last lines go into the error message. */
-static kiln_status run_tool(char *const argv[], kiln_error *err) {
+kiln_status kiln_run_tool(char *const argv[], kiln_error *err) {
   FILE *log = tmpfile();
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -250,7 +248,7 @@ static kiln_status link_shared(const char *obj, const char *rt, const char *out,
   int n = 0;
   while (argv[n]) n++;
   for (int i = 0; i < nextra; i++) argv[n++] = (char *)extra[i];
-  kiln_status st = run_tool(argv, err);
+  kiln_status st = kiln_run_tool(argv, err);
   free(argv);
   free(copy);
   return st;
@@ -332,7 +330,7 @@ static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
 kiln_status kiln_aot_check(const kiln_options *opts, const char *out_path, const char *name,
                            kiln_error *err) {
   if (!name) name = "model";
-  if (!is_c_identifier(name))
+  if (!kiln_aot_name_ok(name))
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "AOT name '%s' is not a C identifier", name);
   if (!out_path || !*out_path)
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "AOT: no output path");
@@ -401,7 +399,7 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
   if (!st && (chmod(lib->path, shared ? 0755 : 0644) != 0 || chmod(hdr->path, 0644) != 0))
     st = kiln_fail(err, KILN_ERR_IO, "cannot set the mode of files in '%s': %s", dir,
                    strerror(errno));
-  if (!st) st = kiln_aot_write_header(p, name, hdr->path, err);
+  if (!st) st = kiln_aot_write_header(p, name, hdr->path, false, err);
   kiln_recovery_pop(&undo);
   if (!st && rename(hdr->path, header) != 0)
     st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", header, strerror(errno));

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *c_type(kiln_dtype t) {
+const char *kiln_aot_c_type(kiln_dtype t) {
   switch (t) {
   case KILN_F32: return "float";
   case KILN_F64: return "double";
@@ -101,7 +101,7 @@ static void put_macros(FILE *f, const char *up, const char *kind, int i, const k
 }
 
 kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const char *path,
-                                  kiln_error *err) {
+                                  bool gpu, kiln_error *err) {
   FILE *f = fopen(path, "w");
   if (!f) return kiln_fail(err, KILN_ERR_IO, "cannot write header '%s'", path);
   char *up = kiln_xstrdup(name);
@@ -125,8 +125,12 @@ kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const
           KILN_ERR_OUT_OF_MEMORY);
   fprintf(f, "#define %s_ERR_INTERNAL %d /* built with --check-bounds: an access out of bounds */\n",
           up, KILN_ERR_INTERNAL);
-  fprintf(f, "#define %s_ERR_INVALID_INPUT %d /* an input value out of range, such as an index */\n\n",
+  fprintf(f, "#define %s_ERR_INVALID_INPUT %d /* an input value out of range, such as an index */\n",
           up, KILN_ERR_INVALID_INPUT);
+  if (gpu)
+    fprintf(f, "#define %s_ERR_UNSUPPORTED %d /* no CUDA driver or GPU that can run the code */\n",
+            up, KILN_ERR_UNSUPPORTED);
+  fputc('\n', f);
   fprintf(f, "/* Runs the model once on dense row-major buffers; returns %s_OK or an error\n"
              " * code above (outputs are then meaningless). Safe to call from several threads\n"
              " * at once (with separate workspaces). */\n", up);
@@ -139,7 +143,7 @@ kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const
     char *fallback = kiln_fmt("%s%d", in ? "input" : "output", in ? i : i - p->ninputs);
     names[i] = param_name(t->name, fallback, names, i);
     free(fallback);
-    fprintf(f, "\n    %s%s *%s, /* ", in ? "const " : "", c_type(t->dtype), names[i]);
+    fprintf(f, "\n    %s%s *%s, /* ", in ? "const " : "", kiln_aot_c_type(t->dtype), names[i]);
     put_shape(f, t, true);
     fputs(" */", f);
   }

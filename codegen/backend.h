@@ -30,7 +30,8 @@ typedef struct kiln_backend {
                            const char *out_path, const char *name, kiln_error *err);
 } kiln_backend;
 
-/* The backend for opts: the LLVM CPU backend (codegen/backend.c), the only one so far. */
+/* The backend for opts->target: the LLVM CPU backend (codegen/backend.c) for NULL or
+ * "cpu", the GPU backend's (codegen/cuda.h) for "cuda-host" and "cuda". */
 const kiln_backend *kiln_backend_for(const kiln_options *opts);
 
 #endif

@@ -1,4 +1,4 @@
-/* Private helpers of the codegen plumbing (llvm_target.c, jit.c, aot*.c). */
+/* Private helpers of the codegen plumbing (llvm_target.c, jit.c, aot*.c, cuda_host.c). */
 #ifndef KILN_CODEGEN_PLUMBING_H
 #define KILN_CODEGEN_PLUMBING_H
 
@@ -27,8 +27,18 @@ kiln_status kiln_llvm_check_names(LLVMTargetRef target, const char *triple, cons
  * definition in IR (over libgomp's GOMP_parallel), so an object needs no kiln runtime. */
 void kiln_aot_define_runtime(LLVMModuleRef m);
 
-/* aot_header.c: writes the C header of an AOT library for p to `path`. */
+/* aot.c: runs argv (argv[0] looked up in PATH) without a shell, in its own process group
+ * (registered for kiln_remove_temporaries); its output is captured so the library prints
+ * nothing, and its last lines go into the error message (KILN_ERR_CODEGEN). */
+kiln_status kiln_run_tool(char *const argv[], kiln_error *err);
+
+/* aot_header.c: writes the C header of an AOT library for p to `path`; gpu: the library
+ * runs on a GPU (its run can also return <NAME>_ERR_UNSUPPORTED). */
 kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const char *path,
-                                  kiln_error *err);
+                                  bool gpu, kiln_error *err);
+/* The C type of a tensor of dtype t in an AOT library's interface. */
+const char *kiln_aot_c_type(kiln_dtype t);
+/* aot.c: whether s is a C identifier (an AOT library's name). */
+bool kiln_aot_name_ok(const char *s);
 
 #endif

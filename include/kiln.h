@@ -140,6 +140,15 @@ typedef struct kiln_options {
                                 other records are ignored. A log that cannot be read or has a
                                 malformed line fails the compile naming the file and line.
                                 NULL = default schedules only */
+  const char *target;        /* the backend: NULL or "cpu" (LLVM, this file's default);
+                                "cuda-host": the GPU backend's CUDA C run on the host (each
+                                GPU thread in turn, for testing; compiled by `cc`); "cuda":
+                                NVIDIA GPUs, AOT libraries only (JIT: KILN_ERR_UNSUPPORTED).
+                                GPU targets ignore tuning_log, cpu, features and triple */
+  const char *gpu_arch;      /* the GPU architecture NVRTC (libnvrtc.so, loaded at run time)
+                                compiles the CUDA C for ("sm_90"): "cuda" AOT libraries embed
+                                that cubin (NULL = sm_90); with "cuda-host", when set, the
+                                source is also compiled for it and an error fails the compile */
 } kiln_options;
 
 /* Every field 0 (its default) and struct_size = this header's sizeof(kiln_options). */

@@ -237,10 +237,23 @@ kiln_status kiln_schedule_check(const kiln_stage *s, kiln_error *err) {
                        s->name, a);
   }
   bool seen_serial = false;
+  int64_t threads = 1;
   for (int l = 0; l < sc->nloops; l++) {
     const kiln_loop *lp = &sc->loops[l];
     if (lp->axis < 0 || lp->axis >= s->naxes || lp->extent < 0 || lp->stride < 1)
       return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': bad loop %d", s->name, l);
+    /* GPU loops: blocks, then threads, then the rest; spatial; none beside parallel ones */
+    bool block = lp->kind == KILN_LOOP_BLOCK, thread = lp->kind == KILN_LOOP_THREAD;
+    kiln_loop_kind before = l ? sc->loops[l - 1].kind : KILN_LOOP_BLOCK;
+    if ((block && before != KILN_LOOP_BLOCK) ||
+        (thread && before != KILN_LOOP_BLOCK && before != KILN_LOOP_THREAD) ||
+        ((block || thread) && (s->axes[lp->axis].reduce || sc->loops[0].kind == KILN_LOOP_PARALLEL)))
+      return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': GPU loop %d is not in the leading "
+                       "block and thread loops, or is a reduction", s->name, l);
+    if (thread && (kiln_mul_overflows(threads, lp->extent, &threads) ||
+                   threads > KILN_MAX_BLOCK_THREADS))
+      return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': thread loops over %d threads",
+                       s->name, KILN_MAX_BLOCK_THREADS);
     if (lp->kind == KILN_LOOP_PARALLEL && (seen_serial || s->axes[lp->axis].reduce))
       return kiln_fail(err, KILN_ERR_INTERNAL,
                        "stage '%s': parallel loop %d is not outermost or is a reduction",

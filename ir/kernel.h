@@ -117,8 +117,16 @@ typedef enum kiln_loop_kind {
   KILN_LOOP_SERIAL,
   KILN_LOOP_PARALLEL, /* iterations spread over threads (outermost loops only) */
   KILN_LOOP_VECTOR,   /* innermost loop as SIMD lanes; extent is the vector width */
-  KILN_LOOP_UNROLL    /* fully unrolled */
+  KILN_LOOP_UNROLL,   /* fully unrolled */
+  /* GPU (codegen/cuda_*.c): a leading run of block loops is the grid (flattened into
+   * blockIdx.x, the innermost fastest), the run of thread loops right after it the thread
+   * block (threadIdx.x, at most KILN_MAX_BLOCK_THREADS threads); spatial loops only, since
+   * each thread owns the output points it computes. The CPU backend runs them serially. */
+  KILN_LOOP_BLOCK,
+  KILN_LOOP_THREAD
 } kiln_loop_kind;
+
+#define KILN_MAX_BLOCK_THREADS 1024
 
 typedef struct kiln_loop {
   int axis;
@@ -141,7 +149,9 @@ typedef enum kiln_sched_op {
   KS_VECTOR,   /* loop (the innermost) runs as SIMD lanes */
   KS_UNROLL,   /* loop is fully unrolled */
   KS_PARALLEL, /* loops 0 .. loop run in parallel (spatial loops only) */
-  KS_SERIAL    /* loop runs as a plain loop again */
+  KS_SERIAL,   /* loop runs as a plain loop again */
+  KS_BLOCK,    /* loops 0 .. loop are bound to GPU blocks (spatial loops only) */
+  KS_THREAD    /* loop is bound to GPU threads (right after the block loops) */
 } kiln_sched_op;
 
 typedef struct kiln_sched_step {

@@ -95,6 +95,8 @@ static const char *loop_kind(kiln_loop_kind kind) {
   case KILN_LOOP_PARALLEL: return "parallel";
   case KILN_LOOP_VECTOR: return "vector";
   case KILN_LOOP_UNROLL: return "unroll";
+  case KILN_LOOP_BLOCK: return "block";
+  case KILN_LOOP_THREAD: return "thread";
   default: return "serial";
   }
 }

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const NAMES[] = {"split", "move", "vector", "unroll", "parallel", "serial"};
+static const char *const NAMES[] = {"split", "move", "vector", "unroll", "parallel", "serial",
+                                     "block",  "thread"};
 #define NOPS (int)(sizeof NAMES / sizeof NAMES[0])
 
 static bool takes_arg(kiln_sched_op op) { return op == KS_SPLIT || op == KS_MOVE; }
@@ -32,9 +33,11 @@ static bool step(kiln_schedule *sc, const kiln_sched_step *st, char *why, size_t
     }
     kiln_schedule_split(sc, l, st->arg);
     /* the inner loop takes the kind: a vector loop split keeps its lanes innermost */
-    sc->loops[l + 1].kind = sc->loops[l].kind == KILN_LOOP_PARALLEL ? KILN_LOOP_SERIAL
-                                                                     : sc->loops[l].kind;
-    if (sc->loops[l].kind != KILN_LOOP_PARALLEL) sc->loops[l].kind = KILN_LOOP_SERIAL;
+    {
+      bool outer = sc->loops[l].kind == KILN_LOOP_PARALLEL || sc->loops[l].kind == KILN_LOOP_BLOCK;
+      sc->loops[l + 1].kind = outer ? KILN_LOOP_SERIAL : sc->loops[l].kind;
+      if (!outer) sc->loops[l].kind = KILN_LOOP_SERIAL;
+    }
     return true;
   case KS_MOVE: {
     if (st->arg < 0 || st->arg >= sc->nloops) {
@@ -57,6 +60,10 @@ static bool step(kiln_schedule *sc, const kiln_sched_step *st, char *why, size_t
     for (int i = 0; i <= l; i++) sc->loops[i].kind = KILN_LOOP_PARALLEL;
     return true;
   case KS_SERIAL: lp->kind = KILN_LOOP_SERIAL; return true;
+  case KS_BLOCK:
+    for (int i = 0; i <= l; i++) sc->loops[i].kind = KILN_LOOP_BLOCK;
+    return true;
+  case KS_THREAD: lp->kind = KILN_LOOP_THREAD; return true;
   }
   snprintf(why, n, "unknown step %d", (int)st->op);
   return false;
@@ -127,15 +134,20 @@ bool kiln_recipe_for(const kiln_stage *s, const kiln_schedule *target, kiln_reci
     if (j != i && (!kiln_recipe_add(r, KS_MOVE, j, i) || !step(sc, &st, why, sizeof why)))
       return false;
   }
-  /* kinds: the parallel prefix at once, then each vector or unrolled loop */
-  int par = -1;
-  for (int i = 0; i < target->nloops; i++)
+  /* kinds: the parallel (or block) prefix at once, then each loop of another kind */
+  int par = -1, block = -1;
+  for (int i = 0; i < target->nloops; i++) {
     if (target->loops[i].kind == KILN_LOOP_PARALLEL) par = i;
+    if (target->loops[i].kind == KILN_LOOP_BLOCK) block = i;
+  }
   if (par >= 0 && !kiln_recipe_add(r, KS_PARALLEL, par, 0)) return false;
+  if (block >= 0 && !kiln_recipe_add(r, KS_BLOCK, block, 0)) return false;
   for (int i = 0; i < target->nloops; i++) {
     kiln_loop_kind k = target->loops[i].kind;
-    if ((k == KILN_LOOP_VECTOR || k == KILN_LOOP_UNROLL) &&
-        !kiln_recipe_add(r, k == KILN_LOOP_VECTOR ? KS_VECTOR : KS_UNROLL, i, 0))
+    kiln_sched_op op = k == KILN_LOOP_VECTOR ? KS_VECTOR : k == KILN_LOOP_UNROLL ? KS_UNROLL
+                       : KS_THREAD;
+    if ((k == KILN_LOOP_VECTOR || k == KILN_LOOP_UNROLL || k == KILN_LOOP_THREAD) &&
+        !kiln_recipe_add(r, op, i, 0))
       return false;
   }
   /* the recipe must give exactly the target, legally */

@@ -72,6 +72,11 @@ kiln_status kiln_pass_schedule(kiln_steps *steps, int vector_floats, kiln_error 
 /* The f32 lanes of the target's vectors as opts select it (passes/target.c): 16 with
  * AVX-512, 8 with AVX2, 4 elsewhere. */
 int kiln_target_vector_floats(const kiln_options *opts);
+/* Whether opts select a GPU backend ("cuda", "cuda-host"; passes/target.c), whose
+ * schedules come from kiln_pass_schedule_gpu (passes/schedule_gpu.c) and whose graphs keep
+ * the plain layouts (no NCHWc, no GEMM panels: they are shaped for CPU vectors). */
+bool kiln_target_gpu(const kiln_options *opts);
+kiln_status kiln_pass_schedule_gpu(kiln_steps *steps, kiln_error *err);
 
 /* Lowers one node into a fresh kernel whose buffers are bound to the node's values
  * (storage left KILN_STORE_NONE). Used by lowering and by constant folding. */

@@ -39,10 +39,11 @@ static kiln_status fold_bn(state *s) {
   return KILN_OK;
 }
 static kiln_status layout(state *s) {
-  if (s->opts->no_layout) return KILN_OK;
+  if (s->opts->no_layout || kiln_target_gpu(s->opts)) return KILN_OK;
   return kiln_pass_layout(s->g, kiln_target_vector_floats(s->opts), s->err);
 }
 static kiln_status panels(state *s) {
+  if (kiln_target_gpu(s->opts)) return KILN_OK;
   return kiln_pass_pack_panels(s->g, kiln_target_vector_floats(s->opts), s->err);
 }
 static kiln_status dce(state *s) {
@@ -56,9 +57,12 @@ static kiln_status fuse(state *s) {
 }
 static kiln_status memplan(state *s) { return kiln_plan_memory(s->g, s->p, s->err); }
 static kiln_status schedule(state *s) {
+  if (kiln_target_gpu(s->opts)) return kiln_pass_schedule_gpu(&s->p->main, s->err);
   return kiln_pass_schedule(&s->p->main, kiln_target_vector_floats(s->opts), s->err);
 }
-static kiln_status tune(state *s) { return kiln_pass_tune(s->p, s->opts, s->err); }
+static kiln_status tune(state *s) { /* logs hold CPU schedules */
+  return kiln_target_gpu(s->opts) ? KILN_OK : kiln_pass_tune(s->p, s->opts, s->err);
+}
 static kiln_status instrument(state *s) {
   kiln_check_instrument(s->p, s->opts->check_bounds); /* index checks are always on */
   if (s->opts->profile) kiln_profile_instrument(s->p);

@@ -1,10 +1,14 @@
 /* The target's SIMD width, for the schedules' tile sizes. Passes do not build an LLVM
  * target machine, so this reads the same options codegen will: a named CPU or feature
  * string, else the host (the compiler's CPU probe). Only tuning depends on the answer;
- * a wrong guess costs speed, never correctness. */
+ * a wrong guess costs speed, never correctness. Also whether the target is a GPU. */
 #include "passes/passes.h"
 
 #include <string.h>
+
+bool kiln_target_gpu(const kiln_options *opts) {
+  return opts && opts->target && (!strcmp(opts->target, "cuda") || !strcmp(opts->target, "cuda-host"));
+}
 
 /* CPU names (LLVM's) whose feature sets include AVX-512F. */
 static bool cpu_has_avx512(const char *cpu) {

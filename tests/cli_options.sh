@@ -35,6 +35,8 @@ options=(
   "--after               dump              lower"
   "--dsl                 dump              -"
   "--dsl-weights         dump              w"
+  "--target              compile,run,dump  cpu"
+  "--cuda                dump              -"
 )
 for line in "${options[@]}"; do
   read -r opt cmds value <<<"$line"

@@ -4,7 +4,14 @@
  *   conformance --summary ROOT    every test under ROOT, one forked child each (a crash is
  *                                 a failure, not the end); counts overall, per op type and
  *                                 for the core op list; exit 1 if that list passes < 95%
+ *   conformance --target T [--gpu-arch A] --suite ROOT K/N KNOWN...
+ *                                 the tests of shard K of N under ROOT through kiln_options
+ *                                 target T, forked: exit 1 when one fails that no KNOWN
+ *                                 failures file names, or passes though one names it;
+ *                                 with --gpu-arch, NVRTC compiles each for A too (exit 77
+ *                                 when libnvrtc cannot be loaded)
  */
+#include "codegen/nvrtc.h"
 #include "node_test.h"
 #include "onnx/onnx.pb-c.h"
 
@@ -18,6 +25,9 @@
 #include <unistd.h>
 
 enum { PASS = 0, FAIL = 1, UNSUPPORTED = 77 };
+
+static const char *target;   /* kiln_options.target: NULL = the CPU */
+static const char *gpu_arch; /* kiln_options.gpu_arch: NVRTC compiles the CUDA C too */
 
 /* The ops every serious ONNX compiler must cover; the --summary gate is measured on the
  * tests made only of these. */
@@ -144,6 +154,8 @@ static kiln_status compile(const node_test *t, const model_desc *d, kiln_model *
     opts.nvalues = nvalues;
     opts.base_dir = t->dir;
     opts.check_bounds = 1; /* every load and store checked (issue 4) */
+    opts.target = target;
+    opts.gpu_arch = gpu_arch;
     kiln_status st = kiln_compile_buffer(t->model, t->model_size, &opts, m, err);
     if (st != KILN_ERR_SHAPE || !strstr(err->message, "known at compile time")) return st;
     int asked = -1;
@@ -387,10 +399,76 @@ static int summary(const char *root) {
   return core_total > 0 && rate >= CORE_PASS_RATE ? 0 : 1;
 }
 
+/* ---- --suite: one target's run of the tests, against known-failure lists ------------- */
+
+/* Whether a known-failures file (one test name a line, # comments) names test. */
+static bool listed(const char *file, const char *test) {
+  FILE *f = fopen(file, "r");
+  char line[512];
+  bool found = false;
+  while (f && !found && fgets(line, sizeof line, f)) {
+    line[strcspn(line, "#\r\n")] = 0;
+    char *w = line + strspn(line, " \t");
+    w[strcspn(w, " \t")] = 0;
+    found = *w && !strcmp(w, test);
+  }
+  if (f) fclose(f);
+  return found;
+}
+
+static int suite(const char *root, const char *shard, char **known, int nknown) {
+  int k = 0, n = 0;
+  if (sscanf(shard, "%d/%d", &k, &n) != 2 || k < 1 || k > n) return fprintf(stderr, "bad shard\n"), 2;
+  for (int i = 0; i < nknown; i++)
+    if (access(known[i], R_OK)) return fprintf(stderr, "cannot read %s\n", known[i]), 2;
+  DIR *dir = opendir(root);
+  if (!dir) return fprintf(stderr, "cannot open %s\n", root), 2;
+  char **names = NULL;
+  size_t count = 0;
+  for (struct dirent *e; (e = readdir(dir));) {
+    if (e->d_name[0] == '.') continue;
+    names = realloc(names, (count + 1) * sizeof *names);
+    names[count++] = strdup(e->d_name);
+  }
+  closedir(dir);
+  qsort(names, count, sizeof *names, cmp_str);
+  int totals[3] = {0}, bad = 0;
+  for (size_t i = (size_t)k - 1; i < count; i += (size_t)n) {
+    char path[1200], why[WHY] = "";
+    snprintf(path, sizeof path, "%s/%s", root, names[i]);
+    int r = run_forked(path, why, sizeof why);
+    totals[r == PASS ? 0 : r == FAIL ? 1 : 2]++;
+    bool expected_fail = false;
+    for (int j = 0; j < nknown; j++) expected_fail |= listed(known[j], names[i]);
+    if (r == FAIL && !expected_fail) printf("FAIL %s: %s\n", names[i], why), bad++;
+    if (r == PASS && expected_fail)
+      printf("PASS %s, listed as a known failure: take it off the list\n", names[i]), bad++;
+  }
+  printf("target %s, shard %s: %d pass, %d fail, %d unsupported; %d unexpected\n",
+         target ? target : "cpu", shard, totals[0], totals[1], totals[2], bad);
+  for (size_t i = 0; i < count; i++) free(names[i]);
+  free(names);
+  return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 3 && !strcmp(argv[1], "--target")) {
+    target = argv[2];
+    argc -= 2;
+    argv += 2;
+    if (argc >= 3 && !strcmp(argv[1], "--gpu-arch")) {
+      gpu_arch = argv[2];
+      argc -= 2;
+      argv += 2;
+      kiln_error err;
+      if (kiln_nvrtc_load(&err)) return printf("SKIPPED: %s\n", err.message), UNSUPPORTED;
+    }
+    if (argc >= 4 && !strcmp(argv[1], "--suite")) return suite(argv[2], argv[3], argv + 4, argc - 4);
+  }
   if (argc == 3 && !strcmp(argv[1], "--summary")) return summary(argv[2]);
   if (argc != 2) {
-    fprintf(stderr, "usage: conformance DIR | conformance --summary NODE_ROOT\n");
+    fprintf(stderr, "usage: conformance [--target T] DIR | conformance --summary NODE_ROOT | "
+                    "conformance --target T --suite NODE_ROOT K/N KNOWN...\n");
     return 2;
   }
   model_desc d = {0};

@@ -3,12 +3,20 @@
  *   model_test DIR                      JIT: kiln_compile_file(DIR/model.onnx), kiln_run
  *   model_test DIR --aot [--name NAME]  AOT: `kiln compile` to a temporary .so, dlopen it,
  *                                       call NAME_run (default "model")
+ *   model_test DIR --target T           JIT through kiln_options.target T (cuda-host); with
+ *                                       --aot, the library `kiln compile --target T` writes
+ *                                       (--gpu-arch A given to it)
+ *   model_test DIR --nvrtc ARCH         compile only: the GPU backend's CUDA C compiled by
+ *                                       NVRTC for ARCH (exit 77 without libnvrtc)
  *
  * Passes when every output element has |got - want| <= 1e-4 + 1e-3 |want|; prints the
  * largest absolute and relative errors and the compile and run times either way.
  */
+#include "codegen/cuda.h"
+#include "codegen/nvrtc.h"
 #include "ir/dtype.h"
 #include "node_test.h"
+#include "runtime/profile.h"
 
 #include <ctype.h>
 #include <dlfcn.h>
@@ -61,13 +69,16 @@ static size_t tensor_bytes(const kiln_tensor *t) {
   return (size_t)kiln_shape_numel(t->rank, t->dims) * kiln_dtype_size(t->dtype);
 }
 
-static int run_jit(const node_test *t, const char *dir, void **out) {
+static int run_jit(const node_test *t, const char *dir, const char *target, void **out) {
   char path[1200];
   snprintf(path, sizeof path, "%s/model.onnx", dir);
   kiln_model *m;
   kiln_error err;
   double t0 = now();
-  if (kiln_compile_file(path, NULL, &m, &err)) {
+  kiln_options opts;
+  kiln_options_init(&opts);
+  opts.target = target;
+  if (kiln_compile_file(path, &opts, &m, &err)) {
     printf("compile: %s: %s\n", kiln_status_name(err.code), err.message);
     return 0;
   }
@@ -146,7 +157,10 @@ static int check_header(const node_test *t, const char *path, const char *name,
   return ok && *workspace >= 0;
 }
 
-static int run_aot(const node_test *t, const char *dir, const char *name, void **out) {
+static const char *gpu_arch; /* --gpu-arch: given to `kiln compile` */
+
+static int run_aot(const node_test *t, const char *dir, const char *name, const char *target,
+                   void **out) {
   char tmp[] = "/tmp/kiln_model_test_XXXXXX", so[1200], model[1200], header[1200];
   if (!mkdtemp(tmp)) return printf("mkdtemp failed\n"), 0;
   snprintf(so, sizeof so, "%s/%s.so", tmp, name);
@@ -157,7 +171,14 @@ static int run_aot(const node_test *t, const char *dir, const char *name, void *
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
-    execl(KILN_CLI, KILN_CLI, "compile", model, "-o", so, "--name", name, (char *)NULL);
+    if (target && gpu_arch)
+      execl(KILN_CLI, KILN_CLI, "compile", model, "-o", so, "--name", name, "--target", target,
+            "--gpu-arch", gpu_arch, (char *)NULL);
+    else if (target)
+      execl(KILN_CLI, KILN_CLI, "compile", model, "-o", so, "--name", name, "--target", target,
+            (char *)NULL);
+    else
+      execl(KILN_CLI, KILN_CLI, "compile", model, "-o", so, "--name", name, (char *)NULL);
     _exit(127);
   }
   int status = 0;
@@ -218,19 +239,58 @@ done:
   return ok;
 }
 
+/* The program as the GPU targets compile it, its CUDA C through NVRTC for arch. */
+static int nvrtc_only(const char *dir, const char *arch) {
+  kiln_error err;
+  if (kiln_nvrtc_load(&err)) return printf("SKIPPED: %s\n", err.message), 77;
+  char path[1200];
+  snprintf(path, sizeof path, "%s/model.onnx", dir);
+  kiln_options opts;
+  kiln_options_init(&opts);
+  opts.target = "cuda-host"; /* the schedules of "cuda", without its need of a driver */
+  kiln_program *p = NULL;
+  char *text = NULL;
+  size_t len = 0;
+  double t0 = now();
+  kiln_status st = kiln_program_from_file(path, &opts, NULL, &p, &err);
+  FILE *mem = st ? NULL : open_memstream(&text, &len);
+  if (mem) {
+    st = kiln_cuda_emit_program(p, mem, &err);
+    fclose(mem);
+  }
+  double t1 = now();
+  kiln_nvrtc_output out = {0};
+  if (!st) st = kiln_nvrtc_compile(text, arch, &out, &err);
+  if (!st)
+    printf("NVRTC %s: %zu bytes of CUDA C -> %zu bytes of cubin, %zu of PTX; emit %.2f s, "
+           "NVRTC %.2f s\n", arch, len, out.cubin_size, out.ptx_size, t1 - t0, now() - t1);
+  else
+    printf("%s: %s\n", kiln_status_name(st), err.message);
+  kiln_nvrtc_output_free(&out);
+  free(text);
+  kiln_program_free(p);
+  printf("%s %s (nvrtc)\n", st ? "FAIL" : "PASS", dir);
+  return st ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
-  const char *dir = NULL, *name = "model";
+  const char *dir = NULL, *name = "model", *target = NULL, *arch = NULL;
   int aot = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--aot")) aot = 1;
     else if (!strcmp(argv[i], "--name") && i + 1 < argc) name = argv[++i];
+    else if (!strcmp(argv[i], "--target") && i + 1 < argc) target = argv[++i];
+    else if (!strcmp(argv[i], "--nvrtc") && i + 1 < argc) arch = argv[++i];
+    else if (!strcmp(argv[i], "--gpu-arch") && i + 1 < argc) gpu_arch = argv[++i];
     else if (!dir && argv[i][0] != '-') dir = argv[i];
     else dir = NULL, i = argc;
   }
   if (!dir) {
-    fprintf(stderr, "usage: model_test DIR [--aot [--name NAME]]\n");
+    fprintf(stderr, "usage: model_test DIR [--aot] [--name NAME] [--target T] [--gpu-arch A] "
+                    "[--nvrtc ARCH]\n");
     return 2;
   }
+  if (arch) return nvrtc_only(dir, arch);
   node_test t;
   kiln_error err;
   if (node_test_load(&t, dir, &err)) {
@@ -243,12 +303,12 @@ int main(int argc, char **argv) {
     out[i] = malloc(bytes ? bytes : 1);
     memset(out[i], 0xff, bytes);  /* NaN: an output never written cannot pass */
   }
-  int ok = aot ? run_aot(&t, dir, name, out) : run_jit(&t, dir, out);
+  int ok = aot ? run_aot(&t, dir, name, target, out) : run_jit(&t, dir, target, out);
   int match = ok;
   for (int i = 0; i < t.noutputs && ok; i++)
     match &= compare(t.output_names[i], &t.outputs[i], out[i]);
   for (int i = 0; i < t.noutputs; i++) free(out[i]);
   node_test_free(&t);
-  printf("%s %s (%s)\n", match ? "PASS" : "FAIL", dir, aot ? "aot" : "jit");
+  printf("%s %s (%s)\n", match ? "PASS" : "FAIL", dir, aot ? "aot" : target ? target : "jit");
   return match ? 0 : 1;
 }

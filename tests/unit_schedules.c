@@ -1,14 +1,17 @@
 /* Random legal schedules for every op class (in the spirit of ggml's test-backend-ops):
  * ONNX node tests of elementwise, reduction, normalization, convolution, pooling, GEMM and
  * movement ops go through the pass pipeline; then every stage's default schedule is edited
- * with a random recipe (split, move, vectorize, unroll, parallel: ir/schedule.h) whose
+ * with a random recipe (split, move, vectorize, unroll, parallel, GPU blocks and threads:
+ * ir/schedule.h) whose
  * steps are kept only when kiln_schedule_apply accepts them, as the tuner will do. The program is JIT-compiled and its
- * outputs compared with the test's reference outputs. Any schedule the check accepts must
- * compile and compute the same values: a failure prints the kernel and its schedule. */
+ * outputs compared with the test's reference outputs; the first trials go through the GPU
+ * backend's CUDA C run on the host too. Any schedule the check accepts must compile and
+ * compute the same values: a failure prints the kernel and its schedule. */
 #include "check.h"
 #include "node_test.h"
 
 #include "codegen/codegen.h"
+#include "codegen/cuda.h"
 #include "ir/schedule.h"
 #include "passes/passes.h"
 #include "runtime/check.h"
@@ -54,7 +57,7 @@ static void randomize_stage(kiln_stage *s) {
     kiln_schedule before = s->sched;
     int nloops = s->sched.nloops;
     if (nloops == 0) return;
-    kiln_sched_op op = (kiln_sched_op)rnd(0, KS_SERIAL);
+    kiln_sched_op op = (kiln_sched_op)rnd(0, KS_THREAD);
     int loop = (int)rnd(0, nloops - 1);
     int64_t arg = op == KS_SPLIT ? rnd(2, s->sched.loops[loop].extent + 1)
                   : op == KS_MOVE ? rnd(0, nloops - 1) : 0;
@@ -135,6 +138,36 @@ static kiln_status compile(const node_test *t, kiln_graph **g, kiln_program **p,
   }
 }
 
+/* Runs p through entry fn and compares its outputs with the test's; 1 on a match. */
+static int run_compare(const node_test *t, const kiln_program *p, kiln_entry_fn fn, char *why,
+                       size_t n) {
+  uint8_t *arena = p->arena_bytes ? aligned_alloc(64, (size_t)p->arena_bytes) : NULL;
+  void *outs[NODE_TEST_MAX_IO] = {0};
+  const void *ins[NODE_TEST_MAX_IO];
+  const void **consts = calloc((size_t)p->nconsts + 1, sizeof *consts);
+  for (int i = 0; i < p->nconsts; i++) consts[i] = p->consts[i].data;
+  for (int i = 0, j = 0; i < p->ninputs; i++) { /* inputs made constants are not passed */
+    while (j < t->ninputs && strcmp(t->input_names[j], p->inputs[i].name)) j++;
+    ins[i] = j < t->ninputs ? t->inputs[j++].data : NULL;
+  }
+  for (int i = 0; i < t->noutputs; i++) outs[i] = calloc(1, (size_t)p->outputs[i].bytes + 1);
+  int rc = fn((void *const *)ins, outs, arena, consts), ok = !rc;
+  if (rc) snprintf(why, n, "the run returned %d", rc);
+  for (int i = 0; i < t->noutputs && ok; i++) {
+    const kiln_io *o = &p->outputs[i];
+    ok = node_test_compare(&t->outputs[i], o->dtype, o->rank, o->dims, outs[i], why, n);
+  }
+  for (int i = 0; i < t->noutputs; i++) free(outs[i]);
+  free(consts);
+  free(arena);
+  return ok;
+}
+
+/* The first trials also run through the GPU backend's CUDA C on the host (target
+ * cuda-host), with the same schedules: CPU ones (register tiles, accumulation in memory,
+ * parallel loops) and random block and thread loops. */
+#define CUDA_HOST_TRIALS 3
+
 /* Compiles the test with random schedules and compares; returns 1 on a match. */
 static int run_trial(const node_test *t, int trial, char *why, size_t n) {
   kiln_error err = {0};
@@ -142,8 +175,7 @@ static int run_trial(const node_test *t, int trial, char *why, size_t n) {
   kiln_program *p = NULL;
   kiln_jit *jit = NULL;
   kiln_entry_fn fn = NULL;
-  uint8_t *arena = NULL;
-  void *outs[NODE_TEST_MAX_IO] = {0};
+  void *host_code = NULL;
   int ok = 0;
   kiln_options opts = {.struct_size = sizeof opts};
   if (compile(t, &g, &p, &err)) goto done;
@@ -154,31 +186,22 @@ static int run_trial(const node_test *t, int trial, char *why, size_t n) {
   }
   if (trial > 0) randomize(&p->main); /* trial 0: the default schedules */
   if (kiln_jit_compile(p, &opts, &jit, &fn, &err)) goto done;
-  if (p->arena_bytes) arena = aligned_alloc(64, (size_t)p->arena_bytes);
-  const void *ins[NODE_TEST_MAX_IO];
-  const void **consts = calloc((size_t)p->nconsts + 1, sizeof *consts);
-  for (int i = 0; i < p->nconsts; i++) consts[i] = p->consts[i].data;
-  for (int i = 0, j = 0; i < p->ninputs; i++) { /* inputs made constants are not passed */
-    while (j < t->ninputs && strcmp(t->input_names[j], p->inputs[i].name)) j++;
-    ins[i] = j < t->ninputs ? t->inputs[j++].data : NULL;
-  }
-  for (int i = 0; i < t->noutputs; i++) outs[i] = calloc(1, (size_t)p->outputs[i].bytes + 1);
-  int rc = fn((void *const *)ins, outs, arena, consts);
-  free(consts);
-  if (rc) {
-    snprintf(why, n, "the run returned %d", rc);
-    goto done;
-  }
-  ok = 1;
-  for (int i = 0; i < t->noutputs && ok; i++) {
-    const kiln_io *o = &p->outputs[i];
-    ok = node_test_compare(&t->outputs[i], o->dtype, o->rank, o->dims, outs[i], why, n);
+  ok = run_compare(t, p, fn, why, n);
+  if (ok && trial < CUDA_HOST_TRIALS) {
+    opts.target = "cuda-host";
+    kiln_entry_fn host_fn = NULL;
+    ok = !kiln_cuda_host_backend.jit(p, &opts, &host_code, &host_fn, &err);
+    ok = ok && run_compare(t, p, host_fn, why, n);
+    if (!ok && !err.code) {
+      char inner[2048];
+      snprintf(inner, sizeof inner, "%s", why);
+      snprintf(why, n, "cuda-host: %s", inner);
+    }
   }
 done:
   if (err.code) snprintf(why, n, "%s: %s", kiln_status_name(err.code), err.message);
   if (!ok && p) print_steps(&p->main);
-  for (int i = 0; i < t->noutputs; i++) free(outs[i]);
-  free(arena);
+  if (host_code) kiln_cuda_host_backend.free_code(host_code);
   kiln_jit_free(jit);
   kiln_program_free(p);
   kiln_graph_free(g);

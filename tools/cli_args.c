@@ -35,6 +35,9 @@ static const cli_option options[] = {
     {"--features", CLI_COMPILE, true},
     {"--triple", CLI_COMPILE, true},
     {"--linker", CLI_COMPILE, true},
+    {"--target", CLI_COMPILE | CLI_RUN | CLI_DUMP, true},
+    {"--cuda", CLI_DUMP, false},
+    {"--gpu-arch", CLI_COMPILE | CLI_RUN, true},
     {"--inputs", RUNS, true},
     {"--random-inputs", RUNS, false},
     {"--output-dir", CLI_RUN, true},
@@ -187,6 +190,13 @@ static kiln_status check_combinations(cli_command cmd, const cli_args *a, kiln_e
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "dump: --dsl prints the model as imported; "
                      "%s does not apply to it",
                      a->kernels ? "--kernels" : a->after ? "--after" : "--shape");
+  if (a->cuda && (a->kernels || a->dsl || a->after || a->tuning))
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "dump: --cuda prints the whole program as "
+                     "CUDA C; %s does not apply to it",
+                     a->kernels ? "--kernels" : a->dsl ? "--dsl" : a->after ? "--after" : "--tuning");
+  if (a->cuda && a->target && strcmp(a->target, "cuda") && strcmp(a->target, "cuda-host"))
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "dump: --cuda prints the code of a GPU "
+                     "target, not of --target %s", a->target);
   if (a->after) {
     char names[256] = "";
     size_t len = 0;
@@ -250,6 +260,7 @@ kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_
     }
     if (!strcmp(o, "--help") || !strcmp(o, "-h")) a->help = true;
     else if (!strcmp(o, "--kernels")) a->kernels = true;
+    else if (!strcmp(o, "--cuda")) a->cuda = true;
     else if (!strcmp(o, "--check-bounds")) a->check_bounds = true;
     else if (!strcmp(o, "--no-fuse")) a->no_fuse = true;
     else if (!strcmp(o, "--no-layout")) a->no_layout = true;
@@ -282,6 +293,13 @@ kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_
     else if (!strcmp(o, "--features")) st = set_once(&a->features, o, v, err);
     else if (!strcmp(o, "--triple")) st = set_once(&a->triple, o, v, err);
     else if (!strcmp(o, "--linker")) st = set_once(&a->linker, o, v, err);
+    else if (!strcmp(o, "--gpu-arch")) st = set_once(&a->gpu_arch, o, v, err);
+    else if (!strcmp(o, "--target")) {
+      st = set_once(&a->target, o, v, err);
+      if (!st && strcmp(v, "cpu") && strcmp(v, "cuda") && strcmp(v, "cuda-host"))
+        st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--target wants cpu, cuda or cuda-host, "
+                       "got '%s'", v);
+    }
     else if (!strcmp(o, "--dsl-weights")) st = set_once(&a->dsl_weights, o, v, err);
     else if (!strcmp(o, "--seed")) st = set_number(&seed, &seed_given, o, v, 0, UINT32_MAX, err);
     else if (!strcmp(o, "--repeat"))
@@ -332,4 +350,6 @@ void cli_fill_options(const cli_args *a, kiln_options *opts) {
   opts->no_fuse = a->no_fuse;
   opts->no_layout = a->no_layout;
   opts->tuning_log = a->tuning_log;
+  opts->target = a->target;
+  opts->gpu_arch = a->gpu_arch;
 }

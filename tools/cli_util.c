@@ -1,5 +1,6 @@
 #include "tools/cli_util.h"
 
+#include "codegen/cuda.h"
 #include "frontend/dsl.h"
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
@@ -177,6 +178,18 @@ void cli_print_kernels(const kiln_steps *steps, FILE *out) {
       fprintf(out, "}\n");
     }
   }
+}
+
+kiln_status cli_print_cuda(const kiln_program *p, kiln_error *err) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  if (!mem) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "no memory for the CUDA source");
+  kiln_status st = kiln_cuda_emit_program(p, mem, err);
+  fclose(mem);
+  if (!st) fwrite(text, 1, len, stdout); /* whole, or nothing */
+  free(text);
+  return st;
 }
 
 void cli_note_random_inputs(const cli_args *a, const cli_inputs *in) {

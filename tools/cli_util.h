@@ -25,7 +25,7 @@ typedef enum cli_command {
 /* Numbers left 0 were not given (the library's defaults apply). */
 typedef struct cli_args {
   const char *model, *out, *name, *inputs_dir, *output_dir, *cpu, *features, *triple, *linker,
-      *dsl_weights, *after, *tuning_log;
+      *dsl_weights, *after, *tuning_log, *target, *gpu_arch;
   kiln_shape_binding shapes[CLI_MAX_SHAPES];
   int nshapes;
   unsigned seed; /* 1 unless given */
@@ -37,7 +37,7 @@ typedef struct cli_args {
   int shard, nshards;           /* tune --shard K/N; nshards 0 = not given */
   int64_t max_nodes, max_tensor_bytes;
   bool kernels, help, check_bounds, dsl, random_inputs, json, profile, no_fuse, no_layout,
-      tuning, list_kernels;
+      tuning, list_kernels, cuda;
 } cli_args;
 
 /* A DIR/input_<k>.pb file given to `kiln run --inputs DIR`. */
@@ -97,6 +97,8 @@ kiln_status cli_prepare_output_dir(const char *dir, kiln_error *err);
 kiln_status cli_write_output(const char *dir, int i, const kiln_tensor_info *info,
                              const void *data, kiln_error *err);
 void cli_print_kernels(const kiln_steps *steps, FILE *out);
+/* Prints p as CUDA C (codegen/cuda.h) to stdout, once it is all emitted. */
+kiln_status cli_print_cuda(const kiln_program *p, kiln_error *err);
 
 /* tools/kiln.c: prints err, returns the exit status for it. */
 int cli_fail(const kiln_error *err);

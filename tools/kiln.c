@@ -35,6 +35,9 @@ static const char *usage_main =
     "kernel per graph node: elementwise ops are not fused into the kernel before them) and\n"
     "--no-layout (convolutions stay in NCHW instead of the blocked layout NCHWc).\n"
     "compile, run, dump and bench take --tuning-log LOG (schedules `kiln tune` found).\n"
+    "compile, run and dump take --target cpu|cuda-host|cuda (the backend; README's GPU);\n"
+    "compile and run take --gpu-arch sm_NN (NVRTC's target: compile --target cuda's cubin,\n"
+    "default sm_90; run --target cuda-host compiles for it too).\n"
     "An option of another command, an unknown option or a value that is not what the\n"
     "option wants (a whole number in its range...) is an error.\n"
     "\n"
@@ -59,6 +62,7 @@ static const char *usage_run =
     "usage: kiln run MODEL [--inputs DIR] [--random-inputs] [--seed N] [--output-dir DIR]\n"
     "                [--shape IN=DxDx..]... [--repeat N] [--threads N] [--max-nodes N]\n"
     "                [--max-tensor-bytes N] [--check-bounds] [--no-fuse] [--tuning-log LOG]\n"
+    "                [--target cpu|cuda-host|cuda]\n"
     "Inputs come from DIR/input_<i>.pb (TensorProto, matched by the tensor's name, else by\n"
     "position i); every input needs a file, and every file an input, unless --random-inputs\n"
     "gives inputs without a file seeded random values (--seed, default 1). Without --inputs,\n"
@@ -67,13 +71,16 @@ static const char *usage_run =
     "(1 or more, default 10) after one warm-up; --threads N (1 or more) sets the number of\n"
     "threads, else KILN_NUM_THREADS or one per CPU kiln may use (its affinity mask).\n"
     "--output-dir writes DIR/output_<i>.pb. --tuning-log LOG applies a tuning log's\n"
-    "schedules (`kiln tune`, docs/tuning.md).\n";
+    "schedules (`kiln tune`, docs/tuning.md). --target cuda-host runs the GPU backend's CUDA C\n"
+    "on the CPU (compiled by `cc`), one GPU thread after another; --target cuda (the GPU\n"
+    "itself) is not implemented yet and fails with a clear error.\n";
 
 static const char *usage_dump =
     "usage: kiln dump MODEL [--shape IN=DxDx..]... [--kernels] [--after PASS] [--no-fuse]\n"
     "                 [--max-tensor-bytes N] [--tuning-log LOG]\n"
     "       kiln dump LIB --tuning\n"
     "       kiln dump MODEL --dsl [-o OUT.kiln | --dsl-weights DIR] [--max-tensor-bytes N]\n"
+    "       kiln dump MODEL --cuda [--shape IN=DxDx..]... [--no-fuse]\n"
     "Prints the graph after the graph passes (binding, inference, folding...); --kernels\n"
     "runs the whole pipeline and also prints each kernel's IR and schedule (its loops and\n"
     "the recipe that made them; a kernel computes one node, or an elementwise chain fused\n"
@@ -88,7 +95,8 @@ static const char *usage_dump =
     "given: save it in the current folder or give an absolute DIR. With neither, they are\n"
     "printed inline. --tuning-log LOG applies a tuning log's schedules first (--kernels\n"
     "shows them). --tuning prints which schedules an AOT library or object (LIB) got from a\n"
-    "tuning log when it was compiled.\n";
+    "tuning log when it was compiled. --cuda prints the program as the GPU backend's CUDA C\n"
+    "(with --target cuda-host's schedules when given, else --target cuda's: the same).\n";
 
 int cli_fail(const kiln_error *err) {
   fprintf(stderr, "kiln: %s\n", err->message);
@@ -244,6 +252,7 @@ static int cmd_dump(int argc, char **argv) {
   }
   kiln_options opts = {.struct_size = sizeof opts};
   cli_fill_options(&a, &opts);
+  if (a.cuda && !opts.target) opts.target = "cuda";
   kiln_graph *g = NULL;
   kiln_program *prog = NULL;
   kiln_status st = cli_import(a.model, &opts, &g, &err);
@@ -255,11 +264,12 @@ static int cmd_dump(int argc, char **argv) {
   }
   /* the same pipeline as compiling, up to --after (default: the last graph pass, or with
    * --kernels all of it) */
-  if (!st && (st = kiln_passes_until(g, &opts, a.after ? a.after : a.kernels ? NULL : "dce",
+  if (!st && (st = kiln_passes_until(g, &opts, a.after ? a.after : a.kernels || a.cuda ? NULL : "dce",
                                      &prog, &err)))
     cli_hint_unbound(a.model, &opts, &err);
-  if (!st) kiln_graph_dump(g, stdout);
-  if (!st && prog) cli_print_kernels(&prog->main, stdout);
+  if (!st && a.cuda) st = cli_print_cuda(prog, &err);
+  else if (!st) kiln_graph_dump(g, stdout);
+  if (!st && prog && !a.cuda) cli_print_kernels(&prog->main, stdout);
   kiln_program_free(prog);
   kiln_graph_free(g);
   cli_args_free(&a);

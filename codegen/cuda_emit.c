@@ -1,0 +1,248 @@
+/* kiln_program -> CUDA C source: the prelude (codegen/cuda_prelude.c), then for each
+ * distinct kernel (kernels equal by content signature share their functions) one
+ * `KILN_GLOBAL` function per stage, taking one pointer per kernel buffer (all of it left
+ * out under KILN_CUDA_DRIVER), then the host entry (compiled under KILN_CUDA_HOST or
+ * KILN_CUDA_DRIVER): it resolves each buffer's storage as the LLVM entry does
+ * (codegen/llvm_emit.c), launches the stages in order with their grid and block sizes
+ * (KILN_LAUNCH), branches on If conditions (KILN_COND), and returns the check record's
+ * status (KILN_RECORD_STATUS): macros the host header (cuda_prelude.c) and the driver
+ * runtime of AOT libraries (cuda_driver_rt.c) define. */
+#include "codegen/cuda_emit.h"
+
+#include "ir/dtype.h"
+#include "ir/kernel_sig.h"
+#include "passes/instrument.h"
+#include "rt/check_record.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void kiln_cuda_line(kiln_cuda *c, const char *fmt, ...) {
+  fprintf(c->o, "%*s", 2 * c->indent, "");
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(c->o, fmt, ap);
+  va_end(ap);
+  fputc('\n', c->o);
+}
+
+void kiln_cuda_string(FILE *o, const char *s) {
+  fputc('"', o);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+        *p == '_' || *p == ' ' || *p == '.')
+      fputc(*p, o);
+    else
+      fprintf(o, "\\%03o", *p);
+  }
+  fputc('"', o);
+}
+
+/* A name in a comment: no comment end, no line break. */
+static void comment_text(FILE *o, const char *s) {
+  for (const char *p = s ? s : "?"; *p; p++)
+    fputc((*p == '*' && p[1] == '/') || *p == '\n' || *p == '\r' ? '_' : *p, o);
+}
+
+static int64_t buffer_bytes(const kiln_buffer *bf) {
+  int64_t n = (int64_t)kiln_dtype_size(bf->dtype);
+  for (int d = 0; d < bf->rank; d++)
+    if (bf->dims[d] < 0 || kiln_mul_overflows(n, bf->dims[d], &n)) return -1;
+  return n;
+}
+
+static bool stored(const kiln_kernel *k, int b) {
+  for (int s = 0; s < k->nstages; s++)
+    if (k->stages[s].out_buf == b) return true;
+  return false;
+}
+
+/* The distinct kernels, by signature: kernel i's functions are kiln_k<fn[i]>_s<j>. */
+typedef struct kernel_fns {
+  const kiln_kernel **kernels;
+  int n;
+  char **sigs;
+  size_t *lens;
+  int *fn;
+  int nfns;
+} kernel_fns;
+
+static kiln_status emit_kernel(kiln_cuda *c, const kiln_kernel *k, int id) {
+  c->k = k;
+  c->check_buf = -1;
+  if (k->nbufs && !strcmp(k->bufs[k->nbufs - 1].name, KILN_CHECK_BUFFER)) c->check_buf = k->nbufs - 1;
+  c->check_all = k->check_all && c->check_buf >= 0;
+  for (int i = 0; i < k->nbufs; i++)
+    if (!kiln_cuda_reg_type(k->bufs[i].dtype) || k->bufs[i].rank < 0 ||
+        k->bufs[i].rank > KILN_MAX_RANK || buffer_bytes(&k->bufs[i]) < 0)
+      return kiln_fail(c->err, KILN_ERR_INTERNAL, "cuda: kernel '%s': bad buffer '%s'", k->name,
+                       k->bufs[i].name);
+  for (int j = 0; j < k->nstages; j++) {
+    const kiln_stage *s = &k->stages[j];
+    int64_t grid, threads;
+    kiln_cuda_launch_size(s, &grid, &threads);
+    fputs("\n/* kernel '", c->o);
+    comment_text(c->o, k->name);
+    fputs("' (", c->o);
+    comment_text(c->o, k->op);
+    fputs("), stage '", c->o);
+    comment_text(c->o, s->name);
+    fprintf(c->o, "': %" PRId64 " blocks of %" PRId64 " threads */\n", grid, threads);
+    fprintf(c->o, "KILN_GLOBAL(%" PRId64 ") kiln_k%d_s%d(KILN_LAUNCH_PARAMS", threads, id, j);
+    for (int b = 0; b < k->nbufs; b++) {
+      bool ro = !stored(k, b) && b != c->check_buf;
+      fprintf(c->o, "%s%s%s *KILN_RESTRICT b%d", b ? ", " : " ", ro ? "const " : "",
+              kiln_cuda_mem_type(k->bufs[b].dtype), b);
+    }
+    fputs(") {\n  KILN_KERNEL_BEGIN {\n", c->o);
+    c->indent = 2;
+    kiln_status st = kiln_cuda_stage(c, s, &grid, &threads);
+    c->indent = 0;
+    if (st) return st;
+    fputs("  }\n  kiln_next:;\n  KILN_KERNEL_END\n}\n", c->o);
+  }
+  c->k = NULL;
+  return KILN_OK;
+}
+
+static kiln_status collect(kiln_cuda *c, kernel_fns *f) {
+  f->n = kiln_steps_kernels(&c->prog->main, NULL, 0);
+  f->kernels = kiln_xcalloc((size_t)f->n + 1, sizeof *f->kernels);
+  f->sigs = kiln_xcalloc((size_t)f->n + 1, sizeof *f->sigs);
+  f->lens = kiln_xcalloc((size_t)f->n + 1, sizeof *f->lens);
+  f->fn = kiln_xcalloc((size_t)f->n + 1, sizeof *f->fn);
+  kiln_steps_kernels(&c->prog->main, f->kernels, f->n);
+  for (int i = 0; i < f->n; i++) {
+    f->sigs[i] = kiln_kernel_signature(f->kernels[i], &f->lens[i]);
+    f->fn[i] = -1;
+    for (int j = 0; j < i && f->sigs[i] && f->fn[i] < 0; j++)
+      if (f->sigs[j] && f->lens[j] == f->lens[i] && !memcmp(f->sigs[j], f->sigs[i], f->lens[i]))
+        f->fn[i] = f->fn[j];
+    if (f->fn[i] >= 0) continue;
+    f->fn[i] = f->nfns++;
+    kiln_status st = emit_kernel(c, f->kernels[i], f->fn[i]);
+    if (st) return st;
+  }
+  return KILN_OK;
+}
+
+/* ---- the host entry ------------------------------------------------------------------- */
+
+static kiln_status storage(kiln_cuda *c, const kiln_storage *st, int64_t bytes, const char *type,
+                           const char *what) {
+  const kiln_program *p = c->prog;
+  switch (st->kind) {
+  case KILN_STORE_INPUT:
+    if (st->index >= 0 && st->index < p->ninputs)
+      return fprintf(c->o, "(%s *)inputs[%d]", type, st->index), KILN_OK;
+    break;
+  case KILN_STORE_OUTPUT:
+    if (st->index >= 0 && st->index < p->noutputs)
+      return fprintf(c->o, "(%s *)outputs[%d]", type, st->index), KILN_OK;
+    break;
+  case KILN_STORE_CONST:
+    if (st->index >= 0 && st->index < p->nconsts)
+      return fprintf(c->o, "(%s *)consts[%d]", type, st->index), KILN_OK;
+    break;
+  case KILN_STORE_ARENA:
+    if (st->offset >= 0 && bytes >= 0 && st->offset <= p->arena_bytes - bytes)
+      return fprintf(c->o, "(%s *)(arena + %" PRId64 ")", type, st->offset), KILN_OK;
+    break;
+  default: break;
+  }
+  return kiln_fail(c->err, KILN_ERR_INTERNAL, "cuda: %s: bad storage (kind %d, index %d, offset %lld)",
+                   what, (int)st->kind, st->index, (long long)st->offset);
+}
+
+static kiln_status emit_steps(kiln_cuda *c, const kernel_fns *f, const kiln_steps *steps, int *next);
+
+static kiln_status emit_launches(kiln_cuda *c, const kiln_kernel *k, int id) {
+  for (int j = 0; j < k->nstages; j++) {
+    int64_t grid, threads;
+    kiln_cuda_launch_size(&k->stages[j], &grid, &threads);
+    if (grid <= 0) continue;
+    fprintf(c->o, "%*sKILN_LAUNCH(kiln_k%d_s%d, %" PRId64 ", %" PRId64, 2 * c->indent, "", id, j,
+            grid, threads);
+    for (int b = 0; b < k->nbufs; b++) {
+      char what[160];
+      snprintf(what, sizeof what, "kernel '%s': buffer '%s'", k->name, k->bufs[b].name);
+      fputs(", ", c->o);
+      kiln_status st = storage(c, &k->bufs[b].storage, buffer_bytes(&k->bufs[b]),
+                               kiln_cuda_mem_type(k->bufs[b].dtype), what);
+      if (st) return st;
+    }
+    fputs(");\n", c->o);
+  }
+  return KILN_OK;
+}
+
+static kiln_status emit_steps(kiln_cuda *c, const kernel_fns *f, const kiln_steps *steps, int *next) {
+  for (int i = 0; i < steps->n; i++) {
+    const kiln_step *s = &steps->steps[i];
+    kiln_status st;
+    if (s->kind == KILN_STEP_KERNEL) {
+      if (*next >= f->n || f->kernels[*next] != s->kernel)
+        return kiln_fail(c->err, KILN_ERR_INTERNAL, "cuda: kernel steps out of order");
+      st = emit_launches(c, s->kernel, f->fn[(*next)++]);
+    } else if (s->kind == KILN_STEP_IF) {
+      fprintf(c->o, "%*sif (KILN_COND(", 2 * c->indent, "");
+      st = storage(c, &s->cond, 1, "const uint8_t", "if condition");
+      if (st) return st;
+      fputs(")) {\n", c->o);
+      c->indent++;
+      st = s->then_steps ? emit_steps(c, f, s->then_steps, next) : KILN_OK;
+      c->indent--;
+      kiln_cuda_line(c, "} else {");
+      c->indent++;
+      if (!st && s->else_steps) st = emit_steps(c, f, s->else_steps, next);
+      c->indent--;
+      kiln_cuda_line(c, "}");
+    } else {
+      st = kiln_fail(c->err, KILN_ERR_INTERNAL, "cuda: unknown step kind %d", (int)s->kind);
+    }
+    if (st) return st;
+  }
+  return KILN_OK;
+}
+
+static kiln_status emit_entry(kiln_cuda *c, const kernel_fns *f) {
+  fputs("\n#if defined(KILN_CUDA_HOST) || defined(KILN_CUDA_DRIVER)\n"
+        "KILN_ENTRY int " KILN_CUDA_ENTRY "(void *const *inputs, void *const *outputs, "
+        "uint8_t *arena, const void *const *consts) {\n", c->o);
+  fputs("  (void)inputs, (void)outputs, (void)arena, (void)consts;\n", c->o);
+  int64_t rec = kiln_check_record_offset(c->prog);
+  c->indent = 1;
+  if (rec >= 0) kiln_cuda_line(c, "KILN_RECORD_CLEAR(arena + %" PRId64 ");", rec);
+  int next = 0;
+  kiln_status st = emit_steps(c, f, &c->prog->main, &next);
+  if (st) return st;
+  if (rec >= 0) {
+    kiln_cuda_line(c, "return KILN_RECORD_STATUS(arena + %" PRId64 ");", rec);
+  } else {
+    kiln_cuda_line(c, "return %d;", KILN_OK);
+  }
+  c->indent = 0;
+  fputs("}\n#endif\n", c->o);
+  return KILN_OK;
+}
+
+kiln_status kiln_cuda_emit_program(const kiln_program *p, FILE *out, kiln_error *err) {
+  if (p->profile)
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "cuda: profiling is not implemented by the GPU backend");
+  kiln_cuda c = {.o = out, .err = err, .prog = p, .check_buf = -1, .acc = -1};
+  fputs("/* CUDA C generated by kiln */\n#ifndef KILN_CUDA_DRIVER\n", out);
+  fputs(kiln_cuda_prelude, out);
+  kernel_fns f = {0};
+  kiln_status st = collect(&c, &f);
+  fputs("#endif\n", out);
+  if (!st) st = emit_entry(&c, &f);
+  for (int i = 0; i < f.n; i++) free(f.sigs[i]);
+  free(f.sigs);
+  free(f.lens);
+  free(f.fn);
+  free(f.kernels);
+  free(c.memo);
+  return st;
+}

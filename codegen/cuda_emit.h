@@ -1,0 +1,60 @@
+/* Internal to codegen/cuda_*.c: the state of the kernel-IR -> CUDA C emitter.
+ * cuda_emit.c writes the program (kernels, stage functions, host entry), cuda_stage.c one
+ * stage's loop nests, cuda_expr.c expressions as C statements, one temporary per value. */
+#ifndef KILN_CODEGEN_CUDA_EMIT_H
+#define KILN_CODEGEN_CUDA_EMIT_H
+
+#include "codegen/cuda.h"
+
+typedef struct kiln_cuda {
+  FILE *o;
+  kiln_error *err;
+  const kiln_program *prog;
+  const kiln_kernel *k;
+  const kiln_stage *st;
+  int indent;
+  int ntemps;
+  int check_buf;                     /* the check record's buffer, else -1 */
+  bool check_all;                    /* check_bounds: every element index is tested */
+  char axis[KILN_MAX_AXES][24];      /* C expression of each axis's value, "" = undefined */
+  int acc;                           /* temporary holding KX_ACC in a post, -1 = none */
+  kiln_dtype acc_dtype;
+  struct { const kiln_expr *x; int t; } *memo; /* values of the open scopes */
+  int nmemo, memo_cap;
+} kiln_cuda;
+
+/* Fails with KILN_ERR_INTERNAL naming the kernel and stage; evaluates to -1. */
+#define KILN_CUDA_FAIL(C, fmt, ...)                                                         \
+  (kiln_fail((C)->err, KILN_ERR_INTERNAL, "cuda: kernel '%s': stage '%s': " fmt,            \
+             (C)->k ? (C)->k->name : "?", (C)->st ? (C)->st->name : "-", ##__VA_ARGS__),    \
+   -1)
+
+/* cuda_emit.c: one line at the current indent. */
+void kiln_cuda_line(kiln_cuda *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s as a C string literal (every byte outside [A-Za-z0-9_ .] escaped). */
+void kiln_cuda_string(FILE *o, const char *s);
+
+/* cuda_expr.c: C types of a dtype in registers and in memory (NULL: not computable). */
+const char *kiln_cuda_reg_type(kiln_dtype t);
+const char *kiln_cuda_mem_type(kiln_dtype t);
+/* Emits x's value into a new temporary (or finds it in the memo); its number, or -1. */
+int kiln_cuda_expr(kiln_cuda *c, const kiln_expr *x);
+void kiln_cuda_memo_reset(kiln_cuda *c);
+/* The temporary holding the linear element index of buf[idx...]; in a checked kernel
+ * (check_bounds) an index outside the buffer is recorded and stops the thread. */
+int kiln_cuda_index(kiln_cuda *c, int buf, kiln_expr *const *idx, int nidx, bool is_store);
+/* Temporary t (register of type t) converted to buffer buf's memory representation. */
+void kiln_cuda_store(kiln_cuda *c, int buf, int lin, int value);
+/* A new temporary = buf[lin] in registers. */
+int kiln_cuda_load(kiln_cuda *c, int buf, int lin);
+/* A new temporary = a (+) b for reduction op on registers of type t. */
+int kiln_cuda_combine(kiln_cuda *c, kiln_reduce_op op, kiln_dtype t, int a, int b);
+int kiln_cuda_identity(kiln_cuda *c, kiln_reduce_op op, kiln_dtype t);
+
+/* cuda_stage.c: the body of stage s's kernel function; *grid and *threads get its launch
+ * size (*grid 0: the stage has no points and is not launched). */
+kiln_status kiln_cuda_stage(kiln_cuda *c, const kiln_stage *s, int64_t *grid, int64_t *threads);
+/* The launch size alone (what kiln_cuda_stage computes). */
+void kiln_cuda_launch_size(const kiln_stage *s, int64_t *grid, int64_t *threads);
+
+#endif
