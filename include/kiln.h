@@ -116,6 +116,12 @@ typedef struct kiln_options {
                                 other records are ignored. A log that cannot be read or has a
                                 malformed line fails the compile naming the file and line.
                                 NULL = default schedules only */
+  const char *report;        /* a JSON report of the compile written to this path (atomically,
+                                after the code; docs/reports.md): per kernel the graph nodes
+                                it computes, its buffers' layouts, its schedule, FLOPs, bytes
+                                and code-building time, and each pass's time. A path where no
+                                file can be created fails the compile before any work. NULL =
+                                none */
 } kiln_options;
 
 typedef struct kiln_model kiln_model;

@@ -9,6 +9,7 @@
 #include "runtime/check.h"
 #include "rt/parallel.h"
 #include "runtime/profile.h"
+#include "runtime/report.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -85,13 +86,25 @@ static kiln_status read_model(const char *path, void **data, size_t *size, char 
   return st;
 }
 
-static kiln_status finish_model(kiln_program *prog, const kiln_options *opts, kiln_model **out,
-                                kiln_error *err) {
+/* opts->report, if asked for, on program p compiled from model (NULL: a buffer). */
+static kiln_status write_report(const kiln_program *p, const char *model,
+                                const kiln_options *opts, kiln_error *err) {
+  if (!opts || !opts->report) return KILN_OK;
+  kiln_report r;
+  kiln_report_init(&r, p, model ? model : "(buffer)", opts);
+  kiln_status st = kiln_report_write(&r, opts->report, err);
+  kiln_report_free(&r);
+  return st;
+}
+
+static kiln_status finish_model(kiln_program *prog, const char *model, const kiln_options *opts,
+                                kiln_model **out, kiln_error *err) {
   kiln_model *m = kiln_xcalloc(1, sizeof *m);
   m->prog = prog;
   m->num_threads = opts ? opts->num_threads : 0;
   m->backend = kiln_backend_for(opts);
   kiln_status st = m->backend->jit(prog, opts, &m->code, &m->entry, err);
+  if (!st) st = write_report(prog, model, opts, err);
   if (st) {
     kiln_model_free(m);
     return st;
@@ -109,8 +122,9 @@ kiln_status kiln_compile_buffer(const void *data, size_t size, const kiln_option
   if (!data || !out) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "data and out must not be NULL");
   *out = NULL;
   kiln_program *prog = NULL;
-  kiln_status st = build_program(data, size, NULL, ".", opts, &prog, err);
-  return st ? st : finish_model(prog, opts, out, err);
+  kiln_status st = opts && opts->report ? kiln_report_check_path(opts->report, err) : KILN_OK;
+  if (!st) st = build_program(data, size, NULL, ".", opts, &prog, err);
+  return st ? st : finish_model(prog, NULL, opts, out, err);
 }
 
 kiln_status kiln_compile_file(const char *path, const kiln_options *opts, kiln_model **out,
@@ -123,11 +137,12 @@ kiln_status kiln_compile_file(const char *path, const kiln_options *opts, kiln_m
   size_t size = 0;
   char *dir = NULL;
   kiln_program *prog = NULL;
-  kiln_status st = read_model(path, &data, &size, &dir, err);
+  kiln_status st = opts && opts->report ? kiln_report_check_path(opts->report, err) : KILN_OK;
+  if (!st) st = read_model(path, &data, &size, &dir, err);
   if (!st) st = build_program(data, size, path, dir, opts, &prog, err);
   free(data);
   free(dir);
-  return st ? st : finish_model(prog, opts, out, err);
+  return st ? st : finish_model(prog, path, opts, out, err);
 }
 
 kiln_status kiln_program_from_file(const char *path, const kiln_options *opts,
@@ -156,9 +171,11 @@ kiln_status kiln_compile_aot(const char *model_path, const kiln_options *opts,
   kiln_status st = be->aot_check(opts, out_path, name, err);
   if (!st && opts && opts->profile)
     st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "profile is for JIT models, not AOT libraries");
+  if (!st && opts && opts->report) st = kiln_report_check_path(opts->report, err);
   if (!st) st = read_model(model_path, &data, &size, &dir, err);
   if (!st) st = build_program(data, size, model_path, dir, opts, &prog, err);
   if (!st) st = be->aot_write(prog, opts, out_path, name ? name : "model", err);
+  if (!st) st = write_report(prog, model_path, opts, err);
   kiln_program_free(prog);
   free(data);
   free(dir);
