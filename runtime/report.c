@@ -43,9 +43,13 @@ void kiln_report_measure(kiln_report *r, const double *kernel_ns, const kiln_rep
   for (int i = 0; i < r->nkernels; i++) {
     kiln_report_kernel *w = &r->kernels[i];
     w->ns = kernel_ns[i];
-    double s = w->ns > 0 ? w->ns : 1, bytes = w->cost.bytes_read + w->cost.bytes_written;
-    w->gflops = w->cost.flops / s;
-    w->gbs = bytes / s;
+    if (!(w->ns > 0)) { /* not run: in an If branch not taken */
+      w->gflops = w->gbs = w->roofline_pct = 0;
+      continue;
+    }
+    double bytes = w->cost.bytes_read + w->cost.bytes_written;
+    w->gflops = w->cost.flops / w->ns;
+    w->gbs = bytes / w->ns;
     double ai = kiln_kernel_cost_intensity(&w->cost);
     double roof = b->peak_gbs * ai < b->peak_gflops ? b->peak_gbs * ai : b->peak_gflops;
     w->roofline_pct = w->cost.flops > 0 ? 100 * w->gflops / roof : 100 * w->gbs / b->peak_gbs;

@@ -45,7 +45,8 @@ void kiln_report_init(kiln_report *r, const kiln_program *p, const char *model,
                       const kiln_options *opts);
 /* Adds measured times, kernel_ns[i] per kernel, and their rates against b's peaks: GFLOP/s,
  * GB/s and % of the roofline min(peak GFLOP/s, peak GB/s * flops/byte) (bandwidth alone
- * for a kernel without floating-point work). b is kept by reference. */
+ * for a kernel without floating-point work; all 0 for a kernel that did not run, 0 ns).
+ * b is kept by reference. */
 void kiln_report_measure(kiln_report *r, const double *kernel_ns, const kiln_report_bench *b);
 void kiln_report_free(kiln_report *r);
 

@@ -72,9 +72,9 @@ if bench:
     assert abs(report["kernels_total_us"] - sum(k["time_us"] for k in ks)) < 1e-6 * report["kernels_total_us"]
     for k in ks:
         assert k["time_us"] >= 0 and k["gbs"] >= 0 and k["roofline_pct"] >= 0, k
-        t = k["time_us"] * 1e3 or 1
-        assert abs(k["gflops"] - k["flops"] / t) <= 1e-9 * max(1, k["gflops"]), k
-        assert abs(k["gbs"] - k["bytes"] / t) <= 1e-9 * max(1, k["gbs"]), k
+        t = k["time_us"] * 1e3  # ns; a kernel that did not run has no rates
+        assert abs(k["gflops"] - (k["flops"] / t if t else 0)) <= 1e-9 * max(1, k["gflops"]), k
+        assert abs(k["gbs"] - (k["bytes"] / t if t else 0)) <= 1e-9 * max(1, k["gbs"]), k
 print(len(ks), "kernels")
 PY
 

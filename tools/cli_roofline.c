@@ -101,12 +101,13 @@ static void plot(const kiln_report *r, double total, FILE *f) {
   axis_add(&y, b->peak_gflops);
   for (int i = 0; i < r->nkernels; i++) {
     const kiln_report_kernel *w = &r->kernels[i];
+    nflat += !(w->cost.flops > 0);
+    if (!(w->ns > 0)) continue; /* not run: no rates, drawn on the axes' low edge */
     if (w->cost.flops > 0) {
       axis_add(&x, kiln_kernel_cost_intensity(&w->cost));
       axis_add(&y, w->gflops);
     } else {
       axis_add(&s, w->gbs);
-      nflat++;
     }
   }
   axis_add(&s, b->peak_gbs);
