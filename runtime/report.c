@@ -3,7 +3,6 @@
  * measured fields too, so one script reads both. */
 #include "runtime/report.h"
 
-#include "ir/dtype.h"
 #include "ir/json.h"
 #include "ir/schedule.h"
 #include "ir/tempfile.h"

@@ -18,7 +18,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 static const char *usage_bench =
     "usage: kiln bench MODEL [--repeat N] [--threads N[,N...]] [--json] [--html FILE]\n"
