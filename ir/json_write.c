@@ -1,18 +1,22 @@
 /* The JSON writer of ir/json.h: string literals, and documents written item by item with
  * the separators and indentation tracked per open container, so writers of reports need no
- * comma bookkeeping of their own. Output is always valid JSON: every string escaped,
- * numbers JSON has no spelling for written as null. */
+ * comma bookkeeping of their own. Output is always valid JSON: every string escaped and
+ * made UTF-8 (a stray byte of a name from a model becomes U+FFFD), numbers JSON has no
+ * spelling for written as null. */
 #include "ir/json.h"
 
 #include <math.h>
 
 void kiln_json_write_string(const char *s, FILE *out) {
   fputc('"', out);
-  for (; s && *s; s++) {
+  while (s && *s) {
     unsigned char c = (unsigned char)*s;
+    int n = kiln_utf8_len(s);
     if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
     else if (c < 0x20) fprintf(out, "\\u%04x", c);
-    else fputc(c, out);
+    else if (!n) fputs("\\ufffd", out); /* JSON text is UTF-8: a stray byte is replaced */
+    else fwrite(s, 1, (size_t)n, out);
+    s += n ? n : 1;
   }
   fputc('"', out);
 }

@@ -149,6 +149,30 @@ PY
   fail "bench --html"
 grep -q '^0 .*Conv_0' "$dir/table" && [ -s "$dir/t.html" ] || fail "bench --html: $(cat "$dir/table")"
 
+# names with XML's and JSON's special characters stay text in both
+"$python" - "$dir/odd.onnx" <<'PY' || fail "making odd.onnx"
+import sys, onnx
+from onnx import helper, TensorProto
+name = 'r<&"\'> \\ é'
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 8])
+nodes = [helper.make_node("Exp", ["x"], ["e"], name=name),
+         helper.make_node("Relu", ["e"], ["y"], name=name + "2")]
+model = helper.make_model(helper.make_graph(nodes, "g", [x], [y]),
+                          opset_imports=[helper.make_opsetid("", 17)])
+onnx.save(model, sys.argv[1])
+PY
+"$kiln" bench "$dir/odd.onnx" --repeat 1 "${peaks[@]}" --json --html "$dir/odd.html" \
+  >"$dir/odd.json" 2>"$dir/err" || fail "bench odd names: $(cat "$dir/err")"
+"$python" - "$dir/odd.json" "$dir/odd.html" <<'PY' || fail "odd names: $(cat "$dir/odd.json")"
+import json, sys, xml.etree.ElementTree as ET
+name = 'r<&"\'> \\ é'
+k = json.load(open(sys.argv[1]))["kernels"]
+assert [x["nodes"] for x in k] == [[name, name + "2"]], k
+t = ET.parse(sys.argv[2]).getroot().find(".//{http://www.w3.org/2000/svg}title").text
+assert t.startswith("#0 " + name + " (Exp+Relu)"), t
+PY
+
 # a report that cannot be written: a clear error before any work, no file left
 for bad in "$dir/missing/r.json" "$dir"; do
   rm -f "$dir/x.so" "$dir/model.h"

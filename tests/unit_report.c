@@ -1,6 +1,7 @@
 /* Reports (runtime/report.h) and the JSON writer under them (ir/json.h): a written
  * document reads back with kiln_json_parse value for value (escapes, UTF-8, integers past
- * 2^32, fractions; NaN and infinities as null); kiln_options.report writes, after a
+ * 2^32, fractions; NaN and infinities as null; bytes that are not UTF-8 as U+FFFD, so the
+ * text stays JSON); kiln_options.report writes, after a
  * JIT compile, a report whose kernels are the program's and whose nodes are each graph
  * node once, fused or not (fusion moves nodes between kernels, never drops one); a report
  * path where no file can be made fails the compile before any work and leaves no file. */
@@ -32,6 +33,7 @@ static void writer_round_trip(void) {
   kiln_json_writer_init(&w, f, 1);
   kiln_json_open(&w, NULL, '{');
   kiln_json_put_string(&w, "s", "a \"q\" \\ \n\t\x01 \xc3\xa9");
+  kiln_json_put_string(&w, "bad", "\xff.\xed\xa0\x80.\xc0\xaf.\xf0\x9f\x98\x80.\xe2\x82");
   kiln_json_put_string(&w, "null", NULL);
   kiln_json_put_number(&w, "big", 12345678901234.0);
   kiln_json_put_number(&w, "frac", -0.125);
@@ -49,7 +51,12 @@ static void writer_round_trip(void) {
   kiln_json_close(&w);
   fclose(f);
   kiln_json *v = parse_text(text, len);
-  CHECK(v && v->kind == KILN_JSON_OBJECT && v->n == 8);
+  CHECK(v && v->kind == KILN_JSON_OBJECT && v->n == 9);
+  /* bytes that are not UTF-8 (stray, a surrogate, an overlong '/', a cut-off character)
+   * each become U+FFFD; a well-formed 4-byte character stays */
+  const kiln_json *bad = kiln_json_get(v, "bad");
+  CHECK(bad && !strcmp(bad->string, "\uFFFD.\uFFFD\uFFFD\uFFFD.\uFFFD\uFFFD.\U0001F600."
+                                    "\uFFFD\uFFFD"));
   const kiln_json *s = kiln_json_get(v, "s"), *l = kiln_json_get(v, "list");
   CHECK(s && s->kind == KILN_JSON_STRING && !strcmp(s->string, "a \"q\" \\ \n\t\x01 \xc3\xa9"));
   CHECK(kiln_json_get(v, "null") && kiln_json_get(v, "null")->kind == KILN_JSON_NULL);

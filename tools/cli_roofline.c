@@ -21,17 +21,21 @@
 #define STRIP 70.0 /* the strip of kernels without floating-point work */
 #define PW (W - LEFT - RIGHT)
 
-/* Text or an attribute value with XML's special characters escaped. */
+/* Text or an attribute value with XML's special characters escaped; control characters
+ * XML does not allow are dropped, and a byte that is not UTF-8 (or U+FFFE, U+FFFF) becomes
+ * U+FFFD, so any kernel name keeps the page well-formed. */
 static void xml(const char *s, FILE *f) {
-  for (; s && *s; s++) {
-    switch (*s) {
-    case '&': fputs("&amp;", f); break;
-    case '<': fputs("&lt;", f); break;
-    case '>': fputs("&gt;", f); break;
-    case '"': fputs("&quot;", f); break;
-    default:
-      if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t') fputc(*s, f);
-    }
+  while (s && *s) {
+    const unsigned char *u = (const unsigned char *)s;
+    int n = kiln_utf8_len(s);
+    if (*s == '&') fputs("&amp;", f);
+    else if (*s == '<') fputs("&lt;", f);
+    else if (*s == '>') fputs("&gt;", f);
+    else if (*s == '"') fputs("&quot;", f);
+    else if (!n || (n == 3 && u[0] == 0xEF && u[1] == 0xBF && u[2] >= 0xBE))
+      fputs("\xEF\xBF\xBD", f);
+    else if (*u >= 0x20 || *s == '\n' || *s == '\t') fwrite(s, 1, (size_t)n, f);
+    s += n ? n : 1;
   }
 }
 
