@@ -180,8 +180,10 @@ typedef struct kiln_stage {
 typedef struct kiln_kernel {
   char *name;
   const char *op;   /* the op(s) it computes ("MatMul", "Copy"), in the arena; for tools */
-  int nnodes;         /* the graph nodes it computes, in order: the node it was lowered */
-  const char **nodes; /* from, then those fused into it (none for a copy); in the arena */
+  /* the names of the graph nodes it computes, in order: the node it was lowered from, then
+   * those fused into it (none for a copy); in the arena */
+  int nnodes;
+  const char **nodes;
   kiln_arena arena; /* expressions, names, index arrays */
   int nbufs;
   kiln_buffer bufs[KILN_MAX_BUFS]; /* fixed: a kiln_buffer pointer stays valid while
