@@ -9,6 +9,7 @@
 #include "codegen/codegen.h"
 #include "codegen/plumbing.h"
 #include "ir/tempfile.h"
+#include "rt/parallel.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -310,13 +311,17 @@ static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
       add_tuning_string(m, p, name);
       if (own_runtime) kiln_aot_define_runtime(m);
       export_only(m, run_name);
+      int64_t t0 = kiln_rt_clock_ns();
       st = kiln_llvm_optimize(m, tm, err);
+      if (p->times) p->times->optimize_ms = (double)(kiln_rt_clock_ns() - t0) / 1e6;
     }
   }
   if (!st) {
     char *msg = NULL;
+    int64_t t0 = kiln_rt_clock_ns();
     if (LLVMTargetMachineEmitToFile(tm, m, obj_path, LLVMObjectFile, &msg))
       st = kiln_fail(err, KILN_ERR_CODEGEN, "writing object '%s': %s", obj_path, msg ? msg : "");
+    if (p->times) p->times->machine_ms = (double)(kiln_rt_clock_ns() - t0) / 1e6;
     if (msg) LLVMDisposeMessage(msg);
   }
   if (m) LLVMDisposeModule(m);
@@ -394,7 +399,9 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
     st = kiln_fail(err, KILN_ERR_IO, "cannot create files in directory '%s': %s", dir,
                    strerror(errno));
   if (!st) st = emit_object(p, opts, name, shared ? obj->path : lib->path, !host_so, err);
+  int64_t t0 = kiln_rt_clock_ns();
   if (!st && shared) st = link_shared(obj->path, rt->path, lib->path, opts, host_so, err);
+  if (p->times) p->times->machine_ms += (double)(kiln_rt_clock_ns() - t0) / 1e6;
   /* The temporaries are 0600; give them the usual modes of a build output. */
   if (!st && (chmod(lib->path, shared ? 0755 : 0644) != 0 || chmod(hdr->path, 0644) != 0))
     st = kiln_fail(err, KILN_ERR_IO, "cannot set the mode of files in '%s': %s", dir,

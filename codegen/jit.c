@@ -115,7 +115,9 @@ kiln_status kiln_jit_compile(const kiln_program *p, const kiln_options *opts, ki
   st = kiln_llvm_program_module(LLVMOrcThreadSafeContextGetContext(tsc), p, ENTRY_NAME, tm,
                                 &m, err);
   if (st) goto fail_tm;
+  int64_t t0 = kiln_rt_clock_ns();
   st = kiln_llvm_optimize(m, tm, err);
+  if (p->times) p->times->optimize_ms = (double)(kiln_rt_clock_ns() - t0) / 1e6;
   /* for kiln developers: KILN_DUMP_LLVM=file.ll writes the optimized module */
   if (getenv("KILN_DUMP_LLVM")) LLVMPrintModuleToFile(m, getenv("KILN_DUMP_LLVM"), NULL);
   if (st) {
@@ -151,7 +153,9 @@ kiln_status kiln_jit_compile(const kiln_program *p, const kiln_options *opts, ki
     goto fail_jit;
   }
   LLVMOrcExecutorAddress addr = 0;
+  t0 = kiln_rt_clock_ns();
   e = LLVMOrcLLJITLookup(j, &addr, ENTRY_NAME); /* materialises (compiles) the module */
+  if (p->times) p->times->machine_ms = (double)(kiln_rt_clock_ns() - t0) / 1e6;
   if (e) {
     st = kiln_llvm_fail_error(err, e, "JIT compilation");
     goto fail_jit;

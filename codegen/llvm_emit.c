@@ -2,12 +2,14 @@
  * kernel step calls an internal function taking one noalias pointer per kernel buffer,
  * resolved from the buffer's storage; an If step branches on a bool in storage. In a
  * profiled program (runtime/profile.h) each kernel call sits between two calls of
- * kiln_rt_clock_ns, and the difference goes to the kernel's slot in the arena. */
+ * kiln_rt_clock_ns, and the difference goes to the kernel's slot in the arena. How long
+ * building each kernel's IR took goes to the program's kiln_compile_times. */
 #include "codegen/llvm_emit.h"
 
 #include "ir/kernel_sig.h"
 
 #include "ir/dtype.h"
+#include "rt/parallel.h"
 
 #include <llvm-c/Analysis.h>
 #include <stdlib.h>
@@ -152,6 +154,7 @@ static LLVMValueRef clock_ns(kiln_emit *e) {
 
 static kiln_status emit_kernel_step(kiln_emit *e, const entry_args *a, const kiln_kernel *k) {
   if (!k) return kiln_fail(e->err, KILN_ERR_INTERNAL, "kernel step without a kernel");
+  int64_t t0 = kiln_rt_clock_ns();
   size_t len = 0;
   char *sig = kiln_kernel_signature(k, &len);
   LLVMValueRef fn = NULL;
@@ -189,11 +192,14 @@ static kiln_status emit_kernel_step(kiln_emit *e, const entry_args *a, const kil
     }
   }
   int slot = e->nkernel_steps++;
-  LLVMValueRef t0 = e->prog->profile ? clock_ns(e) : NULL;
+  kiln_compile_times *times = e->prog->times;
+  if (times && slot < times->nkernels)
+    times->emit_ms[slot] = (double)(kiln_rt_clock_ns() - t0) / 1e6;
+  LLVMValueRef start = e->prog->profile ? clock_ns(e) : NULL;
   LLVMBuildCall2(e->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)k->nbufs, "");
   free(args);
-  if (t0) {
-    LLVMValueRef dt = LLVMBuildSub(e->b, clock_ns(e), t0, "kernel.ns");
+  if (start) {
+    LLVMValueRef dt = LLVMBuildSub(e->b, clock_ns(e), start, "kernel.ns");
     LLVMValueRef off = LLVMConstInt(e->t_i64, (uint64_t)(e->prog->profile_offset + 8 * slot), 0);
     LLVMBuildStore(e->b, dt, LLVMBuildInBoundsGEP2(e->b, e->t_i8, a->arena, &off, 1, ""));
   }
@@ -239,6 +245,11 @@ kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
   if (!m || !p || !entry_name || !*entry_name)
     return kiln_fail(err, KILN_ERR_INTERNAL, "kiln_llvm_emit_program: missing argument");
   kiln_emit e = {.mod = m, .ctx = LLVMGetModuleContext(m), .err = err, .prog = p, .check_buf = -1};
+  if (p->times) {
+    free(p->times->emit_ms);
+    p->times->nkernels = kiln_steps_kernels(&p->main, NULL, 0);
+    p->times->emit_ms = kiln_xcalloc((size_t)p->times->nkernels + 1, sizeof(double));
+  }
   e.t_i1 = LLVMInt1TypeInContext(e.ctx);
   e.t_i8 = LLVMInt8TypeInContext(e.ctx);
   e.t_i16 = LLVMInt16TypeInContext(e.ctx);

@@ -149,6 +149,12 @@ typedef struct kiln_options {
                                 compiles the CUDA C for ("sm_90"): "cuda" AOT libraries embed
                                 that cubin (NULL = sm_90); with "cuda-host", when set, the
                                 source is also compiled for it and an error fails the compile */
+  const char *report;        /* a JSON report of the compile written to this path (atomically,
+                                after the code; docs/reports.md): per kernel the graph nodes
+                                it computes, its buffers' layouts, its schedule, FLOPs, bytes
+                                and code-building time, and each pass's time. A path where no
+                                file can be created fails the compile before any work. NULL =
+                                none */
 } kiln_options;
 
 /* Every field 0 (its default) and struct_size = this header's sizeof(kiln_options). */

@@ -44,6 +44,7 @@ void kiln_graph_free(kiln_graph *g) {
     kiln_value *v = &g->values[i];
     free(v->name);
     free(v->data);
+    free(v->layout);
     for (int d = 0; d < KILN_MAX_RANK; d++) free(v->dim_names[d]);
   }
   for (int i = 0; i < g->nnodes; i++) {

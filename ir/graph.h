@@ -48,6 +48,9 @@ typedef struct kiln_value {
   void *data;             /* constant contents (owned), or NULL */
   int producer;           /* id of the node that writes it, -1 for inputs and constants */
   bool is_input, is_output;
+  char *layout;           /* for reports, when its dims are a packed form of another tensor's:
+                             the layout pass's blocked tensors ("NCHW16c": [N, C/16, H, W,
+                             16]) and packed weights (owned; NULL = plain) */
 } kiln_value;
 
 typedef struct kiln_node {

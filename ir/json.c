@@ -1,4 +1,4 @@
-/* A strict JSON reader (RFC 8259) into a small tree, and a string writer (ir/json.h).
+/* A strict JSON reader (RFC 8259) into a small tree (ir/json.h; the writer is ir/json_write.c).
  * Recursive descent with a depth bound; numbers are checked against the grammar before
  * strtod reads them; \u escapes become UTF-8 (surrogate pairs joined, \u0000 refused so
  * strings stay C strings). */
@@ -247,15 +247,4 @@ const kiln_json *kiln_json_get(const kiln_json *obj, const char *key) {
   for (int i = 0; i < obj->n; i++)
     if (!strcmp(obj->keys[i], key)) return &obj->items[i];
   return NULL;
-}
-
-void kiln_json_write_string(const char *s, FILE *out) {
-  fputc('"', out);
-  for (; s && *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-    else if (c < 0x20) fprintf(out, "\\u%04x", c);
-    else fputc(c, out);
-  }
-  fputc('"', out);
 }

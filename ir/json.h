@@ -1,6 +1,7 @@
-/* A small strict JSON reader and string writer (ir/json.c), for kiln's own text records
- * (tuning logs, ir/tuning_log.h). Input is hostile: depth, length and every escape are
- * checked, and a failure says what is wrong at which column, never crashes. */
+/* A small strict JSON reader (ir/json.c) and writer (ir/json_write.c), for kiln's own text
+ * records (tuning logs, ir/tuning_log.h; compile and bench reports, runtime/report.h).
+ * Input is hostile: depth, length and every escape are checked, and a failure says what
+ * is wrong at which column, never crashes. */
 #ifndef KILN_IR_JSON_H
 #define KILN_IR_JSON_H
 
@@ -31,5 +32,26 @@ void kiln_json_free(kiln_json *v);
 const kiln_json *kiln_json_get(const kiln_json *obj, const char *key);
 /* s as a JSON string literal, quotes included. */
 void kiln_json_write_string(const char *s, FILE *out);
+
+/* A JSON document written as it goes: containers opened and closed in order, the commas
+ * and indentation done here. Containers opened at depth `flat_from` or deeper are written
+ * on one line (depth 0 is the document's outermost value). */
+#define KILN_JSON_WRITE_DEPTH 16
+typedef struct kiln_json_writer {
+  FILE *out;
+  int depth, flat_from;
+  bool items[KILN_JSON_WRITE_DEPTH];  /* per open container: has an item been written */
+  char close[KILN_JSON_WRITE_DEPTH];  /* per open container: '}' or ']' */
+} kiln_json_writer;
+
+void kiln_json_writer_init(kiln_json_writer *w, FILE *out, int flat_from);
+/* Each item takes a key inside an object and NULL elsewhere. open: '{' or '['. */
+void kiln_json_open(kiln_json_writer *w, const char *key, char open);
+void kiln_json_close(kiln_json_writer *w); /* the last container opened */
+void kiln_json_put_string(kiln_json_writer *w, const char *key, const char *s); /* NULL: null */
+/* Integral values below 2^53 as integers, others with 15 significant digits; NaN and the
+ * infinities, which JSON lacks, as null. */
+void kiln_json_put_number(kiln_json_writer *w, const char *key, double v);
+void kiln_json_put_bool(kiln_json_writer *w, const char *key, bool v);
 
 #endif

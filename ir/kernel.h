@@ -101,6 +101,7 @@ typedef struct kiln_buffer {
   int rank;                    /* this kernel's view of the value: any dims with its */
   int64_t dims[KILN_MAX_RANK]; /* element count (Conv merges H and W), row-major */
   kiln_storage storage;
+  const char *layout;          /* its value's kiln_value.layout (in the arena); NULL = none */
 } kiln_buffer;
 
 typedef enum kiln_reduce_op { KR_NONE, KR_SUM, KR_PROD, KR_MAX, KR_MIN } kiln_reduce_op;
@@ -190,6 +191,10 @@ typedef struct kiln_stage {
 typedef struct kiln_kernel {
   char *name;
   const char *op;   /* the op(s) it computes ("MatMul", "Copy"), in the arena; for tools */
+  /* the names of the graph nodes it computes, in order: the node it was lowered from, then
+   * those fused into it (none for a copy); in the arena */
+  int nnodes;
+  const char **nodes;
   kiln_arena arena; /* expressions, names, index arrays */
   int nbufs;
   kiln_buffer bufs[KILN_MAX_BUFS]; /* fixed: a kiln_buffer pointer stays valid while
@@ -253,5 +258,8 @@ void kiln_schedule_split(kiln_schedule *sc, int loop, int64_t factor);
 
 /* Human-readable dump of a kernel (stages, expressions, schedules). */
 void kiln_kernel_print(const kiln_kernel *k, FILE *out);
+/* A schedule's loops, outermost first: "a0:64(parallel) a1*16:49 a1:16(vector)" (axis,
+ * stride when not 1, extent, kind when not serial). */
+void kiln_schedule_print(const kiln_schedule *sc, FILE *out);
 
 #endif

@@ -115,6 +115,16 @@ static void print_storage(const kiln_storage *s, FILE *out) {
   }
 }
 
+void kiln_schedule_print(const kiln_schedule *sc, FILE *out) {
+  for (int l = 0; l < sc->nloops; l++) {
+    const kiln_loop *lp = &sc->loops[l];
+    fprintf(out, "%sa%d", l ? " " : "", lp->axis);
+    if (lp->stride != 1) fprintf(out, "*%" PRId64, lp->stride);
+    fprintf(out, ":%" PRId64, lp->extent);
+    if (lp->kind != KILN_LOOP_SERIAL) fprintf(out, "(%s)", loop_kind(lp->kind));
+  }
+}
+
 void kiln_kernel_print(const kiln_kernel *k, FILE *out) {
   fprintf(out, "kernel %s (%s)\n", k->name, k->op ? k->op : "?");
   for (int b = 0; b < k->nbufs; b++) {
@@ -151,13 +161,8 @@ void kiln_kernel_print(const kiln_kernel *k, FILE *out) {
       print_expr(k, s->post, out);
     }
     fputs("\n    loops", out);
-    for (int l = 0; l < s->sched.nloops; l++) {
-      const kiln_loop *lp = &s->sched.loops[l];
-      fprintf(out, " a%d", lp->axis);
-      if (lp->stride != 1) fprintf(out, "*%" PRId64, lp->stride);
-      fprintf(out, ":%" PRId64, lp->extent);
-      if (lp->kind != KILN_LOOP_SERIAL) fprintf(out, "(%s)", loop_kind(lp->kind));
-    }
+    if (s->sched.nloops) fputc(' ', out);
+    kiln_schedule_print(&s->sched, out);
     if (s->recipe.nsteps) {
       fputs("\n    recipe ", out);
       kiln_recipe_print(&s->recipe, out);

@@ -58,5 +58,7 @@ void kiln_program_free(kiln_program *p) {
   free(p->inputs);
   free(p->outputs);
   free(p->tuning);
+  if (p->times) free(p->times->emit_ms);
+  free(p->times);
   free(p);
 }

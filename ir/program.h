@@ -37,6 +37,21 @@ typedef struct kiln_io {
   int64_t bytes;
 } kiln_io;
 
+#define KILN_MAX_PASSES 32
+
+/* How long compiling a program took, for reports (runtime/report.h), filled in as the work
+ * is done: the pipeline's passes, then code generation. Codegen takes the program const,
+ * so the program holds these through a pointer. */
+typedef struct kiln_compile_times {
+  int npasses;
+  double pass_ms[KILN_MAX_PASSES]; /* pass i of the pipeline (kiln_pass_name(i)) */
+  int nkernels;
+  double *emit_ms;    /* per kernel (kiln_steps_kernels order): building its LLVM IR; ~0 for
+                         a kernel whose code an identical earlier kernel's function serves */
+  double optimize_ms; /* LLVM's optimization of the whole module (all kernels together) */
+  double machine_ms;  /* machine code: JIT compilation, or an object file and its link */
+} kiln_compile_times;
+
 typedef struct kiln_program {
   kiln_steps main;
   int nconsts;
@@ -50,6 +65,7 @@ typedef struct kiln_program {
   int64_t profile_offset;
   char *tuning;           /* what the tune pass applied from kiln_options.tuning_log (text,
                              passes/tune.h), recorded in AOT libraries; NULL = no log */
+  kiln_compile_times *times; /* set by the pipeline (kiln_passes_until); may be NULL */
 } kiln_program;
 
 /* The start of the text an AOT object or library carries as `<name>_tuning` (codegen/

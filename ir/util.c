@@ -72,6 +72,19 @@ char *kiln_xstrdup(const char *s) {
   return s ? check(may_allocate() ? strdup(s) : NULL, strlen(s) + 1) : NULL;
 }
 
+int kiln_utf8_len(const char *s) {
+  const unsigned char *u = (const unsigned char *)s;
+  int n = u[0] < 0x80 ? 1 : u[0] >= 0xC2 && u[0] <= 0xDF ? 2 : u[0] >= 0xE0 && u[0] <= 0xEF ? 3
+        : u[0] >= 0xF0 && u[0] <= 0xF4 ? 4 : 0;
+  /* the second byte's range excludes overlong forms, surrogates and code points past
+   * U+10FFFF; the others are plain continuation bytes */
+  unsigned lo = u[0] == 0xE0 ? 0xA0 : u[0] == 0xF0 ? 0x90 : 0x80;
+  unsigned hi = u[0] == 0xED ? 0x9F : u[0] == 0xF4 ? 0x8F : 0xBF;
+  for (int i = 1; i < n; i++)
+    if (u[i] < (i == 1 ? lo : 0x80) || u[i] > (i == 1 ? hi : 0xBF)) return 0;
+  return n;
+}
+
 char *kiln_fmt(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -23,6 +23,10 @@ void *kiln_xcalloc(size_t count, size_t size);
 void *kiln_xrealloc(void *p, size_t n);
 char *kiln_xstrdup(const char *s);
 char *kiln_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* malloc'd */
+/* The bytes of the well-formed UTF-8 character s starts with (1 to 4), or 0 when s does
+ * not start one (a stray byte, an overlong form, a surrogate): writers of text formats that
+ * must be UTF-8 (JSON, XML) put U+FFFD for such a byte of a name read from a model. */
+int kiln_utf8_len(const char *s);
 /* The median of v[0..n), n >= 1; sorts v in place (so v[0] is then the minimum). */
 double kiln_median(double *v, int n);
 

@@ -260,7 +260,20 @@ static int view_buffer(fuse_ctx *c, const kiln_buffer *b, int rank, const int64_
       return i;
   }
   if (k->nbufs == KILN_MAX_BUFS) return -1;
-  return kiln_kernel_add_buffer(k, b->name, KILN_BUF_INPUT, b->value, b->dtype, rank, dims);
+  int i = kiln_kernel_add_buffer(k, b->name, KILN_BUF_INPUT, b->value, b->dtype, rank, dims);
+  if (b->layout) k->bufs[i].layout = kiln_arena_strdup(&k->arena, b->layout);
+  return i;
+}
+
+/* K1 computes K2's nodes after its own: the list in K1's arena, as K2 goes. */
+static void append_nodes(kiln_kernel *k1, const kiln_kernel *k2) {
+  size_t n = (size_t)(k1->nnodes + k2->nnodes);
+  const char **nodes = kiln_arena_alloc(&k1->arena, sizeof *nodes * (n ? n : 1));
+  for (int i = 0; i < k1->nnodes; i++) nodes[i] = k1->nodes[i];
+  for (int i = 0; i < k2->nnodes; i++)
+    nodes[k1->nnodes + i] = kiln_arena_strdup(&k1->arena, k2->nodes[i]);
+  k1->nodes = nodes;
+  k1->nnodes += k2->nnodes;
 }
 
 /* A load of K2's buffer (not Y) onto K1's axes: a run of indices that walks a merged group
@@ -405,7 +418,9 @@ static bool fuse_pair(kiln_kernel *k1, const kiln_kernel *k2, int yv) {
   y1->value = z->value;
   y1->dtype = z->dtype;
   y1->storage = z->storage;
+  y1->layout = z->layout ? kiln_arena_strdup(&k1->arena, z->layout) : NULL;
   k1->check_all |= k2->check_all;
+  append_nodes(k1, k2);
   char *op = kiln_fmt("%s+%s", k1->op ? k1->op : "?", k2->op ? k2->op : "?");
   k1->op = kiln_arena_strdup(&k1->arena, op);
   free(op);

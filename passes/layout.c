@@ -52,8 +52,15 @@ static kiln_status insert(layout *L, int *pos, const char *op, const char *name,
   return made ? KILN_OK : n->op->infer(L->g, n, err);
 }
 
+/* Names twin t's layout for reports once its shape [N, C/b, H, W, b] is inferred. */
+static void mark_blocked(kiln_graph *g, int t) {
+  free(g->values[t].layout);
+  g->values[t].layout = kiln_fmt("NCHW%lldc", (long long)g->values[t].dims[4]);
+}
+
 /* After the node at pos-1 wrote twin t of value v: v = FromBlocked(t) at pos. */
 static kiln_status plain_after(layout *L, int *pos, int v, int t, kiln_error *err) {
+  mark_blocked(L->g, t);
   char *name = kiln_fmt("%s.plain", L->g->values[v].name);
   kiln_status st = insert(L, pos, "FromBlocked", name, &t, 1, v, NULL, err);
   free(name);
@@ -86,6 +93,8 @@ static int pack_weights(kiln_graph *g, const kiln_value *w, bool dw, int64_t ib,
   }
   int id = new_value(g, w->name, dw ? ".dwblocked" : ".blocked");
   kiln_value_set_const(&g->values[id], &t);
+  g->values[id].layout = dw ? kiln_fmt("CHW%lldc", (long long)ob)
+                            : kiln_fmt("OIHW%lldi%lldo", (long long)ib, (long long)ob);
   return id;
 }
 
@@ -182,6 +191,7 @@ static kiln_status convert_elementwise(layout *L, int *pos, kiln_node *n, kiln_e
       free(name);
       kiln_node_add_attr(tn, "block", KILN_ATTR_INT)->i = blk;
       if (tn->op->infer(g, tn, err)) return err->code;
+      mark_blocked(g, nt);
       n = &g->nodes[L->blk->nodes[*pos]]; /* the node array may have moved */
       if (v < L->nvalues) L->twin[v] = nt;
       ins[i] = nt;

@@ -52,6 +52,8 @@ kiln_status kiln_lower_node(const kiln_graph *g, const kiln_node *n, kiln_kernel
                      n->name, n->op_type);
   kiln_kernel *k = kiln_kernel_new(n->name);
   k->op = kiln_arena_strdup(&k->arena, n->op_type);
+  k->nodes = kiln_arena_alloc(&k->arena, sizeof *k->nodes);
+  k->nodes[k->nnodes++] = kiln_arena_strdup(&k->arena, n->name);
   kiln_lower_ctx c = {.g = g, .n = n, .k = k, .err = err};
   for (int i = 0; i < n->ninputs; i++) {
     const kiln_value *v = kiln_node_in(g, n, i);
@@ -59,12 +61,14 @@ kiln_status kiln_lower_node(const kiln_graph *g, const kiln_node *n, kiln_kernel
                                              storage_value(g, n->inputs[i]), v->dtype,
                                              v->rank, v->dims)
                     : -1;
+    if (v && v->layout) k->bufs[c.in_buf[i]].layout = kiln_arena_strdup(&k->arena, v->layout);
   }
   for (int i = 0; i < n->noutputs; i++) {
     const kiln_value *v = kiln_node_out(g, n, i);
     c.out_buf[i] = v ? kiln_kernel_add_buffer(k, v->name, KILN_BUF_OUTPUT, n->outputs[i],
                                               v->dtype, v->rank, v->dims)
                      : -1;
+    if (v && v->layout) k->bufs[c.out_buf[i]].layout = kiln_arena_strdup(&k->arena, v->layout);
   }
   kiln_status st = n->op->lower(&c);
   if (st && !(err && err->code))

@@ -50,6 +50,7 @@ static int pack(kiln_graph *g, int b, int tb, int64_t nr) {
   free(name);
   kiln_tensor t = {KILN_F32, 3, {np, k, nr}, p};
   kiln_value_set_const(&g->values[id], &t);
+  g->values[id].layout = kiln_fmt("NK%lldn", (long long)nr); /* [N/nr][K][nr] of B [K, N] */
   return id;
 }
 

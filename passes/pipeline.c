@@ -1,11 +1,13 @@
 /* The whole pass pipeline, graph in, program out, as one list: the API compiles with all
  * of it and `kiln dump --after PASS` stops after any pass, so both always see the same
  * passes in the same order. Graph passes come first; `lower` turns the graph into the
- * program the passes after it work on. */
+ * program the passes after it work on. Each pass is timed, for reports (the program's
+ * kiln_compile_times). */
 #include "passes/passes.h"
 
 #include "passes/instrument.h"
 #include "passes/tune.h"
+#include "rt/parallel.h"
 
 #include <string.h>
 
@@ -89,6 +91,7 @@ static const struct {
     {"instrument", instrument}, /* check record, timing slots */
 };
 #define NPASSES (int)(sizeof PASSES / sizeof PASSES[0])
+_Static_assert(NPASSES <= KILN_MAX_PASSES, "kiln_compile_times holds every pass");
 
 const char *kiln_pass_name(int i) { return i >= 0 && i < NPASSES ? PASSES[i].name : NULL; }
 
@@ -111,12 +114,20 @@ kiln_status kiln_passes_range(kiln_graph *g, const kiln_options *opts, const cha
   if (begin == NPASSES || end == NPASSES)
     return kiln_fail(s.err, KILN_ERR_INVALID_ARGUMENT, "no pass '%s'",
                      begin == NPASSES ? first : last);
+  double ms[NPASSES] = {0};
   for (int i = begin; i <= end; i++) {
+    int64_t t0 = kiln_rt_clock_ns();
     if (PASSES[i].run(&s)) {
       if (failed) *failed = PASSES[i].name;
       kiln_program_free(s.p);
       return s.err->code;
     }
+    ms[i] = (double)(kiln_rt_clock_ns() - t0) / 1e6;
+  }
+  if (s.p) {
+    s.p->times = kiln_xcalloc(1, sizeof *s.p->times);
+    s.p->times->npasses = end + 1;
+    for (int i = 0; i <= end; i++) s.p->times->pass_ms[i] = ms[i];
   }
   *out = s.p;
   return KILN_OK;

@@ -10,6 +10,7 @@
 #include "runtime/options.h"
 #include "rt/parallel.h"
 #include "runtime/profile.h"
+#include "runtime/report.h"
 
 #include <setjmp.h>
 #include <stdlib.h>
@@ -85,13 +86,25 @@ static kiln_status read_model(const char *path, void **data, size_t *size, char 
   return st;
 }
 
-static kiln_status finish_model(kiln_program *prog, const kiln_options *opts, kiln_model **out,
-                                kiln_error *err) {
+/* opts->report, if asked for, on program p compiled from model (NULL: a buffer). */
+static kiln_status write_report(const kiln_program *p, const char *model,
+                                const kiln_options *opts, kiln_error *err) {
+  if (!opts || !opts->report) return KILN_OK;
+  kiln_report r;
+  kiln_report_init(&r, p, model ? model : "(buffer)", opts);
+  kiln_status st = kiln_report_write(&r, opts->report, err);
+  kiln_report_free(&r);
+  return st;
+}
+
+static kiln_status finish_model(kiln_program *prog, const char *model, const kiln_options *opts,
+                                kiln_model **out, kiln_error *err) {
   kiln_model *m = kiln_xcalloc(1, sizeof *m);
   m->prog = prog;
   m->num_threads = opts->num_threads;
   m->backend = kiln_backend_for(opts);
   kiln_status st = m->backend->jit(prog, opts, &m->code, &m->entry, err);
+  if (!st) st = write_report(prog, model, opts, err);
   if (st) {
     kiln_model_free(m);
     return st;
@@ -109,8 +122,9 @@ static kiln_status compile_buffer(const void *data, size_t size, const kiln_opti
   kiln_options o;
   kiln_program *prog = NULL;
   kiln_status st = kiln_options_read(opts, &o, err);
+  if (!st && o.report) st = kiln_report_check_path(o.report, err);
   if (!st) st = build_program(data, size, NULL, ".", &o, &prog, err);
-  return st ? st : finish_model(prog, &o, out, err);
+  return st ? st : finish_model(prog, NULL, &o, out, err);
 }
 
 static kiln_status compile_file(const char *path, const kiln_options *opts, kiln_model **out,
@@ -123,11 +137,12 @@ static kiln_status compile_file(const char *path, const kiln_options *opts, kiln
   kiln_options o;
   kiln_program *prog = NULL;
   kiln_status st = kiln_options_read(opts, &o, err);
+  if (!st && o.report) st = kiln_report_check_path(o.report, err);
   if (!st) st = read_model(path, &data, &size, &dir, err);
   if (!st) st = build_program(data, size, path, dir, &o, &prog, err);
   free(data);
   free(dir);
-  return st ? st : finish_model(prog, &o, out, err);
+  return st ? st : finish_model(prog, path, &o, out, err);
 }
 
 kiln_status kiln_program_from_file(const char *path, const kiln_options *opts,
@@ -158,9 +173,11 @@ static kiln_status compile_aot(const char *model_path, const kiln_options *opts,
   if (!st) st = be->aot_check(&o, out_path, name, err);
   if (!st && o.profile)
     st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "profile is for JIT models, not AOT libraries");
+  if (!st && o.report) st = kiln_report_check_path(o.report, err);
   if (!st) st = read_model(model_path, &data, &size, &dir, err);
   if (!st) st = build_program(data, size, model_path, dir, &o, &prog, err);
   if (!st) st = be->aot_write(prog, &o, out_path, name ? name : "model", err);
+  if (!st) st = write_report(prog, model_path, &o, err);
   kiln_program_free(prog);
   free(data);
   free(dir);

@@ -56,6 +56,8 @@ static const cli_option options[] = {
     {"--budget", CLI_TUNE, true},
     {"--shard", CLI_TUNE, true},
     {"--list-kernels", CLI_TUNE, false},
+    {"--report", CLI_COMPILE | CLI_RUN, true},
+    {"--html", CLI_BENCH, true},
 };
 
 static const char *command_name(unsigned c) {
@@ -272,6 +274,8 @@ kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_
     else if (!strcmp(o, "--shard")) st = a->nshards ? kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s given twice", o)
                                                    : parse_shard(v, a, err);
     else if (!strcmp(o, "--tuning-log")) st = set_once(&a->tuning_log, o, v, err);
+    else if (!strcmp(o, "--report")) st = set_once(&a->report, o, v, err);
+    else if (!strcmp(o, "--html")) st = set_once(&a->html, o, v, err);
     else if (!strcmp(o, "--budget"))
       st = a->budget ? kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s given twice", o)
                      : positive_option(o, v, &a->budget, err);
@@ -352,4 +356,5 @@ void cli_fill_options(const cli_args *a, kiln_options *opts) {
   opts->tuning_log = a->tuning_log;
   opts->target = a->target;
   opts->gpu_arch = a->gpu_arch;
+  opts->report = a->report;
 }

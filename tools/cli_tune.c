@@ -6,6 +6,7 @@
 #include "tools/cli_util.h"
 
 #include "frontend/onnx.h"
+#include "ir/json.h"
 #include "runtime/tune.h"
 
 #include <math.h>
@@ -95,17 +96,6 @@ static void print_table(const char *model, const char *log, const cli_args *a,
   printf("elapsed %.2f s of a %.1f s budget\n", r->elapsed_s, a->budget);
 }
 
-static void json_string(const char *s) {
-  putchar('"');
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') printf("\\%c", c);
-    else if (c < 0x20) printf("\\u%04x", c);
-    else putchar(c);
-  }
-  putchar('"');
-}
-
 static int list_kernels(const cli_args *a, const kiln_options *opts) {
   kiln_tune_result r;
   kiln_error err = {0};
@@ -114,18 +104,23 @@ static int list_kernels(const cli_args *a, const kiln_options *opts) {
     cli_hint_unbound(a->model, opts, &err);
     return cli_fail(&err);
   }
-  if (a->json) printf("{\"model\": "), json_string(a->model), printf(", \"shards\": %d, \"kernels\": [", nshards);
-  else printf("%-16s %-24s %-20s %5s %10s %10s %12s %5s\n", "hash", "kernel", "op", "count",
-              "GFLOP", "MB", "cost(us)", "shard");
+  if (a->json) {
+    printf("{\"model\": ");
+    kiln_json_write_string(a->model, stdout);
+    printf(", \"shards\": %d, \"kernels\": [", nshards);
+  } else {
+    printf("%-16s %-24s %-20s %5s %10s %10s %12s %5s\n", "hash", "kernel", "op", "count",
+           "GFLOP", "MB", "cost(us)", "shard");
+  }
   int n = 0;
   for (int i = 0; i < r.nkernels; i++) {
     const kiln_tune_kernel *k = &r.kernels[i];
     if (a->nshards && k->shard != a->shard) continue;
     if (a->json) {
       printf("%s\n  {\"hash\": \"%s\", \"name\": ", n ? "," : "", k->hash);
-      json_string(k->name);
+      kiln_json_write_string(k->name, stdout);
       printf(", \"op\": ");
-      json_string(k->op);
+      kiln_json_write_string(k->op, stdout);
       printf(", \"count\": %d, \"flops\": %.17g, \"bytes\": %.17g, \"cost_ns\": %.6g, "
              "\"shard\": %d}", k->count, k->flops, k->bytes, k->cost_ns, k->shard);
     } else {

@@ -26,6 +26,7 @@ typedef enum cli_command {
 typedef struct cli_args {
   const char *model, *out, *name, *inputs_dir, *output_dir, *cpu, *features, *triple, *linker,
       *dsl_weights, *after, *tuning_log, *target, *gpu_arch;
+  const char *report, *html; /* compile/run --report FILE; bench --html FILE */
   kiln_shape_binding shapes[CLI_MAX_SHAPES];
   int nshapes;
   unsigned seed; /* 1 unless given */
@@ -114,6 +115,10 @@ int cli_check(int argc, char **argv);
 int cli_tune(int argc, char **argv);
 /* tools/cli_tune.c: `kiln dump --tuning FILE`: the tuning text an AOT file carries. */
 int cli_dump_tuning(const char *path);
+/* tools/cli_roofline.c: the roofline of a bench report (measured) drawn as one
+ * self-contained XHTML page with inline SVG, written to path atomically. */
+struct kiln_report;
+kiln_status cli_write_roofline(const struct kiln_report *r, const char *path, kiln_error *err);
 /* tools/cli_peak.c: this machine's peak FMA throughput (GFLOP/s) and streaming-read
  * bandwidth (GB/s) on `threads` threads, measured in some 100 ms. */
 void cli_measure_peak(int threads, double *gflops, double *gbs);

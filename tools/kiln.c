@@ -51,18 +51,22 @@ static const char *usage_compile =
     "usage: kiln compile MODEL -o OUT [--name NAME] [--shape IN=DxDx..]... [--cpu CPU]\n"
     "                    [--features F] [--triple T] [--linker CMD] [--max-nodes N]\n"
     "                    [--max-tensor-bytes N] [--check-bounds] [--no-fuse] [--tuning-log LOG]\n"
+    "                    [--report FILE]\n"
     "Writes OUT (a shared library if it ends in .so, else a relocatable object) and NAME.h\n"
     "beside it, with `int NAME_run(inputs..., outputs..., void *workspace)` and size macros.\n"
     "NAME defaults to \"model\". --shape binds free input dims (batch...).\n"
     "--linker CMD links a .so (default cc; needed for another arch's --triple).\n"
     "--tuning-log LOG applies the schedules of LOG's records that match each kernel and the\n"
-    "target (`kiln tune`, docs/tuning.md); OUT records them (`kiln dump --tuning OUT`).\n";
+    "target (`kiln tune`, docs/tuning.md); OUT records them (`kiln dump --tuning OUT`).\n"
+    "--report FILE writes a JSON report: per kernel the graph nodes fused into it, its\n"
+    "buffers' layouts, its schedule, FLOPs, bytes and code-building time, and each pass's\n"
+    "time (docs/reports.md).\n";
 
 static const char *usage_run =
     "usage: kiln run MODEL [--inputs DIR] [--random-inputs] [--seed N] [--output-dir DIR]\n"
     "                [--shape IN=DxDx..]... [--repeat N] [--threads N] [--max-nodes N]\n"
     "                [--max-tensor-bytes N] [--check-bounds] [--no-fuse] [--tuning-log LOG]\n"
-    "                [--target cpu|cuda-host|cuda]\n"
+    "                [--target cpu|cuda-host|cuda] [--report FILE]\n"
     "Inputs come from DIR/input_<i>.pb (TensorProto, matched by the tensor's name, else by\n"
     "position i); every input needs a file, and every file an input, unless --random-inputs\n"
     "gives inputs without a file seeded random values (--seed, default 1). Without --inputs,\n"
@@ -73,7 +77,8 @@ static const char *usage_run =
     "--output-dir writes DIR/output_<i>.pb. --tuning-log LOG applies a tuning log's\n"
     "schedules (`kiln tune`, docs/tuning.md). --target cuda-host runs the GPU backend's CUDA C\n"
     "on the CPU (compiled by `cc`), one GPU thread after another; --target cuda (the GPU\n"
-    "itself) is not implemented yet and fails with a clear error.\n";
+    "itself) is not implemented yet and fails with a clear error. --report FILE: as for\n"
+    "compile.\n";
 
 static const char *usage_dump =
     "usage: kiln dump MODEL [--shape IN=DxDx..]... [--kernels] [--after PASS] [--no-fuse]\n"

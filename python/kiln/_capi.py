@@ -40,7 +40,8 @@ class Options(ctypes.Structure):
                 ("check_bounds", ctypes.c_int), ("max_nodes", ctypes.c_int64),
                 ("linker", ctypes.c_char_p), ("profile", ctypes.c_int),
                 ("no_fuse", ctypes.c_int), ("no_layout", ctypes.c_int),
-                ("tuning_log", ctypes.c_char_p)]
+                ("tuning_log", ctypes.c_char_p), ("target", ctypes.c_char_p),
+                ("gpu_arch", ctypes.c_char_p), ("report", ctypes.c_char_p)]
 
 
 def new_options():

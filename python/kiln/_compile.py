@@ -11,7 +11,7 @@ from ._errors import check
 from ._model import Model
 
 # The targets this kiln generates code for.
-TARGETS = ("cpu",)
+TARGETS = ("cpu", "cuda-host", "cuda")
 
 
 def _path(value, what):
@@ -96,6 +96,7 @@ def _options(shapes, values, target, tuning_log, threads, cpu, features, check_b
     o.base_dir = None if base_dir is None else _path(base_dir, "base_dir")
     o.triple = _text(triple, "triple")
     o.linker = _text(linker, "linker")
+    o.target = _text(target, "target")
     return o, arrays
 
 
@@ -106,8 +107,9 @@ def compile(model, shapes=None, values=None, target="cpu", tuning_log=None, thre
     model: a path (an .onnx or .kiln file), or the model's bytes (ONNX protobuf or DSL
     text). shapes: free dims bound at compile time, {"input": (1, 3, 224, 224)}.
     values: inputs known when compiling (such as a shape tensor), {"shape": [1, -1]}:
-    they become constants and leave the model's inputs. target: "cpu". tuning_log: a
-    `kiln tune` log whose schedules to apply. threads: the run's thread count (0 = one
+    they become constants and leave the model's inputs. target: "cpu", "cuda-host" (the
+    GPU backend's CUDA C run on the CPU, for testing) or "cuda" (AOT only; see the README).
+    tuning_log: a `kiln tune` log whose schedules to apply. threads: the run's thread count (0 = one
     per CPU). cpu, features: LLVM CPU and feature names (default: this host's).
     check_bounds: every load and store checked (debugging). base_dir: where external
     weights or imports live (default: the file's folder; for bytes, the working

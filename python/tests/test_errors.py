@@ -44,8 +44,10 @@ def test_compile_errors(tmp_path):
 
 
 def test_argument_errors():
-    with pytest.raises(ValueError, match="target 'cuda': this kiln generates code for 'cpu' only"):
-        kiln.compile(FREE, target="cuda")
+    with pytest.raises(ValueError, match="target 'tpu': this kiln generates code for 'cpu', "):
+        kiln.compile(FREE, target="tpu")
+    # the GPU itself takes AOT libraries only: a JIT compile says so
+    kiln_error("UNSUPPORTED", "", kiln.compile, FREE, shapes={"x": (2, 4)}, target="cuda")
     with pytest.raises(ValueError, match="threads must be 0"):
         kiln.compile(FREE, threads=-1)
     with pytest.raises(ValueError, match=r"shapes\['x'\] has rank 9"):

@@ -33,6 +33,15 @@ def test_model_matches_onnxruntime(models_dir, name):
         assert_close(g, w)
 
 
+def test_cuda_host_target(models_dir):
+    """The GPU backend's CUDA C, run on the CPU, gives the references too."""
+    path = os.path.join(models_dir, "mlp", "model.onnx")
+    x, = dataset_inputs(os.path.join(models_dir, "mlp"))
+    want, = ort_run(path, {"input": x})
+    got, = kiln.compile(path, target="cuda-host").run([x])
+    assert_close(got, want)
+
+
 def test_bytes_and_list(models_dir):
     path = os.path.join(models_dir, "mlp", "model.onnx")
     with open(path, "rb") as f:
