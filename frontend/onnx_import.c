@@ -262,8 +262,8 @@ static kiln_status import_node(kiln_onnx_ctx *c, const Onnx__NodeProto *np,
     n->nattrs = nattrs;
     attrs = NULL;
     char *full = std_domain ? kiln_xstrdup(op_type) : kiln_fmt("%s.%s", domain, op_type);
-    if (!std_domain) n->op = kiln_op_find(full); /* the op table names them "<domain>.<op>" */
-    else if (!bad && (st = kiln_onnx_upgrade_node(c->g, id, err)) && c->diags) {
+    n->op = kiln_op_find_in(std_domain ? NULL : domain, op_type); /* only that domain's */
+    if (std_domain && !bad && (st = kiln_onnx_upgrade_node(c->g, id, err)) && c->diags) {
       bad = true;
       st = collect(c, st, NULL, node, op_type, err);
     }

@@ -33,18 +33,24 @@ extern const kiln_op_def kiln_ops_optimizer[];
 extern const kiln_op_def kiln_ops_control[];
 extern const kiln_op_def kiln_ops_layout[];
 
-static const kiln_op_def *const groups[] = {
-    kiln_ops_elementwise, kiln_ops_activation, kiln_ops_movement, kiln_ops_reshape,
-    kiln_ops_shape,       kiln_ops_reduce,     kiln_ops_nn,       kiln_ops_linalg,
-    kiln_ops_rnn,         kiln_ops_control,    kiln_ops_pool,     kiln_ops_norm,
-    kiln_ops_resize,      kiln_ops_layout,     kiln_ops_loss,     kiln_ops_scan,
-    kiln_ops_signal,      kiln_ops_quant,      kiln_ops_einsum,
-    kiln_ops_index,       kiln_ops_scatter,    kiln_ops_grid_sample,
-    kiln_ops_optimizer,
+/* NULL domain: ONNX's default one. */
+static const struct {
+  const kiln_op_def *ops;
+  const char *domain;
+} groups[] = {
+    {kiln_ops_elementwise, NULL}, {kiln_ops_activation, NULL}, {kiln_ops_movement, NULL},
+    {kiln_ops_reshape, NULL},     {kiln_ops_shape, NULL},      {kiln_ops_reduce, NULL},
+    {kiln_ops_nn, NULL},          {kiln_ops_linalg, NULL},     {kiln_ops_rnn, NULL},
+    {kiln_ops_control, NULL},     {kiln_ops_pool, NULL},       {kiln_ops_norm, NULL},
+    {kiln_ops_resize, NULL},      {kiln_ops_layout, NULL},     {kiln_ops_loss, NULL},
+    {kiln_ops_scan, NULL},        {kiln_ops_signal, NULL},     {kiln_ops_quant, NULL},
+    {kiln_ops_einsum, NULL},      {kiln_ops_index, NULL},      {kiln_ops_scatter, NULL},
+    {kiln_ops_grid_sample, NULL}, {kiln_ops_optimizer, "ai.onnx.preview.training"},
 };
 
-#define MAX_OPS 256
+#define MAX_OPS 512
 static const kiln_op_def *all_ops[MAX_OPS + 1];
+static const char *all_domains[MAX_OPS];
 static int nall_ops;
 static pthread_once_t list_once = PTHREAD_ONCE_INIT;
 
@@ -52,7 +58,10 @@ static pthread_once_t list_once = PTHREAD_ONCE_INIT;
 static void build_list(void) {
   int n = 0;
   for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
-    for (const kiln_op_def *op = groups[g]; op->name && n < MAX_OPS; op++) all_ops[n++] = op;
+    for (const kiln_op_def *op = groups[g].ops; op->name && n < MAX_OPS; op++) {
+      all_domains[n] = groups[g].domain;
+      all_ops[n++] = op;
+    }
   all_ops[n] = NULL;
   nall_ops = n;
 }
@@ -64,9 +73,20 @@ int kiln_op_list(const kiln_op_def *const **ops) {
 }
 
 const kiln_op_def *kiln_op_find(const char *name) {
+  const kiln_op_def *op = kiln_op_find_in(NULL, name);
+  for (int i = 0; !op && i < nall_ops; i++)
+    if (strcmp(all_ops[i]->name, name) == 0) op = all_ops[i];
+  return op;
+}
+
+const kiln_op_def *kiln_op_find_in(const char *domain, const char *name) {
   pthread_once(&list_once, build_list);
-  for (int i = 0; i < nall_ops; i++)
-    if (strcmp(all_ops[i]->name, name) == 0) return all_ops[i];
+  if (domain && (!*domain || strcmp(domain, "ai.onnx") == 0)) domain = NULL;
+  for (int i = 0; i < nall_ops; i++) {
+    const char *d = all_domains[i];
+    if (strcmp(all_ops[i]->name, name) == 0 && (d && domain ? !strcmp(d, domain) : d == domain))
+      return all_ops[i];
+  }
   return NULL;
 }
 

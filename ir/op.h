@@ -69,7 +69,11 @@ struct kiln_op_def {
  * blocks (axis 1 of both layouts) when every input's channels are whole blocks. */
 #define KILN_OP_CONCAT 32u
 
+/* The op of that name: the default domain's, else another domain's (names do not clash;
+ * the DSL calls any op by its bare name). */
 const kiln_op_def *kiln_op_find(const char *name);
+/* The op of that name in that domain (NULL or "" or "ai.onnx": the default one). */
+const kiln_op_def *kiln_op_find_in(const char *domain, const char *name);
 /* Every op, for docs and tests: returns the count and sets *ops to a NULL-ended list. */
 int kiln_op_list(const kiln_op_def *const **ops);
 

@@ -1,4 +1,4 @@
-/* The training ops of the ai.onnx.preview.training domain: Adagrad, Momentum (standard and
+/* The training ops of the ai.onnx.preview.training domain (ir/op.c files them there): Adagrad, Momentum (standard and
  * Nesterov) and Adam. Each updates n tensors at once, inputs (R, T, X1..Xn, G1..Gn, then
  * the state V1..Vn and/or H1..Hn), outputs the new X's then the new states; every output
  * is one elementwise stage of the formulas of ONNX's reference, in f64 like its Python
@@ -9,12 +9,10 @@
 
 #include <string.h>
 
-#define TRAINING "ai.onnx.preview.training."
-
 typedef enum { OPT_ADAGRAD, OPT_MOMENTUM, OPT_ADAM } opt_kind;
 
 static opt_kind kind_of(const kiln_node *n) {
-  const char *op = n->op->name + strlen(TRAINING);
+  const char *op = n->op->name;
   return !strcmp(op, "Adagrad")    ? OPT_ADAGRAD
          : !strcmp(op, "Momentum") ? OPT_MOMENTUM
                                    : OPT_ADAM;
@@ -120,9 +118,8 @@ static const kiln_attr_spec adam_attrs[] = {
     {"norm_coefficient_post", KILN_ATTR_FLOAT, false}, {NULL}};
 
 const kiln_op_def kiln_ops_optimizer[] = {
-    {TRAINING "Adagrad", 5, -1, 2, -1, adagrad_attrs, infer_optimizer, lower_optimizer, NULL, 0},
-    {TRAINING "Momentum", 5, -1, 2, -1, momentum_attrs, infer_optimizer, lower_optimizer, NULL,
-     0},
-    {TRAINING "Adam", 6, -1, 3, -1, adam_attrs, infer_optimizer, lower_optimizer, NULL, 0},
+    {"Adagrad", 5, -1, 2, -1, adagrad_attrs, infer_optimizer, lower_optimizer, NULL, 0},
+    {"Momentum", 5, -1, 2, -1, momentum_attrs, infer_optimizer, lower_optimizer, NULL, 0},
+    {"Adam", 6, -1, 3, -1, adam_attrs, infer_optimizer, lower_optimizer, NULL, 0},
     {NULL},
 };
