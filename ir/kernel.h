@@ -179,6 +179,8 @@ typedef struct kiln_stage {
 typedef struct kiln_kernel {
   char *name;
   const char *op;   /* the op(s) it computes ("MatMul", "Copy"), in the arena; for tools */
+  const char *nodes; /* the graph nodes a fused kernel computes, '+'-joined in the order of
+                        `op` ("conv1+add1+relu1"), in the arena; NULL: the one node `name` */
   kiln_arena arena; /* expressions, names, index arrays */
   int nbufs;
   kiln_buffer bufs[KILN_MAX_BUFS]; /* fixed: a kiln_buffer pointer stays valid while

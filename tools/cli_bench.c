@@ -42,17 +42,6 @@ typedef struct row {
   double ns, gflops, gbs, roofline_pct;
 } row;
 
-static void json_string(const char *s, FILE *f) {
-  fputc('"', f);
-  for (; s && *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-    else if (c < 0x20) fprintf(f, "\\u%04x", c);
-    else fputc(c, f);
-  }
-  fputc('"', f);
-}
-
 /* Medians of repeat profiled runs (after a warm-up) into rows[i].ns. */
 static kiln_status time_kernels(const kiln_model *m, cli_inputs *in, void **outs, int repeat,
                                 row *rows, int nk, kiln_error *err) {
@@ -125,16 +114,16 @@ static void print_json(const char *model, const row *rows, int nk, int threads, 
   double total = 0;
   for (int i = 0; i < nk; i++) total += rows[i].ns;
   printf("{\"model\": ");
-  json_string(model, stdout);
+  cli_json_string(model, stdout);
   printf(", \"threads\": %d, \"repeat\": %d, \"peak\": {\"gflops\": %.6g, \"gbs\": %.6g, "
          "\"measured\": %s},\n \"kernels\": [", threads, repeat, gflops, gbs,
          measured ? "true" : "false");
   for (int i = 0; i < nk; i++) {
     const row *w = &rows[i];
     printf("%s\n  {\"name\": ", i ? "," : "");
-    json_string(w->k->name, stdout);
+    cli_json_string(w->k->name, stdout);
     printf(", \"op\": ");
-    json_string(w->k->op ? w->k->op : "?", stdout);
+    cli_json_string(w->k->op ? w->k->op : "?", stdout);
     printf(", \"time_us\": %.6g, \"share\": %.6g, \"flops\": %.17g, \"bytes\": %.17g, "
            "\"gflops\": %.6g, \"gbs\": %.6g, \"roofline_pct\": %.6g}", w->ns / 1e3,
            total > 0 ? w->ns / total : 0, w->cost.flops,

@@ -201,3 +201,14 @@ void cli_free_outputs(void **outs) {
   for (int i = 0; outs && outs[i]; i++) free(outs[i]);
   free(outs);
 }
+
+void cli_json_string(const char *s, FILE *f) {
+  fputc('"', f);
+  for (; s && *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+    else if (c < 0x20) fprintf(f, "\\u%04x", c);
+    else fputc(c, f);
+  }
+  fputc('"', f);
+}

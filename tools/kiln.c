@@ -26,6 +26,7 @@ static const char *usage_main =
     "  dump MODEL               print the graph after shape inference and folding\n"
     "  bench MODEL              time each generated kernel against the machine's roofline\n"
     "  tune MODEL --budget S -o LOG   search faster schedules within S seconds (docs/tuning.md)\n"
+    "  verify MODEL             check every kernel against the reference interpreter\n"
     "\n"
     "Every command takes --shape IN=DxDx.. (bind free input dims) and --max-tensor-bytes N\n"
     "(a compile-time limit); compile, run and bench also take --max-nodes N (another limit);\n"
@@ -296,6 +297,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "dump")) return cmd_dump(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bench")) return cli_bench(argc - 2, argv + 2);
   if (!strcmp(argv[1], "tune")) return cli_tune(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "verify")) return cli_verify(argc - 2, argv + 2);
   fprintf(stderr, "kiln: unknown command '%s'\n%s", argv[1], usage_main);
   return 1;
 }
