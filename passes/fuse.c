@@ -409,7 +409,8 @@ static bool fuse_pair(kiln_kernel *k1, const kiln_kernel *k2, int yv) {
   char *op = kiln_fmt("%s+%s", k1->op ? k1->op : "?", k2->op ? k2->op : "?");
   k1->op = kiln_arena_strdup(&k1->arena, op);
   free(op);
-  char *nodes = kiln_fmt("%s+%s", k1->nodes ? k1->nodes : k1->name, k2->nodes ? k2->nodes : k2->name);
+  char *nodes = kiln_fmt("%s+%s", k1->nodes ? k1->nodes : k1->name,
+                         k2->nodes ? k2->nodes : k2->name);
   k1->nodes = kiln_arena_strdup(&k1->arena, nodes);
   free(nodes);
   return true;
