@@ -57,7 +57,8 @@ typedef struct run {
   saved *saved;
   int nwanted;
   char **wanted;       /* names of the values the checked program writes */
-  int kernel_index;
+  int nkernels;
+  const kiln_kernel **kernels; /* the checked program's, in kiln_steps_kernels order */
   kiln_error *err;
 } run;
 
@@ -141,8 +142,9 @@ static kiln_status reference_kernel(run *r, kiln_kernel *k) {
   kiln_status st = interpret(&r->m, k, r->err);
   for (int b = 0; b < k->nbufs && !st; b++) {
     const kiln_buffer *buf = &k->bufs[b];
-    if (buf->role != KILN_BUF_OUTPUT || !wanted(r, buf->name)) continue;
-    saved *s = NULL; /* a value written again (an If's output in a loop) is replaced */
+    const void *data = at(&r->m, &buf->storage);
+    if (buf->role != KILN_BUF_OUTPUT || !data || !wanted(r, buf->name)) continue;
+    saved *s = NULL; /* a value both branches of an If write is kept once */
     for (int i = 0; i < r->nsaved && !s; i++)
       if (!strcmp(r->saved[i].name, buf->name)) s = &r->saved[i];
     if (!s) {
@@ -155,7 +157,7 @@ static kiln_status reference_kernel(run *r, kiln_kernel *k) {
     memcpy(s->dims, buf->dims, sizeof s->dims);
     s->n = numel(buf);
     s->data = kiln_xmalloc((size_t)bytes_of(buf) + 1);
-    memcpy(s->data, at(&r->m, &buf->storage), (size_t)bytes_of(buf));
+    memcpy(s->data, data, (size_t)bytes_of(buf));
   }
   return st;
 }
@@ -174,20 +176,17 @@ static const kiln_kernel **kernels_of(const kiln_steps *steps, int *n) {
 }
 
 /* The values the checked program writes, and the plain forms of its blocked twins. */
-static void collect_wanted(run *r, const kiln_steps *steps) {
-  int n;
-  const kiln_kernel **ks = kernels_of(steps, &n);
-  for (int i = 0; i < n; i++)
-    for (int b = 0; b < ks[i]->nbufs; b++) {
-      const char *name = ks[i]->bufs[b].name;
-      if (ks[i]->bufs[b].role != KILN_BUF_OUTPUT) continue;
+static void collect_wanted(run *r) {
+  for (int i = 0; i < r->nkernels; i++)
+    for (int b = 0; b < r->kernels[i]->nbufs; b++) {
+      const char *name = r->kernels[i]->bufs[b].name;
+      if (r->kernels[i]->bufs[b].role != KILN_BUF_OUTPUT) continue;
       r->wanted = kiln_xrealloc(r->wanted, sizeof(char *) * (size_t)(r->nwanted + 2));
       r->wanted[r->nwanted++] = kiln_xstrdup(name);
       if (is_twin(name))
         r->wanted[r->nwanted++] =
             kiln_fmt("%.*s", (int)(strlen(name) - strlen(BLOCKED_SUFFIX)), name);
     }
-  free(ks);
 }
 
 /* ---- reporting ----------------------------------------------------------------------- */
@@ -245,10 +244,9 @@ static const saved *counterpart(const run *r, const kiln_buffer *buf, int64_t **
     if (s->dtype != buf->dtype || s->n != numel(buf)) continue;
     if (!strcmp(s->name, buf->name)) return s;
     if (!twin || strncmp(s->name, buf->name, len - sl) || s->name[len - sl]) continue;
-    int64_t lanes = buf->dims[buf->rank - 1], blocks = buf->rank > 2 ? buf->dims[1] : 0;
-    if (s->rank < 3 || buf->rank < 3 || s->dims[0] != buf->dims[0] ||
-        blocks * lanes != s->dims[1])
-      return NULL;
+    if (s->rank < 3 || buf->rank < 3) return NULL;
+    int64_t lanes = buf->dims[buf->rank - 1], blocks = buf->dims[1];
+    if (s->dims[0] != buf->dims[0] || blocks * lanes != s->dims[1]) return NULL;
     int64_t n = s->dims[0], c = s->dims[1], hw = n > 0 && c > 0 ? s->n / (n * c) : 0;
     if (hw == 0 || n * c * hw != s->n) return NULL;
     int64_t *m = *map = kiln_xmalloc(sizeof(int64_t) * (size_t)(s->n + 1));
@@ -261,22 +259,21 @@ static const saved *counterpart(const run *r, const kiln_buffer *buf, int64_t **
   return NULL;
 }
 
-static kiln_status check_rewrite(run *r, const kiln_kernel *k) {
-  kiln_tolerance tol = {0, 0};
+static void check_rewrite(run *r, const kiln_kernel *k, int index) {
   for (int b = 0; b < k->nbufs && !r->rep->first.check; b++) {
     const kiln_buffer *buf = &k->bufs[b];
     int64_t *map;
-    const saved *s = buf->role == KILN_BUF_OUTPUT ? counterpart(r, buf, &map) : NULL;
+    const void *got = at(&r->m, &buf->storage);
+    const saved *s = buf->role == KILN_BUF_OUTPUT && got ? counterpart(r, buf, &map) : NULL;
     if (!s) continue;
-    tol = kiln_verify_rewrite_tolerance(buf->dtype);
     kiln_comparison c;
-    kiln_verify_compare(buf->dtype, at(&r->m, &buf->storage), s->data, s->n, map, tol, &c);
+    kiln_verify_compare(buf->dtype, got, s->data, s->n, map,
+                        kiln_verify_rewrite_tolerance(buf->dtype), &c);
     free(map);
     r->rep->values_matched++;
     note(&r->rep->max_rewrite_error, &c);
-    if (c.bad) diverged(r, KILN_VERIFY_REWRITE, k, r->kernel_index, buf, s->name, &c);
+    if (c.bad) diverged(r, KILN_VERIFY_REWRITE, k, index, buf, s->name, &c);
   }
-  return KILN_OK;
 }
 
 static kiln_status check_kernel(run *r, kiln_kernel *k) {
@@ -300,6 +297,8 @@ static kiln_status check_kernel(run *r, kiln_kernel *k) {
   }
   if (!st) r->rep->checked++;
   kiln_tolerance tol = kiln_verify_code_tolerance(k);
+  int index = 0;
+  while (index < r->nkernels && r->kernels[index] != k) index++;
   for (int b = 0; b < k->nbufs && !st && !r->rep->first.check; b++) {
     const kiln_buffer *buf = &k->bufs[b];
     const void *want = at(&r->m, &buf->storage);
@@ -308,25 +307,23 @@ static kiln_status check_kernel(run *r, kiln_kernel *k) {
     kiln_verify_compare(buf->dtype, kiln_kernel_runner_buffer(kr, b), want, numel(buf), NULL,
                         tol, &c);
     note(&r->rep->max_code_error, &c);
-    if (c.bad) diverged(r, KILN_VERIFY_CODE, k, r->kernel_index, buf, buf->name, &c);
+    if (c.bad) diverged(r, KILN_VERIFY_CODE, k, index, buf, buf->name, &c);
   }
   kiln_kernel_runner_free(kr);
-  if (!st && !r->rep->first.check) st = check_rewrite(r, k);
-  r->kernel_index++;
+  if (!st && !r->rep->first.check) check_rewrite(r, k, index);
   return st;
 }
 
-/* The kernel of p that writes output `name` last, and its index. */
-static const kiln_kernel *writer(const kiln_program *p, const char *name, int *index) {
-  int n;
-  const kiln_kernel **ks = kernels_of(&p->main, &n), *w = NULL;
-  for (int i = 0; i < n; i++)
-    for (int b = 0; b < ks[i]->nbufs; b++)
-      if (ks[i]->bufs[b].role == KILN_BUF_OUTPUT && !strcmp(ks[i]->bufs[b].name, name)) {
-        w = ks[i];
+/* The kernel that writes output `name` last, and its index. */
+static const kiln_kernel *writer(const run *r, const char *name, int *index) {
+  const kiln_kernel *w = NULL;
+  for (int i = 0; i < r->nkernels; i++)
+    for (int b = 0; b < r->kernels[i]->nbufs; b++)
+      if (r->kernels[i]->bufs[b].role == KILN_BUF_OUTPUT &&
+          !strcmp(r->kernels[i]->bufs[b].name, name)) {
+        w = r->kernels[i];
         *index = i;
       }
-  free(ks);
   return w;
 }
 
@@ -353,7 +350,7 @@ static kiln_status check_model(run *r, const void *const *inputs) {
   for (int i = 0; i < p->noutputs && !st && !r->rep->first.check; i++) {
     const kiln_io *o = &p->outputs[i];
     int index = -1;
-    const kiln_kernel *k = writer(p, o->name, &index);
+    const kiln_kernel *k = writer(r, o->name, &index);
     const saved *s = NULL;
     for (int j = 0; j < r->nsaved && !s; j++)
       if (!strcmp(r->saved[j].name, o->name) && r->saved[j].dtype == o->dtype &&
@@ -405,9 +402,10 @@ void kiln_verify_set_compile_hook(kiln_verify *v, kiln_verify_compile_hook hook,
 kiln_status kiln_verify_run(kiln_verify *v, const void *const *inputs, kiln_verify_report *rep,
                             kiln_error *err) {
   memset(rep, 0, sizeof *rep);
-  rep->nkernels = kiln_steps_kernels(&v->p->main, NULL, 0);
   run r = {.v = v, .rep = rep, .err = err};
-  collect_wanted(&r, &v->p->main);
+  r.kernels = kernels_of(&v->p->main, &r.nkernels);
+  rep->nkernels = r.nkernels;
+  collect_wanted(&r);
   r.saved = kiln_xcalloc((size_t)r.nwanted + 1, sizeof(saved));
   kiln_status st = machine_init(&r.m, v->ref, inputs, v->p, err);
   if (!st) st = walk(&r, &v->ref->main, reference_kernel);
@@ -422,6 +420,7 @@ kiln_status kiln_verify_run(kiln_verify *v, const void *const *inputs, kiln_veri
   }
   free(r.saved);
   for (int i = 0; i < r.nwanted; i++) free(r.wanted[i]);
+  free(r.kernels);
   free(r.wanted);
   if (st) kiln_verify_report_free(rep);
   return st;
