@@ -18,7 +18,6 @@
 #include "runtime/profile.h"
 #include "runtime/verify_compare.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
