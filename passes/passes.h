@@ -24,6 +24,11 @@ kiln_status kiln_passes_until(kiln_graph *g, const kiln_options *opts, const cha
 kiln_status kiln_passes_range(kiln_graph *g, const kiln_options *opts, const char *first,
                               const char *last, kiln_program **out, const char **failed,
                               kiln_error *err);
+/* The pipeline without the passes that rewrite what is computed (fold-bn, layout, panels,
+ * fuse): one kernel per node of the graph as inferred and folded, the reference program
+ * `kiln verify` (runtime/verify.h) compares a compiled model with. */
+kiln_status kiln_passes_reference(kiln_graph *g, const kiln_options *opts, kiln_program **out,
+                                  kiln_error *err);
 /* Name of pass i of the pipeline, or NULL past the last. */
 const char *kiln_pass_name(int i);
 

@@ -71,24 +71,28 @@ static kiln_status instrument(state *s) {
   return KILN_OK;
 }
 
+/* `rewrite` marks the optimizations that change what the graph or its kernels compute
+ * in (the same values, other operations): the reference program `kiln verify` checks a
+ * model against is built without them (kiln_passes_reference). */
 static const struct {
   const char *name;
   kiln_status (*run)(state *s);
+  bool rewrite;
 } PASSES[] = {
-    {"limit", limit},     /* the node count as imported */
-    {"bind", bind},       /* free dims and input values from the options */
-    {"infer", infer},     /* dtypes and shapes; ops that expand into simpler ones */
-    {"fold", fold},       /* constant folding with the interpreter */
-    {"fold-bn", fold_bn}, /* BatchNormalization into the Conv before it */
-    {"layout", layout},   /* convolution networks into the blocked layout NCHWc */
-    {"panels", panels},   /* constant GEMM weights packed as register-tile panels */
-    {"dce", dce},         /* dead nodes */
-    {"lower", lower},     /* one kernel per node: the program */
-    {"fuse", fuse},       /* elementwise kernels into their producers */
-    {"memplan", memplan}, /* storage of every buffer: inputs, outputs, constants, arena */
-    {"schedule", schedule},     /* default schedules, as recipes */
-    {"tune", tune},             /* a tuning log's schedules (kiln_options.tuning_log) */
-    {"instrument", instrument}, /* check record, timing slots */
+    {"limit", limit, false},     /* the node count as imported */
+    {"bind", bind, false},       /* free dims and input values from the options */
+    {"infer", infer, false},     /* dtypes and shapes; ops that expand into simpler ones */
+    {"fold", fold, false},       /* constant folding with the interpreter */
+    {"fold-bn", fold_bn, true},  /* BatchNormalization into the Conv before it */
+    {"layout", layout, true},    /* convolution networks into the blocked layout NCHWc */
+    {"panels", panels, true},    /* constant GEMM weights packed as register-tile panels */
+    {"dce", dce, false},         /* dead nodes */
+    {"lower", lower, false},     /* one kernel per node: the program */
+    {"fuse", fuse, true},        /* elementwise kernels into their producers */
+    {"memplan", memplan, false}, /* storage of every buffer: inputs, outputs, constants, arena */
+    {"schedule", schedule, false},     /* default schedules, as recipes */
+    {"tune", tune, false},             /* a tuning log's schedules (kiln_options.tuning_log) */
+    {"instrument", instrument, false}, /* check record, timing slots */
 };
 #define NPASSES (int)(sizeof PASSES / sizeof PASSES[0])
 _Static_assert(NPASSES <= KILN_MAX_PASSES, "kiln_compile_times holds every pass");
@@ -102,9 +106,10 @@ static int pass_index(const char *name) {
   return i;
 }
 
-kiln_status kiln_passes_range(kiln_graph *g, const kiln_options *opts, const char *first,
-                              const char *last, kiln_program **out, const char **failed,
-                              kiln_error *err) {
+/* The passes from first to last; with reference, without those that rewrite. */
+static kiln_status run_passes(kiln_graph *g, const kiln_options *opts, const char *first,
+                              const char *last, bool reference, kiln_program **out,
+                              const char **failed, kiln_error *err) {
   kiln_error local = {0};
   kiln_options none = {0};
   state s = {g, opts ? opts : &none, NULL, err ? err : &local};
@@ -116,6 +121,7 @@ kiln_status kiln_passes_range(kiln_graph *g, const kiln_options *opts, const cha
                      begin == NPASSES ? first : last);
   double ms[NPASSES] = {0};
   for (int i = begin; i <= end; i++) {
+    if (reference && PASSES[i].rewrite) continue;
     int64_t t0 = kiln_rt_clock_ns();
     if (PASSES[i].run(&s)) {
       if (failed) *failed = PASSES[i].name;
@@ -135,7 +141,18 @@ kiln_status kiln_passes_range(kiln_graph *g, const kiln_options *opts, const cha
 
 kiln_status kiln_passes_until(kiln_graph *g, const kiln_options *opts, const char *last,
                               kiln_program **out, kiln_error *err) {
-  return kiln_passes_range(g, opts, NULL, last, out, NULL, err);
+  return run_passes(g, opts, NULL, last, false, out, NULL, err);
+}
+
+kiln_status kiln_passes_range(kiln_graph *g, const kiln_options *opts, const char *first,
+                              const char *last, kiln_program **out, const char **failed,
+                              kiln_error *err) {
+  return run_passes(g, opts, first, last, false, out, failed, err);
+}
+
+kiln_status kiln_passes_reference(kiln_graph *g, const kiln_options *opts, kiln_program **out,
+                                  kiln_error *err) {
+  return run_passes(g, opts, NULL, NULL, true, out, NULL, err);
 }
 
 kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_program **out,

@@ -62,12 +62,14 @@ static char *dir_of(const char *path) {
  * consumes. opts is the library's copy (kiln_options_read). */
 static kiln_status build_until(const void *data, size_t size, const char *path,
                                const char *base_dir, const kiln_options *opts,
-                               const char *last, kiln_program **prog, kiln_error *err) {
+                               const char *last, bool reference, kiln_program **prog,
+                               kiln_error *err) {
   kiln_graph *g = NULL;
   kiln_status st = kiln_backend_for(opts)->check(opts, err); /* before any work */
   if (!st) st = import_graph(data, size, path, opts->base_dir ? opts->base_dir : base_dir,
                              opts, &g, err);
-  if (!st) st = kiln_passes_until(g, opts, last, prog, err);
+  if (!st) st = reference ? kiln_passes_reference(g, opts, prog, err)
+                          : kiln_passes_until(g, opts, last, prog, err);
   kiln_graph_free(g);
   return st;
 }
@@ -75,7 +77,7 @@ static kiln_status build_until(const void *data, size_t size, const char *path,
 static kiln_status build_program(const void *data, size_t size, const char *path,
                                  const char *base_dir, const kiln_options *opts,
                                  kiln_program **prog, kiln_error *err) {
-  return build_until(data, size, path, base_dir, opts, NULL, prog, err);
+  return build_until(data, size, path, base_dir, opts, NULL, false, prog, err);
 }
 
 static kiln_status read_model(const char *path, void **data, size_t *size, char **dir,
@@ -145,8 +147,9 @@ static kiln_status compile_file(const char *path, const kiln_options *opts, kiln
   return st ? st : finish_model(prog, path, &o, out, err);
 }
 
-kiln_status kiln_program_from_file(const char *path, const kiln_options *opts,
-                                   const char *last, kiln_program **out, kiln_error *err) {
+static kiln_status program_from_file(const char *path, const kiln_options *opts,
+                                     const char *last, bool reference, kiln_program **out,
+                                     kiln_error *err) {
   *out = NULL;
   void *data = NULL;
   size_t size = 0;
@@ -154,10 +157,20 @@ kiln_status kiln_program_from_file(const char *path, const kiln_options *opts,
   kiln_options o;
   kiln_status st = kiln_options_read(opts, &o, err);
   if (!st) st = read_model(path, &data, &size, &dir, err);
-  if (!st) st = build_until(data, size, path, dir, &o, last, out, err);
+  if (!st) st = build_until(data, size, path, dir, &o, last, reference, out, err);
   free(data);
   free(dir);
   return st;
+}
+
+kiln_status kiln_program_from_file(const char *path, const kiln_options *opts,
+                                   const char *last, kiln_program **out, kiln_error *err) {
+  return program_from_file(path, opts, last, false, out, err);
+}
+
+kiln_status kiln_reference_program_from_file(const char *path, const kiln_options *opts,
+                                             kiln_program **out, kiln_error *err) {
+  return program_from_file(path, opts, NULL, true, out, err);
 }
 
 static kiln_status compile_aot(const char *model_path, const kiln_options *opts,

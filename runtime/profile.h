@@ -25,5 +25,9 @@ kiln_status kiln_run_profiled(const kiln_model *m, const void *const *inputs,
  * them; passes/passes.h), not compiled: what the autotuner measures kernels of. */
 kiln_status kiln_program_from_file(const char *path, const kiln_options *opts,
                                    const char *last, kiln_program **out, kiln_error *err);
+/* The same through the pipeline without its rewrites (kiln_passes_reference): the
+ * unoptimized program `kiln verify` checks a model against. */
+kiln_status kiln_reference_program_from_file(const char *path, const kiln_options *opts,
+                                             kiln_program **out, kiln_error *err);
 
 #endif

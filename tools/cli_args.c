@@ -16,7 +16,7 @@ typedef struct cli_option {
 } cli_option;
 
 enum {
-  ALL = CLI_COMPILE | CLI_RUN | CLI_DUMP | CLI_BENCH | CLI_TUNE | CLI_CHECK,
+  ALL = CLI_COMPILE | CLI_RUN | CLI_DUMP | CLI_BENCH | CLI_TUNE | CLI_CHECK | CLI_VERIFY,
   RUNS = CLI_RUN | CLI_BENCH
 };
 
@@ -25,7 +25,7 @@ static const cli_option options[] = {
     {"--help", ALL, false},
     {"--shape", ALL, true},
     {"--max-tensor-bytes", ALL, true},
-    {"--max-nodes", CLI_COMPILE | RUNS | CLI_TUNE | CLI_CHECK, true},
+    {"--max-nodes", CLI_COMPILE | RUNS | CLI_TUNE | CLI_CHECK | CLI_VERIFY, true},
     {"--check-bounds", CLI_COMPILE | CLI_RUN, false},
     {"--no-fuse", ALL, false},
     {"--no-layout", ALL, false},
@@ -38,20 +38,20 @@ static const cli_option options[] = {
     {"--target", CLI_COMPILE | CLI_RUN | CLI_DUMP, true},
     {"--cuda", CLI_DUMP, false},
     {"--gpu-arch", CLI_COMPILE | CLI_RUN, true},
-    {"--inputs", RUNS, true},
-    {"--random-inputs", RUNS, false},
+    {"--inputs", RUNS | CLI_VERIFY, true},
+    {"--random-inputs", RUNS | CLI_VERIFY, false},
     {"--output-dir", CLI_RUN, true},
-    {"--seed", RUNS | CLI_TUNE, true},
+    {"--seed", RUNS | CLI_TUNE | CLI_VERIFY, true},
     {"--repeat", RUNS, true},
-    {"--threads", RUNS | CLI_TUNE, true},
+    {"--threads", RUNS | CLI_TUNE | CLI_VERIFY, true},
     {"--kernels", CLI_DUMP, false},
     {"--after", CLI_DUMP, true},
     {"--dsl", CLI_DUMP, false},
     {"--dsl-weights", CLI_DUMP, true},
-    {"--json", CLI_BENCH | CLI_TUNE | CLI_CHECK, false},
+    {"--json", CLI_BENCH | CLI_TUNE | CLI_CHECK | CLI_VERIFY, false},
     {"--peak-gflops", CLI_BENCH, true},
     {"--peak-gbs", CLI_BENCH, true},
-    {"--tuning-log", CLI_COMPILE | RUNS | CLI_DUMP | CLI_CHECK, true},
+    {"--tuning-log", CLI_COMPILE | RUNS | CLI_DUMP | CLI_CHECK | CLI_VERIFY, true},
     {"--tuning", CLI_DUMP, false},
     {"--budget", CLI_TUNE, true},
     {"--shard", CLI_TUNE, true},
@@ -62,13 +62,13 @@ static const cli_option options[] = {
 
 static const char *command_name(unsigned c) {
   return c == CLI_COMPILE ? "compile" : c == CLI_RUN ? "run" : c == CLI_DUMP ? "dump"
-       : c == CLI_BENCH ? "bench" : c == CLI_TUNE ? "tune" : "check";
+       : c == CLI_BENCH ? "bench" : c == CLI_TUNE ? "tune" : c == CLI_CHECK ? "check" : "verify";
 }
 
 static kiln_status not_ours(cli_command cmd, const cli_option *o, kiln_error *err) {
   char owners[128] = "";
   size_t len = 0;
-  for (unsigned c = CLI_COMPILE; c <= CLI_CHECK; c <<= 1)
+  for (unsigned c = CLI_COMPILE; c <= CLI_VERIFY; c <<= 1)
     if (o->commands & c)
       len += (size_t)snprintf(owners + len, sizeof owners - len, "%s'kiln %s'",
                               len ? " and " : "", command_name(c));

@@ -17,7 +17,8 @@
 
 /* The commands; an option is taken by some of them (tools/cli_args.c). */
 typedef enum cli_command {
-  CLI_COMPILE = 1, CLI_RUN = 2, CLI_DUMP = 4, CLI_BENCH = 8, CLI_TUNE = 16, CLI_CHECK = 32
+  CLI_COMPILE = 1, CLI_RUN = 2, CLI_DUMP = 4, CLI_BENCH = 8, CLI_TUNE = 16, CLI_CHECK = 32,
+  CLI_VERIFY = 64
 } cli_command;
 
 #define CLI_MAX_THREAD_COUNTS 16
@@ -111,6 +112,8 @@ int cli_parse_command(cli_command cmd, int argc, char **argv, const char *usage,
 int cli_bench(int argc, char **argv);
 /* tools/cli_check.c: `kiln check` */
 int cli_check(int argc, char **argv);
+/* tools/cli_verify.c: `kiln verify` */
+int cli_verify(int argc, char **argv);
 /* tools/cli_tune.c: `kiln tune` */
 int cli_tune(int argc, char **argv);
 /* tools/cli_tune.c: `kiln dump --tuning FILE`: the tuning text an AOT file carries. */

@@ -27,17 +27,19 @@ static const char *usage_main =
     "  bench MODEL              time each generated kernel against the machine's roofline\n"
     "  tune MODEL --budget S -o LOG   search faster schedules within S seconds (docs/tuning.md)\n"
     "  check MODEL              list every problem that keeps MODEL from compiling (no codegen)\n"
+    "  verify MODEL             check every kernel against the reference interpreter\n"
     "\n"
     "Every command takes --shape IN=DxDx.. (bind free input dims) and --max-tensor-bytes N\n"
-    "(a compile-time limit); compile, run and bench also take --max-nodes N (another limit);\n"
+    "(a compile-time limit); compile, run, bench, tune, check and verify also take\n"
+    "--max-nodes N (another limit);\n"
     "compile and run take --check-bounds (generated kernels check every load and store; a\n"
     "violation fails the run naming kernel and index). Every command takes --no-fuse (one\n"
     "kernel per graph node: elementwise ops are not fused into the kernel before them) and\n"
     "--no-layout (convolutions stay in NCHW instead of the blocked layout NCHWc).\n"
-    "compile, run, dump and bench take --tuning-log LOG (schedules `kiln tune` found).\n"
-    "compile, run and dump take --target cpu|cuda-host|cuda (the backend; README's GPU);\n"
-    "compile and run take --gpu-arch sm_NN (NVRTC's target: compile --target cuda's cubin,\n"
-    "default sm_90; run --target cuda-host compiles for it too).\n"
+    "compile, run, dump, bench, check and verify take --tuning-log LOG (schedules `kiln tune`\n"
+    "found). compile, run and dump take --target cpu|cuda-host|cuda (the backend; README's\n"
+    "GPU); compile and run take --gpu-arch sm_NN (NVRTC's target: compile --target cuda's\n"
+    "cubin, default sm_90; run --target cuda-host compiles for it too).\n"
     "An option of another command, an unknown option or a value that is not what the\n"
     "option wants (a whole number in its range...) is an error.\n"
     "\n"
@@ -313,6 +315,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "bench")) return cli_bench(argc - 2, argv + 2);
   if (!strcmp(argv[1], "tune")) return cli_tune(argc - 2, argv + 2);
   if (!strcmp(argv[1], "check")) return cli_check(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "verify")) return cli_verify(argc - 2, argv + 2);
   fprintf(stderr, "kiln: unknown command '%s'\n%s", argv[1], usage_main);
   return 1;
 }
