@@ -362,22 +362,6 @@ static int binary(kiln_cuda *c, kiln_binary_op op, kiln_dtype at, kiln_dtype rt,
 
 /* ---- expressions ------------------------------------------------------------------------- */
 
-/* True when evaluating x cannot fault (no loads, checks or integer division), so a select
- * may evaluate both sides. */
-static bool expr_safe(const kiln_expr *x, int depth) {
-  if (!x || depth > 16) return false;
-  switch (x->kind) {
-  case KX_CONST: case KX_VAR: case KX_ACC: return true;
-  case KX_LOAD: case KX_CHECK: return false;
-  case KX_BINARY:
-    if ((x->op == KB_DIV || x->op == KB_MOD) && !kiln_dtype_is_float(x->a->dtype)) return false;
-    return expr_safe(x->a, depth + 1) && expr_safe(x->b, depth + 1);
-  case KX_SELECT:
-    return expr_safe(x->a, depth + 1) && expr_safe(x->b, depth + 1) && expr_safe(x->c, depth + 1);
-  default: return expr_safe(x->a, depth + 1);
-  }
-}
-
 static int select_expr(kiln_cuda *c, const kiln_expr *x) {
   if (!x->a || !x->b || !x->c || x->a->dtype != KILN_BOOL || x->b->dtype != x->dtype ||
       x->c->dtype != x->dtype)
@@ -385,7 +369,7 @@ static int select_expr(kiln_cuda *c, const kiln_expr *x) {
   if (x->a->kind == KX_CONST) return kiln_cuda_expr(c, x->a->i ? x->b : x->c);
   int cond = kiln_cuda_expr(c, x->a);
   if (cond < 0) return -1;
-  if (expr_safe(x->b, 0) && expr_safe(x->c, 0)) {
+  if (kx_cannot_fault(x->b) && kx_cannot_fault(x->c)) {
     int t = kiln_cuda_expr(c, x->b), f = t >= 0 ? kiln_cuda_expr(c, x->c) : -1;
     return f < 0 ? -1 : def(c, x->dtype, "t%d ? t%d : t%d", cond, t, f);
   }

@@ -279,24 +279,8 @@ LLVMValueRef kiln_emit_combine(kiln_emit *e, kiln_reduce_op op, kiln_dtype t, LL
 
 /* ---- expressions ------------------------------------------------------------------------ */
 
-/* True when evaluating x cannot fault (no loads, no integer division), so a select may
- * evaluate both sides and use a select instruction instead of a branch. */
-static bool expr_safe(const kiln_expr *x, int depth) {
-  if (!x || depth > 16) return false;
-  switch (x->kind) {
-  case KX_CONST: case KX_VAR: case KX_ACC: return true;
-  case KX_LOAD: case KX_CHECK: return false;
-  case KX_BINARY:
-    if ((x->op == KB_DIV || x->op == KB_MOD) && !kiln_dtype_is_float(x->a->dtype)) return false;
-    return expr_safe(x->a, depth + 1) && expr_safe(x->b, depth + 1);
-  case KX_SELECT:
-    return expr_safe(x->a, depth + 1) && expr_safe(x->b, depth + 1) && expr_safe(x->c, depth + 1);
-  default: return expr_safe(x->a, depth + 1);
-  }
-}
-
 /* True when x may be evaluated with every load's indices clamped into their dims (then no
- * load faults): expr_safe but for loads whose indices are themselves safe. A select whose
+ * load faults): kx_cannot_fault but for loads whose indices cannot fault. A select whose
  * guarded side is such an expression evaluates it clamped, with no branch: where the guard
  * holds the indices were in range (clamping changes nothing), elsewhere the value is
  * dropped. Branch-free, the padded windows of pooling and convolutions vectorize. */
@@ -307,7 +291,7 @@ static bool clamp_safe(const kiln_expr *x, int depth) {
   case KX_CHECK: return false;
   case KX_LOAD:
     for (int d = 0; d < x->nidx; d++)
-      if (!expr_safe(x->idx[d], depth + 1)) return false;
+      if (!kx_cannot_fault(x->idx[d])) return false;
     return true;
   case KX_BINARY:
     if ((x->op == KB_DIV || x->op == KB_MOD) && !kiln_dtype_is_float(x->a->dtype)) return false;
@@ -326,7 +310,7 @@ static LLVMValueRef emit_select(kiln_emit *e, const kiln_expr *x) {
   LLVMValueRef c = kiln_emit_expr(e, x->a);
   if (!c) return NULL;
   if (LLVMIsAConstantInt(c)) return kiln_emit_expr(e, LLVMConstIntGetZExtValue(c) ? x->b : x->c);
-  if (expr_safe(x->b, 0) && expr_safe(x->c, 0)) {
+  if (kx_cannot_fault(x->b) && kx_cannot_fault(x->c)) {
     LLVMValueRef t = kiln_emit_expr(e, x->b), f = t ? kiln_emit_expr(e, x->c) : NULL;
     return f ? LLVMBuildSelect(e->b, c, t, f, "") : NULL;
   }

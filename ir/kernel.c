@@ -195,6 +195,23 @@ kiln_expr *kx_reduce_identity(kiln_kernel *k, kiln_reduce_op op, kiln_dtype t) {
   }
 }
 
+static bool cannot_fault(const kiln_expr *x, int depth) {
+  if (!x || depth > 16) return false;
+  switch (x->kind) {
+  case KX_CONST: case KX_VAR: case KX_ACC: return true;
+  case KX_LOAD: case KX_CHECK: return false;
+  case KX_BINARY:
+    if ((x->op == KB_DIV || x->op == KB_MOD) && !kiln_dtype_is_float(x->a->dtype)) return false;
+    return cannot_fault(x->a, depth + 1) && cannot_fault(x->b, depth + 1);
+  case KX_SELECT:
+    return cannot_fault(x->a, depth + 1) && cannot_fault(x->b, depth + 1) &&
+           cannot_fault(x->c, depth + 1);
+  default: return cannot_fault(x->a, depth + 1);
+  }
+}
+
+bool kx_cannot_fault(const kiln_expr *x) { return cannot_fault(x, 0); }
+
 bool kx_uses_axis(const kiln_expr *e, int a) {
   if (!e) return false;
   if (e->kind == KX_VAR) return e->axis == a;

@@ -243,6 +243,9 @@ kiln_expr *kx_muli(kiln_kernel *k, kiln_expr *a, int64_t b);
 kiln_expr *kx_in_range(kiln_kernel *k, kiln_expr *a, int64_t n);
 kiln_expr *kx_and(kiln_kernel *k, kiln_expr *a, kiln_expr *b); /* NULL-tolerant */
 
+/* True when evaluating x cannot fault (no loads, checks or integer division, and not too
+ * deep to tell): an emitter may then evaluate both sides of a select. */
+bool kx_cannot_fault(const kiln_expr *x);
 /* Does e mention axis a (in a load's indices too)? */
 bool kx_uses_axis(const kiln_expr *e, int a);
 

@@ -322,18 +322,26 @@ static int run_forked(const char *dir, char *why, size_t n) {
   return code == PASS || code == UNSUPPORTED ? code : FAIL;
 }
 
-static int summary(const char *root) {
+/* The entries of folder root, sorted (NULL if it cannot be opened). */
+static char **list_dir(const char *root, size_t *count) {
   DIR *dir = opendir(root);
-  if (!dir) return fprintf(stderr, "cannot open %s\n", root), 2;
-  char **names = NULL;
-  size_t count = 0;
+  if (!dir) return NULL;
+  char **names = malloc(sizeof *names);
+  *count = 0;
   for (struct dirent *e; (e = readdir(dir));) {
     if (e->d_name[0] == '.') continue;
-    names = realloc(names, (count + 1) * sizeof *names);
-    names[count++] = strdup(e->d_name);
+    names = realloc(names, (*count + 1) * sizeof *names);
+    names[(*count)++] = strdup(e->d_name);
   }
   closedir(dir);
-  qsort(names, count, sizeof *names, cmp_str);
+  qsort(names, *count, sizeof *names, cmp_str);
+  return names;
+}
+
+static int summary(const char *root) {
+  size_t count = 0;
+  char **names = list_dir(root, &count);
+  if (!names) return fprintf(stderr, "cannot open %s\n", root), 2;
 
   op_count *ops = NULL;
   int nops = 0, totals[3] = {0}, core_total = 0, core_pass = 0;
@@ -421,17 +429,9 @@ static int suite(const char *root, const char *shard, char **known, int nknown) 
   if (sscanf(shard, "%d/%d", &k, &n) != 2 || k < 1 || k > n) return fprintf(stderr, "bad shard\n"), 2;
   for (int i = 0; i < nknown; i++)
     if (access(known[i], R_OK)) return fprintf(stderr, "cannot read %s\n", known[i]), 2;
-  DIR *dir = opendir(root);
-  if (!dir) return fprintf(stderr, "cannot open %s\n", root), 2;
-  char **names = NULL;
   size_t count = 0;
-  for (struct dirent *e; (e = readdir(dir));) {
-    if (e->d_name[0] == '.') continue;
-    names = realloc(names, (count + 1) * sizeof *names);
-    names[count++] = strdup(e->d_name);
-  }
-  closedir(dir);
-  qsort(names, count, sizeof *names, cmp_str);
+  char **names = list_dir(root, &count);
+  if (!names) return fprintf(stderr, "cannot open %s\n", root), 2;
   int totals[3] = {0}, bad = 0;
   for (size_t i = (size_t)k - 1; i < count; i += (size_t)n) {
     char path[1200], why[WHY] = "";

@@ -7,7 +7,8 @@
 #     with few cycles (LeakSanitizer reports any leak at exit);
 #  2. ThreadSanitizer (build-tsan) over the tests that compile and run models from several
 #     threads at once (unit_concurrency, unit_jit_aot, test_api), about a minute;
-#  3. every libFuzzer target for FUZZ_SECONDS (default 20) each (build-fuzz, clang).
+#  3. the libFuzzer targets of the importers and the checker for FUZZ_SECONDS (default 20)
+#     each (build-fuzz, clang).
 # Any sanitizer report, test failure or fuzzer crash fails the script.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -41,7 +42,7 @@ OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1:suppressions=$root/tools/tsan.su
   ctest --test-dir build-tsan --output-on-failure --timeout 900 \
   -R '^(unit_concurrency|unit_jit_aot|api_models|test_api)$'
 
-for t in onnx tensor dsl compile values; do
+for t in onnx tensor dsl compile values check; do
   tools/fuzz.sh "$t" "$fuzz_seconds"
 done
 echo "ci_hostile: ok"
