@@ -134,4 +134,10 @@ expect 0 "model demo" -- cat "$dir/d.kiln"
 for cmd in compile run dump; do
   expect 0 "$(usage_of "$cmd")" -- "$kiln" "$cmd" --help
 done
+# --version: the library's version (kiln.h's numbers), nothing else after it
+v=$(sed -n 's/^#define KILN_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' \
+  "$root/include/kiln.h" | paste -sd.)
+expect 0 "kiln $v" -- "$kiln" --version
+[[ "$v" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "FAIL: version in kiln.h: '$v'"; failures=$((failures + 1)); }
+expect 1 "unknown command" -- "$kiln" --version extra
 finish

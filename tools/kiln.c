@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 static const char *usage_main =
-    "usage: kiln <command> [options]\n"
+    "usage: kiln <command> [options]        kiln --version\n"
     "\n"
     "commands:\n"
     "  compile MODEL -o OUT     ahead-of-time: a shared library (.so) or object (.o) + header\n"
@@ -309,6 +309,7 @@ int main(int argc, char **argv) {
   install_handlers();
   if (argc < 2) return fprintf(stderr, "%s", usage_main), KILN_ERR_INVALID_ARGUMENT;
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return printf("%s", usage_main), 0;
+  if (!strcmp(argv[1], "--version") && argc == 2) return printf("kiln %s\n", kiln_version()), 0;
   if (!strcmp(argv[1], "compile")) return cmd_compile(argc - 2, argv + 2);
   if (!strcmp(argv[1], "run")) return cmd_run(argc - 2, argv + 2);
   if (!strcmp(argv[1], "dump")) return cmd_dump(argc - 2, argv + 2);
