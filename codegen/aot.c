@@ -378,12 +378,7 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
   if (st) return st;
   bool shared = ends_with(out_path, ".so");
 
-  const char *slash = strrchr(out_path, '/');
-  char *dir = slash ? kiln_fmt("%.*s", (int)(slash - out_path), out_path) : kiln_xstrdup(".");
-  if (!*dir) {
-    free(dir);
-    dir = kiln_xstrdup("/");
-  }
+  char *dir = kiln_dir_of(out_path);
   char *header = kiln_fmt("%s/%s.h", dir, name);
   /* Temporaries: a shared library is linked from an object; an object is the output
    * itself. */

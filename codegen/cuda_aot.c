@@ -131,12 +131,7 @@ kiln_status kiln_cuda_aot_write(const kiln_program *p, const kiln_options *opts,
   kiln_nvrtc_output bin = {0};
   if (!st) st = kiln_nvrtc_compile(source, opts->gpu_arch, &bin, err);
 
-  const char *slash = strrchr(out_path, '/');
-  char *dir = slash ? kiln_fmt("%.*s", (int)(slash - out_path), out_path) : kiln_xstrdup(".");
-  if (!*dir) {
-    free(dir);
-    dir = kiln_xstrdup("/");
-  }
+  char *dir = kiln_dir_of(out_path);
   char *header = kiln_fmt("%s/%s.h", dir, name);
   /* the constants, each at a 64-byte aligned offset */
   int64_t *offsets = kiln_xcalloc((size_t)p->nconsts + 1, sizeof *offsets), total = 0;

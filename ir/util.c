@@ -97,6 +97,12 @@ char *kiln_fmt(const char *fmt, ...) {
   return s;
 }
 
+char *kiln_dir_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return kiln_xstrdup(".");
+  return slash == path ? kiln_xstrdup("/") : kiln_fmt("%.*s", (int)(slash - path), path);
+}
+
 struct kiln_arena_block {
   struct kiln_arena_block *next;
   size_t used, size;

@@ -23,6 +23,8 @@ void *kiln_xcalloc(size_t count, size_t size);
 void *kiln_xrealloc(void *p, size_t n);
 char *kiln_xstrdup(const char *s);
 char *kiln_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* malloc'd */
+/* The folder part of a path: "." when it has none, "/" for a file at the root; malloc'd. */
+char *kiln_dir_of(const char *path);
 /* The bytes of the well-formed UTF-8 character s starts with (1 to 4), or 0 when s does
  * not start one (a stray byte, an overlong form, a surrogate): writers of text formats that
  * must be UTF-8 (JSON, XML) put U+FFFD for such a byte of a name read from a model. */

@@ -47,17 +47,6 @@ static kiln_status import_graph(const void *data, size_t size, const char *path,
   return kiln_onnx_import(data, size, base_dir, g, err);
 }
 
-/* Directory part of path ("." when none), malloc'd. */
-static char *dir_of(const char *path) {
-  const char *slash = strrchr(path, '/');
-  if (!slash) return kiln_xstrdup(".");
-  if (slash == path) return kiln_xstrdup("/");
-  char *d = kiln_xmalloc((size_t)(slash - path) + 1);
-  memcpy(d, path, (size_t)(slash - path));
-  d[slash - path] = 0;
-  return d;
-}
-
 /* Import and run the passes up to `last` (NULL: every pass): the program a code generator
  * consumes. opts is the library's copy (kiln_options_read). */
 static kiln_status build_until(const void *data, size_t size, const char *path,
@@ -84,7 +73,7 @@ static kiln_status read_model(const char *path, void **data, size_t *size, char 
                               kiln_error *err) {
   if (!path) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "model path is NULL");
   kiln_status st = kiln_read_file(path, data, size, err);
-  if (!st) *dir = dir_of(path);
+  if (!st) *dir = kiln_dir_of(path);
   return st;
 }
 

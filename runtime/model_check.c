@@ -85,12 +85,6 @@ static void check_graph(kiln_graph *g, const kiln_options *opts, kiln_check_bind
   r->complete = clean && !d->n && run_passes(g, opts, "lower", NULL, d);
 }
 
-static char *dir_of(const char *path) {
-  const char *slash = strrchr(path, '/');
-  if (!slash) return kiln_xstrdup(".");
-  return slash == path ? kiln_xstrdup("/") : kiln_fmt("%.*s", (int)(slash - path), path);
-}
-
 /* The first problem's code, free dims coming after the import's problems. */
 static kiln_status verdict(const kiln_check_report *r) {
   if (r->diags.n && (r->free_dims_at > 0 || !r->nfree)) return r->diags.items[0].code;
@@ -105,7 +99,7 @@ kiln_status kiln_model_check(const char *path, const kiln_options *opts, kiln_ch
   size_t size = 0;
   kiln_status st = kiln_read_file(path, &data, &size, err);
   if (st) return st;
-  char *dir = dir_of(path);
+  char *dir = kiln_dir_of(path);
   kiln_options o;
   kiln_options_init(&o);
   if (opts) o = *opts;
