@@ -3,7 +3,8 @@
  * a split overshoots the extent. Reductions keep a register accumulator when every
  * reduction loop is inside every spatial loop; when the spatial loops inside the reduction
  * are a small unrolled/vector tile, one register accumulator per tile point (register-tile
- * mode, below); else they accumulate in the output buffer.
+ * mode, below; with reduction loops outside the tile's serial spatial loops too, partial
+ * sums in the output between blocks); else they accumulate in the output buffer.
  * A leading run of parallel loops becomes one range run by kiln_rt_parallel_for. */
 #include "codegen/llvm_emit.h"
 
@@ -34,6 +35,12 @@ struct nest {
   LLVMValueRef *accs;            /* one accumulator per tile point */
   LLVMValueRef base[KILN_MAX_AXES]; /* a tile axis's value at tile point 0 */
   bool reads_out;                /* the stage loads its own output buffer */
+  /* register-tile mode with reduction loops outside the tile's spatial loops (a GEMM's K
+   * split into cache blocks): each visit sums one block into the output, so the first
+   * visit starts from init, later ones from the output, and only the last applies post */
+  bool partial;
+  bool pf;                       /* register-tile mode: the schedule's prefetch applies */
+  LLVMValueRef at_first, at_last; /* i1: the outer reduction loops at their first / last values */
 };
 
 static LLVMValueRef ok(kiln_emit *e) { return LLVMConstNull(e->t_i1); } /* non-NULL = success */
@@ -316,9 +323,63 @@ static void tile_point(nest *n, int64_t pt, bool clamp) {
   }
 }
 
+/* Loads of x that use axis a, each once (by expression identity). */
+static int loads_using(const kiln_expr *x, int a, const kiln_expr **out, int n, int max) {
+  if (!x) return n;
+  if (x->kind == KX_LOAD) {
+    bool uses = false;
+    for (int d = 0; d < x->nidx; d++) uses |= kx_uses_axis(x->idx[d], a);
+    if (uses && n < max) out[n++] = x;
+    return n;
+  }
+  n = loads_using(x->a, a, out, n, max);
+  n = loads_using(x->b, a, out, n, max);
+  return loads_using(x->c, a, out, n, max);
+}
+
+/* The schedule's prefetch (kiln_schedule): the loads that stream along the tile's vector
+ * loop alone, contiguously (a weight panel's rows), prefetched into L2 `prefetch_ahead`
+ * points ahead along the prefetch axis, one line per 64 bytes. Weights streamed from DRAM
+ * then arrive before the FMAs need them instead of stalling each first pass over a panel. */
+static void tile_prefetch(nest *n) {
+  kiln_emit *e = n->e;
+  int a = n->s->sched.prefetch_axis;
+  const kiln_expr *lds[4];
+  int nl = loads_using(n->s->value, a, lds, 0, 4);
+  tile_point(n, 0, n->clamp);
+  LLVMValueRef cur = e->axis[a];
+  LLVMValueRef nxt = LLVMBuildNSWAdd(e->b, cur, i64c(e, n->s->sched.prefetch_ahead), "");
+  e->axis[a] = kiln_emit_intrinsic2(e, "llvm.smin", nxt, i64c(e, n->s->axes[a].extent - 1));
+  for (int i = 0; i < nl; i++) {
+    kiln_emit_memo_reset(e);
+    int64_t span = (int64_t)kiln_dtype_size(e->k->bufs[lds[i]->buf].dtype);
+    bool ok = true;
+    for (int l = n->nt; l < n->sc->nloops; l++) {
+      const kiln_loop *lp = &n->sc->loops[l];
+      bool used = false;
+      for (int d = 0; d < lds[i]->nidx; d++) used |= kx_uses_axis(lds[i]->idx[d], lp->axis);
+      if (!used) continue;
+      if (lp->kind != KILN_LOOP_VECTOR || l != n->sc->nloops - 1) ok = false;
+      else span *= lp->extent;
+    }
+    if (!ok) continue;
+    LLVMValueRef p = kiln_emit_addr(e, lds[i]->buf, lds[i]->idx, lds[i]->nidx);
+    for (int64_t off = 0; p && off < span; off += 64) {
+      LLVMValueRef o = i64c(e, off);
+      LLVMValueRef args[4] = {LLVMBuildGEP2(e->b, e->t_i8, p, &o, 1, ""),
+                              LLVMConstInt(e->t_i32, 0, 0), LLVMConstInt(e->t_i32, 2, 0),
+                              LLVMConstInt(e->t_i32, 1, 0)};
+      kiln_emit_intrinsic(e, "llvm.prefetch", args, 4);
+    }
+  }
+  e->axis[a] = cur;
+  kiln_emit_memo_reset(e);
+}
+
 static LLVMValueRef body_tile_combine(nest *n) {
   kiln_emit *e = n->e;
   LLVMTypeRef t = kiln_emit_reg_type(e, n->s->value->dtype);
+  if (n->pf) tile_prefetch(n);
   for (int64_t pt = 0; pt < n->npoints; pt++) {
     tile_point(n, pt, n->clamp);
     LLVMValueRef v = kiln_emit_expr(e, n->s->value);
@@ -331,19 +392,64 @@ static LLVMValueRef body_tile_combine(nest *n) {
   return ok(e);
 }
 
+static LLVMValueRef tile_init(nest *n, bool resume);
+static LLVMValueRef tile_store(nest *n, bool raw);
+
 /* init, the reduction loops, post and store: the fast version or (clamp) the tail one */
 static LLVMValueRef tile_version(nest *n, bool clamp) {
   kiln_emit *e = n->e;
   n->clamp = clamp;
-  for (int64_t pt = 0; pt < n->npoints; pt++) {
-    tile_point(n, pt, clamp);
-    LLVMValueRef init = init_value(n);
-    if (!init) return NULL;
-    LLVMBuildStore(e->b, init, n->accs[pt]);
+  if (!n->partial) {
+    if (!tile_init(n, false)) return NULL;
+  } else { /* the first block starts from init, the others from what they stored */
+    LLVMBasicBlockRef from_init = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.init");
+    LLVMBasicBlockRef from_out = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.resume");
+    LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.go");
+    LLVMBuildCondBr(e->b, n->at_first, from_init, from_out);
+    LLVMPositionBuilderAtEnd(e->b, from_init);
+    if (!tile_init(n, false)) return NULL;
+    LLVMBuildBr(e->b, go);
+    LLVMPositionBuilderAtEnd(e->b, from_out);
+    if (!tile_init(n, true)) return NULL;
+    LLVMBuildBr(e->b, go);
+    LLVMPositionBuilderAtEnd(e->b, go);
   }
   if (!n->empty_reduce && !emit_loops(n, n->p, n->nt, body_tile_combine)) return NULL;
   for (int a = 0; a < n->s->naxes; a++) /* loop values do not outlive their loops */
     if (n->s->axes[a].reduce && n->last[a] >= 0) e->axis[a] = NULL;
+  if (!n->partial) return tile_store(n, false);
+  LLVMBasicBlockRef fin = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.post");
+  LLVMBasicBlockRef mid = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.partial");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.stored");
+  LLVMBuildCondBr(e->b, n->at_last, fin, mid);
+  LLVMPositionBuilderAtEnd(e->b, fin);
+  if (!tile_store(n, false)) return NULL;
+  LLVMBuildBr(e->b, done);
+  LLVMPositionBuilderAtEnd(e->b, mid);
+  if (!tile_store(n, true)) return NULL;
+  LLVMBuildBr(e->b, done);
+  LLVMPositionBuilderAtEnd(e->b, done);
+  return ok(e);
+}
+
+/* The tile's accumulators from init, or (resume) from the partial sums in the output. */
+static LLVMValueRef tile_init(nest *n, bool resume) {
+  kiln_emit *e = n->e;
+  for (int64_t pt = 0; pt < n->npoints; pt++) {
+    tile_point(n, pt, n->clamp);
+    LLVMValueRef init = resume ? out_ptr(n) : init_value(n);
+    if (init && resume) init = kiln_emit_load_elem(e, n->s->value->dtype, init);
+    if (!init) return NULL;
+    LLVMBuildStore(e->b, init, n->accs[pt]);
+  }
+  return ok(e);
+}
+
+/* post(acc) of every point into the output, or (raw) the partial sums themselves; the tail
+ * version skips the points past the extent. */
+static LLVMValueRef tile_store(nest *n, bool raw) {
+  kiln_emit *e = n->e;
+  bool clamp = n->clamp;
   LLVMTypeRef t = kiln_emit_reg_type(e, n->s->value->dtype);
   for (int64_t pt = 0; pt < n->npoints; pt++) {
     tile_point(n, pt, false);
@@ -356,7 +462,14 @@ static LLVMValueRef tile_version(nest *n, bool clamp) {
       LLVMBuildCondBr(e->b, c, in, skip);
       LLVMPositionBuilderAtEnd(e->b, in);
     }
-    if (!store_post(n, LLVMBuildLoad2(e->b, t, n->accs[pt], ""))) return NULL;
+    LLVMValueRef acc = LLVMBuildLoad2(e->b, t, n->accs[pt], "");
+    if (raw) {
+      LLVMValueRef p = out_ptr(n);
+      if (!p) return NULL;
+      kiln_emit_store_elem(e, n->s->value->dtype, acc, p);
+    } else if (!store_post(n, acc)) {
+      return NULL;
+    }
     if (skip) {
       LLVMBuildBr(e->b, skip);
       LLVMPositionBuilderAtEnd(e->b, skip);
@@ -370,6 +483,15 @@ static LLVMValueRef tile_version(nest *n, bool clamp) {
 static LLVMValueRef body_tile(nest *n) {
   kiln_emit *e = n->e;
   LLVMValueRef full = NULL;
+  n->at_first = n->at_last = LLVMConstInt(e->t_i1, 1, 0);
+  for (int l = 0; n->partial && l < n->p; l++) {
+    const kiln_loop *lp = &n->sc->loops[l];
+    if (!n->s->axes[lp->axis].reduce) continue;
+    LLVMValueRef f = LLVMBuildICmp(e->b, LLVMIntEQ, e->lv[l], i64c(e, 0), "");
+    LLVMValueRef z = LLVMBuildICmp(e->b, LLVMIntEQ, e->lv[l], i64c(e, lp->extent - 1), "");
+    n->at_first = LLVMBuildAnd(e->b, n->at_first, f, "");
+    n->at_last = LLVMBuildAnd(e->b, n->at_last, z, "");
+  }
   for (int a = 0; a < n->s->naxes; a++) {
     n->base[a] = NULL;
     if (n->last[a] < n->nt) continue; /* not a tile axis */
@@ -393,7 +515,7 @@ static LLVMValueRef body_tile(nest *n) {
     bool finest = true;
     for (int l = 0; l < n->nt; l++)
       if (n->sc->loops[l].axis == a && n->sc->loops[l].stride <= hi) finest = false;
-    if (top >= 0 && !n->reads_out && finest) {
+    if (top >= 0 && !n->reads_out && !n->partial && finest) {
       /* a tail tile moves back to end at the extent: it recomputes (and stores again, with
        * the same values) points of the tile before, but keeps the fast, vectorized code
        * where clamped axes would leave scalar code */
@@ -642,8 +764,30 @@ kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s) {
   if (n.memory && tile_fits(s, p, &tsc, &n.nt, &n.npoints)) {
     n.memory = false;
     n.tile = true;
-    n.accs = kiln_xmalloc(sizeof(LLVMValueRef) * (size_t)n.npoints);
+  } else if (n.memory && !n.reads_out && !n.empty_reduce &&
+             s->value->dtype == e->k->bufs[s->out_buf].dtype) {
+    /* spatial loops between reduction loops: a register tile over the reduction loops
+     * after the last spatial loop that is not part of a tile, in partial sums */
+    int q = -1, p2 = nl;
+    for (int l = 0; l < nl; l++) {
+      const kiln_loop *lp = &s->sched.loops[l];
+      if (!s->axes[lp->axis].reduce && lp->kind != KILN_LOOP_UNROLL && lp->kind != KILN_LOOP_VECTOR)
+        q = l;
+    }
+    for (int l = q + 1; l < nl && p2 == nl; l++)
+      if (s->axes[s->sched.loops[l].axis].reduce) p2 = l;
+    if (p2 < nl && tile_fits(s, p2, &tsc, &n.nt, &n.npoints)) {
+      n.memory = false;
+      n.tile = n.partial = true;
+      n.p = p2;
+    }
   }
+  if (n.tile) n.accs = kiln_xmalloc(sizeof(LLVMValueRef) * (size_t)n.npoints);
+  /* along an axis the tile's loops do not walk: each step's slice, not the tile's points */
+  n.pf = n.tile && s->sched.prefetch_ahead > 0 && s->sched.prefetch_axis >= 0 &&
+         s->sched.prefetch_axis < s->naxes;
+  for (int l = n.nt; n.pf && l < tsc.nloops; l++)
+    if (tsc.loops[l].axis == s->sched.prefetch_axis) n.pf = false;
 
   LLVMValueRef r = ok(e);
   if (n.memory) {

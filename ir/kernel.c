@@ -223,6 +223,8 @@ bool kx_uses_axis(const kiln_expr *e, int a) {
 void kiln_schedule_default(kiln_stage *s) {
   /* spatial axes outside, reductions inside, each in declaration order */
   s->sched.nloops = 0;
+  s->sched.prefetch_axis = 0;
+  s->sched.prefetch_ahead = 0;
   for (int pass = 0; pass < 2; pass++)
     for (int a = 0; a < s->naxes; a++)
       if (s->axes[a].reduce == (pass == 1))

@@ -138,7 +138,12 @@ typedef struct kiln_loop {
 
 typedef struct kiln_schedule {
   int nloops;
+  /* A CPU cache hint (ignored where it cannot apply): with prefetch_ahead > 0, a register
+   * tile prefetches the operands that stream along its vector loop prefetch_ahead points
+   * ahead along axis prefetch_axis (a reduction: the slice of a weight panel it reads soon) */
+  int prefetch_axis;
   kiln_loop loops[KILN_MAX_LOOPS];
+  int64_t prefetch_ahead;
 } kiln_schedule;
 
 /* A schedule as a recipe (ir/schedule.h): transformations of the stage's default nest, in
@@ -152,13 +157,15 @@ typedef enum kiln_sched_op {
   KS_PARALLEL, /* loops 0 .. loop run in parallel (spatial loops only) */
   KS_SERIAL,   /* loop runs as a plain loop again */
   KS_BLOCK,    /* loops 0 .. loop are bound to GPU blocks (spatial loops only) */
-  KS_THREAD    /* loop is bound to GPU threads (right after the block loops) */
+  KS_THREAD,   /* loop is bound to GPU threads (right after the block loops) */
+  KS_PREFETCH  /* prefetch arg iterations of loop ahead along its axis (kiln_schedule) */
 } kiln_sched_op;
 
 typedef struct kiln_sched_step {
   kiln_sched_op op;
   int loop;    /* position in the loop list when the step is applied */
-  int64_t arg; /* KS_SPLIT: the inner extent; KS_MOVE: the new position */
+  int64_t arg; /* KS_SPLIT: the inner extent; KS_MOVE: the new position; KS_PREFETCH: the
+                * distance in iterations */
 } kiln_sched_step;
 
 #define KILN_MAX_RECIPE 64

@@ -123,6 +123,8 @@ void kiln_schedule_print(const kiln_schedule *sc, FILE *out) {
     fprintf(out, ":%" PRId64, lp->extent);
     if (lp->kind != KILN_LOOP_SERIAL) fprintf(out, "(%s)", loop_kind(lp->kind));
   }
+  if (sc->prefetch_ahead > 0)
+    fprintf(out, " prefetch(a%d+%" PRId64 ")", sc->prefetch_axis, sc->prefetch_ahead);
 }
 
 void kiln_kernel_print(const kiln_kernel *k, FILE *out) {

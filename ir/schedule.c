@@ -4,11 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const NAMES[] = {"split", "move", "vector", "unroll", "parallel", "serial",
-                                     "block",  "thread"};
+static const char *const NAMES[] = {"split", "move",  "vector", "unroll",  "parallel",
+                                     "serial", "block", "thread", "prefetch"};
 #define NOPS (int)(sizeof NAMES / sizeof NAMES[0])
 
-static bool takes_arg(kiln_sched_op op) { return op == KS_SPLIT || op == KS_MOVE; }
+static bool takes_arg(kiln_sched_op op) {
+  return op == KS_SPLIT || op == KS_MOVE || op == KS_PREFETCH;
+}
 
 bool kiln_recipe_add(kiln_recipe *r, kiln_sched_op op, int loop, int64_t arg) {
   if (r->nsteps >= KILN_MAX_RECIPE) return false;
@@ -64,6 +66,15 @@ static bool step(kiln_schedule *sc, const kiln_sched_step *st, char *why, size_t
     for (int i = 0; i <= l; i++) sc->loops[i].kind = KILN_LOOP_BLOCK;
     return true;
   case KS_THREAD: lp->kind = KILN_LOOP_THREAD; return true;
+  case KS_PREFETCH:
+    if (st->arg < 1 || st->arg > lp->extent) {
+      snprintf(why, n, "cannot prefetch %lld iterations ahead in a loop of extent %lld",
+               (long long)st->arg, (long long)lp->extent);
+      return false;
+    }
+    sc->prefetch_axis = lp->axis;
+    sc->prefetch_ahead = st->arg * lp->stride;
+    return true;
   }
   snprintf(why, n, "unknown step %d", (int)st->op);
   return false;
@@ -150,9 +161,21 @@ bool kiln_recipe_for(const kiln_stage *s, const kiln_schedule *target, kiln_reci
         !kiln_recipe_add(r, op, i, 0))
       return false;
   }
+  /* the prefetch distance, in iterations of the axis's innermost loop */
+  if (target->prefetch_ahead > 0) {
+    int l = -1;
+    for (int i = 0; i < target->nloops; i++)
+      if (target->loops[i].axis == target->prefetch_axis) l = i;
+    if (l < 0 || target->prefetch_ahead % target->loops[l].stride ||
+        !kiln_recipe_add(r, KS_PREFETCH, l, target->prefetch_ahead / target->loops[l].stride))
+      return false;
+  }
   /* the recipe must give exactly the target, legally */
   kiln_error err = {0};
-  if (kiln_schedule_apply(&t, r, &err) || t.sched.nloops != target->nloops) return false;
+  if (kiln_schedule_apply(&t, r, &err) || t.sched.nloops != target->nloops ||
+      t.sched.prefetch_ahead != target->prefetch_ahead ||
+      (target->prefetch_ahead > 0 && t.sched.prefetch_axis != target->prefetch_axis))
+    return false;
   for (int i = 0; i < target->nloops; i++) {
     const kiln_loop *x = &t.sched.loops[i], *y = &target->loops[i];
     if (x->axis != y->axis || x->stride != y->stride || x->extent != y->extent ||

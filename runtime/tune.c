@@ -6,7 +6,8 @@
  * records as starting points (a resumed search). The search time left after reserving
  * the final compile is then divided among kernels in proportion to their shares, largest
  * first; for each, candidates are edits of the best recipes so far (a split factor
- * changed or added, a loop moved, unroll/vector/parallel toggled, a step removed), each
+ * changed or added, a loop moved, unroll/vector/parallel toggled, a prefetch distance
+ * set, a step removed), each
  * checked by kiln_schedule_apply before anything is compiled, deduplicated by the loop
  * nests they give, compiled, run once, compared with the default outputs (a tolerance
  * for floats, exact otherwise; a mismatch is dropped and counted), and timed (a warm-up,
@@ -175,6 +176,10 @@ static uint64_t nest_hash(const kiln_kernel *k, int s, const kiln_schedule *sche
       int64_t v[4] = {lp->axis, lp->stride, lp->extent, lp->kind};
       h = fnv(h, v, sizeof v);
     }
+    if (sc->prefetch_ahead > 0) {
+      int64_t v[2] = {sc->prefetch_axis, sc->prefetch_ahead};
+      h = fnv(h, v, sizeof v);
+    }
     h = fnv(h, "|", 1);
   }
   return h;
@@ -207,7 +212,7 @@ static bool too_unrolled(const kiln_schedule *sc) {
 static bool edit(tuner *T, kiln_recipe *r, const kiln_schedule *sc) {
   int nl = sc->nloops, l = (int)(rnd(T) % (uint32_t)nl);
   int64_t f = FACTORS[rnd(T) % NFACTORS];
-  switch (rnd(T) % 7) {
+  switch (rnd(T) % 8) {
   case 0: { /* another split factor */
     int splits[KILN_MAX_RECIPE], n = 0;
     for (int i = 0; i < r->nsteps; i++)
@@ -237,6 +242,8 @@ static bool edit(tuner *T, kiln_recipe *r, const kiln_schedule *sc) {
       return false;
     }
     return kiln_recipe_add(r, KS_PARALLEL, l < 3 ? l : l % 3, 0);
+  case 6: /* prefetch along loop l, f iterations ahead (a later step replaces an earlier) */
+    return f <= sc->loops[l].extent && kiln_recipe_add(r, KS_PREFETCH, l, f);
   default: {
     if (!r->nsteps) return false;
     int i = (int)(rnd(T) % (uint32_t)r->nsteps);

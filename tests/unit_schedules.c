@@ -43,6 +43,8 @@ static const char *const TESTS[] = {
 
 static uint32_t rng = 20261201;
 static int kept, rejected; /* recipe steps accepted and refused: the test is not vacuous */
+static int blocked;        /* register tiles given blocked reductions (block_reduction) */
+static bool block_trial;   /* this trial blocks reductions instead of random recipes */
 static int64_t rnd(int64_t lo, int64_t hi) { /* in [lo, hi] */
   rng = rng * 1664525u + 1013904223u;
   return lo + (int64_t)((rng >> 8) % (uint32_t)(hi - lo + 1));
@@ -57,10 +59,11 @@ static void randomize_stage(kiln_stage *s) {
     kiln_schedule before = s->sched;
     int nloops = s->sched.nloops;
     if (nloops == 0) return;
-    kiln_sched_op op = (kiln_sched_op)rnd(0, KS_THREAD);
+    kiln_sched_op op = (kiln_sched_op)rnd(0, KS_PREFETCH);
     int loop = (int)rnd(0, nloops - 1);
     int64_t arg = op == KS_SPLIT ? rnd(2, s->sched.loops[loop].extent + 1)
-                  : op == KS_MOVE ? rnd(0, nloops - 1) : 0;
+                  : op == KS_MOVE ? rnd(0, nloops - 1)
+                  : op == KS_PREFETCH ? rnd(0, s->sched.loops[loop].extent) : 0;
     if (op == KS_VECTOR) loop = nloops - 1;
     kiln_recipe_add(&r, op, loop, arg);
     kiln_error err = {0};
@@ -74,6 +77,27 @@ static void randomize_stage(kiln_stage *s) {
   }
 }
 
+/* A register tile (the default schedule of a GEMM-like stage) with its reduction split in
+ * two blocks, the outer one moved outside the innermost serial spatial loop, so the tile
+ * sums each block into the output (codegen's partial sums), and a prefetch one step ahead
+ * along the inner block; stages without a tile are left alone. */
+static void block_reduction(kiln_stage *s) {
+  const kiln_schedule *sc = &s->sched;
+  int q = -1, r = -1;
+  for (int l = 0; l < sc->nloops; l++) {
+    bool red = s->axes[sc->loops[l].axis].reduce;
+    if (!red && sc->loops[l].kind == KILN_LOOP_SERIAL && r < 0) q = l;
+    if (red && r < 0 && q >= 0 && sc->loops[l].extent >= 3) r = l;
+  }
+  if (q < 0 || r < 0) return;
+  kiln_recipe rec = s->recipe;
+  kiln_recipe_add(&rec, KS_SPLIT, r, (sc->loops[r].extent + 1) / 2);
+  kiln_recipe_add(&rec, KS_MOVE, r, q);
+  kiln_recipe_add(&rec, KS_PREFETCH, r + 1, 1);
+  kiln_error err = {0};
+  if (!kiln_schedule_apply(s, &rec, &err)) blocked++;
+}
+
 static void randomize(kiln_steps *steps) {
   for (int i = 0; i < steps->n; i++) {
     kiln_step *st = &steps->steps[i];
@@ -82,7 +106,9 @@ static void randomize(kiln_steps *steps) {
       randomize(st->else_steps);
       continue;
     }
-    for (int j = 0; j < st->kernel->nstages; j++) randomize_stage(&st->kernel->stages[j]);
+    for (int j = 0; j < st->kernel->nstages; j++)
+      if (block_trial) block_reduction(&st->kernel->stages[j]);
+      else randomize_stage(&st->kernel->stages[j]);
   }
 }
 
@@ -184,6 +210,7 @@ static int run_trial(const node_test *t, int trial, char *why, size_t n) {
              t->ninputs, t->noutputs);
     goto done;
   }
+  block_trial = trial == 1;
   if (trial > 0) randomize(&p->main); /* trial 0: the default schedules */
   if (kiln_jit_compile(p, &opts, &jit, &fn, &err)) goto done;
   ok = run_compare(t, p, fn, why, n);
@@ -267,7 +294,8 @@ int main(void) {
     }
     node_test_free(&t);
   }
-  printf("%d schedule steps applied, %d refused\n", kept, rejected);
-  CHECK(kept > 500 && rejected > 50);
+  printf("%d schedule steps applied, %d refused, %d blocked reductions\n", kept, rejected,
+         blocked);
+  CHECK(kept > 500 && rejected > 50 && blocked > 0);
   return check_report();
 }
