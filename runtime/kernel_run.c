@@ -28,6 +28,7 @@ struct kiln_kernel_runner {
   void *outs[KILN_MAX_BUFS];
   uint8_t *arena;
   int64_t check_offset;  /* of the check record in arena, -1: none */
+  bool cold;             /* evict the constants before each timed run */
 };
 
 static uint32_t next(uint32_t *s) {
@@ -131,6 +132,20 @@ kiln_status kiln_kernel_runner_run(kiln_kernel_runner *r, kiln_error *err) {
   return st ? st : kiln_fail(err, (kiln_status)rc, "kernel '%s' failed (status %d)", r->k->name, rc);
 }
 
+void kiln_kernel_runner_set_cold(kiln_kernel_runner *r, bool cold) { r->cold = cold; }
+
+static void evict_consts(const kiln_kernel_runner *r) {
+#if defined(__x86_64__) || defined(__i386__)
+  for (int i = 0; i < r->alone->nconsts; i++) {
+    const char *p = r->alone->consts[i].data;
+    for (int64_t o = 0; p && o < r->alone->consts[i].bytes; o += 64) __builtin_ia32_clflush(p + o);
+  }
+  __builtin_ia32_mfence();
+#else
+  (void)r;
+#endif
+}
+
 kiln_status kiln_kernel_runner_time(kiln_kernel_runner *r, int repeat, double *median_ns,
                                     kiln_error *err) {
   if (repeat < 1) repeat = 1;
@@ -138,6 +153,7 @@ kiln_status kiln_kernel_runner_time(kiln_kernel_runner *r, int repeat, double *m
   double *t = kiln_xmalloc(sizeof(double) * (size_t)repeat);
   kiln_status st = KILN_OK;
   for (int i = 0; i < repeat && !st; i++) {
+    if (r->cold) evict_consts(r);
     int64_t t0 = kiln_rt_clock_ns();
     st = kiln_kernel_runner_run(r, err);
     t[i] = (double)(kiln_rt_clock_ns() - t0);

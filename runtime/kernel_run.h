@@ -16,6 +16,10 @@ kiln_status kiln_kernel_runner_new(const kiln_program *p, kiln_kernel *k,
                                    kiln_kernel_runner **out, kiln_error *err);
 /* One run; fails with the kernel's check status (an index out of range...). */
 kiln_status kiln_kernel_runner_run(kiln_kernel_runner *r, kiln_error *err);
+/* With cold set, every timed run starts with the kernel's constants (its weights) evicted
+ * from the caches, as in a model whose weights exceed the last-level cache and so come
+ * from memory at each inference (x86 only; elsewhere nothing is evicted). */
+void kiln_kernel_runner_set_cold(kiln_kernel_runner *r, bool cold);
 /* Median nanoseconds of `repeat` runs after one warm-up run. */
 kiln_status kiln_kernel_runner_time(kiln_kernel_runner *r, int repeat, double *median_ns,
                                     kiln_error *err);

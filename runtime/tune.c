@@ -64,7 +64,28 @@ typedef struct tuner {
   unique *u;
   int ncandidates;          /* for corrupt_every */
   int done;                 /* kernels whose search is over */
+  bool cold;                /* the weights exceed the last-level cache: time kernels with
+                             * theirs evicted, as the model runs them */
 } tuner;
+
+/* The last-level cache of CPU 0 (Linux sysfs); 32 MiB where it cannot be read. */
+static int64_t last_level_cache_bytes(void) {
+  int64_t best = 0;
+  for (int i = 0; i < 8; i++) {
+    char path[96];
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+    FILE *f = fopen(path, "r");
+    if (!f) break;
+    long long v = 0;
+    char unit = 0;
+    if (fscanf(f, "%lld%c", &v, &unit) >= 1) {
+      int64_t b = unit == 'K' ? v << 10 : unit == 'M' ? v << 20 : unit == 'G' ? v << 30 : v;
+      if (b > best) best = b;
+    }
+    fclose(f);
+  }
+  return best > 0 ? best : INT64_C(32) << 20;
+}
 
 static double elapsed(const tuner *T) { return (double)(kiln_rt_clock_ns() - T->t0) / 1e9; }
 
@@ -122,6 +143,7 @@ static kiln_status measure(tuner *T, unique *u, mode m, double limit_ns, double 
   *wrong = false;
   kiln_rt_set_num_threads(T->opts.num_threads); /* kiln_run resets it */
   kiln_status st = kiln_kernel_runner_new(T->p, k, &T->opts, T->t->seed, &r, err);
+  if (!st) kiln_kernel_runner_set_cold(r, T->cold);
   int64_t t0 = kiln_rt_clock_ns();
   if (!st) st = kiln_kernel_runner_run(r, err);
   double first = (double)(kiln_rt_clock_ns() - t0);
@@ -647,6 +669,10 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   /* the kernels, before instrumentation (what the tune pass hashes), in the same order */
   if (!st) st = kiln_program_from_file(path, &T.opts, "schedule", &T.p, err);
   if (!st) {
+    int64_t weights = 0;
+    for (int i = 0; i < T.p->nconsts; i++) weights += T.p->consts[i].bytes;
+    T.cold = weights > last_level_cache_bytes();
+    res->cold_weights = T.cold;
     group_kernels(&T, kernel_ns, nk);
     kiln_check_instrument(T.p, false);
     assign_shards(res->kernels, T.nunique, t->nshards > 0 ? t->nshards : 1);

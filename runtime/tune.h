@@ -58,6 +58,8 @@ typedef struct kiln_tune_result {
                                   to the output's largest magnitude */
   int candidates, refused, wrong, records_read, records_written;
   double elapsed_s;
+  bool cold_weights;           /* kernels were timed with their weights evicted (the
+                                  model's exceed the last-level cache) */
 } kiln_tune_result;
 
 /* Tunes the model at path compiled with opts (threads: opts->num_threads, else the

@@ -86,6 +86,9 @@ static void print_table(const char *model, const char *log, const cli_args *a,
   }
   printf("\ncandidates measured %d, refused by the schedule check %d (never measured), "
          "wrong outputs %d (dropped)\n", r->candidates, r->refused, r->wrong);
+  if (r->cold_weights)
+    printf("the model's weights exceed the last-level cache: kernels were timed with theirs "
+           "evicted from the caches, as the model runs them\n");
   printf("log %s: %d records read, %d written\n", log, r->records_read, r->records_written);
   if (r->untuned_ms > 0 && r->tuned_ms > 0)
     printf("end-to-end: untuned %.3f ms, tuned %.3f ms (%.2fx); outputs agree within %.2g "
