@@ -199,14 +199,16 @@ void cli_note_random_inputs(const cli_args *a, const cli_inputs *in) {
               "seed %u)\n", in->graph_names[i], a->inputs_dir, a->seed);
 }
 
-void **cli_alloc_outputs(const kiln_model *m) {
-  int n = kiln_num_outputs(m);
+kiln_tensor_info *cli_infos(const kiln_model *m, bool outputs) {
+  int n = outputs ? kiln_num_outputs(m) : kiln_num_inputs(m);
+  kiln_tensor_info *infos = kiln_xcalloc((size_t)n + 1, sizeof *infos);
+  for (int i = 0; i < n; i++) (outputs ? kiln_output_info : kiln_input_info)(m, i, &infos[i]);
+  return infos;
+}
+
+void **cli_alloc_outputs(const kiln_tensor_info *infos, int n) {
   void **outs = kiln_xcalloc((size_t)n + 1, sizeof(void *));
-  for (int i = 0; i < n; i++) {
-    kiln_tensor_info info;
-    kiln_output_info(m, i, &info);
-    outs[i] = kiln_xcalloc(1, info.bytes ? info.bytes : 1);
-  }
+  for (int i = 0; i < n; i++) outs[i] = kiln_xcalloc(1, infos[i].bytes ? infos[i].bytes : 1);
   return outs;
 }
 
