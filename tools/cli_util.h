@@ -84,7 +84,9 @@ const cli_input_file *cli_input_file_for(const cli_inputs *in, const char *name)
  * unbound, adds to err's message the --shape options that bind them (the library's
  * message speaks to a library caller, of kiln_options.shapes). */
 void cli_hint_unbound(const char *model, const kiln_options *opts, kiln_error *err);
-/* Compiles with free dims bound from the given inputs; when shapes depend on an input's
+/* When stderr is a terminal, has the compiles with opts show their steps on it. */
+void cli_show_progress(kiln_options *opts);
+/* Compiles with free dims bound from the given inputs (showing progress); when shapes depend on an input's
  * value, compiles again with the given integer inputs fixed as constants. */
 kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_error *err);
 /* Points in->data at the files' tensors (checked against the compiled model's inputs,

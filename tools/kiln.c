@@ -47,7 +47,8 @@ static const char *usage_main =
     "kiln_status code of the failure (1 bad arguments, 2 missing file, 3 invalid model,\n"
     "4 unsupported op, 5 shape error, 6 limit, 7 out of memory, 8 I/O, 9 codegen, 10 internal,\n"
     "11 invalid input value: an index out of range...).\n"
-    "SIGINT, SIGTERM, SIGHUP and SIGQUIT end kiln by that signal, leaving no temporary files.\n";
+    "SIGINT, SIGTERM, SIGHUP and SIGQUIT end kiln by that signal, leaving no temporary files.\n"
+    "When stderr is a terminal, compiles show each step (pass, codegen) on one line there.\n";
 
 static const char *usage_compile =
     "usage: kiln compile MODEL -o OUT [--name NAME] [--shape IN=DxDx..]... [--cpu CPU]\n"
@@ -144,6 +145,7 @@ static int cmd_compile(int argc, char **argv) {
   if (rc >= 0) return rc;
   kiln_options opts = {.struct_size = sizeof opts};
   cli_fill_options(&a, &opts);
+  cli_show_progress(&opts);
   kiln_status st = kiln_compile_aot(a.model, &opts, a.out, a.name ? a.name : "model", &err);
   if (st) cli_hint_unbound(a.model, &opts, &err);
   cli_args_free(&a);
