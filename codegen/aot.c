@@ -350,7 +350,8 @@ static void export_only(LLVMModuleRef m, const char *name) {
 }
 
 /* own_runtime: the object defines its parallel-for (on OpenMP, aot_runtime.c); else it
- * leaves kiln_rt_parallel_for to be linked from libkiln_rt_aot.a (link_shared). */
+ * leaves kiln_rt_parallel_for to be linked from libkiln_rt_aot.a (link_shared), whose
+ * thread count <name>_set_num_threads sets. */
 static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
                                const char *name, const char *obj_path, bool own_runtime,
                                kiln_error *err) {

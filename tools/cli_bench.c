@@ -62,7 +62,7 @@ static kiln_status time_kernels(const kiln_model *m, cli_inputs *in, void **outs
 }
 
 kiln_status cli_time_model(const cli_model *m, cli_inputs *in, void **outs, int repeat,
-                              double *ms, kiln_error *err) {
+                           double *ms, kiln_error *err) {
   double *t = calloc((size_t)repeat, sizeof *t);
   kiln_status st = KILN_OK;
   for (int r = -1; r < repeat && !st; r++) {
