@@ -85,62 +85,81 @@ static LLVMValueRef pointer_array(LLVMBuilderRef b, LLVMValueRef fn, int first, 
   return a;
 }
 
-/* int <name>_run(ptr in..., ptr out..., ptr workspace): calls the entry, allocating the
- * arena with aligned_alloc when the caller passes no workspace; returns the entry's status
- * (a kiln_status code), or KILN_ERR_OUT_OF_MEMORY when that allocation fails. */
-static void add_wrapper(LLVMModuleRef m, const kiln_program *p, const char *run_name,
-                        LLVMValueRef entry) {
+/* The body of a run function whose inputs and outputs are the pointer arrays ins and outs:
+ * calls the entry, allocating the arena with aligned_alloc when the caller passes no
+ * workspace ws; returns the entry's status (a kiln_status code), or KILN_ERR_OUT_OF_MEMORY
+ * when that allocation fails. */
+static void build_run(LLVMBuilderRef b, LLVMModuleRef m, const kiln_program *p, LLVMValueRef fn,
+                      LLVMValueRef entry, LLVMValueRef ins, LLVMValueRef outs, LLVMValueRef ws,
+                      LLVMValueRef consts) {
   LLVMContextRef ctx = LLVMGetModuleContext(m);
   LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
   LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx), i64 = LLVMInt64TypeInContext(ctx);
   LLVMTypeRef vd = LLVMVoidTypeInContext(ctx);
+  LLVMTypeRef entry_ty = LLVMFunctionType(i32, (LLVMTypeRef[]){ptr, ptr, ptr, ptr}, 4, 0);
+  if (p->arena_bytes <= 0) {
+    LLVMBuildRet(b, LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, ws, consts}, 4, ""));
+    return;
+  }
+  LLVMBasicBlockRef given = LLVMAppendBasicBlockInContext(ctx, fn, "given");
+  LLVMBasicBlockRef alloc = LLVMAppendBasicBlockInContext(ctx, fn, "alloc");
+  LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(ctx, fn, "run");
+  LLVMBasicBlockRef oom = LLVMAppendBasicBlockInContext(ctx, fn, "oom");
+  LLVMBuildCondBr(b, LLVMBuildIsNull(b, ws, ""), alloc, given);
+
+  LLVMPositionBuilderAtEnd(b, given);
+  LLVMBuildRet(b, LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, ws, consts}, 4, ""));
+
+  LLVMPositionBuilderAtEnd(b, alloc);
+  LLVMTypeRef aa_ty = LLVMFunctionType(ptr, (LLVMTypeRef[]){i64, i64}, 2, 0);
+  LLVMValueRef aa = LLVMGetNamedFunction(m, "aligned_alloc");
+  if (!aa) aa = LLVMAddFunction(m, "aligned_alloc", aa_ty);
+  uint64_t size = ((uint64_t)p->arena_bytes + 63) & ~(uint64_t)63; /* a multiple of 64 */
+  LLVMValueRef mem = LLVMBuildCall2(
+      b, aa_ty, aa, (LLVMValueRef[]){LLVMConstInt(i64, 64, 0), LLVMConstInt(i64, size, 0)},
+      2, "arena");
+  LLVMBuildCondBr(b, LLVMBuildIsNull(b, mem, ""), oom, run);
+
+  LLVMPositionBuilderAtEnd(b, run);
+  LLVMValueRef st = LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, mem, consts}, 4, "");
+  LLVMTypeRef free_ty = LLVMFunctionType(vd, (LLVMTypeRef[]){ptr}, 1, 0);
+  LLVMValueRef fr = LLVMGetNamedFunction(m, "free");
+  if (!fr) fr = LLVMAddFunction(m, "free", free_ty);
+  LLVMBuildCall2(b, free_ty, fr, (LLVMValueRef[]){mem}, 1, "");
+  LLVMBuildRet(b, st);
+
+  LLVMPositionBuilderAtEnd(b, oom);
+  LLVMBuildRet(b, LLVMConstInt(i32, KILN_ERR_OUT_OF_MEMORY, 0));
+}
+
+/* int <name>_run(ptr in..., ptr out..., ptr workspace), the header's typed entry, and
+ * int <name>_run_arrays(ptr inputs, ptr outputs, ptr workspace), the same taking arrays of
+ * pointers, which a caller that knows the model from its manifest alone can call. */
+static void add_wrappers(LLVMModuleRef m, const kiln_program *p, const char *name,
+                         LLVMValueRef entry) {
+  LLVMContextRef ctx = LLVMGetModuleContext(m);
+  LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
+  LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx), i64 = LLVMInt64TypeInContext(ctx);
   int nparams = p->ninputs + p->noutputs + 1;
   LLVMTypeRef *params = kiln_xcalloc((size_t)nparams, sizeof *params);
   for (int i = 0; i < nparams; i++) params[i] = ptr;
+  char *run_name = kiln_fmt("%s_run", name), *arrays_name = kiln_fmt("%s_run_arrays", name);
   LLVMValueRef fn = LLVMAddFunction(m, run_name, LLVMFunctionType(i32, params, (unsigned)nparams, 0));
+  LLVMValueRef fa = LLVMAddFunction(m, arrays_name, LLVMFunctionType(i32, params, 3, 0));
   free(params);
-  LLVMTypeRef entry_ty = LLVMFunctionType(i32, (LLVMTypeRef[]){ptr, ptr, ptr, ptr}, 4, 0);
+  free(run_name);
+  free(arrays_name);
+  LLVMValueRef consts = const_table(m, p);
 
   LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
   LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, fn, "entry"));
   LLVMValueRef ins = pointer_array(b, fn, 0, p->ninputs, ptr, i64, "inputs");
   LLVMValueRef outs = pointer_array(b, fn, p->ninputs, p->noutputs, ptr, i64, "outputs");
-  LLVMValueRef consts = const_table(m, p);
-  LLVMValueRef ws = LLVMGetParam(fn, (unsigned)nparams - 1);
+  build_run(b, m, p, fn, entry, ins, outs, LLVMGetParam(fn, (unsigned)nparams - 1), consts);
 
-  if (p->arena_bytes <= 0) {
-    LLVMBuildRet(b, LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, ws, consts}, 4, ""));
-  } else {
-    LLVMBasicBlockRef given = LLVMAppendBasicBlockInContext(ctx, fn, "given");
-    LLVMBasicBlockRef alloc = LLVMAppendBasicBlockInContext(ctx, fn, "alloc");
-    LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(ctx, fn, "run");
-    LLVMBasicBlockRef oom = LLVMAppendBasicBlockInContext(ctx, fn, "oom");
-    LLVMBuildCondBr(b, LLVMBuildIsNull(b, ws, ""), alloc, given);
-
-    LLVMPositionBuilderAtEnd(b, given);
-    LLVMBuildRet(b, LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, ws, consts}, 4, ""));
-
-    LLVMPositionBuilderAtEnd(b, alloc);
-    LLVMTypeRef aa_ty = LLVMFunctionType(ptr, (LLVMTypeRef[]){i64, i64}, 2, 0);
-    LLVMValueRef aa = LLVMGetNamedFunction(m, "aligned_alloc");
-    if (!aa) aa = LLVMAddFunction(m, "aligned_alloc", aa_ty);
-    uint64_t size = ((uint64_t)p->arena_bytes + 63) & ~(uint64_t)63; /* a multiple of 64 */
-    LLVMValueRef mem = LLVMBuildCall2(
-        b, aa_ty, aa, (LLVMValueRef[]){LLVMConstInt(i64, 64, 0), LLVMConstInt(i64, size, 0)},
-        2, "arena");
-    LLVMBuildCondBr(b, LLVMBuildIsNull(b, mem, ""), oom, run);
-
-    LLVMPositionBuilderAtEnd(b, run);
-    LLVMValueRef st = LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, mem, consts}, 4, "");
-    LLVMTypeRef free_ty = LLVMFunctionType(vd, (LLVMTypeRef[]){ptr}, 1, 0);
-    LLVMValueRef fr = LLVMGetNamedFunction(m, "free");
-    if (!fr) fr = LLVMAddFunction(m, "free", free_ty);
-    LLVMBuildCall2(b, free_ty, fr, (LLVMValueRef[]){mem}, 1, "");
-    LLVMBuildRet(b, st);
-
-    LLVMPositionBuilderAtEnd(b, oom);
-    LLVMBuildRet(b, LLVMConstInt(i32, KILN_ERR_OUT_OF_MEMORY, 0));
-  }
+  LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, fa, "entry"));
+  build_run(b, m, p, fa, entry, LLVMGetParam(fa, 0), LLVMGetParam(fa, 1), LLVMGetParam(fa, 2),
+            consts);
   LLVMDisposeBuilder(b);
 }
 
@@ -272,24 +291,67 @@ static void add_tuning_string(LLVMModuleRef m, const kiln_program *p, const char
   free(text);
 }
 
-/* Only <name>_run (and the <name>_tuning string) stay global, so a host can link several
- * models (each with its own runtime) without clashing symbols. */
-static void export_only(LLVMModuleRef m, const char *run_name) {
+/* `const char <name>_manifest[]` (aot_manifest.c), what `kiln run LIB` reads. */
+static void add_manifest_string(LLVMModuleRef m, const kiln_program *p, const kiln_options *opts,
+                                const char *name, bool threads) {
+  LLVMContextRef ctx = LLVMGetModuleContext(m);
+  char *text = kiln_aot_manifest(p, opts, name, false, threads);
+  LLVMValueRef init = LLVMConstStringInContext2(ctx, text, strlen(text), 0);
+  char *gname = kiln_fmt("%s_manifest", name);
+  LLVMValueRef g = LLVMAddGlobal(m, LLVMTypeOf(init), gname);
+  LLVMSetInitializer(g, init);
+  LLVMSetGlobalConstant(g, 1);
+  free(gname);
+  free(text);
+}
+
+/* void <name>_set_num_threads(int n): the threads the library's parallel loops use from
+ * then on, for the whole process (0 = the default: KILN_NUM_THREADS, else one per CPU of the
+ * affinity mask); it sets the count of the pool a host .so links (rt/parallel.c). */
+static void add_thread_setter(LLVMModuleRef m, const char *name) {
+  LLVMContextRef ctx = LLVMGetModuleContext(m);
+  LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx);
+  LLVMTypeRef ty = LLVMFunctionType(LLVMVoidTypeInContext(ctx), &i32, 1, 0);
+  LLVMValueRef rt = LLVMGetNamedFunction(m, "kiln_rt_set_num_threads");
+  if (!rt) rt = LLVMAddFunction(m, "kiln_rt_set_num_threads", ty);
+  char *fname = kiln_fmt("%s_set_num_threads", name);
+  LLVMValueRef fn = LLVMAddFunction(m, fname, ty);
+  free(fname);
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+  LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, fn, "entry"));
+  LLVMBuildCall2(b, ty, rt, (LLVMValueRef[]){LLVMGetParam(fn, 0)}, 1, "");
+  LLVMBuildRetVoid(b);
+  LLVMDisposeBuilder(b);
+}
+
+/* Whether sym is <name>_<one of suffixes>. */
+static bool is_export(const char *sym, const char *name, const char *const *suffixes) {
+  size_t n = strlen(name);
+  if (strncmp(sym, name, n) || sym[n] != '_') return false;
+  for (int i = 0; suffixes[i]; i++)
+    if (!strcmp(sym + n + 1, suffixes[i])) return true;
+  return false;
+}
+
+/* Only the entry points (<name>_run, <name>_run_arrays, <name>_set_num_threads) and the
+ * <name>_tuning and <name>_manifest strings stay global, so a host can link several models
+ * (each with its own runtime) without clashing symbols. */
+static void export_only(LLVMModuleRef m, const char *name) {
+  static const char *const fns[] = {"run", "run_arrays", "set_num_threads", NULL};
+  static const char *const globals[] = {"tuning", "manifest", NULL};
   for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f))
-    if (!LLVMIsDeclaration(f) && strcmp(LLVMGetValueName(f), run_name) != 0 &&
+    if (!LLVMIsDeclaration(f) && !is_export(LLVMGetValueName(f), name, fns) &&
         LLVMGetLinkage(f) != LLVMPrivateLinkage)
       LLVMSetLinkage(f, LLVMInternalLinkage);
-  size_t stem = strlen(run_name) - strlen("_run");
-  for (LLVMValueRef g = LLVMGetFirstGlobal(m); g; g = LLVMGetNextGlobal(g)) {
-    const char *gname = LLVMGetValueName(g);
-    bool tuning = !strncmp(gname, run_name, stem) && !strcmp(gname + stem, "_tuning");
-    if (!LLVMIsDeclaration(g) && LLVMGetLinkage(g) != LLVMPrivateLinkage && !tuning)
+  for (LLVMValueRef g = LLVMGetFirstGlobal(m); g; g = LLVMGetNextGlobal(g))
+    if (!LLVMIsDeclaration(g) && LLVMGetLinkage(g) != LLVMPrivateLinkage &&
+        !is_export(LLVMGetValueName(g), name, globals))
       LLVMSetLinkage(g, LLVMInternalLinkage);
-  }
 }
 
 /* own_runtime: the object defines its parallel-for (on OpenMP, aot_runtime.c); else it
- * leaves kiln_rt_parallel_for to be linked from libkiln_rt_aot.a (link_shared). */
+ * leaves kiln_rt_parallel_for to be linked from libkiln_rt_aot.a (link_shared), whose
+ * thread count <name>_set_num_threads sets. */
 static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
                                const char *name, const char *obj_path, bool own_runtime,
                                kiln_error *err) {
@@ -307,10 +369,12 @@ static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
       st = kiln_fail(err, KILN_ERR_INTERNAL, "AOT: no entry '%s', or '%s' already taken",
                      entry_name, run_name);
     if (!st) {
-      add_wrapper(m, p, run_name, entry);
+      add_wrappers(m, p, name, entry);
       add_tuning_string(m, p, name);
+      add_manifest_string(m, p, opts, name, !own_runtime);
       if (own_runtime) kiln_aot_define_runtime(m);
-      export_only(m, run_name);
+      else add_thread_setter(m, name);
+      export_only(m, name);
       int64_t t0 = kiln_rt_clock_ns();
       st = kiln_llvm_optimize(m, tm, err);
       if (p->times) p->times->optimize_ms = (double)(kiln_rt_clock_ns() - t0) / 1e6;
@@ -401,7 +465,7 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
   if (!st && (chmod(lib->path, shared ? 0755 : 0644) != 0 || chmod(hdr->path, 0644) != 0))
     st = kiln_fail(err, KILN_ERR_IO, "cannot set the mode of files in '%s': %s", dir,
                    strerror(errno));
-  if (!st) st = kiln_aot_write_header(p, name, hdr->path, false, err);
+  if (!st) st = kiln_aot_write_header(p, name, hdr->path, false, host_so, err);
   kiln_recovery_pop(&undo);
   if (!st && rename(hdr->path, header) != 0)
     st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", header, strerror(errno));

@@ -101,7 +101,7 @@ static void put_macros(FILE *f, const char *up, const char *kind, int i, const k
 }
 
 kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const char *path,
-                                  bool gpu, kiln_error *err) {
+                                  bool gpu, bool threads, kiln_error *err) {
   FILE *f = fopen(path, "w");
   if (!f) return kiln_fail(err, KILN_ERR_IO, "cannot write header '%s'", path);
   char *up = kiln_xstrdup(name);
@@ -148,8 +148,17 @@ kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const
     fputs(" */", f);
   }
   fprintf(f, "%svoid *workspace);\n\n", n ? "\n    " : "");
+  fprintf(f, "/* The same taking arrays of the input and output pointers, in the order above. */\n"
+             "int %s_run_arrays(const void *const *inputs, void *const *outputs, void *workspace);\n\n",
+          name);
+  if (threads)
+    fprintf(f, "/* The threads %s_run uses from now on, in the whole process (0: the default,\n"
+               " * KILN_NUM_THREADS or one per CPU of the affinity mask). */\n"
+               "void %s_set_num_threads(int n);\n\n", name, name);
   fprintf(f, "/* Which schedules came from a tuning log (text; `kiln dump --tuning` prints it). */\n"
-             "extern const char %s_tuning[];\n\n", name);
+             "extern const char %s_tuning[];\n"
+             "/* What the library is, as JSON after a first line (`kiln run LIB` reads it). */\n"
+             "extern const char %s_manifest[];\n\n", name, name);
   fprintf(f, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
   for (int i = 0; i < n; i++) free(names[i]);
   free(names);

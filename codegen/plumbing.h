@@ -33,9 +33,14 @@ void kiln_aot_define_runtime(LLVMModuleRef m);
 kiln_status kiln_run_tool(char *const argv[], kiln_error *err);
 
 /* aot_header.c: writes the C header of an AOT library for p to `path`; gpu: the library
- * runs on a GPU (its run can also return <NAME>_ERR_UNSUPPORTED). */
+ * runs on a GPU (its run can also return <NAME>_ERR_UNSUPPORTED); threads: it exports
+ * <name>_set_num_threads. */
 kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const char *path,
-                                  bool gpu, kiln_error *err);
+                                  bool gpu, bool threads, kiln_error *err);
+/* aot_manifest.c: `<name>_manifest`'s text (malloc'd): KILN_MANIFEST_MARK and the JSON
+ * describing p's library; gpu: target cuda; threads: it exports <name>_set_num_threads. */
+char *kiln_aot_manifest(const kiln_program *p, const kiln_options *opts, const char *name,
+                        bool gpu, bool threads);
 /* The C type of a tensor of dtype t in an AOT library's interface. */
 const char *kiln_aot_c_type(kiln_dtype t);
 /* aot.c: whether s is a C identifier (an AOT library's name). */

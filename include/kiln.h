@@ -155,6 +155,14 @@ typedef struct kiln_options {
                                 and code-building time, and each pass's time. A path where no
                                 file can be created fails the compile before any work. NULL =
                                 none */
+  void (*progress)(void *user, const char *step, int done, int total);
+                             /* called on the compiling thread as each long step of a compile
+                                begins: step is the pass of the pipeline ("infer", "fuse"...)
+                                or "codegen", done the steps finished before it, of total; at
+                                the end of the compile (success or failure) once more with
+                                step NULL and done == total. For progress displays: kiln
+                                prints nothing itself. NULL = none */
+  void *progress_user;       /* passed to progress as user */
 } kiln_options;
 
 /* Every field 0 (its default) and struct_size = this header's sizeof(kiln_options). */

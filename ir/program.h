@@ -71,6 +71,8 @@ typedef struct kiln_program {
 /* The start of the text an AOT object or library carries as `<name>_tuning` (codegen/
  * aot.c): kiln_program.tuning, or "no tuning log". */
 #define KILN_TUNING_MARK "kiln-tuning-v1\n"
+/* The start of an AOT library's `<name>_manifest` (codegen/aot_manifest.c): then JSON. */
+#define KILN_MANIFEST_MARK "kiln-manifest-v1\n"
 
 kiln_program *kiln_program_new(void);
 void kiln_program_free(kiln_program *p);

@@ -29,6 +29,10 @@ kiln_status kiln_passes_range(kiln_graph *g, const kiln_options *opts, const cha
  * `kiln verify` (runtime/verify.h) compares a compiled model with. */
 kiln_status kiln_passes_reference(kiln_graph *g, const kiln_options *opts, kiln_program **out,
                                   kiln_error *err);
+/* Tells opts->progress (when set, include/kiln.h) that the compile's step `step` begins:
+ * each pass of the pipeline in order (run_passes calls it), then "codegen"; NULL: the
+ * compile ended. */
+void kiln_progress(const kiln_options *opts, const char *step);
 /* Name of pass i of the pipeline, or NULL past the last. */
 const char *kiln_pass_name(int i);
 

@@ -106,6 +106,12 @@ static int pass_index(const char *name) {
   return i;
 }
 
+void kiln_progress(const kiln_options *opts, const char *step) {
+  if (!opts || !opts->progress) return;
+  int done = !step ? NPASSES + 1 : !strcmp(step, "codegen") ? NPASSES : pass_index(step);
+  opts->progress(opts->progress_user, step, done, NPASSES + 1);
+}
+
 /* The passes from first to last; with reference, without those that rewrite. */
 static kiln_status run_passes(kiln_graph *g, const kiln_options *opts, const char *first,
                               const char *last, bool reference, kiln_program **out,
@@ -122,6 +128,7 @@ static kiln_status run_passes(kiln_graph *g, const kiln_options *opts, const cha
   double ms[NPASSES] = {0};
   for (int i = begin; i <= end; i++) {
     if (reference && PASSES[i].rewrite) continue;
+    kiln_progress(opts, PASSES[i].name);
     int64_t t0 = kiln_rt_clock_ns();
     if (PASSES[i].run(&s)) {
       if (failed) *failed = PASSES[i].name;

@@ -94,6 +94,7 @@ static kiln_status finish_model(kiln_program *prog, const char *model, const kil
   m->prog = prog;
   m->num_threads = opts->num_threads;
   m->backend = kiln_backend_for(opts);
+  kiln_progress(opts, "codegen");
   kiln_status st = m->backend->jit(prog, opts, &m->code, &m->entry, err);
   if (!st) st = write_report(prog, model, opts, err);
   if (st) {
@@ -115,7 +116,9 @@ static kiln_status compile_buffer(const void *data, size_t size, const kiln_opti
   kiln_status st = kiln_options_read(opts, &o, err);
   if (!st && o.report) st = kiln_report_check_path(o.report, err);
   if (!st) st = build_program(data, size, NULL, ".", &o, &prog, err);
-  return st ? st : finish_model(prog, NULL, &o, out, err);
+  if (!st) st = finish_model(prog, NULL, &o, out, err);
+  kiln_progress(&o, NULL);
+  return st;
 }
 
 static kiln_status compile_file(const char *path, const kiln_options *opts, kiln_model **out,
@@ -133,7 +136,9 @@ static kiln_status compile_file(const char *path, const kiln_options *opts, kiln
   if (!st) st = build_program(data, size, path, dir, &o, &prog, err);
   free(data);
   free(dir);
-  return st ? st : finish_model(prog, path, &o, out, err);
+  if (!st) st = finish_model(prog, path, &o, out, err);
+  kiln_progress(&o, NULL);
+  return st;
 }
 
 static kiln_status program_from_file(const char *path, const kiln_options *opts,
@@ -178,7 +183,9 @@ static kiln_status compile_aot(const char *model_path, const kiln_options *opts,
   if (!st && o.report) st = kiln_report_check_path(o.report, err);
   if (!st) st = read_model(model_path, &data, &size, &dir, err);
   if (!st) st = build_program(data, size, model_path, dir, &o, &prog, err);
+  if (!st) kiln_progress(&o, "codegen");
   if (!st) st = be->aot_write(prog, &o, out_path, name ? name : "model", err);
+  kiln_progress(&o, NULL);
   if (!st) st = write_report(prog, model_path, &o, err);
   kiln_program_free(prog);
   free(data);

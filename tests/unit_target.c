@@ -58,7 +58,8 @@ static int sh(const char *cmd) {
 }
 
 /* kiln compile --triple T -o m.o: an object of T's machine, whose only global symbols are
- * m_run and the m_tuning string (the runtime it carries stays internal), and its header. */
+ * its entry points m_run and m_run_arrays and the m_manifest and m_tuning strings (the
+ * runtime it carries stays internal), and its header. */
 static void cross_objects(void) {
   const struct { const char *triple; int machine; } cases[] = {
       {"aarch64-linux-gnu", EM_AARCH64}, {"x86_64-linux-gnu", EM_X86_64}};
@@ -72,7 +73,7 @@ static void cross_objects(void) {
     CHECK(access(path_in_dir("m.h"), R_OK) == 0);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "test \"$(nm -g --defined-only '%s' | awk '{print $3}' | sort | "
-             "tr '\\n' ' ')\" = 'm_run m_tuning '",
+             "tr '\\n' ' ')\" = 'm_manifest m_run m_run_arrays m_tuning '",
              path_in_dir("m.o"));
     CHECK(sh(cmd) == 0);
     clear_dir();

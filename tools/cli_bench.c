@@ -37,7 +37,12 @@ static const char *usage_bench =
     "report `kiln compile --report` writes with the measured fields added (docs/reports.md).\n"
     "--html FILE also writes the per-kernel roofline as a self-contained HTML page (SVG).\n"
     "A kernel whose data stays in cache can pass 100% (the roofline's bandwidth is memory's).\n"
-    "--tuning-log LOG: the schedules of a tuning log (`kiln tune`, docs/tuning.md).\n";
+    "--tuning-log LOG: the schedules of a tuning log (`kiln tune`, docs/tuning.md).\n"
+    "       kiln bench LIB.so [--repeat N] [--threads N[,N...]] [--json] [--inputs DIR]\n"
+    "                  [--random-inputs] [--seed N]\n"
+    "LIB (a file starting with ELF's magic) is a library `kiln compile` wrote: its end-to-end\n"
+    "median latency at each --threads count, and its kernels as its manifest lists them;\n"
+    "per-kernel times need the model (a library holds no timing code).\n";
 
 /* Medians of repeat profiled runs (after a warm-up) into ns[0..nk). */
 static kiln_status time_kernels(const kiln_model *m, cli_inputs *in, void **outs, int repeat,
@@ -56,14 +61,13 @@ static kiln_status time_kernels(const kiln_model *m, cli_inputs *in, void **outs
   return st;
 }
 
-/* Median end-to-end milliseconds of repeat runs of m after a warm-up. */
-static kiln_status time_model(const kiln_model *m, cli_inputs *in, void **outs, int repeat,
-                              double *ms, kiln_error *err) {
+kiln_status cli_time_model(const cli_model *m, cli_inputs *in, void **outs, int repeat,
+                           double *ms, kiln_error *err) {
   double *t = calloc((size_t)repeat, sizeof *t);
   kiln_status st = KILN_OK;
   for (int r = -1; r < repeat && !st; r++) {
     double t0 = (double)kiln_rt_clock_ns();
-    st = kiln_run(m, (const void *const *)in->data, outs, err);
+    st = cli_model_run(m, (const void *const *)in->data, outs, err);
     if (r >= 0) t[r] = ((double)kiln_rt_clock_ns() - t0) / 1e6;
   }
   if (!st) *ms = kiln_median(t, repeat);
@@ -99,8 +103,14 @@ int cli_bench(int argc, char **argv) {
   int rc = cli_parse_command(CLI_BENCH, argc, argv, usage_bench, &a);
   if (rc >= 0) return rc;
   rc = 0;
+  if (cli_is_elf(a.model)) {
+    rc = cli_bench_library(&a);
+    cli_args_free(&a);
+    return rc;
+  }
   cli_inputs in = {0};
-  kiln_model *prof = NULL, *plain = NULL;
+  kiln_model *prof = NULL, *jit = NULL;
+  cli_model plain = {0};
   void **outs = NULL;
   double *ns = NULL;
   kiln_report r = {0};
@@ -112,13 +122,13 @@ int cli_bench(int argc, char **argv) {
     st = cli_compile(&a, &in, &prof, &err);
     a.profile = false;
   }
-  if (!st) st = cli_compile(&a, &in, &plain, &err);
-  if (!st) st = cli_fill_inputs(plain, &in, a.seed, &err);
+  if (!st && !(st = cli_compile(&a, &in, &jit, &err))) cli_model_of_jit(jit, &plain);
+  if (!st) st = cli_fill_inputs(plain.inputs, plain.ninputs, &in, a.seed, &err);
   if (st) {
     rc = cli_fail(&err);
     goto done;
   }
-  outs = cli_alloc_outputs(plain);
+  outs = cli_alloc_outputs(plain.outputs, plain.noutputs);
   kiln_options opts;
   kiln_options_init(&opts);
   cli_fill_options(&a, &opts);
@@ -137,8 +147,8 @@ int cli_bench(int argc, char **argv) {
   b.e2e_ms = e2e;
   st = time_kernels(prof, &in, outs, b.repeat, ns, r.nkernels, &err);
   for (int i = 0; i < b.ncounts && !st; i++) {
-    kiln_model_set_num_threads(plain, tc[i]);
-    st = time_model(plain, &in, outs, b.repeat, &e2e[i], &err);
+    kiln_model_set_num_threads(plain.jit, tc[i]);
+    st = cli_time_model(&plain, &in, outs, b.repeat, &e2e[i], &err);
   }
   if (st) {
     rc = cli_fail(&err);
@@ -162,7 +172,7 @@ done:
   free(ns);
   kiln_report_free(&r);
   kiln_model_free(prof);
-  kiln_model_free(plain);
+  cli_model_free(&plain);
   cli_inputs_free(&in);
   cli_args_free(&a);
   return rc;

@@ -207,23 +207,17 @@ static kiln_status check_matched(const cli_args *a, const cli_inputs *in, kiln_e
   return KILN_OK;
 }
 
-kiln_status cli_load_inputs(const cli_args *a, cli_inputs *in, kiln_error *err) {
+kiln_status cli_match_inputs(const cli_args *a, const kiln_value *const *decl, int n,
+                             cli_inputs *in, kiln_error *err) {
   memset(in, 0, sizeof *in);
-  kiln_graph *g = NULL;
-  kiln_options opts = {.struct_size = sizeof opts};
-  cli_fill_options(a, &opts);
-  kiln_status st = cli_import(a->model, &opts, &g, err);
-  if (st) return st;
-  if (g->ninputs > CLI_MAX_INPUTS) {
-    st = kiln_fail(err, KILN_ERR_LIMIT, "the model has %d inputs; kiln run takes at most %d",
-                   g->ninputs, CLI_MAX_INPUTS);
-    kiln_graph_free(g);
-    return st;
-  }
-  for (int i = 0; i < g->ninputs; i++) {
-    in->graph_names[in->ngraph++] = kiln_xstrdup(g->values[g->inputs[i]].name);
+  if (n > CLI_MAX_INPUTS)
+    return kiln_fail(err, KILN_ERR_LIMIT, "the model has %d inputs; kiln run takes at most %d",
+                     n, CLI_MAX_INPUTS);
+  for (int i = 0; i < n; i++) {
+    in->graph_names[in->ngraph++] = kiln_xstrdup(decl[i]->name);
     in->file_of[i] = -1;
   }
+  kiln_status st = KILN_OK;
   named_dims *names = kiln_xcalloc(1, sizeof *names);
   if (a->inputs_dir && !(st = read_files(a->inputs_dir, in, err))) {
     for (int i = 0; i < in->ngraph; i++) in->file_of[i] = match(in, i);
@@ -231,18 +225,31 @@ kiln_status cli_load_inputs(const cli_args *a, cli_inputs *in, kiln_error *err) 
     for (int s = 0; s < a->nshapes && !st; s++)
       for (int i = 0; i < in->ngraph; i++)
         if (!strcmp(in->graph_names[i], a->shapes[s].input))
-          bind_names(names, &g->values[g->inputs[i]], a->shapes[s].dims, a->shapes[s].rank, NULL,
+          bind_names(names, decl[i], a->shapes[s].dims, a->shapes[s].rank, NULL,
                      NULL); /* conflicts between --shapes are the library's to report */
     for (int i = 0; i < in->ngraph && !st; i++) {
       int f = in->file_of[i];
       if (f < 0) continue;
-      const kiln_value *v = &g->values[g->inputs[i]];
-      st = check_declared(&in->files[f], v, err);
+      st = check_declared(&in->files[f], decl[i], err);
       if (!st) st = check_shape_option(a, &in->files[f], in->graph_names[i], err);
-      if (!st) st = bind_names(names, v, in->files[f].t.dims, in->files[f].t.rank, in->files[f].path, err);
+      if (!st) st = bind_names(names, decl[i], in->files[f].t.dims, in->files[f].t.rank, in->files[f].path, err);
     }
   }
   free(names);
+  return st;
+}
+
+kiln_status cli_load_inputs(const cli_args *a, cli_inputs *in, kiln_error *err) {
+  memset(in, 0, sizeof *in);
+  kiln_graph *g = NULL;
+  kiln_options opts = {.struct_size = sizeof opts};
+  cli_fill_options(a, &opts);
+  kiln_status st = cli_import(a->model, &opts, &g, err);
+  if (st) return st;
+  const kiln_value **decl = kiln_xcalloc((size_t)g->ninputs + 1, sizeof *decl);
+  for (int i = 0; i < g->ninputs; i++) decl[i] = &g->values[g->inputs[i]];
+  st = cli_match_inputs(a, decl, g->ninputs, in, err);
+  free(decl);
   kiln_graph_free(g);
   return st;
 }
@@ -254,11 +261,11 @@ const cli_input_file *cli_input_file_for(const cli_inputs *in, const char *name)
   return NULL;
 }
 
-kiln_status cli_fill_inputs(const kiln_model *m, cli_inputs *in, unsigned seed, kiln_error *err) {
+kiln_status cli_fill_inputs(const kiln_tensor_info *infos, int ninfos, cli_inputs *in,
+                            unsigned seed, kiln_error *err) {
   uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (int i = 0; i < kiln_num_inputs(m) && i < CLI_MAX_INPUTS; i++) {
-    kiln_tensor_info info;
-    kiln_input_info(m, i, &info);
+  for (int i = 0; i < ninfos && i < CLI_MAX_INPUTS; i++) {
+    kiln_tensor_info info = infos[i];
     const cli_input_file *f = cli_input_file_for(in, info.name);
     if (f) { /* checked against the declaration already; this is the compiled model */
       const kiln_tensor *t = &f->t;

@@ -78,6 +78,19 @@ done:
   kiln_graph_free(g);
 }
 
+/* One line on stderr rewritten in place as each step begins, as `kiln tune`'s is; cleared
+ * when the compile ends, so what follows starts on a clean line. */
+static void show_progress(void *user, const char *step, int done, int total) {
+  (void)user;
+  if (step) fprintf(stderr, "\rcompile: step %d/%d, %s\033[K", done + 1, total, step);
+  else fprintf(stderr, "\r\033[K");
+  fflush(stderr);
+}
+
+void cli_show_progress(kiln_options *opts) {
+  if (isatty(2)) opts->progress = show_progress;
+}
+
 kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_error *err) {
   kiln_shape_binding shapes[CLI_MAX_SHAPES + CLI_MAX_INPUTS];
   kiln_input_value values[CLI_MAX_INPUTS];
@@ -85,6 +98,7 @@ kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_
   for (;;) {
     kiln_options opts = {.struct_size = sizeof opts};
     cli_fill_options(a, &opts);
+    cli_show_progress(&opts);
     int ns = a->nshapes, nv = 0;
     memcpy(shapes, a->shapes, sizeof(kiln_shape_binding) * (size_t)ns);
     for (int i = 0; i < in->ngraph; i++) {
@@ -199,14 +213,16 @@ void cli_note_random_inputs(const cli_args *a, const cli_inputs *in) {
               "seed %u)\n", in->graph_names[i], a->inputs_dir, a->seed);
 }
 
-void **cli_alloc_outputs(const kiln_model *m) {
-  int n = kiln_num_outputs(m);
+kiln_tensor_info *cli_infos(const kiln_model *m, bool outputs) {
+  int n = outputs ? kiln_num_outputs(m) : kiln_num_inputs(m);
+  kiln_tensor_info *infos = kiln_xcalloc((size_t)n + 1, sizeof *infos);
+  for (int i = 0; i < n; i++) (outputs ? kiln_output_info : kiln_input_info)(m, i, &infos[i]);
+  return infos;
+}
+
+void **cli_alloc_outputs(const kiln_tensor_info *infos, int n) {
   void **outs = kiln_xcalloc((size_t)n + 1, sizeof(void *));
-  for (int i = 0; i < n; i++) {
-    kiln_tensor_info info;
-    kiln_output_info(m, i, &info);
-    outs[i] = kiln_xcalloc(1, info.bytes ? info.bytes : 1);
-  }
+  for (int i = 0; i < n; i++) outs[i] = kiln_xcalloc(1, infos[i].bytes ? infos[i].bytes : 1);
   return outs;
 }
 

@@ -75,23 +75,32 @@ kiln_status cli_import(const char *path, const kiln_options *opts, kiln_graph **
  * tensor's name, else by position k) and checked against their declarations; an input
  * without a file is an error unless --random-inputs, a file for no input always. */
 kiln_status cli_load_inputs(const cli_args *a, cli_inputs *in, kiln_error *err);
+/* The same for inputs declared as decl[0..n) (an AOT library's, from its manifest). */
+kiln_status cli_match_inputs(const cli_args *a, const kiln_value *const *decl, int n,
+                             cli_inputs *in, kiln_error *err);
 /* The file given for the declared input `name`, or NULL. */
 const cli_input_file *cli_input_file_for(const cli_inputs *in, const char *name);
 /* After a compile of model with opts failed: when what failed is free input dims left
  * unbound, adds to err's message the --shape options that bind them (the library's
  * message speaks to a library caller, of kiln_options.shapes). */
 void cli_hint_unbound(const char *model, const kiln_options *opts, kiln_error *err);
-/* Compiles with free dims bound from the given inputs; when shapes depend on an input's
+/* When stderr is a terminal, has the compiles with opts show their steps on it. */
+void cli_show_progress(kiln_options *opts);
+/* Compiles with free dims bound from the given inputs (showing progress); when shapes depend on an input's
  * value, compiles again with the given integer inputs fixed as constants. */
 kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_error *err);
-/* Points in->data at the files' tensors (checked against the compiled model) or, for
- * inputs without a file, at seeded random data. */
-kiln_status cli_fill_inputs(const kiln_model *m, cli_inputs *in, unsigned seed, kiln_error *err);
+/* Points in->data at the files' tensors (checked against the compiled model's inputs,
+ * infos[0..ninfos)) or, for inputs without a file, at seeded random data. */
+kiln_status cli_fill_inputs(const kiln_tensor_info *infos, int ninfos, cli_inputs *in,
+                            unsigned seed, kiln_error *err);
 void cli_inputs_free(cli_inputs *in);
 /* Tells stderr which inputs got random values for want of a file in --inputs DIR. */
 void cli_note_random_inputs(const cli_args *a, const cli_inputs *in);
-/* A buffer for each output of m, zeroed, in a NULL-terminated array; and its release. */
-void **cli_alloc_outputs(const kiln_model *m);
+/* m's inputs' (or outputs') infos, malloc'd. */
+kiln_tensor_info *cli_infos(const kiln_model *m, bool outputs);
+/* A buffer for each output infos[0..n), zeroed, in a NULL-terminated array; and its
+ * release. */
+void **cli_alloc_outputs(const kiln_tensor_info *infos, int n);
 void cli_free_outputs(void **outs);
 /* Makes DIR (and its parents) and checks that files can be created in it: run checks
  * --output-dir before compiling, not after. */
@@ -102,6 +111,41 @@ void cli_print_kernels(const kiln_steps *steps, FILE *out);
 /* Prints p as CUDA C (codegen/cuda.h) to stdout, once it is all emitted. */
 kiln_status cli_print_cuda(const kiln_program *p, kiln_error *err);
 
+/* What `kiln run` and `kiln bench` run: a model JIT-compiled from MODEL, or an AOT library
+ * (tools/cli_artifact.c), with its inputs' and outputs' infos either way. */
+typedef struct cli_artifact cli_artifact;
+typedef struct cli_model {
+  kiln_model *jit;
+  cli_artifact *lib;
+  int ninputs, noutputs;
+  kiln_tensor_info *inputs, *outputs;
+} cli_model;
+
+/* tools/cli_artifact.c: whether path's file starts with ELF's magic (an AOT library). */
+bool cli_is_elf(const char *path);
+/* Loads the AOT library at path as its manifest describes it; a file that is no library
+ * kiln compiled for this machine is an error. Free m with cli_model_free, even on error. */
+kiln_status cli_model_open_library(const char *path, cli_model *m, kiln_error *err);
+/* The library's manifest (NULL for a JIT model). */
+struct kiln_json;
+const struct kiln_json *cli_model_manifest(const cli_model *m);
+/* m around a JIT model, which it then owns. */
+void cli_model_of_jit(kiln_model *jit, cli_model *m);
+kiln_status cli_model_run(const cli_model *m, const void *const *inputs, void *const *outputs,
+                          kiln_error *err);
+/* The threads m's runs use from now on (0 = the default); a library that cannot be told
+ * is an error unless n is 0. */
+kiln_status cli_model_set_threads(cli_model *m, int n, kiln_error *err);
+void cli_model_free(cli_model *m);
+/* cli_load_inputs for a library's inputs. */
+kiln_status cli_match_library_inputs(const cli_args *a, const cli_model *m, cli_inputs *in,
+                                     kiln_error *err);
+/* Options that only compiling takes are errors with a library (its code is made). */
+kiln_status cli_library_args_check(const cli_args *a, kiln_error *err);
+
+/* tools/kiln.c: what `kiln run` and `kiln bench` run: MODEL's library loaded, or its model
+ * compiled, with the inputs --inputs gives matched to it (free m even on error). */
+kiln_status cli_open_model(cli_args *a, cli_inputs *in, cli_model *m, kiln_error *err);
 /* tools/kiln.c: prints err, returns the exit status for it. */
 int cli_fail(const kiln_error *err);
 /* tools/kiln.c: parses cmd's arguments; on a bad command line or --help returns the exit
@@ -110,6 +154,11 @@ int cli_parse_command(cli_command cmd, int argc, char **argv, const char *usage,
 
 /* tools/cli_bench.c: `kiln bench` */
 int cli_bench(int argc, char **argv);
+/* tools/cli_bench.c: median end-to-end milliseconds of repeat runs of m after a warm-up. */
+kiln_status cli_time_model(const cli_model *m, cli_inputs *in, void **outs, int repeat,
+                           double *ms, kiln_error *err);
+/* tools/cli_bench_library.c: `kiln bench LIB` (a's model is an AOT library). */
+int cli_bench_library(cli_args *a);
 /* tools/cli_check.c: `kiln check` */
 int cli_check(int argc, char **argv);
 /* tools/cli_verify.c: `kiln verify` */

@@ -158,7 +158,11 @@ int cli_verify(int argc, char **argv) {
   kiln_status st = cli_load_inputs(&a, &in, &err);
   if (!st) cli_note_random_inputs(&a, &in);
   if (!st) st = cli_compile(&a, &in, &m, &err);
-  if (!st) st = cli_fill_inputs(m, &in, a.seed, &err);
+  if (!st) {
+    kiln_tensor_info *infos = cli_infos(m, false);
+    st = cli_fill_inputs(infos, kiln_num_inputs(m), &in, a.seed, &err);
+    free(infos);
+  }
   if (!st) {
     compiled_options(&a, &in, m, &opts, shapes, values);
     st = kiln_verify_new(a.model, &opts, &v, &err);

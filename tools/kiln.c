@@ -22,9 +22,11 @@ static const char *usage_main =
     "\n"
     "commands:\n"
     "  compile MODEL -o OUT     ahead-of-time: a shared library (.so) or object (.o) + header\n"
-    "  run MODEL                JIT-compile and run; print outputs and latency\n"
+    "  run MODEL                JIT-compile and run; print outputs and latency (MODEL may be\n"
+    "                           a library `compile` wrote: it is loaded and run as it ships)\n"
     "  dump MODEL               print the graph after shape inference and folding\n"
     "  bench MODEL              time each generated kernel against the machine's roofline\n"
+    "                           (a library: its end-to-end latency)\n"
     "  tune MODEL --budget S -o LOG   search faster schedules within S seconds (docs/tuning.md)\n"
     "  check MODEL              list every problem that keeps MODEL from compiling (no codegen)\n"
     "  verify MODEL             check every kernel against the reference interpreter\n"
@@ -47,7 +49,8 @@ static const char *usage_main =
     "kiln_status code of the failure (1 bad arguments, 2 missing file, 3 invalid model,\n"
     "4 unsupported op, 5 shape error, 6 limit, 7 out of memory, 8 I/O, 9 codegen, 10 internal,\n"
     "11 invalid input value: an index out of range...).\n"
-    "SIGINT, SIGTERM, SIGHUP and SIGQUIT end kiln by that signal, leaving no temporary files.\n";
+    "SIGINT, SIGTERM, SIGHUP and SIGQUIT end kiln by that signal, leaving no temporary files.\n"
+    "When stderr is a terminal, compiles show each step (pass, codegen) on one line there.\n";
 
 static const char *usage_compile =
     "usage: kiln compile MODEL -o OUT [--name NAME] [--shape IN=DxDx..]... [--cpu CPU]\n"
@@ -69,6 +72,8 @@ static const char *usage_run =
     "                [--shape IN=DxDx..]... [--repeat N] [--threads N] [--max-nodes N]\n"
     "                [--max-tensor-bytes N] [--check-bounds] [--no-fuse] [--tuning-log LOG]\n"
     "                [--target cpu|cuda-host|cuda] [--report FILE]\n"
+    "       kiln run LIB.so [--inputs DIR] [--random-inputs] [--seed N] [--output-dir DIR]\n"
+    "                [--repeat N] [--threads N]\n"
     "Inputs come from DIR/input_<i>.pb (TensorProto, matched by the tensor's name, else by\n"
     "position i); every input needs a file, and every file an input, unless --random-inputs\n"
     "gives inputs without a file seeded random values (--seed, default 1). Without --inputs,\n"
@@ -80,7 +85,10 @@ static const char *usage_run =
     "schedules (`kiln tune`, docs/tuning.md). --target cuda-host runs the GPU backend's CUDA C\n"
     "on the CPU (compiled by `cc`), one GPU thread after another; --target cuda (the GPU\n"
     "itself) is not implemented yet and fails with a clear error. --report FILE: as for\n"
-    "compile.\n";
+    "compile.\n"
+    "LIB (a file starting with ELF's magic, whatever its name) is a library `kiln compile`\n"
+    "wrote: it is loaded and run as its manifest describes it, with the same inputs, outputs\n"
+    "and latency as a model; options of compiling do not apply to it.\n";
 
 static const char *usage_dump =
     "usage: kiln dump MODEL [--shape IN=DxDx..]... [--kernels] [--after PASS] [--no-fuse]\n"
@@ -139,6 +147,7 @@ static int cmd_compile(int argc, char **argv) {
   if (rc >= 0) return rc;
   kiln_options opts = {.struct_size = sizeof opts};
   cli_fill_options(&a, &opts);
+  cli_show_progress(&opts);
   kiln_status st = kiln_compile_aot(a.model, &opts, a.out, a.name ? a.name : "model", &err);
   if (st) cli_hint_unbound(a.model, &opts, &err);
   cli_args_free(&a);
@@ -161,6 +170,25 @@ static void print_summary(const kiln_tensor_info *info, const void *data) {
   printf("\n");
 }
 
+/* The model MODEL names: an AOT library (ELF's magic), loaded, or a model file, compiled with
+ * free dims bound from the inputs; in either case the inputs matched to it (cli_inputs.c). */
+kiln_status cli_open_model(cli_args *a, cli_inputs *in, cli_model *m, kiln_error *err) {
+  memset(m, 0, sizeof *m);
+  if (cli_is_elf(a->model)) {
+    kiln_status st = cli_library_args_check(a, err);
+    if (!st) st = cli_model_open_library(a->model, m, err);
+    if (!st) st = cli_match_library_inputs(a, m, in, err);
+    if (!st) cli_note_random_inputs(a, in);
+    return st;
+  }
+  kiln_model *jit = NULL;
+  kiln_status st = cli_load_inputs(a, in, err);
+  if (!st) cli_note_random_inputs(a, in);
+  if (!st) st = cli_compile(a, in, &jit, err);
+  if (!st) cli_model_of_jit(jit, m);
+  return st;
+}
+
 static int cmd_run(int argc, char **argv) {
   cli_args a;
   kiln_error err = {0};
@@ -168,34 +196,30 @@ static int cmd_run(int argc, char **argv) {
   if (rc >= 0) return rc;
   rc = 0;
   cli_inputs in = {0};
-  kiln_model *m = NULL;
+  cli_model m = {0};
   void **outs = NULL;
   /* everything the command line says is checked before the (long) compile */
-  if ((a.output_dir && cli_prepare_output_dir(a.output_dir, &err)) ||
-      cli_load_inputs(&a, &in, &err)) {
+  kiln_status st = a.output_dir ? cli_prepare_output_dir(a.output_dir, &err) : KILN_OK;
+  if (!st) st = cli_open_model(&a, &in, &m, &err);
+  if (!st && m.lib) st = cli_model_set_threads(&m, a.threads, &err);
+  if (!st) st = cli_fill_inputs(m.inputs, m.ninputs, &in, a.seed, &err);
+  if (st) {
     rc = cli_fail(&err);
     goto done;
   }
-  cli_note_random_inputs(&a, &in);
-  if (cli_compile(&a, &in, &m, &err) || cli_fill_inputs(m, &in, a.seed, &err)) {
-    rc = cli_fail(&err);
-    goto done;
-  }
-  int nout = kiln_num_outputs(m);
-  outs = cli_alloc_outputs(m);
+  outs = cli_alloc_outputs(m.outputs, m.noutputs);
   int repeat = a.repeat ? a.repeat : 10;
   double *ms = kiln_xcalloc((size_t)repeat, sizeof(double));
   for (int r = -1; r < repeat && !rc; r++) { /* r = -1 is the warm-up */
     int64_t t0 = kiln_rt_clock_ns();
-    if (kiln_run(m, (const void *const *)in.data, outs, &err)) rc = cli_fail(&err);
+    if (cli_model_run(&m, (const void *const *)in.data, outs, &err)) rc = cli_fail(&err);
     if (r >= 0) ms[r] = (double)(kiln_rt_clock_ns() - t0) / 1e6;
   }
   if (!rc) {
-    for (int i = 0; i < nout; i++) {
-      kiln_tensor_info info;
-      kiln_output_info(m, i, &info);
-      print_summary(&info, outs[i]);
-      if (a.output_dir && cli_write_output(a.output_dir, i, &info, outs[i], &err)) rc = cli_fail(&err);
+    for (int i = 0; i < m.noutputs; i++) {
+      print_summary(&m.outputs[i], outs[i]);
+      if (a.output_dir && cli_write_output(a.output_dir, i, &m.outputs[i], outs[i], &err))
+        rc = cli_fail(&err);
     }
     double med = kiln_median(ms, repeat); /* sorts: ms[0] is the minimum */
     printf("latency: median %.3f ms over %d runs (min %.3f ms)\n", med, repeat, ms[0]);
@@ -203,7 +227,7 @@ static int cmd_run(int argc, char **argv) {
   free(ms);
 done:
   cli_free_outputs(outs);
-  kiln_model_free(m);
+  cli_model_free(&m);
   cli_inputs_free(&in);
   cli_args_free(&a);
   return rc;

@@ -24,12 +24,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 venv=.venv
-pyreq=(numpy onnx onnxruntime pytest setuptools wheel)
+pyreq=(numpy onnx onnxruntime pytest setuptools wheel jsonschema)
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating $venv"
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c "import numpy, onnx, onnxruntime, pytest, setuptools, wheel" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import numpy, onnx, onnxruntime, pytest, setuptools, wheel, jsonschema" 2>/dev/null; then
   echo "setup: installing ${pyreq[*]} into $venv"
   "$venv/bin/pip" install -q --disable-pip-version-check "${pyreq[@]}"
 fi
