@@ -69,8 +69,8 @@ struct kiln_op_def {
  * blocks (axis 1 of both layouts) when every input's channels are whole blocks. */
 #define KILN_OP_CONCAT 32u
 /* Draws random numbers (ir/random.h: RandomUniform, Bernoulli, Dropout...): its values are
- * a function of its `seed` attribute, or, without one, of a stream drawn at compile time,
- * so constant folding leaves an unseeded one to run time. */
+ * a function of its `seed` attribute, or, without one, of a key each process draws, so
+ * constant folding leaves an unseeded one to run time. */
 #define KILN_OP_RANDOM 64u
 
 /* The op of that name: the default domain's, else another domain's (names do not clash;

@@ -19,6 +19,18 @@ static uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
+/* Drawn once per process from the clock (never 0: 0 means not drawn yet). */
+static uint64_t process_key(void) {
+  static _Atomic uint64_t key;
+  uint64_t k = atomic_load(&key);
+  if (k) return k;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t drawn = mix64((uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec) | 1;
+  atomic_compare_exchange_strong(&key, &k, drawn); /* the first thread's draw wins */
+  return atomic_load(&key);
+}
+
 uint64_t kiln_random_key(const kiln_node *n) {
   if (kiln_node_attr(n, "seed")) {
     double seed = kiln_attr_float(n, "seed", 0);
@@ -26,11 +38,9 @@ uint64_t kiln_random_key(const kiln_node *n) {
     memcpy(&bits, &seed, sizeof bits);
     return mix64(bits);
   }
-  static _Atomic uint64_t drawn; /* two draws in one clock tick still differ */
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  uint64_t now = (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
-  return mix64(now ^ mix64(atomic_fetch_add(&drawn, 1) + GAMMA));
+  uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a of the node's name */
+  for (const char *c = n->name; *c; c++) h = (h ^ (uint8_t)*c) * UINT64_C(0x100000001b3);
+  return mix64(process_key() ^ h);
 }
 
 static kiln_expr *u64c(kiln_kernel *k, uint64_t v) { return kx_const_i(k, KILN_U64, (int64_t)v); }

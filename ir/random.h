@@ -13,9 +13,10 @@
 #include "ir/kernel.h"
 
 /* The key of node n's stream: from its `seed` attribute (int or float; equal seeds give
- * equal streams, whatever the op), or, without one, drawn now from the clock and a
- * process-wide counter: an unseeded op gets a new stream each time it is compiled and
- * repeats it on every run of that compiled model. */
+ * equal streams, whatever the op), or, without one, from a key drawn from the clock once
+ * per process and the node's name: every compile of a model in one process (the program
+ * and `kiln verify`'s reference agree) gives the same numbers, each run repeats them, and
+ * another process draws others. */
 uint64_t kiln_random_key(const kiln_node *n);
 
 /* The 64 random bits of element `counter` (an i64 expression) of stream `key`, as a u64

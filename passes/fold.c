@@ -1,6 +1,6 @@
 /* Constant folding: a node whose inputs are all known is lowered to a kernel and run by
  * the kernel-IR interpreter; its outputs become constants and the node goes away (not an
- * unseeded random op: its stream is drawn when its kernel is compiled). An If
+ * unseeded random op: its numbers come from a key each process draws). An If
  * with a known condition is replaced by the nodes of its taken branch. Shape inference
  * calls kiln_fold_node eagerly (small outputs) so shape computations resolve in time. */
 #include "passes/passes.h"

@@ -7,7 +7,7 @@
  * too even is as wrong as too uneven.
  *
  * Determinism: a seed fixes the bits whatever the thread count, through JIT and AOT; an
- * unseeded op changes with each compile and repeats each run. The interpreter agrees bit
+ * unseeded op repeats within a process and changes in another. The interpreter agrees bit
  * for bit with codegen: a model whose inputs are bound as values folds at compile time
  * (the interpreter runs it), the same model with run-time inputs runs generated code. */
 #include "kiln.h"
@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define N 1000000
@@ -346,25 +347,58 @@ static void seeded_is_deterministic(const char *dir) {
   free(x);
 }
 
-/* Without a seed: each compile draws its own stream, each run repeats it. */
-static void unseeded_per_compile(void) {
-  const char *text = "model u(x: f32[1000]) { return y = RandomUniformLike(x) }\n";
+#define UNSEEDED "model u(x: f32[1000]) { return y = RandomUniformLike(x), z = RandomUniformLike(x) }\n"
+
+/* Output y of UNSEEDED compiled and run in this process (malloc'd). */
+static float *unseeded_run(const io *in) {
+  kiln_model *m = compile(UNSEEDED, 0, in, false);
+  void *out[2] = {0};
+  if (m) run(m, in, out);
+  kiln_model_free(m);
+  free(out[1]);
+  return out[0];
+}
+
+/* Without a seed: compiles and runs in one process agree (the reference of `kiln verify`
+ * too), two ops draw apart, another process draws other numbers. */
+static void unseeded_per_process(void) {
   float *x = ramp(1000);
   io in = one_input("x", 1000, x);
-  kiln_model *m1 = compile(text, 0, &in, false), *m2 = compile(text, 0, &in, false);
-  void *a[1] = {0}, *b[1] = {0}, *c[1] = {0};
-  if (m1 && m2) {
-    run(m1, &in, a);
-    run(m1, &in, b);
-    run(m2, &in, c);
+  kiln_model *m = compile(UNSEEDED, 0, &in, false);
+  void *a[2] = {0}, *b[2] = {0};
+  if (m) {
+    run(m, &in, a);
+    run(m, &in, b);
     CHECK(same_bits(a[0], b[0], 4000));
-    CHECK(a[0] && c[0] && memcmp(a[0], c[0], 4000) != 0);
+    CHECK(a[1] && memcmp(a[0], a[1], 4000) != 0);
   }
-  free_all(a, 1);
-  free_all(b, 1);
-  free_all(c, 1);
-  kiln_model_free(m1);
-  kiln_model_free(m2);
+  float *again = unseeded_run(&in);
+  CHECK(same_bits(a[0], again, 4000));
+  int fd[2];
+  CHECK(pipe(fd) == 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) { /* a fresh process: exec'd, so that it draws its own key */
+    close(fd[0]);
+    char out_fd[16];
+    snprintf(out_fd, sizeof out_fd, "%d", fd[1]);
+    execl("/proc/self/exe", "unit_random", "--unseeded-to", out_fd, (char *)NULL);
+    _exit(127);
+  }
+  close(fd[1]);
+  float other[1000];
+  size_t got = 0;
+  for (ssize_t r; got < sizeof other && (r = read(fd[0], (char *)other + got, sizeof other - got)) > 0;)
+    got += (size_t)r;
+  close(fd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && got == sizeof other);
+  CHECK(a[0] && memcmp(a[0], other, sizeof other) != 0);
+  free(again);
+  free_all(a, 2);
+  free_all(b, 2);
+  kiln_model_free(m);
   free(x);
 }
 
@@ -387,7 +421,16 @@ static void refusals(void) {
   }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc == 3 && !strcmp(argv[1], "--unseeded-to")) { /* unseeded_per_process's child */
+      float *x = ramp(1000), *y;
+    io in = one_input("x", 1000, x);
+    y = unseeded_run(&in);
+    int ok = y && write(atoi(argv[2]), y, 4000) == 4000;
+    free(y);
+    free(x);
+    return ok ? 0 : 1;
+  }
   char dir[] = "/tmp/kiln_random_XXXXXX";
   CHECK(mkdtemp(dir) != NULL);
   uniform_stats();
@@ -397,7 +440,7 @@ int main(void) {
   multinomial_stats();
   interp_matches_codegen();
   seeded_is_deterministic(dir);
-  unseeded_per_compile();
+  unseeded_per_process();
   refusals();
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -2,7 +2,8 @@
  * and Dropout (random in training mode). Every element draws from the counter-based
  * generator of ir/random.h at its row-major index, so the values depend only on the seed
  * and the shape. All carry KILN_OP_RANDOM: constant folding leaves the unseeded ones to
- * run time (their stream is drawn when the kernel is compiled).
+ * run time (their stream comes from a key each process draws: generated code computes it,
+ * no tensor of one process's draws is stored in the program).
  *
  * f32 and half results are computed in f64 from a 24-bit uniform (or a normal rounded to
  * f32) times an f32 scale: the product is exact, so a backend that fuses the multiply-add
