@@ -49,7 +49,7 @@ static kiln_expr *xorshift(kiln_kernel *k, kiln_expr *z, int s) {
   return kx_binary(k, KB_XOR, z, kx_binary(k, KB_SHR, z, u64c(k, (uint64_t)s)));
 }
 
-kiln_expr *kx_random_bits(kiln_kernel *k, uint64_t key, kiln_expr *counter) {
+kiln_expr *kiln_random_bits(kiln_kernel *k, uint64_t key, kiln_expr *counter) {
   kiln_expr *z = kx_binary(k, KB_MUL, kx_cast(k, counter, KILN_U64), u64c(k, GAMMA));
   z = kx_binary(k, KB_ADD, z, u64c(k, key + GAMMA));
   z = kx_binary(k, KB_MUL, xorshift(k, z, 30), u64c(k, MIX1));
@@ -57,25 +57,25 @@ kiln_expr *kx_random_bits(kiln_kernel *k, uint64_t key, kiln_expr *counter) {
   return xorshift(k, z, 31);
 }
 
-kiln_expr *kx_random_unit(kiln_kernel *k, kiln_expr *random_bits, int bits) {
+kiln_expr *kiln_random_unit(kiln_kernel *k, kiln_expr *random_bits, int bits) {
   kiln_expr *top = kx_binary(k, KB_SHR, random_bits, u64c(k, (uint64_t)(64 - bits)));
   return kx_binary(k, KB_MUL, kx_cast(k, top, KILN_F64), kx_const_f(k, KILN_F64, ldexp(1, -bits)));
 }
 
-kiln_expr *kx_random_normal(kiln_kernel *k, uint64_t key, kiln_expr *counter) {
+kiln_expr *kiln_random_normal(kiln_kernel *k, uint64_t key, kiln_expr *counter) {
   kiln_expr *c2 = kx_muli(k, counter, 2);
   /* u1 in (0, 1]: its log is finite */
-  kiln_expr *top = kx_binary(k, KB_SHR, kx_random_bits(k, key, c2), u64c(k, 11));
+  kiln_expr *top = kx_binary(k, KB_SHR, kiln_random_bits(k, key, c2), u64c(k, 11));
   kiln_expr *u1 = kx_binary(k, KB_MUL, kx_cast(k, kx_binary(k, KB_ADD, top, u64c(k, 1)), KILN_F64),
                             kx_const_f(k, KILN_F64, ldexp(1, -53)));
-  kiln_expr *u2 = kx_random_unit(k, kx_random_bits(k, key, kx_addi(k, c2, 1)), 53);
+  kiln_expr *u2 = kiln_random_unit(k, kiln_random_bits(k, key, kx_addi(k, c2, 1)), 53);
   kiln_expr *r = kx_binary(k, KB_MUL, kx_const_f(k, KILN_F64, -2), kx_unary(k, KU_LOG, u1));
   kiln_expr *theta = kx_binary(k, KB_MUL, kx_const_f(k, KILN_F64, 6.283185307179586), u2);
   return kx_binary(k, KB_MUL, kx_unary(k, KU_SQRT, r), kx_unary(k, KU_COS, theta));
 }
 
-kiln_expr *kx_linear_index(kiln_kernel *k, int rank, const int64_t *dims,
-                           kiln_expr *const *vars) {
+kiln_expr *kiln_linear_index(kiln_kernel *k, int rank, const int64_t *dims,
+                             kiln_expr *const *vars) {
   kiln_expr *i = kx_idx(k, 0);
   for (int d = 0; d < rank; d++) i = kx_add(k, kx_muli(k, i, dims[d]), vars[d]);
   return i;

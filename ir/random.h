@@ -21,15 +21,15 @@ uint64_t kiln_random_key(const kiln_node *n);
 
 /* The 64 random bits of element `counter` (an i64 expression) of stream `key`, as a u64
  * expression. */
-kiln_expr *kx_random_bits(kiln_kernel *k, uint64_t key, kiln_expr *counter);
+kiln_expr *kiln_random_bits(kiln_kernel *k, uint64_t key, kiln_expr *counter);
 /* The top `bits` (<= 53) bits of a u64 random expression as an f64 in [0, 1), exact. */
-kiln_expr *kx_random_unit(kiln_kernel *k, kiln_expr *random_bits, int bits);
+kiln_expr *kiln_random_unit(kiln_kernel *k, kiln_expr *random_bits, int bits);
 /* A standard normal f64 for element `counter`: Box-Muller on the uniforms of counters
  * 2 * counter and 2 * counter + 1 (f64 log, cos and sqrt). */
-kiln_expr *kx_random_normal(kiln_kernel *k, uint64_t key, kiln_expr *counter);
+kiln_expr *kiln_random_normal(kiln_kernel *k, uint64_t key, kiln_expr *counter);
 
 /* The row-major index of the element at vars[0..rank-1] in dims, as an i64 expression. */
-kiln_expr *kx_linear_index(kiln_kernel *k, int rank, const int64_t *dims,
-                           kiln_expr *const *vars);
+kiln_expr *kiln_linear_index(kiln_kernel *k, int rank, const int64_t *dims,
+                             kiln_expr *const *vars);
 
 #endif

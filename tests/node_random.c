@@ -76,7 +76,8 @@ static int check_dropout(const node_test *t, const kiln_graph *g, const kiln_nod
   double ratio = scalar(t, g, n->ninputs > 1 ? n->inputs[1] : -1, 0.5);
   double scale = training ? 1 / (1 - ratio) : 1;
   for (int64_t i = 0, numel = kiln_shape_numel(y->rank, y->dims); x && i < numel; i++) {
-    double v = kiln_load_f64(y->dtype, y->data, i), kept = kiln_load_f64(x->dtype, x->data, i) * scale;
+    double v = kiln_load_f64(y->dtype, y->data, i);
+    double kept = kiln_load_f64(x->dtype, x->data, i) * scale;
     bool is_kept = fabs(v - kept) <= 1e-7 + 1e-3 * fabs(kept), is_zero = v == 0;
     bool mask = m ? kiln_load_i64(m->dtype, m->data, i) != 0 : is_kept;
     if (!(is_kept || is_zero) || (mask ? !is_kept : !is_zero)) {

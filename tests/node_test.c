@@ -132,7 +132,8 @@ int node_test_run_reference(const node_test *t, char *why, size_t n) {
     if (!v->data && kiln_value_numel(v) > 0) {
       if (folded) snprintf(why, n, "output '%s' did not fold to a constant", v->name);
       ok = 0, folded = false;
-    } else if (ok && !node_test_compare(&t->outputs[i], v->dtype, v->rank, v->dims, v->data, why, n)) {
+    } else if (ok && !node_test_compare(&t->outputs[i], v->dtype, v->rank, v->dims, v->data,
+                                        why, n)) {
       ok = 0;
     }
   }

@@ -207,7 +207,8 @@ static void dropout_stats(void) {
   float *x = ramp(N), ratio = 0.25f;
   for (int training = 0; training < 2; training++) {
     bool on = training;
-    io in = {3, {"x", "r", "t"}, {KILN_F32, KILN_F32, KILN_BOOL}, {1, 0, 0}, {{N}}, {x, &ratio, &on}};
+    io in = {3, {"x", "r", "t"}, {KILN_F32, KILN_F32, KILN_BOOL}, {1, 0, 0}, {{N}},
+             {x, &ratio, &on}};
     kiln_model *m = compile(text, 0, &in, false);
     void *out[2] = {0};
     if (m) run(m, &in, out);
@@ -270,18 +271,21 @@ static bool same_bits(const void *a, const void *b, size_t bytes) {
  * give the same bits; n is odd so vector loops have tails. */
 static void interp_matches_codegen(void) {
   enum { M = 4099 };
+#define MODEL(y) "model a(x: f32[4099]) { return y = " y " }"
   static const struct {
     const char *op, *text;
     size_t out_bytes;
   } cases[] = {
-      {"RandomUniformLike", "model a(x: f32[4099]) { return y = RandomUniformLike(x, low=-1.5, high=2.5, seed=21.0) }", M * 4},
-      {"RandomUniformLike", "model a(x: f32[4099]) { return y = RandomUniformLike(x, dtype=11, seed=21.0) }", M * 8},
-      {"RandomNormalLike", "model a(x: f32[4099]) { return y = RandomNormalLike(x, mean=0.5, scale=3.0, seed=22.0) }", M * 4},
-      {"RandomNormalLike", "model a(x: f32[4099]) { return y = RandomNormalLike(x, dtype=11, seed=22.0) }", M * 8},
-      {"Bernoulli", "model a(x: f32[4099]) { return y = Bernoulli(x, seed=23.0) }", M * 4},
-      {"Dropout", "model a(x: f32[4099]) { return y = Dropout(x, 0.4, Cast(1, to=9), seed=24) }", M * 4},
-      {"Multinomial", "model a(x: f32[4099]) { return y = Multinomial(Reshape(x, [1, 4099]), sample_size=64, seed=25.0) }", 64 * 4},
+      {"RandomUniformLike", MODEL("RandomUniformLike(x, low=-1.5, high=2.5, seed=21.0)"), M * 4},
+      {"RandomUniformLike", MODEL("RandomUniformLike(x, dtype=11, seed=21.0)"), M * 8},
+      {"RandomNormalLike", MODEL("RandomNormalLike(x, mean=0.5, scale=3.0, seed=22.0)"), M * 4},
+      {"RandomNormalLike", MODEL("RandomNormalLike(x, dtype=11, seed=22.0)"), M * 8},
+      {"Bernoulli", MODEL("Bernoulli(x, seed=23.0)"), M * 4},
+      {"Dropout", MODEL("Dropout(x, 0.4, Cast(1, to=9), seed=24)"), M * 4},
+      {"Multinomial", MODEL("Multinomial(Reshape(x, [1, 4099]), sample_size=64, seed=25.0)"),
+       64 * 4},
   };
+#undef MODEL
   float *x = malloc(M * sizeof *x);
   for (int i = 0; i < M; i++) x[i] = (float)((i * 37) % 101) / 100.0f; /* probabilities */
   io in = one_input("x", M, x);
@@ -331,7 +335,8 @@ static void seeded_is_deterministic(const char *dir) {
   if (st) fprintf(stderr, "AOT: %s\n", err.message);
   CHECK(st == KILN_OK);
   void *h = st ? NULL : dlopen(so, RTLD_NOW | RTLD_LOCAL);
-  int (*run_aot)(const float *, float *, void *) = h ? (int (*)(const float *, float *, void *))dlsym(h, "rnd_run") : NULL;
+  typedef int (*aot_run)(const float *, float *, void *);
+  aot_run run_aot = h ? (aot_run)dlsym(h, "rnd_run") : NULL;
   CHECK(run_aot != NULL);
   float *c = malloc(N * sizeof *c);
   if (run_aot) {
@@ -347,7 +352,8 @@ static void seeded_is_deterministic(const char *dir) {
   free(x);
 }
 
-#define UNSEEDED "model u(x: f32[1000]) { return y = RandomUniformLike(x), z = RandomUniformLike(x) }\n"
+#define UNSEEDED \
+  "model u(x: f32[1000]) { return y = RandomUniformLike(x), z = RandomUniformLike(x) }\n"
 
 /* Output y of UNSEEDED compiled and run in this process (malloc'd). */
 static float *unseeded_run(const io *in) {
@@ -388,8 +394,8 @@ static void unseeded_per_process(void) {
   close(fd[1]);
   float other[1000];
   size_t got = 0;
-  for (ssize_t r; got < sizeof other && (r = read(fd[0], (char *)other + got, sizeof other - got)) > 0;)
-    got += (size_t)r;
+  for (ssize_t r; got < sizeof other; got += (size_t)r)
+    if ((r = read(fd[0], (char *)other + got, sizeof other - got)) <= 0) break;
   close(fd[0]);
   int status = 0;
   waitpid(pid, &status, 0);

@@ -111,7 +111,7 @@ static double round_to(kiln_dtype t, double v) {
 static kiln_stage *random_stage(kiln_lower_ctx *c, int out, kiln_expr **v, kiln_expr **index) {
   const kiln_buffer *b = &c->k->bufs[out];
   kiln_stage *s = kiln_elementwise_stage(c->k, c->n->op->name, out, v);
-  *index = kx_linear_index(c->k, b->rank, b->dims, v);
+  *index = kiln_linear_index(c->k, b->rank, b->dims, v);
   return s;
 }
 
@@ -125,7 +125,7 @@ static kiln_status lower_uniform(kiln_lower_ctx *c) {
   if (!(lo < hi)) return fail_node(c->n, c->err, KILN_ERR_INVALID_MODEL, "needs low < high");
   bool wide = t == KILN_F64;
   double span = wide ? hi - lo : (float)(hi - lo);
-  kiln_expr *u = kx_random_unit(k, kx_random_bits(k, kiln_random_key(c->n), i), wide ? 53 : 24);
+  kiln_expr *u = kiln_random_unit(k, kiln_random_bits(k, kiln_random_key(c->n), i), wide ? 53 : 24);
   kiln_expr *r = kx_binary(k, KB_ADD, kx_const_f(k, KILN_F64, wide ? lo : (float)lo),
                            kx_binary(k, KB_MUL, kx_const_f(k, KILN_F64, span), u));
   r = kx_cast(k, r, t);
@@ -143,7 +143,7 @@ static kiln_status lower_normal(kiln_lower_ctx *c) {
   kiln_stage *s = random_stage(c, c->out_buf[0], v, &i);
   double mean = kiln_attr_float(c->n, "mean", 0), scale = kiln_attr_float(c->n, "scale", 1);
   bool wide = t == KILN_F64;
-  kiln_expr *z = kx_random_normal(k, kiln_random_key(c->n), i);
+  kiln_expr *z = kiln_random_normal(k, kiln_random_key(c->n), i);
   if (!wide) z = kx_cast(k, kx_cast(k, z, KILN_F32), KILN_F64);
   kiln_expr *r = kx_binary(k, KB_MUL, kx_const_f(k, KILN_F64, wide ? scale : (float)scale), z);
   r = kx_binary(k, KB_ADD, kx_const_f(k, KILN_F64, wide ? mean : (float)mean), r);
@@ -157,7 +157,7 @@ static kiln_status lower_bernoulli(kiln_lower_ctx *c) {
   kiln_dtype t = k->bufs[c->out_buf[0]].dtype;
   kiln_expr *v[KILN_MAX_RANK], *i;
   kiln_stage *s = random_stage(c, c->out_buf[0], v, &i);
-  kiln_expr *u = kx_random_unit(k, kx_random_bits(k, kiln_random_key(c->n), i), 53);
+  kiln_expr *u = kiln_random_unit(k, kiln_random_bits(k, kiln_random_key(c->n), i), 53);
   kiln_expr *p = kx_cast(k, kx_load(k, c->in_buf[0], v), KILN_F64);
   kiln_stage_store(k, s, v, kx_select(k, kx_binary(k, KB_LT, u, p), kx_const_i(k, t, 1),
                                       kx_const_i(k, t, 0)));
@@ -199,8 +199,8 @@ static kiln_status lower_multinomial(kiln_lower_ctx *c) {
   j = kx_var(k, kiln_stage_axis(s, classes, true));
   kiln_expr *bn[2] = {b, n}, *blast[2] = {b, kx_idx(k, classes - 1)}, *bj2[2] = {b, j};
   int64_t dims[2] = {rows, samples};
-  kiln_expr *u = kx_random_unit(
-      k, kx_random_bits(k, kiln_random_key(c->n), kx_linear_index(k, 2, dims, bn)), 53);
+  kiln_expr *u = kiln_random_unit(
+      k, kiln_random_bits(k, kiln_random_key(c->n), kiln_linear_index(k, 2, dims, bn)), 53);
   kiln_expr *target = kx_binary(k, KB_MUL, u, kx_load(k, cb, blast));
   s->reduce = KR_SUM;
   s->post = kx_binary(k, KB_MIN, kx_acc(k, t), kx_const_i(k, t, classes - 1));
@@ -229,25 +229,23 @@ static kiln_status lower_dropout(kiln_lower_ctx *c) {
   int xb = c->in_buf[0];
   kiln_dtype t = k->bufs[xb].dtype;
   bool training = !absent_or_false(c, 2);
-  kiln_expr *keep = NULL, *scale = NULL;
   for (int o = 0; o < c->n->noutputs && o < 2; o++) {
     if (c->out_buf[o] < 0) continue;
-    kiln_expr *v[KILN_MAX_RANK], *i;
+    kiln_expr *v[KILN_MAX_RANK], *i, *keep = NULL, *scale = NULL;
     kiln_stage *s = random_stage(c, c->out_buf[o], v, &i);
     if (training) {
       kiln_expr *on = load_scalar(c, 2);
       kiln_expr *ratio = c->in_buf[1] >= 0 ? kx_cast(k, load_scalar(c, 1), KILN_F64)
                                            : kx_const_f(k, KILN_F64, 0.5);
-      kiln_expr *u = kx_random_unit(k, kx_random_bits(k, kiln_random_key(c->n), i), 53);
+      kiln_expr *u = kiln_random_unit(k, kiln_random_bits(k, kiln_random_key(c->n), i), 53);
       keep = kx_binary(k, KB_OR, kx_unary(k, KU_NOT, on), kx_binary(k, KB_GE, u, ratio));
       kiln_expr *one = kx_const_f(k, KILN_F64, 1);
       scale = kx_select(k, on, kx_binary(k, KB_DIV, one, kx_binary(k, KB_SUB, one, ratio)), one);
       scale = kx_cast(k, scale, t);
     }
-    kiln_expr *x = kx_load(k, xb, v);
-    kiln_expr *val = o == 1 ? (keep ? keep : kx_const_i(k, KILN_BOOL, 1))
-                     : keep ? kx_select(k, keep, kx_binary(k, KB_MUL, x, scale), kx_const_i(k, t, 0))
-                            : x;
+    kiln_expr *x = kx_load(k, xb, v), *val = x;
+    if (o == 1) val = keep ? keep : kx_const_i(k, KILN_BOOL, 1);
+    else if (keep) val = kx_select(k, keep, kx_binary(k, KB_MUL, x, scale), kx_const_i(k, t, 0));
     kiln_stage_store(k, s, v, val);
   }
   return KILN_OK;
@@ -274,7 +272,8 @@ static const kiln_attr_spec dropout_attrs[] = {{"seed", I, false}, {NULL}};
 const kiln_op_def kiln_ops_random[] = {
     {"RandomUniform", 0, 0, 1, 1, uniform_attrs, infer_random, lower_uniform, NULL, R},
     {"RandomNormal", 0, 0, 1, 1, normal_attrs, infer_random, lower_normal, NULL, R},
-    {"RandomUniformLike", 1, 1, 1, 1, uniform_like_attrs, infer_random_like, lower_uniform, NULL, R},
+    {"RandomUniformLike", 1, 1, 1, 1, uniform_like_attrs, infer_random_like, lower_uniform, NULL,
+     R},
     {"RandomNormalLike", 1, 1, 1, 1, normal_like_attrs, infer_random_like, lower_normal, NULL, R},
     {"Bernoulli", 1, 1, 1, 1, bernoulli_attrs, infer_bernoulli, lower_bernoulli, NULL, R},
     {"Multinomial", 1, 1, 1, 1, multinomial_attrs, infer_multinomial, lower_multinomial, NULL, R},
