@@ -68,6 +68,10 @@ struct kiln_op_def {
 /* Concat(inputs..., axis): the layout pass joins blocked tensors along their channel
  * blocks (axis 1 of both layouts) when every input's channels are whole blocks. */
 #define KILN_OP_CONCAT 32u
+/* Draws random numbers (ir/random.h: RandomUniform, Bernoulli, Dropout...): its values are
+ * a function of its `seed` attribute, or, without one, of a key each process draws, so
+ * constant folding leaves an unseeded one to run time. */
+#define KILN_OP_RANDOM 64u
 
 /* The op of that name: the default domain's, else another domain's (names do not clash;
  * the DSL calls any op by its bare name). */

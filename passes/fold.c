@@ -1,5 +1,6 @@
 /* Constant folding: a node whose inputs are all known is lowered to a kernel and run by
- * the kernel-IR interpreter; its outputs become constants and the node goes away. An If
+ * the kernel-IR interpreter; its outputs become constants and the node goes away (not an
+ * unseeded random op: its numbers come from a key each process draws). An If
  * with a known condition is replaced by the nodes of its taken branch. Shape inference
  * calls kiln_fold_node eagerly (small outputs) so shape computations resolve in time. */
 #include "passes/passes.h"
@@ -31,6 +32,7 @@ static bool is_if(const kiln_node *n) {
 
 static bool foldable(const kiln_graph *g, const kiln_node *n, int64_t max_elems) {
   if (!n->op || !n->op->lower) return false;
+  if ((n->op->flags & KILN_OP_RANDOM) && !kiln_node_attr(n, "seed")) return false;
   for (int i = 0; i < n->ninputs; i++) {
     if (n->inputs[i] < 0 || (i == 0 && shape_only(n))) continue;
     if (!kiln_value_is_const(g, n->inputs[i])) return false;

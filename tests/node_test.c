@@ -123,15 +123,23 @@ int node_test_run_reference(const node_test *t, char *why, size_t n) {
     goto done;
   }
   ok = 1;
-  for (int i = 0; i < t->noutputs && ok; i++) {
+  bool folded = true;
+  kiln_tensor got[NODE_TEST_MAX_IO];
+  for (int i = 0; i < t->noutputs; i++) {
     const kiln_value *v = &g->values[g->main.outputs[i]];
+    got[i] = (kiln_tensor){v->dtype, v->rank, {0}, v->data};
+    memcpy(got[i].dims, v->dims, sizeof got[i].dims);
     if (!v->data && kiln_value_numel(v) > 0) {
-      snprintf(why, n, "output '%s' did not fold to a constant", v->name);
-      ok = 0;
-    } else if (!node_test_compare(&t->outputs[i], v->dtype, v->rank, v->dims, v->data, why, n)) {
+      if (folded) snprintf(why, n, "output '%s' did not fold to a constant", v->name);
+      ok = 0, folded = false;
+    } else if (ok && !node_test_compare(&t->outputs[i], v->dtype, v->rank, v->dims, v->data,
+                                        why, n)) {
       ok = 0;
     }
   }
+  /* a seeded random op folds to kiln's numbers, not numpy's: what the spec fixes */
+  if (!ok && folded && node_test_is_random(t))
+    ok = node_test_check_random(t, got, t->noutputs, why, n);
 done:
   if (err.code) snprintf(why, n, "%s: %s", kiln_status_name(err.code), err.message);
   kiln_graph_free(g);

@@ -33,4 +33,11 @@ int node_test_compare(const kiln_tensor *want, kiln_dtype dtype, int rank, const
  * infer, fold everything with the kernel-IR interpreter) and compares the outputs.
  * Returns 1 on a pass, 0 on a mismatch or error (reason in why). */
 int node_test_run_reference(const node_test *t, char *why, size_t n);
+/* Random ops (tests/node_random.c): does the model hold one (the op table's
+ * KILN_OP_RANDOM, subgraphs included)? And, for such a model, do outputs got[0..ngot-1]
+ * have what the spec fixes: the expected count, dtypes and shapes, and each output's range
+ * by the op writing it. Returns 1 when so, else 0 with a reason in why. */
+int node_test_is_random(const node_test *t);
+int node_test_check_random(const node_test *t, const kiln_tensor *got, int ngot, char *why,
+                           size_t len);
 #endif

@@ -86,27 +86,6 @@ static kiln_status infer_cast(kiln_graph *g, kiln_node *n, kiln_error *err) {
   return KILN_OK;
 }
 
-/* Inference only: the output is the input, the mask all true. Training mode is accepted
- * only where it changes nothing (ratio 0), as no random generator is implemented. */
-static kiln_status infer_dropout(kiln_graph *g, kiln_node *n, kiln_error *err) {
-  const kiln_value *x = kiln_node_in(g, n, 0);
-  if (kiln_node_in(g, n, 2)) {
-    int64_t training = 0;
-    int count = 0;
-    if (kiln_const_ints(g, n, 2, &training, 1, &count, err)) return err->code;
-    double ratio = 0.5;
-    if (training && kiln_node_in(g, n, 1) && kiln_const_scalar(g, n, 1, &ratio, err))
-      return err->code;
-    if (training && ratio != 0)
-      return kiln_fail(err, KILN_ERR_UNSUPPORTED,
-                       "node '%s' (%s): training mode with a nonzero ratio is not supported",
-                       n->name, n->op_type);
-  }
-  kiln_set_out(g, n, 0, x->dtype, x->rank, x->dims);
-  kiln_set_out(g, n, 1, KILN_BOOL, x->rank, x->dims);
-  return KILN_OK;
-}
-
 /* ---- expression builders --------------------------------------------------------------- */
 
 static kiln_dtype out_dtype(const kiln_lower_ctx *c) { return c->k->bufs[c->out_buf[0]].dtype; }
@@ -223,7 +202,6 @@ static const ew_def defs[] = {
     {"Sign", FN, 0, build_sign}, {"IsInf", FN, 0, build_isinf}, {"Cast", FN, 0, build_cast},
     {"CastLike", FN, 0, build_cast}, {"Where", FN, 0, build_where},
     {"BitShift", FN, 0, build_bitshift}, {"Identity", FN, 0, build_identity},
-    {"Dropout", FN, 0, build_identity},
 };
 
 static kiln_expr *build_table(kiln_lower_ctx *c, kiln_expr *const *x) {
@@ -243,16 +221,6 @@ static kiln_expr *build_table(kiln_lower_ctx *c, kiln_expr *const *x) {
 
 static kiln_status lower_ew(kiln_lower_ctx *c) { return kiln_lower_elementwise(c, build_table); }
 
-/* The mask output (when requested) is all true. */
-static kiln_status lower_dropout(kiln_lower_ctx *c) {
-  if (lower_ew(c)) return c->err->code;
-  if (c->n->noutputs < 2 || c->out_buf[1] < 0) return KILN_OK;
-  kiln_expr *v[KILN_MAX_RANK];
-  kiln_stage *s = kiln_elementwise_stage(c->k, "dropout_mask", c->out_buf[1], v);
-  kiln_stage_store(c->k, s, v, kx_const_i(c->k, KILN_BOOL, 1));
-  return KILN_OK;
-}
-
 static const kiln_attr_spec mod_attrs[] = {{"fmod", KILN_ATTR_INT, false}, {NULL}};
 static const kiln_attr_spec isinf_attrs[] = {
     {"detect_negative", KILN_ATTR_INT, false}, {"detect_positive", KILN_ATTR_INT, false}, {NULL}};
@@ -260,7 +228,6 @@ static const kiln_attr_spec cast_attrs[] = {
     {"to", KILN_ATTR_INT, true}, {"saturate", KILN_ATTR_INT, false}, {NULL}};
 static const kiln_attr_spec castlike_attrs[] = {{"saturate", KILN_ATTR_INT, false}, {NULL}};
 static const kiln_attr_spec bitshift_attrs[] = {{"direction", KILN_ATTR_STRING, true}, {NULL}};
-static const kiln_attr_spec dropout_attrs[] = {{"seed", KILN_ATTR_INT, false}, {NULL}};
 
 #define EW KILN_OP_ELEMENTWISE
 #define BINARY(name, infer) {name, 2, 2, 1, 1, NULL, infer, lower_ew, NULL, EW}
@@ -296,6 +263,5 @@ const kiln_op_def kiln_ops_elementwise[] = {
     {"CastLike", 2, 2, 1, 1, castlike_attrs, infer_cast, lower_ew, NULL, EW},
     {"Where", 3, 3, 1, 1, NULL, infer_where, lower_ew, NULL, EW},
     {"Identity", 1, 1, 1, 1, NULL, kiln_infer_broadcast, lower_ew, NULL, KILN_OP_ALIAS},
-    {"Dropout", 1, 3, 1, 2, dropout_attrs, infer_dropout, lower_dropout, NULL, 0},
     {NULL},
 };
