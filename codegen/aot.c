@@ -276,32 +276,32 @@ static kiln_status link_shared(const char *obj, const char *rt, const char *out,
 
 /* ---- kiln_aot_write ---------------------------------------------------------------- */
 
-/* `const char <name>_tuning[]`: KILN_TUNING_MARK, then what the tune pass applied from a
- * tuning log (kiln_program.tuning) or "no tuning log", so an artifact says how it was tuned
- * (`kiln dump --tuning LIB` finds the mark in the file and prints the text). */
-static void add_tuning_string(LLVMModuleRef m, const kiln_program *p, const char *name) {
+/* `const char <name>_<what>[]` holding text (with its terminating NUL). */
+static void add_const_string(LLVMModuleRef m, const char *name, const char *what,
+                             const char *text) {
   LLVMContextRef ctx = LLVMGetModuleContext(m);
-  char *text = kiln_fmt("%s%s", KILN_TUNING_MARK, p->tuning ? p->tuning : "no tuning log\n");
   LLVMValueRef init = LLVMConstStringInContext2(ctx, text, strlen(text), 0);
-  char *gname = kiln_fmt("%s_tuning", name);
+  char *gname = kiln_fmt("%s_%s", name, what);
   LLVMValueRef g = LLVMAddGlobal(m, LLVMTypeOf(init), gname);
   LLVMSetInitializer(g, init);
   LLVMSetGlobalConstant(g, 1);
   free(gname);
+}
+
+/* `const char <name>_tuning[]`: KILN_TUNING_MARK, then what the tune pass applied from a
+ * tuning log (kiln_program.tuning) or "no tuning log", so an artifact says how it was tuned
+ * (`kiln dump --tuning LIB` finds the mark in the file and prints the text). */
+static void add_tuning_string(LLVMModuleRef m, const kiln_program *p, const char *name) {
+  char *text = kiln_fmt("%s%s", KILN_TUNING_MARK, p->tuning ? p->tuning : "no tuning log\n");
+  add_const_string(m, name, "tuning", text);
   free(text);
 }
 
 /* `const char <name>_manifest[]` (aot_manifest.c), what `kiln run LIB` reads. */
 static void add_manifest_string(LLVMModuleRef m, const kiln_program *p, const kiln_options *opts,
                                 const char *name, bool threads) {
-  LLVMContextRef ctx = LLVMGetModuleContext(m);
   char *text = kiln_aot_manifest(p, opts, name, false, threads);
-  LLVMValueRef init = LLVMConstStringInContext2(ctx, text, strlen(text), 0);
-  char *gname = kiln_fmt("%s_manifest", name);
-  LLVMValueRef g = LLVMAddGlobal(m, LLVMTypeOf(init), gname);
-  LLVMSetInitializer(g, init);
-  LLVMSetGlobalConstant(g, 1);
-  free(gname);
+  add_const_string(m, name, "manifest", text);
   free(text);
 }
 
