@@ -32,6 +32,7 @@ extern const kiln_op_def kiln_ops_grid_sample[];
 extern const kiln_op_def kiln_ops_optimizer[];
 extern const kiln_op_def kiln_ops_control[];
 extern const kiln_op_def kiln_ops_layout[];
+extern const kiln_op_def kiln_ops_det[];
 
 /* NULL domain: ONNX's default one. */
 static const struct {
@@ -45,7 +46,8 @@ static const struct {
     {kiln_ops_resize, NULL},      {kiln_ops_layout, NULL},     {kiln_ops_loss, NULL},
     {kiln_ops_scan, NULL},        {kiln_ops_signal, NULL},     {kiln_ops_quant, NULL},
     {kiln_ops_einsum, NULL},      {kiln_ops_index, NULL},      {kiln_ops_scatter, NULL},
-    {kiln_ops_grid_sample, NULL}, {kiln_ops_optimizer, "ai.onnx.preview.training"},
+    {kiln_ops_grid_sample, NULL}, {kiln_ops_det, NULL},
+    {kiln_ops_optimizer, "ai.onnx.preview.training"},
 };
 
 #define MAX_OPS 512
