@@ -29,7 +29,6 @@ typedef struct gram {
   int len;
   const int64_t *tok;
   int64_t slot; /* its output index */
-  int order;    /* its place in the pool: a repeated n-gram counts for its last copy */
 } gram;
 
 typedef struct tf_pool {
@@ -83,7 +82,7 @@ static kiln_status tf_pool_read(const kiln_node *n, tf_pool *p, bool keep, kiln_
                fail_node(n, err, KILN_ERR_INVALID_MODEL,
                          "ngram_indexes has fewer entries than the pool has n-grams");
       if (keep && size >= lo && size <= hi)
-        p->grams[p->ngrams++] = (gram){(int)size, pool + at, slots[id], id};
+        p->grams[p->ngrams++] = (gram){(int)size, pool + at, slots[id]};
     }
   }
   return KILN_OK;
@@ -94,7 +93,7 @@ static int gram_cmp(const void *pa, const void *pb) {
   if (a->len != b->len) return a->len < b->len ? -1 : 1;
   for (int i = 0; i < a->len; i++)
     if (a->tok[i] != b->tok[i]) return a->tok[i] < b->tok[i] ? -1 : 1;
-  return a->order < b->order ? -1 : a->order > b->order;
+  return 0;
 }
 
 static kiln_status infer_tfidf(kiln_graph *g, kiln_node *n, kiln_error *err) {
@@ -119,18 +118,16 @@ static kiln_status expand_tfidf(kiln_graph *g, kiln_block *b, int pos, kiln_erro
   const kiln_node *n = &g->nodes[b->nodes[pos]];
   tf_pool p;
   if (tf_pool_read(n, &p, true, err)) return err->code;
-  /* a repeated n-gram counts only for its last copy (the reference's trie keeps one id) */
+  /* a repeated n-gram would count twice (onnxruntime refuses such a pool too) */
   qsort(p.grams, (size_t)p.ngrams, sizeof(gram), gram_cmp);
-  int kept = 0;
-  for (int i = 0; i < p.ngrams; i++) {
-    gram *a = &p.grams[i], *nx = i + 1 < p.ngrams ? &p.grams[i + 1] : NULL;
-    if (nx && nx->len == a->len && !memcmp(nx->tok, a->tok, sizeof(int64_t) * (size_t)a->len))
-      continue;
-    p.grams[kept++] = *a;
-  }
+  for (int i = 0; i + 1 < p.ngrams; i++)
+    if (!gram_cmp(&p.grams[i], &p.grams[i + 1])) {
+      free(p.grams);
+      return fail_node(n, err, KILN_ERR_INVALID_MODEL, "the pool repeats an n-gram");
+    }
   int64_t C = p.slots, R = 1, L = 1;
   int64_t *fill = kiln_xcalloc((size_t)C, sizeof(int64_t));
-  for (int i = 0; i < kept; i++) {
+  for (int i = 0; i < p.ngrams; i++) {
     if (++fill[p.grams[i].slot] > R) R = fill[p.grams[i].slot];
     if (p.grams[i].len > L) L = p.grams[i].len;
   }
@@ -146,7 +143,7 @@ static kiln_status expand_tfidf(kiln_graph *g, kiln_block *b, int pos, kiln_erro
   int64_t *td = g->values[tok].data, *ld = g->values[len].data;
   float *wd = g->values[wt].data;
   memset(fill, 0, sizeof(int64_t) * (size_t)C);
-  for (int i = 0; i < kept; i++) {
+  for (int i = 0; i < p.ngrams; i++) {
     const gram *a = &p.grams[i];
     int64_t at = a->slot * R + fill[a->slot]++;
     ld[at] = a->len;
