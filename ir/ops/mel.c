@@ -47,7 +47,8 @@ static kiln_expr *F(kiln_kernel *k, double v) { return kx_const_f(k, KILN_F64, v
 
 /* mel(hz) = 2595 log10(1 + hz / 700) */
 static kiln_expr *to_mel(kiln_kernel *k, kiln_expr *hz) {
-  kiln_expr *l = kx_unary(k, KU_LOG, kx_binary(k, KB_ADD, F(k, 1), kx_binary(k, KB_DIV, hz, F(k, 700))));
+  kiln_expr *r = kx_binary(k, KB_ADD, F(k, 1), kx_binary(k, KB_DIV, hz, F(k, 700)));
+  kiln_expr *l = kx_unary(k, KU_LOG, r);
   return kx_binary(k, KB_MUL, l, F(k, 2595 / log(10.0)));
 }
 
@@ -72,7 +73,8 @@ static kiln_status lower_mel(kiln_lower_ctx *c) {
   kiln_expr *v[2];
   kiln_stage *s = kiln_elementwise_stage(k, "mel_weights", c->out_buf[0], v);
   kiln_expr *in[5];
-  for (int i = 2; i < 5; i++) in[i] = kx_cast(k, kiln_load_broadcast(k, c->in_buf[i], 2, v), KILN_F64);
+  for (int i = 2; i < 5; i++)
+    in[i] = kx_cast(k, kiln_load_broadcast(k, c->in_buf[i], 2, v), KILN_F64);
   kiln_expr *low = to_mel(k, in[3]);
   kiln_expr *step = kx_binary(k, KB_DIV, kx_binary(k, KB_SUB, to_mel(k, in[4]), low),
                               F(k, (double)(bins + 2)));

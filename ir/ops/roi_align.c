@@ -61,8 +61,9 @@ static kiln_status infer_roi_align(kiln_graph *g, kiln_node *n, kiln_error *err)
   const kiln_value *bi = kiln_node_in(g, n, 2);
   roi_cfg r;
   if (roi_config(n, &r, err)) return err->code;
-  if (x->rank != 4 || !kiln_dtype_is_float(x->dtype))
-    return fail_node(n, err, KILN_ERR_SHAPE, "X must be a float tensor [N, C, H, W]");
+  if (x->rank != 4 || !kiln_dtype_is_float(x->dtype) || x->dims[2] < 1 || x->dims[3] < 1)
+    return fail_node(n, err, KILN_ERR_SHAPE,
+                     "X must be a float tensor [N, C, H, W] with H and W >= 1");
   if (rois->rank != 2 || rois->dims[1] != 4 || !kiln_dtype_is_float(rois->dtype) ||
       bi->rank != 1 || bi->dims[0] != rois->dims[0] || !kiln_dtype_is_int(bi->dtype))
     return fail_node(n, err, KILN_ERR_SHAPE,
@@ -138,7 +139,8 @@ static void region_terms(roi *s, int rois, int64_t nrois) {
   kiln_expr *base = B(s, KB_ADD, ld2(s, s->start, r, e), B(s, KB_MUL, kx_cast(k, p, s->ct), bin));
   kiln_expr *step = B(s, KB_DIV, bin, ld2(s, s->grid, r, e));
   kiln_expr *i = B(s, KB_SUB, B(s, KB_DIV, B(s, KB_SUB, F(s, -1), base), step), F(s, 1.5));
-  i = B(s, KB_MIN, B(s, KB_MAX, kx_unary(k, KU_CEIL, i), F(s, 0)), F(s, (double)((int64_t)1 << 40)));
+  i = B(s, KB_MAX, kx_unary(k, KU_CEIL, i), F(s, 0));
+  i = B(s, KB_MIN, i, F(s, (double)((int64_t)1 << 40)));
   kiln_expr *fi[3] = {r, e, p};
   kiln_stage_store(k, st, fi, kx_cast(k, i, KILN_I64));
 }
