@@ -2,14 +2,15 @@
  * region r, averaging (avg) or taking the largest (max) of a grid of bilinear samples, as
  * ONNX's reference does (a sample outside [-1, H] x [-1, W] counts as 0).
  *
- * With sampling_ratio 0 the grid of each region is ceil(bin size) samples per dim, so it
- * depends on the rois' values. Samples are bin / grid apart, which is at least 1/2 when a
- * bin holds more than one; so at most 2H + 3 of a bin's rows (2W + 3 columns) lie inside
- * the image, and the stage reduces over a window of 2H + 5 rows (2W + 5 columns) that
- * starts just before the first row inside, masking those past the grid. Rows before or
- * after the window lie outside and add 0 (they still count in the average, and a max
- * with some outside includes 0). That is exact for any roi, at the price of a window
- * larger than the typical grid; a fixed sampling_ratio reduces over its grid alone.
+ * With sampling_ratio 0 the grid of each region is g = ceil(bin size) samples per dim, so
+ * it depends on the rois' values. Samples are bin / g > (g - 1) / g apart, so at most
+ * min(g, (H + 1) g / (g - 1) + 1) <= H + 2 of a bin's sample rows lie in [-1, H] (W + 2
+ * columns in [-1, W]). The stage reduces over a window of H + 5 rows (W + 5 columns;
+ * the spare ones absorb rounding) that starts just before the first row inside, masking
+ * those past the grid. Rows before or after the window lie outside and add 0 (they still
+ * count in the average, and a max with some outside includes 0). That is exact for any
+ * roi, at the price of a window larger than the typical grid; a fixed sampling_ratio
+ * reduces over its grid alone.
  *
  * Per-region terms are computed once, in stages over the regions. batch_indices are
  * checked at run time; taps are loaded at indices clamped into the image, so no roi value
@@ -193,7 +194,7 @@ static kiln_status lower_roi_align(kiln_lower_ctx *c) {
   int64_t nrois = y->dims[0], d2[2] = {nrois, 2};
   for (int d = 0; d < 2; d++) {
     s.ext[d] = x->dims[2 + d];
-    s.win[d] = s.cfg.ratio > 0 ? s.cfg.ratio : 2 * s.ext[d] + 5;
+    s.win[d] = s.cfg.ratio > 0 ? s.cfg.ratio : s.ext[d] + 5;
   }
   s.start = kiln_kernel_add_buffer(k, "start", KILN_BUF_TEMP, -1, s.ct, 2, d2);
   s.bin = kiln_kernel_add_buffer(k, "bin", KILN_BUF_TEMP, -1, s.ct, 2, d2);

@@ -46,44 +46,46 @@ static kiln_status tf_mode_of(const kiln_node *n, tf_mode *m, kiln_error *err) {
   return KILN_OK;
 }
 
-/* Reads and checks the pool attributes; p->grams is malloc'd (NULL when checking only). */
+/* Reads and checks the pool attributes; with keep, p->grams (malloc'd) lists the n-grams. */
 static kiln_status tf_pool_read(const kiln_node *n, tf_pool *p, bool keep, kiln_error *err) {
   const int64_t *pool, *counts, *slots;
   memset(p, 0, sizeof *p);
-  if (kiln_attr_ints(n, "pool_int64s", &pool) < 0)
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "needs pool_int64s (string pools are not "
-                                                   "supported)");
   int npool = kiln_attr_ints(n, "pool_int64s", &pool);
+  if (npool < 0)
+    return fail_node(n, err, KILN_ERR_UNSUPPORTED,
+                     "needs pool_int64s (string pools are not supported)");
   int ncounts = kiln_attr_ints(n, "ngram_counts", &counts);
   int nslots = kiln_attr_ints(n, "ngram_indexes", &slots);
-  int64_t lo = kiln_attr_int(n, "min_gram_length", 0), hi = kiln_attr_int(n, "max_gram_length", 0);
+  int64_t lo = kiln_attr_int(n, "min_gram_length", 0);
+  int64_t hi = kiln_attr_int(n, "max_gram_length", 0);
   if (ncounts < 1 || nslots < 1 || lo < 1 || hi < lo || kiln_attr_int(n, "max_skip_count", 0) < 0)
     return fail_node(n, err, KILN_ERR_INVALID_MODEL,
                      "needs ngram_counts, ngram_indexes, 1 <= min_gram_length <= "
                      "max_gram_length and max_skip_count >= 0");
-  p->slots = 0;
   for (int i = 0; i < nslots; i++) {
     if (slots[i] < 0 || slots[i] >= ((int64_t)1 << 30))
       return fail_node(n, err, KILN_ERR_INVALID_MODEL, "ngram_indexes must be in [0, 2^30)");
     if (slots[i] + 1 > p->slots) p->slots = slots[i] + 1;
   }
-  if (keep) p->grams = kiln_xmalloc(sizeof(gram) * (size_t)nslots);
-  int id = 0;
+  /* n-grams of size i + 1 fill [counts[i], counts[i + 1]) (the last: to the pool's end) */
+  int64_t total = 0;
   for (int i = 0; i < ncounts; i++) {
     int64_t start = counts[i], end = i + 1 < ncounts ? counts[i + 1] : npool;
     if (start < 0 || end < start || end > npool)
-      return free(p->grams), p->grams = NULL,
-             fail_node(n, err, KILN_ERR_INVALID_MODEL,
+      return fail_node(n, err, KILN_ERR_INVALID_MODEL,
                        "ngram_counts must be nondecreasing starts within the pool");
-    int64_t size = i + 1;
-    for (int64_t at = start; at + size <= end; at += size, id++) {
-      if (id >= nslots)
-        return free(p->grams), p->grams = NULL,
-               fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                         "ngram_indexes has fewer entries than the pool has n-grams");
-      if (keep && size >= lo && size <= hi)
-        p->grams[p->ngrams++] = (gram){(int)size, pool + at, slots[id]};
-    }
+    total += (end - start) / (i + 1);
+  }
+  if (total > nslots)
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                     "ngram_indexes has fewer entries than the pool has n-grams");
+  if (!keep) return KILN_OK;
+  p->grams = kiln_xmalloc(sizeof(gram) * (size_t)(total ? total : 1));
+  int id = 0;
+  for (int i = 0; i < ncounts; i++) {
+    int64_t start = counts[i], end = i + 1 < ncounts ? counts[i + 1] : npool, size = i + 1;
+    for (int64_t at = start; at + size <= end; at += size, id++)
+      if (size >= lo && size <= hi) p->grams[p->ngrams++] = (gram){(int)size, pool + at, slots[id]};
   }
   return KILN_OK;
 }

@@ -130,11 +130,11 @@ def tfidf_cases(out, rng):
 
 def roi_cases(out, rng):
     """Both modes and coordinate modes, fixed and adaptive sampling, rois inside, across
-    and far past the image (adaptive grids larger than the stage's window), degenerate and
-    inverted ones, a spatial scale, f64."""
+    and far past the image (adaptive grids larger than the stage's window), one whose grid
+    fills the window, degenerate and inverted ones, a spatial scale, f64."""
     n, c, h, w = 2, 3, 7, 9
     rois = np.array([[0, 0, 8, 6], [1.3, 0.7, 5.2, 4.9], [-6, -5, 30, 25], [-40, -30, 60, 45],
-                     [3, 2, 3.2, 2.1], [5, 4, 2, 1], [7.5, 5.5, 12, 9], [0.2, 0.1, 1.1, 0.9]])
+                     [3, 2, 3.2, 2.1], [5, 4, 2, 1], [7.5, 5.5, 12, 9], [-1.2, -0.6, 9.4, 7.7]])
     batch = np.array([0, 1, 1, 0, 1, 0, 1, 0], np.int64)
     for name, mode, coords, oh, ow, ratio, scale, dt in (
             ("roi_avg_adaptive", "avg", "half_pixel", 3, 4, 0, 1.0, np.float32),
@@ -142,7 +142,9 @@ def roi_cases(out, rng):
             ("roi_avg_ratio", "avg", "output_half_pixel", 4, 2, 2, 1.0, np.float32),
             ("roi_max_ratio", "max", "output_half_pixel", 3, 3, 3, 1.0, np.float32),
             ("roi_max_output_half_pixel", "max", "output_half_pixel", 2, 2, 0, 1.0, np.float32),
-            ("roi_avg_f64", "avg", "half_pixel", 2, 5, 0, 0.75, np.float64)):
+            ("roi_avg_f64", "avg", "half_pixel", 2, 5, 0, 0.75, np.float64),
+            ("roi_avg_one_bin", "avg", "half_pixel", 1, 1, 0, 1.0, np.float32),
+            ("roi_max_one_bin", "max", "output_half_pixel", 1, 1, 0, 1.0, np.float32)):
         t = F32 if dt == np.float32 else F64
         node = helper.make_node("RoiAlign", ["x", "rois", "batch"], ["y"], mode=mode,
                                 coordinate_transformation_mode=coords, output_height=oh,
