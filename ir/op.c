@@ -33,6 +33,11 @@ extern const kiln_op_def kiln_ops_optimizer[];
 extern const kiln_op_def kiln_ops_control[];
 extern const kiln_op_def kiln_ops_layout[];
 extern const kiln_op_def kiln_ops_random[];
+extern const kiln_op_def kiln_ops_det[];
+extern const kiln_op_def kiln_ops_unpool[];
+extern const kiln_op_def kiln_ops_mel[];
+extern const kiln_op_def kiln_ops_tfidf[];
+extern const kiln_op_def kiln_ops_roi_align[];
 
 /* NULL domain: ONNX's default one. */
 static const struct {
@@ -46,8 +51,9 @@ static const struct {
     {kiln_ops_resize, NULL},      {kiln_ops_layout, NULL},     {kiln_ops_loss, NULL},
     {kiln_ops_scan, NULL},        {kiln_ops_signal, NULL},     {kiln_ops_quant, NULL},
     {kiln_ops_einsum, NULL},      {kiln_ops_index, NULL},      {kiln_ops_scatter, NULL},
-    {kiln_ops_grid_sample, NULL}, {kiln_ops_optimizer, "ai.onnx.preview.training"},
-    {kiln_ops_random, NULL},
+    {kiln_ops_grid_sample, NULL}, {kiln_ops_det, NULL},        {kiln_ops_unpool, NULL},
+    {kiln_ops_mel, NULL},         {kiln_ops_tfidf, NULL},      {kiln_ops_roi_align, NULL},
+    {kiln_ops_random, NULL},      {kiln_ops_optimizer, "ai.onnx.preview.training"},
 };
 
 #define MAX_OPS 512
