@@ -276,8 +276,11 @@ static void tile_schedule(kiln_stage *s, int m, int n, int panel, int n2, int vf
   for (int l = 0; l < sc->nloops; l++)
     if (s->axes[sc->loops[l].axis].reduce) t.loops[t.nloops++] = sc->loops[l];
   /* a split by 1 would leave two stride-1 loops: the outer loop alone covers the axis */
-  if (u > 1) t.loops[t.nloops++] = (kiln_loop){n2, 1, u, KILN_LOOP_UNROLL};
+  /* rows outside n2's values: codegen walks the tile's points in loop order, so each row's
+   * broadcast of A serves its u vectors of B at once and dies (n2 outside would keep mr
+   * broadcasts live beside the mr x u accumulators: more than 32 registers, spills) */
   if (mr > 1) t.loops[t.nloops++] = (kiln_loop){m, 1, mr, KILN_LOOP_UNROLL};
+  if (u > 1) t.loops[t.nloops++] = (kiln_loop){n2, 1, u, KILN_LOOP_UNROLL};
   if (nr > 1) t.loops[t.nloops++] = (kiln_loop){n, 1, nr, KILN_LOOP_VECTOR};
   /* packed weights are read once per inference, from DRAM when the model's weights exceed
    * the caches: prefetch each panel's rows a few KB ahead of the FMAs. Not for a tile of
