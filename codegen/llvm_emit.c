@@ -126,8 +126,7 @@ static LLVMValueRef emit_kernel_fn(kiln_emit *e, const kiln_kernel *k) {
   e->kfn_name = name;
   e->bufs = bufs;
   kiln_emit_begin_function(e, fn);
-  kiln_status st = KILN_OK;
-  for (int s = 0; s < k->nstages && !st; s++) st = kiln_emit_stage(e, &k->stages[s]);
+  kiln_status st = kiln_emit_stages(e, k);
   LLVMBuildRetVoid(e->b);
   kiln_emit_end_function(e);
   e->k = NULL;

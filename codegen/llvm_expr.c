@@ -90,6 +90,7 @@ static LLVMValueRef elem_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int 
   if (nidx != bf->rank)
     return KILN_EMIT_FAIL(e, "buffer '%s' of rank %d indexed with %d indices", bf->name,
                           bf->rank, nidx);
+  if (e->local && e->local[buf]) return e->local[buf]; /* this row's element */
   LLVMValueRef lin = NULL;
   int64_t stride = 1;
   bool checked = e->check_all;

@@ -34,6 +34,7 @@ struct nest {
   LLVMValueRef *accs;            /* one accumulator per tile point */
   LLVMValueRef base[KILN_MAX_AXES]; /* a tile axis's value at tile point 0 */
   bool reads_out;                /* the stage loads its own output buffer */
+  bool rows;                     /* a row kernel's shared loops: sc, around all stages */
 };
 
 static LLVMValueRef ok(kiln_emit *e) { return LLVMConstNull(e->t_i1); } /* non-NULL = success */
@@ -429,8 +430,11 @@ static LLVMValueRef body_tile(nest *n) {
   return r;
 }
 
+static LLVMValueRef body_rows(nest *n);
+
 /* The stage's own loops from `first` on (the ones before are already open). */
 static LLVMValueRef emit_main(nest *n, int first) {
+  if (n->rows) return emit_loops(n, first, n->sc->nloops, body_rows);
   if (n->s->reduce == KR_NONE) return emit_loops(n, first, n->sc->nloops, body_plain);
   if (n->memory) return emit_loops(n, first, n->sc->nloops, body_combine_mem);
   if (n->tile) {
@@ -675,5 +679,90 @@ kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s) {
   }
   free(n.accs);
   e->st = NULL;
+  return r ? KILN_OK : KILN_ERR_INTERNAL;
+}
+
+/* ---- row kernels ---------------------------------------------------------------------------
+ * A row kernel's stages (kiln_kernel.row_axes) whose schedules open with the same loops
+ * over the row axes, and have no other loop over them, run inside one copy of those loops:
+ * all stages for one row, then the next row, so later passes over a row find it in L1.
+ * After the shared loops a stage has only its loops over the row: plain, or a reduction
+ * in register mode. A per-row temporary (written by a reduction, read only by later
+ * stages at the same row) lives in a scalar alloca, a register after mem2reg. */
+
+/* The number of shared loops, 0 where the stages must run one after the other. */
+static int shared_loops(const kiln_kernel *k) {
+  if (!k->row_axes || k->nstages < 2) return 0;
+  const kiln_schedule *s0 = &k->stages[0].sched;
+  int n = 0;
+  while (n < s0->nloops && (k->row_axes >> s0->loops[n].axis & 1)) n++;
+  for (int i = 0; i < k->nstages && n; i++) {
+    const kiln_stage *s = &k->stages[i];
+    if (s->sched.nloops < n) return 0;
+    for (int l = 0; l < s->sched.nloops; l++) {
+      const kiln_loop *a = &s->sched.loops[l], *b = &s0->loops[l];
+      if (l < n ? a->axis != b->axis || a->stride != b->stride || a->extent != b->extent ||
+                      a->kind != b->kind
+                : (k->row_axes >> a->axis & 1) || a->kind == KILN_LOOP_PARALLEL)
+        return 0;
+    }
+    for (int a = 0; a < s->naxes; a++)
+      if (s->axes[a].extent <= 0) return 0;
+  }
+  return n;
+}
+
+static LLVMValueRef body_rows(nest *n) {
+  kiln_emit *e = n->e;
+  const kiln_kernel *k = e->k;
+  LLVMValueRef rows[KILN_MAX_AXES], r = ok(e);
+  memcpy(rows, e->axis, sizeof rows);
+  e->local = kiln_xcalloc((size_t)k->nbufs, sizeof(LLVMValueRef));
+  int *writers = kiln_xcalloc((size_t)k->nbufs, sizeof(int));
+  for (int i = 0; i < k->nstages; i++) writers[k->stages[i].out_buf]++;
+  for (int i = 0; i < k->nstages; i++) {
+    const kiln_stage *s = &k->stages[i];
+    const kiln_buffer *b = &k->bufs[s->out_buf];
+    if (s->reduce != KR_NONE && b->role == KILN_BUF_TEMP && writers[s->out_buf] == 1)
+      e->local[s->out_buf] = kiln_emit_alloca(e, kiln_emit_mem_type(e, b->dtype), "row");
+  }
+  free(writers);
+  for (int i = 0; i < k->nstages && r; i++) {
+    const kiln_stage *s = &k->stages[i];
+    nest m = {.e = e, .s = s};
+    e->st = s;
+    if (!stage_types_ok(e, s)) {
+      r = KILN_EMIT_FAIL(e, "malformed stage");
+      break;
+    }
+    nest_init(&m, &s->sched);
+    for (int a = 0; a < s->naxes; a++)
+      if (k->row_axes >> a & 1) e->axis[a] = rows[a];
+    m.p = n->sc->nloops;
+    while (m.p < s->sched.nloops && !s->axes[s->sched.loops[m.p].axis].reduce) m.p++;
+    r = emit_main(&m, n->sc->nloops);
+  }
+  free(e->local);
+  e->local = NULL;
+  e->st = NULL;
+  return r;
+}
+
+kiln_status kiln_emit_stages(kiln_emit *e, const kiln_kernel *k) {
+  int ns = shared_loops(k);
+  if (!ns) {
+    kiln_status st = KILN_OK;
+    for (int s = 0; s < k->nstages && !st; s++) st = kiln_emit_stage(e, &k->stages[s]);
+    return st;
+  }
+  for (int i = 0; i < k->nstages; i++)
+    if (kiln_schedule_check(&k->stages[i], e->err)) return KILN_ERR_INTERNAL;
+  kiln_schedule sc = {.nloops = ns};
+  memcpy(sc.loops, k->stages[0].sched.loops, sizeof(kiln_loop) * (size_t)ns);
+  nest n = {.e = e, .s = &k->stages[0], .rows = true};
+  nest_init(&n, &sc);
+  int np = 0;
+  while (np < ns && sc.loops[np].kind == KILN_LOOP_PARALLEL) np++;
+  LLVMValueRef r = np ? emit_parallel(&n, np) : emit_main(&n, 0);
   return r ? KILN_OK : KILN_ERR_INTERNAL;
 }

@@ -347,6 +347,36 @@ static kiln_status schedule_stage(const kiln_kernel *k, kiln_stage *s, int vf, k
   return kiln_schedule_apply(s, &r, err) ? KILN_ERR_INTERNAL : KILN_OK;
 }
 
+/* A row kernel (passes/fuse_rows.c): every stage loops over the row axes first, in the
+ * same loops (codegen runs them once, around all stages), then over its row; the leading
+ * row loops run in parallel when the whole kernel has the work for it. LLVM vectorizes
+ * the loops over the row (the innermost). */
+static kiln_status schedule_rows(kiln_kernel *k, kiln_error *err) {
+  double ns = 0;
+  for (int i = 0; i < k->nstages; i++) ns += kiln_stage_cost_ns(&k->stages[i]);
+  for (int i = 0; i < k->nstages; i++) {
+    kiln_stage *s = &k->stages[i];
+    kiln_schedule_default(s);
+    kiln_schedule t = {0};
+    for (int pass = 0; pass < 2; pass++)
+      for (int a = 0; a < s->naxes; a++)
+        if ((k->row_axes >> a & 1) == (pass == 0))
+          t.loops[t.nloops++] = (kiln_loop){a, 1, s->axes[a].extent, KILN_LOOP_SERIAL};
+    int64_t par = 1;
+    for (int l = 0; ns >= PARALLEL_MIN_NS && l < t.nloops && par < 64; l++) {
+      if (!(k->row_axes >> t.loops[l].axis & 1)) break;
+      t.loops[l].kind = KILN_LOOP_PARALLEL;
+      par *= t.loops[l].extent;
+    }
+    kiln_recipe r;
+    if (!kiln_recipe_for(s, &t, &r))
+      return kiln_fail(err, KILN_ERR_INTERNAL, "kernel '%s', stage '%s': no recipe gives its "
+                       "row schedule", k->name, s->name);
+    if (kiln_schedule_apply(s, &r, err)) return KILN_ERR_INTERNAL;
+  }
+  return KILN_OK;
+}
+
 kiln_status kiln_pass_schedule(kiln_steps *steps, int vector_floats, kiln_error *err) {
   for (int i = 0; i < steps->n; i++) {
     kiln_step *st = &steps->steps[i];
@@ -354,6 +384,10 @@ kiln_status kiln_pass_schedule(kiln_steps *steps, int vector_floats, kiln_error 
       if (kiln_pass_schedule(st->then_steps, vector_floats, err) ||
           kiln_pass_schedule(st->else_steps, vector_floats, err))
         return err->code;
+      continue;
+    }
+    if (st->kernel->row_axes) {
+      if (schedule_rows(st->kernel, err)) return err->code;
       continue;
     }
     for (int j = 0; j < st->kernel->nstages; j++)
