@@ -37,8 +37,10 @@ typedef struct kiln_emit {
   bool clamp_loads;                    /* loads clamp each index into its dim (the taken
                                           side of a select whose guard keeps them in range) */
   LLVMValueRef *bufs;                  /* base pointer of each kernel buffer */
-  LLVMValueRef *local;                 /* per buffer: the scalar alloca standing for a
+  LLVMValueRef *local;                 /* per buffer: the local array standing for a
                                           per-row temporary of a row kernel, or NULL */
+  int local_lane;                      /* the loop whose variable indexes it, -1: none
+                                          (one element) */
   LLVMValueRef axis[KILN_MAX_AXES];    /* current value of each axis (i64), NULL = none */
   LLVMValueRef lv[KILN_MAX_LOOPS];     /* current loop variables */
   LLVMValueRef acc;                    /* KX_ACC in a post expression */

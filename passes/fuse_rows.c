@@ -19,9 +19,12 @@
  * the writer stored, so it is computed again there instead of stored and loaded: LayerNorm
  * exported as ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add ends as the three
  * stages of LayerNormalization). Per-row temporaries stay (codegen keeps them in
- * registers). Kernels lowered with several stages (Softmax, LayerNormalization) are marked
+ * registers); one read only as a divisor is stored as its reciprocal, and the divisions
+ * become products (a division per row instead of per element). Kernels lowered with several stages (Softmax, LayerNormalization) are marked
  * when they qualify. Decisions look only at kernel IR. */
 #include "passes/passes.h"
+
+#include "ir/dtype.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +183,8 @@ typedef struct rebuild {
   int map[KILN_MAX_BUFS];          /* src buffer -> k's */
   kiln_expr *inl[KILN_MAX_BUFS];   /* src buffer whose loads are this value of k's */
   const kiln_stage *via[KILN_MAX_BUFS]; /* src buffer read at this stage's store index */
+  bool recip[KILN_MAX_BUFS];       /* src buffer written as its reciprocal, divisions by it
+                                      become products */
   const kiln_expr **from;          /* memo: src node -> k's */
   kiln_expr **to;
   int nmemo, cap, cap2;
@@ -204,6 +209,8 @@ static kiln_expr *copy_node(rebuild *r, const kiln_expr *x) {
     n->idx = kiln_arena_alloc(&r->k->arena, sizeof *n->idx * (size_t)(x->nidx ? x->nidx : 1));
     for (int d = 0; d < x->nidx; d++) n->idx[d] = copy(r, x->idx[d]);
   }
+  if (x->kind == KX_BINARY && x->op == KB_DIV && x->b->kind == KX_LOAD && r->recip[x->b->buf])
+    n->op = KB_MUL;
   if (x->kind == KX_CHECK && x->what) n->what = kiln_arena_strdup(&r->k->arena, x->what);
   n->a = copy(r, x->a);
   n->b = copy(r, x->b);
@@ -232,6 +239,8 @@ static void copy_stage(rebuild *r, const kiln_stage *s) {
   t->reduce = s->reduce;
   t->init = copy(r, s->init);
   t->post = copy(r, s->post);
+  if (r->recip[s->out_buf])
+    t->post = kx_unary(r->k, KU_RECIP, t->post ? t->post : kx_acc(r->k, s->value->dtype));
   kiln_expr *idx[KILN_MAX_RANK];
   for (int d = 0; d < s->nout_idx; d++) idx[d] = copy(r, s->out_idx[d]);
   kiln_stage_store(r->k, t, idx, copy(r, s->value));
@@ -312,8 +321,36 @@ static kiln_kernel *concat(const kiln_kernel *k1, const kiln_kernel *k2) {
   return failed ? NULL : k;
 }
 
+/* Counts the loads of buffer b in x (walked as a tree) and those that divide a float. */
+static void count_divisor(const kiln_expr *x, int b, int *loads, int *divisors) {
+  if (!x) return;
+  if (x->kind == KX_BINARY && x->op == KB_DIV && kiln_dtype_is_float(x->dtype) &&
+      x->b->kind == KX_LOAD && x->b->buf == b)
+    ++*divisors;
+  if (x->kind == KX_LOAD) *loads += x->buf == b;
+  for (int d = 0; x->kind == KX_LOAD && d < x->nidx; d++) count_divisor(x->idx[d], b, loads, divisors);
+  count_divisor(x->a, b, loads, divisors);
+  count_divisor(x->b, b, loads, divisors);
+  count_divisor(x->c, b, loads, divisors);
+}
+
+/* Is temporary b, written by reduction stage w, read only as a divisor? (LayerNorm's
+ * standard deviation: one reciprocal per row, then products instead of divisions) */
+static bool divisor_only(const kiln_kernel *k, int b, const kiln_stage *w) {
+  if (w->reduce == KR_NONE || !kiln_dtype_is_float(k->bufs[b].dtype)) return false;
+  int loads = 0, divisors = 0;
+  for (int s = 0; s < k->nstages; s++) {
+    const kiln_stage *st = &k->stages[s];
+    count_divisor(st->value, b, &loads, &divisors);
+    count_divisor(st->init, b, &loads, &divisors);
+    count_divisor(st->post, b, &loads, &divisors);
+    for (int d = 0; d < st->nout_idx; d++) count_divisor(st->out_idx[d], b, &loads, &divisors);
+  }
+  return loads > 0 && loads == divisors;
+}
+
 /* k with the outputs in `temp` made temporaries, those written by elementwise stages
- * inlined into their readers (with `inline_ok`). */
+ * inlined into their readers (with `inline_ok`), per-row divisors made reciprocals. */
 static kiln_kernel *compact(const kiln_kernel *src, const bool *temp, bool inline_ok) {
   kiln_kernel *k = kiln_kernel_new(src->name);
   copy_header(k, src, NULL);
@@ -324,8 +361,9 @@ static kiln_kernel *compact(const kiln_kernel *src, const bool *temp, bool inlin
   for (int s = 0; s < src->nstages; s++) {
     const kiln_stage *st = &src->stages[s];
     int b = st->out_buf;
-    drop[b] = inline_ok && st->reduce == KR_NONE && writers[b] == 1 &&
-              (src->bufs[b].role == KILN_BUF_TEMP || temp[b]);
+    bool t = src->bufs[b].role == KILN_BUF_TEMP || temp[b];
+    drop[b] = inline_ok && st->reduce == KR_NONE && writers[b] == 1 && t;
+    r.recip[b] = t && writers[b] == 1 && divisor_only(src, b, st);
   }
   for (int b = 0; b < src->nbufs; b++)
     if (!drop[b])

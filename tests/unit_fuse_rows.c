@@ -4,7 +4,8 @@
  * both the fused generated code and the fused program run by the interpreter must match
  * (the first tests codegen's shared row loops, the second the rewrite). Rows have odd
  * lengths (not a multiple of the vector width), inputs hold large values and -inf (a
- * mask), and some reductions run along an axis that is not the last. Cases that must not
+ * mask), some reductions run along an axis that is not the last, and some row counts
+ * leave a short last block of rows. Cases that must not
  * merge (a consumer reading another row's statistic) keep their kernels. */
 #include "check.h"
 
@@ -144,6 +145,13 @@ int main(void) {
               "  v = ReduceMean(d ** 2.0, [2])\n"
               "  return y = d / Sqrt(v + 1e-5) * g + b\n}\n",
               1, 9, "ReduceMean+Sub+Pow+ReduceMean+Add+Sqrt+Div+Mul+Add", false);
+  /* 13 rows in blocks of 8: the last block is short */
+  check_model("model m(x: f32[13, 40]) {\n"
+              "  d = x - ReduceMean(x, [1])\n"
+              "  return y = d / Sqrt(ReduceMean(d * d, [1]) + 1e-5)\n}\n",
+              1, 7, "ReduceMean+Sub+Mul+ReduceMean+Add+Sqrt+Div", false);
+  check_model("model m(x: f32[2, 13, 21]) { return y = Softmax(x * 3.0) }\n", 1, 2,
+              "Mul+Softmax", false);
   /* the same over the middle axis of [4, 9, 6]: rows (a0, a2) */
   check_model("model m(x: f32[4, 9, 6]) {\n"
               "  mu = ReduceMean(x, [1])\n"
