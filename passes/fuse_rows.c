@@ -20,7 +20,8 @@
  * exported as ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add ends as the three
  * stages of LayerNormalization). Per-row temporaries stay (codegen keeps them in
  * registers); one read only as a divisor is stored as its reciprocal, and the divisions
- * become products (a division per row instead of per element). Kernels lowered with several stages (Softmax, LayerNormalization) are marked
+ * become products (a division per row instead of per element). Kernels whose passes fit
+ * in L1 are merged but not marked: row by row gains nothing there. Kernels lowered with several stages (Softmax, LayerNormalization) are marked
  * when they qualify. Decisions look only at kernel IR. */
 #include "passes/passes.h"
 
@@ -31,6 +32,8 @@
 
 /* A row longer than this (floats: 256 KB) leaves L2 between two passes: no gain. */
 #define ROW_MAX_ELEMS (INT64_C(1) << 16)
+/* Row kernels whose stages pass over at most this (as f32) run stage after stage. */
+#define ROW_MIN_BYTES (INT64_C(32) << 10)
 /* Inlined stages keep the readers' expressions small (codegen walks them as trees). */
 #define MAX_TREE_NODES 256
 
@@ -474,6 +477,16 @@ bool kiln_pass_fuse_rows(const kiln_graph *g, kiln_program *p) {
   return any;
 }
 
+/* Does a pass of k's first stage cover more than L1 holds? (below that, stage after stage
+ * finds the data in L1 as well, without a loop over rows around every stage) */
+static bool past_l1(const kiln_kernel *k) {
+  const kiln_stage *s = &k->stages[0];
+  int64_t n = 4;
+  for (int a = 0; a < s->naxes; a++)
+    if (kiln_mul_overflows(n, s->axes[a].extent, &n)) return true;
+  return n > ROW_MIN_BYTES;
+}
+
 static void mark(kiln_steps *steps) {
   for (int s = 0; s < steps->n; s++) {
     kiln_step *st = &steps->steps[s];
@@ -481,7 +494,8 @@ static void mark(kiln_steps *steps) {
       mark(st->then_steps);
       mark(st->else_steps);
     } else if (st->kernel) {
-      st->kernel->row_axes = row_axes_of(st->kernel);
+      uint32_t rows = row_axes_of(st->kernel);
+      st->kernel->row_axes = rows && past_l1(st->kernel) ? rows : 0;
     }
   }
 }

@@ -347,8 +347,8 @@ static kiln_status schedule_stage(const kiln_kernel *k, kiln_stage *s, int vf, k
   return kiln_schedule_apply(s, &r, err) ? KILN_ERR_INTERNAL : KILN_OK;
 }
 
-/* Bytes of a block of rows every stage of a row kernel passes over in turn: a small part
- * of L1, with room for the other operands. */
+/* Bytes (as f32) of a block of rows that every stage of a row kernel passes over in turn:
+ * a small part of L1, with room for the other operands. */
 #define ROW_BLOCK_BYTES 8192
 #define ROW_BLOCK_MAX 8
 

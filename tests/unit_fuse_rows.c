@@ -2,7 +2,8 @@
  * one kernel whose stages codegen runs row by row. Each model is compiled fused and with
  * no_fuse; the reference is the unfused program run by the kernel-IR interpreter, which
  * both the fused generated code and the fused program run by the interpreter must match
- * (the first tests codegen's shared row loops, the second the rewrite). Rows have odd
+ * (the first tests codegen's shared row loops, the second the rewrite); all but the
+ * smallest are larger than L1, so that codegen runs them row by row. Rows have odd
  * lengths (not a multiple of the vector width), inputs hold large values and -inf (a
  * mask), some reductions run along an axis that is not the last, and some row counts
  * leave a short last block of rows. Cases that must not
@@ -80,10 +81,11 @@ static bool close_to(float a, float ref) {
   return !isnan(a) && fabs((double)a - ref) <= 1e-5 * (1 + fabs((double)ref));
 }
 
-/* Compiles text fused and unfused: `fused` and `unfused` kernels, the fused program's row
- * kernel (when op is given) computing exactly op, and its outputs (generated code and
- * interpreted) those of the unfused program interpreted. */
-static void check_model(const char *text, int fused, int unfused, const char *op, bool mask) {
+/* Compiles text fused and unfused: `fused` and `unfused` kernels, the fused program's
+ * kernel computing exactly op (when given) marked a row kernel or not as `rows` says, and
+ * its outputs (generated code and interpreted) those of the unfused program interpreted. */
+static void check_model(const char *text, int fused, int unfused, const char *op, bool rows,
+                        bool mask) {
   kiln_model *a = compile(text, true), *b = compile(text, false);
   if (!a || !b) goto done;
   const kiln_program *pa = kiln_model_program(a), *pb = kiln_model_program(b);
@@ -94,7 +96,7 @@ static void check_model(const char *text, int fused, int unfused, const char *op
   if (op) {
     const kiln_kernel *k = kernel_named(a, op);
     if (!k) printf("%s\n  no kernel %s\n", text, op);
-    CHECK(k != NULL && k->row_axes != 0);
+    CHECK(k != NULL && (k->row_axes != 0) == rows);
   }
   void *ins[MAX_IO] = {0}, *ref[MAX_IO] = {0}, *jit[MAX_IO] = {0}, *itp[MAX_IO] = {0};
   int ni = kiln_num_inputs(a), no = kiln_num_outputs(a);
@@ -137,63 +139,67 @@ done:
 
 int main(void) {
   /* LayerNorm as PyTorch exports it, rows of 37: one kernel (mean, variance, normalize) */
-  check_model("model m(x: f32[3, 5, 37]) {\n"
+  check_model("model m(x: f32[8, 31, 37]) {\n"
               "  param g: f32[37] = normal(1, 0.5)\n"
               "  param b: f32[37] = normal(0, 0.5)\n"
               "  mu = ReduceMean(x, [2])\n"
               "  d = x - mu\n"
               "  v = ReduceMean(d ** 2.0, [2])\n"
               "  return y = d / Sqrt(v + 1e-5) * g + b\n}\n",
-              1, 9, "ReduceMean+Sub+Pow+ReduceMean+Add+Sqrt+Div+Mul+Add", false);
-  /* 13 rows in blocks of 8: the last block is short */
-  check_model("model m(x: f32[13, 40]) {\n"
+              1, 9, "ReduceMean+Sub+Pow+ReduceMean+Add+Sqrt+Div+Mul+Add", true, false);
+  /* 13 rows in blocks of 2: the last block is short */
+  check_model("model m(x: f32[13, 700]) {\n"
               "  d = x - ReduceMean(x, [1])\n"
               "  return y = d / Sqrt(ReduceMean(d * d, [1]) + 1e-5)\n}\n",
-              1, 7, "ReduceMean+Sub+Mul+ReduceMean+Add+Sqrt+Div", false);
-  check_model("model m(x: f32[2, 13, 21]) { return y = Softmax(x * 3.0) }\n", 1, 2,
-              "Mul+Softmax", false);
-  /* the same over the middle axis of [4, 9, 6]: rows (a0, a2) */
-  check_model("model m(x: f32[4, 9, 6]) {\n"
+              1, 7, "ReduceMean+Sub+Mul+ReduceMean+Add+Sqrt+Div", true, false);
+  /* scales are powers of 2 here: an exact product, so that fused code contracting it
+   * into the subtraction of the maximum (an FMA) rounds as the unfused program does */
+  check_model("model m(x: f32[2, 13, 400]) { return y = Softmax(x * 2.0) }\n", 1, 2,
+              "Mul+Softmax", true, false);
+  /* over the middle axis of [16, 9, 70]: rows (a0, a2), blocks of 8 along a2 */
+  check_model("model m(x: f32[16, 9, 70]) {\n"
               "  mu = ReduceMean(x, [1])\n"
               "  d = x - mu\n"
               "  return y = d / Sqrt(ReduceMean(d * d, [1]) + 1e-5)\n}\n",
-              1, 7, "ReduceMean+Sub+Mul+ReduceMean+Add+Sqrt+Div", false);
+              1, 7, "ReduceMean+Sub+Mul+ReduceMean+Add+Sqrt+Div", true, false);
   /* the LayerNormalization op, its producer and consumer in the kernel */
-  check_model("model m(x: f32[6, 37], r: f32[6, 37]) {\n"
+  check_model("model m(x: f32[300, 37], r: f32[300, 37]) {\n"
               "  param g: f32[37] = normal(1, 0.5)\n"
               "  param b: f32[37] = normal(0, 0.5)\n"
               "  return y = Relu(LayerNormalization(x + r, g, b, axis=-1))\n}\n",
-              1, 3, "Add+LayerNormalization+Relu", false);
+              1, 3, "Add+LayerNormalization+Relu", true, false);
   /* over two axes, rows of 5 x 7 */
-  check_model("model m(x: f32[3, 5, 7]) {\n"
+  check_model("model m(x: f32[250, 5, 7]) {\n"
               "  param g: f32[5, 7] = normal(1, 0.5)\n"
               "  return y = LayerNormalization(x, g, axis=1)\n}\n",
-              1, 1, "LayerNormalization", false);
+              1, 1, "LayerNormalization", true, false);
   /* attention's scores: scaled, masked (-inf), softmax; large values need the max */
-  check_model("model m(s: f32[2, 3, 5, 37], mask: f32[2, 1, 1, 37]) {\n"
+  check_model("model m(s: f32[2, 3, 40, 37], mask: f32[2, 1, 1, 37]) {\n"
               "  return y = Softmax(s * 0.125 + mask)\n}\n",
-              1, 3, "Mul+Add+Softmax", true);
-  check_model("model m(s: f32[4, 37], mask: f32[4, 37]) {\n"
+              1, 3, "Mul+Add+Softmax", true, true);
+  check_model("model m(s: f32[240, 37], mask: f32[240, 37]) {\n"
               "  return y = Softmax(Where(mask < 0.0, mask, s / 8.0))\n}\n",
-              1, 4, "Div+Less+Where+Softmax", true);
+              1, 4, "Div+Less+Where+Softmax", true, true);
   /* along axis 1 of NCHW (not the last): rows (n, h, w) */
-  check_model("model m(x: f32[2, 7, 3, 5], mask: f32[2, 7, 3, 5]) {\n"
+  check_model("model m(x: f32[2, 7, 30, 20], mask: f32[2, 7, 30, 20]) {\n"
               "  return y = Softmax(x + mask, axis=1)\n}\n",
-              1, 2, "Add+Softmax", true);
-  check_model("model m(x: f32[6, 33]) { return y = LogSoftmax(x - 3.0) }\n", 1, 2,
-              "Sub+LogSoftmax", false);
-  check_model("model m(x: f32[3, 4, 9]) { return y = LogSoftmax(x * 2.0, axis=1) }\n", 1, 2,
-              "Mul+LogSoftmax", false);
-  /* the statistic is a graph output too: it stays one, the kernel writes both */
+              1, 2, "Add+Softmax", true, true);
+  check_model("model m(x: f32[250, 33]) { return y = LogSoftmax(x - 3.0) }\n", 1, 2,
+              "Sub+LogSoftmax", true, false);
+  check_model("model m(x: f32[3, 4, 700]) { return y = LogSoftmax(x * 2.0, axis=1) }\n", 1, 2,
+              "Mul+LogSoftmax", true, false);
+  /* the statistic is a graph output too: it stays one, the kernel writes both; 95 floats
+   * fit in L1, so its stages run one after the other */
   check_model("model m(x: f32[5, 19]) {\n"
               "  mu = ReduceMean(x, [1])\n"
               "  return mu, y = x - mu\n}\n",
-              1, 2, "ReduceMean+Sub", false);
+              1, 2, "ReduceMean+Sub", false, false);
   /* Sub reads the means as [1, 4], another row's at each point: no merge */
   check_model("model m(x: f32[4, 4]) {\n"
               "  return y = x - Reshape(ReduceMean(x, [1]), [1, 4])\n}\n",
-              2, 2, NULL, false);
+              2, 2, NULL, false, false);
   /* one row in all: nothing to run row by row */
-  check_model("model m(x: f32[1, 40]) { return y = Softmax(x + 1.0) }\n", 2, 2, NULL, false);
+  check_model("model m(x: f32[1, 40]) { return y = Softmax(x + 1.0) }\n", 2, 2, NULL, false,
+              false);
   return check_report();
 }
