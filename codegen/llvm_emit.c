@@ -126,8 +126,7 @@ static LLVMValueRef emit_kernel_fn(kiln_emit *e, const kiln_kernel *k) {
   e->kfn_name = name;
   e->bufs = bufs;
   kiln_emit_begin_function(e, fn);
-  kiln_status st = KILN_OK;
-  for (int s = 0; s < k->nstages && !st; s++) st = kiln_emit_stage(e, &k->stages[s]);
+  kiln_status st = kiln_emit_stages(e, k);
   LLVMBuildRetVoid(e->b);
   kiln_emit_end_function(e);
   e->k = NULL;
@@ -244,7 +243,8 @@ kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
                                    const char *entry_name, kiln_error *err) {
   if (!m || !p || !entry_name || !*entry_name)
     return kiln_fail(err, KILN_ERR_INTERNAL, "kiln_llvm_emit_program: missing argument");
-  kiln_emit e = {.mod = m, .ctx = LLVMGetModuleContext(m), .err = err, .prog = p, .check_buf = -1};
+  kiln_emit e = {.mod = m, .ctx = LLVMGetModuleContext(m), .err = err, .prog = p, .check_buf = -1,
+                .local_lane = -1};
   if (p->times) {
     free(p->times->emit_ms);
     p->times->nkernels = kiln_steps_kernels(&p->main, NULL, 0);

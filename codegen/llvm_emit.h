@@ -37,6 +37,10 @@ typedef struct kiln_emit {
   bool clamp_loads;                    /* loads clamp each index into its dim (the taken
                                           side of a select whose guard keeps them in range) */
   LLVMValueRef *bufs;                  /* base pointer of each kernel buffer */
+  LLVMValueRef *local;                 /* per buffer: the local array standing for a
+                                          per-row temporary of a row kernel, or NULL */
+  int local_lane;                      /* the loop whose variable indexes it, -1: none
+                                          (one element) */
   LLVMValueRef axis[KILN_MAX_AXES];    /* current value of each axis (i64), NULL = none */
   LLVMValueRef lv[KILN_MAX_LOOPS];     /* current loop variables */
   LLVMValueRef acc;                    /* KX_ACC in a post expression */
@@ -119,5 +123,7 @@ LLVMValueRef kiln_emit_check_index(kiln_emit *e, const kiln_expr *x);
 
 /* llvm_stage.c */
 kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s);
+/* A kernel's stages: one after the other, or a row kernel's inside shared row loops. */
+kiln_status kiln_emit_stages(kiln_emit *e, const kiln_kernel *k);
 
 #endif

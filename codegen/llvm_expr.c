@@ -90,6 +90,12 @@ static LLVMValueRef elem_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int 
   if (nidx != bf->rank)
     return KILN_EMIT_FAIL(e, "buffer '%s' of rank %d indexed with %d indices", bf->name,
                           bf->rank, nidx);
+  if (e->local && e->local[buf]) { /* this row's element */
+    if (e->local_lane < 0) return e->local[buf];
+    LLVMValueRef ix[2] = {LLVMConstNull(e->t_i64), e->lv[e->local_lane]};
+    LLVMTypeRef at = LLVMGetAllocatedType(e->local[buf]);
+    return LLVMBuildInBoundsGEP2(e->b, at, e->local[buf], ix, 2, "");
+  }
   LLVMValueRef lin = NULL;
   int64_t stride = 1;
   bool checked = e->check_all;

@@ -41,6 +41,7 @@ struct nest {
   bool partial;
   bool pf;                       /* register-tile mode: the schedule's prefetch applies */
   LLVMValueRef at_first, at_last; /* i1: the outer reduction loops at their first / last values */
+  bool rows;                     /* a row kernel's shared loops: sc, around all stages */
 };
 
 static LLVMValueRef ok(kiln_emit *e) { return LLVMConstNull(e->t_i1); } /* non-NULL = success */
@@ -551,8 +552,11 @@ static LLVMValueRef body_tile(nest *n) {
   return r;
 }
 
+static LLVMValueRef body_rows(nest *n);
+
 /* The stage's own loops from `first` on (the ones before are already open). */
 static LLVMValueRef emit_main(nest *n, int first) {
+  if (n->rows) return emit_loops(n, first, n->sc->nloops, body_rows);
   if (n->s->reduce == KR_NONE) return emit_loops(n, first, n->sc->nloops, body_plain);
   if (n->memory) return emit_loops(n, first, n->sc->nloops, body_combine_mem);
   if (n->tile) {
@@ -819,5 +823,113 @@ kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s) {
   }
   free(n.accs);
   e->st = NULL;
+  return r ? KILN_OK : KILN_ERR_INTERNAL;
+}
+
+/* ---- row kernels ---------------------------------------------------------------------------
+ * A row kernel's stages (kiln_kernel.row_axes) whose schedules open with the same loops
+ * over the row axes run inside one copy of those loops: all stages for one row, or for a
+ * block of rows, then the next, so later passes over a row find it in L1. A block is the
+ * inner part of a split row axis, the first loop of every stage after the shared ones:
+ * its rows' reductions are independent, so one row's can start before the last one's
+ * horizontal sum is done. After the shared loops and the block a stage has only its loops
+ * over the row: plain, or a reduction in register mode. A per-row temporary (written by a
+ * reduction, read only by later stages at the same row) lives in a small local buffer, one
+ * element per row of the block: a register after mem2reg without blocks. */
+
+static bool same_loop(const kiln_loop *a, const kiln_loop *b) {
+  return a->axis == b->axis && a->stride == b->stride && a->extent == b->extent &&
+         a->kind == b->kind;
+}
+
+/* The number of shared loops, 0 where the stages must run one after the other; *block:
+ * every stage's next loop walks a block of rows. */
+static int shared_loops(const kiln_kernel *k, bool *block) {
+  *block = false;
+  if (!k->row_axes || k->nstages < 2) return 0;
+  const kiln_schedule *s0 = &k->stages[0].sched;
+  int n = 0;
+  while (n < s0->nloops && (k->row_axes >> s0->loops[n].axis & 1)) n++;
+  /* a trailing stride-1 loop of an axis split before it: the block, each stage's own */
+  for (int l = 0; n > 0 && l < n - 1; l++)
+    if (s0->loops[l].axis == s0->loops[n - 1].axis && s0->loops[n - 1].stride == 1 &&
+        s0->loops[n - 1].kind == KILN_LOOP_SERIAL) {
+      *block = true;
+      n--;
+      break;
+    }
+  for (int i = 0; i < k->nstages && n; i++) {
+    const kiln_stage *s = &k->stages[i];
+    if (s->sched.nloops < n + *block) return 0;
+    for (int l = 0; l < s->sched.nloops; l++) {
+      const kiln_loop *a = &s->sched.loops[l];
+      if (l < n + *block ? !same_loop(a, &s0->loops[l])
+                         : (k->row_axes >> a->axis & 1) || a->kind == KILN_LOOP_PARALLEL)
+        return 0;
+    }
+    for (int a = 0; a < s->naxes; a++)
+      if (s->axes[a].extent <= 0) return 0;
+  }
+  return n;
+}
+
+static LLVMValueRef body_rows(nest *n) {
+  kiln_emit *e = n->e;
+  const kiln_kernel *k = e->k;
+  int ns = n->sc->nloops;
+  LLVMValueRef rows[KILN_MAX_AXES], r = ok(e);
+  memcpy(rows, e->axis, sizeof rows);
+  e->local = kiln_xcalloc((size_t)k->nbufs, sizeof(LLVMValueRef));
+  int *writers = kiln_xcalloc((size_t)k->nbufs, sizeof(int));
+  for (int i = 0; i < k->nstages; i++) writers[k->stages[i].out_buf]++;
+  uint64_t lanes = e->local_lane >= 0 ? (uint64_t)k->stages[0].sched.loops[ns].extent : 1;
+  for (int i = 0; i < k->nstages; i++) {
+    const kiln_stage *s = &k->stages[i];
+    const kiln_buffer *b = &k->bufs[s->out_buf];
+    if (s->reduce != KR_NONE && b->role == KILN_BUF_TEMP && writers[s->out_buf] == 1)
+      e->local[s->out_buf] =
+          kiln_emit_alloca(e, LLVMArrayType2(kiln_emit_mem_type(e, b->dtype), lanes), "row");
+  }
+  free(writers);
+  for (int i = 0; i < k->nstages && r; i++) {
+    const kiln_stage *s = &k->stages[i];
+    nest m = {.e = e, .s = s};
+    e->st = s;
+    if (!stage_types_ok(e, s)) {
+      r = KILN_EMIT_FAIL(e, "malformed stage");
+      break;
+    }
+    nest_init(&m, &s->sched);
+    for (int a = 0; a < s->naxes; a++) /* the row axes the shared loops complete */
+      if ((k->row_axes >> a & 1) && m.last[a] < ns) e->axis[a] = rows[a];
+    m.p = ns;
+    while (m.p < s->sched.nloops && !s->axes[s->sched.loops[m.p].axis].reduce) m.p++;
+    r = emit_main(&m, ns);
+  }
+  free(e->local);
+  e->local = NULL;
+  e->st = NULL;
+  return r;
+}
+
+kiln_status kiln_emit_stages(kiln_emit *e, const kiln_kernel *k) {
+  bool block;
+  int ns = shared_loops(k, &block);
+  if (!ns) {
+    kiln_status st = KILN_OK;
+    for (int s = 0; s < k->nstages && !st; s++) st = kiln_emit_stage(e, &k->stages[s]);
+    return st;
+  }
+  for (int i = 0; i < k->nstages; i++)
+    if (kiln_schedule_check(&k->stages[i], e->err)) return KILN_ERR_INTERNAL;
+  kiln_schedule sc = {.nloops = ns};
+  memcpy(sc.loops, k->stages[0].sched.loops, sizeof(kiln_loop) * (size_t)ns);
+  nest n = {.e = e, .s = &k->stages[0], .rows = true};
+  nest_init(&n, &sc);
+  int np = 0;
+  while (np < ns && sc.loops[np].kind == KILN_LOOP_PARALLEL) np++;
+  e->local_lane = block ? ns : -1;
+  LLVMValueRef r = np ? emit_parallel(&n, np) : emit_main(&n, 0);
+  e->local_lane = -1;
   return r ? KILN_OK : KILN_ERR_INTERNAL;
 }

@@ -208,6 +208,11 @@ typedef struct kiln_kernel {
                                       lowerings add temporaries */
   int nstages, stages_cap;
   kiln_stage *stages;
+  /* Row kernels (passes/fuse_rows.c): the axes (bit a for axis a) every stage has,
+   * spatial and of the same extent, along which each stage reads what earlier stages wrote
+   * only at its own point; codegen may then run all stages for one row (one point of these
+   * axes) before the next. 0: stage after stage. */
+  uint32_t row_axes;
   bool has_checks;  /* some expression is a KX_CHECK (it needs the check record) */
   bool check_all;   /* debug (check_bounds): every load and store is tested */
 } kiln_kernel;

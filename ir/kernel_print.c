@@ -129,6 +129,12 @@ void kiln_schedule_print(const kiln_schedule *sc, FILE *out) {
 
 void kiln_kernel_print(const kiln_kernel *k, FILE *out) {
   fprintf(out, "kernel %s (%s)\n", k->name, k->op ? k->op : "?");
+  if (k->row_axes) { /* a row kernel (passes/fuse_rows.c) */
+    fputs("  rows", out);
+    for (int a = 0; a < 32; a++)
+      if (k->row_axes >> a & 1) fprintf(out, " a%d", a);
+    fputc('\n', out);
+  }
   for (int b = 0; b < k->nbufs; b++) {
     const kiln_buffer *buf = &k->bufs[b];
     fprintf(out, "  %s %s : %s[", role_name(buf->role), buf->name, kiln_dtype_name(buf->dtype));

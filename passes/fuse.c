@@ -497,7 +497,7 @@ static bool fuse_steps(fuser *f, kiln_steps *steps) {
   return changed;
 }
 
-void kiln_pass_fuse(const kiln_graph *g, kiln_program *p) {
+static void fuse_elementwise(const kiln_graph *g, kiln_program *p) {
   fuser f = {.g = g};
   size_t nv = (size_t)(g->nvalues ? g->nvalues : 1);
   f.nreaders = kiln_xcalloc(nv, sizeof(int));
@@ -508,4 +508,12 @@ void kiln_pass_fuse(const kiln_graph *g, kiln_program *p) {
   }
   free(f.nreaders);
   free(f.producer);
+}
+
+/* Elementwise chains first (a row kernel then reads their result once), then row fusion,
+ * then the elementwise consumers of the row kernels it made. */
+void kiln_pass_fuse(const kiln_graph *g, kiln_program *p) {
+  fuse_elementwise(g, p);
+  if (kiln_pass_fuse_rows(g, p)) fuse_elementwise(g, p);
+  kiln_pass_mark_rows(p);
 }

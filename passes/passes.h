@@ -72,8 +72,14 @@ void kiln_pass_dce(kiln_graph *g);
 /* Lowers every node to a kernel: the program, its memory not yet planned. */
 kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error *err);
 /* Fuses elementwise kernels into the kernel producing their input, to a fixed point
- * (passes/fuse.c); before memory planning. */
+ * (passes/fuse.c), and row reductions with their elementwise neighbours (row fusion,
+ * below); before memory planning. */
 void kiln_pass_fuse(const kiln_graph *g, kiln_program *p);
+/* Row fusion (passes/fuse_rows.c): merges kernels of the main list into row kernels; true
+ * if it merged any. */
+bool kiln_pass_fuse_rows(const kiln_graph *g, kiln_program *p);
+/* Sets every kernel's row_axes (0 where it is no row kernel). */
+void kiln_pass_mark_rows(kiln_program *p);
 
 /* Gives every stage of the program its default schedule (passes/schedule.c), installed
  * as a recipe (ir/schedule.h); tiles are sized for vectors of vector_floats f32 lanes. */

@@ -370,6 +370,60 @@ static kiln_status schedule_stage(const kiln_kernel *k, kiln_stage *s, int vf, k
   return kiln_schedule_apply(s, &r, err) ? KILN_ERR_INTERNAL : KILN_OK;
 }
 
+/* Bytes (as f32) of a block of rows that every stage of a row kernel passes over in turn:
+ * a small part of L1, with room for the other operands. */
+#define ROW_BLOCK_BYTES 8192
+#define ROW_BLOCK_MAX 8
+
+/* A row kernel (passes/fuse_rows.c): every stage loops over the row axes first, in the
+ * same loops (codegen runs them once, around all stages), the innermost row axis split
+ * into blocks of a few rows, then over its row; the leading row loops run in parallel
+ * when the whole kernel has the work for it. LLVM vectorizes the loops over the row (the
+ * innermost). */
+static kiln_status schedule_rows(kiln_kernel *k, kiln_error *err) {
+  double ns = 0;
+  for (int i = 0; i < k->nstages; i++) ns += kiln_stage_cost_ns(&k->stages[i]);
+  const kiln_stage *s0 = &k->stages[0];
+  int inner = -1; /* the innermost row axis longer than 1 */
+  int64_t row = 1;
+  for (int a = 0; a < s0->naxes; a++) {
+    if (!(k->row_axes >> a & 1)) row *= s0->axes[a].extent;
+    else if (s0->axes[a].extent > 1) inner = a;
+  }
+  int64_t block = ROW_BLOCK_BYTES / (4 * (row ? row : 1));
+  if (block > ROW_BLOCK_MAX) block = ROW_BLOCK_MAX;
+  if (inner >= 0 && block > s0->axes[inner].extent) block = s0->axes[inner].extent;
+  for (int i = 0; i < k->nstages; i++) {
+    kiln_stage *s = &k->stages[i];
+    kiln_schedule_default(s);
+    kiln_schedule t = {0};
+    int nrows = 0;
+    for (int pass = 0; pass < 2; pass++)
+      for (int a = 0; a < s->naxes; a++) {
+        if ((k->row_axes >> a & 1) != (pass == 0)) continue;
+        int64_t e = s->axes[a].extent;
+        if (a == inner && block >= 2) {
+          t.loops[t.nloops++] = (kiln_loop){a, block, (e + block - 1) / block, KILN_LOOP_SERIAL};
+          t.loops[t.nloops++] = (kiln_loop){a, 1, block, KILN_LOOP_SERIAL};
+        } else {
+          t.loops[t.nloops++] = (kiln_loop){a, 1, e, KILN_LOOP_SERIAL};
+        }
+        if (pass == 0) nrows = t.nloops - (a == inner && block >= 2);
+      }
+    int64_t par = 1;
+    for (int l = 0; ns >= PARALLEL_MIN_NS && l < nrows && par < 64; l++) {
+      t.loops[l].kind = KILN_LOOP_PARALLEL;
+      par *= t.loops[l].extent;
+    }
+    kiln_recipe r;
+    if (!kiln_recipe_for(s, &t, &r))
+      return kiln_fail(err, KILN_ERR_INTERNAL, "kernel '%s', stage '%s': no recipe gives its "
+                       "row schedule", k->name, s->name);
+    if (kiln_schedule_apply(s, &r, err)) return KILN_ERR_INTERNAL;
+  }
+  return KILN_OK;
+}
+
 kiln_status kiln_pass_schedule(kiln_steps *steps, int vector_floats, kiln_error *err) {
   for (int i = 0; i < steps->n; i++) {
     kiln_step *st = &steps->steps[i];
@@ -377,6 +431,10 @@ kiln_status kiln_pass_schedule(kiln_steps *steps, int vector_floats, kiln_error 
       if (kiln_pass_schedule(st->then_steps, vector_floats, err) ||
           kiln_pass_schedule(st->else_steps, vector_floats, err))
         return err->code;
+      continue;
+    }
+    if (st->kernel->row_axes) {
+      if (schedule_rows(st->kernel, err)) return err->code;
       continue;
     }
     for (int j = 0; j < st->kernel->nstages; j++)

@@ -1,7 +1,8 @@
 /* Reductions: Reduce* over a set of axes, ArgMax/ArgMin along one axis, and the softmax
  * family. Each is one reduction stage per pass over the data (spatial axes index the
  * output, reduced axes are folded); numerically sensitive ops (LogSumExp, softmax) first
- * reduce the maximum into a temporary so exp() never overflows. */
+ * reduce the maximum into a temporary so exp() never overflows. Softmax in f32/f64 stores
+ * its exponentials in the output, sums them and scales them there by 1/sum. */
 #include "ir/op.h"
 
 #include "ir/dtype.h"
@@ -261,6 +262,19 @@ static kiln_status lower_softmax_common(kiln_lower_ctx *c, bool log) {
   int m = max_temp(k, xb, &p);
   int sum = kept_temp(k, "sum", &p, ct);
   kiln_expr *v[KILN_MAX_RANK], *o[KILN_MAX_RANK];
+  if (!log && t == ct) { /* each exp once: stored, summed, then scaled in place */
+    int yb = c->out_buf[0];
+    kiln_stage *s = kiln_elementwise_stage(k, "exp", yb, v);
+    kiln_stage_store(k, s, v, kx_unary(k, KU_EXP, kx_binary(k, KB_SUB, kx_load(k, xb, v),
+                                                              load_kept(k, m, &p, v))));
+    s = plan_stage(k, "sum", sum, &p, true, v, o);
+    s->reduce = KR_SUM;
+    s->post = kx_unary(k, KU_RECIP, kx_acc(k, t));
+    kiln_stage_store(k, s, o, kx_load(k, yb, v));
+    s = kiln_elementwise_stage(k, "scale", yb, v);
+    kiln_stage_store(k, s, v, kx_binary(k, KB_MUL, kx_load(k, yb, v), load_kept(k, sum, &p, v)));
+    return KILN_OK;
+  }
   kiln_stage *s = plan_stage(k, "sumexp", sum, &p, true, v, o);
   s->reduce = KR_SUM;
   kiln_expr *shifted = kx_cast(k, kx_binary(k, KB_SUB, kx_load(k, xb, v), load_kept(k, m, &p, v)), ct);
