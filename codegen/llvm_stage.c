@@ -722,6 +722,15 @@ static bool tile_fits(const kiln_stage *s, int p, kiln_schedule *tsc, int *nt, i
   return pts >= 1;
 }
 
+/* Do axis a's loops in s's schedule cover exactly its extent (no split overshoots)? */
+static bool covers_exactly(const kiln_stage *s, int a) {
+  int64_t cover = 1;
+  for (int l = 0; l < s->sched.nloops; l++)
+    if (s->sched.loops[l].axis == a && kiln_mul_overflows(cover, s->sched.loops[l].extent, &cover))
+      return false;
+  return cover == s->axes[a].extent;
+}
+
 static bool stage_types_ok(kiln_emit *e, const kiln_stage *s) {
   if (s->out_buf < 0 || s->out_buf >= e->k->nbufs || !s->value) return false;
   if (s->nout_idx != e->k->bufs[s->out_buf].rank || (s->nout_idx && !s->out_idx)) return false;
@@ -780,6 +789,11 @@ kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s) {
     }
     for (int l = q + 1; l < nl && p2 == nl; l++)
       if (s->axes[s->sched.loops[l].axis].reduce) p2 = l;
+    /* the first and last blocks are the outer loops' first and last values only where
+     * their splits cover the axis exactly (a clamped tail would end it early) */
+    for (int l = 0; l < p2 && p2 < nl; l++)
+      if (s->axes[s->sched.loops[l].axis].reduce && !covers_exactly(s, s->sched.loops[l].axis))
+        p2 = nl;
     if (p2 < nl && tile_fits(s, p2, &tsc, &n.nt, &n.npoints)) {
       n.memory = false;
       n.tile = n.partial = true;
