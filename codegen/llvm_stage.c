@@ -3,10 +3,10 @@
  * a split overshoots the extent. Reductions keep a register accumulator when every
  * reduction loop is inside every spatial loop; when the spatial loops inside the reduction
  * are a small unrolled/vector tile, one register accumulator per tile point (register-tile
- * mode, below; with reduction loops outside the tile's serial spatial loops too, partial
+ * mode, llvm_tile.c; with reduction loops outside the tile's serial spatial loops too, partial
  * sums in the output between blocks); else they accumulate in the output buffer.
  * A leading run of parallel loops becomes one range run by kiln_rt_parallel_for. */
-#include "codegen/llvm_emit.h"
+#include "codegen/llvm_nest.h"
 
 #include "ir/dtype.h"
 
@@ -14,37 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct nest nest;
-typedef LLVMValueRef (*nest_body)(nest *n);
-
-struct nest {
-  kiln_emit *e;
-  const kiln_stage *s;
-  const kiln_schedule *sc; /* the loops walked (the stage's, or a plain spatial nest) */
-  int last[KILN_MAX_AXES]; /* innermost loop of each axis, -1 = none */
-  bool guard[KILN_MAX_AXES];
-  int p;                   /* register mode: the first reduction loop */
-  bool empty_reduce;       /* a reduction axis of extent 0 */
-  bool memory;             /* accumulate in the output buffer */
-  LLVMValueRef acc_ptr;
-  /* register-tile mode: loops [nt, nloops) of sc are the tile, enumerated point by point */
-  bool tile;
-  int nt;
-  int64_t npoints;
-  bool clamp;                    /* emitting the tail version: tile axes clamped to range */
-  LLVMValueRef *accs;            /* one accumulator per tile point */
-  LLVMValueRef base[KILN_MAX_AXES]; /* a tile axis's value at tile point 0 */
-  bool reads_out;                /* the stage loads its own output buffer */
-  /* register-tile mode with reduction loops outside the tile's spatial loops (a GEMM's K
-   * split into cache blocks): each visit sums one block into the output, so the first
-   * visit starts from init, later ones from the output, and only the last applies post */
-  bool partial;
-  bool pf;                       /* register-tile mode: the schedule's prefetch applies */
-  LLVMValueRef at_first, at_last; /* i1: the outer reduction loops at their first / last values */
-  bool rows;                     /* a row kernel's shared loops: sc, around all stages */
-};
-
-static LLVMValueRef ok(kiln_emit *e) { return LLVMConstNull(e->t_i1); } /* non-NULL = success */
+LLVMValueRef kiln_nest_ok(kiln_emit *e) { return LLVMConstNull(e->t_i1); } /* non-NULL = success */
 
 static void nest_init(nest *n, const kiln_schedule *sc) {
   n->sc = sc;
@@ -135,7 +105,7 @@ static void loop_metadata(kiln_emit *e, LLVMValueRef br, const kiln_loop *lp, bo
 /* Loops [l, stop) of n->sc around body, in do-while form (every extent is >= 1). The
  * innermost stride-1 loop of a guarded axis runs min(extent, axis extent - base) times
  * instead of testing each point, so the guard costs nothing inside (vector) loops. */
-static LLVMValueRef emit_loops(nest *n, int l, int stop, nest_body body) {
+LLVMValueRef kiln_nest_loops(nest *n, int l, int stop, nest_body body) {
   kiln_emit *e = n->e;
   if (l == stop) return body(n);
   const kiln_loop *lp = &n->sc->loops[l];
@@ -165,7 +135,7 @@ static LLVMValueRef emit_loops(nest *n, int l, int stop, nest_body body) {
   LLVMAddIncoming(iv, &zero, &pre, 1);
   e->lv[l] = iv;
   complete_axes(n, l, l + 1, latch, clamped);
-  LLVMValueRef r = emit_loops(n, l + 1, stop, body);
+  LLVMValueRef r = kiln_nest_loops(n, l + 1, stop, body);
   LLVMBuildBr(e->b, latch);
   LLVMAppendExistingBasicBlock(e->fn, latch);
   LLVMPositionBuilderAtEnd(e->b, latch);
@@ -180,7 +150,7 @@ static LLVMValueRef emit_loops(nest *n, int l, int stop, nest_body body) {
 
 /* ---- bodies ------------------------------------------------------------------------------ */
 
-static LLVMValueRef out_ptr(nest *n) {
+LLVMValueRef kiln_nest_out_ptr(nest *n) {
   return kiln_emit_addr(n->e, n->s->out_buf, n->s->out_idx, n->s->nout_idx);
 }
 
@@ -189,10 +159,10 @@ static LLVMValueRef store_value(nest *n, const kiln_expr *x) {
   kiln_dtype t = e->k->bufs[n->s->out_buf].dtype;
   if (x->dtype != t)
     return KILN_EMIT_FAIL(e, "stores %s into a %s buffer", kiln_dtype_name(x->dtype), kiln_dtype_name(t));
-  LLVMValueRef v = kiln_emit_expr(e, x), p = v ? out_ptr(n) : NULL;
+  LLVMValueRef v = kiln_emit_expr(e, x), p = v ? kiln_nest_out_ptr(n) : NULL;
   if (!p) return NULL;
   kiln_emit_store_elem(e, t, v, p);
-  return ok(e);
+  return kiln_nest_ok(e);
 }
 
 static LLVMValueRef body_plain(nest *n) {
@@ -200,7 +170,7 @@ static LLVMValueRef body_plain(nest *n) {
   return store_value(n, n->s->value);
 }
 
-static LLVMValueRef init_value(nest *n) {
+LLVMValueRef kiln_nest_init_value(nest *n) {
   const kiln_stage *s = n->s;
   if (!s->init) return kiln_emit_identity(n->e, s->reduce, s->value->dtype);
   if (s->init->dtype != s->value->dtype) return KILN_EMIT_FAIL(n->e, "ill-typed init");
@@ -217,11 +187,11 @@ static LLVMValueRef body_combine_reg(nest *n) {
   LLVMValueRef r = kiln_emit_combine(e, n->s->reduce, n->s->value->dtype, a, v);
   if (!r) return NULL;
   LLVMBuildStore(e->b, r, n->acc_ptr);
-  return ok(e);
+  return kiln_nest_ok(e);
 }
 
 /* post(acc) stored at out_idx; acc is the register value or the output element */
-static LLVMValueRef store_post(nest *n, LLVMValueRef acc) {
+LLVMValueRef kiln_nest_store_post(nest *n, LLVMValueRef acc) {
   kiln_emit *e = n->e;
   e->acc = acc;
   e->acc_dtype = n->s->value->dtype;
@@ -231,9 +201,9 @@ static LLVMValueRef store_post(nest *n, LLVMValueRef acc) {
   } else {
     kiln_dtype t = e->k->bufs[n->s->out_buf].dtype;
     if (t != n->s->value->dtype) return KILN_EMIT_FAIL(e, "reduction of a different type than its output");
-    LLVMValueRef p = out_ptr(n);
+    LLVMValueRef p = kiln_nest_out_ptr(n);
     if (p) kiln_emit_store_elem(e, t, acc, p);
-    r = p ? ok(e) : NULL;
+    r = p ? kiln_nest_ok(e) : NULL;
   }
   e->acc = NULL;
   return r;
@@ -243,330 +213,58 @@ static LLVMValueRef store_post(nest *n, LLVMValueRef acc) {
 static LLVMValueRef body_reduce_reg(nest *n) {
   kiln_emit *e = n->e;
   kiln_emit_memo_reset(e);
-  LLVMValueRef init = init_value(n);
+  LLVMValueRef init = kiln_nest_init_value(n);
   if (!init) return NULL;
   LLVMBuildStore(e->b, init, n->acc_ptr);
-  if (!n->empty_reduce && !emit_loops(n, n->p, n->sc->nloops, body_combine_reg)) return NULL;
+  if (!n->empty_reduce && !kiln_nest_loops(n, n->p, n->sc->nloops, body_combine_reg)) return NULL;
   kiln_emit_memo_reset(e);
   for (int a = 0; a < n->s->naxes; a++) /* loop values do not outlive their loops */
     if (n->s->axes[a].reduce && n->last[a] >= 0) e->axis[a] = NULL;
   LLVMValueRef acc = LLVMBuildLoad2(e->b, kiln_emit_reg_type(e, n->s->value->dtype), n->acc_ptr, "");
-  return store_post(n, acc);
+  return kiln_nest_store_post(n, acc);
 }
 
 static LLVMValueRef body_init_mem(nest *n) {
   kiln_emit_memo_reset(n->e);
-  LLVMValueRef init = init_value(n), p = init ? out_ptr(n) : NULL;
+  LLVMValueRef init = kiln_nest_init_value(n), p = init ? kiln_nest_out_ptr(n) : NULL;
   if (!p) return NULL;
   kiln_emit_store_elem(n->e, n->s->value->dtype, init, p);
-  return ok(n->e);
+  return kiln_nest_ok(n->e);
 }
 
 static LLVMValueRef body_combine_mem(nest *n) {
   kiln_emit *e = n->e;
   kiln_emit_memo_reset(e);
   kiln_dtype t = n->s->value->dtype;
-  LLVMValueRef v = kiln_emit_expr(e, n->s->value), p = v ? out_ptr(n) : NULL;
+  LLVMValueRef v = kiln_emit_expr(e, n->s->value), p = v ? kiln_nest_out_ptr(n) : NULL;
   if (!p) return NULL;
   LLVMValueRef r = kiln_emit_combine(e, n->s->reduce, t, kiln_emit_load_elem(e, t, p), v);
   if (!r) return NULL;
   kiln_emit_store_elem(e, t, r, p);
-  return ok(e);
+  return kiln_nest_ok(e);
 }
 
 static LLVMValueRef body_post_mem(nest *n) {
   kiln_emit_memo_reset(n->e);
-  LLVMValueRef p = out_ptr(n);
-  return p ? store_post(n, kiln_emit_load_elem(n->e, n->s->value->dtype, p)) : NULL;
-}
-
-/* ---- register tiles ----------------------------------------------------------------------
- * The spatial loops inside the reduction (all unrolled or vector, few points) are not
- * emitted as loops: every point of the tile gets its own accumulator (an alloca that
- * mem2reg turns into a phi across the reduction loops) and its own copy of the code, with
- * the tile loops' values as constants. Init comes before the reduction loops, post and the
- * store after them, so the output is written once. Consecutive points along the vector
- * axis load consecutive elements, which LLVM's SLP vectorizer turns into vector FMAs.
- * Where a split of a tile axis overshoots, the last tile moves back to end at the extent
- * (overlapping the one before) when the axis is at least a tile long, the tile's loops are
- * its finest digits and the stage does not read its own output; otherwise a runtime test picks a tail version whose tile axes
- * are clamped to their last value (loads stay in bounds and compute a copy of a real
- * point) and whose stores are guarded. */
-
-static LLVMValueRef i64c(kiln_emit *e, int64_t v) { return LLVMConstInt(e->t_i64, (uint64_t)v, 0); }
-
-/* Tells kiln_llvm_optimize that fn holds a register tile (it may then use wider vectors). */
-static void mark_tile_fn(kiln_emit *e, LLVMValueRef fn) {
-  LLVMAttributeRef a = LLVMCreateStringAttribute(e->ctx, KILN_TILE_ATTR,
-                                                 (unsigned)strlen(KILN_TILE_ATTR), "", 0);
-  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, a);
-}
-
-/* Loop l's variable at tile point pt (the last tile loop varies fastest). */
-static int64_t tile_digit(const nest *n, int64_t pt, int l) {
-  for (int j = n->sc->nloops - 1; j > l; j--) pt /= n->sc->loops[j].extent;
-  return pt % n->sc->loops[l].extent;
-}
-
-/* Sets the tile axes' values for point pt; with `clamp` to at most their last value. */
-static void tile_point(nest *n, int64_t pt, bool clamp) {
-  kiln_emit *e = n->e;
-  kiln_emit_memo_reset(e); /* memoized values hold the previous point's axes */
-  for (int a = 0; a < n->s->naxes; a++) {
-    if (!n->base[a]) continue;
-    int64_t off = 0;
-    for (int l = n->nt; l < n->sc->nloops; l++)
-      if (n->sc->loops[l].axis == a) off += tile_digit(n, pt, l) * n->sc->loops[l].stride;
-    LLVMValueRef v = LLVMBuildNSWAdd(e->b, n->base[a], i64c(e, off), "");
-    if (clamp && n->guard[a])
-      v = kiln_emit_intrinsic2(e, "llvm.smin", v, i64c(e, n->s->axes[a].extent - 1));
-    e->axis[a] = v;
-  }
-}
-
-/* Loads of x that use axis a, each once (by expression identity). */
-static int loads_using(const kiln_expr *x, int a, const kiln_expr **out, int n, int max) {
-  if (!x) return n;
-  if (x->kind == KX_LOAD) {
-    bool uses = false;
-    for (int d = 0; d < x->nidx; d++) uses |= kx_uses_axis(x->idx[d], a);
-    if (uses && n < max) out[n++] = x;
-    return n;
-  }
-  n = loads_using(x->a, a, out, n, max);
-  n = loads_using(x->b, a, out, n, max);
-  return loads_using(x->c, a, out, n, max);
-}
-
-/* The schedule's prefetch (kiln_schedule): the loads that stream along the tile's vector
- * loop alone, contiguously (a weight panel's rows), prefetched into L2 `prefetch_ahead`
- * points ahead along the prefetch axis, one line per 64 bytes. Weights streamed from DRAM
- * then arrive before the FMAs need them instead of stalling each first pass over a panel. */
-static void tile_prefetch(nest *n) {
-  kiln_emit *e = n->e;
-  int a = n->s->sched.prefetch_axis;
-  const kiln_expr *lds[4];
-  int nl = loads_using(n->s->value, a, lds, 0, 4);
-  tile_point(n, 0, n->clamp);
-  LLVMValueRef cur = e->axis[a];
-  LLVMValueRef nxt = LLVMBuildNSWAdd(e->b, cur, i64c(e, n->s->sched.prefetch_ahead), "");
-  e->axis[a] = kiln_emit_intrinsic2(e, "llvm.smin", nxt, i64c(e, n->s->axes[a].extent - 1));
-  for (int i = 0; i < nl; i++) {
-    kiln_emit_memo_reset(e);
-    int64_t span = (int64_t)kiln_dtype_size(e->k->bufs[lds[i]->buf].dtype);
-    bool ok = true;
-    for (int l = n->nt; l < n->sc->nloops; l++) {
-      const kiln_loop *lp = &n->sc->loops[l];
-      bool used = false;
-      for (int d = 0; d < lds[i]->nidx; d++) used |= kx_uses_axis(lds[i]->idx[d], lp->axis);
-      if (!used) continue;
-      if (lp->kind != KILN_LOOP_VECTOR || l != n->sc->nloops - 1) ok = false;
-      else span *= lp->extent;
-    }
-    if (!ok) continue;
-    LLVMValueRef p = kiln_emit_addr(e, lds[i]->buf, lds[i]->idx, lds[i]->nidx);
-    for (int64_t off = 0; p && off < span; off += 64) {
-      LLVMValueRef o = i64c(e, off);
-      LLVMValueRef args[4] = {LLVMBuildGEP2(e->b, e->t_i8, p, &o, 1, ""),
-                              LLVMConstInt(e->t_i32, 0, 0), LLVMConstInt(e->t_i32, 2, 0),
-                              LLVMConstInt(e->t_i32, 1, 0)};
-      kiln_emit_intrinsic(e, "llvm.prefetch", args, 4);
-    }
-  }
-  e->axis[a] = cur;
-  kiln_emit_memo_reset(e);
-}
-
-static LLVMValueRef body_tile_combine(nest *n) {
-  kiln_emit *e = n->e;
-  LLVMTypeRef t = kiln_emit_reg_type(e, n->s->value->dtype);
-  if (n->pf) tile_prefetch(n);
-  for (int64_t pt = 0; pt < n->npoints; pt++) {
-    tile_point(n, pt, n->clamp);
-    LLVMValueRef v = kiln_emit_expr(e, n->s->value);
-    if (!v) return NULL;
-    LLVMValueRef r = kiln_emit_combine(e, n->s->reduce, n->s->value->dtype,
-                                       LLVMBuildLoad2(e->b, t, n->accs[pt], ""), v);
-    if (!r) return NULL;
-    LLVMBuildStore(e->b, r, n->accs[pt]);
-  }
-  return ok(e);
-}
-
-static LLVMValueRef tile_init(nest *n, bool resume);
-static LLVMValueRef tile_store(nest *n, bool raw);
-
-/* init, the reduction loops, post and store: the fast version or (clamp) the tail one */
-static LLVMValueRef tile_version(nest *n, bool clamp) {
-  kiln_emit *e = n->e;
-  n->clamp = clamp;
-  if (!n->partial) {
-    if (!tile_init(n, false)) return NULL;
-  } else { /* the first block starts from init, the others from what they stored */
-    LLVMBasicBlockRef from_init = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.init");
-    LLVMBasicBlockRef from_out = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.resume");
-    LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.go");
-    LLVMBuildCondBr(e->b, n->at_first, from_init, from_out);
-    LLVMPositionBuilderAtEnd(e->b, from_init);
-    if (!tile_init(n, false)) return NULL;
-    LLVMBuildBr(e->b, go);
-    LLVMPositionBuilderAtEnd(e->b, from_out);
-    if (!tile_init(n, true)) return NULL;
-    LLVMBuildBr(e->b, go);
-    LLVMPositionBuilderAtEnd(e->b, go);
-  }
-  if (!n->empty_reduce && !emit_loops(n, n->p, n->nt, body_tile_combine)) return NULL;
-  for (int a = 0; a < n->s->naxes; a++) /* loop values do not outlive their loops */
-    if (n->s->axes[a].reduce && n->last[a] >= 0) e->axis[a] = NULL;
-  if (!n->partial) return tile_store(n, false);
-  LLVMBasicBlockRef fin = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.post");
-  LLVMBasicBlockRef mid = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.partial");
-  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.stored");
-  LLVMBuildCondBr(e->b, n->at_last, fin, mid);
-  LLVMPositionBuilderAtEnd(e->b, fin);
-  if (!tile_store(n, false)) return NULL;
-  LLVMBuildBr(e->b, done);
-  LLVMPositionBuilderAtEnd(e->b, mid);
-  if (!tile_store(n, true)) return NULL;
-  LLVMBuildBr(e->b, done);
-  LLVMPositionBuilderAtEnd(e->b, done);
-  return ok(e);
-}
-
-/* The tile's accumulators from init, or (resume) from the partial sums in the output. */
-static LLVMValueRef tile_init(nest *n, bool resume) {
-  kiln_emit *e = n->e;
-  for (int64_t pt = 0; pt < n->npoints; pt++) {
-    tile_point(n, pt, n->clamp);
-    LLVMValueRef init = resume ? out_ptr(n) : init_value(n);
-    if (init && resume) init = kiln_emit_load_elem(e, n->s->value->dtype, init);
-    if (!init) return NULL;
-    LLVMBuildStore(e->b, init, n->accs[pt]);
-  }
-  return ok(e);
-}
-
-/* post(acc) of every point into the output, or (raw) the partial sums themselves; the tail
- * version skips the points past the extent. */
-static LLVMValueRef tile_store(nest *n, bool raw) {
-  kiln_emit *e = n->e;
-  bool clamp = n->clamp;
-  LLVMTypeRef t = kiln_emit_reg_type(e, n->s->value->dtype);
-  for (int64_t pt = 0; pt < n->npoints; pt++) {
-    tile_point(n, pt, false);
-    LLVMBasicBlockRef skip = NULL;
-    for (int a = 0; clamp && a < n->s->naxes; a++) {
-      if (!n->base[a] || !n->guard[a]) continue;
-      if (!skip) skip = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.skip");
-      LLVMBasicBlockRef in = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.in");
-      LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, e->axis[a], i64c(e, n->s->axes[a].extent), "");
-      LLVMBuildCondBr(e->b, c, in, skip);
-      LLVMPositionBuilderAtEnd(e->b, in);
-    }
-    LLVMValueRef acc = LLVMBuildLoad2(e->b, t, n->accs[pt], "");
-    if (raw) {
-      LLVMValueRef p = out_ptr(n);
-      if (!p) return NULL;
-      kiln_emit_store_elem(e, n->s->value->dtype, acc, p);
-    } else if (!store_post(n, acc)) {
-      return NULL;
-    }
-    if (skip) {
-      LLVMBuildBr(e->b, skip);
-      LLVMPositionBuilderAtEnd(e->b, skip);
-    }
-  }
-  kiln_emit_memo_reset(e);
-  return ok(e);
-}
-
-/* register-tile mode, between the outer spatial loops and the reduction loops */
-static LLVMValueRef body_tile(nest *n) {
-  kiln_emit *e = n->e;
-  LLVMValueRef full = NULL;
-  n->at_first = n->at_last = LLVMConstInt(e->t_i1, 1, 0);
-  for (int l = 0; n->partial && l < n->p; l++) {
-    const kiln_loop *lp = &n->sc->loops[l];
-    if (!n->s->axes[lp->axis].reduce) continue;
-    LLVMValueRef f = LLVMBuildICmp(e->b, LLVMIntEQ, e->lv[l], i64c(e, 0), "");
-    LLVMValueRef z = LLVMBuildICmp(e->b, LLVMIntEQ, e->lv[l], i64c(e, lp->extent - 1), "");
-    n->at_first = LLVMBuildAnd(e->b, n->at_first, f, "");
-    n->at_last = LLVMBuildAnd(e->b, n->at_last, z, "");
-  }
-  for (int a = 0; a < n->s->naxes; a++) {
-    n->base[a] = NULL;
-    if (n->last[a] < n->nt) continue; /* not a tile axis */
-    int64_t hi = 0;
-    n->base[a] = LLVMConstNull(e->t_i64);
-    for (int l = 0; l < n->sc->nloops; l++) { /* its other loops are outer spatial ones */
-      const kiln_loop *lp = &n->sc->loops[l];
-      if (lp->axis != a) continue;
-      if (l >= n->nt) {
-        hi += (lp->extent - 1) * lp->stride;
-        continue;
-      }
-      LLVMValueRef t = LLVMBuildNSWMul(e->b, e->lv[l], i64c(e, lp->stride), "");
-      n->base[a] = LLVMBuildNSWAdd(e->b, n->base[a], t, "");
-    }
-    if (!n->guard[a]) continue;
-    int64_t top = n->s->axes[a].extent - 1 - hi; /* the last base where the tile fits */
-    /* moving back is right only where the tile's loops are the axis's finest digits (its
-     * points a contiguous run, every outer loop striding past it): a tile of strided
-     * points (ow = 5 * tile + outer) moved back would skip points no other tile computes */
-    bool finest = true;
-    for (int l = 0; l < n->nt; l++)
-      if (n->sc->loops[l].axis == a && n->sc->loops[l].stride <= hi) finest = false;
-    if (top >= 0 && !n->reads_out && !n->partial && finest) {
-      /* a tail tile moves back to end at the extent: it recomputes (and stores again, with
-       * the same values) points of the tile before, but keeps the fast, vectorized code
-       * where clamped axes would leave scalar code */
-      n->base[a] = kiln_emit_intrinsic2(e, "llvm.smin", n->base[a], i64c(e, top));
-      continue;
-    }
-    LLVMValueRef last = LLVMBuildNSWAdd(e->b, n->base[a], i64c(e, hi), "");
-    LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, last, i64c(e, n->s->axes[a].extent), "");
-    full = full ? LLVMBuildAnd(e->b, full, c, "") : c;
-  }
-  LLVMValueRef r;
-  if (!full) {
-    r = tile_version(n, false);
-  } else {
-    LLVMBasicBlockRef fast = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.full");
-    LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.tail");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.done");
-    LLVMBuildCondBr(e->b, full, fast, tail);
-    LLVMPositionBuilderAtEnd(e->b, fast);
-    r = tile_version(n, false);
-    if (r) {
-      LLVMBuildBr(e->b, done);
-      LLVMPositionBuilderAtEnd(e->b, tail);
-      r = tile_version(n, true);
-    }
-    if (r) {
-      LLVMBuildBr(e->b, done);
-      LLVMPositionBuilderAtEnd(e->b, done);
-    }
-  }
-  for (int a = 0; a < n->s->naxes; a++)
-    if (n->base[a]) e->axis[a] = NULL;
-  return r;
+  LLVMValueRef p = kiln_nest_out_ptr(n);
+  return p ? kiln_nest_store_post(n, kiln_emit_load_elem(n->e, n->s->value->dtype, p)) : NULL;
 }
 
 static LLVMValueRef body_rows(nest *n);
 
 /* The stage's own loops from `first` on (the ones before are already open). */
 static LLVMValueRef emit_main(nest *n, int first) {
-  if (n->rows) return emit_loops(n, first, n->sc->nloops, body_rows);
-  if (n->s->reduce == KR_NONE) return emit_loops(n, first, n->sc->nloops, body_plain);
-  if (n->memory) return emit_loops(n, first, n->sc->nloops, body_combine_mem);
+  if (n->rows) return kiln_nest_loops(n, first, n->sc->nloops, body_rows);
+  if (n->s->reduce == KR_NONE) return kiln_nest_loops(n, first, n->sc->nloops, body_plain);
+  if (n->memory) return kiln_nest_loops(n, first, n->sc->nloops, body_combine_mem);
   if (n->tile) {
-    mark_tile_fn(n->e, n->e->fn);
+    kiln_nest_mark_tile(n->e, n->e->fn);
     LLVMTypeRef t = kiln_emit_reg_type(n->e, n->s->value->dtype);
     for (int64_t i = 0; i < n->npoints; i++) n->accs[i] = kiln_emit_alloca(n->e, t, "acc");
-    return emit_loops(n, first, n->p, body_tile);
+    return kiln_nest_loops(n, first, n->p, kiln_nest_tile);
   }
   n->acc_ptr = kiln_emit_alloca(n->e, kiln_emit_reg_type(n->e, n->s->value->dtype), "acc");
-  return emit_loops(n, first, n->p, body_reduce_reg);
+  return kiln_nest_loops(n, first, n->p, body_reduce_reg);
 }
 
 /* ---- parallel outlining ------------------------------------------------------------------- */
@@ -668,7 +366,7 @@ static LLVMValueRef emit_parallel(nest *n, int np) {
   char *bname = kiln_fmt("%s.%s.%d.body", e->kfn_name, n->s->name, e->nfns++);
   LLVMValueRef range = emit_range_fn(n, np, rname);
   LLVMValueRef body = range ? emit_body_fn(e, range, bname) : NULL;
-  if (body && n->tile) mark_tile_fn(e, body); /* range is inlined into it */
+  if (body && n->tile) kiln_nest_mark_tile(e, body); /* range is inlined into it */
   free(rname);
   free(bname);
   e->fn = fn;
@@ -688,39 +386,10 @@ static LLVMValueRef emit_parallel(nest *n, int np) {
   LLVMValueRef pf = rt_parallel_for(e, &fty);
   LLVMValueRef args[3] = {body, ctx, LLVMConstInt(e->t_i64, (uint64_t)total, 0)};
   LLVMBuildCall2(e->b, fty, pf, args, 3, "");
-  return ok(e);
+  return kiln_nest_ok(e);
 }
 
 /* ---- a stage ------------------------------------------------------------------------------ */
-
-/* Register-tile mode applies when every spatial loop inside the first reduction loop p is
- * unrolled or vector and together they have at most TILE_MAX_POINTS points (more would
- * spill the register file and grow the code). Fills tsc with the stage's loops, the tile
- * loops moved last (from *nt on, in their order); the reduction order is unchanged. */
-#define TILE_MAX_POINTS 512
-
-static bool tile_fits(const kiln_stage *s, int p, kiln_schedule *tsc, int *nt, int64_t *npoints) {
-  const kiln_schedule *sc = &s->sched;
-  int64_t pts = 1;
-  int ntile = 0;
-  for (int l = p; l < sc->nloops; l++) {
-    const kiln_loop *lp = &sc->loops[l];
-    if (s->axes[lp->axis].reduce) continue;
-    if (lp->kind != KILN_LOOP_UNROLL && lp->kind != KILN_LOOP_VECTOR) return false;
-    pts *= lp->extent;
-    if (pts > TILE_MAX_POINTS) return false;
-    ntile++;
-  }
-  tsc->nloops = 0;
-  for (int pass = 0; pass < 2; pass++) /* first the rest, then the tile */
-    for (int l = 0; l < sc->nloops; l++) {
-      bool in_tile = l > p && !s->axes[sc->loops[l].axis].reduce;
-      if (in_tile == (pass == 1)) tsc->loops[tsc->nloops++] = sc->loops[l];
-    }
-  *nt = sc->nloops - ntile;
-  *npoints = pts;
-  return pts >= 1;
-}
 
 /* Do axis a's loops in s's schedule cover exactly its extent (no split overshoots)? */
 static bool covers_exactly(const kiln_stage *s, int a) {
@@ -774,7 +443,7 @@ kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s) {
   n.p = p;
   while (np < nl && s->sched.loops[np].kind == KILN_LOOP_PARALLEL) np++;
   kiln_schedule tsc = {0}; /* register-tile mode: the loops with the tile moved last */
-  if (n.memory && tile_fits(s, p, &tsc, &n.nt, &n.npoints)) {
+  if (n.memory && kiln_nest_tile_fits(s, p, &tsc, &n.nt, &n.npoints)) {
     n.memory = false;
     n.tile = true;
   } else if (n.memory && !n.reads_out && !n.empty_reduce &&
@@ -794,7 +463,7 @@ kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s) {
     for (int l = 0; l < p2 && p2 < nl; l++)
       if (s->axes[s->sched.loops[l].axis].reduce && !covers_exactly(s, s->sched.loops[l].axis))
         p2 = nl;
-    if (p2 < nl && tile_fits(s, p2, &tsc, &n.nt, &n.npoints)) {
+    if (p2 < nl && kiln_nest_tile_fits(s, p2, &tsc, &n.nt, &n.npoints)) {
       n.memory = false;
       n.tile = n.partial = true;
       n.p = p2;
@@ -807,7 +476,7 @@ kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s) {
   for (int l = n.nt; n.pf && l < tsc.nloops; l++)
     if (tsc.loops[l].axis == s->sched.prefetch_axis) n.pf = false;
 
-  LLVMValueRef r = ok(e);
+  LLVMValueRef r = kiln_nest_ok(e);
   if (n.memory) {
     if (s->value->dtype != e->k->bufs[s->out_buf].dtype) {
       (void)KILN_EMIT_FAIL(e, "accumulating in memory needs the value and output types to agree");
@@ -820,7 +489,7 @@ kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s) {
     nest_init(&n, &sp);
     for (int a = 0; a < s->naxes; a++)
       if (s->axes[a].reduce) e->axis[a] = NULL; /* undefined outside the reduction */
-    r = emit_loops(&n, 0, sp.nloops, body_init_mem);
+    r = kiln_nest_loops(&n, 0, sp.nloops, body_init_mem);
     if (r && !n.empty_reduce) {
       nest_init(&n, &s->sched);
       r = np ? emit_parallel(&n, np) : emit_main(&n, 0);
@@ -829,7 +498,7 @@ kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s) {
       nest_init(&n, &sp);
       for (int a = 0; a < s->naxes; a++)
         if (s->axes[a].reduce) e->axis[a] = NULL;
-      r = emit_loops(&n, 0, sp.nloops, body_post_mem);
+      r = kiln_nest_loops(&n, 0, sp.nloops, body_post_mem);
     }
   } else {
     nest_init(&n, n.tile ? &tsc : &s->sched);
@@ -891,7 +560,7 @@ static LLVMValueRef body_rows(nest *n) {
   kiln_emit *e = n->e;
   const kiln_kernel *k = e->k;
   int ns = n->sc->nloops;
-  LLVMValueRef rows[KILN_MAX_AXES], r = ok(e);
+  LLVMValueRef rows[KILN_MAX_AXES], r = kiln_nest_ok(e);
   memcpy(rows, e->axis, sizeof rows);
   e->local = kiln_xcalloc((size_t)k->nbufs, sizeof(LLVMValueRef));
   int *writers = kiln_xcalloc((size_t)k->nbufs, sizeof(int));
