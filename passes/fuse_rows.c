@@ -161,6 +161,14 @@ static uint32_t row_axes_of(const kiln_kernel *k) {
   int64_t nrows = 1, len = 1;
   for (int a = 0; a < s0->naxes; a++) *(rows >> a & 1 ? &nrows : &len) *= s0->axes[a].extent;
   if (!reduces || nrows < 2 || len > ROW_MAX_ELEMS) return 0;
+  /* some stage runs over the row's elements (Softmax's exp, LayerNorm's normalize); without
+   * one every "row" is one output point of reductions alone (two stacked 1x1 Convs), which
+   * register tiles compute far better as kernels of their own */
+  bool over_row = false;
+  for (int i = 0; i < k->nstages; i++)
+    for (int a = 0; a < s0->naxes; a++)
+      over_row |= !(rows >> a & 1) && !k->stages[i].axes[a].reduce;
+  if (!over_row) return 0;
   for (int b = 0; b < k->nbufs; b++) c.last[b] = -1;
   for (int i = 0; i < k->nstages; i++) {
     const kiln_stage *s = &k->stages[i];

@@ -198,6 +198,14 @@ int main(void) {
   check_model("model m(x: f32[4, 4]) {\n"
               "  return y = x - Reshape(ReduceMean(x, [1]), [1, 4])\n}\n",
               2, 2, NULL, false, false);
+  /* a Conv whose epilogue adds another Conv's output: both reduce "rows" that are single
+   * output points, with no stage over a row's elements: they stay two tiled kernels */
+  check_model("model m(x: f32[1, 32, 20, 20]) {\n" /* positive terms: sums of 32 stay exact */
+              "  param w1: f32[32, 32, 1, 1] = uniform(0, 0.1)\n"
+              "  param w2: f32[32, 32, 1, 1] = uniform(0, 0.1)\n"
+              "  h = Relu(x)\n"
+              "  return y = Relu(Conv(h, w1) + Conv(h, w2))\n}\n",
+              4, 6, NULL, false, false);
   /* one row in all: nothing to run row by row */
   check_model("model m(x: f32[1, 40]) { return y = Softmax(x + 1.0) }\n", 2, 2, NULL, false,
               false);
