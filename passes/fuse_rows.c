@@ -193,7 +193,9 @@ typedef struct rebuild {
   const kiln_stage *stage;         /* src's stage being copied */
   int map[KILN_MAX_BUFS];          /* src buffer -> k's */
   kiln_expr *inl[KILN_MAX_BUFS];   /* src buffer whose loads are this value of k's */
-  const kiln_stage *via[KILN_MAX_BUFS]; /* src buffer read at this stage's store index */
+  int via[KILN_MAX_BUFS];          /* src buffer read at the store index of k's stage
+                                      via - 1 (0: none; an index, since k's stages move as
+                                      it grows) */
   bool recip[KILN_MAX_BUFS];       /* src buffer written as its reciprocal, divisions by it
                                       become products */
   const kiln_expr **from;          /* memo: src node -> k's */
@@ -205,7 +207,8 @@ typedef struct rebuild {
 static kiln_expr *copy(rebuild *r, const kiln_expr *x);
 
 static kiln_expr *copy_node(rebuild *r, const kiln_expr *x) {
-  const kiln_stage *w = x->kind == KX_LOAD ? r->via[x->buf] : NULL;
+  const kiln_stage *w = x->kind == KX_LOAD && r->via[x->buf] ? &r->k->stages[r->via[x->buf] - 1]
+                                                               : NULL;
   if (x->kind == KX_LOAD && r->inl[x->buf]) return r->inl[x->buf];
   kiln_expr *n = kiln_arena_alloc(&r->k->arena, sizeof *n);
   *n = *x;
@@ -314,7 +317,7 @@ static kiln_kernel *concat(const kiln_kernel *k1, const kiln_kernel *k2) {
     const kiln_buffer *o = &k2->bufs[b];
     r.map[b] = -1;
     for (int s = 0; o->role == KILN_BUF_INPUT && s < k->nstages; s++)
-      if (k->bufs[k->stages[s].out_buf].value == o->value) r.via[b] = &k->stages[s];
+      if (k->bufs[k->stages[s].out_buf].value == o->value) r.via[b] = s + 1;
     for (int i = 0; o->role == KILN_BUF_INPUT && !r.via[b] && i < k1->nbufs; i++) {
       const kiln_buffer *m = &k->bufs[i];
       if (m->role == KILN_BUF_INPUT && m->value == o->value && m->dtype == o->dtype &&
