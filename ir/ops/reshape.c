@@ -26,7 +26,8 @@ static kiln_status reshape_dims(const kiln_graph *g, const kiln_node *n, const k
     }
     if (dims[d] == -1 && infer_at < 0) infer_at = d;
     else if (dims[d] < 0) return fail_node(n, err, KILN_ERR_SHAPE, "bad dim in shape");
-    else known *= dims[d];
+    else if (kiln_mul_overflows(known, dims[d], &known))
+      return fail_node(n, err, KILN_ERR_SHAPE, "shape does not match the element count");
   }
   int64_t numel = kiln_value_numel(x);
   if (infer_at >= 0) {
