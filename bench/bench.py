@@ -2,12 +2,14 @@
 """kiln against onnxruntime on the whole models of tests/models/gen_models.py.
 
     .venv/bin/python bench/bench.py [--models mlp,resnet50,...] [--repeat N] [--threads 1,2]
-                                    [--load CPU]
+                                    [--load CPU] [--tuning-logs DIR]
 
 For each model and thread count, times `kiln run` (its reported median) and onnxruntime
 (ORT_ENABLE_ALL, same inputs, warm-up then N runs, median) in the same run, checks kiln's
 outputs against the reference, and prints one table. With --load CPU, a competing busy
 process runs pinned to that CPU during every measurement (a shared machine's worst case).
+With --tuning-logs DIR, a model with a log DIR/MODEL.tT.log (from `kiln tune ... --threads
+T`) is also run with that log applied, in the same run, and the table gains its columns.
 See bench/README.md.
 """
 import argparse
@@ -46,12 +48,15 @@ def pinned_env(threads):
     return env
 
 
-def time_kiln(kiln, model_dir, threads, repeat):
-    """Median ms reported by `kiln run`, and whether its outputs match the reference."""
+def time_kiln(kiln, model_dir, threads, repeat, log=None):
+    """Median ms reported by `kiln run` (with tuning log `log` applied if given), and
+    whether its outputs match the reference."""
     data = os.path.join(model_dir, "test_data_set_0")
     with tempfile.TemporaryDirectory() as out:
         cmd = [kiln, "run", os.path.join(model_dir, "model.onnx"), "--inputs", data,
                "--output-dir", out, "--repeat", str(repeat), "--threads", str(threads)]
+        if log:
+            cmd += ["--tuning-log", log]
         proc = subprocess.run(cmd, env=pinned_env(threads), capture_output=True, text=True)
         m = LATENCY.search(proc.stdout)
         if proc.returncode or not m:
@@ -106,6 +111,8 @@ def main():
                     help="where generated models are cached")
     ap.add_argument("--load", type=int, metavar="CPU",
                     help="run a competing busy process pinned to this CPU meanwhile")
+    ap.add_argument("--tuning-logs", metavar="DIR",
+                    help="also run each model with DIR/MODEL.tT.log (T: threads) applied")
     args = ap.parse_args()
     if not os.access(args.kiln, os.X_OK):
         sys.exit(f"no kiln command at {args.kiln}: build it or pass --kiln")
@@ -116,8 +123,10 @@ def main():
     load = start_load(args.load) if args.load is not None else None
     if load:
         print(f"(a competing busy process runs on CPU {args.load})")
-    rows = []
+    rows, tuned = [], []
     header = f"{'model':<12} {'threads':>7} {'kiln ms':>10} {'ORT ms':>10} {'kiln/ORT':>9}  check"
+    if args.tuning_logs:
+        header += f"  {'tuned ms':>9} {'tuned/ORT':>9} {'tuned/kiln':>10}  check"
     print(header)
     print("-" * len(header))
     for name in names:
@@ -127,8 +136,20 @@ def main():
             ort_ms = time_ort(model_dir, threads, args.repeat, args.warmup)
             ratio = f"{kiln_ms / ort_ms:9.2f}" if kiln_ms else f"{'-':>9}"
             kiln_txt = f"{kiln_ms:10.3f}" if kiln_ms else f"{'-':>10}"
-            print(f"{name:<12} {threads:>7} {kiln_txt} {ort_ms:10.3f} {ratio}  {check}",
-                  flush=True)
+            line = f"{name:<12} {threads:>7} {kiln_txt} {ort_ms:10.3f} {ratio}  {check}"
+            log = args.tuning_logs and os.path.join(args.tuning_logs, f"{name}.t{threads}.log")
+            if log and os.path.exists(log):
+                tuned_ms, tcheck = time_kiln(args.kiln, model_dir, threads, args.repeat, log)
+                if tuned_ms:
+                    line += f"  {tuned_ms:9.3f} {tuned_ms / ort_ms:9.2f}"
+                    line += f" {tuned_ms / kiln_ms:10.2f}" if kiln_ms else f" {'-':>10}"
+                    tuned.append((tuned_ms / ort_ms) if tcheck == "ok" else None)
+                else:
+                    line += f"  {'-':>9} {'-':>9} {'-':>10}"
+                line += f"  {tcheck}"
+            elif log:
+                line += f"  {'(no log)':>9}"
+            print(line, flush=True)
             rows.append((name, threads, kiln_ms, ort_ms, check))
     if load:
         load.kill()
@@ -136,6 +157,10 @@ def main():
     if ratios:
         geo = float(np.exp(np.mean(np.log(ratios))))
         print(f"\ngeometric mean kiln/ORT over {len(ratios)} correct rows: {geo:.2f}")
+    tuned = [r for r in tuned if r]
+    if tuned:
+        geo = float(np.exp(np.mean(np.log(tuned))))
+        print(f"geometric mean tuned kiln/ORT over {len(tuned)} correct tuned rows: {geo:.2f}")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,6 @@
 
 /* ---- who reads what ------------------------------------------------------------------- */
 
-static bool kernel_reads(const kiln_kernel *k, int v) {
-  for (int b = 0; b < k->nbufs; b++)
-    if (k->bufs[b].role == KILN_BUF_INPUT && k->bufs[b].value == v) return true;
-  return false;
-}
-
 /* The pass's bookkeeping: who reads each value across the whole program (kernels and If
  * conditions, a kernel once however many buffers it has on the value), and which step of
  * the list being fused writes it in its last stage. Kept up to date as kernels fuse, so
@@ -59,27 +53,6 @@ static void count_steps(fuser *f, const kiln_steps *steps) {
       count_reads(f, st->kernel, 1);
     }
   }
-}
-
-/* Does a step of steps (fused-away steps are NULL kernels) read value v? */
-static bool steps_read(const kiln_steps *steps, int from, int to, int v) {
-  for (int s = from; s < to; s++) {
-    const kiln_step *st = &steps->steps[s];
-    if (st->kind == KILN_STEP_IF) {
-      if (st->cond.index == v || steps_read(st->then_steps, 0, st->then_steps->n, v) ||
-          steps_read(st->else_steps, 0, st->else_steps->n, v))
-        return true;
-    } else if (st->kernel && kernel_reads(st->kernel, v)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-static bool graph_output(const kiln_graph *g, int v) {
-  for (int j = 0; j < g->main.noutputs; j++)
-    if (g->main.outputs[j] == v) return true;
-  return false;
 }
 
 static bool expr_reads(const kiln_expr *x, const kiln_kernel *k, int v) {
@@ -431,7 +404,7 @@ static bool fuse_pair(kiln_kernel *k1, const kiln_kernel *k2, int yv) {
 static bool outputs_read(const kiln_steps *steps, int from, int to, const kiln_kernel *k, int y) {
   for (int b = 0; b < k->nbufs; b++)
     if (k->bufs[b].role == KILN_BUF_OUTPUT && k->bufs[b].value != y &&
-        steps_read(steps, from, to, k->bufs[b].value))
+        kiln_steps_read(steps, from, to, NULL, NULL, k->bufs[b].value))
       return true;
   return false;
 }
@@ -449,7 +422,7 @@ static bool fuse_step(fuser *f, kiln_steps *steps, int j) {
   for (int b = 0; b < k2->nbufs; b++) {
     int yv = k2->bufs[b].value, i = yv >= 0 ? f->producer[yv] : -1;
     if (k2->bufs[b].role != KILN_BUF_INPUT || i < 0 || i >= j || f->nreaders[yv] != 1 ||
-        graph_output(f->g, yv))
+        kiln_graph_output(f->g, yv))
       continue;
     kiln_kernel *k1 = steps->steps[i].kernel;
     if (steps->steps[i].kind != KILN_STEP_KERNEL || !k1 || last_output(k1) != yv)

@@ -399,34 +399,6 @@ static kiln_kernel *compact(const kiln_kernel *src, const bool *temp, bool inlin
 
 /* ---- the pass ------------------------------------------------------------------------------ */
 
-static bool kernel_reads(const kiln_kernel *k, int v) {
-  for (int b = 0; b < k->nbufs; b++)
-    if (k->bufs[b].role == KILN_BUF_INPUT && k->bufs[b].value == v) return true;
-  return false;
-}
-
-/* Does a step of steps other than kernels a and b read value v? */
-static bool read_elsewhere(const kiln_steps *steps, const kiln_kernel *a, const kiln_kernel *b,
-                           int v) {
-  for (int s = 0; s < steps->n; s++) {
-    const kiln_step *st = &steps->steps[s];
-    if (st->kind == KILN_STEP_IF) {
-      if (st->cond.index == v || read_elsewhere(st->then_steps, a, b, v) ||
-          read_elsewhere(st->else_steps, a, b, v))
-        return true;
-    } else if (st->kernel && st->kernel != a && st->kernel != b && kernel_reads(st->kernel, v)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-static bool graph_output(const kiln_graph *g, int v) {
-  for (int j = 0; j < g->main.noutputs; j++)
-    if (g->main.outputs[j] == v) return true;
-  return false;
-}
-
 /* K1 (step i) and K2 (step j, reading an output of K1) as one row kernel, or NULL. */
 static kiln_kernel *merge(const kiln_graph *g, const kiln_steps *all, const kiln_kernel *k1,
                           const kiln_kernel *k2) {
@@ -435,8 +407,8 @@ static kiln_kernel *merge(const kiln_graph *g, const kiln_steps *all, const kiln
   bool temp[KILN_MAX_BUFS] = {0};
   for (int b = 0; b < c->nbufs; b++) {
     const kiln_buffer *o = &c->bufs[b];
-    temp[b] = o->role == KILN_BUF_OUTPUT && !graph_output(g, o->value) &&
-              !read_elsewhere(all, k1, k2, o->value);
+    temp[b] = o->role == KILN_BUF_OUTPUT && !kiln_graph_output(g, o->value) &&
+              !kiln_steps_read(all, 0, all->n, k1, k2, o->value);
   }
   kiln_kernel *k = row_axes_of(c) ? compact(c, temp, true) : NULL;
   kiln_kernel_free(c);
@@ -458,9 +430,9 @@ static bool merge_step(const kiln_graph *g, kiln_program *p, kiln_steps *steps, 
     bool feeds = false, between = false;
     for (int b = 0; b < k1->nbufs; b++) {
       if (k1->bufs[b].role != KILN_BUF_OUTPUT) continue;
-      feeds |= kernel_reads(k2, k1->bufs[b].value);
+      feeds |= kiln_kernel_reads(k2, k1->bufs[b].value);
       for (int s = i + 1; s < j; s++)
-        between |= kernel_reads(steps->steps[s].kernel, k1->bufs[b].value);
+        between |= kiln_kernel_reads(steps->steps[s].kernel, k1->bufs[b].value);
     }
     if (!feeds || between) continue;
     kiln_kernel *k = merge(g, &p->main, k1, k2);

@@ -100,6 +100,14 @@ kiln_status kiln_lower_node(const kiln_graph *g, const kiln_node *n, kiln_kernel
 
 /* ---- shared between the pass files (added by the passes work) ---------------------- */
 
+/* Who reads a value (passes/readers.c). Does kernel k read value v? */
+bool kiln_kernel_reads(const kiln_kernel *k, int v);
+/* Does a step of steps[from, to) other than kernels skip_a and skip_b (NULL: none) read
+ * v, If conditions and branches included? Fused-away steps (NULL kernels) read nothing. */
+bool kiln_steps_read(const kiln_steps *steps, int from, int to, const kiln_kernel *skip_a,
+                     const kiln_kernel *skip_b, int v);
+/* Is v an output of the graph's main block? */
+bool kiln_graph_output(const kiln_graph *g, int v);
 /* True when value id holds constant data (or is a zero-sized constant). */
 bool kiln_value_is_const(const kiln_graph *g, int id);
 /* Folds the node at position pos of block b if it can be (all inputs constant, Shape/Size

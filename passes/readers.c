@@ -1,0 +1,33 @@
+/* Who reads a value: the questions fusion (passes/fuse.c) and row fusion
+ * (passes/fuse_rows.c) ask before a kernel's output may become a temporary of a merged
+ * kernel. */
+#include "passes/passes.h"
+
+bool kiln_kernel_reads(const kiln_kernel *k, int v) {
+  for (int b = 0; b < k->nbufs; b++)
+    if (k->bufs[b].role == KILN_BUF_INPUT && k->bufs[b].value == v) return true;
+  return false;
+}
+
+bool kiln_steps_read(const kiln_steps *steps, int from, int to, const kiln_kernel *skip_a,
+                     const kiln_kernel *skip_b, int v) {
+  for (int s = from; s < to; s++) {
+    const kiln_step *st = &steps->steps[s];
+    if (st->kind == KILN_STEP_IF) {
+      if (st->cond.index == v ||
+          kiln_steps_read(st->then_steps, 0, st->then_steps->n, skip_a, skip_b, v) ||
+          kiln_steps_read(st->else_steps, 0, st->else_steps->n, skip_a, skip_b, v))
+        return true;
+    } else if (st->kernel && st->kernel != skip_a && st->kernel != skip_b &&
+               kiln_kernel_reads(st->kernel, v)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool kiln_graph_output(const kiln_graph *g, int v) {
+  for (int j = 0; j < g->main.noutputs; j++)
+    if (g->main.outputs[j] == v) return true;
+  return false;
+}
