@@ -11,8 +11,8 @@
  * (N, M, OH*OW): K2's dims then group onto K1's, and a load of K2 translates only when it
  * reads each merged group with all the group's variables in order (one merged index into
  * a view of its buffer) or not at all. Anything else is left unfused, and so is a fusion
- * whose expression would pass MAX_TREE_NODES. Runs to a fixed point on lowered kernels,
- * before memory planning. Decisions look only at kernel IR. */
+ * whose expression would pass KILN_MAX_TREE_NODES (passes.h). Runs to a fixed point on
+ * lowered kernels, before memory planning. Decisions look only at kernel IR. */
 #include "passes/passes.h"
 
 #include <stdlib.h>
@@ -61,23 +61,6 @@ static bool expr_reads(const kiln_expr *x, const kiln_kernel *k, int v) {
   for (int d = 0; x->kind == KX_LOAD && d < x->nidx; d++)
     if (expr_reads(x->idx[d], k, v)) return true;
   return expr_reads(x->a, k, v) || expr_reads(x->b, k, v) || expr_reads(x->c, k, v);
-}
-
-/* Fused expressions stay small as trees: the passes and codegen after fusion walk them
- * as trees (a value read twice is walked twice), so an unbounded chain, or one reading its
- * input twice at every step, would cost time exponential in its length. */
-#define MAX_TREE_NODES 256
-
-/* The nodes of x walked as a tree, counted up to just past budget. */
-static int tree_size(const kiln_expr *x, int budget) {
-  if (!x || budget < 0) return 0;
-  int n = 1;
-  for (int d = 0; x->kind == KX_LOAD && d < x->nidx && n <= budget; d++)
-    n += tree_size(x->idx[d], budget - n);
-  if (n <= budget) n += tree_size(x->a, budget - n);
-  if (n <= budget) n += tree_size(x->b, budget - n);
-  if (n <= budget) n += tree_size(x->c, budget - n);
-  return n;
 }
 
 /* Does x load a buffer of k other than value yv at an index that uses axis a? */
@@ -378,7 +361,8 @@ static bool fuse_pair(kiln_kernel *k1, const kiln_kernel *k2, int yv) {
   kiln_expr *v = copy_expr(&c, s2->value);
   free(c.from);
   free(c.to);
-  if (c.failed || v->dtype != z->dtype || tree_size(v, MAX_TREE_NODES) > MAX_TREE_NODES ||
+  if (c.failed || v->dtype != z->dtype ||
+      kiln_expr_tree_size(v, KILN_MAX_TREE_NODES) > KILN_MAX_TREE_NODES ||
       !epilogue_ok(s1, k2, yv)) {
     k1->nbufs = nbufs; /* views added for the failed attempt go again */
     k1->has_checks = checks;

@@ -34,8 +34,6 @@
 #define ROW_MAX_ELEMS (INT64_C(1) << 16)
 /* Row kernels whose stages pass over at most this (as f32) run stage after stage. */
 #define ROW_MIN_BYTES (INT64_C(32) << 10)
-/* Inlined stages keep the readers' expressions small (codegen walks them as trees). */
-#define MAX_TREE_NODES 256
 
 /* ---- affine forms of index expressions ------------------------------------------------- */
 
@@ -292,17 +290,6 @@ static void copy_header(kiln_kernel *k, const kiln_kernel *a, const kiln_kernel 
   k->check_all = a->check_all || (b && b->check_all);
 }
 
-static int tree_size(const kiln_expr *x, int budget) {
-  if (!x || budget < 0) return 0;
-  int n = 1;
-  for (int d = 0; x->kind == KX_LOAD && d < x->nidx && n <= budget; d++)
-    n += tree_size(x->idx[d], budget - n);
-  if (n <= budget) n += tree_size(x->a, budget - n);
-  if (n <= budget) n += tree_size(x->b, budget - n);
-  if (n <= budget) n += tree_size(x->c, budget - n);
-  return n;
-}
-
 /* K1's stages, then K2's, whose loads of K1's outputs read K1's buffers; NULL where a load
  * of them is not at the writer's element. */
 static kiln_kernel *concat(const kiln_kernel *k1, const kiln_kernel *k2) {
@@ -389,8 +376,8 @@ static kiln_kernel *compact(const kiln_kernel *src, const bool *temp, bool inlin
   }
   rebuild_done(&r);
   for (int s = 0; s < k->nstages; s++)
-    if (tree_size(k->stages[s].value, MAX_TREE_NODES) > MAX_TREE_NODES ||
-        tree_size(k->stages[s].post, MAX_TREE_NODES) > MAX_TREE_NODES) {
+    if (kiln_expr_tree_size(k->stages[s].value, KILN_MAX_TREE_NODES) > KILN_MAX_TREE_NODES ||
+        kiln_expr_tree_size(k->stages[s].post, KILN_MAX_TREE_NODES) > KILN_MAX_TREE_NODES) {
       kiln_kernel_free(k);
       return inline_ok ? compact(src, temp, false) : NULL;
     }

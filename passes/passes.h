@@ -100,7 +100,7 @@ kiln_status kiln_lower_node(const kiln_graph *g, const kiln_node *n, kiln_kernel
 
 /* ---- shared between the pass files (added by the passes work) ---------------------- */
 
-/* Who reads a value (passes/readers.c). Does kernel k read value v? */
+/* What fusion and row fusion both ask (passes/fuse_common.c). Does kernel k read value v? */
 bool kiln_kernel_reads(const kiln_kernel *k, int v);
 /* Does a step of steps[from, to) other than kernels skip_a and skip_b (NULL: none) read
  * v, If conditions and branches included? Fused-away steps (NULL kernels) read nothing. */
@@ -108,6 +108,12 @@ bool kiln_steps_read(const kiln_steps *steps, int from, int to, const kiln_kerne
                      const kiln_kernel *skip_b, int v);
 /* Is v an output of the graph's main block? */
 bool kiln_graph_output(const kiln_graph *g, int v);
+/* Fused expressions stay small as trees: the passes and codegen after fusion walk them
+ * as trees (a value read twice is walked twice), so an unbounded chain, or one reading its
+ * input twice at every step, would cost time exponential in its length. */
+#define KILN_MAX_TREE_NODES 256
+/* The nodes of x walked as a tree, counted up to just past budget. */
+int kiln_expr_tree_size(const kiln_expr *x, int budget);
 /* True when value id holds constant data (or is a zero-sized constant). */
 bool kiln_value_is_const(const kiln_graph *g, int id);
 /* Folds the node at position pos of block b if it can be (all inputs constant, Shape/Size

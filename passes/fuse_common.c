@@ -1,6 +1,6 @@
-/* Who reads a value: the questions fusion (passes/fuse.c) and row fusion
- * (passes/fuse_rows.c) ask before a kernel's output may become a temporary of a merged
- * kernel. */
+/* What fusion (passes/fuse.c) and row fusion (passes/fuse_rows.c) both ask: who reads a
+ * value (before a kernel's output may become a temporary of a merged kernel), and how big
+ * a fused expression has grown. */
 #include "passes/passes.h"
 
 bool kiln_kernel_reads(const kiln_kernel *k, int v) {
@@ -30,4 +30,15 @@ bool kiln_graph_output(const kiln_graph *g, int v) {
   for (int j = 0; j < g->main.noutputs; j++)
     if (g->main.outputs[j] == v) return true;
   return false;
+}
+
+int kiln_expr_tree_size(const kiln_expr *x, int budget) {
+  if (!x || budget < 0) return 0;
+  int n = 1;
+  for (int d = 0; x->kind == KX_LOAD && d < x->nidx && n <= budget; d++)
+    n += kiln_expr_tree_size(x->idx[d], budget - n);
+  if (n <= budget) n += kiln_expr_tree_size(x->a, budget - n);
+  if (n <= budget) n += kiln_expr_tree_size(x->b, budget - n);
+  if (n <= budget) n += kiln_expr_tree_size(x->c, budget - n);
+  return n;
 }
