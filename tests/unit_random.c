@@ -95,6 +95,17 @@ static io one_input(const char *name, int64_t n, float *data) {
   return in;
 }
 
+/* Output 0 of text compiled and run once on one f32 input `name` of N elements (malloc'd;
+ * NULL on failure). */
+static float *draw(const char *text, const char *name, float *x) {
+  io in = one_input(name, N, x);
+  kiln_model *m = compile(text, 0, &in, false);
+  void *out[1] = {0};
+  if (m) run(m, &in, out);
+  kiln_model_free(m);
+  return out[0];
+}
+
 /* ---- statistics -------------------------------------------------------------------------- */
 
 static void moments(const float *y, int64_t n, double *mean, double *var) {
@@ -116,11 +127,7 @@ static void uniform_stats(void) {
   const char *text = "model u(x: f32[1000000]) {\n"
                      "  return y = RandomUniformLike(x, low=-2.0, high=3.0, seed=11.0)\n}\n";
   float *x = ramp(N);
-  io in = one_input("x", N, x);
-  kiln_model *m = compile(text, 0, &in, false);
-  void *out[1] = {0};
-  if (m) run(m, &in, out);
-  const float *y = out[0];
+  float *y = draw(text, "x", x);
   if (y) {
     int inside = 1, buckets[100] = {0};
     for (int64_t i = 0; i < N; i++) {
@@ -137,8 +144,7 @@ static void uniform_stats(void) {
     for (int b = 0; b < 100; b++) chi2 += (buckets[b] - e) * (buckets[b] - e) / e;
     CHECK(near(chi2, 99, sqrt(2 * 99.0), "chi-square of 100 buckets"));
   }
-  free_all(out, 1);
-  kiln_model_free(m);
+  free(y);
   free(x);
 }
 
@@ -146,11 +152,7 @@ static void normal_stats(void) {
   const char *text = "model n(x: f32[1000000]) {\n"
                      "  return y = RandomNormalLike(x, mean=1.0, scale=2.0, seed=12.0)\n}\n";
   float *x = ramp(N);
-  io in = one_input("x", N, x);
-  kiln_model *m = compile(text, 0, &in, false);
-  void *out[1] = {0};
-  if (m) run(m, &in, out);
-  const float *y = out[0];
+  float *y = draw(text, "x", x);
   if (y) {
     double mean, var;
     int64_t within1 = 0, within2 = 0, finite = 1;
@@ -167,8 +169,7 @@ static void normal_stats(void) {
     CHECK(near((double)within1 / N, p1, sqrt(p1 * (1 - p1) / N), "normal within 1 sigma"));
     CHECK(near((double)within2 / N, p2, sqrt(p2 * (1 - p2) / N), "normal within 2 sigma"));
   }
-  free_all(out, 1);
-  kiln_model_free(m);
+  free(y);
   free(x);
 }
 
@@ -177,11 +178,7 @@ static void bernoulli_stats(void) {
   const char *text = "model b(p: f32[1000000]) { return y = Bernoulli(p, seed=13.0) }\n";
   float *p = malloc(N * sizeof *p);
   for (int64_t i = 0; i < N; i++) p[i] = i % 3 == 0 ? 0.0f : i % 3 == 1 ? 1.0f : 0.3f;
-  io in = one_input("p", N, p);
-  kiln_model *m = compile(text, 0, &in, false);
-  void *out[1] = {0};
-  if (m) run(m, &in, out);
-  const float *y = out[0];
+  float *y = draw(text, "p", p);
   if (y) {
     int64_t ones = 0, n3 = 0, exact = 1, binary = 1;
     for (int64_t i = 0; i < N; i++) {
@@ -194,8 +191,7 @@ static void bernoulli_stats(void) {
     CHECK(exact);
     CHECK(near((double)ones / (double)n3, 0.3, sqrt(0.21 / (double)n3), "Bernoulli(0.3)"));
   }
-  free_all(out, 1);
-  kiln_model_free(m);
+  free(y);
   free(p);
 }
 
