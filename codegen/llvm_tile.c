@@ -145,8 +145,10 @@ static LLVMValueRef tile_version(nest *n, bool clamp) {
     LLVMPositionBuilderAtEnd(e->b, go);
   }
   if (!n->empty_reduce && !kiln_nest_loops(n, n->p, n->nt, body_tile_combine)) return NULL;
-  for (int a = 0; a < n->s->naxes; a++) /* loop values do not outlive their loops */
-    if (n->s->axes[a].reduce && n->last[a] >= 0) e->axis[a] = NULL;
+  /* loop values do not outlive their loops; those of the reduction loops outside the tile
+   * (partial sums) stay open for the tail version */
+  for (int a = 0; a < n->s->naxes; a++)
+    if (n->s->axes[a].reduce && n->last[a] >= n->p) e->axis[a] = NULL;
   if (!n->partial) return tile_store(n, false);
   LLVMBasicBlockRef fin = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.post");
   LLVMBasicBlockRef mid = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.partial");

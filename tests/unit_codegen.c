@@ -601,10 +601,16 @@ static void register_tile_case(int trial) {
   int64_t mr = spill ? 16 : rnd(1, 8), nr = spill ? 20 : rnd(1, 20), kf = rnd(0, 6);
   bool batched_b = rnd(0, 1), init = rnd(0, 1), post = rnd(0, 1);
   bool vector = rnd(0, 1), m_inside_k = rnd(0, 1), par = rnd(0, 1), n_first = rnd(0, 1);
+  /* a second reduction axis (k2, as a Conv's window beside its channels) whose loop sits
+   * outside the n loop: the tile keeps partial sums in the output between its values,
+   * and prefetches along k or k2 */
+  bool kblock = !spill && trial % 3 == 1 && tout == KILN_F32;
+  int64_t K2 = kblock ? rnd(2, 3) : 1, KK = K2 * K;
+  if (kblock) n_first = false, kf = 0;
 
   kiln_program *p = new_program(4, 1, 0);
   kiln_kernel *k = add_kernel(&p->main, "tile");
-  int64_t da[3] = {NB, M, K}, db[3] = {NB, K, N}, dc[3] = {NB, M, N};
+  int64_t da[3] = {NB, M, KK}, db[3] = {NB, KK, N}, dc[3] = {NB, M, N};
   int a = buf(k, "a", tin, 3, da, KILN_STORE_INPUT, 0);
   int b = buf(k, "b", tin, batched_b ? 3 : 2, batched_b ? db : db + 1, KILN_STORE_INPUT, 1);
   int bias = buf(k, "bias", KILN_F32, 1, &N, KILN_STORE_INPUT, 2);
@@ -613,7 +619,9 @@ static void register_tile_case(int trial) {
   kiln_stage *s = kiln_kernel_add_stage(k, "mm", c);
   int xb = kiln_stage_axis(s, NB, false), xm = kiln_stage_axis(s, M, false);
   int xn = kiln_stage_axis(s, N, false), xk = kiln_stage_axis(s, K, true);
+  int xk2 = kblock ? kiln_stage_axis(s, K2, true) : -1;
   kiln_expr *vb = kx_var(k, xb), *vm = kx_var(k, xm), *vn = kx_var(k, xn), *vk = kx_var(k, xk);
+  if (kblock) vk = kx_add(k, kx_muli(k, kx_var(k, xk2), K), vk);
   kiln_expr *ia[3] = {vb, vm, vk}, *ib[3] = {vb, vk, vn}, *ic[3] = {vb, vm, vn};
   kiln_expr *av = kx_load(k, a, ia), *bv = kx_load(k, b, batched_b ? ib : ib + 1);
   if (tin != tacc) av = kx_cast(k, av, tacc), bv = kx_cast(k, bv, tacc);
@@ -638,7 +646,15 @@ static void register_tile_case(int trial) {
   if (n_first) sc->loops[1].kind = outer, sc->loops[2].kind = KILN_LOOP_SERIAL;
   kiln_loop mi = {xm, 1, mr, KILN_LOOP_UNROLL};
   /* a split by 1 would leave two loops of stride 1 (not a mixed radix): no inner loop */
-  if (kf > 1) {
+  if (kblock) {
+    sc->loops[nl++] = sc->loops[2]; /* k2, then n */
+    sc->loops[2] = (kiln_loop){xk2, 1, K2, KILN_LOOP_SERIAL};
+    sc->loops[nl++] = (kiln_loop){xk, 1, K, KILN_LOOP_SERIAL};
+    if (mr > 1) sc->loops[nl++] = mi;
+    bool outer = rnd(0, 1); /* prefetching along an axis whose loops are all outside */
+    sc->prefetch_axis = outer ? xk2 : xk;
+    sc->prefetch_ahead = rnd(1, outer ? K2 : K);
+  } else if (kf > 1) {
     sc->loops[nl++] = (kiln_loop){xk, kf, (K + kf - 1) / kf, KILN_LOOP_SERIAL};
     if (!m_inside_k && mr > 1) sc->loops[nl++] = mi;
     sc->loops[nl++] = (kiln_loop){xk, 1, kf, KILN_LOOP_SERIAL};
@@ -654,11 +670,11 @@ static void register_tile_case(int trial) {
   CHECK(kiln_schedule_check(s, &err) == KILN_OK);
 
   size_t ein = tin == KILN_F32 ? 4 : 2, eout = tout == KILN_F32 ? 4 : 2;
-  int64_t nb_b = batched_b ? NB * K * N : K * N;
-  void *A = malloc((size_t)(NB * M * K) * ein), *B = malloc((size_t)nb_b * ein);
+  int64_t nb_b = batched_b ? NB * KK * N : KK * N;
+  void *A = malloc((size_t)(NB * M * KK) * ein), *B = malloc((size_t)nb_b * ein);
   float *bias_v = malloc((size_t)N * 4), *rowb_v = malloc((size_t)M * 4);
   void *C = calloc((size_t)(NB * M * N), eout), *R = calloc((size_t)(NB * M * N), eout);
-  fill_ints(A, tin, NB * M * K);
+  fill_ints(A, tin, NB * M * KK);
   fill_ints(B, tin, nb_b);
   fill_ints(bias_v, KILN_F32, N);
   fill_ints(rowb_v, KILN_F32, M);
@@ -673,10 +689,10 @@ static void register_tile_case(int trial) {
     bool same = memcmp(C, R, (size_t)(NB * M * N) * eout) == 0;
     if (!same)
       fprintf(stderr, "register tile case %d: %s->%s NB=%lld M=%lld N=%lld K=%lld mr=%lld nr=%lld "
-              "kf=%lld vector=%d m_inside_k=%d par=%d n_first=%d init=%d post=%d\n", trial,
+              "kf=%lld vector=%d m_inside_k=%d par=%d n_first=%d init=%d post=%d K2=%lld\n", trial,
               kiln_dtype_name(tin), kiln_dtype_name(tout), (long long)NB, (long long)M,
               (long long)N, (long long)K, (long long)mr, (long long)nr, (long long)kf, vector,
-              m_inside_k, par, n_first, init, post);
+              m_inside_k, par, n_first, init, post, (long long)K2);
     CHECK(same);
   }
   kiln_jit_free(jit);
