@@ -1,10 +1,12 @@
 /* ONNX backend node tests through the public API (compile with LLVM, run, compare).
  *
- *   conformance DIR               one test: exit 0 pass (a random op's test: see PASS_RANDOM),
+ *   conformance DIR               one test: exit 0 pass (a random op's test, or one that
+ *                                 bound inputs at compile time: see PASS_RANDOM, PASS_BOUND),
  *                                 1 fail, 77 unsupported
  *   conformance --summary ROOT    every test under ROOT, one forked child each (a crash is
  *                                 a failure, not the end); counts overall, per op type and
- *                                 for the core op list; exit 1 if that list passes < 95%
+ *                                 for the core op list, and lists the passes that bound
+ *                                 inputs; exit 1 if the core op list passes < 95%
  *   conformance --target T [--gpu-arch A] --suite ROOT K/N KNOWN...
  *                                 the tests of shard K of N under ROOT through kiln_options
  *                                 target T, forked: exit 1 when one fails that no KNOWN
@@ -25,9 +27,17 @@
 #include <time.h>
 #include <unistd.h>
 
-/* PASS_RANDOM: a model with random ops whose outputs have what the spec fixes (count,
- * dtypes, shapes, ranges: tests/node_random.c) but not numpy's bits; a pass, counted apart */
-enum { PASS = 0, FAIL = 1, PASS_RANDOM = 3, UNSUPPORTED = 77 };
+/* Passes counted apart (2 + flags): PASS_RANDOM, a model with random ops whose outputs
+ * have what the spec fixes (count, dtypes, shapes, ranges: tests/node_random.c) but not
+ * numpy's bits; PASS_BOUND, a model that compiled only with some graph input bound as a
+ * compile-time value (kiln_options.values: an output size or shape depends on it), so
+ * the run checked that input's value and no other; PASS_RANDOM_BOUND, both. */
+enum { PASS = 0, FAIL = 1, PASS_RANDOM = 3, PASS_BOUND = 4, PASS_RANDOM_BOUND = 5, UNSUPPORTED = 77 };
+
+static int pass_verdict(bool random, bool bound) {
+  return random || bound ? 2 + random + 2 * bound : PASS;
+}
+static bool passed(int r) { return r == PASS || (r >= PASS_RANDOM && r <= PASS_RANDOM_BOUND); }
 
 static const char *target;   /* kiln_options.target: NULL = the CPU */
 static const char *gpu_arch; /* kiln_options.gpu_arch: NVRTC compiles the CUDA C too */
@@ -131,12 +141,14 @@ static int load_set(node_test *t, int k, kiln_error *err) {
 }
 
 /* Compiles with every input's shape bound; each time the compiler asks for an input's
- * value ("... known at compile time"), compiles again with that input as a constant. */
+ * value ("... known at compile time"), compiles again with that input as a constant, and
+ * sets as_value[i] (of t's inputs). */
 static kiln_status compile(const node_test *t, const model_desc *d, kiln_model **m,
-                           kiln_error *err) {
+                           int *as_value, kiln_error *err) {
   kiln_shape_binding shapes[NODE_TEST_MAX_IO];
   kiln_input_value values[NODE_TEST_MAX_IO];
-  int nvalues = 0, as_value[NODE_TEST_MAX_IO] = {0};
+  int nvalues = 0;
+  for (int i = 0; i < t->ninputs; i++) as_value[i] = 0;
   for (;;) {
     int nshapes = 0;
     nvalues = 0;
@@ -231,7 +243,7 @@ done:
 static int run_test(const char *dir, model_desc *d, char *why, size_t n) {
   node_test t;
   kiln_error err = {0};
-  int result = FAIL, sets = 0, random = 0;
+  int result = FAIL, sets = 0, random = 0, bound[NODE_TEST_MAX_IO] = {0};
   if (node_test_load(&t, dir, &err)) {
     /* Test data of a type kiln lacks (strings, sequences, optionals) fails to load; the
      * model then names what is unsupported. */
@@ -256,7 +268,9 @@ static int run_test(const char *dir, model_desc *d, char *why, size_t n) {
     }
     if (!loaded) break;
     kiln_model *m = NULL;
-    kiln_status st = compile(&t, d, &m, &err);
+    int as_value[NODE_TEST_MAX_IO];
+    kiln_status st = compile(&t, d, &m, as_value, &err);
+    for (int i = 0; i < t.ninputs; i++) bound[i] |= as_value[i];
     if (st == KILN_ERR_UNSUPPORTED) {
       snprintf(why, n, "%s", err.message);
       result = UNSUPPORTED;
@@ -277,7 +291,16 @@ static int run_test(const char *dir, model_desc *d, char *why, size_t n) {
     }
     sets++;
   }
-  result = !sets ? FAIL : random ? PASS_RANDOM : PASS;
+  bool any_bound = false;
+  why[0] = 0; /* a random test's mismatch: what the spec does not fix */
+  for (int i = 0; i < d->ninputs; i++) {
+    if (!bound[i]) continue;
+    size_t len = strlen(why);
+    snprintf(why + len, n - len, "%s'%s'", any_bound ? ", " : "inputs bound at compile time: ",
+             d->inputs[i]);
+    any_bound = true;
+  }
+  result = !sets ? FAIL : pass_verdict(random, any_bound);
   if (!sets) snprintf(why, n, "no test data sets");
 done:
   node_test_free(&t);
@@ -332,7 +355,7 @@ static int run_forked(const char *dir, char *why, size_t n) {
     return FAIL;
   }
   int code = WEXITSTATUS(status);
-  return code == PASS || code == PASS_RANDOM || code == UNSUPPORTED ? code : FAIL;
+  return passed(code) || code == UNSUPPORTED ? code : FAIL;
 }
 
 /* The entries of folder root, sorted (NULL if it cannot be opened). */
@@ -357,8 +380,9 @@ static int summary(const char *root) {
   if (!names) return fprintf(stderr, "cannot open %s\n", root), 2;
 
   op_count *ops = NULL;
-  int nops = 0, totals[3] = {0}, core_total = 0, core_pass = 0, random = 0;
+  int nops = 0, totals[3] = {0}, core_total = 0, core_pass = 0, random = 0, nbound = 0;
   char (*core_fails)[WHY + 400] = calloc(count, sizeof *core_fails);
+  const char **bound = calloc(count ? count : 1, sizeof *bound); /* passes that bound inputs */
   int ncore_fails = 0;
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -366,8 +390,9 @@ static int summary(const char *root) {
     char path[1200], why[WHY] = "";
     snprintf(path, sizeof path, "%s/%s", root, names[i]);
     int r = run_forked(path, why, sizeof why);
-    random += r == PASS_RANDOM;
-    if (r == PASS_RANDOM) r = PASS;
+    random += r == PASS_RANDOM || r == PASS_RANDOM_BOUND;
+    if (r == PASS_BOUND || r == PASS_RANDOM_BOUND) bound[nbound++] = names[i];
+    if (passed(r)) r = PASS;
     int slot = r == PASS ? 0 : r == FAIL ? 1 : 2;
     totals[slot]++;
     /* The op types are read here in the parent too: the child may have crashed. */
@@ -411,6 +436,9 @@ static int summary(const char *root) {
          count, totals[0], count ? 100.0 * totals[0] / count : 0.0, random, totals[1], totals[2],
          secs, count ? secs / count : 0.0);
   double rate = core_total ? (double)core_pass / core_total : 0.0;
+  printf("passed with inputs bound at compile time: %d", nbound);
+  for (int i = 0; i < nbound; i++) printf("%s%s", i ? ", " : ": ", bound[i]);
+  printf("\n");
   printf("core op tests: %d: %d pass (%.1f%%), gate %.0f%%\n", core_total, core_pass,
          100.0 * rate, 100.0 * CORE_PASS_RATE);
   if (ncore_fails) printf("core op tests that do not pass:\n");
@@ -420,6 +448,7 @@ static int summary(const char *root) {
   free(names);
   free(ops);
   free(core_fails);
+  free(bound);
   return core_total > 0 && rate >= CORE_PASS_RATE ? 0 : 1;
 }
 
@@ -453,7 +482,7 @@ static int suite(const char *root, const char *shard, char **known, int nknown) 
     char path[1200], why[WHY] = "";
     snprintf(path, sizeof path, "%s/%s", root, names[i]);
     int r = run_forked(path, why, sizeof why);
-    if (r == PASS_RANDOM) r = PASS;
+    if (passed(r)) r = PASS;
     totals[r == PASS ? 0 : r == FAIL ? 1 : 2]++;
     bool expected_fail = false;
     for (int j = 0; j < nknown; j++) expected_fail |= listed(known[j], names[i]);
@@ -492,8 +521,10 @@ int main(int argc, char **argv) {
   char why[WHY] = "";
   int r = run_test(argv[1], &d, why, sizeof why);
   describe_free(&d);
-  if (r == PASS) printf("PASS %s\n", argv[1]);
-  else if (r == PASS_RANDOM) printf("PASS %s (random: shape/dtype/range only)\n", argv[1]);
+  bool random = r == PASS_RANDOM || r == PASS_RANDOM_BOUND;
+  if (passed(r))
+    printf("PASS %s%s%s%s%s\n", argv[1], random ? " (random: shape/dtype/range only)" : "",
+           *why ? " (" : "", why, *why ? ")" : "");
   else printf("%s %s: %s\n", r == UNSUPPORTED ? "UNSUPPORTED" : "FAIL", argv[1], why);
-  return r == PASS_RANDOM ? PASS : r;
+  return passed(r) ? PASS : r;
 }

@@ -1,0 +1,16 @@
+/* Helpers of the ops whose output sizes depend on input values (ir/ops/select.c, nms.c):
+ * they compute those outputs at compile time, from inputs that must be known then. */
+#ifndef KILN_IR_OPS_SELECT_H
+#define KILN_IR_OPS_SELECT_H
+
+#include "ir/op.h"
+
+/* Input i of n, whose values must be known at compile time (a zero-sized one has none);
+ * NULL after failing through err (missing, or computed at run time: kiln_need_value). */
+const kiln_value *kiln_select_known(const kiln_graph *g, const kiln_node *n, int i,
+                                    kiln_error *err);
+/* Makes output i (already inferred) a constant holding data (owned from here; freed when
+ * the output is omitted). */
+void kiln_select_set_out(kiln_graph *g, const kiln_node *n, int i, void *data);
+
+#endif
