@@ -70,6 +70,10 @@ typedef struct kernel_fns {
 } kernel_fns;
 
 static kiln_status emit_kernel(kiln_cuda *c, const kiln_kernel *k, int id) {
+  /* launch sizes are the host's, and a run's dims would live in device memory */
+  if (k->nsyms)
+    return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "cuda: kernel '%s': run-time dims ('%s') "
+                     "are not supported by the GPU backend", k->name, k->syms[0]);
   c->k = k;
   c->check_buf = -1;
   if (k->nbufs && !strcmp(k->bufs[k->nbufs - 1].name, KILN_CHECK_BUFFER)) c->check_buf = k->nbufs - 1;

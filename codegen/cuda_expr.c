@@ -447,6 +447,7 @@ static int uncached(kiln_cuda *c, const kiln_expr *x) {
   }
   case KX_SELECT: return select_expr(c, x);
   case KX_CHECK: return check_index(c, x);
+  case KX_DIM: return KILN_CUDA_FAIL(c, "run-time dims are not supported by the GPU backend");
   case KX_CAST: {
     if (!x->a || !kiln_cuda_reg_type(x->a->dtype)) return KILN_CUDA_FAIL(c, "bad cast");
     int a = kiln_cuda_expr(c, x->a);
