@@ -1,13 +1,15 @@
 /* Run-time extents in the kernel IR (ir/kernel_dyn.c): hand-built kernels with symbolic
  * axes and buffer dims (elementwise over [N, 37], row reductions over a symbolic row, a
- * broadcast add, a MatMul-like stage with a symbolic M or K) are compiled ONCE each and
- * run at several values of their dims (1, one below the vector width, a prime that no
- * split divides, the allocated maximum), under their default nest, the default scheduler's
- * schedule and random legal recipes; every run must compute what the interpreter computes
- * at the same dims (integers exactly, floats within rounding). The legality check must
- * refuse vector, unrolled and thread loops over a run-time extent; the printer shows the
- * syms, the signature tells a symbolic kernel from a static one, the GPU backend refuses
- * one by name, and the runner refuses dims its buffers cannot hold. */
+ * broadcast add, a MatMul-like stage with a symbolic M or K) are compiled ONCE each, by the
+ * CPU backend and by the GPU backend's CUDA C built for the host, and run at several values
+ * of their dims (1, one below the vector width, a prime that no split divides, the
+ * allocated maximum), under their default nest, the default and GPU schedulers' schedules,
+ * blocks over a run-time extent and random legal recipes; every run must compute what the
+ * interpreter computes at the same dims (integers exactly, floats within rounding). The
+ * legality check must refuse vector, unrolled and thread loops over a run-time extent; the
+ * printer shows the syms, the signature tells a symbolic kernel from a static one, the
+ * CUDA C reads the dims, check_bounds code tests run-time sizes, and the runner refuses
+ * dims its buffers cannot hold. */
 #include "check.h"
 
 #include "codegen/cuda.h"
@@ -41,14 +43,17 @@ static int64_t numel_at(const kiln_buffer *b, const int64_t *dims) {
   return n;
 }
 
-/* Compiles k once (with its current schedules) and runs it at each of nvals dims values
- * (vals[i][0..nsyms)), comparing every output with the interpreter's. */
-static void compare_runs(kiln_kernel *k, const int64_t (*vals)[2], int nvals, const char *what) {
+/* Compiles k once (with its current schedules) for target (NULL: the CPU) and runs it at
+ * each of nvals dims values (vals[i][0..nsyms)), comparing every output with the
+ * interpreter's. */
+static void compare_on(kiln_kernel *k, const char *target, const int64_t (*vals)[2], int nvals,
+                       const char *what) {
   kiln_program *p = kiln_program_new(); /* no constants: the runner reads none */
   int64_t max[2] = {MAXD, MAXD};
   kiln_kernel_runner *r = NULL;
   kiln_error err = {0};
-  if (kiln_kernel_runner_new_dims(p, k, NULL, 7, max, &r, &err)) {
+  kiln_options opts = {.struct_size = sizeof opts, .target = target};
+  if (kiln_kernel_runner_new_dims(p, k, &opts, 7, max, &r, &err)) {
     fprintf(stderr, "%s: %s\n", what, err.message);
     CHECK(!"compiles");
     kiln_program_free(p);
@@ -95,8 +100,9 @@ static void compare_runs(kiln_kernel *k, const int64_t (*vals)[2], int nvals, co
         }
       }
       if (bad >= 0) {
-        fprintf(stderr, "%s at dims %lld,%lld: '%s'[%lld] differs\n", what, (long long)vals[v][0],
-                (long long)vals[v][1], buf->name, (long long)bad);
+        fprintf(stderr, "%s on %s at dims %lld,%lld: '%s'[%lld] differs\n", what,
+                target ? target : "cpu", (long long)vals[v][0], (long long)vals[v][1], buf->name,
+                (long long)bad);
         kiln_kernel_print(k, stderr);
       }
       CHECK(bad < 0);
@@ -106,6 +112,12 @@ static void compare_runs(kiln_kernel *k, const int64_t (*vals)[2], int nvals, co
   }
   kiln_kernel_runner_free(r);
   kiln_program_free(p);
+}
+
+/* On the CPU, and as the GPU backend's CUDA C compiled for the host (codegen/cuda_host.c). */
+static void compare_runs(kiln_kernel *k, const int64_t (*vals)[2], int nvals, const char *what) {
+  compare_on(k, NULL, vals, nvals, what);
+  compare_on(k, "cuda-host", vals, nvals, what);
 }
 
 /* 1, below the vector width, a prime no split divides, the maximum; pairs for two syms */
@@ -134,9 +146,10 @@ static void randomize_stage(kiln_stage *s) {
   }
 }
 
-/* Runs k under its default nest, then the default scheduler's schedule, then `trials`
- * random recipes. */
-static void compare_schedules(kiln_kernel *k, int trials, const char *what) {
+/* Runs k under its default nest, the default scheduler's schedule, GPU schedules (blocks
+ * and threads, run by both backends: the GPU scheduler's where gpu_sched, and each stage's
+ * first axis split by 3 into blocks and threads) and `trials` random recipes. */
+static void compare_schedules(kiln_kernel *k, bool gpu_sched, int trials, const char *what) {
   char name[96];
   snprintf(name, sizeof name, "%s (default nest)", what);
   compare_runs(k, VALS, NVALS, name);
@@ -148,6 +161,21 @@ static void compare_schedules(kiln_kernel *k, int trials, const char *what) {
   free(steps.steps);
   snprintf(name, sizeof name, "%s (default schedule)", what);
   if (getenv("DYN_DEBUG")) kiln_kernel_print(k, stderr);
+  compare_runs(k, VALS, NVALS, name);
+  if (gpu_sched) {
+    steps = (kiln_steps){0};
+    kiln_steps_add(&steps, KILN_STEP_KERNEL)->kernel = k;
+    CHECK(kiln_pass_schedule_gpu(&steps, &err) == KILN_OK);
+    if (err.code) fprintf(stderr, "%s: %s\n", what, err.message);
+    free(steps.steps);
+    snprintf(name, sizeof name, "%s (GPU schedule)", what);
+    if (getenv("DYN_DEBUG")) kiln_kernel_print(k, stderr);
+    compare_runs(k, VALS, NVALS, name);
+  }
+  kiln_recipe gpu = {0};
+  CHECK(kiln_recipe_parse("split(0,3) block(0) thread(1)", &gpu, &err) == KILN_OK);
+  for (int i = 0; i < k->nstages; i++) CHECK(kiln_schedule_apply(&k->stages[i], &gpu, &err) == KILN_OK);
+  snprintf(name, sizeof name, "%s (blocks of 3 threads)", what);
   compare_runs(k, VALS, NVALS, name);
   for (int t = 0; t < trials; t++) {
     for (int i = 0; i < k->nstages; i++) {
@@ -339,12 +367,20 @@ static void tools_and_errors(void) {
 
   kiln_program *p = kiln_program_new();
   kiln_steps_add(&p->main, KILN_STEP_KERNEL)->kernel = k;
+  p->inputs = calloc((size_t)k->nbufs, sizeof(kiln_io)); /* where the host entry finds them */
+  p->outputs = calloc((size_t)k->nbufs, sizeof(kiln_io));
+  for (int b = 0; b < k->nbufs; b++)
+    k->bufs[b].storage = k->bufs[b].role == KILN_BUF_INPUT
+                             ? (kiln_storage){KILN_STORE_INPUT, p->ninputs++, 0}
+                             : (kiln_storage){KILN_STORE_OUTPUT, p->noutputs++, 0};
   kiln_error err = {0};
-  f = open_memstream(&text, &len);
-  CHECK(kiln_cuda_emit_program(p, f, &err) == KILN_ERR_UNSUPPORTED);
+  f = open_memstream(&text, &len); /* the GPU backend reads the dims in each stage function */
+  CHECK(kiln_cuda_emit_program(p, f, &err) == KILN_OK);
   fclose(f);
+  if (err.code) fprintf(stderr, "cuda: %s\n", err.message);
+  CHECK(text && strstr(text, "const int64_t kiln_d0 = b0[0]; /* N */") &&
+        strstr(text, "const int64_t kiln_e0 = kiln_d0;") && strstr(text, "const int64_t kiln_n1 = (int64_t)37 * kiln_d0;"));
   free(text);
-  CHECK(strstr(err.message, "kernel 'elementwise'") && strstr(err.message, "run-time dims"));
 
   kiln_kernel_runner *r = NULL;
   int64_t max[1] = {10}, more[1] = {11}, neg[1] = {-1};
@@ -408,19 +444,20 @@ int main(void) {
   tools_and_errors();
   fixed_schedules();
   kiln_kernel *k = elementwise();
-  compare_schedules(k, 6, "elementwise [N, 37]");
+  compare_schedules(k, true, 6, "elementwise [N, 37]");
   kiln_kernel_free(k);
   k = row_reduce();
-  compare_schedules(k, 6, "row reductions [M, L]");
+  /* the GPU scheduler binds all of M to threads, which a run-time M cannot be */
+  compare_schedules(k, false, 6, "row reductions [M, L]");
   kiln_kernel_free(k);
   k = broadcast();
-  compare_schedules(k, 4, "broadcast add [N, 16]");
+  compare_schedules(k, true, 4, "broadcast add [N, 16]");
   kiln_kernel_free(k);
   k = matmul(false);
-  compare_schedules(k, 8, "matmul, symbolic M");
+  compare_schedules(k, true, 8, "matmul, symbolic M");
   kiln_kernel_free(k);
   k = matmul(true);
-  compare_schedules(k, 8, "matmul, symbolic K");
+  compare_schedules(k, true, 8, "matmul, symbolic K");
   kiln_kernel_free(k);
   printf("%d runs compared, %d recipe steps kept, %d refused\n", runs, kept, rejected);
   CHECK(runs > 100 && kept > 50 && rejected > 0);
