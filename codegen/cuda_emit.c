@@ -46,7 +46,9 @@ static void comment_text(FILE *o, const char *s) {
     fputc((*p == '*' && p[1] == '/') || *p == '\n' || *p == '\r' ? '_' : *p, o);
 }
 
+/* -1: malformed; 0 for a buffer with run-time dims too (its size is not known here) */
 static int64_t buffer_bytes(const kiln_buffer *bf) {
+  if (bf->rank >= 0 && bf->rank <= KILN_MAX_RANK && kiln_buffer_is_dyn(bf)) return 0;
   int64_t n = (int64_t)kiln_dtype_size(bf->dtype);
   for (int d = 0; d < bf->rank; d++)
     if (bf->dims[d] < 0 || kiln_mul_overflows(n, bf->dims[d], &n)) return -1;
@@ -71,6 +73,8 @@ typedef struct kernel_fns {
 
 static kiln_status emit_kernel(kiln_cuda *c, const kiln_kernel *k, int id) {
   c->k = k;
+  kiln_status dyn = kiln_kernel_check_dyn(k, c->err);
+  if (dyn) return dyn;
   c->check_buf = -1;
   if (k->nbufs && !strcmp(k->bufs[k->nbufs - 1].name, KILN_CHECK_BUFFER)) c->check_buf = k->nbufs - 1;
   c->check_all = k->check_all && c->check_buf >= 0;

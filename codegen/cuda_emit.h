@@ -51,6 +51,11 @@ int kiln_cuda_load(kiln_cuda *c, int buf, int lin);
 int kiln_cuda_combine(kiln_cuda *c, kiln_reduce_op op, kiln_dtype t, int a, int b);
 int kiln_cuda_identity(kiln_cuda *c, kiln_reduce_op op, kiln_dtype t);
 
+/* cuda_dyn.c: run-time dims. A dim expression as C over kiln_d<i>; at the start of stage
+ * s's function, the syms' values, s's run-time extents and the buffers' run-time strides. */
+void kiln_cuda_dim_expr(kiln_cuda *c, const kiln_expr *x);
+void kiln_cuda_dyn_begin(kiln_cuda *c, const kiln_stage *s);
+
 /* cuda_stage.c: the body of stage s's kernel function; *grid and *threads get its launch
  * size (*grid 0: the stage has no points and is not launched). */
 kiln_status kiln_cuda_stage(kiln_cuda *c, const kiln_stage *s, int64_t *grid, int64_t *threads);

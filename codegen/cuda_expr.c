@@ -178,23 +178,27 @@ int kiln_cuda_index(kiln_cuda *c, int buf, kiln_expr *const *idx, int nidx, bool
   int n = c->ntemps++;
   fprintf(c->o, "%*sint64_t t%d = ", 2 * c->indent, "", n);
   int64_t stride = 1;
-  bool any = false;
+  bool any = false, named = false; /* named: a run-time dim is in the stride (cuda_dyn.c) */
   for (int d = bf->rank - 1; d >= 0; d--) {
     fprintf(c->o, "%s(int64_t)t%d", any ? " + " : "", t[d]);
-    if (stride != 1) fprintf(c->o, " * %" PRId64, stride);
+    if (named) fprintf(c->o, " * kiln_s%d_%d", buf, d);
+    else if (stride != 1) fprintf(c->o, " * %" PRId64, stride);
     any = true;
     stride *= bf->dims[d];
+    named |= bf->dyn_dims[d] != NULL;
   }
   fputs(any ? ";\n" : "0;\n", c->o);
   if (c->check_all) { /* check_bounds: a violation is recorded and stops the thread */
-    kiln_cuda_line(c, "if ((uint64_t)t%d >= %" PRId64 "u) {", n, stride);
+    if (named) kiln_cuda_line(c, "if ((uint64_t)t%d >= (uint64_t)kiln_n%d) {", n, buf);
+    else kiln_cuda_line(c, "if ((uint64_t)t%d >= %" PRId64 "u) {", n, stride);
     fprintf(c->o, "%*skiln_check_fail(b%d, ", 2 * c->indent + 2, "", c->check_buf);
     kiln_cuda_string(c->o, c->k->name ? c->k->name : "?");
     fputs(", ", c->o);
     kiln_cuda_string(c->o, c->st && c->st->name ? c->st->name : "-");
     fputs(", ", c->o);
     kiln_cuda_string(c->o, bf->name ? bf->name : "?");
-    fprintf(c->o, ", %d, t%d, %" PRId64 ");\n", is_store ? 1 : 0, n, stride);
+    if (named) fprintf(c->o, ", %d, t%d, kiln_n%d);\n", is_store ? 1 : 0, n, buf);
+    else fprintf(c->o, ", %d, t%d, %" PRId64 ");\n", is_store ? 1 : 0, n, stride);
     kiln_cuda_line(c, "  goto kiln_next;");
     kiln_cuda_line(c, "}");
   }
@@ -447,6 +451,9 @@ static int uncached(kiln_cuda *c, const kiln_expr *x) {
   }
   case KX_SELECT: return select_expr(c, x);
   case KX_CHECK: return check_index(c, x);
+  case KX_DIM:
+    if (x->i < 0 || x->i >= c->k->nsyms) return KILN_CUDA_FAIL(c, "no run-time dim %d", (int)x->i);
+    return def(c, KILN_I64, "kiln_d%d", (int)x->i);
   case KX_CAST: {
     if (!x->a || !kiln_cuda_reg_type(x->a->dtype)) return KILN_CUDA_FAIL(c, "bad cast");
     int a = kiln_cuda_expr(c, x->a);

@@ -8,7 +8,10 @@
  * spatial loop; a register tile (an accumulator array, one element per tile point) when
  * the spatial loops inside the reductions are a small unrolled/vector tile; otherwise
  * accumulation in the output buffer (init, combine and post nests over the points this
- * thread owns: spatial loops are never split across threads inside a reduction). */
+ * thread owns: spatial loops are never split across threads inside a reduction).
+ * A symbolic axis (a run-time extent, cuda_dyn.c) is always guarded and its outermost
+ * loop runs ceil(extent / stride) times; where that loop is a block loop, the launch keeps
+ * the grid of the hints and the stage walks the blocks it needs in strides of that grid. */
 #include "codegen/cuda_emit.h"
 
 #include "ir/dtype.h"
@@ -37,7 +40,23 @@ struct nest {
   int ntile;
   int64_t npoints;
   int nred;                /* register tile: reduction loops (walked before the tile) */
+  bool grid_stride;        /* the blocks are walked in a loop (a run-time block count) */
 };
+
+/* Axis a's extent, or loop l's trip count, as C. */
+static const char *ext_c(const nest *n, int a, char *buf, size_t len) {
+  if (n->s->axes[a].dyn) snprintf(buf, len, "kiln_e%d", a);
+  else snprintf(buf, len, "%" PRId64, n->s->axes[a].extent);
+  return buf;
+}
+
+static const char *trip_c(const nest *n, int l, char *buf, size_t len) {
+  const kiln_loop *lp = &n->sc->loops[l];
+  if (!kiln_loop_is_dyn(n->s, n->sc, l)) snprintf(buf, len, "%" PRId64, lp->extent);
+  else if (lp->stride == 1) snprintf(buf, len, "kiln_e%d", lp->axis);
+  else snprintf(buf, len, "((kiln_e%d + %" PRId64 ") / %" PRId64 ")", lp->axis, lp->stride - 1, lp->stride);
+  return buf;
+}
 
 static kiln_status fail(nest *n) { return n->c->err->code ? n->c->err->code : KILN_ERR_INTERNAL; }
 
@@ -55,7 +74,7 @@ static void set_walk(nest *n, const int *w, int nw) {
         if (kiln_mul_overflows(cover, n->sc->loops[w[i]].extent, &cover)) cover = INT64_MAX;
       }
     for (int l = 0; l < n->sc->nloops; l++) any |= n->sc->loops[l].axis == a;
-    n->guard[a] = cover > n->s->axes[a].extent;
+    n->guard[a] = n->s->axes[a].dyn || cover > n->s->axes[a].extent;
     if (!any) snprintf(n->c->axis[a], sizeof n->c->axis[a], "0");
   }
 }
@@ -76,9 +95,10 @@ static void complete_axes(nest *n, int i) {
     }
     fputs(";\n", c->o);
     snprintf(c->axis[a], sizeof c->axis[a], "a%d", a);
+    char ext[32];
     if (n->guard[a])
-      kiln_cuda_line(c, "if (a%d >= %" PRId64 ") %s;", a, n->s->axes[a].extent,
-                     n->w[i] < n->nbt ? "goto kiln_next" : "continue");
+      kiln_cuda_line(c, "if (a%d >= %s) %s;", a, ext_c(n, a, ext, sizeof ext),
+                     n->w[i] < n->nbt && !n->grid_stride ? "goto kiln_next" : "continue");
   }
 }
 
@@ -94,7 +114,8 @@ static kiln_status walk(nest *n, int i, int stop, nest_body body) {
   int l = n->w[i];
   const kiln_loop *lp = &n->sc->loops[l];
   if (lp->kind == KILN_LOOP_UNROLL) kiln_cuda_line(c, "#pragma unroll");
-  kiln_cuda_line(c, "for (int64_t l%d = 0; l%d < %" PRId64 "; l%d++) {", l, l, lp->extent, l);
+  char trip[64];
+  kiln_cuda_line(c, "for (int64_t l%d = 0; l%d < %s; l%d++) {", l, l, trip_c(n, l, trip, sizeof trip), l);
   c->indent++;
   complete_axes(n, i);
   kiln_status st = walk(n, i + 1, stop, body);
@@ -318,14 +339,16 @@ static void decode_prefix(nest *n) {
       }
     if (hi < 0) continue;
     const char *v = pass ? "kiln_thread" : "kiln_block";
-    kiln_cuda_line(c, "int64_t %s = %s;", v, pass ? "KILN_THREAD_ID" : "KILN_BLOCK_ID");
+    kiln_cuda_line(c, "int64_t %s = %s;", v, pass ? "KILN_THREAD_ID" : n->grid_stride ? "kiln_flat"
+                   : "KILN_BLOCK_ID");
     for (int l = hi; l >= lo; l--) {
-      int64_t e = n->sc->loops[l].extent;
+      char e[64];
+      trip_c(n, l, e, sizeof e);
       if (l == lo) {
         kiln_cuda_line(c, "int64_t l%d = %s;", l, v);
       } else {
-        kiln_cuda_line(c, "int64_t l%d = %s %% %" PRId64 ";", l, v, e);
-        kiln_cuda_line(c, "%s /= %" PRId64 ";", v, e);
+        kiln_cuda_line(c, "int64_t l%d = %s %% %s;", l, v, e);
+        kiln_cuda_line(c, "%s /= %s;", v, e);
       }
     }
   }
@@ -382,6 +405,18 @@ kiln_status kiln_cuda_stage(kiln_cuda *c, const kiln_stage *s, int64_t *grid, in
   for (int l = 0; l < nl; l++) all[l] = l;
   bool is_tile = memory && tile_fits(s, p, tile, &n.ntile, &n.npoints);
 
+  if (c->k->nsyms) kiln_cuda_dyn_begin(c, s);
+  for (int l = 0; l < n.nbt; l++)
+    n.grid_stride |= sc->loops[l].kind == KILN_LOOP_BLOCK && kiln_loop_is_dyn(s, sc, l);
+  if (n.grid_stride) { /* this launch's blocks, then the next grid's */
+    fprintf(c->o, "%*sfor (int64_t kiln_flat = KILN_BLOCK_ID; kiln_flat < 1", 2 * c->indent, "");
+    for (int l = 0; l < n.nbt; l++) {
+      char t[64];
+      if (sc->loops[l].kind == KILN_LOOP_BLOCK) fprintf(c->o, " * %s", trip_c(&n, l, t, sizeof t));
+    }
+    fprintf(c->o, "; kiln_flat += %" PRId64 ") {\n", *grid);
+    c->indent++;
+  }
   set_walk(&n, all, nl); /* axes whose loops are all block or thread loops: done here */
   decode_prefix(&n);
   for (int i = 0; i < n.nbt; i++) complete_axes(&n, i);
@@ -420,6 +455,10 @@ kiln_status kiln_cuda_stage(kiln_cuda *c, const kiln_stage *s, int64_t *grid, in
       set_walk(&n, spatial, nsp);
       st = walk(&n, n.nbt, nsp, body_post_mem);
     }
+  }
+  if (n.grid_stride) {
+    c->indent--;
+    kiln_cuda_line(c, "}");
   }
   c->st = NULL;
   return st;

@@ -46,7 +46,9 @@ void kiln_emit_fn_attr(kiln_emit *e, LLVMValueRef fn, const char *name, uint64_t
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, attr(e, name, val));
 }
 
+/* -1: malformed; 0 for a buffer with run-time dims too (its size is not known here) */
 static int64_t buffer_bytes(const kiln_buffer *bf) {
+  if (bf->rank >= 0 && bf->rank <= KILN_MAX_RANK && kiln_buffer_is_dyn(bf)) return 0;
   int64_t n = (int64_t)kiln_dtype_size(bf->dtype);
   for (int d = 0; d < bf->rank; d++)
     if (bf->dims[d] < 0 || kiln_mul_overflows(n, bf->dims[d], &n)) return -1;
@@ -102,6 +104,7 @@ static LLVMValueRef storage_ptr(kiln_emit *e, const entry_args *a, const kiln_st
 /* The internal function of one kernel: its stages in order. */
 static LLVMValueRef emit_kernel_fn(kiln_emit *e, const kiln_kernel *k) {
   int nb = k->nbufs;
+  if (kiln_kernel_check_dyn(k, e->err)) return NULL;
   for (int i = 0; i < nb; i++)
     if (!kiln_emit_reg_type(e, k->bufs[i].dtype) || k->bufs[i].rank < 0 ||
         k->bufs[i].rank > KILN_MAX_RANK || buffer_bytes(&k->bufs[i]) < 0) {
@@ -126,7 +129,9 @@ static LLVMValueRef emit_kernel_fn(kiln_emit *e, const kiln_kernel *k) {
   e->kfn_name = name;
   e->bufs = bufs;
   kiln_emit_begin_function(e, fn);
+  kiln_emit_dyn *outer = kiln_emit_dyn_begin(e);
   kiln_status st = kiln_emit_stages(e, k);
+  kiln_emit_dyn_end(e, outer);
   LLVMBuildRetVoid(e->b);
   kiln_emit_end_function(e);
   e->k = NULL;

@@ -14,6 +14,8 @@ typedef struct kiln_emit_memo {
   LLVMValueRef v;
 } kiln_emit_memo;
 
+typedef struct kiln_emit_dyn kiln_emit_dyn; /* llvm_dyn.c */
+
 typedef struct kiln_emit {
   LLVMModuleRef mod;
   LLVMContextRef ctx;
@@ -37,6 +39,8 @@ typedef struct kiln_emit {
   bool clamp_loads;                    /* loads clamp each index into its dim (the taken
                                           side of a select whose guard keeps them in range) */
   LLVMValueRef *bufs;                  /* base pointer of each kernel buffer */
+  kiln_emit_dyn *dyn;                  /* a kernel with run-time dims: their values in the
+                                          function being emitted (llvm_dyn.c); else NULL */
   LLVMValueRef *local;                 /* per buffer: the local array standing for a
                                           per-row temporary of a row kernel, or NULL */
   int local_lane;                      /* the loop whose variable indexes it, -1: none
@@ -120,6 +124,19 @@ void kiln_emit_check_init(kiln_emit *e, LLVMValueRef arena);
 LLVMValueRef kiln_emit_check_status(kiln_emit *e, LLVMValueRef arena);
 /* A KX_CHECK: the index in [0, n), after recording a violation and yielding 0 outside. */
 LLVMValueRef kiln_emit_check_index(kiln_emit *e, const kiln_expr *x);
+
+/* llvm_dyn.c: run-time dims. At a function's start, after e->bufs: loads the syms and
+ * computes the buffers' run-time dims and strides there (nothing for a static kernel);
+ * returns the previous function's state, which kiln_emit_dyn_end restores. */
+kiln_emit_dyn *kiln_emit_dyn_begin(kiln_emit *e);
+void kiln_emit_dyn_end(kiln_emit *e, kiln_emit_dyn *saved);
+/* A dim expression's value (an i64) in the current function. */
+LLVMValueRef kiln_emit_dim_expr(kiln_emit *e, const kiln_expr *x);
+/* Dim d of buffer buf: a constant, or its run-time value. */
+LLVMValueRef kiln_emit_buf_dim(kiln_emit *e, int buf, int d);
+/* The stride of dim d of buf when a run-time dim is in it; NULL: the product of the
+ * static dims after d. */
+LLVMValueRef kiln_emit_buf_stride(kiln_emit *e, int buf, int d);
 
 /* llvm_stage.c */
 kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s);

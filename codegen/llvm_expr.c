@@ -108,11 +108,18 @@ static LLVMValueRef elem_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int 
     if (it != KILN_I64 && it != KILN_U64)
       i = kiln_dtype_is_signed(it) ? LLVMBuildSExt(e->b, i, e->t_i64, "")
                                    : LLVMBuildZExt(e->b, i, e->t_i64, "");
-    if (e->clamp_loads && !is_store && bf->dims[d] > 0) {
+    if (e->clamp_loads && !is_store && bf->dyn_dims[d]) {
+      LLVMValueRef top = LLVMBuildNSWSub(e->b, kiln_emit_buf_dim(e, buf, d), LLVMConstInt(e->t_i64, 1, 0), "");
+      i = kiln_emit_intrinsic2(e, "llvm.smin", i, top);
+      i = kiln_emit_intrinsic2(e, "llvm.smax", i, LLVMConstInt(e->t_i64, 0, 0));
+    } else if (e->clamp_loads && !is_store && bf->dims[d] > 0) {
       i = kiln_emit_intrinsic2(e, "llvm.smax", i, LLVMConstInt(e->t_i64, 0, 0));
       i = kiln_emit_intrinsic2(e, "llvm.smin", i, LLVMConstInt(e->t_i64, (uint64_t)(bf->dims[d] - 1), 0));
     }
-    if (stride != 1) {
+    LLVMValueRef dsv = kiln_emit_buf_stride(e, buf, d);
+    if (dsv) {
+      i = checked ? LLVMBuildMul(e->b, i, dsv, "") : LLVMBuildNSWMul(e->b, i, dsv, "");
+    } else if (stride != 1) {
       LLVMValueRef sv = LLVMConstInt(e->t_i64, (uint64_t)stride, 0);
       i = checked ? LLVMBuildMul(e->b, i, sv, "") : LLVMBuildNSWMul(e->b, i, sv, "");
     }
@@ -293,7 +300,7 @@ LLVMValueRef kiln_emit_combine(kiln_emit *e, kiln_reduce_op op, kiln_dtype t, LL
 static bool clamp_safe(const kiln_expr *x, int depth) {
   if (!x || depth > 16) return false;
   switch (x->kind) {
-  case KX_CONST: case KX_VAR: case KX_ACC: return true;
+  case KX_CONST: case KX_VAR: case KX_ACC: case KX_DIM: return true;
   case KX_CHECK: return false;
   case KX_LOAD:
     for (int d = 0; d < x->nidx; d++)
@@ -379,6 +386,7 @@ static LLVMValueRef emit_uncached(kiln_emit *e, const kiln_expr *x) {
   }
   case KX_SELECT: return emit_select(e, x);
   case KX_CHECK: return kiln_emit_check_index(e, x);
+  case KX_DIM: return kiln_emit_dim_expr(e, x);
   case KX_CAST: {
     if (!x->a || !kiln_emit_reg_type(e, x->a->dtype)) return KILN_EMIT_FAIL(e, "bad cast");
     LLVMValueRef a = kiln_emit_expr(e, x->a);

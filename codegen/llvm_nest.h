@@ -15,6 +15,8 @@ struct nest {
   const kiln_schedule *sc; /* the loops walked (the stage's, or a plain spatial nest) */
   int last[KILN_MAX_AXES]; /* innermost loop of each axis, -1 = none */
   bool guard[KILN_MAX_AXES];
+  LLVMValueRef ext[KILN_MAX_AXES]; /* each axis's extent: a constant, or computed at run
+                                      time in the function being emitted */
   int p;                   /* register mode: the first reduction loop */
   bool empty_reduce;       /* a reduction axis of extent 0 */
   bool memory;             /* accumulate in the output buffer */
@@ -38,6 +40,9 @@ struct nest {
 
 /* non-NULL: success (a body's result) */
 LLVMValueRef kiln_nest_ok(kiln_emit *e);
+/* How many times loop l of n->sc runs: its extent, or for the outermost loop of a symbolic
+ * axis ceil(extent / stride) at run time. */
+LLVMValueRef kiln_nest_trip(nest *n, int l);
 /* Loops [l, stop) of n->sc around body. */
 LLVMValueRef kiln_nest_loops(nest *n, int l, int stop, nest_body body);
 LLVMValueRef kiln_nest_out_ptr(nest *n);

@@ -5,7 +5,9 @@
  * are a small unrolled/vector tile, one register accumulator per tile point (register-tile
  * mode, llvm_tile.c; with reduction loops outside the tile's serial spatial loops too, partial
  * sums in the output between blocks); else they accumulate in the output buffer.
- * A leading run of parallel loops becomes one range run by kiln_rt_parallel_for. */
+ * A leading run of parallel loops becomes one range run by kiln_rt_parallel_for. A
+ * symbolic axis (a run-time extent) is always guarded, and its outermost loop runs
+ * ceil(extent / stride) times, computed where the function begins. */
 #include "codegen/llvm_nest.h"
 
 #include "ir/dtype.h"
@@ -16,17 +18,28 @@
 
 LLVMValueRef kiln_nest_ok(kiln_emit *e) { return LLVMConstNull(e->t_i1); } /* non-NULL = success */
 
+/* The axes' extents at the builder's position: run-time ones from the dims there. */
+static void nest_extents(nest *n) {
+  kiln_emit *e = n->e;
+  for (int a = 0; a < n->s->naxes; a++)
+    n->ext[a] = n->s->axes[a].dyn ? kiln_emit_dim_expr(e, n->s->axes[a].dyn)
+                                  : LLVMConstInt(e->t_i64, (uint64_t)n->s->axes[a].extent, 0);
+}
+
 static void nest_init(nest *n, const kiln_schedule *sc) {
   n->sc = sc;
+  nest_extents(n);
   for (int a = 0; a < n->s->naxes; a++) {
     n->last[a] = -1;
-    int64_t cover = 1;
+    int64_t cover = 1, top = 0; /* the stride of its outermost loop */
     for (int l = 0; l < sc->nloops; l++)
       if (sc->loops[l].axis == a) {
         n->last[a] = l;
         if (kiln_mul_overflows(cover, sc->loops[l].extent, &cover)) cover = INT64_MAX;
+        if (sc->loops[l].stride > top) top = sc->loops[l].stride;
       }
-    n->guard[a] = cover > n->s->axes[a].extent;
+    /* a symbolic axis walked by one loop runs exactly its extent */
+    n->guard[a] = n->s->axes[a].dyn ? top > 1 : cover > n->s->axes[a].extent;
     /* an axis without loops has extent <= 1 (schedule check): value 0 */
     n->e->axis[a] = n->last[a] < 0 ? LLVMConstNull(n->e->t_i64) : NULL;
   }
@@ -50,8 +63,7 @@ static void complete_axes(nest *n, int lo, int hi, LLVMBasicBlockRef cont, int u
     e->axis[a] = v;
     if (n->guard[a] && a != unguarded) {
       LLVMBasicBlockRef in = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "in");
-      LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, v,
-                                     LLVMConstInt(e->t_i64, (uint64_t)n->s->axes[a].extent, 0), "");
+      LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, v, n->ext[a], "");
       LLVMBuildCondBr(e->b, c, in, cont);
       LLVMPositionBuilderAtEnd(e->b, in);
     }
@@ -102,9 +114,20 @@ static void loop_metadata(kiln_emit *e, LLVMValueRef br, const kiln_loop *lp, bo
   LLVMSetMetadata(br, kind, LLVMMetadataAsValue(e->ctx, id));
 }
 
-/* Loops [l, stop) of n->sc around body, in do-while form (every extent is >= 1). The
- * innermost stride-1 loop of a guarded axis runs min(extent, axis extent - base) times
- * instead of testing each point, so the guard costs nothing inside (vector) loops. */
+LLVMValueRef kiln_nest_trip(nest *n, int l) {
+  kiln_emit *e = n->e;
+  const kiln_loop *lp = &n->sc->loops[l];
+  if (!kiln_loop_is_dyn(n->s, n->sc, l)) return LLVMConstInt(e->t_i64, (uint64_t)lp->extent, 0);
+  if (lp->stride == 1) return n->ext[lp->axis];
+  LLVMValueRef s = LLVMConstInt(e->t_i64, (uint64_t)lp->stride, 0);
+  LLVMValueRef up = LLVMBuildNSWAdd(e->b, n->ext[lp->axis], LLVMConstInt(e->t_i64, (uint64_t)lp->stride - 1, 0), "");
+  return LLVMBuildUDiv(e->b, up, s, "");
+}
+
+/* Loops [l, stop) of n->sc around body, in do-while form (every static extent is >= 1;
+ * a run-time trip count is tested first). The innermost stride-1 loop of a guarded axis
+ * runs min(extent, axis extent - base) times instead of testing each point, so the guard
+ * costs nothing inside (vector) loops. */
 LLVMValueRef kiln_nest_loops(nest *n, int l, int stop, nest_body body) {
   kiln_emit *e = n->e;
   if (l == stop) return body(n);
@@ -112,11 +135,11 @@ LLVMValueRef kiln_nest_loops(nest *n, int l, int stop, nest_body body) {
   LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "loop");
   LLVMBasicBlockRef latch = LLVMCreateBasicBlockInContext(e->ctx, "latch");
   LLVMBasicBlockRef exit = LLVMCreateBasicBlockInContext(e->ctx, "exit");
-  LLVMValueRef trip = LLVMConstInt(e->t_i64, (uint64_t)lp->extent, 0);
+  LLVMValueRef trip = kiln_nest_trip(n, l);
   int clamped = -1;
   if (n->last[lp->axis] == l && n->guard[lp->axis] && lp->stride == 1) {
     clamped = lp->axis;
-    LLVMValueRef left = LLVMConstInt(e->t_i64, (uint64_t)n->s->axes[clamped].extent, 0);
+    LLVMValueRef left = n->ext[clamped];
     for (int j = 0; j < l; j++) {
       const kiln_loop *o = &n->sc->loops[j];
       if (o->axis != clamped) continue;
@@ -124,6 +147,8 @@ LLVMValueRef kiln_nest_loops(nest *n, int l, int stop, nest_body body) {
       left = LLVMBuildNSWSub(e->b, left, t, "");
     }
     trip = kiln_emit_intrinsic2(e, "llvm.smin", trip, left);
+    LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSGT, trip, LLVMConstNull(e->t_i64), ""), head, exit);
+  } else if (!LLVMIsAConstantInt(trip)) {
     LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSGT, trip, LLVMConstNull(e->t_i64), ""), head, exit);
   } else {
     LLVMBuildBr(e->b, head);
@@ -297,6 +322,10 @@ static LLVMValueRef emit_range_fn(nest *n, int np, const char *name) {
   for (int i = 0; i < nb; i++) bufs[i] = LLVMGetParam(fn, (unsigned)i);
   kiln_emit_begin_function(e, fn);
   e->bufs = bufs;
+  kiln_emit_dyn *outer = kiln_emit_dyn_begin(e); /* this function's run-time dims */
+  LLVMValueRef outer_ext[KILN_MAX_AXES];
+  memcpy(outer_ext, n->ext, sizeof outer_ext);
+  nest_extents(n);
   LLVMValueRef begin = LLVMGetParam(fn, (unsigned)nb), end = LLVMGetParam(fn, (unsigned)nb + 1);
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->b);
   LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(e->ctx, fn, "par");
@@ -309,7 +338,7 @@ static LLVMValueRef emit_range_fn(nest *n, int np, const char *name) {
   /* mixed radix: the innermost parallel loop varies fastest */
   LLVMValueRef rem = iv;
   for (int l = np - 1; l >= 0; l--) {
-    LLVMValueRef ext = LLVMConstInt(e->t_i64, (uint64_t)n->sc->loops[l].extent, 0);
+    LLVMValueRef ext = l ? kiln_nest_trip(n, l) : NULL;
     e->lv[l] = l ? LLVMBuildURem(e->b, rem, ext, "") : rem;
     if (l) rem = LLVMBuildUDiv(e->b, rem, ext, "");
   }
@@ -325,6 +354,8 @@ static LLVMValueRef emit_range_fn(nest *n, int np, const char *name) {
   LLVMPositionBuilderAtEnd(e->b, exit);
   LLVMBuildRetVoid(e->b);
   kiln_emit_end_function(e);
+  kiln_emit_dyn_end(e, outer);
+  memcpy(n->ext, outer_ext, sizeof outer_ext);
   free(bufs);
   return r ? fn : NULL;
 }
@@ -356,9 +387,15 @@ static LLVMValueRef emit_body_fn(kiln_emit *e, LLVMValueRef range, const char *n
 static LLVMValueRef emit_parallel(nest *n, int np) {
   kiln_emit *e = n->e;
   int64_t total = 1;
-  for (int l = 0; l < np; l++)
-    if (kiln_mul_overflows(total, n->sc->loops[l].extent, &total))
+  LLVMValueRef count = NULL; /* the number of iterations when some are known at run time */
+  for (int l = 0; l < np; l++) {
+    if (kiln_loop_is_dyn(n->s, n->sc, l)) {
+      LLVMValueRef t = kiln_nest_trip(n, l);
+      count = count ? LLVMBuildNSWMul(e->b, count, t, "") : t;
+    } else if (kiln_mul_overflows(total, n->sc->loops[l].extent, &total)) {
       return KILN_EMIT_FAIL(e, "parallel loops too large");
+    }
+  }
   /* save the caller's function; the outlined ones are emitted beside it */
   LLVMValueRef fn = e->fn, *bufs = e->bufs;
   LLVMBasicBlockRef alloca_bb = e->alloca_bb, start_bb = e->start_bb, at = LLVMGetInsertBlock(e->b);
@@ -385,6 +422,7 @@ static LLVMValueRef emit_parallel(nest *n, int np) {
   LLVMTypeRef fty;
   LLVMValueRef pf = rt_parallel_for(e, &fty);
   LLVMValueRef args[3] = {body, ctx, LLVMConstInt(e->t_i64, (uint64_t)total, 0)};
+  if (count) args[2] = total == 1 ? count : LLVMBuildNSWMul(e->b, count, args[2], "");
   LLVMBuildCall2(e->b, fty, pf, args, 3, "");
   return kiln_nest_ok(e);
 }
@@ -393,6 +431,7 @@ static LLVMValueRef emit_parallel(nest *n, int np) {
 
 /* Do axis a's loops in s's schedule cover exactly its extent (no split overshoots)? */
 static bool covers_exactly(const kiln_stage *s, int a) {
+  if (s->axes[a].dyn) return false; /* known at run time only */
   int64_t cover = 1;
   for (int l = 0; l < s->sched.nloops; l++)
     if (s->sched.loops[l].axis == a && kiln_mul_overflows(cover, s->sched.loops[l].extent, &cover))
@@ -484,7 +523,7 @@ kiln_status kiln_emit_stage(kiln_emit *e, const kiln_stage *s) {
     }
     kiln_schedule sp = {0}; /* a plain nest over the spatial axes */
     for (int a = 0; a < s->naxes; a++)
-      if (!s->axes[a].reduce && s->axes[a].extent > 1)
+      if (!s->axes[a].reduce && (s->axes[a].extent > 1 || s->axes[a].dyn))
         sp.loops[sp.nloops++] = (kiln_loop){a, 1, s->axes[a].extent, KILN_LOOP_SERIAL};
     nest_init(&n, &sp);
     for (int a = 0; a < s->naxes; a++)

@@ -20,9 +20,16 @@
  * (overlapping the one before) when the axis is at least a tile long, the tile's loops are
  * its finest digits and the stage does not read its own output; otherwise a runtime test picks a tail version whose tile axes
  * are clamped to their last value (loads stay in bounds and compute a copy of a real
- * point) and whose stores are guarded. */
+ * point) and whose stores are guarded. A symbolic tile axis (its extent known at run time
+ * only) always takes the runtime test. */
 
 static LLVMValueRef i64c(kiln_emit *e, int64_t v) { return LLVMConstInt(e->t_i64, (uint64_t)v, 0); }
+
+/* The last value of axis a. */
+static LLVMValueRef last_value(nest *n, int a) {
+  if (!n->s->axes[a].dyn) return i64c(n->e, n->s->axes[a].extent - 1);
+  return LLVMBuildNSWSub(n->e->b, n->ext[a], i64c(n->e, 1), "");
+}
 
 /* Tells kiln_llvm_optimize that fn holds a register tile (it may then use wider vectors). */
 void kiln_nest_mark_tile(kiln_emit *e, LLVMValueRef fn) {
@@ -47,8 +54,7 @@ static void tile_point(nest *n, int64_t pt, bool clamp) {
     for (int l = n->nt; l < n->sc->nloops; l++)
       if (n->sc->loops[l].axis == a) off += tile_digit(n, pt, l) * n->sc->loops[l].stride;
     LLVMValueRef v = LLVMBuildNSWAdd(e->b, n->base[a], i64c(e, off), "");
-    if (clamp && n->guard[a])
-      v = kiln_emit_intrinsic2(e, "llvm.smin", v, i64c(e, n->s->axes[a].extent - 1));
+    if (clamp && n->guard[a]) v = kiln_emit_intrinsic2(e, "llvm.smin", v, last_value(n, a));
     e->axis[a] = v;
   }
 }
@@ -79,7 +85,7 @@ static void tile_prefetch(nest *n) {
   tile_point(n, 0, n->clamp);
   LLVMValueRef cur = e->axis[a];
   LLVMValueRef nxt = LLVMBuildNSWAdd(e->b, cur, i64c(e, n->s->sched.prefetch_ahead), "");
-  e->axis[a] = kiln_emit_intrinsic2(e, "llvm.smin", nxt, i64c(e, n->s->axes[a].extent - 1));
+  e->axis[a] = kiln_emit_intrinsic2(e, "llvm.smin", nxt, last_value(n, a));
   for (int i = 0; i < nl; i++) {
     kiln_emit_memo_reset(e);
     int64_t span = (int64_t)kiln_dtype_size(e->k->bufs[lds[i]->buf].dtype);
@@ -190,7 +196,7 @@ static LLVMValueRef tile_store(nest *n, bool raw) {
       if (!n->base[a] || !n->guard[a]) continue;
       if (!skip) skip = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.skip");
       LLVMBasicBlockRef in = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.in");
-      LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, e->axis[a], i64c(e, n->s->axes[a].extent), "");
+      LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, e->axis[a], n->ext[a], "");
       LLVMBuildCondBr(e->b, c, in, skip);
       LLVMPositionBuilderAtEnd(e->b, in);
     }
@@ -247,7 +253,7 @@ LLVMValueRef kiln_nest_tile(nest *n) {
     bool finest = true;
     for (int l = 0; l < n->nt; l++)
       if (n->sc->loops[l].axis == a && n->sc->loops[l].stride <= hi) finest = false;
-    if (top >= 0 && !n->reads_out && !n->partial && finest) {
+    if (top >= 0 && !n->reads_out && !n->partial && finest && !n->s->axes[a].dyn) {
       /* a tail tile moves back to end at the extent: it recomputes (and stores again, with
        * the same values) points of the tile before, but keeps the fast, vectorized code
        * where clamped axes would leave scalar code */
@@ -255,7 +261,7 @@ LLVMValueRef kiln_nest_tile(nest *n) {
       continue;
     }
     LLVMValueRef last = LLVMBuildNSWAdd(e->b, n->base[a], i64c(e, hi), "");
-    LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, last, i64c(e, n->s->axes[a].extent), "");
+    LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, last, n->ext[a], "");
     full = full ? LLVMBuildAnd(e->b, full, c, "") : c;
   }
   LLVMValueRef r;

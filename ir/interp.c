@@ -3,7 +3,8 @@
  * kept as its bit pattern) and bool (0/1). Results are rounded to their dtype after every
  * operation (f32 through (float), f16/bf16 through a round trip), so they match generated
  * code bit for bit in most cases. Loops are plain nests, spatial axes outside and
- * reduction axes inside; the schedule is ignored. */
+ * reduction axes inside; the schedule is ignored. A kernel with run-time dims runs at the
+ * values in its dims buffer: extents and buffer dims are evaluated once per run. */
 #include "ir/interp.h"
 
 #include "ir/dtype.h"
@@ -193,6 +194,9 @@ typedef struct interp {
   const kiln_kernel *k;
   const kiln_stage *s;
   void **data;             /* per buffer */
+  const int64_t *dims;     /* the run-time dims' values (kiln_kernel.syms) */
+  int64_t (*bdims)[KILN_MAX_RANK]; /* per buffer: its dims at those values */
+  int64_t ext[KILN_MAX_AXES];      /* the stage's extents at those values */
   int64_t vars[KILN_MAX_AXES];
   scalar acc;
   kiln_dtype acc_type;
@@ -204,17 +208,18 @@ typedef struct interp {
 static int64_t offset(interp *in, int b, const int64_t *idx, const char *what) {
   const kiln_buffer *buf = &in->k->bufs[b];
   int64_t off = 0;
+  const int64_t *dims = in->bdims[b];
   for (int d = 0; d < buf->rank; d++) {
-    if (idx[d] < 0 || idx[d] >= buf->dims[d]) {
+    if (idx[d] < 0 || idx[d] >= dims[d]) {
       kiln_fail(in->err, KILN_ERR_INTERNAL,
                 "kernel '%s' stage '%s': %s buffer '%s' out of bounds: index %lld of dim %d "
                 "(size %lld)",
                 in->k->name, in->s->name, what, buf->name, (long long)idx[d], d,
-                (long long)buf->dims[d]);
+                (long long)dims[d]);
       in->failed = true;
       return -1;
     }
-    off = off * buf->dims[d] + idx[d];
+    off = off * dims[d] + idx[d];
   }
   if (!in->data[b]) {
     kiln_fail(in->err, KILN_ERR_INTERNAL, "kernel '%s' stage '%s': %s buffer '%s', which has no data",
@@ -231,6 +236,7 @@ static scalar eval(interp *in, const kiln_expr *e) {
   switch (e->kind) {
   case KX_CONST: return is_fl(e->dtype) ? mk_f(e->dtype, e->f) : mk_i(e->dtype, e->i);
   case KX_VAR: return mk_i(KILN_I64, in->vars[e->axis]);
+  case KX_DIM: return mk_i(KILN_I64, in->dims[e->i]);
   case KX_ACC: return cast(in->acc_type, in->acc, e->dtype);
   case KX_LOAD: {
     int64_t idx[KILN_MAX_RANK];
@@ -294,15 +300,15 @@ static void store(interp *in, const kiln_expr *value_type, scalar v) {
 static bool next_point(interp *in, const int *list, int n) {
   for (int j = n - 1; j >= 0; j--) {
     int a = list[j];
-    if (++in->vars[a] < in->s->axes[a].extent) return true;
+    if (++in->vars[a] < in->ext[a]) return true;
     in->vars[a] = 0;
   }
   return false;
 }
 
-static bool empty(const kiln_stage *s, const int *list, int n) {
+static bool empty(const interp *in, const int *list, int n) {
   for (int j = 0; j < n; j++)
-    if (s->axes[list[j]].extent <= 0) return true;
+    if (in->ext[list[j]] <= 0) return true;
   return false;
 }
 
@@ -316,8 +322,9 @@ static void run_stage(interp *in, kiln_kernel *scratch) {
   for (int a = 0; a < s->naxes; a++) {
     if (s->axes[a].reduce) red[nr++] = a;
     else spatial[ns++] = a;
+    in->ext[a] = s->axes[a].dyn ? kiln_dim_eval(s->axes[a].dyn, in->dims) : s->axes[a].extent;
   }
-  if (empty(s, spatial, ns)) return;
+  if (empty(in, spatial, ns)) return;
   kiln_dtype vt = s->value->dtype;
   const kiln_expr *init = NULL;
   if (s->reduce != KR_NONE) init = s->init ? s->init : kx_reduce_identity(scratch, s->reduce, vt);
@@ -329,7 +336,7 @@ static void run_stage(interp *in, kiln_kernel *scratch) {
     } else {
       scalar acc = cast(init->dtype, eval(in, init), vt);
       for (int j = 0; j < nr; j++) in->vars[red[j]] = 0;
-      if (!empty(s, red, nr)) {
+      if (!empty(in, red, nr)) {
         do {
           scalar v = eval(in, s->value);
           acc = binary(combine_op(s->reduce), vt, acc, v);
@@ -348,15 +355,41 @@ static void run_stage(interp *in, kiln_kernel *scratch) {
   } while (!in->failed && next_point(in, spatial, ns));
 }
 
+/* The syms' values from the dims buffer, and every buffer's dims at them. */
+static kiln_status bind_dims(interp *in, void *const *bufs) {
+  const kiln_kernel *k = in->k;
+  kiln_status st = kiln_kernel_check_dyn(k, in->err);
+  if (st) return st;
+  if (k->nsyms && !bufs[k->dims_buf])
+    return kiln_fail(in->err, KILN_ERR_INVALID_ARGUMENT, "kernel '%s': no values for its "
+                     "run-time dims", k->name);
+  in->dims = k->nsyms ? bufs[k->dims_buf] : NULL;
+  for (int i = 0; i < k->nsyms; i++)
+    if (in->dims[i] < 0)
+      return kiln_fail(in->err, KILN_ERR_INVALID_ARGUMENT, "kernel '%s': run-time dim '%s' is "
+                       "%lld", k->name, k->syms[i], (long long)in->dims[i]);
+  for (int b = 0; b < k->nbufs; b++)
+    for (int d = 0; d < k->bufs[b].rank; d++) {
+      const kiln_expr *x = k->bufs[b].dyn_dims[d];
+      in->bdims[b][d] = x ? kiln_dim_eval(x, in->dims) : k->bufs[b].dims[d];
+      if (in->bdims[b][d] < 0)
+        return kiln_fail(in->err, KILN_ERR_INVALID_ARGUMENT, "kernel '%s': buffer '%s': dim %d "
+                         "is %lld at these run-time dims", k->name, k->bufs[b].name, d,
+                         (long long)in->bdims[b][d]);
+    }
+  return KILN_OK;
+}
+
 kiln_status kiln_interp_run(const kiln_kernel *k, void *const *bufs, kiln_error *err) {
   interp in = {.k = k, .err = err};
   in.data = kiln_xcalloc((size_t)(k->nbufs ? k->nbufs : 1), sizeof(void *));
+  in.bdims = kiln_xcalloc((size_t)(k->nbufs ? k->nbufs : 1), sizeof *in.bdims);
   bool *owned = kiln_xcalloc((size_t)(k->nbufs ? k->nbufs : 1), sizeof(bool));
-  kiln_status st = KILN_OK;
+  kiln_status st = bind_dims(&in, bufs);
   for (int b = 0; b < k->nbufs && !st; b++) {
     const kiln_buffer *buf = &k->bufs[b];
     in.data[b] = bufs[b];
-    int64_t n = kiln_shape_numel(buf->rank, buf->dims);
+    int64_t n = kiln_shape_numel(buf->rank, in.bdims[b]);
     /* an input the kernel never reads may come without data (Shape's input) */
     if (bufs[b] || n == 0 || buf->role != KILN_BUF_TEMP) continue;
     if (!(in.data[b] = calloc((size_t)n, kiln_dtype_size(buf->dtype))))
@@ -376,6 +409,7 @@ kiln_status kiln_interp_run(const kiln_kernel *k, void *const *bufs, kiln_error 
   for (int b = 0; b < k->nbufs; b++)
     if (owned[b]) free(in.data[b]);
   free(owned);
+  free(in.bdims);
   free(in.data);
   return st;
 }

@@ -45,7 +45,7 @@ kiln_stage *kiln_kernel_add_stage(kiln_kernel *k, const char *name, int out_buf)
 
 int kiln_stage_axis(kiln_stage *s, int64_t extent, bool reduce) {
   if (s->naxes >= KILN_MAX_AXES) abort(); /* op lowerings never need more */
-  s->axes[s->naxes] = (kiln_axis){extent, reduce};
+  s->axes[s->naxes] = (kiln_axis){extent, reduce, NULL};
   return s->naxes++;
 }
 
@@ -198,7 +198,7 @@ kiln_expr *kx_reduce_identity(kiln_kernel *k, kiln_reduce_op op, kiln_dtype t) {
 static bool cannot_fault(const kiln_expr *x, int depth) {
   if (!x || depth > 16) return false;
   switch (x->kind) {
-  case KX_CONST: case KX_VAR: case KX_ACC: return true;
+  case KX_CONST: case KX_VAR: case KX_ACC: case KX_DIM: return true;
   case KX_LOAD: case KX_CHECK: return false;
   case KX_BINARY:
     if ((x->op == KB_DIV || x->op == KB_MOD) && !kiln_dtype_is_float(x->a->dtype)) return false;
@@ -254,6 +254,11 @@ kiln_status kiln_schedule_check(const kiln_stage *s, kiln_error *err) {
     if (expect < s->axes[a].extent)
       return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': schedule does not cover axis %d",
                        s->name, a);
+    bool walked = false;
+    for (int l = 0; l < sc->nloops; l++) walked |= sc->loops[l].axis == a;
+    if (s->axes[a].dyn && !walked)
+      return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': axis %d has a run-time extent "
+                       "and no loop", s->name, a);
   }
   bool seen_serial = false;
   int64_t threads = 1;
@@ -281,6 +286,15 @@ kiln_status kiln_schedule_check(const kiln_stage *s, kiln_error *err) {
     if (lp->kind == KILN_LOOP_VECTOR && l != sc->nloops - 1)
       return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': vector loop %d is not innermost",
                        s->name, l);
+    /* vector lanes, unrolled copies and a thread block are sized when compiling */
+    if ((lp->kind == KILN_LOOP_VECTOR || lp->kind == KILN_LOOP_UNROLL ||
+         lp->kind == KILN_LOOP_THREAD) && kiln_loop_is_dyn(s, sc, l))
+      return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': loop %d (axis %d) runs a run-time "
+                       "number of times and cannot be %s; split it and %s the inner loop",
+                       s->name, l, lp->axis,
+                       lp->kind == KILN_LOOP_VECTOR ? "vector" : lp->kind == KILN_LOOP_UNROLL
+                       ? "unrolled" : "GPU threads", lp->kind == KILN_LOOP_VECTOR ? "vectorize"
+                       : lp->kind == KILN_LOOP_UNROLL ? "unroll" : "bind");
   }
   return KILN_OK;
 }

@@ -26,6 +26,7 @@
 #define KILN_MAX_AXES 12
 #define KILN_MAX_LOOPS 24
 #define KILN_MAX_BUFS 128 /* a node's inputs and outputs (32 each) and its temporaries */
+#define KILN_MAX_SYMS 8   /* run-time dims of one kernel */
 
 typedef enum kiln_expr_kind {
   KX_CONST,  /* dtype + value (f for floats, i for ints/bool) */
@@ -36,11 +37,12 @@ typedef enum kiln_expr_kind {
   KX_SELECT, /* a ? b : c, a is bool; only the taken side is evaluated */
   KX_CAST,   /* a converted to dtype (ONNX Cast semantics: float->int truncates) */
   KX_ACC,    /* in a stage's `post`: the reduced value */
-  KX_CHECK   /* an index read from data, checked: a (an integer) must lie in [-i, i) when
+  KX_CHECK,  /* an index read from data, checked: a (an integer) must lie in [-i, i) when
               * op is 1 (negative counts from the end) or in [0, i) when op is 0; the value
               * is a as an i64 in [0, i). Outside, the run fails with KILN_ERR_INVALID_INPUT
               * (`what` names the node and tensor) and the kernel stops there, so the load
               * it feeds never runs. */
+  KX_DIM     /* the value of the kernel's run-time dim number i (i64; kiln_kernel.syms) */
 } kiln_expr_kind;
 
 typedef enum kiln_unary_op {
@@ -102,6 +104,10 @@ typedef struct kiln_buffer {
   int64_t dims[KILN_MAX_RANK]; /* element count (Conv merges H and W), row-major */
   kiln_storage storage;
   const char *layout;          /* its value's kiln_value.layout (in the arena); NULL = none */
+  /* A dim known only at run time: a dim expression (kiln_dim_expr_ok) of the kernel's
+   * syms, and dims[d] its hint (its value at the syms' hints); NULL: dims[d] is exact.
+   * Addresses then use strides computed at run time, once per kernel entry. */
+  kiln_expr *dyn_dims[KILN_MAX_RANK];
 } kiln_buffer;
 
 typedef enum kiln_reduce_op { KR_NONE, KR_SUM, KR_PROD, KR_MAX, KR_MIN } kiln_reduce_op;
@@ -175,9 +181,16 @@ typedef struct kiln_recipe {
   kiln_sched_step steps[KILN_MAX_RECIPE];
 } kiln_recipe;
 
+/* An axis of extent `extent`, or with `dyn` a symbolic one: its extent is the dim
+ * expression dyn (kiln_dim_expr_ok) evaluated at run time, and `extent` only its hint (its
+ * value at the syms' hints, >= 1), what schedulers and cost models size tiles by and what
+ * the schedule's loop extents describe. The outermost loop of a symbolic axis (the one of
+ * the largest stride) then runs ceil(dyn / stride) times at run time (kiln_loop_is_dyn),
+ * the others keep their extents, and points past the extent are skipped. */
 typedef struct kiln_axis {
   int64_t extent;
   bool reduce;
+  kiln_expr *dyn;
 } kiln_axis;
 
 typedef struct kiln_stage {
@@ -215,6 +228,14 @@ typedef struct kiln_kernel {
   uint32_t row_axes;
   bool has_checks;  /* some expression is a KX_CHECK (it needs the check record) */
   bool check_all;   /* debug (check_bounds): every load and store is tested */
+  /* Run-time dims (symbolic shapes): syms[i] names dim i, sym_hint[i] a typical value. The
+   * kernel reads their values from its buffer dims_buf (an INPUT of nsyms i64s that the
+   * caller fills before each run, kiln_kernel_sym adds it), so a kernel with syms keeps the
+   * calling convention and storage of every other kernel. nsyms 0: a static kernel. */
+  int nsyms;
+  int dims_buf;
+  const char *syms[KILN_MAX_SYMS];
+  int64_t sym_hint[KILN_MAX_SYMS];
 } kiln_kernel;
 
 kiln_kernel *kiln_kernel_new(const char *name);
@@ -245,6 +266,29 @@ kiln_expr *kx_acc(kiln_kernel *k, kiln_dtype t);
  * from_end, -n..-1 count from the end. `what` is copied. */
 kiln_expr *kx_check_index(kiln_kernel *k, kiln_expr *raw, int64_t n, bool from_end,
                           const char *what);
+
+/* ---- run-time dims (ir/kernel_dyn.c) ---- */
+/* Declares run-time dim `name` with a typical value hint >= 1; its number, or -1 when the
+ * kernel has KILN_MAX_SYMS already. The first one adds the dims buffer. */
+int kiln_kernel_sym(kiln_kernel *k, const char *name, int64_t hint);
+kiln_expr *kx_dim(kiln_kernel *k, int sym);
+/* A dim expression: an i64 tree of integer constants, KX_DIM of a declared sym, and
+ * + - * / % min max over them (what extents and buffer dims may be). */
+bool kiln_dim_expr_ok(const kiln_kernel *k, const kiln_expr *x);
+/* x's value for the syms' values dims (integer division by 0 is 0, as the interpreter). */
+int64_t kiln_dim_eval(const kiln_expr *x, const int64_t *dims);
+/* A symbolic axis of extent dim (a dim expression), hint its value at the syms' hints. */
+int kiln_stage_axis_dyn(kiln_kernel *k, kiln_stage *s, kiln_expr *dim, bool reduce);
+/* Makes dim d of buffer b the dim expression dim; dims[d] becomes its hint. */
+void kiln_buffer_dyn_dim(kiln_kernel *k, int b, int d, kiln_expr *dim);
+bool kiln_buffer_is_dyn(const kiln_buffer *b);
+/* Every dyn extent and dim a dim expression, every symbolic axis's hint >= 1: what codegen
+ * and the interpreter accept; the error names the kernel and the stage or buffer. */
+kiln_status kiln_kernel_check_dyn(const kiln_kernel *k, kiln_error *err);
+/* Does loop l of sc (a schedule of s) run a run-time number of times: the outermost loop of
+ * a symbolic axis? Such a loop may be serial or parallel, not unrolled, vector or GPU
+ * threads (kiln_schedule_check). */
+bool kiln_loop_is_dyn(const kiln_stage *s, const kiln_schedule *sc, int l);
 
 /* Shorthands for index arithmetic on i64 expressions (fold constants). */
 kiln_expr *kx_add(kiln_kernel *k, kiln_expr *a, kiln_expr *b);

@@ -1,5 +1,6 @@
 /* Human-readable kernels: buffers, then per stage its axes, its store as infix text and
- * its schedule's loops. For `kiln dump --kernels` and debugging. */
+ * its schedule's loops. For `kiln dump --kernels` and debugging. A run-time extent or dim
+ * prints as its dim expression with the hint after it: "N(64)". */
 #include "ir/kernel.h"
 #include "ir/schedule.h"
 
@@ -39,6 +40,10 @@ static void print_expr(const kiln_kernel *k, const kiln_expr *e, FILE *out) {
     if (e->dtype != KILN_I64) fprintf(out, ":%s", kiln_dtype_name(e->dtype));
     break;
   case KX_VAR: fprintf(out, "a%d", e->axis); break;
+  case KX_DIM:
+    if (e->i >= 0 && e->i < k->nsyms) fputs(k->syms[e->i], out);
+    else fprintf(out, "dim%" PRId64, e->i);
+    break;
   case KX_ACC: fputs("acc", out); break;
   case KX_LOAD:
     fprintf(out, "%s[", k->bufs[e->buf].name);
@@ -127,6 +132,34 @@ void kiln_schedule_print(const kiln_schedule *sc, FILE *out) {
     fprintf(out, " prefetch(a%d+%" PRId64 ")", sc->prefetch_axis, sc->prefetch_ahead);
 }
 
+/* A stage's loops; one that runs a run-time number of times shows that number after it:
+ * "a0*4:12[ceil(N/4)]" (12 at the hint). */
+static void print_loops(const kiln_kernel *k, const kiln_stage *s, FILE *out) {
+  const kiln_schedule *sc = &s->sched;
+  bool dyn = false;
+  for (int l = 0; l < sc->nloops; l++) dyn |= kiln_loop_is_dyn(s, sc, l);
+  if (!dyn) {
+    kiln_schedule_print(sc, out);
+    return;
+  }
+  for (int l = 0; l < sc->nloops; l++) {
+    kiln_schedule one = {.nloops = 1};
+    one.loops[0] = sc->loops[l];
+    if (l == sc->nloops - 1) { /* the prefetch goes last */
+      one.prefetch_axis = sc->prefetch_axis;
+      one.prefetch_ahead = sc->prefetch_ahead;
+    }
+    if (l) fputc(' ', out);
+    kiln_schedule_print(&one, out);
+    if (!kiln_loop_is_dyn(s, sc, l)) continue;
+    bool div = sc->loops[l].stride > 1;
+    fputs(div ? "[ceil(" : "[", out);
+    print_expr(k, s->axes[sc->loops[l].axis].dyn, out);
+    if (div) fprintf(out, "/%" PRId64 ")", sc->loops[l].stride);
+    fputc(']', out);
+  }
+}
+
 void kiln_kernel_print(const kiln_kernel *k, FILE *out) {
   fprintf(out, "kernel %s (%s)\n", k->name, k->op ? k->op : "?");
   if (k->row_axes) { /* a row kernel (passes/fuse_rows.c) */
@@ -135,10 +168,24 @@ void kiln_kernel_print(const kiln_kernel *k, FILE *out) {
       if (k->row_axes >> a & 1) fprintf(out, " a%d", a);
     fputc('\n', out);
   }
+  if (k->nsyms) {
+    fputs("  syms", out);
+    for (int i = 0; i < k->nsyms; i++)
+      fprintf(out, " %s(%" PRId64 ")", k->syms[i], k->sym_hint[i]);
+    fprintf(out, " in %s\n", k->dims_buf >= 0 && k->dims_buf < k->nbufs ? k->bufs[k->dims_buf].name : "?");
+  }
   for (int b = 0; b < k->nbufs; b++) {
     const kiln_buffer *buf = &k->bufs[b];
     fprintf(out, "  %s %s : %s[", role_name(buf->role), buf->name, kiln_dtype_name(buf->dtype));
-    for (int d = 0; d < buf->rank; d++) fprintf(out, "%s%" PRId64, d ? "," : "", buf->dims[d]);
+    for (int d = 0; d < buf->rank; d++) {
+      if (d) fputc(',', out);
+      if (buf->dyn_dims[d]) {
+        print_expr(k, buf->dyn_dims[d], out);
+        fputc('(', out);
+      }
+      fprintf(out, "%" PRId64, buf->dims[d]);
+      if (buf->dyn_dims[d]) fputc(')', out);
+    }
     fputc(']', out);
     print_storage(&buf->storage, out);
     fputc('\n', out);
@@ -146,8 +193,15 @@ void kiln_kernel_print(const kiln_kernel *k, FILE *out) {
   for (int i = 0; i < k->nstages; i++) {
     const kiln_stage *s = &k->stages[i];
     fprintf(out, "  stage %s: axes", s->name);
-    for (int a = 0; a < s->naxes; a++)
-      fprintf(out, " a%d:%" PRId64 "%s", a, s->axes[a].extent, s->axes[a].reduce ? "r" : "");
+    for (int a = 0; a < s->naxes; a++) {
+      fprintf(out, " a%d:", a);
+      if (s->axes[a].dyn) {
+        print_expr(k, s->axes[a].dyn, out);
+        fprintf(out, "(%" PRId64 ")%s", s->axes[a].extent, s->axes[a].reduce ? "r" : "");
+      } else {
+        fprintf(out, "%" PRId64 "%s", s->axes[a].extent, s->axes[a].reduce ? "r" : "");
+      }
+    }
     fprintf(out, "\n    %s[", k->bufs[s->out_buf].name);
     for (int d = 0; d < s->nout_idx; d++) {
       if (d) fputs(", ", out);
@@ -170,7 +224,7 @@ void kiln_kernel_print(const kiln_kernel *k, FILE *out) {
     }
     fputs("\n    loops", out);
     if (s->sched.nloops) fputc(' ', out);
-    kiln_schedule_print(&s->sched, out);
+    print_loops(k, s, out);
     if (s->recipe.nsteps) {
       fputs("\n    recipe ", out);
       kiln_recipe_print(&s->recipe, out);

@@ -52,11 +52,17 @@ static char *signature(const kiln_kernel *k, bool with_sched, size_t *len) {
   s.f = open_memstream(&buf, len);
   if (!s.f) return NULL;
   fprintf(s.f, "k%d,%d,%d|", k->nbufs, (int)k->has_checks, (int)k->check_all);
+  if (k->nsyms) { /* run-time dims: their number and buffer (names and hints are no code) */
+    fprintf(s.f, "y%d,%d|", k->nsyms, k->dims_buf);
+  }
   if (k->check_all) fprintf(s.f, "%s|", k->name ? k->name : "");
   for (int i = 0; i < k->nbufs; i++) {
     const kiln_buffer *b = &k->bufs[i];
     fprintf(s.f, "b%d,%d,%d", (int)b->role, (int)b->dtype, b->rank);
-    for (int d = 0; d < b->rank; d++) fprintf(s.f, ",%lld", (long long)b->dims[d]);
+    for (int d = 0; d < b->rank; d++) {
+      if (b->dyn_dims[d]) fprintf(s.f, ",d%d", put_expr(&s, b->dyn_dims[d]));
+      else fprintf(s.f, ",%lld", (long long)b->dims[d]);
+    }
     if (k->check_all) fprintf(s.f, ",%s", b->name ? b->name : "");
     fputc('|', s.f);
   }
@@ -67,8 +73,10 @@ static char *signature(const kiln_kernel *k, bool with_sched, size_t *len) {
     for (int d = 0; d < st->nout_idx && d < KILN_MAX_RANK; d++) out[d] = put_expr(&s, st->out_idx[d]);
     fprintf(s.f, "s%s,%d,%d,%d,%d,%d,%d", st->name ? st->name : "", st->naxes, st->out_buf,
             (int)st->reduce, value, init, post);
-    for (int a = 0; a < st->naxes; a++)
+    for (int a = 0; a < st->naxes; a++) {
       fprintf(s.f, ",a%lld:%d", (long long)st->axes[a].extent, (int)st->axes[a].reduce);
+      if (st->axes[a].dyn) fprintf(s.f, ":d%d", put_expr(&s, st->axes[a].dyn));
+    }
     for (int d = 0; d < st->nout_idx && d < KILN_MAX_RANK; d++) fprintf(s.f, ",o%d", out[d]);
     for (int l = 0; with_sched && l < st->sched.nloops; l++) {
       const kiln_loop *lp = &st->sched.loops[l];

@@ -2,7 +2,9 @@
  * program of its own: its input buffers become the program's inputs, its outputs the
  * outputs, its temporaries (the check record included) an arena laid out one after
  * another, its constants point at the original program's data. Storage is rebound only
- * while compiling and restored after, so the kernel is unchanged. */
+ * while compiling and restored after, so the kernel is unchanged. A kernel with run-time
+ * dims gets buffers for the largest values it is to run at, and its dims buffer (an
+ * input) holds the values of the next run. */
 #include "runtime/kernel_run.h"
 
 #include "codegen/backend.h"
@@ -27,6 +29,7 @@ struct kiln_kernel_runner {
   const void *ins[KILN_MAX_BUFS], *consts[KILN_MAX_BUFS];
   void *outs[KILN_MAX_BUFS];
   uint8_t *arena;
+  int64_t cap[KILN_MAX_BUFS]; /* per buffer: the elements allocated */
   int64_t check_offset;  /* of the check record in arena, -1: none */
   bool cold;             /* evict the constants before each timed run */
 };
@@ -45,20 +48,39 @@ static void fill(void *mem, kiln_dtype t, int64_t n, uint32_t *seed) {
   }
 }
 
-static int64_t buf_bytes(const kiln_buffer *b) {
-  return kiln_shape_numel(b->rank, b->dims) * (int64_t)kiln_dtype_size(b->dtype);
+/* b's dims at the syms' values (none for a static kernel), and their element count. */
+static int64_t dims_at(const kiln_buffer *b, const int64_t *syms, int64_t *dims) {
+  for (int d = 0; d < b->rank; d++)
+    dims[d] = b->dyn_dims[d] ? kiln_dim_eval(b->dyn_dims[d], syms) : b->dims[d];
+  for (int d = 0; d < b->rank; d++)
+    if (dims[d] < 0) return -1;
+  return kiln_shape_numel(b->rank, dims);
 }
 
-static kiln_io io_of(const kiln_buffer *b) {
-  kiln_io io = {kiln_xstrdup(b->name), b->dtype, b->rank, {0}, buf_bytes(b)};
-  memcpy(io.dims, b->dims, sizeof io.dims);
+static kiln_io io_of(const kiln_buffer *b, const int64_t *syms) {
+  kiln_io io = {kiln_xstrdup(b->name), b->dtype, b->rank, {0}, 0};
+  io.bytes = dims_at(b, syms, io.dims) * (int64_t)kiln_dtype_size(b->dtype);
   return io;
 }
 
 kiln_status kiln_kernel_runner_new(const kiln_program *p, kiln_kernel *k,
                                    const kiln_options *opts, uint32_t seed,
                                    kiln_kernel_runner **out, kiln_error *err) {
+  return kiln_kernel_runner_new_dims(p, k, opts, seed, NULL, out, err);
+}
+
+kiln_status kiln_kernel_runner_new_dims(const kiln_program *p, kiln_kernel *k,
+                                        const kiln_options *opts, uint32_t seed,
+                                        const int64_t *max_dims, kiln_kernel_runner **out,
+                                        kiln_error *err) {
   *out = NULL;
+  if (kiln_kernel_check_dyn(k, err)) return err->code;
+  const int64_t *syms = max_dims ? max_dims : k->sym_hint;
+  int64_t dims[KILN_MAX_RANK];
+  for (int b = 0; b < k->nbufs; b++)
+    if (dims_at(&k->bufs[b], syms, dims) < 0)
+      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kernel '%s': buffer '%s' has a "
+                       "negative dim at these run-time dims", k->name, k->bufs[b].name);
   kiln_kernel_runner *r = kiln_xcalloc(1, sizeof *r);
   r->p = p;
   r->k = k;
@@ -72,7 +94,8 @@ kiln_status kiln_kernel_runner_new(const kiln_program *p, kiln_kernel *k,
   for (int b = 0; b < k->nbufs; b++) {
     kiln_buffer *buf = &k->bufs[b];
     saved[b] = buf->storage;
-    int64_t bytes = buf_bytes(buf);
+    r->cap[b] = dims_at(buf, syms, dims);
+    int64_t bytes = r->cap[b] * (int64_t)kiln_dtype_size(buf->dtype);
     switch (buf->storage.kind) {
     case KILN_STORE_CONST:
       a->consts[a->nconsts] = p->consts[buf->storage.index];
@@ -90,14 +113,14 @@ kiln_status kiln_kernel_runner_new(const kiln_program *p, kiln_kernel *k,
       r->mem[b] = aligned_alloc(64, (size_t)(bytes + 63) / 64 * 64 + 64);
       r->owned[b] = true;
       if (buf->role == KILN_BUF_INPUT) {
-        fill(r->mem[b], buf->dtype, kiln_shape_numel(buf->rank, buf->dims), &seed);
+        fill(r->mem[b], buf->dtype, r->cap[b], &seed);
         r->ins[a->ninputs] = r->mem[b];
-        a->inputs[a->ninputs] = io_of(buf);
+        a->inputs[a->ninputs] = io_of(buf, syms);
         buf->storage = (kiln_storage){KILN_STORE_INPUT, a->ninputs++, 0};
       } else {
         memset(r->mem[b], 0, (size_t)bytes);
         r->outs[a->noutputs] = r->mem[b];
-        a->outputs[a->noutputs] = io_of(buf);
+        a->outputs[a->noutputs] = io_of(buf, syms);
         buf->storage = (kiln_storage){KILN_STORE_OUTPUT, a->noutputs++, 0};
       }
     }
@@ -116,11 +139,32 @@ kiln_status kiln_kernel_runner_new(const kiln_program *p, kiln_kernel *k,
   }
   for (int b = 0; b < k->nbufs && r->arena; b++)
     if (!r->mem[b] && saved[b].kind == KILN_STORE_ARENA) r->mem[b] = r->arena + offset[b];
+  if (!st && k->nsyms)
+    memcpy(r->mem[k->dims_buf], syms, sizeof(int64_t) * (size_t)k->nsyms);
   if (st) {
     kiln_kernel_runner_free(r);
     return st;
   }
   *out = r;
+  return KILN_OK;
+}
+
+kiln_status kiln_kernel_runner_set_dims(kiln_kernel_runner *r, const int64_t *dims,
+                                        kiln_error *err) {
+  const kiln_kernel *k = r->k;
+  for (int i = 0; i < k->nsyms; i++)
+    if (dims[i] < 0)
+      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kernel '%s': run-time dim '%s' = %lld",
+                       k->name, k->syms[i], (long long)dims[i]);
+  int64_t at[KILN_MAX_RANK];
+  for (int b = 0; b < k->nbufs; b++) {
+    int64_t n = dims_at(&k->bufs[b], dims, at);
+    if (n < 0 || n > r->cap[b])
+      return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kernel '%s': buffer '%s' needs %lld "
+                       "elements at these run-time dims, more than the %lld allocated",
+                       k->name, k->bufs[b].name, (long long)n, (long long)r->cap[b]);
+  }
+  if (k->nsyms) memcpy(r->mem[k->dims_buf], dims, sizeof(int64_t) * (size_t)k->nsyms);
   return KILN_OK;
 }
 

@@ -14,6 +14,18 @@ typedef struct kiln_kernel_runner kiln_kernel_runner;
 kiln_status kiln_kernel_runner_new(const kiln_program *p, kiln_kernel *k,
                                    const kiln_options *opts, uint32_t seed,
                                    kiln_kernel_runner **out, kiln_error *err);
+/* The same for a kernel with run-time dims (kiln_kernel.syms): buffers are allocated for
+ * the syms' values max_dims (NULL: their hints), and runs use those until
+ * kiln_kernel_runner_set_dims. kiln_kernel_runner_new is this with NULL. */
+kiln_status kiln_kernel_runner_new_dims(const kiln_program *p, kiln_kernel *k,
+                                        const kiln_options *opts, uint32_t seed,
+                                        const int64_t *max_dims, kiln_kernel_runner **out,
+                                        kiln_error *err);
+/* The syms' values of the next runs (the kernel's dims buffer); fails with
+ * KILN_ERR_INVALID_ARGUMENT, changing nothing, when one is negative or a buffer would not
+ * fit what was allocated. The code is not compiled again. */
+kiln_status kiln_kernel_runner_set_dims(kiln_kernel_runner *r, const int64_t *dims,
+                                        kiln_error *err);
 /* One run; fails with the kernel's check status (an index out of range...). */
 kiln_status kiln_kernel_runner_run(kiln_kernel_runner *r, kiln_error *err);
 /* With cold set, every timed run starts with the kernel's constants (its weights) evicted
