@@ -19,7 +19,10 @@ typedef struct kiln_cuda {
   char axis[KILN_MAX_AXES][24];      /* C expression of each axis's value, "" = undefined */
   int acc;                           /* temporary holding KX_ACC in a post, -1 = none */
   kiln_dtype acc_dtype;
-  struct { const kiln_expr *x; int t; } *memo; /* values of the open scopes */
+  bool idx32;                        /* this kernel's indices are 32-bit (cuda_index.c) */
+  const char *exit;                  /* the label a thread jumps to when it stops early */
+  const char *ity;                   /* the C type of loop variables and axes */
+  struct { const kiln_expr *x; int t; bool narrow; } *memo; /* values of the open scopes */
   int nmemo, memo_cap;
 } kiln_cuda;
 
@@ -55,10 +58,22 @@ int kiln_cuda_identity(kiln_cuda *c, kiln_reduce_op op, kiln_dtype t);
  * s's function, the syms' values, s's run-time extents and the buffers' run-time strides. */
 void kiln_cuda_dim_expr(kiln_cuda *c, const kiln_expr *x);
 void kiln_cuda_dyn_begin(kiln_cuda *c, const kiln_stage *s);
+/* cuda_index.c: may kernel k compute its indices in int32 (every buffer's element count
+ * and every loop's range fit, and no extent is a run-time dim)? */
+bool kiln_cuda_index32(const kiln_kernel *k);
+/* Is x an index expression (i64, over axes and constants) that int32 computes exactly in
+ * this kernel? Such values kiln_cuda_expr32 emits as int32_t temporaries. */
+bool kiln_cuda_narrow(const kiln_cuda *c, const kiln_expr *x);
+/* cuda_expr.c: x (kiln_cuda_narrow) into an int32_t temporary; its number, or -1. */
+int kiln_cuda_expr32(kiln_cuda *c, const kiln_expr *x);
 
 /* cuda_stage.c: the body of stage s's kernel function; *grid and *threads get its launch
  * size (*grid 0: the stage has no points and is not launched). */
 kiln_status kiln_cuda_stage(kiln_cuda *c, const kiln_stage *s, int64_t *grid, int64_t *threads);
+/* Do some threads of s share a reduction (a thread loop over a reduction axis)? Such a
+ * stage's body runs in phases (cuda_reduce.c): it is not wrapped in KILN_KERNEL_BEGIN/END
+ * and has no `kiln_next` label. */
+bool kiln_cuda_cross_thread(const kiln_stage *s);
 /* The launch size alone (what kiln_cuda_stage computes). */
 void kiln_cuda_launch_size(const kiln_stage *s, int64_t *grid, int64_t *threads);
 

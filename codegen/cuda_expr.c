@@ -69,15 +69,16 @@ static int def(kiln_cuda *c, kiln_dtype t, const char *fmt, ...) {
 
 void kiln_cuda_memo_reset(kiln_cuda *c) { c->nmemo = 0; }
 
-static int memo_find(kiln_cuda *c, const kiln_expr *x) {
+static int memo_find(kiln_cuda *c, const kiln_expr *x, bool narrow) {
   for (int i = c->nmemo - 1; i >= 0; i--)
-    if (c->memo[i].x == x) return c->memo[i].t;
+    if (c->memo[i].x == x && c->memo[i].narrow == narrow) return c->memo[i].t;
   return -1;
 }
 
-static void memo_put(kiln_cuda *c, const kiln_expr *x, int t) {
+static void memo_put(kiln_cuda *c, const kiln_expr *x, int t, bool narrow) {
   KILN_GROW(c->memo, c->nmemo, c->memo_cap);
   c->memo[c->nmemo].x = x;
+  c->memo[c->nmemo].narrow = narrow;
   c->memo[c->nmemo++].t = t;
 }
 
@@ -170,17 +171,24 @@ int kiln_cuda_index(kiln_cuda *c, int buf, kiln_expr *const *idx, int nidx, bool
     return KILN_CUDA_FAIL(c, "buffer '%s' of rank %d indexed with %d indices", bf->name,
                           bf->rank, nidx);
   int t[KILN_MAX_RANK];
+  /* an access that runs is in bounds (the kernel IR's contract), so in a 32-bit kernel
+   * int32 indices sum to less than the buffer's int32 size; a checked access (check_bounds)
+   * is summed in 64 bits, where an index out of bounds cannot wrap */
+  bool narrow = !c->check_all;
   for (int d = 0; d < bf->rank; d++) {
     if (!kiln_dtype_is_int(idx[d]->dtype) && idx[d]->dtype != KILN_BOOL)
       return KILN_CUDA_FAIL(c, "index %d of buffer '%s' is not an integer", d, bf->name);
-    if ((t[d] = kiln_cuda_expr(c, idx[d])) < 0) return -1;
+    bool nd = kiln_cuda_narrow(c, idx[d]);
+    narrow = narrow && nd;
+    if ((t[d] = nd ? kiln_cuda_expr32(c, idx[d]) : kiln_cuda_expr(c, idx[d])) < 0) return -1;
   }
+  const char *it = narrow ? "int32_t" : "int64_t";
   int n = c->ntemps++;
-  fprintf(c->o, "%*sint64_t t%d = ", 2 * c->indent, "", n);
+  fprintf(c->o, "%*s%s t%d = ", 2 * c->indent, "", it, n);
   int64_t stride = 1;
   bool any = false, named = false; /* named: a run-time dim is in the stride (cuda_dyn.c) */
   for (int d = bf->rank - 1; d >= 0; d--) {
-    fprintf(c->o, "%s(int64_t)t%d", any ? " + " : "", t[d]);
+    fprintf(c->o, "%s(%s)t%d", any ? " + " : "", it, t[d]);
     if (named) fprintf(c->o, " * kiln_s%d_%d", buf, d);
     else if (stride != 1) fprintf(c->o, " * %" PRId64, stride);
     any = true;
@@ -199,7 +207,7 @@ int kiln_cuda_index(kiln_cuda *c, int buf, kiln_expr *const *idx, int nidx, bool
     kiln_cuda_string(c->o, bf->name ? bf->name : "?");
     if (named) fprintf(c->o, ", %d, t%d, kiln_n%d);\n", is_store ? 1 : 0, n, buf);
     else fprintf(c->o, ", %d, t%d, %" PRId64 ");\n", is_store ? 1 : 0, n, stride);
-    kiln_cuda_line(c, "  goto kiln_next;");
+    kiln_cuda_line(c, "  goto %s;", c->exit);
     kiln_cuda_line(c, "}");
   }
   return n;
@@ -416,7 +424,7 @@ static int check_index(kiln_cuda *c, const kiln_expr *x) {
   fputs(", ", c->o);
   kiln_cuda_string(c->o, c->st && c->st->name ? c->st->name : "-");
   fprintf(c->o, ", \"\", %d, t%d, %" PRId64 ");\n", kind, r, x->i);
-  kiln_cuda_line(c, "  goto kiln_next;");
+  kiln_cuda_line(c, "  goto %s;", c->exit);
   kiln_cuda_line(c, "}");
   return idx;
 }
@@ -446,6 +454,11 @@ static int uncached(kiln_cuda *c, const kiln_expr *x) {
   case KX_BINARY: {
     if (!x->a || !x->b || x->a->dtype != x->b->dtype)
       return KILN_CUDA_FAIL(c, "binary op %d on operands of different types", x->op);
+    if (x->op >= KB_EQ && x->op <= KB_GE && kiln_cuda_narrow(c, x->a) &&
+        kiln_cuda_narrow(c, x->b)) { /* a bounds test on 32-bit indices */
+      int a = kiln_cuda_expr32(c, x->a), b = a < 0 ? -1 : kiln_cuda_expr32(c, x->b);
+      return b < 0 ? -1 : binary(c, (kiln_binary_op)x->op, KILN_I32, KILN_BOOL, a, b);
+    }
     int a = kiln_cuda_expr(c, x->a), b = a < 0 ? -1 : kiln_cuda_expr(c, x->b);
     return b < 0 ? -1 : binary(c, (kiln_binary_op)x->op, x->a->dtype, x->dtype, a, b);
   }
@@ -467,9 +480,40 @@ int kiln_cuda_expr(kiln_cuda *c, const kiln_expr *x) {
   if (!x) return KILN_CUDA_FAIL(c, "missing expression");
   if (!kiln_cuda_reg_type(x->dtype))
     return KILN_CUDA_FAIL(c, "expression of type %s", kiln_dtype_name(x->dtype));
-  int t = memo_find(c, x);
+  int t = memo_find(c, x, false);
   if (t >= 0) return t;
-  t = uncached(c, x);
-  if (t >= 0) memo_put(c, x, t);
+  if (kiln_cuda_narrow(c, x)) { /* computed in int32, widened for its 64-bit reader */
+    t = kiln_cuda_expr32(c, x);
+    if (t >= 0) t = def(c, KILN_I64, "t%d", t);
+  } else {
+    t = uncached(c, x);
+  }
+  if (t >= 0) memo_put(c, x, t, false);
+  return t;
+}
+
+int kiln_cuda_expr32(kiln_cuda *c, const kiln_expr *x) {
+  int t = memo_find(c, x, true);
+  if (t >= 0) return t;
+  switch (x->kind) {
+  case KX_CONST: t = def(c, KILN_I32, "%" PRId64, x->i); break;
+  case KX_VAR:
+    if (!c->axis[x->axis][0]) return KILN_CUDA_FAIL(c, "axis %d is not defined here", x->axis);
+    t = def(c, KILN_I32, "%s", c->axis[x->axis]);
+    break;
+  case KX_BINARY: {
+    static const char *const ops[] = {[KB_ADD] = "+", [KB_SUB] = "-", [KB_MUL] = "*",
+                                      [KB_DIV] = "/", [KB_MOD] = "%"};
+    int a = kiln_cuda_expr32(c, x->a), b = a < 0 ? -1 : kiln_cuda_expr32(c, x->b);
+    if (b < 0) return -1;
+    if (x->op == KB_MIN || x->op == KB_MAX)
+      t = def(c, KILN_I32, "t%d %c t%d ? t%d : t%d", a, x->op == KB_MIN ? '<' : '>', b, a, b);
+    else
+      t = def(c, KILN_I32, "t%d %s t%d", a, ops[x->op], b);
+    break;
+  }
+  default: return KILN_CUDA_FAIL(c, "expression kind %d is no 32-bit index", (int)x->kind);
+  }
+  memo_put(c, x, t, true);
   return t;
 }

@@ -1,12 +1,14 @@
 /* The text around the emitted CUDA C (codegen/cuda_emit.c). The kernels are written
  * against a few macros (KILN_GLOBAL, KILN_KERNEL_BEGIN/END, KILN_BLOCK_ID, KILN_THREAD_ID,
- * KILN_RESTRICT, KILN_FN) and bit-cast/atomic helpers that two headers define:
+ * KILN_RESTRICT, KILN_FN; for shared reductions KILN_BLOCKS_BEGIN/END, KILN_THREADS,
+ * KILN_SYNC, KILN_SHARED, KILN_PRIVATE, KILN_P, KILN_SHFL_DOWN) and bit-cast/atomic helpers that two headers define:
  *  - the CUDA part of the prelude, for NVRTC (no C library headers there): `__global__`
  *    functions over blockIdx.x / threadIdx.x;
  *  - the host header, for `cc` (target "cuda-host"): each kernel becomes a plain C
- *    function that runs every (block, thread) pair in turn, MCUDA style. Kernels use no
- *    barrier, shared memory or shuffle (each thread owns its output points), so a
- *    sequential order of the threads is one the GPU may also take.
+ *    function that runs every (block, thread) pair in turn, MCUDA style. Where threads
+ *    own their output points, a sequential order of the threads is one the GPU may also
+ *    take; where they share a reduction (shuffles, a barrier, shared memory), the kernel
+ *    runs in phases (KILN_THREADS), each phase all threads in turn (cuda_reduce.c).
  * Then come the helpers both share: the check record, f16/bf16 conversions, min/max and
  * float->int conversions with the semantics of the LLVM backend (codegen/llvm_expr.c). */
 #include "codegen/cuda.h"
@@ -23,6 +25,18 @@ const char kiln_cuda_host_header[] =
     "#define KILN_KERNEL_BEGIN for (int64_t kiln_bid = 0; kiln_bid < kiln_grid; kiln_bid++) \\\n"
     "  for (int64_t kiln_tid = 0; kiln_tid < kiln_block; kiln_tid++) {\n"
     "#define KILN_KERNEL_END }\n"
+    "/* a stage whose threads share reductions runs in phases, each a loop over the threads;\n"
+    " * a value living across phases is an array indexed by thread (codegen/cuda_reduce.c) */\n"
+    "#define KILN_BLOCKS_BEGIN for (int64_t kiln_bid = 0; kiln_bid < kiln_grid; kiln_bid++) {\n"
+    "#define KILN_BLOCKS_END }\n"
+    "#define KILN_THREADS for (int64_t kiln_tid = 0; kiln_tid < kiln_block; kiln_tid++)\n"
+    "#define KILN_SYNC\n"
+    "#define KILN_SHARED\n"
+    "#define KILN_PRIVATE(type, name, threads) type name[threads]\n"
+    "#define KILN_P(name) name[kiln_tid]\n"
+    "/* lanes above have not run this phase yet: name[] holds their values before it */\n"
+    "#define KILN_SHFL_DOWN(mask, name, off, width) \\\n"
+    "  (kiln_tid % (width) + (off) < (width) ? name[kiln_tid + (off)] : name[kiln_tid])\n"
     "#define KILN_BLOCK_ID kiln_bid\n"
     "#define KILN_THREAD_ID kiln_tid\n"
     "#define KILN_RESTRICT restrict\n"
@@ -60,6 +74,14 @@ const char kiln_cuda_prelude[] =
     "#define KILN_LAUNCH_PARAMS\n"
     "#define KILN_KERNEL_BEGIN\n"
     "#define KILN_KERNEL_END\n"
+    "#define KILN_BLOCKS_BEGIN {\n"
+    "#define KILN_BLOCKS_END }\n"
+    "#define KILN_THREADS\n"
+    "#define KILN_SYNC __syncthreads()\n"
+    "#define KILN_SHARED __shared__\n"
+    "#define KILN_PRIVATE(type, name, threads) type name[1]\n"
+    "#define KILN_P(name) name[0]\n"
+    "#define KILN_SHFL_DOWN(mask, name, off, width) __shfl_down_sync(mask, name[0], off, width)\n"
     "#define KILN_BLOCK_ID ((int64_t)blockIdx.x)\n"
     "#define KILN_THREAD_ID ((int64_t)threadIdx.x)\n"
     "#define KILN_RESTRICT __restrict__\n"

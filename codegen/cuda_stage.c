@@ -3,6 +3,7 @@
  * fastest); the other loops are C for-loops in schedule order. An axis's value is the sum
  * of its loops' variables times their strides, computed once its last loop is open, and
  * a point past its extent is skipped (`continue`, or `goto kiln_next` for the thread).
+ * A stage whose threads share reductions is cuda_reduce.c's.
  * Reductions follow the LLVM backend's three modes (codegen/llvm_stage.c), which give the
  * same results: a register accumulator when every reduction loop is inside every
  * spatial loop; a register tile (an accumulator array, one element per tile point) when
@@ -12,7 +13,7 @@
  * A symbolic axis (a run-time extent, cuda_dyn.c) is always guarded and its outermost
  * loop runs ceil(extent / stride) times; where that loop is a block loop, the launch keeps
  * the grid of the hints and the stage walks the blocks it needs in strides of that grid. */
-#include "codegen/cuda_emit.h"
+#include "codegen/cuda_nest.h"
 
 #include "ir/dtype.h"
 
@@ -20,28 +21,6 @@
 #include <string.h>
 
 #define TILE_MAX_POINTS 512
-#define MAX_GRID INT64_C(2147483647)
-
-typedef struct nest nest;
-typedef kiln_status (*nest_body)(nest *n);
-
-struct nest {
-  kiln_cuda *c;
-  const kiln_stage *s;
-  const kiln_schedule *sc;
-  int nbt;                 /* leading block and thread loops */
-  const int *w;            /* the loops walked (indices into sc), the prefix first */
-  int nw;
-  int last[KILN_MAX_AXES]; /* position in w of each axis's innermost loop, -1 = none */
-  bool guard[KILN_MAX_AXES];
-  int p;                   /* first reduction loop (of sc) */
-  bool empty_reduce;
-  const int *tile;         /* register tile: loop indices of the tile, npoints points */
-  int ntile;
-  int64_t npoints;
-  int nred;                /* register tile: reduction loops (walked before the tile) */
-  bool grid_stride;        /* the blocks are walked in a loop (a run-time block count) */
-};
 
 /* Axis a's extent, or loop l's trip count, as C. */
 static const char *ext_c(const nest *n, int a, char *buf, size_t len) {
@@ -58,10 +37,12 @@ static const char *trip_c(const nest *n, int l, char *buf, size_t len) {
   return buf;
 }
 
-static kiln_status fail(nest *n) { return n->c->err->code ? n->c->err->code : KILN_ERR_INTERNAL; }
+kiln_status kiln_cuda_nest_fail(nest *n) {
+  return n->c->err->code ? n->c->err->code : KILN_ERR_INTERNAL;
+}
 
 /* Walk list w; axes with loops in the schedule but none in w are undefined there. */
-static void set_walk(nest *n, const int *w, int nw) {
+void kiln_cuda_set_walk(nest *n, const int *w, int nw) {
   n->w = w;
   n->nw = nw;
   for (int a = 0; a < n->s->naxes; a++) {
@@ -79,27 +60,33 @@ static void set_walk(nest *n, const int *w, int nw) {
   }
 }
 
+void kiln_cuda_complete_axis(nest *n, int a) {
+  kiln_cuda *c = n->c;
+  int i = n->last[a];
+  fprintf(c->o, "%*s%s a%d = ", 2 * c->indent, "", c->ity, a);
+  bool first = true;
+  for (int j = 0; j <= i; j++) {
+    const kiln_loop *lp = &n->sc->loops[n->w[j]];
+    if (lp->axis != a) continue;
+    fprintf(c->o, "%sl%d", first ? "" : " + ", n->w[j]);
+    if (lp->stride != 1) fprintf(c->o, " * %" PRId64, lp->stride);
+    first = false;
+  }
+  fputs(";\n", c->o);
+  snprintf(c->axis[a], sizeof c->axis[a], "a%d", a);
+  char ext[32];
+  if (n->guard[a]) {
+    if (n->w[i] < n->nbt && !n->grid_stride)
+      kiln_cuda_line(c, "if (a%d >= %s) goto %s;", a, ext_c(n, a, ext, sizeof ext), c->exit);
+    else
+      kiln_cuda_line(c, "if (a%d >= %s) continue;", a, ext_c(n, a, ext, sizeof ext));
+  }
+}
+
 /* Axes whose last loop is w[i]: their values, and the skip of points past the extent. */
 static void complete_axes(nest *n, int i) {
-  kiln_cuda *c = n->c;
-  for (int a = 0; a < n->s->naxes; a++) {
-    if (n->last[a] != i) continue;
-    fprintf(c->o, "%*sint64_t a%d = ", 2 * c->indent, "", a);
-    bool first = true;
-    for (int j = 0; j <= i; j++) {
-      const kiln_loop *lp = &n->sc->loops[n->w[j]];
-      if (lp->axis != a) continue;
-      fprintf(c->o, "%sl%d", first ? "" : " + ", n->w[j]);
-      if (lp->stride != 1) fprintf(c->o, " * %" PRId64, lp->stride);
-      first = false;
-    }
-    fputs(";\n", c->o);
-    snprintf(c->axis[a], sizeof c->axis[a], "a%d", a);
-    char ext[32];
-    if (n->guard[a])
-      kiln_cuda_line(c, "if (a%d >= %s) %s;", a, ext_c(n, a, ext, sizeof ext),
-                     n->w[i] < n->nbt && !n->grid_stride ? "goto kiln_next" : "continue");
-  }
+  for (int a = 0; a < n->s->naxes; a++)
+    if (n->last[a] == i) kiln_cuda_complete_axis(n, a);
 }
 
 static void undefine_axes(nest *n, int i) {
@@ -108,17 +95,17 @@ static void undefine_axes(nest *n, int i) {
 }
 
 /* Loops w[i..stop) around body. */
-static kiln_status walk(nest *n, int i, int stop, nest_body body) {
+kiln_status kiln_cuda_walk(nest *n, int i, int stop, nest_body body) {
   kiln_cuda *c = n->c;
   if (i == stop) return body(n);
   int l = n->w[i];
   const kiln_loop *lp = &n->sc->loops[l];
   if (lp->kind == KILN_LOOP_UNROLL) kiln_cuda_line(c, "#pragma unroll");
   char trip[64];
-  kiln_cuda_line(c, "for (int64_t l%d = 0; l%d < %s; l%d++) {", l, l, trip_c(n, l, trip, sizeof trip), l);
+  kiln_cuda_line(c, "for (%s l%d = 0; l%d < %s; l%d++) {", c->ity, l, l, trip_c(n, l, trip, sizeof trip), l);
   c->indent++;
   complete_axes(n, i);
-  kiln_status st = walk(n, i + 1, stop, body);
+  kiln_status st = kiln_cuda_walk(n, i + 1, stop, body);
   undefine_axes(n, i);
   c->indent--;
   kiln_cuda_line(c, "}");
@@ -136,10 +123,10 @@ static kiln_status store_value(nest *n, const kiln_expr *x) {
   kiln_dtype t = c->k->bufs[n->s->out_buf].dtype;
   if (x->dtype != t) {
     (void)KILN_CUDA_FAIL(c, "stores %s into a %s buffer", kiln_dtype_name(x->dtype), kiln_dtype_name(t));
-    return fail(n);
+    return kiln_cuda_nest_fail(n);
   }
   int v = kiln_cuda_expr(c, x), lin = v < 0 ? -1 : out_index(n);
-  if (lin < 0) return fail(n);
+  if (lin < 0) return kiln_cuda_nest_fail(n);
   kiln_cuda_store(c, n->s->out_buf, lin, v);
   return KILN_OK;
 }
@@ -149,7 +136,7 @@ static kiln_status body_plain(nest *n) {
   return store_value(n, n->s->value);
 }
 
-static int init_value(nest *n) {
+int kiln_cuda_init_value(nest *n) {
   const kiln_stage *s = n->s;
   if (!s->init) return kiln_cuda_identity(n->c, s->reduce, s->value->dtype);
   if (s->init->dtype != s->value->dtype) return KILN_CUDA_FAIL(n->c, "ill-typed init");
@@ -157,7 +144,7 @@ static int init_value(nest *n) {
 }
 
 /* post(acc) stored at the output index; acc a temporary */
-static kiln_status store_post(nest *n, int acc) {
+kiln_status kiln_cuda_store_post(nest *n, int acc) {
   kiln_cuda *c = n->c;
   c->acc = acc;
   c->acc_dtype = n->s->value->dtype;
@@ -166,10 +153,10 @@ static kiln_status store_post(nest *n, int acc) {
     st = store_value(n, n->s->post);
   } else if (c->k->bufs[n->s->out_buf].dtype != n->s->value->dtype) {
     (void)KILN_CUDA_FAIL(c, "reduction of a different type than its output");
-    st = fail(n);
+    st = kiln_cuda_nest_fail(n);
   } else {
     int lin = out_index(n);
-    if (lin < 0) st = fail(n);
+    if (lin < 0) st = kiln_cuda_nest_fail(n);
     else kiln_cuda_store(c, n->s->out_buf, lin, acc);
   }
   c->acc = -1;
@@ -177,16 +164,16 @@ static kiln_status store_post(nest *n, int acc) {
 }
 
 /* register mode: `kiln_acc` holds the point's reduction */
-static kiln_status body_combine_reg(nest *n) {
+kiln_status kiln_cuda_body_combine_reg(nest *n) {
   kiln_cuda *c = n->c;
   kiln_cuda_memo_reset(c);
   kiln_dtype t = n->s->value->dtype;
   int v = kiln_cuda_expr(c, n->s->value);
-  if (v < 0) return fail(n);
+  if (v < 0) return kiln_cuda_nest_fail(n);
   int a = c->ntemps++;
   kiln_cuda_line(c, "%s t%d = kiln_acc;", kiln_cuda_reg_type(t), a);
   int r = kiln_cuda_combine(c, n->s->reduce, t, a, v);
-  if (r < 0) return fail(n);
+  if (r < 0) return kiln_cuda_nest_fail(n);
   kiln_cuda_line(c, "kiln_acc = t%d;", r);
   return KILN_OK;
 }
@@ -195,23 +182,23 @@ static kiln_status body_reduce_reg(nest *n) {
   kiln_cuda *c = n->c;
   kiln_cuda_memo_reset(c);
   kiln_dtype t = n->s->value->dtype;
-  int init = init_value(n);
-  if (init < 0) return fail(n);
+  int init = kiln_cuda_init_value(n);
+  if (init < 0) return kiln_cuda_nest_fail(n);
   kiln_cuda_line(c, "%s kiln_acc = t%d;", kiln_cuda_reg_type(t), init);
   if (!n->empty_reduce) {
-    kiln_status st = walk(n, n->p, n->nw, body_combine_reg);
+    kiln_status st = kiln_cuda_walk(n, n->p, n->nw, kiln_cuda_body_combine_reg);
     if (st) return st;
   }
   kiln_cuda_memo_reset(c);
   int acc = c->ntemps++;
   kiln_cuda_line(c, "%s t%d = kiln_acc;", kiln_cuda_reg_type(t), acc);
-  return store_post(n, acc);
+  return kiln_cuda_store_post(n, acc);
 }
 
 static kiln_status body_init_mem(nest *n) {
   kiln_cuda_memo_reset(n->c);
-  int init = init_value(n), lin = init < 0 ? -1 : out_index(n);
-  if (lin < 0) return fail(n);
+  int init = kiln_cuda_init_value(n), lin = init < 0 ? -1 : out_index(n);
+  if (lin < 0) return kiln_cuda_nest_fail(n);
   kiln_cuda_store(n->c, n->s->out_buf, lin, init);
   return KILN_OK;
 }
@@ -220,10 +207,10 @@ static kiln_status body_combine_mem(nest *n) {
   kiln_cuda *c = n->c;
   kiln_cuda_memo_reset(c);
   int v = kiln_cuda_expr(c, n->s->value), lin = v < 0 ? -1 : out_index(n);
-  if (lin < 0) return fail(n);
+  if (lin < 0) return kiln_cuda_nest_fail(n);
   int r = kiln_cuda_combine(c, n->s->reduce, n->s->value->dtype,
                             kiln_cuda_load(c, n->s->out_buf, lin), v);
-  if (r < 0) return fail(n);
+  if (r < 0) return kiln_cuda_nest_fail(n);
   kiln_cuda_store(c, n->s->out_buf, lin, r);
   return KILN_OK;
 }
@@ -231,7 +218,8 @@ static kiln_status body_combine_mem(nest *n) {
 static kiln_status body_post_mem(nest *n) {
   kiln_cuda_memo_reset(n->c);
   int lin = out_index(n);
-  return lin < 0 ? fail(n) : store_post(n, kiln_cuda_load(n->c, n->s->out_buf, lin));
+  if (lin < 0) return kiln_cuda_nest_fail(n);
+  return kiln_cuda_store_post(n, kiln_cuda_load(n->c, n->s->out_buf, lin));
 }
 
 /* ---- register tiles ------------------------------------------------------------------------ */
@@ -239,7 +227,7 @@ static kiln_status body_post_mem(nest *n) {
 /* At the innermost tile loop: kiln_pt, the point's index in the accumulator array. */
 static void tile_point(nest *n) {
   kiln_cuda *c = n->c;
-  fprintf(c->o, "%*sint64_t kiln_pt = ", 2 * c->indent, "");
+  fprintf(c->o, "%*s%s kiln_pt = ", 2 * c->indent, "", c->ity);
   for (int i = 0; i < n->ntile; i++) {
     const kiln_loop *lp = &n->sc->loops[n->tile[i]];
     if (i) fprintf(c->o, " * %" PRId64 " + ", lp->extent);
@@ -251,8 +239,8 @@ static void tile_point(nest *n) {
 static kiln_status body_tile_init(nest *n) {
   kiln_cuda_memo_reset(n->c);
   tile_point(n);
-  int init = init_value(n);
-  if (init < 0) return fail(n);
+  int init = kiln_cuda_init_value(n);
+  if (init < 0) return kiln_cuda_nest_fail(n);
   kiln_cuda_line(n->c, "kiln_acc[kiln_pt] = t%d;", init);
   return KILN_OK;
 }
@@ -263,11 +251,11 @@ static kiln_status body_tile_combine(nest *n) {
   tile_point(n);
   kiln_dtype t = n->s->value->dtype;
   int v = kiln_cuda_expr(c, n->s->value);
-  if (v < 0) return fail(n);
+  if (v < 0) return kiln_cuda_nest_fail(n);
   int a = c->ntemps++;
   kiln_cuda_line(c, "%s t%d = kiln_acc[kiln_pt];", kiln_cuda_reg_type(t), a);
   int r = kiln_cuda_combine(c, n->s->reduce, t, a, v);
-  if (r < 0) return fail(n);
+  if (r < 0) return kiln_cuda_nest_fail(n);
   kiln_cuda_line(c, "kiln_acc[kiln_pt] = t%d;", r);
   return KILN_OK;
 }
@@ -278,7 +266,7 @@ static kiln_status body_tile_post(nest *n) {
   tile_point(n);
   int acc = c->ntemps++;
   kiln_cuda_line(c, "%s t%d = kiln_acc[kiln_pt];", kiln_cuda_reg_type(n->s->value->dtype), acc);
-  return store_post(n, acc);
+  return kiln_cuda_store_post(n, acc);
 }
 
 /* Between the outer spatial loops (w[0..nw) opened) and the reductions: init, combine and
@@ -295,11 +283,11 @@ static kiln_status body_tile(nest *n) {
   kiln_status st = KILN_OK;
   for (int k = 0; k < 3 && !st; k++) {
     if (k == 1 && n->empty_reduce) continue;
-    if (k == 1) set_walk(n, comb, ncomb);
-    else set_walk(n, points, npts);
-    st = walk(n, nouter, k == 1 ? ncomb : npts, bodies[k]);
+    if (k == 1) kiln_cuda_set_walk(n, comb, ncomb);
+    else kiln_cuda_set_walk(n, points, npts);
+    st = kiln_cuda_walk(n, nouter, k == 1 ? ncomb : npts, bodies[k]);
   }
-  set_walk(n, comb, ncomb);
+  kiln_cuda_set_walk(n, comb, ncomb);
   return st;
 }
 
@@ -317,7 +305,7 @@ void kiln_cuda_launch_size(const kiln_stage *s, int64_t *grid, int64_t *threads)
   }
 }
 
-static bool stage_types_ok(const kiln_cuda *c, const kiln_stage *s) {
+bool kiln_cuda_stage_ok(const kiln_cuda *c, const kiln_stage *s) {
   if (s->out_buf < 0 || s->out_buf >= c->k->nbufs || !s->value) return false;
   if (s->nout_idx != c->k->bufs[s->out_buf].rank || (s->nout_idx && !s->out_idx)) return false;
   if ((unsigned)s->reduce > KR_MIN || s->naxes < 0 || s->naxes > KILN_MAX_AXES) return false;
@@ -327,7 +315,7 @@ static bool stage_types_ok(const kiln_cuda *c, const kiln_stage *s) {
 }
 
 /* Decodes the block and thread loops l0..l(nbt-1) from the launch indices. */
-static void decode_prefix(nest *n) {
+void kiln_cuda_decode_prefix(nest *n) {
   kiln_cuda *c = n->c;
   for (int pass = 0; pass < 2; pass++) {
     kiln_loop_kind kind = pass ? KILN_LOOP_THREAD : KILN_LOOP_BLOCK;
@@ -339,15 +327,15 @@ static void decode_prefix(nest *n) {
       }
     if (hi < 0) continue;
     const char *v = pass ? "kiln_thread" : "kiln_block";
-    kiln_cuda_line(c, "int64_t %s = %s;", v, pass ? "KILN_THREAD_ID" : n->grid_stride ? "kiln_flat"
+    kiln_cuda_line(c, "%s %s = %s;", c->ity, v, pass ? "KILN_THREAD_ID" : n->grid_stride ? "kiln_flat"
                    : "KILN_BLOCK_ID");
     for (int l = hi; l >= lo; l--) {
       char e[64];
       trip_c(n, l, e, sizeof e);
       if (l == lo) {
-        kiln_cuda_line(c, "int64_t l%d = %s;", l, v);
+        kiln_cuda_line(c, "%s l%d = %s;", c->ity, l, v);
       } else {
-        kiln_cuda_line(c, "int64_t l%d = %s %% %s;", l, v, e);
+        kiln_cuda_line(c, "%s l%d = %s %% %s;", c->ity, l, v, e);
         kiln_cuda_line(c, "%s /= %s;", v, e);
       }
     }
@@ -370,11 +358,22 @@ static bool tile_fits(const kiln_stage *s, int p, int *tile, int *ntile, int64_t
   return pts >= 1;
 }
 
+bool kiln_cuda_cross_thread(const kiln_stage *s) {
+  for (int l = 0; l < s->sched.nloops; l++) {
+    const kiln_loop *lp = &s->sched.loops[l];
+    if (lp->kind == KILN_LOOP_THREAD && lp->axis >= 0 && lp->axis < s->naxes &&
+        s->axes[lp->axis].reduce)
+      return true;
+  }
+  return false;
+}
+
 kiln_status kiln_cuda_stage(kiln_cuda *c, const kiln_stage *s, int64_t *grid, int64_t *threads) {
   c->st = s;
   c->acc = -1;
+  c->exit = "kiln_next";
   for (int a = 0; a < KILN_MAX_AXES; a++) c->axis[a][0] = 0;
-  if (!stage_types_ok(c, s)) {
+  if (!kiln_cuda_stage_ok(c, s)) {
     (void)KILN_CUDA_FAIL(c, "malformed stage");
     return KILN_ERR_INTERNAL;
   }
@@ -403,6 +402,17 @@ kiln_status kiln_cuda_stage(kiln_cuda *c, const kiln_stage *s, int64_t *grid, in
     n.nbt++;
   int all[KILN_MAX_LOOPS], tile[KILN_MAX_LOOPS], comb[KILN_MAX_LOOPS], ncomb = 0;
   for (int l = 0; l < nl; l++) all[l] = l;
+  if (kiln_cuda_cross_thread(s)) {
+    if (c->k->nsyms) {
+      (void)KILN_CUDA_FAIL(c, "threads sharing a reduction need static extents (the kernel has "
+                           "run-time dims)");
+      return KILN_ERR_UNSUPPORTED;
+    }
+    kiln_cuda_set_walk(&n, all, nl);
+    kiln_status st = kiln_cuda_reduce(&n);
+    c->st = NULL;
+    return st;
+  }
   bool is_tile = memory && tile_fits(s, p, tile, &n.ntile, &n.npoints);
 
   if (c->k->nsyms) kiln_cuda_dyn_begin(c, s);
@@ -417,13 +427,14 @@ kiln_status kiln_cuda_stage(kiln_cuda *c, const kiln_stage *s, int64_t *grid, in
     fprintf(c->o, "; kiln_flat += %" PRId64 ") {\n", *grid);
     c->indent++;
   }
-  set_walk(&n, all, nl); /* axes whose loops are all block or thread loops: done here */
-  decode_prefix(&n);
+  /* axes whose loops are all block or thread loops: done here */
+  kiln_cuda_set_walk(&n, all, nl);
+  kiln_cuda_decode_prefix(&n);
   for (int i = 0; i < n.nbt; i++) complete_axes(&n, i);
   kiln_status st = KILN_OK;
   if (s->reduce == KR_NONE) {
-    set_walk(&n, all, nl);
-    st = walk(&n, n.nbt, nl, body_plain);
+    kiln_cuda_set_walk(&n, all, nl);
+    st = kiln_cuda_walk(&n, n.nbt, nl, body_plain);
   } else if (is_tile) {
     /* the spatial loops before the reductions, then the tile's three walks */
     for (int l = 0; l < p; l++) comb[ncomb++] = l;
@@ -432,11 +443,11 @@ kiln_status kiln_cuda_stage(kiln_cuda *c, const kiln_stage *s, int64_t *grid, in
     n.nred = ncomb - p;
     for (int i = 0; i < n.ntile; i++) comb[ncomb++] = tile[i];
     n.tile = tile;
-    set_walk(&n, comb, ncomb);
-    st = walk(&n, n.nbt, p, body_tile);
+    kiln_cuda_set_walk(&n, comb, ncomb);
+    st = kiln_cuda_walk(&n, n.nbt, p, body_tile);
   } else if (!memory) {
-    set_walk(&n, all, nl);
-    st = walk(&n, n.nbt, p, body_reduce_reg);
+    kiln_cuda_set_walk(&n, all, nl);
+    st = kiln_cuda_walk(&n, n.nbt, p, body_reduce_reg);
   } else {
     if (s->value->dtype != c->k->bufs[s->out_buf].dtype) {
       (void)KILN_CUDA_FAIL(c, "accumulating in memory needs the value and output types to agree");
@@ -445,15 +456,15 @@ kiln_status kiln_cuda_stage(kiln_cuda *c, const kiln_stage *s, int64_t *grid, in
     int spatial[KILN_MAX_LOOPS], nsp = 0;
     for (int l = 0; l < nl; l++)
       if (!s->axes[sc->loops[l].axis].reduce) spatial[nsp++] = l;
-    set_walk(&n, spatial, nsp);
-    st = walk(&n, n.nbt, nsp, body_init_mem);
+    kiln_cuda_set_walk(&n, spatial, nsp);
+    st = kiln_cuda_walk(&n, n.nbt, nsp, body_init_mem);
     if (!st && !n.empty_reduce) {
-      set_walk(&n, all, nl);
-      st = walk(&n, n.nbt, nl, body_combine_mem);
+      kiln_cuda_set_walk(&n, all, nl);
+      st = kiln_cuda_walk(&n, n.nbt, nl, body_combine_mem);
     }
     if (!st && s->post) {
-      set_walk(&n, spatial, nsp);
-      st = walk(&n, n.nbt, nsp, body_post_mem);
+      kiln_cuda_set_walk(&n, spatial, nsp);
+      st = kiln_cuda_walk(&n, n.nbt, nsp, body_post_mem);
     }
   }
   if (n.grid_stride) {

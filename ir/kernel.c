@@ -261,19 +261,34 @@ kiln_status kiln_schedule_check(const kiln_stage *s, kiln_error *err) {
                        "and no loop", s->name, a);
   }
   bool seen_serial = false;
-  int64_t threads = 1;
+  int64_t threads = 1, shared = 1; /* shared: threads per point of a shared reduction */
+  bool sharing = false;
+  int spatial_rest = -1;           /* a spatial loop that is no block or thread loop */
   for (int l = 0; l < sc->nloops; l++) {
     const kiln_loop *lp = &sc->loops[l];
     if (lp->axis < 0 || lp->axis >= s->naxes || lp->extent < 0 || lp->stride < 1)
       return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': bad loop %d", s->name, l);
-    /* GPU loops: blocks, then threads, then the rest; spatial; none beside parallel ones */
+    /* GPU loops: blocks, then threads, then the rest; blocks spatial; none beside parallel
+     * ones. Thread loops over reductions come last among the threads (they are the lanes
+     * of a group that shares one point's reduction: codegen/cuda_reduce.c). */
     bool block = lp->kind == KILN_LOOP_BLOCK, thread = lp->kind == KILN_LOOP_THREAD;
+    bool red = s->axes[lp->axis].reduce;
     kiln_loop_kind before = l ? sc->loops[l - 1].kind : KILN_LOOP_BLOCK;
     if ((block && before != KILN_LOOP_BLOCK) ||
         (thread && before != KILN_LOOP_BLOCK && before != KILN_LOOP_THREAD) ||
-        ((block || thread) && (s->axes[lp->axis].reduce || sc->loops[0].kind == KILN_LOOP_PARALLEL)))
+        (block && red) || ((block || thread) && sc->loops[0].kind == KILN_LOOP_PARALLEL))
       return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': GPU loop %d is not in the leading "
-                       "block and thread loops, or is a reduction", s->name, l);
+                       "block and thread loops, or is a reduction bound to blocks", s->name, l);
+    if (thread && !red && sharing)
+      return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': thread loop %d over a spatial axis "
+                       "follows thread loops over reductions", s->name, l);
+    sharing |= thread && red;
+    if (thread && red && (lp->extent < 1 || kiln_mul_overflows(shared, lp->extent, &shared) ||
+                          shared > KILN_MAX_BLOCK_THREADS || (shared & (shared - 1))))
+      return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': thread loops over reductions "
+                       "share each point among %lld threads, not a power of two from 1 to %d",
+                       s->name, (long long)(lp->extent < 1 ? 0 : shared), KILN_MAX_BLOCK_THREADS);
+    if (!block && !thread && !red && spatial_rest < 0) spatial_rest = l;
     if (thread && (kiln_mul_overflows(threads, lp->extent, &threads) ||
                    threads > KILN_MAX_BLOCK_THREADS))
       return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': thread loops over %d threads",
@@ -296,6 +311,9 @@ kiln_status kiln_schedule_check(const kiln_stage *s, kiln_error *err) {
                        ? "unrolled" : "GPU threads", lp->kind == KILN_LOOP_VECTOR ? "vectorize"
                        : lp->kind == KILN_LOOP_UNROLL ? "unroll" : "bind");
   }
+  if (sharing && spatial_rest >= 0) /* a group of threads computes one point */
+    return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': threads share reductions, but spatial "
+                     "loop %d is no block or thread loop", s->name, spatial_rest);
   return KILN_OK;
 }
 

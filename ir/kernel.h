@@ -127,8 +127,12 @@ typedef enum kiln_loop_kind {
   KILN_LOOP_UNROLL,   /* fully unrolled */
   /* GPU (codegen/cuda_*.c): a leading run of block loops is the grid (flattened into
    * blockIdx.x, the innermost fastest), the run of thread loops right after it the thread
-   * block (threadIdx.x, at most KILN_MAX_BLOCK_THREADS threads); spatial loops only, since
-   * each thread owns the output points it computes. The CPU backend runs them serially. */
+   * block (threadIdx.x, at most KILN_MAX_BLOCK_THREADS threads). Block loops are spatial.
+   * Thread loops over reductions, if any, come last among the threads and number a power
+   * of two of threads together: each such group shares one output point's reduction
+   * (warp shuffles, shared memory), so every spatial loop is then a block or thread loop.
+   * Otherwise each thread owns the output points it computes. The CPU backend runs them
+   * serially. */
   KILN_LOOP_BLOCK,
   KILN_LOOP_THREAD
 } kiln_loop_kind;
@@ -163,7 +167,8 @@ typedef enum kiln_sched_op {
   KS_PARALLEL, /* loops 0 .. loop run in parallel (spatial loops only) */
   KS_SERIAL,   /* loop runs as a plain loop again */
   KS_BLOCK,    /* loops 0 .. loop are bound to GPU blocks (spatial loops only) */
-  KS_THREAD,   /* loop is bound to GPU threads (right after the block loops) */
+  KS_THREAD,   /* loop is bound to GPU threads (right after the block loops; a reduction
+                * loop: threads share the reduction) */
   KS_PREFETCH  /* prefetch arg iterations of loop ahead along its axis (kiln_schedule) */
 } kiln_sched_op;
 

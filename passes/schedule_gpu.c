@@ -9,7 +9,13 @@
  * a long reduction and another output axis (a GEMM's rows, a Conv's channels) computes a
  * small register tile per thread: a few points of that axis, unrolled inside the
  * reduction, so each element of the streamed operand is loaded once for all of them.
- * Cross-thread reductions (warp shuffles, shared memory) are not used yet. */
+ *
+ * A reduction with few output points and a long reduction that its largest operand
+ * stores contiguously (softmax's and layer norm's rows, global pooling, ReduceSum over the
+ * last axis, a matrix times a vector stored by rows) shares each point among a group of
+ * threads instead: a power of two of them walk that reduction axis side by side
+ * (coalesced), then combine their partials (warp shuffles, shared memory:
+ * codegen/cuda_reduce.c). */
 #include "passes/passes.h"
 
 #include "ir/schedule.h"
@@ -20,6 +26,11 @@
 #define MAX_GRID INT64_C(2147483647) /* blockIdx.x */
 #define TILE_ROWS 4
 #define TILE_MIN_REDUCTION 16
+#define SHARE_MAX_POINTS 32768 /* fewer points than this leave most of a GPU idle */
+#define SHARE_MIN_REDUCTION 128
+#define SHARE_MIN_THREADS 32   /* a warp */
+#define SHARE_MAX_THREADS 512
+#define SHARE_PER_THREAD 4     /* elements each thread folds, at least */
 
 /* The output's spatial axes, innermost first: the axes of out_idx that are plain
  * variables, last index first, then any other spatial axis. */
@@ -102,12 +113,75 @@ static void choose_loops(kiln_stage *s) {
   *sc = t;
 }
 
+/* The largest buffer x loads (elements), and the reduction axis that load's last index
+ * walks, alone (-1: none). */
+static void largest_load(const kiln_kernel *k, const kiln_stage *s, const kiln_expr *x,
+                         int depth, int64_t *size, int *axis) {
+  if (!x || depth > 32) return;
+  if (x->kind == KX_LOAD && x->nidx > 0 && x->buf >= 0 && x->buf < k->nbufs) {
+    const kiln_buffer *b = &k->bufs[x->buf];
+    int64_t n = kiln_shape_numel(b->rank, b->dims);
+    if (n > *size) {
+      *size = n;
+      int found = -1, uses = 0;
+      for (int a = 0; a < s->naxes; a++)
+        if (kx_uses_axis(x->idx[x->nidx - 1], a)) found = a, uses++;
+      *axis = uses == 1 && s->axes[found].reduce ? found : -1;
+    }
+  }
+  for (int d = 0; x->kind == KX_LOAD && d < x->nidx; d++)
+    largest_load(k, s, x->idx[d], depth + 1, size, axis);
+  largest_load(k, s, x->a, depth + 1, size, axis);
+  largest_load(k, s, x->b, depth + 1, size, axis);
+  largest_load(k, s, x->c, depth + 1, size, axis);
+}
+
+/* Threads sharing each point's reduction, when the stage has few points and a long
+ * reduction its largest operand stores contiguously: blocks over the points (a few points
+ * a block when a group is smaller than a block), then `share` threads along that axis.
+ * Not in kernels with run-time dims (the emitter needs static extents there). */
+static bool choose_shared(const kiln_kernel *k, kiln_stage *s) {
+  int64_t P = 1, K = 1, size = 0;
+  int r = -1;
+  for (int a = 0; a < s->naxes; a++)
+    if (s->axes[a].reduce) K *= s->axes[a].extent;
+    else P *= s->axes[a].extent;
+  largest_load(k, s, s->value, 0, &size, &r);
+  if (k->nsyms || s->reduce == KR_NONE || P > SHARE_MAX_POINTS || K < SHARE_MIN_REDUCTION || r < 0 ||
+      s->axes[r].extent < SHARE_MIN_THREADS * SHARE_PER_THREAD / 2)
+    return false;
+  int64_t share = SHARE_MIN_THREADS;
+  while (share < SHARE_MAX_THREADS && 2 * share * SHARE_PER_THREAD <= s->axes[r].extent) share *= 2;
+  int order[KILN_MAX_AXES], ns = spatial_inner_first(s, order);
+  kiln_schedule t = {0};
+  int64_t per_block = share < BLOCK_THREADS ? BLOCK_THREADS / share : 1, grid = 1;
+  for (int i = ns - 1; i >= 0; i--) { /* block loops, outermost first */
+    int64_t e = s->axes[order[i]].extent, stride = i == 0 && per_block > 1 ? per_block : 1;
+    if (stride > e) stride = per_block = e;
+    int64_t n = (e + stride - 1) / stride;
+    if (n > MAX_GRID / grid) return false;
+    grid *= n;
+    t.loops[t.nloops++] = (kiln_loop){order[i], stride, n, KILN_LOOP_BLOCK};
+  }
+  if (ns && per_block > 1)
+    t.loops[t.nloops++] = (kiln_loop){order[0], 1, per_block, KILN_LOOP_THREAD};
+  t.loops[t.nloops++] = (kiln_loop){r, 1, share, KILN_LOOP_THREAD};
+  for (int a = 0; a < s->naxes; a++)
+    if (a == r)
+      t.loops[t.nloops++] = (kiln_loop){r, share, (s->axes[r].extent + share - 1) / share,
+                                        KILN_LOOP_SERIAL};
+    else if (s->axes[a].reduce)
+      t.loops[t.nloops++] = (kiln_loop){a, 1, s->axes[a].extent, KILN_LOOP_SERIAL};
+  s->sched = t;
+  return true;
+}
+
 static kiln_status schedule_stage(const kiln_kernel *k, kiln_stage *s, kiln_error *err) {
   kiln_schedule_default(s);
   for (int a = 0; a < s->naxes; a++)
     if (s->axes[a].extent <= 0) return KILN_OK; /* empty: the default nest does nothing */
   if (s->sched.nloops > KILN_MAX_LOOPS - 4) return KILN_OK; /* no room to split: one thread */
-  choose_loops(s);
+  if (!choose_shared(k, s)) choose_loops(s);
   kiln_schedule chosen = s->sched;
   kiln_recipe r;
   if (!kiln_recipe_for(s, &chosen, &r))
