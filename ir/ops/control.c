@@ -28,6 +28,8 @@ static kiln_status infer_if(kiln_graph *g, kiln_node *n, kiln_error *err) {
                      n->name, n->op_type, then_b->noutputs, else_b->noutputs, n->noutputs);
   for (int i = 0; i < n->noutputs; i++) {
     const kiln_value *t = &g->values[then_b->outputs[i]], *e = &g->values[else_b->outputs[i]];
+    if (t->kind != KILN_KIND_TENSOR || e->kind != KILN_KIND_TENSOR) /* lists exist only at compile time */
+      return kiln_need_value(g, n, cond, "a value (its branches yield sequences or optionals)", err);
     if (t->rank < 0 || e->rank < 0)
       return kiln_fail(err, KILN_ERR_INTERNAL,
                        "node '%s' (%s): branch output %d is not inferred", n->name, n->op_type, i);
