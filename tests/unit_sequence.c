@@ -1,5 +1,5 @@
-/* Sequences and optionals resolved at compile time (ir/ops/sequence.c), through the
- * public API on the models of tests/data/seq
+/* Sequences, optionals, Loop and Scan resolved at compile time (ir/ops/sequence.c,
+ * ir/ops/control.c), through the public API on the models of tests/data/seq
  * (make_seq_models.py): the error paths each name what is wrong, and the ops the ONNX node
  * tests leave out compute the right values. Runs in tests/. */
 #include "check.h"
@@ -64,6 +64,16 @@ static void test_errors(void) {
          "elements are f32");
   expect("opt_get_empty.onnx", NULL, 0, KILN_ERR_INVALID_MODEL,
          "node 'out_node' (OptionalGetElement)", "'o' is empty");
+  int64_t big = 1000000;
+  uint8_t yes = 1;
+  kiln_input_value v[2] = {{"m", KILN_I64, 0, {0}, &big}, {"c", KILN_BOOL, 0, {0}, &yes}};
+  expect("loop.onnx", v, 2, KILN_ERR_LIMIT, "node 'y_node' (Loop): 1000000 iterations",
+         "limit of 10000");
+  expect("loop.onnx", NULL, 0, KILN_ERR_SHAPE, "known at compile time", "'m'");
+  /* a condition computed from run-time data cannot be unrolled */
+  int64_t m = 3;
+  v[0].data = &m;
+  expect("loop_data_cond.onnx", v, 2, KILN_ERR_SHAPE, "(Loop): input", "graph input 'x'");
   kiln_model *mod;
   kiln_error err;
   CHECK(compile("seq_map.onnx", NULL, 0, NULL, 0, &mod, &err) == KILN_ERR_SHAPE);
@@ -130,10 +140,40 @@ static void test_sequence_io(void) {
   kiln_model_free(m);
 }
 
+static void test_loop_scan(void) {
+  kiln_model *m;
+  kiln_error err;
+  int64_t three = 3;
+  uint8_t yes = 1;
+  kiln_input_value v[2] = {{"m", KILN_I64, 0, {0}, &three}, {"c", KILN_BOOL, 0, {0}, &yes}};
+  CHECK(compile("loop.onnx", NULL, 0, v, 2, &m, &err) == KILN_OK);
+  float out[4][16] = {{0}};
+  if (m) {
+    float y0[2] = {10, 20};
+    run(m, (const void *[]){X, y0}, out);
+    CHECK(out[0][0] == 13 && out[0][1] == 26);
+    const float sums[6] = {11, 22, 12, 24, 13, 26};
+    CHECK(memcmp(out[1], sums, sizeof sums) == 0);
+    kiln_model_free(m);
+  }
+  CHECK(compile("scan.onnx", NULL, 0, NULL, 0, &m, &err) == KILN_OK);
+  if (m) {
+    float init[3] = {0, 0, 100}, x[12];
+    for (int i = 0; i < 12; i++) x[i] = (float)i; /* rows [0..3], [4..7], [8..11] */
+    run(m, (const void *[]){init, x}, out);
+    CHECK(out[0][0] == 6 && out[0][1] == 22 && out[0][2] == 138);
+    /* backwards over the columns: step 0 adds column 3 */
+    CHECK(out[1][0] == 3 && out[1][1] == 7 && out[1][2] == 111);
+    CHECK(out[1][9] == 6 && out[1][10] == 22 && out[1][11] == 138);
+    kiln_model_free(m);
+  }
+}
+
 int main(void) {
   test_positions();
   test_errors();
   test_values();
   test_sequence_io();
+  test_loop_scan();
   return check_report();
 }

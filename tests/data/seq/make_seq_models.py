@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the small ONNX models tests/unit_sequence.c compiles: sequences and optionals,
-for their error paths and the ops the node tests leave out.
+"""Writes the small ONNX models tests/unit_sequence.c compiles: sequences, optionals, Loop
+and Scan, for their error paths and the ops the node tests leave out.
 Run with the project venv:  .venv/bin/python tests/data/seq/make_seq_models.py"""
 import os
 
@@ -63,3 +63,27 @@ save("split_concat", [node("SplitToSequence", ["x"], ["s"], axis=1, keepdims=0),
 # A sequence in, a sequence out (each element doubled by SequenceMap).
 body = helper.make_graph([node("Add", ["e", "e"], ["d"])], "double", [vi("e", ["?"])], [vi("d", ["?"])])
 save("seq_map", [node("SequenceMap", ["xs"], ["ys"], body=body)], [seq("xs", ["N"])], [seq("ys", ["N"])])
+
+# Loop: y += x each iteration, the running sums as scan output.
+loop_body = helper.make_graph(
+    [node("Identity", ["c_in"], ["c_out"]), node("Add", ["y_in", "x"], ["y_out"]),
+     node("Identity", ["y_out"], ["scan"])],
+    "body", [vi("i", (), I64), vi("c_in", (), B), vi("y_in")],
+    [vi("c_out", (), B), vi("y_out"), vi("scan")])
+save("loop", [node("Loop", ["m", "c", "y0"], ["y", "ys"], body=loop_body)],
+     [vi("m", (), I64), vi("c", (), B), vi("x"), vi("y0")], [vi("y"), vi("ys", (3, 2))])
+# Loop whose condition depends on the data: cond_out = sum(y) < 10.
+cond_body = helper.make_graph(
+    [node("Add", ["y_in", "x"], ["y_out"]), node("ReduceSum", ["y_out"], ["s"], keepdims=0),
+     node("Less", ["s", "ten"], ["c_out"])],
+    "body", [vi("i", (), I64), vi("c_in", (), B), vi("y_in")], [vi("c_out", (), B), vi("y_out")],
+    value_info=[])
+cond_body.initializer.append(helper.make_tensor("ten", F, [], [10.0]))
+save("loop_data_cond", [node("Loop", ["m", "c", "y0"], ["y"], body=cond_body)],
+     [vi("m", (), I64), vi("c", (), B), vi("x"), vi("y0")], [vi("y")])
+# Scan over axis 1 backwards: running sums, outputs stacked along axis 0.
+scan_body = helper.make_graph([node("Add", ["acc", "col"], ["acc2"]), node("Identity", ["acc2"], ["out"])],
+                              "body", [vi("acc", (3,)), vi("col", (3,))], [vi("acc2", (3,)), vi("out", (3,))])
+save("scan", [node("Scan", ["init", "x"], ["final", "sums"], body=scan_body, num_scan_inputs=1,
+                   scan_input_axes=[1], scan_input_directions=[1])],
+     [vi("init", (3,)), vi("x", (3, 4))], [vi("final", (3,)), vi("sums", (4, 3))])
