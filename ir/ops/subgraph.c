@@ -66,12 +66,10 @@ static void define(kiln_ex *x, remap *m, const kiln_block *b, bool params) {
   for (int i = 0; params && i < b->ninputs; i++)
     m->to[b->inputs[i] - m->lo] = kiln_ex_value(x, x->g->values[b->inputs[i]].name);
   for (int i = 0; i < b->nnodes; i++) {
-    const kiln_node *n = &x->g->nodes[b->nodes[i]];
-    for (int o = 0; o < n->noutputs; o++) {
-      int id = x->g->nodes[b->nodes[i]].outputs[o];
-      if (id >= 0) m->to[id - m->lo] = kiln_ex_value(x, x->g->values[id].name);
-      n = &x->g->nodes[b->nodes[i]];
-    }
+    const kiln_node *n = &x->g->nodes[b->nodes[i]]; /* new values leave nodes in place */
+    for (int o = 0; o < n->noutputs; o++)
+      if (n->outputs[o] >= 0)
+        m->to[n->outputs[o] - m->lo] = kiln_ex_value(x, x->g->values[n->outputs[o]].name);
     for (int a = 0; a < n->nattrs; a++)
       for (int j = 0; n->attrs[a].graphs && j < (n->attrs[a].type == KILN_ATTR_GRAPH ? 1 : n->attrs[a].count); j++)
         define(x, m, n->attrs[a].graphs[j], true);
