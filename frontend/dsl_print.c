@@ -354,8 +354,23 @@ static void print_block(printer *p, const kiln_block *b, int depth) {
   fputc('\n', p->out);
 }
 
+/* The DSL has tensors only: sequences, optionals and the ops kiln resolves at compile time
+ * (Loop, Scan...) have no text form. */
+static kiln_status printable(const kiln_graph *g, kiln_error *err) {
+  for (int i = 0; i < g->ninputs; i++)
+    if (g->values[g->inputs[i]].kind != KILN_KIND_TENSOR)
+      return kiln_fail(err, KILN_ERR_UNSUPPORTED, "input '%s': the DSL has no sequences or "
+                       "optionals", g->values[g->inputs[i]].name);
+  for (int i = 0; i < g->nnodes; i++)
+    if (g->nodes[i].op && (g->nodes[i].op->flags & KILN_OP_RESOLVE))
+      return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): the DSL has no form for it "
+                       "(kiln resolves it at compile time)", g->nodes[i].name, g->nodes[i].op_type);
+  return KILN_OK;
+}
+
 kiln_status kiln_dsl_print(const kiln_graph *g, const kiln_dsl_weights *w, FILE *out,
                            kiln_error *err) {
+  if (printable(g, err)) return err->code;
   printer p = {.g = g, .w = w, .out = out, .err = err};
   make_names(&p);
   char *model = quote_name(g->name && *g->name ? g->name : "model");

@@ -42,19 +42,53 @@ static kiln_status define(kiln_onnx_ctx *c, kiln_onnx_symtab *scope, const char 
   return KILN_OK;
 }
 
+static const char *type_kind(const Onnx__TypeProto *tp) {
+  return tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE ? "a sequence"
+       : tp->value_case == ONNX__TYPE_PROTO__VALUE_MAP_TYPE ? "a map"
+       : tp->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE ? "an optional"
+       : tp->value_case == ONNX__TYPE_PROTO__VALUE_SPARSE_TENSOR_TYPE ? "a sparse tensor"
+       : "an unknown";
+}
+
+/* The TypeProto of a sequence's or optional's element, or NULL. */
+static const Onnx__TypeProto *elem_type(const Onnx__TypeProto *tp) {
+  if (tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE && tp->sequence_type)
+    return tp->sequence_type->elem_type;
+  if (tp->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE && tp->optional_type)
+    return tp->optional_type->elem_type;
+  return NULL;
+}
+
 /* dtype and shape of a graph input from its TypeProto: free dims keep their symbolic
- * name ("?" when anonymous) with dims[d] = -1 until bound at compile time. */
-static kiln_status set_type(kiln_value *v, const Onnx__TypeProto *tp, const char *what,
+ * name ("?" when anonymous) with dims[d] = -1 until bound at compile time. A sequence of
+ * tensors or an optional tensor or sequence is marked unbound (nelems -1) with its
+ * elements' type; an optional sequence holds the sequence it would hold as elems[0]
+ * (passes/bind_seq.c binds them). */
+static kiln_status set_type(kiln_graph *g, int id, const Onnx__TypeProto *tp, const char *what,
                             kiln_error *err) {
   if (!tp) return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s has no type", what);
-  if (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type) {
-    const char *kind = tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE ? "a sequence"
-                     : tp->value_case == ONNX__TYPE_PROTO__VALUE_MAP_TYPE ? "a map"
-                     : tp->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE ? "an optional"
-                     : tp->value_case == ONNX__TYPE_PROTO__VALUE_SPARSE_TENSOR_TYPE ? "a sparse tensor"
-                     : "an unknown";
-    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s has %s type; only tensors are supported", what, kind);
+  const Onnx__TypeProto *inner = elem_type(tp);
+  if (inner && inner->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
+    g->values[id].kind = tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE
+                             ? KILN_KIND_SEQUENCE : KILN_KIND_OPTIONAL;
+    g->values[id].nelems = -1;
+    return set_type(g, id, inner, what, err);
   }
+  if (inner && tp->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE &&
+      inner->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE && elem_type(inner) &&
+      elem_type(inner)->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
+    int seq = kiln_graph_add_value(g, g->values[id].name);
+    kiln_value_set_elems(&g->values[id], KILN_KIND_OPTIONAL, &seq, 1);
+    g->values[id].nelems = -1;
+    kiln_status st = set_type(g, seq, inner, what, err);
+    g->values[id].dtype = g->values[seq].dtype;
+    return st;
+  }
+  if (inner)
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s has %s type of %s; kiln supports sequences of tensors and optional tensors or sequences", what, type_kind(tp), type_kind(inner));
+  if (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s has %s type; only tensors, sequences and optionals are supported", what, type_kind(tp));
+  kiln_value *v = &g->values[id];
   const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
   int32_t et = tt->has_elem_type ? tt->elem_type : 0;
   if (et <= 0 || et > KILN_BF16 || !kiln_dtype_valid((kiln_dtype)et))
@@ -114,7 +148,8 @@ static kiln_status import_initializers(kiln_onnx_ctx *c, const Onnx__GraphProto 
 
 /* Graph inputs that are not initializers (those are constants already). */
 static kiln_status import_inputs(kiln_onnx_ctx *c, const Onnx__GraphProto *gp,
-                                 kiln_onnx_symtab *scope, bool is_main, kiln_error *err) {
+                                 kiln_onnx_symtab *scope, kiln_block *b, bool is_main,
+                                 kiln_error *err) {
   for (size_t i = 0; i < gp->n_input; i++) {
     const Onnx__ValueInfoProto *vi = gp->input[i];
     const char *name = KILN_ONNX_STR(vi->name);
@@ -125,14 +160,17 @@ static kiln_status import_inputs(kiln_onnx_ctx *c, const Onnx__GraphProto *gp,
     int id = -1;
     kiln_status st = define(c, scope, name, what, &id, err);
     /* A loop body's inputs may leave their type to inference. */
-    if (!st && (is_main || vi->type) && (st = set_type(&c->g->values[id], vi->type, what, err)) &&
+    if (!st && (is_main || vi->type) && (st = set_type(c->g, id, vi->type, what, err)) &&
         c->diags) {
       st = collect(c, st, st == KILN_ERR_UNSUPPORTED ? "type" : NULL, NULL, NULL, err);
       kiln_diags_taint(c->diags, id);
     }
     free(what);
     if (st) return st;
-    if (is_main) {
+    if (!is_main) { /* a loop body's parameters */
+      b->inputs = kiln_xrealloc(b->inputs, sizeof(int) * (size_t)(b->ninputs + 1));
+      b->inputs[b->ninputs++] = id;
+    } else {
       c->g->values[id].is_input = true;
       c->g->inputs = kiln_xrealloc(c->g->inputs, sizeof(int) * (size_t)(c->g->ninputs + 1));
       c->g->inputs[c->g->ninputs++] = id;
@@ -243,6 +281,8 @@ static kiln_status import_node(kiln_onnx_ctx *c, const Onnx__NodeProto *np,
   /* Attributes before outputs: a subgraph must not see this node's own outputs. */
   bool bad = false; /* collect mode: an attribute failed, the node's outputs are tainted */
   for (size_t a = 0; a < np->n_attribute && !st; a++) {
+    /* an empty optional's element type: nothing reads what an absent value would be */
+    if (std_domain && !strcmp(op_type, "Optional") && np->attribute[a]->tp) continue;
     st = kiln_onnx_convert_attr(c, node, op_type, np->attribute[a], scope, &attrs[nattrs], err);
     if (!st) nattrs++; /* a failed one is already cleared */
     else if (c->diags) bad = true;
@@ -311,7 +351,7 @@ kiln_status kiln_onnx_import_graph(kiln_onnx_ctx *c, const Onnx__GraphProto *gp,
   kiln_onnx_symtab *scope = kiln_onnx_symtab_new(parent);
   c->depth++;
   kiln_status st = import_initializers(c, gp, scope, err);
-  if (!st) st = import_inputs(c, gp, scope, is_main, err);
+  if (!st) st = import_inputs(c, gp, scope, b, is_main, err);
   for (size_t i = 0; i < gp->n_node && !st; i++) {
     const Onnx__NodeProto *np = gp->node[i];
     if (!np->op_type || !*np->op_type) {

@@ -14,6 +14,7 @@ void kiln_block_free(kiln_block *b) {
   if (!b) return;
   free(b->nodes);
   free(b->outputs);
+  free(b->inputs);
   free(b);
 }
 
@@ -45,6 +46,7 @@ void kiln_graph_free(kiln_graph *g) {
     free(v->name);
     free(v->data);
     free(v->layout);
+    free(v->elems);
     for (int d = 0; d < KILN_MAX_RANK; d++) free(v->dim_names[d]);
   }
   for (int i = 0; i < g->nnodes; i++) {
@@ -60,6 +62,7 @@ void kiln_graph_free(kiln_graph *g) {
   free(g->nodes);
   free(g->main.nodes);
   free(g->main.outputs);
+  free(g->main.inputs);
   free(g->inputs);
   free(g->name);
   free(g);
@@ -131,6 +134,14 @@ const kiln_attr *kiln_node_attr(const kiln_node *n, const char *name) {
   for (int i = 0; i < n->nattrs; i++)
     if (strcmp(n->attrs[i].name, name) == 0) return &n->attrs[i];
   return NULL;
+}
+
+void kiln_value_set_elems(kiln_value *v, kiln_value_kind kind, const int *elems, int n) {
+  free(v->elems);
+  v->kind = kind;
+  v->elems = kiln_xmalloc(sizeof(int) * (size_t)(n ? n : 1));
+  if (n) memcpy(v->elems, elems, sizeof(int) * (size_t)n);
+  v->nelems = n;
 }
 
 void kiln_value_set_const(kiln_value *v, kiln_tensor *t) {

@@ -1,5 +1,5 @@
 /* The graph IR: values (tensors with a dtype and a static shape), nodes applying ops to
- * them, and blocks (ordered node lists) for the main graph and for If branches.
+ * them, and blocks (ordered node lists) for the main graph, If branches and loop bodies.
  *
  * One value table serves the whole model, subgraphs included, so a branch refers to an
  * outer value by its id exactly as the main graph does. Nodes are stored once in the graph
@@ -39,6 +39,14 @@ typedef struct kiln_attr {
   kiln_block **graphs;  /* GRAPH: graphs[0] */
 } kiln_attr;
 
+/* Sequences and optionals exist only at compile time (ir/ops/sequence.c): a sequence is a
+ * list of tensor values whose length is known, an optional holds one value (a tensor or a
+ * sequence) or none. Ops on them resolve during shape inference into plain tensor nodes,
+ * so no later pass sees one. */
+#define KILN_MAX_SEQ_LEN 10000 /* elements of one sequence, iterations of one unrolled loop */
+
+typedef enum kiln_value_kind { KILN_KIND_TENSOR = 0, KILN_KIND_SEQUENCE, KILN_KIND_OPTIONAL } kiln_value_kind;
+
 typedef struct kiln_value {
   char *name;
   kiln_dtype dtype;       /* KILN_UNDEFINED until inferred */
@@ -51,6 +59,11 @@ typedef struct kiln_value {
   char *layout;           /* for reports, when its dims are a packed form of another tensor's:
                              the layout pass's blocked tensors ("NCHW16c": [N, C/16, H, W,
                              16]) and packed weights (owned; NULL = plain) */
+  kiln_value_kind kind;   /* SEQUENCE / OPTIONAL: dtype is the element type; a graph input
+                             keeps its elements' declared shape in rank and dims */
+  int *elems;             /* their value ids (owned): a sequence's elements, an optional's
+                             one value or none */
+  int nelems;             /* -1 until resolved (or, for a graph input, bound) */
 } kiln_value;
 
 typedef struct kiln_node {
@@ -69,6 +82,8 @@ struct kiln_block {
   int nnodes, cap;
   int *outputs; /* value ids the block yields (an If branch's results) */
   int noutputs;
+  int *inputs;  /* a loop or scan body's parameters, in order (value ids) */
+  int ninputs;
 };
 
 typedef struct kiln_graph {
@@ -104,6 +119,9 @@ int kiln_graph_insert_node(kiln_graph *g, kiln_block *b, int pos, const char *op
 void kiln_block_remove(kiln_graph *g, kiln_block *b, int pos);
 kiln_attr *kiln_node_add_attr(kiln_node *n, const char *name, kiln_attr_type type);
 const kiln_attr *kiln_node_attr(const kiln_node *n, const char *name); /* NULL if absent */
+
+/* Makes v a resolved sequence or optional of the n values in elems (copied). */
+void kiln_value_set_elems(kiln_value *v, kiln_value_kind kind, const int *elems, int n);
 
 /* Makes value v a constant holding t's data (ownership of t->data moves to v). */
 void kiln_value_set_const(kiln_value *v, kiln_tensor *t);

@@ -31,6 +31,7 @@ extern const kiln_op_def kiln_ops_scatter[];
 extern const kiln_op_def kiln_ops_grid_sample[];
 extern const kiln_op_def kiln_ops_optimizer[];
 extern const kiln_op_def kiln_ops_control[];
+extern const kiln_op_def kiln_ops_sequence[];
 extern const kiln_op_def kiln_ops_layout[];
 extern const kiln_op_def kiln_ops_random[];
 extern const kiln_op_def kiln_ops_det[];
@@ -55,7 +56,7 @@ static const struct {
     {kiln_ops_einsum, NULL},      {kiln_ops_index, NULL},      {kiln_ops_scatter, NULL},
     {kiln_ops_grid_sample, NULL}, {kiln_ops_det, NULL},        {kiln_ops_unpool, NULL},
     {kiln_ops_mel, NULL},         {kiln_ops_tfidf, NULL},      {kiln_ops_roi_align, NULL},
-    {kiln_ops_select, NULL},      {kiln_ops_nms, NULL},
+    {kiln_ops_select, NULL},      {kiln_ops_nms, NULL},        {kiln_ops_sequence, NULL},
     {kiln_ops_random, NULL},      {kiln_ops_optimizer, "ai.onnx.preview.training"},
 };
 

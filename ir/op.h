@@ -72,6 +72,11 @@ struct kiln_op_def {
  * a function of its `seed` attribute, or, without one, of a key each process draws, so
  * constant folding leaves an unseeded one to run time. */
 #define KILN_OP_RANDOM 64u
+/* Resolved at compile time during shape inference (sequences, optionals, Loop, Scan: ir/ops/
+ * sequence.c, control.c): `expand` rewrites the node into plain tensor nodes and lists
+ * before its outputs are known, so inference neither infers its subgraphs first nor calls
+ * `infer` (kiln_infer_resolved, which refuses the node elsewhere: the DSL). */
+#define KILN_OP_RESOLVE 128u
 
 /* The op of that name: the default domain's, else another domain's (names do not clash;
  * the DSL calls any op by its bare name). */
@@ -135,5 +140,7 @@ kiln_status kiln_lower_elementwise(kiln_lower_ctx *c, kiln_ew_build build);
 /* Output 0 = broadcast of every input's shape, with input 0's dtype, which every input
  * must share. */
 kiln_status kiln_infer_broadcast(kiln_graph *g, kiln_node *n, kiln_error *err);
+/* The `infer` of KILN_OP_RESOLVE ops: an error, since only inference resolves them. */
+kiln_status kiln_infer_resolved(kiln_graph *g, kiln_node *n, kiln_error *err);
 
 #endif

@@ -160,8 +160,10 @@ kiln_status kiln_pass_bind_inputs(kiln_graph *g, const kiln_options *opts, kiln_
   names t = {.n = 0};
   kiln_options none = {0};
   if (!opts) opts = &none;
+  if (kiln_bind_sequences(g, opts, err)) return err->code;
   for (int i = 0; i < opts->nshapes; i++) {
     const kiln_shape_binding *b = &opts->shapes[i];
+    if (b->input && kiln_bind_is_length(g, b->input)) continue; /* bound above */
     int idx = b->input ? find_input(g, b->input) : -1;
     if (idx < 0) return unknown_input(g, b->input ? b->input : "(null)", err);
     if (bind_shape(&g->values[g->inputs[idx]], b->rank, b->dims, &t, err)) return err->code;

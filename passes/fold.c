@@ -148,6 +148,11 @@ static kiln_status inline_if(kiln_graph *g, kiln_block *b, int pos, int *inlined
     bool dup = false;
     for (int i = 0; i < j; i++) dup |= br->outputs[i] == r;
     kiln_value *rv = &g->values[r], *ov = &g->values[o];
+    if (rv->kind != KILN_KIND_TENSOR) { /* a sequence or optional: the same list */
+      kiln_value_set_elems(ov, rv->kind, rv->elems, rv->nelems);
+      ov->dtype = rv->dtype;
+      continue;
+    }
     ov->dtype = rv->dtype; /* the taken branch decides, even where the branches differ */
     ov->rank = rv->rank;
     memcpy(ov->dims, rv->dims, sizeof ov->dims);

@@ -7,6 +7,7 @@
 
 #include "ir/dtype.h"
 #include "ir/op.h"
+#include "ir/ops/subgraph.h"
 
 #include <string.h>
 
@@ -38,7 +39,8 @@ static kiln_status check_arity(const kiln_node *n, kiln_error *err) {
 static kiln_status check_inputs(const kiln_graph *g, const kiln_node *n, kiln_error *err) {
   for (int i = 0; i < n->ninputs; i++) {
     const kiln_value *v = kiln_node_in(g, n, i);
-    if (v && (v->rank < 0 || !kiln_dtype_valid(v->dtype)))
+    bool list = v && v->kind != KILN_KIND_TENSOR; /* resolved ops check what they hold */
+    if (v && (list ? v->nelems < 0 : v->rank < 0 || !kiln_dtype_valid(v->dtype)))
       return kiln_fail(err, KILN_ERR_INVALID_MODEL,
                        "node '%s' (%s): input '%s' has no known type or shape (is it produced "
                        "before it is used?)",
@@ -86,6 +88,14 @@ static kiln_status infer_one(infer_ctx *c, kiln_block *b, int pos, int *next) {
     return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "node '%s': op '%s' is not supported",
                      n->name, n->op_type);
   if (check_arity(n, c->err) || check_inputs(g, n, c->err)) return c->err->code;
+  if (n->op->flags & KILN_OP_RESOLVE) { /* rewritten before its outputs are known */
+    if (n->op->expand(g, b, pos, c->err)) return c->err->code;
+    *next = pos;
+    return KILN_OK;
+  }
+  bool done;
+  if (kiln_seq_plain(g, b, pos, &done, c->err)) return c->err->code;
+  if (done) return *next = pos, KILN_OK;
   for (int a = 0; a < n->nattrs; a++) {
     const kiln_attr *at = &n->attrs[a];
     int nb = at->type == KILN_ATTR_GRAPH ? 1 : at->type == KILN_ATTR_GRAPHS ? at->count : 0;
@@ -163,7 +173,8 @@ static kiln_status infer_block(infer_ctx *c, kiln_block *b) {
     if (infer_node(c, b, pos, &pos)) return c->err->code;
   for (int i = 0; i < b->noutputs; i++) {
     const kiln_value *v = &c->g->values[b->outputs[i]];
-    bool known = v->rank >= 0 && kiln_dtype_valid(v->dtype);
+    bool known = v->kind != KILN_KIND_TENSOR ? v->nelems >= 0
+                                             : v->rank >= 0 && kiln_dtype_valid(v->dtype);
     if (known || (c->diags && kiln_diags_tainted(c->diags, b->outputs[i]))) continue;
     kiln_fail(c->err, KILN_ERR_INVALID_MODEL,
               "output '%s' has no known type or shape (nothing produces it)", v->name);
@@ -180,7 +191,14 @@ kiln_status kiln_pass_infer(kiln_graph *g, const kiln_options *opts, kiln_error 
   infer_ctx c = {g, opts && opts->max_tensor_bytes > 0 ? opts->max_tensor_bytes
                                                        : DEFAULT_MAX_BYTES,
                  err ? err : &local, NULL, false};
-  return infer_block(&c, &g->main);
+  if (infer_block(&c, &g->main)) return c.err->code;
+  /* sequence and optional outputs: one tensor output per element, written by Identities
+   * inferred here */
+  int from = g->main.nnodes;
+  if (kiln_seq_outputs(g, c.err)) return c.err->code;
+  for (int pos = from; pos < g->main.nnodes;)
+    if (infer_node(&c, &g->main, pos, &pos)) return c.err->code;
+  return KILN_OK;
 }
 
 kiln_status kiln_pass_infer_collect(kiln_graph *g, const kiln_options *opts, kiln_diags *diags,

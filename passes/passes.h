@@ -38,6 +38,10 @@ const char *kiln_pass_name(int i);
 
 /* Binds free input dims and input values from opts; errors name any dim left free. */
 kiln_status kiln_pass_bind_inputs(kiln_graph *g, const kiln_options *opts, kiln_error *err);
+/* Sequence and optional graph inputs into tensor inputs, one per element (bind_seq.c);
+ * a binding named like a sequence input gives its length. */
+kiln_status kiln_bind_sequences(kiln_graph *g, const kiln_options *opts, kiln_error *err);
+bool kiln_bind_is_length(const kiln_graph *g, const char *name);
 /* Infers every value's dtype and shape (If branches included); expands ops that have an
  * `expand` (their new nodes are inferred too); checks sizes against opts' limits. */
 kiln_status kiln_pass_infer(kiln_graph *g, const kiln_options *opts, kiln_error *err);

@@ -71,7 +71,9 @@ void kiln_check_find_free(const kiln_graph *g, const kiln_options *opts, kiln_ch
     int i = k % g->ninputs;
     const kiln_value *v = &g->values[g->inputs[i]];
     bool bad = kiln_diags_tainted(diags, g->inputs[i]);
-    if (bad != (k >= g->ninputs) || user_binding(opts, v->name) >= 0 || (v->rank < 0 && bad))
+    /* a sequence's length or an optional's presence is the caller's to give, as compiling */
+    if (bad != (k >= g->ninputs) || user_binding(opts, v->name) >= 0 || (v->rank < 0 && bad) ||
+        v->kind != KILN_KIND_TENSOR)
       continue;
     if (v->rank < 0) {
       int f = free_entry(r, NULL);
@@ -114,7 +116,7 @@ kiln_status kiln_check_bind(kiln_graph *g, const kiln_options *opts, const kiln_
   }
   for (int i = 0; i < g->ninputs; i++) {
     kiln_value *v = &g->values[g->inputs[i]];
-    if (v->rank >= 0 || user_binding(opts, v->name) >= 0) continue;
+    if (v->rank >= 0 || user_binding(opts, v->name) >= 0 || v->kind != KILN_KIND_TENSOR) continue;
     v->rank = 0; /* a scalar nothing reads: its readers are not checked */
     kiln_diags_taint(diags, g->inputs[i]);
   }

@@ -17,6 +17,7 @@
 #include "codegen/nvrtc.h"
 #include "node_test.h"
 #include "onnx/onnx.pb-c.h"
+#include "onnx_data.pb-c.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -61,13 +62,30 @@ static const char *const CORE_OPS[] = {
 
 /* ---- the model's graph inputs, outputs and op types, read with protobuf-c ------------ */
 
+enum { IO_TENSOR, IO_SEQUENCE, IO_OPTIONAL };
+
 typedef struct model_desc {
   Onnx__ModelProto *proto;
   int ninputs;                        /* graph inputs that are not initializers */
   const char *inputs[NODE_TEST_MAX_IO];
   int nops;
   const char *ops[MAX_OPS];           /* distinct op types, subgraphs included */
+  /* Sequence and optional graph inputs and outputs: their test data is a SequenceProto or
+   * an OptionalProto, which the test's tensors hold flattened, one per element, named as
+   * the compiled model names them ("x[0]"...); each sequence input's length is bound. */
+  bool lists;
+  int in_kind[NODE_TEST_MAX_IO], out_kind[NODE_TEST_MAX_IO], noutputs;
+  char flat[NODE_TEST_MAX_IO][160];   /* names of the test's input tensors */
+  char len_name[NODE_TEST_MAX_IO][160];
+  int64_t len[NODE_TEST_MAX_IO];
+  int nlens;
 } model_desc;
+
+static int io_kind(const Onnx__ValueInfoProto *v) {
+  int c = v->type ? (int)v->type->value_case : 0;
+  return c == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE ? IO_SEQUENCE
+       : c == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE ? IO_OPTIONAL : IO_TENSOR;
+}
 
 static void add_ops(model_desc *d, const Onnx__GraphProto *g) {
   for (size_t i = 0; g && i < g->n_node; i++) {
@@ -91,7 +109,15 @@ static int describe(model_desc *d, const void *data, size_t size) {
     int init = 0;
     for (size_t k = 0; k < g->n_initializer && !init; k++)
       init = !strcmp(g->initializer[k]->name, g->input[i]->name);
-    if (!init) d->inputs[d->ninputs++] = g->input[i]->name;
+    if (init) continue;
+    d->in_kind[d->ninputs] = io_kind(g->input[i]);
+    d->lists |= d->in_kind[d->ninputs] != IO_TENSOR;
+    snprintf(d->flat[d->ninputs], sizeof d->flat[0], "%s", g->input[i]->name);
+    d->inputs[d->ninputs++] = g->input[i]->name;
+  }
+  for (size_t i = 0; i < g->n_output && d->noutputs < NODE_TEST_MAX_IO; i++) {
+    d->out_kind[d->noutputs] = io_kind(g->output[i]);
+    d->lists |= d->out_kind[d->noutputs++] != IO_TENSOR;
   }
   add_ops(d, g);
   return 1;
@@ -113,14 +139,97 @@ static int is_core(const model_desc *d) {
 
 /* ---- one test -------------------------------------------------------------------------- */
 
+/* Appends tensor proto p to t's inputs or outputs as `name`. */
+static kiln_status add_flat(node_test *t, model_desc *d, int io, const Onnx__TensorProto *p,
+                            const char *name, kiln_error *err) {
+  int *n = io ? &t->noutputs : &t->ninputs;
+  if (*n >= NODE_TEST_MAX_IO)
+    return kiln_fail(err, KILN_ERR_LIMIT, "more than %d tensors in the test data", NODE_TEST_MAX_IO);
+  size_t size = onnx__tensor_proto__get_packed_size(p);
+  uint8_t *buf = malloc(size ? size : 1);
+  onnx__tensor_proto__pack(p, buf);
+  kiln_tensor *dst = io ? &t->outputs[*n] : &t->inputs[*n];
+  char **nm = io ? &t->output_names[*n] : &t->input_names[*n];
+  kiln_status st = kiln_onnx_read_tensor(buf, size, dst, nm, err);
+  free(buf);
+  if (st) return st;
+  if (!io) snprintf(d->flat[*n], sizeof d->flat[0], "%s", name);
+  (*n)++;
+  return KILN_OK;
+}
+
+/* One input or output file of kind `kind` (the graph's input or output `name`), flattened. */
+static kiln_status load_list(node_test *t, model_desc *d, int io, int kind, const char *name,
+                             const void *data, size_t size, kiln_error *err) {
+  kiln_status st = KILN_OK;
+  if (kind == IO_TENSOR) {
+    Onnx__TensorProto *p = onnx__tensor_proto__unpack(NULL, size, data);
+    if (!p) return kiln_fail(err, KILN_ERR_INVALID_MODEL, "'%s': not a TensorProto", name);
+    st = add_flat(t, d, io, p, name, err);
+    onnx__tensor_proto__free_unpacked(p, NULL);
+    return st;
+  }
+  Onnx__SequenceProto *seq = NULL;
+  Onnx__OptionalProto *opt = NULL;
+  if (kind == IO_OPTIONAL && !(opt = onnx__optional_proto__unpack(NULL, size, data)))
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "'%s': not an OptionalProto", name);
+  if (kind == IO_SEQUENCE && !(seq = onnx__sequence_proto__unpack(NULL, size, data)))
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "'%s': not a SequenceProto", name);
+  const Onnx__SequenceProto *s = seq ? seq : opt->sequence_value;
+  if (opt && opt->tensor_value) {
+    st = add_flat(t, d, io, opt->tensor_value, name, err);
+  } else if (s) {
+    if (s->n_sequence_values || s->n_optional_values)
+      st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "'%s': a sequence of sequences or optionals", name);
+    for (size_t j = 0; !st && j < s->n_tensor_values; j++) {
+      char elem[200];
+      snprintf(elem, sizeof elem, "%s[%zu]", name, j);
+      st = add_flat(t, d, io, s->tensor_values[j], elem, err);
+    }
+    if (!st && !io && d->nlens < NODE_TEST_MAX_IO) {
+      snprintf(d->len_name[d->nlens], sizeof d->len_name[0], "%s", name);
+      d->len[d->nlens++] = (int64_t)s->n_tensor_values;
+    }
+  }
+  if (seq) onnx__sequence_proto__free_unpacked(seq, NULL);
+  if (opt) onnx__optional_proto__free_unpacked(opt, NULL);
+  return st;
+}
+
+/* test_data_set_<k> of a model with sequence or optional inputs or outputs, flattened:
+ * 1, or 0 when there is no such set, -1 on an error. */
+static int load_lists(node_test *t, model_desc *d, int k, kiln_error *err) {
+  char path[1200];
+  d->nlens = 0;
+  snprintf(path, sizeof path, "%s/test_data_set_%d", t->dir, k);
+  if (access(path, F_OK)) return 0;
+  for (int io = 0; io < 2; io++) {
+    int count = io ? d->noutputs : d->ninputs;
+    for (int i = 0; i < count; i++) {
+      snprintf(path, sizeof path, "%s/test_data_set_%d/%s_%d.pb", t->dir, k,
+               io ? "output" : "input", i);
+      void *data;
+      size_t size;
+      if (access(path, F_OK)) return kiln_fail(err, KILN_ERR_NO_SUCH_FILE, "%s is missing", path), -1;
+      if (kiln_read_file(path, &data, &size, err)) return -1;
+      const char *name = io ? d->proto->graph->output[i]->name : d->inputs[i];
+      kiln_status st = load_list(t, d, io, io ? d->out_kind[i] : d->in_kind[i], name, data, size, err);
+      free(data);
+      if (st) return -1;
+    }
+  }
+  return 1;
+}
+
 /* Replaces t's inputs and outputs with those of test_data_set_<k>; 0 when there is none. */
-static int load_set(node_test *t, int k, kiln_error *err) {
+static int load_set(node_test *t, model_desc *d, int k, kiln_error *err) {
   char path[1200];
   snprintf(path, sizeof path, "%s/test_data_set_%d", t->dir, k);
   if (access(path, F_OK)) return 0;
   for (int i = 0; i < t->ninputs; i++) kiln_tensor_free(&t->inputs[i]), free(t->input_names[i]);
   for (int i = 0; i < t->noutputs; i++) kiln_tensor_free(&t->outputs[i]), free(t->output_names[i]);
   t->ninputs = t->noutputs = 0;
+  if (d->lists) return load_lists(t, d, k, err);
   for (int io = 0; io < 2; io++) {
     for (int i = 0; i < NODE_TEST_MAX_IO; i++) {
       snprintf(path, sizeof path, "%s/test_data_set_%d/%s_%d.pb", t->dir, k,
@@ -145,7 +254,7 @@ static int load_set(node_test *t, int k, kiln_error *err) {
  * sets as_value[i] (of t's inputs). */
 static kiln_status compile(const node_test *t, const model_desc *d, kiln_model **m,
                            int *as_value, kiln_error *err) {
-  kiln_shape_binding shapes[NODE_TEST_MAX_IO];
+  kiln_shape_binding shapes[2 * NODE_TEST_MAX_IO];
   kiln_input_value values[NODE_TEST_MAX_IO];
   int nvalues = 0;
   for (int i = 0; i < t->ninputs; i++) as_value[i] = 0;
@@ -155,13 +264,15 @@ static kiln_status compile(const node_test *t, const model_desc *d, kiln_model *
     for (int i = 0; i < t->ninputs; i++) {
       const kiln_tensor *x = &t->inputs[i];
       if (as_value[i]) {
-        values[nvalues] = (kiln_input_value){d->inputs[i], x->dtype, x->rank, {0}, x->data};
+        values[nvalues] = (kiln_input_value){d->flat[i], x->dtype, x->rank, {0}, x->data};
         memcpy(values[nvalues++].dims, x->dims, sizeof x->dims);
       } else {
-        shapes[nshapes] = (kiln_shape_binding){d->inputs[i], x->rank, {0}};
+        shapes[nshapes] = (kiln_shape_binding){d->flat[i], x->rank, {0}};
         memcpy(shapes[nshapes++].dims, x->dims, sizeof x->dims);
       }
     }
+    for (int i = 0; i < d->nlens; i++) /* a sequence's length */
+      shapes[nshapes++] = (kiln_shape_binding){d->len_name[i], 1, {d->len[i]}};
     kiln_options opts = {.struct_size = sizeof opts};
     opts.shapes = shapes;
     opts.nshapes = nshapes;
@@ -176,7 +287,7 @@ static kiln_status compile(const node_test *t, const model_desc *d, kiln_model *
     int asked = -1;
     for (int i = 0; i < t->ninputs && asked < 0; i++) {
       char quoted[300];
-      snprintf(quoted, sizeof quoted, "'%s'", d->inputs[i]);
+      snprintf(quoted, sizeof quoted, "'%s'", d->flat[i]);
       if (!as_value[i] && strstr(err->message, quoted)) asked = i;
     }
     if (asked < 0) return st;
@@ -201,7 +312,7 @@ static int run_set(const node_test *t, const model_desc *d, const kiln_model *m,
     kiln_tensor_info ii;
     kiln_input_info(m, i, &ii);
     int k = 0;
-    while (k < d->ninputs && strcmp(d->inputs[k], ii.name)) k++;
+    while (k < t->ninputs && strcmp(d->flat[k], ii.name)) k++;
     if (k >= t->ninputs) {
       snprintf(why, n, "model input '%s' is not in the test data", ii.name);
       return 0;
@@ -244,7 +355,13 @@ static int run_test(const char *dir, model_desc *d, char *why, size_t n) {
   node_test t;
   kiln_error err = {0};
   int result = FAIL, sets = 0, random = 0, bound[NODE_TEST_MAX_IO] = {0};
-  if (node_test_load(&t, dir, &err)) {
+  kiln_status loaded = node_test_load(&t, dir, &err);
+  int described = t.model && describe(d, t.model, t.model_size);
+  if (described && d->lists) { /* sequences or optionals: read by the model's types */
+    err = (kiln_error){0};
+    loaded = load_set(&t, d, 0, &err) < 0 ? err.code : KILN_OK;
+  }
+  if (loaded) {
     /* Test data of a type kiln lacks (strings, sequences, optionals) fails to load; the
      * model then names what is unsupported. */
     kiln_error why_model = {0};
@@ -256,17 +373,17 @@ static int run_test(const char *dir, model_desc *d, char *why, size_t n) {
     node_test_free(&t);
     return err.code == KILN_ERR_UNSUPPORTED ? UNSUPPORTED : FAIL;
   }
-  if (!describe(d, t.model, t.model_size)) {
+  if (!described) {
     snprintf(why, n, "model.onnx does not parse");
     goto done;
   }
   for (int k = 0;; k++) {
-    int loaded = k == 0 ? 1 : load_set(&t, k, &err);
-    if (loaded < 0) {
+    int more = k == 0 ? 1 : load_set(&t, d, k, &err);
+    if (more < 0) {
       snprintf(why, n, "test_data_set_%d: %s", k, err.message);
       goto done;
     }
-    if (!loaded) break;
+    if (!more) break;
     kiln_model *m = NULL;
     int as_value[NODE_TEST_MAX_IO];
     kiln_status st = compile(&t, d, &m, as_value, &err);

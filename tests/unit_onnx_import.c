@@ -259,7 +259,6 @@ static void test_errors(void) {
   expect_error("opset22.onnx", KILN_ERR_UNSUPPORTED, "opset 22");
   expect_error("duplicate_value.onnx", KILN_ERR_INVALID_MODEL, "node 'r1' (Relu): value 'y' is defined more than once");
   expect_error("relu_two_inputs.onnx", KILN_ERR_INVALID_MODEL, "node 'r2' (Relu): has 2 inputs");
-  expect_error("sequence_input.onnx", KILN_ERR_UNSUPPORTED, "graph input 's' has a sequence type");
   expect_error("constant_string.onnx", KILN_ERR_UNSUPPORTED, "node 'cs' (Constant): attribute 'value_string'");
   expect_error("short_tensor.onnx", KILN_ERR_INVALID_MODEL, "initializer 'short': holds 2 elements, its shape needs 6");
   expect_error("string_tensor.onnx", KILN_ERR_UNSUPPORTED, "initializer 'names': string tensors");
@@ -273,8 +272,21 @@ static void test_errors(void) {
   expect_error("ext_short.onnx", KILN_ERR_INVALID_MODEL, "initializer 'w': external data file 'data/onnx/ext_short.bin' is too short");
 }
 
+/* A sequence input is imported unbound (its length comes with the compile's bindings),
+ * keeping its elements' declared type. */
+static void test_sequence_input(void) {
+  kiln_graph *g;
+  kiln_error err;
+  CHECK(import_file("data/onnx/sequence_input.onnx", "data/onnx", &g, &err) == KILN_OK);
+  const kiln_value *s = g ? find_value(g, "s") : NULL;
+  CHECK(s && s->kind == KILN_KIND_SEQUENCE && s->nelems == -1 && s->dtype == KILN_F32 &&
+        s->rank == 1 && s->dims[0] == 2);
+  kiln_graph_free(g);
+}
+
 int main(void) {
   test_relu_add();
+  test_sequence_input();
   test_if_subgraphs();
   test_dims_inits_constants();
   test_typed_and_external();
