@@ -2,9 +2,10 @@
  * loaded at run time (dlopen of libcuda.so.1: kiln links against no CUDA library). AOT
  * libraries are cuda_aot.c's; the JIT is the same library, built in TMPDIR (NVRTC, then
  * `cc`), loaded with dlopen and its file removed at once, so that there is one runtime
- * (cuda_driver_rt.c) and each model has its own device state. Compiling needs no GPU: the
- * driver is opened at the first run, which without one fails with KILN_ERR_UNSUPPORTED
- * naming libcuda.so.1 (the library's <name>_error says why). */
+ * (cuda_driver_rt.c) and each model has its own device state; it is made for
+ * kiln_options.gpu_arch, else for the GPU of this machine, else for sm_90. Compiling needs
+ * no GPU: the driver is opened at the first run, which without one fails with
+ * KILN_ERR_UNSUPPORTED naming libcuda.so.1 (the library's <name>_error says why). */
 #include "codegen/cuda.h"
 #include "ir/util.h"
 
@@ -40,14 +41,35 @@ static bool bind(void *lib, const char *what, void *fn) {
   return f != NULL;
 }
 
+/* Device 0's architecture ("sm_86", malloc'd), or NULL without a driver or device. The
+ * driver stays loaded: cuInit may have started its threads. */
+static char *device_arch(void) {
+  void *lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  int (*init)(unsigned) = NULL, (*get)(int *, int) = NULL, (*attr)(int *, int, int) = NULL;
+  if (!lib) return NULL;
+  void *f[3] = {dlsym(lib, "cuInit"), dlsym(lib, "cuDeviceGet"), dlsym(lib, "cuDeviceGetAttribute")};
+  memcpy(&init, &f[0], sizeof init);
+  memcpy(&get, &f[1], sizeof get);
+  memcpy(&attr, &f[2], sizeof attr);
+  int dev, major, minor; /* CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, _MINOR: 75, 76 */
+  if (!init || !get || !attr || init(0) || get(&dev, 0) || attr(&major, 75, dev) ||
+      attr(&minor, 76, dev))
+    return NULL;
+  return kiln_fmt("sm_%d%d", major, minor);
+}
+
 static kiln_status driver_jit(const kiln_program *p, const kiln_options *opts, void **code,
                               kiln_entry_fn *entry, kiln_error *err) {
   *code = NULL;
   *entry = NULL; /* runs go through driver_run */
   const char *dir = getenv("TMPDIR");
   if (!dir || !*dir) dir = "/tmp";
+  kiln_options o = *opts;
+  char *arch = o.gpu_arch ? NULL : device_arch(); /* none given: this machine's GPU's */
+  if (arch) o.gpu_arch = arch;
   kiln_temp t = {0};
-  kiln_status st = kiln_cuda_library(p, opts, dir, JIT_NAME, &t, err);
+  kiln_status st = kiln_cuda_library(p, &o, dir, JIT_NAME, &t, err);
+  free(arch);
   if (st) return st;
   void *lib = dlopen(t.path, RTLD_NOW | RTLD_LOCAL);
   const char *why = lib ? NULL : dlerror();

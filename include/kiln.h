@@ -149,8 +149,9 @@ typedef struct kiln_options {
                                 KILN_ERR_UNSUPPORTED). GPU targets ignore tuning_log, cpu,
                                 features and triple */
   const char *gpu_arch;      /* the GPU architecture NVRTC (libnvrtc.so, loaded at run time)
-                                compiles the CUDA C for ("sm_90"): target "cuda" (JIT and AOT)
-                                embeds that cubin (NULL = sm_90); with "cuda-host", when set, the
+                                compiles the CUDA C for ("sm_90"): target "cuda" embeds that
+                                cubin (NULL = sm_90 for AOT; for JIT, this machine's GPU's,
+                                else sm_90); with "cuda-host", when set, the
                                 source is also compiled for it and an error fails the compile */
   const char *report;        /* a JSON report of the compile written to this path (atomically,
                                 after the code; docs/reports.md): per kernel the graph nodes

@@ -1,6 +1,7 @@
 /* A stand-in for the CUDA driver (libcuda.so.1) for unit_cuda_run, which compiles it with
  * `cc` and runs itself again with it on LD_LIBRARY_PATH: device memory is host memory
- * (filled with 0x3f bytes when allocated, so that outputs copied back are recognisable),
+ * (filled with 0x3f bytes when allocated, so that outputs copied back are recognisable), the
+ * device an sm_86 (so that the JIT's default architecture is seen to be the device's),
  * kernels launch as no-ops, and every call is counted, so the test can check what the
  * runtime of target "cuda" (codegen/cuda_driver_rt.c) asks of the driver where there is no
  * GPU (NVRTC, which opens it too, is refused its export table). MOCK_CUDA_FAIL names a call
@@ -47,6 +48,10 @@ CUresult cuInit(unsigned flags) {
 }
 CUresult cuDeviceGetCount(int *n) { return *n = 1, 0; }
 CUresult cuDeviceGet(int *d, int i) { return *d = i, 0; }
+CUresult cuDeviceGetAttribute(int *v, int attr, int d) { /* compute capability 8.6 */
+  (void)d;
+  return *v = attr == 75 ? 8 : attr == 76 ? 6 : 0, 0;
+}
 CUresult cuDevicePrimaryCtxRetain(void **ctx, int d) {
   (void)d;
   stats.retains++;
