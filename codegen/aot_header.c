@@ -151,6 +151,21 @@ kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const
   fprintf(f, "/* The same taking arrays of the input and output pointers, in the order above. */\n"
              "int %s_run_arrays(const void *const *inputs, void *const *outputs, void *workspace);\n\n",
           name);
+  if (gpu)
+    fprintf(f, "/* The same on GPU memory, with no copies: inputs and outputs are CUdeviceptr values\n"
+               " * (as void *) on device 0, whose primary context (the CUDA runtime's, PyTorch's) the\n"
+               " * model runs in; stream is a CUstream (NULL: the default stream). The launches are\n"
+               " * queued on it after the previous run's (runs share the library's device memory);\n"
+               " * it returns once they are queued (with If or index checks, once they are done). */\n"
+               "int %s_run_device(const void *const *inputs, void *const *outputs, void *stream);\n"
+               "/* Opens the CUDA driver, loads the code and uploads the weights, which the first\n"
+               " * run does otherwise: %s_OK or an error code above. */\n"
+               "int %s_load(void);\n"
+               "/* Frees the library's GPU memory and code (a later run loads them again). */\n"
+               "void %s_release(void);\n"
+               "/* Why this thread's last call failed (no driver, a CUDA error, an index out of\n"
+               " * range...), or \"\". */\n"
+               "const char *%s_error(void);\n\n", name, up, name, name, name);
   if (threads)
     fprintf(f, "/* The threads %s_run uses from now on, in the whole process (0: the default,\n"
                " * KILN_NUM_THREADS or one per CPU of the affinity mask). */\n"

@@ -22,6 +22,11 @@ typedef struct kiln_backend {
   kiln_status (*jit)(const kiln_program *p, const kiln_options *opts, void **code,
                      kiln_entry_fn *entry, kiln_error *err);
   void (*free_code)(void *code);
+  /* Optional, for code that runs on a device (NULL: runs go through entry, on host memory):
+   * one run of code on host buffers (copied to the device and back), or with device on the
+   * caller's device buffers, queued on stream (NULL: the default stream). */
+  kiln_status (*run)(void *code, const void *const *inputs, void *const *outputs, bool device,
+                     void *stream, kiln_error *err);
   /* What aot_write would refuse before any work (name, path, target, linker). */
   kiln_status (*aot_check)(const kiln_options *opts, const char *out_path, const char *name,
                            kiln_error *err);

@@ -7,6 +7,7 @@
 #define KILN_CODEGEN_CUDA_H
 
 #include "codegen/backend.h"
+#include "ir/tempfile.h"
 
 #include <stdio.h>
 
@@ -29,6 +30,10 @@ kiln_status kiln_cuda_aot_check(const kiln_options *opts, const char *out_path, 
                                 kiln_error *err);
 kiln_status kiln_cuda_aot_write(const kiln_program *p, const kiln_options *opts,
                                 const char *out_path, const char *name, kiln_error *err);
+/* The library alone, a new temporary file in dir (*lib; removed on failure) whose exports
+ * are named `<name>_*`: what both the AOT writer and the JIT (cuda_driver.c) build. */
+kiln_status kiln_cuda_library(const kiln_program *p, const kiln_options *opts, const char *dir,
+                              const char *name, kiln_temp *lib, kiln_error *err);
 
 /* cuda_host.c: the "cuda-host" backend; cuda_driver.c: the "cuda" backend. */
 extern const kiln_backend kiln_cuda_host_backend;

@@ -143,11 +143,15 @@ typedef struct kiln_options {
   const char *target;        /* the backend: NULL or "cpu" (LLVM, this file's default);
                                 "cuda-host": the GPU backend's CUDA C run on the host (each
                                 GPU thread in turn, for testing; compiled by `cc`); "cuda":
-                                NVIDIA GPUs, AOT libraries only (JIT: KILN_ERR_UNSUPPORTED).
-                                GPU targets ignore tuning_log, cpu, features and triple */
+                                NVIDIA GPUs (JIT: NVRTC, then `cc` builds the AOT library in
+                                TMPDIR and loads it; the CUDA driver, libcuda.so.1, is opened
+                                at the first run, which without it fails with
+                                KILN_ERR_UNSUPPORTED). GPU targets ignore tuning_log, cpu,
+                                features and triple */
   const char *gpu_arch;      /* the GPU architecture NVRTC (libnvrtc.so, loaded at run time)
-                                compiles the CUDA C for ("sm_90"): "cuda" AOT libraries embed
-                                that cubin (NULL = sm_90); with "cuda-host", when set, the
+                                compiles the CUDA C for ("sm_90"): target "cuda" embeds that
+                                cubin (NULL = sm_90 for AOT; for JIT, this machine's GPU's,
+                                else sm_90); with "cuda-host", when set, the
                                 source is also compiled for it and an error fails the compile */
   const char *report;        /* a JSON report of the compile written to this path (atomically,
                                 after the code; docs/reports.md): per kernel the graph nodes
@@ -194,6 +198,18 @@ int kiln_output_index(const kiln_model *model, const char *name);
  * kiln_*_info().bytes each, in graph order. Safe to call from several threads at once. */
 kiln_status kiln_run(const kiln_model *model, const void *const *inputs, void *const *outputs,
                      kiln_error *err);
+
+/* Target "cuda": runs the model once on caller-owned GPU memory, with no copies. inputs[i]
+ * and outputs[i] are CUdeviceptr values (cast to void *) of kiln_*_info().bytes each, on
+ * device 0 (whose primary context, the one the CUDA runtime, PyTorch and CuPy use, the
+ * model runs in); stream is a CUstream of that context (NULL: the default stream). The
+ * launches are queued on stream after the model's previous run (the runs share the model's
+ * device memory) and the call returns once they are queued, or for a model with If or
+ * index checks once they are done. Outputs are ready when stream gets there. A model of
+ * another target fails with KILN_ERR_INVALID_ARGUMENT; no CUDA driver or GPU, with
+ * KILN_ERR_UNSUPPORTED (as kiln_run). Safe to call from several threads (runs take turns). */
+kiln_status kiln_run_device(const kiln_model *model, const void *const *inputs,
+                            void *const *outputs, void *stream, kiln_error *err);
 
 /* Ahead-of-time: writes a self-contained shared library (path ends in .so) or an object
  * file (.o) plus, beside it, a C header `<name>.h` with a typed entry point

@@ -210,6 +210,8 @@ typedef struct call {
   const void *const *inputs;
   void *const *outputs;
   double *kernel_ns;
+  bool device;
+  void *stream;
 } call;
 
 static kiln_status guarded(call *c) {
@@ -312,8 +314,9 @@ void kiln_model_set_num_threads(kiln_model *m, int n) {
   if (m) m->num_threads = n;
 }
 
+/* device: inputs and outputs are device pointers, the launches go on stream */
 static kiln_status run(const kiln_model *m, const void *const *inputs, void *const *outputs,
-                       double *kernel_ns, kiln_error *err) {
+                       double *kernel_ns, bool device, void *stream, kiln_error *err) {
   kiln_error scratch;
   err = reset(err, &scratch);
   if (!m) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "model is NULL");
@@ -326,6 +329,11 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
   for (int i = 0; i < p->noutputs; i++)
     if (!outputs || (!outputs[i] && p->outputs[i].bytes))
       return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "output %d ('%s') is NULL", i, p->outputs[i].name);
+  if (m->backend->run) /* a device's code: its memory is its own */
+    return m->backend->run(m->code, inputs, outputs, device, stream, err);
+  if (device)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_run_device: the model was compiled "
+                     "for target '%s': device pointers are for target 'cuda'", m->backend->name);
   /* One arena per call: runs on several threads never share scratch memory. */
   uint8_t *arena = NULL;
   if (p->arena_bytes > 0) {
@@ -348,7 +356,7 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
 }
 
 static kiln_status call_run(const call *c) {
-  return run(c->model, c->inputs, c->outputs, c->kernel_ns, c->err);
+  return run(c->model, c->inputs, c->outputs, c->kernel_ns, c->device, c->stream, c->err);
 }
 
 kiln_status kiln_run_profiled(const kiln_model *m, const void *const *inputs,
@@ -362,4 +370,12 @@ kiln_status kiln_run_profiled(const kiln_model *m, const void *const *inputs,
 kiln_status kiln_run(const kiln_model *m, const void *const *inputs, void *const *outputs,
                      kiln_error *err) {
   return kiln_run_profiled(m, inputs, outputs, NULL, err);
+}
+
+kiln_status kiln_run_device(const kiln_model *m, const void *const *inputs,
+                            void *const *outputs, void *stream, kiln_error *err) {
+  kiln_error scratch;
+  call c = {call_run, reset(err, &scratch), NULL, .model = m, .inputs = inputs,
+            .outputs = outputs, .device = true, .stream = stream};
+  return guarded(&c);
 }

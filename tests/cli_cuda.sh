@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The GPU targets from the command line, on a machine without a GPU: `kiln dump --cuda`
 # prints the CUDA C; `kiln run --target cuda-host` matches the CPU's outputs; `--target
-# cuda` runs nothing here but says why; `kiln compile --target cuda` writes a library (the
-# cubin and PTX of NVRTC, the CUDA C source) and a header that a plain `cc` links against,
-# and whose run returns <NAME>_ERR_UNSUPPORTED without a CUDA driver. Exit 77 (skipped)
+# cuda` (the JIT) runs nothing here but names the missing driver; `kiln compile --target
+# cuda` writes a library (the cubin and PTX of NVRTC, the CUDA C source) and a header that a
+# plain `cc` links against, and whose runs (host buffers, device pointers) return
+# <NAME>_ERR_UNSUPPORTED without a CUDA driver, <name>_error naming it. Exit 77 (skipped)
 # when NVRTC cannot be loaded, since the library needs it.
 #   cli_cuda.sh KILN
 set -uo pipefail
@@ -18,7 +19,7 @@ expect 0 'extern "C" __global__' "KILN_GLOBAL(256) kiln_k0_s0" -- "$kiln" dump "
 expect 1 "--target wants cpu, cuda or cuda-host, got 'gpu'" -- "$kiln" run "$model" --target gpu
 expect 0 "probs: f32[2,10]" "mean 0.1" -- "$kiln" run "$model" --shape x=2x784 --repeat 1 --target cuda-host
 if ! ls /dev/nvidia0 >/dev/null 2>&1; then
-  expect 4 "target 'cuda'" -- "$kiln" run "$model" --shape x=2x784 --target cuda
+  expect 4 "target 'cuda': the CUDA driver (libcuda.so.1) cannot be loaded" -- "$kiln" run "$model" --shape x=2x784 --target cuda
 fi
 
 out="$("$kiln" compile "$model" --shape x=2x784 --target cuda -o "$dir/libmlp.so" --name mlp 2>&1)"
@@ -27,7 +28,8 @@ if grep -qF "NVRTC (libnvrtc.so) cannot be loaded" <<<"$out"; then
   exit 77
 fi
 expect 0 -- test -f "$dir/libmlp.so" -a -f "$dir/mlp.h"
-expect 0 "MLP_ERR_UNSUPPORTED 4" -- cat "$dir/mlp.h"
+expect 0 "MLP_ERR_UNSUPPORTED 4" "int mlp_run_device(const void *const *inputs, void *const *outputs, void *stream);" \
+  "int mlp_load(void);" "void mlp_release(void);" "const char *mlp_error(void);" -- cat "$dir/mlp.h"
 # only the C library at link time (libdl and libpthread are part of it since glibc 2.34)
 expect 0 "libc.so" "!libcuda" "!libnvrtc" "!libkiln" -- readelf -d "$dir/libmlp.so"
 # the cubin (an ELF inside), the PTX and the CUDA C source are embedded
@@ -39,13 +41,18 @@ cat >"$dir/host.c" <<'C'
 int main(void) {
   static float x[MLP_INPUT_0_SIZE], y[MLP_OUTPUT_0_SIZE];
   int st = mlp_run(x, y, NULL);
-  printf("mlp_run: %d\n", st);
+  printf("mlp_run: %d (%s)\n", st, mlp_error());
+  const void *in[1] = {0};
+  void *out[1] = {0};
+  int dst = mlp_run_device(in, out, NULL); /* device pointers: none without a GPU */
+  printf("mlp_run_device: %d (%s)\n", dst, mlp_error());
+  mlp_release();
   return st;
 }
 C
 expect 0 -- cc "$dir/host.c" -I"$dir" -L"$dir" -lmlp -Wl,-rpath,"$dir" -o "$dir/host"
 if ! ls /dev/nvidia0 >/dev/null 2>&1; then
-  expect 4 "mlp_run: 4" -- "$dir/host"
+  expect 4 "mlp_run: 4 (the CUDA driver (libcuda.so.1) cannot be loaded" "mlp_run_device: 4 (the CUDA driver (libcuda.so.1)" -- "$dir/host"
 fi
 # refused before any work, and nothing left behind
 expect 1 "must end in .so" -- "$kiln" compile "$model" --target cuda -o "$dir/libx.o"

@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
-# The GPU backend's checks, in one command, for a machine with an NVIDIA GPU, its driver
-# and the CUDA toolkit (NVRTC): what the test suite checks without a GPU (the CUDA C run
-# on the host, NVRTC compiles of every conformance case and test model), then every test
-# model as a `--target cuda` AOT library run on the GPU against onnxruntime's outputs
-# (|got - want| <= 1e-4 + 1e-3 |want|, tests/model_test.c). Run from the repository root
-# after tools/test.sh (or a build in build/); exit status 0 when all pass.
-#   tools/gpu_check.sh [GPU_ARCH]      (default: sm_90, an H100/H200)
+# The GPU backend's checks and bench in one command, for a machine with an NVIDIA GPU that
+# cannot build kiln (the lent GPU machines have no LLVM and no protobuf-c), in two steps:
+#   tools/gpu_check.sh --prepare DIR [--gpu-arch sm_90] [--budget-mib 56]
+#       here, after a build (build/kiln, build/models): `--target cuda` libraries of the
+#       GEMM shapes and of every test model that fits the budget, with their inputs and
+#       reference outputs (bench/bench_gpu.py --prepare; needs onnx and numpy)
+#   tools/gpu_check.sh --run DIR [--repeat 50] [--json FILE]
+#       there (python3 with numpy and torch): every model against its references through
+#       <name>_run and <name>_run_device, every GEMM against float64, then the timings
+#       (kiln vs cuBLAS, vs onnxruntime-gpu where present); exit 0 when all pass, 2 when
+#       there is no GPU. KILN and PYTHON (--prepare) default to build/kiln and .venv.
+# On a machine with both a GPU and a build, `ctest --test-dir build -L cuda` and
+# unit_cuda_run (the JIT against the CPU backend) run there too.
 set -uo pipefail
-arch="${1:-sm_90}"
-build="$(pwd)/build"
-[ -x "$build/tests/model_test" ] || { echo "gpu_check: no build in $build (run tools/test.sh)"; exit 1; }
-nvidia-smi -L || { echo "gpu_check: no GPU visible (nvidia-smi)"; exit 1; }
-fail=0
-ctest --test-dir "$build" -L cuda -j"$(nproc)" --output-on-failure || fail=1
-ctest --test-dir "$build" -R 'model/.*/(cuda-host|nvrtc)' -j"$(nproc)" --output-on-failure || fail=1
-for m in "$build"/models/*/; do
-  m="${m%/}"
-  echo "== $(basename "$m") on the GPU ($arch)"
-  "$build/tests/model_test" "$m" --aot --target cuda --gpu-arch "$arch" --name gpu_model || fail=1
-done
-[ "$fail" = 0 ] && echo "gpu_check: all passed" || echo "gpu_check: FAILURES above"
-exit "$fail"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+mode="${1:-}" dir="${2:-}"
+[ -n "$dir" ] || { echo "usage: gpu_check.sh --prepare DIR [options] | --run DIR [options]"; exit 1; }
+shift 2
+case "$mode" in
+--prepare)
+  python="${PYTHON:-$root/.venv/bin/python}"
+  [ -x "$python" ] || python=python3
+  kiln="${KILN:-$root/build/kiln}"
+  [ -x "$kiln" ] || { echo "gpu_check: no kiln at $kiln (build first, or set KILN)"; exit 1; }
+  exec "$python" "$root/bench/bench_gpu.py" --prepare "$dir" --kiln "$kiln" \
+    --models-dir "$root/build/models" "$@" ;;
+--run)
+  nvidia-smi -L 2>/dev/null || echo "gpu_check: nvidia-smi lists no GPU"
+  exec python3 "$root/bench/bench_gpu.py" --run "$dir" "$@" ;;
+*)
+  echo "usage: gpu_check.sh --prepare DIR [options] | --run DIR [options]"
+  exit 1 ;;
+esac

@@ -83,9 +83,9 @@ static const char *usage_run =
     "threads, else KILN_NUM_THREADS or one per CPU kiln may use (its affinity mask).\n"
     "--output-dir writes DIR/output_<i>.pb. --tuning-log LOG applies a tuning log's\n"
     "schedules (`kiln tune`, docs/tuning.md). --target cuda-host runs the GPU backend's CUDA C\n"
-    "on the CPU (compiled by `cc`), one GPU thread after another; --target cuda (the GPU\n"
-    "itself) is not implemented yet and fails with a clear error. --report FILE: as for\n"
-    "compile.\n"
+    "on the CPU (compiled by `cc`), one GPU thread after another; --target cuda runs it on\n"
+    "the GPU (NVRTC, a library `cc` builds in TMPDIR; without a CUDA driver the run fails\n"
+    "naming libcuda.so.1). --report FILE: as for compile.\n"
     "LIB (a file starting with ELF's magic, whatever its name) is a library `kiln compile`\n"
     "wrote: it is loaded and run as its manifest describes it, with the same inputs, outputs\n"
     "and latency as a model; options of compiling do not apply to it.\n";

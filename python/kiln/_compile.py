@@ -108,7 +108,7 @@ def compile(model, shapes=None, values=None, target="cpu", tuning_log=None, thre
     text). shapes: free dims bound at compile time, {"input": (1, 3, 224, 224)}.
     values: inputs known when compiling (such as a shape tensor), {"shape": [1, -1]}:
     they become constants and leave the model's inputs. target: "cpu", "cuda-host" (the
-    GPU backend's CUDA C run on the CPU, for testing) or "cuda" (AOT only; see the README).
+    GPU backend's CUDA C run on the CPU, for testing) or "cuda" (NVIDIA GPUs; see the README).
     tuning_log: a `kiln tune` log whose schedules to apply. threads: the run's thread count (0 = one
     per CPU). cpu, features: LLVM CPU and feature names (default: this host's).
     check_bounds: every load and store checked (debugging). base_dir: where external

@@ -1,4 +1,5 @@
 """kiln's errors as KilnError (status name and message), argument errors as Python's."""
+import ctypes
 import os
 import pickle
 
@@ -46,8 +47,16 @@ def test_compile_errors(tmp_path):
 def test_argument_errors():
     with pytest.raises(ValueError, match="target 'tpu': this kiln generates code for 'cpu', "):
         kiln.compile(FREE, target="tpu")
-    # the GPU itself takes AOT libraries only: a JIT compile says so
-    kiln_error("UNSUPPORTED", "", kiln.compile, FREE, shapes={"x": (2, 4)}, target="cuda")
+    # the GPU itself: compiling needs NVRTC, running a CUDA driver; without them, one clear error
+    try:
+        gpu = kiln.compile(FREE, shapes={"x": (2, 4)}, target="cuda")
+    except kiln.KilnError as e:
+        assert e.status == "UNSUPPORTED" and "libnvrtc" in e.message
+    else:
+        try:
+            ctypes.CDLL("libcuda.so.1")
+        except OSError:  # no driver: the first run says so
+            kiln_error("UNSUPPORTED", "libcuda.so.1", gpu.run, {"x": np.ones((2, 4), np.float32)})
     with pytest.raises(ValueError, match="threads must be 0"):
         kiln.compile(FREE, threads=-1)
     with pytest.raises(ValueError, match=r"shapes\['x'\] has rank 9"):
