@@ -268,8 +268,9 @@ kiln_kernel_compile *kiln_kernel_compile_start(const kiln_program *p, const kiln
   pthread_attr_t attr;
   if (pthread_attr_init(&attr) == 0) {
     cpu_set_t mask;
-    if (avoid_cpu >= 0 && avoid_cpu < CPU_SETSIZE && sched_getaffinity(0, sizeof mask, &mask) == 0 &&
-        CPU_ISSET(avoid_cpu, &mask) && CPU_COUNT(&mask) > 1) {
+    if (avoid_cpu >= 0 && avoid_cpu < CPU_SETSIZE &&
+        sched_getaffinity(0, sizeof mask, &mask) == 0 && CPU_ISSET(avoid_cpu, &mask) &&
+        CPU_COUNT(&mask) > 1) {
       CPU_CLR(avoid_cpu, &mask);
       c->kept_off = pthread_attr_setaffinity_np(&attr, sizeof mask, &mask) == 0;
     }
