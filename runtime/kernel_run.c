@@ -4,7 +4,9 @@
  * another, its constants point at the original program's data. Storage is rebound only
  * while compiling and restored after, so the kernel is unchanged. A kernel with run-time
  * dims gets buffers for the largest values it is to run at, and its dims buffer (an
- * input) holds the values of the next run. */
+ * input) holds the values of the next run. A compile may also run on a thread of its own,
+ * of a copy of the kernel (kiln_kernel_compile_start). */
+#define _GNU_SOURCE /* pthread_attr_setaffinity_np */
 #include "runtime/kernel_run.h"
 
 #include "codegen/backend.h"
@@ -13,6 +15,8 @@
 #include "rt/parallel.h"
 #include "runtime/check.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +36,7 @@ struct kiln_kernel_runner {
   int64_t cap[KILN_MAX_BUFS]; /* per buffer: the elements allocated */
   int64_t check_offset;  /* of the check record in arena, -1: none */
   bool cold;             /* evict the constants before each timed run */
+  kiln_kernel *copy;     /* k when it is a compile's copy, which the runner then owns */
 };
 
 static uint32_t next(uint32_t *s) {
@@ -220,5 +225,80 @@ void kiln_kernel_runner_free(kiln_kernel_runner *r) {
   for (int b = 0; b < r->nbufs; b++)
     if (r->owned[b]) free(r->mem[b]);
   free(r->arena);
+  if (r->copy) free(r->copy->stages);
+  free(r->copy);
   free(r);
+}
+
+/* ---- compiles on a thread of their own ------------------------------------------------ */
+
+struct kiln_kernel_compile {
+  const kiln_program *p;
+  kiln_kernel *k; /* the copy: kiln_kernel_runner_new rebinds its buffers while compiling */
+  const kiln_options *opts;
+  uint32_t seed;
+  bool threaded, kept_off; /* kept off a CPU (pthread_attr_setaffinity_np) */
+  pthread_t thread;
+  kiln_kernel_runner *r;
+  kiln_status st;
+  kiln_error err;
+  int64_t t0, t1;
+};
+
+static void *compile_main(void *arg) {
+  kiln_kernel_compile *c = arg;
+  c->t0 = kiln_rt_clock_ns();
+  c->st = kiln_kernel_runner_new(c->p, c->k, c->opts, c->seed, &c->r, &c->err);
+  c->t1 = kiln_rt_clock_ns();
+  return NULL;
+}
+
+kiln_kernel_compile *kiln_kernel_compile_start(const kiln_program *p, const kiln_kernel *k,
+                                               const kiln_options *opts, uint32_t seed,
+                                               int avoid_cpu) {
+  kiln_kernel_compile *c = kiln_xcalloc(1, sizeof *c);
+  c->p = p;
+  c->opts = opts;
+  c->seed = seed;
+  c->k = kiln_xmalloc(sizeof *c->k);
+  *c->k = *k; /* never freed as a kernel: its arena and expressions are k's */
+  c->k->stages = kiln_xcalloc((size_t)k->nstages + 1, sizeof *k->stages);
+  memcpy(c->k->stages, k->stages, sizeof *k->stages * (size_t)k->nstages);
+  c->k->stages_cap = k->nstages;
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) == 0) {
+    cpu_set_t mask;
+    if (avoid_cpu >= 0 && avoid_cpu < CPU_SETSIZE &&
+        sched_getaffinity(0, sizeof mask, &mask) == 0 && CPU_ISSET(avoid_cpu, &mask) &&
+        CPU_COUNT(&mask) > 1) {
+      CPU_CLR(avoid_cpu, &mask);
+      c->kept_off = pthread_attr_setaffinity_np(&attr, sizeof mask, &mask) == 0;
+    }
+    c->threaded = pthread_create(&c->thread, &attr, compile_main, c) == 0;
+    pthread_attr_destroy(&attr);
+  }
+  if (!c->threaded) compile_main(c);
+  return c;
+}
+
+kiln_status kiln_kernel_compile_join(kiln_kernel_compile *c, kiln_kernel_runner **out,
+                                     int64_t *t0, int64_t *t1, kiln_error *err) {
+  cpu_set_t mask;
+  /* the caller waits now: the compile may take its CPU too (one already over is unharmed) */
+  if (c->threaded && c->kept_off && sched_getaffinity(0, sizeof mask, &mask) == 0)
+    pthread_setaffinity_np(c->thread, sizeof mask, &mask);
+  if (c->threaded) pthread_join(c->thread, NULL);
+  *out = c->r;
+  if (c->r) {
+    c->r->copy = c->k;
+  } else {
+    free(c->k->stages);
+    free(c->k);
+  }
+  *t0 = c->t0;
+  *t1 = c->t1;
+  kiln_status st = c->st;
+  if (st) *err = c->err;
+  free(c);
+  return st;
 }

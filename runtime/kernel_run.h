@@ -39,4 +39,19 @@ kiln_status kiln_kernel_runner_time(kiln_kernel_runner *r, int repeat, double *m
 void *kiln_kernel_runner_buffer(const kiln_kernel_runner *r, int b);
 void kiln_kernel_runner_free(kiln_kernel_runner *r);
 
+/* A compile on a thread of its own, so the caller can time another kernel meanwhile: of a
+ * copy of k as scheduled when it starts (buffers and stages copied, expressions shared),
+ * so the caller may reschedule k at once (not free it). The thread is kept off CPU
+ * avoid_cpu when the process may use another (-1: anywhere). p and opts must outlive the
+ * join. Never fails to start: without a thread, the compile runs here. */
+typedef struct kiln_kernel_compile kiln_kernel_compile;
+kiln_kernel_compile *kiln_kernel_compile_start(const kiln_program *p, const kiln_kernel *k,
+                                               const kiln_options *opts, uint32_t seed,
+                                               int avoid_cpu);
+/* Waits for the compile (on any CPU from now: the caller waits) and frees c: its runner
+ * (which owns the copy of the kernel) or its error, and when it ran (kiln_rt_clock_ns, in
+ * *t0 and *t1). */
+kiln_status kiln_kernel_compile_join(kiln_kernel_compile *c, kiln_kernel_runner **out,
+                                     int64_t *t0, int64_t *t1, kiln_error *err);
+
 #endif

@@ -12,9 +12,13 @@
  * nests they give, compiled, run once, compared with the default outputs (a tolerance
  * for floats, exact otherwise; a mismatch is dropped and counted), and timed (a warm-up,
  * then the median of enough runs) only when that first run is not already much slower.
- * One candidate is measured at a time. The best replaces the default only when faster,
+ * One candidate is measured at a time; with a CPU the measurement leaves free (fewer
+ * tuning threads than CPUs kiln may use), the next candidate, drawn from the best known
+ * before this one is measured, compiles meanwhile on a thread of its own, off the
+ * measuring thread's CPU. The best replaces the default only when faster,
  * so the result is never slower than the default as measured. At the end the log is
  * written and the model compiled with it and timed end to end against the untuned one. */
+#define _GNU_SOURCE /* sched_getaffinity, sched_getcpu */
 #include "runtime/tune.h"
 
 #include "ir/dtype.h"
@@ -31,6 +35,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -48,7 +53,7 @@ typedef struct unique {
   void *ref[KILN_MAX_BUFS]; /* the default schedules' outputs, per output buffer */
   int nseen, seen_cap;
   uint64_t *seen;           /* loop nests measured or queued, hashed */
-  double cost_s;            /* compiling and measuring one candidate, estimated */
+  double compile_s, measure_s; /* one candidate's compile and measurement, estimated */
   kiln_kernel_runner *def_r, *best_r; /* compiled default and best, timed again at the end */
 } unique;
 
@@ -66,6 +71,7 @@ typedef struct tuner {
   int done;                 /* kernels whose search is over */
   bool cold;                /* the weights exceed the last-level cache: time kernels with
                              * theirs evicted, as the model runs them */
+  bool overlap;             /* a CPU is spare: compile the next candidate while measuring */
 } tuner;
 
 /* The last-level cache of CPU 0 (Linux sysfs); 32 MiB where it cannot be read. */
@@ -133,19 +139,21 @@ static bool same_values(kiln_dtype t, const void *got, const void *want, int64_t
 
 typedef enum { M_DEFAULT, M_CHECK } mode;
 
-/* Compiles u's kernel as scheduled now and runs it once; M_DEFAULT keeps the outputs as
- * the reference, M_CHECK compares them with it (*wrong). Then, unless that run took over
- * limit_ns, the median of repeated runs into *ns (else the one run's time). */
-static kiln_status measure(tuner *T, unique *u, mode m, double limit_ns, double *ns,
-                           bool *wrong, kiln_kernel_runner **keep, kiln_error *err) {
-  kiln_kernel *k = u->k;
-  kiln_kernel_runner *r = NULL;
+/* A running estimate: the first sample, then halfway to each new one. */
+static void estimate(double *e, double sample) { *e = *e > 0 ? 0.5 * *e + 0.5 * sample : sample; }
+
+/* Runs r (u's kernel compiled) once; M_DEFAULT keeps the outputs as the reference,
+ * M_CHECK compares them with it (*wrong). Then, unless that run took over limit_ns, the
+ * median of repeated runs into *ns (else the one run's time). Frees r unless *keep takes
+ * it (keep non-NULL, r timed). */
+static kiln_status check(tuner *T, unique *u, kiln_kernel_runner *r, mode m, double limit_ns,
+                         double *ns, bool *wrong, kiln_kernel_runner **keep, kiln_error *err) {
+  kiln_kernel *k = u->k; /* its buffers are r's kernel's */
   *wrong = false;
   kiln_rt_set_num_threads(T->opts.num_threads); /* kiln_run resets it */
-  kiln_status st = kiln_kernel_runner_new(T->p, k, &T->opts, T->t->seed, &r, err);
-  if (!st) kiln_kernel_runner_set_cold(r, T->cold);
+  kiln_kernel_runner_set_cold(r, T->cold);
   int64_t t0 = kiln_rt_clock_ns();
-  if (!st) st = kiln_kernel_runner_run(r, err);
+  kiln_status st = kiln_kernel_runner_run(r, err);
   double first = (double)(kiln_rt_clock_ns() - t0);
   bool corrupt = m == M_CHECK && T->t->corrupt_every > 0 &&
                  ++T->ncandidates % T->t->corrupt_every == 0;
@@ -178,6 +186,22 @@ static kiln_status measure(tuner *T, unique *u, mode m, double limit_ns, double 
     }
   }
   kiln_kernel_runner_free(r);
+  return st;
+}
+
+/* Compiles u's kernel as scheduled now (on this thread) and checks it: u's estimates of a
+ * compile and a measurement get its times. */
+static kiln_status measure(tuner *T, unique *u, mode m, double limit_ns, double *ns,
+                           bool *wrong, kiln_kernel_runner **keep, kiln_error *err) {
+  kiln_kernel_runner *r = NULL;
+  *wrong = false;
+  int64_t t0 = kiln_rt_clock_ns();
+  kiln_status st = kiln_kernel_runner_new(T->p, u->k, &T->opts, T->t->seed, &r, err);
+  int64_t t1 = kiln_rt_clock_ns();
+  if (st) return st;
+  estimate(&u->compile_s, (double)(t1 - t0) / 1e9);
+  st = check(T, u, r, m, limit_ns, ns, wrong, keep, err);
+  estimate(&u->measure_s, (double)(kiln_rt_clock_ns() - t1) / 1e9);
   return st;
 }
 
@@ -315,12 +339,11 @@ static void install(unique *u, const kiln_recipe *r) {
 /* The default's time and outputs, then a matching record of the log read first. */
 static kiln_status start(tuner *T, unique *u, const kiln_tuning_log *log,
                          const kiln_tuning_target *target, kiln_error *err) {
-  double t = elapsed(T), ns;
+  double ns;
   bool wrong;
   kiln_status st = measure(T, u, M_DEFAULT, INFINITY, &ns, &wrong, &u->def_r, err);
   if (st) return st;
   u->info->default_ns = u->info->best_ns = ns;
-  u->cost_s = elapsed(T) - t;
   seen(u, nest_hash(u->k, -1, NULL));
   const kiln_tuning_record *rec =
       kiln_tuning_log_best(log, u->info->hash, u->k->nstages, target, KILN_VERSION);
@@ -368,20 +391,79 @@ static void confirm(tuner *T, unique *u) {
   }
 }
 
-/* Candidates for u until end (seconds since t0), each only when its estimated cost fits. */
+/* A candidate: a stage's recipe, compiling (kiln_kernel_compile_start). */
+typedef struct candidate {
+  int stage;
+  kiln_recipe recipe;           /* as kiln_schedule_apply left it */
+  kiln_kernel_compile *compile;
+  int64_t hidden_from, hidden_to; /* the measurement it compiled behind (0, 0: none) */
+} candidate;
+
+/* Draws u's next candidate and starts compiling it: u's kernel (left at its best) copied
+ * with the candidate's schedule, on a thread kept off this one's CPU when overlapping. */
+static bool launch(tuner *T, unique *u, candidate *c) {
+  kiln_recipe r;
+  while (next_candidate(T, u, &c->stage, &r)) {
+    kiln_stage *st = &u->k->stages[c->stage], saved = *st; /* apply changes sched and recipe */
+    kiln_error e = {0};
+    if (kiln_schedule_apply(st, &r, &e)) { /* cannot happen: checked */
+      *st = saved;
+      continue;
+    }
+    c->recipe = st->recipe;
+    c->compile = kiln_kernel_compile_start(T->p, u->k, &T->opts, T->t->seed,
+                                           T->overlap ? sched_getcpu() : -1);
+    c->hidden_from = c->hidden_to = 0;
+    *st = saved;
+    return true;
+  }
+  return false;
+}
+
+/* Candidates for u until end (seconds since t0), each only when its estimated cost fits.
+ * Overlapping, candidate i+1 is launched before candidate i is measured, when both its
+ * compile (alongside) and its measurement (after) fit; otherwise each is compiled, joined
+ * and then measured. */
 static void search(tuner *T, unique *u, double end) {
   double t_start = elapsed(T);
-  while (elapsed(T) + u->cost_s < end) {
-    int s;
-    kiln_recipe r;
-    if (!next_candidate(T, u, &s, &r)) break;
-    double t = elapsed(T), ns;
-    bool wrong;
+  candidate cur, next;
+  bool have_next = false;
+  for (;;) {
+    if (!have_next &&
+        (elapsed(T) + u->compile_s + u->measure_s >= end || !launch(T, u, &next)))
+      break;
+    cur = next;
+    have_next = false;
+    kiln_kernel_runner *r = NULL;
     kiln_error e = {0};
-    if (kiln_schedule_apply(&u->k->stages[s], &r, &e)) continue; /* cannot happen: checked */
+    int64_t c0, c1;
+    kiln_status st = kiln_kernel_compile_join(cur.compile, &r, &c0, &c1, &e);
+    estimate(&u->compile_s, (double)(c1 - c0) / 1e9);
+    T->res->compile_s += (double)(c1 - c0) / 1e9;
+    int64_t h0 = c0 > cur.hidden_from ? c0 : cur.hidden_from;
+    int64_t h1 = c1 < cur.hidden_to ? c1 : cur.hidden_to;
+    if (h1 > h0) T->res->hidden_s += (double)(h1 - h0) / 1e9;
+    if (elapsed(T) >= end) { /* compiled past the end (slower than estimated): not measured */
+      kiln_kernel_runner_free(r);
+      break;
+    }
+    double now = elapsed(T);
+    if (T->overlap && now + fmax(u->compile_s, u->measure_s) + u->measure_s < end)
+      have_next = launch(T, u, &next);
+    int64_t m0 = kiln_rt_clock_ns();
+    double ns;
+    bool wrong = false;
     kiln_kernel_runner *kept = NULL;
-    kiln_status st = measure(T, u, M_CHECK, 1.5 * u->info->best_ns, &ns, &wrong, &kept, &e);
-    u->cost_s = 0.5 * u->cost_s + 0.5 * (elapsed(T) - t);
+    if (!st) {
+      st = check(T, u, r, M_CHECK, 1.5 * u->info->best_ns, &ns, &wrong, &kept, &e);
+      int64_t m1 = kiln_rt_clock_ns();
+      estimate(&u->measure_s, (double)(m1 - m0) / 1e9);
+      T->res->measure_s += (double)(m1 - m0) / 1e9;
+      if (have_next) {
+        next.hidden_from = m0;
+        next.hidden_to = m1;
+      }
+    }
     u->info->candidates++;
     T->res->candidates++;
     if (!st && wrong) {
@@ -391,13 +473,13 @@ static void search(tuner *T, unique *u, double end) {
     if (!st && !wrong && ns < 0.99 * u->info->best_ns) {
       u->info->best_ns = ns;
       u->info->from_log = false;
-      u->best[s] = u->k->stages[s].recipe;
+      u->best[cur.stage] = cur.recipe;
       kiln_kernel_runner_free(u->best_r);
       u->best_r = kept;
       kept = NULL;
+      install(u, u->best);
     }
     kiln_kernel_runner_free(kept);
-    install(u, u->best);
     progress(T);
   }
   confirm(T, u);
@@ -621,6 +703,14 @@ static double max_error(const io *a, const io *b) {
   return worst;
 }
 
+/* Compiles may overlap measurements only on a CPU the measurement leaves free: with fewer
+ * threads (the calling thread's count, kiln_rt_set_num_threads) than CPUs kiln may use. */
+static bool spare_cpu(void) {
+  cpu_set_t mask;
+  int cpus = sched_getaffinity(0, sizeof mask, &mask) == 0 ? CPU_COUNT(&mask) : 1;
+  return kiln_rt_num_threads() < cpus;
+}
+
 /* A tuner compiling with opts, minus what the tuner sets itself (no log, no profiling). */
 static kiln_status tuner_init(tuner *T, const kiln_options *opts, kiln_tune_result *res,
                               kiln_error *err) {
@@ -646,6 +736,7 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   char *old = NULL, *text = NULL;
   size_t oldlen = 0, len = 0;
   kiln_rt_set_num_threads(T.opts.num_threads);
+  T.overlap = res->overlap = spare_cpu();
   kiln_tuning_target_of(&T.opts, &target);
 
   /* the log first: a malformed one fails before any work */

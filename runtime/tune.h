@@ -58,6 +58,9 @@ typedef struct kiln_tune_result {
                                   to the output's largest magnitude */
   int candidates, refused, wrong, records_read, records_written;
   double elapsed_s;
+  double compile_s, measure_s; /* the candidates' compiles and measurements, in seconds */
+  double hidden_s;             /* of compile_s, what ran while another was measured */
+  bool overlap;                /* compiles overlapped measurements (a CPU was spare) */
   bool cold_weights;           /* kernels were timed with their weights evicted (the
                                   model's exceed the last-level cache) */
 } kiln_tune_result;

@@ -6,7 +6,8 @@
 #     runtime the libraries they link would then need), and leak_cycles
 #     with few cycles (LeakSanitizer reports any leak at exit);
 #  2. ThreadSanitizer (build-tsan) over the tests that compile and run models from several
-#     threads at once (unit_concurrency, unit_jit_aot, test_api), about a minute;
+#     threads at once (unit_concurrency, unit_jit_aot, test_api) and the autotuner's
+#     compiles beside its measurements (unit_tune_overlap), about two and a half minutes;
 #  3. the libFuzzer targets of the importers and the checker for FUZZ_SECONDS (default 20)
 #     each (build-fuzz, clang).
 # Any sanitizer report, test failure or fuzzer crash fails the script.
@@ -37,10 +38,11 @@ build-asan/tests/leak_cycles 30 5
 # TSan could check. tools/tsan.supp covers libLLVM's internals only, and says why.
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
   -DKILN_SANITIZE_THREAD=ON >/dev/null
-cmake --build build-tsan -j2 --target unit_concurrency unit_jit_aot test_api >/dev/null
+cmake --build build-tsan -j2 --target unit_concurrency unit_jit_aot test_api unit_tune_overlap \
+  >/dev/null
 OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1:suppressions=$root/tools/tsan.supp" \
   ctest --test-dir build-tsan --output-on-failure --timeout 900 \
-  -R '^(unit_concurrency|unit_jit_aot|api_models|test_api)$'
+  -R '^(unit_concurrency|unit_jit_aot|api_models|test_api|unit_tune_overlap)$'
 
 for t in onnx tensor dsl compile values check; do
   tools/fuzz.sh "$t" "$fuzz_seconds"

@@ -86,6 +86,13 @@ static void print_table(const char *model, const char *log, const cli_args *a,
   }
   printf("\ncandidates measured %d, refused by the schedule check %d (never measured), "
          "wrong outputs %d (dropped)\n", r->candidates, r->refused, r->wrong);
+  if (r->overlap)
+    printf("candidates compiled in %.1f s, measured in %.1f s; %.1f s of compiling ran while "
+           "another was measured (on a CPU the measurement left free)\n", r->compile_s,
+           r->measure_s, r->hidden_s);
+  else
+    printf("candidates compiled in %.1f s, measured in %.1f s, one after the other (the "
+           "tuning threads use every CPU kiln may use)\n", r->compile_s, r->measure_s);
   if (r->cold_weights)
     printf("the model's weights exceed the last-level cache: kernels were timed with theirs "
            "evicted from the caches, as the model runs them\n");
