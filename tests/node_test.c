@@ -91,6 +91,18 @@ int node_test_compare(const kiln_tensor *want, kiln_dtype dtype, int rank, const
   return 1;
 }
 
+bool node_test_close(kiln_dtype t, const void *got, const void *want, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    if (kiln_dtype_is_float(t)) {
+      double a = kiln_load_f64(t, got, i), b = kiln_load_f64(t, want, i);
+      if (!(fabs(a - b) <= 1e-5 + 1e-4 * fabs(b))) return false;
+    } else if (kiln_load_i64(t, got, i) != kiln_load_i64(t, want, i)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 #include "passes/passes.h"
 
 int node_test_run_reference(const node_test *t, char *why, size_t n) {

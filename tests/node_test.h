@@ -21,6 +21,11 @@ typedef struct node_test {
 kiln_status node_test_load(node_test *t, const char *dir, kiln_error *err);
 void node_test_free(node_test *t);
 
+/* One kernel's outputs against another run's (the interpreter's, or another schedule's):
+ * floats within 1e-5 + 1e-4 |want| (a different order of a sum reassociates), the rest
+ * exact. */
+bool node_test_close(kiln_dtype t, const void *got, const void *want, int64_t n);
+
 /* Compares got (dtype, shape, data) with want using the ONNX backend tolerances
  * (rtol 1e-3, atol 1e-7 for floats; exact otherwise; NaN equals NaN). Writes a reason
  * into why (size n) on mismatch and returns 0; returns 1 when equal. */

@@ -7,6 +7,7 @@
  * what the interpreter computes from the same inputs; with libnvrtc, NVRTC compiles the
  * source for sm_90 too. */
 #include "check.h"
+#include "node_test.h"
 
 #include "codegen/cuda_emit.h"
 #include "codegen/nvrtc.h"
@@ -58,19 +59,6 @@ static void nvrtc_compiles(const char *text) {
   else kiln_nvrtc_output_free(&out);
 }
 
-/* The unit_kernel_run tolerance: the GPU order of a sum differs by reassociation only. */
-static bool close_enough(kiln_dtype t, const void *got, const void *want, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
-    if (kiln_dtype_is_float(t)) {
-      double a = kiln_load_f64(t, got, i), b = kiln_load_f64(t, want, i);
-      if (!(fabs(a - b) <= 1e-5 + 1e-4 * fabs(b))) return false;
-    } else if (kiln_load_i64(t, got, i) != kiln_load_i64(t, want, i)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 /* Kernel k through cuda-host against the interpreter, on the same random inputs. */
 static int check_kernel(const kiln_program *p, kiln_kernel *k, uint32_t seed) {
   kiln_options opts = {.struct_size = sizeof opts, .target = "cuda-host"};
@@ -93,7 +81,7 @@ static int check_kernel(const kiln_program *p, kiln_kernel *k, uint32_t seed) {
   for (int b = 0; b < k->nbufs; b++) {
     const kiln_buffer *buf = &k->bufs[b];
     if (!mine[b]) continue;
-    bool same = close_enough(buf->dtype, kiln_kernel_runner_buffer(r, b), mine[b],
+    bool same = node_test_close(buf->dtype, kiln_kernel_runner_buffer(r, b), mine[b],
                              kiln_shape_numel(buf->rank, buf->dims));
     if (!same) fprintf(stderr, "kernel '%s': output '%s' differs\n", k->name, buf->name);
     ok &= same;

@@ -4,6 +4,7 @@
  * computes from the same inputs; the kernel must come back unchanged, and timing one
  * returns a positive median. */
 #include "check.h"
+#include "node_test.h"
 
 #include "frontend/dsl.h"
 #include "ir/schedule.h"
@@ -44,18 +45,6 @@ static kiln_program *compile(const char *path, const char *input, int rank, cons
   return compile_text(text, n, path, &opts);
 }
 
-static bool close_enough(kiln_dtype t, const void *got, const void *want, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
-    if (kiln_dtype_is_float(t)) {
-      double a = kiln_load_f64(t, got, i), b = kiln_load_f64(t, want, i);
-      if (!(fabs(a - b) <= 1e-5 + 1e-4 * fabs(b))) return false;
-    } else if (kiln_load_i64(t, got, i) != kiln_load_i64(t, want, i)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 static int check_kernel(const kiln_program *p, kiln_kernel *k, uint32_t seed) {
   kiln_storage before[KILN_MAX_BUFS];
   for (int b = 0; b < k->nbufs; b++) before[b] = k->bufs[b].storage;
@@ -84,7 +73,7 @@ static int check_kernel(const kiln_program *p, kiln_kernel *k, uint32_t seed) {
   for (int b = 0; b < k->nbufs; b++) {
     const kiln_buffer *buf = &k->bufs[b];
     if (!mine[b]) continue;
-    bool same = close_enough(buf->dtype, kiln_kernel_runner_buffer(r, b), mine[b],
+    bool same = node_test_close(buf->dtype, kiln_kernel_runner_buffer(r, b), mine[b],
                              kiln_shape_numel(buf->rank, buf->dims));
     if (!same) fprintf(stderr, "kernel '%s': output '%s' differs\n", k->name, buf->name);
     ok &= same;
