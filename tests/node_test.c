@@ -1,6 +1,7 @@
 #include "node_test.h"
 
 #include "ir/dtype.h"
+#include "ir/interp.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -91,7 +92,7 @@ int node_test_compare(const kiln_tensor *want, kiln_dtype dtype, int rank, const
   return 1;
 }
 
-bool node_test_close(kiln_dtype t, const void *got, const void *want, int64_t n) {
+static bool close_enough(kiln_dtype t, const void *got, const void *want, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     if (kiln_dtype_is_float(t)) {
       double a = kiln_load_f64(t, got, i), b = kiln_load_f64(t, want, i);
@@ -102,6 +103,32 @@ bool node_test_close(kiln_dtype t, const void *got, const void *want, int64_t n)
   }
   return true;
 }
+
+int node_test_vs_interp(const kiln_program *p, const kiln_kernel *k,
+                        const kiln_kernel_runner *r) {
+  void *bufs[KILN_MAX_BUFS] = {0}, *mine[KILN_MAX_BUFS] = {0};
+  for (int b = 0; b < k->nbufs; b++) {
+    const kiln_buffer *buf = &k->bufs[b];
+    int64_t bytes = kiln_shape_numel(buf->rank, buf->dims) * (int64_t)kiln_dtype_size(buf->dtype);
+    if (buf->storage.kind == KILN_STORE_CONST) bufs[b] = p->consts[buf->storage.index].data;
+    else if (buf->role == KILN_BUF_INPUT) bufs[b] = kiln_kernel_runner_buffer(r, b);
+    else if (buf->role == KILN_BUF_OUTPUT) bufs[b] = mine[b] = calloc(1, (size_t)bytes + 1);
+  }
+  kiln_error err = {0};
+  int ok = kiln_interp_run(k, bufs, &err) == KILN_OK;
+  if (!ok) fprintf(stderr, "kernel '%s': interpreter: %s\n", k->name, err.message);
+  for (int b = 0; b < k->nbufs; b++) {
+    const kiln_buffer *buf = &k->bufs[b];
+    if (!mine[b]) continue;
+    bool same = close_enough(buf->dtype, kiln_kernel_runner_buffer(r, b), mine[b],
+                             kiln_shape_numel(buf->rank, buf->dims));
+    if (ok && !same) fprintf(stderr, "kernel '%s': output '%s' differs\n", k->name, buf->name);
+    ok &= same;
+    free(mine[b]);
+  }
+  return ok;
+}
+
 
 #include "passes/passes.h"
 

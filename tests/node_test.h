@@ -5,6 +5,7 @@
 #define KILN_TESTS_NODE_TEST_H
 
 #include "frontend/onnx.h"
+#include "runtime/kernel_run.h"
 
 #define NODE_TEST_MAX_IO 32
 
@@ -21,10 +22,12 @@ typedef struct node_test {
 kiln_status node_test_load(node_test *t, const char *dir, kiln_error *err);
 void node_test_free(node_test *t);
 
-/* One kernel's outputs against another run's (the interpreter's, or another schedule's):
- * floats within 1e-5 + 1e-4 |want| (a different order of a sum reassociates), the rest
- * exact. */
-bool node_test_close(kiln_dtype t, const void *got, const void *want, int64_t n);
+/* The outputs of kernel k of p, as runner r computed them, against the interpreter's on the
+ * same inputs and constants: floats within 1e-5 + 1e-4 |want| (another order of a sum
+ * reassociates), the rest exact. 1 on a match; a mismatch or an interpreter failure is
+ * printed to stderr with the kernel's and output's names. */
+int node_test_vs_interp(const kiln_program *p, const kiln_kernel *k,
+                        const kiln_kernel_runner *r);
 
 /* Compares got (dtype, shape, data) with want using the ONNX backend tolerances
  * (rtol 1e-3, atol 1e-7 for floats; exact otherwise; NaN equals NaN). Writes a reason

@@ -59,26 +59,7 @@ static int check_kernel(const kiln_program *p, kiln_kernel *k, uint32_t seed) {
   int ok = 1;
   for (int b = 0; b < k->nbufs; b++)
     ok &= memcmp(&before[b], &k->bufs[b].storage, sizeof before[b]) == 0;
-  /* the interpreter on the same inputs and constants */
-  void *bufs[KILN_MAX_BUFS] = {0};
-  void *mine[KILN_MAX_BUFS] = {0};
-  for (int b = 0; b < k->nbufs; b++) {
-    const kiln_buffer *buf = &k->bufs[b];
-    int64_t bytes = kiln_shape_numel(buf->rank, buf->dims) * (int64_t)kiln_dtype_size(buf->dtype);
-    if (buf->storage.kind == KILN_STORE_CONST) bufs[b] = p->consts[buf->storage.index].data;
-    else if (buf->role == KILN_BUF_INPUT) bufs[b] = kiln_kernel_runner_buffer(r, b);
-    else if (buf->role == KILN_BUF_OUTPUT) bufs[b] = mine[b] = calloc(1, (size_t)bytes + 1);
-  }
-  CHECK(kiln_interp_run(k, bufs, &err) == KILN_OK);
-  for (int b = 0; b < k->nbufs; b++) {
-    const kiln_buffer *buf = &k->bufs[b];
-    if (!mine[b]) continue;
-    bool same = node_test_close(buf->dtype, kiln_kernel_runner_buffer(r, b), mine[b],
-                             kiln_shape_numel(buf->rank, buf->dims));
-    if (!same) fprintf(stderr, "kernel '%s': output '%s' differs\n", k->name, buf->name);
-    ok &= same;
-    free(mine[b]);
-  }
+  ok &= node_test_vs_interp(p, k, r); /* the interpreter on the same inputs */
   kiln_kernel_runner_free(r);
   return ok;
 }
