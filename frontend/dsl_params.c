@@ -305,7 +305,7 @@ static const char *const init_forms =
     "raw(\"w.bin\") or onnx(\"m.onnx\", \"name\")";
 
 bool dsl_param_init(dsl_ctx *c, const dsl_ast *init, const char *full_name, kiln_tensor *t) {
-  int64_t n = kiln_shape_numel(t->rank, t->dims), bytes = (int64_t)kiln_dtype_size(t->dtype);
+  int64_t bytes = (int64_t)kiln_dtype_size(t->dtype);
   int64_t limit = c->opts && c->opts->max_tensor_bytes > 0 ? c->opts->max_tensor_bytes : DEFAULT_MAX_BYTES;
   for (int d = 0; d < t->rank; d++)
     if (kiln_mul_overflows(bytes, t->dims[d], &bytes)) bytes = INT64_MAX;
@@ -314,6 +314,7 @@ bool dsl_param_init(dsl_ctx *c, const dsl_ast *init, const char *full_name, kiln
               full_name, (long long)bytes, (long long)limit);
     return false;
   }
+  int64_t n = kiln_shape_numel(t->rank, t->dims); /* within the limit: no overflow */
   t->data = bytes ? calloc(1, (size_t)bytes) : NULL;
   if (bytes && !t->data) {
     dsl_error(&c->diag, KILN_ERR_OUT_OF_MEMORY, init->loc, "out of memory for param '%s'", full_name);
