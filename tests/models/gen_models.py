@@ -238,12 +238,16 @@ def quantized():
     """The integer paths of quantized exports: a static QLinearConv (u8 activations, i8
     per-channel weights, i32 bias) between QuantizeLinear and DequantizeLinear, a
     QLinearMatMul with a u8 output, and a dynamically quantized MatMul (DynamicQuantizeLinear
-    -> MatMulInteger -> rescale), as onnxruntime's quantize_dynamic writes them."""
+    -> MatMulInteger -> rescale), as onnxruntime's quantize_dynamic writes them. The i8
+    weights are 7-bit (onnxruntime's reduce_range): on AVX2 without VNNI onnxruntime's u8 x i8
+    kernels add pairs of products in int16 (vpmaddubsw), which saturates for full-range
+    weights (outputs off by up to 10 against ONNX's reference evaluator); with 7 bits the
+    pairs fit and onnxruntime is exact on every x86 CPU."""
     b = Builder(seed=12)
     rng = b.rng
     f32, u8, i8 = np.float32, np.uint8, np.int8
     xq = b.op("QuantizeLinear", ["x", b.const(f32(0.05), "xs"), b.const(u8(128), "xzp")])
-    w = b.const(rng.integers(-127, 128, (8, 3, 3, 3)).astype(i8), "w1")
+    w = b.const(rng.integers(-64, 64, (8, 3, 3, 3)).astype(i8), "w1")
     ws = b.const((rng.random(8) * 0.01 + 0.005).astype(f32), "w1_scale")
     wzp = b.const(np.zeros(8, i8), "w1_zp")
     bias = b.const(rng.integers(-500, 500, 8).astype(np.int32), "b1")
@@ -260,7 +264,7 @@ def quantized():
     scale = b.op("Mul", [fs, b.const(f32(0.002), "w2_scale")])
     out1 = b.op("Mul", [b.op("Cast", [acc], to=TensorProto.FLOAT), scale], "logits")
     c1r = b.op("Reshape", [c1, b.const(np.array([8, 256], np.int64), "shape")])
-    w3 = b.const(rng.integers(-127, 128, (256, 4)).astype(i8), "w3")
+    w3 = b.const(rng.integers(-64, 64, (256, 4)).astype(i8), "w3")
     out2 = b.op("QLinearMatMul", [c1r, ys, yzp, w3, b.const(f32(0.004), "w3_scale"),
                                   b.const(i8(0), "w3_zp"), b.const(f32(0.5), "y3_scale"),
                                   b.const(u8(64), "y3_zp")], "q_out")
