@@ -230,13 +230,18 @@ static void tile_schedule(kiln_stage *s, int m, int n, int panel, int n2, int vf
   /* one vector per row: u values of n2 (u vectors of B per step, each row's broadcast
    * shared by them) where u divides n2's extent: the u whose tile holds the most useful
    * accumulators (rows past M wasted), with at least 6 rows so that each vector of B
-   * loaded serves several (a 7x7 Conv reads its weights from L2 at every step) */
+   * loaded serves several (a 7x7 Conv reads its weights from L2 at every step). A step
+   * loads rows broadcasts and t vectors for rows * t FMAs; the load ports keep up with
+   * the FMA pipes only while loads are at most 3/4 of the FMAs (Zen 3, 3x3 Conv at
+   * 56x56: 8 x 1 vectors, 9 loads per 8 FMAs, 42 GFLOP/s; 4 x 2, 6 per 8, 66-75), so
+   * the useful accumulators count at that rate. */
   double useful = 0;
   for (int64_t t = 1; nr <= vf && n2 >= 0 && t <= 4; t++) {
     int64_t rows = acc / t < 12 ? acc / t : 12;
     if (rows > M) rows = M;
     if (s->axes[n2].extent % t || (rows < 6 && rows < M)) continue;
-    double f = (double)t * rows * M / rows_covered(M, M, rows);
+    double rate = 0.75 * (double)(rows * t) / (double)(rows + t);
+    double f = (double)t * rows * M / rows_covered(M, M, rows) * (rate < 1 ? rate : 1);
     if (f > useful + 0.5) useful = f, u = t;
   }
   int64_t mr = acc / u;
@@ -283,15 +288,18 @@ static void tile_schedule(kiln_stage *s, int m, int n, int panel, int n2, int vf
   if (u > 1) t.loops[t.nloops++] = (kiln_loop){n2, 1, u, KILN_LOOP_UNROLL};
   if (nr > 1) t.loops[t.nloops++] = (kiln_loop){n, 1, nr, KILN_LOOP_VECTOR};
   /* packed weights are read once per inference, from DRAM when the model's weights exceed
-   * the caches: prefetch each panel's rows a few KB ahead of the FMAs. Not for a tile of
+   * the caches: prefetch each panel's rows a few KB ahead of the FMAs. Only for AVX-512
+   * tiles (24 accumulators: a prefetch per step fits beside 14 loads for 24 FMAs); an
+   * AVX2 tile's step has 8 loads for 12 FMAs, and a prefetch more costs more than it
+   * hides (Zen 3, 128 x 768 x 3072: 49 GFLOP/s with it, 63-74 without). Not for a tile of
    * few rows (a GEMV streams the panel at the bandwidth the hardware prefetcher reaches,
    * and the extra load-port work only slows it), nor for weights that stay in L2 */
   int r = t.nloops - 1;
   while (r >= 0 && !s->axes[t.loops[r].axis].reduce) r--;
   int64_t ahead = PREFETCH_AHEAD_BYTES / (nr * 4);
   int64_t b_bytes = panel >= 0 ? K * N * s->axes[panel].extent * 4 : 0;
-  if (b_bytes >= PREFETCH_MIN_BYTES && mr >= 4 && r >= 0 && t.loops[r].stride == 1 &&
-      ahead >= 1 && ahead <= t.loops[r].extent) {
+  if (vf >= 16 && b_bytes >= PREFETCH_MIN_BYTES && mr >= 4 && r >= 0 &&
+      t.loops[r].stride == 1 && ahead >= 1 && ahead <= t.loops[r].extent) {
     t.prefetch_axis = t.loops[r].axis;
     t.prefetch_ahead = ahead;
   }
