@@ -280,7 +280,8 @@ def concats():
     placed in one Concat and read by a conv and by a second Concat too, a Concat of a
     Concat, along the last axis and along the batch; in a batch-1 sequence block along the
     sequence (one row: a plain offset) and along features (register-tile GEMMs storing into
-    strided slots). Graph inputs and reshapes join Concats too (those are copied)."""
+    strided slots). Graph inputs and reshapes join Concats too (those are copied), one
+    under a Softmax along the joined axis."""
     b = Builder(seed=14)
     f32 = np.float32
 
@@ -310,7 +311,11 @@ def concats():
                                     b.const(b.rng.normal(0, 0.1, 16).astype(f32), "bias")])])
     h2 = b.op("MatMul", [s, b.normal((16, 16), 0.25)])
     h = b.op("Concat", [h1, h2], axis=2)                          # [1, 5, 32]
-    out2 = b.op("MatMul", [h, b.normal((32, 8), 0.2)], "mixed")
+    # a graph input (copied by the Concat's kernel) beside a placed value, under a Softmax
+    # along the joined axis: the row fusion must not take the partial copy for all of it
+    p = b.op("Softmax", [b.op("Concat", [s, b.op("Relu", [s])], axis=2)], axis=-1)  # [1, 5, 32]
+    out2 = b.op("Add", [b.op("MatMul", [h, b.normal((32, 8), 0.2)]),
+                        b.op("MatMul", [p, b.normal((32, 8), 2.0)])], "mixed")
     t = b.op("Concat", [b.op("Softmax", [h2], axis=-1), b.op("Exp", [h1])], axis=1)  # [1, 10, 16]
     out3 = b.op("MatMul", [t, b.normal((16, 4), 0.3)], "joined")
     inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8, 12, 12]),
