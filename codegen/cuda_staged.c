@@ -22,6 +22,7 @@
 #include "ir/staging.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 
 typedef struct staged {
   int at;      /* the staging loop (of sc) */
@@ -29,6 +30,7 @@ typedef struct staged {
   kiln_tile tiles[KILN_MAX_SHARE];
   kiln_cuda_shared sh[KILN_MAX_SHARE];
   int64_t threads;
+  const char *bty; /* the C type of the tiles' first indices: int32_t where they fit */
   char label[32];
 } staged;
 
@@ -70,11 +72,11 @@ static void bases(nest *n, staged *g) {
   for (int i = 0; i < g->ntiles; i++)
     for (int d = 0; d < g->tiles[i].rank; d++) {
       const kiln_affine *f = &g->tiles[i].idx[d];
-      fprintf(n->c->o, "%*sint64_t kiln_sb%d_%d = %" PRId64, 2 * n->c->indent, "", i, d, f->c0);
+      fprintf(n->c->o, "%*s%s kiln_sb%d_%d = %" PRId64, 2 * n->c->indent, "", g->bty, i, d, f->c0);
       for (int l = 0; l < sc->nloops; l++) {
         const kiln_loop *lp = &sc->loops[l];
         if (!kiln_staging_varies(sc, g->at, l) && f->coef[lp->axis])
-          fprintf(n->c->o, " + (int64_t)l%d * %" PRId64, l, f->coef[lp->axis] * lp->stride);
+          fprintf(n->c->o, " + (%s)l%d * %" PRId64, g->bty, l, f->coef[lp->axis] * lp->stride);
       }
       fputs(";\n", n->c->o);
     }
@@ -126,7 +128,8 @@ int kiln_cuda_shared_load(kiln_cuda *c, int i, const kiln_expr *x) {
   fprintf(c->o, "%*sint32_t t%d = 0", 2 * c->indent, "", lin);
   int64_t stride = 1;
   for (int d = sh->rank - 1; d >= 0; d--) {
-    fprintf(c->o, " + (int32_t)((int64_t)t%d - kiln_sb%d_%d) * %" PRId64, t[d], i, d, stride);
+    fprintf(c->o, " + (int32_t)((%s)t%d - kiln_sb%d_%d) * %" PRId64, c->idx32 ? "int32_t" : "int64_t",
+            t[d], i, d, stride);
     stride *= sh->ext[d];
   }
   fputs(";\n", c->o);
@@ -158,6 +161,25 @@ static kiln_status body_iteration(nest *n) {
   return st;
 }
 
+/* Do the tiles' first indices fit in int32, whatever the loops' values (every term of
+ * c0 + sum coef * stride * l at most INT32_MAX in size together)? */
+static bool bases_fit32(const kiln_schedule *sc, const staged *g) {
+  for (int i = 0; i < g->ntiles; i++)
+    for (int d = 0; d < g->tiles[i].rank; d++) {
+      const kiln_affine *f = &g->tiles[i].idx[d];
+      int64_t sum = f->c0 < 0 ? -f->c0 : f->c0, term;
+      for (int l = 0; l < sc->nloops; l++) {
+        const kiln_loop *lp = &sc->loops[l];
+        int64_t cf = f->coef[lp->axis] < 0 ? -f->coef[lp->axis] : f->coef[lp->axis];
+        if (__builtin_mul_overflow(cf, lp->stride, &term) ||
+            __builtin_mul_overflow(term, lp->extent, &term) || __builtin_add_overflow(sum, term, &sum))
+          return false;
+      }
+      if (sum > INT32_MAX) return false;
+    }
+  return true;
+}
+
 kiln_status kiln_cuda_staged(nest *n) {
   kiln_cuda *c = n->c;
   const kiln_stage *s = n->s;
@@ -180,6 +202,7 @@ kiln_status kiln_cuda_staged(nest *n) {
     for (int d = 0; d < t->rank; d++) g.sh[g.ntiles].ext[d] = t->ext[d];
     g.ntiles++;
   }
+  g.bty = c->idx32 && bases_fit32(sc, &g) ? "int32_t" : "int64_t";
   /* the walks: block and thread loops, the reductions in order, then the tile (comb);
    * block and thread loops, then the tile (points) */
   int comb[KILN_MAX_LOOPS], points[KILN_MAX_LOOPS], tile[KILN_MAX_LOOPS], ncomb = 0, npts = 0;
