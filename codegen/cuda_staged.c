@@ -82,37 +82,74 @@ static void bases(nest *n, staged *g) {
     }
 }
 
-/* The block's threads copy each tile; elements outside the buffer are 0. */
+/* One copy loop of tile i, `by` elements (1 or 4) an iteration of each thread. */
+static void copy_loop(nest *n, const staged *g, int i, int by) {
+  kiln_cuda *c = n->c;
+  const kiln_tile *t = &g->tiles[i];
+  const kiln_buffer *bf = &c->k->bufs[t->buf];
+  kiln_cuda_line(c, "for (int32_t kiln_e = kiln_t * %d; kiln_e < %" PRId64 "; kiln_e += %" PRId64 ") {",
+                 by, t->elems, g->threads * by);
+  c->indent++;
+  kiln_cuda_line(c, "int32_t kiln_r = kiln_e;");
+  for (int d = t->rank - 1; d >= 0; d--) {
+    if (d) {
+      kiln_cuda_line(c, "int64_t kiln_g%d = kiln_sb%d_%d + kiln_r %% %" PRId64 ";", d, i, d, t->ext[d]);
+      kiln_cuda_line(c, "kiln_r /= %" PRId64 ";", t->ext[d]);
+    } else {
+      kiln_cuda_line(c, "int64_t kiln_g%d = kiln_sb%d_%d + kiln_r;", d, i, d);
+    }
+  }
+  fprintf(c->o, "%*sif (1", 2 * c->indent, "");
+  for (int d = 0; d < t->rank; d++)
+    fprintf(c->o, " && kiln_g%d >= 0 && kiln_g%d < %" PRId64, d, d, bf->dims[d]);
+  fputs(")\n", c->o);
+  fprintf(c->o, "%*s", 2 * c->indent + 2, "");
+  if (by == 4) fprintf(c->o, "KILN_COPY16(kiln_sh%d + kiln_e, b%d + (0", i, t->buf);
+  else fprintf(c->o, "kiln_sh%d[kiln_e] = b%d[0", i, t->buf);
+  int64_t stride = 1;
+  for (int d = t->rank - 1; d >= 0; d--) {
+    fprintf(c->o, " + kiln_g%d * %" PRId64, d, stride);
+    stride *= bf->dims[d];
+  }
+  fputs(by == 4 ? "));\n" : "];\n", c->o);
+  kiln_cuda_line(c, "else");
+  c->indent++;
+  for (int j = 0; j < by; j++)
+    kiln_cuda_line(c, "%skiln_sh%d[kiln_e + %d] = (%s)0;%s", j ? "  " : by > 1 ? "{ " : "", i, j,
+                   kiln_cuda_mem_type(bf->dtype), j == by - 1 && by > 1 ? " }" : "");
+  c->indent--;
+  c->indent--;
+  kiln_cuda_line(c, "}");
+}
+
+/* Can tile i be copied 4 elements (16 bytes) at a time: 4-byte elements, rows of the tile
+ * and of the buffer a multiple of 4, and each row's first index a multiple of 4 whatever
+ * the fixed loops' values (so 4 elements are in the buffer or out of it together, and
+ * 16-byte aligned when the buffer is)? */
+static bool copies_by4(const nest *n, const staged *g, int i) {
+  const kiln_tile *t = &g->tiles[i];
+  const kiln_buffer *bf = &n->c->k->bufs[t->buf];
+  int d = t->rank - 1;
+  if (d < 0 || kiln_dtype_size(bf->dtype) != 4 || t->ext[d] % 4 || bf->dims[d] % 4 || t->idx[d].c0 % 4)
+    return false;
+  for (int l = 0; l < n->sc->nloops; l++)
+    if (!kiln_staging_varies(n->sc, g->at, l) && t->idx[d].coef[n->sc->loops[l].axis] * n->sc->loops[l].stride % 4)
+      return false;
+  return true;
+}
+
+/* The block's threads copy each tile; elements outside the buffer are 0. Where copies_by4
+ * allows and the buffer is 16-byte aligned, 4 elements at a time. */
 static void copy(nest *n, staged *g) {
   kiln_cuda *c = n->c;
   bases(n, g);
   for (int i = 0; i < g->ntiles; i++) {
-    const kiln_tile *t = &g->tiles[i];
-    const kiln_buffer *bf = &c->k->bufs[t->buf];
-    kiln_cuda_line(c, "for (int32_t kiln_e = kiln_t; kiln_e < %" PRId64 "; kiln_e += %" PRId64 ") {",
-                   t->elems, g->threads);
-    c->indent++;
-    kiln_cuda_line(c, "int32_t kiln_r = kiln_e;");
-    for (int d = t->rank - 1; d >= 0; d--) {
-      if (d) {
-        kiln_cuda_line(c, "int64_t kiln_g%d = kiln_sb%d_%d + kiln_r %% %" PRId64 ";", d, i, d, t->ext[d]);
-        kiln_cuda_line(c, "kiln_r /= %" PRId64 ";", t->ext[d]);
-      } else {
-        kiln_cuda_line(c, "int64_t kiln_g%d = kiln_sb%d_%d + kiln_r;", d, i, d);
-      }
+    if (copies_by4(n, g, i)) {
+      kiln_cuda_line(c, "if (((uint64_t)b%d & 15) == 0)", g->tiles[i].buf);
+      copy_loop(n, g, i, 4);
+      kiln_cuda_line(c, "else");
     }
-    fprintf(c->o, "%*skiln_sh%d[kiln_e] = 1", 2 * c->indent, "", i);
-    for (int d = 0; d < t->rank; d++)
-      fprintf(c->o, " && kiln_g%d >= 0 && kiln_g%d < %" PRId64, d, d, bf->dims[d]);
-    fprintf(c->o, " ? b%d[0", t->buf);
-    int64_t stride = 1;
-    for (int d = t->rank - 1; d >= 0; d--) {
-      fprintf(c->o, " + kiln_g%d * %" PRId64, d, stride);
-      stride *= bf->dims[d];
-    }
-    fprintf(c->o, "] : (%s)0;\n", kiln_cuda_mem_type(bf->dtype));
-    c->indent--;
-    kiln_cuda_line(c, "}");
+    copy_loop(n, g, i, 1);
   }
 }
 

@@ -307,6 +307,11 @@ static void legality(void) {
   fclose(mem);
   CHECK(text && strstr(text, "[share b0,b1]"));
   free(text);
+  /* rows of 8 and 64 floats: copied 4 at a time (float4) where the buffers are aligned */
+  text = source(p);
+  CHECK(text && strstr(text, "KILN_COPY16(kiln_sh0 + kiln_e, b0 + ") && strstr(text, "KILN_COPY16(kiln_sh1 + kiln_e, b1 + "));
+  CHECK(text && strstr(text, "#define KILN_COPY16(dst, src) (*(float4 *)(dst) = *(const float4 *)(src))"));
+  free(text);
   /* loops: a0 a1 a2r (the default nest, then each recipe); "split(0,16) block(0) thread(1)
    * thread(2)" gives blocks of 16 rows, 16 x 64 threads, then the reduction a2 (loop 3) */
   static const struct { const char *recipe, *why; } bad[] = {
