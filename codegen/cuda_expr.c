@@ -185,12 +185,15 @@ int kiln_cuda_index(kiln_cuda *c, int buf, kiln_expr *const *idx, int nidx, bool
   const char *it = narrow ? "int32_t" : "int64_t";
   int n = c->ntemps++;
   fprintf(c->o, "%*s%s t%d = ", 2 * c->indent, "", it, n);
-  int64_t stride = 1;
+  int64_t stride = 1, strides[KILN_MAX_RANK];
   bool any = false, named = false; /* named: a run-time dim is in the stride (cuda_dyn.c) */
+  /* a strided buffer (kiln_buffer_strides): by its strides, or the flat index placed */
+  bool by_strides = bf->row && !c->check_all && kiln_buffer_strides(bf, strides);
   for (int d = bf->rank - 1; d >= 0; d--) {
     fprintf(c->o, "%s(%s)t%d", any ? " + " : "", it, t[d]);
     if (named) fprintf(c->o, " * kiln_s%d_%d", buf, d);
-    else if (stride != 1) fprintf(c->o, " * %" PRId64, stride);
+    else if ((by_strides ? strides[d] : stride) != 1)
+      fprintf(c->o, " * %" PRId64, by_strides ? strides[d] : stride);
     any = true;
     stride *= bf->dims[d];
     named |= bf->dyn_dims[d] != NULL;
@@ -210,6 +213,9 @@ int kiln_cuda_index(kiln_cuda *c, int buf, kiln_expr *const *idx, int nidx, bool
     kiln_cuda_line(c, "  goto %s;", c->exit);
     kiln_cuda_line(c, "}");
   }
+  if (bf->row && !by_strides)
+    kiln_cuda_line(c, "t%d = t%d / %" PRId64 " * %" PRId64 " + t%d %% %" PRId64 ";", n, n,
+                   bf->row, bf->pitch, n, bf->row);
   return n;
 }
 

@@ -33,6 +33,7 @@ bool kiln_cuda_index32(const kiln_kernel *k) {
     int64_t n = 1;
     for (int d = 0; d < k->bufs[b].rank; d++)
       if (kiln_mul_overflows(n, k->bufs[b].dims[d], &n) || n > INT32_MAX) return false;
+    if (k->bufs[b].row && kiln_buffer_span(&k->bufs[b]) > INT32_MAX) return false; /* strided */
   }
   for (int j = 0; j < k->nstages; j++) {
     const kiln_stage *s = &k->stages[j];

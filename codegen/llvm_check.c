@@ -98,7 +98,8 @@ LLVMValueRef kiln_emit_check_addr(kiln_emit *e, int buf, LLVMValueRef lin, bool 
   int64_t size = 1;
   for (int d = 0; d < bf->rank; d++) size *= bf->dims[d]; /* fits: codegen checked the bytes */
   LLVMTypeRef et = kiln_emit_mem_type(e, bf->dtype);
-  LLVMValueRef ptr = LLVMBuildGEP2(e->b, et, e->bufs[buf], &lin, 1, "");
+  LLVMValueRef at = bf->row ? kiln_emit_place(e, bf, lin) : lin;
+  LLVMValueRef ptr = LLVMBuildGEP2(e->b, et, e->bufs[buf], &at, 1, "");
   LLVMValueRef size_v = LLVMConstInt(e->t_i64, (uint64_t)size, 0);
   for (int d = 0; kiln_buffer_is_dyn(bf) && d < bf->rank; d++) /* run-time dims */
     size_v = LLVMBuildMul(e->b, d ? size_v : LLVMConstInt(e->t_i64, 1, 0), kiln_emit_buf_dim(e, buf, d), "");

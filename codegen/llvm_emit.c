@@ -52,6 +52,7 @@ static int64_t buffer_bytes(const kiln_buffer *bf) {
   int64_t n = (int64_t)kiln_dtype_size(bf->dtype);
   for (int d = 0; d < bf->rank; d++)
     if (bf->dims[d] < 0 || kiln_mul_overflows(n, bf->dims[d], &n)) return -1;
+  if (bf->row) n = kiln_buffer_span(bf) * (int64_t)kiln_dtype_size(bf->dtype); /* strided */
   return n;
 }
 

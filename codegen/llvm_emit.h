@@ -118,6 +118,8 @@ int kiln_emit_check_buffer(const kiln_kernel *k); /* the record's buffer, or -1 
 /* The address of element lin of buf, or of a scratch cell after recording a violation
  * when lin is outside the buffer. */
 LLVMValueRef kiln_emit_check_addr(kiln_emit *e, int buf, LLVMValueRef lin, bool is_store);
+/* The place of flat element lin of a strided buffer (kiln_buffer_place). */
+LLVMValueRef kiln_emit_place(kiln_emit *e, const kiln_buffer *bf, LLVMValueRef lin);
 /* At the start of the entry function: clears the run's violation record, if any. */
 void kiln_emit_check_init(kiln_emit *e, LLVMValueRef arena);
 /* At its end: the run's status (i32), from the record's state. */

@@ -97,8 +97,11 @@ static LLVMValueRef elem_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int 
     return LLVMBuildInBoundsGEP2(e->b, at, e->local[buf], ix, 2, "");
   }
   LLVMValueRef lin = NULL;
-  int64_t stride = 1;
+  int64_t stride = 1, strides[KILN_MAX_RANK];
   bool checked = e->check_all;
+  /* a strided buffer (kiln_buffer_strides) whose view splits at its rows addresses by its
+   * strides; another, or a checked access (tested on the flat index), places the flat index */
+  bool by_strides = bf->row && !checked && kiln_buffer_strides(bf, strides);
   for (int d = bf->rank - 1; d >= 0; d--) {
     LLVMValueRef i = kiln_emit_expr(e, idx[d]);
     if (!i) return NULL;
@@ -119,8 +122,8 @@ static LLVMValueRef elem_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int 
     LLVMValueRef dsv = kiln_emit_buf_stride(e, buf, d);
     if (dsv) {
       i = checked ? LLVMBuildMul(e->b, i, dsv, "") : LLVMBuildNSWMul(e->b, i, dsv, "");
-    } else if (stride != 1) {
-      LLVMValueRef sv = LLVMConstInt(e->t_i64, (uint64_t)stride, 0);
+    } else if ((by_strides ? strides[d] : stride) != 1) {
+      LLVMValueRef sv = LLVMConstInt(e->t_i64, (uint64_t)(by_strides ? strides[d] : stride), 0);
       i = checked ? LLVMBuildMul(e->b, i, sv, "") : LLVMBuildNSWMul(e->b, i, sv, "");
     }
     if (lin) lin = checked ? LLVMBuildAdd(e->b, lin, i, "") : LLVMBuildNSWAdd(e->b, lin, i, "");
@@ -129,7 +132,15 @@ static LLVMValueRef elem_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int 
   }
   if (!lin) return e->bufs[buf];
   if (checked) return kiln_emit_check_addr(e, buf, lin, is_store);
+  if (bf->row && !by_strides) lin = kiln_emit_place(e, bf, lin);
   return LLVMBuildInBoundsGEP2(e->b, kiln_emit_mem_type(e, bf->dtype), e->bufs[buf], &lin, 1, "");
+}
+
+LLVMValueRef kiln_emit_place(kiln_emit *e, const kiln_buffer *bf, LLVMValueRef lin) {
+  LLVMValueRef row = LLVMConstInt(e->t_i64, (uint64_t)bf->row, 0);
+  LLVMValueRef pitch = LLVMConstInt(e->t_i64, (uint64_t)bf->pitch, 0);
+  LLVMValueRef q = LLVMBuildMul(e->b, LLVMBuildSDiv(e->b, lin, row, ""), pitch, "");
+  return LLVMBuildAdd(e->b, q, LLVMBuildSRem(e->b, lin, row, ""), "");
 }
 
 LLVMValueRef kiln_emit_addr(kiln_emit *e, int buf, kiln_expr *const *idx, int nidx) {

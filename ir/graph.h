@@ -64,6 +64,11 @@ typedef struct kiln_value {
   int *elems;             /* their value ids (owned): a sequence's elements, an optional's
                              one value or none */
   int nelems;             /* -1 until resolved (or, for a graph input, bound) */
+  /* Placement (passes/place_concat.c): 1 + the value whose storage holds this one's
+   * elements, 0 for its own storage. Element e (row-major) then lives at host element
+   * place_off + (e / place_row) * place_pitch + e % place_row. */
+  int placed_in;
+  int64_t place_off, place_row, place_pitch;
 } kiln_value;
 
 typedef struct kiln_node {

@@ -227,7 +227,7 @@ static int64_t offset(interp *in, int b, const int64_t *idx, const char *what) {
     in->failed = true;
     return -1;
   }
-  return off;
+  return kiln_buffer_place(buf, off);
 }
 
 static scalar eval(interp *in, const kiln_expr *e) {

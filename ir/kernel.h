@@ -108,6 +108,10 @@ typedef struct kiln_buffer {
    * syms, and dims[d] its hint (its value at the syms' hints); NULL: dims[d] is exact.
    * Addresses then use strides computed at run time, once per kernel entry. */
   kiln_expr *dyn_dims[KILN_MAX_RANK];
+  /* Its elements' layout in its storage: element e of the view (row-major over dims) lives
+   * at (e / row) * pitch + e % row; row 0: dense. A value placed in a slot of a larger one
+   * (an in-place Concat) is strided so; kiln_buffer_strides gives per-dim strides. */
+  int64_t row, pitch;
 } kiln_buffer;
 
 typedef enum kiln_reduce_op { KR_NONE, KR_SUM, KR_PROD, KR_MAX, KR_MIN } kiln_reduce_op;
@@ -279,6 +283,18 @@ kiln_expr *kx_acc(kiln_kernel *k, kiln_dtype t);
  * from_end, -n..-1 count from the end. `what` is copied. */
 kiln_expr *kx_check_index(kiln_kernel *k, kiln_expr *raw, int64_t n, bool from_end,
                           const char *what);
+
+/* ---- buffer layout (ir/kernel_layout.c) ---- */
+/* Element strides of each dim of b's view; false when its view does not split at b's row
+ * (an element's place then needs kiln_buffer_place's division). Dense: row-major. */
+bool kiln_buffer_strides(const kiln_buffer *b, int64_t *strides);
+/* Where element e of b's view lives, in elements from its storage. */
+int64_t kiln_buffer_place(const kiln_buffer *b, int64_t e);
+/* Elements from b's storage to one past its last element (its numel when dense). */
+int64_t kiln_buffer_span(const kiln_buffer *b);
+/* Copies b's elements between its storage at base and a dense array. */
+void kiln_buffer_gather(const kiln_buffer *b, const void *base, void *dense);
+void kiln_buffer_scatter(const kiln_buffer *b, void *base, const void *dense);
 
 /* ---- run-time dims (ir/kernel_dyn.c) ---- */
 /* Declares run-time dim `name` with a typical value hint >= 1; its number, or -1 when the

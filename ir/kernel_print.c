@@ -190,6 +190,8 @@ void kiln_kernel_print(const kiln_kernel *k, FILE *out) {
     }
     fputc(']', out);
     print_storage(&buf->storage, out);
+    if (buf->row) /* strided: rows of `row` elements, `pitch` apart */
+      fprintf(out, " rows %" PRId64 "/%" PRId64, buf->row, buf->pitch);
     fputc('\n', out);
   }
   for (int i = 0; i < k->nstages; i++) {

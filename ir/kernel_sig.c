@@ -63,6 +63,7 @@ static char *signature(const kiln_kernel *k, bool with_sched, size_t *len) {
       if (b->dyn_dims[d]) fprintf(s.f, ",d%d", put_expr(&s, b->dyn_dims[d]));
       else fprintf(s.f, ",%lld", (long long)b->dims[d]);
     }
+    if (b->row) fprintf(s.f, ",r%lld/%lld", (long long)b->row, (long long)b->pitch); /* strided */
     if (k->check_all) fprintf(s.f, ",%s", b->name ? b->name : "");
     fputc('|', s.f);
   }

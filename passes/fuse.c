@@ -406,7 +406,7 @@ static bool fuse_step(fuser *f, kiln_steps *steps, int j) {
   for (int b = 0; b < k2->nbufs; b++) {
     int yv = k2->bufs[b].value, i = yv >= 0 ? f->producer[yv] : -1;
     if (k2->bufs[b].role != KILN_BUF_INPUT || i < 0 || i >= j || f->nreaders[yv] != 1 ||
-        kiln_graph_output(f->g, yv))
+        kiln_value_kept(f->g, yv))
       continue;
     kiln_kernel *k1 = steps->steps[i].kernel;
     if (steps->steps[i].kind != KILN_STEP_KERNEL || !k1 || last_output(k1) != yv)

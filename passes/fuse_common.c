@@ -26,7 +26,8 @@ bool kiln_steps_read(const kiln_steps *steps, int from, int to, const kiln_kerne
   return false;
 }
 
-bool kiln_graph_output(const kiln_graph *g, int v) {
+bool kiln_value_kept(const kiln_graph *g, int v) {
+  if (v >= 0 && g->values[v].placed_in) return true;
   for (int j = 0; j < g->main.noutputs; j++)
     if (g->main.outputs[j] == v) return true;
   return false;

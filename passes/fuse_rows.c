@@ -394,7 +394,7 @@ static kiln_kernel *merge(const kiln_graph *g, const kiln_steps *all, const kiln
   bool temp[KILN_MAX_BUFS] = {0};
   for (int b = 0; b < c->nbufs; b++) {
     const kiln_buffer *o = &c->bufs[b];
-    temp[b] = o->role == KILN_BUF_OUTPUT && !kiln_graph_output(g, o->value) &&
+    temp[b] = o->role == KILN_BUF_OUTPUT && !kiln_value_kept(g, o->value) &&
               !kiln_steps_read(all, 0, all->n, k1, k2, o->value);
   }
   kiln_kernel *k = row_axes_of(c) ? compact(c, temp, true) : NULL;

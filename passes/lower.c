@@ -33,9 +33,16 @@ static int storage_value(const kiln_graph *g, int v) {
   }
 }
 
-/* An alias op whose output is no graph output needs no kernel: its readers read its input. */
+/* An alias op whose output is no graph output needs no kernel: its readers read its input;
+ * nor does a Concat whose inputs were all written into its output (passes/place_concat.c). */
 static bool in_place(const kiln_graph *g, const kiln_node *n) {
-  return n->noutputs == 1 && n->outputs[0] >= 0 && storage_value(g, n->outputs[0]) != n->outputs[0];
+  if (n->noutputs != 1 || n->outputs[0] < 0) return false;
+  if (n->op->flags & KILN_OP_CONCAT) {
+    for (int i = 0; i < n->ninputs; i++)
+      if (n->inputs[i] < 0 || g->values[n->inputs[i]].placed_in != n->outputs[0] + 1) return false;
+    return n->ninputs > 0;
+  }
+  return storage_value(g, n->outputs[0]) != n->outputs[0];
 }
 
 kiln_status kiln_lower_node(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,

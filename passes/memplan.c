@@ -5,7 +5,9 @@
  * read inside an If but defined before it lives to the end of the whole If, and a
  * temporary lives during its kernel only. Values whose lives overlap get disjoint bytes
  * (greedy best fit, 64-byte aligned), so a kernel's outputs and temporaries never alias
- * any other buffer of that kernel. */
+ * any other buffer of that kernel. A value placed in a slot of another (an in-place
+ * Concat's input) lives in that one's bytes, which then live from the first write of any
+ * of its slots. */
 #include "passes/passes.h"
 
 #include "ir/dtype.h"
@@ -84,6 +86,24 @@ static void touch(alloc *a, int64_t t, int64_t size) {
   if (t > a->end) a->end = t;
 }
 
+/* Value v's bytes (bytes of them) are used at step t: those of its host if it is placed in
+ * another value's slot. */
+static void touch_value(plan *pl, int v, int64_t t, int64_t bytes) {
+  const kiln_value *val = &pl->g->values[v];
+  if (val->placed_in) {
+    v = val->placed_in - 1;
+    bytes = kiln_value_numel(&pl->g->values[v]) * (int64_t)kiln_dtype_size(val->dtype);
+  }
+  touch(&pl->vals[v], t, bytes);
+}
+
+/* The arena offset of value v's first element. */
+static int64_t value_offset(const plan *pl, int v) {
+  const kiln_value *val = &pl->g->values[v];
+  if (!val->placed_in) return pl->vals[v].offset;
+  return pl->vals[val->placed_in - 1].offset + val->place_off * (int64_t)kiln_dtype_size(val->dtype);
+}
+
 /* First walk: storage kinds, live ranges, If ranges. */
 static void walk(plan *pl, kiln_steps *steps) {
   for (int s = 0; s < steps->n; s++) {
@@ -93,7 +113,7 @@ static void walk(plan *pl, kiln_steps *steps) {
       int cond = st->cond.index;
       st->cond = storage_of(pl, cond, true);
       st->cond.index = st->cond.kind == KILN_STORE_ARENA ? cond : st->cond.index;
-      if (st->cond.kind == KILN_STORE_ARENA) touch(&pl->vals[cond], begin, 1);
+      if (st->cond.kind == KILN_STORE_ARENA) touch_value(pl, cond, begin, 1);
       walk(pl, st->then_steps);
       walk(pl, st->else_steps);
       KILN_GROW(pl->ifs, pl->nifs, pl->ifs_cap);
@@ -113,8 +133,18 @@ static void walk(plan *pl, kiln_steps *steps) {
         continue;
       }
       if (buf->storage.kind != KILN_STORE_NONE) continue; /* preset by lowering */
+      const kiln_value *val = buf->value >= 0 ? &pl->g->values[buf->value] : NULL;
+      if (val && val->placed_in) { /* in a slot of its host (passes/place_concat.c) */
+        buf->storage = (kiln_storage){KILN_STORE_ARENA, -1, 0};
+        if (kiln_value_numel(val) > val->place_row) { /* more than one row: strided */
+          buf->row = val->place_row;
+          buf->pitch = val->place_pitch;
+        }
+        touch_value(pl, buf->value, t, bytes);
+        continue;
+      }
       buf->storage = storage_of(pl, buf->value, buf->role == KILN_BUF_INPUT);
-      if (buf->storage.kind == KILN_STORE_ARENA) touch(&pl->vals[buf->value], t, bytes);
+      if (buf->storage.kind == KILN_STORE_ARENA) touch_value(pl, buf->value, t, bytes);
     }
   }
 }
@@ -165,7 +195,7 @@ static void assign(plan *pl, kiln_steps *steps, int *temp_i) {
     kiln_step *st = &steps->steps[s];
     if (st->kind == KILN_STEP_IF) {
       if (st->cond.kind == KILN_STORE_ARENA) {
-        st->cond.offset = pl->vals[st->cond.index].offset;
+        st->cond.offset = value_offset(pl, st->cond.index);
         st->cond.index = -1;
       }
       assign(pl, st->then_steps, temp_i);
@@ -175,8 +205,12 @@ static void assign(plan *pl, kiln_steps *steps, int *temp_i) {
     kiln_kernel *k = st->kernel;
     for (int b = 0; b < k->nbufs; b++) {
       kiln_buffer *buf = &k->bufs[b];
-      if (buf->role == KILN_BUF_TEMP) buf->storage.offset = pl->temps[(*temp_i)++].offset;
-      else if (buf->storage.kind == KILN_STORE_ARENA) buf->storage.offset = pl->vals[buf->value].offset;
+      if (buf->role == KILN_BUF_TEMP) {
+        buf->storage.offset = pl->temps[(*temp_i)++].offset;
+        continue;
+      }
+      if (buf->storage.kind != KILN_STORE_ARENA) continue;
+      buf->storage.offset = value_offset(pl, buf->value);
     }
   }
 }

@@ -73,6 +73,9 @@ void kiln_pass_lower_collect(const kiln_graph *g, kiln_diags *diags, double *flo
                              int *nlowered);
 /* Removes nodes whose outputs nothing reads. */
 void kiln_pass_dce(kiln_graph *g);
+/* In-place Concat (passes/place_concat.c): the inputs of a Concat that their producers
+ * can write straight into its output are placed there (kiln_value.placed_in). */
+void kiln_pass_place_concat(kiln_graph *g);
 /* Lowers every node to a kernel: the program, its memory not yet planned. */
 kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error *err);
 /* Fuses elementwise kernels into the kernel producing their input, to a fixed point
@@ -115,8 +118,9 @@ bool kiln_kernel_reads(const kiln_kernel *k, int v);
  * v, If conditions and branches included? Fused-away steps (NULL kernels) read nothing. */
 bool kiln_steps_read(const kiln_steps *steps, int from, int to, const kiln_kernel *skip_a,
                      const kiln_kernel *skip_b, int v);
-/* Is v an output of the graph's main block? */
-bool kiln_graph_output(const kiln_graph *g, int v);
+/* Must v be stored whoever reads it? An output of the graph's main block, or a value placed
+ * in a slot of another (passes/place_concat.c), which is read through that one. */
+bool kiln_value_kept(const kiln_graph *g, int v);
 /* Fused expressions stay small as trees: the passes and codegen after fusion walk them
  * as trees (a value read twice is walked twice), so an unbounded chain, or one reading its
  * input twice at every step, would cost time exponential in its length. */

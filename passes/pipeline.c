@@ -52,6 +52,10 @@ static kiln_status dce(state *s) {
   kiln_pass_dce(s->g);
   return KILN_OK;
 }
+static kiln_status place(state *s) {
+  kiln_pass_place_concat(s->g);
+  return KILN_OK;
+}
 static kiln_status lower(state *s) { return kiln_pass_lower(s->g, &s->p, s->err); }
 static kiln_status fuse(state *s) {
   if (!s->opts->no_fuse) kiln_pass_fuse(s->g, s->p);
@@ -87,6 +91,7 @@ static const struct {
     {"layout", layout, true},    /* convolution networks into the blocked layout NCHWc */
     {"panels", panels, true},    /* constant GEMM weights packed as register-tile panels */
     {"dce", dce, false},         /* dead nodes */
+    {"place", place, false},     /* a Concat's inputs written straight into its output */
     {"lower", lower, false},     /* one kernel per node: the program */
     {"fuse", fuse, true},        /* elementwise kernels into their producers */
     {"memplan", memplan, false}, /* storage of every buffer: inputs, outputs, constants, arena */

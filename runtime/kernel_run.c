@@ -59,7 +59,8 @@ static int64_t dims_at(const kiln_buffer *b, const int64_t *syms, int64_t *dims)
     dims[d] = b->dyn_dims[d] ? kiln_dim_eval(b->dyn_dims[d], syms) : b->dims[d];
   for (int d = 0; d < b->rank; d++)
     if (dims[d] < 0) return -1;
-  return kiln_shape_numel(b->rank, dims);
+  /* a strided buffer (static dims) keeps its layout alone too: its span is allocated */
+  return b->row ? kiln_buffer_span(b) : kiln_shape_numel(b->rank, dims);
 }
 
 static kiln_io io_of(const kiln_buffer *b, const int64_t *syms) {

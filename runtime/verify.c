@@ -156,7 +156,7 @@ static kiln_status reference_kernel(run *r, kiln_kernel *k) {
     memcpy(s->dims, buf->dims, sizeof s->dims);
     s->n = numel(buf);
     s->data = kiln_xmalloc((size_t)bytes_of(buf) + 1);
-    memcpy(s->data, data, (size_t)bytes_of(buf));
+    kiln_buffer_gather(buf, data, s->data);
   }
   return st;
 }
@@ -276,12 +276,15 @@ static void check_rewrite(run *r, const kiln_kernel *k, int index) {
   for (int b = 0; b < k->nbufs && !r->rep->first.check; b++) {
     const kiln_buffer *buf = &k->bufs[b];
     int64_t *map;
-    const void *got = at(&r->m, &buf->storage);
-    const saved *s = buf->role == KILN_BUF_OUTPUT && got ? counterpart(r, buf, &map) : NULL;
+    const void *at_got = at(&r->m, &buf->storage);
+    const saved *s = buf->role == KILN_BUF_OUTPUT && at_got ? counterpart(r, buf, &map) : NULL;
     if (!s) continue;
+    void *got = kiln_xmalloc((size_t)bytes_of(buf) + 1);
+    kiln_buffer_gather(buf, at_got, got);
     kiln_comparison c;
     kiln_verify_compare(buf->dtype, got, s->data, s->n, map,
                         kiln_verify_rewrite_tolerance(buf->dtype), &c);
+    free(got);
     free(map);
     r->rep->values_matched++;
     note(&r->rep->max_rewrite_error, &c);
@@ -295,12 +298,14 @@ static kiln_status check_kernel(run *r, kiln_kernel *k) {
   if (v->hook) v->hook(v->hook_ctx, k, true);
   kiln_status st = kiln_kernel_runner_new(v->p, k, &v->opts, 1, &kr, r->err);
   if (v->hook) v->hook(v->hook_ctx, k, false);
-  for (int b = 0; b < k->nbufs && !st; b++) { /* the interpreter's inputs, as they are now */
+  for (int b = 0; b < k->nbufs && !st; b++) { /* the kernel's buffers, as they are now */
     const kiln_buffer *buf = &k->bufs[b];
     const void *src = at(&r->m, &buf->storage);
     void *dst = kiln_kernel_runner_buffer(kr, b);
-    if (buf->role == KILN_BUF_INPUT && buf->storage.kind != KILN_STORE_CONST && src && dst)
-      memcpy(dst, src, (size_t)bytes_of(buf));
+    /* the runner's buffers have the same layout (kernel_run.c); outputs too start as they
+     * are now, since a kernel may write part of one (a Concat whose inputs were placed) */
+    if (buf->role != KILN_BUF_TEMP && buf->storage.kind != KILN_STORE_CONST && src && dst)
+      memcpy(dst, src, (size_t)(kiln_buffer_span(buf) * (int64_t)kiln_dtype_size(buf->dtype)));
   }
   if (!st) st = interpret(&r->m, k, r->err);
   if (!st) {
@@ -314,11 +319,15 @@ static kiln_status check_kernel(run *r, kiln_kernel *k) {
   while (index < r->nkernels && r->kernels[index] != k) index++;
   for (int b = 0; b < k->nbufs && !st && !r->rep->first.check; b++) {
     const kiln_buffer *buf = &k->bufs[b];
-    const void *want = at(&r->m, &buf->storage);
-    if (buf->role != KILN_BUF_OUTPUT || !want) continue;
+    const void *at_want = at(&r->m, &buf->storage);
+    if (buf->role != KILN_BUF_OUTPUT || !at_want) continue;
+    void *want = kiln_xmalloc((size_t)bytes_of(buf) + 1), *got = kiln_xmalloc((size_t)bytes_of(buf) + 1);
+    kiln_buffer_gather(buf, at_want, want);
+    kiln_buffer_gather(buf, kiln_kernel_runner_buffer(kr, b), got);
     kiln_comparison c;
-    kiln_verify_compare(buf->dtype, kiln_kernel_runner_buffer(kr, b), want, numel(buf), NULL,
-                        tol, &c);
+    kiln_verify_compare(buf->dtype, got, want, numel(buf), NULL, tol, &c);
+    free(want);
+    free(got);
     note(&r->rep->max_code_error, &c);
     if (c.bad) diverged(r, KILN_VERIFY_CODE, k, index, buf, buf->name, &c);
   }

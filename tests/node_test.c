@@ -109,7 +109,8 @@ int node_test_vs_interp(const kiln_program *p, const kiln_kernel *k,
   void *bufs[KILN_MAX_BUFS] = {0}, *mine[KILN_MAX_BUFS] = {0};
   for (int b = 0; b < k->nbufs; b++) {
     const kiln_buffer *buf = &k->bufs[b];
-    int64_t bytes = kiln_shape_numel(buf->rank, buf->dims) * (int64_t)kiln_dtype_size(buf->dtype);
+    /* a strided buffer (kernel.h) spans more than its elements */
+    int64_t bytes = kiln_buffer_span(buf) * (int64_t)kiln_dtype_size(buf->dtype);
     if (buf->storage.kind == KILN_STORE_CONST) bufs[b] = p->consts[buf->storage.index].data;
     else if (buf->role == KILN_BUF_INPUT) bufs[b] = kiln_kernel_runner_buffer(r, b);
     else if (buf->role == KILN_BUF_OUTPUT) bufs[b] = mine[b] = calloc(1, (size_t)bytes + 1);
@@ -120,8 +121,13 @@ int node_test_vs_interp(const kiln_program *p, const kiln_kernel *k,
   for (int b = 0; b < k->nbufs; b++) {
     const kiln_buffer *buf = &k->bufs[b];
     if (!mine[b]) continue;
-    bool same = close_enough(buf->dtype, kiln_kernel_runner_buffer(r, b), mine[b],
-                             kiln_shape_numel(buf->rank, buf->dims));
+    size_t bytes = (size_t)(kiln_shape_numel(buf->rank, buf->dims) * (int64_t)kiln_dtype_size(buf->dtype));
+    void *got = malloc(bytes + 1), *want = malloc(bytes + 1);
+    kiln_buffer_gather(buf, kiln_kernel_runner_buffer(r, b), got);
+    kiln_buffer_gather(buf, mine[b], want);
+    bool same = close_enough(buf->dtype, got, want, kiln_shape_numel(buf->rank, buf->dims));
+    free(got);
+    free(want);
     if (ok && !same) fprintf(stderr, "kernel '%s': output '%s' differs\n", k->name, buf->name);
     ok &= same;
     free(mine[b]);

@@ -140,8 +140,46 @@ static void check_strided_tile(int *checked) {
   kiln_program_free(p);
 }
 
+/* Strided buffers (kernel.h: rows of `row` elements, `pitch` apart; an in-place Concat's
+ * slots): a register-tile GEMM and an elementwise kernel with vector loops store into and
+ * read from them, with rows the views split at (addressed by per-dim strides) and rows they
+ * do not (each flat index placed by a division), and must compute what the interpreter
+ * computes, element by element. */
+static void check_strided_buffers(int *checked) {
+  static const struct {
+    const char *text;
+    int64_t row[3], pitch[3]; /* per buffer: a, b or x, y */
+  } cases[] = {
+      {"model m(a: f32[6, 8], b: f32[8, 16]) {\n  return y = MatMul(a, b)\n}\n",
+       {0, 0, 16}, {0, 0, 40}},  /* y in a slot of a [6, 40] Concat along its last axis */
+      {"model m(a: f32[6, 8], b: f32[8, 16]) {\n  return y = MatMul(a, b)\n}\n",
+       {8, 0, 24}, {11, 0, 29}}, /* rows that split no view of y: each index divided */
+      {"model m(x: f32[4, 5, 12]) {\n  return y = Relu(x)\n}\n",
+       {12, 0}, {20, 0}},
+      {"model m(x: f32[4, 5, 12]) {\n  return y = Sigmoid(x)\n}\n",
+       {30, 90}, {31, 100}},     /* half rows of x, a row of y = one batch's 5 x 12 plus 30 */
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    kiln_options opts = {.struct_size = sizeof opts};
+    kiln_program *p = compile_text(cases[c].text, strlen(cases[c].text), "strided", &opts);
+    if (!p) continue;
+    kiln_kernel *k = NULL;
+    CHECK(kiln_steps_kernels(&p->main, (const kiln_kernel **)&k, 1) == 1 && k);
+    for (int b = 0; k && b < k->nbufs && b < 3; b++) {
+      k->bufs[b].row = cases[c].row[b];
+      k->bufs[b].pitch = cases[c].pitch[b];
+    }
+    if (k) CHECK(check_kernel(p, k, 11u + (uint32_t)c));
+    ++*checked;
+    kiln_program_free(p);
+  }
+}
+
 int main(void) {
   check_gather();
+  int strided_bufs = 0;
+  check_strided_buffers(&strided_bufs);
+  CHECK(strided_bufs == 4);
   int strided = 0;
   check_strided_tile(&strided);
   CHECK(strided == 1);

@@ -105,6 +105,10 @@ static kiln_status lower_concat(kiln_lower_ctx *c) {
   for (int i = 0; i < c->n->ninputs; i++) {
     int in = c->in_buf[i];
     kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK];
+    if (c->g->values[c->n->inputs[i]].placed_in == c->n->outputs[0] + 1) { /* already there */
+      off += k->bufs[in].dims[axis];
+      continue;
+    }
     kiln_stage *s = kiln_kernel_add_stage(k, "concat", c->out_buf[0]);
     for (int d = 0; d < rank; d++) v[d] = kx_var(k, kiln_stage_axis(s, k->bufs[in].dims[d], false));
     for (int d = 0; d < rank; d++) idx[d] = d == axis ? kx_addi(k, v[d], off) : v[d];

@@ -274,6 +274,58 @@ def quantized():
     return b.model(inputs, outs, "quantized"), b.rng
 
 
+def concats():
+    """Concats whose inputs kernels write straight into their slots (kiln's in-place
+    Concat): along channels of a batch-2 CNN in the blocked layout (strided slots), a value
+    placed in one Concat and read by a conv and by a second Concat too, a Concat of a
+    Concat, along the last axis and along the batch; in a batch-1 sequence block along the
+    sequence (one row: a plain offset) and along features (register-tile GEMMs storing into
+    strided slots). Graph inputs and reshapes join Concats too (those are copied), one
+    under a Softmax along the joined axis."""
+    b = Builder(seed=14)
+    f32 = np.float32
+
+    def conv1(x, cin, cout):
+        w = b.normal((cout, cin, 1, 1), np.sqrt(2.0 / cin), "conv_w")
+        return b.op("Conv", [x, w, b.const(b.rng.normal(0, 0.1, cout).astype(f32), "conv_b")])
+
+    x = "x"
+    a = b.op("Relu", [conv_bn(b, x, 8, 8, 3)])
+    br = b.op("Relu", [conv1(x, 8, 16)])
+    c = b.op("MaxPool", [x], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    y = b.op("Concat", [a, br, c], axis=1)                        # [2, 32, 12, 12]
+    y2 = b.op("Concat", [y, b.op("Relu", [conv1(y, 32, 8)])], axis=1)  # [2, 40, 12, 12]
+    q = b.op("Concat", [x, a], axis=1)                            # a graph input, a placed value
+    s1 = b.op("Add", [b.op("Add", [conv1(y2, 40, 16), conv1(a, 8, 16)]), conv1(q, 16, 16)])
+    f1 = b.op("Flatten", [b.op("GlobalAveragePool", [b.op("Relu", [s1])])])   # [2, 16]
+    w = b.op("Concat", [b.op("Sigmoid", [x]), b.op("Tanh", [x])], axis=3)     # [2, 8, 12, 24]
+    w3 = b.normal((8, 8, 3, 3), np.sqrt(2.0 / 72), "conv_w")
+    f2 = b.op("Flatten", [b.op("GlobalAveragePool", [b.op("Conv", [w, w3], pads=[1, 1, 1, 1])])])
+    e = b.op("Concat", [b.op("Relu", [x]), b.op("Neg", [x])], axis=0)         # [4, 8, 12, 12]
+    f3 = b.op("Reshape", [b.op("Flatten", [b.op("GlobalAveragePool", [e])]),
+                          b.const(np.array([2, 16], np.int64), "shape")])
+    out1 = b.op("Concat", [f1, f2, f3], "features", axis=1)                 # [2, 40]
+
+    s = "s"
+    h1 = b.op("Relu", [b.op("Add", [b.op("MatMul", [s, b.normal((16, 16), 0.25)]),
+                                    b.const(b.rng.normal(0, 0.1, 16).astype(f32), "bias")])])
+    h2 = b.op("MatMul", [s, b.normal((16, 16), 0.25)])
+    h = b.op("Concat", [h1, h2], axis=2)                          # [1, 5, 32]
+    # a graph input (copied by the Concat's kernel) beside a placed value, under a Softmax
+    # along the joined axis: the row fusion must not take the partial copy for all of it
+    p = b.op("Softmax", [b.op("Concat", [s, b.op("Relu", [s])], axis=2)], axis=-1)  # [1, 5, 32]
+    out2 = b.op("Add", [b.op("MatMul", [h, b.normal((32, 8), 0.2)]),
+                        b.op("MatMul", [p, b.normal((32, 8), 2.0)])], "mixed")
+    t = b.op("Concat", [b.op("Softmax", [h2], axis=-1), b.op("Exp", [h1])], axis=1)  # [1, 10, 16]
+    out3 = b.op("MatMul", [t, b.normal((16, 4), 0.3)], "joined")
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8, 12, 12]),
+              helper.make_tensor_value_info("s", TensorProto.FLOAT, [1, 5, 16])]
+    outs = [helper.make_tensor_value_info(out1, TensorProto.FLOAT, [2, 40]),
+            helper.make_tensor_value_info(out2, TensorProto.FLOAT, [1, 5, 8]),
+            helper.make_tensor_value_info(out3, TensorProto.FLOAT, [1, 10, 4])]
+    return b.model(inputs, outs, "concats"), b.rng
+
+
 def einsums():
     """Einsum equations of every kind kiln lowers as one stage: attention's batched
     products, implicit outputs, "..." with broadcasting, diagonals, three operands."""
@@ -326,6 +378,7 @@ MODELS = {
     "lstm": lstm,
     "gathers": gathers,
     "quantized": quantized,
+    "concats": concats,
     "einsums": einsums,
     "grid_samples": grid_samples,
 }
