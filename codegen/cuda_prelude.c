@@ -182,7 +182,11 @@ const char kiln_cuda_prelude[] =
     "KILN_FN int64_t kiln_clamp_i64(int64_t v, int64_t lo, int64_t hi) {\n"
     "  return v < lo ? lo : v > hi ? hi : v;\n"
     "}\n"
-    "KILN_FN uint64_t kiln_clamp_u64(uint64_t v, uint64_t hi) { return v > hi ? hi : v; }\n";
+    "KILN_FN uint64_t kiln_clamp_u64(uint64_t v, uint64_t hi) { return v > hi ? hi : v; }\n"
+    "/* element e of a strided buffer (rows of `row` elements `pitch` apart) */\n"
+    "KILN_FN int64_t kiln_place(int64_t e, int64_t row, int64_t pitch) {\n"
+    "  return e / row * pitch + e % row;\n"
+    "}\n";
 
 /* the host header's status numbers */
 _Static_assert(KILN_OK == 0 && KILN_ERR_INTERNAL == 10 && KILN_ERR_INVALID_INPUT == 11,

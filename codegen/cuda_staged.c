@@ -103,15 +103,21 @@ static void copy_loop(nest *n, const staged *g, int i, int by) {
   for (int d = 0; d < t->rank; d++)
     fprintf(c->o, " && kiln_g%d >= 0 && kiln_g%d < %" PRId64, d, d, bf->dims[d]);
   fputs(")\n", c->o);
+  /* the element's place: dense, by a strided buffer's strides, or its flat index placed
+   * (kiln_buffer_strides, as kiln_cuda_index) */
+  int64_t stride = 1, strides[KILN_MAX_RANK];
+  bool by_strides = bf->row && kiln_buffer_strides(bf, strides);
   fprintf(c->o, "%*s", 2 * c->indent + 2, "");
-  if (by == 4) fprintf(c->o, "KILN_COPY16(kiln_sh%d + kiln_e, b%d + (0", i, t->buf);
-  else fprintf(c->o, "kiln_sh%d[kiln_e] = b%d[0", i, t->buf);
-  int64_t stride = 1;
+  if (by == 4) fprintf(c->o, "KILN_COPY16(kiln_sh%d + kiln_e, b%d + ", i, t->buf);
+  else fprintf(c->o, "kiln_sh%d[kiln_e] = b%d[", i, t->buf);
+  fputs(bf->row && !by_strides ? "kiln_place(0" : "(0", c->o);
   for (int d = t->rank - 1; d >= 0; d--) {
-    fprintf(c->o, " + kiln_g%d * %" PRId64, d, stride);
+    fprintf(c->o, " + kiln_g%d * %" PRId64, d, by_strides ? strides[d] : stride);
     stride *= bf->dims[d];
   }
-  fputs(by == 4 ? "));\n" : "];\n", c->o);
+  if (bf->row && !by_strides) fprintf(c->o, ", %" PRId64 ", %" PRId64 ")", bf->row, bf->pitch);
+  else fputc(')', c->o);
+  fputs(by == 4 ? ");\n" : "];\n", c->o);
   kiln_cuda_line(c, "else");
   c->indent++;
   for (int j = 0; j < by; j++)
@@ -122,15 +128,16 @@ static void copy_loop(nest *n, const staged *g, int i, int by) {
   kiln_cuda_line(c, "}");
 }
 
-/* Can tile i be copied 4 elements (16 bytes) at a time: 4-byte elements, rows of the tile
- * and of the buffer a multiple of 4, and each row's first index a multiple of 4 whatever
+/* Can tile i be copied 4 elements (16 bytes) at a time: 4-byte elements, a dense buffer,
+ * rows of the tile and of the buffer a multiple of 4, and each row's first index a multiple of 4 whatever
  * the fixed loops' values (so 4 elements are in the buffer or out of it together, and
  * 16-byte aligned when the buffer is)? */
 static bool copies_by4(const nest *n, const staged *g, int i) {
   const kiln_tile *t = &g->tiles[i];
   const kiln_buffer *bf = &n->c->k->bufs[t->buf];
   int d = t->rank - 1;
-  if (d < 0 || kiln_dtype_size(bf->dtype) != 4 || t->ext[d] % 4 || bf->dims[d] % 4 || t->idx[d].c0 % 4)
+  if (d < 0 || kiln_dtype_size(bf->dtype) != 4 || t->ext[d] % 4 || bf->dims[d] % 4 || t->idx[d].c0 % 4 ||
+      bf->row)
     return false;
   for (int l = 0; l < n->sc->nloops; l++)
     if (!kiln_staging_varies(n->sc, g->at, l) && t->idx[d].coef[n->sc->loops[l].axis] * n->sc->loops[l].stride % 4)

@@ -149,6 +149,11 @@ static void default_schedules(void) {
       "model m(x: f32[1, 20, 9, 9]) {\n  param w: f32[24, 20, 1, 1] = he\n"
       "  return y = Conv(x, w)\n}\n",
   };
+  /* h placed in Concat's output (rows of 36 floats, 60 apart), read by a staged MatMul */
+  CHECK(check_model("model m(x: f32[33, 40], z: f32[33, 24]) {\n  param w: f32[40, 36] = he\n"
+                    "  param v: f32[36, 20] = he\n  param u: f32[60, 8] = he\n  h = MatMul(x, w)\n"
+                    "  c = Concat(z, h, axis=1)\n  return o = MatMul(c, u), y = MatMul(h, v)\n}\n",
+                    &checked) == 3);
   int conv_staged = 0;
   for (size_t i = 0; i < sizeof convs / sizeof *convs; i++) conv_staged += check_model(convs[i], &checked);
   printf("%d models, %d kernels checked, %d GEMM stages staged, %d convolutions\n", models,
