@@ -104,7 +104,7 @@ static kiln_status emit_kernel(kiln_cuda *c, const kiln_kernel *k, int id) {
       fprintf(c->o, "%s%s%s *KILN_RESTRICT b%d", b ? ", " : " ", ro ? "const " : "",
               kiln_cuda_mem_type(k->bufs[b].dtype), b);
     }
-    bool phased = kiln_cuda_cross_thread(s); /* its own framing (cuda_reduce.c) */
+    bool phased = kiln_cuda_phased(s); /* its own framing (cuda_reduce.c, cuda_staged.c) */
     fputs(phased ? ") {\n" : ") {\n  KILN_KERNEL_BEGIN {\n", c->o);
     c->indent = phased ? 1 : 2;
     kiln_status st = kiln_cuda_stage(c, s, &grid, &threads);

@@ -22,6 +22,9 @@ typedef struct kiln_cuda {
   bool idx32;                        /* this kernel's indices are 32-bit (cuda_index.c) */
   const char *exit;                  /* the label a thread jumps to when it stops early */
   const char *ity;                   /* the C type of loop variables and axes */
+  /* loads of these buffers read their tiles in shared memory (cuda_staged.c) */
+  const struct kiln_cuda_shared *shared;
+  int nshared;
   struct { const kiln_expr *x; int t; bool narrow; } *memo; /* values of the open scopes */
   int nmemo, memo_cap;
 } kiln_cuda;
@@ -50,6 +53,10 @@ int kiln_cuda_index(kiln_cuda *c, int buf, kiln_expr *const *idx, int nidx, bool
 void kiln_cuda_store(kiln_cuda *c, int buf, int lin, int value);
 /* A new temporary = buf[lin] in registers. */
 int kiln_cuda_load(kiln_cuda *c, int buf, int lin);
+/* The same from `array` (buffer buf's elements in its memory representation). */
+int kiln_cuda_load_from(kiln_cuda *c, int buf, const char *array, int lin);
+/* cuda_staged.c: x (a load of a buffer in c->shared) from its tile; -1 on failure. */
+int kiln_cuda_shared_load(kiln_cuda *c, int i, const kiln_expr *x);
 /* A new temporary = a (+) b for reduction op on registers of type t. */
 int kiln_cuda_combine(kiln_cuda *c, kiln_reduce_op op, kiln_dtype t, int a, int b);
 int kiln_cuda_identity(kiln_cuda *c, kiln_reduce_op op, kiln_dtype t);
@@ -67,6 +74,13 @@ bool kiln_cuda_narrow(const kiln_cuda *c, const kiln_expr *x);
 /* cuda_expr.c: x (kiln_cuda_narrow) into an int32_t temporary; its number, or -1. */
 int kiln_cuda_expr32(kiln_cuda *c, const kiln_expr *x);
 
+/* A buffer's tile in shared memory while its staging loop runs: kiln_sh<i>[], its box's
+ * first index along dim d in kiln_sb<i>_<d> (cuda_staged.c). */
+typedef struct kiln_cuda_shared {
+  int buf, rank;
+  int64_t ext[KILN_MAX_RANK];
+} kiln_cuda_shared;
+
 /* cuda_stage.c: the body of stage s's kernel function; *grid and *threads get its launch
  * size (*grid 0: the stage has no points and is not launched). */
 kiln_status kiln_cuda_stage(kiln_cuda *c, const kiln_stage *s, int64_t *grid, int64_t *threads);
@@ -74,6 +88,8 @@ kiln_status kiln_cuda_stage(kiln_cuda *c, const kiln_stage *s, int64_t *grid, in
  * stage's body runs in phases (cuda_reduce.c): it is not wrapped in KILN_KERNEL_BEGIN/END
  * and has no `kiln_next` label. */
 bool kiln_cuda_cross_thread(const kiln_stage *s);
+/* Does s's body run in phases (its own framing): threads share reductions or stage tiles? */
+bool kiln_cuda_phased(const kiln_stage *s);
 /* The launch size alone (what kiln_cuda_stage computes). */
 void kiln_cuda_launch_size(const kiln_stage *s, int64_t *grid, int64_t *threads);
 

@@ -219,14 +219,20 @@ int kiln_cuda_index(kiln_cuda *c, int buf, kiln_expr *const *idx, int nidx, bool
   return n;
 }
 
-int kiln_cuda_load(kiln_cuda *c, int buf, int lin) {
+int kiln_cuda_load_from(kiln_cuda *c, int buf, const char *array, int lin) {
   kiln_dtype t = c->k->bufs[buf].dtype;
   switch (t) {
-  case KILN_BOOL: return def(c, t, "b%d[t%d] != 0", buf, lin);
-  case KILN_F16: return def(c, t, "kiln_h2f(b%d[t%d])", buf, lin);
-  case KILN_BF16: return def(c, t, "kiln_bf2f(b%d[t%d])", buf, lin);
-  default: return def(c, t, "b%d[t%d]", buf, lin);
+  case KILN_BOOL: return def(c, t, "%s[t%d] != 0", array, lin);
+  case KILN_F16: return def(c, t, "kiln_h2f(%s[t%d])", array, lin);
+  case KILN_BF16: return def(c, t, "kiln_bf2f(%s[t%d])", array, lin);
+  default: return def(c, t, "%s[t%d]", array, lin);
   }
+}
+
+int kiln_cuda_load(kiln_cuda *c, int buf, int lin) {
+  char array[16];
+  snprintf(array, sizeof array, "b%d", buf);
+  return kiln_cuda_load_from(c, buf, array, lin);
 }
 
 void kiln_cuda_store(kiln_cuda *c, int buf, int lin, int v) {
@@ -449,6 +455,8 @@ static int uncached(kiln_cuda *c, const kiln_expr *x) {
   case KX_LOAD: {
     if (x->buf < 0 || x->buf >= c->k->nbufs || c->k->bufs[x->buf].dtype != x->dtype)
       return KILN_CUDA_FAIL(c, "ill-typed load from buffer %d", x->buf);
+    for (int i = 0; i < c->nshared; i++)
+      if (c->shared[i].buf == x->buf) return kiln_cuda_shared_load(c, i, x);
     int lin = kiln_cuda_index(c, x->buf, x->idx, x->nidx, false);
     return lin < 0 ? -1 : kiln_cuda_load(c, x->buf, lin);
   }

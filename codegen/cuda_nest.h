@@ -27,6 +27,8 @@ struct nest {
   int64_t npoints;
   int nred;                /* register tile: reduction loops (walked before the tile) */
   bool grid_stride;        /* the blocks are walked in a loop (a run-time block count) */
+  const char *acc_arr;     /* register tile: the C array of accumulators, NULL = kiln_acc */
+  void *ctx;               /* the state of the caller's bodies */
 };
 
 /* The error already set, else KILN_ERR_INTERNAL. */
@@ -48,11 +50,20 @@ int kiln_cuda_init_value(nest *n);
 kiln_status kiln_cuda_store_post(nest *n, int acc);
 /* kiln_acc = kiln_acc (+) value. */
 kiln_status kiln_cuda_body_combine_reg(nest *n);
+/* Register tiles (n->tile, n->ntile; n->npoints accumulators in n->acc_arr): each point's
+ * accumulator from the init value, combined with the value, and post(acc) stored. */
+kiln_status kiln_cuda_body_tile_init(nest *n);
+kiln_status kiln_cuda_body_tile_combine(nest *n);
+kiln_status kiln_cuda_body_tile_post(nest *n);
 /* Is the stage well formed and typed for the emitter? */
 bool kiln_cuda_stage_ok(const kiln_cuda *c, const kiln_stage *s);
 
 /* cuda_reduce.c: the body of a stage whose threads share reductions (kiln_cuda_cross_thread),
  * its leading block and thread loops decoded into n. */
 kiln_status kiln_cuda_reduce(nest *n);
+
+/* cuda_staged.c: the body of a stage that stages tiles in shared memory (kiln_loop.share),
+ * its block and thread loops not yet decoded. */
+kiln_status kiln_cuda_staged(nest *n);
 
 #endif

@@ -1,7 +1,8 @@
 /* The text around the emitted CUDA C (codegen/cuda_emit.c). The kernels are written
  * against a few macros (KILN_GLOBAL, KILN_KERNEL_BEGIN/END, KILN_BLOCK_ID, KILN_THREAD_ID,
  * KILN_RESTRICT, KILN_FN; for shared reductions KILN_BLOCKS_BEGIN/END, KILN_THREADS,
- * KILN_SYNC, KILN_SHARED, KILN_PRIVATE, KILN_P, KILN_SHFL_DOWN) and bit-cast/atomic helpers that two headers define:
+ * KILN_SYNC, KILN_SHARED, KILN_PRIVATE(_N), KILN_P, KILN_SHFL_DOWN;
+ * for staged tiles KILN_COPY16, 16 aligned bytes at once: a float4) and bit-cast/atomic helpers that two headers define:
  *  - the CUDA part of the prelude, for NVRTC (no C library headers there): `__global__`
  *    functions over blockIdx.x / threadIdx.x;
  *  - the host header, for `cc` (target "cuda-host"): each kernel becomes a plain C
@@ -32,7 +33,9 @@ const char kiln_cuda_host_header[] =
     "#define KILN_THREADS for (int64_t kiln_tid = 0; kiln_tid < kiln_block; kiln_tid++)\n"
     "#define KILN_SYNC\n"
     "#define KILN_SHARED\n"
+    "#define KILN_COPY16(dst, src) memcpy((dst), (src), 16)\n"
     "#define KILN_PRIVATE(type, name, threads) type name[threads]\n"
+    "#define KILN_PRIVATE_N(type, name, threads, n) type name[threads][n]\n"
     "#define KILN_P(name) name[kiln_tid]\n"
     "/* lanes above have not run this phase yet: name[] holds their values before it */\n"
     "#define KILN_SHFL_DOWN(mask, name, off, width) \\\n"
@@ -78,8 +81,10 @@ const char kiln_cuda_prelude[] =
     "#define KILN_BLOCKS_END }\n"
     "#define KILN_THREADS\n"
     "#define KILN_SYNC __syncthreads()\n"
-    "#define KILN_SHARED __shared__\n"
+    "#define KILN_SHARED __shared__ __align__(16)\n"
+    "#define KILN_COPY16(dst, src) (*(float4 *)(dst) = *(const float4 *)(src))\n"
     "#define KILN_PRIVATE(type, name, threads) type name[1]\n"
+    "#define KILN_PRIVATE_N(type, name, threads, n) type name[1][n]\n"
     "#define KILN_P(name) name[0]\n"
     "#define KILN_SHFL_DOWN(mask, name, off, width) __shfl_down_sync(mask, name[0], off, width)\n"
     "#define KILN_BLOCK_ID ((int64_t)blockIdx.x)\n"
@@ -177,7 +182,11 @@ const char kiln_cuda_prelude[] =
     "KILN_FN int64_t kiln_clamp_i64(int64_t v, int64_t lo, int64_t hi) {\n"
     "  return v < lo ? lo : v > hi ? hi : v;\n"
     "}\n"
-    "KILN_FN uint64_t kiln_clamp_u64(uint64_t v, uint64_t hi) { return v > hi ? hi : v; }\n";
+    "KILN_FN uint64_t kiln_clamp_u64(uint64_t v, uint64_t hi) { return v > hi ? hi : v; }\n"
+    "/* element e of a strided buffer (rows of `row` elements `pitch` apart) */\n"
+    "KILN_FN int64_t kiln_place(int64_t e, int64_t row, int64_t pitch) {\n"
+    "  return e / row * pitch + e % row;\n"
+    "}\n";
 
 /* the host header's status numbers */
 _Static_assert(KILN_OK == 0 && KILN_ERR_INTERNAL == 10 && KILN_ERR_INVALID_INPUT == 11,

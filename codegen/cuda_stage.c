@@ -3,7 +3,8 @@
  * fastest); the other loops are C for-loops in schedule order. An axis's value is the sum
  * of its loops' variables times their strides, computed once its last loop is open, and
  * a point past its extent is skipped (`continue`, or `goto kiln_next` for the thread).
- * A stage whose threads share reductions is cuda_reduce.c's.
+ * A stage whose threads share reductions is cuda_reduce.c's, one that stages tiles in
+ * shared memory cuda_staged.c's.
  * Reductions follow the LLVM backend's three modes (codegen/llvm_stage.c), which give the
  * same results: a register accumulator when every reduction loop is inside every
  * spatial loop; a register tile (an accumulator array, one element per tile point) when
@@ -16,6 +17,7 @@
 #include "codegen/cuda_nest.h"
 
 #include "ir/dtype.h"
+#include "ir/staging.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -224,10 +226,12 @@ static kiln_status body_post_mem(nest *n) {
 
 /* ---- register tiles ------------------------------------------------------------------------ */
 
+static const char *acc_arr(const nest *n) { return n->acc_arr ? n->acc_arr : "kiln_acc"; }
+
 /* At the innermost tile loop: kiln_pt, the point's index in the accumulator array. */
 static void tile_point(nest *n) {
   kiln_cuda *c = n->c;
-  fprintf(c->o, "%*s%s kiln_pt = ", 2 * c->indent, "", c->ity);
+  fprintf(c->o, "%*s%s kiln_pt = %s", 2 * c->indent, "", c->ity, n->ntile ? "" : "0");
   for (int i = 0; i < n->ntile; i++) {
     const kiln_loop *lp = &n->sc->loops[n->tile[i]];
     if (i) fprintf(c->o, " * %" PRId64 " + ", lp->extent);
@@ -236,16 +240,16 @@ static void tile_point(nest *n) {
   fputs(";\n", c->o);
 }
 
-static kiln_status body_tile_init(nest *n) {
+kiln_status kiln_cuda_body_tile_init(nest *n) {
   kiln_cuda_memo_reset(n->c);
   tile_point(n);
   int init = kiln_cuda_init_value(n);
   if (init < 0) return kiln_cuda_nest_fail(n);
-  kiln_cuda_line(n->c, "kiln_acc[kiln_pt] = t%d;", init);
+  kiln_cuda_line(n->c, "%s[kiln_pt] = t%d;", acc_arr(n), init);
   return KILN_OK;
 }
 
-static kiln_status body_tile_combine(nest *n) {
+kiln_status kiln_cuda_body_tile_combine(nest *n) {
   kiln_cuda *c = n->c;
   kiln_cuda_memo_reset(c);
   tile_point(n);
@@ -253,19 +257,20 @@ static kiln_status body_tile_combine(nest *n) {
   int v = kiln_cuda_expr(c, n->s->value);
   if (v < 0) return kiln_cuda_nest_fail(n);
   int a = c->ntemps++;
-  kiln_cuda_line(c, "%s t%d = kiln_acc[kiln_pt];", kiln_cuda_reg_type(t), a);
+  kiln_cuda_line(c, "%s t%d = %s[kiln_pt];", kiln_cuda_reg_type(t), a, acc_arr(n));
   int r = kiln_cuda_combine(c, n->s->reduce, t, a, v);
   if (r < 0) return kiln_cuda_nest_fail(n);
-  kiln_cuda_line(c, "kiln_acc[kiln_pt] = t%d;", r);
+  kiln_cuda_line(c, "%s[kiln_pt] = t%d;", acc_arr(n), r);
   return KILN_OK;
 }
 
-static kiln_status body_tile_post(nest *n) {
+kiln_status kiln_cuda_body_tile_post(nest *n) {
   kiln_cuda *c = n->c;
   kiln_cuda_memo_reset(c);
   tile_point(n);
   int acc = c->ntemps++;
-  kiln_cuda_line(c, "%s t%d = kiln_acc[kiln_pt];", kiln_cuda_reg_type(n->s->value->dtype), acc);
+  kiln_cuda_line(c, "%s t%d = %s[kiln_pt];", kiln_cuda_reg_type(n->s->value->dtype), acc,
+                 acc_arr(n));
   return kiln_cuda_store_post(n, acc);
 }
 
@@ -279,7 +284,8 @@ static kiln_status body_tile(nest *n) {
   for (int i = 0; i < nouter; i++) points[npts++] = comb[i];
   for (int i = 0; i < n->ntile; i++) points[npts++] = n->tile[i];
   kiln_cuda_line(c, "%s kiln_acc[%" PRId64 "];", kiln_cuda_reg_type(n->s->value->dtype), n->npoints);
-  static const nest_body bodies[3] = {body_tile_init, body_tile_combine, body_tile_post};
+  static const nest_body bodies[3] = {kiln_cuda_body_tile_init, kiln_cuda_body_tile_combine,
+                                      kiln_cuda_body_tile_post};
   kiln_status st = KILN_OK;
   for (int k = 0; k < 3 && !st; k++) {
     if (k == 1 && n->empty_reduce) continue;
@@ -368,6 +374,10 @@ bool kiln_cuda_cross_thread(const kiln_stage *s) {
   return false;
 }
 
+bool kiln_cuda_phased(const kiln_stage *s) {
+  return kiln_cuda_cross_thread(s) || kiln_staging_loop(&s->sched) >= 0;
+}
+
 kiln_status kiln_cuda_stage(kiln_cuda *c, const kiln_stage *s, int64_t *grid, int64_t *threads) {
   c->st = s;
   c->acc = -1;
@@ -410,6 +420,11 @@ kiln_status kiln_cuda_stage(kiln_cuda *c, const kiln_stage *s, int64_t *grid, in
     }
     kiln_cuda_set_walk(&n, all, nl);
     kiln_status st = kiln_cuda_reduce(&n);
+    c->st = NULL;
+    return st;
+  }
+  if (kiln_staging_loop(sc) >= 0) {
+    kiln_status st = kiln_cuda_staged(&n);
     c->st = NULL;
     return st;
   }

@@ -1,4 +1,5 @@
 #include "ir/kernel.h"
+#include "ir/staging.h"
 
 #include "ir/dtype.h"
 
@@ -225,6 +226,7 @@ void kiln_schedule_default(kiln_stage *s) {
   s->sched.nloops = 0;
   s->sched.prefetch_axis = 0;
   s->sched.prefetch_ahead = 0;
+  s->sched.nshare = 0;
   for (int pass = 0; pass < 2; pass++)
     for (int a = 0; a < s->naxes; a++)
       if (s->axes[a].reduce == (pass == 1))
@@ -314,7 +316,7 @@ kiln_status kiln_schedule_check(const kiln_stage *s, kiln_error *err) {
   if (sharing && spatial_rest >= 0) /* a group of threads computes one point */
     return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': threads share reductions, but spatial "
                      "loop %d is no block or thread loop", s->name, spatial_rest);
-  return KILN_OK;
+  return kiln_staging_check(s, err);
 }
 
 void kiln_schedule_split(kiln_schedule *sc, int loop, int64_t factor) {

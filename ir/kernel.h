@@ -143,6 +143,8 @@ typedef enum kiln_loop_kind {
 
 #define KILN_MAX_BLOCK_THREADS 1024
 
+#define KILN_MAX_SHARE 4 /* buffers one loop stages in shared memory */
+
 typedef struct kiln_loop {
   int axis;
   int64_t stride;
@@ -158,6 +160,11 @@ typedef struct kiln_schedule {
   int prefetch_axis;
   kiln_loop loops[KILN_MAX_LOOPS];
   int64_t prefetch_ahead;
+  /* GPU: at the top of each iteration of loop share_loop, the block's threads copy the tile
+   * of input buffers share[0..nshare) that the loops inside it and the thread loops read
+   * into shared memory (ir/staging.h); moves keep it on its loop, splitting it drops it */
+  int nshare, share_loop;
+  int share[KILN_MAX_SHARE];
 } kiln_schedule;
 
 /* A schedule as a recipe (ir/schedule.h): transformations of the stage's default nest, in
@@ -173,14 +180,15 @@ typedef enum kiln_sched_op {
   KS_BLOCK,    /* loops 0 .. loop are bound to GPU blocks (spatial loops only) */
   KS_THREAD,   /* loop is bound to GPU threads (right after the block loops; a reduction
                 * loop: threads share the reduction) */
-  KS_PREFETCH  /* prefetch arg iterations of loop ahead along its axis (kiln_schedule) */
+  KS_PREFETCH, /* prefetch arg iterations of loop ahead along its axis (kiln_schedule) */
+  KS_SHARE     /* loop stages buffer arg in shared memory (kiln_schedule.share, ir/staging.h) */
 } kiln_sched_op;
 
 typedef struct kiln_sched_step {
   kiln_sched_op op;
   int loop;    /* position in the loop list when the step is applied */
   int64_t arg; /* KS_SPLIT: the inner extent; KS_MOVE: the new position; KS_PREFETCH: the
-                * distance in iterations */
+                * distance in iterations; KS_SHARE: the buffer */
 } kiln_sched_step;
 
 #define KILN_MAX_RECIPE 64
@@ -339,7 +347,7 @@ void kiln_schedule_split(kiln_schedule *sc, int loop, int64_t factor);
 /* Human-readable dump of a kernel (stages, expressions, schedules). */
 void kiln_kernel_print(const kiln_kernel *k, FILE *out);
 /* A schedule's loops, outermost first: "a0:64(parallel) a1*16:49 a1:16(vector)" (axis,
- * stride when not 1, extent, kind when not serial). */
+ * stride when not 1, extent, kind when not serial, "[share b1,b2]" for staged buffers). */
 void kiln_schedule_print(const kiln_schedule *sc, FILE *out);
 
 #endif

@@ -127,6 +127,8 @@ void kiln_schedule_print(const kiln_schedule *sc, FILE *out) {
     if (lp->stride != 1) fprintf(out, "*%" PRId64, lp->stride);
     fprintf(out, ":%" PRId64, lp->extent);
     if (lp->kind != KILN_LOOP_SERIAL) fprintf(out, "(%s)", loop_kind(lp->kind));
+    for (int i = 0; sc->share_loop == l && i < sc->nshare && i < KILN_MAX_SHARE; i++)
+      fprintf(out, "%sb%d%s", i ? "," : "[share ", sc->share[i], i == sc->nshare - 1 ? "]" : "");
   }
   if (sc->prefetch_ahead > 0)
     fprintf(out, " prefetch(a%d+%" PRId64 ")", sc->prefetch_axis, sc->prefetch_ahead);

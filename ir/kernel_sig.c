@@ -83,6 +83,8 @@ static char *signature(const kiln_kernel *k, bool with_sched, size_t *len) {
       const kiln_loop *lp = &st->sched.loops[l];
       fprintf(s.f, ",l%d:%lld:%lld:%d", lp->axis, (long long)lp->stride, (long long)lp->extent,
               (int)lp->kind);
+      for (int i = 0; st->sched.share_loop == l && i < st->sched.nshare && i < KILN_MAX_SHARE; i++)
+        fprintf(s.f, ":s%d", st->sched.share[i]);
     }
     fputc('|', s.f);
   }

@@ -5,11 +5,12 @@
 #include <string.h>
 
 static const char *const NAMES[] = {"split", "move",  "vector", "unroll",  "parallel",
-                                     "serial", "block", "thread", "prefetch"};
+                                     "serial", "block", "thread", "prefetch",
+                                     "share"};
 #define NOPS (int)(sizeof NAMES / sizeof NAMES[0])
 
 static bool takes_arg(kiln_sched_op op) {
-  return op == KS_SPLIT || op == KS_MOVE || op == KS_PREFETCH;
+  return op == KS_SPLIT || op == KS_MOVE || op == KS_PREFETCH || op == KS_SHARE;
 }
 
 bool kiln_recipe_add(kiln_recipe *r, kiln_sched_op op, int loop, int64_t arg) {
@@ -34,6 +35,8 @@ static bool step(kiln_schedule *sc, const kiln_sched_step *st, char *why, size_t
       return false;
     }
     kiln_schedule_split(sc, l, st->arg);
+    if (sc->nshare && sc->share_loop == l) sc->nshare = 0; /* its loop is gone */
+    else if (sc->nshare && sc->share_loop > l) sc->share_loop++;
     /* the inner loop takes the kind: a vector loop split keeps its lanes innermost */
     {
       bool outer = sc->loops[l].kind == KILN_LOOP_PARALLEL || sc->loops[l].kind == KILN_LOOP_BLOCK;
@@ -54,6 +57,8 @@ static bool step(kiln_schedule *sc, const kiln_sched_step *st, char *why, size_t
     else
       memmove(&sc->loops[l], &sc->loops[l + 1], sizeof(kiln_loop) * (size_t)(to - l));
     sc->loops[to] = moved;
+    int *sl = &sc->share_loop;
+    if (sc->nshare) *sl = *sl == l ? to : *sl > l && *sl <= to ? *sl - 1 : *sl >= to && *sl < l ? *sl + 1 : *sl;
     return true;
   }
   case KS_VECTOR: lp->kind = KILN_LOOP_VECTOR; return true;
@@ -74,6 +79,21 @@ static bool step(kiln_schedule *sc, const kiln_sched_step *st, char *why, size_t
     }
     sc->prefetch_axis = lp->axis;
     sc->prefetch_ahead = st->arg * lp->stride;
+    return true;
+  case KS_SHARE:
+    for (int i = 0; i < sc->nshare; i++)
+      if (sc->share[i] == st->arg) {
+        snprintf(why, n, "buffer %lld is staged already", (long long)st->arg);
+        return false;
+      }
+    if (st->arg < 0 || st->arg >= KILN_MAX_BUFS || sc->nshare >= KILN_MAX_SHARE ||
+        (sc->nshare && sc->share_loop != l)) {
+      snprintf(why, n, "cannot stage buffer %lld there (at most %d buffers, all at one loop)",
+               (long long)st->arg, KILN_MAX_SHARE);
+      return false;
+    }
+    sc->share_loop = l;
+    sc->share[sc->nshare++] = (int)st->arg;
     return true;
   }
   snprintf(why, n, "unknown step %d", (int)st->op);
@@ -170,11 +190,16 @@ bool kiln_recipe_for(const kiln_stage *s, const kiln_schedule *target, kiln_reci
         !kiln_recipe_add(r, KS_PREFETCH, l, target->prefetch_ahead / target->loops[l].stride))
       return false;
   }
+  /* the buffers staged in shared memory */
+  for (int j = 0; j < target->nshare; j++)
+    if (!kiln_recipe_add(r, KS_SHARE, target->share_loop, target->share[j])) return false;
   /* the recipe must give exactly the target, legally */
   kiln_error err = {0};
   if (kiln_schedule_apply(&t, r, &err) || t.sched.nloops != target->nloops ||
       t.sched.prefetch_ahead != target->prefetch_ahead ||
-      (target->prefetch_ahead > 0 && t.sched.prefetch_axis != target->prefetch_axis))
+      (target->prefetch_ahead > 0 && t.sched.prefetch_axis != target->prefetch_axis) ||
+      t.sched.nshare != target->nshare || (target->nshare && (t.sched.share_loop != target->share_loop ||
+      memcmp(t.sched.share, target->share, sizeof target->share[0] * (size_t)target->nshare))))
     return false;
   for (int i = 0; i < target->nloops; i++) {
     const kiln_loop *x = &t.sched.loops[i], *y = &target->loops[i];

@@ -99,6 +99,11 @@ int kiln_target_vector_floats(const kiln_options *opts);
  * the plain layouts (no NCHWc, no GEMM panels: they are shaped for CPU vectors). */
 bool kiln_target_gpu(const kiln_options *opts);
 kiln_status kiln_pass_schedule_gpu(kiln_steps *steps, kiln_error *err);
+/* passes/schedule_gpu_gemm.c: the GPU schedule of a GEMM-like stage (a sum whose value
+ * loads one operand without the innermost output axis and one without the next):
+ * shared-memory tiles of a slice of the reduction and a register tile per thread. False,
+ * with s's schedule left as it was, when the stage is not one or staging is not legal. */
+bool kiln_schedule_gpu_gemm(const kiln_kernel *k, kiln_stage *s);
 
 /* Lowers one node into a fresh kernel whose buffers are bound to the node's values
  * (storage left KILN_STORE_NONE). Used by lowering and by constant folding. */

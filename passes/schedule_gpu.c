@@ -15,7 +15,8 @@
  * last axis, a matrix times a vector stored by rows) shares each point among a group of
  * threads instead: a power of two of them walk that reduction axis side by side
  * (coalesced), then combine their partials (warp shuffles, shared memory:
- * codegen/cuda_reduce.c). */
+ * codegen/cuda_reduce.c). GEMM-like stages get shared-memory and register tiles first
+ * (passes/schedule_gpu_gemm.c) where those apply. */
 #include "passes/passes.h"
 
 #include "ir/schedule.h"
@@ -181,6 +182,7 @@ static kiln_status schedule_stage(const kiln_kernel *k, kiln_stage *s, kiln_erro
   for (int a = 0; a < s->naxes; a++)
     if (s->axes[a].extent <= 0) return KILN_OK; /* empty: the default nest does nothing */
   if (s->sched.nloops > KILN_MAX_LOOPS - 4) return KILN_OK; /* no room to split: one thread */
+  if (kiln_schedule_gpu_gemm(k, s)) return KILN_OK; /* recipe applied */
   if (!choose_shared(k, s)) choose_loops(s);
   kiln_schedule chosen = s->sched;
   kiln_recipe r;

@@ -21,8 +21,8 @@ if grep -qF "NVRTC (libnvrtc.so) cannot be loaded" <<<"$out"; then
   echo "SKIPPED: $out"
   exit 77
 fi
-expect 0 "bench_gpu: 6 libraries in" -- echo "$out"
-expect 0 '"name": "gemm_4096x4096x4096"' '"name": "mlp"' '"name": "mlp_b32"' '"batch": 32' \
+expect 0 "bench_gpu: 8 libraries in" -- echo "$out"
+expect 0 '"name": "gemm_4096x4096x4096"' '"name": "gemm_129x77x33"' '"name": "mlp"' '"name": "mlp_b32"' '"batch": 32' \
   '"weights": "periodic"' '"mlp/output_0.npy"' '"gpu_arch": "sm_90"' -- cat "$dir/gpu/manifest.json"
 for f in mlp/libmlp.so.xz mlp/model.onnx.xz mlp/input_0.npy mlp/output_0.npy \
     mlp_b32/libmlp_b32.so.xz gemm_128x768x3072/libgemm_128x768x3072.so.xz; do

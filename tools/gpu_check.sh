@@ -11,7 +11,9 @@
 #       (kiln vs cuBLAS, vs onnxruntime-gpu where present); exit 0 when all pass, 2 when
 #       there is no GPU. KILN and PYTHON (--prepare) default to build/kiln and .venv.
 # On a machine with both a GPU and a build, `ctest --test-dir build -L cuda` and
-# unit_cuda_run (the JIT against the CPU backend) run there too.
+# unit_cuda_run (the JIT against the CPU backend) run there too. The GEMM shapes include
+# tails of the GPU GEMM schedule's tiles (bench/bench_gpu.py GEMMS), so --run checks its
+# shared-memory staging and barriers on the GPU as well as its speed against cuBLAS.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 mode="${1:-}" dir="${2:-}"

@@ -1,0 +1,168 @@
+/* The default GPU schedule of GEMM-like stages (MatMul, batched MatMul, Gemm, and any sum
+ * shaped like one): a thread block of up to 16 x 16 threads computes a block tile of up to
+ * 128 x 128 outputs, each thread an 8 x 8 register tile (points 16 apart, so neighbouring
+ * threads touch neighbouring elements), walking the reduction in slices of 8 whose tiles
+ * of both operands the block first copies into shared memory (the KS_SHARE step,
+ * ir/staging.h; emitted by codegen/cuda_staged.c). The innermost output axis is N, the next
+ * one M, any other output axis a batch (a block loop); the longest reduction axis is
+ * sliced, the others run whole outside it (a convolution's taps, when its indices are
+ * affine: implicit GEMM, the im2col index computed in the copy).
+ *
+ * Small extents shrink the per-thread tile and then the threads along that axis, and a
+ * grid of fewer than two blocks per SM shrinks the per-thread tiles (down to 2 x 2) so more
+ * blocks run. A stage with too few threads that way (a matrix times a vector), run-time
+ * dims, or no legal tile is left to passes/schedule_gpu.c. */
+#include "passes/passes.h"
+
+#include "ir/schedule.h"
+#include "ir/staging.h"
+
+#include <string.h>
+
+#define SIDE_THREADS 16
+#define SIDE_POINTS 8
+#define MIN_POINTS 2
+#define K_SLICE 8
+#define MIN_THREADS 64
+#define MIN_BLOCKS 264 /* two per SM of an H100 / H200 (132 SMs) */
+#define MAX_GRID INT64_C(2147483647)
+
+/* The distinct buffers x loads (at most max). */
+static void loaded(const kiln_expr *x, int depth, int *bufs, int *n, int max) {
+  if (!x || depth > 64) return;
+  if (x->kind == KX_LOAD) {
+    bool seen = false;
+    for (int i = 0; i < *n; i++) seen |= bufs[i] == x->buf;
+    if (!seen && *n < max) bufs[(*n)++] = x->buf;
+    for (int d = 0; d < x->nidx; d++) loaded(x->idx[d], depth + 1, bufs, n, max);
+  }
+  loaded(x->a, depth + 1, bufs, n, max);
+  loaded(x->b, depth + 1, bufs, n, max);
+  loaded(x->c, depth + 1, bufs, n, max);
+}
+
+/* Does x load a buffer at an index that uses axis `with` and not axis `without`? */
+static bool loads_along(const kiln_expr *x, int depth, int with, int without) {
+  if (!x || depth > 64) return false;
+  if (x->kind == KX_LOAD) {
+    bool w = false, wo = false;
+    for (int d = 0; d < x->nidx; d++) {
+      w |= kx_uses_axis(x->idx[d], with);
+      wo |= kx_uses_axis(x->idx[d], without);
+    }
+    if (w && !wo) return true;
+  }
+  return loads_along(x->a, depth + 1, with, without) || loads_along(x->b, depth + 1, with, without) ||
+         loads_along(x->c, depth + 1, with, without);
+}
+
+/* Does x load buffer b at an index that uses axis a? */
+static bool loads_buf_along(const kiln_expr *x, int depth, int b, int a) {
+  if (!x || depth > 64) return false;
+  for (int d = 0; x->kind == KX_LOAD && d < x->nidx; d++)
+    if ((x->buf == b && kx_uses_axis(x->idx[d], a)) || loads_buf_along(x->idx[d], depth + 1, b, a))
+      return true;
+  return loads_buf_along(x->a, depth + 1, b, a) || loads_buf_along(x->b, depth + 1, b, a) ||
+         loads_buf_along(x->c, depth + 1, b, a);
+}
+
+/* Threads t and points r per thread along an axis of extent e, shrunk while half of them
+ * would cover it. */
+static void fit(int64_t e, int64_t *t, int64_t *r) {
+  *t = SIDE_THREADS;
+  *r = SIDE_POINTS;
+  while (*r > 1 && *t * *r / 2 >= e) *r /= 2;
+  while (*t > 1 && *t * *r / 2 >= e) *t /= 2;
+}
+
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Axis a (extent e) as threads t (stride 1), then r unrolled points (stride t), then
+ * blocks; a piece of one iteration is left out, and the outermost piece present covers
+ * the rest. */
+static void pieces(int a, int64_t e, int64_t t, int64_t r, kiln_loop *thread, int *nt,
+                   kiln_loop *tile, int *ntile, kiln_loop *block, int *nb) {
+  int64_t stride = 1;
+  if (t > 1 && e > stride) {
+    int64_t x = cdiv(e, stride) < t ? cdiv(e, stride) : t;
+    thread[(*nt)++] = (kiln_loop){a, stride, x, KILN_LOOP_THREAD};
+    stride *= x;
+  }
+  if (r > 1 && e > stride) {
+    int64_t x = cdiv(e, stride) < r ? cdiv(e, stride) : r;
+    tile[(*ntile)++] = (kiln_loop){a, stride, x, KILN_LOOP_UNROLL};
+    stride *= x;
+  }
+  if (e > stride || stride == 1) block[(*nb)++] = (kiln_loop){a, stride, cdiv(e, stride), KILN_LOOP_BLOCK};
+}
+
+bool kiln_schedule_gpu_gemm(const kiln_kernel *k, kiln_stage *s) {
+  if (k->nsyms || s->reduce != KR_SUM || s->nout_idx < 2) return false;
+  const kiln_expr *on = s->out_idx[s->nout_idx - 1], *om = s->out_idx[s->nout_idx - 2];
+  if (on->kind != KX_VAR || om->kind != KX_VAR || on->axis == om->axis) return false;
+  int N = on->axis, M = om->axis, K = -1;
+  if (N < 0 || M < 0 || N >= s->naxes || M >= s->naxes || s->axes[N].reduce || s->axes[M].reduce)
+    return false;
+  for (int a = 0; a < s->naxes; a++) {
+    if (s->axes[a].dyn || s->axes[a].extent < 1) return false;
+    if (s->axes[a].reduce && (K < 0 || s->axes[a].extent > s->axes[K].extent)) K = a;
+  }
+  if (K < 0 || !loads_along(s->value, 0, K, N) || !loads_along(s->value, 0, K, M)) return false;
+
+  int64_t tm, rm, tn, rn, batch = 1;
+  fit(s->axes[M].extent, &tm, &rm);
+  fit(s->axes[N].extent, &tn, &rn);
+  if (tm * tn < MIN_THREADS) return false;
+  for (int a = 0; a < s->naxes; a++)
+    if (!s->axes[a].reduce && a != M && a != N) batch *= s->axes[a].extent;
+  for (;;) { /* more, smaller blocks while the grid is small */
+    int64_t blocks = batch * cdiv(s->axes[M].extent, tm * rm) * cdiv(s->axes[N].extent, tn * rn);
+    if (blocks >= MIN_BLOCKS || (rm <= MIN_POINTS && rn <= MIN_POINTS)) break;
+    if (rm >= rn) rm /= 2;
+    else rn /= 2;
+  }
+
+  kiln_loop thread[4], tile[4], block[KILN_MAX_AXES + 2];
+  int nt = 0, ntile = 0, nb = 0;
+  for (int a = 0; a < s->naxes; a++) /* batch blocks, outermost first */
+    if (!s->axes[a].reduce && a != M && a != N)
+      block[nb++] = (kiln_loop){a, 1, s->axes[a].extent, KILN_LOOP_BLOCK};
+  pieces(M, s->axes[M].extent, tm, rm, thread, &nt, tile, &ntile, block, &nb);
+  pieces(N, s->axes[N].extent, tn, rn, thread, &nt, tile, &ntile, block, &nb);
+  kiln_schedule t = {0};
+  int64_t grid = 1;
+  for (int i = 0; i < nb; i++) {
+    if (block[i].extent > MAX_GRID / grid) return false;
+    grid *= block[i].extent;
+    t.loops[t.nloops++] = block[i];
+  }
+  for (int i = 0; i < nt; i++) t.loops[t.nloops++] = thread[i];
+  for (int a = 0; a < s->naxes; a++) /* the other reductions whole, outside the slices */
+    if (s->axes[a].reduce && a != K) t.loops[t.nloops++] = (kiln_loop){a, 1, s->axes[a].extent, KILN_LOOP_SERIAL};
+  int64_t ek = s->axes[K].extent, slice = ek < K_SLICE ? ek : K_SLICE;
+  t.share_loop = t.nloops;
+  if (slice >= 2) {
+    t.loops[t.nloops++] = (kiln_loop){K, slice, cdiv(ek, slice), KILN_LOOP_SERIAL};
+    t.loops[t.nloops++] = (kiln_loop){K, 1, slice, KILN_LOOP_UNROLL};
+  } else {
+    t.loops[t.nloops++] = (kiln_loop){K, 1, ek, KILN_LOOP_SERIAL};
+  }
+  for (int i = 0; i < ntile; i++) t.loops[t.nloops++] = tile[i];
+  if (t.nloops > KILN_MAX_LOOPS) return false;
+
+  /* stage every operand the slices walk, as long as the tiles fit */
+  kiln_schedule saved = s->sched;
+  int bufs[KILN_MAX_SHARE * 2], nbufs = 0;
+  loaded(s->value, 0, bufs, &nbufs, KILN_MAX_SHARE * 2);
+  for (int i = 0; i < nbufs && t.nshare < KILN_MAX_SHARE; i++) {
+    if (!loads_buf_along(s->value, 0, bufs[i], K) || bufs[i] == s->out_buf) continue;
+    t.share[t.nshare++] = bufs[i];
+    s->sched = t;
+    if (kiln_schedule_check(s, &(kiln_error){0})) t.nshare--;
+  }
+  kiln_recipe r;
+  if (t.nshare && kiln_recipe_for(s, &t, &r) && !kiln_schedule_apply(s, &r, &(kiln_error){0}))
+    return true;
+  s->sched = saved;
+  return false;
+}
