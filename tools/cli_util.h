@@ -30,6 +30,7 @@ typedef struct cli_args {
   const char *report, *html; /* compile/run --report FILE; bench --html FILE */
   kiln_shape_binding shapes[CLI_MAX_SHAPES];
   int nshapes;
+  bool symbolic; /* some --shape dim is "?" or a name: kiln_options.symbolic_dims */
   unsigned seed; /* 1 unless given */
   int repeat, threads;
   int thread_counts[CLI_MAX_THREAD_COUNTS]; /* bench --threads 1,2,4 */
