@@ -40,7 +40,10 @@ kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
     if (v) memset(v->sym, 0, sizeof v->sym);
   }
   if (!g->nsyms || !kiln_node_is_symbolic(g, n)) return KILN_OK;
-  if (!(n->op->flags & KILN_OP_SYMBOLIC) || n->noutputs > 32) return not_symbolic(g, n, err);
+  if (!(n->op->flags & KILN_OP_SYMBOLIC)) return not_symbolic(g, n, err);
+  if (n->noutputs > 32 || n->ninputs > 64)
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): more than 64 inputs or 32 "
+                     "outputs with free dims", n->name, n->op_type);
   out_shape hint[32], at[KILN_SYM_NPOINTS][32];
   for (int i = 0; i < n->noutputs; i++) {
     kiln_value *v = kiln_node_out(g, n, i);
