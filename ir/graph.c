@@ -188,6 +188,20 @@ int64_t kiln_shape_numel(int rank, const int64_t *dims) {
 
 int64_t kiln_value_numel(const kiln_value *v) { return kiln_shape_numel(v->rank, v->dims); }
 
+const char *kiln_graph_type_str(const kiln_graph *g, const kiln_value *v, char *buf,
+                                size_t size) {
+  if (!kiln_value_is_symbolic(v)) return kiln_value_type_str(v, buf, size);
+  int n = snprintf(buf, size, "%s[", kiln_dtype_name(v->dtype));
+  for (int i = 0; i < v->rank && n > 0 && (size_t)n < size; i++) {
+    char dim[128];
+    kiln_symdim x = kiln_value_symdim(g, v, i);
+    kiln_symdim_str(&x, (const char *const *)g->sym_names, dim, sizeof dim);
+    n += snprintf(buf + n, size - (size_t)n, "%s%s", i ? "," : "", dim);
+  }
+  if (n > 0 && (size_t)n < size) snprintf(buf + n, size - (size_t)n, "]");
+  return buf;
+}
+
 const char *kiln_value_type_str(const kiln_value *v, char *buf, size_t size) {
   int n = snprintf(buf, size, "%s[", kiln_dtype_name(v->dtype));
   for (int i = 0; i < v->rank && n > 0 && (size_t)n < size; i++) {

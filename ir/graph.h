@@ -150,5 +150,7 @@ bool kiln_value_is_symbolic(const kiln_value *v);
 
 /* "f32[1,3,224,224]" into buf. */
 const char *kiln_value_type_str(const kiln_value *v, char *buf, size_t size);
+/* The same with free dims as their expressions: "f32[N*S,64]". */
+const char *kiln_graph_type_str(const kiln_graph *g, const kiln_value *v, char *buf, size_t size);
 
 #endif
