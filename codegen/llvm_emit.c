@@ -95,6 +95,17 @@ static LLVMValueRef storage_ptr(kiln_emit *e, const entry_args *a, const kiln_st
       return LLVMBuildInBoundsGEP2(e->b, e->t_i8, a->arena, &off, 1, "");
     }
     break;
+  case KILN_STORE_DIMS:
+  case KILN_STORE_DYN: /* the syms' values; a slot placed at run time, its offset after them */
+    if (p->nsyms && (st->kind == KILN_STORE_DIMS || (st->index >= 0 && st->index < p->ndyn))) {
+      LLVMValueRef off = LLVMConstInt(e->t_i64, (uint64_t)p->dims_offset, 0);
+      LLVMValueRef dims = LLVMBuildInBoundsGEP2(e->b, e->t_i8, a->arena, &off, 1, "");
+      if (st->kind == KILN_STORE_DIMS) return dims;
+      LLVMValueRef ix = LLVMConstInt(e->t_i64, (uint64_t)(p->nsyms + st->index), 0);
+      off = LLVMBuildLoad2(e->b, e->t_i64, LLVMBuildInBoundsGEP2(e->b, e->t_i64, dims, &ix, 1, ""), "");
+      return LLVMBuildInBoundsGEP2(e->b, e->t_i8, a->arena, &off, 1, "");
+    }
+    break;
   default: break;
   }
   kiln_fail(e->err, KILN_ERR_INTERNAL, "%s: bad storage (kind %d, index %d, offset %lld)", what,

@@ -167,6 +167,16 @@ typedef struct kiln_options {
                                 step NULL and done == total. For progress displays: kiln
                                 prints nothing itself. NULL = none */
   void *progress_user;       /* passed to progress as user */
+  int symbolic_dims;         /* 1 = free dims stay free: an input dim the model leaves free
+                                (a dim_param, or unknown) or that `shapes` gives as -1 is
+                                bound at each run from the inputs' shapes (kiln_run_arrays),
+                                and the model compiles once for all its values. Only some ops
+                                take free dims (elementwise and activations, Cast, MatMul,
+                                Gemm, Softmax, LayerNormalization, Reduce*, Transpose, Concat,
+                                Reshape, Flatten, Squeeze, Unsqueeze); a free dim reaching
+                                another fails with KILN_ERR_UNSUPPORTED naming the node and
+                                dim. JIT on the CPU only: AOT and GPU targets refuse it
+                                (KILN_ERR_UNSUPPORTED). 0 = every free dim must be bound */
 } kiln_options;
 
 /* Every field 0 (its default) and struct_size = this header's sizeof(kiln_options). */
@@ -198,6 +208,36 @@ int kiln_output_index(const kiln_model *model, const char *name);
  * kiln_*_info().bytes each, in graph order. Safe to call from several threads at once. */
 kiln_status kiln_run(const kiln_model *model, const void *const *inputs, void *const *outputs,
                      kiln_error *err);
+
+/* ---- free dims (kiln_options.symbolic_dims) ----
+ * kiln_input_info / kiln_output_info report a free dim as -1 (and bytes as 0); each is named
+ * by kiln_dim_name. Such a model runs through kiln_run_arrays, which takes each input's
+ * shape; kiln_run refuses it (KILN_ERR_INVALID_ARGUMENT). Memory is planned at run time once
+ * per distinct shape (the last shape's plan is kept). */
+typedef struct kiln_array {
+  void *data;        /* dense row-major; const for inputs */
+  kiln_dtype dtype;
+  int rank;
+  int64_t dims[KILN_MAX_RANK];
+} kiln_array;
+
+/* The name of free dim `dim` of input `input` ("N", or "<input>:<dim>" for an anonymous
+ * one), or NULL when that dim is static (or out of range). */
+const char *kiln_dim_name(const kiln_model *model, int input, int dim);
+
+/* Output shapes (dtype, rank, dims; data untouched) for inputs of these shapes (their data
+ * is not read). An input whose dtype, rank or static dims differ from the model's, a free
+ * dim below 1, two inputs giving one named dim different sizes, or sizes whose tensors
+ * overflow fail with KILN_ERR_INVALID_INPUT naming the input and dim. Works for static
+ * models too. */
+kiln_status kiln_output_shapes(const kiln_model *model, const kiln_array *inputs,
+                               kiln_array *outputs, kiln_error *err);
+
+/* Runs the model on inputs of the shapes given (checked as kiln_output_shapes does):
+ * outputs[i].data are caller-owned buffers large enough for the output shapes, which the
+ * call writes into outputs[i]'s dtype, rank and dims. Safe from several threads at once. */
+kiln_status kiln_run_arrays(const kiln_model *model, const kiln_array *inputs,
+                            kiln_array *outputs, kiln_error *err);
 
 /* Target "cuda": runs the model once on caller-owned GPU memory, with no copies. inputs[i]
  * and outputs[i] are CUdeviceptr values (cast to void *) of kiln_*_info().bytes each, on

@@ -39,6 +39,31 @@ void kiln_attr_clear(kiln_attr *a) {
   memset(a, 0, sizeof *a);
 }
 
+kiln_symdim kiln_value_symdim(const kiln_graph *g, const kiln_value *v, int d) {
+  if (v->sym[d] > 0 && v->sym[d] <= g->nsymdims) return g->symdims[v->sym[d] - 1];
+  return kiln_symdim_const(v->dims[d]);
+}
+
+bool kiln_value_set_symdim(kiln_graph *g, kiln_value *v, int d, const kiln_symdim *x) {
+  int64_t c;
+  v->sym[d] = 0;
+  if (kiln_symdim_is_const(x, &c)) return v->dims[d] = c, true;
+  if (!kiln_symdim_eval(x, g->sym_hint, &c)) return false;
+  v->dims[d] = c;
+  for (int i = 0; i < g->nsymdims; i++)
+    if (kiln_symdim_equal(&g->symdims[i], x)) return v->sym[d] = i + 1, true;
+  KILN_GROW(g->symdims, g->nsymdims, g->symdims_cap);
+  g->symdims[g->nsymdims++] = *x;
+  v->sym[d] = g->nsymdims;
+  return true;
+}
+
+bool kiln_value_is_symbolic(const kiln_value *v) {
+  for (int d = 0; d < v->rank && d < KILN_MAX_RANK; d++)
+    if (v->sym[d]) return true;
+  return false;
+}
+
 void kiln_graph_free(kiln_graph *g) {
   if (!g) return;
   for (int i = 0; i < g->nvalues; i++) {
@@ -65,6 +90,8 @@ void kiln_graph_free(kiln_graph *g) {
   free(g->main.inputs);
   free(g->inputs);
   free(g->name);
+  free(g->symdims);
+  for (int i = 0; i < g->nsyms; i++) free(g->sym_names[i]);
   free(g);
 }
 
@@ -160,6 +187,20 @@ int64_t kiln_shape_numel(int rank, const int64_t *dims) {
 }
 
 int64_t kiln_value_numel(const kiln_value *v) { return kiln_shape_numel(v->rank, v->dims); }
+
+const char *kiln_graph_type_str(const kiln_graph *g, const kiln_value *v, char *buf,
+                                size_t size) {
+  if (!kiln_value_is_symbolic(v)) return kiln_value_type_str(v, buf, size);
+  int n = snprintf(buf, size, "%s[", kiln_dtype_name(v->dtype));
+  for (int i = 0; i < v->rank && n > 0 && (size_t)n < size; i++) {
+    char dim[128];
+    kiln_symdim x = kiln_value_symdim(g, v, i);
+    kiln_symdim_str(&x, (const char *const *)g->sym_names, dim, sizeof dim);
+    n += snprintf(buf + n, size - (size_t)n, "%s%s", i ? "," : "", dim);
+  }
+  if (n > 0 && (size_t)n < size) snprintf(buf + n, size - (size_t)n, "]");
+  return buf;
+}
 
 const char *kiln_value_type_str(const kiln_value *v, char *buf, size_t size) {
   int n = snprintf(buf, size, "%s[", kiln_dtype_name(v->dtype));

@@ -7,6 +7,7 @@
 #ifndef KILN_IR_GRAPH_H
 #define KILN_IR_GRAPH_H
 
+#include "ir/symdim.h"
 #include "ir/util.h"
 
 typedef struct kiln_op_def kiln_op_def;
@@ -69,6 +70,9 @@ typedef struct kiln_value {
    * place_off + (e / place_row) * place_pitch + e % place_row. */
   int placed_in;
   int64_t place_off, place_row, place_pitch;
+  int sym[KILN_MAX_RANK]; /* 0: dims[d] is exact; else dims[d] is free (kiln_options.
+                             symbolic_dims), its polynomial kiln_graph.symdims[sym[d] - 1]
+                             and dims[d] that polynomial at the syms' hints */
 } kiln_value;
 
 typedef struct kiln_node {
@@ -101,6 +105,12 @@ typedef struct kiln_graph {
   int ninputs;
   int opset;            /* default-domain opset the model was written for */
   char *name;
+  /* free dims left free (ir/symdim.h): sym i is named sym_names[i], typical value sym_hint[i] */
+  int nsyms;
+  char *sym_names[KILN_MAX_SYMS];
+  int64_t sym_hint[KILN_MAX_SYMS];
+  kiln_symdim *symdims; /* the polynomials values' sym[] index (from 1) */
+  int nsymdims, symdims_cap;
 } kiln_graph;
 
 kiln_graph *kiln_graph_new(void);
@@ -135,7 +145,17 @@ int64_t kiln_shape_numel(int rank, const int64_t *dims);
 void kiln_tensor_free(kiln_tensor *t);
 void kiln_attr_clear(kiln_attr *a);
 
+/* Dim d of v as a polynomial (a constant one when static). */
+kiln_symdim kiln_value_symdim(const kiln_graph *g, const kiln_value *v, int d);
+/* Sets dim d of v to x: its hint into dims[d] and, unless x is constant, x into sym[d];
+ * false when x's hint overflows. */
+bool kiln_value_set_symdim(kiln_graph *g, kiln_value *v, int d, const kiln_symdim *x);
+/* Some dim of v is free. */
+bool kiln_value_is_symbolic(const kiln_value *v);
+
 /* "f32[1,3,224,224]" into buf. */
 const char *kiln_value_type_str(const kiln_value *v, char *buf, size_t size);
+/* The same with free dims as their expressions: "f32[N*S,64]". */
+const char *kiln_graph_type_str(const kiln_graph *g, const kiln_value *v, char *buf, size_t size);
 
 #endif

@@ -19,6 +19,7 @@
 #ifndef KILN_IR_KERNEL_H
 #define KILN_IR_KERNEL_H
 
+#include "ir/symdim.h"
 #include "ir/util.h"
 
 #include <stdio.h>
@@ -26,7 +27,6 @@
 #define KILN_MAX_AXES 12
 #define KILN_MAX_LOOPS 24
 #define KILN_MAX_BUFS 128 /* a node's inputs and outputs (32 each) and its temporaries */
-#define KILN_MAX_SYMS 8   /* run-time dims of one kernel */
 
 typedef enum kiln_expr_kind {
   KX_CONST,  /* dtype + value (f for floats, i for ints/bool) */
@@ -86,7 +86,11 @@ typedef enum kiln_buf_role {
 
 /* Where a buffer lives at run time; filled by memory planning, read by codegen. */
 typedef enum kiln_storage_kind {
-  KILN_STORE_NONE, KILN_STORE_INPUT, KILN_STORE_OUTPUT, KILN_STORE_CONST, KILN_STORE_ARENA
+  KILN_STORE_NONE, KILN_STORE_INPUT, KILN_STORE_OUTPUT, KILN_STORE_CONST, KILN_STORE_ARENA,
+  /* free dims (kiln_program.nsyms): the syms' values, i64s at kiln_program.dims_offset in the
+   * arena (a kernel's dims_buf); and a buffer whose size depends on them, placed at run time:
+   * its arena offset is the i64 number `index` after the syms' values */
+  KILN_STORE_DIMS, KILN_STORE_DYN
 } kiln_storage_kind;
 
 typedef struct kiln_storage {

@@ -116,6 +116,8 @@ static void print_storage(const kiln_storage *s, FILE *out) {
   case KILN_STORE_OUTPUT: fprintf(out, " @output%d", s->index); break;
   case KILN_STORE_CONST: fprintf(out, " @const%d", s->index); break;
   case KILN_STORE_ARENA: fprintf(out, " @arena+%" PRId64, s->offset); break;
+  case KILN_STORE_DIMS: fprintf(out, " @dims"); break;
+  case KILN_STORE_DYN: fprintf(out, " @dyn%d", s->index); break;
   default: break;
   }
 }

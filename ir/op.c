@@ -150,6 +150,7 @@ void kiln_set_out(kiln_graph *g, const kiln_node *n, int i, kiln_dtype t, int ra
   v->dtype = t;
   v->rank = rank;
   for (int d = 0; d < rank; d++) v->dims[d] = dims[d];
+  for (int d = 0; d < KILN_MAX_RANK; d++) v->sym[d] = 0; /* infer_sym.c sets free dims */
 }
 
 /* The error for a value an op needs at compile time but which is computed at run time.

@@ -77,6 +77,11 @@ struct kiln_op_def {
  * before its outputs are known, so inference neither infers its subgraphs first nor calls
  * `infer` (kiln_infer_resolved, which refuses the node elsewhere: the DSL). */
 #define KILN_OP_RESOLVE 128u
+/* Its infer and lowering hold for free dims (kiln_options.symbolic_dims): its output dims
+ * are dim expressions of its input dims (passes/infer_sym.c) and its kernel depends on the
+ * dims only through loop extents and buffer dims (passes/lower_dyn.c), so it may read
+ * values with free dims; a node of any other op reading one fails the compile. */
+#define KILN_OP_SYMBOLIC 256u
 
 /* The op of that name: the default domain's, else another domain's (names do not clash;
  * the DSL calls any op by its bare name). */

@@ -53,8 +53,10 @@ void kiln_program_free(kiln_program *p) {
   steps_clear(&p->main);
   for (int i = 0; i < p->nconsts; i++) free(p->consts[i].data);
   free(p->consts);
-  for (int i = 0; i < p->ninputs; i++) free(p->inputs[i].name);
-  for (int i = 0; i < p->noutputs; i++) free(p->outputs[i].name);
+  for (int i = 0; i < p->ninputs; i++) free(p->inputs[i].name), free(p->inputs[i].sdims);
+  for (int i = 0; i < p->noutputs; i++) free(p->outputs[i].name), free(p->outputs[i].sdims);
+  for (int i = 0; i < p->nsyms; i++) free(p->sym_names[i]);
+  free(p->dyn);
   free(p->inputs);
   free(p->outputs);
   free(p->tuning);

@@ -35,7 +35,16 @@ typedef struct kiln_io {
   int rank;
   int64_t dims[KILN_MAX_RANK];
   int64_t bytes;
+  kiln_symdim *sdims;  /* with free dims: one polynomial per dim (owned), dims[d] -1 where it
+                          is not constant; NULL: static */
 } kiln_io;
+
+/* A buffer whose size depends on free dims, placed at run time (KILN_STORE_DYN): its size
+ * is buf's (a buffer of some kernel of the program) and it lives during steps start..end. */
+typedef struct kiln_dyn_slot {
+  const kiln_buffer *buf;
+  int64_t start, end;
+} kiln_dyn_slot;
 
 #define KILN_MAX_PASSES 32
 
@@ -66,6 +75,15 @@ typedef struct kiln_program {
   char *tuning;           /* what the tune pass applied from kiln_options.tuning_log (text,
                              passes/tune.h), recorded in AOT libraries; NULL = no log */
   kiln_compile_times *times; /* set by the pipeline (kiln_passes_until); may be NULL */
+  /* Free dims (kiln_options.symbolic_dims); nsyms 0: every dim is static. A run writes the
+   * syms' values (i64) at dims_offset in the arena and the ndyn slots' offsets after them;
+   * the slots lie past arena_bytes, placed for each distinct shape (runtime/dyn_plan.c). */
+  int nsyms;
+  char *sym_names[KILN_MAX_SYMS];
+  int64_t sym_hint[KILN_MAX_SYMS];
+  int64_t dims_offset;
+  int ndyn;
+  kiln_dyn_slot *dyn;
 } kiln_program;
 
 /* The start of the text an AOT object or library carries as `<name>_tuning` (codegen/

@@ -55,15 +55,17 @@ static kiln_status unknown_input(const kiln_graph *g, const char *name, kiln_err
                    g->ninputs ? list : "none");
 }
 
-/* Sets v's shape to (rank, dims), checking it against the declaration. */
+/* Sets v's shape to (rank, dims), checking it against the declaration; with free, a dim
+ * of -1 leaves the declared one (free or not) as it is. */
 static kiln_status bind_shape(kiln_value *v, int rank, const int64_t *dims, names *t,
-                              kiln_error *err) {
+                              bool free_ok, kiln_error *err) {
   if (rank < 0 || rank > KILN_MAX_RANK)
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "input '%s': bad rank %d", v->name, rank);
   if (v->rank >= 0 && v->rank != rank)
     return kiln_fail(err, KILN_ERR_SHAPE, "input '%s' has rank %d, but was given rank %d",
                      v->name, v->rank, rank);
   for (int d = 0; d < rank; d++) {
+    if (free_ok && dims[d] == -1) continue;
     if (dims[d] < 0)
       return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "input '%s' dim %d: negative size %lld",
                        v->name, d, (long long)dims[d]);
@@ -75,7 +77,8 @@ static kiln_status bind_shape(kiln_value *v, int rank, const int64_t *dims, name
   if (v->rank < 0)
     for (int d = 0; d < KILN_MAX_RANK; d++) v->dims[d] = -1;
   v->rank = rank;
-  for (int d = 0; d < rank; d++) v->dims[d] = dims[d];
+  for (int d = 0; d < rank; d++)
+    if (!(free_ok && dims[d] == -1)) v->dims[d] = dims[d];
   return KILN_OK;
 }
 
@@ -95,7 +98,7 @@ static kiln_status bind_value(kiln_graph *g, const kiln_input_value *iv, names *
   if (!kiln_dtype_valid(iv->dtype))
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "input '%s': value of type %s", v->name,
                      kiln_dtype_name(iv->dtype));
-  if (bind_shape(v, iv->rank, iv->dims, t, err)) return err->code;
+  if (bind_shape(v, iv->rank, iv->dims, t, false, err)) return err->code;
   int64_t n = kiln_shape_numel(iv->rank, iv->dims), bytes;
   if (kiln_mul_overflows(n, (int64_t)kiln_dtype_size(iv->dtype), &bytes))
     return kiln_fail(err, KILN_ERR_LIMIT, "input '%s': value too large", v->name);
@@ -156,6 +159,36 @@ static kiln_status check_bound(const kiln_graph *g, kiln_error *err) {
                    list, example, first);
 }
 
+/* kiln_options.symbolic_dims: every dim still free becomes a sym of the graph (one per
+ * name; an anonymous one is named "<input>:<dim>"), its hint KILN_SYM_HINT. */
+#define KILN_SYM_HINT 16
+
+static kiln_status make_syms(kiln_graph *g, kiln_error *err) {
+  for (int i = 0; i < g->ninputs; i++) {
+    kiln_value *v = &g->values[g->inputs[i]];
+    for (int d = 0; d < v->rank; d++) {
+      if (v->dims[d] >= 0) continue;
+      const char *dn = v->dim_names[d];
+      char *name = dn && strcmp(dn, "?") ? kiln_xstrdup(dn) : kiln_fmt("%s:%d", v->name, d);
+      int s = 0;
+      while (s < g->nsyms && strcmp(g->sym_names[s], name)) s++;
+      if (s == g->nsyms) {
+        if (s == KILN_MAX_SYMS) {
+          free(name);
+          return kiln_fail(err, KILN_ERR_LIMIT, "input '%s' dim %d: more than %d free dims",
+                           v->name, d, KILN_MAX_SYMS);
+        }
+        g->sym_names[g->nsyms] = kiln_xstrdup(name);
+        g->sym_hint[g->nsyms++] = KILN_SYM_HINT;
+      }
+      free(name);
+      kiln_symdim x = kiln_symdim_sym(s);
+      kiln_value_set_symdim(g, v, d, &x);
+    }
+  }
+  return KILN_OK;
+}
+
 kiln_status kiln_pass_bind_inputs(kiln_graph *g, const kiln_options *opts, kiln_error *err) {
   names t = {.n = 0};
   kiln_options none = {0};
@@ -166,7 +199,9 @@ kiln_status kiln_pass_bind_inputs(kiln_graph *g, const kiln_options *opts, kiln_
     if (b->input && kiln_bind_is_length(g, b->input)) continue; /* bound above */
     int idx = b->input ? find_input(g, b->input) : -1;
     if (idx < 0) return unknown_input(g, b->input ? b->input : "(null)", err);
-    if (bind_shape(&g->values[g->inputs[idx]], b->rank, b->dims, &t, err)) return err->code;
+    if (bind_shape(&g->values[g->inputs[idx]], b->rank, b->dims, &t, opts->symbolic_dims != 0,
+                   err))
+      return err->code;
   }
   for (int i = 0; i < opts->nvalues; i++)
     if (bind_value(g, &opts->values[i], &t, err)) return err->code;
@@ -176,6 +211,7 @@ kiln_status kiln_pass_bind_inputs(kiln_graph *g, const kiln_options *opts, kiln_
     for (int d = 0; d < v->rank; d++)
       if (v->dims[d] < 0 && v->dim_names[d]) v->dims[d] = name_lookup(&t, v->dim_names[d]);
   }
+  if (opts->symbolic_dims && make_syms(g, err)) return err->code;
   if (check_bound(g, err)) return err->code;
   for (int i = 0; i < g->ninputs; i++) { /* every dim is a number now: dumps show it */
     kiln_value *v = &g->values[g->inputs[i]];

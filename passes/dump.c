@@ -63,7 +63,7 @@ static void dump_node(const kiln_graph *g, const kiln_node *n, int depth, FILE *
   fputs(" :", out);
   for (int i = 0; i < n->noutputs; i++)
     if (n->outputs[i] >= 0)
-      fprintf(out, "%s %s", i ? "," : "", kiln_value_type_str(&g->values[n->outputs[i]], buf, sizeof buf));
+      fprintf(out, "%s %s", i ? "," : "", kiln_graph_type_str(g, &g->values[n->outputs[i]], buf, sizeof buf));
   fprintf(out, "   # %s\n", n->name);
   for (int a = 0; a < n->nattrs; a++) {
     const kiln_attr *at = &n->attrs[a];
@@ -99,7 +99,7 @@ void kiln_graph_dump(const kiln_graph *g, FILE *out) {
   fprintf(out, "graph %s\n", g->name ? g->name : "");
   for (int i = 0; i < g->ninputs; i++) {
     const kiln_value *v = &g->values[g->inputs[i]];
-    fprintf(out, "input %%%s : %s\n", v->name, kiln_value_type_str(v, buf, sizeof buf));
+    fprintf(out, "input %%%s : %s\n", v->name, kiln_graph_type_str(g, v, buf, sizeof buf));
   }
   char *seen = kiln_xcalloc((size_t)(g->nvalues ? g->nvalues : 1), 1);
   mark_reads(g, &g->main, seen);
@@ -114,6 +114,6 @@ void kiln_graph_dump(const kiln_graph *g, FILE *out) {
   dump_block(g, &g->main, 0, out);
   for (int i = 0; i < g->main.noutputs; i++) {
     const kiln_value *v = &g->values[g->main.outputs[i]];
-    fprintf(out, "output %%%s : %s\n", v->name, kiln_value_type_str(v, buf, sizeof buf));
+    fprintf(out, "output %%%s : %s\n", v->name, kiln_graph_type_str(g, v, buf, sizeof buf));
   }
 }

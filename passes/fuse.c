@@ -335,6 +335,7 @@ static bool producer_ok(const kiln_kernel *k1, int yv) {
 
 /* Fuses K2 into K1 (reading Y = yv) when the rules above allow; true if it did. */
 static bool fuse_pair(kiln_kernel *k1, const kiln_kernel *k2, int yv) {
+  if (k1->nsyms || k2->nsyms) return false; /* run-time extents: not merged yet */
   kiln_stage *s1 = &k1->stages[k1->nstages - 1];
   const kiln_stage *s2 = &k2->stages[0];
   kiln_buffer *y1 = &k1->bufs[s1->out_buf];

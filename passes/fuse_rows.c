@@ -410,10 +410,12 @@ static kiln_kernel *merge(const kiln_graph *g, const kiln_steps *all, const kiln
  * kernel takes step j's place (nothing between reads K1's outputs). */
 static bool merge_step(const kiln_graph *g, kiln_program *p, kiln_steps *steps, int j) {
   const kiln_kernel *k2 = steps->steps[j].kernel;
+  if (k2->nsyms) return false; /* run-time extents: not merged yet */
   for (int i = j - 1; i >= 0; i--) {
     const kiln_step *st = &steps->steps[i];
     if (st->kind != KILN_STEP_KERNEL) return false; /* no merging across an If */
     const kiln_kernel *k1 = st->kernel;
+    if (k1->nsyms) return false;
     bool feeds = false, between = false;
     for (int b = 0; b < k1->nbufs; b++) {
       if (k1->bufs[b].role != KILN_BUF_OUTPUT) continue;

@@ -113,7 +113,8 @@ static kiln_status infer_one(infer_ctx *c, kiln_block *b, int pos, int *next) {
                 n->op_type);
     return c->err->code;
   }
-  if (!known_if && check_outputs(c, n)) return c->err->code;
+  if (!known_if && (kiln_infer_symbolic(g, n, c->err) || check_outputs(c, n)))
+    return c->err->code;
   if (n->op->expand) {
     if (n->op->expand(g, b, pos, c->err)) return c->err->code;
     if (pos < b->nnodes && b->nodes[pos] == id)

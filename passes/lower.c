@@ -6,6 +6,7 @@
 
 #include "ir/dtype.h"
 #include "ir/op.h"
+#include "passes/sym_points.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,22 @@ static kiln_status check_schedule(const kiln_node *n, const kiln_stage *s, kiln_
   kiln_error inner = {0};
   if (!kiln_schedule_check(s, &inner)) return KILN_OK;
   return kiln_fail(err, inner.code, "node '%s' (%s): %s", n->name, n->op_type, inner.message);
+}
+
+/* a and b have as many elements, free dims compared as polynomials (a node lowered with
+ * free dims sees its own values at other sizes than the rest of the graph) */
+static bool same_numel(const kiln_graph *g, const kiln_value *a, const kiln_value *b) {
+  if (!g->nsyms) return kiln_value_numel(a) == kiln_value_numel(b);
+  kiln_symdim na = kiln_symdim_const(1), nb = kiln_symdim_const(1);
+  for (int d = 0; d < a->rank; d++) {
+    kiln_symdim x = kiln_value_symdim(g, a, d);
+    if (!kiln_symdim_mul(&na, &x, &na)) return false;
+  }
+  for (int d = 0; d < b->rank; d++) {
+    kiln_symdim x = kiln_value_symdim(g, b, d);
+    if (!kiln_symdim_mul(&nb, &x, &nb)) return false;
+  }
+  return kiln_symdim_equal(&na, &nb);
 }
 
 /* The value whose storage v's elements live in: v itself, or, through alias ops (a
@@ -28,7 +45,7 @@ static int storage_value(const kiln_graph *g, int v) {
         p->inputs[0] < 0)
       return v;
     const kiln_value *src = &g->values[p->inputs[0]];
-    if (src->dtype != val->dtype || kiln_value_numel(src) != kiln_value_numel(val)) return v;
+    if (src->dtype != val->dtype || !same_numel(g, src, val)) return v;
     v = p->inputs[0];
   }
 }
@@ -47,6 +64,12 @@ static bool in_place(const kiln_graph *g, const kiln_node *n) {
 
 kiln_status kiln_lower_node(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
                             kiln_error *err) {
+  if (g->nsyms && kiln_node_is_symbolic(g, n)) return kiln_lower_symbolic(g, n, out, err);
+  return kiln_lower_node_static(g, n, out, err);
+}
+
+kiln_status kiln_lower_node_static(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
+                                   kiln_error *err) {
   *out = NULL;
   if (!n->op)
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s': op '%s' is not supported", n->name,
@@ -169,12 +192,19 @@ static kiln_status lower_block(const kiln_graph *g, const kiln_block *b, kiln_st
   return KILN_OK;
 }
 
-static void set_io(kiln_io *io, const kiln_value *v) {
+static void set_io(const kiln_graph *g, kiln_io *io, const kiln_value *v) {
   io->name = kiln_xstrdup(v->name);
   io->dtype = v->dtype;
   io->rank = v->rank;
   memcpy(io->dims, v->dims, sizeof io->dims);
   io->bytes = kiln_value_numel(v) * (int64_t)kiln_dtype_size(v->dtype);
+  if (!kiln_value_is_symbolic(v)) return;
+  io->sdims = kiln_xcalloc(KILN_MAX_RANK, sizeof *io->sdims);
+  for (int d = 0; d < v->rank; d++) {
+    io->sdims[d] = kiln_value_symdim(g, v, d);
+    if (v->sym[d]) io->dims[d] = -1;
+  }
+  io->bytes = 0;
 }
 
 kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error *err) {
@@ -182,10 +212,15 @@ kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error 
   kiln_program *p = kiln_program_new();
   p->ninputs = g->ninputs;
   p->inputs = kiln_xcalloc((size_t)(g->ninputs ? g->ninputs : 1), sizeof(kiln_io));
-  for (int i = 0; i < g->ninputs; i++) set_io(&p->inputs[i], &g->values[g->inputs[i]]);
+  for (int i = 0; i < g->ninputs; i++) set_io(g, &p->inputs[i], &g->values[g->inputs[i]]);
+  p->nsyms = g->nsyms;
+  for (int i = 0; i < g->nsyms; i++) {
+    p->sym_names[i] = kiln_xstrdup(g->sym_names[i]);
+    p->sym_hint[i] = g->sym_hint[i];
+  }
   p->noutputs = g->main.noutputs;
   p->outputs = kiln_xcalloc((size_t)(p->noutputs ? p->noutputs : 1), sizeof(kiln_io));
-  for (int i = 0; i < p->noutputs; i++) set_io(&p->outputs[i], &g->values[g->main.outputs[i]]);
+  for (int i = 0; i < p->noutputs; i++) set_io(g, &p->outputs[i], &g->values[g->main.outputs[i]]);
   kiln_status st = lower_block(g, &g->main, &p->main, err);
   for (int j = 0; j < g->main.noutputs && !st; j++) {
     int v = g->main.outputs[j];

@@ -10,6 +10,7 @@
  * of its slots. */
 #include "passes/passes.h"
 
+#include "ir/arena_plan.h"
 #include "ir/dtype.h"
 
 #include <stdlib.h>
@@ -17,11 +18,7 @@
 
 #define ALIGN 64
 
-typedef struct alloc {
-  int64_t start, end; /* steps, inclusive */
-  int64_t size, offset;
-  bool used;
-} alloc;
+typedef kiln_alloc alloc;
 
 typedef struct plan {
   const kiln_graph *g;
@@ -33,7 +30,24 @@ typedef struct plan {
   int64_t (*ifs)[2]; /* step ranges of If steps, inner before outer */
   int nifs, ifs_cap;
   int64_t t;
+  int *dyn_of;     /* value id -> its slot in p->dyn (sizes known at run time), -1 */
+  int dyn_cap;
 } plan;
+
+/* A slot placed at run time for buffer buf (of value v, or -1: a temporary) at step t. */
+static kiln_storage dyn_slot(plan *pl, const kiln_buffer *buf, int v, int64_t t) {
+  kiln_program *p = pl->p;
+  int i = v >= 0 ? pl->dyn_of[v] : -1;
+  if (i < 0) {
+    KILN_GROW(p->dyn, p->ndyn, pl->dyn_cap);
+    i = p->ndyn++;
+    p->dyn[i] = (kiln_dyn_slot){buf, t, t};
+    if (v >= 0) pl->dyn_of[v] = i;
+  }
+  if (t < p->dyn[i].start) p->dyn[i].start = t;
+  if (t > p->dyn[i].end) p->dyn[i].end = t;
+  return (kiln_storage){KILN_STORE_DYN, i, 0};
+}
 
 static int64_t round_up(int64_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 
@@ -126,6 +140,10 @@ static void walk(plan *pl, kiln_steps *steps) {
     for (int b = 0; b < k->nbufs; b++) {
       kiln_buffer *buf = &k->bufs[b];
       int64_t bytes = kiln_shape_numel(buf->rank, buf->dims) * (int64_t)kiln_dtype_size(buf->dtype);
+      if (buf->role == KILN_BUF_TEMP && kiln_buffer_is_dyn(buf)) {
+        buf->storage = dyn_slot(pl, buf, -1, t);
+        continue;
+      }
       if (buf->role == KILN_BUF_TEMP) {
         KILN_GROW(pl->temps, pl->ntemps, pl->temps_cap);
         pl->temps[pl->ntemps++] = (alloc){t, t, bytes, 0, true};
@@ -144,49 +162,11 @@ static void walk(plan *pl, kiln_steps *steps) {
         continue;
       }
       buf->storage = storage_of(pl, buf->value, buf->role == KILN_BUF_INPUT);
+      if (buf->storage.kind == KILN_STORE_ARENA && kiln_buffer_is_dyn(buf))
+        buf->storage = dyn_slot(pl, buf, buf->value, t);
       if (buf->storage.kind == KILN_STORE_ARENA) touch_value(pl, buf->value, t, bytes);
     }
   }
-}
-
-/* Places allocation a (by offset) clear of every placed allocation whose life overlaps. */
-static void place(alloc *a, alloc **placed, int nplaced, int64_t *high) {
-  if (a->size == 0) {
-    a->offset = 0;
-    return;
-  }
-  alloc **live = kiln_xmalloc(sizeof(alloc *) * (size_t)(nplaced ? nplaced : 1));
-  int n = 0;
-  for (int i = 0; i < nplaced; i++)
-    if (placed[i]->size && placed[i]->start <= a->end && a->start <= placed[i]->end)
-      live[n++] = placed[i];
-  for (int i = 1; i < n; i++) /* insertion sort by offset */
-    for (int j = i; j > 0 && live[j]->offset < live[j - 1]->offset; j--) {
-      alloc *x = live[j];
-      live[j] = live[j - 1];
-      live[j - 1] = x;
-    }
-  int64_t need = round_up(a->size), best = -1, best_gap = INT64_MAX, cursor = 0;
-  for (int i = 0; i <= n; i++) {
-    int64_t limit = i < n ? live[i]->offset : INT64_MAX;
-    int64_t gap = limit - cursor;
-    if (gap >= need && (gap < best_gap || (i == n && best < 0))) {
-      best = cursor;
-      best_gap = gap;
-    }
-    if (i < n && live[i]->offset + round_up(live[i]->size) > cursor)
-      cursor = live[i]->offset + round_up(live[i]->size);
-  }
-  a->offset = best;
-  if (best + need > *high) *high = best + need;
-  free(live);
-}
-
-static int by_start(const void *x, const void *y) {
-  const alloc *a = *(alloc *const *)x, *b = *(alloc *const *)y;
-  if (a->start != b->start) return a->start < b->start ? -1 : 1;
-  if (a->size != b->size) return a->size > b->size ? -1 : 1;
-  return a < b ? -1 : a > b;
 }
 
 /* Second walk: arena offsets into the buffers. */
@@ -205,6 +185,7 @@ static void assign(plan *pl, kiln_steps *steps, int *temp_i) {
     kiln_kernel *k = st->kernel;
     for (int b = 0; b < k->nbufs; b++) {
       kiln_buffer *buf = &k->bufs[b];
+      if (buf->storage.kind == KILN_STORE_DYN || buf->storage.kind == KILN_STORE_DIMS) continue;
       if (buf->role == KILN_BUF_TEMP) {
         buf->storage.offset = pl->temps[(*temp_i)++].offset;
         continue;
@@ -222,6 +203,8 @@ kiln_status kiln_plan_memory(const kiln_graph *g, kiln_program *p, kiln_error *e
   pl.const_of = kiln_xmalloc(sizeof(int) * nv);
   for (int i = 0; i < g->nvalues; i++) pl.const_of[i] = -1;
   pl.vals = kiln_xcalloc(nv, sizeof(alloc));
+  pl.dyn_of = kiln_xmalloc(sizeof(int) * nv);
+  for (int i = 0; i < g->nvalues; i++) pl.dyn_of[i] = -1;
   walk(&pl, &p->main);
   /* a value defined before an If and read inside it lives through the whole If */
   for (int r = 0; r < pl.nifs; r++)
@@ -230,15 +213,24 @@ kiln_status kiln_plan_memory(const kiln_graph *g, kiln_program *p, kiln_error *e
       if (a->used && a->start < pl.ifs[r][0] && a->end >= pl.ifs[r][0] && a->end <= pl.ifs[r][1])
         a->end = pl.ifs[r][1];
     }
+  for (int r = 0; r < pl.nifs; r++)
+    for (int i = 0; i < p->ndyn; i++) {
+      kiln_dyn_slot *a = &p->dyn[i];
+      if (a->start < pl.ifs[r][0] && a->end >= pl.ifs[r][0] && a->end <= pl.ifs[r][1])
+        a->end = pl.ifs[r][1];
+    }
   int nall = 0;
   alloc **all = kiln_xmalloc(sizeof(alloc *) * (nv + (size_t)pl.ntemps));
   for (int v = 0; v < g->nvalues; v++)
     if (pl.vals[v].used) all[nall++] = &pl.vals[v];
   for (int i = 0; i < pl.ntemps; i++) all[nall++] = &pl.temps[i];
-  qsort(all, (size_t)nall, sizeof *all, by_start);
   int64_t high = 0;
-  for (int i = 0; i < nall; i++) place(all[i], all, i, &high);
+  kiln_arena_place(all, nall, &high);
   p->arena_bytes = round_up(high);
+  if (p->nsyms) { /* the syms' values and the slots' offsets, written by each run */
+    p->dims_offset = p->arena_bytes;
+    p->arena_bytes = round_up(p->dims_offset + 8 * (int64_t)(p->nsyms + p->ndyn));
+  }
   int temp_i = 0;
   assign(&pl, &p->main, &temp_i);
   free(all);
@@ -246,5 +238,6 @@ kiln_status kiln_plan_memory(const kiln_graph *g, kiln_program *p, kiln_error *e
   free(pl.temps);
   free(pl.ifs);
   free(pl.const_of);
+  free(pl.dyn_of);
   return KILN_OK;
 }

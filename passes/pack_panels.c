@@ -78,7 +78,7 @@ static kiln_status pack_block(kiln_graph *g, kiln_block *blk, int vf, int *packe
     if (ta) kiln_node_add_attr(mn, "transA", KILN_ATTR_INT)->i = 1;
     if (alpha != 1.0) kiln_node_add_attr(mn, "alpha", KILN_ATTR_FLOAT)->f = alpha;
     if (beta != 1.0) kiln_node_add_attr(mn, "beta", KILN_ATTR_FLOAT)->f = beta;
-    if (mn->op->infer(g, mn, err)) return err->code;
+    if (mn->op->infer(g, mn, err) || kiln_infer_symbolic(g, mn, err)) return err->code;
   }
   return KILN_OK;
 }

@@ -109,6 +109,14 @@ bool kiln_schedule_gpu_gemm(const kiln_kernel *k, kiln_stage *s);
  * (storage left KILN_STORE_NONE). Used by lowering and by constant folding. */
 kiln_status kiln_lower_node(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
                             kiln_error *err);
+/* The same at the values' dims as they are (every dim a number). */
+kiln_status kiln_lower_node_static(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
+                                   kiln_error *err);
+/* A node reading or writing free dims: a kernel with run-time extents (passes/lower_dyn.c). */
+kiln_status kiln_lower_symbolic(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
+                                kiln_error *err);
+/* After a node's infer: its outputs' free dims (passes/infer_sym.c). */
+kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err);
 
 /* ---- shared between the pass files (added by the passes work) ---------------------- */
 

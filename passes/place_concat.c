@@ -23,7 +23,7 @@
 static bool arena_value(const kiln_graph *g, int v) {
   const kiln_value *x = &g->values[v];
   if (x->is_input || x->is_output || x->kind != KILN_KIND_TENSOR || x->rank < 0 ||
-      kiln_value_is_const(g, v))
+      kiln_value_is_const(g, v) || kiln_value_is_symbolic(x))
     return false;
   for (int d = 0; d < x->rank; d++)
     if (x->dims[d] < 0 || x->dim_names[d]) return false;

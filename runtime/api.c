@@ -7,6 +7,7 @@
 #include "ir/dtype.h"
 #include "passes/passes.h"
 #include "runtime/check.h"
+#include "runtime/dyn_run.h"
 #include "runtime/options.h"
 #include "rt/parallel.h"
 #include "runtime/profile.h"
@@ -23,6 +24,7 @@ struct kiln_model {
   kiln_entry_fn entry;
   const void **consts;
   int num_threads;
+  kiln_dyn_cache dyn; /* free dims: the last shape's memory plan */
 };
 
 /* The caller's kiln_error, cleared, or a scratch one when they passed NULL. */
@@ -55,6 +57,9 @@ static kiln_status build_until(const void *data, size_t size, const char *path,
                                kiln_error *err) {
   kiln_graph *g = NULL;
   kiln_status st = kiln_backend_for(opts)->check(opts, err); /* before any work */
+  if (!st && opts->symbolic_dims && kiln_target_gpu(opts))
+    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: free dims run on target 'cpu' "
+                   "only, not '%s'", opts->target);
   if (!st) st = import_graph(data, size, path, opts->base_dir ? opts->base_dir : base_dir,
                              opts, &g, err);
   if (!st) st = reference ? kiln_passes_reference(g, opts, prog, err)
@@ -91,6 +96,7 @@ static kiln_status write_report(const kiln_program *p, const char *model,
 static kiln_status finish_model(kiln_program *prog, const char *model, const kiln_options *opts,
                                 kiln_model **out, kiln_error *err) {
   kiln_model *m = kiln_xcalloc(1, sizeof *m);
+  kiln_dyn_cache_init(&m->dyn);
   m->prog = prog;
   m->num_threads = opts->num_threads;
   m->backend = kiln_backend_for(opts);
@@ -180,6 +186,9 @@ static kiln_status compile_aot(const char *model_path, const kiln_options *opts,
   if (!st) st = be->aot_check(&o, out_path, name, err);
   if (!st && o.profile)
     st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "profile is for JIT models, not AOT libraries");
+  if (!st && o.symbolic_dims)
+    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: AOT libraries with free dims are "
+                   "not supported yet (bind every dim, or compile JIT)");
   if (!st && o.report) st = kiln_report_check_path(o.report, err);
   if (!st) st = read_model(model_path, &data, &size, &dir, err);
   if (!st) st = build_program(data, size, model_path, dir, &o, &prog, err);
@@ -212,6 +221,8 @@ typedef struct call {
   double *kernel_ns;
   bool device;
   void *stream;
+  const kiln_array *arrays_in;
+  kiln_array *arrays_out;
 } call;
 
 static kiln_status guarded(call *c) {
@@ -268,6 +279,7 @@ void kiln_model_free(kiln_model *m) {
   if (!m) return;
   if (m->backend) m->backend->free_code(m->code);
   kiln_program_free(m->prog);
+  kiln_dyn_cache_free(&m->dyn);
   free(m->consts);
   free(m);
 }
@@ -316,11 +328,16 @@ void kiln_model_set_num_threads(kiln_model *m, int n) {
 
 /* device: inputs and outputs are device pointers, the launches go on stream */
 static kiln_status run(const kiln_model *m, const void *const *inputs, void *const *outputs,
-                       double *kernel_ns, bool device, void *stream, kiln_error *err) {
+                       const int64_t *syms, double *kernel_ns, bool device, void *stream,
+                       kiln_error *err) {
   kiln_error scratch;
   err = reset(err, &scratch);
   if (!m) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "model is NULL");
   const kiln_program *p = m->prog;
+  if (p->nsyms && !syms)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "the model has free dims (input '%s'...): "
+                     "run it with kiln_run_arrays, which takes the inputs' shapes",
+                     p->ninputs ? p->inputs[0].name : "?");
   if (kernel_ns && !p->profile)
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "the model was not compiled with profile");
   for (int i = 0; i < p->ninputs; i++)
@@ -336,11 +353,27 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
                      "for target '%s': device pointers are for target 'cuda'", m->backend->name);
   /* One arena per call: runs on several threads never share scratch memory. */
   uint8_t *arena = NULL;
-  if (p->arena_bytes > 0) {
-    arena = aligned_alloc(64, (size_t)p->arena_bytes);
-    if (!arena)
+  int64_t arena_bytes = p->arena_bytes, *offsets = NULL;
+  if (p->nsyms) { /* the syms' values, then where this shape's dyn slots lie */
+    offsets = kiln_xmalloc(sizeof(int64_t) * (size_t)(p->ndyn ? p->ndyn : 1));
+    if (kiln_dyn_plan(p, (kiln_dyn_cache *)&m->dyn, syms, offsets, &arena_bytes, err)) {
+      free(offsets);
+      return err->code;
+    }
+  }
+  if (arena_bytes > 0) {
+    arena = aligned_alloc(64, (size_t)arena_bytes);
+    if (!arena) {
+      free(offsets);
       return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "cannot allocate a %lld-byte arena",
-                       (long long)p->arena_bytes);
+                       (long long)arena_bytes);
+    }
+  }
+  if (p->nsyms) {
+    int64_t *dims = (int64_t *)(void *)(arena + p->dims_offset);
+    memcpy(dims, syms, sizeof(int64_t) * (size_t)p->nsyms);
+    memcpy(dims + p->nsyms, offsets, sizeof(int64_t) * (size_t)p->ndyn);
+    free(offsets);
   }
   int nk = kernel_ns ? kiln_steps_kernels(&p->main, NULL, 0) : 0;
   int64_t *slots = nk ? (int64_t *)(void *)(arena + p->profile_offset) : NULL;
@@ -356,7 +389,7 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
 }
 
 static kiln_status call_run(const call *c) {
-  return run(c->model, c->inputs, c->outputs, c->kernel_ns, c->device, c->stream, c->err);
+  return run(c->model, c->inputs, c->outputs, NULL, c->kernel_ns, c->device, c->stream, c->err);
 }
 
 kiln_status kiln_run_profiled(const kiln_model *m, const void *const *inputs,
@@ -377,5 +410,63 @@ kiln_status kiln_run_device(const kiln_model *m, const void *const *inputs,
   kiln_error scratch;
   call c = {call_run, reset(err, &scratch), NULL, .model = m, .inputs = inputs,
             .outputs = outputs, .device = true, .stream = stream};
+  return guarded(&c);
+}
+
+/* ---- free dims ---- */
+
+const char *kiln_dim_name(const kiln_model *m, int input, int dim) {
+  if (!m || input < 0 || input >= m->prog->ninputs) return NULL;
+  int s = kiln_io_sym(&m->prog->inputs[input], dim);
+  return s < 0 ? NULL : m->prog->sym_names[s];
+}
+
+static kiln_status output_shapes(const kiln_model *m, const kiln_array *inputs,
+                                 kiln_array *outputs, int64_t *syms, kiln_error *err) {
+  if (!m || (!inputs && m->prog->ninputs) || (!outputs && m->prog->noutputs))
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "model, inputs and outputs must not be NULL");
+  if (kiln_dyn_bind(m->prog, inputs, syms, err)) return err->code;
+  return kiln_dyn_output_shapes(m->prog, syms, outputs, err);
+}
+
+static kiln_status call_output_shapes(const call *c) {
+  int64_t syms[KILN_MAX_SYMS];
+  return output_shapes(c->model, c->arrays_in, c->arrays_out, syms, c->err);
+}
+
+kiln_status kiln_output_shapes(const kiln_model *m, const kiln_array *inputs,
+                               kiln_array *outputs, kiln_error *err) {
+  kiln_error scratch;
+  call c = {call_output_shapes, reset(err, &scratch), NULL, .model = m, .arrays_in = inputs,
+            .arrays_out = outputs};
+  return guarded(&c);
+}
+
+static kiln_status call_run_arrays(const call *c) {
+  const kiln_model *m = c->model;
+  int64_t syms[KILN_MAX_SYMS];
+  if (output_shapes(m, c->arrays_in, c->arrays_out, syms, c->err)) return c->err->code;
+  const kiln_program *p = m->prog;
+  const void **in = kiln_xcalloc((size_t)(p->ninputs ? p->ninputs : 1), sizeof *in);
+  void **out = kiln_xcalloc((size_t)(p->noutputs ? p->noutputs : 1), sizeof *out);
+  for (int i = 0; i < p->ninputs; i++) in[i] = c->arrays_in[i].data;
+  kiln_status st = KILN_OK;
+  for (int i = 0; i < p->noutputs && !st; i++) {
+    out[i] = c->arrays_out[i].data;
+    if (!out[i] && kiln_shape_numel(c->arrays_out[i].rank, c->arrays_out[i].dims))
+      st = kiln_fail(c->err, KILN_ERR_INVALID_ARGUMENT, "output %d ('%s'): data is NULL", i,
+                     p->outputs[i].name);
+  }
+  if (!st) st = run(m, in, out, p->nsyms ? syms : NULL, NULL, false, NULL, c->err);
+  free(in);
+  free(out);
+  return st;
+}
+
+kiln_status kiln_run_arrays(const kiln_model *m, const kiln_array *inputs, kiln_array *outputs,
+                            kiln_error *err) {
+  kiln_error scratch;
+  call c = {call_run_arrays, reset(err, &scratch), NULL, .model = m, .arrays_in = inputs,
+            .arrays_out = outputs};
   return guarded(&c);
 }

@@ -64,7 +64,7 @@ static int64_t dims_at(const kiln_buffer *b, const int64_t *syms, int64_t *dims)
 }
 
 static kiln_io io_of(const kiln_buffer *b, const int64_t *syms) {
-  kiln_io io = {kiln_xstrdup(b->name), b->dtype, b->rank, {0}, 0};
+  kiln_io io = {kiln_xstrdup(b->name), b->dtype, b->rank, {0}, 0, NULL};
   io.bytes = dims_at(b, syms, io.dims) * (int64_t)kiln_dtype_size(b->dtype);
   return io;
 }

@@ -717,6 +717,9 @@ static kiln_status tuner_init(tuner *T, const kiln_options *opts, kiln_tune_resu
   memset(res, 0, sizeof *res);
   T->res = res;
   kiln_status st = kiln_options_read(opts, &T->opts, err);
+  if (!st && T->opts.symbolic_dims)
+    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: tuning kernels with free dims is "
+                   "not supported yet (bind the dims)");
   T->opts.tuning_log = NULL;
   T->opts.profile = 0;
   return st;

@@ -402,7 +402,10 @@ kiln_status kiln_verify_new(const char *path, const kiln_options *opts, kiln_ver
   kiln_verify *v = kiln_xcalloc(1, sizeof *v);
   if (opts) v->opts = *opts;
   v->opts.profile = 0;
-  kiln_status st = kiln_program_from_file(path, &v->opts, NULL, &v->p, err);
+  kiln_status st = v->opts.symbolic_dims
+                      ? kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: verify with free "
+                                  "dims is not supported yet (bind the dims)")
+                      : kiln_program_from_file(path, &v->opts, NULL, &v->p, err);
   kiln_options plain = v->opts;
   plain.tuning_log = NULL; /* schedules do not matter to the interpreter */
   if (!st) st = kiln_reference_program_from_file(path, &plain, &v->ref, err);

@@ -87,8 +87,8 @@ for line in "${numbers[@]}"; do
   done
 done
 
-# --shape dims: whole numbers, at most 8, none empty.
-for v in image=1x1x28xa image=1x1x28x image=x1x1x28 image=1xx1x28 image=1x1x28x-1 \
+# --shape dims: whole numbers (or ? or a name: a free dim, cli_symbolic.sh), at most 8, none empty.
+for v in image=1x1x28x2a image=1x1x28x image=x1x1x28 image=1xx1x28 image=1x1x28x-1 \
          image=+1x1x28x28 "image= 1x1x28x28" image=1x1x28x99999999999999999999 =1x1 image; do
   expect 1 "--shape" "'$v'" "$(usage_of dump)" -- "$kiln" dump "$model" --shape "$v"
 done

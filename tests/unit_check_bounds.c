@@ -19,8 +19,8 @@ static kiln_program *shifted(int64_t n, int64_t shift, bool store_shift) {
   p->ninputs = p->noutputs = 1;
   p->inputs = kiln_xcalloc(1, sizeof(kiln_io));
   p->outputs = kiln_xcalloc(1, sizeof(kiln_io));
-  p->inputs[0] = (kiln_io){kiln_xstrdup("x"), KILN_F32, 1, {n}, n * 4};
-  p->outputs[0] = (kiln_io){kiln_xstrdup("y"), KILN_F32, 1, {n}, n * 4};
+  p->inputs[0] = (kiln_io){kiln_xstrdup("x"), KILN_F32, 1, {n}, n * 4, NULL};
+  p->outputs[0] = (kiln_io){kiln_xstrdup("y"), KILN_F32, 1, {n}, n * 4, NULL};
   kiln_kernel *k = kiln_kernel_new("Shift_7");
   int x = kiln_kernel_add_buffer(k, "x", KILN_BUF_INPUT, 0, KILN_F32, 1, &n);
   int y = kiln_kernel_add_buffer(k, "y", KILN_BUF_OUTPUT, 1, KILN_F32, 1, &n);

@@ -18,8 +18,8 @@ static kiln_program *make_program(int64_t n, float scale) {
   p->ninputs = p->noutputs = 1;
   p->inputs = kiln_xcalloc(1, sizeof(kiln_io));
   p->outputs = kiln_xcalloc(1, sizeof(kiln_io));
-  p->inputs[0] = (kiln_io){kiln_xstrdup("x:0"), KILN_F32, 1, {n}, n * 4};
-  p->outputs[0] = (kiln_io){kiln_xstrdup("y"), KILN_F32, 1, {n}, n * 4};
+  p->inputs[0] = (kiln_io){kiln_xstrdup("x:0"), KILN_F32, 1, {n}, n * 4, NULL};
+  p->outputs[0] = (kiln_io){kiln_xstrdup("y"), KILN_F32, 1, {n}, n * 4, NULL};
   p->nconsts = 1;
   p->consts = kiln_xcalloc(1, sizeof(kiln_const));
   p->consts[0].dtype = KILN_F32;

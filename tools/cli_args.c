@@ -6,6 +6,7 @@
 
 #include "passes/passes.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,8 +141,10 @@ static kiln_status parse_shard(const char *s, cli_args *a, kiln_error *err) {
   return KILN_OK;
 }
 
-/* "name=1x3x224x224"; "name=" binds a scalar. */
-static kiln_status parse_shape(const char *s, kiln_shape_binding *b, kiln_error *err) {
+/* "name=1x3x224x224"; "name=" binds a scalar; a dim "?" or a name ("?x784", "Nx784")
+ * stays free (-1, and *free set: kiln_options.symbolic_dims). */
+static kiln_status parse_shape(const char *s, kiln_shape_binding *b, bool *free_dim,
+                               kiln_error *err) {
   const char *eq = strrchr(s, '=');
   if (!eq || eq == s)
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--shape wants NAME=DxDx..., got '%s'", s);
@@ -154,7 +157,12 @@ static kiln_status parse_shape(const char *s, kiln_shape_binding *b, kiln_error 
     if (b->rank == KILN_MAX_RANK)
       return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--shape '%s': more than %d dims", s,
                        KILN_MAX_RANK);
-    if (n >= sizeof dim || (memcpy(dim, p, n), dim[n] = 0, parse_number(dim, 0, INT64_MAX, &d)))
+    bool named = n && n < sizeof dim && (*p == '?' || *p == '_' || isalpha((unsigned char)*p));
+    if (named) {
+      d = -1;
+      *free_dim = true;
+    } else if (n >= sizeof dim ||
+               (memcpy(dim, p, n), dim[n] = 0, parse_number(dim, 0, INT64_MAX, &d)))
       return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT,
                        "--shape '%s': dim %d ('%.*s') is not a whole number from 0 to %lld", s,
                        b->rank, (int)n, p, (long long)INT64_MAX);
@@ -317,7 +325,7 @@ kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_
     else if (!strcmp(o, "--shape")) {
       if (a->nshapes == CLI_MAX_SHAPES)
         st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "more than %d --shape options", CLI_MAX_SHAPES);
-      else if (!(st = parse_shape(v, &a->shapes[a->nshapes], err))) {
+      else if (!(st = parse_shape(v, &a->shapes[a->nshapes], &a->symbolic, err))) {
         const char *input = a->shapes[a->nshapes++].input;
         for (int s = 0; s < a->nshapes - 1 && !st; s++)
           if (!strcmp(a->shapes[s].input, input))
@@ -342,6 +350,7 @@ void cli_args_free(cli_args *a) {
 void cli_fill_options(const cli_args *a, kiln_options *opts) {
   opts->shapes = a->shapes;
   opts->nshapes = a->nshapes;
+  opts->symbolic_dims = a->symbolic;
   opts->cpu = a->cpu;
   opts->features = a->features;
   opts->triple = a->triple;

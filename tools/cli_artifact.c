@@ -192,8 +192,51 @@ void cli_model_of_jit(kiln_model *jit, cli_model *m) {
   m->outputs = cli_infos(jit, true);
 }
 
+kiln_status cli_model_bind_shapes(cli_model *m, const cli_inputs *in, kiln_error *err) {
+  kiln_array arrays[CLI_MAX_INPUTS], outs[CLI_MAX_INPUTS];
+  if (m->ninputs > CLI_MAX_INPUTS || m->noutputs > CLI_MAX_INPUTS)
+    return kiln_fail(err, KILN_ERR_LIMIT, "more than %d inputs or outputs", CLI_MAX_INPUTS);
+  for (int i = 0; i < m->ninputs; i++) {
+    kiln_tensor_info *t = &m->inputs[i];
+    const cli_input_file *f = cli_input_file_for(in, t->name);
+    for (int d = 0; d < t->rank; d++)
+      if (t->dims[d] < 0 && !f)
+        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "input '%s' dim %d ('%s') is free: "
+                         "give the input a file (--inputs DIR) whose shape sets it", t->name, d,
+                         kiln_dim_name(m->jit, i, d));
+    if (f) {
+      t->rank = f->t.rank;
+      memcpy(t->dims, f->t.dims, sizeof t->dims);
+      t->bytes = (size_t)kiln_shape_numel(t->rank, t->dims) * kiln_dtype_size(t->dtype);
+    }
+    arrays[i] = (kiln_array){(void *)1, t->dtype, t->rank, {0}}; /* data unread */
+    memcpy(arrays[i].dims, t->dims, sizeof t->dims);
+  }
+  if (kiln_output_shapes(m->jit, arrays, outs, err)) return err->code;
+  for (int i = 0; i < m->noutputs; i++) {
+    kiln_tensor_info *t = &m->outputs[i];
+    t->rank = outs[i].rank;
+    memcpy(t->dims, outs[i].dims, sizeof t->dims);
+    t->bytes = (size_t)kiln_shape_numel(t->rank, t->dims) * kiln_dtype_size(t->dtype);
+  }
+  m->shaped = true;
+  return KILN_OK;
+}
+
+static kiln_status run_arrays(const cli_model *m, const void *const *inputs,
+                              void *const *outputs, kiln_error *err) {
+  kiln_array in[CLI_MAX_INPUTS], out[CLI_MAX_INPUTS];
+  for (int i = 0; i < m->ninputs; i++) {
+    in[i] = (kiln_array){(void *)inputs[i], m->inputs[i].dtype, m->inputs[i].rank, {0}};
+    memcpy(in[i].dims, m->inputs[i].dims, sizeof in[i].dims);
+  }
+  for (int i = 0; i < m->noutputs; i++) out[i] = (kiln_array){outputs[i], KILN_F32, 0, {0}};
+  return kiln_run_arrays(m->jit, in, out, err);
+}
+
 kiln_status cli_model_run(const cli_model *m, const void *const *inputs, void *const *outputs,
                           kiln_error *err) {
+  if (m->jit && m->shaped) return run_arrays(m, inputs, outputs, err);
   if (m->jit) return kiln_run(m->jit, inputs, outputs, err);
   int rc = m->lib->run(inputs, outputs, NULL);
   if (rc == KILN_OK) return KILN_OK;

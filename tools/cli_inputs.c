@@ -125,7 +125,7 @@ static kiln_status check_shape_option(const cli_args *a, const cli_input_file *f
     const kiln_shape_binding *b = &a->shapes[s];
     if (strcmp(b->input, input)) continue;
     bool same = b->rank == f->t.rank;
-    for (int d = 0; same && d < b->rank; d++) same = b->dims[d] == f->t.dims[d];
+    for (int d = 0; same && d < b->rank; d++) same = b->dims[d] == f->t.dims[d] || b->dims[d] == -1;
     if (same) continue;
     char have[256], want[256];
     return kiln_fail(err, KILN_ERR_SHAPE, "--shape for input '%s' says %s, but '%s' holds %s", input,
@@ -149,7 +149,7 @@ static kiln_status bind_names(named_dims *t, const kiln_value *v, const int64_t 
                               const char *path, kiln_error *err) {
   for (int d = 0; d < v->rank && d < rank; d++) {
     const char *name = v->dim_names[d];
-    if (v->dims[d] >= 0 || !name || !strcmp(name, "?")) continue;
+    if (v->dims[d] >= 0 || !name || !strcmp(name, "?") || dims[d] < 0) continue; /* -1: free */
     int k = 0;
     while (k < t->n && strcmp(t->name[k], name)) k++;
     if (k == t->n) {

@@ -108,7 +108,7 @@ kiln_status cli_compile(const cli_args *a, cli_inputs *in, kiln_model **m, kiln_
       if (as_value[i]) {
         values[nv] = (kiln_input_value){in->graph_names[i], t->dtype, t->rank, {0}, t->data};
         memcpy(values[nv++].dims, t->dims, sizeof t->dims);
-      } else {
+      } else if (!a->symbolic) { /* with free dims, the run binds them from the files */
         shapes[ns] = (kiln_shape_binding){in->graph_names[i], t->rank, {0}};
         memcpy(shapes[ns++].dims, t->dims, sizeof t->dims);
       }

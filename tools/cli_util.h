@@ -30,6 +30,7 @@ typedef struct cli_args {
   const char *report, *html; /* compile/run --report FILE; bench --html FILE */
   kiln_shape_binding shapes[CLI_MAX_SHAPES];
   int nshapes;
+  bool symbolic; /* some --shape dim is "?" or a name: kiln_options.symbolic_dims */
   unsigned seed; /* 1 unless given */
   int repeat, threads;
   int thread_counts[CLI_MAX_THREAD_COUNTS]; /* bench --threads 1,2,4 */
@@ -119,7 +120,13 @@ typedef struct cli_model {
   cli_artifact *lib;
   int ninputs, noutputs;
   kiln_tensor_info *inputs, *outputs;
+  bool shaped; /* a JIT model with free dims: inputs/outputs hold this run's shapes
+                  (cli_model_bind_shapes), and runs go through kiln_run_arrays */
 } cli_model;
+
+/* --shape with free dims (? or a name): the free dims of m's inputs take the sizes of the
+ * input files (a free input without one is an error) and its outputs' shapes follow. */
+kiln_status cli_model_bind_shapes(cli_model *m, const cli_inputs *in, kiln_error *err);
 
 /* tools/cli_artifact.c: whether path's file starts with ELF's magic (an AOT library). */
 bool cli_is_elf(const char *path);

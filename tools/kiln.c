@@ -31,7 +31,8 @@ static const char *usage_main =
     "  check MODEL              list every problem that keeps MODEL from compiling (no codegen)\n"
     "  verify MODEL             check every kernel against the reference interpreter\n"
     "\n"
-    "Every command takes --shape IN=DxDx.. (bind free input dims) and --max-tensor-bytes N\n"
+    "Every command takes --shape IN=DxDx.. (bind free input dims; a dim ? or a name, as\n"
+    "in x=?x784, stays free: kiln_options.symbolic_dims) and --max-tensor-bytes N\n"
     "(a compile-time limit); compile, run, bench, tune, check and verify also take\n"
     "--max-nodes N (another limit);\n"
     "compile and run take --check-bounds (generated kernels check every load and store; a\n"
@@ -77,7 +78,8 @@ static const char *usage_run =
     "Inputs come from DIR/input_<i>.pb (TensorProto, matched by the tensor's name, else by\n"
     "position i); every input needs a file, and every file an input, unless --random-inputs\n"
     "gives inputs without a file seeded random values (--seed, default 1). Without --inputs,\n"
-    "all inputs are random. Free input dims are bound from the given inputs' shapes.\n"
+    "all inputs are random. Free input dims are bound from the given inputs' shapes; with\n"
+    "--shape IN=?x.. they stay free in the compiled code and each run binds them.\n"
     "Prints each output's shape and a summary, and the median latency of --repeat runs\n"
     "(1 or more, default 10) after one warm-up; --threads N (1 or more) sets the number of\n"
     "threads, else KILN_NUM_THREADS or one per CPU kiln may use (its affinity mask).\n"
@@ -187,6 +189,7 @@ kiln_status cli_open_model(cli_args *a, cli_inputs *in, cli_model *m, kiln_error
   if (!st) cli_note_random_inputs(a, in);
   if (!st) st = cli_compile(a, in, &jit, err);
   if (!st) cli_model_of_jit(jit, m);
+  if (!st && a->symbolic) st = cli_model_bind_shapes(m, in, err);
   return st;
 }
 

@@ -155,15 +155,15 @@ static const kiln_attr_spec shrink_attrs[] = {
     {"bias", KILN_ATTR_FLOAT, false}, {"lambd", KILN_ATTR_FLOAT, false}, {NULL}};
 static const kiln_attr_spec gelu_attrs[] = {{"approximate", KILN_ATTR_STRING, false}, {NULL}};
 
-#define ACT(name, attrs) {name, 1, 1, 1, 1, attrs, kiln_infer_broadcast, lower_act, NULL, KILN_OP_ELEMENTWISE}
+#define ACT(name, attrs) {name, 1, 1, 1, 1, attrs, kiln_infer_broadcast, lower_act, NULL, KILN_OP_ELEMENTWISE | KILN_OP_SYMBOLIC}
 
 const kiln_op_def kiln_ops_activation[] = {
     ACT("Relu", NULL),
     ACT("ThresholdedRelu", alpha_attrs),
     ACT("Shrink", shrink_attrs),
     ACT("LeakyRelu", alpha_attrs),
-    {"PRelu", 2, 2, 1, 1, NULL, kiln_infer_broadcast, lower_act, NULL, KILN_OP_ELEMENTWISE},
-    {"Clip", 1, 3, 1, 1, NULL, kiln_infer_broadcast, lower_act, NULL, KILN_OP_ELEMENTWISE},
+    {"PRelu", 2, 2, 1, 1, NULL, kiln_infer_broadcast, lower_act, NULL, KILN_OP_ELEMENTWISE | KILN_OP_SYMBOLIC},
+    {"Clip", 1, 3, 1, 1, NULL, kiln_infer_broadcast, lower_act, NULL, KILN_OP_ELEMENTWISE | KILN_OP_SYMBOLIC},
     ACT("HardSigmoid", alpha_beta_attrs),
     ACT("HardSwish", NULL),
     ACT("Elu", alpha_attrs),

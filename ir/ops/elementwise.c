@@ -229,7 +229,7 @@ static const kiln_attr_spec cast_attrs[] = {
 static const kiln_attr_spec castlike_attrs[] = {{"saturate", KILN_ATTR_INT, false}, {NULL}};
 static const kiln_attr_spec bitshift_attrs[] = {{"direction", KILN_ATTR_STRING, true}, {NULL}};
 
-#define EW KILN_OP_ELEMENTWISE
+#define EW (KILN_OP_ELEMENTWISE | KILN_OP_SYMBOLIC)
 #define BINARY(name, infer) {name, 2, 2, 1, 1, NULL, infer, lower_ew, NULL, EW}
 #define VARIADIC(name) {name, 1, -1, 1, 1, NULL, kiln_infer_broadcast, lower_ew, NULL, EW}
 #define UNARY(name, infer) {name, 1, 1, 1, 1, NULL, infer, lower_ew, NULL, EW}
@@ -262,6 +262,6 @@ const kiln_op_def kiln_ops_elementwise[] = {
     {"Cast", 1, 1, 1, 1, cast_attrs, infer_cast, lower_ew, NULL, EW},
     {"CastLike", 2, 2, 1, 1, castlike_attrs, infer_cast, lower_ew, NULL, EW},
     {"Where", 3, 3, 1, 1, NULL, infer_where, lower_ew, NULL, EW},
-    {"Identity", 1, 1, 1, 1, NULL, kiln_infer_broadcast, lower_ew, NULL, KILN_OP_ALIAS},
+    {"Identity", 1, 1, 1, 1, NULL, kiln_infer_broadcast, lower_ew, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC},
     {NULL},
 };

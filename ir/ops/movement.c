@@ -465,8 +465,8 @@ static const kiln_attr_spec split_attrs[] = {
 static const kiln_attr_spec pad_attrs[] = {{"mode", KILN_ATTR_STRING, false}, {NULL}};
 
 const kiln_op_def kiln_ops_movement[] = {
-    {"Transpose", 1, 1, 1, 1, perm_attrs, infer_transpose, lower_transpose, NULL, 0},
-    {"Concat", 1, -1, 1, 1, concat_attrs, infer_concat, lower_concat, NULL, KILN_OP_CONCAT},
+    {"Transpose", 1, 1, 1, 1, perm_attrs, infer_transpose, lower_transpose, NULL, KILN_OP_SYMBOLIC},
+    {"Concat", 1, -1, 1, 1, concat_attrs, infer_concat, lower_concat, NULL, KILN_OP_CONCAT | KILN_OP_SYMBOLIC},
     {"Split", 1, 2, 1, -1, split_attrs, infer_split, lower_split, NULL, 0},
     {"Slice", 3, 5, 1, 1, NULL, infer_slice, lower_slice, NULL, 0},
     {"Gather", 2, 2, 1, 1, axis_attrs, infer_gather, lower_gather, NULL, 0},

@@ -1,0 +1,101 @@
+/* Symbolic shape inference (kiln_options.symbolic_dims): after an op's infer has computed
+ * its outputs at the syms' hints, a node reading a free dim is inferred again at three
+ * more points of the syms (passes/sym_points.h); each output dim that changes becomes the
+ * dim expression of the node's inputs that agrees with it at every point. Only ops flagged
+ * KILN_OP_SYMBOLIC take free dims, and a dim no expression explains, or shapes valid at the
+ * hints only, fail the compile rather than being fixed at their hint. */
+#include "passes/passes.h"
+
+#include "ir/op.h"
+#include "passes/sym_points.h"
+
+#include <string.h>
+
+typedef struct out_shape {
+  kiln_dtype dtype;
+  int rank;
+  int64_t dims[KILN_MAX_RANK];
+} out_shape;
+
+static kiln_status not_symbolic(const kiln_graph *g, const kiln_node *n, kiln_error *err) {
+  for (int i = 0; i < n->ninputs; i++) {
+    const kiln_value *v = kiln_node_in(g, n, i);
+    for (int d = 0; v && d < v->rank; d++)
+      if (v->sym[d]) {
+        char buf[128];
+        kiln_symdim x = kiln_value_symdim(g, v, d);
+        return kiln_fail(err, KILN_ERR_UNSUPPORTED,
+                         "node '%s' (%s): input '%s' dim %d is the free dim '%s', which this op "
+                         "does not take (bind it: kiln_options.shapes, --shape)",
+                         n->name, n->op_type, v->name, d,
+                         kiln_symdim_str(&x, (const char *const *)g->sym_names, buf, sizeof buf));
+      }
+  }
+  return KILN_OK;
+}
+
+kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  for (int i = 0; i < n->noutputs; i++) {
+    kiln_value *v = kiln_node_out(g, n, i);
+    if (v) memset(v->sym, 0, sizeof v->sym);
+  }
+  if (!g->nsyms || !kiln_node_is_symbolic(g, n)) return KILN_OK;
+  if (!(n->op->flags & KILN_OP_SYMBOLIC)) return not_symbolic(g, n, err);
+  if (n->noutputs > 32 || n->ninputs > 64)
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): more than 64 inputs or 32 "
+                     "outputs with free dims", n->name, n->op_type);
+  out_shape hint[32], at[KILN_SYM_NPOINTS][32];
+  for (int i = 0; i < n->noutputs; i++) {
+    kiln_value *v = kiln_node_out(g, n, i);
+    if (v) hint[i] = (out_shape){v->dtype, v->rank, {0}};
+    if (v) memcpy(hint[i].dims, v->dims, sizeof v->dims);
+  }
+  int64_t saved[64][KILN_MAX_RANK];
+  kiln_status st = KILN_OK;
+  kiln_error inner = {0};
+  for (int p = 0; p < KILN_SYM_NPOINTS && !st; p++) {
+    kiln_sym_set_point(g, n, false, p, saved);
+    st = n->op->infer(g, n, &inner);
+    for (int i = 0; i < n->noutputs && !st; i++) {
+      kiln_value *v = kiln_node_out(g, n, i);
+      if (v) at[p][i] = (out_shape){v->dtype, v->rank, {0}};
+      if (v) memcpy(at[p][i].dims, v->dims, sizeof v->dims);
+      if (v && (v->rank != hint[i].rank || v->dtype != hint[i].dtype)) st = KILN_ERR_SHAPE;
+    }
+    kiln_sym_restore(g, n, false, saved);
+  }
+  for (int i = 0; i < n->noutputs; i++) { /* back to the hints' shapes */
+    kiln_value *v = kiln_node_out(g, n, i);
+    if (!v) continue;
+    v->dtype = hint[i].dtype;
+    v->rank = hint[i].rank;
+    memcpy(v->dims, hint[i].dims, sizeof v->dims);
+    memset(v->sym, 0, sizeof v->sym);
+  }
+  if (st)
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED,
+                     "node '%s' (%s): its shapes hold for some values of the free dims only "
+                     "(%s); bind them (kiln_options.shapes, --shape)",
+                     n->name, n->op_type, inner.message[0] ? inner.message : "rank changes");
+  kiln_symdim cands[KILN_SYM_MAX_CANDS];
+  int nc = kiln_sym_candidates(g, n, false, cands, KILN_SYM_MAX_CANDS);
+  for (int i = 0; i < n->noutputs; i++) {
+    kiln_value *v = kiln_node_out(g, n, i);
+    for (int d = 0; v && d < v->rank; d++) {
+      int64_t vals[KILN_SYM_NPOINTS];
+      bool same = true;
+      for (int p = 0; p < KILN_SYM_NPOINTS; p++) {
+        vals[p] = at[p][i].dims[d];
+        same &= vals[p] == v->dims[d];
+      }
+      if (same) continue;
+      const kiln_symdim *x = kiln_sym_match(g, cands, nc, v->dims[d], vals);
+      if (!x || !kiln_value_set_symdim(g, v, d, x))
+        return kiln_fail(err, KILN_ERR_UNSUPPORTED,
+                         "node '%s' (%s): output '%s' dim %d depends on the free dims in a way "
+                         "kiln cannot compile; bind them (kiln_options.shapes, --shape)",
+                         n->name, n->op_type, v->name, d);
+    }
+  }
+  return KILN_OK;
+}

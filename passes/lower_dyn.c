@@ -1,0 +1,150 @@
+/* Lowering a node with free dims (kiln_options.symbolic_dims). Op lowerings build kernels
+ * from numbers; the node is lowered at three points of the syms (passes/sym_points.h) and
+ * every buffer dim and loop extent that changes becomes the dim expression of the node's
+ * values that agrees at each point: a run-time extent (ir/kernel_dyn.c). The kernels must
+ * otherwise be the same (their content hashes, with those numbers made equal, match), so a
+ * lowering that folds a dim into anything else (a constant, a choice of stages) is refused
+ * rather than run at the wrong size. The kernel's extents and dims then hold their hints,
+ * which schedules are sized by. */
+#include "passes/passes.h"
+
+#include "ir/kernel_sig.h"
+#include "ir/op.h"
+#include "ir/schedule.h"
+#include "passes/sym_points.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct dyn_num {
+  int buf, dim;       /* a buffer dim, or with buf -1 */
+  int stage, axis;    /* a stage's axis */
+  const kiln_symdim *x;
+} dyn_num;
+
+static kiln_expr *dim_expr(kiln_kernel *k, const kiln_symdim *x) {
+  kiln_expr *sum = NULL;
+  for (int t = 0; t < x->nterms; t++) {
+    kiln_expr *term = NULL;
+    for (int s = 0; s < KILN_MAX_SYMS; s++)
+      for (int p = 0; p < x->pow[t][s]; p++)
+        term = term ? kx_mul(k, term, kx_dim(k, s)) : kx_dim(k, s);
+    term = !term ? kx_idx(k, x->coef[t]) : x->coef[t] == 1 ? term : kx_muli(k, term, x->coef[t]);
+    sum = sum ? kx_add(k, sum, term) : term;
+  }
+  return sum ? sum : kx_idx(k, 0);
+}
+
+static bool same_form(kiln_kernel *const *k) {
+  for (int p = 1; p < KILN_SYM_NPOINTS; p++) {
+    if (k[p]->nbufs != k[0]->nbufs || k[p]->nstages != k[0]->nstages) return false;
+    for (int b = 0; b < k[0]->nbufs; b++)
+      if (k[p]->bufs[b].rank != k[0]->bufs[b].rank) return false;
+    for (int s = 0; s < k[0]->nstages; s++)
+      if (k[p]->stages[s].naxes != k[0]->stages[s].naxes) return false;
+  }
+  return true;
+}
+
+static kiln_status refuse(const kiln_node *n, const char *why, kiln_error *err) {
+  return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): its kernel %s; bind the free "
+                   "dims (kiln_options.shapes, --shape)", n->name, n->op_type, why);
+}
+
+/* Finds the numbers that change (as candidates c), lists them in nums and makes them equal
+ * in k[1..]. */
+static kiln_status find_dyn(const kiln_graph *g, const kiln_node *n, kiln_kernel *const *k,
+                            const kiln_symdim *c, int nc, dyn_num *nums, int *nnums,
+                            kiln_error *err) {
+  *nnums = 0;
+  for (int b = 0; b < k[0]->nbufs; b++)
+    for (int d = 0; d < k[0]->bufs[b].rank; d++) {
+      int64_t at[KILN_SYM_NPOINTS];
+      bool same = true;
+      for (int p = 0; p < KILN_SYM_NPOINTS; p++)
+        same &= (at[p] = k[p]->bufs[b].dims[d]) == at[0];
+      if (same) continue;
+      const kiln_symdim *x = kiln_sym_match(g, c, nc, -1, at);
+      if (!x) return refuse(n, "has a buffer dim that is no dim expression of its values", err);
+      nums[(*nnums)++] = (dyn_num){b, d, -1, -1, x};
+      for (int p = 1; p < KILN_SYM_NPOINTS; p++) k[p]->bufs[b].dims[d] = at[0];
+    }
+  for (int s = 0; s < k[0]->nstages; s++)
+    for (int a = 0; a < k[0]->stages[s].naxes; a++) {
+      int64_t at[KILN_SYM_NPOINTS];
+      bool same = true;
+      for (int p = 0; p < KILN_SYM_NPOINTS; p++)
+        same &= (at[p] = k[p]->stages[s].axes[a].extent) == at[0];
+      if (same) continue;
+      const kiln_symdim *x = kiln_sym_match(g, c, nc, -1, at);
+      if (!x) return refuse(n, "has a loop extent that is no dim expression of its values", err);
+      nums[(*nnums)++] = (dyn_num){-1, -1, s, a, x};
+      for (int p = 1; p < KILN_SYM_NPOINTS; p++) k[p]->stages[s].axes[a].extent = at[0];
+    }
+  return KILN_OK;
+}
+
+static bool same_content(kiln_kernel *const *k) {
+  char h0[KILN_KERNEL_HASH_LEN + 1], h[KILN_KERNEL_HASH_LEN + 1];
+  if (!kiln_kernel_hash(k[0], h0)) return false;
+  for (int p = 1; p < KILN_SYM_NPOINTS; p++)
+    if (!kiln_kernel_hash(k[p], h) || strcmp(h, h0)) return false;
+  return true;
+}
+
+/* k's numbers in nums become run-time extents holding their hints. */
+static void make_dyn(const kiln_graph *g, kiln_kernel *k, const dyn_num *nums, int nnums) {
+  for (int s = 0; s < g->nsyms; s++) kiln_kernel_sym(k, g->sym_names[s], g->sym_hint[s]);
+  k->bufs[k->dims_buf].storage = (kiln_storage){KILN_STORE_DIMS, 0, 0};
+  for (int i = 0; i < nnums; i++) {
+    const dyn_num *u = &nums[i];
+    if (u->buf >= 0) {
+      kiln_buffer_dyn_dim(k, u->buf, u->dim, dim_expr(k, u->x));
+      continue;
+    }
+    kiln_axis *ax = &k->stages[u->stage].axes[u->axis];
+    ax->dyn = dim_expr(k, u->x);
+    ax->extent = kiln_dim_eval(ax->dyn, k->sym_hint);
+    if (ax->extent < 1) ax->extent = 1;
+  }
+  for (int s = 0; s < k->nstages; s++) { /* the default nest at the hints */
+    k->stages[s].recipe.nsteps = 0;
+    kiln_schedule_default(&k->stages[s]);
+  }
+}
+
+kiln_status kiln_lower_symbolic(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
+                                kiln_error *err) {
+  *out = NULL;
+  if (g->nsyms > KILN_MAX_SYMS) return kiln_fail(err, KILN_ERR_INTERNAL, "too many syms");
+  /* the node's values take each point's dims while it is lowered there, then their own */
+  kiln_graph *mg = (kiln_graph *)g;
+  kiln_kernel *k[KILN_SYM_NPOINTS] = {0};
+  int64_t saved[64][KILN_MAX_RANK];
+  kiln_status st = n->ninputs + n->noutputs > 64 ? refuse(n, "has too many operands", err)
+                                                  : KILN_OK;
+  for (int p = 0; p < KILN_SYM_NPOINTS && !st; p++) {
+    kiln_sym_set_point(mg, n, true, p, saved);
+    st = kiln_lower_node_static(g, n, &k[p], err);
+    kiln_sym_restore(mg, n, true, saved);
+  }
+  kiln_symdim *c = NULL;
+  dyn_num *nums = NULL;
+  int nnums = 0;
+  if (!st && !same_form(k)) st = refuse(n, "changes form with the free dims' values", err);
+  if (!st) {
+    c = kiln_xmalloc(sizeof *c * KILN_SYM_MAX_CANDS);
+    int nc = kiln_sym_candidates(g, n, true, c, KILN_SYM_MAX_CANDS), most = k[0]->nbufs * KILN_MAX_RANK;
+    for (int s = 0; s < k[0]->nstages; s++) most += k[0]->stages[s].naxes;
+    nums = kiln_xmalloc(sizeof *nums * (size_t)(most ? most : 1));
+    st = find_dyn(g, n, k, c, nc, nums, &nnums, err);
+  }
+  if (!st && !same_content(k))
+    st = refuse(n, "depends on the free dims' values beyond its loop extents and buffer dims", err);
+  if (!st) make_dyn(g, k[0], nums, nnums);
+  for (int p = st ? 0 : 1; p < KILN_SYM_NPOINTS; p++) kiln_kernel_free(k[p]);
+  free(c);
+  free(nums);
+  if (!st) *out = k[0];
+  return st;
+}

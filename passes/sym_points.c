@@ -1,0 +1,123 @@
+/* Points of the syms and candidate dim expressions for symbolic inference and lowering
+ * (passes/sym_points.h). */
+#include "passes/sym_points.h"
+
+#include "ir/op.h"
+
+static const int64_t POINTS[KILN_SYM_NPOINTS][KILN_MAX_SYMS] = {
+  {23, 29, 31, 37, 41, 43, 47, 53},
+  {59, 61, 67, 71, 73, 79, 83, 89},
+  {97, 101, 103, 107, 109, 113, 127, 131},
+};
+
+void kiln_sym_point(int p, int64_t *vals) {
+  for (int s = 0; s < KILN_MAX_SYMS; s++) vals[s] = POINTS[p][s];
+}
+
+bool kiln_node_is_symbolic(const kiln_graph *g, const kiln_node *n) {
+  for (int i = 0; i < n->ninputs; i++) {
+    const kiln_value *v = kiln_node_in(g, n, i);
+    if (v && kiln_value_is_symbolic(v)) return true;
+  }
+  for (int i = 0; i < n->noutputs; i++) {
+    const kiln_value *v = kiln_node_out(g, n, i);
+    if (v && kiln_value_is_symbolic(v)) return true;
+  }
+  return false;
+}
+
+static int add(kiln_symdim *cands, int n, int max, const kiln_symdim *x) {
+  int64_t c;
+  if (n >= max || kiln_symdim_is_const(x, &c)) return n;
+  for (int i = 0; i < n; i++)
+    if (kiln_symdim_equal(&cands[i], x)) return n;
+  cands[n] = *x;
+  return n + 1;
+}
+
+static int of_value(const kiln_graph *g, const kiln_value *v, kiln_symdim *cands, int n,
+                    int max) {
+  for (int a = 0; a < v->rank; a++) {
+    kiln_symdim prod = kiln_value_symdim(g, v, a);
+    n = add(cands, n, max, &prod);
+    for (int b = a + 1; b < v->rank; b++) {
+      kiln_symdim x = kiln_value_symdim(g, v, b);
+      if (!kiln_symdim_mul(&prod, &x, &prod)) break;
+      n = add(cands, n, max, &prod);
+    }
+  }
+  return n;
+}
+
+int kiln_sym_candidates(const kiln_graph *g, const kiln_node *n, bool outputs,
+                        kiln_symdim *cands, int max) {
+  int count = 0;
+  for (int i = 0; i < n->ninputs; i++) {
+    const kiln_value *v = kiln_node_in(g, n, i);
+    if (v && v->kind == KILN_KIND_TENSOR) count = of_value(g, v, cands, count, max);
+  }
+  for (int i = 0; outputs && i < n->noutputs; i++) {
+    const kiln_value *v = kiln_node_out(g, n, i);
+    if (v) count = of_value(g, v, cands, count, max);
+  }
+  for (int d = 0; d < KILN_MAX_RANK; d++) { /* Concat: one dim summed over the inputs */
+    kiln_symdim sum = kiln_symdim_const(0);
+    bool ok = true;
+    for (int i = 0; i < n->ninputs && ok; i++) {
+      const kiln_value *v = kiln_node_in(g, n, i);
+      if (!v || v->rank <= d) continue;
+      kiln_symdim x = kiln_value_symdim(g, v, d);
+      ok = kiln_symdim_add(&sum, &x, &sum);
+    }
+    if (ok) count = add(cands, count, max, &sum);
+  }
+  return count;
+}
+
+const kiln_symdim *kiln_sym_match(const kiln_graph *g, const kiln_symdim *cands, int n,
+                                  int64_t at_hint, const int64_t *at) {
+  for (int i = 0; i < n; i++) {
+    int64_t x;
+    if (at_hint >= 0 && (!kiln_symdim_eval(&cands[i], g->sym_hint, &x) || x != at_hint))
+      continue;
+    bool ok = true;
+    for (int p = 0; p < KILN_SYM_NPOINTS && ok; p++) {
+      int64_t vals[KILN_MAX_SYMS];
+      kiln_sym_point(p, vals);
+      ok = kiln_symdim_eval(&cands[i], vals, &x) && x == at[p];
+    }
+    if (ok) return &cands[i];
+  }
+  return NULL;
+}
+
+static void set_value(kiln_graph *g, int id, int p, int64_t *saved) {
+  kiln_value *v = &g->values[id];
+  int64_t vals[KILN_MAX_SYMS];
+  kiln_sym_point(p, vals);
+  for (int d = 0; d < KILN_MAX_RANK; d++) saved[d] = v->dims[d];
+  for (int d = 0; d < v->rank && d < KILN_MAX_RANK; d++) {
+    kiln_symdim x = kiln_value_symdim(g, v, d);
+    if (v->sym[d]) kiln_symdim_eval(&x, vals, &v->dims[d]);
+  }
+}
+
+void kiln_sym_set_point(kiln_graph *g, const kiln_node *n, bool outputs, int p,
+                        int64_t (*saved)[KILN_MAX_RANK]) {
+  for (int i = 0; i < n->ninputs; i++)
+    if (n->inputs[i] >= 0) set_value(g, n->inputs[i], p, saved[i]);
+  for (int i = 0; outputs && i < n->noutputs; i++)
+    if (n->outputs[i] >= 0) set_value(g, n->outputs[i], p, saved[n->ninputs + i]);
+}
+
+void kiln_sym_restore(kiln_graph *g, const kiln_node *n, bool outputs,
+                      int64_t (*saved)[KILN_MAX_RANK]) {
+  /* in reverse: a value listed twice was saved at the point the second time */
+  for (int i = outputs ? n->noutputs - 1 : -1; i >= 0; i--)
+    if (n->outputs[i] >= 0)
+      for (int d = 0; d < KILN_MAX_RANK; d++)
+        g->values[n->outputs[i]].dims[d] = saved[n->ninputs + i][d];
+  for (int i = n->ninputs - 1; i >= 0; i--)
+    if (n->inputs[i] >= 0)
+      for (int d = 0; d < KILN_MAX_RANK; d++) g->values[n->inputs[i]].dims[d] = saved[i][d];
+}

@@ -1,0 +1,162 @@
+/* Runs with free dims (kiln_options.symbolic_dims): binding the syms from the shapes a
+ * caller gives (every check a caller's shape can fail is here, so generated code never
+ * sees a shape it was not compiled for), output shapes, and the memory plan of the buffers
+ * whose sizes depend on the syms: computed once per distinct shape (the last one kept),
+ * never per op. */
+#include "runtime/dyn_run.h"
+
+#include "ir/arena_plan.h"
+#include "ir/dtype.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DIM (INT64_C(1) << 31)
+#define MAX_BYTES (INT64_C(1) << 40)
+
+void kiln_dyn_cache_init(kiln_dyn_cache *c) {
+  memset(c, 0, sizeof *c);
+  pthread_mutex_init(&c->mu, NULL);
+}
+
+void kiln_dyn_cache_free(kiln_dyn_cache *c) {
+  pthread_mutex_destroy(&c->mu);
+  free(c->offsets);
+}
+
+int kiln_io_sym(const kiln_io *io, int d) {
+  static const uint8_t zero[KILN_MAX_SYMS];
+  if (!io->sdims || d < 0 || d >= io->rank) return -1;
+  const kiln_symdim *x = &io->sdims[d];
+  if (x->nterms != 1 || x->coef[0] != 1) return -1;
+  int s = -1;
+  for (int i = 0; i < KILN_MAX_SYMS; i++) {
+    if (x->pow[0][i] > 1 || (x->pow[0][i] == 1 && s >= 0)) return -1;
+    if (x->pow[0][i] == 1) s = i;
+  }
+  return memcmp(x->pow[0], zero, sizeof zero) ? s : -1;
+}
+
+kiln_status kiln_dyn_bind(const kiln_program *p, const kiln_array *inputs, int64_t *syms,
+                          kiln_error *err) {
+  const char *from[KILN_MAX_SYMS] = {0};
+  for (int s = 0; s < KILN_MAX_SYMS; s++) syms[s] = 0;
+  for (int i = 0; i < p->ninputs; i++) {
+    const kiln_io *io = &p->inputs[i];
+    const kiln_array *a = &inputs[i];
+    if (a->dtype != io->dtype)
+      return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' is %s, the model's is %s",
+                       io->name, kiln_dtype_name(a->dtype), kiln_dtype_name(io->dtype));
+    if (a->rank != io->rank)
+      return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' has rank %d, the model's is %d",
+                       io->name, a->rank, io->rank);
+    for (int d = 0; d < io->rank; d++) {
+      int s = kiln_io_sym(io, d);
+      int64_t x = a->dims[d];
+      if (s < 0 && x != io->dims[d])
+        return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' dim %d is %lld, the model's "
+                         "is %lld", io->name, d, (long long)x, (long long)io->dims[d]);
+      if (s < 0) continue;
+      const char *name = p->sym_names[s];
+      if (x < 1 || x > MAX_DIM)
+        return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld, "
+                         "outside 1 .. %lld", io->name, d, name, (long long)x,
+                         (long long)MAX_DIM);
+      if (from[s] && syms[s] != x)
+        return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld, but "
+                         "input '%s' gave '%s' = %lld", io->name, d, name, (long long)x,
+                         from[s], name, (long long)syms[s]);
+      syms[s] = x;
+      from[s] = io->name;
+    }
+    int64_t bytes = (int64_t)kiln_dtype_size(a->dtype);
+    for (int d = 0; d < a->rank; d++)
+      if (kiln_mul_overflows(bytes, a->dims[d], &bytes) || bytes > MAX_BYTES)
+        return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s': its shape is over the limit "
+                         "of %lld bytes", io->name, (long long)MAX_BYTES);
+    if (bytes && !a->data)
+      return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s': data is NULL", io->name);
+  }
+  return KILN_OK;
+}
+
+/* bytes of buffer b at syms, or -1 past the limit */
+static int64_t buffer_bytes(const kiln_buffer *b, const int64_t *syms) {
+  int64_t n = (int64_t)kiln_dtype_size(b->dtype);
+  for (int d = 0; d < b->rank; d++) {
+    int64_t x = b->dyn_dims[d] ? kiln_dim_eval(b->dyn_dims[d], syms) : b->dims[d];
+    if (x < 0 || kiln_mul_overflows(n, x, &n) || n > MAX_BYTES) return -1;
+  }
+  return n;
+}
+
+kiln_status kiln_dyn_output_shapes(const kiln_program *p, const int64_t *syms,
+                                   kiln_array *outputs, kiln_error *err) {
+  for (int i = 0; i < p->noutputs; i++) {
+    const kiln_io *io = &p->outputs[i];
+    kiln_array *a = &outputs[i];
+    a->dtype = io->dtype;
+    a->rank = io->rank;
+    memset(a->dims, 0, sizeof a->dims);
+    int64_t bytes = (int64_t)kiln_dtype_size(io->dtype);
+    for (int d = 0; d < io->rank; d++) {
+      a->dims[d] = io->dims[d];
+      if (io->sdims && !kiln_symdim_eval(&io->sdims[d], syms, &a->dims[d])) bytes = -1;
+      if (bytes < 0 || kiln_mul_overflows(bytes, a->dims[d], &bytes) || bytes > MAX_BYTES)
+        return kiln_fail(err, KILN_ERR_INVALID_INPUT, "output '%s' would be over the limit of "
+                         "%lld bytes at these input shapes", io->name, (long long)MAX_BYTES);
+    }
+  }
+  return KILN_OK;
+}
+
+static kiln_status plan(const kiln_program *p, const int64_t *syms, int64_t *offsets,
+                        int64_t *bytes, kiln_error *err) {
+  kiln_alloc *allocs = kiln_xcalloc((size_t)(p->ndyn ? p->ndyn : 1), sizeof *allocs);
+  kiln_alloc **all = kiln_xmalloc(sizeof *all * (size_t)(p->ndyn ? p->ndyn : 1));
+  kiln_status st = KILN_OK;
+  for (int i = 0; i < p->ndyn && !st; i++) {
+    int64_t size = buffer_bytes(p->dyn[i].buf, syms);
+    if (size < 0)
+      st = kiln_fail(err, KILN_ERR_INVALID_INPUT, "buffer '%s' would be over the limit of %lld "
+                     "bytes at these input shapes", p->dyn[i].buf->name, (long long)MAX_BYTES);
+    allocs[i] = (kiln_alloc){p->dyn[i].start, p->dyn[i].end, size, 0, true};
+    all[i] = &allocs[i];
+  }
+  int64_t high = 0;
+  if (!st) kiln_arena_place(all, p->ndyn, &high);
+  if (!st && high > MAX_BYTES)
+    st = kiln_fail(err, KILN_ERR_INVALID_INPUT, "the run would need %lld bytes of scratch, over "
+                   "the limit of %lld", (long long)high, (long long)MAX_BYTES);
+  for (int i = 0; i < p->ndyn && !st; i++) offsets[i] = p->arena_bytes + allocs[i].offset;
+  *bytes = p->arena_bytes + high;
+  free(all);
+  free(allocs);
+  return st;
+}
+
+kiln_status kiln_dyn_plan(const kiln_program *p, kiln_dyn_cache *c, const int64_t *syms,
+                          int64_t *offsets, int64_t *bytes, kiln_error *err) {
+  size_t n = sizeof(int64_t) * (size_t)(p->ndyn ? p->ndyn : 1);
+  pthread_mutex_lock(&c->mu);
+  bool hit = c->valid && !memcmp(c->syms, syms, sizeof c->syms);
+  if (hit) {
+    memcpy(offsets, c->offsets, n);
+    *bytes = c->bytes;
+  }
+  pthread_mutex_unlock(&c->mu);
+  if (hit) return KILN_OK;
+  if (plan(p, syms, offsets, bytes, err)) return err->code;
+  int64_t *copy = malloc(n); /* a cache that cannot grow stays as it is */
+  pthread_mutex_lock(&c->mu);
+  if (copy) {
+    memcpy(copy, offsets, n);
+    free(c->offsets);
+    c->offsets = copy;
+    memcpy(c->syms, syms, sizeof c->syms);
+    c->bytes = *bytes;
+    c->valid = true;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return KILN_OK;
+}

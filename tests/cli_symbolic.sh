@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `kiln run` and `kiln compile` with free dims (--shape x=?x8, kiln_options.symbolic_dims):
+# run binds them from the input files' shapes (outputs as the static compile at that
+# shape gives them, a free input without a file is an error); compile (AOT) refuses them;
+# an op that takes no free dim is named.
+#   cli_symbolic.sh KILN PYTHON     (PYTHON with onnx and numpy, to write and read .pb files)
+set -uo pipefail
+kiln="$(realpath "$1")"
+python="$2"
+case "$python" in */*) python="$(cd "$(dirname "$python")" && pwd)/$(basename "$python")" ;; esac
+root="$(cd "$(dirname "$0")/.." && pwd)"
+source "$root/tests/cli_lib.sh"
+dir="$(mktemp -d)"
+trap 'rm -rf "$dir"' EXIT
+cd "$dir"
+
+cat >mlp.kiln <<'EOF'
+model mlp(x: f32[N, 8]) {
+  param w: f32[8, 4] = normal(0, 0.5)
+  return y = Softmax(MatMul(x, w) + 1, axis=1)
+}
+EOF
+cat >argmax.kiln <<'EOF'
+model am(x: f32[N, 8]) {
+  return y = ArgMax(x, axis=1)
+}
+EOF
+"$python" - <<'EOF' || exit 1
+import os
+import numpy as np
+from onnx import numpy_helper
+rng = np.random.default_rng(3)
+for name, shape in [("in3", (3, 8)), ("in7", (7, 8)), ("bad", (3, 5))]:
+    os.makedirs(name)
+    x = rng.standard_normal(shape).astype(np.float32)
+    with open(f"{name}/input_0.pb", "wb") as f:
+        f.write(numpy_helper.from_array(x, "x").SerializeToString())
+EOF
+
+for n in 3 7; do
+  expect 0 "y: f32[$n,4]" -- "$kiln" run mlp.kiln --shape 'x=?x8' --inputs in$n --output-dir sym$n --repeat 1
+  expect 0 "y: f32[$n,4]" -- "$kiln" run mlp.kiln --inputs in$n --output-dir static$n --repeat 1
+  expect 0 same -- "$python" -c "
+import sys, numpy as np, onnx
+from onnx import numpy_helper as h
+a, b = (h.to_array(onnx.load_tensor(p + '/output_0.pb')) for p in ('sym$n', 'static$n'))
+print('same' if a.shape == b.shape and np.array_equal(a, b) else f'differ {a.shape} {b.shape}')"
+done
+expect 0 "y: f32[7,4]" -- "$kiln" run mlp.kiln --shape 'x=Nx8' --inputs in7 --repeat 1
+expect 1 "input 'x' dim 0 ('N') is free" "--inputs" -- "$kiln" run mlp.kiln --shape 'x=?x8' --repeat 1
+expect 5 "does not fit input 'x'" "f32[3,5]" -- "$kiln" run mlp.kiln --shape 'x=?x8' --inputs bad
+expect 4 "AOT" "not supported" -- "$kiln" compile mlp.kiln --shape 'x=?x8' -o lib.so
+expect 4 "ArgMax" "'N'" -- "$kiln" run argmax.kiln --shape 'x=?x8' --inputs in3
+finish

@@ -1,0 +1,149 @@
+/* A model with free dims (tests/models/gen_dyn_models.py) compiled ONCE with
+ * kiln_options.symbolic_dims and run at every shape its folder holds (case_<k>/), each
+ * against onnxruntime's outputs.
+ *
+ *   model_dyn DIR DIM_NAME
+ *
+ * Checks that kiln_input_info reports the free dim as -1 and kiln_dim_name names it
+ * DIM_NAME, that kiln_output_shapes gives the reference's output shapes before the run,
+ * and that kiln_run_arrays' outputs hold |got - want| <= 1e-4 + 1e-3 |want| (model_test's
+ * tolerance). Then the same model compiled the static way (every dim bound) at the last
+ * shape must give the same outputs, so opting in changes no result. */
+#include "frontend/onnx.h"
+#include "ir/dtype.h"
+#include "ir/graph.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RTOL 1e-3
+#define ATOL 1e-4
+
+static int fails;
+
+#define CHECK(cond, ...)                                                     \
+  do {                                                                       \
+    if (!(cond)) {                                                           \
+      printf("FAIL %s:%d: ", __FILE__, __LINE__);                            \
+      printf(__VA_ARGS__);                                                   \
+      printf("\n");                                                          \
+      fails++;                                                               \
+    }                                                                        \
+  } while (0)
+
+static bool load(const char *path, kiln_tensor *t) {
+  void *data;
+  size_t size;
+  char *name = NULL;
+  kiln_error err;
+  if (kiln_read_file(path, &data, &size, &err)) return false;
+  kiln_status st = kiln_onnx_read_tensor(data, size, t, &name, &err);
+  free(data);
+  free(name);
+  return st == KILN_OK;
+}
+
+static int64_t close_count(const kiln_tensor *want, const float *got, double *max_abs) {
+  int64_t n = kiln_shape_numel(want->rank, want->dims), bad = 0;
+  const float *w = want->data;
+  *max_abs = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double d = fabs((double)got[i] - w[i]);
+    if (!(d <= ATOL + RTOL * fabs(w[i]))) bad++;
+    if (!(d <= *max_abs)) *max_abs = d;
+  }
+  return bad;
+}
+
+/* runs m on case k's input; 0 when there is no case k */
+static int run_case(kiln_model *m, const char *dir, int k, float **last, kiln_tensor *last_in) {
+  char path[1200];
+  kiln_tensor in, want;
+  snprintf(path, sizeof path, "%s/case_%d/input_0.pb", dir, k);
+  if (!load(path, &in)) return 0;
+  snprintf(path, sizeof path, "%s/case_%d/output_0.pb", dir, k);
+  CHECK(load(path, &want), "%s", path);
+  kiln_array ia = {in.data, in.dtype, in.rank, {0}}, oa;
+  memcpy(ia.dims, in.dims, sizeof ia.dims);
+  memset(&oa, 0, sizeof oa);
+  kiln_error err;
+  CHECK(kiln_output_shapes(m, &ia, &oa, &err) == KILN_OK, "case %d: %s", k, err.message);
+  CHECK(oa.rank == want.rank && !memcmp(oa.dims, want.dims, sizeof(int64_t) * (size_t)want.rank),
+        "case %d: output shape", k);
+  oa.data = calloc((size_t)kiln_shape_numel(want.rank, want.dims) + 1, sizeof(float));
+  oa.rank = 0; /* written by the run */
+  CHECK(kiln_run_arrays(m, &ia, &oa, &err) == KILN_OK, "case %d: %s", k, err.message);
+  CHECK(oa.rank == want.rank && oa.dtype == KILN_F32, "case %d: run's output shape", k);
+  double max_abs;
+  int64_t bad = close_count(&want, oa.data, &max_abs);
+  printf("case %d: input [", k);
+  for (int d = 0; d < in.rank; d++) printf("%s%lld", d ? "," : "", (long long)in.dims[d]);
+  printf("], %lld outputs, max abs error %.3g\n",
+         (long long)kiln_shape_numel(want.rank, want.dims), max_abs);
+  CHECK(!bad, "case %d: %lld elements out of tolerance", k, (long long)bad);
+  free(*last);
+  *last = oa.data;
+  kiln_tensor_free(last_in);
+  *last_in = in;
+  kiln_tensor_free(&want);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) return fprintf(stderr, "usage: model_dyn DIR DIM_NAME\n"), 2;
+  char path[1100];
+  snprintf(path, sizeof path, "%s/model.onnx", argv[1]);
+  kiln_options o;
+  kiln_options_init(&o);
+  o.symbolic_dims = 1;
+  kiln_model *m;
+  kiln_error err;
+  if (kiln_compile_file(path, &o, &m, &err)) return printf("FAIL compile: %s\n", err.message), 1;
+  kiln_tensor_info info;
+  CHECK(kiln_input_info(m, 0, &info) == KILN_OK, "input_info");
+  int free_dim = -1;
+  for (int d = 0; d < info.rank; d++)
+    if (info.dims[d] == -1) free_dim = d;
+  CHECK(free_dim >= 0 && info.bytes == 0, "input_info shows no free dim");
+  const char *name = kiln_dim_name(m, 0, free_dim);
+  CHECK(name && !strcmp(name, argv[2]), "dim name %s", name ? name : "(null)");
+  CHECK(!kiln_dim_name(m, 0, free_dim ? 0 : 1) && !kiln_dim_name(m, 1, 0), "static dims' names");
+  const void *in0[1] = {NULL};
+  void *out0[1] = {NULL};
+  CHECK(kiln_run(m, in0, out0, &err) == KILN_ERR_INVALID_ARGUMENT, "kiln_run took free dims");
+  float *last = NULL;
+  kiln_tensor last_in = {0};
+  int ncases = 0;
+  while (run_case(m, argv[1], ncases, &last, &last_in)) ncases++;
+  CHECK(ncases >= 3, "only %d cases", ncases);
+  /* shapes again, out of order: each distinct shape's memory plan */
+  for (int k = ncases - 1; k >= 0 && ncases >= 3; k -= 2) run_case(m, argv[1], k, &last, &last_in);
+  kiln_model_free(m);
+
+  /* the static way at the last shape: the same outputs */
+  kiln_shape_binding b = {"x", last_in.rank, {0}};
+  memcpy(b.dims, last_in.dims, sizeof b.dims);
+  kiln_options_init(&o);
+  o.shapes = &b;
+  o.nshapes = 1;
+  if (kiln_compile_file(path, &o, &m, &err)) return printf("FAIL static compile: %s\n", err.message), 1;
+  int64_t n = 0;
+  CHECK(kiln_output_info(m, 0, &info) == KILN_OK, "output_info");
+  n = (int64_t)info.bytes / 4;
+  float *got = calloc((size_t)n + 1, sizeof(float));
+  const void *in[1] = {last_in.data};
+  void *out[1] = {got};
+  CHECK(kiln_run(m, in, out, &err) == KILN_OK, "static run: %s", err.message);
+  double worst = 0;
+  for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)got[i] - last[i]));
+  printf("static compile at the last shape: max difference %.3g\n", worst);
+  CHECK(worst <= 1e-4, "static and symbolic outputs differ by %g", worst);
+  free(got);
+  free(last);
+  kiln_tensor_free(&last_in);
+  kiln_model_free(m);
+  printf(fails ? "FAILED (%d)\n" : "ok\n", fails);
+  return fails != 0;
+}

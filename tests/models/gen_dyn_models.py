@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Models with free dims for kiln's symbolic shapes (kiln_options.symbolic_dims).
+
+    gen_dyn_models.py OUT_DIR
+
+Writes OUT_DIR/<name>/model.onnx, whose inputs keep a named free dim (dim_param), and one
+folder case_<k>/ per shape the test runs it at, with input_<i>.pb and output_<i>.pb.
+References come from onnxruntime on the CPU with graph optimizations disabled (ONNX's
+op-by-op semantics), as gen_models.py's. tests/model_dyn.c compiles each model once and
+runs it at every case's shape.
+  mlp_dyn:         x [N, 64] -> MatMul+bias, Relu, MatMul+bias, Softmax; N = 1, 7, 64
+  attention_dyn:   x [1, S, 32] -> a pre-LN transformer block (LayerNorm, Q/K/V MatMul+bias,
+                   two heads by Reshape/Transpose, Softmax attention, output projection and
+                   residual, LayerNorm, MatMul+bias, GELU as Erf, MatMul+bias, residual);
+                   S = 1, 5, 33
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+
+
+class Builder:
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+        self.nodes, self.inits, self.n = [], [], 0
+
+    def name(self, hint):
+        self.n += 1
+        return f"{hint}_{self.n}"
+
+    def const(self, array, hint="c"):
+        name = self.name(hint)
+        self.inits.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def normal(self, shape, std, hint="w"):
+        return self.const(self.rng.normal(0.0, std, shape).astype(np.float32), hint)
+
+    def op(self, op_type, inputs, hint=None, **attrs):
+        out = self.name(hint or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        return out
+
+    def linear(self, x, n_in, n_out):
+        y = self.op("MatMul", [x, self.normal((n_in, n_out), (1.0 / n_in) ** 0.5)])
+        return self.op("Add", [y, self.normal((n_out,), 0.1, "b")])
+
+    def model(self, x, shape, out, out_shape, name):
+        inputs = [helper.make_tensor_value_info(x, TensorProto.FLOAT, shape)]
+        outputs = [helper.make_tensor_value_info(out, TensorProto.FLOAT, out_shape)]
+        graph = helper.make_graph(self.nodes, name, inputs, outputs, self.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                                  producer_name="kiln gen_dyn_models.py")
+        model.ir_version = 8
+        onnx.checker.check_model(model, full_check=True)
+        return model
+
+
+def mlp_dyn():
+    b = Builder(10)
+    h = b.op("Relu", [b.linear("x", 64, 128)])
+    y = b.op("Softmax", [b.linear(h, 128, 10)], axis=1)
+    return b.model("x", ["N", 64], y, ["N", 10], "mlp_dyn"), [(1, 64), (7, 64), (64, 64)]
+
+
+def attention_dyn():
+    b, d, heads = Builder(11), 32, 2
+    dh = d // heads
+
+    def layer_norm(x):
+        return b.op("LayerNormalization", [x, b.normal((d,), 0.1, "g"), b.normal((d,), 0.1, "beta")],
+                    axis=-1, epsilon=1e-5)
+
+    def split_heads(t, perm):
+        r = b.op("Reshape", [t, b.const(np.array([0, -1, heads, dh], np.int64), "shape")])
+        return b.op("Transpose", [r], perm=perm)
+
+    h = layer_norm("x")
+    q = split_heads(b.linear(h, d, d), [0, 2, 1, 3])
+    k = split_heads(b.linear(h, d, d), [0, 2, 3, 1])
+    v = split_heads(b.linear(h, d, d), [0, 2, 1, 3])
+    scores = b.op("Mul", [b.op("MatMul", [q, k]), b.const(np.float32(dh ** -0.5), "scale")])
+    ctx = b.op("MatMul", [b.op("Softmax", [scores], axis=-1), v])
+    ctx = b.op("Transpose", [ctx], perm=[0, 2, 1, 3])
+    ctx = b.op("Reshape", [ctx, b.const(np.array([0, 0, d], np.int64), "shape")])
+    r = b.op("Add", ["x", b.linear(ctx, d, d)])
+    f = b.linear(layer_norm(r), d, 2 * d)
+    erf = b.op("Erf", [b.op("Div", [f, b.const(np.float32(2 ** 0.5), "sqrt2")])])
+    gelu = b.op("Mul", [b.op("Mul", [f, b.const(np.float32(0.5), "half")]),
+                        b.op("Add", [erf, b.const(np.float32(1.0), "one")])])
+    y = b.op("Add", [r, b.linear(gelu, 2 * d, d)])
+    return b.model("x", [1, "S", d], y, [1, "S", d], "attention_dyn"), [(1, 1, d), (1, 5, d), (1, 33, d)]
+
+
+MODELS = {"mlp_dyn": mlp_dyn, "attention_dyn": attention_dyn}
+
+
+def reference(model, feeds):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.intra_op_num_threads = 2
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)
+
+
+def main():
+    out_dir = sys.argv[1]
+    for name, make in MODELS.items():
+        model, shapes = make()
+        target = os.path.join(out_dir, name)
+        os.makedirs(target, exist_ok=True)
+        onnx.save(model, os.path.join(target, "model.onnx"))
+        rng = np.random.default_rng(7)
+        for k, shape in enumerate(shapes):
+            x = rng.standard_normal(shape).astype(np.float32)
+            outs = reference(model, {"x": x})
+            case = os.path.join(target, f"case_{k}")
+            os.makedirs(case, exist_ok=True)
+            with open(os.path.join(case, "input_0.pb"), "wb") as f:
+                f.write(numpy_helper.from_array(x, "x").SerializeToString())
+            for i, o in enumerate(outs):
+                with open(os.path.join(case, f"output_{i}.pb"), "wb") as f:
+                    f.write(numpy_helper.from_array(o, f"y{i}").SerializeToString())
+        print(f"{name}: {len(shapes)} shapes")
+
+
+if __name__ == "__main__":
+    main()
