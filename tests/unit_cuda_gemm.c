@@ -7,6 +7,7 @@
  * for sm_90 too. Shapes have tails (1, 7, 33, 129: no multiple of a tile); random recipes
  * with share steps are run when legal and must fail with one message when not. */
 #include "check.h"
+#include "cuda_test.h"
 #include "node_test.h"
 
 #include "codegen/cuda_emit.h"
@@ -25,50 +26,19 @@ static bool have_nvrtc;
 
 static kiln_program *compile_text(const char *text) {
   kiln_options opts = {.struct_size = sizeof opts, .target = "cuda-host"};
-  kiln_graph *g = NULL;
-  kiln_program *p = NULL;
-  kiln_error err = {0};
-  if (!kiln_dsl_import(text, strlen(text), "m.kiln", &opts, &g, &err) &&
-      !kiln_passes_run(g, &opts, &p, &err))
-    kiln_check_instrument(p, false);
-  if (err.code) fprintf(stderr, "%s\n%s\n", text, err.message);
+  kiln_program *p = cuda_test_compile(text, &opts);
   CHECK(p != NULL);
-  kiln_graph_free(g);
   return p;
 }
 
 static char *source(const kiln_program *p) {
-  char *text = NULL;
-  size_t len = 0;
-  kiln_error err = {0};
-  FILE *mem = open_memstream(&text, &len);
-  CHECK(kiln_cuda_emit_program(p, mem, &err) == KILN_OK);
-  fclose(mem);
-  if (err.code) fprintf(stderr, "%s\n", err.message);
+  char *text = cuda_test_source(p);
+  CHECK(text != NULL);
   return text;
 }
 
 static void nvrtc_compiles(const char *text) {
-  if (!have_nvrtc || !text) return;
-  kiln_nvrtc_output out;
-  kiln_error err = {0};
-  CHECK(kiln_nvrtc_compile(text, "sm_90", &out, &err) == KILN_OK);
-  if (err.code) fprintf(stderr, "nvrtc: %s\n", err.message);
-  else kiln_nvrtc_output_free(&out);
-}
-
-static int check_kernel(const kiln_program *p, kiln_kernel *k, uint32_t seed) {
-  kiln_options opts = {.struct_size = sizeof opts, .target = "cuda-host"};
-  kiln_kernel_runner *r = NULL;
-  kiln_error err = {0};
-  if (kiln_kernel_runner_new(p, k, &opts, seed, &r, &err) || kiln_kernel_runner_run(r, &err)) {
-    fprintf(stderr, "kernel '%s': %s\n", k->name, err.message);
-    kiln_kernel_runner_free(r);
-    return 0;
-  }
-  int ok = node_test_vs_interp(p, k, r);
-  kiln_kernel_runner_free(r);
-  return ok;
+  if (have_nvrtc && text) CHECK(cuda_test_nvrtc(text));
 }
 
 /* Every kernel of a model through cuda-host against the interpreter, and its source
@@ -79,7 +49,7 @@ static int check_model(const char *text, int *checked) {
   const kiln_kernel *ks[64];
   int n = kiln_steps_kernels(&p->main, ks, 64), staged = 0;
   for (int i = 0; i < n && i < 64; i++) {
-    int ok = check_kernel(p, (kiln_kernel *)ks[i], 7u + (uint32_t)i);
+    int ok = cuda_test_kernel(p, (kiln_kernel *)ks[i], 7u + (uint32_t)i);
     if (!ok) fprintf(stderr, "in:\n%s", text);
     CHECK(ok);
     ++*checked;
@@ -265,7 +235,7 @@ static void random_recipes(void) {
     }
     legal++;
     CHECK(kiln_staging_loop(&s->sched) == t.share_loop);
-    int ok = check_kernel(p, k, (uint32_t)trial);
+    int ok = cuda_test_kernel(p, k, (uint32_t)trial);
     if (!ok) {
       fprintf(stderr, "recipe: ");
       kiln_recipe_print(&r, stderr);

@@ -21,51 +21,28 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-OPSET = 17
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen_models  # noqa: E402  (its Builder and its onnxruntime reference)
 
 
-class Builder:
-    def __init__(self, seed):
-        self.rng = np.random.default_rng(seed)
-        self.nodes, self.inits, self.n = [], [], 0
-
-    def name(self, hint):
-        self.n += 1
-        return f"{hint}_{self.n}"
-
-    def const(self, array, hint="c"):
-        name = self.name(hint)
-        self.inits.append(numpy_helper.from_array(np.asarray(array), name))
-        return name
-
-    def normal(self, shape, std, hint="w"):
-        return self.const(self.rng.normal(0.0, std, shape).astype(np.float32), hint)
-
-    def op(self, op_type, inputs, hint=None, **attrs):
-        out = self.name(hint or op_type.lower())
-        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
-        return out
+class Builder(gen_models.Builder):
+    """gen_models' builder, with a linear layer and a one-input, one-output model whose
+    dims may be names (free dims)."""
 
     def linear(self, x, n_in, n_out):
         y = self.op("MatMul", [x, self.normal((n_in, n_out), (1.0 / n_in) ** 0.5)])
         return self.op("Add", [y, self.normal((n_out,), 0.1, "b")])
 
-    def model(self, x, shape, out, out_shape, name):
-        inputs = [helper.make_tensor_value_info(x, TensorProto.FLOAT, shape)]
-        outputs = [helper.make_tensor_value_info(out, TensorProto.FLOAT, out_shape)]
-        graph = helper.make_graph(self.nodes, name, inputs, outputs, self.inits)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                                  producer_name="kiln gen_dyn_models.py")
-        model.ir_version = 8
-        onnx.checker.check_model(model, full_check=True)
-        return model
+    def dyn_model(self, x, shape, out, out_shape, name):
+        return self.model([helper.make_tensor_value_info(x, TensorProto.FLOAT, shape)],
+                          [helper.make_tensor_value_info(out, TensorProto.FLOAT, out_shape)], name)
 
 
 def mlp_dyn():
     b = Builder(10)
     h = b.op("Relu", [b.linear("x", 64, 128)])
     y = b.op("Softmax", [b.linear(h, 128, 10)], axis=1)
-    return b.model("x", ["N", 64], y, ["N", 10], "mlp_dyn"), [(1, 64), (7, 64), (64, 64)]
+    return b.dyn_model("x", ["N", 64], y, ["N", 10], "mlp_dyn"), [(1, 64), (7, 64), (64, 64)]
 
 
 def attention_dyn():
@@ -94,19 +71,10 @@ def attention_dyn():
     gelu = b.op("Mul", [b.op("Mul", [f, b.const(np.float32(0.5), "half")]),
                         b.op("Add", [erf, b.const(np.float32(1.0), "one")])])
     y = b.op("Add", [r, b.linear(gelu, 2 * d, d)])
-    return b.model("x", [1, "S", d], y, [1, "S", d], "attention_dyn"), [(1, 1, d), (1, 5, d), (1, 33, d)]
+    return b.dyn_model("x", [1, "S", d], y, [1, "S", d], "attention_dyn"), [(1, 1, d), (1, 5, d), (1, 33, d)]
 
 
 MODELS = {"mlp_dyn": mlp_dyn, "attention_dyn": attention_dyn}
-
-
-def reference(model, feeds):
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    so.intra_op_num_threads = 2
-    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
 
 
 def main():
@@ -119,7 +87,7 @@ def main():
         rng = np.random.default_rng(7)
         for k, shape in enumerate(shapes):
             x = rng.standard_normal(shape).astype(np.float32)
-            outs = reference(model, {"x": x})
+            outs = gen_models.reference(model, {"x": x})
             case = os.path.join(target, f"case_{k}")
             os.makedirs(case, exist_ok=True)
             with open(os.path.join(case, "input_0.pb"), "wb") as f:
