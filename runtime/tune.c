@@ -64,6 +64,9 @@ typedef struct tuner {
   kiln_program *p;
   int64_t t0;
   double search_end;        /* seconds since t0 */
+  double slowest_compile_s; /* the longest candidate compile so far: on a loaded machine one
+                             * takes many times the average, and none may start that could
+                             * run past search_end (the budget's reserve is for the end) */
   uint32_t rng;
   int nunique;
   unique *u;
@@ -420,6 +423,11 @@ static bool launch(tuner *T, unique *u, candidate *c) {
   return false;
 }
 
+/* Would a candidate of u started now run past the search's end, at its slowest? */
+static bool past_search_end(const tuner *T, const unique *u) {
+  return elapsed(T) + fmax(u->compile_s, T->slowest_compile_s) + u->measure_s >= T->search_end;
+}
+
 /* Candidates for u until end (seconds since t0), each only when its estimated cost fits.
  * Overlapping, candidate i+1 is launched before candidate i is measured, when both its
  * compile (alongside) and its measurement (after) fit; otherwise each is compiled, joined
@@ -429,8 +437,8 @@ static void search(tuner *T, unique *u, double end) {
   candidate cur, next;
   bool have_next = false;
   for (;;) {
-    if (!have_next &&
-        (elapsed(T) + u->compile_s + u->measure_s >= end || !launch(T, u, &next)))
+    if (!have_next && (elapsed(T) + u->compile_s + u->measure_s >= end ||
+                       past_search_end(T, u) || !launch(T, u, &next)))
       break;
     cur = next;
     have_next = false;
@@ -439,6 +447,7 @@ static void search(tuner *T, unique *u, double end) {
     int64_t c0, c1;
     kiln_status st = kiln_kernel_compile_join(cur.compile, &r, &c0, &c1, &e);
     estimate(&u->compile_s, (double)(c1 - c0) / 1e9);
+    T->slowest_compile_s = fmax(T->slowest_compile_s, (double)(c1 - c0) / 1e9);
     T->res->compile_s += (double)(c1 - c0) / 1e9;
     int64_t h0 = c0 > cur.hidden_from ? c0 : cur.hidden_from;
     int64_t h1 = c1 < cur.hidden_to ? c1 : cur.hidden_to;
@@ -448,7 +457,8 @@ static void search(tuner *T, unique *u, double end) {
       break;
     }
     double now = elapsed(T);
-    if (T->overlap && now + fmax(u->compile_s, u->measure_s) + u->measure_s < end)
+    if (T->overlap && now + fmax(u->compile_s, u->measure_s) + u->measure_s < end &&
+        !past_search_end(T, u))
       have_next = launch(T, u, &next);
     int64_t m0 = kiln_rt_clock_ns();
     double ns;
