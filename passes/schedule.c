@@ -212,6 +212,36 @@ static int64_t rows_covered(int64_t M, int64_t mb, int64_t mr) {
   return (M + per - 1) / per * per;
 }
 
+/* Bytes of partial sums (f32) a reduction in cache blocks may keep per block: with the
+ * block's weights and inputs, well inside a 32 KB L1. */
+#define OUT_BLOCK_BYTES (INT64_C(16) << 10)
+
+/* A Conv whose weights for one tile's channels outgrow L1 (a 3x3 Conv of 512 channels:
+ * 295 KB per pair of output blocks) re-reads them from L2 for every row tile. When the
+ * outputs of those channels are few (7x7, 14x14), the outermost reduction loop (the input
+ * channel blocks) moves just inside n2's loop instead: each block's weights (4.6 KB) then
+ * stay in L1 across all row tiles, which keep partial sums in the output (Zen 3,
+ * ResNet-50's 3x3 Convs at 7x7: 71 -> 82 GFLOP/s; at 14x14: 89 -> 95; what the tuner found).
+ * Only where each block still runs a long reduction (3x3 windows of 8 channels: 72 steps):
+ * a 1x1 Conv's 8 steps would store partial sums after every 8 FMAs of a tile. */
+static void reduce_in_blocks(const kiln_stage *s, kiln_schedule *t, int n2, int64_t K,
+                             int64_t cols, int64_t rows) {
+  int at = -1, r0 = -1;
+  for (int l = 0; l < t->nloops; l++) {
+    if (t->loops[l].axis == n2) at = l;
+    if (r0 < 0 && s->axes[t->loops[l].axis].reduce) r0 = l;
+  }
+  if (at < 0 || r0 < 0 || at > r0 || t->loops[r0].extent < 2 ||
+      K / t->loops[r0].extent < 64 || K * cols * 4 <= B_SLICE_BYTES)
+    return;
+  int64_t out = rows * cols * 4; /* the tile's, times the spatial loops between */
+  for (int l = at + 1; l < r0; l++) out *= t->loops[l].extent;
+  if (out > OUT_BLOCK_BYTES) return;
+  kiln_loop r = t->loops[r0];
+  memmove(&t->loops[at + 2], &t->loops[at + 1], sizeof(kiln_loop) * (size_t)(r0 - at - 1));
+  t->loops[at + 1] = r;
+}
+
 /* [other spatial.., m_c, panel, n_o, m_o, reductions.., m_i (unroll), n_i (vector)]: an
  * mr x nr tile of accumulators held in registers across the reductions (codegen's
  * register-tile mode). n_o outside m_o keeps a K x nr panel of B in cache while A's rows
@@ -288,6 +318,7 @@ static void tile_schedule(kiln_stage *s, int m, int n, int panel, int n2, int vf
   t.loops[t.nloops++] = a_outer ? no : mo;
   for (int l = 0; l < sc->nloops; l++)
     if (s->axes[sc->loops[l].axis].reduce) t.loops[t.nloops++] = sc->loops[l];
+  if (panel < 0 && n2 >= 0 && !n2_inner) reduce_in_blocks(s, &t, n2, K, u * nr, mr);
   /* a short innermost reduction loop (the channels of an input block, a window's row) is
    * unrolled around the tile: LLVM leaves a loop of 8 tile steps rolled, and its branch and
    * induction work sit between the FMAs (Zen 3, ResNet-50's 1x1 stride-2 Convs: 56 -> 72-81
@@ -342,6 +373,46 @@ static bool window_tile(const kiln_stage *s, int vf, int *m, int *n) {
   return *m >= 0;
 }
 
+/* Side of the square tiles a transposing copy runs in: a 64-byte line of f32 along each
+ * of the two axes. */
+#define TRANSPOSE_TILE 16
+
+/* A stage without reductions whose output's innermost axis i the loads do not read
+ * contiguously, while they all read another spatial axis j so (a transpose: BERT's heads
+ * [128, 12, 64] -> [12, 64, 128]): either order strides through one side a row apart, so
+ * both axes go in square tiles, [.. j_o, i_o, j_i, i_i], each tile's lines read and written
+ * whole while they stay in L1 (Zen 3, that transpose: 125 -> 32 us; with j innermost 58).
+ * Each axis at least two tiles long, and static. */
+static bool transpose_tile(kiln_stage *s) {
+  kiln_schedule *sc = &s->sched;
+  if (!s->nout_idx || !s->value || sc->nloops > KILN_MAX_LOOPS - 2) return false;
+  for (int a = 0; a < s->naxes; a++)
+    if (s->axes[a].reduce) return false;
+  const kiln_expr *out_last = s->out_idx[s->nout_idx - 1];
+  if (out_last->kind != KX_VAR) return false;
+  int i = out_last->axis, j = -1;
+  int contiguous = 0, other = 0;
+  count_loads(s->value, i, &contiguous, &other);
+  if (!other || s->axes[i].dyn || s->axes[i].extent < 2 * TRANSPOSE_TILE) return false;
+  for (int a = 0; a < s->naxes && j < 0; a++)
+    if (a != i && !s->axes[a].dyn && s->axes[a].extent >= 2 * TRANSPOSE_TILE && streams(s, a))
+      j = a;
+  if (j < 0) return false;
+  kiln_schedule t = {0};
+  for (int l = 0; l < sc->nloops; l++)
+    if (sc->loops[l].axis != i && sc->loops[l].axis != j) t.loops[t.nloops++] = sc->loops[l];
+  int64_t ej = s->axes[j].extent, ei = s->axes[i].extent;
+  t.loops[t.nloops++] = (kiln_loop){j, TRANSPOSE_TILE, (ej + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE,
+                                    KILN_LOOP_SERIAL};
+  t.loops[t.nloops++] = (kiln_loop){i, TRANSPOSE_TILE, (ei + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE,
+                                    KILN_LOOP_SERIAL};
+  t.loops[t.nloops++] = (kiln_loop){j, 1, TRANSPOSE_TILE, KILN_LOOP_SERIAL};
+  t.loops[t.nloops++] = (kiln_loop){i, 1, TRANSPOSE_TILE, KILN_LOOP_SERIAL};
+  *sc = t;
+  parallelize(s, sc->nloops - 2, true);
+  return true;
+}
+
 static void choose_loops(kiln_stage *s, int vf) {
   kiln_schedule_default(s);
   int m, n, panel, n2;
@@ -363,6 +434,7 @@ static void choose_loops(kiln_stage *s, int vf) {
     parallelize(s, lead, false);
     return;
   }
+  if (transpose_tile(s)) return;
   kiln_schedule *sc = &s->sched;
   int last_spatial = -1, nspatial = 0;
   for (int l = 0; l < sc->nloops; l++) {
