@@ -32,8 +32,12 @@ void kiln_tuning_record_clear(kiln_tuning_record *r) {
   free(r->op);
   kiln_tuning_target_clear(&r->target);
   free(r->version);
-  for (int i = 0; i < r->nstages; i++) free(r->stages[i]);
+  for (int i = 0; i < r->nstages; i++) {
+    free(r->stages[i]);
+    if (r->defaults) free(r->defaults[i]);
+  }
   free(r->stages);
+  free(r->defaults);
   free(r->recipes);
   memset(r, 0, sizeof *r);
 }
@@ -75,6 +79,7 @@ static bool record_from(const kiln_json *j, kiln_tuning_record *r, char *msg, si
   const kiln_json *threads = kiln_json_get(target, "threads");
   const kiln_json *stages = kiln_json_get(j, "stages"), *time = kiln_json_get(j, "time_ns");
   const kiln_json *def = kiln_json_get(j, "default_ns"), *op = kiln_json_get(j, "op");
+  const kiln_json *defaults = kiln_json_get(j, "default");
   if (!target || target->kind != KILN_JSON_OBJECT)
     return snprintf(msg, nmsg, "no \"target\" object"), false;
   if (missing) return snprintf(msg, nmsg, "no string \"%s\"", missing), false;
@@ -94,6 +99,18 @@ static bool record_from(const kiln_json *j, kiln_tuning_record *r, char *msg, si
       stages->n > KILN_TUNING_MAX_STAGES)
     return snprintf(msg, nmsg, "\"stages\" is not an array of 1 to %d recipe strings",
                     KILN_TUNING_MAX_STAGES), false;
+  if (defaults && (defaults->kind != KILN_JSON_ARRAY || defaults->n != stages->n))
+    return snprintf(msg, nmsg, "\"default\" is not an array of %d recipe strings, one per "
+                    "stage", stages->n), false;
+  for (int i = 0; defaults && i < defaults->n; i++) {
+    const kiln_json *d = &defaults->items[i];
+    kiln_recipe rd;
+    kiln_error e = {0};
+    if (d->kind != KILN_JSON_STRING)
+      return snprintf(msg, nmsg, "\"default\"[%d] is not a string", i), false;
+    if (kiln_recipe_parse(d->string, &rd, &e))
+      return snprintf(msg, nmsg, "\"default\"[%d]: %.400s", i, e.message), false;
+  }
   memset(r, 0, sizeof *r);
   memcpy(r->kernel, kernel, sizeof r->kernel);
   r->target = (kiln_tuning_target){kiln_xstrdup(triple), kiln_xstrdup(cpu),
@@ -104,6 +121,10 @@ static bool record_from(const kiln_json *j, kiln_tuning_record *r, char *msg, si
   r->default_ns = def ? def->number : 0;
   r->stages = kiln_xcalloc((size_t)stages->n, sizeof *r->stages);
   r->recipes = kiln_xcalloc((size_t)stages->n, sizeof *r->recipes);
+  if (defaults) {
+    r->defaults = kiln_xcalloc((size_t)stages->n, sizeof *r->defaults);
+    for (int i = 0; i < stages->n; i++) r->defaults[i] = kiln_xstrdup(defaults->items[i].string);
+  }
   for (int i = 0; i < stages->n; i++) {
     const kiln_json *s = &stages->items[i];
     kiln_error e = {0};
@@ -185,13 +206,18 @@ static int compare_stages(const kiln_tuning_record *a, const kiln_tuning_record 
 
 const kiln_tuning_record *kiln_tuning_log_best(const kiln_tuning_log *log, const char *kernel,
                                                int nstages, const kiln_tuning_target *target,
-                                               const char *version) {
+                                               const char *version,
+                                               const char *const *defaults) {
   const kiln_tuning_record *best = NULL;
   for (int i = 0; log && i < log->n; i++) {
     const kiln_tuning_record *r = &log->records[i];
     if (strcmp(r->kernel, kernel) || r->nstages != nstages || strcmp(r->version, version) ||
         !kiln_tuning_target_equal(&r->target, target))
       continue;
+    bool stale = false;
+    for (int s = 0; defaults && r->defaults && s < nstages && !stale; s++)
+      stale = strcmp(r->defaults[s], defaults[s]) != 0;
+    if (stale) continue;
     if (!best || r->time_ns < best->time_ns ||
         (r->time_ns == best->time_ns && compare_stages(r, best) < 0))
       best = r;
@@ -203,7 +229,7 @@ const kiln_tuning_record *kiln_tuning_log_best(const kiln_tuning_log *log, const
 
 void kiln_tuning_record_init(kiln_tuning_record *r, const kiln_kernel *k, const char *hash,
                              const kiln_tuning_target *target, double time_ns,
-                             double default_ns) {
+                             double default_ns, const kiln_recipe *defaults) {
   memset(r, 0, sizeof *r);
   snprintf(r->kernel, sizeof r->kernel, "%s", hash);
   r->op = k->op ? kiln_xstrdup(k->op) : NULL;
@@ -213,19 +239,25 @@ void kiln_tuning_record_init(kiln_tuning_record *r, const kiln_kernel *k, const 
   r->nstages = k->nstages;
   r->stages = kiln_xcalloc((size_t)k->nstages + 1, sizeof *r->stages);
   r->recipes = kiln_xcalloc((size_t)k->nstages + 1, sizeof *r->recipes);
+  if (defaults) r->defaults = kiln_xcalloc((size_t)k->nstages + 1, sizeof *r->defaults);
   for (int i = 0; i < k->nstages; i++) {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (f) {
-      kiln_recipe_print(&k->stages[i].recipe, f);
-      fclose(f);
-    }
-    r->stages[i] = text ? text : kiln_xstrdup("");
+    r->stages[i] = kiln_recipe_text(&k->stages[i].recipe);
     r->recipes[i] = k->stages[i].recipe;
+    if (defaults) r->defaults[i] = kiln_recipe_text(&defaults[i]);
   }
   r->time_ns = time_ns;
   r->default_ns = default_ns;
+}
+
+char *kiln_recipe_text(const kiln_recipe *r) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (f) {
+    kiln_recipe_print(r, f);
+    fclose(f);
+  }
+  return text ? text : kiln_xstrdup("");
 }
 
 void kiln_tuning_record_write(const kiln_tuning_record *r, FILE *out) {
@@ -243,6 +275,13 @@ void kiln_tuning_record_write(const kiln_tuning_record *r, FILE *out) {
   for (int i = 0; i < r->nstages; i++) {
     fprintf(out, "%s", i ? ", " : "");
     kiln_json_write_string(r->stages[i], out);
+  }
+  if (r->defaults) {
+    fprintf(out, "], \"default\": [");
+    for (int i = 0; i < r->nstages; i++) {
+      fprintf(out, "%s", i ? ", " : "");
+      kiln_json_write_string(r->defaults[i], out);
+    }
   }
   fprintf(out, "], \"time_ns\": %.17g, \"default_ns\": %.17g}\n", r->time_ns, r->default_ns);
 }

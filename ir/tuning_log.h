@@ -1,7 +1,8 @@
 /* Tuning logs: text files of measured schedules, one JSON object per line, so logs are
  * appended to and merged by concatenation (docs/tuning.md). A record says: for the kernel
  * whose content hash (ir/kernel_sig.h) is `kernel`, on `target` with kiln `version`,
- * these per-stage recipes (ir/schedule.h) ran in time_ns. Readers treat a log as hostile
+ * these per-stage recipes (ir/schedule.h) ran in time_ns, against the default schedules
+ * `default` (the recipes the default scheduler gave then) in default_ns. Readers treat a log as hostile
  * input: any line that is not a well-formed record fails the read naming file and line. */
 #ifndef KILN_IR_TUNING_LOG_H
 #define KILN_IR_TUNING_LOG_H
@@ -28,6 +29,7 @@ typedef struct kiln_tuning_record {
   char *version;
   int nstages;
   char **stages;            /* recipe text per stage, as kiln_recipe_print writes it */
+  char **defaults;          /* the default recipes it was measured against; NULL = not given */
   kiln_recipe *recipes;     /* the same, parsed */
   double time_ns;           /* the kernel's median time with these schedules */
   double default_ns;        /* with the default schedules; 0 = not given */
@@ -49,15 +51,21 @@ kiln_status kiln_tuning_log_read(kiln_tuning_log *log, const char *path, kiln_er
 void kiln_tuning_log_free(kiln_tuning_log *log);
 
 /* The fastest record for kernel hash `kernel` with nstages stages whose target and
- * version match exactly (ties: the lexically first stage recipes), or NULL. */
+ * version match exactly (ties: the lexically first stage recipes), or NULL. With
+ * `defaults` (the kernel's default recipes, as text), a record measured against other
+ * defaults is passed over: its win was over schedules this kiln no longer makes. */
 const kiln_tuning_record *kiln_tuning_log_best(const kiln_tuning_log *log, const char *kernel,
                                                int nstages, const kiln_tuning_target *target,
-                                               const char *version);
+                                               const char *version,
+                                               const char *const *defaults);
 
-/* Fills a record (its strings copied) from a kernel's current stage recipes. */
+/* Fills a record (its strings copied) from a kernel's current stage recipes, and the
+ * default recipes (one per stage; NULL: none) it was measured against. */
 void kiln_tuning_record_init(kiln_tuning_record *r, const kiln_kernel *k, const char *hash,
                              const kiln_tuning_target *target, double time_ns,
-                             double default_ns);
+                             double default_ns, const kiln_recipe *defaults);
+/* Recipe r as text (kiln_recipe_print's), newly allocated. */
+char *kiln_recipe_text(const kiln_recipe *r);
 void kiln_tuning_record_clear(kiln_tuning_record *r);
 /* One line, newline included: what kiln_tuning_log_parse reads back. */
 void kiln_tuning_record_write(const kiln_tuning_record *r, FILE *out);

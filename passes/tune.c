@@ -3,7 +3,9 @@
  * (passes/schedule.c): that one decides, this one only looks up. Each kernel's content
  * hash (its IR without schedules) picks the fastest matching record; the record's
  * recipes go through kiln_schedule_apply, the one legality check, so a record that does
- * not fit (a hand edit, a stale log) changes nothing. */
+ * not fit (a hand edit, a stale log) changes nothing. A record that names the default
+ * recipes it beat applies only while the default scheduler still makes those: a kiln whose
+ * defaults improved since is not held to the schedules that beat the old ones. */
 #include "passes/tune.h"
 
 #include "ir/schedule.h"
@@ -48,8 +50,14 @@ void kiln_tune_apply_log(kiln_steps *steps, const kiln_tuning_log *log,
     char hash[KILN_KERNEL_HASH_LEN + 1];
     (*nkernels)++;
     if (!k || !kiln_kernel_hash(k, hash)) continue;
-    const kiln_tuning_record *r =
-        kiln_tuning_log_best(log, hash, k->nstages, target, KILN_VERSION);
+    /* the kernel's recipes are still the default scheduler's: records measured against
+     * others are stale */
+    char **defaults = kiln_xcalloc((size_t)k->nstages + 1, sizeof *defaults);
+    for (int st = 0; st < k->nstages; st++) defaults[st] = kiln_recipe_text(&k->stages[st].recipe);
+    const kiln_tuning_record *r = kiln_tuning_log_best(log, hash, k->nstages, target, KILN_VERSION,
+                                                       (const char *const *)defaults);
+    for (int st = 0; st < k->nstages; st++) free(defaults[st]);
+    free(defaults);
     if (!r || !kiln_kernel_apply_recipes(k, r->recipes, r->nstages)) continue;
     (*napplied)++;
     if (!note) continue;

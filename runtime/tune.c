@@ -349,7 +349,7 @@ static kiln_status start(tuner *T, unique *u, const kiln_tuning_log *log,
   u->info->default_ns = u->info->best_ns = ns;
   seen(u, nest_hash(u->k, -1, NULL));
   const kiln_tuning_record *rec =
-      kiln_tuning_log_best(log, u->info->hash, u->k->nstages, target, KILN_VERSION);
+      kiln_tuning_log_best(log, u->info->hash, u->k->nstages, target, KILN_VERSION, NULL);
   if (!rec || !kiln_kernel_apply_recipes(u->k, rec->recipes, rec->nstages)) return KILN_OK;
   if (seen(u, nest_hash(u->k, -1, NULL))) { /* the default's nests again */
     install(u, u->best);
@@ -817,7 +817,7 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
       if (!u->info->default_ns) continue;
       kiln_tuning_record rec;
       kiln_tuning_record_init(&rec, u->k, u->info->hash, &target, u->info->best_ns,
-                              u->info->default_ns);
+                              u->info->default_ns, u->def);
       kiln_tuning_record_write(&rec, f);
       kiln_tuning_record_clear(&rec);
       res->records_written++;

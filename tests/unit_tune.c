@@ -45,7 +45,7 @@ static void check_applied(const kiln_options *opts, const char *log_path, bool d
     const kiln_kernel *k = p->main.steps[i].kernel, *dk = d->main.steps[i].kernel;
     char hash[17];
     CHECK(kiln_kernel_hash(k, hash));
-    const kiln_tuning_record *r = kiln_tuning_log_best(&log, hash, k->nstages, &t, KILN_VERSION);
+    const kiln_tuning_record *r = kiln_tuning_log_best(&log, hash, k->nstages, &t, KILN_VERSION, NULL);
     if (!r) continue;
     matched++;
     for (int s = 0; s < k->nstages; s++) {

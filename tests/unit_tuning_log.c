@@ -68,9 +68,12 @@ static void round_trip(void) {
   char hash[17];
   kiln_kernel_hash(k, hash);
   kiln_tuning_target t = target();
+  kiln_recipe def = {0};
+  CHECK(!kiln_recipe_parse("parallel(0)", &def, NULL));
   kiln_tuning_record rec;
-  kiln_tuning_record_init(&rec, k, hash, &t, 1234.5, 2000.25);
+  kiln_tuning_record_init(&rec, k, hash, &t, 1234.5, 2000.25, &def);
   char *line = write_record(&rec);
+  CHECK(strstr(line, "\"default\": [\"parallel(0)\"]") != NULL);
   kiln_tuning_log log = {0};
   kiln_error err = {0};
   CHECK(!kiln_tuning_log_parse(&log, line, strlen(line), "mem.log", &err));
@@ -81,7 +84,7 @@ static void round_trip(void) {
     CHECK(!strcmp(g->stages[0], "split(1,16) move(2,0) parallel(0) vector(2)"));
     CHECK(g->recipes[0].nsteps == 4 && g->time_ns == 1234.5 && g->default_ns == 2000.25);
     CHECK(kiln_tuning_target_equal(&g->target, &t) && !strcmp(g->version, KILN_VERSION));
-    CHECK(!strcmp(g->op, "Mul"));
+    CHECK(!strcmp(g->op, "Mul") && g->defaults && !strcmp(g->defaults[0], "parallel(0)"));
     char *again = write_record(g);
     CHECK(!strcmp(line, again));
     free(again);
@@ -126,13 +129,13 @@ static void matching(void) {
       CHECK(!kiln_tuning_log_parse(&log, l, strlen(l), "m.log", NULL));
     }
     CHECK(log.n == n);
-    const kiln_tuning_record *best = kiln_tuning_log_best(&log, h, 1, &t, KILN_VERSION);
+    const kiln_tuning_record *best = kiln_tuning_log_best(&log, h, 1, &t, KILN_VERSION, NULL);
     CHECK(best && !strcmp(best->stages[0], "split(1,4)"));
-    CHECK(!kiln_tuning_log_best(&log, h, 2, &t, KILN_VERSION)); /* stage count */
-    CHECK(!kiln_tuning_log_best(&log, "1111111111111111", 1, &t, KILN_VERSION));
+    CHECK(!kiln_tuning_log_best(&log, h, 2, &t, KILN_VERSION, NULL)); /* stage count */
+    CHECK(!kiln_tuning_log_best(&log, "1111111111111111", 1, &t, KILN_VERSION, NULL));
     kiln_tuning_target other = t;
     other.features = "+avx2";
-    CHECK(!kiln_tuning_log_best(&log, h, 1, &other, KILN_VERSION));
+    CHECK(!kiln_tuning_log_best(&log, h, 1, &other, KILN_VERSION, NULL));
     kiln_tuning_log_free(&log);
   }
   /* equal times: the lexically first recipes, whatever the order */
@@ -142,7 +145,7 @@ static void matching(void) {
     kiln_tuning_log log = {0};
     char *text = kiln_fmt("%s%s", tie[order], tie[1 - order]);
     CHECK(!kiln_tuning_log_parse(&log, text, strlen(text), "m.log", NULL));
-    const kiln_tuning_record *best = kiln_tuning_log_best(&log, h, 1, &t, KILN_VERSION);
+    const kiln_tuning_record *best = kiln_tuning_log_best(&log, h, 1, &t, KILN_VERSION, NULL);
     CHECK(best && !strcmp(best->stages[0], "split(1,16)"));
     kiln_tuning_log_free(&log);
     free(text);
@@ -150,6 +153,26 @@ static void matching(void) {
   for (int i = 0; i < n; i++) free(lines[i]);
   free(tie[0]);
   free(tie[1]);
+  /* the defaults a record beat: one measured against other defaults is passed over when
+   * the caller names the kernel's current ones (stale), and kept when it does not */
+  char *with = kiln_fmt("{\"kernel\": \"%s\", \"target\": {\"triple\": \"x86_64-pc-linux-gnu\", "
+                        "\"cpu\": \"znver4\", \"features\": \"+avx2,+fma\", \"threads\": 4}, "
+                        "\"version\": \"%s\", \"stages\": [\"split(1,4)\"], \"default\": "
+                        "[\"split(1,8)\"], \"time_ns\": 100}\n", h, KILN_VERSION);
+  char *without = line_for(h, "znver4", 4, KILN_VERSION, "split(1,2)", 200);
+  kiln_tuning_log log = {0};
+  CHECK(!kiln_tuning_log_parse(&log, with, strlen(with), "d.log", NULL));
+  CHECK(!kiln_tuning_log_parse(&log, without, strlen(without), "d.log", NULL));
+  const char *now[] = {"split(1,8)"}, *moved[] = {"split(1,16)"};
+  const kiln_tuning_record *b = kiln_tuning_log_best(&log, h, 1, &t, KILN_VERSION, now);
+  CHECK(b && !strcmp(b->stages[0], "split(1,4)"));
+  b = kiln_tuning_log_best(&log, h, 1, &t, KILN_VERSION, moved);
+  CHECK(b && !strcmp(b->stages[0], "split(1,2)")); /* no defaults named: not stale */
+  b = kiln_tuning_log_best(&log, h, 1, &t, KILN_VERSION, NULL);
+  CHECK(b && !strcmp(b->stages[0], "split(1,4)"));
+  kiln_tuning_log_free(&log);
+  free(with);
+  free(without);
 }
 
 /* text after one good line and a blank one: refused naming m.log line 3 and `what` */
@@ -196,6 +219,17 @@ static void malformed(void) {
   FIELD("znver4", 4, "split(1)", 5, "bad arguments to split");
   FIELD("znver4", 4, "frobnicate(0)", 5, "unknown step");
   FIELD("znver4", 4, "split(1,8)", -5, "time_ns");
+  const char *bad_defaults[][2] = {{"\"split(1,8)\"", "\"default\" is not an array"},
+                                   {"[]", "one per stage"},
+                                   {"[3]", "\"default\"[0] is not a string"},
+                                   {"[\"split(1)\"]", "bad arguments to split"}};
+  for (int i = 0; i < 4; i++) {
+    l = kiln_fmt("{\"kernel\": \"%s\", \"target\": {\"triple\": \"x\", \"cpu\": \"y\", "
+                 "\"features\": \"\", \"threads\": 1}, \"version\": \"v\", \"stages\": "
+                 "[\"split(1,8)\"], \"default\": %s, \"time_ns\": 5}", h, bad_defaults[i][0]);
+    refused(l, strlen(l), bad_defaults[i][1]);
+    free(l);
+  }
   l = line_for("0123456789ABCDEF", "znver4", 4, KILN_VERSION, "", 5);
   refused(l, strlen(l), "hex digits");
   free(l);
@@ -259,6 +293,8 @@ static void through_pipeline(void) {
           "\"features\": \"%s\", \"threads\": %d}, \"version\": \"%s\", \"stages\": [", hash,
           t.triple, t.cpu, t.features, t.threads, KILN_VERSION);
   int nstages = k->nstages;
+  char **defaults = kiln_xcalloc((size_t)nstages, sizeof *defaults);
+  for (int s = 0; s < nstages; s++) defaults[s] = kiln_recipe_text(&k->stages[s].recipe);
   for (int s = 0; s < nstages; s++) fprintf(f, "%s\"\"", s ? ", " : "");
   fprintf(f, "], \"time_ns\": 10}\n");
   fclose(f);
@@ -303,6 +339,29 @@ static void through_pipeline(void) {
     CHECK(p->tuning && strstr(p->tuning, ": 0 of "));
     kiln_program_free(p);
   }
+  /* a record measured against other default recipes than the kernel's now is stale:
+   * ignored; against the same ones it applies */
+  for (int same = 0; same < 2; same++) {
+    f = fopen(path, "w");
+    fprintf(f, "{\"kernel\": \"%s\", \"target\": {\"triple\": \"%s\", \"cpu\": \"%s\", "
+            "\"features\": \"%s\", \"threads\": %d}, \"version\": \"%s\", \"stages\": [", hash,
+            t.triple, t.cpu, t.features, t.threads, KILN_VERSION);
+    for (int s = 0; s < nstages; s++) fprintf(f, "%s\"\"", s ? ", " : "");
+    fprintf(f, "], \"default\": [");
+    for (int s = 0; s < nstages; s++)
+      fprintf(f, "%s\"%s\"", s ? ", " : "", same ? defaults[s] : "split(0,3)");
+    fprintf(f, "], \"time_ns\": 10}\n");
+    fclose(f);
+    CHECK(!kiln_program_from_file(model, &opts, NULL, &p, &err));
+    if (p) {
+      const kiln_kernel *tk = p->main.steps[0].kernel;
+      CHECK((tk->stages[tk->nstages - 1].recipe.nsteps == 0) == (same == 1));
+      CHECK(p->tuning && strstr(p->tuning, same ? ": 1 of " : ": 0 of "));
+      kiln_program_free(p);
+    }
+  }
+  for (int s = 0; s < nstages; s++) free(defaults[s]);
+  free(defaults);
   /* a malformed log fails the compile naming file and line; a missing one too */
   f = fopen(path, "w");
   fprintf(f, "\n{oops\n");
