@@ -13,6 +13,10 @@ runs it at every case's shape.
                    two heads by Reshape/Transpose, Softmax attention, output projection and
                    residual, LayerNorm, MatMul+bias, GELU as Erf, MatMul+bias, residual);
                    S = 1, 5, 33
+  cnn_dyn:         x [N, 3, H, W] -> Conv+BN 3x3 (pads 1), Relu, Conv+BN 3x3 stride 2, Relu,
+                   depthwise Conv+BN 3x3, Clip, residual Add, MaxPool 2x2 stride 2, Conv 1x1,
+                   AveragePool 3x3 stride 2 pads 1, GlobalAveragePool, Flatten, Gemm;
+                   [N, H, W] = [1, 32, 32], [2, 45, 33], [3, 64, 48]
 """
 import os
 import sys
@@ -74,7 +78,21 @@ def attention_dyn():
     return b.dyn_model("x", [1, "S", d], y, [1, "S", d], "attention_dyn"), [(1, 1, d), (1, 5, d), (1, 33, d)]
 
 
-MODELS = {"mlp_dyn": mlp_dyn, "attention_dyn": attention_dyn}
+def cnn_dyn():
+    b = Builder(12)
+    h = b.op("Relu", [gen_models.conv_bn(b, "x", 3, 8, 3)])
+    h = b.op("Relu", [gen_models.conv_bn(b, h, 8, 16, 3, stride=2)])
+    d = gen_models.conv_bn(b, h, 16, 16, 3, group=16)
+    d = b.op("Clip", [d, b.const(np.float32(0.0), "lo"), b.const(np.float32(6.0), "hi")])
+    h = b.op("MaxPool", [b.op("Add", [h, d])], kernel_shape=[2, 2], strides=[2, 2])
+    h = b.op("Conv", [h, b.normal((24, 16, 1, 1), 0.25, "conv_w"), b.normal((24,), 0.1, "b")])
+    h = b.op("AveragePool", [h], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    y = gen_models.classifier(b, h, 24, 10)
+    shapes = [(1, 3, 32, 32), (2, 3, 45, 33), (3, 3, 64, 48)]
+    return b.dyn_model("x", ["N", 3, "H", "W"], y, ["N", 10], "cnn_dyn"), shapes
+
+
+MODELS = {"mlp_dyn": mlp_dyn, "attention_dyn": attention_dyn, "cnn_dyn": cnn_dyn}
 
 
 def main():
