@@ -58,6 +58,31 @@ bool kiln_value_set_symdim(kiln_graph *g, kiln_value *v, int d, const kiln_symdi
   return true;
 }
 
+bool kiln_graph_floordiv(kiln_graph *g, const kiln_symdim *a, int64_t den, kiln_symdim *out) {
+  kiln_symdiv div;
+  if (!kiln_symdim_floordiv(g->sym_def, g->nsyms, a, den, out, &div)) return false;
+  if (!div.den) return true;
+  int s = 0;
+  while (s < g->nsyms && !(g->sym_def[s].den == div.den && kiln_symdim_equal(&g->sym_def[s].num, &div.num)))
+    s++;
+  if (s == g->nsyms) {
+    char num[96];
+    int64_t hint[KILN_MAX_SYMS];
+    if (s == KILN_MAX_SYMS) return false;
+    kiln_symdim_str(&div.num, (const char *const *)g->sym_names, num, sizeof num);
+    g->sym_def[s] = div;
+    memcpy(hint, g->sym_hint, sizeof hint);
+    hint[s] = 0;
+    if (!kiln_symdim_derive(g->sym_def, s + 1, hint)) return false;
+    g->sym_names[s] = div.num.nterms > 1 ? kiln_fmt("(%s)/%lld", num, (long long)div.den)
+                                         : kiln_fmt("%s/%lld", num, (long long)div.den);
+    g->sym_hint[s] = hint[s];
+    g->nsyms++;
+  }
+  kiln_symdim x = kiln_symdim_sym(s);
+  return kiln_symdim_add(out, &x, out);
+}
+
 bool kiln_value_is_symbolic(const kiln_value *v) {
   for (int d = 0; d < v->rank && d < KILN_MAX_RANK; d++)
     if (v->sym[d]) return true;

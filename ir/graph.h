@@ -109,6 +109,7 @@ typedef struct kiln_graph {
   int nsyms;
   char *sym_names[KILN_MAX_SYMS];
   int64_t sym_hint[KILN_MAX_SYMS];
+  kiln_symdiv sym_def[KILN_MAX_SYMS]; /* den 0: a free input dim; else derived (symdim.h) */
   kiln_symdim *symdims; /* the polynomials values' sym[] index (from 1) */
   int nsymdims, symdims_cap;
 } kiln_graph;
@@ -151,6 +152,9 @@ kiln_symdim kiln_value_symdim(const kiln_graph *g, const kiln_value *v, int d);
  * false when x's hint overflows. */
 bool kiln_value_set_symdim(kiln_graph *g, kiln_value *v, int d, const kiln_symdim *x);
 /* Some dim of v is free. */
+/* floor(a / den) as a dim of g (den >= 1): a polynomial over g's syms, with the derived
+ * sym of the division added to them when new; false past KILN_MAX_SYMS or on overflow. */
+bool kiln_graph_floordiv(kiln_graph *g, const kiln_symdim *a, int64_t den, kiln_symdim *out);
 bool kiln_value_is_symbolic(const kiln_value *v);
 
 /* "f32[1,3,224,224]" into buf. */

@@ -81,6 +81,7 @@ typedef struct kiln_program {
   int nsyms;
   char *sym_names[KILN_MAX_SYMS];
   int64_t sym_hint[KILN_MAX_SYMS];
+  kiln_symdiv sym_def[KILN_MAX_SYMS]; /* derived syms (ir/symdim.h), computed by each run */
   int64_t dims_offset;
   int ndyn;
   kiln_dyn_slot *dyn;

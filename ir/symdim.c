@@ -97,6 +97,87 @@ bool kiln_symdim_eval(const kiln_symdim *a, const int64_t *vals, int64_t *out) {
   return true;
 }
 
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+static int64_t gcd(int64_t a, int64_t b) {
+  while (b) {
+    int64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a < 0 ? -a : a;
+}
+
+/* a == defs[s] + c for a derived sym s: s, else -1 */
+static int derived_plus_const(const kiln_symdiv *defs, int ndefs, const kiln_symdim *a, int64_t *c) {
+  static const uint8_t zero[KILN_MAX_SYMS];
+  int s = -1;
+  *c = 0;
+  for (int i = 0; i < a->nterms; i++) {
+    if (!cmp_pow(a->pow[i], zero)) {
+      *c = a->coef[i];
+      continue;
+    }
+    if (s >= 0 || a->coef[i] != 1) return -1;
+    for (int j = 0; j < KILN_MAX_SYMS; j++)
+      if (a->pow[i][j] > 1 || (a->pow[i][j] == 1 && s >= 0)) return -1;
+      else if (a->pow[i][j] == 1) s = j;
+  }
+  return s >= 0 && s < ndefs && defs[s].den > 0 ? s : -1;
+}
+
+bool kiln_symdim_floordiv(const kiln_symdiv *defs, int ndefs, const kiln_symdim *a, int64_t den,
+                          kiln_symdim *rest, kiln_symdiv *div) {
+  static const uint8_t zero[KILN_MAX_SYMS];
+  kiln_symdim num = *a;
+  if (den < 1) return false;
+  *rest = kiln_symdim_const(0);
+  for (;;) {
+    div->den = 0;
+    div->num = kiln_symdim_const(0);
+    int64_t r = 0, g = den, c;
+    for (int i = 0; i < num.nterms; i++) {
+      if (!cmp_pow(num.pow[i], zero)) {
+        r = num.coef[i];
+        continue;
+      }
+      if (num.coef[i] % den == 0) { /* floor((den*m + x) / den) = m + floor(x / den) */
+        if (!add_term(rest, num.coef[i] / den, num.pow[i])) return false;
+        continue;
+      }
+      if (!add_term(&div->num, num.coef[i], num.pow[i])) return false;
+      g = gcd(g, num.coef[i]);
+    }
+    kiln_symdim q = kiln_symdim_const(floor_div(r, den));
+    if (!kiln_symdim_add(rest, &q, rest)) return false;
+    if (!div->num.nterms) return true; /* exact: 0 <= r mod den < den adds nothing */
+    r -= floor_div(r, den) * den;
+    for (int i = 0; i < div->num.nterms; i++) div->num.coef[i] /= g;
+    div->den = den / g;
+    /* x an integer: floor((g*x + r) / (g*d)) = floor((x + floor(r / g)) / d) */
+    kiln_symdim rc = kiln_symdim_const(r / g);
+    if (!kiln_symdim_add(&div->num, &rc, &div->num)) return false;
+    int s = derived_plus_const(defs, ndefs, &div->num, &c);
+    if (s < 0) return true;
+    /* floor((floor(P / a) + c) / b) = floor((P + c*a) / (a*b)) */
+    if (__builtin_mul_overflow(c, defs[s].den, &c) ||
+        __builtin_mul_overflow(div->den, defs[s].den, &den))
+      return false;
+    kiln_symdim off = kiln_symdim_const(c);
+    if (!kiln_symdim_add(&defs[s].num, &off, &num)) return false;
+  }
+}
+
+bool kiln_symdim_derive(const kiln_symdiv *defs, int n, int64_t *vals) {
+  for (int s = 0; s < n; s++) {
+    int64_t x;
+    if (defs[s].den <= 0) continue;
+    if (!kiln_symdim_eval(&defs[s].num, vals, &x)) return false;
+    vals[s] = floor_div(x, defs[s].den);
+  }
+  return true;
+}
+
 const char *kiln_symdim_str(const kiln_symdim *a, const char *const *names, char *buf,
                             size_t size) {
   size_t n = 0;

@@ -2,14 +2,18 @@
  * graph's named free dims (syms: "N", "seq"), a sum of terms coef * N^a * seq^b. That is
  * what the ops kiln runs with free dims compute (broadcasts, products, Reshape's
  * flattenings, Concat's sums) and it has one normal form, so two dims are equal exactly
- * when their polynomials are. A value keeps its dims' hints (their value at the syms'
- * hints) in kiln_value.dims, which every static pass reads as before. */
+ * when their polynomials are. A floor or ceil division (a strided Conv's or pool's
+ * (H + 2p - k) / s + 1) is a derived sym, floor(P / d) of the syms before it, itself in
+ * one normal form (kiln_symdim_floordiv), so the division becomes one more sym the
+ * polynomials use and a run computes from the others. A value keeps its dims' hints
+ * (their value at the syms' hints) in kiln_value.dims, which every static pass reads as
+ * before. */
 #ifndef KILN_IR_SYMDIM_H
 #define KILN_IR_SYMDIM_H
 
 #include "ir/util.h"
 
-#define KILN_MAX_SYMS 8       /* free dims of one graph (and run-time dims of one kernel) */
+#define KILN_MAX_SYMS 16      /* free dims of one graph (and run-time dims of one kernel) */
 #define KILN_SYMDIM_TERMS 6
 
 typedef struct kiln_symdim {
@@ -29,6 +33,25 @@ bool kiln_symdim_is_const(const kiln_symdim *a, int64_t *c);
 /* Its value at the syms' values vals; false on overflow. */
 bool kiln_symdim_eval(const kiln_symdim *a, const int64_t *vals, int64_t *out);
 /* "N*seq+1" into buf, syms named by names. */
+/* Sym s of a table is free (den 0: bound from an input's shape) or derived: floor(num /
+ * den) of the syms before it, den >= 2. */
+typedef struct kiln_symdiv {
+  kiln_symdim num;
+  int64_t den;
+} kiln_symdiv;
+
+/* floor(a / den), den >= 1, over syms defined by defs[0 .. ndefs): *rest plus, unless the
+ * division is exact (div->den 0 then), the derived sym floor(div->num / div->den), which
+ * the caller finds or adds in its table. Normal form: a division of a derived sym
+ * plus a constant is one division of that sym's numerator (floor((floor(P/a) + c) / b) =
+ * floor((P + c*a) / (a*b))), whole multiples of den and the constant's quotient move into
+ * *rest, the numerator's constant lies in [0, den) and no factor divides den and every
+ * coefficient. False when the terms overflow. */
+bool kiln_symdim_floordiv(const kiln_symdiv *defs, int ndefs, const kiln_symdim *a, int64_t den,
+                          kiln_symdim *rest, kiln_symdiv *div);
+/* vals[s] for each derived sym s < n from the ones before it; false on overflow. */
+bool kiln_symdim_derive(const kiln_symdiv *defs, int n, int64_t *vals);
+
 const char *kiln_symdim_str(const kiln_symdim *a, const char *const *names, char *buf,
                             size_t size);
 

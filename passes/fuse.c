@@ -11,8 +11,12 @@
  * (N, M, OH*OW): K2's dims then group onto K1's, and a load of K2 translates only when it
  * reads each merged group with all the group's variables in order (one merged index into
  * a view of its buffer) or not at all. Anything else is left unfused, and so is a fusion
- * whose expression would pass KILN_MAX_TREE_NODES (passes.h). Runs to a fixed point on
- * lowered kernels, before memory planning. Decisions look only at kernel IR. */
+ * whose expression would pass KILN_MAX_TREE_NODES (passes.h). Kernels with run-time dims
+ * (kiln_options.symbolic_dims) fuse the same way when they declare the same syms and K1's Y
+ * and K2's output have the same dims with the same dim expressions (no merging; a run-time
+ * dim whose hint is 1 would pass for a broadcast one, so none fuses); K2's other inputs
+ * keep theirs. Runs to a fixed point on lowered kernels, before memory planning. Decisions
+ * look only at kernel IR. */
 #include "passes/passes.h"
 
 #include <stdlib.h>
@@ -206,18 +210,60 @@ static bool is_zero(const fuse_ctx *c, const kiln_expr *x) {
   return const_zero(x) || (x->kind == KX_VAR && c->d2[c->dim_of[x->axis]] == 1);
 }
 
-/* A K1 input buffer for value v with these dims: an existing one or a new one. */
-static int view_buffer(fuse_ctx *c, const kiln_buffer *b, int rank, const int64_t *dims) {
+/* ---- run-time dims: kernels with syms fuse when both see Y with the same dim expressions */
+
+static bool same_dim(const kiln_expr *a, const kiln_expr *b) {
+  if (!a || !b) return a == b;
+  return a->kind == b->kind && a->op == b->op && a->i == b->i && same_dim(a->a, b->a) &&
+         same_dim(a->b, b->b);
+}
+
+/* dim expression x (of another kernel, declaring the same syms) in k */
+static kiln_expr *copy_dim(kiln_kernel *k, const kiln_expr *x) {
+  if (x->kind == KX_CONST) return kx_idx(k, x->i);
+  if (x->kind == KX_DIM) return kx_dim(k, (int)x->i);
+  return kx_binary(k, (kiln_binary_op)x->op, copy_dim(k, x->a), copy_dim(k, x->b));
+}
+
+/* Dims of b a fusion reads by their hints alone: a run-time dim of hint 1 would pass for a
+ * broadcast one. */
+static bool hints_ok(const kiln_buffer *b) {
+  for (int d = 0; d < b->rank; d++)
+    if (b->dyn_dims[d] && b->dims[d] <= 1) return false;
+  return true;
+}
+
+/* K1 and K2 with syms: the same syms, Y's buffer in K1 and K2's output the same dims (dim
+ * expressions alike), so K2's axes map one to one onto K1's. */
+static bool dyn_ok(const kiln_kernel *k1, const kiln_buffer *y1, const kiln_kernel *k2,
+                   const kiln_buffer *z) {
+  if (k1->nsyms != k2->nsyms || y1->rank != z->rank) return false;
+  for (int i = 0; i < k1->nsyms; i++)
+    if (strcmp(k1->syms[i], k2->syms[i])) return false;
+  for (int d = 0; d < z->rank; d++)
+    if (y1->dims[d] != z->dims[d] || !same_dim(y1->dyn_dims[d], z->dyn_dims[d])) return false;
+  for (int b = 0; b < k2->nbufs; b++)
+    if (!hints_ok(&k2->bufs[b])) return false;
+  return hints_ok(y1);
+}
+
+/* A K1 input buffer for value v with these dims (dyn: their dim expressions, NULL for a
+ * static one): an existing one or a new one. */
+static int view_buffer(fuse_ctx *c, const kiln_buffer *b, int rank, const int64_t *dims,
+                       const kiln_expr *const *dyn) {
   kiln_kernel *k = c->k1;
   for (int i = 0; i < k->nbufs; i++) {
     const kiln_buffer *o = &k->bufs[i];
-    if (o->role == KILN_BUF_INPUT && o->value == b->value && o->dtype == b->dtype &&
-        o->rank == rank && !memcmp(o->dims, dims, sizeof(int64_t) * (size_t)rank))
-      return i;
+    bool same = o->role == KILN_BUF_INPUT && o->value == b->value && o->dtype == b->dtype &&
+                o->rank == rank && !memcmp(o->dims, dims, sizeof(int64_t) * (size_t)rank);
+    for (int d = 0; same && d < rank; d++) same = same_dim(o->dyn_dims[d], dyn[d]);
+    if (same) return i;
   }
   if (k->nbufs == KILN_MAX_BUFS) return -1;
   int i = kiln_kernel_add_buffer(k, b->name, KILN_BUF_INPUT, b->value, b->dtype, rank, dims);
   if (b->layout) k->bufs[i].layout = kiln_arena_strdup(&k->arena, b->layout);
+  for (int d = 0; d < rank; d++)
+    if (dyn[d]) kiln_buffer_dyn_dim(k, i, d, copy_dim(k, dyn[d]));
   return i;
 }
 
@@ -237,6 +283,7 @@ static void append_nodes(kiln_kernel *k1, const kiln_kernel *k2) {
 static kiln_expr *copy_load(fuse_ctx *c, const kiln_expr *x) {
   const kiln_buffer *b = &c->k2->bufs[x->buf];
   int64_t dims[KILN_MAX_RANK];
+  const kiln_expr *dyn[KILN_MAX_RANK];
   kiln_expr *idx[KILN_MAX_RANK];
   int n = 0;
   for (int p = 0; p < x->nidx;) {
@@ -244,6 +291,7 @@ static kiln_expr *copy_load(fuse_ctx *c, const kiln_expr *x) {
     int j = e->kind == KX_VAR ? c->group_of[c->dim_of[e->axis]] : -1;
     if (j < 0 || c->nbig[j] < 2) { /* an index of its own */
       dims[n] = b->dims[p];
+      dyn[n] = b->dyn_dims[p];
       idx[n++] = copy_expr(c, e);
       p++;
       continue;
@@ -259,11 +307,12 @@ static kiln_expr *copy_load(fuse_ctx *c, const kiln_expr *x) {
       if (!ok) return NULL;
     }
     dims[n] = c->k1->bufs[c->s1->out_buf].dims[j];
+    dyn[n] = c->k1->bufs[c->s1->out_buf].dyn_dims[j];
     idx[n++] = c->s1->out_idx[j];
     p += len;
   }
   if (c->failed) return NULL;
-  int vb = view_buffer(c, b, n, dims);
+  int vb = view_buffer(c, b, n, dims, dyn);
   return vb < 0 ? NULL : kx_load(c->k1, vb, idx);
 }
 
@@ -335,11 +384,11 @@ static bool producer_ok(const kiln_kernel *k1, int yv) {
 
 /* Fuses K2 into K1 (reading Y = yv) when the rules above allow; true if it did. */
 static bool fuse_pair(kiln_kernel *k1, const kiln_kernel *k2, int yv) {
-  if (k1->nsyms || k2->nsyms) return false; /* run-time extents: not merged yet */
   kiln_stage *s1 = &k1->stages[k1->nstages - 1];
   const kiln_stage *s2 = &k2->stages[0];
   kiln_buffer *y1 = &k1->bufs[s1->out_buf];
   const kiln_buffer *z = &k2->bufs[s2->out_buf];
+  if ((k1->nsyms || k2->nsyms) && !dyn_ok(k1, y1, k2, z)) return false;
   /* a reduction may accumulate in its output buffer (codegen's memory mode): keep its type */
   if (s1->reduce != KR_NONE && z->dtype != y1->dtype) return false;
   for (int b = 0; b < k2->nbufs; b++) { /* Y as K2 sees it: K2's shape; nothing else of K1's */
@@ -348,6 +397,8 @@ static bool fuse_pair(kiln_kernel *k1, const kiln_kernel *k2, int yv) {
     if (o->value == yv && (o->rank != z->rank ||
                            memcmp(o->dims, z->dims, sizeof(int64_t) * (size_t)z->rank)))
       return false;
+    for (int d = 0; o->value == yv && d < z->rank; d++)
+      if (!same_dim(o->dyn_dims[d], z->dyn_dims[d])) return false;
     for (int i = 0; o->value != yv && i < k1->nbufs; i++)
       if (k1->bufs[i].role == KILN_BUF_OUTPUT && k1->bufs[i].value == o->value) return false;
   }

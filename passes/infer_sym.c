@@ -1,7 +1,8 @@
 /* Symbolic shape inference (kiln_options.symbolic_dims): after an op's infer has computed
  * its outputs at the syms' hints, a node reading a free dim is inferred again at three
  * more points of the syms (passes/sym_points.h); each output dim that changes becomes the
- * dim expression of the node's inputs that agrees with it at every point. Only ops flagged
+ * dim expression of the node's inputs that agrees with it at every point: one of theirs,
+ * plus a constant, or a floor division of one (a strided window's output, a derived sym). Only ops flagged
  * KILN_OP_SYMBOLIC take free dims, and a dim no expression explains, or shapes valid at the
  * hints only, fail the compile rather than being fixed at their hint. */
 #include "passes/passes.h"
@@ -32,6 +33,35 @@ static kiln_status not_symbolic(const kiln_graph *g, const kiln_node *n, kiln_er
       }
   }
   return KILN_OK;
+}
+
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+/* A strided window's output size: floor((x + r) / s) + q for a candidate x, a stride
+ * 2 <= s <= KILN_SYM_MAX_STRIDE and 0 <= r < s (a ceil division is one with r = s - 1),
+ * taking at_hint at the hints and at[p] at each point, into *out (the division a derived
+ * sym of g). The series of points moves x through consecutive values, so every r shows. */
+#define KILN_SYM_MAX_STRIDE 32
+static bool match_div(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t at_hint,
+                      const int64_t *at, kiln_symdim *out) {
+  int64_t vals[KILN_SYM_NPOINTS][KILN_MAX_SYMS];
+  for (int p = 0; p < KILN_SYM_NPOINTS; p++) kiln_sym_point(g, p, vals[p]);
+  for (int i = 0; i < nc; i++) {
+    int64_t xh, x[KILN_SYM_NPOINTS];
+    bool ok = kiln_symdim_eval(&cands[i], g->sym_hint, &xh);
+    for (int p = 0; p < KILN_SYM_NPOINTS && ok; p++) ok = kiln_symdim_eval(&cands[i], vals[p], &x[p]);
+    for (int64_t s = 2; ok && s <= KILN_SYM_MAX_STRIDE; s++)
+      for (int64_t r = 0; r < s; r++) {
+        int64_t q = at_hint - floor_div(xh + r, s);
+        bool all = true;
+        for (int p = 0; p < KILN_SYM_NPOINTS && all; p++) all = floor_div(x[p] + r, s) + q == at[p];
+        if (!all) continue;
+        kiln_symdim num, c = kiln_symdim_const(r), qc = kiln_symdim_const(q);
+        return kiln_symdim_add(&cands[i], &c, &num) && kiln_graph_floordiv(g, &num, s, out) &&
+               kiln_symdim_add(out, &qc, out);
+      }
+  }
+  return false;
 }
 
 kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
@@ -89,8 +119,10 @@ kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
         same &= vals[p] == v->dims[d];
       }
       if (same) continue;
-      const kiln_symdim *x = kiln_sym_match(g, cands, nc, v->dims[d], vals);
-      if (!x || !kiln_value_set_symdim(g, v, d, x))
+      kiln_symdim x;
+      if ((!kiln_sym_match(g, cands, nc, v->dims[d], vals, true, &x) &&
+           !match_div(g, cands, nc, v->dims[d], vals, &x)) ||
+          !kiln_value_set_symdim(g, v, d, &x))
         return kiln_fail(err, KILN_ERR_UNSUPPORTED,
                          "node '%s' (%s): output '%s' dim %d depends on the free dims in a way "
                          "kiln cannot compile; bind them (kiln_options.shapes, --shape)",

@@ -258,7 +258,9 @@ static kiln_status convert_concat(layout *L, int *pos, kiln_node *n, bool *done,
 kiln_status kiln_pass_layout(kiln_graph *g, int vector_floats, kiln_error *err) {
   layout L = {g, &g->main, vector_floats, NULL, g->nvalues};
   if (vector_floats < 8) return KILN_OK; /* no vectors worth blocking for */
-  if (g->nsyms) return KILN_OK; /* convolutions take no free dims: nothing to block */
+  /* free dims: the blocked ops (ToBlocked, ConvBlocked, FromBlocked) and the values this
+   * pass adds carry no dim expressions yet, so the graph stays in the plain layout */
+  if (g->nsyms) return KILN_OK;
   L.twin = kiln_xmalloc(sizeof(int) * (size_t)(g->nvalues ? g->nvalues : 1));
   for (int i = 0; i < g->nvalues; i++) L.twin[i] = -1;
   kiln_status st = KILN_OK;

@@ -217,6 +217,7 @@ kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error 
   for (int i = 0; i < g->nsyms; i++) {
     p->sym_names[i] = kiln_xstrdup(g->sym_names[i]);
     p->sym_hint[i] = g->sym_hint[i];
+    p->sym_def[i] = g->sym_def[i];
   }
   p->noutputs = g->main.noutputs;
   p->outputs = kiln_xcalloc((size_t)(p->noutputs ? p->noutputs : 1), sizeof(kiln_io));

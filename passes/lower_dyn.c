@@ -1,7 +1,8 @@
 /* Lowering a node with free dims (kiln_options.symbolic_dims). Op lowerings build kernels
- * from numbers; the node is lowered at three points of the syms (passes/sym_points.h) and
- * every buffer dim and loop extent that changes becomes the dim expression of the node's
- * values that agrees at each point: a run-time extent (ir/kernel_dyn.c). The kernels must
+ * from numbers; the node is lowered at the points of the syms (passes/sym_points.h) and
+ * every buffer dim, loop extent and i64 constant of an expression (a window's bound) that
+ * changes becomes the dim expression of the node's values (or one plus a constant) that
+ * agrees at each point: a run-time extent (ir/kernel_dyn.c). The kernels must
  * otherwise be the same (their content hashes, with those numbers made equal, match), so a
  * lowering that folds a dim into anything else (a constant, a choice of stages) is refused
  * rather than run at the wrong size. The kernel's extents and dims then hold their hints,
@@ -18,9 +19,15 @@
 
 typedef struct dyn_num {
   int buf, dim;       /* a buffer dim, or with buf -1 */
-  int stage, axis;    /* a stage's axis */
-  const kiln_symdim *x;
+  int stage, axis;    /* a stage's axis, or with stage -1 */
+  kiln_expr *e;       /* an i64 constant in an expression (a window's bound H) */
+  kiln_symdim x;
 } dyn_num;
+
+typedef struct dyn_nums {
+  dyn_num *v;
+  int n, cap;
+} dyn_nums;
 
 static kiln_expr *dim_expr(kiln_kernel *k, const kiln_symdim *x) {
   kiln_expr *sum = NULL;
@@ -51,12 +58,50 @@ static kiln_status refuse(const kiln_node *n, const char *why, kiln_error *err) 
                    "dims (kiln_options.shapes, --shape)", n->name, n->op_type, why);
 }
 
-/* Finds the numbers that change (as candidates c), lists them in nums and makes them equal
- * in k[1..]. */
+/* The number that takes at[p] at point p as a dim expression into nums; false if none. */
+static bool add_num(const kiln_graph *g, const kiln_symdim *c, int nc, const int64_t *at,
+                    dyn_num u, dyn_nums *nums) {
+  if (!kiln_sym_match(g, c, nc, -1, at, true, &u.x)) return false;
+  KILN_GROW(nums->v, nums->n, nums->cap);
+  nums->v[nums->n++] = u;
+  return true;
+}
+
+/* Walks the expressions e[p] of the points' kernels in step: an i64 constant that differs
+ * becomes a number (its node in k[0]) and is made equal in k[1..]. 0, or 1 when the trees
+ * differ in shape, 2 when a constant is no dim expression. */
+static int find_exprs(const kiln_graph *g, const kiln_symdim *c, int nc, kiln_expr **e,
+                       dyn_nums *nums) {
+  if (!e[0]) {
+    for (int p = 1; p < KILN_SYM_NPOINTS; p++)
+      if (e[p]) return 1;
+    return 0;
+  }
+  for (int p = 1; p < KILN_SYM_NPOINTS; p++)
+    if (!e[p] || e[p]->kind != e[0]->kind || e[p]->nidx != e[0]->nidx) return 1;
+  if (e[0]->kind == KX_CONST && e[0]->dtype == KILN_I64) {
+    int64_t at[KILN_SYM_NPOINTS];
+    bool same = true;
+    for (int p = 0; p < KILN_SYM_NPOINTS; p++) same &= (at[p] = e[p]->i) == at[0];
+    if (same) return 0;
+    if (!add_num(g, c, nc, at, (dyn_num){-1, -1, -1, -1, e[0], {0}}, nums)) return 2;
+    for (int p = 1; p < KILN_SYM_NPOINTS; p++) e[p]->i = at[0];
+    return 0;
+  }
+  kiln_expr *sub[KILN_SYM_NPOINTS];
+  for (int i = -3; i < (e[0]->kind == KX_LOAD ? e[0]->nidx : 0); i++) {
+    for (int p = 0; p < KILN_SYM_NPOINTS; p++)
+      sub[p] = i == -3 ? e[p]->a : i == -2 ? e[p]->b : i == -1 ? e[p]->c : e[p]->idx[i];
+    int r = find_exprs(g, c, nc, sub, nums);
+    if (r) return r;
+  }
+  return 0;
+}
+
+/* Finds the numbers that change (as candidates c, or a candidate plus a constant), lists
+ * them in nums and makes them equal in k[1..]. */
 static kiln_status find_dyn(const kiln_graph *g, const kiln_node *n, kiln_kernel *const *k,
-                            const kiln_symdim *c, int nc, dyn_num *nums, int *nnums,
-                            kiln_error *err) {
-  *nnums = 0;
+                            const kiln_symdim *c, int nc, dyn_nums *nums, kiln_error *err) {
   for (int b = 0; b < k[0]->nbufs; b++)
     for (int d = 0; d < k[0]->bufs[b].rank; d++) {
       int64_t at[KILN_SYM_NPOINTS];
@@ -64,23 +109,36 @@ static kiln_status find_dyn(const kiln_graph *g, const kiln_node *n, kiln_kernel
       for (int p = 0; p < KILN_SYM_NPOINTS; p++)
         same &= (at[p] = k[p]->bufs[b].dims[d]) == at[0];
       if (same) continue;
-      const kiln_symdim *x = kiln_sym_match(g, c, nc, -1, at);
-      if (!x) return refuse(n, "has a buffer dim that is no dim expression of its values", err);
-      nums[(*nnums)++] = (dyn_num){b, d, -1, -1, x};
+      if (!add_num(g, c, nc, at, (dyn_num){b, d, -1, -1, NULL, {0}}, nums))
+        return refuse(n, "has a buffer dim that is no dim expression of its values", err);
       for (int p = 1; p < KILN_SYM_NPOINTS; p++) k[p]->bufs[b].dims[d] = at[0];
     }
-  for (int s = 0; s < k[0]->nstages; s++)
+  for (int s = 0; s < k[0]->nstages; s++) {
     for (int a = 0; a < k[0]->stages[s].naxes; a++) {
       int64_t at[KILN_SYM_NPOINTS];
       bool same = true;
       for (int p = 0; p < KILN_SYM_NPOINTS; p++)
         same &= (at[p] = k[p]->stages[s].axes[a].extent) == at[0];
       if (same) continue;
-      const kiln_symdim *x = kiln_sym_match(g, c, nc, -1, at);
-      if (!x) return refuse(n, "has a loop extent that is no dim expression of its values", err);
-      nums[(*nnums)++] = (dyn_num){-1, -1, s, a, x};
+      if (!add_num(g, c, nc, at, (dyn_num){-1, -1, s, a, NULL, {0}}, nums))
+        return refuse(n, "has a loop extent that is no dim expression of its values", err);
       for (int p = 1; p < KILN_SYM_NPOINTS; p++) k[p]->stages[s].axes[a].extent = at[0];
     }
+    kiln_expr *e[KILN_SYM_NPOINTS];
+    int bad = 0;
+    for (int r = -3; !bad && r < k[0]->stages[s].nout_idx; r++) {
+      for (int p = 0; p < KILN_SYM_NPOINTS; p++) {
+        const kiln_stage *st = &k[p]->stages[s];
+        e[p] = r == -3 ? st->value : r == -2 ? st->init : r == -1 ? st->post
+             : r < st->nout_idx ? st->out_idx[r] : NULL;
+      }
+      bad = find_exprs(g, c, nc, e, nums);
+    }
+    if (bad)
+      return refuse(n, bad == 1 ? "changes form with the free dims' values"
+                                : "has a number in its expressions that is no dim expression "
+                                  "of its values", err);
+  }
   return KILN_OK;
 }
 
@@ -93,17 +151,21 @@ static bool same_content(kiln_kernel *const *k) {
 }
 
 /* k's numbers in nums become run-time extents holding their hints. */
-static void make_dyn(const kiln_graph *g, kiln_kernel *k, const dyn_num *nums, int nnums) {
+static void make_dyn(const kiln_graph *g, kiln_kernel *k, const dyn_nums *nums) {
   for (int s = 0; s < g->nsyms; s++) kiln_kernel_sym(k, g->sym_names[s], g->sym_hint[s]);
   k->bufs[k->dims_buf].storage = (kiln_storage){KILN_STORE_DIMS, 0, 0};
-  for (int i = 0; i < nnums; i++) {
-    const dyn_num *u = &nums[i];
+  for (int i = 0; i < nums->n; i++) {
+    const dyn_num *u = &nums->v[i];
+    if (u->e) { /* the constant's node becomes the expression's root */
+      *u->e = *dim_expr(k, &u->x);
+      continue;
+    }
     if (u->buf >= 0) {
-      kiln_buffer_dyn_dim(k, u->buf, u->dim, dim_expr(k, u->x));
+      kiln_buffer_dyn_dim(k, u->buf, u->dim, dim_expr(k, &u->x));
       continue;
     }
     kiln_axis *ax = &k->stages[u->stage].axes[u->axis];
-    ax->dyn = dim_expr(k, u->x);
+    ax->dyn = dim_expr(k, &u->x);
     ax->extent = kiln_dim_eval(ax->dyn, k->sym_hint);
     if (ax->extent < 1) ax->extent = 1;
   }
@@ -129,22 +191,19 @@ kiln_status kiln_lower_symbolic(const kiln_graph *g, const kiln_node *n, kiln_ke
     kiln_sym_restore(mg, n, true, saved);
   }
   kiln_symdim *c = NULL;
-  dyn_num *nums = NULL;
-  int nnums = 0;
+  dyn_nums nums = {0};
   if (!st && !same_form(k)) st = refuse(n, "changes form with the free dims' values", err);
   if (!st) {
     c = kiln_xmalloc(sizeof *c * KILN_SYM_MAX_CANDS);
-    int nc = kiln_sym_candidates(g, n, true, c, KILN_SYM_MAX_CANDS), most = k[0]->nbufs * KILN_MAX_RANK;
-    for (int s = 0; s < k[0]->nstages; s++) most += k[0]->stages[s].naxes;
-    nums = kiln_xmalloc(sizeof *nums * (size_t)(most ? most : 1));
-    st = find_dyn(g, n, k, c, nc, nums, &nnums, err);
+    int nc = kiln_sym_candidates(g, n, true, c, KILN_SYM_MAX_CANDS);
+    st = find_dyn(g, n, k, c, nc, &nums, err);
   }
   if (!st && !same_content(k))
     st = refuse(n, "depends on the free dims' values beyond its loop extents and buffer dims", err);
-  if (!st) make_dyn(g, k[0], nums, nnums);
+  if (!st) make_dyn(g, k[0], &nums);
   for (int p = st ? 0 : 1; p < KILN_SYM_NPOINTS; p++) kiln_kernel_free(k[p]);
   free(c);
-  free(nums);
+  free(nums.v);
   if (!st) *out = k[0];
   return st;
 }

@@ -4,14 +4,16 @@
 
 #include "ir/op.h"
 
-static const int64_t POINTS[KILN_SYM_NPOINTS][KILN_MAX_SYMS] = {
-  {23, 29, 31, 37, 41, 43, 47, 53},
-  {59, 61, 67, 71, 73, 79, 83, 89},
-  {97, 101, 103, 107, 109, 113, 127, 131},
+static const int64_t PRIMES[KILN_SYM_NPRIMES][KILN_MAX_SYMS] = {
+  {23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89},
+  {97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167, 173},
+  {179, 181, 191, 193, 197, 199, 211, 223, 227, 229, 233, 239, 241, 251, 257, 263},
 };
 
-void kiln_sym_point(int p, int64_t *vals) {
-  for (int s = 0; s < KILN_MAX_SYMS; s++) vals[s] = POINTS[p][s];
+void kiln_sym_point(const kiln_graph *g, int p, int64_t *vals) {
+  for (int s = 0; s < KILN_MAX_SYMS; s++)
+    vals[s] = p < KILN_SYM_NPRIMES ? PRIMES[p][s] : PRIMES[0][s] + p - KILN_SYM_NPRIMES;
+  kiln_symdim_derive(g->sym_def, g->nsyms, vals); /* small values: no overflow */
 }
 
 bool kiln_node_is_symbolic(const kiln_graph *g, const kiln_node *n) {
@@ -74,27 +76,38 @@ int kiln_sym_candidates(const kiln_graph *g, const kiln_node *n, bool outputs,
   return count;
 }
 
-const kiln_symdim *kiln_sym_match(const kiln_graph *g, const kiln_symdim *cands, int n,
-                                  int64_t at_hint, const int64_t *at) {
-  for (int i = 0; i < n; i++) {
-    int64_t x;
-    if (at_hint >= 0 && (!kiln_symdim_eval(&cands[i], g->sym_hint, &x) || x != at_hint))
-      continue;
-    bool ok = true;
-    for (int p = 0; p < KILN_SYM_NPOINTS && ok; p++) {
-      int64_t vals[KILN_MAX_SYMS];
-      kiln_sym_point(p, vals);
-      ok = kiln_symdim_eval(&cands[i], vals, &x) && x == at[p];
-    }
-    if (ok) return &cands[i];
+/* x + c takes at_hint at the hints and at[p] at every point p */
+static bool agrees(const kiln_graph *g, const kiln_symdim *x, int64_t c, int64_t at_hint,
+                   const int64_t *at) {
+  int64_t v;
+  if (at_hint >= 0 && (!kiln_symdim_eval(x, g->sym_hint, &v) || v + c != at_hint)) return false;
+  for (int p = 0; p < KILN_SYM_NPOINTS; p++) {
+    int64_t vals[KILN_MAX_SYMS];
+    kiln_sym_point(g, p, vals);
+    if (!kiln_symdim_eval(x, vals, &v) || v + c != at[p]) return false;
   }
-  return NULL;
+  return true;
+}
+
+bool kiln_sym_match(const kiln_graph *g, const kiln_symdim *cands, int n, int64_t at_hint,
+                    const int64_t *at, bool offset, kiln_symdim *out) {
+  for (int i = 0; i < n; i++)
+    if (agrees(g, &cands[i], 0, at_hint, at)) return *out = cands[i], true;
+  for (int i = 0; offset && i < n; i++) {
+    int64_t vals[KILN_MAX_SYMS], v;
+    kiln_sym_point(g, 0, vals);
+    if (!kiln_symdim_eval(&cands[i], vals, &v)) continue;
+    kiln_symdim c = kiln_symdim_const(at[0] - v);
+    if (agrees(g, &cands[i], at[0] - v, at_hint, at))
+      return kiln_symdim_add(&cands[i], &c, out);
+  }
+  return false;
 }
 
 static void set_value(kiln_graph *g, int id, int p, int64_t *saved) {
   kiln_value *v = &g->values[id];
   int64_t vals[KILN_MAX_SYMS];
-  kiln_sym_point(p, vals);
+  kiln_sym_point(g, p, vals);
   for (int d = 0; d < KILN_MAX_RANK; d++) saved[d] = v->dims[d];
   for (int d = 0; d < v->rank && d < KILN_MAX_RANK; d++) {
     kiln_symdim x = kiln_value_symdim(g, v, d);

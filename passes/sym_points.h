@@ -1,18 +1,22 @@
 /* What symbolic inference and lowering share (passes/sym_points.c): a node's free dims are
- * found by running its op's static code (infer, lower) at the syms' hints and at three
- * more points of the syms (distinct primes, so that different polynomials differ), and
- * matching each number that changes to a dim expression of the node's values that takes
- * the same value at every point. */
+ * found by running its op's static code (infer, lower) at the syms' hints and at more
+ * points of the syms, and matching each number that changes to a dim expression of the
+ * node's values that takes the same value at every point. Three points give each sym a
+ * distinct prime (so that different polynomials differ); a series of 32 more moves every
+ * sym through consecutive values, so that a division's remainder, or a choice an op makes
+ * by it (a window that overhangs the input or not), shows at every residue an input
+ * sym takes five halvings deep (a stride-2 op at 1/32 of H still sees both parities). */
 #ifndef KILN_PASSES_SYM_POINTS_H
 #define KILN_PASSES_SYM_POINTS_H
 
 #include "ir/graph.h"
 
-#define KILN_SYM_NPOINTS 3
+#define KILN_SYM_NPRIMES 3
+#define KILN_SYM_NPOINTS (KILN_SYM_NPRIMES + 32)
 #define KILN_SYM_MAX_CANDS 256
 
-/* The syms' values at point p (0 .. KILN_SYM_NPOINTS-1). */
-void kiln_sym_point(int p, int64_t *vals);
+/* The syms' values at point p (0 .. KILN_SYM_NPOINTS-1), derived ones from the others. */
+void kiln_sym_point(const kiln_graph *g, int p, int64_t *vals);
 
 /* The node reads or writes a value with a free dim. */
 bool kiln_node_is_symbolic(const kiln_graph *g, const kiln_node *n);
@@ -23,9 +27,10 @@ int kiln_sym_candidates(const kiln_graph *g, const kiln_node *n, bool outputs,
                         kiln_symdim *cands, int max);
 
 /* The candidate taking value at[p] at point p and at_hint at the hints (unless at_hint is
- * -1), or NULL. */
-const kiln_symdim *kiln_sym_match(const kiln_graph *g, const kiln_symdim *cands, int n,
-                                  int64_t at_hint, const int64_t *at);
+ * -1) into *out, or with `offset` a candidate plus a constant (a padded extent H + 2, a
+ * last index H - 1) when no candidate is; false when none is. */
+bool kiln_sym_match(const kiln_graph *g, const kiln_symdim *cands, int n, int64_t at_hint,
+                    const int64_t *at, bool offset, kiln_symdim *out);
 
 /* Sets the dims of the node's inputs (and outputs) to their values at point p, saving
  * what they were in saved[] (one row of KILN_MAX_RANK per input, then per output);

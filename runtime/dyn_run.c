@@ -77,15 +77,27 @@ kiln_status kiln_dyn_bind(const kiln_program *p, const kiln_array *inputs, int64
     if (bytes && !a->data)
       return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s': data is NULL", io->name);
   }
+  if (!kiln_symdim_derive(p->sym_def, p->nsyms, syms))
+    return kiln_fail(err, KILN_ERR_INVALID_INPUT, "the input shapes overflow a dim of the model");
   return KILN_OK;
 }
 
-/* bytes of buffer b at syms, or -1 past the limit */
-static int64_t buffer_bytes(const kiln_buffer *b, const int64_t *syms) {
+/* A dim below 1 at these shapes: the inputs are smaller than a window of the model. */
+static kiln_status too_small(const char *what, const char *name, int d, int64_t x,
+                             kiln_error *err) {
+  return kiln_fail(err, KILN_ERR_INVALID_INPUT, "%s '%s' dim %d would be %lld at these input "
+                   "shapes: the inputs are too small for this model", what, name, d,
+                   (long long)x);
+}
+
+/* bytes of buffer b at syms, or -1 past the limit; *small: the first dim below 1, or -1 */
+static int64_t buffer_bytes(const kiln_buffer *b, const int64_t *syms, int *small, int64_t *x) {
   int64_t n = (int64_t)kiln_dtype_size(b->dtype);
+  *small = -1;
   for (int d = 0; d < b->rank; d++) {
-    int64_t x = b->dyn_dims[d] ? kiln_dim_eval(b->dyn_dims[d], syms) : b->dims[d];
-    if (x < 0 || kiln_mul_overflows(n, x, &n) || n > MAX_BYTES) return -1;
+    *x = b->dyn_dims[d] ? kiln_dim_eval(b->dyn_dims[d], syms) : b->dims[d];
+    if (*x < 1) return *small = d, -1;
+    if (kiln_mul_overflows(n, *x, &n) || n > MAX_BYTES) return -1;
   }
   return n;
 }
@@ -102,6 +114,7 @@ kiln_status kiln_dyn_output_shapes(const kiln_program *p, const int64_t *syms,
     for (int d = 0; d < io->rank; d++) {
       a->dims[d] = io->dims[d];
       if (io->sdims && !kiln_symdim_eval(&io->sdims[d], syms, &a->dims[d])) bytes = -1;
+      if (bytes >= 0 && a->dims[d] < 1) return too_small("output", io->name, d, a->dims[d], err);
       if (bytes < 0 || kiln_mul_overflows(bytes, a->dims[d], &bytes) || bytes > MAX_BYTES)
         return kiln_fail(err, KILN_ERR_INVALID_INPUT, "output '%s' would be over the limit of "
                          "%lld bytes at these input shapes", io->name, (long long)MAX_BYTES);
@@ -116,8 +129,11 @@ static kiln_status plan(const kiln_program *p, const int64_t *syms, int64_t *off
   kiln_alloc **all = kiln_xmalloc(sizeof *all * (size_t)(p->ndyn ? p->ndyn : 1));
   kiln_status st = KILN_OK;
   for (int i = 0; i < p->ndyn && !st; i++) {
-    int64_t size = buffer_bytes(p->dyn[i].buf, syms);
-    if (size < 0)
+    int small;
+    int64_t x, size = buffer_bytes(p->dyn[i].buf, syms, &small, &x);
+    if (small >= 0)
+      st = too_small("buffer", p->dyn[i].buf->name, small, x, err);
+    else if (size < 0)
       st = kiln_fail(err, KILN_ERR_INVALID_INPUT, "buffer '%s' would be over the limit of %lld "
                      "bytes at these input shapes", p->dyn[i].buf->name, (long long)MAX_BYTES);
     allocs[i] = (kiln_alloc){p->dyn[i].start, p->dyn[i].end, size, 0, true};

@@ -22,7 +22,8 @@ void kiln_dyn_cache_init(kiln_dyn_cache *c);
 void kiln_dyn_cache_free(kiln_dyn_cache *c);
 
 /* Checks inputs against p's inputs (dtype, rank, static dims, free dims >= 1 and agreeing
- * across inputs) and sets syms[] from them; KILN_ERR_INVALID_INPUT names input and dim. */
+ * across inputs) and sets syms[] from them, the derived syms (divisions) from the others;
+ * KILN_ERR_INVALID_INPUT names input and dim. */
 kiln_status kiln_dyn_bind(const kiln_program *p, const kiln_array *inputs, int64_t *syms,
                           kiln_error *err);
 /* outputs' dtype, rank and dims at syms. */

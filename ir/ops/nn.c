@@ -85,8 +85,12 @@ kiln_expr *kiln_window_pos(kiln_kernel *k, const kiln_window *w, int d, kiln_exp
                 kx_muli(k, kv, w->dil[d]));
 }
 
+void kiln_window_mark_free(kiln_window *w, const kiln_value *x) {
+  for (int d = 0; d < w->nsp && d + 2 < x->rank; d++) w->free[d] = x->sym[d + 2] != 0;
+}
+
 bool kiln_window_overhangs(const kiln_window *w, int d) {
-  return w->pad_begin[d] > 0 ||
+  return w->free[d] || w->pad_begin[d] > 0 ||
          (w->out[d] - 1) * w->stride[d] - w->pad_begin[d] + (w->kernel[d] - 1) * w->dil[d] >=
              w->in[d];
 }
@@ -117,7 +121,9 @@ static kiln_status conv_plan(const kiln_graph *g, const kiln_node *n, kiln_windo
                      "agree",
                      n->name, n->op_type, (long long)x->dims[1], (long long)wt->dims[0],
                      (long long)wt->dims[1], (long long)*group);
-  return kiln_window_plan(n, x->rank, x->dims, kernel, false, w, err);
+  if (kiln_window_plan(n, x->rank, x->dims, kernel, false, w, err)) return err->code;
+  kiln_window_mark_free(w, x);
+  return KILN_OK;
 }
 
 static kiln_status infer_conv(kiln_graph *g, kiln_node *n, kiln_error *err) {
@@ -321,9 +327,15 @@ static kiln_status lower_conv(kiln_lower_ctx *c) {
   const kiln_buffer *wbuf = &k->bufs[wb];
   int64_t cg = wbuf->dims[1], mg = wbuf->dims[0] / group;
   bool depthwise = cg == 1 && mg == 1 && group > 1;
-  conv_input in = conv_copy_input(k, &w, xb, depthwise); /* its stages run first */
+  /* Free spatial dims (kiln_options.symbolic_dims): the copy's per-phase ranges and the
+   * flattened form's junk columns are no dim expressions of H and W, so the conv reads its
+   * input with guarded loads, which compare positions with H and W only. */
+  bool free_sp = false;
+  for (int d = 0; d < w.nsp; d++) free_sp |= w.free[d];
+  conv_input in = free_sp ? (conv_input){xb, 0, {0}}
+                          : conv_copy_input(k, &w, xb, depthwise); /* its stages run first */
   int yb = c->out_buf[0], sb = yb; /* the output, and the buffer the conv stage stores */
-  bool flat = conv_flat(k, &w, &in, group, depthwise);
+  bool flat = !free_sp && conv_flat(k, &w, &in, group, depthwise);
   int64_t wc = k->bufs[in.buf].dims[k->bufs[in.buf].rank - 1];
   int64_t np = (w.out[0] - 1) * wc + w.out[1], nrow = (np + CONV_ROW - 1) / CONV_ROW;
   /* a flattened depthwise conv runs over p in rows of CONV_ROW points (a 4-D temporary):
@@ -538,7 +550,7 @@ static const kiln_attr_spec convt_attrs[] = {
     {NULL}};
 
 const kiln_op_def kiln_ops_nn[] = {
-    {"Conv", 2, 3, 1, 1, conv_attrs, infer_conv, lower_conv, NULL, KILN_OP_CONV},
+    {"Conv", 2, 3, 1, 1, conv_attrs, infer_conv, lower_conv, NULL, KILN_OP_CONV | KILN_OP_SYMBOLIC},
     {"ConvTranspose", 2, 3, 1, 1, convt_attrs, infer_convt, lower_convt, NULL, 0},
     {NULL},
 };

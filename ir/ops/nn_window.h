@@ -13,6 +13,7 @@ typedef struct kiln_window {
   int64_t in[KILN_MAX_SPATIAL], kernel[KILN_MAX_SPATIAL], stride[KILN_MAX_SPATIAL],
       dil[KILN_MAX_SPATIAL], pad_begin[KILN_MAX_SPATIAL], pad_end[KILN_MAX_SPATIAL],
       out[KILN_MAX_SPATIAL];
+  bool free[KILN_MAX_SPATIAL]; /* a free dim (kiln_options.symbolic_dims): windows may overhang */
 } kiln_window;
 
 /* Reads strides, dilations, pads and auto_pad (and ceil_mode when `pooling`) of n for an
@@ -26,8 +27,13 @@ kiln_status kiln_window_plan(const kiln_node *n, int rank, const int64_t *x,
 kiln_expr *kiln_window_pos(kiln_kernel *k, const kiln_window *w, int d, kiln_expr *o,
                            kiln_expr *kv);
 
-/* Whether some window along dim d reaches outside [0, in): loads there need a guard. */
+/* Whether some window along dim d reaches outside [0, in): loads there need a guard. Along
+ * a free dim always (whether one does depends on its value), which the caller marks in
+ * w->free after kiln_window_plan (kiln_window_mark_free). */
 bool kiln_window_overhangs(const kiln_window *w, int d);
+
+/* Marks w's spatial dims that are free dims of input value x. */
+void kiln_window_mark_free(kiln_window *w, const kiln_value *x);
 
 /* Reads an int list attribute of exactly `count` values (or fills dflt when absent). */
 kiln_status kiln_window_ints(const kiln_node *n, const char *name, int count, int64_t dflt,

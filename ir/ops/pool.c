@@ -31,6 +31,7 @@ static kiln_status pool_plan(const kiln_graph *g, const kiln_node *n, kiln_windo
                      "node '%s' (%s): kernel_shape has %d values for an input of rank %d",
                      n->name, n->op_type, nk, rank);
   if (kiln_window_plan(n, rank, x->dims, ks, true, w, err)) return err->code;
+  kiln_window_mark_free(w, x);
   if (2 + 2 * w->nsp > KILN_MAX_AXES) /* a stage's axes: batch, channel, window, output */
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): %d spatial dims", n->name,
                      n->op_type, w->nsp);
@@ -111,7 +112,7 @@ static kiln_status lower_maxpool(kiln_lower_ctx *c) {
  * overhang the input (or, with count_include_pad, a ceil_mode window runs past the end
  * padding). */
 static bool avg_partial(const kiln_window *w, int d, bool include_pad) {
-  if (!include_pad) return kiln_window_overhangs(w, d);
+  if (!include_pad || w->free[d]) return kiln_window_overhangs(w, d);
   return (w->out[d] - 1) * w->stride[d] - w->pad_begin[d] + (w->kernel[d] - 1) * w->dil[d] >=
          w->in[d] + w->pad_end[d];
 }
@@ -196,7 +197,9 @@ static kiln_status lower_global(kiln_lower_ctx *c, kiln_reduce_op op) {
     if (reduce) count *= xb->dims[d];
   }
   s->reduce = op;
-  if (op == KR_SUM) s->post = kx_binary(k, KB_DIV, kx_acc(k, xb->dtype), kx_const_i(k, xb->dtype, count));
+  /* the count as an i64 cast: with free dims it becomes their product (passes/lower_dyn.c) */
+  if (op == KR_SUM)
+    s->post = kx_binary(k, KB_DIV, kx_acc(k, xb->dtype), kx_cast(k, kx_idx(k, count), xb->dtype));
   kiln_stage_store(k, s, o, kx_load(k, c->in_buf[0], xi));
   return KILN_OK;
 }
@@ -217,10 +220,10 @@ static const kiln_attr_spec avgpool_attrs[] = {
 static const kiln_attr_spec global_attrs[] = {{"_blocked", KILN_ATTR_INT, false}, {NULL}};
 
 const kiln_op_def kiln_ops_pool[] = {
-    {"MaxPool", 1, 1, 1, 2, maxpool_attrs, infer_pool, lower_maxpool, NULL, KILN_OP_POOL},
-    {"AveragePool", 1, 1, 1, 1, avgpool_attrs, infer_pool, lower_avgpool, NULL, KILN_OP_POOL},
-    {"GlobalMaxPool", 1, 1, 1, 1, global_attrs, infer_global, lower_gmax, NULL, KILN_OP_POOL},
+    {"MaxPool", 1, 1, 1, 2, maxpool_attrs, infer_pool, lower_maxpool, NULL, KILN_OP_POOL | KILN_OP_SYMBOLIC},
+    {"AveragePool", 1, 1, 1, 1, avgpool_attrs, infer_pool, lower_avgpool, NULL, KILN_OP_POOL | KILN_OP_SYMBOLIC},
+    {"GlobalMaxPool", 1, 1, 1, 1, global_attrs, infer_global, lower_gmax, NULL, KILN_OP_POOL | KILN_OP_SYMBOLIC},
     {"GlobalAveragePool", 1, 1, 1, 1, global_attrs, infer_global, lower_gavg, NULL,
-     KILN_OP_POOL},
+     KILN_OP_POOL | KILN_OP_SYMBOLIC},
     {NULL},
 };

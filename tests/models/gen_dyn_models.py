@@ -13,6 +13,15 @@ runs it at every case's shape.
                    two heads by Reshape/Transpose, Softmax attention, output projection and
                    residual, LayerNorm, MatMul+bias, GELU as Erf, MatMul+bias, residual);
                    S = 1, 5, 33
+  cnn_dyn:         x [N, 3, H, W] -> Conv+BN 3x3 (pads 1), Relu, Conv+BN 3x3 stride 2, Relu,
+                   depthwise Conv+BN 3x3, Clip, residual Add, MaxPool 2x2 stride 2, Conv 1x1,
+                   grouped Conv 3x3 dilation 2, Relu, AveragePool 3x3 stride 2 pads 1 ceil_mode,
+                   plus half its GlobalMaxPool, GlobalAveragePool, Flatten, Gemm;
+                   [N, H, W] = [1, 32, 32], [2, 45, 33], [3, 64, 48]
+  stem_dyn:        x [N, 3, H, W] -> Conv 5x5 stride 2 pads 2, Relu, MaxPool 3x3 stride 2
+                   pads 1, depthwise Conv 3x3 stride 2 with end pads only, AveragePool 2x2
+                   with end pads counted: the feature map itself is the output (every border
+                   position checked); the same shapes
 """
 import os
 import sys
@@ -74,7 +83,39 @@ def attention_dyn():
     return b.dyn_model("x", [1, "S", d], y, [1, "S", d], "attention_dyn"), [(1, 1, d), (1, 5, d), (1, 33, d)]
 
 
-MODELS = {"mlp_dyn": mlp_dyn, "attention_dyn": attention_dyn}
+def cnn_dyn():
+    b = Builder(12)
+    h = b.op("Relu", [gen_models.conv_bn(b, "x", 3, 8, 3)])
+    h = b.op("Relu", [gen_models.conv_bn(b, h, 8, 16, 3, stride=2)])
+    d = gen_models.conv_bn(b, h, 16, 16, 3, group=16)
+    d = b.op("Clip", [d, b.const(np.float32(0.0), "lo"), b.const(np.float32(6.0), "hi")])
+    h = b.op("MaxPool", [b.op("Add", [h, d])], kernel_shape=[2, 2], strides=[2, 2])
+    h = b.op("Conv", [h, b.normal((24, 16, 1, 1), 0.25, "conv_w"), b.normal((24,), 0.1, "b")])
+    h = b.op("Relu", [b.op("Conv", [h, b.normal((24, 6, 3, 3), 0.2, "conv_w")], group=4,
+                           dilations=[2, 2], pads=[2, 2, 2, 2])])
+    h = b.op("AveragePool", [h], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+             ceil_mode=1)
+    h = b.op("Add", [h, b.op("Mul", [b.op("GlobalMaxPool", [h]), b.const(np.float32(0.5), "half")])])
+    y = gen_models.classifier(b, h, 24, 10)
+    shapes = [(1, 3, 32, 32), (2, 3, 45, 33), (3, 3, 64, 48)]
+    return b.dyn_model("x", ["N", 3, "H", "W"], y, ["N", 10], "cnn_dyn"), shapes
+
+
+def stem_dyn():
+    b = Builder(13)
+    h = b.op("Relu", [b.op("Conv", ["x", b.normal((8, 3, 5, 5), 0.2, "conv_w"), b.normal((8,), 0.1, "b")],
+                           strides=[2, 2], pads=[2, 2, 2, 2])])
+    h = b.op("MaxPool", [h], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    h = b.op("Conv", [h, b.normal((8, 1, 3, 3), 0.3, "conv_w")], group=8, strides=[2, 2],
+             pads=[0, 0, 1, 1])
+    y = b.op("AveragePool", [h], kernel_shape=[2, 2], strides=[1, 1], pads=[0, 0, 1, 1],
+             count_include_pad=1)
+    shapes = [(1, 3, 32, 32), (2, 3, 45, 33), (3, 3, 64, 48)]
+    return b.dyn_model("x", ["N", 3, "H", "W"], y, ["N", 8, "h", "w"], "stem_dyn"), shapes
+
+
+MODELS = {"mlp_dyn": mlp_dyn, "attention_dyn": attention_dyn, "cnn_dyn": cnn_dyn,
+          "stem_dyn": stem_dyn}
 
 
 def main():
