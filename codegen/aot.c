@@ -134,9 +134,11 @@ static void build_run(LLVMBuilderRef b, LLVMModuleRef m, const kiln_program *p, 
 
 /* int <name>_run(ptr in..., ptr out..., ptr workspace), the header's typed entry, and
  * int <name>_run_arrays(ptr inputs, ptr outputs, ptr workspace), the same taking arrays of
- * pointers, which a caller that knows the model from its manifest alone can call. */
-static void add_wrappers(LLVMModuleRef m, const kiln_program *p, const char *name,
-                         LLVMValueRef entry) {
+ * pointers, which a caller that knows the model from its manifest alone can call. With free
+ * dims, aot_dyn.c's entry points instead, which take the shapes. */
+static kiln_status add_wrappers(LLVMModuleRef m, const kiln_program *p, const char *name,
+                                LLVMValueRef entry, kiln_error *err) {
+  if (p->nsyms) return kiln_aot_add_dyn_wrappers(m, p, name, entry, const_table(m, p), err);
   LLVMContextRef ctx = LLVMGetModuleContext(m);
   LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
   LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx), i64 = LLVMInt64TypeInContext(ctx);
@@ -161,6 +163,7 @@ static void add_wrappers(LLVMModuleRef m, const kiln_program *p, const char *nam
   build_run(b, m, p, fa, entry, LLVMGetParam(fa, 0), LLVMGetParam(fa, 1), LLVMGetParam(fa, 2),
             consts);
   LLVMDisposeBuilder(b);
+  return KILN_OK;
 }
 
 /* ---- files and the system compiler -------------------------------------------------- */
@@ -337,7 +340,8 @@ static bool is_export(const char *sym, const char *name, const char *const *suff
  * <name>_tuning and <name>_manifest strings stay global, so a host can link several models
  * (each with its own runtime) without clashing symbols. */
 static void export_only(LLVMModuleRef m, const char *name) {
-  static const char *const fns[] = {"run", "run_arrays", "set_num_threads", NULL};
+  static const char *const fns[] = {"run", "run_arrays", "set_num_threads", "run_dims",
+                                    "output_shapes", "workspace_size", "check_inputs", NULL};
   static const char *const globals[] = {"tuning", "manifest", NULL};
   for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f))
     if (!LLVMIsDeclaration(f) && !is_export(LLVMGetValueName(f), name, fns) &&
@@ -368,8 +372,8 @@ static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
     if (!entry || LLVMGetNamedFunction(m, run_name) || LLVMGetNamedGlobal(m, run_name))
       st = kiln_fail(err, KILN_ERR_INTERNAL, "AOT: no entry '%s', or '%s' already taken",
                      entry_name, run_name);
+    if (!st) st = add_wrappers(m, p, name, entry, err);
     if (!st) {
-      add_wrappers(m, p, name, entry);
       add_tuning_string(m, p, name);
       add_manifest_string(m, p, opts, name, !own_runtime);
       if (own_runtime) kiln_aot_define_runtime(m);
@@ -452,9 +456,13 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
   kiln_recovery_push(&undo);
   /* a .so for this host runs on kiln's pool; objects and foreign libraries on OpenMP */
   bool host_so = shared && kiln_llvm_triple_is_host(opts ? opts->triple : NULL);
-  if ((shared && !temp_file(dir, name, ".o", obj)) ||
+  if (p->nsyms && !host_so) /* its run-time plan is linked from libkiln_rt_aot.a */
+    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: an AOT library with free dims "
+                   "is a shared library (.so) for this host, not an object file or another "
+                   "architecture's library");
+  if (!st && ((shared && !temp_file(dir, name, ".o", obj)) ||
       !temp_file(dir, name, shared ? ".so" : ".o", lib) || !temp_file(dir, name, ".h", hdr) ||
-      (host_so && !write_rt_archive(dir, name, rt)))
+      (host_so && !write_rt_archive(dir, name, rt))))
     st = kiln_fail(err, KILN_ERR_IO, "cannot create files in directory '%s': %s", dir,
                    strerror(errno));
   if (!st) st = emit_object(p, opts, name, shared ? obj->path : lib->path, !host_so, err);

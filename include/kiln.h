@@ -175,8 +175,10 @@ typedef struct kiln_options {
                                 Gemm, Softmax, LayerNormalization, Reduce*, Transpose, Concat,
                                 Reshape, Flatten, Squeeze, Unsqueeze); a free dim reaching
                                 another fails with KILN_ERR_UNSUPPORTED naming the node and
-                                dim. JIT on the CPU only: AOT and GPU targets refuse it
-                                (KILN_ERR_UNSUPPORTED). 0 = every free dim must be bound */
+                                dim. CPU only: GPU targets refuse it, and kiln_compile_aot
+                                writes only shared libraries for this host with it (whose
+                                header's <name>_run_dims takes the shapes); an object file
+                                fails (KILN_ERR_UNSUPPORTED). 0 = every free dim must be bound */
 } kiln_options;
 
 /* Every field 0 (its default) and struct_size = this header's sizeof(kiln_options). */

@@ -92,6 +92,8 @@ typedef struct kiln_program {
 /* The start of an AOT library's `<name>_manifest` (codegen/aot_manifest.c): then JSON. */
 #define KILN_MANIFEST_MARK "kiln-manifest-v1\n"
 
+/* Free dim d of io as the index of the sym it is, or -1 (a static dim or an expression). */
+int kiln_io_sym(const kiln_io *io, int d);
 kiln_program *kiln_program_new(void);
 void kiln_program_free(kiln_program *p);
 kiln_steps *kiln_steps_new(void);

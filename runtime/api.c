@@ -186,9 +186,6 @@ static kiln_status compile_aot(const char *model_path, const kiln_options *opts,
   if (!st) st = be->aot_check(&o, out_path, name, err);
   if (!st && o.profile)
     st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "profile is for JIT models, not AOT libraries");
-  if (!st && o.symbolic_dims)
-    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: AOT libraries with free dims are "
-                   "not supported yet (bind every dim, or compile JIT)");
   if (!st && o.report) st = kiln_report_check_path(o.report, err);
   if (!st) st = read_model(model_path, &data, &size, &dir, err);
   if (!st) st = build_program(data, size, model_path, dir, &o, &prog, err);
