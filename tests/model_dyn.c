@@ -2,13 +2,15 @@
  * kiln_options.symbolic_dims and run at every shape its folder holds (case_<k>/), each
  * against onnxruntime's outputs.
  *
- *   model_dyn DIR DIM_NAME
+ *   model_dyn DIR DIM_NAME [--bucket K]
  *
  * Checks that kiln_input_info reports the free dim as -1 and kiln_dim_name names it
  * DIM_NAME, that kiln_output_shapes gives the reference's output shapes before the run,
  * and that kiln_run_arrays' outputs hold |got - want| <= 1e-4 + 1e-3 |want| (model_test's
  * tolerance). Then the same model compiled the static way (every dim bound) at the last
- * shape must give the same outputs, so opting in changes no result. */
+ * shape must give the same outputs, so opting in changes no result. With --bucket K the
+ * model also holds a bucket at case K's shape (kiln_options.buckets): kiln_run_variant must
+ * pick it at that shape only, and every case still matches onnxruntime. */
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
 #include "ir/graph.h"
@@ -22,6 +24,7 @@
 #define ATOL 1e-4
 
 static int fails;
+static int bucket_case = -1; /* --bucket K */
 
 #define CHECK(cond, ...)                                                     \
   do {                                                                       \
@@ -76,11 +79,13 @@ static int run_case(kiln_model *m, const char *dir, int k, float **last, kiln_te
   oa.rank = 0; /* written by the run */
   CHECK(kiln_run_arrays(m, &ia, &oa, &err) == KILN_OK, "case %d: %s", k, err.message);
   CHECK(oa.rank == want.rank && oa.dtype == KILN_F32, "case %d: run's output shape", k);
+  int variant = kiln_run_variant(m, &ia);
+  CHECK(variant == (k == bucket_case ? 0 : -1), "case %d: variant %d", k, variant);
   double max_abs;
   int64_t bad = close_count(&want, oa.data, &max_abs);
   printf("case %d: input [", k);
   for (int d = 0; d < in.rank; d++) printf("%s%lld", d ? "," : "", (long long)in.dims[d]);
-  printf("], %lld outputs, max abs error %.3g\n",
+  printf("], %s, %lld outputs, max abs error %.3g\n", variant < 0 ? "generic" : "bucket",
          (long long)kiln_shape_numel(want.rank, want.dims), max_abs);
   CHECK(!bad, "case %d: %lld elements out of tolerance", k, (long long)bad);
   free(*last);
@@ -92,12 +97,25 @@ static int run_case(kiln_model *m, const char *dir, int k, float **last, kiln_te
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) return fprintf(stderr, "usage: model_dyn DIR DIM_NAME\n"), 2;
+  if (argc != 3 && !(argc == 5 && !strcmp(argv[3], "--bucket")))
+    return fprintf(stderr, "usage: model_dyn DIR DIM_NAME [--bucket K]\n"), 2;
   char path[1100];
+  kiln_tensor bucket_in = {0};
+  kiln_shape_binding bucket_shape = {"x", 0, {0}};
+  kiln_bucket bucket = {&bucket_shape, 1};
+  if (argc == 5) {
+    bucket_case = atoi(argv[4]);
+    snprintf(path, sizeof path, "%s/case_%d/input_0.pb", argv[1], bucket_case);
+    if (!load(path, &bucket_in)) return printf("FAIL: no %s\n", path), 1;
+    bucket_shape.rank = bucket_in.rank;
+    memcpy(bucket_shape.dims, bucket_in.dims, sizeof bucket_shape.dims);
+    kiln_tensor_free(&bucket_in);
+  }
   snprintf(path, sizeof path, "%s/model.onnx", argv[1]);
   kiln_options o;
   kiln_options_init(&o);
   o.symbolic_dims = 1;
+  if (bucket_case >= 0) o.buckets = &bucket, o.nbuckets = 1;
   kiln_model *m;
   kiln_error err;
   if (kiln_compile_file(path, &o, &m, &err)) return printf("FAIL compile: %s\n", err.message), 1;

@@ -217,6 +217,7 @@ kiln_status cli_model_bind_shapes(cli_model *m, const cli_inputs *in, kiln_error
     memcpy(arrays[i].dims, t->dims, sizeof t->dims);
   }
   if (kiln_output_shapes(m->jit, arrays, outs, err)) return err->code;
+  m->variant = kiln_run_variant(m->jit, arrays);
   for (int i = 0; i < m->noutputs; i++) {
     kiln_tensor_info *t = &m->outputs[i];
     t->rank = outs[i].rank;
