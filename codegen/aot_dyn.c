@@ -1,9 +1,12 @@
 /* The entry points of an AOT library with free dims: `<name>_run_dims`,
- * `<name>_output_shapes`, `<name>_workspace_size` and `<name>_check_inputs`, each a call
+ * `<name>_output_shapes`, `<name>_workspace_size`, `<name>_check_inputs` and
+ * `<name>_run_variant`, each a call
  * into rt/dyn_aot.c (linked from libkiln_rt_aot.a) with the table describing the model's
  * shapes and its run-time memory plan (the layout rt/dyn_aot.h gives): input dims as sizes
  * or syms, output dims as polynomials over the syms, the dyn slots' lives and dims as
- * postfix dim expressions. The logic lives once in C; the module holds only data. */
+ * postfix dim expressions, and the shape buckets' input shapes and arena sizes (their entry
+ * functions and constant tables in two arrays beside it). The logic lives once in C; the
+ * module holds only data. */
 #include "codegen/plumbing.h"
 #include "ir/kernel.h"
 #include "ir/dtype.h"
@@ -108,6 +111,12 @@ static kiln_status build_table(const kiln_program *p, words *t, kiln_error *err)
                          "expression too deep for the library's table", b->name, d);
     }
   }
+  put(t, p->nbuckets);
+  for (int b = 0; b < p->nbuckets; b++) {
+    put(t, p->buckets[b]->arena_bytes);
+    for (int i = 0; i < p->ninputs; i++)
+      for (int d = 0; d < p->inputs[i].rank; d++) put(t, p->buckets[b]->inputs[i].dims[d]);
+  }
   return KILN_OK;
 }
 
@@ -164,8 +173,15 @@ static LLVMValueRef call_shapes(fns *f, LLVMValueRef in, LLVMValueRef out, LLVMV
   return LLVMBuildCall2(f->b, ty, fn, args, 7, "");
 }
 
+/* a private array of the n pointers v */
+static LLVMValueRef pointers(LLVMModuleRef m, LLVMTypeRef ptr, const LLVMValueRef *v, int n,
+                             const char *name) {
+  return private_global(m, LLVMConstArray2(ptr, (LLVMValueRef *)v, (uint64_t)n), name);
+}
+
 kiln_status kiln_aot_add_dyn_wrappers(LLVMModuleRef m, const kiln_program *p, const char *name,
-                                      LLVMValueRef entry, LLVMValueRef consts, kiln_error *err) {
+                                      const LLVMValueRef *entries, const LLVMValueRef *consts,
+                                      kiln_error *err) {
   words t = {0};
   kiln_status st = build_table(p, &t, err);
   if (st) {
@@ -190,9 +206,18 @@ kiln_status kiln_aot_add_dyn_wrappers(LLVMModuleRef m, const kiln_program *p, co
   LLVMValueRef fn = define(&f, "run_dims", f.i32, (LLVMTypeRef[]){P, P, P}, 3);
   LLVMTypeRef run_ty = LLVMFunctionType(f.i32, (LLVMTypeRef[]){P, P, P, P, P, P, P}, 7, 0);
   LLVMValueRef run = LLVMAddFunction(m, "kiln_rt_dyn_run", run_ty);
-  LLVMValueRef args[7] = {f.desc, f.names, entry, consts, LLVMGetParam(fn, 0),
-                          LLVMGetParam(fn, 1), LLVMGetParam(fn, 2)};
+  LLVMValueRef args[7] = {f.desc, f.names,
+                          pointers(m, f.ptr, entries, p->nbuckets + 1, "kiln_entries"),
+                          pointers(m, f.ptr, consts, p->nbuckets + 1, "kiln_const_tables"),
+                          LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), LLVMGetParam(fn, 2)};
   LLVMBuildRet(f.b, LLVMBuildCall2(f.b, run_ty, run, args, 7, ""));
+
+  /* int run_variant(const tensor *in): the bucket a run at these shapes runs, or -1 */
+  fn = define(&f, "run_variant", f.i32, (LLVMTypeRef[]){P}, 1);
+  LLVMTypeRef var_ty = LLVMFunctionType(f.i32, (LLVMTypeRef[]){P, P, P}, 3, 0);
+  LLVMValueRef var = LLVMAddFunction(m, "kiln_rt_dyn_variant", var_ty);
+  LLVMBuildRet(f.b, LLVMBuildCall2(f.b, var_ty, var,
+                                   (LLVMValueRef[]){f.desc, f.names, LLVMGetParam(fn, 0)}, 3, ""));
 
   /* int output_shapes(const tensor *in, tensor *out) */
   fn = define(&f, "output_shapes", f.i32, (LLVMTypeRef[]){P, P}, 2);

@@ -127,6 +127,17 @@ static void put_dyn_calls(FILE *f, const kiln_program *p, const char *name, cons
     put_string(f, p->sym_names[s]);
     fputc('\n', f);
   }
+  fprintf(f, "\n/* Shape buckets: variants compiled for exactly these input shapes, which\n"
+             " * %s_run_dims runs when the inputs have them (%s_run_variant). */\n"
+             "#define %s_NUM_BUCKETS %d\n", name, name, up, p->nbuckets);
+  for (int b = 0; b < p->nbuckets; b++) {
+    fprintf(f, "/* bucket %d:", b);
+    for (int i = 0; i < p->ninputs; i++) {
+      fprintf(f, "%s %s ", i ? "," : "", p->inputs[i].name);
+      put_shape(f, &p->buckets[b]->inputs[i], true);
+    }
+    fputs(" */\n", f);
+  }
   fprintf(f, "\n/* A tensor and its shape, as kiln_array (kiln.h): dtype is a kiln_dtype code (the\n"
              " * _DTYPE macros above), dims row-major. */\n"
              "typedef struct %s_tensor {\n  void *data;\n  int32_t dtype;\n  int32_t rank;\n"
@@ -149,8 +160,10 @@ static void put_dyn_calls(FILE *f, const kiln_program *p, const char *name, cons
              "int64_t %s_workspace_size(const %s_tensor *inputs);\n", name, name);
   fprintf(f, "/* %s_OK, or the status a run at these shapes fails with and why (into msg, size\n"
              " * bytes: the input and dim). */\n"
-             "int %s_check_inputs(const %s_tensor *inputs, char *msg, size_t size);\n\n",
+             "int %s_check_inputs(const %s_tensor *inputs, char *msg, size_t size);\n",
           up, name, name);
+  fprintf(f, "/* The bucket a run at these input shapes runs, or -1: the generic code. */\n"
+             "int %s_run_variant(const %s_tensor *inputs);\n\n", name, name);
 }
 
 /* `<name>_run`, typed, and `<name>_run_arrays`: a model whose every dim is static. */

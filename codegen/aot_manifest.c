@@ -84,6 +84,9 @@ char *kiln_aot_manifest(const kiln_program *p, const kiln_options *opts, const c
     kiln_json_open(&w, "free_dims", '[');
     for (int s = 0; s < p->nsyms; s++) kiln_json_put_string(&w, NULL, p->sym_names[s]);
     kiln_json_close(&w);
+    kiln_json_open(&w, "buckets", '[');
+    for (int b = 0; b < p->nbuckets; b++) put_io(&w, NULL, p->buckets[b]->inputs, p->ninputs);
+    kiln_json_close(&w);
   }
   kiln_json_put_string(&w, "set_num_threads", threads ? set : NULL);
   free(run);

@@ -191,8 +191,8 @@ typedef struct kiln_options {
                                 default and tuned schedules); a run whose input shapes all
                                 match a bucket exactly runs it, any other the generic code.
                                 A bucket the generic code could not take fails the compile
-                                (KILN_ERR_SHAPE naming the bucket and input). JIT only: AOT
-                                refuses it (KILN_ERR_UNSUPPORTED). NULL = none */
+                                (KILN_ERR_SHAPE naming the bucket and input). JIT and AOT
+                                (<name>_run_variant says which runs). NULL = none */
   int nbuckets;
 } kiln_options;
 

@@ -57,6 +57,8 @@ void kiln_program_free(kiln_program *p) {
   for (int i = 0; i < p->noutputs; i++) free(p->outputs[i].name), free(p->outputs[i].sdims);
   for (int i = 0; i < p->nsyms; i++) free(p->sym_names[i]);
   free(p->dyn);
+  for (int i = 0; i < p->nbuckets; i++) kiln_program_free(p->buckets[i]);
+  free(p->buckets);
   free(p->inputs);
   free(p->outputs);
   free(p->tuning);

@@ -84,6 +84,10 @@ typedef struct kiln_program {
   int64_t dims_offset;
   int ndyn;
   kiln_dyn_slot *dyn;
+  /* Shape buckets of an AOT library (kiln_options.buckets): one static program each (owned),
+   * which the library runs when the input shapes match its inputs' exactly. */
+  int nbuckets;
+  struct kiln_program **buckets;
 } kiln_program;
 
 /* The start of the text an AOT object or library carries as `<name>_tuning` (codegen/

@@ -17,7 +17,7 @@
 
 typedef struct table {
   int64_t nsyms, ninputs, noutputs, ndyn, arena_bytes, dims_offset;
-  const int64_t *inputs, *outputs, *slots; /* each one's first word */
+  const int64_t *inputs, *outputs, *slots, *buckets; /* each one's first word */
 } table;
 
 static int fail(char *msg, size_t size, int code, const char *fmt, ...) {
@@ -46,6 +46,36 @@ static void read_table(const int64_t *d, table *t) {
     for (int64_t k = 0; k < rank; k++) w = skip_poly(w);
   }
   t->slots = w;
+  for (int64_t i = 0; i < t->ndyn; i++) {
+    int64_t rank = w[3];
+    w += 4;
+    for (int64_t d = 0; d < rank; d++) w = skip_expr(w);
+  }
+  t->buckets = w;
+}
+
+/* the bucket in's shapes match, or -1 (in already checked: dtypes and ranks agree) */
+static int variant(const table *t, const kiln_rt_tensor *in) {
+  const int64_t *w = t->buckets + 1;
+  for (int64_t b = 0; b < t->buckets[0]; b++) {
+    bool same = true;
+    w++; /* its arena bytes */
+    for (int64_t i = 0; i < t->ninputs; i++)
+      for (int d = 0; d < in[i].rank; d++) same = same && *w++ == in[i].dims[d];
+    if (same) return (int)b;
+  }
+  return -1;
+}
+
+/* bucket b's arena bytes */
+static int64_t bucket_bytes(const table *t, int b) {
+  const int64_t *w = t->buckets + 1;
+  for (int i = 0; i < b; i++) {
+    w++;
+    const int64_t *in = t->inputs;
+    for (int64_t k = 0; k < t->ninputs; k++, in += 3 + in[2]) w += in[2];
+  }
+  return (w[0] + 63) / 64 * 64;
 }
 
 /* the polynomial at w at the syms' values; false on overflow */
@@ -200,13 +230,22 @@ int kiln_rt_dyn_shapes(const int64_t *desc, const char *const *names, const kiln
   if (msg && size) msg[0] = 0;
   int st = bind(&t, names, in, syms, msg, size);
   if (!st) st = output_shapes(&t, names, syms, out, msg, size);
-  if (!st && workspace) st = plan(&t, syms, NULL, workspace, msg, size);
+  int b = st ? -1 : variant(&t, in);
+  if (!st && workspace && b >= 0) *workspace = bucket_bytes(&t, b);
+  else if (!st && workspace) st = plan(&t, syms, NULL, workspace, msg, size);
   return st;
 }
 
-int kiln_rt_dyn_run(const int64_t *desc, const char *const *names, kiln_rt_entry entry,
-                    const void *const *consts, const kiln_rt_tensor *in, kiln_rt_tensor *out,
-                    void *workspace) {
+int kiln_rt_dyn_variant(const int64_t *desc, const char *const *names, const kiln_rt_tensor *in) {
+  table t;
+  read_table(desc, &t);
+  int64_t syms[KILN_RT_MAX_SYMS];
+  return bind(&t, names, in, syms, NULL, 0) ? -1 : variant(&t, in);
+}
+
+int kiln_rt_dyn_run(const int64_t *desc, const char *const *names, const kiln_rt_entry *entries,
+                    const void *const *const *consts, const kiln_rt_tensor *in,
+                    kiln_rt_tensor *out, void *workspace) {
   table t;
   read_table(desc, &t);
   int64_t syms[KILN_RT_MAX_SYMS], bytes = 0;
@@ -229,16 +268,18 @@ int kiln_rt_dyn_run(const int64_t *desc, const char *const *names, kiln_rt_entry
     if (n && !out[i].data) st = KILN_RT_ERR_INVALID_ARGUMENT;
     ins[t.ninputs + i] = out[i].data;
   }
-  if (!st) st = plan(&t, syms, offsets, &bytes, NULL, 0);
+  int b = st ? -1 : variant(&t, in);
+  if (b >= 0) bytes = bucket_bytes(&t, b);
+  else if (!st) st = plan(&t, syms, offsets, &bytes, NULL, 0);
   uint8_t *arena = workspace;
   if (!st && !arena && bytes > 0 && !(arena = aligned_alloc(64, (size_t)bytes)))
     st = KILN_RT_ERR_OUT_OF_MEMORY;
-  if (!st) {
+  if (!st && b < 0) {
     int64_t *dims = (int64_t *)(void *)(arena + t.dims_offset);
     memcpy(dims, syms, sizeof(int64_t) * (size_t)t.nsyms);
     memcpy(dims + t.nsyms, offsets, sizeof(int64_t) * (size_t)t.ndyn);
-    st = entry(ins, ins + t.ninputs, arena, consts);
   }
+  if (!st) st = entries[b + 1](ins, ins + t.ninputs, arena, consts[b + 1]);
   if (arena != workspace) free(arena);
   free(ins);
   free(offsets);

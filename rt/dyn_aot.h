@@ -36,7 +36,9 @@ typedef int (*kiln_rt_entry)(void *const *inputs, void *const *outputs, uint8_t 
  *               nterms, then per term coef and KILN_RT_MAX_SYMS powers
  *   per slot:   first step, last step, element bytes, rank, then per dim an expression
  *               in postfix: ntokens, then (kind, value) per token, kind KILN_RT_TOK_*
- * names: the inputs' names, then the syms'. */
+ *   nbuckets, then per bucket: its arena bytes, then every input's dims
+ * names: the inputs' names, then the syms'. entries and consts: the generic program's entry
+ * and constant table (0), then each bucket's (1 + b). */
 enum { KILN_RT_TOK_CONST, KILN_RT_TOK_SYM, KILN_RT_TOK_OP };
 enum { KILN_RT_OP_ADD, KILN_RT_OP_SUB, KILN_RT_OP_MUL, KILN_RT_OP_DIV, KILN_RT_OP_MOD,
        KILN_RT_OP_MIN, KILN_RT_OP_MAX };
@@ -48,11 +50,14 @@ enum { KILN_RT_OP_ADD, KILN_RT_OP_SUB, KILN_RT_OP_MUL, KILN_RT_OP_DIV, KILN_RT_O
  * (KILN_RT_*); on failure, msg (size bytes) says why, naming the input and dim. */
 int kiln_rt_dyn_shapes(const int64_t *desc, const char *const *names, const kiln_rt_tensor *in,
                        kiln_rt_tensor *out, int64_t *workspace, char *msg, size_t size);
-/* Runs the entry at the inputs' shapes: checks them, writes the outputs' shapes, plans the
- * arena (allocating it when workspace is NULL, else using workspace, at least the bytes
- * kiln_rt_dyn_shapes gives) and writes the syms and the slots' offsets at dims_offset. */
-int kiln_rt_dyn_run(const int64_t *desc, const char *const *names, kiln_rt_entry entry,
-                    const void *const *consts, const kiln_rt_tensor *in, kiln_rt_tensor *out,
-                    void *workspace);
+/* Runs at the inputs' shapes: checks them, writes the outputs' shapes, and runs the bucket
+ * they match (its static arena) or the generic entry, whose arena it plans and whose syms
+ * and slots' offsets it writes at dims_offset. The arena is allocated when workspace is
+ * NULL, else workspace is used (at least the bytes kiln_rt_dyn_shapes gives). */
+int kiln_rt_dyn_run(const int64_t *desc, const char *const *names, const kiln_rt_entry *entries,
+                    const void *const *const *consts, const kiln_rt_tensor *in,
+                    kiln_rt_tensor *out, void *workspace);
+/* The bucket whose input shapes in match exactly (what a run at them runs), else -1. */
+int kiln_rt_dyn_variant(const int64_t *desc, const char *const *names, const kiln_rt_tensor *in);
 
 #endif

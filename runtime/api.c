@@ -116,17 +116,42 @@ static kiln_status finish_model(kiln_program *prog, const char *model, const kil
   return KILN_OK;
 }
 
+/* The checks of opts->buckets before compiling them. */
+static kiln_status buckets_ok(const kiln_options *opts, kiln_error *err) {
+  if (opts->nbuckets < 0 || (opts->nbuckets && !opts->buckets))
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "nbuckets is %d and buckets %s",
+                     opts->nbuckets, opts->buckets ? "set" : "NULL");
+  if (opts->nbuckets && !opts->symbolic_dims)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "buckets are variants of a model with "
+                     "free dims: set symbolic_dims too (--shape IN=?x..)");
+  return KILN_OK;
+}
+
+/* An AOT library's buckets: a static program each, into p->buckets. */
+static kiln_status bucket_programs(kiln_program *p, const void *data, size_t size,
+                                   const char *path, const char *dir, const kiln_options *opts,
+                                   kiln_error *err) {
+  kiln_status st = buckets_ok(opts, err);
+  if (!st && opts->nbuckets) p->buckets = kiln_xcalloc((size_t)opts->nbuckets, sizeof *p->buckets);
+  for (int b = 0; b < opts->nbuckets && !st; b++) {
+    kiln_shape_binding *owned;
+    kiln_options bo = kiln_bucket_options(opts, b, &owned);
+    kiln_program *bp = NULL;
+    kiln_progress(opts, "bucket");
+    build_program(data, size, path, dir, &bo, &bp, err);
+    st = kiln_bucket_check(p, bp, b, err);
+    if (!st) p->buckets[p->nbuckets++] = bp;
+    else kiln_program_free(bp);
+    free(owned);
+  }
+  return st;
+}
+
 /* m's shape buckets (opts->buckets), each compiled from the same model as if `shapes`
  * bound its dims (runtime/bucket.c). */
 static kiln_status add_buckets(kiln_model *m, const void *data, size_t size, const char *path,
                                const char *dir, const kiln_options *opts, kiln_error *err) {
-  if (!opts->nbuckets) return KILN_OK;
-  if (opts->nbuckets < 0 || !opts->buckets)
-    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "nbuckets is %d and buckets %s",
-                     opts->nbuckets, opts->buckets ? "set" : "NULL");
-  if (!opts->symbolic_dims)
-    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "buckets are variants of a model with "
-                     "free dims: set symbolic_dims too (--shape IN=?x..)");
+  if (buckets_ok(opts, err) || !opts->nbuckets) return err->code;
   m->buckets = kiln_xcalloc((size_t)opts->nbuckets, sizeof *m->buckets);
   kiln_status st = KILN_OK;
   for (int b = 0; b < opts->nbuckets && !st; b++) {
@@ -225,12 +250,10 @@ static kiln_status compile_aot(const char *model_path, const kiln_options *opts,
   if (!st) st = be->aot_check(&o, out_path, name, err);
   if (!st && o.profile)
     st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "profile is for JIT models, not AOT libraries");
-  if (!st && o.nbuckets)
-    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "buckets: AOT libraries hold no shape buckets "
-                   "yet (JIT models do)");
   if (!st && o.report) st = kiln_report_check_path(o.report, err);
   if (!st) st = read_model(model_path, &data, &size, &dir, err);
   if (!st) st = build_program(data, size, model_path, dir, &o, &prog, err);
+  if (!st) st = bucket_programs(prog, data, size, model_path, dir, &o, err);
   if (!st) kiln_progress(&o, "codegen");
   if (!st) st = be->aot_write(prog, &o, out_path, name ? name : "model", err);
   kiln_progress(&o, NULL);

@@ -12,7 +12,8 @@
  * dtype, a static dim, a free dim of 0 or absurd size) must each give
  * <NAME>_ERR_INVALID_INPUT and a message naming the input, and NULL buffers
  * <NAME>_ERR_INVALID_ARGUMENT, without running. The model has one float input and one
- * float output. */
+ * float output. A case given as bucket:DIR must run the library's bucket 0
+ * (<name>_run_variant), every other the generic code. */
 #include HEADER
 
 #include <math.h>
@@ -76,8 +77,11 @@ static int64_t out_of_tolerance(const tensor *want, const float *got, double *ma
   return bad;
 }
 
+/* dir "bucket:DIR": the library's bucket 0 has DIR's shapes */
 static void run_case(const char *dir, tensor *last) {
   char path[1200];
+  int want_variant = strncmp(dir, "bucket:", 7) ? -1 : 0;
+  if (want_variant == 0) dir += 7;
   tensor in, want, out;
   snprintf(path, sizeof path, "%s/input_0.bin", dir);
   CHECK(load(path, &in), "%s", path);
@@ -90,6 +94,8 @@ static void run_case(const char *dir, tensor *last) {
   CHECK(out.rank == want.rank && out.dtype == 1 &&
             !memcmp(out.dims, want.dims, sizeof(int64_t) * (size_t)want.rank),
         "%s: output shape", dir);
+  int variant = FN(_run_variant)(&in);
+  CHECK(variant == want_variant, "%s: variant %d", dir, variant);
   int64_t ws = FN(_workspace_size)(&in);
   CHECK(ws >= 0 && ws % 64 == 0, "%s: workspace_size %lld", dir, (long long)ws);
   for (int own = 0; own < 2; own++) {
@@ -105,7 +111,8 @@ static void run_case(const char *dir, tensor *last) {
     int64_t bad = out_of_tolerance(&want, got, &max_abs);
     printf("%s: input [", dir);
     for (int d = 0; d < in.rank; d++) printf("%s%lld", d ? "," : "", (long long)in.dims[d]);
-    printf("], %s workspace, %lld outputs, max abs error %.3g\n", own ? "caller's" : "own",
+    printf("], %s, %s workspace, %lld outputs, max abs error %.3g\n",
+           variant < 0 ? "generic" : "bucket", own ? "caller's" : "own",
            (long long)numel(&want), max_abs);
     CHECK(!bad, "%s: %lld elements out of tolerance", dir, (long long)bad);
     free(got);

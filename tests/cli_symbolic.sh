@@ -68,6 +68,7 @@ expect 5 "bucket 0" "input 'x'" "dim 1" -- "$kiln" run mlp.kiln --shape 'x=?x8' 
 expect 5 "bucket 0" "input 'x'" "rank" -- "$kiln" run mlp.kiln --shape 'x=?x8' --bucket x=3x8x1 --inputs in3
 expect 1 "bucket" "free dims" -- "$kiln" run mlp.kiln --bucket x=3x8 --inputs in3
 expect 1 "numbers" -- "$kiln" run mlp.kiln --shape 'x=?x8' --bucket 'x=?x8' --inputs in3
-expect 4 "buckets" "AOT" -- "$kiln" compile mlp.kiln --shape 'x=?x8' --bucket x=3x8 -o lib2.so
+expect 0 -- "$kiln" compile mlp.kiln --shape 'x=?x8' --bucket x=3x8 --name mlpb -o lib2.so
+expect 0 "MLPB_NUM_BUCKETS 1" "bucket 0: x [3,8]" "mlpb_run_variant(" -- cat mlpb.h
 expect 4 "ArgMax" "'N'" -- "$kiln" run argmax.kiln --shape 'x=?x8' --inputs in3
 finish
