@@ -11,6 +11,8 @@
 #include "ir/tempfile.h"
 #include "rt/parallel.h"
 
+#include <llvm-c/Linker.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +47,7 @@ static bool ends_with(const char *s, const char *suffix) {
 /* ---- the module: constants, wrapper ------------------------------------------------ */
 
 /* A private constant table of pointers to one private global per program constant. */
-static LLVMValueRef const_table(LLVMModuleRef m, const kiln_program *p) {
+static LLVMValueRef const_table(LLVMModuleRef m, const kiln_program *p, const char *name) {
   LLVMContextRef ctx = LLVMGetModuleContext(m);
   LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
   if (p->nconsts == 0) return LLVMConstPointerNull(ptr);
@@ -65,7 +67,7 @@ static LLVMValueRef const_table(LLVMModuleRef m, const kiln_program *p) {
   }
   LLVMValueRef arr = LLVMConstArray2(ptr, elems, (uint64_t)p->nconsts);
   free(elems);
-  LLVMValueRef table = LLVMAddGlobal(m, LLVMTypeOf(arr), "kiln_consts");
+  LLVMValueRef table = LLVMAddGlobal(m, LLVMTypeOf(arr), name);
   LLVMSetInitializer(table, arr);
   LLVMSetGlobalConstant(table, 1);
   LLVMSetLinkage(table, LLVMPrivateLinkage);
@@ -132,11 +134,56 @@ static void build_run(LLVMBuilderRef b, LLVMModuleRef m, const kiln_program *p, 
   LLVMBuildRet(b, LLVMConstInt(i32, KILN_ERR_OUT_OF_MEMORY, 0));
 }
 
+/* With free dims: each bucket's program as its own module, every symbol internal but its
+ * entry `<name>_bucket<b>_entry` and constant table `kiln_consts_bucket<b>`, linked into m
+ * (clashing internal names are renamed); then aot_dyn.c's entry points over them all. */
+static kiln_status add_dyn(LLVMModuleRef m, const kiln_program *p, const char *name,
+                           LLVMValueRef entry, LLVMTargetMachineRef tm, kiln_error *err) {
+  int n = p->nbuckets + 1;
+  LLVMValueRef *entries = kiln_xcalloc((size_t)n, sizeof *entries);
+  LLVMValueRef *consts = kiln_xcalloc((size_t)n, sizeof *consts);
+  entries[0] = entry;
+  consts[0] = const_table(m, p, "kiln_consts");
+  kiln_status st = KILN_OK;
+  for (int b = 0; b < p->nbuckets && !st; b++) {
+    char *ename = kiln_fmt("%s_bucket%d_entry", name, b), *cname = kiln_fmt("kiln_consts_bucket%d", b);
+    LLVMModuleRef bm = NULL;
+    st = kiln_llvm_program_module(LLVMGetModuleContext(m), p->buckets[b], ename, tm, &bm, err);
+    if (!st) {
+      LLVMValueRef table = const_table(bm, p->buckets[b], cname);
+      if (p->buckets[b]->nconsts) /* kept by the link (export_only internalizes it) */
+        LLVMSetLinkage(table, LLVMExternalLinkage);
+      for (LLVMValueRef f = LLVMGetFirstFunction(bm); f; f = LLVMGetNextFunction(f))
+        if (!LLVMIsDeclaration(f) && strcmp(LLVMGetValueName(f), ename))
+          LLVMSetLinkage(f, LLVMInternalLinkage);
+      for (LLVMValueRef g = LLVMGetFirstGlobal(bm); g; g = LLVMGetNextGlobal(g))
+        if (!LLVMIsDeclaration(g) && strcmp(LLVMGetValueName(g), cname))
+          LLVMSetLinkage(g, LLVMInternalLinkage);
+      if (LLVMLinkModules2(m, bm)) /* bm is gone either way */
+        st = kiln_fail(err, KILN_ERR_CODEGEN, "AOT: linking bucket %d's module", b);
+    }
+    if (!st) entries[b + 1] = LLVMGetNamedFunction(m, ename);
+    if (!st) /* a program without constants passes NULL (const_table) */
+      consts[b + 1] = p->buckets[b]->nconsts ? LLVMGetNamedGlobal(m, cname) : consts[0];
+    if (!st && (!entries[b + 1] || !consts[b + 1]))
+      st = kiln_fail(err, KILN_ERR_INTERNAL, "AOT: bucket %d's entry or constants lost", b);
+    if (!st && !p->buckets[b]->nconsts) consts[b + 1] = LLVMConstPointerNull(LLVMTypeOf(entry));
+    free(ename);
+    free(cname);
+  }
+  if (!st) st = kiln_aot_add_dyn_wrappers(m, p, name, entries, consts, err);
+  free(entries);
+  free(consts);
+  return st;
+}
+
 /* int <name>_run(ptr in..., ptr out..., ptr workspace), the header's typed entry, and
  * int <name>_run_arrays(ptr inputs, ptr outputs, ptr workspace), the same taking arrays of
- * pointers, which a caller that knows the model from its manifest alone can call. */
-static void add_wrappers(LLVMModuleRef m, const kiln_program *p, const char *name,
-                         LLVMValueRef entry) {
+ * pointers, which a caller that knows the model from its manifest alone can call. With free
+ * dims, aot_dyn.c's entry points instead, which take the shapes. */
+static kiln_status add_wrappers(LLVMModuleRef m, const kiln_program *p, const char *name,
+                                LLVMValueRef entry, LLVMTargetMachineRef tm, kiln_error *err) {
+  if (p->nsyms) return add_dyn(m, p, name, entry, tm, err);
   LLVMContextRef ctx = LLVMGetModuleContext(m);
   LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
   LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx), i64 = LLVMInt64TypeInContext(ctx);
@@ -149,7 +196,7 @@ static void add_wrappers(LLVMModuleRef m, const kiln_program *p, const char *nam
   free(params);
   free(run_name);
   free(arrays_name);
-  LLVMValueRef consts = const_table(m, p);
+  LLVMValueRef consts = const_table(m, p, "kiln_consts");
 
   LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
   LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, fn, "entry"));
@@ -161,6 +208,7 @@ static void add_wrappers(LLVMModuleRef m, const kiln_program *p, const char *nam
   build_run(b, m, p, fa, entry, LLVMGetParam(fa, 0), LLVMGetParam(fa, 1), LLVMGetParam(fa, 2),
             consts);
   LLVMDisposeBuilder(b);
+  return KILN_OK;
 }
 
 /* ---- files and the system compiler -------------------------------------------------- */
@@ -337,7 +385,9 @@ static bool is_export(const char *sym, const char *name, const char *const *suff
  * <name>_tuning and <name>_manifest strings stay global, so a host can link several models
  * (each with its own runtime) without clashing symbols. */
 static void export_only(LLVMModuleRef m, const char *name) {
-  static const char *const fns[] = {"run", "run_arrays", "set_num_threads", NULL};
+  static const char *const fns[] = {"run", "run_arrays", "set_num_threads", "run_dims",
+                                    "output_shapes", "workspace_size", "check_inputs",
+                                    "run_variant", NULL};
   static const char *const globals[] = {"tuning", "manifest", NULL};
   for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f))
     if (!LLVMIsDeclaration(f) && !is_export(LLVMGetValueName(f), name, fns) &&
@@ -368,8 +418,8 @@ static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
     if (!entry || LLVMGetNamedFunction(m, run_name) || LLVMGetNamedGlobal(m, run_name))
       st = kiln_fail(err, KILN_ERR_INTERNAL, "AOT: no entry '%s', or '%s' already taken",
                      entry_name, run_name);
+    if (!st) st = add_wrappers(m, p, name, entry, tm, err);
     if (!st) {
-      add_wrappers(m, p, name, entry);
       add_tuning_string(m, p, name);
       add_manifest_string(m, p, opts, name, !own_runtime);
       if (own_runtime) kiln_aot_define_runtime(m);
@@ -452,9 +502,13 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
   kiln_recovery_push(&undo);
   /* a .so for this host runs on kiln's pool; objects and foreign libraries on OpenMP */
   bool host_so = shared && kiln_llvm_triple_is_host(opts ? opts->triple : NULL);
-  if ((shared && !temp_file(dir, name, ".o", obj)) ||
+  if (p->nsyms && !host_so) /* its run-time plan is linked from libkiln_rt_aot.a */
+    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: an AOT library with free dims "
+                   "is a shared library (.so) for this host, not an object file or another "
+                   "architecture's library");
+  if (!st && ((shared && !temp_file(dir, name, ".o", obj)) ||
       !temp_file(dir, name, shared ? ".so" : ".o", lib) || !temp_file(dir, name, ".h", hdr) ||
-      (host_so && !write_rt_archive(dir, name, rt)))
+      (host_so && !write_rt_archive(dir, name, rt))))
     st = kiln_fail(err, KILN_ERR_IO, "cannot create files in directory '%s': %s", dir,
                    strerror(errno));
   if (!st) st = emit_object(p, opts, name, shared ? obj->path : lib->path, !host_so, err);

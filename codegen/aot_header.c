@@ -90,47 +90,84 @@ static void put_shape(FILE *f, const kiln_io *t, bool brackets) {
   fputs(brackets ? "]" : "}", f);
 }
 
-static void put_macros(FILE *f, const char *up, const char *kind, int i, const kiln_io *t) {
+/* With free dims: what each dim of t is ("N", "N*S", "64"), as a comment. */
+static void put_free_dims(FILE *f, const kiln_program *p, const kiln_io *t) {
+  fputs("/* [", f);
+  for (int d = 0; d < t->rank; d++) {
+    char buf[160];
+    fprintf(f, "%s%s", d ? ", " : "",
+            kiln_symdim_str(&t->sdims[d], (const char *const *)p->sym_names, buf, sizeof buf));
+  }
+  fputs("]: -1 in SHAPE, SIZE and BYTES is a free dim */\n", f);
+}
+
+static void put_macros(FILE *f, const kiln_program *p, const char *up, const char *kind, int i,
+                       const kiln_io *t) {
   fprintf(f, "#define %s_%s_%d_NAME ", up, kind, i);
   put_string(f, t->name);
   fprintf(f, "\n#define %s_%s_%d_RANK %d\n", up, kind, i, t->rank);
+  if (t->sdims) {
+    put_free_dims(f, p, t);
+    fprintf(f, "#define %s_%s_%d_DTYPE %d\n", up, kind, i, (int)t->dtype);
+  }
   fprintf(f, "#define %s_%s_%d_SHAPE ", up, kind, i);
   put_shape(f, t, false);
-  fprintf(f, "\n#define %s_%s_%d_SIZE %lld\n", up, kind, i, (long long)elements(t));
-  fprintf(f, "#define %s_%s_%d_BYTES %lld\n", up, kind, i, (long long)t->bytes);
+  fprintf(f, "\n#define %s_%s_%d_SIZE %lld\n", up, kind, i,
+          (long long)(t->sdims ? -1 : elements(t)));
+  fprintf(f, "#define %s_%s_%d_BYTES %lld\n", up, kind, i, (long long)(t->sdims ? -1 : t->bytes));
 }
 
-kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const char *path,
-                                  bool gpu, bool threads, kiln_error *err) {
-  FILE *f = fopen(path, "w");
-  if (!f) return kiln_fail(err, KILN_ERR_IO, "cannot write header '%s'", path);
-  char *up = kiln_xstrdup(name);
-  for (char *c = up; *c; c++) *c = (char)toupper((unsigned char)*c);
+/* With free dims: <name>_tensor (kiln_array's layout) and the calls that take shapes. */
+static void put_dyn_calls(FILE *f, const kiln_program *p, const char *name, const char *up) {
+  fprintf(f, "/* Free dims, bound at each run from the inputs' shapes:");
+  for (int s = 0; s < p->nsyms; s++) fprintf(f, "%s '%s'", s ? "," : "", p->sym_names[s]);
+  fprintf(f, ". */\n#define %s_NUM_FREE_DIMS %d\n", up, p->nsyms);
+  for (int s = 0; s < p->nsyms; s++) {
+    fprintf(f, "#define %s_FREE_DIM_%d_NAME ", up, s);
+    put_string(f, p->sym_names[s]);
+    fputc('\n', f);
+  }
+  fprintf(f, "\n/* Shape buckets: variants compiled for exactly these input shapes, which\n"
+             " * %s_run_dims runs when the inputs have them (%s_run_variant). */\n"
+             "#define %s_NUM_BUCKETS %d\n", name, name, up, p->nbuckets);
+  for (int b = 0; b < p->nbuckets; b++) {
+    fprintf(f, "/* bucket %d:", b);
+    for (int i = 0; i < p->ninputs; i++) {
+      fprintf(f, "%s %s ", i ? "," : "", p->inputs[i].name);
+      put_shape(f, &p->buckets[b]->inputs[i], true);
+    }
+    fputs(" */\n", f);
+  }
+  fprintf(f, "\n/* A tensor and its shape, as kiln_array (kiln.h): dtype is a kiln_dtype code (the\n"
+             " * _DTYPE macros above), dims row-major. */\n"
+             "typedef struct %s_tensor {\n  void *data;\n  int32_t dtype;\n  int32_t rank;\n"
+             "  int64_t dims[8];\n} %s_tensor;\n\n", name, name);
+  fprintf(f, "/* Runs the model on inputs[0..%s_NUM_INPUTS-1] of the shapes they give (data of those\n"
+             " * shapes); outputs[i].data must hold output i at those shapes (%s_output_shapes),\n"
+             " * and the run writes outputs[i]'s dtype, rank and dims. workspace: at least\n"
+             " * %s_workspace_size(inputs) bytes, 64-byte aligned, or NULL to have it allocated for\n"
+             " * the call. Returns %s_OK, or %s_ERR_INVALID_INPUT for shapes the model cannot take\n"
+             " * (%s_check_inputs says why) or an input value out of range, %s_ERR_INVALID_ARGUMENT\n"
+             " * for a NULL buffer. Safe to call from several threads at once. */\n"
+             "int %s_run_dims(const %s_tensor *inputs, %s_tensor *outputs, void *workspace);\n",
+          up, name, name, up, up, name, up, name, name, name);
+  fprintf(f, "/* Output shapes (dtype, rank, dims; data untouched) for inputs of these shapes (data\n"
+             " * not read): %s_OK or %s_ERR_INVALID_INPUT. */\n"
+             "int %s_output_shapes(const %s_tensor *inputs, %s_tensor *outputs);\n",
+          up, up, name, name, name);
+  fprintf(f, "/* The workspace bytes a run at these input shapes needs; -1 for shapes the model\n"
+             " * cannot take. */\n"
+             "int64_t %s_workspace_size(const %s_tensor *inputs);\n", name, name);
+  fprintf(f, "/* %s_OK, or the status a run at these shapes fails with and why (into msg, size\n"
+             " * bytes: the input and dim). */\n"
+             "int %s_check_inputs(const %s_tensor *inputs, char *msg, size_t size);\n",
+          up, name, name);
+  fprintf(f, "/* The bucket a run at these input shapes runs, or -1: the generic code. */\n"
+             "int %s_run_variant(const %s_tensor *inputs);\n\n", name, name);
+}
 
-  fprintf(f, "/* %s.h: generated by kiln. The compiled model `%s`. */\n", name, name);
-  fprintf(f, "#ifndef %s_KILN_H\n#define %s_KILN_H\n\n#include <stdint.h>\n\n", up, up);
-  fprintf(f, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
-  fprintf(f, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n\n", up, p->ninputs, up,
-          p->noutputs);
-  for (int i = 0; i < p->ninputs; i++) put_macros(f, up, "INPUT", i, &p->inputs[i]);
-  for (int i = 0; i < p->noutputs; i++) put_macros(f, up, "OUTPUT", i, &p->outputs[i]);
-  fprintf(f, "\n/* Scratch memory %s_run needs; pass a buffer of at least this many bytes,\n"
-             " * 64-byte aligned, or NULL to have it allocated for the call. */\n",
-          name);
-  fprintf(f, "#define %s_WORKSPACE_BYTES %lld\n\n", up, (long long)p->arena_bytes);
-
-  fprintf(f, "/* What %s_run returns (kiln_status codes of kiln.h). */\n", name);
-  fprintf(f, "#define %s_OK %d\n", up, KILN_OK);
-  fprintf(f, "#define %s_ERR_OUT_OF_MEMORY %d /* the workspace could not be allocated */\n", up,
-          KILN_ERR_OUT_OF_MEMORY);
-  fprintf(f, "#define %s_ERR_INTERNAL %d /* built with --check-bounds: an access out of bounds */\n",
-          up, KILN_ERR_INTERNAL);
-  fprintf(f, "#define %s_ERR_INVALID_INPUT %d /* an input value out of range, such as an index */\n",
-          up, KILN_ERR_INVALID_INPUT);
-  if (gpu)
-    fprintf(f, "#define %s_ERR_UNSUPPORTED %d /* no CUDA driver or GPU that can run the code */\n",
-            up, KILN_ERR_UNSUPPORTED);
-  fputc('\n', f);
+/* `<name>_run`, typed, and `<name>_run_arrays`: a model whose every dim is static. */
+static void put_run(FILE *f, const kiln_program *p, const char *name, const char *up) {
   fprintf(f, "/* Runs the model once on dense row-major buffers; returns %s_OK or an error\n"
              " * code above (outputs are then meaningless). Safe to call from several threads\n"
              " * at once (with separate workspaces). */\n", up);
@@ -151,6 +188,51 @@ kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const
   fprintf(f, "/* The same taking arrays of the input and output pointers, in the order above. */\n"
              "int %s_run_arrays(const void *const *inputs, void *const *outputs, void *workspace);\n\n",
           name);
+  for (int i = 0; i < n; i++) free(names[i]);
+  free(names);
+}
+
+kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const char *path,
+                                  bool gpu, bool threads, kiln_error *err) {
+  FILE *f = fopen(path, "w");
+  if (!f) return kiln_fail(err, KILN_ERR_IO, "cannot write header '%s'", path);
+  char *up = kiln_xstrdup(name);
+  for (char *c = up; *c; c++) *c = (char)toupper((unsigned char)*c);
+
+  fprintf(f, "/* %s.h: generated by kiln. The compiled model `%s`. */\n", name, name);
+  fprintf(f, "#ifndef %s_KILN_H\n#define %s_KILN_H\n\n#include <stdint.h>\n%s\n", up, up,
+          p->nsyms ? "#include <stddef.h>\n" : "");
+  fprintf(f, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+  fprintf(f, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n\n", up, p->ninputs, up,
+          p->noutputs);
+  for (int i = 0; i < p->ninputs; i++) put_macros(f, p, up, "INPUT", i, &p->inputs[i]);
+  for (int i = 0; i < p->noutputs; i++) put_macros(f, p, up, "OUTPUT", i, &p->outputs[i]);
+  if (!p->nsyms) {
+    fprintf(f, "\n/* Scratch memory %s_run needs; pass a buffer of at least this many bytes,\n"
+               " * 64-byte aligned, or NULL to have it allocated for the call. */\n",
+            name);
+    fprintf(f, "#define %s_WORKSPACE_BYTES %lld\n\n", up, (long long)p->arena_bytes);
+  } else {
+    fputc('\n', f);
+  }
+  fprintf(f, "/* What %s_run%s returns (kiln_status codes of kiln.h). */\n", name,
+          p->nsyms ? "_dims" : "");
+  fprintf(f, "#define %s_OK %d\n", up, KILN_OK);
+  fprintf(f, "#define %s_ERR_OUT_OF_MEMORY %d /* the workspace could not be allocated */\n", up,
+          KILN_ERR_OUT_OF_MEMORY);
+  fprintf(f, "#define %s_ERR_INTERNAL %d /* built with --check-bounds: an access out of bounds */\n",
+          up, KILN_ERR_INTERNAL);
+  fprintf(f, "#define %s_ERR_INVALID_INPUT %d /* an input value out of range, such as an index */\n",
+          up, KILN_ERR_INVALID_INPUT);
+  if (p->nsyms)
+    fprintf(f, "#define %s_ERR_INVALID_ARGUMENT %d /* a NULL buffer */\n", up,
+            KILN_ERR_INVALID_ARGUMENT);
+  if (gpu)
+    fprintf(f, "#define %s_ERR_UNSUPPORTED %d /* no CUDA driver or GPU that can run the code */\n",
+            up, KILN_ERR_UNSUPPORTED);
+  fputc('\n', f);
+  if (p->nsyms) put_dyn_calls(f, p, name, up);
+  else put_run(f, p, name, up);
   if (gpu)
     fprintf(f, "/* The same on GPU memory, with no copies: inputs and outputs are CUdeviceptr values\n"
                " * (as void *) on device 0, whose primary context (the CUDA runtime's, PyTorch's) the\n"
@@ -167,16 +249,14 @@ kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const
                " * range...), or \"\". */\n"
                "const char *%s_error(void);\n\n", name, up, name, name, name);
   if (threads)
-    fprintf(f, "/* The threads %s_run uses from now on, in the whole process (0: the default,\n"
+    fprintf(f, "/* The threads %s_run%s uses from now on, in the whole process (0: the default,\n"
                " * KILN_NUM_THREADS or one per CPU of the affinity mask). */\n"
-               "void %s_set_num_threads(int n);\n\n", name, name);
+               "void %s_set_num_threads(int n);\n\n", name, p->nsyms ? "_dims" : "", name);
   fprintf(f, "/* Which schedules came from a tuning log (text; `kiln dump --tuning` prints it). */\n"
              "extern const char %s_tuning[];\n"
              "/* What the library is, as JSON after a first line (`kiln run LIB` reads it). */\n"
              "extern const char %s_manifest[];\n\n", name, name);
   fprintf(f, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
-  for (int i = 0; i < n; i++) free(names[i]);
-  free(names);
   free(up);
   if (ferror(f) | fclose(f)) return kiln_fail(err, KILN_ERR_IO, "cannot write header '%s'", path);
   return KILN_OK;

@@ -77,8 +77,17 @@ char *kiln_aot_manifest(const kiln_program *p, const kiln_options *opts, const c
   kiln_json_put_number(&w, "manifest", 1);
   kiln_json_put_string(&w, "kiln_version", KILN_VERSION);
   kiln_json_put_string(&w, "name", name);
-  char *run = kiln_fmt("%s_run_arrays", name), *set = kiln_fmt("%s_set_num_threads", name);
+  char *run = kiln_fmt(p->nsyms ? "%s_run_dims" : "%s_run_arrays", name);
+  char *set = kiln_fmt("%s_set_num_threads", name);
   kiln_json_put_string(&w, "entry", run);
+  if (p->nsyms) { /* shapes then hold -1 at free dims; the entry takes <name>_tensor arrays */
+    kiln_json_open(&w, "free_dims", '[');
+    for (int s = 0; s < p->nsyms; s++) kiln_json_put_string(&w, NULL, p->sym_names[s]);
+    kiln_json_close(&w);
+    kiln_json_open(&w, "buckets", '[');
+    for (int b = 0; b < p->nbuckets; b++) put_io(&w, NULL, p->buckets[b]->inputs, p->ninputs);
+    kiln_json_close(&w);
+  }
   kiln_json_put_string(&w, "set_num_threads", threads ? set : NULL);
   free(run);
   free(set);

@@ -37,6 +37,13 @@ kiln_status kiln_run_tool(char *const argv[], kiln_error *err);
  * <name>_set_num_threads. */
 kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const char *path,
                                   bool gpu, bool threads, kiln_error *err);
+/* aot_dyn.c: a module with free dims (p->nsyms) gets <name>_run_dims, _output_shapes,
+ * _workspace_size, _check_inputs and _run_variant, calling rt/dyn_aot.c with a table of p's
+ * shapes, run-time memory plan and buckets; entries and consts: the entry functions and
+ * constant tables of p (0) and of its buckets (1 + b). */
+kiln_status kiln_aot_add_dyn_wrappers(LLVMModuleRef m, const kiln_program *p, const char *name,
+                                      const LLVMValueRef *entries, const LLVMValueRef *consts,
+                                      kiln_error *err);
 /* aot_manifest.c: `<name>_manifest`'s text (malloc'd): KILN_MANIFEST_MARK and the JSON
  * describing p's library; gpu: target cuda; threads: it exports <name>_set_num_threads. */
 char *kiln_aot_manifest(const kiln_program *p, const kiln_options *opts, const char *name,

@@ -81,6 +81,13 @@ typedef struct kiln_shape_binding {
   int64_t dims[KILN_MAX_RANK];
 } kiln_shape_binding;
 
+/* A shape bucket (kiln_options.buckets): the shapes of some inputs, binding their free dims;
+ * with `shapes`, every free dim must be bound. */
+typedef struct kiln_bucket {
+  const kiln_shape_binding *shapes;
+  int nshapes;
+} kiln_bucket;
+
 /* A graph input whose value is known when compiling (e.g. a shape tensor): it becomes a
  * constant, which lets shapes that depend on it be inferred and folded. */
 typedef struct kiln_input_value {
@@ -175,8 +182,18 @@ typedef struct kiln_options {
                                 Gemm, Softmax, LayerNormalization, Reduce*, Transpose, Concat,
                                 Reshape, Flatten, Squeeze, Unsqueeze); a free dim reaching
                                 another fails with KILN_ERR_UNSUPPORTED naming the node and
-                                dim. JIT on the CPU only: AOT and GPU targets refuse it
-                                (KILN_ERR_UNSUPPORTED). 0 = every free dim must be bound */
+                                dim. CPU only: GPU targets refuse it, and kiln_compile_aot
+                                writes only shared libraries for this host with it (whose
+                                header's <name>_run_dims takes the shapes); an object file
+                                fails (KILN_ERR_UNSUPPORTED). 0 = every free dim must be bound */
+  const kiln_bucket *buckets; /* with symbolic_dims: one more variant per bucket, compiled as
+                                if `shapes` bound those dims (static extents, its own
+                                default and tuned schedules); a run whose input shapes all
+                                match a bucket exactly runs it, any other the generic code.
+                                A bucket the generic code could not take fails the compile
+                                (KILN_ERR_SHAPE naming the bucket and input). JIT and AOT
+                                (<name>_run_variant says which runs). NULL = none */
+  int nbuckets;
 } kiln_options;
 
 /* Every field 0 (its default) and struct_size = this header's sizeof(kiln_options). */
@@ -238,6 +255,10 @@ kiln_status kiln_output_shapes(const kiln_model *model, const kiln_array *inputs
  * call writes into outputs[i]'s dtype, rank and dims. Safe from several threads at once. */
 kiln_status kiln_run_arrays(const kiln_model *model, const kiln_array *inputs,
                             kiln_array *outputs, kiln_error *err);
+
+/* The variant kiln_run_arrays runs at these input shapes: i for bucket i
+ * (kiln_options.buckets), -1 for the generic code (or bad arguments). */
+int kiln_run_variant(const kiln_model *model, const kiln_array *inputs);
 
 /* Target "cuda": runs the model once on caller-owned GPU memory, with no copies. inputs[i]
  * and outputs[i] are CUdeviceptr values (cast to void *) of kiln_*_info().bytes each, on

@@ -57,10 +57,25 @@ void kiln_program_free(kiln_program *p) {
   for (int i = 0; i < p->noutputs; i++) free(p->outputs[i].name), free(p->outputs[i].sdims);
   for (int i = 0; i < p->nsyms; i++) free(p->sym_names[i]);
   free(p->dyn);
+  for (int i = 0; i < p->nbuckets; i++) kiln_program_free(p->buckets[i]);
+  free(p->buckets);
   free(p->inputs);
   free(p->outputs);
   free(p->tuning);
   if (p->times) free(p->times->emit_ms);
   free(p->times);
   free(p);
+}
+
+int kiln_io_sym(const kiln_io *io, int d) {
+  static const uint8_t zero[KILN_MAX_SYMS];
+  if (!io->sdims || d < 0 || d >= io->rank) return -1;
+  const kiln_symdim *x = &io->sdims[d];
+  if (x->nterms != 1 || x->coef[0] != 1) return -1;
+  int s = -1;
+  for (int i = 0; i < KILN_MAX_SYMS; i++) {
+    if (x->pow[0][i] > 1 || (x->pow[0][i] == 1 && s >= 0)) return -1;
+    if (x->pow[0][i] == 1) s = i;
+  }
+  return memcmp(x->pow[0], zero, sizeof zero) ? s : -1;
 }

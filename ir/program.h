@@ -82,9 +82,14 @@ typedef struct kiln_program {
   char *sym_names[KILN_MAX_SYMS];
   int64_t sym_hint[KILN_MAX_SYMS];
   kiln_symdiv sym_def[KILN_MAX_SYMS]; /* derived syms (ir/symdim.h), computed by each run */
+  int64_t sym_min[KILN_MAX_SYMS]; /* the least value a free dim may take at run time */
   int64_t dims_offset;
   int ndyn;
   kiln_dyn_slot *dyn;
+  /* Shape buckets of an AOT library (kiln_options.buckets): one static program each (owned),
+   * which the library runs when the input shapes match its inputs' exactly. */
+  int nbuckets;
+  struct kiln_program **buckets;
 } kiln_program;
 
 /* The start of the text an AOT object or library carries as `<name>_tuning` (codegen/
@@ -93,6 +98,8 @@ typedef struct kiln_program {
 /* The start of an AOT library's `<name>_manifest` (codegen/aot_manifest.c): then JSON. */
 #define KILN_MANIFEST_MARK "kiln-manifest-v1\n"
 
+/* Free dim d of io as the index of the sym it is, or -1 (a static dim or an expression). */
+int kiln_io_sym(const kiln_io *io, int d);
 kiln_program *kiln_program_new(void);
 void kiln_program_free(kiln_program *p);
 kiln_steps *kiln_steps_new(void);

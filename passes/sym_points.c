@@ -16,6 +16,8 @@ void kiln_sym_point(const kiln_graph *g, int p, int64_t *vals) {
   kiln_symdim_derive(g->sym_def, g->nsyms, vals); /* small values: no overflow */
 }
 
+int64_t kiln_sym_least_checked(int s) { return PRIMES[0][s]; }
+
 bool kiln_node_is_symbolic(const kiln_graph *g, const kiln_node *n) {
   for (int i = 0; i < n->ninputs; i++) {
     const kiln_value *v = kiln_node_in(g, n, i);

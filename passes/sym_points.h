@@ -18,6 +18,10 @@
 /* The syms' values at point p (0 .. KILN_SYM_NPOINTS-1), derived ones from the others. */
 void kiln_sym_point(const kiln_graph *g, int p, int64_t *vals);
 
+/* The least value sym s takes in the series of consecutive points: a division's
+ * expression found by matching holds from there up (every residue was seen), not below. */
+int64_t kiln_sym_least_checked(int s);
+
 /* The node reads or writes a value with a free dim. */
 bool kiln_node_is_symbolic(const kiln_graph *g, const kiln_node *n);
 

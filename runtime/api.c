@@ -6,6 +6,7 @@
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
 #include "passes/passes.h"
+#include "runtime/bucket.h"
 #include "runtime/check.h"
 #include "runtime/dyn_run.h"
 #include "runtime/options.h"
@@ -25,6 +26,8 @@ struct kiln_model {
   const void **consts;
   int num_threads;
   kiln_dyn_cache dyn; /* free dims: the last shape's memory plan */
+  int nbuckets;       /* kiln_options.buckets: a static model each */
+  kiln_model **buckets;
 };
 
 /* The caller's kiln_error, cleared, or a scratch one when they passed NULL. */
@@ -113,6 +116,59 @@ static kiln_status finish_model(kiln_program *prog, const char *model, const kil
   return KILN_OK;
 }
 
+/* The checks of opts->buckets before compiling them. */
+static kiln_status buckets_ok(const kiln_options *opts, kiln_error *err) {
+  if (opts->nbuckets < 0 || (opts->nbuckets && !opts->buckets))
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "nbuckets is %d and buckets %s",
+                     opts->nbuckets, opts->buckets ? "set" : "NULL");
+  if (opts->nbuckets && !opts->symbolic_dims)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "buckets are variants of a model with "
+                     "free dims: set symbolic_dims too (--shape IN=?x..)");
+  return KILN_OK;
+}
+
+/* An AOT library's buckets: a static program each, into p->buckets. */
+static kiln_status bucket_programs(kiln_program *p, const void *data, size_t size,
+                                   const char *path, const char *dir, const kiln_options *opts,
+                                   kiln_error *err) {
+  kiln_status st = buckets_ok(opts, err);
+  if (!st && opts->nbuckets) p->buckets = kiln_xcalloc((size_t)opts->nbuckets, sizeof *p->buckets);
+  for (int b = 0; b < opts->nbuckets && !st; b++) {
+    kiln_shape_binding *owned;
+    kiln_options bo = kiln_bucket_options(opts, b, &owned);
+    kiln_program *bp = NULL;
+    kiln_progress(opts, "bucket");
+    build_program(data, size, path, dir, &bo, &bp, err);
+    st = kiln_bucket_check(p, bp, b, err);
+    if (!st) p->buckets[p->nbuckets++] = bp;
+    else kiln_program_free(bp);
+    free(owned);
+  }
+  return st;
+}
+
+/* m's shape buckets (opts->buckets), each compiled from the same model as if `shapes`
+ * bound its dims (runtime/bucket.c). */
+static kiln_status add_buckets(kiln_model *m, const void *data, size_t size, const char *path,
+                               const char *dir, const kiln_options *opts, kiln_error *err) {
+  if (buckets_ok(opts, err) || !opts->nbuckets) return err->code;
+  m->buckets = kiln_xcalloc((size_t)opts->nbuckets, sizeof *m->buckets);
+  kiln_status st = KILN_OK;
+  for (int b = 0; b < opts->nbuckets && !st; b++) {
+    kiln_shape_binding *owned;
+    kiln_options bo = kiln_bucket_options(opts, b, &owned);
+    kiln_program *prog = NULL;
+    kiln_progress(opts, "bucket");
+    build_program(data, size, path, dir, &bo, &prog, err);
+    st = kiln_bucket_check(m->prog, prog, b, err);
+    if (!st) st = finish_model(prog, path, &bo, &m->buckets[b], err);
+    else kiln_program_free(prog);
+    if (!st) m->nbuckets = b + 1;
+    free(owned);
+  }
+  return st;
+}
+
 static kiln_status compile_buffer(const void *data, size_t size, const kiln_options *opts,
                                   kiln_model **out, kiln_error *err) {
   if (!data || !out) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "data and out must not be NULL");
@@ -123,6 +179,10 @@ static kiln_status compile_buffer(const void *data, size_t size, const kiln_opti
   if (!st && o.report) st = kiln_report_check_path(o.report, err);
   if (!st) st = build_program(data, size, NULL, ".", &o, &prog, err);
   if (!st) st = finish_model(prog, NULL, &o, out, err);
+  if (!st && (st = add_buckets(*out, data, size, NULL, ".", &o, err))) {
+    kiln_model_free(*out);
+    *out = NULL;
+  }
   kiln_progress(&o, NULL);
   return st;
 }
@@ -140,9 +200,13 @@ static kiln_status compile_file(const char *path, const kiln_options *opts, kiln
   if (!st && o.report) st = kiln_report_check_path(o.report, err);
   if (!st) st = read_model(path, &data, &size, &dir, err);
   if (!st) st = build_program(data, size, path, dir, &o, &prog, err);
+  if (!st) st = finish_model(prog, path, &o, out, err);
+  if (!st && (st = add_buckets(*out, data, size, path, dir, &o, err))) {
+    kiln_model_free(*out);
+    *out = NULL;
+  }
   free(data);
   free(dir);
-  if (!st) st = finish_model(prog, path, &o, out, err);
   kiln_progress(&o, NULL);
   return st;
 }
@@ -186,12 +250,10 @@ static kiln_status compile_aot(const char *model_path, const kiln_options *opts,
   if (!st) st = be->aot_check(&o, out_path, name, err);
   if (!st && o.profile)
     st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "profile is for JIT models, not AOT libraries");
-  if (!st && o.symbolic_dims)
-    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: AOT libraries with free dims are "
-                   "not supported yet (bind every dim, or compile JIT)");
   if (!st && o.report) st = kiln_report_check_path(o.report, err);
   if (!st) st = read_model(model_path, &data, &size, &dir, err);
   if (!st) st = build_program(data, size, model_path, dir, &o, &prog, err);
+  if (!st) st = bucket_programs(prog, data, size, model_path, dir, &o, err);
   if (!st) kiln_progress(&o, "codegen");
   if (!st) st = be->aot_write(prog, &o, out_path, name ? name : "model", err);
   kiln_progress(&o, NULL);
@@ -280,6 +342,8 @@ void kiln_model_free(kiln_model *m) {
   if (m->backend) m->backend->free_code(m->code);
   kiln_program_free(m->prog);
   kiln_dyn_cache_free(&m->dyn);
+  for (int b = 0; b < m->nbuckets; b++) kiln_model_free(m->buckets[b]);
+  free(m->buckets);
   free(m->consts);
   free(m);
 }
@@ -457,7 +521,9 @@ static kiln_status call_run_arrays(const call *c) {
       st = kiln_fail(c->err, KILN_ERR_INVALID_ARGUMENT, "output %d ('%s'): data is NULL", i,
                      p->outputs[i].name);
   }
-  if (!st) st = run(m, in, out, p->nsyms ? syms : NULL, NULL, false, NULL, c->err);
+  int v = kiln_run_variant(m, c->arrays_in);
+  const kiln_model *vm = v < 0 ? m : m->buckets[v];
+  if (!st) st = run(vm, in, out, vm->prog->nsyms ? syms : NULL, NULL, false, NULL, c->err);
   free(in);
   free(out);
   return st;
@@ -469,4 +535,11 @@ kiln_status kiln_run_arrays(const kiln_model *m, const kiln_array *inputs, kiln_
   call c = {call_run_arrays, reset(err, &scratch), NULL, .model = m, .arrays_in = inputs,
             .arrays_out = outputs};
   return guarded(&c);
+}
+
+int kiln_run_variant(const kiln_model *m, const kiln_array *inputs) {
+  if (!m || (!inputs && m->prog->ninputs)) return -1;
+  for (int b = 0; b < m->nbuckets; b++)
+    if (kiln_bucket_matches(m->buckets[b]->prog, inputs)) return b;
+  return -1;
 }

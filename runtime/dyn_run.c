@@ -24,19 +24,6 @@ void kiln_dyn_cache_free(kiln_dyn_cache *c) {
   free(c->offsets);
 }
 
-int kiln_io_sym(const kiln_io *io, int d) {
-  static const uint8_t zero[KILN_MAX_SYMS];
-  if (!io->sdims || d < 0 || d >= io->rank) return -1;
-  const kiln_symdim *x = &io->sdims[d];
-  if (x->nterms != 1 || x->coef[0] != 1) return -1;
-  int s = -1;
-  for (int i = 0; i < KILN_MAX_SYMS; i++) {
-    if (x->pow[0][i] > 1 || (x->pow[0][i] == 1 && s >= 0)) return -1;
-    if (x->pow[0][i] == 1) s = i;
-  }
-  return memcmp(x->pow[0], zero, sizeof zero) ? s : -1;
-}
-
 kiln_status kiln_dyn_bind(const kiln_program *p, const kiln_array *inputs, int64_t *syms,
                           kiln_error *err) {
   const char *from[KILN_MAX_SYMS] = {0};
@@ -62,6 +49,11 @@ kiln_status kiln_dyn_bind(const kiln_program *p, const kiln_array *inputs, int64
         return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld, "
                          "outside 1 .. %lld", io->name, d, name, (long long)x,
                          (long long)MAX_DIM);
+      if (x < p->sym_min[s])
+        return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld: this "
+                         "model's strided windows along it were compiled for sizes from %lld "
+                         "up (bind it at compile time for smaller ones)", io->name, d, name,
+                         (long long)x, (long long)p->sym_min[s]);
       if (from[s] && syms[s] != x)
         return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld, but "
                          "input '%s' gave '%s' = %lld", io->name, d, name, (long long)x,

@@ -32,7 +32,5 @@ kiln_status kiln_dyn_output_shapes(const kiln_program *p, const int64_t *syms,
 /* The arena size at syms and (copied into offsets, p->ndyn of them) the slots' offsets. */
 kiln_status kiln_dyn_plan(const kiln_program *p, kiln_dyn_cache *c, const int64_t *syms,
                           int64_t *offsets, int64_t *bytes, kiln_error *err);
-/* free dim d of io as the index of the sym it is, or -1 (a static dim) */
-int kiln_io_sym(const kiln_io *io, int d);
 
 #endif

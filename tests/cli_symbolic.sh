@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `kiln run` and `kiln compile` with free dims (--shape x=?x8, kiln_options.symbolic_dims):
 # run binds them from the input files' shapes (outputs as the static compile at that
-# shape gives them, a free input without a file is an error); compile (AOT) refuses them;
+# shape gives them, a free input without a file is an error); compile (AOT) keeps them free
+# in a shared library (tests/aot_dyn.sh runs such libraries), which `kiln run` refuses;
 # an op that takes no free dim is named.
 #   cli_symbolic.sh KILN PYTHON     (PYTHON with onnx and numpy, to write and read .pb files)
 set -uo pipefail
@@ -49,6 +50,25 @@ done
 expect 0 "y: f32[7,4]" -- "$kiln" run mlp.kiln --shape 'x=Nx8' --inputs in7 --repeat 1
 expect 1 "input 'x' dim 0 ('N') is free" "--inputs" -- "$kiln" run mlp.kiln --shape 'x=?x8' --repeat 1
 expect 5 "does not fit input 'x'" "f32[3,5]" -- "$kiln" run mlp.kiln --shape 'x=?x8' --inputs bad
-expect 4 "AOT" "not supported" -- "$kiln" compile mlp.kiln --shape 'x=?x8' -o lib.so
+expect 0 -- "$kiln" compile mlp.kiln --shape 'x=?x8' --name mlp -o lib.so
+expect 0 "int mlp_run_dims(" "[N, 8]" "MLP_NUM_FREE_DIMS 1" "!MLP_WORKSPACE_BYTES" -- cat mlp.h
+expect 4 "free dims" "mlp_run_dims" -- "$kiln" run lib.so --inputs in3
+expect 4 "shared library (.so)" -- "$kiln" compile mlp.kiln --shape 'x=?x8' -o lib.o
+# shape buckets: the exact shape runs the bucket, another the generic code, same outputs
+expect 0 "y: f32[3,4]" "variant: bucket 1" -- "$kiln" run mlp.kiln --shape 'x=?x8' --bucket x=7x8 \
+  --bucket x=3x8 --inputs in3 --output-dir bucket3 --repeat 1
+expect 0 "y: f32[7,4]" "variant: generic" -- "$kiln" run mlp.kiln --shape 'x=?x8' --bucket x=5x8 \
+  --inputs in7 --repeat 1
+expect 0 same -- "$python" -c "
+import numpy as np, onnx
+from onnx import numpy_helper as h
+a, b = (h.to_array(onnx.load_tensor(p + '/output_0.pb')) for p in ('bucket3', 'static3'))
+print('same' if a.shape == b.shape and np.array_equal(a, b) else 'differ')"
+expect 5 "bucket 0" "input 'x'" "dim 1" -- "$kiln" run mlp.kiln --shape 'x=?x8' --bucket x=3x5 --inputs in3
+expect 5 "bucket 0" "input 'x'" "rank" -- "$kiln" run mlp.kiln --shape 'x=?x8' --bucket x=3x8x1 --inputs in3
+expect 1 "bucket" "free dims" -- "$kiln" run mlp.kiln --bucket x=3x8 --inputs in3
+expect 1 "numbers" -- "$kiln" run mlp.kiln --shape 'x=?x8' --bucket 'x=?x8' --inputs in3
+expect 0 -- "$kiln" compile mlp.kiln --shape 'x=?x8' --bucket x=3x8 --name mlpb -o lib2.so
+expect 0 "MLPB_NUM_BUCKETS 1" "bucket 0: x [3,8]" "mlpb_run_variant(" -- cat mlpb.h
 expect 4 "ArgMax" "'N'" -- "$kiln" run argmax.kiln --shape 'x=?x8' --inputs in3
 finish

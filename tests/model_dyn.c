@@ -2,13 +2,15 @@
  * kiln_options.symbolic_dims and run at every shape its folder holds (case_<k>/), each
  * against onnxruntime's outputs.
  *
- *   model_dyn DIR DIM_NAME...
+ *   model_dyn DIR DIM_NAME... [--bucket K]
  *
  * Checks that kiln_input_info reports the free dims as -1 and kiln_dim_name names them
  * DIM_NAME... in order (and no static dim), that kiln_output_shapes gives the reference's output shapes before the run,
  * and that kiln_run_arrays' outputs hold |got - want| <= 1e-4 + 1e-3 |want| (model_test's
  * tolerance). Then the same model compiled the static way (every dim bound) at the last
- * shape must give the same outputs, so opting in changes no result. */
+ * shape must give the same outputs, so opting in changes no result. With --bucket K the
+ * model also holds a bucket at case K's shape (kiln_options.buckets): kiln_run_variant must
+ * pick it at that shape only, and every case still matches onnxruntime. */
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
 #include "ir/graph.h"
@@ -33,6 +35,8 @@ static bool load(const char *path, kiln_tensor *t) {
   free(name);
   return st == KILN_OK;
 }
+
+static int bucket_case = -1; /* --bucket K */
 
 static int64_t close_count(const kiln_tensor *want, const float *got, double *max_abs) {
   int64_t n = kiln_shape_numel(want->rank, want->dims), bad = 0;
@@ -68,11 +72,13 @@ static int run_case(kiln_model *m, const char *dir, int k, float **last, kiln_te
   if (st) printf("case %d: run: %s\n", k, err.message);
   CHECK(st == KILN_OK);
   CHECK(oa.rank == want.rank && oa.dtype == KILN_F32);
+  int variant = kiln_run_variant(m, &ia);
+  CHECK(variant == (k == bucket_case ? 0 : -1));
   double max_abs;
   int64_t bad = close_count(&want, oa.data, &max_abs);
   printf("case %d: input [", k);
   for (int d = 0; d < in.rank; d++) printf("%s%lld", d ? "," : "", (long long)in.dims[d]);
-  printf("], %lld outputs, max abs error %.3g\n",
+  printf("], %s, %lld outputs, max abs error %.3g\n", variant < 0 ? "generic" : "bucket",
          (long long)kiln_shape_numel(want.rank, want.dims), max_abs);
   if (bad) printf("case %d: %lld elements out of tolerance\n", k, (long long)bad);
   CHECK(!bad);
@@ -85,12 +91,28 @@ static int run_case(kiln_model *m, const char *dir, int k, float **last, kiln_te
 }
 
 int main(int argc, char **argv) {
-  if (argc < 3) return fprintf(stderr, "usage: model_dyn DIR DIM_NAME...\n"), 2;
+  if (argc >= 5 && !strcmp(argv[argc - 2], "--bucket")) {
+    bucket_case = atoi(argv[argc - 1]);
+    argc -= 2;
+  }
+  if (argc < 3) return fprintf(stderr, "usage: model_dyn DIR DIM_NAME... [--bucket K]\n"), 2;
   char path[1100];
   snprintf(path, sizeof path, "%s/model.onnx", argv[1]);
   kiln_options o;
   kiln_options_init(&o);
   o.symbolic_dims = 1;
+  kiln_tensor bucket_in = {0};
+  kiln_shape_binding bucket_shape = {"x", 0, {0}};
+  kiln_bucket bucket = {&bucket_shape, 1};
+  if (bucket_case >= 0) {
+    snprintf(path, sizeof path, "%s/case_%d/input_0.pb", argv[1], bucket_case);
+    if (!load(path, &bucket_in)) return printf("FAIL: no %s\n", path), 1;
+    bucket_shape.rank = bucket_in.rank;
+    memcpy(bucket_shape.dims, bucket_in.dims, sizeof bucket_shape.dims);
+    kiln_tensor_free(&bucket_in);
+    o.buckets = &bucket, o.nbuckets = 1;
+    snprintf(path, sizeof path, "%s/model.onnx", argv[1]);
+  }
   kiln_model *m;
   kiln_error err;
   if (kiln_compile_file(path, &o, &m, &err)) return printf("FAIL compile: %s\n", err.message), 1;
@@ -121,6 +143,23 @@ int main(int argc, char **argv) {
   CHECK(ncases >= 3);
   /* shapes again, out of order: each distinct shape's memory plan */
   for (int k = ncases - 1; k >= 0 && ncases >= 3; k -= 2) run_case(m, argv[1], k, &last, &last_in);
+  /* tiny sizes of each free dim: output shapes of at least 1, or refused naming the input
+   * (too small for a window, or below the sizes a window's output size was matched at),
+   * never a run at a size whose dims the model may get wrong */
+  for (int d = 0; d < last_in.rank && last_in.data; d++) {
+    if (info.dims[d] != -1) continue;
+    for (int64_t x = 1; x <= 3; x++) {
+      kiln_array ta = {last_in.data, KILN_F32, last_in.rank, {0}}, to = {0};
+      memcpy(ta.dims, last_in.dims, sizeof(int64_t) * (size_t)last_in.rank);
+      ta.dims[d] = x;
+      kiln_status st = kiln_output_shapes(m, &ta, &to, &err);
+      if (st) printf("dim %d = %lld: %s\n", d, (long long)x, err.message);
+      CHECK(st == KILN_OK || (st == KILN_ERR_INVALID_INPUT && strstr(err.message, "'x'") &&
+                              (strstr(err.message, "too small") ||
+                               strstr(err.message, "compiled for sizes from"))));
+      for (int k = 0; !st && k < to.rank; k++) CHECK(to.dims[k] >= 1);
+    }
+  }
   kiln_model_free(m);
 
   /* the static way at the last shape: the same outputs */

@@ -6,7 +6,8 @@
  * reaching an op that does not take one, a lowering that would fold a free dim into a
  * constant, AOT. Floor and ceil divisions of dims (a strided window's output size): their
  * normal form, their values against plain integer division, and a strided Conv and pool
- * whose output shapes follow the ONNX formula at every H, too small inputs refused. Kernels
+ * whose output shapes follow the ONNX formula at every H from the least size the output
+ * size's expression was matched at (smaller ones refused), too small inputs refused. Kernels
  * with free dims fuse (Conv -> Add -> Relu one kernel) with the unfused outputs.
  * Results are checked against onnxruntime in model_dyn. */
 #include "kiln.h"
@@ -268,7 +269,14 @@ static void strided_windows(void) {
     CHECK(0);
     return;
   }
-  for (int64_t h = 3; h <= 80; h++) {
+  /* the output height's expression was matched at H from 23 (kiln_sym_least_checked) up:
+   * a smaller H is refused, naming the input and dim, rather than trusted */
+  for (int64_t h = 1; h < 23; h++) {
+    int64_t got = out_h(m, h, &err);
+    CHECK(got == -1 && strstr(err.message, "input 'x' dim 2 ('H')") &&
+          strstr(err.message, "compiled for sizes from 23 up"));
+  }
+  for (int64_t h = 23; h <= 80; h++) {
     int64_t c = floor_ref(h - 1, 2) + 1, want = -floor_ref(-(c - 2), 2) + 1;
     if ((want - 1) * 2 >= c) want--; /* a last window starting past the input: dropped */
     int64_t got = out_h(m, h, &err);
@@ -277,7 +285,8 @@ static void strided_windows(void) {
     CHECK(got == want);
   }
   kiln_model_free(m);
-  /* a 5x5 Conv without pads takes H >= 5; a smaller H is one clear error */
+  /* a 5x5 Conv without pads or strides (no division: any H from 5): a smaller H is one clear
+   * error */
   text = "model m(x: f32[1, 2, H, 7]) {\n"
          "  param w: f32[4, 2, 5, 5] = normal(0, 0.5)\n"
          "  return y = Conv(x, w)\n"
@@ -287,7 +296,7 @@ static void strided_windows(void) {
     CHECK(0);
     return;
   }
-  CHECK(out_h(m, 5, &err) == 1 && out_h(m, 9, &err) == 5);
+  CHECK(out_h(m, 23, &err) == 19 && out_h(m, 40, &err) == 36);
   CHECK(out_h(m, 4, &err) == -1 && strstr(err.message, "too small"));
   kiln_model_free(m);
 }
@@ -318,9 +327,10 @@ static void fusion(void) {
   int nu = kiln_steps_kernels(&kiln_model_program(u)->main, ks, 16);
   if (na != 1 || nu != 3) printf("kernels: %d fused, %d unfused\n", na, nu);
   CHECK(na == 1 && nu == 3);
-  static float x[2 * 3 * 19 * 23], ya[2 * 4 * 10 * 12], yu[2 * 4 * 10 * 12];
-  for (int i = 0; i < 2 * 3 * 19 * 23; i++) x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
-  int64_t shapes[3][3] = {{1, 9, 9}, {2, 19, 23}, {1, 16, 5}};
+  /* H and W from 29 and 31 up: the sizes the output size's expression was matched at */
+  static float x[2 * 3 * 35 * 41], ya[2 * 4 * 18 * 21], yu[2 * 4 * 18 * 21];
+  for (int i = 0; i < 2 * 3 * 35 * 41; i++) x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
+  int64_t shapes[3][3] = {{1, 29, 31}, {2, 35, 41}, {1, 30, 32}};
   for (int t = 0; t < 3; t++) {
     kiln_error err;
     kiln_array in = {x, KILN_F32, 4, {shapes[t][0], 3, shapes[t][1], shapes[t][2]}};

@@ -25,6 +25,7 @@ static const cli_option options[] = {
     {"-h", ALL, false},
     {"--help", ALL, false},
     {"--shape", ALL, true},
+    {"--bucket", CLI_COMPILE | CLI_RUN, true},
     {"--max-tensor-bytes", ALL, true},
     {"--max-nodes", CLI_COMPILE | RUNS | CLI_TUNE | CLI_CHECK | CLI_VERIFY, true},
     {"--check-bounds", CLI_COMPILE | CLI_RUN, false},
@@ -175,6 +176,35 @@ static kiln_status parse_shape(const char *s, kiln_shape_binding *b, bool *free_
   return KILN_OK;
 }
 
+/* --bucket "x=1x64" or "x=1x64,y=1x8": one bucket, every dim a number. */
+static kiln_status parse_bucket(const char *s, cli_args *a, kiln_error *err) {
+  if (a->nbuckets == CLI_MAX_SHAPES)
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "more than %d --bucket options", CLI_MAX_SHAPES);
+  kiln_bucket *b = &a->buckets[a->nbuckets++];
+  b->shapes = &a->bucket_shapes[a->nbucket_shapes];
+  kiln_status st = KILN_OK;
+  for (const char *p = s; !st;) {
+    const char *end = strchr(p, ',');
+    char *one = strndup(p, end ? (size_t)(end - p) : strlen(p));
+    bool free_dim = false;
+    kiln_shape_binding *sb = &a->bucket_shapes[a->nbucket_shapes];
+    if (!one || a->nbucket_shapes == CLI_MAX_SHAPES)
+      st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--bucket '%s': too many shapes", s);
+    else if (!(st = parse_shape(one, sb, &free_dim, err)) && free_dim) {
+      free((char *)sb->input);
+      st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "--bucket '%s': a bucket's dims are "
+                     "numbers (it is a static variant)", s);
+    } else if (!st) {
+      a->nbucket_shapes++;
+      ((kiln_bucket *)b)->nshapes++;
+    }
+    free(one);
+    if (!end) break;
+    p = end + 1;
+  }
+  return st;
+}
+
 /* Settles the combinations that single options cannot: dump's -o and --dsl-weights. */
 static kiln_status check_combinations(cli_command cmd, const cli_args *a, kiln_error *err) {
   if (cmd == CLI_TUNE && !a->help && a->list_kernels && (a->out || a->budget))
@@ -322,6 +352,8 @@ kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_
       st = set_number(&a->max_nodes, &nodes_given, o, v, 1, INT64_MAX, err);
     else if (!strcmp(o, "--max-tensor-bytes"))
       st = set_number(&a->max_tensor_bytes, &bytes_given, o, v, 1, INT64_MAX, err);
+    else if (!strcmp(o, "--bucket"))
+      st = parse_bucket(v, a, err);
     else if (!strcmp(o, "--shape")) {
       if (a->nshapes == CLI_MAX_SHAPES)
         st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "more than %d --shape options", CLI_MAX_SHAPES);
@@ -345,12 +377,16 @@ kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_
 void cli_args_free(cli_args *a) {
   for (int i = 0; i < a->nshapes; i++) free((char *)a->shapes[i].input);
   a->nshapes = 0;
+  for (int i = 0; i < a->nbucket_shapes; i++) free((char *)a->bucket_shapes[i].input);
+  a->nbucket_shapes = a->nbuckets = 0;
 }
 
 void cli_fill_options(const cli_args *a, kiln_options *opts) {
   opts->shapes = a->shapes;
   opts->nshapes = a->nshapes;
   opts->symbolic_dims = a->symbolic;
+  opts->buckets = a->nbuckets ? a->buckets : NULL;
+  opts->nbuckets = a->nbuckets;
   opts->cpu = a->cpu;
   opts->features = a->features;
   opts->triple = a->triple;

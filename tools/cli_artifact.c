@@ -140,6 +140,10 @@ static kiln_status read_manifest(const char *path, const kiln_json *j, cli_model
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "'%s': a kiln manifest of another version "
                      "(%lld; this kiln reads 1): run it with the kiln that compiled it (%s)", path,
                      (long long)version, string_of(j, "kiln_version") ? string_of(j, "kiln_version") : "?");
+  if (kiln_json_get(j, "free_dims"))
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "'%s': a library with free dims: `kiln run` "
+                     "and `kiln bench` do not call one yet (a C host calls its %s)", path,
+                     string_of(j, "entry") ? string_of(j, "entry") : "<name>_run_dims");
   if (!string_of(j, "name") || !string_of(j, "entry") ||
       !tensors_of(kiln_json_get(j, "inputs"), &m->ninputs, &m->inputs) ||
       !tensors_of(kiln_json_get(j, "outputs"), &m->noutputs, &m->outputs))
@@ -213,6 +217,7 @@ kiln_status cli_model_bind_shapes(cli_model *m, const cli_inputs *in, kiln_error
     memcpy(arrays[i].dims, t->dims, sizeof t->dims);
   }
   if (kiln_output_shapes(m->jit, arrays, outs, err)) return err->code;
+  m->variant = kiln_run_variant(m->jit, arrays);
   for (int i = 0; i < m->noutputs; i++) {
     kiln_tensor_info *t = &m->outputs[i];
     t->rank = outs[i].rank;

@@ -30,6 +30,9 @@ typedef struct cli_args {
   const char *report, *html; /* compile/run --report FILE; bench --html FILE */
   kiln_shape_binding shapes[CLI_MAX_SHAPES];
   int nshapes;
+  kiln_bucket buckets[CLI_MAX_SHAPES];              /* --bucket, one each */
+  kiln_shape_binding bucket_shapes[CLI_MAX_SHAPES]; /* theirs, in order */
+  int nbuckets, nbucket_shapes;
   bool symbolic; /* some --shape dim is "?" or a name: kiln_options.symbolic_dims */
   unsigned seed; /* 1 unless given */
   int repeat, threads;
@@ -122,6 +125,7 @@ typedef struct cli_model {
   kiln_tensor_info *inputs, *outputs;
   bool shaped; /* a JIT model with free dims: inputs/outputs hold this run's shapes
                   (cli_model_bind_shapes), and runs go through kiln_run_arrays */
+  int variant; /* shaped: the bucket those shapes run (kiln_run_variant), -1 generic */
 } cli_model;
 
 /* --shape with free dims (? or a name): the free dims of m's inputs take the sizes of the

@@ -60,7 +60,8 @@ static const char *usage_compile =
     "                    [--report FILE]\n"
     "Writes OUT (a shared library if it ends in .so, else a relocatable object) and NAME.h\n"
     "beside it, with `int NAME_run(inputs..., outputs..., void *workspace)` and size macros.\n"
-    "NAME defaults to \"model\". --shape binds free input dims (batch...).\n"
+    "NAME defaults to \"model\". --shape binds free input dims (batch...); a dim ? or a\n"
+    "name stays free: a .so whose NAME_run_dims takes the input shapes (NAME.h says how).\n"
     "--linker CMD links a .so (default cc; needed for another arch's --triple).\n"
     "--tuning-log LOG applies the schedules of LOG's records that match each kernel and the\n"
     "target (`kiln tune`, docs/tuning.md); OUT records them (`kiln dump --tuning OUT`).\n"
@@ -70,16 +71,18 @@ static const char *usage_compile =
 
 static const char *usage_run =
     "usage: kiln run MODEL [--inputs DIR] [--random-inputs] [--seed N] [--output-dir DIR]\n"
-    "                [--shape IN=DxDx..]... [--repeat N] [--threads N] [--max-nodes N]\n"
-    "                [--max-tensor-bytes N] [--check-bounds] [--no-fuse] [--tuning-log LOG]\n"
-    "                [--target cpu|cuda-host|cuda] [--report FILE]\n"
+    "                [--shape IN=DxDx..]... [--bucket IN=DxDx..]... [--repeat N] [--threads N]\n"
+    "                [--max-nodes N] [--max-tensor-bytes N] [--check-bounds] [--no-fuse]\n"
+    "                [--tuning-log LOG] [--target cpu|cuda-host|cuda] [--report FILE]\n"
     "       kiln run LIB.so [--inputs DIR] [--random-inputs] [--seed N] [--output-dir DIR]\n"
     "                [--repeat N] [--threads N]\n"
     "Inputs come from DIR/input_<i>.pb (TensorProto, matched by the tensor's name, else by\n"
     "position i); every input needs a file, and every file an input, unless --random-inputs\n"
     "gives inputs without a file seeded random values (--seed, default 1). Without --inputs,\n"
     "all inputs are random. Free input dims are bound from the given inputs' shapes; with\n"
-    "--shape IN=?x.. they stay free in the compiled code and each run binds them.\n"
+    "--shape IN=?x.. they stay free in the compiled code and each run binds them;\n"
+    "--bucket IN=DxDx..[,IN2=..] (repeatable, with free dims) adds a variant compiled for\n"
+    "exactly those shapes, which a run at them takes (printed as its variant).\n"
     "Prints each output's shape and a summary, and the median latency of --repeat runs\n"
     "(1 or more, default 10) after one warm-up; --threads N (1 or more) sets the number of\n"
     "threads, else KILN_NUM_THREADS or one per CPU kiln may use (its affinity mask).\n"
@@ -224,6 +227,10 @@ static int cmd_run(int argc, char **argv) {
       print_summary(&m.outputs[i], outs[i]);
       if (a.output_dir && cli_write_output(a.output_dir, i, &m.outputs[i], outs[i], &err))
         rc = cli_fail(&err);
+    }
+    if (m.shaped && a.nbuckets) {
+      if (m.variant < 0) printf("variant: generic (no bucket has these shapes)\n");
+      else printf("variant: bucket %d\n", m.variant);
     }
     double med = kiln_median(ms, repeat); /* sorts: ms[0] is the minimum */
     printf("latency: median %.3f ms over %d runs (min %.3f ms)\n", med, repeat, ms[0]);

@@ -4,10 +4,13 @@
     gen_dyn_models.py OUT_DIR
 
 Writes OUT_DIR/<name>/model.onnx, whose inputs keep a named free dim (dim_param), and one
-folder case_<k>/ per shape the test runs it at, with input_<i>.pb and output_<i>.pb.
+folder case_<k>/ per shape the test runs it at, with input_<i>.pb and output_<i>.pb, and the
+same tensors as input_<i>.bin and output_<i>.bin for C hosts that read no protobuf (int32
+rank, int64 dims, then the float32 data, little-endian).
 References come from onnxruntime on the CPU with graph optimizations disabled (ONNX's
 op-by-op semantics), as gen_models.py's. tests/model_dyn.c compiles each model once and
-runs it at every case's shape.
+runs it at every case's shape; tests/aot_dyn.sh does the same with the model's AOT
+library and a C host (tests/aot_dyn_host.c).
   mlp_dyn:         x [N, 64] -> MatMul+bias, Relu, MatMul+bias, Softmax; N = 1, 7, 64
   attention_dyn:   x [1, S, 32] -> a pre-LN transformer block (LayerNorm, Q/K/V MatMul+bias,
                    two heads by Reshape/Transpose, Softmax attention, output projection and
@@ -118,6 +121,12 @@ MODELS = {"mlp_dyn": mlp_dyn, "attention_dyn": attention_dyn, "cnn_dyn": cnn_dyn
           "stem_dyn": stem_dyn}
 
 
+def write_bin(path, a):
+    with open(path, "wb") as f:
+        f.write(np.array([a.ndim], "<i4").tobytes() + np.array(a.shape, "<i8").tobytes())
+        f.write(np.ascontiguousarray(a, "<f4").tobytes())
+
+
 def main():
     out_dir = sys.argv[1]
     for name, make in MODELS.items():
@@ -133,9 +142,11 @@ def main():
             os.makedirs(case, exist_ok=True)
             with open(os.path.join(case, "input_0.pb"), "wb") as f:
                 f.write(numpy_helper.from_array(x, "x").SerializeToString())
+            write_bin(os.path.join(case, "input_0.bin"), x)
             for i, o in enumerate(outs):
                 with open(os.path.join(case, f"output_{i}.pb"), "wb") as f:
                     f.write(numpy_helper.from_array(o, f"y{i}").SerializeToString())
+                write_bin(os.path.join(case, f"output_{i}.bin"), o)
         print(f"{name}: {len(shapes)} shapes")
 
 
