@@ -218,6 +218,17 @@ void kiln_recipe_print(const kiln_recipe *r, FILE *out) {
   }
 }
 
+char *kiln_recipe_text(const kiln_recipe *r) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (f) {
+    kiln_recipe_print(r, f);
+    fclose(f);
+  }
+  return text ? text : kiln_xstrdup("");
+}
+
 kiln_status kiln_recipe_parse(const char *text, kiln_recipe *r, kiln_error *err) {
   r->nsteps = 0;
   const char *p = text;

@@ -25,6 +25,8 @@ bool kiln_recipe_add(kiln_recipe *r, kiln_sched_op op, int loop, int64_t arg);
 
 /* "split(1,16) move(3,0) vector(5)": one token per step; parse reads what print writes. */
 void kiln_recipe_print(const kiln_recipe *r, FILE *out);
+/* What kiln_recipe_print writes, newly allocated. */
+char *kiln_recipe_text(const kiln_recipe *r);
 kiln_status kiln_recipe_parse(const char *text, kiln_recipe *r, kiln_error *err);
 
 #endif

@@ -249,17 +249,6 @@ void kiln_tuning_record_init(kiln_tuning_record *r, const kiln_kernel *k, const 
   r->default_ns = default_ns;
 }
 
-char *kiln_recipe_text(const kiln_recipe *r) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  if (f) {
-    kiln_recipe_print(r, f);
-    fclose(f);
-  }
-  return text ? text : kiln_xstrdup("");
-}
-
 void kiln_tuning_record_write(const kiln_tuning_record *r, FILE *out) {
   fprintf(out, "{\"kernel\": \"%s\", \"op\": ", r->kernel);
   kiln_json_write_string(r->op ? r->op : "", out);

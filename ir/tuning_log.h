@@ -64,8 +64,6 @@ const kiln_tuning_record *kiln_tuning_log_best(const kiln_tuning_log *log, const
 void kiln_tuning_record_init(kiln_tuning_record *r, const kiln_kernel *k, const char *hash,
                              const kiln_tuning_target *target, double time_ns,
                              double default_ns, const kiln_recipe *defaults);
-/* Recipe r as text (kiln_recipe_print's), newly allocated. */
-char *kiln_recipe_text(const kiln_recipe *r);
 void kiln_tuning_record_clear(kiln_tuning_record *r);
 /* One line, newline included: what kiln_tuning_log_parse reads back. */
 void kiln_tuning_record_write(const kiln_tuning_record *r, FILE *out);

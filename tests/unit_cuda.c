@@ -37,11 +37,7 @@ static void legality(void) {
   CHECK(grid == 24 && threads == 100);
   CHECK(s->sched.loops[2].kind == KILN_LOOP_THREAD && s->sched.loops[3].kind == KILN_LOOP_SERIAL);
   /* print and parse agree on the new steps */
-  char *text = NULL;
-  size_t len = 0;
-  FILE *mem = open_memstream(&text, &len);
-  kiln_recipe_print(&s->recipe, mem);
-  fclose(mem);
+  char *text = kiln_recipe_text(&s->recipe);
   CHECK(text && !strcmp(text, "split(1,100) move(1,0) block(1) thread(2)"));
   free(text);
   /* refused: a reduction on threads, threads before blocks, blocks after a serial loop,

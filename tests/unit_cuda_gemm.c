@@ -267,17 +267,14 @@ static void legality(void) {
     return;
   }
   /* the default recipe prints and parses back to itself, shares included */
-  char *text = NULL;
-  size_t len = 0;
-  FILE *mem = open_memstream(&text, &len);
-  kiln_recipe_print(&s->recipe, mem);
-  fclose(mem);
+  char *text = kiln_recipe_text(&s->recipe);
   kiln_recipe r;
   kiln_error err = {0};
   CHECK(text && strstr(text, " share(") && kiln_recipe_parse(text, &r, &err) == KILN_OK);
   CHECK(r.nsteps == s->recipe.nsteps && !memcmp(r.steps, s->recipe.steps, sizeof r.steps[0] * (size_t)r.nsteps));
   free(text);
-  mem = open_memstream(&text, &len);
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
   kiln_schedule_print(&s->sched, mem);
   fclose(mem);
   CHECK(text && strstr(text, "[share b0,b1]"));

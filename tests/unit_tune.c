@@ -18,15 +18,6 @@
 
 static const char *MODEL = "../examples/mlp.kiln";
 
-static char *recipe_text(const kiln_recipe *r) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  kiln_recipe_print(r, f);
-  fclose(f);
-  return text;
-}
-
 /* Every kernel of the program compiled with log has the recipes of its best record, and
  * (with defaults) those are the default scheduler's. */
 static void check_applied(const kiln_options *opts, const char *log_path, bool defaults) {
@@ -49,7 +40,7 @@ static void check_applied(const kiln_options *opts, const char *log_path, bool d
     if (!r) continue;
     matched++;
     for (int s = 0; s < k->nstages; s++) {
-      char *got = recipe_text(&k->stages[s].recipe), *def = recipe_text(&dk->stages[s].recipe);
+      char *got = kiln_recipe_text(&k->stages[s].recipe), *def = kiln_recipe_text(&dk->stages[s].recipe);
       CHECK(!strcmp(got, r->stages[s]));
       if (defaults) CHECK(!strcmp(got, def));
       free(got);
