@@ -6,7 +6,7 @@
 
 Two models whose inputs keep named free dims: ResNet-18 (tests/models/gen_models.py) with
 free H and W, run at 1x3x224x224, and a BERT-base encoder (12 layers, 768 wide, 12 heads,
-3072 in the FFN; gen_dyn_models.py's transformer block) with a free sequence length, run at
+3072 in the FFN; gen_dyn_models.py's encoder_block) with a free sequence length, run at
 sequence 128. For each, in the same run, `kiln run` times three compiles of the same file
 on the same inputs:
   static:  --shape binds every dim (what kiln did before free dims);
@@ -46,42 +46,14 @@ def resnet18_hw():
     return model, "input", x, "1x3xHxW"
 
 
-def encoder_block(b, x, d, heads, inter):
-    """A pre-LN transformer block (tests/models/gen_dyn_models.py's attention_dyn, sized):
-    the sequence dim stays free through Reshape [0, -1, heads, dh] and [0, 0, d]."""
-    dh = d // heads
-
-    def layer_norm(t):
-        return b.op("LayerNormalization", [t, b.normal((d,), 0.1, "g"), b.normal((d,), 0.1, "beta")],
-                    axis=-1, epsilon=1e-5)
-
-    def split_heads(t, perm):
-        r = b.op("Reshape", [t, b.const(np.array([0, -1, heads, dh], np.int64), "shape")])
-        return b.op("Transpose", [r], perm=perm)
-
-    h = layer_norm(x)
-    q = split_heads(b.linear(h, d, d), [0, 2, 1, 3])
-    k = split_heads(b.linear(h, d, d), [0, 2, 3, 1])
-    v = split_heads(b.linear(h, d, d), [0, 2, 1, 3])
-    scores = b.op("Mul", [b.op("MatMul", [q, k]), b.const(np.float32(dh ** -0.5), "scale")])
-    ctx = b.op("MatMul", [b.op("Softmax", [scores], axis=-1), v])
-    ctx = b.op("Transpose", [ctx], perm=[0, 2, 1, 3])
-    ctx = b.op("Reshape", [ctx, b.const(np.array([0, 0, d], np.int64), "shape")])
-    r = b.op("Add", [x, b.linear(ctx, d, d)])
-    f = b.linear(layer_norm(r), d, inter)
-    erf = b.op("Erf", [b.op("Div", [f, b.const(np.float32(2 ** 0.5), "sqrt2")])])
-    gelu = b.op("Mul", [b.op("Mul", [f, b.const(np.float32(0.5), "half")]),
-                        b.op("Add", [erf, b.const(np.float32(1.0), "one")])])
-    return b.op("Add", [r, b.linear(gelu, inter, d)])
-
-
 def bert_base_seq():
-    """A BERT-base encoder on embeddings x [1, S, 768]: 12 blocks at BERT-base's sizes."""
+    """A BERT-base encoder on embeddings x [1, S, 768]: 12 of gen_dyn_models' pre-LN blocks
+    at BERT-base's sizes."""
     d, heads, inter, layers = 768, 12, 3072, 12
     b = gen_dyn_models.Builder(12)
     x = "x"
     for _ in range(layers):
-        x = encoder_block(b, x, d, heads, inter)
+        x = gen_dyn_models.encoder_block(b, x, d, heads, inter)
     model = b.dyn_model("x", [1, "S", d], x, [1, "S", d], "bert_base_seq")
     xin = np.random.default_rng(5).standard_normal((1, 128, d)).astype(np.float32)
     return model, "x", xin, "1xSx768"

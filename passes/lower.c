@@ -223,15 +223,11 @@ kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error 
   /* a free dim that a division's expression reads (a window's output size) was matched at
    * sizes from kiln_sym_least_checked up: smaller ones are refused at run time, since the
    * expression may not hold there (an overhanging window dropped, a ceil-mode correction) */
-  for (int t = g->nsyms - 1; t >= 0; t--) {
-    bool derived = g->sym_def[t].den > 0;
-    if (!derived && p->sym_min[t] == 1) continue;
-    for (int i = 0; derived && i < g->sym_def[t].num.nterms; i++)
+  for (int t = 0; t < g->nsyms; t++) /* a derived sym reads only syms before it */
+    for (int i = 0; g->sym_def[t].den > 0 && i < g->sym_def[t].num.nterms; i++)
       for (int s = 0; s < t; s++)
-        if (g->sym_def[t].num.pow[i][s]) p->sym_min[s] = kiln_sym_least_checked(s);
-  }
-  for (int s = 0; s < g->nsyms; s++)
-    if (g->sym_def[s].den > 0) p->sym_min[s] = 1; /* derived: computed, never given */
+        if (g->sym_def[t].num.pow[i][s] && g->sym_def[s].den <= 0)
+          p->sym_min[s] = kiln_sym_least_checked(s);
   p->noutputs = g->main.noutputs;
   p->outputs = kiln_xcalloc((size_t)(p->noutputs ? p->noutputs : 1), sizeof(kiln_io));
   for (int i = 0; i < p->noutputs; i++) set_io(g, &p->outputs[i], &g->values[g->main.outputs[i]]);

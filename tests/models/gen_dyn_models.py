@@ -57,19 +57,21 @@ def mlp_dyn():
     return b.dyn_model("x", ["N", 64], y, ["N", 10], "mlp_dyn"), [(1, 64), (7, 64), (64, 64)]
 
 
-def attention_dyn():
-    b, d, heads = Builder(11), 32, 2
+def encoder_block(b, x, d, heads, inter):
+    """A pre-LN transformer block on x [1, S, d]: the sequence dim stays free through
+    Reshape [0, -1, heads, dh] and [0, 0, d]. bench/bench_dyn.py stacks it at BERT-base's
+    sizes."""
     dh = d // heads
 
-    def layer_norm(x):
-        return b.op("LayerNormalization", [x, b.normal((d,), 0.1, "g"), b.normal((d,), 0.1, "beta")],
+    def layer_norm(t):
+        return b.op("LayerNormalization", [t, b.normal((d,), 0.1, "g"), b.normal((d,), 0.1, "beta")],
                     axis=-1, epsilon=1e-5)
 
     def split_heads(t, perm):
         r = b.op("Reshape", [t, b.const(np.array([0, -1, heads, dh], np.int64), "shape")])
         return b.op("Transpose", [r], perm=perm)
 
-    h = layer_norm("x")
+    h = layer_norm(x)
     q = split_heads(b.linear(h, d, d), [0, 2, 1, 3])
     k = split_heads(b.linear(h, d, d), [0, 2, 3, 1])
     v = split_heads(b.linear(h, d, d), [0, 2, 1, 3])
@@ -77,12 +79,17 @@ def attention_dyn():
     ctx = b.op("MatMul", [b.op("Softmax", [scores], axis=-1), v])
     ctx = b.op("Transpose", [ctx], perm=[0, 2, 1, 3])
     ctx = b.op("Reshape", [ctx, b.const(np.array([0, 0, d], np.int64), "shape")])
-    r = b.op("Add", ["x", b.linear(ctx, d, d)])
-    f = b.linear(layer_norm(r), d, 2 * d)
+    r = b.op("Add", [x, b.linear(ctx, d, d)])
+    f = b.linear(layer_norm(r), d, inter)
     erf = b.op("Erf", [b.op("Div", [f, b.const(np.float32(2 ** 0.5), "sqrt2")])])
     gelu = b.op("Mul", [b.op("Mul", [f, b.const(np.float32(0.5), "half")]),
                         b.op("Add", [erf, b.const(np.float32(1.0), "one")])])
-    y = b.op("Add", [r, b.linear(gelu, 2 * d, d)])
+    return b.op("Add", [r, b.linear(gelu, inter, d)])
+
+
+def attention_dyn():
+    b, d = Builder(11), 32
+    y = encoder_block(b, "x", d, 2, 2 * d)
     return b.dyn_model("x", [1, "S", d], y, [1, "S", d], "attention_dyn"), [(1, 1, d), (1, 5, d), (1, 33, d)]
 
 
