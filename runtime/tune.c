@@ -27,6 +27,7 @@
 #include "ir/schedule.h"
 #include "ir/tuning_log.h"
 #include "passes/instrument.h"
+#include "passes/passes.h"
 #include "passes/tune.h"
 #include "rt/parallel.h"
 #include "runtime/kernel_run.h"
@@ -40,7 +41,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAX_UNROLLED 512       /* points of a stage's unrolled and vector loops together */
 #define MAX_TRIES 300          /* edits tried for one new candidate */
 
 static const int64_t FACTORS[] = {2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128};
@@ -75,6 +75,7 @@ typedef struct tuner {
   bool cold;                /* the weights exceed the last-level cache: time kernels with
                              * theirs evicted, as the model runs them */
   bool overlap;             /* a CPU is spare: compile the next candidate while measuring */
+  int vf;                   /* floats in a vector register of the target */
 } tuner;
 
 /* The last-level cache of CPU 0 (Linux sysfs); 32 MiB where it cannot be read. */
@@ -248,15 +249,6 @@ static double iterations(const kiln_stage *s) {
   return n;
 }
 
-/* Too much unrolled code to be worth compiling. */
-static bool too_unrolled(const kiln_schedule *sc) {
-  int64_t n = 1;
-  for (int l = 0; l < sc->nloops; l++)
-    if (sc->loops[l].kind == KILN_LOOP_UNROLL || sc->loops[l].kind == KILN_LOOP_VECTOR)
-      if (kiln_mul_overflows(n, sc->loops[l].extent, &n) || n > MAX_UNROLLED) return true;
-  return false;
-}
-
 /* One edit of r for a nest sc; false when the edit drawn does not fit. */
 static bool edit(tuner *T, kiln_recipe *r, const kiln_schedule *sc) {
   int nl = sc->nloops, l = (int)(rnd(T) % (uint32_t)nl);
@@ -324,7 +316,7 @@ static bool next_candidate(tuner *T, unique *u, int *stage, kiln_recipe *out) {
       T->res->refused++;
       continue;
     }
-    if (too_unrolled(&tmp.sched) || seen(u, nest_hash(k, s, &tmp.sched))) continue;
+    if (kiln_tune_too_costly(&tmp, T->vf) || seen(u, nest_hash(k, s, &tmp.sched))) continue;
     kiln_recipe canon; /* the same nest by the shortest recipe kiln_recipe_for makes */
     *out = kiln_recipe_for(&tmp, &tmp.sched, &canon) ? canon : r;
     *stage = s;
@@ -732,6 +724,7 @@ static kiln_status tuner_init(tuner *T, const kiln_options *opts, kiln_tune_resu
                    "not supported yet (bind the dims)");
   T->opts.tuning_log = NULL;
   T->opts.profile = 0;
+  T->vf = kiln_target_vector_floats(&T->opts);
   return st;
 }
 

@@ -8,6 +8,7 @@
 
 #include "kiln.h"
 
+#include "ir/kernel.h"
 #include "ir/kernel_sig.h"
 
 /* One distinct kernel (by content hash) of the model. */
@@ -78,5 +79,8 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
 kiln_status kiln_tune_list(const char *path, const kiln_options *opts, int nshards,
                            kiln_tune_result *res, kiln_error *err);
 void kiln_tune_result_free(kiln_tune_result *res);
+/* Whether the tuner passes over stage s as scheduled now (runtime/tune_cost.c): code LLVM
+ * would take seconds to compile for a target with vf floats per vector register. */
+bool kiln_tune_too_costly(const kiln_stage *s, int vf);
 
 #endif

@@ -26,7 +26,7 @@ start=$(date +%s.%N)
   fail "tune exited $?: $(cat progress)"
 end=$(date +%s.%N)
 python3 -c "import sys; t = $end - $start; sys.exit(0 if t <= $budget * 1.1 else 1)" ||
-  fail "tune took $(python3 -c "print($end - $start)") s for a $budget s budget"
+  fail "tune took $(python3 -c "print($end - $start)") s for a $budget s budget: $(cat table; tail -3 progress)"
 grep -q '^tune: .*/5 s, kernels [0-9]*/[0-9]*, estimate' progress || fail "no progress line: $(cat progress)"
 # the tuned model is timed only if the budget leaves time to compile it (under a sanitizer on
 # a loaded machine it may not): either way the table says so
