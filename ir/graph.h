@@ -110,6 +110,9 @@ typedef struct kiln_graph {
   char *sym_names[KILN_MAX_SYMS];
   int64_t sym_hint[KILN_MAX_SYMS];
   kiln_symdiv sym_def[KILN_MAX_SYMS]; /* den 0: a free input dim; else derived (symdim.h) */
+  /* while a node is lowered the points of the free dims a division reads are moved up by
+   * sym_shift (passes/lower_dyn.c); sym_shift_max is the most a node of the graph needed */
+  int64_t sym_shift, sym_shift_max;
   kiln_symdim *symdims; /* the polynomials values' sym[] index (from 1) */
   int nsymdims, symdims_cap;
 } kiln_graph;

@@ -10,6 +10,7 @@
 #include "ir/op.h"
 #include "passes/sym_points.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct out_shape {
@@ -40,28 +41,36 @@ static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (
 /* A strided window's output size: floor((x + r) / s) + q for a candidate x, a stride
  * 2 <= s <= KILN_SYM_MAX_STRIDE and 0 <= r < s (a ceil division is one with r = s - 1),
  * taking at_hint at the hints and at[p] at each point, into *out (the division a derived
- * sym of g). The series of points moves x through consecutive values, so every r shows. */
+ * sym of g). The series of points moves x through consecutive values, so every r shows.
+ * The smallest stride first: deep in a chain of halvings x takes few values at the points,
+ * and a product of dims over a large stride can fit them all by chance (16 * h / 29 for
+ * h / 2 at ResNet's fourth stage, wrong from h = 16 up). */
 #define KILN_SYM_MAX_STRIDE 32
 static bool match_div(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t at_hint,
                       const int64_t *at, kiln_symdim *out) {
   int64_t vals[KILN_SYM_NPOINTS][KILN_MAX_SYMS];
   for (int p = 0; p < KILN_SYM_NPOINTS; p++) kiln_sym_point(g, p, vals[p]);
+  int64_t(*x)[KILN_SYM_NPOINTS + 1] = kiln_xcalloc((size_t)nc + 1, sizeof *x); /* [p]: hint */
+  bool *ok = kiln_xcalloc((size_t)nc + 1, sizeof *ok), fit = false, found = false;
   for (int i = 0; i < nc; i++) {
-    int64_t xh, x[KILN_SYM_NPOINTS];
-    bool ok = kiln_symdim_eval(&cands[i], g->sym_hint, &xh);
-    for (int p = 0; p < KILN_SYM_NPOINTS && ok; p++) ok = kiln_symdim_eval(&cands[i], vals[p], &x[p]);
-    for (int64_t s = 2; ok && s <= KILN_SYM_MAX_STRIDE; s++)
-      for (int64_t r = 0; r < s; r++) {
-        int64_t q = at_hint - floor_div(xh + r, s);
-        bool all = true;
-        for (int p = 0; p < KILN_SYM_NPOINTS && all; p++) all = floor_div(x[p] + r, s) + q == at[p];
-        if (!all) continue;
-        kiln_symdim num, c = kiln_symdim_const(r), qc = kiln_symdim_const(q);
-        return kiln_symdim_add(&cands[i], &c, &num) && kiln_graph_floordiv(g, &num, s, out) &&
-               kiln_symdim_add(out, &qc, out);
-      }
+    ok[i] = kiln_symdim_eval(&cands[i], g->sym_hint, &x[i][KILN_SYM_NPOINTS]);
+    for (int p = 0; p < KILN_SYM_NPOINTS && ok[i]; p++)
+      ok[i] = kiln_symdim_eval(&cands[i], vals[p], &x[i][p]);
   }
-  return false;
+  for (int64_t s = 2; !fit && s <= KILN_SYM_MAX_STRIDE; s++) /* the first fit decides */
+    for (int i = 0; !fit && i < nc; i++)
+      for (int64_t r = 0; ok[i] && !fit && r < s; r++) {
+        int64_t q = at_hint - floor_div(x[i][KILN_SYM_NPOINTS] + r, s);
+        fit = true;
+        for (int p = 0; p < KILN_SYM_NPOINTS && fit; p++) fit = floor_div(x[i][p] + r, s) + q == at[p];
+        if (!fit) continue;
+        kiln_symdim num, c = kiln_symdim_const(r), qc = kiln_symdim_const(q);
+        found = kiln_symdim_add(&cands[i], &c, &num) && kiln_graph_floordiv(g, &num, s, out) &&
+                kiln_symdim_add(out, &qc, out);
+      }
+  free(x);
+  free(ok);
+  return found;
 }
 
 kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {

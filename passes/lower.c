@@ -220,18 +220,16 @@ kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error 
     p->sym_def[i] = g->sym_def[i];
     p->sym_min[i] = 1;
   }
-  /* a free dim that a division's expression reads (a window's output size) was matched at
-   * sizes from kiln_sym_least_checked up: smaller ones are refused at run time, since the
-   * expression may not hold there (an overhanging window dropped, a ceil-mode correction) */
-  for (int t = 0; t < g->nsyms; t++) /* a derived sym reads only syms before it */
-    for (int i = 0; g->sym_def[t].den > 0 && i < g->sym_def[t].num.nterms; i++)
-      for (int s = 0; s < t; s++)
-        if (g->sym_def[t].num.pow[i][s] && g->sym_def[s].den <= 0)
-          p->sym_min[s] = kiln_sym_least_checked(s);
   p->noutputs = g->main.noutputs;
   p->outputs = kiln_xcalloc((size_t)(p->noutputs ? p->noutputs : 1), sizeof(kiln_io));
   for (int i = 0; i < p->noutputs; i++) set_io(g, &p->outputs[i], &g->values[g->main.outputs[i]]);
   kiln_status st = lower_block(g, &g->main, &p->main, err);
+  /* a free dim that a division's expression reads (a window's output size) was matched at
+   * sizes from kiln_sym_least_checked up: smaller ones are refused at run time, since the
+   * expression may not hold there (an overhanging window dropped, a ceil-mode correction),
+   * nor the form of a kernel lowered at points moved up (a last stage of 1 x 1 pixels) */
+  for (int s = 0; s < g->nsyms; s++)
+    if (kiln_sym_divided(g, s)) p->sym_min[s] = kiln_sym_least_checked(g, s);
   for (int j = 0; j < g->main.noutputs && !st; j++) {
     int v = g->main.outputs[j];
     bool dup = false;

@@ -175,16 +175,16 @@ static void make_dyn(const kiln_graph *g, kiln_kernel *k, const dyn_nums *nums) 
   }
 }
 
-kiln_status kiln_lower_symbolic(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
-                                kiln_error *err) {
-  *out = NULL;
-  if (g->nsyms > KILN_MAX_SYMS) return kiln_fail(err, KILN_ERR_INTERNAL, "too many syms");
+/* The node lowered at the points (moved up by g->sym_shift) into *out; *form when it was
+ * refused for a kernel whose form or content changes between points. */
+static kiln_status lower_at_points(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
+                                   bool *form, kiln_error *err) {
   /* the node's values take each point's dims while it is lowered there, then their own */
   kiln_graph *mg = (kiln_graph *)g;
   kiln_kernel *k[KILN_SYM_NPOINTS] = {0};
   int64_t saved[64][KILN_MAX_RANK];
-  kiln_status st = n->ninputs + n->noutputs > 64 ? refuse(n, "has too many operands", err)
-                                                  : KILN_OK;
+  *form = false;
+  kiln_status st = KILN_OK;
   for (int p = 0; p < KILN_SYM_NPOINTS && !st; p++) {
     kiln_sym_set_point(mg, n, true, p, saved);
     st = kiln_lower_node_static(g, n, &k[p], err);
@@ -192,18 +192,53 @@ kiln_status kiln_lower_symbolic(const kiln_graph *g, const kiln_node *n, kiln_ke
   }
   kiln_symdim *c = NULL;
   dyn_nums nums = {0};
-  if (!st && !same_form(k)) st = refuse(n, "changes form with the free dims' values", err);
+  if (!st && !same_form(k)) {
+    *form = true;
+    st = refuse(n, "changes form with the free dims' values", err);
+  }
   if (!st) {
     c = kiln_xmalloc(sizeof *c * KILN_SYM_MAX_CANDS);
     int nc = kiln_sym_candidates(g, n, true, c, KILN_SYM_MAX_CANDS);
     st = find_dyn(g, n, k, c, nc, &nums, err);
+    *form = st != KILN_OK;
   }
-  if (!st && !same_content(k))
+  if (!st && !same_content(k)) {
+    *form = true;
     st = refuse(n, "depends on the free dims' values beyond its loop extents and buffer dims", err);
+  }
   if (!st) make_dyn(g, k[0], &nums);
   for (int p = st ? 0 : 1; p < KILN_SYM_NPOINTS; p++) kiln_kernel_free(k[p]);
   free(c);
   free(nums.v);
   if (!st) *out = k[0];
+  return st;
+}
+
+/* How far the points of the dims a division reads may move up for a node whose kernel
+ * changes form at the least ones (ResNet-18's last stage is 1 x 1 pixels at 23 x 29 and
+ * 2 x 2 at 55 x 61), in steps of 32 that keep each residue of a stride-32 chain: those
+ * sizes are then refused at run time (kiln_sym_least_checked). */
+#define MAX_SHIFT 128
+
+kiln_status kiln_lower_symbolic(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
+                                kiln_error *err) {
+  *out = NULL;
+  if (g->nsyms > KILN_MAX_SYMS) return kiln_fail(err, KILN_ERR_INTERNAL, "too many syms");
+  if (n->ninputs + n->noutputs > 64) return refuse(n, "has too many operands", err);
+  bool divided = false, form;
+  for (int s = 0; s < g->nsyms; s++) divided |= kiln_sym_divided(g, s);
+  kiln_graph *mg = (kiln_graph *)g;
+  kiln_status st = lower_at_points(g, n, out, &form, err);
+  for (int64_t shift = 32; st && form && divided && shift <= MAX_SHIFT; shift += 32) {
+    kiln_error e = {0};
+    mg->sym_shift = shift;
+    kiln_status s2 = lower_at_points(g, n, out, &form, &e);
+    mg->sym_shift = 0;
+    if (!s2) {
+      if (shift > mg->sym_shift_max) mg->sym_shift_max = shift;
+      if (err) memset(err, 0, sizeof *err);
+      return KILN_OK;
+    }
+  }
   return st;
 }

@@ -10,13 +10,25 @@ static const int64_t PRIMES[KILN_SYM_NPRIMES][KILN_MAX_SYMS] = {
   {179, 181, 191, 193, 197, 199, 211, 223, 227, 229, 233, 239, 241, 251, 257, 263},
 };
 
+bool kiln_sym_divided(const kiln_graph *g, int s) {
+  if (s >= g->nsyms || g->sym_def[s].den > 0) return false;
+  for (int t = s + 1; t < g->nsyms; t++) /* a derived sym reads only syms before it */
+    for (int i = 0; g->sym_def[t].den > 0 && i < g->sym_def[t].num.nterms; i++)
+      if (g->sym_def[t].num.pow[i][s]) return true;
+  return false;
+}
+
 void kiln_sym_point(const kiln_graph *g, int p, int64_t *vals) {
-  for (int s = 0; s < KILN_MAX_SYMS; s++)
+  for (int s = 0; s < KILN_MAX_SYMS; s++) {
     vals[s] = p < KILN_SYM_NPRIMES ? PRIMES[p][s] : PRIMES[0][s] + p - KILN_SYM_NPRIMES;
+    if (g->sym_shift && kiln_sym_divided(g, s)) vals[s] += g->sym_shift;
+  }
   kiln_symdim_derive(g->sym_def, g->nsyms, vals); /* small values: no overflow */
 }
 
-int64_t kiln_sym_least_checked(int s) { return PRIMES[0][s]; }
+int64_t kiln_sym_least_checked(const kiln_graph *g, int s) {
+  return PRIMES[0][s] + (kiln_sym_divided(g, s) ? g->sym_shift_max : 0);
+}
 
 bool kiln_node_is_symbolic(const kiln_graph *g, const kiln_node *n) {
   for (int i = 0; i < n->ninputs; i++) {

@@ -18,9 +18,13 @@
 /* The syms' values at point p (0 .. KILN_SYM_NPOINTS-1), derived ones from the others. */
 void kiln_sym_point(const kiln_graph *g, int p, int64_t *vals);
 
-/* The least value sym s takes in the series of consecutive points: a division's
- * expression found by matching holds from there up (every residue was seen), not below. */
-int64_t kiln_sym_least_checked(int s);
+/* The least value sym s takes in the series of consecutive points (moved up by the most
+ * any node's lowering needed, when a division reads s): a division's expression found by
+ * matching holds from there up (every residue was seen), and a kernel's form, not below. */
+int64_t kiln_sym_least_checked(const kiln_graph *g, int s);
+
+/* Sym s is a free input dim that a derived sym (a division) reads. */
+bool kiln_sym_divided(const kiln_graph *g, int s);
 
 /* The node reads or writes a value with a free dim. */
 bool kiln_node_is_symbolic(const kiln_graph *g, const kiln_node *n);

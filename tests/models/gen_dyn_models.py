@@ -124,8 +124,28 @@ def stem_dyn():
     return b.dyn_model("x", ["N", 3, "H", "W"], y, ["N", 8, "h", "w"], "stem_dyn"), shapes
 
 
+def resnet_dyn():
+    """ResNet-18's shape, one narrow block per stage: five halvings of H and W, so its last
+    stage is 1 x 1 pixels at the sizes free dims are first checked at (kernels lowered at
+    larger ones: smaller images are refused)."""
+    b = Builder(14)
+    x = b.op("Relu", [gen_models.conv_bn(b, "x", 3, 8, 7, stride=2)])
+    x = b.op("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    cin = 8
+    for stage, cout in enumerate([8, 16, 16, 24]):
+        stride = 1 if stage == 0 else 2
+        y = b.op("Relu", [gen_models.conv_bn(b, x, cin, cout, 3, stride)])
+        y = gen_models.conv_bn(b, y, cout, cout, 3, gamma=0.3)
+        skip = gen_models.conv_bn(b, x, cin, cout, 1, stride) if stride != 1 or cin != cout else x
+        x = b.op("Relu", [b.op("Add", [y, skip])])
+        cin = cout
+    y = gen_models.classifier(b, x, cin, 10)
+    shapes = [(1, 3, 96, 96), (2, 3, 112, 100), (1, 3, 128, 160)]
+    return b.dyn_model("x", ["N", 3, "H", "W"], y, ["N", 10], "resnet_dyn"), shapes
+
+
 MODELS = {"mlp_dyn": mlp_dyn, "attention_dyn": attention_dyn, "cnn_dyn": cnn_dyn,
-          "stem_dyn": stem_dyn}
+          "stem_dyn": stem_dyn, "resnet_dyn": resnet_dyn}
 
 
 def write_bin(path, a):
