@@ -21,12 +21,18 @@ static bool replicated(const kiln_loop *lp) {
 bool kiln_tune_too_costly(const kiln_stage *s, int vf) {
   const kiln_schedule *sc = &s->sched;
   int64_t n = 1, spatial = 1, acc = 1;
-  bool inside = false;
+  bool inside = false, spatial_outside = false;
   for (int l = 0; l < sc->nloops; l++) {
     const kiln_loop *lp = &sc->loops[l];
+    bool reduce = s->axes[lp->axis].reduce;
     /* a serial loop inside unrolled ones: LLVM unrolls a short constant loop fully and
      * SLP-vectorizes the copies (10.9 s: 16 x 8 unrolled around a serial 4) */
     if (inside && !replicated(lp) && lp->extent > 1) return true;
+    /* an unrolled reduction step inside an unrolled spatial loop: the tile's accumulators
+     * are finished one group after another rather than stepped together (7.0 s: 2 x 16 x 7
+     * vectors, the 16 reduction steps between the two spatial loops) */
+    if (reduce && replicated(lp) && lp->extent > 1 && spatial_outside) return true;
+    spatial_outside = spatial_outside || (!reduce && replicated(lp) && lp->extent > 1);
     /* an axis split into vectors of a width the registers do not divide, with a tail
      * (16 lanes as 12 + 4 of AVX-512's 16: 7.3 s); a whole axis of 10 is one vector */
     if (lp->kind == KILN_LOOP_VECTOR && lp->extent % vf && (lp->extent & (lp->extent - 1)) &&

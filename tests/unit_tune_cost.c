@@ -86,6 +86,12 @@ int main(void) {
     CHECK(!costly(mm, r));
     /* 16 rows x 2 vectors of accumulators kept across the reduction: 32 of 16 registers */
     CHECK(costly(mm, "split(0,16) split(3,16) move(2,0) move(3,1) move(5,3) unroll(4) vector(5)"));
+    /* the reduction unrolled 4 deep inside the 4 unrolled rows, outside the lanes: each
+     * row's sums finished before the next row's start */
+    CHECK(costly(mm, "split(0,4) split(3,16) split(5,4) move(2,0) move(3,1) move(5,3) "
+                     "move(6,5) unroll(4) unroll(5) vector(6)"));
+    CHECK(!costly(mm, "split(0,4) split(3,16) split(5,4) move(2,0) move(3,1) move(5,3) "
+                      "move(6,4) unroll(4) unroll(5) vector(6)"));
     /* the 16 lanes in vectors of 12 (8 per register): a vector and a tail of 4 */
     CHECK(costly(mm, "split(0,4) split(3,12) move(2,0) move(3,1) move(5,3) unroll(4) vector(5)"));
     CHECK(!costly(mm, "split(0,4) split(3,8) move(2,0) move(3,1) move(5,3) unroll(4) vector(5)"));
