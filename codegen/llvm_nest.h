@@ -28,6 +28,12 @@ struct nest {
   bool clamp;                    /* emitting the tail version: tile axes clamped to range */
   LLVMValueRef *accs;            /* one accumulator per tile point */
   LLVMValueRef base[KILN_MAX_AXES]; /* a tile axis's value at tile point 0 */
+  /* a symbolic tile axis's tile moved back to end at its extent, where points below
+   * keep_from (computed by the tile before) must not be stored again: NULL, or that base */
+  LLVMValueRef keep_from[KILN_MAX_AXES];
+  LLVMValueRef keep; /* i1 or NULL: whether this point's store writes (else it rewrites the
+                        value already there: a select, which vectorizes where a branch
+                        would not) */
   bool reads_out;                /* the stage loads its own output buffer */
   /* register-tile mode with reduction loops outside the tile's spatial loops (a GEMM's K
    * split into cache blocks): each visit sums one block into the output, so the first
@@ -48,6 +54,8 @@ LLVMValueRef kiln_nest_loops(nest *n, int l, int stop, nest_body body);
 LLVMValueRef kiln_nest_out_ptr(nest *n);
 /* The reduction's initial value: the stage's init, or the identity of its combine. */
 LLVMValueRef kiln_nest_init_value(nest *n);
+/* v stored at p as an element of type t, unless n->keep says otherwise. */
+void kiln_nest_store_elem(nest *n, kiln_dtype t, LLVMValueRef v, LLVMValueRef p);
 /* post(acc) stored at the stage's output index. */
 LLVMValueRef kiln_nest_store_post(nest *n, LLVMValueRef acc);
 

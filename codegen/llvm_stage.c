@@ -179,6 +179,12 @@ LLVMValueRef kiln_nest_out_ptr(nest *n) {
   return kiln_emit_addr(n->e, n->s->out_buf, n->s->out_idx, n->s->nout_idx);
 }
 
+void kiln_nest_store_elem(nest *n, kiln_dtype t, LLVMValueRef v, LLVMValueRef p) {
+  if (n->keep)
+    v = LLVMBuildSelect(n->e->b, n->keep, v, kiln_emit_load_elem(n->e, t, p), "");
+  kiln_emit_store_elem(n->e, t, v, p);
+}
+
 static LLVMValueRef store_value(nest *n, const kiln_expr *x) {
   kiln_emit *e = n->e;
   kiln_dtype t = e->k->bufs[n->s->out_buf].dtype;
@@ -186,7 +192,7 @@ static LLVMValueRef store_value(nest *n, const kiln_expr *x) {
     return KILN_EMIT_FAIL(e, "stores %s into a %s buffer", kiln_dtype_name(x->dtype), kiln_dtype_name(t));
   LLVMValueRef v = kiln_emit_expr(e, x), p = v ? kiln_nest_out_ptr(n) : NULL;
   if (!p) return NULL;
-  kiln_emit_store_elem(e, t, v, p);
+  kiln_nest_store_elem(n, t, v, p);
   return kiln_nest_ok(e);
 }
 
@@ -227,7 +233,7 @@ LLVMValueRef kiln_nest_store_post(nest *n, LLVMValueRef acc) {
     kiln_dtype t = e->k->bufs[n->s->out_buf].dtype;
     if (t != n->s->value->dtype) return KILN_EMIT_FAIL(e, "reduction of a different type than its output");
     LLVMValueRef p = kiln_nest_out_ptr(n);
-    if (p) kiln_emit_store_elem(e, t, acc, p);
+    if (p) kiln_nest_store_elem(n, t, acc, p);
     r = p ? kiln_nest_ok(e) : NULL;
   }
   e->acc = NULL;

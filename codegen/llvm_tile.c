@@ -21,7 +21,9 @@
  * its finest digits and the stage does not read its own output; otherwise a runtime test picks a tail version whose tile axes
  * are clamped to their last value (loads stay in bounds and compute a copy of a real
  * point) and whose stores are guarded. A symbolic tile axis (its extent known at run time
- * only) always takes the runtime test. */
+ * only) moves back when it is at least a tile long at run time, else takes the tail; where
+ * the stage reads its output (or partial sums in it), the moved tile rewrites the points
+ * the tile before computed with the values they have. */
 
 static LLVMValueRef i64c(kiln_emit *e, int64_t v) { return LLVMConstInt(e->t_i64, (uint64_t)v, 0); }
 
@@ -192,6 +194,12 @@ static LLVMValueRef tile_store(nest *n, bool raw) {
   for (int64_t pt = 0; pt < n->npoints; pt++) {
     tile_point(n, pt, false);
     LLVMBasicBlockRef skip = NULL;
+    n->keep = NULL;
+    for (int a = 0; !clamp && a < n->s->naxes; a++) {
+      if (!n->base[a] || !n->keep_from[a]) continue;
+      LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSGE, e->axis[a], n->keep_from[a], "");
+      n->keep = n->keep ? LLVMBuildAnd(e->b, n->keep, c, "") : c;
+    }
     for (int a = 0; clamp && a < n->s->naxes; a++) {
       if (!n->base[a] || !n->guard[a]) continue;
       if (!skip) skip = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.skip");
@@ -204,7 +212,7 @@ static LLVMValueRef tile_store(nest *n, bool raw) {
     if (raw) {
       LLVMValueRef p = kiln_nest_out_ptr(n);
       if (!p) return NULL;
-      kiln_emit_store_elem(e, n->s->value->dtype, acc, p);
+      kiln_nest_store_elem(n, n->s->value->dtype, acc, p);
     } else if (!kiln_nest_store_post(n, acc)) {
       return NULL;
     }
@@ -213,6 +221,7 @@ static LLVMValueRef tile_store(nest *n, bool raw) {
       LLVMPositionBuilderAtEnd(e->b, skip);
     }
   }
+  n->keep = NULL;
   kiln_emit_memo_reset(e);
   return kiln_nest_ok(e);
 }
@@ -220,7 +229,7 @@ static LLVMValueRef tile_store(nest *n, bool raw) {
 /* register-tile mode, between the outer spatial loops and the reduction loops */
 LLVMValueRef kiln_nest_tile(nest *n) {
   kiln_emit *e = n->e;
-  LLVMValueRef full = NULL;
+  LLVMValueRef full = NULL, moved[KILN_MAX_AXES] = {NULL}, keep[KILN_MAX_AXES] = {NULL};
   n->at_first = n->at_last = LLVMConstInt(e->t_i1, 1, 0);
   for (int l = 0; n->partial && l < n->p; l++) {
     const kiln_loop *lp = &n->sc->loops[l];
@@ -253,15 +262,29 @@ LLVMValueRef kiln_nest_tile(nest *n) {
     bool finest = true;
     for (int l = 0; l < n->nt; l++)
       if (n->sc->loops[l].axis == a && n->sc->loops[l].stride <= hi) finest = false;
-    if (top >= 0 && !n->reads_out && !n->partial && finest && !n->s->axes[a].dyn) {
+    bool movable = !n->reads_out && !n->partial && finest;
+    if (top >= 0 && movable && !n->s->axes[a].dyn) {
       /* a tail tile moves back to end at the extent: it recomputes (and stores again, with
        * the same values) points of the tile before, but keeps the fast, vectorized code
        * where clamped axes would leave scalar code */
       n->base[a] = kiln_emit_intrinsic2(e, "llvm.smin", n->base[a], i64c(e, top));
       continue;
     }
-    LLVMValueRef last = LLVMBuildNSWAdd(e->b, n->base[a], i64c(e, hi), "");
-    LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, last, n->ext[a], "");
+    LLVMValueRef c;
+    if (finest && n->s->axes[a].dyn) {
+      /* a symbolic axis moves back the same way whenever, at run time, it is at least a
+       * tile long: the fast version runs from the moved base, the tail version (an axis
+       * shorter than a tile) from the base itself. Where the tile resumes from partial
+       * sums in the output or reads it, the points the tile before computed would count
+       * twice, so those keep the values they have */
+      if (!movable) keep[a] = n->base[a];
+      LLVMValueRef rtop = LLVMBuildNSWSub(e->b, n->ext[a], i64c(e, hi + 1), "");
+      moved[a] = kiln_emit_intrinsic2(e, "llvm.smin", n->base[a], rtop);
+      c = LLVMBuildICmp(e->b, LLVMIntSGE, rtop, i64c(e, 0), "");
+    } else {
+      LLVMValueRef last = LLVMBuildNSWAdd(e->b, n->base[a], i64c(e, hi), "");
+      c = LLVMBuildICmp(e->b, LLVMIntSLT, last, n->ext[a], "");
+    }
     full = full ? LLVMBuildAnd(e->b, full, c, "") : c;
   }
   LLVMValueRef r;
@@ -273,7 +296,14 @@ LLVMValueRef kiln_nest_tile(nest *n) {
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "tile.done");
     LLVMBuildCondBr(e->b, full, fast, tail);
     LLVMPositionBuilderAtEnd(e->b, fast);
+    LLVMValueRef base[KILN_MAX_AXES];
+    memcpy(base, n->base, sizeof base);
+    for (int a = 0; a < n->s->naxes; a++)
+      if (moved[a]) n->base[a] = moved[a];
+    memcpy(n->keep_from, keep, sizeof keep);
     r = tile_version(n, false);
+    memcpy(n->base, base, sizeof base);
+    memset(n->keep_from, 0, sizeof n->keep_from);
     if (r) {
       LLVMBuildBr(e->b, done);
       LLVMPositionBuilderAtEnd(e->b, tail);

@@ -47,21 +47,33 @@ static int64_t count_ops(const kiln_expr *x, seen_set *s, bool *loaded, int nbuf
          count_ops(x->c, s, loaded, nbufs);
 }
 
-static double buffer_bytes(const kiln_buffer *b) {
+/* Extent of axis ax or dim d of b: a symbolic one's value at syms, or its hint. */
+static double extent_at(const kiln_axis *ax, const int64_t *syms) {
+  return (double)(ax->dyn && syms ? kiln_dim_eval(ax->dyn, syms) : ax->extent);
+}
+
+static double buffer_bytes(const kiln_buffer *b, const int64_t *syms) {
   double n = (double)kiln_dtype_size(b->dtype);
-  for (int d = 0; d < b->rank; d++) n *= (double)(b->dims[d] > 0 ? b->dims[d] : 0);
+  for (int d = 0; d < b->rank; d++) {
+    int64_t v = b->dyn_dims[d] && syms ? kiln_dim_eval(b->dyn_dims[d], syms) : b->dims[d];
+    n *= (double)(v > 0 ? v : 0);
+  }
   return n;
 }
 
 void kiln_kernel_cost_of(const kiln_kernel *k, kiln_kernel_cost *out) {
+  kiln_kernel_cost_at(k, NULL, out);
+}
+
+void kiln_kernel_cost_at(const kiln_kernel *k, const int64_t *syms, kiln_kernel_cost *out) {
   *out = (kiln_kernel_cost){0};
   bool loaded[KILN_MAX_BUFS] = {false}, stored[KILN_MAX_BUFS] = {false};
   for (int si = 0; si < k->nstages; si++) {
     const kiln_stage *st = &k->stages[si];
     double points = 1, spatial = 1;
     for (int a = 0; a < st->naxes; a++) {
-      points *= (double)st->axes[a].extent;
-      if (!st->axes[a].reduce) spatial *= (double)st->axes[a].extent;
+      points *= extent_at(&st->axes[a], syms);
+      if (!st->axes[a].reduce) spatial *= extent_at(&st->axes[a], syms);
     }
     seen_set s = {0};
     int64_t per_point = count_ops(st->value, &s, loaded, k->nbufs);
@@ -77,8 +89,8 @@ void kiln_kernel_cost_of(const kiln_kernel *k, kiln_kernel_cost *out) {
     if (st->out_buf >= 0 && st->out_buf < k->nbufs) stored[st->out_buf] = true;
   }
   for (int b = 0; b < k->nbufs; b++) {
-    if (loaded[b]) out->bytes_read += buffer_bytes(&k->bufs[b]);
-    if (stored[b]) out->bytes_written += buffer_bytes(&k->bufs[b]);
+    if (loaded[b]) out->bytes_read += buffer_bytes(&k->bufs[b], syms);
+    if (stored[b]) out->bytes_written += buffer_bytes(&k->bufs[b], syms);
   }
 }
 

@@ -22,6 +22,9 @@ typedef struct kiln_kernel_cost {
  *    buffer a stage stores into its whole size once as written (compulsory traffic: what
  *    a kernel with perfect reuse moves; temporaries included). */
 void kiln_kernel_cost_of(const kiln_kernel *k, kiln_kernel_cost *out);
+/* The same with the kernel's syms (its free dims) at the values syms[] (the program's
+ * syms, which every kernel with free dims declares in the same order): a run's work. */
+void kiln_kernel_cost_at(const kiln_kernel *k, const int64_t *syms, kiln_kernel_cost *out);
 
 /* Estimated nanoseconds one thread takes for stage s, from its expression alone: ops per
  * point times points (a transcendental call weighs as many ops as its polynomial), plus

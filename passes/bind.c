@@ -160,8 +160,12 @@ static kiln_status check_bound(const kiln_graph *g, kiln_error *err) {
 }
 
 /* kiln_options.symbolic_dims: every dim still free becomes a sym of the graph (one per
- * name; an anonymous one is named "<input>:<dim>"), its hint KILN_SYM_HINT. */
-#define KILN_SYM_HINT 16
+ * name; an anonymous one is named "<input>:<dim>"), its hint KILN_SYM_HINT: the size
+ * schedules are sized for. Large inputs are where speed counts, and a chain of halvings
+ * (a CNN's stages) must not reach 1 or 2 at the hints, where tiles would be sized for a
+ * pixel and fusion stops (a dim of hint 1 passes for a broadcast): 224, the input side most
+ * CNNs are trained at (its stages 112, 56, 28, 14 and 7). */
+#define KILN_SYM_HINT 224
 
 static kiln_status make_syms(kiln_graph *g, kiln_error *err) {
   for (int i = 0; i < g->ninputs; i++) {

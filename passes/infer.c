@@ -62,7 +62,8 @@ static kiln_status check_outputs(infer_ctx *c, const kiln_node *n) {
       if (v->dims[d] < 0)
         return kiln_fail(c->err, KILN_ERR_SHAPE, "node '%s' (%s): output '%s' dim %d is %lld",
                          n->name, n->op_type, v->name, d, (long long)v->dims[d]);
-      if (kiln_mul_overflows(bytes, v->dims[d], &bytes)) bytes = INT64_MAX;
+      /* a free dim's size is a run's (checked then); its hint is no size */
+      if (!v->sym[d] && kiln_mul_overflows(bytes, v->dims[d], &bytes)) bytes = INT64_MAX;
     }
     if (bytes > c->max_bytes)
       return kiln_fail(c->err, KILN_ERR_LIMIT,

@@ -43,13 +43,18 @@ static int new_value(kiln_graph *g, const char *base, const char *suffix) {
   return id;
 }
 
+/* n's shapes, and their dim expressions when the graph has free dims. */
+static kiln_status infer(layout *L, kiln_node *n, kiln_error *err) {
+  return n->op->infer(L->g, n, err) || kiln_infer_symbolic(L->g, n, err) ? err->code : KILN_OK;
+}
+
 /* Inserts node op(inputs) -> out at *pos (then after it) and infers it. */
 static kiln_status insert(layout *L, int *pos, const char *op, const char *name, const int *ins,
                           int nins, int out, kiln_node **made, kiln_error *err) {
   int id = kiln_graph_insert_node(L->g, L->blk, (*pos)++, op, name, ins, nins, &out, 1);
   kiln_node *n = &L->g->nodes[id];
   if (made) *made = n;
-  return made ? KILN_OK : n->op->infer(L->g, n, err);
+  return made ? KILN_OK : infer(L, n, err);
 }
 
 /* Names twin t's layout for reports once its shape [N, C/b, H, W, b] is inferred. */
@@ -144,7 +149,7 @@ static kiln_status convert_conv(layout *L, int *pos, kiln_node *n, bool *done, k
     else kiln_attr_clear(&saved.attrs[i]);
   }
   if (dw) kiln_node_add_attr(cn, "_depthwise", KILN_ATTR_INT)->i = 1;
-  if (cn->op->infer(g, cn, err)) return err->code;
+  if (infer(L, cn, err)) return err->code;
   *done = true;
   return plain_after(L, pos, yv, yt, err);
 }
@@ -190,7 +195,7 @@ static kiln_status convert_elementwise(layout *L, int *pos, kiln_node *n, kiln_e
       insert(L, pos, "ToBlocked", name, &v, 1, nt, &tn, err);
       free(name);
       kiln_node_add_attr(tn, "block", KILN_ATTR_INT)->i = blk;
-      if (tn->op->infer(g, tn, err)) return err->code;
+      if (infer(L, tn, err)) return err->code;
       mark_blocked(g, nt);
       n = &g->nodes[L->blk->nodes[*pos]]; /* the node array may have moved */
       if (v < L->nvalues) L->twin[v] = nt;
@@ -202,7 +207,7 @@ static kiln_status convert_elementwise(layout *L, int *pos, kiln_node *n, kiln_e
   for (int i = 0; i < n->ninputs && i < 32; i++) n->inputs[i] = ins[i];
   n->outputs[0] = yt;
   g->values[yt].producer = L->blk->nodes[*pos];
-  if (n->op->infer(g, n, err)) return err->code;
+  if (infer(L, n, err)) return err->code;
   ++*pos;
   return plain_after(L, pos, yv, yt, err);
 }
@@ -222,7 +227,7 @@ static kiln_status convert_pool(layout *L, int *pos, kiln_node *n, bool *done, k
   n->inputs[0] = xt;
   n->outputs[0] = yt;
   g->values[yt].producer = L->blk->nodes[*pos];
-  if (n->op->infer(g, n, err)) return err->code;
+  if (infer(L, n, err)) return err->code;
   ++*pos;
   *done = true;
   return plain_after(L, pos, yv, yt, err);
@@ -249,7 +254,7 @@ static kiln_status convert_concat(layout *L, int *pos, kiln_node *n, bool *done,
     if (!strcmp(n->attrs[a].name, "axis")) n->attrs[a].i = 1; /* -3 of 4 dims, not of 5 */
   n->outputs[0] = yt;
   g->values[yt].producer = L->blk->nodes[*pos];
-  if (n->op->infer(g, n, err)) return err->code;
+  if (infer(L, n, err)) return err->code;
   ++*pos;
   *done = true;
   return plain_after(L, pos, yv, yt, err);
@@ -258,9 +263,6 @@ static kiln_status convert_concat(layout *L, int *pos, kiln_node *n, bool *done,
 kiln_status kiln_pass_layout(kiln_graph *g, int vector_floats, kiln_error *err) {
   layout L = {g, &g->main, vector_floats, NULL, g->nvalues};
   if (vector_floats < 8) return KILN_OK; /* no vectors worth blocking for */
-  /* free dims: the blocked ops (ToBlocked, ConvBlocked, FromBlocked) and the values this
-   * pass adds carry no dim expressions yet, so the graph stays in the plain layout */
-  if (g->nsyms) return KILN_OK;
   L.twin = kiln_xmalloc(sizeof(int) * (size_t)(g->nvalues ? g->nvalues : 1));
   for (int i = 0; i < g->nvalues; i++) L.twin[i] = -1;
   kiln_status st = KILN_OK;

@@ -325,7 +325,8 @@ static void tile_schedule(kiln_stage *s, int m, int n, int panel, int n2, int vf
    * GFLOP/s, the model 11% faster; what the tuner found for them). Not past 8 steps: an
    * AVX-512 tile's step is twice as long, and unmeasured */
   kiln_loop *inner = &t.loops[t.nloops - 1];
-  if (t.nloops > 1 && s->axes[inner->axis].reduce && inner->extent <= 8 && inner->extent < K)
+  if (t.nloops > 1 && s->axes[inner->axis].reduce && !s->axes[inner->axis].dyn &&
+      inner->extent <= 8 && inner->extent < K)
     inner->kind = KILN_LOOP_UNROLL;
   /* a split by 1 would leave two stride-1 loops: the outer loop alone covers the axis */
   /* rows outside n2's values: codegen walks the tile's points in loop order, so each row's
@@ -362,8 +363,10 @@ static bool window_tile(const kiln_stage *s, int vf, int *m, int *n) {
       !s->value)
     return false;
   int64_t K = 1;
-  for (int a = 0; a < s->naxes; a++)
+  for (int a = 0; a < s->naxes; a++) {
+    if (s->axes[a].reduce && s->axes[a].dyn) return false; /* not known to be short */
     if (s->axes[a].reduce) K *= s->axes[a].extent;
+  }
   const kiln_expr *out_last = s->out_idx[s->nout_idx - 1];
   if (K > 64 || out_last->kind != KX_VAR || s->axes[out_last->axis].reduce ||
       s->axes[out_last->axis].extent < vf || !streams(s, out_last->axis))

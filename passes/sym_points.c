@@ -115,6 +115,25 @@ bool kiln_sym_match(const kiln_graph *g, const kiln_symdim *cands, int n, int64_
     if (agrees(g, &cands[i], at[0] - v, at_hint, at))
       return kiln_symdim_add(&cands[i], &c, out);
   }
+  /* a multiple plus a constant, k x + c for 2 <= k <= 32 (a transposed convolution's
+   * output, stride * (x - 1) + ...): k from two points where x differs */
+  for (int i = 0; offset && i < n; i++) {
+    int64_t v0[KILN_MAX_SYMS], v1[KILN_MAX_SYMS], x0, x1;
+    int p = 1;
+    kiln_sym_point(g, 0, v0);
+    if (!kiln_symdim_eval(&cands[i], v0, &x0)) continue;
+    for (; p < KILN_SYM_NPOINTS; p++) {
+      kiln_sym_point(g, p, v1);
+      if (kiln_symdim_eval(&cands[i], v1, &x1) && x1 != x0) break;
+    }
+    if (p == KILN_SYM_NPOINTS || (at[p] - at[0]) % (x1 - x0)) continue;
+    int64_t k = (at[p] - at[0]) / (x1 - x0);
+    if (k < 2 || k > 32) continue;
+    kiln_symdim kx, kc = kiln_symdim_const(k);
+    if (!kiln_symdim_mul(&cands[i], &kc, &kx)) continue;
+    kiln_symdim c = kiln_symdim_const(at[0] - k * x0);
+    if (agrees(g, &kx, at[0] - k * x0, at_hint, at)) return kiln_symdim_add(&kx, &c, out);
+  }
   return false;
 }
 

@@ -21,6 +21,12 @@ void kiln_model_set_num_threads(kiln_model *m, int n);
  * kernel in an If branch not taken). The model must have been compiled with profile. */
 kiln_status kiln_run_profiled(const kiln_model *m, const void *const *inputs,
                               void *const *outputs, double *kernel_ns, kiln_error *err);
+/* kiln_run_arrays (a model with free dims) that also fills kernel_ns as kiln_run_profiled
+ * and syms[] with the values its free dims took (the program's nsyms), always running the
+ * generic code, never a bucket. */
+kiln_status kiln_run_arrays_profiled(const kiln_model *m, const kiln_array *inputs,
+                                     kiln_array *outputs, double *kernel_ns, int64_t *syms,
+                                     kiln_error *err);
 /* The model file at path imported and run through the passes up to `last` (NULL: all of
  * them; passes/passes.h), not compiled: what the autotuner measures kernels of. */
 kiln_status kiln_program_from_file(const char *path, const kiln_options *opts,

@@ -42,6 +42,7 @@ void kiln_report_measure(kiln_report *r, const double *kernel_ns, const kiln_rep
   for (int i = 0; i < r->nkernels; i++) {
     kiln_report_kernel *w = &r->kernels[i];
     w->ns = kernel_ns[i];
+    if (b->syms) kiln_kernel_cost_at(w->k, b->syms, &w->cost);
     if (!(w->ns > 0)) { /* not run: in an If branch not taken */
       w->gflops = w->gbs = w->roofline_pct = 0;
       continue;
@@ -170,13 +171,22 @@ static void put_compile(kiln_json_writer *w, const kiln_compile_times *t) {
   kiln_json_close(w);
 }
 
-static void put_bench(kiln_json_writer *w, const kiln_report_bench *b, double total_ns) {
+static void put_bench(kiln_json_writer *w, const kiln_report *r, const kiln_report_bench *b,
+                      double total_ns) {
   kiln_json_put_number(w, "threads", b->threads);
   kiln_json_put_number(w, "repeat", b->repeat);
   kiln_json_open(w, "peak", '{');
   kiln_json_put_number(w, "gflops", b->peak_gflops);
   kiln_json_put_number(w, "gbs", b->peak_gbs);
   kiln_json_put_bool(w, "measured", b->peaks_measured);
+  kiln_json_close(w);
+  kiln_json_open(w, "dims", '['); /* the free dims' values the times are for */
+  for (int i = 0; b->syms && i < r->p->nsyms; i++) {
+    kiln_json_open(w, NULL, '{');
+    kiln_json_put_string(w, "name", r->p->sym_names[i]);
+    kiln_json_put_number(w, "value", (double)b->syms[i]);
+    kiln_json_close(w);
+  }
   kiln_json_close(w);
   kiln_json_put_number(w, "kernels_total_us", total_ns / 1e3);
   kiln_json_open(w, "end_to_end", '[');
@@ -203,7 +213,7 @@ void kiln_report_json(const kiln_report *r, FILE *out) {
   kiln_json_put_string(&w, "cpu", r->cpu);
   kiln_json_close(&w);
   put_compile(&w, r->p->times);
-  if (r->bench) put_bench(&w, r->bench, total_ns);
+  if (r->bench) put_bench(&w, r, r->bench, total_ns);
   kiln_json_open(&w, "kernels", '[');
   for (int i = 0; i < r->nkernels; i++) put_kernel(&w, r, i, total_ns);
   kiln_json_close(&w);

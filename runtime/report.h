@@ -29,6 +29,7 @@ typedef struct kiln_report_bench {
   int ncounts;                 /* end-to-end medians: at each thread count */
   const int *thread_counts;
   const double *e2e_ms;
+  const int64_t *syms; /* the program's free dims, their values in these runs (NULL: none) */
 } kiln_report_bench;
 
 typedef struct kiln_report {
@@ -44,6 +45,7 @@ typedef struct kiln_report {
 void kiln_report_init(kiln_report *r, const kiln_program *p, const char *model,
                       const kiln_options *opts);
 /* Adds measured times, kernel_ns[i] per kernel, and their rates against b's peaks: GFLOP/s,
+ * the work counted at b->syms (a free-dims program's runs) when given,
  * GB/s and % of the roofline min(peak GFLOP/s, peak GB/s * flops/byte) (bandwidth alone
  * for a kernel without floating-point work; all 0 for a kernel that did not run, 0 ns).
  * b is kept by reference. */

@@ -71,4 +71,28 @@ expect 1 "numbers" -- "$kiln" run mlp.kiln --shape 'x=?x8' --bucket 'x=?x8' --in
 expect 0 -- "$kiln" compile mlp.kiln --shape 'x=?x8' --bucket x=3x8 --name mlpb -o lib2.so
 expect 0 "MLPB_NUM_BUCKETS 1" "bucket 0: x [3,8]" "mlpb_run_variant(" -- cat mlpb.h
 expect 4 "ArgMax" "'N'" -- "$kiln" run argmax.kiln --shape 'x=?x8' --inputs in3
+# bench times the generic code at the files' shapes and counts the work there
+for n in 3 7; do
+  expect 0 "free dims: N = $n" -- "$kiln" bench mlp.kiln --shape 'x=?x8' --inputs in$n --repeat 1 \
+    --peak-gflops 100 --peak-gbs 10
+  "$kiln" bench mlp.kiln --shape 'x=?x8' --inputs in$n --repeat 1 --json --peak-gflops 100 \
+    --peak-gbs 10 >bench$n.json
+done
+expect 0 "7/3" -- "$python" -c "
+import json
+from fractions import Fraction
+a, b = (json.load(open(f'bench{n}.json')) for n in (3, 7))
+assert a['dims'] == [{'name': 'N', 'value': 3}] and b['dims'] == [{'name': 'N', 'value': 7}]
+fa, fb = (d['kernels'][0]['flops'] for d in (a, b))
+print(Fraction(int(fb), int(fa)))"
+# a convolution network with free H and W runs in the blocked layout (NCHWc), the dims of
+# its blocked values dim expressions of H and W
+cat >conv.kiln <<'EOF'
+model conv(x: f32[1, 8, H, W]) {
+  param w: f32[16, 8, 3, 3] = normal(0, 0.2)
+  param v: f32[16, 16, 3, 3] = normal(0, 0.2)
+  return y = Relu(Conv(Relu(Conv(x, w, pads=[1, 1, 1, 1], strides=[2, 2])), v, pads=[1, 1, 1, 1]))
+}
+EOF
+expect 0 "ConvBlocked" "f32[1,2,(1+H)/2,(1+W)/2,8]" -- "$kiln" dump conv.kiln --shape 'x=1x8x?x?' --after layout
 finish

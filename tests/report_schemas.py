@@ -111,6 +111,17 @@ with tempfile.TemporaryDirectory() as tmp:
         blob = open(lib, "rb").read()
         at = blob.index(b"kiln-manifest-v1\n") + len(b"kiln-manifest-v1\n")
         check("manifest", json.loads(blob[at: blob.index(b"\0", at)]), f"manifest of {name}")
+    # bench of a model with free dims: the generic code at the input file's shape
+    from onnx import numpy_helper
+    import numpy as np
+    os.makedirs(os.path.join(tmp, "in3"))
+    with open(os.path.join(tmp, "in3", "input_0.pb"), "wb") as f:
+        f.write(numpy_helper.from_array(np.zeros((3, 784), np.float32), "x").SerializeToString())
+    doc = json.loads(kiln("bench", os.path.join(ROOT, "examples", "mlp.kiln"), "--shape", "x=?x784",
+                          "--inputs", os.path.join(tmp, "in3"), "--json", *peaks))
+    if doc.get("dims") != [{"name": "N", "value": 3}]:
+        failures.append(f"bench --json with free dims: dims {doc.get('dims')}")
+    check("bench-report", doc, "bench --json (free dims)")
     verify = ["verify", mlp, "--inputs", data, "--json"]
     check("verify-report", json.loads(kiln(*verify)), "verify --json mlp")
     check("verify-report", json.loads(kiln("verify", demo, "--json")), "verify --json demo")

@@ -311,6 +311,21 @@ static void fixed_schedules(void) {
   CHECK(err.code == KILN_OK);
   compare_runs(k, VALS, NVALS, "matmul register tile on a symbolic axis");
   kiln_kernel_free(k);
+  /* the same tile with the reduction in blocks of 8 outside it (partial sums in C between
+   * blocks): a last tile moved back to end at M must not add a block twice to the rows
+   * the tile before it computed (M = 17, 61: not multiples of 4) */
+  k = matmul(false);
+  kiln_schedule t = {.nloops = 6,
+                     .loops = {{2, 8, 3, KILN_LOOP_SERIAL},
+                               {0, 4, 8, KILN_LOOP_SERIAL},
+                               {1, 8, 5, KILN_LOOP_SERIAL},
+                               {2, 1, 8, KILN_LOOP_SERIAL},
+                               {0, 1, 4, KILN_LOOP_UNROLL},
+                               {1, 1, 8, KILN_LOOP_VECTOR}}};
+  CHECK(kiln_recipe_for(&k->stages[0], &t, &r));
+  CHECK(kiln_schedule_apply(&k->stages[0], &r, &err) == KILN_OK);
+  compare_runs(k, VALS, NVALS, "matmul register tile on a symbolic axis, partial sums");
+  kiln_kernel_free(k);
 }
 
 /* The legality check: no vector, unrolled or thread loop over a run-time extent. */

@@ -18,6 +18,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *usage_bench =
     "usage: kiln bench MODEL [--repeat N] [--threads N[,N...]] [--json] [--html FILE]\n"
@@ -33,7 +34,9 @@ static const char *usage_bench =
     "a streaming read larger than the L3 cache) unless --peak-gflops/--peak-gbs give them.\n"
     "Then the end-to-end median latency of the uninstrumented model at each --threads count\n"
     "(the table uses the first; default: KILN_NUM_THREADS or one per CPU kiln may use).\n"
-    "Inputs as for `kiln run` (random unless --inputs). --json prints one JSON object: the\n"
+    "Inputs as for `kiln run` (random unless --inputs); with free dims (--shape IN=?x..) the\n"
+    "generic code runs at the input files' shapes, and FLOPs and bytes are counted there.\n"
+    "--json prints one JSON object: the\n"
     "report `kiln compile --report` writes with the measured fields added (docs/reports.md).\n"
     "--html FILE also writes the per-kernel roofline as a self-contained HTML page (SVG).\n"
     "A kernel whose data stays in cache can pass 100% (the roofline's bandwidth is memory's).\n"
@@ -44,14 +47,28 @@ static const char *usage_bench =
     "median latency at each --threads count, and its kernels as its manifest lists them;\n"
     "per-kernel times need the model (a library holds no timing code).\n";
 
+/* One profiled run of m, into ns; with free dims (`shapes`, the same model compiled
+ * without profile, holds the inputs' shapes) also the syms' values, into syms. */
+static kiln_status run_profiled(const kiln_model *m, const cli_model *shapes, cli_inputs *in,
+                                void **outs, double *ns, int64_t *syms, kiln_error *err) {
+  if (!shapes->shaped) return kiln_run_profiled(m, (const void *const *)in->data, outs, ns, err);
+  kiln_array a[CLI_MAX_INPUTS], o[CLI_MAX_INPUTS];
+  for (int i = 0; i < shapes->ninputs; i++) {
+    a[i] = (kiln_array){in->data[i], shapes->inputs[i].dtype, shapes->inputs[i].rank, {0}};
+    memcpy(a[i].dims, shapes->inputs[i].dims, sizeof a[i].dims);
+  }
+  for (int i = 0; i < shapes->noutputs; i++) o[i] = (kiln_array){outs[i], KILN_F32, 0, {0}};
+  return kiln_run_arrays_profiled(m, a, o, ns, syms, err);
+}
+
 /* Medians of repeat profiled runs (after a warm-up) into ns[0..nk). */
-static kiln_status time_kernels(const kiln_model *m, cli_inputs *in, void **outs, int repeat,
-                                double *med, int nk, kiln_error *err) {
+static kiln_status time_kernels(const kiln_model *m, const cli_model *shapes, cli_inputs *in,
+                                void **outs, int repeat, double *med, int nk, int64_t *syms,
+                                kiln_error *err) {
   double *ns = calloc((size_t)repeat * (size_t)nk + 1, sizeof *ns), *col = calloc((size_t)repeat, sizeof *col);
   kiln_status st = KILN_OK;
   for (int r = -1; r < repeat && !st; r++)
-    st = kiln_run_profiled(m, (const void *const *)in->data, outs,
-                           ns + (size_t)(r < 0 ? 0 : r) * (size_t)nk, err);
+    st = run_profiled(m, shapes, in, outs, ns + (size_t)(r < 0 ? 0 : r) * (size_t)nk, syms, err);
   for (int i = 0; i < nk && !st; i++) {
     for (int r = 0; r < repeat; r++) col[r] = ns[(size_t)r * (size_t)nk + (size_t)i];
     med[i] = kiln_median(col, repeat);
@@ -81,6 +98,9 @@ static void print_table(const kiln_report *r) {
   for (int i = 0; i < r->nkernels; i++) total += r->kernels[i].ns;
   printf("kiln bench %s: %d kernels, %d thread%s, median of %d runs\n", r->model, r->nkernels,
          b->threads, b->threads == 1 ? "" : "s", b->repeat);
+  for (int i = 0; b->syms && i < r->p->nsyms; i++)
+    printf("%s%s = %lld%s", i ? ", " : "free dims: ", r->p->sym_names[i], (long long)b->syms[i],
+           i == r->p->nsyms - 1 ? "\n" : "");
   printf("roofline: peak %.1f GFLOP/s, %.1f GB/s (%s)\n\n", b->peak_gflops, b->peak_gbs,
          b->peaks_measured ? "measured" : "given");
   printf("%-4s %-28s %-18s %11s %7s %9s %9s %9s\n", "#", "kernel", "op", "time(us)", "share",
@@ -123,6 +143,7 @@ int cli_bench(int argc, char **argv) {
     a.profile = false;
   }
   if (!st && !(st = cli_compile(&a, &in, &jit, &err))) cli_model_of_jit(jit, &plain);
+  if (!st && a.symbolic) st = cli_model_bind_shapes(&plain, &in, &err);
   if (!st) st = cli_fill_inputs(plain.inputs, plain.ninputs, &in, a.seed, &err);
   if (st) {
     rc = cli_fail(&err);
@@ -145,7 +166,9 @@ int cli_bench(int argc, char **argv) {
   kiln_model_set_num_threads(prof, tc[0]);
   double e2e[CLI_MAX_THREAD_COUNTS] = {0};
   b.e2e_ms = e2e;
-  st = time_kernels(prof, &in, outs, b.repeat, ns, r.nkernels, &err);
+  int64_t syms[KILN_MAX_SYMS] = {0};
+  st = time_kernels(prof, &plain, &in, outs, b.repeat, ns, r.nkernels, syms, &err);
+  if (plain.shaped) b.syms = syms;
   for (int i = 0; i < b.ncounts && !st; i++) {
     kiln_model_set_num_threads(plain.jit, tc[i]);
     st = cli_time_model(&plain, &in, outs, b.repeat, &e2e[i], &err);

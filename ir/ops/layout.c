@@ -100,6 +100,7 @@ static kiln_status convb_plan(const kiln_graph *g, const kiln_node *n, convb *p,
     return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): input, packed weights and bias do "
                      "not agree", n->name, n->op_type);
   if (kiln_window_plan(n, 4, xd, kernel, false, &p->w, err)) return err->code;
+  kiln_window_mark_free(&p->w, x);
   for (int d = 0; d < 2; d++)
     if (p->w.pad_begin[d] < 0 || p->w.pad_end[d] < 0)
       return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): negative pads", n->name,
@@ -125,6 +126,9 @@ static int padded_copy(kiln_kernel *k, int xb, const kiln_window *w) {
     int64_t reach = (w->out[d] - 1) * w->stride[d] + (w->kernel[d] - 1) * w->dil[d] + 1;
     pb[d] = w->pad_begin[d];
     dims[d + 2] = pb[d] + in[d] > reach ? pb[d] + in[d] : reach;
+    /* a free dim: both pads, which cover every window whatever its size (the reach
+     * changes with its residue, and the copy's dims must be one expression of it) */
+    if (w->free[d]) dims[d + 2] = pb[d] + in[d] + w->pad_end[d];
   }
   int b = kiln_kernel_add_buffer(k, "padded", KILN_BUF_TEMP, -1, x->dtype, 5, dims);
   /* rows [from, to) x columns [cfrom, cto) */
@@ -153,6 +157,14 @@ static int padded_copy(kiln_kernel *k, int xb, const kiln_window *w) {
   return b;
 }
 
+/* Whether some window along dim d reaches outside the input. Along a free dim, whether one
+ * does depends on its size when a pad is positive, never when none is (a Conv's windows
+ * then end at or before the input's last row). */
+static bool overhangs(const kiln_window *w, int d) {
+  if (w->free[d]) return w->pad_begin[d] > 0 || w->pad_end[d] > 0;
+  return kiln_window_overhangs(w, d);
+}
+
 /* Views buffer b as its first dims, then H*W merged, then the block (a 1x1 conv). */
 static void merge_spatial(kiln_kernel *k, int b) {
   kiln_buffer *buf = &k->bufs[b];
@@ -178,7 +190,7 @@ static kiln_status lower_conv_blocked(kiln_lower_ctx *c) {
   }
   /* a dense conv reads a padded copy; a depthwise one, a few multiply-adds per input
    * element, guards its loads instead (the copy would cost more than the conv) */
-  bool over = kiln_window_overhangs(w, 0) || kiln_window_overhangs(w, 1);
+  bool over = overhangs(w, 0) || overhangs(w, 1);
   bool pad = over && !p.depthwise;
   bool flat = !pad && !p.depthwise && w->kernel[0] == 1 && w->kernel[1] == 1 &&
               w->stride[0] == 1 && w->stride[1] == 1;
@@ -209,7 +221,7 @@ static kiln_status lower_conv_blocked(kiln_lower_ctx *c) {
       xi[d + 2] = kx_add(k, kx_muli(k, o[d + 2], w->stride[d]), kx_muli(k, kv[d], w->dil[d]));
       if (over && !pad) {
         xi[d + 2] = kx_addi(k, xi[d + 2], -w->pad_begin[d]);
-        if (kiln_window_overhangs(w, d)) inside = kx_and(k, inside, kx_in_range(k, xi[d + 2], w->in[d]));
+        if (overhangs(w, d)) inside = kx_and(k, inside, kx_in_range(k, xi[d + 2], w->in[d]));
       }
     }
     xi[4] = p.depthwise ? oi : ii;
@@ -239,8 +251,11 @@ static const kiln_attr_spec convb_attrs[] = {
     {"strides", KILN_ATTR_INTS, false},    {"_depthwise", KILN_ATTR_INT, false}, {NULL}};
 
 const kiln_op_def kiln_ops_layout[] = {
-    {"ToBlocked", 1, 1, 1, 1, block_attrs, infer_to_blocked, lower_to_blocked, NULL, 0},
-    {"FromBlocked", 1, 1, 1, 1, NULL, infer_from_blocked, lower_from_blocked, NULL, 0},
-    {"ConvBlocked", 2, 3, 1, 1, convb_attrs, infer_conv_blocked, lower_conv_blocked, NULL, 0},
+    {"ToBlocked", 1, 1, 1, 1, block_attrs, infer_to_blocked, lower_to_blocked, NULL,
+     KILN_OP_SYMBOLIC},
+    {"FromBlocked", 1, 1, 1, 1, NULL, infer_from_blocked, lower_from_blocked, NULL,
+     KILN_OP_SYMBOLIC},
+    {"ConvBlocked", 2, 3, 1, 1, convb_attrs, infer_conv_blocked, lower_conv_blocked, NULL,
+     KILN_OP_SYMBOLIC},
     {NULL},
 };

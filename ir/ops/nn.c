@@ -551,6 +551,6 @@ static const kiln_attr_spec convt_attrs[] = {
 
 const kiln_op_def kiln_ops_nn[] = {
     {"Conv", 2, 3, 1, 1, conv_attrs, infer_conv, lower_conv, NULL, KILN_OP_CONV | KILN_OP_SYMBOLIC},
-    {"ConvTranspose", 2, 3, 1, 1, convt_attrs, infer_convt, lower_convt, NULL, 0},
+    {"ConvTranspose", 2, 3, 1, 1, convt_attrs, infer_convt, lower_convt, NULL, KILN_OP_SYMBOLIC},
     {NULL},
 };

@@ -145,7 +145,9 @@ static kiln_status lower_reduce(kiln_lower_ctx *c, reduce_kind kind) {
                  : kx_cast(k, kx_unary(k, KU_SQRT, kx_cast(k, acc, KILN_F64)), t);
     break;
   case R_SUMSQ: x = kx_binary(k, KB_MUL, x, x); break;
-  case R_MEAN: s->post = kx_binary(k, KB_DIV, acc, kx_const_i(k, ct, p.count)); break;
+  case R_MEAN: /* the count as an i64 cast: with free dims it becomes theirs (lower_dyn.c) */
+    s->post = kx_binary(k, KB_DIV, acc, kx_cast(k, kx_idx(k, p.count), ct));
+    break;
   case R_LOGSUM: s->post = kx_unary(k, KU_LOG, acc); break;
   case R_LOGSUMEXP: {
     kiln_expr *mx = kx_cast(k, load_kept(k, m, &p, v), ct);

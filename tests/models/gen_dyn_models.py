@@ -25,6 +25,10 @@ library and a C host (tests/aot_dyn_host.c).
                    pads 1, depthwise Conv 3x3 stride 2 with end pads only, AveragePool 2x2
                    with end pads counted: the feature map itself is the output (every border
                    position checked); the same shapes
+  resnet_dyn:      ResNet-18's shape, narrow: [N, H, W] = [1, 96, 96], [2, 112, 100],
+                   [1, 128, 160]
+  unet_dyn:        x [N, 3, H, W] -> Conv 3x3 stride 2, Relu, ConvTranspose 3x3 stride 2
+                   (output_padding 1), minus its ReduceMean over H and W; cnn_dyn's shapes
 """
 import os
 import sys
@@ -144,8 +148,22 @@ def resnet_dyn():
     return b.dyn_model("x", ["N", 3, "H", "W"], y, ["N", 10], "resnet_dyn"), shapes
 
 
+def unet_dyn():
+    """Down and up again: a stride-2 Conv (blocked layout), then a stride-2 ConvTranspose
+    back to twice its size, centred per channel by a ReduceMean over the free H and W (a
+    mean over a free axis divides by the run's count)."""
+    b = Builder(15)
+    h = b.op("Relu", [b.op("Conv", ["x", b.normal((8, 3, 3, 3), 0.3, "conv_w"), b.normal((8,), 0.1, "b")],
+                           strides=[2, 2], pads=[1, 1, 1, 1])])
+    u = b.op("ConvTranspose", [h, b.normal((8, 4, 3, 3), 0.3, "convt_w"), b.normal((4,), 0.1, "b")],
+             strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1])
+    y = b.op("Sub", [u, b.op("ReduceMean", [u], axes=[2, 3], keepdims=1)])
+    shapes = [(1, 3, 32, 32), (2, 3, 45, 33), (1, 3, 64, 48)]
+    return b.dyn_model("x", ["N", 3, "H", "W"], y, ["N", 4, "h", "w"], "unet_dyn"), shapes
+
+
 MODELS = {"mlp_dyn": mlp_dyn, "attention_dyn": attention_dyn, "cnn_dyn": cnn_dyn,
-          "stem_dyn": stem_dyn, "resnet_dyn": resnet_dyn}
+          "stem_dyn": stem_dyn, "resnet_dyn": resnet_dyn, "unet_dyn": unet_dyn}
 
 
 def write_bin(path, a):
