@@ -160,6 +160,14 @@ static kiln_status storage(kiln_cuda *c, const kiln_storage *st, int64_t bytes, 
     if (st->offset >= 0 && bytes >= 0 && st->offset <= p->arena_bytes - bytes)
       return fprintf(c->o, "(%s *)(arena + %" PRId64 ")", type, st->offset), KILN_OK;
     break;
+  case KILN_STORE_DIMS: /* the syms' values, which the run writes into the arena */
+    if (p->nsyms) return fprintf(c->o, "(%s *)(arena + %" PRId64 ")", type, p->dims_offset), KILN_OK;
+    break;
+  case KILN_STORE_DYN: /* a slot placed at run time: its offset after the syms' values */
+    if (p->nsyms && st->index >= 0 && st->index < p->ndyn)
+      return fprintf(c->o, "(%s *)(arena + ((const int64_t *)(arena + %" PRId64 "))[%d])", type,
+                     p->dims_offset, p->nsyms + st->index), KILN_OK;
+    break;
   default: break;
   }
   return kiln_fail(c->err, KILN_ERR_INTERNAL, "cuda: %s: bad storage (kind %d, index %d, offset %lld)",

@@ -76,12 +76,15 @@ static void choose_loops(kiln_stage *s) {
       outer = (e + TILE_ROWS - 1) / TILE_ROWS;
     }
     int64_t stride = a == row ? TILE_ROWS : 1;
-    if (!full && outer <= BLOCK_THREADS / threads) {
+    /* a symbolic axis is never a whole thread loop (a block's threads are fixed at
+     * launch): it splits into threads and a block loop over the rest, run-time long */
+    if (!full && !s->axes[a].dyn && outer <= BLOCK_THREADS / threads) {
       thread[nthread++] = (kiln_loop){a, stride, outer, KILN_LOOP_THREAD};
       threads *= outer;
       continue;
     }
     int64_t f = full ? 1 : BLOCK_THREADS / threads;
+    if (s->axes[a].dyn && f > outer) f = outer; /* a split is at most the hint */
     full = true;
     if (f >= 2) {
       thread[nthread++] = (kiln_loop){a, stride, f, KILN_LOOP_THREAD};

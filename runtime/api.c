@@ -60,9 +60,10 @@ static kiln_status build_until(const void *data, size_t size, const char *path,
                                kiln_error *err) {
   kiln_graph *g = NULL;
   kiln_status st = kiln_backend_for(opts)->check(opts, err); /* before any work */
-  if (!st && opts->symbolic_dims && kiln_target_gpu(opts))
-    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: free dims run on target 'cpu' "
-                   "only, not '%s'", opts->target);
+  /* the device runtime plans and reads no run-time dims yet: its arena is the device's */
+  if (!st && opts->symbolic_dims && kiln_target_gpu(opts) && strcmp(opts->target, "cuda-host"))
+    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: free dims run on targets 'cpu' "
+                   "and 'cuda-host' only, not '%s'", opts->target);
   if (!st) st = import_graph(data, size, path, opts->base_dir ? opts->base_dir : base_dir,
                              opts, &g, err);
   if (!st) st = reference ? kiln_passes_reference(g, opts, prog, err)

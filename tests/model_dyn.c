@@ -10,7 +10,8 @@
  * tolerance). Then the same model compiled the static way (every dim bound) at the last
  * shape must give the same outputs, so opting in changes no result. With --bucket K the
  * model also holds a bucket at case K's shape (kiln_options.buckets): kiln_run_variant must
- * pick it at that shape only, and every case still matches onnxruntime. */
+ * pick it at that shape only, and every case still matches onnxruntime. --target T compiles
+ * both for that target (cuda-host: the GPU backend's CUDA C, run on the CPU). */
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
 #include "ir/graph.h"
@@ -91,16 +92,20 @@ static int run_case(kiln_model *m, const char *dir, int k, float **last, kiln_te
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 5 && !strcmp(argv[argc - 2], "--bucket")) {
-    bucket_case = atoi(argv[argc - 1]);
-    argc -= 2;
+  const char *target = NULL;
+  for (bool more = true; more && argc >= 5;) {
+    more = false;
+    if (!strcmp(argv[argc - 2], "--bucket")) bucket_case = atoi(argv[argc - 1]), argc -= 2, more = true;
+    else if (!strcmp(argv[argc - 2], "--target")) target = argv[argc - 1], argc -= 2, more = true;
   }
-  if (argc < 3) return fprintf(stderr, "usage: model_dyn DIR DIM_NAME... [--bucket K]\n"), 2;
+  if (argc < 3)
+    return fprintf(stderr, "usage: model_dyn DIR DIM_NAME... [--bucket K] [--target T]\n"), 2;
   char path[1100];
   snprintf(path, sizeof path, "%s/model.onnx", argv[1]);
   kiln_options o;
   kiln_options_init(&o);
   o.symbolic_dims = 1;
+  o.target = target;
   kiln_tensor bucket_in = {0};
   kiln_shape_binding bucket_shape = {"x", 0, {0}};
   kiln_bucket bucket = {&bucket_shape, 1};
@@ -166,6 +171,7 @@ int main(int argc, char **argv) {
   kiln_shape_binding b = {"x", last_in.rank, {0}};
   memcpy(b.dims, last_in.dims, sizeof b.dims);
   kiln_options_init(&o);
+  o.target = target;
   o.shapes = &b;
   o.nshapes = 1;
   if (kiln_compile_file(path, &o, &m, &err)) return printf("FAIL static compile: %s\n", err.message), 1;
