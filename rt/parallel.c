@@ -52,6 +52,7 @@ typedef struct pool {
   pthread_mutex_t busy;       /* held by the caller whose job runs */
   int nworkers;               /* threads besides the caller */
   int default_threads;        /* CPUs in the process's affinity mask (or KILN_NUM_THREADS) */
+  int caller_cpu;             /* the starting thread's CPU, which no pinned worker takes */
   uint32_t last_seq;          /* the newest job's number (under busy) */
   _Atomic uint32_t seqw;      /* the newest job's number: the futex idle workers sleep on */
   _Atomic int sleepers;       /* workers in (or about to enter) futex_wait */
@@ -190,8 +191,9 @@ static void start_pool(void) {
   /* Workers take the CPUs after the one the creating thread runs on, so the caller (whose
    * affinity kiln leaves alone) and its workers start out on different cores. */
   int here = sched_getcpu(), first = 0;
+  P.caller_cpu = -1;
   for (int i = 0; i < ncpu; i++)
-    if (cpus[i] == here) first = i + 1;
+    if (cpus[i] == here) first = i + 1, P.caller_cpu = want <= ncpu ? here : -1;
   int nw = (want > ncpu ? want : ncpu) - 1;
   for (int i = 0; i < nw; i++) {
     worker_arg *a = malloc(sizeof *a);
@@ -220,6 +222,11 @@ __attribute__((destructor)) static void stop_pool(void) {
 }
 
 void kiln_rt_set_num_threads(int n) { requested = n > 0 ? n : 0; }
+
+int kiln_rt_caller_cpu(void) {
+  pthread_once(&once, start_pool);
+  return P.caller_cpu;
+}
 
 int kiln_rt_num_threads(void) {
   pthread_once(&once, start_pool);

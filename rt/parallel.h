@@ -20,6 +20,11 @@ void kiln_rt_set_num_threads(int n);
 /* What the calling thread's loops would use now (starts the pool). */
 int kiln_rt_num_threads(void);
 
+/* The CPU the pool's pinned workers leave to the thread that started it (starts the pool):
+ * where a benchmark pins its calling thread so that it never shares a core with a worker;
+ * -1 when the workers are not pinned. */
+int kiln_rt_caller_cpu(void);
+
 /* CLOCK_MONOTONIC in nanoseconds: what profiled code calls around each kernel (rt/clock.c). */
 int64_t kiln_rt_clock_ns(void);
 

@@ -10,12 +10,14 @@
  * bandwidth are measured on the table's thread count (tools/cli_peak.c) unless given.
  * The numbers are a report (runtime/report.h): --json prints it, --html draws it
  * (tools/cli_roofline.c). */
+#define _GNU_SOURCE /* sched_setaffinity */
 #include "tools/cli_util.h"
 
 #include "rt/parallel.h"
 #include "runtime/profile.h"
 #include "runtime/report.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,24 @@ static const char *usage_bench =
     "LIB (a file starting with ELF's magic) is a library `kiln compile` wrote: its end-to-end\n"
     "median latency at each --threads count, and its kernels as its manifest lists them;\n"
     "per-kernel times need the model (a library holds no timing code).\n";
+
+static cpu_set_t unpinned;
+static bool pinned;
+
+void cli_pin_caller(bool on) {
+  if (!on) {
+    if (pinned) sched_setaffinity(0, sizeof unpinned, &unpinned);
+    pinned = false;
+    return;
+  }
+  int cpu = kiln_rt_caller_cpu();
+  cpu_set_t one;
+  if (pinned || cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof unpinned, &unpinned))
+    return;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  pinned = sched_setaffinity(0, sizeof one, &one) == 0;
+}
 
 /* One profiled run of m, into ns; with free dims (`shapes`, the same model compiled
  * without profile, holds the inputs' shapes) also the syms' values, into syms. */
@@ -167,12 +187,14 @@ int cli_bench(int argc, char **argv) {
   double e2e[CLI_MAX_THREAD_COUNTS] = {0};
   b.e2e_ms = e2e;
   int64_t syms[KILN_MAX_SYMS] = {0};
+  cli_pin_caller(true);
   st = time_kernels(prof, &plain, &in, outs, b.repeat, ns, r.nkernels, syms, &err);
   if (plain.shaped) b.syms = syms;
   for (int i = 0; i < b.ncounts && !st; i++) {
     kiln_model_set_num_threads(plain.jit, tc[i]);
     st = cli_time_model(&plain, &in, outs, b.repeat, &e2e[i], &err);
   }
+  cli_pin_caller(false);
   if (st) {
     rc = cli_fail(&err);
     goto done;

@@ -110,10 +110,14 @@ int cli_bench_library(cli_args *a) {
   kiln_status st = cli_open_model(a, &in, &m, &err);
   if (!st) st = cli_fill_inputs(m.inputs, m.ninputs, &in, a->seed, &err);
   if (!st) outs = cli_alloc_outputs(m.outputs, m.noutputs);
+  /* pinned before the library's own pool starts (its first run): its workers, placed
+   * after the CPU their creator runs on, then leave this one to the caller too */
+  cli_pin_caller(true);
   for (int i = 0; i < ncounts && !st; i++) {
     st = cli_model_set_threads(&m, a->nthread_counts ? tc[i] : 0, &err);
     if (!st) st = cli_time_model(&m, &in, outs, repeat, &ms[i], &err);
   }
+  cli_pin_caller(false);
   if (st) rc = cli_fail(&err);
   else (a->json ? print_json : print_text)(a, cli_model_manifest(&m), tc, ms, ncounts, repeat);
   cli_free_outputs(outs);

@@ -165,6 +165,10 @@ int cli_parse_command(cli_command cmd, int argc, char **argv, const char *usage,
 
 /* tools/cli_bench.c: `kiln bench` */
 int cli_bench(int argc, char **argv);
+/* tools/cli_bench.c: pins the calling thread, for timed runs, to the CPU kiln's pinned
+ * workers leave it (kiln_rt_caller_cpu: a worker and the caller then never share a core,
+ * whatever the scheduler does), or (off) gives it its mask back. */
+void cli_pin_caller(bool on);
 /* tools/cli_bench.c: median end-to-end milliseconds of repeat runs of m after a warm-up. */
 kiln_status cli_time_model(const cli_model *m, cli_inputs *in, void **outs, int repeat,
                            double *ms, kiln_error *err);

@@ -217,11 +217,13 @@ static int cmd_run(int argc, char **argv) {
   outs = cli_alloc_outputs(m.outputs, m.noutputs);
   int repeat = a.repeat ? a.repeat : 10;
   double *ms = kiln_xcalloc((size_t)repeat, sizeof(double));
+  cli_pin_caller(true);
   for (int r = -1; r < repeat && !rc; r++) { /* r = -1 is the warm-up */
     int64_t t0 = kiln_rt_clock_ns();
     if (cli_model_run(&m, (const void *const *)in.data, outs, &err)) rc = cli_fail(&err);
     if (r >= 0) ms[r] = (double)(kiln_rt_clock_ns() - t0) / 1e6;
   }
+  cli_pin_caller(false);
   if (!rc) {
     for (int i = 0; i < m.noutputs; i++) {
       print_summary(&m.outputs[i], outs[i]);
