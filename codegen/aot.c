@@ -322,6 +322,41 @@ static kiln_status link_shared(const char *obj, const char *rt, const char *out,
   return st;
 }
 
+/* An object file for this host with free dims: obj and libkiln_rt_aot.a (the pool and the
+ * run-time planner its wrappers call) joined into one relocatable object out (`<linker>
+ * -r`), then every symbol but the model's entry points made local (`objcopy
+ * --keep-global-symbol`), so a host links several such objects without clashes, as it
+ * does shared libraries. The host links it with -pthread -lm. */
+static kiln_status link_object(const char *obj, const char *rt, const char *out,
+                               const kiln_options *opts, const char *name, kiln_error *err) {
+  const char *join[] = {"-r", "-nostdlib", "-o", out, obj, "-Wl,--whole-archive", rt,
+                        "-Wl,--no-whole-archive"};
+  const int njoin = (int)(sizeof join / sizeof *join);
+  char *copy;
+  char **argv = linker_argv(opts && opts->linker ? opts->linker : "cc", &copy, njoin);
+  if (!argv) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "linker: the command is empty");
+  int n = 0;
+  while (argv[n]) n++;
+  for (int i = 0; i < njoin; i++) argv[n++] = (char *)join[i];
+  kiln_status st = kiln_run_tool(argv, err);
+  free(argv);
+  free(copy);
+  static const char *const exports[] = {"run", "run_arrays", "set_num_threads", "run_dims",
+                                        "output_shapes", "workspace_size", "check_inputs",
+                                        "run_variant", "tuning", "manifest"};
+  enum { NEXPORTS = sizeof exports / sizeof *exports };
+  char *keep[NEXPORTS], *objcopy[NEXPORTS + 3];
+  int k = 0;
+  objcopy[k++] = "objcopy";
+  for (int i = 0; i < NEXPORTS; i++)
+    objcopy[k++] = keep[i] = kiln_fmt("--keep-global-symbol=%s_%s", name, exports[i]);
+  objcopy[k++] = (char *)out;
+  objcopy[k] = NULL;
+  if (!st) st = kiln_run_tool(objcopy, err);
+  for (int i = 0; i < NEXPORTS; i++) free(keep[i]);
+  return st;
+}
+
 /* ---- kiln_aot_write ---------------------------------------------------------------- */
 
 /* `const char <name>_<what>[]` holding text (with its terminating NUL). */
@@ -500,26 +535,31 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
   kiln_temp *obj = &temps[0], *lib = &temps[1], *hdr = &temps[2], *rt = &temps[3];
   kiln_recovery undo = {.undo = discard_failed, .arg = temps}; /* when out of memory */
   kiln_recovery_push(&undo);
-  /* a .so for this host runs on kiln's pool; objects and foreign libraries on OpenMP */
-  bool host_so = shared && kiln_llvm_triple_is_host(opts ? opts->triple : NULL);
-  if (p->nsyms && !host_so) /* its run-time plan is linked from libkiln_rt_aot.a */
+  /* a .so for this host runs on kiln's pool, and so does an object for this host with
+   * free dims (its run-time plan is libkiln_rt_aot.a's, joined into it); other objects
+   * and foreign libraries on OpenMP */
+  bool host = kiln_llvm_triple_is_host(opts ? opts->triple : NULL);
+  bool host_so = shared && host, host_obj = !shared && host && p->nsyms;
+  bool pooled = host_so || host_obj, linked = shared || host_obj;
+  if (p->nsyms && !pooled)
     st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: an AOT library with free dims "
-                   "is a shared library (.so) for this host, not an object file or another "
-                   "architecture's library");
-  if (!st && ((shared && !temp_file(dir, name, ".o", obj)) ||
+                   "is for this host (a shared library or an object file), not for another "
+                   "architecture");
+  if (!st && ((linked && !temp_file(dir, name, ".o", obj)) ||
       !temp_file(dir, name, shared ? ".so" : ".o", lib) || !temp_file(dir, name, ".h", hdr) ||
-      (host_so && !write_rt_archive(dir, name, rt))))
+      (pooled && !write_rt_archive(dir, name, rt))))
     st = kiln_fail(err, KILN_ERR_IO, "cannot create files in directory '%s': %s", dir,
                    strerror(errno));
-  if (!st) st = emit_object(p, opts, name, shared ? obj->path : lib->path, !host_so, err);
+  if (!st) st = emit_object(p, opts, name, linked ? obj->path : lib->path, !pooled, err);
   int64_t t0 = kiln_rt_clock_ns();
   if (!st && shared) st = link_shared(obj->path, rt->path, lib->path, opts, host_so, err);
+  if (!st && host_obj) st = link_object(obj->path, rt->path, lib->path, opts, name, err);
   if (p->times) p->times->machine_ms += (double)(kiln_rt_clock_ns() - t0) / 1e6;
   /* The temporaries are 0600; give them the usual modes of a build output. */
   if (!st && (chmod(lib->path, shared ? 0755 : 0644) != 0 || chmod(hdr->path, 0644) != 0))
     st = kiln_fail(err, KILN_ERR_IO, "cannot set the mode of files in '%s': %s", dir,
                    strerror(errno));
-  if (!st) st = kiln_aot_write_header(p, name, hdr->path, false, host_so, err);
+  if (!st) st = kiln_aot_write_header(p, name, hdr->path, false, pooled, err);
   kiln_recovery_pop(&undo);
   if (!st && rename(hdr->path, header) != 0)
     st = kiln_fail(err, KILN_ERR_IO, "cannot write '%s': %s", header, strerror(errno));

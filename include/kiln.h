@@ -180,11 +180,13 @@ typedef struct kiln_options {
                                 and the model compiles once for all its values. Only some ops
                                 take free dims (elementwise and activations, Cast, MatMul,
                                 Gemm, Softmax, LayerNormalization, Reduce*, Transpose, Concat,
-                                Reshape, Flatten, Squeeze, Unsqueeze); a free dim reaching
+                                Reshape, Flatten, Squeeze, Unsqueeze, Conv, ConvTranspose,
+                                the pooling ops, BatchNormalization); a free dim reaching
                                 another fails with KILN_ERR_UNSUPPORTED naming the node and
-                                dim. CPU only: GPU targets refuse it, and kiln_compile_aot
-                                writes only shared libraries for this host with it (whose
-                                header's <name>_run_dims takes the shapes); an object file
+                                dim. Targets cpu and cuda-host (cuda refuses it);
+                                kiln_compile_aot writes shared libraries and object files for
+                                this host with it (whose header's <name>_run_dims takes the
+                                shapes; an object links with -pthread -lm); another triple
                                 fails (KILN_ERR_UNSUPPORTED). 0 = every free dim must be bound */
   const kiln_bucket *buckets; /* with symbolic_dims: one more variant per bucket, compiled as
                                 if `shapes` bound those dims (static extents, its own

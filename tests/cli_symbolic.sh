@@ -53,7 +53,9 @@ expect 5 "does not fit input 'x'" "f32[3,5]" -- "$kiln" run mlp.kiln --shape 'x=
 expect 0 -- "$kiln" compile mlp.kiln --shape 'x=?x8' --name mlp -o lib.so
 expect 0 "int mlp_run_dims(" "[N, 8]" "MLP_NUM_FREE_DIMS 1" "!MLP_WORKSPACE_BYTES" -- cat mlp.h
 expect 4 "free dims" "mlp_run_dims" -- "$kiln" run lib.so --inputs in3
-expect 4 "shared library (.so)" -- "$kiln" compile mlp.kiln --shape 'x=?x8' -o lib.o
+expect 0 -- "$kiln" compile mlp.kiln --shape 'x=?x8' --name mlpo -o lib.o
+expect 0 "T mlpo_run_dims" "!T kiln_rt_parallel_for" -- nm lib.o
+expect 4 "for this host" -- "$kiln" compile mlp.kiln --shape 'x=?x8' --triple aarch64-linux-gnu -o arm.o
 # shape buckets: the exact shape runs the bucket, another the generic code, same outputs
 expect 0 "y: f32[3,4]" "variant: bucket 1" -- "$kiln" run mlp.kiln --shape 'x=?x8' --bucket x=7x8 \
   --bucket x=3x8 --inputs in3 --output-dir bucket3 --repeat 1
