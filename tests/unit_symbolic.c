@@ -172,6 +172,7 @@ static void refused(void) {
     kiln_options_init(&o);
     o.symbolic_dims = 1;
     o.triple = "aarch64-linux-gnu";
+    remove("/tmp/kiln_unit_symbolic.o");
     st = kiln_compile_aot("/tmp/kiln_unit_symbolic.kiln", &o, "/tmp/kiln_unit_symbolic.o", "m",
                           &err);
     CHECK(st == KILN_ERR_UNSUPPORTED && strstr(err.message, "AOT") &&
