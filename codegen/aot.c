@@ -289,6 +289,15 @@ static char **linker_argv(const char *cmd, char **copy, int extra) {
   return argv;
 }
 
+/* What an AOT library exports, each <name>_<suffix>: its entry points, and its strings;
+ * NULL-ended. Everything else is local (export_only, link_object). */
+static const char *const EXPORT_FNS[] = {"run", "run_arrays", "set_num_threads", "run_dims",
+                                         "output_shapes", "workspace_size", "check_inputs",
+                                         "run_variant", NULL};
+static const char *const EXPORT_GLOBALS[] = {"tuning", "manifest", NULL};
+#define NEXPORT_FNS (int)(sizeof EXPORT_FNS / sizeof *EXPORT_FNS - 1)
+#define NEXPORT_GLOBALS (int)(sizeof EXPORT_GLOBALS / sizeof *EXPORT_GLOBALS - 1)
+
 /* Writes the embedded libkiln_rt_aot.a to the temporary t in dir. */
 static bool write_rt_archive(const char *dir, const char *stem, kiln_temp *t) {
   if (!temp_file(dir, stem, ".a", t)) return false;
@@ -297,6 +306,21 @@ static bool write_rt_archive(const char *dir, const char *stem, kiln_temp *t) {
   bool ok = fwrite(kiln_rt_aot_archive, 1, kiln_rt_aot_archive_size, f) ==
             kiln_rt_aot_archive_size;
   return fclose(f) == 0 && ok;
+}
+
+/* Runs the linker (kiln_options.linker, else cc) with the arguments extra[0..n). */
+static kiln_status run_linker(const kiln_options *opts, const char *const *extra, int n,
+                              kiln_error *err) {
+  char *copy;
+  char **argv = linker_argv(opts && opts->linker ? opts->linker : "cc", &copy, n);
+  if (!argv) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "linker: the command is empty");
+  int at = 0;
+  while (argv[at]) at++;
+  for (int i = 0; i < n; i++) argv[at++] = (char *)extra[i];
+  kiln_status st = kiln_run_tool(argv, err);
+  free(argv);
+  free(copy);
+  return st;
 }
 
 /* Links obj into the shared library out. For this host: `<linker> -shared -o out obj
@@ -308,18 +332,8 @@ static kiln_status link_shared(const char *obj, const char *rt, const char *out,
   const char *pool[] = {"-shared", "-o", out, obj, rt, "-Wl,--exclude-libs,ALL",
                         "-pthread", "-lm"};
   const char *omp[] = {"-shared", "-o", out, obj, "-fopenmp", "-lm"};
-  const char **extra = host ? pool : omp;
-  const int nextra = host ? (int)(sizeof pool / sizeof *pool) : (int)(sizeof omp / sizeof *omp);
-  char *copy;
-  char **argv = linker_argv(opts && opts->linker ? opts->linker : "cc", &copy, nextra);
-  if (!argv) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "linker: the command is empty");
-  int n = 0;
-  while (argv[n]) n++;
-  for (int i = 0; i < nextra; i++) argv[n++] = (char *)extra[i];
-  kiln_status st = kiln_run_tool(argv, err);
-  free(argv);
-  free(copy);
-  return st;
+  return host ? run_linker(opts, pool, (int)(sizeof pool / sizeof *pool), err)
+              : run_linker(opts, omp, (int)(sizeof omp / sizeof *omp), err);
 }
 
 /* An object file for this host with free dims: obj and libkiln_rt_aot.a (the pool and the
@@ -331,29 +345,17 @@ static kiln_status link_object(const char *obj, const char *rt, const char *out,
                                const kiln_options *opts, const char *name, kiln_error *err) {
   const char *join[] = {"-r", "-nostdlib", "-o", out, obj, "-Wl,--whole-archive", rt,
                         "-Wl,--no-whole-archive"};
-  const int njoin = (int)(sizeof join / sizeof *join);
-  char *copy;
-  char **argv = linker_argv(opts && opts->linker ? opts->linker : "cc", &copy, njoin);
-  if (!argv) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "linker: the command is empty");
-  int n = 0;
-  while (argv[n]) n++;
-  for (int i = 0; i < njoin; i++) argv[n++] = (char *)join[i];
-  kiln_status st = kiln_run_tool(argv, err);
-  free(argv);
-  free(copy);
-  static const char *const exports[] = {"run", "run_arrays", "set_num_threads", "run_dims",
-                                        "output_shapes", "workspace_size", "check_inputs",
-                                        "run_variant", "tuning", "manifest"};
-  enum { NEXPORTS = sizeof exports / sizeof *exports };
-  char *keep[NEXPORTS], *objcopy[NEXPORTS + 3];
+  kiln_status st = run_linker(opts, join, (int)(sizeof join / sizeof *join), err);
+  char *objcopy[NEXPORT_FNS + NEXPORT_GLOBALS + 3];
   int k = 0;
   objcopy[k++] = "objcopy";
-  for (int i = 0; i < NEXPORTS; i++)
-    objcopy[k++] = keep[i] = kiln_fmt("--keep-global-symbol=%s_%s", name, exports[i]);
+  for (int i = 0; i < NEXPORT_FNS + NEXPORT_GLOBALS; i++)
+    objcopy[k++] = kiln_fmt("--keep-global-symbol=%s_%s", name,
+                            i < NEXPORT_FNS ? EXPORT_FNS[i] : EXPORT_GLOBALS[i - NEXPORT_FNS]);
   objcopy[k++] = (char *)out;
   objcopy[k] = NULL;
   if (!st) st = kiln_run_tool(objcopy, err);
-  for (int i = 0; i < NEXPORTS; i++) free(keep[i]);
+  for (int i = 1; i < k - 1; i++) free(objcopy[i]);
   return st;
 }
 
@@ -420,17 +422,13 @@ static bool is_export(const char *sym, const char *name, const char *const *suff
  * <name>_tuning and <name>_manifest strings stay global, so a host can link several models
  * (each with its own runtime) without clashing symbols. */
 static void export_only(LLVMModuleRef m, const char *name) {
-  static const char *const fns[] = {"run", "run_arrays", "set_num_threads", "run_dims",
-                                    "output_shapes", "workspace_size", "check_inputs",
-                                    "run_variant", NULL};
-  static const char *const globals[] = {"tuning", "manifest", NULL};
   for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f))
-    if (!LLVMIsDeclaration(f) && !is_export(LLVMGetValueName(f), name, fns) &&
+    if (!LLVMIsDeclaration(f) && !is_export(LLVMGetValueName(f), name, EXPORT_FNS) &&
         LLVMGetLinkage(f) != LLVMPrivateLinkage)
       LLVMSetLinkage(f, LLVMInternalLinkage);
   for (LLVMValueRef g = LLVMGetFirstGlobal(m); g; g = LLVMGetNextGlobal(g))
     if (!LLVMIsDeclaration(g) && LLVMGetLinkage(g) != LLVMPrivateLinkage &&
-        !is_export(LLVMGetValueName(g), name, globals))
+        !is_export(LLVMGetValueName(g), name, EXPORT_GLOBALS))
       LLVMSetLinkage(g, LLVMInternalLinkage);
 }
 

@@ -47,7 +47,7 @@ static int64_t count_ops(const kiln_expr *x, seen_set *s, bool *loaded, int nbuf
          count_ops(x->c, s, loaded, nbufs);
 }
 
-/* Extent of axis ax or dim d of b: a symbolic one's value at syms, or its hint. */
+/* Axis ax's extent: a symbolic one's value at syms (when given), or its hint. */
 static double extent_at(const kiln_axis *ax, const int64_t *syms) {
   return (double)(ax->dyn && syms ? kiln_dim_eval(ax->dyn, syms) : ax->extent);
 }

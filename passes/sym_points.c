@@ -107,10 +107,11 @@ bool kiln_sym_match(const kiln_graph *g, const kiln_symdim *cands, int n, int64_
                     const int64_t *at, bool offset, kiln_symdim *out) {
   for (int i = 0; i < n; i++)
     if (agrees(g, &cands[i], 0, at_hint, at)) return *out = cands[i], true;
+  int64_t v0[KILN_MAX_SYMS];
+  kiln_sym_point(g, 0, v0);
   for (int i = 0; offset && i < n; i++) {
-    int64_t vals[KILN_MAX_SYMS], v;
-    kiln_sym_point(g, 0, vals);
-    if (!kiln_symdim_eval(&cands[i], vals, &v)) continue;
+    int64_t v;
+    if (!kiln_symdim_eval(&cands[i], v0, &v)) continue;
     kiln_symdim c = kiln_symdim_const(at[0] - v);
     if (agrees(g, &cands[i], at[0] - v, at_hint, at))
       return kiln_symdim_add(&cands[i], &c, out);
@@ -118,9 +119,8 @@ bool kiln_sym_match(const kiln_graph *g, const kiln_symdim *cands, int n, int64_
   /* a multiple plus a constant, k x + c for 2 <= k <= 32 (a transposed convolution's
    * output, stride * (x - 1) + ...): k from two points where x differs */
   for (int i = 0; offset && i < n; i++) {
-    int64_t v0[KILN_MAX_SYMS], v1[KILN_MAX_SYMS], x0, x1;
+    int64_t v1[KILN_MAX_SYMS], x0, x1;
     int p = 1;
-    kiln_sym_point(g, 0, v0);
     if (!kiln_symdim_eval(&cands[i], v0, &x0)) continue;
     for (; p < KILN_SYM_NPOINTS; p++) {
       kiln_sym_point(g, p, v1);

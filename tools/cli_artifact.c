@@ -228,14 +228,19 @@ kiln_status cli_model_bind_shapes(cli_model *m, const cli_inputs *in, kiln_error
   return KILN_OK;
 }
 
-static kiln_status run_arrays(const cli_model *m, const void *const *inputs,
-                              void *const *outputs, kiln_error *err) {
-  kiln_array in[CLI_MAX_INPUTS], out[CLI_MAX_INPUTS];
+void cli_model_arrays(const cli_model *m, const void *const *inputs, void *const *outputs,
+                      kiln_array *in, kiln_array *out) {
   for (int i = 0; i < m->ninputs; i++) {
     in[i] = (kiln_array){(void *)inputs[i], m->inputs[i].dtype, m->inputs[i].rank, {0}};
     memcpy(in[i].dims, m->inputs[i].dims, sizeof in[i].dims);
   }
   for (int i = 0; i < m->noutputs; i++) out[i] = (kiln_array){outputs[i], KILN_F32, 0, {0}};
+}
+
+static kiln_status run_arrays(const cli_model *m, const void *const *inputs,
+                              void *const *outputs, kiln_error *err) {
+  kiln_array in[CLI_MAX_INPUTS], out[CLI_MAX_INPUTS];
+  cli_model_arrays(m, inputs, outputs, in, out);
   return kiln_run_arrays(m->jit, in, out, err);
 }
 

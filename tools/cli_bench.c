@@ -20,7 +20,6 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 static const char *usage_bench =
     "usage: kiln bench MODEL [--repeat N] [--threads N[,N...]] [--json] [--html FILE]\n"
@@ -38,8 +37,8 @@ static const char *usage_bench =
     "(the table uses the first; default: KILN_NUM_THREADS or one per CPU kiln may use).\n"
     "Inputs as for `kiln run` (random unless --inputs); with free dims (--shape IN=?x..) the\n"
     "generic code runs at the input files' shapes, and FLOPs and bytes are counted there.\n"
-    "--json prints one JSON object: the\n"
-    "report `kiln compile --report` writes with the measured fields added (docs/reports.md).\n"
+    "--json prints one JSON object: the report `kiln compile --report` writes with the\n"
+    "measured fields added (docs/reports.md).\n"
     "--html FILE also writes the per-kernel roofline as a self-contained HTML page (SVG).\n"
     "A kernel whose data stays in cache can pass 100% (the roofline's bandwidth is memory's).\n"
     "--tuning-log LOG: the schedules of a tuning log (`kiln tune`, docs/tuning.md).\n"
@@ -73,11 +72,7 @@ static kiln_status run_profiled(const kiln_model *m, const cli_model *shapes, cl
                                 void **outs, double *ns, int64_t *syms, kiln_error *err) {
   if (!shapes->shaped) return kiln_run_profiled(m, (const void *const *)in->data, outs, ns, err);
   kiln_array a[CLI_MAX_INPUTS], o[CLI_MAX_INPUTS];
-  for (int i = 0; i < shapes->ninputs; i++) {
-    a[i] = (kiln_array){in->data[i], shapes->inputs[i].dtype, shapes->inputs[i].rank, {0}};
-    memcpy(a[i].dims, shapes->inputs[i].dims, sizeof a[i].dims);
-  }
-  for (int i = 0; i < shapes->noutputs; i++) o[i] = (kiln_array){outs[i], KILN_F32, 0, {0}};
+  cli_model_arrays(shapes, (const void *const *)in->data, outs, a, o);
   return kiln_run_arrays_profiled(m, a, o, ns, syms, err);
 }
 
