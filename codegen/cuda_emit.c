@@ -4,7 +4,8 @@
  * out under KILN_CUDA_DRIVER), then the host entry (compiled under KILN_CUDA_HOST or
  * KILN_CUDA_DRIVER): it resolves each buffer's storage as the LLVM entry does
  * (codegen/llvm_emit.c), launches the stages in order with their grid and block sizes
- * (KILN_LAUNCH), branches on If conditions (KILN_COND), and returns the check record's
+ * (KILN_LAUNCH), branches on If conditions (KILN_COND), runs loop steps with their copies
+ * (KILN_LOOP_GET / PUT / MOVE), and returns the check record's
  * status (KILN_RECORD_STATUS): macros the host header (cuda_prelude.c) and the driver
  * runtime of AOT libraries (cuda_driver_rt.c) define. */
 #include "codegen/cuda_emit.h"
@@ -196,6 +197,78 @@ static kiln_status emit_launches(kiln_cuda *c, const kiln_kernel *k, int id) {
   return KILN_OK;
 }
 
+/* Loop steps' copies of one kind (ir/program.h: kiln_move); `i` names the iteration. */
+static kiln_status emit_moves(kiln_cuda *c, const kiln_loop_step *l, kiln_move_when when, const char *i) {
+  kiln_status st = KILN_OK;
+  for (int pass = 0; pass < 2 && !st; pass++) /* staged sources first */
+    for (int k = 0; k < l->nmoves && !st; k++) {
+      const kiln_move *m = &l->moves[k];
+      if (m->when != when || (!pass && !m->staged)) continue;
+      fprintf(c->o, "%*sKILN_LOOP_MOVE(", 2 * c->indent, "");
+      if (m->staged && !pass) {
+        if ((st = storage(c, &l->stage, l->stage_bytes, "uint8_t", "loop staging"))) break;
+        fprintf(c->o, " + %" PRId64, m->stage_offset);
+      } else {
+        if ((st = storage(c, &m->dst, when == KILN_MOVE_SCAN ? 0 : m->bytes, "uint8_t", "loop value"))) break;
+        if (when == KILN_MOVE_SCAN) fprintf(c->o, " + %s * %" PRId64, i, m->bytes);
+      }
+      fputs(", ", c->o);
+      if (m->staged && pass) {
+        if ((st = storage(c, &l->stage, l->stage_bytes, "const uint8_t", "loop staging"))) break;
+        fprintf(c->o, " + %" PRId64, m->stage_offset);
+      } else if ((st = storage(c, &m->src, m->bytes, "const uint8_t", "loop value"))) {
+        break;
+      }
+      fprintf(c->o, ", %" PRId64 ");\n", m->bytes);
+    }
+  return st;
+}
+
+/* A loop step as the LLVM entry runs it (codegen/llvm_emit.c), its iteration and condition
+ * in host variables, written to the body's parameters before each iteration. */
+static kiln_status emit_loop(kiln_cuda *c, const kernel_fns *f, const kiln_loop_step *l, int *next) {
+  int d = c->indent;
+  char i[32];
+  snprintf(i, sizeof i, "kiln_i%d", d);
+  kiln_cuda_line(c, "{");
+  c->indent++;
+  kiln_cuda_line(c, "int64_t kiln_trip%d = INT64_MAX, %s;", d, i);
+  kiln_cuda_line(c, "uint8_t kiln_c%d = 1;", d);
+  kiln_status st = KILN_OK;
+  const kiln_storage *get[2] = {&l->trip, &l->cond0};
+  for (int g = 0; g < 2 && !st; g++) {
+    if (get[g]->kind == KILN_STORE_NONE) continue;
+    fprintf(c->o, "%*sKILN_LOOP_GET(&kiln_%s%d, ", 2 * c->indent, "", g ? "c" : "trip", d);
+    if (!(st = storage(c, get[g], g ? 1 : 8, "const uint8_t", "loop bound"))) fprintf(c->o, ", %d);\n", g ? 1 : 8);
+  }
+  if (!st) st = emit_moves(c, l, KILN_MOVE_ENTER, i);
+  if (st) return st;
+  kiln_cuda_line(c, "for (%s = 0; %s < kiln_trip%d && kiln_c%d; %s++) {", i, i, d, d, i);
+  c->indent++;
+  const kiln_storage *put[2] = {&l->iter, &l->cond};
+  for (int g = 0; g < 2 && !st; g++) {
+    fprintf(c->o, "%*sKILN_LOOP_PUT(", 2 * c->indent, "");
+    if ((st = storage(c, put[g], g ? 1 : 8, "uint8_t", "loop parameter"))) break;
+    if (g) fprintf(c->o, ", &kiln_c%d, 1);\n", d);
+    else fprintf(c->o, ", &%s, 8);\n", i);
+  }
+  if (!st) st = emit_steps(c, f, l->body, next);
+  if (!st) {
+    fprintf(c->o, "%*sKILN_LOOP_GET(&kiln_c%d, ", 2 * c->indent, "", d);
+    st = storage(c, &l->cond_out, 1, "const uint8_t", "loop condition");
+  }
+  if (st) return st;
+  fprintf(c->o, ", 1);\n");
+  kiln_cuda_line(c, "kiln_c%d = kiln_c%d != 0;", d, d);
+  if ((st = emit_moves(c, l, KILN_MOVE_SCAN, i)) || (st = emit_moves(c, l, KILN_MOVE_NEXT, i))) return st;
+  c->indent--;
+  kiln_cuda_line(c, "}");
+  if ((st = emit_moves(c, l, KILN_MOVE_EXIT, i))) return st;
+  c->indent--;
+  kiln_cuda_line(c, "}");
+  return KILN_OK;
+}
+
 static kiln_status emit_steps(kiln_cuda *c, const kernel_fns *f, const kiln_steps *steps, int *next) {
   for (int i = 0; i < steps->n; i++) {
     const kiln_step *s = &steps->steps[i];
@@ -204,6 +277,8 @@ static kiln_status emit_steps(kiln_cuda *c, const kernel_fns *f, const kiln_step
       if (*next >= f->n || f->kernels[*next] != s->kernel)
         return kiln_fail(c->err, KILN_ERR_INTERNAL, "cuda: kernel steps out of order");
       st = emit_launches(c, s->kernel, f->fn[(*next)++]);
+    } else if (s->kind == KILN_STEP_LOOP) {
+      st = emit_loop(c, f, s->loop, next);
     } else if (s->kind == KILN_STEP_IF) {
       fprintf(c->o, "%*sif (KILN_COND(", 2 * c->indent, "");
       st = storage(c, &s->cond, 1, "const uint8_t", "if condition");

@@ -217,7 +217,9 @@ static kiln_status emit_kernel_step(kiln_emit *e, const entry_args *a, const kil
   if (start) {
     LLVMValueRef dt = LLVMBuildSub(e->b, clock_ns(e), start, "kernel.ns");
     LLVMValueRef off = LLVMConstInt(e->t_i64, (uint64_t)(e->prog->profile_offset + 8 * slot), 0);
-    LLVMBuildStore(e->b, dt, LLVMBuildInBoundsGEP2(e->b, e->t_i8, a->arena, &off, 1, ""));
+    LLVMValueRef at = LLVMBuildInBoundsGEP2(e->b, e->t_i8, a->arena, &off, 1, "");
+    if (e->loop_depth) dt = LLVMBuildAdd(e->b, dt, LLVMBuildLoad2(e->b, e->t_i64, at, ""), "");
+    LLVMBuildStore(e->b, dt, at);
   }
   return KILN_OK;
 }
@@ -244,12 +246,91 @@ static kiln_status emit_if_step(kiln_emit *e, const entry_args *a, const kiln_st
   return KILN_OK;
 }
 
+/* Loop steps' copies of one kind (ir/program.h: kiln_move); i: the iteration (SCAN). */
+static kiln_status emit_moves(kiln_emit *e, const entry_args *a, const kiln_loop_step *l,
+                              kiln_move_when when, LLVMValueRef i) {
+  for (int pass = 0; pass < 2; pass++) /* staged sources first */
+    for (int k = 0; k < l->nmoves; k++) {
+      const kiln_move *m = &l->moves[k];
+      if (m->when != when || (!pass && !m->staged)) continue;
+      LLVMValueRef src = storage_ptr(e, a, &m->src, m->bytes, "loop value");
+      LLVMValueRef dst = storage_ptr(e, a, &m->dst, when == KILN_MOVE_SCAN ? 0 : m->bytes, "loop value");
+      LLVMValueRef stage = m->staged ? storage_ptr(e, a, &l->stage, l->stage_bytes, "loop staging") : NULL;
+      if (!src || !dst || (m->staged && !stage)) return KILN_ERR_INTERNAL;
+      if (stage) {
+        LLVMValueRef off = LLVMConstInt(e->t_i64, (uint64_t)m->stage_offset, 0);
+        stage = LLVMBuildInBoundsGEP2(e->b, e->t_i8, stage, &off, 1, "");
+        if (!pass) dst = stage;
+        else src = stage;
+      }
+      if (pass && when == KILN_MOVE_SCAN) {
+        LLVMValueRef off = LLVMBuildMul(e->b, i, LLVMConstInt(e->t_i64, (uint64_t)m->bytes, 0), "");
+        dst = LLVMBuildGEP2(e->b, e->t_i8, dst, &off, 1, "");
+      }
+      LLVMBuildMemMove(e->b, dst, 1, src, 1, LLVMConstInt(e->t_i64, (uint64_t)m->bytes, 0));
+    }
+  return KILN_OK;
+}
+
+/* i = 0; c = cond0; while ((no trip || i < trip) && c) { body; c = cond_out; moves; i++ },
+ * i and c kept in the body's parameters (which nothing else writes during the loop). */
+static kiln_status emit_loop_step(kiln_emit *e, const entry_args *a, const kiln_loop_step *l) {
+  LLVMValueRef iter = storage_ptr(e, a, &l->iter, 8, "loop iteration");
+  LLVMValueRef cond = storage_ptr(e, a, &l->cond, 1, "loop condition");
+  LLVMValueRef trip = l->trip.kind == KILN_STORE_NONE ? NULL : storage_ptr(e, a, &l->trip, 8, "trip count");
+  LLVMValueRef c0 = l->cond0.kind == KILN_STORE_NONE ? NULL : storage_ptr(e, a, &l->cond0, 1, "loop condition");
+  if (!iter || !cond || (l->trip.kind != KILN_STORE_NONE && !trip) ||
+      (l->cond0.kind != KILN_STORE_NONE && !c0))
+    return KILN_ERR_INTERNAL;
+  if (e->prog->profile) { /* the body's kernels add up their times from 0 */
+    int n = kiln_steps_kernels(l->body, NULL, 0);
+    for (int k = 0; k < n; k++) {
+      LLVMValueRef off = LLVMConstInt(e->t_i64, (uint64_t)(e->prog->profile_offset + 8 * (e->nkernel_steps + k)), 0);
+      LLVMBuildStore(e->b, LLVMConstInt(e->t_i64, 0, 0), LLVMBuildInBoundsGEP2(e->b, e->t_i8, a->arena, &off, 1, ""));
+    }
+  }
+  LLVMBuildStore(e->b, LLVMConstInt(e->t_i64, 0, 0), iter);
+  LLVMBuildStore(e->b, c0 ? LLVMBuildLoad2(e->b, e->t_i8, c0, "") : LLVMConstInt(e->t_i8, 1, 0), cond);
+  kiln_status st = emit_moves(e, a, l, KILN_MOVE_ENTER, NULL);
+  if (st) return st;
+  LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "loop");
+  LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "loop.body");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "loop.end");
+  LLVMBuildBr(e->b, head);
+  LLVMPositionBuilderAtEnd(e->b, head);
+  LLVMValueRef i = LLVMBuildLoad2(e->b, e->t_i64, iter, "i");
+  LLVMValueRef go = LLVMBuildICmp(e->b, LLVMIntNE, LLVMBuildLoad2(e->b, e->t_i8, cond, ""),
+                                  LLVMConstInt(e->t_i8, 0, 0), "");
+  if (trip)
+    go = LLVMBuildAnd(e->b, go, LLVMBuildICmp(e->b, LLVMIntSLT, i,
+                                              LLVMBuildLoad2(e->b, e->t_i64, trip, ""), ""), "");
+  LLVMBuildCondBr(e->b, go, body, done);
+  LLVMPositionBuilderAtEnd(e->b, body);
+  e->loop_depth++;
+  st = emit_steps(e, a, l->body);
+  e->loop_depth--;
+  if (st) return st;
+  LLVMValueRef co = storage_ptr(e, a, &l->cond_out, 1, "loop condition");
+  if (!co) return KILN_ERR_INTERNAL;
+  LLVMValueRef next_c = LLVMBuildZExt(e->b, LLVMBuildICmp(e->b, LLVMIntNE, LLVMBuildLoad2(e->b, e->t_i8, co, ""),
+                                                          LLVMConstInt(e->t_i8, 0, 0), ""), e->t_i8, "");
+  i = LLVMBuildLoad2(e->b, e->t_i64, iter, "");
+  if ((st = emit_moves(e, a, l, KILN_MOVE_SCAN, i)) || (st = emit_moves(e, a, l, KILN_MOVE_NEXT, i)))
+    return st;
+  LLVMBuildStore(e->b, next_c, cond);
+  LLVMBuildStore(e->b, LLVMBuildAdd(e->b, i, LLVMConstInt(e->t_i64, 1, 0), ""), iter);
+  LLVMBuildBr(e->b, head);
+  LLVMPositionBuilderAtEnd(e->b, done);
+  return emit_moves(e, a, l, KILN_MOVE_EXIT, NULL);
+}
+
 static kiln_status emit_steps(kiln_emit *e, const entry_args *a, const kiln_steps *steps) {
   for (int i = 0; i < steps->n; i++) {
     const kiln_step *s = &steps->steps[i];
     kiln_status r;
     if (s->kind == KILN_STEP_KERNEL) r = emit_kernel_step(e, a, s->kernel);
     else if (s->kind == KILN_STEP_IF) r = emit_if_step(e, a, s);
+    else if (s->kind == KILN_STEP_LOOP) r = emit_loop_step(e, a, s->loop);
     else r = kiln_fail(e->err, KILN_ERR_INTERNAL, "unknown step kind %d", (int)s->kind);
     if (r) return r;
   }

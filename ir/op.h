@@ -82,6 +82,12 @@ struct kiln_op_def {
  * dims only through loop extents and buffer dims (passes/lower_dyn.c), so it may read
  * values with free dims; a node of any other op reading one fails the compile. */
 #define KILN_OP_SYMBOLIC 256u
+/* Runs its `body` subgraph at run time (CompiledLoop: lowering makes it a loop step). Where
+ * its body or the node fails inference, inference calls `expand` instead, which rewrites
+ * the node into one that compiles another way (the Loop, unrolled) and keeps its place; on
+ * success `expand` is never called. Graph attributes whose names start with '_' are not
+ * inferred. */
+#define KILN_OP_LOOP 512u
 
 /* The op of that name: the default domain's, else another domain's (names do not clash;
  * the DSL calls any op by its bare name). */

@@ -12,6 +12,11 @@ static void steps_clear(kiln_steps *s) {
     kiln_kernel_free(s->steps[i].kernel);
     kiln_steps_free(s->steps[i].then_steps);
     kiln_steps_free(s->steps[i].else_steps);
+    if (s->steps[i].loop) {
+      kiln_steps_free(s->steps[i].loop->body);
+      free(s->steps[i].loop->moves);
+      free(s->steps[i].loop);
+    }
   }
   free(s->steps);
 }
@@ -37,9 +42,20 @@ static int list_kernels(const kiln_steps *s, const kiln_kernel **out, int max, i
       if (out && n < max) out[n] = st->kernel;
       n++;
     } else {
-      n = list_kernels(st->then_steps, out, max, n);
-      n = list_kernels(st->else_steps, out, max, n);
+      kiln_steps *sub[2];
+      for (int j = 0, nl = kiln_step_lists(st, sub); j < nl; j++) n = list_kernels(sub[j], out, max, n);
     }
+  }
+  return n;
+}
+
+int kiln_step_lists(const kiln_step *st, kiln_steps *out[2]) {
+  int n = 0;
+  if (st->kind == KILN_STEP_IF) {
+    if (st->then_steps) out[n++] = st->then_steps;
+    if (st->else_steps) out[n++] = st->else_steps;
+  } else if (st->kind == KILN_STEP_LOOP && st->loop->body) {
+    out[n++] = st->loop->body;
   }
   return n;
 }

@@ -1,5 +1,6 @@
 /* A compiled program: what the passes hand to a code generator. Kernels in execution
- * order (with If blocks), the constants they read, and the arena all intermediates share.
+ * order (with If blocks and loops), the constants they read, and the arena all
+ * intermediates share.
  * Every kernel buffer's `storage` says where it lives. */
 #ifndef KILN_IR_PROGRAM_H
 #define KILN_IR_PROGRAM_H
@@ -8,7 +9,40 @@
 
 typedef struct kiln_steps kiln_steps;
 
-typedef enum kiln_step_kind { KILN_STEP_KERNEL, KILN_STEP_IF } kiln_step_kind;
+typedef enum kiln_step_kind { KILN_STEP_KERNEL, KILN_STEP_IF, KILN_STEP_LOOP } kiln_step_kind;
+
+/* When a loop step copies bytes (ONNX Loop semantics, passes/lower.c):
+ *   ENTER  before the first iteration: initial carried values into the body's parameters;
+ *   SCAN   after each iteration: a body output into row `iteration` of a stacked output;
+ *   NEXT   after each iteration (after SCAN): carried results into the parameters;
+ *   EXIT   after the last: the parameters into the final carried outputs. */
+typedef enum kiln_move_when { KILN_MOVE_ENTER, KILN_MOVE_SCAN, KILN_MOVE_NEXT, KILN_MOVE_EXIT } kiln_move_when;
+
+typedef struct kiln_move {
+  kiln_move_when when;
+  kiln_storage src, dst; /* value ids in `index` until memory planning */
+  int64_t bytes;
+  /* NEXT: src is another carried parameter, which an earlier move may overwrite: every
+   * staged move first copies its src to the step's staging area at stage_offset */
+  bool staged;
+  int64_t stage_offset;
+} kiln_move;
+
+/* A loop (KILN_STEP_LOOP): the body's steps run while the iteration i < trip (when there
+ * is a trip count) and the condition holds; the body reads i and the condition through
+ * its parameters, which the step writes before each iteration. */
+typedef struct kiln_loop_step {
+  kiln_storage trip;     /* i64 scalar; KILN_STORE_NONE: no trip count */
+  kiln_storage cond0;    /* bool scalar, the initial condition; NONE: true */
+  kiln_storage iter;     /* the body's i64 iteration parameter */
+  kiln_storage cond;     /* the body's bool condition parameter */
+  kiln_storage cond_out; /* the condition the body computes for the next iteration */
+  kiln_steps *body;
+  int nmoves;
+  kiln_move *moves;
+  kiln_storage stage;    /* arena bytes the staged moves pass through */
+  int64_t stage_bytes;
+} kiln_loop_step;
 
 typedef struct kiln_step {
   kiln_step_kind kind;
@@ -16,6 +50,7 @@ typedef struct kiln_step {
   kiln_storage cond;         /* IF: a bool scalar */
   kiln_steps *then_steps;    /* IF */
   kiln_steps *else_steps;    /* IF */
+  kiln_loop_step *loop;           /* LOOP (owned) */
 } kiln_step;
 
 struct kiln_steps {
@@ -105,6 +140,9 @@ void kiln_program_free(kiln_program *p);
 kiln_steps *kiln_steps_new(void);
 void kiln_steps_free(kiln_steps *s);
 kiln_step *kiln_steps_add(kiln_steps *s, kiln_step_kind kind);
+/* The step lists nested in st (an If's then- and else-steps, a loop's body) into out[0..2);
+ * returns how many (0 for a kernel). */
+int kiln_step_lists(const kiln_step *st, kiln_steps *out[2]);
 /* The kernels of steps in execution order, an If's then-steps before its else-steps (the
  * order codegen emits them); fills out[0..max) and returns how many there are. */
 int kiln_steps_kernels(const kiln_steps *s, const kiln_kernel **out, int max);

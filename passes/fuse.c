@@ -49,8 +49,12 @@ static void count_reads(fuser *f, const kiln_kernel *k, int delta) {
 static void count_steps(fuser *f, const kiln_steps *steps) {
   for (int s = 0; s < steps->n; s++) {
     const kiln_step *st = &steps->steps[s];
-    if (st->kind == KILN_STEP_IF) {
-      if (st->cond.index >= 0) f->nreaders[st->cond.index]++;
+    if (st->kind == KILN_STEP_LOOP) {
+      int *r = kiln_xmalloc(sizeof(int) * (size_t)(st->loop->nmoves + 3));
+      for (int i = 0, nr = kiln_loop_reads(st->loop, r); i < nr; i++) f->nreaders[r[i]]++;
+      free(r);
+      count_steps(f, st->loop->body);
+    } else if (st->kind == KILN_STEP_IF) {
       count_steps(f, st->then_steps);
       count_steps(f, st->else_steps);
     } else {
@@ -488,10 +492,10 @@ static bool fuse_steps(fuser *f, kiln_steps *steps) {
       f->producer[last_output(steps->steps[s].kernel)] = s;
   for (int j = 0; j < steps->n; j++) {
     kiln_step *st = &steps->steps[j];
-    if (st->kind == KILN_STEP_IF) {
-      changed |= fuse_steps(f, st->then_steps);
-      changed |= fuse_steps(f, st->else_steps);
-    } else {
+    kiln_steps *sub[2];
+    int nl = kiln_step_lists(st, sub);
+    for (int k = 0; k < nl; k++) changed |= fuse_steps(f, sub[k]);
+    if (st->kind == KILN_STEP_KERNEL) {
       while (fuse_step(f, steps, j)) changed = true; /* then its other inputs' producers */
     }
   }

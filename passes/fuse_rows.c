@@ -413,7 +413,7 @@ static bool merge_step(const kiln_graph *g, kiln_program *p, kiln_steps *steps, 
   if (k2->nsyms) return false; /* run-time extents: not merged yet */
   for (int i = j - 1; i >= 0; i--) {
     const kiln_step *st = &steps->steps[i];
-    if (st->kind != KILN_STEP_KERNEL) return false; /* no merging across an If */
+    if (st->kind != KILN_STEP_KERNEL) return false; /* no merging across an If or a loop */
     const kiln_kernel *k1 = st->kernel;
     if (k1->nsyms) return false;
     bool feeds = false, between = false;
@@ -462,10 +462,10 @@ static bool past_l1(const kiln_kernel *k) {
 static void mark(kiln_steps *steps) {
   for (int s = 0; s < steps->n; s++) {
     kiln_step *st = &steps->steps[s];
-    if (st->kind == KILN_STEP_IF) {
-      mark(st->then_steps);
-      mark(st->else_steps);
-    } else if (st->kernel) {
+    kiln_steps *sub[2];
+    int nl = kiln_step_lists(st, sub);
+    for (int j = 0; j < nl; j++) mark(sub[j]);
+    if (st->kind == KILN_STEP_KERNEL && st->kernel) {
       uint32_t rows = row_axes_of(st->kernel);
       st->kernel->row_axes = rows && past_l1(st->kernel) ? rows : 0;
     }

@@ -23,6 +23,7 @@ typedef struct infer_ctx {
 } infer_ctx;
 
 static kiln_status infer_block(infer_ctx *c, kiln_block *b);
+static kiln_status infer_plain(infer_ctx *c, kiln_block *b, int pos, int *next);
 
 static kiln_status check_arity(const kiln_node *n, kiln_error *err) {
   const kiln_op_def *op = n->op;
@@ -97,8 +98,34 @@ static kiln_status infer_one(infer_ctx *c, kiln_block *b, int pos, int *next) {
   bool done;
   if (kiln_seq_plain(g, b, pos, &done, c->err)) return c->err->code;
   if (done) return *next = pos, KILN_OK;
+  if (n->op->flags & KILN_OP_LOOP) { /* in collect mode too, its body's first error counts */
+    kiln_error *outer = c->err, mine = {0}, again = {0};
+    kiln_diags *diags = c->diags;
+    c->err = &mine;
+    c->diags = NULL;
+    kiln_status st = infer_plain(c, b, pos, next);
+    c->err = outer;
+    c->diags = diags;
+    if (!st) return KILN_OK;
+    if (g->nodes[id].op->expand(g, b, pos, &again)) { /* its own error tells less */
+      *c->err = mine;
+      return mine.code;
+    }
+    *next = pos;
+    return KILN_OK;
+  }
+  return infer_plain(c, b, pos, next);
+}
+
+/* infer_one for a node that stays: its subgraphs, then itself, then its expansion or
+ * folding. */
+static kiln_status infer_plain(infer_ctx *c, kiln_block *b, int pos, int *next) {
+  kiln_graph *g = c->g;
+  int id = b->nodes[pos];
+  kiln_node *n = &g->nodes[id];
   for (int a = 0; a < n->nattrs; a++) {
     const kiln_attr *at = &n->attrs[a];
+    if (at->name[0] == '_') continue; /* kept aside, not run (KILN_OP_LOOP) */
     int nb = at->type == KILN_ATTR_GRAPH ? 1 : at->type == KILN_ATTR_GRAPHS ? at->count : 0;
     for (int j = 0; j < nb && at->graphs; j++) {
       if (infer_block(c, at->graphs[j])) return c->err->code;
@@ -116,7 +143,7 @@ static kiln_status infer_one(infer_ctx *c, kiln_block *b, int pos, int *next) {
   }
   if (!known_if && (kiln_infer_symbolic(g, n, c->err) || check_outputs(c, n)))
     return c->err->code;
-  if (n->op->expand) {
+  if (n->op->expand && !(n->op->flags & KILN_OP_LOOP)) {
     if (n->op->expand(g, b, pos, c->err)) return c->err->code;
     if (pos < b->nnodes && b->nodes[pos] == id)
       return kiln_fail(c->err, KILN_ERR_INTERNAL, "node '%s' (%s): expansion kept the node",

@@ -11,13 +11,11 @@ _Static_assert(sizeof(kiln_check_record) <= KILN_CHECK_RECORD_BYTES, "record too
 static bool needs_record(const kiln_steps *steps, bool all) {
   for (int i = 0; i < steps->n; i++) {
     const kiln_step *s = &steps->steps[i];
-    if (s->kind == KILN_STEP_IF) {
-      if ((s->then_steps && needs_record(s->then_steps, all)) ||
-          (s->else_steps && needs_record(s->else_steps, all)))
-        return true;
-    } else if (s->kernel && (all || s->kernel->has_checks)) {
-      return true;
-    }
+    kiln_steps *sub[2];
+    int nl = kiln_step_lists(s, sub);
+    for (int j = 0; j < nl; j++)
+      if (needs_record(sub[j], all)) return true;
+    if (s->kind == KILN_STEP_KERNEL && s->kernel && (all || s->kernel->has_checks)) return true;
   }
   return false;
 }
@@ -26,11 +24,10 @@ static void instrument_steps(kiln_steps *steps, int64_t offset, bool all) {
   int64_t dims[1] = {KILN_CHECK_RECORD_BYTES};
   for (int i = 0; i < steps->n; i++) {
     kiln_step *s = &steps->steps[i];
-    if (s->kind == KILN_STEP_IF) {
-      if (s->then_steps) instrument_steps(s->then_steps, offset, all);
-      if (s->else_steps) instrument_steps(s->else_steps, offset, all);
-      continue;
-    }
+    kiln_steps *sub[2];
+    int nl = kiln_step_lists(s, sub);
+    for (int j = 0; j < nl; j++) instrument_steps(sub[j], offset, all);
+    if (s->kind != KILN_STEP_KERNEL) continue;
     kiln_kernel *k = s->kernel;
     if (!k || !(all || k->has_checks)) continue;
     k->check_all = all;
@@ -51,10 +48,10 @@ static int64_t find_offset(const kiln_steps *steps) {
   for (int i = 0; i < steps->n; i++) {
     const kiln_step *s = &steps->steps[i];
     int64_t off = -1;
-    if (s->kind == KILN_STEP_IF) {
-      if (s->then_steps) off = find_offset(s->then_steps);
-      if (off < 0 && s->else_steps) off = find_offset(s->else_steps);
-    } else if (s->kernel && s->kernel->nbufs) {
+    kiln_steps *sub[2];
+    int nl = kiln_step_lists(s, sub);
+    for (int j = 0; j < nl && off < 0; j++) off = find_offset(sub[j]);
+    if (s->kind == KILN_STEP_KERNEL && s->kernel && s->kernel->nbufs) {
       const kiln_buffer *b = &s->kernel->bufs[s->kernel->nbufs - 1];
       if (strcmp(b->name, KILN_CHECK_BUFFER) == 0) off = b->storage.offset;
     }

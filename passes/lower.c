@@ -1,5 +1,6 @@
 /* Lowering: every node becomes one kernel (its op's `lower` fills in the stages); the main
- * block becomes the program's step list, an If with an unknown condition an If step.
+ * block becomes the program's step list, an If with an unknown condition an If step, a
+ * CompiledLoop a loop step.
  * Values that must land in a graph output but are not written there by a kernel (graph
  * inputs, constants, a value listed twice, branch results) get copy kernels. */
 #include "passes/passes.h"
@@ -160,10 +161,65 @@ static kiln_status lower_branch(const kiln_graph *g, const kiln_node *n, const c
   return KILN_OK;
 }
 
+/* A loop step over the body's steps, with the copies ONNX's Loop implies (ir/program.h:
+ * kiln_move). Storages hold value ids until memory planning. */
+static kiln_status lower_loop(const kiln_graph *g, const kiln_node *n, kiln_steps *steps,
+                              kiln_error *err) {
+  const kiln_block *body = kiln_node_attr(n, "body")->graphs[0];
+  int ncarried = body->ninputs - 2, nscan = n->noutputs - ncarried;
+  kiln_step *st = kiln_steps_add(steps, KILN_STEP_LOOP);
+  kiln_loop_step *l = st->loop = kiln_xcalloc(1, sizeof *l);
+  l->body = kiln_steps_new();
+  l->moves = kiln_xcalloc((size_t)(3 * ncarried + nscan + 1), sizeof(kiln_move));
+  kiln_storage none = {KILN_STORE_NONE, -1, 0};
+#define VALUE_STORE(v) ((kiln_storage){KILN_STORE_ARENA, storage_value(g, (v)), 0})
+  l->trip = n->inputs[0] >= 0 ? VALUE_STORE(n->inputs[0]) : none;
+  l->cond0 = n->ninputs > 1 && n->inputs[1] >= 0 ? VALUE_STORE(n->inputs[1]) : none;
+  l->iter = VALUE_STORE(body->inputs[0]);
+  l->cond = VALUE_STORE(body->inputs[1]);
+  l->cond_out = VALUE_STORE(body->outputs[0]);
+  for (int j = 0; j < ncarried; j++) {
+    int param = body->inputs[2 + j], from = storage_value(g, body->outputs[1 + j]);
+    const kiln_value *pv = &g->values[param];
+    int64_t bytes = kiln_value_numel(pv) * (int64_t)kiln_dtype_size(pv->dtype);
+    l->moves[l->nmoves++] = (kiln_move){KILN_MOVE_ENTER, VALUE_STORE(n->inputs[2 + j]),
+                                        VALUE_STORE(param), bytes, false, 0};
+    if (from != param) {
+      bool staged = false;
+      for (int k = 0; k < ncarried; k++) staged |= from == body->inputs[2 + k];
+      l->moves[l->nmoves++] = (kiln_move){KILN_MOVE_NEXT, VALUE_STORE(from), VALUE_STORE(param),
+                                          bytes, staged, staged ? l->stage_bytes : 0};
+      if (staged) l->stage_bytes += (bytes + 63) / 64 * 64;
+    }
+    if (n->outputs[j] >= 0)
+      l->moves[l->nmoves++] = (kiln_move){KILN_MOVE_EXIT, VALUE_STORE(param),
+                                          VALUE_STORE(n->outputs[j]), bytes, false, 0};
+  }
+  for (int k = 0; k < nscan; k++) {
+    int out = n->outputs[ncarried + k], from = body->outputs[1 + ncarried + k];
+    if (out < 0) continue;
+    const kiln_value *fv = &g->values[from];
+    l->moves[l->nmoves++] = (kiln_move){KILN_MOVE_SCAN, VALUE_STORE(from), VALUE_STORE(out),
+        kiln_value_numel(fv) * (int64_t)kiln_dtype_size(fv->dtype), false, 0};
+  }
+#undef VALUE_STORE
+  for (int i = 0; i < l->nmoves; i++) {
+    const kiln_value *s = &g->values[l->moves[i].src.index], *d = &g->values[l->moves[i].dst.index];
+    if (kiln_value_is_symbolic(s) || kiln_value_is_symbolic(d))
+      return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (Loop): '%s' has free dims, which "
+                       "a loop run at run time does not take", n->name, kiln_value_is_symbolic(s) ? s->name : d->name);
+  }
+  return lower_block(g, body, l->body, err);
+}
+
 static kiln_status lower_block(const kiln_graph *g, const kiln_block *b, kiln_steps *steps,
                                kiln_error *err) {
   for (int i = 0; i < b->nnodes; i++) {
     const kiln_node *n = &g->nodes[b->nodes[i]];
+    if (n->op && (n->op->flags & KILN_OP_LOOP)) {
+      if (lower_loop(g, n, steps, err)) return err->code;
+      continue;
+    }
     if (n->op && is_if(n)) {
       const kiln_value *cond = kiln_node_in(g, n, 0);
       if (!cond || kiln_value_numel(cond) != 1)

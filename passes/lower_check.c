@@ -47,6 +47,11 @@ static void check_block(lower_check *c, const kiln_block *b) {
       check_if(c, n);
       continue;
     }
+    if (n->op->flags & KILN_OP_LOOP) { /* a loop step over its body's kernels */
+      const kiln_attr *body = kiln_node_attr(n, "body");
+      if (body && body->graphs && body->graphs[0]) check_block(c, body->graphs[0]);
+      continue;
+    }
     kiln_kernel *k = NULL;
     kiln_error err = {0};
     if (kiln_lower_node(c->g, n, &k, &err)) {

@@ -2,8 +2,10 @@
  * have their own storage; every other value (and every kernel's temporaries) gets an
  * offset in one shared arena. Steps are numbered in execution order (the steps of an If's
  * branches in sequence); a value lives from its first write to its last read, a value
- * read inside an If but defined before it lives to the end of the whole If, and a
- * temporary lives during its kernel only. Values whose lives overlap get disjoint bytes
+ * read inside an If or a loop but defined before it lives to the end of the whole If or
+ * loop, and a temporary lives during its kernel only. A loop's own values (its body's
+ * parameters, the stacked outputs its iterations fill, its staging area) live through
+ * the whole loop, the body's results from their write to the loop's end. Values whose lives overlap get disjoint bytes
  * (greedy best fit, 64-byte aligned), so a kernel's outputs and temporaries never alias
  * any other buffer of that kernel. A value placed in a slot of another (an in-place
  * Concat's input) lives in that one's bytes, which then live from the first write of any
@@ -118,10 +120,76 @@ static int64_t value_offset(const plan *pl, int v) {
   return pl->vals[val->placed_in - 1].offset + val->place_off * (int64_t)kiln_dtype_size(val->dtype);
 }
 
-/* First walk: storage kinds, live ranges, If ranges. */
+/* A loop step's storage: a value id in index until here (kind NONE: absent); an arena one
+ * keeps its value id until assign() gives it the value's offset. */
+static void loop_resolve(plan *pl, kiln_storage *s, bool reading) {
+  if (s->kind == KILN_STORE_NONE) return;
+  int v = s->index;
+  *s = storage_of(pl, v, reading);
+  if (s->kind == KILN_STORE_ARENA) s->index = v;
+}
+
+static void loop_touch(plan *pl, const kiln_storage *s, int64_t t) {
+  if (s->kind != KILN_STORE_ARENA) return;
+  const kiln_value *val = &pl->g->values[s->index];
+  touch_value(pl, s->index, t, kiln_value_numel(val) * (int64_t)kiln_dtype_size(val->dtype));
+}
+
+static void walk(plan *pl, kiln_steps *steps);
+
+/* The loop's own values are used at its first step (its start) and its last (where the
+ * copies after each iteration and after the loop happen); its body's steps lie between. */
+static void walk_loop(plan *pl, kiln_loop_step *l) {
+  loop_resolve(pl, &l->trip, true);
+  loop_resolve(pl, &l->cond0, true);
+  loop_resolve(pl, &l->iter, false);
+  loop_resolve(pl, &l->cond, false);
+  loop_resolve(pl, &l->cond_out, true);
+  for (int i = 0; i < l->nmoves; i++) {
+    loop_resolve(pl, &l->moves[i].src, true);
+    loop_resolve(pl, &l->moves[i].dst, false);
+  }
+  int64_t begin = ++pl->t;
+  const kiln_storage *first[4] = {&l->trip, &l->cond0, &l->iter, &l->cond};
+  for (int i = 0; i < 4; i++) loop_touch(pl, first[i], begin);
+  for (int i = 0; i < l->nmoves; i++) {
+    const kiln_move *m = &l->moves[i];
+    if (m->when == KILN_MOVE_ENTER) loop_touch(pl, &m->src, begin);
+    if (m->when == KILN_MOVE_ENTER || m->when == KILN_MOVE_SCAN) loop_touch(pl, &m->dst, begin);
+  }
+  walk(pl, l->body);
+  int64_t end = ++pl->t;
+  const kiln_storage *last[3] = {&l->iter, &l->cond, &l->cond_out};
+  for (int i = 0; i < 3; i++) loop_touch(pl, last[i], end);
+  for (int i = 0; i < l->nmoves; i++) {
+    loop_touch(pl, &l->moves[i].src, end);
+    loop_touch(pl, &l->moves[i].dst, end);
+  }
+  if (l->stage_bytes) {
+    KILN_GROW(pl->temps, pl->ntemps, pl->temps_cap);
+    pl->temps[pl->ntemps++] = (alloc){begin, end, l->stage_bytes, 0, true};
+    l->stage = (kiln_storage){KILN_STORE_ARENA, -1, 0};
+  }
+  KILN_GROW(pl->ifs, pl->nifs, pl->ifs_cap);
+  pl->ifs[pl->nifs][0] = begin;
+  pl->ifs[pl->nifs++][1] = end;
+}
+
+static void assign_storage(const plan *pl, kiln_storage *s) {
+  if (s->kind == KILN_STORE_ARENA && s->index >= 0) {
+    s->offset = value_offset(pl, s->index);
+    s->index = -1;
+  }
+}
+
+/* First walk: storage kinds, live ranges, If and loop ranges. */
 static void walk(plan *pl, kiln_steps *steps) {
   for (int s = 0; s < steps->n; s++) {
     kiln_step *st = &steps->steps[s];
+    if (st->kind == KILN_STEP_LOOP) {
+      walk_loop(pl, st->loop);
+      continue;
+    }
     if (st->kind == KILN_STEP_IF) {
       int64_t begin = ++pl->t;
       int cond = st->cond.index;
@@ -173,6 +241,18 @@ static void walk(plan *pl, kiln_steps *steps) {
 static void assign(plan *pl, kiln_steps *steps, int *temp_i) {
   for (int s = 0; s < steps->n; s++) {
     kiln_step *st = &steps->steps[s];
+    if (st->kind == KILN_STEP_LOOP) {
+      kiln_loop_step *l = st->loop;
+      kiln_storage *one[5] = {&l->trip, &l->cond0, &l->iter, &l->cond, &l->cond_out};
+      for (int i = 0; i < 5; i++) assign_storage(pl, one[i]);
+      for (int i = 0; i < l->nmoves; i++) {
+        assign_storage(pl, &l->moves[i].src);
+        assign_storage(pl, &l->moves[i].dst);
+      }
+      assign(pl, l->body, temp_i);
+      if (l->stage_bytes) l->stage.offset = pl->temps[(*temp_i)++].offset;
+      continue;
+    }
     if (st->kind == KILN_STEP_IF) {
       if (st->cond.kind == KILN_STORE_ARENA) {
         st->cond.offset = value_offset(pl, st->cond.index);

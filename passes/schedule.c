@@ -526,12 +526,11 @@ static kiln_status schedule_rows(kiln_kernel *k, kiln_error *err) {
 kiln_status kiln_pass_schedule(kiln_steps *steps, int vector_floats, kiln_error *err) {
   for (int i = 0; i < steps->n; i++) {
     kiln_step *st = &steps->steps[i];
-    if (st->kind == KILN_STEP_IF) {
-      if (kiln_pass_schedule(st->then_steps, vector_floats, err) ||
-          kiln_pass_schedule(st->else_steps, vector_floats, err))
-        return err->code;
-      continue;
-    }
+    kiln_steps *sub[2];
+    int nl = kiln_step_lists(st, sub);
+    for (int j = 0; j < nl; j++)
+      if (kiln_pass_schedule(sub[j], vector_floats, err)) return err->code;
+    if (st->kind != KILN_STEP_KERNEL) continue;
     if (st->kernel->row_axes) {
       if (schedule_rows(st->kernel, err)) return err->code;
       continue;

@@ -198,12 +198,11 @@ static kiln_status schedule_stage(const kiln_kernel *k, kiln_stage *s, kiln_erro
 kiln_status kiln_pass_schedule_gpu(kiln_steps *steps, kiln_error *err) {
   for (int i = 0; i < steps->n; i++) {
     kiln_step *st = &steps->steps[i];
-    if (st->kind == KILN_STEP_IF) {
-      if (kiln_pass_schedule_gpu(st->then_steps, err) ||
-          kiln_pass_schedule_gpu(st->else_steps, err))
-        return err->code;
-      continue;
-    }
+    kiln_steps *sub[2];
+    int nl = kiln_step_lists(st, sub);
+    for (int j = 0; j < nl; j++)
+      if (kiln_pass_schedule_gpu(sub[j], err)) return err->code;
+    if (st->kind != KILN_STEP_KERNEL) continue;
     for (int j = 0; j < st->kernel->nstages; j++)
       if (schedule_stage(st->kernel, &st->kernel->stages[j], err)) return err->code;
   }

@@ -41,11 +41,10 @@ void kiln_tune_apply_log(kiln_steps *steps, const kiln_tuning_log *log,
                          int *napplied) {
   for (int i = 0; i < steps->n; i++) {
     kiln_step *s = &steps->steps[i];
-    if (s->kind == KILN_STEP_IF) {
-      kiln_tune_apply_log(s->then_steps, log, target, note, nkernels, napplied);
-      kiln_tune_apply_log(s->else_steps, log, target, note, nkernels, napplied);
-      continue;
-    }
+    kiln_steps *sub[2];
+    int nl = kiln_step_lists(s, sub);
+    for (int j = 0; j < nl; j++) kiln_tune_apply_log(sub[j], log, target, note, nkernels, napplied);
+    if (s->kind != KILN_STEP_KERNEL) continue;
     kiln_kernel *k = s->kernel;
     char hash[KILN_KERNEL_HASH_LEN + 1];
     (*nkernels)++;

@@ -59,6 +59,7 @@ typedef struct run {
   int nkernels;
   const kiln_kernel **kernels; /* the checked program's, in kiln_steps_kernels order */
   kiln_error *err;
+  int in_loop;         /* > 0: inside a loop's body, whose values the reference keeps not */
 } run;
 
 static int64_t numel(const kiln_buffer *b) { return kiln_shape_numel(b->rank, b->dims); }
@@ -112,6 +113,47 @@ static kiln_status interpret(const machine *m, const kiln_kernel *k, kiln_error 
   return kiln_interp_run(k, bufs, err);
 }
 
+static kiln_status walk(run *r, const kiln_steps *steps,
+                        kiln_status (*each)(run *r, kiln_kernel *k));
+
+static void loop_moves(const machine *m, const kiln_loop_step *l, kiln_move_when when, int64_t i) {
+  for (int k = 0; k < l->nmoves; k++) { /* staged sources first (ir/program.h) */
+    const kiln_move *mv = &l->moves[k];
+    if (mv->when == when && mv->staged)
+      memcpy((uint8_t *)at(m, &l->stage) + mv->stage_offset, at(m, &mv->src), (size_t)mv->bytes);
+  }
+  for (int k = 0; k < l->nmoves; k++) {
+    const kiln_move *mv = &l->moves[k];
+    if (mv->when != when) continue;
+    uint8_t *dst = (uint8_t *)at(m, &mv->dst) + (when == KILN_MOVE_SCAN ? i * mv->bytes : 0);
+    const uint8_t *src = mv->staged ? (uint8_t *)at(m, &l->stage) + mv->stage_offset : at(m, &mv->src);
+    if (dst != src) memmove(dst, src, (size_t)mv->bytes);
+  }
+}
+
+/* A loop step as its code runs it (codegen/llvm_emit.c). */
+static kiln_status walk_loop(run *r, const kiln_loop_step *l,
+                             kiln_status (*each)(run *r, kiln_kernel *k)) {
+  const machine *m = &r->m;
+  int64_t trip = INT64_MAX;
+  if (l->trip.kind != KILN_STORE_NONE) memcpy(&trip, at(m, &l->trip), sizeof trip);
+  bool c = l->cond0.kind == KILN_STORE_NONE || *(const uint8_t *)at(m, &l->cond0);
+  loop_moves(m, l, KILN_MOVE_ENTER, 0);
+  kiln_status st = KILN_OK;
+  r->in_loop++;
+  for (int64_t i = 0; i < trip && c && !st && !r->rep->first.check; i++) {
+    memcpy(at(m, &l->iter), &i, sizeof i);
+    *(uint8_t *)at(m, &l->cond) = c;
+    st = walk(r, l->body, each);
+    c = *(const uint8_t *)at(m, &l->cond_out) != 0;
+    loop_moves(m, l, KILN_MOVE_SCAN, i);
+    loop_moves(m, l, KILN_MOVE_NEXT, i);
+  }
+  r->in_loop--;
+  if (!st) loop_moves(m, l, KILN_MOVE_EXIT, 0);
+  return st;
+}
+
 /* Runs steps, calling each(r, k) for the kernels of the branches taken. */
 static kiln_status walk(run *r, const kiln_steps *steps,
                         kiln_status (*each)(run *r, kiln_kernel *k)) {
@@ -120,6 +162,8 @@ static kiln_status walk(run *r, const kiln_steps *steps,
     kiln_status st;
     if (s->kind == KILN_STEP_KERNEL) {
       st = each(r, s->kernel);
+    } else if (s->kind == KILN_STEP_LOOP) {
+      st = walk_loop(r, s->loop, each);
     } else {
       const uint8_t *cond = at(&r->m, &s->cond);
       st = walk(r, cond && *cond ? s->then_steps : s->else_steps, each);
@@ -142,7 +186,7 @@ static kiln_status reference_kernel(run *r, kiln_kernel *k) {
   for (int b = 0; b < k->nbufs && !st; b++) {
     const kiln_buffer *buf = &k->bufs[b];
     const void *data = at(&r->m, &buf->storage);
-    if (buf->role != KILN_BUF_OUTPUT || !data || !wanted(r, buf->name)) continue;
+    if (buf->role != KILN_BUF_OUTPUT || !data || r->in_loop || !wanted(r, buf->name)) continue;
     saved *s = NULL; /* a value both branches of an If write is kept once */
     for (int i = 0; i < r->nsaved && !s; i++)
       if (!strcmp(r->saved[i].name, buf->name)) s = &r->saved[i];

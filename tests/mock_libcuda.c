@@ -83,6 +83,10 @@ CUresult cuMemAlloc_v2(uintptr_t *p, size_t n) {
 CUresult cuMemFree_v2(uintptr_t p) { return free((void *)p), stats.frees++, 0; }
 CUresult cuMemcpyHtoD_v2(uintptr_t d, const void *s, size_t n) { return memcpy((void *)d, s, n), 0; }
 CUresult cuMemcpyDtoH_v2(void *d, uintptr_t s, size_t n) { return memcpy(d, (void *)s, n), 0; }
+CUresult cuMemcpyDtoDAsync_v2(uintptr_t d, uintptr_t s, size_t n, void *stream) {
+  (void)stream;
+  return memmove((void *)d, (const void *)s, n), 0;
+}
 CUresult cuMemsetD8Async(uintptr_t d, unsigned char v, size_t n, void *stream) {
   (void)stream;
   return memset((void *)d, v, n), 0;

@@ -184,6 +184,10 @@ void cli_print_kernels(const kiln_steps *steps, FILE *out) {
     const kiln_step *s = &steps->steps[i];
     if (s->kind == KILN_STEP_KERNEL) {
       kiln_kernel_print(s->kernel, out);
+    } else if (s->kind == KILN_STEP_LOOP) {
+      fprintf(out, "loop {\n");
+      cli_print_kernels(s->loop->body, out);
+      fprintf(out, "}\n");
     } else {
       fprintf(out, "if {\n");
       cli_print_kernels(s->then_steps, out);

@@ -1,8 +1,10 @@
 /* Control flow. If is neither lowered nor expanded here: lowering turns it into a
  * KILN_STEP_IF holding both branches, and folding inlines the taken branch when the
- * condition is constant; only its shape inference lives in the op table. Loop and Scan are
- * unrolled at compile time (KILN_OP_RESOLVE): one copy of the body per iteration, so their
- * trip counts (and a Loop's condition) must be known when compiling. */
+ * condition is constant; only its shape inference lives in the op table. A Loop whose
+ * carried values are tensors is compiled once and run as a loop (CompiledLoop below,
+ * lowered to a KILN_STEP_LOOP); other Loops, and Scans, are unrolled at compile time
+ * (KILN_OP_RESOLVE): one copy of the body per iteration, so their trip counts (and a
+ * Loop's condition) must be known when compiling. */
 #include "ir/op.h"
 
 #include "ir/dtype.h"
@@ -92,6 +94,25 @@ static kiln_status loop_finish(kiln_graph *g, kiln_block *b, int pos, int ncarri
   return KILN_OK;
 }
 
+static kiln_status loop_compile(kiln_graph *g, kiln_block *b, int pos);
+
+/* Does the loop compute constants only (its trip count, condition and carried values
+ * constant, its body reading constants only), in few enough iterations to unroll? Then it
+ * is unrolled, and folding computes it when compiling. */
+static bool loop_folds(const kiln_graph *g, const kiln_node *n, const kiln_block *body,
+                       int ncarried) {
+  const kiln_value *trip = kiln_node_in(g, n, 0), *cond = kiln_node_in(g, n, 1);
+  if (!trip || !trip->data || kiln_value_numel(trip) != 1 || (cond && !cond->data)) return false;
+  for (int j = 0; j < ncarried; j++) {
+    const kiln_value *v = kiln_node_in(g, n, 2 + j);
+    if (!v || v->kind != KILN_KIND_TENSOR || !v->data) return false;
+  }
+  int64_t iters = kiln_load_i64(trip->dtype, trip->data, 0);
+  if (iters > KILN_MAX_SEQ_LEN || iters * (body->nnodes + 1) > KILN_MAX_UNROLLED_NODES / 10)
+    return false;
+  return kiln_block_reads_consts(g, body);
+}
+
 static kiln_status loop_step(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
   const kiln_node *n = &g->nodes[b->nodes[pos]];
   const kiln_block *body = kiln_subgraph(n, "body");
@@ -103,6 +124,14 @@ static kiln_status loop_step(kiln_graph *g, kiln_block *b, int pos, kiln_error *
                      "iteration, the condition and the %d carried values, and yield the "
                      "condition and the node's %d outputs", n->name, n->ninputs - 2, n->noutputs);
   const kiln_value *cond = kiln_node_in(g, n, 1);
+  if (done == 0 && !kiln_attr_int(n, "_unroll", 0) && !loop_folds(g, n, body, ncarried)) {
+    bool tensors = true;
+    for (int j = 0; j < ncarried; j++) {
+      const kiln_value *v = kiln_node_in(g, n, 2 + j);
+      tensors &= v && v->kind == KILN_KIND_TENSOR;
+    }
+    if (tensors) return loop_compile(g, b, pos);
+  }
   int64_t trip = -1;
   if (kiln_node_in(g, n, 0)) {
     int count = 0;
@@ -157,6 +186,144 @@ static kiln_status loop_step(kiln_graph *g, kiln_block *b, int pos, kiln_error *
   free(outs);
   free(args);
   free(res);
+  return KILN_OK;
+}
+
+/* ---- Loop compiled once -----------------------------------------------------------------
+ * The node becomes a CompiledLoop whose body is a copy of the Loop's, its parameters typed
+ * as the iteration (i64), the condition (bool) and the initial carried values. Inference
+ * then infers the body and checks that every carried value keeps its type from one
+ * iteration to the next. Where it cannot be compiled so (a carried value changes shape, a
+ * node needs a value an iteration would give: any inference error), inference calls the
+ * CompiledLoop's `expand`, which turns it back into the Loop, body as imported (kept in
+ * `_source`), to be unrolled. */
+
+/* Removes attribute `name` of n, freeing what it holds. */
+static void drop_attr(kiln_node *n, const char *name) {
+  for (int a = 0; a < n->nattrs; a++) {
+    if (strcmp(n->attrs[a].name, name) != 0) continue;
+    kiln_attr_clear(&n->attrs[a]);
+    memmove(&n->attrs[a], &n->attrs[a + 1], sizeof(kiln_attr) * (size_t)(n->nattrs - a - 1));
+    n->nattrs--;
+    return;
+  }
+}
+
+static void type_param(kiln_graph *g, int id, const kiln_value *like, kiln_dtype t) {
+  kiln_value *p = &g->values[id];
+  p->kind = KILN_KIND_TENSOR;
+  p->dtype = like ? like->dtype : t;
+  p->rank = like ? like->rank : 0;
+  for (int d = 0; d < p->rank; d++) {
+    p->dims[d] = like->dims[d];
+    p->sym[d] = like->sym[d];
+  }
+}
+
+static kiln_status loop_compile(kiln_graph *g, kiln_block *b, int pos) {
+  int id = b->nodes[pos];
+  kiln_block *orig = kiln_subgraph(&g->nodes[id], "body");
+  kiln_block *copy = kiln_block_copy(g, orig, g->nodes[id].name); /* nodes and values move */
+  kiln_node *n = &g->nodes[id];
+  ((kiln_attr *)kiln_node_attr(n, "body"))->graphs[0] = copy;
+  kiln_attr *src = kiln_node_add_attr(n, "_source", KILN_ATTR_GRAPH);
+  src->graphs = kiln_xcalloc(2, sizeof(kiln_block *));
+  src->graphs[0] = orig;
+  src->count = 1;
+  type_param(g, copy->inputs[0], NULL, KILN_I64);
+  type_param(g, copy->inputs[1], NULL, KILN_BOOL);
+  for (int j = 2; j < copy->ninputs; j++) type_param(g, copy->inputs[j], kiln_node_in(g, n, j), KILN_F32);
+  n->op = kiln_op_find("CompiledLoop");
+  return KILN_OK;
+}
+
+/* Does the body's condition output stay true: the constant true, or its condition
+ * parameter passed on (through Identities), with an initial condition that is true? */
+static bool cond_stays(const kiln_graph *g, const kiln_node *n, const kiln_block *body) {
+  const kiln_value *c0 = kiln_node_in(g, n, 1);
+  int v = body->outputs[0];
+  for (;;) {
+    const kiln_value *val = &g->values[v];
+    if (val->data) return kiln_load_f64(val->dtype, val->data, 0) != 0;
+    if (v == body->inputs[1]) return !c0 || (c0->data && kiln_load_f64(c0->dtype, c0->data, 0) != 0);
+    if (val->producer < 0) return false;
+    const kiln_node *p = &g->nodes[val->producer];
+    if (strcmp(p->op_type, "Identity") != 0 || p->ninputs < 1 || p->inputs[0] < 0) return false;
+    v = p->inputs[0];
+  }
+}
+
+static kiln_status infer_compiled_loop(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_block *body = kiln_subgraph(n, "body");
+  int ncarried = body ? body->ninputs - 2 : -1, nscan = n->noutputs - ncarried;
+  if (ncarried < 0 || nscan < 0 || n->ninputs != 2 + ncarried || body->noutputs != 1 + n->noutputs)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): the body must take the "
+                     "iteration, the condition and the %d carried values, and yield the "
+                     "condition and the node's %d outputs", n->name, n->op_type,
+                     n->ninputs - 2, n->noutputs);
+  const kiln_value *trip = kiln_node_in(g, n, 0), *c0 = kiln_node_in(g, n, 1);
+  if (trip && (kiln_value_numel(trip) != 1 || !kiln_dtype_is_int(trip->dtype)))
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (Loop): the trip count '%s' must "
+                     "be one integer", n->name, trip->name);
+  if (c0 && kiln_value_numel(c0) != 1)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (Loop): the condition '%s' must "
+                     "hold one element", n->name, c0->name);
+  const kiln_value *c = &g->values[body->outputs[0]];
+  if (c->kind != KILN_KIND_TENSOR || kiln_value_numel(c) != 1)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (Loop): the body's condition "
+                     "output '%s' must hold one element", n->name, c->name);
+  for (int j = 0; j < ncarried; j++) {
+    const kiln_value *in = &g->values[body->inputs[2 + j]], *out = &g->values[body->outputs[1 + j]];
+    if (out->kind != KILN_KIND_TENSOR || out->dtype != in->dtype || out->rank != in->rank ||
+        memcmp(out->dims, in->dims, sizeof(int64_t) * (size_t)in->rank) != 0 ||
+        memcmp(out->sym, in->sym, sizeof(int) * (size_t)in->rank) != 0) {
+      char ib[128], ob[128];
+      return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (Loop): carried value '%s' is %s on "
+                       "entry and %s after an iteration", n->name, in->name,
+                       kiln_value_type_str(in, ib, sizeof ib), kiln_value_type_str(out, ob, sizeof ob));
+    }
+    kiln_set_out(g, n, j, in->dtype, in->rank, in->dims);
+  }
+  int64_t iters = -1;
+  if (nscan > 0) {
+    if (!trip || !trip->data || !cond_stays(g, n, body))
+      return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (Loop): its scan outputs need the "
+                       "iteration count when compiling (a constant trip count and a "
+                       "condition that stays true)", n->name);
+    iters = kiln_load_i64(trip->dtype, trip->data, 0);
+    if (iters < 0) iters = 0;
+  }
+  for (int k = 0; k < nscan; k++) {
+    const kiln_value *s = &g->values[body->outputs[1 + ncarried + k]];
+    if (s->kind != KILN_KIND_TENSOR || s->rank + 1 > KILN_MAX_RANK || (s->rank && s->sym[0]))
+      return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (Loop): scan output '%s' must "
+                       "be a tensor of rank below %d", n->name, s->name, KILN_MAX_RANK);
+    int64_t dims[KILN_MAX_RANK];
+    dims[0] = iters;
+    memcpy(dims + 1, s->dims, sizeof(int64_t) * (size_t)s->rank);
+    kiln_set_out(g, n, ncarried + k, s->dtype, s->rank + 1, dims);
+  }
+  drop_attr(n, "_source"); /* compiled: the imported body is no longer needed */
+  return KILN_OK;
+}
+
+/* The fallback: back to the Loop as imported, to be unrolled (whose errors name the values
+ * unrolling needs, which kiln_options.values may bind). */
+static kiln_status loop_uncompile(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
+  kiln_node *n = &g->nodes[b->nodes[pos]];
+  kiln_attr *src = (kiln_attr *)kiln_node_attr(n, "_source");
+  if (!kiln_node_attr(n, "body") || !src || !src->graphs || !src->graphs[0])
+    return kiln_fail(err, KILN_ERR_INTERNAL, "node '%s' (Loop): no body to unroll", n->name);
+  kiln_block *orig = src->graphs[0];
+  src->graphs[0] = NULL;
+  drop_attr(n, "_source");
+  kiln_attr *body = (kiln_attr *)kiln_node_attr(n, "body");
+  kiln_block_free(body->graphs[0]);
+  body->graphs[0] = orig;
+  kiln_attr *u = (kiln_attr *)kiln_node_attr(n, "_unroll");
+  if (!u) u = kiln_node_add_attr(n, "_unroll", KILN_ATTR_INT);
+  u->i = 1;
+  n->op = kiln_op_find("Loop");
   return KILN_OK;
 }
 
@@ -221,6 +388,73 @@ static void scan_emit(kiln_ex *x, const scan_info *s, const int *states, const i
   free(parts);
 }
 
+/* A Scan stacking every output along axis 0 as the equivalent Loop, which compiles once
+ * (or unrolls): its trip count the length; its body Gathers each scan input's slice at the
+ * iteration (len - 1 - i in reverse), runs the Scan's body and passes the condition on; a
+ * reversed output is the stacked one read backwards (a Slice of step -1). */
+static void scan_to_loop(kiln_graph *g, kiln_block *b, int pos, const scan_info *s,
+                         const int *ins, const int *outs) {
+  kiln_block *nb = kiln_block_new();
+  kiln_ex x;
+  memset(&x, 0, sizeof x);
+  x.g = g;
+  x.b = nb;
+  x.t = KILN_I64;
+  x.from = b->nodes[pos];
+  x.name = kiln_xstrdup(g->nodes[x.from].name);
+  int nparams = 2 + s->nstate;
+  nb->ninputs = nparams;
+  nb->inputs = kiln_xmalloc(sizeof(int) * (size_t)nparams);
+  nb->inputs[0] = kiln_ex_value(&x, "i");
+  nb->inputs[1] = kiln_ex_value(&x, "cond");
+  int *args = kiln_xmalloc(sizeof(int) * (size_t)(s->nstate + s->nin + 1));
+  int *res = kiln_xmalloc(sizeof(int) * (size_t)(s->nstate + s->nout + 1));
+  for (int j = 0; j < s->nstate; j++) args[j] = nb->inputs[2 + j] = kiln_ex_value(&x, "state");
+  for (int k = 0; k < s->nin; k++) {
+    int at = nb->inputs[0];
+    double last = (double)(s->len - 1);
+    if (s->in_rev[k]) at = kiln_ex_binary(&x, "Sub", kiln_ex_const(&x, "last", KILN_I64, 0, NULL, &last), at, "at");
+    int in[2] = {ins[s->nstate + k], at};
+    args[s->nstate + k] = kiln_ex_node1(&x, "Gather", in, 2, -1, "slice");
+    kiln_ex_attr_i(&x, "axis", s->in_axis[k]);
+  }
+  kiln_ex_inline(&x, s->body, args, res);
+  nb->noutputs = 1 + s->nstate + s->nout;
+  nb->outputs = kiln_xmalloc(sizeof(int) * (size_t)nb->noutputs);
+  nb->outputs[0] = kiln_ex_node1(&x, "Identity", &nb->inputs[1], 1, -1, "cond");
+  memcpy(nb->outputs + 1, res, sizeof(int) * (size_t)(s->nstate + s->nout));
+  free(x.name);
+
+  kiln_ex y;
+  kiln_ex_begin(&y, g, b, pos, KILN_I64);
+  int nin = 2 + s->nstate, nout = s->nstate + s->nout;
+  int *lin = kiln_xmalloc(sizeof(int) * (size_t)nin), *lout = kiln_xmalloc(sizeof(int) * (size_t)(nout + 1));
+  double len = (double)s->len;
+  lin[0] = kiln_ex_const(&y, "len", KILN_I64, 0, NULL, &len);
+  lin[1] = -1;
+  memcpy(lin + 2, ins, sizeof(int) * (size_t)s->nstate);
+  memcpy(lout, outs, sizeof(int) * (size_t)nout);
+  for (int k = 0; k < s->nout; k++)
+    if (s->out_rev[k]) lout[s->nstate + k] = -1;
+  kiln_ex_node(&y, "Loop", lin, nin, lout, nout, "loop");
+  kiln_attr *body = kiln_node_add_attr(&g->nodes[y.last], "body", KILN_ATTR_GRAPH);
+  body->graphs = kiln_xcalloc(2, sizeof(kiln_block *));
+  body->graphs[0] = nb;
+  body->count = 1;
+  for (int k = 0; k < s->nout; k++) {
+    if (!s->out_rev[k]) continue;
+    const int64_t start = -1, end = INT64_MIN, axis = 0, step = -1;
+    int in[5] = {lout[s->nstate + k], kiln_ex_ints(&y, 1, &start), kiln_ex_ints(&y, 1, &end),
+                 kiln_ex_ints(&y, 1, &axis), kiln_ex_ints(&y, 1, &step)};
+    kiln_ex_node1(&y, "Slice", in, 5, outs[s->nstate + k], "reversed");
+  }
+  kiln_ex_end(&y);
+  free(lin);
+  free(lout);
+  free(args);
+  free(res);
+}
+
 /* Scan. Models of opset 8 carry a batch axis first (and sequence_lens, which kiln refuses):
  * each batch element runs its own scan, the results are stacked. */
 static kiln_status scan_expand(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
@@ -263,6 +497,17 @@ static kiln_status scan_expand(kiln_graph *g, kiln_block *b, int pos, kiln_error
       return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (Scan): scan input '%s' has %lld "
                        "steps, the first %lld", n->name, v->name, (long long)len, (long long)s.len);
     s.len = len;
+  }
+  bool axis0 = !batched;
+  for (int k = 0; k < s.nout; k++) axis0 &= s.out_axis[k] == 0;
+  if (axis0) { /* run as a Loop (compiled once) */
+    int nio = n->ninputs + n->noutputs;
+    int *io = kiln_xmalloc(sizeof(int) * (size_t)nio);
+    memcpy(io, n->inputs, sizeof(int) * (size_t)n->ninputs);
+    memcpy(io + n->ninputs, n->outputs, sizeof(int) * (size_t)n->noutputs);
+    scan_to_loop(g, b, pos, &s, io, io + n->ninputs);
+    free(io);
+    return KILN_OK;
   }
   if (!s.len && s.nout)
     return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (Scan): it runs no iteration, so its scan "
@@ -325,6 +570,13 @@ static const kiln_attr_spec if_attrs[] = {
 static const kiln_attr_spec loop_attrs[] = {
     {"body", KILN_ATTR_GRAPH, true},
     {"_iteration", KILN_ATTR_INT, false}, /* iterations unrolled so far */
+    {"_unroll", KILN_ATTR_INT, false},    /* 1: compiling it once failed */
+    {NULL},
+};
+
+static const kiln_attr_spec compiled_loop_attrs[] = {
+    {"body", KILN_ATTR_GRAPH, true},
+    {"_source", KILN_ATTR_GRAPH, false}, /* the body as imported, until inferred */
     {NULL},
 };
 
@@ -341,7 +593,11 @@ static const kiln_attr_spec scan_attrs[] = {
 
 const kiln_op_def kiln_ops_control[] = {
     {"If", 1, 1, 1, -1, if_attrs, infer_if, NULL, NULL, 0},
-    {"Loop", 2, -1, 1, -1, loop_attrs, kiln_infer_resolved, NULL, loop_step, KILN_OP_RESOLVE},
+    /* M and cond are optional (their slots may be empty): loop_step checks the count */
+    {"Loop", 0, -1, 1, -1, loop_attrs, kiln_infer_resolved, NULL, loop_step, KILN_OP_RESOLVE},
+    /* internal: a Loop run as a loop (passes/lower.c) */
+    {"CompiledLoop", 0, -1, 1, -1, compiled_loop_attrs, infer_compiled_loop, NULL,
+     loop_uncompile, KILN_OP_LOOP},
     {"Scan", 0, -1, 1, -1, scan_attrs, kiln_infer_resolved, NULL, scan_expand, KILN_OP_RESOLVE},
     {NULL},
 };

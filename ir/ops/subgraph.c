@@ -143,6 +143,54 @@ static void copy_nodes(kiln_ex *x, const remap *m, const kiln_block *from, kiln_
   }
 }
 
+static void mark_defined(const kiln_graph *g, const kiln_block *b, bool *def) {
+  for (int i = 0; i < b->ninputs; i++) def[b->inputs[i]] = true;
+  for (int i = 0; i < b->nnodes; i++) {
+    const kiln_node *n = &g->nodes[b->nodes[i]];
+    for (int o = 0; o < n->noutputs; o++)
+      if (n->outputs[o] >= 0) def[n->outputs[o]] = true;
+    for (int a = 0; a < n->nattrs; a++)
+      for (int j = 0; n->attrs[a].graphs && j < (n->attrs[a].type == KILN_ATTR_GRAPH ? 1 : n->attrs[a].count); j++)
+        if (n->attrs[a].graphs[j]) mark_defined(g, n->attrs[a].graphs[j], def);
+  }
+}
+
+static bool reads_known(const kiln_graph *g, const kiln_block *b, const bool *def) {
+  for (int i = 0; i < b->noutputs; i++)
+    if (!def[b->outputs[i]] && !g->values[b->outputs[i]].data) return false;
+  for (int i = 0; i < b->nnodes; i++) {
+    const kiln_node *n = &g->nodes[b->nodes[i]];
+    for (int k = 0; k < n->ninputs; k++)
+      if (n->inputs[k] >= 0 && !def[n->inputs[k]] && !g->values[n->inputs[k]].data) return false;
+    for (int a = 0; a < n->nattrs; a++)
+      for (int j = 0; n->attrs[a].graphs && j < (n->attrs[a].type == KILN_ATTR_GRAPH ? 1 : n->attrs[a].count); j++)
+        if (n->attrs[a].graphs[j] && !reads_known(g, n->attrs[a].graphs[j], def)) return false;
+  }
+  return true;
+}
+
+bool kiln_block_reads_consts(const kiln_graph *g, const kiln_block *b) {
+  bool *def = kiln_xcalloc((size_t)g->nvalues + 1, 1);
+  mark_defined(g, b, def);
+  bool known = reads_known(g, b, def);
+  free(def);
+  return known;
+}
+
+kiln_block *kiln_block_copy(kiln_graph *g, const kiln_block *b, const char *prefix) {
+  kiln_ex x = {.g = g, .name = kiln_xstrdup(prefix)};
+  remap m = {INT32_MAX, 0, NULL};
+  span(g, b, &m.lo, &m.hi);
+  if (m.hi <= m.lo) m.lo = m.hi = 0;
+  m.to = kiln_xmalloc(sizeof(int) * (size_t)(m.hi - m.lo + 1));
+  for (int i = 0; i < m.hi - m.lo; i++) m.to[i] = -1;
+  define(&x, &m, b, true);
+  kiln_block *copy = copy_block(&x, &m, b);
+  free(m.to);
+  free(x.name);
+  return copy;
+}
+
 void kiln_ex_inline(kiln_ex *x, const kiln_block *body, const int *args, int *outs) {
   remap m = {INT32_MAX, 0, NULL};
   span(x->g, body, &m.lo, &m.hi);

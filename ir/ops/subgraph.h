@@ -17,6 +17,13 @@ kiln_block *kiln_subgraph(const kiln_node *n, const char *name);
  * and tag, and outs[j] receives the copy of body output j. */
 void kiln_ex_inline(kiln_ex *x, const kiln_block *body, const int *args, int *outs);
 
+/* A copy of block b (parameters, nodes, nested blocks) whose values are all new, named
+ * "<prefix>/<name>"; the values it reads from outside stay shared. */
+kiln_block *kiln_block_copy(kiln_graph *g, const kiln_block *b, const char *prefix);
+
+/* Is every value block b reads from outside it (nested blocks' reads too) a constant? */
+bool kiln_block_reads_consts(const kiln_graph *g, const kiln_block *b);
+
 /* Nodes the whole graph may reach through unrolling (nested loops multiply). */
 #define KILN_MAX_GRAPH_NODES 1000000
 

@@ -367,6 +367,97 @@ def grid_samples():
     return b.model(inputs, outs, "grid_samples"), b.rng
 
 
+def loops():
+    """Loops compiled once and run as loops: a trip count given at run time (`steps`), a
+    while loop whose condition comes from the data, carried values that swap (a, b) ->
+    (b, a + b), scan outputs, and a loop nested in another's body."""
+    b = Builder(seed=15)
+    w = b.normal((16, 16), 0.25, "w")
+    bias = b.normal((16,), 0.1, "bias")
+    hundredth = b.const(np.array(0.01, np.float32), "hundredth")
+
+    def body(nodes, ins, outs, name):
+        return helper.make_graph(nodes, name, ins, outs)
+
+    def vi(name, t, shape):
+        return helper.make_tensor_value_info(name, t, shape)
+
+    # A: h <- tanh(h W + bias) + 0.01 i, `steps` times (a run-time trip count)
+    a = body([helper.make_node("MatMul", ["a_h", w], ["a_mm"]),
+              helper.make_node("Add", ["a_mm", bias], ["a_add"]),
+              helper.make_node("Tanh", ["a_add"], ["a_t"]),
+              helper.make_node("Cast", ["a_i"], ["a_if"], to=TensorProto.FLOAT),
+              helper.make_node("Mul", ["a_if", hundredth], ["a_step"]),
+              helper.make_node("Add", ["a_t", "a_step"], ["a_out"]),
+              helper.make_node("Identity", ["a_c"], ["a_cout"])],
+             [vi("a_i", TensorProto.INT64, []), vi("a_c", TensorProto.BOOL, []),
+              vi("a_h", TensorProto.FLOAT, [4, 16])],
+             [vi("a_cout", TensorProto.BOOL, []), vi("a_out", TensorProto.FLOAT, [4, 16])], "a")
+    b.nodes.append(helper.make_node("Loop", ["steps", "", "x"], ["h_final"], name="loop_a", body=a))
+
+    # B: 5 iterations, a row of x picked by the iteration, a scan output per iteration and
+    # an inner loop of 3 iterations in the body
+    four = b.const(np.array(4, np.int64), "four")
+    three = b.const(np.array(3, np.int64), "three")
+    five = b.const(np.array(5, np.int64), "five")
+    half = b.const(np.array(0.5, np.float32), "half")
+    yes = b.const(np.array(True), "yes")
+    inner = body([helper.make_node("Mul", ["in_v", half], ["in_half"]),
+                  helper.make_node("Add", ["in_half", "b_row"], ["in_out"]),
+                  helper.make_node("Identity", ["in_c"], ["in_cout"])],
+                 [vi("in_i", TensorProto.INT64, []), vi("in_c", TensorProto.BOOL, []),
+                  vi("in_v", TensorProto.FLOAT, [16])],
+                 [vi("in_cout", TensorProto.BOOL, []), vi("in_out", TensorProto.FLOAT, [16])], "inner")
+    bb = body([helper.make_node("Mod", ["b_i", four], ["b_k"]),
+               helper.make_node("Gather", ["x", "b_k"], ["b_row"], axis=0),
+               helper.make_node("Loop", [three, "", "b_row"], ["b_inner"], body=inner),
+               helper.make_node("MatMul", ["b_acc", w], ["b_mm"]),
+               helper.make_node("Add", ["b_mm", "b_inner"], ["b_sum"]),
+               helper.make_node("Relu", ["b_sum"], ["b_y"]),
+               helper.make_node("Mul", ["b_y", half], ["b_hy"]),
+               helper.make_node("Add", ["b_acc", "b_hy"], ["b_next"]),
+               helper.make_node("Identity", ["b_c"], ["b_cout"])],
+              [vi("b_i", TensorProto.INT64, []), vi("b_c", TensorProto.BOOL, []),
+               vi("b_acc", TensorProto.FLOAT, [4, 16])],
+              [vi("b_cout", TensorProto.BOOL, []), vi("b_next", TensorProto.FLOAT, [4, 16]),
+               vi("b_y", TensorProto.FLOAT, [4, 16])], "b")
+    b.nodes.append(helper.make_node("Loop", [five, yes, "x"], ["acc_final", "ys"], name="loop_b",
+                                    body=bb))
+
+    # C: while sum |v| accumulated stays below 60 (at most 100 iterations); (p, q) <- (q, p + q)
+    limit = b.const(np.array(60.0, np.float32), "limit")
+    hundred = b.const(np.array(100, np.int64), "hundred")
+    nine = b.const(np.array(0.9, np.float32), "nine")
+    one = b.const(np.array(1.0, np.float32), "one")
+    v0 = b.op("ReduceMean", ["x"], "v0", axes=[0], keepdims=0)
+    s0 = b.const(np.array(0.0, np.float32), "s0")
+    c = body([helper.make_node("Mul", ["c_v", nine], ["c_v9"]),
+              helper.make_node("Add", ["c_v9", one], ["c_vn"]),
+              helper.make_node("Abs", ["c_vn"], ["c_abs"]),
+              helper.make_node("ReduceSum", ["c_abs"], ["c_sum"], keepdims=0),
+              helper.make_node("Add", ["c_s", "c_sum"], ["c_sn"]),
+              helper.make_node("Less", ["c_sn", limit], ["c_cout"]),
+              helper.make_node("Identity", ["c_q"], ["c_pn"]),
+              helper.make_node("Add", ["c_p", "c_q"], ["c_qs"]),
+              helper.make_node("Mul", ["c_qs", half], ["c_qn"])],
+             [vi("c_i", TensorProto.INT64, []), vi("c_c", TensorProto.BOOL, []),
+              vi("c_v", TensorProto.FLOAT, [16]), vi("c_s", TensorProto.FLOAT, []),
+              vi("c_p", TensorProto.FLOAT, [16]), vi("c_q", TensorProto.FLOAT, [16])],
+             [vi("c_cout", TensorProto.BOOL, []), vi("c_vn", TensorProto.FLOAT, [16]),
+              vi("c_sn", TensorProto.FLOAT, []), vi("c_pn", TensorProto.FLOAT, [16]),
+              vi("c_qn", TensorProto.FLOAT, [16])], "c")
+    b.nodes.append(helper.make_node("Loop", [hundred, yes, v0, s0, v0, bias],
+                                    ["v_final", "s_final", "p_final", "q_final"], name="loop_c", body=c))
+    # three outputs, so that model_test can call the AOT entry
+    both = b.op("Concat", ["h_final", "acc_final"], "both", axis=0)
+    s1 = b.op("Unsqueeze", ["s_final", b.const(np.array([0], np.int64), "axis0")], "s1")
+    finals = b.op("Concat", ["v_final", s1, "p_final", "q_final"], "finals", axis=0)
+    inputs = [vi("x", TensorProto.FLOAT, [4, 16]), vi("steps", TensorProto.INT64, [])]
+    outs = [vi(both, TensorProto.FLOAT, [8, 16]), vi("ys", TensorProto.FLOAT, [5, 4, 16]),
+            vi(finals, TensorProto.FLOAT, [49])]
+    return b.model(inputs, outs, "loops"), b.rng
+
+
 MODELS = {
     "mlp": lambda: mlp(1, "mlp"),
     "mlp_b64": lambda: mlp(64, "mlp_b64"),
@@ -381,6 +472,7 @@ MODELS = {
     "concats": concats,
     "einsums": einsums,
     "grid_samples": grid_samples,
+    "loops": loops,
 }
 
 
@@ -394,6 +486,8 @@ def make_inputs(model, rng):
             feeds[vi.name] = rng.integers(-shape[1], shape[1], shape, dtype=np.int64)
         elif vi.name == "grid":  # past [-1, 1]: padding and reflection come into play
             feeds[vi.name] = rng.uniform(-1.6, 1.6, shape).astype(np.float32)
+        elif vi.name == "steps":  # a trip count given at run time
+            feeds[vi.name] = np.array(6, np.int64)
         elif vi.name == "attention_mask":
             mask = np.ones(shape, np.int64)
             mask[:, shape[1] * 3 // 4:] = 0  # padding at the end, as a batch of one has

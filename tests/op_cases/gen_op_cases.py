@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Op cases past ONNX's node tests for Det, MaxUnpool, MelWeightMatrix, TfIdfVectorizer and
-RoiAlign: the modes, dtypes and edge cases those tests leave out.
+"""Op cases past ONNX's node tests for Det, MaxUnpool, MelWeightMatrix, TfIdfVectorizer,
+RoiAlign and Loop: the modes, dtypes and edge cases those tests leave out.
 
     gen_op_cases.py OUT_DIR
 
@@ -170,12 +170,90 @@ def roi_cases(out, rng):
         write(out, name, m, feeds)
 
 
+def loop_cases(out, rng):
+    """Loops compiled once (their trip counts and conditions given at run time: nothing is
+    bound when compiling): a while loop whose condition comes from the data, carried values
+    that swap, a trip count of 0 and a negative one, scan outputs of a constant trip count;
+    and one whose carried value grows, which kiln unrolls instead."""
+    B = TensorProto.BOOL
+    cst = lambda name, v: numpy_helper.from_array(np.asarray(v), name)
+    # while (s < limit): v <- 0.9 v + 1, s <- s + sum |v|; (p, q) <- (q, p + q)
+    body = helper.make_graph(
+        [helper.make_node("Mul", ["v", "nine"], ["v9"]), helper.make_node("Add", ["v9", "one"], ["vn"]),
+         helper.make_node("Abs", ["vn"], ["va"]), helper.make_node("ReduceSum", ["va"], ["vs"], keepdims=0),
+         helper.make_node("Add", ["s", "vs"], ["sn"]), helper.make_node("Less", ["sn", "limit"], ["go"]),
+         helper.make_node("Identity", ["q"], ["pn"]), helper.make_node("Add", ["p", "q"], ["qn"])],
+        "body", [V("i", I64, []), V("c", B, []), V("v", F32, [8]), V("s", F32, []),
+                 V("p", F32, [8]), V("q", F32, [8])],
+        [V("go", B, []), V("vn", F32, [8]), V("sn", F32, []), V("pn", F32, [8]), V("qn", F32, [8])],
+        [cst("nine", np.float32(0.9)), cst("one", np.float32(1)), cst("limit", np.float32(50))])
+    m = model_of("loop_while", [helper.make_node("Loop", ["", "c0", "v0", "s0", "v0", "v0"],
+                                                 ["v", "s", "p", "q"], body=body)],
+                 [V("c0", B, []), V("v0", F32, [8]), V("s0", F32, [])],
+                 [V(n, F32, None) for n in "vspq"])
+    feeds = {"c0": np.array(True), "v0": rng.standard_normal(8).astype(np.float32),
+             "s0": np.array(0, np.float32)}
+    write(out, "loop_while", m, feeds, run_ort(m, feeds))
+    # h <- tanh(h + x[i mod 3]) for a trip count given at run time
+    body = helper.make_graph(
+        [helper.make_node("Mod", ["i", "three"], ["k"]), helper.make_node("Gather", ["x", "k"], ["row"], axis=0),
+         helper.make_node("Add", ["h", "row"], ["hs"]), helper.make_node("Tanh", ["hs"], ["hn"]),
+         helper.make_node("Identity", ["c"], ["cn"])],
+        "body", [V("i", I64, []), V("c", B, []), V("h", F32, [5])], [V("cn", B, []), V("hn", F32, [5])],
+        [cst("three", np.int64(3))])
+    m = model_of("loop_trip", [helper.make_node("Loop", ["n", "", "h0"], ["h"], body=body)],
+                 [V("n", I64, []), V("h0", F32, [5]), V("x", F32, [3, 5])], [V("h", F32, None)])
+    for name, n in (("loop_trip", 7), ("loop_trip_zero", 0), ("loop_trip_negative", -4)):
+        feeds = {"n": np.array(n, np.int64), "h0": rng.standard_normal(5).astype(np.float32),
+                 "x": rng.standard_normal((3, 5)).astype(np.float32)}
+        expect = run_ort(m, feeds) if n >= 0 else [feeds["h0"]]  # ORT refuses a negative one
+        write(out, name, m, feeds, expect)
+    # 4 iterations, each stacking x * i into a scan output
+    body = helper.make_graph(
+        [helper.make_node("Cast", ["i"], ["f"], to=F32), helper.make_node("Mul", ["x", "f"], ["y"]),
+         helper.make_node("Add", ["acc", "y"], ["accn"]), helper.make_node("Identity", ["c"], ["cn"])],
+        "body", [V("i", I64, []), V("c", B, []), V("acc", F32, [2, 3])],
+        [V("cn", B, []), V("accn", F32, [2, 3]), V("y", F32, [2, 3])])
+    m = model_of("loop_scan", [helper.make_node("Loop", ["four", "", "x"], ["acc", "ys"], body=body)],
+                 [V("x", F32, [2, 3])], [V("acc", F32, None), V("ys", F32, None)],
+                 [cst("four", np.int64(4))])
+    feeds = {"x": rng.standard_normal((2, 3)).astype(np.float32)}
+    write(out, "loop_scan", m, feeds, run_ort(m, feeds))
+    # a carried value growing by a row each iteration: unrolled
+    body = helper.make_graph(
+        [helper.make_node("Concat", ["g", "row"], ["gn"], axis=0), helper.make_node("Identity", ["c"], ["cn"])],
+        "body", [V("i", I64, []), V("c", B, []), V("g", F32, None)], [V("cn", B, []), V("gn", F32, None)])
+    m = model_of("loop_grow", [helper.make_node("Loop", ["three", "", "row"], ["g"], body=body)],
+                 [V("row", F32, [1, 4])], [V("g", F32, None)], [cst("three", np.int64(3))])
+    feeds = {"row": rng.standard_normal((1, 4)).astype(np.float32)}
+    write(out, "loop_grow", m, feeds, run_ort(m, feeds))
+    # Scan, run as a loop: a running sum and product over x's axis 1 read backwards and
+    # y's axis 0 read forwards, outputs stacked forwards and backwards; then with an output
+    # stacked along axis 1 (unrolled)
+    body = helper.make_graph(
+        [helper.make_node("Add", ["s", "xs"], ["sn"]), helper.make_node("Mul", ["p", "ys"], ["pn"]),
+         helper.make_node("Tanh", ["sn"], ["o1"]), helper.make_node("Sub", ["pn", "xs"], ["o2"])],
+        "body", [V("s", F32, [3]), V("p", F32, [3]), V("xs", F32, [3]), V("ys", F32, [3])],
+        [V("sn", F32, [3]), V("pn", F32, [3]), V("o1", F32, [3]), V("o2", F32, [3])])
+    for name, out_axes in (("scan_loop", [0, 0]), ("scan_axis1", [0, 1])):
+        m = model_of(name, [helper.make_node("Scan", ["s0", "p0", "x", "y"], ["s", "p", "o1", "o2"], body=body,
+                                             num_scan_inputs=2, scan_input_axes=[1, 0],
+                                             scan_input_directions=[1, 0], scan_output_axes=out_axes,
+                                             scan_output_directions=[0, 1])],
+                     [V("s0", F32, [3]), V("p0", F32, [3]), V("x", F32, [3, 6]), V("y", F32, [6, 3])],
+                     [V(n, F32, None) for n in ("s", "p", "o1", "o2")])
+        feeds = {"s0": rng.standard_normal(3).astype(np.float32), "p0": np.ones(3, np.float32),
+                 "x": rng.standard_normal((3, 6)).astype(np.float32),
+                 "y": rng.uniform(0.5, 1.5, (6, 3)).astype(np.float32)}
+        write(out, name, m, feeds, run_ort(m, feeds))
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     ort.set_default_logger_severity(3)  # RoiAlign's max mode warns of a bug fixed in 1.13
     rng = np.random.default_rng(10)
-    for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases):
+    for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases, loop_cases):
         make(out, rng)
 
 
