@@ -31,6 +31,7 @@ extern const kiln_op_def kiln_ops_scatter[];
 extern const kiln_op_def kiln_ops_grid_sample[];
 extern const kiln_op_def kiln_ops_optimizer[];
 extern const kiln_op_def kiln_ops_control[];
+extern const kiln_op_def kiln_ops_compiled_loop[];
 extern const kiln_op_def kiln_ops_sequence[];
 extern const kiln_op_def kiln_ops_layout[];
 extern const kiln_op_def kiln_ops_random[];
@@ -50,7 +51,7 @@ static const struct {
     {kiln_ops_elementwise, NULL}, {kiln_ops_activation, NULL}, {kiln_ops_movement, NULL},
     {kiln_ops_reshape, NULL},     {kiln_ops_shape, NULL},      {kiln_ops_reduce, NULL},
     {kiln_ops_nn, NULL},          {kiln_ops_linalg, NULL},     {kiln_ops_rnn, NULL},
-    {kiln_ops_control, NULL},     {kiln_ops_pool, NULL},       {kiln_ops_norm, NULL},
+    {kiln_ops_control, NULL},     {kiln_ops_compiled_loop, NULL}, {kiln_ops_pool, NULL},       {kiln_ops_norm, NULL},
     {kiln_ops_resize, NULL},      {kiln_ops_layout, NULL},     {kiln_ops_loss, NULL},
     {kiln_ops_scan, NULL},        {kiln_ops_signal, NULL},     {kiln_ops_quant, NULL},
     {kiln_ops_einsum, NULL},      {kiln_ops_index, NULL},      {kiln_ops_scatter, NULL},

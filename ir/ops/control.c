@@ -1,13 +1,15 @@
 /* Control flow. If is neither lowered nor expanded here: lowering turns it into a
  * KILN_STEP_IF holding both branches, and folding inlines the taken branch when the
  * condition is constant; only its shape inference lives in the op table. A Loop whose
- * carried values are tensors is compiled once and run as a loop (CompiledLoop below,
- * lowered to a KILN_STEP_LOOP); other Loops, and Scans, are unrolled at compile time
+ * carried values are tensors is compiled once and run as a loop (a CompiledLoop, ir/ops/
+ * loop.c), and so is a Scan stacking along axis 0, as the equivalent Loop; other Loops and
+ * Scans, and Loops computing constants only, are unrolled at compile time
  * (KILN_OP_RESOLVE): one copy of the body per iteration, so their trip counts (and a
  * Loop's condition) must be known when compiling. */
 #include "ir/op.h"
 
 #include "ir/dtype.h"
+#include "ir/ops/loop.h"
 #include "ir/ops/subgraph.h"
 
 #include <stdio.h>
@@ -94,25 +96,6 @@ static kiln_status loop_finish(kiln_graph *g, kiln_block *b, int pos, int ncarri
   return KILN_OK;
 }
 
-static kiln_status loop_compile(kiln_graph *g, kiln_block *b, int pos);
-
-/* Does the loop compute constants only (its trip count, condition and carried values
- * constant, its body reading constants only), in few enough iterations to unroll? Then it
- * is unrolled, and folding computes it when compiling. */
-static bool loop_folds(const kiln_graph *g, const kiln_node *n, const kiln_block *body,
-                       int ncarried) {
-  const kiln_value *trip = kiln_node_in(g, n, 0), *cond = kiln_node_in(g, n, 1);
-  if (!trip || !trip->data || kiln_value_numel(trip) != 1 || (cond && !cond->data)) return false;
-  for (int j = 0; j < ncarried; j++) {
-    const kiln_value *v = kiln_node_in(g, n, 2 + j);
-    if (!v || v->kind != KILN_KIND_TENSOR || !v->data) return false;
-  }
-  int64_t iters = kiln_load_i64(trip->dtype, trip->data, 0);
-  if (iters > KILN_MAX_SEQ_LEN || iters * (body->nnodes + 1) > KILN_MAX_UNROLLED_NODES / 10)
-    return false;
-  return kiln_block_reads_consts(g, body);
-}
-
 static kiln_status loop_step(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
   const kiln_node *n = &g->nodes[b->nodes[pos]];
   const kiln_block *body = kiln_subgraph(n, "body");
@@ -124,13 +107,13 @@ static kiln_status loop_step(kiln_graph *g, kiln_block *b, int pos, kiln_error *
                      "iteration, the condition and the %d carried values, and yield the "
                      "condition and the node's %d outputs", n->name, n->ninputs - 2, n->noutputs);
   const kiln_value *cond = kiln_node_in(g, n, 1);
-  if (done == 0 && !kiln_attr_int(n, "_unroll", 0) && !loop_folds(g, n, body, ncarried)) {
+  if (done == 0 && !kiln_attr_int(n, "_unroll", 0) && !kiln_loop_folds(g, n, body, ncarried)) {
     bool tensors = true;
     for (int j = 0; j < ncarried; j++) {
       const kiln_value *v = kiln_node_in(g, n, 2 + j);
       tensors &= v && v->kind == KILN_KIND_TENSOR;
     }
-    if (tensors) return loop_compile(g, b, pos);
+    if (tensors) return kiln_loop_compile(g, b, pos);
   }
   int64_t trip = -1;
   if (kiln_node_in(g, n, 0)) {
@@ -186,144 +169,6 @@ static kiln_status loop_step(kiln_graph *g, kiln_block *b, int pos, kiln_error *
   free(outs);
   free(args);
   free(res);
-  return KILN_OK;
-}
-
-/* ---- Loop compiled once -----------------------------------------------------------------
- * The node becomes a CompiledLoop whose body is a copy of the Loop's, its parameters typed
- * as the iteration (i64), the condition (bool) and the initial carried values. Inference
- * then infers the body and checks that every carried value keeps its type from one
- * iteration to the next. Where it cannot be compiled so (a carried value changes shape, a
- * node needs a value an iteration would give: any inference error), inference calls the
- * CompiledLoop's `expand`, which turns it back into the Loop, body as imported (kept in
- * `_source`), to be unrolled. */
-
-/* Removes attribute `name` of n, freeing what it holds. */
-static void drop_attr(kiln_node *n, const char *name) {
-  for (int a = 0; a < n->nattrs; a++) {
-    if (strcmp(n->attrs[a].name, name) != 0) continue;
-    kiln_attr_clear(&n->attrs[a]);
-    memmove(&n->attrs[a], &n->attrs[a + 1], sizeof(kiln_attr) * (size_t)(n->nattrs - a - 1));
-    n->nattrs--;
-    return;
-  }
-}
-
-static void type_param(kiln_graph *g, int id, const kiln_value *like, kiln_dtype t) {
-  kiln_value *p = &g->values[id];
-  p->kind = KILN_KIND_TENSOR;
-  p->dtype = like ? like->dtype : t;
-  p->rank = like ? like->rank : 0;
-  for (int d = 0; d < p->rank; d++) {
-    p->dims[d] = like->dims[d];
-    p->sym[d] = like->sym[d];
-  }
-}
-
-static kiln_status loop_compile(kiln_graph *g, kiln_block *b, int pos) {
-  int id = b->nodes[pos];
-  kiln_block *orig = kiln_subgraph(&g->nodes[id], "body");
-  kiln_block *copy = kiln_block_copy(g, orig, g->nodes[id].name); /* nodes and values move */
-  kiln_node *n = &g->nodes[id];
-  ((kiln_attr *)kiln_node_attr(n, "body"))->graphs[0] = copy;
-  kiln_attr *src = kiln_node_add_attr(n, "_source", KILN_ATTR_GRAPH);
-  src->graphs = kiln_xcalloc(2, sizeof(kiln_block *));
-  src->graphs[0] = orig;
-  src->count = 1;
-  type_param(g, copy->inputs[0], NULL, KILN_I64);
-  type_param(g, copy->inputs[1], NULL, KILN_BOOL);
-  for (int j = 2; j < copy->ninputs; j++) type_param(g, copy->inputs[j], kiln_node_in(g, n, j), KILN_F32);
-  n->op = kiln_op_find("CompiledLoop");
-  return KILN_OK;
-}
-
-/* Does the body's condition output stay true: the constant true, or its condition
- * parameter passed on (through Identities), with an initial condition that is true? */
-static bool cond_stays(const kiln_graph *g, const kiln_node *n, const kiln_block *body) {
-  const kiln_value *c0 = kiln_node_in(g, n, 1);
-  int v = body->outputs[0];
-  for (;;) {
-    const kiln_value *val = &g->values[v];
-    if (val->data) return kiln_load_f64(val->dtype, val->data, 0) != 0;
-    if (v == body->inputs[1]) return !c0 || (c0->data && kiln_load_f64(c0->dtype, c0->data, 0) != 0);
-    if (val->producer < 0) return false;
-    const kiln_node *p = &g->nodes[val->producer];
-    if (strcmp(p->op_type, "Identity") != 0 || p->ninputs < 1 || p->inputs[0] < 0) return false;
-    v = p->inputs[0];
-  }
-}
-
-static kiln_status infer_compiled_loop(kiln_graph *g, kiln_node *n, kiln_error *err) {
-  const kiln_block *body = kiln_subgraph(n, "body");
-  int ncarried = body ? body->ninputs - 2 : -1, nscan = n->noutputs - ncarried;
-  if (ncarried < 0 || nscan < 0 || n->ninputs != 2 + ncarried || body->noutputs != 1 + n->noutputs)
-    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): the body must take the "
-                     "iteration, the condition and the %d carried values, and yield the "
-                     "condition and the node's %d outputs", n->name, n->op_type,
-                     n->ninputs - 2, n->noutputs);
-  const kiln_value *trip = kiln_node_in(g, n, 0), *c0 = kiln_node_in(g, n, 1);
-  if (trip && (kiln_value_numel(trip) != 1 || !kiln_dtype_is_int(trip->dtype)))
-    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (Loop): the trip count '%s' must "
-                     "be one integer", n->name, trip->name);
-  if (c0 && kiln_value_numel(c0) != 1)
-    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (Loop): the condition '%s' must "
-                     "hold one element", n->name, c0->name);
-  const kiln_value *c = &g->values[body->outputs[0]];
-  if (c->kind != KILN_KIND_TENSOR || kiln_value_numel(c) != 1)
-    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (Loop): the body's condition "
-                     "output '%s' must hold one element", n->name, c->name);
-  for (int j = 0; j < ncarried; j++) {
-    const kiln_value *in = &g->values[body->inputs[2 + j]], *out = &g->values[body->outputs[1 + j]];
-    if (out->kind != KILN_KIND_TENSOR || out->dtype != in->dtype || out->rank != in->rank ||
-        memcmp(out->dims, in->dims, sizeof(int64_t) * (size_t)in->rank) != 0 ||
-        memcmp(out->sym, in->sym, sizeof(int) * (size_t)in->rank) != 0) {
-      char ib[128], ob[128];
-      return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (Loop): carried value '%s' is %s on "
-                       "entry and %s after an iteration", n->name, in->name,
-                       kiln_value_type_str(in, ib, sizeof ib), kiln_value_type_str(out, ob, sizeof ob));
-    }
-    kiln_set_out(g, n, j, in->dtype, in->rank, in->dims);
-  }
-  int64_t iters = -1;
-  if (nscan > 0) {
-    if (!trip || !trip->data || !cond_stays(g, n, body))
-      return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (Loop): its scan outputs need the "
-                       "iteration count when compiling (a constant trip count and a "
-                       "condition that stays true)", n->name);
-    iters = kiln_load_i64(trip->dtype, trip->data, 0);
-    if (iters < 0) iters = 0;
-  }
-  for (int k = 0; k < nscan; k++) {
-    const kiln_value *s = &g->values[body->outputs[1 + ncarried + k]];
-    if (s->kind != KILN_KIND_TENSOR || s->rank + 1 > KILN_MAX_RANK || (s->rank && s->sym[0]))
-      return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (Loop): scan output '%s' must "
-                       "be a tensor of rank below %d", n->name, s->name, KILN_MAX_RANK);
-    int64_t dims[KILN_MAX_RANK];
-    dims[0] = iters;
-    memcpy(dims + 1, s->dims, sizeof(int64_t) * (size_t)s->rank);
-    kiln_set_out(g, n, ncarried + k, s->dtype, s->rank + 1, dims);
-  }
-  drop_attr(n, "_source"); /* compiled: the imported body is no longer needed */
-  return KILN_OK;
-}
-
-/* The fallback: back to the Loop as imported, to be unrolled (whose errors name the values
- * unrolling needs, which kiln_options.values may bind). */
-static kiln_status loop_uncompile(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
-  kiln_node *n = &g->nodes[b->nodes[pos]];
-  kiln_attr *src = (kiln_attr *)kiln_node_attr(n, "_source");
-  if (!kiln_node_attr(n, "body") || !src || !src->graphs || !src->graphs[0])
-    return kiln_fail(err, KILN_ERR_INTERNAL, "node '%s' (Loop): no body to unroll", n->name);
-  kiln_block *orig = src->graphs[0];
-  src->graphs[0] = NULL;
-  drop_attr(n, "_source");
-  kiln_attr *body = (kiln_attr *)kiln_node_attr(n, "body");
-  kiln_block_free(body->graphs[0]);
-  body->graphs[0] = orig;
-  kiln_attr *u = (kiln_attr *)kiln_node_attr(n, "_unroll");
-  if (!u) u = kiln_node_add_attr(n, "_unroll", KILN_ATTR_INT);
-  u->i = 1;
-  n->op = kiln_op_find("Loop");
   return KILN_OK;
 }
 
@@ -574,12 +419,6 @@ static const kiln_attr_spec loop_attrs[] = {
     {NULL},
 };
 
-static const kiln_attr_spec compiled_loop_attrs[] = {
-    {"body", KILN_ATTR_GRAPH, true},
-    {"_source", KILN_ATTR_GRAPH, false}, /* the body as imported, until inferred */
-    {NULL},
-};
-
 static const kiln_attr_spec scan_attrs[] = {
     {"body", KILN_ATTR_GRAPH, true},
     {"num_scan_inputs", KILN_ATTR_INT, true},
@@ -595,9 +434,6 @@ const kiln_op_def kiln_ops_control[] = {
     {"If", 1, 1, 1, -1, if_attrs, infer_if, NULL, NULL, 0},
     /* M and cond are optional (their slots may be empty): loop_step checks the count */
     {"Loop", 0, -1, 1, -1, loop_attrs, kiln_infer_resolved, NULL, loop_step, KILN_OP_RESOLVE},
-    /* internal: a Loop run as a loop (passes/lower.c) */
-    {"CompiledLoop", 0, -1, 1, -1, compiled_loop_attrs, infer_compiled_loop, NULL,
-     loop_uncompile, KILN_OP_LOOP},
     {"Scan", 0, -1, 1, -1, scan_attrs, kiln_infer_resolved, NULL, scan_expand, KILN_OP_RESOLVE},
     {NULL},
 };

@@ -227,6 +227,28 @@ def loop_cases(out, rng):
                  [V("row", F32, [1, 4])], [V("g", F32, None)], [cst("three", np.int64(3))])
     feeds = {"row": rng.standard_normal((1, 4)).astype(np.float32)}
     write(out, "loop_grow", m, feeds, run_ort(m, feeds))
+    # an If in a loop's body (odd iterations double, even ones add x), and a loop in an If's
+    # branch, its trip count computed in the branch
+    then_g = helper.make_graph([helper.make_node("Add", ["h", "h"], ["t"])], "then", [], [V("t", F32, [4])])
+    else_g = helper.make_graph([helper.make_node("Add", ["h", "x"], ["e"])], "else", [], [V("e", F32, [4])])
+    body = helper.make_graph(
+        [helper.make_node("Mod", ["i", "two"], ["k"]), helper.make_node("Equal", ["k", "one"], ["odd"]),
+         helper.make_node("If", ["odd"], ["hn"], then_branch=then_g, else_branch=else_g),
+         helper.make_node("Identity", ["c"], ["cn"])],
+        "body", [V("i", I64, []), V("c", B, []), V("h", F32, [4])], [V("cn", B, []), V("hn", F32, [4])],
+        [cst("two", np.int64(2)), cst("one", np.int64(1))])
+    inner = helper.make_graph([helper.make_node("Mul", ["g", "x"], ["gn"]), helper.make_node("Identity", ["c2"], ["cn2"])],
+                              "inner", [V("j", I64, []), V("c2", B, []), V("g", F32, [4])],
+                              [V("cn2", B, []), V("gn", F32, [4])])
+    branch = helper.make_graph([helper.make_node("Add", ["n", "n"], ["n2"]),
+                                helper.make_node("Loop", ["n2", "", "x"], ["b"], body=inner)],
+                               "branch", [], [V("b", F32, [4])])
+    other = helper.make_graph([helper.make_node("Neg", ["x"], ["o"])], "other", [], [V("o", F32, [4])])
+    m = model_of("loop_if", [helper.make_node("Loop", ["n", "", "x"], ["h"], body=body),
+                             helper.make_node("If", ["flag"], ["b"], then_branch=branch, else_branch=other)],
+                 [V("n", I64, []), V("x", F32, [4]), V("flag", B, [])], [V("h", F32, None), V("b", F32, None)])
+    feeds = {"n": np.array(5, np.int64), "x": rng.uniform(0.5, 1.2, 4).astype(np.float32), "flag": np.array(True)}
+    write(out, "loop_if", m, feeds, run_ort(m, feeds))
     # Scan, run as a loop: a running sum and product over x's axis 1 read backwards and
     # y's axis 0 read forwards, outputs stacked forwards and backwards; then with an output
     # stacked along axis 1 (unrolled)
