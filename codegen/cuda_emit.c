@@ -245,6 +245,14 @@ static kiln_status emit_loop(kiln_cuda *c, const kernel_fns *f, const kiln_loop_
   if (st) return st;
   kiln_cuda_line(c, "for (%s = 0; %s < kiln_trip%d && kiln_c%d; %s++) {", i, i, d, d, i);
   c->indent++;
+  if (l->limit < INT64_MAX && l->check_offset >= 0) { /* this one would pass the limit */
+    kiln_cuda_line(c, "if (%s >= %" PRId64 ") {", i, l->limit);
+    fprintf(c->o, "%*s  KILN_LOOP_FAIL(arena + %" PRId64 ", ", 2 * c->indent, "", l->check_offset);
+    kiln_cuda_string(c->o, l->what);
+    fprintf(c->o, ", %" PRId64 ");\n", l->limit);
+    kiln_cuda_line(c, "  break;");
+    kiln_cuda_line(c, "}");
+  }
   const kiln_storage *put[2] = {&l->iter, &l->cond};
   for (int g = 0; g < 2 && !st; g++) {
     fprintf(c->o, "%*sKILN_LOOP_PUT(", 2 * c->indent, "");

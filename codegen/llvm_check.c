@@ -93,6 +93,18 @@ static void record(kiln_emit *e, const char *kernel, const char *buffer, kiln_ch
   LLVMBuildCall2(e->b, fty, fn, args, 7, "");
 }
 
+void kiln_emit_check_loop(kiln_emit *e, LLVMValueRef arena, int64_t offset, const char *what,
+                          int64_t limit) {
+  LLVMTypeRef fty;
+  LLVMValueRef fn = fail_fn(e, &fty), off = LLVMConstInt(e->t_i64, (uint64_t)offset, 0);
+  LLVMValueRef args[7] = {
+      LLVMBuildInBoundsGEP2(e->b, e->t_i8, arena, &off, 1, ""),
+      LLVMBuildGlobalStringPtr(e->b, what, ""), LLVMBuildGlobalStringPtr(e->b, "-", ""),
+      LLVMBuildGlobalStringPtr(e->b, "-", ""), LLVMConstInt(e->t_i32, KILN_CHECK_LOOP, 0),
+      LLVMConstInt(e->t_i64, (uint64_t)limit, 0), LLVMConstInt(e->t_i64, 0, 0)};
+  LLVMBuildCall2(e->b, fty, fn, args, 7, "");
+}
+
 LLVMValueRef kiln_emit_check_addr(kiln_emit *e, int buf, LLVMValueRef lin, bool is_store) {
   const kiln_buffer *bf = &e->k->bufs[buf];
   int64_t size = 1;

@@ -304,6 +304,16 @@ static kiln_status emit_loop_step(kiln_emit *e, const entry_args *a, const kiln_
   if (trip)
     go = LLVMBuildAnd(e->b, go, LLVMBuildICmp(e->b, LLVMIntSLT, i,
                                               LLVMBuildLoad2(e->b, e->t_i64, trip, ""), ""), "");
+  if (l->limit < INT64_MAX && l->check_offset >= 0) { /* one more would pass the limit */
+    LLVMBasicBlockRef over = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "loop.limit");
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "loop.ok");
+    LLVMValueRef at = LLVMBuildICmp(e->b, LLVMIntSGE, i, LLVMConstInt(e->t_i64, (uint64_t)l->limit, 0), "");
+    LLVMBuildCondBr(e->b, LLVMBuildAnd(e->b, go, at, ""), over, ok);
+    LLVMPositionBuilderAtEnd(e->b, over);
+    kiln_emit_check_loop(e, a->arena, l->check_offset, l->what, l->limit);
+    LLVMBuildBr(e->b, done);
+    LLVMPositionBuilderAtEnd(e->b, ok);
+  }
   LLVMBuildCondBr(e->b, go, body, done);
   LLVMPositionBuilderAtEnd(e->b, body);
   e->loop_depth++;

@@ -125,6 +125,10 @@ LLVMValueRef kiln_emit_place(kiln_emit *e, const kiln_buffer *bf, LLVMValueRef l
 void kiln_emit_check_init(kiln_emit *e, LLVMValueRef arena);
 /* At its end: the run's status (i32), from the record's state. */
 LLVMValueRef kiln_emit_check_status(kiln_emit *e, LLVMValueRef arena);
+/* In the entry function: records that the loop step `what` reached its iteration limit
+ * (KILN_CHECK_LOOP) in the record at arena offset `offset`. */
+void kiln_emit_check_loop(kiln_emit *e, LLVMValueRef arena, int64_t offset, const char *what,
+                          int64_t limit);
 /* A KX_CHECK: the index in [0, n), after recording a violation and yielding 0 outside. */
 LLVMValueRef kiln_emit_check_index(kiln_emit *e, const kiln_expr *x);
 

@@ -196,7 +196,14 @@ typedef struct kiln_options {
                                 (KILN_ERR_SHAPE naming the bucket and input). JIT and AOT
                                 (<name>_run_variant says which runs). NULL = none */
   int nbuckets;
+  int64_t max_loop_iterations; /* a Loop compiled once (run as a loop) whose run reaches this
+                                many iterations stops, and the run fails with
+                                KILN_ERR_INVALID_INPUT naming the node: a hostile trip count
+                                or condition never hangs a run. 0 = the default,
+                                KILN_DEFAULT_LOOP_ITERATIONS */
 } kiln_options;
+
+#define KILN_DEFAULT_LOOP_ITERATIONS (INT64_C(1) << 24)
 
 /* Every field 0 (its default) and struct_size = this header's sizeof(kiln_options). */
 static inline void kiln_options_init(kiln_options *opts) {

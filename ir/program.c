@@ -15,6 +15,7 @@ static void steps_clear(kiln_steps *s) {
     if (s->steps[i].loop) {
       kiln_steps_free(s->steps[i].loop->body);
       free(s->steps[i].loop->moves);
+      free(s->steps[i].loop->what);
       free(s->steps[i].loop);
     }
   }

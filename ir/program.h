@@ -42,6 +42,10 @@ typedef struct kiln_loop_step {
   kiln_move *moves;
   kiln_storage stage;    /* arena bytes the staged moves pass through */
   int64_t stage_bytes;
+  char *what;            /* "node 'name' (Loop)", for the error at the iteration limit */
+  int64_t limit;         /* iterations the run may reach (kiln_options.max_loop_iterations):
+                            reaching it fails the run through the check record */
+  int64_t check_offset;  /* the record's arena offset (passes/instrument.c) */
 } kiln_loop_step;
 
 typedef struct kiln_step {

@@ -16,6 +16,7 @@ static bool needs_record(const kiln_steps *steps, bool all) {
     for (int j = 0; j < nl; j++)
       if (needs_record(sub[j], all)) return true;
     if (s->kind == KILN_STEP_KERNEL && s->kernel && (all || s->kernel->has_checks)) return true;
+    if (s->kind == KILN_STEP_LOOP) return true; /* its iteration limit */
   }
   return false;
 }
@@ -27,6 +28,7 @@ static void instrument_steps(kiln_steps *steps, int64_t offset, bool all) {
     kiln_steps *sub[2];
     int nl = kiln_step_lists(s, sub);
     for (int j = 0; j < nl; j++) instrument_steps(sub[j], offset, all);
+    if (s->kind == KILN_STEP_LOOP) s->loop->check_offset = offset;
     if (s->kind != KILN_STEP_KERNEL) continue;
     kiln_kernel *k = s->kernel;
     if (!k || !(all || k->has_checks)) continue;
@@ -50,6 +52,7 @@ static int64_t find_offset(const kiln_steps *steps) {
     int64_t off = -1;
     kiln_steps *sub[2];
     int nl = kiln_step_lists(s, sub);
+    if (s->kind == KILN_STEP_LOOP) off = s->loop->check_offset;
     for (int j = 0; j < nl && off < 0; j++) off = find_offset(sub[j]);
     if (s->kind == KILN_STEP_KERNEL && s->kernel && s->kernel->nbufs) {
       const kiln_buffer *b = &s->kernel->bufs[s->kernel->nbufs - 1];
@@ -61,6 +64,15 @@ static int64_t find_offset(const kiln_steps *steps) {
 }
 
 int64_t kiln_check_record_offset(const kiln_program *p) { return find_offset(&p->main); }
+
+void kiln_loop_limits(kiln_steps *steps, int64_t limit) {
+  for (int i = 0; i < steps->n; i++) {
+    kiln_step *s = &steps->steps[i];
+    if (s->kind == KILN_STEP_LOOP) s->loop->limit = limit;
+    kiln_steps *sub[2];
+    for (int j = 0, nl = kiln_step_lists(s, sub); j < nl; j++) kiln_loop_limits(sub[j], limit);
+  }
+}
 
 
 void kiln_profile_instrument(kiln_program *p) {

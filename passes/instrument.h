@@ -7,9 +7,11 @@
 #include "ir/program.h"
 
 /* Reserves the record at the end of p's arena and gives each kernel that has a KX_CHECK
- * (every kernel, when all is set: check_bounds) a buffer bound to it; all also sets
- * kiln_kernel.check_all. Run after memory planning, before codegen. */
+ * (every kernel, when all is set: check_bounds) a buffer bound to it, and each loop step its
+ * offset; all also sets kiln_kernel.check_all. Run after memory planning, before codegen. */
 void kiln_check_instrument(kiln_program *p, bool all);
+/* Sets every loop step's iteration limit (kiln_options.max_loop_iterations). */
+void kiln_loop_limits(kiln_steps *steps, int64_t limit);
 /* Arena offset of p's record, or -1 when p is not instrumented. */
 int64_t kiln_check_record_offset(const kiln_program *p);
 /* Reserves the timing slots at the end of p's arena (8 bytes per kernel, in

@@ -170,6 +170,9 @@ static kiln_status lower_loop(const kiln_graph *g, const kiln_node *n, kiln_step
   kiln_step *st = kiln_steps_add(steps, KILN_STEP_LOOP);
   kiln_loop_step *l = st->loop = kiln_xcalloc(1, sizeof *l);
   l->body = kiln_steps_new();
+  l->what = kiln_fmt("node '%s' (Loop)", n->name);
+  l->limit = INT64_MAX; /* until the pipeline sets the options' */
+  l->check_offset = -1;
   l->moves = kiln_xcalloc((size_t)(3 * ncarried + nscan + 1), sizeof(kiln_move));
   kiln_storage none = {KILN_STORE_NONE, -1, 0};
 #define VALUE_STORE(v) ((kiln_storage){KILN_STORE_ARENA, storage_value(g, (v)), 0})

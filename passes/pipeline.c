@@ -70,6 +70,8 @@ static kiln_status tune(state *s) { /* logs hold CPU schedules */
   return kiln_target_gpu(s->opts) ? KILN_OK : kiln_pass_tune(s->p, s->opts, s->err);
 }
 static kiln_status instrument(state *s) {
+  kiln_loop_limits(&s->p->main, s->opts->max_loop_iterations > 0 ? s->opts->max_loop_iterations
+                                                                   : KILN_DEFAULT_LOOP_ITERATIONS);
   kiln_check_instrument(s->p, s->opts->check_bounds); /* index checks are always on */
   if (s->opts->profile) kiln_profile_instrument(s->p);
   return KILN_OK;

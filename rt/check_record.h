@@ -1,11 +1,13 @@
 /* The record checked kernels fill (rt/): the first violation of a run, at the end of that
  * run's arena, written by generated code (codegen/llvm_check.c) and read back by kiln_run
- * (runtime/check.c). Two kinds of checks:
+ * (runtime/check.c). Two kinds of checks, and loops:
  *  - always: an index read from data (KX_CHECK: Gather's indices...) outside its dim fails
  *    the run with KILN_ERR_INVALID_INPUT; the load it feeds uses index 0 instead.
  *  - debug (kiln_options.check_bounds): every load and store is tested against its
  *    buffer's element count; an access outside goes to a scratch cell instead and fails
  *    the run with KILN_ERR_INTERNAL.
+ *  - a loop step reaching kiln_options.max_loop_iterations fails the run with
+ *    KILN_ERR_INVALID_INPUT (a hostile trip count or condition never hangs a run).
  * The record lives in the per-run arena, not in global state, so concurrent runs report
  * their own violations. */
 #ifndef KILN_RT_CHECK_RECORD_H
@@ -23,7 +25,9 @@ typedef enum kiln_check_kind {
   KILN_CHECK_LOAD, KILN_CHECK_STORE, /* check_bounds: `index` outside [0, size) of `buffer` */
   KILN_CHECK_INDEX,                  /* KX_CHECK: `index` outside [0, size) */
   KILN_CHECK_INDEX_FROM_END,         /* KX_CHECK: `index` outside [-size, size) */
-  KILN_CHECK_INDEX_UNSIGNED          /* KX_CHECK: `index` (a u64) outside [0, size) */
+  KILN_CHECK_INDEX_UNSIGNED,         /* KX_CHECK: `index` (a u64) outside [0, size) */
+  KILN_CHECK_LOOP                    /* a loop step (ir/program.h) reached its iteration limit
+                                        `index`; `kernel` names the node */
 } kiln_check_kind;
 
 typedef struct kiln_check_record {

@@ -19,6 +19,7 @@ options=(
   "--shape               compile,run,dump  image=1x1x28x28"
   "--max-tensor-bytes    compile,run,dump  1000000"
   "--max-nodes           compile,run       1000"
+  "--max-loop-iterations compile,run       1000"
   "--check-bounds        compile,run       -"
   "-o                    compile,dump      out.x"
   "--name                compile           m"
@@ -73,6 +74,7 @@ numbers=(
   "compile --max-nodes 1 $big 9223372036854775808"
   "run --max-tensor-bytes 1 $big 9223372036854775808"
   "compile --max-tensor-bytes 1 $big 9223372036854775808"
+  "run --max-loop-iterations 1 $big 9223372036854775808"
   "dump --max-tensor-bytes 1 $big 9223372036854775808"
 )
 malformed=(abc "" 1x 0x10 " 1" "1 " +1 -1 1.5 1e3 99999999999999999999999)

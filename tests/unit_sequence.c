@@ -163,6 +163,21 @@ static void test_compiled_loops(void) {
     CHECK(y[0] == 8 && y[1] == 4); /* sums 9, 12: the condition ends it */
     kiln_model_free(m);
   }
+  /* an iteration limit: reaching it fails the run naming the node */
+  kiln_options o;
+  kiln_options_init(&o);
+  o.values = &v[1];
+  o.nvalues = 1;
+  o.max_loop_iterations = 2;
+  CHECK(kiln_compile_file("data/seq/loop_data_cond.onnx", &o, &m, &err) == KILN_OK);
+  if (m) {
+    float y0[2] = {0, 0}, y[2] = {0};
+    int64_t two = 2;
+    CHECK(kiln_run(m, (const void *[]){&two, X, y0}, (void *[]){y}, &err) == KILN_OK);
+    CHECK(kiln_run(m, (const void *[]){&three, X, y0}, (void *[]){y}, &err) == KILN_ERR_INVALID_INPUT);
+    CHECK(strstr(err.message, "(Loop): it reached 2 iterations, kiln's limit") != NULL);
+    kiln_model_free(m);
+  }
   CHECK(compile("loop_data_cond.onnx", NULL, 0, &v[1], 1, &m, &err) == KILN_OK);
   if (m) {
     float y0[2] = {0, 0}, y[2] = {0};

@@ -27,6 +27,7 @@ static const cli_option options[] = {
     {"--shape", ALL, true},
     {"--bucket", CLI_COMPILE | CLI_RUN, true},
     {"--max-tensor-bytes", ALL, true},
+    {"--max-loop-iterations", CLI_COMPILE | CLI_RUN, true},
     {"--max-nodes", CLI_COMPILE | RUNS | CLI_TUNE | CLI_CHECK | CLI_VERIFY, true},
     {"--check-bounds", CLI_COMPILE | CLI_RUN, false},
     {"--no-fuse", ALL, false},
@@ -270,7 +271,7 @@ kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_
   memset(a, 0, sizeof *a);
   int64_t seed = 1, repeat = 0, threads = 0;
   bool seed_given = false, repeat_given = false, threads_given = false, nodes_given = false,
-       bytes_given = false;
+       bytes_given = false, loops_given = false;
   kiln_status st = KILN_OK;
   for (int i = 0; i < argc && !st; i++) {
     const char *o = argv[i];
@@ -352,6 +353,8 @@ kiln_status cli_parse(cli_command cmd, int argc, char **argv, cli_args *a, kiln_
       st = set_number(&a->max_nodes, &nodes_given, o, v, 1, INT64_MAX, err);
     else if (!strcmp(o, "--max-tensor-bytes"))
       st = set_number(&a->max_tensor_bytes, &bytes_given, o, v, 1, INT64_MAX, err);
+    else if (!strcmp(o, "--max-loop-iterations"))
+      st = set_number(&a->max_loop_iterations, &loops_given, o, v, 1, INT64_MAX, err);
     else if (!strcmp(o, "--bucket"))
       st = parse_bucket(v, a, err);
     else if (!strcmp(o, "--shape")) {
@@ -395,6 +398,7 @@ void cli_fill_options(const cli_args *a, kiln_options *opts) {
   opts->check_bounds = a->check_bounds;
   opts->max_nodes = a->max_nodes;
   opts->max_tensor_bytes = a->max_tensor_bytes;
+  opts->max_loop_iterations = a->max_loop_iterations;
   opts->profile = a->profile;
   opts->no_fuse = a->no_fuse;
   opts->no_layout = a->no_layout;

@@ -41,7 +41,7 @@ typedef struct cli_args {
   double peak_gflops, peak_gbs; /* bench: 0 = measure */
   double budget;                /* tune: seconds */
   int shard, nshards;           /* tune --shard K/N; nshards 0 = not given */
-  int64_t max_nodes, max_tensor_bytes;
+  int64_t max_nodes, max_tensor_bytes, max_loop_iterations;
   bool kernels, help, check_bounds, dsl, random_inputs, json, profile, no_fuse, no_layout,
       tuning, list_kernels, cuda;
 } cli_args;

@@ -9,8 +9,9 @@ ONNX's node tests, so `conformance DIR` runs each. References: onnxruntime (grap
 optimizations off), where it implements the op as ONNX's reference does, else
 onnx.reference (MaxUnpool, whose output_shape onnxruntime reads differently), else numpy
 (Det). Cases without outputs are run by `kiln run --check-bounds`: those named *_bad_*
-hold an index out of range and their run must fail naming it; roi_nan_* hold NaN and
-infinite rois and their run must stay in bounds (such rois have no reference).
+hold an index out of range (or a trip count past kiln's iteration limit) and their run must
+fail naming it; roi_nan_* hold NaN and infinite rois and their run must stay in bounds (such
+rois have no reference).
 """
 import os
 import shutil
@@ -208,6 +209,9 @@ def loop_cases(out, rng):
                  "x": rng.standard_normal((3, 5)).astype(np.float32)}
         expect = run_ort(m, feeds) if n >= 0 else [feeds["h0"]]  # ORT refuses a negative one
         write(out, name, m, feeds, expect)
+    # a hostile trip count: the run stops at kiln's iteration limit (no reference)
+    feeds["n"] = np.array(2 ** 62, np.int64)
+    write(out, "loop_bad_trip", m, feeds)
     # 4 iterations, each stacking x * i into a scan output
     body = helper.make_graph(
         [helper.make_node("Cast", ["i"], ["f"], to=F32), helper.make_node("Mul", ["x", "f"], ["y"]),
