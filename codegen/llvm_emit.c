@@ -1,8 +1,9 @@
 /* kiln_program -> LLVM IR: the entry function runs the program's steps in order; each
  * kernel step calls an internal function taking one noalias pointer per kernel buffer,
- * resolved from the buffer's storage; an If step branches on a bool in storage. In a
- * profiled program (runtime/profile.h) each kernel call sits between two calls of
- * kiln_rt_clock_ns, and the difference goes to the kernel's slot in the arena. How long
+ * resolved from the buffer's storage; an If step branches on a bool in storage; a loop
+ * step loops over its body with the copies it implies. In a profiled program
+ * (runtime/profile.h) each kernel call sits between two calls of kiln_rt_clock_ns, and the
+ * difference, and one call, add to the kernel's slot in the arena. How long
  * building each kernel's IR took goes to the program's kiln_compile_times. */
 #include "codegen/llvm_emit.h"
 
@@ -214,12 +215,13 @@ static kiln_status emit_kernel_step(kiln_emit *e, const entry_args *a, const kil
   LLVMValueRef start = e->prog->profile ? clock_ns(e) : NULL;
   LLVMBuildCall2(e->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)k->nbufs, "");
   free(args);
-  if (start) {
-    LLVMValueRef dt = LLVMBuildSub(e->b, clock_ns(e), start, "kernel.ns");
-    LLVMValueRef off = LLVMConstInt(e->t_i64, (uint64_t)(e->prog->profile_offset + 8 * slot), 0);
-    LLVMValueRef at = LLVMBuildInBoundsGEP2(e->b, e->t_i8, a->arena, &off, 1, "");
-    if (e->loop_depth) dt = LLVMBuildAdd(e->b, dt, LLVMBuildLoad2(e->b, e->t_i64, at, ""), "");
-    LLVMBuildStore(e->b, dt, at);
+  if (start) { /* slot: nanoseconds, calls (a kernel in a loop runs many times) */
+    LLVMValueRef add[2] = {LLVMBuildSub(e->b, clock_ns(e), start, "kernel.ns"), LLVMConstInt(e->t_i64, 1, 0)};
+    for (int j = 0; j < 2; j++) {
+      LLVMValueRef off = LLVMConstInt(e->t_i64, (uint64_t)(e->prog->profile_offset + 16 * slot + 8 * j), 0);
+      LLVMValueRef at = LLVMBuildInBoundsGEP2(e->b, e->t_i8, a->arena, &off, 1, "");
+      LLVMBuildStore(e->b, LLVMBuildAdd(e->b, add[j], LLVMBuildLoad2(e->b, e->t_i64, at, ""), ""), at);
+    }
   }
   return KILN_OK;
 }
@@ -282,13 +284,6 @@ static kiln_status emit_loop_step(kiln_emit *e, const entry_args *a, const kiln_
   if (!iter || !cond || (l->trip.kind != KILN_STORE_NONE && !trip) ||
       (l->cond0.kind != KILN_STORE_NONE && !c0))
     return KILN_ERR_INTERNAL;
-  if (e->prog->profile) { /* the body's kernels add up their times from 0 */
-    int n = kiln_steps_kernels(l->body, NULL, 0);
-    for (int k = 0; k < n; k++) {
-      LLVMValueRef off = LLVMConstInt(e->t_i64, (uint64_t)(e->prog->profile_offset + 8 * (e->nkernel_steps + k)), 0);
-      LLVMBuildStore(e->b, LLVMConstInt(e->t_i64, 0, 0), LLVMBuildInBoundsGEP2(e->b, e->t_i8, a->arena, &off, 1, ""));
-    }
-  }
   LLVMBuildStore(e->b, LLVMConstInt(e->t_i64, 0, 0), iter);
   LLVMBuildStore(e->b, c0 ? LLVMBuildLoad2(e->b, e->t_i8, c0, "") : LLVMConstInt(e->t_i8, 1, 0), cond);
   kiln_status st = emit_moves(e, a, l, KILN_MOVE_ENTER, NULL);
@@ -316,9 +311,7 @@ static kiln_status emit_loop_step(kiln_emit *e, const entry_args *a, const kiln_
   }
   LLVMBuildCondBr(e->b, go, body, done);
   LLVMPositionBuilderAtEnd(e->b, body);
-  e->loop_depth++;
   st = emit_steps(e, a, l->body);
-  e->loop_depth--;
   if (st) return st;
   LLVMValueRef co = storage_ptr(e, a, &l->cond_out, 1, "loop condition");
   if (!co) return KILN_ERR_INTERNAL;

@@ -24,7 +24,6 @@ typedef struct kiln_emit {
   const kiln_program *prog;
   int nfns; /* for unique internal function names */
   int nkernel_steps; /* kernel steps emitted so far: a profiled program's slot index */
-  int loop_depth;    /* > 0: emitting a loop's body (a profiled kernel's times add up) */
 
   /* the function being emitted */
   LLVMValueRef fn;

@@ -107,9 +107,9 @@ typedef struct kiln_program {
   int64_t arena_bytes;   /* 64-byte aligned size of the shared scratch arena */
   int ninputs, noutputs;
   kiln_io *inputs, *outputs;
-  bool profile;           /* kernels are timed (runtime/profile.h): codegen stores each kernel
-                             step's nanoseconds in the arena at profile_offset, 8 bytes per
-                             kernel in kiln_program_kernels order */
+  bool profile;           /* kernels are timed (runtime/profile.h): codegen adds each kernel
+                             call's nanoseconds, and counts its calls, in the arena at
+                             profile_offset, two i64 per kernel in kiln_steps_kernels order */
   int64_t profile_offset;
   char *tuning;           /* what the tune pass applied from kiln_options.tuning_log (text,
                              passes/tune.h), recorded in AOT libraries; NULL = no log */

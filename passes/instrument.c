@@ -79,6 +79,6 @@ void kiln_profile_instrument(kiln_program *p) {
   if (p->profile) return;
   int n = kiln_steps_kernels(&p->main, NULL, 0);
   p->profile_offset = (p->arena_bytes + 63) / 64 * 64;
-  p->arena_bytes = p->profile_offset + ((int64_t)n * 8 + 63) / 64 * 64;
+  p->arena_bytes = p->profile_offset + ((int64_t)n * 16 + 63) / 64 * 64;
   p->profile = true;
 }

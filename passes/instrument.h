@@ -14,9 +14,10 @@ void kiln_check_instrument(kiln_program *p, bool all);
 void kiln_loop_limits(kiln_steps *steps, int64_t limit);
 /* Arena offset of p's record, or -1 when p is not instrumented. */
 int64_t kiln_check_record_offset(const kiln_program *p);
-/* Reserves the timing slots at the end of p's arena (8 bytes per kernel, in
- * kiln_steps_kernels order: codegen stores each kernel step's nanoseconds there) and sets
- * p->profile. Run last, after kiln_check_instrument. */
+/* Reserves the timing slots at the end of p's arena (two i64 per kernel, in
+ * kiln_steps_kernels order: codegen adds each call's nanoseconds to the first and counts
+ * the calls in the second, which a run zeroes first) and sets p->profile. Run last, after
+ * kiln_check_instrument. */
 void kiln_profile_instrument(kiln_program *p);
 
 #endif

@@ -281,7 +281,7 @@ typedef struct call {
   const kiln_model *model;
   const void *const *inputs;
   void *const *outputs;
-  double *kernel_ns;
+  double *kernel_ns, *kernel_calls;
   bool device;
   void *stream;
   const kiln_array *arrays_in;
@@ -394,8 +394,8 @@ void kiln_model_set_num_threads(kiln_model *m, int n) {
 
 /* device: inputs and outputs are device pointers, the launches go on stream */
 static kiln_status run(const kiln_model *m, const void *const *inputs, void *const *outputs,
-                       const int64_t *syms, double *kernel_ns, bool device, void *stream,
-                       kiln_error *err) {
+                       const int64_t *syms, double *kernel_ns, double *kernel_calls,
+                       bool device, void *stream, kiln_error *err) {
   kiln_error scratch;
   err = reset(err, &scratch);
   if (!m) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "model is NULL");
@@ -443,32 +443,35 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
   }
   int nk = kernel_ns ? kiln_steps_kernels(&p->main, NULL, 0) : 0;
   int64_t *slots = nk ? (int64_t *)(void *)(arena + p->profile_offset) : NULL;
-  for (int i = 0; i < nk; i++) slots[i] = 0; /* kernels of an If branch not taken stay 0 */
+  for (int i = 0; i < 2 * nk; i++) slots[i] = 0; /* kernels of an If branch not taken stay 0 */
   kiln_rt_set_num_threads(m->num_threads);
   int rc = m->entry((void *const *)inputs, outputs, arena, m->consts);
   kiln_rt_set_num_threads(0);
   kiln_status st = rc ? kiln_check_result(p, arena, err) : KILN_OK; /* the violation's message */
   if (rc && !st) st = kiln_fail(err, (kiln_status)rc, "the run failed (status %d)", rc);
-  for (int i = 0; i < nk; i++) kernel_ns[i] = (double)slots[i];
+  for (int i = 0; i < nk; i++) kernel_ns[i] = (double)slots[2 * i];
+  for (int i = 0; i < nk && kernel_calls; i++) kernel_calls[i] = (double)slots[2 * i + 1];
   free(arena);
   return st;
 }
 
 static kiln_status call_run(const call *c) {
-  return run(c->model, c->inputs, c->outputs, NULL, c->kernel_ns, c->device, c->stream, c->err);
+  return run(c->model, c->inputs, c->outputs, NULL, c->kernel_ns, c->kernel_calls, c->device,
+             c->stream, c->err);
 }
 
 kiln_status kiln_run_profiled(const kiln_model *m, const void *const *inputs,
-                              void *const *outputs, double *kernel_ns, kiln_error *err) {
+                              void *const *outputs, double *kernel_ns, double *kernel_calls,
+                              kiln_error *err) {
   kiln_error scratch;
   call c = {call_run, reset(err, &scratch), NULL, .model = m, .inputs = inputs,
-            .outputs = outputs, .kernel_ns = kernel_ns};
+            .outputs = outputs, .kernel_ns = kernel_ns, .kernel_calls = kernel_calls};
   return guarded(&c);
 }
 
 kiln_status kiln_run(const kiln_model *m, const void *const *inputs, void *const *outputs,
                      kiln_error *err) {
-  return kiln_run_profiled(m, inputs, outputs, NULL, err);
+  return kiln_run_profiled(m, inputs, outputs, NULL, NULL, err);
 }
 
 kiln_status kiln_run_device(const kiln_model *m, const void *const *inputs,
@@ -526,7 +529,9 @@ static kiln_status call_run_arrays(const call *c) {
   /* a profiled run times the generic code, whose kernels the caller counts */
   int v = c->kernel_ns ? -1 : kiln_run_variant(m, c->arrays_in);
   const kiln_model *vm = v < 0 ? m : m->buckets[v];
-  if (!st) st = run(vm, in, out, vm->prog->nsyms ? syms : NULL, c->kernel_ns, false, NULL, c->err);
+  if (!st)
+    st = run(vm, in, out, vm->prog->nsyms ? syms : NULL, c->kernel_ns, c->kernel_calls, false,
+             NULL, c->err);
   if (!st && c->syms_out) memcpy(c->syms_out, syms, sizeof(int64_t) * (size_t)p->nsyms);
   free(in);
   free(out);
@@ -542,11 +547,12 @@ kiln_status kiln_run_arrays(const kiln_model *m, const kiln_array *inputs, kiln_
 }
 
 kiln_status kiln_run_arrays_profiled(const kiln_model *m, const kiln_array *inputs,
-                                     kiln_array *outputs, double *kernel_ns, int64_t *syms,
-                                     kiln_error *err) {
+                                     kiln_array *outputs, double *kernel_ns,
+                                     double *kernel_calls, int64_t *syms, kiln_error *err) {
   kiln_error scratch;
   call c = {call_run_arrays, reset(err, &scratch), NULL, .model = m, .arrays_in = inputs,
-            .arrays_out = outputs, .kernel_ns = kernel_ns, .syms_out = syms};
+            .arrays_out = outputs, .kernel_ns = kernel_ns, .kernel_calls = kernel_calls,
+            .syms_out = syms};
   return guarded(&c);
 }
 

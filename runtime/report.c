@@ -37,19 +37,21 @@ void kiln_report_init(kiln_report *r, const kiln_program *p, const char *model,
   free(ks);
 }
 
-void kiln_report_measure(kiln_report *r, const double *kernel_ns, const kiln_report_bench *b) {
+void kiln_report_measure(kiln_report *r, const double *kernel_ns, const double *kernel_calls,
+                         const kiln_report_bench *b) {
   r->bench = b;
   for (int i = 0; i < r->nkernels; i++) {
     kiln_report_kernel *w = &r->kernels[i];
     w->ns = kernel_ns[i];
+    w->calls = kernel_calls[i];
     if (b->syms) kiln_kernel_cost_at(w->k, b->syms, &w->cost);
     if (!(w->ns > 0)) { /* not run: in an If branch not taken */
       w->gflops = w->gbs = w->roofline_pct = 0;
       continue;
     }
     double bytes = w->cost.bytes_read + w->cost.bytes_written;
-    w->gflops = w->cost.flops / w->ns;
-    w->gbs = bytes / w->ns;
+    w->gflops = w->cost.flops * w->calls / w->ns;
+    w->gbs = bytes * w->calls / w->ns;
     double ai = kiln_kernel_cost_intensity(&w->cost);
     double roof = b->peak_gbs * ai < b->peak_gflops ? b->peak_gbs * ai : b->peak_gflops;
     w->roofline_pct = w->cost.flops > 0 ? 100 * w->gflops / roof : 100 * w->gbs / b->peak_gbs;
@@ -142,6 +144,7 @@ static void put_kernel(kiln_json_writer *w, const kiln_report *r, int i, double 
   else kiln_json_put_string(w, "emit_ms", NULL);
   if (r->bench) {
     kiln_json_put_number(w, "time_us", rk->ns / 1e3);
+    kiln_json_put_number(w, "calls", rk->calls);
     kiln_json_put_number(w, "share", total_ns > 0 ? rk->ns / total_ns : 0);
     kiln_json_put_number(w, "gflops", rk->gflops);
     kiln_json_put_number(w, "gbs", rk->gbs);

@@ -18,7 +18,7 @@ typedef struct kiln_report_kernel {
   const kiln_kernel *k;
   kiln_kernel_cost cost;
   /* measured (kiln_report_measure) */
-  double ns, gflops, gbs, roofline_pct;
+  double ns, calls, gflops, gbs, roofline_pct; /* ns: all its calls' (a loop runs it again) */
 } kiln_report_kernel;
 
 /* What a bench measured besides kernel times. */
@@ -49,7 +49,8 @@ void kiln_report_init(kiln_report *r, const kiln_program *p, const char *model,
  * GB/s and % of the roofline min(peak GFLOP/s, peak GB/s * flops/byte) (bandwidth alone
  * for a kernel without floating-point work; all 0 for a kernel that did not run, 0 ns).
  * b is kept by reference. */
-void kiln_report_measure(kiln_report *r, const double *kernel_ns, const kiln_report_bench *b);
+void kiln_report_measure(kiln_report *r, const double *kernel_ns, const double *kernel_calls,
+                         const kiln_report_bench *b);
 void kiln_report_free(kiln_report *r);
 
 /* The report as one JSON object. */

@@ -536,11 +536,12 @@ static kiln_status time_profiled(const kiln_model *m, io *b, int runs, double ma
   double *t = kiln_xcalloc((size_t)runs, sizeof *t);
   double *ns = kiln_xcalloc((size_t)runs * (size_t)nk + 1, sizeof *ns);
   int64_t start = kiln_rt_clock_ns();
-  kiln_status st = kiln_run_profiled(m, (const void *const *)b->in, b->out, ns, err);
+  kiln_status st = kiln_run_profiled(m, (const void *const *)b->in, b->out, ns, NULL, err);
   int n = 0;
   while (!st && n < runs && (n < 3 || (double)(kiln_rt_clock_ns() - start) / 1e9 < max_s)) {
     int64_t t0 = kiln_rt_clock_ns();
-    st = kiln_run_profiled(m, (const void *const *)b->in, b->out, ns + (size_t)n * (size_t)nk, err);
+    st = kiln_run_profiled(m, (const void *const *)b->in, b->out, ns + (size_t)n * (size_t)nk,
+                           NULL, err);
     t[n++] = (double)(kiln_rt_clock_ns() - t0) / 1e6;
   }
   if (!st) *ms = kiln_median(t, n);

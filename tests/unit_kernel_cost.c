@@ -100,13 +100,13 @@ static void test_profiled_run(void) {
   void *out[1] = {c};
   double ns[2] = {-1, -1};
   CHECK(kiln_steps_kernels(&kiln_model_program(m)->main, NULL, 0) == 2);
-  CHECK(kiln_run_profiled(m, in, out, ns, &err) == KILN_OK);
+  CHECK(kiln_run_profiled(m, in, out, ns, NULL, &err) == KILN_OK);
   CHECK(ns[0] > 0 && ns[1] > 0);
   float c2[32 * 16];
   void *out2[1] = {c2};
   CHECK(kiln_run(plain, in, out2, &err) == KILN_OK);
   CHECK(memcmp(c, c2, sizeof c) == 0); /* timing changes nothing computed */
-  CHECK(kiln_run_profiled(plain, in, out, ns, &err) == KILN_ERR_INVALID_ARGUMENT);
+  CHECK(kiln_run_profiled(plain, in, out, ns, NULL, &err) == KILN_ERR_INVALID_ARGUMENT);
   CHECK(kiln_compile_aot("m.kiln", &o, "/tmp/kiln_unit_cost.so", "m", &err) ==
         KILN_ERR_INVALID_ARGUMENT);
   kiln_model_free(m);

@@ -28,7 +28,8 @@ static const char *usage_bench =
     "                  [--no-fuse] [--tuning-log LOG]\n"
     "Times every generated kernel (one per graph node, or per fused chain such as op\n"
     "\"Conv+Add+Relu\"; --no-fuse: one per node) in an instrumented JIT build: the median\n"
-    "over --repeat runs (default 10) after one warm-up, its share of the kernels'\n"
+    "over --repeat runs (default 10) after one warm-up, all its calls in a run together (a\n"
+    "loop's body runs once per iteration: `calls`), its share of the kernels'\n"
     "total, GFLOP/s and GB/s (floating-point ops and the bytes of the buffers it reads and\n"
     "writes, counted from the kernel IR), and the % of its roofline, min(peak GFLOP/s,\n"
     "peak GB/s * flops/byte). The peaks are measured once (FMA chains on the widest vectors,\n"
@@ -66,24 +67,28 @@ void cli_pin_caller(bool on) {
   pinned = sched_setaffinity(0, sizeof one, &one) == 0;
 }
 
-/* One profiled run of m, into ns; with free dims (`shapes`, the same model compiled
- * without profile, holds the inputs' shapes) also the syms' values, into syms. */
+/* One profiled run of m, into ns and calls; with free dims (`shapes`, the same model
+ * compiled without profile, holds the inputs' shapes) also the syms' values, into syms. */
 static kiln_status run_profiled(const kiln_model *m, const cli_model *shapes, cli_inputs *in,
-                                void **outs, double *ns, int64_t *syms, kiln_error *err) {
-  if (!shapes->shaped) return kiln_run_profiled(m, (const void *const *)in->data, outs, ns, err);
+                                void **outs, double *ns, double *calls, int64_t *syms,
+                                kiln_error *err) {
+  if (!shapes->shaped)
+    return kiln_run_profiled(m, (const void *const *)in->data, outs, ns, calls, err);
   kiln_array a[CLI_MAX_INPUTS], o[CLI_MAX_INPUTS];
   cli_model_arrays(shapes, (const void *const *)in->data, outs, a, o);
-  return kiln_run_arrays_profiled(m, a, o, ns, syms, err);
+  return kiln_run_arrays_profiled(m, a, o, ns, calls, syms, err);
 }
 
-/* Medians of repeat profiled runs (after a warm-up) into ns[0..nk). */
+/* Medians of repeat profiled runs (after a warm-up) into med[0..nk), and the kernels' calls
+ * per run (the same in every run of the same inputs) into calls. */
 static kiln_status time_kernels(const kiln_model *m, const cli_model *shapes, cli_inputs *in,
-                                void **outs, int repeat, double *med, int nk, int64_t *syms,
-                                kiln_error *err) {
+                                void **outs, int repeat, double *med, double *calls, int nk,
+                                int64_t *syms, kiln_error *err) {
   double *ns = calloc((size_t)repeat * (size_t)nk + 1, sizeof *ns), *col = calloc((size_t)repeat, sizeof *col);
   kiln_status st = KILN_OK;
   for (int r = -1; r < repeat && !st; r++)
-    st = run_profiled(m, shapes, in, outs, ns + (size_t)(r < 0 ? 0 : r) * (size_t)nk, syms, err);
+    st = run_profiled(m, shapes, in, outs, ns + (size_t)(r < 0 ? 0 : r) * (size_t)nk, calls, syms,
+                      err);
   for (int i = 0; i < nk && !st; i++) {
     for (int r = 0; r < repeat; r++) col[r] = ns[(size_t)r * (size_t)nk + (size_t)i];
     med[i] = kiln_median(col, repeat);
@@ -118,12 +123,12 @@ static void print_table(const kiln_report *r) {
            i == r->p->nsyms - 1 ? "\n" : "");
   printf("roofline: peak %.1f GFLOP/s, %.1f GB/s (%s)\n\n", b->peak_gflops, b->peak_gbs,
          b->peaks_measured ? "measured" : "given");
-  printf("%-4s %-28s %-18s %11s %7s %9s %9s %9s\n", "#", "kernel", "op", "time(us)", "share",
-         "GFLOP/s", "GB/s", "roofline");
+  printf("%-4s %-28s %-18s %11s %6s %7s %9s %9s %9s\n", "#", "kernel", "op", "time(us)", "calls",
+         "share", "GFLOP/s", "GB/s", "roofline");
   for (int i = 0; i < r->nkernels; i++) {
     const kiln_report_kernel *w = &r->kernels[i];
-    printf("%-4d %-28s %-18s %11.2f %6.1f%% %9.2f %9.2f %8.1f%%\n", i, w->k->name,
-           w->k->op ? w->k->op : "?", w->ns / 1e3, total > 0 ? 100 * w->ns / total : 0,
+    printf("%-4d %-28s %-18s %11.2f %6.0f %6.1f%% %9.2f %9.2f %8.1f%%\n", i, w->k->name,
+           w->k->op ? w->k->op : "?", w->ns / 1e3, w->calls, total > 0 ? 100 * w->ns / total : 0,
            w->gflops, w->gbs, w->roofline_pct);
   }
   printf("%-4s %-47s %11.2f\n\n", "", "kernels total", total / 1e3);
@@ -147,7 +152,7 @@ int cli_bench(int argc, char **argv) {
   kiln_model *prof = NULL, *jit = NULL;
   cli_model plain = {0};
   void **outs = NULL;
-  double *ns = NULL;
+  double *ns = NULL, *calls = NULL;
   kiln_report r = {0};
   kiln_status st = a.html ? kiln_report_check_path(a.html, &err) : KILN_OK;
   if (!st) st = cli_load_inputs(&a, &in, &err);
@@ -170,6 +175,7 @@ int cli_bench(int argc, char **argv) {
   cli_fill_options(&a, &opts);
   kiln_report_init(&r, kiln_model_program(prof), a.model, &opts);
   ns = kiln_xcalloc((size_t)r.nkernels + 1, sizeof *ns);
+  calls = kiln_xcalloc((size_t)r.nkernels + 1, sizeof *calls);
   kiln_report_bench b = {.repeat = a.repeat ? a.repeat : 10};
   int tc_default = 0, *tc = a.nthread_counts ? a.thread_counts : &tc_default;
   kiln_rt_set_num_threads(tc[0]);
@@ -183,7 +189,7 @@ int cli_bench(int argc, char **argv) {
   b.e2e_ms = e2e;
   int64_t syms[KILN_MAX_SYMS] = {0};
   cli_pin_caller(true);
-  st = time_kernels(prof, &plain, &in, outs, b.repeat, ns, r.nkernels, syms, &err);
+  st = time_kernels(prof, &plain, &in, outs, b.repeat, ns, calls, r.nkernels, syms, &err);
   if (plain.shaped) b.syms = syms;
   for (int i = 0; i < b.ncounts && !st; i++) {
     kiln_model_set_num_threads(plain.jit, tc[i]);
@@ -203,13 +209,14 @@ int cli_bench(int argc, char **argv) {
     b.peak_gflops = b.peak_gflops ? b.peak_gflops : mf;
     b.peak_gbs = b.peak_gbs ? b.peak_gbs : mb;
   }
-  kiln_report_measure(&r, ns, &b);
+  kiln_report_measure(&r, ns, calls, &b);
   if (a.html && cli_write_roofline(&r, a.html, &err)) rc = cli_fail(&err);
   else if (a.json) kiln_report_json(&r, stdout);
   else print_table(&r);
 done:
   cli_free_outputs(outs);
   free(ns);
+  free(calls);
   kiln_report_free(&r);
   kiln_model_free(prof);
   cli_model_free(&plain);
