@@ -458,6 +458,36 @@ def loops():
     return b.model(inputs, outs, "loops"), b.rng
 
 
+def rnn_loop(steps=256, hidden=256):
+    """An Elman RNN written as a Loop (as torch.jit.script exports a Python loop): h <-
+    tanh(x[i] W + h U + b) over the steps of x, every h stacked as a scan output. kiln
+    compiles the body once and runs it as a loop (bench/: its per-iteration cost against
+    onnxruntime's)."""
+    b = Builder(seed=16)
+    w = b.normal((hidden, hidden), hidden ** -0.5, "w")
+    u = b.normal((hidden, hidden), 0.5 * hidden ** -0.5, "u")
+    bias = b.normal((1, hidden), 0.1, "bias")
+    n = b.const(np.array(steps, np.int64), "steps")
+    vi = helper.make_tensor_value_info
+    body = helper.make_graph(
+        [helper.make_node("Gather", ["x", "i"], ["xi"], axis=0),
+         helper.make_node("MatMul", ["xi", w], ["xw"]), helper.make_node("MatMul", ["h", u], ["hu"]),
+         helper.make_node("Add", ["xw", "hu"], ["s"]), helper.make_node("Add", ["s", bias], ["sb"]),
+         helper.make_node("Tanh", ["sb"], ["hn"]), helper.make_node("Identity", ["c"], ["cn"])],
+        "cell", [vi("i", TensorProto.INT64, []), vi("c", TensorProto.BOOL, []),
+                 vi("h", TensorProto.FLOAT, [1, hidden])],
+        [vi("cn", TensorProto.BOOL, []), vi("hn", TensorProto.FLOAT, [1, hidden]),
+         vi("hn", TensorProto.FLOAT, [1, hidden])])
+    body.output.pop()  # the same value twice: carried and scanned
+    body.output.append(vi("hs", TensorProto.FLOAT, [1, hidden]))
+    body.node.append(helper.make_node("Identity", ["hn"], ["hs"]))
+    b.nodes.append(helper.make_node("Loop", [n, "", "h0"], ["h_last", "hs_all"], name="rnn",
+                                    body=body))
+    inputs = [vi("x", TensorProto.FLOAT, [steps, 1, hidden]), vi("h0", TensorProto.FLOAT, [1, hidden])]
+    outs = [vi("h_last", TensorProto.FLOAT, [1, hidden]), vi("hs_all", TensorProto.FLOAT, [steps, 1, hidden])]
+    return b.model(inputs, outs, "rnn_loop"), b.rng
+
+
 MODELS = {
     "mlp": lambda: mlp(1, "mlp"),
     "mlp_b64": lambda: mlp(64, "mlp_b64"),
@@ -473,6 +503,7 @@ MODELS = {
     "einsums": einsums,
     "grid_samples": grid_samples,
     "loops": loops,
+    "rnn_loop": rnn_loop,
 }
 
 
