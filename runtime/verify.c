@@ -267,13 +267,13 @@ static void diverged(run *r, kiln_verify_check check, const kiln_kernel *k, int 
                      const kiln_buffer *buf, const char *reference, const kiln_comparison *c) {
   kiln_verify_diverged *d = &r->rep->first;
   d->check = check;
-  d->kernel_index = index;
-  d->kernel = kiln_xstrdup(k->name);
-  d->op = kiln_xstrdup(k->op ? k->op : "?");
-  d->nodes = node_list(k);
+  d->kernel_index = k ? index : -1;
+  d->kernel = kiln_xstrdup(k ? k->name : "-");
+  d->op = kiln_xstrdup(k && k->op ? k->op : k ? "?" : "Loop");
+  d->nodes = k ? node_list(k) : kiln_xstrdup("-");
   d->buffer = kiln_xstrdup(buf->name);
   d->reference = kiln_xstrdup(reference);
-  d->text = kernel_text(k);
+  d->text = k ? kernel_text(k) : kiln_xstrdup(""); /* no kernel: a loop's copy */
   d->rank = buf->rank;
   d->flat = c->worst;
   for (int64_t rest = c->worst, i = buf->rank - 1; i >= 0; i--) {
@@ -398,6 +398,26 @@ static const kiln_kernel *writer(const run *r, const char *name, int *index) {
   return w;
 }
 
+/* The reference's model outputs that no kernel wrote (a loop's copies did), kept too. */
+static void save_outputs(run *r) {
+  const kiln_program *p = r->m.p;
+  for (int i = 0; i < p->noutputs; i++) {
+    const kiln_io *o = &p->outputs[i];
+    bool have = false;
+    for (int j = 0; j < r->nsaved && !have; j++) have = !strcmp(r->saved[j].name, o->name);
+    if (have || !o->bytes) continue;
+    r->saved = kiln_xrealloc(r->saved, sizeof(saved) * (size_t)(r->nsaved + 1));
+    saved *s = &r->saved[r->nsaved++];
+    s->name = kiln_xstrdup(o->name);
+    s->dtype = o->dtype;
+    s->rank = o->rank;
+    memcpy(s->dims, o->dims, sizeof s->dims);
+    s->n = o->bytes / (int64_t)kiln_dtype_size(o->dtype);
+    s->data = kiln_xmalloc((size_t)o->bytes);
+    memcpy(s->data, r->m.outputs[i], (size_t)o->bytes);
+  }
+}
+
 /* The whole model compiled and run, its outputs against the unoptimized program's. */
 static kiln_status check_model(run *r, const void *const *inputs) {
   kiln_verify *v = r->v;
@@ -427,7 +447,7 @@ static kiln_status check_model(run *r, const void *const *inputs) {
       if (!strcmp(r->saved[j].name, o->name) && r->saved[j].dtype == o->dtype &&
           r->saved[j].n * (int64_t)kiln_dtype_size(o->dtype) == o->bytes)
         s = &r->saved[j];
-    if (!s || !k) continue;
+    if (!s) continue; /* k NULL: a loop's copy wrote it */
     kiln_comparison c;
     kiln_verify_compare(o->dtype, m.outputs[i], s->data, s->n, NULL,
                         kiln_verify_rewrite_tolerance(o->dtype), &c);
@@ -483,6 +503,7 @@ kiln_status kiln_verify_run(kiln_verify *v, const void *const *inputs, kiln_veri
   r.saved = kiln_xcalloc((size_t)r.nwanted + 1, sizeof(saved));
   kiln_status st = machine_init(&r.m, v->ref, inputs, v->p, err);
   if (!st) st = walk(&r, &v->ref->main, reference_kernel);
+  if (!st) save_outputs(&r);
   machine_free(&r.m);
   if (!st) st = machine_init(&r.m, v->p, inputs, v->p, err);
   if (!st) st = walk(&r, &v->p->main, check_kernel);
