@@ -5,11 +5,11 @@
  * read inside an If or a loop but defined before it lives to the end of the whole If or
  * loop, and a temporary lives during its kernel only. A loop's own values (its body's
  * parameters, the stacked outputs its iterations fill, its staging area) live through
- * the whole loop, the body's results from their write to the loop's end. Values whose lives overlap get disjoint bytes
- * (greedy best fit, 64-byte aligned), so a kernel's outputs and temporaries never alias
- * any other buffer of that kernel. A value placed in a slot of another (an in-place
- * Concat's input) lives in that one's bytes, which then live from the first write of any
- * of its slots. */
+ * the whole loop, the body's results from their write to the loop's end. Values whose
+ * lives overlap get disjoint bytes (greedy best fit, 64-byte aligned), so a kernel's
+ * outputs and temporaries never alias any other buffer of that kernel. A value placed in
+ * a slot of another (an in-place Concat's input) lives in that one's bytes, which then
+ * live from the first write of any of its slots. */
 #include "passes/passes.h"
 
 #include "ir/arena_plan.h"
@@ -29,7 +29,7 @@ typedef struct plan {
   alloc *vals;     /* per value id (arena values) */
   alloc *temps;    /* one per TEMP buffer, in walk order */
   int ntemps, temps_cap;
-  int64_t (*ifs)[2]; /* step ranges of If steps, inner before outer */
+  int64_t (*ifs)[2]; /* step ranges of If and loop steps, inner before outer */
   int nifs, ifs_cap;
   int64_t t;
   int *dyn_of;     /* value id -> its slot in p->dyn (sizes known at run time), -1 */
@@ -286,7 +286,7 @@ kiln_status kiln_plan_memory(const kiln_graph *g, kiln_program *p, kiln_error *e
   pl.dyn_of = kiln_xmalloc(sizeof(int) * nv);
   for (int i = 0; i < g->nvalues; i++) pl.dyn_of[i] = -1;
   walk(&pl, &p->main);
-  /* a value defined before an If and read inside it lives through the whole If */
+  /* a value defined before an If or loop and read inside it lives through all of it */
   for (int r = 0; r < pl.nifs; r++)
     for (int v = 0; v < g->nvalues; v++) {
       alloc *a = &pl.vals[v];

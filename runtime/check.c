@@ -16,9 +16,7 @@ kiln_status kiln_check_result_at(int64_t off, const uint8_t *arena, kiln_error *
   case KILN_CHECK_INDEX_UNSIGNED:
     return kiln_fail(err, KILN_ERR_INVALID_INPUT, "%s: index %llu is out of range [0, %lld)",
                      r->kernel, (unsigned long long)r->index, size);
-  case KILN_CHECK_LOOP:
-    return kiln_fail(err, KILN_ERR_INVALID_INPUT, "%s: it reached %lld iterations, kiln's "
-                     "limit (kiln_options.max_loop_iterations)", r->kernel, (long long)r->index);
+  case KILN_CHECK_LOOP: return kiln_check_loop_limit(r->kernel, r->index, err);
   case KILN_CHECK_INDEX: case KILN_CHECK_INDEX_FROM_END:
     return kiln_fail(err, KILN_ERR_INVALID_INPUT, "%s: index %lld is out of range [%lld, %lld)",
                      r->kernel, (long long)r->index,
@@ -29,4 +27,9 @@ kiln_status kiln_check_result_at(int64_t off, const uint8_t *arena, kiln_error *
                      r->kernel, r->stage, r->kind == KILN_CHECK_STORE ? "store" : "load",
                      r->buffer, (long long)r->index, size);
   }
+}
+
+kiln_status kiln_check_loop_limit(const char *what, int64_t limit, kiln_error *err) {
+  return kiln_fail(err, KILN_ERR_INVALID_INPUT, "%s: it reached %lld iterations, kiln's limit "
+                   "(kiln_options.max_loop_iterations)", what, (long long)limit);
 }

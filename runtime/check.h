@@ -12,5 +12,7 @@
 kiln_status kiln_check_result(const kiln_program *p, const uint8_t *arena, kiln_error *err);
 /* The same for a record at byte `offset` of arena (-1: none). */
 kiln_status kiln_check_result_at(int64_t offset, const uint8_t *arena, kiln_error *err);
+/* The error of a loop step `what` that reached its iteration limit (KILN_CHECK_LOOP). */
+kiln_status kiln_check_loop_limit(const char *what, int64_t limit, kiln_error *err);
 
 #endif

@@ -143,8 +143,7 @@ static kiln_status walk_loop(run *r, const kiln_loop_step *l,
   r->in_loop++;
   for (int64_t i = 0; i < trip && c && !st && !r->rep->first.check; i++) {
     if (i >= l->limit) {
-      st = kiln_fail(r->err, KILN_ERR_INVALID_INPUT, "%s: it reached %lld iterations, kiln's "
-                     "limit (kiln_options.max_loop_iterations)", l->what, (long long)l->limit);
+      st = kiln_check_loop_limit(l->what, l->limit, r->err);
       break;
     }
     memcpy(at(m, &l->iter), &i, sizeof i);

@@ -100,12 +100,8 @@ static kiln_status loop_step(kiln_graph *g, kiln_block *b, int pos, kiln_error *
   const kiln_node *n = &g->nodes[b->nodes[pos]];
   const kiln_block *body = kiln_subgraph(n, "body");
   int64_t done = kiln_attr_int(n, "_iteration", 0);
-  int ncarried = body ? body->ninputs - 2 : -1, nscan = n->noutputs - ncarried;
-  if (!body || ncarried < 0 || nscan < 0 || body->noutputs != 1 + n->noutputs ||
-      done < 0 || done > KILN_MAX_SEQ_LEN || n->ninputs != 2 + ncarried + done * nscan)
-    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (Loop): the body must take the "
-                     "iteration, the condition and the %d carried values, and yield the "
-                     "condition and the node's %d outputs", n->name, n->ninputs - 2, n->noutputs);
+  if (kiln_loop_check(n, body, done, err)) return err->code;
+  int ncarried = body->ninputs - 2, nscan = n->noutputs - ncarried;
   const kiln_value *cond = kiln_node_in(g, n, 1);
   if (done == 0 && !kiln_attr_int(n, "_unroll", 0) && !kiln_loop_folds(g, n, body, ncarried)) {
     bool tensors = true;
@@ -233,6 +229,14 @@ static void scan_emit(kiln_ex *x, const scan_info *s, const int *states, const i
   free(parts);
 }
 
+/* n's inputs then its outputs (malloc'd): n itself moves as nodes are added. */
+static int *node_io(const kiln_node *n) {
+  int *io = kiln_xmalloc(sizeof(int) * (size_t)(n->ninputs + n->noutputs + 1));
+  memcpy(io, n->inputs, sizeof(int) * (size_t)n->ninputs);
+  memcpy(io + n->ninputs, n->outputs, sizeof(int) * (size_t)n->noutputs);
+  return io;
+}
+
 /* A Scan stacking every output along axis 0 as the equivalent Loop, which compiles once
  * (or unrolls): its trip count the length; its body Gathers each scan input's slice at the
  * iteration (len - 1 - i in reverse), runs the Scan's body and passes the condition on; a
@@ -241,12 +245,7 @@ static void scan_to_loop(kiln_graph *g, kiln_block *b, int pos, const scan_info 
                          const int *ins, const int *outs) {
   kiln_block *nb = kiln_block_new();
   kiln_ex x;
-  memset(&x, 0, sizeof x);
-  x.g = g;
-  x.b = nb;
-  x.t = KILN_I64;
-  x.from = b->nodes[pos];
-  x.name = kiln_xstrdup(g->nodes[x.from].name);
+  kiln_ex_into(&x, g, nb, g->nodes[b->nodes[pos]].name, KILN_I64);
   int nparams = 2 + s->nstate;
   nb->ninputs = nparams;
   nb->inputs = kiln_xmalloc(sizeof(int) * (size_t)nparams);
@@ -268,7 +267,7 @@ static void scan_to_loop(kiln_graph *g, kiln_block *b, int pos, const scan_info 
   nb->outputs = kiln_xmalloc(sizeof(int) * (size_t)nb->noutputs);
   nb->outputs[0] = kiln_ex_node1(&x, "Identity", &nb->inputs[1], 1, -1, "cond");
   memcpy(nb->outputs + 1, res, sizeof(int) * (size_t)(s->nstate + s->nout));
-  free(x.name);
+  kiln_ex_end(&x);
 
   kiln_ex y;
   kiln_ex_begin(&y, g, b, pos, KILN_I64);
@@ -346,10 +345,7 @@ static kiln_status scan_expand(kiln_graph *g, kiln_block *b, int pos, kiln_error
   bool axis0 = !batched;
   for (int k = 0; k < s.nout; k++) axis0 &= s.out_axis[k] == 0;
   if (axis0) { /* run as a Loop (compiled once) */
-    int nio = n->ninputs + n->noutputs;
-    int *io = kiln_xmalloc(sizeof(int) * (size_t)nio);
-    memcpy(io, n->inputs, sizeof(int) * (size_t)n->ninputs);
-    memcpy(io + n->ninputs, n->outputs, sizeof(int) * (size_t)n->noutputs);
+    int *io = node_io(n);
     scan_to_loop(g, b, pos, &s, io, io + n->ninputs);
     free(io);
     return KILN_OK;
@@ -360,10 +356,7 @@ static kiln_status scan_expand(kiln_graph *g, kiln_block *b, int pos, kiln_error
   int64_t iters = s.len > KILN_MAX_SEQ_LEN || batch > KILN_MAX_SEQ_LEN ? INT64_MAX
                 : s.len * (batched ? batch : 1); /* no overflow from hostile dims */
   if (kiln_unroll_check(g, n, iters, s.body->nnodes, err)) return err->code;
-  int nio = n->ninputs + n->noutputs;
-  int *io = kiln_xmalloc(sizeof(int) * (size_t)nio);
-  memcpy(io, n->inputs, sizeof(int) * (size_t)n->ninputs);
-  memcpy(io + n->ninputs, n->outputs, sizeof(int) * (size_t)n->noutputs);
+  int *io = node_io(n);
   const int *ins = io + first, *outs = io + n->ninputs;
   kiln_ex x;
   kiln_ex_begin(&x, g, b, pos, KILN_I64);

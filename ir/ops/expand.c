@@ -18,6 +18,16 @@ void kiln_ex_begin(kiln_ex *x, kiln_graph *g, kiln_block *b, int pos, kiln_dtype
   kiln_block_remove(g, b, pos);
 }
 
+void kiln_ex_into(kiln_ex *x, kiln_graph *g, kiln_block *b, const char *name, kiln_dtype t) {
+  memset(x, 0, sizeof *x);
+  x->g = g;
+  x->b = b;
+  x->pos = b ? b->nnodes : 0;
+  x->t = t;
+  x->from = -1;
+  x->name = kiln_xstrdup(name);
+}
+
 void kiln_ex_end(kiln_ex *x) {
   free(x->name);
   x->name = NULL;

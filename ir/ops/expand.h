@@ -27,6 +27,9 @@ typedef struct kiln_ex {
 
 /* Takes node pos of block b out and starts building in its place (scalars of type t). */
 void kiln_ex_begin(kiln_ex *x, kiln_graph *g, kiln_block *b, int pos, kiln_dtype t);
+/* Starts building at the end of block b (NULL: values only), naming what it adds after
+ * `name`; no node is taken out. */
+void kiln_ex_into(kiln_ex *x, kiln_graph *g, kiln_block *b, const char *name, kiln_dtype t);
 void kiln_ex_end(kiln_ex *x);
 
 int kiln_ex_value(kiln_ex *x, const char *what);

@@ -52,6 +52,18 @@ kiln_status kiln_loop_compile(kiln_graph *g, kiln_block *b, int pos) {
   return KILN_OK;
 }
 
+kiln_status kiln_loop_check(const kiln_node *n, const kiln_block *body, int64_t done,
+                            kiln_error *err) {
+  int ncarried = body ? body->ninputs - 2 : -1, nscan = n->noutputs - ncarried;
+  if (!body || ncarried < 0 || nscan < 0 || body->noutputs != 1 + n->noutputs || done < 0 ||
+      done > KILN_MAX_SEQ_LEN || n->ninputs != 2 + ncarried + done * nscan)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): the body must take the "
+                     "iteration, the condition and the %d carried values, and yield the "
+                     "condition and the node's %d outputs", n->name, n->op_type,
+                     n->ninputs - 2, n->noutputs);
+  return KILN_OK;
+}
+
 /* Does the body's condition output stay true: the constant true, or its condition
  * parameter passed on (through Identities), with an initial condition that is true? */
 static bool cond_stays(const kiln_graph *g, const kiln_node *n, const kiln_block *body) {
@@ -70,12 +82,8 @@ static bool cond_stays(const kiln_graph *g, const kiln_node *n, const kiln_block
 
 static kiln_status infer_compiled_loop(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_block *body = kiln_subgraph(n, "body");
-  int ncarried = body ? body->ninputs - 2 : -1, nscan = n->noutputs - ncarried;
-  if (ncarried < 0 || nscan < 0 || n->ninputs != 2 + ncarried || body->noutputs != 1 + n->noutputs)
-    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): the body must take the "
-                     "iteration, the condition and the %d carried values, and yield the "
-                     "condition and the node's %d outputs", n->name, n->op_type,
-                     n->ninputs - 2, n->noutputs);
+  if (kiln_loop_check(n, body, 0, err)) return err->code;
+  int ncarried = body->ninputs - 2, nscan = n->noutputs - ncarried;
   const kiln_value *trip = kiln_node_in(g, n, 0), *c0 = kiln_node_in(g, n, 1);
   /* the loop step reads an i64 and bools (ONNX's types for them) */
   if (trip && (kiln_value_numel(trip) != 1 || trip->dtype != KILN_I64))

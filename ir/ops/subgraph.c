@@ -177,26 +177,29 @@ bool kiln_block_reads_consts(const kiln_graph *g, const kiln_block *b) {
   return known;
 }
 
-kiln_block *kiln_block_copy(kiln_graph *g, const kiln_block *b, const char *prefix) {
-  kiln_ex x = {.g = g, .name = kiln_xstrdup(prefix)};
+/* A map over the value ids b defines, none mapped yet (free m.to). */
+static remap remap_for(const kiln_graph *g, const kiln_block *b) {
   remap m = {INT32_MAX, 0, NULL};
   span(g, b, &m.lo, &m.hi);
   if (m.hi <= m.lo) m.lo = m.hi = 0;
   m.to = kiln_xmalloc(sizeof(int) * (size_t)(m.hi - m.lo + 1));
   for (int i = 0; i < m.hi - m.lo; i++) m.to[i] = -1;
+  return m;
+}
+
+kiln_block *kiln_block_copy(kiln_graph *g, const kiln_block *b, const char *prefix) {
+  kiln_ex x;
+  kiln_ex_into(&x, g, NULL, prefix, KILN_I64);
+  remap m = remap_for(g, b);
   define(&x, &m, b, true);
   kiln_block *copy = copy_block(&x, &m, b);
   free(m.to);
-  free(x.name);
+  kiln_ex_end(&x);
   return copy;
 }
 
 void kiln_ex_inline(kiln_ex *x, const kiln_block *body, const int *args, int *outs) {
-  remap m = {INT32_MAX, 0, NULL};
-  span(x->g, body, &m.lo, &m.hi);
-  if (m.hi <= m.lo) m.lo = m.hi = 0;
-  m.to = kiln_xmalloc(sizeof(int) * (size_t)(m.hi - m.lo + 1));
-  for (int i = 0; i < m.hi - m.lo; i++) m.to[i] = -1;
+  remap m = remap_for(x->g, body);
   define(x, &m, body, false);
   for (int i = 0; i < body->ninputs; i++) m.to[body->inputs[i] - m.lo] = args[i];
   copy_nodes(x, &m, body, x->b);
