@@ -32,9 +32,10 @@ kiln_status kiln_kernel_runner_run(kiln_kernel_runner *r, kiln_error *err);
  * from the caches, as in a model whose weights exceed the last-level cache and so come
  * from memory at each inference (x86 only; elsewhere nothing is evicted). */
 void kiln_kernel_runner_set_cold(kiln_kernel_runner *r, bool cold);
-/* Median nanoseconds of `repeat` runs after one warm-up run. */
-kiln_status kiln_kernel_runner_time(kiln_kernel_runner *r, int repeat, double *median_ns,
-                                    kiln_error *err);
+/* Median nanoseconds of `repeat` runs after one warm-up run, or of those done when the
+ * runs (warm-up included) have taken max_ns (at least one). */
+kiln_status kiln_kernel_runner_time(kiln_kernel_runner *r, int repeat, double max_ns,
+                                    double *median_ns, kiln_error *err);
 /* The memory of buffer b of the kernel (inputs, outputs, temporaries; NULL for none). */
 void *kiln_kernel_runner_buffer(const kiln_kernel_runner *r, int b);
 void kiln_kernel_runner_free(kiln_kernel_runner *r);

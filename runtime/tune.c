@@ -144,6 +144,9 @@ static bool same_values(kiln_dtype t, const void *got, const void *want, int64_t
 typedef enum { M_DEFAULT, M_CHECK } mode;
 
 /* A running estimate: the first sample, then halfway to each new one. */
+/* A timing's runs aim at 2 ms in all; this bounds them when each run is slowed by load */
+#define MAX_TIMING_NS 1e7
+
 static void estimate(double *e, double sample) { *e = *e > 0 ? 0.5 * *e + 0.5 * sample : sample; }
 
 /* Runs r (u's kernel compiled) once; M_DEFAULT keeps the outputs as the reference,
@@ -183,7 +186,7 @@ static kiln_status check(tuner *T, unique *u, kiln_kernel_runner *r, mode m, dou
   if (!st && !*wrong && first <= limit_ns) {
     int repeat = first > 0 ? (int)(2e6 / first) : 200;
     repeat = repeat < 5 ? 5 : repeat > 200 ? 200 : repeat;
-    st = kiln_kernel_runner_time(r, repeat, ns, err);
+    st = kiln_kernel_runner_time(r, repeat, MAX_TIMING_NS, ns, err);
     if (!st && keep) { /* the caller keeps it, to time it again */
       *keep = r;
       r = NULL;
@@ -372,8 +375,8 @@ static void confirm(tuner *T, unique *u) {
   for (int i = 0; i < 3; i++) {
     int repeat = u->info->default_ns > 0 ? (int)(2e6 / u->info->default_ns) : 50;
     repeat = repeat < 5 ? 5 : repeat > 200 ? 200 : repeat;
-    if (kiln_kernel_runner_time(u->def_r, repeat, &d[i], &e) ||
-        kiln_kernel_runner_time(u->best_r, repeat, &b[i], &e))
+    if (kiln_kernel_runner_time(u->def_r, repeat, MAX_TIMING_NS, &d[i], &e) ||
+        kiln_kernel_runner_time(u->best_r, repeat, MAX_TIMING_NS, &b[i], &e))
       return;
   }
   u->info->default_ns = kiln_median(d, 3);

@@ -197,7 +197,10 @@ int main(void) {
     kiln_error err = {0};
     double ns = 0;
     CHECK(kiln_kernel_runner_new(resnet, (kiln_kernel *)k, NULL, 1, &r, &err) == KILN_OK);
-    CHECK(r && kiln_kernel_runner_time(r, 5, &ns, &err) == KILN_OK && ns > 0);
+    CHECK(r && kiln_kernel_runner_time(r, 5, 1e9, &ns, &err) == KILN_OK && ns > 0);
+    /* time bounds the runs: no time left means one timed run (a million would not end) */
+    ns = 0;
+    CHECK(r && kiln_kernel_runner_time(r, 1000000, 0, &ns, &err) == KILN_OK && ns > 0);
     /* with its weights evicted before each run (what the tuner does for models whose
      * weights exceed the caches): still runs, and computes the same outputs */
     void *out = kiln_kernel_runner_buffer(r, k->stages[k->nstages - 1].out_buf);
@@ -207,7 +210,7 @@ int main(void) {
     if (warm) memcpy(warm, out, (size_t)bytes);
     kiln_kernel_runner_set_cold(r, true);
     ns = 0;
-    CHECK(kiln_kernel_runner_time(r, 3, &ns, &err) == KILN_OK && ns > 0);
+    CHECK(kiln_kernel_runner_time(r, 3, 1e9, &ns, &err) == KILN_OK && ns > 0);
     CHECK(warm && memcmp(warm, out, (size_t)bytes) == 0);
     free(warm);
     kiln_kernel_runner_free(r);
