@@ -50,9 +50,10 @@ static void count_steps(fuser *f, const kiln_steps *steps) {
   for (int s = 0; s < steps->n; s++) {
     const kiln_step *st = &steps->steps[s];
     if (st->kind == KILN_STEP_LOOP) {
-      int *r = kiln_xmalloc(sizeof(int) * (size_t)(st->loop->nmoves + 3));
-      for (int i = 0, nr = kiln_loop_reads(st->loop, r); i < nr; i++) f->nreaders[r[i]]++;
-      free(r);
+      for (int i = 0; i < st->loop->nmoves + 3; i++) {
+        int v = kiln_loop_read(st->loop, i);
+        if (v >= 0) f->nreaders[v]++;
+      }
       count_steps(f, st->loop->body);
     } else if (st->kind == KILN_STEP_IF) {
       count_steps(f, st->then_steps);

@@ -3,22 +3,16 @@
  * a fused expression has grown. */
 #include "passes/passes.h"
 
-#include <stdlib.h>
-
 bool kiln_kernel_reads(const kiln_kernel *k, int v) {
   for (int b = 0; b < k->nbufs; b++)
     if (k->bufs[b].role == KILN_BUF_INPUT && k->bufs[b].value == v) return true;
   return false;
 }
 
-int kiln_loop_reads(const kiln_loop_step *l, int *out) {
-  int n = 0;
+int kiln_loop_read(const kiln_loop_step *l, int i) {
   const kiln_storage *one[3] = {&l->trip, &l->cond0, &l->cond_out};
-  for (int i = 0; i < 3; i++)
-    if (one[i]->kind != KILN_STORE_NONE && one[i]->index >= 0) out[n++] = one[i]->index;
-  for (int i = 0; i < l->nmoves; i++)
-    if (l->moves[i].src.index >= 0) out[n++] = l->moves[i].src.index;
-  return n;
+  if (i < 3) return one[i]->kind != KILN_STORE_NONE && one[i]->index >= 0 ? one[i]->index : -1;
+  return i - 3 < l->nmoves && l->moves[i - 3].src.index >= 0 ? l->moves[i - 3].src.index : -1;
 }
 
 bool kiln_steps_read(const kiln_steps *steps, int from, int to, const kiln_kernel *skip_a,
@@ -26,11 +20,8 @@ bool kiln_steps_read(const kiln_steps *steps, int from, int to, const kiln_kerne
   for (int s = from; s < to; s++) {
     const kiln_step *st = &steps->steps[s];
     if (st->kind == KILN_STEP_LOOP) {
-      int *r = kiln_xmalloc(sizeof(int) * (size_t)(st->loop->nmoves + 3));
-      int nr = kiln_loop_reads(st->loop, r);
       bool hit = false;
-      for (int i = 0; i < nr; i++) hit |= r[i] == v;
-      free(r);
+      for (int i = 0; i < st->loop->nmoves + 3; i++) hit |= kiln_loop_read(st->loop, i) == v;
       if (hit || kiln_steps_read(st->loop->body, 0, st->loop->body->n, skip_a, skip_b, v)) return true;
     } else if (st->kind == KILN_STEP_IF) {
       if (st->cond.index == v ||

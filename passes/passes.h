@@ -126,9 +126,9 @@ bool kiln_kernel_reads(const kiln_kernel *k, int v);
  * v, If conditions and branches included? Fused-away steps (NULL kernels) read nothing. */
 bool kiln_steps_read(const kiln_steps *steps, int from, int to, const kiln_kernel *skip_a,
                      const kiln_kernel *skip_b, int v);
-/* The value ids a loop step reads itself (trip count, conditions, its moves' sources)
- * into out (room for nmoves + 3); returns how many. */
-int kiln_loop_reads(const kiln_loop_step *l, int *out);
+/* The value id a loop step reads itself as its i-th read (i < nmoves + 3: the trip count,
+ * the two conditions, then its moves' sources), or -1 where that one reads none. */
+int kiln_loop_read(const kiln_loop_step *l, int i);
 /* Must v be stored whoever reads it? An output of the graph's main block, or a value placed
  * in a slot of another (passes/place_concat.c), which is read through that one. */
 bool kiln_value_kept(const kiln_graph *g, int v);
