@@ -144,10 +144,16 @@ static bool same_values(kiln_dtype t, const void *got, const void *want, int64_t
 typedef enum { M_DEFAULT, M_CHECK } mode;
 
 /* A running estimate: the first sample, then halfway to each new one. */
-/* A timing's runs aim at 2 ms in all; this bounds them when each run is slowed by load */
-#define MAX_TIMING_NS 1e7
-
 static void estimate(double *e, double sample) { *e = *e > 0 ? 0.5 * *e + 0.5 * sample : sample; }
+
+/* The median time of r over runs for about 2 ms by one run's time ns (5 to 200 runs),
+ * cut short after 10 ms: on a loaded machine each run of a threaded kernel can wait for
+ * a descheduled worker, and a count alone then takes seconds. */
+static kiln_status time_runs(kiln_kernel_runner *r, double ns, double *median, kiln_error *err) {
+  int repeat = ns > 0 ? (int)(2e6 / ns) : 200;
+  repeat = repeat < 5 ? 5 : repeat > 200 ? 200 : repeat;
+  return kiln_kernel_runner_time(r, repeat, 1e7, median, err);
+}
 
 /* Runs r (u's kernel compiled) once; M_DEFAULT keeps the outputs as the reference,
  * M_CHECK compares them with it (*wrong). Then, unless that run took over limit_ns, the
@@ -184,9 +190,7 @@ static kiln_status check(tuner *T, unique *u, kiln_kernel_runner *r, mode m, dou
   }
   *ns = first;
   if (!st && !*wrong && first <= limit_ns) {
-    int repeat = first > 0 ? (int)(2e6 / first) : 200;
-    repeat = repeat < 5 ? 5 : repeat > 200 ? 200 : repeat;
-    st = kiln_kernel_runner_time(r, repeat, MAX_TIMING_NS, ns, err);
+    st = time_runs(r, first, ns, err);
     if (!st && keep) { /* the caller keeps it, to time it again */
       *keep = r;
       r = NULL;
@@ -373,10 +377,8 @@ static void confirm(tuner *T, unique *u) {
   double d[3], b[3];
   kiln_error e = {0};
   for (int i = 0; i < 3; i++) {
-    int repeat = u->info->default_ns > 0 ? (int)(2e6 / u->info->default_ns) : 50;
-    repeat = repeat < 5 ? 5 : repeat > 200 ? 200 : repeat;
-    if (kiln_kernel_runner_time(u->def_r, repeat, MAX_TIMING_NS, &d[i], &e) ||
-        kiln_kernel_runner_time(u->best_r, repeat, MAX_TIMING_NS, &b[i], &e))
+    if (time_runs(u->def_r, u->info->default_ns, &d[i], &e) ||
+        time_runs(u->best_r, u->info->default_ns, &b[i], &e))
       return;
   }
   u->info->default_ns = kiln_median(d, 3);
@@ -822,9 +824,9 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
     if (f) fclose(f);
     st = kiln_write_file_atomic(t->log_path, old ? old : "", oldlen, text ? text : "", len, err);
   }
-  /* the model as the log makes it, checked against the untuned one and timed */
-  /* planned to end within the budget: the 10% the command may take over is for a compile
-   * slower than estimated, which is not interrupted */
+  /* the model as the log makes it, checked against the untuned one and timed, planned to
+   * end within the budget: the 10% the command may take over is for a compile slower than
+   * estimated, which is not interrupted */
   if (!st && t->log_path && elapsed(&T) + compile_s < t->budget_s) {
     kiln_options o = prof; /* timed like the untuned one */
     o.tuning_log = t->log_path;
