@@ -423,19 +423,22 @@ static int check_index(kiln_cuda *c, const kiln_expr *x) {
   if (raw < 0) return -1;
   bool sgn = kiln_dtype_is_signed(x->a->dtype);
   int r = def(c, KILN_I64, "(int64_t)t%d", raw), idx = r;
+  /* the bound: a constant, or a free dim's expression */
+  int n = x->b ? kiln_cuda_expr(c, x->b) : def(c, KILN_I64, "(int64_t)%" PRId64, x->i);
+  if (n < 0) return -1;
   int kind = 4; /* KILN_CHECK_INDEX_UNSIGNED (rt/check_record.h) */
   if (sgn && x->op) {
-    idx = def(c, KILN_I64, "t%d < 0 ? t%d + %" PRId64 " : t%d", r, r, x->i, r);
+    idx = def(c, KILN_I64, "t%d < 0 ? t%d + t%d : t%d", r, r, n, r);
     kind = 3; /* KILN_CHECK_INDEX_FROM_END */
   } else if (sgn) {
     kind = 2; /* KILN_CHECK_INDEX */
   }
-  kiln_cuda_line(c, "if ((uint64_t)t%d >= %" PRIu64 "u) {", idx, (uint64_t)x->i);
+  kiln_cuda_line(c, "if ((uint64_t)t%d >= (uint64_t)t%d) {", idx, n);
   fprintf(c->o, "%*skiln_check_fail(b%d, ", 2 * c->indent + 2, "", c->check_buf);
   kiln_cuda_string(c->o, x->what ? x->what : "?");
   fputs(", ", c->o);
   kiln_cuda_string(c->o, c->st && c->st->name ? c->st->name : "-");
-  fprintf(c->o, ", \"\", %d, t%d, %" PRId64 ");\n", kind, r, x->i);
+  fprintf(c->o, ", \"\", %d, t%d, t%d);\n", kind, r, n);
   kiln_cuda_line(c, "  goto %s;", c->exit);
   kiln_cuda_line(c, "}");
   return idx;

@@ -150,7 +150,9 @@ LLVMValueRef kiln_emit_check_index(kiln_emit *e, const kiln_expr *x) {
   LLVMBuilderRef b = e->b;
   if (LLVMTypeOf(raw) != e->t_i64)
     raw = sgn ? LLVMBuildSExt(b, raw, e->t_i64, "") : LLVMBuildZExt(b, raw, e->t_i64, "");
-  LLVMValueRef n = LLVMConstInt(e->t_i64, (uint64_t)x->i, 0), zero = LLVMConstInt(e->t_i64, 0, 0);
+  LLVMValueRef n = x->b ? kiln_emit_expr(e, x->b) : LLVMConstInt(e->t_i64, (uint64_t)x->i, 0);
+  if (!n) return NULL;
+  LLVMValueRef zero = LLVMConstInt(e->t_i64, 0, 0);
   LLVMValueRef ok, idx = raw;
   kiln_check_kind kind = KILN_CHECK_INDEX_UNSIGNED;
   if (!sgn) {

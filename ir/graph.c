@@ -50,12 +50,41 @@ bool kiln_value_set_symdim(kiln_graph *g, kiln_value *v, int d, const kiln_symdi
   if (kiln_symdim_is_const(x, &c)) return v->dims[d] = c, true;
   if (!kiln_symdim_eval(x, g->sym_hint, &c)) return false;
   v->dims[d] = c;
+  v->sym[d] = kiln_graph_symdim_index(g, x);
+  return true;
+}
+
+int kiln_graph_symdim_index(kiln_graph *g, const kiln_symdim *x) {
   for (int i = 0; i < g->nsymdims; i++)
-    if (kiln_symdim_equal(&g->symdims[i], x)) return v->sym[d] = i + 1, true;
+    if (kiln_symdim_equal(&g->symdims[i], x)) return i + 1;
   KILN_GROW(g->symdims, g->nsymdims, g->symdims_cap);
   g->symdims[g->nsymdims++] = *x;
-  v->sym[d] = g->nsymdims;
-  return true;
+  return g->nsymdims;
+}
+
+bool kiln_value_has_sym_data(const kiln_value *v) {
+  if (!v->sym_data || !v->data) return false;
+  for (int64_t i = 0; i < kiln_value_numel(v); i++)
+    if (v->sym_data[i]) return true;
+  return false;
+}
+
+kiln_symdim kiln_value_sym_elem(const kiln_graph *g, const kiln_value *v, int64_t i) {
+  if (v->sym_data && v->sym_data[i] > 0 && v->sym_data[i] <= g->nsymdims)
+    return g->symdims[v->sym_data[i] - 1];
+  int64_t x = v->dtype == KILN_I32 ? ((const int32_t *)v->data)[i] : ((const int64_t *)v->data)[i];
+  return kiln_symdim_const(x);
+}
+
+void kiln_value_eval_sym_data(const kiln_graph *g, kiln_value *v, const int64_t *vals) {
+  for (int64_t i = 0; v->sym_data && v->data && i < kiln_value_numel(v); i++) {
+    int64_t x;
+    if (!v->sym_data[i] || v->sym_data[i] > g->nsymdims ||
+        !kiln_symdim_eval(&g->symdims[v->sym_data[i] - 1], vals, &x))
+      continue;
+    if (v->dtype == KILN_I32) ((int32_t *)v->data)[i] = (int32_t)x;
+    else ((int64_t *)v->data)[i] = x;
+  }
 }
 
 bool kiln_graph_floordiv(kiln_graph *g, const kiln_symdim *a, int64_t den, kiln_symdim *out) {
@@ -95,6 +124,7 @@ void kiln_graph_free(kiln_graph *g) {
     kiln_value *v = &g->values[i];
     free(v->name);
     free(v->data);
+    free(v->sym_data);
     free(v->layout);
     free(v->elems);
     for (int d = 0; d < KILN_MAX_RANK; d++) free(v->dim_names[d]);
@@ -198,6 +228,8 @@ void kiln_value_set_elems(kiln_value *v, kiln_value_kind kind, const int *elems,
 
 void kiln_value_set_const(kiln_value *v, kiln_tensor *t) {
   free(v->data);
+  free(v->sym_data);
+  v->sym_data = NULL;
   v->dtype = t->dtype;
   v->rank = t->rank;
   memcpy(v->dims, t->dims, sizeof v->dims);

@@ -73,6 +73,11 @@ typedef struct kiln_value {
   int sym[KILN_MAX_RANK]; /* 0: dims[d] is exact; else dims[d] is free (kiln_options.
                              symbolic_dims), its polynomial kiln_graph.symdims[sym[d] - 1]
                              and dims[d] that polynomial at the syms' hints */
+  int *sym_data;          /* a shape computation's int constant (Shape of a value with free
+                             dims, what Gather, Concat, Mul... make of it): per element (owned,
+                             numel of them) 0 when data holds its value, else 1 + the
+                             kiln_graph.symdims index of its polynomial, whose value at the
+                             syms' hints data holds; NULL: data is exact */
 } kiln_value;
 
 typedef struct kiln_node {
@@ -154,11 +159,20 @@ kiln_symdim kiln_value_symdim(const kiln_graph *g, const kiln_value *v, int d);
 /* Sets dim d of v to x: its hint into dims[d] and, unless x is constant, x into sym[d];
  * false when x's hint overflows. */
 bool kiln_value_set_symdim(kiln_graph *g, kiln_value *v, int d, const kiln_symdim *x);
+/* 1 + the index of polynomial x in g->symdims (added when new): what sym[] and sym_data hold. */
+int kiln_graph_symdim_index(kiln_graph *g, const kiln_symdim *x);
 /* Some dim of v is free. */
 /* floor(a / den) as a dim of g (den >= 1): a polynomial over g's syms, with the derived
  * sym of the division added to them when new; false past KILN_MAX_SYMS or on overflow. */
 bool kiln_graph_floordiv(kiln_graph *g, const kiln_symdim *a, int64_t den, kiln_symdim *out);
 bool kiln_value_is_symbolic(const kiln_value *v);
+/* Some element of v's data is a polynomial of the free dims (kiln_value.sym_data). */
+bool kiln_value_has_sym_data(const kiln_value *v);
+/* Element i of v's data (an integer constant) as a polynomial (a constant one when exact). */
+kiln_symdim kiln_value_sym_elem(const kiln_graph *g, const kiln_value *v, int64_t i);
+/* Sets v's data elements that have polynomials to their values at the syms' values vals
+ * (the hints: g->sym_hint). */
+void kiln_value_eval_sym_data(const kiln_graph *g, kiln_value *v, const int64_t *vals);
 
 /* "f32[1,3,224,224]" into buf. */
 const char *kiln_value_type_str(const kiln_value *v, char *buf, size_t size);

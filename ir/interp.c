@@ -268,16 +268,16 @@ static scalar eval(interp *in, const kiln_expr *e) {
     if (in->failed) return z;
     /* u64 bit patterns above INT64_MAX are huge, not negative */
     bool huge = e->a->dtype == KILN_U64 && r.i < 0;
-    int64_t lo = e->op ? -e->i : 0;
-    if (huge || r.i < lo || r.i >= e->i) {
+    int64_t n = e->b ? eval(in, e->b).i : e->i, lo = e->op ? -n : 0;
+    if (huge || r.i < lo || r.i >= n) {
       if (huge) kiln_fail(in->err, KILN_ERR_INVALID_INPUT, "%s: index %llu is out of range [%lld, %lld)",
-                          e->what, (unsigned long long)r.i, (long long)lo, (long long)e->i);
+                          e->what, (unsigned long long)r.i, (long long)lo, (long long)n);
       else kiln_fail(in->err, KILN_ERR_INVALID_INPUT, "%s: index %lld is out of range [%lld, %lld)",
-                     e->what, (long long)r.i, (long long)lo, (long long)e->i);
+                     e->what, (long long)r.i, (long long)lo, (long long)n);
       in->failed = true;
       return z;
     }
-    return mk_i(KILN_I64, r.i < 0 ? r.i + e->i : r.i);
+    return mk_i(KILN_I64, r.i < 0 ? r.i + n : r.i);
   }
   }
   return z;

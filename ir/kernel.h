@@ -41,7 +41,8 @@ typedef enum kiln_expr_kind {
               * op is 1 (negative counts from the end) or in [0, i) when op is 0; the value
               * is a as an i64 in [0, i). Outside, the run fails with KILN_ERR_INVALID_INPUT
               * (`what` names the node and tensor) and the kernel stops there, so the load
-              * it feeds never runs. */
+              * it feeds never runs. With b, the bound is the dim expression b (a free dim,
+              * ir/kernel_dyn.c) and i its hint. */
   KX_DIM     /* the value of the kernel's run-time dim number i (i64; kiln_kernel.syms) */
 } kiln_expr_kind;
 

@@ -90,6 +90,12 @@ static void print_expr(const kiln_kernel *k, const kiln_expr *e, FILE *out) {
   case KX_CHECK:
     fputs("check(", out);
     print_expr(k, e->a, out);
+    if (e->b) { /* a free dim's bound */
+      fputs(e->op ? " in [-n, n), n = " : " in [0, n), n = ", out);
+      print_expr(k, e->b, out);
+      fputc(')', out);
+      break;
+    }
     fprintf(out, " in [%" PRId64 ", %" PRId64 "))", e->op ? -e->i : 0, e->i);
     break;
   }

@@ -88,6 +88,10 @@ struct kiln_op_def {
  * success `expand` is never called. Graph attributes whose names start with '_' are not
  * inferred. */
 #define KILN_OP_LOOP 512u
+/* Reads only its input 0's shape, never its elements (Shape, Size): constant folding
+ * computes it from the shape, and with free dims its output is a polynomial of them
+ * (kiln_value.sym_data), so it may read a value with free dims. */
+#define KILN_OP_SHAPE_OF 1024u
 
 /* The op of that name: the default domain's, else another domain's (names do not clash;
  * the DSL calls any op by its bare name). */

@@ -9,12 +9,16 @@
 
 #define SHOW_VALUES 6
 
-static void print_data(const kiln_value *v, FILE *out) {
+static void print_data(const kiln_graph *g, const kiln_value *v, FILE *out) {
   int64_t n = kiln_value_numel(v);
   fputs(" = [", out);
   for (int64_t i = 0; i < n && i < SHOW_VALUES; i++) {
     if (i) fputs(", ", out);
-    if (kiln_dtype_is_float(v->dtype)) fprintf(out, "%g", kiln_load_f64(v->dtype, v->data, i));
+    if (v->sym_data && v->sym_data[i]) { /* a polynomial of the free dims: "N*S" */
+      char buf[128];
+      kiln_symdim x = kiln_value_sym_elem(g, v, i);
+      fputs(kiln_symdim_str(&x, (const char *const *)g->sym_names, buf, sizeof buf), out);
+    } else if (kiln_dtype_is_float(v->dtype)) fprintf(out, "%g", kiln_load_f64(v->dtype, v->data, i));
     else if (v->dtype == KILN_U64) fprintf(out, "%" PRIu64, (uint64_t)kiln_load_i64(v->dtype, v->data, i));
     else fprintf(out, "%" PRId64, kiln_load_i64(v->dtype, v->data, i));
   }
@@ -107,7 +111,7 @@ void kiln_graph_dump(const kiln_graph *g, FILE *out) {
     const kiln_value *val = &g->values[v];
     if (!seen[v] || !kiln_value_is_const(g, v)) continue;
     fprintf(out, "const %%%s : %s", val->name, kiln_value_type_str(val, buf, sizeof buf));
-    if (val->data) print_data(val, out);
+    if (val->data) print_data(g, val, out);
     fputc('\n', out);
   }
   free(seen);

@@ -8,6 +8,7 @@
 #include "ir/dtype.h"
 #include "ir/interp.h"
 #include "ir/op.h"
+#include "passes/sym_points.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +21,6 @@ bool kiln_value_is_const(const kiln_graph *g, int id) {
   return v->producer < 0 || g->nodes[v->producer].op == NULL;
 }
 
-/* Shape and Size read only their input's shape, which inference always knows. */
-static bool shape_only(const kiln_node *n) {
-  return strcmp(n->op_type, "Shape") == 0 || strcmp(n->op_type, "Size") == 0;
-}
-
 static bool is_if(const kiln_node *n) {
   return strcmp(n->op_type, "If") == 0 && kiln_node_attr(n, "then_branch") &&
          kiln_node_attr(n, "else_branch");
@@ -34,25 +30,31 @@ static bool foldable(const kiln_graph *g, const kiln_node *n, int64_t max_elems)
   if (!n->op || !n->op->lower) return false;
   if ((n->op->flags & KILN_OP_RANDOM) && !kiln_node_attr(n, "seed")) return false;
   for (int i = 0; i < n->ninputs; i++) {
-    if (n->inputs[i] < 0 || (i == 0 && shape_only(n))) continue;
+    if (n->inputs[i] < 0 || (i == 0 && (n->op->flags & KILN_OP_SHAPE_OF))) continue;
     if (!kiln_value_is_const(g, n->inputs[i])) return false;
   }
   for (int i = 0; i < n->noutputs; i++) {
     const kiln_value *v = kiln_node_out(g, n, i);
-    if (v && (v->rank < 0 || kiln_value_numel(v) > max_elems)) return false;
+    /* an output whose size follows free dims is computed at run time */
+    if (v && (v->rank < 0 || kiln_value_numel(v) > max_elems || kiln_value_is_symbolic(v)))
+      return false;
   }
   return true;
 }
 
-/* Runs n with the interpreter; outputs become constants. */
-static kiln_status evaluate(kiln_graph *g, const kiln_node *n, kiln_error *err) {
+kiln_status kiln_fold_run(const kiln_graph *g, const kiln_node *n, void **outs,
+                          kiln_error *err) {
   kiln_kernel *k;
-  if (kiln_lower_node(g, n, &k, err)) return err->code;
+  for (int i = 0; i < n->noutputs; i++) outs[i] = NULL;
+  /* a shape computation reads its inputs' data and dims as they are (at the hints, or at
+   * a point of the free dims: passes/fold_sym.c), so it is lowered for those numbers */
+  if (kiln_lower_node_static(g, n, &k, err)) return err->code;
   void **bufs = kiln_xcalloc((size_t)(k->nbufs ? k->nbufs : 1), sizeof(void *));
   kiln_status st = KILN_OK;
+  bool shape_of = n->op->flags & KILN_OP_SHAPE_OF;
   for (int b = 0; b < k->nbufs && !st; b++) {
     const kiln_buffer *buf = &k->bufs[b];
-    if (buf->role == KILN_BUF_INPUT && !(shape_only(n) && buf->value == n->inputs[0])) {
+    if (buf->role == KILN_BUF_INPUT && !(shape_of && buf->value == n->inputs[0])) {
       bufs[b] = g->values[buf->value].data;
     } else if (buf->role == KILN_BUF_OUTPUT) {
       int64_t count = kiln_shape_numel(buf->rank, buf->dims);
@@ -68,19 +70,44 @@ static kiln_status evaluate(kiln_graph *g, const kiln_node *n, kiln_error *err) 
   for (int b = 0; b < k->nbufs; b++) {
     const kiln_buffer *buf = &k->bufs[b];
     if (buf->role != KILN_BUF_OUTPUT) continue;
-    if (st) {
-      free(bufs[b]);
-      continue;
-    }
-    /* the value keeps its own shape: the buffer may view it with other dims (Conv's
-     * flattened output) */
-    kiln_value *v = &g->values[buf->value];
-    kiln_tensor t = {buf->dtype, v->rank, {0}, bufs[b]};
-    memcpy(t.dims, v->dims, sizeof(int64_t) * (size_t)v->rank);
-    kiln_value_set_const(v, &t);
+    int o = 0;
+    while (o < n->noutputs && n->outputs[o] != buf->value) o++;
+    if (st || o == n->noutputs || outs[o]) free(bufs[b]);
+    else outs[o] = bufs[b];
   }
   free(bufs);
   kiln_kernel_free(k);
+  return st;
+}
+
+/* Runs n with the interpreter; outputs become constants (with free dims, polynomials of
+ * them where they follow the dims: kiln_fold_sym_data). *done false: n is not folded (a
+ * shape computation kiln cannot express in the free dims; it runs at run time). */
+static kiln_status evaluate(kiln_graph *g, const kiln_node *n, bool *done, kiln_error *err) {
+  void *outs[64];
+  *done = false;
+  if (n->noutputs > 64) return KILN_OK;
+  bool sym = g->nsyms && kiln_node_is_symbolic(g, n);
+  int **sym_data = NULL;
+  if (sym && kiln_fold_sym_data(g, n, &sym_data, err)) return err->code;
+  if (sym && !sym_data) return KILN_OK;
+  kiln_status st = kiln_fold_run(g, n, outs, err);
+  for (int o = 0; o < n->noutputs; o++) {
+    kiln_value *v = kiln_node_out(g, n, o);
+    if (st || !v) {
+      free(outs[o]);
+      if (sym_data) free(sym_data[o]);
+      continue;
+    }
+    /* the value keeps its own shape: the kernel may view it with other dims (Conv's
+     * flattened output) */
+    kiln_tensor t = {v->dtype, v->rank, {0}, outs[o]};
+    memcpy(t.dims, v->dims, sizeof(int64_t) * (size_t)v->rank);
+    kiln_value_set_const(v, &t);
+    if (sym_data) v->sym_data = sym_data[o];
+  }
+  free(sym_data);
+  *done = !st;
   return st;
 }
 
@@ -193,7 +220,9 @@ kiln_status kiln_fold_node(kiln_graph *g, kiln_block *b, int pos, int64_t max_el
     return inline_if(g, b, pos, inlined, err);
   }
   if (!foldable(g, n, max_elems)) return KILN_OK;
-  if (evaluate(g, n, err)) return err->code;
+  bool done;
+  if (evaluate(g, n, &done, err)) return err->code;
+  if (!done) return KILN_OK;
   kiln_block_remove(g, b, pos);
   *folded = true;
   return KILN_OK;

@@ -46,8 +46,8 @@ static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (
  * and a product of dims over a large stride can fit them all by chance (16 * h / 29 for
  * h / 2 at ResNet's fourth stage, wrong from h = 16 up). */
 #define KILN_SYM_MAX_STRIDE 32
-static bool match_div(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t at_hint,
-                      const int64_t *at, kiln_symdim *out) {
+bool kiln_sym_match_div(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t at_hint,
+                        const int64_t *at, kiln_symdim *out) {
   int64_t vals[KILN_SYM_NPOINTS][KILN_MAX_SYMS];
   for (int p = 0; p < KILN_SYM_NPOINTS; p++) kiln_sym_point(g, p, vals[p]);
   int64_t(*x)[KILN_SYM_NPOINTS + 1] = kiln_xcalloc((size_t)nc + 1, sizeof *x); /* [p]: hint */
@@ -79,7 +79,14 @@ kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
     if (v) memset(v->sym, 0, sizeof v->sym);
   }
   if (!g->nsyms || !kiln_node_is_symbolic(g, n)) return KILN_OK;
-  if (!(n->op->flags & KILN_OP_SYMBOLIC)) return not_symbolic(g, n, err);
+  /* any op may read a shape computation's elements (sym_data) or, reading only its shape,
+   * a value with free dims, as long as its outputs' dims do not follow them */
+  bool takes = n->op->flags & KILN_OP_SYMBOLIC, free_dims = false;
+  for (int i = 0; i < n->ninputs; i++) {
+    const kiln_value *v = kiln_node_in(g, n, i);
+    free_dims |= v && kiln_value_is_symbolic(v) && !(i == 0 && (n->op->flags & KILN_OP_SHAPE_OF));
+  }
+  if (!takes && free_dims) return not_symbolic(g, n, err);
   if (n->noutputs > 32 || n->ninputs > 64)
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): more than 64 inputs or 32 "
                      "outputs with free dims", n->name, n->op_type);
@@ -128,9 +135,13 @@ kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
         same &= vals[p] == v->dims[d];
       }
       if (same) continue;
+      if (!takes)
+        return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): output '%s' dim %d follows "
+                         "the free dims, which this op does not take (bind them: "
+                         "kiln_options.shapes, --shape)", n->name, n->op_type, v->name, d);
       kiln_symdim x;
       if ((!kiln_sym_match(g, cands, nc, v->dims[d], vals, true, &x) &&
-           !match_div(g, cands, nc, v->dims[d], vals, &x)) ||
+           !kiln_sym_match_div(g, cands, nc, v->dims[d], vals, &x)) ||
           !kiln_value_set_symdim(g, v, d, &x))
         return kiln_fail(err, KILN_ERR_UNSUPPORTED,
                          "node '%s' (%s): output '%s' dim %d depends on the free dims in a way "

@@ -22,6 +22,7 @@ typedef struct dyn_num {
   int stage, axis;    /* a stage's axis, or with stage -1 */
   kiln_expr *e;       /* an i64 constant in an expression (a window's bound H) */
   kiln_symdim x;
+  kiln_expr *chk;     /* or a checked index's bound (a Gather along a free dim) */
 } dyn_num;
 
 typedef struct dyn_nums {
@@ -84,9 +85,17 @@ static int find_exprs(const kiln_graph *g, const kiln_symdim *c, int nc, kiln_ex
     bool same = true;
     for (int p = 0; p < KILN_SYM_NPOINTS; p++) same &= (at[p] = e[p]->i) == at[0];
     if (same) return 0;
-    if (!add_num(g, c, nc, at, (dyn_num){-1, -1, -1, -1, e[0], {0}}, nums)) return 2;
+    if (!add_num(g, c, nc, at, (dyn_num){-1, -1, -1, -1, e[0], {0}, NULL}, nums)) return 2;
     for (int p = 1; p < KILN_SYM_NPOINTS; p++) e[p]->i = at[0];
     return 0;
+  }
+  if (e[0]->kind == KX_CHECK) {
+    int64_t at[KILN_SYM_NPOINTS];
+    bool same = true;
+    for (int p = 0; p < KILN_SYM_NPOINTS; p++) same &= (at[p] = e[p]->i) == at[0];
+    if (!same && !add_num(g, c, nc, at, (dyn_num){-1, -1, -1, -1, NULL, {0}, e[0]}, nums))
+      return 2;
+    for (int p = 1; p < KILN_SYM_NPOINTS; p++) e[p]->i = at[0];
   }
   kiln_expr *sub[KILN_SYM_NPOINTS];
   for (int i = -3; i < (e[0]->kind == KX_LOAD ? e[0]->nidx : 0); i++) {
@@ -109,7 +118,7 @@ static kiln_status find_dyn(const kiln_graph *g, const kiln_node *n, kiln_kernel
       for (int p = 0; p < KILN_SYM_NPOINTS; p++)
         same &= (at[p] = k[p]->bufs[b].dims[d]) == at[0];
       if (same) continue;
-      if (!add_num(g, c, nc, at, (dyn_num){b, d, -1, -1, NULL, {0}}, nums))
+      if (!add_num(g, c, nc, at, (dyn_num){b, d, -1, -1, NULL, {0}, NULL}, nums))
         return refuse(n, "has a buffer dim that is no dim expression of its values", err);
       for (int p = 1; p < KILN_SYM_NPOINTS; p++) k[p]->bufs[b].dims[d] = at[0];
     }
@@ -120,7 +129,7 @@ static kiln_status find_dyn(const kiln_graph *g, const kiln_node *n, kiln_kernel
       for (int p = 0; p < KILN_SYM_NPOINTS; p++)
         same &= (at[p] = k[p]->stages[s].axes[a].extent) == at[0];
       if (same) continue;
-      if (!add_num(g, c, nc, at, (dyn_num){-1, -1, s, a, NULL, {0}}, nums))
+      if (!add_num(g, c, nc, at, (dyn_num){-1, -1, s, a, NULL, {0}, NULL}, nums))
         return refuse(n, "has a loop extent that is no dim expression of its values", err);
       for (int p = 1; p < KILN_SYM_NPOINTS; p++) k[p]->stages[s].axes[a].extent = at[0];
     }
@@ -156,6 +165,10 @@ static void make_dyn(const kiln_graph *g, kiln_kernel *k, const dyn_nums *nums) 
   k->bufs[k->dims_buf].storage = (kiln_storage){KILN_STORE_DIMS, 0, 0};
   for (int i = 0; i < nums->n; i++) {
     const dyn_num *u = &nums->v[i];
+    if (u->chk) {
+      u->chk->b = dim_expr(k, &u->x);
+      continue;
+    }
     if (u->e) { /* the constant's node becomes the expression's root */
       *u->e = *dim_expr(k, &u->x);
       continue;
@@ -172,6 +185,58 @@ static void make_dyn(const kiln_graph *g, kiln_kernel *k, const dyn_nums *nums) 
   for (int s = 0; s < k->nstages; s++) { /* the default nest at the hints */
     k->stages[s].recipe.nsteps = 0;
     kiln_schedule_default(&k->stages[s]);
+  }
+}
+
+/* A load of a shape computation's elements (kiln_value.sym_data), whose constant holds
+ * their values at the hints, becomes their polynomials of the kernel's run-time dims: a
+ * select over the element's flat index (a shape has a few elements). */
+static void read_sym_data(const kiln_graph *g, kiln_kernel *k, kiln_expr *e) {
+  if (!e) return;
+  if (e->kind == KX_LOAD) {
+    for (int d = 0; d < e->nidx; d++) read_sym_data(g, k, e->idx[d]);
+    const kiln_buffer *b = &k->bufs[e->buf];
+    if (b->role != KILN_BUF_INPUT || b->value < 0 || !kiln_value_has_sym_data(&g->values[b->value]))
+      return;
+    const kiln_value *v = &g->values[b->value];
+    kiln_expr *flat = kx_idx(k, 0);
+    for (int d = 0; d < e->nidx; d++) flat = kx_add(k, kx_muli(k, flat, b->dims[d]), e->idx[d]);
+    int64_t m = kiln_value_numel(v);
+    kiln_expr *r = NULL;
+    for (int64_t i = m - 1; i >= 0; i--) {
+      kiln_symdim x = kiln_value_sym_elem(g, v, i);
+      kiln_expr *val = dim_expr(k, &x);
+      if (v->dtype != KILN_I64) val = kx_cast(k, val, v->dtype);
+      r = !r ? val : kx_select(k, kx_binary(k, KB_EQ, flat, kx_idx(k, i)), val, r);
+    }
+    if (r) *e = *r;
+    return;
+  }
+  read_sym_data(g, k, e->a);
+  read_sym_data(g, k, e->b);
+  read_sym_data(g, k, e->c);
+}
+
+static bool loads_sym_data(const kiln_graph *g, const kiln_kernel *k) {
+  for (int b = 0; b < k->nbufs; b++)
+    if (k->bufs[b].role == KILN_BUF_INPUT && k->bufs[b].value >= 0 &&
+        kiln_value_has_sym_data(&g->values[k->bufs[b].value]))
+      return true;
+  return false;
+}
+
+void kiln_kernel_read_sym_data(const kiln_graph *g, kiln_kernel *k) {
+  if (!loads_sym_data(g, k)) return;
+  if (!k->nsyms) {
+    for (int s = 0; s < g->nsyms; s++) kiln_kernel_sym(k, g->sym_names[s], g->sym_hint[s]);
+    k->bufs[k->dims_buf].storage = (kiln_storage){KILN_STORE_DIMS, 0, 0};
+  }
+  for (int s = 0; s < k->nstages; s++) {
+    kiln_stage *st = &k->stages[s];
+    read_sym_data(g, k, st->value);
+    read_sym_data(g, k, st->init);
+    read_sym_data(g, k, st->post);
+    for (int d = 0; d < st->nout_idx; d++) read_sym_data(g, k, st->out_idx[d]);
   }
 }
 
@@ -207,6 +272,7 @@ static kiln_status lower_at_points(const kiln_graph *g, const kiln_node *n, kiln
     st = refuse(n, "depends on the free dims' values beyond its loop extents and buffer dims", err);
   }
   if (!st) make_dyn(g, k[0], &nums);
+  if (!st) kiln_kernel_read_sym_data(g, k[0]);
   for (int p = st ? 0 : 1; p < KILN_SYM_NPOINTS; p++) kiln_kernel_free(k[p]);
   free(c);
   free(nums.v);

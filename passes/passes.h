@@ -112,6 +112,9 @@ kiln_status kiln_lower_node(const kiln_graph *g, const kiln_node *n, kiln_kernel
 /* The same at the values' dims as they are (every dim a number). */
 kiln_status kiln_lower_node_static(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
                                    kiln_error *err);
+/* Makes k's loads of shape computations' elements (kiln_value.sym_data) compute them from
+ * the free dims' run-time values (passes/lower_dyn.c). */
+void kiln_kernel_read_sym_data(const kiln_graph *g, kiln_kernel *k);
 /* A node reading or writing free dims: a kernel with run-time extents (passes/lower_dyn.c). */
 kiln_status kiln_lower_symbolic(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
                                 kiln_error *err);
@@ -146,6 +149,16 @@ bool kiln_value_is_const(const kiln_graph *g, int id);
  * an inlined branch then start at pos and number *inlined (0 otherwise). */
 kiln_status kiln_fold_node(kiln_graph *g, kiln_block *b, int pos, int64_t max_elems,
                            bool *folded, int *inlined, kiln_error *err);
+/* Runs node n (its inputs constants) with the interpreter at the dims and data its values
+ * hold now: outs[i] (malloc'ed, NULL for a missing or empty output) for output i. */
+kiln_status kiln_fold_run(const kiln_graph *g, const kiln_node *n, void **outs,
+                          kiln_error *err);
+/* With free dims, node n (foldable) at the points of the syms (passes/fold_sym.c): per
+ * output, its elements' polynomials (kiln_value.sym_data, owned) into *sym_data (an array
+ * of n->noutputs, owned); *sym_data NULL when an element changes with the free dims in a
+ * way no polynomial of them explains (n then runs at run time). */
+kiln_status kiln_fold_sym_data(kiln_graph *g, const kiln_node *n, int ***sym_data,
+                               kiln_error *err);
 /* Assigns every kernel buffer of p a storage and builds p's constant table and arena. */
 kiln_status kiln_plan_memory(const kiln_graph *g, kiln_program *p, kiln_error *err);
 

@@ -33,7 +33,7 @@ int64_t kiln_sym_least_checked(const kiln_graph *g, int s) {
 bool kiln_node_is_symbolic(const kiln_graph *g, const kiln_node *n) {
   for (int i = 0; i < n->ninputs; i++) {
     const kiln_value *v = kiln_node_in(g, n, i);
-    if (v && kiln_value_is_symbolic(v)) return true;
+    if (v && (kiln_value_is_symbolic(v) || kiln_value_has_sym_data(v))) return true;
   }
   for (int i = 0; i < n->noutputs; i++) {
     const kiln_value *v = kiln_node_out(g, n, i);
@@ -71,6 +71,13 @@ int kiln_sym_candidates(const kiln_graph *g, const kiln_node *n, bool outputs,
   for (int i = 0; i < n->ninputs; i++) {
     const kiln_value *v = kiln_node_in(g, n, i);
     if (v && v->kind == KILN_KIND_TENSOR) count = of_value(g, v, cands, count, max);
+  }
+  for (int i = 0; i < n->ninputs; i++) { /* a shape computation's elements (Reshape's shape) */
+    const kiln_value *v = kiln_node_in(g, n, i);
+    for (int64_t e = 0; v && kiln_value_has_sym_data(v) && e < kiln_value_numel(v); e++) {
+      kiln_symdim x = kiln_value_sym_elem(g, v, e);
+      count = add(cands, count, max, &x);
+    }
   }
   for (int i = 0; outputs && i < n->noutputs; i++) {
     const kiln_value *v = kiln_node_out(g, n, i);
@@ -141,6 +148,7 @@ static void set_value(kiln_graph *g, int id, int p, int64_t *saved) {
   kiln_value *v = &g->values[id];
   int64_t vals[KILN_MAX_SYMS];
   kiln_sym_point(g, p, vals);
+  kiln_value_eval_sym_data(g, v, vals);
   for (int d = 0; d < KILN_MAX_RANK; d++) saved[d] = v->dims[d];
   for (int d = 0; d < v->rank && d < KILN_MAX_RANK; d++) {
     kiln_symdim x = kiln_value_symdim(g, v, d);
@@ -166,4 +174,8 @@ void kiln_sym_restore(kiln_graph *g, const kiln_node *n, bool outputs,
   for (int i = n->ninputs - 1; i >= 0; i--)
     if (n->inputs[i] >= 0)
       for (int d = 0; d < KILN_MAX_RANK; d++) g->values[n->inputs[i]].dims[d] = saved[i][d];
+  for (int i = 0; i < n->ninputs; i++) /* data back at the hints */
+    if (n->inputs[i] >= 0) kiln_value_eval_sym_data(g, &g->values[n->inputs[i]], g->sym_hint);
+  for (int i = 0; outputs && i < n->noutputs; i++)
+    if (n->outputs[i] >= 0) kiln_value_eval_sym_data(g, &g->values[n->outputs[i]], g->sym_hint);
 }

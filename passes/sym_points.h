@@ -26,7 +26,8 @@ int64_t kiln_sym_least_checked(const kiln_graph *g, int s);
 /* Sym s is a free input dim that a derived sym (a division) reads. */
 bool kiln_sym_divided(const kiln_graph *g, int s);
 
-/* The node reads or writes a value with a free dim. */
+/* The node reads or writes a value with a free dim, or reads a shape computation's
+ * elements that follow them (kiln_value.sym_data). */
 bool kiln_node_is_symbolic(const kiln_graph *g, const kiln_node *n);
 
 /* Dim expressions the node's numbers may be: its values' (inputs', and with outputs its
@@ -40,7 +41,14 @@ int kiln_sym_candidates(const kiln_graph *g, const kiln_node *n, bool outputs,
 bool kiln_sym_match(const kiln_graph *g, const kiln_symdim *cands, int n, int64_t at_hint,
                     const int64_t *at, bool offset, kiln_symdim *out);
 
-/* Sets the dims of the node's inputs (and outputs) to their values at point p, saving
+/* A floor division of a candidate, floor((x + r) / s) + q (a strided window's output
+ * size, a shape computation's Div), taking at_hint at the hints and at[p] at each point,
+ * into *out; the division becomes a derived sym of g (passes/infer_sym.c). */
+bool kiln_sym_match_div(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t at_hint,
+                        const int64_t *at, kiln_symdim *out);
+
+/* Sets the dims of the node's inputs (and outputs), and the elements of shape computations
+ * among them (kiln_value.sym_data), to their values at point p, saving
  * what they were in saved[] (one row of KILN_MAX_RANK per input, then per output);
  * kiln_sym_restore puts them back. */
 void kiln_sym_set_point(kiln_graph *g, const kiln_node *n, bool outputs, int p,

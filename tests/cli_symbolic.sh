@@ -21,9 +21,9 @@ model mlp(x: f32[N, 8]) {
   return y = Softmax(MatMul(x, w) + 1, axis=1)
 }
 EOF
-cat >argmax.kiln <<'EOF'
-model am(x: f32[N, 8]) {
-  return y = ArgMax(x, axis=1)
+cat >hardmax.kiln <<'EOF'
+model hm(x: f32[N, 8]) {
+  return y = Hardmax(x, axis=1)
 }
 EOF
 "$python" - <<'EOF' || exit 1
@@ -72,7 +72,7 @@ expect 1 "bucket" "free dims" -- "$kiln" run mlp.kiln --bucket x=3x8 --inputs in
 expect 1 "numbers" -- "$kiln" run mlp.kiln --shape 'x=?x8' --bucket 'x=?x8' --inputs in3
 expect 0 -- "$kiln" compile mlp.kiln --shape 'x=?x8' --bucket x=3x8 --name mlpb -o lib2.so
 expect 0 "MLPB_NUM_BUCKETS 1" "bucket 0: x [3,8]" "mlpb_run_variant(" -- cat mlpb.h
-expect 4 "ArgMax" "'N'" -- "$kiln" run argmax.kiln --shape 'x=?x8' --inputs in3
+expect 4 "Hardmax" "'N'" -- "$kiln" run hardmax.kiln --shape 'x=?x8' --inputs in3
 # bench times the generic code at the files' shapes and counts the work there
 for n in 3 7; do
   expect 0 "free dims: N = $n" -- "$kiln" bench mlp.kiln --shape 'x=?x8' --inputs in$n --repeat 1 \

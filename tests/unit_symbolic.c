@@ -4,7 +4,8 @@
  * huge, one name given two sizes, dtype, NULL data) failing with KILN_ERR_INVALID_INPUT and
  * a message naming the input and dim; and what kiln refuses at compile time: a free dim
  * reaching an op that does not take one, a lowering that would fold a free dim into a
- * constant, AOT. Floor and ceil divisions of dims (a strided window's output size): their
+ * constant, AOT; shapes computed from free dims (Shape, Gather, Mul) and a Gather along
+ * a free axis. Floor and ceil divisions of dims (a strided window's output size): their
  * normal form, their values against plain integer division, and a strided Conv and pool
  * whose output shapes follow the ONNX formula at every H from the least size the output
  * size's expression was matched at (smaller ones refused), too small inputs refused. Kernels
@@ -136,9 +137,9 @@ static void shared_name(void) {
 static void refused(void) {
   kiln_model *m;
   kiln_error err;
-  /* ArgMax takes no free dims: one error naming the node and the dim */
-  kiln_status st = compile("model m(x: f32[N, 4]) { return y = ArgMax(x, axis=1) }\n", 1, &m, &err);
-  CHECK(st == KILN_ERR_UNSUPPORTED && strstr(err.message, "ArgMax") &&
+  /* Hardmax takes no free dims: one error naming the node and the dim */
+  kiln_status st = compile("model m(x: f32[N, 4]) { return y = Hardmax(x, axis=1) }\n", 1, &m, &err);
+  CHECK(st == KILN_ERR_UNSUPPORTED && strstr(err.message, "Hardmax") &&
             strstr(err.message, "'N'") && strstr(err.message, "dim 0"));
   /* a mean over the free axis divides by the run's N, never by its hint */
   st = compile("model m(x: f32[N, 4]) { return y = ReduceMean(x, [0]) }\n", 1, &m, &err);
@@ -182,6 +183,57 @@ static void refused(void) {
     if (o_file) fclose(o_file);
     remove("/tmp/kiln_unit_symbolic.kiln");
   }
+}
+
+/* Shapes computed from free dims (Shape, Gather, Mul, Concat) fold into polynomials of
+ * them (passes/fold_sym.c): the Reshape to [N * S, -1] takes each run's sizes, Shape as an
+ * output gives them, a length cast to float divides by the run's S, and a Gather along
+ * the free axis checks its index against the run's S (an error naming node, index and
+ * range when S is too small for it). */
+static void shape_values(void) {
+  const char *text = "model m(x: f32[N, S, 2]) {\n"
+                     "  s = Shape(x)\n"
+                     "  ns = Gather(s, [0]) * Gather(s, [1])\n"
+                     "  return y = Reshape(x, Concat(ns, [-1], axis=0)), z = Shape(x),\n"
+                     "         w = x / Cast(Gather(s, 1), to=1), g = Gather(x, 4, axis=1)\n"
+                     "}\n";
+  kiln_model *m;
+  kiln_error err;
+  if (compile(text, 1, &m, &err)) {
+    printf("compile: %s\n", err.message);
+    CHECK(0);
+    return;
+  }
+  static float x[3 * 7 * 2], y[3 * 7 * 2], w[3 * 7 * 2], g[3 * 2];
+  int64_t z[3];
+  for (int i = 0; i < 3 * 7 * 2; i++) x[i] = (float)(i % 11) - 4.0f;
+  int64_t shapes[3][2] = {{1, 5}, {3, 7}, {2, 6}};
+  for (int t = 0; t < 3; t++) {
+    int64_t n = shapes[t][0], sl = shapes[t][1];
+    kiln_array in = {x, KILN_F32, 3, {n, sl, 2}};
+    kiln_array out[4] = {{y, 0, 0, {0}}, {z, 0, 0, {0}}, {w, 0, 0, {0}}, {g, 0, 0, {0}}};
+    kiln_status st = kiln_run_arrays(m, &in, out, &err);
+    if (st) printf("run at [%lld, %lld, 2]: %s\n", (long long)n, (long long)sl, err.message);
+    CHECK(st == KILN_OK);
+    if (st) continue;
+    CHECK(out[0].rank == 2 && out[0].dims[0] == n * sl && out[0].dims[1] == 2);
+    CHECK(out[1].rank == 1 && out[1].dims[0] == 3 && z[0] == n && z[1] == sl && z[2] == 2);
+    CHECK(out[3].rank == 2 && out[3].dims[0] == n && out[3].dims[1] == 2);
+    bool same = true;
+    for (int64_t i = 0; i < n * sl * 2; i++) same &= y[i] == x[i] && w[i] == x[i] / (float)sl;
+    for (int64_t b = 0; b < n; b++)
+      for (int c = 0; c < 2; c++) same &= g[b * 2 + c] == x[(b * sl + 4) * 2 + c];
+    CHECK(same);
+  }
+  kiln_array in = {x, KILN_F32, 3, {2, 4, 2}};
+  kiln_array out[4] = {{y, 0, 0, {0}}, {z, 0, 0, {0}}, {w, 0, 0, {0}}, {g, 0, 0, {0}}};
+  kiln_status st = kiln_run_arrays(m, &in, out, &err);
+  if (st != KILN_ERR_INVALID_INPUT || !strstr(err.message, "Gather") ||
+      !strstr(err.message, "index 4 is out of range [-4, 4)"))
+    printf("S = 4: %s\n", err.message);
+  CHECK(st == KILN_ERR_INVALID_INPUT && strstr(err.message, "Gather") &&
+        strstr(err.message, "index 4 is out of range [-4, 4)"));
+  kiln_model_free(m);
 }
 
 static int64_t floor_ref(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -370,5 +422,6 @@ int main(void) {
   mlp();
   shared_name();
   refused();
+  shape_values();
   return check_report();
 }

@@ -235,13 +235,13 @@ static const kiln_attr_spec onehot_attrs[] = {{"axis", KILN_ATTR_INT, false}, {N
 static const kiln_attr_spec trilu_attrs[] = {{"upper", KILN_ATTR_INT, false}, {NULL}};
 
 const kiln_op_def kiln_ops_shape[] = {
-    {"Shape", 1, 1, 1, 1, shape_attrs, infer_shape, lower_shape, NULL, 0},
-    {"Size", 1, 1, 1, 1, NULL, infer_size, lower_size, NULL, 0},
+    {"Shape", 1, 1, 1, 1, shape_attrs, infer_shape, lower_shape, NULL, KILN_OP_SHAPE_OF},
+    {"Size", 1, 1, 1, 1, NULL, infer_size, lower_size, NULL, KILN_OP_SHAPE_OF},
     {"ConstantOfShape", 1, 1, 1, 1, cos_attrs, infer_constant_of_shape, lower_constant_of_shape,
-     NULL, 0},
-    {"Range", 3, 3, 1, 1, NULL, infer_range, lower_range, NULL, 0},
+     NULL, KILN_OP_SYMBOLIC},
+    {"Range", 3, 3, 1, 1, NULL, infer_range, lower_range, NULL, KILN_OP_SYMBOLIC},
     {"EyeLike", 1, 1, 1, 1, eye_attrs, infer_eye_like, lower_eye_like, NULL, 0},
     {"OneHot", 3, 3, 1, 1, onehot_attrs, infer_one_hot, lower_one_hot, NULL, 0},
-    {"Trilu", 1, 2, 1, 1, trilu_attrs, infer_trilu, lower_trilu, NULL, 0},
+    {"Trilu", 1, 2, 1, 1, trilu_attrs, infer_trilu, lower_trilu, NULL, KILN_OP_SYMBOLIC},
     {NULL},
 };

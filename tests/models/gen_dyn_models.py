@@ -29,6 +29,9 @@ library and a C host (tests/aot_dyn_host.c).
                    [1, 128, 160]
   unet_dyn:        x [N, 3, H, W] -> Conv 3x3 stride 2, Relu, ConvTranspose 3x3 stride 2
                    (output_padding 1), minus its ReduceMean over H and W; cnn_dyn's shapes
+  export_dyn:      x [N, S, 32] -> a causal attention block whose shapes are computed from
+                   Shape(x), as exported by torch.onnx with dynamic axes (export_dyn's
+                   docstring); [N, S] = [1, 1], [2, 5], [3, 17]
 """
 import os
 import sys
@@ -162,8 +165,53 @@ def unet_dyn():
     return b.dyn_model("x", ["N", 3, "H", "W"], y, ["N", 4, "h", "w"], "unet_dyn"), shapes
 
 
+def export_dyn():
+    """A causal attention block as torch.onnx.export writes one with dynamic axes: the
+    shapes it reshapes to are computed from Shape(x) (Gather, Unsqueeze, Concat, Mul), the
+    positions are Range(0, S) looked up in a table, the causal mask is Trilu of a
+    ConstantOfShape [S, S], the pooled tokens are Gathers along S (first and last), the
+    mean divides by S cast to float, and a bias is Expanded to [N, d]."""
+    b, d, heads = Builder(12), 32, 2
+    dh = d // heads
+
+    def i64(v, hint="c"):
+        return b.const(np.array(v, np.int64), hint)
+
+    shape = b.op("Shape", ["x"])
+    n = b.op("Unsqueeze", [b.op("Gather", [shape, i64(0)], axis=0), i64([0])])
+    s = b.op("Gather", [shape, i64(1)], axis=0)
+    su = b.op("Unsqueeze", [s, i64([0])])
+    pos = b.op("Range", [i64(0), s, i64(1)])
+    x = b.op("Add", ["x", b.op("Gather", [b.normal((64, d), 0.5, "pos_table"), pos], axis=0)])
+    heads_shape = b.op("Concat", [n, su, i64([heads]), i64([dh])], axis=0)
+
+    def split(t, perm):
+        return b.op("Transpose", [b.op("Reshape", [t, heads_shape])], perm=perm)
+
+    q, k, v = (split(b.linear(x, d, d), p) for p in ([0, 2, 1, 3], [0, 2, 3, 1], [0, 2, 1, 3]))
+    scores = b.op("Mul", [b.op("MatMul", [q, k]), b.const(np.float32(dh ** -0.5), "scale")])
+    ones = b.op("ConstantOfShape", [b.op("Concat", [su, su], axis=0)],
+                value=numpy_helper.from_array(np.array([1], np.int64)))
+    mask = b.op("Equal", [b.op("Trilu", [ones], upper=0), i64(0)])
+    scores = b.op("Where", [mask, b.const(np.float32(-1e4), "neg"), scores])
+    ctx = b.op("MatMul", [b.op("Softmax", [scores], axis=-1), v])
+    ns = b.op("Mul", [n, su])  # [N * S, d], then back to [N, S, d]
+    flat = b.op("Reshape", [b.op("Transpose", [ctx], perm=[0, 2, 1, 3]),
+                            b.op("Concat", [ns, i64([-1])], axis=0)])
+    ctx = b.op("Reshape", [flat, b.op("Concat", [n, su, i64([d])], axis=0)])
+    first = b.op("Gather", [ctx, i64(0)], axis=1)
+    last = b.op("Gather", [ctx, i64(-1)], axis=1)
+    mean = b.op("Div", [b.op("ReduceSum", [ctx, i64([1])], keepdims=0),
+                        b.op("Cast", [s], to=TensorProto.FLOAT)])
+    bias = b.op("Expand", [b.normal((1, d), 0.5, "bias"), b.op("Concat", [n, i64([d])], axis=0)])
+    y = b.op("Add", [b.op("Add", [first, last]), b.op("Add", [mean, bias])])
+    return (b.dyn_model("x", ["N", "S", d], y, ["N", d], "export_dyn"),
+            [(1, 1, d), (2, 5, d), (3, 17, d)])
+
+
 MODELS = {"mlp_dyn": mlp_dyn, "attention_dyn": attention_dyn, "cnn_dyn": cnn_dyn,
-          "stem_dyn": stem_dyn, "resnet_dyn": resnet_dyn, "unet_dyn": unet_dyn}
+          "stem_dyn": stem_dyn, "resnet_dyn": resnet_dyn, "unet_dyn": unet_dyn,
+          "export_dyn": export_dyn}
 
 
 def write_bin(path, a):
