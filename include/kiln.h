@@ -178,10 +178,14 @@ typedef struct kiln_options {
                                 (a dim_param, or unknown) or that `shapes` gives as -1 is
                                 bound at each run from the inputs' shapes (kiln_run_arrays),
                                 and the model compiles once for all its values. Only some ops
-                                take free dims (elementwise and activations, Cast, MatMul,
-                                Gemm, Softmax, LayerNormalization, Reduce*, Transpose, Concat,
-                                Reshape, Flatten, Squeeze, Unsqueeze, Conv, ConvTranspose,
-                                the pooling ops, BatchNormalization); a free dim reaching
+                                take free dims (elementwise and activations, Cast, Where,
+                                MatMul, Gemm, Softmax, LayerNormalization, Reduce*, ArgMax,
+                                ArgMin, CumSum, Transpose, Concat, Split, Slice, Gather,
+                                GatherElements, Expand, Tile, Pad, Trilu, Range,
+                                ConstantOfShape, Reshape, Flatten, Squeeze, Unsqueeze, Conv,
+                                ConvTranspose, the pooling ops, BatchNormalization; Shape and
+                                Size read any, and shapes computed from them fold into
+                                expressions of the free dims); a free dim reaching
                                 another fails with KILN_ERR_UNSUPPORTED naming the node and
                                 dim. Targets cpu and cuda-host (cuda refuses it);
                                 kiln_compile_aot writes shared libraries and object files for
