@@ -182,7 +182,7 @@ typedef struct kiln_options {
                                 MatMul, Gemm, Softmax, LayerNormalization, Reduce*, ArgMax,
                                 ArgMin, CumSum, Transpose, Concat, Split, Slice, Gather,
                                 GatherElements, Expand, Tile, Pad, Trilu, Range,
-                                ConstantOfShape, Reshape, Flatten, Squeeze, Unsqueeze, Conv,
+                                ConstantOfShape, Resize, Reshape, Flatten, Squeeze, Unsqueeze, Conv,
                                 ConvTranspose, the pooling ops, BatchNormalization; Shape and
                                 Size read any, and shapes computed from them fold into
                                 expressions of the free dims); a free dim reaching

@@ -9,11 +9,13 @@
  * which schedules are sized by. */
 #include "passes/passes.h"
 
+#include "ir/dtype.h"
 #include "ir/kernel_sig.h"
 #include "ir/op.h"
 #include "ir/schedule.h"
 #include "passes/sym_points.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +25,8 @@ typedef struct dyn_num {
   kiln_expr *e;       /* an i64 constant in an expression (a window's bound H) */
   kiln_symdim x;
   kiln_expr *chk;     /* or a checked index's bound (a Gather along a free dim) */
+  int fkind;          /* e a float constant: 1 x as a float, 2 x / y in f64 (a scale) */
+  kiln_symdim y;
 } dyn_num;
 
 typedef struct dyn_nums {
@@ -85,15 +89,38 @@ static int find_exprs(const kiln_graph *g, const kiln_symdim *c, int nc, kiln_ex
     bool same = true;
     for (int p = 0; p < KILN_SYM_NPOINTS; p++) same &= (at[p] = e[p]->i) == at[0];
     if (same) return 0;
-    if (!add_num(g, c, nc, at, (dyn_num){-1, -1, -1, -1, e[0], {0}, NULL}, nums)) return 2;
+    if (!add_num(g, c, nc, at, (dyn_num){-1, -1, -1, -1, e[0], {0}, NULL, 0, {0}}, nums)) return 2;
     for (int p = 1; p < KILN_SYM_NPOINTS; p++) e[p]->i = at[0];
+    return 0;
+  }
+  if (e[0]->kind == KX_CONST && kiln_dtype_is_float(e[0]->dtype)) {
+    double at[KILN_SYM_NPOINTS];
+    bool same = true, whole = true;
+    for (int p = 0; p < KILN_SYM_NPOINTS; p++) {
+      same &= (at[p] = e[p]->f) == e[0]->f;
+      whole &= at[p] == floor(at[p]) && fabs(at[p]) < 0x1p53;
+    }
+    if (same) return 0;
+    dyn_num u = {-1, -1, -1, -1, e[0], {0}, NULL, 1, {0}};
+    int64_t iat[KILN_SYM_NPOINTS];
+    for (int p = 0; whole && p < KILN_SYM_NPOINTS; p++) iat[p] = (int64_t)at[p];
+    if (whole && add_num(g, c, nc, iat, u, nums)) {
+      /* a dim as a float (a count to divide by) */
+    } else if (kiln_sym_match_ratio(g, c, nc, at, &u.x, &u.y)) {
+      u.fkind = 2;
+      KILN_GROW(nums->v, nums->n, nums->cap);
+      nums->v[nums->n++] = u;
+    } else {
+      return 2;
+    }
+    for (int p = 1; p < KILN_SYM_NPOINTS; p++) e[p]->f = at[0];
     return 0;
   }
   if (e[0]->kind == KX_CHECK) {
     int64_t at[KILN_SYM_NPOINTS];
     bool same = true;
     for (int p = 0; p < KILN_SYM_NPOINTS; p++) same &= (at[p] = e[p]->i) == at[0];
-    if (!same && !add_num(g, c, nc, at, (dyn_num){-1, -1, -1, -1, NULL, {0}, e[0]}, nums))
+    if (!same && !add_num(g, c, nc, at, (dyn_num){-1, -1, -1, -1, NULL, {0}, e[0], 0, {0}}, nums))
       return 2;
     for (int p = 1; p < KILN_SYM_NPOINTS; p++) e[p]->i = at[0];
   }
@@ -118,7 +145,7 @@ static kiln_status find_dyn(const kiln_graph *g, const kiln_node *n, kiln_kernel
       for (int p = 0; p < KILN_SYM_NPOINTS; p++)
         same &= (at[p] = k[p]->bufs[b].dims[d]) == at[0];
       if (same) continue;
-      if (!add_num(g, c, nc, at, (dyn_num){b, d, -1, -1, NULL, {0}, NULL}, nums))
+      if (!add_num(g, c, nc, at, (dyn_num){b, d, -1, -1, NULL, {0}, NULL, 0, {0}}, nums))
         return refuse(n, "has a buffer dim that is no dim expression of its values", err);
       for (int p = 1; p < KILN_SYM_NPOINTS; p++) k[p]->bufs[b].dims[d] = at[0];
     }
@@ -129,7 +156,7 @@ static kiln_status find_dyn(const kiln_graph *g, const kiln_node *n, kiln_kernel
       for (int p = 0; p < KILN_SYM_NPOINTS; p++)
         same &= (at[p] = k[p]->stages[s].axes[a].extent) == at[0];
       if (same) continue;
-      if (!add_num(g, c, nc, at, (dyn_num){-1, -1, s, a, NULL, {0}, NULL}, nums))
+      if (!add_num(g, c, nc, at, (dyn_num){-1, -1, s, a, NULL, {0}, NULL, 0, {0}}, nums))
         return refuse(n, "has a loop extent that is no dim expression of its values", err);
       for (int p = 1; p < KILN_SYM_NPOINTS; p++) k[p]->stages[s].axes[a].extent = at[0];
     }
@@ -167,6 +194,12 @@ static void make_dyn(const kiln_graph *g, kiln_kernel *k, const dyn_nums *nums) 
     const dyn_num *u = &nums->v[i];
     if (u->chk) {
       u->chk->b = dim_expr(k, &u->x);
+      continue;
+    }
+    if (u->e && u->fkind) { /* a float: the dim, or the ratio of two, computed at run time */
+      kiln_expr *v = kx_cast(k, dim_expr(k, &u->x), KILN_F64);
+      if (u->fkind == 2) v = kx_binary(k, KB_DIV, v, kx_cast(k, dim_expr(k, &u->y), KILN_F64));
+      *u->e = *(u->e->dtype == KILN_F64 ? v : kx_cast(k, v, u->e->dtype));
       continue;
     }
     if (u->e) { /* the constant's node becomes the expression's root */

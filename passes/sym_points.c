@@ -4,6 +4,8 @@
 
 #include "ir/op.h"
 
+#include <stdlib.h>
+
 static const int64_t PRIMES[KILN_SYM_NPRIMES][KILN_MAX_SYMS] = {
   {23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89},
   {97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167, 173},
@@ -178,4 +180,28 @@ void kiln_sym_restore(kiln_graph *g, const kiln_node *n, bool outputs,
     if (n->inputs[i] >= 0) kiln_value_eval_sym_data(g, &g->values[n->inputs[i]], g->sym_hint);
   for (int i = 0; outputs && i < n->noutputs; i++)
     if (n->outputs[i] >= 0) kiln_value_eval_sym_data(g, &g->values[n->outputs[i]], g->sym_hint);
+}
+
+bool kiln_sym_match_ratio(const kiln_graph *g, const kiln_symdim *cands, int n, const double *at,
+                          kiln_symdim *num, kiln_symdim *den) {
+  int64_t(*x)[KILN_SYM_NPOINTS] = kiln_xcalloc((size_t)(n ? n : 1), sizeof *x);
+  bool *ok = kiln_xcalloc((size_t)(n ? n : 1), sizeof *ok), found = false;
+  for (int i = 0; i < n; i++) {
+    ok[i] = true;
+    for (int p = 0; p < KILN_SYM_NPOINTS && ok[i]; p++) {
+      int64_t vals[KILN_MAX_SYMS];
+      kiln_sym_point(g, p, vals);
+      ok[i] = kiln_symdim_eval(&cands[i], vals, &x[i][p]) && x[i][p] != 0;
+    }
+  }
+  for (int i = 0; i < n && !found; i++)
+    for (int j = 0; j < n && !found && ok[i]; j++) {
+      if (i == j || !ok[j]) continue;
+      bool fit = true; /* the same double division a lowering does at compile time */
+      for (int p = 0; p < KILN_SYM_NPOINTS && fit; p++) fit = (double)x[i][p] / (double)x[j][p] == at[p];
+      if (fit) *num = cands[i], *den = cands[j], found = true;
+    }
+  free(x);
+  free(ok);
+  return found;
 }

@@ -47,6 +47,11 @@ bool kiln_sym_match(const kiln_graph *g, const kiln_symdim *cands, int n, int64_
 bool kiln_sym_match_div(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t at_hint,
                         const int64_t *at, kiln_symdim *out);
 
+/* A ratio of two candidates, (double)num / (double)den, equal to at[p] at every point p:
+ * a float a lowering computed from dims (Resize's scale, out / in, for given sizes). */
+bool kiln_sym_match_ratio(const kiln_graph *g, const kiln_symdim *cands, int n, const double *at,
+                          kiln_symdim *num, kiln_symdim *den);
+
 /* Sets the dims of the node's inputs (and outputs), and the elements of shape computations
  * among them (kiln_value.sym_data), to their values at point p, saving
  * what they were in saved[] (one row of KILN_MAX_RANK per input, then per output);

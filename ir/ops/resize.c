@@ -294,6 +294,6 @@ static const kiln_attr_spec resize_attrs[] = {
     {NULL}};
 
 const kiln_op_def kiln_ops_resize[] = {
-    {"Resize", 1, 4, 1, 1, resize_attrs, infer_resize, lower_resize, NULL, 0},
+    {"Resize", 1, 4, 1, 1, resize_attrs, infer_resize, lower_resize, NULL, KILN_OP_SYMBOLIC},
     {NULL},
 };

@@ -25,6 +25,8 @@ MODELS = {  # model: the free dims' values per case
     "gpt_torch.onnx": [{"N": 1, "S": 1}, {"N": 2, "S": 7}, {"N": 3, "S": 19}],
     "cnn_torch.onnx": [{"N": 1, "H": 32, "W": 32}, {"N": 2, "H": 45, "W": 33},
                        {"N": 3, "H": 64, "W": 48}],
+    "fpn_torch.onnx": [{"N": 1, "H": 32, "W": 32}, {"N": 2, "H": 45, "W": 33},
+                       {"N": 1, "H": 64, "W": 47}],
 }
 
 

@@ -56,6 +56,24 @@ class Cnn(nn.Module):
         return self.fc(x.view(x.size(0), -1))
 
 
+class Fpn(nn.Module):
+    """A feature pyramid's top-down path: the coarse map resized to the fine one's size
+    (F.interpolate with size=, nearest and bilinear) and upsampled by 2 then cropped to it."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(3, 8, 3, 1, 1), nn.Conv2d(8, 8, 3, 2, 1)
+        self.c3 = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        a = F.relu(self.c1(x))
+        b = F.relu(self.c2(a))
+        u = F.interpolate(b, size=a.shape[-2:], mode="nearest")
+        v = F.interpolate(b, size=a.shape[-2:], mode="bilinear")
+        w = F.interpolate(b, scale_factor=2.0, mode="bilinear")[:, :, :a.shape[2], :a.shape[3]]
+        return self.c3(a + u + v + w)
+
+
 class Bert(nn.Module):
     """transformers' BertModel (2 layers, hidden 32) on ids and an attention mask."""
 
@@ -86,6 +104,8 @@ def main():
     export(Gpt(), (ids,), os.path.join(out, "gpt_torch.onnx"), ["ids"], ["y"],
            {"ids": {0: "N", 1: "S"}})
     export(Cnn(), (torch.randn(2, 3, 32, 32),), os.path.join(out, "cnn_torch.onnx"), ["x"], ["y"],
+           {"x": {0: "N", 2: "H", 3: "W"}})
+    export(Fpn(), (torch.randn(2, 3, 32, 32),), os.path.join(out, "fpn_torch.onnx"), ["x"], ["y"],
            {"x": {0: "N", 2: "H", 3: "W"}})
 
 
