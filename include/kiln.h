@@ -181,8 +181,11 @@ typedef struct kiln_options {
                                 take free dims (elementwise and activations, Cast, Where,
                                 MatMul, Gemm, Softmax, LayerNormalization, Reduce*, ArgMax,
                                 ArgMin, CumSum, Transpose, Concat, Split, Slice, Gather,
-                                GatherElements, Expand, Tile, Pad, Trilu, Range,
-                                ConstantOfShape, Resize, Reshape, Flatten, Squeeze, Unsqueeze, Conv,
+                                GatherElements, GatherND, ScatterND, ScatterElements,
+                                OneHot, Expand, Tile, Pad, Trilu, Range, ConstantOfShape,
+                                DepthToSpace, Einsum, TopK, Dropout, InstanceNormalization,
+                                LpNormalization, LRN, QuantizeLinear, DequantizeLinear,
+                                MatMulInteger, GridSample, Resize, Reshape, Flatten, Squeeze, Unsqueeze, Conv,
                                 ConvTranspose, the pooling ops, BatchNormalization; Shape and
                                 Size read any, and shapes computed from them fold into
                                 expressions of the free dims); a free dim reaching

@@ -163,8 +163,9 @@ static int bind(const table *t, const char *const *names, const kiln_rt_tensor *
         int64_t least = sym_least(t, s);
         if (x < least)
           return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld: "
-                      "this model's strided windows along it were compiled for sizes from %lld "
-                      "up (bind it at compile time for smaller ones)", name, d, sym_names[s],
+                      "this model divides it (a strided window, a computed shape), compiled "
+                      "for sizes from %lld up (bind it at compile time for smaller ones)", name,
+                      d, sym_names[s],
                       (long long)x, (long long)least);
         if (from[s] && syms[s] != x)
           return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is "

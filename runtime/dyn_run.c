@@ -51,8 +51,9 @@ kiln_status kiln_dyn_bind(const kiln_program *p, const kiln_array *inputs, int64
                          (long long)MAX_DIM);
       if (x < p->sym_min[s])
         return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld: this "
-                         "model's strided windows along it were compiled for sizes from %lld "
-                         "up (bind it at compile time for smaller ones)", io->name, d, name,
+                         "model divides it (a strided window, a computed shape), compiled for "
+                         "sizes from %lld up (bind it at compile time for smaller ones)",
+                         io->name, d, name,
                          (long long)x, (long long)p->sym_min[s]);
       if (from[s] && syms[s] != x)
         return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld, but "

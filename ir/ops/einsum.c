@@ -194,6 +194,6 @@ static kiln_status lower_einsum(kiln_lower_ctx *c) {
 static const kiln_attr_spec einsum_attrs[] = {{"equation", KILN_ATTR_STRING, true}, {NULL}};
 
 const kiln_op_def kiln_ops_einsum[] = {
-    {"Einsum", 1, MAX_OPERANDS, 1, 1, einsum_attrs, infer_einsum, lower_einsum, NULL, 0},
+    {"Einsum", 1, MAX_OPERANDS, 1, 1, einsum_attrs, infer_einsum, lower_einsum, NULL, KILN_OP_SYMBOLIC},
     {NULL},
 };

@@ -184,6 +184,6 @@ static const kiln_attr_spec gs_attrs[] = {
     {"padding_mode", KILN_ATTR_STRING, false}, {NULL}};
 
 const kiln_op_def kiln_ops_grid_sample[] = {
-    {"GridSample", 2, 2, 1, 1, gs_attrs, infer_grid_sample, lower_grid_sample, NULL, 0},
+    {"GridSample", 2, 2, 1, 1, gs_attrs, infer_grid_sample, lower_grid_sample, NULL, KILN_OP_SYMBOLIC},
     {NULL},
 };

@@ -104,7 +104,7 @@ static const kiln_attr_spec reverse_attrs[] = {
     {"batch_axis", KILN_ATTR_INT, false}, {"time_axis", KILN_ATTR_INT, false}, {NULL}};
 
 const kiln_op_def kiln_ops_index[] = {
-    {"GatherND", 2, 2, 1, 1, gather_nd_attrs, infer_gather_nd, lower_gather_nd, NULL, 0},
+    {"GatherND", 2, 2, 1, 1, gather_nd_attrs, infer_gather_nd, lower_gather_nd, NULL, KILN_OP_SYMBOLIC},
     {"ReverseSequence", 2, 2, 1, 1, reverse_attrs, infer_reverse_sequence,
      lower_reverse_sequence, NULL, 0},
     {NULL},

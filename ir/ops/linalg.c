@@ -301,7 +301,7 @@ static const kiln_attr_spec matmul_panels_attrs[] = {
 
 const kiln_op_def kiln_ops_linalg[] = {
     {"MatMul", 2, 2, 1, 1, NULL, infer_matmul, lower_matmul, NULL, KILN_OP_PANEL_B | KILN_OP_SYMBOLIC},
-    {"MatMulInteger", 2, 4, 1, 1, NULL, infer_matmul_integer, lower_matmul_integer, NULL, 0},
+    {"MatMulInteger", 2, 4, 1, 1, NULL, infer_matmul_integer, lower_matmul_integer, NULL, KILN_OP_SYMBOLIC},
     {"Gemm", 2, 3, 1, 1, gemm_attrs, infer_gemm, lower_gemm, NULL, KILN_OP_PANEL_B | KILN_OP_SYMBOLIC},
     {"MatMulPanels", 2, 3, 1, 1, matmul_panels_attrs, infer_matmul_panels, lower_matmul_panels,
      NULL, KILN_OP_SYMBOLIC},

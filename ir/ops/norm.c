@@ -319,9 +319,9 @@ static const kiln_attr_spec mvn_attrs[] = {{"axes", KILN_ATTR_INTS, false}, {NUL
 const kiln_op_def kiln_ops_norm[] = {
     {"MeanVarianceNormalization", 1, 1, 1, 1, mvn_attrs, infer_same, NULL, expand_mvn, 0},
     {"BatchNormalization", 5, 5, 1, 3, batchnorm_attrs, infer_batchnorm, lower_batchnorm, NULL, KILN_OP_SYMBOLIC},
-    {"InstanceNormalization", 3, 3, 1, 1, eps_attrs, infer_same, lower_instancenorm, NULL, 0},
+    {"InstanceNormalization", 3, 3, 1, 1, eps_attrs, infer_same, lower_instancenorm, NULL, KILN_OP_SYMBOLIC},
     {"LayerNormalization", 2, 3, 1, 3, layernorm_attrs, infer_layernorm, lower_layernorm, NULL, KILN_OP_SYMBOLIC},
-    {"LpNormalization", 1, 1, 1, 1, lpnorm_attrs, infer_same, lower_lpnorm, NULL, 0},
-    {"LRN", 1, 1, 1, 1, lrn_attrs, infer_same, lower_lrn, NULL, 0},
+    {"LpNormalization", 1, 1, 1, 1, lpnorm_attrs, infer_same, lower_lpnorm, NULL, KILN_OP_SYMBOLIC},
+    {"LRN", 1, 1, 1, 1, lrn_attrs, infer_same, lower_lrn, NULL, KILN_OP_SYMBOLIC},
     {NULL},
 };

@@ -299,8 +299,8 @@ static const kiln_attr_spec conv_attrs[] = {
     {NULL}};
 
 const kiln_op_def kiln_ops_quant[] = {
-    {"QuantizeLinear", 2, 3, 1, 1, quant_attrs, infer_quantize, lower_quantize, NULL, 0},
-    {"DequantizeLinear", 2, 3, 1, 1, quant_attrs, infer_dequantize, lower_dequantize, NULL, 0},
+    {"QuantizeLinear", 2, 3, 1, 1, quant_attrs, infer_quantize, lower_quantize, NULL, KILN_OP_SYMBOLIC},
+    {"DequantizeLinear", 2, 3, 1, 1, quant_attrs, infer_dequantize, lower_dequantize, NULL, KILN_OP_SYMBOLIC},
     {"DynamicQuantizeLinear", 1, 1, 1, 3, NULL, infer_dynamic_quantize, NULL,
      expand_dynamic_quantize, 0},
     {"QLinearMatMul", 8, 8, 1, 1, NULL, infer_qlinear_matmul, NULL, expand_qlinear_matmul, 0},

@@ -277,6 +277,6 @@ const kiln_op_def kiln_ops_random[] = {
     {"RandomNormalLike", 1, 1, 1, 1, normal_like_attrs, infer_random_like, lower_normal, NULL, R},
     {"Bernoulli", 1, 1, 1, 1, bernoulli_attrs, infer_bernoulli, lower_bernoulli, NULL, R},
     {"Multinomial", 1, 1, 1, 1, multinomial_attrs, infer_multinomial, lower_multinomial, NULL, R},
-    {"Dropout", 1, 3, 1, 2, dropout_attrs, infer_dropout, lower_dropout, NULL, R},
+    {"Dropout", 1, 3, 1, 2, dropout_attrs, infer_dropout, lower_dropout, NULL, R | KILN_OP_SYMBOLIC},
     {NULL},
 };

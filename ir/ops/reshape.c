@@ -196,7 +196,7 @@ const kiln_op_def kiln_ops_reshape[] = {
     {"Flatten", 1, 1, 1, 1, flatten_attrs, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC},
     {"Squeeze", 1, 2, 1, 1, NULL, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC},
     {"Unsqueeze", 2, 2, 1, 1, NULL, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC},
-    {"DepthToSpace", 1, 1, 1, 1, d2s_attrs, infer_space_depth, lower_space_depth, NULL, 0},
+    {"DepthToSpace", 1, 1, 1, 1, d2s_attrs, infer_space_depth, lower_space_depth, NULL, KILN_OP_SYMBOLIC},
     {"SpaceToDepth", 1, 1, 1, 1, s2d_attrs, infer_space_depth, lower_space_depth, NULL, 0},
     {NULL},
 };

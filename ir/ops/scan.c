@@ -178,6 +178,6 @@ static const kiln_attr_spec topk_attrs[] = {
 const kiln_op_def kiln_ops_scan[] = {
     {"CumSum", 2, 2, 1, 1, cumsum_attrs, infer_cumsum, lower_cumsum, NULL, KILN_OP_SYMBOLIC},
     {"Hardmax", 1, 1, 1, 1, hardmax_attrs, infer_hardmax, NULL, expand_hardmax, 0},
-    {"TopK", 2, 2, 1, 2, topk_attrs, infer_topk, lower_topk, NULL, 0},
+    {"TopK", 2, 2, 1, 2, topk_attrs, infer_topk, lower_topk, NULL, KILN_OP_SYMBOLIC},
     {NULL},
 };

@@ -193,9 +193,9 @@ static const kiln_attr_spec elements_attrs[] = {
     {"axis", KILN_ATTR_INT, false}, {"reduction", KILN_ATTR_STRING, false}, {NULL}};
 
 const kiln_op_def kiln_ops_scatter[] = {
-    {"ScatterND", 3, 3, 1, 1, nd_attrs, infer_scatter_nd, lower_scatter_nd, NULL, 0},
+    {"ScatterND", 3, 3, 1, 1, nd_attrs, infer_scatter_nd, lower_scatter_nd, NULL, KILN_OP_SYMBOLIC},
     {"ScatterElements", 3, 3, 1, 1, elements_attrs, infer_scatter_elements,
-     lower_scatter_elements, NULL, 0},
+     lower_scatter_elements, NULL, KILN_OP_SYMBOLIC},
     {"Scatter", 3, 3, 1, 1, elements_attrs, infer_scatter_elements, lower_scatter_elements,
      NULL, 0},
     {NULL},

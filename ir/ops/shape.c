@@ -241,7 +241,7 @@ const kiln_op_def kiln_ops_shape[] = {
      NULL, KILN_OP_SYMBOLIC},
     {"Range", 3, 3, 1, 1, NULL, infer_range, lower_range, NULL, KILN_OP_SYMBOLIC},
     {"EyeLike", 1, 1, 1, 1, eye_attrs, infer_eye_like, lower_eye_like, NULL, 0},
-    {"OneHot", 3, 3, 1, 1, onehot_attrs, infer_one_hot, lower_one_hot, NULL, 0},
+    {"OneHot", 3, 3, 1, 1, onehot_attrs, infer_one_hot, lower_one_hot, NULL, KILN_OP_SYMBOLIC},
     {"Trilu", 1, 2, 1, 1, trilu_attrs, infer_trilu, lower_trilu, NULL, KILN_OP_SYMBOLIC},
     {NULL},
 };

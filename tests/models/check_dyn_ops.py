@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Every op that takes free dims beyond the model tests' own (README: free dims), one small
+model each, compiled by `kiln run` with the free dims left free and run at three shapes,
+against onnxruntime: what each op's lowering at the points of the syms makes of them
+(passes/lower_dyn.c), and shape computations on Shape (passes/fold_sym.c).
+
+    check_dyn_ops.py KILN WORK_DIR [--target T]
+
+Outputs must have onnxruntime's shapes and hold |got - want| <= 1e-4 + 1e-3 |want|
+(integers exactly)."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+RNG = np.random.default_rng(0)
+IMG = ["N", 4, "H", "W"]          # cases: (N, H, W)
+SEQ = ["N", "S", 8]               # cases: (N, S)
+IMG_CASES = [(1, 4, 6), (2, 6, 10), (3, 8, 4)]
+SEQ_CASES = [(1, 3), (2, 5), (3, 9)]
+
+
+def f32(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def i64(a):
+    return np.array(a, np.int64)
+
+
+def node(op, ins, outs=("y",), **attrs):
+    return helper.make_node(op, list(ins), list(outs), **attrs)
+
+
+def shape_of(dim):  # Shape(x)[dim] as a scalar, then unsqueezed: [x.shape[dim]]
+    return [node("Shape", ["x"], [f"s{dim}_all"]),
+            node("Gather", [f"s{dim}_all", f"c{dim}"], [f"s{dim}"], axis=0),
+            node("Unsqueeze", [f"s{dim}", "ax0"], [f"s{dim}u"])]
+
+
+def models():
+    """name: (nodes, input shape, input dtype, initializers, output dtype, cases)"""
+    ax = {"ax0": i64([0]), "c0": i64(0), "c1": i64(1), "c2": i64(2)}
+    f, i8, i = TensorProto.FLOAT, TensorProto.INT8, TensorProto.INT64
+    return {
+        "slice": ([node("Slice", ["x", "st", "en", "ax"])], SEQ, f,
+                  {"st": i64([1]), "en": i64([1 << 62]), "ax": i64([1])}, f, SEQ_CASES),
+        "slice_to_shape": (shape_of(1) + [node("Sub", ["s1u", "one"], ["e"]),
+                                          node("Slice", ["x", "zero", "e", "one"])], SEQ, f,
+                           {**ax, "one": i64([1]), "zero": i64([0])}, f, SEQ_CASES),
+        "gather_ids": ([node("Gather", ["w", "x"], axis=0)], ["N", "S"], i,
+                       {"w": f32(50, 8)}, f, SEQ_CASES),
+        "gather_free_axis": ([node("Gather", ["x", "m1"], axis=1)], SEQ, f, {"m1": i64(-1)}, f,
+                             SEQ_CASES),
+        "gather_elements": ([node("ArgMax", ["x"], ["ix"], axis=2),
+                             node("GatherElements", ["x", "ix"], axis=2)], SEQ, f, {}, f,
+                            SEQ_CASES),
+        "split": ([node("Split", ["x"], ["a", "b"], axis=2), node("Mul", ["a", "b"])], SEQ, f,
+                  {}, f, SEQ_CASES),
+        "expand": ([node("Shape", ["x"], ["s"]), node("Expand", ["b", "s"], ["e"]),
+                    node("Add", ["x", "e"])], SEQ, f, {"b": f32(1, 1, 8)}, f, SEQ_CASES),
+        "tile": ([node("Tile", ["x", "r"])], SEQ, f, {"r": i64([1, 2, 1])}, f, SEQ_CASES),
+        "pad": ([node("Pad", ["x", "p"])], SEQ, f, {"p": i64([0, 1, 0, 0, 2, 0])}, f, SEQ_CASES),
+        "trilu": ([node("Trilu", ["x"])], ["N", "S", "S"], f, {}, f, [(1, 3), (2, 5), (1, 9)]),
+        "range_positions": (shape_of(1) + [node("Range", ["zero", "s1", "one"], ["r"]),
+                                           node("Cast", ["r"], ["rf"], to=f),
+                                           node("Unsqueeze", ["rf", "ax1"], ["ru"]),
+                                           node("Add", ["x", "ru"])], SEQ, f,
+                            {**ax, "zero": i64(0), "one": i64(1), "ax1": i64([1])}, f, SEQ_CASES),
+        "constant_of_shape": ([node("Shape", ["x"], ["s"]),
+                               node("ConstantOfShape", ["s"], ["c"],
+                                    value=numpy_helper.from_array(np.array([2], np.float32))),
+                               node("Mul", ["x", "c"])], SEQ, f, {}, f, SEQ_CASES),
+        "divide_by_length": (shape_of(1) + [node("Cast", ["s1"], ["sf"], to=f),
+                                            node("Div", ["x", "sf"])], SEQ, f, ax, f, SEQ_CASES),
+        "shape_output": ([node("Shape", ["x"])], SEQ, f, {}, i, SEQ_CASES),
+        "reshape_product": (shape_of(0) + shape_of(1) + [
+            node("Mul", ["s0u", "s1u"], ["ns"]), node("Concat", ["ns", "eight"], ["shp"], axis=0),
+            node("Reshape", ["x", "shp"])], SEQ, f, {**ax, "eight": i64([8])}, f, SEQ_CASES),
+        "slice_half": (shape_of(2) + [node("Div", ["s2u", "two"], ["h"]),
+                                      node("Slice", ["x", "zero", "h", "two"])], IMG, f,
+                       {**ax, "two": i64([2]), "zero": i64([0])}, f,
+                       [(1, 30, 6), (2, 33, 10), (1, 48, 3)]),  # a division: H from 29 up
+        "argmax": ([node("ArgMax", ["x"], axis=1)], SEQ, f, {}, i, SEQ_CASES),
+        "cumsum": ([node("CumSum", ["x", "a"])], SEQ, f, {"a": i64(1)}, f, SEQ_CASES),
+        "topk_free_axis": ([node("TopK", ["x", "k"], ["y", "idx"], axis=2)], IMG, f,
+                           {"k": i64([3])}, f, IMG_CASES),
+        "resize_to_size": (shape_of(2) + shape_of(3) + [
+            node("Concat", ["n1", "s2u", "s3u"], ["sz"], axis=0),
+            node("MaxPool", ["x"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+            node("Resize", ["p", "", "", "sz"], mode="linear")], [1, 4, "H", "W"], f,
+            {**ax, "c3": i64(3), "n1": i64([1, 4])}, f, [(30, 34), (32, 40), (45, 33)]),
+        "resize_scale": ([node("Resize", ["x", "", "sc"], mode="nearest")], IMG, f,
+                         {"sc": np.array([1, 1, 2, 2], np.float32)}, f, IMG_CASES),
+        "instance_norm": ([node("InstanceNormalization", ["x", "s", "b"])], IMG, f,
+                          {"s": f32(4), "b": f32(4)}, f, IMG_CASES),
+        "lp_norm": ([node("LpNormalization", ["x"], axis=1)], IMG, f, {}, f, IMG_CASES),
+        "lrn": ([node("LRN", ["x"], size=3)], IMG, f, {}, f, IMG_CASES),
+        "depth_to_space": ([node("DepthToSpace", ["x"], blocksize=2)], IMG, f, {}, f, IMG_CASES),
+        "dropout": ([node("Dropout", ["x"])], IMG, f, {}, f, IMG_CASES),
+        "einsum": ([node("Einsum", ["x", "w"], equation="nchw,cd->ndhw")], IMG, f,
+                   {"w": f32(4, 3)}, f, IMG_CASES),
+        "quantize_dequantize": ([node("QuantizeLinear", ["x", "sc", "zp"], ["q"]),
+                                 node("DequantizeLinear", ["q", "sc", "zp"])], IMG, f,
+                                {"sc": np.array(0.05, np.float32), "zp": np.array(3, np.uint8)},
+                                f, IMG_CASES),
+        "grid_sample": ([node("GridSample", ["x", "g"])], [1, 4, "H", "W"], f,
+                        {"g": f32(1, 5, 6, 2) * 0.7}, f, [(4, 6), (6, 10), (8, 4)]),
+        "gather_nd": ([node("GatherND", ["x", "ix"])], SEQ, f, {"ix": i64([[0, 1], [0, 0]])}, f,
+                      SEQ_CASES),
+        "scatter_nd": ([node("ScatterND", ["x", "ix", "u"])], ["N", 4], f,
+                       {"ix": i64([[0]]), "u": f32(1, 4)}, f, [(1,), (2,), (5,)]),
+        "scatter_elements": ([node("ScatterElements", ["x", "ix", "u"], axis=1)], ["N", 4], f,
+                             {"ix": i64([[1, 0]]), "u": f32(1, 2)}, f, [(1,), (2,), (5,)]),
+        "one_hot": ([node("OneHot", ["x", "d", "v"])], ["N", "S"], i,
+                    {"d": i64(7), "v": np.array([0, 1], np.float32)}, f, SEQ_CASES),
+        "matmul_integer": ([node("MatMulInteger", ["x", "w"])], ["N", 4], i8,
+                           {"w": RNG.integers(-5, 5, (4, 3)).astype(np.int8)}, TensorProto.INT32,
+                           [(1,), (2,), (5,)]),
+    }
+
+
+def build(name, nodes, shape, dtype, inits, out_dtype, path):
+    g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", dtype, shape)],
+                          [helper.make_tensor_value_info("y", out_dtype, None)],
+                          [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, path)
+
+
+def input_of(shape, dtype, case):
+    names = list(dict.fromkeys(d for d in shape if isinstance(d, str)))  # in order, once
+    dims = [case[names.index(d)] if isinstance(d, str) else d for d in shape]
+    if dtype == TensorProto.FLOAT:
+        return RNG.standard_normal(dims).astype(np.float32)
+    if dtype == TensorProto.INT8:
+        return RNG.integers(-5, 6, dims).astype(np.int8)
+    return RNG.integers(0, 7, dims).astype(np.int64)
+
+
+def main():
+    kiln, work = sys.argv[1:3]
+    extra = sys.argv[3:]
+    os.makedirs(work, exist_ok=True)
+    failed = 0
+    for name, (nodes, shape, dtype, inits, out_dtype, cases) in models().items():
+        path = os.path.join(work, f"{name}.onnx")
+        build(name, nodes, shape, dtype, inits, out_dtype, path)
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        spec = "x=" + "x".join("?" if isinstance(d, str) else str(d) for d in shape)
+        for k, case in enumerate(cases):
+            case_dir = os.path.join(work, f"{name}_{k}")
+            os.makedirs(case_dir, exist_ok=True)
+            x = input_of(shape, dtype, case)
+            with open(os.path.join(case_dir, "input_0.pb"), "wb") as fh:
+                fh.write(numpy_helper.from_array(x, "x").SerializeToString())
+            want = sess.run(None, {"x": x})
+            r = subprocess.run([kiln, "run", path, "--shape", spec, "--inputs", case_dir,
+                                "--output-dir", os.path.join(case_dir, "out"), "--repeat", "1",
+                                *extra], capture_output=True, text=True)
+            if r.returncode:
+                print(f"FAIL {name} {list(x.shape)}: kiln exited {r.returncode}: "
+                      f"{r.stderr.strip()}")
+                failed += 1
+                continue
+            for i, w in enumerate(want):
+                got = numpy_helper.to_array(
+                    onnx.load_tensor(os.path.join(case_dir, "out", f"output_{i}.pb")))
+                if np.issubdtype(w.dtype, np.floating):
+                    ok = got.shape == w.shape and bool(np.all(np.abs(got - w) <= 1e-4 + 1e-3 * np.abs(w)))
+                else:
+                    ok = got.shape == w.shape and bool(np.array_equal(got, w))
+                print(f"{'ok  ' if ok else 'FAIL'} {name} {list(x.shape)} output {i}: "
+                      f"{list(got.shape)} (want {list(w.shape)})")
+                failed += not ok
+    print(f"{failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
