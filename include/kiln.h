@@ -185,12 +185,12 @@ typedef struct kiln_options {
                                 OneHot, Expand, Tile, Pad, Trilu, Range, ConstantOfShape,
                                 DepthToSpace, Einsum, TopK, Dropout, InstanceNormalization,
                                 LpNormalization, LRN, QuantizeLinear, DequantizeLinear,
-                                MatMulInteger, GridSample, Resize, Reshape, Flatten, Squeeze, Unsqueeze, Conv,
-                                ConvTranspose, the pooling ops, BatchNormalization; Shape and
-                                Size read any, and shapes computed from them fold into
-                                expressions of the free dims); a free dim reaching
-                                another fails with KILN_ERR_UNSUPPORTED naming the node and
-                                dim. Targets cpu and cuda-host (cuda refuses it);
+                                MatMulInteger, GridSample, Resize, Reshape, Flatten,
+                                Squeeze, Unsqueeze, Conv, ConvTranspose, the pooling ops,
+                                BatchNormalization; Shape and Size read any, and shapes
+                                computed from them fold into expressions of the free dims);
+                                a free dim reaching another fails with KILN_ERR_UNSUPPORTED
+                                naming the node and dim. Targets cpu and cuda-host (cuda refuses it);
                                 kiln_compile_aot writes shared libraries and object files for
                                 this host with it (whose header's <name>_run_dims takes the
                                 shapes; an object links with -pthread -lm); another triple

@@ -309,6 +309,10 @@ kiln_expr *kx_dim(kiln_kernel *k, int sym);
 /* A dim expression: an i64 tree of integer constants, KX_DIM of a declared sym, and
  * + - * / % min max over them (what extents and buffer dims may be). */
 bool kiln_dim_expr_ok(const kiln_kernel *k, const kiln_expr *x);
+/* Two dim expressions alike (NULL only equals NULL). */
+bool kiln_dim_expr_equal(const kiln_expr *a, const kiln_expr *b);
+/* Dim expression x of another kernel, declaring the same syms, rebuilt in k (NULL: NULL). */
+kiln_expr *kiln_dim_expr_copy(kiln_kernel *k, const kiln_expr *x);
 /* x's value for the syms' values dims (integer division by 0 is 0, as the interpreter). */
 int64_t kiln_dim_eval(const kiln_expr *x, const int64_t *dims);
 /* A symbolic axis of extent dim (a dim expression), hint its value at the syms' hints. */

@@ -41,6 +41,20 @@ static bool dim_ok(const kiln_kernel *k, const kiln_expr *x, int depth) {
 
 bool kiln_dim_expr_ok(const kiln_kernel *k, const kiln_expr *x) { return dim_ok(k, x, 0); }
 
+bool kiln_dim_expr_equal(const kiln_expr *a, const kiln_expr *b) {
+  if (!a || !b) return a == b;
+  return a->kind == b->kind && a->op == b->op && a->i == b->i &&
+         kiln_dim_expr_equal(a->a, b->a) && kiln_dim_expr_equal(a->b, b->b);
+}
+
+kiln_expr *kiln_dim_expr_copy(kiln_kernel *k, const kiln_expr *x) {
+  if (!x) return NULL;
+  if (x->kind == KX_CONST) return kx_idx(k, x->i);
+  if (x->kind == KX_DIM) return kx_dim(k, (int)x->i);
+  return kx_binary(k, (kiln_binary_op)x->op, kiln_dim_expr_copy(k, x->a),
+                   kiln_dim_expr_copy(k, x->b));
+}
+
 int64_t kiln_dim_eval(const kiln_expr *x, const int64_t *dims) {
   if (x->kind == KX_CONST) return x->i;
   if (x->kind == KX_DIM) return dims[x->i];

@@ -217,19 +217,6 @@ static bool is_zero(const fuse_ctx *c, const kiln_expr *x) {
 
 /* ---- run-time dims: kernels with syms fuse when both see Y with the same dim expressions */
 
-static bool same_dim(const kiln_expr *a, const kiln_expr *b) {
-  if (!a || !b) return a == b;
-  return a->kind == b->kind && a->op == b->op && a->i == b->i && same_dim(a->a, b->a) &&
-         same_dim(a->b, b->b);
-}
-
-/* dim expression x (of another kernel, declaring the same syms) in k */
-static kiln_expr *copy_dim(kiln_kernel *k, const kiln_expr *x) {
-  if (x->kind == KX_CONST) return kx_idx(k, x->i);
-  if (x->kind == KX_DIM) return kx_dim(k, (int)x->i);
-  return kx_binary(k, (kiln_binary_op)x->op, copy_dim(k, x->a), copy_dim(k, x->b));
-}
-
 /* Dims of b a fusion reads by their hints alone: a run-time dim of hint 1 would pass for a
  * broadcast one. */
 static bool hints_ok(const kiln_buffer *b) {
@@ -246,7 +233,8 @@ static bool dyn_ok(const kiln_kernel *k1, const kiln_buffer *y1, const kiln_kern
   for (int i = 0; i < k1->nsyms; i++)
     if (strcmp(k1->syms[i], k2->syms[i])) return false;
   for (int d = 0; d < z->rank; d++)
-    if (y1->dims[d] != z->dims[d] || !same_dim(y1->dyn_dims[d], z->dyn_dims[d])) return false;
+    if (y1->dims[d] != z->dims[d] || !kiln_dim_expr_equal(y1->dyn_dims[d], z->dyn_dims[d]))
+      return false;
   for (int b = 0; b < k2->nbufs; b++)
     if (!hints_ok(&k2->bufs[b])) return false;
   return hints_ok(y1);
@@ -261,14 +249,14 @@ static int view_buffer(fuse_ctx *c, const kiln_buffer *b, int rank, const int64_
     const kiln_buffer *o = &k->bufs[i];
     bool same = o->role == KILN_BUF_INPUT && o->value == b->value && o->dtype == b->dtype &&
                 o->rank == rank && !memcmp(o->dims, dims, sizeof(int64_t) * (size_t)rank);
-    for (int d = 0; same && d < rank; d++) same = same_dim(o->dyn_dims[d], dyn[d]);
+    for (int d = 0; same && d < rank; d++) same = kiln_dim_expr_equal(o->dyn_dims[d], dyn[d]);
     if (same) return i;
   }
   if (k->nbufs == KILN_MAX_BUFS) return -1;
   int i = kiln_kernel_add_buffer(k, b->name, KILN_BUF_INPUT, b->value, b->dtype, rank, dims);
   if (b->layout) k->bufs[i].layout = kiln_arena_strdup(&k->arena, b->layout);
   for (int d = 0; d < rank; d++)
-    if (dyn[d]) kiln_buffer_dyn_dim(k, i, d, copy_dim(k, dyn[d]));
+    if (dyn[d]) kiln_buffer_dyn_dim(k, i, d, kiln_dim_expr_copy(k, dyn[d]));
   return i;
 }
 
@@ -403,7 +391,7 @@ static bool fuse_pair(kiln_kernel *k1, const kiln_kernel *k2, int yv) {
                            memcmp(o->dims, z->dims, sizeof(int64_t) * (size_t)z->rank)))
       return false;
     for (int d = 0; o->value == yv && d < z->rank; d++)
-      if (!same_dim(o->dyn_dims[d], z->dyn_dims[d])) return false;
+      if (!kiln_dim_expr_equal(o->dyn_dims[d], z->dyn_dims[d])) return false;
     for (int i = 0; o->value != yv && i < k1->nbufs; i++)
       if (k1->bufs[i].role == KILN_BUF_OUTPUT && k1->bufs[i].value == o->value) return false;
   }
