@@ -120,8 +120,12 @@ void kiln_store_f64(kiln_dtype t, void *base, int64_t i, double v) {
   case KILN_F16: ((uint16_t *)base)[i] = kiln_f32_to_f16((float)v); break;
   case KILN_BF16: ((uint16_t *)base)[i] = kiln_f32_to_bf16((float)v); break;
   case KILN_BOOL: ((uint8_t *)base)[i] = v != 0; break;
-  case KILN_U64: ((uint64_t *)base)[i] = (uint64_t)v; break;
-  default: kiln_store_i64(t, base, i, (int64_t)v); break;
+  /* out-of-range and NaN values saturate (NaN is 0), as kiln's float->int casts do */
+  case KILN_U64: ((uint64_t *)base)[i] = !(v > 0) ? 0 : v >= 0x1p64 ? UINT64_MAX : (uint64_t)v; break;
+  default:
+    kiln_store_i64(t, base, i, v != v ? 0 : v >= 0x1p63 ? INT64_MAX : v < -0x1p63 ? INT64_MIN
+                                                                          : (int64_t)v);
+    break;
   }
 }
 

@@ -63,8 +63,10 @@ static kiln_status expand_loss(kiln_graph *g, kiln_block *b, int pos, kiln_error
   const kiln_value *tv = kiln_node_in(g, n, 1);
   kiln_dtype it = tv->dtype;
   kiln_dtype ft = kiln_node_in(g, n, 0)->dtype;
-  bool ignore = kiln_node_attr(n, "ignore_index") != NULL;
-  double ignore_index = (double)kiln_attr_int(n, "ignore_index", 0);
+  int64_t ignore_index = kiln_attr_int(n, "ignore_index", 0);
+  /* an ignore_index the target's type cannot hold matches no target */
+  bool ignore = kiln_node_attr(n, "ignore_index") != NULL &&
+                (it != KILN_I32 || (ignore_index >= INT32_MIN && ignore_index <= INT32_MAX));
   int in = n->inputs[0], target = n->inputs[1];
   int weight = n->ninputs > 2 ? n->inputs[2] : -1;
   int out = n->outputs[0], log_prob = n->noutputs > 1 ? n->outputs[1] : -1;
@@ -77,7 +79,8 @@ static kiln_status expand_loss(kiln_graph *g, kiln_block *b, int pos, kiln_error
   }
   int t = target, w = -1;
   if (ignore) {
-    int ig = kiln_ex_const(&x, "ignore_index", it, 0, NULL, &ignore_index);
+    int ig = kiln_ex_const(&x, "ignore_index", it, 0, NULL, NULL); /* exact: not via a double */
+    kiln_store_i64(it, x.g->values[ig].data, 0, ignore_index);
     int ignored = kiln_ex_binary(&x, "Equal", target, ig, "ignored");
     int keep = kiln_ex_unary(&x, "Not", ignored, "keep");
     int zero = kiln_ex_const(&x, "zero", it, 0, NULL, NULL);
