@@ -187,7 +187,8 @@ typedef struct kiln_options {
                                 LpNormalization, LRN, QuantizeLinear, DequantizeLinear,
                                 MatMulInteger, GridSample, Resize, Reshape, Flatten,
                                 Squeeze, Unsqueeze, Conv, ConvTranspose, the pooling ops,
-                                BatchNormalization; Shape and Size read any, and shapes
+                                BatchNormalization, RNN/GRU/LSTM (a free batch, not a
+                                free sequence); Shape and Size read any, and shapes
                                 computed from them fold into expressions of the free dims);
                                 a free dim reaching another fails with KILN_ERR_UNSUPPORTED
                                 naming the node and dim. Targets cpu and cuda-host (cuda refuses it);

@@ -1,10 +1,12 @@
-/* Recurrent ops (RNN, GRU, LSTM) as expansions. Shapes are static, so after inference a
- * node is replaced by simpler ops unrolled over its sequence length: per direction, the
+/* Recurrent ops (RNN, GRU, LSTM) as expansions. After inference a node is replaced by
+ * simpler ops unrolled over its sequence length (so that must be static): per direction, the
  * input projection X·W^T + bias for every step at once (one MatMul), then per step a Gemm
  * with the recurrence weights, a Split into gates, activations and the state update; Y,
  * Y_h and Y_c are assembled with Unsqueeze/Concat. Weight preparation (slicing a direction,
  * transposing, summing biases) folds away when the weights are constants. Sequences shorter
- * than the tensor (sequence_lens) are masked per step with Less/Where. */
+ * than the tensor (sequence_lens) are masked per step with Less/Where. No constant has
+ * the batch size (zero states are [1, H], broadcast by the first step), so the batch may
+ * be a free dim. */
 #include "ir/op.h"
 #include "ir/ops/expand.h"
 
@@ -183,8 +185,18 @@ static int transpose(kiln_ex *x, int v, int rank, const int64_t *perm, const cha
   return out;
 }
 
-/* Gemm(a, b^T) + c (c < 0: none): the recurrence term of a step. */
+static bool all_zero(const kiln_value *v) {
+  if (!v->data) return false;
+  int64_t n = kiln_value_numel(v);
+  for (int64_t i = 0; i < n; i++)
+    if (kiln_load_f64(v->dtype, v->data, i) != 0) return false;
+  return true;
+}
+
+/* Gemm(a, b^T) + c (c < 0: none): the recurrence term of a step. A zero state adds
+ * nothing, which also keeps the first step's [1, H] zeros from narrowing its rows. */
 static int gemm_bt(kiln_ex *x, int a, int b, int c, const char *what) {
+  if (c >= 0 && all_zero(&x->g->values[a])) return c;
   int in[3] = {a, b, c};
   int out = kiln_ex_node1(x, "Gemm", in, c < 0 ? 2 : 3, -1, what);
   kiln_ex_attr_i(x, "transB", 1);
@@ -336,9 +348,9 @@ static void lstm_step(kiln_ex *x, const rnn_cfg *c, const dir_w *w, int xt, int 
 
 /* ---- the expansion -------------------------------------------------------------------- */
 
-/* Initial state input `v` for direction d, or zeros [B, H]. */
+/* Initial state input `v` for direction d, or zeros [1, H] (broadcast over the batch). */
 static int initial(kiln_ex *x, const rnn_cfg *c, int v, int d, const char *what) {
-  int64_t dims[2] = {c->B, c->H};
+  int64_t dims[2] = {1, c->H};
   return v >= 0 ? take(x, v, c->layout, d, c->dirs, what)
                 : kiln_ex_const(x, what, c->t, 2, dims, NULL);
 }
@@ -353,7 +365,7 @@ static int where(kiln_ex *x, int mask, int a, int b, const char *what) {
  * starts from the initial state at its own last element. */
 static void build(kiln_ex *x, rnn_cfg *c, const int *in, const int *out, int lens) {
   int ta = c->layout; /* the time axis of Y, and the direction axis of Y_h and Y_c */
-  int64_t state[2] = {c->B, c->H};
+  int64_t state[2] = {1, c->H};
   int zeros = lens >= 0 ? kiln_ex_const(x, "zeros", c->t, 2, state, NULL) : -1;
   if (c->clip) {
     c->clip_lo = kiln_ex_scalar(x, -c->clip_at, "clip_lo");
@@ -411,6 +423,10 @@ static kiln_status expand_rnn(kiln_graph *g, kiln_block *b, int pos, kiln_error 
   if (c.S < 1 || c.S > INT32_MAX)
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): sequence length %lld",
                      n->name, n->op_type, (long long)c.S);
+  if (kiln_node_in(g, n, 0)->sym[c.layout])
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): the sequence length is a free "
+                     "dim; kiln unrolls the steps, so bind it (kiln_options.shapes, --shape)",
+                     n->name, n->op_type);
   /* sequence_lens known to be all S needs no masking */
   const kiln_value *lens = kiln_node_in(g, n, 4);
   bool full = !lens || lens->data;
@@ -442,8 +458,8 @@ static const kiln_attr_spec rnn_attrs[] = {
 };
 
 const kiln_op_def kiln_ops_rnn[] = {
-    {"RNN", 3, 6, 0, 2, rnn_attrs, infer_rnn, NULL, expand_rnn, 0},
-    {"GRU", 3, 6, 0, 2, rnn_attrs, infer_rnn, NULL, expand_rnn, 0},
-    {"LSTM", 3, 8, 0, 3, rnn_attrs, infer_rnn, NULL, expand_rnn, 0},
+    {"RNN", 3, 6, 0, 2, rnn_attrs, infer_rnn, NULL, expand_rnn, KILN_OP_SYMBOLIC},
+    {"GRU", 3, 6, 0, 2, rnn_attrs, infer_rnn, NULL, expand_rnn, KILN_OP_SYMBOLIC},
+    {"LSTM", 3, 8, 0, 3, rnn_attrs, infer_rnn, NULL, expand_rnn, KILN_OP_SYMBOLIC},
     {NULL},
 };

@@ -2,7 +2,8 @@
 """Every op that takes free dims beyond the model tests' own (README: free dims), one small
 model each, compiled by `kiln run` with the free dims left free and run at three shapes,
 against onnxruntime: what each op's lowering at the points of the syms makes of them
-(passes/lower_dyn.c), and shape computations on Shape (passes/fold_sym.c).
+(passes/lower_dyn.c), and shape computations on Shape (passes/fold_sym.c); then the
+models kiln must refuse with free dims, and the message each gets.
 
     check_dyn_ops.py KILN WORK_DIR [--target T]
 
@@ -121,7 +122,26 @@ def models():
         "matmul_integer": ([node("MatMulInteger", ["x", "w"])], ["N", 4], i8,
                            {"w": RNG.integers(-5, 5, (4, 3)).astype(np.int8)}, TensorProto.INT32,
                            [(1,), (2,), (5,)]),
+        # recurrent ops with a free batch (the sequence is unrolled, so it stays static)
+        "lstm_batch": ([node("LSTM", ["x", "w", "r", "b"], hidden_size=5)], [3, "N", 8], f,
+                       {"w": f32(1, 20, 8) * 0.4, "r": f32(1, 20, 5) * 0.4, "b": f32(1, 40) * 0.3},
+                       f, [(1,), (2,), (5,)]),
+        "gru_bidirectional": ([node("GRU", ["x", "w", "r", "b"], hidden_size=4,
+                                    direction="bidirectional", linear_before_reset=1)],
+                              [3, "N", 8], f, {"w": f32(2, 12, 8) * 0.4, "r": f32(2, 12, 4) * 0.4,
+                                               "b": f32(2, 24) * 0.3}, f, [(1,), (2,), (5,)]),
+        "rnn_last_state": ([node("RNN", ["x", "w", "r"], ["", "y"], hidden_size=6)],
+                           [4, "N", 8], f, {"w": f32(1, 6, 8) * 0.4, "r": f32(1, 6, 6) * 0.4},
+                           f, [(1,), (2,), (5,)]),
     }
+
+
+# Models kiln must refuse with free dims, and a piece of the message it gives.
+REFUSED = {
+    "lstm_free_sequence": ([node("LSTM", ["x", "w", "r"], hidden_size=5)], ["S", 2, 8],
+                           TensorProto.FLOAT, {"w": f32(1, 20, 8), "r": f32(1, 20, 5)},
+                           TensorProto.FLOAT, "the sequence length is a free dim"),
+}
 
 
 def build(name, nodes, shape, dtype, inits, out_dtype, path):
@@ -180,6 +200,15 @@ def main():
                 print(f"{'ok  ' if ok else 'FAIL'} {name} {list(x.shape)} output {i}: "
                       f"{list(got.shape)} (want {list(w.shape)})")
                 failed += not ok
+    for name, (nodes, shape, dtype, inits, out_dtype, says) in REFUSED.items():
+        path = os.path.join(work, f"{name}.onnx")
+        build(name, nodes, shape, dtype, inits, out_dtype, path)
+        spec = "x=" + "x".join("?" if isinstance(d, str) else str(d) for d in shape)
+        r = subprocess.run([kiln, "dump", path, "--shape", spec, *extra],
+                           capture_output=True, text=True)
+        ok = r.returncode != 0 and says in r.stderr
+        print(f"{'ok  ' if ok else 'FAIL'} {name} refused: {r.stderr.strip()}")
+        failed += not ok
     print(f"{failed} failed")
     return 1 if failed else 0
 
