@@ -17,7 +17,8 @@
 
 _Static_assert(KILN_RT_OK == KILN_OK && KILN_RT_ERR_INVALID_ARGUMENT == KILN_ERR_INVALID_ARGUMENT &&
                    KILN_RT_ERR_OUT_OF_MEMORY == KILN_ERR_OUT_OF_MEMORY &&
-                   KILN_RT_ERR_INVALID_INPUT == KILN_ERR_INVALID_INPUT,
+                   KILN_RT_ERR_INVALID_INPUT == KILN_ERR_INVALID_INPUT &&
+                   KILN_RT_ERR_INTERNAL == KILN_ERR_INTERNAL,
                "rt/dyn_aot.h's status codes are kiln.h's");
 _Static_assert(KILN_RT_MAX_RANK == KILN_MAX_RANK && KILN_RT_MAX_SYMS == KILN_MAX_SYMS,
                "rt/dyn_aot.h's limits are kiln's");
@@ -79,10 +80,11 @@ static bool put_expr(words *t, const kiln_expr *x, int depth, size_t at) {
 static kiln_status build_table(const kiln_program *p, words *t, kiln_error *err) {
   put(t, p->nsyms), put(t, p->ninputs), put(t, p->noutputs), put(t, p->ndyn);
   put(t, p->arena_bytes), put(t, p->dims_offset);
-  for (int s = 0; s < p->nsyms; s++) { /* derived syms: a strided window's output size */
+  for (int s = 0; s < p->nsyms; s++) { /* derived syms (a strided window's output size), counts */
+    bool data = p->sym_def[s].den == KILN_SYMDIV_DATA;
     put(t, p->sym_min[s]);
-    put(t, p->sym_def[s].den > 0 ? p->sym_def[s].den : 0);
-    if (p->sym_def[s].den > 0) put_poly(t, &p->sym_def[s].num);
+    put(t, data ? -1 : p->sym_def[s].den > 0 ? p->sym_def[s].den : 0);
+    if (data || p->sym_def[s].den > 0) put_poly(t, &p->sym_def[s].num);
   }
   for (int i = 0; i < p->ninputs; i++) {
     const kiln_io *io = &p->inputs[i];
@@ -117,6 +119,11 @@ static kiln_status build_table(const kiln_program *p, words *t, kiln_error *err)
     }
   }
   put(t, p->nbuckets);
+  for (int b = 0; b < p->nbuckets; b++)
+    if (p->buckets[b]->nsyms) /* its entry would need its own dims */
+      return kiln_fail(err, KILN_ERR_UNSUPPORTED, "AOT: bucket %d computes sizes at run time "
+                       "('%s'); an AOT library runs such a model without buckets (the JIT "
+                       "takes them)", b, p->buckets[b]->sym_names[0]);
   for (int b = 0; b < p->nbuckets; b++) {
     put(t, p->buckets[b]->arena_bytes);
     for (int i = 0; i < p->ninputs; i++)

@@ -106,10 +106,9 @@ static void put_macros(FILE *f, const kiln_program *p, const char *up, const cha
   fprintf(f, "#define %s_%s_%d_NAME ", up, kind, i);
   put_string(f, t->name);
   fprintf(f, "\n#define %s_%s_%d_RANK %d\n", up, kind, i, t->rank);
-  if (t->sdims) {
-    put_free_dims(f, p, t);
+  if (t->sdims) put_free_dims(f, p, t);
+  if (p->nsyms) /* for <name>_tensor */
     fprintf(f, "#define %s_%s_%d_DTYPE %d\n", up, kind, i, (int)t->dtype);
-  }
   fprintf(f, "#define %s_%s_%d_SHAPE ", up, kind, i);
   put_shape(f, t, false);
   fprintf(f, "\n#define %s_%s_%d_SIZE %lld\n", up, kind, i,
@@ -119,7 +118,9 @@ static void put_macros(FILE *f, const kiln_program *p, const char *up, const cha
 
 /* With free dims: <name>_tensor (kiln_array's layout) and the calls that take shapes. */
 static void put_dyn_calls(FILE *f, const kiln_program *p, const char *name, const char *up) {
-  fprintf(f, "/* Free dims, bound at each run from the inputs' shapes:");
+  fprintf(f, "/* Free dims, bound at each run from the inputs' shapes, or (count(...)) sizes\n"
+             " * the run computes from values (NonZero's count), at most what %s_output_shapes\n"
+             " * gives:", name);
   for (int s = 0; s < p->nsyms; s++) fprintf(f, "%s '%s'", s ? "," : "", p->sym_names[s]);
   fprintf(f, ". */\n#define %s_NUM_FREE_DIMS %d\n", up, p->nsyms);
   for (int s = 0; s < p->nsyms; s++) {
@@ -144,15 +145,17 @@ static void put_dyn_calls(FILE *f, const kiln_program *p, const char *name, cons
              "  int64_t dims[8];\n} %s_tensor;\n\n", name, name);
   fprintf(f, "/* Runs the model on inputs[0..%s_NUM_INPUTS-1] of the shapes they give (data of those\n"
              " * shapes); outputs[i].data must hold output i at those shapes (%s_output_shapes),\n"
-             " * and the run writes outputs[i]'s dtype, rank and dims. workspace: at least\n"
+             " * and the run writes outputs[i]'s dtype, rank and dims (a size it computes: at\n"
+             " * most the one %s_output_shapes gave, maybe 0). workspace: at least\n"
              " * %s_workspace_size(inputs) bytes, 64-byte aligned, or NULL to have it allocated for\n"
              " * the call. Returns %s_OK, or %s_ERR_INVALID_INPUT for shapes the model cannot take\n"
              " * (%s_check_inputs says why) or an input value out of range, %s_ERR_INVALID_ARGUMENT\n"
              " * for a NULL buffer. Safe to call from several threads at once. */\n"
              "int %s_run_dims(const %s_tensor *inputs, %s_tensor *outputs, void *workspace);\n",
-          up, name, name, up, up, name, up, name, name, name);
+          up, name, name, name, up, up, name, up, name, name, name);
   fprintf(f, "/* Output shapes (dtype, rank, dims; data untouched) for inputs of these shapes (data\n"
-             " * not read): %s_OK or %s_ERR_INVALID_INPUT. */\n"
+             " * not read; a size the run computes from values at its largest): %s_OK or\n"
+             " * %s_ERR_INVALID_INPUT. */\n"
              "int %s_output_shapes(const %s_tensor *inputs, %s_tensor *outputs);\n",
           up, up, name, name, name);
   fprintf(f, "/* The workspace bytes a run at these input shapes needs; -1 for shapes the model\n"

@@ -204,7 +204,19 @@ static kiln_status check_outputs(const dsl_ctx *c, const kiln_node *n, kiln_erro
  * expand into others are checked by inference only. */
 static kiln_status check_node(dsl_ctx *c, kiln_node *n, kiln_error *e) {
   kiln_graph *g = c->g;
+  int nsyms = g->nsyms;
   kiln_status st = n->op->infer(g, n, e);
+  /* a count the run computes (NonZero's) is the passes' to declare, at their shapes */
+  for (int s = nsyms; s < g->nsyms; s++) {
+    free(g->sym_names[s]);
+    g->sym_names[s] = NULL;
+    g->sym_def[s] = (kiln_symdiv){kiln_symdim_const(0), 0};
+  }
+  for (int i = 0; g->nsyms > nsyms && i < n->noutputs; i++) {
+    kiln_value *v = kiln_node_out(g, n, i);
+    if (v) memset(v->sym, 0, sizeof v->sym);
+  }
+  g->nsyms = nsyms;
   if (!st) st = check_outputs(c, n, e);
   if (st || !n->op->lower || n->ninputs > 32 || n->noutputs > 32) return st;
   kiln_kernel *k = kiln_kernel_new(n->name);

@@ -247,7 +247,10 @@ kiln_status kiln_run(const kiln_model *model, const void *const *inputs, void *c
  * kiln_input_info / kiln_output_info report a free dim as -1 (and bytes as 0); each is named
  * by kiln_dim_name. Such a model runs through kiln_run_arrays, which takes each input's
  * shape; kiln_run refuses it (KILN_ERR_INVALID_ARGUMENT). Memory is planned at run time once
- * per distinct shape (the last shape's plan is kept). */
+ * per distinct shape (the last shape's plan is kept). A size the run computes from values
+ * (NonZero of a run-time value: README, sizes that depend on values) is such a dim too,
+ * with or without symbolic_dims: kiln_output_info reports it as -1, kiln_output_shapes
+ * gives its largest value (allocate that) and kiln_run_arrays the one the run found. */
 typedef struct kiln_array {
   void *data;        /* dense row-major; const for inputs */
   kiln_dtype dtype;
@@ -262,14 +265,17 @@ const char *kiln_dim_name(const kiln_model *model, int input, int dim);
 /* Output shapes (dtype, rank, dims; data untouched) for inputs of these shapes (their data
  * is not read). An input whose dtype, rank or static dims differ from the model's, a free
  * dim below 1, two inputs giving one named dim different sizes, or sizes whose tensors
- * overflow fail with KILN_ERR_INVALID_INPUT naming the input and dim. Works for static
- * models too. */
+ * overflow fail with KILN_ERR_INVALID_INPUT naming the input and dim. A size the run
+ * computes from values is given at its largest (NonZero's count: its input's element
+ * count). Works for static models too. */
 kiln_status kiln_output_shapes(const kiln_model *model, const kiln_array *inputs,
                                kiln_array *outputs, kiln_error *err);
 
 /* Runs the model on inputs of the shapes given (checked as kiln_output_shapes does):
- * outputs[i].data are caller-owned buffers large enough for the output shapes, which the
- * call writes into outputs[i]'s dtype, rank and dims. Safe from several threads at once. */
+ * outputs[i].data are caller-owned buffers large enough for the output shapes
+ * kiln_output_shapes gives, and the call writes the outputs' dtype, rank and dims into
+ * outputs[i] (a size the run computes: what it found, at most that, maybe 0; the data is
+ * dense at those dims). Safe from several threads at once. */
 kiln_status kiln_run_arrays(const kiln_model *model, const kiln_array *inputs,
                             kiln_array *outputs, kiln_error *err);
 

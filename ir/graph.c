@@ -87,10 +87,31 @@ void kiln_value_eval_sym_data(const kiln_graph *g, kiln_value *v, const int64_t 
   }
 }
 
+bool kiln_graph_symdim_has_data(const kiln_graph *g, const kiln_symdim *x) {
+  for (int s = 0; s < g->nsyms; s++)
+    if (g->sym_def[s].den == KILN_SYMDIV_DATA && kiln_symdim_uses(x, s)) return true;
+  return false;
+}
+
+int kiln_graph_data_sym(kiln_graph *g, const char *name, const kiln_symdim *bound) {
+  int64_t hint;
+  if (!kiln_symdim_eval(bound, g->sym_hint, &hint)) return -1;
+  int s = 0;
+  while (s < g->nsyms && !(g->sym_def[s].den == KILN_SYMDIV_DATA && !strcmp(g->sym_names[s], name)))
+    s++;
+  if (s == KILN_MAX_SYMS) return -1;
+  if (s == g->nsyms) g->sym_names[g->nsyms++] = kiln_xstrdup(name);
+  g->sym_def[s] = (kiln_symdiv){*bound, KILN_SYMDIV_DATA}; /* the last inference's */
+  g->sym_hint[s] = hint < 1 ? 1 : hint; /* schedules are sized for the largest count */
+  return s;
+}
+
 bool kiln_graph_floordiv(kiln_graph *g, const kiln_symdim *a, int64_t den, kiln_symdim *out) {
   kiln_symdiv div;
   if (!kiln_symdim_floordiv(g->sym_def, g->nsyms, a, den, out, &div)) return false;
   if (!div.den) return true;
+  /* a run computes derived syms before its kernels, so they cannot read a data sym */
+  if (kiln_graph_symdim_has_data(g, &div.num)) return false;
   int s = 0;
   while (s < g->nsyms && !(g->sym_def[s].den == div.den && kiln_symdim_equal(&g->sym_def[s].num, &div.num)))
     s++;

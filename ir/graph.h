@@ -165,6 +165,11 @@ int kiln_graph_symdim_index(kiln_graph *g, const kiln_symdim *x);
 /* floor(a / den) as a dim of g (den >= 1): a polynomial over g's syms, with the derived
  * sym of the division added to them when new; false past KILN_MAX_SYMS or on overflow. */
 bool kiln_graph_floordiv(kiln_graph *g, const kiln_symdim *a, int64_t den, kiln_symdim *out);
+/* The data sym named `name` (symdim.h: a size a kernel computes during a run, at most
+ * bound), added when new; -1 past KILN_MAX_SYMS or when the bound does not evaluate. */
+int kiln_graph_data_sym(kiln_graph *g, const char *name, const kiln_symdim *bound);
+/* Does x mention a data sym? */
+bool kiln_graph_symdim_has_data(const kiln_graph *g, const kiln_symdim *x);
 bool kiln_value_is_symbolic(const kiln_value *v);
 /* Some element of v's data is a polynomial of the free dims (kiln_value.sym_data). */
 bool kiln_value_has_sym_data(const kiln_value *v);

@@ -262,6 +262,15 @@ kiln_status kiln_schedule_check(const kiln_stage *s, kiln_error *err) {
       return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': axis %d has a run-time extent "
                        "and no loop", s->name, a);
   }
+  if (s->ordered) {
+    bool plain = sc->nloops == s->naxes;
+    for (int l = 0; plain && l < sc->nloops; l++)
+      plain = sc->loops[l].axis == l && sc->loops[l].stride == 1 &&
+              sc->loops[l].kind == KILN_LOOP_SERIAL;
+    if (!plain)
+      return kiln_fail(err, KILN_ERR_INTERNAL, "stage '%s': its points run in order, so its "
+                       "loops must be the default serial nest", s->name);
+  }
   bool seen_serial = false;
   int64_t threads = 1, shared = 1; /* shared: threads per point of a shared reduction */
   bool sharing = false;

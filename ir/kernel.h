@@ -226,6 +226,10 @@ typedef struct kiln_stage {
   kiln_reduce_op reduce;
   kiln_expr *init;     /* reductions: starting value; NULL = the op's identity */
   kiln_expr *post;     /* reductions: applied to the result (uses KX_ACC); NULL = none */
+  /* Its points run one after another in axis order: it reads what it stored at earlier
+   * points (a running count) or stores where values say (a compaction), so its schedule
+   * is the default serial nest and nothing else (kiln_schedule_check). */
+  bool ordered;
   kiln_schedule sched;
   kiln_recipe recipe;  /* the steps that made sched (ir/schedule.h); none: the default nest */
 } kiln_stage;

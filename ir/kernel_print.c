@@ -204,7 +204,7 @@ void kiln_kernel_print(const kiln_kernel *k, FILE *out) {
   }
   for (int i = 0; i < k->nstages; i++) {
     const kiln_stage *s = &k->stages[i];
-    fprintf(out, "  stage %s: axes", s->name);
+    fprintf(out, "  stage %s%s: axes", s->name, s->ordered ? " (ordered)" : "");
     for (int a = 0; a < s->naxes; a++) {
       fprintf(out, " a%d:", a);
       if (s->axes[a].dyn) {

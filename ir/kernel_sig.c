@@ -72,8 +72,8 @@ static char *signature(const kiln_kernel *k, bool with_sched, size_t *len) {
     int value = put_expr(&s, st->value), init = put_expr(&s, st->init);
     int post = put_expr(&s, st->post), out[KILN_MAX_RANK];
     for (int d = 0; d < st->nout_idx && d < KILN_MAX_RANK; d++) out[d] = put_expr(&s, st->out_idx[d]);
-    fprintf(s.f, "s%s,%d,%d,%d,%d,%d,%d", st->name ? st->name : "", st->naxes, st->out_buf,
-            (int)st->reduce, value, init, post);
+    fprintf(s.f, "s%s,%d,%d,%d,%d,%d,%d%s", st->name ? st->name : "", st->naxes, st->out_buf,
+            (int)st->reduce, value, init, post, st->ordered ? ",o" : "");
     for (int a = 0; a < st->naxes; a++) {
       fprintf(s.f, ",a%lld:%d", (long long)st->axes[a].extent, (int)st->axes[a].reduce);
       if (st->axes[a].dyn) fprintf(s.f, ":d%d", put_expr(&s, st->axes[a].dyn));

@@ -92,6 +92,9 @@ struct kiln_op_def {
  * computes it from the shape, and with free dims its output is a polynomial of them
  * (kiln_value.sym_data), so it may read a value with free dims. */
 #define KILN_OP_SHAPE_OF 1024u
+/* An output's size may follow its inputs' values (NonZero): its infer gives that dim a
+ * data sym of the graph itself (ir/symdim.h), so symbolic inference leaves it alone. */
+#define KILN_OP_DATA_DIMS 2048u
 
 /* The op of that name: the default domain's, else another domain's (names do not clash;
  * the DSL calls any op by its bare name). */

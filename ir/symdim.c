@@ -178,6 +178,19 @@ bool kiln_symdim_derive(const kiln_symdiv *defs, int n, int64_t *vals) {
   return true;
 }
 
+bool kiln_symdim_bound_data(const kiln_symdiv *defs, int n, int64_t *vals) {
+  for (int s = 0; s < n; s++)
+    if (defs[s].den == KILN_SYMDIV_DATA && !kiln_symdim_eval(&defs[s].num, vals, &vals[s]))
+      return false;
+  return true;
+}
+
+bool kiln_symdim_uses(const kiln_symdim *a, int s) {
+  for (int i = 0; i < a->nterms; i++)
+    if (a->pow[i][s]) return true;
+  return false;
+}
+
 const char *kiln_symdim_str(const kiln_symdim *a, const char *const *names, char *buf,
                             size_t size) {
   size_t n = 0;

@@ -33,12 +33,21 @@ bool kiln_symdim_is_const(const kiln_symdim *a, int64_t *c);
 /* Its value at the syms' values vals; false on overflow. */
 bool kiln_symdim_eval(const kiln_symdim *a, const int64_t *vals, int64_t *out);
 /* "N*seq+1" into buf, syms named by names. */
-/* Sym s of a table is free (den 0: bound from an input's shape) or derived: floor(num /
- * den) of the syms before it, den >= 2. */
+/* Sym s of a table is free (den 0: bound from an input's shape), derived: floor(num /
+ * den) of the syms before it, den >= 2, or a data sym (den KILN_SYMDIV_DATA): a size that a
+ * kernel computes from values during a run (NonZero's count) and writes into the run's
+ * dims, at most num, a polynomial of the free syms, at which memory is planned. */
 typedef struct kiln_symdiv {
   kiln_symdim num;
   int64_t den;
 } kiln_symdiv;
+
+#define KILN_SYMDIV_DATA (-1)
+
+/* vals[s] for each data sym s < n: its bound (before a run); false on overflow. */
+bool kiln_symdim_bound_data(const kiln_symdiv *defs, int n, int64_t *vals);
+/* Does a term of a mention sym s? */
+bool kiln_symdim_uses(const kiln_symdim *a, int s);
 
 /* floor(a / den), den >= 1, over syms defined by defs[0 .. ndefs): *rest plus, unless the
  * division is exact (div->den 0 then), the derived sym floor(div->num / div->den), which

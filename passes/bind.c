@@ -183,6 +183,7 @@ static kiln_status make_syms(kiln_graph *g, kiln_error *err) {
                            v->name, d, KILN_MAX_SYMS);
         }
         g->sym_names[g->nsyms] = kiln_xstrdup(name);
+        g->sym_def[g->nsyms] = (kiln_symdiv){kiln_symdim_const(0), 0}; /* free */
         g->sym_hint[g->nsyms++] = KILN_SYM_HINT;
       }
       free(name);

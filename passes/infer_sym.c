@@ -74,6 +74,7 @@ bool kiln_sym_match_div(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t
 }
 
 kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  if (n->op->flags & KILN_OP_DATA_DIMS) return KILN_OK; /* its infer set its syms */
   for (int i = 0; i < n->noutputs; i++) {
     kiln_value *v = kiln_node_out(g, n, i);
     if (v) memset(v->sym, 0, sizeof v->sym);
@@ -147,6 +148,7 @@ kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
                          "node '%s' (%s): output '%s' dim %d depends on the free dims in a way "
                          "kiln cannot compile; bind them (kiln_options.shapes, --shape)",
                          n->name, n->op_type, v->name, d);
+
     }
   }
   return KILN_OK;

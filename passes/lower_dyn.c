@@ -188,7 +188,8 @@ static bool same_content(kiln_kernel *const *k) {
 
 /* k's numbers in nums become run-time extents holding their hints. */
 static void make_dyn(const kiln_graph *g, kiln_kernel *k, const dyn_nums *nums) {
-  for (int s = 0; s < g->nsyms; s++) kiln_kernel_sym(k, g->sym_names[s], g->sym_hint[s]);
+  bool declared = k->nsyms; /* NonZeroList's lowering declares them itself */
+  for (int s = 0; !declared && s < g->nsyms; s++) kiln_kernel_sym(k, g->sym_names[s], g->sym_hint[s]);
   k->bufs[k->dims_buf].storage = (kiln_storage){KILN_STORE_DIMS, 0, 0};
   for (int i = 0; i < nums->n; i++) {
     const dyn_num *u = &nums->v[i];

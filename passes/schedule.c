@@ -460,6 +460,11 @@ static void choose_loops(kiln_stage *s, int vf) {
 /* The chosen loop list is recorded as a recipe and installed by kiln_schedule_apply, the
  * one function (and legality check) every schedule goes through. */
 static kiln_status schedule_stage(const kiln_kernel *k, kiln_stage *s, int vf, kiln_error *err) {
+  if (s->ordered) { /* nothing else is legal */
+    s->recipe.nsteps = 0;
+    kiln_schedule_default(s);
+    return KILN_OK;
+  }
   choose_loops(s, vf);
   kiln_schedule chosen = s->sched;
   kiln_recipe r;

@@ -182,6 +182,7 @@ static bool choose_shared(const kiln_kernel *k, kiln_stage *s) {
 
 static kiln_status schedule_stage(const kiln_kernel *k, kiln_stage *s, kiln_error *err) {
   kiln_schedule_default(s);
+  if (s->ordered) return KILN_OK; /* one thread walks it in order */
   for (int a = 0; a < s->naxes; a++)
     if (s->axes[a].extent <= 0) return KILN_OK; /* empty: the default nest does nothing */
   if (s->sched.nloops > KILN_MAX_LOOPS - 4) return KILN_OK; /* no room to split: one thread */

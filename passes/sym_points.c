@@ -25,6 +25,15 @@ void kiln_sym_point(const kiln_graph *g, int p, int64_t *vals) {
     vals[s] = p < KILN_SYM_NPRIMES ? PRIMES[p][s] : PRIMES[0][s] + p - KILN_SYM_NPRIMES;
     if (g->sym_shift && kiln_sym_divided(g, s)) vals[s] += g->sym_shift;
   }
+  /* a count the run computes stays within its bound (a Slice to it is not clamped), taking
+   * every value from 2 up where the bound is small (kiln_nonzero_infer_run refuses bounds
+   * below 3); like a free dim, never 1, which lowerings take for a broadcast */
+  for (int s = 0; s < g->nsyms; s++) {
+    int64_t b;
+    if (g->sym_def[s].den == KILN_SYMDIV_DATA && kiln_symdim_eval(&g->sym_def[s].num, vals, &b) &&
+        b >= 3 && vals[s] > b)
+      vals[s] = 2 + (vals[s] - 2) % (b - 1);
+  }
   kiln_symdim_derive(g->sym_def, g->nsyms, vals); /* small values: no overflow */
 }
 

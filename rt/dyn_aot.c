@@ -38,7 +38,7 @@ static void read_table(const int64_t *d, table *t) {
   t->arena_bytes = d[4], t->dims_offset = d[5];
   const int64_t *w = d + 6;
   t->defs = w;
-  for (int64_t s = 0; s < t->nsyms; s++) w = w[1] > 0 ? skip_poly(w + 2) : w + 2;
+  for (int64_t s = 0; s < t->nsyms; s++) w = w[1] ? skip_poly(w + 2) : w + 2;
   t->inputs = w;
   for (int64_t i = 0; i < t->ninputs; i++) w += 3 + w[2];
   t->outputs = w;
@@ -124,7 +124,7 @@ static int64_t eval_expr(const int64_t *w, const int64_t *syms) {
 /* sym s's least value (its table entry's first word) */
 static int64_t sym_least(const table *t, int s) {
   const int64_t *d = t->defs;
-  for (int i = 0; i < s; i++) d = d[1] > 0 ? skip_poly(d + 2) : d + 2;
+  for (int i = 0; i < s; i++) d = d[1] ? skip_poly(d + 2) : d + 2;
   return d[0];
 }
 
@@ -181,7 +181,7 @@ static int bind(const table *t, const char *const *names, const kiln_rt_tensor *
   }
   const int64_t *d = t->defs;
   for (int64_t s = 0; s < t->nsyms; s++) {
-    if (d[1] <= 0) {
+    if (!d[1]) {
       d += 2;
       continue;
     }
@@ -189,21 +189,40 @@ static int bind(const table *t, const char *const *names, const kiln_rt_tensor *
     if (!eval_poly(d + 2, syms, &x))
       return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "the input shapes overflow a dim of "
                   "the model");
-    syms[s] = floor_div(x, d[1]);
+    syms[s] = d[1] < 0 ? x : floor_div(x, d[1]); /* a count the run computes: its bound */
     d = skip_poly(d + 2);
   }
   return KILN_RT_OK;
 }
 
+/* bit s: sym s is a count the run computes */
+static uint32_t data_syms(const table *t) {
+  uint32_t m = 0;
+  const int64_t *d = t->defs;
+  for (int64_t s = 0; s < t->nsyms; s++, d = d[1] ? skip_poly(d + 2) : d + 2)
+    if (d[1] < 0) m |= 1u << s;
+  return m;
+}
+
+/* polynomial w mentions a sym of mask m */
+static bool poly_uses(const int64_t *w, uint32_t m) {
+  for (int64_t i = 0; i < w[0]; i++)
+    for (int s = 0; s < KILN_RT_MAX_SYMS; s++)
+      if ((m >> s & 1) && w[2 + i * (1 + KILN_RT_MAX_SYMS) + s]) return true;
+  return false;
+}
+
+/* With counts the run computed, a dim that follows one may be 0. */
 static int output_shapes(const table *t, const char *const *names, const int64_t *syms,
                          kiln_rt_tensor *out, char *msg, size_t size) {
   const int64_t *w = t->outputs;
+  uint32_t counts = data_syms(t);
   for (int64_t i = 0; i < t->noutputs; i++) {
     int64_t rank = w[2], bytes = w[1], x = 0;
     if (out) out[i].dtype = (int32_t)w[0], out[i].rank = (int32_t)rank;
     w += 3;
     for (int64_t d = 0; d < rank; d++, w = skip_poly(w)) {
-      if (eval_poly(w, syms, &x) && x < 1)
+      if (eval_poly(w, syms, &x) && x < 1 && !(x == 0 && poly_uses(w, counts)))
         return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "output %lld dim %lld would be %lld "
                     "at these input shapes: the inputs are too small for this model",
                     (long long)i, (long long)d, (long long)x);
@@ -320,6 +339,16 @@ int kiln_rt_dyn_run(const int64_t *desc, const char *const *names, const kiln_rt
     memcpy(dims + t.nsyms, offsets, sizeof(int64_t) * (size_t)t.ndyn);
   }
   if (!st) st = entries[b + 1](ins, ins + t.ninputs, arena, consts[b + 1]);
+  uint32_t counts = data_syms(&t);
+  if (!st && b < 0 && counts) { /* the sizes the run computed: the outputs' actual shapes */
+    const int64_t *dims = (const int64_t *)(const void *)(arena + t.dims_offset);
+    for (int64_t s = 0; s < t.nsyms && !st; s++)
+      if (counts >> s & 1) {
+        if (dims[s] < 0 || dims[s] > syms[s]) st = KILN_RT_ERR_INTERNAL;
+        syms[s] = dims[s];
+      }
+    if (!st) st = output_shapes(&t, names, syms, out, NULL, 0);
+  }
   if (arena != workspace) free(arena);
   free(ins);
   free(offsets);

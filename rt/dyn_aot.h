@@ -13,6 +13,7 @@
 #define KILN_RT_OK 0
 #define KILN_RT_ERR_INVALID_ARGUMENT 1
 #define KILN_RT_ERR_OUT_OF_MEMORY 7
+#define KILN_RT_ERR_INTERNAL 10
 #define KILN_RT_ERR_INVALID_INPUT 11
 
 #define KILN_RT_MAX_RANK 8
@@ -31,7 +32,9 @@ typedef int (*kiln_rt_entry)(void *const *inputs, void *const *outputs, uint8_t 
 
 /* The table (desc), all int64:
  *   nsyms, ninputs, noutputs, ndyn, arena_bytes, dims_offset
- *   per sym:    the least value it may take, den: 0 for a free input dim, else the sym is
+ *   per sym:    the least value it may take, den: 0 for a free input dim, -1 for a size
+ *               the run computes (a data sym: at most num, a polynomial of the free dims,
+ *               which follows; the run writes its value into the dims), else the sym is
  *               derived, floor(num / den) of the syms before it (a strided window's output
  *               size) and num, a polynomial, follows
  *   per input:  dtype, element bytes, rank, then per dim its size (>= 0) or -1 - sym

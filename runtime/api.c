@@ -68,6 +68,14 @@ static kiln_status build_until(const void *data, size_t size, const char *path,
                              opts, &g, err);
   if (!st) st = reference ? kiln_passes_reference(g, opts, prog, err)
                           : kiln_passes_until(g, opts, last, prog, err);
+  /* a size the run computes (NonZero of a run-time value) is a sym too */
+  if (!st && *prog && (*prog)->nsyms && kiln_target_gpu(opts) && strcmp(opts->target, "cuda-host")) {
+    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "target '%s': '%s' is a size the run computes "
+                   "from values, which runs on targets 'cpu' and 'cuda-host' only",
+                   opts->target, (*prog)->sym_names[0]);
+    kiln_program_free(*prog);
+    *prog = NULL;
+  }
   kiln_graph_free(g);
   return st;
 }
@@ -394,16 +402,18 @@ void kiln_model_set_num_threads(kiln_model *m, int n) {
 
 /* device: inputs and outputs are device pointers, the launches go on stream */
 static kiln_status run(const kiln_model *m, const void *const *inputs, void *const *outputs,
-                       const int64_t *syms, double *kernel_ns, double *kernel_calls,
+                       int64_t *syms, double *kernel_ns, double *kernel_calls,
                        bool device, void *stream, kiln_error *err) {
   kiln_error scratch;
   err = reset(err, &scratch);
   if (!m) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "model is NULL");
   const kiln_program *p = m->prog;
+  int64_t own[KILN_MAX_SYMS]; /* sizes the run computes, none an input's or output's */
+  if (p->nsyms && !syms && kiln_dyn_static_syms(p, own)) syms = own;
   if (p->nsyms && !syms)
-    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "the model has free dims (input '%s'...): "
-                     "run it with kiln_run_arrays, which takes the inputs' shapes",
-                     p->ninputs ? p->inputs[0].name : "?");
+    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "the model has free dims or sizes its run "
+                     "computes ('%s'): run it with kiln_run_arrays, which takes the inputs' "
+                     "shapes and gives the outputs'", p->sym_names[0]);
   if (kernel_ns && !p->profile)
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "the model was not compiled with profile");
   for (int i = 0; i < p->ninputs; i++)
@@ -449,6 +459,8 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
   kiln_rt_set_num_threads(0);
   kiln_status st = rc ? kiln_check_result(p, arena, err) : KILN_OK; /* the violation's message */
   if (rc && !st) st = kiln_fail(err, (kiln_status)rc, "the run failed (status %d)", rc);
+  if (!st && p->nsyms)
+    st = kiln_dyn_read_counts(p, (const int64_t *)(const void *)(arena + p->dims_offset), syms, err);
   for (int i = 0; i < nk; i++) kernel_ns[i] = (double)slots[2 * i];
   for (int i = 0; i < nk && kernel_calls; i++) kernel_calls[i] = (double)slots[2 * i + 1];
   free(arena);
@@ -529,9 +541,14 @@ static kiln_status call_run_arrays(const call *c) {
   /* a profiled run times the generic code, whose kernels the caller counts */
   int v = c->kernel_ns ? -1 : kiln_run_variant(m, c->arrays_in);
   const kiln_model *vm = v < 0 ? m : m->buckets[v];
+  int64_t bucket_syms[KILN_MAX_SYMS], *rs = vm == m ? syms : bucket_syms;
+  if (!st && vm != m && vm->prog->nsyms) /* a bucket's own syms: the counts its run computes */
+    st = kiln_dyn_bind(vm->prog, c->arrays_in, bucket_syms, c->err);
   if (!st)
-    st = run(vm, in, out, vm->prog->nsyms ? syms : NULL, c->kernel_ns, c->kernel_calls, false,
+    st = run(vm, in, out, vm->prog->nsyms ? rs : NULL, c->kernel_ns, c->kernel_calls, false,
              NULL, c->err);
+  if (!st && vm->prog->nsyms) /* the sizes the run computed */
+    st = kiln_dyn_output_shapes(vm->prog, rs, c->arrays_out, c->err);
   if (!st && c->syms_out) memcpy(c->syms_out, syms, sizeof(int64_t) * (size_t)p->nsyms);
   free(in);
   free(out);

@@ -70,8 +70,39 @@ kiln_status kiln_dyn_bind(const kiln_program *p, const kiln_array *inputs, int64
     if (bytes && !a->data)
       return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s': data is NULL", io->name);
   }
-  if (!kiln_symdim_derive(p->sym_def, p->nsyms, syms))
+  /* a count computed by the run (ir/symdim.h's data syms) starts at its bound */
+  if (!kiln_symdim_bound_data(p->sym_def, p->nsyms, syms) ||
+      !kiln_symdim_derive(p->sym_def, p->nsyms, syms))
     return kiln_fail(err, KILN_ERR_INVALID_INPUT, "the input shapes overflow a dim of the model");
+  return KILN_OK;
+}
+
+bool kiln_dyn_static_syms(const kiln_program *p, int64_t *syms) {
+  for (int i = 0; i < p->ninputs + p->noutputs; i++) {
+    const kiln_io *io = i < p->ninputs ? &p->inputs[i] : &p->outputs[i - p->ninputs];
+    if (io->sdims) return false;
+  }
+  for (int s = 0; s < KILN_MAX_SYMS; s++) syms[s] = 0;
+  return kiln_symdim_bound_data(p->sym_def, p->nsyms, syms) &&
+         kiln_symdim_derive(p->sym_def, p->nsyms, syms);
+}
+
+/* Does x mention a data sym of p: a size the run computes, which may be 0? */
+static bool data_dim(const kiln_program *p, const kiln_symdim *x) {
+  for (int s = 0; s < p->nsyms; s++)
+    if (p->sym_def[s].den == KILN_SYMDIV_DATA && kiln_symdim_uses(x, s)) return true;
+  return false;
+}
+
+kiln_status kiln_dyn_read_counts(const kiln_program *p, const int64_t *dims, int64_t *syms,
+                                 kiln_error *err) {
+  for (int s = 0; s < p->nsyms; s++) {
+    if (p->sym_def[s].den != KILN_SYMDIV_DATA) continue;
+    if (dims[s] < 0 || dims[s] > syms[s]) /* planned at syms[s]: generated code broke it */
+      return kiln_fail(err, KILN_ERR_INTERNAL, "the run computed '%s' = %lld, outside 0 .. %lld",
+                       p->sym_names[s], (long long)dims[s], (long long)syms[s]);
+    syms[s] = dims[s];
+  }
   return KILN_OK;
 }
 
@@ -107,7 +138,9 @@ kiln_status kiln_dyn_output_shapes(const kiln_program *p, const int64_t *syms,
     for (int d = 0; d < io->rank; d++) {
       a->dims[d] = io->dims[d];
       if (io->sdims && !kiln_symdim_eval(&io->sdims[d], syms, &a->dims[d])) bytes = -1;
-      if (bytes >= 0 && a->dims[d] < 1) return too_small("output", io->name, d, a->dims[d], err);
+      bool may_be_0 = io->sdims && data_dim(p, &io->sdims[d]) && a->dims[d] == 0;
+      if (bytes >= 0 && a->dims[d] < 1 && !may_be_0)
+        return too_small("output", io->name, d, a->dims[d], err);
       if (bytes < 0 || kiln_mul_overflows(bytes, a->dims[d], &bytes) || bytes > MAX_BYTES)
         return kiln_fail(err, KILN_ERR_INVALID_INPUT, "output '%s' would be over the limit of "
                          "%lld bytes at these input shapes", io->name, (long long)MAX_BYTES);

@@ -3,8 +3,9 @@
 # `kiln compile --shape` with its dim left free, its host (tests/aot_dyn_host.c) built by a
 # plain cc against the generated header and library, run at every case's shape against
 # onnxruntime's outputs, and on shapes the model cannot take; again with a shape bucket.
-# Then objects for this host (two linked into one host), and what AOT with free dims
-# refuses: another architecture's object.
+# Then objects for this host (two linked into one host), a NonZero of a run-time value (a
+# size the run computes: its outputs' shapes come back from the run), and what AOT with
+# free dims refuses: another architecture's object.
 #   aot_dyn.sh KILN DYN_MODELS_DIR
 set -euo pipefail
 kiln="$(realpath "$1")"
@@ -56,6 +57,66 @@ for name in resnet_dyn unet_dyn; do
     -o "$dir/obj/host_$name"
   "$dir/obj/host_$name" "$models/$name"/case_*
 done
+# NonZero of a run-time value, with a free dim and without: output_shapes gives the count's
+# bound (the element count), run_dims the count the run found, checked against a loop here
+mkdir -p "$dir/nz"
+cat >"$dir/nz/nz.kiln" <<'EOF'
+model nz(x: f32[N, 4], m: f32[3, 4]) {
+  a = NonZero(x)
+  return a = Identity(a), b = NonZero(m)
+}
+EOF
+"$kiln" compile "$dir/nz/nz.kiln" --shape 'x=?x4' --name nz -o "$dir/nz/libnz.so"
+cat >"$dir/nz/host.c" <<'EOF'
+#include "nz.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+static int fails;
+#define CHECK(c, ...) ((c) ? (void)0 : (fails++, printf("FAIL: " __VA_ARGS__), (void)printf("\n")))
+
+/* the coordinates of x's nonzeros, [2, count] */
+static int64_t expect(const float *x, int64_t rows, int64_t *want) {
+  int64_t count = 0;
+  for (int64_t i = 0; i < rows * 4; i++) count += x[i] != 0;
+  for (int64_t i = 0, j = 0; i < rows * 4; i++)
+    if (x[i] != 0) want[j] = i / 4, want[count + j] = i % 4, j++;
+  return count;
+}
+
+static void check(const nz_tensor *o, const float *x, int64_t rows, const char *what) {
+  int64_t want[2 * 5 * 4], count = expect(x, rows, want);
+  const int64_t *got = o->data;
+  CHECK(o->rank == 2 && o->dims[0] == 2 && o->dims[1] == count, "%s: dims [%lld, %lld], "
+        "want [2, %lld]", what, (long long)o->dims[0], (long long)o->dims[1], (long long)count);
+  for (int64_t i = 0; i < 2 * count && o->dims[1] == count; i++)
+    CHECK(got[i] == want[i], "%s: element %lld is %lld, want %lld", what, (long long)i,
+          (long long)got[i], (long long)want[i]);
+}
+
+int main(void) {
+  float x[5 * 4], m[3 * 4];
+  int64_t a[2 * 5 * 4], b[2 * 3 * 4];
+  for (int round = 0; round < 3; round++) { /* round 2: all zeros, counts 0 */
+    int64_t rows = round == 1 ? 5 : 3;
+    for (int i = 0; i < 5 * 4; i++) x[i] = round == 2 || rand() % 3 ? 0.0f : 1.5f;
+    for (int i = 0; i < 3 * 4; i++) m[i] = round == 2 ? 0.0f : (float)(rand() % 2);
+    nz_tensor in[2] = {{x, NZ_INPUT_0_DTYPE, 2, {rows, 4, 0, 0, 0, 0, 0, 0}},
+                       {m, NZ_INPUT_1_DTYPE, 2, {3, 4, 0, 0, 0, 0, 0, 0}}};
+    nz_tensor out[2] = {{a, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}}, {b, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}}};
+    CHECK(nz_output_shapes(in, out) == NZ_OK && out[0].dims[1] == rows * 4 &&
+          out[1].dims[1] == 12, "output_shapes: the counts' bounds");
+    CHECK(nz_run_dims(in, out, NULL) == NZ_OK, "run_dims");
+    check(&out[0], x, rows, "a");
+    check(&out[1], m, 3, "b");
+  }
+  printf("nz: %s\n", fails ? "FAILED" : "ok");
+  return fails != 0;
+}
+EOF
+cc -O1 -std=c11 -Wall -Wextra -Werror -I"$dir/nz" "$dir/nz/host.c" -L"$dir/nz" -lnz \
+  -Wl,-rpath,"$dir/nz" -lm -o "$dir/nz/host"
+"$dir/nz/host"
 # another architecture's object has no planner to carry
 set +e
 out="$("$kiln" compile "$models/mlp_dyn/model.onnx" --shape 'x=?x64' --triple aarch64-linux-gnu -o "$dir/m.o" 2>&1)"

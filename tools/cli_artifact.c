@@ -237,11 +237,29 @@ void cli_model_arrays(const cli_model *m, const void *const *inputs, void *const
   for (int i = 0; i < m->noutputs; i++) out[i] = (kiln_array){outputs[i], KILN_F32, 0, {0}};
 }
 
+/* The outputs' shapes are the run's: a size it computes (NonZero's count) is at most the
+ * one cli_model_bind_shapes gave, which the buffers were allocated for. */
 static kiln_status run_arrays(const cli_model *m, const void *const *inputs,
                               void *const *outputs, kiln_error *err) {
   kiln_array in[CLI_MAX_INPUTS], out[CLI_MAX_INPUTS];
   cli_model_arrays(m, inputs, outputs, in, out);
-  return kiln_run_arrays(m->jit, in, out, err);
+  kiln_status st = kiln_run_arrays(m->jit, in, out, err);
+  for (int i = 0; i < m->noutputs && !st; i++) {
+    kiln_tensor_info *t = &m->outputs[i];
+    t->rank = out[i].rank;
+    memcpy(t->dims, out[i].dims, sizeof t->dims);
+    t->bytes = (size_t)kiln_shape_numel(t->rank, t->dims) * kiln_dtype_size(t->dtype);
+  }
+  return st;
+}
+
+bool cli_model_takes_shapes(const cli_model *m) {
+  for (int i = 0; m->jit && i < m->ninputs + m->noutputs; i++) {
+    const kiln_tensor_info *t = i < m->ninputs ? &m->inputs[i] : &m->outputs[i - m->ninputs];
+    for (int d = 0; d < t->rank; d++)
+      if (t->dims[d] < 0) return true;
+  }
+  return false;
 }
 
 kiln_status cli_model_run(const cli_model *m, const void *const *inputs, void *const *outputs,

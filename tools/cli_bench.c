@@ -163,7 +163,8 @@ int cli_bench(int argc, char **argv) {
     a.profile = false;
   }
   if (!st && !(st = cli_compile(&a, &in, &jit, &err))) cli_model_of_jit(jit, &plain);
-  if (!st && a.symbolic) st = cli_model_bind_shapes(&plain, &in, &err);
+  if (!st && (a.symbolic || cli_model_takes_shapes(&plain)))
+    st = cli_model_bind_shapes(&plain, &in, &err);
   if (!st) st = cli_fill_inputs(plain.inputs, plain.ninputs, &in, a.seed, &err);
   if (st) {
     rc = cli_fail(&err);

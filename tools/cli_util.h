@@ -131,6 +131,9 @@ typedef struct cli_model {
 /* --shape with free dims (? or a name): the free dims of m's inputs take the sizes of the
  * input files (a free input without one is an error) and its outputs' shapes follow. */
 kiln_status cli_model_bind_shapes(cli_model *m, const cli_inputs *in, kiln_error *err);
+/* A JIT model whose inputs or outputs have a dim -1 (free, or a size its run computes):
+ * it needs cli_model_bind_shapes. */
+bool cli_model_takes_shapes(const cli_model *m);
 /* A shaped model's buffers as the kiln_arrays kiln_run_arrays takes: inputs at m's bound
  * shapes, outputs to be shaped by the run. */
 void cli_model_arrays(const cli_model *m, const void *const *inputs, void *const *outputs,

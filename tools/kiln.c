@@ -196,7 +196,7 @@ kiln_status cli_open_model(cli_args *a, cli_inputs *in, cli_model *m, kiln_error
   if (!st) cli_note_random_inputs(a, in);
   if (!st) st = cli_compile(a, in, &jit, err);
   if (!st) cli_model_of_jit(jit, m);
-  if (!st && a->symbolic) st = cli_model_bind_shapes(m, in, err);
+  if (!st && (a->symbolic || cli_model_takes_shapes(m))) st = cli_model_bind_shapes(m, in, err);
   return st;
 }
 

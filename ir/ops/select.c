@@ -1,11 +1,13 @@
 /* Ops whose output sizes depend on their inputs' values: NonZero, Unique and Compress
- * (NonMaxSuppression: ir/ops/nms.c; both files share select.h). kiln's shapes are static,
- * so the values that decide a size must be known at compile time: constants, or graph
+ * (NonMaxSuppression: ir/ops/nms.c; both files share select.h). NonZero of a value
+ * computed at run time has its count computed then (ir/ops/select_run.c). Otherwise the
+ * values that decide a size must be known at compile time: constants, or graph
  * inputs the caller binds with kiln_options.values (kiln_need_value names them when they
  * are not). NonZero and Unique then have constant outputs: inference computes their
- * shapes and expansion their data, and the node goes away (no kernel). Compress needs
- * only its condition: it becomes a Gather of the selected indices (a constant table), so
- * its input may stay a run-time value; when that is constant too, the Gather folds. */
+ * shapes and expansion their data, and the node goes away (no kernel). Compress with a
+ * constant condition becomes a Gather of the selected indices (a constant table), so
+ * its input may stay a run-time value; when that is constant too, the Gather folds (with
+ * a run-time condition: ir/ops/select_run.c). */
 #include "ir/op.h"
 #include "ir/ops/expand.h"
 #include "ir/ops/select.h"
@@ -60,6 +62,7 @@ static bool nonzero_at(const kiln_value *x, int64_t i) {
 }
 
 static kiln_status infer_nonzero(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  if (kiln_nonzero_at_run(g, n)) return kiln_nonzero_infer_run(g, n, err);
   const kiln_value *x = kiln_select_known(g, n, 0, err);
   if (!x) return err->code;
   int64_t numel = kiln_value_numel(x), count = 0;
@@ -71,8 +74,8 @@ static kiln_status infer_nonzero(kiln_graph *g, kiln_node *n, kiln_error *err) {
 
 /* out[d][j]: coordinate d of the j-th nonzero element in row-major order. */
 static kiln_status expand_nonzero(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
-  (void)err;
   const kiln_node *n = &g->nodes[b->nodes[pos]];
+  if (kiln_value_is_symbolic(kiln_node_out(g, n, 0))) return kiln_nonzero_expand_run(g, b, pos, err);
   const kiln_value *x = kiln_node_in(g, n, 0);
   int64_t numel = kiln_value_numel(x), count = kiln_node_out(g, n, 0)->dims[1];
   int64_t *out = new_i64(x->rank * count);
@@ -277,10 +280,14 @@ static kiln_status compress_condition(const kiln_graph *g, const kiln_node *n,
 }
 
 static kiln_status infer_compress(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  if (kiln_compress_at_run(g, n)) return kiln_compress_infer_run(g, n, err);
   const kiln_value *x = kiln_node_in(g, n, 0), *cond;
   int axis;
   int64_t count, dims[KILN_MAX_RANK];
   if (compress_condition(g, n, &cond, &axis, &count, err)) return err->code;
+  if (kiln_value_is_symbolic(x)) /* (its infer sets its own free dims: KILN_OP_DATA_DIMS) */
+    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "an input with free dims and a constant "
+                     "condition");
   memcpy(dims, x->dims, sizeof dims);
   if (axis >= 0) dims[axis] = count;
   kiln_set_out(g, n, 0, x->dtype, axis >= 0 ? x->rank : 1, axis >= 0 ? dims : &count);
@@ -291,6 +298,7 @@ static kiln_status infer_compress(kiln_graph *g, kiln_node *n, kiln_error *err) 
  * Nothing selected: the output is an empty constant. */
 static kiln_status expand_compress(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
   const kiln_node *n = &g->nodes[b->nodes[pos]];
+  if (kiln_compress_at_run(g, n)) return kiln_compress_expand_run(g, b, pos, err);
   const kiln_value *cond;
   int axis, data = n->inputs[0], out = n->outputs[0];
   int64_t count;
@@ -321,8 +329,9 @@ static const kiln_attr_spec unique_attrs[] = {
 static const kiln_attr_spec compress_attrs[] = {{"axis", KILN_ATTR_INT, false}, {NULL}};
 
 const kiln_op_def kiln_ops_select[] = {
-    {"NonZero", 1, 1, 1, 1, NULL, infer_nonzero, NULL, expand_nonzero, 0},
+    {"NonZero", 1, 1, 1, 1, NULL, infer_nonzero, NULL, expand_nonzero, KILN_OP_DATA_DIMS},
     {"Unique", 1, 1, 1, 4, unique_attrs, infer_unique, NULL, expand_unique, 0},
-    {"Compress", 2, 2, 1, 1, compress_attrs, infer_compress, NULL, expand_compress, 0},
+    {"Compress", 2, 2, 1, 1, compress_attrs, infer_compress, NULL, expand_compress,
+     KILN_OP_DATA_DIMS},
     {NULL},
 };

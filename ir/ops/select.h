@@ -13,4 +13,14 @@ const kiln_value *kiln_select_known(const kiln_graph *g, const kiln_node *n, int
  * the output is omitted). */
 void kiln_select_set_out(kiln_graph *g, const kiln_node *n, int i, void *data);
 
+/* NonZero of a value known only at run time (ir/ops/select_run.c): is n's input such a
+ * value; its infer (the count a data sym) and its expansion into the ops that compute it. */
+bool kiln_nonzero_at_run(const kiln_graph *g, const kiln_node *n);
+kiln_status kiln_nonzero_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err);
+kiln_status kiln_nonzero_expand_run(kiln_graph *g, kiln_block *b, int pos, kiln_error *err);
+/* Compress with a condition known only at run time: a Gather of the condition's NonZero. */
+bool kiln_compress_at_run(const kiln_graph *g, const kiln_node *n);
+kiln_status kiln_compress_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err);
+kiln_status kiln_compress_expand_run(kiln_graph *g, kiln_block *b, int pos, kiln_error *err);
+
 #endif

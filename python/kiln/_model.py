@@ -119,6 +119,12 @@ class Model:
         of arrays or anything numpy.asarray takes) and returns its outputs as a list of
         numpy arrays: `out`'s arrays when given (a dict or list of C-contiguous arrays of
         the outputs' dtypes and shapes, filled in place), else new ones."""
+        for t in self.outputs:  # kiln_run takes static shapes only
+            if any(d < 0 for d in t.shape):
+                raise NotImplementedError(
+                    f"output '{t.name}' has a size the run computes ({list(t.shape)}, -1 where "
+                    "it is): Model.run takes models of static shapes; the C API's "
+                    "kiln_run_arrays runs this one")
         given = _by_order(self.inputs, inputs, "input")
         arrays = [_as_input(t, v) for t, v in zip(self.inputs, given)]
         if out is None:

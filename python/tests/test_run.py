@@ -216,3 +216,12 @@ def test_model_freed_once(monkeypatch):
     del run
     gc.collect()
     assert freed == [handle] and ref() is None
+
+
+def test_size_computed_by_the_run_is_refused():
+    # NonZero of an input: its count is a size only the run knows (kiln_run_arrays' case)
+    m = kiln.compile(onnx_model([helper.make_node("NonZero", ["x"], ["y"])],
+                                [("x", TensorProto.FLOAT, [3, 4])], [("y", TensorProto.INT64, [2, "count"])]))
+    assert m.outputs[0].shape == (2, -1)
+    with pytest.raises(NotImplementedError, match="size the run computes"):
+        m.run([np.ones((3, 4), np.float32)])

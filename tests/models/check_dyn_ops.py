@@ -43,6 +43,20 @@ def shape_of(dim):  # Shape(x)[dim] as a scalar, then unsqueezed: [x.shape[dim]]
             node("Unsqueeze", [f"s{dim}", "ax0"], [f"s{dim}u"])]
 
 
+def masked_sum_loop():
+    """Loop 3 times: acc += sum(x[x > i]), a NonZero of a new mask in each iteration."""
+    vi = helper.make_tensor_value_info
+    body = helper.make_graph([
+        node("Cast", ["i"], ["fi"], to=TensorProto.FLOAT), node("Greater", ["x", "fi"], ["m"]),
+        node("NonZero", ["m"], ["nz"]), node("Transpose", ["nz"], ["ix"]),
+        node("GatherND", ["x", "ix"], ["g"]), node("ReduceSum", ["g"], ["s"], keepdims=0),
+        node("Add", ["acc", "s"], ["acc2"]), node("Identity", ["c"], ["c2"])], "body",
+        [vi("i", TensorProto.INT64, []), vi("c", TensorProto.BOOL, []),
+         vi("acc", TensorProto.FLOAT, [])],
+        [vi("c2", TensorProto.BOOL, []), vi("acc2", TensorProto.FLOAT, [])])
+    return [node("Loop", ["n", "", "a0"], body=body)]
+
+
 def models():
     """name: (nodes, input shape, input dtype, initializers, output dtype, cases)"""
     ax = {"ax0": i64([0]), "c0": i64(0), "c1": i64(1), "c2": i64(2)}
@@ -133,6 +147,36 @@ def models():
         "rnn_last_state": ([node("RNN", ["x", "w", "r"], ["", "y"], hidden_size=6)],
                            [4, "N", 8], f, {"w": f32(1, 6, 8) * 0.4, "r": f32(1, 6, 6) * 0.4},
                            f, [(1,), (2,), (5,)]),
+        # NonZero of a run-time value: its count is a size the run computes (every op after
+        # it takes it as a free dim), with free dims or without
+        "nonzero": ([node("Relu", ["x"], ["r"]), node("NonZero", ["r"])], [3, 5], f, {}, i,
+                    [(), (), ()]),
+        "nonzero_int": ([node("NonZero", ["x"])], ["N", "S"], i, {}, i, SEQ_CASES),
+        "nonzero_mask_gather": ([node("Greater", ["x", "t"], ["m"]), node("NonZero", ["m"], ["nz"]),
+                                 node("Transpose", ["nz"], ["ix"]),
+                                 node("GatherND", ["x", "ix"], ["g"]), node("Exp", ["g"])],
+                                SEQ, f, {"t": np.array(0.5, np.float32)}, f, SEQ_CASES),
+        "nonzero_masked_sum": ([node("Greater", ["x", "t"], ["m"]), node("NonZero", ["m"], ["nz"]),
+                                node("Transpose", ["nz"], ["ix"]),
+                                node("GatherND", ["x", "ix"], ["g"]),
+                                node("ReduceSum", ["g"], keepdims=0)],
+                               IMG, f, {"t": np.array(1.0, np.float32)}, f, IMG_CASES),
+        "nonzero_count": ([node("Relu", ["x"], ["r"]), node("NonZero", ["r"], ["nz"]),
+                           node("Shape", ["nz"])], IMG, f, {}, i, IMG_CASES),
+        "nonzero_none": ([node("Greater", ["x", "t"], ["m"]), node("NonZero", ["m"])], SEQ, f,
+                         {"t": np.array(100, np.float32)}, i, SEQ_CASES),
+        "nonzero_in_loop": (masked_sum_loop(), [4, 5], f,
+                            {"n": i64(3), "a0": np.array(0, np.float32)}, f, [(), (), ()]),
+        # Compress with a condition computed at run time: a Gather of its NonZero
+        "compress_axis": ([node("Gather", ["x", "c0"], ["r"], axis=0),
+                           node("Gather", ["r", "c0"], ["v"], axis=0),
+                           node("Greater", ["v", "t"], ["m"]),
+                           node("Compress", ["x", "m"], axis=2)], SEQ, f,
+                          {**ax, "t": np.array(0, np.float32)}, f, SEQ_CASES),
+        "compress_flat": ([node("Gather", ["x", "c0"], ["r"], axis=0),
+                           node("Greater", ["r", "t"], ["m"]),
+                           node("Compress", ["x", "m"])], [3, 5], f,
+                          {**ax, "t": np.array(0, np.float32)}, f, [(), (), ()]),
     }
 
 
@@ -141,6 +185,14 @@ REFUSED = {
     "lstm_free_sequence": ([node("LSTM", ["x", "w", "r"], hidden_size=5)], ["S", 2, 8],
                            TensorProto.FLOAT, {"w": f32(1, 20, 8), "r": f32(1, 20, 5)},
                            TensorProto.FLOAT, "the sequence length is a free dim"),
+    # a count the run computes is a size, never data another node's shape is computed from
+    "nonzero_count_as_data": ([node("NonZero", ["x"], ["nz"]), node("Shape", ["nz"], ["s"]),
+                               node("Slice", ["s", "one", "two"], ["k"]),
+                               node("Slice", ["x", "k", "big"])], [12], TensorProto.FLOAT,
+                              {"one": i64([1]), "two": i64([2]), "big": i64([100])},
+                              TensorProto.FLOAT, "input 'k' must be a value known at compile time"),
+    "nonzero_two_elements": ([node("NonZero", ["x"])], [1, 2], TensorProto.FLOAT, {},
+                             TensorProto.INT64, "input 'x' must be a value known at compile time"),
 }
 
 
