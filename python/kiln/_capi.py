@@ -20,6 +20,11 @@ class TensorInfo(ctypes.Structure):
                 ("dims", ctypes.c_int64 * MAX_RANK), ("bytes", ctypes.c_size_t)]
 
 
+class Array(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("dtype", ctypes.c_int), ("rank", ctypes.c_int),
+                ("dims", ctypes.c_int64 * MAX_RANK)]
+
+
 class ShapeBinding(ctypes.Structure):
     _fields_ = [("input", ctypes.c_char_p), ("rank", ctypes.c_int),
                 ("dims", ctypes.c_int64 * MAX_RANK)]
@@ -78,6 +83,8 @@ _PROTOTYPES = {
     "kiln_input_info": (_STATUS, [_P, ctypes.c_int, ctypes.POINTER(TensorInfo)]),
     "kiln_output_info": (_STATUS, [_P, ctypes.c_int, ctypes.POINTER(TensorInfo)]),
     "kiln_run": (_STATUS, [_P, ctypes.POINTER(_P), ctypes.POINTER(_P), _ERR]),
+    "kiln_output_shapes": (_STATUS, [_P, ctypes.POINTER(Array), ctypes.POINTER(Array), _ERR]),
+    "kiln_run_arrays": (_STATUS, [_P, ctypes.POINTER(Array), ctypes.POINTER(Array), _ERR]),
     "kiln_compile_aot": (_STATUS, [ctypes.c_char_p, _OPTS, ctypes.c_char_p, ctypes.c_char_p,
                                    _ERR]),
     "kiln_status_name": (ctypes.c_char_p, [_STATUS]),

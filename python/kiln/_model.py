@@ -3,7 +3,9 @@
 Arrays go to kiln_run by pointer: an input that is C-contiguous, aligned and of the
 model's dtype is read where it is, any other is converted once; outputs are numpy arrays
 kiln writes in place (new ones, or the caller's `out`). Inputs are checked here, before
-the call, since kiln_run trusts its buffers to have the compiled shapes.
+the call, since kiln_run trusts its buffers to have the compiled shapes. An output with a
+size the run computes (NonZero's count: -1 in its shape) goes through kiln_run_arrays:
+allocated at its largest size, returned as a view at the size the run found.
 """
 import ctypes
 from dataclasses import dataclass
@@ -119,14 +121,13 @@ class Model:
         of arrays or anything numpy.asarray takes) and returns its outputs as a list of
         numpy arrays: `out`'s arrays when given (a dict or list of C-contiguous arrays of
         the outputs' dtypes and shapes, filled in place), else new ones."""
-        for t in self.outputs:  # kiln_run takes static shapes only
-            if any(d < 0 for d in t.shape):
-                raise NotImplementedError(
-                    f"output '{t.name}' has a size the run computes ({list(t.shape)}, -1 where "
-                    "it is): Model.run takes models of static shapes; the C API's "
-                    "kiln_run_arrays runs this one")
         given = _by_order(self.inputs, inputs, "input")
         arrays = [_as_input(t, v) for t, v in zip(self.inputs, given)]
+        if any(d < 0 for t in self.outputs for d in t.shape):
+            if out is not None:
+                raise ValueError("out cannot be given for a model with sizes its run computes "
+                                 "(-1 in an output's shape)")
+            return self._run_sized(arrays)
         if out is None:
             results = [np.empty(t.shape, t.dtype) for t in self.outputs]
         else:
@@ -140,4 +141,29 @@ class Model:
         out_ptrs = (ctypes.c_void_p * max(1, len(results)))(*[a.ctypes.data for a in results])
         err = _capi.Error()
         check(_capi.lib.kiln_run(self._handle, in_ptrs, out_ptrs, ctypes.byref(err)), err)
+        return results
+
+    def _run_sized(self, arrays):
+        """kiln_run_arrays: outputs allocated at the largest sizes kiln_output_shapes gives,
+        returned at the sizes the run found (the data is dense at those)."""
+        n_in, n_out = len(self.inputs), len(self.outputs)
+        ins = (_capi.Array * max(1, n_in))()
+        for i, (c, a) in enumerate(zip(ins, arrays)):
+            info = _capi.TensorInfo()  # the dtype's number (a bf16 array is uint16 here)
+            _capi.lib.kiln_input_info(self._handle, i, ctypes.byref(info))
+            c.data, c.dtype, c.rank = a.ctypes.data, info.dtype, a.ndim
+            for d, x in enumerate(a.shape):
+                c.dims[d] = x
+        outs = (_capi.Array * max(1, n_out))()
+        err = _capi.Error()
+        check(_capi.lib.kiln_output_shapes(self._handle, ins, outs, ctypes.byref(err)), err)
+        buffers = [np.empty(tuple(c.dims[d] for d in range(c.rank)), t.dtype)
+                   for c, t in zip(outs, self.outputs)]
+        for c, b in zip(outs, buffers):
+            c.data = b.ctypes.data
+        check(_capi.lib.kiln_run_arrays(self._handle, ins, outs, ctypes.byref(err)), err)
+        results = []
+        for c, b in zip(outs, buffers):
+            shape = tuple(c.dims[d] for d in range(c.rank))
+            results.append(b.reshape(-1)[:int(np.prod(shape, dtype=np.int64))].reshape(shape))
         return results

@@ -218,10 +218,18 @@ def test_model_freed_once(monkeypatch):
     assert freed == [handle] and ref() is None
 
 
-def test_size_computed_by_the_run_is_refused():
+def test_size_computed_by_the_run():
     # NonZero of an input: its count is a size only the run knows (kiln_run_arrays' case)
-    m = kiln.compile(onnx_model([helper.make_node("NonZero", ["x"], ["y"])],
-                                [("x", TensorProto.FLOAT, [3, 4])], [("y", TensorProto.INT64, [2, "count"])]))
+    m = kiln.compile(onnx_model([helper.make_node("NonZero", ["x"], ["y"]),
+                                 helper.make_node("Neg", ["x"], ["z"])],
+                                [("x", TensorProto.FLOAT, [3, 4])],
+                                [("y", TensorProto.INT64, [2, "count"]),
+                                 ("z", TensorProto.FLOAT, [3, 4])]))
     assert m.outputs[0].shape == (2, -1)
-    with pytest.raises(NotImplementedError, match="size the run computes"):
-        m.run([np.ones((3, 4), np.float32)])
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    for a in (np.where(x > 0, x, 0), np.zeros((3, 4), np.float32), x):
+        y, z = m.run([a])
+        assert y.dtype == np.int64 and np.array_equal(y, np.array(np.nonzero(a)))
+        assert np.array_equal(z, -a)
+    with pytest.raises(ValueError, match="sizes its run computes"):
+        m.run([x], out=[np.empty((2, 12), np.int64), np.empty((3, 4), np.float32)])
