@@ -418,6 +418,8 @@ static bool transpose_tile(kiln_stage *s) {
 
 static void choose_loops(kiln_stage *s, int vf) {
   kiln_schedule_default(s);
+  for (int a = 0; a < s->naxes; a++) /* no values: nothing to tile (and tiles of 0 rows) */
+    if (!s->axes[a].dyn && s->axes[a].extent == 0) return;
   int m, n, panel, n2;
   bool no_reuse;
   /* narrow tiles still beat the fallback below when B is shared by their rows (Conv at
