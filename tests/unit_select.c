@@ -1,7 +1,7 @@
 /* The ops whose output sizes depend on values (ir/ops/select.c, nms.c) through the public
  * API: results from inputs bound at compile time (kiln_options.values) and from params;
  * NonZero of a run-time input (its count a size the run computes: ir/ops/select_run.c);
- * Compress with a run-time input; and hostile values: a missing value names the node,
+ * Compress and NonMaxSuppression with run-time inputs; and hostile values: a missing value names the node,
  * the input and the graph input to bind, a condition longer than its axis, bad
  * NonMaxSuppression shapes, attributes and thresholds are clean errors, and empty
  * inputs, nothing selected, a negative or huge box limit and NaN scores give defined
@@ -321,11 +321,50 @@ static void nms(void) {
   kiln_model_free(m);
 }
 
+/* The same selection with boxes and scores given at run time (ir/ops/nms_run.c): two
+ * classes, the second with NaN scores; the count a size the run computes. */
+static void nms_at_run_time(void) {
+  const char *text = "model m(b: f32[1, 3, 4], s: f32[1, 2, 3]) {\n param k: i64[1] = [10]\n"
+                     " param iou: f32[] = 0.5\n param t: f32[] = 0.75\n"
+                     " return y = NonMaxSuppression(b, s, k, iou), z = NonMaxSuppression(b, s, k,"
+                     " iou, t) }";
+  kiln_error err = {0};
+  kiln_model *m = compile(text, NULL, 0, &err);
+  CHECK(m != NULL);
+  if (!m) return;
+  kiln_tensor_info info;
+  CHECK(kiln_output_info(m, 0, &info) == KILN_OK && info.rank == 2 && info.dims[0] == -1 &&
+        info.dims[1] == 3);
+  float scores[6] = {0.9f, 0.8f, 0.7f, NAN, 0.8f, NAN}, low[6] = {0};
+  int64_t y[18], z[18];
+  kiln_array in[2] = {{nms_boxes, KILN_F32, 3, {1, 3, 4}}, {scores, KILN_F32, 3, {1, 2, 3}}};
+  kiln_array out[2] = {{y, KILN_I64, 0, {0}}, {z, KILN_I64, 0, {0}}};
+  CHECK(kiln_output_shapes(m, in, out, &err) == KILN_OK && out[0].dims[0] == 6 &&
+        out[0].dims[1] == 3 && out[1].dims[0] == 6);
+  CHECK(kiln_run_arrays(m, in, out, &err) == KILN_OK);
+  /* class 1: box 1 first (NaN sorts last), suppressing box 0 */
+  int64_t want[12] = {0, 0, 0, 0, 0, 2, 0, 1, 1, 0, 1, 2}, want_t[6] = {0, 0, 0, 0, 1, 1};
+  CHECK(out[0].dims[0] == 4 && out[0].dims[1] == 3);
+  for (int i = 0; i < 12 && out[0].dims[0] == 4; i++) CHECK(y[i] == want[i]);
+  /* above 0.75: boxes 0 of class 0 and 1 of class 1 */
+  CHECK(out[1].dims[0] == 2);
+  for (int i = 0; i < 6 && out[1].dims[0] == 2; i++) CHECK(z[i] == want_t[i]);
+  in[1].data = low; /* all tied, nothing above the threshold */
+  CHECK(kiln_run_arrays(m, in, out, &err) == KILN_OK);
+  CHECK(out[0].dims[0] == 4 && out[1].dims[0] == 0 && out[1].dims[1] == 3);
+  kiln_model_free(m);
+  /* the limit is needed at compile time */
+  const char *msg[] = {"node 'NonMaxSuppression_0' (NonMaxSuppression)", "input 'k'", NULL};
+  expect_error("model m(b: f32[1, 3, 4], s: f32[1, 2, 3], k: i64[1]) {\n"
+               " return y = NonMaxSuppression(b, s, k) }", NULL, 0, KILN_ERR_SHAPE, msg);
+}
+
 int main(void) {
   nonzero();
   nonzero_at_run_time();
   unique();
   compress();
   nms();
+  nms_at_run_time();
   return check_report();
 }

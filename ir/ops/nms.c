@@ -1,7 +1,8 @@
 /* NonMaxSuppression at compile time: how many boxes it selects depends on the boxes' and
- * scores' values, so they and the optional limits must be known then (ir/ops/select.h),
- * and its output [selected, 3] (batch, class, box) is a constant: inference computes the
- * count, expansion the indices, and the node goes away. The selection is onnxruntime's
+ * scores' values; when they are known then (constants, bound inputs), its output
+ * [selected, 3] (batch, class, box) is a constant: inference computes the count,
+ * expansion the indices, and the node goes away. Otherwise the selection runs at run time
+ * (ir/ops/nms_run.c). The optional limits must be known at compile time either way. The selection is onnxruntime's
  * (and onnx.reference's): per batch and class, the boxes scoring above score_threshold,
  * by descending score (ties: the lower index first; NaN scores last), each kept unless
  * its IoU with a box kept before for that class is above iou_threshold, until
@@ -21,6 +22,7 @@ typedef struct nms_params {
   const float *boxes, *scores; /* [batches, nboxes, 4], [batches, classes, nboxes] */
   int64_t batches, classes, nboxes;
   int64_t keep;                /* boxes kept per class at most */
+  int64_t limit;               /* max_output_boxes_per_class, >= 0 (keep: <= nboxes) */
   float iou, score;
   bool has_score;
   bool center;                 /* boxes as [x_center, y_center, width, height] */
@@ -46,11 +48,15 @@ static kiln_status scalar_in(const kiln_graph *g, const kiln_node *n, int i, boo
   return KILN_OK;
 }
 
-/* The parameters; boxes and scores need known values only when some box may be kept. */
+/* The parameters; boxes and scores need known values only when some box may be kept, and
+ * not even then when the selection runs at run time (*at_run, ir/ops/nms_run.c): when
+ * either is a run-time value and enough boxes may be kept (a count of at least 3, as
+ * NonZero's). */
 static kiln_status nms_params_get(const kiln_graph *g, const kiln_node *n, nms_params *p,
-                                  kiln_error *err) {
+                                  bool *at_run, kiln_error *err) {
   const kiln_value *boxes = kiln_node_in(g, n, 0), *scores = kiln_node_in(g, n, 1);
   const kiln_value *max_out, *iou, *score;
+  *at_run = false;
   if (!boxes || !scores) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs boxes and scores");
   if (boxes->dtype != KILN_F32 || scores->dtype != KILN_F32)
     return fail_node(n, err, KILN_ERR_UNSUPPORTED, "boxes and scores must be f32");
@@ -62,18 +68,16 @@ static kiln_status nms_params_get(const kiln_graph *g, const kiln_node *n, nms_p
   if (center != 0 && center != 1)
     return fail_node(n, err, KILN_ERR_INVALID_MODEL, "center_point_box must be 0 or 1");
   if (scalar_in(g, n, 2, true, &max_out, err)) return err->code;
-  *p = (nms_params){NULL, NULL, boxes->dims[0], scores->dims[1], boxes->dims[1], 0, 0, 0,
+  *p = (nms_params){NULL, NULL, boxes->dims[0], scores->dims[1], boxes->dims[1], 0, 0, 0, 0,
                     false, center == 1};
   /* a negative limit keeps nothing, as in onnxruntime; a huge one every box */
   int64_t limit = max_out ? kiln_load_i64(max_out->dtype, max_out->data, 0) : 0;
   if (max_out && max_out->dtype == KILN_U64 && limit < 0) limit = INT64_MAX;
-  p->keep = limit < 0 ? 0 : limit < p->nboxes ? limit : p->nboxes;
+  p->limit = limit < 0 ? 0 : limit;
+  p->keep = limit < p->nboxes ? p->limit : p->nboxes;
   if (p->keep == 0 || p->batches == 0 || p->classes == 0) return KILN_OK;
-  if (!(boxes = kiln_select_known(g, n, 0, err)) || !(scores = kiln_select_known(g, n, 1, err)) ||
-      scalar_in(g, n, 3, false, &iou, err) || scalar_in(g, n, 4, false, &score, err))
+  if (scalar_in(g, n, 3, false, &iou, err) || scalar_in(g, n, 4, false, &score, err))
     return err->code;
-  p->boxes = boxes->data;
-  p->scores = scores->data;
   p->iou = iou ? (float)kiln_load_f64(iou->dtype, iou->data, 0) : 0.0f;
   if (!(p->iou >= 0 && p->iou <= 1))
     return kiln_fail(err, KILN_ERR_INVALID_MODEL,
@@ -81,7 +85,22 @@ static kiln_status nms_params_get(const kiln_graph *g, const kiln_node *n, nms_p
                      (double)p->iou);
   p->has_score = score != NULL;
   p->score = score ? (float)kiln_load_f64(score->dtype, score->data, 0) : 0.0f;
+  bool run = !boxes->data || !scores->data || kiln_value_is_symbolic(boxes) ||
+             kiln_value_is_symbolic(scores);
+  if (run && (kiln_value_is_symbolic(boxes) || kiln_value_is_symbolic(scores) ||
+              p->batches * p->classes * p->keep >= 3)) {
+    *at_run = true;
+    return KILN_OK;
+  }
+  if (!(boxes = kiln_select_known(g, n, 0, err)) || !(scores = kiln_select_known(g, n, 1, err)))
+    return err->code;
+  p->boxes = boxes->data;
+  p->scores = scores->data;
   return KILN_OK;
+}
+
+static kiln_nms_limits limits_of(const nms_params *p) {
+  return (kiln_nms_limits){p->limit, p->iou, p->score, p->has_score, p->center};
 }
 
 /* onnxruntime's SuppressByIOU, in f32 as there: whether a and b overlap by more than iou. */
@@ -162,7 +181,13 @@ static kiln_status nms_run(const kiln_node *n, const nms_params *p, int64_t **ou
 static kiln_status infer_nms(kiln_graph *g, kiln_node *n, kiln_error *err) {
   nms_params p;
   int64_t *sel, dims[2] = {0, 3};
-  if (nms_params_get(g, n, &p, err) || nms_run(n, &p, &sel, &dims[0], err)) return err->code;
+  bool at_run;
+  if (nms_params_get(g, n, &p, &at_run, err)) return err->code;
+  if (at_run) {
+    kiln_nms_limits l = limits_of(&p);
+    return kiln_nms_infer_run(g, n, &l, err);
+  }
+  if (nms_run(n, &p, &sel, &dims[0], err)) return err->code;
   free(sel);
   kiln_set_out(g, n, 0, KILN_I64, 2, dims);
   return KILN_OK;
@@ -172,7 +197,13 @@ static kiln_status expand_nms(kiln_graph *g, kiln_block *b, int pos, kiln_error 
   const kiln_node *n = &g->nodes[b->nodes[pos]];
   nms_params p;
   int64_t *sel, count;
-  if (nms_params_get(g, n, &p, err) || nms_run(n, &p, &sel, &count, err)) return err->code;
+  bool at_run;
+  if (nms_params_get(g, n, &p, &at_run, err)) return err->code;
+  if (at_run) {
+    kiln_nms_limits l = limits_of(&p);
+    return kiln_nms_expand_run(g, b, pos, &l, err);
+  }
+  if (nms_run(n, &p, &sel, &count, err)) return err->code;
   kiln_select_set_out(g, n, 0, sel);
   kiln_block_remove(g, b, pos);
   return KILN_OK;
@@ -181,6 +212,6 @@ static kiln_status expand_nms(kiln_graph *g, kiln_block *b, int pos, kiln_error 
 static const kiln_attr_spec nms_attrs[] = {{"center_point_box", KILN_ATTR_INT, false}, {NULL}};
 
 const kiln_op_def kiln_ops_nms[] = {
-    {"NonMaxSuppression", 2, 5, 1, 1, nms_attrs, infer_nms, NULL, expand_nms, 0},
+    {"NonMaxSuppression", 2, 5, 1, 1, nms_attrs, infer_nms, NULL, expand_nms, KILN_OP_DATA_DIMS},
     {NULL},
 };

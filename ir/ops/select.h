@@ -18,9 +18,26 @@ void kiln_select_set_out(kiln_graph *g, const kiln_node *n, int i, void *data);
 bool kiln_nonzero_at_run(const kiln_graph *g, const kiln_node *n);
 kiln_status kiln_nonzero_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err);
 kiln_status kiln_nonzero_expand_run(kiln_graph *g, kiln_block *b, int pos, kiln_error *err);
+/* The buffer of kernel k holding the run's dims, where a kernel computing a data sym
+ * stores it (declaring g's syms in k first, when k has none). */
+int kiln_select_dims_buf(kiln_kernel *k, const kiln_graph *g);
 /* Compress with a condition known only at run time: a Gather of the condition's NonZero. */
 bool kiln_compress_at_run(const kiln_graph *g, const kiln_node *n);
 kiln_status kiln_compress_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err);
 kiln_status kiln_compress_expand_run(kiln_graph *g, kiln_block *b, int pos, kiln_error *err);
+
+/* NonMaxSuppression's limits (ir/ops/nms.c), known at compile time; and the selection at
+ * run time of boxes and scores computed then (ir/ops/nms_run.c): its infer (the count a
+ * data sym) and its expansion. */
+typedef struct kiln_nms_limits {
+  int64_t keep;   /* boxes kept per class at most (max_output_boxes_per_class), >= 1 */
+  float iou, score;
+  bool has_score; /* only boxes scoring above `score` are candidates */
+  bool center;    /* boxes as [x_center, y_center, width, height], else [y1, x1, y2, x2] */
+} kiln_nms_limits;
+kiln_status kiln_nms_infer_run(kiln_graph *g, kiln_node *n, const kiln_nms_limits *l,
+                               kiln_error *err);
+kiln_status kiln_nms_expand_run(kiln_graph *g, kiln_block *b, int pos, const kiln_nms_limits *l,
+                                kiln_error *err);
 
 #endif

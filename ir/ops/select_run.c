@@ -205,17 +205,24 @@ static kiln_status lower_list(kiln_lower_ctx *c) {
                             kx_idx(k, n));
   kiln_stage_store(k, s, &at, i);
 
-  /* the run's dims: [sym] = count[n - 1] */
+  /* the run's dims: [sym] = the last count (the largest: n may be a count that is 0) */
+  s = kiln_kernel_add_stage(k, "nonzero_total", kiln_select_dims_buf(k, g));
+  s->ordered = true;
+  kiln_stage_axis(s, 1, false);
+  i = kx_var(k, kiln_stage_axis(s, n, true));
+  s->reduce = KR_MAX;
+  s->init = kx_idx(k, 0);
+  kiln_expr *slot = kx_idx(k, sym);
+  kiln_stage_store(k, s, &slot, kx_load(k, cum, &i));
+  return KILN_OK;
+}
+
+int kiln_select_dims_buf(kiln_kernel *k, const kiln_graph *g) {
   if (!k->nsyms) {
     for (int t = 0; t < g->nsyms; t++) kiln_kernel_sym(k, g->sym_names[t], g->sym_hint[t]);
     k->bufs[k->dims_buf].storage = (kiln_storage){KILN_STORE_DIMS, 0, 0};
   }
-  s = kiln_kernel_add_stage(k, "nonzero_total", k->dims_buf);
-  s->ordered = true;
-  kiln_stage_axis(s, 1, false);
-  kiln_expr *last = kx_idx(k, n - 1), *slot = kx_idx(k, sym);
-  kiln_stage_store(k, s, &slot, kx_load(k, cum, &last));
-  return KILN_OK;
+  return k->dims_buf;
 }
 
 /* ---- NonZeroIndices ------------------------------------------------------------------- */

@@ -57,6 +57,35 @@ def masked_sum_loop():
     return [node("Loop", ["n", "", "a0"], body=body)]
 
 
+def nms(center=False, threshold=True, limit=5, then=None, ties=False):
+    """NonMaxSuppression of boxes and scores a detection head computes from x [N, S, 4 + C]:
+    boxes x[..., :4] (center boxes: widths and heights through Exp), scores the Sigmoid of
+    the rest (ties: rounded to quarters), limits constant; `then`: a node reading it."""
+    nodes = [node("Slice", ["x", "k0", "k4", "k2"], ["b0"]),
+             node("Slice", ["x", "k4", "kend", "k2"], ["s0"]), node("Sigmoid", ["s0"], ["s1"])]
+    if ties:
+        nodes += [node("Mul", ["s1", "four"], ["s2"]), node("Round", ["s2"], ["s3"]),
+                  node("Div", ["s3", "four"], ["s4"])]
+    nodes.append(node("Transpose", ["s4" if ties else "s1"], ["scores"], perm=[0, 2, 1]))
+    if center:
+        nodes += [node("Slice", ["b0", "k0", "k2", "k2"], ["xy"]),
+                  node("Slice", ["b0", "k2", "k4", "k2"], ["wh0"]), node("Exp", ["wh0"], ["wh"]),
+                  node("Concat", ["xy", "wh"], ["boxes"], axis=2)]
+    else:
+        nodes.append(node("Identity", ["b0"], ["boxes"]))
+    ins = ["boxes", "scores", "limit", "iou"] + (["threshold"] if threshold else [])
+    nodes.append(node("NonMaxSuppression", ins, ["sel"] if then else ["y"],
+                      center_point_box=int(center)))
+    if then:
+        nodes.append(then)
+    inits = {"k0": i64([0]), "k2": i64([2]), "k4": i64([4]), "kend": i64([100]),
+             "limit": i64([limit]), "iou": np.array([0.4], np.float32),
+             "four": np.array(4, np.float32)}
+    if threshold:
+        inits["threshold"] = np.array([0.3], np.float32)
+    return nodes, inits
+
+
 def models():
     """name: (nodes, input shape, input dtype, initializers, output dtype, cases)"""
     ax = {"ax0": i64([0]), "c0": i64(0), "c1": i64(1), "c2": i64(2)}
@@ -167,6 +196,15 @@ def models():
                          {"t": np.array(100, np.float32)}, i, SEQ_CASES),
         "nonzero_in_loop": (masked_sum_loop(), [4, 5], f,
                             {"n": i64(3), "a0": np.array(0, np.float32)}, f, [(), (), ()]),
+        # NonMaxSuppression of boxes and scores computed at run time: two counts the run
+        # computes (the most candidates of a class, the boxes selected)
+        "nms": (*nms()[:1], ["N", "S", 7], f, nms()[1], i, [(1, 20), (2, 50), (3, 200)]),
+        "nms_center_all": (*nms(center=True, threshold=False, limit=1000)[:1], [2, 100, 6], f,
+                           nms(center=True, threshold=False, limit=1000)[1], i, [(), (), ()]),
+        "nms_ties": (*nms(ties=True, limit=4)[:1], ["N", "S", 9], f, nms(ties=True, limit=4)[1],
+                     i, [(1, 12), (2, 40), (1, 90)]),
+        "nms_gather_scores": (*nms(then=node("GatherND", ["scores", "sel"]))[:1], ["N", "S", 6], f,
+                              nms(then=node("GatherND", ["scores", "sel"]))[1], f, SEQ_CASES),
         # Compress with a condition computed at run time: a Gather of its NonZero
         "compress_axis": ([node("Gather", ["x", "c0"], ["r"], axis=0),
                            node("Gather", ["r", "c0"], ["v"], axis=0),
@@ -191,6 +229,15 @@ REFUSED = {
                                node("Slice", ["x", "k", "big"])], [12], TensorProto.FLOAT,
                               {"one": i64([1]), "two": i64([2]), "big": i64([100])},
                               TensorProto.FLOAT, "input 'k' must be a value known at compile time"),
+    "nms_limit_at_run_time": ([node("Slice", ["x", "k0", "k4", "k2"], ["boxes"]),
+                               node("Slice", ["x", "k4", "k5", "k2"], ["s0"]),
+                               node("Transpose", ["s0"], ["scores"], perm=[0, 2, 1]),
+                               node("ReduceMax", ["x"], ["m"], keepdims=0),
+                               node("Cast", ["m"], ["lim"], to=TensorProto.INT64),
+                               node("NonMaxSuppression", ["boxes", "scores", "lim"])],
+                              [1, 8, 5], TensorProto.FLOAT,
+                              {"k0": i64([0]), "k2": i64([2]), "k4": i64([4]), "k5": i64([5])},
+                              TensorProto.INT64, "input 'lim' must be a value known at compile time"),
     "nonzero_two_elements": ([node("NonZero", ["x"])], [1, 2], TensorProto.FLOAT, {},
                              TensorProto.INT64, "input 'x' must be a value known at compile time"),
 }
