@@ -3,8 +3,9 @@
 # `kiln compile --shape` with its dim left free, its host (tests/aot_dyn_host.c) built by a
 # plain cc against the generated header and library, run at every case's shape against
 # onnxruntime's outputs, and on shapes the model cannot take; again with a shape bucket.
-# Then objects for this host (two linked into one host), a NonZero of a run-time value (a
-# size the run computes: its outputs' shapes come back from the run), and what AOT with
+# Then objects for this host (two linked into one host), a NonZero and a NonMaxSuppression
+# of run-time values (sizes the run computes: their outputs' shapes come back from the
+# run), and what AOT with
 # free dims refuses: another architecture's object.
 #   aot_dyn.sh KILN DYN_MODELS_DIR
 set -euo pipefail
@@ -117,6 +118,93 @@ EOF
 cc -O1 -std=c11 -Wall -Wextra -Werror -I"$dir/nz" "$dir/nz/host.c" -L"$dir/nz" -lnz \
   -Wl,-rpath,"$dir/nz" -lm -o "$dir/nz/host"
 "$dir/nz/host"
+# NonMaxSuppression of run-time boxes and scores over a free box count: two sizes the run
+# computes (the most candidates of a class, the selected count), checked against a greedy
+# selection here
+mkdir -p "$dir/nms"
+cat >"$dir/nms/nms.kiln" <<'EOF'
+model nms(b: f32[1, N, 4], s: f32[1, 2, N]) {
+  param k: i64[1] = [3]
+  param iou: f32[] = 0.5
+  param t: f32[] = 0.2
+  return y = NonMaxSuppression(b, s, k, iou, t)
+}
+EOF
+"$kiln" compile "$dir/nms/nms.kiln" --shape 'b=1x?x4' --shape 's=1x2x?' --name nms \
+  -o "$dir/nms/libnms.so"
+cat >"$dir/nms/host.c" <<'EOF'
+#include "nms.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+static int fails;
+#define CHECK(c, ...) ((c) ? (void)0 : (fails++, printf("FAIL: " __VA_ARGS__), (void)printf("\n")))
+#define MAXB 20
+
+/* boxes [y1, x1, y2, x2] with y1 < y2, x1 < x2: IoU above 0.5? */
+static int overlap(const float *a, const float *b) {
+  float w = (a[3] < b[3] ? a[3] : b[3]) - (a[1] > b[1] ? a[1] : b[1]);
+  float h = (a[2] < b[2] ? a[2] : b[2]) - (a[0] > b[0] ? a[0] : b[0]);
+  if (w <= 0 || h <= 0) return 0;
+  float inter = w * h, ua = (a[2] - a[0]) * (a[3] - a[1]), ub = (b[2] - b[0]) * (b[3] - b[1]);
+  return inter / (ua + ub - inter) > 0.5f;
+}
+
+/* per class: candidates above 0.2 by descending score (ties: lower index), each kept
+ * unless it overlaps one kept before, at most 3 */
+static int64_t expect(const float *b, const float *s, int64_t n, int64_t *want) {
+  int64_t count = 0;
+  for (int c = 0; c < 2; c++) {
+    int used[MAXB] = {0}, kept[3], nk = 0;
+    for (;;) {
+      int best = -1;
+      for (int i = 0; i < n; i++)
+        if (!used[i] && s[c * n + i] > 0.2f && (best < 0 || s[c * n + i] > s[c * n + best])) best = i;
+      if (best < 0 || nk == 3) break;
+      used[best] = 1;
+      int ok = 1;
+      for (int j = 0; j < nk; j++) ok &= !overlap(b + 4 * best, b + 4 * kept[j]);
+      if (!ok) continue;
+      kept[nk++] = best;
+      want[3 * count] = 0, want[3 * count + 1] = c, want[3 * count + 2] = best, count++;
+    }
+  }
+  return count;
+}
+
+int main(void) {
+  float b[MAXB * 4], s[2 * MAXB];
+  int64_t y[2 * MAXB * 3], want[2 * 3 * 3];
+  const int64_t sizes[4] = {5, 9, 20, 7};
+  for (int round = 0; round < 4; round++) { /* round 3: no candidates, count 0 */
+    int64_t n = sizes[round];
+    for (int i = 0; i < n; i++) {
+      float y0 = (float)(rand() % 8), x0 = (float)(rand() % 8);
+      b[4 * i] = y0, b[4 * i + 1] = x0;
+      b[4 * i + 2] = y0 + 1 + (float)(rand() % 4), b[4 * i + 3] = x0 + 1 + (float)(rand() % 4);
+    }
+    for (int i = 0; i < 2 * n; i++) s[i] = round == 3 ? 0.1f : (float)(rand() % 1000) / 1000;
+    nms_tensor in[2] = {{b, NMS_INPUT_0_DTYPE, 3, {1, n, 4, 0, 0, 0, 0, 0}},
+                        {s, NMS_INPUT_1_DTYPE, 3, {1, 2, n, 0, 0, 0, 0, 0}}};
+    nms_tensor out[1] = {{y, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}}};
+    CHECK(nms_output_shapes(in, out) == NMS_OK && out[0].dims[0] == 2 * n &&
+          out[0].dims[1] == 3, "output_shapes: the count's bound");
+    CHECK(nms_run_dims(in, out, NULL) == NMS_OK, "run_dims");
+    int64_t count = expect(b, s, n, want);
+    CHECK(out[0].rank == 2 && out[0].dims[0] == count && out[0].dims[1] == 3,
+          "boxes %lld: dims [%lld, %lld], want [%lld, 3]", (long long)n,
+          (long long)out[0].dims[0], (long long)out[0].dims[1], (long long)count);
+    for (int64_t i = 0; i < 3 * count && out[0].dims[0] == count; i++)
+      CHECK(y[i] == want[i], "boxes %lld: element %lld is %lld, want %lld", (long long)n,
+            (long long)i, (long long)y[i], (long long)want[i]);
+  }
+  printf("nms: %s\n", fails ? "FAILED" : "ok");
+  return fails != 0;
+}
+EOF
+cc -O1 -std=c11 -Wall -Wextra -Werror -I"$dir/nms" "$dir/nms/host.c" -L"$dir/nms" -lnms \
+  -Wl,-rpath,"$dir/nms" -lm -o "$dir/nms/host"
+"$dir/nms/host"
 # another architecture's object has no planner to carry
 set +e
 out="$("$kiln" compile "$models/mlp_dyn/model.onnx" --shape 'x=?x64' --triple aarch64-linux-gnu -o "$dir/m.o" 2>&1)"
