@@ -1,7 +1,7 @@
 /* The ops whose output sizes depend on values (ir/ops/select.c, nms.c) through the public
  * API: results from inputs bound at compile time (kiln_options.values) and from params;
  * NonZero of a run-time input (its count a size the run computes: ir/ops/select_run.c);
- * Compress and NonMaxSuppression with run-time inputs; and hostile values: a missing value names the node,
+ * Unique, Compress and NonMaxSuppression with run-time inputs; and hostile values: a missing value names the node,
  * the input and the graph input to bind, a condition longer than its axis, bad
  * NonMaxSuppression shapes, attributes and thresholds are clean errors, and empty
  * inputs, nothing selected, a negative or huge box limit and NaN scores give defined
@@ -148,6 +148,64 @@ static void unique(void) {
   const char *msg[] = {"node 'Unique_0' (Unique)", "axis 2 out of range", NULL};
   expect_error("model m(x: u64[3, 2]) { return y = Unique(x, axis=2) }", &v, 1, KILN_ERR_SHAPE,
                msg);
+}
+
+/* Unique of a run-time input (ir/ops/unique_run.c) against the same Unique with the input
+ * bound at compile time (ir/ops/select.c), on inputs with repeats and NaNs (equal to each
+ * other, after every number), along an axis and flattened, sorted and not. */
+static void unique_at_run_time(void) {
+  const char *texts[2] = {"model m(x: f32[5, 3]) {\n y, i, inv, c = Unique(x, axis=0)\n"
+                          " return y, i, inv, c }",
+                          "model m(x: f32[5, 3]) {\n y, i, inv, c = Unique(x, sorted=0)\n"
+                          " return y, i, inv, c }"};
+  const float vals[4] = {0, 1, 2, NAN};
+  unsigned seed = 7;
+  for (int t = 0; t < 2; t++) {
+    kiln_error err = {0};
+    kiln_model *m = compile(texts[t], NULL, 0, &err);
+    CHECK(m != NULL);
+    if (!m) continue;
+    kiln_tensor_info info;
+    CHECK(kiln_output_info(m, 0, &info) == KILN_OK && info.dims[0] == -1);
+    for (int round = 0; round < 6; round++) {
+      float x[15];
+      for (int i = 0; i < 15; i++) { /* round 0: all the same; 1: rows 0, 2, 4 the same */
+        seed = seed * 1103515245u + 12345u;
+        x[i] = round == 0 ? 1.0f : vals[(seed >> 16) % (round == 1 ? 1 + i % 3 : 4)];
+      }
+      kiln_input_value v = {"x", KILN_F32, 2, {5, 3}, x};
+      kiln_model *ref = compile(texts[t], &v, 1, &err);
+      CHECK(ref != NULL);
+      if (!ref) continue;
+      float ry[15], gy[15];
+      int64_t r64[3][15], g64[3][15];
+      void *routs[4] = {ry, r64[0], r64[1], r64[2]};
+      CHECK(kiln_run(ref, NULL, routs, &err) == KILN_OK);
+      kiln_array in = {x, KILN_F32, 2, {5, 3}};
+      kiln_array out[4] = {{gy, KILN_F32, 0, {0}}, {g64[0], KILN_I64, 0, {0}},
+                           {g64[1], KILN_I64, 0, {0}}, {g64[2], KILN_I64, 0, {0}}};
+      CHECK(kiln_run_arrays(m, &in, out, &err) == KILN_OK);
+      for (int o = 0; o < 4; o++) {
+        kiln_tensor_info want;
+        kiln_output_info(ref, o, &want);
+        CHECK(out[o].rank == want.rank);
+        int64_t n = 1;
+        for (int d = 0; d < want.rank && d < out[o].rank; d++) {
+          CHECK(out[o].dims[d] == want.dims[d]);
+          n *= want.dims[d];
+        }
+        for (int64_t i = 0; i < n; i++) {
+          bool same = o ? g64[o - 1][i] == r64[o - 1][i]
+                        : gy[i] == ry[i] || (isnan(gy[i]) && isnan(ry[i]));
+          CHECK(same);
+          if (!same) fprintf(stderr, "unique %d round %d output %d element %lld differs\n", t,
+                             round, o, (long long)i);
+        }
+      }
+      kiln_model_free(ref);
+    }
+    kiln_model_free(m);
+  }
 }
 
 static void compress(void) {
@@ -363,6 +421,7 @@ int main(void) {
   nonzero();
   nonzero_at_run_time();
   unique();
+  unique_at_run_time();
   compress();
   nms();
   nms_at_run_time();

@@ -1,6 +1,7 @@
 /* Ops whose output sizes depend on their inputs' values: NonZero, Unique and Compress
  * (NonMaxSuppression: ir/ops/nms.c; both files share select.h). NonZero of a value
- * computed at run time has its count computed then (ir/ops/select_run.c). Otherwise the
+ * computed at run time has its count computed then (ir/ops/select_run.c), and so has Unique
+ * (ir/ops/unique_run.c). Otherwise the
  * values that decide a size must be known at compile time: constants, or graph
  * inputs the caller binds with kiln_options.values (kiln_need_value names them when they
  * are not). NonZero and Unique then have constant outputs: inference computes their
@@ -213,6 +214,7 @@ static void unique_free(unique_out *r) {
 }
 
 static kiln_status infer_unique(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  if (kiln_unique_at_run(g, n)) return kiln_unique_infer_run(g, n, err);
   unique_in u;
   int axis;
   if (unique_input(g, n, &u, &axis, err)) return err->code;
@@ -231,6 +233,7 @@ static kiln_status infer_unique(kiln_graph *g, kiln_node *n, kiln_error *err) {
 
 static kiln_status expand_unique(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
   const kiln_node *n = &g->nodes[b->nodes[pos]];
+  if (kiln_unique_at_run(g, n)) return kiln_unique_expand_run(g, b, pos, err);
   unique_in u;
   int axis;
   if (unique_input(g, n, &u, &axis, err)) return err->code;
@@ -330,7 +333,7 @@ static const kiln_attr_spec compress_attrs[] = {{"axis", KILN_ATTR_INT, false}, 
 
 const kiln_op_def kiln_ops_select[] = {
     {"NonZero", 1, 1, 1, 1, NULL, infer_nonzero, NULL, expand_nonzero, KILN_OP_DATA_DIMS},
-    {"Unique", 1, 1, 1, 4, unique_attrs, infer_unique, NULL, expand_unique, 0},
+    {"Unique", 1, 1, 1, 4, unique_attrs, infer_unique, NULL, expand_unique, KILN_OP_DATA_DIMS},
     {"Compress", 2, 2, 1, 1, compress_attrs, infer_compress, NULL, expand_compress,
      KILN_OP_DATA_DIMS},
     {NULL},

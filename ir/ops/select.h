@@ -21,6 +21,10 @@ kiln_status kiln_nonzero_expand_run(kiln_graph *g, kiln_block *b, int pos, kiln_
 /* The buffer of kernel k holding the run's dims, where a kernel computing a data sym
  * stores it (declaring g's syms in k first, when k has none). */
 int kiln_select_dims_buf(kiln_kernel *k, const kiln_graph *g);
+/* Unique of a value known only at run time (ir/ops/unique_run.c): its count a data sym. */
+bool kiln_unique_at_run(const kiln_graph *g, const kiln_node *n);
+kiln_status kiln_unique_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err);
+kiln_status kiln_unique_expand_run(kiln_graph *g, kiln_block *b, int pos, kiln_error *err);
 /* Compress with a condition known only at run time: a Gather of the condition's NonZero. */
 bool kiln_compress_at_run(const kiln_graph *g, const kiln_node *n);
 kiln_status kiln_compress_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err);

@@ -205,6 +205,14 @@ def models():
                      i, [(1, 12), (2, 40), (1, 90)]),
         "nms_gather_scores": (*nms(then=node("GatherND", ["scores", "sel"]))[:1], ["N", "S", 6], f,
                               nms(then=node("GatherND", ["scores", "sel"]))[1], f, SEQ_CASES),
+        # Unique of a run-time value: its count a size the run computes
+        "unique_flat": ([node("Unique", ["x"], ["y", "y1", "y2", "y3"])], ["N", "S"], i, {}, i,
+                        SEQ_CASES),
+        "unique_rows_unsorted": ([node("Unique", ["x"], ["y", "y1", "y2", "y3"], axis=0, sorted=0)],
+                                 ["N", 2], i, {}, i, [(3,), (12,), (40,)]),
+        "unique_columns": ([node("Relu", ["x"], ["r"]), node("Floor", ["r"], ["fl"]),
+                           node("Unique", ["fl"], ["y", "", "y2"], axis=-1)], [2, "S"], f, {}, f,
+                           [(4,), (9,), (30,)]),
         # Compress with a condition computed at run time: a Gather of its NonZero
         "compress_axis": ([node("Gather", ["x", "c0"], ["r"], axis=0),
                            node("Gather", ["r", "c0"], ["v"], axis=0),
@@ -244,8 +252,11 @@ REFUSED = {
 
 
 def build(name, nodes, shape, dtype, inits, out_dtype, path):
+    """Outputs y, then y1, y2, y3 where nodes make them (of type i64)."""
+    more = [o for o in ("y1", "y2", "y3") if any(o in n.output for n in nodes)]
     g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", dtype, shape)],
-                          [helper.make_tensor_value_info("y", out_dtype, None)],
+                          [helper.make_tensor_value_info("y", out_dtype, None)] +
+                          [helper.make_tensor_value_info(o, TensorProto.INT64, None) for o in more],
                           [numpy_helper.from_array(v, k) for k, v in inits.items()])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
