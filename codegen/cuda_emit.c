@@ -271,6 +271,12 @@ static kiln_status emit_loop(kiln_cuda *c, const kernel_fns *f, const kiln_loop_
   if ((st = emit_moves(c, l, KILN_MOVE_SCAN, i)) || (st = emit_moves(c, l, KILN_MOVE_NEXT, i))) return st;
   c->indent--;
   kiln_cuda_line(c, "}");
+  if (l->count >= 0) { /* the iterations run: its scan outputs' length, for later steps */
+    if (l->count >= c->prog->nsyms)
+      return kiln_fail(c->err, KILN_ERR_INTERNAL, "cuda: %s: no dims for its count", l->what);
+    kiln_cuda_line(c, "KILN_LOOP_PUT((uint8_t *)(arena + %" PRId64 "), &%s, 8);",
+                   c->prog->dims_offset + 8 * (int64_t)l->count, i);
+  }
   if ((st = emit_moves(c, l, KILN_MOVE_EXIT, i))) return st;
   c->indent--;
   kiln_cuda_line(c, "}");

@@ -324,6 +324,14 @@ static kiln_status emit_loop_step(kiln_emit *e, const entry_args *a, const kiln_
   LLVMBuildStore(e->b, LLVMBuildAdd(e->b, i, LLVMConstInt(e->t_i64, 1, 0), ""), iter);
   LLVMBuildBr(e->b, head);
   LLVMPositionBuilderAtEnd(e->b, done);
+  if (l->count >= 0) { /* the iterations run: its scan outputs' length, for later steps */
+    kiln_storage at = {KILN_STORE_DIMS, 0, 0};
+    LLVMValueRef dims = l->count < e->prog->nsyms ? storage_ptr(e, a, &at, 8, "run dims") : NULL;
+    if (!dims) return kiln_fail(e->err, KILN_ERR_INTERNAL, "%s: no dims for its count", l->what);
+    LLVMValueRef ix = LLVMConstInt(e->t_i64, (uint64_t)l->count, 0);
+    LLVMBuildStore(e->b, LLVMBuildLoad2(e->b, e->t_i64, iter, ""),
+                   LLVMBuildInBoundsGEP2(e->b, e->t_i64, dims, &ix, 1, ""));
+  }
   return emit_moves(e, a, l, KILN_MOVE_EXIT, NULL);
 }
 

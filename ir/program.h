@@ -37,6 +37,8 @@ typedef struct kiln_loop_step {
   kiln_storage iter;     /* the body's i64 iteration parameter */
   kiln_storage cond;     /* the body's bool condition parameter */
   kiln_storage cond_out; /* the condition the body computes for the next iteration */
+  int count;             /* the data sym (graph.h) the iterations run are stored into, in
+                            the run's dims, after the loop (its scan outputs' length); -1 */
   kiln_steps *body;
   int nmoves;
   kiln_move *moves;

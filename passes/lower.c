@@ -162,6 +162,20 @@ static kiln_status lower_branch(const kiln_graph *g, const kiln_node *n, const c
   return KILN_OK;
 }
 
+/* The data sym a scan output v is as long as (its dim 0, only: its slices are static), or
+ * -1. */
+static int loop_count(const kiln_graph *g, const kiln_value *v) {
+  if (v->rank < 1 || !v->sym[0]) return -1;
+  for (int d = 1; d < v->rank; d++)
+    if (v->sym[d]) return -1;
+  kiln_symdim x = kiln_value_symdim(g, v, 0);
+  for (int s = 0; s < g->nsyms; s++)
+    if (g->sym_def[s].den == KILN_SYMDIV_DATA && x.nterms == 1 && x.coef[0] == 1 &&
+        x.pow[0][s] == 1)
+      return s;
+  return -1;
+}
+
 /* A loop step over the body's steps, with the copies ONNX's Loop implies (ir/program.h:
  * kiln_move). Storages hold value ids until memory planning. */
 static kiln_status lower_loop(const kiln_graph *g, const kiln_node *n, kiln_steps *steps,
@@ -173,6 +187,7 @@ static kiln_status lower_loop(const kiln_graph *g, const kiln_node *n, kiln_step
   l->body = kiln_steps_new();
   l->what = kiln_fmt("node '%s' (Loop)", n->name);
   l->limit = INT64_MAX; /* until the pipeline sets the options' */
+  l->count = -1;
   l->check_offset = -1;
   l->moves = kiln_xcalloc((size_t)(3 * ncarried + nscan + 1), sizeof(kiln_move));
   kiln_storage none = {KILN_STORE_NONE, -1, 0};
@@ -207,8 +222,13 @@ static kiln_status lower_loop(const kiln_graph *g, const kiln_node *n, kiln_step
         kiln_value_numel(fv) * (int64_t)kiln_dtype_size(fv->dtype), false, 0};
   }
 #undef VALUE_STORE
+  for (int k = 0; k < nscan; k++) /* scan outputs as long as the iterations a run makes */
+    if (n->outputs[ncarried + k] >= 0)
+      l->count = loop_count(g, &g->values[n->outputs[ncarried + k]]);
   for (int i = 0; i < l->nmoves; i++) {
     const kiln_value *s = &g->values[l->moves[i].src.index], *d = &g->values[l->moves[i].dst.index];
+    if (l->moves[i].when == KILN_MOVE_SCAN && l->count >= 0 && loop_count(g, d) == l->count)
+      d = s; /* its slices static, checked below */
     if (kiln_value_is_symbolic(s) || kiln_value_is_symbolic(d))
       return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (Loop): '%s' has free dims, which "
                        "a loop run at run time does not take", n->name, kiln_value_is_symbolic(s) ? s->name : d->name);

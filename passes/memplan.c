@@ -32,7 +32,9 @@ typedef struct plan {
   int64_t (*ifs)[2]; /* step ranges of If and loop steps, inner before outer */
   int nifs, ifs_cap;
   int64_t t;
-  int *dyn_of;     /* value id -> its slot in p->dyn (sizes known at run time), -1 */
+  int *dyn_of;     /* value id -> its slot in p->dyn (sizes known at run time), -1; -2: a
+                      loop's scan output sized by its iterations, in the arena at its
+                      largest (the loop step writes it there) */
   int dyn_cap;
 } plan;
 
@@ -148,6 +150,10 @@ static void walk_loop(plan *pl, kiln_loop_step *l) {
   for (int i = 0; i < l->nmoves; i++) {
     loop_resolve(pl, &l->moves[i].src, true);
     loop_resolve(pl, &l->moves[i].dst, false);
+    const kiln_storage *d = &l->moves[i].dst;
+    if (l->moves[i].when == KILN_MOVE_SCAN && d->kind == KILN_STORE_ARENA &&
+        kiln_value_is_symbolic(&pl->g->values[d->index]))
+      pl->dyn_of[d->index] = -2;
   }
   int64_t begin = ++pl->t;
   const kiln_storage *first[4] = {&l->trip, &l->cond0, &l->iter, &l->cond};
@@ -230,7 +236,8 @@ static void walk(plan *pl, kiln_steps *steps) {
         continue;
       }
       buf->storage = storage_of(pl, buf->value, buf->role == KILN_BUF_INPUT);
-      if (buf->storage.kind == KILN_STORE_ARENA && kiln_buffer_is_dyn(buf))
+      if (buf->storage.kind == KILN_STORE_ARENA && kiln_buffer_is_dyn(buf) &&
+          pl->dyn_of[buf->value] != -2)
         buf->storage = dyn_slot(pl, buf, buf->value, t);
       if (buf->storage.kind == KILN_STORE_ARENA) touch_value(pl, buf->value, t, bytes);
     }

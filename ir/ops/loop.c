@@ -11,6 +11,7 @@
 #include "ir/dtype.h"
 #include "ir/ops/subgraph.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Removes attribute `name` of n, freeing what it holds. */
@@ -85,6 +86,12 @@ static kiln_status infer_compiled_loop(kiln_graph *g, kiln_node *n, kiln_error *
   if (kiln_loop_check(n, body, 0, err)) return err->code;
   int ncarried = body->ninputs - 2, nscan = n->noutputs - ncarried;
   const kiln_value *trip = kiln_node_in(g, n, 0), *c0 = kiln_node_in(g, n, 1);
+  for (int i = 0; i < n->ninputs; i++) { /* (KILN_OP_DATA_DIMS: infer_sym.c does not look) */
+    const kiln_value *v = kiln_node_in(g, n, i);
+    if (v && (kiln_value_is_symbolic(v) || kiln_value_has_sym_data(v)))
+      return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (Loop): input '%s' has free dims, "
+                       "which a loop run at run time does not take", n->name, v->name);
+  }
   /* the loop step reads an i64 and bools (ONNX's types for them) */
   if (trip && (kiln_value_numel(trip) != 1 || trip->dtype != KILN_I64))
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (Loop): the trip count '%s' must "
@@ -108,24 +115,45 @@ static kiln_status infer_compiled_loop(kiln_graph *g, kiln_node *n, kiln_error *
     }
     kiln_set_out(g, n, j, in->dtype, in->rank, in->dims);
   }
+  /* scan outputs: as many slices as iterations, known when compiling (a constant trip
+   * count and a condition that stays true) or a size the run computes (a data sym, the
+   * loop step stores it: passes/lower.c), at most the constant trip count */
   int64_t iters = -1;
+  int count = -1;
   if (nscan > 0) {
-    if (!trip || !trip->data || !cond_stays(g, n, body))
-      return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (Loop): its scan outputs need the "
-                       "iteration count when compiling (a constant trip count and a "
-                       "condition that stays true)", n->name);
-    iters = kiln_load_i64(trip->dtype, trip->data, 0);
-    if (iters < 0) iters = 0;
+    bool stays = cond_stays(g, n, body);
+    iters = trip && trip->data ? kiln_load_i64(trip->dtype, trip->data, 0) : -1;
+    if (iters < 0 && trip && trip->data) iters = 0;
+    if (iters < 0 || (!stays && iters < 3))
+      return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (Loop): its scan outputs need a "
+                       "constant trip count (of at least 3 where the condition may end the "
+                       "loop early, or a condition that stays true)", n->name);
+    if (!stays) {
+      kiln_symdim bound = kiln_symdim_const(iters);
+      char *name = kiln_fmt("iterations(%s)", n->name);
+      count = kiln_graph_data_sym(g, name, &bound);
+      free(name);
+      if (count < 0)
+        return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (Loop): more than 16 free dims "
+                         "and counts computed at run time", n->name);
+      iters = g->sym_hint[count];
+    }
   }
   for (int k = 0; k < nscan; k++) {
     const kiln_value *s = &g->values[body->outputs[1 + ncarried + k]];
-    if (s->kind != KILN_KIND_TENSOR || s->rank + 1 > KILN_MAX_RANK || (s->rank && s->sym[0]))
+    if (s->kind != KILN_KIND_TENSOR || s->rank + 1 > KILN_MAX_RANK || kiln_value_is_symbolic(s))
       return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (Loop): scan output '%s' must "
-                       "be a tensor of rank below %d", n->name, s->name, KILN_MAX_RANK);
+                       "be a tensor of rank below %d, of static shape", n->name, s->name,
+                       KILN_MAX_RANK);
     int64_t dims[KILN_MAX_RANK];
     dims[0] = iters;
     memcpy(dims + 1, s->dims, sizeof(int64_t) * (size_t)s->rank);
     kiln_set_out(g, n, ncarried + k, s->dtype, s->rank + 1, dims);
+    kiln_value *v = count >= 0 ? kiln_node_out(g, n, ncarried + k) : NULL;
+    kiln_symdim it = count >= 0 ? kiln_symdim_sym(count) : kiln_symdim_const(0);
+    if (v && !kiln_value_set_symdim(g, v, 0, &it))
+      return kiln_fail(err, KILN_ERR_INTERNAL, "node '%s' (Loop): scan output '%s' has no "
+                       "size", n->name, v->name);
   }
   drop_attr(n, "_source"); /* compiled: the imported body is no longer needed */
   return KILN_OK;
@@ -177,6 +205,6 @@ static const kiln_attr_spec compiled_loop_attrs[] = {
 const kiln_op_def kiln_ops_compiled_loop[] = {
     /* internal: a Loop run as a loop (passes/lower.c) */
     {"CompiledLoop", 0, -1, 1, -1, compiled_loop_attrs, infer_compiled_loop, NULL,
-     loop_uncompile, KILN_OP_LOOP},
+     loop_uncompile, KILN_OP_LOOP | KILN_OP_DATA_DIMS},
     {NULL},
 };

@@ -57,6 +57,24 @@ def masked_sum_loop():
     return [node("Loop", ["n", "", "a0"], body=body)]
 
 
+def halving_loop(then=None):
+    """Loop up to 10 times: acc = acc / 2 while its sum stays above 1, scanning 2 acc out:
+    as many slices as the iterations the values allow (from Exp(3 x))."""
+    vi = helper.make_tensor_value_info
+    consts = [numpy_helper.from_array(np.array(v, np.float32), k)
+              for k, v in (("half", 0.5), ("two", 2.0), ("one", 1.0))]
+    body = helper.make_graph([
+        node("Mul", ["acc", "half"], ["acc2"]), node("ReduceSum", ["acc2"], ["s"], keepdims=0),
+        node("Greater", ["s", "one"], ["go"]), node("Mul", ["acc2", "two"], ["sc"])], "body",
+        [vi("i", TensorProto.INT64, []), vi("c", TensorProto.BOOL, []),
+         vi("acc", TensorProto.FLOAT, [4])],
+        [vi("go", TensorProto.BOOL, []), vi("acc2", TensorProto.FLOAT, [4]),
+         vi("sc", TensorProto.FLOAT, [4])], consts)
+    nodes = [node("Mul", ["x", "three"], ["x3"]), node("Exp", ["x3"], ["a0"]),
+             node("Loop", ["n", "", "a0"], ["last", "scan" if then else "y"], body=body)]
+    return nodes + ([then] if then else [])
+
+
 def nms(center=False, threshold=True, limit=5, then=None, ties=False):
     """NonMaxSuppression of boxes and scores a detection head computes from x [N, S, 4 + C]:
     boxes x[..., :4] (center boxes: widths and heights through Exp), scores the Sigmoid of
@@ -205,6 +223,14 @@ def models():
                      i, [(1, 12), (2, 40), (1, 90)]),
         "nms_gather_scores": (*nms(then=node("GatherND", ["scores", "sel"]))[:1], ["N", "S", 6], f,
                               nms(then=node("GatherND", ["scores", "sel"]))[1], f, SEQ_CASES),
+        # Loop scan outputs as long as the iterations a run makes (a condition computed
+        # from values ends the loop early), at most the constant trip count
+        "loop_scan_early_exit": (halving_loop(), [4], f,
+                                 {"n": i64(10), "three": np.array(3, np.float32)}, f,
+                                 [(), (), ()]),
+        "loop_scan_sum": (halving_loop(node("ReduceSum", ["scan", "ax0"], keepdims=0)), [4], f,
+                          {"n": i64(10), "three": np.array(3, np.float32), **ax}, f,
+                          [(), (), ()]),
         # Unique of a run-time value: its count a size the run computes
         "unique_flat": ([node("Unique", ["x"], ["y", "y1", "y2", "y3"])], ["N", "S"], i, {}, i,
                         SEQ_CASES),
