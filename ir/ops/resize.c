@@ -42,6 +42,9 @@ static kiln_status const_floats(const kiln_graph *g, const kiln_node *n, int i, 
 
 static bool near_one(double x) { return fabs(x - 1.0) <= 1e-9 * fmax(1.0, fabs(x)); }
 
+/* v (a whole number) as an output size; -1 where it is none (negative, NaN, past 2^62) */
+static int64_t out_size(double v) { return v >= 0 && v <= 0x1p62 ? (int64_t)v : -1; }
+
 static kiln_status resize_plan_make(const kiln_graph *g, const kiln_node *n, resize_plan *p,
                                     kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0);
@@ -92,9 +95,9 @@ static kiln_status resize_plan_make(const kiln_graph *g, const kiln_node *n, res
     if (nroi) p->roi_lo[d] = roi[i], p->roi_hi[d] = roi[na + i];
     if (nscales) {
       p->scale[d] = scales[i];
-      p->out[d] = (int64_t)floor(scales[i] * (double)p->in[d]);
+      p->out[d] = out_size(floor(scales[i] * (double)p->in[d]));
     } else {
-      p->out[d] = (int64_t)sizes[i];
+      p->out[d] = out_size(sizes[i]);
       p->scale[d] = (double)p->out[d] / (double)p->in[d];
     }
   }
@@ -108,11 +111,14 @@ static kiln_status resize_plan_make(const kiln_graph *g, const kiln_node *n, res
     for (int i = 1; i < na; i++) s = larger ? fmax(s, p->scale[axes[i]]) : fmin(s, p->scale[axes[i]]);
     for (int i = 0; i < na; i++) {
       p->scale[axes[i]] = s;
-      p->out[axes[i]] = (int64_t)(s * (double)p->in[axes[i]] + 0.5);
+      p->out[axes[i]] = out_size(s * (double)p->in[axes[i]] + 0.5);
     }
   }
   bool crop = !strcmp(p->ctm, "tf_crop_and_resize");
   for (int d = 0; d < r; d++) {
+    if (p->out[d] < 0)
+      return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): output size out of range along "
+                       "dim %d", n->name, n->op_type, d);
     if (p->out[d] < 1 || p->scale[d] <= 0)
       return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): output size %lld along dim %d",
                        n->name, n->op_type, (long long)p->out[d], d);
