@@ -74,6 +74,7 @@ typedef struct dsl_ctx {
   dsl_alt_shape *alt;     /* value id -> its second shape (dsl_call.c) */
   int alt_cap;
   char **names;           /* value names in use (open addressing), for unique names */
+  int *next_suffix;       /* per names slot: the suffix to try first for a name based on it */
   int names_cap, names_used;
   char prefix[512];       /* param and value name prefix inside calls: "block_2." */
   int depth;              /* call nesting */

@@ -33,12 +33,18 @@ bool dsl_name_taken(dsl_ctx *c, const char *name) {
 void dsl_name_reserve(dsl_ctx *c, const char *name) {
   if (2 * (c->names_used + 1) > c->names_cap) { /* keep the table at most half full */
     char **old = c->names;
-    int old_cap = c->names_cap;
+    int *old_next = c->next_suffix, old_cap = c->names_cap;
     c->names_cap = old_cap ? 2 * old_cap : 64;
     c->names = kiln_xcalloc((size_t)c->names_cap, sizeof(char *));
-    for (int i = 0; i < old_cap; i++)
-      if (old[i]) c->names[name_slot(c, old[i])] = old[i];
+    c->next_suffix = kiln_xcalloc((size_t)c->names_cap, sizeof(int));
+    for (int i = 0; i < old_cap; i++) {
+      if (!old[i]) continue;
+      int j = name_slot(c, old[i]);
+      c->names[j] = old[i];
+      c->next_suffix[j] = old_next[i];
+    }
     free(old);
+    free(old_next);
   }
   int i = name_slot(c, name);
   if (!c->names[i]) {
@@ -47,12 +53,17 @@ void dsl_name_reserve(dsl_ctx *c, const char *name) {
   }
 }
 
-/* name, else name_2, name_3, ... (malloc'd). */
+/* name, else name_2, name_3, ... (malloc'd): from the suffix after the last one given for
+ * name, so that a name reassigned n times costs O(n), not O(n^2) (`repeat`). */
 static char *unique(dsl_ctx *c, const char *name) {
   if (!dsl_name_taken(c, name)) return kiln_xstrdup(name);
-  for (int k = 2;; k++) {
+  int at = name_slot(c, name);
+  for (int k = c->next_suffix[at] > 2 ? c->next_suffix[at] : 2;; k++) {
     char *s = kiln_fmt("%s_%d", name, k);
-    if (!dsl_name_taken(c, s)) return s;
+    if (!dsl_name_taken(c, s)) {
+      c->next_suffix[at] = k + 1;
+      return s;
+    }
     free(s);
   }
 }

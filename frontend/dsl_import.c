@@ -151,6 +151,7 @@ static void free_ctx(dsl_ctx *c) {
   dsl_diag_free(&c->diag);
   for (int i = 0; i < c->names_cap; i++) free(c->names[i]);
   free(c->names);
+  free(c->next_suffix);
   dsl_free_onnx_files(c);
   kiln_arena_free(&c->arena);
 }
