@@ -108,7 +108,8 @@ kiln_status kiln_nms_expand_run(kiln_graph *g, kiln_block *b, int pos, const kil
 static kiln_status check_scores(const kiln_lower_ctx *c, int buf) {
   const kiln_buffer *s = &c->k->bufs[buf];
   if (s->rank != 3 || s->dtype != KILN_F32)
-    return fail_node(c->n, c->err, KILN_ERR_INTERNAL, "scores must be f32 [batches, classes, boxes]");
+    return fail_node(c->n, c->err, KILN_ERR_INTERNAL,
+                     "scores must be f32 [batches, classes, boxes]");
   return KILN_OK;
 }
 
@@ -165,8 +166,9 @@ static kiln_status lower_cands(kiln_lower_ctx *c) {
   s = kiln_kernel_add_stage(k, "nms_candidates", out);
   s->ordered = true;
   for (int d = 0; d < 3; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
-  kiln_expr *to[3] = {v[0], v[1], kx_select(k, candidate(c, scores, v), kx_addi(k, kx_load(k, cnt, v), -1),
-                                            kx_idx(k, nb))};
+  kiln_expr *at = kx_select(k, candidate(c, scores, v), kx_addi(k, kx_load(k, cnt, v), -1),
+                            kx_idx(k, nb));
+  kiln_expr *to[3] = {v[0], v[1], at};
   kiln_stage_store(k, s, to, v[2]);
 
   /* the run's dims: [sym] = the most candidates of a class */
@@ -219,8 +221,8 @@ static kiln_status lower_order(kiln_lower_ctx *c) {
   /* key[b, c, t] = candidate t's score, read in order below */
   kiln_stage *s = kiln_kernel_add_stage(k, "nms_key", key);
   for (int d = 0; d < 3; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
-  kiln_stage_store(k, s, v, kx_load(k, scores, (kiln_expr *[]){v[0], v[1],
-                                                               clamped(k, kx_load(k, cands, v), nb)}));
+  kiln_expr *box = clamped(k, kx_load(k, cands, v), nb);
+  kiln_stage_store(k, s, v, kx_load(k, scores, (kiln_expr *[]){v[0], v[1], box}));
 
   s = kiln_kernel_add_stage(k, "nms_rank", rank);
   for (int d = 0; d < 3; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
@@ -237,8 +239,8 @@ static kiln_status lower_order(kiln_lower_ctx *c) {
   kiln_expr *same = kx_binary(k, KB_OR, kx_binary(k, KB_EQ, su, st), kx_and(k, nt, nu));
   kiln_expr *lower = kx_binary(k, KB_LT, v[3], v[2]);
   kiln_expr *both = kx_binary(k, KB_OR, higher, kx_and(k, same, lower));
-  kiln_expr *before = kx_binary(k, KB_OR, kx_and(k, vu, kx_unary(k, KU_NOT, vt)),
-                                kx_and(k, kx_binary(k, KB_EQ, vu, vt), kx_select(k, vu, both, lower)));
+  kiln_expr *alike = kx_and(k, kx_binary(k, KB_EQ, vu, vt), kx_select(k, vu, both, lower));
+  kiln_expr *before = kx_binary(k, KB_OR, kx_and(k, vu, kx_unary(k, KU_NOT, vt)), alike);
   s->reduce = KR_SUM;
   kiln_stage_store(k, s, v, kx_select(k, before, kx_idx(k, 1), kx_idx(k, 0)));
 

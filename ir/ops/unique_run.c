@@ -32,7 +32,8 @@ static kiln_status unique_axis(const kiln_graph *g, const kiln_node *n, int *axi
   const kiln_value *x = kiln_node_in(g, n, 0);
   *axis = -1;
   if (!kiln_node_attr(n, "axis")) return KILN_OK;
-  if (x->rank == 0) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "axis given for a scalar input");
+  if (x->rank == 0)
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "axis given for a scalar input");
   return kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x->rank, axis, err);
 }
 
@@ -220,7 +221,8 @@ static kiln_status lower_find(kiln_lower_ctx *c) {
   if (sorted) {
     kiln_expr *at = kx_load(k, diff, (kiln_expr *[]){v[1], v[0]});
     kiln_expr *in = kx_binary(k, KB_LT, at, kx_idx(k, S)); /* they differ: S > 0 */
-    kiln_expr *o = kx_binary(k, KB_DIV, at, kx_idx(k, inner)), *j = kx_binary(k, KB_MOD, at, kx_idx(k, inner));
+    kiln_expr *o = kx_binary(k, KB_DIV, at, kx_idx(k, inner));
+    kiln_expr *j = kx_binary(k, KB_MOD, at, kx_idx(k, inner));
     /* a select, so that nothing is read where they are the same (maybe no elements) */
     before = kx_select(k, in, less(k, kx_load(k, x, (kiln_expr *[]){o, v[1], j}),
                                    kx_load(k, x, (kiln_expr *[]){o, v[0], j})),
