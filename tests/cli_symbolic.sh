@@ -26,6 +26,13 @@ model hm(x: f32[N, 8]) {
   return y = Hardmax(x, axis=1)
 }
 EOF
+cat >nms.kiln <<'EOF'
+model nms(b: f32[1, N, 4], s: f32[1, 2, M]) {
+  param k: i64[1] = [4]
+  param iou: f32[] = 0.5
+  return y = NonMaxSuppression(b, s, k, iou)
+}
+EOF
 "$python" - <<'EOF' || exit 1
 import os
 import numpy as np
@@ -73,6 +80,9 @@ expect 1 "numbers" -- "$kiln" run mlp.kiln --shape 'x=?x8' --bucket 'x=?x8' --in
 expect 0 -- "$kiln" compile mlp.kiln --shape 'x=?x8' --bucket x=3x8 --name mlpb -o lib2.so
 expect 0 "MLPB_NUM_BUCKETS 1" "bucket 0: x [3,8]" "mlpb_run_variant(" -- cat mlpb.h
 expect 4 "Hardmax" "'N'" -- "$kiln" run hardmax.kiln --shape 'x=?x8' --inputs in3
+# boxes and scores whose box counts are different free dims: refused, not paired at run time
+expect 5 "NonMaxSuppression" "for some values of the free dims only" -- \
+  "$kiln" compile nms.kiln --shape 'b=1x?x4' --shape 's=1x2x?' -o nms.so
 # bench times the generic code at the files' shapes and counts the work there
 for n in 3 7; do
   expect 0 "free dims: N = $n" -- "$kiln" bench mlp.kiln --shape 'x=?x8' --inputs in$n --repeat 1 \

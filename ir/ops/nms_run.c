@@ -69,6 +69,15 @@ static kiln_status set_selected(kiln_graph *g, const kiln_node *n, int sym, kiln
 
 kiln_status kiln_nms_infer_run(kiln_graph *g, kiln_node *n, const kiln_nms_limits *l,
                                kiln_error *err) {
+  /* its infer runs once (KILN_OP_DATA_DIMS), not at inference points: free dims of boxes
+   * and scores must agree as expressions, or some run would pair them wrongly */
+  const kiln_value *boxes = kiln_node_in(g, n, 0), *scores = kiln_node_in(g, n, 1);
+  kiln_symdim bb = kiln_value_symdim(g, boxes, 0), sb = kiln_value_symdim(g, scores, 0);
+  kiln_symdim bn = kiln_value_symdim(g, boxes, 1), sn = kiln_value_symdim(g, scores, 2);
+  if (boxes->sym[2] || !kiln_symdim_equal(&bb, &sb) || !kiln_symdim_equal(&bn, &sn))
+    return fail_node(n, err, KILN_ERR_SHAPE, "its shapes hold for some values of the free "
+                     "dims only (boxes [batches, boxes, 4] and scores [batches, classes, boxes] "
+                     "with other free dims); bind them (kiln_options.shapes, --shape)");
   int sym = count_sym(g, n, l, err);
   return sym < 0 ? err->code : set_selected(g, n, sym, err);
 }
