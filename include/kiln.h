@@ -248,7 +248,8 @@ kiln_status kiln_run(const kiln_model *model, const void *const *inputs, void *c
  * by kiln_dim_name. Such a model runs through kiln_run_arrays, which takes each input's
  * shape; kiln_run refuses it (KILN_ERR_INVALID_ARGUMENT). Memory is planned at run time once
  * per distinct shape (the last shape's plan is kept). A size the run computes from values
- * (NonZero of a run-time value: README, sizes that depend on values) is such a dim too,
+ * (NonZero, Unique or NonMaxSuppression of run-time values, the scan outputs of a Loop its
+ * condition may end early: README, sizes that depend on values) is such a dim too,
  * with or without symbolic_dims: kiln_output_info reports it as -1, kiln_output_shapes
  * gives its largest value (allocate that) and kiln_run_arrays the one the run found. */
 typedef struct kiln_array {
@@ -267,7 +268,7 @@ const char *kiln_dim_name(const kiln_model *model, int input, int dim);
  * dim below 1, two inputs giving one named dim different sizes, or sizes whose tensors
  * overflow fail with KILN_ERR_INVALID_INPUT naming the input and dim. A size the run
  * computes from values is given at its largest (NonZero's count: its input's element
- * count). Works for static models too. */
+ * count; a Loop's iterations: its trip count). Works for static models too. */
 kiln_status kiln_output_shapes(const kiln_model *model, const kiln_array *inputs,
                                kiln_array *outputs, kiln_error *err);
 
