@@ -42,13 +42,15 @@ static void no_such_attr(dsl_ctx *c, const kiln_op_def *op, const dsl_ast *arg) 
 static bool make_graph(dsl_ctx *c, const dsl_ast *block, kiln_attr *a) {
   kiln_block *b = kiln_block_new();
   kiln_block *saved_block = c->block;
-  int saved_env = c->nenv, before = c->diag.count;
+  int saved_env = c->nenv, saved_scope = c->scope, before = c->diag.count;
   c->block = b;
+  c->scope = c->nenv;
   dsl_val *rets = NULL;
   int nrets = 0;
   dsl_elab_block(c, block, &rets, &nrets);
   c->block = saved_block;
   c->nenv = saved_env;
+  c->scope = saved_scope;
   if (c->diag.count == before && nrets == 0)
     dsl_error(&c->diag, KILN_ERR_INVALID_MODEL, block->loc, "this block returns nothing (expected a 'return' at its end)");
   b->outputs = kiln_xmalloc(sizeof(int) * (size_t)(nrets + 1));

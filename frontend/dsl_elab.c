@@ -29,6 +29,14 @@ bool dsl_lookup(dsl_ctx *c, const char *name, dsl_val *out) {
 }
 
 void dsl_bind(dsl_ctx *c, const char *name, dsl_val v) {
+  /* a name bound again in the same block takes the place of its binding (what lookups see
+   * either way), so the environment holds each name of a block once, however many times
+   * a `repeat` binds it */
+  for (int i = c->nenv - 1; i >= c->scope && i >= c->floor; i--)
+    if (strcmp(c->env[i].name, name) == 0) {
+      c->env[i].val = v;
+      return;
+    }
   KILN_GROW(c->env, c->nenv, c->env_cap);
   c->env[c->nenv++] = (dsl_binding){name, v};
 }
@@ -179,13 +187,13 @@ void dsl_call_def(dsl_ctx *c, dsl_def *d, const dsl_ast *call, int n, dsl_val *o
   dsl_val *args = kiln_arena_alloc(&c->arena, sizeof(dsl_val) * (size_t)(params->nkids + 1));
   if (!bind_args(c, d, call, args)) return;
   /* A fresh scope: the body sees its parameters, not the caller's names. */
-  int saved_env = c->nenv, saved_floor = c->floor;
+  int saved_env = c->nenv, saved_floor = c->floor, saved_scope = c->scope;
   bool saved_in_fn = c->in_function;
   char saved_prefix[sizeof c->prefix];
   memcpy(saved_prefix, c->prefix, sizeof saved_prefix);
   size_t len = strlen(c->prefix);
   snprintf(c->prefix + len, sizeof c->prefix - len, "%s_%d.", d->name, ++d->calls);
-  c->floor = c->nenv;
+  c->floor = c->scope = c->nenv;
   c->diag.calls[c->diag.ncalls++] = (struct dsl_call_frame){d->name, call->loc}; /* for notes */
   c->depth++;
   c->in_function = true;
@@ -214,6 +222,7 @@ void dsl_call_def(dsl_ctx *c, dsl_def *d, const dsl_ast *call, int n, dsl_val *o
   c->in_function = saved_in_fn;
   c->depth--;
   c->floor = saved_floor;
+  c->scope = saved_scope;
   c->nenv = saved_env;
   memcpy(c->prefix, saved_prefix, sizeof saved_prefix);
 }

@@ -69,6 +69,8 @@ typedef struct dsl_ctx {
   int ndefs, defs_cap;
   dsl_binding *env;       /* scopes: a function call sees bindings from `floor` on */
   int nenv, env_cap, floor;
+  int scope;              /* bindings from here on are the innermost block's (a function
+                             body, an If branch), dropped at its end */
   dsl_loc *node_locs;     /* node id -> the call that made it */
   int node_locs_cap;
   dsl_alt_shape *alt;     /* value id -> its second shape (dsl_call.c) */
