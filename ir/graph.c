@@ -87,6 +87,14 @@ void kiln_value_eval_sym_data(const kiln_graph *g, kiln_value *v, const int64_t 
   }
 }
 
+int kiln_graph_data_sym_of(const kiln_graph *g, const kiln_symdim *x) {
+  for (int s = 0; s < g->nsyms; s++) {
+    kiln_symdim one = kiln_symdim_sym(s);
+    if (g->sym_def[s].den == KILN_SYMDIV_DATA && kiln_symdim_equal(x, &one)) return s;
+  }
+  return -1;
+}
+
 bool kiln_graph_symdim_has_data(const kiln_graph *g, const kiln_symdim *x) {
   for (int s = 0; s < g->nsyms; s++)
     if (g->sym_def[s].den == KILN_SYMDIV_DATA && kiln_symdim_uses(x, s)) return true;

@@ -168,6 +168,8 @@ bool kiln_graph_floordiv(kiln_graph *g, const kiln_symdim *a, int64_t den, kiln_
 /* The data sym named `name` (symdim.h: a size a kernel computes during a run, at most
  * bound), added when new; -1 past KILN_MAX_SYMS or when the bound does not evaluate. */
 int kiln_graph_data_sym(kiln_graph *g, const char *name, const kiln_symdim *bound);
+/* The data sym x is (x = that sym, exactly), or -1. */
+int kiln_graph_data_sym_of(const kiln_graph *g, const kiln_symdim *x);
 /* Does x mention a data sym? */
 bool kiln_graph_symdim_has_data(const kiln_graph *g, const kiln_symdim *x);
 bool kiln_value_is_symbolic(const kiln_value *v);

@@ -169,11 +169,7 @@ static int loop_count(const kiln_graph *g, const kiln_value *v) {
   for (int d = 1; d < v->rank; d++)
     if (v->sym[d]) return -1;
   kiln_symdim x = kiln_value_symdim(g, v, 0);
-  for (int s = 0; s < g->nsyms; s++)
-    if (g->sym_def[s].den == KILN_SYMDIV_DATA && x.nterms == 1 && x.coef[0] == 1 &&
-        x.pow[0][s] == 1)
-      return s;
-  return -1;
+  return kiln_graph_data_sym_of(g, &x);
 }
 
 /* A loop step over the body's steps, with the copies ONNX's Loop implies (ir/program.h:

@@ -9,9 +9,9 @@
 #include "ir/ops/loop.h"
 
 #include "ir/dtype.h"
+#include "ir/ops/select.h"
 #include "ir/ops/subgraph.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 /* Removes attribute `name` of n, freeing what it holds. */
@@ -130,12 +130,7 @@ static kiln_status infer_compiled_loop(kiln_graph *g, kiln_node *n, kiln_error *
                        "loop early, or a condition that stays true)", n->name);
     if (!stays) {
       kiln_symdim bound = kiln_symdim_const(iters);
-      char *name = kiln_fmt("iterations(%s)", n->name);
-      count = kiln_graph_data_sym(g, name, &bound);
-      free(name);
-      if (count < 0)
-        return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (Loop): more than 16 free dims "
-                         "and counts computed at run time", n->name);
+      if ((count = kiln_select_data_sym(g, n, "iterations", &bound, err)) < 0) return err->code;
       iters = g->sym_hint[count];
     }
   }

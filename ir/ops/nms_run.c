@@ -27,7 +27,6 @@
 #include "ir/ops/expand.h"
 #include "ir/ops/select.h"
 
-#include <stdlib.h>
 
 static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
                              const char *what) {
@@ -45,13 +44,7 @@ static int count_sym(kiln_graph *g, const kiln_node *n, const kiln_nms_limits *l
     fail_node(n, err, KILN_ERR_UNSUPPORTED, "its output's size overflows");
     return -1;
   }
-  char *name = kiln_fmt("count(%s)", n->name);
-  int sym = kiln_graph_data_sym(g, name, &bound);
-  free(name);
-  if (sym < 0)
-    fail_node(n, err, KILN_ERR_UNSUPPORTED, "more than 16 free dims and counts computed at "
-              "run time");
-  return sym;
+  return kiln_select_data_sym(g, n, "count", &bound, err);
 }
 
 /* Output 0 of n: [count, 3]. */
@@ -88,12 +81,8 @@ kiln_status kiln_nms_expand_run(kiln_graph *g, kiln_block *b, int pos, const kil
   int sym = count_sym(g, n, l, err);
   if (sym < 0) return err->code;
   kiln_symdim bound = kiln_value_symdim(g, kiln_node_in(g, n, 0), 1);
-  char *name = kiln_fmt("candidates(%s)", n->name);
-  int most = kiln_graph_data_sym(g, name, &bound);
-  free(name);
-  if (most < 0)
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "more than 16 free dims and counts "
-                     "computed at run time");
+  int most = kiln_select_data_sym(g, n, "candidates", &bound, err);
+  if (most < 0) return err->code;
   int boxes = n->inputs[0], scores = n->inputs[1], out = n->outputs[0];
   kiln_ex e;
   kiln_ex_begin(&e, g, b, pos, KILN_I64); /* n is stale from here */

@@ -18,6 +18,10 @@ void kiln_select_set_out(kiln_graph *g, const kiln_node *n, int i, void *data);
 bool kiln_nonzero_at_run(const kiln_graph *g, const kiln_node *n);
 kiln_status kiln_nonzero_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err);
 kiln_status kiln_nonzero_expand_run(kiln_graph *g, kiln_block *b, int pos, kiln_error *err);
+/* The data sym "<what>(<node>)" of n (ir/symdim.h: a size a kernel computes during the
+ * run) at most bound, added when new; -1 after failing through err (too many syms). */
+int kiln_select_data_sym(kiln_graph *g, const kiln_node *n, const char *what,
+                         const kiln_symdim *bound, kiln_error *err);
 /* The buffer of kernel k holding the run's dims, where a kernel computing a data sym
  * stores it (declaring g's syms in k first, when k has none). */
 int kiln_select_dims_buf(kiln_kernel *k, const kiln_graph *g);

@@ -57,29 +57,26 @@ kiln_status kiln_nonzero_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err)
     if (!kiln_symdim_mul(&bound, &dim, &bound))
       return fail_node(n, err, KILN_ERR_UNSUPPORTED, "its input's element count overflows");
   }
-  char *name = kiln_fmt("count(%s)", n->name);
-  int sym = kiln_graph_data_sym(g, name, &bound);
-  free(name);
-  if (sym < 0)
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "more than 16 free dims and counts computed "
-                     "at run time");
-  return set_indices(g, n, sym, err);
+  int sym = kiln_select_data_sym(g, n, "count", &bound, err);
+  return sym < 0 ? err->code : set_indices(g, n, sym, err);
 }
 
-/* The data sym of NonZero's output (its dim 1). */
-static int count_sym(const kiln_graph *g, const kiln_value *v) {
-  kiln_symdim x = kiln_value_symdim(g, v, 1);
-  for (int s = 0; s < g->nsyms; s++)
-    if (g->sym_def[s].den == KILN_SYMDIV_DATA && x.nterms == 1 && x.coef[0] == 1 &&
-        x.pow[0][s] == 1)
-      return s;
-  return -1;
+int kiln_select_data_sym(kiln_graph *g, const kiln_node *n, const char *what,
+                         const kiln_symdim *bound, kiln_error *err) {
+  char *name = kiln_fmt("%s(%s)", what, n->name);
+  int sym = kiln_graph_data_sym(g, name, bound);
+  free(name);
+  if (sym < 0)
+    fail_node(n, err, KILN_ERR_UNSUPPORTED, "more than 16 free dims and counts computed at "
+              "run time");
+  return sym;
 }
 
 kiln_status kiln_nonzero_expand_run(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
   const kiln_node *n = &g->nodes[b->nodes[pos]];
   int x = n->inputs[0], out = n->outputs[0];
-  int sym = count_sym(g, &g->values[out]);
+  kiln_symdim count = kiln_value_symdim(g, &g->values[out], 1);
+  int sym = kiln_graph_data_sym_of(g, &count);
   if (sym < 0) return fail_node(n, err, KILN_ERR_INTERNAL, "its output has no count");
   kiln_ex e;
   kiln_ex_begin(&e, g, b, pos, KILN_I64);
@@ -112,13 +109,8 @@ static kiln_status compress_plan(kiln_graph *g, const kiln_node *n, int *axis, i
   }
   /* a longer condition selects past the input: Gather's index check stops such a run */
   kiln_symdim bound = kiln_symdim_const(c->dims[0]);
-  char *name = kiln_fmt("count(%s)", n->name);
-  *sym = kiln_graph_data_sym(g, name, &bound);
-  free(name);
-  if (*sym < 0)
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "more than 16 free dims and counts computed "
-                     "at run time");
-  return KILN_OK;
+  *sym = kiln_select_data_sym(g, n, "count", &bound, err);
+  return *sym < 0 ? err->code : KILN_OK;
 }
 
 kiln_status kiln_compress_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err) {

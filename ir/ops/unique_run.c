@@ -19,7 +19,6 @@
 
 #include "ir/dtype.h"
 
-#include <stdlib.h>
 
 static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
                              const char *what) {
@@ -69,13 +68,7 @@ static int count_sym(kiln_graph *g, const kiln_node *n, int axis, kiln_error *er
     fail_node(n, err, KILN_ERR_UNSUPPORTED, "its input's element count overflows");
     return -1;
   }
-  char *name = kiln_fmt("count(%s)", n->name);
-  int sym = kiln_graph_data_sym(g, name, &len);
-  free(name);
-  if (sym < 0)
-    fail_node(n, err, KILN_ERR_UNSUPPORTED, "more than 16 free dims and counts computed at "
-              "run time");
-  return sym;
+  return kiln_select_data_sym(g, n, "count", &len, err);
 }
 
 /* Output i of n as dims, with dim `at` (-1: none) the count `sym`, the others sym-dims. */
