@@ -101,6 +101,15 @@ bool kiln_graph_symdim_has_data(const kiln_graph *g, const kiln_symdim *x) {
   return false;
 }
 
+bool kiln_graph_symdim_falls(const kiln_graph *g, const kiln_symdim *x) {
+  for (int t = 0; t < x->nterms; t++) {
+    if (x->coef[t] >= 0) continue;
+    for (int s = 0; s < g->nsyms; s++)
+      if (g->sym_def[s].den == KILN_SYMDIV_DATA && x->pow[t][s]) return true;
+  }
+  return false;
+}
+
 int kiln_graph_data_sym(kiln_graph *g, const char *name, const kiln_symdim *bound) {
   int64_t hint;
   if (!kiln_symdim_eval(bound, g->sym_hint, &hint)) return -1;

@@ -170,6 +170,9 @@ bool kiln_graph_floordiv(kiln_graph *g, const kiln_symdim *a, int64_t den, kiln_
 int kiln_graph_data_sym(kiln_graph *g, const char *name, const kiln_symdim *bound);
 /* The data sym x is (x = that sym, exactly), or -1. */
 int kiln_graph_data_sym_of(const kiln_graph *g, const kiln_symdim *x);
+/* Does x fall as a data sym grows (a term of one with a negative coefficient)? Memory is
+ * planned at the data syms' bounds, where such a dim is least. */
+bool kiln_graph_symdim_falls(const kiln_graph *g, const kiln_symdim *x);
 /* Does x mention a data sym? */
 bool kiln_graph_symdim_has_data(const kiln_graph *g, const kiln_symdim *x);
 bool kiln_value_is_symbolic(const kiln_value *v);

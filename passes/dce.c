@@ -1,9 +1,43 @@
 /* Dead-code removal. Every value gets a use count (node inputs in every live block, block
  * outputs, graph outputs); blocks are walked backwards, so a node's readers are decided
- * before it: a node none of whose outputs is read goes, and its own reads are released. */
+ * before it: a node none of whose outputs is read goes, and its own reads are released.
+ * A size the run computes (a data sym: NonZero's count) may be used with no read of the
+ * value it sizes (a Slice to a Shape of it); the nodes sizing a value by it then stay,
+ * and the nodes they read: they write it into the run's dims. */
 #include "passes/passes.h"
 
+#include "ir/op.h"
+
 #include <stdlib.h>
+
+/* The data syms the dims of v, and the shape elements it holds, mention: bit s. */
+static unsigned data_syms(const kiln_graph *g, const kiln_value *v) {
+  unsigned m = 0;
+  for (int s = 0; s < g->nsyms; s++) {
+    if (g->sym_def[s].den != KILN_SYMDIV_DATA) continue;
+    bool uses = false;
+    for (int d = 0; d < v->rank && !uses; d++) {
+      kiln_symdim x = kiln_value_symdim(g, v, d);
+      uses = v->sym[d] && kiln_symdim_uses(&x, s);
+    }
+    for (int64_t i = 0; kiln_value_has_sym_data(v) && i < kiln_value_numel(v) && !uses; i++) {
+      kiln_symdim x = kiln_value_sym_elem(g, v, i);
+      uses = kiln_symdim_uses(&x, s);
+    }
+    if (uses) m |= 1u << s;
+  }
+  return m;
+}
+
+/* The data syms a live node reads or writes. */
+static unsigned node_syms(const kiln_graph *g, const kiln_node *n) {
+  unsigned m = 0;
+  for (int i = 0; i < n->ninputs; i++)
+    if (n->inputs[i] >= 0) m |= data_syms(g, &g->values[n->inputs[i]]);
+  for (int i = 0; i < n->noutputs; i++)
+    if (n->outputs[i] >= 0) m |= data_syms(g, &g->values[n->outputs[i]]);
+  return m;
+}
 
 static void count_block(const kiln_graph *g, const kiln_block *b, int *uses, int delta);
 
@@ -24,21 +58,26 @@ static void count_block(const kiln_graph *g, const kiln_block *b, int *uses, int
     if (b->outputs[i] >= 0) uses[b->outputs[i]] += delta;
 }
 
-static void dce_block(kiln_graph *g, kiln_block *b, int *uses) {
+/* *syms: the data syms of the live nodes after this point (bit s). */
+static void dce_block(kiln_graph *g, kiln_block *b, int *uses, unsigned *syms) {
   for (int pos = b->nnodes - 1; pos >= 0; pos--) {
     kiln_node *n = &g->nodes[b->nodes[pos]];
     bool used = false;
     for (int i = 0; i < n->noutputs; i++)
       if (n->outputs[i] >= 0 && uses[n->outputs[i]] > 0) used = true;
+    if (!used && n->op && (n->op->flags & KILN_OP_DATA_DIMS))
+      for (int i = 0; i < n->noutputs; i++)
+        if (n->outputs[i] >= 0 && (data_syms(g, &g->values[n->outputs[i]]) & *syms)) used = true;
     if (!used) {
       count_node(g, n, uses, -1);
       kiln_block_remove(g, b, pos);
       continue;
     }
+    *syms |= node_syms(g, n);
     for (int a = 0; a < n->nattrs; a++) {
       const kiln_attr *at = &n->attrs[a];
       int nb = at->type == KILN_ATTR_GRAPH ? 1 : at->type == KILN_ATTR_GRAPHS ? at->count : 0;
-      for (int j = 0; j < nb && at->graphs; j++) dce_block(g, at->graphs[j], uses);
+      for (int j = 0; j < nb && at->graphs; j++) dce_block(g, at->graphs[j], uses, syms);
     }
   }
 }
@@ -46,6 +85,9 @@ static void dce_block(kiln_graph *g, kiln_block *b, int *uses) {
 void kiln_pass_dce(kiln_graph *g) {
   int *uses = kiln_xcalloc((size_t)(g->nvalues ? g->nvalues : 1), sizeof(int));
   count_block(g, &g->main, uses, 1);
-  dce_block(g, &g->main, uses);
+  unsigned syms = 0;
+  for (int i = 0; i < g->main.noutputs; i++)
+    if (g->main.outputs[i] >= 0) syms |= data_syms(g, &g->values[g->main.outputs[i]]);
+  dce_block(g, &g->main, uses, &syms);
   free(uses);
 }

@@ -26,23 +26,10 @@ static bool is_if(const kiln_node *n) {
          kiln_node_attr(n, "else_branch");
 }
 
-/* Does a dim of v follow a size the run computes (a data sym)? */
-static bool has_count(const kiln_graph *g, const kiln_value *v) {
-  for (int d = 0; d < v->rank; d++) {
-    kiln_symdim x = kiln_value_symdim(g, v, d);
-    if (v->sym[d] && kiln_graph_symdim_has_data(g, &x)) return true;
-  }
-  return false;
-}
-
 static bool foldable(const kiln_graph *g, const kiln_node *n, int64_t max_elems) {
   if (!n->op || !n->op->lower) return false;
   if ((n->op->flags & KILN_OP_RANDOM) && !kiln_node_attr(n, "seed")) return false;
   for (int i = 0; i < n->ninputs; i++) {
-    /* the shape of a value sized by the run: a kernel after the one computing the size */
-    if (n->inputs[i] >= 0 && i == 0 && (n->op->flags & KILN_OP_SHAPE_OF) &&
-        has_count(g, &g->values[n->inputs[i]]))
-      return false;
     if (n->inputs[i] < 0 || (i == 0 && (n->op->flags & KILN_OP_SHAPE_OF))) continue;
     if (!kiln_value_is_const(g, n->inputs[i])) return false;
   }

@@ -148,6 +148,14 @@ kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
                          "node '%s' (%s): output '%s' dim %d depends on the free dims in a way "
                          "kiln cannot compile; bind them (kiln_options.shapes, --shape)",
                          n->name, n->op_type, v->name, d);
+      if (kiln_graph_symdim_falls(g, &x)) {
+        char expr[128];
+        kiln_symdim_str(&x, (const char *const *)g->sym_names, expr, sizeof expr);
+        return kiln_fail(err, KILN_ERR_UNSUPPORTED,
+                         "node '%s' (%s): output '%s' dim %d is %s, which falls as a size the "
+                         "run computes grows: kiln plans memory at that size's bound",
+                         n->name, n->op_type, v->name, d, expr);
+      }
 
     }
   }

@@ -43,6 +43,17 @@ def shape_of(dim):  # Shape(x)[dim] as a scalar, then unsqueezed: [x.shape[dim]]
             node("Unsqueeze", [f"s{dim}", "ax0"], [f"s{dim}u"])]
 
 
+def count_of(op, ins):
+    """[n]: the count of NonZero(x > 0), from the Shape of its output."""
+    return [node("Greater", ["x", "t"], ["m"]), node(op, ins, ["nz"]), node("Shape", ["nz"], ["s"]),
+            node("Gather", ["s", "k1"], ["n"])]
+
+
+def count_inits():
+    return {"t": np.array(0, np.float32), "k0": i64([0]), "k1": i64([1]), "k2": i64([2]),
+            "km1": i64([-1]), "z": i64(0), "o": i64(1)}
+
+
 def masked_sum_loop():
     """Loop 3 times: acc += sum(x[x > i]), a NonZero of a new mask in each iteration."""
     vi = helper.make_tensor_value_info
@@ -72,7 +83,7 @@ def halving_loop(then=None):
          vi("sc", TensorProto.FLOAT, [4])], consts)
     nodes = [node("Mul", ["x", "three"], ["x3"]), node("Exp", ["x3"], ["a0"]),
              node("Loop", ["n", "", "a0"], ["last", "scan" if then else "y"], body=body)]
-    return nodes + ([then] if then else [])
+    return nodes + (then if isinstance(then, list) else [then] if then else [])
 
 
 def nms(center=False, threshold=True, limit=5, then=None, ties=False):
@@ -95,7 +106,7 @@ def nms(center=False, threshold=True, limit=5, then=None, ties=False):
     nodes.append(node("NonMaxSuppression", ins, ["sel"] if then else ["y"],
                       center_point_box=int(center)))
     if then:
-        nodes.append(then)
+        nodes += then if isinstance(then, list) else [then]
     inits = {"k0": i64([0]), "k2": i64([2]), "k4": i64([4]), "kend": i64([100]),
              "limit": i64([limit]), "iou": np.array([0.4], np.float32),
              "four": np.array(4, np.float32)}
@@ -210,6 +221,46 @@ def models():
                                IMG, f, {"t": np.array(1.0, np.float32)}, f, IMG_CASES),
         "nonzero_count": ([node("Relu", ["x"], ["r"]), node("NonZero", ["r"], ["nz"]),
                            node("Shape", ["nz"])], IMG, f, {}, i, IMG_CASES),
+        # a count the run computes used as data: a shape computed from it (passes/fold.c
+        # folds the Shape; its elements read the count from the run's dims)
+        "count_slice": (count_of("NonZero", ["m"]) + [
+                            node("Flatten", ["x"], ["xf"], axis=0),
+                            node("Slice", ["xf", "k0", "n", "k1"])], SEQ, f, count_inits(), f,
+                        SEQ_CASES),
+        "count_slice_none": ([node("Greater", ["x", "big"], ["m"]), node("NonZero", ["m"], ["nz"]),
+                              node("Shape", ["nz"], ["s"]), node("Gather", ["s", "k1"], ["n"]),
+                              node("Flatten", ["x"], ["xf"], axis=0),
+                              node("Slice", ["xf", "k0", "n", "k1"])], SEQ, f,
+                             {**count_inits(), "big": np.array(100, np.float32)}, f, SEQ_CASES),
+        "count_range": (count_of("NonZero", ["m"]) + [
+                            node("Squeeze", ["n", "k0"], ["ns"]),
+                            node("Range", ["z", "ns", "o"], ["r"]), node("Mul", ["r", "r"])],
+                        IMG, f, count_inits(), i, IMG_CASES),
+        "count_fill_float": (count_of("NonZero", ["m"]) + [
+                                 node("Concat", ["n", "k2"], ["sh"], axis=0),
+                                 node("ConstantOfShape", ["sh"], ["c"],
+                                      value=numpy_helper.from_array(np.array([1.5], np.float32))),
+                                 node("Cast", ["n"], ["nf"], to=TensorProto.FLOAT),
+                                 node("Mul", ["c", "nf"])], SEQ, f, count_inits(), f, SEQ_CASES),
+        "count_reshape": (count_of("NonZero", ["m"]) + [
+                              node("Transpose", ["nz"], ["nt"]),
+                              node("Concat", ["n", "km1"], ["sr"], axis=0),
+                              node("Reshape", ["nt", "sr"])], IMG, f, count_inits(), i, IMG_CASES),
+        "unique_count_range": ([node("Unique", ["x"], ["u"]), node("Shape", ["u"], ["s"]),
+                                node("Gather", ["s", "k0"], ["n"]),
+                                node("Squeeze", ["n", "k0"], ["ns"]),
+                                node("Range", ["z", "ns", "o"])], ["N", "S"], i, count_inits(), i,
+                               SEQ_CASES),
+        "nms_count_fill": (*nms(then=[node("Shape", ["sel"], ["s"]),
+                                      node("Gather", ["s", "k0"], ["n"]),
+                                      node("ConstantOfShape", ["n"],
+                                           value=numpy_helper.from_array(np.array([2], np.int64)))])
+                           [:1], ["N", "S", 7], f, nms()[1], i, [(1, 20), (2, 50), (3, 200)]),
+        "loop_count_fill": (halving_loop([node("Shape", ["scan"], ["s"]),
+                                          node("Gather", ["s", "ax0"], ["its"]),
+                                          node("ConstantOfShape", ["its"])]), [4], f,
+                            {"n": i64(10), "three": np.array(3, np.float32), **ax}, f,
+                            [(), (), ()]),
         "nonzero_none": ([node("Greater", ["x", "t"], ["m"]), node("NonZero", ["m"])], SEQ, f,
                          {"t": np.array(100, np.float32)}, i, SEQ_CASES),
         "nonzero_in_loop": (masked_sum_loop(), [4, 5], f,
@@ -257,12 +308,12 @@ REFUSED = {
     "lstm_free_sequence": ([node("LSTM", ["x", "w", "r"], hidden_size=5)], ["S", 2, 8],
                            TensorProto.FLOAT, {"w": f32(1, 20, 8), "r": f32(1, 20, 5)},
                            TensorProto.FLOAT, "the sequence length is a free dim"),
-    # a count the run computes is a size, never data another node's shape is computed from
-    "nonzero_count_as_data": ([node("NonZero", ["x"], ["nz"]), node("Shape", ["nz"], ["s"]),
-                               node("Slice", ["s", "one", "two"], ["k"]),
-                               node("Slice", ["x", "k", "big"])], [12], TensorProto.FLOAT,
-                              {"one": i64([1]), "two": i64([2]), "big": i64([100])},
-                              TensorProto.FLOAT, "input 'k' must be a value known at compile time"),
+    # a size memory is planned for at the count's bound must not fall as the count grows
+    "count_falls": ([node("NonZero", ["x"], ["nz"]), node("Shape", ["nz"], ["s"]),
+                     node("Slice", ["s", "one", "two"], ["k"]), node("Shape", ["x"], ["len"]),
+                     node("Sub", ["len", "k"], ["e"]), node("Slice", ["x", "zero", "e"])],
+                    ["N"], TensorProto.FLOAT, {"zero": i64([0]), "one": i64([1]), "two": i64([2])},
+                    TensorProto.FLOAT, "falls as a size the run computes grows"),
     "nms_limit_at_run_time": ([node("Slice", ["x", "k0", "k4", "k2"], ["boxes"]),
                                node("Slice", ["x", "k4", "k5", "k2"], ["s0"]),
                                node("Transpose", ["s0"], ["scores"], perm=[0, 2, 1]),
