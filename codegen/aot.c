@@ -374,10 +374,17 @@ static void add_const_string(LLVMModuleRef m, const char *name, const char *what
 }
 
 /* `const char <name>_tuning[]`: KILN_TUNING_MARK, then what the tune pass applied from a
- * tuning log (kiln_program.tuning) or "no tuning log", so an artifact says how it was tuned
- * (`kiln dump --tuning LIB` finds the mark in the file and prints the text). */
+ * tuning log (kiln_program.tuning) or "no tuning log", then the same for each shape bucket,
+ * so an artifact says how it was tuned (`kiln dump --tuning LIB` finds the mark in the file
+ * and prints the text). */
 static void add_tuning_string(LLVMModuleRef m, const kiln_program *p, const char *name) {
   char *text = kiln_fmt("%s%s", KILN_TUNING_MARK, p->tuning ? p->tuning : "no tuning log\n");
+  for (int b = 0; b < p->nbuckets; b++) {
+    const char *t = p->buckets[b]->tuning;
+    char *more = kiln_fmt("%sbucket %d: %s", text, b, t ? t : "no tuning log\n");
+    free(text);
+    text = more;
+  }
   add_const_string(m, name, "tuning", text);
   free(text);
 }

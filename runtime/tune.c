@@ -733,8 +733,9 @@ static kiln_status tuner_init(tuner *T, const kiln_options *opts, kiln_tune_resu
   T->res = res;
   kiln_status st = kiln_options_read(opts, &T->opts, err);
   if (!st && T->opts.symbolic_dims)
-    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: tuning kernels with free dims is "
-                   "not supported yet (bind the dims)");
+    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: the generic code of a model with "
+                   "free dims is not tuned: tune its shapes bound (kiln_options.shapes), as "
+                   "`kiln tune --bucket` tunes each bucket");
   T->opts.tuning_log = NULL;
   T->opts.profile = 0;
   T->vf = kiln_target_vector_floats(&T->opts);

@@ -6,7 +6,8 @@
 # a log for another CPU changes nothing; a malformed one is refused naming file and line;
 # the same log gives byte-identical LLVM IR and objects; AOT files say how they were tuned
 # (`dump --tuning`); a second tune resumes from the log; two shards tune disjoint kernels
-# and their logs merge by concatenation. No speed is asserted.
+# and their logs merge by concatenation; with free dims, the shape buckets are tuned. No
+# speed is asserted.
 #   cli_tune.sh KILN
 set -uo pipefail
 kiln="$(realpath "$1")"
@@ -153,6 +154,38 @@ PY
 cat shard1.jsonl shard2.jsonl >merged.jsonl
 same_outputs merged.jsonl
 "$kiln" dump "$model" "${shape[@]}" --kernels --tuning-log merged.jsonl >/dev/null || fail "merged log"
+
+# --- free dims: each shape bucket is tuned at its shapes, all within the budget; the
+# records are those of the buckets' kernels; without a bucket the generic code is refused
+start=$(date +%s.%N)
+"$kiln" tune "$model" --shape 'x=?x784' --bucket x=16x784 --bucket x=4x784 --budget $budget \
+  -o buckets.jsonl >btable 2>/dev/null || fail "tune --bucket exited $?: $(cat btable)"
+end=$(date +%s.%N)
+python3 -c "import sys; sys.exit(0 if $end - $start <= $budget * 1.1 else 1)" ||
+  fail "tune --bucket took $(python3 -c "print($end - $start)") s for a $budget s budget"
+grep -q '^bucket 0: x=16x784$' btable && grep -q '^bucket 1: x=4x784$' btable &&
+  [ "$(grep -c '^kiln tune ' btable)" = 2 ] || fail "tune --bucket: $(cat btable)"
+"$kiln" tune "$model" --shape 'x=?x784' --bucket x=16x784 --bucket x=4x784 --list-kernels \
+  --json >blist.json || fail "list-kernels --bucket"
+python3 - blist.json buckets.jsonl <<'PY' || fail "bucket records: $(cat blist.json buckets.jsonl)"
+import json, sys
+listed = json.load(open(sys.argv[1]))
+assert listed["buckets"] == 2 and {k["bucket"] for k in listed["kernels"]} == {0, 1}, listed
+hashes = {k["hash"] for k in listed["kernels"]}
+records = [json.loads(l) for l in open(sys.argv[2])]
+assert records and all(r["kernel"] in hashes for r in records), (records, hashes)
+PY
+# the buckets of a library compiled with the log get its records, and say so
+"$kiln" compile "$model" --shape 'x=?x784' --bucket x=16x784 --bucket x=4x784 \
+  --tuning-log buckets.jsonl -o buckets.so || fail "compile --bucket --tuning-log"
+"$kiln" dump buckets.so --tuning >bt.txt || fail "dump --tuning of a library with buckets"
+tuned=$(sed -n 's/^bucket [01]: kiln .*: \([0-9]*\) of 4 kernels tuned$/\1/p' bt.txt | awk '{s += $1} END {print s + 0}')
+[ "${tuned:-0}" = "$(wc -l <buckets.jsonl)" ] ||
+  fail "the buckets applied ${tuned:-0} of $(wc -l <buckets.jsonl) records: $(cat bt.txt)"
+"$kiln" tune "$model" --shape 'x=?x784' --budget 2 -o free.jsonl >/dev/null 2>err
+rc=$?
+[ $rc != 0 ] && grep -q "kiln tune --bucket" err && [ ! -e free.jsonl ] ||
+  fail "tune with free dims and no bucket: rc $rc: $(cat err)"
 
 usage() { # exit status 1 and the tune usage on stderr
   "$kiln" tune "$@" >/dev/null 2>err

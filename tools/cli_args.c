@@ -25,7 +25,7 @@ static const cli_option options[] = {
     {"-h", ALL, false},
     {"--help", ALL, false},
     {"--shape", ALL, true},
-    {"--bucket", CLI_COMPILE | CLI_RUN, true},
+    {"--bucket", CLI_COMPILE | CLI_RUN | CLI_TUNE, true},
     {"--max-tensor-bytes", ALL, true},
     {"--max-loop-iterations", CLI_COMPILE | CLI_RUN, true},
     {"--max-nodes", CLI_COMPILE | RUNS | CLI_TUNE | CLI_CHECK | CLI_VERIFY, true},

@@ -7,6 +7,8 @@
 
 #include "frontend/onnx.h"
 #include "ir/json.h"
+#include "runtime/bucket.h"
+#include "rt/parallel.h"
 #include "runtime/tune.h"
 
 #include <math.h>
@@ -18,6 +20,7 @@
 static const char *usage_tune =
     "usage: kiln tune MODEL --budget SECONDS -o LOG [--shard K/N] [--threads N] [--seed N]\n"
     "                 [--shape IN=DxDx..]... [--max-nodes N] [--max-tensor-bytes N] [--no-fuse]\n"
+    "                 [--bucket IN=DxDx..[,IN2=..]]...\n"
     "       kiln tune MODEL --list-kernels [--json] [--shard K/N] [--shape IN=DxDx..]...\n"
     "Searches schedules faster than the default ones for each distinct kernel of MODEL\n"
     "(kernels with the same IR are tuned once), within SECONDS of wall-clock time,\n"
@@ -32,6 +35,9 @@ static const char *usage_tune =
     "and the model's end-to-end latency untuned and tuned. --threads N: the threads\n"
     "parallel loops use (default: KILN_NUM_THREADS or one per CPU kiln may use);\n"
     "--seed N (default 1) seeds the search and the random inputs.\n"
+    "With free dims (--shape IN=?x..), the shape buckets (--bucket) are tuned, one after\n"
+    "the other, each at its shapes with an even share of the time left; their records\n"
+    "apply to `kiln compile/run --bucket` variants (the generic code keeps the defaults).\n"
     "--shard K/N tunes only shard K of N (1 <= K <= N) of the distinct kernels, a\n"
     "deterministic split balanced by nominal cost, for tuning on N hosts: concatenate the\n"
     "N logs. --list-kernels measures nothing and prints each distinct kernel: hash, name,\n"
@@ -57,12 +63,12 @@ static void on_progress(void *ctx, const kiln_tune_progress *p) {
   fflush(stderr);
 }
 
-static void print_table(const char *model, const char *log, const cli_args *a,
+static void print_table(const char *model, const char *log, const cli_args *a, double budget,
                         const kiln_tune_result *r) {
   int instances = 0;
   for (int i = 0; i < r->nkernels; i++) instances += r->kernels[i].count;
   printf("kiln tune %s: budget %.1f s, %d distinct kernels (%d in the model)", model,
-         a->budget, r->nkernels, instances);
+         budget, r->nkernels, instances);
   if (a->nshards) printf(", shard %d of %d", a->shard, a->nshards);
   printf("\n\n");
   printf("%-4s %-24s %-20s %5s %12s %12s %8s %9s %9s %6s %5s\n", "#", "kernel", "op", "count",
@@ -103,44 +109,84 @@ static void print_table(const char *model, const char *log, const cli_args *a,
            r->untuned_ms / r->tuned_ms, r->max_error);
   else
     printf("end-to-end: untuned %.3f ms; tuned not measured (out of budget)\n", r->untuned_ms);
-  printf("elapsed %.2f s of a %.1f s budget\n", r->elapsed_s, a->budget);
+  printf("elapsed %.2f s of a %.1f s budget\n", r->elapsed_s, budget);
+}
+
+/* The variants `kiln tune` works on: the model as --shape binds it (one, -1), or with
+ * free dims its shape buckets 0..n-1; *first and *end bound the loop. */
+static void variants(const kiln_options *opts, int *first, int *end) {
+  bool buckets = opts->symbolic_dims && opts->nbuckets > 0;
+  *first = buckets ? 0 : -1;
+  *end = buckets ? opts->nbuckets : 0;
+}
+
+/* The options of variant v (variants()); *owned to free. */
+static kiln_options variant_options(const kiln_options *opts, int v, kiln_shape_binding **owned) {
+  *owned = NULL;
+  return v < 0 ? *opts : kiln_bucket_options(opts, v, owned);
+}
+
+/* "bucket 1: x=1x3x64x64,y=1x8" as a heading. */
+static void print_bucket(const kiln_options *opts, int v) {
+  const kiln_bucket *bk = &opts->buckets[v];
+  printf("bucket %d: ", v);
+  for (int i = 0; i < bk->nshapes; i++) {
+    printf("%s%s=", i ? "," : "", bk->shapes[i].input);
+    for (int d = 0; d < bk->shapes[i].rank; d++)
+      printf("%s%lld", d ? "x" : "", (long long)bk->shapes[i].dims[d]);
+  }
+  printf("\n");
 }
 
 static int list_kernels(const cli_args *a, const kiln_options *opts) {
-  kiln_tune_result r;
   kiln_error err = {0};
-  int nshards = a->nshards ? a->nshards : 1;
-  if (kiln_tune_list(a->model, opts, nshards, &r, &err)) {
-    cli_hint_unbound(a->model, opts, &err);
+  int nshards = a->nshards ? a->nshards : 1, first, end, n = 0;
+  variants(opts, &first, &end);
+  kiln_tune_result rs[CLI_MAX_SHAPES + 1];
+  for (int v = first; v < end; v++) { /* every variant listed before anything is printed */
+    kiln_shape_binding *owned;
+    kiln_options o = variant_options(opts, v, &owned);
+    kiln_status st = kiln_tune_list(a->model, &o, nshards, &rs[v - first], &err);
+    free(owned);
+    if (!st) continue;
+    for (int u = first; u < v; u++) kiln_tune_result_free(&rs[u - first]);
+    cli_hint_unbound(a->model, &o, &err);
     return cli_fail(&err);
   }
   if (a->json) {
     printf("{\"model\": ");
     kiln_json_write_string(a->model, stdout);
-    printf(", \"shards\": %d, \"kernels\": [", nshards);
-  } else {
-    printf("%-16s %-24s %-20s %5s %10s %10s %12s %5s\n", "hash", "kernel", "op", "count",
-           "GFLOP", "MB", "cost(us)", "shard");
+    printf(", \"shards\": %d, ", nshards);
+    if (first >= 0) printf("\"buckets\": %d, ", end);
+    printf("\"kernels\": [");
   }
-  int n = 0;
-  for (int i = 0; i < r.nkernels; i++) {
-    const kiln_tune_kernel *k = &r.kernels[i];
-    if (a->nshards && k->shard != a->shard) continue;
-    if (a->json) {
-      printf("%s\n  {\"hash\": \"%s\", \"name\": ", n ? "," : "", k->hash);
-      kiln_json_write_string(k->name, stdout);
-      printf(", \"op\": ");
-      kiln_json_write_string(k->op, stdout);
-      printf(", \"count\": %d, \"flops\": %.17g, \"bytes\": %.17g, \"cost_ns\": %.6g, "
-             "\"shard\": %d}", k->count, k->flops, k->bytes, k->cost_ns, k->shard);
-    } else {
-      printf("%-16s %-24s %-20.20s %5d %10.4f %10.3f %12.2f %5d\n", k->hash, k->name, k->op,
-             k->count, k->flops / 1e9, k->bytes / 1e6, k->cost_ns / 1e3, k->shard);
+  for (int v = first; v < end; v++) {
+    kiln_tune_result *r = &rs[v - first];
+    if (!a->json && v >= 0) printf("%s", v ? "\n" : ""), print_bucket(opts, v);
+    if (!a->json)
+      printf("%-16s %-24s %-20s %5s %10s %10s %12s %5s\n", "hash", "kernel", "op", "count",
+             "GFLOP", "MB", "cost(us)", "shard");
+    for (int i = 0; i < r->nkernels; i++) {
+      const kiln_tune_kernel *k = &r->kernels[i];
+      if (a->nshards && k->shard != a->shard) continue;
+      if (a->json) {
+        printf("%s\n  {\"hash\": \"%s\", \"name\": ", n ? "," : "", k->hash);
+        kiln_json_write_string(k->name, stdout);
+        printf(", \"op\": ");
+        kiln_json_write_string(k->op, stdout);
+        printf(", \"count\": %d, \"flops\": %.17g, \"bytes\": %.17g, \"cost_ns\": %.6g, "
+               "\"shard\": %d", k->count, k->flops, k->bytes, k->cost_ns, k->shard);
+        if (v >= 0) printf(", \"bucket\": %d", v);
+        printf("}");
+      } else {
+        printf("%-16s %-24s %-20.20s %5d %10.4f %10.3f %12.2f %5d\n", k->hash, k->name, k->op,
+               k->count, k->flops / 1e9, k->bytes / 1e6, k->cost_ns / 1e3, k->shard);
+      }
+      n++;
     }
-    n++;
+    kiln_tune_result_free(r);
   }
   if (a->json) printf("]}\n");
-  kiln_tune_result_free(&r);
   return 0;
 }
 
@@ -157,23 +203,36 @@ int cli_tune(int argc, char **argv) {
     cli_args_free(&a);
     return rc;
   }
-  bar b = {isatty(2) != 0, -1, -1};
-  kiln_tune_options t = {a.budget, a.out, a.seed, on_progress, &b, 0, a.shard, a.nshards};
-  kiln_tune_result r;
-  kiln_status st = kiln_tune(a.model, &opts, &t, &r, &err);
-  if (b.tty) fprintf(stderr, "\n");
-  if (st) {
-    cli_hint_unbound(a.model, &opts, &err);
-    rc = cli_fail(&err);
-  } else {
-    print_table(a.model, a.out, &a, &r);
-    if (r.max_error > 1e-3) { /* every kernel was checked alone: this would be a kiln bug */
-      fprintf(stderr, "kiln: the tuned model's outputs differ from the untuned one's by %.3g\n",
-              r.max_error);
-      rc = KILN_ERR_INTERNAL;
+  int first, end;
+  variants(&opts, &first, &end);
+  int64_t t0 = kiln_rt_clock_ns();
+  for (int v = first; v < end && !rc; v++) {
+    kiln_shape_binding *owned;
+    kiln_options o = variant_options(&opts, v, &owned);
+    /* a bucket gets an even share of the time the ones before it left */
+    double budget = a.budget - (double)(kiln_rt_clock_ns() - t0) / 1e9;
+    budget = v < 0 ? a.budget : fmax(budget / (end - v), 0.01);
+    if (v >= 0) printf("%s", v ? "\n" : ""), print_bucket(&opts, v), fflush(stdout);
+    bar b = {isatty(2) != 0, -1, -1};
+    kiln_tune_options t = {budget, a.out, a.seed, on_progress, &b, 0, a.shard, a.nshards};
+    kiln_tune_result r;
+    kiln_status st = kiln_tune(a.model, &o, &t, &r, &err);
+    if (b.tty) fprintf(stderr, "\n");
+    if (st) {
+      cli_hint_unbound(a.model, &o, &err);
+      rc = cli_fail(&err);
+    } else {
+      print_table(a.model, a.out, &a, budget, &r);
+      if (r.max_error > 1e-3) { /* every kernel was checked alone: this would be a kiln bug */
+        fprintf(stderr, "kiln: the tuned model's outputs differ from the untuned one's by %.3g\n",
+                r.max_error);
+        rc = KILN_ERR_INTERNAL;
+      }
     }
+    fflush(stdout);
+    kiln_tune_result_free(&r);
+    free(owned);
   }
-  kiln_tune_result_free(&r);
   cli_args_free(&a);
   return rc;
 }
