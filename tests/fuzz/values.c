@@ -9,7 +9,7 @@
  *   - both builds agree on the status, and on every output byte when the run succeeds.
  * The first input byte picks the model; the rest fill its inputs in order (cycled). Also
  * models with sizes the run computes (NonZero, NonMaxSuppression, Unique of run-time
- * values), summed into outputs of static shape. */
+ * values, and shapes computed from a count), summed into outputs of static shape. */
 #include "tests/fuzz/targets.h"
 
 #include "kiln.h"
@@ -40,6 +40,11 @@ static const char *const models[] = {
     " return y = ReduceSum(Cast(sel, to=1), [0]) }",
     "model m(x: f32[8]) {\n y, i, inv, c = Unique(x)\n"
     " return n = ReduceSum(Cast(c, to=1), [0]), v = inv, f = ReduceSum(Cast(i, to=1), [0]) }",
+    /* a count used as data: shapes computed from it, read from the run's dims */
+    "model m(x: f32[9]) {\n param zero: i64[] = 0\n param one: i64[] = 1\n"
+    " n = Gather(Shape(NonZero(x)), one)\n r = Range(zero, n, one)\n"
+    " return s = ReduceSum(Cast(r, to=1), [0]), t = ReduceSum(Slice(x, [0], Unsqueeze(n, [0])), [0]),"
+    " c = Cast(n, to=1) }",
 };
 #define NMODELS (sizeof models / sizeof *models)
 #define NFIRST 10 /* the models the saved inputs were found with (below) */
