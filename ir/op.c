@@ -158,6 +158,30 @@ void kiln_set_out(kiln_graph *g, const kiln_node *n, int i, kiln_dtype t, int ra
   for (int d = 0; d < KILN_MAX_RANK; d++) v->sym[d] = 0; /* infer_sym.c sets free dims */
 }
 
+kiln_status kiln_set_out_sym(kiln_graph *g, const kiln_node *n, int i, kiln_dtype t, int rank,
+                             const kiln_symdim *dims, kiln_error *err) {
+  int64_t hint[KILN_MAX_RANK] = {0};
+  for (int d = 0; d < rank; d++)
+    if (!kiln_symdim_eval(&dims[d], g->sym_hint, &hint[d]))
+      return kiln_fail(err, KILN_ERR_INTERNAL, "node '%s' (%s): output %d dim %d does not "
+                       "evaluate", n->name, n->op_type, i, d);
+  kiln_set_out(g, n, i, t, rank, hint);
+  kiln_value *v = kiln_node_out(g, n, i);
+  for (int d = 0; v && d < rank; d++)
+    if (!kiln_value_set_symdim(g, v, d, &dims[d]))
+      return kiln_fail(err, KILN_ERR_INTERNAL, "node '%s' (%s): output %d has no size", n->name,
+                       n->op_type, i);
+  return KILN_OK;
+}
+
+int kiln_lower_dims_buf(kiln_kernel *k, const kiln_graph *g) {
+  if (!k->nsyms) {
+    for (int t = 0; t < g->nsyms; t++) kiln_kernel_sym(k, g->sym_names[t], g->sym_hint[t]);
+    k->bufs[k->dims_buf].storage = (kiln_storage){KILN_STORE_DIMS, 0, 0};
+  }
+  return k->dims_buf;
+}
+
 /* The error for a value an op needs at compile time but which is computed at run time.
  * It names the graph inputs the value depends on, so a caller can give those values. */
 kiln_status kiln_need_value(const kiln_graph *g, const kiln_node *n, const kiln_value *v,

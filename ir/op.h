@@ -120,6 +120,13 @@ int kiln_attr_floats(const kiln_node *n, const char *name, const double **out);
 /* Sets output i's dtype and shape. */
 void kiln_set_out(kiln_graph *g, const kiln_node *n, int i, kiln_dtype t, int rank,
                   const int64_t *dims);
+/* The same with dims as polynomials of the graph's syms (free dims, counts), their hints
+ * from the syms' hints; an internal error naming n when one does not evaluate. */
+kiln_status kiln_set_out_sym(kiln_graph *g, const kiln_node *n, int i, kiln_dtype t, int rank,
+                             const kiln_symdim *dims, kiln_error *err);
+/* The buffer of kernel k holding the run's dims (g's syms declared in k first, when k has
+ * none): where a kernel reads free dims and counts, and stores a count it computes. */
+int kiln_lower_dims_buf(kiln_kernel *k, const kiln_graph *g);
 /* The values of constant input i as int64s (any int dtype), or an error naming the node
  * when it is not known at compile time. *count receives the element count. */
 kiln_status kiln_const_ints(const kiln_graph *g, const kiln_node *n, int i, int64_t *out,

@@ -261,10 +261,7 @@ static bool loads_sym_data(const kiln_graph *g, const kiln_kernel *k) {
 
 void kiln_kernel_read_sym_data(const kiln_graph *g, kiln_kernel *k) {
   if (!loads_sym_data(g, k)) return;
-  if (!k->nsyms) {
-    for (int s = 0; s < g->nsyms; s++) kiln_kernel_sym(k, g->sym_names[s], g->sym_hint[s]);
-    k->bufs[k->dims_buf].storage = (kiln_storage){KILN_STORE_DIMS, 0, 0};
-  }
+  kiln_lower_dims_buf(k, g);
   for (int s = 0; s < k->nstages; s++) {
     kiln_stage *st = &k->stages[s];
     read_sym_data(g, k, st->value);

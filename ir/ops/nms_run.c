@@ -49,15 +49,9 @@ static int count_sym(kiln_graph *g, const kiln_node *n, const kiln_nms_limits *l
 
 /* Output 0 of n: [count, 3]. */
 static kiln_status set_selected(kiln_graph *g, const kiln_node *n, int sym, kiln_error *err) {
-  if (sym < 0 || sym >= g->nsyms || g->sym_def[sym].den != KILN_SYMDIV_DATA)
-    return fail_node(n, err, KILN_ERR_INTERNAL, "no count of its own");
-  int64_t dims[2] = {g->sym_hint[sym], 3};
-  kiln_set_out(g, n, 0, KILN_I64, 2, dims);
-  kiln_symdim k = kiln_symdim_sym(sym);
-  kiln_value *v = kiln_node_out(g, n, 0);
-  if (v && !kiln_value_set_symdim(g, v, 0, &k))
-    return fail_node(n, err, KILN_ERR_INTERNAL, "its count has no size");
-  return KILN_OK;
+  if (kiln_select_check_count(g, n, sym, err)) return err->code;
+  kiln_symdim dims[2] = {kiln_symdim_sym(sym), kiln_symdim_const(3)};
+  return kiln_set_out_sym(g, n, 0, KILN_I64, 2, dims, err);
 }
 
 kiln_status kiln_nms_infer_run(kiln_graph *g, kiln_node *n, const kiln_nms_limits *l,
@@ -152,13 +146,9 @@ static kiln_status lower_cands(kiln_lower_ctx *c) {
 
   /* count[b, c, i] = count[b, c, i - 1] + (box i a candidate) */
   s = kiln_kernel_add_stage(k, "nms_count", cnt);
-  s->ordered = true;
   for (int d = 0; d < 3; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
-  kiln_expr *prev[3] = {v[0], v[1], kx_addi(k, v[2], -1)};
-  kiln_expr *before = kx_select(k, kx_binary(k, KB_GT, v[2], kx_idx(k, 0)),
-                                kx_load(k, cnt, prev), kx_idx(k, 0));
-  kiln_stage_store(k, s, v, kx_add(k, before, kx_select(k, candidate(c, scores, v), kx_idx(k, 1),
-                                                      kx_idx(k, 0))));
+  kiln_select_running(k, s, cnt, 3, v,
+                      kx_select(k, candidate(c, scores, v), kx_idx(k, 1), kx_idx(k, 0)));
 
   /* out[b, c, count[b, c, i] - 1] = i for the candidates; the others go to the spare slot */
   s = kiln_kernel_add_stage(k, "nms_candidates", out);
@@ -170,7 +160,7 @@ static kiln_status lower_cands(kiln_lower_ctx *c) {
   kiln_stage_store(k, s, to, v[2]);
 
   /* the run's dims: [sym] = the most candidates of a class */
-  s = kiln_kernel_add_stage(k, "nms_most", kiln_select_dims_buf(k, c->g));
+  s = kiln_kernel_add_stage(k, "nms_most", kiln_lower_dims_buf(k, c->g));
   s->ordered = true;
   kiln_stage_axis(s, 1, false);
   for (int d = 0; d < 3; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], true));
@@ -187,17 +177,10 @@ static kiln_status lower_cands(kiln_lower_ctx *c) {
 static kiln_status set_ranked(kiln_graph *g, const kiln_node *n, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0);
   int sym = (int)kiln_attr_int(n, "sym", -1);
-  if (sym < 0 || sym >= g->nsyms || g->sym_def[sym].den != KILN_SYMDIV_DATA)
-    return fail_node(n, err, KILN_ERR_INTERNAL, "no count of its own");
-  int64_t dims[3] = {x->dims[0], x->dims[1], g->sym_hint[sym]};
-  kiln_set_out(g, n, 0, KILN_I64, 3, dims);
-  kiln_value *v = kiln_node_out(g, n, 0);
-  for (int d = 0; v && d < 3; d++) {
-    kiln_symdim k = d < 2 ? kiln_value_symdim(g, x, d) : kiln_symdim_sym(sym);
-    if (!kiln_value_set_symdim(g, v, d, &k))
-      return fail_node(n, err, KILN_ERR_INTERNAL, "its count has no size");
-  }
-  return KILN_OK;
+  if (kiln_select_check_count(g, n, sym, err)) return err->code;
+  kiln_symdim dims[3] = {kiln_value_symdim(g, x, 0), kiln_value_symdim(g, x, 1),
+                         kiln_symdim_sym(sym)};
+  return kiln_set_out_sym(g, n, 0, KILN_I64, 3, dims, err);
 }
 
 static kiln_status infer_order(kiln_graph *g, kiln_node *n, kiln_error *err) {
@@ -342,12 +325,8 @@ static kiln_status lower_mask(kiln_lower_ctx *c) {
 
   /* seen[b, c, r]: the boxes kept at ranks 0 .. r */
   s = kiln_kernel_add_stage(k, "nms_seen", seen);
-  s->ordered = true;
   for (int d = 0; d < 3; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
-  kiln_expr *prev[3] = {v[0], v[1], kx_addi(k, v[2], -1)};
-  kiln_expr *before = kx_select(k, kx_binary(k, KB_GT, v[2], kx_idx(k, 0)),
-                                kx_load(k, seen, prev), kx_idx(k, 0));
-  kiln_stage_store(k, s, v, kx_add(k, before, kx_load(k, kept, v)));
+  kiln_select_running(k, s, seen, 3, v, kx_load(k, kept, v));
 
   /* mask: kept, and among the first `keep` */
   s = kiln_kernel_add_stage(k, "nms_mask", c->out_buf[0]);

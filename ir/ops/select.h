@@ -22,9 +22,13 @@ kiln_status kiln_nonzero_expand_run(kiln_graph *g, kiln_block *b, int pos, kiln_
  * run) at most bound, added when new; -1 after failing through err (too many syms). */
 int kiln_select_data_sym(kiln_graph *g, const kiln_node *n, const char *what,
                          const kiln_symdim *bound, kiln_error *err);
-/* The buffer of kernel k holding the run's dims, where a kernel computing a data sym
- * stores it (declaring g's syms in k first, when k has none). */
-int kiln_select_dims_buf(kiln_kernel *k, const kiln_graph *g);
+/* Is sym (an internal op's "sym" attribute) a data sym of g? Else an error naming n. */
+kiln_status kiln_select_check_count(const kiln_graph *g, const kiln_node *n, int sym,
+                                    kiln_error *err);
+/* Stores buf[v] = buf[v with the last index one less] (0 at the first) + add: a running
+ * count along the last of the rank indices v, in stage s, which this makes ordered. */
+void kiln_select_running(kiln_kernel *k, kiln_stage *s, int buf, int rank, kiln_expr **v,
+                         kiln_expr *add);
 /* Unique of a value known only at run time (ir/ops/unique_run.c): its count a data sym. */
 bool kiln_unique_at_run(const kiln_graph *g, const kiln_node *n);
 kiln_status kiln_unique_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err);

@@ -37,16 +37,25 @@ bool kiln_nonzero_at_run(const kiln_graph *g, const kiln_node *n) {
 
 /* Output 0 of n: [rank of input 0, count], the count data sym `sym`. */
 static kiln_status set_indices(kiln_graph *g, const kiln_node *n, int sym, kiln_error *err) {
-  const kiln_value *x = kiln_node_in(g, n, 0);
-  if (sym < 0 || sym >= g->nsyms || g->sym_def[sym].den != KILN_SYMDIV_DATA)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "no count of its own");
-  int64_t dims[2] = {x->rank, g->sym_hint[sym]};
-  kiln_set_out(g, n, 0, KILN_I64, 2, dims);
-  kiln_symdim k = kiln_symdim_sym(sym);
-  kiln_value *v = kiln_node_out(g, n, 0);
-  if (v && !kiln_value_set_symdim(g, v, 1, &k))
-    return fail_node(n, err, KILN_ERR_INTERNAL, "its count has no size");
-  return KILN_OK;
+  if (kiln_select_check_count(g, n, sym, err)) return err->code;
+  kiln_symdim dims[2] = {kiln_symdim_const(kiln_node_in(g, n, 0)->rank), kiln_symdim_sym(sym)};
+  return kiln_set_out_sym(g, n, 0, KILN_I64, 2, dims, err);
+}
+
+kiln_status kiln_select_check_count(const kiln_graph *g, const kiln_node *n, int sym,
+                                    kiln_error *err) {
+  if (sym >= 0 && sym < g->nsyms && g->sym_def[sym].den == KILN_SYMDIV_DATA) return KILN_OK;
+  return fail_node(n, err, KILN_ERR_INVALID_MODEL, "its 'sym' names no count of the graph");
+}
+
+void kiln_select_running(kiln_kernel *k, kiln_stage *s, int buf, int rank, kiln_expr **v,
+                         kiln_expr *add) {
+  kiln_expr *prev[KILN_MAX_RANK];
+  for (int d = 0; d < rank; d++) prev[d] = d < rank - 1 ? v[d] : kx_addi(k, v[d], -1);
+  kiln_expr *before = kx_select(k, kx_binary(k, KB_GT, v[rank - 1], kx_idx(k, 0)),
+                                kx_load(k, buf, prev), kx_idx(k, 0));
+  s->ordered = true;
+  kiln_stage_store(k, s, v, kx_add(k, before, add));
 }
 
 kiln_status kiln_nonzero_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err) {
@@ -117,18 +126,11 @@ kiln_status kiln_compress_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err
   int axis, sym;
   if (compress_plan(g, n, &axis, &sym, err)) return err->code;
   const kiln_value *x = kiln_node_in(g, n, 0);
-  int64_t dims[KILN_MAX_RANK];
-  memcpy(dims, x->dims, sizeof dims);
-  if (axis >= 0) dims[axis] = g->sym_hint[sym];
-  else dims[0] = g->sym_hint[sym];
-  kiln_set_out(g, n, 0, x->dtype, axis >= 0 ? x->rank : 1, dims);
-  kiln_value *v = kiln_node_out(g, n, 0);
-  for (int d = 0; v && d < v->rank; d++) {
-    kiln_symdim k = d == axis || axis < 0 ? kiln_symdim_sym(sym) : kiln_value_symdim(g, x, d);
-    if (!kiln_value_set_symdim(g, v, d, &k))
-      return fail_node(n, err, KILN_ERR_INTERNAL, "its count has no size");
-  }
-  return KILN_OK;
+  kiln_symdim dims[KILN_MAX_RANK];
+  int rank = axis >= 0 ? x->rank : 1;
+  for (int d = 0; d < rank; d++)
+    dims[d] = d == axis || axis < 0 ? kiln_symdim_sym(sym) : kiln_value_symdim(g, x, d);
+  return kiln_set_out_sym(g, n, 0, x->dtype, rank, dims, err);
 }
 
 /* Gather(input, the condition's NonZero as a list, axis), the input flattened first
@@ -171,8 +173,7 @@ static kiln_status lower_list(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   const kiln_graph *g = c->g;
   int sym = (int)kiln_attr_int(c->n, "sym", -1);
-  if (sym < 0 || sym >= g->nsyms || g->sym_def[sym].den != KILN_SYMDIV_DATA)
-    return fail_node(c->n, c->err, KILN_ERR_INTERNAL, "no count of its own");
+  if (kiln_select_check_count(g, c->n, sym, c->err)) return c->err->code;
   kiln_buffer *x = &k->bufs[c->in_buf[0]];
   int64_t n = kiln_shape_numel(x->rank, x->dims);
   x->rank = 1; /* read flat */
@@ -182,12 +183,8 @@ static kiln_status lower_list(kiln_lower_ctx *c) {
 
   /* count[i] = count[i - 1] + (x[i] != 0) */
   kiln_stage *s = kiln_kernel_add_stage(k, "nonzero_count", cum);
-  s->ordered = true;
-  kiln_expr *i = kx_var(k, kiln_stage_axis(s, n, false)), *prev = kx_addi(k, i, -1);
-  kiln_expr *before = kx_select(k, kx_binary(k, KB_GT, i, kx_idx(k, 0)), kx_load(k, cum, &prev),
-                                kx_idx(k, 0));
-  kiln_expr *one = kx_select(k, nonzero(k, xb, i), kx_idx(k, 1), kx_idx(k, 0));
-  kiln_stage_store(k, s, &i, kx_add(k, before, one));
+  kiln_expr *i = kx_var(k, kiln_stage_axis(s, n, false));
+  kiln_select_running(k, s, cum, 1, &i, kx_select(k, nonzero(k, xb, i), kx_idx(k, 1), kx_idx(k, 0)));
 
   /* list[count[i] - 1] = i where x[i] != 0; the others all go to list[n] */
   s = kiln_kernel_add_stage(k, "nonzero_list", list);
@@ -198,7 +195,7 @@ static kiln_status lower_list(kiln_lower_ctx *c) {
   kiln_stage_store(k, s, &at, i);
 
   /* the run's dims: [sym] = the last count (the largest: n may be a count that is 0) */
-  s = kiln_kernel_add_stage(k, "nonzero_total", kiln_select_dims_buf(k, g));
+  s = kiln_kernel_add_stage(k, "nonzero_total", kiln_lower_dims_buf(k, g));
   s->ordered = true;
   kiln_stage_axis(s, 1, false);
   i = kx_var(k, kiln_stage_axis(s, n, true));
@@ -207,14 +204,6 @@ static kiln_status lower_list(kiln_lower_ctx *c) {
   kiln_expr *slot = kx_idx(k, sym);
   kiln_stage_store(k, s, &slot, kx_load(k, cum, &i));
   return KILN_OK;
-}
-
-int kiln_select_dims_buf(kiln_kernel *k, const kiln_graph *g) {
-  if (!k->nsyms) {
-    for (int t = 0; t < g->nsyms; t++) kiln_kernel_sym(k, g->sym_names[t], g->sym_hint[t]);
-    k->bufs[k->dims_buf].storage = (kiln_storage){KILN_STORE_DIMS, 0, 0};
-  }
-  return k->dims_buf;
 }
 
 /* ---- NonZeroIndices ------------------------------------------------------------------- */

@@ -71,21 +71,6 @@ static int count_sym(kiln_graph *g, const kiln_node *n, int axis, kiln_error *er
   return kiln_select_data_sym(g, n, "count", &len, err);
 }
 
-/* Output i of n as dims, with dim `at` (-1: none) the count `sym`, the others sym-dims. */
-static kiln_status set_out(kiln_graph *g, const kiln_node *n, int i, kiln_dtype t, int rank,
-                           const kiln_symdim *dims, kiln_error *err) {
-  int64_t hint[KILN_MAX_RANK];
-  for (int d = 0; d < rank; d++)
-    if (!kiln_symdim_eval(&dims[d], g->sym_hint, &hint[d]))
-      return fail_node(n, err, KILN_ERR_INTERNAL, "an output dim does not evaluate");
-  kiln_set_out(g, n, i, t, rank, hint);
-  kiln_value *v = kiln_node_out(g, n, i);
-  for (int d = 0; v && d < rank; d++)
-    if (!kiln_value_set_symdim(g, v, d, &dims[d]))
-      return fail_node(n, err, KILN_ERR_INTERNAL, "an output has no size");
-  return KILN_OK;
-}
-
 kiln_status kiln_unique_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err) {
   int axis, sym;
   if (unique_axis(g, n, &axis, err)) return err->code;
@@ -94,11 +79,11 @@ kiln_status kiln_unique_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err) 
   kiln_symdim dims[KILN_MAX_RANK], u = kiln_symdim_sym(sym), len;
   slices_of(g, x, axis, &len);
   for (int d = 0; d < x->rank; d++) dims[d] = d == axis ? u : kiln_value_symdim(g, x, d);
-  kiln_status st = axis >= 0 ? set_out(g, n, 0, x->dtype, x->rank, dims, err)
-                             : set_out(g, n, 0, x->dtype, 1, &u, err);
-  if (!st) st = set_out(g, n, 1, KILN_I64, 1, &u, err);
-  if (!st) st = set_out(g, n, 2, KILN_I64, 1, &len, err);
-  if (!st) st = set_out(g, n, 3, KILN_I64, 1, &u, err);
+  kiln_status st = axis >= 0 ? kiln_set_out_sym(g, n, 0, x->dtype, x->rank, dims, err)
+                             : kiln_set_out_sym(g, n, 0, x->dtype, 1, &u, err);
+  if (!st) st = kiln_set_out_sym(g, n, 1, KILN_I64, 1, &u, err);
+  if (!st) st = kiln_set_out_sym(g, n, 2, KILN_I64, 1, &len, err);
+  if (!st) st = kiln_set_out_sym(g, n, 3, KILN_I64, 1, &u, err);
   return st;
 }
 
@@ -169,8 +154,7 @@ static kiln_status lower_find(kiln_lower_ctx *c) {
   const kiln_graph *g = c->g;
   int sym = (int)kiln_attr_int(c->n, "sym", -1), axis = (int)kiln_attr_int(c->n, "axis", -1);
   bool sorted = kiln_attr_int(c->n, "sorted", 1) != 0;
-  if (sym < 0 || sym >= g->nsyms || g->sym_def[sym].den != KILN_SYMDIV_DATA)
-    return fail_node(c->n, c->err, KILN_ERR_INTERNAL, "no count of its own");
+  if (kiln_select_check_count(g, c->n, sym, c->err)) return c->err->code;
   kiln_buffer *xb = &k->bufs[c->in_buf[0]];
   if (axis >= xb->rank) return fail_node(c->n, c->err, KILN_ERR_INTERNAL, "axis out of range");
   int64_t outer = axis >= 0 ? kiln_shape_numel(axis, xb->dims) : 1;
@@ -235,7 +219,7 @@ static kiln_status lower_find(kiln_lower_ctx *c) {
   kiln_stage_store(k, s, &to, v[0]);
 
   /* the run's dims: [sym] = the first occurrences */
-  s = kiln_kernel_add_stage(k, "unique_total", kiln_select_dims_buf(k, g));
+  s = kiln_kernel_add_stage(k, "unique_total", kiln_lower_dims_buf(k, g));
   s->ordered = true;
   kiln_stage_axis(s, 1, false);
   v[0] = kx_var(k, kiln_stage_axis(s, len, true));
@@ -249,10 +233,9 @@ static kiln_status lower_find(kiln_lower_ctx *c) {
 
 static kiln_status infer_first(kiln_graph *g, kiln_node *n, kiln_error *err) {
   int sym = (int)kiln_attr_int(n, "sym", -1);
-  if (sym < 0 || sym >= g->nsyms || g->sym_def[sym].den != KILN_SYMDIV_DATA)
-    return fail_node(n, err, KILN_ERR_INTERNAL, "no count of its own");
+  if (kiln_select_check_count(g, n, sym, err)) return err->code;
   kiln_symdim u = kiln_symdim_sym(sym);
-  return set_out(g, n, 0, KILN_I64, 1, &u, err);
+  return kiln_set_out_sym(g, n, 0, KILN_I64, 1, &u, err);
 }
 
 static kiln_status lower_first(kiln_lower_ctx *c) {
