@@ -793,7 +793,7 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
         if (T.u[i].info->shard != t->shard) T.u[i].info->model_ns = 0;
   }
   free(kernel_ns);
-  progress(&T);
+  if (!st) progress(&T);
   /* by share, largest first: each kernel's default measured alone (its reference
    * outputs), a record of the log tried, then candidates, until its part of the time left */
   if (!st) {
