@@ -10,21 +10,26 @@
 
 #include <stdlib.h>
 
-/* The data syms the dims of v, and the shape elements it holds, mention: bit s. */
+/* The data syms polynomial x mentions: bit s. */
+static unsigned syms_of(const kiln_graph *g, const kiln_symdim *x) {
+  unsigned m = 0;
+  for (int s = 0; s < g->nsyms; s++)
+    if (g->sym_def[s].den == KILN_SYMDIV_DATA && kiln_symdim_uses(x, s)) m |= 1u << s;
+  return m;
+}
+
+/* The data syms the dims of v, and the shape elements it holds, mention. */
 static unsigned data_syms(const kiln_graph *g, const kiln_value *v) {
   unsigned m = 0;
-  for (int s = 0; s < g->nsyms; s++) {
-    if (g->sym_def[s].den != KILN_SYMDIV_DATA) continue;
-    bool uses = false;
-    for (int d = 0; d < v->rank && !uses; d++) {
-      kiln_symdim x = kiln_value_symdim(g, v, d);
-      uses = v->sym[d] && kiln_symdim_uses(&x, s);
-    }
-    for (int64_t i = 0; kiln_value_has_sym_data(v) && i < kiln_value_numel(v) && !uses; i++) {
-      kiln_symdim x = kiln_value_sym_elem(g, v, i);
-      uses = kiln_symdim_uses(&x, s);
-    }
-    if (uses) m |= 1u << s;
+  for (int d = 0; d < v->rank; d++) {
+    if (!v->sym[d]) continue;
+    kiln_symdim x = kiln_value_symdim(g, v, d);
+    m |= syms_of(g, &x);
+  }
+  if (!kiln_value_has_sym_data(v)) return m;
+  for (int64_t i = 0; i < kiln_value_numel(v); i++) {
+    kiln_symdim x = kiln_value_sym_elem(g, v, i);
+    m |= syms_of(g, &x);
   }
   return m;
 }

@@ -147,10 +147,10 @@ static int list_kernels(const cli_args *a, const kiln_options *opts) {
     kiln_shape_binding *owned;
     kiln_options o = variant_options(opts, v, &owned);
     kiln_status st = kiln_tune_list(a->model, &o, nshards, &rs[v - first], &err);
+    if (st) cli_hint_unbound(a->model, &o, &err); /* (it reads o's shapes: before the free) */
     free(owned);
     if (!st) continue;
     for (int u = first; u < v; u++) kiln_tune_result_free(&rs[u - first]);
-    cli_hint_unbound(a->model, &o, &err);
     return cli_fail(&err);
   }
   if (a->json) {
