@@ -1,7 +1,7 @@
 /* The text around the emitted CUDA C (codegen/cuda_emit.c). The kernels are written
  * against a few macros (KILN_GLOBAL, KILN_KERNEL_BEGIN/END, KILN_BLOCK_ID, KILN_THREAD_ID,
  * KILN_RESTRICT, KILN_FN; for shared reductions KILN_BLOCKS_BEGIN/END, KILN_THREADS,
- * KILN_SYNC, KILN_SHARED, KILN_PRIVATE(_N), KILN_P, KILN_SHFL_DOWN;
+ * KILN_SYNC, KILN_SHARED, KILN_PRIVATE(_N, _A: 16-byte aligned), KILN_P, KILN_SHFL_DOWN;
  * for staged tiles KILN_COPY16, 16 aligned bytes at once: a float4) and bit-cast/atomic helpers that two headers define:
  *  - the CUDA part of the prelude, for NVRTC (no C library headers there): `__global__`
  *    functions over blockIdx.x / threadIdx.x;
@@ -36,6 +36,7 @@ const char kiln_cuda_host_header[] =
     "#define KILN_COPY16(dst, src) memcpy((dst), (src), 16)\n"
     "#define KILN_PRIVATE(type, name, threads) type name[threads]\n"
     "#define KILN_PRIVATE_N(type, name, threads, n) type name[threads][n]\n"
+    "#define KILN_PRIVATE_A(type, name, threads, n) type name[threads][n]\n"
     "#define KILN_P(name) name[kiln_tid]\n"
     "/* lanes above have not run this phase yet: name[] holds their values before it */\n"
     "#define KILN_SHFL_DOWN(mask, name, off, width) \\\n"
@@ -100,6 +101,7 @@ const char kiln_cuda_prelude[] =
     "#define KILN_COPY16(dst, src) (*(float4 *)(dst) = *(const float4 *)(src))\n"
     "#define KILN_PRIVATE(type, name, threads) type name[1]\n"
     "#define KILN_PRIVATE_N(type, name, threads, n) type name[1][n]\n"
+    "#define KILN_PRIVATE_A(type, name, threads, n) __align__(16) type name[1][n]\n"
     "#define KILN_P(name) name[0]\n"
     "#define KILN_SHFL_DOWN(mask, name, off, width) __shfl_down_sync(mask, name[0], off, width)\n"
     "#define KILN_BLOCK_ID ((int64_t)blockIdx.x)\n"

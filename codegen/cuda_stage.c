@@ -232,9 +232,10 @@ static const char *acc_arr(const nest *n) { return n->acc_arr ? n->acc_arr : "ki
 static void tile_point(nest *n) {
   kiln_cuda *c = n->c;
   fprintf(c->o, "%*s%s kiln_pt = %s", 2 * c->indent, "", c->ity, n->ntile ? "" : "0");
+  for (int i = 1; i < n->ntile; i++) fputc('(', c->o); /* Horner's rule, outermost first */
   for (int i = 0; i < n->ntile; i++) {
     const kiln_loop *lp = &n->sc->loops[n->tile[i]];
-    if (i) fprintf(c->o, " * %" PRId64 " + ", lp->extent);
+    if (i) fprintf(c->o, ") * %" PRId64 " + ", lp->extent);
     fprintf(c->o, "l%d", n->tile[i]);
   }
   fputs(";\n", c->o);

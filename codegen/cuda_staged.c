@@ -13,6 +13,11 @@
  *   iteration: KILN_SYNC; a copy phase (the block's threads copy each tile, element
  *   e = thread, thread + threads, ..., an element outside its buffer as 0); KILN_SYNC;
  *   a compute phase (the loops inside, loads of staged buffers from the tiles);
+ *   where the slices fit in a few registers a thread (PREFETCH_MAX), they are software
+ *   pipelined: a phase before the staging loop loads its first slices into registers,
+ *   each copy phase stores the registers to the tiles, and each compute phase first loads
+ *   the next iteration's slices into the registers, so that their latency hides behind
+ *   the arithmetic (the same barriers as the plain copy);
  *   post phase: post(acc) stored at each point.
  * A thread whose points lie past the extents skips them within a phase (its own label),
  * never a barrier or a copy. */
@@ -32,7 +37,26 @@ typedef struct staged {
   int64_t threads;
   const char *bty; /* the C type of the tiles' first indices: int32_t where they fit */
   char label[32];
+  int pos;         /* the staging loop's position in the walk */
+  bool prefetch;   /* slices pass through registers: the next one loads during compute */
 } staged;
+
+/* A copy loop's part: global memory to the tile, global memory to the thread's prefetch
+ * registers (kiln_pf<i>), or those registers to the tile. */
+typedef enum { COPY_DIRECT, COPY_LOAD, COPY_STORE } copy_mode;
+
+#define PREFETCH_MAX 32 /* prefetch registers a thread may hold, all tiles together */
+
+/* The copy iterations of one thread for tile i, `by` elements each. */
+static int64_t copy_iters(const staged *g, int i, int by) {
+  return (g->tiles[i].elems + g->threads * by - 1) / (g->threads * by);
+}
+
+/* The prefetch registers of tile i: room for the copy by 4 and the copy by 1. */
+static int64_t prefetch_regs(const staged *g, int i) {
+  int64_t one = copy_iters(g, i, 1), four = copy_iters(g, i, 4) * 4;
+  return one > four ? one : four;
+}
 
 static void open_phase(nest *n, staged *g) {
   kiln_cuda *c = n->c;
@@ -82,14 +106,28 @@ static void bases(nest *n, staged *g) {
     }
 }
 
-/* One copy loop of tile i, `by` elements (1 or 4) an iteration of each thread. */
-static void copy_loop(nest *n, const staged *g, int i, int by) {
+/* One copy loop of tile i, `by` elements (1 or 4) an iteration of each thread: element
+ * e = (thread + j * threads) * by of the tile, in copy iteration j (so that iteration j's
+ * elements sit in prefetch registers j * by ...). */
+static void copy_loop(nest *n, const staged *g, int i, int by, copy_mode mode) {
   kiln_cuda *c = n->c;
   const kiln_tile *t = &g->tiles[i];
   const kiln_buffer *bf = &c->k->bufs[t->buf];
-  kiln_cuda_line(c, "for (int32_t kiln_e = kiln_t * %d; kiln_e < %" PRId64 "; kiln_e += %" PRId64 ") {",
-                 by, t->elems, g->threads * by);
+  kiln_cuda_line(c, "#pragma unroll");
+  kiln_cuda_line(c, "for (int32_t kiln_j = 0; kiln_j < %" PRId64 "; kiln_j++) {", copy_iters(g, i, by));
   c->indent++;
+  kiln_cuda_line(c, "int32_t kiln_e = (kiln_t + kiln_j * %" PRId64 ") * %d;", g->threads, by);
+  kiln_cuda_line(c, "if (kiln_e >= %" PRId64 ") break;", t->elems);
+  char dst[64];
+  if (mode == COPY_LOAD) snprintf(dst, sizeof dst, "(KILN_P(kiln_pf%d) + kiln_j * %d)", i, by);
+  else snprintf(dst, sizeof dst, "(kiln_sh%d + kiln_e)", i);
+  if (mode == COPY_STORE) {
+    if (by == 4) kiln_cuda_line(c, "KILN_COPY16(%s, KILN_P(kiln_pf%d) + kiln_j * 4);", dst, i);
+    else kiln_cuda_line(c, "kiln_sh%d[kiln_e] = KILN_P(kiln_pf%d)[kiln_j];", i, i);
+    c->indent--;
+    kiln_cuda_line(c, "}");
+    return;
+  }
   kiln_cuda_line(c, "int32_t kiln_r = kiln_e;");
   for (int d = t->rank - 1; d >= 0; d--) {
     if (d) {
@@ -108,8 +146,8 @@ static void copy_loop(nest *n, const staged *g, int i, int by) {
   int64_t stride = 1, strides[KILN_MAX_RANK];
   bool by_strides = bf->row && kiln_buffer_strides(bf, strides);
   fprintf(c->o, "%*s", 2 * c->indent + 2, "");
-  if (by == 4) fprintf(c->o, "KILN_COPY16(kiln_sh%d + kiln_e, b%d + ", i, t->buf);
-  else fprintf(c->o, "kiln_sh%d[kiln_e] = b%d[", i, t->buf);
+  if (by == 4) fprintf(c->o, "KILN_COPY16(%s, b%d + ", dst, t->buf);
+  else fprintf(c->o, "%s[0] = b%d[", dst, t->buf);
   fputs(bf->row && !by_strides ? "kiln_place(0" : "(0", c->o);
   for (int d = t->rank - 1; d >= 0; d--) {
     fprintf(c->o, " + kiln_g%d * %" PRId64, d, by_strides ? strides[d] : stride);
@@ -121,7 +159,7 @@ static void copy_loop(nest *n, const staged *g, int i, int by) {
   kiln_cuda_line(c, "else");
   c->indent++;
   for (int j = 0; j < by; j++)
-    kiln_cuda_line(c, "%skiln_sh%d[kiln_e + %d] = (%s)0;%s", j ? "  " : by > 1 ? "{ " : "", i, j,
+    kiln_cuda_line(c, "%s%s[%d] = (%s)0;%s", j ? "  " : by > 1 ? "{ " : "", dst, j,
                    kiln_cuda_mem_type(bf->dtype), j == by - 1 && by > 1 ? " }" : "");
   c->indent--;
   c->indent--;
@@ -145,19 +183,43 @@ static bool copies_by4(const nest *n, const staged *g, int i) {
   return true;
 }
 
-/* The block's threads copy each tile; elements outside the buffer are 0. Where copies_by4
- * allows and the buffer is 16-byte aligned, 4 elements at a time. */
-static void copy(nest *n, staged *g) {
+/* The block's threads copy each tile (or its part, mode); elements outside the buffer are
+ * 0. Where copies_by4 allows and the buffer is 16-byte aligned, 4 elements at a time. */
+static void copy(nest *n, staged *g, copy_mode mode) {
   kiln_cuda *c = n->c;
-  bases(n, g);
+  if (mode != COPY_STORE) bases(n, g);
   for (int i = 0; i < g->ntiles; i++) {
     if (copies_by4(n, g, i)) {
-      kiln_cuda_line(c, "if (((uint64_t)b%d & 15) == 0)", g->tiles[i].buf);
-      copy_loop(n, g, i, 4);
-      kiln_cuda_line(c, "else");
+      kiln_cuda_line(c, "if (((uint64_t)b%d & 15) == 0) {", g->tiles[i].buf);
+      c->indent++;
+      copy_loop(n, g, i, 4, mode);
+      c->indent--;
+      kiln_cuda_line(c, "} else {");
+      c->indent++;
+      copy_loop(n, g, i, 1, mode);
+      c->indent--;
+      kiln_cuda_line(c, "}");
+    } else {
+      copy_loop(n, g, i, 1, mode);
     }
-    copy_loop(n, g, i, 1);
   }
+}
+
+/* The prefetch registers of the staging loop's iteration `next` (a C expression over the
+ * loops outside the phase): the bases and loads in a scope where l<at> is that iteration. */
+static void prefetch(nest *n, staged *g, const char *next) {
+  kiln_cuda *c = n->c;
+  kiln_cuda_line(c, "{");
+  c->indent++;
+  kiln_cuda_line(c, "int32_t kiln_nx = %s;", next);
+  kiln_cuda_line(c, "{");
+  c->indent++;
+  kiln_cuda_line(c, "%s l%d = kiln_nx;", c->ity, g->at);
+  copy(n, g, COPY_LOAD);
+  c->indent--;
+  kiln_cuda_line(c, "}");
+  c->indent--;
+  kiln_cuda_line(c, "}");
 }
 
 int kiln_cuda_shared_load(kiln_cuda *c, int i, const kiln_expr *x) {
@@ -182,18 +244,25 @@ int kiln_cuda_shared_load(kiln_cuda *c, int i, const kiln_expr *x) {
   return kiln_cuda_load_from(c, x->buf, array, lin);
 }
 
-/* In each iteration of the staging loop: copy the tiles, then the loops inside it. */
+/* In each iteration of the staging loop: copy the tiles (from the prefetch registers,
+ * which then load the next iteration's slices while this one computes), then the loops
+ * inside it. */
 static kiln_status body_iteration(nest *n) {
   kiln_cuda *c = n->c;
   staged *g = n->ctx;
-  int stop = n->nw, from = 0;
-  while (n->w[from] != g->at) from++;
+  int stop = n->nw, from = g->pos;
   kiln_cuda_line(c, "KILN_SYNC;");
   open_phase(n, g);
-  copy(n, g);
+  copy(n, g, g->prefetch ? COPY_STORE : COPY_DIRECT);
   close_phase(n, g);
   kiln_cuda_line(c, "KILN_SYNC;");
   open_phase(n, g);
+  if (g->prefetch) {
+    kiln_cuda_line(c, "if (l%d + 1 < %" PRId64 ")", g->at, n->sc->loops[g->at].extent);
+    char next[32];
+    snprintf(next, sizeof next, "l%d + 1", g->at);
+    prefetch(n, g, next);
+  }
   complete_prefix(n);
   bases(n, g);
   c->shared = g->sh;
@@ -203,6 +272,15 @@ static kiln_status body_iteration(nest *n) {
   c->nshared = 0;
   close_phase(n, g);
   return st;
+}
+
+/* The staging loop, after a phase that loads its first slices into the prefetch registers. */
+static kiln_status staging_loop(nest *n) {
+  staged *g = n->ctx;
+  open_phase(n, g);
+  prefetch(n, g, "0");
+  close_phase(n, g);
+  return kiln_cuda_walk(n, g->pos, g->pos + 1, body_iteration);
 }
 
 /* Do the tiles' first indices fit in int32, whatever the loops' values (every term of
@@ -247,6 +325,9 @@ kiln_status kiln_cuda_staged(nest *n) {
     g.ntiles++;
   }
   g.bty = c->idx32 && bases_fit32(sc, &g) ? "int32_t" : "int64_t";
+  int64_t pf = 0;
+  for (int i = 0; i < g.ntiles; i++) pf += prefetch_regs(&g, i);
+  g.prefetch = pf <= PREFETCH_MAX;
   /* the walks: block and thread loops, the reductions in order, then the tile (comb);
    * block and thread loops, then the tile (points) */
   int comb[KILN_MAX_LOOPS], points[KILN_MAX_LOOPS], tile[KILN_MAX_LOOPS], ncomb = 0, npts = 0;
@@ -272,16 +353,21 @@ kiln_status kiln_cuda_staged(nest *n) {
                    kiln_cuda_mem_type(c->k->bufs[g.tiles[i].buf].dtype), i, g.tiles[i].elems);
   kiln_cuda_line(c, "KILN_PRIVATE_N(%s, kiln_acc, %" PRId64 ", %" PRId64 ");", rt, g.threads,
                  n->npoints);
+  for (int i = 0; g.prefetch && i < g.ntiles; i++)
+    kiln_cuda_line(c, "KILN_PRIVATE_A(%s, kiln_pf%d, %" PRId64 ", %" PRId64 ");",
+                   kiln_cuda_mem_type(c->k->bufs[g.tiles[i].buf].dtype), i, g.threads,
+                   prefetch_regs(&g, i));
   kiln_cuda_set_walk(n, points, npts);
   open_phase(n, &g);
   complete_prefix(n);
   kiln_status st = kiln_cuda_walk(n, n->nbt, npts, kiln_cuda_body_tile_init);
   close_phase(n, &g);
   if (!st) {
-    int upto = 0; /* the serial loops down to the staging loop run over the whole block */
+    /* the serial loops down to the staging loop run over the whole block */
     kiln_cuda_set_walk(n, comb, ncomb);
-    while (comb[upto] != g.at) upto++;
-    st = kiln_cuda_walk(n, n->nbt, upto + 1, body_iteration);
+    while (comb[g.pos] != g.at) g.pos++;
+    st = g.prefetch ? kiln_cuda_walk(n, n->nbt, g.pos, staging_loop)
+                    : kiln_cuda_walk(n, n->nbt, g.pos + 1, body_iteration);
   }
   if (!st) {
     kiln_cuda_set_walk(n, points, npts);

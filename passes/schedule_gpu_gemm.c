@@ -1,7 +1,8 @@
 /* The default GPU schedule of GEMM-like stages (MatMul, batched MatMul, Gemm, and any sum
  * shaped like one): a thread block of up to 16 x 16 threads computes a block tile of up to
- * 128 x 128 outputs, each thread an 8 x 8 register tile (points 16 apart, so neighbouring
- * threads touch neighbouring elements), walking the reduction in slices of 8 whose tiles
+ * 128 x 128 outputs, each thread an 8 x 8 register tile (runs of 4 neighbouring points,
+ * 4 x 16 apart, so that a thread reads its operands from shared memory as float4 and a
+ * warp's reads are few wavefronts), walking the reduction in slices of 8 whose tiles
  * of both operands the block first copies into shared memory (the KS_SHARE step,
  * ir/staging.h; emitted by codegen/cuda_staged.c). The innermost output axis is N, the next
  * one M, any other output axis a batch (a block loop); the longest reduction axis is
@@ -77,20 +78,29 @@ static void fit(int64_t e, int64_t *t, int64_t *r) {
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-/* Axis a (extent e) as threads t (stride 1), then r unrolled points (stride t), then
- * blocks; a piece of one iteration is left out, and the outermost piece present covers
- * the rest. */
+/* Axis a (extent e) as up to 4 unrolled points (stride 1: a thread's neighbouring points
+ * are neighbours in memory, so its loads of a staged tile are 16-byte vectors), then
+ * threads t, then the rest of the r points (stride t * 4), then blocks; a piece of one
+ * iteration is left out, and the outermost piece present covers the rest. */
 static void pieces(int a, int64_t e, int64_t t, int64_t r, kiln_loop *thread, int *nt,
                    kiln_loop *tile, int *ntile, kiln_loop *block, int *nb) {
-  int64_t stride = 1;
+  int64_t stride = 1, v = r < 4 ? r : 4, x;
+  kiln_loop outer = {0};
+  if (v > 1 && e > stride) {
+    x = cdiv(e, stride) < v ? cdiv(e, stride) : v;
+    outer = tile[(*ntile)++] = (kiln_loop){a, stride, x, KILN_LOOP_UNROLL};
+    stride *= x;
+  }
   if (t > 1 && e > stride) {
-    int64_t x = cdiv(e, stride) < t ? cdiv(e, stride) : t;
+    x = cdiv(e, stride) < t ? cdiv(e, stride) : t;
     thread[(*nt)++] = (kiln_loop){a, stride, x, KILN_LOOP_THREAD};
     stride *= x;
   }
-  if (r > 1 && e > stride) {
-    int64_t x = cdiv(e, stride) < r ? cdiv(e, stride) : r;
-    tile[(*ntile)++] = (kiln_loop){a, stride, x, KILN_LOOP_UNROLL};
+  if (r / v > 1 && e > stride) {
+    x = cdiv(e, stride) < r / v ? cdiv(e, stride) : r / v;
+    /* outer points before inner ones in the tile loops */
+    if (outer.extent) tile[*ntile - 1] = (kiln_loop){a, stride, x, KILN_LOOP_UNROLL}, tile[(*ntile)++] = outer;
+    else tile[(*ntile)++] = (kiln_loop){a, stride, x, KILN_LOOP_UNROLL};
     stride *= x;
   }
   if (e > stride || stride == 1) block[(*nb)++] = (kiln_loop){a, stride, cdiv(e, stride), KILN_LOOP_BLOCK};

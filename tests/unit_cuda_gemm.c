@@ -124,6 +124,10 @@ static void default_schedules(void) {
                     "  param v: f32[36, 20] = he\n  param u: f32[60, 8] = he\n  h = MatMul(x, w)\n"
                     "  c = Concat(z, h, axis=1)\n  return o = MatMul(c, u), y = MatMul(h, v)\n}\n",
                     &checked) == 3);
+  /* a grid large enough for whole 8 x 8 register tiles: four tile loops a thread (runs of
+   * 4 points below the threads and 2 above, along both axes) */
+  CHECK(check_model("model m(x: f32[2112, 16]) {\n  param w: f32[16, 2048] = he\n"
+                    "  return y = MatMul(x, w)\n}\n", &checked) == 1);
   int conv_staged = 0;
   for (size_t i = 0; i < sizeof convs / sizeof *convs; i++) conv_staged += check_model(convs[i], &checked);
   printf("%d models, %d kernels checked, %d GEMM stages staged, %d convolutions\n", models,
@@ -146,15 +150,19 @@ static uint32_t rnd(uint32_t *state) { /* xorshift32 */
   return *state;
 }
 
-/* Axis a of extent e as threads (t), a tile (r) and blocks; pieces of one iteration are
- * left out, the outermost piece covers the rest. */
-static void axis_pieces(int a, int64_t e, int64_t t, int64_t r, kiln_loop *thr, int *nt,
+/* Axis a of extent e as a run of v points, threads (t), a tile (r) and blocks; pieces of
+ * one iteration are left out, the outermost piece covers the rest. */
+static void axis_pieces(int a, int64_t e, int64_t v, int64_t t, int64_t r, kiln_loop *thr, int *nt,
                         kiln_loop *tile, int *ntile, kiln_loop *blk, int *nb) {
   int64_t stride = 1;
-  if (t > 1 && e > 1) {
-    int64_t x = t < e ? t : e;
-    thr[(*nt)++] = (kiln_loop){a, 1, x, KILN_LOOP_THREAD};
-    stride = x;
+  if (v > 1 && e > 1) {
+    stride = v < e ? v : e;
+    tile[(*ntile)++] = (kiln_loop){a, 1, stride, KILN_LOOP_UNROLL};
+  }
+  if (t > 1 && e > stride) {
+    int64_t x = t < cdiv(e, stride) ? t : cdiv(e, stride);
+    thr[(*nt)++] = (kiln_loop){a, stride, x, KILN_LOOP_THREAD};
+    stride *= x;
   }
   if (r > 1 && e > stride) {
     int64_t x = r < cdiv(e, stride) ? r : cdiv(e, stride);
@@ -180,14 +188,15 @@ static void random_recipes(void) {
   int A = s->value->a->buf, B = s->value->b->buf; /* x[b, i, k] * w[k, j] */
   uint32_t rng = 2024;
   int legal = 0, refused = 0;
-  static const int64_t threads[] = {1, 2, 4, 8, 16, 32}, points[] = {1, 2, 3, 4}, slices[] = {1, 2, 3, 8, 19};
-  for (int trial = 0; trial < 48; trial++) {
+  static const int64_t threads[] = {1, 2, 4, 8, 16, 32}, points[] = {1, 2, 3, 4}, slices[] = {1, 2, 3, 8, 19},
+                       runs[] = {1, 1, 2, 4};
+  for (int trial = 0; trial < 64; trial++) {
     kiln_loop thr[4], tile[4], blk[6];
     int nt = 0, ntile = 0, nb = 0;
     blk[nb++] = (kiln_loop){0, 1, 2, KILN_LOOP_BLOCK};
-    axis_pieces(1, 33, threads[rnd(&rng) % 6], points[rnd(&rng) % 4], thr, &nt,
+    axis_pieces(1, 33, runs[rnd(&rng) % 4], threads[rnd(&rng) % 6], points[rnd(&rng) % 4], thr, &nt,
                 tile, &ntile, blk, &nb);
-    axis_pieces(2, 20, threads[rnd(&rng) % 6], points[rnd(&rng) % 4], thr, &nt,
+    axis_pieces(2, 20, runs[rnd(&rng) % 4], threads[rnd(&rng) % 6], points[rnd(&rng) % 4], thr, &nt,
                 tile, &ntile, blk, &nb);
     int64_t slice = slices[rnd(&rng) % 5];
     kiln_schedule t = {0};
@@ -279,9 +288,15 @@ static void legality(void) {
   fclose(mem);
   CHECK(text && strstr(text, "[share b0,b1]"));
   free(text);
-  /* rows of 8 and 64 floats: copied 4 at a time (float4) where the buffers are aligned */
+  /* rows of 8 and 64 floats: copied 4 at a time (float4) where the buffers are aligned,
+   * through the prefetch registers (software pipelined: the next slices load while this
+   * one computes) */
   text = source(p);
-  CHECK(text && strstr(text, "KILN_COPY16(kiln_sh0 + kiln_e, b0 + ") && strstr(text, "KILN_COPY16(kiln_sh1 + kiln_e, b1 + "));
+  CHECK(text && strstr(text, "KILN_COPY16((KILN_P(kiln_pf0) + kiln_j * 4), b0 + ") &&
+        strstr(text, "KILN_COPY16((KILN_P(kiln_pf1) + kiln_j * 4), b1 + "));
+  CHECK(text && strstr(text, "KILN_COPY16((kiln_sh0 + kiln_e), KILN_P(kiln_pf0) + kiln_j * 4);") &&
+        strstr(text, "KILN_COPY16((kiln_sh1 + kiln_e), KILN_P(kiln_pf1) + kiln_j * 4);"));
+  CHECK(text && strstr(text, "KILN_PRIVATE_A(float, kiln_pf0, "));
   CHECK(text && strstr(text, "#define KILN_COPY16(dst, src) (*(float4 *)(dst) = *(const float4 *)(src))"));
   free(text);
   /* loops: a0 a1 a2r (the default nest, then each recipe); "split(0,16) block(0) thread(1)
