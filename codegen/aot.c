@@ -188,8 +188,9 @@ static kiln_status add_wrappers(LLVMModuleRef m, const kiln_program *p, const ch
   LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
   LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx), i64 = LLVMInt64TypeInContext(ctx);
   int nparams = p->ninputs + p->noutputs + 1;
-  LLVMTypeRef *params = kiln_xcalloc((size_t)nparams, sizeof *params);
-  for (int i = 0; i < nparams; i++) params[i] = ptr;
+  /* room for _run_arrays' 3 too: a model with no inputs has 2 (one output, the workspace) */
+  LLVMTypeRef *params = kiln_xcalloc((size_t)(nparams > 3 ? nparams : 3), sizeof *params);
+  for (int i = 0; i < (nparams > 3 ? nparams : 3); i++) params[i] = ptr;
   char *run_name = kiln_fmt("%s_run", name), *arrays_name = kiln_fmt("%s_run_arrays", name);
   LLVMValueRef fn = LLVMAddFunction(m, run_name, LLVMFunctionType(i32, params, (unsigned)nparams, 0));
   LLVMValueRef fa = LLVMAddFunction(m, arrays_name, LLVMFunctionType(i32, params, 3, 0));

@@ -99,7 +99,14 @@ static kiln_status emit_kernel(kiln_cuda *c, const kiln_kernel *k, int id) {
     comment_text(c->o, s->name);
     fprintf(c->o, "': %" PRId64 " blocks of %" PRId64 " threads, %d-bit indices */\n", grid,
             threads, c->idx32 ? 32 : 64);
-    fprintf(c->o, "KILN_GLOBAL(%" PRId64 ") kiln_k%d_s%d(KILN_LAUNCH_PARAMS", threads, id, j);
+    /* a staged stage's register tile would take every register it may: ask for at most 128
+     * a thread (blocks of `threads` that many at once per SM), so that two or more blocks
+     * share an SM and one's barriers and loads overlap the other's arithmetic */
+    if (s->sched.nshare)
+      fprintf(c->o, "KILN_GLOBAL_OCC(%" PRId64 ", %" PRId64 ") kiln_k%d_s%d(KILN_LAUNCH_PARAMS", threads,
+              threads > 512 ? 1 : 512 / threads, id, j);
+    else
+      fprintf(c->o, "KILN_GLOBAL(%" PRId64 ") kiln_k%d_s%d(KILN_LAUNCH_PARAMS", threads, id, j);
     for (int b = 0; b < k->nbufs; b++) {
       bool ro = !stored(k, b) && b != c->check_buf;
       fprintf(c->o, "%s%s%s *KILN_RESTRICT b%d", b ? ", " : " ", ro ? "const " : "",

@@ -79,6 +79,7 @@ int kiln_cuda_expr32(kiln_cuda *c, const kiln_expr *x);
 typedef struct kiln_cuda_shared {
   int buf, rank;
   int64_t ext[KILN_MAX_RANK];
+  int64_t stride[KILN_MAX_RANK]; /* its layout: row-major, or one dim moved innermost */
 } kiln_cuda_shared;
 
 /* cuda_stage.c: the body of stage s's kernel function; *grid and *threads get its launch

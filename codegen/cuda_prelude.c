@@ -1,5 +1,5 @@
 /* The text around the emitted CUDA C (codegen/cuda_emit.c). The kernels are written
- * against a few macros (KILN_GLOBAL, KILN_KERNEL_BEGIN/END, KILN_BLOCK_ID, KILN_THREAD_ID,
+ * against a few macros (KILN_GLOBAL(_OCC: with blocks per SM), KILN_KERNEL_BEGIN/END, KILN_BLOCK_ID, KILN_THREAD_ID,
  * KILN_RESTRICT, KILN_FN; for shared reductions KILN_BLOCKS_BEGIN/END, KILN_THREADS,
  * KILN_SYNC, KILN_SHARED, KILN_PRIVATE(_N, _A: 16-byte aligned), KILN_P, KILN_SHFL_DOWN;
  * for staged tiles KILN_COPY16, 16 aligned bytes at once: a float4) and bit-cast/atomic helpers that two headers define:
@@ -22,6 +22,7 @@ const char kiln_cuda_host_header[] =
     "#include <string.h>\n"
     "#define KILN_FN static inline\n"
     "#define KILN_GLOBAL(threads) static void\n"
+    "#define KILN_GLOBAL_OCC(threads, blocks) static void\n"
     "#define KILN_LAUNCH_PARAMS int64_t kiln_grid, int64_t kiln_block,\n"
     "#define KILN_KERNEL_BEGIN for (int64_t kiln_bid = 0; kiln_bid < kiln_grid; kiln_bid++) \\\n"
     "  for (int64_t kiln_tid = 0; kiln_tid < kiln_block; kiln_tid++) {\n"
@@ -90,6 +91,7 @@ const char kiln_cuda_prelude[] =
     "typedef unsigned long long uint64_t;\n"
     "#define KILN_FN static __device__ __forceinline__\n"
     "#define KILN_GLOBAL(threads) extern \"C\" __global__ void __launch_bounds__(threads)\n"
+    "#define KILN_GLOBAL_OCC(threads, blocks) extern \"C\" __global__ void __launch_bounds__(threads, blocks)\n"
     "#define KILN_LAUNCH_PARAMS\n"
     "#define KILN_KERNEL_BEGIN\n"
     "#define KILN_KERNEL_END\n"

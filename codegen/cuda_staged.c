@@ -39,6 +39,7 @@ typedef struct staged {
   char label[32];
   int pos;         /* the staging loop's position in the walk */
   bool prefetch;   /* slices pass through registers: the next one loads during compute */
+  bool all_staged; /* the value loads staged buffers alone */
 } staged;
 
 /* A copy loop's part: global memory to the tile, global memory to the thread's prefetch
@@ -106,6 +107,27 @@ static void bases(nest *n, staged *g) {
     }
 }
 
+/* Does tile i lie inside its buffer whatever the fixed loops' values (its first index
+ * along each dim at least 0, and its last below the dim), so that copies need no check? */
+static bool tile_inside(const nest *n, const staged *g, int i) {
+  const kiln_tile *t = &g->tiles[i];
+  const kiln_buffer *bf = &n->c->k->bufs[t->buf];
+  for (int d = 0; d < t->rank; d++) {
+    const kiln_affine *f = &t->idx[d];
+    int64_t lo = f->c0, hi = f->c0, term;
+    for (int l = 0; l < n->sc->nloops; l++) {
+      const kiln_loop *lp = &n->sc->loops[l];
+      if (kiln_staging_varies(n->sc, g->at, l) || !f->coef[lp->axis]) continue;
+      if (__builtin_mul_overflow(f->coef[lp->axis], lp->stride, &term) ||
+          __builtin_mul_overflow(term, lp->extent - 1, &term))
+        return false;
+      if (__builtin_add_overflow(term < 0 ? lo : hi, term, term < 0 ? &lo : &hi)) return false;
+    }
+    if (lo < 0 || hi > bf->dims[d] - t->ext[d]) return false;
+  }
+  return true;
+}
+
 /* One copy loop of tile i, `by` elements (1 or 4) an iteration of each thread: element
  * e = (thread + j * threads) * by of the tile, in copy iteration j (so that iteration j's
  * elements sit in prefetch registers j * by ...). */
@@ -117,10 +139,25 @@ static void copy_loop(nest *n, const staged *g, int i, int by, copy_mode mode) {
   kiln_cuda_line(c, "for (int32_t kiln_j = 0; kiln_j < %" PRId64 "; kiln_j++) {", copy_iters(g, i, by));
   c->indent++;
   kiln_cuda_line(c, "int32_t kiln_e = (kiln_t + kiln_j * %" PRId64 ") * %d;", g->threads, by);
-  kiln_cuda_line(c, "if (kiln_e >= %" PRId64 ") break;", t->elems);
+  if (t->elems % (g->threads * by)) kiln_cuda_line(c, "if (kiln_e >= %" PRId64 ") break;", t->elems);
   char dst[64];
   if (mode == COPY_LOAD) snprintf(dst, sizeof dst, "(KILN_P(kiln_pf%d) + kiln_j * %d)", i, by);
   else snprintf(dst, sizeof dst, "(kiln_sh%d + kiln_e)", i);
+  const kiln_cuda_shared *sh = &g->sh[i];
+  if (mode == COPY_STORE && sh->stride[t->rank - 1] != 1) {
+    /* the layout moved a dim innermost: element e's place from its index in the box */
+    kiln_cuda_line(c, "int32_t kiln_r = kiln_e, kiln_s = 0;");
+    for (int d = t->rank - 1; d > 0; d--)
+      kiln_cuda_line(c, "kiln_s += kiln_r %% %" PRId64 " * %" PRId64 ", kiln_r /= %" PRId64 ";",
+                     t->ext[d], sh->stride[d], t->ext[d]);
+    kiln_cuda_line(c, "kiln_s += kiln_r * %" PRId64 ";", sh->stride[0]);
+    for (int q = 0; q < by; q++)
+      kiln_cuda_line(c, "kiln_sh%d[kiln_s + %" PRId64 "] = KILN_P(kiln_pf%d)[kiln_j * %d + %d];", i,
+                     q * sh->stride[t->rank - 1], i, by, q);
+    c->indent--;
+    kiln_cuda_line(c, "}");
+    return;
+  }
   if (mode == COPY_STORE) {
     if (by == 4) kiln_cuda_line(c, "KILN_COPY16(%s, KILN_P(kiln_pf%d) + kiln_j * 4);", dst, i);
     else kiln_cuda_line(c, "kiln_sh%d[kiln_e] = KILN_P(kiln_pf%d)[kiln_j];", i, i);
@@ -137,8 +174,9 @@ static void copy_loop(nest *n, const staged *g, int i, int by, copy_mode mode) {
       kiln_cuda_line(c, "int64_t kiln_g%d = kiln_sb%d_%d + kiln_r;", d, i, d);
     }
   }
+  bool inside = tile_inside(n, g, i);
   fprintf(c->o, "%*sif (1", 2 * c->indent, "");
-  for (int d = 0; d < t->rank; d++)
+  for (int d = 0; d < t->rank && !inside; d++)
     fprintf(c->o, " && kiln_g%d >= 0 && kiln_g%d < %" PRId64, d, d, bf->dims[d]);
   fputs(")\n", c->o);
   /* the element's place: dense, by a strided buffer's strides, or its flat index placed
@@ -232,12 +270,9 @@ int kiln_cuda_shared_load(kiln_cuda *c, int i, const kiln_expr *x) {
       return -1;
   int lin = c->ntemps++;
   fprintf(c->o, "%*sint32_t t%d = 0", 2 * c->indent, "", lin);
-  int64_t stride = 1;
-  for (int d = sh->rank - 1; d >= 0; d--) {
+  for (int d = sh->rank - 1; d >= 0; d--)
     fprintf(c->o, " + (int32_t)((%s)t%d - kiln_sb%d_%d) * %" PRId64, c->idx32 ? "int32_t" : "int64_t",
-            t[d], i, d, stride);
-    stride *= sh->ext[d];
-  }
+            t[d], i, d, sh->stride[d]);
   fputs(";\n", c->o);
   char array[16];
   snprintf(array, sizeof array, "kiln_sh%d", i);
@@ -263,6 +298,15 @@ static kiln_status body_iteration(nest *n) {
     snprintf(next, sizeof next, "l%d + 1", g->at);
     prefetch(n, g, next);
   }
+  /* where the value reads staged tiles alone, every point of the block reads inside them
+   * (a tile spans its loops whole, past the extents too): points past a spatial extent
+   * compute unguarded, into accumulators the post phase never stores, so that the tile's
+   * loop bodies stay branch-free (and their shared-memory reads vectors) */
+  bool saved[KILN_MAX_AXES];
+  for (int a = 0; a < n->s->naxes; a++) {
+    saved[a] = n->guard[a];
+    if (g->all_staged && !n->s->axes[a].reduce) n->guard[a] = false;
+  }
   complete_prefix(n);
   bases(n, g);
   c->shared = g->sh;
@@ -270,8 +314,24 @@ static kiln_status body_iteration(nest *n) {
   kiln_status st = kiln_cuda_walk(n, from + 1, stop, kiln_cuda_body_tile_combine);
   c->shared = NULL;
   c->nshared = 0;
+  for (int a = 0; a < n->s->naxes; a++) n->guard[a] = saved[a];
   close_phase(n, g);
   return st;
+}
+
+/* Does x load staged buffers alone? */
+static bool loads_staged(const kiln_expr *x, const staged *g, int depth) {
+  if (!x) return true;
+  if (depth > 64) return false;
+  if (x->kind == KX_LOAD) {
+    bool in = false;
+    for (int i = 0; i < g->ntiles; i++) in |= g->tiles[i].buf == x->buf;
+    if (!in) return false;
+    for (int d = 0; d < x->nidx; d++)
+      if (!loads_staged(x->idx[d], g, depth + 1)) return false;
+  }
+  return loads_staged(x->a, g, depth + 1) && loads_staged(x->b, g, depth + 1) &&
+         loads_staged(x->c, g, depth + 1);
 }
 
 /* The staging loop, after a phase that loads its first slices into the prefetch registers. */
@@ -281,6 +341,34 @@ static kiln_status staging_loop(nest *n) {
   prefetch(n, g, "0");
   close_phase(n, g);
   return kiln_cuda_walk(n, g->pos, g->pos + 1, body_iteration);
+}
+
+/* Tile i's layout in shared memory (g->sh[i].stride): row-major, except that with the
+ * prefetch registers (whose stores may scatter) the dim along which a thread's innermost
+ * run of points moves (the innermost spatial tile loop of stride 1 that the tile's index
+ * uses, in one dim alone) goes innermost, so that the thread reads runs of the tile as
+ * vectors: A[m, k] of a GEMM is stored k-major, read as float4 along m. */
+static void layout(const nest *n, staged *g, int i) {
+  const kiln_tile *t = &g->tiles[i];
+  const kiln_schedule *sc = n->sc;
+  int inner = t->rank - 1;
+  for (int l = sc->nloops - 1; g->prefetch && l > g->at; l--) {
+    const kiln_loop *lp = &sc->loops[l];
+    if (n->s->axes[lp->axis].reduce || lp->stride != 1) continue;
+    int uses = 0, d0 = -1;
+    for (int d = 0; d < t->rank; d++)
+      if (t->idx[d].coef[lp->axis]) uses++, d0 = d;
+    if (uses == 1) inner = d0;
+    if (uses) break;
+  }
+  int64_t stride = 1;
+  g->sh[i].stride[inner] = stride;
+  stride *= t->ext[inner];
+  for (int d = t->rank - 1; d >= 0; d--)
+    if (d != inner) {
+      g->sh[i].stride[d] = stride;
+      stride *= t->ext[d];
+    }
 }
 
 /* Do the tiles' first indices fit in int32, whatever the loops' values (every term of
@@ -328,6 +416,8 @@ kiln_status kiln_cuda_staged(nest *n) {
   int64_t pf = 0;
   for (int i = 0; i < g.ntiles; i++) pf += prefetch_regs(&g, i);
   g.prefetch = pf <= PREFETCH_MAX;
+  g.all_staged = loads_staged(s->value, &g, 0);
+  for (int i = 0; i < g.ntiles; i++) layout(n, &g, i);
   /* the walks: block and thread loops, the reductions in order, then the tile (comb);
    * block and thread loops, then the tile (points) */
   int comb[KILN_MAX_LOOPS], points[KILN_MAX_LOOPS], tile[KILN_MAX_LOOPS], ncomb = 0, npts = 0;

@@ -4,10 +4,13 @@
  * 4 x 16 apart, so that a thread reads its operands from shared memory as float4 and a
  * warp's reads are few wavefronts), walking the reduction in slices of 8 whose tiles
  * of both operands the block first copies into shared memory (the KS_SHARE step,
- * ir/staging.h; emitted by codegen/cuda_staged.c). The innermost output axis is N, the next
- * one M, any other output axis a batch (a block loop); the longest reduction axis is
- * sliced, the others run whole outside it (a convolution's taps, when its indices are
- * affine: implicit GEMM, the im2col index computed in the copy).
+ * ir/staging.h; emitted by codegen/cuda_staged.c). The innermost output axis is N; M is
+ * the output axis that splits the operands as a GEMM does (a convolution's output
+ * channels: each block then reuses its input tile for many channels), else the one next
+ * to N; any other output axis is a batch (a block loop); the longest reduction axis is
+ * sliced, the others run whole inside each slice where the tiles fit, else outside the
+ * slices (a convolution's taps, when its indices are affine: implicit GEMM, the im2col
+ * index computed in the copy).
  *
  * Small extents shrink the per-thread tile and then the threads along that axis, and a
  * grid of fewer than two blocks per SM shrinks the per-thread tiles (down to 2 x 2) so more
@@ -106,18 +109,35 @@ static void pieces(int a, int64_t e, int64_t t, int64_t r, kiln_loop *thread, in
   if (e > stride || stride == 1) block[(*nb)++] = (kiln_loop){a, stride, cdiv(e, stride), KILN_LOOP_BLOCK};
 }
 
+/* The M axis for N and K: the innermost output axis that splits the operands as a GEMM
+ * does (one operand loads along it and not N, another along N and not it: a convolution's
+ * output channels, not its rows), else the output axis next to N as long as some operand
+ * walks K without it; -1 if neither. */
+static int choose_m(const kiln_stage *s, int N, int K) {
+  for (int i = s->nout_idx - 2; i >= 0; i--) {
+    const kiln_expr *o = s->out_idx[i];
+    int a = o->kind == KX_VAR ? o->axis : -1;
+    if (a < 0 || a >= s->naxes || a == N || s->axes[a].reduce) continue;
+    if (loads_along(s->value, 0, a, N) && loads_along(s->value, 0, N, a) && loads_along(s->value, 0, K, a))
+      return a;
+  }
+  const kiln_expr *om = s->out_idx[s->nout_idx - 2];
+  int M = om->kind == KX_VAR ? om->axis : -1;
+  if (M < 0 || M >= s->naxes || M == N || s->axes[M].reduce || !loads_along(s->value, 0, K, M)) return -1;
+  return M;
+}
+
 bool kiln_schedule_gpu_gemm(const kiln_kernel *k, kiln_stage *s) {
   if (k->nsyms || s->reduce != KR_SUM || s->nout_idx < 2) return false;
-  const kiln_expr *on = s->out_idx[s->nout_idx - 1], *om = s->out_idx[s->nout_idx - 2];
-  if (on->kind != KX_VAR || om->kind != KX_VAR || on->axis == om->axis) return false;
-  int N = on->axis, M = om->axis, K = -1;
-  if (N < 0 || M < 0 || N >= s->naxes || M >= s->naxes || s->axes[N].reduce || s->axes[M].reduce)
-    return false;
+  const kiln_expr *on = s->out_idx[s->nout_idx - 1];
+  if (on->kind != KX_VAR) return false;
+  int N = on->axis, M, K = -1;
+  if (N < 0 || N >= s->naxes || s->axes[N].reduce) return false;
   for (int a = 0; a < s->naxes; a++) {
     if (s->axes[a].dyn || s->axes[a].extent < 1) return false;
     if (s->axes[a].reduce && (K < 0 || s->axes[a].extent > s->axes[K].extent)) K = a;
   }
-  if (K < 0 || !loads_along(s->value, 0, K, N) || !loads_along(s->value, 0, K, M)) return false;
+  if (K < 0 || !loads_along(s->value, 0, K, N) || (M = choose_m(s, N, K)) < 0) return false;
 
   int64_t tm, rm, tn, rn, batch = 1;
   fit(s->axes[M].extent, &tm, &rm);
@@ -139,40 +159,48 @@ bool kiln_schedule_gpu_gemm(const kiln_kernel *k, kiln_stage *s) {
       block[nb++] = (kiln_loop){a, 1, s->axes[a].extent, KILN_LOOP_BLOCK};
   pieces(M, s->axes[M].extent, tm, rm, thread, &nt, tile, &ntile, block, &nb);
   pieces(N, s->axes[N].extent, tn, rn, thread, &nt, tile, &ntile, block, &nb);
-  kiln_schedule t = {0};
   int64_t grid = 1;
   for (int i = 0; i < nb; i++) {
     if (block[i].extent > MAX_GRID / grid) return false;
     grid *= block[i].extent;
-    t.loops[t.nloops++] = block[i];
   }
-  for (int i = 0; i < nt; i++) t.loops[t.nloops++] = thread[i];
-  for (int a = 0; a < s->naxes; a++) /* the other reductions whole, outside the slices */
-    if (s->axes[a].reduce && a != K) t.loops[t.nloops++] = (kiln_loop){a, 1, s->axes[a].extent, KILN_LOOP_SERIAL};
-  int64_t ek = s->axes[K].extent, slice = ek < K_SLICE ? ek : K_SLICE;
-  t.share_loop = t.nloops;
-  if (slice >= 2) {
-    t.loops[t.nloops++] = (kiln_loop){K, slice, cdiv(ek, slice), KILN_LOOP_SERIAL};
-    t.loops[t.nloops++] = (kiln_loop){K, 1, slice, KILN_LOOP_UNROLL};
-  } else {
-    t.loops[t.nloops++] = (kiln_loop){K, 1, ek, KILN_LOOP_SERIAL};
-  }
-  for (int i = 0; i < ntile; i++) t.loops[t.nloops++] = tile[i];
-  if (t.nloops > KILN_MAX_LOOPS) return false;
-
-  /* stage every operand the slices walk, as long as the tiles fit */
+  /* the other reductions (a convolution's taps) inside the slices first: one tile of the
+   * input then serves every tap, read from global memory once instead of once a tap, and
+   * each slice's barriers are paid for by taps x slice steps; outside them where the
+   * larger tiles do not fit */
+  bool others = false;
+  for (int a = 0; a < s->naxes; a++) others |= s->axes[a].reduce && a != K;
   kiln_schedule saved = s->sched;
-  int bufs[KILN_MAX_SHARE * 2], nbufs = 0;
-  loaded(s->value, 0, bufs, &nbufs, KILN_MAX_SHARE * 2);
-  for (int i = 0; i < nbufs && t.nshare < KILN_MAX_SHARE; i++) {
-    if (!loads_buf_along(s->value, 0, bufs[i], K) || bufs[i] == s->out_buf) continue;
-    t.share[t.nshare++] = bufs[i];
-    s->sched = t;
-    if (kiln_schedule_check(s, &(kiln_error){0})) t.nshare--;
+  for (int inside = others; inside >= 0; inside--) {
+    kiln_schedule t = {0};
+    for (int i = 0; i < nb; i++) t.loops[t.nloops++] = block[i];
+    for (int i = 0; i < nt; i++) t.loops[t.nloops++] = thread[i];
+    for (int a = 0; a < s->naxes && !inside; a++)
+      if (s->axes[a].reduce && a != K) t.loops[t.nloops++] = (kiln_loop){a, 1, s->axes[a].extent, KILN_LOOP_SERIAL};
+    int64_t ek = s->axes[K].extent, slice = ek < K_SLICE ? ek : K_SLICE;
+    t.share_loop = t.nloops;
+    t.loops[t.nloops++] = (kiln_loop){K, slice, cdiv(ek, slice), KILN_LOOP_SERIAL};
+    for (int a = 0; a < s->naxes && inside; a++)
+      if (s->axes[a].reduce && a != K) t.loops[t.nloops++] = (kiln_loop){a, 1, s->axes[a].extent, KILN_LOOP_SERIAL};
+    if (slice >= 2) t.loops[t.nloops++] = (kiln_loop){K, 1, slice, KILN_LOOP_UNROLL};
+    for (int i = 0; i < ntile; i++) t.loops[t.nloops++] = tile[i];
+    if (t.nloops > KILN_MAX_LOOPS) continue;
+
+    /* stage every operand the slices walk, as long as the tiles fit */
+    int bufs[KILN_MAX_SHARE * 2], nbufs = 0, want = 0;
+    loaded(s->value, 0, bufs, &nbufs, KILN_MAX_SHARE * 2);
+    for (int i = 0; i < nbufs && t.nshare < KILN_MAX_SHARE; i++) {
+      if (!loads_buf_along(s->value, 0, bufs[i], K) || bufs[i] == s->out_buf) continue;
+      want++;
+      t.share[t.nshare++] = bufs[i];
+      s->sched = t;
+      if (kiln_schedule_check(s, &(kiln_error){0})) t.nshare--;
+    }
+    if (inside && t.nshare < want) continue; /* a tile did not fit: the taps go outside */
+    kiln_recipe r;
+    if (t.nshare && kiln_recipe_for(s, &t, &r) && !kiln_schedule_apply(s, &r, &(kiln_error){0}))
+      return true;
   }
-  kiln_recipe r;
-  if (t.nshare && kiln_recipe_for(s, &t, &r) && !kiln_schedule_apply(s, &r, &(kiln_error){0}))
-    return true;
   s->sched = saved;
   return false;
 }

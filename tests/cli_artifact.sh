@@ -47,6 +47,27 @@ expect 0 "probs: f32[2,10]" -- "$kiln" run "$dir/libdsl.so" --seed 7 --output-di
 expect 0 "probs: f32[2,10]" -- "$kiln" run "$model" --shape x=2x784 --seed 7 --output-dir "$dir/dsl_jit" --repeat 1
 expect 0 -- cmp "$dir/dsl_lib/output_0.pb" "$dir/dsl_jit/output_0.pb"
 
+# --- a model with no inputs (one Constant): its _run_arrays still takes its 3 arguments
+"$python" - "$dir/const.onnx" <<'PY'
+import sys
+import onnx
+from onnx import TensorProto, helper
+v = helper.make_tensor("v", TensorProto.FLOAT, [3], [1.5, -2.0, 4.0])
+g = helper.make_graph([helper.make_node("Constant", [], ["y"], value=v)], "c", [],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), sys.argv[1])
+PY
+expect 0 -- "$kiln" compile "$dir/const.onnx" -o "$dir/libconst.so" --name cst
+expect 0 "y: f32[3]" -- "$kiln" run "$dir/libconst.so" --output-dir "$dir/cst" --repeat 1
+expect 0 "constant ok" -- "$python" - "$dir/cst/output_0.pb" <<'PY'
+import sys
+from onnx import TensorProto, numpy_helper
+t = TensorProto()
+t.ParseFromString(open(sys.argv[1], "rb").read())
+assert numpy_helper.to_array(t).tolist() == [1.5, -2.0, 4.0], numpy_helper.to_array(t)
+print("constant ok")
+PY
+
 # --- bench: end-to-end medians at each thread count; no made-up kernel times
 expect 0 "AOT library 'mlp'" "end-to-end, 1 thread: median" "end-to-end, 2 threads: median" \
   "per-kernel times need the model" "MatMulPanels+Relu" "!time(us)" "!roofline" -- \

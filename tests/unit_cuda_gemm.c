@@ -294,8 +294,14 @@ static void legality(void) {
   text = source(p);
   CHECK(text && strstr(text, "KILN_COPY16((KILN_P(kiln_pf0) + kiln_j * 4), b0 + ") &&
         strstr(text, "KILN_COPY16((KILN_P(kiln_pf1) + kiln_j * 4), b1 + "));
-  CHECK(text && strstr(text, "KILN_COPY16((kiln_sh0 + kiln_e), KILN_P(kiln_pf0) + kiln_j * 4);") &&
+  /* x[m, k]'s tile is stored k-major (the prefetch registers' stores scatter), so
+   * that a thread reads its run of 4 points along m as one vector; w[k, n]'s as it is */
+  CHECK(text && strstr(text, "kiln_sh0[kiln_s + 0] = KILN_P(kiln_pf0)[kiln_j * 4 + 0];") &&
         strstr(text, "KILN_COPY16((kiln_sh1 + kiln_e), KILN_P(kiln_pf1) + kiln_j * 4);"));
+  /* both tiles lie inside their buffers (no tails in this shape): copies check nothing */
+  CHECK(text && !strstr(text, "kiln_g0 >= 0"));
+  /* two or more blocks an SM: at most 128 registers a thread */
+  CHECK(text && strstr(text, "KILN_GLOBAL_OCC(256, 2)"));
   CHECK(text && strstr(text, "KILN_PRIVATE_A(float, kiln_pf0, "));
   CHECK(text && strstr(text, "#define KILN_COPY16(dst, src) (*(float4 *)(dst) = *(const float4 *)(src))"));
   free(text);
