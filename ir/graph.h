@@ -118,6 +118,10 @@ typedef struct kiln_graph {
   /* while a node is lowered the points of the free dims a division reads are moved up by
    * sym_shift (passes/lower_dyn.c); sym_shift_max is the most a node of the graph needed */
   int64_t sym_shift, sym_shift_max;
+  /* lowering for a GPU (kiln_target_gpu): lowerings leave out forms that pay on a CPU only
+   * (a strided convolution's input split by phase, whose indices are not affine, so that
+   * a GPU schedule could not stage it in shared memory) */
+  bool lower_gpu;
   kiln_symdim *symdims; /* the polynomials values' sym[] index (from 1) */
   int nsymdims, symdims_cap;
 } kiln_graph;

@@ -56,7 +56,10 @@ static kiln_status place(state *s) {
   kiln_pass_place_concat(s->g);
   return KILN_OK;
 }
-static kiln_status lower(state *s) { return kiln_pass_lower(s->g, &s->p, s->err); }
+static kiln_status lower(state *s) {
+  s->g->lower_gpu = kiln_target_gpu(s->opts);
+  return kiln_pass_lower(s->g, &s->p, s->err);
+}
 static kiln_status fuse(state *s) {
   if (!s->opts->no_fuse) kiln_pass_fuse(s->g, s->p);
   return KILN_OK;

@@ -179,7 +179,9 @@ static void zero_outside(kiln_kernel *k, int pb, const kiln_window *w, const int
  *  - a stride s > 1: also split by phase, padded position p = q*s + ph stored at
  *    [ph..., q...] (rank 2 + 2 * spatial dims), read at [(k*dil) % s..., o + (k*dil) / s...]:
  *    consecutive outputs then read consecutive elements (a strided load along the output
- *    width would not vectorize). Phases are as many as the window offsets reach. */
+ *    width would not vectorize). Phases are as many as the window offsets reach. Not on a
+ *    GPU (kiln_graph.lower_gpu): its schedule copies the strided rows into shared memory,
+ *    which needs affine indices, so it gets the zero-padded copy (or none). */
 typedef struct conv_input {
   int buf;     /* the buffer the conv reads */
   int copy;    /* 0 = the input itself, 1 = padded, 2 = padded and split by phase */
@@ -187,13 +189,13 @@ typedef struct conv_input {
 } conv_input;
 
 static conv_input conv_copy_input(kiln_kernel *k, const kiln_window *w, int xb,
-                                  bool depthwise) {
+                                  bool depthwise, bool gpu) {
   conv_input ci = {xb, 0, {0}};
   bool overhang = false, strided = false;
   for (int d = 0; d < w->nsp; d++) {
     if (w->pad_begin[d] < 0 || w->pad_end[d] < 0) return ci;
     overhang |= kiln_window_overhangs(w, d);
-    strided |= w->stride[d] > 1;
+    strided |= w->stride[d] > 1 && !gpu; /* a GPU stages the strided reads in shared memory */
   }
   if (strided && 2 + 2 * w->nsp > KILN_MAX_RANK) strided = false;
   /* a strided depthwise conv does a few multiply-adds per input element: the copy's
@@ -333,7 +335,7 @@ static kiln_status lower_conv(kiln_lower_ctx *c) {
   bool free_sp = false;
   for (int d = 0; d < w.nsp; d++) free_sp |= w.free[d];
   conv_input in = free_sp ? (conv_input){xb, 0, {0}}
-                          : conv_copy_input(k, &w, xb, depthwise); /* its stages run first */
+                          : conv_copy_input(k, &w, xb, depthwise, c->g->lower_gpu); /* its stages run first */
   int yb = c->out_buf[0], sb = yb; /* the output, and the buffer the conv stage stores */
   bool flat = !free_sp && conv_flat(k, &w, &in, group, depthwise);
   int64_t wc = k->bufs[in.buf].dims[k->bufs[in.buf].rank - 1];
