@@ -110,6 +110,19 @@ def test_feeds(data, model):
     return feeds
 
 
+def dims(v):
+    """An ONNX value_info's static shape."""
+    return [d.dim_value for d in v.type.tensor_type.shape.dim]
+
+
+def random_inputs(model, rng):
+    """Standard normal float32 inputs for the model's graph inputs (not initializers)."""
+    import numpy as np
+    init = {t.name for t in model.graph.initializer}
+    return [rng.standard_normal(dims(v), dtype=np.float32) for v in model.graph.input
+            if v.name not in init]
+
+
 def onnx_copy(model):
     import onnx
     return onnx.load_from_string(model.SerializeToString())
@@ -348,13 +361,9 @@ def run(args):
 def run_entries(args):
     """The child of run(): entries from --start on, each row appended to --rows as it ends;
     exit 3 after an entry that failed with an error (its context may be poisoned), and
-    a dump and exit when one entry takes over 180 s (a hung kernel)."""
+    a dump and exit when one entry takes over 180 s (a hung kernel). run() has found the
+    driver already."""
     import faulthandler
-    try:
-        ctypes.CDLL("libcuda.so.1")
-    except OSError as e:
-        print(f"bench_gpu: no GPU: the CUDA driver (libcuda.so.1) cannot be loaded ({e})")
-        return 2
     global np
     import numpy as np
     import onnx
@@ -404,14 +413,9 @@ def run_entries(args):
                         ins = [np.load(os.path.join(args.dir, p)) for p in e["inputs"]]
                         want = [np.load(os.path.join(args.dir, p)) for p in e["outputs"]]
                     else:  # another batch: random inputs, the peer's outputs the reference
-                        ins = [rng.standard_normal([d.dim_value for d in v.type.tensor_type.shape.dim],
-                                                   dtype=np.float32)
-                               for v in model.graph.input
-                               if v.name not in {t.name for t in model.graph.initializer}]
-                        want = None
+                        ins, want = random_inputs(model, rng), None
                     ins = [np.ascontiguousarray(a) for a in ins]
-                    shapes = [([d.dim_value for d in v.type.tensor_type.shape.dim],
-                               v.type.tensor_type.elem_type) for v in model.graph.output]
+                    shapes = [(dims(v), v.type.tensor_type.elem_type) for v in model.graph.output]
                     host = [np.zeros(s, dtype=torch.empty(0, dtype=torch_dtype(torch, t)).numpy().dtype)
                             for s, t in shapes]
                     lib.run_host(ins, host)

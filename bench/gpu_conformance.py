@@ -30,7 +30,6 @@ import argparse
 import ctypes
 import itertools
 import json
-import lzma
 import os
 import re
 import shutil
@@ -41,8 +40,9 @@ import tempfile
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
+from bench_gpu import MIB, du, unxz, xz  # the same .xz files and budget as the GPU bench
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MIB = 1 << 20
 KNOWN_FAILURES = ("tests/conformance_known_failures.txt",
                   "tests/conformance_cuda_host_known_failures.txt")
 MANIFEST_MARK = b"kiln-manifest-v1\n"  # KILN_MANIFEST_MARK (ir/program.h)
@@ -244,17 +244,6 @@ def prepare_test(args, test, name):
     return entry
 
 
-def xz(path):
-    with open(path, "rb") as f, lzma.open(path + ".xz", "wb", preset=1) as o:
-        shutil.copyfileobj(f, o, 1 << 24)
-    os.remove(path)
-    return path + ".xz"
-
-
-def du(path):
-    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
-
-
 def skip_group(reason):
     """A skip reason without its names, op types and numbers, to count alike reasons
     together."""
@@ -450,13 +439,6 @@ def run_test(lib, e, data_dir):
         if why:
             return f"{why} [test_data_set_{k}]", False
     return None, random
-
-
-def unxz(path, tmp):
-    out = os.path.join(tmp, os.path.basename(path)[:-3])
-    with lzma.open(path) as f, open(out, "wb") as o:
-        shutil.copyfileobj(f, o, 1 << 24)
-    return out
 
 
 def run_tests(data_dir, tests, start, rows):

@@ -15,7 +15,7 @@ import tempfile
 import numpy as np
 import onnx
 
-from bench_gpu import unxz
+from bench_gpu import dims, random_inputs, unxz
 
 
 def main():
@@ -39,10 +39,7 @@ def main():
                 want = [np.load(os.path.join(d, p)) for p in e["outputs"]]
             else:  # another batch: random inputs, run for the sanitizer (or a profiler) alone
                 model = onnx.load(unxz(os.path.join(d, e["onnx"]), tmp))
-                init = {t.name for t in model.graph.initializer}
-                dims = lambda v: [x.dim_value for x in v.type.tensor_type.shape.dim]
-                ins = [rng.standard_normal(dims(v), dtype=np.float32)
-                       for v in model.graph.input if v.name not in init]
+                ins = random_inputs(model, rng)
                 want = [np.zeros(dims(v), np.float32) for v in model.graph.output]
             outs = [np.full(w.shape, np.nan, dtype=np.float32 if w.dtype == np.float64 else w.dtype)
                     for w in want]

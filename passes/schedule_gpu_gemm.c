@@ -81,31 +81,28 @@ static void fit(int64_t e, int64_t *t, int64_t *r) {
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* The loop of axis a (extent e) at *stride, n iterations or fewer where they would pass
+ * e; *stride moves past it. */
+static kiln_loop piece(int a, int64_t e, int64_t n, kiln_loop_kind kind, int64_t *stride) {
+  int64_t x = cdiv(e, *stride) < n ? cdiv(e, *stride) : n;
+  kiln_loop l = {a, *stride, x, kind};
+  *stride *= x;
+  return l;
+}
+
 /* Axis a (extent e) as up to 4 unrolled points (stride 1: a thread's neighbouring points
  * are neighbours in memory, so its loads of a staged tile are 16-byte vectors), then
  * threads t, then the rest of the r points (stride t * 4), then blocks; a piece of one
  * iteration is left out, and the outermost piece present covers the rest. */
 static void pieces(int a, int64_t e, int64_t t, int64_t r, kiln_loop *thread, int *nt,
                    kiln_loop *tile, int *ntile, kiln_loop *block, int *nb) {
-  int64_t stride = 1, v = r < 4 ? r : 4, x;
-  kiln_loop outer = {0};
-  if (v > 1 && e > stride) {
-    x = cdiv(e, stride) < v ? cdiv(e, stride) : v;
-    outer = tile[(*ntile)++] = (kiln_loop){a, stride, x, KILN_LOOP_UNROLL};
-    stride *= x;
-  }
-  if (t > 1 && e > stride) {
-    x = cdiv(e, stride) < t ? cdiv(e, stride) : t;
-    thread[(*nt)++] = (kiln_loop){a, stride, x, KILN_LOOP_THREAD};
-    stride *= x;
-  }
-  if (r / v > 1 && e > stride) {
-    x = cdiv(e, stride) < r / v ? cdiv(e, stride) : r / v;
-    /* outer points before inner ones in the tile loops */
-    if (outer.extent) tile[*ntile - 1] = (kiln_loop){a, stride, x, KILN_LOOP_UNROLL}, tile[(*ntile)++] = outer;
-    else tile[(*ntile)++] = (kiln_loop){a, stride, x, KILN_LOOP_UNROLL};
-    stride *= x;
-  }
+  int64_t stride = 1, v = r < 4 ? r : 4;
+  kiln_loop run = {0}, rest = {0}; /* extent 0: no such piece */
+  if (v > 1 && e > stride) run = piece(a, e, v, KILN_LOOP_UNROLL, &stride);
+  if (t > 1 && e > stride) thread[(*nt)++] = piece(a, e, t, KILN_LOOP_THREAD, &stride);
+  if (r / v > 1 && e > stride) rest = piece(a, e, r / v, KILN_LOOP_UNROLL, &stride);
+  if (rest.extent) tile[(*ntile)++] = rest; /* the tile loops outer points first */
+  if (run.extent) tile[(*ntile)++] = run;
   if (e > stride || stride == 1) block[(*nb)++] = (kiln_loop){a, stride, cdiv(e, stride), KILN_LOOP_BLOCK};
 }
 
