@@ -20,6 +20,7 @@
 #include "passes/passes.h"
 
 #include "ir/schedule.h"
+#include "ir/staging.h"
 
 #include <string.h>
 
@@ -33,17 +34,30 @@
 #define SHARE_MAX_THREADS 512
 #define SHARE_PER_THREAD 4     /* elements each thread folds, at least */
 
-/* The output's spatial axes, innermost first: the axes of out_idx that are plain
- * variables, last index first, then any other spatial axis. */
+/* The one axis an output index walks one to one (a plain variable, or one plus a
+ * constant: a padded copy writes its rows at h + 1), -1 if none. */
+static int unit_axis(const kiln_stage *s, const kiln_expr *o) {
+  kiln_affine f;
+  if (!kiln_affine_of(o, &f)) return -1;
+  int axis = -1;
+  for (int a = 0; a < s->naxes; a++)
+    if (f.coef[a]) {
+      if (axis >= 0 || f.coef[a] != 1) return -1;
+      axis = a;
+    }
+  return axis;
+}
+
+/* The output's spatial axes, innermost first: the axes the indices of out_idx walk one
+ * to one, last index first, then any other spatial axis. */
 static int spatial_inner_first(const kiln_stage *s, int *order) {
   int n = 0;
   bool seen[KILN_MAX_AXES] = {false};
   for (int d = s->nout_idx - 1; d >= 0; d--) {
-    const kiln_expr *o = s->out_idx[d];
-    if (o->kind == KX_VAR && o->axis >= 0 && o->axis < s->naxes && !s->axes[o->axis].reduce &&
-        !seen[o->axis]) {
-      seen[o->axis] = true;
-      order[n++] = o->axis;
+    int a = unit_axis(s, s->out_idx[d]);
+    if (a >= 0 && !s->axes[a].reduce && !seen[a]) {
+      seen[a] = true;
+      order[n++] = a;
     }
   }
   for (int a = s->naxes - 1; a >= 0; a--)

@@ -1,19 +1,25 @@
 /* The default GPU schedule of GEMM-like stages (MatMul, batched MatMul, Gemm, and any sum
  * shaped like one): a thread block of up to 16 x 16 threads computes a block tile of up to
- * 128 x 128 outputs, each thread an 8 x 8 register tile (runs of 4 neighbouring points,
- * 4 x 16 apart, so that a thread reads its operands from shared memory as float4 and a
- * warp's reads are few wavefronts), walking the reduction in slices of 8 whose tiles
- * of both operands the block first copies into shared memory (the KS_SHARE step,
- * ir/staging.h; emitted by codegen/cuda_staged.c). The innermost output axis is N; M is
- * the output axis that splits the operands as a GEMM does (a convolution's output
+ * 128 x 128 outputs, each thread an 8 x 8 register tile, walking the reduction in slices
+ * whose tiles of both operands the block first copies into shared memory (the KS_SHARE
+ * step, ir/staging.h; emitted by codegen/cuda_staged.c). The innermost output axis is N; M
+ * is the output axis that splits the operands as a GEMM does (a convolution's output
  * channels: each block then reuses its input tile for many channels), else the one next
  * to N; any other output axis is a batch (a block loop); the longest reduction axis is
  * sliced, the others run whole inside each slice where the tiles fit, else outside the
  * slices (a convolution's taps, when its indices are affine: implicit GEMM, the im2col
- * index computed in the copy).
+ * index computed in the copy). A slice holds about 8 steps: 8 channels of a GEMM, one
+ * channel of a 3 x 3 convolution's 9 taps.
+ *
+ * A thread's points along an axis are runs of 4 neighbours (4 x 16 apart), so that it
+ * reads its operands from shared memory as float4 and a warp's reads are few wavefronts,
+ * where the operands' indices allow vectors; elsewhere (a convolution's columns, offset by
+ * each tap) they lie a block's threads apart, so that a warp's scalar reads fall in
+ * distinct banks. Where N is far shorter than a tile (a convolution's rows of 7 or 14),
+ * the idle threads and points go to the output axis before it (the rows).
  *
  * Small extents shrink the per-thread tile and then the threads along that axis, and a
- * grid of fewer than two blocks per SM shrinks the per-thread tiles (down to 2 x 2) so more
+ * grid of fewer blocks than SMs shrinks the per-thread tiles (down to 2 x 2) so more
  * blocks run. A stage with too few threads that way (a matrix times a vector), run-time
  * dims, or no legal tile is left to passes/schedule_gpu.c. */
 #include "passes/passes.h"
@@ -27,8 +33,11 @@
 #define SIDE_POINTS 8
 #define MIN_POINTS 2
 #define K_SLICE 8
+#define MAX_TAPS_UNROLLED 64
 #define MIN_THREADS 64
-#define MIN_BLOCKS 264 /* two per SM of an H100 / H200 (132 SMs) */
+#define MIN_BLOCKS 132 /* one per SM of an H100 / H200: fewer, larger tiles measured faster */
+#define MAX_POINTS_N2 32
+#define MAX_POINTS_TAPS 32
 #define MAX_GRID INT64_C(2147483647)
 
 /* The distinct buffers x loads (at most max). */
@@ -70,6 +79,27 @@ static bool loads_buf_along(const kiln_expr *x, int depth, int b, int a) {
          loads_buf_along(x->c, depth + 1, b, a);
 }
 
+/* Can a thread's run of 4 neighbouring points along axis a read its operands as vectors?
+ * Not where an index walks a with a stride, or starts the run off a multiple of 4 (a
+ * convolution's column plus its tap: the run starts at every offset of the staged tile).
+ * There a thread's points lie a block's threads apart instead, so that a warp's scalar
+ * reads of a tile fall in distinct banks. */
+static bool vector_reads(const kiln_stage *s, const kiln_expr *x, int depth, int a) {
+  if (!x || depth > 64) return true;
+  for (int d = 0; x->kind == KX_LOAD && d < x->nidx; d++) {
+    kiln_affine f;
+    if (!kx_uses_axis(x->idx[d], a)) continue;
+    if (!kiln_affine_of(x->idx[d], &f) || f.coef[a] != 1 || f.c0 % 4) return false;
+    for (int b = 0; b < s->naxes; b++)
+      if (b != a && s->axes[b].extent > 1 && f.coef[b] % 4) return false;
+  }
+  bool ok = true;
+  for (int d = 0; x->kind == KX_LOAD && d < x->nidx && ok; d++)
+    ok = vector_reads(s, x->idx[d], depth + 1, a);
+  return ok && vector_reads(s, x->a, depth + 1, a) && vector_reads(s, x->b, depth + 1, a) &&
+         vector_reads(s, x->c, depth + 1, a);
+}
+
 /* Threads t and points r per thread along an axis of extent e, shrunk while half of them
  * would cover it. */
 static void fit(int64_t e, int64_t *t, int64_t *r) {
@@ -94,9 +124,10 @@ static kiln_loop piece(int a, int64_t e, int64_t n, kiln_loop_kind kind, int64_t
  * are neighbours in memory, so its loads of a staged tile are 16-byte vectors), then
  * threads t, then the rest of the r points (stride t * 4), then blocks; a piece of one
  * iteration is left out, and the outermost piece present covers the rest. */
-static void pieces(int a, int64_t e, int64_t t, int64_t r, kiln_loop *thread, int *nt,
+static void pieces(int a, int64_t e, int64_t t, int64_t r, bool runs, kiln_loop *thread, int *nt,
                    kiln_loop *tile, int *ntile, kiln_loop *block, int *nb) {
-  int64_t stride = 1, v = r < 4 ? r : 4;
+  int64_t stride = 1, v = !runs ? 1 : r < 4 ? r : 4;
+  if (v == 1 && t * r >= e) t = cdiv(e, r); /* as few threads as cover e: no idle points */
   kiln_loop run = {0}, rest = {0}; /* extent 0: no such piece */
   if (v > 1 && e > stride) run = piece(a, e, v, KILN_LOOP_UNROLL, &stride);
   if (t > 1 && e > stride) thread[(*nt)++] = piece(a, e, t, KILN_LOOP_THREAD, &stride);
@@ -124,38 +155,34 @@ static int choose_m(const kiln_stage *s, int N, int K) {
   return M;
 }
 
-bool kiln_schedule_gpu_gemm(const kiln_kernel *k, kiln_stage *s) {
-  if (k->nsyms || s->reduce != KR_SUM || s->nout_idx < 2) return false;
-  const kiln_expr *on = s->out_idx[s->nout_idx - 1];
-  if (on->kind != KX_VAR) return false;
-  int N = on->axis, M, K = -1;
-  if (N < 0 || N >= s->naxes || s->axes[N].reduce) return false;
-  for (int a = 0; a < s->naxes; a++) {
-    if (s->axes[a].dyn || s->axes[a].extent < 1) return false;
-    if (s->axes[a].reduce && (K < 0 || s->axes[a].extent > s->axes[K].extent)) K = a;
-  }
-  if (K < 0 || !loads_along(s->value, 0, K, N) || (M = choose_m(s, N, K)) < 0) return false;
+/* The output axis an index before N's walks one to one, for a second dimension of N's
+ * tiles where N is short (a convolution's rows, beside its columns), -1 if none. */
+static int choose_n2(const kiln_stage *s, int M, int N) {
+  const kiln_expr *o = s->out_idx[s->nout_idx - 2];
+  int a = o->kind == KX_VAR ? o->axis : -1;
+  if (a < 0 || a >= s->naxes || a == M || a == N || s->axes[a].reduce) return -1;
+  return a;
+}
 
-  int64_t tm, rm, tn, rn, batch = 1;
-  fit(s->axes[M].extent, &tm, &rm);
-  fit(s->axes[N].extent, &tn, &rn);
-  if (tm * tn < MIN_THREADS) return false;
-  for (int a = 0; a < s->naxes; a++)
-    if (!s->axes[a].reduce && a != M && a != N) batch *= s->axes[a].extent;
-  for (;;) { /* more, smaller blocks while the grid is small */
-    int64_t blocks = batch * cdiv(s->axes[M].extent, tm * rm) * cdiv(s->axes[N].extent, tn * rn);
-    if (blocks >= MIN_BLOCKS || (rm <= MIN_POINTS && rn <= MIN_POINTS)) break;
-    if (rm >= rn) rm /= 2;
-    else rn /= 2;
-  }
+/* Threads and points per thread along M, N and N2 (t2 = r2 = 1: no N2). */
+typedef struct tiles {
+  int M, N, N2;
+  int64_t tm, rm, tn, rn, t2, r2;
+} tiles;
 
-  kiln_loop thread[4], tile[4], block[KILN_MAX_AXES + 2];
+/* Apply the tiles to s (true), or leave s as it was (false: the grid is too large, the
+ * loops too many, or no operand's tile fits in shared memory). */
+static bool apply(kiln_stage *s, const tiles *p, int K) {
+  int M = p->M, N = p->N, N2 = p->N2;
+  kiln_loop thread[6], tile[6], block[KILN_MAX_AXES + 3];
   int nt = 0, ntile = 0, nb = 0;
   for (int a = 0; a < s->naxes; a++) /* batch blocks, outermost first */
-    if (!s->axes[a].reduce && a != M && a != N)
+    if (!s->axes[a].reduce && a != M && a != N && (a != N2 || p->t2 * p->r2 == 1))
       block[nb++] = (kiln_loop){a, 1, s->axes[a].extent, KILN_LOOP_BLOCK};
-  pieces(M, s->axes[M].extent, tm, rm, thread, &nt, tile, &ntile, block, &nb);
-  pieces(N, s->axes[N].extent, tn, rn, thread, &nt, tile, &ntile, block, &nb);
+  pieces(M, s->axes[M].extent, p->tm, p->rm, vector_reads(s, s->value, 0, M), thread, &nt, tile, &ntile, block, &nb);
+  if (p->t2 * p->r2 > 1)
+    pieces(N2, s->axes[N2].extent, p->t2, p->r2, vector_reads(s, s->value, 0, N2), thread, &nt, tile, &ntile, block, &nb);
+  pieces(N, s->axes[N].extent, p->tn, p->rn, vector_reads(s, s->value, 0, N), thread, &nt, tile, &ntile, block, &nb);
   int64_t grid = 1;
   for (int i = 0; i < nb; i++) {
     if (block[i].extent > MAX_GRID / grid) return false;
@@ -174,11 +201,18 @@ bool kiln_schedule_gpu_gemm(const kiln_kernel *k, kiln_stage *s) {
     for (int i = 0; i < nt; i++) t.loops[t.nloops++] = thread[i];
     for (int a = 0; a < s->naxes && !inside; a++)
       if (s->axes[a].reduce && a != K) t.loops[t.nloops++] = (kiln_loop){a, 1, s->axes[a].extent, KILN_LOOP_SERIAL};
-    int64_t ek = s->axes[K].extent, slice = ek < K_SLICE ? ek : K_SLICE;
+    /* a slice's steps are its channels times the taps inside it: about K_SLICE of them,
+     * as in a GEMM, so that the operands' copies (held in registers while the slice before
+     * computes) stay as small as a GEMM's */
+    int64_t ek = s->axes[K].extent, taps = 1;
+    for (int a = 0; a < s->naxes && inside; a++)
+      if (s->axes[a].reduce && a != K) taps *= s->axes[a].extent;
+    int64_t steps = K_SLICE / taps > 1 ? K_SLICE / taps : 1, slice = ek < steps ? ek : steps;
     t.share_loop = t.nloops;
     t.loops[t.nloops++] = (kiln_loop){K, slice, cdiv(ek, slice), KILN_LOOP_SERIAL};
-    for (int a = 0; a < s->naxes && inside; a++)
-      if (s->axes[a].reduce && a != K) t.loops[t.nloops++] = (kiln_loop){a, 1, s->axes[a].extent, KILN_LOOP_SERIAL};
+    for (int a = 0; a < s->naxes && inside; a++) /* unrolled: each tap's offsets constant */
+      if (s->axes[a].reduce && a != K)
+        t.loops[t.nloops++] = (kiln_loop){a, 1, s->axes[a].extent, taps <= MAX_TAPS_UNROLLED ? KILN_LOOP_UNROLL : KILN_LOOP_SERIAL};
     if (slice >= 2) t.loops[t.nloops++] = (kiln_loop){K, 1, slice, KILN_LOOP_UNROLL};
     for (int i = 0; i < ntile; i++) t.loops[t.nloops++] = tile[i];
     if (t.nloops > KILN_MAX_LOOPS) continue;
@@ -200,4 +234,62 @@ bool kiln_schedule_gpu_gemm(const kiln_kernel *k, kiln_stage *s) {
   }
   s->sched = saved;
   return false;
+}
+
+bool kiln_schedule_gpu_gemm(const kiln_kernel *k, kiln_stage *s) {
+  if (k->nsyms || s->reduce != KR_SUM || s->nout_idx < 2) return false;
+  const kiln_expr *on = s->out_idx[s->nout_idx - 1];
+  if (on->kind != KX_VAR) return false;
+  int N = on->axis, M, K = -1;
+  if (N < 0 || N >= s->naxes || s->axes[N].reduce) return false;
+  for (int a = 0; a < s->naxes; a++) {
+    if (s->axes[a].dyn || s->axes[a].extent < 1) return false;
+    if (s->axes[a].reduce && (K < 0 || s->axes[a].extent > s->axes[K].extent)) K = a;
+  }
+  if (K < 0 || !loads_along(s->value, 0, K, N) || (M = choose_m(s, N, K)) < 0) return false;
+
+  tiles p = {M, N, choose_n2(s, M, N), 0, 0, 0, 0, 1, 1};
+  int64_t eM = s->axes[M].extent, eN = s->axes[N].extent;
+  fit(eM, &p.tm, &p.rm);
+  /* 8 points a thread along M before 16 threads: twice the operand reuse of 4 */
+  while (p.tm > SIDE_THREADS / 2 && p.rm == SIDE_POINTS / 2 && p.tm * p.rm / 2 >= eM / 2 &&
+         (p.tm / 2) * SIDE_POINTS >= eM)
+    p.tm /= 2, p.rm *= 2;
+  fit(eN, &p.tn, &p.rn);
+  /* N far shorter than a tile (a convolution's columns of 7 or 14) leaves threads and
+   * points idle: they go to the rows N2 instead, up to MAX_POINTS_N2 points a thread (more
+   * spilled registers on an H200, beside a convolution's operand copies) */
+  int64_t vn = !vector_reads(s, s->value, 0, N) ? 1 : p.rn < 4 ? p.rn : 4;
+  int64_t used = cdiv(eN, vn) < p.tn ? cdiv(eN, vn) : p.tn;
+  if (p.N2 >= 0 && used * p.rn < SIDE_THREADS) {
+    int64_t e2 = s->axes[p.N2].extent;
+    p.r2 = SIDE_POINTS / p.rn;
+    while (p.r2 > 1 && p.rm * p.rn * p.r2 > MAX_POINTS_N2) p.r2 /= 2;
+    while (p.t2 * 2 * used <= SIDE_THREADS) p.t2 *= 2;
+    while (p.r2 > 1 && p.t2 * p.r2 / 2 >= e2) p.r2 /= 2;
+    while (p.t2 > 1 && p.t2 * p.r2 / 2 >= e2) p.t2 /= 2;
+  }
+  if (p.tm * p.tn * p.t2 < MIN_THREADS) return false;
+  /* a convolution's copies of taps x channels hold more registers than a GEMM's */
+  bool taps = false;
+  for (int a = 0; a < s->naxes; a++) taps |= s->axes[a].reduce && a != K && s->axes[a].extent > 1;
+  while (taps && p.rm * p.rn * p.r2 > MAX_POINTS_TAPS)
+    if (p.r2 > 1) p.r2 /= 2;
+    else if (p.rn >= p.rm) p.rn /= 2;
+    else p.rm /= 2;
+  int64_t batch = 1;
+  for (int a = 0; a < s->naxes; a++)
+    if (!s->axes[a].reduce && a != M && a != N && (a != p.N2 || p.t2 * p.r2 == 1))
+      batch *= s->axes[a].extent;
+  for (;;) { /* more, smaller blocks while the grid is small */
+    int64_t blocks = batch * cdiv(eM, p.tm * p.rm) * cdiv(eN, p.tn * p.rn);
+    if (p.t2 * p.r2 > 1) blocks *= cdiv(s->axes[p.N2].extent, p.t2 * p.r2);
+    if (blocks >= MIN_BLOCKS || (p.rm <= MIN_POINTS && p.rn * p.r2 <= MIN_POINTS)) break;
+    if (p.rm >= p.rn * p.r2) p.rm /= 2;
+    else if (p.r2 > 1) p.r2 /= 2;
+    else p.rn /= 2;
+  }
+  if (p.t2 * p.r2 > 1 && apply(s, &p, K)) return true;
+  p.t2 = p.r2 = 1; /* the rows' tiles did not fit: N alone */
+  return apply(s, &p, K);
 }
