@@ -9,8 +9,9 @@
 xz-compressed, `kiln compile --target cuda` libraries: one MatMul of two inputs per GEMM
 shape; each test model at batch 1, with its test inputs and reference outputs (onnxruntime
 on the CPU, unoptimized, as tests/models/gen_models.py makes them) as .npy; and each
-convolution network and MLP again at batch 32; with every model its ONNX file, for the
-peer. Models over --periodic-mib get periodic weights (periodic()) so that all of it fits
+model that can take another batch (rebatched(): the convolution networks, the MLP, the
+BERT encoders) again at batch 32, BERT's with its test inputs repeated; with every model
+its ONNX file, for the peer. Models over --periodic-mib get periodic weights (periodic()) so that all of it fits
 the --budget-mib a call of the GPU machine carries (the rest of the repository travels too).
 --run (there: needs the CUDA driver, numpy, onnx and torch) loads each library with ctypes
 and, in the same run:
@@ -128,11 +129,49 @@ def onnx_copy(model):
     return onnx.load_from_string(model.SerializeToString())
 
 
+def batch_free(g):
+    """Do g's nodes keep axis 0 a batch they never mix (so that the model runs at another
+    batch once its inputs and outputs say so)? Convolution networks and MLPs; an encoder
+    like BERT's when its Reshapes' shapes are constants led by 1 (made 0: copy the batch),
+    its Transposes keep axis 0 first and its Unsqueezes and Gathers leave axis 0 alone."""
+    from onnx import numpy_helper
+    init = {t.name: t for t in g.initializer}
+    ok = {"Cast", "Sub", "Mul", "Div", "Erf", "MatMul", "Softmax", "Sqrt", "Pow", "ReduceMean",
+          "LayerNormalization"} | BATCH_OPS
+    reshapes = []
+    for n in g.node:
+        attrs = {a.name: a for a in n.attribute}
+        if n.op_type == "Reshape":
+            shape = init.get(n.input[1])
+            if shape is None or "allowzero" in attrs or numpy_helper.to_array(shape)[0] != 1:
+                return None
+            reshapes.append(shape)
+        elif n.op_type == "Transpose":
+            if attrs["perm"].ints[0] != 0:
+                return None
+        elif n.op_type == "Unsqueeze":
+            axes = init.get(n.input[1]) if len(n.input) > 1 else None
+            if axes is None or 0 in numpy_helper.to_array(axes):
+                return None
+        elif n.op_type == "Gather":
+            if n.input[0] not in init:  # an embedding table's rows, not the batch
+                return None
+        elif n.op_type in ("Softmax", "ReduceMean", "LayerNormalization"):
+            axes = [attrs["axis"].i] if "axis" in attrs else list(attrs["axes"].ints) if "axes" in attrs else []
+            if not axes or 0 in axes:
+                return None
+        elif n.op_type not in ok:
+            return None
+    return reshapes
+
+
 def rebatched(model, batch):
-    """The model at another batch, when it can take one: a convolution network or MLP whose
-    inputs and outputs all have batch 1 (BERT's Reshapes hold its batch), else None."""
+    """The model at another batch, when it can take one (batch_free) and its inputs and
+    outputs all have batch 1, else None."""
+    from onnx import numpy_helper
     g = model.graph
-    if not {n.op_type for n in g.node} <= BATCH_OPS:
+    reshapes = batch_free(g)
+    if reshapes is None:
         return None
     vals = [v for v in list(g.input) + list(g.output)
             if v.name not in {t.name for t in g.initializer}]
@@ -140,6 +179,10 @@ def rebatched(model, batch):
         return None
     for v in vals:
         v.type.tensor_type.shape.dim[0].dim_value = batch
+    for t in reshapes:
+        shape = numpy_helper.to_array(t).copy()
+        shape[0] = 0
+        t.CopyFrom(numpy_helper.from_array(shape, t.name))
     del g.value_info[:]
     return model
 
@@ -213,6 +256,13 @@ def prepare(args):
                     for j, r in enumerate(sess.run(None, feeds)):
                         np.save(os.path.join(out, f"output_{j}.npy"), r)
                         entry["outputs"].append(f"{name}/output_{j}.npy")
+                elif any(a.dtype.kind != "f" for a in feeds.values()):
+                    # token ids and masks, which random normals cannot be: the test inputs
+                    # repeated, checked against the peer (the outputs are too large to carry)
+                    for i, a in enumerate(feeds.values()):
+                        np.save(os.path.join(out, f"input_{i}.npy"),
+                                np.concatenate([a] * batch, axis=0))
+                        entry["inputs"].append(f"{name}/input_{i}.npy")
                 entry["onnx"] = rel(xz(path))  # for the peer
                 entries.append(entry)
     with open(os.path.join(args.dir, "manifest.json"), "w") as f:
@@ -411,7 +461,8 @@ def run_entries(args):
                     model = onnx.load(unxz(os.path.join(args.dir, e["onnx"]), tmp))
                     if e["inputs"]:
                         ins = [np.load(os.path.join(args.dir, p)) for p in e["inputs"]]
-                        want = [np.load(os.path.join(args.dir, p)) for p in e["outputs"]]
+                        want = [np.load(os.path.join(args.dir, p)) for p in e["outputs"]] \
+                            if e["outputs"] else None
                     else:  # another batch: random inputs, the peer's outputs the reference
                         ins, want = random_inputs(model, rng), None
                     ins = [np.ascontiguousarray(a) for a in ins]
