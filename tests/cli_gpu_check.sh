@@ -16,7 +16,7 @@ mkdir "$dir/models"
 ln -s "$models/mlp" "$dir/models/mlp"
 
 out="$(KILN="$kiln" PYTHON="$python" "$root/tools/gpu_check.sh" --prepare "$dir/gpu" \
-  --models-dir "$dir/models" --periodic-mib 1 2>&1)"
+  --models-dir "$dir/models" --periodic-mib 1 --batch32 mlp 2>&1)"
 if grep -qF "NVRTC (libnvrtc.so) cannot be loaded" <<<"$out"; then
   echo "SKIPPED: $out"
   exit 77
