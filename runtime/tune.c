@@ -256,8 +256,10 @@ static double iterations(const kiln_stage *s) {
   return n;
 }
 
-/* One edit of r for a nest sc; false when the edit drawn does not fit. */
+/* One edit of r for a nest sc; false when the edit drawn does not fit, or sc has no loop
+ * to edit (a scalar stage). */
 static bool edit(tuner *T, kiln_recipe *r, const kiln_schedule *sc) {
+  if (sc->nloops < 1) return false;
   int nl = sc->nloops, l = (int)(rnd(T) % (uint32_t)nl);
   int64_t f = FACTORS[rnd(T) % NFACTORS];
   switch (rnd(T) % 8) {

@@ -86,12 +86,35 @@ static void run(const kiln_options *opts, int corrupt_every, const char *path) {
   check_applied(opts, path, corrupt_every != 0);
 }
 
+/* A kernel whose stage has no loops (a scalar): nothing to edit, and the tune goes on
+ * (an edit drew a loop among none: a division by zero, SIGFPE, on the quantized model). */
+static void scalar_stage(const char *path) {
+  char *model = kiln_fmt("%s.kiln", path);
+  FILE *f = fopen(model, "w");
+  CHECK(f != NULL);
+  if (!f) return;
+  fputs("model s(x: f32[], z: f32[64, 64]) {\n  return y = Relu(x * 2.0), w = Sigmoid(z)\n}\n", f);
+  fclose(f);
+  unlink(path);
+  kiln_options opts = {.struct_size = sizeof opts, .num_threads = 1};
+  kiln_tune_options t = {2.0, path, 1, NULL, NULL, 0, 0, 0};
+  kiln_tune_result r;
+  kiln_error err = {0};
+  CHECK(kiln_tune(model, &opts, &t, &r, &err) == KILN_OK);
+  CHECK(r.nkernels == 2 && r.wrong == 0);
+  kiln_tune_result_free(&r);
+  unlink(model);
+  unlink(path);
+  free(model);
+}
+
 int main(void) {
   kiln_shape_binding shape = {"x", 2, {8, 784}};
   kiln_options opts = {.struct_size = sizeof opts, .shapes = &shape, .nshapes = 1, .num_threads = 1};
   char *path = kiln_fmt("/tmp/kiln_unit_tune_%d.log", (int)getpid());
   run(&opts, 1, path); /* every candidate wrong */
   run(&opts, 0, path);
+  scalar_stage(path);
   unlink(path);
   free(path);
   return check_report();
