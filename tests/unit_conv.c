@@ -7,7 +7,9 @@
  * bounds), and for the flattened cases also with AVX2's narrower vectors. */
 #include "check.h"
 
+#include "ir/program.h"
 #include "kiln.h"
+#include "runtime/profile.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct conv_case {
   int64_t n, c, m, in[2], k[2];    /* in[1]/k[1] = 0: a 1-D conv */
@@ -155,7 +158,53 @@ static void run_case(int idx, const conv_case *cs) {
   free(x), free(w), free(b), free(y), free(ref), free(mag);
 }
 
+/* The default schedule's loop order for a 3x3 Conv of 64 channels at 7x7 in the blocked
+ * layout (passes/schedule.c): for AVX2 tiles the input channel blocks go outside the rows
+ * (partial sums in the output, each block's weights in L1: Zen 3); for AVX-512 the rows
+ * go outside the whole reduction (Zen 5). Only the passes run: no code for the CPU. */
+static void reduction_order(void) {
+  const char *path = "/tmp/kiln_unit_conv_order.kiln";
+  FILE *f = fopen(path, "w");
+  CHECK(f != NULL);
+  if (!f) return;
+  fputs("model c(x: f32[1, 64, 7, 7]) {\n  param w: f32[64, 64, 3, 3] = he\n"
+        "  param v: f32[64, 64, 3, 3] = he\n"
+        "  return y = Conv(Relu(Conv(x, w, pads=[1, 1, 1, 1])), v, pads=[1, 1, 1, 1])\n}\n", f);
+  fclose(f);
+  static const struct { const char *cpu; bool channels_outside; } cpus[] = {
+      {"x86-64-v3", true}, {"x86-64-v4", false}};
+  for (int c = 0; c < 2; c++) {
+    kiln_options o = {.struct_size = sizeof o, .cpu = cpus[c].cpu, .num_threads = 1};
+    kiln_program *p = NULL;
+    kiln_error err = {0};
+    CHECK(kiln_program_from_file(path, &o, NULL, &p, &err) == KILN_OK);
+    const kiln_kernel *ks[16];
+    int n = p ? kiln_steps_kernels(&p->main, ks, 16) : 0, found = 0, last = -1;
+    for (int i = 0; i < n && i < 16; i++) /* the second Conv: its input in blocks */
+      if (!strncmp(ks[i]->op, "ConvBlocked", 11)) last = i;
+    for (int i = last; i >= 0 && i == last; i++)
+      for (int j = 0; j < ks[i]->nstages; j++) {
+        const kiln_stage *st = &ks[i]->stages[j];
+        if (strcmp(st->name, "conv")) continue;
+        int rows = -1, red = -1; /* the output rows' loop (axis 2), the first reduction's */
+        for (int l = 0; l < st->sched.nloops; l++) {
+          const kiln_loop *lp = &st->sched.loops[l];
+          if (rows < 0 && lp->axis == 2 && lp->extent == 7) rows = l;
+          if (red < 0 && st->axes[lp->axis].reduce) red = l;
+        }
+        found++;
+        CHECK(rows >= 0 && red >= 0 && (red < rows) == cpus[c].channels_outside);
+        if (!(rows >= 0 && red >= 0 && (red < rows) == cpus[c].channels_outside))
+          kiln_kernel_print(ks[i], stderr);
+      }
+    CHECK(found == 1);
+    kiln_program_free(p);
+  }
+  unlink(path);
+}
+
 int main(void) {
+  reduction_order();
   static const conv_case cases[] = {
       /* n  c   m   in        k       pads          stride  dil     group bias */
       {1, 3, 4, {9, 10}, {1, 1}, {1, 0, 0, 2}, {1, 1}, {1, 1}, 1, false, NULL, false},
