@@ -121,11 +121,12 @@ static kiln_loop piece(int a, int64_t e, int64_t n, kiln_loop_kind kind, int64_t
 }
 
 /* Axis a (extent e) as up to 4 unrolled points (stride 1: a thread's neighbouring points
- * are neighbours in memory, so its loads of a staged tile are 16-byte vectors), then
- * threads t, then the rest of the r points (stride t * 4), then blocks; a piece of one
- * iteration is left out, and the outermost piece present covers the rest. */
-static void pieces(int a, int64_t e, int64_t t, int64_t r, bool runs, kiln_loop *thread, int *nt,
-                   kiln_loop *tile, int *ntile, kiln_loop *block, int *nb) {
+ * are neighbours in memory, so its loads of a staged tile are 16-byte vectors; none
+ * without runs), then threads t, then the rest of the r points (stride t * 4, or t), then
+ * blocks; a piece of one iteration is left out, and the outermost piece present covers
+ * the rest. */
+static void pieces(int a, int64_t e, int64_t t, int64_t r, bool runs, kiln_loop *thread,
+                   int *nt, kiln_loop *tile, int *ntile, kiln_loop *block, int *nb) {
   int64_t stride = 1, v = !runs ? 1 : r < 4 ? r : 4;
   if (v == 1 && t * r >= e) t = cdiv(e, r); /* as few threads as cover e: no idle points */
   kiln_loop run = {0}, rest = {0}; /* extent 0: no such piece */
@@ -179,10 +180,13 @@ static bool apply(kiln_stage *s, const tiles *p, int K) {
   for (int a = 0; a < s->naxes; a++) /* batch blocks, outermost first */
     if (!s->axes[a].reduce && a != M && a != N && (a != N2 || p->t2 * p->r2 == 1))
       block[nb++] = (kiln_loop){a, 1, s->axes[a].extent, KILN_LOOP_BLOCK};
-  pieces(M, s->axes[M].extent, p->tm, p->rm, vector_reads(s, s->value, 0, M), thread, &nt, tile, &ntile, block, &nb);
+  pieces(M, s->axes[M].extent, p->tm, p->rm, vector_reads(s, s->value, 0, M), thread, &nt,
+         tile, &ntile, block, &nb);
   if (p->t2 * p->r2 > 1)
-    pieces(N2, s->axes[N2].extent, p->t2, p->r2, vector_reads(s, s->value, 0, N2), thread, &nt, tile, &ntile, block, &nb);
-  pieces(N, s->axes[N].extent, p->tn, p->rn, vector_reads(s, s->value, 0, N), thread, &nt, tile, &ntile, block, &nb);
+    pieces(N2, s->axes[N2].extent, p->t2, p->r2, vector_reads(s, s->value, 0, N2), thread, &nt,
+           tile, &ntile, block, &nb);
+  pieces(N, s->axes[N].extent, p->tn, p->rn, vector_reads(s, s->value, 0, N), thread, &nt,
+         tile, &ntile, block, &nb);
   int64_t grid = 1;
   for (int i = 0; i < nb; i++) {
     if (block[i].extent > MAX_GRID / grid) return false;
@@ -212,7 +216,8 @@ static bool apply(kiln_stage *s, const tiles *p, int K) {
     t.loops[t.nloops++] = (kiln_loop){K, slice, cdiv(ek, slice), KILN_LOOP_SERIAL};
     for (int a = 0; a < s->naxes && inside; a++) /* unrolled: each tap's offsets constant */
       if (s->axes[a].reduce && a != K)
-        t.loops[t.nloops++] = (kiln_loop){a, 1, s->axes[a].extent, taps <= MAX_TAPS_UNROLLED ? KILN_LOOP_UNROLL : KILN_LOOP_SERIAL};
+        t.loops[t.nloops++] = (kiln_loop){a, 1, s->axes[a].extent,
+                                          taps <= MAX_TAPS_UNROLLED ? KILN_LOOP_UNROLL : KILN_LOOP_SERIAL};
     if (slice >= 2) t.loops[t.nloops++] = (kiln_loop){K, 1, slice, KILN_LOOP_UNROLL};
     for (int i = 0; i < ntile; i++) t.loops[t.nloops++] = tile[i];
     if (t.nloops > KILN_MAX_LOOPS) continue;
