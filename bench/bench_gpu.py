@@ -8,12 +8,12 @@
 --prepare (here: needs kiln, NVRTC, onnx, onnxruntime and numpy) writes into DIR, each
 xz-compressed, `kiln compile --target cuda` libraries: one MatMul of two inputs per GEMM
 shape; each test model at batch 1, with its test inputs and reference outputs (onnxruntime
-on the CPU, unoptimized, as tests/models/gen_models.py makes them) as .npy; and each
-of --batch32 (default BATCH32: the convolution networks and BERT-base) again at batch 32
-(rebatched()),
-BERT's with its test inputs repeated; with every model
-its ONNX file, for the peer. Models over --periodic-mib get periodic weights (periodic()) so that all of it fits
-the --budget-mib a call of the GPU machine carries (the rest of the repository travels too).
+on the CPU, unoptimized, as tests/models/gen_models.py makes them) as .npy; and each of
+--batch32 (default BATCH32: the convolution networks and BERT-base) again at batch 32
+(rebatched(); BERT's with its test inputs repeated); with every model its ONNX file, for
+the peer. Models over --periodic-mib get periodic weights (periodic()) so that all of it
+fits the --budget-mib a call of the GPU machine carries (the rest of the repository
+travels too).
 --run (there: needs the CUDA driver, numpy, onnx and torch) loads each library with ctypes
 and, in the same run:
   - checks every batch-1 model against its references (|got - want| <= 1e-4 + 1e-3 |want|)

@@ -334,8 +334,8 @@ static kiln_status lower_conv(kiln_lower_ctx *c) {
    * input with guarded loads, which compare positions with H and W only. */
   bool free_sp = false;
   for (int d = 0; d < w.nsp; d++) free_sp |= w.free[d];
-  conv_input in = free_sp ? (conv_input){xb, 0, {0}}
-                          : conv_copy_input(k, &w, xb, depthwise, c->g->lower_gpu); /* its stages run first */
+  conv_input in = free_sp ? (conv_input){xb, 0, {0}} /* the copy's stages run first */
+                          : conv_copy_input(k, &w, xb, depthwise, c->g->lower_gpu);
   int yb = c->out_buf[0], sb = yb; /* the output, and the buffer the conv stage stores */
   bool flat = !free_sp && conv_flat(k, &w, &in, group, depthwise);
   int64_t wc = k->bufs[in.buf].dims[k->bufs[in.buf].rank - 1];
