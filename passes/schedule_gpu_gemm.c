@@ -165,11 +165,24 @@ static int choose_n2(const kiln_stage *s, int M, int N) {
   return a;
 }
 
-/* Threads and points per thread along M, N and N2 (t2 = r2 = 1: no N2). */
+/* Threads and points per thread along M, N and N2 (t2 = r2 = 1: no N2), and whether
+ * each axis's points are runs of vector reads (vector_reads). */
 typedef struct tiles {
   int M, N, N2;
   int64_t tm, rm, tn, rn, t2, r2;
+  bool runs_m, runs_n, runs_2;
 } tiles;
+
+/* Does p tile the rows N2 as well? */
+static bool rows_tiled(const tiles *p) { return p->N2 >= 0 && p->t2 * p->r2 > 1; }
+
+/* The product of s's reductions other than K (a convolution's taps; 1: none). */
+static int64_t taps_of(const kiln_stage *s, int K) {
+  int64_t taps = 1;
+  for (int a = 0; a < s->naxes; a++)
+    if (s->axes[a].reduce && a != K) taps *= s->axes[a].extent;
+  return taps;
+}
 
 /* Apply the tiles to s (true), or leave s as it was (false: the grid is too large, the
  * loops too many, or no operand's tile fits in shared memory). */
@@ -178,15 +191,12 @@ static bool apply(kiln_stage *s, const tiles *p, int K) {
   kiln_loop thread[6], tile[6], block[KILN_MAX_AXES + 3];
   int nt = 0, ntile = 0, nb = 0;
   for (int a = 0; a < s->naxes; a++) /* batch blocks, outermost first */
-    if (!s->axes[a].reduce && a != M && a != N && (a != N2 || p->t2 * p->r2 == 1))
+    if (!s->axes[a].reduce && a != M && a != N && (a != N2 || !rows_tiled(p)))
       block[nb++] = (kiln_loop){a, 1, s->axes[a].extent, KILN_LOOP_BLOCK};
-  pieces(M, s->axes[M].extent, p->tm, p->rm, vector_reads(s, s->value, 0, M), thread, &nt,
-         tile, &ntile, block, &nb);
-  if (p->t2 * p->r2 > 1)
-    pieces(N2, s->axes[N2].extent, p->t2, p->r2, vector_reads(s, s->value, 0, N2), thread, &nt,
-           tile, &ntile, block, &nb);
-  pieces(N, s->axes[N].extent, p->tn, p->rn, vector_reads(s, s->value, 0, N), thread, &nt,
-         tile, &ntile, block, &nb);
+  pieces(M, s->axes[M].extent, p->tm, p->rm, p->runs_m, thread, &nt, tile, &ntile, block, &nb);
+  if (rows_tiled(p))
+    pieces(N2, s->axes[N2].extent, p->t2, p->r2, p->runs_2, thread, &nt, tile, &ntile, block, &nb);
+  pieces(N, s->axes[N].extent, p->tn, p->rn, p->runs_n, thread, &nt, tile, &ntile, block, &nb);
   int64_t grid = 1;
   for (int i = 0; i < nb; i++) {
     if (block[i].extent > MAX_GRID / grid) return false;
@@ -208,9 +218,7 @@ static bool apply(kiln_stage *s, const tiles *p, int K) {
     /* a slice's steps are its channels times the taps inside it: about K_SLICE of them,
      * as in a GEMM, so that the operands' copies (held in registers while the slice before
      * computes) stay as small as a GEMM's */
-    int64_t ek = s->axes[K].extent, taps = 1;
-    for (int a = 0; a < s->naxes && inside; a++)
-      if (s->axes[a].reduce && a != K) taps *= s->axes[a].extent;
+    int64_t ek = s->axes[K].extent, taps = inside ? taps_of(s, K) : 1;
     int64_t steps = K_SLICE / taps > 1 ? K_SLICE / taps : 1, slice = ek < steps ? ek : steps;
     t.share_loop = t.nloops;
     t.loops[t.nloops++] = (kiln_loop){K, slice, cdiv(ek, slice), KILN_LOOP_SERIAL};
@@ -253,7 +261,10 @@ bool kiln_schedule_gpu_gemm(const kiln_kernel *k, kiln_stage *s) {
   }
   if (K < 0 || !loads_along(s->value, 0, K, N) || (M = choose_m(s, N, K)) < 0) return false;
 
-  tiles p = {M, N, choose_n2(s, M, N), 0, 0, 0, 0, 1, 1};
+  tiles p = {M, N, choose_n2(s, M, N), 0, 0, 0, 0, 1, 1, false, false, false};
+  p.runs_m = vector_reads(s, s->value, 0, M);
+  p.runs_n = vector_reads(s, s->value, 0, N);
+  p.runs_2 = p.N2 >= 0 && vector_reads(s, s->value, 0, p.N2);
   int64_t eM = s->axes[M].extent, eN = s->axes[N].extent;
   fit(eM, &p.tm, &p.rm);
   /* 8 points a thread along M before 16 threads: twice the operand reuse of 4 */
@@ -264,7 +275,7 @@ bool kiln_schedule_gpu_gemm(const kiln_kernel *k, kiln_stage *s) {
   /* N far shorter than a tile (a convolution's columns of 7 or 14) leaves threads and
    * points idle: they go to the rows N2 instead, up to MAX_POINTS_N2 points a thread (more
    * spilled registers on an H200, beside a convolution's operand copies) */
-  int64_t vn = !vector_reads(s, s->value, 0, N) ? 1 : p.rn < 4 ? p.rn : 4;
+  int64_t vn = !p.runs_n ? 1 : p.rn < 4 ? p.rn : 4;
   int64_t used = cdiv(eN, vn) < p.tn ? cdiv(eN, vn) : p.tn;
   if (p.N2 >= 0 && used * p.rn < SIDE_THREADS) {
     int64_t e2 = s->axes[p.N2].extent;
@@ -276,25 +287,24 @@ bool kiln_schedule_gpu_gemm(const kiln_kernel *k, kiln_stage *s) {
   }
   if (p.tm * p.tn * p.t2 < MIN_THREADS) return false;
   /* a convolution's copies of taps x channels hold more registers than a GEMM's */
-  bool taps = false;
-  for (int a = 0; a < s->naxes; a++) taps |= s->axes[a].reduce && a != K && s->axes[a].extent > 1;
+  bool taps = taps_of(s, K) > 1;
   while (taps && p.rm * p.rn * p.r2 > MAX_POINTS_TAPS)
     if (p.r2 > 1) p.r2 /= 2;
     else if (p.rn >= p.rm) p.rn /= 2;
     else p.rm /= 2;
   int64_t batch = 1;
   for (int a = 0; a < s->naxes; a++)
-    if (!s->axes[a].reduce && a != M && a != N && (a != p.N2 || p.t2 * p.r2 == 1))
+    if (!s->axes[a].reduce && a != M && a != N && (a != p.N2 || !rows_tiled(&p)))
       batch *= s->axes[a].extent;
   for (;;) { /* more, smaller blocks while the grid is small */
     int64_t blocks = batch * cdiv(eM, p.tm * p.rm) * cdiv(eN, p.tn * p.rn);
-    if (p.t2 * p.r2 > 1) blocks *= cdiv(s->axes[p.N2].extent, p.t2 * p.r2);
+    if (rows_tiled(&p)) blocks *= cdiv(s->axes[p.N2].extent, p.t2 * p.r2);
     if (blocks >= MIN_BLOCKS || (p.rm <= MIN_POINTS && p.rn * p.r2 <= MIN_POINTS)) break;
     if (p.rm >= p.rn * p.r2) p.rm /= 2;
     else if (p.r2 > 1) p.r2 /= 2;
     else p.rn /= 2;
   }
-  if (p.t2 * p.r2 > 1 && apply(s, &p, K)) return true;
+  if (rows_tiled(&p) && apply(s, &p, K)) return true;
   p.t2 = p.r2 = 1; /* the rows' tiles did not fit: N alone */
   return apply(s, &p, K);
 }
