@@ -163,7 +163,8 @@ static void run_case(int idx, const conv_case *cs) {
  * (partial sums in the output, each block's weights in L1: Zen 3); for AVX-512 the rows
  * go outside the whole reduction (Zen 5). Only the passes run: no code for the CPU. */
 static void reduction_order(void) {
-  const char *path = "/tmp/kiln_unit_conv_order.kiln";
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/kiln_unit_conv_order_%d.kiln", (int)getpid());
   FILE *f = fopen(path, "w");
   CHECK(f != NULL);
   if (!f) return;
@@ -182,21 +183,20 @@ static void reduction_order(void) {
     int n = p ? kiln_steps_kernels(&p->main, ks, 16) : 0, found = 0, last = -1;
     for (int i = 0; i < n && i < 16; i++) /* the second Conv: its input in blocks */
       if (!strncmp(ks[i]->op, "ConvBlocked", 11)) last = i;
-    for (int i = last; i >= 0 && i == last; i++)
-      for (int j = 0; j < ks[i]->nstages; j++) {
-        const kiln_stage *st = &ks[i]->stages[j];
-        if (strcmp(st->name, "conv")) continue;
-        int rows = -1, red = -1; /* the output rows' loop (axis 2), the first reduction's */
-        for (int l = 0; l < st->sched.nloops; l++) {
-          const kiln_loop *lp = &st->sched.loops[l];
-          if (rows < 0 && lp->axis == 2 && lp->extent == 7) rows = l;
-          if (red < 0 && st->axes[lp->axis].reduce) red = l;
-        }
-        found++;
-        CHECK(rows >= 0 && red >= 0 && (red < rows) == cpus[c].channels_outside);
-        if (!(rows >= 0 && red >= 0 && (red < rows) == cpus[c].channels_outside))
-          kiln_kernel_print(ks[i], stderr);
+    for (int j = 0; last >= 0 && j < ks[last]->nstages; j++) {
+      const kiln_stage *st = &ks[last]->stages[j];
+      if (strcmp(st->name, "conv")) continue;
+      int rows = -1, red = -1; /* the output rows' loop (axis 2), the first reduction's */
+      for (int l = 0; l < st->sched.nloops; l++) {
+        const kiln_loop *lp = &st->sched.loops[l];
+        if (rows < 0 && lp->axis == 2 && lp->extent == 7) rows = l;
+        if (red < 0 && st->axes[lp->axis].reduce) red = l;
       }
+      found++;
+      bool ok = rows >= 0 && red >= 0 && (red < rows) == cpus[c].channels_outside;
+      CHECK(ok);
+      if (!ok) kiln_kernel_print(ks[last], stderr);
+    }
     CHECK(found == 1);
     kiln_program_free(p);
   }
