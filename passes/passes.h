@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 /* The whole pipeline (passes/pipeline.c), in order: limit, bind, infer (with expansion),
- * fold, fold-bn, panels, dce, lower, fuse (unless opts->no_fuse), memplan, schedule,
+ * fold, fold-bn, panels, dce, lower, fuse (unless opts->no_fuse), memplan, coalesce, schedule,
  * tune (opts->tuning_log, passes/tune.h), instrument. */
 kiln_status kiln_passes_run(kiln_graph *g, const kiln_options *opts, kiln_program **out,
                             kiln_error *err);
@@ -25,7 +25,8 @@ kiln_status kiln_passes_range(kiln_graph *g, const kiln_options *opts, const cha
                               const char *last, kiln_program **out, const char **failed,
                               kiln_error *err);
 /* The pipeline without the passes that rewrite what is computed (fold-bn, layout, panels,
- * fuse): one kernel per node of the graph as inferred and folded, the reference program
+ * fuse, coalesce): one kernel per node of the graph as inferred and folded, with its
+ * node's shapes, the reference program
  * `kiln verify` (runtime/verify.h) compares a compiled model with. */
 kiln_status kiln_passes_reference(kiln_graph *g, const kiln_options *opts, kiln_program **out,
                                   kiln_error *err);
@@ -159,6 +160,9 @@ kiln_status kiln_fold_run(const kiln_graph *g, const kiln_node *n, void **outs,
  * way no polynomial of them explains (n then runs at run time). */
 kiln_status kiln_fold_sym_data(kiln_graph *g, const kiln_node *n, int ***sym_data,
                                kiln_error *err);
+/* Merges adjacent axes of single-stage kernels that every access walks as one contiguous
+ * run (passes/coalesce.c); after memory planning, which places the strided buffers. */
+void kiln_pass_coalesce(kiln_steps *steps);
 /* Assigns every kernel buffer of p a storage and builds p's constant table and arena. */
 kiln_status kiln_plan_memory(const kiln_graph *g, kiln_program *p, kiln_error *err);
 

@@ -65,6 +65,10 @@ static kiln_status fuse(state *s) {
   return KILN_OK;
 }
 static kiln_status memplan(state *s) { return kiln_plan_memory(s->g, s->p, s->err); }
+static kiln_status coalesce(state *s) {
+  kiln_pass_coalesce(&s->p->main);
+  return KILN_OK;
+}
 static kiln_status schedule(state *s) {
   if (kiln_target_gpu(s->opts)) return kiln_pass_schedule_gpu(&s->p->main, s->err);
   return kiln_pass_schedule(&s->p->main, kiln_target_vector_floats(s->opts), s->err);
@@ -81,8 +85,9 @@ static kiln_status instrument(state *s) {
 }
 
 /* `rewrite` marks the optimizations that change what the graph or its kernels compute
- * in (the same values, other operations): the reference program `kiln verify` checks a
- * model against is built without them (kiln_passes_reference). */
+ * in (the same values, other operations or views): the reference program `kiln verify`
+ * checks a model against is built without them (kiln_passes_reference), so its kernels
+ * see each value in its node's shape. */
 static const struct {
   const char *name;
   kiln_status (*run)(state *s);
@@ -100,6 +105,7 @@ static const struct {
     {"lower", lower, false},     /* one kernel per node: the program */
     {"fuse", fuse, true},        /* elementwise kernels into their producers */
     {"memplan", memplan, false}, /* storage of every buffer: inputs, outputs, constants, arena */
+    {"coalesce", coalesce, true},      /* a kernel's contiguous axes as one */
     {"schedule", schedule, false},     /* default schedules, as recipes */
     {"tune", tune, false},             /* a tuning log's schedules (kiln_options.tuning_log) */
     {"instrument", instrument, false}, /* check record, timing slots */

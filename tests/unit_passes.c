@@ -378,7 +378,8 @@ static void test_alias(void) {
   add_output(g, d);
   kiln_program *p = NULL;
   kiln_error err = {0};
-  CHECK(kiln_passes_run(g, NULL, &p, &err) == KILN_OK);
+  /* up to memory planning: coalescing, after it, merges the views' dims */
+  CHECK(kiln_passes_until(g, NULL, "memplan", &p, &err) == KILN_OK);
   if (err.code) fprintf(stderr, "%s\n", err.message);
   if (p) {
     CHECK(p->main.n == 2);
