@@ -301,10 +301,15 @@ static void tile_schedule(kiln_stage *s, int m, int n, int panel, int n2, int vf
    * an L2: a row tile's A (6 rows of 1024 channels: 24 KB, in 128 pieces a block apart)
    * then stays in L1 across the slices, which stream in the order they are packed, rather
    * than coming back from L3 once per slice (Zen 3, ResNet-50's 1x1 1024 -> 256 Convs at
-   * 14x14: 1.3x faster; MobileNetV2's 1x1 Convs at 7x7: 1.2x) */
+   * 14x14: 1.3x faster; MobileNetV2's 1x1 Convs at 7x7: 1.2x). With AVX-512 (Zen 5, 1 MB
+   * of L2) that second rule holds only while all of B stays under 1 MB: past it, slices
+   * outside the rows stay in L2 across the row tiles (ResNet-50's 1x1 Convs of 1 MB to 4
+   * MB of weights at 14x14 and 7x7: 5-9% faster, what the tuner found; MobileNetV2's, of
+   * less, 2-4% slower so) */
   int64_t n2e = n2 >= 0 ? s->axes[n2].extent : 1;
   bool n2_inner = n2 >= 0 && ((M * K * 4 > A_BLOCK_BYTES && N * n2e < M) ||
-                              (K * u * nr * 4 > B_SLICE_BYTES && M * K * 4 > A_BLOCK_BYTES / 4));
+                              ((vf < 16 || K * N * n2e * 4 < A_BLOCK_BYTES) &&
+                               K * u * nr * 4 > B_SLICE_BYTES && M * K * 4 > A_BLOCK_BYTES / 4));
   kiln_loop n2o = {n2, u, n2e / u, KILN_LOOP_SERIAL};
   kiln_schedule t = {0};
   for (int l = 0; l < sc->nloops; l++) /* the other spatial loops, outermost */

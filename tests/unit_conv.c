@@ -203,8 +203,50 @@ static void reduction_order(void) {
   unlink(path);
 }
 
+/* The default order of a 1x1 Conv of 1024 to 512 channels at 14x14 (2 MB of weights,
+ * passes/schedule.c): for AVX2 tiles the output channel blocks go inside the row tiles
+ * (each tile's rows stay in L1 across the weight slices: Zen 3); for AVX-512 outside them
+ * (each slice stays in L2 across the row tiles: Zen 5). */
+static void channel_order(void) {
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/kiln_unit_conv_channels_%d.kiln", (int)getpid());
+  FILE *f = fopen(path, "w");
+  CHECK(f != NULL);
+  if (!f) return;
+  fputs("model c(x: f32[1, 1024, 14, 14]) {\n  param w: f32[512, 1024, 1, 1] = he\n"
+        "  return y = Conv(x, w)\n}\n", f);
+  fclose(f);
+  static const struct { const char *cpu; bool channels_inside; } cpus[] = {
+      {"x86-64-v3", true}, {"x86-64-v4", false}};
+  for (int c = 0; c < 2; c++) {
+    kiln_options o = {.struct_size = sizeof o, .cpu = cpus[c].cpu, .num_threads = 1};
+    kiln_program *p = NULL;
+    kiln_error err = {0};
+    CHECK(kiln_program_from_file(path, &o, NULL, &p, &err) == KILN_OK);
+    const kiln_kernel *ks[16];
+    int n = p ? kiln_steps_kernels(&p->main, ks, 16) : 0, found = 0;
+    for (int i = 0; i < n && i < 16; i++) {
+      if (strncmp(ks[i]->op, "ConvBlocked", 11)) continue;
+      const kiln_stage *st = &ks[i]->stages[ks[i]->nstages - 1];
+      int rows = -1, blocks = -1; /* the first loops over the points (axis 2), the blocks (1) */
+      for (int l = 0; l < st->sched.nloops; l++) {
+        if (rows < 0 && st->sched.loops[l].axis == 2) rows = l;
+        if (blocks < 0 && st->sched.loops[l].axis == 1) blocks = l;
+      }
+      found++;
+      bool ok = rows >= 0 && blocks >= 0 && (blocks > rows) == cpus[c].channels_inside;
+      CHECK(ok);
+      if (!ok) kiln_kernel_print(ks[i], stderr);
+    }
+    CHECK(found == 1);
+    kiln_program_free(p);
+  }
+  unlink(path);
+}
+
 int main(void) {
   reduction_order();
+  channel_order();
   static const conv_case cases[] = {
       /* n  c   m   in        k       pads          stride  dil     group bias */
       {1, 3, 4, {9, 10}, {1, 1}, {1, 0, 0, 2}, {1, 1}, {1, 1}, 1, false, NULL, false},
