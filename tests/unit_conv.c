@@ -158,49 +158,57 @@ static void run_case(int idx, const conv_case *cs) {
   free(x), free(w), free(b), free(y), free(ref), free(mag);
 }
 
-/* The default schedule's loop order for a 3x3 Conv of 64 channels at 7x7 in the blocked
- * layout (passes/schedule.c): for AVX2 tiles the input channel blocks go outside the rows
- * (partial sums in the output, each block's weights in L1: Zen 3); for AVX-512 the rows
- * go outside the whole reduction (Zen 5). Only the passes run: no code for the CPU. */
-static void reduction_order(void) {
+/* The position of the first loop over `axis` (of extent `extent`; 0: any) in the last
+ * blocked Conv's "conv" stage of the program the passes make of `model` for `cpu`, and of
+ * its first reduction loop; -1 where there is none. Only the passes run: no code. */
+static void conv_loops(const char *model, const char *cpu, int axis, int64_t extent, int *at,
+                       int *red) {
+  *at = *red = -1;
   char path[64];
   snprintf(path, sizeof path, "/tmp/kiln_unit_conv_order_%d.kiln", (int)getpid());
   FILE *f = fopen(path, "w");
   CHECK(f != NULL);
   if (!f) return;
-  fputs("model c(x: f32[1, 64, 7, 7]) {\n  param w: f32[64, 64, 3, 3] = he\n"
-        "  param v: f32[64, 64, 3, 3] = he\n"
-        "  return y = Conv(Relu(Conv(x, w, pads=[1, 1, 1, 1])), v, pads=[1, 1, 1, 1])\n}\n", f);
+  fputs(model, f);
   fclose(f);
-  static const struct { const char *cpu; bool channels_outside; } cpus[] = {
-      {"x86-64-v3", true}, {"x86-64-v4", false}};
-  for (int c = 0; c < 2; c++) {
-    kiln_options o = {.struct_size = sizeof o, .cpu = cpus[c].cpu, .num_threads = 1};
-    kiln_program *p = NULL;
-    kiln_error err = {0};
-    CHECK(kiln_program_from_file(path, &o, NULL, &p, &err) == KILN_OK);
-    const kiln_kernel *ks[16];
-    int n = p ? kiln_steps_kernels(&p->main, ks, 16) : 0, found = 0, last = -1;
-    for (int i = 0; i < n && i < 16; i++) /* the second Conv: its input in blocks */
-      if (!strncmp(ks[i]->op, "ConvBlocked", 11)) last = i;
-    for (int j = 0; last >= 0 && j < ks[last]->nstages; j++) {
-      const kiln_stage *st = &ks[last]->stages[j];
-      if (strcmp(st->name, "conv")) continue;
-      int rows = -1, red = -1; /* the output rows' loop (axis 2), the first reduction's */
-      for (int l = 0; l < st->sched.nloops; l++) {
-        const kiln_loop *lp = &st->sched.loops[l];
-        if (rows < 0 && lp->axis == 2 && lp->extent == 7) rows = l;
-        if (red < 0 && st->axes[lp->axis].reduce) red = l;
-      }
-      found++;
-      bool ok = rows >= 0 && red >= 0 && (red < rows) == cpus[c].channels_outside;
-      CHECK(ok);
-      if (!ok) kiln_kernel_print(ks[last], stderr);
-    }
-    CHECK(found == 1);
-    kiln_program_free(p);
-  }
+  kiln_options o = {.struct_size = sizeof o, .cpu = cpu, .num_threads = 1};
+  kiln_program *p = NULL;
+  kiln_error err = {0};
+  CHECK(kiln_program_from_file(path, &o, NULL, &p, &err) == KILN_OK);
   unlink(path);
+  const kiln_kernel *ks[16];
+  int n = p ? kiln_steps_kernels(&p->main, ks, 16) : 0, last = -1, found = 0;
+  for (int i = 0; i < n && i < 16; i++)
+    if (!strncmp(ks[i]->op, "ConvBlocked", 11)) last = i;
+  for (int j = 0; last >= 0 && j < ks[last]->nstages; j++) {
+    const kiln_stage *st = &ks[last]->stages[j];
+    if (strcmp(st->name, "conv")) continue;
+    found++;
+    for (int l = 0; l < st->sched.nloops; l++) {
+      const kiln_loop *lp = &st->sched.loops[l];
+      if (*at < 0 && lp->axis == axis && (!extent || lp->extent == extent)) *at = l;
+      if (*red < 0 && st->axes[lp->axis].reduce) *red = l;
+    }
+    if (*at < 0 || *red < 0) kiln_kernel_print(ks[last], stderr);
+  }
+  CHECK(found == 1);
+  kiln_program_free(p);
+}
+
+/* The default schedule's loop order for a 3x3 Conv of 64 channels at 7x7 in the blocked
+ * layout (passes/schedule.c): for AVX2 tiles the input channel blocks go outside the rows
+ * (partial sums in the output, each block's weights in L1: Zen 3); for AVX-512 the rows
+ * go outside the whole reduction (Zen 5). */
+static void reduction_order(void) {
+  static const char model[] =
+      "model c(x: f32[1, 64, 7, 7]) {\n  param w: f32[64, 64, 3, 3] = he\n"
+      "  param v: f32[64, 64, 3, 3] = he\n"
+      "  return y = Conv(Relu(Conv(x, w, pads=[1, 1, 1, 1])), v, pads=[1, 1, 1, 1])\n}\n";
+  int rows, red; /* the output rows' loop (axis 2), the first reduction's */
+  conv_loops(model, "x86-64-v3", 2, 7, &rows, &red);
+  CHECK(rows >= 0 && red >= 0 && red < rows);
+  conv_loops(model, "x86-64-v4", 2, 7, &rows, &red);
+  CHECK(rows >= 0 && red >= 0 && red > rows);
 }
 
 /* The default order of a 1x1 Conv of 1024 to 512 channels at 14x14 (2 MB of weights,
@@ -208,40 +216,16 @@ static void reduction_order(void) {
  * (each tile's rows stay in L1 across the weight slices: Zen 3); for AVX-512 outside them
  * (each slice stays in L2 across the row tiles: Zen 5). */
 static void channel_order(void) {
-  char path[64];
-  snprintf(path, sizeof path, "/tmp/kiln_unit_conv_channels_%d.kiln", (int)getpid());
-  FILE *f = fopen(path, "w");
-  CHECK(f != NULL);
-  if (!f) return;
-  fputs("model c(x: f32[1, 1024, 14, 14]) {\n  param w: f32[512, 1024, 1, 1] = he\n"
-        "  return y = Conv(x, w)\n}\n", f);
-  fclose(f);
-  static const struct { const char *cpu; bool channels_inside; } cpus[] = {
-      {"x86-64-v3", true}, {"x86-64-v4", false}};
-  for (int c = 0; c < 2; c++) {
-    kiln_options o = {.struct_size = sizeof o, .cpu = cpus[c].cpu, .num_threads = 1};
-    kiln_program *p = NULL;
-    kiln_error err = {0};
-    CHECK(kiln_program_from_file(path, &o, NULL, &p, &err) == KILN_OK);
-    const kiln_kernel *ks[16];
-    int n = p ? kiln_steps_kernels(&p->main, ks, 16) : 0, found = 0;
-    for (int i = 0; i < n && i < 16; i++) {
-      if (strncmp(ks[i]->op, "ConvBlocked", 11)) continue;
-      const kiln_stage *st = &ks[i]->stages[ks[i]->nstages - 1];
-      int rows = -1, blocks = -1; /* the first loops over the points (axis 2), the blocks (1) */
-      for (int l = 0; l < st->sched.nloops; l++) {
-        if (rows < 0 && st->sched.loops[l].axis == 2) rows = l;
-        if (blocks < 0 && st->sched.loops[l].axis == 1) blocks = l;
-      }
-      found++;
-      bool ok = rows >= 0 && blocks >= 0 && (blocks > rows) == cpus[c].channels_inside;
-      CHECK(ok);
-      if (!ok) kiln_kernel_print(ks[i], stderr);
-    }
-    CHECK(found == 1);
-    kiln_program_free(p);
-  }
-  unlink(path);
+  static const char model[] = "model c(x: f32[1, 1024, 14, 14]) {\n"
+                              "  param w: f32[512, 1024, 1, 1] = he\n"
+                              "  return y = Conv(x, w)\n}\n";
+  int rows, blocks, red; /* the first loops over the points (axis 2), the blocks (1) */
+  conv_loops(model, "x86-64-v3", 2, 0, &rows, &red);
+  conv_loops(model, "x86-64-v3", 1, 0, &blocks, &red);
+  CHECK(rows >= 0 && blocks > rows);
+  conv_loops(model, "x86-64-v4", 2, 0, &rows, &red);
+  conv_loops(model, "x86-64-v4", 1, 0, &blocks, &red);
+  CHECK(blocks >= 0 && rows > blocks);
 }
 
 int main(void) {
