@@ -16,6 +16,7 @@ extern const kiln_op_def kiln_ops_reshape[];
 extern const kiln_op_def kiln_ops_shape[];
 extern const kiln_op_def kiln_ops_reduce[];
 extern const kiln_op_def kiln_ops_nn[];
+extern const kiln_op_def kiln_ops_conv_transpose[];
 extern const kiln_op_def kiln_ops_pool[];
 extern const kiln_op_def kiln_ops_norm[];
 extern const kiln_op_def kiln_ops_resize[];
@@ -53,7 +54,7 @@ static const struct {
 } groups[] = {
     {kiln_ops_elementwise, NULL}, {kiln_ops_activation, NULL}, {kiln_ops_movement, NULL},
     {kiln_ops_reshape, NULL},     {kiln_ops_shape, NULL},      {kiln_ops_reduce, NULL},
-    {kiln_ops_nn, NULL},          {kiln_ops_linalg, NULL},     {kiln_ops_rnn, NULL},
+    {kiln_ops_nn, NULL},          {kiln_ops_conv_transpose, NULL}, {kiln_ops_linalg, NULL},     {kiln_ops_rnn, NULL},
     {kiln_ops_control, NULL},     {kiln_ops_compiled_loop, NULL}, {kiln_ops_pool, NULL},       {kiln_ops_norm, NULL},
     {kiln_ops_resize, NULL},      {kiln_ops_layout, NULL},     {kiln_ops_loss, NULL},
     {kiln_ops_scan, NULL},        {kiln_ops_signal, NULL},     {kiln_ops_quant, NULL},

@@ -1,10 +1,8 @@
-/* Convolutions (Conv, ConvTranspose) and the window geometry the pooling ops share.
- * Both convolutions are one reduction stage over (input channel of the group, kernel
- * offsets). Conv reads a zero-padded (and, when strided, phase-split) copy of its input
- * (plain loads, see conv_copy_input); a 2-D Conv with narrow rows also flattens its output
- * rows into one axis (see conv_flat); ConvTranspose guards its loads and is written in
- * gather form (each output reads the inputs whose scattered window covers it) so it needs
- * no scatter. */
+/* Conv and the window geometry the pooling ops and ConvTranspose (conv_transpose.c)
+ * share. Conv is one reduction stage over (input channel of the group, kernel offsets); it
+ * reads a zero-padded (and, when strided, phase-split) copy of its input (plain loads, see
+ * conv_copy_input); a 2-D Conv with narrow rows also flattens its output rows into one
+ * axis (see conv_flat). */
 #include "ir/ops/nn_window.h"
 
 #include "ir/dtype.h"
@@ -429,130 +427,13 @@ static kiln_status lower_conv(kiln_lower_ctx *c) {
   return KILN_OK;
 }
 
-/* ---- ConvTranspose -------------------------------------------------------------------- */
-
-/* X (N, C, D...), W (C, M/group, K...), B (M). Output size from output_shape, auto_pad or
- * pads, as the ONNX reference computes it. */
-static kiln_status convt_plan(const kiln_graph *g, const kiln_node *n, kiln_window *w,
-                              int64_t *group, kiln_error *err) {
-  const kiln_value *x = kiln_node_in(g, n, 0), *wt = kiln_node_in(g, n, 1);
-  if (wt->rank != x->rank || x->rank < 3)
-    return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): X rank %d and W rank %d differ",
-                     n->name, n->op_type, x->rank, wt->rank);
-  memset(w, 0, sizeof *w);
-  int ns = w->nsp = x->rank - 2;
-  *group = kiln_attr_int(n, "group", 1);
-  if (*group < 1 || x->dims[1] % *group || wt->dims[0] != x->dims[1])
-    return kiln_fail(err, KILN_ERR_SHAPE,
-                     "node '%s' (%s): %lld input channels, W of %lld, group %lld do not agree",
-                     n->name, n->op_type, (long long)x->dims[1], (long long)wt->dims[0],
-                     (long long)*group);
-  int64_t pads[2 * KILN_MAX_SPATIAL], opad[KILN_MAX_SPATIAL], oshape[KILN_MAX_RANK];
-  if (kiln_window_ints(n, "strides", ns, 1, w->stride, err) ||
-      kiln_window_ints(n, "dilations", ns, 1, w->dil, err) ||
-      kiln_window_ints(n, "pads", 2 * ns, 0, pads, err) ||
-      kiln_window_ints(n, "output_padding", ns, 0, opad, err))
-    return err->code;
-  const int64_t *os;
-  int nos = kiln_attr_ints(n, "output_shape", &os);
-  if (nos >= 0 && nos != ns && nos != ns + 2)
-    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): output_shape has %d values",
-                     n->name, n->op_type, nos);
-  const char *ap = kiln_attr_str(n, "auto_pad", "NOTSET");
-  bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
-  for (int d = 0; d < ns; d++) {
-    int64_t in = w->in[d] = x->dims[d + 2];
-    w->kernel[d] = wt->dims[d + 2];
-    int64_t full = w->stride[d] * (in - 1) + opad[d] + (w->kernel[d] - 1) * w->dil[d] + 1;
-    if (nos >= 0 || same) {
-      oshape[d] = nos >= 0 ? os[d + nos - ns] : in * w->stride[d];
-      /* total may be negative (output_shape asks for extra zeros at the end): the
-       * reference splits it with floor division */
-      int64_t total = full - oshape[d], half = floor_div(total, 2);
-      w->pad_begin[d] = !strcmp(ap, "SAME_UPPER") ? half : total - half;
-    } else {
-      w->pad_begin[d] = strcmp(ap, "VALID") ? pads[d] : 0;
-      oshape[d] = full - w->pad_begin[d] - (strcmp(ap, "VALID") ? pads[d + ns] : 0);
-    }
-    w->out[d] = oshape[d];
-    if (w->out[d] < 1)
-      return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): output size %lld along dim %d",
-                       n->name, n->op_type, (long long)w->out[d], d + 2);
-  }
-  return KILN_OK;
-}
-
-static kiln_status infer_convt(kiln_graph *g, kiln_node *n, kiln_error *err) {
-  kiln_window w;
-  int64_t group;
-  if (convt_plan(g, n, &w, &group, err)) return err->code;
-  const kiln_value *x = kiln_node_in(g, n, 0);
-  int64_t dims[KILN_MAX_RANK] = {x->dims[0], kiln_node_in(g, n, 1)->dims[1] * group};
-  memcpy(dims + 2, w.out, sizeof(int64_t) * (size_t)w.nsp);
-  kiln_set_out(g, n, 0, x->dtype, x->rank, dims);
-  return KILN_OK;
-}
-
-/* y[n, m, o] = sum over (ci, k) of x[n, g*Cg + ci, i] * W[g*Cg + ci, m % Mg, k] where
- * o = i*stride - pad + k*dil, i.e. i = (o + pad - k*dil) / stride when that divides. */
-static kiln_status lower_convt(kiln_lower_ctx *c) {
-  kiln_kernel *k = c->k;
-  kiln_window w;
-  int64_t group;
-  if (convt_plan(c->g, c->n, &w, &group, c->err)) return c->err->code;
-  if (3 + 2 * w.nsp > KILN_MAX_AXES)
-    return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): %d spatial dims",
-                     c->n->name, c->n->op_type, w.nsp);
-  int xb = c->in_buf[0], wb = c->in_buf[1], bb = c->n->ninputs > 2 ? c->in_buf[2] : -1;
-  int64_t cg = k->bufs[xb].dims[1] / group, mg = k->bufs[wb].dims[1];
-  kiln_stage *s = kiln_kernel_add_stage(k, "convtranspose", c->out_buf[0]);
-  kiln_expr *o[KILN_MAX_RANK], *kv[KILN_MAX_SPATIAL];
-  for (int d = 0; d < 2 + w.nsp; d++)
-    o[d] = kx_var(k, kiln_stage_axis(s, k->bufs[c->out_buf[0]].dims[d], false));
-  kiln_expr *ci = kx_var(k, kiln_stage_axis(s, cg, true));
-  for (int d = 0; d < w.nsp; d++) kv[d] = kx_var(k, kiln_stage_axis(s, w.kernel[d], true));
-
-  kiln_expr *chan = ci, *wm = o[1], *cond = NULL;
-  if (group > 1) {
-    kiln_expr *gi = kx_binary(k, KB_DIV, o[1], kx_idx(k, mg));
-    chan = kx_add(k, kx_muli(k, gi, cg), ci);
-    wm = kx_binary(k, KB_MOD, o[1], kx_idx(k, mg));
-  }
-  kiln_expr *xi[KILN_MAX_RANK] = {o[0], chan}, *wi[KILN_MAX_RANK] = {chan, wm};
-  for (int d = 0; d < w.nsp; d++) {
-    kiln_expr *t = kx_add(k, kx_addi(k, o[d + 2], w.pad_begin[d]), kx_muli(k, kv[d], -w.dil[d]));
-    if (w.stride[d] > 1) {
-      cond = kx_and(k, cond, kx_binary(k, KB_EQ, kx_binary(k, KB_MOD, t, kx_idx(k, w.stride[d])),
-                                       kx_idx(k, 0)));
-      t = kx_binary(k, KB_DIV, t, kx_idx(k, w.stride[d]));
-    }
-    xi[d + 2] = t;
-    wi[d + 2] = kv[d];
-    cond = kx_and(k, cond, kx_in_range(k, t, w.in[d]));
-  }
-  kiln_expr *xv = kx_load(k, xb, xi);
-  kiln_expr *prod = kx_select(k, cond, kx_binary(k, KB_MUL, xv, kx_load(k, wb, wi)),
-                              kx_const_f(k, xv->dtype, 0));
-  s->reduce = KR_SUM;
-  if (bb >= 0) s->post = kx_binary(k, KB_ADD, kx_acc(k, xv->dtype), kx_load(k, bb, &o[1]));
-  kiln_stage_store(k, s, o, prod);
-  return KILN_OK;
-}
-
 static const kiln_attr_spec conv_attrs[] = {
     {"auto_pad", KILN_ATTR_STRING, false}, {"dilations", KILN_ATTR_INTS, false},
     {"group", KILN_ATTR_INT, false},       {"kernel_shape", KILN_ATTR_INTS, false},
     {"pads", KILN_ATTR_INTS, false},       {"strides", KILN_ATTR_INTS, false},
     {NULL}};
-static const kiln_attr_spec convt_attrs[] = {
-    {"auto_pad", KILN_ATTR_STRING, false},     {"dilations", KILN_ATTR_INTS, false},
-    {"group", KILN_ATTR_INT, false},           {"kernel_shape", KILN_ATTR_INTS, false},
-    {"output_padding", KILN_ATTR_INTS, false}, {"output_shape", KILN_ATTR_INTS, false},
-    {"pads", KILN_ATTR_INTS, false},           {"strides", KILN_ATTR_INTS, false},
-    {NULL}};
 
 const kiln_op_def kiln_ops_nn[] = {
     {"Conv", 2, 3, 1, 1, conv_attrs, infer_conv, lower_conv, NULL, KILN_OP_CONV | KILN_OP_SYMBOLIC},
-    {"ConvTranspose", 2, 3, 1, 1, convt_attrs, infer_convt, lower_convt, NULL, KILN_OP_SYMBOLIC},
     {NULL},
 };

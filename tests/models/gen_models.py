@@ -326,6 +326,35 @@ def concats():
     return b.model(inputs, outs, "concats"), b.rng
 
 
+def unet():
+    """A U-Net decoder and segmentation head: a strided 3x3 Conv down, ConvTranspose back up
+    (2x2 stride 2: one tap an output) joined with the skip along channels, a 3x3 Conv,
+    InstanceNormalization and LeakyRelu, a ConvTranspose with overlapping taps (4x4 stride
+    2, pads 1: DCGAN's), a 1x1 Conv to the classes and a Softmax over them (NCHW's channels:
+    rows strided through the image). Plain layout around the transposed convolutions."""
+    b = Builder(seed=15)
+    f32 = np.float32
+    x = "x"
+    d = b.op("Relu", [conv_bn(b, x, 16, 32, 3, stride=2)])            # [1, 32, 16, 16]
+    u = b.op("ConvTranspose", [d, b.normal((32, 16, 2, 2), 0.25, "up_w"),
+                               b.const(b.rng.normal(0, 0.1, 16).astype(f32), "up_b")],
+             kernel_shape=[2, 2], strides=[2, 2])                     # [1, 16, 32, 32]
+    c = b.op("Concat", [u, x], axis=1)                                # [1, 32, 32, 32]
+    v = b.op("Conv", [c, b.normal((16, 32, 3, 3), np.sqrt(2.0 / 288), "conv_w")],
+             pads=[1, 1, 1, 1])
+    n = b.op("InstanceNormalization", [v, b.const(b.rng.uniform(0.5, 1.5, 16).astype(f32), "in_s"),
+                                       b.const(b.rng.normal(0, 0.1, 16).astype(f32), "in_b")])
+    a = b.op("LeakyRelu", [n], alpha=0.1)
+    g = b.op("ConvTranspose", [a, b.normal((16, 8, 4, 4), 0.2, "gan_w")], kernel_shape=[4, 4],
+             strides=[2, 2], pads=[1, 1, 1, 1])                       # [1, 8, 64, 64]
+    h = b.op("Conv", [g, b.normal((5, 8, 1, 1), 0.5, "head_w"),
+                      b.const(b.rng.normal(0, 0.1, 5).astype(f32), "head_b")])
+    y = b.op("Softmax", [h], "classes", axis=1)                       # [1, 5, 64, 64]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 32, 32])]
+    outs = [helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 5, 64, 64])]
+    return b.model(inputs, outs, "unet"), b.rng
+
+
 def einsums():
     """Einsum equations of every kind kiln lowers as one stage: attention's batched
     products, implicit outputs, "..." with broadcasting, diagonals, three operands."""
@@ -500,6 +529,7 @@ MODELS = {
     "gathers": gathers,
     "quantized": quantized,
     "concats": concats,
+    "unet": unet,
     "einsums": einsums,
     "grid_samples": grid_samples,
     "loops": loops,
