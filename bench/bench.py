@@ -27,7 +27,8 @@ from onnx import numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GEN = os.path.join(ROOT, "tests", "models", "gen_models.py")
-DEFAULT_MODELS = "mlp,mlp_b64,lstm,bert_tiny,mobilenetv2,resnet18,resnet50,bert_base,gathers,rnn_loop"
+DEFAULT_MODELS = ("mlp,mlp_b64,lstm,bert_tiny,mobilenetv2,resnet18,resnet50,bert_base,gathers,rnn_loop,"
+                  "unet")
 LATENCY = re.compile(r"latency: median ([0-9.eE+-]+) ms over (\d+) runs")
 
 

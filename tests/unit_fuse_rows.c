@@ -7,7 +7,8 @@
  * lengths (not a multiple of the vector width), inputs hold large values and -inf (a
  * mask), some reductions run along an axis that is not the last, and some row counts
  * leave a short last block of rows. Cases that must not
- * merge (a consumer reading another row's statistic) keep their kernels. */
+ * merge (a consumer reading another row's statistic) keep their kernels. A Softmax over
+ * NCHW's channels keeps its image's width innermost in every stage. */
 #include "check.h"
 
 #include "ir/interp.h"
@@ -137,7 +138,27 @@ done:
   kiln_model_free(b);
 }
 
+/* A row kernel whose loads read its rows' innermost axis contiguously (a Softmax over NCHW's
+ * channels: each row a column of the image) has each stage scheduled alone, the image's
+ * width (axis 3) innermost rather than the channels 16 KB apart (passes/schedule.c). */
+static void strided_rows(void) {
+  static const char text[] = "model m(x: f32[1, 16, 64, 64]) { return y = Softmax(x, axis=1) }\n";
+  kiln_model *m = compile(text, true);
+  const kiln_kernel *k = m ? kernel_named(m, "Softmax") : NULL;
+  CHECK(k != NULL && k->row_axes != 0 && k->nstages == 4);
+  for (int i = 0; k && i < k->nstages; i++) {
+    const kiln_schedule *sc = &k->stages[i].sched;
+    bool ok = sc->nloops > 0 && sc->loops[sc->nloops - 1].axis == 3;
+    if (!ok) printf("%s  stage %s: the innermost loop is not over axis 3\n", text,
+                    k->stages[i].name);
+    CHECK(ok);
+  }
+  kiln_model_free(m);
+  check_model(text, 1, 1, "Softmax", true, false);
+}
+
 int main(void) {
+  strided_rows();
   /* LayerNorm as PyTorch exports it, rows of 37: one kernel (mean, variance, normalize) */
   check_model("model m(x: f32[8, 31, 37]) {\n"
               "  param g: f32[37] = normal(1, 0.5)\n"
