@@ -205,10 +205,7 @@ static kiln_status check_outputs(const dsl_ctx *c, const kiln_node *n, kiln_erro
 static kiln_status check_node(dsl_ctx *c, kiln_node *n, kiln_error *e) {
   kiln_graph *g = c->g;
   int nsyms = g->nsyms;
-  for (int i = 0; i < n->op->min_inputs && i < n->ninputs; i++) /* `_` for a needed value */
-    if (n->inputs[i] < 0)
-      return kiln_fail(e, KILN_ERR_INVALID_MODEL, "node '%s' (%s): required input %d is omitted",
-                       n->name, n->op_type, i);
+  if (kiln_node_check_required(n, e)) return e->code; /* `_` for a needed value */
   kiln_status st = n->op->infer(g, n, e);
   /* a count the run computes (NonZero's) is the passes' to declare, at their shapes */
   for (int s = nsyms; s < g->nsyms; s++) {

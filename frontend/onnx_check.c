@@ -54,9 +54,7 @@ static kiln_status check_arity(const kiln_node *n, kiln_error *err) {
       return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): has %d inputs, %s takes at least %d", n->name, n->op_type, nin, op->name, op->min_inputs);
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): has %d inputs, %s takes %d to %d", n->name, n->op_type, n->ninputs, op->name, op->min_inputs, op->max_inputs);
   }
-  for (int i = 0; i < op->min_inputs; i++)
-    if (n->inputs[i] < 0)
-      return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): required input %d is omitted", n->name, n->op_type, i);
+  if (kiln_node_check_required(n, err)) return err->code;
   int nout = n->noutputs;
   while (nout > 0 && n->outputs[nout - 1] < 0) nout--; /* trailing omitted outputs */
   if (nout < op->min_outputs || (op->max_outputs >= 0 && n->noutputs > op->max_outputs))

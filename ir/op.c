@@ -90,6 +90,14 @@ int kiln_op_list(const kiln_op_def *const **ops) {
   return nall_ops;
 }
 
+kiln_status kiln_node_check_required(const kiln_node *n, kiln_error *err) {
+  for (int i = 0; i < n->op->min_inputs && i < n->ninputs; i++)
+    if (n->inputs[i] < 0)
+      return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): required input %d is omitted",
+                       n->name, n->op_type, i);
+  return KILN_OK;
+}
+
 const kiln_op_def *kiln_op_find(const char *name) {
   const kiln_op_def *op = kiln_op_find_in(NULL, name);
   for (int i = 0; !op && i < nall_ops; i++)

@@ -96,6 +96,10 @@ struct kiln_op_def {
  * data sym of the graph itself (ir/symdim.h), so symbolic inference leaves it alone. */
 #define KILN_OP_DATA_DIMS 2048u
 
+/* KILN_ERR_INVALID_MODEL naming the first of n's required inputs (those below its op's
+ * min_inputs) that is omitted (-1: ONNX's "", the DSL's `_`); the frontends and inference
+ * check it before an op's infer reads the input. */
+kiln_status kiln_node_check_required(const kiln_node *n, kiln_error *err);
 /* The op of that name: the default domain's, else another domain's (names do not clash;
  * the DSL calls any op by its bare name). */
 const kiln_op_def *kiln_op_find(const char *name);

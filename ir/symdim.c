@@ -97,8 +97,6 @@ bool kiln_symdim_eval(const kiln_symdim *a, const int64_t *vals, int64_t *out) {
   return true;
 }
 
-static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
-
 static int64_t gcd(int64_t a, int64_t b) {
   while (b) {
     int64_t t = a % b;
@@ -148,10 +146,10 @@ bool kiln_symdim_floordiv(const kiln_symdiv *defs, int ndefs, const kiln_symdim 
       if (!add_term(&div->num, num.coef[i], num.pow[i])) return false;
       g = gcd(g, num.coef[i]);
     }
-    kiln_symdim q = kiln_symdim_const(floor_div(r, den));
+    kiln_symdim q = kiln_symdim_const(kiln_floor_div(r, den));
     if (!kiln_symdim_add(rest, &q, rest)) return false;
     if (!div->num.nterms) return true; /* exact: 0 <= r mod den < den adds nothing */
-    r -= floor_div(r, den) * den;
+    r -= kiln_floor_div(r, den) * den;
     for (int i = 0; i < div->num.nterms; i++) div->num.coef[i] /= g;
     div->den = den / g;
     /* x an integer: floor((g*x + r) / (g*d)) = floor((x + floor(r / g)) / d) */
@@ -173,7 +171,7 @@ bool kiln_symdim_derive(const kiln_symdiv *defs, int n, int64_t *vals) {
     int64_t x;
     if (defs[s].den <= 0) continue;
     if (!kiln_symdim_eval(&defs[s].num, vals, &x)) return false;
-    vals[s] = floor_div(x, defs[s].den);
+    vals[s] = kiln_floor_div(x, defs[s].den);
   }
   return true;
 }

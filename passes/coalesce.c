@@ -183,26 +183,32 @@ static bool try_merge(kiln_kernel *k, kiln_stage *s, int a, int b, int d) {
   return true;
 }
 
-/* The loads in e (up to 2; a DAG's shared load counts once per path, which is enough to
- * tell one load from several) */
-static int count_loads(const kiln_expr *e, const kiln_expr **load) {
+/* The loads in e, counted up to 2 (a load shared in the DAG counts once per path: enough
+ * to tell one load from several); *load gets one of them. */
+static int loads(const kiln_expr *e, const kiln_expr **load) {
   if (!e) return 0;
   if (e->kind == KX_LOAD) {
     *load = e;
     int n = 1;
-    for (int d = 0; d < e->nidx && n < 2; d++) n += count_loads(e->idx[d], load);
+    for (int d = 0; d < e->nidx && n < 2; d++) n += loads(e->idx[d], load);
     return n;
   }
-  int n = count_loads(e->a, load);
-  if (n < 2) n += count_loads(e->b, load);
-  if (n < 2) n += count_loads(e->c, load);
+  int n = loads(e->a, load);
+  if (n < 2) n += loads(e->b, load);
+  if (n < 2) n += loads(e->c, load);
   return n;
+}
+
+/* e's only load; NULL when it has none or several. */
+static const kiln_expr *sole_load(const kiln_expr *e) {
+  const kiln_expr *x = NULL;
+  return loads(e, &x) == 1 ? x : NULL;
 }
 
 /* A pair of reduction axes the stage's one load reads as adjacent dims; false if none. */
 static bool reduction_pair(const kiln_stage *s, int *a, int *b) {
-  const kiln_expr *x = NULL;
-  if (s->reduce == KR_NONE || count_loads(s->value, &x) != 1) return false;
+  const kiln_expr *x = s->reduce != KR_NONE ? sole_load(s->value) : NULL;
+  if (!x) return false;
   for (int d = x->nidx - 2; d >= 0; d--) {
     const kiln_expr *i = x->idx[d], *j = x->idx[d + 1];
     if (i->kind == KX_VAR && j->kind == KX_VAR && i->axis != j->axis &&
@@ -222,8 +228,7 @@ static void coalesce_kernel(kiln_kernel *k) {
     if (s->axes[a].dyn) return;
   /* a reduction over several operands (a GEMM, a convolution) keeps its axes: its default
    * schedules, CPU and GPU, are tiled for those */
-  const kiln_expr *x;
-  if (s->reduce != KR_NONE && count_loads(s->value, &x) != 1) return;
+  if (s->reduce != KR_NONE && !sole_load(s->value)) return;
   bool merged = false;
   for (int d = s->nout_idx - 2; d >= 0; d--) {
     const kiln_expr *oa = s->out_idx[d], *ob = s->out_idx[d + 1];

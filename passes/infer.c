@@ -30,10 +30,7 @@ static kiln_status check_arity(const kiln_node *n, kiln_error *err) {
   if (n->ninputs < op->min_inputs || (op->max_inputs >= 0 && n->ninputs > op->max_inputs))
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): %d inputs, expected %d to %d",
                      n->name, n->op_type, n->ninputs, op->min_inputs, op->max_inputs);
-  for (int i = 0; i < op->min_inputs; i++) /* a DSL call's `_` where the op needs a value */
-    if (n->inputs[i] < 0)
-      return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): required input %d is omitted",
-                       n->name, n->op_type, i);
+  if (kiln_node_check_required(n, err)) return err->code;
   if (n->noutputs < op->min_outputs || (op->max_outputs >= 0 && n->noutputs > op->max_outputs))
     return kiln_fail(err, KILN_ERR_INVALID_MODEL,
                      "node '%s' (%s): %d outputs, expected %d to %d", n->name, n->op_type,

@@ -36,8 +36,6 @@ static kiln_status not_symbolic(const kiln_graph *g, const kiln_node *n, kiln_er
   return KILN_OK;
 }
 
-static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
-
 /* A strided window's output size: floor((x + r) / s) + q for a candidate x, a stride
  * 2 <= s <= KILN_SYM_MAX_STRIDE and 0 <= r < s (a ceil division is one with r = s - 1),
  * taking at_hint at the hints and at[p] at each point, into *out (the division a derived
@@ -60,9 +58,9 @@ bool kiln_sym_match_div(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t
   for (int64_t s = 2; !fit && s <= KILN_SYM_MAX_STRIDE; s++) /* the first fit decides */
     for (int i = 0; !fit && i < nc; i++)
       for (int64_t r = 0; ok[i] && !fit && r < s; r++) {
-        int64_t q = at_hint - floor_div(x[i][KILN_SYM_NPOINTS] + r, s);
+        int64_t q = at_hint - kiln_floor_div(x[i][KILN_SYM_NPOINTS] + r, s);
         fit = true;
-        for (int p = 0; p < KILN_SYM_NPOINTS && fit; p++) fit = floor_div(x[i][p] + r, s) + q == at[p];
+        for (int p = 0; p < KILN_SYM_NPOINTS && fit; p++) fit = kiln_floor_div(x[i][p] + r, s) + q == at[p];
         if (!fit) continue;
         kiln_symdim num, c = kiln_symdim_const(r), qc = kiln_symdim_const(q);
         found = kiln_symdim_add(&cands[i], &c, &num) && kiln_graph_floordiv(g, &num, s, out) &&

@@ -518,29 +518,38 @@ static kiln_status schedule_stage(const kiln_kernel *k, kiln_stage *s, int vf, k
 #define ROW_BLOCK_BYTES 8192
 #define ROW_BLOCK_MAX 8
 
-/* A row kernel (passes/fuse_rows.c): every stage loops over the row axes first, in the
- * same loops (codegen runs them once, around all stages), the innermost row axis split
- * into blocks of a few rows, then over its row; the leading row loops run in parallel
- * when the whole kernel has the work for it. LLVM vectorizes the loops over the row (the
- * innermost). Not where the loads read the rows' innermost axis contiguously (a Softmax
- * over the channels of NCHW: a row is a column of the image, 16 KB between its elements):
- * there each stage takes the default schedule alone, the rows' axis innermost and vector,
- * the reductions accumulating along it (Zen 5, [1, 64, 64, 64]: 9.8 -> 0.3 ms). */
-static kiln_status schedule_rows(kiln_kernel *k, int vf, kiln_error *err) {
+/* The innermost row axis of a row kernel longer than 1, -1 if none. */
+static int inner_row_axis(const kiln_kernel *k) {
+  const kiln_stage *s0 = &k->stages[0];
+  int inner = -1;
+  for (int a = 0; a < s0->naxes; a++)
+    if ((k->row_axes >> a & 1) && s0->axes[a].extent > 1) inner = a;
+  return inner;
+}
+
+/* Does a row kernel run row by row? Not where the loads read the rows' innermost axis
+ * contiguously (a Softmax over the channels of NCHW: a row is a column of the image, 16 KB
+ * between its elements): there each stage takes the default schedule alone, the rows'
+ * axis innermost and vector, the reductions accumulating along it (Zen 5, [1, 64, 64, 64]:
+ * 9.8 -> 0.09 ms). */
+static bool row_by_row(const kiln_kernel *k) {
+  int inner = inner_row_axis(k);
+  return k->row_axes && !(inner >= 0 && streams(&k->stages[0], inner));
+}
+
+/* A row kernel (passes/fuse_rows.c) run row by row: every stage loops over the row axes
+ * first, in the same loops (codegen runs them once, around all stages), the innermost row
+ * axis split into blocks of a few rows, then over its row; the leading row loops run in
+ * parallel when the whole kernel has the work for it. LLVM vectorizes the loops over the
+ * row (the innermost). */
+static kiln_status schedule_rows(kiln_kernel *k, kiln_error *err) {
   double ns = 0;
   for (int i = 0; i < k->nstages; i++) ns += kiln_stage_cost_ns(&k->stages[i]);
   const kiln_stage *s0 = &k->stages[0];
-  int inner = -1; /* the innermost row axis longer than 1 */
+  int inner = inner_row_axis(k);
   int64_t row = 1;
-  for (int a = 0; a < s0->naxes; a++) {
+  for (int a = 0; a < s0->naxes; a++)
     if (!(k->row_axes >> a & 1)) row *= s0->axes[a].extent;
-    else if (s0->axes[a].extent > 1) inner = a;
-  }
-  if (inner >= 0 && streams(s0, inner)) {
-    for (int i = 0; i < k->nstages; i++)
-      if (schedule_stage(k, &k->stages[i], vf, err)) return err->code;
-    return KILN_OK;
-  }
   int64_t block = ROW_BLOCK_BYTES / (4 * (row ? row : 1));
   if (block > ROW_BLOCK_MAX) block = ROW_BLOCK_MAX;
   if (inner >= 0 && block > s0->axes[inner].extent) block = s0->axes[inner].extent;
@@ -583,8 +592,8 @@ kiln_status kiln_pass_schedule(kiln_steps *steps, int vector_floats, kiln_error 
     for (int j = 0; j < nl; j++)
       if (kiln_pass_schedule(sub[j], vector_floats, err)) return err->code;
     if (st->kind != KILN_STEP_KERNEL) continue;
-    if (st->kernel->row_axes) {
-      if (schedule_rows(st->kernel, vector_floats, err)) return err->code;
+    if (row_by_row(st->kernel)) {
+      if (schedule_rows(st->kernel, err)) return err->code;
       continue;
     }
     for (int j = 0; j < st->kernel->nstages; j++)

@@ -6,6 +6,7 @@
  * check_bounds (the padded copy, the flattened reads and moved-back tail tiles must stay in
  * bounds), and for the flattened cases also with AVX2's narrower vectors. */
 #include "check.h"
+#include "conv_check.h"
 
 #include "ir/program.h"
 #include "kiln.h"
@@ -51,13 +52,6 @@ static void geometry(const conv_case *cs, int ns, int64_t *out, int64_t *pb) {
   }
 }
 
-static void ints(char *s, size_t cap, const int64_t *v, int n) {
-  size_t len = strlen(s);
-  for (int i = 0; i < n; i++)
-    len += (size_t)snprintf(s + len, cap - len, "%s%lld", i ? ", " : "[", (long long)v[i]);
-  snprintf(s + len, cap - len, "]");
-}
-
 static void run_case(int idx, const conv_case *cs) {
   int ns = cs->k[1] ? 2 : 1;
   int64_t out[2] = {1, 1}, pb[2] = {0, 0}, in[2] = {cs->in[0], ns == 2 ? cs->in[1] : 1},
@@ -69,12 +63,12 @@ static void run_case(int idx, const conv_case *cs) {
     snprintf(attrs, sizeof attrs, ", auto_pad=\"%s\"", cs->auto_pad);
   } else {
     strcat(attrs, ", pads=");
-    ints(attrs, sizeof attrs, cs->pads, 2 * ns);
+    conv_ints(attrs, sizeof attrs, cs->pads, 2 * ns);
   }
   strcat(attrs, ", strides=");
-  ints(attrs, sizeof attrs, cs->stride, ns);
+  conv_ints(attrs, sizeof attrs, cs->stride, ns);
   strcat(attrs, ", dilations=");
-  ints(attrs, sizeof attrs, cs->dil, ns);
+  conv_ints(attrs, sizeof attrs, cs->dil, ns);
   snprintf(attrs + strlen(attrs), sizeof attrs - strlen(attrs), ", group=%lld",
            (long long)cs->group);
   char xs[64], ws[64];
@@ -139,20 +133,7 @@ static void run_case(int idx, const conv_case *cs) {
       fprintf(stderr, "case %d: %s\n  %s\n", idx, text, err.message);
       continue;
     }
-    kiln_tensor_info info;
-    CHECK(kiln_output_info(model, 0, &info) == KILN_OK && info.bytes == sizeof(float) * (size_t)ny);
-    const void *ins[3] = {x, w, b};
-    void *outs[1] = {y};
-    memset(y, 0xff, sizeof(float) * (size_t)ny); /* NaN: every output must be written */
-    kiln_status st = kiln_run(model, ins, outs, &err);
-    CHECK(st == KILN_OK);
-    if (st) fprintf(stderr, "case %d: %s\n  %s\n", idx, text, err.message);
-    int bad = 0;
-    for (int64_t i = 0; !st && i < ny; i++)
-      if (!(fabs(y[i] - ref[i]) <= 1e-5 * mag[i] + 1e-6) && bad++ < 3)
-        fprintf(stderr, "case %d (check_bounds %d): y[%lld] = %g, expected %g\n  %s\n", idx,
-                cb, (long long)i, y[i], ref[i], text);
-    CHECK(bad == 0);
+    conv_run_check(model, idx, cb, text, x, w, b, y, ny, ref, mag);
     kiln_model_free(model);
   }
   free(x), free(w), free(b), free(y), free(ref), free(mag);

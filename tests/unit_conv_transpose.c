@@ -6,6 +6,7 @@
  * dilations to; each is compiled with and without check_bounds, and the test asserts which
  * form each case took. */
 #include "check.h"
+#include "conv_check.h"
 
 #include "ir/program.h"
 #include "kiln.h"
@@ -29,13 +30,6 @@ static uint32_t rng = 7;
 static float rndf(void) {
   rng = rng * 1664525u + 1013904223u;
   return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static void ints(char *s, size_t cap, const int64_t *v, int n) {
-  size_t len = strlen(s);
-  for (int i = 0; i < n; i++)
-    len += (size_t)snprintf(s + len, cap - len, "%s%lld", i ? ", " : "[", (long long)v[i]);
-  snprintf(s + len, cap - len, "]");
 }
 
 static int64_t prod(const int64_t *v, int n) {
@@ -63,15 +57,15 @@ static void run_case(int idx, const convt_case *cs) {
   int64_t xd[2 + NS_MAX] = {cs->n, cs->c}, wd[2 + NS_MAX] = {cs->c, mg};
   for (int d = 0; d < ns; d++) xd[2 + d] = cs->in[d], wd[2 + d] = cs->k[d];
   char xs[96] = "", ws[96] = "", attrs[256] = ", pads=", text[1024];
-  ints(xs, sizeof xs, xd, 2 + ns);
-  ints(ws, sizeof ws, wd, 2 + ns);
-  ints(attrs, sizeof attrs, cs->pads, 2 * ns);
+  conv_ints(xs, sizeof xs, xd, 2 + ns);
+  conv_ints(ws, sizeof ws, wd, 2 + ns);
+  conv_ints(attrs, sizeof attrs, cs->pads, 2 * ns);
   strcat(attrs, ", strides=");
-  ints(attrs, sizeof attrs, cs->stride, ns);
+  conv_ints(attrs, sizeof attrs, cs->stride, ns);
   strcat(attrs, ", dilations=");
-  ints(attrs, sizeof attrs, cs->dil, ns);
+  conv_ints(attrs, sizeof attrs, cs->dil, ns);
   strcat(attrs, ", output_padding=");
-  ints(attrs, sizeof attrs, cs->opad, ns);
+  conv_ints(attrs, sizeof attrs, cs->opad, ns);
   snprintf(attrs + strlen(attrs), sizeof attrs - strlen(attrs), ", group=%lld",
            (long long)cs->group);
   char bs[32] = "";
@@ -127,20 +121,7 @@ static void run_case(int idx, const convt_case *cs) {
       fprintf(stderr, "case %d: %s\n  expected the %s form\n", idx, text,
               cs->gemm ? "GEMM" : "gather");
     CHECK(took_gemm(model) == cs->gemm);
-    kiln_tensor_info info;
-    CHECK(kiln_output_info(model, 0, &info) == KILN_OK && info.bytes == sizeof(float) * (size_t)ny);
-    const void *ins[3] = {x, w, b};
-    void *outs[1] = {y};
-    memset(y, 0xff, sizeof(float) * (size_t)ny); /* NaN: every output must be written */
-    kiln_status st = kiln_run(model, ins, outs, &err);
-    CHECK(st == KILN_OK);
-    if (st) fprintf(stderr, "case %d: %s\n  %s\n", idx, text, err.message);
-    int bad = 0;
-    for (int64_t i = 0; !st && i < ny; i++)
-      if (!(fabs(y[i] - ref[i]) <= 1e-5 * mag[i] + 1e-6) && bad++ < 3)
-        fprintf(stderr, "case %d (check_bounds %d): y[%lld] = %g, expected %g\n  %s\n", idx,
-                cb, (long long)i, y[i], ref[i], text);
-    CHECK(bad == 0);
+    conv_run_check(model, idx, cb, text, x, w, b, y, ny, ref, mag);
     kiln_model_free(model);
   }
   free(x), free(w), free(b), free(y), free(ref), free(mag);

@@ -18,8 +18,6 @@
 
 #include <string.h>
 
-static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
 /* X (N, C, D...), W (C, M/group, K...), B (M). Output size from output_shape, auto_pad or
  * pads, as the ONNX reference computes it. */
 static kiln_status convt_plan(const kiln_graph *g, const kiln_node *n, kiln_window *w,
@@ -57,7 +55,7 @@ static kiln_status convt_plan(const kiln_graph *g, const kiln_node *n, kiln_wind
       oshape[d] = nos >= 0 ? os[d + nos - ns] : in * w->stride[d];
       /* total may be negative (output_shape asks for extra zeros at the end): the
        * reference splits it with floor division */
-      int64_t total = full - oshape[d], half = floor_div(total, 2);
+      int64_t total = full - oshape[d], half = kiln_floor_div(total, 2);
       w->pad_begin[d] = !strcmp(ap, "SAME_UPPER") ? half : total - half;
     } else {
       w->pad_begin[d] = strcmp(ap, "VALID") ? pads[d] : 0;
@@ -151,6 +149,64 @@ static bool gemm_form(const kiln_lower_ctx *c, const kiln_window *w, int64_t gro
   return !over && phases <= PHASES_MAX && cols <= COLS_MAX_BYTES;
 }
 
+/* The stage of output phase r (o = stride * q + r along each dim) of a GEMM form: each
+ * output adds the columns of cb (cols) its taps k0 + stride * t reach at input q + off - t,
+ * then the bias (bb, -1: none); nothing where the phase has no outputs. */
+static void add_phase(kiln_kernel *k, const kiln_window *w, const int64_t *r, int yb, int cb,
+                      int bb) {
+  int ns = w->nsp;
+  int64_t q[KILN_MAX_SPATIAL], k0[KILN_MAX_SPATIAL], t[KILN_MAX_SPATIAL], off[KILN_MAX_SPATIAL];
+  bool taps = true; /* false: a kernel narrower than its stride misses the phase */
+  for (int d = 0; d < ns; d++) {
+    int64_t st = w->stride[d];
+    q[d] = (w->out[d] - r[d] + st - 1) / st;
+    if (q[d] < 1) return;
+    k0[d] = ((r[d] + w->pad_begin[d]) % st + st) % st;
+    t[d] = k0[d] < w->kernel[d] ? (w->kernel[d] - k0[d] + st - 1) / st : 0;
+    off[d] = (r[d] + w->pad_begin[d] - k0[d]) / st; /* exact: a multiple of st */
+    taps &= t[d] > 0;
+  }
+  const kiln_buffer *y = &k->bufs[yb];
+  kiln_stage *s = kiln_kernel_add_stage(k, "convt_phase", yb);
+  kiln_expr *o[3 + KILN_MAX_SPATIAL], *tv[KILN_MAX_SPATIAL], *so[3 + KILN_MAX_SPATIAL];
+  for (int d = 0; d < 3; d++) o[d] = so[d] = kx_var(k, kiln_stage_axis(s, y->dims[d], false));
+  for (int d = 0; d < ns; d++) {
+    o[3 + d] = kx_var(k, kiln_stage_axis(s, q[d], false));
+    so[3 + d] = kx_addi(k, kx_muli(k, o[3 + d], w->stride[d]), r[d]);
+  }
+  bool reduce = false;
+  for (int d = 0; d < ns; d++) {
+    reduce |= taps && t[d] > 1;
+    tv[d] = taps && t[d] > 1 ? kx_var(k, kiln_stage_axis(s, t[d], true)) : kx_idx(k, 0);
+  }
+  kiln_expr *value = NULL;
+  if (taps) { /* cols[n, g, m*K + sum(k_d * Kstride_d), sum(i_d * Pstride_d)] */
+    kiln_expr *ki = o[2], *pi = kx_idx(k, 0), *cond = NULL;
+    for (int d = 0; d < ns; d++) {
+      kiln_expr *kd = kx_addi(k, kx_muli(k, tv[d], w->stride[d]), k0[d]);
+      kiln_expr *id = kx_add(k, kx_addi(k, o[3 + d], off[d]), kx_muli(k, tv[d], -1));
+      ki = kx_add(k, kx_muli(k, ki, w->kernel[d]), kd);
+      pi = kx_add(k, kx_muli(k, pi, w->in[d]), id);
+      /* an input outside (the taps all lie inside the kernel: k0 + stride*(T-1) < K) */
+      if (q[d] - 1 + off[d] >= w->in[d] || off[d] - (t[d] - 1) < 0)
+        cond = kx_and(k, cond, kx_in_range(k, id, w->in[d]));
+    }
+    kiln_expr *ci4[4] = {o[0], o[1], ki, pi};
+    value = kx_load(k, cb, ci4);
+    if (cond) value = kx_select(k, cond, value, kx_const_f(k, KILN_F32, 0));
+  }
+  kiln_expr *bias = bb >= 0 ? kx_load(k, bb, (kiln_expr *[]){o[1], o[2]}) : NULL;
+  if (reduce) {
+    s->reduce = KR_SUM;
+    if (bias) s->post = kx_binary(k, KB_ADD, kx_acc(k, KILN_F32), bias);
+  } else if (!value) {
+    value = bias ? bias : kx_const_f(k, KILN_F32, 0);
+  } else if (bias) {
+    value = kx_binary(k, KB_ADD, value, bias);
+  }
+  kiln_stage_store(k, s, so, value);
+}
+
 static kiln_status lower_gemm(kiln_lower_ctx *c, const kiln_window *w, int64_t group) {
   kiln_kernel *k = c->k;
   int ns = w->nsp, xb = c->in_buf[0], wb = c->in_buf[1], yb = c->out_buf[0];
@@ -176,63 +232,11 @@ static kiln_status lower_gemm(kiln_lower_ctx *c, const kiln_window *w, int64_t g
   s->reduce = KR_SUM;
   kiln_stage_store(k, s, v, kx_binary(k, KB_MUL, kx_load(k, wb, wi), kx_load(k, xb, xi)));
 
-  /* one stage per phase r (mixed radix over the spatial dims) */
-  int64_t r[KILN_MAX_SPATIAL] = {0};
-  for (;;) {
-    int64_t q[KILN_MAX_SPATIAL], k0[KILN_MAX_SPATIAL], t[KILN_MAX_SPATIAL], off[KILN_MAX_SPATIAL];
-    bool empty = false;
-    for (int d = 0; d < ns; d++) {
-      int64_t st = w->stride[d];
-      q[d] = (w->out[d] - r[d] + st - 1) / st;
-      k0[d] = ((r[d] + w->pad_begin[d]) % st + st) % st;
-      t[d] = k0[d] < w->kernel[d] ? (w->kernel[d] - k0[d] + st - 1) / st : 0;
-      off[d] = (r[d] + w->pad_begin[d] - k0[d]) / st; /* exact: a multiple of st */
-      empty |= q[d] < 1;
-    }
-    if (!empty) {
-      s = kiln_kernel_add_stage(k, "convt_phase", yb);
-      kiln_expr *o[3 + KILN_MAX_SPATIAL], *tv[KILN_MAX_SPATIAL], *so[3 + KILN_MAX_SPATIAL];
-      for (int d = 0; d < 3; d++) o[d] = so[d] = kx_var(k, kiln_stage_axis(s, y->dims[d], false));
-      for (int d = 0; d < ns; d++) {
-        o[3 + d] = kx_var(k, kiln_stage_axis(s, q[d], false));
-        so[3 + d] = kx_addi(k, kx_muli(k, o[3 + d], w->stride[d]), r[d]);
-      }
-      bool taps = true, reduce = false; /* no taps: a kernel narrower than its stride */
-      for (int d = 0; d < ns; d++) taps &= t[d] > 0;
-      for (int d = 0; d < ns; d++) {
-        reduce |= taps && t[d] > 1;
-        tv[d] = taps && t[d] > 1 ? kx_var(k, kiln_stage_axis(s, t[d], true)) : kx_idx(k, 0);
-      }
-      kiln_expr *value = NULL;
-      if (taps) { /* cols[n, g, m*K + sum(k_d * Kstride_d), sum(i_d * Pstride_d)] */
-        kiln_expr *ki = o[2], *pi = kx_idx(k, 0), *cond = NULL;
-        for (int d = 0; d < ns; d++) {
-          kiln_expr *kd = kx_addi(k, kx_muli(k, tv[d], w->stride[d]), k0[d]);
-          kiln_expr *id = kx_add(k, kx_addi(k, o[3 + d], off[d]), kx_muli(k, tv[d], -1));
-          ki = kx_add(k, kx_muli(k, ki, w->kernel[d]), kd);
-          pi = kx_add(k, kx_muli(k, pi, w->in[d]), id);
-          /* an input outside (the taps all lie inside the kernel: k0 + stride*(T-1) < K) */
-          if (q[d] - 1 + off[d] >= w->in[d] || off[d] - (t[d] - 1) < 0)
-            cond = kx_and(k, cond, kx_in_range(k, id, w->in[d]));
-        }
-        kiln_expr *ci4[4] = {o[0], o[1], ki, pi};
-        value = kx_load(k, cb, ci4);
-        if (cond) value = kx_select(k, cond, value, kx_const_f(k, KILN_F32, 0));
-      }
-      kiln_expr *bias = bb >= 0 ? kx_load(k, bb, (kiln_expr *[]){o[1], o[2]}) : NULL;
-      if (reduce) {
-        s->reduce = KR_SUM;
-        if (bias) s->post = kx_binary(k, KB_ADD, kx_acc(k, KILN_F32), bias);
-      } else if (!value) {
-        value = bias ? bias : kx_const_f(k, KILN_F32, 0);
-      } else if (bias) {
-        value = kx_binary(k, KB_ADD, value, bias);
-      }
-      kiln_stage_store(k, s, so, value);
-    }
-    int d = ns - 1; /* the next phase */
+  int64_t r[KILN_MAX_SPATIAL] = {0}; /* the phases, in mixed radix over the spatial dims */
+  for (int d = 0; d >= 0;) {
+    add_phase(k, w, r, yb, cb, bb);
+    d = ns - 1;
     while (d >= 0 && ++r[d] == w->stride[d]) r[d--] = 0;
-    if (d < 0) break;
   }
   return KILN_OK;
 }

@@ -25,8 +25,6 @@ kiln_status kiln_window_ints(const kiln_node *n, const char *name, int count, in
 }
 
 static int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
-static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
 kiln_status kiln_window_plan(const kiln_node *n, int rank, const int64_t *x,
                              const int64_t *kernel, bool pooling, kiln_window *w,
                              kiln_error *err) {
@@ -70,7 +68,7 @@ kiln_status kiln_window_plan(const kiln_node *n, int rank, const int64_t *x,
                        "node '%s' (%s): window %lld is larger than the padded input %lld",
                        n->name, n->op_type, (long long)eff,
                        (long long)(in + w->pad_begin[d] + w->pad_end[d]));
-    w->out[d] = (ceil_mode ? ceil_div(span, s) : floor_div(span, s)) + 1;
+    w->out[d] = (ceil_mode ? ceil_div(span, s) : kiln_floor_div(span, s)) + 1;
     /* a last window that would start inside the end padding is dropped (as PyTorch/ORT) */
     if (ceil_mode && (w->out[d] - 1) * s >= in + w->pad_begin[d]) w->out[d]--;
   }
@@ -235,7 +233,7 @@ static conv_input conv_copy_input(kiln_kernel *k, const kiln_window *w, int xb,
       int64_t ph = r % ci.nph[d], pad = w->pad_begin[d];
       lo[cb][d] = ceil_div(pad - ph, st[d]);
       if (lo[cb][d] < 0) lo[cb][d] = 0;
-      hi[cb][d] = floor_div(w->in[d] - 1 + pad - ph, st[d]);
+      hi[cb][d] = kiln_floor_div(w->in[d] - 1 + pad - ph, st[d]);
       if (hi[cb][d] > nq[d] - 1) hi[cb][d] = nq[d] - 1;
       full &= lo[cb][d] == 0 && hi[cb][d] == nq[d] - 1;
     }
