@@ -80,15 +80,29 @@ static void move_innermost(kiln_schedule *sc, int from) {
 /* Parallel over the leading spatial loops (of the first nspatial), as long as each adds
  * parallelism and, with keep_inner, at least one inner spatial loop stays serial when
  * there are several. */
+/* Where the innermost loop of a nest would run in parallel, its chunks of this many
+ * points stay a serial loop inside: LLVM vectorizes no loop over parallel iterations (their
+ * collapsed index is divided back into the loops'), so a SiLU over [1, 131072] (coalesced
+ * [1, 128, 32, 32]) ran scalar, 342 us where vectorized it takes 20 (Zen 5). */
+#define INNER_CHUNK 1024
+
 static void parallelize(kiln_stage *s, int nspatial, bool keep_inner) {
   kiln_schedule *sc = &s->sched;
   if (kiln_stage_cost_ns(s) < PARALLEL_MIN_NS) return;
   int64_t par = 1;
   for (int l = 0; l < nspatial && par < 64; l++) {
-    if (s->axes[sc->loops[l].axis].reduce) break;
+    kiln_loop *lp = &sc->loops[l];
+    if (s->axes[lp->axis].reduce) break;
     if (keep_inner && l == nspatial - 1 && l > 0 && par >= 2) break;
-    sc->loops[l].kind = KILN_LOOP_PARALLEL;
-    par *= sc->loops[l].extent;
+    if (l == sc->nloops - 1 && sc->nloops < KILN_MAX_LOOPS && lp->kind == KILN_LOOP_SERIAL &&
+        lp->stride == 1 && !s->axes[lp->axis].dyn && lp->extent >= 2 * INNER_CHUNK) {
+      int64_t e = lp->extent;
+      *lp = (kiln_loop){lp->axis, INNER_CHUNK, (e + INNER_CHUNK - 1) / INNER_CHUNK, KILN_LOOP_PARALLEL};
+      sc->loops[sc->nloops++] = (kiln_loop){lp->axis, 1, INNER_CHUNK, KILN_LOOP_SERIAL};
+      return;
+    }
+    lp->kind = KILN_LOOP_PARALLEL;
+    par *= lp->extent;
   }
 }
 

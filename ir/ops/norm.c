@@ -316,8 +316,81 @@ static kiln_status expand_mvn(kiln_graph *g, kiln_block *b, int pos, kiln_error 
 
 static const kiln_attr_spec mvn_attrs[] = {{"axes", KILN_ATTR_INTS, false}, {NULL}};
 
+/* ---- GroupNormalization: InstanceNormalization over [N, G, C/G x spatial] ------------------ */
+
+/* Its scale and bias hold one value per group (opset 18) or per channel (opset 21; the
+ * same where G = C). */
+static kiln_status group_norm_shape(const kiln_graph *g, const kiln_node *n, int64_t *groups,
+                                    bool *per_channel, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  int64_t G = kiln_attr_int(n, "num_groups", 0), C = x->rank >= 2 ? x->dims[1] : 0;
+  if (x->rank >= 2 && x->sym[1])
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): the channels of input '%s' "
+                     "are a free dim", n->name, n->op_type, x->name);
+  if (x->rank < 2 || G <= 0 || C % G != 0)
+    return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): num_groups %lld must divide the "
+                     "%lld channels of an input of rank >= 2", n->name, n->op_type,
+                     (long long)G, (long long)C);
+  int64_t ks = kiln_value_numel(kiln_node_in(g, n, 1)), kb = kiln_value_numel(kiln_node_in(g, n, 2));
+  if (ks != kb || (ks != G && ks != C))
+    return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): scale and bias hold %lld and %lld "
+                     "values, not both one per group (%lld) or per channel (%lld)", n->name,
+                     n->op_type, (long long)ks, (long long)kb, (long long)G, (long long)C);
+  *groups = G;
+  *per_channel = ks != G;
+  return KILN_OK;
+}
+
+static kiln_status infer_groupnorm(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  int64_t G;
+  bool per_channel;
+  if (infer_same(g, n, err) || group_norm_shape(g, n, &G, &per_channel, err)) return err->code;
+  return KILN_OK;
+}
+
+/* Reshape to [N, G, -1], InstanceNormalization (the scale and bias per group, or 1 and 0),
+ * Reshape back; per-channel scale and bias then apply as [C, 1, ...]. */
+static kiln_status expand_groupnorm(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
+  const kiln_node *n = &g->nodes[b->nodes[pos]];
+  const kiln_value *xv = kiln_node_in(g, n, 0);
+  int64_t G;
+  bool per_channel;
+  if (group_norm_shape(g, n, &G, &per_channel, err)) return err->code;
+  int x = n->inputs[0], y = n->outputs[0], scale = n->inputs[1], bias = n->inputs[2];
+  int64_t C = xv->dims[1], nd = xv->rank - 1;
+  double eps = kiln_attr_float(n, "epsilon", 1e-5);
+  kiln_ex e;
+  kiln_ex_begin(&e, g, b, pos, xv->dtype);
+  int grouped = kiln_ex_binary(&e, "Reshape", x, kiln_ex_ints(&e, 3, (int64_t[]){0, G, -1}), "grouped");
+  int gs = scale, gb = bias;
+  if (per_channel) {
+    gs = kiln_ex_const(&e, "ones", xv->dtype, 1, &G, NULL);
+    gb = kiln_ex_const(&e, "zeros", xv->dtype, 1, &G, NULL);
+    for (int64_t j = 0; j < G; j++) kiln_store_f64(xv->dtype, g->values[gs].data, j, 1.0);
+  }
+  int normed = kiln_ex_node1(&e, "InstanceNormalization", (int[]){grouped, gs, gb}, 3, -1, "normalized");
+  kiln_ex_attr_f(&e, "epsilon", eps);
+  int shape = kiln_ex_unary(&e, "Shape", x, "shape");
+  int back = kiln_ex_node1(&e, "Reshape", (int[]){normed, shape}, 2, per_channel ? -1 : y, "ungrouped");
+  if (per_channel) {
+    int cs = kiln_ex_const(&e, "channel_shape", KILN_I64, 1, &nd, NULL);
+    int64_t *d = g->values[cs].data;
+    for (int i = 0; i < nd; i++) d[i] = i ? 1 : C;
+    int scaled = kiln_ex_binary(&e, "Mul", back, kiln_ex_binary(&e, "Reshape", scale, cs, "scale"), "scaled");
+    kiln_ex_node1(&e, "Add", (int[]){scaled, kiln_ex_binary(&e, "Reshape", bias, cs, "bias")}, 2, y, "shifted");
+  }
+  kiln_ex_end(&e);
+  return KILN_OK;
+}
+
+static const kiln_attr_spec groupnorm_attrs[] = {{"epsilon", KILN_ATTR_FLOAT, false},
+                                                 {"num_groups", KILN_ATTR_INT, true},
+                                                 {"stash_type", KILN_ATTR_INT, false},
+                                                 {NULL}};
+
 const kiln_op_def kiln_ops_norm[] = {
     {"MeanVarianceNormalization", 1, 1, 1, 1, mvn_attrs, infer_same, NULL, expand_mvn, 0},
+    {"GroupNormalization", 3, 3, 1, 1, groupnorm_attrs, infer_groupnorm, NULL, expand_groupnorm, KILN_OP_SYMBOLIC},
     {"BatchNormalization", 5, 5, 1, 3, batchnorm_attrs, infer_batchnorm, lower_batchnorm, NULL, KILN_OP_SYMBOLIC},
     {"InstanceNormalization", 3, 3, 1, 1, eps_attrs, infer_same, lower_instancenorm, NULL, KILN_OP_SYMBOLIC},
     {"LayerNormalization", 2, 3, 1, 3, layernorm_attrs, infer_layernorm, lower_layernorm, NULL, KILN_OP_SYMBOLIC},

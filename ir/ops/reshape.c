@@ -95,11 +95,22 @@ static kiln_status infer_reshape(kiln_graph *g, kiln_node *n, kiln_error *err) {
   return KILN_OK;
 }
 
+/* Does buffer b have dims known when compiling, in no layout of blocks? */
+static bool plain_static(const kiln_buffer *b) {
+  for (int d = 0; d < b->rank; d++)
+    if (b->dyn_dims[d]) return false;
+  return !b->layout;
+}
+
 /* Input index of output element v[]: when both shapes list the same dims apart from 1s,
- * each non-1 dim maps straight across; otherwise through the flat index (div/mod). */
+ * each non-1 dim maps straight across. Otherwise the input is viewed with the output's
+ * dims (a view is row-major over its dims, wherever its storage puts each element:
+ * ir/kernel.h), a copy the coalescing pass makes one loop; with free dims or blocks,
+ * through the flat index (div/mod: a 6-D window un-partition, 1.2 MB, took 166 us so). */
 static kiln_status lower_reshape(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
-  const kiln_buffer *x = &k->bufs[c->in_buf[0]], *y = &k->bufs[c->out_buf[0]];
+  kiln_buffer *x = &k->bufs[c->in_buf[0]];
+  const kiln_buffer *y = &k->bufs[c->out_buf[0]];
   kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK];
   kiln_stage *s = kiln_elementwise_stage(k, "reshape", c->out_buf[0], v);
   int xi = 0, yi = 0;
@@ -112,6 +123,12 @@ static kiln_status lower_reshape(kiln_lower_ctx *c) {
     idx[xi++] = v[yi++];
   }
   if (xi < x->rank || yi < y->rank) direct = false;
+  if (!direct && plain_static(x) && plain_static(y)) {
+    x->rank = y->rank;
+    memcpy(x->dims, y->dims, sizeof(int64_t) * (size_t)y->rank);
+    kiln_stage_store(k, s, v, kx_load(k, c->in_buf[0], v));
+    return KILN_OK;
+  }
   if (!direct) {
     kiln_expr *flat = kx_idx(k, 0);
     int64_t stride = 1;

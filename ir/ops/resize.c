@@ -3,9 +3,11 @@
  * breaking). Source coordinates depend on one output index each and are computed in f64
  * in the order the reference uses, so nearest-neighbour ties land the same way.
  *
- * Nearest is one gather stage. Linear and cubic are one reduction stage with an axis of
- * extent 2 or 4 per resized dim walking the neighbours; the value is the product of the
- * per-dim weights times the (edge-clamped) input element. */
+ * Nearest is one gather stage (by an integer factor, in the modes where that is exact, an
+ * integer division). Linear and cubic of f32 and static shapes resize one dim at a time
+ * from tables of taps (lower_separable); otherwise they are one reduction stage with an
+ * axis of extent 2 or 4 per resized dim walking the neighbours, the value the product of
+ * the per-dim weights times the (edge-clamped) input element. */
 #include "ir/op.h"
 
 #include "ir/dtype.h"
@@ -191,6 +193,20 @@ static kiln_expr *clamp_index(kiln_kernel *k, kiln_expr *i, int64_t n) {
   return kx_binary(k, KB_MAX, kx_binary(k, KB_MIN, i, kx_idx(k, n - 1)), kx_idx(k, 0));
 }
 
+/* The integer factor s when dim d's nearest neighbour of output index o is exactly o / s:
+ * an integer scale with asymmetric coordinates rounded down (what PyTorch exports), or
+ * half-pixel ones rounded to nearest (ONNX's default: the fraction stays within
+ * 0.5 - 0.5/s of the neighbour, never a tie). 0 otherwise. */
+static int64_t nearest_factor(const resize_plan *p, int d, const char *nm) {
+  double s = p->scale[d];
+  if (s < 1 || s > 64 || s != floor(s) || p->out[d] != p->in[d] * (int64_t)s) return 0;
+  bool round = !strcmp(nm, "round_prefer_floor") || !strcmp(nm, "round_prefer_ceil");
+  if ((!strcmp(p->ctm, "asymmetric") && !strcmp(nm, "floor")) ||
+      ((!strcmp(p->ctm, "half_pixel") || (!strcmp(p->ctm, "pytorch_half_pixel") && p->out[d] > 1)) && round))
+    return (int64_t)s;
+  return 0;
+}
+
 /* Nearest neighbour of source coordinate x per nearest_mode (ties as the reference). */
 static kiln_status nearest_index(kiln_lower_ctx *c, kiln_expr *x, int64_t n, kiln_expr **out) {
   kiln_kernel *k = c->k;
@@ -224,6 +240,77 @@ static kiln_expr *interp_weight(kiln_kernel *k, resize_mode mode, kiln_expr *t, 
   return fsub(k, fmul(k, p, u1), f64(k, 4 * a));
 }
 
+/* The weight of tap j (an axis of extent taps) at source coordinate x along dim d, and
+ * the tap's edge-clamped input index (*idx). */
+static kiln_expr *tap_weight(kiln_lower_ctx *c, const resize_plan *p, int d, kiln_expr *x,
+                             kiln_expr *j, kiln_expr **idx) {
+  kiln_kernel *k = c->k;
+  int taps = p->mode == M_LINEAR ? 2 : 4;
+  double a = kiln_attr_float(c->n, "cubic_coeff_a", -0.75);
+  bool exclude = kiln_attr_int(c->n, "exclude_outside", 0) != 0;
+  /* neighbours floor(x) + j (linear) or floor(x) - 1 + j (cubic), edge-clamped */
+  kiln_expr *fl = kx_unary(k, KU_FLOOR, x), *fr = fsub(k, x, fl);
+  kiln_expr *first = kx_addi(k, kx_cast(k, fl, KILN_I64), p->mode == M_CUBIC ? -1 : 0);
+  kiln_expr *w = NULL, *wsum = NULL;
+  for (int tap = taps - 1; tap >= 0; tap--) {
+    kiln_expr *wt = interp_weight(k, p->mode, fr, tap, a);
+    if (exclude) {
+      kiln_expr *in = kx_in_range(k, kx_addi(k, first, tap), p->in[d]);
+      wt = kx_select(k, in, wt, f64(k, 0));
+      wsum = wsum ? fadd(k, wt, wsum) : wt;
+    }
+    w = w ? kx_select(k, kx_binary(k, KB_EQ, j, kx_idx(k, tap)), wt, w) : wt;
+  }
+  if (exclude) /* renormalize over the taps inside the input (a zero sum divides by 1) */
+    w = fdiv(k, w, kx_select(k, kx_binary(k, KB_EQ, wsum, f64(k, 0)), f64(k, 1), wsum));
+  *idx = clamp_index(k, kx_add(k, first, j), p->in[d]);
+  return w;
+}
+
+/* Linear or cubic f32 interpolation of static shapes, one resized dim at a time (the
+ * weights factor per dim), innermost first, where the others are still their input
+ * size: the innermost dim's stage gathers along rows of the input's height, the outer
+ * dims' stages read whole rows, contiguous and vectorized. Each dim's taps (index and
+ * weight per output coordinate) are computed once, in tables of taps x out, rather than
+ * at every output element (DeepLab's bilinear 4x upsample of 64 channels at 32x32: 4.5 ->
+ * 0.49 ms on Zen 5). */
+static kiln_status lower_separable(kiln_lower_ctx *c, const resize_plan *p) {
+  kiln_kernel *k = c->k;
+  int taps = p->mode == M_LINEAR ? 2 : 4, in = c->in_buf[0], last = -1;
+  int64_t dims[KILN_MAX_RANK];
+  memcpy(dims, p->in, sizeof(int64_t) * (size_t)p->rank);
+  for (int d = p->rank - 1; d >= 0; d--)
+    if (p->active[d]) last = d; /* the outermost, resized last */
+  for (int d = p->rank - 1; d >= 0; d--) {
+    if (!p->active[d]) continue;
+    int64_t tdims[2] = {taps, p->out[d]}; /* along the output: contiguous vectors */
+    int ib = kiln_kernel_add_buffer(k, "resize_index", KILN_BUF_TEMP, -1, KILN_I64, 2, tdims);
+    int wb = kiln_kernel_add_buffer(k, "resize_weight", KILN_BUF_TEMP, -1, KILN_F32, 2, tdims);
+    kiln_expr *x, *outside, *idx, *tv[2];
+    for (int b = 0; b < 2; b++) {
+      kiln_stage *s = kiln_kernel_add_stage(k, b ? "resize_weights" : "resize_taps", b ? wb : ib);
+      tv[0] = kx_var(k, kiln_stage_axis(s, taps, false));
+      tv[1] = kx_var(k, kiln_stage_axis(s, tdims[1], false));
+      if (source_coord(c, p, d, tv[1], &x, &outside)) return c->err->code;
+      kiln_expr *w = tap_weight(c, p, d, x, tv[0], &idx);
+      kiln_stage_store(k, s, tv, b ? kx_cast(k, w, KILN_F32) : idx);
+    }
+    dims[d] = p->out[d];
+    int ob = d == last ? c->out_buf[0]
+                       : kiln_kernel_add_buffer(k, "resized", KILN_BUF_TEMP, -1, KILN_F32,
+                                                p->rank, dims);
+    kiln_stage *s = kiln_kernel_add_stage(k, "resize", ob);
+    kiln_expr *o[KILN_MAX_RANK], *xi[KILN_MAX_RANK];
+    for (int e = 0; e < p->rank; e++) o[e] = xi[e] = kx_var(k, kiln_stage_axis(s, dims[e], false));
+    kiln_expr *j = kx_var(k, kiln_stage_axis(s, taps, true)), *tj[2] = {j, o[d]};
+    xi[d] = clamp_index(k, kx_load(k, ib, tj), p->in[d]);
+    s->reduce = KR_SUM;
+    kiln_stage_store(k, s, o, kx_binary(k, KB_MUL, kx_load(k, wb, tj), kx_load(k, in, xi)));
+    in = ob;
+  }
+  return KILN_OK;
+}
+
 static kiln_status lower_resize(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   resize_plan p;
@@ -233,14 +320,18 @@ static kiln_status lower_resize(kiln_lower_ctx *c) {
   if (p.mode != M_NEAREST && !kiln_dtype_is_float(t))
     return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): %s mode needs a float input",
                      c->n->name, c->n->op_type, kiln_attr_str(c->n, "mode", ""));
+  /* the fast forms depend on the sizes: not with free dims, whose kernel is one for all */
+  bool any = false, fixed = !kiln_value_is_symbolic(kiln_node_in(c->g, c->n, 0)) &&
+                            !kiln_value_is_symbolic(kiln_node_out(c->g, c->n, 0));
+  for (int d = 0; d < p.rank; d++) any |= p.active[d];
+  if (p.mode != M_NEAREST && t == KILN_F32 && any && fixed && strcmp(p.ctm, "tf_crop_and_resize"))
+    return lower_separable(c, &p);
   int naxes = p.rank;
   for (int d = 0; d < p.rank; d++) naxes += p.active[d] && p.mode != M_NEAREST;
   if (naxes > KILN_MAX_AXES)
     return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): too many resized dims",
                      c->n->name, c->n->op_type);
   int taps = p.mode == M_LINEAR ? 2 : 4;
-  double a = kiln_attr_float(c->n, "cubic_coeff_a", -0.75);
-  bool exclude = kiln_attr_int(c->n, "exclude_outside", 0) != 0;
   kiln_stage *s = kiln_kernel_add_stage(k, "resize", c->out_buf[0]);
   kiln_expr *o[KILN_MAX_RANK], *xi[KILN_MAX_RANK], *outside = NULL, *weight = NULL;
   for (int d = 0; d < p.rank; d++) o[d] = kx_var(k, kiln_stage_axis(s, p.out[d], false));
@@ -250,28 +341,19 @@ static kiln_status lower_resize(kiln_lower_ctx *c) {
     kiln_expr *x = NULL, *out_d = NULL;
     if (source_coord(c, &p, d, o[d], &x, &out_d)) return c->err->code;
     outside = out_d ? (outside ? kx_binary(k, KB_OR, outside, out_d) : out_d) : outside;
+    const char *nm = kiln_attr_str(c->n, "nearest_mode", "round_prefer_floor");
+    int64_t f = p.mode == M_NEAREST && fixed ? nearest_factor(&p, d, nm) : 0;
+    if (f) { /* the same index without floating point: LLVM vectorizes it */
+      xi[d] = clamp_index(k, kx_binary(k, KB_DIV, o[d], kx_idx(k, f)), p.in[d]);
+      continue;
+    }
     if (p.mode == M_NEAREST) {
       if (nearest_index(c, x, p.in[d], &xi[d])) return c->err->code;
       continue;
     }
-    /* neighbours floor(x) + j (linear) or floor(x) - 1 + j (cubic), edge-clamped */
     kiln_expr *j = kx_var(k, kiln_stage_axis(s, taps, true));
-    kiln_expr *fl = kx_unary(k, KU_FLOOR, x), *fr = fsub(k, x, fl);
-    kiln_expr *first = kx_addi(k, kx_cast(k, fl, KILN_I64), p.mode == M_CUBIC ? -1 : 0);
-    kiln_expr *w = NULL, *wsum = NULL;
-    for (int tap = taps - 1; tap >= 0; tap--) {
-      kiln_expr *wt = interp_weight(k, p.mode, fr, tap, a);
-      if (exclude) {
-        kiln_expr *in = kx_in_range(k, kx_addi(k, first, tap), p.in[d]);
-        wt = kx_select(k, in, wt, f64(k, 0));
-        wsum = wsum ? fadd(k, wt, wsum) : wt;
-      }
-      w = w ? kx_select(k, kx_binary(k, KB_EQ, j, kx_idx(k, tap)), wt, w) : wt;
-    }
-    if (exclude) /* renormalize over the taps inside the input (a zero sum divides by 1) */
-      w = fdiv(k, w, kx_select(k, kx_binary(k, KB_EQ, wsum, f64(k, 0)), f64(k, 1), wsum));
+    kiln_expr *w = tap_weight(c, &p, d, x, j, &xi[d]);
     weight = weight ? fmul(k, weight, w) : w;
-    xi[d] = clamp_index(k, kx_add(k, first, j), p.in[d]);
   }
   kiln_expr *v = kx_load(k, xb, xi);
   if (weight) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Op cases past ONNX's node tests for Det, MaxUnpool, MelWeightMatrix, TfIdfVectorizer,
-RoiAlign and Loop: the modes, dtypes and edge cases those tests leave out.
+RoiAlign, Loop, GroupNormalization (no node test), Resize and Pow: the modes, dtypes,
+shapes and edge cases those tests leave out.
 
     gen_op_cases.py OUT_DIR
 
@@ -28,10 +29,10 @@ V = helper.make_tensor_value_info
 F32, F64, I64 = TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64
 
 
-def model_of(name, nodes, inputs, outputs, inits=()):
+def model_of(name, nodes, inputs, outputs, inits=(), opset=OPSET):
     graph = helper.make_graph(nodes, name, inputs, outputs, list(inits))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = 8
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8 if opset <= OPSET else 10
     return model
 
 
@@ -274,12 +275,59 @@ def loop_cases(out, rng):
         write(out, name, m, feeds, run_ort(m, feeds))
 
 
+def norm_resize_pow_cases(out, rng):
+    # GroupNormalization: scale and bias per group (opset 18) and per channel (opset 21),
+    # ranks 3 to 5, groups of one channel
+    for name, shape, groups, opset in (("groupnorm_18", [2, 12, 5, 6], 3, 18),
+                                       ("groupnorm_21", [2, 12, 5, 6], 4, 21),
+                                       ("groupnorm_rank3", [2, 6, 10], 2, 18),
+                                       ("groupnorm_rank5", [1, 4, 2, 3, 4], 2, 21),
+                                       ("groupnorm_per_channel", [1, 8, 4, 4], 8, 21)):
+        k = groups if opset == 18 else shape[1]
+        inits = [numpy_helper.from_array(rng.standard_normal(k).astype(np.float32), "s"),
+                 numpy_helper.from_array(rng.standard_normal(k).astype(np.float32), "b")]
+        m = model_of(name, [helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"],
+                                             num_groups=groups, epsilon=1e-4)],
+                     [V("x", F32, shape)], [V("y", F32, None)], inits, opset)
+        feeds = {"x": (rng.standard_normal(shape) * 3 + 1).astype(np.float32)}
+        write(out, name, m, feeds, run_ort(m, feeds))
+    # Resize in the shapes models use, past the node tests' 4x4 inputs: DeepLab's 4x
+    # bilinear upsample, align_corners, cubic with exclude_outside, downsampling, YOLO's 2x
+    # nearest (asymmetric, floor) and ONNX's default nearest by 3
+    for name, shape, sizes, attrs in (
+            ("resize_linear_4x", [1, 3, 16, 12], [1, 3, 64, 48], dict(mode="linear")),
+            ("resize_linear_align", [2, 3, 9, 6], [2, 3, 17, 11],
+             dict(mode="linear", coordinate_transformation_mode="align_corners")),
+            ("resize_linear_down", [1, 2, 17, 23], [1, 2, 8, 13], dict(mode="linear")),
+            ("resize_linear_channels", [2, 3, 5, 6], [2, 6, 10, 6], dict(mode="linear")),
+            ("resize_cubic_exclude", [1, 2, 9, 7], [1, 2, 22, 10],
+             dict(mode="cubic", exclude_outside=1)),
+            ("resize_nearest_2x", [1, 4, 10, 12], [1, 4, 20, 24],
+             dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")),
+            ("resize_nearest_3x", [1, 2, 5, 6], [1, 2, 15, 18], dict(mode="nearest"))):
+        m = model_of(name, [helper.make_node("Resize", ["x", "", "", "sz"], ["y"], **attrs)],
+                     [V("x", F32, shape)], [V("y", F32, None)],
+                     [numpy_helper.from_array(np.array(sizes, np.int64), "sz")])
+        feeds = {"x": rng.standard_normal(shape).astype(np.float32)}
+        write(out, name, m, feeds, run_ort(m, feeds))
+    # Pow by the constants that become products, a reciprocal or a square root, special
+    # values included (zeros of both signs, infinities, NaN); onnxruntime's values, C's pow
+    special = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-30, 3e12, -2.5], np.float32)
+    for name, e in (("pow_1", 1.0), ("pow_3", 3.0), ("pow_4", 4.0), ("pow_minus_1", -1.0), ("pow_half", 0.5)):
+        m = model_of(name, [helper.make_node("Pow", ["x", "e"], ["y"])], [V("x", F32, [74])],
+                     [V("y", F32, None)], [numpy_helper.from_array(np.array(e, np.float32), "e")])
+        x = np.concatenate([special, rng.standard_normal(64).astype(np.float32) * 10])
+        feeds = {"x": x}
+        write(out, name, m, feeds, run_ort(m, feeds))  # C's pow(-inf, 0.5) = inf; numpy's NaN
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     ort.set_default_logger_severity(3)  # RoiAlign's max mode warns of a bug fixed in 1.13
     rng = np.random.default_rng(10)
-    for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases, loop_cases):
+    for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases, loop_cases,
+                 norm_resize_pow_cases):
         make(out, rng)
 
 
