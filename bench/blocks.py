@@ -4,9 +4,10 @@
     bench/blocks.py [--kiln build/kiln] [--threads 1] [--repeat 30] [--out DIR] [NAME...]
 
 The suite's test models run through paths earlier work tuned; these blocks (EfficientNet's
-MBConv and squeeze-excitation, ConvNeXt, ViT, Swin, GPT-2, YOLO, DeepLab, U-Net,
-ShuffleNet, super-resolution, diffusion's GroupNorm, recurrent layers...) are how real
-models reach kiln's other paths. Each is written to OUT/NAME/model.onnx with a seeded
+MBConv and squeeze-excitation, ConvNeXt, ViT, Swin, GPT-2 and a decoder step with a KV
+cache, an LM head's TopK over a vocabulary, YOLO, DeepLab, U-Net, ShuffleNet,
+super-resolution, diffusion's GroupNorm, Conformer, video 3-D convs, recurrent layers...)
+are how real models reach kiln's other paths. Each is written to OUT/NAME/model.onnx with a seeded
 input; then onnxruntime (one thread, all optimizations) and `kiln run --threads T` each
 take the median of --repeat runs, kiln's output is compared with onnxruntime's (max
 |difference| over the largest |reference|), and a line per block gives both times and
@@ -281,6 +282,102 @@ save("vit_attn", [
     h.make_node("Reshape", ["ot", "s3"], ["y"]),
 ], [W("wqkv", D, 3 * D), C_("s5", [1, S, 3, H, D // H], np.int64), C_("i0", 0, np.int64),
     C_("i1", 1, np.int64), C_("i2", 2, np.int64), C_("sc", 0.125), C_("s3", [1, S, D], np.int64)], [1, S, D])
+
+# YOLOv5 Focus: strided slices, concat, conv, SiLU
+save("focus", [
+    h.make_node("Slice", ["x", "s00", "e", "ax", "st"], ["a"]),
+    h.make_node("Slice", ["x", "s10", "e", "ax", "st"], ["b"]),
+    h.make_node("Slice", ["x", "s01", "e", "ax", "st"], ["c"]),
+    h.make_node("Slice", ["x", "s11", "e", "ax", "st"], ["d"]),
+    h.make_node("Concat", ["a", "b", "c", "d"], ["cat"], axis=1),
+    h.make_node("Conv", ["cat", "w"], ["cv"], pads=[1, 1, 1, 1]),
+    h.make_node("Sigmoid", ["cv"], ["sg"]), h.make_node("Mul", ["cv", "sg"], ["y"]),
+], [C_("s00", [0, 0], np.int64), C_("s10", [1, 0], np.int64), C_("s01", [0, 1], np.int64),
+    C_("s11", [1, 1], np.int64), C_("e", [10000, 10000], np.int64), C_("ax", [2, 3], np.int64),
+    C_("st", [2, 2], np.int64), W("w", 32, 12, 3, 3)], [1, 3, 320, 320])
+
+# LM head: MatMul to a 50257 vocabulary, softmax, TopK
+save("lm_head", [
+    h.make_node("MatMul", ["x", "wv"], ["lg"]), h.make_node("Softmax", ["lg"], ["p"], axis=-1),
+    h.make_node("TopK", ["p", "k"], ["y", "i"], axis=-1),
+], [W("wv", 768, 50257), C_("k", [50], np.int64)], [1, 768])
+
+# CLIP/ArcFace embedding normalization: ReduceL2, Div
+save("l2norm", [
+    h.make_node("MatMul", ["x", "w"], ["e"]),
+    h.make_node("ReduceL2", ["e", "ax"], ["n"], keepdims=1),
+    h.make_node("Div", ["e", "n"], ["y"]),
+], [W("w", 512, 512), C_("ax", [-1], np.int64)], [64, 512], opset=18)
+
+# transformer decoder step with KV cache: concat past, attention over 129 keys
+S, D, H = 128, 512, 8
+save("kv_step", [
+    h.make_node("MatMul", ["x", "wq"], ["q0"]), h.make_node("MatMul", ["x", "wk"], ["k0"]),
+    h.make_node("MatMul", ["x", "wv"], ["v0"]),
+    h.make_node("Reshape", ["q0", "hs"], ["q1"]), h.make_node("Transpose", ["q1"], ["q"], perm=[0, 2, 1, 3]),
+    h.make_node("Reshape", ["k0", "hs"], ["k1"]), h.make_node("Transpose", ["k1"], ["k2"], perm=[0, 2, 1, 3]),
+    h.make_node("Reshape", ["v0", "hs"], ["v1"]), h.make_node("Transpose", ["v1"], ["v2"], perm=[0, 2, 1, 3]),
+    h.make_node("Concat", ["pk", "k2"], ["k"], axis=2), h.make_node("Concat", ["pv", "v2"], ["v"], axis=2),
+    h.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+    h.make_node("MatMul", ["q", "kt"], ["a0"]), h.make_node("Mul", ["a0", "sc"], ["a1"]),
+    h.make_node("Softmax", ["a1"], ["a"], axis=-1), h.make_node("MatMul", ["a", "v"], ["o"]),
+    h.make_node("Transpose", ["o"], ["o1"], perm=[0, 2, 1, 3]), h.make_node("Reshape", ["o1", "ms"], ["o2"]),
+    h.make_node("MatMul", ["o2", "wo"], ["y"]),
+], [W("wq", D, D), W("wk", D, D), W("wv", D, D), W("wo", D, D), C_("hs", [1, 1, H, D // H], np.int64),
+    W("pk", 1, H, S, D // H, scale=1.0), W("pv", 1, H, S, D // H, scale=1.0), C_("sc", 0.125),
+    C_("ms", [1, 1, D], np.int64)], [1, 1, D])
+
+# 3-D conv (video), BatchNorm, ReLU, MaxPool3d
+save("conv3d", [
+    h.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1, 1, 1]),
+    h.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["bn"]),
+    h.make_node("Relu", ["bn"], ["r"]),
+    h.make_node("MaxPool", ["r"], ["y"], kernel_shape=[1, 2, 2], strides=[1, 2, 2]),
+], [W("w", 32, 16, 3, 3, 3), C_("s", np.ones(32)), C_("b", np.zeros(32)), C_("m", np.zeros(32)),
+    C_("v", np.ones(32))], [1, 16, 8, 28, 28])
+
+# audio: depthwise 1-D conv (Conformer), GLU, BatchNorm, Swish
+C = 144
+save("conformer_conv", [
+    h.make_node("Conv", ["x", "pw1"], ["p1"]),
+    h.make_node("Split", ["p1", "sp"], ["ga", "gb"], axis=1),
+    h.make_node("Sigmoid", ["gb"], ["gs"]), h.make_node("Mul", ["ga", "gs"], ["glu"]),
+    h.make_node("Conv", ["glu", "dw"], ["d"], pads=[15, 15], group=C),
+    h.make_node("BatchNormalization", ["d", "s", "b", "m", "v"], ["bn"]),
+    h.make_node("Sigmoid", ["bn"], ["bs"]), h.make_node("Mul", ["bn", "bs"], ["sw"]),
+    h.make_node("Conv", ["sw", "pw2"], ["y"]),
+], [W("pw1", 2 * C, C, 1), C_("sp", [C, C], np.int64), W("dw", C, 1, 31), C_("s", np.ones(C)),
+    C_("b", np.zeros(C)), C_("m", np.zeros(C)), C_("v", np.ones(C)), W("pw2", C, C, 1)], [1, C, 500])
+
+# MLP with BatchNorm1d on [N, F], PRelu, Dropout (inference), Gemm
+save("mlp_bn", [
+    h.make_node("Gemm", ["x", "w1", "b1"], ["g1"], transB=1),
+    h.make_node("BatchNormalization", ["g1", "s", "b", "m", "v"], ["bn"]),
+    h.make_node("PRelu", ["bn", "sl"], ["pr"]),
+    h.make_node("Gemm", ["pr", "w2", "b2"], ["y"], transB=1),
+], [W("w1", 256, 128), W("b1", 256), C_("s", np.ones(256)), C_("b", np.zeros(256)), C_("m", np.zeros(256)),
+    C_("v", np.ones(256)), W("sl", 256, scale=0.1), W("w2", 10, 256), W("b2", 10)], [32, 128])
+
+# MaxPool ceil_mode, AveragePool count_include_pad (GoogLeNet/Inception)
+save("pools", [
+    h.make_node("Conv", ["x", "w0"], ["x0"], pads=[1, 1, 1, 1]), h.make_node("Relu", ["x0"], ["x1"]),
+    h.make_node("MaxPool", ["x1"], ["m"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
+    h.make_node("AveragePool", ["m"], ["a"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1),
+    h.make_node("Conv", ["a", "w"], ["y"]),
+], [W("w0", 64, 32, 3, 3), W("w", 64, 64, 1, 1)], [1, 32, 57, 57])
+
+# attention mask with Where (bool mask broadcast), causal from Trilu
+save("where_mask", [
+    h.make_node("MatMul", ["x", "xt"], ["s"]),
+    h.make_node("Where", ["mask", "s", "ninf"], ["sm"]),
+    h.make_node("Softmax", ["sm"], ["y"], axis=-1),
+], [W("xt", 64, 256), nh.from_array(np.tril(np.ones((256, 256), bool)), "mask"), C_("ninf", -1e9)], [4, 256, 64])
+
+# Expand + Tile + Einsum (cross attention bias)
+save("einsum_attn", [
+    h.make_node("Einsum", ["x", "k"], ["s"], equation="bhqd,bhkd->bhqk"),
+    h.make_node("Softmax", ["s"], ["y"], axis=-1),
+], [W("k", 1, 8, 77, 64, scale=1.0)], [1, 8, 256, 64])
 
 
 def median_ms(f, repeat):

@@ -13,9 +13,10 @@
 
 /* llvm_emit*.c: adds function `entry_name` (external linkage, the entry ABI) computing
  * program p to module m, plus the internal functions its kernels need. Declares (does not
- * define) kiln_rt_parallel_for and the libm functions it calls. */
+ * define) kiln_rt_parallel_for and the libm functions it calls. masked_tails: the target
+ * masks the tail of a vector cheaply (AVX-512), which some loop hints count on. */
 kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
-                                   const char *entry_name, kiln_error *err);
+                                   const char *entry_name, bool masked_tails, kiln_error *err);
 
 /* llvm_target.c: a target machine for opts (host CPU, features and triple by default),
  * and the new pass manager's default<O3> pipeline over a module. */

@@ -349,11 +349,11 @@ static kiln_status emit_steps(kiln_emit *e, const entry_args *a, const kiln_step
 }
 
 kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
-                                   const char *entry_name, kiln_error *err) {
+                                   const char *entry_name, bool masked_tails, kiln_error *err) {
   if (!m || !p || !entry_name || !*entry_name)
     return kiln_fail(err, KILN_ERR_INTERNAL, "kiln_llvm_emit_program: missing argument");
   kiln_emit e = {.mod = m, .ctx = LLVMGetModuleContext(m), .err = err, .prog = p, .check_buf = -1,
-                .local_lane = -1};
+                .local_lane = -1, .masked_tails = masked_tails};
   if (p->times) {
     free(p->times->emit_ms);
     p->times->nkernels = kiln_steps_kernels(&p->main, NULL, 0);

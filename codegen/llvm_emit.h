@@ -46,6 +46,8 @@ typedef struct kiln_emit {
   int local_lane;                      /* the loop whose variable indexes it, -1: none
                                           (one element) */
   bool by_rows;                        /* emitting a row kernel row by row */
+  bool masked_tails;                   /* the target masks a vector's tail cheaply
+                                          (AVX-512) */
   LLVMValueRef axis[KILN_MAX_AXES];    /* current value of each axis (i64), NULL = none */
   LLVMValueRef lv[KILN_MAX_LOOPS];     /* current loop variables */
   LLVMValueRef acc;                    /* KX_ACC in a post expression */

@@ -101,6 +101,18 @@ static void loop_metadata(kiln_emit *e, LLVMValueRef br, const kiln_loop *lp, bo
   } else if (lp->kind == KILN_LOOP_SERIAL && !innermost) {
     LLVMMetadataRef u = LLVMMDStringInContext2(e->ctx, "llvm.loop.unroll.disable", 24);
     props[np++] = LLVMMDNodeInContext2(e->ctx, &u, 1);
+  } else if (lp->kind == KILN_LOOP_SERIAL && e->masked_tails && e->by_rows && lp->extent < 512 &&
+             lp->extent % 16 > 8) {
+    /* a short row of a row kernel whose last vector is mostly full: with AVX-512's masks
+     * that vector is cheaper than a scalar loop over its elements (exp and all: Softmax
+     * over rows of 77, 93, 125: 2.2x, 3.2x, 4.2x faster on Zen 5; with few elements past
+     * the vectors, 49 or 197, slower; on AVX2, mixed) */
+    LLVMMetadataRef en[2] = {LLVMMDStringInContext2(e->ctx, "llvm.loop.vectorize.enable", 26),
+                             LLVMValueAsMetadata(LLVMConstInt(e->t_i1, 1, 0))};
+    props[np++] = LLVMMDNodeInContext2(e->ctx, en, 2);
+    LLVMMetadataRef pr[2] = {LLVMMDStringInContext2(e->ctx, "llvm.loop.vectorize.predicate.enable", 36),
+                             LLVMValueAsMetadata(LLVMConstInt(e->t_i1, 1, 0))};
+    props[np++] = LLVMMDNodeInContext2(e->ctx, pr, 2);
   } else if (lp->kind == KILN_LOOP_VECTOR) {
     LLVMMetadataRef en[2] = {LLVMMDStringInContext2(e->ctx, "llvm.loop.vectorize.enable", 26),
                              LLVMValueAsMetadata(LLVMConstInt(e->t_i1, 1, 0))};

@@ -3,6 +3,7 @@
  * threads may compile models at the same time; everything else here is per call. */
 #include "codegen/codegen.h"
 #include "codegen/plumbing.h"
+#include "passes/passes.h" /* kiln_target_vector_floats */
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Error.h>
@@ -179,7 +180,16 @@ kiln_status kiln_llvm_program_module(LLVMContextRef ctx, const kiln_program *p,
   LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
   LLVMSetModuleDataLayout(m, dl);
   LLVMDisposeTargetData(dl);
-  kiln_status st = kiln_llvm_emit_program(m, p, entry_name, err);
+  /* AVX-512 by the machine's features, or its CPU's name when the features are implied */
+  char *cpu = LLVMGetTargetMachineCPU(tm), *features = LLVMGetTargetMachineFeatureString(tm);
+  triple = LLVMGetTargetMachineTriple(tm);
+  kiln_options o = {.struct_size = sizeof o, .triple = triple, .cpu = cpu,
+                    .features = *features ? features : NULL};
+  bool avx512 = kiln_target_vector_floats(&o) >= 16;
+  LLVMDisposeMessage(cpu);
+  LLVMDisposeMessage(features);
+  LLVMDisposeMessage(triple);
+  kiln_status st = kiln_llvm_emit_program(m, p, entry_name, avx512, err);
   if (st) {
     LLVMDisposeModule(m);
     return st;

@@ -21,11 +21,19 @@ static bool cpu_has_avx512(const char *cpu) {
   return false;
 }
 
+/* Does the comma-separated feature list name exactly f ("+avx512f", not "+avx512fp16")? */
+static bool has_feature(const char *features, const char *f) {
+  size_t n = strlen(f);
+  for (const char *p = features; (p = strstr(p, f)); p += n)
+    if ((p == features || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) return true;
+  return false;
+}
+
 int kiln_target_vector_floats(const kiln_options *opts) {
   const char *cpu = opts ? opts->cpu : NULL, *features = opts ? opts->features : NULL;
   if (opts && opts->triple && strncmp(opts->triple, "x86_64", 6)) return 4; /* NEON-like */
-  if (features && strstr(features, "-avx512f")) return 8;
-  if (features && strstr(features, "+avx512f")) return 16;
+  if (features && has_feature(features, "-avx512f")) return 8;
+  if (features && has_feature(features, "+avx512f")) return 16;
   if (cpu) return cpu_has_avx512(cpu) ? 16 : 8;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();

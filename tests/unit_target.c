@@ -5,6 +5,7 @@
  * nothing printed), and a named CPU's code using that CPU's features only. The model is
  * examples/demo.onnx. */
 #include "kiln.h"
+#include "passes/passes.h"
 #include "tests/check.h"
 
 #include <llvm-c/Core.h>
@@ -330,7 +331,23 @@ static void named_cpu_features(void) {
   }
 }
 
+/* The SIMD width schedules and codegen plan for: a feature is matched whole ("-avx512fp16"
+ * does not turn AVX-512F off), else the named CPU's. */
+static void vector_floats(void) {
+  kiln_options o = {.struct_size = sizeof o, .features = "+avx2,+avx512f,-avx512fp16"};
+  CHECK(kiln_target_vector_floats(&o) == 16);
+  o.features = "+avx2,-avx512f,+fma";
+  CHECK(kiln_target_vector_floats(&o) == 8);
+  o.features = NULL, o.cpu = "x86-64-v4";
+  CHECK(kiln_target_vector_floats(&o) == 16);
+  o.cpu = "x86-64-v3";
+  CHECK(kiln_target_vector_floats(&o) == 8);
+  o.cpu = "znver5";
+  CHECK(kiln_target_vector_floats(&o) == 16);
+}
+
 int main(void) {
+  vector_floats();
   CHECK(mkdtemp(dir) != NULL);
   cross_objects();
   cross_shared_needs_linker();

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Op cases past ONNX's node tests for Det, MaxUnpool, MelWeightMatrix, TfIdfVectorizer,
-RoiAlign, Loop, GroupNormalization (no node test), Resize and Pow: the modes, dtypes,
+RoiAlign, Loop, GroupNormalization (no node test), Resize, Pow and TopK: the modes, dtypes,
 shapes and edge cases those tests leave out.
 
     gen_op_cases.py OUT_DIR
@@ -321,13 +321,31 @@ def norm_resize_pow_cases(out, rng):
         write(out, name, m, feeds, run_ort(m, feeds))  # C's pow(-inf, 0.5) = inf; numpy's NaN
 
 
+def topk_cases(out, rng):
+    # TopK along long axes (a vocabulary, anchors), run in blocks: ties broken by index,
+    # the smallest, an inner axis, integers with many ties; and a short axis (ranks)
+    for name, x, k, axis, largest in (
+            ("topk_vocab", rng.standard_normal((1, 20000)).astype(np.float32), 20, -1, 1),
+            ("topk_ties", rng.integers(0, 20, (2, 4000)).astype(np.float32), 13, -1, 1),
+            ("topk_smallest", rng.standard_normal((2, 6000)).astype(np.float32), 9, 1, 0),
+            ("topk_inner_axis", rng.standard_normal((2, 3000, 3)).astype(np.float32), 5, 1, 1),
+            ("topk_int_ties", rng.integers(0, 5, (4000,)).astype(np.int64), 30, 0, 1),
+            ("topk_short", rng.standard_normal((3, 1000)).astype(np.float32), 5, -1, 1)):
+        dt = TensorProto.INT64 if x.dtype == np.int64 else F32
+        m = model_of(name, [helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=axis, largest=largest)],
+                     [V("x", dt, list(x.shape))], [V("v", dt, None), V("i", I64, None)],
+                     [numpy_helper.from_array(np.array([k], np.int64), "k")])
+        feeds = {"x": x}
+        write(out, name, m, feeds, run_ort(m, feeds))
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     ort.set_default_logger_severity(3)  # RoiAlign's max mode warns of a bug fixed in 1.13
     rng = np.random.default_rng(10)
     for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases, loop_cases,
-                 norm_resize_pow_cases):
+                 norm_resize_pow_cases, topk_cases):
         make(out, rng)
 
 
