@@ -376,8 +376,10 @@ static kiln_status expand_groupnorm(kiln_graph *g, kiln_block *b, int pos, kiln_
     int cs = kiln_ex_const(&e, "channel_shape", KILN_I64, 1, &nd, NULL);
     int64_t *d = g->values[cs].data;
     for (int i = 0; i < nd; i++) d[i] = i ? 1 : C;
-    int scaled = kiln_ex_binary(&e, "Mul", back, kiln_ex_binary(&e, "Reshape", scale, cs, "scale"), "scaled");
-    kiln_ex_node1(&e, "Add", (int[]){scaled, kiln_ex_binary(&e, "Reshape", bias, cs, "bias")}, 2, y, "shifted");
+    int s_col = kiln_ex_binary(&e, "Reshape", scale, cs, "scale");
+    int b_col = kiln_ex_binary(&e, "Reshape", bias, cs, "bias");
+    int scaled = kiln_ex_binary(&e, "Mul", back, s_col, "scaled");
+    kiln_ex_node1(&e, "Add", (int[]){scaled, b_col}, 2, y, "shifted");
   }
   kiln_ex_end(&e);
   return KILN_OK;
@@ -390,7 +392,8 @@ static const kiln_attr_spec groupnorm_attrs[] = {{"epsilon", KILN_ATTR_FLOAT, fa
 
 const kiln_op_def kiln_ops_norm[] = {
     {"MeanVarianceNormalization", 1, 1, 1, 1, mvn_attrs, infer_same, NULL, expand_mvn, 0},
-    {"GroupNormalization", 3, 3, 1, 1, groupnorm_attrs, infer_groupnorm, NULL, expand_groupnorm, KILN_OP_SYMBOLIC},
+    {"GroupNormalization", 3, 3, 1, 1, groupnorm_attrs, infer_groupnorm, NULL, expand_groupnorm,
+     KILN_OP_SYMBOLIC},
     {"BatchNormalization", 5, 5, 1, 3, batchnorm_attrs, infer_batchnorm, lower_batchnorm, NULL, KILN_OP_SYMBOLIC},
     {"InstanceNormalization", 3, 3, 1, 1, eps_attrs, infer_same, lower_instancenorm, NULL, KILN_OP_SYMBOLIC},
     {"LayerNormalization", 2, 3, 1, 3, layernorm_attrs, infer_layernorm, lower_layernorm, NULL, KILN_OP_SYMBOLIC},

@@ -202,7 +202,8 @@ static int64_t nearest_factor(const resize_plan *p, int d, const char *nm) {
   if (s < 1 || s > 64 || s != floor(s) || p->out[d] != p->in[d] * (int64_t)s) return 0;
   bool round = !strcmp(nm, "round_prefer_floor") || !strcmp(nm, "round_prefer_ceil");
   if ((!strcmp(p->ctm, "asymmetric") && !strcmp(nm, "floor")) ||
-      ((!strcmp(p->ctm, "half_pixel") || (!strcmp(p->ctm, "pytorch_half_pixel") && p->out[d] > 1)) && round))
+      ((!strcmp(p->ctm, "half_pixel") ||
+        (!strcmp(p->ctm, "pytorch_half_pixel") && p->out[d] > 1)) && round))
     return (int64_t)s;
   return 0;
 }

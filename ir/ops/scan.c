@@ -229,7 +229,8 @@ static void topk_by_blocks(kiln_lower_ctx *c, int axis, bool largest, int64_t kk
   for (int d = 0; d <= rank; d++) ci[d] = kx_var(k, kiln_stage_axis(s, cdims[d], false));
   jj = kx_var(k, kiln_stage_axis(s, B, true));
   j = kx_add(k, kx_muli(k, ci[axis], B), jj);
-  for (int d = 0; d < rank; d++) o[d] = d < axis ? ci[d] : d > axis ? ci[d + 1] : kx_binary(k, KB_MIN, j, kx_idx(k, n - 1));
+  for (int d = 0; d < rank; d++)
+    o[d] = d < axis ? ci[d] : d > axis ? ci[d + 1] : kx_binary(k, KB_MIN, j, kx_idx(k, n - 1));
   kiln_expr *is = kx_and(k, kx_binary(k, KB_LT, j, kx_idx(k, n)),
                          kx_binary(k, KB_EQ, kx_load(k, brank, o), ci[axis + 1]));
   s->reduce = KR_MAX;
@@ -249,8 +250,8 @@ static void topk_by_blocks(kiln_lower_ctx *c, int axis, bool largest, int64_t kk
   cj[axis + 1] = kx_var(k, kiln_stage_axis(s, kk, true));
   kiln_expr *p = kx_load(k, cand, ci), *q = kx_load(k, cand, cj);
   kiln_expr *real_q = kx_binary(k, KB_GE, q, kx_idx(k, 0));
-  kiln_expr *first = kx_binary(k, KB_OR, kx_binary(k, KB_LT, p, kx_idx(k, 0)),
-                               comes_before(k, largest, kx_load(k, cval, cj), q, kx_load(k, cval, ci), p));
+  kiln_expr *ahead = comes_before(k, largest, kx_load(k, cval, cj), q, kx_load(k, cval, ci), p);
+  kiln_expr *first = kx_binary(k, KB_OR, kx_binary(k, KB_LT, p, kx_idx(k, 0)), ahead);
   s->reduce = KR_SUM;
   kiln_stage_store(k, s, ci, kx_select(k, kx_and(k, real_q, first), kx_idx(k, 1), kx_idx(k, 0)));
 
