@@ -172,6 +172,10 @@ kiln_expr *kx_in_range(kiln_kernel *k, kiln_expr *a, int64_t n) {
                    kx_binary(k, KB_LT, a, kx_idx(k, n)));
 }
 
+kiln_expr *kx_clamp_index(kiln_kernel *k, kiln_expr *a, int64_t n) {
+  return kx_binary(k, KB_MAX, kx_binary(k, KB_MIN, a, kx_idx(k, n - 1)), kx_idx(k, 0));
+}
+
 kiln_expr *kx_and(kiln_kernel *k, kiln_expr *a, kiln_expr *b) {
   if (!a) return b;
   if (!b) return a;

@@ -339,6 +339,8 @@ kiln_expr *kx_addi(kiln_kernel *k, kiln_expr *a, int64_t b);
 kiln_expr *kx_muli(kiln_kernel *k, kiln_expr *a, int64_t b);
 /* 0 <= a < n, as a bool expression. */
 kiln_expr *kx_in_range(kiln_kernel *k, kiln_expr *a, int64_t n);
+/* a (i64) clamped into [0, n): an index computed from data that no value can send astray */
+kiln_expr *kx_clamp_index(kiln_kernel *k, kiln_expr *a, int64_t n);
 kiln_expr *kx_and(kiln_kernel *k, kiln_expr *a, kiln_expr *b); /* NULL-tolerant */
 
 /* True when evaluating x cannot fault (no loads, checks or integer division, and not too

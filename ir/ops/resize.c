@@ -189,10 +189,6 @@ static kiln_status source_coord(kiln_lower_ctx *c, const resize_plan *p, int d, 
   return KILN_OK;
 }
 
-static kiln_expr *clamp_index(kiln_kernel *k, kiln_expr *i, int64_t n) {
-  return kx_binary(k, KB_MAX, kx_binary(k, KB_MIN, i, kx_idx(k, n - 1)), kx_idx(k, 0));
-}
-
 /* The integer factor s when dim d's nearest neighbour of output index o is exactly o / s:
  * an integer scale with asymmetric coordinates rounded down (what PyTorch exports), or
  * half-pixel ones rounded to nearest (ONNX's default: the fraction stays within
@@ -223,7 +219,7 @@ static kiln_status nearest_index(kiln_lower_ctx *c, kiln_expr *x, int64_t n, kil
     kiln_expr *up = kx_binary(k, prefer_ceil ? KB_GE : KB_GT, fsub(k, x, fl), f64(k, 0.5));
     i = kx_select(k, up, fadd(k, fl, f64(k, 1)), fl);
   }
-  *out = clamp_index(k, kx_cast(k, i, KILN_I64), n);
+  *out = kx_clamp_index(k, kx_cast(k, i, KILN_I64), n);
   return KILN_OK;
 }
 
@@ -264,7 +260,7 @@ static kiln_expr *tap_weight(kiln_lower_ctx *c, const resize_plan *p, int d, kil
   }
   if (exclude) /* renormalize over the taps inside the input (a zero sum divides by 1) */
     w = fdiv(k, w, kx_select(k, kx_binary(k, KB_EQ, wsum, f64(k, 0)), f64(k, 1), wsum));
-  *idx = clamp_index(k, kx_add(k, first, j), p->in[d]);
+  *idx = kx_clamp_index(k, kx_add(k, first, j), p->in[d]);
   return w;
 }
 
@@ -304,7 +300,7 @@ static kiln_status lower_separable(kiln_lower_ctx *c, const resize_plan *p) {
     kiln_expr *o[KILN_MAX_RANK], *xi[KILN_MAX_RANK];
     for (int e = 0; e < p->rank; e++) o[e] = xi[e] = kx_var(k, kiln_stage_axis(s, dims[e], false));
     kiln_expr *j = kx_var(k, kiln_stage_axis(s, taps, true)), *tj[2] = {j, o[d]};
-    xi[d] = clamp_index(k, kx_load(k, ib, tj), p->in[d]);
+    xi[d] = kx_clamp_index(k, kx_load(k, ib, tj), p->in[d]);
     s->reduce = KR_SUM;
     kiln_stage_store(k, s, o, kx_binary(k, KB_MUL, kx_load(k, wb, tj), kx_load(k, in, xi)));
     in = ob;
@@ -345,7 +341,7 @@ static kiln_status lower_resize(kiln_lower_ctx *c) {
     const char *nm = kiln_attr_str(c->n, "nearest_mode", "round_prefer_floor");
     int64_t f = p.mode == M_NEAREST && fixed ? nearest_factor(&p, d, nm) : 0;
     if (f) { /* the same index without floating point: LLVM vectorizes it */
-      xi[d] = clamp_index(k, kx_binary(k, KB_DIV, o[d], kx_idx(k, f)), p.in[d]);
+      xi[d] = kx_clamp_index(k, kx_binary(k, KB_DIV, o[d], kx_idx(k, f)), p.in[d]);
       continue;
     }
     if (p.mode == M_NEAREST) {

@@ -138,11 +138,6 @@ static kiln_expr *comes_before(kiln_kernel *k, bool largest, kiln_expr *xj, kiln
   return kx_binary(k, KB_OR, beats, tie);
 }
 
-/* An index along an axis of n read from data the kernel computed: within [0, n). */
-static kiln_expr *clamp_n(kiln_kernel *k, kiln_expr *i, int64_t n) {
-  return kx_binary(k, KB_MIN, kx_binary(k, KB_MAX, i, kx_idx(k, 0)), kx_idx(k, n - 1));
-}
-
 /* Output q (values, or indices with out 1) takes the entry of `rank` (x's dims with the
  * axis replaced by nred dims, `dims`) whose rank is q: a max reduction selecting it. The
  * entry's index along the axis is its own (nred 1) or the one `cand` holds. */
@@ -161,7 +156,7 @@ static void topk_outputs(kiln_lower_ctx *c, int axis, int rank, const int64_t *d
       o[d] = d < axis ? v[d] : d < axis + nred ? kx_var(k, kiln_stage_axis(s, dims[d], true))
                                                : v[d - nred + 1];
     kiln_expr *j = cand >= 0 ? kx_load(k, cand, o) : o[axis];
-    for (int d = 0; d < x->rank; d++) xi[d] = d == axis ? clamp_n(k, j, n) : v[d];
+    for (int d = 0; d < x->rank; d++) xi[d] = d == axis ? kx_clamp_index(k, j, n) : v[d];
     kiln_expr *hit = kx_binary(k, KB_EQ, kx_load(k, rank, o), v[axis]);
     kiln_expr *val = out ? j : kx_load(k, c->in_buf[0], xi);
     s->reduce = KR_MAX;
@@ -240,7 +235,7 @@ static void topk_by_blocks(kiln_lower_ctx *c, int axis, bool largest, int64_t kk
   s = kiln_kernel_add_stage(k, "topk_candidate_values", cval);
   for (int d = 0; d <= rank; d++) ci[d] = kx_var(k, kiln_stage_axis(s, cdims[d], false));
   for (int d = 0; d < rank; d++)
-    o[d] = d < axis ? ci[d] : d > axis ? ci[d + 1] : clamp_n(k, kx_load(k, cand, ci), n);
+    o[d] = d < axis ? ci[d] : d > axis ? ci[d + 1] : kx_clamp_index(k, kx_load(k, cand, ci), n);
   kiln_stage_store(k, s, ci, kx_load(k, xb, o));
 
   /* 3. a candidate's rank among the candidates (a missing one: past every real one) */
