@@ -24,6 +24,7 @@ extern const kiln_op_def kiln_ops_linalg[];
 extern const kiln_op_def kiln_ops_rnn[];
 extern const kiln_op_def kiln_ops_loss[];
 extern const kiln_op_def kiln_ops_scan[];
+extern const kiln_op_def kiln_ops_topk[];
 extern const kiln_op_def kiln_ops_signal[];
 extern const kiln_op_def kiln_ops_quant[];
 extern const kiln_op_def kiln_ops_einsum[];
@@ -57,7 +58,7 @@ static const struct {
     {kiln_ops_nn, NULL},          {kiln_ops_conv_transpose, NULL}, {kiln_ops_linalg, NULL},     {kiln_ops_rnn, NULL},
     {kiln_ops_control, NULL},     {kiln_ops_compiled_loop, NULL}, {kiln_ops_pool, NULL},       {kiln_ops_norm, NULL},
     {kiln_ops_resize, NULL},      {kiln_ops_layout, NULL},     {kiln_ops_loss, NULL},
-    {kiln_ops_scan, NULL},        {kiln_ops_signal, NULL},     {kiln_ops_quant, NULL},
+    {kiln_ops_scan, NULL}, {kiln_ops_topk, NULL}, {kiln_ops_signal, NULL},     {kiln_ops_quant, NULL},
     {kiln_ops_einsum, NULL},      {kiln_ops_index, NULL},      {kiln_ops_scatter, NULL},
     {kiln_ops_grid_sample, NULL}, {kiln_ops_det, NULL},        {kiln_ops_unpool, NULL},
     {kiln_ops_mel, NULL},         {kiln_ops_tfidf, NULL},      {kiln_ops_roi_align, NULL},

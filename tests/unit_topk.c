@@ -1,7 +1,7 @@
-/* TopK's two forms (ir/ops/scan.c): along a long axis with a small k, blocks (each
- * element's rank in its block, each block's first k, their ranks among themselves); along
- * a short one, every element's rank. The form taken, and values and indices against a
- * selection written here (ties by index). */
+/* TopK's three forms (ir/ops/topk.c): along a long axis with a small k, leaders (the
+ * blocks whose first elements rank below k, their first few ranked) or blocks (each
+ * block's first k, ranked); along a short one, every element's rank. The form taken, and
+ * values and indices against a selection written here (ties by index). */
 #include "compiled.h"
 
 #include <stdlib.h>
@@ -15,7 +15,13 @@ static bool has_stage(const kiln_model *m, const char *name) {
   return false;
 }
 
-static void check_topk(int64_t n, int64_t k, int largest, bool blocks) {
+static const char *form_of(const kiln_model *m) {
+  return has_stage(m, "topk_leaders")      ? "leaders"
+         : has_stage(m, "topk_candidates") ? "blocks"
+                                           : "ranks";
+}
+
+static void check_topk(int64_t n, int64_t k, int largest, const char *form) {
   char text[256];
   snprintf(text, sizeof text,
            "model t(x: f32[%lld]) {\n  v, i = TopK(x, [%lld], largest=%d)\n  return v, i\n}\n",
@@ -23,9 +29,9 @@ static void check_topk(int64_t n, int64_t k, int largest, bool blocks) {
   kiln_options o = {.struct_size = sizeof o, .num_threads = 1};
   kiln_model *m = compiled(text, &o);
   if (!m) return;
-  bool b = has_stage(m, "topk_block_rank");
-  if (b != blocks) printf("n %lld, k %lld: blocks %d, want %d\n", (long long)n, (long long)k, b, blocks);
-  CHECK(b == blocks);
+  const char *f = form_of(m);
+  if (strcmp(f, form)) printf("n %lld, k %lld: %s, want %s\n", (long long)n, (long long)k, f, form);
+  CHECK(!strcmp(f, form));
   float *x = malloc((size_t)n * 4), *v = malloc((size_t)k * 4);
   int64_t *idx = malloc((size_t)k * 8);
   char *taken = calloc((size_t)n, 1);
@@ -50,11 +56,14 @@ static void check_topk(int64_t n, int64_t k, int largest, bool blocks) {
 }
 
 int main(void) {
-  check_topk(30000, 25, 1, true);
-  check_topk(30000, 25, 0, true);
-  check_topk(5001, 3, 1, true);
-  check_topk(1000, 5, 1, true);
-  check_topk(64, 5, 1, false);
-  check_topk(3000, 300, 1, false);
+  check_topk(50257, 50, 1, "leaders"); /* a vocabulary */
+  check_topk(30000, 25, 1, "leaders");
+  check_topk(30000, 25, 0, "leaders");
+  check_topk(5001, 3, 1, "leaders");
+  check_topk(1000, 5, 1, "leaders");
+  check_topk(100, 8, 1, "leaders"); /* 7 blocks for k = 8: all of them ranked */
+  check_topk(531, 19, 0, "blocks");
+  check_topk(64, 5, 1, "ranks");
+  check_topk(3000, 300, 1, "ranks");
   return check_report();
 }

@@ -322,7 +322,7 @@ def norm_resize_pow_cases(out, rng):
 
 
 def topk_cases(out, rng):
-    # TopK along long axes (a vocabulary, anchors), run in blocks: ties broken by index,
+    # TopK along long axes (a vocabulary, anchors), narrowed to candidates: ties by index,
     # the smallest, an inner axis, integers with many ties; and a short axis (ranks)
     for name, x, k, axis, largest in (
             ("topk_vocab", rng.standard_normal((1, 20000)).astype(np.float32), 20, -1, 1),
