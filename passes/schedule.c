@@ -460,6 +460,26 @@ static bool transpose_tile(kiln_stage *s) {
   return true;
 }
 
+/* At most this many taps of a short reduction are unrolled (a 4x4 window). */
+#define TAPS_MAX 16
+
+/* A few taps innermost, after the last spatial loop, whose points' loads stream along it
+ * but whose output does not (ConvTranspose's phases store every stride-th point): unrolled,
+ * so that the spatial loop is innermost, where LLVM vectorizes it. Serial loops around
+ * others are never unrolled otherwise (codegen/llvm_stage.c), and a 2x2 tap loop costs
+ * more than its body (a 4x4 stride-2 ConvTranspose's phases: 100 -> 50 us). */
+static void unroll_taps(kiln_stage *s, int last_spatial) {
+  kiln_schedule *sc = &s->sched;
+  int64_t taps = 1;
+  for (int l = last_spatial + 1; l < sc->nloops; l++) {
+    const kiln_loop *lp = &sc->loops[l];
+    if (s->axes[lp->axis].dyn || lp->kind != KILN_LOOP_SERIAL || lp->extent > TAPS_MAX) return;
+    taps *= lp->extent;
+  }
+  if (taps > TAPS_MAX) return;
+  for (int l = last_spatial + 1; l < sc->nloops; l++) sc->loops[l].kind = KILN_LOOP_UNROLL;
+}
+
 static void choose_loops(kiln_stage *s, int vf) {
   kiln_schedule_default(s);
   for (int a = 0; a < s->naxes; a++) /* no values: nothing to tile (and tiles of 0 rows) */
@@ -509,6 +529,8 @@ static void choose_loops(kiln_stage *s, int vf) {
        * partial sum in memory (Zen 5, 16 channels over 12 x 12: 1.7 -> 0.2 us) */
       kiln_loop *in = &sc->loops[sc->nloops - 1];
       if (in->extent <= vf && !s->axes[sp].dyn && streams(s, sp)) in->kind = KILN_LOOP_VECTOR;
+    } else if (!dot_product && streams(s, sp)) {
+      unroll_taps(s, last_spatial);
     }
   }
   parallelize(s, nspatial, true);

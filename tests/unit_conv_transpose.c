@@ -4,7 +4,7 @@
  * conv_transpose.c: strides 1-3, kernels narrower and wider than their strides, pads,
  * output_padding, groups, batch 2, 1-D, 2-D and 3-D) and the gather form it leaves
  * dilations to; each is compiled with and without check_bounds, and the test asserts which
- * form each case took. */
+ * form each case took, and that phases storing every stride-th point unroll their taps. */
 #include "check.h"
 #include "conv_check.h"
 
@@ -46,6 +46,22 @@ static bool took_gemm(const kiln_model *m) {
     for (int j = 0; j < ks[i]->nstages; j++)
       if (!strcmp(ks[i]->stages[j].name, "convt_gemm")) return true;
   return false;
+}
+
+/* Are the tap loops of its phases (their reductions) unrolled, as the default scheduler
+ * unrolls a few taps inside a spatial loop the loads stream along (passes/schedule.c)? */
+static bool taps_unrolled(const kiln_model *m) {
+  const kiln_kernel *ks[16];
+  int n = kiln_steps_kernels(&kiln_model_program(m)->main, ks, 16);
+  for (int i = 0; i < n && i < 16; i++)
+    for (int j = 0; j < ks[i]->nstages; j++) {
+      const kiln_stage *s = &ks[i]->stages[j];
+      if (strcmp(s->name, "convt_phase")) continue;
+      for (int l = 0; l < s->sched.nloops; l++)
+        if (s->axes[s->sched.loops[l].axis].reduce && s->sched.loops[l].kind != KILN_LOOP_UNROLL)
+          return false;
+    }
+  return true;
 }
 
 static void run_case(int idx, const convt_case *cs) {
@@ -121,6 +137,9 @@ static void run_case(int idx, const convt_case *cs) {
       fprintf(stderr, "case %d: %s\n  expected the %s form\n", idx, text,
               cs->gemm ? "GEMM" : "gather");
     CHECK(took_gemm(model) == cs->gemm);
+    bool strided = cs->gemm && cs->stride[ns - 1] > 1; /* phases store every stride-th point */
+    if (strided && !taps_unrolled(model)) fprintf(stderr, "case %d: taps not unrolled\n", idx);
+    CHECK(!strided || taps_unrolled(model));
     conv_run_check(model, idx, cb, text, x, w, b, y, ny, ref, mag);
     kiln_model_free(model);
   }
