@@ -152,6 +152,30 @@ static kiln_status infer_einsum(kiln_graph *g, kiln_node *n, kiln_error *err) {
   return KILN_OK;
 }
 
+/* The operand to read through a transposed copy, -1 if none: in a product of two f32
+ * operands with a reduction, the one holding the output's innermost label n alone but
+ * read along another, reduced label (A x B^T: "bhqd,bhkd->bhqk"). Copied with n innermost
+ * it is the B of a GEMM, which the scheduler tiles in registers (passes/schedule.c), where
+ * as read it makes dot products; the copy reads B once for M rows of A. */
+static int transposed_operand(const kiln_lower_ctx *c, const einsum_plan *p, const bool *in_out) {
+  if (p->nops != 2 || p->out_rank < 2) return -1;
+  int n = p->out_label[p->out_rank - 1], m = p->out_label[p->out_rank - 2], j = -1;
+  for (int i = 0; i < 2; i++) {
+    const kiln_buffer *b = &c->k->bufs[c->in_buf[i]];
+    if (b->dtype != KILN_F32 || kiln_buffer_is_dyn(b) || b->rank < 2) return -1;
+    for (int d = 0; d < b->rank; d++)
+      if (p->label[i][d] == n) j = j < 0 ? i : 2; /* 2: in both, or twice */
+  }
+  if (j < 0 || j > 1) return -1;
+  const kiln_buffer *b = &c->k->bufs[c->in_buf[j]];
+  int last = p->label[j][b->rank - 1];
+  bool a_has_m = false;
+  for (int d = 0; d < c->k->bufs[c->in_buf[1 - j]].rank; d++) a_has_m |= p->label[1 - j][d] == m;
+  if (last == n || in_out[last] || !a_has_m) return -1;
+  /* worth a copy of B when rows of A reuse it and n fills vectors */
+  return p->extent[m] >= 8 && p->extent[n] >= 16 ? j : -1;
+}
+
 static kiln_status lower_einsum(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   einsum_plan p;
@@ -162,7 +186,27 @@ static kiln_status lower_einsum(kiln_lower_ctx *c) {
   for (int d = 0; d < p.out_rank; d++) in_out[p.out_label[d]] = true;
   bool reduce = false;
   for (int l = 0; l < NLABELS; l++) reduce = reduce || (p.used[l] && !in_out[l]);
-  int acc = c->out_buf[0];
+  int acc = c->out_buf[0], bufs[MAX_OPERANDS], labels[MAX_OPERANDS][KILN_MAX_RANK];
+  for (int i = 0; i < p.nops; i++) {
+    bufs[i] = c->in_buf[i];
+    memcpy(labels[i], p.label[i], sizeof labels[i]);
+  }
+  int j = reduce ? transposed_operand(c, &p, in_out) : -1;
+  if (j >= 0) { /* bt = B with n moved innermost, the other dims in order */
+    const kiln_buffer *b = &k->bufs[bufs[j]];
+    int r = b->rank, n = p.out_label[p.out_rank - 1], e = 0;
+    int64_t dims[KILN_MAX_RANK];
+    for (int d = 0; d < r; d++)
+      if (p.label[j][d] != n) labels[j][e] = p.label[j][d], dims[e++] = b->dims[d];
+      else dims[r - 1] = b->dims[d];
+    labels[j][r - 1] = n;
+    int bt = kiln_kernel_add_buffer(k, "b_transposed", KILN_BUF_TEMP, -1, KILN_F32, r, dims);
+    kiln_expr *v[KILN_MAX_RANK], *src[KILN_MAX_RANK];
+    kiln_stage *ts = kiln_elementwise_stage(k, "einsum_transpose", bt, v);
+    for (int d = 0, f = 0; d < r; d++) src[d] = p.label[j][d] == n ? v[r - 1] : v[f++];
+    kiln_stage_store(k, ts, v, kx_load(k, bufs[j], src));
+    bufs[j] = bt;
+  }
   if (ct != t) acc = kiln_kernel_add_buffer(k, "acc", KILN_BUF_TEMP, -1, ct, y->rank, y->dims);
   kiln_stage *s = kiln_kernel_add_stage(k, "einsum", acc);
   kiln_expr *var[NLABELS] = {NULL}, *o[KILN_MAX_RANK];
@@ -172,13 +216,13 @@ static kiln_status lower_einsum(kiln_lower_ctx *c) {
     if (p.used[l] && !in_out[l]) var[l] = kx_var(k, kiln_stage_axis(s, p.extent[l], true));
   kiln_expr *value = NULL;
   for (int i = 0; i < p.nops; i++) {
-    const kiln_buffer *b = &k->bufs[c->in_buf[i]];
+    const kiln_buffer *b = &k->bufs[bufs[i]];
     kiln_expr *idx[KILN_MAX_RANK];
     for (int d = 0; d < b->rank; d++) { /* a dim of 1 under "..." broadcasts */
-      int l = p.label[i][d];
+      int l = labels[i][d];
       idx[d] = b->dims[d] == 1 && p.extent[l] != 1 ? kx_idx(k, 0) : var[l];
     }
-    kiln_expr *x = kx_cast(k, kx_load(k, c->in_buf[i], idx), ct);
+    kiln_expr *x = kx_cast(k, kx_load(k, bufs[i], idx), ct);
     value = value ? kx_binary(k, KB_MUL, value, x) : x;
   }
   if (reduce) s->reduce = KR_SUM;
