@@ -275,9 +275,14 @@ void kiln_value_set_const(kiln_value *v, kiln_tensor *t) {
   t->data = NULL;
 }
 
+/* A dim of 0 makes 0 whatever the others are (an absurd shape with a 0 in it is empty);
+ * otherwise a product past int64 saturates, so size checks refuse it. */
 int64_t kiln_shape_numel(int rank, const int64_t *dims) {
+  for (int i = 0; i < rank; i++)
+    if (dims[i] == 0) return 0;
   int64_t n = 1;
-  for (int i = 0; i < rank; i++) n *= dims[i];
+  for (int i = 0; i < rank; i++)
+    if (kiln_mul_overflows(n, dims[i], &n)) return INT64_MAX;
   return n;
 }
 

@@ -278,7 +278,7 @@ kiln_status kiln_broadcast_shape(const kiln_node *n, int ra, const int64_t *da, 
 
 kiln_status kiln_norm_axis(const kiln_node *n, int64_t axis, int rank, int *out,
                            kiln_error *err) {
-  if (axis < -rank || axis >= (rank ? rank : 1))
+  if (axis < -rank || axis >= rank) /* a scalar has no axis */
     return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): axis %lld out of range for rank %d",
                      n->name, n->op_type, (long long)axis, rank);
   *out = (int)(axis < 0 ? axis + rank : axis);

@@ -146,7 +146,7 @@ kiln_status kiln_const_scalar(const kiln_graph *g, const kiln_node *n, int i, do
 /* Numpy-style broadcast of two shapes; error names the node. */
 kiln_status kiln_broadcast_shape(const kiln_node *n, int ra, const int64_t *da, int rb,
                                  const int64_t *db, int *rank, int64_t *dims, kiln_error *err);
-/* Normalizes a possibly negative axis against rank; error names the node. */
+/* Normalizes a possibly negative axis against rank (none for a scalar); error names the node. */
 kiln_status kiln_norm_axis(const kiln_node *n, int64_t axis, int rank, int *out,
                            kiln_error *err);
 
