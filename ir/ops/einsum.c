@@ -3,7 +3,8 @@
  * variables. A repeated label reads a diagonal ("ii->i"), an absent output sums ("ij->i"),
  * a permuted one transposes, and "..." stands for the broadcast leading dims. So any
  * equation lowers the same way, and the scheduler sees a matmul-like einsum as the GEMM it
- * is (its loads are what a MatMul's are). */
+ * is (its loads are what a MatMul's are). One form is copied first: A x B^T, whose B is
+ * read along the reduction (transposed_operand). */
 #include "ir/op.h"
 
 #include "ir/dtype.h"
