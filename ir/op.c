@@ -12,6 +12,7 @@
 extern const kiln_op_def kiln_ops_elementwise[];
 extern const kiln_op_def kiln_ops_activation[];
 extern const kiln_op_def kiln_ops_movement[];
+extern const kiln_op_def kiln_ops_pad[];
 extern const kiln_op_def kiln_ops_reshape[];
 extern const kiln_op_def kiln_ops_shape[];
 extern const kiln_op_def kiln_ops_reduce[];
@@ -53,7 +54,7 @@ static const struct {
   const kiln_op_def *ops;
   const char *domain;
 } groups[] = {
-    {kiln_ops_elementwise, NULL}, {kiln_ops_activation, NULL}, {kiln_ops_movement, NULL},
+    {kiln_ops_elementwise, NULL}, {kiln_ops_activation, NULL}, {kiln_ops_movement, NULL}, {kiln_ops_pad, NULL},
     {kiln_ops_reshape, NULL},     {kiln_ops_shape, NULL},      {kiln_ops_reduce, NULL},
     {kiln_ops_nn, NULL},          {kiln_ops_conv_transpose, NULL}, {kiln_ops_linalg, NULL},     {kiln_ops_rnn, NULL},
     {kiln_ops_control, NULL},     {kiln_ops_compiled_loop, NULL}, {kiln_ops_pool, NULL},       {kiln_ops_norm, NULL},

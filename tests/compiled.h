@@ -43,4 +43,14 @@ static inline bool model_has(const kiln_model *m, const char *stage, kiln_expr_k
   return false;
 }
 
+/* Does m's program have a stage of this name? */
+static inline bool model_has_stage(const kiln_model *m, const char *stage) {
+  const kiln_kernel *ks[64];
+  int n = kiln_steps_kernels(&kiln_model_program(m)->main, ks, 64);
+  for (int i = 0; i < n && i < 64; i++)
+    for (int s = 0; s < ks[i]->nstages; s++)
+      if (!strcmp(ks[i]->stages[s].name, stage)) return true;
+  return false;
+}
+
 #endif

@@ -6,18 +6,9 @@
 
 #include <stdlib.h>
 
-static bool has_stage(const kiln_model *m, const char *name) {
-  const kiln_kernel *ks[8];
-  int n = kiln_steps_kernels(&kiln_model_program(m)->main, ks, 8);
-  for (int i = 0; i < n && i < 8; i++)
-    for (int s = 0; s < ks[i]->nstages; s++)
-      if (!strcmp(ks[i]->stages[s].name, name)) return true;
-  return false;
-}
-
 static const char *form_of(const kiln_model *m) {
-  return has_stage(m, "topk_leaders")      ? "leaders"
-         : has_stage(m, "topk_candidates") ? "blocks"
+  return model_has_stage(m, "topk_leaders")      ? "leaders"
+         : model_has_stage(m, "topk_candidates") ? "blocks"
                                            : "ranks";
 }
 

@@ -374,95 +374,11 @@ static kiln_status lower_tile(kiln_lower_ctx *c) {
   return KILN_OK;
 }
 
-/* ---- Pad ---------------------------------------------------------------------------------- */
-
-/* Begin and end pads per dim from the pads input and the optional axes input. */
-static kiln_status pad_amounts(const kiln_graph *g, const kiln_node *n, int rank, int64_t *begin,
-                               int64_t *end, kiln_error *err) {
-  int64_t pads[2 * KILN_MAX_RANK], axes[KILN_MAX_RANK];
-  int np, na = rank;
-  if (kiln_const_ints(g, n, 1, pads, 2 * KILN_MAX_RANK, &np, err)) return err->code;
-  for (int d = 0; d < rank; d++) axes[d] = d, begin[d] = end[d] = 0;
-  if (kiln_node_in(g, n, 3) && kiln_const_ints(g, n, 3, axes, KILN_MAX_RANK, &na, err))
-    return err->code;
-  if (np != 2 * na) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "pads length != 2 * axes");
-  for (int i = 0; i < na; i++) {
-    int a;
-    if (kiln_norm_axis(n, axes[i], rank, &a, err)) return err->code;
-    begin[a] = pads[i], end[a] = pads[na + i];
-  }
-  return KILN_OK;
-}
-
-static kiln_status infer_pad(kiln_graph *g, kiln_node *n, kiln_error *err) {
-  const kiln_value *x = kiln_node_in(g, n, 0);
-  int64_t begin[KILN_MAX_RANK], end[KILN_MAX_RANK], dims[KILN_MAX_RANK];
-  if (pad_amounts(g, n, x->rank, begin, end, err)) return err->code;
-  const char *mode = kiln_attr_str(n, "mode", "constant");
-  if (strcmp(mode, "constant") && strcmp(mode, "reflect") && strcmp(mode, "edge") &&
-      strcmp(mode, "wrap"))
-    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): unknown mode '%s'", n->name,
-                     n->op_type, mode);
-  for (int d = 0; d < x->rank; d++) {
-    dims[d] = x->dims[d] + begin[d] + end[d];
-    if (dims[d] < 0) return fail_node(n, err, KILN_ERR_SHAPE, "pads crop below zero");
-    if (dims[d] > 0 && x->dims[d] == 0 && strcmp(mode, "constant"))
-      return fail_node(n, err, KILN_ERR_SHAPE, "cannot pad an empty dim in this mode");
-    if (!strcmp(mode, "reflect") && (begin[d] >= x->dims[d] || end[d] >= x->dims[d]) &&
-        x->dims[d] > 1)
-      return fail_node(n, err, KILN_ERR_SHAPE, "reflect pads must be smaller than the dim");
-  }
-  kiln_set_out(g, n, 0, x->dtype, x->rank, dims);
-  return KILN_OK;
-}
-
-static kiln_status lower_pad(kiln_lower_ctx *c) {
-  kiln_kernel *k = c->k;
-  const kiln_buffer *x = &k->bufs[c->in_buf[0]];
-  int64_t begin[KILN_MAX_RANK], end[KILN_MAX_RANK];
-  if (pad_amounts(c->g, c->n, x->rank, begin, end, c->err)) return c->err->code;
-  const char *mode = kiln_attr_str(c->n, "mode", "constant");
-  kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK], *inside = NULL;
-  kiln_stage *s = kiln_elementwise_stage(k, "pad", c->out_buf[0], v);
-  for (int d = 0; d < x->rank; d++) {
-    int64_t n = x->dims[d];
-    kiln_expr *i = kx_addi(k, v[d], -begin[d]);
-    kiln_expr *lo = kx_binary(k, KB_LT, i, kx_idx(k, 0));
-    kiln_expr *hi = kx_binary(k, KB_GE, i, kx_idx(k, n));
-    if (begin[d] <= 0 && end[d] <= 0) {
-      idx[d] = i; /* cropped or untouched: always inside */
-    } else if (!strcmp(mode, "constant")) {
-      idx[d] = i;
-      inside = kx_and(k, inside, kx_in_range(k, i, n));
-    } else if (!strcmp(mode, "edge") || n == 1) {
-      idx[d] = kx_select(k, lo, kx_idx(k, 0), kx_select(k, hi, kx_idx(k, n - 1), i));
-    } else if (!strcmp(mode, "reflect")) {
-      kiln_expr *mirror_hi = kx_binary(k, KB_SUB, kx_idx(k, 2 * n - 2), i);
-      idx[d] = kx_select(k, lo, kx_unary(k, KU_NEG, i), kx_select(k, hi, mirror_hi, i));
-    } else { /* wrap: ((i % n) + n) % n */
-      kiln_expr *r = kx_binary(k, KB_MOD, i, kx_idx(k, n));
-      idx[d] = kx_binary(k, KB_MOD, kx_addi(k, r, n), kx_idx(k, n));
-    }
-  }
-  kiln_expr *val = kx_load(k, c->in_buf[0], idx);
-  if (inside) {
-    kiln_expr *zeros[KILN_MAX_RANK];
-    for (int d = 0; d < KILN_MAX_RANK; d++) zeros[d] = kx_idx(k, 0);
-    kiln_expr *cv = c->n->ninputs > 2 && c->in_buf[2] >= 0 /* a scalar or one element */
-                        ? kx_cast(k, kx_load(k, c->in_buf[2], zeros), x->dtype)
-                        : kx_const_i(k, x->dtype, 0);
-    val = kx_select(k, inside, val, cv);
-  }
-  kiln_stage_store(k, s, v, val);
-  return KILN_OK;
-}
-
 static const kiln_attr_spec perm_attrs[] = {{"perm", KILN_ATTR_INTS, false}, {NULL}};
 static const kiln_attr_spec axis_attrs[] = {{"axis", KILN_ATTR_INT, false}, {NULL}};
 static const kiln_attr_spec concat_attrs[] = {{"axis", KILN_ATTR_INT, true}, {NULL}};
 static const kiln_attr_spec split_attrs[] = {
     {"axis", KILN_ATTR_INT, false}, {"num_outputs", KILN_ATTR_INT, false}, {NULL}};
-static const kiln_attr_spec pad_attrs[] = {{"mode", KILN_ATTR_STRING, false}, {NULL}};
 
 const kiln_op_def kiln_ops_movement[] = {
     {"Transpose", 1, 1, 1, 1, perm_attrs, infer_transpose, lower_transpose, NULL, KILN_OP_SYMBOLIC},
@@ -473,6 +389,5 @@ const kiln_op_def kiln_ops_movement[] = {
     {"GatherElements", 2, 2, 1, 1, axis_attrs, infer_gather_elements, lower_gather_elements, NULL, KILN_OP_SYMBOLIC},
     {"Expand", 2, 2, 1, 1, NULL, infer_expand, lower_expand, NULL, KILN_OP_SYMBOLIC},
     {"Tile", 2, 2, 1, 1, NULL, infer_tile, lower_tile, NULL, KILN_OP_SYMBOLIC},
-    {"Pad", 2, 4, 1, 1, pad_attrs, infer_pad, lower_pad, NULL, KILN_OP_SYMBOLIC},
     {NULL},
 };
