@@ -10,6 +10,8 @@
  * lower_topk counts each form's comparisons and takes the fewest. */
 #include "ir/op.h"
 
+#include "ir/dtype.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -43,12 +45,27 @@ static kiln_status infer_topk(kiln_graph *g, kiln_node *n, kiln_error *err) {
   return KILN_OK;
 }
 
+/* Is x NaN? NULL for an integer type. */
+static kiln_expr *nan_of(kiln_kernel *k, kiln_expr *x) {
+  return kiln_dtype_is_float(x->dtype) ? kx_unary(k, KU_ISNAN, x) : NULL;
+}
+
 /* Does element j come before element p along the axis (larger, or smaller with largest=0;
- * equal ones by index, so that ranks are a permutation)? xj and xp are their values. */
+ * equal ones by index, so that ranks are a permutation)? xj and xp are their values. NaN
+ * counts as larger than any number and equal to NaN, as in onnxruntime: first among the
+ * largest, last among the smallest. */
 static kiln_expr *comes_before(kiln_kernel *k, bool largest, kiln_expr *xj, kiln_expr *j,
                                kiln_expr *xp, kiln_expr *p) {
   kiln_expr *beats = kx_binary(k, largest ? KB_GT : KB_LT, xj, xp);
-  kiln_expr *tie = kx_and(k, kx_binary(k, KB_EQ, xj, xp), kx_binary(k, KB_LT, j, p));
+  kiln_expr *equal = kx_binary(k, KB_EQ, xj, xp);
+  kiln_expr *nj = nan_of(k, xj), *np = nan_of(k, xp);
+  if (nj) {
+    kiln_expr *nan_first = largest ? kx_and(k, nj, kx_unary(k, KU_NOT, np))
+                                   : kx_and(k, kx_unary(k, KU_NOT, nj), np);
+    beats = kx_binary(k, KB_OR, beats, nan_first);
+    equal = kx_binary(k, KB_OR, equal, kx_and(k, nj, np));
+  }
+  kiln_expr *tie = kx_and(k, equal, kx_binary(k, KB_LT, j, p));
   return kx_binary(k, KB_OR, beats, tie);
 }
 
@@ -220,6 +237,7 @@ static void topk_by_leaders(kiln_lower_ctx *c, int axis, bool largest, int64_t k
   kiln_expr *in[KILN_MAX_RANK], *r2[2];
 
   int nd = axis_replaced(x, axis, &nb, 1, dims);
+  int best_val = kiln_kernel_add_buffer(k, "best_values", KILN_BUF_TEMP, -1, x->dtype, nd, dims);
   int bval = kiln_kernel_add_buffer(k, "leader_values", KILN_BUF_TEMP, -1, x->dtype, nd, dims);
   int lead = kiln_kernel_add_buffer(k, "leaders", KILN_BUF_TEMP, -1, KILN_I64, nd, dims);
   int lrank = kiln_kernel_add_buffer(k, "leader_rank", KILN_BUF_TEMP, -1, KILN_I64, nd, dims);
@@ -234,28 +252,46 @@ static void topk_by_leaders(kiln_lower_ctx *c, int axis, bool largest, int64_t k
   int cval = kiln_kernel_add_buffer(k, "candidate_values", KILN_BUF_TEMP, -1, x->dtype, nd, dims);
   int crank = kiln_kernel_add_buffer(k, "candidate_rank", KILN_BUF_TEMP, -1, KILN_I64, nd, dims);
 
-  /* 1. leader value (the block's best; elements past n are not in it), then its index */
+  /* 1. the block's best number (NaN aside; elements past n are not in it), then its
+   * leader: the first NaN, else the first holding that number, with largest; the first
+   * holding it, else the first NaN, without (a NaN's index offset by n, the other kind
+   * first) */
   for (int pass = 0; pass < 2; pass++) {
-    kiln_stage *s = kiln_kernel_add_stage(k, pass ? "topk_leaders" : "topk_leader_values",
-                                          pass ? lead : bval);
+    kiln_stage *s = kiln_kernel_add_stage(k, pass ? "topk_leaders" : "topk_best_values",
+                                          pass ? lead : best_val);
     nd = axis_replaced(x, axis, &nb, 1, dims);
     for (int d = 0; d < nd; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
     kiln_expr *j = kx_add(k, kx_muli(k, v[axis], B), kx_var(k, kiln_stage_axis(s, B, true)));
     kiln_expr *jc = kx_binary(k, KB_MIN, j, kx_idx(k, n - 1));
     idx_replaced(rank, axis, v, &jc, 1, in);
     kiln_expr *xj = kx_load(k, xb, in), *real = kx_binary(k, KB_LT, j, kx_idx(k, n));
+    kiln_expr *nan = nan_of(k, xj);
     if (!pass) {
       s->reduce = best;
-      kiln_stage_store(k, s, v, kx_select(k, real, xj, kx_reduce_identity(k, best, x->dtype)));
+      kiln_expr *number = kx_and(k, real, nan ? kx_unary(k, KU_NOT, nan) : NULL);
+      kiln_stage_store(k, s, v, kx_select(k, number, xj, kx_reduce_identity(k, best, x->dtype)));
     } else {
       s->reduce = KR_MIN;
-      kiln_expr *is = kx_and(k, real, kx_binary(k, KB_EQ, xj, kx_load(k, bval, v)));
-      kiln_stage_store(k, s, v, kx_select(k, is, j, kx_reduce_identity(k, KR_MIN, KILN_I64)));
+      kiln_expr *none = kx_reduce_identity(k, KR_MIN, KILN_I64);
+      kiln_expr *is = kx_and(k, real, kx_binary(k, KB_EQ, xj, kx_load(k, best_val, v)));
+      kiln_expr *val = kx_select(k, is, largest ? kx_addi(k, j, n) : j, none);
+      if (nan)
+        val = kx_select(k, kx_and(k, real, nan), largest ? j : kx_addi(k, j, n), val);
+      kiln_stage_store(k, s, v, val);
+      kiln_expr *acc = kx_acc(k, KILN_I64);
+      s->post = kx_select(k, kx_binary(k, KB_GE, acc, kx_idx(k, n)), kx_addi(k, acc, -n), acc);
     }
   }
 
+  /* the leaders' values side by side */
+  kiln_stage *s = kiln_kernel_add_stage(k, "topk_leader_values", bval);
+  for (int d = 0; d < nd; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
+  kiln_expr *lc = kx_clamp_index(k, kx_load(k, lead, v), n);
+  idx_replaced(rank, axis, v, &lc, 1, in);
+  kiln_stage_store(k, s, v, kx_load(k, xb, in));
+
   /* 2. the leaders' ranks; the block of each rank below K */
-  kiln_stage *s = kiln_kernel_add_stage(k, "topk_leader_rank", lrank);
+  s = kiln_kernel_add_stage(k, "topk_leader_rank", lrank);
   for (int d = 0; d < nd; d++) v[d] = o[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
   o[axis] = kx_var(k, kiln_stage_axis(s, nb, true));
   s->reduce = KR_SUM;

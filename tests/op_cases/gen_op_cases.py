@@ -321,16 +321,28 @@ def norm_resize_pow_cases(out, rng):
         write(out, name, m, feeds, run_ort(m, feeds))  # C's pow(-inf, 0.5) = inf; numpy's NaN
 
 
+def with_nans(x):
+    """NaN at every 97th element and infinities beside some: onnxruntime ranks NaN above
+    every number (first among the largest, last among the smallest)."""
+    f = x.reshape(-1)
+    f[3::97] = np.nan
+    f[5::194] = np.inf
+    f[7::194] = -np.inf
+    return x
+
+
 def topk_cases(out, rng):
     # TopK along long axes (a vocabulary, anchors), narrowed to candidates: ties by index,
-    # the smallest, an inner axis, integers with many ties; and a short axis (ranks)
+    # the smallest, an inner axis, integers with many ties, NaN; and a short axis (ranks)
     for name, x, k, axis, largest in (
             ("topk_vocab", rng.standard_normal((1, 20000)).astype(np.float32), 20, -1, 1),
             ("topk_ties", rng.integers(0, 20, (2, 4000)).astype(np.float32), 13, -1, 1),
             ("topk_smallest", rng.standard_normal((2, 6000)).astype(np.float32), 9, 1, 0),
             ("topk_inner_axis", rng.standard_normal((2, 3000, 3)).astype(np.float32), 5, 1, 1),
             ("topk_int_ties", rng.integers(0, 5, (4000,)).astype(np.int64), 30, 0, 1),
-            ("topk_short", rng.standard_normal((3, 1000)).astype(np.float32), 5, -1, 1)):
+            ("topk_short", rng.standard_normal((3, 1000)).astype(np.float32), 5, -1, 1),
+            ("topk_nan", with_nans(rng.standard_normal((2, 20000)).astype(np.float32)), 20, -1, 1),
+            ("topk_nan_smallest", with_nans(rng.standard_normal((2, 20000)).astype(np.float32)), 20, -1, 0)):
         dt = TensorProto.INT64 if x.dtype == np.int64 else F32
         m = model_of(name, [helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=axis, largest=largest)],
                      [V("x", dt, list(x.shape))], [V("v", dt, None), V("i", I64, None)],
