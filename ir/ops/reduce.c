@@ -218,7 +218,10 @@ static kiln_status lower_arg(kiln_lower_ctx *c, bool is_max) {
   s->reduce = last ? KR_MAX : KR_MIN;
   int axis = 0;
   while (!p.red[axis]) axis++;
-  kiln_expr *hit = kx_binary(k, KB_EQ, kx_load(k, xb, v), load_kept(k, m, &p, v));
+  kiln_expr *xv = kx_load(k, xb, v), *mv = load_kept(k, m, &p, v);
+  kiln_expr *hit = kx_binary(k, KB_EQ, xv, mv);
+  if (kiln_dtype_is_float(xv->dtype)) /* the extreme is NaN where any is: numpy's first NaN */
+    hit = kx_binary(k, KB_OR, hit, kx_and(k, kx_unary(k, KU_ISNAN, xv), kx_unary(k, KU_ISNAN, mv)));
   kiln_stage_store(k, s, o, kx_select(k, hit, v[axis], kx_idx(k, last ? -1 : INT64_MAX)));
   return KILN_OK;
 }
