@@ -89,7 +89,8 @@ static kiln_status lower_maxpool(kiln_lower_ctx *c) {
   if (c->n->noutputs < 2 || c->n->outputs[1] < 0) return KILN_OK;
 
   /* Indices: the smallest flat input index holding the maximum (the first in the
-   * window for row-major order; storage_order 1 numbers spatial dims column-major). */
+   * window for row-major order; storage_order 1 numbers spatial dims column-major). A
+   * window holding NaN has a NaN maximum: the first NaN is its index. */
   bool colmajor = kiln_attr_int(c->n, "storage_order", 0) != 0;
   s = window_stage(k, "maxpool_indices", c->out_buf[1], &w, xbuf->dims[0], xbuf->dims[1], 0, o,
                    kv, xi, &inside);
@@ -101,7 +102,10 @@ static kiln_status lower_maxpool(kiln_lower_ctx *c) {
     spatial *= w.in[d];
   }
   flat = kx_add(k, kx_muli(k, flat, spatial), sp);
-  kiln_expr *hit = kx_binary(k, KB_EQ, kx_load(k, xb, xi), kx_load(k, yb, o));
+  kiln_expr *xv = kx_load(k, xb, xi), *yv = kx_load(k, yb, o);
+  kiln_expr *hit = kx_binary(k, KB_EQ, xv, yv);
+  if (kiln_dtype_is_float(xv->dtype)) /* the maximum is NaN where any is: the first NaN */
+    hit = kx_binary(k, KB_OR, hit, kx_and(k, kx_unary(k, KU_ISNAN, xv), kx_unary(k, KU_ISNAN, yv)));
   if (inside) hit = kx_select(k, inside, hit, kx_const_i(k, KILN_BOOL, 0));
   s->reduce = KR_MIN;
   kiln_stage_store(k, s, o, kx_select(k, hit, flat, kx_idx(k, INT64_MAX)));
