@@ -2,7 +2,8 @@
  * ArgMax and ArgMin (ir/ops/reduce.c), numpy's answer, the first NaN (the last with
  * select_last_index), as ONNX's reference computes it; rows without NaN, ties included,
  * against the plain first (last) extreme. MaxPool's Indices (ir/ops/pool.c): a window
- * holding NaN has a NaN maximum, and the first NaN's index. */
+ * holding NaN has a NaN maximum, and the first NaN's index. OneHot's float indices:
+ * NaN, infinities and huge ones are outside the depth (no hot entry, as onnxruntime). */
 #include "compiled.h"
 
 #include <math.h>
@@ -78,8 +79,28 @@ static void check_maxpool(void) {
   kiln_model_free(m);
 }
 
+static void check_onehot(void) {
+  const char *text = "model t(x: f32[7]) {\n  return y = OneHot(x, 5.0, [0.0, 1.0])\n}\n";
+  kiln_options o = {.struct_size = sizeof o, .num_threads = 1};
+  kiln_model *m = compiled(text, &o);
+  if (!m) return;
+  float x[7] = {NAN, INFINITY, -INFINITY, 1e30f, -1e30f, 2.7f, -2.2f}, y[7][5];
+  int hot[7] = {-1, -1, -1, -1, -1, 2, 3}; /* truncated; a negative one counts from depth */
+  const void *ins[1] = {x};
+  void *outs[1] = {y};
+  kiln_error err;
+  CHECK(kiln_run(m, ins, outs, &err) == KILN_OK);
+  for (int i = 0; i < 7; i++)
+    for (int d = 0; d < 5; d++) {
+      if (y[i][d] != (d == hot[i] ? 1.0f : 0.0f)) printf("OneHot(%g)[%d] = %g\n", x[i], d, y[i][d]);
+      CHECK(y[i][d] == (d == hot[i] ? 1.0f : 0.0f));
+    }
+  kiln_model_free(m);
+}
+
 int main(void) {
   check_maxpool();
+  check_onehot();
   for (int last = 0; last < 2; last++) {
     check_arg("ArgMax", last);
     check_arg("ArgMin", last);

@@ -185,11 +185,14 @@ static kiln_status lower_one_hot(kiln_lower_ctx *c) {
   kiln_stage *s = kiln_elementwise_stage(k, "one_hot", c->out_buf[0], v);
   for (int d = 0, r = 0; d < rank; d++)
     if (d != axis) idx[r++] = v[d];
-  kiln_expr *at = kx_cast(k, kx_load(k, c->in_buf[0], idx), KILN_I64);
+  kiln_expr *raw = kx_load(k, c->in_buf[0], idx), *at = kx_cast(k, raw, KILN_I64);
   at = kx_select(k, kx_binary(k, KB_LT, at, kx_idx(k, 0)), kx_addi(k, at, depth), at);
   kiln_expr *off_i = kx_idx(k, 0), *on_i = kx_idx(k, 1);
   kiln_expr *off = kx_load(k, c->in_buf[2], &off_i), *on = kx_load(k, c->in_buf[2], &on_i);
-  kiln_stage_store(k, s, v, kx_select(k, kx_binary(k, KB_EQ, at, v[axis]), on, off));
+  kiln_expr *hot = kx_binary(k, KB_EQ, at, v[axis]);
+  if (kiln_dtype_is_float(raw->dtype)) /* a NaN index is outside (its cast would be 0) */
+    hot = kx_and(k, hot, kx_unary(k, KU_NOT, kx_unary(k, KU_ISNAN, raw)));
+  kiln_stage_store(k, s, v, kx_select(k, hot, on, off));
   return KILN_OK;
 }
 
