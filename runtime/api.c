@@ -6,6 +6,7 @@
 #include "frontend/onnx.h"
 #include "ir/dtype.h"
 #include "passes/passes.h"
+#include "runtime/arena_keep.h"
 #include "runtime/bucket.h"
 #include "runtime/check.h"
 #include "runtime/dyn_run.h"
@@ -26,6 +27,7 @@ struct kiln_model {
   const void **consts;
   int num_threads;
   kiln_dyn_cache dyn; /* free dims: the last shape's memory plan */
+  kiln_arena_keep arena; /* the last run's scratch, for the next */
   int nbuckets;       /* kiln_options.buckets: a static model each */
   kiln_model **buckets;
 };
@@ -109,6 +111,7 @@ static kiln_status finish_model(kiln_program *prog, const char *model, const kil
                                 kiln_model **out, kiln_error *err) {
   kiln_model *m = kiln_xcalloc(1, sizeof *m);
   kiln_dyn_cache_init(&m->dyn);
+  kiln_arena_keep_init(&m->arena);
   m->prog = prog;
   m->num_threads = opts->num_threads;
   m->backend = kiln_backend_for(opts);
@@ -352,6 +355,7 @@ void kiln_model_free(kiln_model *m) {
   if (m->backend) m->backend->free_code(m->code);
   kiln_program_free(m->prog);
   kiln_dyn_cache_free(&m->dyn);
+  kiln_arena_keep_free(&m->arena);
   for (int b = 0; b < m->nbuckets; b++) kiln_model_free(m->buckets[b]);
   free(m->buckets);
   free(m->consts);
@@ -427,7 +431,8 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
   if (device)
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_run_device: the model was compiled "
                      "for target '%s': device pointers are for target 'cuda'", m->backend->name);
-  /* One arena per call: runs on several threads never share scratch memory. */
+  /* Runs on several threads never share scratch memory (runtime/arena_keep.c). */
+  kiln_arena_keep *keep = (kiln_arena_keep *)&m->arena;
   uint8_t *arena = NULL;
   int64_t arena_bytes = p->arena_bytes, *offsets = NULL;
   if (p->nsyms) { /* the syms' values, then where this shape's dyn slots lie */
@@ -438,7 +443,7 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
     }
   }
   if (arena_bytes > 0) {
-    arena = aligned_alloc(64, (size_t)arena_bytes);
+    arena = kiln_arena_take(keep, arena_bytes);
     if (!arena) {
       free(offsets);
       return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "cannot allocate a %lld-byte arena",
@@ -463,7 +468,7 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
     st = kiln_dyn_read_counts(p, (const int64_t *)(const void *)(arena + p->dims_offset), syms, err);
   for (int i = 0; i < nk; i++) kernel_ns[i] = (double)slots[2 * i];
   for (int i = 0; i < nk && kernel_calls; i++) kernel_calls[i] = (double)slots[2 * i + 1];
-  free(arena);
+  if (arena) kiln_arena_give(keep, arena, arena_bytes);
   return st;
 }
 
