@@ -239,7 +239,9 @@ int kiln_input_index(const kiln_model *model, const char *name);
 int kiln_output_index(const kiln_model *model, const char *name);
 
 /* Runs the model once. inputs[i] / outputs[i] point to dense row-major buffers of
- * kiln_*_info().bytes each, in graph order. Safe to call from several threads at once. */
+ * kiln_*_info().bytes each, in graph order. Safe to call from several threads at once.
+ * The model keeps the scratch memory of a run for the next one (a run while another holds
+ * it allocates its own); kiln_model_free releases it. */
 kiln_status kiln_run(const kiln_model *model, const void *const *inputs, void *const *outputs,
                      kiln_error *err);
 
