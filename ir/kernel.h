@@ -221,7 +221,9 @@ typedef struct kiln_stage {
   kiln_axis axes[KILN_MAX_AXES];
   int out_buf;
   int nout_idx;
-  kiln_expr **out_idx; /* one per dim of the output buffer; uses spatial axes only */
+  kiln_expr **out_idx; /* one per dim of the output buffer; uses spatial axes only, and
+                        * in an ordered reduction KX_ACC too: the point stores where its
+                        * reduction says (an append at a list's length, ir/ops/nms_run.c) */
   kiln_expr *value;
   kiln_reduce_op reduce;
   kiln_expr *init;     /* reductions: starting value; NULL = the op's identity */

@@ -10,22 +10,27 @@
  *                                      most candidates M written into the dims.
  *   NMSOrder(scores, cands)         -> order [B, C, M]: the candidates by descending score
  *                                      (ties: the lower index first; NaN last), then -1s:
- *                                      each one's rank counted, then scattered.
+ *                                      each one's rank counted (one f64 key compared per
+ *                                      pair), then scattered.
  *   NMSMask(boxes, order)           -> mask [B, C, M]: whether the box at each rank is
  *                                      selected: a candidate that overlaps no box selected
  *                                      at an earlier rank by more than iou_threshold,
- *                                      among the first `keep` so selected.
+ *                                      among the first `keep` so selected; built as a
+ *                                      list each rank is tested against and appended to.
  *   NonZeroList(mask)               -> the selected ranks, flat, and their count.
  *   NMSSelected(order, list)        -> out [count, 3]: (batch, class, box) per selected rank.
  *
  * Stages that read what earlier points of their own stage wrote (running counts, the
- * suppression of each rank by the ranks before it) or store where values say are ordered
+ * selection's list) or store where values say are ordered
  * (kiln_stage.ordered). The selection is onnxruntime's (ir/ops/nms.c does the same at
- * compile time), in f32. Ranking and suppression cost O(M^2) per class, where onnxruntime
- * sorts (O(M log M)) and tests each candidate against the boxes kept before it. */
+ * compile time), in f32. Ranking costs O(M^2) compares per class, where onnxruntime sorts
+ * (O(M log M)); suppression, as onnxruntime's, tests each candidate against the boxes
+ * kept before it, O(M x keep). */
 #include "ir/op.h"
 #include "ir/ops/expand.h"
 #include "ir/ops/select.h"
+
+#include <math.h>
 
 
 static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
@@ -78,6 +83,9 @@ kiln_status kiln_nms_expand_run(kiln_graph *g, kiln_block *b, int pos, const kil
   int most = kiln_select_data_sym(g, n, "candidates", &bound, err);
   if (most < 0) return err->code;
   int boxes = n->inputs[0], scores = n->inputs[1], out = n->outputs[0];
+  /* the selection's list holds keep boxes when fewer than the boxes, else every candidate */
+  const kiln_value *bv = kiln_node_in(g, n, 0);
+  int64_t cap = !bv->sym[1] && l->keep < bv->dims[1] ? l->keep : 0;
   kiln_ex e;
   kiln_ex_begin(&e, g, b, pos, KILN_I64); /* n is stale from here */
   int cands = kiln_ex_node1(&e, "NMSCandidates", &scores, 1, -1, "candidates");
@@ -87,6 +95,7 @@ kiln_status kiln_nms_expand_run(kiln_graph *g, kiln_block *b, int pos, const kil
   kiln_ex_attr_i(&e, "sym", most);
   int mask = kiln_ex_node1(&e, "NMSMask", (int[]){boxes, order}, 2, -1, "mask");
   kiln_ex_attr_i(&e, "keep", l->keep);
+  if (cap) kiln_ex_attr_i(&e, "list", cap);
   kiln_ex_attr_f(&e, "iou_threshold", l->iou);
   kiln_ex_attr_i(&e, "center_point_box", l->center);
   int list = kiln_ex_node1(&e, "NonZeroList", &mask, 1, -1, "list");
@@ -187,8 +196,20 @@ static kiln_status infer_order(kiln_graph *g, kiln_node *n, kiln_error *err) {
   return set_ranked(g, n, err);
 }
 
-/* rank[b, c, t] = the candidates of (b, c) that go before candidate t; then
- * order[b, c, rank] = its box */
+/* The order of candidates as one f64 per slot, ascending: minus the score, then a score
+ * of -inf, NaN, and slots of no candidate, each above every negated f32; equal keys go in
+ * slot order (candidates are in index order, so the lower index first). */
+static kiln_expr *order_key(kiln_kernel *k, kiln_expr *is_cand, kiln_expr *score) {
+  kiln_expr *d = kx_cast(k, score, KILN_F64);
+  kiln_expr *minus_inf = kx_binary(k, KB_EQ, d, kx_const_f(k, KILN_F64, -INFINITY));
+  kiln_expr *key = kx_select(k, minus_inf, kx_const_f(k, KILN_F64, 1e300),
+                             kx_unary(k, KU_NEG, d));
+  key = kx_select(k, kx_unary(k, KU_ISNAN, d), kx_const_f(k, KILN_F64, 2e300), key);
+  return kx_select(k, is_cand, key, kx_const_f(k, KILN_F64, 3e300));
+}
+
+/* key[b, c, t] = candidate t's order key; rank[b, c, t] = the slots whose keys go before
+ * t's; then order[b, c, rank] = its box. */
 static kiln_status lower_order(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   if (check_scores(c, c->in_buf[0])) return c->err->code;
@@ -196,32 +217,24 @@ static kiln_status lower_order(kiln_lower_ctx *c) {
   int64_t nb = sc->dims[2], dims[3] = {out->dims[0], out->dims[1], out->dims[2]};
   int scores = c->in_buf[0], cands = c->in_buf[1];
   int rank = kiln_kernel_add_buffer(k, "rank", KILN_BUF_TEMP, -1, KILN_I64, 3, dims);
-  int key = kiln_kernel_add_buffer(k, "key", KILN_BUF_TEMP, -1, KILN_F32, 3, dims);
+  int key = kiln_kernel_add_buffer(k, "key", KILN_BUF_TEMP, -1, KILN_F64, 3, dims);
   kiln_expr *v[4];
 
-  /* key[b, c, t] = candidate t's score, read in order below */
   kiln_stage *s = kiln_kernel_add_stage(k, "nms_key", key);
   for (int d = 0; d < 3; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
-  kiln_expr *box = clamped(k, kx_load(k, cands, v), nb);
-  kiln_stage_store(k, s, v, kx_load(k, scores, (kiln_expr *[]){v[0], v[1], box}));
+  kiln_expr *cand = kx_load(k, cands, v);
+  kiln_expr *score = kx_load(k, scores, (kiln_expr *[]){v[0], v[1], clamped(k, cand, nb)});
+  kiln_stage_store(k, s, v, order_key(k, kx_binary(k, KB_GE, cand, kx_idx(k, 0)), score));
 
+  /* O(M^2) compares of two f64s: M, the most candidates of a class, is small next to the
+   * boxes in real detectors (tens to a few thousand) */
   s = kiln_kernel_add_stage(k, "nms_rank", rank);
   for (int d = 0; d < 3; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
   v[3] = kx_var(k, kiln_stage_axis(s, dims[2], true));
-  kiln_expr *at_u[3] = {v[0], v[1], v[3]};
-  kiln_expr *vt = kx_binary(k, KB_GE, kx_load(k, cands, v), kx_idx(k, 0));
-  kiln_expr *vu = kx_binary(k, KB_GE, kx_load(k, cands, at_u), kx_idx(k, 0));
-  kiln_expr *st = kx_load(k, key, v), *su = kx_load(k, key, at_u);
-  kiln_expr *nt = kx_unary(k, KU_ISNAN, st), *nu = kx_unary(k, KU_ISNAN, su);
-  /* u before t: a candidate before none; a higher score (NaN lowest), or the same (both
-   * NaN) at a lower index (candidates are in index order); none in slot order */
-  kiln_expr *higher = kx_and(k, kx_unary(k, KU_NOT, nu),
-                             kx_binary(k, KB_OR, nt, kx_binary(k, KB_GT, su, st)));
-  kiln_expr *same = kx_binary(k, KB_OR, kx_binary(k, KB_EQ, su, st), kx_and(k, nt, nu));
-  kiln_expr *lower = kx_binary(k, KB_LT, v[3], v[2]);
-  kiln_expr *both = kx_binary(k, KB_OR, higher, kx_and(k, same, lower));
-  kiln_expr *alike = kx_and(k, kx_binary(k, KB_EQ, vu, vt), kx_select(k, vu, both, lower));
-  kiln_expr *before = kx_binary(k, KB_OR, kx_and(k, vu, kx_unary(k, KU_NOT, vt)), alike);
+  kiln_expr *kt = kx_load(k, key, v), *ku = kx_load(k, key, (kiln_expr *[]){v[0], v[1], v[3]});
+  kiln_expr *before = kx_binary(k, KB_OR, kx_binary(k, KB_LT, ku, kt),
+                                kx_and(k, kx_binary(k, KB_EQ, ku, kt),
+                                       kx_binary(k, KB_LT, v[3], v[2])));
   s->reduce = KR_SUM;
   kiln_stage_store(k, s, v, kx_select(k, before, kx_idx(k, 1), kx_idx(k, 0)));
 
@@ -280,6 +293,11 @@ static kiln_status infer_mask(kiln_graph *g, kiln_node *n, kiln_error *err) {
   return KILN_OK;
 }
 
+/* The boxes selected per batch and class, as a list of ranks: a candidate is appended
+ * when no box in the list overlaps it and the list holds fewer than `keep` (onnxruntime's
+ * greedy selection), so each test is against the boxes kept so far, O(M x list) where
+ * testing every earlier rank was O(M^2). `list` > 0: the list's capacity (keep, smaller
+ * than the boxes); 0: M, the candidates (every candidate may be kept). */
 static kiln_status lower_mask(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   const kiln_buffer *bx = &k->bufs[c->in_buf[0]], *ob = &k->bufs[c->in_buf[1]];
@@ -287,13 +305,14 @@ static kiln_status lower_mask(kiln_lower_ctx *c) {
     return fail_node(c->n, c->err, KILN_ERR_INTERNAL, "boxes must be [batches, boxes, 4]");
   int64_t nb = bx->dims[1], dims[3] = {ob->dims[0], ob->dims[1], ob->dims[2]};
   int boxes = c->in_buf[0], order = c->in_buf[1];
-  int64_t keep = kiln_attr_int(c->n, "keep", 1);
+  int64_t keep = kiln_attr_int(c->n, "keep", 1), cap = kiln_attr_int(c->n, "list", 0);
   double iou = kiln_attr_float(c->n, "iou_threshold", 0);
   bool center = kiln_attr_int(c->n, "center_point_box", 0) != 0;
-  int64_t sdims[4] = {dims[0], dims[1], dims[2], 5};
+  bool static_cap = cap > 0;
+  if (!static_cap) cap = dims[2];
+  int64_t sdims[4] = {dims[0], dims[1], dims[2], 5}, ldims[3] = {dims[0], dims[1], cap + 1};
   int sorted = kiln_kernel_add_buffer(k, "sorted", KILN_BUF_TEMP, -1, KILN_F32, 4, sdims);
-  int kept = kiln_kernel_add_buffer(k, "kept", KILN_BUF_TEMP, -1, KILN_I64, 3, dims);
-  int seen = kiln_kernel_add_buffer(k, "seen", KILN_BUF_TEMP, -1, KILN_I64, 3, dims);
+  int list = kiln_kernel_add_buffer(k, "list", KILN_BUF_TEMP, -1, KILN_I64, 3, ldims);
   kiln_expr *v[4];
 
   /* sorted[b, c, r] = the corners and area of the box at rank r, read in order below */
@@ -302,38 +321,48 @@ static kiln_status lower_mask(kiln_lower_ctx *c) {
   kiln_expr *box = clamped(k, kx_load(k, order, v), nb);
   kiln_stage_store(k, s, v, box_slot(k, boxes, v[0], box, center, v[3]));
 
-  /* kept[b, c, r]: the box at rank r is a candidate that no kept box of an earlier rank
-   * suppresses (the limit not yet applied: it only cuts the list short) */
-  s = kiln_kernel_add_stage(k, "nms_suppress", kept);
+  /* list[b, c, j] = -1: empty (slot cap takes the candidates not appended) */
+  s = kiln_kernel_add_stage(k, "nms_empty", list);
+  for (int d = 0; d < 3; d++) v[d] = kx_var(k, kiln_stage_axis(s, ldims[d], false));
+  kiln_stage_store(k, s, v, kx_idx(k, -1));
+
+  /* For rank r, over the list's slots j: max of j + 1 for a listed box, or INT64_MAX for
+   * one that overlaps r's; then r goes to the slot that max says (the list's length) when
+   * none overlaps, it is a candidate and the list is not full. The list fills from slot
+   * 0, so its length is the max. */
+  s = kiln_kernel_add_stage(k, "nms_select", list);
   s->ordered = true;
   for (int d = 0; d < 3; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
-  v[3] = kx_var(k, kiln_stage_axis(s, dims[2], true));
-  kiln_expr *at_q[3] = {v[0], v[1], v[3]}, *a[5], *o[5];
+  v[3] = kx_var(k, kiln_stage_axis(s, cap, true));
+  kiln_expr *q = kx_load(k, list, (kiln_expr *[]){v[0], v[1], v[3]});
+  kiln_expr *listed = kx_binary(k, KB_GE, q, kx_idx(k, 0)), *a[5], *o[5];
+  kiln_expr *qc = kx_select(k, listed, q, kx_idx(k, 0)); /* a rank < M, listed by this stage */
   for (int j = 0; j < 5; j++) {
     a[j] = kx_load(k, sorted, (kiln_expr *[]){v[0], v[1], v[2], kx_idx(k, j)});
-    o[j] = kx_load(k, sorted, (kiln_expr *[]){v[0], v[1], v[3], kx_idx(k, j)});
+    o[j] = kx_load(k, sorted, (kiln_expr *[]){v[0], v[1], qc, kx_idx(k, j)});
   }
-  kiln_expr *earlier = kx_and(k, kx_binary(k, KB_LT, v[3], v[2]),
-                              kx_binary(k, KB_NE, kx_load(k, kept, at_q), kx_idx(k, 0)));
-  kiln_expr *hit = kx_and(k, earlier, overlaps(k, a, o, iou));
+  kiln_expr *cand = kx_binary(k, KB_GE, kx_load(k, order, v), kx_idx(k, 0));
+  kiln_expr *hit = kx_select(k, overlaps(k, a, o, iou), kx_idx(k, INT64_MAX), kx_addi(k, v[3], 1));
   s->reduce = KR_MAX;
   s->init = kx_idx(k, 0);
-  kiln_expr *cand = kx_and(k, kx_binary(k, KB_GE, kx_load(k, order, v), kx_idx(k, 0)),
-                           kx_binary(k, KB_EQ, kx_acc(k, KILN_I64), kx_idx(k, 0)));
-  s->post = kx_select(k, cand, kx_idx(k, 1), kx_idx(k, 0));
-  kiln_stage_store(k, s, v, kx_select(k, hit, kx_idx(k, 1), kx_idx(k, 0)));
+  if (static_cap) /* a full list takes no more: no need to test r against it */
+    cand = kx_and(k, cand, kx_binary(k, KB_LT, kx_load(k, list, (kiln_expr *[]){v[0], v[1],
+                                     kx_idx(k, cap - 1)}), kx_idx(k, 0)));
+  kiln_stage_store(k, s, v, kx_select(k, kx_and(k, cand, listed), hit, kx_idx(k, 0)));
+  kiln_expr *acc = kx_acc(k, KILN_I64);
+  kiln_expr *append = kx_and(k, cand, kx_binary(k, KB_LT, acc, kx_idx(k, keep)));
+  s->out_idx[2] = kx_select(k, append, acc, kx_idx(k, cap));
+  s->post = v[2];
 
-  /* seen[b, c, r]: the boxes kept at ranks 0 .. r */
-  s = kiln_kernel_add_stage(k, "nms_seen", seen);
-  for (int d = 0; d < 3; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
-  kiln_select_running(k, s, seen, 3, v, kx_load(k, kept, v));
-
-  /* mask: kept, and among the first `keep` */
+  /* mask[b, c, r]: the box at rank r is listed */
   s = kiln_kernel_add_stage(k, "nms_mask", c->out_buf[0]);
   for (int d = 0; d < 3; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
-  kiln_expr *sel = kx_and(k, kx_binary(k, KB_NE, kx_load(k, kept, v), kx_idx(k, 0)),
-                          kx_binary(k, KB_LE, kx_load(k, seen, v), kx_idx(k, keep)));
-  kiln_stage_store(k, s, v, kx_select(k, sel, kx_idx(k, 1), kx_idx(k, 0)));
+  v[3] = kx_var(k, kiln_stage_axis(s, cap, true));
+  q = kx_load(k, list, (kiln_expr *[]){v[0], v[1], v[3]});
+  s->reduce = KR_MAX;
+  s->init = kx_idx(k, 0);
+  kiln_stage_store(k, s, v, kx_select(k, kx_binary(k, KB_EQ, q, v[2]), kx_idx(k, 1),
+                                      kx_idx(k, 0)));
   return KILN_OK;
 }
 
@@ -366,6 +395,7 @@ static const kiln_attr_spec cand_attrs[] = {{"sym", KILN_ATTR_INT, true},
                                             {"score_threshold", KILN_ATTR_FLOAT, false},
                                             {NULL}};
 static const kiln_attr_spec mask_attrs[] = {{"keep", KILN_ATTR_INT, true},
+                                            {"list", KILN_ATTR_INT, false},
                                             {"iou_threshold", KILN_ATTR_FLOAT, true},
                                             {"center_point_box", KILN_ATTR_INT, false},
                                             {NULL}};
