@@ -54,18 +54,20 @@ static const struct {
   const kiln_op_def *ops;
   const char *domain;
 } groups[] = {
-    {kiln_ops_elementwise, NULL}, {kiln_ops_activation, NULL}, {kiln_ops_movement, NULL}, {kiln_ops_pad, NULL},
-    {kiln_ops_reshape, NULL},     {kiln_ops_shape, NULL},      {kiln_ops_reduce, NULL},
-    {kiln_ops_nn, NULL},          {kiln_ops_conv_transpose, NULL}, {kiln_ops_linalg, NULL},     {kiln_ops_rnn, NULL},
-    {kiln_ops_control, NULL},     {kiln_ops_compiled_loop, NULL}, {kiln_ops_pool, NULL},       {kiln_ops_norm, NULL},
-    {kiln_ops_resize, NULL},      {kiln_ops_layout, NULL},     {kiln_ops_loss, NULL},
-    {kiln_ops_scan, NULL}, {kiln_ops_topk, NULL}, {kiln_ops_signal, NULL},     {kiln_ops_quant, NULL},
-    {kiln_ops_einsum, NULL},      {kiln_ops_index, NULL},      {kiln_ops_scatter, NULL},
-    {kiln_ops_grid_sample, NULL}, {kiln_ops_det, NULL},        {kiln_ops_unpool, NULL},
-    {kiln_ops_mel, NULL},         {kiln_ops_tfidf, NULL},      {kiln_ops_roi_align, NULL},
-    {kiln_ops_select, NULL},      {kiln_ops_select_run, NULL},      {kiln_ops_nms, NULL},        {kiln_ops_nms_run, NULL},
-    {kiln_ops_unique_run, NULL},    {kiln_ops_sequence, NULL},
-    {kiln_ops_random, NULL},      {kiln_ops_optimizer, "ai.onnx.preview.training"},
+    {kiln_ops_elementwise, NULL}, {kiln_ops_activation, NULL}, {kiln_ops_movement, NULL},
+    {kiln_ops_pad, NULL}, {kiln_ops_reshape, NULL}, {kiln_ops_shape, NULL},
+    {kiln_ops_reduce, NULL}, {kiln_ops_nn, NULL}, {kiln_ops_conv_transpose, NULL},
+    {kiln_ops_linalg, NULL}, {kiln_ops_rnn, NULL}, {kiln_ops_control, NULL},
+    {kiln_ops_compiled_loop, NULL}, {kiln_ops_pool, NULL}, {kiln_ops_norm, NULL},
+    {kiln_ops_resize, NULL}, {kiln_ops_layout, NULL}, {kiln_ops_loss, NULL},
+    {kiln_ops_scan, NULL}, {kiln_ops_topk, NULL}, {kiln_ops_signal, NULL},
+    {kiln_ops_quant, NULL}, {kiln_ops_einsum, NULL}, {kiln_ops_index, NULL},
+    {kiln_ops_scatter, NULL}, {kiln_ops_grid_sample, NULL}, {kiln_ops_det, NULL},
+    {kiln_ops_unpool, NULL}, {kiln_ops_mel, NULL}, {kiln_ops_tfidf, NULL},
+    {kiln_ops_roi_align, NULL}, {kiln_ops_select, NULL}, {kiln_ops_select_run, NULL},
+    {kiln_ops_nms, NULL}, {kiln_ops_nms_run, NULL}, {kiln_ops_unique_run, NULL},
+    {kiln_ops_sequence, NULL}, {kiln_ops_random, NULL},
+    {kiln_ops_optimizer, "ai.onnx.preview.training"},
 };
 
 #define MAX_OPS 512
@@ -206,7 +208,8 @@ kiln_status kiln_need_value(const kiln_graph *g, const kiln_node *n, const kiln_
   while (top > 0) { /* walk producers back to graph inputs, iteratively */
     const kiln_value *x = &g->values[stack[--top]];
     if (x->is_input && !x->data && len + strlen(x->name) + 8 < sizeof inputs)
-      len += (size_t)snprintf(inputs + len, sizeof inputs - len, "%s'%s'", len ? ", " : "", x->name);
+      len += (size_t)snprintf(inputs + len, sizeof inputs - len, "%s'%s'", len ? ", " : "",
+                              x->name);
     if (x->producer < 0) continue;
     const kiln_node *p = &g->nodes[x->producer];
     for (int i = 0; i < p->ninputs; i++)
@@ -218,8 +221,9 @@ kiln_status kiln_need_value(const kiln_graph *g, const kiln_node *n, const kiln_
   free(seen);
   free(stack);
   if (!len)
-    return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): input '%s' must be %s known at compile time",
-                     n->name, n->op_type, v->name, what);
+    return kiln_fail(err, KILN_ERR_SHAPE,
+                     "node '%s' (%s): input '%s' must be %s known at compile time", n->name,
+                     n->op_type, v->name, what);
   return kiln_fail(err, KILN_ERR_SHAPE,
                    "node '%s' (%s): input '%s' must be %s known at compile time; it depends "
                    "on graph input %s: give its value when compiling",
@@ -298,6 +302,7 @@ kiln_expr *kiln_load_broadcast(kiln_kernel *k, int buf, int out_rank, kiln_expr 
 
 kiln_stage *kiln_elementwise_stage(kiln_kernel *k, const char *name, int out, kiln_expr **vars) {
   kiln_stage *s = kiln_kernel_add_stage(k, name, out);
-  for (int d = 0; d < k->bufs[out].rank; d++) vars[d] = kx_var(k, kiln_stage_axis(s, k->bufs[out].dims[d], false));
+  for (int d = 0; d < k->bufs[out].rank; d++)
+    vars[d] = kx_var(k, kiln_stage_axis(s, k->bufs[out].dims[d], false));
   return s;
 }
