@@ -114,6 +114,58 @@ static void topk_by_ranks(kiln_lower_ctx *c, int axis, bool largest) {
   topk_outputs(c, axis, rank, x->dims, 1, -1);
 }
 
+/* x's dims with the axis replaced by the nrep dims of rep: the layout of per-block and
+ * per-candidate buffers. Returns their rank. */
+static int axis_replaced(const kiln_buffer *x, int axis, const int64_t *rep, int nrep,
+                         int64_t *out) {
+  int e = 0;
+  for (int d = 0; d < x->rank; d++)
+    if (d == axis)
+      for (int r = 0; r < nrep; r++) out[e++] = rep[r];
+    else
+      out[e++] = x->dims[d];
+  return e;
+}
+
+/* The same index vector with the axis's entries replaced by `rep` (nrep of them). */
+static void idx_replaced(int rank, int axis, kiln_expr *const *v, kiln_expr *const *rep,
+                         int nrep, kiln_expr **out) {
+  int e = 0;
+  for (int d = 0; d < rank; d++)
+    if (d == axis)
+      for (int r = 0; r < nrep; r++) out[e++] = rep[r];
+    else
+      out[e++] = v[d];
+}
+
+/* The candidates' values side by side (cval: the rank stage compares them without
+ * gathering), then each candidate's rank among them (crank; a missing one, index -1, goes
+ * past every real one). Candidates are laid out as x with the axis replaced by nc dims:
+ * cdims, the entries of cand the indices along the axis. */
+static void rank_candidates(kiln_kernel *k, int xb, int axis, bool largest, int cand,
+                            int cval, int crank, const int64_t *cdims, int nc) {
+  const kiln_buffer *x = &k->bufs[xb];
+  int rank = x->rank, nd = rank + nc - 1;
+  int64_t n = x->dims[axis];
+  kiln_expr *v[KILN_MAX_RANK + 1], *w[KILN_MAX_RANK + 1], *in[KILN_MAX_RANK];
+  kiln_stage *s = kiln_kernel_add_stage(k, "topk_candidate_values", cval);
+  for (int d = 0; d < nd; d++) v[d] = kx_var(k, kiln_stage_axis(s, cdims[d], false));
+  for (int d = 0; d < rank; d++)
+    in[d] = d < axis ? v[d] : d > axis ? v[d + nc - 1]
+                            : kx_clamp_index(k, kx_load(k, cand, v), n);
+  kiln_stage_store(k, s, v, kx_load(k, xb, in));
+
+  s = kiln_kernel_add_stage(k, "topk_candidate_rank", crank);
+  for (int d = 0; d < nd; d++) v[d] = w[d] = kx_var(k, kiln_stage_axis(s, cdims[d], false));
+  for (int d = axis; d < axis + nc; d++) w[d] = kx_var(k, kiln_stage_axis(s, cdims[d], true));
+  kiln_expr *p = kx_load(k, cand, v), *q = kx_load(k, cand, w);
+  kiln_expr *ahead = comes_before(k, largest, kx_load(k, cval, w), q, kx_load(k, cval, v), p);
+  kiln_expr *first = kx_binary(k, KB_OR, kx_binary(k, KB_LT, p, kx_idx(k, 0)), ahead);
+  kiln_expr *counts = kx_and(k, kx_binary(k, KB_GE, q, kx_idx(k, 0)), first);
+  s->reduce = KR_SUM;
+  kiln_stage_store(k, s, v, kx_select(k, counts, kx_idx(k, 1), kx_idx(k, 0)));
+}
+
 /* The same over blocks of B elements along an axis of n, for k much smaller than n (a
  * vocabulary of 50257, k = 50: 214 ms as ranks):
  *   1. each element's rank within its block (n x B);
@@ -128,16 +180,13 @@ static void topk_by_blocks(kiln_lower_ctx *c, int axis, bool largest, int64_t kk
   kiln_kernel *k = c->k;
   const kiln_buffer *x = &k->bufs[c->in_buf[0]];
   int xb = c->in_buf[0], rank = x->rank;
-  int64_t n = x->dims[axis], nb = (n + B - 1) / B, cdims[KILN_MAX_RANK];
-  for (int d = 0, e = 0; d < rank; d++) {
-    if (d == axis) cdims[e++] = nb, cdims[e++] = kk;
-    else cdims[e++] = x->dims[d];
-  }
+  int64_t n = x->dims[axis], nb = (n + B - 1) / B, cdims[KILN_MAX_RANK + 1];
+  axis_replaced(x, axis, (int64_t[]){nb, kk}, 2, cdims);
   int brank = kiln_kernel_add_buffer(k, "block_rank", KILN_BUF_TEMP, -1, KILN_I64, rank, x->dims);
   int cand = kiln_kernel_add_buffer(k, "candidates", KILN_BUF_TEMP, -1, KILN_I64, rank + 1, cdims);
   int crank = kiln_kernel_add_buffer(k, "candidate_rank", KILN_BUF_TEMP, -1, KILN_I64, rank + 1, cdims);
   int cval = kiln_kernel_add_buffer(k, "candidate_values", KILN_BUF_TEMP, -1, x->dtype, rank + 1, cdims);
-  kiln_expr *v[KILN_MAX_RANK], *o[KILN_MAX_RANK], *ci[KILN_MAX_RANK], *cj[KILN_MAX_RANK];
+  kiln_expr *v[KILN_MAX_RANK], *o[KILN_MAX_RANK], *ci[KILN_MAX_RANK + 1];
 
   /* 1. rank within the block: j = p - p % B + jj, j < n */
   kiln_stage *s = kiln_kernel_add_stage(k, "topk_block_rank", brank);
@@ -162,50 +211,9 @@ static void topk_by_blocks(kiln_lower_ctx *c, int axis, bool largest, int64_t kk
   s->reduce = KR_MAX;
   kiln_stage_store(k, s, ci, kx_select(k, is, j, kx_idx(k, -1)));
 
-  /* their values, side by side: the next stage compares them without gathering */
-  s = kiln_kernel_add_stage(k, "topk_candidate_values", cval);
-  for (int d = 0; d <= rank; d++) ci[d] = kx_var(k, kiln_stage_axis(s, cdims[d], false));
-  for (int d = 0; d < rank; d++)
-    o[d] = d < axis ? ci[d] : d > axis ? ci[d + 1] : kx_clamp_index(k, kx_load(k, cand, ci), n);
-  kiln_stage_store(k, s, ci, kx_load(k, xb, o));
-
-  /* 3. a candidate's rank among the candidates (a missing one: past every real one) */
-  s = kiln_kernel_add_stage(k, "topk_candidate_rank", crank);
-  for (int d = 0; d <= rank; d++) ci[d] = cj[d] = kx_var(k, kiln_stage_axis(s, cdims[d], false));
-  cj[axis] = kx_var(k, kiln_stage_axis(s, nb, true));
-  cj[axis + 1] = kx_var(k, kiln_stage_axis(s, kk, true));
-  kiln_expr *p = kx_load(k, cand, ci), *q = kx_load(k, cand, cj);
-  kiln_expr *real_q = kx_binary(k, KB_GE, q, kx_idx(k, 0));
-  kiln_expr *ahead = comes_before(k, largest, kx_load(k, cval, cj), q, kx_load(k, cval, ci), p);
-  kiln_expr *first = kx_binary(k, KB_OR, kx_binary(k, KB_LT, p, kx_idx(k, 0)), ahead);
-  s->reduce = KR_SUM;
-  kiln_stage_store(k, s, ci, kx_select(k, kx_and(k, real_q, first), kx_idx(k, 1), kx_idx(k, 0)));
-
+  /* 3. a candidate's rank among the candidates */
+  rank_candidates(k, xb, axis, largest, cand, cval, crank, cdims, 2);
   topk_outputs(c, axis, crank, cdims, 2, cand);
-}
-
-/* x's dims with the axis replaced by the nrep dims of rep: the layout of per-block and
- * per-candidate buffers. Returns their rank. */
-static int axis_replaced(const kiln_buffer *x, int axis, const int64_t *rep, int nrep,
-                         int64_t *out) {
-  int e = 0;
-  for (int d = 0; d < x->rank; d++)
-    if (d == axis)
-      for (int r = 0; r < nrep; r++) out[e++] = rep[r];
-    else
-      out[e++] = x->dims[d];
-  return e;
-}
-
-/* The same index vector with the axis's entries replaced by `rep` (nrep of them). */
-static void idx_replaced(int rank, int axis, kiln_expr *const *v, kiln_expr *const *rep,
-                         int nrep, kiln_expr **out) {
-  int e = 0;
-  for (int d = 0; d < rank; d++)
-    if (d == axis)
-      for (int r = 0; r < nrep; r++) out[e++] = rep[r];
-    else
-      out[e++] = v[d];
 }
 
 /* Candidates before block r of the leaders' order, which keeps k - r' of block r'. */
@@ -353,23 +361,8 @@ static void topk_by_leaders(kiln_lower_ctx *c, int axis, bool largest, int64_t k
   s->reduce = KR_MAX;
   kiln_stage_store(k, s, v, kx_select(k, is, j, kx_idx(k, -1)));
 
-  /* 4. their values side by side, then their ranks (a missing one: past every real one) */
-  s = kiln_kernel_add_stage(k, "topk_candidate_values", cval);
-  for (int d = 0; d < nd; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
-  jc = kx_clamp_index(k, kx_load(k, cand, v), n);
-  idx_replaced(rank, axis, v, &jc, 1, in);
-  kiln_stage_store(k, s, v, kx_load(k, xb, in));
-
-  s = kiln_kernel_add_stage(k, "topk_candidate_rank", crank);
-  for (int d = 0; d < nd; d++) v[d] = w[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
-  w[axis] = kx_var(k, kiln_stage_axis(s, C, true));
-  p = kx_load(k, cand, v), q = kx_load(k, cand, w);
-  ahead = comes_before(k, largest, kx_load(k, cval, w), q, kx_load(k, cval, v), p);
-  kiln_expr *first = kx_binary(k, KB_OR, kx_binary(k, KB_LT, p, kx_idx(k, 0)), ahead);
-  kiln_expr *counts = kx_and(k, kx_binary(k, KB_GE, q, kx_idx(k, 0)), first);
-  s->reduce = KR_SUM;
-  kiln_stage_store(k, s, v, kx_select(k, counts, kx_idx(k, 1), kx_idx(k, 0)));
-
+  /* 4. the candidates' ranks among themselves */
+  rank_candidates(k, xb, axis, largest, cand, cval, crank, dims, 1);
   topk_outputs(c, axis, crank, dims, 1, cand);
 }
 
