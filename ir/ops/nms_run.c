@@ -168,15 +168,16 @@ static kiln_status lower_cands(kiln_lower_ctx *c) {
   kiln_expr *to[3] = {v[0], v[1], at};
   kiln_stage_store(k, s, to, v[2]);
 
-  /* the run's dims: [sym] = the most candidates of a class */
+  /* the run's dims: [sym] = the most candidates of a class, each class's last count */
   s = kiln_kernel_add_stage(k, "nms_most", kiln_lower_dims_buf(k, c->g));
   s->ordered = true;
   kiln_stage_axis(s, 1, false);
-  for (int d = 0; d < 3; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], true));
+  for (int d = 0; d < 2; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], true));
+  v[2] = kx_idx(k, nb - 1);
   s->reduce = KR_MAX;
   s->init = kx_idx(k, 0);
   kiln_expr *slot = kx_idx(k, sym);
-  kiln_stage_store(k, s, &slot, kx_load(k, cnt, v));
+  kiln_stage_store(k, s, &slot, nb > 0 ? kx_load(k, cnt, v) : kx_idx(k, 0));
   return KILN_OK;
 }
 
