@@ -95,8 +95,8 @@ int kiln_op_list(const kiln_op_def *const **ops) {
 }
 
 kiln_status kiln_node_check_required(const kiln_node *n, kiln_error *err) {
-  for (int i = 0; i < n->op->min_inputs && i < n->ninputs; i++)
-    if (n->inputs[i] < 0)
+  for (int i = 0; i < n->op->min_inputs; i++) /* past ninputs: trailing `_`s dropped */
+    if (i >= n->ninputs || n->inputs[i] < 0)
       return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): required input %d is omitted",
                        n->name, n->op_type, i);
   return KILN_OK;
