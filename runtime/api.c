@@ -434,7 +434,7 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
   /* Runs on several threads never share scratch memory (runtime/arena_keep.c). */
   kiln_arena_keep *keep = (kiln_arena_keep *)&m->arena;
   uint8_t *arena = NULL;
-  int64_t arena_bytes = p->arena_bytes, *offsets = NULL;
+  int64_t arena_bytes = p->arena_bytes, arena_size = 0, *offsets = NULL;
   if (p->nsyms) { /* the syms' values, then where this shape's dyn slots lie */
     offsets = kiln_xmalloc(sizeof(int64_t) * (size_t)(p->ndyn ? p->ndyn : 1));
     if (kiln_dyn_plan(p, (kiln_dyn_cache *)&m->dyn, syms, offsets, &arena_bytes, err)) {
@@ -443,7 +443,7 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
     }
   }
   if (arena_bytes > 0) {
-    arena = kiln_arena_take(keep, arena_bytes);
+    arena = kiln_arena_take(keep, arena_bytes, &arena_size);
     if (!arena) {
       free(offsets);
       return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "cannot allocate a %lld-byte arena",
@@ -468,7 +468,7 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
     st = kiln_dyn_read_counts(p, (const int64_t *)(const void *)(arena + p->dims_offset), syms, err);
   for (int i = 0; i < nk; i++) kernel_ns[i] = (double)slots[2 * i];
   for (int i = 0; i < nk && kernel_calls; i++) kernel_calls[i] = (double)slots[2 * i + 1];
-  if (arena) kiln_arena_give(keep, arena, arena_bytes);
+  if (arena) kiln_arena_give(keep, arena, arena_size);
   return st;
 }
 

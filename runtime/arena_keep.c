@@ -20,15 +20,19 @@ void kiln_arena_keep_free(kiln_arena_keep *k) {
   pthread_mutex_destroy(&k->mu);
 }
 
-void *kiln_arena_take(kiln_arena_keep *k, int64_t bytes) {
+void *kiln_arena_take(kiln_arena_keep *k, int64_t bytes, int64_t *size) {
   pthread_mutex_lock(&k->mu);
   void *mem = k->mem;
   int64_t have = k->bytes;
   k->mem = NULL;
   k->bytes = 0;
   pthread_mutex_unlock(&k->mu);
-  if (mem && have >= bytes) return mem;
+  if (mem && have >= bytes) {
+    *size = have;
+    return mem;
+  }
   free(mem); /* too small for this shape: a larger one replaces it */
+  *size = bytes;
   /* aligned_alloc wants a multiple of the alignment */
   return aligned_alloc(64, ((size_t)bytes + 63) & ~(size_t)63);
 }

@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int64_t size; /* of the last arena taken */
+
 static void *take(kiln_arena_keep *k, int64_t bytes) {
-  void *p = kiln_arena_take(k, bytes);
-  CHECK(p && (uintptr_t)p % 64 == 0);
+  void *p = kiln_arena_take(k, bytes, &size);
+  CHECK(p && (uintptr_t)p % 64 == 0 && size >= bytes);
   if (p) memset(p, 0xab, (size_t)bytes);
   return p;
 }
@@ -27,8 +29,11 @@ int main(void) {
   CHECK(b && b != a);
   kiln_arena_give(&k, a, 1000);
   kiln_arena_give(&k, b, 10);         /* smaller than the kept one: freed */
-  CHECK(take(&k, 500) == a);          /* a smaller run fits in the kept one */
-  kiln_arena_give(&k, a, 1000);
+  CHECK(take(&k, 500) == a);          /* a smaller run fits in the kept one... */
+  CHECK(size == 1000);
+  kiln_arena_give(&k, a, size);
+  CHECK(take(&k, 800) == a);          /* ...and gives it back as large as it was */
+  kiln_arena_give(&k, a, size);
   void *c = take(&k, 1 << 20);        /* a larger run: a larger arena... */
   kiln_arena_give(&k, c, 1 << 20);
   CHECK(take(&k, 1000) == c);         /* ...which is kept */
