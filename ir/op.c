@@ -249,6 +249,14 @@ kiln_status kiln_const_ints(const kiln_graph *g, const kiln_node *n, int i, int6
   return KILN_OK;
 }
 
+kiln_status kiln_need_fixed(const kiln_graph *g, const kiln_node *n, int i, kiln_error *err) {
+  const kiln_value *v = kiln_node_in(g, n, i);
+  if (!v || !kiln_value_has_sym_data(v)) return KILN_OK;
+  return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): input '%s' follows the run's "
+                   "shapes, but the node needs it fixed when compiling", n->name, n->op_type,
+                   v->name);
+}
+
 kiln_status kiln_const_scalar(const kiln_graph *g, const kiln_node *n, int i, double *out,
                               kiln_error *err) {
   const kiln_value *v = kiln_node_in(g, n, i);

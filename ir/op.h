@@ -95,6 +95,10 @@ struct kiln_op_def {
 /* An output's size may follow its inputs' values (NonZero): its infer gives that dim a
  * data sym of the graph itself (ir/symdim.h), so symbolic inference leaves it alone. */
 #define KILN_OP_DATA_DIMS 2048u
+/* Never folded: it computes at run time what its input holds at the run, though that input
+ * has data (RunValue, ir/ops/loop.c: a shape computation, known at compile time only at the
+ * hints, that a loop step reads as its trip count). */
+#define KILN_OP_AT_RUN 4096u
 
 /* KILN_ERR_INVALID_MODEL naming the first of n's required inputs (those below its op's
  * min_inputs) that is omitted (-1: ONNX's "", the DSL's `_`); the frontends and inference
@@ -139,6 +143,10 @@ kiln_status kiln_const_ints(const kiln_graph *g, const kiln_node *n, int i, int6
  * compile time but is computed at run time; it names the graph inputs v depends on. */
 kiln_status kiln_need_value(const kiln_graph *g, const kiln_node *n, const kiln_value *v,
                             const char *what, kiln_error *err);
+/* KILN_ERR_UNSUPPORTED when input i of n is a shape computation (kiln_value.sym_data: its
+ * data holds at the hints only) that n reads to rewrite the graph when compiling (a trip
+ * count to unroll, a sequence position): what it gives changes from run to run. */
+kiln_status kiln_need_fixed(const kiln_graph *g, const kiln_node *n, int i, kiln_error *err);
 /* Same for one scalar (first element) as double. */
 kiln_status kiln_const_scalar(const kiln_graph *g, const kiln_node *n, int i, double *out,
                               kiln_error *err);

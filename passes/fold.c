@@ -29,6 +29,7 @@ static bool is_if(const kiln_node *n) {
 static bool foldable(const kiln_graph *g, const kiln_node *n, int64_t max_elems) {
   if (!n->op || !n->op->lower) return false;
   if ((n->op->flags & KILN_OP_RANDOM) && !kiln_node_attr(n, "seed")) return false;
+  if (n->op->flags & KILN_OP_AT_RUN) return false;
   for (int i = 0; i < n->ninputs; i++) {
     if (n->inputs[i] < 0 || (i == 0 && (n->op->flags & KILN_OP_SHAPE_OF))) continue;
     if (!kiln_value_is_const(g, n->inputs[i])) return false;

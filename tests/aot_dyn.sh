@@ -42,6 +42,7 @@ build stem_dyn "x=?x3x?x?"
 build resnet_dyn "x=?x3x?x?"
 build unet_dyn "x=?x3x?x?"
 build export_dyn "x=?x?x32"
+build loop_dyn "x=?x8"
 # no header macro for a free dim's size: the library must not say a fixed workspace
 if grep -q WORKSPACE_BYTES "$dir/mlp_dyn/mlp_dyn.h"; then echo "FAIL: WORKSPACE_BYTES"; exit 1; fi
 # an object file for this host carries the pool and the run-time planner itself: a host

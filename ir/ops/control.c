@@ -112,6 +112,7 @@ static kiln_status loop_step(kiln_graph *g, kiln_block *b, int pos, kiln_error *
     if (tensors) return kiln_loop_compile(g, b, pos);
   }
   int64_t trip = -1;
+  if (kiln_need_fixed(g, n, 0, err) || kiln_need_fixed(g, n, 1, err)) return err->code;
   if (kiln_node_in(g, n, 0)) {
     int count = 0;
     if (kiln_const_ints(g, n, 0, &trip, 1, &count, err)) return err->code;
@@ -173,7 +174,8 @@ static kiln_status loop_step(kiln_graph *g, kiln_block *b, int pos, kiln_error *
 typedef struct scan_info {
   const kiln_block *body;
   int nstate, nin, nout;       /* states, scan inputs, scan outputs */
-  int64_t len;                 /* iterations */
+  int64_t len;                 /* iterations (a free dim's hint when free) */
+  bool free_len;               /* the length is a free dim: Shape of scan input 0 gives it */
   int64_t in_axis[32], in_rev[32], out_axis[32], out_rev[32];
 } scan_info;
 
@@ -243,6 +245,21 @@ static int *node_io(const kiln_node *n) {
  * reversed output is the stacked one read backwards (a Slice of step -1). */
 static void scan_to_loop(kiln_graph *g, kiln_block *b, int pos, const scan_info *s,
                          const int *ins, const int *outs) {
+  /* the trip count and last step: constants, or, along a free dim, shape computations
+   * (the loop step then reads them at run time: ir/ops/loop.c) */
+  kiln_ex y;
+  kiln_ex_begin(&y, g, b, pos, KILN_I64);
+  double len = (double)s->len, last = (double)(s->len - 1);
+  int trip, last_v;
+  if (s->free_len) {
+    int shape = kiln_ex_unary(&y, "Shape", ins[s->nstate], "shape");
+    trip = kiln_ex_binary(&y, "Gather", shape, kiln_ex_scalar(&y, (double)s->in_axis[0], "axis"), "len");
+    kiln_ex_attr_i(&y, "axis", 0);
+    last_v = kiln_ex_binary(&y, "Sub", trip, kiln_ex_scalar(&y, 1, "one"), "last");
+  } else {
+    trip = kiln_ex_const(&y, "len", KILN_I64, 0, NULL, &len);
+    last_v = kiln_ex_const(&y, "last", KILN_I64, 0, NULL, &last);
+  }
   kiln_block *nb = kiln_block_new();
   kiln_ex x;
   kiln_ex_into(&x, g, nb, g->nodes[b->nodes[pos]].name, KILN_I64);
@@ -256,8 +273,7 @@ static void scan_to_loop(kiln_graph *g, kiln_block *b, int pos, const scan_info 
   for (int j = 0; j < s->nstate; j++) args[j] = nb->inputs[2 + j] = kiln_ex_value(&x, "state");
   for (int k = 0; k < s->nin; k++) {
     int at = nb->inputs[0];
-    double last = (double)(s->len - 1);
-    if (s->in_rev[k]) at = kiln_ex_binary(&x, "Sub", kiln_ex_const(&x, "last", KILN_I64, 0, NULL, &last), at, "at");
+    if (s->in_rev[k]) at = kiln_ex_binary(&x, "Sub", last_v, at, "at");
     int in[2] = {ins[s->nstate + k], at};
     args[s->nstate + k] = kiln_ex_node1(&x, "Gather", in, 2, -1, "slice");
     kiln_ex_attr_i(&x, "axis", s->in_axis[k]);
@@ -269,12 +285,9 @@ static void scan_to_loop(kiln_graph *g, kiln_block *b, int pos, const scan_info 
   memcpy(nb->outputs + 1, res, sizeof(int) * (size_t)(s->nstate + s->nout));
   kiln_ex_end(&x);
 
-  kiln_ex y;
-  kiln_ex_begin(&y, g, b, pos, KILN_I64);
   int nin = 2 + s->nstate, nout = s->nstate + s->nout;
   int *lin = kiln_xmalloc(sizeof(int) * (size_t)nin), *lout = kiln_xmalloc(sizeof(int) * (size_t)(nout + 1));
-  double len = (double)s->len;
-  lin[0] = kiln_ex_const(&y, "len", KILN_I64, 0, NULL, &len);
+  lin[0] = trip;
   lin[1] = -1;
   memcpy(lin + 2, ins, sizeof(int) * (size_t)s->nstate);
   memcpy(lout, outs, sizeof(int) * (size_t)nout);
@@ -323,6 +336,7 @@ static kiln_status scan_expand(kiln_graph *g, kiln_block *b, int pos, kiln_error
       attr_list(n, "scan_output_axes", s.nout, s.out_axis, err))
     return err->code;
   int64_t batch = -1;
+  kiln_symdim len0 = kiln_symdim_const(0);
   for (int i = 0; i < n->ninputs - first; i++) {
     const kiln_value *v = kiln_node_in(g, n, first + i);
     if (!v || v->kind != KILN_KIND_TENSOR || v->rank < (batched ? 1 : 0) + (i >= s.nstate))
@@ -337,10 +351,13 @@ static kiln_status scan_expand(kiln_graph *g, kiln_block *b, int pos, kiln_error
     if (kiln_norm_axis(n, s.in_axis[k], v->rank - batched, &axis, err)) return err->code;
     s.in_axis[k] = axis;
     int64_t len = v->dims[axis + batched];
-    if (k > 0 && len != s.len)
+    kiln_symdim steps = kiln_value_symdim(g, v, axis + batched);
+    if (k > 0 && !kiln_symdim_equal(&steps, &len0))
       return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (Scan): scan input '%s' has %lld "
                        "steps, the first %lld", n->name, v->name, (long long)len, (long long)s.len);
     s.len = len;
+    s.free_len = v->sym[axis + batched] != 0;
+    len0 = steps;
   }
   bool axis0 = !batched;
   for (int k = 0; k < s.nout; k++) axis0 &= s.out_axis[k] == 0;
@@ -350,6 +367,11 @@ static kiln_status scan_expand(kiln_graph *g, kiln_block *b, int pos, kiln_error
     free(io);
     return KILN_OK;
   }
+  if (s.free_len)
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (Scan): its length is a free dim, "
+                     "and a Scan with a batch axis or an output stacked along another axis than "
+                     "0 is unrolled when compiling: bind it (kiln_options.shapes, --shape)",
+                     n->name);
   if (!s.len && s.nout)
     return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (Scan): it runs no iteration, so its scan "
                      "outputs have no known shape", n->name);

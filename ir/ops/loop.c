@@ -12,6 +12,7 @@
 #include "ir/ops/select.h"
 #include "ir/ops/subgraph.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Removes attribute `name` of n, freeing what it holds. */
@@ -36,8 +37,26 @@ static void type_param(kiln_graph *g, int id, const kiln_value *like, kiln_dtype
   }
 }
 
+/* The loop step reads its inputs from memory, so an input whose data is a shape
+ * computation (kiln_value.sym_data: right at the hints only, a trip count of Shape) goes
+ * through a RunValue node inserted before the loop, which computes it at run time. */
+static void run_values(kiln_graph *g, kiln_block *b, int pos) {
+  int id = b->nodes[pos];
+  for (int i = 0; i < g->nodes[id].ninputs; i++) {
+    int in = g->nodes[id].inputs[i];
+    if (in < 0 || !kiln_value_has_sym_data(&g->values[in]) || kiln_value_is_symbolic(&g->values[in]))
+      continue;
+    char *name = kiln_fmt("%s/%s", g->nodes[id].name, g->values[in].name);
+    int out = kiln_graph_add_value(g, name);
+    kiln_graph_insert_node(g, b, pos++, "RunValue", name, &in, 1, &out, 1);
+    free(name);
+    g->nodes[id].inputs[i] = out;
+  }
+}
+
 kiln_status kiln_loop_compile(kiln_graph *g, kiln_block *b, int pos) {
   int id = b->nodes[pos];
+  run_values(g, b, pos);
   kiln_block *orig = kiln_subgraph(&g->nodes[id], "body");
   kiln_block *copy = kiln_block_copy(g, orig, g->nodes[id].name); /* nodes and values move */
   kiln_node *n = &g->nodes[id];
@@ -79,6 +98,22 @@ static bool cond_stays(const kiln_graph *g, const kiln_node *n, const kiln_block
     if (strcmp(p->op_type, "Identity") != 0 || p->ninputs < 1 || p->inputs[0] < 0) return false;
     v = p->inputs[0];
   }
+}
+
+/* A bound on a trip count computed at run time by RunValue from a shape computation: that
+ * polynomial of the free dims, or the bound of the count it is (NonZero's); false for
+ * another one (a count inside a larger polynomial). */
+static bool run_trip_bound(const kiln_graph *g, const kiln_value *trip, kiln_symdim *bound) {
+  const kiln_node *p = trip && trip->producer >= 0 ? &g->nodes[trip->producer] : NULL;
+  if (!p || !p->op || !(p->op->flags & KILN_OP_AT_RUN)) return false;
+  const kiln_value *src = kiln_node_in(g, p, 0);
+  if (!src || !src->sym_data || !src->sym_data[0]) return false;
+  kiln_symdim x = g->symdims[src->sym_data[0] - 1];
+  int s = kiln_graph_data_sym_of(g, &x);
+  if (s >= 0) return *bound = g->sym_def[s].num, true;
+  for (int t = 0; t < g->nsyms; t++)
+    if (g->sym_def[t].den == KILN_SYMDIV_DATA && kiln_symdim_uses(&x, t)) return false;
+  return *bound = x, true;
 }
 
 static kiln_status infer_compiled_loop(kiln_graph *g, kiln_node *n, kiln_error *err) {
@@ -124,12 +159,16 @@ static kiln_status infer_compiled_loop(kiln_graph *g, kiln_node *n, kiln_error *
     bool stays = cond_stays(g, n, body);
     iters = trip && trip->data ? kiln_load_i64(trip->dtype, trip->data, 0) : -1;
     if (iters < 0 && trip && trip->data) iters = 0;
-    if (iters < 0 || (!stays && iters < 3))
+    kiln_symdim bound;
+    if (iters < 0 && run_trip_bound(g, trip, &bound)) { /* as many as the run's trip count */
+      if ((count = kiln_select_data_sym(g, n, "iterations", &bound, err)) < 0) return err->code;
+      iters = g->sym_hint[count];
+    } else if (iters < 0 || (!stays && iters < 3))
       return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (Loop): its scan outputs need a "
                        "constant trip count (of at least 3 where the condition may end the "
                        "loop early, or a condition that stays true)", n->name);
-    if (!stays) {
-      kiln_symdim bound = kiln_symdim_const(iters);
+    else if (!stays) {
+      bound = kiln_symdim_const(iters);
       if ((count = kiln_select_data_sym(g, n, "iterations", &bound, err)) < 0) return err->code;
       iters = g->sym_hint[count];
     }
@@ -161,6 +200,11 @@ static kiln_status loop_uncompile(kiln_graph *g, kiln_block *b, int pos, kiln_er
   kiln_attr *src = (kiln_attr *)kiln_node_attr(n, "_source");
   if (!kiln_node_attr(n, "body") || !src || !src->graphs || !src->graphs[0])
     return kiln_fail(err, KILN_ERR_INTERNAL, "node '%s' (Loop): no body to unroll", n->name);
+  for (int i = 0; i < n->ninputs; i++) { /* unrolling reads the values themselves */
+    const kiln_value *v = kiln_node_in(g, n, i);
+    const kiln_node *p = v && v->producer >= 0 ? &g->nodes[v->producer] : NULL;
+    if (p && p->op && (p->op->flags & KILN_OP_AT_RUN)) n->inputs[i] = p->inputs[0];
+  }
   kiln_block *orig = src->graphs[0];
   src->graphs[0] = NULL;
   drop_attr(n, "_source");
@@ -180,7 +224,9 @@ static kiln_status loop_uncompile(kiln_graph *g, kiln_block *b, int pos, kiln_er
 bool kiln_loop_folds(const kiln_graph *g, const kiln_node *n, const kiln_block *body,
                      int ncarried) {
   const kiln_value *trip = kiln_node_in(g, n, 0), *cond = kiln_node_in(g, n, 1);
-  if (!trip || !trip->data || kiln_value_numel(trip) != 1 || (cond && !cond->data)) return false;
+  if (!trip || !trip->data || kiln_value_numel(trip) != 1 || (cond && !cond->data) ||
+      kiln_value_has_sym_data(trip) || (cond && kiln_value_has_sym_data(cond)))
+    return false;
   for (int j = 0; j < ncarried; j++) {
     const kiln_value *v = kiln_node_in(g, n, 2 + j);
     if (!v || v->kind != KILN_KIND_TENSOR || !v->data) return false;
@@ -189,6 +235,24 @@ bool kiln_loop_folds(const kiln_graph *g, const kiln_node *n, const kiln_block *
   if (iters > KILN_MAX_SEQ_LEN || iters * (body->nnodes + 1) > KILN_MAX_UNROLLED_NODES / 10)
     return false;
   return kiln_block_reads_consts(g, body);
+}
+
+/* ---- RunValue: its input as the run has it ---------------------------------------------- */
+
+static kiln_status infer_run_value(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  (void)err;
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  kiln_set_out(g, n, 0, x->dtype, x->rank, x->dims);
+  return KILN_OK;
+}
+
+/* A copy: lowering reads the input's elements as polynomials of the run's dims
+ * (kiln_kernel_read_sym_data). */
+static kiln_status lower_run_value(kiln_lower_ctx *c) {
+  kiln_expr *v[KILN_MAX_RANK];
+  kiln_stage *s = kiln_elementwise_stage(c->k, "value", c->out_buf[0], v);
+  kiln_stage_store(c->k, s, v, kx_load(c->k, c->in_buf[0], v));
+  return KILN_OK;
 }
 
 static const kiln_attr_spec compiled_loop_attrs[] = {
@@ -201,5 +265,7 @@ const kiln_op_def kiln_ops_compiled_loop[] = {
     /* internal: a Loop run as a loop (passes/lower.c) */
     {"CompiledLoop", 0, -1, 1, -1, compiled_loop_attrs, infer_compiled_loop, NULL,
      loop_uncompile, KILN_OP_LOOP | KILN_OP_DATA_DIMS},
+    /* internal: a shape computation a loop step reads, computed at run time */
+    {"RunValue", 1, 1, 1, 1, NULL, infer_run_value, lower_run_value, NULL, KILN_OP_AT_RUN},
     {NULL},
 };

@@ -67,11 +67,16 @@ static kiln_status nms_params_get(const kiln_graph *g, const kiln_node *n, nms_p
   int64_t center = kiln_attr_int(n, "center_point_box", 0);
   if (center != 0 && center != 1)
     return fail_node(n, err, KILN_ERR_INVALID_MODEL, "center_point_box must be 0 or 1");
-  if (scalar_in(g, n, 2, true, &max_out, err)) return err->code;
+  /* a limit of Shape(boxes)[1] along a free dim (an exporter's "keep every box") */
+  const kiln_value *lim = kiln_node_in(g, n, 2);
+  kiln_symdim nb = kiln_value_symdim(g, boxes, 1);
+  bool all = lim && kiln_value_numel(lim) == 1 && lim->sym_data && lim->sym_data[0] &&
+             kiln_symdim_equal(&g->symdims[lim->sym_data[0] - 1], &nb);
+  if (!all && scalar_in(g, n, 2, true, &max_out, err)) return err->code;
   *p = (nms_params){NULL, NULL, boxes->dims[0], scores->dims[1], boxes->dims[1], 0, 0, 0, 0,
                     false, center == 1};
   /* a negative limit keeps nothing, as in onnxruntime; a huge one every box */
-  int64_t limit = max_out ? kiln_load_i64(max_out->dtype, max_out->data, 0) : 0;
+  int64_t limit = all ? INT64_MAX : max_out ? kiln_load_i64(max_out->dtype, max_out->data, 0) : 0;
   if (max_out && max_out->dtype == KILN_U64 && limit < 0) limit = INT64_MAX;
   p->limit = limit < 0 ? 0 : limit;
   p->keep = limit < p->nboxes ? p->limit : p->nboxes;

@@ -429,8 +429,8 @@ static kiln_status expand_rnn(kiln_graph *g, kiln_block *b, int pos, kiln_error 
                      n->name, n->op_type);
   /* sequence_lens known to be all S needs no masking */
   const kiln_value *lens = kiln_node_in(g, n, 4);
-  bool full = !lens || lens->data;
-  for (int64_t i = 0; lens && lens->data && i < c.B; i++)
+  bool full = !lens || (lens->data && !kiln_value_has_sym_data(lens));
+  for (int64_t i = 0; full && lens && i < c.B; i++)
     full = full && kiln_load_i64(lens->dtype, lens->data, i) == c.S;
   int in[8], out[3];
   for (int i = 0; i < 8; i++) in[i] = i < n->ninputs ? n->inputs[i] : -1;

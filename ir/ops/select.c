@@ -36,7 +36,7 @@ const kiln_value *kiln_select_known(const kiln_graph *g, const kiln_node *n, int
     kiln_need_value(g, n, v, "a value", err);
     return NULL;
   }
-  return v;
+  return kiln_need_fixed(g, n, i, err) ? NULL : v;
 }
 
 void kiln_select_set_out(kiln_graph *g, const kiln_node *n, int i, void *data) {

@@ -32,7 +32,8 @@ static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status co
  * static input of fewer than 3 elements keeps needing its value at compile time. */
 bool kiln_nonzero_at_run(const kiln_graph *g, const kiln_node *n) {
   const kiln_value *x = kiln_node_in(g, n, 0);
-  return x && x->rank > 0 && (kiln_value_is_symbolic(x) || (!x->data && kiln_value_numel(x) >= 3));
+  return x && x->rank > 0 && (kiln_value_is_symbolic(x) || kiln_value_has_sym_data(x) ||
+                              (!x->data && kiln_value_numel(x) >= 3));
 }
 
 /* Output 0 of n: [rank of input 0, count], the count data sym `sym`. */

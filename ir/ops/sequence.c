@@ -101,7 +101,8 @@ static kiln_status position(const kiln_graph *g, const kiln_node *n, int i, int6
   if (!p) return *out = dflt, KILN_OK;
   int64_t v[1];
   int count = 0;
-  if (kiln_const_ints(g, n, i, v, 1, &count, err)) return err->code;
+  if (kiln_need_fixed(g, n, i, err) || kiln_const_ints(g, n, i, v, 1, &count, err))
+    return err->code;
   if (count != 1)
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): position '%s' must hold one value",
                      n->name, n->op_type, p->name);
@@ -207,7 +208,8 @@ static kiln_status split_to_seq(kiln_graph *g, kiln_block *b, int pos, kiln_erro
   if (sp) {
     int64_t *v = kiln_xmalloc(sizeof(int64_t) * KILN_MAX_SEQ_LEN);
     int nv = 0;
-    kiln_status st = kiln_const_ints(g, n, 1, v, KILN_MAX_SEQ_LEN, &nv, err);
+    kiln_status st = kiln_need_fixed(g, n, 1, err);
+    if (!st) st = kiln_const_ints(g, n, 1, v, KILN_MAX_SEQ_LEN, &nv, err);
     bool scalar = sp->rank == 0, bad = st || nv < 1 || (scalar && v[0] <= 0);
     if (bad) free(v);
     if (st) return st;

@@ -40,7 +40,7 @@ static kiln_status unique_axis(const kiln_graph *g, const kiln_node *n, int *axi
  * than 3 static slices keep needing the value at compile time. */
 bool kiln_unique_at_run(const kiln_graph *g, const kiln_node *n) {
   const kiln_value *x = kiln_node_in(g, n, 0);
-  if (!x || (x->data && !kiln_value_is_symbolic(x))) return false;
+  if (!x || (x->data && !kiln_value_is_symbolic(x) && !kiln_value_has_sym_data(x))) return false;
   kiln_error err = {0};
   int axis;
   if (unique_axis(g, n, &axis, &err)) return false; /* the compile-time path says why */

@@ -86,6 +86,36 @@ def halving_loop(then=None):
     return nodes + (then if isinstance(then, list) else [then] if then else [])
 
 
+def shape_trip_loop(trip_nodes, grow=False):
+    """Loop as many times as trip_nodes make n (Shape of x: a free dim, or a count the run
+    computes): acc = acc / 2 + i from acc = 1, scanning 2 acc out as y. grow: acc doubles
+    its length each iteration instead (no loop compiles so; unrolling needs n fixed)."""
+    vi = helper.make_tensor_value_info
+    consts = [numpy_helper.from_array(np.array(v, np.float32), k) for k, v in (("half", 0.5), ("two", 2.0))]
+    nodes = [node("Mul", ["acc", "half"], ["ah"]), node("Cast", ["i"], ["fi"], to=TensorProto.FLOAT),
+             node("Add", ["ah", "fi"], ["acc2"]), node("Mul", ["acc2", "two"], ["sc"]),
+             node("Identity", ["c"], ["cont"])]
+    if grow:
+        nodes[2] = node("Concat", ["ah", "ah"], ["acc2"], axis=0)
+    body = helper.make_graph(nodes, "body", [vi("i", TensorProto.INT64, []), vi("c", TensorProto.BOOL, []),
+                                             vi("acc", TensorProto.FLOAT, [4])],
+                             [vi("cont", TensorProto.BOOL, []), vi("acc2", TensorProto.FLOAT, [4]),
+                              vi("sc", TensorProto.FLOAT, [4])], consts)
+    return trip_nodes + [node("Loop", ["n", "", "a0"], ["last", "y"], body=body)]
+
+
+def running_scan(reverse=0):
+    """Scan along x's free axis 0: a running sum s += x[t] (from the end when reverse),
+    scanning 2 s out as y."""
+    vi = helper.make_tensor_value_info
+    body = helper.make_graph([node("Add", ["st", "xt"], ["st2"]), node("Mul", ["st2", "two"], ["o"])],
+                             "body", [vi("st", TensorProto.FLOAT, [4]), vi("xt", TensorProto.FLOAT, [4])],
+                             [vi("st2", TensorProto.FLOAT, [4]), vi("o", TensorProto.FLOAT, [4])],
+                             [numpy_helper.from_array(np.array(2, np.float32), "two")])
+    return [node("Scan", ["s0", "x"], ["last", "y"], body=body, num_scan_inputs=1,
+                 scan_input_directions=[reverse])]
+
+
 def nms(center=False, threshold=True, limit=5, then=None, ties=False):
     """NonMaxSuppression of boxes and scores a detection head computes from x [N, S, 4 + C]:
     boxes x[..., :4] (center boxes: widths and heights through Exp), scores the Sigmoid of
@@ -272,6 +302,13 @@ def models():
                            nms(center=True, threshold=False, limit=1000)[1], i, [(), (), ()]),
         "nms_ties": (*nms(ties=True, limit=4)[:1], ["N", "S", 9], f, nms(ties=True, limit=4)[1],
                      i, [(1, 12), (2, 40), (1, 90)]),
+        # max_output_boxes_per_class = Shape(boxes)[1], as exporters write "keep every box"
+        "nms_keep_all": (nms()[0][:-1] + [node("Shape", ["boxes"], ["bs"]),
+                                          node("Slice", ["bs", "k1", "k2"], ["lim"]),
+                                          node("NonMaxSuppression",
+                                               ["boxes", "scores", "lim", "iou", "threshold"])],
+                         ["N", "S", 6], f, {**nms()[1], "k1": i64([1])}, i,
+                         [(1, 20), (2, 50), (3, 200)]),
         "nms_gather_scores": (*nms(then=node("GatherND", ["scores", "sel"]))[:1], ["N", "S", 6], f,
                               nms(then=node("GatherND", ["scores", "sel"]))[1], f, SEQ_CASES),
         # Loop scan outputs as long as the iterations a run makes (a condition computed
@@ -282,6 +319,20 @@ def models():
         "loop_scan_sum": (halving_loop(node("ReduceSum", ["scan", "ax0"], keepdims=0)), [4], f,
                           {"n": i64(10), "three": np.array(3, np.float32), **ax}, f,
                           [(), (), ()]),
+        # a trip count that is a shape computation: the loop step reads it at run time
+        "loop_trip_free_dim": (shape_trip_loop([node("Shape", ["x"], ["s"]),
+                                                node("Gather", ["s", "c0"], ["n"], axis=0)]),
+                               ["N", 3], f, {**ax, "a0": np.ones(4, np.float32)}, f,
+                               [(1,), (4,), (9,)]),
+        "loop_trip_count": (shape_trip_loop(count_of("NonZero", ["m"])[:3] + [
+                                node("Gather", ["s", "c1"], ["n"], axis=0)]),
+                            [3, 4], f, {**ax, **count_inits(), "a0": np.ones(4, np.float32)}, f,
+                            [(), (), ()]),
+        # a Scan along a free dim: a loop whose trip count is Shape(x)[0]
+        "scan_free_length": (running_scan(), ["S", 4], f, {"s0": np.zeros(4, np.float32)}, f,
+                             [(1,), (5,), (12,)]),
+        "scan_free_length_reversed": (running_scan(1), ["S", 4], f,
+                                      {"s0": np.zeros(4, np.float32)}, f, [(2,), (7,), (3,)]),
         # Unique of a run-time value: its count a size the run computes
         "unique_flat": ([node("Unique", ["x"], ["y", "y1", "y2", "y3"])], ["N", "S"], i, {}, i,
                         SEQ_CASES),
@@ -323,6 +374,21 @@ REFUSED = {
                               [1, 8, 5], TensorProto.FLOAT,
                               {"k0": i64([0]), "k2": i64([2]), "k4": i64([4]), "k5": i64([5])},
                               TensorProto.INT64, "input 'lim' must be a value known at compile time"),
+    # a loop that does not compile as one is unrolled, its trip count fixed when compiling
+    "loop_unrolled_trip_free_dim": (shape_trip_loop([node("Shape", ["x"], ["s"]),
+                                                     node("Gather", ["s", "c0"], ["n"], axis=0)],
+                                                    grow=True),
+                                    ["N", 3], TensorProto.FLOAT,
+                                    {"c0": i64(0), "a0": np.ones(4, np.float32)},
+                                    TensorProto.FLOAT, "follows the run's shapes"),
+    # a limit that follows the free dims other than as "every box"
+    "nms_limit_of_shape": (nms()[0][:-1] + [node("Shape", ["boxes"], ["bs"]),
+                                            node("Slice", ["bs", "k1", "k2"], ["bn"]),
+                                            node("Sub", ["bn", "one"], ["lim"]),
+                                            node("NonMaxSuppression",
+                                                 ["boxes", "scores", "lim", "iou", "threshold"])],
+                           ["N", "S", 6], TensorProto.FLOAT, {**nms()[1], "k1": i64([1]), "one": i64([1])},
+                           TensorProto.INT64, "input 'lim' follows the run's shapes"),
     "nonzero_two_elements": ([node("NonZero", ["x"])], [1, 2], TensorProto.FLOAT, {},
                              TensorProto.INT64, "input 'x' must be a value known at compile time"),
 }

@@ -32,6 +32,8 @@ library and a C host (tests/aot_dyn_host.c).
   export_dyn:      x [N, S, 32] -> a causal attention block whose shapes are computed from
                    Shape(x), as exported by torch.onnx with dynamic axes (export_dyn's
                    docstring); [N, S] = [1, 1], [2, 5], [3, 17]
+  loop_dyn:        x [S, 8] -> an RNN as a Loop over Shape(x)[0] steps (Gather of step t,
+                   MatMul, Tanh), its states scanned out; S = 1, 6, 23
 """
 import os
 import sys
@@ -209,9 +211,30 @@ def export_dyn():
             [(1, 1, d), (2, 5, d), (3, 17, d)])
 
 
+def loop_dyn():
+    """An RNN written as a loop over the sequence, as torch.jit.script exports `for t in
+    range(x.size(0))`: the trip count is Shape(x)[0], the body reads step t of x by Gather
+    and scans its state out."""
+    b, d = Builder(13), 8
+    vi = helper.make_tensor_value_info
+    w, u, bias = b.normal((d, d), 0.4, "w"), b.normal((d, d), 0.4, "u"), b.normal((d,), 0.1, "b")
+    body = helper.make_graph([
+        helper.make_node("Gather", ["x", "t"], ["xt"], axis=0),
+        helper.make_node("MatMul", ["xt", w], ["xw"]), helper.make_node("MatMul", ["h", u], ["hu"]),
+        helper.make_node("Add", ["xw", "hu"], ["pre0"]), helper.make_node("Add", ["pre0", bias], ["pre"]),
+        helper.make_node("Tanh", ["pre"], ["h2"]), helper.make_node("Identity", ["c"], ["c2"]),
+        helper.make_node("Identity", ["h2"], ["hs"])], "body",
+        [vi("t", TensorProto.INT64, []), vi("c", TensorProto.BOOL, []), vi("h", TensorProto.FLOAT, [d])],
+        [vi("c2", TensorProto.BOOL, []), vi("h2", TensorProto.FLOAT, [d]), vi("hs", TensorProto.FLOAT, [d])])
+    n = b.op("Gather", [b.op("Shape", ["x"]), b.const(np.array(0, np.int64), "c")], axis=0)
+    b.nodes.append(helper.make_node("Loop", [n, "", b.const(np.zeros(d, np.float32), "h0")],
+                                    ["h_last", "y"], body=body))
+    return b.dyn_model("x", ["S", d], "y", ["S", d], "loop_dyn"), [(1, d), (6, d), (23, d)]
+
+
 MODELS = {"mlp_dyn": mlp_dyn, "attention_dyn": attention_dyn, "cnn_dyn": cnn_dyn,
           "stem_dyn": stem_dyn, "resnet_dyn": resnet_dyn, "unet_dyn": unet_dyn,
-          "export_dyn": export_dyn}
+          "export_dyn": export_dyn, "loop_dyn": loop_dyn}
 
 
 def write_bin(path, a):
