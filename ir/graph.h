@@ -114,6 +114,9 @@ typedef struct kiln_graph {
   int nsyms;
   char *sym_names[KILN_MAX_SYMS];
   int64_t sym_hint[KILN_MAX_SYMS];
+  /* the least and most sizes a free dim's dims were found to hold at, 0 where none
+   * (passes/infer_sym.c: a Slice to a constant end follows another rule below it) */
+  int64_t sym_lo[KILN_MAX_SYMS], sym_hi[KILN_MAX_SYMS];
   kiln_symdiv sym_def[KILN_MAX_SYMS]; /* den 0: a free input dim; else derived (symdim.h) */
   /* while a node is lowered the points of the free dims a division reads are moved up by
    * sym_shift (passes/lower_dyn.c); sym_shift_max is the most a node of the graph needed */

@@ -124,6 +124,7 @@ typedef struct kiln_program {
   int64_t sym_hint[KILN_MAX_SYMS];
   kiln_symdiv sym_def[KILN_MAX_SYMS]; /* derived syms (ir/symdim.h), computed by each run */
   int64_t sym_min[KILN_MAX_SYMS]; /* the least value a free dim may take at run time */
+  int64_t sym_max[KILN_MAX_SYMS]; /* the most, 0: up to the run's limit on dims */
   int64_t dims_offset;
   int ndyn;
   kiln_dyn_slot *dyn;

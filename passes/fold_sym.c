@@ -76,6 +76,46 @@ static void free_outs(void **outs, int n) {
   for (int i = 0; i < n; i++) free(outs[i]);
 }
 
+typedef struct fold_probe {
+  const kiln_node *n;
+  void **hint; /* the outputs at the hints */
+  int **out;   /* per output, per element: its polynomial's index, 0 for a constant */
+} fold_probe;
+
+/* Does running the node with the syms at vals give what was found: each element its
+ * polynomial there, or its constant? */
+static int holds_at(kiln_graph *g, void *ctx, const int64_t *vals) {
+  const fold_probe *f = ctx;
+  const kiln_node *n = f->n;
+  void *got[64];
+  int64_t saved[64][KILN_MAX_RANK];
+  kiln_error e = {0};
+  kiln_sym_set_vals(g, n, false, vals, saved);
+  bool ok = kiln_fold_run(g, n, got, &e) == KILN_OK;
+  kiln_sym_restore(g, n, false, saved);
+  bool ran = ok;
+  for (int o = 0; o < n->noutputs && ok; o++) {
+    const kiln_value *v = kiln_node_out(g, n, o);
+    int64_t m = v ? kiln_value_numel(v) : 0;
+    if (!v || m <= 0 || !f->hint[o]) continue;
+    if (!got[o]) {
+      ok = false;
+      break;
+    }
+    if (!f->out[o]) { /* constant */
+      ok = memcmp(got[o], f->hint[o], (size_t)m * kiln_dtype_size(v->dtype)) == 0;
+      continue;
+    }
+    for (int64_t i = 0; i < m && ok; i++) {
+      int64_t want = elem(f->hint[o], v->dtype, i);
+      if (f->out[o][i] && !kiln_symdim_eval(&g->symdims[f->out[o][i] - 1], vals, &want)) ok = false;
+      ok = ok && elem(got[o], v->dtype, i) == want;
+    }
+  }
+  free_outs(got, n->noutputs);
+  return !ran ? KILN_PROBE_FAILS : ok ? KILN_PROBE_HOLDS : KILN_PROBE_DIFFERS;
+}
+
 kiln_status kiln_fold_sym_data(kiln_graph *g, const kiln_node *n, int ***sym_data,
                                kiln_error *err) {
   *sym_data = NULL;
@@ -126,6 +166,10 @@ kiln_status kiln_fold_sym_data(kiln_graph *g, const kiln_node *n, int ***sym_dat
     }
   }
   for (int p = 0; p < done; p++) free_outs(at[p], n->noutputs);
+  if (ok) { /* where what the points show stops holding (a Min of a dim and 10) */
+    fold_probe f = {n, hint, out}; /* a count it follows otherwise: left to the run */
+    ok = kiln_sym_probe(g, kiln_sym_probed_mask(g, n), holds_at, &f) < 0;
+  }
   free_outs(hint, n->noutputs);
   free(cands);
   if (!ok) {

@@ -71,6 +71,41 @@ bool kiln_sym_match_div(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t
   return found;
 }
 
+/* Do n's outputs, inferred with the syms at vals, have the dims their expressions give
+ * there? (Inference failing there: no.) The outputs' shapes are put back after. */
+static int holds_at(kiln_graph *g, void *node, const int64_t *vals) {
+  kiln_node *n = node;
+  int64_t saved[64][KILN_MAX_RANK], dims[32][KILN_MAX_RANK];
+  int syms[32][KILN_MAX_RANK], ranks[32];
+  kiln_dtype types[32];
+  for (int i = 0; i < n->noutputs; i++) {
+    const kiln_value *v = kiln_node_out(g, n, i);
+    if (!v) continue;
+    ranks[i] = v->rank, types[i] = v->dtype;
+    memcpy(dims[i], v->dims, sizeof dims[i]);
+    memcpy(syms[i], v->sym, sizeof syms[i]);
+  }
+  kiln_sym_set_vals(g, n, false, vals, saved);
+  kiln_error inner = {0};
+  bool inferred = n->op->infer(g, n, &inner) == KILN_OK, ok = inferred;
+  for (int i = 0; i < n->noutputs; i++) {
+    kiln_value *v = kiln_node_out(g, n, i);
+    if (!v) continue;
+    ok = ok && v->rank == ranks[i];
+    v->rank = ranks[i], v->dtype = types[i];
+    memcpy(v->sym, syms[i], sizeof syms[i]);
+    for (int d = 0; ok && d < v->rank; d++) {
+      kiln_symdim x = kiln_value_symdim(g, v, d);
+      int64_t want;
+      if (v->sym[d]) ok = kiln_symdim_eval(&x, vals, &want) && want == v->dims[d];
+      else ok = v->dims[d] == dims[i][d];
+    }
+    memcpy(v->dims, dims[i], sizeof dims[i]);
+  }
+  kiln_sym_restore(g, n, false, saved);
+  return !inferred ? KILN_PROBE_FAILS : ok ? KILN_PROBE_HOLDS : KILN_PROBE_DIFFERS;
+}
+
 kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
   if (n->op->flags & KILN_OP_DATA_DIMS) return KILN_OK; /* its infer set its syms */
   for (int i = 0; i < n->noutputs; i++) {
@@ -157,5 +192,11 @@ kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
 
     }
   }
+  int differs = kiln_sym_probe(g, kiln_sym_probed_mask(g, n), holds_at, n);
+  if (differs >= 0)
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): its output dims follow the "
+                     "size '%s' the run computes by another rule when it is small (a Slice to "
+                     "a constant end past it), which kiln cannot compile", n->name, n->op_type,
+                     g->sym_names[differs]);
   return KILN_OK;
 }

@@ -304,8 +304,12 @@ kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error 
    * sizes from kiln_sym_least_checked up: smaller ones are refused at run time, since the
    * expression may not hold there (an overhanging window dropped, a ceil-mode correction),
    * nor the form of a kernel lowered at points moved up (a last stage of 1 x 1 pixels) */
-  for (int s = 0; s < g->nsyms; s++)
+  for (int s = 0; s < g->nsyms; s++) {
     if (kiln_sym_divided(g, s)) p->sym_min[s] = kiln_sym_least_checked(g, s);
+    /* and where some node's shapes follow another rule (passes/infer_sym.c's probes) */
+    if (g->sym_lo[s] > p->sym_min[s]) p->sym_min[s] = g->sym_lo[s];
+    p->sym_max[s] = g->sym_hi[s];
+  }
   for (int j = 0; j < g->main.noutputs && !st; j++) {
     int v = g->main.outputs[j];
     bool dup = false;

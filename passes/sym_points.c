@@ -5,6 +5,7 @@
 #include "ir/op.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static const int64_t PRIMES[KILN_SYM_NPRIMES][KILN_MAX_SYMS] = {
   {23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89},
@@ -155,10 +156,8 @@ bool kiln_sym_match(const kiln_graph *g, const kiln_symdim *cands, int n, int64_
   return false;
 }
 
-static void set_value(kiln_graph *g, int id, int p, int64_t *saved) {
+static void set_value(kiln_graph *g, int id, const int64_t *vals, int64_t *saved) {
   kiln_value *v = &g->values[id];
-  int64_t vals[KILN_MAX_SYMS];
-  kiln_sym_point(g, p, vals);
   kiln_value_eval_sym_data(g, v, vals);
   for (int d = 0; d < KILN_MAX_RANK; d++) saved[d] = v->dims[d];
   for (int d = 0; d < v->rank && d < KILN_MAX_RANK; d++) {
@@ -167,12 +166,19 @@ static void set_value(kiln_graph *g, int id, int p, int64_t *saved) {
   }
 }
 
+void kiln_sym_set_vals(kiln_graph *g, const kiln_node *n, bool outputs, const int64_t *vals,
+                       int64_t (*saved)[KILN_MAX_RANK]) {
+  for (int i = 0; i < n->ninputs; i++)
+    if (n->inputs[i] >= 0) set_value(g, n->inputs[i], vals, saved[i]);
+  for (int i = 0; outputs && i < n->noutputs; i++)
+    if (n->outputs[i] >= 0) set_value(g, n->outputs[i], vals, saved[n->ninputs + i]);
+}
+
 void kiln_sym_set_point(kiln_graph *g, const kiln_node *n, bool outputs, int p,
                         int64_t (*saved)[KILN_MAX_RANK]) {
-  for (int i = 0; i < n->ninputs; i++)
-    if (n->inputs[i] >= 0) set_value(g, n->inputs[i], p, saved[i]);
-  for (int i = 0; outputs && i < n->noutputs; i++)
-    if (n->outputs[i] >= 0) set_value(g, n->outputs[i], p, saved[n->ninputs + i]);
+  int64_t vals[KILN_MAX_SYMS];
+  kiln_sym_point(g, p, vals);
+  kiln_sym_set_vals(g, n, outputs, vals, saved);
 }
 
 void kiln_sym_restore(kiln_graph *g, const kiln_node *n, bool outputs,
@@ -213,4 +219,81 @@ bool kiln_sym_match_ratio(const kiln_graph *g, const kiln_symdim *cands, int n, 
   free(x);
   free(ok);
   return found;
+}
+
+/* Bit t for each free input dim or count t that x reads, directly or through a derived
+ * sym. */
+static uint32_t probed_syms(const kiln_graph *g, const kiln_symdim *x) {
+  uint32_t m = 0;
+  for (int t = 0; t < g->nsyms; t++) {
+    if (!kiln_symdim_uses(x, t)) continue;
+    if (g->sym_def[t].den > 0) m |= probed_syms(g, &g->sym_def[t].num);
+    else m |= 1u << t;
+  }
+  return m;
+}
+
+uint32_t kiln_sym_probed_mask(const kiln_graph *g, const kiln_node *n) {
+  uint32_t mask = 0;
+  for (int i = 0; i < n->ninputs; i++) {
+    const kiln_value *v = kiln_node_in(g, n, i);
+    for (int d = 0; v && d < v->rank; d++) {
+      kiln_symdim x = kiln_value_symdim(g, v, d);
+      mask |= probed_syms(g, &x);
+    }
+    for (int64_t e = 0; v && kiln_value_has_sym_data(v) && e < kiln_value_numel(v); e++) {
+      kiln_symdim x = kiln_value_sym_elem(g, v, e);
+      mask |= probed_syms(g, &x);
+    }
+  }
+  return mask;
+}
+
+#define KILN_SYM_PROBE_MAX (INT64_C(1) << 31)
+
+static int probe_at(kiln_graph *g, int64_t *vals, int s, int64_t x, kiln_sym_holds holds,
+                    void *ctx) {
+  vals[s] = x;
+  for (int d = 0; d < g->nsyms; d++) { /* the other counts stay within their bounds */
+    int64_t b;
+    if (d == s || g->sym_def[d].den != KILN_SYMDIV_DATA) continue;
+    if (!kiln_symdim_eval(&g->sym_def[d].num, vals, &b)) return KILN_PROBE_FAILS;
+    vals[d] = g->sym_hint[d] < b ? g->sym_hint[d] : b;
+  }
+  if (!kiln_symdim_derive(g->sym_def, g->nsyms, vals)) return KILN_PROBE_FAILS;
+  return holds(g, ctx, vals);
+}
+
+int kiln_sym_probe(kiln_graph *g, uint32_t mask, kiln_sym_holds holds, void *ctx) {
+  for (int s = 0; s < g->nsyms; s++) {
+    if (!(mask >> s & 1)) continue;
+    int64_t vals[KILN_MAX_SYMS], bound;
+    memcpy(vals, g->sym_hint, sizeof vals);
+    if (g->sym_def[s].den == KILN_SYMDIV_DATA) { /* the counts below the points, from 0 */
+      if (!kiln_symdim_eval(&g->sym_def[s].num, g->sym_hint, &bound)) continue;
+      for (int64_t x = 0; x < PRIMES[0][s] && x <= bound; x++)
+        if (probe_at(g, vals, s, x, holds, ctx) == KILN_PROBE_DIFFERS) return s;
+      continue;
+    }
+    if (g->sym_def[s].den != 0) continue;
+    /* below the points (a divided sym is refused there already: kiln_sym_least_checked) */
+    for (int64_t x = PRIMES[0][s] - 1; !kiln_sym_divided(g, s) && x >= 1 && x >= g->sym_lo[s]; x--)
+      if (probe_at(g, vals, s, x, holds, ctx) != KILN_PROBE_HOLDS) {
+        g->sym_lo[s] = x + 1;
+        break;
+      }
+    int64_t good = g->sym_hint[s], bad = 0;
+    for (int64_t x = 2 * good; x <= KILN_SYM_PROBE_MAX && !bad; x *= 2) {
+      if (g->sym_hi[s] && x > g->sym_hi[s]) break;
+      if (probe_at(g, vals, s, x, holds, ctx) == KILN_PROBE_HOLDS) good = x;
+      else bad = x;
+    }
+    while (bad && bad - good > 1) { /* the last size where they hold */
+      int64_t mid = good + (bad - good) / 2;
+      if (probe_at(g, vals, s, mid, holds, ctx) == KILN_PROBE_HOLDS) good = mid;
+      else bad = mid;
+    }
+    if (bad && (!g->sym_hi[s] || good < g->sym_hi[s])) g->sym_hi[s] = good;
+  }
+  return -1;
 }

@@ -58,6 +58,29 @@ bool kiln_sym_match_ratio(const kiln_graph *g, const kiln_symdim *cands, int n, 
  * kiln_sym_restore puts them back. */
 void kiln_sym_set_point(kiln_graph *g, const kiln_node *n, bool outputs, int p,
                         int64_t (*saved)[KILN_MAX_RANK]);
+/* The same at the syms' values vals (a probe outside the points: passes/infer_sym.c). */
+void kiln_sym_set_vals(kiln_graph *g, const kiln_node *n, bool outputs, const int64_t *vals,
+                       int64_t (*saved)[KILN_MAX_RANK]);
+/* Bit s for each free input dim or count the run computes (a sym of den 0 or a data sym)
+ * that n's inputs read: their dims, the elements of shape computations, through derived
+ * syms too. */
+uint32_t kiln_sym_probed_mask(const kiln_graph *g, const kiln_node *n);
+/* What a probe found: what matching found holds at those sizes, differs, or the op's code
+ * failed there. */
+enum { KILN_PROBE_FAILS = -1, KILN_PROBE_DIFFERS = 0, KILN_PROBE_HOLDS = 1 };
+typedef int (*kiln_sym_holds)(kiln_graph *g, void *ctx, const int64_t *vals);
+/* Matching saw each free dim from the series' start (23 and up) to the hints; below and far
+ * above, an op may follow another rule (a Slice to end 10 is min(S, 10): 10 at every point,
+ * S below 10; to end 1000, S at every point). Each sym of mask is moved alone, the others at
+ * their hints, and holds(g, ctx, vals) tells whether what was found holds there. A free dim
+ * goes to every size below the points and by doublings above the hints (2^31 at most): the
+ * first size down where it does not hold raises kiln_graph.sym_lo above it, the first size
+ * up lowers sym_hi to the last size that holds (a bisection), and a run outside them fails.
+ * A count the run computes (its hint is its bound) goes from 0 to below the points: where
+ * the outputs differ (not where the op's code fails: a count of 0 that it refuses), no run
+ * could be refused in time, so the sym is returned (-1: none differs) and the caller
+ * refuses the node. */
+int kiln_sym_probe(kiln_graph *g, uint32_t mask, kiln_sym_holds holds, void *ctx);
 void kiln_sym_restore(kiln_graph *g, const kiln_node *n, bool outputs,
                       int64_t (*saved)[KILN_MAX_RANK]);
 

@@ -32,13 +32,15 @@ static int fail(char *msg, size_t size, int code, const char *fmt, ...) {
 
 static const int64_t *skip_poly(const int64_t *w) { return w + 1 + w[0] * (1 + KILN_RT_MAX_SYMS); }
 static const int64_t *skip_expr(const int64_t *w) { return w + 1 + 2 * w[0]; }
+/* a sym's entry: least, most, den, then num unless den is 0 */
+static const int64_t *next_def(const int64_t *d) { return d[2] ? skip_poly(d + 3) : d + 3; }
 
 static void read_table(const int64_t *d, table *t) {
   t->nsyms = d[0], t->ninputs = d[1], t->noutputs = d[2], t->ndyn = d[3];
   t->arena_bytes = d[4], t->dims_offset = d[5];
   const int64_t *w = d + 6;
   t->defs = w;
-  for (int64_t s = 0; s < t->nsyms; s++) w = w[1] ? skip_poly(w + 2) : w + 2;
+  for (int64_t s = 0; s < t->nsyms; s++) w = next_def(w);
   t->inputs = w;
   for (int64_t i = 0; i < t->ninputs; i++) w += 3 + w[2];
   t->outputs = w;
@@ -122,10 +124,10 @@ static int64_t eval_expr(const int64_t *w, const int64_t *syms) {
 }
 
 /* sym s's least value (its table entry's first word) */
-static int64_t sym_least(const table *t, int s) {
+static const int64_t *sym_def(const table *t, int s) {
   const int64_t *d = t->defs;
-  for (int i = 0; i < s; i++) d = d[1] ? skip_poly(d + 2) : d + 2;
-  return d[0];
+  for (int i = 0; i < s; i++) d = next_def(d);
+  return d;
 }
 
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
@@ -160,13 +162,18 @@ static int bind(const table *t, const char *const *names, const kiln_rt_tensor *
           return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is "
                       "%lld, outside 1 .. %lld", name, d, sym_names[s], (long long)x,
                       (long long)MAX_DIM);
-        int64_t least = sym_least(t, s);
+        int64_t least = sym_def(t, s)[0], most = sym_def(t, s)[1];
         if (x < least)
           return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld: "
-                      "this model divides it (a strided window, a computed shape), compiled "
-                      "for sizes from %lld up (bind it at compile time for smaller ones)", name,
-                      d, sym_names[s],
+                      "this model's shapes follow another rule below (a window wider than the "
+                      "input, an index or a Slice's end past it): compiled for sizes from "
+                      "%lld up (bind it at compile time for smaller ones)", name, d, sym_names[s],
                       (long long)x, (long long)least);
+        if (most && x > most)
+          return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld: "
+                      "this model's shapes follow another rule above (a Slice's end, a Min "
+                      "with a constant): compiled for sizes up to %lld (bind it at compile "
+                      "time for larger ones)", name, d, sym_names[s], (long long)x, (long long)most);
         if (from[s] && syms[s] != x)
           return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is "
                       "%lld, but input '%s' gave '%s' = %lld", name, d, sym_names[s],
@@ -180,17 +187,13 @@ static int bind(const table *t, const char *const *names, const kiln_rt_tensor *
     }
   }
   const int64_t *d = t->defs;
-  for (int64_t s = 0; s < t->nsyms; s++) {
-    if (!d[1]) {
-      d += 2;
-      continue;
-    }
+  for (int64_t s = 0; s < t->nsyms; s++, d = next_def(d)) {
+    if (!d[2]) continue;
     int64_t x;
-    if (!eval_poly(d + 2, syms, &x))
+    if (!eval_poly(d + 3, syms, &x))
       return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "the input shapes overflow a dim of "
                   "the model");
-    syms[s] = d[1] < 0 ? x : floor_div(x, d[1]); /* a count the run computes: its bound */
-    d = skip_poly(d + 2);
+    syms[s] = d[2] < 0 ? x : floor_div(x, d[2]); /* a count the run computes: its bound */
   }
   return KILN_RT_OK;
 }
@@ -199,8 +202,8 @@ static int bind(const table *t, const char *const *names, const kiln_rt_tensor *
 static uint32_t data_syms(const table *t) {
   uint32_t m = 0;
   const int64_t *d = t->defs;
-  for (int64_t s = 0; s < t->nsyms; s++, d = d[1] ? skip_poly(d + 2) : d + 2)
-    if (d[1] < 0) m |= 1u << s;
+  for (int64_t s = 0; s < t->nsyms; s++, d = next_def(d))
+    if (d[2] < 0) m |= 1u << s;
   return m;
 }
 

@@ -32,7 +32,8 @@ typedef int (*kiln_rt_entry)(void *const *inputs, void *const *outputs, uint8_t 
 
 /* The table (desc), all int64:
  *   nsyms, ninputs, noutputs, ndyn, arena_bytes, dims_offset
- *   per sym:    the least value it may take, den: 0 for a free input dim, -1 for a size
+ *   per sym:    the least and most (0: no most) value it may take, den: 0 for a free
+ *               input dim, -1 for a size
  *               the run computes (a data sym: at most num, a polynomial of the free dims,
  *               which follows; the run writes its value into the dims), else the sym is
  *               derived, floor(num / den) of the syms before it (a strided window's output

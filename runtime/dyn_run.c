@@ -51,10 +51,15 @@ kiln_status kiln_dyn_bind(const kiln_program *p, const kiln_array *inputs, int64
                          (long long)MAX_DIM);
       if (x < p->sym_min[s])
         return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld: this "
-                         "model divides it (a strided window, a computed shape), compiled for "
-                         "sizes from %lld up (bind it at compile time for smaller ones)",
-                         io->name, d, name,
+                         "model's shapes follow another rule below (a window wider than the "
+                         "input, an index or a Slice's end past it): compiled for sizes from "
+                         "%lld up (bind it at compile time for smaller ones)", io->name, d, name,
                          (long long)x, (long long)p->sym_min[s]);
+      if (p->sym_max[s] && x > p->sym_max[s])
+        return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld: this "
+                         "model's shapes follow another rule above (a Slice's end, a Min with "
+                         "a constant): compiled for sizes up to %lld (bind it at compile time "
+                         "for larger ones)", io->name, d, name, (long long)x, (long long)p->sym_max[s]);
       if (from[s] && syms[s] != x)
         return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld, but "
                          "input '%s' gave '%s' = %lld", io->name, d, name, (long long)x,

@@ -129,6 +129,45 @@ EOF
 cc -O1 -std=c11 -Wall -Wextra -Werror -I"$dir/nz" "$dir/nz/host.c" -L"$dir/nz" -lnz \
   -Wl,-rpath,"$dir/nz" -lm -o "$dir/nz/host"
 "$dir/nz/host"
+# a shape clamped to constants (a Slice from 3 to 1000): the library takes S from 3 to 1000
+# (the sizes where the compile found the output S - 3; 3 itself then fails as an empty
+# output) and refuses the others by name
+mkdir -p "$dir/cl"
+cat >"$dir/cl/cl.kiln" <<'EOF'
+model cl(x: f32[1, S]) {
+  return y = Slice(x, [3], [1000], [1])
+}
+EOF
+"$kiln" compile "$dir/cl/cl.kiln" --shape 'x=1x?' --name cl -o "$dir/cl/libcl.so"
+cat >"$dir/cl/host.c" <<'EOF'
+#include "cl.h"
+#include <stdio.h>
+#include <string.h>
+
+int main(void) {
+  static float x[2000], y[2000];
+  int fails = 0;
+  for (int i = 0; i < 2000; i++) x[i] = (float)i;
+  const long long sizes[] = {2, 4, 1000, 1001};
+  for (int k = 0; k < 4; k++) {
+    cl_tensor in = {x, CL_INPUT_0_DTYPE, 2, {1, sizes[k], 0, 0, 0, 0, 0, 0}};
+    cl_tensor out = {y, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}};
+    char msg[300] = "";
+    int bad = k == 0 || k == 3, want = bad ? CL_ERR_INVALID_INPUT : CL_OK;
+    int rc = cl_check_inputs(&in, msg, sizeof msg);
+    const char *says = k == 0 ? "from 3 up" : k == 3 ? "up to 1000" : "";
+    if (rc != want || !strstr(msg, says)) fails++, printf("FAIL: S = %lld: %d %s\n", sizes[k], rc, msg);
+    if (cl_run_dims(&in, &out, NULL) != want) fails++, printf("FAIL: S = %lld: run_dims\n", sizes[k]);
+    if (!bad && (out.dims[1] != sizes[k] - 3 || y[0] != 3.0f || y[out.dims[1] - 1] != (float)(sizes[k] - 1)))
+      fails++, printf("FAIL: S = %lld: output dims [1, %lld]\n", sizes[k], (long long)out.dims[1]);
+  }
+  printf("cl: %s\n", fails ? "FAILED" : "ok");
+  return fails != 0;
+}
+EOF
+cc -O1 -std=c11 -Wall -Wextra -Werror -I"$dir/cl" "$dir/cl/host.c" -L"$dir/cl" -lcl \
+  -Wl,-rpath,"$dir/cl" -lm -o "$dir/cl/host"
+"$dir/cl/host"
 # NonMaxSuppression of run-time boxes and scores over a free box count: two sizes the run
 # computes (the most candidates of a class, the selected count), checked against a greedy
 # selection here

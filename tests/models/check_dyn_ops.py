@@ -333,6 +333,13 @@ def models():
                              [(1,), (5,), (12,)]),
         "scan_free_length_reversed": (running_scan(1), ["S", 4], f,
                                       {"s0": np.zeros(4, np.float32)}, f, [(2,), (7,), (3,)]),
+        # shapes clamped to a constant (refused outside the sizes checked: RUN_REFUSED)
+        "slice_end": (clamped("Slice", 10)[0], [1, "S"], f, clamped("Slice", 10)[1], f,
+                      [(10,), (23,), (300,)]),
+        "slice_end_large": (clamped("Slice", 1000)[0], [1, "S"], f, clamped("Slice", 1000)[1],
+                            f, [(1,), (999,), (1000,)]),
+        "min_large": (clamped("Min", 1000)[0], [1, "S"], f, clamped("Min", 1000)[1], f,
+                      [(1,), (77,), (1000,)]),
         # Unique of a run-time value: its count a size the run computes
         "unique_flat": ([node("Unique", ["x"], ["y", "y1", "y2", "y3"])], ["N", "S"], i, {}, i,
                         SEQ_CASES),
@@ -352,6 +359,27 @@ def models():
                            node("Compress", ["x", "m"])], [3, 5], f,
                           {**ax, "t": np.array(0, np.float32)}, f, [(), (), ()]),
     }
+
+
+def clamped(op, c):
+    """x [1, S]: a Slice of x to end c, or (op "Min") Range(0, Min(S, c)) cast to float: a
+    shape that is S up to c, then c."""
+    if op == "Slice":
+        return [node("Slice", ["x", "k0", "c", "k1"])], {"k0": i64([0]), "k1": i64([1]), "c": i64([c])}
+    return ([node("Shape", ["x"], ["s"]), node("Gather", ["s", "one"], ["n"], axis=0),
+             node("Min", ["n", "c"], ["m"]), node("Range", ["z", "m", "one"], ["r"]),
+             node("Cast", ["r"], to=TensorProto.FLOAT)],
+            {"one": i64(1), "z": i64(0), "c": i64(c)})
+
+
+# Models compiled with free dims that a run must refuse at some shape (the rule their shapes
+# follow changes outside the sizes the compile checked), and a piece of the message.
+RUN_REFUSED = {
+    "slice_end_below": (*clamped("Slice", 10), [1, "S"], (5,), "compiled for sizes from 10 up"),
+    "slice_end_above": (*clamped("Slice", 1000), [1, "S"], (1200,), "compiled for sizes up to 1000"),
+    "min_below": (*clamped("Min", 10), [1, "S"], (5,), "compiled for sizes from 10 up"),
+    "min_above": (*clamped("Min", 1000), [1, "S"], (1001,), "compiled for sizes up to 1000"),
+}
 
 
 # Models kiln must refuse with free dims, and a piece of the message it gives.
@@ -389,6 +417,11 @@ REFUSED = {
                                                  ["boxes", "scores", "lim", "iou", "threshold"])],
                            ["N", "S", 6], TensorProto.FLOAT, {**nms()[1], "k1": i64([1]), "one": i64([1])},
                            TensorProto.INT64, "input 'lim' follows the run's shapes"),
+    # the first 10 of a count: min(count, 10), 10 at every point but the count below 10
+    "count_slice_small_end": ([node("NonZero", ["x"], ["nz"]),
+                               node("Slice", ["nz", "k0", "k10", "k1"])], [1000],
+                              TensorProto.FLOAT, {"k0": i64([0]), "k1": i64([1]), "k10": i64([10])},
+                              TensorProto.INT64, "by another rule when it is small"),
     "nonzero_two_elements": ([node("NonZero", ["x"])], [1, 2], TensorProto.FLOAT, {},
                              TensorProto.INT64, "input 'x' must be a value known at compile time"),
 }
@@ -453,6 +486,21 @@ def main():
                 print(f"{'ok  ' if ok else 'FAIL'} {name} {list(x.shape)} output {i}: "
                       f"{list(got.shape)} (want {list(w.shape)})")
                 failed += not ok
+    for name, (nodes, inits, shape, case, says) in RUN_REFUSED.items():
+        path = os.path.join(work, f"{name}.onnx")
+        build(name, nodes, shape, TensorProto.FLOAT, inits, TensorProto.FLOAT, path)
+        case_dir = os.path.join(work, f"{name}_0")
+        os.makedirs(case_dir, exist_ok=True)
+        with open(os.path.join(case_dir, "input_0.pb"), "wb") as fh:
+            fh.write(numpy_helper.from_array(input_of(shape, TensorProto.FLOAT, case), "x")
+                     .SerializeToString())
+        spec = "x=" + "x".join("?" if isinstance(d, str) else str(d) for d in shape)
+        r = subprocess.run([kiln, "run", path, "--shape", spec, "--inputs", case_dir,
+                            "--output-dir", os.path.join(case_dir, "out"), *extra],
+                           capture_output=True, text=True)
+        ok = r.returncode != 0 and says in r.stderr
+        print(f"{'ok  ' if ok else 'FAIL'} {name} refused at {list(case)}: {r.stderr.strip()}")
+        failed += not ok
     for name, (nodes, shape, dtype, inits, out_dtype, says) in REFUSED.items():
         path = os.path.join(work, f"{name}.onnx")
         build(name, nodes, shape, dtype, inits, out_dtype, path)
