@@ -69,6 +69,8 @@ dsl_ast *dsl_ast_add(kiln_arena *a, dsl_ast *parent, dsl_ast *kid);
  * code is kept. A diagnostic given already (same place, same text: another call of the
  * same function) is counted but not repeated. */
 #define DSL_MAX_CALLS 64 /* call nesting (recursion ends there) */
+/* calls in all: a function calling itself twice would reach 2^64 within the nesting */
+#define DSL_MAX_TOTAL_CALLS 100000
 typedef struct dsl_diag {
   kiln_error *err;
   int count;

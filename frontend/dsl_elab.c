@@ -178,11 +178,19 @@ static bool bind_args(dsl_ctx *c, const dsl_def *d, const dsl_ast *call, dsl_val
 
 void dsl_call_def(dsl_ctx *c, dsl_def *d, const dsl_ast *call, int n, dsl_val *out) {
   for (int i = 0; i < n; i++) out[i] = (dsl_val){.kind = V_ERROR, .loc = call->loc};
-  if (c->depth >= MAX_CALL_DEPTH) {
-    dsl_error(&c->diag, KILN_ERR_LIMIT, call->loc,
-              "calls nested deeper than %d (does '%s' call itself?)", MAX_CALL_DEPTH, d->name);
+  if (c->calls_over) return; /* reported: the rest would take exponential time */
+  if (c->depth >= MAX_CALL_DEPTH || c->calls >= DSL_MAX_TOTAL_CALLS) {
+    if (c->depth >= MAX_CALL_DEPTH)
+      dsl_error(&c->diag, KILN_ERR_LIMIT, call->loc,
+                "calls nested deeper than %d (does '%s' call itself?)", MAX_CALL_DEPTH, d->name);
+    else
+      dsl_error(&c->diag, KILN_ERR_LIMIT, call->loc,
+                "more than %d calls in all, '%s' among them (each call inlines the body "
+                "again: calls of calls multiply)", DSL_MAX_TOTAL_CALLS, d->name);
+    c->calls_over = true;
     return;
   }
+  c->calls++;
   const dsl_ast *params = d->ast->kids[0];
   dsl_val *args = kiln_arena_alloc(&c->arena, sizeof(dsl_val) * (size_t)(params->nkids + 1));
   if (!bind_args(c, d, call, args)) return;

@@ -80,6 +80,8 @@ typedef struct dsl_ctx {
   int names_cap, names_used;
   char prefix[512];       /* param and value name prefix inside calls: "block_2." */
   int depth;              /* call nesting */
+  int64_t calls;          /* calls elaborated, all together */
+  bool calls_over;        /* a limit on calls was passed (reported once): no more calls */
   bool in_function;
   uint64_t seed;
   dsl_onnx_file *onnx_files;
