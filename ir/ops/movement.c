@@ -206,6 +206,10 @@ static kiln_status slice_params(const kiln_graph *g, const kiln_node *n, int ran
       return fail_node(n, err, KILN_ERR_INVALID_MODEL, "repeated axis or zero step");
     seen[a] = true;
     int64_t dim = dims[a], s = st[i], e = en[i], p = sp[i];
+    if (dim == 0) { /* nothing to take (a negative step's clamp to dim - 1 would take one) */
+      start[a] = 0, step[a] = p, len[a] = 0;
+      continue;
+    }
     if (s < 0) s += dim;
     if (e < 0) e += dim;
     if (p > 0) {

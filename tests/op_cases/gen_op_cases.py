@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Op cases past ONNX's node tests for Det, MaxUnpool, MelWeightMatrix, TfIdfVectorizer,
-RoiAlign, Loop, GroupNormalization (no node test), Resize, Pow and TopK: the modes, dtypes,
+RoiAlign, Loop, GroupNormalization (no node test), Resize, Pow, TopK and Slice: the modes, dtypes,
 shapes and edge cases those tests leave out.
 
     gen_op_cases.py OUT_DIR
@@ -351,13 +351,31 @@ def topk_cases(out, rng):
         write(out, name, m, feeds, run_ort(m, feeds))
 
 
+def slice_cases(out, rng):
+    # Slice at its clamps: an empty axis (a negative step's clamp to dim - 1 must take
+    # nothing), ends past either side, negative steps from the end
+    big = 2 ** 62
+    for name, shape, starts, ends, steps in (
+            ("slice_empty_negative_step", (3, 0), [-1], [big], [-1]),
+            ("slice_empty_positive_step", (3, 0), [0], [big], [2]),
+            ("slice_negative_step_past_start", (2, 7), [0], [-big], [-1]),
+            ("slice_negative_step_from_end", (2, 9), [big], [-big], [-3]),
+            ("slice_step_past_end", (2, 9), [-big], [big], [4])):
+        x = rng.standard_normal(shape).astype(np.float32)
+        inits = [numpy_helper.from_array(np.array(v, np.int64), k)
+                 for k, v in (("s", starts), ("e", ends), ("a", [1]), ("p", steps))]
+        m = model_of(name, [helper.make_node("Slice", ["x", "s", "e", "a", "p"], ["y"])],
+                     [V("x", F32, list(shape))], [V("y", F32, None)], inits)
+        write(out, name, m, {"x": x}, run_ort(m, {"x": x}))
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     ort.set_default_logger_severity(3)  # RoiAlign's max mode warns of a bug fixed in 1.13
     rng = np.random.default_rng(10)
     for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases, loop_cases,
-                 norm_resize_pow_cases, topk_cases):
+                 norm_resize_pow_cases, topk_cases, slice_cases):
         make(out, rng)
 
 
