@@ -191,6 +191,9 @@ static kiln_status plan_arg(const kiln_graph *g, const kiln_node *n, reduce_plan
   if (kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x->rank, &a, err)) return err->code;
   p->red[a] = true;
   plan_finish(p);
+  if (x->dims[a] == 0 && kiln_shape_numel(p->out_rank, p->out_dims) > 0)
+    return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): axis %d of input '%s' is empty: no "
+                     "element to take the index of", n->name, n->op_type, a, x->name);
   return KILN_OK;
 }
 

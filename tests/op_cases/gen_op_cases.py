@@ -367,6 +367,12 @@ def slice_cases(out, rng):
         m = model_of(name, [helper.make_node("Slice", ["x", "s", "e", "a", "p"], ["y"])],
                      [V("x", F32, list(shape))], [V("y", F32, None)], inits)
         write(out, name, m, {"x": x}, run_ort(m, {"x": x}))
+    # ArgMax along an axis a Slice emptied: no index to give (onnxruntime fails too)
+    inits = [numpy_helper.from_array(np.array(v, np.int64), k) for k, v in (("s", [3]), ("e", [3]), ("a", [1]))]
+    m = model_of("argmax_bad_empty", [helper.make_node("Slice", ["x", "s", "e", "a"], ["t"]),
+                                      helper.make_node("ArgMax", ["t"], ["y"], axis=1)],
+                 [V("x", F32, [2, 3])], [V("y", I64, None)], inits)
+    write(out, "argmax_bad_empty", m, {"x": rng.standard_normal((2, 3)).astype(np.float32)})
 
 
 def main():
