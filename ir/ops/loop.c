@@ -107,8 +107,8 @@ static bool run_trip_bound(const kiln_graph *g, const kiln_value *trip, kiln_sym
   const kiln_node *p = trip && trip->producer >= 0 ? &g->nodes[trip->producer] : NULL;
   if (!p || !p->op || !(p->op->flags & KILN_OP_AT_RUN)) return false;
   const kiln_value *src = kiln_node_in(g, p, 0);
-  if (!src || !src->sym_data || !src->sym_data[0]) return false;
-  kiln_symdim x = g->symdims[src->sym_data[0] - 1];
+  if (!src || !kiln_value_has_sym_data(src)) return false;
+  kiln_symdim x = kiln_value_sym_elem(g, src, 0);
   int s = kiln_graph_data_sym_of(g, &x);
   if (s >= 0) return *bound = g->sym_def[s].num, true;
   for (int t = 0; t < g->nsyms; t++)

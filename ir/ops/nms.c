@@ -70,8 +70,11 @@ static kiln_status nms_params_get(const kiln_graph *g, const kiln_node *n, nms_p
   /* a limit of Shape(boxes)[1] along a free dim (an exporter's "keep every box") */
   const kiln_value *lim = kiln_node_in(g, n, 2);
   kiln_symdim nb = kiln_value_symdim(g, boxes, 1);
-  bool all = lim && kiln_value_numel(lim) == 1 && lim->sym_data && lim->sym_data[0] &&
-             kiln_symdim_equal(&g->symdims[lim->sym_data[0] - 1], &nb);
+  bool all = lim && kiln_value_numel(lim) == 1 && kiln_value_has_sym_data(lim);
+  if (all) {
+    kiln_symdim x = kiln_value_sym_elem(g, lim, 0);
+    all = kiln_symdim_equal(&x, &nb);
+  }
   if (!all && scalar_in(g, n, 2, true, &max_out, err)) return err->code;
   *p = (nms_params){NULL, NULL, boxes->dims[0], scores->dims[1], boxes->dims[1], 0, 0, 0, 0,
                     false, center == 1};
