@@ -30,7 +30,7 @@ kiln_status kiln_onnx_tensor_from_proto(const Onnx__TensorProto *p, const char *
 /* A relative path that stays under base_dir: no leading '/', no ".." component. */
 bool kiln_onnx_safe_path(const char *s);
 /* The newest default-domain opset kiln reads. */
-#define KILN_ONNX_MAX_OPSET 21
+#define KILN_ONNX_MAX_OPSET 28
 
 /* ---- hostile-input guard (onnx_depth.c) ----------------------------------------------- */
 #define KILN_ONNX_MAX_NESTING 256

@@ -124,9 +124,17 @@ static kiln_status infer_plain(infer_ctx *c, kiln_block *b, int pos, int *next) 
   kiln_graph *g = c->g;
   int id = b->nodes[pos];
   kiln_node *n = &g->nodes[id];
+  bool known_if = strcmp(n->op_type, "If") == 0 && n->ninputs > 0 && n->inputs[0] >= 0 &&
+                  g->values[n->inputs[0]].data && kiln_value_numel(&g->values[n->inputs[0]]) > 0;
+  /* a known If inlines one branch: the other, never run, is not inferred (its shapes may
+   * not even agree with the inputs, as in a function body's branch for another rank) */
+  const char *skip = !known_if ? NULL
+                     : kiln_load_f64(g->values[n->inputs[0]].dtype, g->values[n->inputs[0]].data, 0)
+                         ? "else_branch" : "then_branch";
   for (int a = 0; a < n->nattrs; a++) {
     const kiln_attr *at = &n->attrs[a];
     if (at->name[0] == '_') continue; /* kept aside, not run (KILN_OP_LOOP) */
+    if (skip && !strcmp(at->name, skip)) continue;
     int nb = at->type == KILN_ATTR_GRAPH ? 1 : at->type == KILN_ATTR_GRAPHS ? at->count : 0;
     for (int j = 0; j < nb && at->graphs; j++) {
       if (infer_block(c, at->graphs[j])) return c->err->code;
@@ -134,8 +142,6 @@ static kiln_status infer_plain(infer_ctx *c, kiln_block *b, int pos, int *next) 
     }
     n = &g->nodes[id]; /* branches may have added nodes */
   }
-  bool known_if = strcmp(n->op_type, "If") == 0 && n->ninputs > 0 && n->inputs[0] >= 0 &&
-                  g->values[n->inputs[0]].data;
   if (!known_if && n->op->infer(g, n, c->err)) { /* a known If is inlined below instead */
     if (!c->err->code)
       kiln_fail(c->err, KILN_ERR_INTERNAL, "node '%s' (%s): inference failed", n->name,

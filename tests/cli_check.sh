@@ -56,8 +56,8 @@ expect 3 "'short.bin': 1 tensor, 48 bytes needed, file of 20 bytes, too short" -
   "$kiln" check ext_short.onnx
 
 # Opsets, the good model, limits.
-expect 4 "ai.onnx 22 (not supported)" "ONNX opset 22 is not supported" "FooOp: op not supported" \
-  -- "$kiln" check opset22.onnx
+expect 4 "ai.onnx 29 (not supported)" "ONNX opset 29 is not supported" "FooOp: op not supported" \
+  -- "$kiln" check opset29.onnx
 expect 0 "opsets: ai.onnx 17 (supported)" "weights: 1 tensor, 48 bytes" \
   "estimate: 56 FLOP per run, over 2 nodes" "verdict: compiles" -- "$kiln" check good.onnx
 expect 0 -- "$kiln" compile good.onnx -o good.so
@@ -74,7 +74,7 @@ expect 1 "--check-bounds is not an option of 'kiln check'" -- "$kiln" check good
 
 # --json: one object saying what the text says.
 for args in "bad.onnx" "free.onnx" "free.onnx --shape x=2x3x4" "ext.onnx" "ext_missing.onnx" \
-            "opset22.onnx" "good.onnx"; do
+            "opset29.onnx" "good.onnx"; do
   read -ra a <<<"$args"
   "$kiln" check "${a[@]}" >text.txt
   text_rc=$?

@@ -256,7 +256,7 @@ static void test_errors(void) {
                "unsupported ops: Foo (node 'a', 'b'), Bar (node 'c'), com.example.Fused (node 'e'), Baz (node 'd')");
   expect_error("undefined_input.onnx", KILN_ERR_INVALID_MODEL, "node 'r0' (Relu): input 'nope' is not defined");
   expect_error("undefined_output.onnx", KILN_ERR_INVALID_MODEL, "graph output 'missing' is not defined");
-  expect_error("opset22.onnx", KILN_ERR_UNSUPPORTED, "opset 22");
+  expect_error("opset29.onnx", KILN_ERR_UNSUPPORTED, "opset 29");
   expect_error("duplicate_value.onnx", KILN_ERR_INVALID_MODEL, "node 'r1' (Relu): value 'y' is defined more than once");
   expect_error("relu_two_inputs.onnx", KILN_ERR_INVALID_MODEL, "node 'r2' (Relu): has 2 inputs");
   expect_error("constant_string.onnx", KILN_ERR_UNSUPPORTED, "node 'cs' (Constant): attribute 'value_string'");

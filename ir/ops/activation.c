@@ -107,6 +107,22 @@ static kiln_expr *build_gelu(kiln_lower_ctx *c, kiln_expr *const *x) {
   return bin(c, KB_MUL, half_x, bin(c, KB_ADD, cf(c, t, 1), inner));
 }
 
+/* x tanh(softplus(x)) */
+static kiln_expr *build_mish(kiln_lower_ctx *c, kiln_expr *const *x) {
+  return bin(c, KB_MUL, x[0], kx_unary(c->k, KU_TANH, build_softplus(c, x)));
+}
+
+/* x sigmoid(alpha x) */
+static kiln_expr *build_swish(kiln_lower_ctx *c, kiln_expr *const *x) {
+  kiln_expr *ax = bin(c, KB_MUL, x[0], cf(c, x[0]->dtype, fattr(c, "alpha", 1.0)));
+  return bin(c, KB_MUL, x[0], kx_unary(c->k, KU_SIGMOID, ax));
+}
+
+/* Swish(a) b (opset 28) */
+static kiln_expr *build_swiglu(kiln_lower_ctx *c, kiln_expr *const *x) {
+  return bin(c, KB_MUL, build_swish(c, x), x[1]);
+}
+
 /* x where x > alpha, else 0 */
 static kiln_expr *build_thresholded_relu(kiln_lower_ctx *c, kiln_expr *const *x) {
   kiln_dtype t = x[0]->dtype;
@@ -136,6 +152,8 @@ static const struct {
     {"Elu", build_elu},           {"Selu", build_selu},
     {"Celu", build_celu},         {"Softplus", build_softplus},
     {"Softsign", build_softsign}, {"Gelu", build_gelu},
+    {"Mish", build_mish},         {"Swish", build_swish},
+    {"SwiGLU", build_swiglu},
 };
 
 static kiln_status lower_act(kiln_lower_ctx *c) {
@@ -172,5 +190,8 @@ const kiln_op_def kiln_ops_activation[] = {
     ACT("Softplus", NULL),
     ACT("Softsign", NULL),
     ACT("Gelu", gelu_attrs),
+    ACT("Mish", NULL),
+    ACT("Swish", alpha_attrs),
+    {"SwiGLU", 2, 2, 1, 1, alpha_attrs, kiln_infer_broadcast, lower_act, NULL, KILN_OP_ELEMENTWISE | KILN_OP_SYMBOLIC},
     {NULL},
 };

@@ -196,6 +196,11 @@ static kiln_expr *build_bitshift(kiln_lower_ctx *c, kiln_expr *const *x) {
   return kx_binary(c->k, left ? KB_SHL : KB_SHR, x[0], x[1]);
 }
 
+/* all bits flipped: x xor all-ones, for signed and unsigned alike */
+static kiln_expr *build_bitwise_not(kiln_lower_ctx *c, kiln_expr *const *x) {
+  return kx_binary(c->k, KB_XOR, x[0], kx_const_i(c->k, x[0]->dtype, -1));
+}
+
 static kiln_expr *build_identity(kiln_lower_ctx *c, kiln_expr *const *x) {
   (void)c;
   return x[0];
@@ -228,6 +233,8 @@ static const ew_def defs[] = {
     {"Sign", FN, 0, build_sign}, {"IsInf", FN, 0, build_isinf}, {"Cast", FN, 0, build_cast},
     {"CastLike", FN, 0, build_cast}, {"Where", FN, 0, build_where},
     {"BitShift", FN, 0, build_bitshift}, {"Identity", FN, 0, build_identity},
+    {"BitwiseAnd", BIN, KB_AND, NULL}, {"BitwiseOr", BIN, KB_OR, NULL},
+    {"BitwiseXor", BIN, KB_XOR, NULL}, {"BitwiseNot", FN, 0, build_bitwise_not},
 };
 
 static kiln_expr *build_table(kiln_lower_ctx *c, kiln_expr *const *x) {
@@ -243,6 +250,17 @@ static kiln_expr *build_table(kiln_lower_ctx *c, kiln_expr *const *x) {
   kiln_fail(c->err, KILN_ERR_INTERNAL, "node '%s' (%s): no elementwise builder", c->n->name,
             c->n->op_type);
   return NULL;
+}
+
+/* The Bitwise ops take integers only (And, Or, Xor and Not take bools). */
+static kiln_status infer_bitwise(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  for (int i = 0; i < n->ninputs; i++) {
+    const kiln_value *v = kiln_node_in(g, n, i);
+    if (v && !kiln_dtype_is_int(v->dtype))
+      return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): input '%s' is %s, not integers",
+                       n->name, n->op_type, v->name, kiln_dtype_name(v->dtype));
+  }
+  return kiln_infer_broadcast(g, n, err);
 }
 
 static kiln_status lower_ew(kiln_lower_ctx *c) { return kiln_lower_elementwise(c, build_table); }
@@ -269,6 +287,8 @@ const kiln_op_def kiln_ops_elementwise[] = {
     VARIADIC("Max"), VARIADIC("Min"), VARIADIC("Sum"), VARIADIC("Mean"),
     BINARY("And", kiln_infer_broadcast), BINARY("Or", kiln_infer_broadcast),
     BINARY("Xor", kiln_infer_broadcast), UNARY("Not", kiln_infer_broadcast),
+    BINARY("BitwiseAnd", infer_bitwise), BINARY("BitwiseOr", infer_bitwise),
+    BINARY("BitwiseXor", infer_bitwise), UNARY("BitwiseNot", infer_bitwise),
     BINARY("Equal", infer_bool), BINARY("Less", infer_bool), BINARY("Greater", infer_bool),
     BINARY("LessOrEqual", infer_bool), BINARY("GreaterOrEqual", infer_bool),
     UNARY("Sigmoid", kiln_infer_broadcast), UNARY("Tanh", kiln_infer_broadcast),

@@ -1,5 +1,5 @@
 /* Normalizations: BatchNormalization (inference and training forms),
- * InstanceNormalization, LayerNormalization, LpNormalization, LRN. Statistics are
+ * InstanceNormalization, LayerNormalization, RMSNormalization, LpNormalization, LRN. Statistics are
  * reduction stages into keepdims-shaped buffers (temporaries, or the op's own Mean /
  * InvStdDev outputs), then one elementwise stage normalizes. MeanVarianceNormalization
  * expands into reductions as ONNX's function body does. */
@@ -204,6 +204,52 @@ static kiln_status lower_layernorm(kiln_lower_ctx *c) {
   return KILN_OK;
 }
 
+/* ---- RMSNormalization (opset 23): x / sqrt(mean(x^2) + epsilon) * scale ----------------
+ * The mean over dims axis..rank-1, in LayerNormalization's stash type. */
+
+static kiln_status infer_rmsnorm(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  if (infer_same(g, n, err)) return err->code;
+  const kiln_value *x = kiln_node_in(g, n, 0), *sc = kiln_node_in(g, n, 1);
+  int axis, rank;
+  int64_t dims[KILN_MAX_RANK];
+  if (kiln_norm_axis(n, kiln_attr_int(n, "axis", -1), x->rank, &axis, err) ||
+      kiln_broadcast_shape(n, x->rank, x->dims, sc->rank, sc->dims, &rank, dims, err))
+    return err->code;
+  if (rank != x->rank || memcmp(dims, x->dims, sizeof(int64_t) * (size_t)rank) || sc->dtype != x->dtype)
+    return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): scale '%s' must be of X's type and "
+                     "broadcast to X's shape", n->name, n->op_type, sc->name);
+  return KILN_OK;
+}
+
+static kiln_status lower_rmsnorm(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  int xb = c->in_buf[0];
+  const kiln_buffer *x = &k->bufs[xb];
+  int axis;
+  if (kiln_norm_axis(c->n, kiln_attr_int(c->n, "axis", -1), x->rank, &axis, c->err))
+    return c->err->code;
+  kiln_dtype t = x->dtype, st = layernorm_stash(c->g, c->n);
+  bool red[KILN_MAX_RANK];
+  int64_t count = 1;
+  for (int d = 0; d < x->rank; d++)
+    if ((red[d] = d >= axis)) count *= x->dims[d];
+  int rms = kept_temp(k, "rms", x, red, st);
+  kiln_expr *v[KILN_MAX_RANK], *kept[KILN_MAX_RANK];
+  kiln_stage *s = kept_stage(k, "rms", rms, x, red, v, kept);
+  s->reduce = KR_SUM;
+  kiln_expr *ms = kx_binary(k, KB_DIV, kx_acc(k, st), kx_const_i(k, st, count));
+  s->post = kx_unary(k, KU_SQRT, kx_binary(k, KB_ADD, ms,
+                                           kx_const_f(k, st, kiln_attr_float(c->n, "epsilon", 1e-5))));
+  kiln_expr *xv = kx_cast(k, kx_load(k, xb, v), st);
+  kiln_stage_store(k, s, kept, kx_binary(k, KB_MUL, xv, xv));
+  s = kiln_elementwise_stage(k, "rmsnorm", c->out_buf[0], v);
+  for (int d = 0; d < x->rank; d++) kept[d] = red[d] ? kx_idx(k, 0) : v[d];
+  kiln_expr *y = kx_binary(k, KB_DIV, kx_cast(k, kx_load(k, xb, v), st), kx_load(k, rms, kept));
+  y = kx_binary(k, KB_MUL, kx_cast(k, y, t), kiln_load_broadcast(k, c->in_buf[1], x->rank, v));
+  kiln_stage_store(k, s, v, y);
+  return KILN_OK;
+}
+
 /* ---- LpNormalization: x / ||x||_p along one axis ----------------------------------------- */
 
 static kiln_status lower_lpnorm(kiln_lower_ctx *c) {
@@ -397,6 +443,7 @@ const kiln_op_def kiln_ops_norm[] = {
     {"BatchNormalization", 5, 5, 1, 3, batchnorm_attrs, infer_batchnorm, lower_batchnorm, NULL, KILN_OP_SYMBOLIC},
     {"InstanceNormalization", 3, 3, 1, 1, eps_attrs, infer_same, lower_instancenorm, NULL, KILN_OP_SYMBOLIC},
     {"LayerNormalization", 2, 3, 1, 3, layernorm_attrs, infer_layernorm, lower_layernorm, NULL, KILN_OP_SYMBOLIC},
+    {"RMSNormalization", 2, 2, 1, 1, layernorm_attrs, infer_rmsnorm, lower_rmsnorm, NULL, KILN_OP_SYMBOLIC},
     {"LpNormalization", 1, 1, 1, 1, lpnorm_attrs, infer_same, lower_lpnorm, NULL, KILN_OP_SYMBOLIC},
     {"LRN", 1, 1, 1, 1, lrn_attrs, infer_same, lower_lrn, NULL, KILN_OP_SYMBOLIC},
     {NULL},

@@ -1,5 +1,5 @@
-/* Pooling: MaxPool (with optional Indices), AveragePool, GlobalMaxPool,
- * GlobalAveragePool. A window is a reduction over kernel offsets; positions outside the
+/* Pooling: MaxPool (with optional Indices), AveragePool, LpPool, GlobalMaxPool,
+ * GlobalAveragePool, GlobalLpPool. A window is a reduction over kernel offsets; positions outside the
  * input are guarded loads that yield the reduction's identity.
  *
  * With the attribute `_blocked` (set by the layout pass, passes/layout.c) the input is in
@@ -38,10 +38,21 @@ static kiln_status pool_plan(const kiln_graph *g, const kiln_node *n, kiln_windo
   return KILN_OK;
 }
 
+/* A window over an empty spatial dim has nothing to reduce (padding only: -inf, 0/0):
+ * an error, as onnxruntime's, unless there is no output either. */
+static kiln_status check_not_empty(const kiln_node *n, const kiln_value *x, int nsp,
+                                   kiln_error *err) {
+  for (int d = 2; d < 2 + nsp; d++)
+    if (x->dims[d] == 0 && x->dims[0] != 0 && x->dims[1] != 0)
+      return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): input '%s' is empty along spatial "
+                       "dim %d: there is nothing to pool", n->name, n->op_type, x->name, d);
+  return KILN_OK;
+}
+
 static kiln_status infer_pool(kiln_graph *g, kiln_node *n, kiln_error *err) {
   kiln_window w;
-  if (pool_plan(g, n, &w, err)) return err->code;
   const kiln_value *x = kiln_node_in(g, n, 0);
+  if (pool_plan(g, n, &w, err) || check_not_empty(n, x, w.nsp, err)) return err->code;
   int64_t dims[KILN_MAX_RANK] = {x->dims[0], x->dims[1]};
   memcpy(dims + 2, w.out, sizeof(int64_t) * (size_t)w.nsp);
   if (pool_block(g, n)) dims[x->rank - 1] = x->dims[x->rank - 1];
@@ -173,6 +184,45 @@ static kiln_status lower_avgpool(kiln_lower_ctx *c) {
   return KILN_OK;
 }
 
+/* |x|^p, p an integer >= 1 (1 and 2 without a pow), and its root. */
+static kiln_expr *lp_term(kiln_kernel *k, kiln_expr *x, int64_t p) {
+  kiln_expr *a = kx_unary(k, KU_ABS, x);
+  if (p == 1) return a;
+  if (p == 2) return kx_binary(k, KB_MUL, x, x);
+  return kx_binary(k, KB_POW, a, kx_const_f(k, x->dtype, (double)p));
+}
+static kiln_expr *lp_root(kiln_kernel *k, kiln_expr *acc, int64_t p) {
+  if (p == 1) return acc;
+  if (p == 2) return kx_unary(k, KU_SQRT, acc);
+  return kx_binary(k, KB_POW, acc, kx_const_f(k, acc->dtype, 1.0 / (double)p));
+}
+static kiln_status lp_p(const kiln_node *n, int64_t *p, kiln_error *err) {
+  *p = kiln_attr_int(n, "p", 2);
+  if (*p < 1 || *p > 64)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): p must be 1 to 64, got %lld",
+                     n->name, n->op_type, (long long)*p);
+  return KILN_OK;
+}
+
+/* (sum over the window of |x|^p)^(1/p); padding adds nothing. */
+static kiln_status lower_lppool(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  kiln_window w;
+  int64_t p;
+  if (pool_plan(c->g, c->n, &w, c->err) || lp_p(c->n, &p, c->err)) return c->err->code;
+  int xb = c->in_buf[0];
+  kiln_dtype t = k->bufs[xb].dtype;
+  kiln_expr *o[KILN_MAX_RANK], *kv[KILN_MAX_SPATIAL], *xi[KILN_MAX_RANK], *inside;
+  kiln_stage *s = window_stage(k, "lppool", c->out_buf[0], &w, k->bufs[xb].dims[0],
+                               k->bufs[xb].dims[1], pool_block(c->g, c->n), o, kv, xi, &inside);
+  kiln_expr *x = lp_term(k, kx_load(k, xb, xi), p);
+  if (inside) x = kx_select(k, inside, x, kx_const_f(k, t, 0));
+  s->reduce = KR_SUM;
+  s->post = lp_root(k, kx_acc(k, t), p);
+  kiln_stage_store(k, s, o, x);
+  return KILN_OK;
+}
+
 /* ---- global pooling: one output per (n, c) --------------------------------------------- */
 
 static kiln_status infer_global(kiln_graph *g, kiln_node *n, kiln_error *err) {
@@ -181,15 +231,18 @@ static kiln_status infer_global(kiln_graph *g, kiln_node *n, kiln_error *err) {
     return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): input must have rank >= 2 (4 "
                      "blocked)", n->name, n->op_type);
   int64_t dims[KILN_MAX_RANK], b = pool_block(g, n);
+  if (check_not_empty(n, x, x->rank - 2 - (b ? 1 : 0), err)) return err->code;
   for (int d = 0; d < x->rank; d++) dims[d] = d < 2 || (b && d == x->rank - 1) ? x->dims[d] : 1;
   kiln_set_out(g, n, 0, x->dtype, x->rank, dims);
   return KILN_OK;
 }
 
-static kiln_status lower_global(kiln_lower_ctx *c, kiln_reduce_op op) {
+/* op KR_MAX, KR_SUM (average), or KR_SUM with p > 0 (LpPool's norm) */
+static kiln_status lower_global(kiln_lower_ctx *c, kiln_reduce_op op, int64_t p) {
   kiln_kernel *k = c->k;
   const kiln_buffer *xb = &k->bufs[c->in_buf[0]];
-  kiln_stage *s = kiln_kernel_add_stage(k, op == KR_MAX ? "globalmaxpool" : "globalavgpool",
+  kiln_stage *s = kiln_kernel_add_stage(k, op == KR_MAX ? "globalmaxpool" : p ? "globallppool"
+                                                                               : "globalavgpool",
                                         c->out_buf[0]);
   kiln_expr *xi[KILN_MAX_RANK], *o[KILN_MAX_RANK];
   int64_t count = 1;
@@ -201,15 +254,24 @@ static kiln_status lower_global(kiln_lower_ctx *c, kiln_reduce_op op) {
     if (reduce) count *= xb->dims[d];
   }
   s->reduce = op;
-  /* the count as an i64 cast: with free dims it becomes their product (passes/lower_dyn.c) */
-  if (op == KR_SUM)
+  kiln_expr *x = kx_load(k, c->in_buf[0], xi);
+  if (p) {
+    s->post = lp_root(k, kx_acc(k, xb->dtype), p);
+    x = lp_term(k, x, p);
+  } else if (op == KR_SUM) {
+    /* the count as an i64 cast: with free dims it becomes their product (passes/lower_dyn.c) */
     s->post = kx_binary(k, KB_DIV, kx_acc(k, xb->dtype), kx_cast(k, kx_idx(k, count), xb->dtype));
-  kiln_stage_store(k, s, o, kx_load(k, c->in_buf[0], xi));
+  }
+  kiln_stage_store(k, s, o, x);
   return KILN_OK;
 }
 
-static kiln_status lower_gmax(kiln_lower_ctx *c) { return lower_global(c, KR_MAX); }
-static kiln_status lower_gavg(kiln_lower_ctx *c) { return lower_global(c, KR_SUM); }
+static kiln_status lower_gmax(kiln_lower_ctx *c) { return lower_global(c, KR_MAX, 0); }
+static kiln_status lower_gavg(kiln_lower_ctx *c) { return lower_global(c, KR_SUM, 0); }
+static kiln_status lower_glp(kiln_lower_ctx *c) {
+  int64_t p;
+  return lp_p(c->n, &p, c->err) ? c->err->code : lower_global(c, KR_SUM, p);
+}
 
 static const kiln_attr_spec maxpool_attrs[] = {
     {"auto_pad", KILN_ATTR_STRING, false},  {"ceil_mode", KILN_ATTR_INT, false},
@@ -221,12 +283,21 @@ static const kiln_attr_spec avgpool_attrs[] = {
     {"count_include_pad", KILN_ATTR_INT, false}, {"dilations", KILN_ATTR_INTS, false},
     {"kernel_shape", KILN_ATTR_INTS, true}, {"pads", KILN_ATTR_INTS, false},
     {"strides", KILN_ATTR_INTS, false},     {"_blocked", KILN_ATTR_INT, false}, {NULL}};
+static const kiln_attr_spec lppool_attrs[] = {
+    {"auto_pad", KILN_ATTR_STRING, false},  {"ceil_mode", KILN_ATTR_INT, false},
+    {"dilations", KILN_ATTR_INTS, false},   {"kernel_shape", KILN_ATTR_INTS, true},
+    {"p", KILN_ATTR_INT, false},            {"pads", KILN_ATTR_INTS, false},
+    {"strides", KILN_ATTR_INTS, false},     {"_blocked", KILN_ATTR_INT, false}, {NULL}};
 static const kiln_attr_spec global_attrs[] = {{"_blocked", KILN_ATTR_INT, false}, {NULL}};
+static const kiln_attr_spec global_lp_attrs[] = {
+    {"p", KILN_ATTR_INT, false}, {"_blocked", KILN_ATTR_INT, false}, {NULL}};
 
 const kiln_op_def kiln_ops_pool[] = {
     {"MaxPool", 1, 1, 1, 2, maxpool_attrs, infer_pool, lower_maxpool, NULL, KILN_OP_POOL | KILN_OP_SYMBOLIC},
     {"AveragePool", 1, 1, 1, 1, avgpool_attrs, infer_pool, lower_avgpool, NULL, KILN_OP_POOL | KILN_OP_SYMBOLIC},
+    {"LpPool", 1, 1, 1, 1, lppool_attrs, infer_pool, lower_lppool, NULL, KILN_OP_POOL | KILN_OP_SYMBOLIC},
     {"GlobalMaxPool", 1, 1, 1, 1, global_attrs, infer_global, lower_gmax, NULL, KILN_OP_POOL | KILN_OP_SYMBOLIC},
+    {"GlobalLpPool", 1, 1, 1, 1, global_lp_attrs, infer_global, lower_glp, NULL, KILN_OP_POOL | KILN_OP_SYMBOLIC},
     {"GlobalAveragePool", 1, 1, 1, 1, global_attrs, infer_global, lower_gavg, NULL,
      KILN_OP_POOL | KILN_OP_SYMBOLIC},
     {NULL},

@@ -71,7 +71,12 @@ static kiln_status infer_dequantize(kiln_graph *g, kiln_node *n, kiln_error *err
   if (quant_axis(g, n, &axis, err)) return err->code;
   if (!kiln_dtype_is_int(x->dtype) || !kiln_dtype_is_float(s->dtype))
     return fail_node(n, err, KILN_ERR_INVALID_MODEL, "x must be integers and x_scale floats");
-  kiln_set_out(g, n, 0, s->dtype, x->rank, x->dims);
+  /* opset 23: output_dtype (0: x_scale's type) */
+  kiln_dtype t = (kiln_dtype)kiln_attr_int(n, "output_dtype", 0);
+  if (t == 0) t = s->dtype;
+  if (!kiln_dtype_is_float(t))
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "output_dtype must be a float type");
+  kiln_set_out(g, n, 0, t, x->rank, x->dims);
   return KILN_OK;
 }
 
@@ -191,7 +196,12 @@ static kiln_status infer_qlinear_matmul(kiln_graph *g, kiln_node *n, kiln_error 
 static int requantize(kiln_ex *e, int acc, int s1, int s2, int ys, int yzp, int out) {
   int f = kiln_ex_unary(e, "Cast", acc, "acc_f");
   kiln_ex_attr_i(e, "to", KILN_F32);
-  int ratio = kiln_ex_binary(e, "Div", kiln_ex_binary(e, "Mul", s1, s2, "scale"), ys, "ratio");
+  int sc[3] = {s1, s2, ys}; /* f16 scales too: the ratio is f32 */
+  for (int i = 0; i < 3; i++) {
+    sc[i] = kiln_ex_unary(e, "Cast", sc[i], "scale_f");
+    kiln_ex_attr_i(e, "to", KILN_F32);
+  }
+  int ratio = kiln_ex_binary(e, "Div", kiln_ex_binary(e, "Mul", sc[0], sc[1], "scale"), sc[2], "ratio");
   int one = kiln_ex_scalar(e, 1, "one");
   int in[3] = {kiln_ex_binary(e, "Mul", f, ratio, "scaled"), one, yzp};
   return kiln_ex_node1(e, "QuantizeLinear", in, yzp >= 0 ? 3 : 2, out, "y");

@@ -191,10 +191,11 @@ static kiln_status lower_space_depth(kiln_lower_ctx *c) {
     idx[2] = divi(k, v[2], b);
     idx[3] = divi(k, v[3], b);
   } else {
-    /* out[n, (bh * b + bw) * C + c, h, w] = in[n, c, h * b + bh, w * b + bw] */
+    /* out[n, (bh * b + bw) * C + c, h, w] = in[n, c, h * b + bh, w * b + bw]; CRD (opset
+     * 28): out[n, c * b * b + bh * b + bw, h, w] */
     int64_t ic = k->bufs[c->in_buf[0]].dims[1];
-    kiln_expr *block = divi(k, v[1], ic);
-    idx[1] = modi(k, v[1], ic);
+    kiln_expr *block = crd ? modi(k, v[1], b * b) : divi(k, v[1], ic);
+    idx[1] = crd ? divi(k, v[1], b * b) : modi(k, v[1], ic);
     idx[2] = kx_add(k, kx_muli(k, v[2], b), divi(k, block, b));
     idx[3] = kx_add(k, kx_muli(k, v[3], b), modi(k, block, b));
   }
@@ -206,7 +207,6 @@ static const kiln_attr_spec reshape_attrs[] = {{"allowzero", KILN_ATTR_INT, fals
 static const kiln_attr_spec flatten_attrs[] = {{"axis", KILN_ATTR_INT, false}, {NULL}};
 static const kiln_attr_spec d2s_attrs[] = {
     {"blocksize", KILN_ATTR_INT, true}, {"mode", KILN_ATTR_STRING, false}, {NULL}};
-static const kiln_attr_spec s2d_attrs[] = {{"blocksize", KILN_ATTR_INT, true}, {NULL}};
 
 const kiln_op_def kiln_ops_reshape[] = {
     {"Reshape", 2, 2, 1, 1, reshape_attrs, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC},
@@ -214,6 +214,6 @@ const kiln_op_def kiln_ops_reshape[] = {
     {"Squeeze", 1, 2, 1, 1, NULL, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC},
     {"Unsqueeze", 2, 2, 1, 1, NULL, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC},
     {"DepthToSpace", 1, 1, 1, 1, d2s_attrs, infer_space_depth, lower_space_depth, NULL, KILN_OP_SYMBOLIC},
-    {"SpaceToDepth", 1, 1, 1, 1, s2d_attrs, infer_space_depth, lower_space_depth, NULL, 0},
+    {"SpaceToDepth", 1, 1, 1, 1, d2s_attrs, infer_space_depth, lower_space_depth, NULL, 0},
     {NULL},
 };

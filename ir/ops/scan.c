@@ -1,5 +1,5 @@
-/* Ops along one axis of their input: CumSum (running sums) and Hardmax (one-hot of the
- * first maximum). TopK is in ir/ops/topk.c. */
+/* Ops along one axis of their input: CumSum and CumProd (running sums and products) and
+ * Hardmax (one-hot of the first maximum). TopK is in ir/ops/topk.c. */
 #include "ir/op.h"
 
 #include "ir/dtype.h"
@@ -34,10 +34,11 @@ static kiln_status infer_cumsum(kiln_graph *g, kiln_node *n, kiln_error *err) {
 }
 
 /* y[.., i, ..] = sum of x[.., j, ..] over j <= i (exclusive: j < i; reverse: j >= i or
- * j > i): one reduction over the whole axis with the other terms masked to 0. That is n^2
+ * j > i): one reduction over the whole axis with the other terms masked to 0 (CumProd:
+ * the product, masked to 1). That is n^2
  * work along an axis of n, which is small where models use CumSum (positions from masks);
  * it keeps every point independent, so the stage tiles and threads like any reduction. */
-static kiln_status lower_cumsum(kiln_lower_ctx *c) {
+static kiln_status lower_cumulative(kiln_lower_ctx *c, kiln_reduce_op op_r) {
   kiln_kernel *k = c->k;
   const kiln_buffer *x = &k->bufs[c->in_buf[0]];
   int axis;
@@ -47,7 +48,7 @@ static kiln_status lower_cumsum(kiln_lower_ctx *c) {
   kiln_dtype ct = t == KILN_F16 || t == KILN_BF16 ? KILN_F32 : t;
   int acc = c->out_buf[0];
   if (ct != t) acc = kiln_kernel_add_buffer(k, "acc", KILN_BUF_TEMP, -1, ct, x->rank, x->dims);
-  kiln_stage *s = kiln_kernel_add_stage(k, "cumsum", acc);
+  kiln_stage *s = kiln_kernel_add_stage(k, op_r == KR_SUM ? "cumsum" : "cumprod", acc);
   kiln_expr *v[KILN_MAX_RANK], *src[KILN_MAX_RANK];
   for (int d = 0; d < x->rank; d++)
     v[d] = src[d] = kx_var(k, kiln_stage_axis(s, x->dims[d], false));
@@ -58,14 +59,17 @@ static kiln_status lower_cumsum(kiln_lower_ctx *c) {
   kiln_binary_op op = rev ? (excl ? KB_GT : KB_GE) : (excl ? KB_LT : KB_LE);
   kiln_expr *in = kx_binary(k, op, j, v[axis]);
   kiln_expr *val = kx_cast(k, kx_load(k, c->in_buf[0], src), ct);
-  s->reduce = KR_SUM;
-  kiln_stage_store(k, s, v, kx_select(k, in, val, kx_const_i(k, ct, 0)));
+  s->reduce = op_r;
+  kiln_stage_store(k, s, v, kx_select(k, in, val, kx_const_i(k, ct, op_r == KR_SUM ? 0 : 1)));
   if (acc != c->out_buf[0]) {
     s = kiln_elementwise_stage(k, "round", c->out_buf[0], v);
     kiln_stage_store(k, s, v, kx_cast(k, kx_load(k, acc, v), t));
   }
   return KILN_OK;
 }
+
+static kiln_status lower_cumsum(kiln_lower_ctx *c) { return lower_cumulative(c, KR_SUM); }
+static kiln_status lower_cumprod(kiln_lower_ctx *c) { return lower_cumulative(c, KR_PROD); }
 
 /* ---- Hardmax ------------------------------------------------------------------------------- */
 
@@ -107,6 +111,7 @@ static const kiln_attr_spec hardmax_attrs[] = {{"axis", KILN_ATTR_INT, false}, {
 
 const kiln_op_def kiln_ops_scan[] = {
     {"CumSum", 2, 2, 1, 1, cumsum_attrs, infer_cumsum, lower_cumsum, NULL, KILN_OP_SYMBOLIC},
+    {"CumProd", 2, 2, 1, 1, cumsum_attrs, infer_cumsum, lower_cumprod, NULL, KILN_OP_SYMBOLIC},
     {"Hardmax", 1, 1, 1, 1, hardmax_attrs, infer_hardmax, NULL, expand_hardmax, 0},
     {NULL},
 };

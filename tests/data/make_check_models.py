@@ -6,7 +6,7 @@
   free.onnx         free dims: 'N' shared by two inputs, an unnamed one, flowing into outputs
   good.onnx         compiles
   ext.onnx (+ ext.bin), ext_missing.onnx, ext_short.onnx (+ short.bin): external weights
-  opset22.onnx      an opset newer than kiln reads, and an unsupported op
+  opset29.onnx      an opset newer than kiln reads, and an unsupported op
 """
 import os
 import sys
@@ -85,6 +85,6 @@ external("ext", "ext.bin", 48)
 external("ext_missing", "gone.bin", None)
 external("ext_short", "short.bin", 20)
 
-save("opset22", [h.make_node("Relu", ["x"], ["r"], name="relu"),
+save("opset29", [h.make_node("Relu", ["x"], ["r"], name="relu"),
                  h.make_node("FooOp", ["r"], ["y"], name="foo")],
-     [vi("x", T.FLOAT, [2])], [vi("y", T.FLOAT, None)], opset=22)
+     [vi("x", T.FLOAT, [2])], [vi("y", T.FLOAT, None)], opset=29)

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Op cases past ONNX's node tests for Det, MaxUnpool, MelWeightMatrix, TfIdfVectorizer,
-RoiAlign, Loop, GroupNormalization (no node test), Resize, Pow, TopK and Slice: the modes, dtypes,
+RoiAlign, Loop, GroupNormalization (no node test), Resize, Pow, TopK, Slice, GlobalLpPool
+(no node test) and pooling: the modes, dtypes,
 shapes and edge cases those tests leave out.
 
     gen_op_cases.py OUT_DIR
@@ -375,13 +376,40 @@ def slice_cases(out, rng):
     write(out, "argmax_bad_empty", m, {"x": rng.standard_normal((2, 3)).astype(np.float32)})
 
 
+def lppool_cases(out, rng):
+    # GlobalLpPool (no node test) at p 1, 2, 3; LpPool and GlobalLpPool after a Conv of 16
+    # channels, where they read its blocked layout
+    for p in (1, 2, 3):
+        x = rng.standard_normal((2, 3, 5, 6)).astype(np.float32)
+        m = model_of(f"globallppool_p{p}", [helper.make_node("GlobalLpPool", ["x"], ["y"], p=p)],
+                     [V("x", F32, [2, 3, 5, 6])], [V("y", F32, None)])
+        write(out, f"globallppool_p{p}", m, {"x": x}, run_ort(m, {"x": x}))
+    x = rng.standard_normal((1, 16, 8, 8)).astype(np.float32)
+    w = numpy_helper.from_array(rng.standard_normal((16, 16, 3, 3)).astype(np.float32) * 0.2, "w")
+    m = model_of("lppool_blocked", [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("LpPool", ["c"], ["d"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], p=3),
+        helper.make_node("GlobalLpPool", ["d"], ["e"], p=2),
+        helper.make_node("Conv", ["d", "w"], ["f"], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["f", "e"], ["y"])],
+        [V("x", F32, [1, 16, 8, 8])], [V("y", F32, None)], [w])
+    write(out, "lppool_blocked", m, {"x": x}, run_ort(m, {"x": x}))
+    # pooling over an empty spatial dim: nothing to pool (onnxruntime fails too)
+    for op, attrs in (("MaxPool", dict(kernel_shape=[2, 2], pads=[1, 1, 1, 1])),
+                      ("GlobalAveragePool", {})):
+        name = f"{op.lower()}_bad_empty"
+        m = model_of(name, [helper.make_node(op, ["x"], ["y"], **attrs)],
+                     [V("x", F32, [1, 2, 0, 3])], [V("y", F32, None)])
+        write(out, name, m, {"x": np.zeros((1, 2, 0, 3), np.float32)})
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     ort.set_default_logger_severity(3)  # RoiAlign's max mode warns of a bug fixed in 1.13
     rng = np.random.default_rng(10)
     for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases, loop_cases,
-                 norm_resize_pow_cases, topk_cases, slice_cases):
+                 norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases):
         make(out, rng)
 
 

@@ -42,7 +42,7 @@ save("unknown_ops", [
 
 save("undefined_input", [relu("nope", "y", "r0")], [vi("x")], [vi("y")])
 save("undefined_output", [relu("x", "y", "r0")], [vi("x")], [vi("missing")])
-save("opset22", [relu("x", "y")], [vi("x")], [vi("y")], opset=22)
+save("opset29", [relu("x", "y")], [vi("x")], [vi("y")], opset=29)
 save("duplicate_value", [relu("x", "y", "r0"), relu("x", "y", "r1")], [vi("x")], [vi("y")])
 save("relu_two_inputs", [helper.make_node("Relu", ["x", "x"], ["y"], name="r2")], [vi("x")], [vi("y")])
 

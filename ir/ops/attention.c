@@ -1,0 +1,314 @@
+/* Attention (opsets 23-25): scaled dot-product attention, expanded into the ops ONNX's
+ * function body and reference use, in their order:
+ *
+ *   Q, K, V 3-D [B, S, heads x size] -> 4-D [B, heads, S, size] (Reshape, Transpose)
+ *   K, V after past_key / past_value along the sequence (present_key / present_value)
+ *   K, V heads repeated for grouped queries (q_num_heads a multiple of kv_num_heads)
+ *   scores = (Q sqrt(scale)) (K sqrt(scale))^T, softcap c tanh(scores / c) when c > 0
+ *   bias   = attn_mask (bool: 0 or -inf; shorter than the keys: -inf past its end)
+ *          + causal (key j <= query i + offset) + window (offset + i - j within
+ *            [-right, left]) + padding (j < nonpad_kv_seqlen[b]), each 0 or -inf;
+ *            offset the past's length, nonpad_kv_seqlen[b] - S_q, or 0
+ *   P      = Softmax(scores + bias) in softmax_precision, rows whose bias is all -inf
+ *            zero (no key to attend); Y = P V, back to 3-D for 3-D inputs
+ *   qk_matmul_output: the scores (modes 0, 1), with the bias (2), or P (3).
+ * Shapes must be static (the expansion reshapes by constants). */
+#include "ir/op.h"
+
+#include "ir/dtype.h"
+#include "ir/ops/expand.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
+                             const char *what) {
+  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
+}
+
+typedef struct att {
+  int64_t b, qh, kvh, sq, skv, past, hd, vhd; /* skv: keys with the past */
+  bool three_d;
+} att;
+
+static kiln_status att_plan(const kiln_graph *g, const kiln_node *n, att *a, kiln_error *err) {
+  const kiln_value *q = kiln_node_in(g, n, 0), *k = kiln_node_in(g, n, 1), *v = kiln_node_in(g, n, 2);
+  const kiln_value *pk = kiln_node_in(g, n, 4), *pv = kiln_node_in(g, n, 5), *np = kiln_node_in(g, n, 6);
+  const kiln_value *mask = kiln_node_in(g, n, 3);
+  memset(a, 0, sizeof *a);
+  if (q->rank != k->rank || q->rank != v->rank || (q->rank != 3 && q->rank != 4))
+    return fail_node(n, err, KILN_ERR_SHAPE, "Q, K and V must all be 3-D or all 4-D");
+  if (!kiln_dtype_is_float(q->dtype) || k->dtype != q->dtype || v->dtype != q->dtype)
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "Q, K and V must be floats of one type");
+  a->three_d = q->rank == 3;
+  a->b = q->dims[0];
+  if (a->three_d) {
+    a->qh = kiln_attr_int(n, "q_num_heads", 0);
+    a->kvh = kiln_attr_int(n, "kv_num_heads", 0);
+    if (a->qh < 1 || a->kvh < 1 || q->dims[2] % a->qh || k->dims[2] % a->kvh || v->dims[2] % a->kvh)
+      return fail_node(n, err, KILN_ERR_SHAPE, "3-D inputs need q_num_heads and kv_num_heads "
+                       "dividing their hidden sizes");
+    a->sq = q->dims[1];
+    a->skv = k->dims[1];
+    a->hd = q->dims[2] / a->qh;
+    a->vhd = v->dims[2] / a->kvh;
+    if (k->dims[2] / a->kvh != a->hd || v->dims[1] != a->skv)
+      return fail_node(n, err, KILN_ERR_SHAPE, "K's head size or V's length disagrees with Q and K");
+  } else {
+    if (kiln_node_attr(n, "q_num_heads") || kiln_node_attr(n, "kv_num_heads"))
+      return fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                       "q_num_heads and kv_num_heads are for 3-D inputs only");
+    a->qh = q->dims[1];
+    a->kvh = k->dims[1];
+    a->sq = q->dims[2];
+    a->skv = k->dims[2];
+    a->hd = q->dims[3];
+    a->vhd = v->dims[3];
+    if (k->dims[3] != a->hd || v->dims[1] != a->kvh || v->dims[2] != a->skv)
+      return fail_node(n, err, KILN_ERR_SHAPE, "K's head size or V's heads and length disagree");
+  }
+  if (k->dims[0] != a->b || v->dims[0] != a->b || a->qh % a->kvh)
+    return fail_node(n, err, KILN_ERR_SHAPE, "batch sizes differ, or q heads are not a "
+                     "multiple of kv heads");
+  if (!pk != !pv) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "past_key and past_value go together");
+  if (pk && np)
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "nonpad_kv_seqlen with a past cache");
+  if (pk) {
+    if (pk->rank != 4 || pv->rank != 4 || pk->dtype != q->dtype || pv->dtype != q->dtype ||
+        pk->dims[0] != a->b || pk->dims[1] != a->kvh || pk->dims[3] != a->hd ||
+        pv->dims[0] != a->b || pv->dims[1] != a->kvh || pv->dims[2] != pk->dims[2] ||
+        pv->dims[3] != a->vhd)
+      return fail_node(n, err, KILN_ERR_SHAPE, "past_key / past_value must be [B, kv heads, "
+                       "past, head size] of Q's type");
+    a->past = pk->dims[2];
+    a->skv += a->past;
+  }
+  if (np && (np->dtype != KILN_I64 || np->rank != 1 || np->dims[0] != a->b))
+    return fail_node(n, err, KILN_ERR_SHAPE, "nonpad_kv_seqlen must be int64 [batch]");
+  if (mask) {
+    if (mask->dtype != KILN_BOOL && mask->dtype != q->dtype)
+      return fail_node(n, err, KILN_ERR_INVALID_MODEL, "attn_mask must be bool or Q's type");
+    if (mask->rank < 1 || mask->rank > 4 || mask->dims[mask->rank - 1] > a->skv)
+      return fail_node(n, err, KILN_ERR_SHAPE, "attn_mask must have rank 1 to 4 and at most "
+                       "as many keys as K");
+    int64_t full[4] = {a->b, a->qh, a->sq, mask->dims[mask->rank - 1]};
+    for (int d = 0; d < mask->rank - 1; d++) {
+      int64_t m = mask->dims[d], f = full[4 - mask->rank + d];
+      if (m != 1 && m != f)
+        return fail_node(n, err, KILN_ERR_SHAPE, "attn_mask does not broadcast to [B, heads, "
+                         "S_q, keys]");
+    }
+  }
+  if (kiln_attr_int(n, "left_window_size", -1) < -1 || kiln_attr_int(n, "right_window_size", -1) < -1)
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "window sizes must be -1 or more");
+  int64_t mode = kiln_attr_int(n, "qk_matmul_output_mode", 0);
+  if (mode < 0 || mode > 3) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "qk_matmul_output_mode is 0 to 3");
+  int64_t sp = kiln_attr_int(n, "softmax_precision", 0);
+  if (sp && sp != KILN_F32 && sp != KILN_F16 && sp != KILN_F64 && sp != KILN_BF16)
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "softmax_precision must be a float type");
+  return KILN_OK;
+}
+
+static kiln_status infer_attention(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  att a;
+  if (att_plan(g, n, &a, err)) return err->code;
+  kiln_dtype t = kiln_node_in(g, n, 0)->dtype;
+  int64_t y3[3] = {a.b, a.sq, a.qh * a.vhd}, y4[4] = {a.b, a.qh, a.sq, a.vhd};
+  int64_t pk[4] = {a.b, a.kvh, a.skv, a.hd}, pv[4] = {a.b, a.kvh, a.skv, a.vhd};
+  int64_t qk[4] = {a.b, a.qh, a.sq, a.skv};
+  kiln_set_out(g, n, 0, t, a.three_d ? 3 : 4, a.three_d ? y3 : y4);
+  if (n->noutputs > 1) kiln_set_out(g, n, 1, t, 4, pk);
+  if (n->noutputs > 2) kiln_set_out(g, n, 2, t, 4, pv);
+  if (n->noutputs > 3) kiln_set_out(g, n, 3, t, 4, qk);
+  return KILN_OK;
+}
+
+static int shape_const(kiln_ex *x, int rank, const int64_t *dims) {
+  double v[8];
+  for (int i = 0; i < rank; i++) v[i] = (double)dims[i];
+  return kiln_ex_const(x, "shape", KILN_I64, 1, (int64_t[]){rank}, v);
+}
+
+static int reshape(kiln_ex *x, int v, int rank, const int64_t *dims, int out, const char *what) {
+  return kiln_ex_node1(x, "Reshape", (int[]){v, shape_const(x, rank, dims)}, 2, out, what);
+}
+
+static int transpose(kiln_ex *x, int v, const int64_t *perm, int out, const char *what) {
+  int r = kiln_ex_node1(x, "Transpose", &v, 1, out, what);
+  kiln_ex_attr_ints(x, "perm", 4, perm);
+  return r;
+}
+
+/* [B, S, heads x size] -> [B, heads, S, size] */
+static int to_4d(kiln_ex *x, int v, int64_t b, int64_t s, int64_t heads, int64_t size,
+                 const char *what) {
+  int r = reshape(x, v, 4, (int64_t[]){b, s, heads, size}, -1, what);
+  return transpose(x, r, (int64_t[]){0, 2, 1, 3}, -1, what);
+}
+
+/* kv [B, kvh, S, size] with each head repeated r times in place: [B, kvh r, S, size] */
+static int repeat_heads(kiln_ex *x, const att *a, int kv, int64_t size, const char *what) {
+  int64_t r = a->qh / a->kvh;
+  int u = reshape(x, kv, 5, (int64_t[]){a->b, a->kvh, 1, a->skv, size}, -1, what);
+  int e = kiln_ex_node1(x, "Expand", (int[]){u, shape_const(x, 5, (int64_t[]){a->b, a->kvh, r, a->skv, size})},
+                        2, -1, what);
+  return reshape(x, e, 4, (int64_t[]){a->b, a->qh, a->skv, size}, -1, what);
+}
+
+static int i64_scalar(kiln_ex *x, int64_t v) {
+  double d = (double)v;
+  return kiln_ex_const(x, "i", KILN_I64, 0, NULL, &d);
+}
+
+/* 0 where allowed, else -inf, of the builder's type */
+static int to_bias(kiln_ex *x, int allowed, const char *what) {
+  int zero = kiln_ex_scalar(x, 0, "zero"), ninf = kiln_ex_scalar(x, -INFINITY, "neg_inf");
+  return kiln_ex_node1(x, "Where", (int[]){allowed, zero, ninf}, 3, -1, what);
+}
+
+static int add(kiln_ex *x, int a, int b, const char *what) {
+  return a < 0 ? b : kiln_ex_binary(x, "Add", a, b, what);
+}
+
+static kiln_status expand_attention(kiln_graph *g, kiln_block *blk, int pos, kiln_error *err) {
+  const kiln_node *n = &g->nodes[blk->nodes[pos]];
+  att a;
+  if (att_plan(g, n, &a, err)) return err->code;
+  int in[7], out[4];
+  for (int i = 0; i < 7; i++) in[i] = i < n->ninputs ? n->inputs[i] : -1;
+  for (int i = 0; i < 4; i++) out[i] = i < n->noutputs ? n->outputs[i] : -1;
+  kiln_dtype t = g->values[in[0]].dtype;
+  bool bool_mask = in[3] >= 0 && g->values[in[3]].dtype == KILN_BOOL;
+  int64_t mask_keys = in[3] >= 0 ? g->values[in[3]].dims[g->values[in[3]].rank - 1] : 0;
+  int mask_rank = in[3] >= 0 ? g->values[in[3]].rank : 0;
+  bool causal = kiln_attr_int(n, "is_causal", 0) != 0;
+  int64_t left = kiln_attr_int(n, "left_window_size", -1), right = kiln_attr_int(n, "right_window_size", -1);
+  int64_t mode = kiln_attr_int(n, "qk_matmul_output_mode", 0);
+  kiln_dtype sp = (kiln_dtype)kiln_attr_int(n, "softmax_precision", 0);
+  double softcap = kiln_attr_float(n, "softcap", 0.0);
+  double scale = kiln_node_attr(n, "scale") ? kiln_attr_float(n, "scale", 1.0) : 1.0 / sqrt((double)a.hd);
+
+  kiln_ex x;
+  kiln_ex_begin(&x, g, blk, pos, t); /* n is invalid from here */
+  int q = in[0], k = in[1], v = in[2];
+  if (a.three_d) {
+    q = to_4d(&x, q, a.b, a.sq, a.qh, a.hd, "q4");
+    k = to_4d(&x, k, a.b, a.skv - a.past, a.kvh, a.hd, "k4");
+    v = to_4d(&x, v, a.b, a.skv - a.past, a.kvh, a.vhd, "v4");
+  }
+  if (in[4] >= 0) {
+    k = kiln_ex_node1(&x, "Concat", (int[]){in[4], k}, 2, out[1], "present_key");
+    kiln_ex_attr_i(&x, "axis", 2);
+    v = kiln_ex_node1(&x, "Concat", (int[]){in[5], v}, 2, out[2], "present_value");
+    kiln_ex_attr_i(&x, "axis", 2);
+  } else {
+    if (out[1] >= 0) kiln_ex_node1(&x, "Identity", &k, 1, out[1], "present_key");
+    if (out[2] >= 0) kiln_ex_node1(&x, "Identity", &v, 1, out[2], "present_value");
+  }
+  if (a.qh != a.kvh) {
+    k = repeat_heads(&x, &a, k, a.hd, "k_rep");
+    v = repeat_heads(&x, &a, v, a.vhd, "v_rep");
+  }
+
+  /* the bias, each part 0 or -inf, broadcast to [B, heads, S_q, S_kv] */
+  int bias = -1;
+  if (in[3] >= 0) {
+    int m = bool_mask ? to_bias(&x, in[3], "mask_bias") : in[3];
+    if (mask_keys < a.skv) { /* keys past the mask's end: -inf */
+      int64_t pads[8] = {0};
+      pads[2 * mask_rank - 1] = a.skv - mask_keys;
+      double pv[8];
+      for (int i = 0; i < 2 * mask_rank; i++) pv[i] = (double)pads[i];
+      int p = kiln_ex_const(&x, "pads", KILN_I64, 1, (int64_t[]){2 * mask_rank}, pv);
+      m = kiln_ex_node1(&x, "Pad", (int[]){m, p, kiln_ex_scalar(&x, -INFINITY, "neg_inf")}, 3, -1,
+                        "mask_padded");
+    }
+    bias = m;
+  }
+  bool windowed = left >= 0 || right >= 0;
+  if (causal || windowed) {
+    /* diff = i + offset - j: offset a scalar, or [B, 1, 1, 1] from nonpad_kv_seqlen */
+    int i = kiln_ex_node1(&x, "Range", (int[]){i64_scalar(&x, 0), i64_scalar(&x, a.sq), i64_scalar(&x, 1)},
+                          3, -1, "qi");
+    i = kiln_ex_binary(&x, "Unsqueeze", i, kiln_ex_int1(&x, 1), "qi");
+    int j = kiln_ex_node1(&x, "Range", (int[]){i64_scalar(&x, 0), i64_scalar(&x, a.skv), i64_scalar(&x, 1)},
+                          3, -1, "kj");
+    int off;
+    if (in[6] >= 0) {
+      off = kiln_ex_binary(&x, "Sub", in[6], i64_scalar(&x, a.sq), "offset");
+      off = reshape(&x, off, 4, (int64_t[]){a.b, 1, 1, 1}, -1, "offset");
+    } else {
+      off = i64_scalar(&x, a.past);
+    }
+    int diff = kiln_ex_binary(&x, "Sub", kiln_ex_binary(&x, "Add", i, off, "pos"), j, "diff");
+    int allowed = -1;
+    if (causal) allowed = kiln_ex_binary(&x, "GreaterOrEqual", diff, i64_scalar(&x, 0), "causal");
+    if (left >= 0) {
+      int l = kiln_ex_binary(&x, "LessOrEqual", diff, i64_scalar(&x, left), "left");
+      allowed = allowed < 0 ? l : kiln_ex_binary(&x, "And", allowed, l, "allowed");
+    }
+    if (right >= 0) {
+      int r = kiln_ex_binary(&x, "GreaterOrEqual", diff, i64_scalar(&x, -right), "right");
+      allowed = allowed < 0 ? r : kiln_ex_binary(&x, "And", allowed, r, "allowed");
+    }
+    bias = add(&x, bias, to_bias(&x, allowed, "window_bias"), "bias");
+  }
+  if (in[6] >= 0) { /* keys at or past nonpad_kv_seqlen[b] */
+    int j = kiln_ex_node1(&x, "Range", (int[]){i64_scalar(&x, 0), i64_scalar(&x, a.skv), i64_scalar(&x, 1)},
+                          3, -1, "kj");
+    int len = reshape(&x, in[6], 4, (int64_t[]){a.b, 1, 1, 1}, -1, "nonpad");
+    bias = add(&x, bias, to_bias(&x, kiln_ex_binary(&x, "Less", j, len, "valid"), "pad_bias"), "bias");
+  }
+
+  double s = sqrt(scale);
+  int sq = kiln_ex_scalar(&x, s, "scale_sqrt");
+  int qs = kiln_ex_binary(&x, "Mul", q, sq, "q_scaled");
+  int ks = kiln_ex_binary(&x, "Mul", k, sq, "k_scaled");
+  int kt = transpose(&x, ks, (int64_t[]){0, 1, 3, 2}, -1, "k_t");
+  int scores = kiln_ex_binary(&x, "MatMul", qs, kt, "scores");
+  if (softcap > 0) {
+    int c = kiln_ex_scalar(&x, softcap, "softcap");
+    scores = kiln_ex_binary(&x, "Mul", kiln_ex_unary(&x, "Tanh", kiln_ex_binary(&x, "Div", scores, c, "capped"),
+                                                       "capped"), c, "capped");
+  }
+  int logits = bias >= 0 ? kiln_ex_binary(&x, "Add", scores, bias, "logits") : scores;
+  if (out[3] >= 0 && mode < 3) kiln_ex_node1(&x, "Identity", mode == 2 ? &logits : &scores, 1, out[3], "qk");
+  if (sp && sp != t) {
+    logits = kiln_ex_unary(&x, "Cast", logits, "logits_sp");
+    kiln_ex_attr_i(&x, "to", sp);
+  }
+  int p = kiln_ex_unary(&x, "Softmax", logits, "probs");
+  kiln_ex_attr_i(&x, "axis", -1);
+  if (sp && sp != t) {
+    p = kiln_ex_unary(&x, "Cast", p, "probs_t");
+    kiln_ex_attr_i(&x, "to", t);
+  }
+  if (bias >= 0) { /* rows with no key to attend: 0, not NaN */
+    int mx = kiln_ex_binary(&x, "ReduceMax", bias, kiln_ex_int1(&x, -1), "bias_max");
+    int none = kiln_ex_binary(&x, "Equal", mx, kiln_ex_scalar(&x, -INFINITY, "neg_inf"), "masked_row");
+    p = kiln_ex_node1(&x, "Where", (int[]){none, kiln_ex_scalar(&x, 0, "zero"), p}, 3, -1, "probs");
+  }
+  if (out[3] >= 0 && mode == 3) kiln_ex_node1(&x, "Identity", &p, 1, out[3], "qk");
+  int y = kiln_ex_binary(&x, "MatMul", p, v, "y4");
+  if (a.three_d) {
+    y = transpose(&x, y, (int64_t[]){0, 2, 1, 3}, -1, "y_t");
+    reshape(&x, y, 3, (int64_t[]){a.b, a.sq, a.qh * a.vhd}, out[0], "y");
+  } else {
+    kiln_ex_node1(&x, "Identity", &y, 1, out[0], "y");
+  }
+  kiln_ex_end(&x);
+  return KILN_OK;
+}
+
+static const kiln_attr_spec attention_attrs[] = {
+    {"is_causal", KILN_ATTR_INT, false},         {"kv_num_heads", KILN_ATTR_INT, false},
+    {"q_num_heads", KILN_ATTR_INT, false},       {"qk_matmul_output_mode", KILN_ATTR_INT, false},
+    {"scale", KILN_ATTR_FLOAT, false},           {"softcap", KILN_ATTR_FLOAT, false},
+    {"softmax_precision", KILN_ATTR_INT, false}, {"left_window_size", KILN_ATTR_INT, false},
+    {"right_window_size", KILN_ATTR_INT, false}, {NULL}};
+
+const kiln_op_def kiln_ops_attention[] = {
+    {"Attention", 3, 7, 1, 4, attention_attrs, infer_attention, NULL, expand_attention, 0},
+    {NULL},
+};

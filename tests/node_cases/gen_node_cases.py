@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""ONNX's node tests as the onnx Python package defines them (onnx.backend.test.case.node),
+written out in the layout of Debian's libonnx-testdata, which holds an older ONNX's (1.12):
+
+    gen_node_cases.py OUT_DIR
+
+Writes OUT_DIR/<test>/model.onnx and test_data_set_<i>/{input,output}_<j>.pb for every case;
+the inputs and expected outputs are ONNX's own (numpy, computed by the case definitions).
+A case whose data cannot be written as TensorProtos (sequences of odd types) gets no data
+set, and the conformance runner then fails it. OUT_DIR/.onnx_version records the version.
+"""
+import os
+import shutil
+import sys
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+import onnx.backend.test.case.node as node_cases
+
+
+def proto(value, vi):
+    if isinstance(value, onnx.TensorProto):
+        t = onnx.TensorProto()
+        t.CopyFrom(value)
+        t.name = vi.name
+        return t
+    if vi.type.HasField("sequence_type"):
+        return numpy_helper.from_list(value, vi.name)
+    if vi.type.HasField("optional_type"):
+        return numpy_helper.from_optional(value, vi.name)
+    return numpy_helper.from_array(np.asarray(value), vi.name)
+
+
+def main():
+    out = sys.argv[1]
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    for case in node_cases.collect_testcases(None):
+        d = os.path.join(out, case.name)
+        os.makedirs(d)
+        with open(os.path.join(d, "model.onnx"), "wb") as f:
+            f.write(case.model.SerializeToString())
+        for i, (inputs, outputs) in enumerate(case.data_sets):
+            files = {}
+            try:
+                for kind, values, infos in (("input", inputs, case.model.graph.input),
+                                            ("output", outputs, case.model.graph.output)):
+                    for j, v in enumerate(values):
+                        files[f"{kind}_{j}.pb"] = proto(v, infos[j]).SerializeToString()
+            except (TypeError, ValueError):
+                continue
+            ds = os.path.join(d, f"test_data_set_{i}")
+            os.makedirs(ds)
+            for name, data in files.items():
+                with open(os.path.join(ds, name), "wb") as f:
+                    f.write(data)
+    with open(os.path.join(out, ".onnx_version"), "w") as f:
+        f.write(onnx.__version__ + "\n")
+
+
+if __name__ == "__main__":
+    main()
