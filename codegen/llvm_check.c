@@ -185,6 +185,19 @@ LLVMValueRef kiln_emit_check_index(kiln_emit *e, const kiln_expr *x) {
   return LLVMBuildSelect(b, ok, idx, zero, "");
 }
 
+void kiln_emit_check_stop(kiln_emit *e, LLVMValueRef rec, LLVMValueRef ret) {
+  /* the run's threads have joined: a plain load sees the record's state (0: no failure) */
+  LLVMValueRef state = LLVMBuildLoad2(e->b, e->t_i32, rec, "");
+  LLVMValueRef failed = LLVMBuildICmp(e->b, LLVMIntNE, state, LLVMConstInt(e->t_i32, 0, 0), "");
+  LLVMBasicBlockRef stop = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "check.stop");
+  LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(e->ctx, e->fn, "check.ok");
+  LLVMBuildCondBr(e->b, failed, stop, cont);
+  LLVMPositionBuilderAtEnd(e->b, stop);
+  if (ret) LLVMBuildRet(e->b, ret);
+  else LLVMBuildRetVoid(e->b);
+  LLVMPositionBuilderAtEnd(e->b, cont);
+}
+
 LLVMValueRef kiln_emit_check_status(kiln_emit *e, LLVMValueRef arena) {
   int64_t off = kiln_check_record_offset(e->prog);
   if (off < 0) return LLVMConstInt(e->t_i32, KILN_OK, 0);

@@ -214,6 +214,10 @@ static kiln_status emit_kernel_step(kiln_emit *e, const entry_args *a, const kil
     times->emit_ms[slot] = (double)(kiln_rt_clock_ns() - t0) / 1e6;
   LLVMValueRef start = e->prog->profile ? clock_ns(e) : NULL;
   LLVMBuildCall2(e->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)k->nbufs, "");
+  int cb = kiln_emit_check_buffer(k);
+  LLVMTypeRef rt = LLVMGetReturnType(LLVMGlobalGetValueType(e->fn));
+  if (cb >= 0 && LLVMGetTypeKind(rt) == LLVMIntegerTypeKind && rt == e->t_i32)
+    kiln_emit_check_stop(e, args[cb], kiln_emit_check_status(e, a->arena));
   free(args);
   if (start) { /* slot: nanoseconds, calls (a kernel in a loop runs many times) */
     LLVMValueRef add[2] = {LLVMBuildSub(e->b, clock_ns(e), start, "kernel.ns"), LLVMConstInt(e->t_i64, 1, 0)};

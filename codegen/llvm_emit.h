@@ -61,7 +61,7 @@ typedef struct kiln_emit {
   kiln_emit_memo *memo; /* stack of live entries */
   int nmemo, memo_cap;
   struct { const kiln_expr *x; int idx; } *memo_tab; /* open addressing, x -> memo index */
-  int memo_tab_cap;
+  int memo_tab_cap, memo_tab_used; /* slots taken, stale ones (a closed branch's) too */
 
   LLVMTypeRef t_i1, t_i8, t_i16, t_i32, t_i64, t_f32, t_f64, t_half, t_ptr, t_void;
 } kiln_emit;
@@ -127,6 +127,11 @@ LLVMValueRef kiln_emit_place(kiln_emit *e, const kiln_buffer *bf, LLVMValueRef l
 void kiln_emit_check_init(kiln_emit *e, LLVMValueRef arena);
 /* At its end: the run's status (i32), from the record's state. */
 LLVMValueRef kiln_emit_check_status(kiln_emit *e, LLVMValueRef arena);
+/* Returns (ret, or void when NULL) from the current function when the check record at rec
+ * holds a failure: what ran after a failed check would read what it left unwritten (a
+ * scatter's found positions), so a kernel stops between its stages and the run between
+ * its kernels. */
+void kiln_emit_check_stop(kiln_emit *e, LLVMValueRef rec, LLVMValueRef ret);
 /* In the entry function: records that the loop step `what` reached its iteration limit
  * (KILN_CHECK_LOOP) in the record at arena offset `offset`. */
 void kiln_emit_check_loop(kiln_emit *e, LLVMValueRef arena, int64_t offset, const char *what,

@@ -34,7 +34,7 @@ static size_t memo_hash(const kiln_expr *x, int cap) {
 }
 
 void kiln_emit_memo_reset(kiln_emit *e) {
-  e->nmemo = 0;
+  e->nmemo = e->memo_tab_used = 0;
   if (e->memo_tab) memset(e->memo_tab, 0, sizeof(*e->memo_tab) * (size_t)e->memo_tab_cap);
 }
 
@@ -43,7 +43,7 @@ void kiln_emit_memo_free(kiln_emit *e) {
   free(e->memo_tab);
   e->memo = NULL;
   e->memo_tab = NULL;
-  e->nmemo = e->memo_cap = e->memo_tab_cap = 0;
+  e->nmemo = e->memo_cap = e->memo_tab_cap = e->memo_tab_used = 0;
 }
 
 static LLVMValueRef memo_find(kiln_emit *e, const kiln_expr *x) {
@@ -60,11 +60,14 @@ static LLVMValueRef memo_find(kiln_emit *e, const kiln_expr *x) {
 static void memo_put(kiln_emit *e, const kiln_expr *x, LLVMValueRef v) {
   KILN_GROW(e->memo, e->nmemo, e->memo_cap);
   e->memo[e->nmemo] = (kiln_emit_memo){x, v};
-  if (2 * (e->nmemo + 1) > e->memo_tab_cap) { /* rebuild from the live entries */
+  /* Rebuilt from the live entries when half full: slots of entries a closed branch dropped
+   * stay taken until then, and a full table would leave the probes no end. */
+  if (2 * (e->memo_tab_used + 1) > e->memo_tab_cap) {
     free(e->memo_tab);
-    e->memo_tab_cap = e->memo_tab_cap ? 2 * e->memo_tab_cap : 64;
-    while (2 * (e->nmemo + 1) > e->memo_tab_cap) e->memo_tab_cap *= 2;
+    if (!e->memo_tab_cap) e->memo_tab_cap = 64;
+    while (2 * (e->nmemo + 1) > e->memo_tab_cap / 2) e->memo_tab_cap *= 2;
     e->memo_tab = kiln_xcalloc((size_t)e->memo_tab_cap, sizeof(*e->memo_tab));
+    e->memo_tab_used = e->nmemo;
     for (int i = 0; i < e->nmemo; i++) {
       size_t h = memo_hash(e->memo[i].x, e->memo_tab_cap);
       while (e->memo_tab[h].x && e->memo_tab[h].x != e->memo[i].x)
@@ -75,6 +78,7 @@ static void memo_put(kiln_emit *e, const kiln_expr *x, LLVMValueRef v) {
   }
   size_t h = memo_hash(x, e->memo_tab_cap);
   while (e->memo_tab[h].x && e->memo_tab[h].x != x) h = (h + 1) & (size_t)(e->memo_tab_cap - 1);
+  if (!e->memo_tab[h].x) e->memo_tab_used++;
   e->memo_tab[h].x = x;
   e->memo_tab[h].idx = e->nmemo++;
 }

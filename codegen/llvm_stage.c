@@ -688,7 +688,11 @@ kiln_status kiln_emit_stages(kiln_emit *e, const kiln_kernel *k) {
   int ns = shared_loops(k, &block);
   if (!ns) {
     kiln_status st = KILN_OK;
-    for (int s = 0; s < k->nstages && !st; s++) st = kiln_emit_stage(e, &k->stages[s]);
+    for (int s = 0; s < k->nstages && !st; s++) {
+      st = kiln_emit_stage(e, &k->stages[s]);
+      if (!st && s + 1 < k->nstages && e->check_buf >= 0)
+        kiln_emit_check_stop(e, e->bufs[e->check_buf], NULL);
+    }
     return st;
   }
   for (int i = 0; i < k->nstages; i++)

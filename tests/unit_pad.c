@@ -7,14 +7,16 @@
 
 #define R 3
 
-/* The input index of output index o (input size n) in this mode, -1: the pad value. */
-static int64_t ref_index(const char *mode, int64_t o, int64_t begin, int64_t n) {
+/* The input index of output index o (input size n) in this mode, -1: the pad value. The
+ * modes other than constant pad from what the pads keep (a crop on the other side first). */
+static int64_t ref_index(const char *mode, int64_t o, int64_t begin, int64_t end, int64_t n) {
   int64_t i = o - begin;
-  if (i >= 0 && i < n) return i;
-  if (!strcmp(mode, "constant")) return -1;
-  if (!strcmp(mode, "edge") || n == 1) return i < 0 ? 0 : n - 1;
-  if (!strcmp(mode, "reflect")) return i < 0 ? -i : 2 * n - 2 - i;
-  return ((i % n) + n) % n; /* wrap */
+  if (!strcmp(mode, "constant")) return i >= 0 && i < n ? i : -1;
+  int64_t cs = begin < 0 ? -begin : 0, m = n - cs - (end < 0 ? -end : 0), p = i - cs;
+  if (p >= 0 && p < m) return i;
+  if (!strcmp(mode, "edge") || m == 1) return cs + (p < 0 ? 0 : m - 1);
+  if (!strcmp(mode, "reflect")) return cs + (p < 0 ? -p : 2 * m - 2 - p);
+  return cs + ((p % m) + m) % m; /* wrap */
 }
 
 static void check_pad(const char *mode, const int64_t *dims, const int64_t *pads) {
@@ -44,8 +46,9 @@ static void check_pad(const char *mode, const int64_t *dims, const int64_t *pads
   for (int64_t a = 0; a < out[0]; a++)
     for (int64_t b = 0; b < out[1]; b++)
       for (int64_t c = 0; c < out[2]; c++) {
-        int64_t i0 = ref_index(mode, a, pads[0], dims[0]), i1 = ref_index(mode, b, pads[1], dims[1]);
-        int64_t i2 = ref_index(mode, c, pads[2], dims[2]);
+        int64_t i0 = ref_index(mode, a, pads[0], pads[R], dims[0]);
+        int64_t i1 = ref_index(mode, b, pads[1], pads[R + 1], dims[1]);
+        int64_t i2 = ref_index(mode, c, pads[2], pads[R + 2], dims[2]);
         float want = i0 < 0 || i1 < 0 || i2 < 0 ? 2.5f : x[(i0 * dims[1] + i1) * dims[2] + i2];
         float got = y[(a * out[1] + b) * out[2] + c];
         if (got != want && bad++ < 3)
@@ -71,12 +74,15 @@ int main(void) {
   for (int mi = 0; mi < 4; mi++)
     for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
       for (size_t pi = 0; pi < sizeof pads / sizeof *pads; pi++) {
-        bool ok = true; /* reflect pads must be smaller than the dim; a crop must leave one */
+        /* reflect pads must be smaller than what the crop keeps; the other modes need it
+         * to keep one; a crop must leave one */
+        bool ok = true;
         for (int d = 0; d < R; d++) {
-          if (!strcmp(modes[mi], "reflect") && dims[di][d] > 1 &&
-              (pads[pi][d] >= dims[di][d] || pads[pi][R + d] >= dims[di][d]))
-            ok = false;
-          if (dims[di][d] + pads[pi][d] + pads[pi][R + d] < 1) ok = false;
+          int64_t b = pads[pi][d], e = pads[pi][R + d];
+          int64_t kept = dims[di][d] + (b < 0 ? b : 0) + (e < 0 ? e : 0);
+          if (!strcmp(modes[mi], "reflect") && kept > 1 && (b >= kept || e >= kept)) ok = false;
+          if (strcmp(modes[mi], "constant") && kept < 1) ok = false;
+          if (dims[di][d] + b + e < 1) ok = false;
         }
         if (ok) check_pad(modes[mi], dims[di], pads[pi]);
       }

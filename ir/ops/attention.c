@@ -12,7 +12,14 @@
  *   P      = Softmax(scores + bias) in softmax_precision, rows whose bias is all -inf
  *            zero (no key to attend); Y = P V, back to 3-D for 3-D inputs
  *   qk_matmul_output: the scores (modes 0, 1), with the bias (2), or P (3).
- * Shapes must be static (the expansion reshapes by constants). */
+ * Shapes must be static (the expansion reshapes by constants).
+ *
+ * RotaryEmbedding (opset 23), one elementwise stage: along the head's first R dims (R =
+ * rotary_embedding_dim, else the head size), pairs (x1, x2) of entries, the two halves or
+ * (interleaved) neighbours, turn by the angle of the token's position j:
+ *   x1' = cos x1 - sin x2,  x2' = sin x1 + cos x2,  cos and sin of cache row
+ * position_ids[b, s] (checked against the cache's rows), or without position_ids the
+ * caches' own [b, s] row; the rest of the head is copied. */
 #include "ir/op.h"
 
 #include "ir/dtype.h"
@@ -301,6 +308,115 @@ static kiln_status expand_attention(kiln_graph *g, kiln_block *blk, int pos, kil
   return KILN_OK;
 }
 
+/* ---- RotaryEmbedding ---------------------------------------------------------------- */
+
+typedef struct rope {
+  int64_t b, s, h, d, r; /* batch, sequence, heads, head size, rotated dims */
+  bool three_d, ids;
+} rope;
+
+static kiln_status rope_plan(const kiln_graph *g, const kiln_node *n, rope *p, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0), *cs = kiln_node_in(g, n, 1), *sn = kiln_node_in(g, n, 2);
+  const kiln_value *ids = kiln_node_in(g, n, 3);
+  memset(p, 0, sizeof *p);
+  if (!kiln_dtype_is_float(x->dtype) || cs->dtype != x->dtype || sn->dtype != x->dtype)
+    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "X and the caches must be floats of one type");
+  p->three_d = x->rank == 3;
+  if (x->rank == 4) {
+    p->b = x->dims[0], p->h = x->dims[1], p->s = x->dims[2], p->d = x->dims[3];
+  } else if (x->rank == 3) {
+    p->h = kiln_attr_int(n, "num_heads", 0);
+    if (p->h < 1 || x->dims[2] % p->h)
+      return fail_node(n, err, KILN_ERR_SHAPE, "a 3-D X needs num_heads dividing its last dim");
+    p->b = x->dims[0], p->s = x->dims[1], p->d = x->dims[2] / p->h;
+  } else {
+    return fail_node(n, err, KILN_ERR_SHAPE, "X must be 3-D or 4-D");
+  }
+  p->r = kiln_attr_int(n, "rotary_embedding_dim", 0);
+  if (!p->r) p->r = p->d;
+  if (p->r < 2 || p->r > p->d || p->r % 2)
+    return fail_node(n, err, KILN_ERR_SHAPE, "rotary_embedding_dim must be even and at most the head size");
+  p->ids = ids != NULL;
+  if (ids && (!kiln_dtype_is_int(ids->dtype) || ids->rank != 2 || ids->dims[0] != p->b ||
+              ids->dims[1] != p->s))
+    return fail_node(n, err, KILN_ERR_SHAPE, "position_ids must be integers [batch, sequence]");
+  bool ok = cs->rank == sn->rank && memcmp(cs->dims, sn->dims, sizeof(int64_t) * (size_t)cs->rank) == 0;
+  if (ids) ok = ok && cs->rank == 2 && cs->dims[0] >= 1 && cs->dims[1] == p->r / 2;
+  else ok = ok && cs->rank == 3 && cs->dims[0] == p->b && cs->dims[1] == p->s && cs->dims[2] == p->r / 2;
+  if (!ok)
+    return fail_node(n, err, KILN_ERR_SHAPE, "cos_cache and sin_cache must be [positions, R/2] "
+                     "with position_ids, else [batch, sequence, R/2]");
+  return KILN_OK;
+}
+
+static kiln_status infer_rope(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  rope p;
+  if (rope_plan(g, n, &p, err)) return err->code;
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  kiln_set_out(g, n, 0, x->dtype, x->rank, x->dims);
+  return KILN_OK;
+}
+
+static kiln_status lower_rope(kiln_lower_ctx *c) {
+  rope p;
+  if (rope_plan(c->g, c->n, &p, c->err)) return c->err->code;
+  kiln_kernel *k = c->k;
+  bool inter = kiln_attr_int(c->n, "interleaved", 0) != 0;
+  kiln_expr *v[4], *xi[4];
+  kiln_stage *s = kiln_elementwise_stage(k, "rotary", c->out_buf[0], v);
+  /* batch, sequence, and the dim within the head, d */
+  kiln_expr *b = v[0], *sq, *d, *base; /* base: X's last index less d */
+  if (p.three_d) {
+    sq = v[1];
+    d = kx_binary(k, KB_MOD, v[2], kx_idx(k, p.d));
+    base = kx_binary(k, KB_SUB, v[2], d);
+  } else {
+    sq = v[2];
+    d = v[3];
+    base = kx_idx(k, 0);
+  }
+  int64_t half = p.r / 2;
+  kiln_expr *first, *partner, *j; /* first: d holds x1 of its pair */
+  if (inter) {
+    first = kx_binary(k, KB_EQ, kx_binary(k, KB_MOD, d, kx_idx(k, 2)), kx_idx(k, 0));
+    partner = kx_select(k, first, kx_binary(k, KB_MIN, kx_addi(k, d, 1), kx_idx(k, p.d - 1)),
+                        kx_addi(k, d, -1));
+    j = kx_binary(k, KB_DIV, d, kx_idx(k, 2));
+  } else {
+    first = kx_binary(k, KB_LT, d, kx_idx(k, half));
+    partner = kx_select(k, first, kx_addi(k, d, half), kx_addi(k, d, -half));
+    j = kx_select(k, first, d, kx_addi(k, d, -half));
+  }
+  j = kx_binary(k, KB_MIN, j, kx_idx(k, half - 1)); /* past R: not used, kept in the cache */
+  memcpy(xi, v, sizeof xi);
+  int last = p.three_d ? 2 : 3;
+  kiln_expr *xv = kx_load(k, c->in_buf[0], v);
+  xi[last] = kx_add(k, base, partner);
+  kiln_expr *xp = kx_load(k, c->in_buf[0], xi);
+  kiln_expr *ci[3];
+  int nci;
+  if (p.ids) {
+    kiln_expr *pi[2] = {b, sq};
+    kiln_expr *row = kx_cast(k, kx_load(k, c->in_buf[3], pi), KILN_I64);
+    int64_t rows = k->bufs[c->in_buf[1]].dims[0];
+    ci[0] = kiln_checked_index(c, 3, row, rows), ci[1] = j, nci = 2;
+  } else {
+    ci[0] = b, ci[1] = sq, ci[2] = j, nci = 3;
+  }
+  (void)nci;
+  kiln_expr *cv = kx_load(k, c->in_buf[1], ci), *sv = kx_load(k, c->in_buf[2], ci);
+  /* x1' = cos x1 - sin x2 (d first), x2' = sin x1 + cos x2 (xp is x1) */
+  kiln_expr *y1 = kx_binary(k, KB_SUB, kx_binary(k, KB_MUL, cv, xv), kx_binary(k, KB_MUL, sv, xp));
+  kiln_expr *y2 = kx_binary(k, KB_ADD, kx_binary(k, KB_MUL, sv, xp), kx_binary(k, KB_MUL, cv, xv));
+  kiln_expr *y = kx_select(k, first, y1, y2);
+  kiln_stage_store(k, s, v, kx_select(k, kx_binary(k, KB_LT, d, kx_idx(k, p.r)), y, xv));
+  return KILN_OK;
+}
+
+static const kiln_attr_spec rope_attrs[] = {
+    {"interleaved", KILN_ATTR_INT, false}, {"num_heads", KILN_ATTR_INT, false},
+    {"rotary_embedding_dim", KILN_ATTR_INT, false}, {NULL}};
+
 static const kiln_attr_spec attention_attrs[] = {
     {"is_causal", KILN_ATTR_INT, false},         {"kv_num_heads", KILN_ATTR_INT, false},
     {"q_num_heads", KILN_ATTR_INT, false},       {"qk_matmul_output_mode", KILN_ATTR_INT, false},
@@ -310,5 +426,6 @@ static const kiln_attr_spec attention_attrs[] = {
 
 const kiln_op_def kiln_ops_attention[] = {
     {"Attention", 3, 7, 1, 4, attention_attrs, infer_attention, NULL, expand_attention, 0},
+    {"RotaryEmbedding", 3, 4, 1, 1, rope_attrs, infer_rope, lower_rope, NULL, 0},
     {NULL},
 };

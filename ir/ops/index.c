@@ -5,6 +5,7 @@
 
 #include "ir/dtype.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
@@ -81,8 +82,9 @@ static kiln_status infer_reverse_sequence(kiln_graph *g, kiln_node *n, kiln_erro
   return KILN_OK;
 }
 
-/* y[t, b] = x[len[b] - 1 - t, b] for t < len[b], else x[t, b]; a length past the time
- * axis fails the run through the index check. */
+/* y[t, b] = x[len[b] - 1 - t, b] for t < len[b], else x[t, b]; a length outside [0, T]
+ * fails the run through the index check (a negative one too, as onnxruntime: it would
+ * copy the entry unreversed). */
 static kiln_status lower_reverse_sequence(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   int batch, time;
@@ -91,7 +93,13 @@ static kiln_status lower_reverse_sequence(kiln_lower_ctx *c) {
   kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK];
   kiln_stage *s = kiln_elementwise_stage(k, "reverse_sequence", c->out_buf[0], v);
   memcpy(idx, v, sizeof(kiln_expr *) * (size_t)x->rank);
-  kiln_expr *len = kx_cast(k, kx_load(k, c->in_buf[1], &v[batch]), KILN_I64), *t = v[time];
+  const kiln_value *lv = kiln_node_in(c->g, c->n, 1);
+  char what[512];
+  snprintf(what, sizeof what, "node '%s' (%s): sequence length of input '%s'", c->n->name,
+           c->n->op_type, lv && lv->name ? lv->name : "?");
+  kiln_expr *len = kx_check_index(k, kx_cast(k, kx_load(k, c->in_buf[1], &v[batch]), KILN_I64),
+                                  x->dims[time] + 1, false, what);
+  kiln_expr *t = v[time];
   kiln_expr *rev = kx_binary(k, KB_SUB, kx_addi(k, len, -1), t);
   kiln_expr *src = kx_select(k, kx_binary(k, KB_LT, t, len), rev, t);
   idx[time] = kiln_checked_index(c, 1, src, x->dims[time]);

@@ -183,7 +183,7 @@ static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo :
 /* Per dim: first index, step and length of the slice (numpy semantics, clamped). */
 static kiln_status slice_params(const kiln_graph *g, const kiln_node *n, int rank,
                                 const int64_t *dims, int64_t *start, int64_t *step,
-                                int64_t *len, kiln_error *err) {
+                                int64_t *len, int *clamp, kiln_error *err) {
   int64_t st[KILN_MAX_RANK], en[KILN_MAX_RANK], ax[KILN_MAX_RANK], sp[KILN_MAX_RANK];
   int ns, ne, na, nsp;
   if (kiln_const_ints(g, n, 1, st, KILN_MAX_RANK, &ns, err) ||
@@ -198,7 +198,7 @@ static kiln_status slice_params(const kiln_graph *g, const kiln_node *n, int ran
   if (ne != ns || na != ns || nsp != ns)
     return fail_node(n, err, KILN_ERR_INVALID_MODEL, "starts, ends, axes, steps differ in length");
   bool seen[KILN_MAX_RANK] = {false};
-  for (int d = 0; d < rank; d++) start[d] = 0, step[d] = 1, len[d] = dims[d];
+  for (int d = 0; d < rank; d++) start[d] = 0, step[d] = 1, len[d] = dims[d], clamp[d] = 0;
   for (int i = 0; i < ns; i++) {
     int a;
     if (kiln_norm_axis(n, ax[i], rank, &a, err)) return err->code;
@@ -212,24 +212,56 @@ static kiln_status slice_params(const kiln_graph *g, const kiln_node *n, int ran
     }
     if (s < 0) s += dim;
     if (e < 0) e += dim;
+    clamp[a] = s < 0 ? 1 : s > dim - (p < 0) ? 2 : 0;
     if (p > 0) {
       s = clamp64(s, 0, dim);
       e = clamp64(e, 0, dim);
-      len[a] = e > s ? (e - s + p - 1) / p : 0;
+      len[a] = e > s ? (e - s - 1) / p + 1 : 0; /* no overflow with a step near INT64_MAX */
     } else {
       s = clamp64(s, 0, dim - 1);
       e = clamp64(e, -1, dim - 1);
-      len[a] = s > e ? (s - e - p - 1) / -p : 0;
+      /* -p as unsigned: a step of INT64_MIN has no negation in int64 */
+      len[a] = s > e ? (int64_t)((uint64_t)(s - e - 1) / ((uint64_t)-(p + 1) + 1) + 1) : 0;
     }
     start[a] = s, step[a] = p;
   }
   return KILN_OK;
 }
 
+/* With free dims the kernel is lowered at large sizes, where a start is a constant or
+ * follows the dim (s + N from the end, N - 1 clamped); where it is clamped by another rule
+ * (a start from the end past the beginning, a start past the end with a step of 2), the
+ * kernel would read from the wrong place or outside x. So a size whose starts clamp
+ * otherwise than at the hints fails here, and the shape probes (passes/sym_points.h) keep
+ * the runs away from it. */
+static kiln_status check_clamps(const kiln_graph *g, const kiln_node *n, const kiln_value *x,
+                                const int *clamp, const int64_t *cur_len, kiln_error *err) {
+  int64_t hint[KILN_MAX_RANK], start[KILN_MAX_RANK], step[KILN_MAX_RANK], len[KILN_MAX_RANK];
+  int hclamp[KILN_MAX_RANK];
+  bool any = false;
+  for (int d = 0; d < x->rank; d++) {
+    hint[d] = x->dims[d];
+    if (!x->sym[d]) continue;
+    kiln_symdim sd = kiln_value_symdim(g, x, d);
+    any |= kiln_symdim_eval(&sd, g->sym_hint, &hint[d]);
+  }
+  kiln_error scratch = {0};
+  if (!any || slice_params(g, n, x->rank, hint, start, step, len, hclamp, &scratch)) return KILN_OK;
+  for (int d = 0; d < x->rank; d++) /* an empty slice reads nothing */
+    if (x->sym[d] && hint[d] != x->dims[d] && hclamp[d] != clamp[d] && cur_len[d] > 0)
+      return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): its start along dim %d "
+                       "clamps by another rule at size %lld than at %lld", n->name, n->op_type,
+                       d, (long long)x->dims[d], (long long)hint[d]);
+  return KILN_OK;
+}
+
 static kiln_status infer_slice(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0);
   int64_t start[KILN_MAX_RANK], step[KILN_MAX_RANK], len[KILN_MAX_RANK];
-  if (slice_params(g, n, x->rank, x->dims, start, step, len, err)) return err->code;
+  int clamp[KILN_MAX_RANK];
+  if (slice_params(g, n, x->rank, x->dims, start, step, len, clamp, err) ||
+      check_clamps(g, n, x, clamp, len, err))
+    return err->code;
   kiln_set_out(g, n, 0, x->dtype, x->rank, len);
   return KILN_OK;
 }
@@ -238,7 +270,9 @@ static kiln_status lower_slice(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   const kiln_buffer *in = &k->bufs[c->in_buf[0]];
   int64_t start[KILN_MAX_RANK], step[KILN_MAX_RANK], len[KILN_MAX_RANK];
-  if (slice_params(c->g, c->n, in->rank, in->dims, start, step, len, c->err)) return c->err->code;
+  int clamp[KILN_MAX_RANK];
+  if (slice_params(c->g, c->n, in->rank, in->dims, start, step, len, clamp, c->err))
+    return c->err->code;
   kiln_expr *v[KILN_MAX_RANK], *idx[KILN_MAX_RANK];
   kiln_stage *s = kiln_elementwise_stage(k, "slice", c->out_buf[0], v);
   for (int d = 0; d < in->rank; d++) idx[d] = kx_addi(k, kx_muli(k, v[d], step[d]), start[d]);

@@ -403,13 +403,69 @@ def lppool_cases(out, rng):
         write(out, name, m, {"x": np.zeros((1, 2, 0, 3), np.float32)})
 
 
+def regress_cases(out, rng):
+    """Cases differential runs against onnxruntime found (tests/regress holds fuzzers' ones)."""
+    # cubic Resize with tf_crop_and_resize on two axes: its weights' select chains once
+    # filled the emitter's memo table with stale slots, and compiling never ended
+    x = rng.standard_normal((1, 2, 4, 5)).astype(np.float32)
+    inits = [numpy_helper.from_array(np.array([0, 0, 0.1, 0, 1, 1, 0.9, 1], np.float32), "roi"),
+             numpy_helper.from_array(np.array([1, 2, 6, 7], np.int64), "sizes")]
+    m = model_of("resize_cubic_crop_2d", [helper.make_node(
+        "Resize", ["x", "roi", "", "sizes"], ["y"], mode="cubic",
+        coordinate_transformation_mode="tf_crop_and_resize")],
+        [V("x", F32, [1, 2, 4, 5])], [V("y", F32, None)], inits)
+    write(out, "resize_cubic_crop_2d", m, {"x": x}, run_ort(m, {"x": x}))
+    # wrap padding after a crop on the other side wraps what the crop kept
+    x = rng.standard_normal((3, 6)).astype(np.float32)
+    m = model_of("pad_wrap_crop", [helper.make_node("Pad", ["x", "p"], ["y"], mode="wrap")],
+                 [V("x", F32, [3, 6])], [V("y", F32, None)],
+                 [numpy_helper.from_array(np.array([0, -2, 0, 3], np.int64), "p")])
+    write(out, "pad_wrap_crop", m, {"x": x}, run_ort(m, {"x": x}))
+    # steps near the int64 limits take one element (the length once overflowed)
+    for name, st, en, sp in (("slice_step_max", 0, 5, 2 ** 63 - 2),
+                             ("slice_step_min", 5, 0, -2 ** 63)):
+        x = np.arange(6, dtype=np.float32)
+        inits = [numpy_helper.from_array(np.array([v], np.int64), k)
+                 for k, v in (("s", st), ("e", en), ("a", 0), ("p", sp))]
+        m = model_of(name, [helper.make_node("Slice", ["x", "s", "e", "a", "p"], ["y"])],
+                     [V("x", F32, [6])], [V("y", F32, None)], inits)
+        write(out, name, m, {"x": x}, run_ort(m, {"x": x}))
+    # run with free dims (tests/CMakeLists.txt): an index out of range must stop the
+    # scatter's kernel before its second stage reads the positions the first left unwritten
+    m = model_of("scatter_bad_free", [helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], axis=1)],
+                 [V("x", F32, ["A", 3, "B"]), V("i", I64, [1, 1, 1]), V("u", F32, [1, 1, 1])],
+                 [V("y", F32, None)])
+    write(out, "scatter_bad_free", m, {"x": np.zeros((2, 3, 2), np.float32),
+                                       "i": np.array([[[3]]], np.int64),
+                                       "u": np.ones((1, 1, 1), np.float32)})
+    # a start that clamps otherwise below size 4 (start 3, step -2): those sizes are refused
+    inits = [numpy_helper.from_array(np.array([v], np.int64), k)
+             for k, v in (("s", 3), ("e", 1), ("a", 0), ("p", -2))]
+    m = model_of("slice_bad_free_clamp", [helper.make_node("Slice", ["x", "s", "e", "a", "p"], ["y"])],
+                 [V("x", F32, ["N", 4])], [V("y", F32, None)], inits)
+    write(out, "slice_bad_free_clamp", m, {"x": np.ones((3, 4), np.float32)})
+    # a negative sequence length (onnxruntime refuses it too)
+    m = model_of("reverse_bad_negative", [helper.make_node("ReverseSequence", ["x", "l"], ["y"],
+                                                           batch_axis=1, time_axis=0)],
+                 [V("x", F32, [3, 2]), V("l", I64, [2])], [V("y", F32, None)])
+    write(out, "reverse_bad_negative", m, {"x": np.ones((3, 2), np.float32),
+                                           "l": np.array([-1, 2], np.int64)})
+    # RotaryEmbedding's position ids index its caches: one past them fails the run
+    m = model_of("rope_bad_position", [helper.make_node("RotaryEmbedding", ["x", "c", "s", "pos"], ["y"])],
+                 [V("x", F32, [1, 2, 2, 4]), V("c", F32, [3, 2]), V("s", F32, [3, 2]),
+                  V("pos", I64, [1, 2])], [V("y", F32, None)], opset=23)
+    write(out, "rope_bad_position", m, {"x": np.ones((1, 2, 2, 4), np.float32),
+                                        "c": np.ones((3, 2), np.float32), "s": np.zeros((3, 2), np.float32),
+                                        "pos": np.array([[0, 3]], np.int64)})
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     ort.set_default_logger_severity(3)  # RoiAlign's max mode warns of a bug fixed in 1.13
     rng = np.random.default_rng(10)
     for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases, loop_cases,
-                 norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases):
+                 norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases):
         make(out, rng)
 
 
