@@ -158,6 +158,14 @@ static kiln_status lower_instancenorm(kiln_lower_ctx *c) {
 
 /* ---- LayerNormalization --------------------------------------------------------------- */
 
+/* The axis of a LayerNormalization or RMSNormalization; red[d]: dim d is reduced (axis and
+ * after). */
+static kiln_status norm_axis_dims(kiln_lower_ctx *c, int rank, int *axis, bool *red) {
+  if (kiln_norm_axis(c->n, kiln_attr_int(c->n, "axis", -1), rank, axis, c->err)) return c->err->code;
+  for (int d = 0; d < rank; d++) red[d] = d >= *axis;
+  return KILN_OK;
+}
+
 /* Statistics over dims axis..rank-1, in f32 unless stash_type asks for the input type. */
 static kiln_dtype layernorm_stash(const kiln_graph *g, const kiln_node *n) {
   kiln_dtype t = kiln_node_in(g, n, 0)->dtype;
@@ -181,11 +189,9 @@ static kiln_status lower_layernorm(kiln_lower_ctx *c) {
   int xb = c->in_buf[0];
   const kiln_buffer *x = &k->bufs[xb];
   int axis;
-  if (kiln_norm_axis(c->n, kiln_attr_int(c->n, "axis", -1), x->rank, &axis, c->err))
-    return c->err->code;
-  kiln_dtype t = x->dtype, st = layernorm_stash(c->g, c->n);
   bool red[KILN_MAX_RANK];
-  for (int d = 0; d < x->rank; d++) red[d] = d >= axis;
+  if (norm_axis_dims(c, x->rank, &axis, red)) return c->err->code;
+  kiln_dtype t = x->dtype, st = layernorm_stash(c->g, c->n);
   bool has_mean = c->n->noutputs > 1 && c->n->outputs[1] >= 0;
   bool has_rstd = c->n->noutputs > 2 && c->n->outputs[2] >= 0;
   int mean = has_mean ? c->out_buf[1] : kept_temp(k, "mean", x, red, st);
@@ -226,13 +232,11 @@ static kiln_status lower_rmsnorm(kiln_lower_ctx *c) {
   int xb = c->in_buf[0];
   const kiln_buffer *x = &k->bufs[xb];
   int axis;
-  if (kiln_norm_axis(c->n, kiln_attr_int(c->n, "axis", -1), x->rank, &axis, c->err))
-    return c->err->code;
-  kiln_dtype t = x->dtype, st = layernorm_stash(c->g, c->n);
   bool red[KILN_MAX_RANK];
+  if (norm_axis_dims(c, x->rank, &axis, red)) return c->err->code;
+  kiln_dtype t = x->dtype, st = layernorm_stash(c->g, c->n);
   int64_t count = 1;
-  for (int d = 0; d < x->rank; d++)
-    if ((red[d] = d >= axis)) count *= x->dims[d];
+  for (int d = axis; d < x->rank; d++) count *= x->dims[d];
   int rms = kept_temp(k, "rms", x, red, st);
   kiln_expr *v[KILN_MAX_RANK], *kept[KILN_MAX_RANK];
   kiln_stage *s = kept_stage(k, "rms", rms, x, red, v, kept);
