@@ -8,11 +8,14 @@
  *
  * An element looks at every index tuple (ScatterND) or every index along the axis
  * (ScatterElements): O(outputs x indices), fine for the sparse updates models make (a KV
- * cache row, a few positions) and correct for any. Indices are checked at run time. */
+ * cache row, a few positions) and correct for any. Indices are checked at run time.
+ * TensorScatter (a KV cache's update: a run of rows written at a position per batch) is
+ * one elementwise stage, each row reading the update or the past. */
 #include "ir/op.h"
 
 #include "ir/dtype.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
@@ -192,8 +195,73 @@ static const kiln_attr_spec nd_attrs[] = {{"reduction", KILN_ATTR_STRING, false}
 static const kiln_attr_spec elements_attrs[] = {
     {"axis", KILN_ATTR_INT, false}, {"reduction", KILN_ATTR_STRING, false}, {NULL}};
 
+/* ---- TensorScatter (opset 24): a KV cache's update ------------------------------------- */
+
+static kiln_status ts_plan(const kiln_graph *g, const kiln_node *n, int *axis, kiln_error *err) {
+  const kiln_value *past = kiln_node_in(g, n, 0), *up = kiln_node_in(g, n, 1), *wi = kiln_node_in(g, n, 2);
+  const char *mode = kiln_attr_str(n, "mode", "linear");
+  if (strcmp(mode, "linear") && strcmp(mode, "circular"))
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): mode must be linear or circular",
+                     n->name, n->op_type);
+  if (kiln_norm_axis(n, kiln_attr_int(n, "axis", -2), past->rank, axis, err)) return err->code;
+  bool ok = up->rank == past->rank && up->dtype == past->dtype && *axis > 0;
+  for (int d = 0; ok && d < past->rank; d++)
+    ok = d == *axis ? up->dims[d] <= past->dims[d] : up->dims[d] == past->dims[d];
+  if (!ok)
+    return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): update must be past_cache's type and "
+                     "shape, at most as long along axis %d (not the batch axis)", n->name,
+                     n->op_type, *axis);
+  if (wi && (!kiln_dtype_is_int(wi->dtype) || wi->rank != 1 || wi->dims[0] != past->dims[0]))
+    return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): write_indices must be integers [batch]",
+                     n->name, n->op_type);
+  return KILN_OK;
+}
+
+static kiln_status infer_tensor_scatter(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  int axis;
+  if (ts_plan(g, n, &axis, err)) return err->code;
+  const kiln_value *past = kiln_node_in(g, n, 0);
+  kiln_set_out(g, n, 0, past->dtype, past->rank, past->dims);
+  return KILN_OK;
+}
+
+/* y[.., q, ..] = update[.., q - w[b], ..] where that lies in [0, S) (circular: (q - w[b])
+ * mod M), else past[.., q, ..]; linear writes must fit: w[b] in [0, M - S]. */
+static kiln_status lower_tensor_scatter(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  int axis;
+  if (ts_plan(c->g, c->n, &axis, c->err)) return c->err->code;
+  int64_t m = k->bufs[c->in_buf[0]].dims[axis], len = k->bufs[c->in_buf[1]].dims[axis];
+  bool circular = !strcmp(kiln_attr_str(c->n, "mode", "linear"), "circular");
+  kiln_expr *v[KILN_MAX_RANK], *ui[KILN_MAX_RANK];
+  kiln_stage *s = kiln_elementwise_stage(k, "tensor_scatter", c->out_buf[0], v);
+  kiln_expr *w = kx_idx(k, 0);
+  if (c->n->ninputs > 2 && c->in_buf[2] >= 0) {
+    w = kx_cast(k, kx_load(k, c->in_buf[2], &v[0]), KILN_I64);
+    if (!circular) {
+      const kiln_value *wv = kiln_node_in(c->g, c->n, 2);
+      char what[512];
+      snprintf(what, sizeof what, "node '%s' (%s): input '%s' (a write of %lld past it must fit "
+               "%lld)", c->n->name, c->n->op_type, wv->name ? wv->name : "?", (long long)len,
+               (long long)m);
+      w = kx_check_index(k, w, m - len + 1, false, what);
+    }
+  }
+  kiln_expr *u = kx_binary(k, KB_SUB, v[axis], w);
+  if (circular) u = kx_binary(k, KB_MOD, kx_addi(k, kx_binary(k, KB_MOD, u, kx_idx(k, m)), m), kx_idx(k, m));
+  kiln_expr *inside = circular ? kx_binary(k, KB_LT, u, kx_idx(k, len)) : kx_in_range(k, u, len);
+  memcpy(ui, v, sizeof ui);
+  ui[axis] = kx_select(k, inside, u, kx_idx(k, 0));
+  kiln_stage_store(k, s, v, kx_select(k, inside, kx_load(k, c->in_buf[1], ui), kx_load(k, c->in_buf[0], v)));
+  return KILN_OK;
+}
+
+static const kiln_attr_spec ts_attrs[] = {
+    {"axis", KILN_ATTR_INT, false}, {"mode", KILN_ATTR_STRING, false}, {NULL}};
+
 const kiln_op_def kiln_ops_scatter[] = {
     {"ScatterND", 3, 3, 1, 1, nd_attrs, infer_scatter_nd, lower_scatter_nd, NULL, KILN_OP_SYMBOLIC},
+    {"TensorScatter", 2, 3, 1, 1, ts_attrs, infer_tensor_scatter, lower_tensor_scatter, NULL, 0},
     {"ScatterElements", 3, 3, 1, 1, elements_attrs, infer_scatter_elements,
      lower_scatter_elements, NULL, KILN_OP_SYMBOLIC},
     {"Scatter", 3, 3, 1, 1, elements_attrs, infer_scatter_elements, lower_scatter_elements,

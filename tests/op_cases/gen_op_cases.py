@@ -450,6 +450,13 @@ def regress_cases(out, rng):
                  [V("x", F32, [3, 2]), V("l", I64, [2])], [V("y", F32, None)])
     write(out, "reverse_bad_negative", m, {"x": np.ones((3, 2), np.float32),
                                            "l": np.array([-1, 2], np.int64)})
+    # TensorScatter's linear writes must fit the cache: 3 rows at 2 of 4 do not
+    m = model_of("tensorscatter_bad_write", [helper.make_node("TensorScatter", ["p", "u", "w"], ["y"])],
+                 [V("p", F32, [2, 4, 3]), V("u", F32, [2, 3, 3]), V("w", I64, [2])],
+                 [V("y", F32, None)], opset=24)
+    write(out, "tensorscatter_bad_write", m, {"p": np.zeros((2, 4, 3), np.float32),
+                                              "u": np.ones((2, 3, 3), np.float32),
+                                              "w": np.array([1, 2], np.int64)})
     # RotaryEmbedding's position ids index its caches: one past them fails the run
     m = model_of("rope_bad_position", [helper.make_node("RotaryEmbedding", ["x", "c", "s", "pos"], ["y"])],
                  [V("x", F32, [1, 2, 2, 4]), V("c", F32, [3, 2]), V("s", F32, [3, 2]),
