@@ -215,8 +215,7 @@ static kiln_status emit_kernel_step(kiln_emit *e, const entry_args *a, const kil
   LLVMValueRef start = e->prog->profile ? clock_ns(e) : NULL;
   LLVMBuildCall2(e->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)k->nbufs, "");
   int cb = kiln_emit_check_buffer(k);
-  LLVMTypeRef rt = LLVMGetReturnType(LLVMGlobalGetValueType(e->fn));
-  if (cb >= 0 && LLVMGetTypeKind(rt) == LLVMIntegerTypeKind && rt == e->t_i32)
+  if (cb >= 0 && LLVMGetReturnType(LLVMGlobalGetValueType(e->fn)) == e->t_i32) /* the entry */
     kiln_emit_check_stop(e, args[cb], kiln_emit_check_status(e, a->arena));
   free(args);
   if (start) { /* slot: nanoseconds, calls (a kernel in a loop runs many times) */

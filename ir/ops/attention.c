@@ -393,17 +393,15 @@ static kiln_status lower_rope(kiln_lower_ctx *c) {
   kiln_expr *xv = kx_load(k, c->in_buf[0], v);
   xi[last] = kx_add(k, base, partner);
   kiln_expr *xp = kx_load(k, c->in_buf[0], xi);
-  kiln_expr *ci[3];
-  int nci;
+  kiln_expr *ci[3]; /* the caches' index: [row, j], or [b, s, j] */
   if (p.ids) {
     kiln_expr *pi[2] = {b, sq};
     kiln_expr *row = kx_cast(k, kx_load(k, c->in_buf[3], pi), KILN_I64);
     int64_t rows = k->bufs[c->in_buf[1]].dims[0];
-    ci[0] = kiln_checked_index(c, 3, row, rows), ci[1] = j, nci = 2;
+    ci[0] = kiln_checked_index(c, 3, row, rows), ci[1] = j;
   } else {
-    ci[0] = b, ci[1] = sq, ci[2] = j, nci = 3;
+    ci[0] = b, ci[1] = sq, ci[2] = j;
   }
-  (void)nci;
   kiln_expr *cv = kx_load(k, c->in_buf[1], ci), *sv = kx_load(k, c->in_buf[2], ci);
   /* x1' = cos x1 - sin x2 (d first), x2' = sin x1 + cos x2 (xp is x1) */
   kiln_expr *y1 = kx_binary(k, KB_SUB, kx_binary(k, KB_MUL, cv, xv), kx_binary(k, KB_MUL, sv, xp));

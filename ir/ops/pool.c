@@ -186,10 +186,9 @@ static kiln_status lower_avgpool(kiln_lower_ctx *c) {
 
 /* |x|^p, p an integer >= 1 (1 and 2 without a pow), and its root. */
 static kiln_expr *lp_term(kiln_kernel *k, kiln_expr *x, int64_t p) {
-  kiln_expr *a = kx_unary(k, KU_ABS, x);
-  if (p == 1) return a;
   if (p == 2) return kx_binary(k, KB_MUL, x, x);
-  return kx_binary(k, KB_POW, a, kx_const_f(k, x->dtype, (double)p));
+  kiln_expr *a = kx_unary(k, KU_ABS, x);
+  return p == 1 ? a : kx_binary(k, KB_POW, a, kx_const_f(k, x->dtype, (double)p));
 }
 static kiln_expr *lp_root(kiln_kernel *k, kiln_expr *acc, int64_t p) {
   if (p == 1) return acc;
