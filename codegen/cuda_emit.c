@@ -113,7 +113,11 @@ static kiln_status emit_kernel(kiln_cuda *c, const kiln_kernel *k, int id) {
               kiln_cuda_mem_type(k->bufs[b].dtype), b);
     }
     bool phased = kiln_cuda_phased(s); /* its own framing (cuda_reduce.c, cuda_staged.c) */
-    fputs(phased ? ") {\n" : ") {\n  KILN_KERNEL_BEGIN {\n", c->o);
+    fputs(") {\n", c->o);
+    /* nothing runs after a failed check: a later stage could read what it left unwritten
+     * as an index (the LLVM backend's kiln_emit_check_stop) */
+    if (c->check_buf >= 0) fprintf(c->o, "  KILN_CHECK_STOP(b%d);\n", c->check_buf);
+    if (!phased) fputs("  KILN_KERNEL_BEGIN {\n", c->o);
     c->indent = phased ? 1 : 2;
     kiln_status st = kiln_cuda_stage(c, s, &grid, &threads);
     c->indent = 0;

@@ -1,6 +1,7 @@
 /* The text around the emitted CUDA C (codegen/cuda_emit.c). The kernels are written
  * against a few macros (KILN_GLOBAL(_OCC: with blocks per SM), KILN_KERNEL_BEGIN/END, KILN_BLOCK_ID, KILN_THREAD_ID,
- * KILN_RESTRICT, KILN_FN; for shared reductions KILN_BLOCKS_BEGIN/END, KILN_THREADS,
+ * KILN_RESTRICT, KILN_FN, KILN_CHECK_STOP (a kernel returns when an earlier launch failed a
+ * check); for shared reductions KILN_BLOCKS_BEGIN/END, KILN_THREADS,
  * KILN_SYNC, KILN_SHARED, KILN_PRIVATE(_N, _A: 16-byte aligned), KILN_P, KILN_SHFL_DOWN;
  * for staged tiles KILN_COPY16, 16 aligned bytes at once: a float4) and bit-cast/atomic helpers that two headers define:
  *  - the CUDA part of the prelude, for NVRTC (no C library headers there): `__global__`
@@ -33,6 +34,7 @@ const char kiln_cuda_host_header[] =
     "#define KILN_BLOCKS_END }\n"
     "#define KILN_THREADS for (int64_t kiln_tid = 0; kiln_tid < kiln_block; kiln_tid++)\n"
     "#define KILN_SYNC\n"
+    "#define KILN_CHECK_STOP(rec) if (*(const volatile int32_t *)(rec) != 0) return\n"
     "#define KILN_SHARED\n"
     "#define KILN_COPY16(dst, src) memcpy((dst), (src), 16)\n"
     "#define KILN_PRIVATE(type, name, threads) type name[threads]\n"
@@ -99,6 +101,8 @@ const char kiln_cuda_prelude[] =
     "#define KILN_BLOCKS_END }\n"
     "#define KILN_THREADS\n"
     "#define KILN_SYNC __syncthreads()\n"
+    "/* a check failed in an earlier launch: the whole block returns, so barriers stay whole */\n"
+    "#define KILN_CHECK_STOP(rec) if (__syncthreads_or(*(const volatile int32_t *)(rec) != 0)) return\n"
     "#define KILN_SHARED __shared__ __align__(16)\n"
     "#define KILN_COPY16(dst, src) (*(float4 *)(dst) = *(const float4 *)(src))\n"
     "#define KILN_PRIVATE(type, name, threads) type name[1]\n"

@@ -2,7 +2,8 @@
  * legality of block and thread loops (ir/kernel.c) and their recipe steps, the default GPU
  * schedules' use of them, the targets' errors (unknown, AOT of cuda-host; the "cuda" JIT is
  * unit_cuda_run's), the
- * CUDA C source as `kiln dump --cuda` prints it, and NVRTC's
+ * CUDA C source as `kiln dump --cuda` prints it (a function per stage, stopping after a
+ * failed check), and NVRTC's
  * answers to bad source and bad architectures (when libnvrtc can be loaded). */
 #include "check.h"
 
@@ -60,6 +61,17 @@ static void legality(void) {
   kiln_kernel_free(k);
 }
 
+/* The CUDA C of a program, as `kiln dump --cuda` prints it. */
+static char *source(const kiln_program *p) {
+  char *text = NULL;
+  size_t len = 0;
+  kiln_error err = {0};
+  FILE *mem = open_memstream(&text, &len);
+  CHECK(kiln_cuda_emit_program(p, mem, &err) == KILN_OK);
+  fclose(mem);
+  return text;
+}
+
 /* Every stage of the mlp gets blocks and threads; its source has one function per stage. */
 static void default_schedules(void) {
   kiln_options opts;
@@ -80,11 +92,7 @@ static void default_schedules(void) {
       kiln_cuda_launch_size(&ks[i]->stages[j], &grid, &threads);
       CHECK(threads >= 32 && threads <= KILN_MAX_BLOCK_THREADS && grid >= 1);
     }
-  char *text = NULL;
-  size_t len = 0;
-  FILE *mem = open_memstream(&text, &len);
-  CHECK(kiln_cuda_emit_program(p, mem, &err) == KILN_OK);
-  fclose(mem);
+  char *text = source(p);
   int fns = 0;
   for (const char *q = text; (q = strstr(q, "KILN_GLOBAL(")); q++) fns++;
   for (const char *q = text; (q = strstr(q, "KILN_GLOBAL_OCC(")); q++) fns++;
@@ -92,6 +100,40 @@ static void default_schedules(void) {
   CHECK(strstr(text, "extern \"C\" __global__") != NULL);
   CHECK(strstr(text, "#if defined(KILN_CUDA_HOST) || defined(KILN_CUDA_DRIVER)\n"
                      "KILN_ENTRY int " KILN_CUDA_ENTRY) != NULL);
+  free(text);
+  kiln_program_free(p);
+}
+
+/* Nothing runs after a failed index check: every function of a kernel that checks returns at
+ * its start when an earlier launch failed one, as the CPU backend's kernels do. */
+static void check_stop(void) {
+  const char *path = "/tmp/kiln-unit-cuda-check.kiln";
+  FILE *f = fopen(path, "w");
+  CHECK(f != NULL);
+  if (!f) return;
+  fputs("model g(x: f32[64, 32], i: i64[16]) {\n"
+        "  return y = Exp(Gather(x, i, axis=0))\n"
+        "}\n", f);
+  fclose(f);
+  kiln_options opts;
+  kiln_options_init(&opts);
+  opts.target = "cuda-host";
+  kiln_program *p = NULL;
+  kiln_error err = {0};
+  CHECK(kiln_program_from_file(path, &opts, NULL, &p, &err) == KILN_OK);
+  remove(path);
+  if (!p) return;
+  char *text = source(p);
+  int fns = 0, checked = 0;
+  for (const char *q = text; (q = strstr(q, ") kiln_k")); q++) {
+    const char *body = strstr(q, ") {\n"), *next = strstr(q + 1, ") kiln_k");
+    const char *fail = strstr(q, "kiln_check_fail(b");
+    fns++;
+    if (!body || !fail || (next && fail > next)) continue;
+    checked++;
+    CHECK(!strncmp(body + 4, "  KILN_CHECK_STOP(b", 19));
+  }
+  CHECK(fns > 0 && checked > 0);
   free(text);
   kiln_program_free(p);
 }
@@ -134,6 +176,7 @@ static void nvrtc(void) {
 int main(void) {
   legality();
   default_schedules();
+  check_stop();
   targets();
   nvrtc();
   return check_report();

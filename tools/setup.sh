@@ -25,12 +25,13 @@ fi
 
 venv=.venv
 # onnx pinned: tests/node_cases writes its node tests, whose list and known failures are per version
-pyreq=(numpy onnx==1.23.2 onnxruntime pytest setuptools wheel jsonschema)
+onnx_version=1.23.2
+pyreq=(numpy "onnx==$onnx_version" onnxruntime pytest setuptools wheel jsonschema)
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating $venv"
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c "import numpy, onnx, onnxruntime, pytest, setuptools, wheel, jsonschema; assert onnx.__version__ == '1.23.2'" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import numpy, onnx, onnxruntime, pytest, setuptools, wheel, jsonschema; assert onnx.__version__ == '$onnx_version'" 2>/dev/null; then
   echo "setup: installing ${pyreq[*]} into $venv"
   "$venv/bin/pip" install -q --disable-pip-version-check "${pyreq[@]}"
 fi

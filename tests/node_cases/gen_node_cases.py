@@ -7,8 +7,10 @@ written out in the layout of Debian's libonnx-testdata, which holds an older ONN
 Writes OUT_DIR/<test>/model.onnx and test_data_set_<i>/{input,output}_<j>.pb for every case;
 the inputs and expected outputs are ONNX's own (numpy, computed by the case definitions).
 A case whose data cannot be written as TensorProtos (sequences of odd types) gets no data
-set, and the conformance runner then fails it. OUT_DIR/.onnx_version records the version.
+set, and the conformance runner then fails it. OUT_DIR/.stamp records the onnx version and
+this script's SHA-256, so a change of either rewrites the cases (tests/CMakeLists.txt).
 """
+import hashlib
 import os
 import shutil
 import sys
@@ -55,8 +57,10 @@ def main():
             for name, data in files.items():
                 with open(os.path.join(ds, name), "wb") as f:
                     f.write(data)
-    with open(os.path.join(out, ".onnx_version"), "w") as f:
-        f.write(onnx.__version__ + "\n")
+    with open(__file__, "rb") as f:
+        script = hashlib.sha256(f.read()).hexdigest()
+    with open(os.path.join(out, ".stamp"), "w") as f:
+        f.write(f"{onnx.__version__} {script}\n")
 
 
 if __name__ == "__main__":
