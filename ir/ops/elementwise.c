@@ -86,6 +86,35 @@ static kiln_status infer_cast(kiln_graph *g, kiln_node *n, kiln_error *err) {
   return KILN_OK;
 }
 
+/* BitCast (opset 26): the same bytes as another type of the same width. */
+static kiln_status infer_bitcast(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  kiln_dtype to = (kiln_dtype)kiln_attr_int(n, "to", KILN_UNDEFINED);
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  if (!kiln_dtype_valid(to) || !kiln_dtype_valid(x->dtype))
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): cannot bit-cast %s to %s",
+                     n->name, n->op_type, kiln_dtype_name(x->dtype), kiln_dtype_name(to));
+  if (kiln_dtype_size(to) != kiln_dtype_size(x->dtype))
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL,
+                     "node '%s' (%s): %s and %s differ in width (attribute 'to')", n->name,
+                     n->op_type, kiln_dtype_name(x->dtype), kiln_dtype_name(to));
+  kiln_set_out(g, n, 0, to, x->rank, x->dims);
+  return KILN_OK;
+}
+
+/* The kernel reads the input through a buffer of the output's type. A bool is 0 or 1
+ * in kiln, so a byte read as bool is whether it is nonzero, and a bool's byte is 0 or 1:
+ * casts there. */
+static kiln_status lower_bitcast(kiln_lower_ctx *c) {
+  kiln_kernel *k = c->k;
+  kiln_buffer *x = &k->bufs[c->in_buf[0]];
+  kiln_dtype to = k->bufs[c->out_buf[0]].dtype;
+  if (x->dtype != KILN_BOOL && to != KILN_BOOL) x->dtype = to;
+  kiln_expr *v[KILN_MAX_RANK];
+  kiln_stage *s = kiln_elementwise_stage(k, "bitcast", c->out_buf[0], v);
+  kiln_stage_store(k, s, v, kx_cast(k, kx_load(k, c->in_buf[0], v), to));
+  return KILN_OK;
+}
+
 /* ---- expression builders --------------------------------------------------------------- */
 
 static kiln_dtype out_dtype(const kiln_lower_ctx *c) { return c->k->bufs[c->out_buf[0]].dtype; }
@@ -270,6 +299,7 @@ static const kiln_attr_spec isinf_attrs[] = {
     {"detect_negative", KILN_ATTR_INT, false}, {"detect_positive", KILN_ATTR_INT, false}, {NULL}};
 static const kiln_attr_spec cast_attrs[] = {
     {"to", KILN_ATTR_INT, true}, {"saturate", KILN_ATTR_INT, false}, {NULL}};
+static const kiln_attr_spec bitcast_attrs[] = {{"to", KILN_ATTR_INT, true}, {NULL}};
 static const kiln_attr_spec castlike_attrs[] = {{"saturate", KILN_ATTR_INT, false}, {NULL}};
 static const kiln_attr_spec bitshift_attrs[] = {{"direction", KILN_ATTR_STRING, true}, {NULL}};
 
@@ -307,6 +337,7 @@ const kiln_op_def kiln_ops_elementwise[] = {
     {"IsInf", 1, 1, 1, 1, isinf_attrs, infer_bool, lower_ew, NULL, EW},
     {"Cast", 1, 1, 1, 1, cast_attrs, infer_cast, lower_ew, NULL, EW},
     {"CastLike", 2, 2, 1, 1, castlike_attrs, infer_cast, lower_ew, NULL, EW},
+    {"BitCast", 1, 1, 1, 1, bitcast_attrs, infer_bitcast, lower_bitcast, NULL, KILN_OP_SYMBOLIC},
     {"Where", 3, 3, 1, 1, NULL, infer_where, lower_ew, NULL, EW},
     {"Identity", 1, 1, 1, 1, NULL, kiln_infer_broadcast, lower_ew, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC},
     {NULL},

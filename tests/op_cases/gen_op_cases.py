@@ -403,6 +403,31 @@ def lppool_cases(out, rng):
         write(out, name, m, {"x": np.zeros((1, 2, 0, 3), np.float32)})
 
 
+def bitcast_cases(out, rng):
+    """BitCast (opset 26), against numpy's view: NaN payloads and signalling NaNs survive
+    a round trip through f32, a constant input folds, an elementwise reader fuses."""
+    bits = np.array([0x7FC00001, -0x00400001, 0x7F800001, -2 ** 31, 0x7F800000, 1, 0x3F800000],
+                    np.int32).reshape(7, 1) + np.zeros((1, 3), np.int32)
+    m = model_of("bitcast_nan_roundtrip", [
+        helper.make_node("BitCast", ["x"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("BitCast", ["f"], ["y"], to=TensorProto.INT32)],
+        [V("x", TensorProto.INT32, [7, 3])], [V("y", TensorProto.INT32, None)], opset=26)
+    write(out, "bitcast_nan_roundtrip", m, {"x": bits}, [bits])
+    h = np.array([[0.0, -0.0, 1.5, -2.25], [np.inf, -np.inf, np.nan, 65504.0],
+                  [6e-8, -6e-8, 1e-4, 3.0]], np.float16)
+    m = model_of("bitcast_f16_i16", [helper.make_node("BitCast", ["x"], ["y"], to=TensorProto.INT16)],
+                 [V("x", TensorProto.FLOAT16, [3, 4])], [V("y", TensorProto.INT16, None)], opset=26)
+    write(out, "bitcast_f16_i16", m, {"x": h}, [h.view(np.int16)])
+    c = rng.standard_normal((2, 5)).astype(np.float32)
+    x = rng.standard_normal((2, 5)).astype(np.float32)
+    m = model_of("bitcast_const_fused", [
+        helper.make_node("BitCast", ["c"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["f", "x"], ["y"])],
+        [V("x", F32, [2, 5])], [V("y", F32, None)],
+        [numpy_helper.from_array(c.view(np.uint32), "c")], opset=26)
+    write(out, "bitcast_const_fused", m, {"x": x}, [c * x])
+
+
 def regress_cases(out, rng):
     """Cases differential runs against onnxruntime found (tests/regress holds fuzzers' ones)."""
     # cubic Resize with tf_crop_and_resize on two axes: its weights' select chains once
@@ -472,7 +497,8 @@ def main():
     ort.set_default_logger_severity(3)  # RoiAlign's max mode warns of a bug fixed in 1.13
     rng = np.random.default_rng(10)
     for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases, loop_cases,
-                 norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases):
+                 norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases,
+                 bitcast_cases):
         make(out, rng)
 
 
