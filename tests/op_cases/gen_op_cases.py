@@ -428,6 +428,21 @@ def bitcast_cases(out, rng):
     write(out, "bitcast_const_fused", m, {"x": x}, [c * x])
 
 
+def affine_grid_cases(out, rng):
+    """AffineGrid past its node tests: f64 theta (the reference returns f32, onnxruntime and
+    the spec theta's type), and dims of one point, unaligned (aligned, the reference, the
+    function body and onnxruntime give three different answers)."""
+    for name, dt, size, ac in (("affine_grid_f64_aligned", TensorProto.DOUBLE, [2, 3, 4, 5], 1),
+                               ("affine_grid_single_points", TensorProto.FLOAT, [2, 1, 1, 3, 1], 0)):
+        r = len(size) - 2
+        theta = rng.standard_normal((size[0], r, r + 1)).astype(
+            np.float64 if dt == TensorProto.DOUBLE else np.float32)
+        m = model_of(name, [helper.make_node("AffineGrid", ["t", "s"], ["y"], align_corners=ac)],
+                     [V("t", dt, list(theta.shape))], [V("y", dt, None)],
+                     [numpy_helper.from_array(np.array(size, np.int64), "s")], opset=20)
+        write(out, name, m, {"t": theta}, run_ort(m, {"t": theta}))
+
+
 def regress_cases(out, rng):
     """Cases differential runs against onnxruntime found (tests/regress holds fuzzers' ones)."""
     # cubic Resize with tf_crop_and_resize on two axes: its weights' select chains once
@@ -498,7 +513,7 @@ def main():
     rng = np.random.default_rng(10)
     for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases, loop_cases,
                  norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases,
-                 bitcast_cases):
+                 bitcast_cases, affine_grid_cases):
         make(out, rng)
 
 
