@@ -443,6 +443,27 @@ def affine_grid_cases(out, rng):
         write(out, name, m, {"t": theta}, run_ort(m, {"t": theta}))
 
 
+def deform_conv_cases(out, rng):
+    """DeformConv past its node tests, against ONNX's reference: strides, dilations,
+    uneven pads, two groups and two offset groups, a mask and a bias, offsets reaching
+    outside the image; and f64."""
+    for name, dt in (("deform_conv_groups", np.float32), ("deform_conv_f64", np.float64)):
+        x = rng.standard_normal((2, 4, 6, 5)).astype(dt)
+        w = rng.standard_normal((4, 2, 2, 3)).astype(dt)
+        b = rng.standard_normal((4,)).astype(dt)
+        oh, ow = (6 + 1 - 3) // 2 + 1, (5 + 2 - 3) // 1 + 1
+        off = (rng.standard_normal((2, 2 * 6 * 2, oh, ow)) * 3).astype(dt)
+        mask = rng.random((2, 2 * 6, oh, ow)).astype(dt)
+        t = TensorProto.FLOAT if dt == np.float32 else TensorProto.DOUBLE
+        m = model_of(name, [helper.make_node(
+            "DeformConv", ["x", "w", "off", "b", "m"], ["y"], group=2, offset_group=2,
+            strides=[2, 1], dilations=[2, 1], pads=[1, 2, 0, 0])],
+            [V(n, t, list(a.shape)) for n, a in (("x", x), ("w", w), ("off", off), ("b", b), ("m", mask))],
+            [V("y", t, None)])
+        feeds = {"x": x, "w": w, "off": off, "b": b, "m": mask}
+        write(out, name, m, feeds, ReferenceEvaluator(m).run(None, feeds))
+
+
 def regress_cases(out, rng):
     """Cases differential runs against onnxruntime found (tests/regress holds fuzzers' ones)."""
     # cubic Resize with tf_crop_and_resize on two axes: its weights' select chains once
@@ -513,7 +534,7 @@ def main():
     rng = np.random.default_rng(10)
     for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases, loop_cases,
                  norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases,
-                 bitcast_cases, affine_grid_cases):
+                 bitcast_cases, affine_grid_cases, deform_conv_cases):
         make(out, rng)
 
 
