@@ -464,6 +464,22 @@ def deform_conv_cases(out, rng):
         write(out, name, m, feeds, ReferenceEvaluator(m).run(None, feeds))
 
 
+def causal_conv_cases(out, rng):
+    """CausalConvWithState: a prefill then a decoding step fed the prefill's state, with
+    bias and SiLU, against ONNX's reference."""
+    x = rng.standard_normal((2, 6, 7)).astype(np.float32)
+    x1 = rng.standard_normal((2, 6, 1)).astype(np.float32)
+    w = rng.standard_normal((6, 1, 4)).astype(np.float32)
+    b = rng.standard_normal((6,)).astype(np.float32)
+    m = model_of("causal_conv_decode_chain", [
+        helper.make_node("CausalConvWithState", ["x", "w", "b"], ["y", "s"], activation="silu"),
+        helper.make_node("CausalConvWithState", ["x1", "w", "b", "s"], ["y1", "s1"], activation="silu")],
+        [V("x", F32, [2, 6, 7]), V("x1", F32, [2, 6, 1]), V("w", F32, [6, 1, 4]), V("b", F32, [6])],
+        [V("y", F32, None), V("y1", F32, None), V("s1", F32, None)], opset=27)
+    feeds = {"x": x, "x1": x1, "w": w, "b": b}
+    write(out, "causal_conv_decode_chain", m, feeds, ReferenceEvaluator(m).run(None, feeds))
+
+
 def regress_cases(out, rng):
     """Cases differential runs against onnxruntime found (tests/regress holds fuzzers' ones)."""
     # cubic Resize with tf_crop_and_resize on two axes: its weights' select chains once
@@ -534,7 +550,8 @@ def main():
     rng = np.random.default_rng(10)
     for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases, loop_cases,
                  norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases,
-                 bitcast_cases, affine_grid_cases, deform_conv_cases):
+                 bitcast_cases, affine_grid_cases, deform_conv_cases,
+                 causal_conv_cases):
         make(out, rng)
 
 
