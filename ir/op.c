@@ -44,6 +44,7 @@ extern const kiln_op_def kiln_ops_col2im[];
 extern const kiln_op_def kiln_ops_affine_grid[];
 extern const kiln_op_def kiln_ops_deform_conv[];
 extern const kiln_op_def kiln_ops_causal_conv[];
+extern const kiln_op_def kiln_ops_linear_attention[];
 extern const kiln_op_def kiln_ops_attention[];
 extern const kiln_op_def kiln_ops_mel[];
 extern const kiln_op_def kiln_ops_tfidf[];
@@ -68,7 +69,8 @@ static const struct {
     {kiln_ops_scan, NULL}, {kiln_ops_topk, NULL}, {kiln_ops_signal, NULL},
     {kiln_ops_quant, NULL}, {kiln_ops_einsum, NULL}, {kiln_ops_index, NULL},
     {kiln_ops_scatter, NULL}, {kiln_ops_grid_sample, NULL}, {kiln_ops_affine_grid, NULL},
-    {kiln_ops_deform_conv, NULL}, {kiln_ops_causal_conv, NULL}, {kiln_ops_det, NULL},
+    {kiln_ops_deform_conv, NULL}, {kiln_ops_causal_conv, NULL},
+    {kiln_ops_linear_attention, NULL}, {kiln_ops_det, NULL},
     {kiln_ops_unpool, NULL}, {kiln_ops_col2im, NULL}, {kiln_ops_attention, NULL}, {kiln_ops_mel, NULL}, {kiln_ops_tfidf, NULL},
     {kiln_ops_roi_align, NULL}, {kiln_ops_select, NULL}, {kiln_ops_select_run, NULL},
     {kiln_ops_nms, NULL}, {kiln_ops_nms_run, NULL}, {kiln_ops_unique_run, NULL},

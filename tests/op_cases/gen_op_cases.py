@@ -480,6 +480,22 @@ def causal_conv_cases(out, rng):
     write(out, "causal_conv_decode_chain", m, feeds, ReferenceEvaluator(m).run(None, feeds))
 
 
+def linear_attention_cases(out, rng):
+    """LinearAttention over 40 tokens (its outputs joined in two levels), gated delta rule
+    with GQA, per-head decay and an f64 past state, against ONNX's reference."""
+    b, t, qh, kvh, dk, dv = 1, 40, 4, 2, 4, 3
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)
+    feeds = {"q": f(b, t, qh * dk), "k": f(b, t, kvh * dk) * 0.5, "v": f(b, t, kvh * dv),
+             "past": rng.standard_normal((b, kvh, dk, dv)), "decay": -np.abs(f(b, t, kvh)),
+             "beta": 1 / (1 + np.exp(-f(b, t, kvh)))}
+    m = model_of("linear_attention_long_gqa", [helper.make_node(
+        "LinearAttention", ["q", "k", "v", "past", "decay", "beta"], ["y", "s"],
+        q_num_heads=qh, kv_num_heads=kvh)],
+        [V(n, F64 if n == "past" else F32, list(a.shape)) for n, a in feeds.items()],
+        [V("y", F32, None), V("s", F64, None)], opset=27)
+    write(out, "linear_attention_long_gqa", m, feeds, ReferenceEvaluator(m).run(None, feeds))
+
+
 def regress_cases(out, rng):
     """Cases differential runs against onnxruntime found (tests/regress holds fuzzers' ones)."""
     # cubic Resize with tf_crop_and_resize on two axes: its weights' select chains once
@@ -551,7 +567,7 @@ def main():
     for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases, loop_cases,
                  norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases,
                  bitcast_cases, affine_grid_cases, deform_conv_cases,
-                 causal_conv_cases):
+                 causal_conv_cases, linear_attention_cases):
         make(out, rng)
 
 
