@@ -5,7 +5,8 @@
  *
  * Nearest is one gather stage (by an integer factor, in the modes where that is exact, an
  * integer division). Linear and cubic of f32 and static shapes resize one dim at a time
- * from tables of taps (lower_separable); otherwise they are one reduction stage with an
+ * from tables of taps (lower_separable), antialiased downscales among them (aa_tables);
+ * otherwise they are one reduction stage with an
  * axis of extent 2 or 4 per resized dim walking the neighbours, the value the product of
  * the per-dim weights times the (edge-clamped) input element. */
 #include "ir/op.h"
@@ -17,11 +18,15 @@
 
 typedef enum { M_NEAREST, M_LINEAR, M_CUBIC } resize_mode;
 
+#define AA_MAX_TAPS 1024
+
 typedef struct resize_plan {
   int rank;
   int64_t in[KILN_MAX_RANK], out[KILN_MAX_RANK];
   double scale[KILN_MAX_RANK], roi_lo[KILN_MAX_RANK], roi_hi[KILN_MAX_RANK];
   bool active[KILN_MAX_RANK]; /* the dim is resized (not an identity) */
+  bool aa[KILN_MAX_RANK];     /* antialiased: a downscale, linear or cubic, with antialias */
+  int taps[KILN_MAX_RANK];    /* input elements an output one weighs along the dim */
   resize_mode mode;
   const char *ctm; /* coordinate_transformation_mode */
 } resize_plan;
@@ -126,10 +131,18 @@ static kiln_status resize_plan_make(const kiln_graph *g, const kiln_node *n, res
                        n->name, n->op_type, (long long)p->out[d], d);
     bool full_roi = !crop || (fabs(p->roi_lo[d]) <= 1e-9 && near_one(p->roi_hi[d]));
     p->active[d] = !(near_one(p->scale[d]) && p->out[d] == p->in[d] && full_roi);
-    if (p->active[d] && kiln_attr_int(n, "antialias", 0) && p->mode != M_NEAREST &&
-        p->scale[d] < 1)
-      return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): antialias is not supported",
-                       n->name, n->op_type);
+    p->taps[d] = p->mode == M_LINEAR ? 2 : 4;
+    p->aa[d] = p->active[d] && kiln_attr_int(n, "antialias", 0) && p->mode != M_NEAREST &&
+               p->scale[d] < 1;
+    if (p->aa[d]) { /* the filter stretched by 1 / scale: the reference's footprint */
+      double reach = p->mode == M_LINEAR ? 1 : 2;
+      double taps = 2 - 2 * (floor(-reach / p->scale[d]) + 1);
+      if (taps > AA_MAX_TAPS)
+        return kiln_fail(err, KILN_ERR_UNSUPPORTED,
+                         "node '%s' (%s): antialias of a downscale by %g along dim %d (%g taps, "
+                         "at most %d)", n->name, n->op_type, p->scale[d], d, taps, AA_MAX_TAPS);
+      p->taps[d] = (int)taps;
+    }
   }
   if (crop && !nroi)
     return kiln_fail(err, KILN_ERR_INVALID_MODEL,
@@ -264,6 +277,74 @@ static kiln_expr *tap_weight(kiln_lower_ctx *c, const resize_plan *p, int d, kil
   return w;
 }
 
+/* Antialiased downscaling, as ONNX's reference: the linear (triangle) or cubic filter is
+ * stretched by 1 / scale over p->taps[d] taps, the window of that many input elements
+ * nearest to x (ties to the smaller). The filter's value at tap j (0 outside the input
+ * with exclude_outside), not yet normalized, and the tap's edge-clamped input index (*idx). */
+static kiln_expr *aa_tap(kiln_lower_ctx *c, const resize_plan *p, int d, kiln_expr *x,
+                         kiln_expr *j, kiln_expr **idx) {
+  kiln_kernel *k = c->k;
+  int n = p->taps[d];
+  double s = p->scale[d], a = kiln_attr_float(c->n, "cubic_coeff_a", -0.75);
+  kiln_expr *fl = kx_unary(k, KU_FLOOR, x);
+  kiln_expr *r = kx_select(k, kx_binary(k, KB_EQ, x, fl), f64(k, 1), fsub(k, x, fl));
+  double start = floor(-(p->mode == M_LINEAR ? 1 : 2) / s) + 1;
+  /* the window: n / 2 on each side of x, one more on the left when x is integral */
+  int64_t pad = (n + 1) / 2;
+  kiln_expr *xp = fadd(k, x, f64(k, (double)pad)), *pf = kx_unary(k, KU_FLOOR, xp);
+  kiln_expr *left = kx_select(k, kx_binary(k, KB_EQ, xp, pf), f64(k, (double)-(n / 2)),
+                              f64(k, (double)(1 - n / 2)));
+  kiln_expr *first = kx_addi(k, kx_cast(k, fadd(k, pf, left), KILN_I64), -pad);
+  kiln_expr *u = kx_unary(k, KU_ABS, fmul(k, f64(k, s), fsub(k, fadd(k, f64(k, start), kx_cast(k, j, KILN_F64)), r)));
+  kiln_expr *cf;
+  if (p->mode == M_LINEAR) {
+    cf = kx_binary(k, KB_MAX, fsub(k, f64(k, 1), u), f64(k, 0));
+  } else { /* the reference's order of operations */
+    kiln_expr *u2 = fmul(k, u, u), *u3 = fmul(k, u, u2);
+    kiln_expr *near = fadd(k, fsub(k, fmul(k, f64(k, a + 2), u3), fmul(k, f64(k, a + 3), u2)), f64(k, 1));
+    kiln_expr *far = fsub(k, fadd(k, fsub(k, fmul(k, f64(k, a), u3), fmul(k, f64(k, 5 * a), u2)),
+                                  fmul(k, f64(k, 8 * a), u)), f64(k, 4 * a));
+    cf = kx_select(k, kx_binary(k, KB_LE, u, f64(k, 1)), near,
+                   kx_select(k, kx_binary(k, KB_LT, u, f64(k, 2)), far, f64(k, 0)));
+  }
+  kiln_expr *at = kx_add(k, first, j);
+  if (kiln_attr_int(c->n, "exclude_outside", 0))
+    cf = kx_select(k, kx_in_range(k, at, p->in[d]), cf, f64(k, 0));
+  *idx = kx_clamp_index(k, at, p->in[d]);
+  return cf;
+}
+
+/* The tap tables of an antialiased dim: indices into ib, weights normalized to sum 1 (the
+ * reference normalizes, then again over the taps inside with exclude_outside: the same
+ * ratios) into wb, through the filter's values and their sums in f64. */
+static kiln_status aa_tables(kiln_lower_ctx *c, const resize_plan *p, int d, int ib, int wb) {
+  kiln_kernel *k = c->k;
+  int64_t tdims[2] = {p->taps[d], p->out[d]};
+  int rb = kiln_kernel_add_buffer(k, "resize_filter", KILN_BUF_TEMP, -1, KILN_F64, 2, tdims);
+  int sb = kiln_kernel_add_buffer(k, "resize_filter_sum", KILN_BUF_TEMP, -1, KILN_F64, 1, tdims + 1);
+  kiln_expr *tv[2], *x, *outside, *idx;
+  for (int b = 0; b < 2; b++) {
+    kiln_stage *s = kiln_kernel_add_stage(k, b ? "resize_filter" : "resize_taps", b ? rb : ib);
+    tv[0] = kx_var(k, kiln_stage_axis(s, tdims[0], false));
+    tv[1] = kx_var(k, kiln_stage_axis(s, tdims[1], false));
+    if (source_coord(c, p, d, tv[1], &x, &outside)) return c->err->code;
+    kiln_expr *cf = aa_tap(c, p, d, x, tv[0], &idx);
+    kiln_stage_store(k, s, tv, b ? cf : idx);
+  }
+  kiln_stage *s = kiln_kernel_add_stage(k, "resize_filter_sum", sb);
+  kiln_expr *o = kx_var(k, kiln_stage_axis(s, tdims[1], false));
+  kiln_expr *j = kx_var(k, kiln_stage_axis(s, tdims[0], true)), *jo[2] = {j, o};
+  s->reduce = KR_SUM;
+  kiln_stage_store(k, s, &o, kx_load(k, rb, jo));
+  s = kiln_kernel_add_stage(k, "resize_weights", wb);
+  tv[0] = kx_var(k, kiln_stage_axis(s, tdims[0], false));
+  tv[1] = kx_var(k, kiln_stage_axis(s, tdims[1], false));
+  kiln_expr *sum = kx_load(k, sb, tv + 1); /* a zero sum divides by 1 */
+  sum = kx_select(k, kx_binary(k, KB_EQ, sum, f64(k, 0)), f64(k, 1), sum);
+  kiln_stage_store(k, s, tv, kx_cast(k, fdiv(k, kx_load(k, rb, tv), sum), KILN_F32));
+  return KILN_OK;
+}
+
 /* Linear or cubic f32 interpolation of static shapes, one resized dim at a time (the
  * weights factor per dim), innermost first, where the others are still their input
  * size: the innermost dim's stage gathers along rows of the input's height, the outer
@@ -273,18 +354,20 @@ static kiln_expr *tap_weight(kiln_lower_ctx *c, const resize_plan *p, int d, kil
  * 0.49 ms on Zen 5). */
 static kiln_status lower_separable(kiln_lower_ctx *c, const resize_plan *p) {
   kiln_kernel *k = c->k;
-  int taps = p->mode == M_LINEAR ? 2 : 4, in = c->in_buf[0], last = -1;
+  int in = c->in_buf[0], last = -1;
   int64_t dims[KILN_MAX_RANK];
   memcpy(dims, p->in, sizeof(int64_t) * (size_t)p->rank);
   for (int d = p->rank - 1; d >= 0; d--)
     if (p->active[d]) last = d; /* the outermost, resized last */
   for (int d = p->rank - 1; d >= 0; d--) {
     if (!p->active[d]) continue;
+    int taps = p->taps[d];
     int64_t tdims[2] = {taps, p->out[d]}; /* along the output: contiguous vectors */
     int ib = kiln_kernel_add_buffer(k, "resize_index", KILN_BUF_TEMP, -1, KILN_I64, 2, tdims);
     int wb = kiln_kernel_add_buffer(k, "resize_weight", KILN_BUF_TEMP, -1, KILN_F32, 2, tdims);
     kiln_expr *x, *outside, *idx, *tv[2];
-    for (int b = 0; b < 2; b++) {
+    if (p->aa[d] && aa_tables(c, p, d, ib, wb)) return c->err->code;
+    for (int b = 0; b < 2 && !p->aa[d]; b++) {
       kiln_stage *s = kiln_kernel_add_stage(k, b ? "resize_weights" : "resize_taps", b ? wb : ib);
       tv[0] = kx_var(k, kiln_stage_axis(s, taps, false));
       tv[1] = kx_var(k, kiln_stage_axis(s, tdims[1], false));
@@ -321,8 +404,15 @@ static kiln_status lower_resize(kiln_lower_ctx *c) {
   bool any = false, fixed = !kiln_value_is_symbolic(kiln_node_in(c->g, c->n, 0)) &&
                             !kiln_value_is_symbolic(kiln_node_out(c->g, c->n, 0));
   for (int d = 0; d < p.rank; d++) any |= p.active[d];
+  bool aa = false;
+  for (int d = 0; d < p.rank; d++) aa |= p.aa[d];
   if (p.mode != M_NEAREST && t == KILN_F32 && any && fixed && strcmp(p.ctm, "tf_crop_and_resize"))
     return lower_separable(c, &p);
+  if (aa)
+    return kiln_fail(c->err, KILN_ERR_UNSUPPORTED,
+                     "node '%s' (%s): antialias needs an f32 input of static shape and a "
+                     "coordinate_transformation_mode other than tf_crop_and_resize",
+                     c->n->name, c->n->op_type);
   int naxes = p.rank;
   for (int d = 0; d < p.rank; d++) naxes += p.active[d] && p.mode != M_NEAREST;
   if (naxes > KILN_MAX_AXES)

@@ -496,6 +496,21 @@ def linear_attention_cases(out, rng):
     write(out, "linear_attention_long_gqa", m, feeds, ReferenceEvaluator(m).run(None, feeds))
 
 
+def resize_antialias_cases(out, rng):
+    """Antialiased downscales past the node tests, against onnxruntime: a strong cubic one
+    (a = -0.5, 26 taps a dim) with exclude_outside, and a linear one by sizes."""
+    x = rng.standard_normal((1, 2, 40, 33)).astype(np.float32)
+    for name, attrs, extra in (
+            ("resize_antialias_cubic_exclude", dict(mode="cubic", cubic_coeff_a=-0.5, exclude_outside=1),
+             ("s", np.array([1, 1, 0.15, 0.2], np.float32))),
+            ("resize_antialias_linear_sizes", dict(mode="linear"), ("z", np.array([1, 2, 7, 30], np.int64)))):
+        ins = ["x", "", "s"] if extra[0] == "s" else ["x", "", "", "z"]
+        m = model_of(name, [helper.make_node("Resize", ins, ["y"], antialias=1, **attrs)],
+                     [V("x", F32, list(x.shape))], [V("y", F32, None)],
+                     [numpy_helper.from_array(extra[1], extra[0])])
+        write(out, name, m, {"x": x}, run_ort(m, {"x": x}))
+
+
 def regress_cases(out, rng):
     """Cases differential runs against onnxruntime found (tests/regress holds fuzzers' ones)."""
     # cubic Resize with tf_crop_and_resize on two axes: its weights' select chains once
@@ -567,7 +582,7 @@ def main():
     for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases, loop_cases,
                  norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases,
                  bitcast_cases, affine_grid_cases, deform_conv_cases,
-                 causal_conv_cases, linear_attention_cases):
+                 causal_conv_cases, linear_attention_cases, resize_antialias_cases):
         make(out, rng)
 
 
