@@ -93,7 +93,8 @@ struct kiln_op_def {
  * (kiln_value.sym_data), so it may read a value with free dims. */
 #define KILN_OP_SHAPE_OF 1024u
 /* An output's size may follow its inputs' values (NonZero): its infer gives that dim a
- * data sym of the graph itself (ir/symdim.h), so symbolic inference leaves it alone. */
+ * data sym of the graph itself (ir/symdim.h), so symbolic inference leaves it alone; so
+ * does an op whose infer sets its outputs' free dims itself (If: its branches'). */
 #define KILN_OP_DATA_DIMS 2048u
 /* Never folded: it computes at run time what its input holds at the run, though that input
  * has data (RunValue, ir/ops/loop.c: a shape computation, known at compile time only at the

@@ -135,6 +135,7 @@ static void add_copy(const kiln_graph *g, kiln_steps *steps, int src, int dst,
   kiln_expr *v[KILN_MAX_RANK];
   kiln_stage *st = kiln_elementwise_stage(k, "copy", out, v);
   kiln_stage_store(k, st, v, kx_cast(k, kiln_load_broadcast(k, in, d->rank, v), d->dtype));
+  kiln_kernel_dyn_copy(g, k, in, src, out, dst);
   kiln_kernel_read_sym_data(g, k); /* a graph output that is Shape of a free dim */
   kiln_steps_add(steps, KILN_STEP_KERNEL)->kernel = k;
 }

@@ -271,6 +271,32 @@ void kiln_kernel_read_sym_data(const kiln_graph *g, kiln_kernel *k) {
   }
 }
 
+void kiln_kernel_dyn_copy(const kiln_graph *g, kiln_kernel *k, int in, int src, int out, int dst) {
+  const kiln_value *s = &g->values[src], *d = &g->values[dst];
+  if (!kiln_value_is_symbolic(s) && !kiln_value_is_symbolic(d)) return;
+  if (!k->nsyms)
+    for (int i = 0; i < g->nsyms; i++) kiln_kernel_sym(k, g->sym_names[i], g->sym_hint[i]);
+  k->bufs[k->dims_buf].storage = (kiln_storage){KILN_STORE_DIMS, 0, 0};
+  const kiln_value *v[2] = {s, d};
+  int b[2] = {in, out};
+  for (int j = 0; j < 2; j++)
+    for (int i = 0; i < v[j]->rank; i++) {
+      kiln_symdim x = kiln_value_symdim(g, v[j], i);
+      int64_t c;
+      if (kiln_symdim_is_const(&x, &c)) continue;
+      /* a dim of 1 broadcast into dst's is indexed at 0 whatever its size: src's must match */
+      kiln_buffer_dyn_dim(k, b[j], i + k->bufs[b[j]].rank - v[j]->rank, dim_expr(k, &x));
+      if (j == 1) {
+        kiln_axis *ax = &k->stages[0].axes[i];
+        ax->dyn = dim_expr(k, &x);
+        ax->extent = kiln_dim_eval(ax->dyn, k->sym_hint);
+        if (ax->extent < 1) ax->extent = 1;
+      }
+    }
+  k->stages[0].recipe.nsteps = 0;
+  kiln_schedule_default(&k->stages[0]);
+}
+
 /* The node lowered at the points (moved up by g->sym_shift) into *out; *form when it was
  * refused for a kernel whose form or content changes between points. */
 static kiln_status lower_at_points(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,

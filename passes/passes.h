@@ -116,6 +116,10 @@ kiln_status kiln_lower_node_static(const kiln_graph *g, const kiln_node *n, kiln
 /* Makes k's loads of shape computations' elements (kiln_value.sym_data) compute them from
  * the free dims' run-time values (passes/lower_dyn.c). */
 void kiln_kernel_read_sym_data(const kiln_graph *g, kiln_kernel *k);
+/* A copy kernel built by hand (passes/lower.c) of value src (buffer in) into value dst
+ * (buffer out, stage 0 over its dims): where their dims are free, its buffer dims and
+ * loop extents become theirs at run time. */
+void kiln_kernel_dyn_copy(const kiln_graph *g, kiln_kernel *k, int in, int src, int out, int dst);
 /* A node reading or writing free dims: a kernel with run-time extents (passes/lower_dyn.c). */
 kiln_status kiln_lower_symbolic(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
                                 kiln_error *err);

@@ -53,7 +53,26 @@ static kiln_status infer_if(kiln_graph *g, kiln_node *n, kiln_error *err) {
                        n->name, n->op_type, i, kiln_value_type_str(t, tb, sizeof tb),
                        kiln_value_type_str(e, eb, sizeof eb));
     }
-    kiln_set_out(g, n, i, t->dtype, t->rank, t->dims);
+    /* with free dims, the output's are its branches' (KILN_OP_DATA_DIMS: infer_sym.c
+     * leaves them), which must then be the same expressions */
+    kiln_symdim dims[KILN_MAX_RANK];
+    bool free_dims = false;
+    for (int d = 0; d < t->rank; d++) {
+      dims[d] = kiln_value_symdim(g, t, d);
+      kiln_symdim ed = kiln_value_symdim(g, e, d);
+      int64_t c;
+      free_dims |= !kiln_symdim_is_const(&dims[d], &c) || !kiln_symdim_is_const(&ed, &c);
+      if (!kiln_symdim_equal(&dims[d], &ed))
+        return kiln_fail(err, KILN_ERR_UNSUPPORTED,
+                         "node '%s' (%s): output %d's dim %d follows the free dims differently "
+                         "in its two branches (bind them: kiln_options.shapes, --shape)",
+                         n->name, n->op_type, i, d);
+    }
+    if (free_dims) {
+      if (kiln_set_out_sym(g, n, i, t->dtype, t->rank, dims, err)) return err->code;
+    } else {
+      kiln_set_out(g, n, i, t->dtype, t->rank, t->dims);
+    }
   }
   return KILN_OK;
 }
@@ -446,7 +465,7 @@ static const kiln_attr_spec scan_attrs[] = {
 };
 
 const kiln_op_def kiln_ops_control[] = {
-    {"If", 1, 1, 1, -1, if_attrs, infer_if, NULL, NULL, 0},
+    {"If", 1, 1, 1, -1, if_attrs, infer_if, NULL, NULL, KILN_OP_DATA_DIMS},
     /* M and cond are optional (their slots may be empty): loop_step checks the count */
     {"Loop", 0, -1, 1, -1, loop_attrs, kiln_infer_resolved, NULL, loop_step, KILN_OP_RESOLVE},
     {"Scan", 0, -1, 1, -1, scan_attrs, kiln_infer_resolved, NULL, scan_expand, KILN_OP_RESOLVE},

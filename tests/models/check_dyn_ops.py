@@ -145,6 +145,12 @@ def nms(center=False, threshold=True, limit=5, then=None, ties=False):
     return nodes, inits
 
 
+def branch(op):
+    """An If branch computing op(x) from the outer x (its result copied into the If's output)."""
+    return helper.make_graph([node(op, ["x"], ["b"])], op.lower(), [],
+                             [helper.make_tensor_value_info("b", TensorProto.FLOAT, None)])
+
+
 def models():
     """name: (nodes, input shape, input dtype, initializers, output dtype, cases)"""
     ax = {"ax0": i64([0]), "c0": i64(0), "c1": i64(1), "c2": i64(2)}
@@ -155,6 +161,12 @@ def models():
         "slice_to_shape": (shape_of(1) + [node("Sub", ["s1u", "one"], ["e"]),
                                           node("Slice", ["x", "zero", "e", "one"])], SEQ, f,
                            {**ax, "one": i64([1]), "zero": i64([0])}, f, SEQ_CASES),
+        "passthrough": ([], SEQ, f, {}, f, SEQ_CASES),  # output x is input x: a copy
+        "if_branches": ([node("ReduceSum", ["x"], ["r"], keepdims=0),
+                         node("Greater", ["r", "t"], ["c"]),
+                         helper.make_node("If", ["c"], ["y"], then_branch=branch("Relu"),
+                                          else_branch=branch("Neg"))], SEQ, f,
+                        {"t": np.array(0, np.float32)}, f, SEQ_CASES),
         "gather_ids": ([node("Gather", ["w", "x"], axis=0)], ["N", "S"], i,
                        {"w": f32(50, 8)}, f, SEQ_CASES),
         "gather_free_axis": ([node("Gather", ["x", "m1"], axis=1)], SEQ, f, {"m1": i64(-1)}, f,
@@ -428,10 +440,11 @@ REFUSED = {
 
 
 def build(name, nodes, shape, dtype, inits, out_dtype, path):
-    """Outputs y, then y1, y2, y3 where nodes make them (of type i64)."""
+    """Outputs y, then y1, y2, y3 where nodes make them (of type i64); without nodes, x."""
     more = [o for o in ("y1", "y2", "y3") if any(o in n.output for n in nodes)]
+    y = "y" if nodes else "x"  # no nodes: the input is the output
     g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", dtype, shape)],
-                          [helper.make_tensor_value_info("y", out_dtype, None)] +
+                          [helper.make_tensor_value_info(y, out_dtype, None)] +
                           [helper.make_tensor_value_info(o, TensorProto.INT64, None) for o in more],
                           [numpy_helper.from_array(v, k) for k, v in inits.items()])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
