@@ -477,6 +477,11 @@ static int uncached(kiln_cuda *c, const kiln_expr *x) {
       return b < 0 ? -1 : binary(c, (kiln_binary_op)x->op, KILN_I32, KILN_BOOL, a, b);
     }
     int a = kiln_cuda_expr(c, x->a), b = a < 0 ? -1 : kiln_cuda_expr(c, x->b);
+    bool f32 = x->dtype == KILN_F32, f64 = x->dtype == KILN_F64;
+    if (b >= 0 && x->i && (f32 || f64) && x->op <= KB_MUL) { /* exact: NVRTC contracts a - b */
+      static const char *const fn[] = {[KB_ADD] = "add", [KB_SUB] = "sub", [KB_MUL] = "mul"};
+      return def(c, x->dtype, "__%c%s_rn(t%d, t%d)", f32 ? 'f' : 'd', fn[x->op], a, b);
+    }
     return b < 0 ? -1 : binary(c, (kiln_binary_op)x->op, x->a->dtype, x->dtype, a, b);
   }
   case KX_SELECT: return select_expr(c, x);

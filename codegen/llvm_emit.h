@@ -36,6 +36,7 @@ typedef struct kiln_emit {
   const kiln_stage *st;
   int check_buf;                       /* the check record's buffer, else -1 */
   bool check_all;                      /* checked kernels: test every load and store */
+  bool exact;                          /* the binary being emitted: no `contract` (kx_binary_exact) */
   bool clamp_loads;                    /* loads clamp each index into its dim (the taken
                                           side of a select whose guard keeps them in range) */
   LLVMValueRef *bufs;                  /* base pointer of each kernel buffer */

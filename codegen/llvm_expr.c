@@ -397,7 +397,11 @@ static LLVMValueRef emit_uncached(kiln_emit *e, const kiln_expr *x) {
     if (!x->a || !x->b || x->a->dtype != x->b->dtype)
       return KILN_EMIT_FAIL(e, "binary op %d on operands of different types", x->op);
     LLVMValueRef a = kiln_emit_expr(e, x->a), b = a ? kiln_emit_expr(e, x->b) : NULL;
-    return b ? kiln_emit_binary(e, (kiln_binary_op)x->op, x->a->dtype, x->dtype, a, b) : NULL;
+    if (!b) return NULL;
+    e->exact = x->i != 0; /* kx_binary_exact: no `contract`, so no FMA takes it in */
+    LLVMValueRef r = kiln_emit_binary(e, (kiln_binary_op)x->op, x->a->dtype, x->dtype, a, b);
+    e->exact = false;
+    return r;
   }
   case KX_SELECT: return emit_select(e, x);
   case KX_CHECK: return kiln_emit_check_index(e, x);

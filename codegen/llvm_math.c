@@ -1,7 +1,7 @@
 /* Scalar unary and binary operators per dtype: floats use f-instructions, LLVM intrinsics
  * and libm, but f32 exp/log/tanh/erf/sigmoid are inline IR so loops over them vectorize
  * (llvm_vmath.c); ints pick signed or unsigned forms. Only float add/sub/mul carry
- * `contract` (so FMAs form); nothing else is fast-math. */
+ * `contract` (so FMAs form), unless exact (kx_binary_exact); nothing else is fast-math. */
 #include "codegen/llvm_emit.h"
 
 #include "ir/dtype.h"
@@ -108,9 +108,9 @@ static LLVMValueRef float_binary(kiln_emit *e, kiln_binary_op op, LLVMValueRef a
   LLVMBuilderRef B = e->b;
   LLVMValueRef r;
   switch (op) {
-  case KB_ADD: r = LLVMBuildFAdd(B, a, b, ""); contract(r); return r;
-  case KB_SUB: r = LLVMBuildFSub(B, a, b, ""); contract(r); return r;
-  case KB_MUL: r = LLVMBuildFMul(B, a, b, ""); contract(r); return r;
+  case KB_ADD: r = LLVMBuildFAdd(B, a, b, ""); if (!e->exact) contract(r); return r;
+  case KB_SUB: r = LLVMBuildFSub(B, a, b, ""); if (!e->exact) contract(r); return r;
+  case KB_MUL: r = LLVMBuildFMul(B, a, b, ""); if (!e->exact) contract(r); return r;
   case KB_DIV: return LLVMBuildFDiv(B, a, b, "");
   case KB_MOD: return LLVMBuildFRem(B, a, b, "");
   case KB_POW: return kiln_emit_intrinsic2(e, "llvm.pow", a, b);

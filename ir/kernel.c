@@ -115,6 +115,12 @@ kiln_expr *kx_binary(kiln_kernel *k, kiln_binary_op op, kiln_expr *a, kiln_expr 
   return e;
 }
 
+kiln_expr *kx_binary_exact(kiln_kernel *k, kiln_binary_op op, kiln_expr *a, kiln_expr *b) {
+  kiln_expr *e = kx_binary(k, op, a, b);
+  e->i = 1;
+  return e;
+}
+
 kiln_expr *kx_select(kiln_kernel *k, kiln_expr *cond, kiln_expr *a, kiln_expr *b) {
   kiln_expr *e = node(k, KX_SELECT, a->dtype);
   e->a = cond;

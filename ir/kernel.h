@@ -33,7 +33,9 @@ typedef enum kiln_expr_kind {
   KX_VAR,    /* the current value of axis `axis` (i64) */
   KX_LOAD,   /* buf[idx[0], ..., idx[rank-1]]; indices are i64 */
   KX_UNARY,  /* op(a) */
-  KX_BINARY, /* op(a, b); comparisons yield bool */
+  KX_BINARY, /* op(a, b); comparisons yield bool. With i = 1 (kx_binary_exact) a float op
+              * is never contracted with its operands into an FMA: x - max(x) where x is
+              * computed again (a fused producer a * w) must round x as the max saw it */
   KX_SELECT, /* a ? b : c, a is bool; only the taken side is evaluated */
   KX_CAST,   /* a converted to dtype (ONNX Cast semantics: float->int truncates) */
   KX_ACC,    /* in a stage's `post`: the reduced value */
@@ -287,6 +289,7 @@ kiln_expr *kx_var(kiln_kernel *k, int axis);
 kiln_expr *kx_load(kiln_kernel *k, int buf, kiln_expr *const *idx); /* rank of buf indices */
 kiln_expr *kx_unary(kiln_kernel *k, kiln_unary_op op, kiln_expr *a);
 kiln_expr *kx_binary(kiln_kernel *k, kiln_binary_op op, kiln_expr *a, kiln_expr *b);
+kiln_expr *kx_binary_exact(kiln_kernel *k, kiln_binary_op op, kiln_expr *a, kiln_expr *b);
 kiln_expr *kx_select(kiln_kernel *k, kiln_expr *cond, kiln_expr *a, kiln_expr *b);
 kiln_expr *kx_cast(kiln_kernel *k, kiln_expr *a, kiln_dtype t);
 kiln_expr *kx_acc(kiln_kernel *k, kiln_dtype t);

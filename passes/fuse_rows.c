@@ -352,6 +352,19 @@ static bool divisor_only(const kiln_kernel *k, int b, const kiln_stage *w) {
 
 /* k with the outputs in `temp` made temporaries, those written by elementwise stages
  * inlined into their readers (with `inline_ok`), per-row divisors made reciprocals. */
+/* An inlined value is computed again in each stage reading it (Softmax's max and its
+ * exponentials): its float sums and products are exact, so no stage contracts them into an
+ * FMA that another does not, and each sees the same x (x - max(x) stays <= 0 however large x
+ * is). The tree is small (KILN_MAX_TREE_NODES bounds it with its repeats). */
+static void mark_exact(kiln_expr *x) {
+  if (!x) return;
+  if (x->kind == KX_BINARY && kiln_dtype_is_float(x->dtype) && x->op <= KB_MUL) x->i = 1;
+  if (x->kind == KX_LOAD) return;
+  mark_exact(x->a);
+  mark_exact(x->b);
+  mark_exact(x->c);
+}
+
 static kiln_kernel *compact(const kiln_kernel *src, const bool *temp, bool inline_ok) {
   kiln_kernel *k = kiln_kernel_new(src->name);
   copy_header(k, src, NULL);
@@ -371,7 +384,7 @@ static kiln_kernel *compact(const kiln_kernel *src, const bool *temp, bool inlin
       r.map[b] = copy_buffer(k, &src->bufs[b], temp[b] ? KILN_BUF_TEMP : src->bufs[b].role);
   for (int s = 0; s < src->nstages; s++) {
     const kiln_stage *st = &src->stages[s];
-    if (drop[st->out_buf]) r.inl[st->out_buf] = copy(&r, st->value);
+    if (drop[st->out_buf]) mark_exact(r.inl[st->out_buf] = copy(&r, st->value));
     else copy_stage(&r, st);
   }
   rebuild_done(&r);

@@ -7,6 +7,8 @@
 
 #include "ir/dtype.h"
 
+#include <math.h>
+
 #include <string.h>
 
 /* Which dims of input 0 a node reduces, and the shape that leaves. */
@@ -118,11 +120,6 @@ static kiln_status lower_reduce(kiln_lower_ctx *c, reduce_kind kind) {
   kiln_dtype t = k->bufs[xb].dtype;
   bool fl = kiln_dtype_is_float(t);
   kiln_expr *v[KILN_MAX_RANK], *o[KILN_MAX_RANK];
-  if (p.noop) { /* nothing reduced: a copy */
-    kiln_stage *s = kiln_elementwise_stage(k, "copy", yb, v);
-    kiln_stage_store(k, s, v, kx_load(k, xb, v));
-    return KILN_OK;
-  }
   if (!fl && (kind == R_LOGSUM || kind == R_LOGSUMEXP))
     return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): needs a float input",
                      n->name, n->op_type);
@@ -149,9 +146,12 @@ static kiln_status lower_reduce(kiln_lower_ctx *c, reduce_kind kind) {
     s->post = kx_binary(k, KB_DIV, acc, kx_cast(k, kx_idx(k, p.count), ct));
     break;
   case R_LOGSUM: s->post = kx_unary(k, KU_LOG, acc); break;
-  case R_LOGSUMEXP: {
+  case R_LOGSUMEXP: { /* shifted by the max when it is finite: +inf in a row gives +inf, a row
+                       * of -inf gives -inf, not inf - inf */
     kiln_expr *mx = kx_cast(k, load_kept(k, m, &p, v), ct);
-    x = kx_unary(k, KU_EXP, kx_binary(k, KB_SUB, x, mx));
+    kiln_expr *finite = kx_binary(k, KB_LT, kx_unary(k, KU_ABS, mx), kx_const_f(k, ct, INFINITY));
+    mx = kx_select(k, finite, mx, kx_const_f(k, ct, 0));
+    x = kx_unary(k, KU_EXP, kx_binary_exact(k, KB_SUB, x, mx));
     s->post = kx_binary(k, KB_ADD, kx_unary(k, KU_LOG, acc), mx);
     break;
   }
@@ -273,8 +273,8 @@ static kiln_status lower_softmax_common(kiln_lower_ctx *c, bool log) {
   if (!log && t == ct) { /* each exp once: stored, summed, then scaled in place */
     int yb = c->out_buf[0];
     kiln_stage *s = kiln_elementwise_stage(k, "exp", yb, v);
-    kiln_stage_store(k, s, v, kx_unary(k, KU_EXP, kx_binary(k, KB_SUB, kx_load(k, xb, v),
-                                                              load_kept(k, m, &p, v))));
+    kiln_stage_store(k, s, v, kx_unary(k, KU_EXP, kx_binary_exact(k, KB_SUB, kx_load(k, xb, v),
+                                                                    load_kept(k, m, &p, v))));
     s = plan_stage(k, "sum", sum, &p, true, v, o);
     s->reduce = KR_SUM;
     s->post = kx_unary(k, KU_RECIP, kx_acc(k, t));
@@ -285,11 +285,13 @@ static kiln_status lower_softmax_common(kiln_lower_ctx *c, bool log) {
   }
   kiln_stage *s = plan_stage(k, "sumexp", sum, &p, true, v, o);
   s->reduce = KR_SUM;
-  kiln_expr *shifted = kx_cast(k, kx_binary(k, KB_SUB, kx_load(k, xb, v), load_kept(k, m, &p, v)), ct);
+  /* exact: a fused producer of x (a * w) rounds as the max saw it, else every exp may
+   * underflow (or overflow) once |x| is large */
+  kiln_expr *shifted = kx_cast(k, kx_binary_exact(k, KB_SUB, kx_load(k, xb, v), load_kept(k, m, &p, v)), ct);
   kiln_stage_store(k, s, o, kx_unary(k, KU_EXP, shifted));
 
   s = kiln_elementwise_stage(k, log ? "logsoftmax" : "softmax", c->out_buf[0], v);
-  shifted = kx_cast(k, kx_binary(k, KB_SUB, kx_load(k, xb, v), load_kept(k, m, &p, v)), ct);
+  shifted = kx_cast(k, kx_binary_exact(k, KB_SUB, kx_load(k, xb, v), load_kept(k, m, &p, v)), ct);
   kiln_expr *total = load_kept(k, sum, &p, v);
   kiln_expr *y = log ? kx_binary(k, KB_SUB, shifted, kx_unary(k, KU_LOG, total))
                      : kx_binary(k, KB_DIV, kx_unary(k, KU_EXP, shifted), total);

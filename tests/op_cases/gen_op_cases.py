@@ -538,6 +538,36 @@ def regress_cases(out, rng):
         m = model_of(name, [helper.make_node("Slice", ["x", "s", "e", "a", "p"], ["y"])],
                      [V("x", F32, [6])], [V("y", F32, None)], inits)
         write(out, name, m, {"x": x}, run_ort(m, {"x": x}))
+    # a Mul fused into Softmax's row kernel is computed again in its max and exp stages:
+    # an FMA in one and not the other made every exp overflow or underflow at |x| ~ 1e10
+    a = np.ones((2, 8), np.float32)
+    a[0] = 1e20
+    b = np.ones((2, 8), np.float32)
+    b[:, 0] = 1e10
+    mask = rng.standard_normal((2, 8)).astype(np.float32)
+    m = model_of("softmax_fused_large", [
+        helper.make_node("Mul", ["a", "w"], ["x"]), helper.make_node("LogSoftmax", ["x"], ["y"], axis=0),
+        helper.make_node("Mul", ["b", "v"], ["u"]), helper.make_node("Softmax", ["u"], ["z"], axis=-1),
+        helper.make_node("Add", ["u", "s"], ["us"]), helper.make_node("Softmax", ["us"], ["t"], axis=-1)],
+        [V("a", F32, [2, 8]), V("b", F32, [2, 8]), V("s", F32, [2, 8])],
+        [V("y", F32, None), V("z", F32, None), V("t", F32, None)],
+        [numpy_helper.from_array(np.full(8, 2.7572374, np.float32), "w"),
+         numpy_helper.from_array(np.full(8, 1.1, np.float32), "v")])
+    feeds = {"a": a, "b": b, "s": mask}
+    write(out, "softmax_fused_large", m, feeds, run_ort(m, feeds))
+    # ReduceLogSumExp of rows holding +inf, or only -inf: +inf and -inf, not inf - inf
+    x = np.array([[np.inf, 1], [-np.inf, -np.inf], [np.inf, -np.inf], [0.5, 2]], np.float32)
+    m = model_of("reducelogsumexp_inf", [helper.make_node("ReduceLogSumExp", ["x", "ax"], ["y"], keepdims=0)],
+                 [V("x", F32, [4, 2])], [V("y", F32, None)], [numpy_helper.from_array(np.array([1], np.int64), "ax")])
+    write(out, "reducelogsumexp_inf", m, {"x": x}, run_ort(m, {"x": x}))
+    # no axes with noop_with_empty_axes: each element alone, through the op's transform
+    x = np.array([[-2, 0.5, 3], [4, -1, 0.25]], np.float32)
+    ops = ("ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSumExp", "ReduceMean")
+    m = model_of("reduce_noop_transform", [
+        helper.make_node(op, ["x", "none"], [f"y{i}"], noop_with_empty_axes=1) for i, op in enumerate(ops)],
+        [V("x", F32, [2, 3])], [V(f"y{i}", F32, None) for i in range(len(ops))],
+        [numpy_helper.from_array(np.array([], np.int64), "none")])
+    write(out, "reduce_noop_transform", m, {"x": x}, run_ort(m, {"x": x}))
     # run with free dims (tests/CMakeLists.txt): an index out of range must stop the
     # scatter's kernel before its second stage reads the positions the first left unwritten
     m = model_of("scatter_bad_free", [helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], axis=1)],
