@@ -8,7 +8,9 @@
 #include "ir/dtype.h"
 #include "ir/op.h"
 #include "ir/ops/subgraph.h"
+#include "passes/sym_points.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define EAGER_FOLD_ELEMS 65536
@@ -118,6 +120,23 @@ static kiln_status infer_one(infer_ctx *c, kiln_block *b, int pos, int *next) {
   return infer_plain(c, b, pos, next);
 }
 
+/* A node reading free dims failed its infer at their hints: say so, naming them, since the
+ * sizes in its message are the hints', not any the user gave. */
+static kiln_status at_hints(const kiln_graph *g, kiln_error *err) {
+  char hints[160] = "", msg[sizeof err->message];
+  size_t len = 0;
+  for (int s = 0; s < g->nsyms && len < sizeof hints - 40; s++)
+    len += (size_t)snprintf(hints + len, sizeof hints - len, "%s%s = %lld", s ? ", " : "",
+                            g->sym_names[s], (long long)g->sym_hint[s]);
+  snprintf(msg, sizeof msg, "%s", err->message);
+  kiln_status code = err->code;
+  err->code = KILN_OK; /* kiln_fail keeps a first error */
+  return kiln_fail(err, code,
+                   "%s, with the free dims at their compile-time sizes (%s): its shapes hold for "
+                   "some values of the free dims only; bind them (kiln_options.shapes, --shape)",
+                   msg, hints);
+}
+
 /* infer_one for a node that stays: its subgraphs, then itself, then its expansion or
  * folding. */
 static kiln_status infer_plain(infer_ctx *c, kiln_block *b, int pos, int *next) {
@@ -146,6 +165,8 @@ static kiln_status infer_plain(infer_ctx *c, kiln_block *b, int pos, int *next) 
     if (!c->err->code)
       kiln_fail(c->err, KILN_ERR_INTERNAL, "node '%s' (%s): inference failed", n->name,
                 n->op_type);
+    else if (c->err->code == KILN_ERR_SHAPE && g->nsyms && kiln_node_is_symbolic(g, n))
+      return at_hints(g, c->err);
     return c->err->code;
   }
   if (!known_if && (kiln_infer_symbolic(g, n, c->err) || check_outputs(c, n)))

@@ -396,6 +396,9 @@ RUN_REFUSED = {
 
 # Models kiln must refuse with free dims, and a piece of the message it gives.
 REFUSED = {
+    # a free dim against a fixed one: the sizes in the message are the hints', and it says so
+    "broadcast_fixed": ([node("Add", ["x", "z"])], SEQ, TensorProto.FLOAT, {"z": f32(2, 1, 8)},
+                        TensorProto.FLOAT, "with the free dims at their compile-time sizes (N = "),
     "lstm_free_sequence": ([node("LSTM", ["x", "w", "r"], hidden_size=5)], ["S", 2, 8],
                            TensorProto.FLOAT, {"w": f32(1, 20, 8), "r": f32(1, 20, 5)},
                            TensorProto.FLOAT, "the sequence length is a free dim"),
