@@ -137,30 +137,20 @@ static int shape_const(kiln_ex *x, int rank, const int64_t *dims) {
   return kiln_ex_const(x, "shape", KILN_I64, 1, (int64_t[]){rank}, v);
 }
 
-static int reshape(kiln_ex *x, int v, int rank, const int64_t *dims, int out, const char *what) {
-  return kiln_ex_node1(x, "Reshape", (int[]){v, shape_const(x, rank, dims)}, 2, out, what);
-}
-
-static int transpose(kiln_ex *x, int v, const int64_t *perm, int out, const char *what) {
-  int r = kiln_ex_node1(x, "Transpose", &v, 1, out, what);
-  kiln_ex_attr_ints(x, "perm", 4, perm);
-  return r;
-}
-
 /* [B, S, heads x size] -> [B, heads, S, size] */
 static int to_4d(kiln_ex *x, int v, int64_t b, int64_t s, int64_t heads, int64_t size,
                  const char *what) {
-  int r = reshape(x, v, 4, (int64_t[]){b, s, heads, size}, -1, what);
-  return transpose(x, r, (int64_t[]){0, 2, 1, 3}, -1, what);
+  int r = kiln_ex_reshape(x, v, 4, (int64_t[]){b, s, heads, size}, -1, what);
+  return kiln_ex_transpose(x, r, 4, (int64_t[]){0, 2, 1, 3}, -1, what);
 }
 
 /* kv [B, kvh, S, size] with each head repeated r times in place: [B, kvh r, S, size] */
 static int repeat_heads(kiln_ex *x, const att *a, int kv, int64_t size, const char *what) {
   int64_t r = a->qh / a->kvh;
-  int u = reshape(x, kv, 5, (int64_t[]){a->b, a->kvh, 1, a->skv, size}, -1, what);
+  int u = kiln_ex_reshape(x, kv, 5, (int64_t[]){a->b, a->kvh, 1, a->skv, size}, -1, what);
   int e = kiln_ex_node1(x, "Expand", (int[]){u, shape_const(x, 5, (int64_t[]){a->b, a->kvh, r, a->skv, size})},
                         2, -1, what);
-  return reshape(x, e, 4, (int64_t[]){a->b, a->qh, a->skv, size}, -1, what);
+  return kiln_ex_reshape(x, e, 4, (int64_t[]){a->b, a->qh, a->skv, size}, -1, what);
 }
 
 static int i64_scalar(kiln_ex *x, int64_t v) {
@@ -244,7 +234,7 @@ static kiln_status expand_attention(kiln_graph *g, kiln_block *blk, int pos, kil
     int off;
     if (in[6] >= 0) {
       off = kiln_ex_binary(&x, "Sub", in[6], i64_scalar(&x, a.sq), "offset");
-      off = reshape(&x, off, 4, (int64_t[]){a.b, 1, 1, 1}, -1, "offset");
+      off = kiln_ex_reshape(&x, off, 4, (int64_t[]){a.b, 1, 1, 1}, -1, "offset");
     } else {
       off = i64_scalar(&x, a.past);
     }
@@ -264,7 +254,7 @@ static kiln_status expand_attention(kiln_graph *g, kiln_block *blk, int pos, kil
   if (in[6] >= 0) { /* keys at or past nonpad_kv_seqlen[b] */
     int j = kiln_ex_node1(&x, "Range", (int[]){i64_scalar(&x, 0), i64_scalar(&x, a.skv), i64_scalar(&x, 1)},
                           3, -1, "kj");
-    int len = reshape(&x, in[6], 4, (int64_t[]){a.b, 1, 1, 1}, -1, "nonpad");
+    int len = kiln_ex_reshape(&x, in[6], 4, (int64_t[]){a.b, 1, 1, 1}, -1, "nonpad");
     bias = add(&x, bias, to_bias(&x, kiln_ex_binary(&x, "Less", j, len, "valid"), "pad_bias"), "bias");
   }
 
@@ -272,7 +262,7 @@ static kiln_status expand_attention(kiln_graph *g, kiln_block *blk, int pos, kil
   int sq = kiln_ex_scalar(&x, s, "scale_sqrt");
   int qs = kiln_ex_binary(&x, "Mul", q, sq, "q_scaled");
   int ks = kiln_ex_binary(&x, "Mul", k, sq, "k_scaled");
-  int kt = transpose(&x, ks, (int64_t[]){0, 1, 3, 2}, -1, "k_t");
+  int kt = kiln_ex_transpose(&x, ks, 4, (int64_t[]){0, 1, 3, 2}, -1, "k_t");
   int scores = kiln_ex_binary(&x, "MatMul", qs, kt, "scores");
   if (softcap > 0) {
     int c = kiln_ex_scalar(&x, softcap, "softcap");
@@ -299,8 +289,8 @@ static kiln_status expand_attention(kiln_graph *g, kiln_block *blk, int pos, kil
   if (out[3] >= 0 && mode == 3) kiln_ex_node1(&x, "Identity", &p, 1, out[3], "qk");
   int y = kiln_ex_binary(&x, "MatMul", p, v, "y4");
   if (a.three_d) {
-    y = transpose(&x, y, (int64_t[]){0, 2, 1, 3}, -1, "y_t");
-    reshape(&x, y, 3, (int64_t[]){a.b, a.sq, a.qh * a.vhd}, out[0], "y");
+    y = kiln_ex_transpose(&x, y, 4, (int64_t[]){0, 2, 1, 3}, -1, "y_t");
+    kiln_ex_reshape(&x, y, 3, (int64_t[]){a.b, a.sq, a.qh * a.vhd}, out[0], "y");
   } else {
     kiln_ex_node1(&x, "Identity", &y, 1, out[0], "y");
   }

@@ -135,3 +135,16 @@ int kiln_ex_int1(kiln_ex *x, int64_t v) { return kiln_ex_ints(x, 1, &v); }
 int kiln_ex_scalar(kiln_ex *x, double v, const char *what) {
   return kiln_ex_const(x, what, x->t, 0, NULL, &v);
 }
+
+int kiln_ex_reshape(kiln_ex *x, int v, int rank, const int64_t *dims, int out, const char *what) {
+  double d[KILN_MAX_RANK];
+  for (int i = 0; i < rank; i++) d[i] = (double)dims[i];
+  int shape = kiln_ex_const(x, "shape", KILN_I64, 1, (int64_t[]){rank}, d);
+  return kiln_ex_node1(x, "Reshape", (int[]){v, shape}, 2, out, what);
+}
+
+int kiln_ex_transpose(kiln_ex *x, int v, int rank, const int64_t *perm, int out, const char *what) {
+  int r = kiln_ex_node1(x, "Transpose", &v, 1, out, what);
+  kiln_ex_attr_ints(x, "perm", rank, perm);
+  return r;
+}

@@ -55,5 +55,8 @@ int kiln_ex_ints(kiln_ex *x, int n, const int64_t *v);
 int kiln_ex_int1(kiln_ex *x, int64_t v);
 /* A scalar of the builder's type t. */
 int kiln_ex_scalar(kiln_ex *x, double v, const char *what);
+/* v reshaped to dims / transposed by perm, into out (a new value when out < 0). */
+int kiln_ex_reshape(kiln_ex *x, int v, int rank, const int64_t *dims, int out, const char *what);
+int kiln_ex_transpose(kiln_ex *x, int v, int rank, const int64_t *perm, int out, const char *what);
 
 #endif

@@ -87,22 +87,6 @@ static kiln_status infer_la(kiln_graph *g, kiln_node *n, kiln_error *err) {
   return KILN_OK;
 }
 
-static int shape_const(kiln_ex *x, int rank, const int64_t *dims) {
-  double v[8];
-  for (int i = 0; i < rank; i++) v[i] = (double)dims[i];
-  return kiln_ex_const(x, "shape", KILN_I64, 1, (int64_t[]){rank}, v);
-}
-
-static int reshape(kiln_ex *x, int v, int rank, const int64_t *dims, const char *what) {
-  return kiln_ex_node1(x, "Reshape", (int[]){v, shape_const(x, rank, dims)}, 2, -1, what);
-}
-
-static int transpose(kiln_ex *x, int v, int rank, const int64_t *perm, int out, const char *what) {
-  int r = kiln_ex_node1(x, "Transpose", &v, 1, out, what);
-  kiln_ex_attr_ints(x, "perm", rank, perm);
-  return r;
-}
-
 /* v as type `to` (into out, or a new value when out < 0) */
 static int cast_to(kiln_ex *x, int v, kiln_dtype to, int out, const char *what) {
   if (x->g->values[v].dtype == to && out < 0) return v;
@@ -114,8 +98,9 @@ static int cast_to(kiln_ex *x, int v, kiln_dtype to, int out, const char *what) 
 /* [B, T, heads x size] -> [B, heads, T, size], f32 */
 static int heads_first(kiln_ex *x, int v, int64_t b, int64_t len, int64_t heads, int64_t size,
                        const char *what) {
-  int r = reshape(x, cast_to(x, v, KILN_F32, -1, what), 4, (int64_t[]){b, len, heads, size}, what);
-  return transpose(x, r, 4, (int64_t[]){0, 2, 1, 3}, -1, what);
+  int r = kiln_ex_reshape(x, cast_to(x, v, KILN_F32, -1, what), 4,
+                          (int64_t[]){b, len, heads, size}, -1, what);
+  return kiln_ex_transpose(x, r, 4, (int64_t[]){0, 2, 1, 3}, -1, what);
 }
 
 /* The n values at v joined along axis, 16 at a time (a node has at most 32 inputs). */
@@ -157,20 +142,23 @@ static kiln_status expand_la(kiln_graph *g, kiln_block *blk, int pos, kiln_error
   kiln_ex x;
   kiln_ex_begin(&x, g, blk, pos, KILN_F32); /* n is invalid from here */
   /* query as [B, Hkv, G, T, dk]: query head h reads key/value head h / G */
-  int q = reshape(&x, cast_to(&x, in[0], KILN_F32, -1, "q32"), 5,
-                  (int64_t[]){a.b, a.t, a.kvh, grp, a.dk}, "q5");
-  q = transpose(&x, q, 5, (int64_t[]){0, 2, 3, 1, 4}, -1, "q5");
+  int q = kiln_ex_reshape(&x, cast_to(&x, in[0], KILN_F32, -1, "q32"), 5,
+                          (int64_t[]){a.b, a.t, a.kvh, grp, a.dk}, -1, "q5");
+  q = kiln_ex_transpose(&x, q, 5, (int64_t[]){0, 2, 3, 1, 4}, -1, "q5");
   int k = heads_first(&x, in[1], a.b, a.t, a.kvh, a.dk, "k4");
   int v = heads_first(&x, in[2], a.b, a.t, a.kvh, a.dv, "v4");
   int decay = -1, beta = -1;
-  if (a.gated) /* [B, Hkv, dk or 1, T]: a step's slice scales S's rows */
-    decay = transpose(&x, reshape(&x, kiln_ex_unary(&x, "Exp", cast_to(&x, in[4], KILN_F32, -1, "g32"), "decay"), 4,
-                                  (int64_t[]){a.b, a.t, a.kvh, a.decay_last / a.kvh}, "decay4"),
-                      4, (int64_t[]){0, 2, 3, 1}, -1, "decay4");
-  if (a.delta) /* [B, Hkv or 1, T, 1] */
-    beta = transpose(&x, reshape(&x, cast_to(&x, in[5], KILN_F32, -1, "b32"), 4,
-                                 (int64_t[]){a.b, a.t, a.beta_last, 1}, "beta4"),
-                     4, (int64_t[]){0, 2, 1, 3}, -1, "beta4");
+  if (a.gated) { /* [B, Hkv, dk or 1, T]: a step's slice scales S's rows */
+    decay = kiln_ex_unary(&x, "Exp", cast_to(&x, in[4], KILN_F32, -1, "g32"), "decay");
+    decay = kiln_ex_reshape(&x, decay, 4, (int64_t[]){a.b, a.t, a.kvh, a.decay_last / a.kvh}, -1,
+                            "decay4");
+    decay = kiln_ex_transpose(&x, decay, 4, (int64_t[]){0, 2, 3, 1}, -1, "decay4");
+  }
+  if (a.delta) { /* [B, Hkv or 1, T, 1] */
+    beta = kiln_ex_reshape(&x, cast_to(&x, in[5], KILN_F32, -1, "b32"), 4,
+                           (int64_t[]){a.b, a.t, a.beta_last, 1}, -1, "beta4");
+    beta = kiln_ex_transpose(&x, beta, 4, (int64_t[]){0, 2, 1, 3}, -1, "beta4");
+  }
   int s = in[3] >= 0 ? cast_to(&x, in[3], KILN_F32, -1, "state0")
                      : kiln_ex_const(&x, "state0", KILN_F32, 4, (int64_t[]){a.b, a.kvh, a.dk, a.dv}, NULL);
   int sc = kiln_ex_scalar(&x, scale, "scale");
@@ -190,17 +178,17 @@ static kiln_status expand_la(kiln_graph *g, kiln_block *blk, int pos, kiln_error
       vt = kiln_ex_binary(&x, "Mul", step(&x, beta, 2, i, "beta"),
                           kiln_ex_binary(&x, "Sub", vt, got, "error"), "v");
     }
-    int kc = transpose(&x, kt, 4, (int64_t[]){0, 1, 3, 2}, -1, "k_col"); /* [B, Hkv, dk, 1] */
+    int kc = kiln_ex_transpose(&x, kt, 4, (int64_t[]){0, 1, 3, 2}, -1, "k_col"); /* [B, Hkv, dk, 1] */
     s = kiln_ex_binary(&x, "Add", s, kiln_ex_binary(&x, "Mul", kc, vt, "write"), "state");
-    int qt = reshape(&x, step(&x, q, 3, i, "q"), 4, (int64_t[]){a.b, a.kvh, grp, a.dk}, "q");
+    int qt = kiln_ex_reshape(&x, step(&x, q, 3, i, "q"), 4, (int64_t[]){a.b, a.kvh, grp, a.dk}, -1, "q");
     int o = kiln_ex_binary(&x, "MatMul", qt, s, "read");              /* [B, Hkv, G, dv] */
-    outs[i] = reshape(&x, kiln_ex_binary(&x, "Mul", o, sc, "scaled"), 5,
-                      (int64_t[]){a.b, a.kvh, grp, 1, a.dv}, "o");
+    outs[i] = kiln_ex_reshape(&x, kiln_ex_binary(&x, "Mul", o, sc, "scaled"), 5,
+                              (int64_t[]){a.b, a.kvh, grp, 1, a.dv}, -1, "o");
   }
   x.tag[0] = '\0';
   int o = concat(&x, outs, (int)a.t, 3, "outputs");
-  o = transpose(&x, o, 5, (int64_t[]){0, 3, 1, 2, 4}, -1, "o_t");   /* [B, T, Hkv, G, dv] */
-  o = reshape(&x, o, 3, (int64_t[]){a.b, a.t, a.qh * a.dv}, "o3");
+  o = kiln_ex_transpose(&x, o, 5, (int64_t[]){0, 3, 1, 2, 4}, -1, "o_t");   /* [B, T, Hkv, G, dv] */
+  o = kiln_ex_reshape(&x, o, 3, (int64_t[]){a.b, a.t, a.qh * a.dv}, -1, "o3");
   cast_to(&x, o, t, out[0], "output");
   if (out[1] >= 0) cast_to(&x, s, st, out[1], "present_state");
   kiln_ex_end(&x);

@@ -179,12 +179,6 @@ static void split(kiln_ex *x, int v, int axis, int n, int64_t size, int64_t last
   kiln_ex_attr_i(x, "axis", axis);
 }
 
-static int transpose(kiln_ex *x, int v, int rank, const int64_t *perm, const char *what) {
-  int out = kiln_ex_unary(x, "Transpose", v, what);
-  kiln_ex_attr_ints(x, "perm", rank, perm);
-  return out;
-}
-
 static bool all_zero(const kiln_value *v) {
   if (!v->data) return false;
   int64_t n = kiln_value_numel(v);
@@ -277,7 +271,7 @@ typedef struct dir_w {
 
 static void prep_dir(kiln_ex *x, const rnn_cfg *c, const int *in, int d, int xs, dir_w *w) {
   int64_t H = c->H, GH = c->gates * H;
-  int wt = transpose(x, take(x, in[1], 0, d, c->dirs, "W"), 2, (int64_t[]){1, 0}, "WT");
+  int wt = kiln_ex_transpose(x, take(x, in[1], 0, d, c->dirs, "W"), 2, (int64_t[]){1, 0}, -1, "WT");
   w->xw = kiln_ex_binary(x, "MatMul", xs, wt, "XW");
   w->r = take(x, in[2], 0, d, c->dirs, "R");
   w->r2 = w->rb_h = -1;
@@ -372,7 +366,7 @@ static void build(kiln_ex *x, rnn_cfg *c, const int *in, const int *out, int len
     c->clip_hi = kiln_ex_scalar(x, c->clip_at, "clip_hi");
   }
   if (c->input_forget) c->one = kiln_ex_scalar(x, 1, "one");
-  int xs = c->layout ? transpose(x, in[0], 3, (int64_t[]){1, 0, 2}, "X_seq") : in[0];
+  int xs = c->layout ? kiln_ex_transpose(x, in[0], 3, (int64_t[]){1, 0, 2}, -1, "X_seq") : in[0];
   int ydir[2], hlast[2], clast[2];
   int *hs = kiln_xmalloc(sizeof(int) * (size_t)c->S);
   for (int d = 0; d < c->dirs; d++) {
