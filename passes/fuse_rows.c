@@ -350,8 +350,6 @@ static bool divisor_only(const kiln_kernel *k, int b, const kiln_stage *w) {
   return loads > 0 && loads == divisors;
 }
 
-/* k with the outputs in `temp` made temporaries, those written by elementwise stages
- * inlined into their readers (with `inline_ok`), per-row divisors made reciprocals. */
 /* An inlined value is computed again in each stage reading it (Softmax's max and its
  * exponentials): its float sums and products are exact, so no stage contracts them into an
  * FMA that another does not, and each sees the same x (x - max(x) stays <= 0 however large x
@@ -365,6 +363,8 @@ static void mark_exact(kiln_expr *x) {
   mark_exact(x->c);
 }
 
+/* k with the outputs in `temp` made temporaries, those written by elementwise stages
+ * inlined into their readers (with `inline_ok`), per-row divisors made reciprocals. */
 static kiln_kernel *compact(const kiln_kernel *src, const bool *temp, bool inline_ok) {
   kiln_kernel *k = kiln_kernel_new(src->name);
   copy_header(k, src, NULL);

@@ -186,11 +186,32 @@ static bool same_content(kiln_kernel *const *k) {
   return true;
 }
 
-/* k's numbers in nums become run-time extents holding their hints. */
-static void make_dyn(const kiln_graph *g, kiln_kernel *k, const dyn_nums *nums) {
-  bool declared = k->nsyms; /* NonZeroList's lowering declares them itself */
+/* k reads g's syms from the run's dims (declared first unless k has them: NonZeroList's
+ * lowering declares them itself). */
+static void use_syms(const kiln_graph *g, kiln_kernel *k) {
+  bool declared = k->nsyms;
   for (int s = 0; !declared && s < g->nsyms; s++) kiln_kernel_sym(k, g->sym_names[s], g->sym_hint[s]);
   k->bufs[k->dims_buf].storage = (kiln_storage){KILN_STORE_DIMS, 0, 0};
+}
+
+/* Axis ax runs x times at run time; its extent holds x at the hints (at least 1). */
+static void dyn_extent(kiln_kernel *k, kiln_axis *ax, const kiln_symdim *x) {
+  ax->dyn = dim_expr(k, x);
+  ax->extent = kiln_dim_eval(ax->dyn, k->sym_hint);
+  if (ax->extent < 1) ax->extent = 1;
+}
+
+/* Every stage's default nest, at the hints. */
+static void reschedule(kiln_kernel *k) {
+  for (int s = 0; s < k->nstages; s++) {
+    k->stages[s].recipe.nsteps = 0;
+    kiln_schedule_default(&k->stages[s]);
+  }
+}
+
+/* k's numbers in nums become run-time extents holding their hints. */
+static void make_dyn(const kiln_graph *g, kiln_kernel *k, const dyn_nums *nums) {
+  use_syms(g, k);
   for (int i = 0; i < nums->n; i++) {
     const dyn_num *u = &nums->v[i];
     if (u->chk) {
@@ -211,15 +232,9 @@ static void make_dyn(const kiln_graph *g, kiln_kernel *k, const dyn_nums *nums) 
       kiln_buffer_dyn_dim(k, u->buf, u->dim, dim_expr(k, &u->x));
       continue;
     }
-    kiln_axis *ax = &k->stages[u->stage].axes[u->axis];
-    ax->dyn = dim_expr(k, &u->x);
-    ax->extent = kiln_dim_eval(ax->dyn, k->sym_hint);
-    if (ax->extent < 1) ax->extent = 1;
+    dyn_extent(k, &k->stages[u->stage].axes[u->axis], &u->x);
   }
-  for (int s = 0; s < k->nstages; s++) { /* the default nest at the hints */
-    k->stages[s].recipe.nsteps = 0;
-    kiln_schedule_default(&k->stages[s]);
-  }
+  reschedule(k);
 }
 
 /* A load of a shape computation's elements (kiln_value.sym_data), whose constant holds
@@ -274,27 +289,18 @@ void kiln_kernel_read_sym_data(const kiln_graph *g, kiln_kernel *k) {
 void kiln_kernel_dyn_copy(const kiln_graph *g, kiln_kernel *k, int in, int src, int out, int dst) {
   const kiln_value *s = &g->values[src], *d = &g->values[dst];
   if (!kiln_value_is_symbolic(s) && !kiln_value_is_symbolic(d)) return;
-  if (!k->nsyms)
-    for (int i = 0; i < g->nsyms; i++) kiln_kernel_sym(k, g->sym_names[i], g->sym_hint[i]);
-  k->bufs[k->dims_buf].storage = (kiln_storage){KILN_STORE_DIMS, 0, 0};
+  use_syms(g, k);
   const kiln_value *v[2] = {s, d};
   int b[2] = {in, out};
-  for (int j = 0; j < 2; j++)
+  for (int j = 0; j < 2; j++) /* each buffer has its value's rank */
     for (int i = 0; i < v[j]->rank; i++) {
       kiln_symdim x = kiln_value_symdim(g, v[j], i);
       int64_t c;
       if (kiln_symdim_is_const(&x, &c)) continue;
-      /* a dim of 1 broadcast into dst's is indexed at 0 whatever its size: src's must match */
-      kiln_buffer_dyn_dim(k, b[j], i + k->bufs[b[j]].rank - v[j]->rank, dim_expr(k, &x));
-      if (j == 1) {
-        kiln_axis *ax = &k->stages[0].axes[i];
-        ax->dyn = dim_expr(k, &x);
-        ax->extent = kiln_dim_eval(ax->dyn, k->sym_hint);
-        if (ax->extent < 1) ax->extent = 1;
-      }
+      kiln_buffer_dyn_dim(k, b[j], i, dim_expr(k, &x));
+      if (j == 1) dyn_extent(k, &k->stages[0].axes[i], &x); /* stage 0's axis i: dst's dim i */
     }
-  k->stages[0].recipe.nsteps = 0;
-  kiln_schedule_default(&k->stages[0]);
+  reschedule(k);
 }
 
 /* The node lowered at the points (moved up by g->sym_shift) into *out; *form when it was

@@ -8,7 +8,6 @@
 #include "ir/dtype.h"
 
 #include <math.h>
-
 #include <string.h>
 
 /* Which dims of input 0 a node reduces, and the shape that leaves. */

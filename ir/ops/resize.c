@@ -277,6 +277,21 @@ static kiln_expr *tap_weight(kiln_lower_ctx *c, const resize_plan *p, int d, kil
   return w;
 }
 
+/* The tap tables of dim d: each tap's input index into ib, its weight into wb. */
+static kiln_status tap_tables(kiln_lower_ctx *c, const resize_plan *p, int d, int ib, int wb) {
+  kiln_kernel *k = c->k;
+  kiln_expr *x, *outside, *idx, *tv[2];
+  for (int b = 0; b < 2; b++) {
+    kiln_stage *s = kiln_kernel_add_stage(k, b ? "resize_weights" : "resize_taps", b ? wb : ib);
+    tv[0] = kx_var(k, kiln_stage_axis(s, p->taps[d], false));
+    tv[1] = kx_var(k, kiln_stage_axis(s, p->out[d], false));
+    if (source_coord(c, p, d, tv[1], &x, &outside)) return c->err->code;
+    kiln_expr *w = tap_weight(c, p, d, x, tv[0], &idx);
+    kiln_stage_store(k, s, tv, b ? kx_cast(k, w, KILN_F32) : idx);
+  }
+  return KILN_OK;
+}
+
 /* Antialiased downscaling, as ONNX's reference: the linear (triangle) or cubic filter is
  * stretched by 1 / scale over p->taps[d] taps, the window of that many input elements
  * nearest to x (ties to the smaller). The filter's value at tap j (0 outside the input
@@ -295,7 +310,8 @@ static kiln_expr *aa_tap(kiln_lower_ctx *c, const resize_plan *p, int d, kiln_ex
   kiln_expr *left = kx_select(k, kx_binary(k, KB_EQ, xp, pf), f64(k, (double)-(n / 2)),
                               f64(k, (double)(1 - n / 2)));
   kiln_expr *first = kx_addi(k, kx_cast(k, fadd(k, pf, left), KILN_I64), -pad);
-  kiln_expr *u = kx_unary(k, KU_ABS, fmul(k, f64(k, s), fsub(k, fadd(k, f64(k, start), kx_cast(k, j, KILN_F64)), r)));
+  kiln_expr *dist = fsub(k, fadd(k, f64(k, start), kx_cast(k, j, KILN_F64)), r);
+  kiln_expr *u = kx_unary(k, KU_ABS, fmul(k, f64(k, s), dist));
   kiln_expr *cf;
   if (p->mode == M_LINEAR) {
     cf = kx_binary(k, KB_MAX, fsub(k, f64(k, 1), u), f64(k, 0));
@@ -314,7 +330,7 @@ static kiln_expr *aa_tap(kiln_lower_ctx *c, const resize_plan *p, int d, kiln_ex
   return cf;
 }
 
-/* The tap tables of an antialiased dim: indices into ib, weights normalized to sum 1 (the
+/* The tap tables of an antialiased dim (as tap_tables): weights normalized to sum 1 (the
  * reference normalizes, then again over the taps inside with exclude_outside: the same
  * ratios) into wb, through the filter's values and their sums in f64. */
 static kiln_status aa_tables(kiln_lower_ctx *c, const resize_plan *p, int d, int ib, int wb) {
@@ -365,16 +381,7 @@ static kiln_status lower_separable(kiln_lower_ctx *c, const resize_plan *p) {
     int64_t tdims[2] = {taps, p->out[d]}; /* along the output: contiguous vectors */
     int ib = kiln_kernel_add_buffer(k, "resize_index", KILN_BUF_TEMP, -1, KILN_I64, 2, tdims);
     int wb = kiln_kernel_add_buffer(k, "resize_weight", KILN_BUF_TEMP, -1, KILN_F32, 2, tdims);
-    kiln_expr *x, *outside, *idx, *tv[2];
-    if (p->aa[d] && aa_tables(c, p, d, ib, wb)) return c->err->code;
-    for (int b = 0; b < 2 && !p->aa[d]; b++) {
-      kiln_stage *s = kiln_kernel_add_stage(k, b ? "resize_weights" : "resize_taps", b ? wb : ib);
-      tv[0] = kx_var(k, kiln_stage_axis(s, taps, false));
-      tv[1] = kx_var(k, kiln_stage_axis(s, tdims[1], false));
-      if (source_coord(c, p, d, tv[1], &x, &outside)) return c->err->code;
-      kiln_expr *w = tap_weight(c, p, d, x, tv[0], &idx);
-      kiln_stage_store(k, s, tv, b ? kx_cast(k, w, KILN_F32) : idx);
-    }
+    if (p->aa[d] ? aa_tables(c, p, d, ib, wb) : tap_tables(c, p, d, ib, wb)) return c->err->code;
     dims[d] = p->out[d];
     int ob = d == last ? c->out_buf[0]
                        : kiln_kernel_add_buffer(k, "resized", KILN_BUF_TEMP, -1, KILN_F32,
@@ -403,9 +410,8 @@ static kiln_status lower_resize(kiln_lower_ctx *c) {
   /* the fast forms depend on the sizes: not with free dims, whose kernel is one for all */
   bool any = false, fixed = !kiln_value_is_symbolic(kiln_node_in(c->g, c->n, 0)) &&
                             !kiln_value_is_symbolic(kiln_node_out(c->g, c->n, 0));
-  for (int d = 0; d < p.rank; d++) any |= p.active[d];
   bool aa = false;
-  for (int d = 0; d < p.rank; d++) aa |= p.aa[d];
+  for (int d = 0; d < p.rank; d++) any |= p.active[d], aa |= p.aa[d];
   if (p.mode != M_NEAREST && t == KILN_F32 && any && fixed && strcmp(p.ctm, "tf_crop_and_resize"))
     return lower_separable(c, &p);
   if (aa)
