@@ -128,6 +128,11 @@ const kiln_op_def *kiln_op_find_in(const char *domain, const char *name) {
   return NULL;
 }
 
+kiln_status kiln_fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
+                           const char *what) {
+  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
+}
+
 kiln_value *kiln_node_in(const kiln_graph *g, const kiln_node *n, int i) {
   if (i < 0 || i >= n->ninputs || n->inputs[i] < 0) return NULL;
   return &g->values[n->inputs[i]];

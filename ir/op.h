@@ -101,6 +101,9 @@ struct kiln_op_def {
  * hints, that a loop step reads as its trip count). */
 #define KILN_OP_AT_RUN 4096u
 
+/* err's code and "node 'name' (Op): what": an op's error naming its node. */
+kiln_status kiln_fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
+                           const char *what);
 /* KILN_ERR_INVALID_MODEL naming the first of n's required inputs (those below its op's
  * min_inputs) that is omitted (-1: ONNX's "", the DSL's `_`); the frontends and inference
  * check it before an op's infer reads the input. */

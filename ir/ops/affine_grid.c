@@ -12,29 +12,24 @@
 
 #include "ir/dtype.h"
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 static kiln_status infer_affine_grid(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *theta = kiln_node_in(g, n, 0);
   int64_t size[5];
   int ns = 0;
   if (kiln_const_ints(g, n, 1, size, 5, &ns, err)) return err->code;
   if (ns != 4 && ns != 5)
-    return fail_node(n, err, KILN_ERR_SHAPE, "size needs 4 values [N, C, H, W] or 5 [N, C, D, H, W]");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "size needs 4 values [N, C, H, W] or 5 [N, C, D, H, W]");
   int r = ns - 2;
   if (!kiln_dtype_is_float(theta->dtype))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "theta needs a float type");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "theta needs a float type");
   if (theta->rank != 3 || theta->dims[1] != r || theta->dims[2] != r + 1)
     return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): theta needs shape [N, %d, %d] for size of %d values",
                      n->name, n->op_type, r, r + 1, ns);
   if (size[0] != theta->dims[0])
-    return fail_node(n, err, KILN_ERR_SHAPE, "size's N differs from theta's");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "size's N differs from theta's");
   int64_t dims[5] = {size[0]};
   for (int d = 0; d < ns; d++)
-    if (size[d] < 0) return fail_node(n, err, KILN_ERR_SHAPE, "size has a negative value");
+    if (size[d] < 0) return kiln_fail_node(n, err, KILN_ERR_SHAPE, "size has a negative value");
   for (int d = 0; d < r; d++) dims[1 + d] = size[2 + d];
   dims[1 + r] = r;
   kiln_set_out(g, n, 0, theta->dtype, r + 2, dims);

@@ -29,11 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 typedef struct att {
   int64_t b, qh, kvh, sq, skv, past, hd, vhd; /* skv: keys with the past */
   bool three_d;
@@ -45,27 +40,27 @@ static kiln_status att_plan(const kiln_graph *g, const kiln_node *n, att *a, kil
   const kiln_value *mask = kiln_node_in(g, n, 3);
   memset(a, 0, sizeof *a);
   if (q->rank != k->rank || q->rank != v->rank || (q->rank != 3 && q->rank != 4))
-    return fail_node(n, err, KILN_ERR_SHAPE, "Q, K and V must all be 3-D or all 4-D");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "Q, K and V must all be 3-D or all 4-D");
   if (!kiln_dtype_is_float(q->dtype) || k->dtype != q->dtype || v->dtype != q->dtype)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "Q, K and V must be floats of one type");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "Q, K and V must be floats of one type");
   a->three_d = q->rank == 3;
   a->b = q->dims[0];
   if (a->three_d) {
     a->qh = kiln_attr_int(n, "q_num_heads", 0);
     a->kvh = kiln_attr_int(n, "kv_num_heads", 0);
     if (a->qh < 1 || a->kvh < 1 || q->dims[2] % a->qh || k->dims[2] % a->kvh || v->dims[2] % a->kvh)
-      return fail_node(n, err, KILN_ERR_SHAPE, "3-D inputs need q_num_heads and kv_num_heads "
-                       "dividing their hidden sizes");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "3-D inputs need q_num_heads and kv_num_heads "
+                            "dividing their hidden sizes");
     a->sq = q->dims[1];
     a->skv = k->dims[1];
     a->hd = q->dims[2] / a->qh;
     a->vhd = v->dims[2] / a->kvh;
     if (k->dims[2] / a->kvh != a->hd || v->dims[1] != a->skv)
-      return fail_node(n, err, KILN_ERR_SHAPE, "K's head size or V's length disagrees with Q and K");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "K's head size or V's length disagrees with Q and K");
   } else {
     if (kiln_node_attr(n, "q_num_heads") || kiln_node_attr(n, "kv_num_heads"))
-      return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                       "q_num_heads and kv_num_heads are for 3-D inputs only");
+      return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                            "q_num_heads and kv_num_heads are for 3-D inputs only");
     a->qh = q->dims[1];
     a->kvh = k->dims[1];
     a->sq = q->dims[2];
@@ -73,47 +68,47 @@ static kiln_status att_plan(const kiln_graph *g, const kiln_node *n, att *a, kil
     a->hd = q->dims[3];
     a->vhd = v->dims[3];
     if (k->dims[3] != a->hd || v->dims[1] != a->kvh || v->dims[2] != a->skv)
-      return fail_node(n, err, KILN_ERR_SHAPE, "K's head size or V's heads and length disagree");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "K's head size or V's heads and length disagree");
   }
   if (k->dims[0] != a->b || v->dims[0] != a->b || a->qh % a->kvh)
-    return fail_node(n, err, KILN_ERR_SHAPE, "batch sizes differ, or q heads are not a "
-                     "multiple of kv heads");
-  if (!pk != !pv) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "past_key and past_value go together");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "batch sizes differ, or q heads are not a "
+                          "multiple of kv heads");
+  if (!pk != !pv) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "past_key and past_value go together");
   if (pk && np)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "nonpad_kv_seqlen with a past cache");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "nonpad_kv_seqlen with a past cache");
   if (pk) {
     if (pk->rank != 4 || pv->rank != 4 || pk->dtype != q->dtype || pv->dtype != q->dtype ||
         pk->dims[0] != a->b || pk->dims[1] != a->kvh || pk->dims[3] != a->hd ||
         pv->dims[0] != a->b || pv->dims[1] != a->kvh || pv->dims[2] != pk->dims[2] ||
         pv->dims[3] != a->vhd)
-      return fail_node(n, err, KILN_ERR_SHAPE, "past_key / past_value must be [B, kv heads, "
-                       "past, head size] of Q's type");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "past_key / past_value must be [B, kv heads, "
+                            "past, head size] of Q's type");
     a->past = pk->dims[2];
     a->skv += a->past;
   }
   if (np && (np->dtype != KILN_I64 || np->rank != 1 || np->dims[0] != a->b))
-    return fail_node(n, err, KILN_ERR_SHAPE, "nonpad_kv_seqlen must be int64 [batch]");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "nonpad_kv_seqlen must be int64 [batch]");
   if (mask) {
     if (mask->dtype != KILN_BOOL && mask->dtype != q->dtype)
-      return fail_node(n, err, KILN_ERR_INVALID_MODEL, "attn_mask must be bool or Q's type");
+      return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "attn_mask must be bool or Q's type");
     if (mask->rank < 1 || mask->rank > 4 || mask->dims[mask->rank - 1] > a->skv)
-      return fail_node(n, err, KILN_ERR_SHAPE, "attn_mask must have rank 1 to 4 and at most "
-                       "as many keys as K");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "attn_mask must have rank 1 to 4 and at most "
+                            "as many keys as K");
     int64_t full[4] = {a->b, a->qh, a->sq, mask->dims[mask->rank - 1]};
     for (int d = 0; d < mask->rank - 1; d++) {
       int64_t m = mask->dims[d], f = full[4 - mask->rank + d];
       if (m != 1 && m != f)
-        return fail_node(n, err, KILN_ERR_SHAPE, "attn_mask does not broadcast to [B, heads, "
-                         "S_q, keys]");
+        return kiln_fail_node(n, err, KILN_ERR_SHAPE, "attn_mask does not broadcast to [B, heads, "
+                              "S_q, keys]");
     }
   }
   if (kiln_attr_int(n, "left_window_size", -1) < -1 || kiln_attr_int(n, "right_window_size", -1) < -1)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "window sizes must be -1 or more");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "window sizes must be -1 or more");
   int64_t mode = kiln_attr_int(n, "qk_matmul_output_mode", 0);
-  if (mode < 0 || mode > 3) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "qk_matmul_output_mode is 0 to 3");
+  if (mode < 0 || mode > 3) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "qk_matmul_output_mode is 0 to 3");
   int64_t sp = kiln_attr_int(n, "softmax_precision", 0);
   if (sp && sp != KILN_F32 && sp != KILN_F16 && sp != KILN_F64 && sp != KILN_BF16)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "softmax_precision must be a float type");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "softmax_precision must be a float type");
   return KILN_OK;
 }
 
@@ -310,32 +305,32 @@ static kiln_status rope_plan(const kiln_graph *g, const kiln_node *n, rope *p, k
   const kiln_value *ids = kiln_node_in(g, n, 3);
   memset(p, 0, sizeof *p);
   if (!kiln_dtype_is_float(x->dtype) || cs->dtype != x->dtype || sn->dtype != x->dtype)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "X and the caches must be floats of one type");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "X and the caches must be floats of one type");
   p->three_d = x->rank == 3;
   if (x->rank == 4) {
     p->b = x->dims[0], p->h = x->dims[1], p->s = x->dims[2], p->d = x->dims[3];
   } else if (x->rank == 3) {
     p->h = kiln_attr_int(n, "num_heads", 0);
     if (p->h < 1 || x->dims[2] % p->h)
-      return fail_node(n, err, KILN_ERR_SHAPE, "a 3-D X needs num_heads dividing its last dim");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "a 3-D X needs num_heads dividing its last dim");
     p->b = x->dims[0], p->s = x->dims[1], p->d = x->dims[2] / p->h;
   } else {
-    return fail_node(n, err, KILN_ERR_SHAPE, "X must be 3-D or 4-D");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "X must be 3-D or 4-D");
   }
   p->r = kiln_attr_int(n, "rotary_embedding_dim", 0);
   if (!p->r) p->r = p->d;
   if (p->r < 2 || p->r > p->d || p->r % 2)
-    return fail_node(n, err, KILN_ERR_SHAPE, "rotary_embedding_dim must be even and at most the head size");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "rotary_embedding_dim must be even and at most the head size");
   p->ids = ids != NULL;
   if (ids && (!kiln_dtype_is_int(ids->dtype) || ids->rank != 2 || ids->dims[0] != p->b ||
               ids->dims[1] != p->s))
-    return fail_node(n, err, KILN_ERR_SHAPE, "position_ids must be integers [batch, sequence]");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "position_ids must be integers [batch, sequence]");
   bool ok = cs->rank == sn->rank && memcmp(cs->dims, sn->dims, sizeof(int64_t) * (size_t)cs->rank) == 0;
   if (ids) ok = ok && cs->rank == 2 && cs->dims[0] >= 1 && cs->dims[1] == p->r / 2;
   else ok = ok && cs->rank == 3 && cs->dims[0] == p->b && cs->dims[1] == p->s && cs->dims[2] == p->r / 2;
   if (!ok)
-    return fail_node(n, err, KILN_ERR_SHAPE, "cos_cache and sin_cache must be [positions, R/2] "
-                     "with position_ids, else [batch, sequence, R/2]");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "cos_cache and sin_cache must be [positions, R/2] "
+                          "with position_ids, else [batch, sequence, R/2]");
   return KILN_OK;
 }
 

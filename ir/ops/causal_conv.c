@@ -13,11 +13,6 @@
 
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* 1 with a SiLU, 0 without, -1 for an unknown activation. */
 static int silu_of(const kiln_node *n) {
   const char *a = kiln_attr_str(n, "activation", "none");
@@ -29,18 +24,18 @@ static kiln_status infer_causal_conv(kiln_graph *g, kiln_node *n, kiln_error *er
   const kiln_value *x = kiln_node_in(g, n, 0), *w = kiln_node_in(g, n, 1);
   const kiln_value *b = kiln_node_in(g, n, 2), *past = kiln_node_in(g, n, 3);
   if (silu_of(n) < 0)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "activation must be none, silu or swish");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "activation must be none, silu or swish");
   if (x->rank != 3 || !kiln_dtype_is_float(x->dtype))
-    return fail_node(n, err, KILN_ERR_SHAPE, "input must be floats [B, C, L]");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "input must be floats [B, C, L]");
   int64_t c = x->dims[1];
   if (w->rank != 3 || w->dims[0] != c || w->dims[1] != 1 || w->dims[2] < 1 || w->dtype != x->dtype)
-    return fail_node(n, err, KILN_ERR_SHAPE, "weight must be [C, 1, K] of the input's type");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "weight must be [C, 1, K] of the input's type");
   int64_t k = w->dims[2];
   if (b && (b->rank != 1 || b->dims[0] != c || b->dtype != x->dtype))
-    return fail_node(n, err, KILN_ERR_SHAPE, "bias must be [C] of the input's type");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "bias must be [C] of the input's type");
   if (past && (past->rank != 3 || past->dims[0] != x->dims[0] || past->dims[1] != c ||
                past->dims[2] != k - 1 || past->dtype != x->dtype))
-    return fail_node(n, err, KILN_ERR_SHAPE, "past_state must be [B, C, K - 1] of the input's type");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "past_state must be [B, C, K - 1] of the input's type");
   kiln_set_out(g, n, 0, x->dtype, 3, x->dims);
   if (n->noutputs > 1) kiln_set_out(g, n, 1, x->dtype, 3, (int64_t[]){x->dims[0], c, k - 1});
   return KILN_OK;

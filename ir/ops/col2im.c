@@ -10,11 +10,6 @@
 
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* The geometry: w->out the image, w->kernel the block, w->in the blocks per dim (L_d). */
 static kiln_status col2im_plan(const kiln_graph *g, const kiln_node *n, kiln_window *w,
                                kiln_error *err) {
@@ -25,9 +20,9 @@ static kiln_status col2im_plan(const kiln_graph *g, const kiln_node *n, kiln_win
       kiln_const_ints(g, n, 2, block, KILN_MAX_RANK, &nb, err))
     return err->code;
   if (ni < 1 || ni > KILN_MAX_SPATIAL || nb != ni)
-    return fail_node(n, err, KILN_ERR_SHAPE,
-                     "image_shape and block_shape need one size per spatial dim, as many");
-  if (x->rank != 3) return fail_node(n, err, KILN_ERR_SHAPE, "input needs rank 3 [N, C x block, L]");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE,
+                          "image_shape and block_shape need one size per spatial dim, as many");
+  if (x->rank != 3) return kiln_fail_node(n, err, KILN_ERR_SHAPE, "input needs rank 3 [N, C x block, L]");
   memset(w, 0, sizeof *w);
   w->nsp = ni;
   int64_t pads[2 * KILN_MAX_SPATIAL];
@@ -39,17 +34,17 @@ static kiln_status col2im_plan(const kiln_graph *g, const kiln_node *n, kiln_win
   for (int d = 0; d < ni; d++) {
     if (image[d] < 1 || block[d] < 1 || w->stride[d] < 1 || w->dil[d] < 1 || pads[d] < 0 ||
         pads[ni + d] < 0)
-      return fail_node(n, err, KILN_ERR_SHAPE,
-                       "image and block sizes, strides and dilations must be positive, pads not negative");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE,
+                            "image and block sizes, strides and dilations must be positive, pads not negative");
     w->out[d] = image[d];
     w->kernel[d] = block[d];
     w->pad_begin[d] = pads[d];
     w->pad_end[d] = pads[ni + d];
     int64_t span = (block[d] - 1) * w->dil[d] + 1, padded = image[d] + pads[d] + pads[ni + d];
-    if (padded < span) return fail_node(n, err, KILN_ERR_SHAPE, "a block is larger than the padded image");
+    if (padded < span) return kiln_fail_node(n, err, KILN_ERR_SHAPE, "a block is larger than the padded image");
     w->in[d] = (padded - span) / w->stride[d] + 1;
     if (kiln_mul_overflows(kprod, block[d], &kprod) || kiln_mul_overflows(lprod, w->in[d], &lprod))
-      return fail_node(n, err, KILN_ERR_SHAPE, "block or image sizes overflow");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "block or image sizes overflow");
   }
   if (x->dims[1] % kprod || x->dims[2] != lprod) {
     char msg[256];
@@ -58,7 +53,7 @@ static kiln_status col2im_plan(const kiln_graph *g, const kiln_node *n, kiln_win
              "dim 2 the %lld block positions",
              (long long)x->dims[0], (long long)x->dims[1], (long long)x->dims[2],
              (long long)kprod, (long long)lprod);
-    return fail_node(n, err, KILN_ERR_SHAPE, msg);
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, msg);
   }
   return KILN_OK;
 }

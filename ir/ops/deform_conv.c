@@ -15,11 +15,6 @@
 
 #include "ir/dtype.h"
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* The geometry, and the group counts (*group, *ogroup), after checking every input's shape. */
 static kiln_status deform_plan(const kiln_graph *g, const kiln_node *n, kiln_window *w,
                                int64_t *group, int64_t *ogroup, kiln_error *err) {
@@ -27,33 +22,33 @@ static kiln_status deform_plan(const kiln_graph *g, const kiln_node *n, kiln_win
                    *off = kiln_node_in(g, n, 2);
   const kiln_value *b = kiln_node_in(g, n, 3), *mask = kiln_node_in(g, n, 4);
   if (x->rank != 4 || !kiln_dtype_is_float(x->dtype))
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "X must be a float tensor [N, C, H, W]");
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "X must be a float tensor [N, C, H, W]");
   if (wt->rank != 4 || wt->dtype != x->dtype || off->rank != 4 || off->dtype != x->dtype)
-    return fail_node(n, err, KILN_ERR_SHAPE, "W and offset must be [M, C/group, kH, kW] and "
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "W and offset must be [M, C/group, kH, kW] and "
                                              "[N, 2 kH kW offset_group, oH, oW] of X's type");
   *group = kiln_attr_int(n, "group", 1);
   *ogroup = kiln_attr_int(n, "offset_group", 1);
   int64_t c = x->dims[1], m = wt->dims[0];
   if (*group < 1 || *ogroup < 1 || c != wt->dims[1] * *group || m % *group || c % *ogroup)
-    return fail_node(n, err, KILN_ERR_SHAPE,
-                     "X's channels must be W's times group, and W's count and X's channels "
-                     "divisible by group and offset_group");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE,
+                          "X's channels must be W's times group, and W's count and X's channels "
+                          "divisible by group and offset_group");
   int64_t kernel[2] = {wt->dims[2], wt->dims[3]}, ks[2];
   if (kiln_window_ints(n, "kernel_shape", 2, 0, ks, err)) return err->code;
   if (kiln_node_attr(n, "kernel_shape") && (ks[0] != kernel[0] || ks[1] != kernel[1]))
-    return fail_node(n, err, KILN_ERR_SHAPE, "kernel_shape differs from W's");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "kernel_shape differs from W's");
   if (kiln_window_plan(n, 4, x->dims, kernel, false, w, err)) return err->code;
   int64_t taps = kernel[0] * kernel[1];
   if (off->dims[0] != x->dims[0] || off->dims[1] != 2 * taps * *ogroup ||
       off->dims[2] != w->out[0] || off->dims[3] != w->out[1])
-    return fail_node(n, err, KILN_ERR_SHAPE,
-                     "offset must be [N, 2 kH kW offset_group, oH, oW] for the output's size");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE,
+                          "offset must be [N, 2 kH kW offset_group, oH, oW] for the output's size");
   if (b && (b->rank != 1 || b->dims[0] != m || b->dtype != x->dtype))
-    return fail_node(n, err, KILN_ERR_SHAPE, "B must be [M] of X's type");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "B must be [M] of X's type");
   if (mask && (mask->rank != 4 || mask->dtype != x->dtype || mask->dims[0] != x->dims[0] ||
                mask->dims[1] != taps * *ogroup || mask->dims[2] != w->out[0] ||
                mask->dims[3] != w->out[1]))
-    return fail_node(n, err, KILN_ERR_SHAPE, "mask must be [N, kH kW offset_group, oH, oW] of X's type");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "mask must be [N, kH kW offset_group, oH, oW] of X's type");
   return KILN_OK;
 }
 

@@ -9,16 +9,11 @@
 
 #include "ir/dtype.h"
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 static kiln_status infer_det(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0);
   if (!kiln_dtype_is_float(x->dtype) || x->rank < 2 ||
       x->dims[x->rank - 1] != x->dims[x->rank - 2])
-    return fail_node(n, err, KILN_ERR_SHAPE, "X must be float square matrices [..., M, M]");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "X must be float square matrices [..., M, M]");
   kiln_set_out(g, n, 0, x->dtype, x->rank - 2, x->dims);
   return KILN_OK;
 }

@@ -14,22 +14,17 @@
 typedef enum { GS_NEAREST, GS_LINEAR, GS_CUBIC } gs_mode;
 typedef enum { GS_ZEROS, GS_BORDER, GS_REFLECTION } gs_pad;
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 static kiln_status gs_config(const kiln_node *n, gs_mode *m, gs_pad *p, kiln_error *err) {
   const char *mode = kiln_attr_str(n, "mode", "linear");
   const char *pad = kiln_attr_str(n, "padding_mode", "zeros");
   if (!strcmp(mode, "nearest")) *m = GS_NEAREST;
   else if (!strcmp(mode, "linear") || !strcmp(mode, "bilinear")) *m = GS_LINEAR;
   else if (!strcmp(mode, "cubic") || !strcmp(mode, "bicubic")) *m = GS_CUBIC;
-  else return fail_node(n, err, KILN_ERR_INVALID_MODEL, "unknown mode");
+  else return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "unknown mode");
   if (!strcmp(pad, "zeros")) *p = GS_ZEROS;
   else if (!strcmp(pad, "border")) *p = GS_BORDER;
   else if (!strcmp(pad, "reflection")) *p = GS_REFLECTION;
-  else return fail_node(n, err, KILN_ERR_INVALID_MODEL, "unknown padding_mode");
+  else return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "unknown padding_mode");
   return KILN_OK;
 }
 
@@ -39,10 +34,10 @@ static kiln_status infer_grid_sample(kiln_graph *g, kiln_node *n, kiln_error *er
   gs_pad p;
   if (gs_config(n, &m, &p, err)) return err->code;
   if (x->rank != 4 || !kiln_dtype_is_float(x->dtype))
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "X must be a float tensor [N, C, H, W]");
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "X must be a float tensor [N, C, H, W]");
   if (grid->rank != 4 || grid->dims[0] != x->dims[0] || grid->dims[3] != 2 ||
       !kiln_dtype_is_float(grid->dtype))
-    return fail_node(n, err, KILN_ERR_SHAPE, "grid must be floats [N, H_out, W_out, 2]");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "grid must be floats [N, H_out, W_out, 2]");
   int64_t dims[4] = {x->dims[0], x->dims[1], grid->dims[1], grid->dims[2]};
   kiln_set_out(g, n, 0, x->dtype, 4, dims);
   return KILN_OK;

@@ -8,11 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* ---- GatherND -------------------------------------------------------------------------------- */
 
 /* data [batch..., d...], indices [batch..., i..., m]: out [batch..., i..., d[m:]...] */
@@ -20,17 +15,17 @@ static kiln_status infer_gather_nd(kiln_graph *g, kiln_node *n, kiln_error *err)
   const kiln_value *x = kiln_node_in(g, n, 0), *ind = kiln_node_in(g, n, 1);
   int64_t b = kiln_attr_int(n, "batch_dims", 0);
   if (!kiln_dtype_is_int(ind->dtype) || ind->rank < 1)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "indices must be integers of rank >= 1");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "indices must be integers of rank >= 1");
   int64_t m = ind->dims[ind->rank - 1];
   if (b < 0 || b >= ind->rank || b >= x->rank || m < 1 || b + m > x->rank)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                     "needs 0 <= batch_dims < both ranks and 1 <= the tuple length <= the "
-                     "data's rank - batch_dims");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "needs 0 <= batch_dims < both ranks and 1 <= the tuple length <= the "
+                          "data's rank - batch_dims");
   for (int d = 0; d < b; d++)
     if (x->dims[d] != ind->dims[d])
-      return fail_node(n, err, KILN_ERR_SHAPE, "the batch dims of data and indices differ");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "the batch dims of data and indices differ");
   int rank = ind->rank - 1 + x->rank - (int)(b + m);
-  if (rank > KILN_MAX_RANK) return fail_node(n, err, KILN_ERR_LIMIT, "output rank above the limit");
+  if (rank > KILN_MAX_RANK) return kiln_fail_node(n, err, KILN_ERR_LIMIT, "output rank above the limit");
   int64_t dims[KILN_MAX_RANK];
   int r = 0;
   for (int d = 0; d < ind->rank - 1; d++) dims[r++] = ind->dims[d];
@@ -63,14 +58,14 @@ static kiln_status lower_gather_nd(kiln_lower_ctx *c) {
 static kiln_status seq_axes(const kiln_graph *g, const kiln_node *n, int *batch, int *time,
                             kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0), *lens = kiln_node_in(g, n, 1);
-  if (x->rank < 2) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a rank >= 2 input");
+  if (x->rank < 2) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a rank >= 2 input");
   if (kiln_norm_axis(n, kiln_attr_int(n, "batch_axis", 1), x->rank, batch, err) ||
       kiln_norm_axis(n, kiln_attr_int(n, "time_axis", 0), x->rank, time, err))
     return err->code;
   if (*batch == *time || *batch > 1 || *time > 1)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "batch_axis and time_axis must be 0 and 1");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "batch_axis and time_axis must be 0 and 1");
   if (!kiln_dtype_is_int(lens->dtype) || lens->rank != 1 || lens->dims[0] != x->dims[*batch])
-    return fail_node(n, err, KILN_ERR_SHAPE, "sequence_lens must be integers [batch]");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "sequence_lens must be integers [batch]");
   return KILN_OK;
 }
 

@@ -22,57 +22,52 @@ typedef struct la {
   bool gated, delta;
 } la;
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 static kiln_status la_plan(const kiln_graph *g, const kiln_node *n, la *a, kiln_error *err) {
   memset(a, 0, sizeof *a);
   const char *rule = kiln_attr_str(n, "update_rule", "gated_delta");
   if (!strcmp(rule, "gated") || !strcmp(rule, "gated_delta")) a->gated = true;
   if (!strcmp(rule, "delta") || !strcmp(rule, "gated_delta")) a->delta = true;
   if (!a->gated && !a->delta && strcmp(rule, "linear"))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                     "update_rule must be linear, gated, delta or gated_delta");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "update_rule must be linear, gated, delta or gated_delta");
   a->qh = kiln_attr_int(n, "q_num_heads", 0);
   a->kvh = kiln_attr_int(n, "kv_num_heads", 0);
   if (a->qh <= 0 || a->kvh <= 0 || a->qh % a->kvh)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                     "q_num_heads must be a positive multiple of kv_num_heads (both required)");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "q_num_heads must be a positive multiple of kv_num_heads (both required)");
   const kiln_value *q = kiln_node_in(g, n, 0), *k = kiln_node_in(g, n, 1), *v = kiln_node_in(g, n, 2);
   const kiln_value *past = kiln_node_in(g, n, 3), *decay = kiln_node_in(g, n, 4),
                    *beta = kiln_node_in(g, n, 5);
   if (!kiln_dtype_is_float(q->dtype) || k->dtype != q->dtype || v->dtype != q->dtype)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "query, key and value must be floats of one type");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "query, key and value must be floats of one type");
   if (q->rank != 3 || k->rank != 3 || v->rank != 3 || k->dims[0] != q->dims[0] ||
       v->dims[0] != q->dims[0] || k->dims[1] != q->dims[1] || v->dims[1] != q->dims[1] ||
       q->dims[2] % a->qh || k->dims[2] % a->kvh || v->dims[2] % a->kvh ||
       q->dims[2] / a->qh != k->dims[2] / a->kvh)
-    return fail_node(n, err, KILN_ERR_SHAPE,
-                     "query, key and value must be [B, T, heads x size] with the heads given and "
-                     "query's size equal to key's");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE,
+                          "query, key and value must be [B, T, heads x size] with the heads given and "
+                          "query's size equal to key's");
   a->b = q->dims[0], a->t = q->dims[1];
   a->dk = q->dims[2] / a->qh, a->dv = v->dims[2] / a->kvh;
   if (a->gated != (decay != NULL) || a->delta != (beta != NULL))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                     "decay is for the gated rules only and beta for the delta rules, each required there");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "decay is for the gated rules only and beta for the delta rules, each required there");
   if (past && (past->rank != 4 || past->dims[0] != a->b || past->dims[1] != a->kvh ||
                past->dims[2] != a->dk || past->dims[3] != a->dv || !kiln_dtype_is_float(past->dtype)))
-    return fail_node(n, err, KILN_ERR_SHAPE, "past_state must be floats [B, kv_num_heads, dk, dv]");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "past_state must be floats [B, kv_num_heads, dk, dv]");
   if (decay) {
     a->decay_last = decay->dims[decay->rank - 1];
     if (decay->rank != 3 || decay->dims[0] != a->b || decay->dims[1] != a->t ||
         (a->decay_last != a->kvh && a->decay_last != a->kvh * a->dk) || decay->dtype != q->dtype)
-      return fail_node(n, err, KILN_ERR_SHAPE,
-                       "decay must be [B, T, kv_num_heads] or [B, T, kv_num_heads x dk] of query's type");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE,
+                            "decay must be [B, T, kv_num_heads] or [B, T, kv_num_heads x dk] of query's type");
   }
   if (beta) {
     a->beta_last = beta->dims[beta->rank - 1];
     if (beta->rank != 3 || beta->dims[0] != a->b || beta->dims[1] != a->t ||
         (a->beta_last != a->kvh && a->beta_last != 1) || beta->dtype != q->dtype)
-      return fail_node(n, err, KILN_ERR_SHAPE,
-                       "beta must be [B, T, kv_num_heads] or [B, T, 1] of query's type");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE,
+                            "beta must be [B, T, kv_num_heads] or [B, T, 1] of query's type");
   }
   return KILN_OK;
 }

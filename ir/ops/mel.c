@@ -8,11 +8,6 @@
 
 #include <math.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 static kiln_status mel_sizes(const kiln_graph *g, const kiln_node *n, int64_t *bins,
                              int64_t *dft, kiln_error *err) {
   int count = 0, count2 = 0;
@@ -21,8 +16,8 @@ static kiln_status mel_sizes(const kiln_graph *g, const kiln_node *n, int64_t *b
     return err->code;
   const int64_t limit = (int64_t)1 << 30;
   if (count != 1 || count2 != 1 || *bins < 0 || *bins > limit || *dft < 0 || *dft > limit)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                     "num_mel_bins and dft_length must be integers >= 0");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "num_mel_bins and dft_length must be integers >= 0");
   return KILN_OK;
 }
 
@@ -30,12 +25,12 @@ static kiln_status infer_mel(kiln_graph *g, kiln_node *n, kiln_error *err) {
   int64_t bins, dft;
   kiln_dtype t = (kiln_dtype)kiln_attr_int(n, "output_datatype", KILN_F32);
   if (!kiln_dtype_valid(t) || t == KILN_BOOL)
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "output_datatype is not a numeric type");
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "output_datatype is not a numeric type");
   for (int i = 2; i < 5; i++) {
     const kiln_value *v = kiln_node_in(g, n, i);
     if (kiln_shape_numel(v->rank, v->dims) != 1 || v->dtype == KILN_BOOL)
-      return fail_node(n, err, KILN_ERR_SHAPE,
-                       "sample_rate and the band edges must be numeric scalars");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE,
+                            "sample_rate and the band edges must be numeric scalars");
   }
   if (mel_sizes(g, n, &bins, &dft, err)) return err->code;
   int64_t dims[2] = {dft / 2 + 1, bins};

@@ -10,11 +10,6 @@
 
 #define MAX_SPLITS 32
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* An index read from input `in` of a dim of size n: checked at run time (ONNX makes an
  * index outside [-n, n) an error), a negative one counting from the end. An empty dim
  * has no valid index, so it fails here when there is any index to look up. */
@@ -29,8 +24,8 @@ kiln_expr *kiln_checked_index(kiln_lower_ctx *c, int in, kiln_expr *idx, int64_t
 static kiln_status check_gather_axis(kiln_lower_ctx *c, int64_t n) {
   const kiln_buffer *ind = &c->k->bufs[c->in_buf[1]];
   if (n > 0 || kiln_shape_numel(ind->rank, ind->dims) == 0) return KILN_OK;
-  return fail_node(c->n, c->err, KILN_ERR_INVALID_MODEL,
-                   "gathers along an empty axis: no index is in range");
+  return kiln_fail_node(c->n, c->err, KILN_ERR_INVALID_MODEL,
+                        "gathers along an empty axis: no index is in range");
 }
 
 static void copy_dims(int64_t *dst, const int64_t *src, int rank) {
@@ -46,7 +41,7 @@ static kiln_status transpose_perm(const kiln_node *n, int rank, int *perm, kiln_
   for (int d = 0; d < rank; d++) {
     int64_t a = np < 0 ? rank - 1 - d : d < np ? p[d] : -1;
     if (a < 0 || a >= rank || seen[a] || (np >= 0 && np != rank))
-      return fail_node(n, err, KILN_ERR_INVALID_MODEL, "perm is not a permutation of the dims");
+      return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "perm is not a permutation of the dims");
     seen[a] = true;
     perm[d] = (int)a;
   }
@@ -86,10 +81,10 @@ static kiln_status infer_concat(kiln_graph *g, kiln_node *n, kiln_error *err) {
   for (int i = 0; i < n->ninputs; i++) {
     const kiln_value *x = kiln_node_in(g, n, i);
     if (!x || x->rank != x0->rank || x->dtype != x0->dtype)
-      return fail_node(n, err, KILN_ERR_SHAPE, "inputs differ in rank or type");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "inputs differ in rank or type");
     for (int d = 0; d < x->rank; d++)
       if (d != axis && x->dims[d] != x0->dims[d])
-        return fail_node(n, err, KILN_ERR_SHAPE, "inputs differ in a dim off the axis");
+        return kiln_fail_node(n, err, KILN_ERR_SHAPE, "inputs differ in a dim off the axis");
     dims[axis] += x->dims[axis];
   }
   kiln_set_out(g, n, 0, x0->dtype, x0->rank, dims);
@@ -134,11 +129,11 @@ static kiln_status split_sizes(const kiln_graph *g, const kiln_node *n, int64_t 
   }
   int64_t total = 0;
   for (int i = 0; i < count; i++) {
-    if (sizes[i] < 0) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "negative split size");
+    if (sizes[i] < 0) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "negative split size");
     total += sizes[i];
   }
   if (count != n->noutputs || total != dim)
-    return fail_node(n, err, KILN_ERR_SHAPE, "split sizes do not match the outputs and dim");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "split sizes do not match the outputs and dim");
   return KILN_OK;
 }
 
@@ -146,7 +141,7 @@ static kiln_status infer_split(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0);
   int axis;
   int64_t sizes[MAX_SPLITS], dims[KILN_MAX_RANK];
-  if (n->noutputs > MAX_SPLITS) return fail_node(n, err, KILN_ERR_LIMIT, "too many outputs");
+  if (n->noutputs > MAX_SPLITS) return kiln_fail_node(n, err, KILN_ERR_LIMIT, "too many outputs");
   if (kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x->rank, &axis, err) ||
       split_sizes(g, n, x->dims[axis], sizes, err))
     return err->code;
@@ -196,14 +191,14 @@ static kiln_status slice_params(const kiln_graph *g, const kiln_node *n, int ran
   if (kiln_node_in(g, n, 4) && kiln_const_ints(g, n, 4, sp, KILN_MAX_RANK, &nsp, err))
     return err->code;
   if (ne != ns || na != ns || nsp != ns)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "starts, ends, axes, steps differ in length");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "starts, ends, axes, steps differ in length");
   bool seen[KILN_MAX_RANK] = {false};
   for (int d = 0; d < rank; d++) start[d] = 0, step[d] = 1, len[d] = dims[d], clamp[d] = 0;
   for (int i = 0; i < ns; i++) {
     int a;
     if (kiln_norm_axis(n, ax[i], rank, &a, err)) return err->code;
     if (seen[a] || sp[i] == 0)
-      return fail_node(n, err, KILN_ERR_INVALID_MODEL, "repeated axis or zero step");
+      return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "repeated axis or zero step");
     seen[a] = true;
     int64_t dim = dims[a], s = st[i], e = en[i], p = sp[i];
     if (dim == 0) { /* nothing to take (a negative step's clamp to dim - 1 would take one) */
@@ -306,9 +301,9 @@ static kiln_status infer_gather(kiln_graph *g, kiln_node *n, kiln_error *err) {
   int axis;
   if (kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x->rank, &axis, err)) return err->code;
   if (x->rank + ind->rank - 1 > KILN_MAX_RANK)
-    return fail_node(n, err, KILN_ERR_LIMIT, "output rank above the limit");
+    return kiln_fail_node(n, err, KILN_ERR_LIMIT, "output rank above the limit");
   if (!kiln_dtype_is_int(ind->dtype))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "indices must be integers");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "indices must be integers");
   if (check_const_indices(g, n, x->dims[axis], err)) return err->code;
   int64_t dims[KILN_MAX_RANK];
   int r = 0;
@@ -341,10 +336,10 @@ static kiln_status infer_gather_elements(kiln_graph *g, kiln_node *n, kiln_error
   int axis;
   if (kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x->rank, &axis, err)) return err->code;
   if (ind->rank != x->rank || !kiln_dtype_is_int(ind->dtype))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "indices must be integers of the data's rank");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "indices must be integers of the data's rank");
   for (int d = 0; d < x->rank; d++)
     if (d != axis && ind->dims[d] > x->dims[d])
-      return fail_node(n, err, KILN_ERR_SHAPE, "indices are larger than the data off the axis");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "indices are larger than the data off the axis");
   if (check_const_indices(g, n, x->dims[axis], err)) return err->code;
   kiln_set_out(g, n, 0, x->dtype, ind->rank, ind->dims);
   return KILN_OK;
@@ -391,11 +386,11 @@ static kiln_status infer_tile(kiln_graph *g, kiln_node *n, kiln_error *err) {
   int64_t rep[KILN_MAX_RANK], dims[KILN_MAX_RANK];
   int nr;
   if (kiln_const_ints(g, n, 1, rep, KILN_MAX_RANK, &nr, err)) return err->code;
-  if (nr != x->rank) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "repeats length != rank");
+  if (nr != x->rank) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "repeats length != rank");
   for (int d = 0; d < x->rank; d++) {
-    if (rep[d] < 0) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "negative repeat");
+    if (rep[d] < 0) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "negative repeat");
     if (kiln_mul_overflows(x->dims[d], rep[d], &dims[d]))
-      return fail_node(n, err, KILN_ERR_LIMIT, "output dim overflows");
+      return kiln_fail_node(n, err, KILN_ERR_LIMIT, "output dim overflows");
   }
   kiln_set_out(g, n, 0, x->dtype, x->rank, dims);
   return KILN_OK;

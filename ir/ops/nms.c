@@ -28,11 +28,6 @@ typedef struct nms_params {
   bool center;                 /* boxes as [x_center, y_center, width, height] */
 } nms_params;
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* Optional scalar input i: NULL when omitted or empty, else its known value. */
 static kiln_status scalar_in(const kiln_graph *g, const kiln_node *n, int i, bool is_int,
                              const kiln_value **out, kiln_error *err) {
@@ -57,16 +52,16 @@ static kiln_status nms_params_get(const kiln_graph *g, const kiln_node *n, nms_p
   const kiln_value *boxes = kiln_node_in(g, n, 0), *scores = kiln_node_in(g, n, 1);
   const kiln_value *max_out, *iou, *score;
   *at_run = false;
-  if (!boxes || !scores) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs boxes and scores");
+  if (!boxes || !scores) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs boxes and scores");
   if (boxes->dtype != KILN_F32 || scores->dtype != KILN_F32)
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "boxes and scores must be f32");
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "boxes and scores must be f32");
   if (boxes->rank != 3 || boxes->dims[2] != 4 || scores->rank != 3 ||
       scores->dims[0] != boxes->dims[0] || scores->dims[2] != boxes->dims[1])
-    return fail_node(n, err, KILN_ERR_SHAPE,
-                     "boxes must be [batches, boxes, 4] and scores [batches, classes, boxes]");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE,
+                          "boxes must be [batches, boxes, 4] and scores [batches, classes, boxes]");
   int64_t center = kiln_attr_int(n, "center_point_box", 0);
   if (center != 0 && center != 1)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "center_point_box must be 0 or 1");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "center_point_box must be 0 or 1");
   /* a limit of Shape(boxes)[1] along a free dim (an exporter's "keep every box") */
   const kiln_value *lim = kiln_node_in(g, n, 2);
   kiln_symdim nb = kiln_value_symdim(g, boxes, 1);
@@ -167,8 +162,8 @@ static kiln_status nms_run(const kiln_node *n, const nms_params *p, int64_t **ou
         for (int64_t j = 0; j < nk && keep; j++)
           keep = !suppress(box, p->boxes + (b * p->nboxes + kept[j]) * 4, p->center, p->iou);
         if ((tests += nk) > MAX_IOU_TESTS) {
-          st = fail_node(n, err, KILN_ERR_LIMIT,
-                         "the selection takes over 2^32 IoU tests at compile time");
+          st = kiln_fail_node(n, err, KILN_ERR_LIMIT,
+                              "the selection takes over 2^32 IoU tests at compile time");
           break;
         }
         if (!keep) continue;

@@ -33,11 +33,6 @@
 #include <math.h>
 
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* The count's data sym of n, added when new. */
 static int count_sym(kiln_graph *g, const kiln_node *n, const kiln_nms_limits *l,
                      kiln_error *err) {
@@ -46,7 +41,7 @@ static int count_sym(kiln_graph *g, const kiln_node *n, const kiln_nms_limits *l
   kiln_symdim per = kiln_value_symdim(g, boxes, 1);
   if (!boxes->sym[1] && l->keep < boxes->dims[1]) per = kiln_symdim_const(l->keep);
   if (!kiln_symdim_mul(&bound, &c, &bound) || !kiln_symdim_mul(&bound, &per, &bound)) {
-    fail_node(n, err, KILN_ERR_UNSUPPORTED, "its output's size overflows");
+    kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "its output's size overflows");
     return -1;
   }
   return kiln_select_data_sym(g, n, "count", &bound, err);
@@ -67,9 +62,9 @@ kiln_status kiln_nms_infer_run(kiln_graph *g, kiln_node *n, const kiln_nms_limit
   kiln_symdim bb = kiln_value_symdim(g, boxes, 0), sb = kiln_value_symdim(g, scores, 0);
   kiln_symdim bn = kiln_value_symdim(g, boxes, 1), sn = kiln_value_symdim(g, scores, 2);
   if (boxes->sym[2] || !kiln_symdim_equal(&bb, &sb) || !kiln_symdim_equal(&bn, &sn))
-    return fail_node(n, err, KILN_ERR_SHAPE, "its shapes hold for some values of the free "
-                     "dims only (boxes [batches, boxes, 4] and scores [batches, classes, boxes] "
-                     "with other free dims); bind them (kiln_options.shapes, --shape)");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "its shapes hold for some values of the free "
+                          "dims only (boxes [batches, boxes, 4] and scores [batches, classes, boxes] "
+                          "with other free dims); bind them (kiln_options.shapes, --shape)");
   int sym = count_sym(g, n, l, err);
   return sym < 0 ? err->code : set_selected(g, n, sym, err);
 }
@@ -109,8 +104,8 @@ kiln_status kiln_nms_expand_run(kiln_graph *g, kiln_block *b, int pos, const kil
 static kiln_status check_scores(const kiln_lower_ctx *c, int buf) {
   const kiln_buffer *s = &c->k->bufs[buf];
   if (s->rank != 3 || s->dtype != KILN_F32)
-    return fail_node(c->n, c->err, KILN_ERR_INTERNAL,
-                     "scores must be f32 [batches, classes, boxes]");
+    return kiln_fail_node(c->n, c->err, KILN_ERR_INTERNAL,
+                          "scores must be f32 [batches, classes, boxes]");
   return KILN_OK;
 }
 
@@ -303,7 +298,7 @@ static kiln_status lower_mask(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   const kiln_buffer *bx = &k->bufs[c->in_buf[0]], *ob = &k->bufs[c->in_buf[1]];
   if (bx->rank != 3 || bx->dims[2] != 4 || ob->rank != 3)
-    return fail_node(c->n, c->err, KILN_ERR_INTERNAL, "boxes must be [batches, boxes, 4]");
+    return kiln_fail_node(c->n, c->err, KILN_ERR_INTERNAL, "boxes must be [batches, boxes, 4]");
   int64_t nb = bx->dims[1], dims[3] = {ob->dims[0], ob->dims[1], ob->dims[2]};
   int boxes = c->in_buf[0], order = c->in_buf[1];
   int64_t keep = kiln_attr_int(c->n, "keep", 1), cap = kiln_attr_int(c->n, "list", 0);

@@ -9,11 +9,6 @@
 
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* Begin and end pads per dim from the pads input and the optional axes input. */
 static kiln_status pad_amounts(const kiln_graph *g, const kiln_node *n, int rank, int64_t *begin,
                                int64_t *end, kiln_error *err) {
@@ -23,7 +18,7 @@ static kiln_status pad_amounts(const kiln_graph *g, const kiln_node *n, int rank
   for (int d = 0; d < rank; d++) axes[d] = d, begin[d] = end[d] = 0;
   if (kiln_node_in(g, n, 3) && kiln_const_ints(g, n, 3, axes, KILN_MAX_RANK, &na, err))
     return err->code;
-  if (np != 2 * na) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "pads length != 2 * axes");
+  if (np != 2 * na) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "pads length != 2 * axes");
   for (int i = 0; i < na; i++) {
     int a;
     if (kiln_norm_axis(n, axes[i], rank, &a, err)) return err->code;
@@ -43,14 +38,14 @@ static kiln_status infer_pad(kiln_graph *g, kiln_node *n, kiln_error *err) {
                      n->op_type, mode);
   for (int d = 0; d < x->rank; d++) {
     dims[d] = x->dims[d] + begin[d] + end[d];
-    if (dims[d] < 0) return fail_node(n, err, KILN_ERR_SHAPE, "pads crop below zero");
+    if (dims[d] < 0) return kiln_fail_node(n, err, KILN_ERR_SHAPE, "pads crop below zero");
     /* what the negative pads leave, which the other modes pad from */
     int64_t kept = x->dims[d] + (begin[d] < 0 ? begin[d] : 0) + (end[d] < 0 ? end[d] : 0);
     if (dims[d] > 0 && kept <= 0 && strcmp(mode, "constant"))
-      return fail_node(n, err, KILN_ERR_SHAPE, "cannot pad an empty dim in this mode");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "cannot pad an empty dim in this mode");
     if (!strcmp(mode, "reflect") && (begin[d] >= kept || end[d] >= kept) && kept > 1)
-      return fail_node(n, err, KILN_ERR_SHAPE, "reflect pads must be smaller than the dim "
-                       "(after cropping)");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "reflect pads must be smaller than the dim "
+                            "(after cropping)");
   }
   kiln_set_out(g, n, 0, x->dtype, x->rank, dims);
   return KILN_OK;
@@ -144,19 +139,19 @@ static kiln_status center_pads(const kiln_graph *g, const kiln_node *n, int64_t 
   int nat = kiln_attr_ints(n, "axes", &aa);
   if (nat >= 0) {
     na = nat;
-    if (na > KILN_MAX_RANK) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "too many axes");
+    if (na > KILN_MAX_RANK) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "too many axes");
     memcpy(axes, aa, sizeof(int64_t) * (size_t)na);
   } else {
     for (int d = 0; d < na; d++) axes[d] = d;
   }
-  if (ns != na) return fail_node(n, err, KILN_ERR_SHAPE, "shape needs one size per axis");
+  if (ns != na) return kiln_fail_node(n, err, KILN_ERR_SHAPE, "shape needs one size per axis");
   for (int d = 0; d < 2 * x->rank; d++) pads[d] = 0;
   bool seen[KILN_MAX_RANK] = {false};
   for (int i = 0; i < na; i++) {
     int a;
     if (kiln_norm_axis(n, axes[i], x->rank, &a, err)) return err->code;
     if (seen[a] || shape[i] < 0)
-      return fail_node(n, err, KILN_ERR_SHAPE, "a repeated axis or a negative size");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "a repeated axis or a negative size");
     seen[a] = true;
     int64_t diff = shape[i] - x->dims[a], half = (diff < 0 ? -diff : diff) / 2;
     pads[a] = diff < 0 ? -half : half;

@@ -15,11 +15,6 @@
 
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* A scale or zero point (input i) must hold one value, or one per element along axis. */
 static kiln_status check_param(const kiln_graph *g, const kiln_node *n, int i, int axis,
                                kiln_error *err) {
@@ -28,9 +23,9 @@ static kiln_status check_param(const kiln_graph *g, const kiln_node *n, int i, i
   int64_t numel = kiln_value_numel(p);
   if (p->rank == 0 || (p->rank == 1 && numel == 1)) return KILN_OK;
   if (p->rank == 1 && p->dims[0] == x->dims[axis]) return KILN_OK;
-  return fail_node(n, err, KILN_ERR_UNSUPPORTED,
-                   "scales and zero points must be scalars or 1-D along axis (block "
-                   "quantization is not supported)");
+  return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED,
+                        "scales and zero points must be scalars or 1-D along axis (block "
+                        "quantization is not supported)");
 }
 
 static kiln_status quant_axis(const kiln_graph *g, const kiln_node *n, int *axis,
@@ -38,7 +33,7 @@ static kiln_status quant_axis(const kiln_graph *g, const kiln_node *n, int *axis
   const kiln_value *x = kiln_node_in(g, n, 0);
   *axis = 0;
   if (kiln_attr_int(n, "block_size", 0) != 0)
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "block quantization is not supported");
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "block quantization is not supported");
   /* axis matters only for per-axis parameters (1-D, more than one element) */
   bool per_axis = false;
   for (int i = 1; i < 3; i++) {
@@ -57,10 +52,10 @@ static kiln_status infer_quantize(kiln_graph *g, kiln_node *n, kiln_error *err) 
   if (quant_axis(g, n, &axis, err)) return err->code;
   kiln_dtype t = zp ? zp->dtype : (kiln_dtype)kiln_attr_int(n, "output_dtype", KILN_U8);
   if (t != KILN_U8 && t != KILN_I8 && t != KILN_U16 && t != KILN_I16)
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "quantizes to 8- or 16-bit integers only");
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "quantizes to 8- or 16-bit integers only");
   if (x->dtype != KILN_F32 && x->dtype != KILN_F16 && x->dtype != KILN_BF16 &&
       x->dtype != KILN_I32)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "x must be f32, f16, bf16 or i32");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "x must be f32, f16, bf16 or i32");
   kiln_set_out(g, n, 0, t, x->rank, x->dims);
   return KILN_OK;
 }
@@ -70,12 +65,12 @@ static kiln_status infer_dequantize(kiln_graph *g, kiln_node *n, kiln_error *err
   int axis;
   if (quant_axis(g, n, &axis, err)) return err->code;
   if (!kiln_dtype_is_int(x->dtype) || !kiln_dtype_is_float(s->dtype))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "x must be integers and x_scale floats");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "x must be integers and x_scale floats");
   /* opset 23: output_dtype (0: x_scale's type) */
   kiln_dtype t = (kiln_dtype)kiln_attr_int(n, "output_dtype", 0);
   if (t == 0) t = s->dtype;
   if (!kiln_dtype_is_float(t))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "output_dtype must be a float type");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "output_dtype must be a float type");
   kiln_set_out(g, n, 0, t, x->rank, x->dims);
   return KILN_OK;
 }
@@ -128,7 +123,7 @@ static kiln_status lower_dequantize(kiln_lower_ctx *c) {
 
 static kiln_status infer_dynamic_quantize(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0);
-  if (x->dtype != KILN_F32) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "x must be f32");
+  if (x->dtype != KILN_F32) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "x must be f32");
   kiln_set_out(g, n, 0, KILN_U8, x->rank, x->dims);
   if (n->noutputs > 1) kiln_set_out(g, n, 1, KILN_F32, 0, NULL);
   if (n->noutputs > 2) kiln_set_out(g, n, 2, KILN_U8, 0, NULL);
@@ -185,7 +180,7 @@ static kiln_status infer_qlinear_matmul(kiln_graph *g, kiln_node *n, kiln_error 
   for (int i = 1; i < 8; i++) {
     const kiln_value *p = kiln_node_in(g, n, i);
     if (i != 3 && p && kiln_value_numel(p) != 1)
-      return fail_node(n, err, KILN_ERR_UNSUPPORTED, "scales and zero points must be scalars");
+      return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "scales and zero points must be scalars");
   }
   const kiln_value *yzp = kiln_node_in(g, n, 7);
   return infer_as(g, n, "MatMulInteger", n->inputs[0], n->inputs[3], yzp ? yzp->dtype : KILN_U8, err);
@@ -242,12 +237,12 @@ static kiln_status infer_qconv(kiln_graph *g, kiln_node *n, kiln_error *err) {
   if (x->rank < 3 || w->rank != x->rank || !kiln_dtype_is_int(x->dtype) ||
       !kiln_dtype_is_int(w->dtype) || kiln_dtype_size(x->dtype) != 1 ||
       kiln_dtype_size(w->dtype) != 1)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "x and w must be 8-bit integer tensors "
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "x and w must be 8-bit integer tensors "
                                                      "of the same rank >= 3");
   int zps[3] = {io.xzp, io.xs, io.ys};
   for (int i = 0; i < 3; i++)
     if (zps[i] >= 0 && kiln_value_numel(&g->values[zps[i]]) != 1)
-      return fail_node(n, err, KILN_ERR_UNSUPPORTED, "x's scale and zero point and y's must "
+      return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "x's scale and zero point and y's must "
                                                      "be scalars");
   kiln_dtype t = io.yzp >= 0 ? g->values[io.yzp].dtype : io.ys >= 0 ? KILN_U8 : KILN_I32;
   return infer_as(g, n, "Conv", io.x, io.w, t, err);

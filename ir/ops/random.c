@@ -16,17 +16,12 @@
 #include <math.h>
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* ---- shapes and dtypes ------------------------------------------------------------------- */
 
 static kiln_status set_float_out(kiln_graph *g, kiln_node *n, kiln_dtype t, int rank,
                                  const int64_t *dims, kiln_error *err) {
   if (!kiln_dtype_is_float(t))
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "dtype must be a float type");
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "dtype must be a float type");
   kiln_set_out(g, n, 0, t, rank, dims);
   return KILN_OK;
 }
@@ -36,9 +31,9 @@ static kiln_status infer_random(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const int64_t *dims;
   int rank = kiln_attr_ints(n, "shape", &dims);
   if (rank < 0 || rank > KILN_MAX_RANK)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a shape of rank at most 8");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a shape of rank at most 8");
   for (int d = 0; d < rank; d++)
-    if (dims[d] < 0) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "shape has a negative dim");
+    if (dims[d] < 0) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "shape has a negative dim");
   return set_float_out(g, n, (kiln_dtype)kiln_attr_int(n, "dtype", KILN_F32), rank, dims, err);
 }
 
@@ -53,8 +48,8 @@ static kiln_status infer_bernoulli(kiln_graph *g, kiln_node *n, kiln_error *err)
   const kiln_value *p = kiln_node_in(g, n, 0);
   kiln_dtype t = (kiln_dtype)kiln_attr_int(n, "dtype", p->dtype);
   if (!kiln_dtype_is_float(p->dtype) || !kiln_dtype_valid(t))
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED,
-                     "needs float probabilities and a numeric or bool dtype");
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED,
+                          "needs float probabilities and a numeric or bool dtype");
   kiln_set_out(g, n, 0, t, p->rank, p->dims);
   return KILN_OK;
 }
@@ -64,11 +59,11 @@ static kiln_status infer_multinomial(kiln_graph *g, kiln_node *n, kiln_error *er
   kiln_dtype t = (kiln_dtype)kiln_attr_int(n, "dtype", KILN_I32);
   int64_t dims[2] = {x->rank == 2 ? x->dims[0] : 0, kiln_attr_int(n, "sample_size", 1)};
   if (x->rank != 2 || !kiln_dtype_is_float(x->dtype) || x->dims[1] < 1)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                     "needs float logits of shape [batch, classes], classes >= 1");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "needs float logits of shape [batch, classes], classes >= 1");
   if (t != KILN_I32 && t != KILN_I64)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "dtype must be int32 or int64");
-  if (dims[1] < 0) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "negative sample_size");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "dtype must be int32 or int64");
+  if (dims[1] < 0) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "negative sample_size");
   kiln_set_out(g, n, 0, t, 2, dims);
   return KILN_OK;
 }
@@ -80,8 +75,8 @@ static kiln_status infer_dropout(kiln_graph *g, kiln_node *n, kiln_error *err) {
                    *t = kiln_node_in(g, n, 2);
   if ((r && (!kiln_dtype_is_float(r->dtype) || kiln_value_numel(r) != 1)) ||
       (t && (t->dtype != KILN_BOOL || kiln_value_numel(t) != 1)))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                     "ratio must be one float and training_mode one bool");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "ratio must be one float and training_mode one bool");
   kiln_set_out(g, n, 0, x->dtype, x->rank, x->dims);
   kiln_set_out(g, n, 1, KILN_BOOL, x->rank, x->dims);
   return KILN_OK;
@@ -122,7 +117,7 @@ static kiln_status lower_uniform(kiln_lower_ctx *c) {
   kiln_expr *v[KILN_MAX_RANK], *i;
   kiln_stage *s = random_stage(c, c->out_buf[0], v, &i);
   double lo = kiln_attr_float(c->n, "low", 0), hi = kiln_attr_float(c->n, "high", 1);
-  if (!(lo < hi)) return fail_node(c->n, c->err, KILN_ERR_INVALID_MODEL, "needs low < high");
+  if (!(lo < hi)) return kiln_fail_node(c->n, c->err, KILN_ERR_INVALID_MODEL, "needs low < high");
   bool wide = t == KILN_F64;
   double span = wide ? hi - lo : (float)(hi - lo);
   kiln_expr *u = kiln_random_unit(k, kiln_random_bits(k, kiln_random_key(c->n), i), wide ? 53 : 24);

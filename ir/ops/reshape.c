@@ -5,11 +5,6 @@
 
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* Output shape of each reshape-like op from its input. */
 
 static kiln_status reshape_dims(const kiln_graph *g, const kiln_node *n, const kiln_value *x,
@@ -21,21 +16,21 @@ static kiln_status reshape_dims(const kiln_graph *g, const kiln_node *n, const k
   int64_t known = 1;
   for (int d = 0; d < ns; d++) {
     if (dims[d] == 0 && !allowzero) {
-      if (d >= x->rank) return fail_node(n, err, KILN_ERR_SHAPE, "0 copies a dim past the rank");
+      if (d >= x->rank) return kiln_fail_node(n, err, KILN_ERR_SHAPE, "0 copies a dim past the rank");
       dims[d] = x->dims[d];
     }
     if (dims[d] == -1 && infer_at < 0) infer_at = d;
-    else if (dims[d] < 0) return fail_node(n, err, KILN_ERR_SHAPE, "bad dim in shape");
+    else if (dims[d] < 0) return kiln_fail_node(n, err, KILN_ERR_SHAPE, "bad dim in shape");
     else if (kiln_mul_overflows(known, dims[d], &known))
-      return fail_node(n, err, KILN_ERR_SHAPE, "shape does not match the element count");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "shape does not match the element count");
   }
   int64_t numel = kiln_value_numel(x);
   if (infer_at >= 0) {
     if (known == 0 || numel % known)
-      return fail_node(n, err, KILN_ERR_SHAPE, "cannot infer the -1 dim");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "cannot infer the -1 dim");
     dims[infer_at] = numel / known;
   } else if (known != numel) {
-    return fail_node(n, err, KILN_ERR_SHAPE, "shape does not match the element count");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "shape does not match the element count");
   }
   *rank = ns;
   return KILN_OK;
@@ -45,7 +40,7 @@ static kiln_status flatten_dims(const kiln_node *n, const kiln_value *x, int *ra
                                 int64_t *dims, kiln_error *err) {
   int64_t axis = kiln_attr_int(n, "axis", 1);
   if (axis < -x->rank || axis > x->rank)
-    return fail_node(n, err, KILN_ERR_SHAPE, "axis out of range");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "axis out of range");
   if (axis < 0) axis += x->rank;
   dims[0] = kiln_shape_numel((int)axis, x->dims);
   dims[1] = kiln_shape_numel(x->rank - (int)axis, x->dims + axis);
@@ -63,14 +58,14 @@ static kiln_status squeeze_dims(const kiln_graph *g, const kiln_node *n, const k
       kiln_const_ints(g, n, 1, axes, KILN_MAX_RANK, &na, err))
     return err->code;
   int out_rank = squeeze ? x->rank : x->rank + na;
-  if (out_rank > KILN_MAX_RANK) return fail_node(n, err, KILN_ERR_LIMIT, "rank above the limit");
+  if (out_rank > KILN_MAX_RANK) return kiln_fail_node(n, err, KILN_ERR_LIMIT, "rank above the limit");
   bool marked[KILN_MAX_RANK] = {false};
   for (int i = 0; i < na; i++) {
     int a;
     if (kiln_norm_axis(n, axes[i], out_rank, &a, err)) return err->code;
-    if (marked[a]) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "repeated axis");
+    if (marked[a]) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "repeated axis");
     if (squeeze && x->dims[a] != 1)
-      return fail_node(n, err, KILN_ERR_SHAPE, "squeezed dim is not 1");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "squeezed dim is not 1");
     marked[a] = true;
   }
   int r = 0, src = 0;
@@ -151,17 +146,17 @@ static kiln_status infer_space_depth(kiln_graph *g, kiln_node *n, kiln_error *er
   int64_t b = kiln_attr_int(n, "blocksize", 0);
   bool to_space = strcmp(n->op->name, "DepthToSpace") == 0;
   if (x->rank != 4 || b < 1)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a 4-D input and blocksize >= 1");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a 4-D input and blocksize >= 1");
   const char *mode = kiln_attr_str(n, "mode", "DCR");
   if (strcmp(mode, "DCR") && strcmp(mode, "CRD"))
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "mode is neither DCR nor CRD");
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "mode is neither DCR nor CRD");
   int64_t dims[4] = {x->dims[0], x->dims[1], x->dims[2], x->dims[3]};
   if (to_space) {
-    if (x->dims[1] % (b * b)) return fail_node(n, err, KILN_ERR_SHAPE, "C not divisible by b*b");
+    if (x->dims[1] % (b * b)) return kiln_fail_node(n, err, KILN_ERR_SHAPE, "C not divisible by b*b");
     dims[1] /= b * b, dims[2] *= b, dims[3] *= b;
   } else {
     if (x->dims[2] % b || x->dims[3] % b)
-      return fail_node(n, err, KILN_ERR_SHAPE, "H or W not divisible by blocksize");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "H or W not divisible by blocksize");
     dims[1] *= b * b, dims[2] /= b, dims[3] /= b;
   }
   kiln_set_out(g, n, 0, x->dtype, 4, dims);

@@ -22,11 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 typedef struct roi_cfg {
   bool max;        /* mode max, else avg */
   bool half_pixel; /* coordinates shift by -0.5; sizes may be below 1 */
@@ -39,10 +34,10 @@ static kiln_status roi_config(const kiln_node *n, roi_cfg *r, kiln_error *err) {
   const char *mode = kiln_attr_str(n, "mode", "avg");
   const char *ct = kiln_attr_str(n, "coordinate_transformation_mode", "half_pixel");
   if (strcmp(mode, "avg") && strcmp(mode, "max"))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "mode must be avg or max");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "mode must be avg or max");
   if (strcmp(ct, "half_pixel") && strcmp(ct, "output_half_pixel"))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                     "coordinate_transformation_mode must be half_pixel or output_half_pixel");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "coordinate_transformation_mode must be half_pixel or output_half_pixel");
   r->max = !strcmp(mode, "max");
   r->half_pixel = !strcmp(ct, "half_pixel");
   r->out[0] = kiln_attr_int(n, "output_height", 1);
@@ -52,8 +47,8 @@ static kiln_status roi_config(const kiln_node *n, roi_cfg *r, kiln_error *err) {
   const int64_t limit = (int64_t)1 << 20;
   if (r->out[0] < 1 || r->out[1] < 1 || r->out[0] > limit || r->out[1] > limit ||
       r->ratio < 0 || r->ratio > limit)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                     "output_height and output_width must be >= 1, sampling_ratio >= 0");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "output_height and output_width must be >= 1, sampling_ratio >= 0");
   return KILN_OK;
 }
 
@@ -63,12 +58,12 @@ static kiln_status infer_roi_align(kiln_graph *g, kiln_node *n, kiln_error *err)
   roi_cfg r;
   if (roi_config(n, &r, err)) return err->code;
   if (x->rank != 4 || !kiln_dtype_is_float(x->dtype) || x->dims[2] < 1 || x->dims[3] < 1)
-    return fail_node(n, err, KILN_ERR_SHAPE,
-                     "X must be a float tensor [N, C, H, W] with H and W >= 1");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE,
+                          "X must be a float tensor [N, C, H, W] with H and W >= 1");
   if (rois->rank != 2 || rois->dims[1] != 4 || !kiln_dtype_is_float(rois->dtype) ||
       bi->rank != 1 || bi->dims[0] != rois->dims[0] || !kiln_dtype_is_int(bi->dtype))
-    return fail_node(n, err, KILN_ERR_SHAPE,
-                     "rois must be floats [num_rois, 4] and batch_indices integers [num_rois]");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE,
+                          "rois must be floats [num_rois, 4] and batch_indices integers [num_rois]");
   int64_t dims[4] = {rois->dims[0], x->dims[1], r.out[0], r.out[1]};
   kiln_set_out(g, n, 0, x->dtype, 4, dims);
   return KILN_OK;

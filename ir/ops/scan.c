@@ -7,11 +7,6 @@
 
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* ---- CumSum -------------------------------------------------------------------------------- */
 
 static kiln_status cumsum_axis(const kiln_graph *g, const kiln_node *n, int rank, int *axis,
@@ -19,7 +14,7 @@ static kiln_status cumsum_axis(const kiln_graph *g, const kiln_node *n, int rank
   int64_t a;
   int count = 0;
   if (kiln_const_ints(g, n, 1, &a, 1, &count, err)) return err->code;
-  if (count != 1) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "axis must be one integer");
+  if (count != 1) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "axis must be one integer");
   return kiln_norm_axis(n, a, rank, axis, err);
 }
 
@@ -27,7 +22,7 @@ static kiln_status infer_cumsum(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0);
   int axis;
   if (x->dtype == KILN_BOOL || x->rank < 1)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a numeric input of rank >= 1");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a numeric input of rank >= 1");
   if (cumsum_axis(g, n, x->rank, &axis, err)) return err->code;
   kiln_set_out(g, n, 0, x->dtype, x->rank, x->dims);
   return KILN_OK;
@@ -77,7 +72,7 @@ static kiln_status infer_hardmax(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0);
   int axis;
   if (!kiln_dtype_is_float(x->dtype) || x->rank < 1)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a float input of rank >= 1");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a float input of rank >= 1");
   if (kiln_norm_axis(n, kiln_attr_int(n, "axis", -1), x->rank, &axis, err)) return err->code;
   kiln_set_out(g, n, 0, x->dtype, x->rank, x->dims);
   return KILN_OK;

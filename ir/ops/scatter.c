@@ -18,11 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 static kiln_status get_reduction(const kiln_node *n, kiln_reduce_op *r, kiln_error *err) {
   const char *s = kiln_attr_str(n, "reduction", "none");
   *r = KR_NONE;
@@ -33,8 +28,8 @@ static kiln_status get_reduction(const kiln_node *n, kiln_reduce_op *r, kiln_err
       *r = ops[i].op;
       return KILN_OK;
     }
-  return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                   "reduction must be none, add, mul, max or min");
+  return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                        "reduction must be none, add, mul, max or min");
 }
 
 static kiln_status infer_scatter_nd(kiln_graph *g, kiln_node *n, kiln_error *err) {
@@ -43,15 +38,15 @@ static kiln_status infer_scatter_nd(kiln_graph *g, kiln_node *n, kiln_error *err
   kiln_reduce_op r;
   if (get_reduction(n, &r, err)) return err->code;
   if (!kiln_dtype_is_int(ind->dtype) || ind->rank < 1 || u->dtype != x->dtype)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs integer indices and updates of "
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs integer indices and updates of "
                                                      "the data's type");
   int64_t m = ind->dims[ind->rank - 1];
   if (m < 1 || m > x->rank || u->rank != ind->rank - 1 + x->rank - m)
-    return fail_node(n, err, KILN_ERR_SHAPE, "the index tuples do not fit the data's rank");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "the index tuples do not fit the data's rank");
   for (int d = 0; d < u->rank; d++) {
     int64_t want = d < ind->rank - 1 ? ind->dims[d] : x->dims[m + d - (ind->rank - 1)];
     if (u->dims[d] != want)
-      return fail_node(n, err, KILN_ERR_SHAPE, "updates must be indices.shape[:-1] + "
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "updates must be indices.shape[:-1] + "
                                                "data.shape[m:]");
   }
   kiln_set_out(g, n, 0, x->dtype, x->rank, x->dims);
@@ -125,12 +120,12 @@ static kiln_status infer_scatter_elements(kiln_graph *g, kiln_node *n, kiln_erro
   if (kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x->rank, &axis, err)) return err->code;
   if (!kiln_dtype_is_int(ind->dtype) || u->dtype != x->dtype || ind->rank != x->rank ||
       u->rank != x->rank)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs integer indices and updates of "
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs integer indices and updates of "
                                                      "the data's type and rank");
   for (int d = 0; d < x->rank; d++)
     if (ind->dims[d] != u->dims[d] || (d != axis && u->dims[d] > x->dims[d]))
-      return fail_node(n, err, KILN_ERR_SHAPE,
-                       "indices and updates must agree and fit the data");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE,
+                            "indices and updates must agree and fit the data");
   kiln_set_out(g, n, 0, x->dtype, x->rank, x->dims);
   return KILN_OK;
 }

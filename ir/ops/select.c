@@ -19,11 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 const kiln_value *kiln_select_known(const kiln_graph *g, const kiln_node *n, int i,
                                     kiln_error *err) {
   const kiln_value *v = kiln_node_in(g, n, i);
@@ -158,7 +153,7 @@ static kiln_status unique_input(const kiln_graph *g, const kiln_node *n, unique_
   u->len = kiln_value_numel(x);
   if (!kiln_node_attr(n, "axis")) return KILN_OK;
   if (x->rank == 0)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "axis given for a scalar input");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "axis given for a scalar input");
   if (kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x->rank, axis, err)) return err->code;
   u->len = x->dims[*axis];
   u->outer = kiln_shape_numel(*axis, x->dims);
@@ -264,11 +259,11 @@ static kiln_status compress_condition(const kiln_graph *g, const kiln_node *n,
   if (!(*cond = kiln_select_known(g, n, 1, err))) return err->code;
   const kiln_value *c = *cond;
   if (c->rank != 1 || c->dtype != KILN_BOOL)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "condition must be a 1-D bool tensor");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "condition must be a 1-D bool tensor");
   *axis = -1;
   if (kiln_node_attr(n, "axis")) {
     if (x->rank == 0)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "axis given for a scalar input");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "axis given for a scalar input");
     if (kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x->rank, axis, err)) return err->code;
   }
   int64_t slices = *axis >= 0 ? x->dims[*axis] : kiln_value_numel(x);
@@ -289,8 +284,8 @@ static kiln_status infer_compress(kiln_graph *g, kiln_node *n, kiln_error *err) 
   int64_t count, dims[KILN_MAX_RANK];
   if (compress_condition(g, n, &cond, &axis, &count, err)) return err->code;
   if (kiln_value_is_symbolic(x)) /* (its infer sets its own free dims: KILN_OP_DATA_DIMS) */
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "an input with free dims and a constant "
-                     "condition");
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "an input with free dims and a constant "
+                          "condition");
   memcpy(dims, x->dims, sizeof dims);
   if (axis >= 0) dims[axis] = count;
   kiln_set_out(g, n, 0, x->dtype, axis >= 0 ? x->rank : 1, axis >= 0 ? dims : &count);

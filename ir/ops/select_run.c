@@ -23,11 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* Symbolic inference tries counts from 2 up to the bound (passes/sym_points.c), so a
  * static input of fewer than 3 elements keeps needing its value at compile time. */
 bool kiln_nonzero_at_run(const kiln_graph *g, const kiln_node *n) {
@@ -46,7 +41,7 @@ static kiln_status set_indices(kiln_graph *g, const kiln_node *n, int sym, kiln_
 kiln_status kiln_select_check_count(const kiln_graph *g, const kiln_node *n, int sym,
                                     kiln_error *err) {
   if (sym >= 0 && sym < g->nsyms && g->sym_def[sym].den == KILN_SYMDIV_DATA) return KILN_OK;
-  return fail_node(n, err, KILN_ERR_INVALID_MODEL, "its 'sym' names no count of the graph");
+  return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "its 'sym' names no count of the graph");
 }
 
 void kiln_select_running(kiln_kernel *k, kiln_stage *s, int buf, int rank, kiln_expr **v,
@@ -65,7 +60,7 @@ kiln_status kiln_nonzero_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err)
   for (int d = 0; d < x->rank; d++) {
     kiln_symdim dim = kiln_value_symdim(g, x, d);
     if (!kiln_symdim_mul(&bound, &dim, &bound))
-      return fail_node(n, err, KILN_ERR_UNSUPPORTED, "its input's element count overflows");
+      return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "its input's element count overflows");
   }
   int sym = kiln_select_data_sym(g, n, "count", &bound, err);
   return sym < 0 ? err->code : set_indices(g, n, sym, err);
@@ -77,8 +72,8 @@ int kiln_select_data_sym(kiln_graph *g, const kiln_node *n, const char *what,
   int sym = kiln_graph_data_sym(g, name, bound);
   free(name);
   if (sym < 0)
-    fail_node(n, err, KILN_ERR_UNSUPPORTED, "more than 16 free dims and counts computed at "
-              "run time");
+    kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "more than 16 free dims and counts computed at "
+                   "run time");
   return sym;
 }
 
@@ -87,7 +82,7 @@ kiln_status kiln_nonzero_expand_run(kiln_graph *g, kiln_block *b, int pos, kiln_
   int x = n->inputs[0], out = n->outputs[0];
   kiln_symdim count = kiln_value_symdim(g, &g->values[out], 1);
   int sym = kiln_graph_data_sym_of(g, &count);
-  if (sym < 0) return fail_node(n, err, KILN_ERR_INTERNAL, "its output has no count");
+  if (sym < 0) return kiln_fail_node(n, err, KILN_ERR_INTERNAL, "its output has no count");
   kiln_ex e;
   kiln_ex_begin(&e, g, b, pos, KILN_I64);
   int list = kiln_ex_node1(&e, "NonZeroList", &x, 1, -1, "list");
@@ -110,11 +105,11 @@ static kiln_status compress_plan(kiln_graph *g, const kiln_node *n, int *axis, i
                                  kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0), *c = kiln_node_in(g, n, 1);
   if (c->rank != 1 || c->dtype != KILN_BOOL)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "condition must be a 1-D bool tensor");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "condition must be a 1-D bool tensor");
   *axis = -1;
   if (kiln_node_attr(n, "axis")) {
     if (x->rank == 0)
-      return fail_node(n, err, KILN_ERR_INVALID_MODEL, "axis given for a scalar input");
+      return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "axis given for a scalar input");
     if (kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x->rank, axis, err)) return err->code;
   }
   /* a longer condition selects past the input: Gather's index check stops such a run */

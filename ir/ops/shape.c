@@ -9,11 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 /* A stage with no loops storing value into element `at` of a 1-D output (a 0-D output
@@ -78,10 +73,10 @@ static kiln_status infer_constant_of_shape(kiln_graph *g, kiln_node *n, kiln_err
   int rank;
   if (kiln_const_ints(g, n, 0, dims, KILN_MAX_RANK, &rank, err)) return err->code;
   for (int d = 0; d < rank; d++)
-    if (dims[d] < 0) return fail_node(n, err, KILN_ERR_SHAPE, "negative dim");
+    if (dims[d] < 0) return kiln_fail_node(n, err, KILN_ERR_SHAPE, "negative dim");
   const kiln_tensor *t = fill_tensor(n);
   if (t && (kiln_shape_numel(t->rank, t->dims) != 1 || !kiln_dtype_valid(t->dtype)))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "value must be one numeric element");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "value must be one numeric element");
   kiln_set_out(g, n, 0, t ? t->dtype : KILN_F32, rank, dims);
   return KILN_OK;
 }
@@ -108,9 +103,9 @@ static kiln_status infer_range(kiln_graph *g, kiln_node *n, kiln_error *err) {
       kiln_const_scalar(g, n, 2, &delta, err))
     return err->code;
   kiln_dtype t = kiln_node_in(g, n, 0)->dtype;
-  if (delta == 0) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "delta is zero");
+  if (delta == 0) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "delta is zero");
   double len = ceil((limit - start) / delta);
-  if (!(len < 9e15)) return fail_node(n, err, KILN_ERR_LIMIT, "too many elements");
+  if (!(len < 9e15)) return kiln_fail_node(n, err, KILN_ERR_LIMIT, "too many elements");
   int64_t dim = len > 0 ? (int64_t)len : 0;
   kiln_set_out(g, n, 0, t, 1, &dim);
   return KILN_OK;
@@ -134,7 +129,7 @@ static kiln_status infer_eye_like(kiln_graph *g, kiln_node *n, kiln_error *err) 
   const kiln_value *x = kiln_node_in(g, n, 0);
   kiln_dtype t = (kiln_dtype)kiln_attr_int(n, "dtype", x->dtype);
   if (x->rank != 2 || !kiln_dtype_valid(t))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a 2-D input and a numeric dtype");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a 2-D input and a numeric dtype");
   kiln_set_out(g, n, 0, t, 2, x->dims);
   return KILN_OK;
 }
@@ -153,7 +148,7 @@ static kiln_status onehot_depth(const kiln_graph *g, const kiln_node *n, int64_t
                                 kiln_error *err) {
   double d;
   if (kiln_const_scalar(g, n, 1, &d, err)) return err->code;
-  if (!(d >= 0 && d < 9e15)) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "bad depth");
+  if (!(d >= 0 && d < 9e15)) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "bad depth");
   *depth = (int64_t)d;
   return KILN_OK;
 }
@@ -162,12 +157,12 @@ static kiln_status infer_one_hot(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *ind = kiln_node_in(g, n, 0), *vals = kiln_node_in(g, n, 2);
   int64_t depth = 0, dims[KILN_MAX_RANK];
   int axis;
-  if (ind->rank + 1 > KILN_MAX_RANK) return fail_node(n, err, KILN_ERR_LIMIT, "rank too high");
+  if (ind->rank + 1 > KILN_MAX_RANK) return kiln_fail_node(n, err, KILN_ERR_LIMIT, "rank too high");
   if (onehot_depth(g, n, &depth, err) ||
       kiln_norm_axis(n, kiln_attr_int(n, "axis", -1), ind->rank + 1, &axis, err))
     return err->code;
   if (kiln_value_numel(vals) != 2)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "values must hold [off, on]");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "values must hold [off, on]");
   for (int d = 0, src = 0; d <= ind->rank; d++) dims[d] = d == axis ? depth : ind->dims[src++];
   kiln_set_out(g, n, 0, vals->dtype, ind->rank + 1, dims);
   return KILN_OK;
@@ -200,9 +195,9 @@ static kiln_status lower_one_hot(kiln_lower_ctx *c) {
 
 static kiln_status infer_trilu(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0), *k = kiln_node_in(g, n, 1);
-  if (x->rank < 2) return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs an input of rank >= 2");
+  if (x->rank < 2) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs an input of rank >= 2");
   if (k && (!kiln_dtype_is_int(k->dtype) || k->rank > 1 || kiln_value_numel(k) != 1))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "k must be one integer");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "k must be one integer");
   kiln_set_out(g, n, 0, x->dtype, x->rank, x->dims);
   return KILN_OK;
 }

@@ -10,11 +10,6 @@
 
 #define TWO_PI 6.283185307179586476925
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* ---- windows ------------------------------------------------------------------------------- */
 
 /* w[n] = a0 - a1 cos(2 pi n / N) + a2 cos(4 pi n / N), N = size (periodic) or size - 1 */
@@ -30,7 +25,7 @@ static kiln_status window_size(const kiln_graph *g, const kiln_node *n, int64_t 
   int count = 0;
   if (kiln_const_ints(g, n, 0, size, 1, &count, err)) return err->code;
   if (count != 1 || *size < 0 || *size > ((int64_t)1 << 40))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "size must be one integer >= 0");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "size must be one integer >= 0");
   return KILN_OK;
 }
 
@@ -38,7 +33,7 @@ static kiln_status infer_window(kiln_graph *g, kiln_node *n, kiln_error *err) {
   int64_t size;
   kiln_dtype t = (kiln_dtype)kiln_attr_int(n, "output_datatype", KILN_F32);
   if (!kiln_dtype_valid(t) || t == KILN_BOOL)
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "output_datatype is not a numeric type");
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "output_datatype is not a numeric type");
   if (window_size(g, n, &size, err)) return err->code;
   kiln_set_out(g, n, 0, t, 1, &size);
   return KILN_OK;
@@ -82,28 +77,28 @@ static kiln_status plan_dft(const kiln_graph *g, const kiln_node *n, dft_plan *p
   memset(p, 0, sizeof *p);
   if (!kiln_dtype_is_float(x->dtype) || x->rank < 2 ||
       (x->dims[x->rank - 1] != 1 && x->dims[x->rank - 1] != 2))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                     "the input must be float [..., 1] (real) or [..., 2] (complex)");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "the input must be float [..., 1] (real) or [..., 2] (complex)");
   int64_t axis = -2, len = 0;
   int count = 0;
   if (kiln_node_in(g, n, 2) && kiln_const_ints(g, n, 2, &axis, 1, &count, err)) return err->code;
   if (axis < 0) axis += x->rank;
   if (axis < 0 || axis >= x->rank - 1)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "axis must be a signal axis");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "axis must be a signal axis");
   p->axis = (int)axis;
   p->len = x->dims[axis];
   p->n = p->len;
   if (kiln_node_in(g, n, 1)) {
     if (kiln_const_ints(g, n, 1, &len, 1, &count, err)) return err->code;
     if (len < 1 || len > ((int64_t)1 << 32))
-      return fail_node(n, err, KILN_ERR_INVALID_MODEL, "dft_length must be positive");
+      return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "dft_length must be positive");
     p->n = len;
   }
   p->inverse = kiln_attr_int(n, "inverse", 0) != 0;
   p->onesided = kiln_attr_int(n, "onesided", 0) != 0;
   if (p->onesided && (p->inverse || x->dims[x->rank - 1] != 1))
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED,
-                     "onesided is supported for the forward transform of a real input only");
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED,
+                          "onesided is supported for the forward transform of a real input only");
   p->out = p->onesided ? p->n / 2 + 1 : p->n;
   return KILN_OK;
 }
@@ -180,26 +175,26 @@ static kiln_status plan_stft(const kiln_graph *g, const kiln_node *n, stft_plan 
   const kiln_value *x = kiln_node_in(g, n, 0), *w = kiln_node_in(g, n, 2);
   memset(p, 0, sizeof *p);
   if (!kiln_dtype_is_float(x->dtype) || x->rank != 3 || (x->dims[2] != 1 && x->dims[2] != 2))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                     "the signal must be float [batch, length, 1 or 2]");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "the signal must be float [batch, length, 1 or 2]");
   p->len = x->dims[1];
   p->complex = x->dims[2] == 2;
   int count = 0;
   if (kiln_const_ints(g, n, 1, &p->step, 1, &count, err)) return err->code;
   p->frame = p->len;
   if (w && (w->rank != 1 || w->dtype != x->dtype))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "the window must be 1-D of the signal's type");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "the window must be 1-D of the signal's type");
   if (w) p->frame = w->dims[0];
   if (kiln_node_in(g, n, 3) && kiln_const_ints(g, n, 3, &p->frame, 1, &count, err))
     return err->code;
   if (w && w->dims[0] != p->frame)
-    return fail_node(n, err, KILN_ERR_SHAPE, "the window's length is not frame_length");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "the window's length is not frame_length");
   if (p->step < 1 || p->frame < 1 || p->frame > p->len)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                     "frame_step must be >= 1 and frame_length in [1, signal length]");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "frame_step must be >= 1 and frame_length in [1, signal length]");
   bool onesided = kiln_attr_int(n, "onesided", 1) != 0;
   if (onesided && p->complex)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "onesided needs a real signal");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "onesided needs a real signal");
   p->frames = (p->len - p->frame) / p->step + 1;
   p->bins = onesided ? p->frame / 2 + 1 : p->frame;
   return KILN_OK;

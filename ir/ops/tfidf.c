@@ -17,11 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 typedef enum { TF_TF, TF_IDF, TF_TFIDF } tf_mode;
 
 /* One n-gram of the pool that the op counts. */
@@ -42,7 +37,7 @@ static kiln_status tf_mode_of(const kiln_node *n, tf_mode *m, kiln_error *err) {
   if (!strcmp(s, "TF")) *m = TF_TF;
   else if (!strcmp(s, "IDF")) *m = TF_IDF;
   else if (!strcmp(s, "TFIDF")) *m = TF_TFIDF;
-  else return fail_node(n, err, KILN_ERR_INVALID_MODEL, "mode must be TF, IDF or TFIDF");
+  else return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "mode must be TF, IDF or TFIDF");
   return KILN_OK;
 }
 
@@ -52,19 +47,19 @@ static kiln_status tf_pool_read(const kiln_node *n, tf_pool *p, bool keep, kiln_
   memset(p, 0, sizeof *p);
   int npool = kiln_attr_ints(n, "pool_int64s", &pool);
   if (npool < 0)
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED,
-                     "needs pool_int64s (string pools are not supported)");
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED,
+                          "needs pool_int64s (string pools are not supported)");
   int ncounts = kiln_attr_ints(n, "ngram_counts", &counts);
   int nslots = kiln_attr_ints(n, "ngram_indexes", &slots);
   int64_t lo = kiln_attr_int(n, "min_gram_length", 0);
   int64_t hi = kiln_attr_int(n, "max_gram_length", 0);
   if (ncounts < 1 || nslots < 1 || lo < 1 || hi < lo || kiln_attr_int(n, "max_skip_count", 0) < 0)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                     "needs ngram_counts, ngram_indexes, 1 <= min_gram_length <= "
-                     "max_gram_length and max_skip_count >= 0");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "needs ngram_counts, ngram_indexes, 1 <= min_gram_length <= "
+                          "max_gram_length and max_skip_count >= 0");
   for (int i = 0; i < nslots; i++) {
     if (slots[i] < 0 || slots[i] >= ((int64_t)1 << 30))
-      return fail_node(n, err, KILN_ERR_INVALID_MODEL, "ngram_indexes must be in [0, 2^30)");
+      return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "ngram_indexes must be in [0, 2^30)");
     if (slots[i] + 1 > p->slots) p->slots = slots[i] + 1;
   }
   /* n-grams of size i + 1 fill [counts[i], counts[i + 1]) (the last: to the pool's end) */
@@ -72,13 +67,13 @@ static kiln_status tf_pool_read(const kiln_node *n, tf_pool *p, bool keep, kiln_
   for (int i = 0; i < ncounts; i++) {
     int64_t start = counts[i], end = i + 1 < ncounts ? counts[i + 1] : npool;
     if (start < 0 || end < start || end > npool)
-      return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                       "ngram_counts must be nondecreasing starts within the pool");
+      return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                            "ngram_counts must be nondecreasing starts within the pool");
     total += (end - start) / (i + 1);
   }
   if (total > nslots)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                     "ngram_indexes has fewer entries than the pool has n-grams");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "ngram_indexes has fewer entries than the pool has n-grams");
   if (!keep) return KILN_OK;
   p->grams = kiln_xmalloc(sizeof(gram) * (size_t)(total ? total : 1));
   int id = 0;
@@ -103,12 +98,12 @@ static kiln_status infer_tfidf(kiln_graph *g, kiln_node *n, kiln_error *err) {
   tf_mode m = TF_TF;
   tf_pool p;
   if (!kiln_dtype_is_int(x->dtype) || x->rank < 1 || x->rank > 2)
-    return fail_node(n, err, KILN_ERR_UNSUPPORTED, "X must be integer tokens [N] or [B, N]");
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "X must be integer tokens [N] or [B, N]");
   if (tf_mode_of(n, &m, err) || tf_pool_read(n, &p, false, err)) return err->code;
   const double *w;
   int nw = kiln_attr_floats(n, "weights", &w);
   if (nw >= 0 && nw < p.slots)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "weights needs one value per output index");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "weights needs one value per output index");
   int64_t dims[2] = {x->dims[0], p.slots};
   if (x->rank == 1) dims[0] = p.slots;
   kiln_set_out(g, n, 0, KILN_F32, x->rank, dims);
@@ -125,7 +120,7 @@ static kiln_status expand_tfidf(kiln_graph *g, kiln_block *b, int pos, kiln_erro
   for (int i = 0; i + 1 < p.ngrams; i++)
     if (!gram_cmp(&p.grams[i], &p.grams[i + 1])) {
       free(p.grams);
-      return fail_node(n, err, KILN_ERR_INVALID_MODEL, "the pool repeats an n-gram");
+      return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "the pool repeats an n-gram");
     }
   int64_t C = p.slots, R = 1, L = 1;
   int64_t *fill = kiln_xcalloc((size_t)C, sizeof(int64_t));
@@ -169,7 +164,7 @@ static kiln_status infer_count(kiln_graph *g, kiln_node *n, kiln_error *err) {
       tok->rank != 3 || len->dtype != KILN_I64 || len->rank != 2 ||
       len->dims[0] != tok->dims[0] || len->dims[1] != tok->dims[1] || w->rank != 1 ||
       w->dtype != KILN_F32 || w->dims[0] != tok->dims[0])
-    return fail_node(n, err, KILN_ERR_SHAPE, "needs tokens [N] or [B, N], i64 tables [C, R, L] "
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "needs tokens [N] or [B, N], i64 tables [C, R, L] "
                                              "and [C, R], f32 weights [C]");
   int64_t dims[2] = {x->dims[0], tok->dims[0]};
   if (x->rank == 1) dims[0] = tok->dims[0];

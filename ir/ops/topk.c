@@ -15,21 +15,16 @@
 #include <math.h>
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 static kiln_status topk_plan(const kiln_graph *g, const kiln_node *n, int *axis, int64_t *k,
                              kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0);
   int count = 0;
   if (x->rank < 1 || x->dtype == KILN_BOOL)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a numeric input of rank >= 1");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a numeric input of rank >= 1");
   if (kiln_norm_axis(n, kiln_attr_int(n, "axis", -1), x->rank, axis, err)) return err->code;
   if (kiln_const_ints(g, n, 1, k, 1, &count, err)) return err->code;
   if (count != 1 || *k < 0 || *k > x->dims[*axis])
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "K must be one integer in [0, the axis]");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "K must be one integer in [0, the axis]");
   return KILN_OK;
 }
 

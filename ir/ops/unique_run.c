@@ -20,11 +20,6 @@
 #include "ir/dtype.h"
 
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* The axis (-1: flattened) of n, or an error. */
 static kiln_status unique_axis(const kiln_graph *g, const kiln_node *n, int *axis,
                                kiln_error *err) {
@@ -32,7 +27,7 @@ static kiln_status unique_axis(const kiln_graph *g, const kiln_node *n, int *axi
   *axis = -1;
   if (!kiln_node_attr(n, "axis")) return KILN_OK;
   if (x->rank == 0)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "axis given for a scalar input");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "axis given for a scalar input");
   return kiln_norm_axis(n, kiln_attr_int(n, "axis", 0), x->rank, axis, err);
 }
 
@@ -65,7 +60,7 @@ static bool slices_of(const kiln_graph *g, const kiln_value *x, int axis, kiln_s
 static int count_sym(kiln_graph *g, const kiln_node *n, int axis, kiln_error *err) {
   kiln_symdim len;
   if (!slices_of(g, kiln_node_in(g, n, 0), axis, &len)) {
-    fail_node(n, err, KILN_ERR_UNSUPPORTED, "its input's element count overflows");
+    kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "its input's element count overflows");
     return -1;
   }
   return kiln_select_data_sym(g, n, "count", &len, err);
@@ -156,7 +151,7 @@ static kiln_status lower_find(kiln_lower_ctx *c) {
   bool sorted = kiln_attr_int(c->n, "sorted", 1) != 0;
   if (kiln_select_check_count(g, c->n, sym, c->err)) return c->err->code;
   kiln_buffer *xb = &k->bufs[c->in_buf[0]];
-  if (axis >= xb->rank) return fail_node(c->n, c->err, KILN_ERR_INTERNAL, "axis out of range");
+  if (axis >= xb->rank) return kiln_fail_node(c->n, c->err, KILN_ERR_INTERNAL, "axis out of range");
   int64_t outer = axis >= 0 ? kiln_shape_numel(axis, xb->dims) : 1;
   int64_t len = axis >= 0 ? xb->dims[axis] : kiln_shape_numel(xb->rank, xb->dims);
   int64_t inner = axis >= 0 ? kiln_shape_numel(xb->rank - axis - 1, xb->dims + axis + 1) : 1;

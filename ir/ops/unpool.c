@@ -13,11 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static kiln_status fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
-                             const char *what) {
-  return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
-}
-
 /* z's dims, (in - 1) * stride + kernel - pad_begin - pad_end per spatial dim, and the
  * output's: output_shape when given (a constant, at least z's), else z's. */
 static kiln_status unpool_dims(const kiln_graph *g, const kiln_node *n, int64_t *zdims,
@@ -27,32 +22,32 @@ static kiln_status unpool_dims(const kiln_graph *g, const kiln_node *n, int64_t 
   const int64_t *ks, *st, *pads;
   if (x->rank < 3 || !kiln_dtype_is_float(x->dtype) || !kiln_dtype_is_int(ind->dtype) ||
       ind->rank != x->rank || memcmp(ind->dims, x->dims, sizeof(int64_t) * (size_t)x->rank))
-    return fail_node(n, err, KILN_ERR_SHAPE,
-                     "needs float X [N, C, spatial...] and integer indices of X's shape");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE,
+                          "needs float X [N, C, spatial...] and integer indices of X's shape");
   if (kiln_attr_ints(n, "kernel_shape", &ks) != sp)
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL, "kernel_shape needs one size per spatial dim");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "kernel_shape needs one size per spatial dim");
   int nst = kiln_attr_ints(n, "strides", &st), npad = kiln_attr_ints(n, "pads", &pads);
   if ((nst >= 0 && nst != sp) || (npad >= 0 && npad != 2 * sp))
-    return fail_node(n, err, KILN_ERR_INVALID_MODEL,
-                     "strides need one value and pads two per spatial dim");
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "strides need one value and pads two per spatial dim");
   zdims[0] = x->dims[0];
   zdims[1] = x->dims[1];
   for (int d = 0; d < sp; d++) {
     zdims[2 + d] = (x->dims[2 + d] - 1) * (nst > 0 ? st[d] : 1) + ks[d] -
                    (npad > 0 ? pads[d] + pads[sp + d] : 0);
-    if (zdims[2 + d] < 0) return fail_node(n, err, KILN_ERR_SHAPE, "a negative output size");
+    if (zdims[2 + d] < 0) return kiln_fail_node(n, err, KILN_ERR_SHAPE, "a negative output size");
   }
   memcpy(dims, zdims, sizeof(int64_t) * (size_t)x->rank);
   if (!kiln_node_in(g, n, 2)) return KILN_OK;
   int count = 0;
   if (kiln_const_ints(g, n, 2, dims, KILN_MAX_RANK, &count, err)) return err->code;
   if (count != x->rank || dims[0] != x->dims[0] || dims[1] != x->dims[1])
-    return fail_node(n, err, KILN_ERR_SHAPE,
-                     "output_shape must be [N, C, spatial...] of X's N and C");
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE,
+                          "output_shape must be [N, C, spatial...] of X's N and C");
   for (int d = 2; d < x->rank; d++)
     if (dims[d] < zdims[d])
-      return fail_node(n, err, KILN_ERR_SHAPE,
-                       "output_shape is smaller than the shape the window implies");
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE,
+                            "output_shape is smaller than the shape the window implies");
   return KILN_OK;
 }
 
