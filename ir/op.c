@@ -54,6 +54,7 @@ extern const kiln_op_def kiln_ops_select_run[];
 extern const kiln_op_def kiln_ops_nms[];
 extern const kiln_op_def kiln_ops_nms_run[];
 extern const kiln_op_def kiln_ops_unique_run[];
+extern const kiln_op_def kiln_ops_quant_ms[];
 
 /* NULL domain: ONNX's default one. */
 static const struct {
@@ -75,7 +76,7 @@ static const struct {
     {kiln_ops_roi_align, NULL}, {kiln_ops_select, NULL}, {kiln_ops_select_run, NULL},
     {kiln_ops_nms, NULL}, {kiln_ops_nms_run, NULL}, {kiln_ops_unique_run, NULL},
     {kiln_ops_sequence, NULL}, {kiln_ops_random, NULL},
-    {kiln_ops_optimizer, "ai.onnx.preview.training"},
+    {kiln_ops_optimizer, "ai.onnx.preview.training"}, {kiln_ops_quant_ms, "com.microsoft"},
 };
 
 #define MAX_OPS 512
@@ -131,6 +132,18 @@ const kiln_op_def *kiln_op_find_in(const char *domain, const char *name) {
 kiln_status kiln_fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
                            const char *what) {
   return kiln_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, what);
+}
+
+kiln_status kiln_infer_as(kiln_graph *g, kiln_node *n, const char *op, const int *ins, int nin,
+                          kiln_dtype t, kiln_error *err) {
+  kiln_node c = *n;
+  c.inputs = (int *)ins;
+  c.ninputs = nin;
+  c.noutputs = 1;
+  c.op = kiln_op_find(op);
+  if (c.op->infer(g, &c, err)) return err->code;
+  g->values[n->outputs[0]].dtype = t;
+  return KILN_OK;
 }
 
 kiln_value *kiln_node_in(const kiln_graph *g, const kiln_node *n, int i) {

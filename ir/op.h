@@ -104,6 +104,10 @@ struct kiln_op_def {
 /* err's code and "node 'name' (Op): what": an op's error naming its node. */
 kiln_status kiln_fail_node(const kiln_node *n, kiln_error *err, kiln_status code,
                            const char *what);
+/* Output 0 of n typed t and shaped as op would shape it from the inputs `ins` (with n's
+ * attributes): a quantized op shaped as its float op. */
+kiln_status kiln_infer_as(kiln_graph *g, kiln_node *n, const char *op, const int *ins, int nin,
+                          kiln_dtype t, kiln_error *err);
 /* KILN_ERR_INVALID_MODEL naming the first of n's required inputs (those below its op's
  * min_inputs) that is omitted (-1: ONNX's "", the DSL's `_`); the frontends and inference
  * check it before an op's infer reads the input. */

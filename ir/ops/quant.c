@@ -161,21 +161,6 @@ static kiln_status expand_dynamic_quantize(kiln_graph *g, kiln_block *b, int pos
 
 /* ---- QLinearMatMul, ConvInteger, QLinearConv ------------------------------------------ */
 
-/* Output 0 of n shaped as op(a, b) would make it (MatMul's or Conv's rules, with n's
- * attributes), of type t. */
-static kiln_status infer_as(kiln_graph *g, kiln_node *n, const char *op, int a, int b,
-                            kiln_dtype t, kiln_error *err) {
-  kiln_node c = *n;
-  int in[2] = {a, b};
-  c.inputs = in;
-  c.ninputs = 2;
-  c.noutputs = 1;
-  c.op = kiln_op_find(op);
-  if (c.op->infer(g, &c, err)) return err->code;
-  g->values[n->outputs[0]].dtype = t;
-  return KILN_OK;
-}
-
 static kiln_status infer_qlinear_matmul(kiln_graph *g, kiln_node *n, kiln_error *err) {
   for (int i = 1; i < 8; i++) {
     const kiln_value *p = kiln_node_in(g, n, i);
@@ -183,7 +168,8 @@ static kiln_status infer_qlinear_matmul(kiln_graph *g, kiln_node *n, kiln_error 
       return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "scales and zero points must be scalars");
   }
   const kiln_value *yzp = kiln_node_in(g, n, 7);
-  return infer_as(g, n, "MatMulInteger", n->inputs[0], n->inputs[3], yzp ? yzp->dtype : KILN_U8, err);
+  return kiln_infer_as(g, n, "MatMulInteger", (int[]){n->inputs[0], n->inputs[3]}, 2,
+                       yzp ? yzp->dtype : KILN_U8, err);
 }
 
 /* Requantizes the int32 `acc`: QuantizeLinear(acc * (s1 * s2 / y_scale), 1, y_zp), the
@@ -245,7 +231,7 @@ static kiln_status infer_qconv(kiln_graph *g, kiln_node *n, kiln_error *err) {
       return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "x's scale and zero point and y's must "
                                                      "be scalars");
   kiln_dtype t = io.yzp >= 0 ? g->values[io.yzp].dtype : io.ys >= 0 ? KILN_U8 : KILN_I32;
-  return infer_as(g, n, "Conv", io.x, io.w, t, err);
+  return kiln_infer_as(g, n, "Conv", (int[]){io.x, io.w}, 2, t, err);
 }
 
 /* x - x_zp and w - w_zp in int32 (w_zp per output channel reshaped to [M, 1, ...]), an
@@ -307,9 +293,9 @@ const kiln_op_def kiln_ops_quant[] = {
     {"QuantizeLinear", 2, 3, 1, 1, quant_attrs, infer_quantize, lower_quantize, NULL, KILN_OP_SYMBOLIC},
     {"DequantizeLinear", 2, 3, 1, 1, quant_attrs, infer_dequantize, lower_dequantize, NULL, KILN_OP_SYMBOLIC},
     {"DynamicQuantizeLinear", 1, 1, 1, 3, NULL, infer_dynamic_quantize, NULL,
-     expand_dynamic_quantize, 0},
-    {"QLinearMatMul", 8, 8, 1, 1, NULL, infer_qlinear_matmul, NULL, expand_qlinear_matmul, 0},
-    {"ConvInteger", 2, 4, 1, 1, conv_attrs, infer_qconv, NULL, expand_qconv, 0},
-    {"QLinearConv", 8, 9, 1, 1, conv_attrs, infer_qconv, NULL, expand_qconv, 0},
+     expand_dynamic_quantize, KILN_OP_SYMBOLIC},
+    {"QLinearMatMul", 8, 8, 1, 1, NULL, infer_qlinear_matmul, NULL, expand_qlinear_matmul, KILN_OP_SYMBOLIC},
+    {"ConvInteger", 2, 4, 1, 1, conv_attrs, infer_qconv, NULL, expand_qconv, KILN_OP_SYMBOLIC},
+    {"QLinearConv", 8, 9, 1, 1, conv_attrs, infer_qconv, NULL, expand_qconv, KILN_OP_SYMBOLIC},
     {NULL},
 };
