@@ -36,6 +36,13 @@ bool kiln_dtype_is_int(kiln_dtype t) {
          t == KILN_U64;
 }
 
+void kiln_dtype_range(kiln_dtype t, double *lo, double *hi) {
+  int bits = (int)kiln_dtype_size(t) * 8;
+  bool sgn = kiln_dtype_is_signed(t);
+  *lo = sgn ? -ldexp(1, bits - 1) : 0;
+  *hi = ldexp(1, sgn ? bits - 1 : bits) - 1;
+}
+
 float kiln_f16_to_f32(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
   uint32_t bits;

@@ -10,6 +10,8 @@ bool kiln_dtype_valid(kiln_dtype t);   /* a numeric type or bool kiln computes w
 bool kiln_dtype_is_float(kiln_dtype t); /* f16, bf16, f32, f64 */
 bool kiln_dtype_is_signed(kiln_dtype t); /* signed ints (not floats) */
 bool kiln_dtype_is_int(kiln_dtype t);   /* signed or unsigned ints, not bool */
+/* An integer type's least and greatest values (64-bit ones rounded to doubles). */
+void kiln_dtype_range(kiln_dtype t, double *lo, double *hi);
 
 /* Reading and writing one element of a dense buffer as double / int64 (exact for ints). */
 double kiln_load_f64(kiln_dtype t, const void *base, int64_t i);

@@ -94,10 +94,8 @@ static kiln_status lower_quantize(kiln_lower_ctx *c) {
   kiln_expr *x = kx_cast(k, kx_load(k, c->in_buf[0], v), ct);
   kiln_expr *q = kx_unary(k, KU_ROUND, kx_binary(k, KB_DIV, x, param(c, 1, axis, v, ct)));
   q = kx_binary(k, KB_ADD, q, param(c, 2, axis, v, ct));
-  int bits = (int)kiln_dtype_size(t) * 8;
-  bool sgn = kiln_dtype_is_signed(t);
-  double lo = sgn ? -(double)(1 << (bits - 1)) : 0;
-  double hi = sgn ? (double)((1 << (bits - 1)) - 1) : (double)((1 << bits) - 1);
+  double lo, hi;
+  kiln_dtype_range(t, &lo, &hi);
   q = kx_binary(k, KB_MIN, kx_binary(k, KB_MAX, q, kx_const_f(k, ct, lo)), kx_const_f(k, ct, hi));
   kiln_stage_store(k, s, v, kx_cast(k, q, t));
   return KILN_OK;

@@ -404,8 +404,8 @@ static kiln_status lower_resize(kiln_lower_ctx *c) {
   if (resize_plan_make(c->g, c->n, &p, c->err)) return c->err->code;
   int xb = c->in_buf[0];
   kiln_dtype t = k->bufs[xb].dtype;
-  if (p.mode != M_NEAREST && !kiln_dtype_is_float(t))
-    return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): %s mode needs a float input",
+  if (p.mode != M_NEAREST && (t == KILN_BOOL || !kiln_dtype_valid(t)))
+    return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): %s mode needs a numeric input",
                      c->n->name, c->n->op_type, kiln_attr_str(c->n, "mode", ""));
   /* the fast forms depend on the sizes: not with free dims, whose kernel is one for all */
   bool any = false, fixed = !kiln_value_is_symbolic(kiln_node_in(c->g, c->n, 0)) &&
@@ -449,14 +449,28 @@ static kiln_status lower_resize(kiln_lower_ctx *c) {
     weight = weight ? fmul(k, weight, w) : w;
   }
   kiln_expr *v = kx_load(k, xb, xi);
+  /* integers interpolate in f64 and convert back truncating toward zero, as onnxruntime
+   * and ONNX's reference do, after clamping to the type's range (cubic overshoots); a
+   * value within 1e-6 below an integer is that integer (the weights' rounding, not the
+   * interpolation, put it there) */
+  kiln_dtype at = kiln_dtype_is_float(t) || !weight ? t : KILN_F64;
   if (weight) {
     s->reduce = KR_SUM;
-    v = kx_binary(k, KB_MUL, kx_cast(k, weight, t), v);
+    v = kx_binary(k, KB_MUL, kx_cast(k, weight, at), kx_cast(k, v, at));
   }
-  if (outside) {
-    kiln_expr *ev = kx_const_f(k, t, kiln_attr_float(c->n, "extrapolation_value", 0.0));
-    if (weight) s->post = kx_select(k, outside, ev, kx_acc(k, t));
-    else v = kx_select(k, outside, ev, v);
+  kiln_expr *ev = kx_const_f(k, at, kiln_attr_float(c->n, "extrapolation_value", 0.0));
+  if (outside && !weight) v = kx_select(k, outside, kx_cast(k, ev, t), v);
+  if (weight && (outside || at != t)) {
+    kiln_expr *r = outside ? kx_select(k, outside, ev, kx_acc(k, at)) : kx_acc(k, at);
+    if (at != t) {
+      double lo, hi;
+      kiln_dtype_range(t, &lo, &hi);
+      kiln_expr *pos = kx_binary(k, KB_GE, r, kx_const_f(k, at, 0));
+      r = kx_binary(k, KB_ADD, r, kx_select(k, pos, kx_const_f(k, at, 1e-6), kx_const_f(k, at, -1e-6)));
+      r = kx_binary(k, KB_MIN, kx_binary(k, KB_MAX, r, kx_const_f(k, at, lo)), kx_const_f(k, at, hi));
+      r = kx_cast(k, r, t);
+    }
+    s->post = r;
   }
   kiln_stage_store(k, s, o, v);
   return KILN_OK;
