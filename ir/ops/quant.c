@@ -160,10 +160,15 @@ static kiln_status expand_dynamic_quantize(kiln_graph *g, kiln_block *b, int pos
 /* ---- QLinearMatMul, ConvInteger, QLinearConv ------------------------------------------ */
 
 static kiln_status infer_qlinear_matmul(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *b = kiln_node_in(g, n, 3);
   for (int i = 1; i < 8; i++) {
     const kiln_value *p = kiln_node_in(g, n, i);
-    if (i != 3 && p && kiln_value_numel(p) != 1)
-      return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "scales and zero points must be scalars");
+    /* b's scale and zero point may hold one value per column (quantize_static per_channel) */
+    bool per_col = (i == 4 || i == 5) && p && p->rank == 1 && b->rank >= 1 &&
+                   p->dims[0] == b->dims[b->rank - 1];
+    if (i != 3 && p && kiln_value_numel(p) != 1 && !per_col)
+      return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "scales and zero points must be "
+                            "scalars (b's: or one per column)");
   }
   const kiln_value *yzp = kiln_node_in(g, n, 7);
   return kiln_infer_as(g, n, "MatMulInteger", (int[]){n->inputs[0], n->inputs[3]}, 2,
@@ -251,7 +256,8 @@ static kiln_status expand_qconv(kiln_graph *g, kiln_block *b, int pos, kiln_erro
     if (zps[i] < 0) continue;
     int zp = kiln_ex_unary(&e, "Cast", zps[i], "zero_point_i32");
     kiln_ex_attr_i(&e, "to", KILN_I32);
-    if (i == 1) { /* per output channel: [M] -> [M, 1, ...] */
+    /* per output channel: [M] -> [M, 1, ...]; one value broadcasts as it is */
+    if (i == 1 && kiln_value_numel(&g->values[zps[i]]) > 1) {
       int64_t axes[4] = {1, 2, 3, 4};
       zp = kiln_ex_binary(&e, "Unsqueeze", zp, kiln_ex_ints(&e, rank - 1, axes), "w_zp");
     }

@@ -12,11 +12,13 @@ onnxruntime itself, which defines them.
    of a tie may round either way (QLinearAveragePool's exact -3.5 steps; QLinearMul's
    94.499994 steps, which onnxruntime rounds to 95 and kiln to 94).
 2. A small CNN with free batch and image dims that onnxruntime's quantizer
-   (quantize_static, QuantFormat.QOperator, per-channel int8 weights) turned into
+   (quantize_static, QuantFormat.QOperator, int8 weights per channel and per tensor) turned into
    QLinearConv, QGemm, QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu,
    QLinearAveragePool, QLinearConcat, QLinearGlobalAveragePool and QLinearSoftmax, with
-   uint8 and with int8 activations, compiled once with its dims free and run at two shapes:
-   its dequantized softmax must lie within one output step (1/256) of onnxruntime's.
+   uint8 and with int8 activations, compiled once with its dims free and run at two shapes,
+   and a two-layer MLP (QLinearMatMul, b's scales per column) with its batch free: the
+   dequantized output must lie within one step of onnxruntime's (the last
+   DequantizeLinear's scale).
    Resize (linear) on 8-bit tensors, which a QOperator model runs as it is: interpolated
    in floats and truncated toward zero, as onnxruntime does. onnxruntime interpolates in
    f32, kiln in f64, so where the exact value is an integer or within f32 rounding of one
@@ -227,29 +229,71 @@ class Calibration(CalibrationDataReader):
         return next(self.data, None)
 
 
+def mlp():
+    """Two MatMuls (QLinearMatMul once quantized), a bias and Relu; batch free."""
+    rng = np.random.default_rng(5)
+    w1 = nh.from_array((rng.standard_normal((16, 8)) * 0.3).astype(np.float32), "w1")
+    w2 = nh.from_array((rng.standard_normal((8, 4)) * 0.3).astype(np.float32), "w2")
+    b1 = nh.from_array((rng.standard_normal(8) * 0.1).astype(np.float32), "b1")
+    nodes = [h.make_node("MatMul", ["x", "w1"], ["m1"]), h.make_node("Add", ["m1", "b1"], ["a1"]),
+             h.make_node("Relu", ["a1"], ["r1"]), h.make_node("MatMul", ["r1", "w2"], ["y"])]
+    g = h.make_graph(nodes, "mlp", [V("x", T.FLOAT, ["N", 16])], [V("y", T.FLOAT, ["N", 4])],
+                     [w1, w2, b1])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
+    m.ir_version = 8
+    return m
+
+
+class MlpCalibration(CalibrationDataReader):
+    def __init__(self):
+        rng = np.random.default_rng(6)
+        self.data = iter([{"x": rng.standard_normal((4, 16)).astype(np.float32)} for _ in range(8)])
+
+    def get_next(self):
+        return next(self.data, None)
+
+
+def tol(path):
+    """One step of the model's last quantization: the scale its DequantizeLinear reads."""
+    m = onnx.load(path)
+    init = {t.name: nh.to_array(t) for t in m.graph.initializer}
+    last = [n for n in m.graph.node if n.op_type == "DequantizeLinear"][-1]
+    return float(init[last.input[1]])
+
+
 def check_models(kiln, work, extra):
+    """The CNN per channel (QLinearConv's weight zero points [M]) and per tensor (one), and
+    the MLP per channel (QLinearMatMul's b scales and zero points per column)."""
     failed = 0
-    float_path = os.path.join(work, "cnn.onnx")
-    onnx.save(cnn(), float_path)
     rng = np.random.default_rng(4)
-    for act, tag in ((QuantType.QUInt8, "u8"), (QuantType.QInt8, "s8")):
-        path = os.path.join(work, f"cnn_qoperator_{tag}.onnx")
-        quantize_static(float_path, path, Calibration(), quant_format=QuantFormat.QOperator,
-                        activation_type=act, weight_type=QuantType.QInt8, per_channel=True)
+    runs = []
+    for model, shapes, free in ((cnn(), ((1, 3, 32, 32), (2, 3, 45, 36)), "x=?x3x?x?"),
+                                (mlp(), ((3, 16),), "x=?x16")):
+        float_path = os.path.join(work, model.graph.name + ".onnx")
+        onnx.save(model, float_path)
+        for act, tag in ((QuantType.QUInt8, "u8"), (QuantType.QInt8, "s8")):
+            for per_channel in (True, False) if model.graph.name == "cnn" else (True,):
+                runs.append((float_path, model.graph.name, act, tag, per_channel, shapes, free))
+    for float_path, mname, act, tag, per_channel, shapes, free in runs:
+        kind = "per_channel" if per_channel else "per_tensor"
+        path = os.path.join(work, f"{mname}_qoperator_{kind}_{tag}.onnx")
+        reader = Calibration() if mname == "cnn" else MlpCalibration()
+        quantize_static(float_path, path, reader, quant_format=QuantFormat.QOperator,
+                        activation_type=act, weight_type=QuantType.QInt8, per_channel=per_channel)
         ops = {n.op_type for n in onnx.load(path).graph.node if n.domain == "com.microsoft"}
-        if len(ops) < 9:
+        if mname == "cnn" and len(ops) < 9:
             print(f"FAIL {tag}: the quantizer wrote only {sorted(ops)}")
             failed += 1
-        for shape in ((1, 3, 32, 32), (2, 3, 45, 36)):
+        for shape in shapes:
             x = rng.standard_normal(shape).astype(np.float32)
             want = ort_run(path, {"x": x})[0]
             got, err = kiln_run(kiln, path, {"x": x}, os.path.join(work, f"run_{tag}"),
-                                ["--shape", "x=?x3x?x?", *extra])
-            name = f"cnn_qoperator_{tag} at {'x'.join(map(str, shape))}"
+                                ["--shape", free, *extra])
+            name = f"{mname}_qoperator_{kind}_{tag} at {'x'.join(map(str, shape))}"
             if got is None:
                 print(f"FAIL {name}: {err}")
                 failed += 1
-            elif got[0].shape != want.shape or np.abs(got[0] - want).max() > 1 / 256 + 1e-6:
+            elif got[0].shape != want.shape or np.abs(got[0] - want).max() > tol(path) + 1e-6:
                 print(f"FAIL {name}: got {got[0].ravel()[:6]}, onnxruntime {want.ravel()[:6]}")
                 failed += 1
             else:
