@@ -153,6 +153,9 @@ static int innermost_row(const kiln_stage *s, const kiln_expr *skip) {
   return -1;
 }
 
+/* How good a tile's rows axis is: static and longer than 1, free, or static of one. */
+static int row_rank(const kiln_axis *a) { return a->dyn ? 1 : a->extent > 1 ? 2 : 0; }
+
 /* A SUM of (casts of) load A * load B, stored with spatial axis n innermost (stride 1 in
  * the output's last index), where B reads n contiguously and A not at all, and a spatial
  * axis m of the output that A reads and B not (MatMul's m, a Conv's output channel) or
@@ -188,12 +191,18 @@ static bool gemm_like(const kiln_stage *s, int *m, int *n, int *panel, int *n2, 
     return *m >= 0;
   }
   /* the longest such axis: [32, 1, K] x [K, N] (an LSTM's input projection) tiles its 32
-   * rows, not its size-1 dim */
+   * rows, not its size-1 dim. A static axis longer than 1 goes before a free one, and of
+   * free ones the innermost, whatever their hints: a free batch (hint 224, where a Conv's
+   * output rows have 112, 56...) tiled by 12 runs the clamped tail at batch 1, 13x slower */
   *m = -1;
   for (int d = s->nout_idx - 2; d >= 0; d--) {
     const kiln_expr *o = s->out_idx[d];
-    if (o->kind == KX_VAR && !s->axes[o->axis].reduce && kx_uses_axis(x, o->axis) &&
-        !kx_uses_axis(y, o->axis) && (*m < 0 || s->axes[o->axis].extent > s->axes[*m].extent))
+    if (o->kind != KX_VAR || s->axes[o->axis].reduce || !kx_uses_axis(x, o->axis) ||
+        kx_uses_axis(y, o->axis))
+      continue;
+    if (*m < 0 || row_rank(&s->axes[o->axis]) > row_rank(&s->axes[*m]) ||
+        (row_rank(&s->axes[o->axis]) == row_rank(&s->axes[*m]) && !s->axes[*m].dyn &&
+         s->axes[o->axis].extent > s->axes[*m].extent))
       *m = o->axis;
   }
   if (*m >= 0) {
