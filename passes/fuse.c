@@ -11,7 +11,8 @@
  * (N, M, OH*OW): K2's dims then group onto K1's, and a load of K2 translates only when it
  * reads each merged group with all the group's variables in order (one merged index into
  * a view of its buffer) or not at all. Anything else is left unfused, and so is a fusion
- * whose expression would pass KILN_MAX_TREE_NODES (passes.h). Kernels with run-time dims
+ * whose expression would pass KILN_MAX_TREE_NODES, or into a reduction's register tile
+ * KILN_MAX_EPILOGUE_COST (passes.h). Kernels with run-time dims
  * (kiln_options.symbolic_dims) fuse the same way when they declare the same syms and K1's Y
  * and K2's output have the same dims with the same dim expressions (no merging; a run-time
  * dim whose hint is 1 would pass for a broadcast one, so none fuses); K2's other inputs
@@ -408,6 +409,8 @@ static bool fuse_pair(kiln_kernel *k1, const kiln_kernel *k2, int yv) {
   free(c.to);
   if (c.failed || v->dtype != z->dtype ||
       kiln_expr_tree_size(v, KILN_MAX_TREE_NODES) > KILN_MAX_TREE_NODES ||
+      (s1->reduce != KR_NONE &&
+       kiln_expr_tree_cost(v, KILN_MAX_EPILOGUE_COST) > KILN_MAX_EPILOGUE_COST) ||
       !epilogue_ok(s1, k2, yv)) {
     k1->nbufs = nbufs; /* views added for the failed attempt go again */
     k1->has_checks = checks;

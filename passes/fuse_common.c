@@ -43,13 +43,32 @@ bool kiln_value_kept(const kiln_graph *g, int v) {
   return false;
 }
 
-int kiln_expr_tree_size(const kiln_expr *x, int budget) {
+/* A transcendental function costs LLVM's polynomial of a dozen or more instructions. */
+static int node_cost(const kiln_expr *x) {
+  if (x->kind == KX_UNARY)
+    switch (x->op) {
+    case KU_EXP: case KU_LOG: case KU_TANH: case KU_ERF: case KU_SIN: case KU_COS:
+    case KU_SIGMOID: case KU_TAN: case KU_ASIN: case KU_ACOS: case KU_ATAN: case KU_SINH:
+    case KU_COSH: case KU_ASINH: case KU_ACOSH: case KU_ATANH:
+      return 16;
+    default:
+      return 1;
+    }
+  return x->kind == KX_BINARY && x->op == KB_POW ? 16 : 1;
+}
+
+/* x walked as a tree, each node counted 1 or (weighted) its cost, up to just past budget. */
+static int tree_walk(const kiln_expr *x, int budget, bool weighted) {
   if (!x || budget < 0) return 0;
-  int n = 1;
+  int n = weighted ? node_cost(x) : 1;
   for (int d = 0; x->kind == KX_LOAD && d < x->nidx && n <= budget; d++)
-    n += kiln_expr_tree_size(x->idx[d], budget - n);
-  if (n <= budget) n += kiln_expr_tree_size(x->a, budget - n);
-  if (n <= budget) n += kiln_expr_tree_size(x->b, budget - n);
-  if (n <= budget) n += kiln_expr_tree_size(x->c, budget - n);
+    n += tree_walk(x->idx[d], budget - n, weighted);
+  if (n <= budget) n += tree_walk(x->a, budget - n, weighted);
+  if (n <= budget) n += tree_walk(x->b, budget - n, weighted);
+  if (n <= budget) n += tree_walk(x->c, budget - n, weighted);
   return n;
 }
+
+int kiln_expr_tree_size(const kiln_expr *x, int budget) { return tree_walk(x, budget, false); }
+
+int kiln_expr_tree_cost(const kiln_expr *x, int budget) { return tree_walk(x, budget, true); }

@@ -144,8 +144,15 @@ bool kiln_value_kept(const kiln_graph *g, int v);
  * as trees (a value read twice is walked twice), so an unbounded chain, or one reading its
  * input twice at every step, would cost time exponential in its length. */
 #define KILN_MAX_TREE_NODES 256
+/* An epilogue fused into a reduction runs once per point of its register tile (up to a
+ * few hundred points, each its own copy of the code for LLVM to vectorize), so it is kept
+ * to this cost (kiln_expr_tree_cost): a QDQ BERT's MatMul with its six Quantize/Dequantize
+ * pairs and GELU took 30 s to compile. A float GELU with its bias costs about 30. */
+#define KILN_MAX_EPILOGUE_COST 64
 /* The nodes of x walked as a tree, counted up to just past budget. */
 int kiln_expr_tree_size(const kiln_expr *x, int budget);
+/* The same, a transcendental function (exp, erf, sigmoid, pow...) counted as 16. */
+int kiln_expr_tree_cost(const kiln_expr *x, int budget);
 /* True when value id holds constant data (or is a zero-sized constant). */
 bool kiln_value_is_const(const kiln_graph *g, int id);
 /* Folds the node at position pos of block b if it can be (all inputs constant, Shape/Size

@@ -257,6 +257,19 @@ int main(void) {
               "  h = MatMul(a, w) + b\n"
               "  return y = h * (1.0 + Erf(h / 1.4142135623730951)) * 0.5\n}\n",
               1, 7, "MatMulPanels+Add+Div+Erf+Add+Mul+Mul");
+  /* a chain of 12 Sigmoids after a MatMul: the register tile's epilogue stops at
+   * KILN_MAX_EPILOGUE_COST (each of its points is a copy of it: a long one took LLVM
+   * minutes), the rest is one elementwise kernel */
+  {
+    char text[2048];
+    int len = snprintf(text, sizeof text, "model m(a: f32[6, 16]) {\n"
+                                          "  param w: f32[16, 32] = normal(0, 0.5)\n  return y = ");
+    for (int i = 0; i < 12; i++) len += snprintf(text + len, sizeof text - (size_t)len, "Sigmoid(");
+    len += snprintf(text + len, sizeof text - (size_t)len, "MatMul(a, w)");
+    for (int i = 0; i < 12; i++) len += snprintf(text + len, sizeof text - (size_t)len, ")");
+    snprintf(text + len, sizeof text - (size_t)len, "\n}\n");
+    check_model(text, 2, 13, NULL);
+  }
   /* a reduction with keepdims writes y[i, 0]: its epilogue takes the Add and the Sqrt */
   check_model("model m(x: f32[4, 8]) { return y = Sqrt(ReduceMean(x, [1]) + 1.0) }\n", 1, 3,
               "ReduceMean+Add+Sqrt");
