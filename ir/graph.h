@@ -118,9 +118,10 @@ typedef struct kiln_graph {
    * (passes/infer_sym.c: a Slice to a constant end follows another rule below it) */
   int64_t sym_lo[KILN_MAX_SYMS], sym_hi[KILN_MAX_SYMS];
   kiln_symdiv sym_def[KILN_MAX_SYMS]; /* den 0: a free input dim; else derived (symdim.h) */
-  /* while a node is lowered the points of the free dims a division reads are moved up by
-   * sym_shift (passes/lower_dyn.c); sym_shift_max is the most a node of the graph needed */
-  int64_t sym_shift, sym_shift_max;
+  /* while a node is inferred or lowered the points of the free dims a division reads are
+   * moved up by sym_shift (passes/infer_sym.c, lower_dyn.c); sym_shift_infer is the most
+   * a node's shapes needed (later nodes start there), sym_shift_max the most any needed */
+  int64_t sym_shift, sym_shift_infer, sym_shift_max;
   /* lowering for a GPU (kiln_target_gpu): lowerings leave out forms that pay on a CPU only
    * (a strided convolution's input split by phase, whose indices are not affine, so that
    * a GPU schedule could not stage it in shared memory) */

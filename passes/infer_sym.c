@@ -106,7 +106,11 @@ static int holds_at(kiln_graph *g, void *node, const int64_t *vals) {
   return !inferred ? KILN_PROBE_FAILS : ok ? KILN_PROBE_HOLDS : KILN_PROBE_DIFFERS;
 }
 
-kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
+/* kiln_infer_symbolic at the points as g->sym_shift moves them; *at_points when the op's
+ * infer failed at one of them (nothing else changed then). */
+static kiln_status infer_symbolic_at(kiln_graph *g, kiln_node *n, bool *at_points,
+                                     kiln_error *err) {
+  *at_points = false;
   if (n->op->flags & KILN_OP_DATA_DIMS) return KILN_OK; /* its infer set its syms */
   for (int i = 0; i < n->noutputs; i++) {
     kiln_value *v = kiln_node_out(g, n, i);
@@ -152,6 +156,7 @@ kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
     memcpy(v->dims, hint[i].dims, sizeof v->dims);
     memset(v->sym, 0, sizeof v->sym);
   }
+  *at_points = st != KILN_OK;
   if (st)
     return kiln_fail(err, KILN_ERR_UNSUPPORTED,
                      "node '%s' (%s): its shapes hold for some values of the free dims only "
@@ -199,4 +204,28 @@ kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
                      "a constant end past it), which kiln cannot compile", n->name, n->op_type,
                      g->sym_names[differs]);
   return KILN_OK;
+}
+
+/* A node whose shapes fail at the least points (a 2-wide window past five halvings of
+ * H = 23: GoogLeNet, ConvNeXt) is inferred again at points moved up for the syms a division
+ * reads, as lowering does (passes/lower_dyn.c); later nodes start there, and the sizes
+ * below are refused at run time (kiln_sym_least_checked). */
+kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  bool at_points, divided = false;
+  for (int s = 0; s < g->nsyms; s++) divided |= kiln_sym_divided(g, s);
+  g->sym_shift = g->sym_shift_infer;
+  kiln_status st = infer_symbolic_at(g, n, &at_points, err);
+  for (int64_t shift = g->sym_shift_infer + 32;
+       st && at_points && divided && shift <= KILN_SYM_MAX_SHIFT; shift += 32) {
+    kiln_error again = {0};
+    g->sym_shift = shift;
+    if (!infer_symbolic_at(g, n, &at_points, &again)) {
+      g->sym_shift_infer = shift;
+      if (shift > g->sym_shift_max) g->sym_shift_max = shift;
+      if (err) memset(err, 0, sizeof *err);
+      st = KILN_OK;
+    }
+  }
+  g->sym_shift = 0;
+  return st;
 }

@@ -343,12 +343,6 @@ static kiln_status lower_at_points(const kiln_graph *g, const kiln_node *n, kiln
   return st;
 }
 
-/* How far the points of the dims a division reads may move up for a node whose kernel
- * changes form at the least ones (ResNet-18's last stage is 1 x 1 pixels at 23 x 29 and
- * 2 x 2 at 55 x 61), in steps of 32 that keep each residue of a stride-32 chain: those
- * sizes are then refused at run time (kiln_sym_least_checked). */
-#define MAX_SHIFT 128
-
 kiln_status kiln_lower_symbolic(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
                                 kiln_error *err) {
   *out = NULL;
@@ -356,9 +350,15 @@ kiln_status kiln_lower_symbolic(const kiln_graph *g, const kiln_node *n, kiln_ke
   if (n->ninputs + n->noutputs > 64) return refuse(n, "has too many operands", err);
   bool divided = false, form;
   for (int s = 0; s < g->nsyms; s++) divided |= kiln_sym_divided(g, s);
+  /* from where inference left the points (shapes that fail below it); moved up further
+   * for a kernel that changes form at the least ones (ResNet-18's last stage is 1 x 1
+   * pixels at 23 x 29 and 2 x 2 at 55 x 61) */
   kiln_graph *mg = (kiln_graph *)g;
+  mg->sym_shift = g->sym_shift_infer;
   kiln_status st = lower_at_points(g, n, out, &form, err);
-  for (int64_t shift = 32; st && form && divided && shift <= MAX_SHIFT; shift += 32) {
+  mg->sym_shift = 0;
+  for (int64_t shift = g->sym_shift_infer + 32;
+       st && form && divided && shift <= KILN_SYM_MAX_SHIFT; shift += 32) {
     kiln_error e = {0};
     mg->sym_shift = shift;
     kiln_status s2 = lower_at_points(g, n, out, &form, &e);

@@ -14,6 +14,11 @@
 #define KILN_SYM_NPRIMES 3
 #define KILN_SYM_NPOINTS (KILN_SYM_NPRIMES + 32)
 #define KILN_SYM_MAX_CANDS 256
+/* How far the points of the syms a division reads may move up, in steps of 32 that keep
+ * each residue of a stride-32 chain, for a node whose shapes (passes/infer_sym.c) or
+ * kernel (passes/lower_dyn.c) fail or change form at the least ones: those sizes are then
+ * refused at run time (kiln_sym_least_checked). */
+#define KILN_SYM_MAX_SHIFT 128
 
 /* The syms' values at point p (0 .. KILN_SYM_NPOINTS-1), derived ones from the others. */
 void kiln_sym_point(const kiln_graph *g, int p, int64_t *vals);

@@ -43,6 +43,12 @@ def shape_of(dim):  # Shape(x)[dim] as a scalar, then unsqueezed: [x.shape[dim]]
             node("Unsqueeze", [f"s{dim}", "ax0"], [f"s{dim}u"])]
 
 
+def deep_pools():
+    """Five 2 x 2 MaxPools of stride 2 (GoogLeNet's and ConvNeXt's depth)."""
+    return [node("MaxPool", [x], [y], kernel_shape=[2, 2], strides=[2, 2])
+            for x, y in zip(["x", "p1", "p2", "p3", "p4"], ["p1", "p2", "p3", "p4", "y"])]
+
+
 def count_of(op, ins):
     """[n]: the count of NonZero(x > 0), from the Shape of its output."""
     return [node("Greater", ["x", "t"], ["m"]), node(op, ins, ["nz"]), node("Shape", ["nz"], ["s"]),
@@ -261,6 +267,9 @@ def models():
                                 node("GatherND", ["x", "ix"], ["g"]),
                                 node("ReduceSum", ["g"], keepdims=0)],
                                IMG, f, {"t": np.array(1.0, np.float32)}, f, IMG_CASES),
+        # five halvings: at the least points (H = 29) the fifth pool's window is wider than
+        # its input; inferred at points moved up, sizes from 61 (H) and 63 (W) run
+        "deep_pools": (deep_pools(), IMG, f, {}, f, [(1, 64, 70), (2, 96, 64), (1, 127, 100)]),
         "nonzero_count": ([node("Relu", ["x"], ["r"]), node("NonZero", ["r"], ["nz"]),
                            node("Shape", ["nz"])], IMG, f, {}, i, IMG_CASES),
         # a count the run computes used as data: a shape computed from it (passes/fold.c
@@ -391,6 +400,7 @@ RUN_REFUSED = {
     "slice_end_above": (*clamped("Slice", 1000), [1, "S"], (1200,), "compiled for sizes up to 1000"),
     "min_below": (*clamped("Min", 10), [1, "S"], (5,), "compiled for sizes from 10 up"),
     "min_above": (*clamped("Min", 1000), [1, "S"], (1001,), "compiled for sizes up to 1000"),
+    "deep_pools_small": (deep_pools(), {}, IMG, (1, 40, 70), "compiled for sizes from 61 up"),
 }
 
 
