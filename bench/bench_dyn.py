@@ -5,7 +5,7 @@
                                         [--threads 1,2] [--rounds N]
 
 Two models whose inputs keep named free dims: ResNet-18 (tests/models/gen_models.py) with
-free H and W, run at 1x3x224x224, and a BERT-base encoder (12 layers, 768 wide, 12 heads,
+free H and W (and, resnet18_nhw, N too), run at 1x3x224x224, and a BERT-base encoder (12 layers, 768 wide, 12 heads,
 3072 in the FFN; gen_dyn_models.py's encoder_block) with a free sequence length, run at
 sequence 128. For each, in the same run, `kiln run` times three compiles of the same file
 on the same inputs:
@@ -47,6 +47,17 @@ def resnet18_hw():
     return model, "input", x, "1x3xHxW"
 
 
+def resnet18_nhw():
+    """The same with the batch free too (the output [N, 1000]), run at batch 1: a free
+    batch once put register tiles along it (13-20x slower at batch 1)."""
+    model, name, x, _ = resnet18_hw()
+    for vi in (model.graph.input[0], model.graph.output[0]):
+        d0 = vi.type.tensor_type.shape.dim[0]
+        d0.ClearField("dim_value")
+        d0.dim_param = "N"
+    return model, name, x, "Nx3xHxW"
+
+
 def bert_base_seq():
     """A BERT-base encoder on embeddings x [1, S, 768]: 12 of gen_dyn_models' pre-LN blocks
     at BERT-base's sizes."""
@@ -60,7 +71,7 @@ def bert_base_seq():
     return model, "x", xin, "1xSx768"
 
 
-MODELS = {"resnet18_hw": resnet18_hw, "bert_base_seq": bert_base_seq}
+MODELS = {"resnet18_hw": resnet18_hw, "resnet18_nhw": resnet18_nhw, "bert_base_seq": bert_base_seq}
 
 
 def write_case(model, name, x, folder):
