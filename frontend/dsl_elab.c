@@ -178,7 +178,9 @@ static bool bind_args(dsl_ctx *c, const dsl_def *d, const dsl_ast *call, dsl_val
 
 void dsl_call_def(dsl_ctx *c, dsl_def *d, const dsl_ast *call, int n, dsl_val *out) {
   for (int i = 0; i < n; i++) out[i] = (dsl_val){.kind = V_ERROR, .loc = call->loc};
-  if (c->calls_over) return; /* reported: the rest would take exponential time */
+  /* reported: the rest would take exponential time (f1 calling a failing f0 twice, f2
+   * calling f1 twice...: every call again reports the same errors) */
+  if (c->calls_over || d->failed) return;
   if (c->depth >= MAX_CALL_DEPTH || c->calls >= DSL_MAX_TOTAL_CALLS) {
     if (c->depth >= MAX_CALL_DEPTH)
       dsl_error(&c->diag, KILN_ERR_LIMIT, call->loc,
@@ -217,6 +219,7 @@ void dsl_call_def(dsl_ctx *c, dsl_def *d, const dsl_ast *call, int n, dsl_val *o
     nrets = 1;
   }
   c->diag.ncalls--; /* what is wrong with the results is wrong at the call */
+  d->failed = c->diag.count != before;
   if (c->diag.count == before) {
     if (nrets == 0)
       dsl_error(&c->diag, KILN_ERR_INVALID_MODEL, d->ast->loc,

@@ -35,6 +35,7 @@ typedef struct dsl_def {
   const char *name;
   const dsl_ast *ast; /* A_DEF */
   int calls;          /* instances so far: the k of the `name_k.` param prefix */
+  bool failed;        /* a call's body reported an error: later calls give errors at once */
 } dsl_def;
 
 typedef struct dsl_onnx_file dsl_onnx_file; /* a parsed .onnx for onnx("f", "name") */

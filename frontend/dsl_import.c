@@ -91,7 +91,7 @@ static void add_def(dsl_ctx *c, const dsl_ast *d) {
     return;
   }
   KILN_GROW(c->defs, c->ndefs, c->defs_cap);
-  c->defs[c->ndefs++] = (dsl_def){d->s, d, 0};
+  c->defs[c->ndefs++] = (dsl_def){d->s, d, 0, false};
 }
 
 /* Imports and definitions of one file; the main file also yields its one model (models
