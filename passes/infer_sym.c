@@ -211,8 +211,7 @@ static kiln_status infer_symbolic_at(kiln_graph *g, kiln_node *n, bool *at_point
  * reads, as lowering does (passes/lower_dyn.c); later nodes start there, and the sizes
  * below are refused at run time (kiln_sym_least_checked). */
 kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
-  bool at_points, divided = false;
-  for (int s = 0; s < g->nsyms; s++) divided |= kiln_sym_divided(g, s);
+  bool at_points, divided = kiln_sym_any_divided(g);
   g->sym_shift = g->sym_shift_infer;
   kiln_status st = infer_symbolic_at(g, n, &at_points, err);
   for (int64_t shift = g->sym_shift_infer + 32;

@@ -348,8 +348,7 @@ kiln_status kiln_lower_symbolic(const kiln_graph *g, const kiln_node *n, kiln_ke
   *out = NULL;
   if (g->nsyms > KILN_MAX_SYMS) return kiln_fail(err, KILN_ERR_INTERNAL, "too many syms");
   if (n->ninputs + n->noutputs > 64) return refuse(n, "has too many operands", err);
-  bool divided = false, form;
-  for (int s = 0; s < g->nsyms; s++) divided |= kiln_sym_divided(g, s);
+  bool divided = kiln_sym_any_divided(g), form;
   /* from where inference left the points (shapes that fail below it); moved up further
    * for a kernel that changes form at the least ones (ResNet-18's last stage is 1 x 1
    * pixels at 23 x 29 and 2 x 2 at 55 x 61) */

@@ -38,6 +38,12 @@ void kiln_sym_point(const kiln_graph *g, int p, int64_t *vals) {
   kiln_symdim_derive(g->sym_def, g->nsyms, vals); /* small values: no overflow */
 }
 
+bool kiln_sym_any_divided(const kiln_graph *g) {
+  for (int s = 0; s < g->nsyms; s++)
+    if (kiln_sym_divided(g, s)) return true;
+  return false;
+}
+
 int64_t kiln_sym_least_checked(const kiln_graph *g, int s) {
   return PRIMES[0][s] + (kiln_sym_divided(g, s) ? g->sym_shift_max : 0);
 }

@@ -30,6 +30,8 @@ int64_t kiln_sym_least_checked(const kiln_graph *g, int s);
 
 /* Sym s is a free input dim that a derived sym (a division) reads. */
 bool kiln_sym_divided(const kiln_graph *g, int s);
+/* Some sym is (the points a shift moves: passes/infer_sym.c, lower_dyn.c). */
+bool kiln_sym_any_divided(const kiln_graph *g);
 
 /* The node reads or writes a value with a free dim, or reads a shape computation's
  * elements that follow them (kiln_value.sym_data). */

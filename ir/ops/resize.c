@@ -450,15 +450,16 @@ static kiln_status lower_resize(kiln_lower_ctx *c) {
   }
   kiln_expr *v = kx_load(k, xb, xi);
   /* integers interpolate in f64 and convert back truncating toward zero, as onnxruntime
-   * and ONNX's reference do, after clamping to the type's range (cubic overshoots); a
-   * value within 1e-6 below an integer is that integer (the weights' rounding, not the
-   * interpolation, put it there) */
+   * does, after clamping to the type's range (cubic overshoots); a value within 1e-6
+   * below an integer is that integer (the weights' rounding, not the interpolation, put
+   * it there) */
   kiln_dtype at = kiln_dtype_is_float(t) || !weight ? t : KILN_F64;
   if (weight) {
     s->reduce = KR_SUM;
     v = kx_binary(k, KB_MUL, kx_cast(k, weight, at), kx_cast(k, v, at));
   }
-  kiln_expr *ev = kx_const_f(k, at, kiln_attr_float(c->n, "extrapolation_value", 0.0));
+  kiln_expr *ev = outside ? kx_const_f(k, at, kiln_attr_float(c->n, "extrapolation_value", 0.0))
+                          : NULL;
   if (outside && !weight) v = kx_select(k, outside, kx_cast(k, ev, t), v);
   if (weight && (outside || at != t)) {
     kiln_expr *r = outside ? kx_select(k, outside, ev, kx_acc(k, at)) : kx_acc(k, at);
@@ -466,7 +467,8 @@ static kiln_status lower_resize(kiln_lower_ctx *c) {
       double lo, hi;
       kiln_dtype_range(t, &lo, &hi);
       kiln_expr *pos = kx_binary(k, KB_GE, r, kx_const_f(k, at, 0));
-      r = kx_binary(k, KB_ADD, r, kx_select(k, pos, kx_const_f(k, at, 1e-6), kx_const_f(k, at, -1e-6)));
+      r = kx_binary(k, KB_ADD, r,
+                    kx_select(k, pos, kx_const_f(k, at, 1e-6), kx_const_f(k, at, -1e-6)));
       r = kx_binary(k, KB_MIN, kx_binary(k, KB_MAX, r, kx_const_f(k, at, lo)), kx_const_f(k, at, hi));
       r = kx_cast(k, r, t);
     }
