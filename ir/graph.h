@@ -115,13 +115,16 @@ typedef struct kiln_graph {
   char *sym_names[KILN_MAX_SYMS];
   int64_t sym_hint[KILN_MAX_SYMS];
   /* the least and most sizes a free dim's dims were found to hold at, 0 where none
-   * (passes/infer_sym.c: a Slice to a constant end follows another rule below it) */
+   * (passes/infer_sym.c: a Slice to a constant end follows another rule below it); bit s
+   * of sym_zero_holds / sym_zero_fails: some node's probe of size 0 held / did not (a free
+   * dim may be 0 where one held and none failed) */
   int64_t sym_lo[KILN_MAX_SYMS], sym_hi[KILN_MAX_SYMS];
+  uint32_t sym_zero_holds, sym_zero_fails;
   kiln_symdiv sym_def[KILN_MAX_SYMS]; /* den 0: a free input dim; else derived (symdim.h) */
   /* while a node is inferred or lowered the points of the free dims a division reads are
    * moved up by sym_shift (passes/infer_sym.c, lower_dyn.c); sym_shift_infer is the most
-   * a node's shapes needed (later nodes start there), sym_shift_max the most any needed */
-  int64_t sym_shift, sym_shift_infer, sym_shift_max;
+   * a node's shapes needed (later nodes start there) */
+  int64_t sym_shift, sym_shift_infer;
   /* lowering for a GPU (kiln_target_gpu): lowerings leave out forms that pay on a CPU only
    * (a strided convolution's input split by phase, whose indices are not affine, so that
    * a GPU schedule could not stage it in shared memory) */

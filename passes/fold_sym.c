@@ -168,7 +168,7 @@ kiln_status kiln_fold_sym_data(kiln_graph *g, const kiln_node *n, int ***sym_dat
   for (int p = 0; p < done; p++) free_outs(at[p], n->noutputs);
   if (ok) { /* where what the points show stops holding (a Min of a dim and 10) */
     fold_probe f = {n, hint, out}; /* a count it follows otherwise: left to the run */
-    ok = kiln_sym_probe(g, kiln_sym_probed_mask(g, n), holds_at, &f) < 0;
+    ok = kiln_sym_probe(g, kiln_sym_probed_mask(g, n), true, holds_at, &f) < 0;
   }
   free_outs(hint, n->noutputs);
   free(cands);

@@ -197,7 +197,7 @@ static kiln_status infer_symbolic_at(kiln_graph *g, kiln_node *n, bool *at_point
 
     }
   }
-  int differs = kiln_sym_probe(g, kiln_sym_probed_mask(g, n), holds_at, n);
+  int differs = kiln_sym_probe(g, kiln_sym_probed_mask(g, n), true, holds_at, n);
   if (differs >= 0)
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): its output dims follow the "
                      "size '%s' the run computes by another rule when it is small (a Slice to "
@@ -209,7 +209,7 @@ static kiln_status infer_symbolic_at(kiln_graph *g, kiln_node *n, bool *at_point
 /* A node whose shapes fail at the least points (a 2-wide window past five halvings of
  * H = 23: GoogLeNet, ConvNeXt) is inferred again at points moved up for the syms a division
  * reads, as lowering does (passes/lower_dyn.c); later nodes start there, and the sizes
- * below are refused at run time (kiln_sym_least_checked). */
+ * below are probed (kiln_sym_probe). */
 kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
   bool at_points, divided = kiln_sym_any_divided(g);
   g->sym_shift = g->sym_shift_infer;
@@ -220,7 +220,6 @@ kiln_status kiln_infer_symbolic(kiln_graph *g, kiln_node *n, kiln_error *err) {
     g->sym_shift = shift;
     if (!infer_symbolic_at(g, n, &at_points, &again)) {
       g->sym_shift_infer = shift;
-      if (shift > g->sym_shift_max) g->sym_shift_max = shift;
       if (err) memset(err, 0, sizeof *err);
       st = KILN_OK;
     }

@@ -117,6 +117,10 @@ static kiln_status convert_conv(layout *L, int *pos, kiln_node *n, bool *done, k
   int64_t group = kiln_attr_int(n, "group", 1), m = w->dims[0], ob = block_for(m, L->vf);
   bool dw = group > 1 && group == x->dims[1] && group == m && w->dims[1] == 1;
   if (!ob || group < 1 || (!dw && (m / group) % ob)) return KILN_OK;
+  /* auto_pad SAME along a free dim: the leading pad follows its parity, which the blocked
+   * form's padded copy cannot (the plain Conv computes it) */
+  const char *ap = kiln_attr_str(n, "auto_pad", "NOTSET");
+  if (!strncmp(ap, "SAME", 4) && (x->sym[2] || x->sym[3])) return KILN_OK;
   /* negative pads read inside the input: the blocked form pads only */
   const int64_t *pads;
   int np = kiln_attr_ints(n, "pads", &pads);

@@ -301,14 +301,12 @@ kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error 
   p->outputs = kiln_xcalloc((size_t)(p->noutputs ? p->noutputs : 1), sizeof(kiln_io));
   for (int i = 0; i < p->noutputs; i++) set_io(g, &p->outputs[i], &g->values[g->main.outputs[i]]);
   kiln_status st = lower_block(g, &g->main, &p->main, err);
-  /* a free dim that a division's expression reads (a window's output size) was matched at
-   * sizes from kiln_sym_least_checked up: smaller ones are refused at run time, since the
-   * expression may not hold there (an overhanging window dropped, a ceil-mode correction),
-   * nor the form of a kernel lowered at points moved up (a last stage of 1 x 1 pixels) */
+  /* sizes below where some node's shapes follow another rule (passes/infer_sym.c's
+   * probes: an overhanging window dropped, a ceil-mode correction) or its kernel changes
+   * form (passes/lower_dyn.c's: a last stage of 1 x 1 pixels) are refused at run time */
   for (int s = 0; s < g->nsyms; s++) {
-    if (kiln_sym_divided(g, s)) p->sym_min[s] = kiln_sym_least_checked(g, s);
-    /* and where some node's shapes follow another rule (passes/infer_sym.c's probes) */
     if (g->sym_lo[s] > p->sym_min[s]) p->sym_min[s] = g->sym_lo[s];
+    if (p->sym_min[s] == 1 && (g->sym_zero_holds & ~g->sym_zero_fails) >> s & 1) p->sym_min[s] = 0;
     p->sym_max[s] = g->sym_hi[s];
   }
   for (int j = 0; j < g->main.noutputs && !st; j++) {

@@ -5,34 +5,22 @@
  * agrees at each point: a run-time extent (ir/kernel_dyn.c). The kernels must
  * otherwise be the same (their content hashes, with those numbers made equal, match), so a
  * lowering that folds a dim into anything else (a constant, a choice of stages) is refused
- * rather than run at the wrong size. The kernel's extents and dims then hold their hints,
- * which schedules are sized by. */
+ * rather than run at the wrong size. Below the points, sizes of a sym a division reads are
+ * probed the same way (lowering_holds). The kernel's extents and dims then hold their
+ * hints, which schedules are sized by. */
 #include "passes/passes.h"
 
 #include "ir/dtype.h"
 #include "ir/kernel_sig.h"
 #include "ir/op.h"
 #include "ir/schedule.h"
+#include "passes/lower_dyn.h"
 #include "passes/sym_points.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct dyn_num {
-  int buf, dim;       /* a buffer dim, or with buf -1 */
-  int stage, axis;    /* a stage's axis, or with stage -1 */
-  kiln_expr *e;       /* an i64 constant in an expression (a window's bound H) */
-  kiln_symdim x;
-  kiln_expr *chk;     /* or a checked index's bound (a Gather along a free dim) */
-  int fkind;          /* e a float constant: 1 x as a float, 2 x / y in f64 (a scale) */
-  kiln_symdim y;
-} dyn_num;
-
-typedef struct dyn_nums {
-  dyn_num *v;
-  int n, cap;
-} dyn_nums;
 
 static kiln_expr *dim_expr(kiln_kernel *k, const kiln_symdim *x) {
   kiln_expr *sum = NULL;
@@ -334,6 +322,9 @@ static kiln_status lower_at_points(const kiln_graph *g, const kiln_node *n, kiln
     *form = true;
     st = refuse(n, "depends on the free dims' values beyond its loop extents and buffer dims", err);
   }
+  if (!st) { /* sizes below the points where the kernel differs are refused at run time */
+    kiln_lower_probe(mg, n, k[0], &nums);
+  }
   if (!st) make_dyn(g, k[0], &nums);
   if (!st) kiln_kernel_read_sym_data(g, k[0]);
   for (int p = st ? 0 : 1; p < KILN_SYM_NPOINTS; p++) kiln_kernel_free(k[p]);
@@ -363,7 +354,6 @@ kiln_status kiln_lower_symbolic(const kiln_graph *g, const kiln_node *n, kiln_ke
     kiln_status s2 = lower_at_points(g, n, out, &form, &e);
     mg->sym_shift = 0;
     if (!s2) {
-      if (shift > mg->sym_shift_max) mg->sym_shift_max = shift;
       if (err) memset(err, 0, sizeof *err);
       return KILN_OK;
     }

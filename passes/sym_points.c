@@ -44,9 +44,6 @@ bool kiln_sym_any_divided(const kiln_graph *g) {
   return false;
 }
 
-int64_t kiln_sym_least_checked(const kiln_graph *g, int s) {
-  return PRIMES[0][s] + (kiln_sym_divided(g, s) ? g->sym_shift_max : 0);
-}
 
 bool kiln_node_is_symbolic(const kiln_graph *g, const kiln_node *n) {
   for (int i = 0; i < n->ninputs; i++) {
@@ -159,6 +156,21 @@ bool kiln_sym_match(const kiln_graph *g, const kiln_symdim *cands, int n, int64_
     kiln_symdim c = kiln_symdim_const(at[0] - k * x0);
     if (agrees(g, &kx, at[0] - k * x0, at_hint, at)) return kiln_symdim_add(&kx, &c, out);
   }
+  /* a x + b y + c of two candidates, a and b in -2 .. 2: auto_pad SAME_UPPER's leading pad
+   * on a stride 2 is 2 out - in (0 for an even input, 1 for an odd one) */
+  for (int i = 0; offset && i < n; i++)
+    for (int j = i + 1; j < n; j++)
+      for (int a = -2; a <= 2; a++)
+        for (int b = -2; b <= 2; b++) {
+          kiln_symdim ax, by, sum, ca = kiln_symdim_const(a), cb = kiln_symdim_const(b);
+          int64_t v;
+          if (!a || !b || !kiln_symdim_mul(&cands[i], &ca, &ax) ||
+              !kiln_symdim_mul(&cands[j], &cb, &by) || !kiln_symdim_add(&ax, &by, &sum) ||
+              !kiln_symdim_eval(&sum, v0, &v))
+            continue;
+          kiln_symdim c = kiln_symdim_const(at[0] - v);
+          if (agrees(g, &sum, at[0] - v, at_hint, at)) return kiln_symdim_add(&sum, &c, out);
+        }
   return false;
 }
 
@@ -270,7 +282,7 @@ static int probe_at(kiln_graph *g, int64_t *vals, int s, int64_t x, kiln_sym_hol
   return holds(g, ctx, vals);
 }
 
-int kiln_sym_probe(kiln_graph *g, uint32_t mask, kiln_sym_holds holds, void *ctx) {
+int kiln_sym_probe(kiln_graph *g, uint32_t mask, bool above, kiln_sym_holds holds, void *ctx) {
   for (int s = 0; s < g->nsyms; s++) {
     if (!(mask >> s & 1)) continue;
     int64_t vals[KILN_MAX_SYMS], bound;
@@ -282,14 +294,22 @@ int kiln_sym_probe(kiln_graph *g, uint32_t mask, kiln_sym_holds holds, void *ctx
       continue;
     }
     if (g->sym_def[s].den != 0) continue;
-    /* below the points (a divided sym is refused there already: kiln_sym_least_checked) */
-    for (int64_t x = PRIMES[0][s] - 1; !kiln_sym_divided(g, s) && x >= 1 && x >= g->sym_lo[s]; x--)
+    /* below the points (for a sym a division reads, the points as g->sym_shift moved them:
+     * the series showed every residue from there up only) */
+    int64_t least = PRIMES[0][s] + (g->sym_shift && kiln_sym_divided(g, s) ? g->sym_shift : 0);
+    int64_t x = least - 1;
+    for (; x >= 1 && x >= g->sym_lo[s]; x--)
       if (probe_at(g, vals, s, x, holds, ctx) != KILN_PROBE_HOLDS) {
         g->sym_lo[s] = x + 1;
         break;
       }
+    /* and size 0 (a KV cache's past length at the first step), once every size above held */
+    if (x == 0 && !(g->sym_zero_fails >> s & 1)) {
+      if (probe_at(g, vals, s, 0, holds, ctx) == KILN_PROBE_HOLDS) g->sym_zero_holds |= 1u << s;
+      else g->sym_zero_fails |= 1u << s;
+    }
     int64_t good = g->sym_hint[s], bad = 0;
-    for (int64_t x = 2 * good; x <= KILN_SYM_PROBE_MAX && !bad; x *= 2) {
+    for (int64_t x = 2 * good; above && x <= KILN_SYM_PROBE_MAX && !bad; x *= 2) {
       if (g->sym_hi[s] && x > g->sym_hi[s]) break;
       if (probe_at(g, vals, s, x, holds, ctx) == KILN_PROBE_HOLDS) good = x;
       else bad = x;

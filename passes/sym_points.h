@@ -16,17 +16,12 @@
 #define KILN_SYM_MAX_CANDS 256
 /* How far the points of the syms a division reads may move up, in steps of 32 that keep
  * each residue of a stride-32 chain, for a node whose shapes (passes/infer_sym.c) or
- * kernel (passes/lower_dyn.c) fail or change form at the least ones: those sizes are then
- * refused at run time (kiln_sym_least_checked). */
+ * kernel (passes/lower_dyn.c) fail or change form at the least ones (the sizes below are
+ * then probed: kiln_sym_probe). */
 #define KILN_SYM_MAX_SHIFT 128
 
 /* The syms' values at point p (0 .. KILN_SYM_NPOINTS-1), derived ones from the others. */
 void kiln_sym_point(const kiln_graph *g, int p, int64_t *vals);
-
-/* The least value sym s takes in the series of consecutive points (moved up by the most
- * any node's lowering needed, when a division reads s): a division's expression found by
- * matching holds from there up (every residue was seen), and a kernel's form, not below. */
-int64_t kiln_sym_least_checked(const kiln_graph *g, int s);
 
 /* Sym s is a free input dim that a derived sym (a division) reads. */
 bool kiln_sym_divided(const kiln_graph *g, int s);
@@ -76,18 +71,19 @@ uint32_t kiln_sym_probed_mask(const kiln_graph *g, const kiln_node *n);
  * failed there. */
 enum { KILN_PROBE_FAILS = -1, KILN_PROBE_DIFFERS = 0, KILN_PROBE_HOLDS = 1 };
 typedef int (*kiln_sym_holds)(kiln_graph *g, void *ctx, const int64_t *vals);
-/* Matching saw each free dim from the series' start (23 and up) to the hints; below and far
- * above, an op may follow another rule (a Slice to end 10 is min(S, 10): 10 at every point,
- * S below 10; to end 1000, S at every point). Each sym of mask is moved alone, the others at
- * their hints, and holds(g, ctx, vals) tells whether what was found holds there. A free dim
- * goes to every size below the points and by doublings above the hints (2^31 at most): the
- * first size down where it does not hold raises kiln_graph.sym_lo above it, the first size
- * up lowers sym_hi to the last size that holds (a bisection), and a run outside them fails.
- * A count the run computes (its hint is its bound) goes from 0 to below the points: where
- * the outputs differ (not where the op's code fails: a count of 0 that it refuses), no run
- * could be refused in time, so the sym is returned (-1: none differs) and the caller
- * refuses the node. */
-int kiln_sym_probe(kiln_graph *g, uint32_t mask, kiln_sym_holds holds, void *ctx);
+/* Matching saw each free dim from the series' start (23 and up, moved up by g->sym_shift for
+ * a sym a division reads) to the hints; below and far above, an op may follow another rule
+ * (a Slice to end 10 is min(S, 10): 10 at every point, S below 10; to end 1000, S at every
+ * point; a window that no longer fits). Each sym of mask is moved alone, the others at their
+ * hints, and holds(g, ctx, vals) tells whether what was found holds there. A free dim goes
+ * to every size below the points and, with `above`, by doublings above the hints (2^31 at
+ * most): the first size down where it does not hold raises kiln_graph.sym_lo above it, the
+ * first size up lowers sym_hi to the last size that holds (a bisection), and a run outside
+ * them fails. A count the run computes (its hint is its bound) goes from 0 to below the
+ * points: where the outputs differ (not where the op's code fails: a count of 0 that it
+ * refuses), no run could be refused in time, so the sym is returned (-1: none differs) and
+ * the caller refuses the node. */
+int kiln_sym_probe(kiln_graph *g, uint32_t mask, bool above, kiln_sym_holds holds, void *ctx);
 void kiln_sym_restore(kiln_graph *g, const kiln_node *n, bool outputs,
                       int64_t (*saved)[KILN_MAX_RANK]);
 

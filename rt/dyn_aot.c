@@ -158,11 +158,11 @@ static int bind(const table *t, const char *const *names, const kiln_rt_tensor *
                     "model's is %lld", name, d, (long long)x, (long long)want);
       if (want < 0) {
         int s = (int)(-1 - want);
-        if (x < 1 || x > MAX_DIM)
+        int64_t least = sym_def(t, s)[0], most = sym_def(t, s)[1], low = least ? 1 : 0;
+        if (x < low || x > MAX_DIM)
           return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is "
-                      "%lld, outside 1 .. %lld", name, d, sym_names[s], (long long)x,
-                      (long long)MAX_DIM);
-        int64_t least = sym_def(t, s)[0], most = sym_def(t, s)[1];
+                      "%lld, outside %lld .. %lld", name, d, sym_names[s], (long long)x,
+                      (long long)low, (long long)MAX_DIM);
         if (x < least)
           return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld: "
                       "this model's shapes follow another rule below (a window wider than the "
@@ -207,6 +207,15 @@ static uint32_t data_syms(const table *t) {
   return m;
 }
 
+/* bit s: sym s is a free input dim of size 0 in this run (one the model allows at 0) */
+static uint32_t zero_syms(const table *t, const int64_t *syms) {
+  uint32_t m = 0;
+  const int64_t *d = t->defs;
+  for (int64_t s = 0; s < t->nsyms; s++, d = next_def(d))
+    if (d[2] == 0 && syms[s] == 0) m |= 1u << s;
+  return m;
+}
+
 /* polynomial w mentions a sym of mask m */
 static bool poly_uses(const int64_t *w, uint32_t m) {
   for (int64_t i = 0; i < w[0]; i++)
@@ -215,11 +224,11 @@ static bool poly_uses(const int64_t *w, uint32_t m) {
   return false;
 }
 
-/* With counts the run computed, a dim that follows one may be 0. */
+/* With counts the run computed, or a free dim of size 0, a dim that follows one may be 0. */
 static int output_shapes(const table *t, const char *const *names, const int64_t *syms,
                          kiln_rt_tensor *out, char *msg, size_t size) {
   const int64_t *w = t->outputs;
-  uint32_t counts = data_syms(t);
+  uint32_t counts = data_syms(t) | zero_syms(t, syms);
   for (int64_t i = 0; i < t->noutputs; i++) {
     int64_t rank = w[2], bytes = w[1], x = 0;
     if (out) out[i].dtype = (int32_t)w[0], out[i].rank = (int32_t)rank;
@@ -252,6 +261,7 @@ static int plan(const table *t, const int64_t *syms, int64_t *offsets, int64_t *
     return fail(msg, size, KILN_RT_ERR_OUT_OF_MEMORY, "out of memory planning the arena");
   }
   int st = KILN_RT_OK;
+  int64_t least = zero_syms(t, syms) ? 0 : 1; /* a buffer along a free dim of size 0 */
   const int64_t *w = t->slots;
   for (int64_t i = 0; i < t->ndyn; i++) {
     int64_t rank = w[3], b = w[2];
@@ -259,11 +269,11 @@ static int plan(const table *t, const int64_t *syms, int64_t *offsets, int64_t *
     w += 4;
     for (int64_t d = 0; d < rank; d++, w = skip_expr(w)) {
       int64_t x = eval_expr(w, syms);
-      if (x < 1 && !st)
+      if (x < least && !st)
         st = fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "buffer %lld dim %lld would be %lld at "
                   "these input shapes: the inputs are too small for this model", (long long)i,
                   (long long)d, (long long)x);
-      if (b >= 0 && (x < 1 || __builtin_mul_overflow(b, x, &b) || b > MAX_BYTES)) b = -1;
+      if (b >= 0 && (x < least || __builtin_mul_overflow(b, x, &b) || b > MAX_BYTES)) b = -1;
     }
     if (b < 0 && !st)
       st = fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "a buffer would be over the limit of "

@@ -45,10 +45,11 @@ kiln_status kiln_dyn_bind(const kiln_program *p, const kiln_array *inputs, int64
                          "is %lld", io->name, d, (long long)x, (long long)io->dims[d]);
       if (s < 0) continue;
       const char *name = p->sym_names[s];
-      if (x < 1 || x > MAX_DIM)
+      int64_t low = p->sym_min[s] ? 1 : 0;
+      if (x < low || x > MAX_DIM)
         return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld, "
-                         "outside 1 .. %lld", io->name, d, name, (long long)x,
-                         (long long)MAX_DIM);
+                         "outside %lld .. %lld", io->name, d, name, (long long)x,
+                         (long long)low, (long long)MAX_DIM);
       if (x < p->sym_min[s])
         return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld: this "
                          "model's shapes follow another rule below (a window wider than the "
@@ -92,10 +93,20 @@ bool kiln_dyn_static_syms(const kiln_program *p, int64_t *syms) {
          kiln_symdim_derive(p->sym_def, p->nsyms, syms);
 }
 
-/* Does x mention a data sym of p: a size the run computes, which may be 0? */
-static bool data_dim(const kiln_program *p, const kiln_symdim *x) {
+/* Does x mention a data sym of p (a size the run computes, which may be 0) or a free input
+ * dim of size 0 at syms? */
+static bool may_be_0(const kiln_program *p, const kiln_symdim *x, const int64_t *syms) {
   for (int s = 0; s < p->nsyms; s++)
-    if (p->sym_def[s].den == KILN_SYMDIV_DATA && kiln_symdim_uses(x, s)) return true;
+    if ((p->sym_def[s].den == KILN_SYMDIV_DATA || (p->sym_def[s].den == 0 && !syms[s])) &&
+        kiln_symdim_uses(x, s))
+      return true;
+  return false;
+}
+
+/* Some free input dim is 0 at syms (one the model allows at 0: kiln_dyn_bind checked). */
+static bool zero_run(const kiln_program *p, const int64_t *syms) {
+  for (int s = 0; s < p->nsyms; s++)
+    if (p->sym_def[s].den == 0 && !syms[s]) return true;
   return false;
 }
 
@@ -119,13 +130,14 @@ static kiln_status too_small(const char *what, const char *name, int d, int64_t 
                    (long long)x);
 }
 
-/* bytes of buffer b at syms, or -1 past the limit; *small: the first dim below 1, or -1 */
-static int64_t buffer_bytes(const kiln_buffer *b, const int64_t *syms, int *small, int64_t *x) {
+/* bytes of buffer b at syms, or -1 past the limit; *small: the first dim below least, or -1 */
+static int64_t buffer_bytes(const kiln_buffer *b, const int64_t *syms, int64_t least, int *small,
+                            int64_t *x) {
   int64_t n = (int64_t)kiln_dtype_size(b->dtype);
   *small = -1;
   for (int d = 0; d < b->rank; d++) {
     *x = b->dyn_dims[d] ? kiln_dim_eval(b->dyn_dims[d], syms) : b->dims[d];
-    if (*x < 1) return *small = d, -1;
+    if (*x < least) return *small = d, -1;
     if (kiln_mul_overflows(n, *x, &n) || n > MAX_BYTES) return -1;
   }
   return n;
@@ -143,8 +155,8 @@ kiln_status kiln_dyn_output_shapes(const kiln_program *p, const int64_t *syms,
     for (int d = 0; d < io->rank; d++) {
       a->dims[d] = io->dims[d];
       if (io->sdims && !kiln_symdim_eval(&io->sdims[d], syms, &a->dims[d])) bytes = -1;
-      bool may_be_0 = io->sdims && data_dim(p, &io->sdims[d]) && a->dims[d] == 0;
-      if (bytes >= 0 && a->dims[d] < 1 && !may_be_0)
+      bool zero = io->sdims && may_be_0(p, &io->sdims[d], syms) && a->dims[d] == 0;
+      if (bytes >= 0 && a->dims[d] < 1 && !zero)
         return too_small("output", io->name, d, a->dims[d], err);
       if (bytes < 0 || kiln_mul_overflows(bytes, a->dims[d], &bytes) || bytes > MAX_BYTES)
         return kiln_fail(err, KILN_ERR_INVALID_INPUT, "output '%s' would be over the limit of "
@@ -161,7 +173,7 @@ static kiln_status plan(const kiln_program *p, const int64_t *syms, int64_t *off
   kiln_status st = KILN_OK;
   for (int i = 0; i < p->ndyn && !st; i++) {
     int small;
-    int64_t x, size = buffer_bytes(p->dyn[i].buf, syms, &small, &x);
+    int64_t x, size = buffer_bytes(p->dyn[i].buf, syms, zero_run(p, syms) ? 0 : 1, &small, &x);
     if (small >= 0)
       st = too_small("buffer", p->dyn[i].buf->name, small, x, err);
     else if (size < 0)

@@ -18,12 +18,22 @@
 #include <string.h>
 
 typedef int (*run_fn)(const void *const *inputs, void *const *outputs, void *workspace);
+/* a library with free dims: its <name>_tensor has kiln_array's layout */
+typedef int (*run_dims_fn)(const kiln_array *inputs, kiln_array *outputs, void *workspace);
+typedef int (*shapes_fn)(const kiln_array *inputs, kiln_array *outputs);
+typedef int (*check_fn)(const kiln_array *inputs, char *msg, size_t size);
+typedef int (*variant_fn)(const kiln_array *inputs);
 
 struct cli_artifact {
   void *handle;
   kiln_json *manifest;
   run_fn run;
   void (*set_threads)(int n);
+  bool free_dims; /* then these instead of run */
+  run_dims_fn run_dims;
+  shapes_fn output_shapes;
+  check_fn check_inputs;
+  variant_fn run_variant;
 };
 
 bool cli_is_elf(const char *path) {
@@ -101,8 +111,9 @@ static bool whole(const kiln_json *v, int64_t *out) {
   return true;
 }
 
-/* One input or output of the manifest into info (whose name points into it). */
-static bool tensor_of(const kiln_json *t, kiln_tensor_info *info) {
+/* One input or output of the manifest into info (whose name points into it); with free
+ * dims, a dim may be -1 (its bytes then say nothing). */
+static bool tensor_of(const kiln_json *t, bool free_dims, kiln_tensor_info *info) {
   const kiln_json *shape = kiln_json_get(t, "shape");
   const char *dtype = string_of(t, "dtype");
   int64_t bytes;
@@ -115,20 +126,27 @@ static bool tensor_of(const kiln_json *t, kiln_tensor_info *info) {
     if (d != KILN_STRING && !strcmp(kiln_dtype_name((kiln_dtype)d), dtype)) info->dtype = (kiln_dtype)d;
   info->rank = shape->n;
   int64_t n = 1;
-  for (int d = 0; d < shape->n; d++)
-    if (!whole(&shape->items[d], &info->dims[d]) || __builtin_mul_overflow(n, info->dims[d], &n))
-      return false;
-  info->bytes = (size_t)bytes;
+  bool free = false;
+  for (int d = 0; d < shape->n; d++) {
+    const kiln_json *x = &shape->items[d];
+    if (free_dims && x->kind == KILN_JSON_NUMBER && x->number == -1) {
+      info->dims[d] = -1, free = true;
+      continue;
+    }
+    if (!whole(x, &info->dims[d]) || __builtin_mul_overflow(n, info->dims[d], &n)) return false;
+  }
+  info->bytes = free ? 0 : (size_t)bytes;
   return info->dtype && kiln_dtype_size(info->dtype) &&
-         !__builtin_mul_overflow(n, (int64_t)kiln_dtype_size(info->dtype), &n) && n == bytes;
+         !__builtin_mul_overflow(n, (int64_t)kiln_dtype_size(info->dtype), &n) &&
+         (free || n == bytes);
 }
 
-static bool tensors_of(const kiln_json *list, int *n, kiln_tensor_info **out) {
+static bool tensors_of(const kiln_json *list, bool free_dims, int *n, kiln_tensor_info **out) {
   if (!list || list->kind != KILN_JSON_ARRAY || list->n > CLI_MAX_INPUTS) return false;
   *n = list->n;
   *out = kiln_xcalloc((size_t)list->n + 1, sizeof **out);
   for (int i = 0; i < list->n; i++)
-    if (!tensor_of(&list->items[i], &(*out)[i])) return false;
+    if (!tensor_of(&list->items[i], free_dims, &(*out)[i])) return false;
   return true;
 }
 
@@ -140,13 +158,11 @@ static kiln_status read_manifest(const char *path, const kiln_json *j, cli_model
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "'%s': a kiln manifest of another version "
                      "(%lld; this kiln reads 1): run it with the kiln that compiled it (%s)", path,
                      (long long)version, string_of(j, "kiln_version") ? string_of(j, "kiln_version") : "?");
-  if (kiln_json_get(j, "free_dims"))
-    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "'%s': a library with free dims: `kiln run` "
-                     "and `kiln bench` do not call one yet (a C host calls its %s)", path,
-                     string_of(j, "entry") ? string_of(j, "entry") : "<name>_run_dims");
+  m->lib->free_dims = kiln_json_get(j, "free_dims") != NULL;
+  bool f = m->lib->free_dims;
   if (!string_of(j, "name") || !string_of(j, "entry") ||
-      !tensors_of(kiln_json_get(j, "inputs"), &m->ninputs, &m->inputs) ||
-      !tensors_of(kiln_json_get(j, "outputs"), &m->noutputs, &m->outputs))
+      !tensors_of(kiln_json_get(j, "inputs"), f, &m->ninputs, &m->inputs) ||
+      !tensors_of(kiln_json_get(j, "outputs"), f, &m->noutputs, &m->outputs))
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "'%s': its kiln manifest lacks or garbles the "
                      "model's name, entry point, inputs or outputs", path);
   return KILN_OK;
@@ -160,11 +176,31 @@ static kiln_status load(const char *path, cli_artifact *lib, const kiln_json *j,
   if (!lib->handle)
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "cannot load '%s': %s", path, dlerror());
   const char *entry = string_of(j, "entry"), *setter = string_of(j, "set_num_threads");
-  lib->run = (run_fn)dlsym(lib->handle, entry);
+  void *run = dlsym(lib->handle, entry);
   if (setter) lib->set_threads = (void (*)(int))dlsym(lib->handle, setter);
-  if (!lib->run || (setter && !lib->set_threads))
+  if (!run || (setter && !lib->set_threads))
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "'%s' lacks '%s', which its manifest names",
-                     path, lib->run ? setter : entry);
+                     path, run ? setter : entry);
+  if (!lib->free_dims) {
+    lib->run = (run_fn)run;
+    return KILN_OK;
+  }
+  /* the calls that take shapes, beside <name>_run_dims (codegen/aot_header.c) */
+  static const char *const calls[] = {"output_shapes", "check_inputs", "run_variant"};
+  void *fns[3];
+  for (int i = 0; i < 3; i++) {
+    char *sym = kiln_fmt("%s_%s", string_of(j, "name"), calls[i]);
+    fns[i] = dlsym(lib->handle, sym);
+    kiln_status st = fns[i] ? KILN_OK : kiln_fail(err, KILN_ERR_INVALID_MODEL, "'%s' lacks "
+                                                  "'%s', which a library with free dims has",
+                                                  path, sym);
+    free(sym);
+    if (st) return st;
+  }
+  lib->run_dims = (run_dims_fn)run;
+  lib->output_shapes = (shapes_fn)fns[0];
+  lib->check_inputs = (check_fn)fns[1];
+  lib->run_variant = (variant_fn)fns[2];
   return KILN_OK;
 }
 
@@ -196,6 +232,19 @@ void cli_model_of_jit(kiln_model *jit, cli_model *m) {
   m->outputs = cli_infos(jit, true);
 }
 
+/* A library's output shapes at the inputs' (arrays), or its message why not. */
+static kiln_status library_shapes(const cli_model *m, const kiln_array *arrays, kiln_array *outs,
+                                  kiln_error *err) {
+  char msg[512] = "";
+  int rc = m->lib->check_inputs(arrays, msg, sizeof msg);
+  if (!rc) rc = m->lib->output_shapes(arrays, outs);
+  if (!rc) return KILN_OK;
+  bool known = rc > 0 && rc <= KILN_ERR_INVALID_INPUT;
+  return kiln_fail(err, known ? (kiln_status)rc : KILN_ERR_INTERNAL, "%s: %s",
+                   string_of(m->lib->manifest, "name"), msg[0] ? msg : "the inputs' shapes do "
+                   "not fit it");
+}
+
 kiln_status cli_model_bind_shapes(cli_model *m, const cli_inputs *in, kiln_error *err) {
   kiln_array arrays[CLI_MAX_INPUTS], outs[CLI_MAX_INPUTS];
   if (m->ninputs > CLI_MAX_INPUTS || m->noutputs > CLI_MAX_INPUTS)
@@ -205,9 +254,10 @@ kiln_status cli_model_bind_shapes(cli_model *m, const cli_inputs *in, kiln_error
     const cli_input_file *f = cli_input_file_for(in, t->name);
     for (int d = 0; d < t->rank; d++)
       if (t->dims[d] < 0 && !f)
-        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "input '%s' dim %d ('%s') is free: "
+        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "input '%s' dim %d%s%s%s is free: "
                          "give the input a file (--inputs DIR) whose shape sets it", t->name, d,
-                         kiln_dim_name(m->jit, i, d));
+                         m->jit ? " ('" : "", m->jit ? kiln_dim_name(m->jit, i, d) : "",
+                         m->jit ? "')" : "");
     if (f) {
       t->rank = f->t.rank;
       memcpy(t->dims, f->t.dims, sizeof t->dims);
@@ -216,8 +266,9 @@ kiln_status cli_model_bind_shapes(cli_model *m, const cli_inputs *in, kiln_error
     arrays[i] = (kiln_array){(void *)1, t->dtype, t->rank, {0}}; /* data unread */
     memcpy(arrays[i].dims, t->dims, sizeof t->dims);
   }
-  if (kiln_output_shapes(m->jit, arrays, outs, err)) return err->code;
-  m->variant = kiln_run_variant(m->jit, arrays);
+  if (m->jit ? kiln_output_shapes(m->jit, arrays, outs, err) : library_shapes(m, arrays, outs, err))
+    return err->code;
+  m->variant = m->jit ? kiln_run_variant(m->jit, arrays) : m->lib->run_variant(arrays);
   for (int i = 0; i < m->noutputs; i++) {
     kiln_tensor_info *t = &m->outputs[i];
     t->rank = outs[i].rank;
@@ -237,13 +288,28 @@ void cli_model_arrays(const cli_model *m, const void *const *inputs, void *const
   for (int i = 0; i < m->noutputs; i++) out[i] = (kiln_array){outputs[i], KILN_F32, 0, {0}};
 }
 
+/* The error for status rc of the library's entry point. */
+static kiln_status library_failed(const cli_model *m, int rc, kiln_error *err) {
+  const char *name = string_of(m->lib->manifest, "entry");
+  const char *why = rc == KILN_ERR_UNSUPPORTED ? ": no CUDA driver or GPU that can run its code"
+                  : rc == KILN_ERR_INVALID_INPUT ? ": an input value out of range, such as an index"
+                  : rc == KILN_ERR_OUT_OF_MEMORY ? ": its workspace could not be allocated"
+                  : rc == KILN_ERR_INTERNAL ? ": an access out of bounds (built with --check-bounds)"
+                  : "";
+  bool known = rc > 0 && rc <= KILN_ERR_INVALID_INPUT;
+  return kiln_fail(err, known ? (kiln_status)rc : KILN_ERR_INTERNAL, "%s returned %d (%s)%s",
+                   name, rc, known ? kiln_status_name((kiln_status)rc) : "not a kiln status", why);
+}
+
 /* The outputs' shapes are the run's: a size it computes (NonZero's count) is at most the
  * one cli_model_bind_shapes gave, which the buffers were allocated for. */
 static kiln_status run_arrays(const cli_model *m, const void *const *inputs,
                               void *const *outputs, kiln_error *err) {
   kiln_array in[CLI_MAX_INPUTS], out[CLI_MAX_INPUTS];
   cli_model_arrays(m, inputs, outputs, in, out);
-  kiln_status st = kiln_run_arrays(m->jit, in, out, err);
+  kiln_status st = m->jit ? kiln_run_arrays(m->jit, in, out, err) : KILN_OK;
+  int rc = m->jit ? KILN_OK : m->lib->run_dims(in, out, NULL);
+  if (rc) st = library_failed(m, rc, err);
   for (int i = 0; i < m->noutputs && !st; i++) {
     kiln_tensor_info *t = &m->outputs[i];
     t->rank = out[i].rank;
@@ -254,6 +320,7 @@ static kiln_status run_arrays(const cli_model *m, const void *const *inputs,
 }
 
 bool cli_model_takes_shapes(const cli_model *m) {
+  if (m->lib) return m->lib->free_dims;
   for (int i = 0; m->jit && i < m->ninputs + m->noutputs; i++) {
     const kiln_tensor_info *t = i < m->ninputs ? &m->inputs[i] : &m->outputs[i - m->ninputs];
     for (int d = 0; d < t->rank; d++)
@@ -264,19 +331,10 @@ bool cli_model_takes_shapes(const cli_model *m) {
 
 kiln_status cli_model_run(const cli_model *m, const void *const *inputs, void *const *outputs,
                           kiln_error *err) {
-  if (m->jit && m->shaped) return run_arrays(m, inputs, outputs, err);
+  if (m->shaped) return run_arrays(m, inputs, outputs, err);
   if (m->jit) return kiln_run(m->jit, inputs, outputs, err);
   int rc = m->lib->run(inputs, outputs, NULL);
-  if (rc == KILN_OK) return KILN_OK;
-  const char *name = string_of(m->lib->manifest, "entry");
-  const char *why = rc == KILN_ERR_UNSUPPORTED ? ": no CUDA driver or GPU that can run its code"
-                  : rc == KILN_ERR_INVALID_INPUT ? ": an input value out of range, such as an index"
-                  : rc == KILN_ERR_OUT_OF_MEMORY ? ": its workspace could not be allocated"
-                  : rc == KILN_ERR_INTERNAL ? ": an access out of bounds (built with --check-bounds)"
-                  : "";
-  bool known = rc > 0 && rc <= KILN_ERR_INVALID_INPUT;
-  return kiln_fail(err, known ? (kiln_status)rc : KILN_ERR_INTERNAL, "%s returned %d (%s)%s",
-                   name, rc, known ? kiln_status_name((kiln_status)rc) : "not a kiln status", why);
+  return rc == KILN_OK ? KILN_OK : library_failed(m, rc, err);
 }
 
 kiln_status cli_model_set_threads(cli_model *m, int n, kiln_error *err) {

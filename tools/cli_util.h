@@ -123,16 +123,17 @@ typedef struct cli_model {
   cli_artifact *lib;
   int ninputs, noutputs;
   kiln_tensor_info *inputs, *outputs;
-  bool shaped; /* a JIT model with free dims: inputs/outputs hold this run's shapes
-                  (cli_model_bind_shapes), and runs go through kiln_run_arrays */
+  bool shaped; /* a model with free dims: inputs/outputs hold this run's shapes
+                  (cli_model_bind_shapes), and runs go through kiln_run_arrays or the
+                  library's <name>_run_dims */
   int variant; /* shaped: the bucket those shapes run (kiln_run_variant), -1 generic */
 } cli_model;
 
 /* --shape with free dims (? or a name): the free dims of m's inputs take the sizes of the
  * input files (a free input without one is an error) and its outputs' shapes follow. */
 kiln_status cli_model_bind_shapes(cli_model *m, const cli_inputs *in, kiln_error *err);
-/* A JIT model whose inputs or outputs have a dim -1 (free, or a size its run computes):
- * it needs cli_model_bind_shapes. */
+/* A JIT model whose inputs or outputs have a dim -1 (free, or a size its run computes), or
+ * a library with free dims: it needs cli_model_bind_shapes. */
 bool cli_model_takes_shapes(const cli_model *m);
 /* A shaped model's buffers as the kiln_arrays kiln_run_arrays takes: inputs at m's bound
  * shapes, outputs to be shaped by the run. */

@@ -189,6 +189,7 @@ kiln_status cli_open_model(cli_args *a, cli_inputs *in, cli_model *m, kiln_error
     if (!st) st = cli_model_open_library(a->model, m, err);
     if (!st) st = cli_match_library_inputs(a, m, in, err);
     if (!st) cli_note_random_inputs(a, in);
+    if (!st && cli_model_takes_shapes(m)) st = cli_model_bind_shapes(m, in, err);
     return st;
   }
   kiln_model *jit = NULL;

@@ -220,7 +220,7 @@ static kiln_status lower_conv_blocked(kiln_lower_ctx *c) {
     for (int d = 0; d < 2; d++) {
       xi[d + 2] = kx_add(k, kx_muli(k, o[d + 2], w->stride[d]), kx_muli(k, kv[d], w->dil[d]));
       if (over && !pad) {
-        xi[d + 2] = kx_addi(k, xi[d + 2], -w->pad_begin[d]);
+        xi[d + 2] = kiln_window_unpad(k, w, d, xi[d + 2]);
         if (overhangs(w, d)) inside = kx_and(k, inside, kx_in_range(k, xi[d + 2], w->in[d]));
       }
     }

@@ -49,6 +49,7 @@ kiln_status kiln_window_plan(const kiln_node *n, int rank, const int64_t *x,
                        n->op_type);
     int64_t eff = (kernel[d] - 1) * w->dil[d] + 1;
     if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+      w->same = ap[5];
       w->out[d] = ceil_div(in, s);
       int64_t total = (w->out[d] - 1) * s + eff - in;
       if (total < 0) total = 0;
@@ -77,8 +78,23 @@ kiln_status kiln_window_plan(const kiln_node *n, int rank, const int64_t *x,
 
 kiln_expr *kiln_window_pos(kiln_kernel *k, const kiln_window *w, int d, kiln_expr *o,
                            kiln_expr *kv) {
-  return kx_add(k, kx_addi(k, kx_muli(k, o, w->stride[d]), -w->pad_begin[d]),
+  return kx_add(k, kiln_window_unpad(k, w, d, kx_muli(k, o, w->stride[d])),
                 kx_muli(k, kv, w->dil[d]));
+}
+
+kiln_expr *kiln_window_unpad(kiln_kernel *k, const kiln_window *w, int d, kiln_expr *x) {
+  /* along a free dim the pad may be 0 at some sizes only (auto_pad SAME_UPPER's leading pad
+   * follows the input's parity): the same tree at every size */
+  if (w->free[d] && w->same) { /* total = max((out - 1) s + eff - in, 0), split in two */
+    int64_t eff = (w->kernel[d] - 1) * w->dil[d] + 1;
+    kiln_expr *total = kx_binary(k, KB_SUB, kx_idx(k, (w->out[d] - 1) * w->stride[d] + eff),
+                                 kx_idx(k, w->in[d]));
+    total = kx_binary(k, KB_MAX, total, kx_idx(k, 0));
+    kiln_expr *half = kx_binary(k, KB_DIV, total, kx_idx(k, 2));
+    return kx_binary(k, KB_SUB, x, w->same == 'U' ? half : kx_binary(k, KB_SUB, total, half));
+  }
+  if (w->free[d]) return kx_binary(k, KB_ADD, x, kx_idx(k, -w->pad_begin[d]));
+  return kx_addi(k, x, -w->pad_begin[d]);
 }
 
 void kiln_window_mark_free(kiln_window *w, const kiln_value *x) {

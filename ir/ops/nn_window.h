@@ -14,6 +14,7 @@ typedef struct kiln_window {
       dil[KILN_MAX_SPATIAL], pad_begin[KILN_MAX_SPATIAL], pad_end[KILN_MAX_SPATIAL],
       out[KILN_MAX_SPATIAL];
   bool free[KILN_MAX_SPATIAL]; /* a free dim (kiln_options.symbolic_dims): windows may overhang */
+  char same; /* auto_pad SAME_UPPER ('U') or SAME_LOWER ('L'): pads follow the input's size */
 } kiln_window;
 
 /* Reads strides, dilations, pads and auto_pad (and ceil_mode when `pooling`) of n for an
@@ -26,6 +27,11 @@ kiln_status kiln_window_plan(const kiln_node *n, int rank, const int64_t *x,
 /* Input position along spatial dim d of output position o and window offset kv. */
 kiln_expr *kiln_window_pos(kiln_kernel *k, const kiln_window *w, int d, kiln_expr *o,
                            kiln_expr *kv);
+
+/* x - (leading pad along dim d); along a free dim an add even of 0 (kiln_window.free), and
+ * with auto_pad SAME the pad computed from the input and output sizes, which may be 0 or 1
+ * by the input's parity (a number that would be no dim expression of one of them). */
+kiln_expr *kiln_window_unpad(kiln_kernel *k, const kiln_window *w, int d, kiln_expr *x);
 
 /* Whether some window along dim d reaches outside [0, in): loads there need a guard. Along
  * a free dim always (whether one does depends on its value), which the caller marks in

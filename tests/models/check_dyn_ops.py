@@ -49,6 +49,27 @@ def deep_pools():
             for x, y in zip(["x", "p1", "p2", "p3", "p4"], ["p1", "p2", "p3", "p4", "y"])]
 
 
+def small_windows(auto_pad=None):
+    """A 3 x 3 Conv of stride 2 (pads 1, or auto_pad), a ReLU, then a 2 x 2 MaxPool of stride 2
+    in ceil mode (auto_pad: 3 x 3): the window output sizes' expressions, matched at sizes
+    from 23 up, probed below (kiln_sym_probe) down to the least size whose windows fit."""
+    pads = {"auto_pad": auto_pad} if auto_pad else {"pads": [1, 1, 1, 1]}
+    pool = ({"kernel_shape": [3, 3], "auto_pad": auto_pad} if auto_pad else
+            {"kernel_shape": [2, 2], "ceil_mode": 1})
+    return ([node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], strides=[2, 2], **pads),
+             node("Relu", ["c"], ["r"]), node("MaxPool", ["r"], strides=[2, 2], **pool)],
+            {"w": f32(8, 4, 3, 3)})
+
+
+def kv_attention():
+    """Attention of one query over a cache: the past x [1, P, 8] (P free, 0 at a first step)
+    and 3 new rows, concatenated: Softmax(q k^T) v over P + 3 rows."""
+    return ([node("Concat", ["x", "new"], ["kv"], axis=1),
+             node("Transpose", ["kv"], ["kt"], perm=[0, 2, 1]), node("MatMul", ["q", "kt"], ["s"]),
+             node("Softmax", ["s"], ["p"]), node("MatMul", ["p", "kv"])],
+            {"new": f32(1, 3, 8), "q": f32(1, 1, 8)})
+
+
 def count_of(op, ins):
     """[n]: the count of NonZero(x > 0), from the Shape of its output."""
     return [node("Greater", ["x", "t"], ["m"]), node(op, ins, ["nz"]), node("Shape", ["nz"], ["s"]),
@@ -269,7 +290,20 @@ def models():
                                IMG, f, {"t": np.array(1.0, np.float32)}, f, IMG_CASES),
         # five halvings: at the least points (H = 29) the fifth pool's window is wider than
         # its input; inferred at points moved up, sizes from 61 (H) and 63 (W) run
-        "deep_pools": (deep_pools(), IMG, f, {}, f, [(1, 64, 70), (2, 96, 64), (1, 127, 100)]),
+        "deep_pools": (deep_pools(), IMG, f, {}, f, [(1, 64, 70), (2, 96, 64), (1, 127, 100),
+                                                     (1, 32, 33)]),
+        # sizes below the points the expressions were matched at: every size whose windows
+        # fit (H = 3: the Conv's output 2, the pool's 1)
+        "small_windows": (small_windows()[0], IMG, f, small_windows()[1], f,
+                          [(1, 3, 5), (2, 5, 4), (1, 4, 3), (1, 30, 17)]),
+        # auto_pad SAME_UPPER: the leading pad is 0 for an even size, 1 for an odd one
+        "same_upper": (small_windows("SAME_UPPER")[0], IMG, f, small_windows("SAME_UPPER")[1],
+                       f, [(1, 5, 6), (2, 8, 3), (1, 31, 30), (1, 1, 2)]),
+        "same_lower": (small_windows("SAME_LOWER")[0], IMG, f, small_windows("SAME_LOWER")[1],
+                       f, [(1, 5, 6), (2, 8, 3), (1, 2, 1)]),
+        # a free dim of size 0: a cache's past length at the first step
+        "kv_attention": (kv_attention()[0], [1, "P", 8], f, kv_attention()[1], f,
+                         [(0,), (2,), (5,)]),
         "nonzero_count": ([node("Relu", ["x"], ["r"]), node("NonZero", ["r"], ["nz"]),
                            node("Shape", ["nz"])], IMG, f, {}, i, IMG_CASES),
         # a count the run computes used as data: a shape computed from it (passes/fold.c
@@ -393,6 +427,11 @@ def clamped(op, c):
             {"one": i64(1), "z": i64(0), "c": i64(c)})
 
 
+# Models also compiled once into a library (`kiln compile` with the free dims) that
+# `kiln run` then runs at every case's shape.
+AOT_ONCE = {"small_windows", "same_upper", "kv_attention", "deep_pools", "nonzero_masked_sum"}
+
+
 # Models compiled with free dims that a run must refuse at some shape (the rule their shapes
 # follow changes outside the sizes the compile checked), and a piece of the message.
 RUN_REFUSED = {
@@ -400,7 +439,10 @@ RUN_REFUSED = {
     "slice_end_above": (*clamped("Slice", 1000), [1, "S"], (1200,), "compiled for sizes up to 1000"),
     "min_below": (*clamped("Min", 10), [1, "S"], (5,), "compiled for sizes from 10 up"),
     "min_above": (*clamped("Min", 1000), [1, "S"], (1001,), "compiled for sizes up to 1000"),
-    "deep_pools_small": (deep_pools(), {}, IMG, (1, 40, 70), "compiled for sizes from 61 up"),
+    # five halvings of 31 leave a 2-wide window a 1-pixel input
+    "deep_pools_small": (deep_pools(), {}, IMG, (1, 31, 70), "compiled for sizes from 32 up"),
+    # a Conv over no rows: a free dim that may not be 0 (shapes fail there) is refused at 0
+    "conv_empty": (small_windows()[0], small_windows()[1], IMG, (1, 0, 5), "outside 1 .."),
 }
 
 
@@ -487,6 +529,15 @@ def main():
         so.log_severity_level = 3
         sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
         spec = "x=" + "x".join("?" if isinstance(d, str) else str(d) for d in shape)
+        runs = {"": [path, "--shape", spec, *extra]}
+        if name in AOT_ONCE and not extra:  # one library, every case: `kiln run LIB`
+            lib = os.path.join(work, f"lib{name}.so")
+            r = subprocess.run([kiln, "compile", path, "--shape", spec, "-o", lib],
+                               capture_output=True, text=True)
+            if r.returncode:
+                print(f"FAIL {name}: kiln compile exited {r.returncode}: {r.stderr.strip()}")
+                failed += 1
+            runs[" (library)"] = [lib]
         for k, case in enumerate(cases):
             case_dir = os.path.join(work, f"{name}_{k}")
             os.makedirs(case_dir, exist_ok=True)
@@ -494,24 +545,24 @@ def main():
             with open(os.path.join(case_dir, "input_0.pb"), "wb") as fh:
                 fh.write(numpy_helper.from_array(x, "x").SerializeToString())
             want = sess.run(None, {"x": x})
-            r = subprocess.run([kiln, "run", path, "--shape", spec, "--inputs", case_dir,
-                                "--output-dir", os.path.join(case_dir, "out"), "--repeat", "1",
-                                *extra], capture_output=True, text=True)
-            if r.returncode:
-                print(f"FAIL {name} {list(x.shape)}: kiln exited {r.returncode}: "
-                      f"{r.stderr.strip()}")
-                failed += 1
-                continue
-            for i, w in enumerate(want):
-                got = numpy_helper.to_array(
-                    onnx.load_tensor(os.path.join(case_dir, "out", f"output_{i}.pb")))
-                if np.issubdtype(w.dtype, np.floating):
-                    ok = got.shape == w.shape and bool(np.all(np.abs(got - w) <= 1e-4 + 1e-3 * np.abs(w)))
-                else:
-                    ok = got.shape == w.shape and bool(np.array_equal(got, w))
-                print(f"{'ok  ' if ok else 'FAIL'} {name} {list(x.shape)} output {i}: "
-                      f"{list(got.shape)} (want {list(w.shape)})")
-                failed += not ok
+            for how, args in runs.items():
+                out = os.path.join(case_dir, "out" + how.strip(" ()"))
+                r = subprocess.run([kiln, "run", *args, "--inputs", case_dir, "--output-dir", out,
+                                    "--repeat", "1"], capture_output=True, text=True)
+                if r.returncode:
+                    print(f"FAIL {name}{how} {list(x.shape)}: kiln exited {r.returncode}: "
+                          f"{r.stderr.strip()}")
+                    failed += 1
+                    continue
+                for i, w in enumerate(want):
+                    got = numpy_helper.to_array(onnx.load_tensor(os.path.join(out, f"output_{i}.pb")))
+                    if np.issubdtype(w.dtype, np.floating):
+                        ok = got.shape == w.shape and bool(np.all(np.abs(got - w) <= 1e-4 + 1e-3 * np.abs(w)))
+                    else:
+                        ok = got.shape == w.shape and bool(np.array_equal(got, w))
+                    print(f"{'ok  ' if ok else 'FAIL'} {name}{how} {list(x.shape)} output {i}: "
+                          f"{list(got.shape)} (want {list(w.shape)})")
+                    failed += not ok
     for name, (nodes, inits, shape, case, says) in RUN_REFUSED.items():
         path = os.path.join(work, f"{name}.onnx")
         build(name, nodes, shape, TensorProto.FLOAT, inits, TensorProto.FLOAT, path)
