@@ -64,7 +64,9 @@ kiln_status kiln_window_plan(const kiln_node *n, int rank, const int64_t *x,
       return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): unknown auto_pad '%s'",
                        n->name, n->op_type, ap);
     int64_t span = in + w->pad_begin[d] + w->pad_end[d] - eff;
-    if (span < 0)
+    /* in ceil mode a window may reach past the padded input: ceil(span / s) + 1 >= 1 (a 3-wide
+     * pool of stride 2 over 2 pixels has one output, of the pixels it covers) */
+    if (span < 0 && !(ceil_mode && span > -s))
       return kiln_fail(err, KILN_ERR_SHAPE,
                        "node '%s' (%s): window %lld is larger than the padded input %lld",
                        n->name, n->op_type, (long long)eff,

@@ -394,6 +394,16 @@ def lppool_cases(out, rng):
         helper.make_node("Add", ["f", "e"], ["y"])],
         [V("x", F32, [1, 16, 8, 8])], [V("y", F32, None)], [w])
     write(out, "lppool_blocked", m, {"x": x}, run_ort(m, {"x": x}))
+    # ceil mode: a last window reaching past the padded input, the only window of a 2-pixel
+    # input for a 3-wide pool of stride 2 (GoogLeNet's pools at small images)
+    for op, attrs in (("MaxPool", {}), ("AveragePool", dict(count_include_pad=1)),
+                      ("AveragePool", dict(count_include_pad=0))):
+        name = f"{op.lower()}_ceil_past_input" + ("_pad" if attrs.get("count_include_pad") else "")
+        x = rng.standard_normal((1, 3, 2, 5)).astype(np.float32)
+        m = model_of(name, [helper.make_node(op, ["x"], ["y"], kernel_shape=[3, 3],
+                                             strides=[2, 2], ceil_mode=1, **attrs)],
+                     [V("x", F32, [1, 3, 2, 5])], [V("y", F32, None)])
+        write(out, name, m, {"x": x}, run_ort(m, {"x": x}))
     # pooling over an empty spatial dim: nothing to pool (onnxruntime fails too)
     for op, attrs in (("MaxPool", dict(kernel_shape=[2, 2], pads=[1, 1, 1, 1])),
                       ("GlobalAveragePool", {})):
