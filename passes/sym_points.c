@@ -44,7 +44,6 @@ bool kiln_sym_any_divided(const kiln_graph *g) {
   return false;
 }
 
-
 bool kiln_node_is_symbolic(const kiln_graph *g, const kiln_node *n) {
   for (int i = 0; i < n->ninputs; i++) {
     const kiln_value *v = kiln_node_in(g, n, i);
