@@ -155,21 +155,6 @@ bool kiln_sym_match(const kiln_graph *g, const kiln_symdim *cands, int n, int64_
     kiln_symdim c = kiln_symdim_const(at[0] - k * x0);
     if (agrees(g, &kx, at[0] - k * x0, at_hint, at)) return kiln_symdim_add(&kx, &c, out);
   }
-  /* a x + b y + c of two candidates, a and b in -2 .. 2: auto_pad SAME_UPPER's leading pad
-   * on a stride 2 is 2 out - in (0 for an even input, 1 for an odd one) */
-  for (int i = 0; offset && i < n; i++)
-    for (int j = i + 1; j < n; j++)
-      for (int a = -2; a <= 2; a++)
-        for (int b = -2; b <= 2; b++) {
-          kiln_symdim ax, by, sum, ca = kiln_symdim_const(a), cb = kiln_symdim_const(b);
-          int64_t v;
-          if (!a || !b || !kiln_symdim_mul(&cands[i], &ca, &ax) ||
-              !kiln_symdim_mul(&cands[j], &cb, &by) || !kiln_symdim_add(&ax, &by, &sum) ||
-              !kiln_symdim_eval(&sum, v0, &v))
-            continue;
-          kiln_symdim c = kiln_symdim_const(at[0] - v);
-          if (agrees(g, &sum, at[0] - v, at_hint, at)) return kiln_symdim_add(&sum, &c, out);
-        }
   return false;
 }
 
