@@ -123,6 +123,27 @@ int kiln_graph_data_sym(kiln_graph *g, const char *name, const kiln_symdim *boun
   return s;
 }
 
+int kiln_graph_min_sym(kiln_graph *g, const kiln_symdim *x, int64_t c) {
+  char num[96];
+  kiln_symdim_str(x, (const char *const *)g->sym_names, num, sizeof num);
+  char *name = kiln_fmt("min(%s,%lld)", num, (long long)c);
+  kiln_symdim bound = kiln_symdim_const(c);
+  int s = kiln_graph_data_sym(g, name, &bound);
+  free(name);
+  if (s < 0) return -1;
+  g->sym_min |= 1u << s;
+  g->sym_min_of[s] = *x;
+  return s;
+}
+
+void kiln_graph_eval_min(const kiln_graph *g, int64_t *vals) {
+  for (int s = 0; s < g->nsyms; s++) {
+    int64_t x, c;
+    if (!(g->sym_min >> s & 1) || !kiln_symdim_is_const(&g->sym_def[s].num, &c)) continue;
+    vals[s] = kiln_symdim_eval(&g->sym_min_of[s], vals, &x) && x < c ? x : c;
+  }
+}
+
 bool kiln_graph_floordiv(kiln_graph *g, const kiln_symdim *a, int64_t den, kiln_symdim *out) {
   kiln_symdiv div;
   if (!kiln_symdim_floordiv(g->sym_def, g->nsyms, a, den, out, &div)) return false;

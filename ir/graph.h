@@ -121,6 +121,12 @@ typedef struct kiln_graph {
   int64_t sym_lo[KILN_MAX_SYMS], sym_hi[KILN_MAX_SYMS];
   uint32_t sym_zero_holds, sym_zero_fails;
   kiln_symdiv sym_def[KILN_MAX_SYMS]; /* den 0: a free input dim; else derived (symdim.h) */
+  /* bit s: data sym s is min(sym_min_of[s], its bound), a polynomial reading another data
+   * sym clamped to a constant (a Slice to the first 150 of NMS's count, TopK's
+   * k = min(count, 1000)), which a kernel stores into the run's dims before the first node
+   * that reads it (passes/lower.c) */
+  uint32_t sym_min;
+  kiln_symdim sym_min_of[KILN_MAX_SYMS];
   /* while a node is inferred or lowered the points of the free dims a division reads are
    * moved up by sym_shift (passes/infer_sym.c, lower_dyn.c); sym_shift_infer is the most
    * a node's shapes needed (later nodes start there) */
@@ -179,6 +185,11 @@ bool kiln_graph_floordiv(kiln_graph *g, const kiln_symdim *a, int64_t den, kiln_
 /* The data sym named `name` (symdim.h: a size a kernel computes during a run, at most
  * bound), added when new; -1 past KILN_MAX_SYMS or when the bound does not evaluate. */
 int kiln_graph_data_sym(kiln_graph *g, const char *name, const kiln_symdim *bound);
+/* The data sym min(x, c) (graph.h: sym_min), x mentioning a data sym, c >= 0, added when
+ * new; -1 past KILN_MAX_SYMS. */
+int kiln_graph_min_sym(kiln_graph *g, const kiln_symdim *x, int64_t c);
+/* Sets vals[s] of each such sym from the values of the syms before it. */
+void kiln_graph_eval_min(const kiln_graph *g, int64_t *vals);
 /* The data sym x is (x = that sym, exactly), or -1. */
 int kiln_graph_data_sym_of(const kiln_graph *g, const kiln_symdim *x);
 /* Does x fall as a data sym grows (a term of one with a negative coefficient)? Memory is

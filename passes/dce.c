@@ -14,7 +14,8 @@
 static unsigned syms_of(const kiln_graph *g, const kiln_symdim *x) {
   unsigned m = 0;
   for (int s = 0; s < g->nsyms; s++)
-    if (g->sym_def[s].den == KILN_SYMDIV_DATA && kiln_symdim_uses(x, s)) m |= 1u << s;
+    if (g->sym_def[s].den == KILN_SYMDIV_DATA && kiln_symdim_uses(x, s))
+      m |= 1u << s | (g->sym_min >> s & 1 ? syms_of(g, &g->sym_min_of[s]) : 0);
   return m;
 }
 

@@ -158,8 +158,9 @@ kiln_status kiln_fold_sym_data(kiln_graph *g, const kiln_node *n, int ***sym_dat
       }
       if (same) continue;
       kiln_symdim x;
-      ok = kiln_sym_match(g, cands, nc, -1, vals, true, &x) ||
-           kiln_sym_match_div(g, cands, nc, h, vals, &x);
+      ok = kiln_sym_match(g, cands, nc, h, vals, true, &x) ||
+           kiln_sym_match_div(g, cands, nc, h, vals, &x) ||
+           kiln_sym_match_min(g, cands, nc, h, vals, &x);
       int64_t xh;
       ok = ok && kiln_symdim_eval(&x, g->sym_hint, &xh) && xh == h;
       if (ok) out[o][e] = kiln_graph_symdim_index(g, &x);

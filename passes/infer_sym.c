@@ -71,6 +71,32 @@ bool kiln_sym_match_div(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t
   return found;
 }
 
+bool kiln_sym_match_min(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t at_hint,
+                        const int64_t *at, kiln_symdim *out) {
+  for (int i = 0; i < nc; i++) {
+    if (!kiln_graph_symdim_has_data(g, &cands[i])) continue;
+    int64_t x[KILN_SYM_NPOINTS + 1], want[KILN_SYM_NPOINTS + 1], c = -1;
+    bool ok = kiln_symdim_eval(&cands[i], g->sym_hint, &x[KILN_SYM_NPOINTS]);
+    want[KILN_SYM_NPOINTS] = at_hint;
+    for (int p = 0; p < KILN_SYM_NPOINTS && ok; p++) {
+      int64_t vals[KILN_MAX_SYMS];
+      kiln_sym_point(g, p, vals);
+      ok = kiln_symdim_eval(&cands[i], vals, &x[p]);
+      want[p] = at[p];
+    }
+    for (int p = 0; p <= KILN_SYM_NPOINTS && ok; p++) /* the cap: where x passes it */
+      if (want[p] != x[p] && want[p] >= 0 && (c < 0 || want[p] == c)) c = want[p];
+    for (int p = 0; p <= KILN_SYM_NPOINTS && ok; p++)
+      ok = c >= 0 && want[p] == (x[p] < c ? x[p] : c);
+    if (!ok) continue;
+    int s = kiln_graph_min_sym(g, &cands[i], c);
+    if (s < 0) return false;
+    *out = kiln_symdim_sym(s);
+    return true;
+  }
+  return false;
+}
+
 /* Do n's outputs, inferred with the syms at vals, have the dims their expressions give
  * there? (Inference failing there: no.) The outputs' shapes are put back after. */
 static int holds_at(kiln_graph *g, void *node, const int64_t *vals) {
@@ -180,7 +206,8 @@ static kiln_status infer_symbolic_at(kiln_graph *g, kiln_node *n, bool *at_point
                          "kiln_options.shapes, --shape)", n->name, n->op_type, v->name, d);
       kiln_symdim x;
       if ((!kiln_sym_match(g, cands, nc, v->dims[d], vals, true, &x) &&
-           !kiln_sym_match_div(g, cands, nc, v->dims[d], vals, &x)) ||
+           !kiln_sym_match_div(g, cands, nc, v->dims[d], vals, &x) &&
+           !kiln_sym_match_min(g, cands, nc, v->dims[d], vals, &x)) ||
           !kiln_value_set_symdim(g, v, d, &x))
         return kiln_fail(err, KILN_ERR_UNSUPPORTED,
                          "node '%s' (%s): output '%s' dim %d depends on the free dims in a way "

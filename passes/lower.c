@@ -146,20 +146,39 @@ static bool is_if(const kiln_node *n) {
 }
 
 static kiln_status lower_block(const kiln_graph *g, const kiln_block *b, kiln_steps *steps,
-                               kiln_error *err);
+                               uint32_t set, kiln_error *err);
 
 /* A branch's nodes followed by copies of its results into the If's outputs. */
 static kiln_status lower_branch(const kiln_graph *g, const kiln_node *n, const char *which,
-                                kiln_steps *steps, kiln_error *err) {
+                                kiln_steps *steps, uint32_t set, kiln_error *err) {
   const kiln_block *br = kiln_node_attr(n, which)->graphs[0];
   if (br->noutputs != n->noutputs)
     return kiln_fail(err, KILN_ERR_INVALID_MODEL,
                      "node '%s' (If): %s yields %d values, the node has %d outputs", n->name,
                      which, br->noutputs, n->noutputs);
-  if (lower_block(g, br, steps, err)) return err->code;
-  for (int j = 0; j < n->noutputs; j++)
-    if (n->outputs[j] >= 0)
-      add_copy(g, steps, br->outputs[j], n->outputs[j], (kiln_storage){KILN_STORE_NONE, 0, 0});
+  if (lower_block(g, br, steps, set, err)) return err->code;
+  for (int j = 0; j < n->noutputs; j++) {
+    if (n->outputs[j] < 0) continue;
+    /* the output's dims that are sizes the run computes (its branches disagree on them,
+     * ir/ops/control.c) take this branch's first */
+    const kiln_value *out = &g->values[n->outputs[j]], *res = &g->values[br->outputs[j]];
+    int syms[KILN_MAX_RANK], nset = 0;
+    kiln_symdim vals[KILN_MAX_RANK];
+    for (int d = 0; d < out->rank && d < res->rank; d++) {
+      kiln_symdim x = kiln_value_symdim(g, out, d), r = kiln_value_symdim(g, res, d);
+      int s = kiln_graph_data_sym_of(g, &x);
+      if (s >= 0 && !kiln_symdim_equal(&x, &r)) {
+        syms[nset] = s;
+        vals[nset++] = r;
+      }
+    }
+    if (nset) {
+      char *name = kiln_fmt("dims_%s", out->name);
+      kiln_steps_add(steps, KILN_STEP_KERNEL)->kernel = kiln_kernel_set_dims(g, name, syms, vals, NULL, nset);
+      free(name);
+    }
+    add_copy(g, steps, br->outputs[j], n->outputs[j], (kiln_storage){KILN_STORE_NONE, 0, 0});
+  }
   return KILN_OK;
 }
 
@@ -176,7 +195,7 @@ static int loop_count(const kiln_graph *g, const kiln_value *v) {
 /* A loop step over the body's steps, with the copies ONNX's Loop implies (ir/program.h:
  * kiln_move). Storages hold value ids until memory planning. */
 static kiln_status lower_loop(const kiln_graph *g, const kiln_node *n, kiln_steps *steps,
-                              kiln_error *err) {
+                              uint32_t set, kiln_error *err) {
   const kiln_block *body = kiln_node_attr(n, "body")->graphs[0];
   int ncarried = body->ninputs - 2, nscan = n->noutputs - ncarried;
   kiln_step *st = kiln_steps_add(steps, KILN_STEP_LOOP);
@@ -230,15 +249,65 @@ static kiln_status lower_loop(const kiln_graph *g, const kiln_node *n, kiln_step
       return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (Loop): '%s' has free dims, which "
                        "a loop run at run time does not take", n->name, kiln_value_is_symbolic(s) ? s->name : d->name);
   }
-  return lower_block(g, body, l->body, err);
+  return lower_block(g, body, l->body, set, err);
+}
+
+/* The clamped counts (graph.h: sym_min) that x mentions, and those their own
+ * polynomials mention. */
+static uint32_t min_syms(const kiln_graph *g, const kiln_symdim *x) {
+  uint32_t m = 0;
+  for (int s = 0; s < g->nsyms; s++)
+    if ((g->sym_min >> s & 1) && kiln_symdim_uses(x, s)) m |= 1u << s | min_syms(g, &g->sym_min_of[s]);
+  return m;
+}
+
+static uint32_t value_min_syms(const kiln_graph *g, int id) {
+  if (id < 0) return 0;
+  const kiln_value *v = &g->values[id];
+  uint32_t m = 0;
+  for (int d = 0; d < v->rank; d++) {
+    kiln_symdim x = kiln_value_symdim(g, v, d);
+    m |= min_syms(g, &x);
+  }
+  for (int64_t e = 0; kiln_value_has_sym_data(v) && e < kiln_value_numel(v); e++) {
+    kiln_symdim x = kiln_value_sym_elem(g, v, e);
+    m |= min_syms(g, &x);
+  }
+  return m;
+}
+
+/* Before node n: a kernel computing the clamped counts n's values mention that no step
+ * before it in this block or the ones around it computed (*set: those that did). */
+static void set_min_dims(const kiln_graph *g, const kiln_node *n, kiln_steps *steps,
+                         uint32_t *set) {
+  if (!g->sym_min) return;
+  uint32_t need = 0;
+  for (int i = 0; i < n->ninputs; i++) need |= value_min_syms(g, n->inputs[i]);
+  for (int i = 0; i < n->noutputs; i++) need |= value_min_syms(g, n->outputs[i]);
+  need &= ~*set;
+  if (!need) return;
+  int syms[KILN_MAX_SYMS], m = 0;
+  kiln_symdim vals[KILN_MAX_SYMS];
+  int64_t caps[KILN_MAX_SYMS];
+  for (int s = 0; s < g->nsyms; s++) /* in order: one may read another */
+    if (need >> s & 1) {
+      syms[m] = s;
+      vals[m] = g->sym_min_of[s];
+      kiln_symdim_is_const(&g->sym_def[s].num, &caps[m++]);
+    }
+  char *name = kiln_fmt("dims_%s", n->name);
+  kiln_steps_add(steps, KILN_STEP_KERNEL)->kernel = kiln_kernel_set_dims(g, name, syms, vals, caps, m);
+  free(name);
+  *set |= need;
 }
 
 static kiln_status lower_block(const kiln_graph *g, const kiln_block *b, kiln_steps *steps,
-                               kiln_error *err) {
+                               uint32_t set, kiln_error *err) {
   for (int i = 0; i < b->nnodes; i++) {
     const kiln_node *n = &g->nodes[b->nodes[i]];
+    set_min_dims(g, n, steps, &set);
     if (n->op && (n->op->flags & KILN_OP_LOOP)) {
-      if (lower_loop(g, n, steps, err)) return err->code;
+      if (lower_loop(g, n, steps, set, err)) return err->code;
       continue;
     }
     if (n->op && is_if(n)) {
@@ -248,7 +317,7 @@ static kiln_status lower_block(const kiln_graph *g, const kiln_block *b, kiln_st
                          n->name);
       if (cond->data) { /* known: the taken branch runs unconditionally */
         bool taken = kiln_load_f64(cond->dtype, cond->data, 0) != 0;
-        if (lower_branch(g, n, taken ? "then_branch" : "else_branch", steps, err))
+        if (lower_branch(g, n, taken ? "then_branch" : "else_branch", steps, set, err))
           return err->code;
         continue;
       }
@@ -257,7 +326,8 @@ static kiln_status lower_block(const kiln_graph *g, const kiln_block *b, kiln_st
       st->then_steps = kiln_steps_new();
       st->else_steps = kiln_steps_new();
       kiln_steps *t = st->then_steps, *e = st->else_steps; /* st moves as steps grow */
-      if (lower_branch(g, n, "then_branch", t, err) || lower_branch(g, n, "else_branch", e, err))
+      if (lower_branch(g, n, "then_branch", t, set, err) ||
+          lower_branch(g, n, "else_branch", e, set, err))
         return err->code;
       continue;
     }
@@ -300,7 +370,7 @@ kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error 
   p->noutputs = g->main.noutputs;
   p->outputs = kiln_xcalloc((size_t)(p->noutputs ? p->noutputs : 1), sizeof(kiln_io));
   for (int i = 0; i < p->noutputs; i++) set_io(g, &p->outputs[i], &g->values[g->main.outputs[i]]);
-  kiln_status st = lower_block(g, &g->main, &p->main, err);
+  kiln_status st = lower_block(g, &g->main, &p->main, 0, err);
   /* sizes below where some node's shapes follow another rule (passes/infer_sym.c's
    * probes: an overhanging window dropped, a ceil-mode correction) or its kernel changes
    * form (passes/lower_dyn.c's: a last stage of 1 x 1 pixels) are refused at run time */

@@ -291,6 +291,23 @@ void kiln_kernel_dyn_copy(const kiln_graph *g, kiln_kernel *k, int in, int src, 
   reschedule(k);
 }
 
+kiln_kernel *kiln_kernel_set_dims(const kiln_graph *g, const char *name, const int *syms,
+                                  const kiln_symdim *vals, const int64_t *caps, int n) {
+  kiln_kernel *k = kiln_kernel_new(name);
+  k->op = "SetDims";
+  use_syms(g, k);
+  for (int i = 0; i < n; i++) {
+    kiln_stage *s = kiln_kernel_add_stage(k, "set_dim", k->dims_buf);
+    s->ordered = true;
+    kiln_stage_axis(s, 1, false);
+    kiln_expr *slot = kx_idx(k, syms[i]), *x = dim_expr(k, &vals[i]);
+    if (caps && caps[i] >= 0)
+      x = kx_select(k, kx_binary(k, KB_LT, x, kx_idx(k, caps[i])), x, kx_idx(k, caps[i]));
+    kiln_stage_store(k, s, &slot, x);
+  }
+  return k;
+}
+
 /* The node lowered at the points (moved up by g->sym_shift) into *out; *form when it was
  * refused for a kernel whose form or content changes between points. */
 static kiln_status lower_at_points(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,

@@ -120,6 +120,11 @@ void kiln_kernel_read_sym_data(const kiln_graph *g, kiln_kernel *k);
  * (buffer out, stage 0 over its dims): where their dims are free, its buffer dims and
  * loop extents become theirs at run time. */
 void kiln_kernel_dyn_copy(const kiln_graph *g, kiln_kernel *k, int in, int src, int out, int dst);
+/* A kernel storing each vals[i] (a polynomial of the syms), at most caps[i] where caps
+ * is given and caps[i] >= 0, into the run's dims at data sym syms[i]: an If's branch
+ * giving the sizes of its outputs, a clamped count (passes/lower.c). */
+kiln_kernel *kiln_kernel_set_dims(const kiln_graph *g, const char *name, const int *syms,
+                                  const kiln_symdim *vals, const int64_t *caps, int n);
 /* A node reading or writing free dims: a kernel with run-time extents (passes/lower_dyn.c). */
 kiln_status kiln_lower_symbolic(const kiln_graph *g, const kiln_node *n, kiln_kernel **out,
                                 kiln_error *err);

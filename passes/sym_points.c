@@ -28,13 +28,18 @@ void kiln_sym_point(const kiln_graph *g, int p, int64_t *vals) {
   }
   /* a count the run computes stays within its bound (a Slice to it is not clamped), taking
    * every value from 2 up where the bound is small (kiln_nonzero_infer_run refuses bounds
-   * below 3); like a free dim, never 1, which lowerings take for a broadcast */
+   * below 3); like a free dim, never 1, which lowerings take for a broadcast. The series
+   * moves it through small values and the last prime point puts it at its bound, so that a
+   * cap on it (min(count, 10), min(count, 1000)) shows both ways. */
   for (int s = 0; s < g->nsyms; s++) {
     int64_t b;
-    if (g->sym_def[s].den == KILN_SYMDIV_DATA && kiln_symdim_eval(&g->sym_def[s].num, vals, &b) &&
-        b >= 3 && vals[s] > b)
-      vals[s] = 2 + (vals[s] - 2) % (b - 1);
+    if (g->sym_def[s].den != KILN_SYMDIV_DATA) continue;
+    if (p >= KILN_SYM_NPRIMES) vals[s] = 2 + p - KILN_SYM_NPRIMES;
+    if (!kiln_symdim_eval(&g->sym_def[s].num, vals, &b) || b < 3) continue;
+    if (p == KILN_SYM_NPRIMES - 1) vals[s] = b;
+    else if (vals[s] > b) vals[s] = 2 + (vals[s] - 2) % (b - 1);
   }
+  kiln_graph_eval_min(g, vals);
   kiln_symdim_derive(g->sym_def, g->nsyms, vals); /* small values: no overflow */
 }
 
@@ -224,12 +229,13 @@ bool kiln_sym_match_ratio(const kiln_graph *g, const kiln_symdim *cands, int n, 
 }
 
 /* Bit t for each free input dim or count t that x reads, directly or through a derived
- * sym. */
+ * sym or a clamped count (min). */
 static uint32_t probed_syms(const kiln_graph *g, const kiln_symdim *x) {
   uint32_t m = 0;
   for (int t = 0; t < g->nsyms; t++) {
     if (!kiln_symdim_uses(x, t)) continue;
     if (g->sym_def[t].den > 0) m |= probed_syms(g, &g->sym_def[t].num);
+    else if (g->sym_min >> t & 1) m |= probed_syms(g, &g->sym_min_of[t]);
     else m |= 1u << t;
   }
   return m;
@@ -262,6 +268,7 @@ static int probe_at(kiln_graph *g, int64_t *vals, int s, int64_t x, kiln_sym_hol
     if (!kiln_symdim_eval(&g->sym_def[d].num, vals, &b)) return KILN_PROBE_FAILS;
     vals[d] = g->sym_hint[d] < b ? g->sym_hint[d] : b;
   }
+  kiln_graph_eval_min(g, vals);
   if (!kiln_symdim_derive(g->sym_def, g->nsyms, vals)) return KILN_PROBE_FAILS;
   return holds(g, ctx, vals);
 }

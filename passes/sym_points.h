@@ -49,6 +49,12 @@ bool kiln_sym_match(const kiln_graph *g, const kiln_symdim *cands, int n, int64_
 bool kiln_sym_match_div(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t at_hint,
                         const int64_t *at, kiln_symdim *out);
 
+/* min(x, c) for a candidate x that reads a size the run computes and a constant c, taking
+ * at_hint at the hints and at[p] at each point (a Slice to the first 150 of a count), into
+ * *out: a data sym of g (kiln_graph_min_sym; passes/infer_sym.c). */
+bool kiln_sym_match_min(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t at_hint,
+                        const int64_t *at, kiln_symdim *out);
+
 /* A ratio of two candidates, (double)num / (double)den, equal to at[p] at every point p:
  * a float a lowering computed from dims (Resize's scale, out / in, for given sizes). */
 bool kiln_sym_match_ratio(const kiln_graph *g, const kiln_symdim *cands, int n, const double *at,

@@ -1,6 +1,7 @@
 /* Control flow. If is neither lowered nor expanded here: lowering turns it into a
  * KILN_STEP_IF holding both branches, and folding inlines the taken branch when the
- * condition is constant; only its shape inference lives in the op table. A Loop whose
+ * condition is constant; only its shape inference lives in the op table (a dim its
+ * branches give differently: a size the run computes). A Loop whose
  * carried values are tensors is compiled once and run as a loop (a CompiledLoop, ir/ops/
  * loop.c), and so is a Scan stacking along axis 0, as the equivalent Loop; other Loops and
  * Scans, and Loops computing constants only, are unrolled at compile time
@@ -10,6 +11,7 @@
 
 #include "ir/dtype.h"
 #include "ir/ops/loop.h"
+#include "ir/ops/select.h"
 #include "ir/ops/subgraph.h"
 
 #include <stdio.h>
@@ -21,8 +23,32 @@ static const kiln_block *branch(const kiln_node *n, const char *name) {
   return a && a->type == KILN_ATTR_GRAPH && a->graphs ? a->graphs[0] : NULL;
 }
 
-/* Outputs take their types from the then-branch; both branches must agree, since every
- * shape is static and one buffer receives whichever branch runs. */
+/* Dim d of If n's output i when its branches give it as tb and eb: that dim where they
+ * agree, else a data sym (ir/symdim.h) that the taken branch writes into the run's dims
+ * (passes/lower.c), planned at tb + eb, a bound of either (they never fall). */
+static kiln_status branch_dim(kiln_graph *g, const kiln_node *n, int i, int d,
+                              const kiln_symdim *tb, const kiln_symdim *eb, kiln_symdim *out,
+                              kiln_error *err) {
+  if (kiln_symdim_equal(tb, eb)) {
+    *out = *tb;
+    return KILN_OK;
+  }
+  kiln_symdim bound;
+  if (kiln_graph_symdim_falls(g, tb) || kiln_graph_symdim_falls(g, eb) ||
+      !kiln_symdim_add(tb, eb, &bound))
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (If): output %d's dim %d differs "
+                     "between its branches in a form kiln cannot bound", n->name, i, d);
+  char *what = kiln_fmt("out%d_dim%d", i, d);
+  int sym = kiln_select_data_sym(g, n, what, &bound, err);
+  free(what);
+  if (sym < 0) return err->code;
+  *out = kiln_symdim_sym(sym);
+  return KILN_OK;
+}
+
+/* Outputs take their types from their branches, which must agree on dtype and rank. A dim
+ * they give differently (an empty result in one branch) becomes a size the run computes;
+ * with a condition known when compiling, the taken branch's (folding then inlines it). */
 static kiln_status infer_if(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_block *then_b = branch(n, "then_branch"), *else_b = branch(n, "else_branch");
   if (!then_b || !else_b)
@@ -37,6 +63,8 @@ static kiln_status infer_if(kiln_graph *g, kiln_node *n, kiln_error *err) {
     return kiln_fail(err, KILN_ERR_INVALID_MODEL,
                      "node '%s' (%s): branches yield %d and %d values, the node has %d outputs",
                      n->name, n->op_type, then_b->noutputs, else_b->noutputs, n->noutputs);
+  int taken = -1; /* 1: then, 0: else, -1: known at run time only */
+  if (cond->data) taken = kiln_load_f64(cond->dtype, cond->data, 0) != 0;
   for (int i = 0; i < n->noutputs; i++) {
     const kiln_value *t = &g->values[then_b->outputs[i]], *e = &g->values[else_b->outputs[i]];
     if (t->kind != KILN_KIND_TENSOR || e->kind != KILN_KIND_TENSOR) /* lists exist only at compile time */
@@ -44,35 +72,27 @@ static kiln_status infer_if(kiln_graph *g, kiln_node *n, kiln_error *err) {
     if (t->rank < 0 || e->rank < 0)
       return kiln_fail(err, KILN_ERR_INTERNAL,
                        "node '%s' (%s): branch output %d is not inferred", n->name, n->op_type, i);
-    if (t->dtype != e->dtype || t->rank != e->rank ||
-        memcmp(t->dims, e->dims, sizeof(int64_t) * (size_t)t->rank) != 0) {
+    if (taken >= 0) {
+      const kiln_value *v = taken ? t : e;
+      kiln_symdim dims[KILN_MAX_RANK];
+      for (int d = 0; d < v->rank; d++) dims[d] = kiln_value_symdim(g, v, d);
+      if (kiln_set_out_sym(g, n, i, v->dtype, v->rank, dims, err)) return err->code;
+      continue;
+    }
+    if (t->dtype != e->dtype || t->rank != e->rank) {
       char tb[128], eb[128];
       return kiln_fail(err, KILN_ERR_SHAPE,
                        "node '%s' (%s): output %d is %s in the then-branch but %s in the "
-                       "else-branch (kiln needs one static type and shape)",
+                       "else-branch (kiln needs one dtype and rank)",
                        n->name, n->op_type, i, kiln_value_type_str(t, tb, sizeof tb),
                        kiln_value_type_str(e, eb, sizeof eb));
     }
-    /* with free dims, the output's are its branches' (KILN_OP_DATA_DIMS: infer_sym.c
-     * leaves them), which must then be the same expressions */
     kiln_symdim dims[KILN_MAX_RANK];
-    bool free_dims = false;
     for (int d = 0; d < t->rank; d++) {
-      dims[d] = kiln_value_symdim(g, t, d);
-      kiln_symdim ed = kiln_value_symdim(g, e, d);
-      int64_t c;
-      free_dims |= !kiln_symdim_is_const(&dims[d], &c) || !kiln_symdim_is_const(&ed, &c);
-      if (!kiln_symdim_equal(&dims[d], &ed))
-        return kiln_fail(err, KILN_ERR_UNSUPPORTED,
-                         "node '%s' (%s): output %d's dim %d follows the free dims differently "
-                         "in its two branches (bind them: kiln_options.shapes, --shape)",
-                         n->name, n->op_type, i, d);
+      kiln_symdim td = kiln_value_symdim(g, t, d), ed = kiln_value_symdim(g, e, d);
+      if (branch_dim(g, n, i, d, &td, &ed, &dims[d], err)) return err->code;
     }
-    if (free_dims) {
-      if (kiln_set_out_sym(g, n, i, t->dtype, t->rank, dims, err)) return err->code;
-    } else {
-      kiln_set_out(g, n, i, t->dtype, t->rank, t->dims);
-    }
+    if (kiln_set_out_sym(g, n, i, t->dtype, t->rank, dims, err)) return err->code;
   }
   return KILN_OK;
 }

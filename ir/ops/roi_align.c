@@ -271,6 +271,6 @@ static const kiln_attr_spec roi_attrs[] = {
     {NULL}};
 
 const kiln_op_def kiln_ops_roi_align[] = {
-    {"RoiAlign", 3, 3, 1, 1, roi_attrs, infer_roi_align, lower_roi_align, NULL, 0},
+    {"RoiAlign", 3, 3, 1, 1, roi_attrs, infer_roi_align, lower_roi_align, NULL, KILN_OP_SYMBOLIC},
     {NULL},
 };

@@ -178,8 +178,58 @@ def branch(op):
                              [helper.make_tensor_value_info("b", TensorProto.FLOAT, None)])
 
 
+def if_sizes(empty):
+    """If on a value the run computes, its branches of different sizes (torchvision's
+    batched_nms: no boxes, an empty result; else the kept ones). empty: x [N, S] of
+    integers, the then-branch i64[0] when x has no element above 4, else the sum of
+    each such element's coordinates, i64[count]; not empty: the sum of x [N, S, 8] above
+    0, the then-branch x (dim 1 S), else x twice along dim 1 (2S). A node after the If
+    reads its output's run-time size."""
+    if empty:
+        then = helper.make_graph([node("Constant", [], ["e"], value=numpy_helper.from_array(
+            np.zeros(0, np.int64)))], "then", [], [helper.make_tensor_value_info("e", TensorProto.INT64, None)])
+        els = helper.make_graph([node("ReduceSum", ["nz", "ax0"], ["s"], keepdims=0)], "else", [],
+                                [helper.make_tensor_value_info("s", TensorProto.INT64, None)])
+        return [node("Greater", ["x", "t"], ["m"]), node("NonZero", ["m"], ["nz"]),
+                node("Size", ["nz"], ["n"]), node("Equal", ["n", "zero"], ["c"]),
+                node("If", ["c"], ["sel"], then_branch=then, else_branch=els),
+                node("Mul", ["sel", "two"])], {"t": i64(4), "zero": i64(0), "two": i64(2),
+                                               "ax0": i64([0])}
+    then = helper.make_graph([node("Identity", ["x"], ["a"])], "then", [],
+                             [helper.make_tensor_value_info("a", TensorProto.FLOAT, None)])
+    els = helper.make_graph([node("Concat", ["x", "x"], ["b"], axis=1)], "else", [],
+                            [helper.make_tensor_value_info("b", TensorProto.FLOAT, None)])
+    return [node("ReduceSum", ["x"], ["r"], keepdims=0), node("Greater", ["r", "t"], ["c"]),
+            node("If", ["c"], ["sel"], then_branch=then, else_branch=els),
+            node("ReduceSum", ["sel", "ax1"], ["y"], keepdims=0)], {"t": np.array(0, np.float32),
+                                                                   "ax1": i64([1])}
+
+
+def capped_count(topk):
+    """A count the run computes, capped: the first 10 of NonZero's indices (a Slice; Faster
+    R-CNN keeps the first 150 of NMS's boxes), or (topk) TopK of the elements above 0.5 with
+    k = min(their count, 10), the k a shape computation (RetinaNet's and SSD's heads)."""
+    if not topk:
+        return [node("NonZero", ["x"], ["nz"]), node("Slice", ["nz", "k0", "k10", "k1"])], \
+            {"k0": i64([0]), "k1": i64([1]), "k10": i64([10])}
+    return [node("Greater", ["x", "t"], ["m"]), node("NonZero", ["m"], ["nz"]),
+            node("Transpose", ["nz"], ["nzt"], perm=[1, 0]), node("GatherND", ["x", "nzt"], ["s"]),
+            node("Shape", ["s"], ["sh"]), node("Concat", ["sh", "k10"], ["cand"], axis=0),
+            node("ReduceMin", ["cand"], ["k"], keepdims=1), node("TopK", ["s", "k"], ["y", "y1"])], \
+        {"t": np.array(0.5, np.float32), "k10": i64([10])}
+
+
+def sparse(n, nonzero, value=1.0):
+    """f32[n]: `nonzero` elements (spread out) set to value + their position / n, the rest 0."""
+    x = np.zeros(n, np.float32)
+    at = np.linspace(0, n - 1, nonzero).astype(int) if nonzero else []
+    x[at] = value + np.asarray(at, np.float32) / n
+    return x
+
+
 def models():
-    """name: (nodes, input shape, input dtype, initializers, output dtype, cases)"""
+    """name: (nodes, input shape, input dtype, initializers, output dtype, cases): a case is
+    the free dims' sizes (a random input) or the input itself"""
     ax = {"ax0": i64([0]), "c0": i64(0), "c1": i64(1), "c2": i64(2)}
     f, i8, i = TensorProto.FLOAT, TensorProto.INT8, TensorProto.INT64
     return {
@@ -194,6 +244,29 @@ def models():
                          helper.make_node("If", ["c"], ["y"], then_branch=branch("Relu"),
                                           else_branch=branch("Neg"))], SEQ, f,
                         {"t": np.array(0, np.float32)}, f, SEQ_CASES),
+        "if_sizes_empty": (if_sizes(True)[0], ["N", "S"], i, if_sizes(True)[1], i,
+                           [i64([[1, 2, 3]]), i64([[0, 5], [6, 1]]), i64([[4, 9, 0, 7, 5]] * 3)]),
+        "if_sizes_static": (if_sizes(True)[0], [2, 3], i, if_sizes(True)[1], i,
+                            [i64([[1, 2, 3], [4, 4, 0]]), i64([[5, 0, 6], [0, 9, 1]])]),
+        "if_sizes_free": (if_sizes(False)[0], SEQ, f, if_sizes(False)[1], f,
+                          [np.ones((1, 3, 8), np.float32), -np.ones((2, 5, 8), np.float32),
+                           (1, 4)]),
+        "count_first_10": (capped_count(False)[0], [1000], f, capped_count(False)[1], i,
+                           [sparse(1000, 3), sparse(1000, 10), sparse(1000, 400), sparse(1000, 0)]),
+        "topk_count_capped": (capped_count(True)[0], [64], f, capped_count(True)[1], f,
+                              [sparse(64, 4), sparse(64, 30), sparse(64, 0), sparse(64, 11)]),
+        "topk_count_capped_free": (capped_count(True)[0], ["S"], f, capped_count(True)[1], f,
+                                   [sparse(64, 4), sparse(500, 300), sparse(7, 7), (40,)]),
+        "roi_align_free_rois": ([node("Abs", ["x"], ["ax"]), node("Mul", ["ax", "four"], ["rois"]),
+                                 node("Mul", ["ax", "zero"], ["z"]),
+                                 node("ReduceSum", ["z", "k1"], ["zb"], keepdims=0),
+                                 node("Cast", ["zb"], ["bi"], to=i),
+                                 node("RoiAlign", ["feat", "rois", "bi"], output_height=3,
+                                      output_width=2, sampling_ratio=2, spatial_scale=0.5)],
+                                ["R", 4], f, {"four": np.array(4, np.float32),
+                                              "zero": np.array(0, np.float32), "k1": i64([1]),
+                                              "feat": f32(1, 3, 8, 9)}, f,
+                                [(1,), (5,), (12,)]),
         "gather_ids": ([node("Gather", ["w", "x"], axis=0)], ["N", "S"], i,
                        {"w": f32(50, 8)}, f, SEQ_CASES),
         "gather_free_axis": ([node("Gather", ["x", "m1"], axis=1)], SEQ, f, {"m1": i64(-1)}, f,
@@ -429,7 +502,9 @@ def clamped(op, c):
 
 # Models also compiled once into a library (`kiln compile` with the free dims) that
 # `kiln run` then runs at every case's shape.
-AOT_ONCE = {"small_windows", "same_upper", "kv_attention", "deep_pools", "nonzero_masked_sum"}
+AOT_ONCE = {"small_windows", "same_upper", "kv_attention", "deep_pools", "nonzero_masked_sum",
+            "if_sizes_empty", "if_sizes_static", "if_sizes_free", "count_first_10",
+            "topk_count_capped", "topk_count_capped_free"}
 
 
 # Models compiled with free dims that a run must refuse at some shape (the rule their shapes
@@ -485,10 +560,6 @@ REFUSED = {
                            ["N", "S", 6], TensorProto.FLOAT, {**nms()[1], "k1": i64([1]), "one": i64([1])},
                            TensorProto.INT64, "input 'lim' follows the run's shapes"),
     # the first 10 of a count: min(count, 10), 10 at every point but the count below 10
-    "count_slice_small_end": ([node("NonZero", ["x"], ["nz"]),
-                               node("Slice", ["nz", "k0", "k10", "k1"])], [1000],
-                              TensorProto.FLOAT, {"k0": i64([0]), "k1": i64([1]), "k10": i64([10])},
-                              TensorProto.INT64, "by another rule when it is small"),
     "nonzero_two_elements": ([node("NonZero", ["x"])], [1, 2], TensorProto.FLOAT, {},
                              TensorProto.INT64, "input 'x' must be a value known at compile time"),
 }
@@ -541,7 +612,7 @@ def main():
         for k, case in enumerate(cases):
             case_dir = os.path.join(work, f"{name}_{k}")
             os.makedirs(case_dir, exist_ok=True)
-            x = input_of(shape, dtype, case)
+            x = case if isinstance(case, np.ndarray) else input_of(shape, dtype, case)
             with open(os.path.join(case_dir, "input_0.pb"), "wb") as fh:
                 fh.write(numpy_helper.from_array(x, "x").SerializeToString())
             want = sess.run(None, {"x": x})
