@@ -124,10 +124,20 @@ int kiln_graph_data_sym(kiln_graph *g, const char *name, const kiln_symdim *boun
 }
 
 int kiln_graph_min_sym(kiln_graph *g, const kiln_symdim *x, int64_t c) {
+  kiln_symdim bound = kiln_symdim_const(c);
+  for (int s = 0; s < g->nsyms; s++) /* by definition: a long x's name is cut short */
+    if ((g->sym_min >> s & 1) && kiln_symdim_equal(&g->sym_min_of[s], x) &&
+        kiln_symdim_equal(&g->sym_def[s].num, &bound))
+      return s;
   char num[96];
   kiln_symdim_str(x, (const char *const *)g->sym_names, num, sizeof num);
   char *name = kiln_fmt("min(%s,%lld)", num, (long long)c);
-  kiln_symdim bound = kiln_symdim_const(c);
+  for (int s = 0, k = 2; s < g->nsyms; s++)
+    if (!strcmp(g->sym_names[s], name)) { /* another x of that name */
+      free(name);
+      name = kiln_fmt("min(%s,%lld)#%d", num, (long long)c, k++);
+      s = -1;
+    }
   int s = kiln_graph_data_sym(g, name, &bound);
   free(name);
   if (s < 0) return -1;

@@ -13,7 +13,7 @@
 
 #include "ir/util.h"
 
-#define KILN_MAX_SYMS 16      /* free dims of one graph (and run-time dims of one kernel) */
+#define KILN_MAX_SYMS 32      /* free dims of one graph (and run-time dims of one kernel) */
 #define KILN_SYMDIM_TERMS 6
 
 typedef struct kiln_symdim {

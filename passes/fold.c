@@ -142,6 +142,7 @@ static void rename_value(kiln_graph *g, int from, int to) {
   t->dtype = f->dtype;
   t->rank = f->rank;
   memcpy(t->dims, f->dims, sizeof t->dims);
+  memcpy(t->sym, f->sym, sizeof t->sym);
   t->producer = f->producer;
   f->producer = -1;
 }
@@ -184,6 +185,7 @@ static kiln_status inline_if(kiln_graph *g, kiln_block *b, int pos, int *inlined
     ov->dtype = rv->dtype; /* the taken branch decides, even where the branches differ */
     ov->rank = rv->rank;
     memcpy(ov->dims, rv->dims, sizeof ov->dims);
+    memcpy(ov->sym, rv->sym, sizeof ov->sym); /* and its free dims */
     if (rv->data && !dup) { /* a constant result: the If output becomes a copy of it */
       size_t bytes = (size_t)kiln_value_numel(rv) * kiln_dtype_size(rv->dtype);
       kiln_tensor t = {rv->dtype, rv->rank, {0}, kiln_xmalloc(bytes ? bytes : 1)};
@@ -191,6 +193,11 @@ static kiln_status inline_if(kiln_graph *g, kiln_block *b, int pos, int *inlined
       memcpy(t.data, rv->data, bytes);
       kiln_value_set_const(&g->values[o], &t);
       g->values[o].producer = -1;
+      if (rv->sym_data) { /* a shape computation's elements */
+        size_t n = (size_t)kiln_value_numel(rv);
+        g->values[o].sym_data = kiln_xmalloc(sizeof(int) * (n ? n : 1));
+        memcpy(g->values[o].sym_data, rv->sym_data, sizeof(int) * n);
+      }
     } else if (rv->is_input || rv->is_output || dup || kiln_value_is_const(g, r)) {
       /* the value must stay where it is: an Identity writes the If's output */
       int src = dup ? g->nodes[id].outputs[0] : r;

@@ -8,9 +8,12 @@
 #include <string.h>
 
 static const int64_t PRIMES[KILN_SYM_NPRIMES][KILN_MAX_SYMS] = {
-  {23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89},
-  {97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167, 173},
-  {179, 181, 191, 193, 197, 199, 211, 223, 227, 229, 233, 239, 241, 251, 257, 263},
+  {23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89,
+   269, 271, 277, 281, 283, 293, 307, 311, 313, 317, 331, 337, 347, 349, 353, 359},
+  {97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167, 173,
+   367, 373, 379, 383, 389, 397, 401, 409, 419, 421, 431, 433, 439, 443, 449, 457},
+  {179, 181, 191, 193, 197, 199, 211, 223, 227, 229, 233, 239, 241, 251, 257, 263,
+   461, 463, 467, 479, 487, 491, 499, 503, 509, 521, 523, 541, 547, 557, 563, 569},
 };
 
 bool kiln_sym_divided(const kiln_graph *g, int s) {
@@ -29,12 +32,13 @@ void kiln_sym_point(const kiln_graph *g, int p, int64_t *vals) {
   /* a count the run computes stays within its bound (a Slice to it is not clamped), taking
    * every value from 2 up where the bound is small (kiln_nonzero_infer_run refuses bounds
    * below 3); like a free dim, never 1, which lowerings take for a broadcast. The series
-   * moves it through small values and the last prime point puts it at its bound, so that a
-   * cap on it (min(count, 10), min(count, 1000)) shows both ways. */
+   * moves it through the small values 2 to 32, each count in its own order (so that a sum
+   * of counts is no multiple of one), and the last prime point puts it at its bound, so
+   * that a cap on it (min(count, 10), min(count, 1000)) shows both ways. */
   for (int s = 0; s < g->nsyms; s++) {
     int64_t b;
     if (g->sym_def[s].den != KILN_SYMDIV_DATA) continue;
-    if (p >= KILN_SYM_NPRIMES) vals[s] = 2 + p - KILN_SYM_NPRIMES;
+    if (p >= KILN_SYM_NPRIMES) vals[s] = 2 + (p - KILN_SYM_NPRIMES) * (2 * s + 1) % 31;
     if (!kiln_symdim_eval(&g->sym_def[s].num, vals, &b) || b < 3) continue;
     if (p == KILN_SYM_NPRIMES - 1) vals[s] = b;
     else if (vals[s] > b) vals[s] = 2 + (vals[s] - 2) % (b - 1);
@@ -102,7 +106,8 @@ int kiln_sym_candidates(const kiln_graph *g, const kiln_node *n, bool outputs,
     const kiln_value *v = kiln_node_out(g, n, i);
     if (v) count = of_value(g, v, cands, count, max);
   }
-  for (int d = 0; d < KILN_MAX_RANK; d++) { /* Concat: one dim summed over the inputs */
+  /* Concat: one dim summed over the inputs before each (an input's offset) and all */
+  for (int d = 0; d < KILN_MAX_RANK; d++) {
     kiln_symdim sum = kiln_symdim_const(0);
     bool ok = true;
     for (int i = 0; i < n->ninputs && ok; i++) {
@@ -110,8 +115,8 @@ int kiln_sym_candidates(const kiln_graph *g, const kiln_node *n, bool outputs,
       if (!v || v->rank <= d) continue;
       kiln_symdim x = kiln_value_symdim(g, v, d);
       ok = kiln_symdim_add(&sum, &x, &sum);
+      if (ok) count = add(cands, count, max, &sum);
     }
-    if (ok) count = add(cands, count, max, &sum);
   }
   return count;
 }
@@ -278,9 +283,9 @@ int kiln_sym_probe(kiln_graph *g, uint32_t mask, bool above, kiln_sym_holds hold
     if (!(mask >> s & 1)) continue;
     int64_t vals[KILN_MAX_SYMS], bound;
     memcpy(vals, g->sym_hint, sizeof vals);
-    if (g->sym_def[s].den == KILN_SYMDIV_DATA) { /* the counts below the points, from 0 */
+    if (g->sym_def[s].den == KILN_SYMDIV_DATA) { /* the small counts, 0 to 64 */
       if (!kiln_symdim_eval(&g->sym_def[s].num, g->sym_hint, &bound)) continue;
-      for (int64_t x = 0; x < PRIMES[0][s] && x <= bound; x++)
+      for (int64_t x = 0; x <= 64 && x <= bound; x++)
         if (probe_at(g, vals, s, x, holds, ctx) == KILN_PROBE_DIFFERS) return s;
       continue;
     }

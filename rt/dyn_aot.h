@@ -17,7 +17,7 @@
 #define KILN_RT_ERR_INVALID_INPUT 11
 
 #define KILN_RT_MAX_RANK 8
-#define KILN_RT_MAX_SYMS 16
+#define KILN_RT_MAX_SYMS 32
 
 /* kiln_array's layout: the header's <name>_tensor */
 typedef struct kiln_rt_tensor {

@@ -54,6 +54,20 @@ void kiln_select_running(kiln_kernel *k, kiln_stage *s, int buf, int rank, kiln_
   kiln_stage_store(k, s, v, kx_add(k, before, add));
 }
 
+/* The count of x's nonzero elements: one data sym per value, so that the NonZeros and
+ * Compresses of one mask agree on it (RetinaNet takes its scores above the threshold and
+ * their indices, by two NonZeros of one mask, then TopK of the one with k from the other). */
+static int nonzero_count(kiln_graph *g, const kiln_node *n, const kiln_value *x,
+                         const kiln_symdim *bound, kiln_error *err) {
+  char *name = kiln_fmt("count(%s)", x->name);
+  int sym = kiln_graph_data_sym(g, name, bound);
+  free(name);
+  if (sym < 0)
+    kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "more than 32 free dims and counts computed at "
+                   "run time");
+  return sym;
+}
+
 kiln_status kiln_nonzero_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0);
   kiln_symdim bound = kiln_symdim_const(1);
@@ -62,7 +76,7 @@ kiln_status kiln_nonzero_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err)
     if (!kiln_symdim_mul(&bound, &dim, &bound))
       return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "its input's element count overflows");
   }
-  int sym = kiln_select_data_sym(g, n, "count", &bound, err);
+  int sym = nonzero_count(g, n, x, &bound, err);
   return sym < 0 ? err->code : set_indices(g, n, sym, err);
 }
 
@@ -72,7 +86,7 @@ int kiln_select_data_sym(kiln_graph *g, const kiln_node *n, const char *what,
   int sym = kiln_graph_data_sym(g, name, bound);
   free(name);
   if (sym < 0)
-    kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "more than 16 free dims and counts computed at "
+    kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "more than 32 free dims and counts computed at "
                    "run time");
   return sym;
 }
@@ -114,7 +128,7 @@ static kiln_status compress_plan(kiln_graph *g, const kiln_node *n, int *axis, i
   }
   /* a longer condition selects past the input: Gather's index check stops such a run */
   kiln_symdim bound = kiln_symdim_const(c->dims[0]);
-  *sym = kiln_select_data_sym(g, n, "count", &bound, err);
+  *sym = nonzero_count(g, n, c, &bound, err);
   return *sym < 0 ? err->code : KILN_OK;
 }
 

@@ -219,6 +219,23 @@ def capped_count(topk):
         {"t": np.array(0.5, np.float32), "k10": i64([10])}
 
 
+def capped_concat():
+    """Four capped TopKs (thresholds 0.5, 1, 1.5, 0.2) of x's elements, the boxes of each
+    gathered and concatenated (SSD's and RetinaNet's heads, one per class or level): the
+    offsets of the inputs in the output are sums of the capped counts."""
+    nodes, inits = [], {"k10": i64([10]), "boxes": f32(64, 4)}
+    for j, t in enumerate([0.5, 1.0, 1.5, 0.2]):
+        inits[f"t{j}"] = np.array(t, np.float32)
+        nodes += [node("Greater", ["x", f"t{j}"], [f"m{j}"]), node("NonZero", [f"m{j}"], [f"nz{j}"]),
+                  node("Transpose", [f"nz{j}"], [f"nzt{j}"], perm=[1, 0]),
+                  node("GatherND", ["x", f"nzt{j}"], [f"s{j}"]), node("Shape", [f"s{j}"], [f"sh{j}"]),
+                  node("Concat", [f"sh{j}", "k10"], [f"c{j}"], axis=0),
+                  node("ReduceMin", [f"c{j}"], [f"k{j}"], keepdims=1),
+                  node("TopK", [f"s{j}", f"k{j}"], [f"v{j}", f"i{j}"]),
+                  node("Gather", ["boxes", f"i{j}"], [f"g{j}"], axis=0)]
+    return nodes + [node("Concat", [f"g{j}" for j in range(4)], axis=0)], inits
+
+
 def sparse(n, nonzero, value=1.0):
     """f32[n]: `nonzero` elements (spread out) set to value + their position / n, the rest 0."""
     x = np.zeros(n, np.float32)
@@ -267,6 +284,23 @@ def models():
                                               "zero": np.array(0, np.float32), "k1": i64([1]),
                                               "feat": f32(1, 3, 8, 9)}, f,
                                 [(1,), (5,), (12,)]),
+        "topk_capped_concat": (capped_concat()[0], [64], f, capped_concat()[1], f,
+                               [sparse(64, 4), sparse(64, 30, 0.3), sparse(64, 0), f32(64),
+                                sparse(64, 64, 0.1)]),
+        "topk_two_nonzeros": ([node("Greater", ["x", "t"], ["m"]), node("NonZero", ["m"], ["nz"]),
+                               node("Transpose", ["nz"], ["nzt"], perm=[1, 0]),
+                               node("GatherND", ["x", "nzt"], ["s"]),
+                               node("NonZero", ["m"], ["nz2"]), node("Shape", ["nz2"], ["sh"]),
+                               node("Slice", ["sh", "k1", "k2"], ["n"]),
+                               node("Concat", ["n", "k10"], ["cand"], axis=0),
+                               node("ReduceMin", ["cand"], ["k"], keepdims=1),
+                               node("TopK", ["s", "k"], ["y", "y1"])],
+                              [64], f, {"t": np.array(0.5, np.float32), "k1": i64([1]),
+                                        "k2": i64([2]), "k10": i64([10])}, f,
+                              [sparse(64, 4), sparse(64, 30), sparse(64, 0)]),
+        "if_known_free": ([node("If", ["yes"], ["b"], then_branch=branch("Relu"),
+                                else_branch=branch("Neg")), node("Add", ["b", "x"])], SEQ, f,
+                          {"yes": np.array(True)}, f, SEQ_CASES),
         "gather_ids": ([node("Gather", ["w", "x"], axis=0)], ["N", "S"], i,
                        {"w": f32(50, 8)}, f, SEQ_CASES),
         "gather_free_axis": ([node("Gather", ["x", "m1"], axis=1)], SEQ, f, {"m1": i64(-1)}, f,
@@ -504,7 +538,8 @@ def clamped(op, c):
 # `kiln run` then runs at every case's shape.
 AOT_ONCE = {"small_windows", "same_upper", "kv_attention", "deep_pools", "nonzero_masked_sum",
             "if_sizes_empty", "if_sizes_static", "if_sizes_free", "count_first_10",
-            "topk_count_capped", "topk_count_capped_free"}
+            "topk_count_capped", "topk_count_capped_free", "topk_capped_concat",
+            "topk_two_nonzeros"}
 
 
 # Models compiled with free dims that a run must refuse at some shape (the rule their shapes
