@@ -8,7 +8,11 @@
  *
  * An element looks at every index tuple (ScatterND) or every index along the axis
  * (ScatterElements): O(outputs x indices), fine for the sparse updates models make (a KV
- * cache row, a few positions) and correct for any. Indices are checked at run time.
+ * cache row, a few positions) and correct for any. A ScatterElements without reduction
+ * along a long or run-time axis (Faster R-CNN's MultiScaleRoIAlign puts each level's
+ * pooled boxes back in order: K boxes, K^2 x 12544 compares) instead copies the data and
+ * stores the updates in order at their indices, one serial stage (kiln_stage.ordered): the
+ * last update of an index wins, as in the gather form. Indices are checked at run time.
  * TensorScatter (a KV cache's update: a run of rows written at a position per batch) is
  * one elementwise stage, each row reading the update or the past. */
 #include "ir/op.h"
@@ -130,6 +134,28 @@ static kiln_status infer_scatter_elements(kiln_graph *g, kiln_node *n, kiln_erro
   return KILN_OK;
 }
 
+/* Reduction none along an axis of the indices that is long (64 or more) or free: out =
+ * data, then out[u's p with p[axis] := index[p]] = u[p] for every p in order. */
+static bool scatter_in_order(const kiln_lower_ctx *c, int axis) {
+  const kiln_value *ind = kiln_node_in(c->g, c->n, 1);
+  return ind->sym[axis] || ind->dims[axis] >= 64;
+}
+
+static void lower_in_order(kiln_lower_ctx *c, int axis) {
+  kiln_kernel *k = c->k;
+  const kiln_buffer *x = &k->bufs[c->in_buf[0]], *u = &k->bufs[c->in_buf[2]];
+  int out = c->out_buf[0];
+  kiln_expr *w[KILN_MAX_RANK], *v[KILN_MAX_RANK], *at[KILN_MAX_RANK];
+  kiln_stage *s = kiln_elementwise_stage(k, "scatter_copy", out, w);
+  kiln_stage_store(k, s, w, kx_load(k, c->in_buf[0], w));
+  s = kiln_kernel_add_stage(k, "scatter_store", out);
+  s->ordered = true;
+  for (int d = 0; d < u->rank; d++) v[d] = kx_var(k, kiln_stage_axis(s, u->dims[d], false));
+  for (int d = 0; d < u->rank; d++)
+    at[d] = d == axis ? kiln_checked_index(c, 1, kx_load(k, c->in_buf[1], v), x->dims[axis]) : v[d];
+  kiln_stage_store(k, s, at, kx_load(k, c->in_buf[2], v));
+}
+
 /* out[p] gathers the updates u[p with p[axis] := j] whose index is p[axis], over j; the
  * other coordinates of p must be inside the updates. */
 static kiln_status lower_scatter_elements(kiln_lower_ctx *c) {
@@ -140,6 +166,10 @@ static kiln_status lower_scatter_elements(kiln_lower_ctx *c) {
   const kiln_buffer *x = &k->bufs[c->in_buf[0]], *u = &k->bufs[c->in_buf[2]];
   if (kiln_norm_axis(c->n, kiln_attr_int(c->n, "axis", 0), x->rank, &axis, c->err))
     return c->err->code;
+  if (r == KR_NONE && scatter_in_order(c, axis)) {
+    lower_in_order(c, axis);
+    return KILN_OK;
+  }
   int out = c->out_buf[0], jm = -1;
   if (r == KR_NONE)
     jm = kiln_kernel_add_buffer(k, "last", KILN_BUF_TEMP, -1, KILN_I64, x->rank, x->dims);

@@ -301,6 +301,13 @@ def models():
         "if_known_free": ([node("If", ["yes"], ["b"], then_branch=branch("Relu"),
                                 else_branch=branch("Neg")), node("Add", ["b", "x"])], SEQ, f,
                           {"yes": np.array(True)}, f, SEQ_CASES),
+        "scatter_reversed_rows": (shape_of(0) + [
+            node("Range", ["zero", "s0", "one"], ["r"]), node("Sub", ["s0", "one"], ["last"]),
+            node("Sub", ["last", "r"], ["rev"]), node("Unsqueeze", ["rev", "ax1"], ["rev2"]),
+            node("Shape", ["x"], ["xs"]), node("Expand", ["rev2", "xs"], ["idx"]),
+            node("Mul", ["x", "two"], ["u"]), node("ScatterElements", ["x", "idx", "u"], axis=0)],
+            ["S", 4], f, {**ax, "zero": i64(0), "one": i64(1), "ax1": i64([1]),
+                          "two": np.array(2, np.float32)}, f, [(1,), (7,), (90,)]),
         "gather_ids": ([node("Gather", ["w", "x"], axis=0)], ["N", "S"], i,
                        {"w": f32(50, 8)}, f, SEQ_CASES),
         "gather_free_axis": ([node("Gather", ["x", "m1"], axis=1)], SEQ, f, {"m1": i64(-1)}, f,

@@ -578,6 +578,23 @@ def regress_cases(out, rng):
         [V("x", F32, [2, 3])], [V(f"y{i}", F32, None) for i in range(len(ops))],
         [numpy_helper.from_array(np.array([], np.int64), "none")])
     write(out, "reduce_noop_transform", m, {"x": x}, run_ort(m, {"x": x}))
+    # ScatterElements along an axis of 70 indices: the updates stored in order (the last of
+    # an index wins: rows 3 and 60 both go to 5), negative indices from the end
+    rng = np.random.default_rng(7)
+    for axis, shape in ((0, (70, 3)), (1, (2, 70))):
+        size = 80 if axis == 0 else 75
+        base = rng.permutation(size)[:70] - 40
+        idx = np.repeat(base[:, None], 3, 1) if axis == 0 else np.repeat(base[None, :], 2, 0)
+        if axis == 0:
+            idx[3, :] = idx[60, :] = 5
+        data = rng.standard_normal((80, 3) if axis == 0 else (2, 75)).astype(np.float32)
+        upd = rng.standard_normal(shape).astype(np.float32)
+        name = f"scatter_elements_long_axis{axis}"
+        m = model_of(name, [helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], axis=axis)],
+                     [V("x", F32, list(data.shape)), V("i", I64, list(shape)), V("u", F32, list(shape))],
+                     [V("y", F32, None)])
+        feeds = {"x": data, "i": idx.astype(np.int64), "u": upd}
+        write(out, name, m, feeds, run_ort(m, feeds))
     # run with free dims (tests/CMakeLists.txt): an index out of range must stop the
     # scatter's kernel before its second stage reads the positions the first left unwritten
     m = model_of("scatter_bad_free", [helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], axis=1)],
