@@ -54,18 +54,23 @@ void kiln_select_running(kiln_kernel *k, kiln_stage *s, int buf, int rank, kiln_
   kiln_stage_store(k, s, v, kx_add(k, before, add));
 }
 
-/* The count of x's nonzero elements: one data sym per value, so that the NonZeros and
- * Compresses of one mask agree on it (RetinaNet takes its scores above the threshold and
- * their indices, by two NonZeros of one mask, then TopK of the one with k from the other). */
-static int nonzero_count(kiln_graph *g, const kiln_node *n, const kiln_value *x,
-                         const kiln_symdim *bound, kiln_error *err) {
-  char *name = kiln_fmt("count(%s)", x->name);
+/* The data sym named `name` (owned; freed here) for n. */
+static int named_sym(kiln_graph *g, const kiln_node *n, char *name, const kiln_symdim *bound,
+                     kiln_error *err) {
   int sym = kiln_graph_data_sym(g, name, bound);
   free(name);
   if (sym < 0)
     kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "more than 32 free dims and counts computed at "
                    "run time");
   return sym;
+}
+
+/* The count of x's nonzero elements: one data sym per value, so that the NonZeros and
+ * Compresses of one mask agree on it (RetinaNet takes its scores above the threshold and
+ * their indices, by two NonZeros of one mask, then TopK of the one with k from the other). */
+static int nonzero_count(kiln_graph *g, const kiln_node *n, const kiln_value *x,
+                         const kiln_symdim *bound, kiln_error *err) {
+  return named_sym(g, n, kiln_fmt("count(%s)", x->name), bound, err);
 }
 
 kiln_status kiln_nonzero_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err) {
@@ -82,13 +87,7 @@ kiln_status kiln_nonzero_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err)
 
 int kiln_select_data_sym(kiln_graph *g, const kiln_node *n, const char *what,
                          const kiln_symdim *bound, kiln_error *err) {
-  char *name = kiln_fmt("%s(%s)", what, n->name);
-  int sym = kiln_graph_data_sym(g, name, bound);
-  free(name);
-  if (sym < 0)
-    kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "more than 32 free dims and counts computed at "
-                   "run time");
-  return sym;
+  return named_sym(g, n, kiln_fmt("%s(%s)", what, n->name), bound, err);
 }
 
 kiln_status kiln_nonzero_expand_run(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
