@@ -38,7 +38,7 @@ void kiln_sym_point(const kiln_graph *g, int p, int64_t *vals) {
   for (int s = 0; s < g->nsyms; s++) {
     int64_t b;
     if (g->sym_def[s].den != KILN_SYMDIV_DATA) continue;
-    if (p >= KILN_SYM_NPRIMES) vals[s] = 2 + (p - KILN_SYM_NPRIMES) * (2 * s + 1) % 31;
+    if (p >= KILN_SYM_NPRIMES) vals[s] = 2 + (p - KILN_SYM_NPRIMES) * (s % 30 + 1) % 31;
     if (!kiln_symdim_eval(&g->sym_def[s].num, vals, &b) || b < 3) continue;
     if (p == KILN_SYM_NPRIMES - 1) vals[s] = b;
     else if (vals[s] > b) vals[s] = 2 + (vals[s] - 2) % (b - 1);
