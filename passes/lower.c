@@ -276,8 +276,9 @@ static uint32_t value_min_syms(const kiln_graph *g, int id) {
   return m;
 }
 
-/* Before node n: a kernel computing the clamped counts n's values mention that no step
- * before it in this block or the ones around it computed (*set: those that did). */
+/* Before node n: a kernel for each clamped count n's values mention that no step before
+ * it in this block or the ones around it computed (*set: those that did), in order, each
+ * its own kernel: one may read another, and a kernel reads the dims at its start. */
 static void set_min_dims(const kiln_graph *g, const kiln_node *n, kiln_steps *steps,
                          uint32_t *set) {
   if (!g->sym_min) return;
@@ -285,19 +286,15 @@ static void set_min_dims(const kiln_graph *g, const kiln_node *n, kiln_steps *st
   for (int i = 0; i < n->ninputs; i++) need |= value_min_syms(g, n->inputs[i]);
   for (int i = 0; i < n->noutputs; i++) need |= value_min_syms(g, n->outputs[i]);
   need &= ~*set;
-  if (!need) return;
-  int syms[KILN_MAX_SYMS], m = 0;
-  kiln_symdim vals[KILN_MAX_SYMS];
-  int64_t caps[KILN_MAX_SYMS];
-  for (int s = 0; s < g->nsyms; s++) /* in order: one may read another */
-    if (need >> s & 1) {
-      syms[m] = s;
-      vals[m] = g->sym_min_of[s];
-      kiln_symdim_is_const(&g->sym_def[s].num, &caps[m++]);
-    }
-  char *name = kiln_fmt("dims_%s", n->name);
-  kiln_steps_add(steps, KILN_STEP_KERNEL)->kernel = kiln_kernel_set_dims(g, name, syms, vals, caps, m);
-  free(name);
+  for (int s = 0; s < g->nsyms; s++) {
+    if (!(need >> s & 1)) continue;
+    int64_t cap = -1;
+    kiln_symdim_is_const(&g->sym_def[s].num, &cap);
+    char *name = kiln_fmt("dims_%s_%d", n->name, s);
+    kiln_steps_add(steps, KILN_STEP_KERNEL)->kernel =
+        kiln_kernel_set_dims(g, name, &s, &g->sym_min_of[s], &cap, 1);
+    free(name);
+  }
   *set |= need;
 }
 

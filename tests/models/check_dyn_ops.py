@@ -236,6 +236,20 @@ def capped_concat():
     return nodes + [node("Concat", [f"g{j}" for j in range(4)], axis=0)], inits
 
 
+def nested_cap():
+    """TopK with k = min(n, 5) over the concatenated values of two capped TopKs (n = their
+    sizes' sum): a capped count of capped counts."""
+    nodes, inits = capped_concat()
+    keep = [x for x in nodes if not x.output[0].startswith(("g", "y"))]
+    keep = [x for x in keep if x.op_type != "Concat" or x.output[0].startswith("c")]
+    keep = [x for x in keep if not any(o.endswith(("2", "3")) for o in x.output)]
+    inits = {k: v for k, v in inits.items() if k not in ("boxes", "t2", "t3")}
+    return keep + [node("Concat", ["v0", "v1"], ["both"], axis=0), node("Shape", ["both"], ["bs"]),
+                   node("Concat", ["bs", "k5"], ["bc"], axis=0),
+                   node("ReduceMin", ["bc"], ["kk"], keepdims=1),
+                   node("TopK", ["both", "kk"], ["y", "y1"], largest=0)], {**inits, "k5": i64([5])}
+
+
 def sparse(n, nonzero, value=1.0):
     """f32[n]: `nonzero` elements (spread out) set to value + their position / n, the rest 0."""
     x = np.zeros(n, np.float32)
@@ -308,6 +322,8 @@ def models():
             node("Mul", ["x", "two"], ["u"]), node("ScatterElements", ["x", "idx", "u"], axis=0)],
             ["S", 4], f, {**ax, "zero": i64(0), "one": i64(1), "ax1": i64([1]),
                           "two": np.array(2, np.float32)}, f, [(1,), (7,), (90,)]),
+        "topk_nested_cap": (nested_cap()[0], [64], f, nested_cap()[1], f,
+                            [sparse(64, 2), sparse(64, 30), sparse(64, 0), f32(64)]),
         "gather_ids": ([node("Gather", ["w", "x"], axis=0)], ["N", "S"], i,
                        {"w": f32(50, 8)}, f, SEQ_CASES),
         "gather_free_axis": ([node("Gather", ["x", "m1"], axis=1)], SEQ, f, {"m1": i64(-1)}, f,
@@ -546,7 +562,7 @@ def clamped(op, c):
 AOT_ONCE = {"small_windows", "same_upper", "kv_attention", "deep_pools", "nonzero_masked_sum",
             "if_sizes_empty", "if_sizes_static", "if_sizes_free", "count_first_10",
             "topk_count_capped", "topk_count_capped_free", "topk_capped_concat",
-            "topk_two_nonzeros"}
+            "topk_two_nonzeros", "topk_nested_cap"}
 
 
 # Models compiled with free dims that a run must refuse at some shape (the rule their shapes
