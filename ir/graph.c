@@ -101,6 +101,37 @@ bool kiln_graph_symdim_has_data(const kiln_graph *g, const kiln_symdim *x) {
   return false;
 }
 
+static uint32_t symdim_data_syms(const kiln_graph *g, const kiln_symdim *x) {
+  uint32_t m = 0;
+  for (int s = 0; s < g->nsyms; s++)
+    if (g->sym_def[s].den == KILN_SYMDIV_DATA && kiln_symdim_uses(x, s))
+      m |= 1u << s | (g->sym_min >> s & 1 ? symdim_data_syms(g, &g->sym_min_of[s]) : 0);
+  return m;
+}
+
+uint32_t kiln_value_data_syms(const kiln_graph *g, const kiln_value *v) {
+  uint32_t m = 0;
+  for (int d = 0; d < v->rank; d++) {
+    if (!v->sym[d]) continue;
+    kiln_symdim x = kiln_value_symdim(g, v, d);
+    m |= symdim_data_syms(g, &x);
+  }
+  for (int64_t i = 0; kiln_value_has_sym_data(v) && i < kiln_value_numel(v); i++) {
+    kiln_symdim x = kiln_value_sym_elem(g, v, i);
+    m |= symdim_data_syms(g, &x);
+  }
+  return m;
+}
+
+uint32_t kiln_node_data_syms(const kiln_graph *g, const kiln_node *n) {
+  uint32_t m = 0;
+  for (int i = 0; i < n->ninputs; i++)
+    if (n->inputs[i] >= 0) m |= kiln_value_data_syms(g, &g->values[n->inputs[i]]);
+  for (int i = 0; i < n->noutputs; i++)
+    if (n->outputs[i] >= 0) m |= kiln_value_data_syms(g, &g->values[n->outputs[i]]);
+  return m;
+}
+
 bool kiln_graph_symdim_falls(const kiln_graph *g, const kiln_symdim *x) {
   for (int t = 0; t < x->nterms; t++) {
     if (x->coef[t] >= 0) continue;

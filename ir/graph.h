@@ -192,6 +192,11 @@ int kiln_graph_min_sym(kiln_graph *g, const kiln_symdim *x, int64_t c);
 void kiln_graph_eval_min(const kiln_graph *g, int64_t *vals);
 /* The data sym x is (x = that sym, exactly), or -1. */
 int kiln_graph_data_sym_of(const kiln_graph *g, const kiln_symdim *x);
+/* The data syms (bit s) that v's dims and the shape elements it holds mention, and those
+ * the capped counts among them read (sym_min_of); the same over a node's inputs and
+ * outputs. */
+uint32_t kiln_value_data_syms(const kiln_graph *g, const kiln_value *v);
+uint32_t kiln_node_data_syms(const kiln_graph *g, const kiln_node *n);
 /* Does x fall as a data sym grows (a term of one with a negative coefficient)? Memory is
  * planned at the data syms' bounds, where such a dim is least. */
 bool kiln_graph_symdim_falls(const kiln_graph *g, const kiln_symdim *x);

@@ -10,41 +10,6 @@
 
 #include <stdlib.h>
 
-/* The data syms polynomial x mentions: bit s. */
-static unsigned syms_of(const kiln_graph *g, const kiln_symdim *x) {
-  unsigned m = 0;
-  for (int s = 0; s < g->nsyms; s++)
-    if (g->sym_def[s].den == KILN_SYMDIV_DATA && kiln_symdim_uses(x, s))
-      m |= 1u << s | (g->sym_min >> s & 1 ? syms_of(g, &g->sym_min_of[s]) : 0);
-  return m;
-}
-
-/* The data syms the dims of v, and the shape elements it holds, mention. */
-static unsigned data_syms(const kiln_graph *g, const kiln_value *v) {
-  unsigned m = 0;
-  for (int d = 0; d < v->rank; d++) {
-    if (!v->sym[d]) continue;
-    kiln_symdim x = kiln_value_symdim(g, v, d);
-    m |= syms_of(g, &x);
-  }
-  if (!kiln_value_has_sym_data(v)) return m;
-  for (int64_t i = 0; i < kiln_value_numel(v); i++) {
-    kiln_symdim x = kiln_value_sym_elem(g, v, i);
-    m |= syms_of(g, &x);
-  }
-  return m;
-}
-
-/* The data syms a live node reads or writes. */
-static unsigned node_syms(const kiln_graph *g, const kiln_node *n) {
-  unsigned m = 0;
-  for (int i = 0; i < n->ninputs; i++)
-    if (n->inputs[i] >= 0) m |= data_syms(g, &g->values[n->inputs[i]]);
-  for (int i = 0; i < n->noutputs; i++)
-    if (n->outputs[i] >= 0) m |= data_syms(g, &g->values[n->outputs[i]]);
-  return m;
-}
-
 static void count_block(const kiln_graph *g, const kiln_block *b, int *uses, int delta);
 
 /* The uses node n makes: its inputs, and everything in its subgraphs. */
@@ -73,13 +38,13 @@ static void dce_block(kiln_graph *g, kiln_block *b, int *uses, unsigned *syms) {
       if (n->outputs[i] >= 0 && uses[n->outputs[i]] > 0) used = true;
     if (!used && n->op && (n->op->flags & KILN_OP_DATA_DIMS))
       for (int i = 0; i < n->noutputs; i++)
-        if (n->outputs[i] >= 0 && (data_syms(g, &g->values[n->outputs[i]]) & *syms)) used = true;
+        if (n->outputs[i] >= 0 && (kiln_value_data_syms(g, &g->values[n->outputs[i]]) & *syms)) used = true;
     if (!used) {
       count_node(g, n, uses, -1);
       kiln_block_remove(g, b, pos);
       continue;
     }
-    *syms |= node_syms(g, n);
+    *syms |= kiln_node_data_syms(g, n);
     for (int a = 0; a < n->nattrs; a++) {
       const kiln_attr *at = &n->attrs[a];
       int nb = at->type == KILN_ATTR_GRAPH ? 1 : at->type == KILN_ATTR_GRAPHS ? at->count : 0;
@@ -93,7 +58,7 @@ void kiln_pass_dce(kiln_graph *g) {
   count_block(g, &g->main, uses, 1);
   unsigned syms = 0;
   for (int i = 0; i < g->main.noutputs; i++)
-    if (g->main.outputs[i] >= 0) syms |= data_syms(g, &g->values[g->main.outputs[i]]);
+    if (g->main.outputs[i] >= 0) syms |= kiln_value_data_syms(g, &g->values[g->main.outputs[i]]);
   dce_block(g, &g->main, uses, &syms);
   free(uses);
 }

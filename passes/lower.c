@@ -252,40 +252,13 @@ static kiln_status lower_loop(const kiln_graph *g, const kiln_node *n, kiln_step
   return lower_block(g, body, l->body, set, err);
 }
 
-/* The clamped counts (graph.h: sym_min) that x mentions, and those their own
- * polynomials mention. */
-static uint32_t min_syms(const kiln_graph *g, const kiln_symdim *x) {
-  uint32_t m = 0;
-  for (int s = 0; s < g->nsyms; s++)
-    if ((g->sym_min >> s & 1) && kiln_symdim_uses(x, s)) m |= 1u << s | min_syms(g, &g->sym_min_of[s]);
-  return m;
-}
-
-static uint32_t value_min_syms(const kiln_graph *g, int id) {
-  if (id < 0) return 0;
-  const kiln_value *v = &g->values[id];
-  uint32_t m = 0;
-  for (int d = 0; d < v->rank; d++) {
-    kiln_symdim x = kiln_value_symdim(g, v, d);
-    m |= min_syms(g, &x);
-  }
-  for (int64_t e = 0; kiln_value_has_sym_data(v) && e < kiln_value_numel(v); e++) {
-    kiln_symdim x = kiln_value_sym_elem(g, v, e);
-    m |= min_syms(g, &x);
-  }
-  return m;
-}
-
 /* Before node n: a kernel for each clamped count n's values mention that no step before
  * it in this block or the ones around it computed (*set: those that did), in order, each
  * its own kernel: one may read another, and a kernel reads the dims at its start. */
 static void set_min_dims(const kiln_graph *g, const kiln_node *n, kiln_steps *steps,
                          uint32_t *set) {
   if (!g->sym_min) return;
-  uint32_t need = 0;
-  for (int i = 0; i < n->ninputs; i++) need |= value_min_syms(g, n->inputs[i]);
-  for (int i = 0; i < n->noutputs; i++) need |= value_min_syms(g, n->outputs[i]);
-  need &= ~*set;
+  uint32_t need = kiln_node_data_syms(g, n) & g->sym_min & ~*set;
   for (int s = 0; s < g->nsyms; s++) {
     if (!(need >> s & 1)) continue;
     int64_t cap = -1;
