@@ -73,17 +73,17 @@ bool kiln_sym_match_div(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t
 
 bool kiln_sym_match_min(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t at_hint,
                         const int64_t *at, kiln_symdim *out) {
+  int64_t vals[KILN_SYM_NPOINTS][KILN_MAX_SYMS], want[KILN_SYM_NPOINTS + 1];
+  for (int p = 0; p < KILN_SYM_NPOINTS; p++) {
+    kiln_sym_point(g, p, vals[p]);
+    want[p] = at[p];
+  }
+  want[KILN_SYM_NPOINTS] = at_hint;
   for (int i = 0; i < nc; i++) {
     if (!kiln_graph_symdim_has_data(g, &cands[i])) continue;
-    int64_t x[KILN_SYM_NPOINTS + 1], want[KILN_SYM_NPOINTS + 1], c = -1;
+    int64_t x[KILN_SYM_NPOINTS + 1], c = -1;
     bool ok = kiln_symdim_eval(&cands[i], g->sym_hint, &x[KILN_SYM_NPOINTS]);
-    want[KILN_SYM_NPOINTS] = at_hint;
-    for (int p = 0; p < KILN_SYM_NPOINTS && ok; p++) {
-      int64_t vals[KILN_MAX_SYMS];
-      kiln_sym_point(g, p, vals);
-      ok = kiln_symdim_eval(&cands[i], vals, &x[p]);
-      want[p] = at[p];
-    }
+    for (int p = 0; p < KILN_SYM_NPOINTS && ok; p++) ok = kiln_symdim_eval(&cands[i], vals[p], &x[p]);
     for (int p = 0; p <= KILN_SYM_NPOINTS && ok; p++) /* the cap: where x passes it */
       if (want[p] != x[p] && want[p] >= 0 && (c < 0 || want[p] == c)) c = want[p];
     for (int p = 0; p <= KILN_SYM_NPOINTS && ok; p++)
