@@ -267,6 +267,15 @@ static int cast(kiln_cuda *c, int a, kiln_dtype from, kiln_dtype to) {
   return def(c, to, "(%s)t%d", rt, a); /* C's conversions: extend by the source's sign */
 }
 
+/* a's bits as `to` (kx_bitcast): f32 <-> a 32-bit int, f64 <-> a 64-bit one. */
+static int bitcast(kiln_cuda *c, int a, kiln_dtype from, kiln_dtype to) {
+  const char *rt = kiln_cuda_reg_type(to);
+  if (from == KILN_F32) return def(c, to, "(%s)kiln_f32_bits(t%d)", rt, a);
+  if (from == KILN_F64) return def(c, to, "(%s)kiln_f64_bits(t%d)", rt, a);
+  if (to == KILN_F32) return def(c, to, "kiln_f32_from_bits((uint32_t)t%d)", a);
+  return def(c, to, "kiln_f64_from_bits((uint64_t)t%d)", a);
+}
+
 /* ---- operators -------------------------------------------------------------------------- */
 
 static int unary(kiln_cuda *c, kiln_unary_op op, kiln_dtype at, kiln_dtype rt, int a) {
@@ -492,7 +501,7 @@ static int uncached(kiln_cuda *c, const kiln_expr *x) {
   case KX_CAST: {
     if (!x->a || !kiln_cuda_reg_type(x->a->dtype)) return KILN_CUDA_FAIL(c, "bad cast");
     int a = kiln_cuda_expr(c, x->a);
-    return a < 0 ? -1 : cast(c, a, x->a->dtype, x->dtype);
+    return a < 0 ? -1 : x->op ? bitcast(c, a, x->a->dtype, x->dtype) : cast(c, a, x->a->dtype, x->dtype);
   }
   }
   return KILN_CUDA_FAIL(c, "unknown expression kind %d", (int)x->kind);

@@ -409,6 +409,7 @@ static LLVMValueRef emit_uncached(kiln_emit *e, const kiln_expr *x) {
   case KX_CAST: {
     if (!x->a || !kiln_emit_reg_type(e, x->a->dtype)) return KILN_EMIT_FAIL(e, "bad cast");
     LLVMValueRef a = kiln_emit_expr(e, x->a);
+    if (a && x->op) return LLVMBuildBitCast(e->b, a, kiln_emit_reg_type(e, x->dtype), "");
     return a ? emit_cast(e, a, x->a->dtype, x->dtype) : NULL;
   }
   }

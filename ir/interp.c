@@ -49,6 +49,30 @@ static scalar mk_i(kiln_dtype t, int64_t v) { return (scalar){0, wrap(t, v)}; }
 
 /* ONNX Cast: float -> int truncates (NaN -> 0, out of range saturates to int64 before
  * wrapping), anything -> bool is != 0. */
+/* x's bits read as `to` (kx_bitcast): a float of f32 or f64 and an int of its width. */
+static scalar bitcast(kiln_dtype from, scalar x, kiln_dtype to) {
+  scalar r = {0, 0};
+  if (from == KILN_F32) {
+    float v = (float)x.f;
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    r.i = to == KILN_I32 ? (int64_t)(int32_t)u : (int64_t)u;
+  } else if (from == KILN_F64) {
+    uint64_t u;
+    memcpy(&u, &x.f, 8);
+    r.i = (int64_t)u;
+  } else if (to == KILN_F32) {
+    uint32_t u = (uint32_t)x.i;
+    float v;
+    memcpy(&v, &u, 4);
+    r.f = v;
+  } else {
+    uint64_t u = (uint64_t)x.i;
+    memcpy(&r.f, &u, 8);
+  }
+  return r;
+}
+
 static scalar cast(kiln_dtype from, scalar x, kiln_dtype to) {
   if (from == to) return x;
   if (is_fl(to)) {
@@ -262,7 +286,9 @@ static scalar eval(interp *in, const kiln_expr *e) {
     const kiln_expr *side = taken ? e->b : e->c;
     return cast(side->dtype, eval(in, side), e->dtype);
   }
-  case KX_CAST: return cast(e->a->dtype, eval(in, e->a), e->dtype);
+  case KX_CAST:
+    return e->op ? bitcast(e->a->dtype, eval(in, e->a), e->dtype)
+                 : cast(e->a->dtype, eval(in, e->a), e->dtype);
   case KX_CHECK: {
     scalar r = eval(in, e->a);
     if (in->failed) return z;

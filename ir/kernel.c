@@ -136,6 +136,14 @@ kiln_expr *kx_cast(kiln_kernel *k, kiln_expr *a, kiln_dtype t) {
   return e;
 }
 
+kiln_expr *kx_bitcast(kiln_kernel *k, kiln_expr *a, kiln_dtype t) {
+  if (a->dtype == t) return a;
+  kiln_expr *e = node(k, KX_CAST, t);
+  e->op = 1;
+  e->a = a;
+  return e;
+}
+
 kiln_expr *kx_acc(kiln_kernel *k, kiln_dtype t) { return node(k, KX_ACC, t); }
 
 kiln_expr *kx_check_index(kiln_kernel *k, kiln_expr *raw, int64_t n, bool from_end,

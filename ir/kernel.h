@@ -37,7 +37,8 @@ typedef enum kiln_expr_kind {
               * is never contracted with its operands into an FMA: x - max(x) where x is
               * computed again (a fused producer a * w) must round x as the max saw it */
   KX_SELECT, /* a ? b : c, a is bool; only the taken side is evaluated */
-  KX_CAST,   /* a converted to dtype (ONNX Cast semantics: float->int truncates) */
+  KX_CAST,   /* a converted to dtype (ONNX Cast semantics: float->int truncates); with
+              * op 1 (kx_bitcast) a's bits read as dtype, f32 <-> i32/u32, f64 <-> i64/u64 */
   KX_ACC,    /* in a stage's `post`: the reduced value */
   KX_CHECK,  /* an index read from data, checked: a (an integer) must lie in [-i, i) when
               * op is 1 (negative counts from the end) or in [0, i) when op is 0; the value
@@ -292,6 +293,8 @@ kiln_expr *kx_binary(kiln_kernel *k, kiln_binary_op op, kiln_expr *a, kiln_expr 
 kiln_expr *kx_binary_exact(kiln_kernel *k, kiln_binary_op op, kiln_expr *a, kiln_expr *b);
 kiln_expr *kx_select(kiln_kernel *k, kiln_expr *cond, kiln_expr *a, kiln_expr *b);
 kiln_expr *kx_cast(kiln_kernel *k, kiln_expr *a, kiln_dtype t);
+/* a's bits as t, of a's width (a float's order key: ir/ops/topk.c). */
+kiln_expr *kx_bitcast(kiln_kernel *k, kiln_expr *a, kiln_dtype t);
 kiln_expr *kx_acc(kiln_kernel *k, kiln_dtype t);
 /* A data-dependent index `raw` checked against a dim of size n (KX_CHECK); with
  * from_end, -n..-1 count from the end. `what` is copied. */

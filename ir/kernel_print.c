@@ -83,7 +83,7 @@ static void print_expr(const kiln_kernel *k, const kiln_expr *e, FILE *out) {
     fputc(')', out);
     break;
   case KX_CAST:
-    fprintf(out, "%s(", kiln_dtype_name(e->dtype));
+    fprintf(out, e->op ? "bits<%s>(" : "%s(", kiln_dtype_name(e->dtype));
     print_expr(k, e->a, out);
     fputc(')', out);
     break;

@@ -21,7 +21,8 @@ static bool affine(const kiln_expr *x, int depth, kiln_affine *f) {
     if (x->axis < 0 || x->axis >= KILN_MAX_AXES) return false;
     f->coef[x->axis] = 1;
     return true;
-  case KX_CAST: return x->a && kiln_dtype_is_int(x->a->dtype) && affine(x->a, depth + 1, f);
+  case KX_CAST:
+    return !x->op && x->a && kiln_dtype_is_int(x->a->dtype) && affine(x->a, depth + 1, f);
   case KX_BINARY:
     if (!affine(x->a, depth + 1, &a) || !affine(x->b, depth + 1, &b)) return false;
     if (x->op == KB_ADD || x->op == KB_SUB) {

@@ -151,7 +151,7 @@ static kiln_status lower_cands(kiln_lower_ctx *c) {
   /* count[b, c, i] = count[b, c, i - 1] + (box i a candidate) */
   s = kiln_kernel_add_stage(k, "nms_count", cnt);
   for (int d = 0; d < 3; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
-  kiln_select_running(k, s, cnt, 3, v,
+  kiln_select_running(k, s, cnt, 3, 2, v,
                       kx_select(k, candidate(c, scores, v), kx_idx(k, 1), kx_idx(k, 0)));
 
   /* out[b, c, count[b, c, i] - 1] = i for the candidates; the others go to the spare slot */

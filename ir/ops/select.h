@@ -25,10 +25,10 @@ int kiln_select_data_sym(kiln_graph *g, const kiln_node *n, const char *what,
 /* Is sym (an internal op's "sym" attribute) a data sym of g? Else an error naming n. */
 kiln_status kiln_select_check_count(const kiln_graph *g, const kiln_node *n, int sym,
                                     kiln_error *err);
-/* Stores buf[v] = buf[v with the last index one less] (0 at the first) + add: a running
- * count along the last of the rank indices v, in stage s, which this makes ordered. */
-void kiln_select_running(kiln_kernel *k, kiln_stage *s, int buf, int rank, kiln_expr **v,
-                         kiln_expr *add);
+/* Stores buf[v] = buf[v with index `axis` one less] (0 at the first) + add: a running
+ * count along index `axis` of the rank indices v, in stage s, which this makes ordered. */
+void kiln_select_running(kiln_kernel *k, kiln_stage *s, int buf, int rank, int axis,
+                         kiln_expr **v, kiln_expr *add);
 /* Unique of a value known only at run time (ir/ops/unique_run.c): its count a data sym. */
 bool kiln_unique_at_run(const kiln_graph *g, const kiln_node *n);
 kiln_status kiln_unique_infer_run(kiln_graph *g, kiln_node *n, kiln_error *err);

@@ -44,11 +44,11 @@ kiln_status kiln_select_check_count(const kiln_graph *g, const kiln_node *n, int
   return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "its 'sym' names no count of the graph");
 }
 
-void kiln_select_running(kiln_kernel *k, kiln_stage *s, int buf, int rank, kiln_expr **v,
-                         kiln_expr *add) {
+void kiln_select_running(kiln_kernel *k, kiln_stage *s, int buf, int rank, int axis,
+                         kiln_expr **v, kiln_expr *add) {
   kiln_expr *prev[KILN_MAX_RANK];
-  for (int d = 0; d < rank; d++) prev[d] = d < rank - 1 ? v[d] : kx_addi(k, v[d], -1);
-  kiln_expr *before = kx_select(k, kx_binary(k, KB_GT, v[rank - 1], kx_idx(k, 0)),
+  for (int d = 0; d < rank; d++) prev[d] = d != axis ? v[d] : kx_addi(k, v[d], -1);
+  kiln_expr *before = kx_select(k, kx_binary(k, KB_GT, v[axis], kx_idx(k, 0)),
                                 kx_load(k, buf, prev), kx_idx(k, 0));
   s->ordered = true;
   kiln_stage_store(k, s, v, kx_add(k, before, add));
@@ -193,7 +193,7 @@ static kiln_status lower_list(kiln_lower_ctx *c) {
   /* count[i] = count[i - 1] + (x[i] != 0) */
   kiln_stage *s = kiln_kernel_add_stage(k, "nonzero_count", cum);
   kiln_expr *i = kx_var(k, kiln_stage_axis(s, n, false));
-  kiln_select_running(k, s, cum, 1, &i, kx_select(k, nonzero(k, xb, i), kx_idx(k, 1), kx_idx(k, 0)));
+  kiln_select_running(k, s, cum, 1, 0, &i, kx_select(k, nonzero(k, xb, i), kx_idx(k, 1), kx_idx(k, 0)));
 
   /* list[count[i] - 1] = i where x[i] != 0; the others all go to list[n] */
   s = kiln_kernel_add_stage(k, "nonzero_list", list);

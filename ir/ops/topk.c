@@ -1,14 +1,17 @@
 /* TopK: the k largest (or smallest) elements along an axis, sorted, ties by index, with
  * their indices. A loop nest has no sort, so TopK ranks: an element's rank is how many
  * elements come before it, and output q takes the element of rank q. Ranking all n
- * elements is n^2 work; along a long axis with a small k (a vocabulary, anchors) kiln first
- * narrows the elements down to candidates that must hold the k first, and ranks those:
+ * elements is n^2 work; along a long axis kiln first narrows the elements down to
+ * candidates that must hold the k first, and ranks those:
  *   ranks    every element against every other (n^2): short axes, large k;
+ *   select   the k-th element's order key, bit by bit, then the k up to it
+ *            (ir/ops/topk_select.c): 32 n + k^2, for types of 32 bits at most, and the
+ *            form for sizes known only at run time;
  *   blocks   each block's first k by ranks within blocks (topk_by_blocks);
  *   leaders  the blocks whose first elements rank below k, and only their first few
- *            (topk_by_leaders): fewest candidates, the form for vocabularies.
+ *            (topk_by_leaders): fewest candidates, the form for vocabularies of 64-bit types.
  * lower_topk counts each form's comparisons and takes the fewest. */
-#include "ir/op.h"
+#include "ir/ops/topk.h"
 
 #include "ir/dtype.h"
 
@@ -67,7 +70,7 @@ static kiln_expr *comes_before(kiln_kernel *k, bool largest, kiln_expr *xj, kiln
 /* Output q (values, or indices with out 1) takes the entry of `rank` (x's dims with the
  * axis replaced by nred dims, `dims`) whose rank is q: a max reduction selecting it. The
  * entry's index along the axis is its own (nred 1) or the one `cand` holds. */
-static void topk_outputs(kiln_lower_ctx *c, int axis, int rank, const int64_t *dims, int nred,
+void kiln_topk_outputs(kiln_lower_ctx *c, int axis, int rank, const int64_t *dims, int nred,
                          int cand) {
   kiln_kernel *k = c->k;
   const kiln_buffer *x = &k->bufs[c->in_buf[0]];
@@ -106,12 +109,12 @@ static void topk_by_ranks(kiln_lower_ctx *c, int axis, bool largest) {
                                    kx_load(k, c->in_buf[0], v), v[axis]);
   s->reduce = KR_SUM;
   kiln_stage_store(k, s, v, kx_select(k, before, kx_idx(k, 1), kx_idx(k, 0)));
-  topk_outputs(c, axis, rank, x->dims, 1, -1);
+  kiln_topk_outputs(c, axis, rank, x->dims, 1, -1);
 }
 
 /* x's dims with the axis replaced by the nrep dims of rep: the layout of per-block and
  * per-candidate buffers. Returns their rank. */
-static int axis_replaced(const kiln_buffer *x, int axis, const int64_t *rep, int nrep,
+int kiln_topk_axis_replaced(const kiln_buffer *x, int axis, const int64_t *rep, int nrep,
                          int64_t *out) {
   int e = 0;
   for (int d = 0; d < x->rank; d++)
@@ -137,7 +140,7 @@ static void idx_replaced(int rank, int axis, kiln_expr *const *v, kiln_expr *con
  * gathering), then each candidate's rank among them (crank; a missing one, index -1, goes
  * past every real one). Candidates are laid out as x with the axis replaced by nc dims:
  * cdims, the entries of cand the indices along the axis. */
-static void rank_candidates(kiln_kernel *k, int xb, int axis, bool largest, int cand,
+void kiln_topk_rank_candidates(kiln_kernel *k, int xb, int axis, bool largest, int cand,
                             int cval, int crank, const int64_t *cdims, int nc) {
   const kiln_buffer *x = &k->bufs[xb];
   int rank = x->rank, nd = rank + nc - 1;
@@ -176,7 +179,7 @@ static void topk_by_blocks(kiln_lower_ctx *c, int axis, bool largest, int64_t kk
   const kiln_buffer *x = &k->bufs[c->in_buf[0]];
   int xb = c->in_buf[0], rank = x->rank;
   int64_t n = x->dims[axis], nb = (n + B - 1) / B, cdims[KILN_MAX_RANK + 1];
-  axis_replaced(x, axis, (int64_t[]){nb, kk}, 2, cdims);
+  kiln_topk_axis_replaced(x, axis, (int64_t[]){nb, kk}, 2, cdims);
   int brank = kiln_kernel_add_buffer(k, "block_rank", KILN_BUF_TEMP, -1, KILN_I64, rank, x->dims);
   int cand = kiln_kernel_add_buffer(k, "candidates", KILN_BUF_TEMP, -1, KILN_I64, rank + 1, cdims);
   int crank = kiln_kernel_add_buffer(k, "candidate_rank", KILN_BUF_TEMP, -1, KILN_I64, rank + 1, cdims);
@@ -207,8 +210,8 @@ static void topk_by_blocks(kiln_lower_ctx *c, int axis, bool largest, int64_t kk
   kiln_stage_store(k, s, ci, kx_select(k, is, j, kx_idx(k, -1)));
 
   /* 3. a candidate's rank among the candidates */
-  rank_candidates(k, xb, axis, largest, cand, cval, crank, cdims, 2);
-  topk_outputs(c, axis, crank, cdims, 2, cand);
+  kiln_topk_rank_candidates(k, xb, axis, largest, cand, cval, crank, cdims, 2);
+  kiln_topk_outputs(c, axis, crank, cdims, 2, cand);
 }
 
 /* Candidates before block r of the leaders' order, which keeps k - r' of block r'. */
@@ -239,18 +242,18 @@ static void topk_by_leaders(kiln_lower_ctx *c, int axis, bool largest, int64_t k
   kiln_expr *v[KILN_MAX_RANK + 1], *o[KILN_MAX_RANK + 1], *w[KILN_MAX_RANK + 1];
   kiln_expr *in[KILN_MAX_RANK], *r2[2];
 
-  int nd = axis_replaced(x, axis, &nb, 1, dims);
+  int nd = kiln_topk_axis_replaced(x, axis, &nb, 1, dims);
   int best_val = kiln_kernel_add_buffer(k, "best_values", KILN_BUF_TEMP, -1, x->dtype, nd, dims);
   int bval = kiln_kernel_add_buffer(k, "leader_values", KILN_BUF_TEMP, -1, x->dtype, nd, dims);
   int lead = kiln_kernel_add_buffer(k, "leaders", KILN_BUF_TEMP, -1, KILN_I64, nd, dims);
   int lrank = kiln_kernel_add_buffer(k, "leader_rank", KILN_BUF_TEMP, -1, KILN_I64, nd, dims);
-  nd = axis_replaced(x, axis, &K, 1, dims);
+  nd = kiln_topk_axis_replaced(x, axis, &K, 1, dims);
   int sel = kiln_kernel_add_buffer(k, "blocks", KILN_BUF_TEMP, -1, KILN_I64, nd, dims);
-  nd = axis_replaced(x, axis, kb, 2, dims);
+  nd = kiln_topk_axis_replaced(x, axis, kb, 2, dims);
   int gval = kiln_kernel_add_buffer(k, "block_values", KILN_BUF_TEMP, -1, x->dtype, nd, dims);
   int wrank = kiln_kernel_add_buffer(k, "block_rank", KILN_BUF_TEMP, -1, KILN_I64, nd, dims);
   int tab = kiln_kernel_add_buffer(k, "candidate_block", KILN_BUF_TEMP, -1, KILN_I64, 1, &C);
-  nd = axis_replaced(x, axis, &C, 1, dims);
+  nd = kiln_topk_axis_replaced(x, axis, &C, 1, dims);
   int cand = kiln_kernel_add_buffer(k, "candidates", KILN_BUF_TEMP, -1, KILN_I64, nd, dims);
   int cval = kiln_kernel_add_buffer(k, "candidate_values", KILN_BUF_TEMP, -1, x->dtype, nd, dims);
   int crank = kiln_kernel_add_buffer(k, "candidate_rank", KILN_BUF_TEMP, -1, KILN_I64, nd, dims);
@@ -262,7 +265,7 @@ static void topk_by_leaders(kiln_lower_ctx *c, int axis, bool largest, int64_t k
   for (int pass = 0; pass < 2; pass++) {
     kiln_stage *s = kiln_kernel_add_stage(k, pass ? "topk_leaders" : "topk_best_values",
                                           pass ? lead : best_val);
-    nd = axis_replaced(x, axis, &nb, 1, dims);
+    nd = kiln_topk_axis_replaced(x, axis, &nb, 1, dims);
     for (int d = 0; d < nd; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
     kiln_expr *j = kx_add(k, kx_muli(k, v[axis], B), kx_var(k, kiln_stage_axis(s, B, true)));
     kiln_expr *jc = kx_binary(k, KB_MIN, j, kx_idx(k, n - 1));
@@ -303,7 +306,7 @@ static void topk_by_leaders(kiln_lower_ctx *c, int axis, bool largest, int64_t k
   kiln_stage_store(k, s, v, kx_select(k, ahead, kx_idx(k, 1), kx_idx(k, 0)));
 
   s = kiln_kernel_add_stage(k, "topk_blocks", sel);
-  nd = axis_replaced(x, axis, &K, 1, dims);
+  nd = kiln_topk_axis_replaced(x, axis, &K, 1, dims);
   for (int d = 0; d < nd; d++) v[d] = o[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
   o[axis] = kx_var(k, kiln_stage_axis(s, nb, true));
   s->reduce = KR_MAX;
@@ -312,7 +315,7 @@ static void topk_by_leaders(kiln_lower_ctx *c, int axis, bool largest, int64_t k
 
   /* 3. those blocks' values side by side, then ranks within them */
   s = kiln_kernel_add_stage(k, "topk_block_values", gval);
-  nd = axis_replaced(x, axis, kb, 2, dims);
+  nd = kiln_topk_axis_replaced(x, axis, kb, 2, dims);
   for (int d = 0; d < nd; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
   idx_replaced(rank, axis, v, &v[axis], 1, o);
   for (int d = axis + 1; d < rank; d++) o[d] = v[d + 1];
@@ -344,7 +347,7 @@ static void topk_by_leaders(kiln_lower_ctx *c, int axis, bool largest, int64_t k
 
   /* candidate c: the element of rank c - cands_before(r) in block r, -1 if none */
   s = kiln_kernel_add_stage(k, "topk_candidates", cand);
-  nd = axis_replaced(x, axis, &C, 1, dims);
+  nd = kiln_topk_axis_replaced(x, axis, &C, 1, dims);
   for (int d = 0; d < nd; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
   kiln_expr *r = kx_load(k, tab, &v[axis]), *e = kx_var(k, kiln_stage_axis(s, B, true));
   kiln_expr *t = kx_binary(k, KB_SUB, v[axis], cands_before(k, r, kk));
@@ -357,12 +360,15 @@ static void topk_by_leaders(kiln_lower_ctx *c, int axis, bool largest, int64_t k
   kiln_stage_store(k, s, v, kx_select(k, is, j, kx_idx(k, -1)));
 
   /* 4. the candidates' ranks among themselves */
-  rank_candidates(k, xb, axis, largest, cand, cval, crank, dims, 1);
-  topk_outputs(c, axis, crank, dims, 1, cand);
+  kiln_topk_rank_candidates(k, xb, axis, largest, cand, cval, crank, dims, 1);
+  kiln_topk_outputs(c, axis, crank, dims, 1, cand);
 }
 
-/* Comparisons each form makes (the forms above); the fewest wins. Along a free dim one
- * kernel serves every length: ranks, whatever it is. */
+/* Comparisons each form makes (the forms above); the fewest wins. Selection's 33 passes
+ * compare keys (integers, 8 to a vector: counted as a quarter of a comparison each), its
+ * three running counts go one element after another, and it ranks k^2. Where n or k is
+ * known only at run time one kernel serves every size: selection, or ranks where k is n
+ * (a sort: selection would rank k^2 = n^2 too) or the type has no 32-bit key. */
 static kiln_status lower_topk(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   int axis;
@@ -371,12 +377,22 @@ static kiln_status lower_topk(kiln_lower_ctx *c) {
   const kiln_buffer *x = &k->bufs[c->in_buf[0]];
   bool largest = kiln_attr_int(c->n, "largest", 1) != 0;
   int64_t n = x->dims[axis];
-  bool dyn = kiln_node_in(c->g, c->n, 0)->sym[axis] != 0;
+  int nsym = kiln_node_in(c->g, c->n, 0)->sym[axis];
+  int ksym = c->g->values[c->n->outputs[0]].sym[axis];
+  bool select = kiln_topk_select_ok(x->dtype) && x->rank < KILN_MAX_RANK;
   double dn = (double)n, dk = (double)kk, ranks = dn * dn;
-  if (dyn || kk <= 0 || x->rank >= KILN_MAX_RANK) {
+  if (nsym || ksym) {
+    if (select && ksym != nsym)
+      kiln_topk_by_select(c, axis, largest, kk);
+    else
+      topk_by_ranks(c, axis, largest);
+    return KILN_OK;
+  }
+  if (kk <= 0 || x->rank >= KILN_MAX_RANK) {
     topk_by_ranks(c, axis, largest);
     return KILN_OK;
   }
+  double selection = select ? 33 * dn / 4 + 3 * dn + 3 * dk * dk : INFINITY;
   /* blocks: B near the cube root of 2 n k^2, balancing n x B against (n k / B)^2 */
   int64_t Bb = (int64_t)cbrt(2.0 * dn * dk * dk);
   if (Bb < 2 * kk) Bb = 2 * kk;
@@ -391,7 +407,9 @@ static kiln_status lower_topk(kiln_lower_ctx *c) {
   double C = K * dk - K * (K - 1) / 2;
   double leaders = Bl < n ? 2 * dn + nb * nb + K * nb + K * B * B + C * (K + B) + C * C + 2 * dk * C
                           : INFINITY;
-  if (leaders < blocks && leaders < ranks / 2)
+  if (selection < leaders && selection < blocks && selection < ranks / 2)
+    kiln_topk_by_select(c, axis, largest, kk);
+  else if (leaders < blocks && leaders < ranks / 2)
     topk_by_leaders(c, axis, largest, kk, Bl);
   else if (blocks < ranks / 4)
     topk_by_blocks(c, axis, largest, kk, Bb);
