@@ -97,6 +97,23 @@ bool kiln_sym_match_min(kiln_graph *g, const kiln_symdim *cands, int nc, int64_t
   return false;
 }
 
+/* Input 0's dim d less the outputs' before output i (a Split's last piece, smaller when
+ * the axis does not divide evenly: S - 2 ceil(S / 3)); false where some of those have
+ * another rank. */
+static bool split_rest(const kiln_graph *g, const kiln_node *n, int i, int d, kiln_symdim *out) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  if (!x || x->rank <= d || i == 0) return false;
+  *out = kiln_value_symdim(g, x, d);
+  kiln_symdim minus = kiln_symdim_const(-1);
+  for (int j = 0; j < i; j++) {
+    const kiln_value *o = kiln_node_out(g, n, j);
+    if (!o || o->rank != x->rank) return false;
+    kiln_symdim y = kiln_value_symdim(g, o, d);
+    if (!kiln_symdim_mul(&y, &minus, &y) || !kiln_symdim_add(out, &y, out)) return false;
+  }
+  return true;
+}
+
 /* Do n's outputs, inferred with the syms at vals, have the dims their expressions give
  * there? (Inference failing there: no.) The outputs' shapes are put back after. */
 static int holds_at(kiln_graph *g, void *node, const int64_t *vals) {
@@ -204,10 +221,12 @@ static kiln_status infer_symbolic_at(kiln_graph *g, kiln_node *n, bool *at_point
         return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): output '%s' dim %d follows "
                          "the free dims, which this op does not take (bind them: "
                          "kiln_options.shapes, --shape)", n->name, n->op_type, v->name, d);
-      kiln_symdim x;
+      kiln_symdim x, rest;
+      bool has_rest = split_rest(g, n, i, d, &rest);
       if ((!kiln_sym_match(g, cands, nc, v->dims[d], vals, true, &x) &&
            !kiln_sym_match_div(g, cands, nc, v->dims[d], vals, &x) &&
-           !kiln_sym_match_min(g, cands, nc, v->dims[d], vals, &x)) ||
+           !kiln_sym_match_min(g, cands, nc, v->dims[d], vals, &x) &&
+           !(has_rest && kiln_sym_match(g, &rest, 1, v->dims[d], vals, false, &x))) ||
           !kiln_value_set_symdim(g, v, d, &x))
         return kiln_fail(err, KILN_ERR_UNSUPPORTED,
                          "node '%s' (%s): output '%s' dim %d depends on the free dims in a way "

@@ -344,6 +344,13 @@ def models():
                             SEQ_CASES),
         "split": ([node("Split", ["x"], ["a", "b"], axis=2), node("Mul", ["a", "b"])], SEQ, f,
                   {}, f, SEQ_CASES),
+        # opset 18's num_outputs along a free axis: the last piece the rest, smaller when
+        # 3 does not divide S (S - 2 ceil(S / 3))
+        "split_uneven": ([node("Split", ["x"], ["a", "b", "c"], axis=1, num_outputs=3),
+                          node("Mul", ["b", "two"], ["b2"]), node("Mul", ["c", "three"], ["c3"]),
+                          node("Concat", ["a", "b2", "c3"], ["y"], axis=1)], SEQ, f,
+                         {"two": np.array(2, np.float32), "three": np.array(3, np.float32)}, f,
+                         [(1, 3), (2, 5), (3, 7), (1, 11)]),
         "expand": ([node("Shape", ["x"], ["s"]), node("Expand", ["b", "s"], ["e"]),
                     node("Add", ["x", "e"])], SEQ, f, {"b": f32(1, 1, 8)}, f, SEQ_CASES),
         "tile": ([node("Tile", ["x", "r"])], SEQ, f, {"r": i64([1, 2, 1])}, f, SEQ_CASES),
@@ -573,7 +580,7 @@ def clamped(op, c):
 AOT_ONCE = {"small_windows", "same_upper", "kv_attention", "deep_pools", "nonzero_masked_sum",
             "if_sizes_empty", "if_sizes_static", "if_sizes_free", "count_first_10",
             "topk_count_capped", "topk_count_capped_free", "topk_capped_concat",
-            "topk_two_nonzeros", "topk_nested_cap", "topk_count_ties"}
+            "topk_two_nonzeros", "topk_nested_cap", "topk_count_ties", "split_uneven"}
 
 
 # Models compiled with free dims that a run must refuse at some shape (the rule their shapes
@@ -634,6 +641,10 @@ REFUSED = {
 }
 
 
+# Models that need a later opset than 17.
+OPSET = {"split_uneven": 18}
+
+
 def build(name, nodes, shape, dtype, inits, out_dtype, path):
     """Outputs y, then y1, y2, y3 where nodes make them (of type i64); without nodes, x."""
     more = [o for o in ("y1", "y2", "y3") if any(o in n.output for n in nodes)]
@@ -642,7 +653,7 @@ def build(name, nodes, shape, dtype, inits, out_dtype, path):
                           [helper.make_tensor_value_info(y, out_dtype, None)] +
                           [helper.make_tensor_value_info(o, TensorProto.INT64, None) for o in more],
                           [numpy_helper.from_array(v, k) for k, v in inits.items()])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET.get(name, 17))])
     m.ir_version = 8
     onnx.save(m, path)
 
