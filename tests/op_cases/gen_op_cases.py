@@ -334,7 +334,11 @@ def with_nans(x):
 
 def topk_cases(out, rng):
     # TopK along long axes (a vocabulary, anchors), narrowed to candidates: ties by index,
-    # the smallest, an inner axis, integers with many ties, NaN; and a short axis (ranks)
+    # the smallest, an inner axis, integers with many ties, NaN; and a short axis (ranks).
+    # The selection form (a 32-bit order key found bit by bit): -0 beside +0, the smallest
+    # denormals, infinities and NaN, k inside a group of ties; int32 along the outer axis,
+    # smallest; uint8 and float16
+    special = np.array([-0.0, 0.0, -1.5, 2.0, -np.inf, np.inf, np.nan, 1e-45, -1e-45], np.float32)
     for name, x, k, axis, largest in (
             ("topk_vocab", rng.standard_normal((1, 20000)).astype(np.float32), 20, -1, 1),
             ("topk_ties", rng.integers(0, 20, (2, 4000)).astype(np.float32), 13, -1, 1),
@@ -343,38 +347,18 @@ def topk_cases(out, rng):
             ("topk_int_ties", rng.integers(0, 5, (4000,)).astype(np.int64), 30, 0, 1),
             ("topk_short", rng.standard_normal((3, 1000)).astype(np.float32), 5, -1, 1),
             ("topk_nan", with_nans(rng.standard_normal((2, 20000)).astype(np.float32)), 20, -1, 1),
-            ("topk_nan_smallest", with_nans(rng.standard_normal((2, 20000)).astype(np.float32)), 20, -1, 0)):
-        dt = TensorProto.INT64 if x.dtype == np.int64 else F32
-        m = model_of(name, [helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=axis, largest=largest)],
-                     [V("x", dt, list(x.shape))], [V("v", dt, None), V("i", I64, None)],
-                     [numpy_helper.from_array(np.array([k], np.int64), "k")])
-        feeds = {"x": x}
-        write(out, name, m, feeds, run_ort(m, feeds))
-    # The selection form (a 32-bit order key found bit by bit): -0 beside +0, the smallest
-    # denormals, infinities and NaN, k inside a group of ties; int32 along the outer axis,
-    # smallest; uint8 and float16 (numpy references: a stable sort, ties by index)
-    special = np.array([-0.0, 0.0, -1.5, 2.0, -np.inf, np.inf, np.nan, 1e-45, -1e-45], np.float32)
-    ints = rng.integers(-50, 50, (3000, 2)).astype(np.int32)
-    for name, x, k, axis, largest in (
+            ("topk_nan_smallest", with_nans(rng.standard_normal((2, 20000)).astype(np.float32)), 20, -1, 0),
             ("topk_select_zeros", rng.choice(special, (2, 3000)), 700, -1, 1),
             ("topk_select_zeros_smallest", rng.choice(special, (2, 3000)), 700, -1, 0),
-            ("topk_select_i32", ints, 500, 0, 0)):
-        dt = TensorProto.INT32 if x.dtype == np.int32 else F32
+            ("topk_select_i32", rng.integers(-50, 50, (3000, 2)).astype(np.int32), 500, 0, 0),
+            ("topk_select_u8", rng.integers(0, 256, (2, 5000)).astype(np.uint8), 300, -1, 1),
+            ("topk_select_f16", rng.standard_normal((2, 5000)).astype(np.float16), 300, -1, 0)):
+        dt = helper.np_dtype_to_tensor_dtype(x.dtype)
         m = model_of(name, [helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=axis, largest=largest)],
                      [V("x", dt, list(x.shape))], [V("v", dt, None), V("i", I64, None)],
                      [numpy_helper.from_array(np.array([k], np.int64), "k")])
         feeds = {"x": x}
         write(out, name, m, feeds, run_ort(m, feeds))
-    for name, x, k, largest in (
-            ("topk_select_u8", rng.integers(0, 256, (2, 5000)).astype(np.uint8), 300, 1),
-            ("topk_select_f16", rng.standard_normal((2, 5000)).astype(np.float16), 300, 0)):
-        dt = helper.np_dtype_to_tensor_dtype(x.dtype)
-        m = model_of(name, [helper.make_node("TopK", ["x", "k"], ["v", "i"], largest=largest)],
-                     [V("x", dt, list(x.shape))], [V("v", dt, None), V("i", I64, None)],
-                     [numpy_helper.from_array(np.array([k], np.int64), "k")])
-        key = -x.astype(np.float64) if largest else x.astype(np.float64)
-        idx = np.argsort(key, axis=-1, kind="stable")[:, :k]
-        write(out, name, m, {"x": x}, [np.take_along_axis(x, idx, -1), idx.astype(np.int64)])
 
 
 def slice_cases(out, rng):
