@@ -1,15 +1,13 @@
 /* TopK: the k largest (or smallest) elements along an axis, sorted, ties by index, with
- * their indices. A loop nest has no sort, so TopK ranks: an element's rank is how many
- * elements come before it, and output q takes the element of rank q. Ranking all n
- * elements is n^2 work; along a long axis kiln first narrows the elements down to
- * candidates that must hold the k first, and ranks those:
- *   ranks    every element against every other (n^2): short axes, large k;
- *   select   the k-th element's order key, bit by bit, then the k up to it
- *            (ir/ops/topk_select.c): 32 n + k^2, for types of 32 bits at most, and the
- *            form for sizes known only at run time;
- *   blocks   each block's first k by ranks within blocks (topk_by_blocks);
- *   leaders  the blocks whose first elements rank below k, and only their first few
- *            (topk_by_leaders): fewest candidates, the form for vocabularies of 64-bit types.
+ * their indices. Three forms:
+ *   select   the k-th element's order key, bit by bit, then the k up to it sorted by a
+ *            radix sort (ir/ops/topk_select.c): 32 n (64 n for 64-bit types) + a few
+ *            passes of n and k, the form for most sizes and for sizes known only at run time;
+ *   ranks    an element's rank is how many elements come before it, and output q takes
+ *            the element of rank q: every element against every other (n^2), short axes;
+ *   leaders  blocks of the axis, those whose first elements rank below k, and only their
+ *            first few ranked (topk_by_leaders): for a small k along a long axis (k = 3 of
+ *            5000: 10 us, selection 21-33).
  * lower_topk counts each form's comparisons and takes the fewest. */
 #include "ir/ops/topk.h"
 
@@ -68,10 +66,9 @@ static kiln_expr *comes_before(kiln_kernel *k, bool largest, kiln_expr *xj, kiln
 }
 
 /* Output q (values, or indices with out 1) takes the entry of `rank` (x's dims with the
- * axis replaced by nred dims, `dims`) whose rank is q: a max reduction selecting it. The
- * entry's index along the axis is its own (nred 1) or the one `cand` holds. */
-void kiln_topk_outputs(kiln_lower_ctx *c, int axis, int rank, const int64_t *dims, int nred,
-                         int cand) {
+ * axis's replaced, `dims`) whose rank is q: a max reduction selecting it. The entry's index
+ * along the axis is its own (cand -1) or the one `cand` holds. */
+static void topk_outputs(kiln_lower_ctx *c, int axis, int rank, const int64_t *dims, int cand) {
   kiln_kernel *k = c->k;
   const kiln_buffer *x = &k->bufs[c->in_buf[0]];
   int64_t n = x->dims[axis];
@@ -81,9 +78,8 @@ void kiln_topk_outputs(kiln_lower_ctx *c, int axis, int rank, const int64_t *dim
     kiln_stage *s = kiln_kernel_add_stage(k, out ? "topk_indices" : "topk_values", c->out_buf[out]);
     kiln_expr *v[KILN_MAX_RANK], *o[KILN_MAX_RANK], *xi[KILN_MAX_RANK];
     for (int d = 0; d < y->rank; d++) v[d] = kx_var(k, kiln_stage_axis(s, y->dims[d], false));
-    for (int d = 0; d < y->rank + nred - 1; d++)
-      o[d] = d < axis ? v[d] : d < axis + nred ? kx_var(k, kiln_stage_axis(s, dims[d], true))
-                                               : v[d - nred + 1];
+    for (int d = 0; d < y->rank; d++)
+      o[d] = d == axis ? kx_var(k, kiln_stage_axis(s, dims[d], true)) : v[d];
     kiln_expr *j = cand >= 0 ? kx_load(k, cand, o) : o[axis];
     for (int d = 0; d < x->rank; d++) xi[d] = d == axis ? kx_clamp_index(k, j, n) : v[d];
     kiln_expr *hit = kx_binary(k, KB_EQ, kx_load(k, rank, o), v[axis]);
@@ -109,7 +105,7 @@ static void topk_by_ranks(kiln_lower_ctx *c, int axis, bool largest) {
                                    kx_load(k, c->in_buf[0], v), v[axis]);
   s->reduce = KR_SUM;
   kiln_stage_store(k, s, v, kx_select(k, before, kx_idx(k, 1), kx_idx(k, 0)));
-  kiln_topk_outputs(c, axis, rank, x->dims, 1, -1);
+  topk_outputs(c, axis, rank, x->dims, -1);
 }
 
 /* x's dims with the axis replaced by the nrep dims of rep: the layout of per-block and
@@ -138,80 +134,29 @@ static void idx_replaced(int rank, int axis, kiln_expr *const *v, kiln_expr *con
 
 /* The candidates' values side by side (cval: the rank stage compares them without
  * gathering), then each candidate's rank among them (crank; a missing one, index -1, goes
- * past every real one). Candidates are laid out as x with the axis replaced by nc dims:
- * cdims, the entries of cand the indices along the axis. */
-void kiln_topk_rank_candidates(kiln_kernel *k, int xb, int axis, bool largest, int cand,
-                            int cval, int crank, const int64_t *cdims, int nc) {
+ * past every real one). Candidates are laid out as x with the axis's dim replaced: cdims,
+ * the entries of cand the indices along the axis. */
+static void rank_candidates(kiln_kernel *k, int xb, int axis, bool largest, int cand, int cval,
+                            int crank, const int64_t *cdims) {
   const kiln_buffer *x = &k->bufs[xb];
-  int rank = x->rank, nd = rank + nc - 1;
+  int rank = x->rank;
   int64_t n = x->dims[axis];
-  kiln_expr *v[KILN_MAX_RANK + 1], *w[KILN_MAX_RANK + 1], *in[KILN_MAX_RANK];
+  kiln_expr *v[KILN_MAX_RANK], *w[KILN_MAX_RANK], *in[KILN_MAX_RANK];
   kiln_stage *s = kiln_kernel_add_stage(k, "topk_candidate_values", cval);
-  for (int d = 0; d < nd; d++) v[d] = kx_var(k, kiln_stage_axis(s, cdims[d], false));
+  for (int d = 0; d < rank; d++) v[d] = kx_var(k, kiln_stage_axis(s, cdims[d], false));
   for (int d = 0; d < rank; d++)
-    in[d] = d < axis ? v[d] : d > axis ? v[d + nc - 1]
-                            : kx_clamp_index(k, kx_load(k, cand, v), n);
+    in[d] = d == axis ? kx_clamp_index(k, kx_load(k, cand, v), n) : v[d];
   kiln_stage_store(k, s, v, kx_load(k, xb, in));
 
   s = kiln_kernel_add_stage(k, "topk_candidate_rank", crank);
-  for (int d = 0; d < nd; d++) v[d] = w[d] = kx_var(k, kiln_stage_axis(s, cdims[d], false));
-  for (int d = axis; d < axis + nc; d++) w[d] = kx_var(k, kiln_stage_axis(s, cdims[d], true));
+  for (int d = 0; d < rank; d++) v[d] = w[d] = kx_var(k, kiln_stage_axis(s, cdims[d], false));
+  w[axis] = kx_var(k, kiln_stage_axis(s, cdims[axis], true));
   kiln_expr *p = kx_load(k, cand, v), *q = kx_load(k, cand, w);
   kiln_expr *ahead = comes_before(k, largest, kx_load(k, cval, w), q, kx_load(k, cval, v), p);
   kiln_expr *first = kx_binary(k, KB_OR, kx_binary(k, KB_LT, p, kx_idx(k, 0)), ahead);
   kiln_expr *counts = kx_and(k, kx_binary(k, KB_GE, q, kx_idx(k, 0)), first);
   s->reduce = KR_SUM;
   kiln_stage_store(k, s, v, kx_select(k, counts, kx_idx(k, 1), kx_idx(k, 0)));
-}
-
-/* The same over blocks of B elements along an axis of n, for k much smaller than n (a
- * vocabulary of 50257, k = 50: 214 ms as ranks):
- *   1. each element's rank within its block (n x B);
- *   2. each block's first k elements, by rank: candidates [nb, k] (n x k; -1 past a
- *      short block);
- *   3. each candidate's rank among the candidates ((nb x k)^2).
- * An element of global rank below k is a candidate (what comes before it within its block
- * comes before it globally) and so is everything before it; a candidate with some block
- * holding k candidates before it ranks at least k. So the candidates' ranks below k are
- * the global ones. */
-static void topk_by_blocks(kiln_lower_ctx *c, int axis, bool largest, int64_t kk, int64_t B) {
-  kiln_kernel *k = c->k;
-  const kiln_buffer *x = &k->bufs[c->in_buf[0]];
-  int xb = c->in_buf[0], rank = x->rank;
-  int64_t n = x->dims[axis], nb = (n + B - 1) / B, cdims[KILN_MAX_RANK + 1];
-  kiln_topk_axis_replaced(x, axis, (int64_t[]){nb, kk}, 2, cdims);
-  int brank = kiln_kernel_add_buffer(k, "block_rank", KILN_BUF_TEMP, -1, KILN_I64, rank, x->dims);
-  int cand = kiln_kernel_add_buffer(k, "candidates", KILN_BUF_TEMP, -1, KILN_I64, rank + 1, cdims);
-  int crank = kiln_kernel_add_buffer(k, "candidate_rank", KILN_BUF_TEMP, -1, KILN_I64, rank + 1, cdims);
-  int cval = kiln_kernel_add_buffer(k, "candidate_values", KILN_BUF_TEMP, -1, x->dtype, rank + 1, cdims);
-  kiln_expr *v[KILN_MAX_RANK], *o[KILN_MAX_RANK], *ci[KILN_MAX_RANK + 1];
-
-  /* 1. rank within the block: j = p - p % B + jj, j < n */
-  kiln_stage *s = kiln_kernel_add_stage(k, "topk_block_rank", brank);
-  for (int d = 0; d < rank; d++) v[d] = o[d] = kx_var(k, kiln_stage_axis(s, x->dims[d], false));
-  kiln_expr *jj = kx_var(k, kiln_stage_axis(s, B, true));
-  kiln_expr *j = kx_add(k, kx_muli(k, kx_binary(k, KB_DIV, v[axis], kx_idx(k, B)), B), jj);
-  o[axis] = kx_binary(k, KB_MIN, j, kx_idx(k, n - 1));
-  kiln_expr *before = kx_and(k, kx_binary(k, KB_LT, j, kx_idx(k, n)),
-                             comes_before(k, largest, kx_load(k, xb, o), j, kx_load(k, xb, v), v[axis]));
-  s->reduce = KR_SUM;
-  kiln_stage_store(k, s, v, kx_select(k, before, kx_idx(k, 1), kx_idx(k, 0)));
-
-  /* 2. candidate (b, r): the index of block b's element of rank r, -1 if none */
-  s = kiln_kernel_add_stage(k, "topk_candidates", cand);
-  for (int d = 0; d <= rank; d++) ci[d] = kx_var(k, kiln_stage_axis(s, cdims[d], false));
-  jj = kx_var(k, kiln_stage_axis(s, B, true));
-  j = kx_add(k, kx_muli(k, ci[axis], B), jj);
-  for (int d = 0; d < rank; d++)
-    o[d] = d < axis ? ci[d] : d > axis ? ci[d + 1] : kx_binary(k, KB_MIN, j, kx_idx(k, n - 1));
-  kiln_expr *is = kx_and(k, kx_binary(k, KB_LT, j, kx_idx(k, n)),
-                         kx_binary(k, KB_EQ, kx_load(k, brank, o), ci[axis + 1]));
-  s->reduce = KR_MAX;
-  kiln_stage_store(k, s, ci, kx_select(k, is, j, kx_idx(k, -1)));
-
-  /* 3. a candidate's rank among the candidates */
-  kiln_topk_rank_candidates(k, xb, axis, largest, cand, cval, crank, cdims, 2);
-  kiln_topk_outputs(c, axis, crank, cdims, 2, cand);
 }
 
 /* Candidates before block r of the leaders' order, which keeps k - r' of block r'. */
@@ -231,7 +176,7 @@ static kiln_expr *cands_before(kiln_kernel *k, kiln_expr *r, int64_t kk) {
  * block, comes after the r leaders before its own and the t elements before it in its
  * block, so r + t <= g < k: it is a candidate. So is everything before it, so its rank
  * among the candidates is g; any other candidate has the k first before it. A vocabulary of
- * 50257 with k = 50: 2.5M comparisons, where blocks take 48M. */
+ * 50257 with k = 50: 2.5M comparisons, where ranks take 2.5G. */
 static void topk_by_leaders(kiln_lower_ctx *c, int axis, bool largest, int64_t kk, int64_t B) {
   kiln_kernel *k = c->k;
   const kiln_buffer *x = &k->bufs[c->in_buf[0]];
@@ -360,15 +305,14 @@ static void topk_by_leaders(kiln_lower_ctx *c, int axis, bool largest, int64_t k
   kiln_stage_store(k, s, v, kx_select(k, is, j, kx_idx(k, -1)));
 
   /* 4. the candidates' ranks among themselves */
-  kiln_topk_rank_candidates(k, xb, axis, largest, cand, cval, crank, dims, 1);
-  kiln_topk_outputs(c, axis, crank, dims, 1, cand);
+  rank_candidates(k, xb, axis, largest, cand, cval, crank, dims);
+  topk_outputs(c, axis, crank, dims, cand);
 }
 
-/* Comparisons each form makes (the forms above); the fewest wins. Selection's 33 passes
- * compare keys (integers, 8 to a vector: counted as a quarter of a comparison each), its
- * three running counts go one element after another, and it ranks k^2. Where n or k is
- * known only at run time one kernel serves every size: selection, or ranks where k is n
- * (a sort: selection would rank k^2 = n^2 too) or the type has no 32-bit key. */
+/* Comparisons each form makes (the forms above); the fewest wins. Selection's passes over
+ * the keys compare integers, 8 to a vector: counted as a quarter of a comparison each; its
+ * running counts and radix passes go one element after another. Where n or k is known
+ * only at run time one kernel serves every size: selection. */
 static kiln_status lower_topk(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   int axis;
@@ -377,12 +321,11 @@ static kiln_status lower_topk(kiln_lower_ctx *c) {
   const kiln_buffer *x = &k->bufs[c->in_buf[0]];
   bool largest = kiln_attr_int(c->n, "largest", 1) != 0;
   int64_t n = x->dims[axis];
-  int nsym = kiln_node_in(c->g, c->n, 0)->sym[axis];
-  int ksym = c->g->values[c->n->outputs[0]].sym[axis];
-  bool select = kiln_topk_select_ok(x->dtype) && x->rank < KILN_MAX_RANK;
+  bool dyn = kiln_node_in(c->g, c->n, 0)->sym[axis] || c->g->values[c->n->outputs[0]].sym[axis];
+  bool select = x->rank < KILN_MAX_RANK;
   double dn = (double)n, dk = (double)kk, ranks = dn * dn;
-  if (nsym || ksym) {
-    if (select && ksym != nsym)
+  if (dyn) {
+    if (select)
       kiln_topk_by_select(c, axis, largest, kk);
     else
       topk_by_ranks(c, axis, largest);
@@ -392,13 +335,8 @@ static kiln_status lower_topk(kiln_lower_ctx *c) {
     topk_by_ranks(c, axis, largest);
     return KILN_OK;
   }
-  double selection = select ? 33 * dn / 4 + 3 * dn + 3 * dk * dk : INFINITY;
-  /* blocks: B near the cube root of 2 n k^2, balancing n x B against (n k / B)^2 */
-  int64_t Bb = (int64_t)cbrt(2.0 * dn * dk * dk);
-  if (Bb < 2 * kk) Bb = 2 * kk;
-  Bb = (Bb + 15) / 16 * 16;
-  double nbk = (double)((n + Bb - 1) / Bb) * dk;
-  double blocks = Bb < n ? dn * (double)(Bb + kk) + nbk * nbk : INFINITY;
+  double bits = kiln_topk_key_bits(x->dtype);
+  double selection = select ? (bits + 1) * dn / 4 + 3 * dn + bits / 8 * (3 * dk + 512) : INFINITY;
   /* leaders: B near (n^2 / k)^(1/4), balancing nb^2 against k B^2, and at least k */
   int64_t Bl = (int64_t)sqrt(dn / sqrt(dk));
   if (Bl < kk) Bl = kk;
@@ -407,12 +345,10 @@ static kiln_status lower_topk(kiln_lower_ctx *c) {
   double C = K * dk - K * (K - 1) / 2;
   double leaders = Bl < n ? 2 * dn + nb * nb + K * nb + K * B * B + C * (K + B) + C * C + 2 * dk * C
                           : INFINITY;
-  if (selection < leaders && selection < blocks && selection < ranks / 2)
+  if (selection < leaders && selection < ranks / 2)
     kiln_topk_by_select(c, axis, largest, kk);
-  else if (leaders < blocks && leaders < ranks / 2)
+  else if (leaders < ranks / 2)
     topk_by_leaders(c, axis, largest, kk, Bl);
-  else if (blocks < ranks / 4)
-    topk_by_blocks(c, axis, largest, kk, Bb);
   else
     topk_by_ranks(c, axis, largest);
   return KILN_OK;

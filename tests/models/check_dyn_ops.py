@@ -299,6 +299,16 @@ def models():
         # threshold: the selection form's keys (ir/ops/topk_select.c)
         "topk_count_ties": (capped_count(True)[0], ["S"], f, capped_count(True)[1], f,
                             [ties(64, 7), ties(300, 100), ties(9, 3), ties(40, 40)]),
+        # every element, sorted: k = the count itself
+        "topk_count_sort": (capped_count(True)[0][:4] + [
+                                node("Shape", ["s"], ["k"]), node("TopK", ["s", "k"], ["y", "y1"])],
+                            ["S"], f, {"t": np.array(0.5, np.float32)}, f,
+                            [ties(64, 7), ties(300, 100), ties(9, 3), sparse(50, 0)]),
+        # the same in f64: 64-bit keys
+        "topk_count_ties_f64": (capped_count(True)[0], ["S"], TensorProto.DOUBLE,
+                                {"t": np.array(0.5), "k10": i64([10])}, TensorProto.DOUBLE,
+                                [ties(64, 7).astype(np.float64), ties(300, 100).astype(np.float64),
+                                 ties(40, 40).astype(np.float64)]),
         "roi_align_free_rois": ([node("Abs", ["x"], ["ax"]), node("Mul", ["ax", "four"], ["rois"]),
                                  node("Mul", ["ax", "zero"], ["z"]),
                                  node("ReduceSum", ["z", "k1"], ["zb"], keepdims=0),
@@ -580,7 +590,8 @@ def clamped(op, c):
 AOT_ONCE = {"small_windows", "same_upper", "kv_attention", "deep_pools", "nonzero_masked_sum",
             "if_sizes_empty", "if_sizes_static", "if_sizes_free", "count_first_10",
             "topk_count_capped", "topk_count_capped_free", "topk_capped_concat",
-            "topk_two_nonzeros", "topk_nested_cap", "topk_count_ties", "split_uneven"}
+            "topk_two_nonzeros", "topk_nested_cap", "topk_count_ties", "topk_count_ties_f64", "topk_count_sort",
+            "split_uneven"}
 
 
 # Models compiled with free dims that a run must refuse at some shape (the rule their shapes

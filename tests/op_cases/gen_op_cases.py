@@ -337,7 +337,8 @@ def topk_cases(out, rng):
     # the smallest, an inner axis, integers with many ties, NaN; and a short axis (ranks).
     # The selection form (a 32-bit order key found bit by bit): -0 beside +0, the smallest
     # denormals, infinities and NaN, k inside a group of ties; int32 along the outer axis,
-    # smallest; uint8 and float16
+    # smallest; uint8 and float16; 64-bit keys: float64 (with its least denormal) and int64
+    # at its extremes; whole axes sorted (k = n: every element taken, the radix sort alone)
     special = np.array([-0.0, 0.0, -1.5, 2.0, -np.inf, np.inf, np.nan, 1e-45, -1e-45], np.float32)
     for name, x, k, axis, largest in (
             ("topk_vocab", rng.standard_normal((1, 20000)).astype(np.float32), 20, -1, 1),
@@ -352,7 +353,11 @@ def topk_cases(out, rng):
             ("topk_select_zeros_smallest", rng.choice(special, (2, 3000)), 700, -1, 0),
             ("topk_select_i32", rng.integers(-50, 50, (3000, 2)).astype(np.int32), 500, 0, 0),
             ("topk_select_u8", rng.integers(0, 256, (2, 5000)).astype(np.uint8), 300, -1, 1),
-            ("topk_select_f16", rng.standard_normal((2, 5000)).astype(np.float16), 300, -1, 0)):
+            ("topk_select_f16", rng.standard_normal((2, 5000)).astype(np.float16), 300, -1, 0),
+            ("topk_select_f64", rng.choice(np.append(special, 5e-324), (2, 3000)), 700, -1, 1),
+            ("topk_select_i64", rng.choice(np.array([-2**63, -5, 0, 3, 2**63 - 1]), 3000), 400, 0, 0),
+            ("topk_sort_all", with_nans(rng.integers(0, 50, (2, 3000)).astype(np.float32)), 3000, -1, 1),
+            ("topk_sort_all_i64", rng.integers(-10**12, 10**12, 4000), 4000, 0, 0)):
         dt = helper.np_dtype_to_tensor_dtype(x.dtype)
         m = model_of(name, [helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=axis, largest=largest)],
                      [V("x", dt, list(x.shape))], [V("v", dt, None), V("i", I64, None)],
