@@ -19,20 +19,24 @@
 
 int kiln_topk_key_bits(kiln_dtype t) { return kiln_dtype_size(t) == 8 ? 64 : 32; }
 
+/* The keys' type: u32 where they fit, 16 to an AVX-512 vector. */
+static kiln_dtype key_type(int bits) { return bits == 64 ? KILN_U64 : KILN_U32; }
+
 /* b + 2^31 for a 32-bit b widened, b + 2^63 (mod 2^64: the sign bit flipped) for a 64-bit
  * one: the signed order as an unsigned one. */
 static kiln_expr *offset(kiln_kernel *k, kiln_expr *b, bool wide) {
   return wide ? kx_binary(k, KB_XOR, b, kx_idx(k, INT64_MIN)) : kx_addi(k, b, (int64_t)1 << 31);
 }
 
-/* x's order key, a u64 below 2^bits (kiln_topk_key_bits), larger first: with largest x's
+/* x's order key, of key_type(kiln_topk_key_bits), larger first: with largest x's
  * order, else its reverse. A float's bits order it once the negative ones are flipped: a
  * non-negative one is its bits + 2^(bits-1), a negative one 2^(bits-1) - 1 - its
  * magnitude's bits. -0 counts as +0 and every NaN above +inf, equal to each other, as
  * comes_before (topk.c) orders them. f16 and bf16 are widened to f32. */
 static kiln_expr *order_key(kiln_kernel *k, kiln_expr *x, bool largest) {
   bool wide = kiln_topk_key_bits(x->dtype) == 64;
-  int64_t top = wide ? -1 : ((int64_t)1 << 32) - 1; /* 2^bits - 1 as a u64's bits */
+  int64_t top = wide ? -1 : ((int64_t)1 << 32) - 1; /* the key type's largest */
+  kiln_dtype kt = key_type(wide ? 64 : 32);
   kiln_expr *key;
   if (kiln_dtype_is_float(x->dtype)) {
     kiln_dtype ft = wide ? KILN_F64 : KILN_F32;
@@ -47,8 +51,8 @@ static kiln_expr *order_key(kiln_kernel *k, kiln_expr *x, bool largest) {
     key = kx_cast(k, x, KILN_I64);
     if (kiln_dtype_is_signed(x->dtype)) key = offset(k, key, wide);
   }
-  key = kx_cast(k, key, KILN_U64); /* the same bits */
-  return largest ? key : kx_binary(k, KB_SUB, kx_const_i(k, KILN_U64, top), key);
+  key = kx_cast(k, key, kt); /* the same bits: it is below 2^bits */
+  return largest ? key : kx_binary(k, KB_SUB, kx_const_i(k, kt, top), key);
 }
 
 /* The stage's axes over dims (rank of them) into v, then with n >= 0 a reduction axis of
@@ -86,6 +90,7 @@ static kiln_expr *taken(kiln_kernel *k, int key, int t, int above, int ties, int
 typedef struct sort_pass {
   int key, list, from, rank, axis, pass;
   int64_t n, top;
+  kiln_dtype kt;
 } sort_pass;
 
 static kiln_expr *source(kiln_kernel *k, const sort_pass *p, kiln_expr *const *v) {
@@ -97,9 +102,9 @@ static kiln_expr *source(kiln_kernel *k, const sort_pass *p, kiln_expr *const *v
 static kiln_expr *digit(kiln_kernel *k, const sort_pass *p, kiln_expr *const *v, kiln_expr *src) {
   kiln_expr *at[KILN_MAX_RANK];
   kiln_expr *key = kx_load(k, p->key, at_axis(p->rank, p->axis, v, kx_clamp_index(k, src, p->n), at));
-  kiln_expr *rev = kx_binary(k, KB_SUB, kx_const_i(k, KILN_U64, p->top), key);
-  kiln_expr *byte = kx_binary(k, KB_SHR, rev, kx_const_i(k, KILN_U64, 8 * p->pass));
-  return kx_cast(k, kx_binary(k, KB_AND, byte, kx_const_i(k, KILN_U64, DIGITS - 1)), KILN_I64);
+  kiln_expr *rev = kx_binary(k, KB_SUB, kx_const_i(k, p->kt, p->top), key);
+  kiln_expr *byte = kx_binary(k, KB_SHR, rev, kx_const_i(k, p->kt, 8 * p->pass));
+  return kx_cast(k, kx_binary(k, KB_AND, byte, kx_const_i(k, p->kt, DIGITS - 1)), KILN_I64);
 }
 
 /* The k indices of list (along the axis of the key buffer `key`, which holds larger keys
@@ -116,7 +121,7 @@ static int radix_sort(kiln_kernel *k, int key, int list, int rank, int axis, con
   int perm[2] = {kiln_kernel_add_buffer(k, "sort_a", KILN_BUF_TEMP, -1, KILN_I64, rank, wd),
                  kiln_kernel_add_buffer(k, "sort_b", KILN_BUF_TEMP, -1, KILN_I64, rank, wd)};
   sort_pass p = {key, list, list, rank, axis, 0, k->bufs[key].dims[axis],
-                 bits == 64 ? -1 : ((int64_t)1 << bits) - 1};
+                 bits == 64 ? -1 : ((int64_t)1 << bits) - 1, key_type(bits)};
   kiln_expr *v[KILN_MAX_RANK], *w[KILN_MAX_RANK];
   for (p.pass = 0; p.pass < bits / 8; p.pass++) {
     int out = perm[p.pass & 1];
@@ -166,9 +171,11 @@ void kiln_topk_by_select(kiln_lower_ctx *c, int axis, bool largest, int64_t kk) 
   kiln_topk_axis_replaced(x, axis, &one, 1, rd);
   kiln_topk_axis_replaced(x, axis, &kp1, 1, ld);
   kiln_topk_axis_replaced(x, axis, &kk, 1, kd);
-  int key = kiln_kernel_add_buffer(k, "key", KILN_BUF_TEMP, -1, KILN_U64, rank, xd);
-  int t2[2] = {kiln_kernel_add_buffer(k, "kth_key", KILN_BUF_TEMP, -1, KILN_U64, rank, rd),
-               kiln_kernel_add_buffer(k, "kth_key_next", KILN_BUF_TEMP, -1, KILN_U64, rank, rd)};
+  int bits = kiln_topk_key_bits(x->dtype);
+  kiln_dtype kt = key_type(bits);
+  int key = kiln_kernel_add_buffer(k, "key", KILN_BUF_TEMP, -1, kt, rank, xd);
+  int t2[2] = {kiln_kernel_add_buffer(k, "kth_key", KILN_BUF_TEMP, -1, kt, rank, rd),
+               kiln_kernel_add_buffer(k, "kth_key_next", KILN_BUF_TEMP, -1, kt, rank, rd)};
   int above = kiln_kernel_add_buffer(k, "above", KILN_BUF_TEMP, -1, KILN_I64, rank, rd);
   int ties = kiln_kernel_add_buffer(k, "ties", KILN_BUF_TEMP, -1, KILN_I64, rank, xd);
   int count = kiln_kernel_add_buffer(k, "taken", KILN_BUF_TEMP, -1, KILN_I64, rank, xd);
@@ -182,16 +189,16 @@ void kiln_topk_by_select(kiln_lower_ctx *c, int axis, bool largest, int64_t kk) 
 
   /* 2. the k-th key, from its top bit down */
   int t = -1;
-  for (int bit = kiln_topk_key_bits(x->dtype) - 1; bit >= 0; bit--) {
+  for (int bit = bits - 1; bit >= 0; bit--) {
     int next = t2[bit & 1];
     s = kiln_kernel_add_stage(k, "topk_kth_key", next);
     j = axes(k, s, rank, rd, v, n);
-    kiln_expr *prev = t < 0 ? kx_const_i(k, KILN_U64, 0) : kx_load(k, t, v);
-    kiln_expr *tried = kx_binary(k, KB_OR, prev, kx_const_i(k, KILN_U64, (int64_t)((uint64_t)1 << bit)));
+    kiln_expr *prev = t < 0 ? kx_const_i(k, kt, 0) : kx_load(k, t, v);
+    kiln_expr *tried = kx_binary(k, KB_OR, prev, kx_const_i(k, kt, (int64_t)((uint64_t)1 << bit)));
     kiln_expr *reach = kx_binary(k, KB_GE, kx_load(k, key, at_axis(rank, axis, v, j, w)), tried);
     s->reduce = KR_SUM; /* counted in the output's type: a schedule may count in it */
-    kiln_stage_store(k, s, v, kx_select(k, reach, kx_const_i(k, KILN_U64, 1), kx_const_i(k, KILN_U64, 0)));
-    kiln_expr *reached = kx_cast(k, kx_acc(k, KILN_U64), KILN_I64); /* k: an i64, as sizes are */
+    kiln_stage_store(k, s, v, kx_select(k, reach, kx_const_i(k, kt, 1), kx_const_i(k, kt, 0)));
+    kiln_expr *reached = kx_cast(k, kx_acc(k, kt), KILN_I64); /* k: an i64, as sizes are */
     s->post = kx_select(k, kx_binary(k, KB_GE, reached, kx_idx(k, kk)), tried, prev);
     t = next;
   }
@@ -226,7 +233,7 @@ void kiln_topk_by_select(kiln_lower_ctx *c, int axis, bool largest, int64_t kk) 
   kiln_stage_store(k, s, at_axis(rank, axis, v, slot, w), v[axis]);
 
   /* 5. sorted by key, ties by index, then output */
-  int sorted = radix_sort(k, key, list, rank, axis, kd, kiln_topk_key_bits(x->dtype));
+  int sorted = radix_sort(k, key, list, rank, axis, kd, bits);
   for (int out = 0; out < 2 && out < c->n->noutputs; out++) {
     if (c->out_buf[out] < 0) continue;
     s = kiln_kernel_add_stage(k, out ? "topk_indices" : "topk_values", c->out_buf[out]);
