@@ -143,6 +143,10 @@ bool kiln_mul_overflows(int64_t a, int64_t b, int64_t *out) {
   return __builtin_mul_overflow(a, b, out);
 }
 
+bool kiln_add_overflows(int64_t a, int64_t b, int64_t *out) {
+  return __builtin_add_overflow(a, b, out);
+}
+
 const char *kiln_version(void) { return KILN_VERSION; }
 
 const char *kiln_status_name(kiln_status s) {

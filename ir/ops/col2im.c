@@ -32,10 +32,13 @@ static kiln_status col2im_plan(const kiln_graph *g, const kiln_node *n, kiln_win
     return err->code;
   int64_t kprod = 1, lprod = 1;
   for (int d = 0; d < ni; d++) {
+    int64_t big = INT32_MAX; /* past it, the sizes below could overflow */
     if (image[d] < 1 || block[d] < 1 || w->stride[d] < 1 || w->dil[d] < 1 || pads[d] < 0 ||
-        pads[ni + d] < 0)
+        pads[ni + d] < 0 || image[d] > big || block[d] > big || w->stride[d] > big ||
+        w->dil[d] > big || pads[d] > big || pads[ni + d] > big)
       return kiln_fail_node(n, err, KILN_ERR_SHAPE,
-                            "image and block sizes, strides and dilations must be positive, pads not negative");
+                            "image and block sizes, strides and dilations must be positive, pads "
+                            "not negative, all below 2^31");
     w->out[d] = image[d];
     w->kernel[d] = block[d];
     w->pad_begin[d] = pads[d];

@@ -50,12 +50,28 @@ static kiln_status convt_plan(const kiln_graph *g, const kiln_node *n, kiln_wind
   for (int d = 0; d < ns; d++) {
     int64_t in = w->in[d] = x->dims[d + 2];
     w->kernel[d] = wt->dims[d + 2];
-    int64_t full = w->stride[d] * (in - 1) + opad[d] + (w->kernel[d] - 1) * w->dil[d] + 1;
+    /* absurd attributes are refused before any arithmetic on them; past them, an output
+     * dim over 2^40 is one no memory holds */
+    int64_t big = INT32_MAX, o = nos >= 0 ? os[d + nos - ns] : 0;
+    if (w->stride[d] < 1 || w->stride[d] > big || w->dil[d] < 1 || w->dil[d] > big ||
+        opad[d] < 0 || opad[d] > big || w->kernel[d] < 1 || pads[d] < -big || pads[d] > big ||
+        pads[d + ns] < -big || pads[d + ns] > big || o < -big || o > big)
+      return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): its kernel, strides and "
+                       "dilations must be positive, its output_padding, pads and output_shape "
+                       "at most 2^31 - 1 in size", n->name, n->op_type);
+    /* full = stride * (in - 1) + opad + (kernel - 1) * dil + 1 */
+    int64_t a, b, full;
+    if (kiln_mul_overflows(w->stride[d], in - 1, &a) ||
+        kiln_mul_overflows(w->kernel[d] - 1, w->dil[d], &b) || kiln_add_overflows(a, b, &full) ||
+        kiln_add_overflows(full, opad[d] + 1, &full) || full > ((int64_t)1 << 40) ||
+        (same && nos < 0 && kiln_mul_overflows(in, w->stride[d], &o)) || o > ((int64_t)1 << 40))
+      return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): its output size along dim %d "
+                       "overflows", n->name, n->op_type, d + 2);
+    oshape[d] = o;
     if (nos >= 0 || same) {
-      oshape[d] = nos >= 0 ? os[d + nos - ns] : in * w->stride[d];
       /* total may be negative (output_shape asks for extra zeros at the end): the
        * reference splits it with floor division */
-      int64_t total = full - oshape[d], half = kiln_floor_div(total, 2);
+      int64_t total = full - o, half = kiln_floor_div(total, 2);
       w->pad_begin[d] = !strcmp(ap, "SAME_UPPER") ? half : total - half;
     } else {
       w->pad_begin[d] = strcmp(ap, "VALID") ? pads[d] : 0;

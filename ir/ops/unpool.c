@@ -33,8 +33,14 @@ static kiln_status unpool_dims(const kiln_graph *g, const kiln_node *n, int64_t 
   zdims[0] = x->dims[0];
   zdims[1] = x->dims[1];
   for (int d = 0; d < sp; d++) {
-    zdims[2 + d] = (x->dims[2 + d] - 1) * (nst > 0 ? st[d] : 1) + ks[d] -
-                   (npad > 0 ? pads[d] + pads[sp + d] : 0);
+    int64_t big = INT32_MAX, s = nst > 0 ? st[d] : 1, p0 = npad > 0 ? pads[d] : 0,
+            p1 = npad > 0 ? pads[sp + d] : 0, span;
+    if (s < 1 || s > big || ks[d] < 1 || ks[d] > big || p0 < 0 || p0 > big || p1 < 0 || p1 > big)
+      return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "kernel_shape and strides must be "
+                            "positive, pads not negative, all below 2^31");
+    if (kiln_mul_overflows(x->dims[2 + d] - 1, s, &span) || span > ((int64_t)1 << 40))
+      return kiln_fail_node(n, err, KILN_ERR_SHAPE, "the output size overflows");
+    zdims[2 + d] = span + ks[d] - p0 - p1;
     if (zdims[2 + d] < 0) return kiln_fail_node(n, err, KILN_ERR_SHAPE, "a negative output size");
   }
   memcpy(dims, zdims, sizeof(int64_t) * (size_t)x->rank);
