@@ -21,6 +21,10 @@ const char *kiln_aot_c_type(kiln_dtype t) {
   case KILN_U64: return "uint64_t";
   case KILN_BOOL: return "uint8_t";                /* one byte, 0 or 1 */
   case KILN_F16: case KILN_BF16: return "uint16_t"; /* raw bits */
+  case KILN_F8E4M3FN: case KILN_F8E4M3FNUZ: case KILN_F8E5M2: case KILN_F8E5M2FNUZ:
+  case KILN_F4E2M1: return "uint8_t"; /* raw bits */
+  case KILN_I4: case KILN_I2: return "int8_t";  /* one element a byte, its value */
+  case KILN_U4: case KILN_U2: return "uint8_t";
   default: return "void";
   }
 }

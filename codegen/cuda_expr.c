@@ -1,6 +1,7 @@
 /* Kernel-IR expressions -> CUDA C statements, one temporary `tN` per value, with the
  * semantics of the LLVM backend (codegen/llvm_expr.c, llvm_math.c): bool computes as int
- * 0/1 and is a byte in memory; f16/bf16 compute as float and are bits in memory; signed
+ * 0/1 and is a byte in memory; minifloats and f16/bf16 compute as float and are bits in
+ * memory; 4- and 2-bit ints are bytes, sign- or zero-extended; signed
  * integer arithmetic wraps (done on uint64_t, so C has no overflow to exploit); integer
  * x / 0 is 0; shifts past the width shift everything out; float -> int saturates. A select
  * whose sides may fault (loads, checks, integer division) is an if/else, so the untaken
@@ -19,9 +20,11 @@ const char *kiln_cuda_reg_type(kiln_dtype t) {
   switch (t) {
   case KILN_BOOL: return "int";
   case KILN_F16: case KILN_BF16: case KILN_F32: return "float";
+  case KILN_F8E4M3FN: case KILN_F8E4M3FNUZ: case KILN_F8E5M2: case KILN_F8E5M2FNUZ:
+  case KILN_F4E2M1: case KILN_F8E8M0: return "float";
   case KILN_F64: return "double";
-  case KILN_I8: return "int8_t";
-  case KILN_U8: return "uint8_t";
+  case KILN_I8: case KILN_I4: case KILN_I2: return "int8_t"; /* sign-extended */
+  case KILN_U8: case KILN_U4: case KILN_U2: return "uint8_t";
   case KILN_I16: return "int16_t";
   case KILN_U16: return "uint16_t";
   case KILN_I32: return "int32_t";
@@ -33,9 +36,19 @@ const char *kiln_cuda_reg_type(kiln_dtype t) {
 }
 
 const char *kiln_cuda_mem_type(kiln_dtype t) {
-  if (t == KILN_BOOL) return "uint8_t";
+  if (t == KILN_BOOL || kiln_dtype_is_minifloat(t)) return "uint8_t";
   if (t == KILN_F16 || t == KILN_BF16) return "uint16_t";
   return kiln_cuda_reg_type(t);
+}
+
+/* The format arguments of the prelude's kiln_f8f and kiln_ff8. */
+static void f8_args(char *buf, size_t n, kiln_dtype t, bool encode) {
+  kiln_minifloat_format f = kiln_minifloat_format_of(t);
+  int kind = t == KILN_F8E8M0 ? 4 : f.finite ? 3 : f.uz ? 2 : f.fn ? 1 : 0;
+  if (encode)
+    snprintf(buf, n, "%d, %d, %d, %d, %.1ff, 0x%xu", f.bits, f.mbits, f.bias, kind, (double)f.max, f.max_code);
+  else
+    snprintf(buf, n, "%d, %d, %d, %d", f.bits, f.mbits, f.bias, kind);
 }
 
 static const char *utype(kiln_dtype t) { /* the unsigned type of an integer's width */
@@ -114,12 +127,14 @@ static int emit_const(kiln_cuda *c, const kiln_expr *x) {
   case KILN_F16: f = kiln_f16_to_f32(kiln_f32_to_f16((float)f)); break;
   case KILN_BF16: f = kiln_bf16_to_f32(kiln_f32_to_bf16((float)f)); break;
   case KILN_BOOL: return def(c, KILN_BOOL, "%d", x->i != 0);
-  default: break;
+  default:
+    if (kiln_dtype_is_minifloat(x->dtype)) f = kiln_minifloat_to_f32(x->dtype, kiln_f32_to_minifloat(x->dtype, (float)f, true));
+    break;
   }
   int n = c->ntemps++;
   fprintf(c->o, "%*s%s t%d = ", 2 * c->indent, "", kiln_cuda_reg_type(x->dtype), n);
   if (kiln_dtype_is_float(x->dtype)) float_literal(c->o, f, !is_f64(x->dtype));
-  else int_literal(c->o, x->dtype, x->i);
+  else int_literal(c->o, x->dtype, kiln_wrap_int(x->dtype, x->i));
   fputs(";\n", c->o);
   return n;
 }
@@ -225,7 +240,13 @@ int kiln_cuda_load_from(kiln_cuda *c, int buf, const char *array, int lin) {
   case KILN_BOOL: return def(c, t, "%s[t%d] != 0", array, lin);
   case KILN_F16: return def(c, t, "kiln_h2f(%s[t%d])", array, lin);
   case KILN_BF16: return def(c, t, "kiln_bf2f(%s[t%d])", array, lin);
-  default: return def(c, t, "%s[t%d]", array, lin);
+  default:
+    if (kiln_dtype_is_minifloat(t)) {
+      char fa[64];
+      f8_args(fa, sizeof fa, t, false);
+      return def(c, t, "kiln_f8f(%s[t%d], %s)", array, lin, fa);
+    }
+    return def(c, t, "%s[t%d]", array, lin);
   }
 }
 
@@ -236,7 +257,14 @@ int kiln_cuda_load(kiln_cuda *c, int buf, int lin) {
 }
 
 void kiln_cuda_store(kiln_cuda *c, int buf, int lin, int v) {
-  switch (c->k->bufs[buf].dtype) {
+  kiln_dtype t = c->k->bufs[buf].dtype;
+  if (kiln_dtype_is_minifloat(t)) {
+    char fa[64];
+    f8_args(fa, sizeof fa, t, true);
+    kiln_cuda_line(c, "b%d[t%d] = kiln_ff8(t%d, %s, 0);", buf, lin, v, fa); /* exact */
+    return;
+  }
+  switch (t) {
   case KILN_BOOL: kiln_cuda_line(c, "b%d[t%d] = (uint8_t)t%d;", buf, lin, v); break;
   case KILN_F16: kiln_cuda_line(c, "b%d[t%d] = kiln_f2h(t%d);", buf, lin, v); break;
   case KILN_BF16: kiln_cuda_line(c, "b%d[t%d] = kiln_f2bf(t%d);", buf, lin, v); break;
@@ -246,7 +274,7 @@ void kiln_cuda_store(kiln_cuda *c, int buf, int lin, int v) {
 
 /* ---- casts ----------------------------------------------------------------------------- */
 
-static int cast(kiln_cuda *c, int a, kiln_dtype from, kiln_dtype to) {
+static int cast(kiln_cuda *c, int a, kiln_dtype from, kiln_dtype to, bool saturate) {
   if (from == to) return a;
   const char *rt = kiln_cuda_reg_type(to);
   bool ff = kiln_dtype_is_float(from), tf = kiln_dtype_is_float(to);
@@ -255,8 +283,25 @@ static int cast(kiln_cuda *c, int a, kiln_dtype from, kiln_dtype to) {
     /* to f16 in one rounding (through double: exact for every int that is no infinity) */
     if (to == KILN_F16) return def(c, to, "kiln_h2f(kiln_f2h((double)t%d))", a);
     if (to == KILN_BF16) return def(c, to, "kiln_bf2f(kiln_f2bf((float)t%d))", a);
+    if (kiln_dtype_is_minifloat(to)) {
+      char dec[64], enc[64];
+      f8_args(dec, sizeof dec, to, false);
+      f8_args(enc, sizeof enc, to, true);
+      return def(c, to, "kiln_f8f(kiln_ff8((float)t%d, %s, %d), %s)", a, enc, saturate, dec);
+    }
     return def(c, to, "(%s)t%d", rt, a);
   }
+  int bits = kiln_dtype_bits(to);
+  if (ff && bits < 8) { /* out of a 4- or 2-bit range: 0, as ml_dtypes */
+    double lo, hi;
+    kiln_dtype_range(to, &lo, &hi);
+    int i = def(c, KILN_I64, "kiln_f2i64((double)t%d)", a);
+    return def(c, to, "(%s)(t%d < %d || t%d > %d ? 0 : t%d)", rt, i, (int)lo, i, (int)hi, i);
+  }
+  if (bits < 8) /* wrapped to 4 or 2 bits, extended by the target's sign */
+    return kiln_dtype_is_signed(to)
+               ? def(c, to, "(int8_t)((int8_t)((uint8_t)t%d << %d) >> %d)", a, 8 - bits, 8 - bits)
+               : def(c, to, "(uint8_t)((uint8_t)t%d & %d)", a, (1 << bits) - 1);
   if (ff) {
     int i = def(c, KILN_I64, "kiln_f2i64((double)t%d)", a);
     if (to == KILN_U64)
@@ -501,7 +546,9 @@ static int uncached(kiln_cuda *c, const kiln_expr *x) {
   case KX_CAST: {
     if (!x->a || !kiln_cuda_reg_type(x->a->dtype)) return KILN_CUDA_FAIL(c, "bad cast");
     int a = kiln_cuda_expr(c, x->a);
-    return a < 0 ? -1 : x->op ? bitcast(c, a, x->a->dtype, x->dtype) : cast(c, a, x->a->dtype, x->dtype);
+    if (a < 0) return -1;
+    return x->op == KX_CAST_BITS ? bitcast(c, a, x->a->dtype, x->dtype)
+                                 : cast(c, a, x->a->dtype, x->dtype, x->op != KX_CAST_NOSAT);
   }
   }
   return KILN_CUDA_FAIL(c, "unknown expression kind %d", (int)x->kind);

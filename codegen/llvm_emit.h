@@ -108,6 +108,11 @@ LLVMValueRef kiln_emit_binary(kiln_emit *e, kiln_binary_op op, kiln_dtype at, ki
 LLVMValueRef kiln_emit_intrinsic(kiln_emit *e, const char *name, LLVMValueRef *args, int nargs);
 LLVMValueRef kiln_emit_intrinsic2(kiln_emit *e, const char *name, LLVMValueRef a, LLVMValueRef b);
 
+/* llvm_minifloat.c: an 8-bit float's byte (i8) <-> its f32 value, kiln_minifloat_to_f32 and
+ * kiln_f32_to_minifloat of ir/dtype.c as straight-line IR. */
+LLVMValueRef kiln_emit_minifloat_decode(kiln_emit *e, kiln_dtype t, LLVMValueRef byte);
+LLVMValueRef kiln_emit_minifloat_encode(kiln_emit *e, kiln_dtype t, LLVMValueRef v, bool saturate);
+
 /* llvm_vmath.c: f32 exp, log, tanh, sigmoid and erf of a float register as inline
  * straight-line IR (no calls), so loops over them vectorize; within 2.5 ulp, special
  * values as libm. */

@@ -1,5 +1,6 @@
-/* Kernel-IR expressions -> LLVM values. Registers: bool is i1, f16/bf16 compute as float,
- * f64 double, ints iN. Memory: bool i8, f16/bf16 i16 bit patterns. */
+/* Kernel-IR expressions -> LLVM values. Registers: bool is i1, minifloats and f16/bf16
+ * compute as float, f64 double, ints iN (4- and 2-bit ones i8, sign- or zero-extended).
+ * Memory: bool i8, minifloats i8 and f16/bf16 i16 bit patterns. */
 #include "codegen/llvm_emit.h"
 
 #include "ir/dtype.h"
@@ -12,8 +13,10 @@ LLVMTypeRef kiln_emit_reg_type(kiln_emit *e, kiln_dtype t) {
   switch (t) {
   case KILN_BOOL: return e->t_i1;
   case KILN_F16: case KILN_BF16: case KILN_F32: return e->t_f32;
+  case KILN_F8E4M3FN: case KILN_F8E4M3FNUZ: case KILN_F8E5M2: case KILN_F8E5M2FNUZ:
+  case KILN_F4E2M1: case KILN_F8E8M0: return e->t_f32;
   case KILN_F64: return e->t_f64;
-  case KILN_I8: case KILN_U8: return e->t_i8;
+  case KILN_I8: case KILN_U8: case KILN_I4: case KILN_U4: case KILN_I2: case KILN_U2: return e->t_i8;
   case KILN_I16: case KILN_U16: return e->t_i16;
   case KILN_I32: case KILN_U32: return e->t_i32;
   case KILN_I64: case KILN_U64: return e->t_i64;
@@ -22,7 +25,7 @@ LLVMTypeRef kiln_emit_reg_type(kiln_emit *e, kiln_dtype t) {
 }
 
 LLVMTypeRef kiln_emit_mem_type(kiln_emit *e, kiln_dtype t) {
-  if (t == KILN_BOOL) return e->t_i8;
+  if (t == KILN_BOOL || kiln_dtype_is_minifloat(t)) return e->t_i8;
   if (t == KILN_F16 || t == KILN_BF16) return e->t_i16;
   return kiln_emit_reg_type(e, t);
 }
@@ -175,7 +178,7 @@ LLVMValueRef kiln_emit_load_elem(kiln_emit *e, kiln_dtype t, LLVMValueRef ptr) {
   case KILN_BOOL: return LLVMBuildICmp(e->b, LLVMIntNE, v, LLVMConstInt(e->t_i8, 0, 0), "");
   case KILN_F16: return LLVMBuildFPExt(e->b, LLVMBuildBitCast(e->b, v, e->t_half, ""), e->t_f32, "");
   case KILN_BF16: return bf16_from_bits(e, LLVMBuildZExt(e->b, v, e->t_i32, ""));
-  default: return v;
+  default: return kiln_dtype_is_minifloat(t) ? kiln_emit_minifloat_decode(e, t, v) : v;
   }
 }
 
@@ -184,16 +187,24 @@ void kiln_emit_store_elem(kiln_emit *e, kiln_dtype t, LLVMValueRef v, LLVMValueR
   case KILN_BOOL: v = LLVMBuildZExt(e->b, v, e->t_i8, ""); break;
   case KILN_F16: v = LLVMBuildBitCast(e->b, LLVMBuildFPTrunc(e->b, v, e->t_half, ""), e->t_i16, ""); break;
   case KILN_BF16: v = LLVMBuildTrunc(e->b, bf16_bits(e, v), e->t_i16, ""); break;
-  default: break;
+  default:
+    /* registers hold the type's values (casts round), infinities of unsaturated casts too */
+    if (kiln_dtype_is_minifloat(t)) v = kiln_emit_minifloat_encode(e, t, v, false);
+    break;
   }
   LLVMBuildStore(e->b, v, ptr);
 }
 
 /* ---- casts ---------------------------------------------------------------------------- */
 
-/* A float register (float or double) rounded to dtype t's precision, as t's register. */
-static LLVMValueRef float_to_float(kiln_emit *e, LLVMValueRef v, kiln_dtype t) {
+/* A float register (float or double) rounded to dtype t's precision, as t's register;
+ * saturate: as ONNX Cast's attribute, for the 8-bit floats. */
+static LLVMValueRef float_to_float(kiln_emit *e, LLVMValueRef v, kiln_dtype t, bool saturate) {
   LLVMTypeRef src = LLVMTypeOf(v);
+  if (kiln_dtype_is_minifloat(t)) {
+    if (src == e->t_f64) v = LLVMBuildFPTrunc(e->b, v, e->t_f32, "");
+    return kiln_emit_minifloat_decode(e, t, kiln_emit_minifloat_encode(e, t, v, saturate));
+  }
   switch (t) {
   case KILN_F64: return src == e->t_f64 ? v : LLVMBuildFPExt(e->b, v, e->t_f64, "");
   case KILN_F32: return src == e->t_f32 ? v : LLVMBuildFPTrunc(e->b, v, e->t_f32, "");
@@ -213,7 +224,8 @@ static LLVMValueRef intrinsic_cast(kiln_emit *e, const char *name, LLVMValueRef 
   return LLVMBuildCall2(e->b, LLVMIntrinsicGetType(e->ctx, id, over, 2), fn, &v, 1, "");
 }
 
-static LLVMValueRef emit_cast(kiln_emit *e, LLVMValueRef v, kiln_dtype from, kiln_dtype to) {
+static LLVMValueRef emit_cast(kiln_emit *e, LLVMValueRef v, kiln_dtype from, kiln_dtype to,
+                              bool saturate) {
   LLVMTypeRef rt = kiln_emit_reg_type(e, to);
   LLVMBuilderRef b = e->b;
   if (from == to) return v;
@@ -221,7 +233,7 @@ static LLVMValueRef emit_cast(kiln_emit *e, LLVMValueRef v, kiln_dtype from, kil
   if (to == KILN_BOOL)
     return ff ? LLVMBuildFCmp(b, LLVMRealUNE, v, LLVMConstNull(LLVMTypeOf(v)), "")
               : LLVMBuildICmp(b, LLVMIntNE, v, LLVMConstNull(LLVMTypeOf(v)), "");
-  if (ff && tf) return float_to_float(e, v, to);
+  if (ff && tf) return float_to_float(e, v, to, saturate);
   if (tf) { /* int or bool -> float */
     bool sgn = kiln_dtype_is_signed(from);
     if (to == KILN_F16) {
@@ -229,7 +241,7 @@ static LLVMValueRef emit_cast(kiln_emit *e, LLVMValueRef v, kiln_dtype from, kil
       return LLVMBuildFPExt(b, h, e->t_f32, "");
     }
     LLVMValueRef f = sgn ? LLVMBuildSIToFP(b, v, rt, "") : LLVMBuildUIToFP(b, v, rt, "");
-    return to == KILN_BF16 ? float_to_float(e, f, KILN_BF16) : f;
+    return to == KILN_BF16 || kiln_dtype_is_minifloat(to) ? float_to_float(e, f, to, saturate) : f;
   }
   if (ff) {
     /* float -> int truncates, as the interpreter: NaN is 0, a value out of range saturates
@@ -237,6 +249,14 @@ static LLVMValueRef emit_cast(kiln_emit *e, LLVMValueRef v, kiln_dtype from, kil
      * saturating forms keep data-driven values from becoming poison (plain fptosi of
      * NaN or 1e30 is undefined), which an index check downstream could not catch. */
     LLVMValueRef i = intrinsic_cast(e, "llvm.fptosi.sat", v, e->t_i64);
+    if (kiln_dtype_bits(to) < 8) { /* out of a 4- or 2-bit range: 0, as ml_dtypes */
+      double lo, hi;
+      kiln_dtype_range(to, &lo, &hi);
+      LLVMValueRef in = LLVMBuildAnd(
+          b, LLVMBuildICmp(b, LLVMIntSGE, i, LLVMConstInt(e->t_i64, (uint64_t)(int64_t)lo, 1), ""),
+          LLVMBuildICmp(b, LLVMIntSLE, i, LLVMConstInt(e->t_i64, (uint64_t)(int64_t)hi, 1), ""), "");
+      return LLVMBuildTrunc(b, LLVMBuildSelect(b, in, i, LLVMConstNull(e->t_i64), ""), rt, "");
+    }
     if (to == KILN_U64) {
       LLVMValueRef big = LLVMBuildFCmp(b, LLVMRealOGE, v, LLVMConstReal(LLVMTypeOf(v), 9223372036854775808.0), "");
       i = LLVMBuildSelect(b, big, intrinsic_cast(e, "llvm.fptoui.sat", v, e->t_i64), i, "");
@@ -245,8 +265,14 @@ static LLVMValueRef emit_cast(kiln_emit *e, LLVMValueRef v, kiln_dtype from, kil
   }
   /* int/bool -> int: extend by the source's signedness */
   unsigned fw = LLVMGetIntTypeWidth(LLVMTypeOf(v)), tw = LLVMGetIntTypeWidth(rt);
-  if (tw < fw) return LLVMBuildTrunc(b, v, rt, "");
-  if (tw > fw) return kiln_dtype_is_signed(from) ? LLVMBuildSExt(b, v, rt, "") : LLVMBuildZExt(b, v, rt, "");
+  if (tw < fw) v = LLVMBuildTrunc(b, v, rt, "");
+  if (tw > fw) v = kiln_dtype_is_signed(from) ? LLVMBuildSExt(b, v, rt, "") : LLVMBuildZExt(b, v, rt, "");
+  int bits = kiln_dtype_bits(to);
+  if (bits < 8) { /* wrapped to 4 or 2 bits in the byte, extended by the target's sign */
+    LLVMValueRef sh = LLVMConstInt(e->t_i8, (uint64_t)(8 - bits), 0);
+    v = LLVMBuildShl(b, v, sh, "");
+    v = kiln_dtype_is_signed(to) ? LLVMBuildAShr(b, v, sh, "") : LLVMBuildLShr(b, v, sh, "");
+  }
   return v;
 }
 
@@ -260,9 +286,12 @@ static LLVMValueRef emit_const(kiln_emit *e, const kiln_expr *x) {
   case KILN_BF16: f = kiln_bf16_to_f32(kiln_f32_to_bf16((float)f)); break;
   case KILN_F32: f = (float)f; break;
   case KILN_BOOL: return LLVMConstInt(t, x->i != 0, 0);
-  default: break;
+  default:
+    if (kiln_dtype_is_minifloat(x->dtype)) f = kiln_minifloat_to_f32(x->dtype, kiln_f32_to_minifloat(x->dtype, (float)f, true));
+    break;
   }
-  return kiln_dtype_is_float(x->dtype) ? LLVMConstReal(t, f) : LLVMConstInt(t, (uint64_t)x->i, 0);
+  if (kiln_dtype_is_float(x->dtype)) return LLVMConstReal(t, f);
+  return LLVMConstInt(t, (uint64_t)kiln_wrap_int(x->dtype, x->i), 0);
 }
 
 LLVMValueRef kiln_emit_identity(kiln_emit *e, kiln_reduce_op op, kiln_dtype t) {
@@ -409,8 +438,8 @@ static LLVMValueRef emit_uncached(kiln_emit *e, const kiln_expr *x) {
   case KX_CAST: {
     if (!x->a || !kiln_emit_reg_type(e, x->a->dtype)) return KILN_EMIT_FAIL(e, "bad cast");
     LLVMValueRef a = kiln_emit_expr(e, x->a);
-    if (a && x->op) return LLVMBuildBitCast(e->b, a, kiln_emit_reg_type(e, x->dtype), "");
-    return a ? emit_cast(e, a, x->a->dtype, x->dtype) : NULL;
+    if (a && x->op == KX_CAST_BITS) return LLVMBuildBitCast(e->b, a, kiln_emit_reg_type(e, x->dtype), "");
+    return a ? emit_cast(e, a, x->a->dtype, x->dtype, x->op != KX_CAST_NOSAT) : NULL;
   }
   }
   return KILN_EMIT_FAIL(e, "unknown expression kind %d", (int)x->kind);

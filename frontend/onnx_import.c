@@ -91,7 +91,7 @@ static kiln_status set_type(kiln_graph *g, int id, const Onnx__TypeProto *tp, co
   kiln_value *v = &g->values[id];
   const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
   int32_t et = tt->has_elem_type ? tt->elem_type : 0;
-  if (et <= 0 || et > KILN_BF16 || !kiln_dtype_valid((kiln_dtype)et))
+  if (et <= 0 || et > KILN_DTYPE_LAST || !kiln_dtype_valid((kiln_dtype)et))
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s has element type %d (%s), which kiln does not support", what, (int)et, et == KILN_STRING ? "string" : "not a kiln type");
   v->dtype = (kiln_dtype)et;
   if (!tt->shape) return KILN_OK; /* rank unknown */

@@ -1,7 +1,8 @@
 /* TensorProto <-> kiln_tensor: raw, typed-field and external data, every size checked
  * against the bytes actually present before anything is allocated; tensor files (the ONNX
  * test-data .pb format), written atomically; whole-file reads. Assumes a little-endian
- * host, as ONNX's raw_data is little-endian. */
+ * host, as ONNX's raw_data is little-endian. The 4- and 2-bit types, which files pack,
+ * are unpacked to kiln's one element per byte on reading and packed on writing. */
 #include "frontend/onnx_internal.h"
 
 #include "ir/dtype.h"
@@ -16,14 +17,14 @@
 /* Maps an ONNX element type to kiln's, or fails naming the tensor. */
 static kiln_status tensor_dtype(int32_t t, const char *what, kiln_dtype *out, kiln_error *err) {
   if (t == KILN_STRING) return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s: string tensors are not supported", what);
-  if (t <= 0 || t > KILN_BF16 || !kiln_dtype_valid((kiln_dtype)t))
+  if (t <= 0 || t > KILN_DTYPE_LAST || !kiln_dtype_valid((kiln_dtype)t))
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s: element type %d is not supported", what, (int)t);
   *out = (kiln_dtype)t;
   return KILN_OK;
 }
 
 /* Copies `count` elements from a typed repeated field into t->data, narrowing to the
- * tensor's element type (int32_data carries 8/16-bit ints, bool and f16/bf16 bits). */
+ * tensor's element type (int32_data carries 8/16-bit ints, bool and f8/f16/bf16 bits). */
 static void from_typed(const Onnx__TensorProto *p, kiln_tensor *t, int64_t count) {
   uint8_t *d = t->data;
   for (int64_t i = 0; i < count; i++) {
@@ -38,6 +39,8 @@ static void from_typed(const Onnx__TensorProto *p, kiln_tensor *t, int64_t count
     case KILN_I8: ((int8_t *)d)[i] = (int8_t)p->int32_data[i]; break;
     case KILN_U8: d[i] = (uint8_t)p->int32_data[i]; break;
     case KILN_BOOL: d[i] = p->int32_data[i] != 0; break;
+    case KILN_F8E4M3FN: case KILN_F8E4M3FNUZ: case KILN_F8E5M2: case KILN_F8E5M2FNUZ:
+      d[i] = (uint8_t)p->int32_data[i]; break;
     case KILN_U32: ((uint32_t *)d)[i] = (uint32_t)p->uint64_data[i]; break;
     case KILN_U64: ((uint64_t *)d)[i] = p->uint64_data[i]; break;
     default: break;
@@ -118,6 +121,38 @@ static kiln_status read_external(const Onnx__TensorProto *p, const char *what,
   return st;
 }
 
+/* A 4- or 2-bit tensor: its packed bytes (raw, external, or one a int32_data entry), then
+ * one element a byte. */
+static kiln_status read_packed(const Onnx__TensorProto *p, const char *what,
+                               const char *base_dir, kiln_tensor *t, int64_t numel,
+                               kiln_error *err) {
+  int64_t packed = kiln_packed_bytes(t->dtype, numel);
+  kiln_tensor raw = *t;
+  raw.data = NULL;
+  if (p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+    if (read_external(p, what, base_dir, &raw, packed, err)) {
+      free(raw.data);
+      return err->code;
+    }
+  } else if (p->has_raw_data) {
+    if ((uint64_t)p->raw_data.len != (uint64_t)packed)
+      return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: raw data holds %zu bytes, its shape needs %lld (packed)", what, p->raw_data.len, (long long)packed);
+    raw.data = kiln_xmalloc((size_t)packed + 1);
+    memcpy(raw.data, p->raw_data.data, (size_t)packed);
+  } else {
+    if ((uint64_t)p->n_int32_data != (uint64_t)packed)
+      return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: holds %zu packed bytes, its shape needs %lld", what, p->n_int32_data, (long long)packed);
+    raw.data = kiln_xmalloc((size_t)packed + 1);
+    for (int64_t i = 0; i < packed; i++) ((uint8_t *)raw.data)[i] = (uint8_t)p->int32_data[i];
+  }
+  if (numel) {
+    t->data = kiln_xmalloc((size_t)numel);
+    kiln_unpack_elems(t->dtype, raw.data, numel, t->data);
+  }
+  free(raw.data);
+  return KILN_OK;
+}
+
 kiln_status kiln_onnx_tensor_from_proto(const Onnx__TensorProto *p, const char *what,
                                         const char *base_dir, kiln_tensor *t,
                                         kiln_error *err) {
@@ -140,6 +175,7 @@ kiln_status kiln_onnx_tensor_from_proto(const Onnx__TensorProto *p, const char *
   t->rank = (int)p->n_dims;
   for (int d = 0; d < t->rank; d++) t->dims[d] = p->dims[d];
 
+  if (kiln_dtype_bits(dtype) < 8) return read_packed(p, what, base_dir, t, numel, err);
   if (p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
     if (read_external(p, what, base_dir, t, bytes, err)) {
       kiln_tensor_free(t);
@@ -203,9 +239,16 @@ kiln_status kiln_onnx_write_tensor(const char *path, const char *name, const kil
   p.has_raw_data = 1;
   p.raw_data.len = (size_t)bytes;
   p.raw_data.data = t->data;
+  uint8_t *packed = NULL;
+  if (kiln_dtype_bits(t->dtype) < 8) { /* files pack the 4- and 2-bit types */
+    p.raw_data.len = (size_t)kiln_packed_bytes(t->dtype, numel);
+    p.raw_data.data = packed = kiln_xmalloc(p.raw_data.len + 1);
+    kiln_pack_elems(t->dtype, t->data, numel, packed);
+  }
   size_t n = onnx__tensor_proto__get_packed_size(&p);
   uint8_t *buf = kiln_xmalloc(n);
   onnx__tensor_proto__pack(&p, buf);
+  free(packed);
 
   kiln_status st = kiln_write_file_atomic(path, buf, n, NULL, 0, err);
   free(buf);

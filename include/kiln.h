@@ -46,7 +46,16 @@ typedef enum kiln_dtype {
   KILN_UNDEFINED = 0,
   KILN_F32 = 1, KILN_U8 = 2, KILN_I8 = 3, KILN_U16 = 4, KILN_I16 = 5, KILN_I32 = 6,
   KILN_I64 = 7, KILN_STRING = 8, KILN_BOOL = 9, KILN_F16 = 10, KILN_F64 = 11,
-  KILN_U32 = 12, KILN_U64 = 13, KILN_BF16 = 16
+  KILN_U32 = 12, KILN_U64 = 13, KILN_BF16 = 16,
+  /* 8-bit floats, one byte each (ONNX's FLOAT8E4M3FN, FLOAT8E4M3FNUZ, FLOAT8E5M2,
+   * FLOAT8E5M2FNUZ): kiln computes with them in f32, as with f16 and bf16 */
+  KILN_F8E4M3FN = 17, KILN_F8E4M3FNUZ = 18, KILN_F8E5M2 = 19, KILN_F8E5M2FNUZ = 20,
+  /* 4- and 2-bit types (UINT4, INT4, FLOAT4E2M1, UINT2, INT2). ONNX files pack them; kiln's
+   * buffers hold one element per byte: an int its value as an int8 or uint8 (sign- or
+   * zero-extended), a float4 its code in the low 4 bits */
+  KILN_U4 = 21, KILN_I4 = 22, KILN_F4E2M1 = 23, KILN_U2 = 25, KILN_I2 = 26,
+  /* FLOAT8E8M0, the scales of microscaling formats: 2^(code - 127), 0xFF NaN, one byte */
+  KILN_F8E8M0 = 24
 } kiln_dtype;
 
 #define KILN_MAX_RANK 8

@@ -6,6 +6,9 @@
 size_t kiln_dtype_size(kiln_dtype t) {
   switch (t) {
   case KILN_BOOL: case KILN_U8: case KILN_I8: return 1;
+  case KILN_F8E4M3FN: case KILN_F8E4M3FNUZ: case KILN_F8E5M2: case KILN_F8E5M2FNUZ: return 1;
+  case KILN_U4: case KILN_I4: case KILN_F4E2M1: case KILN_U2: case KILN_I2: return 1;
+  case KILN_F8E8M0: return 1;
   case KILN_U16: case KILN_I16: case KILN_F16: case KILN_BF16: return 2;
   case KILN_U32: case KILN_I32: case KILN_F32: return 4;
   case KILN_U64: case KILN_I64: case KILN_F64: return 8;
@@ -20,24 +23,68 @@ const char *kiln_dtype_name(kiln_dtype t) {
   case KILN_I64: return "i64";   case KILN_STRING: return "string"; case KILN_BOOL: return "bool";
   case KILN_F16: return "f16";   case KILN_F64: return "f64";  case KILN_U32: return "u32";
   case KILN_U64: return "u64";   case KILN_BF16: return "bf16";
+  case KILN_F8E4M3FN: return "f8e4m3fn";     case KILN_F8E4M3FNUZ: return "f8e4m3fnuz";
+  case KILN_F8E5M2: return "f8e5m2";         case KILN_F8E5M2FNUZ: return "f8e5m2fnuz";
+  case KILN_U4: return "u4"; case KILN_I4: return "i4"; case KILN_F4E2M1: return "f4e2m1";
+  case KILN_U2: return "u2"; case KILN_I2: return "i2"; case KILN_F8E8M0: return "f8e8m0";
   default: return "undefined";
   }
 }
 
 bool kiln_dtype_valid(kiln_dtype t) { return t != KILN_STRING && kiln_dtype_size(t) != 0; }
 bool kiln_dtype_is_float(kiln_dtype t) {
-  return t == KILN_F16 || t == KILN_BF16 || t == KILN_F32 || t == KILN_F64;
+  return t == KILN_F16 || t == KILN_BF16 || t == KILN_F32 || t == KILN_F64 || kiln_dtype_is_minifloat(t);
+}
+bool kiln_dtype_is_minifloat(kiln_dtype t) {
+  return (t >= KILN_F8E4M3FN && t <= KILN_F8E5M2FNUZ) || t == KILN_F4E2M1 || t == KILN_F8E8M0;
 }
 bool kiln_dtype_is_signed(kiln_dtype t) {
-  return t == KILN_I8 || t == KILN_I16 || t == KILN_I32 || t == KILN_I64;
+  return t == KILN_I8 || t == KILN_I16 || t == KILN_I32 || t == KILN_I64 || t == KILN_I4 ||
+         t == KILN_I2;
 }
 bool kiln_dtype_is_int(kiln_dtype t) {
   return kiln_dtype_is_signed(t) || t == KILN_U8 || t == KILN_U16 || t == KILN_U32 ||
-         t == KILN_U64;
+         t == KILN_U64 || t == KILN_U4 || t == KILN_U2;
+}
+
+int kiln_dtype_bits(kiln_dtype t) {
+  switch (t) {
+  case KILN_U4: case KILN_I4: case KILN_F4E2M1: return 4;
+  case KILN_U2: case KILN_I2: return 2;
+  default: return 8 * (int)kiln_dtype_size(t);
+  }
+}
+
+int64_t kiln_packed_bytes(kiln_dtype t, int64_t n) {
+  int bits = kiln_dtype_bits(t);
+  return bits < 8 ? (n * bits + 7) / 8 : n * (int64_t)kiln_dtype_size(t);
+}
+
+void kiln_unpack_elems(kiln_dtype t, const uint8_t *packed, int64_t n, uint8_t *out) {
+  int bits = kiln_dtype_bits(t), mask = (1 << bits) - 1;
+  for (int64_t i = 0; i < n; i++) {
+    int v = packed[i * bits / 8] >> (i * bits % 8) & mask;
+    out[i] = (uint8_t)(kiln_dtype_is_signed(t) ? kiln_wrap_int(t, v) : v);
+  }
+}
+
+void kiln_pack_elems(kiln_dtype t, const uint8_t *elems, int64_t n, uint8_t *packed) {
+  int bits = kiln_dtype_bits(t), mask = (1 << bits) - 1;
+  memset(packed, 0, (size_t)kiln_packed_bytes(t, n));
+  for (int64_t i = 0; i < n; i++)
+    packed[i * bits / 8] |= (uint8_t)((elems[i] & mask) << (i * bits % 8));
+}
+
+int64_t kiln_wrap_int(kiln_dtype t, int64_t v) {
+  int bits = kiln_dtype_bits(t);
+  if (bits >= 64) return v;
+  uint64_t m = (UINT64_C(1) << bits) - 1, u = (uint64_t)v & m;
+  if (kiln_dtype_is_signed(t) && (u >> (bits - 1))) u |= ~m; /* sign-extend */
+  return (int64_t)u;
 }
 
 void kiln_dtype_range(kiln_dtype t, double *lo, double *hi) {
-  int bits = (int)kiln_dtype_size(t) * 8;
+  int bits = kiln_dtype_bits(t);
   bool sgn = kiln_dtype_is_signed(t);
   *lo = sgn ? -ldexp(1, bits - 1) : 0;
   *hi = ldexp(1, sgn ? bits - 1 : bits) - 1;
@@ -94,7 +141,62 @@ uint16_t kiln_f32_to_bf16(float f) {
   return (uint16_t)((x + 0x7fff + ((x >> 16) & 1)) >> 16);
 }
 
+kiln_minifloat_format kiln_minifloat_format_of(kiln_dtype t) {
+  switch (t) {
+  case KILN_F8E4M3FN: return (kiln_minifloat_format){8, 3, 7, true, false, false, 0x7e, 448.0f};
+  case KILN_F8E4M3FNUZ: return (kiln_minifloat_format){8, 3, 8, false, true, false, 0x7f, 240.0f};
+  case KILN_F8E5M2: return (kiln_minifloat_format){8, 2, 15, false, false, false, 0x7b, 57344.0f};
+  case KILN_F4E2M1: return (kiln_minifloat_format){4, 1, 1, false, false, true, 0x7, 6.0f};
+  default: return (kiln_minifloat_format){8, 2, 16, false, true, false, 0x7f, 57344.0f}; /* E5M2FNUZ */
+  }
+}
+
+float kiln_minifloat_to_f32(kiln_dtype t, uint8_t b) {
+  if (t == KILN_F8E8M0) return b == 0xff ? NAN : ldexpf(1.0f, b - 127);
+  kiln_minifloat_format f = kiln_minifloat_format_of(t);
+  int sbit = 1 << (f.bits - 1), emask = (1 << (f.bits - 1 - f.mbits)) - 1;
+  int e = (b >> f.mbits) & emask, m = b & ((1 << f.mbits) - 1);
+  bool neg = b & sbit;
+  if (f.finite ? false : f.uz ? b == sbit : f.fn ? (b & (sbit - 1)) == sbit - 1 : e == emask && m)
+    return neg && !f.uz ? -NAN : NAN;
+  if (!f.fn && !f.uz && !f.finite && e == emask) return neg ? -INFINITY : INFINITY;
+  float v = e ? ldexpf((float)(m + (1 << f.mbits)), e - f.bias - f.mbits)
+              : ldexpf((float)m, 1 - f.bias - f.mbits);
+  return neg ? -v : v;
+}
+
+uint8_t kiln_f32_to_minifloat(kiln_dtype t, float x, bool saturate) {
+  if (t == KILN_F8E8M0) { /* the exponent, rounded down (Cast's round_mode: ops/elementwise.c) */
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    return (uint8_t)(u >> 23 & 0xff);
+  }
+  kiln_minifloat_format f = kiln_minifloat_format_of(t);
+  int sbit = 1 << (f.bits - 1), emask = (1 << (f.bits - 1 - f.mbits)) - 1;
+  bool ieee = !f.fn && !f.uz && !f.finite;
+  uint8_t s = signbit(x) ? (uint8_t)sbit : 0;
+  /* f4e2m1 has no NaN: ml_dtypes makes one -0, or +0 when its sign bit is set */
+  uint8_t nan = f.uz ? (uint8_t)sbit : f.finite ? (uint8_t)(s ^ sbit) : (uint8_t)(s | (sbit - 1));
+  uint8_t over = saturate || f.finite ? (uint8_t)(s | f.max_code)
+                 : ieee ? (uint8_t)(s | emask << f.mbits) : nan;
+  if (isnan(x)) return nan;
+  float a = fabsf(x);
+  if (isinf(a)) return over;
+  int e2;
+  frexpf(a, &e2); /* a = [0.5, 1) * 2^e2 */
+  int emin = 1 - f.bias, q = (e2 - 1 > emin ? e2 - 1 : emin) - f.mbits;
+  float r = ldexpf(rintf(ldexpf(a, -q)), q); /* to the type's grid, ties to even */
+  if (r > f.max) return over;
+  if (r == 0) return f.uz ? 0 : s;
+  frexpf(r, &e2);
+  int e = e2 - 1;
+  if (e < emin) return (uint8_t)(s | (int)ldexpf(r, f.bias - 1 + f.mbits));
+  int m = (int)ldexpf(ldexpf(r, -e) - 1.0f, f.mbits);
+  return (uint8_t)(s | (e + f.bias) << f.mbits | m);
+}
+
 double kiln_load_f64(kiln_dtype t, const void *base, int64_t i) {
+  if (kiln_dtype_is_minifloat(t)) return kiln_minifloat_to_f32(t, ((const uint8_t *)base)[i]);
   switch (t) {
   case KILN_F32: return ((const float *)base)[i];
   case KILN_F64: return ((const double *)base)[i];
@@ -108,8 +210,8 @@ double kiln_load_f64(kiln_dtype t, const void *base, int64_t i) {
 int64_t kiln_load_i64(kiln_dtype t, const void *base, int64_t i) {
   switch (t) {
   case KILN_BOOL: return ((const uint8_t *)base)[i] != 0;
-  case KILN_U8: return ((const uint8_t *)base)[i];
-  case KILN_I8: return ((const int8_t *)base)[i];
+  case KILN_U8: case KILN_U4: case KILN_U2: return ((const uint8_t *)base)[i];
+  case KILN_I8: case KILN_I4: case KILN_I2: return ((const int8_t *)base)[i];
   case KILN_U16: return ((const uint16_t *)base)[i];
   case KILN_I16: return ((const int16_t *)base)[i];
   case KILN_U32: return ((const uint32_t *)base)[i];
@@ -121,6 +223,12 @@ int64_t kiln_load_i64(kiln_dtype t, const void *base, int64_t i) {
 }
 
 void kiln_store_f64(kiln_dtype t, void *base, int64_t i, double v) {
+  /* an f8 register holds a value of the type (casts round): a store keeps it exactly, an
+   * infinity from a cast that does not saturate too */
+  if (kiln_dtype_is_minifloat(t)) {
+    ((uint8_t *)base)[i] = kiln_f32_to_minifloat(t, (float)v, false);
+    return;
+  }
   switch (t) {
   case KILN_F32: ((float *)base)[i] = (float)v; break;
   case KILN_F64: ((double *)base)[i] = v; break;
@@ -141,6 +249,8 @@ void kiln_store_i64(kiln_dtype t, void *base, int64_t i, int64_t v) {
   case KILN_BOOL: ((uint8_t *)base)[i] = v != 0; break;
   case KILN_U8: ((uint8_t *)base)[i] = (uint8_t)v; break;
   case KILN_I8: ((int8_t *)base)[i] = (int8_t)v; break;
+  case KILN_U4: case KILN_I4: case KILN_U2: case KILN_I2:
+    ((int8_t *)base)[i] = (int8_t)kiln_wrap_int(t, v); break;
   case KILN_U16: ((uint16_t *)base)[i] = (uint16_t)v; break;
   case KILN_I16: ((int16_t *)base)[i] = (int16_t)v; break;
   case KILN_U32: ((uint32_t *)base)[i] = (uint32_t)v; break;

@@ -31,6 +31,7 @@ static int64_t wrap(kiln_dtype t, int64_t v) {
   case KILN_U16: return (uint16_t)v;
   case KILN_I32: return (int32_t)v;
   case KILN_U32: return (uint32_t)v;
+  case KILN_I4: case KILN_U4: case KILN_I2: case KILN_U2: return kiln_wrap_int(t, v);
   default: return v;
   }
 }
@@ -40,7 +41,7 @@ static double round_to(kiln_dtype t, double v) {
   case KILN_F32: return (float)v;
   case KILN_F16: return kiln_f16_to_f32(kiln_f32_to_f16((float)v));
   case KILN_BF16: return kiln_bf16_to_f32(kiln_f32_to_bf16((float)v));
-  default: return v;
+  default: return kiln_dtype_is_minifloat(t) ? kiln_minifloat_to_f32(t, kiln_f32_to_minifloat(t, (float)v, true)) : v;
   }
 }
 
@@ -84,6 +85,11 @@ static scalar cast(kiln_dtype from, scalar x, kiln_dtype to) {
   if (to == KILN_BOOL) return mk_i(to, x.f != 0);
   double v = trunc(x.f);
   if (isnan(v)) return mk_i(to, 0);
+  if (kiln_dtype_bits(to) < 8) { /* out of a 4- or 2-bit range: 0, as ml_dtypes */
+    double lo, hi;
+    kiln_dtype_range(to, &lo, &hi);
+    return mk_i(to, v < lo || v > hi ? 0 : (int64_t)v);
+  }
   if (to == KILN_U64 && v >= 9223372036854775808.0)
     return mk_i(to, v >= 18446744073709551616.0 ? -1 : (int64_t)(uint64_t)v);
   if (v >= 9223372036854775808.0) return mk_i(to, INT64_MAX);
@@ -287,8 +293,12 @@ static scalar eval(interp *in, const kiln_expr *e) {
     return cast(side->dtype, eval(in, side), e->dtype);
   }
   case KX_CAST:
-    return e->op ? bitcast(e->a->dtype, eval(in, e->a), e->dtype)
-                 : cast(e->a->dtype, eval(in, e->a), e->dtype);
+    if (e->op == KX_CAST_BITS) return bitcast(e->a->dtype, eval(in, e->a), e->dtype);
+    if (e->op == KX_CAST_NOSAT && is_fl(e->a->dtype)) { /* to an 8-bit float */
+      double v = eval(in, e->a).f;
+      return (scalar){kiln_minifloat_to_f32(e->dtype, kiln_f32_to_minifloat(e->dtype, (float)v, false)), 0};
+    }
+    return cast(e->a->dtype, eval(in, e->a), e->dtype);
   case KX_CHECK: {
     scalar r = eval(in, e->a);
     if (in->failed) return z;

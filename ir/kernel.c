@@ -136,10 +136,16 @@ kiln_expr *kx_cast(kiln_kernel *k, kiln_expr *a, kiln_dtype t) {
   return e;
 }
 
+kiln_expr *kx_cast_nosat(kiln_kernel *k, kiln_expr *a, kiln_dtype t) {
+  kiln_expr *e = kx_cast(k, a, t);
+  if (e != a && kiln_dtype_is_minifloat(t)) e->op = KX_CAST_NOSAT;
+  return e;
+}
+
 kiln_expr *kx_bitcast(kiln_kernel *k, kiln_expr *a, kiln_dtype t) {
   if (a->dtype == t) return a;
   kiln_expr *e = node(k, KX_CAST, t);
-  e->op = 1;
+  e->op = KX_CAST_BITS;
   e->a = a;
   return e;
 }

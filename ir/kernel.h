@@ -38,7 +38,9 @@ typedef enum kiln_expr_kind {
               * computed again (a fused producer a * w) must round x as the max saw it */
   KX_SELECT, /* a ? b : c, a is bool; only the taken side is evaluated */
   KX_CAST,   /* a converted to dtype (ONNX Cast semantics: float->int truncates); with
-              * op 1 (kx_bitcast) a's bits read as dtype, f32 <-> i32/u32, f64 <-> i64/u64 */
+              * op KX_CAST_BITS (kx_bitcast) a's bits read as dtype, f32 <-> i32/u32,
+              * f64 <-> i64/u64; with op KX_CAST_NOSAT (kx_cast_nosat) to an 8-bit float,
+              * values beyond its range become NaN (E5M2: infinity), not its largest */
   KX_ACC,    /* in a stage's `post`: the reduced value */
   KX_CHECK,  /* an index read from data, checked: a (an integer) must lie in [-i, i) when
               * op is 1 (negative counts from the end) or in [0, i) when op is 0; the value
@@ -293,6 +295,9 @@ kiln_expr *kx_binary(kiln_kernel *k, kiln_binary_op op, kiln_expr *a, kiln_expr 
 kiln_expr *kx_binary_exact(kiln_kernel *k, kiln_binary_op op, kiln_expr *a, kiln_expr *b);
 kiln_expr *kx_select(kiln_kernel *k, kiln_expr *cond, kiln_expr *a, kiln_expr *b);
 kiln_expr *kx_cast(kiln_kernel *k, kiln_expr *a, kiln_dtype t);
+enum { KX_CAST_BITS = 1, KX_CAST_NOSAT = 2 }; /* KX_CAST's op */
+/* ONNX Cast with saturate = 0: differs from kx_cast for 8-bit float targets only. */
+kiln_expr *kx_cast_nosat(kiln_kernel *k, kiln_expr *a, kiln_dtype t);
 /* a's bits as t, of a's width (a float's order key: ir/ops/topk.c). */
 kiln_expr *kx_bitcast(kiln_kernel *k, kiln_expr *a, kiln_dtype t);
 kiln_expr *kx_acc(kiln_kernel *k, kiln_dtype t);

@@ -83,7 +83,8 @@ static void print_expr(const kiln_kernel *k, const kiln_expr *e, FILE *out) {
     fputc(')', out);
     break;
   case KX_CAST:
-    fprintf(out, e->op ? "bits<%s>(" : "%s(", kiln_dtype_name(e->dtype));
+    fprintf(out, e->op == KX_CAST_BITS ? "bits<%s>(" : e->op == KX_CAST_NOSAT ? "nosat<%s>(" : "%s(",
+            kiln_dtype_name(e->dtype));
     print_expr(k, e->a, out);
     fputc(')', out);
     break;

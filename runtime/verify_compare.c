@@ -41,6 +41,9 @@ static double eps_of(kiln_dtype t) {
   case KILN_F16: return 0x1p-10;
   case KILN_BF16: return 0x1p-7;
   case KILN_F64: return 0x1p-52;
+  case KILN_F8E4M3FN: case KILN_F8E4M3FNUZ: return 0x1p-3;
+  case KILN_F8E5M2: case KILN_F8E5M2FNUZ: return 0x1p-2;
+  case KILN_F4E2M1: return 0x1p-1;
   default: return 0x1p-23;
   }
 }
@@ -62,7 +65,7 @@ static double op_ulps(const kiln_expr *e) {
     default: return 0; /* min, max, logic: exact */
     }
   case KX_CAST: /* narrowing rounds; a bit cast is exact */
-    return !e->op && kiln_dtype_is_float(e->a->dtype) ? 1 : 0;
+    return e->op != KX_CAST_BITS && kiln_dtype_is_float(e->a->dtype) ? 1 : 0;
   default: return 0;
   }
 }

@@ -9,6 +9,7 @@
 #include "tools/cli_util.h"
 
 #include "frontend/onnx.h"
+#include "ir/dtype.h"
 #include "ir/json.h"
 #include "runtime/profile.h"
 
@@ -122,7 +123,7 @@ static bool tensor_of(const kiln_json *t, bool free_dims, kiln_tensor_info *info
   if (!info->name || !dtype || !shape || shape->kind != KILN_JSON_ARRAY ||
       shape->n > KILN_MAX_RANK || !whole(kiln_json_get(t, "bytes"), &bytes))
     return false;
-  for (int d = KILN_F32; d <= KILN_BF16 && !info->dtype; d++)
+  for (int d = KILN_F32; d <= KILN_DTYPE_LAST && !info->dtype; d++)
     if (d != KILN_STRING && !strcmp(kiln_dtype_name((kiln_dtype)d), dtype)) info->dtype = (kiln_dtype)d;
   info->rank = shape->n;
   int64_t n = 1;

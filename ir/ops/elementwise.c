@@ -82,6 +82,11 @@ static kiln_status infer_cast(kiln_graph *g, kiln_node *n, kiln_error *err) {
   if (!kiln_dtype_valid(x->dtype))
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): cannot cast from type %s",
                      n->name, n->op_type, kiln_dtype_name(x->dtype));
+  const char *mode = kiln_attr_str(n, "round_mode", "up");
+  if (strcmp(mode, "up") && strcmp(mode, "down") && strcmp(mode, "nearest"))
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL,
+                     "node '%s' (%s): round_mode '%s' is not up, down or nearest", n->name,
+                     n->op_type, mode);
   kiln_set_out(g, n, 0, to, x->rank, x->dims);
   return KILN_OK;
 }
@@ -91,6 +96,10 @@ static kiln_status infer_bitcast(kiln_graph *g, kiln_node *n, kiln_error *err) {
   kiln_dtype to = (kiln_dtype)kiln_attr_int(n, "to", KILN_UNDEFINED);
   const kiln_value *x = kiln_node_in(g, n, 0);
   if (!kiln_dtype_valid(to) || !kiln_dtype_valid(x->dtype))
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): cannot bit-cast %s to %s",
+                     n->name, n->op_type, kiln_dtype_name(x->dtype), kiln_dtype_name(to));
+  /* kiln holds a 4- or 2-bit int extended to a byte, so its bits are not another's */
+  if (kiln_dtype_bits(to) < 8 || kiln_dtype_bits(x->dtype) < 8)
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): cannot bit-cast %s to %s",
                      n->name, n->op_type, kiln_dtype_name(x->dtype), kiln_dtype_name(to));
   if (kiln_dtype_size(to) != kiln_dtype_size(x->dtype))
@@ -212,7 +221,45 @@ static kiln_expr *build_isinf(kiln_lower_ctx *c, kiln_expr *const *x) {
   return r;
 }
 
+/* To f8e8m0 as onnx.numpy_helper.to_float8e8m0 rounds: the f32's exponent field, plus one
+ * when round_mode is "up" and the fraction is not 0, or "nearest" and its top bit is set
+ * with any other (or the exponent above 0); saturate keeps 0xFE from rounding to NaN. */
+static kiln_expr *to_e8m0(kiln_lower_ctx *c, kiln_expr *x) {
+  kiln_kernel *k = c->k;
+  const char *mode = kiln_attr_str(c->n, "round_mode", "up");
+  bool sat = kiln_attr_int(c->n, "saturate", 1) != 0;
+#define U(v) kx_const_i(k, KILN_U32, v)
+#define NONZERO(m) kx_binary(k, KB_NE, kx_binary(k, KB_AND, bits, U(m)), U(0))
+  kiln_expr *bits = kx_bitcast(k, kx_cast(k, x, KILN_F32), KILN_U32);
+  kiln_expr *ex = kx_binary(k, KB_AND, kx_binary(k, KB_SHR, bits, U(23)), U(0xff));
+  kiln_expr *up = NULL;
+  if (!strcmp(mode, "up")) {
+    up = NONZERO(0x7fffff);
+  } else if (!strcmp(mode, "nearest")) {
+    kiln_expr *rest = kx_binary(k, KB_OR, kx_binary(k, KB_OR, NONZERO(0x200000), NONZERO(0x1fffff)),
+                                kx_binary(k, KB_GT, ex, U(0)));
+    up = kx_binary(k, KB_AND, NONZERO(0x400000), rest);
+  }
+  kiln_expr *code = ex;
+  if (up) {
+    up = kx_binary(k, KB_AND, up, kx_binary(k, KB_NE, ex, U(sat ? 0xfe : 0xff)));
+    if (sat) up = kx_binary(k, KB_AND, up, kx_binary(k, KB_NE, ex, U(0xff)));
+    code = kx_select(k, up, kx_binary(k, KB_ADD, ex, U(1)), ex);
+  }
+  /* the code's value, which the store keeps exactly */
+  kiln_expr *vbits = kx_select(k, kx_binary(k, KB_EQ, code, U(0)), U(0x400000),
+                               kx_binary(k, KB_SHL, code, U(23)));
+  kiln_expr *v = kx_select(k, kx_binary(k, KB_EQ, code, U(0xff)), kx_const_f(k, KILN_F32, NAN),
+                           kx_bitcast(k, vbits, KILN_F32));
+#undef NONZERO
+#undef U
+  return kx_cast(k, v, KILN_F8E8M0);
+}
+
+/* saturate (opset 19) matters for 8-bit float targets only, round_mode (opset 24) for f8e8m0 */
 static kiln_expr *build_cast(kiln_lower_ctx *c, kiln_expr *const *x) {
+  if (out_dtype(c) == KILN_F8E8M0) return to_e8m0(c, x[0]);
+  if (!kiln_attr_int(c->n, "saturate", 1)) return kx_cast_nosat(c->k, x[0], out_dtype(c));
   return kx_cast(c->k, x[0], out_dtype(c));
 }
 
@@ -297,10 +344,14 @@ static kiln_status lower_ew(kiln_lower_ctx *c) { return kiln_lower_elementwise(c
 static const kiln_attr_spec mod_attrs[] = {{"fmod", KILN_ATTR_INT, false}, {NULL}};
 static const kiln_attr_spec isinf_attrs[] = {
     {"detect_negative", KILN_ATTR_INT, false}, {"detect_positive", KILN_ATTR_INT, false}, {NULL}};
-static const kiln_attr_spec cast_attrs[] = {
-    {"to", KILN_ATTR_INT, true}, {"saturate", KILN_ATTR_INT, false}, {NULL}};
+static const kiln_attr_spec cast_attrs[] = {{"to", KILN_ATTR_INT, true},
+                                            {"saturate", KILN_ATTR_INT, false},
+                                            {"round_mode", KILN_ATTR_STRING, false},
+                                            {NULL}};
 static const kiln_attr_spec bitcast_attrs[] = {{"to", KILN_ATTR_INT, true}, {NULL}};
-static const kiln_attr_spec castlike_attrs[] = {{"saturate", KILN_ATTR_INT, false}, {NULL}};
+static const kiln_attr_spec castlike_attrs[] = {{"saturate", KILN_ATTR_INT, false},
+                                                {"round_mode", KILN_ATTR_STRING, false},
+                                                {NULL}};
 static const kiln_attr_spec bitshift_attrs[] = {{"direction", KILN_ATTR_STRING, true}, {NULL}};
 
 #define EW (KILN_OP_ELEMENTWISE | KILN_OP_SYMBOLIC)

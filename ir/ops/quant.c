@@ -6,8 +6,11 @@
  *   quantize:   y = saturate(round_half_even(x / scale) + zero_point)
  *   dequantize: y = (x - zero_point) * scale
  *
- * Scales and zero points may be run-time inputs. Block quantization (block_size) and the
- * float8 types are not supported. */
+ * also to and from 4- and 2-bit integers. To and from the minifloats (8-bit floats, f4e2m1),
+ * no rounding to integers and no clamp: y = cast(x / scale + zero_point), saturating unless
+ * the attribute saturate is 0, and y = (x - zero_point) * scale in f32 (ONNX wants their
+ * zero points 0). Scales and zero points may be run-time inputs, and blocked (block_size:
+ * one per block of that many elements along axis, the int4 weights of language models). */
 #include "ir/op.h"
 
 #include "ir/dtype.h"
@@ -15,44 +18,60 @@
 
 #include <string.h>
 
-/* A scale or zero point (input i) must hold one value, or one per element along axis. */
+/* A scale or zero point (input i) must hold one value, or one per element along axis, or
+ * with block > 0 one per block of `block` elements along axis (x's shape elsewhere). */
 static kiln_status check_param(const kiln_graph *g, const kiln_node *n, int i, int axis,
-                               kiln_error *err) {
+                               int64_t block, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0), *p = kiln_node_in(g, n, i);
   if (!p) return KILN_OK;
+  if (block > 0) {
+    bool ok = p->rank == x->rank;
+    for (int d = 0; ok && d < x->rank; d++)
+      ok = p->dims[d] == (d == axis ? (x->dims[d] + block - 1) / block : x->dims[d]);
+    if (ok) return KILN_OK;
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL,
+                     "node '%s' (%s): input '%s' must have x's shape but ceil(%lld / block_size) "
+                     "= %lld along axis %d", n->name, n->op_type, p->name,
+                     (long long)x->dims[axis], (long long)((x->dims[axis] + block - 1) / block), axis);
+  }
   int64_t numel = kiln_value_numel(p);
   if (p->rank == 0 || (p->rank == 1 && numel == 1)) return KILN_OK;
   if (p->rank == 1 && p->dims[0] == x->dims[axis]) return KILN_OK;
-  return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED,
-                        "scales and zero points must be scalars or 1-D along axis (block "
-                        "quantization is not supported)");
+  return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                        "scales and zero points must be scalars, 1-D along axis, or blocked "
+                        "(block_size)");
 }
 
 static kiln_status quant_axis(const kiln_graph *g, const kiln_node *n, int *axis,
-                              kiln_error *err) {
+                              int64_t *block, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0);
   *axis = 0;
-  if (kiln_attr_int(n, "block_size", 0) != 0)
-    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "block quantization is not supported");
-  /* axis matters only for per-axis parameters (1-D, more than one element) */
-  bool per_axis = false;
+  *block = kiln_attr_int(n, "block_size", 0);
+  if (*block < 0 || *block > INT32_MAX)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): block_size %lld is out of range",
+                     n->name, n->op_type, (long long)*block);
+  /* axis matters only for per-axis or blocked parameters */
+  bool per_axis = *block > 0;
   for (int i = 1; i < 3; i++) {
     const kiln_value *p = kiln_node_in(g, n, i);
     per_axis = per_axis || (p && p->rank == 1 && p->dims[0] != 1);
   }
   if (per_axis && kiln_norm_axis(n, kiln_attr_int(n, "axis", 1), x->rank, axis, err))
     return err->code;
-  if (check_param(g, n, 1, *axis, err) || check_param(g, n, 2, *axis, err)) return err->code;
+  if (check_param(g, n, 1, *axis, *block, err) || check_param(g, n, 2, *axis, *block, err))
+    return err->code;
   return KILN_OK;
 }
 
 static kiln_status infer_quantize(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0), *zp = kiln_node_in(g, n, 2);
   int axis;
-  if (quant_axis(g, n, &axis, err)) return err->code;
+  int64_t block;
+  if (quant_axis(g, n, &axis, &block, err)) return err->code;
   kiln_dtype t = zp ? zp->dtype : (kiln_dtype)kiln_attr_int(n, "output_dtype", KILN_U8);
-  if (t != KILN_U8 && t != KILN_I8 && t != KILN_U16 && t != KILN_I16)
-    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "quantizes to 8- or 16-bit integers only");
+  if (!(kiln_dtype_is_int(t) && kiln_dtype_bits(t) <= 16) && !kiln_dtype_is_minifloat(t))
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED,
+                          "quantizes to 2- to 16-bit integers or minifloats only");
   if (x->dtype != KILN_F32 && x->dtype != KILN_F16 && x->dtype != KILN_BF16 &&
       x->dtype != KILN_I32)
     return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "x must be f32, f16, bf16 or i32");
@@ -63,9 +82,12 @@ static kiln_status infer_quantize(kiln_graph *g, kiln_node *n, kiln_error *err) 
 static kiln_status infer_dequantize(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0), *s = kiln_node_in(g, n, 1);
   int axis;
-  if (quant_axis(g, n, &axis, err)) return err->code;
-  if (!kiln_dtype_is_int(x->dtype) || !kiln_dtype_is_float(s->dtype))
-    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "x must be integers and x_scale floats");
+  int64_t block;
+  if (quant_axis(g, n, &axis, &block, err)) return err->code;
+  if (!(kiln_dtype_is_int(x->dtype) || kiln_dtype_is_minifloat(x->dtype)) ||
+      !kiln_dtype_is_float(s->dtype) || kiln_dtype_is_minifloat(s->dtype))
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "x must be integers or 8-bit floats and x_scale floats");
   /* opset 23: output_dtype (0: x_scale's type) */
   kiln_dtype t = (kiln_dtype)kiln_attr_int(n, "output_dtype", 0);
   if (t == 0) t = s->dtype;
@@ -76,10 +98,17 @@ static kiln_status infer_dequantize(kiln_graph *g, kiln_node *n, kiln_error *err
 }
 
 /* Input i (a scale or zero point) at the element v of x, as type t. */
-static kiln_expr *param(kiln_lower_ctx *c, int i, int axis, kiln_expr *const *v, kiln_dtype t) {
+static kiln_expr *param(kiln_lower_ctx *c, int i, int axis, int64_t block,
+                        kiln_expr *const *v, kiln_dtype t) {
   kiln_kernel *k = c->k;
   if (c->n->ninputs <= i || c->in_buf[i] < 0) return kx_const_f(k, t, 0);
   const kiln_buffer *b = &k->bufs[c->in_buf[i]];
+  if (block > 0) { /* x's index, the block's along axis */
+    kiln_expr *at[KILN_MAX_RANK];
+    for (int d = 0; d < b->rank; d++)
+      at[d] = d == axis ? kx_binary(k, KB_DIV, v[d], kx_const_i(k, KILN_I64, block)) : v[d];
+    return kx_cast(k, kx_load(k, c->in_buf[i], at), t);
+  }
   kiln_expr *at = kiln_shape_numel(b->rank, b->dims) == 1 ? kx_idx(k, 0) : v[axis];
   return kx_cast(k, kx_load(k, c->in_buf[i], b->rank ? &at : NULL), t);
 }
@@ -87,13 +116,20 @@ static kiln_expr *param(kiln_lower_ctx *c, int i, int axis, kiln_expr *const *v,
 static kiln_status lower_quantize(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   int axis;
-  if (quant_axis(c->g, c->n, &axis, c->err)) return c->err->code;
+  int64_t block;
+  if (quant_axis(c->g, c->n, &axis, &block, c->err)) return c->err->code;
   kiln_dtype t = k->bufs[c->out_buf[0]].dtype, ct = KILN_F32;
   kiln_expr *v[KILN_MAX_RANK];
   kiln_stage *s = kiln_elementwise_stage(k, "quantize", c->out_buf[0], v);
   kiln_expr *x = kx_cast(k, kx_load(k, c->in_buf[0], v), ct);
-  kiln_expr *q = kx_unary(k, KU_ROUND, kx_binary(k, KB_DIV, x, param(c, 1, axis, v, ct)));
-  q = kx_binary(k, KB_ADD, q, param(c, 2, axis, v, ct));
+  kiln_expr *q = kx_binary(k, KB_DIV, x, param(c, 1, axis, block, v, ct));
+  if (kiln_dtype_is_minifloat(t)) {
+    q = kx_binary(k, KB_ADD, q, param(c, 2, axis, block, v, ct));
+    bool sat = kiln_attr_int(c->n, "saturate", 1) != 0;
+    kiln_stage_store(k, s, v, sat ? kx_cast(k, q, t) : kx_cast_nosat(k, q, t));
+    return KILN_OK;
+  }
+  q = kx_binary(k, KB_ADD, kx_unary(k, KU_ROUND, q), param(c, 2, axis, block, v, ct));
   double lo, hi;
   kiln_dtype_range(t, &lo, &hi);
   q = kx_binary(k, KB_MIN, kx_binary(k, KB_MAX, q, kx_const_f(k, ct, lo)), kx_const_f(k, ct, hi));
@@ -104,15 +140,17 @@ static kiln_status lower_quantize(kiln_lower_ctx *c) {
 static kiln_status lower_dequantize(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   int axis;
-  if (quant_axis(c->g, c->n, &axis, c->err)) return c->err->code;
+  int64_t block;
+  if (quant_axis(c->g, c->n, &axis, &block, c->err)) return c->err->code;
   kiln_dtype t = k->bufs[c->out_buf[0]].dtype;
   kiln_dtype ct = t == KILN_F64 ? KILN_F64 : KILN_F32;
   kiln_expr *v[KILN_MAX_RANK];
   kiln_stage *s = kiln_elementwise_stage(k, "dequantize", c->out_buf[0], v);
-  /* the difference in integers: exact for int32 data */
-  kiln_expr *x = kx_cast(k, kx_load(k, c->in_buf[0], v), KILN_I64);
-  kiln_expr *d = kx_binary(k, KB_SUB, x, param(c, 2, axis, v, KILN_I64));
-  kiln_expr *y = kx_binary(k, KB_MUL, kx_cast(k, d, ct), param(c, 1, axis, v, ct));
+  /* the difference in integers: exact for int32 data; an 8-bit float's in f32, exact */
+  kiln_dtype dt = kiln_dtype_is_minifloat(k->bufs[c->in_buf[0]].dtype) ? KILN_F32 : KILN_I64;
+  kiln_expr *x = kx_cast(k, kx_load(k, c->in_buf[0], v), dt);
+  kiln_expr *d = kx_binary(k, KB_SUB, x, param(c, 2, axis, block, v, dt));
+  kiln_expr *y = kx_binary(k, KB_MUL, kx_cast(k, d, ct), param(c, 1, axis, block, v, ct));
   kiln_stage_store(k, s, v, kx_cast(k, y, t));
   return KILN_OK;
 }

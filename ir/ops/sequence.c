@@ -133,7 +133,7 @@ static kiln_status seq_construct(kiln_graph *g, kiln_block *b, int pos, kiln_err
 static kiln_status seq_empty(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
   const kiln_node *n = &g->nodes[b->nodes[pos]];
   int64_t t = kiln_attr_int(n, "dtype", KILN_F32);
-  if (t <= 0 || t > KILN_BF16 || !kiln_dtype_valid((kiln_dtype)t))
+  if (t <= 0 || t > KILN_DTYPE_LAST || !kiln_dtype_valid((kiln_dtype)t))
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): dtype %lld is not supported",
                      n->name, n->op_type, (long long)t);
   resolve(g, b, pos, KILN_KIND_SEQUENCE, NULL, 0, (kiln_dtype)t);

@@ -19,7 +19,8 @@ from ._errors import check
 @dataclass(frozen=True)
 class TensorInfo:
     """One input or output: `dtype` is the numpy dtype of its arrays (uint16 for bf16,
-    whose raw bits they hold), `kiln_dtype` kiln's name for it ("f32", "bf16")."""
+    uint8 for the f8 types and f4e2m1, whose raw bits they hold; int8 or uint8 for the 4-
+    and 2-bit ints), `kiln_dtype` kiln's name for it ("f32", "bf16", "f8e4m3fn", "i4")."""
     name: str
     dtype: np.dtype
     shape: tuple
@@ -61,11 +62,12 @@ def _by_order(infos, values, what):
 def _as_input(info, value):
     """The array kiln reads for one input: `value` itself when it already is one."""
     a = np.asarray(value)
-    if info.kiln_dtype == "bf16" and _dtypes.is_bfloat16(a.dtype):
-        a = a.view(np.uint16)
-    if info.kiln_dtype == "bf16" and a.dtype != np.uint16:
-        raise TypeError(f"input '{info.name}' is bf16: give a uint16 array of its raw bits "
-                        f"(or an ml_dtypes.bfloat16 array), not {a.dtype}")
+    raw = _dtypes.RAW_BY_NAME.get(info.kiln_dtype)
+    if raw is not None and _dtypes.is_raw(a.dtype, raw):
+        a = a.astype(info.dtype) if raw in _dtypes.BY_VALUE else a.view(info.dtype)
+    if raw is not None and a.dtype != info.dtype:
+        raise TypeError(f"input '{info.name}' is {info.kiln_dtype}: give a {info.dtype} array of its "
+                        f"raw bits (or an ml_dtypes.{_dtypes.RAW[raw]} array), not {a.dtype}")
     if a.dtype != info.dtype and not np.can_cast(a.dtype, info.dtype, "same_kind"):
         raise TypeError(f"input '{info.name}' is {info.dtype}: cannot take {a.dtype} "
                         f"(only a conversion of the same kind, such as float64 to float32)")

@@ -122,6 +122,48 @@ def test_bfloat16_as_raw_bits():
     np.testing.assert_array_equal(back.run([bits])[0], want)  # an ml_dtypes array as it is
 
 
+def test_float8_as_raw_bits():
+    """The f8 types travel as uint8 bits; ml_dtypes is the reference (saturating casts)."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    x = np.array([[0.3, -1e6, 500.0, 1e-5, -0.0, 17.5, np.inf, np.nan]], np.float32)
+    for t, name, dt in ((TensorProto.FLOAT8E4M3FN, "f8e4m3fn", ml_dtypes.float8_e4m3fn),
+                        (TensorProto.FLOAT8E5M2FNUZ, "f8e5m2fnuz", ml_dtypes.float8_e5m2fnuz)):
+        to_f8 = onnx_model([helper.make_node("Cast", ["x"], ["y"], to=t)],
+                           [("x", TensorProto.FLOAT, [1, 8])], [("y", t, [1, 8])], opset=19)
+        from_f8 = onnx_model([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)],
+                             [("x", t, [1, 8])], [("y", TensorProto.FLOAT, [1, 8])], opset=19)
+        bits = onnx.numpy_helper.saturate_cast(x, dt)
+        m = kiln.compile(to_f8)
+        assert m.outputs[0].kiln_dtype == name and m.outputs[0].dtype == np.uint8
+        np.testing.assert_array_equal(m.run([x])[0], bits.view(np.uint8))
+        back = kiln.compile(from_f8)
+        want = bits.astype(np.float32)
+        np.testing.assert_array_equal(back.run([bits.view(np.uint8)])[0], want)
+        np.testing.assert_array_equal(back.run([bits])[0], want)  # an ml_dtypes array as it is
+        with pytest.raises(TypeError):
+            back.run([x])
+
+
+def test_int4_by_value():
+    """int4 travels as int8 values, f4e2m1 as uint8 codes; ml_dtypes is the reference."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    x = np.array([[-9.0, -8.0, -1.5, 0.0, 3.7, 7.0, 8.0, 100.0]], np.float32)
+    for t, name, dt, np_t in ((TensorProto.INT4, "i4", ml_dtypes.int4, np.int8),
+                              (TensorProto.FLOAT4E2M1, "f4e2m1", ml_dtypes.float4_e2m1fn, np.uint8)):
+        to_t = onnx_model([helper.make_node("Cast", ["x"], ["y"], to=t)],
+                          [("x", TensorProto.FLOAT, [1, 8])], [("y", t, [1, 8])], opset=23)
+        back = onnx_model([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)],
+                          [("x", t, [1, 8])], [("y", TensorProto.FLOAT, [1, 8])], opset=23)
+        want = x.astype(dt)
+        held = want.astype(np.int8) if np_t == np.int8 else want.view(np.uint8)
+        m = kiln.compile(to_t)
+        assert m.outputs[0].kiln_dtype == name and m.outputs[0].dtype == np_t
+        np.testing.assert_array_equal(m.run([x])[0], held)
+        b = kiln.compile(back)
+        np.testing.assert_array_equal(b.run([held])[0], want.astype(np.float32))
+        np.testing.assert_array_equal(b.run([want])[0], want.astype(np.float32))  # ml_dtypes'
+
+
 def test_dsl_text():
     """A kiln DSL program given as bytes; numpy is the reference."""
     src = b"model f(x: f32[4, 8], y: f32[4, 8]) { return z = Tanh(x * y + 1) }"

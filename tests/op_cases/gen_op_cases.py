@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Op cases past ONNX's node tests for Det, MaxUnpool, MelWeightMatrix, TfIdfVectorizer,
 RoiAlign, Loop, GroupNormalization (no node test), Resize, Pow, TopK, Slice, GlobalLpPool
-(no node test) and pooling: the modes, dtypes,
+(no node test), pooling, the 8-bit floats and the 4- and 2-bit types: the modes, dtypes,
 shapes and edge cases those tests leave out.
 
     gen_op_cases.py OUT_DIR
@@ -10,7 +10,7 @@ Writes OUT_DIR/<case>/model.onnx and test_data_set_0/{input,output}_<i>.pb, the 
 ONNX's node tests, so `conformance DIR` runs each. References: onnxruntime (graph
 optimizations off), where it implements the op as ONNX's reference does, else
 onnx.reference (MaxUnpool, whose output_shape onnxruntime reads differently), else numpy
-(Det). Cases without outputs are run by `kiln run --check-bounds`: those named *_bad_*
+(Det), ml_dtypes (the 8-bit float casts, as onnx.reference's). Cases without outputs are run by `kiln run --check-bounds`: those named *_bad_*
 hold an index out of range (or a trip count past kiln's iteration limit) and their run must
 fail naming it; roi_nan_* hold NaN and infinite rois and their run must stay in bounds (such
 rois have no reference).
@@ -366,6 +366,122 @@ def topk_cases(out, rng):
         write(out, name, m, feeds, run_ort(m, feeds))
 
 
+def f8_cases(out, rng):
+    # The 8-bit floats: every code of each type, the midpoints between neighbours (ties to
+    # even) and the floats either side of them, subnormals, values past the largest,
+    # infinities, NaN and -0, cast to each type saturating and not, and back to f32; a
+    # transpose and concat of the bytes; Quantize/DequantizeLinear with per-channel scales.
+    import ml_dtypes
+    f8 = {TensorProto.FLOAT8E4M3FN: ml_dtypes.float8_e4m3fn, TensorProto.FLOAT8E4M3FNUZ: ml_dtypes.float8_e4m3fnuz,
+          TensorProto.FLOAT8E5M2: ml_dtypes.float8_e5m2, TensorProto.FLOAT8E5M2FNUZ: ml_dtypes.float8_e5m2fnuz}
+    xs = [np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e30, 1e-45, 3e-39], np.float32),
+          (rng.standard_normal(2000) * 10.0 ** rng.integers(-9, 6, 2000)).astype(np.float32)]
+    for dt in f8.values():
+        v = np.arange(256, dtype=np.uint8).view(dt).astype(np.float32)
+        fin = np.unique(v[np.isfinite(v)])
+        mid = ((fin[:-1].astype(np.float64) + fin[1:]) / 2).astype(np.float32)
+        xs += [v, mid, np.nextafter(mid, np.float32(np.inf)), np.nextafter(mid, np.float32(-np.inf))]
+    x = np.concatenate(xs)
+    x = np.concatenate([x, -x])
+    x = np.pad(x, (0, -len(x) % 64)).reshape(-1, 64)
+    for t, dt in f8.items():
+        tag = helper.tensor_dtype_to_string(t).split(".")[-1].lower()
+        for sat in (1, 0):
+            name = f"cast_{tag}" + ("" if sat else "_nosat")
+            m = model_of(name, [helper.make_node("Cast", ["x"], ["y8"], to=t, saturate=sat),
+                                helper.make_node("Transpose", ["y8"], ["t8"]),
+                                helper.make_node("Concat", ["t8", "t8"], ["c8"], axis=1),
+                                helper.make_node("Cast", ["y8"], ["y"], to=F32),
+                                helper.make_node("Cast", ["c8"], ["c"], to=TensorProto.FLOAT16)],
+                         [V("x", F32, list(x.shape))], [V("y8", t, None), V("y", F32, None), V("c", TensorProto.FLOAT16, None)])
+            y8 = (onnx.numpy_helper.saturate_cast(x, dt) if sat else x.astype(dt))
+            c8 = np.concatenate([y8.T, y8.T], axis=1)
+            write(out, name, m, {"x": x}, [y8, y8.astype(np.float32), c8.astype(np.float16)])
+        # per-channel quantize and dequantize (zero points 0, as ONNX wants for float8)
+        s = np.array([0.5, 2.0, 1e-3, 300.0], np.float32)
+        xq = (rng.standard_normal((3, 4, 50)) * 100).astype(np.float32)
+        zp = numpy_helper.from_array(np.zeros(4, np.float32).astype(dt), "zp")
+        zp.data_type = t
+        m = model_of(f"qdq_{tag}", [helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"], axis=1),
+                                    helper.make_node("DequantizeLinear", ["q", "s", "zp"], ["y"], axis=1)],
+                     [V("x", F32, list(xq.shape))], [V("q", t, None), V("y", F32, None)],
+                     [numpy_helper.from_array(s, "s"), zp])
+        ref = ReferenceEvaluator(m).run(None, {"x": xq})
+        write(out, f"qdq_{tag}", m, {"x": xq}, ref)
+
+
+def narrow_cases(out, rng):
+    # The 4- and 2-bit types, packed in the files and one a byte in kiln: casts from floats
+    # (out of range, NaN and infinities give 0, as ml_dtypes) and from int32 (wrapping),
+    # to f32 and to int8; an odd element count (a half-filled last byte) through a transpose
+    # and concat; f4e2m1 over its codes, midpoints and beyond; int4 and uint4 weights
+    # dequantized by blocks (block_size, K not a multiple of it) into a MatMul, the weights
+    # of quantized language models. References: ml_dtypes (onnx.reference's casts) and
+    # onnx.reference.
+    import ml_dtypes
+    narrow = {TensorProto.INT4: ml_dtypes.int4, TensorProto.UINT4: ml_dtypes.uint4,
+              TensorProto.INT2: ml_dtypes.int2, TensorProto.UINT2: ml_dtypes.uint2}
+    xf = np.concatenate([np.arange(-10, 17, 0.25), [np.nan, np.inf, -np.inf, 1e10, -0.0]]).astype(np.float32)
+    xf = np.pad(xf, (0, -len(xf) % 9)).reshape(-1, 9)  # 9 columns: odd counts after the transpose
+    xi = rng.integers(-40, 40, xf.shape).astype(np.int32)
+    for t, dt in narrow.items():
+        tag = helper.tensor_dtype_to_string(t).split(".")[-1].lower()
+        wide = TensorProto.INT8 if np.dtype(dt).name.startswith("int") else TensorProto.UINT8
+        m = model_of(f"cast_{tag}", [helper.make_node("Cast", ["x"], ["n"], to=t),
+                                     helper.make_node("Cast", ["i"], ["ni"], to=t),
+                                     helper.make_node("Transpose", ["n"], ["nt"]),
+                                     helper.make_node("Concat", ["nt", "nt"], ["nc"], axis=0),
+                                     helper.make_node("Cast", ["n"], ["y"], to=F32),
+                                     helper.make_node("Cast", ["ni"], ["yi"], to=wide)],
+                     [V("x", F32, list(xf.shape)), V("i", TensorProto.INT32, list(xi.shape))],
+                     [V("nc", t, None), V("y", F32, None), V("yi", wide, None), V("ni", t, None)], opset=25)
+        n = xf.astype(dt)
+        ni = xi.astype(dt)
+        wide_np = np.int8 if wide == TensorProto.INT8 else np.uint8
+        write(out, f"cast_{tag}", m, {"x": xf, "i": xi},
+              [np.concatenate([n.T, n.T]), n.astype(np.float32), ni.astype(wide_np), ni])
+    # f8e8m0 in each round_mode, saturating and not: powers of two and the floats either
+    # side of them, the halfway points, subnormals, the ends of the range, NaN, infinities
+    p2 = np.ldexp(np.float32(1), np.arange(-127, 128)).astype(np.float32)
+    xe = np.concatenate([p2, np.nextafter(p2, np.float32(np.inf)), np.nextafter(p2, np.float32(0)), p2 * 1.5,
+                         p2 * np.float32(1.25), p2 * np.float32(1.75), [0.0, np.nan, np.inf, 3e38, 1e-45]]).astype(np.float32)
+    for mode in ("up", "down", "nearest"):
+        for sat in (1, 0):
+            name = f"cast_float8e8m0_{mode}" + ("" if sat else "_nosat")
+            m = model_of(name, [helper.make_node("Cast", ["x"], ["q"], to=TensorProto.FLOAT8E8M0, saturate=sat, round_mode=mode),
+                                helper.make_node("Cast", ["q"], ["y"], to=F32)],
+                         [V("x", F32, list(xe.shape))], [V("q", TensorProto.FLOAT8E8M0, None), V("y", F32, None)], opset=25)
+            q = onnx.numpy_helper.to_float8e8m0(xe, bool(sat), mode)
+            write(out, name, m, {"x": xe}, [q, q.astype(np.float32)])
+    f4 = ml_dtypes.float4_e2m1fn
+    v = np.arange(16, dtype=np.uint8).view(f4).astype(np.float32)
+    fin = np.unique(v)
+    mid = ((fin[:-1].astype(np.float64) + fin[1:]) / 2).astype(np.float32)
+    x4 = np.concatenate([v, mid, np.nextafter(mid, np.float32(np.inf)), np.nextafter(mid, np.float32(-np.inf)),
+                         [6.5, 7.0, 1e6, np.inf, -np.inf, 0.2, 0.26, -0.0]]).astype(np.float32)
+    x4 = np.concatenate([x4, -x4])
+    m = model_of("cast_float4e2m1", [helper.make_node("Cast", ["x"], ["q"], to=TensorProto.FLOAT4E2M1),
+                                     helper.make_node("Cast", ["q"], ["y"], to=F32)],
+                 [V("x", F32, list(x4.shape))], [V("q", TensorProto.FLOAT4E2M1, None), V("y", F32, None)], opset=25)
+    q = x4.astype(f4)
+    write(out, "cast_float4e2m1", m, {"x": x4}, [q, q.astype(np.float32)])
+    for t, dt, k, block in ((TensorProto.INT4, ml_dtypes.int4, 64, 16), (TensorProto.UINT4, ml_dtypes.uint4, 50, 32)):
+        tag = helper.tensor_dtype_to_string(t).split(".")[-1].lower()
+        n_out, nb = 23, -(-k // block)
+        lo, hi = (-8, 8) if t == TensorProto.INT4 else (0, 16)
+        w = rng.integers(lo, hi, (k, n_out)).astype(dt)
+        zp = rng.integers(lo, hi, (nb, n_out)).astype(dt)
+        sc = (rng.random((nb, n_out)) * 0.1 + 0.01).astype(np.float32)
+        x = rng.standard_normal((3, k)).astype(np.float32)
+        m = model_of(f"dq_{tag}_blocked_matmul",
+                     [helper.make_node("DequantizeLinear", ["w", "s", "zp"], ["wf"], axis=0, block_size=block),
+                      helper.make_node("MatMul", ["x", "wf"], ["y"])],
+                     [V("x", F32, [3, k])], [V("y", F32, None)],
+                     [numpy_helper.from_array(w, "w"), numpy_helper.from_array(sc, "s"),
+                      numpy_helper.from_array(zp, "zp")], opset=25)
+        write(out, f"dq_{tag}_blocked_matmul", m, {"x": x}, ReferenceEvaluator(m).run(None, {"x": x}))
+
+
 def slice_cases(out, rng):
     # Slice at its clamps: an empty axis (a negative step's clamp to dim - 1 must take
     # nothing), ends past either side, negative steps from the end
@@ -653,7 +769,8 @@ def main():
     for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases, loop_cases,
                  norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases,
                  bitcast_cases, affine_grid_cases, deform_conv_cases,
-                 causal_conv_cases, linear_attention_cases, resize_antialias_cases):
+                 causal_conv_cases, linear_attention_cases, resize_antialias_cases, f8_cases,
+                 narrow_cases):
         make(out, rng)
 
 
