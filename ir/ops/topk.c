@@ -121,15 +121,15 @@ int kiln_topk_axis_replaced(const kiln_buffer *x, int axis, const int64_t *rep, 
   return e;
 }
 
-/* The same index vector with the axis's entries replaced by `rep` (nrep of them). */
-static void idx_replaced(int rank, int axis, kiln_expr *const *v, kiln_expr *const *rep,
-                         int nrep, kiln_expr **out) {
+kiln_expr **kiln_topk_idx_replaced(int rank, int axis, kiln_expr *const *v, kiln_expr *const *rep,
+                                   int nrep, kiln_expr **out) {
   int e = 0;
   for (int d = 0; d < rank; d++)
     if (d == axis)
       for (int r = 0; r < nrep; r++) out[e++] = rep[r];
     else
       out[e++] = v[d];
+  return out;
 }
 
 /* The candidates' values side by side (cval: the rank stage compares them without
@@ -214,7 +214,7 @@ static void topk_by_leaders(kiln_lower_ctx *c, int axis, bool largest, int64_t k
     for (int d = 0; d < nd; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
     kiln_expr *j = kx_add(k, kx_muli(k, v[axis], B), kx_var(k, kiln_stage_axis(s, B, true)));
     kiln_expr *jc = kx_binary(k, KB_MIN, j, kx_idx(k, n - 1));
-    idx_replaced(rank, axis, v, &jc, 1, in);
+    kiln_topk_idx_replaced(rank, axis, v, &jc, 1, in);
     kiln_expr *xj = kx_load(k, xb, in), *real = kx_binary(k, KB_LT, j, kx_idx(k, n));
     kiln_expr *nan = nan_of(k, xj);
     if (!pass) {
@@ -238,7 +238,7 @@ static void topk_by_leaders(kiln_lower_ctx *c, int axis, bool largest, int64_t k
   kiln_stage *s = kiln_kernel_add_stage(k, "topk_leader_values", bval);
   for (int d = 0; d < nd; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
   kiln_expr *lc = kx_clamp_index(k, kx_load(k, lead, v), n);
-  idx_replaced(rank, axis, v, &lc, 1, in);
+  kiln_topk_idx_replaced(rank, axis, v, &lc, 1, in);
   kiln_stage_store(k, s, v, kx_load(k, xb, in));
 
   /* 2. the leaders' ranks; the block of each rank below K */
@@ -262,17 +262,17 @@ static void topk_by_leaders(kiln_lower_ctx *c, int axis, bool largest, int64_t k
   s = kiln_kernel_add_stage(k, "topk_block_values", gval);
   nd = kiln_topk_axis_replaced(x, axis, kb, 2, dims);
   for (int d = 0; d < nd; d++) v[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
-  idx_replaced(rank, axis, v, &v[axis], 1, o);
+  kiln_topk_idx_replaced(rank, axis, v, &v[axis], 1, o);
   for (int d = axis + 1; d < rank; d++) o[d] = v[d + 1];
   kiln_expr *j = kx_add(k, kx_muli(k, kx_load(k, sel, o), B), v[axis + 1]);
   kiln_expr *jc = kx_clamp_index(k, j, n);
-  idx_replaced(rank, axis, o, &jc, 1, in);
+  kiln_topk_idx_replaced(rank, axis, o, &jc, 1, in);
   kiln_stage_store(k, s, v, kx_load(k, xb, in));
 
   s = kiln_kernel_add_stage(k, "topk_block_rank", wrank);
   for (int d = 0; d < nd; d++) v[d] = w[d] = kx_var(k, kiln_stage_axis(s, dims[d], false));
   w[axis + 1] = kx_var(k, kiln_stage_axis(s, B, true));
-  idx_replaced(rank, axis, v, &v[axis], 1, o);
+  kiln_topk_idx_replaced(rank, axis, v, &v[axis], 1, o);
   for (int d = axis + 1; d < rank; d++) o[d] = v[d + 1];
   kiln_expr *base = kx_muli(k, kx_load(k, sel, o), B);
   kiln_expr *p = kx_add(k, base, v[axis + 1]), *q = kx_add(k, base, w[axis + 1]);
@@ -297,8 +297,8 @@ static void topk_by_leaders(kiln_lower_ctx *c, int axis, bool largest, int64_t k
   kiln_expr *r = kx_load(k, tab, &v[axis]), *e = kx_var(k, kiln_stage_axis(s, B, true));
   kiln_expr *t = kx_binary(k, KB_SUB, v[axis], cands_before(k, r, kk));
   r2[0] = r, r2[1] = e;
-  idx_replaced(rank, axis, v, r2, 2, w);
-  idx_replaced(rank, axis, v, &r, 1, o);
+  kiln_topk_idx_replaced(rank, axis, v, r2, 2, w);
+  kiln_topk_idx_replaced(rank, axis, v, &r, 1, o);
   j = kx_add(k, kx_muli(k, kx_load(k, sel, o), B), e);
   is = kx_and(k, kx_binary(k, KB_LT, j, kx_idx(k, n)), kx_binary(k, KB_EQ, kx_load(k, wrank, w), t));
   s->reduce = KR_MAX;

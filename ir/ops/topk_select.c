@@ -66,8 +66,7 @@ static kiln_expr *axes(kiln_kernel *k, kiln_stage *s, int rank, const int64_t *d
 /* v with index `axis` replaced by e. */
 static kiln_expr **at_axis(int rank, int axis, kiln_expr *const *v, kiln_expr *e,
                            kiln_expr **out) {
-  for (int d = 0; d < rank; d++) out[d] = d == axis ? e : v[d];
-  return out;
+  return kiln_topk_idx_replaced(rank, axis, v, &e, 1, out);
 }
 
 /* Is element v taken: its key above t, or equal and within the first k - above ties? */
