@@ -138,7 +138,7 @@ static kiln_status read_packed(const Onnx__TensorProto *p, const char *what,
     if ((uint64_t)p->raw_data.len != (uint64_t)packed)
       return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: raw data holds %zu bytes, its shape needs %lld (packed)", what, p->raw_data.len, (long long)packed);
     raw.data = kiln_xmalloc((size_t)packed + 1);
-    memcpy(raw.data, p->raw_data.data, (size_t)packed);
+    if (packed) memcpy(raw.data, p->raw_data.data, (size_t)packed); /* data may be NULL at 0 */
   } else {
     if ((uint64_t)p->n_int32_data != (uint64_t)packed)
       return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: holds %zu packed bytes, its shape needs %lld", what, p->n_int32_data, (long long)packed);

@@ -56,8 +56,8 @@ int kiln_dtype_bits(kiln_dtype t) {
 }
 
 int64_t kiln_packed_bytes(kiln_dtype t, int64_t n) {
-  int bits = kiln_dtype_bits(t);
-  return bits < 8 ? (n * bits + 7) / 8 : n * (int64_t)kiln_dtype_size(t);
+  int bits = kiln_dtype_bits(t), per = bits < 8 ? 8 / bits : 1; /* no overflow at any n */
+  return bits < 8 ? n / per + (n % per != 0) : n * (int64_t)kiln_dtype_size(t);
 }
 
 void kiln_unpack_elems(kiln_dtype t, const uint8_t *packed, int64_t n, uint8_t *out) {
