@@ -128,7 +128,7 @@ static int emit_const(kiln_cuda *c, const kiln_expr *x) {
   case KILN_BF16: f = kiln_bf16_to_f32(kiln_f32_to_bf16((float)f)); break;
   case KILN_BOOL: return def(c, KILN_BOOL, "%d", x->i != 0);
   default:
-    if (kiln_dtype_is_minifloat(x->dtype)) f = kiln_minifloat_to_f32(x->dtype, kiln_f32_to_minifloat(x->dtype, (float)f, true));
+    if (kiln_dtype_is_minifloat(x->dtype)) f = kiln_minifloat_round(x->dtype, (float)f, false);
     break;
   }
   int n = c->ntemps++;

@@ -287,7 +287,8 @@ static LLVMValueRef emit_const(kiln_emit *e, const kiln_expr *x) {
   case KILN_F32: f = (float)f; break;
   case KILN_BOOL: return LLVMConstInt(t, x->i != 0, 0);
   default:
-    if (kiln_dtype_is_minifloat(x->dtype)) f = kiln_minifloat_to_f32(x->dtype, kiln_f32_to_minifloat(x->dtype, (float)f, true));
+    /* a constant of the type is one of its values (the interpreter's KX_CONST too) */
+    if (kiln_dtype_is_minifloat(x->dtype)) f = kiln_minifloat_round(x->dtype, (float)f, false);
     break;
   }
   if (kiln_dtype_is_float(x->dtype)) return LLVMConstReal(t, f);

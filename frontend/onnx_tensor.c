@@ -127,27 +127,29 @@ static kiln_status read_packed(const Onnx__TensorProto *p, const char *what,
                                const char *base_dir, kiln_tensor *t, int64_t numel,
                                kiln_error *err) {
   int64_t packed = kiln_packed_bytes(t->dtype, numel);
-  kiln_tensor raw = *t;
+  kiln_tensor raw = *t; /* external or int32_data bytes; raw_data is read where it lies */
   raw.data = NULL;
+  const uint8_t *src = NULL;
   if (p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
     if (read_external(p, what, base_dir, &raw, packed, err)) {
       free(raw.data);
       return err->code;
     }
+    src = raw.data;
   } else if (p->has_raw_data) {
     if ((uint64_t)p->raw_data.len != (uint64_t)packed)
       return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: raw data holds %zu bytes, its shape needs %lld (packed)", what, p->raw_data.len, (long long)packed);
-    raw.data = kiln_xmalloc((size_t)packed + 1);
-    if (packed) memcpy(raw.data, p->raw_data.data, (size_t)packed); /* data may be NULL at 0 */
+    src = p->raw_data.data; /* NULL when empty: then numel is 0 too */
   } else {
     if ((uint64_t)p->n_int32_data != (uint64_t)packed)
       return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: holds %zu packed bytes, its shape needs %lld", what, p->n_int32_data, (long long)packed);
     raw.data = kiln_xmalloc((size_t)packed + 1);
     for (int64_t i = 0; i < packed; i++) ((uint8_t *)raw.data)[i] = (uint8_t)p->int32_data[i];
+    src = raw.data;
   }
   if (numel) {
     t->data = kiln_xmalloc((size_t)numel);
-    kiln_unpack_elems(t->dtype, raw.data, numel, t->data);
+    kiln_unpack_elems(t->dtype, src, numel, t->data);
   }
   free(raw.data);
   return KILN_OK;

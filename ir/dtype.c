@@ -195,6 +195,10 @@ uint8_t kiln_f32_to_minifloat(kiln_dtype t, float x, bool saturate) {
   return (uint8_t)(s | (e + f.bias) << f.mbits | m);
 }
 
+float kiln_minifloat_round(kiln_dtype t, float f, bool saturate) {
+  return kiln_minifloat_to_f32(t, kiln_f32_to_minifloat(t, f, saturate));
+}
+
 double kiln_load_f64(kiln_dtype t, const void *base, int64_t i) {
   if (kiln_dtype_is_minifloat(t)) return kiln_minifloat_to_f32(t, ((const uint8_t *)base)[i]);
   switch (t) {

@@ -42,6 +42,8 @@ uint16_t kiln_f32_to_bf16(float f); /* round to nearest even */
  * does not describe f8e8m0. */
 float kiln_minifloat_to_f32(kiln_dtype t, uint8_t b);
 uint8_t kiln_f32_to_minifloat(kiln_dtype t, float f, bool saturate);
+/* f rounded to minifloat type t (to its code and back), as a cast to t computes it. */
+float kiln_minifloat_round(kiln_dtype t, float f, bool saturate);
 
 /* A minifloat type's format, for the code generators. NaN codes: `fn` types (no infinity)
  * use exponent and mantissa all ones, `uz` types the sign bit alone, `finite` ones have

@@ -41,7 +41,9 @@ static double round_to(kiln_dtype t, double v) {
   case KILN_F32: return (float)v;
   case KILN_F16: return kiln_f16_to_f32(kiln_f32_to_f16((float)v));
   case KILN_BF16: return kiln_bf16_to_f32(kiln_f32_to_bf16((float)v));
-  default: return kiln_dtype_is_minifloat(t) ? kiln_minifloat_to_f32(t, kiln_f32_to_minifloat(t, (float)v, true)) : v;
+  /* a minifloat register holds one of the type's values, infinities too: exact here, and
+   * a cast (below) saturates, as the code generators do */
+  default: return kiln_dtype_is_minifloat(t) ? kiln_minifloat_round(t, (float)v, false) : v;
   }
 }
 
@@ -77,9 +79,9 @@ static scalar bitcast(kiln_dtype from, scalar x, kiln_dtype to) {
 static scalar cast(kiln_dtype from, scalar x, kiln_dtype to) {
   if (from == to) return x;
   if (is_fl(to)) {
-    if (is_fl(from)) return mk_f(to, x.f);
-    if (from == KILN_U64) return mk_f(to, (double)(uint64_t)x.i);
-    return mk_f(to, (double)x.i);
+    double v = is_fl(from) ? x.f : from == KILN_U64 ? (double)(uint64_t)x.i : (double)x.i;
+    if (kiln_dtype_is_minifloat(to)) return (scalar){kiln_minifloat_round(to, (float)v, true), 0};
+    return mk_f(to, v);
   }
   if (!is_fl(from)) return mk_i(to, x.i);
   if (to == KILN_BOOL) return mk_i(to, x.f != 0);
@@ -294,9 +296,9 @@ static scalar eval(interp *in, const kiln_expr *e) {
   }
   case KX_CAST:
     if (e->op == KX_CAST_BITS) return bitcast(e->a->dtype, eval(in, e->a), e->dtype);
-    if (e->op == KX_CAST_NOSAT && is_fl(e->a->dtype)) { /* to an 8-bit float */
-      double v = eval(in, e->a).f;
-      return (scalar){kiln_minifloat_to_f32(e->dtype, kiln_f32_to_minifloat(e->dtype, (float)v, false)), 0};
+    if (e->op == KX_CAST_NOSAT) { /* to a minifloat, from any type through its value */
+      double v = cast(e->a->dtype, eval(in, e->a), KILN_F64).f;
+      return (scalar){kiln_minifloat_round(e->dtype, (float)v, false), 0};
     }
     return cast(e->a->dtype, eval(in, e->a), e->dtype);
   case KX_CHECK: {

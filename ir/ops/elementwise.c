@@ -242,8 +242,8 @@ static kiln_expr *to_e8m0(kiln_lower_ctx *c, kiln_expr *x) {
   }
   kiln_expr *code = ex;
   if (up) {
-    up = kx_binary(k, KB_AND, up, kx_binary(k, KB_NE, ex, U(sat ? 0xfe : 0xff)));
-    if (sat) up = kx_binary(k, KB_AND, up, kx_binary(k, KB_NE, ex, U(0xff)));
+    up = kx_binary(k, KB_AND, up, kx_binary(k, KB_NE, ex, U(0xff))); /* NaN, inf stay */
+    if (sat) up = kx_binary(k, KB_AND, up, kx_binary(k, KB_NE, ex, U(0xfe)));
     code = kx_select(k, up, kx_binary(k, KB_ADD, ex, U(1)), ex);
   }
   /* the code's value, which the store keeps exactly */

@@ -397,6 +397,16 @@ def f8_cases(out, rng):
             y8 = (onnx.numpy_helper.saturate_cast(x, dt) if sat else x.astype(dt))
             c8 = np.concatenate([y8.T, y8.T], axis=1)
             write(out, name, m, {"x": x}, [y8, y8.astype(np.float32), c8.astype(np.float16)])
+        # from int32, not saturating: as an input (the kernel's cast) and as a constant
+        # (folded at compile time by the interpreter); 1000 and -70000 lie past every range
+        xi = np.array([0, 1, -3, 17, 240, 448, 1000, -70000, 57344, 61440], np.int32)
+        m = model_of(f"cast_int_{tag}_nosat",
+                     [helper.make_node("Cast", ["i"], ["yi"], to=t, saturate=0),
+                      helper.make_node("Cast", ["c"], ["yc"], to=t, saturate=0)],
+                     [V("i", TensorProto.INT32, [len(xi)])], [V("yi", t, None), V("yc", t, None)],
+                     [numpy_helper.from_array(xi, "c")])
+        yi = xi.astype(np.float32).astype(dt)
+        write(out, f"cast_int_{tag}_nosat", m, {"i": xi}, [yi, yi])
         # per-channel quantize and dequantize (zero points 0, as ONNX wants for float8)
         s = np.array([0.5, 2.0, 1e-3, 300.0], np.float32)
         xq = (rng.standard_normal((3, 4, 50)) * 100).astype(np.float32)
