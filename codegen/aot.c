@@ -531,6 +531,15 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
   if (!name) name = "model";
   kiln_status st = kiln_aot_check(opts, out_path, name, err);
   if (st) return st;
+  if (p->strings) { /* the run's string heap and outputs' ownership are the JIT's so far */
+    const char *what = "a string tensor inside";
+    for (int i = 0; i < p->ninputs; i++)
+      if (p->inputs[i].dtype == KILN_STRING) what = p->inputs[i].name;
+    for (int i = 0; i < p->noutputs; i++)
+      if (p->outputs[i].dtype == KILN_STRING) what = p->outputs[i].name;
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "the model has string tensors ('%s'): "
+                     "compile it ahead of time without them, or run it through the JIT", what);
+  }
   bool shared = ends_with(out_path, ".so");
 
   char *dir = kiln_dir_of(out_path);

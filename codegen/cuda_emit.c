@@ -81,6 +81,11 @@ static kiln_status emit_kernel(kiln_cuda *c, const kiln_kernel *k, int id) {
   if (k->nbufs && !strcmp(k->bufs[k->nbufs - 1].name, KILN_CHECK_BUFFER)) c->check_buf = k->nbufs - 1;
   c->check_all = k->check_all && c->check_buf >= 0;
   for (int i = 0; i < k->nbufs; i++)
+    if (k->bufs[i].dtype == KILN_STRING || k->bufs[i].storage.kind == KILN_STORE_STRINGS)
+      return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "cuda: kernel '%s' (%s) works on string "
+                       "tensors, which kiln runs on the CPU only (--target cpu)", k->name,
+                       k->op ? k->op : "?");
+  for (int i = 0; i < k->nbufs; i++)
     if (!kiln_cuda_reg_type(k->bufs[i].dtype) || k->bufs[i].rank < 0 ||
         k->bufs[i].rank > KILN_MAX_RANK || buffer_bytes(&k->bufs[i]) < 0)
       return kiln_fail(c->err, KILN_ERR_INTERNAL, "cuda: kernel '%s': bad buffer '%s'", k->name,

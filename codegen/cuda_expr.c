@@ -540,6 +540,7 @@ static int uncached(kiln_cuda *c, const kiln_expr *x) {
   }
   case KX_SELECT: return select_expr(c, x);
   case KX_CHECK: return check_index(c, x);
+  case KX_CALL: return KILN_CUDA_FAIL(c, "a string function (CPU only)");
   case KX_DIM:
     if (x->i < 0 || x->i >= c->k->nsyms) return KILN_CUDA_FAIL(c, "no run-time dim %d", (int)x->i);
     return def(c, KILN_I64, "kiln_d%d", (int)x->i);

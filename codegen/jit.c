@@ -4,6 +4,7 @@
 #include "codegen/codegen.h"
 #include "codegen/plumbing.h"
 #include "rt/parallel.h"
+#include "rt/strings.h"
 
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
@@ -30,10 +31,24 @@ static LLVMOrcCSymbolMapPair runtime_symbol(LLVMOrcLLJITRef j, const char *name,
  * in kiln's static libraries and need not be exported from the executable, so they are
  * defined by address. */
 static LLVMErrorRef define_runtime(LLVMOrcLLJITRef j, LLVMOrcJITDylibRef jd) {
-  LLVMOrcCSymbolMapPair syms[2] = {
+  static const struct {
+    kiln_rt_fn f;
+    uintptr_t addr;
+  } strs[] = {
+      {KF_STR_CONCAT, (uintptr_t)&kiln_rt_str_concat}, {KF_STR_CASE, (uintptr_t)&kiln_rt_str_case},
+      {KF_STR_EQ, (uintptr_t)&kiln_rt_str_eq},         {KF_STR_IN, (uintptr_t)&kiln_rt_str_in},
+      {KF_STR_TO_F64, (uintptr_t)&kiln_rt_str_to_f64}, {KF_STR_TO_I64, (uintptr_t)&kiln_rt_str_to_i64},
+      {KF_STR_FROM_F64, (uintptr_t)&kiln_rt_str_from_f64},
+      {KF_STR_FROM_I64, (uintptr_t)&kiln_rt_str_from_i64},
+      {KF_STR_MATCH, (uintptr_t)&kiln_rt_str_match}};
+  enum { NSTR = sizeof strs / sizeof strs[0] };
+  _Static_assert((int)NSTR == (int)KF_COUNT, "every string function has its address here");
+  LLVMOrcCSymbolMapPair syms[2 + NSTR] = {
       runtime_symbol(j, "kiln_rt_parallel_for", (uintptr_t)&kiln_rt_parallel_for),
       runtime_symbol(j, "kiln_rt_clock_ns", (uintptr_t)&kiln_rt_clock_ns)};
-  LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(syms, 2);
+  for (int i = 0; i < NSTR; i++) /* the string functions kernels call (ir/kernel_call.c) */
+    syms[2 + i] = runtime_symbol(j, kiln_rt_fn_info(strs[i].f, NULL, NULL), strs[i].addr);
+  LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(syms, 2 + NSTR);
   LLVMErrorRef e = LLVMOrcJITDylibDefine(jd, mu);
   if (e) {
     LLVMOrcDisposeMaterializationUnit(mu);

@@ -107,6 +107,12 @@ static LLVMValueRef storage_ptr(kiln_emit *e, const entry_args *a, const kiln_st
       return LLVMBuildInBoundsGEP2(e->b, e->t_i8, a->arena, &off, 1, "");
     }
     break;
+  case KILN_STORE_STRINGS:
+    if (p->strings && p->strings_offset >= 0 && p->strings_offset <= p->arena_bytes - 16) {
+      LLVMValueRef off = LLVMConstInt(e->t_i64, (uint64_t)p->strings_offset, 0);
+      return LLVMBuildInBoundsGEP2(e->b, e->t_i8, a->arena, &off, 1, "");
+    }
+    break;
   default: break;
   }
   kiln_fail(e->err, KILN_ERR_INTERNAL, "%s: bad storage (kind %d, index %d, offset %lld)", what,
@@ -380,7 +386,14 @@ kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
   kiln_emit_begin_function(&e, fn);
   entry_args a = {LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), LLVMGetParam(fn, 2), LLVMGetParam(fn, 3)};
   kiln_emit_check_init(&e, a.arena);
-  kiln_status st = emit_steps(&e, &a, &p->main);
+  kiln_status st = KILN_OK;
+  if (p->strings) { /* the run's string heap starts empty (rt/strings.h) */
+    kiln_storage at = {KILN_STORE_STRINGS, 0, 0};
+    LLVMValueRef h = storage_ptr(&e, &a, &at, 16, "string heap");
+    if (h) LLVMBuildMemSet(e.b, h, LLVMConstInt(e.t_i8, 0, 0), LLVMConstInt(e.t_i64, 16, 0), 8);
+    else st = err->code;
+  }
+  if (!st) st = emit_steps(&e, &a, &p->main);
   LLVMBuildRet(e.b, kiln_emit_check_status(&e, a.arena));
   kiln_emit_end_function(&e);
   LLVMDisposeBuilder(e.b);

@@ -20,6 +20,7 @@ LLVMTypeRef kiln_emit_reg_type(kiln_emit *e, kiln_dtype t) {
   case KILN_I16: case KILN_U16: return e->t_i16;
   case KILN_I32: case KILN_U32: return e->t_i32;
   case KILN_I64: case KILN_U64: return e->t_i64;
+  case KILN_STRING: return e->t_i64; /* a pointer's bits (rt/strings.h) */
   default: return NULL;
   }
 }
@@ -401,6 +402,42 @@ static LLVMValueRef emit_select(kiln_emit *e, const kiln_expr *x) {
   return phi;
 }
 
+/* A call of the run-time library (KX_CALL): strings pass as i64, the heap and a text
+ * argument as pointers, a bool comes back as i8. */
+static LLVMValueRef emit_call(kiln_emit *e, const kiln_expr *x) {
+  kiln_dtype rt;
+  bool heap;
+  const char *name = kiln_rt_fn_info((kiln_rt_fn)x->op, &rt, &heap);
+  if (!name || rt != x->dtype || !x->a || (heap && (x->buf < 0 || x->buf >= e->k->nbufs)))
+    return KILN_EMIT_FAIL(e, "ill-formed call %d", x->op);
+  LLVMTypeRef ps[5];
+  LLVMValueRef args[5];
+  unsigned n = 0;
+  if (heap) ps[n] = e->t_ptr, args[n++] = e->bufs[x->buf];
+  const kiln_expr *ops[2] = {x->a, x->b};
+  for (int i = 0; i < 2 && ops[i]; i++) {
+    LLVMValueRef v = kiln_emit_expr(e, ops[i]);
+    if (!v) return NULL;
+    ps[n] = LLVMTypeOf(v), args[n++] = v;
+  }
+  if (x->what) {
+    ps[n] = e->t_ptr;
+    args[n++] = LLVMBuildGlobalStringPtr(e->b, x->what, "kiln.text");
+  }
+  bool takes_i = x->op == KF_STR_CASE || x->op == KF_STR_IN || x->op == KF_STR_FROM_F64 ||
+                 x->op == KF_STR_FROM_I64;
+  if (takes_i) ps[n] = e->t_i64, args[n++] = LLVMConstInt(e->t_i64, (uint64_t)x->i, 0);
+  LLVMTypeRef ret = rt == KILN_BOOL ? e->t_i8 : kiln_emit_reg_type(e, rt);
+  LLVMTypeRef fty = LLVMFunctionType(ret, ps, n, 0);
+  LLVMValueRef fn = LLVMGetNamedFunction(e->mod, name);
+  if (!fn) {
+    fn = LLVMAddFunction(e->mod, name, fty);
+    kiln_emit_fn_attr(e, fn, "nounwind", 0);
+  }
+  LLVMValueRef r = LLVMBuildCall2(e->b, fty, fn, args, n, "");
+  return rt == KILN_BOOL ? LLVMBuildICmp(e->b, LLVMIntNE, r, LLVMConstInt(e->t_i8, 0, 0), "") : r;
+}
+
 static LLVMValueRef emit_uncached(kiln_emit *e, const kiln_expr *x) {
   switch (x->kind) {
   case KX_CONST: return emit_const(e, x);
@@ -436,6 +473,7 @@ static LLVMValueRef emit_uncached(kiln_emit *e, const kiln_expr *x) {
   case KX_SELECT: return emit_select(e, x);
   case KX_CHECK: return kiln_emit_check_index(e, x);
   case KX_DIM: return kiln_emit_dim_expr(e, x);
+  case KX_CALL: return emit_call(e, x);
   case KX_CAST: {
     if (!x->a || !kiln_emit_reg_type(e, x->a->dtype)) return KILN_EMIT_FAIL(e, "bad cast");
     LLVMValueRef a = kiln_emit_expr(e, x->a);

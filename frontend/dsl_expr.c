@@ -97,7 +97,7 @@ const char *dsl_kind_name(dsl_vkind k) {
 static kiln_dtype dtype_named(const char *s) {
   static const kiln_dtype all[] = {KILN_F32, KILN_F64, KILN_F16, KILN_BF16, KILN_I8, KILN_I16,
                                    KILN_I32, KILN_I64, KILN_U8,  KILN_U16,  KILN_U32, KILN_U64,
-                                   KILN_BOOL};
+                                   KILN_BOOL, KILN_STRING};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     if (strcmp(kiln_dtype_name(all[i]), s) == 0) return all[i];
   return KILN_UNDEFINED;
@@ -119,7 +119,7 @@ bool dsl_eval_type(dsl_ctx *c, const dsl_ast *type, bool symbolic, kiln_value *v
   v->dtype = dtype_named(type->s);
   if (v->dtype == KILN_UNDEFINED) {
     dsl_error(&c->diag, KILN_ERR_INVALID_MODEL, type->loc,
-              "unknown element type '%s' (expected f32, f64, f16, bf16, i8, i16, i32, i64, u8, u16, u32, u64 or bool)",
+              "unknown element type '%s' (expected f32, f64, f16, bf16, i8, i16, i32, i64, u8, u16, u32, u64, bool or string)",
               type->s);
     return false;
   }

@@ -91,8 +91,8 @@ static kiln_status set_type(kiln_graph *g, int id, const Onnx__TypeProto *tp, co
   kiln_value *v = &g->values[id];
   const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
   int32_t et = tt->has_elem_type ? tt->elem_type : 0;
-  if (et <= 0 || et > KILN_DTYPE_LAST || !kiln_dtype_valid((kiln_dtype)et))
-    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s has element type %d (%s), which kiln does not support", what, (int)et, et == KILN_STRING ? "string" : "not a kiln type");
+  if (et <= 0 || et > KILN_DTYPE_LAST || !kiln_dtype_known((kiln_dtype)et))
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s has element type %d (not a kiln type), which kiln does not support", what, (int)et);
   v->dtype = (kiln_dtype)et;
   if (!tt->shape) return KILN_OK; /* rank unknown */
   if (tt->shape->n_dim > KILN_MAX_RANK)

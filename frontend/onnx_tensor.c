@@ -16,7 +16,9 @@
 
 /* Maps an ONNX element type to kiln's, or fails naming the tensor. */
 static kiln_status tensor_dtype(int32_t t, const char *what, kiln_dtype *out, kiln_error *err) {
-  if (t == KILN_STRING) return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s: string tensors are not supported", what);
+  if (t == KILN_STRING)
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s: a string tensor as a constant; kiln takes "
+                     "strings as graph inputs only", what);
   if (t <= 0 || t > KILN_DTYPE_LAST || !kiln_dtype_valid((kiln_dtype)t))
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s: element type %d is not supported", what, (int)t);
   *out = (kiln_dtype)t;
@@ -204,6 +206,40 @@ kiln_status kiln_onnx_tensor_from_proto(const Onnx__TensorProto *p, const char *
   return KILN_OK;
 }
 
+/* A string tensor's string_data as kiln holds strings (rt/strings.h): one block, the
+ * element pointers first, then the NUL-terminated strings they point at. */
+static kiln_status read_strings(const Onnx__TensorProto *p, const char *what, kiln_tensor *t,
+                                kiln_error *err) {
+  if (p->n_dims > KILN_MAX_RANK)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: rank %zu exceeds kiln's maximum of %d", what, p->n_dims, KILN_MAX_RANK);
+  int64_t numel = 1;
+  for (size_t d = 0; d < p->n_dims; d++)
+    if (p->dims[d] < 0 || kiln_mul_overflows(numel, p->dims[d], &numel))
+      return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: bad dim %lld", what, (long long)p->dims[d]);
+  if ((uint64_t)p->n_string_data != (uint64_t)numel)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "%s: holds %zu strings, its shape needs %lld", what, p->n_string_data, (long long)numel);
+  size_t bytes = (size_t)numel * sizeof(char *);
+  for (size_t i = 0; i < p->n_string_data; i++) {
+    if (p->string_data[i].len && memchr(p->string_data[i].data, 0, p->string_data[i].len))
+      return kiln_fail(err, KILN_ERR_UNSUPPORTED, "%s: string %zu holds a NUL byte, which kiln's "
+                       "strings (C strings) cannot", what, i);
+    bytes += p->string_data[i].len + 1;
+  }
+  t->dtype = KILN_STRING;
+  t->rank = (int)p->n_dims;
+  for (int d = 0; d < t->rank; d++) t->dims[d] = p->dims[d];
+  if (!numel) return KILN_OK;
+  char **ptrs = t->data = kiln_xmalloc(bytes);
+  char *at = (char *)(ptrs + numel);
+  for (size_t i = 0; i < p->n_string_data; i++) {
+    ptrs[i] = at;
+    if (p->string_data[i].len) memcpy(at, p->string_data[i].data, p->string_data[i].len);
+    at += p->string_data[i].len;
+    *at++ = 0;
+  }
+  return KILN_OK;
+}
+
 kiln_status kiln_onnx_read_tensor(const void *data, size_t size, kiln_tensor *t, char **name,
                                   kiln_error *err) {
   memset(t, 0, sizeof *t);
@@ -212,7 +248,9 @@ kiln_status kiln_onnx_read_tensor(const void *data, size_t size, kiln_tensor *t,
   if (!p) return kiln_fail(err, KILN_ERR_INVALID_MODEL, "not a valid ONNX tensor: protobuf parse failed (%zu bytes)", size);
   const char *nm = KILN_ONNX_STR(p->name);
   char *what = kiln_fmt("tensor '%s'", nm);
-  kiln_status st = kiln_onnx_tensor_from_proto(p, what, NULL, t, err);
+  kiln_status st = p->has_data_type && p->data_type == KILN_STRING
+                       ? read_strings(p, what, t, err)
+                       : kiln_onnx_tensor_from_proto(p, what, NULL, t, err);
   if (!st && name) *name = kiln_xstrdup(nm);
   free(what);
   onnx__tensor_proto__free_unpacked(p, NULL);
@@ -221,7 +259,7 @@ kiln_status kiln_onnx_read_tensor(const void *data, size_t size, kiln_tensor *t,
 
 kiln_status kiln_onnx_write_tensor(const char *path, const char *name, const kiln_tensor *t,
                                    kiln_error *err) {
-  if (t->rank < 0 || t->rank > KILN_MAX_RANK || !kiln_dtype_valid(t->dtype))
+  if (t->rank < 0 || t->rank > KILN_MAX_RANK || !kiln_dtype_known(t->dtype))
     return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "writing '%s': invalid tensor type or rank", path);
   int64_t numel = 1, bytes;
   for (int d = 0; d < t->rank; d++)
@@ -242,7 +280,16 @@ kiln_status kiln_onnx_write_tensor(const char *path, const char *name, const kil
   p.raw_data.len = (size_t)bytes;
   p.raw_data.data = t->data;
   uint8_t *packed = NULL;
-  if (kiln_dtype_bits(t->dtype) < 8) { /* files pack the 4- and 2-bit types */
+  ProtobufCBinaryData *strs = NULL;
+  if (t->dtype == KILN_STRING) { /* string_data, each a C string (NULL: "") */
+    p.has_raw_data = 0;
+    p.n_string_data = (size_t)numel;
+    p.string_data = strs = kiln_xcalloc((size_t)numel + 1, sizeof *strs);
+    for (int64_t i = 0; i < numel; i++) {
+      char *e = ((char **)t->data)[i];
+      strs[i] = (ProtobufCBinaryData){e ? strlen(e) : 0, (uint8_t *)(e ? e : "")};
+    }
+  } else if (kiln_dtype_bits(t->dtype) < 8) { /* files pack the 4- and 2-bit types */
     p.raw_data.len = (size_t)kiln_packed_bytes(t->dtype, numel);
     p.raw_data.data = packed = kiln_xmalloc(p.raw_data.len + 1);
     kiln_pack_elems(t->dtype, t->data, numel, packed);
@@ -251,6 +298,7 @@ kiln_status kiln_onnx_write_tensor(const char *path, const char *name, const kil
   uint8_t *buf = kiln_xmalloc(n);
   onnx__tensor_proto__pack(&p, buf);
   free(packed);
+  free(strs);
 
   kiln_status st = kiln_write_file_atomic(path, buf, n, NULL, 0, err);
   free(buf);

@@ -41,7 +41,12 @@ typedef struct kiln_error {
   char message[4096]; /* one error; or several, one per line (DSL diagnostics) */
 } kiln_error;
 
-/* Element types, numbered as ONNX's TensorProto.DataType so files map one to one. */
+/* Element types, numbered as ONNX's TensorProto.DataType so files map one to one.
+ * KILN_STRING: an element is a `char *`, a NUL-terminated UTF-8 string (an input's NULL
+ * reads as ""). Strings come in as graph inputs (not as constants, and not through AOT
+ * libraries or the GPU target, which refuse them by name). A successful run sets each
+ * element of a string output to a string malloc'd for the caller, who frees each with
+ * free(); a failed run leaves them NULL. */
 typedef enum kiln_dtype {
   KILN_UNDEFINED = 0,
   KILN_F32 = 1, KILN_U8 = 2, KILN_I8 = 3, KILN_U16 = 4, KILN_I16 = 5, KILN_I32 = 6,

@@ -12,6 +12,7 @@ size_t kiln_dtype_size(kiln_dtype t) {
   case KILN_U16: case KILN_I16: case KILN_F16: case KILN_BF16: return 2;
   case KILN_U32: case KILN_I32: case KILN_F32: return 4;
   case KILN_U64: case KILN_I64: case KILN_F64: return 8;
+  case KILN_STRING: return sizeof(char *); /* a pointer (rt/strings.h) */
   default: return 0;
   }
 }
@@ -32,6 +33,7 @@ const char *kiln_dtype_name(kiln_dtype t) {
 }
 
 bool kiln_dtype_valid(kiln_dtype t) { return t != KILN_STRING && kiln_dtype_size(t) != 0; }
+bool kiln_dtype_known(kiln_dtype t) { return kiln_dtype_size(t) != 0; }
 bool kiln_dtype_is_float(kiln_dtype t) {
   return t == KILN_F16 || t == KILN_BF16 || t == KILN_F32 || t == KILN_F64 || kiln_dtype_is_minifloat(t);
 }
@@ -221,7 +223,7 @@ int64_t kiln_load_i64(kiln_dtype t, const void *base, int64_t i) {
   case KILN_U32: return ((const uint32_t *)base)[i];
   case KILN_I32: return ((const int32_t *)base)[i];
   case KILN_U64: return (int64_t)((const uint64_t *)base)[i];
-  case KILN_I64: return ((const int64_t *)base)[i];
+  case KILN_I64: case KILN_STRING: return ((const int64_t *)base)[i];
   default: return (int64_t)kiln_load_f64(t, base, i);
   }
 }
@@ -260,7 +262,7 @@ void kiln_store_i64(kiln_dtype t, void *base, int64_t i, int64_t v) {
   case KILN_U32: ((uint32_t *)base)[i] = (uint32_t)v; break;
   case KILN_I32: ((int32_t *)base)[i] = (int32_t)v; break;
   case KILN_U64: ((uint64_t *)base)[i] = (uint64_t)v; break;
-  case KILN_I64: ((int64_t *)base)[i] = v; break;
+  case KILN_I64: case KILN_STRING: ((int64_t *)base)[i] = v; break;
   default: kiln_store_f64(t, base, i, (double)v); break;
   }
 }

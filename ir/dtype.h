@@ -8,6 +8,9 @@
 
 #define KILN_DTYPE_LAST KILN_I2 /* the highest ONNX element type kiln has */
 bool kiln_dtype_valid(kiln_dtype t);   /* a numeric type or bool kiln computes with */
+/* kiln_dtype_valid or KILN_STRING: what a tensor may hold. Strings reach only the ops
+ * flagged KILN_OP_STRINGS (ir/op.h), the gate passes/infer.c keeps. */
+bool kiln_dtype_known(kiln_dtype t);
 bool kiln_dtype_is_float(kiln_dtype t); /* the minifloats, f16, bf16, f32, f64 */
 bool kiln_dtype_is_minifloat(kiln_dtype t); /* the 8-bit floats, f4e2m1: codes in a byte */
 /* The bits of an element's value: 4 or 2 for the types ONNX files pack, else 8 x size. */

@@ -9,6 +9,7 @@
 
 #include "ir/dtype.h"
 #include "ir/graph.h"
+#include "rt/strings.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -262,6 +263,8 @@ static int64_t offset(interp *in, int b, const int64_t *idx, const char *what) {
   return kiln_buffer_place(buf, off);
 }
 
+static scalar call(interp *in, const kiln_expr *e);
+
 static scalar eval(interp *in, const kiln_expr *e) {
   scalar z = {0, 0};
   if (in->failed) return z;
@@ -301,6 +304,7 @@ static scalar eval(interp *in, const kiln_expr *e) {
       return (scalar){kiln_minifloat_round(e->dtype, (float)v, false), 0};
     }
     return cast(e->a->dtype, eval(in, e->a), e->dtype);
+  case KX_CALL: return call(in, e);
   case KX_CHECK: {
     scalar r = eval(in, e->a);
     if (in->failed) return z;
@@ -319,6 +323,32 @@ static scalar eval(interp *in, const kiln_expr *e) {
   }
   }
   return z;
+}
+
+/* KX_CALL: the run-time library's own function (rt/strings.h), on the heap buffer given. */
+static scalar call(interp *in, const kiln_expr *e) {
+  scalar z = {0, 0}, a = e->a ? eval(in, e->a) : z, b = e->b ? eval(in, e->b) : z;
+  kiln_rt_strings *h = e->buf >= 0 && e->buf < in->k->nbufs ? in->data[e->buf] : NULL;
+  bool heap = false;
+  if (in->failed || !kiln_rt_fn_info((kiln_rt_fn)e->op, NULL, &heap) || (heap && !h)) {
+    if (!in->failed)
+      kiln_fail(in->err, KILN_ERR_INTERNAL, "kernel '%s': call %d without its string heap",
+                in->k->name, e->op);
+    in->failed = true;
+    return z;
+  }
+  switch ((kiln_rt_fn)e->op) {
+  case KF_STR_CONCAT: return (scalar){0, kiln_rt_str_concat(h, a.i, b.i)};
+  case KF_STR_CASE: return (scalar){0, kiln_rt_str_case(h, a.i, e->i)};
+  case KF_STR_EQ: return (scalar){0, kiln_rt_str_eq(a.i, b.i)};
+  case KF_STR_IN: return (scalar){0, kiln_rt_str_in(a.i, e->what ? e->what : "", e->i)};
+  case KF_STR_TO_F64: return (scalar){kiln_rt_str_to_f64(a.i), 0};
+  case KF_STR_TO_I64: return (scalar){0, kiln_rt_str_to_i64(a.i)};
+  case KF_STR_FROM_F64: return (scalar){0, kiln_rt_str_from_f64(h, a.f, e->i)};
+  case KF_STR_FROM_I64: return (scalar){0, kiln_rt_str_from_i64(h, a.i, e->i)};
+  case KF_STR_MATCH: return (scalar){0, kiln_rt_str_match(a.i, e->what ? e->what : "")};
+  default: return z;
+  }
 }
 
 static void store(interp *in, const kiln_expr *value_type, scalar v) {

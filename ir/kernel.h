@@ -48,8 +48,25 @@ typedef enum kiln_expr_kind {
               * (`what` names the node and tensor) and the kernel stops there, so the load
               * it feeds never runs. With b, the bound is the dim expression b (a free dim,
               * ir/kernel_dyn.c) and i its hint. */
-  KX_DIM     /* the value of the kernel's run-time dim number i (i64; kiln_kernel.syms) */
+  KX_DIM,    /* the value of the kernel's run-time dim number i (i64; kiln_kernel.syms) */
+  KX_CALL    /* a string function of the run-time library (rt/strings.h) on a and b (those
+              * it takes): op its kiln_rt_fn, i an int argument, what a text one; one that
+              * makes strings takes the run's string heap, buffer buf (kiln_lower_strings_buf) */
 } kiln_expr_kind;
+
+/* KX_CALL's functions (ir/kernel_call.c lists their C names and types). */
+typedef enum kiln_rt_fn {
+  KF_STR_CONCAT,   /* (a, b) -> string */
+  KF_STR_CASE,     /* (a), i: 1 upper, 0 lower -> string */
+  KF_STR_EQ,       /* (a, b) -> bool */
+  KF_STR_IN,       /* (a), what: a word list, i: 1 ignoring case -> bool */
+  KF_STR_TO_F64,   /* (a) -> f64 */
+  KF_STR_TO_I64,   /* (a) -> i64 */
+  KF_STR_FROM_F64, /* (a: f64), i: 1 as an f32's digits -> string */
+  KF_STR_FROM_I64, /* (a: i64), i: 1 unsigned -> string */
+  KF_STR_MATCH,    /* (a), what: an RE2 pattern -> bool: a full match */
+  KF_COUNT
+} kiln_rt_fn;
 
 typedef enum kiln_unary_op {
   KU_NEG, KU_ABS, KU_SQRT, KU_EXP, KU_LOG, KU_TANH, KU_ERF, KU_SIN, KU_COS,
@@ -96,7 +113,9 @@ typedef enum kiln_storage_kind {
   /* free dims (kiln_program.nsyms): the syms' values, i64s at kiln_program.dims_offset in the
    * arena (a kernel's dims_buf); and a buffer whose size depends on them, placed at run time:
    * its arena offset is the i64 number `index` after the syms' values */
-  KILN_STORE_DIMS, KILN_STORE_DYN
+  KILN_STORE_DIMS, KILN_STORE_DYN,
+  /* the run's string heap (rt/strings.h) at kiln_program.strings_offset in the arena */
+  KILN_STORE_STRINGS
 } kiln_storage_kind;
 
 typedef struct kiln_storage {
@@ -298,6 +317,14 @@ kiln_expr *kx_cast(kiln_kernel *k, kiln_expr *a, kiln_dtype t);
 enum { KX_CAST_BITS = 1, KX_CAST_NOSAT = 2 }; /* KX_CAST's op */
 /* ONNX Cast with saturate = 0: differs from kx_cast for 8-bit float targets only. */
 kiln_expr *kx_cast_nosat(kiln_kernel *k, kiln_expr *a, kiln_dtype t);
+/* A call of f (KX_CALL) on a and b (NULL where f takes fewer), with its int and text
+ * arguments; the heap buffer is added to k when f makes strings. */
+kiln_expr *kx_call(kiln_kernel *k, kiln_rt_fn f, kiln_expr *a, kiln_expr *b, int64_t i,
+                   const char *what);
+/* f's C name (rt/strings.h), result type, whether it takes the heap; NULL for no such f. */
+const char *kiln_rt_fn_info(kiln_rt_fn f, kiln_dtype *result, bool *heap);
+/* The kernel's string heap buffer (an input of 2 i64s at KILN_STORE_STRINGS), added once. */
+int kiln_kernel_strings_buf(kiln_kernel *k);
 /* a's bits as t, of a's width (a float's order key: ir/ops/topk.c). */
 kiln_expr *kx_bitcast(kiln_kernel *k, kiln_expr *a, kiln_dtype t);
 kiln_expr *kx_acc(kiln_kernel *k, kiln_dtype t);

@@ -134,6 +134,7 @@ static void point_cost(const kiln_stage *st, const kiln_expr *x, seen_set *s, do
     break;
   case KX_BINARY: *ops += x->op == KB_POW || x->op == KB_MOD ? CALL_OPS : 1; break;
   case KX_SELECT: *ops += 1; break;
+  case KX_CALL: *ops += 4 * CALL_OPS; break; /* a string function: a loop over bytes */
   default: break;
   }
   point_cost(st, x->a, s, ops, bytes);

@@ -88,6 +88,13 @@ static void print_expr(const kiln_kernel *k, const kiln_expr *e, FILE *out) {
     print_expr(k, e->a, out);
     fputc(')', out);
     break;
+  case KX_CALL:
+    fprintf(out, "%s(", kiln_rt_fn_info((kiln_rt_fn)e->op, NULL, NULL) ? kiln_rt_fn_info((kiln_rt_fn)e->op, NULL, NULL) : "?");
+    print_expr(k, e->a, out);
+    if (e->b) fputs(", ", out), print_expr(k, e->b, out);
+    if (e->what) fprintf(out, ", \"%s\"", e->what);
+    fprintf(out, ", %" PRId64 ")", e->i);
+    break;
   case KX_CHECK:
     fputs("check(", out);
     print_expr(k, e->a, out);

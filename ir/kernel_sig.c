@@ -41,7 +41,7 @@ static int put_expr(sig *s, const kiln_expr *x) {
           x->f, (long long)x->i, x->axis, x->buf, a, b, c);
   for (int d = 0; x->kind == KX_LOAD && d < x->nidx && d < KILN_MAX_RANK; d++)
     fprintf(s->f, ",%d", idx[d]);
-  if (x->kind == KX_CHECK) fprintf(s->f, ",%s", x->what ? x->what : "");
+  if (x->kind == KX_CHECK || x->kind == KX_CALL) fprintf(s->f, ",%s", x->what ? x->what : "");
   fputc(';', s->f);
   return id;
 }

@@ -54,6 +54,7 @@ extern const kiln_op_def kiln_ops_select_run[];
 extern const kiln_op_def kiln_ops_nms[];
 extern const kiln_op_def kiln_ops_nms_run[];
 extern const kiln_op_def kiln_ops_unique_run[];
+extern const kiln_op_def kiln_ops_strings[];
 extern const kiln_op_def kiln_ops_quant_ms[];
 
 /* NULL domain: ONNX's default one. */
@@ -75,7 +76,7 @@ static const struct {
     {kiln_ops_unpool, NULL}, {kiln_ops_col2im, NULL}, {kiln_ops_attention, NULL}, {kiln_ops_mel, NULL}, {kiln_ops_tfidf, NULL},
     {kiln_ops_roi_align, NULL}, {kiln_ops_select, NULL}, {kiln_ops_select_run, NULL},
     {kiln_ops_nms, NULL}, {kiln_ops_nms_run, NULL}, {kiln_ops_unique_run, NULL},
-    {kiln_ops_sequence, NULL}, {kiln_ops_random, NULL},
+    {kiln_ops_sequence, NULL}, {kiln_ops_random, NULL}, {kiln_ops_strings, NULL},
     {kiln_ops_optimizer, "ai.onnx.preview.training"}, {kiln_ops_quant_ms, "com.microsoft"},
 };
 

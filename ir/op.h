@@ -100,6 +100,10 @@ struct kiln_op_def {
  * has data (RunValue, ir/ops/loop.c: a shape computation, known at compile time only at the
  * hints, that a loop step reads as its trip count). */
 #define KILN_OP_AT_RUN 4096u
+/* Takes or makes string tensors (rt/strings.h: pointers to the run's strings): movement
+ * ops, which copy elements whatever they hold, Cast, Equal and the string ops. Inference
+ * refuses a string tensor at any other op by name. */
+#define KILN_OP_STRINGS 8192u
 
 /* err's code and "node 'name' (Op): what": an op's error naming its node. */
 kiln_status kiln_fail_node(const kiln_node *n, kiln_error *err, kiln_status code,

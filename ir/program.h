@@ -126,6 +126,10 @@ typedef struct kiln_program {
   int64_t sym_min[KILN_MAX_SYMS]; /* the least value a free dim may take at run time */
   int64_t sym_max[KILN_MAX_SYMS]; /* the most, 0: up to the run's limit on dims */
   int64_t dims_offset;
+  /* String tensors (rt/strings.h): the run's string heap, a kiln_rt_strings at
+   * strings_offset in the arena, which each run starts empty and frees at its end */
+  bool strings;
+  int64_t strings_offset;
   int ndyn;
   kiln_dyn_slot *dyn;
   /* Shape buckets of an AOT library (kiln_options.buckets): one static program each (owned),

@@ -36,10 +36,14 @@ static bool foldable(const kiln_graph *g, const kiln_node *n, int64_t max_elems)
   }
   for (int i = 0; i < n->noutputs; i++) {
     const kiln_value *v = kiln_node_out(g, n, i);
-    /* an output whose size follows free dims is computed at run time */
-    if (v && (v->rank < 0 || kiln_value_numel(v) > max_elems || kiln_value_is_symbolic(v)))
+    /* an output whose size follows free dims is computed at run time, and strings live in
+     * a run's heap (rt/strings.h): a graph holds no string constants */
+    if (v && (v->rank < 0 || kiln_value_numel(v) > max_elems || kiln_value_is_symbolic(v) ||
+              v->dtype == KILN_STRING))
       return false;
   }
+  for (int i = 0; i < n->ninputs; i++) /* (Equal of two string casts: bool, at run time) */
+    if (n->inputs[i] >= 0 && g->values[n->inputs[i]].dtype == KILN_STRING) return false;
   return true;
 }
 

@@ -337,6 +337,10 @@ static kiln_expr *copy_node(fuse_ctx *c, const kiln_expr *x) {
     c->k1->has_checks = true;
     if (x->what) n->what = kiln_arena_strdup(&c->k1->arena, x->what);
   }
+  if (x->kind == KX_CALL) { /* its text, and K1's string heap for K2's */
+    if (x->what) n->what = kiln_arena_strdup(&c->k1->arena, x->what);
+    if (x->buf >= 0) n->buf = kiln_kernel_strings_buf(c->k1);
+  }
   return n;
 }
 

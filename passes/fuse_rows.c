@@ -205,6 +205,10 @@ typedef struct rebuild {
 static kiln_expr *copy(rebuild *r, const kiln_expr *x);
 
 static kiln_expr *copy_node(rebuild *r, const kiln_expr *x) {
+  if (x->kind == KX_CALL) { /* string kernels gain nothing from rows */
+    r->failed = true;
+    return NULL;
+  }
   const kiln_stage *w = x->kind == KX_LOAD && r->via[x->buf] ? &r->k->stages[r->via[x->buf] - 1]
                                                                : NULL;
   if (x->kind == KX_LOAD && r->inl[x->buf]) return r->inl[x->buf];

@@ -44,11 +44,15 @@ static kiln_status check_inputs(const kiln_graph *g, const kiln_node *n, kiln_er
   for (int i = 0; i < n->ninputs; i++) {
     const kiln_value *v = kiln_node_in(g, n, i);
     bool list = v && v->kind != KILN_KIND_TENSOR; /* resolved ops check what they hold */
-    if (v && (list ? v->nelems < 0 : v->rank < 0 || !kiln_dtype_valid(v->dtype)))
+    if (v && (list ? v->nelems < 0 : v->rank < 0 || !kiln_dtype_known(v->dtype)))
       return kiln_fail(err, KILN_ERR_INVALID_MODEL,
                        "node '%s' (%s): input '%s' has no known type or shape (is it produced "
                        "before it is used?)",
                        n->name, n->op_type, v->name);
+    if (v && !list && v->dtype == KILN_STRING && !(n->op->flags & (KILN_OP_STRINGS | KILN_OP_SHAPE_OF)))
+      return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): input '%s' has type "
+                       "string, which %s does not take in kiln", n->name, n->op_type, v->name,
+                       n->op_type);
   }
   return KILN_OK;
 }
@@ -57,10 +61,14 @@ static kiln_status check_outputs(infer_ctx *c, const kiln_node *n) {
   for (int i = 0; i < n->noutputs; i++) {
     const kiln_value *v = kiln_node_out(c->g, n, i);
     if (!v) continue;
-    if (!kiln_dtype_valid(v->dtype) || v->rank < 0 || v->rank > KILN_MAX_RANK)
+    if (!kiln_dtype_known(v->dtype) || v->rank < 0 || v->rank > KILN_MAX_RANK)
       return kiln_fail(c->err, KILN_ERR_INTERNAL,
                        "node '%s' (%s): output '%s' was not inferred", n->name, n->op_type,
                        v->name);
+    if (v->dtype == KILN_STRING && !(n->op->flags & KILN_OP_STRINGS))
+      return kiln_fail(c->err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): output '%s' has type "
+                       "string, which %s does not make in kiln", n->name, n->op_type, v->name,
+                       n->op_type);
     int64_t bytes = (int64_t)kiln_dtype_size(v->dtype);
     for (int d = 0; d < v->rank; d++) {
       if (v->dims[d] < 0)
@@ -231,7 +239,7 @@ static kiln_status infer_block(infer_ctx *c, kiln_block *b) {
   for (int i = 0; i < b->noutputs; i++) {
     const kiln_value *v = &c->g->values[b->outputs[i]];
     bool known = v->kind != KILN_KIND_TENSOR ? v->nelems >= 0
-                                             : v->rank >= 0 && kiln_dtype_valid(v->dtype);
+                                             : v->rank >= 0 && kiln_dtype_known(v->dtype);
     if (known || (c->diags && kiln_diags_tainted(c->diags, b->outputs[i]))) continue;
     kiln_fail(c->err, KILN_ERR_INVALID_MODEL,
               "output '%s' has no known type or shape (nothing produces it)", v->name);

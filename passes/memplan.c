@@ -36,6 +36,7 @@ typedef struct plan {
                       loop's scan output sized by its iterations, in the arena at its
                       largest (the loop step writes it there) */
   int dyn_cap;
+  bool strings;    /* a kernel takes the string heap */
 } plan;
 
 /* A slot placed at run time for buffer buf (of value v, or -1: a temporary) at step t. */
@@ -224,6 +225,7 @@ static void walk(plan *pl, kiln_steps *steps) {
         buf->storage = (kiln_storage){KILN_STORE_ARENA, -1, 0};
         continue;
       }
+      pl->strings |= buf->storage.kind == KILN_STORE_STRINGS;
       if (buf->storage.kind != KILN_STORE_NONE) continue; /* preset by lowering */
       const kiln_value *val = buf->value >= 0 ? &pl->g->values[buf->value] : NULL;
       if (val && val->placed_in) { /* in a slot of its host (passes/place_concat.c) */
@@ -317,6 +319,13 @@ kiln_status kiln_plan_memory(const kiln_graph *g, kiln_program *p, kiln_error *e
   if (p->nsyms) { /* the syms' values and the slots' offsets, written by each run */
     p->dims_offset = p->arena_bytes;
     p->arena_bytes = round_up(p->dims_offset + 8 * (int64_t)(p->nsyms + p->ndyn));
+  }
+  /* the heap, and a run's end that copies string outputs out for the caller, also where
+   * the outputs are the inputs' strings (a Reshape) */
+  for (int i = 0; i < p->noutputs; i++) pl.strings |= p->outputs[i].dtype == KILN_STRING;
+  if ((p->strings = pl.strings)) { /* kiln_rt_strings: two i64s */
+    p->strings_offset = p->arena_bytes;
+    p->arena_bytes = round_up(p->strings_offset + 16);
   }
   int temp_i = 0;
   assign(&pl, &p->main, &temp_i);

@@ -12,6 +12,7 @@
 #include "runtime/dyn_run.h"
 #include "runtime/options.h"
 #include "rt/parallel.h"
+#include "rt/strings.h"
 #include "runtime/profile.h"
 #include "runtime/report.h"
 
@@ -404,6 +405,46 @@ void kiln_model_set_num_threads(kiln_model *m, int n) {
   if (m) m->num_threads = n;
 }
 
+/* The end of a run of a program with strings (rt/strings.h): after a success each string
+ * output element becomes a malloc'd copy the caller owns; after a failure, NULL. Then the
+ * run's heap is freed. */
+static kiln_status end_strings(const kiln_program *p, uint8_t *arena, void *const *outputs,
+                               const int64_t *syms, kiln_status st, kiln_error *err) {
+  kiln_rt_strings *h = (kiln_rt_strings *)(void *)(arena + p->strings_offset);
+  if (!st && h->failed)
+    st = kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "no memory for the strings the run makes");
+  /* the outputs' sizes at the counts the run found (after a failure, at their bounds,
+   * which syms still hold: what the caller allocated) */
+  kiln_array *shapes = NULL;
+  kiln_error scratch;
+  bool sized = true;
+  if (p->nsyms) {
+    shapes = kiln_xcalloc((size_t)p->noutputs + 1, sizeof *shapes);
+    sized = !kiln_dyn_output_shapes(p, syms, shapes, &scratch);
+    if (!st && !sized) st = kiln_fail(err, scratch.code, "%s", scratch.message);
+  }
+  int64_t *n = kiln_xcalloc((size_t)p->noutputs + 1, sizeof *n); /* elements; 0: no strings */
+  for (int i = 0; i < p->noutputs && sized; i++)
+    if (p->outputs[i].dtype == KILN_STRING)
+      n[i] = shapes ? kiln_shape_numel(shapes[i].rank, shapes[i].dims)
+                    : p->outputs[i].bytes / (int64_t)sizeof(char *);
+  int owned = 0; /* outputs [0, owned) hold the caller's copies */
+  while (!st && owned < p->noutputs) {
+    if (n[owned] > 0 && !kiln_rt_strings_own(outputs[owned], n[owned]))
+      st = kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "no memory for output '%s''s strings",
+                     p->outputs[owned].name);
+    else owned++;
+  }
+  for (int i = 0; st && i < p->noutputs; i++) { /* failed: no element points anywhere */
+    for (int64_t e = 0; i < owned && e < n[i]; e++) free(((char **)outputs[i])[e]);
+    if (n[i] > 0) kiln_rt_strings_clear(outputs[i], n[i]);
+  }
+  free(n);
+  free(shapes);
+  kiln_rt_strings_free(h);
+  return st;
+}
+
 /* device: inputs and outputs are device pointers, the launches go on stream */
 static kiln_status run(const kiln_model *m, const void *const *inputs, void *const *outputs,
                        int64_t *syms, double *kernel_ns, double *kernel_calls,
@@ -466,6 +507,7 @@ static kiln_status run(const kiln_model *m, const void *const *inputs, void *con
   if (rc && !st) st = kiln_fail(err, (kiln_status)rc, "the run failed (status %d)", rc);
   if (!st && p->nsyms)
     st = kiln_dyn_read_counts(p, (const int64_t *)(const void *)(arena + p->dims_offset), syms, err);
+  if (p->strings) st = end_strings(p, arena, outputs, syms, st, err);
   for (int i = 0; i < nk; i++) kernel_ns[i] = (double)slots[2 * i];
   for (int i = 0; i < nk && kernel_calls; i++) kernel_calls[i] = (double)slots[2 * i + 1];
   if (arena) kiln_arena_give(keep, arena, arena_size);

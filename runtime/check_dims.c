@@ -136,7 +136,7 @@ static bool same_shape(const kiln_value *a, const kiln_value *b, unsigned *dims)
   return !*dims;
 }
 
-static bool known(const kiln_value *v) { return v->rank >= 0 && kiln_dtype_valid(v->dtype); }
+static bool known(const kiln_value *v) { return v->rank >= 0 && kiln_dtype_known(v->dtype); }
 
 /* A problem inference found with the variant that the report does not have already. */
 static const kiln_diag *new_problem(const kiln_diags *d, int from, const kiln_check_report *r) {

@@ -13,6 +13,7 @@
 #include "ir/dtype.h"
 #include "ir/graph.h"
 #include "rt/parallel.h"
+#include "rt/strings.h"
 #include "runtime/check.h"
 
 #include <pthread.h>
@@ -37,6 +38,8 @@ struct kiln_kernel_runner {
   int64_t check_offset;  /* of the check record in arena, -1: none */
   bool cold;             /* evict the constants before each timed run */
   kiln_kernel *copy;     /* k when it is a compile's copy, which the runner then owns */
+  int heap;              /* 1 + the string heap's buffer (rt/strings.h), 0: none; its
+                            strings live until the next run, so outputs can be compared */
 };
 
 static uint32_t next(uint32_t *s) {
@@ -100,6 +103,7 @@ kiln_status kiln_kernel_runner_new_dims(const kiln_program *p, kiln_kernel *k,
   for (int b = 0; b < k->nbufs; b++) {
     kiln_buffer *buf = &k->bufs[b];
     saved[b] = buf->storage;
+    if (buf->storage.kind == KILN_STORE_STRINGS) r->heap = b + 1; /* an input, zeroed below */
     r->cap[b] = dims_at(buf, syms, dims);
     int64_t bytes = r->cap[b] * (int64_t)kiln_dtype_size(buf->dtype);
     switch (buf->storage.kind) {
@@ -175,6 +179,7 @@ kiln_status kiln_kernel_runner_set_dims(kiln_kernel_runner *r, const int64_t *di
 }
 
 kiln_status kiln_kernel_runner_run(kiln_kernel_runner *r, kiln_error *err) {
+  if (r->heap) kiln_rt_strings_free(r->mem[r->heap - 1]);
   if (r->check_offset >= 0) memset(r->arena + r->check_offset, 0, KILN_CHECK_RECORD_BYTES);
   int rc = r->fn((void *const *)r->ins, r->outs, r->arena, r->consts);
   if (!rc) return KILN_OK;
@@ -224,6 +229,7 @@ void *kiln_kernel_runner_buffer(const kiln_kernel_runner *r, int b) {
 
 void kiln_kernel_runner_free(kiln_kernel_runner *r) {
   if (!r) return;
+  if (r->heap && r->mem[r->heap - 1]) kiln_rt_strings_free(r->mem[r->heap - 1]);
   if (r->backend) r->backend->free_code(r->code);
   r->alone->main.n = 0; /* the kernel belongs to the original program */
   r->alone->nconsts = 0; /* and so do the constants' data */

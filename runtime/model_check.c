@@ -22,7 +22,7 @@ kiln_status kiln_check_import(const kiln_check_source *s, kiln_onnx_facts *facts
 }
 
 static char *type_str(const kiln_value *v) {
-  const char *t = kiln_dtype_valid(v->dtype) ? kiln_dtype_name(v->dtype) : "?";
+  const char *t = kiln_dtype_known(v->dtype) ? kiln_dtype_name(v->dtype) : "?";
   if (v->rank < 0) return kiln_fmt("%s%s", t, *t == '?' ? "" : " (rank unknown)");
   char buf[512];
   return kiln_xstrdup(kiln_value_type_str(v, buf, sizeof buf));

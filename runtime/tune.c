@@ -722,7 +722,10 @@ static bool spare_cpu(void) {
 }
 
 /* A program with syms left (a size its run computes, NonZero's count) is not tuned. */
-static kiln_status no_syms(const kiln_program *p, kiln_error *err) {
+static kiln_status check_tunable(const kiln_program *p, kiln_error *err) {
+  if (p && p->strings) /* its runs' outputs would be strings to compare and free */
+    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "the model has string tensors: tuning them is "
+                     "not supported yet");
   if (!p || !p->nsyms) return KILN_OK;
   return kiln_fail(err, KILN_ERR_UNSUPPORTED, "'%s' is a size the run computes from values: "
                    "tuning kernels with run-time sizes is not supported yet", p->sym_names[0]);
@@ -770,7 +773,7 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   kiln_options prof = T.opts;
   prof.profile = 1;
   if (!st) st = kiln_compile_file(path, &prof, &m0, err);
-  if (!st) st = no_syms(kiln_model_program(m0), err);
+  if (!st) st = check_tunable(kiln_model_program(m0), err);
   double compile_s = elapsed(&T);
   int nk = m0 ? kiln_steps_kernels(&kiln_model_program(m0)->main, NULL, 0) : 0;
   double *kernel_ns = kiln_xcalloc((size_t)nk + 1, sizeof *kernel_ns);
@@ -879,7 +882,7 @@ kiln_status kiln_tune_list(const char *path, const kiln_options *opts, int nshar
   tuner T = {0};
   kiln_status st = tuner_init(&T, opts, res, err);
   if (!st) st = kiln_program_from_file(path, &T.opts, "schedule", &T.p, err);
-  if (!st) st = no_syms(T.p, err);
+  if (!st) st = check_tunable(T.p, err);
   if (!st) {
     group_kernels(&T, NULL, 0);
     assign_shards(res->kernels, T.nunique, nshards > 0 ? nshards : 1);

@@ -372,7 +372,12 @@ static int run_set(const node_test *t, const model_desc *d, const kiln_model *m,
     ok = node_test_check_random(t, got, nout, why, n) ? 2 : 0;
   }
 done:
-  for (int i = 0; i < nout; i++) free(out[i]);
+  for (int i = 0; i < nout; i++) {
+    /* a string output's elements are the caller's to free (kiln.h) */
+    int64_t ne = info[i].dtype != KILN_STRING || !out[i] ? 0 : kiln_shape_numel(info[i].rank, info[i].dims);
+    for (int64_t e = 0; e < ne; e++) free(((char **)out[i])[e]);
+    free(out[i]);
+  }
   return ok;
 }
 

@@ -75,6 +75,15 @@ int node_test_compare(const kiln_tensor *want, kiln_dtype dtype, int rank, const
     return 0;
   }
   for (int64_t i = 0; i < numel; i++) {
+    if (dtype == KILN_STRING) { /* C strings, exactly (a NULL is no string) */
+      const char *a = ((char *const *)got)[i], *b = ((char *const *)want->data)[i];
+      if (!a || strcmp(a, b)) {
+        snprintf(why, n, "element %lld: got \"%.100s\", expected \"%.100s\"", (long long)i,
+                 a ? a : "(null)", b);
+        return 0;
+      }
+      continue;
+    }
     if (kiln_dtype_is_float(dtype)) {
       double a = kiln_load_f64(dtype, got, i), b = kiln_load_f64(want_dtype, want->data, i);
       if (isnan(a) && isnan(b)) continue;
@@ -98,6 +107,11 @@ int node_test_compare(const kiln_tensor *want, kiln_dtype dtype, int rank, const
 
 static bool close_enough(kiln_dtype t, const void *got, const void *want, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
+    if (t == KILN_STRING) { /* rt/strings.h: NULL reads as "" */
+      const char *a = ((char *const *)got)[i], *b = ((char *const *)want)[i];
+      if (strcmp(a ? a : "", b ? b : "")) return false;
+      continue;
+    }
     if (kiln_dtype_is_float(t)) {
       double a = kiln_load_f64(t, got, i), b = kiln_load_f64(t, want, i);
       if (isnan(a) && isnan(b)) continue;

@@ -261,7 +261,7 @@ static void test_errors(void) {
   expect_error("relu_two_inputs.onnx", KILN_ERR_INVALID_MODEL, "node 'r2' (Relu): has 2 inputs");
   expect_error("constant_string.onnx", KILN_ERR_UNSUPPORTED, "node 'cs' (Constant): attribute 'value_string'");
   expect_error("short_tensor.onnx", KILN_ERR_INVALID_MODEL, "initializer 'short': holds 2 elements, its shape needs 6");
-  expect_error("string_tensor.onnx", KILN_ERR_UNSUPPORTED, "initializer 'names': string tensors");
+  expect_error("string_tensor.onnx", KILN_ERR_UNSUPPORTED, "initializer 'names': a string tensor as a constant");
   expect_error("negative_dim.onnx", KILN_ERR_INVALID_MODEL, "initializer 'neg': negative dim");
   expect_error("overflow_dims.onnx", KILN_ERR_INVALID_MODEL, "initializer 'big': element count overflows");
   expect_error("rank9_tensor.onnx", KILN_ERR_INVALID_MODEL, "initializer 'deep': rank 9");

@@ -86,9 +86,11 @@ static kiln_status time_kernels(const kiln_model *m, const cli_model *shapes, cl
                                 int64_t *syms, kiln_error *err) {
   double *ns = calloc((size_t)repeat * (size_t)nk + 1, sizeof *ns), *col = calloc((size_t)repeat, sizeof *col);
   kiln_status st = KILN_OK;
-  for (int r = -1; r < repeat && !st; r++)
+  for (int r = -1; r < repeat && !st; r++) {
     st = run_profiled(m, shapes, in, outs, ns + (size_t)(r < 0 ? 0 : r) * (size_t)nk, calls, syms,
                       err);
+    cli_free_strings(shapes->outputs, shapes->noutputs, outs); /* each run's are ours */
+  }
   for (int i = 0; i < nk && !st; i++) {
     for (int r = 0; r < repeat; r++) col[r] = ns[(size_t)r * (size_t)nk + (size_t)i];
     med[i] = kiln_median(col, repeat);
@@ -106,6 +108,7 @@ kiln_status cli_time_model(const cli_model *m, cli_inputs *in, void **outs, int 
     double t0 = (double)kiln_rt_clock_ns();
     st = cli_model_run(m, (const void *const *)in->data, outs, err);
     if (r >= 0) t[r] = ((double)kiln_rt_clock_ns() - t0) / 1e6;
+    cli_free_strings(m->outputs, m->noutputs, outs); /* each run's are ours */
   }
   if (!st) *ms = kiln_median(t, repeat);
   free(t);

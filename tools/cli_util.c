@@ -230,6 +230,17 @@ void **cli_alloc_outputs(const kiln_tensor_info *infos, int n) {
   return outs;
 }
 
+void cli_free_strings(const kiln_tensor_info *infos, int n, void **outs) {
+  for (int i = 0; i < n; i++) {
+    if (infos[i].dtype != KILN_STRING) continue;
+    char **s = outs[i];
+    for (size_t e = 0; e < infos[i].bytes / sizeof(char *); e++) {
+      free(s[e]);
+      s[e] = NULL;
+    }
+  }
+}
+
 void cli_free_outputs(void **outs) {
   for (int i = 0; outs && outs[i]; i++) free(outs[i]);
   free(outs);

@@ -105,6 +105,8 @@ kiln_tensor_info *cli_infos(const kiln_model *m, bool outputs);
 /* A buffer for each output infos[0..n), zeroed, in a NULL-terminated array; and its
  * release. */
 void **cli_alloc_outputs(const kiln_tensor_info *infos, int n);
+/* A run's string outputs are the caller's (kiln.h): frees their elements, NULLs them. */
+void cli_free_strings(const kiln_tensor_info *infos, int n, void **outs);
 void cli_free_outputs(void **outs);
 /* Makes DIR (and its parents) and checks that files can be created in it: run checks
  * --output-dir before compiling, not after. */

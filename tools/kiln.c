@@ -168,6 +168,12 @@ static void print_summary(const kiln_tensor_info *info, const void *data) {
   int64_t n = (int64_t)(info->bytes / kiln_dtype_size(info->dtype));
   printf("%s: %s[", info->name, kiln_dtype_name(info->dtype));
   for (int d = 0; d < info->rank; d++) printf("%s%lld", d ? "," : "", (long long)info->dims[d]);
+  if (info->dtype == KILN_STRING) {
+    printf("]  first:");
+    for (int64_t i = 0; i < n && i < 5; i++) printf(" \"%.40s\"", ((char *const *)data)[i]);
+    printf("\n");
+    return;
+  }
   double mn = INFINITY, mx = -INFINITY, sum = 0;
   for (int64_t i = 0; i < n; i++) {
     double v = kiln_load_f64(info->dtype, data, i);
@@ -224,6 +230,7 @@ static int cmd_run(int argc, char **argv) {
   double *ms = kiln_xcalloc((size_t)repeat, sizeof(double));
   cli_pin_caller(true);
   for (int r = -1; r < repeat && !rc; r++) { /* r = -1 is the warm-up */
+    cli_free_strings(m.outputs, m.noutputs, outs); /* the last run's, which are ours */
     int64_t t0 = kiln_rt_clock_ns();
     if (cli_model_run(&m, (const void *const *)in.data, outs, &err)) rc = cli_fail(&err);
     if (r >= 0) ms[r] = (double)(kiln_rt_clock_ns() - t0) / 1e6;
@@ -244,6 +251,7 @@ static int cmd_run(int argc, char **argv) {
   }
   free(ms);
 done:
+  if (outs) cli_free_strings(m.outputs, m.noutputs, outs);
   cli_free_outputs(outs);
   cli_model_free(&m);
   cli_inputs_free(&in);

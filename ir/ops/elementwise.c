@@ -38,7 +38,7 @@ static kiln_status infer_ew(kiln_graph *g, kiln_node *n, kiln_dtype t, int same_
   for (int i = 0; i < n->ninputs; i++) {
     const kiln_value *v = kiln_node_in(g, n, i);
     if (!v) continue;
-    if (!kiln_dtype_valid(v->dtype))
+    if (!kiln_dtype_known(v->dtype)) /* strings only at KILN_OP_STRINGS ops (passes/infer.c) */
       return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): input '%s' has type %s",
                        n->name, n->op_type, v->name, kiln_dtype_name(v->dtype));
     if (same_from >= 0 && i >= same_from && v->dtype != ref->dtype)
@@ -75,11 +75,11 @@ static kiln_status infer_where(kiln_graph *g, kiln_node *n, kiln_error *err) {
 static kiln_status infer_cast(kiln_graph *g, kiln_node *n, kiln_error *err) {
   kiln_dtype to = n->ninputs > 1 ? kiln_node_in(g, n, 1)->dtype
                                  : (kiln_dtype)kiln_attr_int(n, "to", KILN_UNDEFINED);
-  if (!kiln_dtype_valid(to))
+  if (!kiln_dtype_known(to))
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): cannot cast to type %s",
                      n->name, n->op_type, kiln_dtype_name(to));
   const kiln_value *x = kiln_node_in(g, n, 0);
-  if (!kiln_dtype_valid(x->dtype))
+  if (!kiln_dtype_known(x->dtype))
     return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): cannot cast from type %s",
                      n->name, n->op_type, kiln_dtype_name(x->dtype));
   const char *mode = kiln_attr_str(n, "round_mode", "up");
@@ -256,11 +256,35 @@ static kiln_expr *to_e8m0(kiln_lower_ctx *c, kiln_expr *x) {
   return kx_cast(k, v, KILN_F8E8M0);
 }
 
+/* Casts from and to strings go through the run-time library (rt/strings.h): numbers are
+ * read as an f64 (an int as an i64) and printed with the fewest digits that read back. */
+static kiln_expr *cast_string(kiln_lower_ctx *c, kiln_expr *x, kiln_dtype to) {
+  kiln_kernel *k = c->k;
+  kiln_dtype from = x->dtype;
+  if (from == to) return x;
+  if (from == KILN_STRING) {
+    bool fl = kiln_dtype_is_float(to) || to == KILN_BOOL;
+    kiln_expr *v = kx_call(k, fl ? KF_STR_TO_F64 : KF_STR_TO_I64, x, NULL, 0, NULL);
+    return kx_cast(k, v, to);
+  }
+  if (kiln_dtype_is_float(from))
+    return kx_call(k, KF_STR_FROM_F64, kx_cast(k, x, KILN_F64), NULL, from != KILN_F64, NULL);
+  bool u64 = from == KILN_U64;
+  return kx_call(k, KF_STR_FROM_I64, u64 ? x : kx_cast(k, x, KILN_I64), NULL, u64, NULL);
+}
+
 /* saturate (opset 19) matters for 8-bit float targets only, round_mode (opset 24) for f8e8m0 */
 static kiln_expr *build_cast(kiln_lower_ctx *c, kiln_expr *const *x) {
+  if (out_dtype(c) == KILN_STRING || x[0]->dtype == KILN_STRING)
+    return cast_string(c, x[0], out_dtype(c));
   if (out_dtype(c) == KILN_F8E8M0) return to_e8m0(c, x[0]);
   if (!kiln_attr_int(c->n, "saturate", 1)) return kx_cast_nosat(c->k, x[0], out_dtype(c));
   return kx_cast(c->k, x[0], out_dtype(c));
+}
+
+static kiln_expr *build_equal(kiln_lower_ctx *c, kiln_expr *const *x) {
+  if (x[0]->dtype == KILN_STRING) return kx_call(c->k, KF_STR_EQ, x[0], x[1], 0, NULL);
+  return kx_binary(c->k, KB_EQ, x[0], x[1]);
 }
 
 static kiln_expr *build_where(kiln_lower_ctx *c, kiln_expr *const *x) {
@@ -293,7 +317,7 @@ static const ew_def defs[] = {
     {"Add", BIN, KB_ADD, NULL},  {"Sub", BIN, KB_SUB, NULL},   {"Mul", BIN, KB_MUL, NULL},
     {"Div", BIN, KB_DIV, NULL},  {"Max", BIN, KB_MAX, NULL},   {"Min", BIN, KB_MIN, NULL},
     {"Sum", BIN, KB_ADD, NULL},  {"And", BIN, KB_AND, NULL},   {"Or", BIN, KB_OR, NULL},
-    {"Xor", BIN, KB_XOR, NULL},  {"Equal", BIN, KB_EQ, NULL},  {"Less", BIN, KB_LT, NULL},
+    {"Xor", BIN, KB_XOR, NULL},  {"Equal", FN, 0, build_equal},  {"Less", BIN, KB_LT, NULL},
     {"Greater", BIN, KB_GT, NULL}, {"LessOrEqual", BIN, KB_LE, NULL},
     {"GreaterOrEqual", BIN, KB_GE, NULL},
     {"Sigmoid", UN, KU_SIGMOID, NULL}, {"Tanh", UN, KU_TANH, NULL}, {"Erf", UN, KU_ERF, NULL},
@@ -370,7 +394,8 @@ const kiln_op_def kiln_ops_elementwise[] = {
     BINARY("Xor", kiln_infer_broadcast), UNARY("Not", kiln_infer_broadcast),
     BINARY("BitwiseAnd", infer_bitwise), BINARY("BitwiseOr", infer_bitwise),
     BINARY("BitwiseXor", infer_bitwise), UNARY("BitwiseNot", infer_bitwise),
-    BINARY("Equal", infer_bool), BINARY("Less", infer_bool), BINARY("Greater", infer_bool),
+    {"Equal", 2, 2, 1, 1, NULL, infer_bool, lower_ew, NULL, EW | KILN_OP_STRINGS},
+    BINARY("Less", infer_bool), BINARY("Greater", infer_bool),
     BINARY("LessOrEqual", infer_bool), BINARY("GreaterOrEqual", infer_bool),
     UNARY("Sigmoid", kiln_infer_broadcast), UNARY("Tanh", kiln_infer_broadcast),
     UNARY("Erf", kiln_infer_broadcast), UNARY("Exp", kiln_infer_broadcast),
@@ -386,10 +411,11 @@ const kiln_op_def kiln_ops_elementwise[] = {
     UNARY("Asinh", kiln_infer_broadcast), UNARY("Acosh", kiln_infer_broadcast),
     UNARY("Atanh", kiln_infer_broadcast),
     {"IsInf", 1, 1, 1, 1, isinf_attrs, infer_bool, lower_ew, NULL, EW},
-    {"Cast", 1, 1, 1, 1, cast_attrs, infer_cast, lower_ew, NULL, EW},
-    {"CastLike", 2, 2, 1, 1, castlike_attrs, infer_cast, lower_ew, NULL, EW},
+    {"Cast", 1, 1, 1, 1, cast_attrs, infer_cast, lower_ew, NULL, EW | KILN_OP_STRINGS},
+    {"CastLike", 2, 2, 1, 1, castlike_attrs, infer_cast, lower_ew, NULL, EW | KILN_OP_STRINGS},
     {"BitCast", 1, 1, 1, 1, bitcast_attrs, infer_bitcast, lower_bitcast, NULL, KILN_OP_SYMBOLIC},
-    {"Where", 3, 3, 1, 1, NULL, infer_where, lower_ew, NULL, EW},
-    {"Identity", 1, 1, 1, 1, NULL, kiln_infer_broadcast, lower_ew, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC},
+    {"Where", 3, 3, 1, 1, NULL, infer_where, lower_ew, NULL, EW | KILN_OP_STRINGS},
+    {"Identity", 1, 1, 1, 1, NULL, kiln_infer_broadcast, lower_ew, NULL,
+     KILN_OP_ALIAS | KILN_OP_SYMBOLIC | KILN_OP_STRINGS},
     {NULL},
 };

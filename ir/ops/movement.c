@@ -414,13 +414,13 @@ static const kiln_attr_spec split_attrs[] = {
     {"axis", KILN_ATTR_INT, false}, {"num_outputs", KILN_ATTR_INT, false}, {NULL}};
 
 const kiln_op_def kiln_ops_movement[] = {
-    {"Transpose", 1, 1, 1, 1, perm_attrs, infer_transpose, lower_transpose, NULL, KILN_OP_SYMBOLIC},
-    {"Concat", 1, -1, 1, 1, concat_attrs, infer_concat, lower_concat, NULL, KILN_OP_CONCAT | KILN_OP_SYMBOLIC},
-    {"Split", 1, 2, 1, -1, split_attrs, infer_split, lower_split, NULL, KILN_OP_SYMBOLIC},
-    {"Slice", 3, 5, 1, 1, NULL, infer_slice, lower_slice, NULL, KILN_OP_SYMBOLIC},
-    {"Gather", 2, 2, 1, 1, axis_attrs, infer_gather, lower_gather, NULL, KILN_OP_SYMBOLIC},
+    {"Transpose", 1, 1, 1, 1, perm_attrs, infer_transpose, lower_transpose, NULL, KILN_OP_SYMBOLIC | KILN_OP_STRINGS},
+    {"Concat", 1, -1, 1, 1, concat_attrs, infer_concat, lower_concat, NULL, KILN_OP_CONCAT | KILN_OP_SYMBOLIC | KILN_OP_STRINGS},
+    {"Split", 1, 2, 1, -1, split_attrs, infer_split, lower_split, NULL, KILN_OP_SYMBOLIC | KILN_OP_STRINGS},
+    {"Slice", 3, 5, 1, 1, NULL, infer_slice, lower_slice, NULL, KILN_OP_SYMBOLIC | KILN_OP_STRINGS},
+    {"Gather", 2, 2, 1, 1, axis_attrs, infer_gather, lower_gather, NULL, KILN_OP_SYMBOLIC | KILN_OP_STRINGS},
     {"GatherElements", 2, 2, 1, 1, axis_attrs, infer_gather_elements, lower_gather_elements, NULL, KILN_OP_SYMBOLIC},
-    {"Expand", 2, 2, 1, 1, NULL, infer_expand, lower_expand, NULL, KILN_OP_SYMBOLIC},
-    {"Tile", 2, 2, 1, 1, NULL, infer_tile, lower_tile, NULL, KILN_OP_SYMBOLIC},
+    {"Expand", 2, 2, 1, 1, NULL, infer_expand, lower_expand, NULL, KILN_OP_SYMBOLIC | KILN_OP_STRINGS},
+    {"Tile", 2, 2, 1, 1, NULL, infer_tile, lower_tile, NULL, KILN_OP_SYMBOLIC | KILN_OP_STRINGS},
     {NULL},
 };

@@ -204,10 +204,10 @@ static const kiln_attr_spec d2s_attrs[] = {
     {"blocksize", KILN_ATTR_INT, true}, {"mode", KILN_ATTR_STRING, false}, {NULL}};
 
 const kiln_op_def kiln_ops_reshape[] = {
-    {"Reshape", 2, 2, 1, 1, reshape_attrs, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC},
-    {"Flatten", 1, 1, 1, 1, flatten_attrs, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC},
-    {"Squeeze", 1, 2, 1, 1, NULL, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC},
-    {"Unsqueeze", 2, 2, 1, 1, NULL, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC},
+    {"Reshape", 2, 2, 1, 1, reshape_attrs, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC | KILN_OP_STRINGS},
+    {"Flatten", 1, 1, 1, 1, flatten_attrs, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC | KILN_OP_STRINGS},
+    {"Squeeze", 1, 2, 1, 1, NULL, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC | KILN_OP_STRINGS},
+    {"Unsqueeze", 2, 2, 1, 1, NULL, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC | KILN_OP_STRINGS},
     {"DepthToSpace", 1, 1, 1, 1, d2s_attrs, infer_space_depth, lower_space_depth, NULL, KILN_OP_SYMBOLIC},
     {"SpaceToDepth", 1, 1, 1, 1, d2s_attrs, infer_space_depth, lower_space_depth, NULL, 0},
     {NULL},

@@ -330,6 +330,6 @@ const kiln_op_def kiln_ops_select[] = {
     {"NonZero", 1, 1, 1, 1, NULL, infer_nonzero, NULL, expand_nonzero, KILN_OP_DATA_DIMS},
     {"Unique", 1, 1, 1, 4, unique_attrs, infer_unique, NULL, expand_unique, KILN_OP_DATA_DIMS},
     {"Compress", 2, 2, 1, 1, compress_attrs, infer_compress, NULL, expand_compress,
-     KILN_OP_DATA_DIMS},
+     KILN_OP_DATA_DIMS | KILN_OP_STRINGS},
     {NULL},
 };

@@ -4,10 +4,13 @@ numpy has no bfloat16, 8- or 4-bit floats or 4- and 2-bit ints: bf16 and the min
 travel as unsigned-int arrays holding the raw bits (uint16 for bf16, uint8 for the f8 types
 and f4e2m1), the narrow ints as int8 or uint8 arrays of their values; an input array of
 ml_dtypes' type of that name ("bfloat16", "float8_e4m3fn", "int4"...) is taken as it is.
+String tensors are numpy object arrays of str (bytes are taken too), passed to kiln as
+arrays of pointers to UTF-8 (_model.py).
 """
 import numpy as np
 
 BF16 = 16
+STRING = 8
 
 # kiln dtype -> the name of the ml_dtypes type whose bits its raw arrays hold
 RAW = {BF16: "bfloat16", 17: "float8_e4m3fn", 18: "float8_e4m3fnuz", 19: "float8_e5m2",
@@ -25,6 +28,7 @@ _NUMPY = {
     7: np.int64, 9: np.bool_, 10: np.float16, 11: np.float64, 12: np.uint32, 13: np.uint64,
     BF16: np.uint16, 17: np.uint8, 18: np.uint8, 19: np.uint8, 20: np.uint8,
     21: np.uint8, 22: np.int8, 23: np.uint8, 24: np.uint8, 25: np.uint8, 26: np.int8,
+    STRING: np.object_,
 }
 
 

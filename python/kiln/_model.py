@@ -5,9 +5,13 @@ model's dtype is read where it is, any other is converted once; outputs are nump
 kiln writes in place (new ones, or the caller's `out`). Inputs are checked here, before
 the call, since kiln_run trusts its buffers to have the compiled shapes. An output with a
 size the run computes (NonZero's count: -1 in its shape) goes through kiln_run_arrays:
-allocated at its largest size, returned as a view at the size the run found.
+allocated at its largest size, returned as a view at the size the run found. A string
+tensor is an object array of str: kiln reads an array of pointers to UTF-8 copies of the
+input's strings and writes one of pointers to strings it allocated, which are decoded
+here and freed.
 """
 import ctypes
+import ctypes.util
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,8 +63,54 @@ def _by_order(infos, values, what):
     raise TypeError(f"{what}s must be a dict (by name) or a list, not {type(values).__name__}")
 
 
+_libc = ctypes.CDLL(ctypes.util.find_library("c"))
+_libc.free.argtypes = [ctypes.c_void_p]
+
+
+class _Strings:
+    """An input string tensor as kiln reads it: pointers to NUL-terminated UTF-8 copies,
+    which live as long as this object."""
+
+    def __init__(self, info, value):
+        a = np.asarray(value, dtype=object)
+        if a.shape != info.shape:
+            raise ValueError(f"input '{info.name}' has shape {info.shape}, was given {a.shape}")
+        self.keep = []
+        for s in a.reshape(-1):
+            b = s.encode("utf-8", "surrogateescape") if isinstance(s, str) else s
+            if not isinstance(b, bytes):
+                raise TypeError(f"input '{info.name}' is a string tensor: its elements must be "
+                                f"str or bytes, not {type(s).__name__}")
+            if b"\0" in b:
+                raise ValueError(f"input '{info.name}': a string holds a NUL character")
+            self.keep.append(ctypes.create_string_buffer(b))
+        self.ptrs = np.array([ctypes.addressof(b) for b in self.keep], np.uintp).reshape(a.shape)
+        self.ctypes = self.ptrs.ctypes
+        self.ndim, self.shape = self.ptrs.ndim, self.ptrs.shape
+
+
+def _take_strings(ptrs):
+    """The str array of the pointers kiln wrote (each freed; NULL, after a failure, is
+    left alone)."""
+    out = np.empty(ptrs.shape, object)
+    flat = out.reshape(-1)
+    for i, p in enumerate(ptrs.reshape(-1).tolist()):
+        flat[i] = ctypes.string_at(p).decode("utf-8", "surrogateescape") if p else ""
+        if p:
+            _libc.free(p)
+    return out
+
+
+def _free_strings(ptrs):
+    for p in ptrs.reshape(-1).tolist():
+        if p:
+            _libc.free(p)
+
+
 def _as_input(info, value):
     """The array kiln reads for one input: `value` itself when it already is one."""
+    if info.kiln_dtype == "string":
+        return _Strings(info, value)
     a = np.asarray(value)
     raw = _dtypes.RAW_BY_NAME.get(info.kiln_dtype)
     if raw is not None and _dtypes.is_raw(a.dtype, raw):
@@ -87,7 +137,7 @@ def _check_out(info, a, inputs):
     if not (a.flags.c_contiguous and a.flags.aligned and a.flags.writeable):
         raise ValueError(f"out for output '{info.name}' must be C-contiguous, aligned and "
                          f"writeable")
-    if any(np.may_share_memory(a, x) for x in inputs):
+    if any(isinstance(x, np.ndarray) and np.may_share_memory(a, x) for x in inputs):
         raise ValueError(f"out for output '{info.name}' overlaps an input")
 
 
@@ -130,8 +180,12 @@ class Model:
                 raise ValueError("out cannot be given for a model with sizes its run computes "
                                  "(-1 in an output's shape)")
             return self._run_sized(arrays)
+        strings = [t.kiln_dtype == "string" for t in self.outputs]
+        if out is not None and any(strings):
+            raise ValueError("out cannot be given for a model with string outputs")
         if out is None:
-            results = [np.empty(t.shape, t.dtype) for t in self.outputs]
+            results = [np.zeros(t.shape, np.uintp) if s else np.empty(t.shape, t.dtype)
+                       for t, s in zip(self.outputs, strings)]
         else:
             results = _by_order(self.outputs, out, "output")
             for t, a in zip(self.outputs, results):
@@ -142,7 +196,9 @@ class Model:
         in_ptrs = (ctypes.c_void_p * max(1, len(arrays)))(*[a.ctypes.data for a in arrays])
         out_ptrs = (ctypes.c_void_p * max(1, len(results)))(*[a.ctypes.data for a in results])
         err = _capi.Error()
-        check(_capi.lib.kiln_run(self._handle, in_ptrs, out_ptrs, ctypes.byref(err)), err)
+        status = _capi.lib.kiln_run(self._handle, in_ptrs, out_ptrs, ctypes.byref(err))
+        results = [_take_strings(a) if s else a for a, s in zip(results, strings)]
+        check(status, err)
         return results
 
     def _run_sized(self, arrays):
@@ -159,13 +215,16 @@ class Model:
         outs = (_capi.Array * max(1, n_out))()
         err = _capi.Error()
         check(_capi.lib.kiln_output_shapes(self._handle, ins, outs, ctypes.byref(err)), err)
-        buffers = [np.empty(tuple(c.dims[d] for d in range(c.rank)), t.dtype)
-                   for c, t in zip(outs, self.outputs)]
+        strings = [t.kiln_dtype == "string" for t in self.outputs]
+        buffers = [np.zeros(tuple(c.dims[d] for d in range(c.rank)), np.uintp if s else t.dtype)
+                   for c, t, s in zip(outs, self.outputs, strings)]
         for c, b in zip(outs, buffers):
             c.data = b.ctypes.data
-        check(_capi.lib.kiln_run_arrays(self._handle, ins, outs, ctypes.byref(err)), err)
+        status = _capi.lib.kiln_run_arrays(self._handle, ins, outs, ctypes.byref(err))
         results = []
-        for c, b in zip(outs, buffers):
+        for c, b, s in zip(outs, buffers, strings):
             shape = tuple(c.dims[d] for d in range(c.rank))
-            results.append(b.reshape(-1)[:int(np.prod(shape, dtype=np.int64))].reshape(shape))
+            a = b.reshape(-1)[:int(np.prod(shape, dtype=np.int64))].reshape(shape)
+            results.append(_take_strings(a) if s else a)
+        check(status, err)
         return results

@@ -180,3 +180,36 @@ def test_threads(models_dir, threads):
     x, = dataset_inputs(os.path.join(models_dir, "mlp_b64"))
     got, = kiln.compile(path, threads=threads).run([x])
     assert_close(got, ort_run(path, {"input": x})[0])
+
+
+def test_strings():
+    """String tensors are object arrays of str: inputs in, outputs decoded (and freed by
+    the package); StringNormalizer's stopwords give a size the run computes. onnxruntime
+    is the reference for the fixed-size outputs."""
+    S = TensorProto.STRING
+    m = onnx_model([helper.make_node("StringConcat", ["a", "b"], ["c"]),
+                    helper.make_node("Equal", ["a", "b"], ["e"]),
+                    helper.make_node("Cast", ["a"], ["n"], to=TensorProto.DOUBLE),
+                    helper.make_node("Transpose", ["a"], ["t"])],
+                   [("a", S, [2, 2]), ("b", S, [2])],
+                   [("c", S, [2, 2]), ("e", TensorProto.BOOL, [2, 2]), ("n", TensorProto.DOUBLE, [2, 2]),
+                    ("t", S, [2, 2])], opset=20)
+    a = np.array([["1.5", "-2"], ["7", "0.25"]], object)
+    b = np.array(["1.5", "Grüße"], object)
+    k = kiln.compile(m)
+    assert k.inputs[0].kiln_dtype == "string" and k.outputs[0].dtype == np.dtype(object)
+    got = k.run({"a": a, "b": b})
+    want = ort_run(m, {"a": a, "b": b})
+    for g, w in zip(got, want):
+        if w.dtype == object:
+            assert g.tolist() == w.tolist()
+        else:
+            np.testing.assert_array_equal(np.nan_to_num(g), np.nan_to_num(w))
+    norm = onnx_model([helper.make_node("StringNormalizer", ["x"], ["y"], stopwords=["a"],
+                                        case_change_action="UPPER")],
+                      [("x", S, [4])], [("y", S, ["n"])])
+    k = kiln.compile(norm)
+    assert k.run([np.array(["a", "b", "A", "c"], object)])[0].tolist() == ["B", "C"]
+    assert k.run([np.array(["a"] * 4, object)])[0].tolist() == [""]
+    with pytest.raises(ValueError, match="NUL"):
+        k.run([np.array(["a\0b", "b", "c", "d"], object)])

@@ -16,6 +16,7 @@ fail naming it; roi_nan_* hold NaN and infinite rois and their run must stay in 
 rois have no reference).
 """
 import os
+import re
 import shutil
 import sys
 
@@ -771,6 +772,95 @@ def regress_cases(out, rng):
                                         "pos": np.array([[0, 3]], np.int64)})
 
 
+def string_cases(out, rng):
+    # String tensors: the movement ops copying them (a transpose, slices, a gather, concat,
+    # expand, where, compress), casts to and from numbers, Equal, StringConcat and
+    # StringNormalizer past ONNX's node tests (Latin-1, Greek and Cyrillic case mapping,
+    # stopwords in any case, every word a stopword). References: onnxruntime, and
+    # onnx.reference for StringNormalizer.
+    S, B, I32 = TensorProto.STRING, TensorProto.BOOL, TensorProto.INT32
+    words = np.array([["alpha", "Beta", "", "Müller"], ["ÉCOLE", "δέλτα", "Привет", "x y"],
+                      ["7", "-3.5", "1e-5", "INF"]], dtype=object)
+    cond = np.array([[True, False, True, False]] * 3)
+    idx = numpy_helper.from_array(np.array([2, 0, 2], dtype=np.int64), "idx")
+    keep = numpy_helper.from_array(np.array([True, False, True]), "keep")
+    m = model_of("string_movement", [
+        helper.make_node("Transpose", ["x"], ["t"]),
+        helper.make_node("Reshape", ["t", "shape"], ["r"]),
+        helper.make_node("Slice", ["r", "starts", "ends"], ["sl"]),
+        helper.make_node("Gather", ["x", "idx"], ["g"], axis=0),
+        helper.make_node("Concat", ["x", "g"], ["c"], axis=0),
+        helper.make_node("Where", ["cond", "x", "g"], ["w"]),
+        helper.make_node("Compress", ["x", "keep"], ["cp"], axis=0),
+        helper.make_node("Expand", ["one", "eshape"], ["e"]),
+        helper.make_node("Identity", ["x"], ["id"])],
+        [V("x", S, [3, 4]), V("cond", B, [3, 4]), V("one", S, [1, 4])],
+        [V(n, S, None) for n in ("sl", "c", "w", "cp", "e", "id")],
+        [numpy_helper.from_array(np.array([6, 2], dtype=np.int64), "shape"), idx, keep,
+         numpy_helper.from_array(np.array([1, 0], dtype=np.int64), "starts"),
+         numpy_helper.from_array(np.array([5, 2], dtype=np.int64), "ends"),
+         numpy_helper.from_array(np.array([2, 4], dtype=np.int64), "eshape")])
+    feeds = {"x": words, "cond": cond, "one": words[2:3]}
+    # onnx.reference: onnxruntime 1.23's Gather of strings keeps only each row's first
+    write(out, "string_movement", m, feeds, ReferenceEvaluator(m).run(None, feeds))
+    nums = np.array(["0", "1.5", "-2", "1e3", "-inf", "NaN", "+Inf", "123456789", "0.1"], dtype=object)
+    f = np.array([0.1, -2.5, 1e-7, 3e38, 123456.0, np.inf, -np.inf, 0.0, 1 / 3], dtype=np.float32)
+    d = f.astype(np.float64) * 3
+    i = np.array([0, -1, 7, 2**31 - 1, -2**31, 42, 5, 6, 9], dtype=np.int32)
+    m = model_of("string_casts", [
+        helper.make_node("Cast", ["s"], ["sf"], to=F32), helper.make_node("Cast", ["s"], ["sd"], to=F64),
+        helper.make_node("Cast", ["i"], ["is"], to=S), helper.make_node("Cast", ["is"], ["ii"], to=I64),
+        helper.make_node("Cast", ["f"], ["fs"], to=S), helper.make_node("Cast", ["fs"], ["ff"], to=F32),
+        helper.make_node("Cast", ["d"], ["ds"], to=S), helper.make_node("Cast", ["ds"], ["dd"], to=F64)],
+        [V("s", S, [9]), V("f", F32, [9]), V("d", F64, [9]), V("i", I32, [9])],
+        [V(n, t, None) for n, t in (("sf", F32), ("sd", F64), ("is", S), ("ii", I64), ("ff", F32), ("dd", F64))])
+    feeds = {"s": nums, "f": f, "d": d, "i": i}
+    write(out, "string_casts", m, feeds, run_ort(m, feeds))
+    a = np.array([["a", "b", ""], ["Müller", "ß", "x"]], dtype=object)
+    b = np.array(["a", "-", "x"], dtype=object)
+    m = model_of("string_concat_equal", [
+        helper.make_node("StringConcat", ["a", "b"], ["ab"]),
+        helper.make_node("StringConcat", ["ab", "ab"], ["abab"]),
+        helper.make_node("Equal", ["a", "b"], ["eq"]),
+        helper.make_node("Where", ["eq", "ab", "a"], ["y"])],
+        [V("a", S, [2, 3]), V("b", S, [3])], [V("abab", S, None), V("eq", B, None), V("y", S, None)], opset=20)
+    feeds = {"a": a, "b": b}
+    write(out, "string_concat_equal", m, feeds, run_ort(m, feeds))
+    # ASCII: onnx.reference strips accents (NFKD) where kiln maps Latin-1, Greek and Cyrillic
+    text = np.array(["The", "Muller", "ECOLE", "the", "Abc", "zeta", "THE", "Stop", "mixedCase"], dtype=object)
+    for name, attrs in (("lower_insensitive", dict(case_change_action="LOWER", stopwords=["the", "stop"])),
+                        ("upper_sensitive", dict(case_change_action="UPPER", is_case_sensitive=1, stopwords=["the", "Abc"])),
+                        ("all_stopwords", dict(case_change_action="UPPER", stopwords=[w.lower() for w in text])),
+                        ("upper_nostop", dict(case_change_action="UPPER"))):
+        for rank in (1, 2):
+            x = text if rank == 1 else text.reshape(1, -1)
+            case = f"strnormalizer_{name}_{rank}d"
+            m = model_of(case, [helper.make_node("StringNormalizer", ["x"], ["y"], **attrs)],
+                         [V("x", S, list(x.shape))], [V("y", S, None)])
+            # onnx.reference: onnxruntime's needs the en_US.UTF-8 locale installed
+            write(out, case, m, {"x": x}, ReferenceEvaluator(m).run(None, {"x": x}))
+
+
+def regex_cases(out, rng):
+    # RegexFullMatch over patterns Python's re reads as RE2 does (onnx.reference matches with
+    # re): classes, counted repeats, alternation, groups, (?i), \b, anchors, UTF-8 '.'.
+    S, B = TensorProto.STRING, TensorProto.BOOL
+    patterns = [r"[a-z]+\d{2,3}", r"(?i)hello\s+WORLD", r"(ab|cd)*e?", r"\w+@\w+\.(com|org)",
+                r"[^aeiou ]+", r"a{3}|b{0,2}c", r".*\bcat\b.*", r"\d+(\.\d+)?([eE][-+]?\d+)?",
+                r"é.ü", r"(?:x|y)+z*", r"[\w.-]+", r"\x41[B-D]+\.?", r"(\W|^)[\w.\-]{0,25}@(yahoo|gmail)\.com(\W|$)",
+                r"", r"a|", r"[]a]+", r"[a\]]+\*", r"\S+\s\S+", r"(a|b)*?c", r"colou?r"]
+    words = np.array(["abc12", "abc1234", "hello   world", "HELLO world", "ababcde", "abcdcd",
+                      "user@example.com", "a.b@c.org", "rhythm", "sky high", "aaa", "bbc", "c",
+                      "the cat sat", "concat", "3.25e-7", "42", "éxü", "éxxü", "xyxyzz", "", "a",
+                      "]a]", "a]*", "AB.", "ACDB", "x@gmail.com", "me@yahoo.com ", "a b", "abbac",
+                      "color", "colour", "colouur"], dtype=object)
+    nodes = [helper.make_node("RegexFullMatch", ["x"], [f"y{i}"], pattern=p) for i, p in enumerate(patterns)]
+    m = model_of("regex_full_match_patterns", nodes, [V("x", S, [len(words)])],
+                 [V(f"y{i}", B, [len(words)]) for i in range(len(patterns))], opset=20)
+    want = [np.array([re.fullmatch(p, w, re.ASCII) is not None for w in words]) for p in patterns]
+    write(out, "regex_full_match_patterns", m, {"x": words}, want)
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -780,7 +870,7 @@ def main():
                  norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases,
                  bitcast_cases, affine_grid_cases, deform_conv_cases,
                  causal_conv_cases, linear_attention_cases, resize_antialias_cases, f8_cases,
-                 narrow_cases):
+                 narrow_cases, string_cases, regex_cases):
         make(out, rng)
 
 

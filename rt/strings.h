@@ -1,0 +1,54 @@
+/* String tensors at run time (rt/strings.c). A string element is a pointer to a NUL-terminated
+ * UTF-8 string (NULL reads as ""); graph inputs point at the caller's strings, and every
+ * string a run makes lives in the run's string heap: a list of blocks whose head lies in
+ * the arena (kiln_program.strings_offset), freed when the run ends, after the outputs'
+ * strings are copied out for the caller (kiln_rt_strings_finish). Generated code and the
+ * interpreter call the same functions, strings passed as int64_t (the register type of a
+ * string element in the kernel IR). Case mapping covers ASCII, Latin-1, Greek and Cyrillic
+ * letters; other characters are kept. Numbers are read and written with the C library,
+ * whose LC_NUMERIC must be "C" (kiln never sets a locale). */
+#ifndef KILN_RT_STRINGS_H
+#define KILN_RT_STRINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kiln_rt_strings {
+  void *head;       /* the newest block (atomic: kernels allocate from several threads) */
+  int64_t failed;   /* an allocation failed: the run fails with KILN_ERR_OUT_OF_MEMORY */
+} kiln_rt_strings;
+
+/* Frees every block and empties the heap. */
+void kiln_rt_strings_free(kiln_rt_strings *h);
+/* Replaces each of the n strings of out with a malloc'd copy the caller owns (NULL -> "");
+ * false when memory runs out (then every element is NULL, nothing leaks). */
+bool kiln_rt_strings_own(char **out, int64_t n);
+/* After a failed run: sets the n elements NULL, so that none points into a freed heap. */
+void kiln_rt_strings_clear(char **out, int64_t n);
+
+/* The code point at *s, advancing *s past it; a byte that starts no valid UTF-8 sequence
+ * is 0x80000000 | the byte, so it maps and matches as itself. */
+uint32_t kiln_rt_utf8_next(const char **s);
+
+/* The functions kernels call (KX_CALL, ir/kernel.h), in kiln_rt_fn order. A string made on a
+ * failed allocation is "" and sets h->failed. */
+int64_t kiln_rt_str_concat(kiln_rt_strings *h, int64_t a, int64_t b);
+int64_t kiln_rt_str_case(kiln_rt_strings *h, int64_t s, int64_t upper);
+int8_t kiln_rt_str_eq(int64_t a, int64_t b);
+/* Is s one of the words of `set` (ir/ops/strings.c: each word as its byte count, ':' and
+ * its bytes), compared without case when fold is nonzero? */
+int8_t kiln_rt_str_in(int64_t s, const char *set, int64_t fold);
+double kiln_rt_str_to_f64(int64_t s);
+int64_t kiln_rt_str_to_i64(int64_t s);
+/* v's shortest decimal that reads back as the same value: of a float when single is
+ * nonzero, else of a double ("NaN", "INF", "-INF" for those). */
+int64_t kiln_rt_str_from_f64(kiln_rt_strings *h, double v, int64_t single);
+int64_t kiln_rt_str_from_i64(kiln_rt_strings *h, int64_t v, int64_t is_unsigned);
+/* Does s match all of pattern (RE2's syntax, rt/regex.c)? A pattern kiln_rt_regex_check
+ * refuses matches nothing. */
+int8_t kiln_rt_str_match(int64_t s, const char *pattern);
+/* NULL, or what is wrong with pattern ("an unclosed (") */
+const char *kiln_rt_regex_check(const char *pattern);
+
+#endif
