@@ -36,7 +36,7 @@ static LLVMErrorRef define_runtime(LLVMOrcLLJITRef j, LLVMOrcJITDylibRef jd) {
     uintptr_t addr;
   } strs[] = {
       {KF_STR_CONCAT, (uintptr_t)&kiln_rt_str_concat}, {KF_STR_CASE, (uintptr_t)&kiln_rt_str_case},
-      {KF_STR_EQ, (uintptr_t)&kiln_rt_str_eq},         {KF_STR_IN, (uintptr_t)&kiln_rt_str_in},
+      {KF_STR_EQ, (uintptr_t)&kiln_rt_str_eq},         {KF_STR_INDEX, (uintptr_t)&kiln_rt_str_index},
       {KF_STR_TO_F64, (uintptr_t)&kiln_rt_str_to_f64}, {KF_STR_TO_I64, (uintptr_t)&kiln_rt_str_to_i64},
       {KF_STR_FROM_F64, (uintptr_t)&kiln_rt_str_from_f64},
       {KF_STR_FROM_I64, (uintptr_t)&kiln_rt_str_from_i64},

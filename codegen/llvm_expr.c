@@ -424,7 +424,7 @@ static LLVMValueRef emit_call(kiln_emit *e, const kiln_expr *x) {
     ps[n] = e->t_ptr;
     args[n++] = LLVMBuildGlobalStringPtr(e->b, x->what, "kiln.text");
   }
-  bool takes_i = x->op == KF_STR_CASE || x->op == KF_STR_IN || x->op == KF_STR_FROM_F64 ||
+  bool takes_i = x->op == KF_STR_CASE || x->op == KF_STR_INDEX || x->op == KF_STR_FROM_F64 ||
                  x->op == KF_STR_FROM_I64;
   if (takes_i) ps[n] = e->t_i64, args[n++] = LLVMConstInt(e->t_i64, (uint64_t)x->i, 0);
   LLVMTypeRef ret = rt == KILN_BOOL ? e->t_i8 : kiln_emit_reg_type(e, rt);

@@ -22,7 +22,7 @@ kiln_status kiln_onnx_write_tensor(const char *path, const char *name, const kil
 typedef struct kiln_onnx_opset {
   char *domain;     /* "" for the default domain */
   int64_t version;
-  bool supported;   /* kiln has ops of this domain at this version */
+  bool supported;   /* the default domain at a version kiln reads, or a domain kiln has ops of */
 } kiln_onnx_opset;
 
 /* An external data file the model's tensors reference. */

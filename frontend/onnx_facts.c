@@ -5,6 +5,7 @@
 #include "frontend/onnx_internal.h"
 
 #include "ir/dtype.h"
+#include "ir/op.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -107,8 +108,8 @@ static void gather_facts(kiln_onnx_facts *f, const Onnx__ModelProto *m, const ch
     const char *d = KILN_ONNX_STR(m->opset_import[i]->domain);
     bool std = !*d || !strcmp(d, "ai.onnx");
     int64_t v = m->opset_import[i]->version;
-    f->opsets[f->nopsets++] = (kiln_onnx_opset){kiln_xstrdup(d), v,
-                                                std && v >= 1 && v <= KILN_ONNX_MAX_OPSET};
+    bool known = std ? v >= 1 && v <= KILN_ONNX_MAX_OPSET : kiln_op_domain_known(d);
+    f->opsets[f->nopsets++] = (kiln_onnx_opset){kiln_xstrdup(d), v, known};
   }
   if (m->graph) walk_graph(f, m->graph);
   stat_files(f, base_dir);

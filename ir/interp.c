@@ -341,12 +341,12 @@ static scalar call(interp *in, const kiln_expr *e) {
   case KF_STR_CONCAT: return (scalar){0, kiln_rt_str_concat(h, a.i, b.i)};
   case KF_STR_CASE: return (scalar){0, kiln_rt_str_case(h, a.i, e->i)};
   case KF_STR_EQ: return (scalar){0, kiln_rt_str_eq(a.i, b.i)};
-  case KF_STR_IN: return (scalar){0, kiln_rt_str_in(a.i, e->what ? e->what : "", e->i)};
+  case KF_STR_INDEX: return (scalar){0, kiln_rt_str_index(a.i, e->what ? e->what : "", e->i)};
   case KF_STR_TO_F64: return (scalar){kiln_rt_str_to_f64(a.i), 0};
   case KF_STR_TO_I64: return (scalar){0, kiln_rt_str_to_i64(a.i)};
   case KF_STR_FROM_F64: return (scalar){0, kiln_rt_str_from_f64(h, a.f, e->i)};
   case KF_STR_FROM_I64: return (scalar){0, kiln_rt_str_from_i64(h, a.i, e->i)};
-  case KF_STR_MATCH: return (scalar){0, kiln_rt_str_match(a.i, e->what ? e->what : "")};
+  case KF_STR_MATCH: return (scalar){0, kiln_rt_str_match(h, a.i, e->what ? e->what : "")};
   default: return z;
   }
 }

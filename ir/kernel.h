@@ -51,7 +51,8 @@ typedef enum kiln_expr_kind {
   KX_DIM,    /* the value of the kernel's run-time dim number i (i64; kiln_kernel.syms) */
   KX_CALL    /* a string function of the run-time library (rt/strings.h) on a and b (those
               * it takes): op its kiln_rt_fn, i an int argument, what a text one; one that
-              * makes strings takes the run's string heap, buffer buf (kiln_lower_strings_buf) */
+              * makes strings (or can run out of memory) takes the run's string heap, buffer
+              * buf (kiln_kernel_strings_buf) */
 } kiln_expr_kind;
 
 /* KX_CALL's functions (ir/kernel_call.c lists their C names and types). */
@@ -59,7 +60,7 @@ typedef enum kiln_rt_fn {
   KF_STR_CONCAT,   /* (a, b) -> string */
   KF_STR_CASE,     /* (a), i: 1 upper, 0 lower -> string */
   KF_STR_EQ,       /* (a, b) -> bool */
-  KF_STR_IN,       /* (a), what: a word list, i: 1 ignoring case -> bool */
+  KF_STR_INDEX,    /* (a), what: a word list, i: 1 ignoring case -> i64: a's position, -1 */
   KF_STR_TO_F64,   /* (a) -> f64 */
   KF_STR_TO_I64,   /* (a) -> i64 */
   KF_STR_FROM_F64, /* (a: f64), i: 1 as an f32's digits -> string */
@@ -318,7 +319,7 @@ enum { KX_CAST_BITS = 1, KX_CAST_NOSAT = 2 }; /* KX_CAST's op */
 /* ONNX Cast with saturate = 0: differs from kx_cast for 8-bit float targets only. */
 kiln_expr *kx_cast_nosat(kiln_kernel *k, kiln_expr *a, kiln_dtype t);
 /* A call of f (KX_CALL) on a and b (NULL where f takes fewer), with its int and text
- * arguments; the heap buffer is added to k when f makes strings. */
+ * arguments; the heap buffer is added to k when f takes it. */
 kiln_expr *kx_call(kiln_kernel *k, kiln_rt_fn f, kiln_expr *a, kiln_expr *b, int64_t i,
                    const char *what);
 /* f's C name (rt/strings.h), result type, whether it takes the heap; NULL for no such f. */

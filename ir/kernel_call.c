@@ -10,17 +10,17 @@
 static const struct {
   const char *name;
   kiln_dtype result;
-  bool heap; /* it makes strings: it takes the run's heap first */
+  bool heap; /* it takes the run's heap first: it makes strings, or marks the run failed */
 } FNS[KF_COUNT] = {
     [KF_STR_CONCAT] = {"kiln_rt_str_concat", KILN_STRING, true},
     [KF_STR_CASE] = {"kiln_rt_str_case", KILN_STRING, true},
     [KF_STR_EQ] = {"kiln_rt_str_eq", KILN_BOOL, false},
-    [KF_STR_IN] = {"kiln_rt_str_in", KILN_BOOL, false},
+    [KF_STR_INDEX] = {"kiln_rt_str_index", KILN_I64, false},
     [KF_STR_TO_F64] = {"kiln_rt_str_to_f64", KILN_F64, false},
     [KF_STR_TO_I64] = {"kiln_rt_str_to_i64", KILN_I64, false},
     [KF_STR_FROM_F64] = {"kiln_rt_str_from_f64", KILN_STRING, true},
     [KF_STR_FROM_I64] = {"kiln_rt_str_from_i64", KILN_STRING, true},
-    [KF_STR_MATCH] = {"kiln_rt_str_match", KILN_BOOL, false},
+    [KF_STR_MATCH] = {"kiln_rt_str_match", KILN_BOOL, true}, /* the heap: for its failure */
 };
 
 const char *kiln_rt_fn_info(kiln_rt_fn f, kiln_dtype *result, bool *heap) {

@@ -55,6 +55,7 @@ extern const kiln_op_def kiln_ops_nms[];
 extern const kiln_op_def kiln_ops_nms_run[];
 extern const kiln_op_def kiln_ops_unique_run[];
 extern const kiln_op_def kiln_ops_strings[];
+extern const kiln_op_def kiln_ops_ml[];
 extern const kiln_op_def kiln_ops_quant_ms[];
 
 /* NULL domain: ONNX's default one. */
@@ -78,6 +79,7 @@ static const struct {
     {kiln_ops_nms, NULL}, {kiln_ops_nms_run, NULL}, {kiln_ops_unique_run, NULL},
     {kiln_ops_sequence, NULL}, {kiln_ops_random, NULL}, {kiln_ops_strings, NULL},
     {kiln_ops_optimizer, "ai.onnx.preview.training"}, {kiln_ops_quant_ms, "com.microsoft"},
+    {kiln_ops_ml, "ai.onnx.ml"},
 };
 
 #define MAX_OPS 512
@@ -117,6 +119,13 @@ const kiln_op_def *kiln_op_find(const char *name) {
   for (int i = 0; !op && i < nall_ops; i++)
     if (strcmp(all_ops[i]->name, name) == 0) op = all_ops[i];
   return op;
+}
+
+bool kiln_op_domain_known(const char *domain) {
+  pthread_once(&list_once, build_list);
+  for (int i = 0; i < nall_ops; i++)
+    if (all_domains[i] && !strcmp(all_domains[i], domain)) return true;
+  return false;
 }
 
 const kiln_op_def *kiln_op_find_in(const char *domain, const char *name) {

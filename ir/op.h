@@ -121,6 +121,8 @@ kiln_status kiln_node_check_required(const kiln_node *n, kiln_error *err);
 const kiln_op_def *kiln_op_find(const char *name);
 /* The op of that name in that domain (NULL or "" or "ai.onnx": the default one). */
 const kiln_op_def *kiln_op_find_in(const char *domain, const char *name);
+/* Has kiln ops of that (non-default) domain? */
+bool kiln_op_domain_known(const char *domain);
 /* Every op, for docs and tests: returns the count and sets *ops to a NULL-ended list. */
 int kiln_op_list(const kiln_op_def *const **ops);
 
@@ -179,6 +181,10 @@ kiln_expr *kiln_checked_index(kiln_lower_ctx *c, int in, kiln_expr *idx, int64_t
 /* A stage over every element of output buffer `out` with one spatial axis per dim; vars[d]
  * receives kx_var of axis d. */
 kiln_stage *kiln_elementwise_stage(kiln_kernel *k, const char *name, int out, kiln_expr **vars);
+
+/* The strings of n's attribute attr as the run-time library's word lists hold them
+ * (rt/strings.h, kiln_rt_str_index: "<bytes>:<word>" each; malloc'd). */
+char *kiln_string_words(const kiln_node *n, const char *attr);
 
 /* Table-driven elementwise lowering (ir/ops/elementwise.c). A builder returns an op's
  * value from its inputs x[i], each loaded with broadcasting against output 0 (NULL where

@@ -62,18 +62,21 @@ static node mk(int kind, uint32_t c, bool fold, int a, int b, int min, int max) 
   return (node){kind, c, fold, a, b, min, max};
 }
 
-/* Room for one more of n elements in arr (cap allocated); false, with r->err, when memory
- * runs out or an error came before. */
-static bool room(re *r, void **arr, int n, int *cap, size_t size) {
+/* Room for one more of n elements of size bytes in the array whose pointer is at arrp (cap
+ * allocated); false, with r->err, when memory runs out or an error came before. The pointer
+ * is read and written as bytes, whatever its type. */
+static bool room(re *r, void *arrp, int n, int *cap, size_t size) {
   if (r->err) return false;
   if (n < *cap) return true;
   int c = *cap ? 2 * *cap : 32;
-  void *m = realloc(*arr, size * (size_t)c);
-  if (!m) return r->err = "out of memory", false;
-  *arr = m, *cap = c;
+  void *old, *m;
+  memcpy(&old, arrp, sizeof old);
+  if (!(m = realloc(old, size * (size_t)c))) return r->err = "out of memory", false;
+  memcpy(arrp, &m, sizeof m);
+  *cap = c;
   return true;
 }
-#define ROOM(r, arr, n, cap) room(r, (void **)&(arr), n, &(cap), sizeof *(arr))
+#define ROOM(r, arr, n, cap) room(r, &(arr), n, &(cap), sizeof *(arr))
 
 static int add_node(re *r, node n) {
   if (!ROOM(r, r->nodes, r->nnodes, r->cap)) return 0;
@@ -369,8 +372,8 @@ static int emit(re *r, inst i) {
 
 static void gen(re *r, int id, int depth) {
   if (r->err) return;
-  if (depth > 4 * MAX_DEPTH + 64) { /* a long concatenation is a deep left tree */
-    r->err = "the pattern is too long";
+  if (depth > 4 * MAX_DEPTH + 64) { /* groups, repeats and alternatives nest this deep */
+    r->err = "the pattern nests too deeply";
     return;
   }
   node n = r->nodes[id];
@@ -380,16 +383,38 @@ static void gen(re *r, int id, int depth) {
   case N_ANY: emit(r, (inst){I_ANY, n.c, false, 0, 0}); return;
   case N_CLASS: emit(r, (inst){I_CLASS, 0, n.fold, n.a, n.min}); return;
   case N_ASSERT: emit(r, (inst){I_ASSERT, n.c, false, 0, 0}); return;
-  case N_CAT: gen(r, n.a, depth + 1), gen(r, n.b, depth + 1); return;
-  case N_ALT: {
-    int split = emit(r, (inst){I_SPLIT, 0, false, 0, 0});
-    r->prog[split].x = r->nprog;
-    gen(r, n.a, depth + 1);
-    int jmp = emit(r, (inst){I_JMP, 0, false, 0, 0});
-    if (r->err) return;
-    r->prog[split].y = r->nprog;
-    gen(r, n.b, depth + 1);
-    if (!r->err) r->prog[jmp].x = r->nprog;
+  case N_CAT: { /* a left-deep chain as long as the pattern: walked, not recursed */
+    int len = 0, *rights = NULL, cap = 0;
+    for (; r->nodes[id].kind == N_CAT; id = r->nodes[id].a) {
+      if (!ROOM(r, rights, len, cap)) break;
+      rights[len++] = r->nodes[id].b;
+    }
+    gen(r, id, depth + 1);
+    while (len > 0 && !r->err) gen(r, rights[--len], depth + 1);
+    free(rights);
+    return;
+  }
+  case N_ALT: { /* a|b|c, a left-deep chain: split a, rest; a; jmp end; rest: ... */
+    int len = 0, *alts = NULL, cap = 0, *jmps = NULL, jcap = 0, njmps = 0;
+    for (; r->nodes[id].kind == N_ALT; id = r->nodes[id].a) {
+      if (!ROOM(r, alts, len, cap)) break;
+      alts[len++] = r->nodes[id].b;
+    }
+    if (ROOM(r, alts, len, cap)) alts[len++] = id; /* the first */
+    for (int i = len - 1; i > 0 && !r->err; i--) {
+      int split = emit(r, (inst){I_SPLIT, 0, false, 0, 0});
+      if (r->err) break;
+      r->prog[split].x = r->nprog;
+      gen(r, alts[i], depth + 1);
+      int jmp = emit(r, (inst){I_JMP, 0, false, 0, 0});
+      if (!ROOM(r, jmps, njmps, jcap)) break;
+      jmps[njmps++] = jmp;
+      r->prog[split].y = r->nprog;
+    }
+    if (!r->err) gen(r, alts[0], depth + 1);
+    for (int i = 0; i < njmps && !r->err; i++) r->prog[jmps[i]].x = r->nprog;
+    free(alts);
+    free(jmps);
     return;
   }
   case N_REP: {
@@ -490,11 +515,13 @@ static void add(vm *v, int which, int pc, unsigned step, uint32_t prev, uint32_t
   }
 }
 
-int8_t kiln_rt_str_match(int64_t sv, const char *pattern) {
+int8_t kiln_rt_str_match(kiln_rt_strings *h, int64_t sv, const char *pattern) {
   const char *s = (const char *)(intptr_t)sv;
   if (!s) s = "";
   re r;
   if (compile(pattern, &r)) { /* the compiler checked it: only memory can fail here */
+    if (!kiln_rt_regex_check(pattern) || !strcmp(r.err, "out of memory"))
+      __atomic_store_n(&h->failed, 1, __ATOMIC_RELAXED);
     re_free(&r);
     return 0;
   }
@@ -503,7 +530,9 @@ int8_t kiln_rt_str_match(int64_t sv, const char *pattern) {
   vm v = {&r, {malloc(sizeof(int) * (size_t)r.nprog), malloc(sizeof(int) * (size_t)r.nprog)}, {0, 0},
           calloc((size_t)r.nprog, sizeof(unsigned)), malloc(sizeof(int) * 2 * (size_t)r.nprog + 2)};
   int8_t matched = 0;
-  if (cp && v.list[0] && v.list[1] && v.mark && v.stack) {
+  if (!(cp && v.list[0] && v.list[1] && v.mark && v.stack))
+    __atomic_store_n(&h->failed, 1, __ATOMIC_RELAXED);
+  else {
     size_t n = 0;
     re dec = {.p = s};
     while (*dec.p) cp[n++] = next_cp(&dec);

@@ -153,17 +153,17 @@ int64_t kiln_rt_str_case(kiln_rt_strings *h, int64_t s, int64_t upper) {
 
 int8_t kiln_rt_str_eq(int64_t a, int64_t b) { return strcmp(str(a), str(b)) == 0; }
 
-int8_t kiln_rt_str_in(int64_t s, const char *set, int64_t fold) {
+int64_t kiln_rt_str_index(int64_t s, const char *set, int64_t fold) {
   const char *x = str(s);
   size_t len = strlen(x);
   char small[256], *lx = NULL;
   if (fold) {
     lx = len < sizeof small ? small : malloc(len + 1);
-    if (!lx) return 0;
+    if (!lx) return -1;
     lx[map_case(x, false, lx)] = 0;
   }
-  int8_t found = 0;
-  for (const char *p = set; *p && !found;) {
+  int64_t found = -1, at = 0;
+  for (const char *p = set; *p; at++) { /* the last match: LabelEncoder's rule */
     char *colon;
     unsigned long long n = strtoull(p, &colon, 10);
     const char *w = colon + 1;
@@ -173,10 +173,10 @@ int8_t kiln_rt_str_in(int64_t s, const char *set, int64_t fold) {
       memcpy(lw, w, n);
       lw[n] = 0;
       lw[map_case(lw, false, lw)] = 0; /* in place: a code point keeps its length */
-      found = strcmp(lw, lx) == 0;
+      if (!strcmp(lw, lx)) found = at;
       if (lw != wsmall) free(lw);
     } else {
-      found = n == len && memcmp(w, x, len) == 0;
+      if (n == len && !memcmp(w, x, len)) found = at;
     }
     p = w + n;
   }

@@ -36,9 +36,10 @@ uint32_t kiln_rt_utf8_next(const char **s);
 int64_t kiln_rt_str_concat(kiln_rt_strings *h, int64_t a, int64_t b);
 int64_t kiln_rt_str_case(kiln_rt_strings *h, int64_t s, int64_t upper);
 int8_t kiln_rt_str_eq(int64_t a, int64_t b);
-/* Is s one of the words of `set` (ir/ops/strings.c: each word as its byte count, ':' and
- * its bytes), compared without case when fold is nonzero? */
-int8_t kiln_rt_str_in(int64_t s, const char *set, int64_t fold);
+/* The last position of s among the words of `set` (each as its byte count, ':' and its
+ * bytes: kiln_string_words), compared without case when fold is nonzero; -1 when it is
+ * none of them. */
+int64_t kiln_rt_str_index(int64_t s, const char *set, int64_t fold);
 double kiln_rt_str_to_f64(int64_t s);
 int64_t kiln_rt_str_to_i64(int64_t s);
 /* v's shortest decimal that reads back as the same value: of a float when single is
@@ -46,8 +47,8 @@ int64_t kiln_rt_str_to_i64(int64_t s);
 int64_t kiln_rt_str_from_f64(kiln_rt_strings *h, double v, int64_t single);
 int64_t kiln_rt_str_from_i64(kiln_rt_strings *h, int64_t v, int64_t is_unsigned);
 /* Does s match all of pattern (RE2's syntax, rt/regex.c)? A pattern kiln_rt_regex_check
- * refuses matches nothing. */
-int8_t kiln_rt_str_match(int64_t s, const char *pattern);
+ * refuses matches nothing; out of memory, h fails. */
+int8_t kiln_rt_str_match(kiln_rt_strings *h, int64_t s, const char *pattern);
 /* NULL, or what is wrong with pattern ("an unclosed (") */
 const char *kiln_rt_regex_check(const char *pattern);
 

@@ -161,9 +161,10 @@ static void library(void) {
   CHECK(kiln_rt_str_to_i64((int64_t)(intptr_t)"100.5") == 100);
   CHECK(kiln_rt_str_to_i64((int64_t)(intptr_t)"-12") == -12);
   CHECK(kiln_rt_str_to_f64((int64_t)(intptr_t)"+InF") > 1e308);
-  CHECK(kiln_rt_str_in((int64_t)(intptr_t)"ÉCOLE", "3:the6:école", 1));
-  CHECK(!kiln_rt_str_in((int64_t)(intptr_t)"ÉCOLE", "3:the6:école", 0));
-  CHECK(kiln_rt_str_in(0, "0:", 0)); /* NULL is "" */
+  CHECK(kiln_rt_str_index((int64_t)(intptr_t)"ÉCOLE", "3:the6:école", 1) == 1);
+  CHECK(kiln_rt_str_index((int64_t)(intptr_t)"ÉCOLE", "3:the6:école", 0) == -1);
+  CHECK(kiln_rt_str_index((int64_t)(intptr_t)"the", "3:the6:école3:the", 0) == 2);
+  CHECK(kiln_rt_str_index(0, "1:a0:", 0) == 1); /* NULL is "" */
   CHECK(!h.failed);
   kiln_rt_strings_free(&h);
   CHECK(h.head == NULL);
@@ -173,29 +174,43 @@ static void library(void) {
 
 /* RegexFullMatch's matcher: what Python's re (the op cases' reference) cannot check */
 static void regex(void) {
+  kiln_rt_strings h = {0};
   static const char *const bad[] = {"(", "a)", "a**", "[z-a]", "\\p{L}", "a{1001}", "(?x)a",
                                     "[abc", "*a", "\\1", "[[:nope:]]", "\\x{110000}", "\\"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     CHECK(kiln_rt_regex_check(bad[i]) != NULL);
     if (!kiln_rt_regex_check(bad[i])) fprintf(stderr, "'%s' was taken\n", bad[i]);
-    CHECK(!kiln_rt_str_match(STR("a"), bad[i]));
+    CHECK(!kiln_rt_str_match(&h, STR("a"), bad[i]));
   }
   CHECK(kiln_rt_regex_check("a{1000}") == NULL);
+  char *lit = malloc(5002); /* a long literal, and alternation nested past the limit */
+  memset(lit, 'x', 5000);
+  lit[5000] = 0;
+  CHECK(kiln_rt_regex_check(lit) == NULL && kiln_rt_str_match(&h, STR(lit), lit));
+  for (int i = 0; i < 5000; i++) lit[i] = i % 2 ? '|' : (char)('a' + i % 26);
+  lit[4998] = 'z', lit[4999] = 0; /* 2500 one-letter alternatives, the last z */
+  CHECK(kiln_rt_regex_check(lit) == NULL && kiln_rt_str_match(&h, STR("k"), lit) &&
+        kiln_rt_str_match(&h, STR("z"), lit) && !kiln_rt_str_match(&h, STR("kk"), lit));
+  for (int i = 0; i < 5000; i++) lit[i] = i < 2500 ? '(' : ')';
+  lit[5000] = 0;
+  CHECK(kiln_rt_regex_check(lit) != NULL);
+  free(lit);
   CHECK(kiln_rt_regex_check("(a{1000}){1000}") != NULL); /* a million instructions */
-  CHECK(kiln_rt_str_match(STR("x41B"), "[[:alpha:]][[:digit:]]+\\x{42}"));
-  CHECK(kiln_rt_str_match(STR("a\nb"), "(?s)a.b") && !kiln_rt_str_match(STR("a\nb"), "a.b"));
-  CHECK(kiln_rt_str_match(STR("ABC"), "(?i:abc)") && !kiln_rt_str_match(STR("ABCd"), "(?i:abc)D"));
-  CHECK(kiln_rt_str_match(STR("AbCd"), "(?i:abc)d"));
-  CHECK(kiln_rt_str_match(0, "") && kiln_rt_str_match(0, "a*") && !kiln_rt_str_match(0, "a"));
+  CHECK(kiln_rt_str_match(&h, STR("x41B"), "[[:alpha:]][[:digit:]]+\\x{42}"));
+  CHECK(kiln_rt_str_match(&h, STR("a\nb"), "(?s)a.b") && !kiln_rt_str_match(&h, STR("a\nb"), "a.b"));
+  CHECK(kiln_rt_str_match(&h, STR("ABC"), "(?i:abc)") && !kiln_rt_str_match(&h, STR("ABCd"), "(?i:abc)D"));
+  CHECK(kiln_rt_str_match(&h, STR("AbCd"), "(?i:abc)d"));
+  CHECK(kiln_rt_str_match(&h, 0, "") && kiln_rt_str_match(&h, 0, "a*") && !kiln_rt_str_match(&h, 0, "a"));
   /* linear time: backtracking would take 2^10000 steps here */
   enum { N = 10000 };
   char *as = malloc(N + 2);
   memset(as, 'a', N);
   as[N] = 0;
-  CHECK(!kiln_rt_str_match(STR(as), "(a*)*b") && kiln_rt_str_match(STR(as), "(a|aa)+"));
+  CHECK(!kiln_rt_str_match(&h, STR(as), "(a*)*b") && kiln_rt_str_match(&h, STR(as), "(a|aa)+"));
   as[N] = 'b', as[N + 1] = 0;
-  CHECK(kiln_rt_str_match(STR(as), "(a*)*b") && !kiln_rt_str_match(STR(as), "(a+a+)+c"));
+  CHECK(kiln_rt_str_match(&h, STR(as), "(a*)*b") && !kiln_rt_str_match(&h, STR(as), "(a+a+)+c"));
   free(as);
+  CHECK(!h.failed);
 }
 
 int main(void) {

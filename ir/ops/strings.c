@@ -158,9 +158,8 @@ static kiln_status infer_parts(kiln_graph *g, kiln_node *n, kiln_error *err) {
   return KILN_OK;
 }
 
-/* The stopwords as rt/strings.h's kiln_rt_str_in reads them: "<bytes>:<word>" each. */
-static char *word_list(const kiln_node *n) {
-  const kiln_attr *a = kiln_node_attr(n, "stopwords");
+char *kiln_string_words(const kiln_node *n, const char *attr) {
+  const kiln_attr *a = kiln_node_attr(n, attr);
   size_t len = 1;
   for (int i = 0; a && i < a->count; i++) len += strlen(a->strings[i]) + 24;
   char *s = kiln_xmalloc(len), *at = s;
@@ -183,8 +182,9 @@ static kiln_status lower_parts(kiln_lower_ctx *c) {
   kiln_expr *in = kx_binary(k, KB_LT, i, kx_idx(k, n));
   kiln_expr *word = n ? kx_load(k, xb, (kiln_expr *[]){kx_binary(k, KB_MIN, i, kx_idx(k, n - 1))})
                       : kx_const_i(k, KILN_STRING, 0);
-  char *words = word_list(c->n);
-  kiln_expr *is_stop = kx_call(k, KF_STR_IN, word, NULL, fold, words);
+  char *words = kiln_string_words(c->n, "stopwords");
+  kiln_expr *at = kx_call(k, KF_STR_INDEX, word, NULL, fold, words);
+  kiln_expr *is_stop = kx_binary(k, KB_GE, at, kx_idx(k, 0));
   free(words);
   kiln_stage_store(k, s, &i, kx_binary(k, KB_AND, in, kx_unary(k, KU_NOT, is_stop)));
   /* any_kept = max over i of not_stop[i] */

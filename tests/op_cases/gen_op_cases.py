@@ -861,6 +861,59 @@ def regex_cases(out, rng):
     write(out, "regex_full_match_patterns", m, {"x": words}, want)
 
 
+def ml_cases(out, rng):
+    # ai.onnx.ml: LabelEncoder from strings, int64s and floats (NaN a key, unknown keys to the
+    # default) to int64s, floats and a values_tensor; Binarizer on doubles and int32s;
+    # ArrayFeatureExtractor on 1-D and 3-D inputs with 2-D indices. Reference: onnx.reference
+    # (onnxruntime lacks some of these types).
+    S = TensorProto.STRING
+    def ml_model(name, nodes, inputs, outputs, ml=4):
+        graph = helper.make_graph(nodes, name, inputs, outputs)
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19),
+                                                    helper.make_opsetid("ai.onnx.ml", ml)])
+        m.ir_version = 9
+        return m
+    words = np.array([["cat", "dog", "Cat"], ["", "dog", "emu"]], dtype=object)
+    ints = np.array([[3, -7, 0, 2**40], [5, 3, 9, -1]], dtype=np.int64)
+    # (no NaN input: onnx.reference's dict never matches one, where the spec's NaN key does)
+    floats = np.array([0.5, 1.0, -2.0, 7.25, 0.0, -0.0], dtype=np.float32)
+    m = ml_model("label_encoder_keys", [
+        helper.make_node("LabelEncoder", ["s"], ["si"], domain="ai.onnx.ml", keys_strings=["cat", "dog", "", "cat"],
+                         values_int64s=[10, 20, 30, 40], default_int64=-5),
+        helper.make_node("LabelEncoder", ["s"], ["sf"], domain="ai.onnx.ml", keys_strings=["emu", "cat"],
+                         values_floats=[1.5, -2.5]),
+        helper.make_node("LabelEncoder", ["i"], ["if"], domain="ai.onnx.ml", keys_int64s=[3, 2**40, -1],
+                         values_floats=[0.25, 4.0, -1.0], default_float=9.0),
+        helper.make_node("LabelEncoder", ["f"], ["fi"], domain="ai.onnx.ml", keys_floats=[0.5, float("nan"), -0.0],
+                         values_int64s=[1, 2, 3]),
+        helper.make_node("LabelEncoder", ["i"], ["it"], domain="ai.onnx.ml",
+                         keys_tensor=numpy_helper.from_array(np.array([5, 9], dtype=np.int64), "k"),
+                         values_tensor=numpy_helper.from_array(np.array([50, 90], dtype=np.int16), "v"),
+                         default_tensor=numpy_helper.from_array(np.array([-9], dtype=np.int16), "d"))],
+        [V("s", S, [2, 3]), V("i", I64, [2, 4]), V("f", F32, [6])],
+        [V("si", I64, [2, 3]), V("sf", F32, [2, 3]), V("if", F32, [2, 4]), V("fi", I64, [6]),
+         V("it", TensorProto.INT16, [2, 4])])
+    feeds = {"s": words, "i": ints, "f": floats}
+    # onnx.reference: onnxruntime 1.23 has no LabelEncoder-4 for every pair of types here
+    write(out, "label_encoder_keys", m, feeds, ReferenceEvaluator(m).run(None, feeds))
+    d = rng.standard_normal((3, 4))
+    n = rng.integers(-3, 4, (5,)).astype(np.int32)
+    x3 = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    x1 = np.arange(6, dtype=np.float32)
+    idx = np.array([[4, 0], [2, 2]], dtype=np.int64)
+    m = ml_model("binarizer_extractor", [
+        helper.make_node("Binarizer", ["d"], ["db"], domain="ai.onnx.ml", threshold=0.25),
+        helper.make_node("Binarizer", ["n"], ["nb"], domain="ai.onnx.ml", threshold=-1.0),
+        helper.make_node("ArrayFeatureExtractor", ["x3", "idx"], ["e3"], domain="ai.onnx.ml"),
+        helper.make_node("ArrayFeatureExtractor", ["x1", "idx"], ["e1"], domain="ai.onnx.ml")],
+        [V("d", F64, [3, 4]), V("n", TensorProto.INT32, [5]), V("x3", F32, [2, 3, 5]), V("x1", F32, [6]),
+         V("idx", I64, [2, 2])],
+        [V("db", F64, None), V("nb", TensorProto.INT32, None), V("e3", F32, None), V("e1", F32, None)], ml=1)
+    feeds = {"d": d, "n": n, "x3": x3, "x1": x1, "idx": idx}
+    # onnx.reference: onnxruntime's Binarizer takes floats only
+    write(out, "binarizer_extractor", m, feeds, ReferenceEvaluator(m).run(None, feeds))
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -870,7 +923,7 @@ def main():
                  norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases,
                  bitcast_cases, affine_grid_cases, deform_conv_cases,
                  causal_conv_cases, linear_attention_cases, resize_antialias_cases, f8_cases,
-                 narrow_cases, string_cases, regex_cases):
+                 narrow_cases, string_cases, regex_cases, ml_cases):
         make(out, rng)
 
 

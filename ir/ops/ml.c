@@ -1,0 +1,228 @@
+/* ai.onnx.ml ops (the domain scikit-learn converters write): Binarizer, ArrayFeatureExtractor
+ * and LabelEncoder with numeric values.
+ *
+ * LabelEncoder maps each key to its value, anything else to the default. It expands into
+ *
+ *   LabelIndex(x)           -> i64: 1 + the key's position, 0 for none (string keys: a
+ *                              word list searched by the run-time library, rt/strings.h;
+ *                              numeric ones: a chain of compares; a NaN key matches any
+ *                              NaN), the last of repeated keys, as the spec says
+ *   Gather(table, index)    -> table = [default, values...], a constant
+ *
+ * so a string key maps without a string constant; string values would need one, and are
+ * refused by name. */
+#include "ir/op.h"
+#include "ir/ops/expand.h"
+
+#include "ir/dtype.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NUMERIC_KEYS 256 /* a compare each, in one expression */
+
+/* ---- Binarizer ------------------------------------------------------------------------------ */
+
+static kiln_status infer_binarizer(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  if (!kiln_dtype_valid(x->dtype) || x->dtype == KILN_BOOL)
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "input must be a number tensor");
+  kiln_set_out(g, n, 0, x->dtype, x->rank, x->dims);
+  return KILN_OK;
+}
+
+static kiln_expr *build_binarizer(kiln_lower_ctx *c, kiln_expr *const *x) {
+  kiln_kernel *k = c->k;
+  kiln_dtype t = x[0]->dtype;
+  kiln_expr *above = kx_binary(k, KB_GT, x[0], kx_const_f(k, t, kiln_attr_float(c->n, "threshold", 0)));
+  return kx_select(k, above, kx_const_i(k, t, 1), kx_const_i(k, t, 0));
+}
+
+static kiln_status lower_binarizer(kiln_lower_ctx *c) {
+  return kiln_lower_elementwise(c, build_binarizer);
+}
+
+/* ---- ArrayFeatureExtractor ------------------------------------------------------------------ */
+
+/* X's last axis gathered at Y's indices (flattened); a 1-D X gives [1, count] */
+static kiln_status expand_extractor(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
+  const kiln_node *n = &g->nodes[b->nodes[pos]];
+  const kiln_value *x = kiln_node_in(g, n, 0), *y = kiln_node_in(g, n, 1);
+  if (x->rank < 1) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "input 0 is a scalar");
+  if (y->dtype != KILN_I64) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "indices must be int64");
+  int rank = x->rank, xi = n->inputs[0], out = n->outputs[0];
+  int64_t count = kiln_value_numel(y);
+  kiln_ex e;
+  kiln_ex_begin(&e, g, b, pos, KILN_I64); /* n is stale from here */
+  int idx = kiln_ex_reshape(&e, n->inputs[1], 1, &count, -1, "indices");
+  int ins[2] = {xi, idx};
+  int y1 = kiln_ex_node1(&e, "Gather", ins, 2, rank == 1 ? -1 : out, "gather");
+  kiln_ex_attr_i(&e, "axis", rank - 1);
+  if (rank == 1) {
+    int un[2] = {y1, kiln_ex_int1(&e, 0)};
+    kiln_ex_node1(&e, "Unsqueeze", un, 2, out, "output");
+  }
+  kiln_ex_end(&e);
+  return KILN_OK;
+}
+
+/* ---- LabelEncoder --------------------------------------------------------------------------- */
+
+typedef struct encoder {
+  kiln_dtype key, value;   /* the keys' and values' types */
+  int nkeys;
+  const int64_t *ikeys;    /* keys_int64s */
+  const double *fkeys;     /* keys_floats */
+  const kiln_tensor *tkeys, *tvalues, *tdefault;
+  const int64_t *ivalues;
+  const double *fvalues;
+  int nvalues;
+} encoder;
+
+static kiln_status encoder_of(const kiln_node *n, encoder *e, kiln_error *err) {
+  memset(e, 0, sizeof *e);
+  const kiln_attr *ks = kiln_node_attr(n, "keys_strings"), *kt = kiln_node_attr(n, "keys_tensor");
+  int ni = kiln_attr_ints(n, "keys_int64s", &e->ikeys), nf = kiln_attr_floats(n, "keys_floats", &e->fkeys);
+  if ((ks != NULL) + (ni >= 0) + (nf >= 0) + (kt && kt->tensors) != 1)
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs exactly one of keys_strings, "
+                          "keys_int64s, keys_floats and keys_tensor");
+  if (ni < 0) e->ikeys = NULL;
+  if (nf < 0) e->fkeys = NULL;
+  if (ks) e->key = KILN_STRING, e->nkeys = ks->count;
+  else if (ni >= 0) e->key = KILN_I64, e->nkeys = ni;
+  else if (nf >= 0) e->key = KILN_F32, e->nkeys = nf;
+  else e->tkeys = &kt->tensors[0], e->key = e->tkeys->dtype, e->nkeys = (int)kiln_shape_numel(e->tkeys->rank, e->tkeys->dims);
+  if (kiln_node_attr(n, "values_strings"))
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "string values: kiln holds no string "
+                          "constants (its keys may be strings)");
+  const kiln_attr *vt = kiln_node_attr(n, "values_tensor");
+  int vi = kiln_attr_ints(n, "values_int64s", &e->ivalues), vf = kiln_attr_floats(n, "values_floats", &e->fvalues);
+  if ((vi >= 0) + (vf >= 0) + (vt && vt->tensors) != 1)
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs exactly one of values_int64s, "
+                          "values_floats and values_tensor");
+  if (vi < 0) e->ivalues = NULL;
+  if (vf < 0) e->fvalues = NULL;
+  if (vi >= 0) e->value = KILN_I64, e->nvalues = vi;
+  else if (vf >= 0) e->value = KILN_F32, e->nvalues = vf;
+  else e->tvalues = &vt->tensors[0], e->value = e->tvalues->dtype, e->nvalues = (int)kiln_shape_numel(e->tvalues->rank, e->tvalues->dims);
+  if (!kiln_dtype_valid(e->value) || (e->tkeys && !kiln_dtype_valid(e->key)))
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "keys_tensor and values_tensor must hold numbers");
+  if (e->nvalues != e->nkeys)
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs as many values as keys");
+  const kiln_attr *dt = kiln_node_attr(n, "default_tensor");
+  if (dt && dt->tensors) {
+    e->tdefault = &dt->tensors[0];
+    if (e->tdefault->dtype != e->value || kiln_shape_numel(e->tdefault->rank, e->tdefault->dims) != 1)
+      return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "default_tensor must be one value of the values' type");
+  }
+  if (e->key != KILN_STRING && e->nkeys > MAX_NUMERIC_KEYS) {
+    char what[120];
+    snprintf(what, sizeof what, "%d numeric keys; kiln takes at most %d", e->nkeys, MAX_NUMERIC_KEYS);
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, what);
+  }
+  return KILN_OK;
+}
+
+/* [default, values...] as a constant of the values' type */
+static kiln_tensor value_table(const kiln_node *n, const encoder *e) {
+  kiln_tensor t = {e->value, 1, {e->nvalues + 1}, NULL};
+  t.data = kiln_xcalloc((size_t)e->nvalues + 1, kiln_dtype_size(e->value));
+  if (e->tdefault) memcpy(t.data, e->tdefault->data, kiln_dtype_size(e->value));
+  else if (kiln_dtype_is_float(e->value))
+    kiln_store_f64(e->value, t.data, 0, kiln_attr_float(n, "default_float", -0.0));
+  else kiln_store_i64(e->value, t.data, 0, kiln_attr_int(n, "default_int64", -1));
+  size_t sz = kiln_dtype_size(e->value);
+  for (int i = 0; i < e->nvalues; i++) {
+    uint8_t *at = (uint8_t *)t.data + sz * (size_t)(i + 1);
+    if (e->ivalues) ((int64_t *)t.data)[i + 1] = e->ivalues[i];
+    else if (e->fvalues) ((float *)t.data)[i + 1] = (float)e->fvalues[i];
+    else memcpy(at, (const uint8_t *)e->tvalues->data + sz * (size_t)i, sz);
+  }
+  return t;
+}
+
+static kiln_status expand_encoder(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
+  const kiln_node *n = &g->nodes[b->nodes[pos]];
+  encoder e;
+  if (encoder_of(n, &e, err)) return err->code;
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  bool float_keys = kiln_dtype_is_float(e.key) && kiln_dtype_is_float(x->dtype);
+  if (x->dtype != e.key && !float_keys) {
+    char what[160];
+    snprintf(what, sizeof what, "input 'X' is %s, its keys %s", kiln_dtype_name(x->dtype), kiln_dtype_name(e.key));
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, what);
+  }
+  kiln_tensor table = value_table(n, &e);
+  int xi = n->inputs[0], out = n->outputs[0];
+  kiln_ex ex;
+  kiln_ex_begin(&ex, g, b, pos, KILN_I64); /* n is stale from here */
+  int index = kiln_ex_node1(&ex, "LabelIndex", &xi, 1, -1, "index");
+  kiln_ex_take_attrs(&ex);
+  int tv = kiln_ex_value(&ex, "table");
+  kiln_value_set_const(&g->values[tv], &table);
+  int ins[2] = {tv, index};
+  kiln_ex_node1(&ex, "Gather", ins, 2, out, "value");
+  kiln_ex_attr_i(&ex, "axis", 0);
+  kiln_ex_end(&ex);
+  return KILN_OK;
+}
+
+/* LabelIndex (internal): 1 + the position of x among LabelEncoder's keys, 0 for none */
+static kiln_status infer_index(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  encoder e;
+  if (encoder_of(n, &e, err)) return err->code;
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  kiln_set_out(g, n, 0, KILN_I64, x->rank, x->dims);
+  return KILN_OK;
+}
+
+static double key_at(const encoder *e, int i) {
+  return e->ikeys ? (double)e->ikeys[i] : e->fkeys ? e->fkeys[i] : kiln_load_f64(e->tkeys->dtype, e->tkeys->data, i);
+}
+
+static kiln_expr *build_index(kiln_lower_ctx *c, kiln_expr *const *x) {
+  kiln_kernel *k = c->k;
+  encoder e;
+  encoder_of(c->n, &e, c->err); /* checked by infer */
+  if (e.key == KILN_STRING) {
+    char *words = kiln_string_words(c->n, "keys_strings");
+    kiln_expr *at = kx_call(k, KF_STR_INDEX, x[0], NULL, 0, words);
+    free(words);
+    return kx_addi(k, at, 1);
+  }
+  kiln_dtype t = x[0]->dtype;
+  kiln_expr *r = kx_idx(k, 0);
+  for (int i = 0; i < e.nkeys; i++) { /* the outermost select: the last match wins */
+    double key = key_at(&e, i);
+    kiln_expr *hit;
+    if (isnan(key)) hit = kx_unary(k, KU_ISNAN, x[0]);
+    else if (e.ikeys || (e.tkeys && !kiln_dtype_is_float(e.key)))
+      hit = kx_binary(k, KB_EQ, x[0], kx_const_i(k, t, e.ikeys ? e.ikeys[i] : kiln_load_i64(e.key, e.tkeys->data, i)));
+    else hit = kx_binary(k, KB_EQ, x[0], kx_const_f(k, t, key));
+    r = kx_select(k, hit, kx_idx(k, i + 1), r);
+  }
+  return r;
+}
+
+static kiln_status lower_index(kiln_lower_ctx *c) { return kiln_lower_elementwise(c, build_index); }
+
+static const kiln_attr_spec binarizer_attrs[] = {{"threshold", KILN_ATTR_FLOAT, false}, {NULL}};
+static const kiln_attr_spec encoder_attrs[] = {
+    {"default_float", KILN_ATTR_FLOAT, false}, {"default_int64", KILN_ATTR_INT, false},
+    {"default_string", KILN_ATTR_STRING, false}, {"default_tensor", KILN_ATTR_TENSOR, false},
+    {"keys_floats", KILN_ATTR_FLOATS, false}, {"keys_int64s", KILN_ATTR_INTS, false},
+    {"keys_strings", KILN_ATTR_STRINGS, false}, {"keys_tensor", KILN_ATTR_TENSOR, false},
+    {"values_floats", KILN_ATTR_FLOATS, false}, {"values_int64s", KILN_ATTR_INTS, false},
+    {"values_strings", KILN_ATTR_STRINGS, false}, {"values_tensor", KILN_ATTR_TENSOR, false},
+    {NULL}};
+
+const kiln_op_def kiln_ops_ml[] = {
+    {"Binarizer", 1, 1, 1, 1, binarizer_attrs, infer_binarizer, lower_binarizer, NULL, KILN_OP_ELEMENTWISE},
+    {"ArrayFeatureExtractor", 2, 2, 1, 1, NULL, kiln_infer_resolved, NULL, expand_extractor, KILN_OP_RESOLVE},
+    {"LabelEncoder", 1, 1, 1, 1, encoder_attrs, kiln_infer_resolved, NULL, expand_encoder,
+     KILN_OP_RESOLVE | KILN_OP_STRINGS},
+    {"LabelIndex", 1, 1, 1, 1, encoder_attrs, infer_index, lower_index, NULL, KILN_OP_ELEMENTWISE | KILN_OP_STRINGS},
+    {NULL},
+};
