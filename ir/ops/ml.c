@@ -35,8 +35,9 @@ static kiln_status infer_binarizer(kiln_graph *g, kiln_node *n, kiln_error *err)
 
 static kiln_expr *build_binarizer(kiln_lower_ctx *c, kiln_expr *const *x) {
   kiln_kernel *k = c->k;
-  kiln_dtype t = x[0]->dtype;
-  kiln_expr *above = kx_binary(k, KB_GT, x[0], kx_const_f(k, t, kiln_attr_float(c->n, "threshold", 0)));
+  kiln_dtype t = x[0]->dtype; /* compared in f64: an int with a threshold of -1.5 */
+  kiln_expr *above = kx_binary(k, KB_GT, kx_cast(k, x[0], KILN_F64),
+                               kx_const_f(k, KILN_F64, kiln_attr_float(c->n, "threshold", 0)));
   return kx_select(k, above, kx_const_i(k, t, 1), kx_const_i(k, t, 0));
 }
 

@@ -897,16 +897,16 @@ def ml_cases(out, rng):
     # onnx.reference: onnxruntime 1.23 has no LabelEncoder-4 for every pair of types here
     write(out, "label_encoder_keys", m, feeds, ReferenceEvaluator(m).run(None, feeds))
     d = rng.standard_normal((3, 4))
-    n = rng.integers(-3, 4, (5,)).astype(np.int32)
+    n = np.arange(-3, 3, dtype=np.int32)  # -1 > -1.5: the threshold is not truncated
     x3 = rng.standard_normal((2, 3, 5)).astype(np.float32)
     x1 = np.arange(6, dtype=np.float32)
     idx = np.array([[4, 0], [2, 2]], dtype=np.int64)
     m = ml_model("binarizer_extractor", [
         helper.make_node("Binarizer", ["d"], ["db"], domain="ai.onnx.ml", threshold=0.25),
-        helper.make_node("Binarizer", ["n"], ["nb"], domain="ai.onnx.ml", threshold=-1.0),
+        helper.make_node("Binarizer", ["n"], ["nb"], domain="ai.onnx.ml", threshold=-1.5),
         helper.make_node("ArrayFeatureExtractor", ["x3", "idx"], ["e3"], domain="ai.onnx.ml"),
         helper.make_node("ArrayFeatureExtractor", ["x1", "idx"], ["e1"], domain="ai.onnx.ml")],
-        [V("d", F64, [3, 4]), V("n", TensorProto.INT32, [5]), V("x3", F32, [2, 3, 5]), V("x1", F32, [6]),
+        [V("d", F64, [3, 4]), V("n", TensorProto.INT32, [6]), V("x3", F32, [2, 3, 5]), V("x1", F32, [6]),
          V("idx", I64, [2, 2])],
         [V("db", F64, None), V("nb", TensorProto.INT32, None), V("e3", F32, None), V("e1", F32, None)], ml=1)
     feeds = {"d": d, "n": n, "x3": x3, "x1": x1, "idx": idx}
