@@ -36,9 +36,10 @@ build-asan/tests/leak_cycles 30 5
 # one-time initialisation races too (the op table's did). OMP_NUM_THREADS=1: libgomp is
 # not instrumented, so TSan cannot see the barriers that order an OpenMP team's work and
 # reports false races between team threads (it did in rt/parallel.c, which stays
-# uninstrumented for that reason). kiln's own C code never runs inside a team (only
-# generated code does, which is not instrumented either), so teams of one hide nothing
-# TSan could check. tools/tsan.supp covers libLLVM's internals only, and says why.
+# uninstrumented for that reason). kiln's own C code runs inside a team only as the
+# string functions generated code calls (rt/strings.c), which share nothing but the run's
+# string heap, whose list head they push with an atomic compare-and-swap; so teams of one
+# hide nothing else TSan could check. tools/tsan.supp covers libLLVM's internals only, and says why.
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
   -DKILN_SANITIZE_THREAD=ON >/dev/null
 cmake --build build-tsan -j2 --target unit_concurrency unit_jit_aot test_api unit_tune_overlap \
