@@ -4,7 +4,6 @@
 #include "codegen/codegen.h"
 #include "codegen/plumbing.h"
 #include "rt/parallel.h"
-#include "rt/strings.h"
 
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
@@ -31,24 +30,14 @@ static LLVMOrcCSymbolMapPair runtime_symbol(LLVMOrcLLJITRef j, const char *name,
  * in kiln's static libraries and need not be exported from the executable, so they are
  * defined by address. */
 static LLVMErrorRef define_runtime(LLVMOrcLLJITRef j, LLVMOrcJITDylibRef jd) {
-  static const struct {
-    kiln_rt_fn f;
-    uintptr_t addr;
-  } strs[] = {
-      {KF_STR_CONCAT, (uintptr_t)&kiln_rt_str_concat}, {KF_STR_CASE, (uintptr_t)&kiln_rt_str_case},
-      {KF_STR_EQ, (uintptr_t)&kiln_rt_str_eq},         {KF_STR_INDEX, (uintptr_t)&kiln_rt_str_index},
-      {KF_STR_TO_F64, (uintptr_t)&kiln_rt_str_to_f64}, {KF_STR_TO_I64, (uintptr_t)&kiln_rt_str_to_i64},
-      {KF_STR_FROM_F64, (uintptr_t)&kiln_rt_str_from_f64},
-      {KF_STR_FROM_I64, (uintptr_t)&kiln_rt_str_from_i64},
-      {KF_STR_MATCH, (uintptr_t)&kiln_rt_str_match}};
-  enum { NSTR = sizeof strs / sizeof strs[0] };
-  _Static_assert((int)NSTR == (int)KF_COUNT, "every string function has its address here");
-  LLVMOrcCSymbolMapPair syms[2 + NSTR] = {
+  LLVMOrcCSymbolMapPair syms[2 + KF_COUNT] = {
       runtime_symbol(j, "kiln_rt_parallel_for", (uintptr_t)&kiln_rt_parallel_for),
       runtime_symbol(j, "kiln_rt_clock_ns", (uintptr_t)&kiln_rt_clock_ns)};
-  for (int i = 0; i < NSTR; i++) /* the string functions kernels call (ir/kernel_call.c) */
-    syms[2 + i] = runtime_symbol(j, kiln_rt_fn_info(strs[i].f, NULL, NULL), strs[i].addr);
-  LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(syms, 2 + NSTR);
+  for (int i = 0; i < KF_COUNT; i++) { /* the string functions kernels call (ir/kernel_call.c) */
+    const kiln_rt_fn_def *d = kiln_rt_fn_def_of((kiln_rt_fn)i); /* the table has every f */
+    syms[2 + i] = runtime_symbol(j, d ? d->name : "kiln_rt_missing", d ? d->addr : 0);
+  }
+  LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(syms, 2 + KF_COUNT);
   LLVMErrorRef e = LLVMOrcJITDylibDefine(jd, mu);
   if (e) {
     LLVMOrcDisposeMaterializationUnit(mu);

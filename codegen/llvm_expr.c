@@ -405,15 +405,14 @@ static LLVMValueRef emit_select(kiln_emit *e, const kiln_expr *x) {
 /* A call of the run-time library (KX_CALL): strings pass as i64, the heap and a text
  * argument as pointers, a bool comes back as i8. */
 static LLVMValueRef emit_call(kiln_emit *e, const kiln_expr *x) {
-  kiln_dtype rt;
-  bool heap;
-  const char *name = kiln_rt_fn_info((kiln_rt_fn)x->op, &rt, &heap);
-  if (!name || rt != x->dtype || !x->a || (heap && (x->buf < 0 || x->buf >= e->k->nbufs)))
+  const kiln_rt_fn_def *d = kiln_rt_fn_def_of((kiln_rt_fn)x->op);
+  if (!d || d->result != x->dtype || !x->a || (d->heap && (x->buf < 0 || x->buf >= e->k->nbufs)))
     return KILN_EMIT_FAIL(e, "ill-formed call %d", x->op);
+  kiln_dtype rt = d->result;
   LLVMTypeRef ps[5];
   LLVMValueRef args[5];
   unsigned n = 0;
-  if (heap) ps[n] = e->t_ptr, args[n++] = e->bufs[x->buf];
+  if (d->heap) ps[n] = e->t_ptr, args[n++] = e->bufs[x->buf];
   const kiln_expr *ops[2] = {x->a, x->b};
   for (int i = 0; i < 2 && ops[i]; i++) {
     LLVMValueRef v = kiln_emit_expr(e, ops[i]);
@@ -424,14 +423,12 @@ static LLVMValueRef emit_call(kiln_emit *e, const kiln_expr *x) {
     ps[n] = e->t_ptr;
     args[n++] = LLVMBuildGlobalStringPtr(e->b, x->what, "kiln.text");
   }
-  bool takes_i = x->op == KF_STR_CASE || x->op == KF_STR_INDEX || x->op == KF_STR_FROM_F64 ||
-                 x->op == KF_STR_FROM_I64;
-  if (takes_i) ps[n] = e->t_i64, args[n++] = LLVMConstInt(e->t_i64, (uint64_t)x->i, 0);
+  if (d->int_arg) ps[n] = e->t_i64, args[n++] = LLVMConstInt(e->t_i64, (uint64_t)x->i, 0);
   LLVMTypeRef ret = rt == KILN_BOOL ? e->t_i8 : kiln_emit_reg_type(e, rt);
   LLVMTypeRef fty = LLVMFunctionType(ret, ps, n, 0);
-  LLVMValueRef fn = LLVMGetNamedFunction(e->mod, name);
+  LLVMValueRef fn = LLVMGetNamedFunction(e->mod, d->name);
   if (!fn) {
-    fn = LLVMAddFunction(e->mod, name, fty);
+    fn = LLVMAddFunction(e->mod, d->name, fty);
     kiln_emit_fn_attr(e, fn, "nounwind", 0);
   }
   LLVMValueRef r = LLVMBuildCall2(e->b, fty, fn, args, n, "");

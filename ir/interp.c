@@ -329,8 +329,8 @@ static scalar eval(interp *in, const kiln_expr *e) {
 static scalar call(interp *in, const kiln_expr *e) {
   scalar z = {0, 0}, a = e->a ? eval(in, e->a) : z, b = e->b ? eval(in, e->b) : z;
   kiln_rt_strings *h = e->buf >= 0 && e->buf < in->k->nbufs ? in->data[e->buf] : NULL;
-  bool heap = false;
-  if (in->failed || !kiln_rt_fn_info((kiln_rt_fn)e->op, NULL, &heap) || (heap && !h)) {
+  const kiln_rt_fn_def *d = kiln_rt_fn_def_of((kiln_rt_fn)e->op);
+  if (in->failed || !d || (d->heap && !h)) {
     if (!in->failed)
       kiln_fail(in->err, KILN_ERR_INTERNAL, "kernel '%s': call %d without its string heap",
                 in->k->name, e->op);

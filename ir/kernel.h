@@ -322,8 +322,17 @@ kiln_expr *kx_cast_nosat(kiln_kernel *k, kiln_expr *a, kiln_dtype t);
  * arguments; the heap buffer is added to k when f takes it. */
 kiln_expr *kx_call(kiln_kernel *k, kiln_rt_fn f, kiln_expr *a, kiln_expr *b, int64_t i,
                    const char *what);
-/* f's C name (rt/strings.h), result type, whether it takes the heap; NULL for no such f. */
-const char *kiln_rt_fn_info(kiln_rt_fn f, kiln_dtype *result, bool *heap);
+/* What a backend needs of f (ir/kernel_call.c): C's arguments are the heap (when it takes
+ * it), a and b (those given), the text (when given), then i (when it takes it). */
+typedef struct kiln_rt_fn_def {
+  const char *name;  /* its C name in rt/strings.h */
+  uintptr_t addr;    /* where it is in this process, for the JIT */
+  kiln_dtype result;
+  bool heap;         /* it takes the run's heap first: it makes strings, or may fail */
+  bool int_arg;      /* it takes i last */
+} kiln_rt_fn_def;
+/* f's entry, or NULL for no such f. */
+const kiln_rt_fn_def *kiln_rt_fn_def_of(kiln_rt_fn f);
 /* The kernel's string heap buffer (an input of 2 i64s at KILN_STORE_STRINGS), added once. */
 int kiln_kernel_strings_buf(kiln_kernel *k);
 /* a's bits as t, of a's width (a float's order key: ir/ops/topk.c). */

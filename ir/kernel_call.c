@@ -2,32 +2,29 @@
  * Strings have no arithmetic a loop nest could express (case mapping, parsing, printing),
  * so a kernel calls C for each element, and every backend calls the same C: LLVM code by
  * symbol (the JIT resolves it in libkiln, AOT libraries link it), the interpreter directly.
- * This table gives each function's C name and result type. */
+ * This table gives each function's C name, address and signature. */
 #include "ir/kernel.h"
+
+#include "rt/strings.h"
 
 #include <string.h>
 
-static const struct {
-  const char *name;
-  kiln_dtype result;
-  bool heap; /* it takes the run's heap first: it makes strings, or marks the run failed */
-} FNS[KF_COUNT] = {
-    [KF_STR_CONCAT] = {"kiln_rt_str_concat", KILN_STRING, true},
-    [KF_STR_CASE] = {"kiln_rt_str_case", KILN_STRING, true},
-    [KF_STR_EQ] = {"kiln_rt_str_eq", KILN_BOOL, false},
-    [KF_STR_INDEX] = {"kiln_rt_str_index", KILN_I64, false},
-    [KF_STR_TO_F64] = {"kiln_rt_str_to_f64", KILN_F64, false},
-    [KF_STR_TO_I64] = {"kiln_rt_str_to_i64", KILN_I64, false},
-    [KF_STR_FROM_F64] = {"kiln_rt_str_from_f64", KILN_STRING, true},
-    [KF_STR_FROM_I64] = {"kiln_rt_str_from_i64", KILN_STRING, true},
-    [KF_STR_MATCH] = {"kiln_rt_str_match", KILN_BOOL, true}, /* the heap: for its failure */
+#define FN(f, result, heap, int_arg) {#f, (uintptr_t)&f, result, heap, int_arg}
+static const kiln_rt_fn_def FNS[KF_COUNT] = {
+    [KF_STR_CONCAT] = FN(kiln_rt_str_concat, KILN_STRING, true, false),
+    [KF_STR_CASE] = FN(kiln_rt_str_case, KILN_STRING, true, true),
+    [KF_STR_EQ] = FN(kiln_rt_str_eq, KILN_BOOL, false, false),
+    [KF_STR_INDEX] = FN(kiln_rt_str_index, KILN_I64, false, true),
+    [KF_STR_TO_F64] = FN(kiln_rt_str_to_f64, KILN_F64, false, false),
+    [KF_STR_TO_I64] = FN(kiln_rt_str_to_i64, KILN_I64, false, false),
+    [KF_STR_FROM_F64] = FN(kiln_rt_str_from_f64, KILN_STRING, true, true),
+    [KF_STR_FROM_I64] = FN(kiln_rt_str_from_i64, KILN_STRING, true, true),
+    [KF_STR_MATCH] = FN(kiln_rt_str_match, KILN_BOOL, true, false), /* the heap: its failure */
 };
+#undef FN
 
-const char *kiln_rt_fn_info(kiln_rt_fn f, kiln_dtype *result, bool *heap) {
-  if ((int)f < 0 || f >= KF_COUNT) return NULL;
-  if (result) *result = FNS[f].result;
-  if (heap) *heap = FNS[f].heap;
-  return FNS[f].name;
+const kiln_rt_fn_def *kiln_rt_fn_def_of(kiln_rt_fn f) {
+  return (int)f >= 0 && f < KF_COUNT && FNS[f].name ? &FNS[f] : NULL;
 }
 
 int kiln_kernel_strings_buf(kiln_kernel *k) {
@@ -41,9 +38,9 @@ int kiln_kernel_strings_buf(kiln_kernel *k) {
 
 kiln_expr *kx_call(kiln_kernel *k, kiln_rt_fn f, kiln_expr *a, kiln_expr *b, int64_t i,
                    const char *what) {
-  kiln_dtype t = KILN_UNDEFINED;
-  bool heap = false;
-  kiln_rt_fn_info(f, &t, &heap);
+  const kiln_rt_fn_def *d = kiln_rt_fn_def_of(f);
+  kiln_dtype t = d ? d->result : KILN_UNDEFINED;
+  bool heap = d && d->heap;
   kiln_expr *e = kx_idx(k, 0);
   e->kind = KX_CALL;
   e->dtype = t;

@@ -89,7 +89,7 @@ static void print_expr(const kiln_kernel *k, const kiln_expr *e, FILE *out) {
     fputc(')', out);
     break;
   case KX_CALL:
-    fprintf(out, "%s(", kiln_rt_fn_info((kiln_rt_fn)e->op, NULL, NULL) ? kiln_rt_fn_info((kiln_rt_fn)e->op, NULL, NULL) : "?");
+    fprintf(out, "%s(", kiln_rt_fn_def_of((kiln_rt_fn)e->op) ? kiln_rt_fn_def_of((kiln_rt_fn)e->op)->name : "?");
     print_expr(k, e->a, out);
     if (e->b) fputs(", ", out), print_expr(k, e->b, out);
     if (e->what) fprintf(out, ", \"%s\"", e->what);

@@ -42,8 +42,6 @@ static bool foldable(const kiln_graph *g, const kiln_node *n, int64_t max_elems)
               v->dtype == KILN_STRING))
       return false;
   }
-  for (int i = 0; i < n->ninputs; i++) /* (Equal of two string casts: bool, at run time) */
-    if (n->inputs[i] >= 0 && g->values[n->inputs[i]].dtype == KILN_STRING) return false;
   return true;
 }
 
