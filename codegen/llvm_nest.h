@@ -42,6 +42,8 @@ struct nest {
   bool pf;                       /* register-tile mode: the schedule's prefetch applies */
   LLVMValueRef at_first, at_last; /* i1: the outer reduction loops at their first / last values */
   bool rows;                     /* a row kernel's shared loops: sc, around all stages */
+  bool chases;                   /* its loads chase indices (loaded from loads of loaded
+                                    indices: a tree walk): the loop vectorizer stays off */
 };
 
 /* non-NULL: success (a body's result) */

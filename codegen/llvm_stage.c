@@ -26,8 +26,29 @@ static void nest_extents(nest *n) {
                                   : LLVMConstInt(e->t_i64, (uint64_t)n->s->axes[a].extent, 0);
 }
 
+/* The longest chain of loads along x's indices, up to cap: 2 for a Gather (an index
+ * loaded, then the element), more where a loaded index leads to another index. */
+static int load_chain(const kiln_expr *x, int cap) {
+  int best = 0;
+  if (!x || cap <= 0) return 0;
+  if (x->kind == KX_LOAD) {
+    for (int d = 0; d < x->nidx && best < cap - 1; d++) {
+      int c = load_chain(x->idx[d], cap - 1);
+      best = c > best ? c : best;
+    }
+    return 1 + best;
+  }
+  const kiln_expr *kids[3] = {x->a, x->b, x->c};
+  for (int i = 0; i < 3 && best < cap; i++) {
+    int c = load_chain(kids[i], cap);
+    best = c > best ? c : best;
+  }
+  return best;
+}
+
 static void nest_init(nest *n, const kiln_schedule *sc) {
   n->sc = sc;
+  n->chases = load_chain(n->s->value, 4) >= 4;
   nest_extents(n);
   for (int a = 0; a < n->s->naxes; a++) {
     n->last[a] = -1;
@@ -74,7 +95,7 @@ static void complete_axes(nest *n, int lo, int hi, LLVMBasicBlockRef cont, int u
  * would otherwise flatten whole small nests into huge blocks that cost compile time and
  * code size without making anything faster; unrolling is the schedule's decision. */
 static void loop_metadata(kiln_emit *e, LLVMValueRef br, const kiln_loop *lp, bool innermost,
-                          bool tile) {
+                          bool tile, bool chases) {
   LLVMMetadataRef props[3];
   int np = 1;
   if (tile && lp->kind != KILN_LOOP_VECTOR) {
@@ -95,6 +116,13 @@ static void loop_metadata(kiln_emit *e, LLVMValueRef br, const kiln_loop *lp, bo
      * vectorized */
     LLVMMetadataRef u = LLVMMDStringInContext2(e->ctx, "llvm.loop.unroll.disable", 24);
     props[np++] = LLVMMDNodeInContext2(e->ctx, &u, 1);
+    LLVMMetadataRef v[2] = {LLVMMDStringInContext2(e->ctx, "llvm.loop.vectorize.enable", 26),
+                            LLVMValueAsMetadata(LLVMConstInt(e->t_i1, 0, 0))};
+    props[np++] = LLVMMDNodeInContext2(e->ctx, v, 2);
+  } else if (lp->kind == KILN_LOOP_SERIAL && chases) {
+    /* vectorized, each load of a chain is a gather waiting on the one before; scalar, the
+     * chains of neighbouring iterations overlap out of order (TreeWalk over 100 trees of
+     * depth 8, 1000 samples, Zen 5: 2.44 ms vectorized, 1.34 scalar) */
     LLVMMetadataRef v[2] = {LLVMMDStringInContext2(e->ctx, "llvm.loop.vectorize.enable", 26),
                             LLVMValueAsMetadata(LLVMConstInt(e->t_i1, 0, 0))};
     props[np++] = LLVMMDNodeInContext2(e->ctx, v, 2);
@@ -189,7 +217,7 @@ LLVMValueRef kiln_nest_loops(nest *n, int l, int stop, nest_body body) {
   LLVMPositionBuilderAtEnd(e->b, latch);
   LLVMValueRef next = LLVMBuildNUWAdd(e->b, iv, LLVMConstInt(e->t_i64, 1, 0), "");
   LLVMValueRef c = LLVMBuildICmp(e->b, LLVMIntSLT, next, trip, "");
-  loop_metadata(e, LLVMBuildCondBr(e->b, c, head, exit), lp, l == stop - 1, n->tile);
+  loop_metadata(e, LLVMBuildCondBr(e->b, c, head, exit), lp, l == stop - 1, n->tile, n->chases);
   LLVMAddIncoming(iv, &next, &latch, 1);
   LLVMAppendExistingBasicBlock(e->fn, exit);
   LLVMPositionBuilderAtEnd(e->b, exit);

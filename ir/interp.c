@@ -347,6 +347,7 @@ static scalar call(interp *in, const kiln_expr *e) {
   case KF_STR_FROM_F64: return (scalar){0, kiln_rt_str_from_f64(h, a.f, e->i)};
   case KF_STR_FROM_I64: return (scalar){0, kiln_rt_str_from_i64(h, a.i, e->i)};
   case KF_STR_MATCH: return (scalar){0, kiln_rt_str_match(h, a.i, e->what ? e->what : "")};
+  case KF_STR_WORD: return (scalar){0, kiln_rt_str_word(h, a.i, e->what ? e->what : "")};
   default: return z;
   }
 }

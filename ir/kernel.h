@@ -66,6 +66,7 @@ typedef enum kiln_rt_fn {
   KF_STR_FROM_F64, /* (a: f64), i: 1 as an f32's digits -> string */
   KF_STR_FROM_I64, /* (a: i64), i: 1 unsigned -> string */
   KF_STR_MATCH,    /* (a), what: an RE2 pattern -> bool: a full match */
+  KF_STR_WORD,     /* (a: i64), what: a word list -> string: word a ("" outside) */
   KF_COUNT
 } kiln_rt_fn;
 

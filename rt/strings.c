@@ -153,6 +153,20 @@ int64_t kiln_rt_str_case(kiln_rt_strings *h, int64_t s, int64_t upper) {
 
 int8_t kiln_rt_str_eq(int64_t a, int64_t b) { return strcmp(str(a), str(b)) == 0; }
 
+int64_t kiln_rt_str_word(kiln_rt_strings *h, int64_t i, const char *set) {
+  for (const char *p = set; *p && i >= 0; i--) {
+    char *colon;
+    unsigned long long n = strtoull(p, &colon, 10);
+    if (!i) {
+      char *r = alloc(h, n);
+      if (r) memcpy(r, colon + 1, n);
+      return val(r);
+    }
+    p = colon + 1 + n;
+  }
+  return 0; /* NULL reads as "" */
+}
+
 int64_t kiln_rt_str_index(int64_t s, const char *set, int64_t fold) {
   const char *x = str(s);
   size_t len = strlen(x);

@@ -40,6 +40,8 @@ int8_t kiln_rt_str_eq(int64_t a, int64_t b);
  * bytes: kiln_string_words), compared without case when fold is nonzero; -1 when it is
  * none of them. */
 int64_t kiln_rt_str_index(int64_t s, const char *set, int64_t fold);
+/* A copy of word i of `set` (as kiln_rt_str_index's); "" when there is no word i. */
+int64_t kiln_rt_str_word(kiln_rt_strings *h, int64_t i, const char *set);
 double kiln_rt_str_to_f64(int64_t s);
 int64_t kiln_rt_str_to_i64(int64_t s);
 /* v's shortest decimal that reads back as the same value: of a float when single is

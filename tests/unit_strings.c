@@ -165,6 +165,15 @@ static void library(void) {
   CHECK(kiln_rt_str_index((int64_t)(intptr_t)"ÉCOLE", "3:the6:école", 0) == -1);
   CHECK(kiln_rt_str_index((int64_t)(intptr_t)"the", "3:the6:école3:the", 0) == 2);
   CHECK(kiln_rt_str_index(0, "1:a0:", 0) == 1); /* NULL is "" */
+  /* a word by position: its bytes exactly (digits and ':' inside), "" (NULL) outside */
+  static const char *set = "3:the5:1:2:30:6:école";
+  static const char *words[] = {"the", "1:2:3", "", "école"};
+  for (int i = 0; i < 4; i++) {
+    const char *w = (const char *)(intptr_t)kiln_rt_str_word(&h, i, set);
+    CHECK(w && !strcmp(w, words[i]));
+  }
+  CHECK(kiln_rt_str_word(&h, 4, set) == 0 && kiln_rt_str_word(&h, -1, set) == 0);
+  CHECK(kiln_rt_str_word(&h, 0, "") == 0);
   CHECK(!h.failed);
   kiln_rt_strings_free(&h);
   CHECK(h.head == NULL);

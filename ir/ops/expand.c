@@ -87,6 +87,13 @@ void kiln_ex_attr_ints(kiln_ex *x, const char *name, int n, const int64_t *v) {
   if (n) memcpy(a->ints, v, sizeof(int64_t) * (size_t)n);
 }
 
+void kiln_ex_attr_strings(kiln_ex *x, const char *name, int n, const char *const *v) {
+  kiln_attr *a = kiln_node_add_attr(&x->g->nodes[x->last], name, KILN_ATTR_STRINGS);
+  a->count = n;
+  a->strings = kiln_xmalloc(sizeof(char *) * (size_t)(n ? n : 1));
+  for (int i = 0; i < n; i++) a->strings[i] = kiln_xstrdup(v[i]);
+}
+
 void kiln_ex_take_attrs(kiln_ex *x) {
   kiln_node *from = &x->g->nodes[x->from], *to = &x->g->nodes[x->last];
   for (int i = 0; i < to->nattrs; i++) kiln_attr_clear(&to->attrs[i]);

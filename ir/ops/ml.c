@@ -9,8 +9,8 @@
  *                              NaN), the last of repeated keys, as the spec says
  *   Gather(table, index)    -> table = [default, values...], a constant
  *
- * so a string key maps without a string constant; string values would need one, and are
- * refused by name. */
+ * so a string key maps without a string constant. String values take the index to a string
+ * instead: StringWord(index) over the words [default_string, values...]. */
 #include "ir/op.h"
 #include "ir/ops/expand.h"
 
@@ -95,20 +95,18 @@ static kiln_status encoder_of(const kiln_node *n, encoder *e, kiln_error *err) {
   else if (ni >= 0) e->key = KILN_I64, e->nkeys = ni;
   else if (nf >= 0) e->key = KILN_F32, e->nkeys = nf;
   else e->tkeys = &kt->tensors[0], e->key = e->tkeys->dtype, e->nkeys = (int)kiln_shape_numel(e->tkeys->rank, e->tkeys->dims);
-  if (kiln_node_attr(n, "values_strings"))
-    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "string values: kiln holds no string "
-                          "constants (its keys may be strings)");
-  const kiln_attr *vt = kiln_node_attr(n, "values_tensor");
+  const kiln_attr *vt = kiln_node_attr(n, "values_tensor"), *vs = kiln_node_attr(n, "values_strings");
   int vi = kiln_attr_ints(n, "values_int64s", &e->ivalues), vf = kiln_attr_floats(n, "values_floats", &e->fvalues);
-  if ((vi >= 0) + (vf >= 0) + (vt && vt->tensors) != 1)
+  if ((vi >= 0) + (vf >= 0) + (vt && vt->tensors) + (vs && vs->type == KILN_ATTR_STRINGS) != 1)
     return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs exactly one of values_int64s, "
-                          "values_floats and values_tensor");
+                          "values_floats, values_strings and values_tensor");
   if (vi < 0) e->ivalues = NULL;
   if (vf < 0) e->fvalues = NULL;
-  if (vi >= 0) e->value = KILN_I64, e->nvalues = vi;
+  if (vs && vs->type == KILN_ATTR_STRINGS) e->value = KILN_STRING, e->nvalues = vs->count;
+  else if (vi >= 0) e->value = KILN_I64, e->nvalues = vi;
   else if (vf >= 0) e->value = KILN_F32, e->nvalues = vf;
   else e->tvalues = &vt->tensors[0], e->value = e->tvalues->dtype, e->nvalues = (int)kiln_shape_numel(e->tvalues->rank, e->tvalues->dims);
-  if (!kiln_dtype_valid(e->value) || (e->tkeys && !kiln_dtype_valid(e->key)))
+  if ((e->tvalues && !kiln_dtype_valid(e->value)) || (e->tkeys && !kiln_dtype_valid(e->key)))
     return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "keys_tensor and values_tensor must hold numbers");
   if (e->nvalues != e->nkeys)
     return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs as many values as keys");
@@ -155,8 +153,24 @@ static kiln_status expand_encoder(kiln_graph *g, kiln_block *b, int pos, kiln_er
     snprintf(what, sizeof what, "input 'X' is %s, its keys %s", kiln_dtype_name(x->dtype), kiln_dtype_name(e.key));
     return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, what);
   }
-  kiln_tensor table = value_table(n, &e);
   int xi = n->inputs[0], out = n->outputs[0];
+  if (e.value == KILN_STRING) {
+    const kiln_attr *vs = kiln_node_attr(n, "values_strings");
+    const char **words = kiln_xmalloc(sizeof(char *) * (size_t)(vs->count + 1));
+    words[0] = kiln_attr_str(n, "default_string", "_Unused");
+    for (int i = 0; i < vs->count; i++) words[i + 1] = vs->strings[i];
+    int count = vs->count + 1;
+    kiln_ex ex;
+    kiln_ex_begin(&ex, g, b, pos, KILN_I64); /* n is stale from here; its attributes move */
+    int index = kiln_ex_node1(&ex, "LabelIndex", &xi, 1, -1, "index");
+    kiln_ex_take_attrs(&ex);
+    kiln_ex_node1(&ex, "StringWord", &index, 1, out, "value");
+    kiln_ex_attr_strings(&ex, "words", count, words);
+    free(words);
+    kiln_ex_end(&ex);
+    return KILN_OK;
+  }
+  kiln_tensor table = value_table(n, &e);
   kiln_ex ex;
   kiln_ex_begin(&ex, g, b, pos, KILN_I64); /* n is stale from here */
   int index = kiln_ex_node1(&ex, "LabelIndex", &xi, 1, -1, "index");

@@ -13,6 +13,7 @@
  * where keep marks the words that are no stopword, or, when there are none, entry 0 alone,
  * and mapped is each word case-mapped, or "" when there are none: the spec's [""]. */
 #include "ir/op.h"
+#include "ir/dtype.h"
 #include "ir/ops/expand.h"
 #include "rt/strings.h"
 
@@ -112,6 +113,26 @@ static kiln_expr *build_case(kiln_lower_ctx *c, kiln_expr *const *x) {
 }
 
 static kiln_status lower_case(kiln_lower_ctx *c) { return kiln_lower_elementwise(c, build_case); }
+
+/* StringWord (internal): word x of the attribute `words`, "" outside; strings a kernel makes
+ * from indices, as LabelEncoder's string values and a classifier's string labels are. */
+static kiln_status infer_word(kiln_graph *g, kiln_node *n, kiln_error *err) {
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  const kiln_attr *w = kiln_node_attr(n, "words");
+  if (!kiln_dtype_is_int(x->dtype) || !w || w->type != KILN_ATTR_STRINGS)
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs int indices and the strings 'words'");
+  kiln_set_out(g, n, 0, KILN_STRING, x->rank, x->dims);
+  return KILN_OK;
+}
+
+static kiln_expr *build_word(kiln_lower_ctx *c, kiln_expr *const *x) {
+  char *words = kiln_string_words(c->n, "words");
+  kiln_expr *r = kx_call(c->k, KF_STR_WORD, kx_cast(c->k, x[0], KILN_I64), NULL, 0, words);
+  free(words);
+  return r;
+}
+
+static kiln_status lower_word(kiln_lower_ctx *c) { return kiln_lower_elementwise(c, build_word); }
 
 /* Resolved before its output is known (KILN_OP_RESOLVE): with stopwords its size is a
  * count the run computes, which the Compress it expands into makes. */
@@ -219,6 +240,8 @@ static const kiln_attr_spec normalizer_attrs[] = {{"case_change_action", KILN_AT
                                                   {NULL}};
 
 #define S KILN_OP_STRINGS
+static const kiln_attr_spec word_attrs[] = {{"words", KILN_ATTR_STRINGS, true}, {NULL}};
+
 const kiln_op_def kiln_ops_strings[] = {
     {"StringConcat", 2, 2, 1, 1, NULL, infer_concat, lower_concat, NULL, KILN_OP_ELEMENTWISE | S},
     {"RegexFullMatch", 1, 1, 1, 1, regex_attrs, infer_regex, lower_regex, NULL, KILN_OP_ELEMENTWISE | S},
@@ -226,5 +249,6 @@ const kiln_op_def kiln_ops_strings[] = {
      expand_normalizer, KILN_OP_RESOLVE | S},
     {"StringCase", 1, 1, 1, 1, normalizer_attrs, infer_case, lower_case, NULL, KILN_OP_ELEMENTWISE | S},
     {"StringNormalizerParts", 1, 1, 2, 2, normalizer_attrs, infer_parts, lower_parts, NULL, S},
+    {"StringWord", 1, 1, 1, 1, word_attrs, infer_word, lower_word, NULL, KILN_OP_ELEMENTWISE | S | KILN_OP_SYMBOLIC},
     {NULL},
 };

@@ -265,9 +265,30 @@ def ties(n, seed):
     return rng.choice(np.array([0.75, 1.0, 2.0, np.inf, 0.0, -0.0, -1.0, -np.inf], np.float32), n)
 
 
+def forests():
+    """A tree regressor (5 trees, 2 targets) and classifier (4 classes), their tests reading
+    8 features, NaN-free: gen_tree_cases.py's random forests."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "op_cases"))
+    from gen_tree_cases import forest_v1, random_tree
+    rng = np.random.default_rng(5)
+    grid = np.linspace(-1.5, 1.5, 7)
+    trees = [random_tree(rng, 8, 5, ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GT"], grid) for _ in range(5)]
+    ws = {}
+
+    def weights(t, n, classes):
+        return ws.setdefault((t, n, classes), [(c, float(np.round(rng.standard_normal(), 3))) for c in range(classes)])
+
+    reg = node("TreeEnsembleRegressor", ["x"], ["y"], domain="ai.onnx.ml", n_targets=2,
+               **forest_v1(trees, "target", lambda t, n: weights(t, n, 2)))
+    cls = node("TreeEnsembleClassifier", ["x"], ["y1", "y"], domain="ai.onnx.ml", post_transform="SOFTMAX",
+               classlabels_int64s=[5, 6, 7, 8], **forest_v1(trees, "class", lambda t, n: weights(t, n, 4)))
+    return reg, cls
+
+
 def models():
     """name: (nodes, input shape, input dtype, initializers, output dtype, cases): a case is
     the free dims' sizes (a random input) or the input itself"""
+    reg, cls = forests()
     ax = {"ax0": i64([0]), "c0": i64(0), "c1": i64(1), "c2": i64(2)}
     f, i8, i = TensorProto.FLOAT, TensorProto.INT8, TensorProto.INT64
     return {
@@ -378,6 +399,8 @@ def models():
         "divide_by_length": (shape_of(1) + [node("Cast", ["s1"], ["sf"], to=f),
                                             node("Div", ["x", "sf"])], SEQ, f, ax, f, SEQ_CASES),
         "shape_output": ([node("Shape", ["x"])], SEQ, f, {}, i, SEQ_CASES),
+        "tree_regressor": ([reg], ["N", 8], f, {}, f, [(1,), (4,), (9,)]),
+        "tree_classifier": ([cls], ["N", 8], f, {}, f, [(1,), (4,), (9,)]),
         "reshape_product": (shape_of(0) + shape_of(1) + [
             node("Mul", ["s0u", "s1u"], ["ns"]), node("Concat", ["ns", "eight"], ["shp"], axis=0),
             node("Reshape", ["x", "shp"])], SEQ, f, {**ax, "eight": i64([8])}, f, SEQ_CASES),
@@ -587,7 +610,7 @@ def clamped(op, c):
 
 # Models also compiled once into a library (`kiln compile` with the free dims) that
 # `kiln run` then runs at every case's shape.
-AOT_ONCE = {"small_windows", "same_upper", "kv_attention", "deep_pools", "nonzero_masked_sum",
+AOT_ONCE = {"small_windows", "tree_classifier", "same_upper", "kv_attention", "deep_pools", "nonzero_masked_sum",
             "if_sizes_empty", "if_sizes_static", "if_sizes_free", "count_first_10",
             "topk_count_capped", "topk_count_capped_free", "topk_capped_concat",
             "topk_two_nonzeros", "topk_nested_cap", "topk_count_ties", "topk_count_ties_f64", "topk_count_sort",
@@ -664,7 +687,10 @@ def build(name, nodes, shape, dtype, inits, out_dtype, path):
                           [helper.make_tensor_value_info(y, out_dtype, None)] +
                           [helper.make_tensor_value_info(o, TensorProto.INT64, None) for o in more],
                           [numpy_helper.from_array(v, k) for k, v in inits.items()])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET.get(name, 17))])
+    opsets = [helper.make_opsetid("", OPSET.get(name, 17))]
+    if any(n.domain == "ai.onnx.ml" for n in nodes):
+        opsets.append(helper.make_opsetid("ai.onnx.ml", 3))
+    m = helper.make_model(g, opset_imports=opsets)
     m.ir_version = 8
     onnx.save(m, path)
 

@@ -896,6 +896,14 @@ def ml_cases(out, rng):
     feeds = {"s": words, "i": ints, "f": floats}
     # onnx.reference: onnxruntime 1.23 has no LabelEncoder-4 for every pair of types here
     write(out, "label_encoder_keys", m, feeds, ReferenceEvaluator(m).run(None, feeds))
+    m = ml_model("label_encoder_string_values", [
+        helper.make_node("LabelEncoder", ["s"], ["ss"], domain="ai.onnx.ml", keys_strings=["cat", "dog", ""],
+                         values_strings=["Katze", "", "leer"], default_string="?"),
+        helper.make_node("LabelEncoder", ["i"], ["is"], domain="ai.onnx.ml", keys_int64s=[3, -1],
+                         values_strings=["drei", "minus eins"])],
+        [V("s", S, [2, 3]), V("i", I64, [2, 4])], [V("ss", S, [2, 3]), V("is", S, [2, 4])], ml=2)
+    feeds = {"s": words, "i": ints}
+    write(out, "label_encoder_string_values", m, feeds, run_ort(m, feeds))
     d = rng.standard_normal((3, 4))
     n = np.arange(-3, 3, dtype=np.int32)  # -1 > -1.5: the threshold is not truncated
     x3 = rng.standard_normal((2, 3, 5)).astype(np.float32)
@@ -915,6 +923,7 @@ def ml_cases(out, rng):
 
 
 def main():
+    from gen_tree_cases import tree_cases  # it imports this file's helpers
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     ort.set_default_logger_severity(3)  # RoiAlign's max mode warns of a bug fixed in 1.13
@@ -923,7 +932,7 @@ def main():
                  norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases,
                  bitcast_cases, affine_grid_cases, deform_conv_cases,
                  causal_conv_cases, linear_attention_cases, resize_antialias_cases, f8_cases,
-                 narrow_cases, string_cases, regex_cases, ml_cases):
+                 narrow_cases, string_cases, regex_cases, ml_cases, tree_cases):
         make(out, rng)
 
 
