@@ -1,5 +1,7 @@
 /* ai.onnx.ml ops (the domain scikit-learn converters write): Binarizer, ArrayFeatureExtractor
- * and LabelEncoder with numeric values.
+ * and LabelEncoder, and what the domain's models share (ir/ops/ml.h): the post-transform of
+ * scores and a classifier's labels. The linear models are in ml_linear.c, the tree
+ * ensembles in trees.c.
  *
  * LabelEncoder maps each key to its value, anything else to the default. It expands into
  *
@@ -11,8 +13,7 @@
  *
  * so a string key maps without a string constant. String values take the index to a string
  * instead: StringWord(index) over the words [default_string, values...]. */
-#include "ir/op.h"
-#include "ir/ops/expand.h"
+#include "ir/ops/ml.h"
 
 #include "ir/dtype.h"
 
@@ -22,6 +23,64 @@
 #include <string.h>
 
 #define MAX_NUMERIC_KEYS 256 /* a compare each, in one expression */
+
+/* ---- post_transform ------------------------------------------------------------------------ */
+
+int kiln_ml_post_of(const kiln_node *n) {
+  static const char *names[] = {"NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO", "PROBIT"};
+  const char *s = kiln_attr_str(n, "post_transform", "NONE");
+  for (int i = 0; i < 5; i++)
+    if (!strcmp(s, names[i])) return i;
+  return -1;
+}
+
+int kiln_ml_post(kiln_ex *x, int post, int r) {
+  if (post == KILN_POST_SOFTMAX) {
+    r = kiln_ex_unary(x, "Softmax", r, "softmax");
+    kiln_ex_attr_i(x, "axis", -1);
+  } else if (post == KILN_POST_LOGISTIC) {
+    r = kiln_ex_unary(x, "Sigmoid", r, "logistic");
+  } else if (post == KILN_POST_SOFTMAX_ZERO) { /* a softmax over the nonzero scores */
+    int axis = kiln_ex_int1(x, -1);
+    int mx = kiln_ex_binary(x, "ReduceMax", r, axis, "max");
+    int e = kiln_ex_unary(x, "Exp", kiln_ex_binary(x, "Sub", r, mx, "shifted"), "exp");
+    int nz = kiln_ex_binary(x, "Greater", kiln_ex_unary(x, "Abs", r, "abs"), kiln_ex_scalar(x, 1e-7, "tiny"), "nonzero");
+    e = kiln_ex_node1(x, "Where", (int[]){nz, e, kiln_ex_scalar(x, 0, "zero")}, 3, -1, "kept");
+    r = kiln_ex_binary(x, "Div", e, kiln_ex_binary(x, "ReduceSum", e, axis, "sum"), "softmax_zero");
+  }
+  return r;
+}
+
+/* ---- class labels ---------------------------------------------------------------------------- */
+
+kiln_status kiln_ml_labels_of(const kiln_node *n, const char *ints_attr, kiln_ml_labels *l,
+                              kiln_error *err) {
+  const kiln_attr *s = kiln_node_attr(n, "classlabels_strings");
+  int ni = kiln_attr_ints(n, ints_attr, &l->ints);
+  if (s && s->type != KILN_ATTR_STRINGS) s = NULL;
+  if ((ni >= 0) == (s != NULL)) {
+    char what[120];
+    snprintf(what, sizeof what, "needs one of %s and classlabels_strings", ints_attr);
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, what);
+  }
+  if (ni < 0) l->ints = NULL;
+  l->strings = s ? (const char *const *)s->strings : NULL;
+  l->count = ni >= 0 ? ni : s->count;
+  return KILN_OK;
+}
+
+void kiln_ml_label_out(kiln_ex *x, const kiln_ml_labels *l, int index, int out) {
+  if (l->strings) {
+    kiln_ex_node1(x, "StringWord", &index, 1, out, "label");
+    kiln_ex_attr_strings(x, "words", (int)l->count, l->strings);
+    return;
+  }
+  int64_t count = l->count;
+  int table = kiln_ex_const(x, "labels", KILN_I64, 1, &count, NULL); /* the values exactly */
+  if (count) memcpy(x->g->values[table].data, l->ints, sizeof(int64_t) * (size_t)count);
+  kiln_ex_node1(x, "Gather", (int[]){table, index}, 2, out, "label");
+  kiln_ex_attr_i(x, "axis", 0);
+}
 
 /* ---- Binarizer ------------------------------------------------------------------------------ */
 

@@ -70,7 +70,7 @@ static int binary(kiln_ex *x, const kiln_forest *f, binary_rules r, int s, int h
   *label = kiln_ex_unary(x, "Cast", win, "win_index");
   kiln_ex_attr_i(x, "to", KILN_I64);
   int m0 = where(x, h0, p0, zero, "m0"), m1 = where(x, h1, p1, zero, "m1");
-  int two = kiln_forest_post(x, f->post, concat2(x, m0, m1, "pair"));
+  int two = kiln_ml_post(x, f->post, concat2(x, m0, m1, "pair"));
   if (f->nbase == 2) return two;
   /* without base values, a sample class 1 no leaf weighed has one score: its second as
    * the weights say (onnxruntime's add_second_class) */
@@ -92,13 +92,9 @@ static kiln_status expand_classifier(kiln_graph *g, kiln_block *b, int pos, kiln
     return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "input 'X' must be [N, F], F known");
   if (xv->dtype != KILN_F32 && xv->dtype != KILN_F64 && xv->dtype != KILN_I64 && xv->dtype != KILN_I32)
     return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "input 'X' must be float, double, int64 or int32");
-  const int64_t *ilabels;
-  const kiln_attr *slabels = kiln_node_attr(n, "classlabels_strings");
-  int ni = kiln_attr_ints(n, "classlabels_int64s", &ilabels);
-  if (slabels && slabels->type != KILN_ATTR_STRINGS) slabels = NULL;
-  if ((ni >= 0) == (slabels != NULL))
-    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs one of classlabels_int64s and classlabels_strings");
-  int64_t classes = ni >= 0 ? ni : slabels->count, depth;
+  kiln_ml_labels labels;
+  if (kiln_ml_labels_of(n, "classlabels_int64s", &labels, err)) return err->code;
+  int64_t classes = labels.count, depth;
   if (classes < 2 || classes > 1 << 20)
     return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "needs at least two class labels");
   kiln_forest f;
@@ -114,13 +110,6 @@ static kiln_status expand_classifier(kiln_graph *g, kiln_block *b, int pos, kiln
   for (int64_t i = 0; i < f.nw; i++) {
     r.one_class = r.one_class && f.w_target[i] == f.w_target[0];
     r.all_pos = r.all_pos && f.w_value[i] >= 0;
-  }
-  /* labels, copied: the node's attributes move with it */
-  int64_t *labels = kiln_xmalloc(sizeof(int64_t) * (size_t)classes);
-  const char **words = kiln_xmalloc(sizeof(char *) * (size_t)classes);
-  for (int64_t i = 0; i < classes; i++) {
-    labels[i] = ni >= 0 ? ilabels[i] : i;
-    words[i] = ni >= 0 ? "" : slabels->strings[i];
   }
   kiln_dtype t = xv->dtype == KILN_F64 ? KILN_F64 : KILN_F32;
   int xi = n->inputs[0], y = n->outputs[0], z = n->noutputs > 1 ? n->outputs[1] : -1;
@@ -147,31 +136,17 @@ static kiln_status expand_classifier(kiln_graph *g, kiln_block *b, int pos, kiln
     index = kiln_ex_unary(&x, "ArgMax", masked, "best");
     kiln_ex_attr_i(&x, "axis", 1);
     kiln_ex_attr_i(&x, "keepdims", 0);
-    scores = kiln_forest_post(&x, f.post, s);
+    scores = kiln_ml_post(&x, f.post, s);
   } else {
     scores = binary(&x, &f, r, s, h, &index);
     index = kiln_ex_binary(&x, "Squeeze", index, kiln_ex_int1(&x, 1), "win_flat");
   }
-  if (ni >= 0) {
-    double *dl = kiln_xmalloc(sizeof(double) * (size_t)classes);
-    bool exact = true;
-    for (int64_t i = 0; i < classes; i++) dl[i] = (double)labels[i], exact = exact && (int64_t)dl[i] == labels[i];
-    int table = kiln_ex_const(&x, "labels", KILN_I64, 1, &classes, dl);
-    if (!exact) /* past 2^53: the values themselves */
-      memcpy(g->values[table].data, labels, sizeof(int64_t) * (size_t)classes);
-    kiln_ex_node1(&x, "Gather", (int[]){table, index}, 2, y, "label");
-    kiln_ex_attr_i(&x, "axis", 0);
-    free(dl);
-  } else {
-    kiln_ex_node1(&x, "StringWord", &index, 1, y, "label");
-    kiln_ex_attr_strings(&x, "words", (int)classes, words);
-  }
+  kiln_ml_label_out(&x, &labels, index, y);
   if (z >= 0) {
     kiln_ex_node1(&x, t == KILN_F32 ? "Identity" : "Cast", &scores, 1, z, "scores");
     if (t != KILN_F32) kiln_ex_attr_i(&x, "to", KILN_F32);
   }
   kiln_ex_end(&x);
-  free(labels), free(words);
   kiln_forest_free(&f);
   return KILN_OK;
 }

@@ -113,9 +113,8 @@ static int name_of(const char *s, const char *const *names, int count) {
 
 static kiln_status read_common_v1(const kiln_node *n, kiln_forest *f, kiln_error *err) {
   static const char *aggs[] = {"AVERAGE", "SUM", "MIN", "MAX"};
-  static const char *posts[] = {"NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO", "PROBIT"};
   f->aggregate = name_of(kiln_attr_str(n, "aggregate_function", "SUM"), aggs, 4);
-  f->post = name_of(kiln_attr_str(n, "post_transform", "NONE"), posts, 5);
+  f->post = kiln_ml_post_of(n);
   if (f->aggregate < 0) return fail(n, err, "is not AVERAGE, SUM, MIN or MAX", "aggregate_function");
   if (f->post < 0) return fail(n, err, "is not NONE, SOFTMAX, LOGISTIC, SOFTMAX_ZERO or PROBIT", "post_transform");
   int64_t nb = numbers(n, "base_values", "base_values_as_tensor", &f->base);

@@ -120,23 +120,6 @@ int kiln_forest_weights(kiln_ex *x, const kiln_forest *f, kiln_dtype t, double e
 
 /* ---- the regressors ------------------------------------------------------------------------- */
 
-int kiln_forest_post(kiln_ex *x, int post, int r) {
-  if (post == KILN_POST_SOFTMAX) {
-    r = kiln_ex_unary(x, "Softmax", r, "softmax");
-    kiln_ex_attr_i(x, "axis", -1);
-  } else if (post == KILN_POST_LOGISTIC) {
-    r = kiln_ex_unary(x, "Sigmoid", r, "logistic");
-  } else if (post == KILN_POST_SOFTMAX_ZERO) { /* a softmax over the nonzero scores */
-    int axis = kiln_ex_int1(x, -1);
-    int mx = kiln_ex_binary(x, "ReduceMax", r, axis, "max");
-    int e = kiln_ex_unary(x, "Exp", kiln_ex_binary(x, "Sub", r, mx, "shifted"), "exp");
-    int nz = kiln_ex_binary(x, "Greater", kiln_ex_unary(x, "Abs", r, "abs"), kiln_ex_scalar(x, 1e-7, "tiny"), "nonzero");
-    e = kiln_ex_node1(x, "Where", (int[]){nz, e, kiln_ex_scalar(x, 0, "zero")}, 3, -1, "kept");
-    r = kiln_ex_binary(x, "Div", e, kiln_ex_binary(x, "ReduceSum", e, axis, "sum"), "softmax_zero");
-  }
-  return r;
-}
-
 /* The forest's scores [N, J] of type t: the aggregate of each tree's leaf, plus the base. */
 static int scores(kiln_ex *x, const kiln_forest *f, int64_t depth, int xv, kiln_dtype t) {
   int leaf = kiln_forest_walk(x, f, depth, xv, t);
@@ -191,7 +174,7 @@ static kiln_status expand_regressor(kiln_graph *g, kiln_block *b, int pos, kiln_
     kiln_ex_attr_i(&x, "to", KILN_F32);
   }
   int r = scores(&x, &f, depth, xi, t);
-  if (f.targets > 1) r = kiln_forest_post(&x, f.post, r); /* one target: onnxruntime applies none */
+  if (f.targets > 1) r = kiln_ml_post(&x, f.post, r); /* one target: onnxruntime applies none */
   if (out_t != t) {
     kiln_ex_node1(&x, "Cast", &r, 1, out, "output");
     kiln_ex_attr_i(&x, "to", out_t);

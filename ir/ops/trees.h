@@ -8,13 +8,12 @@
 
 #include "ir/op.h"
 #include "ir/ops/expand.h"
+#include "ir/ops/ml.h"
 
 /* A node's test: TreeEnsemble's numbering; LEAF for a leaf */
 enum { KILN_TREE_LEQ, KILN_TREE_LT, KILN_TREE_GTE, KILN_TREE_GT, KILN_TREE_EQ, KILN_TREE_NEQ,
        KILN_TREE_MEMBER, KILN_TREE_LEAF };
 enum { KILN_AGG_AVERAGE, KILN_AGG_SUM, KILN_AGG_MIN, KILN_AGG_MAX };
-enum { KILN_POST_NONE, KILN_POST_SOFTMAX, KILN_POST_LOGISTIC, KILN_POST_SOFTMAX_ZERO,
-       KILN_POST_PROBIT };
 
 typedef struct kiln_forest {
   int64_t nodes, leaves, trees, targets;
@@ -61,9 +60,5 @@ int kiln_forest_walk(kiln_ex *x, const kiln_forest *f, int64_t depth, int xv, ki
  * `empty` where a leaf has none (has[] marks the others, when not NULL). */
 int kiln_forest_weights(kiln_ex *x, const kiln_forest *f, kiln_dtype t, double empty,
                         int *has);
-
-/* Scores [N, J >= 2] after post_transform (NONE, SOFTMAX, LOGISTIC, SOFTMAX_ZERO), as
- * onnxruntime's write_scores computes them. */
-int kiln_forest_post(kiln_ex *x, int post, int r);
 
 #endif

@@ -1,0 +1,34 @@
+/* What ai.onnx.ml's ops share (ir/ops/ml.c): the post-transform of their scores. */
+#ifndef KILN_IR_OPS_ML_H
+#define KILN_IR_OPS_ML_H
+
+#include "ir/op.h"
+#include "ir/ops/expand.h"
+
+enum { KILN_POST_NONE, KILN_POST_SOFTMAX, KILN_POST_LOGISTIC, KILN_POST_SOFTMAX_ZERO,
+       KILN_POST_PROBIT };
+
+/* n's post_transform (a string: NONE, SOFTMAX, LOGISTIC, SOFTMAX_ZERO, PROBIT) as KILN_POST_*;
+ * -1 for another. */
+int kiln_ml_post_of(const kiln_node *n);
+/* Scores [N, J >= 2] after post_transform (NONE, SOFTMAX, LOGISTIC, SOFTMAX_ZERO), as
+ * onnxruntime computes them: a softmax along the last axis, the logistic of each, or a
+ * softmax over the nonzero scores whose zeros stay 0. */
+int kiln_ml_post(kiln_ex *x, int post, int r);
+
+/* A classifier's labels: int64s (`ints` the attribute's values) or strings. */
+typedef struct kiln_ml_labels {
+  int64_t count;
+  const int64_t *ints;          /* NULL for strings */
+  const char *const *strings;   /* NULL for ints */
+} kiln_ml_labels;
+
+/* n's labels: attribute `ints_attr` or classlabels_strings, exactly one. They stay valid
+ * while n's attributes do (an expansion moves them with the node). */
+kiln_status kiln_ml_labels_of(const kiln_node *n, const char *ints_attr, kiln_ml_labels *l,
+                              kiln_error *err);
+/* out = the label at each index of `index` (i64): a Gather of the int labels, or the
+ * strings made by StringWord. */
+void kiln_ml_label_out(kiln_ex *x, const kiln_ml_labels *l, int index, int out);
+
+#endif
