@@ -222,11 +222,11 @@ static kiln_status check_node(dsl_ctx *c, kiln_node *n, kiln_error *e) {
   if (st || !n->op->lower || n->ninputs > 32 || n->noutputs > 32) return st;
   kiln_kernel *k = kiln_kernel_new(n->name);
   kiln_lower_ctx lc = {.g = g, .n = n, .k = k, .err = e};
-  for (int i = 0; i < n->ninputs; i++) {
+  for (int i = 0; i < 32; i++) { /* -1 past ninputs too: trailing omitted inputs */
     const kiln_value *v = kiln_node_in(g, n, i);
     lc.in_buf[i] = v ? kiln_kernel_add_buffer(k, v->name, KILN_BUF_INPUT, n->inputs[i], v->dtype, v->rank, v->dims) : -1;
   }
-  for (int i = 0; i < n->noutputs; i++) {
+  for (int i = 0; i < 32; i++) {
     const kiln_value *v = kiln_node_out(g, n, i);
     lc.out_buf[i] = v ? kiln_kernel_add_buffer(k, v->name, KILN_BUF_OUTPUT, n->outputs[i], v->dtype, v->rank, v->dims) : -1;
   }

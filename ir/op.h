@@ -19,7 +19,8 @@ typedef struct kiln_attr_spec {
 } kiln_attr_spec;
 
 /* What a lowering gets: the node, and a kernel already holding one buffer per node input
- * (in_buf[i], -1 for an omitted optional input) and per output (out_buf[i]). The lowering
+ * (in_buf[i], -1 for an omitted optional input, trailing ones too) and per output
+ * (out_buf[i], likewise). The lowering
  * adds stages (and temporaries) to k; it may read constant inputs' data from g. */
 typedef struct kiln_lower_ctx {
   const kiln_graph *g;

@@ -86,7 +86,7 @@ kiln_status kiln_lower_node_static(const kiln_graph *g, const kiln_node *n, kiln
   k->nodes = kiln_arena_alloc(&k->arena, sizeof *k->nodes);
   k->nodes[k->nnodes++] = kiln_arena_strdup(&k->arena, n->name);
   kiln_lower_ctx c = {.g = g, .n = n, .k = k, .err = err};
-  for (int i = 0; i < n->ninputs; i++) {
+  for (int i = 0; i < 32; i++) { /* -1 past ninputs too: trailing omitted inputs */
     const kiln_value *v = kiln_node_in(g, n, i);
     c.in_buf[i] = v ? kiln_kernel_add_buffer(k, v->name, KILN_BUF_INPUT,
                                              storage_value(g, n->inputs[i]), v->dtype,
@@ -94,7 +94,7 @@ kiln_status kiln_lower_node_static(const kiln_graph *g, const kiln_node *n, kiln
                     : -1;
     if (v && v->layout) k->bufs[c.in_buf[i]].layout = kiln_arena_strdup(&k->arena, v->layout);
   }
-  for (int i = 0; i < n->noutputs; i++) {
+  for (int i = 0; i < 32; i++) {
     const kiln_value *v = kiln_node_out(g, n, i);
     c.out_buf[i] = v ? kiln_kernel_add_buffer(k, v->name, KILN_BUF_OUTPUT, n->outputs[i],
                                               v->dtype, v->rank, v->dims)

@@ -112,6 +112,8 @@ typedef int (*entry3)(void *, void *, void *);
 typedef int (*entry4)(void *, void *, void *, void *);
 typedef int (*entry5)(void *, void *, void *, void *, void *);
 typedef int (*entry6)(void *, void *, void *, void *, void *, void *);
+typedef int (*entry7)(void *, void *, void *, void *, void *, void *, void *);
+typedef int (*entry8)(void *, void *, void *, void *, void *, void *, void *, void *);
 
 static int call_entry(void *fn, void **args, int nargs) {
   switch (nargs) {
@@ -119,6 +121,8 @@ static int call_entry(void *fn, void **args, int nargs) {
   case 4: return ((entry4)fn)(args[0], args[1], args[2], args[3]);
   case 5: return ((entry5)fn)(args[0], args[1], args[2], args[3], args[4]);
   case 6: return ((entry6)fn)(args[0], args[1], args[2], args[3], args[4], args[5]);
+  case 7: return ((entry7)fn)(args[0], args[1], args[2], args[3], args[4], args[5], args[6]);
+  case 8: return ((entry8)fn)(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7]);
   }
   printf("entry with %d arguments is beyond this test\n", nargs);
   return -1;

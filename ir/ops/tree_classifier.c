@@ -8,7 +8,8 @@
  *     score s (rows of [N, 1] below) that becomes two as the weights' signs say: [1 - s, s]
  *     when all are >= 0 and one class holds them, else [-s, s] (LOGISTIC: [logistic(-s),
  *     logistic(s)]). The label is class 1 when the positive score passes 0.5 (all weights
- *     >= 0, one class) or 0. Where onnxruntime returns the literals 1 and 0 as
+ *     >= 0, one class) or 0. base_values hold one value per class, none, or (two classes)
+ *     one for class 0's score, as XGBoost's exports do. Where onnxruntime returns the literals 1 and 0 as
  *     labels (two classes weighted), kiln returns classlabels[1] and classlabels[0]: the same
  *     for the usual labels [0, 1], and the labels the model declares otherwise.
  *
@@ -64,6 +65,8 @@ static int binary(kiln_ex *x, const kiln_forest *f, binary_rules r, int s, int h
     int t = kiln_ex_binary(x, "Add", s0, b1, "s0_b1");
     p1 = where(x, h1, t, kiln_ex_binary(x, "Add", s1, b1, "s1_b1"), "p1");
     p0 = where(x, h1, kiln_ex_unary(x, "Neg", t, "neg"), kiln_ex_binary(x, "Add", s0, b0, "s0_b0"), "p0");
+  } else if (f->nbase == 1) {
+    p0 = kiln_ex_binary(x, "Add", s0, kiln_ex_scalar(x, f->base[0], "base0"), "p0");
   }
   int pos = where(x, h1, p1, where(x, h0, p0, zero, "pos0"), "pos");
   int win = kiln_ex_binary(x, "Greater", pos, r.one_class && r.all_pos ? half : zero, "win");
@@ -72,8 +75,8 @@ static int binary(kiln_ex *x, const kiln_forest *f, binary_rules r, int s, int h
   int m0 = where(x, h0, p0, zero, "m0"), m1 = where(x, h1, p1, zero, "m1");
   int two = kiln_ml_post(x, f->post, concat2(x, m0, m1, "pair"));
   if (f->nbase == 2) return two;
-  /* without base values, a sample class 1 no leaf weighed has one score: its second as
-   * the weights say (onnxruntime's add_second_class) */
+  /* else a sample class 1 no leaf weighed has one score: its second as the weights say
+   * (onnxruntime's add_second_class) */
   int one;
   if (r.one_class && r.all_pos)
     one = concat2(x, kiln_ex_binary(x, "Sub", kiln_ex_scalar(x, 1, "one"), m0, "rest"), m0, "one_pos");

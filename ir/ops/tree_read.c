@@ -119,7 +119,10 @@ static kiln_status read_common_v1(const kiln_node *n, kiln_forest *f, kiln_error
   if (f->post < 0) return fail(n, err, "is not NONE, SOFTMAX, LOGISTIC, SOFTMAX_ZERO or PROBIT", "post_transform");
   int64_t nb = numbers(n, "base_values", "base_values_as_tensor", &f->base);
   f->nbase = nb < 0 ? 0 : nb;
-  if (f->nbase && f->nbase != f->targets) /* onnxruntime's rule too: the spec says nothing */
+  /* onnxruntime's rule too (the spec says nothing): one per target or class, or none, or
+   * for two classes one (XGBoost's binary classifiers: the base of class 0's score) */
+  bool binary = !strcmp(n->op_type, "TreeEnsembleClassifier") && f->targets == 2 && f->nbase == 1;
+  if (f->nbase && f->nbase != f->targets && !binary)
     return fail(n, err, "must hold one value per target or class, or none", "base_values");
   return KILN_OK;
 }

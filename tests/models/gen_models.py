@@ -517,6 +517,71 @@ def rnn_loop(steps=256, hidden=256):
     return b.model(inputs, outs, "rnn_loop"), b.rng
 
 
+def forest_attrs(rng, trees, depth, features, prefix, weights):
+    """TreeEnsemble{Regressor,Classifier} attributes of `trees` trees of `depth` levels, each
+    test a feature against a threshold near the data's (standard normal) values; a subtree
+    stops early with probability 0.15, so trees are ragged, as trained ones are.
+    weights(leaf) gives its [(target, weight)]."""
+    a = {k: [] for k in ("nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_modes",
+                         "nodes_values", "nodes_truenodeids", "nodes_falsenodeids")}
+    w = {f"{prefix}_treeids": [], f"{prefix}_nodeids": [], f"{prefix}_ids": [], f"{prefix}_weights": []}
+    for t in range(trees):
+        nodes = []
+
+        def grow(d):
+            at = len(nodes)
+            nodes.append(None)
+            if d == depth or (d > 1 and rng.random() < 0.15):
+                nodes[at] = ("LEAF", 0, 0.0, 0, 0)
+                for target, v in weights(at):
+                    for key, val in zip(w, (t, at, target, v)):
+                        w[key].append(val)
+                return at
+            f, thr = int(rng.integers(features)), float(rng.normal(0, 0.7))
+            yes = grow(d + 1)
+            nodes[at] = ("BRANCH_LEQ", f, thr, yes, grow(d + 1))
+            return at
+
+        grow(0)
+        for i, (mode, f, thr, yes, no) in enumerate(nodes):
+            for key, val in zip(a, (t, i, f, mode, thr, yes, no)):
+                a[key].append(val)
+    a.update(w)
+    return a
+
+
+def forests(batch=256, features=20):
+    """A scikit-learn-style ai.onnx.ml model: a Scaler, then a random forest regressor (100
+    trees of depth 8, averaged), a boosted binary classifier (100 trees of depth 6, class 0
+    weighed, one base value, logistic: XGBoost's export) and a multinomial LinearClassifier."""
+    rng = np.random.default_rng(14)
+    ml = "ai.onnx.ml"
+    node = helper.make_node
+    rounded = lambda n: [float(v) for v in np.round(rng.standard_normal(n), 3)]
+    nodes = [
+        node("Scaler", ["x"], ["xs"], domain=ml, offset=rounded(features), scale=[float(v) for v in rng.uniform(0.5, 2, features)]),
+        node("TreeEnsembleRegressor", ["xs"], ["forest"], domain=ml, n_targets=1, aggregate_function="AVERAGE",
+             **forest_attrs(rng, 100, 8, features, "target", lambda leaf: [(0, float(rng.normal()))])),
+        node("TreeEnsembleClassifier", ["xs"], ["gbm_label", "gbm_proba"], domain=ml, classlabels_int64s=[0, 1],
+             post_transform="LOGISTIC", base_values=[0.1],
+             **forest_attrs(rng, 100, 6, features, "class", lambda leaf: [(0, float(rng.normal(0, 0.1)))])),
+        node("LinearClassifier", ["xs"], ["lin_label", "lin_proba"], domain=ml, coefficients=rounded(3 * features),
+             intercepts=rounded(3), classlabels_ints=[7, 8, 9], post_transform="SOFTMAX"),
+    ]
+    V = helper.make_tensor_value_info
+    graph = helper.make_graph(nodes, "forests", [V("x", TensorProto.FLOAT, [batch, features])],
+                              [V("forest", TensorProto.FLOAT, [batch, 1]),
+                               V("gbm_label", TensorProto.INT64, [batch]),
+                               V("gbm_proba", TensorProto.FLOAT, [batch, 2]),
+                               V("lin_label", TensorProto.INT64, [batch]),
+                               V("lin_proba", TensorProto.FLOAT, [batch, 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(ml, 3)],
+                              producer_name="kiln gen_models.py")
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model, rng
+
+
 MODELS = {
     "mlp": lambda: mlp(1, "mlp"),
     "mlp_b64": lambda: mlp(64, "mlp_b64"),
@@ -534,6 +599,7 @@ MODELS = {
     "grid_samples": grid_samples,
     "loops": loops,
     "rnn_loop": rnn_loop,
+    "forests": forests,
 }
 
 

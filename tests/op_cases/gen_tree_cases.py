@@ -191,7 +191,8 @@ def classifier_cases(out, rng):
     f = 4
     S = TensorProto.STRING
     # name, labels, which classes the leaves weigh (None: each class, some skipped), sign of
-    # the weights (+1: >= 0), base_values (onnxruntime takes none or one per class),
+    # the weights (+1: >= 0), base_values (onnxruntime takes none, one per class, or with two
+    # classes one: XGBoost's),
     # post_transform, X's type
     for name, labels, weighed, sign, base, post, xt in (
             ("tree_classifier_multi", [10, 20, 30, 40], None, 0, [0.1, 0.2, 0.3, 0.4], "NONE", F32),
@@ -200,6 +201,7 @@ def classifier_cases(out, rng):
             ("tree_classifier_binary_positive", [0, 1], [1], 1, [], "NONE", F32),
             ("tree_classifier_binary_logistic", [0, 1], [1], 0, [], "LOGISTIC", F32),
             ("tree_classifier_binary_base", [0, 1], [1], 0, [0.25, 0.25], "NONE", F32),
+            ("tree_classifier_binary_xgboost", [0, 1], [0], 0, [0.2], "LOGISTIC", F32),
             ("tree_classifier_binary_mixed", [0, 1], [0], 0, [], "NONE", F32),
             ("tree_classifier_binary_class0", [3, 7], [0], 1, [], "NONE", F32),
             ("tree_classifier_binary_class0_logistic", [0, 1], [0], 0, [], "LOGISTIC", F64),
