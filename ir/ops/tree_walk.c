@@ -128,16 +128,18 @@ static kiln_status lower_walk(kiln_lower_ctx *c) {
   int64_t nan = kiln_attr_int(c->n, "nan", 0), per = steps_per_stage(c, kinds, nan);
   bool packed = c->in_buf[IN_SPLIT] < 0;
   const kiln_buffer *out = &k->bufs[c->out_buf[0]];
-  int64_t dims[2] = {out->dims[0], out->dims[1]};
-  int prev = -1; /* the buffer holding each walk's node so far */
+  int64_t dims[2] = {out->dims[1], out->dims[0]}; /* [T, N] */
+  int prev = -1; /* the buffer holding each walk's node so far, [T, N] */
   for (int64_t done = 0;;) {
     int64_t steps = depth - done < per ? depth - done : per;
     bool last = done + steps == depth;
     int dst = last ? c->out_buf[0] : kiln_kernel_add_buffer(k, "nodes", KILN_BUF_TEMP, -1, KILN_I32, 2, dims);
-    kiln_expr *v[2];
-    kiln_stage *s = kiln_elementwise_stage(k, "tree_walk", dst, v);
+    /* trees outside, samples inside: a tree's nodes stay in cache while its samples walk */
+    kiln_stage *s = kiln_kernel_add_stage(k, "tree_walk", dst);
+    kiln_expr *tv = kx_var(k, kiln_stage_axis(s, dims[0], false)), *nv = kx_var(k, kiln_stage_axis(s, dims[1], false));
+    kiln_expr *v[2] = {nv, tv}, *tn[2] = {tv, nv};
     int si = (int)(s - k->stages);
-    kiln_expr *node = prev < 0 ? entry(k, c->in_buf[IN_ROOTS], v[1]) : kx_cast(k, kx_load(k, prev, v), KILN_I64);
+    kiln_expr *node = prev < 0 ? entry(k, c->in_buf[IN_ROOTS], tv) : kx_cast(k, kx_load(k, prev, tn), KILN_I64);
     for (int64_t step = 0; step < steps; step++) {
       kiln_expr *w = load1(k, c->in_buf[IN_NODES], node);
       kiln_expr *at[2] = {v[0], low(k, w)};
@@ -160,7 +162,7 @@ static kiln_status lower_walk(kiln_lower_ctx *c) {
       node = kx_binary(k, KB_ADD, first, kx_binary(k, KB_MUL, kx_cast(k, cmp, KILN_I64),
                                                    kx_binary(k, KB_SUB, high(k, kids), first)));
     }
-    kiln_stage_store(k, &k->stages[si], v, last ? entry(k, c->in_buf[IN_LEAF], node) : kx_cast(k, node, KILN_I32));
+    kiln_stage_store(k, &k->stages[si], last ? v : tn, last ? entry(k, c->in_buf[IN_LEAF], node) : kx_cast(k, node, KILN_I32));
     if (last) return KILN_OK;
     prev = dst;
     done += steps;
