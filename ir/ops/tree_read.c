@@ -17,8 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DEPTH 4096 /* steps of one unrolled walk (tree_walk.c) */
-#define MAX_MEMBER_TABLE (1 << 24) /* nodes x the largest BRANCH_MEMBER set: the walk's table */
+/* Bounds on what a model may ask of the expansion: each is far past trained models' (trees
+ * tens of tests deep, sets of a feature's categories) and keeps compile time and memory
+ * in reason for any file. */
+#define MAX_DEPTH 1024             /* steps of one unrolled walk (tree_walk.c) */
+#define MAX_SET 256                /* members of one BRANCH_MEMBER set: a compare each */
+#define MAX_MEMBER_TABLE (1 << 24) /* nodes x the largest set: the walk's table */
+#define MAX_WEIGHTS (1 << 24)      /* leaves x targets: the weights' table */
 
 static kiln_status fail(const kiln_node *n, kiln_error *err, const char *what, const char *attr) {
   char msg[200];
@@ -299,8 +304,11 @@ kiln_status kiln_forest_check(const kiln_node *n, const kiln_forest *f, int64_t 
   int64_t widest = 0;
   for (int64_t i = 0; i < f->nodes; i++)
     if (f->mode[i] == KILN_TREE_MEMBER && f->mcount[i] > widest) widest = f->mcount[i];
-  if (widest > MAX_MEMBER_TABLE / (f->nodes ? f->nodes : 1))
-    return kiln_fail_node(n, err, KILN_ERR_LIMIT, "membership_values: its sets are too large");
+  if (widest > MAX_SET || widest > MAX_MEMBER_TABLE / (f->nodes ? f->nodes : 1))
+    return kiln_fail_node(n, err, KILN_ERR_LIMIT, "membership_values: a set of more than 256 values, or "
+                          "too many sets for the nodes");
+  if (f->leaves * f->targets > MAX_WEIGHTS) /* both < 2^31 */
+    return kiln_fail_node(n, err, KILN_ERR_LIMIT, "more than 2^24 leaf weights (leaves x targets)");
   /* the longest path from each root, depth-first without recursion: d[i] is -1 before a
    * node is seen, -2 while its subtree is walked (a child in that state closes a cycle) */
   int64_t *d = kiln_xmalloc(sizeof(int64_t) * (size_t)(f->nodes + 1));
@@ -324,7 +332,7 @@ kiln_status kiln_forest_check(const kiln_node *n, const kiln_forest *f, int64_t 
       } else {
         int64_t a = d[f->yes[i]], b = d[f->no[i]];
         d[i] = 1 + (a > b ? a : b), top--;
-        if (d[i] > MAX_DEPTH) st = fail(n, err, "a tree is deeper than 4096 tests", NULL);
+        if (d[i] > MAX_DEPTH) st = fail(n, err, "a tree is deeper than 1024 tests", NULL);
       }
     }
     if (!st && d[f->roots[t]] > *depth) *depth = d[f->roots[t]];

@@ -27,7 +27,7 @@
 
 #include <stdio.h>
 
-#define MAX_DEPTH 4096
+#define MAX_DEPTH 1024 /* and sets of 256 members: tree_read.c's bounds */
 
 enum { IN_X, IN_NODES, IN_NEXT, IN_LEAF, IN_ROOTS, IN_SPLIT, IN_KIND, IN_NAN, IN_MEMBERS, NIN };
 
@@ -67,7 +67,7 @@ static kiln_status infer_walk(kiln_graph *g, kiln_node *n, kiln_error *err) {
   int64_t depth = kiln_attr_int(n, "depth", 0), kinds = kiln_attr_int(n, "kinds", 1);
   int64_t nan = kiln_attr_int(n, "nan", 0);
   bool packed = !kiln_node_in(g, n, IN_SPLIT), mixed = kinds & (kinds - 1);
-  if (depth < 0 || depth > MAX_DEPTH || kinds < 1 || kinds > 15 || m < 0 || m > 1 << 20 ||
+  if (depth < 0 || depth > MAX_DEPTH || kinds < 1 || kinds > 15 || m < 0 || m > 256 ||
       (m > 0) != ((kinds & 8) != 0) || nan < -1 || nan > 1 || nodes > INT32_MAX / 2 ||
       (packed && x->dtype != KILN_F32) || (mixed != (kiln_node_in(g, n, IN_KIND) != NULL)) ||
       ((nan < 0) != (kiln_node_in(g, n, IN_NAN) != NULL)) || (m > 0) != (kiln_node_in(g, n, IN_MEMBERS) != NULL))
@@ -129,11 +129,13 @@ static kiln_status lower_walk(kiln_lower_ctx *c) {
   bool packed = c->in_buf[IN_SPLIT] < 0;
   const kiln_buffer *out = &k->bufs[c->out_buf[0]];
   int64_t dims[2] = {out->dims[1], out->dims[0]}; /* [T, N] */
-  int prev = -1; /* the buffer holding each walk's node so far, [T, N] */
-  for (int64_t done = 0;;) {
+  int prev = -1, temps[2] = {-1, -1}; /* each walk's node so far, [T, N]: two in turn */
+  for (int64_t done = 0, stage = 0;; stage++) {
     int64_t steps = depth - done < per ? depth - done : per;
     bool last = done + steps == depth;
-    int dst = last ? c->out_buf[0] : kiln_kernel_add_buffer(k, "nodes", KILN_BUF_TEMP, -1, KILN_I32, 2, dims);
+    int *t = &temps[stage & 1];
+    if (!last && *t < 0) *t = kiln_kernel_add_buffer(k, "nodes", KILN_BUF_TEMP, -1, KILN_I32, 2, dims);
+    int dst = last ? c->out_buf[0] : *t;
     /* trees outside, samples inside: a tree's nodes stay in cache while its samples walk */
     kiln_stage *s = kiln_kernel_add_stage(k, "tree_walk", dst);
     kiln_expr *tv = kx_var(k, kiln_stage_axis(s, dims[0], false)), *nv = kx_var(k, kiln_stage_axis(s, dims[1], false));

@@ -126,8 +126,10 @@ def regressor_cases(out, rng):
             ("tree_regressor_softmax", "SUM", "SOFTMAX", 3, [], F32, MODES, 4),
             ("tree_regressor_logistic", "AVERAGE", "LOGISTIC", 2, [0.1, 0.2], F32, MODES, 4),
             ("tree_regressor_softmax_zero", "SUM", "SOFTMAX_ZERO", 3, [], F32, ["BRANCH_LEQ"], 2),
-            ("tree_regressor_one_leaf", "SUM", "NONE", 2, [], F32, MODES, 1)):
-        depth = 0 if name.endswith("one_leaf") else 6
+            ("tree_regressor_one_leaf", "SUM", "NONE", 2, [], F32, MODES, 1),
+            ("tree_regressor_deep", "SUM", "NONE", 1, [], F32, ["BRANCH_LEQ"], 8)):
+        # deep: walks of several stages, their nodes stored between them
+        depth = 0 if name.endswith("one_leaf") else 16 if name.endswith("deep") else 6
         trees = [random_tree(rng, f, depth, modes, grid) for _ in range(ntrees)]
         table = {}
 
@@ -254,6 +256,17 @@ def bad_cases(out, rng):
               leaf_targetids=[0, 0], leaf_weights=numpy_helper.from_array(np.array([1.0, 2.0], np.float32)))
     node = helper.make_node("TreeEnsemble", ["x"], ["y"], domain="ai.onnx.ml", **v5)
     write(out, "tree_bad_leaf", ml_model("tree_bad_leaf", node, [V("x", F32, [2, 3])], [V("y", F32, None)], 5), x)
+    big_set = {**v5, "nodes_falsenodeids": [1], "nodes_modes": numpy_helper.from_array(np.array([6], np.uint8)),
+               "membership_values": numpy_helper.from_array(np.array(list(range(300)) + [np.nan], np.float32))}
+    node = helper.make_node("TreeEnsemble", ["x"], ["y"], domain="ai.onnx.ml", **big_set)
+    write(out, "tree_bad_set", ml_model("tree_bad_set", node, [V("x", F32, [2, 3])], [V("y", F32, None)], 5), x)
+    # a chain of 1100 tests: deeper than kiln walks
+    d = 1100
+    chain = [{"mode": "BRANCH_LEQ", "feature": 0, "split": float(i), "nan_true": 0, "yes": 2 * i + 1, "no": 2 * i + 2}
+             if k == 0 else {"mode": "LEAF"} for i in range(d) for k in (0, 1)] + [{"mode": "LEAF"}]
+    node = helper.make_node("TreeEnsembleRegressor", ["x"], ["y"], domain="ai.onnx.ml", n_targets=1,
+                            **forest_v1([chain], "target", lambda t, i: [(0, 1.0)]))
+    write(out, "tree_bad_deep", ml_model("tree_bad_deep", node, [V("x", F32, [2, 3])], [V("y", F32, None)], 3), x)
     # the walk's own tables, as a model could hold them: a child past the nodes
     tables = [numpy_helper.from_array(np.array(v, dt), n) for n, v, dt in (
         ("nodes", [0], np.int64), ("next", [(9 << 32) | 0], np.int64), ("leaf", [0], np.int32),
