@@ -51,6 +51,19 @@ int kiln_ml_post(kiln_ex *x, int post, int r) {
   return r;
 }
 
+int kiln_ml_as_float(kiln_ex *x, int v, bool keep64) {
+  kiln_dtype t = x->g->values[v].dtype;
+  if (t == KILN_F32 || (keep64 && t == KILN_F64)) return v;
+  int c = kiln_ex_unary(x, "Cast", v, "x_float");
+  kiln_ex_attr_i(x, "to", KILN_F32);
+  return c;
+}
+
+void kiln_ml_output(kiln_ex *x, int v, kiln_dtype from, int out, kiln_dtype to) {
+  kiln_ex_node1(x, from == to ? "Identity" : "Cast", &v, 1, out, "output");
+  if (from != to) kiln_ex_attr_i(x, "to", to);
+}
+
 /* ---- class labels ---------------------------------------------------------------------------- */
 
 kiln_status kiln_ml_labels_of(const kiln_node *n, const char *ints_attr, kiln_ml_labels *l,

@@ -16,6 +16,11 @@ int kiln_ml_post_of(const kiln_node *n);
  * softmax over the nonzero scores whose zeros stay 0. */
 int kiln_ml_post(kiln_ex *x, int post, int r);
 
+/* Input v as f32 (f64 kept when keep64): the models compare and sum in floats. */
+int kiln_ml_as_float(kiln_ex *x, int v, bool keep64);
+/* out = v (of type from) as type to: an Identity, or a Cast. */
+void kiln_ml_output(kiln_ex *x, int v, kiln_dtype from, int out, kiln_dtype to);
+
 /* A classifier's labels: int64s (`ints` the attribute's values) or strings. */
 typedef struct kiln_ml_labels {
   int64_t count;

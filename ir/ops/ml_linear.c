@@ -14,15 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* X as f32 (f64 too when keep64) */
-static int as_float(kiln_ex *x, int xv, bool keep64) {
-  kiln_dtype t = x->g->values[xv].dtype;
-  if (t == KILN_F32 || (keep64 && t == KILN_F64)) return xv;
-  int c = kiln_ex_unary(x, "Cast", xv, "x_float");
-  kiln_ex_attr_i(x, "to", KILN_F32);
-  return c;
-}
-
 static kiln_status number_input(const kiln_node *n, const kiln_value *v, kiln_error *err) {
   if (v->dtype != KILN_F32 && v->dtype != KILN_F64 && v->dtype != KILN_I64 && v->dtype != KILN_I32)
     return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "input 'X' must be float, double, int64 or int32");
@@ -52,11 +43,10 @@ static kiln_status expand_scaler(kiln_graph *g, kiln_block *b, int pos, kiln_err
   int xi = n->inputs[0], out = n->outputs[0];
   kiln_ex x;
   kiln_ex_begin(&x, g, b, pos, t); /* n is stale from here; its attributes (o, s) are not */
-  int y = as_float(&x, xi, true);
+  int y = kiln_ml_as_float(&x, xi, true);
   if (no >= 0) y = kiln_ex_binary(&x, "Sub", y, per_feature(&x, "offset", o, no, t), "offset");
   if (ns >= 0) y = kiln_ex_binary(&x, "Mul", y, per_feature(&x, "scale", s, ns, t), "scaled");
-  kiln_ex_node1(&x, t == KILN_F32 ? "Identity" : "Cast", &y, 1, out, "output");
-  if (t != KILN_F32) kiln_ex_attr_i(&x, "to", KILN_F32);
+  kiln_ml_output(&x, y, t, out, KILN_F32);
   kiln_ex_end(&x);
   return KILN_OK;
 }
@@ -78,7 +68,7 @@ static kiln_status expand_normalizer(kiln_graph *g, kiln_block *b, int pos, kiln
   int xi = n->inputs[0], out = n->outputs[0];
   kiln_ex x;
   kiln_ex_begin(&x, g, b, pos, KILN_F32); /* n is stale from here */
-  int y = as_float(&x, xi, false);
+  int y = kiln_ml_as_float(&x, xi, false);
   int d = kiln_ex_binary(&x, reduce[which], y, kiln_ex_int1(&x, -1), "divisor");
   int zero = kiln_ex_binary(&x, "Equal", d, kiln_ex_scalar(&x, 0, "zero"), "is_zero");
   d = kiln_ex_node1(&x, "Where", (int[]){zero, kiln_ex_scalar(&x, 1, "one"), d}, 3, -1, "divisor_or_1");
@@ -145,7 +135,7 @@ static weights weights_of(const kiln_node *n) {
  * [N, rows], f32 */
 static int linear(kiln_ex *x, weights w, int xi, int64_t f, int64_t rows) {
   bool flat = x->g->values[xi].rank == 1;
-  int y = as_float(x, xi, false);
+  int y = kiln_ml_as_float(x, xi, false);
   if (flat) {
     int64_t dims[2] = {1, f};
     y = kiln_ex_reshape(x, y, 2, dims, -1, "x_row");
@@ -195,7 +185,7 @@ static kiln_status expand_regressor(kiln_graph *g, kiln_block *b, int pos, kiln_
   kiln_ex_begin(&x, g, b, pos, KILN_F32); /* n is stale from here; its attributes (w) are not */
   int y = linear(&x, w, xi, f, rows);
   if (rows > 1) y = kiln_ml_post(&x, post, y); /* one target: onnxruntime applies none */
-  kiln_ex_node1(&x, "Identity", &y, 1, out, "output");
+  kiln_ml_output(&x, y, KILN_F32, out, KILN_F32);
   kiln_ex_end(&x);
   return KILN_OK;
 }
@@ -233,7 +223,7 @@ static kiln_status expand_classifier(kiln_graph *g, kiln_block *b, int pos, kiln
     scores = kiln_ml_post(&x, post, s);
   }
   kiln_ml_label_out(&x, &labels, index, y);
-  if (z >= 0) kiln_ex_node1(&x, "Identity", &scores, 1, z, "scores");
+  if (z >= 0) kiln_ml_output(&x, scores, KILN_F32, z, KILN_F32);
   kiln_ex_end(&x);
   return KILN_OK;
 }

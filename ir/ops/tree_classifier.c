@@ -118,10 +118,7 @@ static kiln_status expand_classifier(kiln_graph *g, kiln_block *b, int pos, kiln
   int xi = n->inputs[0], y = n->outputs[0], z = n->noutputs > 1 ? n->outputs[1] : -1;
   kiln_ex x;
   kiln_ex_begin(&x, g, b, pos, t); /* n is stale from here */
-  if (kiln_dtype_is_int(g->values[xi].dtype)) {
-    xi = kiln_ex_unary(&x, "Cast", xi, "x_float");
-    kiln_ex_attr_i(&x, "to", KILN_F32);
-  }
+  xi = kiln_ml_as_float(&x, xi, true);
   int leaf = kiln_forest_walk(&x, &f, depth, xi, t), has;
   int w = kiln_forest_weights(&x, &f, t, 0, &has);
   int s = reduce_trees(&x, "ReduceSum", w, leaf, "sums"), h = reduce_trees(&x, "ReduceMax", has, leaf, "reached");
@@ -145,10 +142,7 @@ static kiln_status expand_classifier(kiln_graph *g, kiln_block *b, int pos, kiln
     index = kiln_ex_binary(&x, "Squeeze", index, kiln_ex_int1(&x, 1), "win_flat");
   }
   kiln_ml_label_out(&x, &labels, index, y);
-  if (z >= 0) {
-    kiln_ex_node1(&x, t == KILN_F32 ? "Identity" : "Cast", &scores, 1, z, "scores");
-    if (t != KILN_F32) kiln_ex_attr_i(&x, "to", KILN_F32);
-  }
+  if (z >= 0) kiln_ml_output(&x, scores, t, z, KILN_F32);
   kiln_ex_end(&x);
   kiln_forest_free(&f);
   return KILN_OK;

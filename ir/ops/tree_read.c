@@ -288,6 +288,13 @@ kiln_status kiln_forest_read_v5(const kiln_node *n, kiln_forest *f, kiln_error *
   return st;
 }
 
+int64_t kiln_forest_widest_set(const kiln_forest *f) {
+  int64_t m = 0;
+  for (int64_t i = 0; i < f->nodes; i++)
+    if (f->mode[i] == KILN_TREE_MEMBER && f->mcount[i] > m) m = f->mcount[i];
+  return m;
+}
+
 /* ---- checks ------------------------------------------------------------------------------- */
 
 kiln_status kiln_forest_check(const kiln_node *n, const kiln_forest *f, int64_t features,
@@ -301,9 +308,7 @@ kiln_status kiln_forest_check(const kiln_node *n, const kiln_forest *f, int64_t 
     }
   if (f->nodes > INT32_MAX / 2) /* the walk's tables hold int32s */
     return kiln_fail_node(n, err, KILN_ERR_LIMIT, "more than 2^30 tree nodes");
-  int64_t widest = 0;
-  for (int64_t i = 0; i < f->nodes; i++)
-    if (f->mode[i] == KILN_TREE_MEMBER && f->mcount[i] > widest) widest = f->mcount[i];
+  int64_t widest = kiln_forest_widest_set(f);
   if (widest > MAX_SET || widest > MAX_MEMBER_TABLE / (f->nodes ? f->nodes : 1))
     return kiln_fail_node(n, err, KILN_ERR_LIMIT, "membership_values: a set of more than 256 values, or "
                           "too many sets for the nodes");

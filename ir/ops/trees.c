@@ -22,13 +22,6 @@
 
 /* ---- the walk's tables (ir/ops/tree_walk.c) -------------------------------------------------- */
 
-static int64_t widest_set(const kiln_forest *f) {
-  int64_t m = 0;
-  for (int64_t i = 0; i < f->nodes; i++)
-    if (f->mode[i] == KILN_TREE_MEMBER && f->mcount[i] > m) m = f->mcount[i];
-  return m;
-}
-
 /* A constant int64 table of n entries, each (high << 32) | low (kiln_ex_const takes doubles). */
 static int pairs(kiln_ex *x, const char *what, int64_t n, const int32_t *lo, const uint32_t *hi) {
   int id = kiln_ex_const(x, what, KILN_I64, 1, &n, NULL);
@@ -40,7 +33,7 @@ static int pairs(kiln_ex *x, const char *what, int64_t n, const int32_t *lo, con
 int kiln_forest_walk(kiln_ex *x, const kiln_forest *f, int64_t depth, int xv, kiln_dtype t) {
   /* a mode as a compare (0 <=, 1 <, 2 ==, 3 in) and whether its true child is the compare's */
   static const int kind_of[] = {0, 1, 1, 0, 2, 2, 3, 0}, pos_of[] = {1, 1, 0, 0, 1, 0, 1, 1};
-  int64_t g = f->nodes, m = widest_set(f), kinds = 0, nan_any[2] = {0, 0};
+  int64_t g = f->nodes, m = kiln_forest_widest_set(f), kinds = 0, nan_any[2] = {0, 0};
   size_t cg = (size_t)(g ? g : 1);
   int32_t *feat = kiln_xcalloc(cg, 4), *first = kiln_xcalloc(cg, 4), *leaf = kiln_xcalloc(cg, 4);
   uint32_t *second = kiln_xcalloc(cg, 4), *bits = kiln_xcalloc(cg, 4);
@@ -169,18 +162,10 @@ static kiln_status expand_regressor(kiln_graph *g, kiln_block *b, int pos, kiln_
   int xi = n->inputs[0], out = n->outputs[0];
   kiln_ex x;
   kiln_ex_begin(&x, g, b, pos, t); /* n is stale from here */
-  if (kiln_dtype_is_int(g->values[xi].dtype)) {
-    xi = kiln_ex_unary(&x, "Cast", xi, "x_float");
-    kiln_ex_attr_i(&x, "to", KILN_F32);
-  }
+  xi = kiln_ml_as_float(&x, xi, true);
   int r = scores(&x, &f, depth, xi, t);
   if (f.targets > 1) r = kiln_ml_post(&x, f.post, r); /* one target: onnxruntime applies none */
-  if (out_t != t) {
-    kiln_ex_node1(&x, "Cast", &r, 1, out, "output");
-    kiln_ex_attr_i(&x, "to", out_t);
-  } else {
-    kiln_ex_node1(&x, "Identity", &r, 1, out, "output");
-  }
+  kiln_ml_output(&x, r, t, out, out_t);
   kiln_ex_end(&x);
   kiln_forest_free(&f);
   return KILN_OK;

@@ -54,6 +54,8 @@ void kiln_forest_free(kiln_forest *f);
  * the walk's table holds) and gives the deepest tree's depth. */
 kiln_status kiln_forest_check(const kiln_node *n, const kiln_forest *f, int64_t features,
                               int64_t *depth, kiln_error *err);
+/* The most values of one BRANCH_MEMBER set (0: none). */
+int64_t kiln_forest_widest_set(const kiln_forest *f);
 /* The leaf row each sample of x ([N, F], floats of type t) reaches in each tree: [N, T] */
 int kiln_forest_walk(kiln_ex *x, const kiln_forest *f, int64_t depth, int xv, kiln_dtype t);
 /* [L, targets] of type t: each leaf's weights, summed (SUM, AVERAGE) or their min or max;
