@@ -1,5 +1,6 @@
-/* GridSample on 4-D inputs: out[n, c, h, w] samples X[n, c] at the point grid[n, h, w]
- * gives ((x, y) in [-1, 1]), by nearest, bilinear or bicubic interpolation, following
+/* GridSample on 4-D and 5-D inputs: out[n, c, h, w] samples X[n, c] at the point
+ * grid[n, h, w] gives ((x, y) in [-1, 1]; volumes: out[n, c, d, h, w] at (x, y, z)), by
+ * nearest, (bi/tri)linear or (2-D only, as onnxruntime) bicubic interpolation, following
  * ONNX's reference (PyTorch's grid_sample): coordinates are denormalized (align_corners),
  * nearest rounds half to even, a point outside is clamped (border) or reflected
  * (reflection) first, and each tap outside reads 0 (zeros), the edge (border) or its
@@ -33,13 +34,18 @@ static kiln_status infer_grid_sample(kiln_graph *g, kiln_node *n, kiln_error *er
   gs_mode m;
   gs_pad p;
   if (gs_config(n, &m, &p, err)) return err->code;
-  if (x->rank != 4 || !kiln_dtype_is_float(x->dtype))
-    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "X must be a float tensor [N, C, H, W]");
-  if (grid->rank != 4 || grid->dims[0] != x->dims[0] || grid->dims[3] != 2 ||
+  if ((x->rank != 4 && x->rank != 5) || !kiln_dtype_is_float(x->dtype))
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED,
+                          "X must be a float tensor [N, C, H, W] or [N, C, D, H, W]");
+  if (m == GS_CUBIC && x->rank != 4)
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "bicubic mode takes 4-D inputs only");
+  int r = x->rank - 2;
+  if (grid->rank != x->rank || grid->dims[0] != x->dims[0] || grid->dims[r + 1] != r ||
       !kiln_dtype_is_float(grid->dtype))
-    return kiln_fail_node(n, err, KILN_ERR_SHAPE, "grid must be floats [N, H_out, W_out, 2]");
-  int64_t dims[4] = {x->dims[0], x->dims[1], grid->dims[1], grid->dims[2]};
-  kiln_set_out(g, n, 0, x->dtype, 4, dims);
+    return kiln_fail_node(n, err, KILN_ERR_SHAPE, r == 2 ? "grid must be floats [N, H_out, W_out, 2]"
+                                                         : "grid must be floats [N, D_out, H_out, W_out, 3]");
+  int64_t dims[5] = {x->dims[0], x->dims[1], grid->dims[1], grid->dims[2], grid->dims[3]};
+  kiln_set_out(g, n, 0, x->dtype, x->rank, dims);
   return KILN_OK;
 }
 
@@ -50,7 +56,8 @@ typedef struct gs {
   bool align;
   int x;             /* X's buffer */
   kiln_expr *n, *c;  /* the output's batch and channel */
-  int64_t dim[2];    /* H, W */
+  int r;             /* spatial dims: 2 or 3 */
+  int64_t dim[3];    /* (D,) H, W */
 } gs;
 
 static kiln_expr *F(gs *s, double v) { return kx_const_f(s->k, KILN_F32, v); }
@@ -83,10 +90,10 @@ static kiln_expr *reflect(gs *s, kiln_expr *v, double lo, double hi) {
 static double lo_of(const gs *s) { return s->align ? 0 : -0.5; }
 static double hi_of(const gs *s, int d) { return (double)s->dim[d] - (s->align ? 1 : 0.5); }
 
-/* The tap at integer coordinates (float-valued) iy, ix, with the padding rule. */
-static kiln_expr *tap(gs *s, kiln_expr *iy, kiln_expr *ix) {
-  kiln_expr *at[2] = {iy, ix}, *ok = NULL, *idx[4] = {s->n, s->c, NULL, NULL};
-  for (int d = 0; d < 2; d++) {
+/* The tap at integer coordinates (float-valued) at[0 .. r), with the padding rule. */
+static kiln_expr *tap(gs *s, kiln_expr *const *at) {
+  kiln_expr *ok = NULL, *idx[5] = {s->n, s->c};
+  for (int d = 0; d < s->r; d++) {
     kiln_expr *v = at[d];
     double top = (double)s->dim[d] - 1;
     if (s->pad == GS_ZEROS)
@@ -118,6 +125,20 @@ static void cubic_weights(gs *s, kiln_expr *t, kiln_expr **w) {
   }
 }
 
+/* The sum over the taps of dims d .. r of their weights times their values, at[0 .. d)
+ * fixed: nested so that 2-D sums rows first. */
+static kiln_expr *taps_sum(gs *s, int d, int taps, int first, kiln_expr **base,
+                           kiln_expr *(*w)[4], kiln_expr **at) {
+  if (d >= s->r || d >= 3) return tap(s, at); /* r <= 3 */
+  kiln_expr *sum = NULL;
+  for (int i = 0; i < taps; i++) {
+    at[d] = B(s, KB_ADD, base[d], F(s, first + i));
+    kiln_expr *term = B(s, KB_MUL, w[d][i], taps_sum(s, d + 1, taps, first, base, w, at));
+    sum = sum ? B(s, KB_ADD, sum, term) : term;
+  }
+  return sum;
+}
+
 static kiln_status lower_grid_sample(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   gs_mode mode;
@@ -125,15 +146,16 @@ static kiln_status lower_grid_sample(kiln_lower_ctx *c) {
   if (gs_config(c->n, &mode, &s.pad, c->err)) return c->err->code;
   s.align = kiln_attr_int(c->n, "align_corners", 0) != 0;
   const kiln_buffer *x = &k->bufs[c->in_buf[0]];
-  s.dim[0] = x->dims[2];
-  s.dim[1] = x->dims[3];
-  kiln_expr *v[4];
+  s.r = x->rank - 2;
+  for (int d = 0; d < s.r; d++) s.dim[d] = x->dims[2 + d];
+  kiln_expr *v[5];
   kiln_stage *st = kiln_elementwise_stage(k, "grid_sample", c->out_buf[0], v);
   s.n = v[0];
   s.c = v[1];
-  kiln_expr *p[2]; /* y, x: the grid holds (x, y) */
-  for (int d = 0; d < 2; d++) {
-    kiln_expr *gi[4] = {v[0], v[2], v[3], kx_idx(k, 1 - d)};
+  kiln_expr *p[3]; /* (z,) y, x: the grid holds (x, y, z) */
+  for (int d = 0; d < s.r; d++) {
+    kiln_expr *gi[5] = {v[0], v[2], v[3], v[4]};
+    gi[s.r + 1] = kx_idx(k, s.r - 1 - d);
     kiln_expr *g = kx_cast(k, kx_load(k, c->in_buf[1], gi), KILN_F32);
     double len = (double)s.dim[d];
     p[d] = s.align ? B(&s, KB_MUL, B(&s, KB_ADD, g, F(&s, 1)), F(&s, (len - 1) / 2))
@@ -147,28 +169,17 @@ static kiln_status lower_grid_sample(kiln_lower_ctx *c) {
   }
   kiln_expr *y;
   if (mode == GS_NEAREST) {
-    y = tap(&s, p[0], p[1]);
+    y = tap(&s, p);
   } else {
     int taps = mode == GS_LINEAR ? 2 : 4, first = mode == GS_LINEAR ? 0 : -1;
-    kiln_expr *base[2], *w[2][4];
-    for (int d = 0; d < 2; d++) {
+    kiln_expr *base[3], *w[3][4], *at[3] = {NULL};
+    for (int d = 0; d < s.r; d++) {
       base[d] = U(&s, KU_FLOOR, p[d]);
       kiln_expr *t = B(&s, KB_SUB, p[d], base[d]);
       if (mode == GS_LINEAR) w[d][0] = B(&s, KB_SUB, F(&s, 1), t), w[d][1] = t;
       else cubic_weights(&s, t, w[d]);
     }
-    y = NULL;
-    for (int i = 0; i < taps; i++) {
-      kiln_expr *row = NULL;
-      kiln_expr *iy = B(&s, KB_ADD, base[0], F(&s, first + i));
-      for (int j = 0; j < taps; j++) {
-        kiln_expr *ix = B(&s, KB_ADD, base[1], F(&s, first + j));
-        kiln_expr *term = B(&s, KB_MUL, w[1][j], tap(&s, iy, ix));
-        row = row ? B(&s, KB_ADD, row, term) : term;
-      }
-      kiln_expr *term = B(&s, KB_MUL, w[0][i], row);
-      y = y ? B(&s, KB_ADD, y, term) : term;
-    }
+    y = taps_sum(&s, 0, taps, first, base, w, at);
   }
   kiln_stage_store(k, st, v, kx_cast(k, y, x->dtype));
   return KILN_OK;

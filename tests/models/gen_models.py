@@ -382,7 +382,7 @@ def einsums():
 
 def grid_samples():
     """GridSample in every mode, padding mode and alignment, on a grid reaching outside
-    the image (so padding and reflection matter)."""
+    the image (so padding and reflection matter); volumes (5-D) in the modes they take."""
     b = Builder(seed=14)
     outs = []
     for mode in ("bilinear", "nearest", "bicubic"):
@@ -391,8 +391,16 @@ def grid_samples():
                 y = b.op("GridSample", ["x", "grid"], f"gs_{mode}_{pad}_{align}", mode=mode,
                          padding_mode=pad, align_corners=align)
                 outs.append(helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 2, 4, 7]))
+    for mode in ("bilinear", "nearest"):  # opset 17's names, as onnxruntime takes them
+        for pad in ("zeros", "border", "reflection"):
+            for align in (0, 1):
+                y = b.op("GridSample", ["v", "vgrid"], f"gs3_{mode}_{pad}_{align}", mode=mode,
+                         padding_mode=pad, align_corners=align)
+                outs.append(helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 2, 3, 4, 5]))
     inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 5, 6]),
-              helper.make_tensor_value_info("grid", TensorProto.FLOAT, [1, 4, 7, 2])]
+              helper.make_tensor_value_info("grid", TensorProto.FLOAT, [1, 4, 7, 2]),
+              helper.make_tensor_value_info("v", TensorProto.FLOAT, [1, 2, 4, 5, 6]),
+              helper.make_tensor_value_info("vgrid", TensorProto.FLOAT, [1, 3, 4, 5, 3])]
     return b.model(inputs, outs, "grid_samples"), b.rng
 
 
@@ -611,7 +619,7 @@ def make_inputs(model, rng):
             feeds[vi.name] = rng.integers(0, 1000, shape, dtype=np.int64)
         elif vi.name == "positions":  # negative ones count from the end
             feeds[vi.name] = rng.integers(-shape[1], shape[1], shape, dtype=np.int64)
-        elif vi.name == "grid":  # past [-1, 1]: padding and reflection come into play
+        elif vi.name in ("grid", "vgrid"):  # past [-1, 1]: padding and reflection come into play
             feeds[vi.name] = rng.uniform(-1.6, 1.6, shape).astype(np.float32)
         elif vi.name == "steps":  # a trip count given at run time
             feeds[vi.name] = np.array(6, np.int64)
