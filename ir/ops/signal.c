@@ -68,7 +68,9 @@ typedef struct dft_plan {
   int64_t len;  /* the input's extent along it */
   int64_t n;    /* dft_length: the transform's size */
   int64_t out;  /* the output's extent along the axis */
+  int64_t terms; /* the input's points summed (along the axis) */
   bool inverse, onesided;
+  bool irfft;   /* inverse and onesided: half a Hermitian spectrum to a real signal */
 } dft_plan;
 
 static kiln_status plan_dft(const kiln_graph *g, const kiln_node *n, dft_plan *p,
@@ -96,10 +98,23 @@ static kiln_status plan_dft(const kiln_graph *g, const kiln_node *n, dft_plan *p
   }
   p->inverse = kiln_attr_int(n, "inverse", 0) != 0;
   p->onesided = kiln_attr_int(n, "onesided", 0) != 0;
-  if (p->onesided && (p->inverse || x->dims[x->rank - 1] != 1))
+  p->irfft = p->inverse && p->onesided;
+  if (p->onesided && !p->inverse && x->dims[x->rank - 1] != 1)
     return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED,
-                          "onesided is supported for the forward transform of a real input only");
-  p->out = p->onesided ? p->n / 2 + 1 : p->n;
+                          "onesided forward transforms take a real input only");
+  if (p->irfft && x->dims[x->rank - 1] != 2)
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "an inverse onesided transform takes a complex input [..., 2]");
+  if (p->irfft && !kiln_node_in(g, n, 1)) { /* numpy's irfft: an even length by default */
+    if (p->len < 2)
+      return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                            "an inverse onesided transform of one point needs dft_length");
+    p->n = 2 * (p->len - 1);
+  }
+  p->out = p->onesided && !p->inverse ? p->n / 2 + 1 : p->n;
+  /* irfft reads the first n / 2 + 1 points, the rest of the spectrum their conjugates */
+  int64_t half = p->n / 2 + 1;
+  p->terms = p->irfft ? (p->len < half ? p->len : half) : (p->len < p->n ? p->len : p->n);
   return KILN_OK;
 }
 
@@ -110,7 +125,7 @@ static kiln_status infer_dft(kiln_graph *g, kiln_node *n, kiln_error *err) {
   int64_t dims[KILN_MAX_RANK];
   memcpy(dims, x->dims, sizeof(int64_t) * (size_t)x->rank);
   dims[p.axis] = p.out;
-  dims[x->rank - 1] = 2;
+  dims[x->rank - 1] = p.irfft ? 1 : 2;
   kiln_set_out(g, n, 0, x->dtype, x->rank, dims);
   return KILN_OK;
 }
@@ -132,7 +147,9 @@ static kiln_expr *dft_term(kiln_kernel *k, kiln_expr *re, kiln_expr *im, kiln_ex
 }
 
 /* y[.., k, .., c] = sum over m < min(len, n) of x[.., m, ..] e^(-+2 pi i k m / n); the
- * inverse divides by n. Sums run in f64 and round once. */
+ * inverse divides by n. irfft (numpy's) sums the real parts of the first n / 2 + 1 terms,
+ * those with a conjugate in the other half twice: the rest of a Hermitian spectrum. Sums
+ * run in f64 and round once. */
 static kiln_status lower_dft(kiln_lower_ctx *c) {
   kiln_kernel *k = c->k;
   dft_plan p;
@@ -145,7 +162,7 @@ static kiln_status lower_dft(kiln_lower_ctx *c) {
   kiln_expr *v[KILN_MAX_RANK], *src[KILN_MAX_RANK];
   for (int d = 0; d < r; d++)
     v[d] = src[d] = kx_var(k, kiln_stage_axis(s, yb->dims[d], false));
-  kiln_expr *m = kx_var(k, kiln_stage_axis(s, p.len < p.n ? p.len : p.n, true));
+  kiln_expr *m = kx_var(k, kiln_stage_axis(s, p.terms, true));
   src[p.axis] = m;
   src[r - 1] = kx_idx(k, 0);
   kiln_expr *re = kx_cast(k, kx_load(k, c->in_buf[0], src), KILN_F64), *im = NULL;
@@ -154,7 +171,18 @@ static kiln_status lower_dft(kiln_lower_ctx *c) {
     im = kx_cast(k, kx_load(k, c->in_buf[0], src), KILN_F64);
   }
   s->reduce = KR_SUM;
-  kiln_stage_store(k, s, v, dft_term(k, re, im, v[p.axis], m, p.n, p.inverse, v[r - 1]));
+  kiln_expr *once = NULL; /* irfft: the first term, and the middle one of an even length */
+  if (p.irfft) {
+    once = kx_binary(k, KB_EQ, m, kx_idx(k, 0));
+    if (p.n % 2 == 0)
+      once = kx_binary(k, KB_OR, once, kx_binary(k, KB_EQ, m, kx_idx(k, p.n / 2)));
+    im = kx_select(k, once, kx_const_f(k, KILN_F64, 0), im); /* real, as numpy takes them */
+  }
+  kiln_expr *term = dft_term(k, re, im, v[p.axis], m, p.n, p.inverse, v[r - 1]);
+  if (once) /* the others stand for themselves and their conjugates */
+    term = kx_binary(k, KB_MUL, term, kx_select(k, once, kx_const_f(k, KILN_F64, 1),
+                                                kx_const_f(k, KILN_F64, 2)));
+  kiln_stage_store(k, s, v, term);
   if (p.inverse)
     s->post = kx_binary(k, KB_DIV, kx_acc(k, KILN_F64), kx_const_f(k, KILN_F64, (double)p.n));
   s = kiln_elementwise_stage(k, "round", c->out_buf[0], v);

@@ -594,6 +594,28 @@ def affine_grid_cases(out, rng):
         write(out, name, m, {"t": theta}, run_ort(m, {"t": theta}))
 
 
+def irfft_cases(out, rng):
+    """DFT's inverse onesided transform (opset 20) against numpy's irfft: odd and even
+    lengths, a spectrum cropped or padded with zeros to n / 2 + 1 points, another axis,
+    f64, and imaginary parts in the first and middle points (which numpy drops). Its own
+    random stream, so the cases after it keep their inputs."""
+    rng = np.random.default_rng(20)
+    for name, dt, shape, axis, n in (("dft_irfft_odd", np.float32, [2, 5, 3, 2], 1, 9),
+                                     ("dft_irfft_crop", np.float32, [1, 7, 2], 1, 6),
+                                     ("dft_irfft_pad", np.float32, [3, 2, 2], 1, 10),
+                                     ("dft_irfft_axis2_f64", np.float64, [2, 3, 4, 2], 2, None)):
+        x = rng.standard_normal(shape).astype(dt)
+        inputs = ["x", "n" if n else "", "ax"]
+        inits = [numpy_helper.from_array(np.array(axis, np.int64), "ax")]
+        if n:
+            inits.append(numpy_helper.from_array(np.array(n, np.int64), "n"))
+        tt = TensorProto.DOUBLE if dt == np.float64 else TensorProto.FLOAT
+        m = model_of(name, [helper.make_node("DFT", inputs, ["y"], inverse=1, onesided=1)],
+                     [V("x", tt, shape)], [V("y", tt, None)], inits, opset=20)
+        y = np.fft.irfft(x[..., 0] + 1j * x[..., 1], n=n, axis=axis)[..., None].astype(dt)
+        write(out, name, m, {"x": x}, [y])
+
+
 def deform_conv_cases(out, rng):
     """DeformConv past its node tests, against ONNX's reference: strides, dilations,
     uneven pads, two groups and two offset groups, a mask and a bias, offsets reaching
@@ -931,7 +953,7 @@ def main():
     rng = np.random.default_rng(10)
     for make in (det_cases, unpool_cases, mel_cases, tfidf_cases, roi_cases, loop_cases,
                  norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases,
-                 bitcast_cases, affine_grid_cases, deform_conv_cases,
+                 bitcast_cases, affine_grid_cases, irfft_cases, deform_conv_cases,
                  causal_conv_cases, linear_attention_cases, resize_antialias_cases, f8_cases,
                  narrow_cases, string_cases, regex_cases, ml_cases, tree_cases, ml_linear_cases):
         make(out, rng)
