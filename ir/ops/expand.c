@@ -80,6 +80,10 @@ void kiln_ex_attr_f(kiln_ex *x, const char *name, double v) {
   kiln_node_add_attr(&x->g->nodes[x->last], name, KILN_ATTR_FLOAT)->f = v;
 }
 
+void kiln_ex_attr_s(kiln_ex *x, const char *name, const char *v) {
+  kiln_node_add_attr(&x->g->nodes[x->last], name, KILN_ATTR_STRING)->s = kiln_xstrdup(v);
+}
+
 void kiln_ex_attr_ints(kiln_ex *x, const char *name, int n, const int64_t *v) {
   kiln_attr *a = kiln_node_add_attr(&x->g->nodes[x->last], name, KILN_ATTR_INTS);
   a->count = n;

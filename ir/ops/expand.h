@@ -43,6 +43,7 @@ int kiln_ex_binary(kiln_ex *x, const char *op, int a, int b, const char *what);
 /* Attributes of the last node added. */
 void kiln_ex_attr_i(kiln_ex *x, const char *name, int64_t v);
 void kiln_ex_attr_f(kiln_ex *x, const char *name, double v);
+void kiln_ex_attr_s(kiln_ex *x, const char *name, const char *v);
 void kiln_ex_attr_ints(kiln_ex *x, const char *name, int n, const int64_t *v);
 void kiln_ex_attr_strings(kiln_ex *x, const char *name, int n, const char *const *v);
 /* Moves every attribute of the expanded node to the last node added (a Conv keeps its

@@ -1,5 +1,5 @@
-/* ai.onnx.ml ops (the domain scikit-learn converters write): Binarizer, ArrayFeatureExtractor
- * and LabelEncoder, and what the domain's models share (ir/ops/ml.h): the post-transform of
+/* ai.onnx.ml ops (the domain scikit-learn converters write): Binarizer, ArrayFeatureExtractor,
+ * LabelEncoder and CategoryMapper, and what the domain's models share (ir/ops/ml.h): the post-transform of
  * scores and a classifier's labels. The linear models are in ml_linear.c, the tree
  * ensembles in trees.c.
  *
@@ -256,6 +256,40 @@ static kiln_status expand_encoder(kiln_graph *g, kiln_block *b, int pos, kiln_er
   return KILN_OK;
 }
 
+/* CategoryMapper: a LabelEncoder from its strings to its ints, or back, by X's type */
+static kiln_status expand_mapper(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
+  const kiln_node *n = &g->nodes[b->nodes[pos]];
+  const kiln_attr *cs = kiln_node_attr(n, "cats_strings");
+  const int64_t *ci;
+  int nci = kiln_attr_ints(n, "cats_int64s", &ci);
+  if (!cs || cs->type != KILN_ATTR_STRINGS || nci != cs->count)
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL,
+                          "needs cats_strings and cats_int64s of the same length");
+  kiln_dtype xt = kiln_node_in(g, n, 0)->dtype;
+  if (xt != KILN_STRING && xt != KILN_I64)
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "input 'X' must be strings or int64");
+  bool to_int = xt == KILN_STRING;
+  char *dflt = kiln_xstrdup(kiln_attr_str(n, "default_string", "_Unused"));
+  int64_t dint = kiln_attr_int(n, "default_int64", -1);
+  int count = cs->count;
+  const char **cats = kiln_xmalloc(sizeof(char *) * (size_t)(count + 1));
+  int64_t *ints = kiln_xmalloc(sizeof(int64_t) * (size_t)(count + 1));
+  for (int i = 0; i < count; i++) cats[i] = cs->strings[i], ints[i] = ci[i];
+  int xi = n->inputs[0], out = n->outputs[0];
+  kiln_ex ex;
+  kiln_ex_begin(&ex, g, b, pos, KILN_I64); /* n is stale from here; cats and ints are not */
+  kiln_ex_node1(&ex, "LabelEncoder", &xi, 1, out, "encoder");
+  kiln_ex_attr_strings(&ex, to_int ? "keys_strings" : "values_strings", count, cats);
+  kiln_ex_attr_ints(&ex, to_int ? "values_int64s" : "keys_int64s", count, ints);
+  if (to_int) kiln_ex_attr_i(&ex, "default_int64", dint);
+  else kiln_ex_attr_s(&ex, "default_string", dflt);
+  kiln_ex_end(&ex);
+  free(cats);
+  free(ints);
+  free(dflt);
+  return KILN_OK;
+}
+
 /* LabelIndex (internal): 1 + the position of x among LabelEncoder's keys, 0 for none */
 static kiln_status infer_index(kiln_graph *g, kiln_node *n, kiln_error *err) {
   encoder e;
@@ -305,10 +339,17 @@ static const kiln_attr_spec encoder_attrs[] = {
     {"values_strings", KILN_ATTR_STRINGS, false}, {"values_tensor", KILN_ATTR_TENSOR, false},
     {NULL}};
 
+static const kiln_attr_spec mapper_attrs[] = {
+    {"cats_int64s", KILN_ATTR_INTS, false}, {"cats_strings", KILN_ATTR_STRINGS, false},
+    {"default_int64", KILN_ATTR_INT, false}, {"default_string", KILN_ATTR_STRING, false},
+    {NULL}};
+
 const kiln_op_def kiln_ops_ml[] = {
     {"Binarizer", 1, 1, 1, 1, binarizer_attrs, infer_binarizer, lower_binarizer, NULL, KILN_OP_ELEMENTWISE},
     {"ArrayFeatureExtractor", 2, 2, 1, 1, NULL, kiln_infer_resolved, NULL, expand_extractor, KILN_OP_RESOLVE},
     {"LabelEncoder", 1, 1, 1, 1, encoder_attrs, kiln_infer_resolved, NULL, expand_encoder,
+     KILN_OP_RESOLVE | KILN_OP_STRINGS},
+    {"CategoryMapper", 1, 1, 1, 1, mapper_attrs, kiln_infer_resolved, NULL, expand_mapper,
      KILN_OP_RESOLVE | KILN_OP_STRINGS},
     {"LabelIndex", 1, 1, 1, 1, encoder_attrs, infer_index, lower_index, NULL, KILN_OP_ELEMENTWISE | KILN_OP_STRINGS},
     {NULL},

@@ -926,6 +926,25 @@ def ml_cases(out, rng):
         [V("s", S, [2, 3]), V("i", I64, [2, 4])], [V("ss", S, [2, 3]), V("is", S, [2, 4])], ml=2)
     feeds = {"s": words, "i": ints}
     write(out, "label_encoder_string_values", m, feeds, run_ort(m, feeds))
+    # CategoryMapper both ways: a repeated category (the last wins, as onnxruntime), unknown
+    # strings and ints to the defaults, given and not.
+    m = ml_model("category_mapper", [
+        helper.make_node("CategoryMapper", ["s"], ["si"], domain="ai.onnx.ml",
+                         cats_strings=["dog", "cat", "", "dog"], cats_int64s=[1, 2, 3, 4]),
+        helper.make_node("CategoryMapper", ["s"], ["sd"], domain="ai.onnx.ml",
+                         cats_strings=["emu"], cats_int64s=[5], default_int64=99),
+        helper.make_node("CategoryMapper", ["i"], ["is"], domain="ai.onnx.ml",
+                         cats_strings=["drei", "neun", "drei'"], cats_int64s=[3, 9, 3]),
+        helper.make_node("CategoryMapper", ["i"], ["id"], domain="ai.onnx.ml",
+                         cats_strings=["minus eins"], cats_int64s=[-1], default_string="")],
+        [V("s", S, [2, 3]), V("i", I64, [2, 4])],
+        [V("si", I64, [2, 3]), V("sd", I64, [2, 3]), V("is", S, [2, 4]), V("id", S, [2, 4])], ml=1)
+    write(out, "category_mapper", m, feeds, run_ort(m, feeds))
+    m = ml_model("category_mapper_bad", [
+        helper.make_node("CategoryMapper", ["i"], ["is"], domain="ai.onnx.ml",
+                         cats_strings=["drei", "neun"], cats_int64s=[3])],
+        [V("i", I64, [2, 4])], [V("is", S, [2, 4])], ml=1)
+    write(out, "category_mapper_bad", m, feeds)
     d = rng.standard_normal((3, 4))
     n = np.arange(-3, 3, dtype=np.int32)  # -1 > -1.5: the threshold is not truncated
     x3 = rng.standard_normal((2, 3, 5)).astype(np.float32)
