@@ -183,9 +183,9 @@ kiln_expr *kiln_checked_index(kiln_lower_ctx *c, int in, kiln_expr *idx, int64_t
  * receives kx_var of axis d. */
 kiln_stage *kiln_elementwise_stage(kiln_kernel *k, const char *name, int out, kiln_expr **vars);
 
-/* The strings of n's attribute attr as the run-time library's word lists hold them
- * (rt/strings.h, kiln_rt_str_index: "<bytes>:<word>" each; malloc'd). */
-char *kiln_string_words(const kiln_node *n, const char *attr);
+/* The strings of n's attribute attr (none when it is missing) as the run-time library's
+ * word lists and sets hold them (rt/strings.h: kiln_rt_words_build with `kind`; malloc'd). */
+char *kiln_string_words(const kiln_node *n, const char *attr, int kind);
 
 /* Table-driven elementwise lowering (ir/ops/elementwise.c). A builder returns an op's
  * value from its inputs x[i], each loaded with broadcasting against output 0 (NULL where

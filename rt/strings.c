@@ -151,51 +151,21 @@ int64_t kiln_rt_str_case(kiln_rt_strings *h, int64_t s, int64_t upper) {
   return val(r);
 }
 
+size_t kiln_rt_fold(const char *s, char *out) {
+  size_t n = map_case(s, false, out);
+  out[n] = 0;
+  return n;
+}
+
 int8_t kiln_rt_str_eq(int64_t a, int64_t b) { return strcmp(str(a), str(b)) == 0; }
 
 int64_t kiln_rt_str_word(kiln_rt_strings *h, int64_t i, const char *set) {
-  for (const char *p = set; *p && i >= 0; i--) {
-    char *colon;
-    unsigned long long n = strtoull(p, &colon, 10);
-    if (!i) {
-      char *r = alloc(h, n);
-      if (r) memcpy(r, colon + 1, n);
-      return val(r);
-    }
-    p = colon + 1 + n;
-  }
-  return 0; /* NULL reads as "" */
-}
-
-int64_t kiln_rt_str_index(int64_t s, const char *set, int64_t fold) {
-  const char *x = str(s);
-  size_t len = strlen(x);
-  char small[256], *lx = NULL;
-  if (fold) {
-    lx = len < sizeof small ? small : malloc(len + 1);
-    if (!lx) return -1;
-    lx[map_case(x, false, lx)] = 0;
-  }
-  int64_t found = -1, at = 0;
-  for (const char *p = set; *p; at++) { /* the last match: LabelEncoder's rule */
-    char *colon;
-    unsigned long long n = strtoull(p, &colon, 10);
-    const char *w = colon + 1;
-    if (fold) {
-      char wsmall[256], *lw = n < sizeof wsmall ? wsmall : malloc(n + 1);
-      if (!lw) break;
-      memcpy(lw, w, n);
-      lw[n] = 0;
-      lw[map_case(lw, false, lw)] = 0; /* in place: a code point keeps its length */
-      if (!strcmp(lw, lx)) found = at;
-      if (lw != wsmall) free(lw);
-    } else {
-      if (n == len && !memcmp(w, x, len)) found = at;
-    }
-    p = w + n;
-  }
-  if (lx != small) free(lx);
-  return found;
+  size_t n;
+  const char *w = kiln_rt_words_at(set, i, &n);
+  if (!w) return 0; /* NULL reads as "" */
+  char *r = alloc(h, n);
+  if (r) memcpy(r, w, n);
+  return val(r);
 }
 
 /* ---- numbers ------------------------------------------------------------------------- */

@@ -36,11 +36,10 @@ uint32_t kiln_rt_utf8_next(const char **s);
 int64_t kiln_rt_str_concat(kiln_rt_strings *h, int64_t a, int64_t b);
 int64_t kiln_rt_str_case(kiln_rt_strings *h, int64_t s, int64_t upper);
 int8_t kiln_rt_str_eq(int64_t a, int64_t b);
-/* The last position of s among the words of `set` (each as its byte count, ':' and its
- * bytes: kiln_string_words), compared without case when fold is nonzero; -1 when it is
- * none of them. */
+/* The last position of s among the words of `set` (a set of kiln_rt_words_build, folded
+ * when fold is nonzero, so s is compared without case then); -1 when it is none of them. */
 int64_t kiln_rt_str_index(int64_t s, const char *set, int64_t fold);
-/* A copy of word i of `set` (as kiln_rt_str_index's); "" when there is no word i. */
+/* A copy of word i of `set` (a list of kiln_rt_words_build); "" when there is no word i. */
 int64_t kiln_rt_str_word(kiln_rt_strings *h, int64_t i, const char *set);
 double kiln_rt_str_to_f64(int64_t s);
 int64_t kiln_rt_str_to_i64(int64_t s);
@@ -51,6 +50,18 @@ int64_t kiln_rt_str_from_i64(kiln_rt_strings *h, int64_t v, int64_t is_unsigned)
 /* Does s match all of pattern (RE2's syntax, rt/regex.c)? A pattern kiln_rt_regex_check
  * refuses matches nothing; out of memory, h fails. */
 int8_t kiln_rt_str_match(kiln_rt_strings *h, int64_t s, const char *pattern);
+/* s lower-cased as kiln_rt_str_case does, into out (as long as s: a mapped code point keeps
+ * its length) and NUL-terminated; returns the length. */
+size_t kiln_rt_fold(const char *s, char *out);
+
+/* Word lists and sets (rt/word_sets.c): n words as one constant string a kernel call
+ * reads, indexed: a list (KILN_WORDS_LIST) finds word i, a set finds a word's last position
+ * (KILN_WORDS_SET_FOLD: without case). malloc'd; NULL when memory runs out. */
+enum { KILN_WORDS_LIST, KILN_WORDS_SET, KILN_WORDS_SET_FOLD };
+char *kiln_rt_words_build(const char *const *words, int n, int kind);
+/* Word i of a list (its length in *len, not NUL-terminated), NULL when there is none. */
+const char *kiln_rt_words_at(const char *set, int64_t i, size_t *len);
+
 /* NULL, or what is wrong with pattern ("an unclosed (") */
 const char *kiln_rt_regex_check(const char *pattern);
 

@@ -161,19 +161,56 @@ static void library(void) {
   CHECK(kiln_rt_str_to_i64((int64_t)(intptr_t)"100.5") == 100);
   CHECK(kiln_rt_str_to_i64((int64_t)(intptr_t)"-12") == -12);
   CHECK(kiln_rt_str_to_f64((int64_t)(intptr_t)"+InF") > 1e308);
-  CHECK(kiln_rt_str_index((int64_t)(intptr_t)"ÉCOLE", "3:the6:école", 1) == 1);
-  CHECK(kiln_rt_str_index((int64_t)(intptr_t)"ÉCOLE", "3:the6:école", 0) == -1);
-  CHECK(kiln_rt_str_index((int64_t)(intptr_t)"the", "3:the6:école3:the", 0) == 2);
-  CHECK(kiln_rt_str_index(0, "1:a0:", 0) == 1); /* NULL is "" */
+  /* sets: a word's last position, with and without case */
+  static const char *const set_words[] = {"the", "école", "the", "", "Zebra", "ÉCOLE"};
+  char *set = kiln_rt_words_build(set_words, 6, KILN_WORDS_SET);
+  char *fset = kiln_rt_words_build(set_words, 6, KILN_WORDS_SET_FOLD);
+  CHECK(set && fset);
+  CHECK(kiln_rt_str_index((int64_t)(intptr_t)"ÉCOLE", fset, 1) == 5);
+  CHECK(kiln_rt_str_index((int64_t)(intptr_t)"école", set, 0) == 1);
+  CHECK(kiln_rt_str_index((int64_t)(intptr_t)"ÉCOLE", set, 0) == 5);
+  CHECK(kiln_rt_str_index((int64_t)(intptr_t)"zebra", set, 0) == -1);
+  CHECK(kiln_rt_str_index((int64_t)(intptr_t)"zebra", fset, 1) == 4);
+  CHECK(kiln_rt_str_index((int64_t)(intptr_t)"the", set, 0) == 2);
+  CHECK(kiln_rt_str_index((int64_t)(intptr_t)"th", set, 0) == -1);
+  CHECK(kiln_rt_str_index(0, set, 0) == 3); /* NULL is "" */
+  free(set);
+  free(fset);
+  char *none = kiln_rt_words_build(NULL, 0, KILN_WORDS_SET);
+  CHECK(none && kiln_rt_str_index((int64_t)(intptr_t)"", none, 0) == -1);
+  free(none);
+  /* a large set against a scan: every word found at its last position, others not */
+  enum { BIG = 5000 };
+  static char big_text[BIG][12];
+  static const char *big[BIG];
+  for (int i = 0; i < BIG; i++) {
+    snprintf(big_text[i], sizeof big_text[i], "w%d", (i * 7919) % 3001); /* repeats */
+    big[i] = big_text[i];
+  }
+  char *bigset = kiln_rt_words_build(big, BIG, KILN_WORDS_SET);
+  CHECK(bigset != NULL);
+  int bad = 0;
+  for (int v = 0; v < 3200; v++) {
+    char key[12];
+    snprintf(key, sizeof key, "w%d", v);
+    int64_t want = -1;
+    for (int i = 0; i < BIG; i++)
+      if (!strcmp(big[i], key)) want = i;
+    bad += kiln_rt_str_index((int64_t)(intptr_t)key, bigset, 0) != want;
+  }
+  CHECK(bad == 0);
+  free(bigset);
   /* a word by position: its bytes exactly (digits and ':' inside), "" (NULL) outside */
-  static const char *set = "3:the5:1:2:30:6:école";
-  static const char *words[] = {"the", "1:2:3", "", "école"};
+  static const char *const words[] = {"the", "1:2:3", "", "école"};
+  char *list = kiln_rt_words_build(words, 4, KILN_WORDS_LIST);
+  CHECK(list != NULL);
   for (int i = 0; i < 4; i++) {
-    const char *w = (const char *)(intptr_t)kiln_rt_str_word(&h, i, set);
+    const char *w = (const char *)(intptr_t)kiln_rt_str_word(&h, i, list);
     CHECK(w && !strcmp(w, words[i]));
   }
-  CHECK(kiln_rt_str_word(&h, 4, set) == 0 && kiln_rt_str_word(&h, -1, set) == 0);
+  CHECK(kiln_rt_str_word(&h, 4, list) == 0 && kiln_rt_str_word(&h, -1, list) == 0);
   CHECK(kiln_rt_str_word(&h, 0, "") == 0);
+  free(list);
   CHECK(!h.failed);
   kiln_rt_strings_free(&h);
   CHECK(h.head == NULL);

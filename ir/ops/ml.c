@@ -16,6 +16,7 @@
 #include "ir/ops/ml.h"
 
 #include "ir/dtype.h"
+#include "rt/strings.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -308,7 +309,7 @@ static kiln_expr *build_index(kiln_lower_ctx *c, kiln_expr *const *x) {
   encoder e;
   encoder_of(c->n, &e, c->err); /* checked by infer */
   if (e.key == KILN_STRING) {
-    char *words = kiln_string_words(c->n, "keys_strings");
+    char *words = kiln_string_words(c->n, "keys_strings", KILN_WORDS_SET);
     kiln_expr *at = kx_call(k, KF_STR_INDEX, x[0], NULL, 0, words);
     free(words);
     return kx_addi(k, at, 1);

@@ -126,7 +126,7 @@ static kiln_status infer_word(kiln_graph *g, kiln_node *n, kiln_error *err) {
 }
 
 static kiln_expr *build_word(kiln_lower_ctx *c, kiln_expr *const *x) {
-  char *words = kiln_string_words(c->n, "words");
+  char *words = kiln_string_words(c->n, "words", KILN_WORDS_LIST);
   kiln_expr *r = kx_call(c->k, KF_STR_WORD, kx_cast(c->k, x[0], KILN_I64), NULL, 0, words);
   free(words);
   return r;
@@ -179,14 +179,11 @@ static kiln_status infer_parts(kiln_graph *g, kiln_node *n, kiln_error *err) {
   return KILN_OK;
 }
 
-char *kiln_string_words(const kiln_node *n, const char *attr) {
+char *kiln_string_words(const kiln_node *n, const char *attr, int kind) {
   const kiln_attr *a = kiln_node_attr(n, attr);
-  size_t len = 1;
-  for (int i = 0; a && i < a->count; i++) len += strlen(a->strings[i]) + 24;
-  char *s = kiln_xmalloc(len), *at = s;
-  *at = 0;
-  for (int i = 0; a && i < a->count; i++)
-    at += sprintf(at, "%zu:%s", strlen(a->strings[i]), a->strings[i]);
+  bool some = a && a->type == KILN_ATTR_STRINGS;
+  char *s = kiln_rt_words_build((const char *const *)(some ? a->strings : NULL), some ? a->count : 0, kind);
+  if (!s) kiln_out_of_memory(0);
   return s;
 }
 
@@ -203,7 +200,7 @@ static kiln_status lower_parts(kiln_lower_ctx *c) {
   kiln_expr *in = kx_binary(k, KB_LT, i, kx_idx(k, n));
   kiln_expr *word = n ? kx_load(k, xb, (kiln_expr *[]){kx_binary(k, KB_MIN, i, kx_idx(k, n - 1))})
                       : kx_const_i(k, KILN_STRING, 0);
-  char *words = kiln_string_words(c->n, "stopwords");
+  char *words = kiln_string_words(c->n, "stopwords", fold ? KILN_WORDS_SET_FOLD : KILN_WORDS_SET);
   kiln_expr *at = kx_call(k, KF_STR_INDEX, word, NULL, fold, words);
   kiln_expr *is_stop = kx_binary(k, KB_GE, at, kx_idx(k, 0));
   free(words);
