@@ -394,6 +394,21 @@ save("einsum_attn", [
     h.make_node("Softmax", ["s"], ["y"], axis=-1),
 ], [W("k", 1, 8, 77, 64, scale=1.0)], [1, 8, 256, 64])
 
+# a tokenizer's vocabulary as ai.onnx.ml lookups: 4096 ids to words and back through a
+# second, shuffled vocabulary of 50000 words (BiDAF's and text pipelines' CategoryMapper)
+VOCAB = 50000
+words = [f"tok{i:05d}" for i in rng.permutation(VOCAB)]
+save("vocab", [
+    h.make_node("Abs", ["x"], ["ax"]), h.make_node("Mul", ["ax", "k"], ["sx"]),
+    h.make_node("Cast", ["sx"], ["ids"], to=T.INT64),
+    h.make_node("CategoryMapper", ["ids"], ["w"], domain="ai.onnx.ml",
+                cats_int64s=list(range(VOCAB)), cats_strings=words),
+    h.make_node("CategoryMapper", ["w"], ["back"], domain="ai.onnx.ml",
+                cats_strings=sorted(words), cats_int64s=list(range(VOCAB))),
+    h.make_node("Cast", ["back"], ["y"], to=T.FLOAT),
+], [C_("k", 12000.0)], [4096])
+BLOCKS["vocab"][0].opset_import.append(h.make_opsetid("ai.onnx.ml", 1))
+
 
 def median_ms(f, repeat):
     for _ in range(3):

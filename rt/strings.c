@@ -9,8 +9,14 @@
 #include <string.h>
 #include <strings.h>
 
+/* The heap: chunks strings are cut from by a bump of `used`, so that a run making many
+ * short strings does not call malloc for each. A string too long for a chunk gets one of its
+ * own, pushed full. */
+#define CHUNK 65536
+
 typedef struct block {
   struct block *next;
+  size_t cap, used; /* used: atomic, may pass cap (the chunk is then full) */
   char s[];
 } block;
 
@@ -23,17 +29,36 @@ static int64_t val(const char *s) { return (int64_t)(intptr_t)s; }
 
 /* n bytes and a NUL in h, or NULL (h failed). Lock-free: kernels run on several threads. */
 static char *alloc(kiln_rt_strings *h, size_t n) {
-  block *b = n < SIZE_MAX - sizeof(block) - 1 ? malloc(sizeof(block) + n + 1) : NULL;
-  if (!b) {
+  if (n >= SIZE_MAX - sizeof(block) - CHUNK) {
     __atomic_store_n(&h->failed, 1, __ATOMIC_RELAXED);
     return NULL;
   }
-  b->next = __atomic_load_n((block **)&h->head, __ATOMIC_RELAXED);
-  while (!__atomic_compare_exchange_n((block **)&h->head, &b->next, b, true, __ATOMIC_RELEASE,
-                                      __ATOMIC_RELAXED)) {
+  size_t need = n + 1;
+  for (;;) {
+    block *head = __atomic_load_n((block **)&h->head, __ATOMIC_ACQUIRE);
+    if (head && need <= CHUNK / 4) {
+      size_t at = __atomic_fetch_add(&head->used, need, __ATOMIC_RELAXED);
+      if (at + need <= head->cap) {
+        head->s[at + n] = 0;
+        return head->s + at;
+      }
+    }
+    size_t cap = need > CHUNK / 4 ? need : CHUNK;
+    block *b = malloc(sizeof(block) + cap);
+    if (!b) {
+      __atomic_store_n(&h->failed, 1, __ATOMIC_RELAXED);
+      return NULL;
+    }
+    b->cap = cap;
+    b->used = need > CHUNK / 4 ? cap : need; /* a long string's block is full at once */
+    b->next = head;
+    if (__atomic_compare_exchange_n((block **)&h->head, &b->next, b, false, __ATOMIC_RELEASE,
+                                    __ATOMIC_RELAXED)) {
+      b->s[n] = 0;
+      return b->s;
+    }
+    free(b); /* another thread pushed a chunk first: cut from it */
   }
-  b->s[n] = 0;
-  return b->s;
 }
 
 void kiln_rt_strings_free(kiln_rt_strings *h) {
