@@ -12,7 +12,9 @@
  *   Gather(table, index)    -> table = [default, values...], a constant
  *
  * so a string key maps without a string constant. String values take the index to a string
- * instead: StringWord(index) over the words [default_string, values...]. */
+ * instead: StringWord(index) over the words [default_string, values...]. Many integer keys
+ * that span few values (a vocabulary's ids) find their index in a table instead of a
+ * compare each: slots[Clip(x, lo, hi) - lo], 0 where the Clip changed x. */
 #include "ir/ops/ml.h"
 
 #include "ir/dtype.h"
@@ -24,6 +26,8 @@
 #include <string.h>
 
 #define MAX_NUMERIC_KEYS 256 /* a compare each, in one expression */
+#define DENSE_MIN_KEYS 32    /* integer keys looked up in a table (when they are dense) */
+#define DENSE_MAX_SPAN (INT64_C(1) << 22) /* slots of such a table */
 
 /* ---- post_transform ------------------------------------------------------------------------ */
 
@@ -155,6 +159,8 @@ typedef struct encoder {
   int nvalues;
 } encoder;
 
+static bool dense_keys(const encoder *e, int64_t *lo, int64_t *span);
+
 static kiln_status encoder_of(const kiln_node *n, encoder *e, kiln_error *err) {
   memset(e, 0, sizeof *e);
   const kiln_attr *ks = kiln_node_attr(n, "keys_strings"), *kt = kiln_node_attr(n, "keys_tensor");
@@ -189,12 +195,36 @@ static kiln_status encoder_of(const kiln_node *n, encoder *e, kiln_error *err) {
     if (e->tdefault->dtype != e->value || kiln_shape_numel(e->tdefault->rank, e->tdefault->dims) != 1)
       return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "default_tensor must be one value of the values' type");
   }
-  if (e->key != KILN_STRING && e->nkeys > MAX_NUMERIC_KEYS) {
-    char what[120];
-    snprintf(what, sizeof what, "%d numeric keys; kiln takes at most %d", e->nkeys, MAX_NUMERIC_KEYS);
+  int64_t lo, span;
+  if (e->key != KILN_STRING && e->nkeys > MAX_NUMERIC_KEYS && !dense_keys(e, &lo, &span)) {
+    char what[160];
+    snprintf(what, sizeof what, "%d numeric keys; kiln takes at most %d, or integer keys spanning "
+             "at most 4 values a key", e->nkeys, MAX_NUMERIC_KEYS);
     return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, what);
   }
   return KILN_OK;
+}
+
+static int64_t int_key(const encoder *e, int i) {
+  return e->ikeys ? e->ikeys[i] : kiln_load_i64(e->tkeys->dtype, e->tkeys->data, i);
+}
+
+/* Are the keys integers worth a table (at least DENSE_MIN_KEYS, spanning at most 4 values a
+ * key)? Then the lowest is *lo and the table *span slots long. */
+static bool dense_keys(const encoder *e, int64_t *lo, int64_t *span) {
+  if (e->nkeys < DENSE_MIN_KEYS || !(e->ikeys || (e->tkeys && !kiln_dtype_is_float(e->key))))
+    return false;
+  int64_t mn = INT64_MAX, mx = INT64_MIN;
+  for (int i = 0; i < e->nkeys; i++) {
+    int64_t k = int_key(e, i);
+    mn = k < mn ? k : mn;
+    mx = k > mx ? k : mx;
+  }
+  uint64_t d = (uint64_t)mx - (uint64_t)mn; /* no overflow in unsigned */
+  if (d >= (uint64_t)DENSE_MAX_SPAN || d >= 4 * (uint64_t)e->nkeys) return false;
+  *lo = mn;
+  *span = (int64_t)d + 1;
+  return true;
 }
 
 /* [default, values...] as a constant of the values' type */
@@ -215,11 +245,49 @@ static kiln_tensor value_table(const kiln_node *n, const encoder *e) {
   return t;
 }
 
+/* A scalar constant of type t holding v exactly. */
+static int int_const(kiln_ex *x, kiln_dtype t, int64_t v, const char *what) {
+  int id = kiln_ex_value(x, what);
+  kiln_tensor c = {t, 0, {0}, kiln_xcalloc(1, sizeof(int64_t))};
+  kiln_store_i64(t, c.data, 0, v);
+  kiln_value_set_const(&x->g->values[id], &c);
+  return id;
+}
+
+/* The slots of dense keys: 1 + the last position of the key lo + j, 0 for none. */
+static kiln_tensor slot_table(const encoder *e, int64_t lo, int64_t span) {
+  kiln_tensor t = {KILN_I64, 1, {span}, kiln_xcalloc((size_t)span, sizeof(int64_t))};
+  for (int i = 0; i < e->nkeys; i++) ((int64_t *)t.data)[int_key(e, i) - lo] = i + 1;
+  return t;
+}
+
+/* x's index (1 + its key's position, 0 for none): LabelIndex, or where keys are dense,
+ * their slot table read at Clip(x, lo, hi) - lo, 0 where the Clip changed x. The node's
+ * attributes move to the LabelIndex; dense keys have their table made before. */
+static int encoder_index(kiln_ex *ex, int xi, kiln_dtype xt, kiln_tensor *slots, int64_t lo) {
+  if (!slots) {
+    int index = kiln_ex_node1(ex, "LabelIndex", &xi, 1, -1, "index");
+    kiln_ex_take_attrs(ex);
+    return index;
+  }
+  int lo_v = int_const(ex, xt, lo, "lo");
+  int hi_v = int_const(ex, xt, lo + slots->dims[0] - 1, "hi");
+  int xc = kiln_ex_node1(ex, "Clip", (int[]){xi, lo_v, hi_v}, 3, -1, "clipped");
+  int at = kiln_ex_binary(ex, "Sub", xc, lo_v, "slot_at");
+  int table = kiln_ex_value(ex, "slots");
+  kiln_value_set_const(&ex->g->values[table], slots);
+  int slot = kiln_ex_node1(ex, "Gather", (int[]){table, at}, 2, -1, "slot");
+  kiln_ex_attr_i(ex, "axis", 0);
+  int in = kiln_ex_binary(ex, "Equal", xc, xi, "in_range");
+  return kiln_ex_node1(ex, "Where", (int[]){in, slot, int_const(ex, KILN_I64, 0, "none")}, 3, -1, "index");
+}
+
 static kiln_status expand_encoder(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
   const kiln_node *n = &g->nodes[b->nodes[pos]];
   encoder e;
   if (encoder_of(n, &e, err)) return err->code;
   const kiln_value *x = kiln_node_in(g, n, 0);
+  kiln_dtype xt = x->dtype; /* x goes stale as values are added */
   bool float_keys = kiln_dtype_is_float(e.key) && kiln_dtype_is_float(x->dtype);
   if (x->dtype != e.key && !float_keys) {
     char what[160];
@@ -227,6 +295,9 @@ static kiln_status expand_encoder(kiln_graph *g, kiln_block *b, int pos, kiln_er
     return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, what);
   }
   int xi = n->inputs[0], out = n->outputs[0];
+  int64_t lo = 0, span;
+  kiln_tensor slots, *dense = NULL;
+  if (dense_keys(&e, &lo, &span)) slots = slot_table(&e, lo, span), dense = &slots;
   if (e.value == KILN_STRING) {
     const kiln_attr *vs = kiln_node_attr(n, "values_strings");
     const char **words = kiln_xmalloc(sizeof(char *) * (size_t)(vs->count + 1));
@@ -235,8 +306,7 @@ static kiln_status expand_encoder(kiln_graph *g, kiln_block *b, int pos, kiln_er
     int count = vs->count + 1;
     kiln_ex ex;
     kiln_ex_begin(&ex, g, b, pos, KILN_I64); /* n is stale from here; its attributes move */
-    int index = kiln_ex_node1(&ex, "LabelIndex", &xi, 1, -1, "index");
-    kiln_ex_take_attrs(&ex);
+    int index = encoder_index(&ex, xi, xt, dense, lo);
     kiln_ex_node1(&ex, "StringWord", &index, 1, out, "value");
     kiln_ex_attr_strings(&ex, "words", count, words);
     free(words);
@@ -246,8 +316,7 @@ static kiln_status expand_encoder(kiln_graph *g, kiln_block *b, int pos, kiln_er
   kiln_tensor table = value_table(n, &e);
   kiln_ex ex;
   kiln_ex_begin(&ex, g, b, pos, KILN_I64); /* n is stale from here */
-  int index = kiln_ex_node1(&ex, "LabelIndex", &xi, 1, -1, "index");
-  kiln_ex_take_attrs(&ex);
+  int index = encoder_index(&ex, xi, xt, dense, lo);
   int tv = kiln_ex_value(&ex, "table");
   kiln_value_set_const(&g->values[tv], &table);
   int ins[2] = {tv, index};

@@ -940,6 +940,61 @@ def ml_cases(out, rng):
         [V("s", S, [2, 3]), V("i", I64, [2, 4])],
         [V("si", I64, [2, 3]), V("sd", I64, [2, 3]), V("is", S, [2, 4]), V("id", S, [2, 4])], ml=1)
     write(out, "category_mapper", m, feeds, run_ort(m, feeds))
+    # many integer keys spanning few values (a vocabulary's ids): a table, not compares;
+    # holes, a repeated key (the last wins), inputs below, above and at int64's ends
+    krng = np.random.default_rng(21)
+    keys = [int(k) for k in krng.permutation(np.arange(-40, 260))[:200]] + [7]
+    ids = np.array([[-41, -40, 7, 259, 260, 2**62], [0, -2**63, 2**63 - 1, 100, 3, 5]], np.int64)
+    m = ml_model("label_encoder_dense_keys", [
+        helper.make_node("LabelEncoder", ["i"], ["ii"], domain="ai.onnx.ml", keys_int64s=keys,
+                         values_int64s=list(range(len(keys))), default_int64=-7),
+        helper.make_node("LabelEncoder", ["i"], ["if"], domain="ai.onnx.ml", keys_int64s=keys,
+                         values_floats=[k * 0.5 for k in range(len(keys))])],
+        [V("i", I64, [2, 6])], [V("ii", I64, [2, 6]), V("if", F32, [2, 6])])
+    # onnx.reference: the spec's last repeated key (onnxruntime's LabelEncoder takes the first)
+    write(out, "label_encoder_dense_keys", m, {"i": ids}, ReferenceEvaluator(m).run(None, {"i": ids}))
+    m = ml_model("category_mapper_dense", [
+        helper.make_node("CategoryMapper", ["i"], ["is"], domain="ai.onnx.ml",
+                         cats_int64s=keys, cats_strings=[f"w{k}" for k in range(len(keys))])],
+        [V("i", I64, [2, 6])], [V("is", S, [2, 6])], ml=1)
+    write(out, "category_mapper_dense", m, {"i": ids}, run_ort(m, {"i": ids}))
+    # OneHotEncoder: int64, float (truncated), double keys, a repeated category (the last
+    # wins); strings; FeatureVectorizer: rows cut, padded, a 3-D input flattened, int64s, 1-D
+    oh = lambda x, **a: helper.make_node("OneHotEncoder", [x], [x + "_y"], domain="ai.onnx.ml", **a)
+    m = ml_model("onehot_numbers", [oh("i", cats_int64s=[3, -1, 3, 9]),
+                                    oh("f", cats_int64s=[0, 1, -2, 7], zeros=1),
+                                    oh("d", cats_int64s=[5, 1], zeros=0)],
+                 [V("i", I64, [2, 4]), V("f", F32, [6]), V("d", F64, [2, 2])],
+                 [V("i_y", F32, None), V("f_y", F32, None), V("d_y", F32, None)], ml=1)
+    oh_feeds = {"i": ints, "f": np.array([0.5, 1.9, -2.7, 7.0, 3.0, -0.2], np.float32),
+                "d": np.array([[5.5, 1.0], [1.2, 5.0]], np.float64)}
+    write(out, "onehot_numbers", m, oh_feeds, run_ort(m, oh_feeds))
+    m = ml_model("onehot_strings", [oh("s", cats_strings=["dog", "emu", "cat", "dog"])],
+                 [V("s", S, [2, 3])], [V("s_y", F32, None)], ml=1)
+    write(out, "onehot_strings", m, {"s": words}, run_ort(m, {"s": words}))
+    m = ml_model("onehot_bad_unknown", [oh("s", cats_strings=["dog", "cat"], zeros=0)],
+                 [V("s", S, [2, 3])], [V("s_y", F32, None)], ml=1)
+    write(out, "onehot_bad_unknown", m, {"s": words})
+    fv = lambda ins, dims: helper.make_node("FeatureVectorizer", ins, ["y"], domain="ai.onnx.ml",
+                                            inputdimensions=dims)
+    frng = np.random.default_rng(22)  # its own: the cases after keep their inputs
+    a2 = frng.standard_normal((2, 3)).astype(np.float32)
+    b2 = frng.standard_normal((2, 1)).astype(np.float32)
+    c3 = frng.standard_normal((2, 2, 3)).astype(np.float32)
+    for name, dims in (("feature_vectorizer", [3, 1, 6]), ("feature_vectorizer_cut_pad", [2, 3, 4])):
+        m = ml_model(name, [fv(["a", "b", "c"], dims)],
+                     [V("a", F32, [2, 3]), V("b", F32, [2, 1]), V("c", F32, [2, 2, 3])],
+                     [V("y", F32, None)], ml=1)
+        fe = {"a": a2, "b": b2, "c": c3}
+        write(out, name, m, fe, run_ort(m, fe))
+    m = ml_model("feature_vectorizer_int64", [fv(["a", "b"], [2, 2])],
+                 [V("a", I64, [2, 4]), V("b", I64, [2, 4])], [V("y", F32, None)], ml=1)
+    fe = {"a": ints, "b": ints[::-1].copy()}
+    write(out, "feature_vectorizer_int64", m, fe, run_ort(m, fe))
+    m = ml_model("feature_vectorizer_1d", [fv(["a", "b"], [3, 2])],
+                 [V("a", F64, [3]), V("b", F64, [1])], [V("y", F32, None)], ml=1)
+    fe = {"a": np.array([1.5, -2.0, 3.25]), "b": np.array([7.0])}
+    write(out, "feature_vectorizer_1d", m, fe, run_ort(m, fe))
     m = ml_model("category_mapper_bad", [
         helper.make_node("CategoryMapper", ["i"], ["is"], domain="ai.onnx.ml",
                          cats_strings=["drei", "neun"], cats_int64s=[3])],
