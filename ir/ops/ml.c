@@ -31,12 +31,15 @@
 
 /* ---- post_transform ------------------------------------------------------------------------ */
 
-int kiln_ml_post_of(const kiln_node *n) {
-  static const char *names[] = {"NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO", "PROBIT"};
-  const char *s = kiln_attr_str(n, "post_transform", "NONE");
-  for (int i = 0; i < 5; i++)
+int kiln_ml_name_index(const char *s, const char *const *names, int count) {
+  for (int i = 0; i < count; i++)
     if (!strcmp(s, names[i])) return i;
   return -1;
+}
+
+int kiln_ml_post_of(const kiln_node *n) {
+  static const char *const names[] = {"NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO", "PROBIT"};
+  return kiln_ml_name_index(kiln_attr_str(n, "post_transform", "NONE"), names, 5);
 }
 
 int kiln_ml_post(kiln_ex *x, int post, int r) {
@@ -54,6 +57,16 @@ int kiln_ml_post(kiln_ex *x, int post, int r) {
     r = kiln_ex_binary(x, "Div", e, kiln_ex_binary(x, "ReduceSum", e, axis, "sum"), "softmax_zero");
   }
   return r;
+}
+
+kiln_status kiln_ml_number_input(const kiln_node *n, const kiln_value *v, bool matrix,
+                                 kiln_error *err) {
+  if (v->dtype != KILN_F32 && v->dtype != KILN_F64 && v->dtype != KILN_I64 && v->dtype != KILN_I32)
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "input 'X' must be float, double, int64 or int32");
+  if (matrix ? v->rank != 2 || v->sym[1] : v->rank < 1 || v->sym[v->rank - 1])
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, matrix ? "input 'X' must be [N, F], F known"
+                          : "input 'X' needs a last dim known when compiling");
+  return KILN_OK;
 }
 
 int kiln_ml_as_float(kiln_ex *x, int v, bool keep64) {

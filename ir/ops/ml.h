@@ -16,6 +16,12 @@ int kiln_ml_post_of(const kiln_node *n);
  * softmax over the nonzero scores whose zeros stay 0. */
 int kiln_ml_post(kiln_ex *x, int post, int r);
 
+/* The position of s among names[0 .. count), -1 when it is none: the domain's string enums. */
+int kiln_ml_name_index(const char *s, const char *const *names, int count);
+/* Is v, input 'X' of n, what the domain's models take: float, double, int64 or int32, with
+ * its last dim known when compiling (matrix: [N, F])? Else an error naming what is wrong. */
+kiln_status kiln_ml_number_input(const kiln_node *n, const kiln_value *v, bool matrix,
+                                 kiln_error *err);
 /* Input v as f32 (f64 kept when keep64): the models compare and sum in floats. */
 int kiln_ml_as_float(kiln_ex *x, int v, bool keep64);
 /* out = v (of type from) as type to: an Identity, or a Cast. */

@@ -14,14 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static kiln_status number_input(const kiln_node *n, const kiln_value *v, kiln_error *err) {
-  if (v->dtype != KILN_F32 && v->dtype != KILN_F64 && v->dtype != KILN_I64 && v->dtype != KILN_I32)
-    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "input 'X' must be float, double, int64 or int32");
-  if (v->rank < 1 || v->sym[v->rank - 1])
-    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "input 'X' needs a last dim known when compiling");
-  return KILN_OK;
-}
-
 /* c values (one, or one per feature) as a constant of type t: a scalar or [c] */
 static int per_feature(kiln_ex *x, const char *name, const double *v, int c, kiln_dtype t) {
   int64_t dim = c;
@@ -33,7 +25,7 @@ static int per_feature(kiln_ex *x, const char *name, const double *v, int c, kil
 static kiln_status expand_scaler(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
   const kiln_node *n = &g->nodes[b->nodes[pos]];
   const kiln_value *xv = kiln_node_in(g, n, 0);
-  if (number_input(n, xv, err)) return err->code;
+  if (kiln_ml_number_input(n, xv, false, err)) return err->code;
   int64_t f = xv->dims[xv->rank - 1];
   const double *o, *s;
   int no = kiln_attr_floats(n, "offset", &o), ns = kiln_attr_floats(n, "scale", &s);
@@ -57,7 +49,7 @@ static kiln_status expand_scaler(kiln_graph *g, kiln_block *b, int pos, kiln_err
 static kiln_status expand_normalizer(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
   const kiln_node *n = &g->nodes[b->nodes[pos]];
   const kiln_value *xv = kiln_node_in(g, n, 0);
-  if (number_input(n, xv, err)) return err->code;
+  if (kiln_ml_number_input(n, xv, false, err)) return err->code;
   if (xv->rank > 2) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "input 'X' must be [C] or [N, C]");
   static const char *norms[] = {"MAX", "L1", "L2"}, *reduce[] = {"ReduceMax", "ReduceL1", "ReduceL2"};
   const char *norm = kiln_attr_str(n, "norm", "MAX");
@@ -82,7 +74,7 @@ static kiln_status expand_normalizer(kiln_graph *g, kiln_block *b, int pos, kiln
 static kiln_status expand_imputer(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
   const kiln_node *n = &g->nodes[b->nodes[pos]];
   const kiln_value *xv = kiln_node_in(g, n, 0);
-  if (number_input(n, xv, err)) return err->code;
+  if (kiln_ml_number_input(n, xv, false, err)) return err->code;
   bool floats = kiln_dtype_is_float(xv->dtype);
   int64_t f = xv->dims[xv->rank - 1];
   const double *fv;
@@ -154,7 +146,7 @@ static int linear(kiln_ex *x, weights w, int xi, int64_t f, int64_t rows) {
 
 /* rows of coefficients: intercepts' count, or (none) the coefficients over F */
 static kiln_status linear_rows(const kiln_node *n, const kiln_value *xv, int64_t want, int64_t *rows, kiln_error *err) {
-  if (number_input(n, xv, err)) return err->code;
+  if (kiln_ml_number_input(n, xv, false, err)) return err->code;
   if (xv->rank > 2) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "input 'X' must be [F] or [N, F]");
   const double *c, *ic;
   int64_t f = xv->dims[xv->rank - 1];

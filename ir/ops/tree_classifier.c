@@ -91,10 +91,7 @@ static int binary(kiln_ex *x, const kiln_forest *f, binary_rules r, int s, int h
 static kiln_status expand_classifier(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
   const kiln_node *n = &g->nodes[b->nodes[pos]];
   const kiln_value *xv = kiln_node_in(g, n, 0);
-  if (xv->rank != 2 || xv->sym[1])
-    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "input 'X' must be [N, F], F known");
-  if (xv->dtype != KILN_F32 && xv->dtype != KILN_F64 && xv->dtype != KILN_I64 && xv->dtype != KILN_I32)
-    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "input 'X' must be float, double, int64 or int32");
+  if (kiln_ml_number_input(n, xv, true, err)) return err->code;
   kiln_ml_labels labels;
   if (kiln_ml_labels_of(n, "classlabels_int64s", &labels, err)) return err->code;
   int64_t classes = labels.count, depth;

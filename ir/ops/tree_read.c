@@ -103,22 +103,14 @@ static int64_t find(const key *keys, int64_t n, int64_t tree, int64_t id) {
 }
 
 static int mode_of(const char *s) {
-  static const char *names[] = {"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT",
-                                "BRANCH_EQ", "BRANCH_NEQ", "BRANCH_MEMBER", "LEAF"};
-  for (int m = 0; m < 8; m++)
-    if (!strcmp(s, names[m])) return m;
-  return -1;
-}
-
-static int name_of(const char *s, const char *const *names, int count) {
-  for (int i = 0; i < count; i++)
-    if (!strcmp(s, names[i])) return i;
-  return -1;
+  static const char *const names[] = {"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT",
+                                      "BRANCH_EQ", "BRANCH_NEQ", "BRANCH_MEMBER", "LEAF"};
+  return kiln_ml_name_index(s, names, 8);
 }
 
 static kiln_status read_common_v1(const kiln_node *n, kiln_forest *f, kiln_error *err) {
-  static const char *aggs[] = {"AVERAGE", "SUM", "MIN", "MAX"};
-  f->aggregate = name_of(kiln_attr_str(n, "aggregate_function", "SUM"), aggs, 4);
+  static const char *const aggs[] = {"AVERAGE", "SUM", "MIN", "MAX"};
+  f->aggregate = kiln_ml_name_index(kiln_attr_str(n, "aggregate_function", "SUM"), aggs, 4);
   f->post = kiln_ml_post_of(n);
   if (f->aggregate < 0) return fail(n, err, "is not AVERAGE, SUM, MIN or MAX", "aggregate_function");
   if (f->post < 0) return fail(n, err, "is not NONE, SOFTMAX, LOGISTIC, SOFTMAX_ZERO or PROBIT", "post_transform");

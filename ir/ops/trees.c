@@ -138,12 +138,9 @@ static kiln_status expand_regressor(kiln_graph *g, kiln_block *b, int pos, kiln_
   const kiln_node *n = &g->nodes[b->nodes[pos]];
   const kiln_value *xv = kiln_node_in(g, n, 0);
   bool v5 = !strcmp(n->op_type, "TreeEnsemble");
-  if (xv->rank != 2 || xv->sym[1])
-    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "input 'X' must be [N, F], F known");
-  if (v5 ? xv->dtype != KILN_F32 && xv->dtype != KILN_F64
-         : xv->dtype != KILN_F32 && xv->dtype != KILN_F64 && xv->dtype != KILN_I64 && xv->dtype != KILN_I32)
-    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, v5 ? "input 'X' must be float or double"
-                          : "input 'X' must be float, double, int64 or int32");
+  if (kiln_ml_number_input(n, xv, true, err)) return err->code;
+  if (v5 && xv->dtype != KILN_F32 && xv->dtype != KILN_F64)
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "input 'X' must be float or double");
   kiln_forest f;
   int64_t targets = kiln_attr_int(n, "n_targets", -1), depth;
   if (!v5 && (targets < 1 || targets > 1 << 20))
