@@ -53,6 +53,15 @@ LLVMValueRef kiln_nest_ok(kiln_emit *e);
 LLVMValueRef kiln_nest_trip(nest *n, int l);
 /* Loops [l, stop) of n->sc around body. */
 LLVMValueRef kiln_nest_loops(nest *n, int l, int stop, nest_body body);
+/* The axes' extents at the builder's position: run-time ones from the dims there. */
+void kiln_nest_extents(nest *n);
+/* Axes whose loops are all open once loops [lo, hi) are: their values, and a skip to cont
+ * past the extent (but for axis `unguarded`). */
+void kiln_nest_complete_axes(nest *n, int lo, int hi, LLVMBasicBlockRef cont, int unguarded);
+/* The nest from loop `first` in: the body the stage's mode needs (llvm_stage.c). */
+LLVMValueRef kiln_nest_main(nest *n, int first);
+/* The nest with loops [0, np) run in parallel (llvm_parallel.c). */
+LLVMValueRef kiln_nest_parallel(nest *n, int np);
 LLVMValueRef kiln_nest_out_ptr(nest *n);
 /* The reduction's initial value: the stage's init, or the identity of its combine. */
 LLVMValueRef kiln_nest_init_value(nest *n);
