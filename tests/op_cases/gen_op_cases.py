@@ -1020,6 +1020,7 @@ def ml_cases(out, rng):
 
 def main():
     from gen_ml_linear_cases import ml_linear_cases  # they import this file's helpers
+    from gen_svm_cases import svm_cases
     from gen_tree_cases import tree_cases
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -1029,7 +1030,7 @@ def main():
                  norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases,
                  bitcast_cases, affine_grid_cases, irfft_cases, deform_conv_cases,
                  causal_conv_cases, linear_attention_cases, resize_antialias_cases, f8_cases,
-                 narrow_cases, string_cases, regex_cases, ml_cases, tree_cases, ml_linear_cases):
+                 narrow_cases, string_cases, regex_cases, ml_cases, tree_cases, ml_linear_cases, svm_cases):
         make(out, rng)
 
 
