@@ -17,6 +17,11 @@
  * masks the tail of a vector cheaply (AVX-512), which some loop hints count on. */
 kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
                                    const char *entry_name, bool masked_tails, kiln_error *err);
+/* The same over nmods modules (each in a context of its own, or all in one): the entry in
+ * mods[0], the distinct kernels' functions in each module in turn (external and hidden
+ * outside mods[0]), so that the modules can be optimized and compiled at once. */
+kiln_status kiln_llvm_emit_modules(LLVMModuleRef *mods, int nmods, const kiln_program *p,
+                                   const char *entry_name, bool masked_tails, kiln_error *err);
 
 /* llvm_target.c: a target machine for opts (host CPU, features and triple by default),
  * and the new pass manager's default<O3> pipeline over a module. */

@@ -120,8 +120,30 @@ static LLVMValueRef storage_ptr(kiln_emit *e, const entry_args *a, const kiln_st
   return NULL;
 }
 
-/* The internal function of one kernel: its stages in order. */
-static LLVMValueRef emit_kernel_fn(kiln_emit *e, const kiln_kernel *k) {
+static void set_types(kiln_emit *e) {
+  e->t_i1 = LLVMInt1TypeInContext(e->ctx);
+  e->t_i8 = LLVMInt8TypeInContext(e->ctx);
+  e->t_i16 = LLVMInt16TypeInContext(e->ctx);
+  e->t_i32 = LLVMInt32TypeInContext(e->ctx);
+  e->t_i64 = LLVMInt64TypeInContext(e->ctx);
+  e->t_f32 = LLVMFloatTypeInContext(e->ctx);
+  e->t_f64 = LLVMDoubleTypeInContext(e->ctx);
+  e->t_half = LLVMHalfTypeInContext(e->ctx);
+  e->t_ptr = LLVMPointerTypeInContext(e->ctx, 0);
+  e->t_void = LLVMVoidTypeInContext(e->ctx);
+}
+
+/* Emits into module i from here (its context, builder and types). */
+static void use_module(kiln_emit *e, int i) {
+  e->mod = e->mods[i];
+  e->ctx = LLVMGetModuleContext(e->mod);
+  e->b = e->builders[i];
+  set_types(e);
+}
+
+/* The function of one kernel: its stages in order. Internal, or (exported: the entry is in
+ * another module) external and hidden. */
+static LLVMValueRef emit_kernel_fn(kiln_emit *e, const kiln_kernel *k, bool exported) {
   int nb = k->nbufs;
   if (kiln_kernel_check_dyn(k, e->err)) return NULL;
   for (int i = 0; i < nb; i++)
@@ -135,7 +157,8 @@ static LLVMValueRef emit_kernel_fn(kiln_emit *e, const kiln_kernel *k) {
   char *name = kiln_fmt("kiln.%s.%d", k->name ? k->name : "kernel", e->nfns++);
   LLVMValueRef fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(e->t_void, ps, (unsigned)nb, 0));
   free(ps);
-  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  LLVMSetLinkage(fn, exported ? LLVMExternalLinkage : LLVMInternalLinkage);
+  if (exported) LLVMSetVisibility(fn, LLVMHiddenVisibility);
   kiln_emit_fn_attr(e, fn, "nounwind", 0);
   kiln_emit_fn_attr(e, fn, "noinline", 0); /* one function per kernel keeps compile time linear */
   for (int i = 0; i < nb; i++) kiln_emit_buffer_param_attrs(e, fn, i, &k->bufs[i]);
@@ -188,7 +211,24 @@ static kiln_status emit_kernel_step(kiln_emit *e, const entry_args *a, const kil
   } else {
     LLVMValueRef efn = e->fn, *ebufs = e->bufs;
     LLVMBasicBlockRef alloca_bb = e->alloca_bb, start_bb = e->start_bb, at = LLVMGetInsertBlock(e->b);
-    fn = emit_kernel_fn(e, k);
+    /* distinct kernels go to the modules in turn, so their optimization and code
+     * generation can run on several threads (codegen/jit.c); the split is by kernel
+     * order alone, so the code is the same whatever the machine */
+    int home = e->next_mod++ % e->nmods;
+    if (home) use_module(e, home);
+    fn = emit_kernel_fn(e, k, home != 0);
+    if (home) {
+      use_module(e, 0);
+      if (fn) { /* the entry calls it through a declaration of the same name */
+        size_t nlen;
+        const char *fname = LLVMGetValueName2(fn, &nlen);
+        LLVMTypeRef *ps = kiln_xmalloc(sizeof(LLVMTypeRef) * (size_t)(k->nbufs ? k->nbufs : 1));
+        for (int i = 0; i < k->nbufs; i++) ps[i] = e->t_ptr;
+        fn = LLVMAddFunction(e->mod, fname, LLVMFunctionType(e->t_void, ps, (unsigned)k->nbufs, 0));
+        free(ps);
+        kiln_emit_fn_attr(e, fn, "nounwind", 0);
+      }
+    }
     e->fn = efn;
     e->bufs = ebufs;
     e->alloca_bb = alloca_bb;
@@ -359,26 +399,26 @@ static kiln_status emit_steps(kiln_emit *e, const entry_args *a, const kiln_step
 
 kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
                                    const char *entry_name, bool masked_tails, kiln_error *err) {
-  if (!m || !p || !entry_name || !*entry_name)
-    return kiln_fail(err, KILN_ERR_INTERNAL, "kiln_llvm_emit_program: missing argument");
-  kiln_emit e = {.mod = m, .ctx = LLVMGetModuleContext(m), .err = err, .prog = p, .check_buf = -1,
-                .local_lane = -1, .masked_tails = masked_tails};
+  return kiln_llvm_emit_modules(&m, 1, p, entry_name, masked_tails, err);
+}
+
+kiln_status kiln_llvm_emit_modules(LLVMModuleRef *mods, int nmods, const kiln_program *p,
+                                   const char *entry_name, bool masked_tails, kiln_error *err) {
+  if (!mods || nmods < 1 || nmods > KILN_EMIT_MAX_MODULES || !p || !entry_name || !*entry_name)
+    return kiln_fail(err, KILN_ERR_INTERNAL, "kiln_llvm_emit_modules: missing argument");
+  LLVMModuleRef m = mods[0];
+  kiln_emit e = {.err = err, .prog = p, .check_buf = -1, .local_lane = -1,
+                 .masked_tails = masked_tails, .nmods = nmods};
   if (p->times) {
     free(p->times->emit_ms);
     p->times->nkernels = kiln_steps_kernels(&p->main, NULL, 0);
     p->times->emit_ms = kiln_xcalloc((size_t)p->times->nkernels + 1, sizeof(double));
   }
-  e.t_i1 = LLVMInt1TypeInContext(e.ctx);
-  e.t_i8 = LLVMInt8TypeInContext(e.ctx);
-  e.t_i16 = LLVMInt16TypeInContext(e.ctx);
-  e.t_i32 = LLVMInt32TypeInContext(e.ctx);
-  e.t_i64 = LLVMInt64TypeInContext(e.ctx);
-  e.t_f32 = LLVMFloatTypeInContext(e.ctx);
-  e.t_f64 = LLVMDoubleTypeInContext(e.ctx);
-  e.t_half = LLVMHalfTypeInContext(e.ctx);
-  e.t_ptr = LLVMPointerTypeInContext(e.ctx, 0);
-  e.t_void = LLVMVoidTypeInContext(e.ctx);
-  e.b = LLVMCreateBuilderInContext(e.ctx);
+  for (int i = 0; i < nmods; i++) {
+    e.mods[i] = mods[i];
+    e.builders[i] = LLVMCreateBuilderInContext(LLVMGetModuleContext(mods[i]));
+  }
+  use_module(&e, 0);
 
   LLVMTypeRef ps[4] = {e.t_ptr, e.t_ptr, e.t_ptr, e.t_ptr};
   LLVMValueRef fn = LLVMAddFunction(m, entry_name, LLVMFunctionType(e.t_i32, ps, 4, 0));
@@ -396,18 +436,20 @@ kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
   if (!st) st = emit_steps(&e, &a, &p->main);
   LLVMBuildRet(e.b, kiln_emit_check_status(&e, a.arena));
   kiln_emit_end_function(&e);
-  LLVMDisposeBuilder(e.b);
+  for (int i = 0; i < nmods; i++) LLVMDisposeBuilder(e.builders[i]);
   kiln_emit_memo_free(&e);
   for (int i = 0; i < e.nkfns; i++) free(e.kfns[i].sig);
   free(e.kfns);
   if (st) return st;
 
-  char *msg = NULL;
-  if (LLVMVerifyModule(m, LLVMReturnStatusAction, &msg)) {
-    kiln_fail(err, KILN_ERR_INTERNAL, "generated LLVM IR is invalid: %.900s", msg ? msg : "");
+  for (int i = 0; i < nmods; i++) {
+    char *msg = NULL;
+    if (LLVMVerifyModule(mods[i], LLVMReturnStatusAction, &msg)) {
+      kiln_fail(err, KILN_ERR_INTERNAL, "generated LLVM IR is invalid: %.900s", msg ? msg : "");
+      LLVMDisposeMessage(msg);
+      return KILN_ERR_INTERNAL;
+    }
     LLVMDisposeMessage(msg);
-    return KILN_ERR_INTERNAL;
   }
-  LLVMDisposeMessage(msg);
   return KILN_OK;
 }

@@ -16,10 +16,17 @@ typedef struct kiln_emit_memo {
 
 typedef struct kiln_emit_dyn kiln_emit_dyn; /* llvm_dyn.c */
 
+#define KILN_EMIT_MAX_MODULES 4
+
 typedef struct kiln_emit {
-  LLVMModuleRef mod;
-  LLVMContextRef ctx;
+  LLVMModuleRef mod;      /* the module being emitted into (one of mods), its context, */
+  LLVMContextRef ctx;     /* its builder; t_* below are types of that context */
   LLVMBuilderRef b;
+  /* the modules a program's kernels are spread over (kiln_llvm_emit_modules): 0 holds the
+   * entry, the others define kernels the entry calls by name */
+  LLVMModuleRef mods[KILN_EMIT_MAX_MODULES];
+  LLVMBuilderRef builders[KILN_EMIT_MAX_MODULES];
+  int nmods, next_mod;
   kiln_error *err;
   const kiln_program *prog;
   int nfns; /* for unique internal function names */

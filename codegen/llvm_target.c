@@ -172,14 +172,22 @@ static void quiet(LLVMDiagnosticInfoRef info, void *ctx) {
 kiln_status kiln_llvm_program_module(LLVMContextRef ctx, const kiln_program *p,
                                      const char *entry_name, LLVMTargetMachineRef tm,
                                      LLVMModuleRef *out, kiln_error *err) {
-  LLVMContextSetDiagnosticHandler(ctx, quiet, NULL);
-  LLVMModuleRef m = LLVMModuleCreateWithNameInContext("kiln", ctx);
+  return kiln_llvm_program_modules(&ctx, 1, p, entry_name, tm, out, err);
+}
+
+kiln_status kiln_llvm_program_modules(LLVMContextRef *ctxs, int n, const kiln_program *p,
+                                      const char *entry_name, LLVMTargetMachineRef tm,
+                                      LLVMModuleRef *out, kiln_error *err) {
   char *triple = LLVMGetTargetMachineTriple(tm);
-  LLVMSetTarget(m, triple);
-  LLVMDisposeMessage(triple);
   LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
-  LLVMSetModuleDataLayout(m, dl);
+  for (int i = 0; i < n; i++) {
+    LLVMContextSetDiagnosticHandler(ctxs[i], quiet, NULL);
+    out[i] = LLVMModuleCreateWithNameInContext(i ? "kiln.kernels" : "kiln", ctxs[i]);
+    LLVMSetTarget(out[i], triple);
+    LLVMSetModuleDataLayout(out[i], dl);
+  }
   LLVMDisposeTargetData(dl);
+  LLVMDisposeMessage(triple);
   /* AVX-512 by the machine's features, or its CPU's name when the features are implied */
   char *cpu = LLVMGetTargetMachineCPU(tm), *features = LLVMGetTargetMachineFeatureString(tm);
   triple = LLVMGetTargetMachineTriple(tm);
@@ -189,11 +197,11 @@ kiln_status kiln_llvm_program_module(LLVMContextRef ctx, const kiln_program *p,
   LLVMDisposeMessage(cpu);
   LLVMDisposeMessage(features);
   LLVMDisposeMessage(triple);
-  kiln_status st = kiln_llvm_emit_program(m, p, entry_name, avx512, err);
-  if (st) {
-    LLVMDisposeModule(m);
-    return st;
-  }
-  *out = m;
-  return KILN_OK;
+  kiln_status st = kiln_llvm_emit_modules(out, n, p, entry_name, avx512, err);
+  if (st)
+    for (int i = 0; i < n; i++) {
+      LLVMDisposeModule(out[i]);
+      out[i] = NULL;
+    }
+  return st;
 }

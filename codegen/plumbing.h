@@ -14,6 +14,10 @@ kiln_status kiln_llvm_fail_error(kiln_error *err, LLVMErrorRef e, const char *wh
 kiln_status kiln_llvm_program_module(LLVMContextRef ctx, const kiln_program *p,
                                      const char *entry_name, LLVMTargetMachineRef tm,
                                      LLVMModuleRef *out, kiln_error *err);
+/* The same as n modules out[0 .. n), one in each context (kiln_llvm_emit_modules). */
+kiln_status kiln_llvm_program_modules(LLVMContextRef *ctxs, int n, const kiln_program *p,
+                                      const char *entry_name, LLVMTargetMachineRef tm,
+                                      LLVMModuleRef *out, kiln_error *err);
 
 /* llvm_target.c: whether triple (NULL = the default) is for the host's architecture. */
 bool kiln_llvm_triple_is_host(const char *triple);
