@@ -24,6 +24,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* modules of a library that is linked (a shared library, a host object with free dims):
+ * the entry and its wrappers, and the kernels in turn, built at once (llvm_build.c) */
+#define AOT_MODULES 2
+
 /* libkiln_rt_aot.a, the thread pool a .so for this host links, as bytes (generated from the
  * build's archive, cmake/embed.cmake): libkiln needs no file of its own at run time, so an
  * installed or moved copy links like the build tree's. */
@@ -328,11 +332,11 @@ static kiln_status run_linker(const kiln_options *opts, const char *const *extra
  * rt -pthread -lm`, rt being libkiln_rt_aot.a: kiln's own thread pool (its symbols kept
  * private); for another architecture, whose objects carry a parallel-for on OpenMP:
  * `<linker> -shared -o out obj -fopenmp -lm`. */
-static kiln_status link_shared(const char *obj, const char *rt, const char *out,
+static kiln_status link_shared(const char *const *obj, const char *rt, const char *out,
                                const kiln_options *opts, bool host, kiln_error *err) {
-  const char *pool[] = {"-shared", "-o", out, obj, rt, "-Wl,--exclude-libs,ALL",
+  const char *pool[] = {"-shared", "-o", out, obj[0], obj[1], rt, "-Wl,--exclude-libs,ALL",
                         "-pthread", "-lm"};
-  const char *omp[] = {"-shared", "-o", out, obj, "-fopenmp", "-lm"};
+  const char *omp[] = {"-shared", "-o", out, obj[0], obj[1], "-fopenmp", "-lm"};
   return host ? run_linker(opts, pool, (int)(sizeof pool / sizeof *pool), err)
               : run_linker(opts, omp, (int)(sizeof omp / sizeof *omp), err);
 }
@@ -342,9 +346,9 @@ static kiln_status link_shared(const char *obj, const char *rt, const char *out,
  * -r`), then every symbol but the model's entry points made local (`objcopy
  * --keep-global-symbol`), so a host links several such objects without clashes, as it
  * does shared libraries. The host links it with -pthread -lm. */
-static kiln_status link_object(const char *obj, const char *rt, const char *out,
+static kiln_status link_object(const char *const *obj, const char *rt, const char *out,
                                const kiln_options *opts, const char *name, kiln_error *err) {
-  const char *join[] = {"-r", "-nostdlib", "-o", out, obj, "-Wl,--whole-archive", rt,
+  const char *join[] = {"-r", "-nostdlib", "-o", out, obj[0], obj[1], "-Wl,--whole-archive", rt,
                         "-Wl,--no-whole-archive"};
   kiln_status st = run_linker(opts, join, (int)(sizeof join / sizeof *join), err);
   char *objcopy[NEXPORT_FNS + NEXPORT_GLOBALS + 3];
@@ -440,48 +444,46 @@ static void export_only(LLVMModuleRef m, const char *name) {
       LLVMSetLinkage(g, LLVMInternalLinkage);
 }
 
-/* own_runtime: the object defines its parallel-for (on OpenMP, aot_runtime.c); else it
- * leaves kiln_rt_parallel_for to be linked from libkiln_rt_aot.a (link_shared), whose
- * thread count <name>_set_num_threads sets. */
-static kiln_status emit_object(const kiln_program *p, const kiln_options *opts,
-                               const char *name, const char *obj_path, bool own_runtime,
-                               kiln_error *err) {
-  LLVMTargetMachineRef tm;
-  kiln_status st = kiln_llvm_target_machine(opts, &tm, err);
+/* The objects obj_paths[0 .. n) of p: the entry and its wrappers in the first, the kernels
+ * spread over all (n = 1 for an object that is the output itself). own_runtime: each
+ * object defines its parallel-for (on OpenMP, aot_runtime.c); else they leave
+ * kiln_rt_parallel_for to be linked from libkiln_rt_aot.a (link_shared), whose thread count
+ * <name>_set_num_threads sets. */
+static kiln_status emit_objects(const kiln_program *p, const kiln_options *opts,
+                                const char *name, const char *const *obj_paths, int n,
+                                bool own_runtime, kiln_error *err) {
+  kiln_llvm_part parts[AOT_MODULES];
+  kiln_status st = kiln_llvm_parts_new(parts, n, opts, err);
   if (st) return st;
-  LLVMContextRef ctx = LLVMContextCreate();
   char *entry_name = kiln_fmt("%s_entry", name);
   char *run_name = kiln_fmt("%s_run", name);
-  LLVMModuleRef m = NULL;
-  st = kiln_llvm_program_module(ctx, p, entry_name, tm, &m, err);
+  LLVMContextRef ctxs[AOT_MODULES];
+  LLVMModuleRef mods[AOT_MODULES];
+  for (int i = 0; i < n; i++) ctxs[i] = parts[i].ctx, parts[i].path = obj_paths[i];
+  st = kiln_llvm_program_modules(ctxs, n, p, entry_name, parts[0].tm, mods, err);
+  for (int i = 0; i < n && !st; i++) parts[i].m = mods[i];
   if (!st) {
+    LLVMModuleRef m = mods[0];
     LLVMValueRef entry = LLVMGetNamedFunction(m, entry_name);
     if (!entry || LLVMGetNamedFunction(m, run_name) || LLVMGetNamedGlobal(m, run_name))
       st = kiln_fail(err, KILN_ERR_INTERNAL, "AOT: no entry '%s', or '%s' already taken",
                      entry_name, run_name);
-    if (!st) st = add_wrappers(m, p, name, entry, tm, err);
+    if (!st) st = add_wrappers(m, p, name, entry, parts[0].tm, err);
     if (!st) {
       add_tuning_string(m, p, name);
       add_manifest_string(m, p, opts, name, !own_runtime);
-      if (own_runtime) kiln_aot_define_runtime(m);
-      else add_thread_setter(m, name);
+      for (int i = 0; i < n && own_runtime; i++) kiln_aot_define_runtime(mods[i]);
+      if (!own_runtime) add_thread_setter(m, name);
       export_only(m, name);
-      int64_t t0 = kiln_rt_clock_ns();
-      st = kiln_llvm_optimize(m, tm, err);
-      if (p->times) p->times->optimize_ms = (double)(kiln_rt_clock_ns() - t0) / 1e6;
     }
   }
-  if (!st) {
-    char *msg = NULL;
-    int64_t t0 = kiln_rt_clock_ns();
-    if (LLVMTargetMachineEmitToFile(tm, m, obj_path, LLVMObjectFile, &msg))
-      st = kiln_fail(err, KILN_ERR_CODEGEN, "writing object '%s': %s", obj_path, msg ? msg : "");
-    if (p->times) p->times->machine_ms = (double)(kiln_rt_clock_ns() - t0) / 1e6;
-    if (msg) LLVMDisposeMessage(msg);
-  }
-  if (m) LLVMDisposeModule(m);
-  LLVMContextDispose(ctx);
-  LLVMDisposeTargetMachine(tm);
+  int64_t t0 = kiln_rt_clock_ns();
+  if (!st) st = kiln_llvm_parts_optimize(parts, n, err);
+  if (p->times) p->times->optimize_ms = (double)(kiln_rt_clock_ns() - t0) / 1e6;
+  t0 = kiln_rt_clock_ns();
+  if (!st) st = kiln_llvm_parts_emit(parts, n, err);
+  if (p->times) p->times->machine_ms = (double)(kiln_rt_clock_ns() - t0) / 1e6;
+  kiln_llvm_parts_free(parts, n);
   free(entry_name);
   free(run_name);
   return st;
@@ -511,14 +513,14 @@ kiln_status kiln_aot_check(const kiln_options *opts, const char *out_path, const
   return KILN_OK;
 }
 
-/* obj, lib, hdr, rt of kiln_aot_write */
-#define NTEMPS 4
+/* obj, lib, hdr, rt, obj2 of kiln_aot_write */
+#define NTEMPS 5
 
 /* Removes the temporaries that are never outputs (obj, rt), the outputs too when failed
  * (lib, hdr; after their renames their names are gone anyway), and frees temps. */
 static void discard(kiln_temp *temps, bool failed) {
   for (int i = 0; i < NTEMPS; i++) {
-    if (temps[i].path && (failed || i == 0 || i == 3)) unlink(temps[i].path);
+    if (temps[i].path && (failed || i == 0 || i >= 3)) unlink(temps[i].path);
     kiln_temp_forget(&temps[i]);
   }
   free(temps);
@@ -548,6 +550,7 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
    * itself. */
   kiln_temp *temps = kiln_xcalloc(NTEMPS, sizeof *temps);
   kiln_temp *obj = &temps[0], *lib = &temps[1], *hdr = &temps[2], *rt = &temps[3];
+  kiln_temp *obj2 = &temps[4]; /* a linked output's second module: kernels, built at once */
   kiln_recovery undo = {.undo = discard_failed, .arg = temps}; /* when out of memory */
   kiln_recovery_push(&undo);
   /* a .so for this host runs on kiln's pool, and so does an object for this host with
@@ -560,15 +563,16 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
     st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: an AOT library with free dims "
                    "is for this host (a shared library or an object file), not for another "
                    "architecture");
-  if (!st && ((linked && !temp_file(dir, name, ".o", obj)) ||
+  if (!st && ((linked && (!temp_file(dir, name, ".o", obj) || !temp_file(dir, name, ".k.o", obj2))) ||
       !temp_file(dir, name, shared ? ".so" : ".o", lib) || !temp_file(dir, name, ".h", hdr) ||
       (pooled && !write_rt_archive(dir, name, rt))))
     st = kiln_fail(err, KILN_ERR_IO, "cannot create files in directory '%s': %s", dir,
                    strerror(errno));
-  if (!st) st = emit_object(p, opts, name, linked ? obj->path : lib->path, !pooled, err);
+  const char *objs[AOT_MODULES] = {linked ? obj->path : lib->path, obj2->path};
+  if (!st) st = emit_objects(p, opts, name, objs, linked ? AOT_MODULES : 1, !pooled, err);
   int64_t t0 = kiln_rt_clock_ns();
-  if (!st && shared) st = link_shared(obj->path, rt->path, lib->path, opts, host_so, err);
-  if (!st && host_obj) st = link_object(obj->path, rt->path, lib->path, opts, name, err);
+  if (!st && shared) st = link_shared(objs, rt->path, lib->path, opts, host_so, err);
+  if (!st && host_obj) st = link_object(objs, rt->path, lib->path, opts, name, err);
   if (p->times) p->times->machine_ms += (double)(kiln_rt_clock_ns() - t0) / 1e6;
   /* The temporaries are 0600; give them the usual modes of a build output. */
   if (!st && (chmod(lib->path, shared ? 0755 : 0644) != 0 || chmod(hdr->path, 0644) != 0))

@@ -1,10 +1,8 @@
 /* In-memory compilation with ORC LLJIT. Each compiled model gets its own LLJIT (and so
  * its own symbol namespace and memory), which makes concurrent compiles independent:
  * the only process-wide state is LLVM's once-initialised target registry. A program's
- * kernels are spread over two modules, each in its own context with its own target
- * machine, optimized and compiled to an object on a thread each (LLVM's optimizer, nearly
- * all of a compile's time, runs one module on one thread); the JIT then links the objects. */
-#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+ * kernels are spread over two modules, built at once (llvm_build.c); the JIT links their
+ * objects. */
 #include "codegen/codegen.h"
 #include "codegen/plumbing.h"
 #include "rt/parallel.h"
@@ -12,9 +10,6 @@
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
 
-#include <pthread.h>
-#include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,76 +103,6 @@ static kiln_status check_host_target(const kiln_options *opts, kiln_error *err) 
   return st;
 }
 
-/* One module of a program (kiln_llvm_emit_modules spreads its kernels over JIT_MODULES),
- * optimized and compiled to an object on a thread of its own. */
-typedef struct part {
-  LLVMContextRef ctx;
-  LLVMModuleRef m;
-  LLVMTargetMachineRef tm;
-  LLVMMemoryBufferRef obj;
-  bool emit;            /* the phase: optimize, or generate the object */
-  kiln_status st;
-  kiln_error err;
-} part;
-
-static void *run_part(void *arg) {
-  part *q = arg;
-  if (q->st) return NULL;
-  if (!q->emit) {
-    q->st = kiln_llvm_optimize(q->m, q->tm, &q->err);
-    return NULL;
-  }
-  char *msg = NULL;
-  if (LLVMTargetMachineEmitToMemoryBuffer(q->tm, q->m, LLVMObjectFile, &msg, &q->obj))
-    q->st = kiln_fail(&q->err, KILN_ERR_CODEGEN, "generating machine code: %s", msg ? msg : "");
-  LLVMDisposeMessage(msg);
-  return NULL;
-}
-
-/* Runs the parts' phase, on a thread each when the process may use more than one CPU
- * (part 0 on the calling thread); the first failure, into err. */
-static kiln_status run_parts(part *parts, int n, bool emit, kiln_error *err) {
-  cpu_set_t cpus;
-  bool threads = sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) > 1;
-  pthread_t tid[JIT_MODULES];
-  bool started[JIT_MODULES] = {false};
-  for (int i = 0; i < n; i++) parts[i].emit = emit;
-  for (int i = 1; i < n && threads; i++)
-    started[i] = pthread_create(&tid[i], NULL, run_part, &parts[i]) == 0;
-  run_part(&parts[0]);
-  for (int i = 1; i < n; i++) {
-    if (started[i]) pthread_join(tid[i], NULL);
-    else run_part(&parts[i]);
-  }
-  for (int i = 0; i < n; i++)
-    if (parts[i].st) {
-      *err = parts[i].err;
-      return parts[i].st;
-    }
-  return KILN_OK;
-}
-
-/* for kiln developers: KILN_DUMP_LLVM=file.ll writes the optimized modules, one after the
- * other */
-static void dump_modules(const part *parts, int n) {
-  FILE *f = fopen(getenv("KILN_DUMP_LLVM"), "w");
-  for (int i = 0; f && i < n; i++) {
-    char *text = LLVMPrintModuleToString(parts[i].m);
-    fputs(text, f);
-    LLVMDisposeMessage(text);
-  }
-  if (f) fclose(f);
-}
-
-static void free_parts(part *parts, int n) {
-  for (int i = 0; i < n; i++) {
-    if (parts[i].m) LLVMDisposeModule(parts[i].m); /* before its context */
-    if (parts[i].ctx) LLVMContextDispose(parts[i].ctx);
-    if (parts[i].tm) LLVMDisposeTargetMachine(parts[i].tm);
-    if (parts[i].obj) LLVMDisposeMemoryBuffer(parts[i].obj);
-  }
-}
-
 kiln_status kiln_jit_compile(const kiln_program *p, const kiln_options *opts, kiln_jit **out,
                              kiln_entry_fn *entry, kiln_error *err) {
   *out = NULL;
@@ -189,28 +114,23 @@ kiln_status kiln_jit_compile(const kiln_program *p, const kiln_options *opts, ki
                      "ahead of time instead)", opts->triple);
   if (check_host_target(opts, err)) return err->code;
   /* one target machine and one context a module: each is used by one thread at a time */
-  part parts[JIT_MODULES] = {{0}};
+  kiln_llvm_part parts[JIT_MODULES];
+  kiln_status st = kiln_llvm_parts_new(parts, JIT_MODULES, opts, err);
+  if (st) return st;
   LLVMContextRef ctxs[JIT_MODULES];
   LLVMModuleRef mods[JIT_MODULES];
-  kiln_status st = KILN_OK;
-  for (int i = 0; i < JIT_MODULES && !st; i++) {
-    st = kiln_llvm_target_machine(opts, &parts[i].tm, err);
-    ctxs[i] = parts[i].ctx = LLVMContextCreate();
-  }
-  if (!st) st = kiln_llvm_program_modules(ctxs, JIT_MODULES, p, ENTRY_NAME, parts[0].tm, mods, err);
-  if (st) {
-    free_parts(parts, JIT_MODULES);
-    return st;
-  }
-  for (int i = 0; i < JIT_MODULES; i++) parts[i].m = mods[i];
+  for (int i = 0; i < JIT_MODULES; i++) ctxs[i] = parts[i].ctx;
+  st = kiln_llvm_program_modules(ctxs, JIT_MODULES, p, ENTRY_NAME, parts[0].tm, mods, err);
+  for (int i = 0; i < JIT_MODULES && !st; i++) parts[i].m = mods[i];
   int64_t t0 = kiln_rt_clock_ns();
-  st = run_parts(parts, JIT_MODULES, false, err);
+  if (!st) st = kiln_llvm_parts_optimize(parts, JIT_MODULES, err);
   if (p->times) p->times->optimize_ms = (double)(kiln_rt_clock_ns() - t0) / 1e6;
-  if (!st && getenv("KILN_DUMP_LLVM")) dump_modules(parts, JIT_MODULES);
+  /* for kiln developers: KILN_DUMP_LLVM=file.ll writes the optimized modules */
+  if (!st && getenv("KILN_DUMP_LLVM")) kiln_llvm_parts_dump(parts, JIT_MODULES, getenv("KILN_DUMP_LLVM"));
   t0 = kiln_rt_clock_ns();
-  if (!st) st = run_parts(parts, JIT_MODULES, true, err);
+  if (!st) st = kiln_llvm_parts_emit(parts, JIT_MODULES, err);
   if (st) {
-    free_parts(parts, JIT_MODULES);
+    kiln_llvm_parts_free(parts, JIT_MODULES);
     return st;
   }
 
@@ -223,7 +143,7 @@ kiln_status kiln_jit_compile(const kiln_program *p, const kiln_options *opts, ki
   LLVMOrcLLJITRef j;
   LLVMErrorRef e = LLVMOrcCreateLLJIT(&j, builder); /* consumes builder */
   if (e) {
-    free_parts(parts, JIT_MODULES);
+    kiln_llvm_parts_free(parts, JIT_MODULES);
     return kiln_llvm_fail_error(err, e, "creating the JIT");
   }
   LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(j);
@@ -234,7 +154,7 @@ kiln_status kiln_jit_compile(const kiln_program *p, const kiln_options *opts, ki
     parts[i].obj = NULL;
     if (e) st = kiln_llvm_fail_error(err, e, "adding an object to the JIT");
   }
-  free_parts(parts, JIT_MODULES);
+  kiln_llvm_parts_free(parts, JIT_MODULES);
   LLVMOrcExecutorAddress addr = 0;
   if (!st) {
     e = LLVMOrcLLJITLookup(j, &addr, ENTRY_NAME); /* links the objects */

@@ -19,6 +19,29 @@ kiln_status kiln_llvm_program_modules(LLVMContextRef *ctxs, int n, const kiln_pr
                                       const char *entry_name, LLVMTargetMachineRef tm,
                                       LLVMModuleRef *out, kiln_error *err);
 
+/* llvm_build.c: a program's modules, each built (optimized, then compiled to an object) on
+ * a thread of its own. A part owns its context, module, target machine and object. */
+#define KILN_LLVM_MAX_PARTS 4
+typedef struct kiln_llvm_part {
+  LLVMContextRef ctx;
+  LLVMModuleRef m;          /* set by the caller, in ctx */
+  LLVMTargetMachineRef tm;
+  const char *path;         /* the object goes to this file; else into obj */
+  LLVMMemoryBufferRef obj;
+  bool emit;                /* the phase running */
+  kiln_status st;
+  kiln_error err;
+} kiln_llvm_part;
+/* n parts, each with a new context and a target machine for opts. */
+kiln_status kiln_llvm_parts_new(kiln_llvm_part *parts, int n, const kiln_options *opts,
+                                kiln_error *err);
+/* Optimizes every part's module; then compiles each to its object. */
+kiln_status kiln_llvm_parts_optimize(kiln_llvm_part *parts, int n, kiln_error *err);
+kiln_status kiln_llvm_parts_emit(kiln_llvm_part *parts, int n, kiln_error *err);
+/* Writes the parts' modules to the file at path, one after the other. */
+void kiln_llvm_parts_dump(const kiln_llvm_part *parts, int n, const char *path);
+void kiln_llvm_parts_free(kiln_llvm_part *parts, int n);
+
 /* llvm_target.c: whether triple (NULL = the default) is for the host's architecture. */
 bool kiln_llvm_triple_is_host(const char *triple);
 
