@@ -133,6 +133,16 @@ static void set_types(kiln_emit *e) {
   e->t_void = LLVMVoidTypeInContext(e->ctx);
 }
 
+/* Instructions in the functions module m gained after `last` (NULL: all of them). */
+static int64_t new_instructions(LLVMModuleRef m, LLVMValueRef last) {
+  int64_t n = 0;
+  for (LLVMValueRef f = last ? LLVMGetNextFunction(last) : LLVMGetFirstFunction(m); f;
+       f = LLVMGetNextFunction(f))
+    for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(f); bb; bb = LLVMGetNextBasicBlock(bb))
+      for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = LLVMGetNextInstruction(in)) n++;
+  return n;
+}
+
 /* Emits into module i from here (its context, builder and types). */
 static void use_module(kiln_emit *e, int i) {
   e->mod = e->mods[i];
@@ -211,12 +221,17 @@ static kiln_status emit_kernel_step(kiln_emit *e, const entry_args *a, const kil
   } else {
     LLVMValueRef efn = e->fn, *ebufs = e->bufs;
     LLVMBasicBlockRef alloca_bb = e->alloca_bb, start_bb = e->start_bb, at = LLVMGetInsertBlock(e->b);
-    /* distinct kernels go to the modules in turn, so their optimization and code
-     * generation can run on several threads (codegen/jit.c); the split is by kernel
-     * order alone, so the code is the same whatever the machine */
-    int home = e->next_mod++ % e->nmods;
+    /* each distinct kernel goes to the module with the fewest instructions so far, so
+     * that their optimization and code generation, on a thread each (llvm_build.c), take
+     * about as long; the split depends on the IR alone, so the code is the same whatever
+     * the machine */
+    int home = 0;
+    for (int i = 1; i < e->nmods; i++)
+      if (e->weight[i] < e->weight[home]) home = i;
+    LLVMValueRef last = LLVMGetLastFunction(e->mods[home]);
     if (home) use_module(e, home);
     fn = emit_kernel_fn(e, k, home != 0);
+    e->weight[home] += new_instructions(e->mods[home], last);
     if (home) {
       use_module(e, 0);
       if (fn) { /* the entry calls it through a declaration of the same name */

@@ -26,7 +26,8 @@ typedef struct kiln_emit {
    * entry, the others define kernels the entry calls by name */
   LLVMModuleRef mods[KILN_EMIT_MAX_MODULES];
   LLVMBuilderRef builders[KILN_EMIT_MAX_MODULES];
-  int nmods, next_mod;
+  int64_t weight[KILN_EMIT_MAX_MODULES]; /* instructions of the kernels each module holds */
+  int nmods;
   kiln_error *err;
   const kiln_program *prog;
   int nfns; /* for unique internal function names */
