@@ -62,6 +62,7 @@ extern const kiln_op_def kiln_ops_tree_classifier[];
 extern const kiln_op_def kiln_ops_ml_linear[];
 extern const kiln_op_def kiln_ops_ml_features[];
 extern const kiln_op_def kiln_ops_svm[];
+extern const kiln_op_def kiln_ops_flex_attention[];
 extern const kiln_op_def kiln_ops_quant_ms[];
 
 /* NULL domain: ONNX's default one. */
@@ -85,6 +86,7 @@ static const struct {
     {kiln_ops_nms, NULL}, {kiln_ops_nms_run, NULL}, {kiln_ops_unique_run, NULL},
     {kiln_ops_sequence, NULL}, {kiln_ops_random, NULL}, {kiln_ops_strings, NULL},
     {kiln_ops_optimizer, "ai.onnx.preview.training"}, {kiln_ops_quant_ms, "com.microsoft"},
+    {kiln_ops_flex_attention, "ai.onnx.preview"},
     {kiln_ops_ml, "ai.onnx.ml"}, {kiln_ops_trees, "ai.onnx.ml"}, {kiln_ops_tree_walk, "ai.onnx.ml"},
     {kiln_ops_tree_classifier, "ai.onnx.ml"}, {kiln_ops_ml_linear, "ai.onnx.ml"},
     {kiln_ops_ml_features, "ai.onnx.ml"}, {kiln_ops_svm, "ai.onnx.ml"},
