@@ -38,7 +38,7 @@ build-asan/tests/leak_cycles 30 5
 # reports false races between team threads (it did in rt/parallel.c, which stays
 # uninstrumented for that reason). kiln's own C code runs inside a team only as the
 # string functions generated code calls (rt/strings.c), which share nothing but the run's
-# string heap, whose list head they push with an atomic compare-and-swap; so teams of one
+# string heap, whose chunks they cut with an atomic add and push with a compare-and-swap; so teams of one
 # hide nothing else TSan could check. tools/tsan.supp covers libLLVM's internals only, and says why.
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" \
   -DKILN_SANITIZE_THREAD=ON >/dev/null
