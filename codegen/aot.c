@@ -516,7 +516,7 @@ kiln_status kiln_aot_check(const kiln_options *opts, const char *out_path, const
 /* obj, lib, hdr, rt, obj2 of kiln_aot_write */
 #define NTEMPS 5
 
-/* Removes the temporaries that are never outputs (obj, rt), the outputs too when failed
+/* Removes the temporaries that are never outputs (obj, rt, obj2), the outputs too when failed
  * (lib, hdr; after their renames their names are gone anyway), and frees temps. */
 static void discard(kiln_temp *temps, bool failed) {
   for (int i = 0; i < NTEMPS; i++) {
@@ -563,7 +563,8 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
     st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: an AOT library with free dims "
                    "is for this host (a shared library or an object file), not for another "
                    "architecture");
-  if (!st && ((linked && (!temp_file(dir, name, ".o", obj) || !temp_file(dir, name, ".k.o", obj2))) ||
+  if (!st && ((linked && (!temp_file(dir, name, ".o", obj) ||
+                          !temp_file(dir, name, ".k.o", obj2))) ||
       !temp_file(dir, name, shared ? ".so" : ".o", lib) || !temp_file(dir, name, ".h", hdr) ||
       (pooled && !write_rt_archive(dir, name, rt))))
     st = kiln_fail(err, KILN_ERR_IO, "cannot create files in directory '%s': %s", dir,

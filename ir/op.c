@@ -63,6 +63,7 @@ extern const kiln_op_def kiln_ops_ml_linear[];
 extern const kiln_op_def kiln_ops_ml_features[];
 extern const kiln_op_def kiln_ops_svm[];
 extern const kiln_op_def kiln_ops_flex_attention[];
+extern const kiln_op_def kiln_ops_label_encoder[];
 extern const kiln_op_def kiln_ops_quant_ms[];
 
 /* NULL domain: ONNX's default one. */
@@ -90,6 +91,7 @@ static const struct {
     {kiln_ops_ml, "ai.onnx.ml"}, {kiln_ops_trees, "ai.onnx.ml"}, {kiln_ops_tree_walk, "ai.onnx.ml"},
     {kiln_ops_tree_classifier, "ai.onnx.ml"}, {kiln_ops_ml_linear, "ai.onnx.ml"},
     {kiln_ops_ml_features, "ai.onnx.ml"}, {kiln_ops_svm, "ai.onnx.ml"},
+    {kiln_ops_label_encoder, "ai.onnx.ml"},
 };
 
 #define MAX_OPS 512

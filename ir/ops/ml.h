@@ -1,4 +1,4 @@
-/* What ai.onnx.ml's ops share (ir/ops/ml.c): the post-transform of their scores. */
+/* What ai.onnx.ml's ops share (ir/ops/ml.c): post-transforms, labels, input checks. */
 #ifndef KILN_IR_OPS_ML_H
 #define KILN_IR_OPS_ML_H
 
