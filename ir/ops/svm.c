@@ -26,6 +26,11 @@
 
 enum { SVM_LINEAR, SVM_POLY, SVM_RBF, SVM_SIGMOID };
 
+/* Bounds a file could otherwise push into compile time or memory: values of the weight
+ * tables built at compile time (support vectors, pair weights), classes. */
+#define MAX_WEIGHTS (INT64_C(1) << 26)
+#define MAX_CLASSES 4096
+
 typedef struct svm {
   int kind;
   double gamma, coef0, degree;
@@ -48,6 +53,8 @@ static kiln_status svm_of(const kiln_node *n, const kiln_value *xv, int64_t v, s
   if (nkp > 2) m->degree = (double)(int64_t)kp[2]; /* an integer, as onnxruntime reads it */
   m->f = xv->dims[1];
   m->v = v;
+  if (m->f > 0 && v > MAX_WEIGHTS / m->f)
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "more support vector values than kiln takes (2^26)");
   int nsv = kiln_attr_floats(n, "support_vectors", &m->sv);
   if (v > 0 && (nsv < 0 || (int64_t)nsv != v * m->f)) {
     char what[160];
@@ -92,7 +99,7 @@ static kiln_status expand_regressor(kiln_graph *g, kiln_block *b, int pos, kiln_
   const kiln_value *xv = kiln_node_in(g, n, 0);
   int64_t v = kiln_attr_int(n, "n_supports", 0);
   svm m;
-  if (v < 0 || v > (INT64_C(1) << 24)) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "n_supports is out of range");
+  if (v < 0 || v > MAX_WEIGHTS) return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "n_supports is out of range");
   if (svm_of(n, xv, v, &m, err)) return err->code;
   if (m.ncoef != (v > 0 ? v : m.f)) {
     char what[120];
@@ -134,12 +141,16 @@ static kiln_status classifier_of(const kiln_node *n, const kiln_value *xv, class
   memset(s, 0, sizeof *s);
   if (kiln_ml_labels_of(n, "classlabels_ints", &s->labels, err)) return err->code;
   s->c = s->labels.count;
+  if (s->c > MAX_CLASSES)
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "more than 4096 classes");
   int nvpc = kiln_attr_ints(n, "vectors_per_class", &s->per_class);
   int64_t v = 0;
   for (int i = 0; i < nvpc; i++) {
-    if (s->per_class[i] < 0 || s->per_class[i] > (INT64_C(1) << 24))
+    if (s->per_class[i] < 0 || s->per_class[i] > MAX_WEIGHTS)
       return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "vectors_per_class holds a count out of range");
     v += s->per_class[i];
+    if (v > MAX_WEIGHTS)
+      return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "more than 2^26 support vectors");
   }
   if (v == 0)
     return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "a classifier without support vectors (vectors_per_class) is not supported");
@@ -147,6 +158,8 @@ static kiln_status classifier_of(const kiln_node *n, const kiln_value *xv, class
     return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs two or more class labels and one vectors_per_class entry each");
   if (svm_of(n, xv, v, &s->m, err)) return err->code;
   s->pairs = s->c * (s->c - 1) / 2;
+  if (v > MAX_WEIGHTS / s->pairs)
+    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "more pair weights (vectors x pairs of classes) than kiln takes (2^26)");
   if (s->m.ncoef != (s->c - 1) * v || s->m.nrho != s->pairs) {
     char what[200];
     snprintf(what, sizeof what, "coefficients must hold %lld values ((classes - 1) x vectors) and rho %lld (one per pair of classes)",

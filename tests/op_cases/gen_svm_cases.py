@@ -79,3 +79,7 @@ def svm_cases(out, _rng):
          **kernel("RBF"))
     case("svm_bad_vectors", "SVMRegressor", y, fail=True, n_supports=3, support_vectors=sv(2),
          coefficients=floats(3), rho=[0.0], **kernel("RBF"))
+    # a bound on what compiling builds: 5000 classes are 12.5 million pairs
+    case("svm_bad_classes", "SVMClassifier", cls, fail=True, classlabels_ints=list(range(5000)),
+         vectors_per_class=[1] * 5000, support_vectors=[0.0] * (5000 * f), coefficients=[0.0],
+         rho=[0.0], **kernel("RBF"))
