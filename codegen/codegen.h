@@ -12,14 +12,12 @@
 #include <llvm-c/TargetMachine.h>
 
 /* llvm_emit*.c: adds function `entry_name` (external linkage, the entry ABI) computing
- * program p to module m, plus the internal functions its kernels need. Declares (does not
- * define) kiln_rt_parallel_for and the libm functions it calls. masked_tails: the target
- * masks the tail of a vector cheaply (AVX-512), which some loop hints count on. */
-kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
-                                   const char *entry_name, bool masked_tails, kiln_error *err);
-/* The same over nmods modules (each in a context of its own, or all in one): the entry in
- * mods[0], the distinct kernels' functions in each module in turn (external and hidden
- * outside mods[0]), so that the modules can be optimized and compiled at once. */
+ * program p to mods[0], and the functions its kernels need over the nmods modules (each in a
+ * context of its own): each distinct kernel in the module with the fewest instructions so
+ * far (external and hidden outside mods[0]), so that the modules can be optimized and
+ * compiled at once. Declares (does not define) kiln_rt_parallel_for and the libm functions
+ * they call. masked_tails: the target masks the tail of a vector cheaply (AVX-512), which
+ * some loop hints count on. */
 kiln_status kiln_llvm_emit_modules(LLVMModuleRef *mods, int nmods, const kiln_program *p,
                                    const char *entry_name, bool masked_tails, kiln_error *err);
 

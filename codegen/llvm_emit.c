@@ -412,11 +412,6 @@ static kiln_status emit_steps(kiln_emit *e, const entry_args *a, const kiln_step
   return KILN_OK;
 }
 
-kiln_status kiln_llvm_emit_program(LLVMModuleRef m, const kiln_program *p,
-                                   const char *entry_name, bool masked_tails, kiln_error *err) {
-  return kiln_llvm_emit_modules(&m, 1, p, entry_name, masked_tails, err);
-}
-
 kiln_status kiln_llvm_emit_modules(LLVMModuleRef *mods, int nmods, const kiln_program *p,
                                    const char *entry_name, bool masked_tails, kiln_error *err) {
   if (!mods || nmods < 1 || nmods > KILN_EMIT_MAX_MODULES || !p || !entry_name || !*entry_name)

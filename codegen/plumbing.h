@@ -10,7 +10,7 @@
 kiln_status kiln_llvm_fail_error(kiln_error *err, LLVMErrorRef e, const char *what);
 
 /* A new module in ctx with tm's triple and data layout, holding program p's entry function
- * `entry_name` (kiln_llvm_emit_program). Not optimised yet. */
+ * `entry_name` (kiln_llvm_emit_modules). Not optimised yet. */
 kiln_status kiln_llvm_program_module(LLVMContextRef ctx, const kiln_program *p,
                                      const char *entry_name, LLVMTargetMachineRef tm,
                                      LLVMModuleRef *out, kiln_error *err);

@@ -268,7 +268,7 @@ static kiln_expr *build_index(kiln_lower_ctx *c, kiln_expr *const *x) {
     kiln_expr *hit;
     if (isnan(key)) hit = kx_unary(k, KU_ISNAN, x[0]);
     else if (e.ikeys || (e.tkeys && !kiln_dtype_is_float(e.key)))
-      hit = kx_binary(k, KB_EQ, x[0], kx_const_i(k, t, e.ikeys ? e.ikeys[i] : kiln_load_i64(e.key, e.tkeys->data, i)));
+      hit = kx_binary(k, KB_EQ, x[0], kx_const_i(k, t, int_key(&e, i)));
     else hit = kx_binary(k, KB_EQ, x[0], kx_const_f(k, t, key));
     r = kx_select(k, hit, kx_idx(k, i + 1), r);
   }

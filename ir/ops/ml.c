@@ -39,6 +39,22 @@ int kiln_ml_post(kiln_ex *x, int post, int r) {
   return r;
 }
 
+int kiln_ml_columns(kiln_ex *x, int a, int b, const char *what) {
+  int r = kiln_ex_node1(x, "Concat", (int[]){a, b}, 2, -1, what);
+  kiln_ex_attr_i(x, "axis", 1);
+  return r;
+}
+
+int kiln_ml_pair(kiln_ex *x, int s, int how) {
+  if (how == KILN_PAIR_COMPLEMENT)
+    return kiln_ml_columns(x, kiln_ex_binary(x, "Sub", kiln_ex_scalar(x, 1, "one"), s, "rest"), s, "pair");
+  int neg = kiln_ex_unary(x, "Neg", s, "neg");
+  if (how == KILN_PAIR_LOGISTIC)
+    return kiln_ml_columns(x, kiln_ex_unary(x, "Sigmoid", neg, "logistic_neg"),
+                           kiln_ex_unary(x, "Sigmoid", s, "logistic"), "pair");
+  return kiln_ml_columns(x, neg, s, "pair");
+}
+
 kiln_status kiln_ml_number_input(const kiln_node *n, const kiln_value *v, bool matrix,
                                  kiln_error *err) {
   if (v->dtype != KILN_F32 && v->dtype != KILN_F64 && v->dtype != KILN_I64 && v->dtype != KILN_I32)

@@ -16,6 +16,13 @@ int kiln_ml_post_of(const kiln_node *n);
  * softmax over the nonzero scores whose zeros stay 0. */
 int kiln_ml_post(kiln_ex *x, int post, int r);
 
+/* Columns a and b ([N, 1] each) side by side: [N, 2]. */
+int kiln_ml_columns(kiln_ex *x, int a, int b, const char *what);
+/* A binary classifier's one score s [N, 1] as the two [N, 2] onnxruntime writes (its
+ * add_second_class): [1 - s, s], [logistic(-s), logistic(s)] or [-s, s]. */
+enum { KILN_PAIR_COMPLEMENT, KILN_PAIR_LOGISTIC, KILN_PAIR_NEGATE };
+int kiln_ml_pair(kiln_ex *x, int s, int how);
+
 /* The position of s among names[0 .. count), -1 when it is none: the domain's string enums. */
 int kiln_ml_name_index(const char *s, const char *const *names, int count);
 /* Is v, input 'X' of n, what the domain's models take: float, double, int64 or int32, with

@@ -69,10 +69,7 @@ static kiln_status expand_onehot(kiln_graph *g, kiln_block *b, int pos, kiln_err
   }
   int col = kiln_ex_node1(&e, "Unsqueeze", (int[]){p, kiln_ex_int1(&e, -1)}, 2, -1, "column");
   int all = kiln_ex_const(&e, "categories", KILN_I64, 1, (int64_t[]){count}, NULL);
-  int64_t *ids = kiln_xmalloc(sizeof(int64_t) * (size_t)count);
-  for (int i = 0; i < count; i++) ids[i] = i;
-  memcpy(g->values[all].data, ids, sizeof(int64_t) * (size_t)count);
-  free(ids);
+  memcpy(g->values[all].data, positions, sizeof(int64_t) * (size_t)count); /* 0..C-1 */
   int hit = kiln_ex_binary(&e, "Equal", col, all, "hit");
   kiln_ex_node1(&e, "Cast", &hit, 1, out, "output");
   kiln_ex_attr_i(&e, "to", KILN_F32);

@@ -71,16 +71,15 @@ static kiln_status svm_of(const kiln_node *n, const kiln_value *xv, int64_t v, s
 /* K [N, V] of X (f32) and the support vectors */
 static int kernel(kiln_ex *x, const svm *m, int xf) {
   int64_t v = m->v, f = m->f;
-  double *t = kiln_xmalloc(sizeof(double) * (size_t)(v * f));
   if (m->kind == SVM_RBF) {
     int sv = kiln_ex_const(x, "support_vectors", KILN_F32, 2, (int64_t[]){v, f}, m->sv);
     int xe = kiln_ex_binary(x, "Unsqueeze", xf, kiln_ex_int1(x, 1), "x_rows");
     int d = kiln_ex_binary(x, "Sub", xe, sv, "differences");
     int ss = kiln_ex_binary(x, "ReduceSumSquare", d, kiln_ex_int1(x, 2), "distances");
     kiln_ex_attr_i(x, "keepdims", 0);
-    free(t);
     return kiln_ex_unary(x, "Exp", kiln_ex_binary(x, "Mul", ss, kiln_ex_scalar(x, -m->gamma, "gamma"), "scaled"), "kernel");
   }
+  double *t = kiln_xmalloc(sizeof(double) * (size_t)(v * f)); /* the vectors transposed */
   for (int64_t i = 0; i < v; i++)
     for (int64_t k = 0; k < f; k++) t[k * v + i] = m->sv[i * f + k];
   int dot = kiln_ex_binary(x, "MatMul", xf, kiln_ex_const(x, "support_vectors", KILN_F32, 2, (int64_t[]){f, v}, t), "dot");
@@ -191,12 +190,6 @@ static double *pair_weights(const classifier *s) {
   return w;
 }
 
-static int concat2(kiln_ex *x, int a, int b) {
-  int r = kiln_ex_node1(x, "Concat", (int[]){a, b}, 2, -1, "scores2");
-  kiln_ex_attr_i(x, "axis", 1);
-  return r;
-}
-
 /* The votes [N, C] of the decisions d [N, P]: pair (i, j) counts for i where d > 0, else j */
 static int votes(kiln_ex *x, const classifier *s, int d) {
   double *to_i = kiln_xcalloc((size_t)(s->pairs * s->c), sizeof(double));
@@ -237,18 +230,14 @@ static kiln_status expand_classifier(kiln_graph *g, kiln_block *b, int pos, kiln
     index = kiln_ex_unary(&x, "Cast", kiln_ex_unary(&x, "Not", i_wins, "j_wins"), "winner");
     kiln_ex_attr_i(&x, "to", KILN_I64);
     index = kiln_ex_binary(&x, "Squeeze", index, kiln_ex_int1(&x, 1), "index");
-    if (s.post == KILN_POST_LOGISTIC)
-      scores = concat2(&x, kiln_ex_unary(&x, "Sigmoid", kiln_ex_unary(&x, "Neg", d, "neg"), "first"),
-                       kiln_ex_unary(&x, "Sigmoid", d, "second_score"));
-    else if (s.post == KILN_POST_NONE)
-      scores = concat2(&x, kiln_ex_unary(&x, "Neg", d, "neg"), d);
-    else
-      scores = concat2(&x, kiln_ex_binary(&x, "Sub", kiln_ex_scalar(&x, 1, "one"), d, "rest"), d);
+    scores = kiln_ml_pair(&x, d, s.post == KILN_POST_LOGISTIC ? KILN_PAIR_LOGISTIC
+                                 : s.post == KILN_POST_NONE   ? KILN_PAIR_NEGATE
+                                                              : KILN_PAIR_COMPLEMENT);
   } else {
     index = kiln_ex_unary(&x, "ArgMax", votes(&x, &s, d), "index");
     kiln_ex_attr_i(&x, "axis", 1);
     kiln_ex_attr_i(&x, "keepdims", 0);
-    scores = s.post == KILN_POST_NONE ? d : kiln_ml_post(&x, s.post, d);
+    scores = kiln_ml_post(&x, s.post, d);
   }
   kiln_ml_label_out(&x, &s.labels, index, label_out);
   if (scores_out >= 0) kiln_ex_node1(&x, "Identity", &scores, 1, scores_out, "scores");

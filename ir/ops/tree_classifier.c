@@ -33,12 +33,6 @@ static int where(kiln_ex *x, int c, int a, int b, const char *what) {
   return kiln_ex_node1(x, "Where", (int[]){c, a, b}, 3, -1, what);
 }
 
-static int concat2(kiln_ex *x, int a, int b, const char *what) {
-  int r = kiln_ex_node1(x, "Concat", (int[]){a, b}, 2, -1, what);
-  kiln_ex_attr_i(x, "axis", 1);
-  return r;
-}
-
 static int reduce_trees(kiln_ex *x, const char *op, int table, int leaf, const char *what) {
   int vals = kiln_ex_binary(x, "Gather", table, leaf, what);
   kiln_ex_attr_i(x, "axis", 0);
@@ -73,18 +67,13 @@ static int binary(kiln_ex *x, const kiln_forest *f, binary_rules r, int s, int h
   *label = kiln_ex_unary(x, "Cast", win, "win_index");
   kiln_ex_attr_i(x, "to", KILN_I64);
   int m0 = where(x, h0, p0, zero, "m0"), m1 = where(x, h1, p1, zero, "m1");
-  int two = kiln_ml_post(x, f->post, concat2(x, m0, m1, "pair"));
+  int two = kiln_ml_post(x, f->post, kiln_ml_columns(x, m0, m1, "pair"));
   if (f->nbase == 2) return two;
   /* else a sample class 1 no leaf weighed has one score: its second as the weights say
    * (onnxruntime's add_second_class) */
-  int one;
-  if (r.one_class && r.all_pos)
-    one = concat2(x, kiln_ex_binary(x, "Sub", kiln_ex_scalar(x, 1, "one"), m0, "rest"), m0, "one_pos");
-  else if (f->post == KILN_POST_LOGISTIC)
-    one = concat2(x, kiln_ex_unary(x, "Sigmoid", kiln_ex_unary(x, "Neg", m0, "neg_m0"), "l_neg"),
-                  kiln_ex_unary(x, "Sigmoid", m0, "l_pos"), "one_logistic");
-  else
-    one = concat2(x, kiln_ex_unary(x, "Neg", m0, "neg_m0"), m0, "one_mixed");
+  int one = kiln_ml_pair(x, m0, r.one_class && r.all_pos ? KILN_PAIR_COMPLEMENT
+                               : f->post == KILN_POST_LOGISTIC ? KILN_PAIR_LOGISTIC
+                                                                : KILN_PAIR_NEGATE);
   return where(x, h1, two, one, "scores2");
 }
 
