@@ -10,20 +10,14 @@
  *   a set: m slots            1 + where the entry hashed there starts, 0 for none
  *   entries                   the word's length and bytes; in a set, then its position
  *
- * A set holds one entry per distinct word (case-folded where it ignores case): the last
- * position of a repeated one, LabelEncoder's rule. Slots are FNV-1a hashes of the bytes,
- * probed linearly; m is at least twice n. */
+ * A set holds one entry per distinct word (case-folded where it ignores case): as the words
+ * go in in order, a repeated one takes its later position, LabelEncoder's rule. Slots are
+ * FNV-1a hashes of the bytes, probed linearly; m is at least twice n. */
 #include "rt/strings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct word {
-  const char *s;
-  size_t len;
-  int64_t pos;
-} word;
 
 static int hex_digits(size_t v) {
   int w = 1;
@@ -45,18 +39,6 @@ static size_t get_hex(const char *at, int w) {
   return v;
 }
 
-/* By bytes, then length: the order lookups search in. */
-static int cmp_bytes(const char *a, size_t na, const char *b, size_t nb) {
-  int c = memcmp(a, b, na < nb ? na : nb);
-  return c ? c : (na > nb) - (na < nb);
-}
-
-static int cmp_words(const void *pa, const void *pb) {
-  const word *a = pa, *b = pb;
-  int c = cmp_bytes(a->s, a->len, b->s, b->len);
-  return c ? c : (a->pos > b->pos) - (a->pos < b->pos);
-}
-
 /* FNV-1a: the same at compile time and in every kernel call */
 static uint64_t hash(const char *s, size_t n) {
   uint64_t h = 1469598103934665603u;
@@ -65,59 +47,50 @@ static uint64_t hash(const char *s, size_t n) {
 }
 
 char *kiln_rt_words_build(const char *const *words, int n, int kind) {
-  word *w = malloc(sizeof(word) * (size_t)(n > 0 ? n : 1));
-  char **folded = calloc((size_t)(n > 0 ? n : 1), sizeof(char *));
-  char *set = NULL;
-  if (!w || !folded) goto done;
-  size_t bytes = 0;
-  for (int i = 0; i < n; i++) {
-    w[i] = (word){words[i], strlen(words[i]), i};
-    if (kind == KILN_WORDS_SET_FOLD) { /* folding keeps a word's length */
-      if (!(folded[i] = malloc(w[i].len + 1))) goto done;
-      kiln_rt_fold(words[i], folded[i]);
-      w[i].s = folded[i];
+  bool in_set = kind != KILN_WORDS_LIST, fold = kind == KILN_WORDS_SET_FOLD;
+  size_t bytes = 0, slots = 0, count = 0, most = n > 0 ? (size_t)n : 0;
+  for (size_t i = 0; i < most; i++) bytes += strlen(words[i]);
+  if (in_set)
+    for (slots = 2; slots < 2 * most; slots *= 2) {
     }
-    bytes += w[i].len;
-  }
-  int count = n;
-  size_t slots = 0;
-  if (kind != KILN_WORDS_LIST) {
-    if (n > 0) qsort(w, (size_t)n, sizeof *w, cmp_words);
-    count = 0; /* of equal words the last in order, the highest position */
-    for (int i = 0; i < n; i++)
-      if (i + 1 == n || cmp_bytes(w[i].s, w[i].len, w[i + 1].s, w[i + 1].len)) w[count++] = w[i];
-    for (slots = 2; slots < 2 * (size_t)count; slots *= 2) {
-    }
-  }
-  size_t index = kind == KILN_WORDS_LIST ? (size_t)count : slots;
-  size_t bound = bytes + index + 3 * (size_t)count + 3; /* in numbers: at most w digits each */
+  size_t index = in_set ? slots : most;
+  size_t bound = bytes + index + 3 * most + 3; /* in numbers: at most w digits each */
   int wd = hex_digits(bound * 16);
-  if (!(set = malloc(1 + 3 * (size_t)wd + (size_t)wd * (index + 3 * (size_t)count) + bytes + 1)))
-    goto done;
-  put_hex(set, (size_t)wd, 1);
-  put_hex(set + 1, (size_t)count, wd);
-  put_hex(set + 1 + wd, slots, wd);
+  char *set = malloc(1 + 3 * (size_t)wd + (size_t)wd * (index + 3 * most) + bytes + 1);
+  char *folded = fold ? malloc(bytes + 1) : NULL; /* one word at a time */
+  if (!set || (fold && !folded)) {
+    free(set);
+    free(folded);
+    return NULL;
+  }
   char *table = set + 1 + 2 * wd, *entries = table + index * (size_t)wd, *at = entries;
   memset(table, '0', index * (size_t)wd);
-  for (int i = 0; i < count; i++) {
-    size_t off = (size_t)(at - entries);
-    if (kind == KILN_WORDS_LIST) {
-      put_hex(table + (size_t)i * (size_t)wd, off, wd);
-    } else {
-      size_t s = hash(w[i].s, w[i].len) & (slots - 1);
-      while (get_hex(table + s * (size_t)wd, wd)) s = (s + 1) & (slots - 1);
-      put_hex(table + s * (size_t)wd, off + 1, wd);
+  for (size_t i = 0; i < most; i++) {
+    const char *w = words[i];
+    size_t len = strlen(w), off = (size_t)(at - entries), s = 0;
+    if (fold) w = folded, kiln_rt_fold(words[i], folded); /* folding keeps a word's length */
+    if (in_set) { /* a word already there takes this, its later position */
+      size_t e = 0;
+      for (s = hash(w, len) & (slots - 1); (e = get_hex(table + s * (size_t)wd, wd));
+           s = (s + 1) & (slots - 1))
+        if (get_hex(entries + e - 1, wd) == len && !memcmp(entries + e - 1 + wd, w, len)) break;
+      if (e) {
+        put_hex(entries + e - 1 + wd + len, i, wd);
+        continue;
+      }
     }
-    put_hex(at, w[i].len, wd);
-    memcpy(at + wd, w[i].s, w[i].len);
-    at += wd + w[i].len;
-    if (kind != KILN_WORDS_LIST) put_hex(at, (size_t)w[i].pos, wd), at += wd;
+    put_hex(table + (in_set ? s : i) * (size_t)wd, in_set ? off + 1 : off, wd);
+    put_hex(at, len, wd);
+    memcpy(at + wd, w, len);
+    at += wd + len;
+    if (in_set) put_hex(at, i, wd), at += wd;
+    count++;
   }
   *at = 0;
-done:
-  for (int i = 0; folded && i < n; i++) free(folded[i]);
+  put_hex(set, (size_t)wd, 1);
+  put_hex(set + 1, count, wd);
+  put_hex(set + 1 + wd, slots, wd);
   free(folded);
-  free(w);
   return set;
 }
 
