@@ -19,11 +19,8 @@
 static int repeat_heads(kiln_ex *x, int v, int64_t heads, int64_t group, int64_t e, const char *what) {
   if (group == 1) return v;
   int u = kiln_ex_binary(x, "Unsqueeze", v, kiln_ex_int1(x, 2), what);
-  int64_t shape[5] = {1, 1, group, 1, 1};
-  u = kiln_ex_binary(x, "Expand", u, kiln_ex_const(x, "group", KILN_I64, 1, (int64_t[]){5},
-                                                   (double[]){(double)shape[0], (double)shape[1],
-                                                              (double)shape[2], (double)shape[3],
-                                                              (double)shape[4]}), what);
+  int shape = kiln_ex_const(x, "group", KILN_I64, 1, (int64_t[]){5}, (double[]){1, 1, (double)group, 1, 1});
+  u = kiln_ex_binary(x, "Expand", u, shape, what); /* [B, KV, group, S, E] */
   /* 0 keeps the batch, -1 is the sequence: both may be free */
   return kiln_ex_reshape(x, u, 4, (int64_t[]){0, heads, -1, e}, -1, what);
 }
@@ -35,7 +32,7 @@ static int cast_to(kiln_ex *x, int v, kiln_dtype from, kiln_dtype to, const char
   return r;
 }
 
-/* The modifier subgraph `name` of the node applied to v, or v without one. */
+/* The modifier subgraph mod inlined on v, or v when there is none. */
 static int modify(kiln_ex *x, kiln_block *mod, int v) {
   if (!mod) return v;
   int out = -1;
