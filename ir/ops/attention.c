@@ -12,6 +12,7 @@
  *   P      = Softmax(scores + bias) in softmax_precision, rows whose bias is all -inf
  *            zero (no key to attend); Y = P V, back to 3-D for 3-D inputs
  *   qk_matmul_output: the scores (modes 0, 1), with the bias (2), or P (3).
+ * f16 and bf16 inputs are computed in f32, rounded once at the outputs.
  * Shapes must be static (the expansion reshapes by constants).
  *
  * RotaryEmbedding (opset 23), one elementwise stage: along the head's first R dims (R =
@@ -163,6 +164,12 @@ static int add(kiln_ex *x, int a, int b, const char *what) {
   return a < 0 ? b : kiln_ex_binary(x, "Add", a, b, what);
 }
 
+/* v, of the builder's type, into out of type t */
+static void qk_output(kiln_ex *x, int v, kiln_dtype t, int out) {
+  if (t != x->t) kiln_ex_cast(x, v, t, out, "qk");
+  else kiln_ex_node1(x, "Identity", &v, 1, out, "qk");
+}
+
 static kiln_status expand_attention(kiln_graph *g, kiln_block *blk, int pos, kiln_error *err) {
   const kiln_node *n = &g->nodes[blk->nodes[pos]];
   att a;
@@ -171,6 +178,10 @@ static kiln_status expand_attention(kiln_graph *g, kiln_block *blk, int pos, kil
   for (int i = 0; i < 7; i++) in[i] = i < n->ninputs ? n->inputs[i] : -1;
   for (int i = 0; i < 4; i++) out[i] = i < n->noutputs ? n->outputs[i] : -1;
   kiln_dtype t = g->values[in[0]].dtype;
+  /* 16-bit inputs are computed in f32 and rounded once, at the outputs, as onnxruntime and
+   * ONNX's reference do: rounding every step would drift an ulp or more from them */
+  bool half = t == KILN_F16 || t == KILN_BF16;
+  kiln_dtype ct = half ? KILN_F32 : t;
   bool bool_mask = in[3] >= 0 && g->values[in[3]].dtype == KILN_BOOL;
   int64_t mask_keys = in[3] >= 0 ? g->values[in[3]].dims[g->values[in[3]].rank - 1] : 0;
   int mask_rank = in[3] >= 0 ? g->values[in[3]].rank : 0;
@@ -182,7 +193,7 @@ static kiln_status expand_attention(kiln_graph *g, kiln_block *blk, int pos, kil
   double scale = kiln_node_attr(n, "scale") ? kiln_attr_float(n, "scale", 1.0) : 1.0 / sqrt((double)a.hd);
 
   kiln_ex x;
-  kiln_ex_begin(&x, g, blk, pos, t); /* n is invalid from here */
+  kiln_ex_begin(&x, g, blk, pos, ct); /* n is invalid from here */
   int q = in[0], k = in[1], v = in[2];
   if (a.three_d) {
     q = to_4d(&x, q, a.b, a.sq, a.qh, a.hd, "q4");
@@ -198,6 +209,11 @@ static kiln_status expand_attention(kiln_graph *g, kiln_block *blk, int pos, kil
     if (out[1] >= 0) kiln_ex_node1(&x, "Identity", &k, 1, out[1], "present_key");
     if (out[2] >= 0) kiln_ex_node1(&x, "Identity", &v, 1, out[2], "present_value");
   }
+  if (half) {
+    q = kiln_ex_cast(&x, q, ct, -1, "q_f32");
+    k = kiln_ex_cast(&x, k, ct, -1, "k_f32");
+    v = kiln_ex_cast(&x, v, ct, -1, "v_f32");
+  }
   if (a.qh != a.kvh) {
     k = repeat_heads(&x, &a, k, a.hd, "k_rep");
     v = repeat_heads(&x, &a, v, a.vhd, "v_rep");
@@ -206,7 +222,9 @@ static kiln_status expand_attention(kiln_graph *g, kiln_block *blk, int pos, kil
   /* the bias, each part 0 or -inf, broadcast to [B, heads, S_q, S_kv] */
   int bias = -1;
   if (in[3] >= 0) {
-    int m = bool_mask ? to_bias(&x, in[3], "mask_bias") : in[3];
+    int m = bool_mask ? to_bias(&x, in[3], "mask_bias")
+            : half    ? kiln_ex_cast(&x, in[3], ct, -1, "mask_f32")
+                      : in[3];
     if (mask_keys < a.skv) { /* keys past the mask's end: -inf */
       int64_t pads[8] = {0};
       pads[2 * mask_rank - 1] = a.skv - mask_keys;
@@ -265,24 +283,23 @@ static kiln_status expand_attention(kiln_graph *g, kiln_block *blk, int pos, kil
                                                        "capped"), c, "capped");
   }
   int logits = bias >= 0 ? kiln_ex_binary(&x, "Add", scores, bias, "logits") : scores;
-  if (out[3] >= 0 && mode < 3) kiln_ex_node1(&x, "Identity", mode == 2 ? &logits : &scores, 1, out[3], "qk");
-  if (sp && sp != t) {
-    logits = kiln_ex_unary(&x, "Cast", logits, "logits_sp");
-    kiln_ex_attr_i(&x, "to", sp);
+  if (out[3] >= 0 && mode < 3) qk_output(&x, mode == 2 ? logits : scores, t, out[3]);
+  if (sp && sp != ct) {
+    logits = kiln_ex_cast(&x, logits, sp, -1, "logits_sp");
   }
   int p = kiln_ex_unary(&x, "Softmax", logits, "probs");
   kiln_ex_attr_i(&x, "axis", -1);
-  if (sp && sp != t) {
-    p = kiln_ex_unary(&x, "Cast", p, "probs_t");
-    kiln_ex_attr_i(&x, "to", t);
+  if (sp && sp != ct) {
+    p = kiln_ex_cast(&x, p, ct, -1, "probs_t");
   }
   if (bias >= 0) { /* rows with no key to attend: 0, not NaN */
     int mx = kiln_ex_binary(&x, "ReduceMax", bias, kiln_ex_int1(&x, -1), "bias_max");
     int none = kiln_ex_binary(&x, "Equal", mx, kiln_ex_scalar(&x, -INFINITY, "neg_inf"), "masked_row");
     p = kiln_ex_node1(&x, "Where", (int[]){none, kiln_ex_scalar(&x, 0, "zero"), p}, 3, -1, "probs");
   }
-  if (out[3] >= 0 && mode == 3) kiln_ex_node1(&x, "Identity", &p, 1, out[3], "qk");
+  if (out[3] >= 0 && mode == 3) qk_output(&x, p, t, out[3]);
   int y = kiln_ex_binary(&x, "MatMul", p, v, "y4");
+  if (half) y = kiln_ex_cast(&x, y, t, -1, "y_round");
   if (a.three_d) {
     y = kiln_ex_transpose(&x, y, 4, (int64_t[]){0, 2, 1, 3}, -1, "y_t");
     kiln_ex_reshape(&x, y, 3, (int64_t[]){a.b, a.sq, a.qh * a.vhd}, out[0], "y");

@@ -68,16 +68,10 @@ static kiln_status expand_causal_conv(kiln_graph *g, kiln_block *blk, int pos, k
   kiln_ex_attr_ints(&x, "kernel_shape", 1, (int64_t[]){k});
   if (silu) {
     bool half = t == KILN_F16 || t == KILN_BF16;
-    if (half) {
-      y = kiln_ex_unary(&x, "Cast", y, "conv_f32");
-      kiln_ex_attr_i(&x, "to", KILN_F32);
-    }
+    if (half) y = kiln_ex_cast(&x, y, KILN_F32, -1, "conv_f32");
     int s = kiln_ex_unary(&x, "Sigmoid", y, "sigmoid");
     y = kiln_ex_node1(&x, "Mul", (int[]){y, s}, 2, half ? -1 : out[0], "silu");
-    if (half) {
-      kiln_ex_node1(&x, "Cast", &y, 1, out[0], "output");
-      kiln_ex_attr_i(&x, "to", t);
-    }
+    if (half) kiln_ex_cast(&x, y, t, out[0], "output");
   }
   if (out[1] >= 0) {
     int sl[3] = {padded, kiln_ex_int1(&x, len), kiln_ex_int1(&x, len + k - 1)};

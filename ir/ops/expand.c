@@ -159,3 +159,9 @@ int kiln_ex_transpose(kiln_ex *x, int v, int rank, const int64_t *perm, int out,
   kiln_ex_attr_ints(x, "perm", rank, perm);
   return r;
 }
+
+int kiln_ex_cast(kiln_ex *x, int v, kiln_dtype to, int out, const char *what) {
+  int r = kiln_ex_node1(x, "Cast", &v, 1, out, what);
+  kiln_ex_attr_i(x, "to", to);
+  return r;
+}

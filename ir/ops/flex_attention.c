@@ -26,10 +26,7 @@ static int repeat_heads(kiln_ex *x, int v, int64_t heads, int64_t group, int64_t
 }
 
 static int cast_to(kiln_ex *x, int v, kiln_dtype from, kiln_dtype to, const char *what) {
-  if (from == to) return v;
-  int r = kiln_ex_unary(x, "Cast", v, what);
-  kiln_ex_attr_i(x, "to", to);
-  return r;
+  return from == to ? v : kiln_ex_cast(x, v, to, -1, what);
 }
 
 /* The modifier subgraph mod inlined on v, or v when there is none. */
@@ -81,7 +78,7 @@ static kiln_status expand_flex(kiln_graph *g, kiln_block *b, int pos, kiln_error
   probs = modify(&x, prob_mod, probs);
   int y = kiln_ex_binary(&x, "MatMul", probs, cast_to(&x, vr, t, sp, "v_sp"), "y");
   if (sp == t) kiln_ex_node1(&x, "Identity", &y, 1, out, "output");
-  else kiln_ex_node1(&x, "Cast", &y, 1, out, "output"), kiln_ex_attr_i(&x, "to", t);
+  else kiln_ex_cast(&x, y, t, out, "output");
   kiln_ex_end(&x);
   return KILN_OK;
 }

@@ -84,10 +84,7 @@ static kiln_status infer_la(kiln_graph *g, kiln_node *n, kiln_error *err) {
 
 /* v as type `to` (into out, or a new value when out < 0) */
 static int cast_to(kiln_ex *x, int v, kiln_dtype to, int out, const char *what) {
-  if (x->g->values[v].dtype == to && out < 0) return v;
-  int r = kiln_ex_node1(x, "Cast", &v, 1, out, what);
-  kiln_ex_attr_i(x, "to", to);
-  return r;
+  return x->g->values[v].dtype == to && out < 0 ? v : kiln_ex_cast(x, v, to, out, what);
 }
 
 /* [B, T, heads x size] -> [B, heads, T, size], f32 */

@@ -1018,6 +1018,24 @@ def ml_cases(out, rng):
     write(out, "binarizer_extractor", m, feeds, ReferenceEvaluator(m).run(None, feeds))
 
 
+def attention_half_cases(out, rng):
+    """16-bit Attention, causal with GQA and a float mask: computed in f32 and rounded once,
+    so the reference is onnxruntime's f32 Attention rounded (its own f16 one rounds between
+    steps; it has no bf16 one)."""
+    import ml_dtypes
+    arng = np.random.default_rng(23)  # its own: the cases after keep their inputs
+    shapes = {"q": [2, 4, 5, 16], "k": [2, 2, 7, 16], "v": [2, 2, 7, 8], "m": [5, 7]}
+    feeds = {n: arng.standard_normal(s).astype(np.float32) for n, s in shapes.items()}
+    att = helper.make_node("Attention", ["q", "k", "v", "m"], ["y"], is_causal=1)
+    for name, t, np_t in (("attention_f16", TensorProto.FLOAT16, np.float16),
+                          ("attention_bf16", TensorProto.BFLOAT16, ml_dtypes.bfloat16)):
+        half = {n: x.astype(np_t) for n, x in feeds.items()}
+        m = model_of(name, [att], [V(n, t, s) for n, s in shapes.items()], [V("y", t, None)], opset=23)
+        m32 = model_of(name, [att], [V(n, F32, s) for n, s in shapes.items()], [V("y", F32, None)],
+                       opset=23)
+        want = run_ort(m32, {n: x.astype(np.float32) for n, x in half.items()})[0].astype(np_t)
+        write(out, name, m, half, [want])
+
 def main():
     from gen_ml_linear_cases import ml_linear_cases  # they import this file's helpers
     from gen_svm_cases import svm_cases
@@ -1030,7 +1048,8 @@ def main():
                  norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases,
                  bitcast_cases, affine_grid_cases, irfft_cases, deform_conv_cases,
                  causal_conv_cases, linear_attention_cases, resize_antialias_cases, f8_cases,
-                 narrow_cases, string_cases, regex_cases, ml_cases, tree_cases, ml_linear_cases, svm_cases):
+                 narrow_cases, string_cases, regex_cases, ml_cases, tree_cases, ml_linear_cases, svm_cases,
+                 attention_half_cases):
         make(out, rng)
 
 
