@@ -47,6 +47,26 @@ static kiln_status convert_tensor(const Onnx__TensorProto *tp, const char *node,
   return st;
 }
 
+/* A string tensor: kiln has no string constants, so its elements, in order, become a list
+ * of strings (KILN_ATTR_STRINGS), which the ops that take one accept (KILN_OP_STRING_ATTRS). */
+static kiln_status convert_strings(const Onnx__TensorProto *tp, const char *node,
+                                   const char *op_type, kiln_attr *a, kiln_error *err) {
+  int64_t n = 1;
+  for (size_t d = 0; d < tp->n_dims; d++)
+    if (tp->dims[d] < 0 || __builtin_mul_overflow(n, tp->dims[d], &n) || n > INT_MAX)
+      return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): attribute '%s': a string "
+                       "tensor of a bad shape", node, op_type, a->name);
+  if ((size_t)n != tp->n_string_data)
+    return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): attribute '%s': a string tensor "
+                     "of %lld elements holds %zu strings", node, op_type, a->name, (long long)n,
+                     tp->n_string_data);
+  a->type = KILN_ATTR_STRINGS;
+  a->count = (int)n;
+  a->strings = kiln_xcalloc((size_t)(n ? n : 1), sizeof(char *));
+  for (int64_t i = 0; i < n; i++) a->strings[i] = bytes_dup(tp->string_data[i]);
+  return KILN_OK;
+}
+
 static kiln_status convert_graph(kiln_onnx_ctx *c, const Onnx__GraphProto *gp,
                                  const kiln_onnx_symtab *scope, kiln_block **out,
                                  kiln_error *err) {
@@ -74,6 +94,8 @@ static kiln_status convert(kiln_onnx_ctx *c, const char *node, const char *op_ty
   case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR:
     a->type = KILN_ATTR_TENSOR;
     if (!ap->t) break;
+    if (ap->t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__STRING)
+      return convert_strings(ap->t, node, op_type, a, err);
     a->tensors = kiln_xcalloc(1, sizeof(kiln_tensor));
     a->count = 1;
     return convert_tensor(ap->t, node, op_type, name, c, &a->tensors[0], err);

@@ -72,7 +72,11 @@ kiln_status kiln_onnx_check_node(const kiln_node *n, kiln_error *err) {
     const kiln_attr *a = kiln_node_attr(n, s->name);
     if (!a && s->required)
       return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): required attribute '%s' is missing", n->name, n->op_type, s->name);
-    if (a && a->type != s->type)
+    bool listed = a && a->type == KILN_ATTR_STRINGS && s->type == KILN_ATTR_TENSOR;
+    if (listed && !(n->op->flags & KILN_OP_STRING_ATTRS))
+      return kiln_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (%s): attribute '%s': a string tensor "
+                       "as a constant; kiln takes strings as graph inputs only", n->name, n->op_type, s->name);
+    if (a && a->type != s->type && !listed)
       return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): attribute '%s' is %s, expected %s", n->name, n->op_type, s->name, kiln_onnx_attr_type_name(a->type), kiln_onnx_attr_type_name(s->type));
   }
   return KILN_OK;

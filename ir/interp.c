@@ -348,6 +348,9 @@ static scalar call(interp *in, const kiln_expr *e) {
   case KF_STR_FROM_I64: return (scalar){0, kiln_rt_str_from_i64(h, a.i, e->i)};
   case KF_STR_MATCH: return (scalar){0, kiln_rt_str_match(h, a.i, e->what ? e->what : "")};
   case KF_STR_WORD: return (scalar){0, kiln_rt_str_word(h, a.i, e->what ? e->what : "")};
+  case KF_SPLIT_COUNT: return (scalar){0, kiln_rt_str_split_count(a.i, e->what ? e->what : "", e->i)};
+  case KF_SPLIT_SPAN: return (scalar){0, kiln_rt_str_split_span(a.i, b.i, e->what ? e->what : "")};
+  case KF_STR_SPAN: return (scalar){0, kiln_rt_str_span(h, a.i, b.i)};
   default: return z;
   }
 }

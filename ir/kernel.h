@@ -67,6 +67,9 @@ typedef enum kiln_rt_fn {
   KF_STR_FROM_I64, /* (a: i64), i: 1 unsigned -> string */
   KF_STR_MATCH,    /* (a), what: an RE2 pattern -> bool: a full match */
   KF_STR_WORD,     /* (a: i64), what: a word list -> string: word a ("" outside) */
+  KF_SPLIT_COUNT,  /* (a), what: a delimiter, i: maxsplit -> i64: StringSplit's pieces of a */
+  KF_SPLIT_SPAN,   /* (a, b: the span before), what: a delimiter -> i64: the next piece's span */
+  KF_STR_SPAN,     /* (a, b: a span) -> string: that piece of a */
   KF_COUNT
 } kiln_rt_fn;
 

@@ -21,6 +21,9 @@ static const kiln_rt_fn_def FNS[KF_COUNT] = {
     [KF_STR_FROM_I64] = FN(kiln_rt_str_from_i64, KILN_STRING, true, true),
     [KF_STR_MATCH] = FN(kiln_rt_str_match, KILN_BOOL, true, false), /* the heap: its failure */
     [KF_STR_WORD] = FN(kiln_rt_str_word, KILN_STRING, true, false),
+    [KF_SPLIT_COUNT] = FN(kiln_rt_str_split_count, KILN_I64, false, true),
+    [KF_SPLIT_SPAN] = FN(kiln_rt_str_split_span, KILN_I64, false, false),
+    [KF_STR_SPAN] = FN(kiln_rt_str_span, KILN_STRING, true, false),
 };
 #undef FN
 

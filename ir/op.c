@@ -55,6 +55,7 @@ extern const kiln_op_def kiln_ops_nms[];
 extern const kiln_op_def kiln_ops_nms_run[];
 extern const kiln_op_def kiln_ops_unique_run[];
 extern const kiln_op_def kiln_ops_strings[];
+extern const kiln_op_def kiln_ops_string_split[];
 extern const kiln_op_def kiln_ops_ml[];
 extern const kiln_op_def kiln_ops_trees[];
 extern const kiln_op_def kiln_ops_tree_walk[];
@@ -86,6 +87,7 @@ static const struct {
     {kiln_ops_roi_align, NULL}, {kiln_ops_select, NULL}, {kiln_ops_select_run, NULL},
     {kiln_ops_nms, NULL}, {kiln_ops_nms_run, NULL}, {kiln_ops_unique_run, NULL},
     {kiln_ops_sequence, NULL}, {kiln_ops_random, NULL}, {kiln_ops_strings, NULL},
+    {kiln_ops_string_split, NULL},
     {kiln_ops_optimizer, "ai.onnx.preview.training"}, {kiln_ops_quant_ms, "com.microsoft"},
     {kiln_ops_flex_attention, "ai.onnx.preview"},
     {kiln_ops_ml, "ai.onnx.ml"}, {kiln_ops_trees, "ai.onnx.ml"}, {kiln_ops_tree_walk, "ai.onnx.ml"},

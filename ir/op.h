@@ -105,6 +105,10 @@ struct kiln_op_def {
  * ops, which copy elements whatever they hold, Cast, Equal and the string ops. Inference
  * refuses a string tensor at any other op by name. */
 #define KILN_OP_STRINGS 8192u
+/* Its tensor attributes may hold strings, which the importer gives as lists of strings
+ * (KILN_ATTR_STRINGS, the elements in order: kiln has no string constants); elsewhere a
+ * string tensor attribute is refused by name (LabelEncoder's keys_tensor). */
+#define KILN_OP_STRING_ATTRS 16384u
 
 /* err's code and "node 'name' (Op): what": an op's error naming its node. */
 kiln_status kiln_fail_node(const kiln_node *n, kiln_error *err, kiln_status code,

@@ -234,7 +234,8 @@ static int output_shapes(const table *t, const char *const *names, const int64_t
     if (out) out[i].dtype = (int32_t)w[0], out[i].rank = (int32_t)rank;
     w += 3;
     for (int64_t d = 0; d < rank; d++, w = skip_poly(w)) {
-      if (eval_poly(w, syms, &x) && x < 1 && !(x == 0 && poly_uses(w, counts)))
+      if (eval_poly(w, syms, &x) && x < 1 &&
+          !(x == 0 && (poly_uses(w, counts) || !poly_uses(w, UINT32_MAX)))) /* or fixed at 0 */
         return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "output %lld dim %lld would be %lld "
                     "at these input shapes: the inputs are too small for this model",
                     (long long)i, (long long)d, (long long)x);
@@ -269,11 +270,14 @@ static int plan(const table *t, const int64_t *syms, int64_t *offsets, int64_t *
     w += 4;
     for (int64_t d = 0; d < rank; d++, w = skip_expr(w)) {
       int64_t x = eval_expr(w, syms);
-      if (x < least && !st)
+      bool fixed = w[0] == 1 && w[1] == KILN_RT_TOK_CONST; /* a static empty input's 0 stays */
+      if (x < least && !(fixed && x == 0) && !st)
         st = fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "buffer %lld dim %lld would be %lld at "
                   "these input shapes: the inputs are too small for this model", (long long)i,
                   (long long)d, (long long)x);
-      if (b >= 0 && (x < least || __builtin_mul_overflow(b, x, &b) || b > MAX_BYTES)) b = -1;
+      if (b >= 0 && ((x < least && !(fixed && x == 0)) || __builtin_mul_overflow(b, x, &b) ||
+                     b > MAX_BYTES))
+        b = -1;
     }
     if (b < 0 && !st)
       st = fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "a buffer would be over the limit of "

@@ -92,6 +92,12 @@ bool kiln_rt_strings_own(char **out, int64_t n) {
   return true;
 }
 
+int64_t kiln_rt_str_copy(kiln_rt_strings *h, const char *s, size_t n) {
+  char *r = alloc(h, n);
+  if (r) memcpy(r, s, n);
+  return val(r);
+}
+
 int64_t kiln_rt_str_concat(kiln_rt_strings *h, int64_t a, int64_t b) {
   const char *x = str(a), *y = str(b);
   size_t nx = strlen(x), ny = strlen(y);
@@ -187,10 +193,7 @@ int8_t kiln_rt_str_eq(int64_t a, int64_t b) { return strcmp(str(a), str(b)) == 0
 int64_t kiln_rt_str_word(kiln_rt_strings *h, int64_t i, const char *set) {
   size_t n;
   const char *w = kiln_rt_words_at(set, i, &n);
-  if (!w) return 0; /* NULL reads as "" */
-  char *r = alloc(h, n);
-  if (r) memcpy(r, w, n);
-  return val(r);
+  return w ? kiln_rt_str_copy(h, w, n) : 0; /* NULL reads as "" */
 }
 
 /* ---- numbers ------------------------------------------------------------------------- */

@@ -27,6 +27,9 @@ bool kiln_rt_strings_own(char **out, int64_t n);
 /* After a failed run: sets the n elements NULL, so that none points into a freed heap. */
 void kiln_rt_strings_clear(char **out, int64_t n);
 
+/* A copy of the n bytes at s in h, NUL-terminated ("" when h fails). */
+int64_t kiln_rt_str_copy(kiln_rt_strings *h, const char *s, size_t n);
+
 /* The code point at *s, advancing *s past it; a byte that starts no valid UTF-8 sequence
  * is 0x80000000 | the byte, so it maps and matches as itself. */
 uint32_t kiln_rt_utf8_next(const char **s);
@@ -41,6 +44,14 @@ int8_t kiln_rt_str_eq(int64_t a, int64_t b);
 int64_t kiln_rt_str_index(int64_t s, const char *set, int64_t fold);
 /* A copy of word i of `set` (a list of kiln_rt_words_build); "" when there is no word i. */
 int64_t kiln_rt_str_word(kiln_rt_strings *h, int64_t i, const char *set);
+/* StringSplit (rt/string_split.c): the number of pieces of s; the span of the piece after
+ * the one at span prev, KILN_SPLIT_FIRST for the first, with KILN_SPLIT_REST: the rest of s
+ * from that piece on (-1: none); a copy of the piece at a span ("" for -1). */
+#define KILN_SPLIT_FIRST ((int64_t)1 << 61)
+#define KILN_SPLIT_REST ((int64_t)1 << 60)
+int64_t kiln_rt_str_split_count(int64_t s, const char *delim, int64_t maxsplit);
+int64_t kiln_rt_str_split_span(int64_t s, int64_t prev, const char *delim);
+int64_t kiln_rt_str_span(kiln_rt_strings *h, int64_t s, int64_t span);
 double kiln_rt_str_to_f64(int64_t s);
 int64_t kiln_rt_str_to_i64(int64_t s);
 /* v's shortest decimal that reads back as the same value: of a float when single is

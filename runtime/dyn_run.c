@@ -137,7 +137,7 @@ static int64_t buffer_bytes(const kiln_buffer *b, const int64_t *syms, int64_t l
   *small = -1;
   for (int d = 0; d < b->rank; d++) {
     *x = b->dyn_dims[d] ? kiln_dim_eval(b->dyn_dims[d], syms) : b->dims[d];
-    if (*x < least) return *small = d, -1;
+    if (*x < least && b->dyn_dims[d]) return *small = d, -1; /* a static dim of 0 stays 0 */
     if (kiln_mul_overflows(n, *x, &n) || n > MAX_BYTES) return -1;
   }
   return n;
@@ -155,7 +155,9 @@ kiln_status kiln_dyn_output_shapes(const kiln_program *p, const int64_t *syms,
     for (int d = 0; d < io->rank; d++) {
       a->dims[d] = io->dims[d];
       if (io->sdims && !kiln_symdim_eval(&io->sdims[d], syms, &a->dims[d])) bytes = -1;
-      bool zero = io->sdims && may_be_0(p, &io->sdims[d], syms) && a->dims[d] == 0;
+      int64_t c; /* a dim fixed at 0 when compiling (a static empty input's) stays 0 */
+      bool zero = a->dims[d] == 0 && (!io->sdims || may_be_0(p, &io->sdims[d], syms) ||
+                                      kiln_symdim_is_const(&io->sdims[d], &c));
       if (bytes >= 0 && a->dims[d] < 1 && !zero)
         return too_small("output", io->name, d, a->dims[d], err);
       if (bytes < 0 || kiln_mul_overflows(bytes, a->dims[d], &bytes) || bytes > MAX_BYTES)

@@ -61,15 +61,16 @@ for name in resnet_dyn unet_dyn; do
 done
 # NonZero of a run-time value, with a free dim and without: output_shapes gives the count's
 # bound (the element count), run_dims the count the run found, checked against a loop here;
-# c, a Range to the count, is a shape computed from it
+# c, a Range to the count, is a shape computed from it; d, of a static empty input, stays
+# empty beside them
 mkdir -p "$dir/nz"
 cat >"$dir/nz/nz.kiln" <<'EOF'
-model nz(x: f32[N, 4], m: f32[3, 4]) {
+model nz(x: f32[N, 4], m: f32[3, 4], e: f32[0, 3]) {
   param zero: i64[] = 0
   param one: i64[] = 1
   a = NonZero(x)
   n = Gather(Shape(a), one)
-  return a = Identity(a), b = NonZero(m), c = Range(zero, n, one)
+  return a = Identity(a), b = NonZero(m), c = Range(zero, n, one), d = Neg(e)
 }
 EOF
 "$kiln" compile "$dir/nz/nz.kiln" --shape 'x=?x4' --name nz -o "$dir/nz/libnz.so"
@@ -101,19 +102,22 @@ static void check(const nz_tensor *o, const float *x, int64_t rows, const char *
 }
 
 int main(void) {
-  float x[5 * 4], m[3 * 4];
+  float x[5 * 4], m[3 * 4], e[1], d[1];
   int64_t a[2 * 5 * 4], b[2 * 3 * 4], c[5 * 4];
   for (int round = 0; round < 3; round++) { /* round 2: all zeros, counts 0 */
     int64_t rows = round == 1 ? 5 : 3;
     for (int i = 0; i < 5 * 4; i++) x[i] = round == 2 || rand() % 3 ? 0.0f : 1.5f;
     for (int i = 0; i < 3 * 4; i++) m[i] = round == 2 ? 0.0f : (float)(rand() % 2);
-    nz_tensor in[2] = {{x, NZ_INPUT_0_DTYPE, 2, {rows, 4, 0, 0, 0, 0, 0, 0}},
-                       {m, NZ_INPUT_1_DTYPE, 2, {3, 4, 0, 0, 0, 0, 0, 0}}};
-    nz_tensor out[3] = {{a, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}}, {b, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}},
-                        {c, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}}};
+    nz_tensor in[3] = {{x, NZ_INPUT_0_DTYPE, 2, {rows, 4, 0, 0, 0, 0, 0, 0}},
+                       {m, NZ_INPUT_1_DTYPE, 2, {3, 4, 0, 0, 0, 0, 0, 0}},
+                       {e, NZ_INPUT_2_DTYPE, 2, {0, 3, 0, 0, 0, 0, 0, 0}}};
+    nz_tensor out[4] = {{a, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}}, {b, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}},
+                        {c, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}}, {d, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}}};
     CHECK(nz_output_shapes(in, out) == NZ_OK && out[0].dims[1] == rows * 4 &&
           out[1].dims[1] == 12, "output_shapes: the counts' bounds");
     CHECK(nz_run_dims(in, out, NULL) == NZ_OK, "run_dims");
+    CHECK(out[3].rank == 2 && out[3].dims[0] == 0 && out[3].dims[1] == 3, "d: dims [%lld, %lld], "
+          "want [0, 3]", (long long)out[3].dims[0], (long long)out[3].dims[1]);
     check(&out[0], x, rows, "a");
     check(&out[1], m, 3, "b");
     /* c: Range(0, the count), a shape computed from the count */

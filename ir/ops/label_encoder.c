@@ -43,7 +43,7 @@ static kiln_status encoder_of(const kiln_node *n, encoder *e, kiln_error *err) {
   memset(e, 0, sizeof *e);
   const kiln_attr *ks = kiln_node_attr(n, "keys_strings"), *kt = kiln_node_attr(n, "keys_tensor");
   int ni = kiln_attr_ints(n, "keys_int64s", &e->ikeys), nf = kiln_attr_floats(n, "keys_floats", &e->fkeys);
-  if ((ks != NULL) + (ni >= 0) + (nf >= 0) + (kt && kt->tensors) != 1)
+  if ((ks != NULL) + (ni >= 0) + (nf >= 0) + (kt != NULL) != 1)
     return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs exactly one of keys_strings, "
                           "keys_int64s, keys_floats and keys_tensor");
   if (ni < 0) e->ikeys = NULL;
@@ -54,7 +54,7 @@ static kiln_status encoder_of(const kiln_node *n, encoder *e, kiln_error *err) {
   else e->tkeys = &kt->tensors[0], e->key = e->tkeys->dtype, e->nkeys = (int)kiln_shape_numel(e->tkeys->rank, e->tkeys->dims);
   const kiln_attr *vt = kiln_node_attr(n, "values_tensor"), *vs = kiln_node_attr(n, "values_strings");
   int vi = kiln_attr_ints(n, "values_int64s", &e->ivalues), vf = kiln_attr_floats(n, "values_floats", &e->fvalues);
-  if ((vi >= 0) + (vf >= 0) + (vt && vt->tensors) + (vs && vs->type == KILN_ATTR_STRINGS) != 1)
+  if ((vi >= 0) + (vf >= 0) + (vt != NULL) + (vs && vs->type == KILN_ATTR_STRINGS) != 1)
     return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs exactly one of values_int64s, "
                           "values_floats, values_strings and values_tensor");
   if (vi < 0) e->ivalues = NULL;
@@ -68,9 +68,10 @@ static kiln_status encoder_of(const kiln_node *n, encoder *e, kiln_error *err) {
   if (e->nvalues != e->nkeys)
     return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs as many values as keys");
   const kiln_attr *dt = kiln_node_attr(n, "default_tensor");
-  if (dt && dt->tensors) {
-    e->tdefault = &dt->tensors[0];
-    if (e->tdefault->dtype != e->value || kiln_shape_numel(e->tdefault->rank, e->tdefault->dims) != 1)
+  if (dt) {
+    e->tdefault = dt->tensors;
+    if (!e->tdefault || e->tdefault->dtype != e->value ||
+        kiln_shape_numel(e->tdefault->rank, e->tdefault->dims) != 1)
       return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "default_tensor must be one value of the values' type");
   }
   int64_t lo, span;
@@ -160,7 +161,31 @@ static int encoder_index(kiln_ex *ex, int xi, kiln_dtype xt, kiln_tensor *slots,
   return kiln_ex_node1(ex, "Where", (int[]){in, slot, int_const(ex, KILN_I64, 0, "none")}, 3, -1, "index");
 }
 
+/* String tensors, which arrive as lists of strings (KILN_OP_STRING_ATTRS), renamed as the
+ * string attributes they stand for, so that the rest reads one form; a default_tensor of
+ * one string becomes that string. */
+static void strings_from_tensors(kiln_node *n) {
+  static const char *const names[3][2] = {{"keys_tensor", "keys_strings"},
+                                          {"values_tensor", "values_strings"},
+                                          {"default_tensor", "default_string"}};
+  for (int i = 0; i < 3; i++) {
+    kiln_attr *a = (kiln_attr *)kiln_node_attr(n, names[i][0]);
+    if (!a || a->type != KILN_ATTR_STRINGS || kiln_node_attr(n, names[i][1])) continue;
+    if (i == 2) {
+      if (a->count != 1) continue; /* encoder_of names it */
+      a->type = KILN_ATTR_STRING;
+      a->s = a->strings[0];
+      free(a->strings);
+      a->strings = NULL;
+      a->count = 0;
+    }
+    free(a->name);
+    a->name = kiln_xstrdup(names[i][1]);
+  }
+}
+
 static kiln_status expand_encoder(kiln_graph *g, kiln_block *b, int pos, kiln_error *err) {
+  strings_from_tensors(&g->nodes[b->nodes[pos]]);
   const kiln_node *n = &g->nodes[b->nodes[pos]];
   encoder e;
   if (encoder_of(n, &e, err)) return err->code;
@@ -293,9 +318,9 @@ static const kiln_attr_spec mapper_attrs[] = {
 
 const kiln_op_def kiln_ops_label_encoder[] = {
     {"LabelEncoder", 1, 1, 1, 1, encoder_attrs, kiln_infer_resolved, NULL, expand_encoder,
-     KILN_OP_RESOLVE | KILN_OP_STRINGS},
+     KILN_OP_RESOLVE | KILN_OP_STRINGS | KILN_OP_STRING_ATTRS},
     {"CategoryMapper", 1, 1, 1, 1, mapper_attrs, kiln_infer_resolved, NULL, expand_mapper,
-     KILN_OP_RESOLVE | KILN_OP_STRINGS},
+     KILN_OP_RESOLVE | KILN_OP_STRINGS | KILN_OP_STRING_ATTRS},
     {"LabelIndex", 1, 1, 1, 1, encoder_attrs, infer_index, lower_index, NULL, KILN_OP_ELEMENTWISE | KILN_OP_STRINGS},
     {NULL},
 };

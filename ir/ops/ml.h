@@ -49,4 +49,9 @@ kiln_status kiln_ml_labels_of(const kiln_node *n, const char *ints_attr, kiln_ml
  * strings made by StringWord. */
 void kiln_ml_label_out(kiln_ex *x, const kiln_ml_labels *l, int index, int out);
 
+/* SVMClassifier's probability estimates [N, C] from its pair decisions d [N, P], with the
+ * pairs' sigmoid parameters pa, pb (ir/ops/svm_coupling.c). */
+int kiln_svm_coupling(kiln_ex *x, int d, int64_t c, int64_t pairs, const double *pa,
+                      const double *pb);
+
 #endif

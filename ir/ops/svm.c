@@ -12,9 +12,10 @@
  * coefficients of row j - 1 and class j's of row i; each pair votes for i where D > 0,
  * else j, and the label is the first class with the most votes. The scores are D after
  * post_transform. Two classes follow onnxruntime: the scores are [-D, D] (LOGISTIC:
- * [logistic(-D), logistic(D)]; SOFTMAX and SOFTMAX_ZERO: [1 - D, D]). Probability estimates
- * (prob_a, prob_b: an iterative pairwise coupling), classifiers without support vectors
- * and post-transforms of a regressor are refused by name. */
+ * [logistic(-D), logistic(D)]; SOFTMAX and SOFTMAX_ZERO: [1 - D, D]). With probability
+ * estimates (prob_a, prob_b) the scores are the class probabilities instead, after
+ * post_transform (ir/ops/svm_coupling.c); the label is still the vote's. Classifiers
+ * without support vectors and post-transforms of a regressor are refused by name. */
 #include "ir/ops/ml.h"
 
 #include "ir/dtype.h"
@@ -132,6 +133,7 @@ typedef struct classifier {
   kiln_ml_labels labels;
   int64_t c, pairs;
   const int64_t *per_class;
+  const double *pa, *pb; /* probability estimates: prob_a, prob_b (NULL: none) */
   int post;
 } classifier;
 
@@ -165,9 +167,20 @@ static kiln_status classifier_of(const kiln_node *n, const kiln_value *xv, class
              (long long)((s->c - 1) * v), (long long)s->pairs);
     return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, what);
   }
-  const double *pa;
-  if (kiln_attr_floats(n, "prob_a", &pa) > 0)
-    return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "probability estimates (prob_a, prob_b) are not supported");
+  int na = kiln_attr_floats(n, "prob_a", &s->pa), nb = kiln_attr_floats(n, "prob_b", &s->pb);
+  if (na > 0 || nb > 0) {
+    if (na != s->pairs || nb != s->pairs) {
+      char what[160];
+      snprintf(what, sizeof what, "prob_a and prob_b must hold %lld values each (one per pair of classes)",
+               (long long)s->pairs);
+      return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, what);
+    }
+    if (kiln_value_is_symbolic(xv)) /* the coupling is a loop run at run time (svm_coupling.c) */
+      return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "probability estimates (prob_a, prob_b) "
+                            "need the batch size known when compiling: bind input 'X' (--shape)");
+  } else {
+    s->pa = s->pb = NULL;
+  }
   s->post = kiln_ml_post_of(n);
   if (s->post < 0 || s->post == KILN_POST_PROBIT)
     return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "post_transform must be NONE, SOFTMAX, LOGISTIC or SOFTMAX_ZERO");
@@ -224,20 +237,22 @@ static kiln_status expand_classifier(kiln_graph *g, kiln_block *b, int pos, kiln
   d = kiln_ex_binary(&x, "Add", d, kiln_ex_const(&x, "rho", KILN_F32, 1, &s.pairs, s.m.rho), "decisions");
   free(w);
   int index, scores;
+  int proba = s.pa ? kiln_svm_coupling(&x, d, s.c, s.pairs, s.pa, s.pb) : -1;
   if (s.c == 2) { /* onnxruntime's binary rules */
     /* where D is not > 0 (NaN too) the vote goes to the second class */
     int i_wins = kiln_ex_binary(&x, "Greater", d, kiln_ex_scalar(&x, 0, "zero"), "i_wins");
     index = kiln_ex_unary(&x, "Cast", kiln_ex_unary(&x, "Not", i_wins, "j_wins"), "winner");
     kiln_ex_attr_i(&x, "to", KILN_I64);
     index = kiln_ex_binary(&x, "Squeeze", index, kiln_ex_int1(&x, 1), "index");
-    scores = kiln_ml_pair(&x, d, s.post == KILN_POST_LOGISTIC ? KILN_PAIR_LOGISTIC
-                                 : s.post == KILN_POST_NONE   ? KILN_PAIR_NEGATE
-                                                              : KILN_PAIR_COMPLEMENT);
+    scores = proba >= 0 ? kiln_ml_post(&x, s.post, proba)
+             : kiln_ml_pair(&x, d, s.post == KILN_POST_LOGISTIC ? KILN_PAIR_LOGISTIC
+                                   : s.post == KILN_POST_NONE   ? KILN_PAIR_NEGATE
+                                                                : KILN_PAIR_COMPLEMENT);
   } else {
     index = kiln_ex_unary(&x, "ArgMax", votes(&x, &s, d), "index");
     kiln_ex_attr_i(&x, "axis", 1);
     kiln_ex_attr_i(&x, "keepdims", 0);
-    scores = kiln_ml_post(&x, s.post, d);
+    scores = kiln_ml_post(&x, s.post, proba >= 0 ? proba : d);
   }
   kiln_ml_label_out(&x, &s.labels, index, label_out);
   if (scores_out >= 0) kiln_ex_node1(&x, "Identity", &scores, 1, scores_out, "scores");

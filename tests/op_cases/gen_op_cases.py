@@ -863,6 +863,29 @@ def string_cases(out, rng):
             write(out, case, m, {"x": x}, ReferenceEvaluator(m).run(None, {"x": x}))
 
 
+def string_split_cases(out, rng):
+    """StringSplit past ONNX's node tests, against onnx.reference (Python's str.split):
+    Unicode whitespace (no-break space, ideographic space, U+2028), a multi-byte and an
+    overlapping delimiter, maxsplit with whitespace left after it, a 2-D input whose Z
+    feeds arithmetic, and an element of more pieces than kiln plans for without maxsplit."""
+    S = TensorProto.STRING
+    text = np.array([["  a b\tc  ", "x\u00a0y\u3000z\u2028w", "", "   "],
+                     ["one", "δέλτα  και\n\nγάμμα ", "a::b::::c::", "aaaa"]], dtype=object)
+    nodes = [helper.make_node("StringSplit", ["x"], ["ws", "ws_n"]),
+             helper.make_node("StringSplit", ["x"], ["ws1", "ws1_n"], maxsplit=1),
+             helper.make_node("StringSplit", ["x"], ["dc", "dc_n"], delimiter="::"),
+             helper.make_node("StringSplit", ["x"], ["da", "da_n"], delimiter="aa", maxsplit=1),
+             helper.make_node("StringSplit", ["x"], ["dk", "dk_n"], delimiter="κ"),
+             helper.make_node("Mul", ["ws_n", "dc_n"], ["prod"])]
+    outs = ["ws", "ws_n", "ws1", "ws1_n", "dc", "dc_n", "da", "da_n", "dk", "dk_n", "prod"]
+    m = model_of("string_split_cases", nodes, [V("x", S, [2, 4])],
+                 [V(n, S if not n.endswith("_n") and n != "prod" else I64, None) for n in outs], opset=20)
+    write(out, "string_split_cases", m, {"x": text}, ReferenceEvaluator(m).run(None, {"x": text}))
+    m = model_of("string_split_bad_width", [helper.make_node("StringSplit", ["x"], ["y", "n"], delimiter=",")],
+                 [V("x", S, [2])], [V("y", S, None), V("n", I64, None)], opset=20)
+    write(out, "string_split_bad_width", m, {"x": np.array(["a,b", "," * 5000], dtype=object)})
+
+
 def regex_cases(out, rng):
     # RegexFullMatch over patterns Python's re reads as RE2 does (onnx.reference matches with
     # re): classes, counted repeats, alternation, groups, (?i), \b, anchors, UTF-8 '.'.
@@ -940,6 +963,30 @@ def ml_cases(out, rng):
         [V("s", S, [2, 3]), V("i", I64, [2, 4])],
         [V("si", I64, [2, 3]), V("sd", I64, [2, 3]), V("is", S, [2, 4]), V("id", S, [2, 4])], ml=1)
     write(out, "category_mapper", m, feeds, run_ort(m, feeds))
+    # keys and values as string tensors (the attributes' tensor forms, opset 4)
+    st = lambda name, xs: helper.make_tensor(name, TensorProto.STRING, [len(xs)], [x.encode() for x in xs])
+    it = lambda name, xs: helper.make_tensor(name, TensorProto.INT64, [len(xs)], xs)
+    m = ml_model("label_encoder_string_tensors", [
+        helper.make_node("LabelEncoder", ["s"], ["si"], domain="ai.onnx.ml",
+                         keys_tensor=st("k", ["dog", "cat", ""]), values_tensor=it("v", [1, 2, 3]),
+                         default_tensor=it("d", [-5])),
+        helper.make_node("LabelEncoder", ["i"], ["is"], domain="ai.onnx.ml",
+                         keys_tensor=it("k", [3, 9, 2**40]), values_tensor=st("v", ["drei", "neun", "groß"]),
+                         default_tensor=st("d", ["?"])),
+        helper.make_node("LabelEncoder", ["s"], ["ss"], domain="ai.onnx.ml",
+                         keys_tensor=st("k", ["emu", "Cat"]), values_tensor=st("v", ["bird", "big cat"]))],
+        [V("s", S, [2, 3]), V("i", I64, [2, 4])], [V("si", I64, [2, 3]), V("is", S, [2, 4]), V("ss", S, [2, 3])])
+    write(out, "label_encoder_string_tensors", m, feeds, run_ort(m, feeds))
+    short = TensorProto(name="k", data_type=TensorProto.STRING, dims=[3], string_data=[b"a", b"b"])
+    m = ml_model("label_encoder_bad_strings", [
+        helper.make_node("LabelEncoder", ["s"], ["si"], domain="ai.onnx.ml", keys_tensor=short,
+                         values_tensor=it("v", [1, 2, 3]))],
+        [V("s", S, [2, 3])], [V("si", I64, [2, 3])])
+    write(out, "label_encoder_bad_strings", m, {"s": words})
+    m = model_of("constant_bad_string", [helper.make_node("Constant", [], ["c"], value=st("c", ["a"])),
+                                         helper.make_node("Identity", ["x"], ["y"])],
+                 [V("x", F32, [1])], [V("c", S, None), V("y", F32, None)])
+    write(out, "constant_bad_string", m, {"x": np.ones(1, np.float32)})
     # many integer keys spanning few values (a vocabulary's ids): a table, not compares;
     # holes, a repeated key (the last wins), inputs below, above and at int64's ends
     krng = np.random.default_rng(21)
@@ -1048,7 +1095,7 @@ def main():
                  norm_resize_pow_cases, topk_cases, slice_cases, lppool_cases, regress_cases,
                  bitcast_cases, affine_grid_cases, irfft_cases, deform_conv_cases,
                  causal_conv_cases, linear_attention_cases, resize_antialias_cases, f8_cases,
-                 narrow_cases, string_cases, regex_cases, ml_cases, tree_cases, ml_linear_cases, svm_cases,
+                 narrow_cases, string_cases, string_split_cases, regex_cases, ml_cases, tree_cases, ml_linear_cases, svm_cases,
                  attention_half_cases):
         make(out, rng)
 

@@ -1,6 +1,6 @@
 """Op cases for ai.onnx.ml's support vector machines (gen_op_cases.py calls svm_cases):
 SVMRegressor and SVMClassifier over every kernel, one-class and linear regressors (float X: onnxruntime's
-regressor takes no other), two, three and four classes (onnxruntime's binary rules: all coefficients positive or mixed,
+regressor takes no other), two, three and four classes, probability estimates (onnxruntime's binary rules: all coefficients positive or mixed,
 each post-transform), int and string labels, double and int64 inputs, and malformed
 models that must fail naming the attribute. Reference: onnxruntime. Random models: what
 matters is that kiln computes what onnxruntime does with any weights.
@@ -73,7 +73,7 @@ def svm_cases(out, _rng):
     # refused by name
     case("svm_bad_proba", "SVMClassifier", cls, fail=True, classlabels_ints=[0, 1],
          vectors_per_class=[1, 1], support_vectors=sv(2), coefficients=floats(2), rho=[0.0],
-         prob_a=[1.0], prob_b=[0.0], **kernel("RBF"))
+         prob_a=[1.0, -1.0], prob_b=[0.0, 0.1], **kernel("RBF"))
     case("svm_bad_coefficients", "SVMClassifier", cls, fail=True, classlabels_ints=[0, 1, 2],
          vectors_per_class=[1, 1, 1], support_vectors=sv(3), coefficients=floats(5), rho=floats(3),
          **kernel("RBF"))
@@ -83,3 +83,24 @@ def svm_cases(out, _rng):
     case("svm_bad_classes", "SVMClassifier", cls, fail=True, classlabels_ints=list(range(5000)),
          vectors_per_class=[1] * 5000, support_vectors=[0.0] * (5000 * f), coefficients=[0.0],
          rho=[0.0], **kernel("RBF"))
+    # probability estimates (prob_a, prob_b: libsvm's pairwise coupling), two to five classes,
+    # each post-transform; scales as libsvm fits them (A < 0)
+    for name, c, post, kind in (("svm_classifier_proba_2", 2, "NONE", "RBF"),
+                                ("svm_classifier_proba_3", 3, "NONE", "RBF"),
+                                ("svm_classifier_proba_4_softmax", 4, "SOFTMAX", "POLY"),
+                                ("svm_classifier_proba_5_logistic", 5, "LOGISTIC", "LINEAR")):
+        pairs = c * (c - 1) // 2
+        per = [1 + k % 2 for k in range(c)]
+        v = sum(per)
+        case(name, "SVMClassifier", cls, classlabels_ints=list(range(10, 10 + c)),
+             vectors_per_class=per, support_vectors=sv(v), coefficients=floats((c - 1) * v),
+             rho=floats(pairs), prob_a=[-1.5 - abs(t) for t in floats(pairs)],
+             prob_b=[0.2 * t for t in floats(pairs)], post_transform=post, **kernel(kind))
+    # the coupling is a loop run at run time: a free batch is refused by name
+    node = helper.make_node("SVMClassifier", ["x"], ["label", "scores"], domain="ai.onnx.ml",
+                            classlabels_ints=[0, 1, 2], vectors_per_class=[1, 1, 1], support_vectors=sv(3),
+                            coefficients=floats(6), rho=floats(3), prob_a=[-1.0] * 3, prob_b=[0.0] * 3,
+                            **kernel("RBF"))
+    m = ml_model("svm_bad_proba_free", node, F32, f, cls)
+    m.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
+    write(out, "svm_bad_proba_free", m, {"x": rng.standard_normal((3, f)).astype(np.float32)})
