@@ -33,6 +33,7 @@
 #include "runtime/kernel_run.h"
 #include "runtime/options.h"
 #include "runtime/profile.h"
+#include "runtime/tune_model.h"
 
 #include <errno.h>
 #include <math.h>
@@ -498,95 +499,6 @@ static void search(tuner *T, unique *u, double end) {
   u->info->search_s += elapsed(T) - t_start;
 }
 
-/* ---- end to end ---------------------------------------------------------------------- */
-
-typedef struct io {
-  int nin, nout;
-  void **in, **out;
-  kiln_tensor_info *oinfo;
-} io;
-
-static void io_make(const kiln_model *m, uint32_t seed, io *b) {
-  b->nin = kiln_num_inputs(m);
-  b->nout = kiln_num_outputs(m);
-  b->in = kiln_xcalloc((size_t)b->nin + 1, sizeof(void *));
-  b->out = kiln_xcalloc((size_t)b->nout + 1, sizeof(void *));
-  b->oinfo = kiln_xcalloc((size_t)b->nout + 1, sizeof *b->oinfo);
-  for (int i = 0; i < b->nin; i++) {
-    kiln_tensor_info info;
-    kiln_input_info(m, i, &info);
-    b->in[i] = kiln_xcalloc(1, info.bytes + 1);
-    int64_t n = (int64_t)(info.bytes / kiln_dtype_size(info.dtype));
-    for (int64_t j = 0; j < n && kiln_dtype_is_float(info.dtype); j++) {
-      seed = seed * 1664525u + 1013904223u;
-      kiln_store_f64(info.dtype, b->in[i], j, (double)((seed >> 8) % 65536) / 32768.0 - 1.0);
-    }
-  }
-  for (int i = 0; i < b->nout; i++) {
-    kiln_output_info(m, i, &b->oinfo[i]);
-    b->out[i] = kiln_xcalloc(1, b->oinfo[i].bytes + 1);
-  }
-}
-
-static void io_free(io *b) {
-  for (int i = 0; i < b->nin; i++) free(b->in[i]);
-  for (int i = 0; i < b->nout; i++) free(b->out[i]);
-  free(b->in);
-  free(b->out);
-  free(b->oinfo);
-}
-
-/* A warm-up, then profiled runs until `runs` or max_s: the median wall time in *ms and
- * each kernel's median nanoseconds in kernel_ns[0..nk) (kiln_steps_kernels order). */
-static kiln_status time_profiled(const kiln_model *m, io *b, int runs, double max_s, int nk,
-                                 double *kernel_ns, double *ms, kiln_error *err) {
-  double *t = kiln_xcalloc((size_t)runs, sizeof *t);
-  double *ns = kiln_xcalloc((size_t)runs * (size_t)nk + 1, sizeof *ns);
-  int64_t start = kiln_rt_clock_ns();
-  kiln_status st = kiln_run_profiled(m, (const void *const *)b->in, b->out, ns, NULL, err);
-  int n = 0;
-  while (!st && n < runs && (n < 3 || (double)(kiln_rt_clock_ns() - start) / 1e9 < max_s)) {
-    int64_t t0 = kiln_rt_clock_ns();
-    st = kiln_run_profiled(m, (const void *const *)b->in, b->out, ns + (size_t)n * (size_t)nk,
-                           NULL, err);
-    t[n++] = (double)(kiln_rt_clock_ns() - t0) / 1e6;
-  }
-  if (!st) *ms = kiln_median(t, n);
-  for (int i = 0; i < nk && !st; i++) {
-    for (int r = 0; r < n; r++) t[r] = ns[(size_t)r * (size_t)nk + (size_t)i];
-    kernel_ns[i] = kiln_median(t, n);
-  }
-  free(t);
-  free(ns);
-  return st;
-}
-
-/* Untuned and tuned runs taking turns (a warm-up of each first), until `runs` each or
- * max_s: the medians, so a machine busy with something else slows both alike. */
-static kiln_status time_pair(const kiln_model *m0, io *b0, const kiln_model *m1, io *b1,
-                             int runs, double max_s, double *ms0, double *ms1, kiln_error *err) {
-  double *t0 = kiln_xcalloc((size_t)runs, sizeof *t0), *t1 = kiln_xcalloc((size_t)runs, sizeof *t1);
-  int64_t start = kiln_rt_clock_ns();
-  kiln_status st = kiln_run(m0, (const void *const *)b0->in, b0->out, err);
-  if (!st) st = kiln_run(m1, (const void *const *)b1->in, b1->out, err);
-  int n = 0;
-  while (!st && n < runs && (n < 3 || (double)(kiln_rt_clock_ns() - start) / 1e9 < max_s)) {
-    int64_t a = kiln_rt_clock_ns();
-    st = kiln_run(m0, (const void *const *)b0->in, b0->out, err);
-    int64_t b = kiln_rt_clock_ns();
-    if (!st) st = kiln_run(m1, (const void *const *)b1->in, b1->out, err);
-    t0[n] = (double)(b - a) / 1e6;
-    t1[n++] = (double)(kiln_rt_clock_ns() - b) / 1e6;
-  }
-  if (!st) {
-    *ms0 = kiln_median(t0, n);
-    *ms1 = kiln_median(t1, n);
-  }
-  free(t0);
-  free(t1);
-  return st;
-}
-
 /* ---- the log file -------------------------------------------------------------------- */
 
 static kiln_status read_raw(const char *path, char **text, size_t *len, kiln_error *err) {
@@ -693,26 +605,6 @@ static int by_kernel_cost(const void *a, const void *b) {
   return x->cost_ns > y->cost_ns ? -1 : x->cost_ns < y->cost_ns ? 1 : strcmp(x->hash, y->hash);
 }
 
-static double max_error(const io *a, const io *b) {
-  double worst = 0;
-  for (int i = 0; i < a->nout; i++) {
-    const kiln_tensor_info *info = &a->oinfo[i];
-    if (!kiln_dtype_is_float(info->dtype)) {
-      if (memcmp(a->out[i], b->out[i], info->bytes)) worst = INFINITY;
-      continue;
-    }
-    int64_t n = (int64_t)(info->bytes / kiln_dtype_size(info->dtype));
-    double scale = 1e-30, diff = 0;
-    for (int64_t j = 0; j < n; j++) {
-      double x = kiln_load_f64(info->dtype, a->out[i], j), y = kiln_load_f64(info->dtype, b->out[i], j);
-      scale = fmax(scale, fabs(y));
-      diff = isnan(x) != isnan(y) ? INFINITY : fmax(diff, fabs(x - y));
-    }
-    worst = fmax(worst, diff / scale);
-  }
-  return worst;
-}
-
 /* Compiles may overlap measurements only on a CPU the measurement leaves free: with fewer
  * threads (the calling thread's count, kiln_rt_set_num_threads) than CPUs kiln may use. */
 static bool spare_cpu(void) {
@@ -757,7 +649,7 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   kiln_tuning_log log = {0};
   kiln_tuning_target target = {0};
   kiln_model *m0 = NULL, *m1 = NULL;
-  io b0 = {0}, b1 = {0};
+  kiln_tune_io b0 = {0}, b1 = {0};
   char *old = NULL, *text = NULL;
   size_t oldlen = 0, len = 0;
   kiln_rt_set_num_threads(T.opts.num_threads);
@@ -778,8 +670,8 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   int nk = m0 ? kiln_steps_kernels(&kiln_model_program(m0)->main, NULL, 0) : 0;
   double *kernel_ns = kiln_xcalloc((size_t)nk + 1, sizeof *kernel_ns);
   if (!st) {
-    io_make(m0, t->seed, &b0);
-    st = time_profiled(m0, &b0, 10, 0.02 * t->budget_s, nk, kernel_ns, &res->untuned_ms, err);
+    kiln_tune_io_make(m0, t->seed, &b0);
+    st = kiln_tune_time_profiled(m0, &b0, 10, 0.02 * t->budget_s, nk, kernel_ns, &res->untuned_ms, err);
   }
   double e2e_s = elapsed(&T) - compile_s;
   T.search_end = t->budget_s - (1.3 * compile_s + 2 * e2e_s + 0.02 * t->budget_s + 0.05);
@@ -846,12 +738,12 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
     o.tuning_log = t->log_path;
     st = kiln_compile_file(path, &o, &m1, err);
     if (!st) {
-      io_make(m1, t->seed, &b1);
+      kiln_tune_io_make(m1, t->seed, &b1);
       double left = t->budget_s - elapsed(&T);
-      st = time_pair(m0, &b0, m1, &b1, 30, left > 0 ? left : 0,
+      st = kiln_tune_time_pair(m0, &b0, m1, &b1, 30, left > 0 ? left : 0,
                      &res->untuned_ms, &res->tuned_ms, err);
     }
-    if (!st) res->max_error = max_error(&b1, &b0);
+    if (!st) res->max_error = kiln_tune_max_error(&b1, &b0);
   }
   for (int i = 0; i < T.nunique; i++) {
     for (int b = 0; b < KILN_MAX_BUFS; b++) free(T.u[i].ref[b]);
@@ -866,8 +758,8 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   kiln_program_free(T.p);
   kiln_model_free(m0);
   kiln_model_free(m1);
-  io_free(&b0);
-  io_free(&b1);
+  kiln_tune_io_free(&b0);
+  kiln_tune_io_free(&b1);
   free(old);
   free(text);
   kiln_tuning_log_free(&log);
