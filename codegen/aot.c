@@ -95,6 +95,38 @@ static LLVMValueRef pointer_array(LLVMBuilderRef b, LLVMValueRef fn, int first, 
  * calls the entry, allocating the arena with aligned_alloc when the caller passes no
  * workspace ws; returns the entry's status (a kiln_status code), or KILN_ERR_OUT_OF_MEMORY
  * when that allocation fails. */
+static LLVMValueRef call_entry(LLVMBuilderRef b, LLVMModuleRef m, const kiln_program *p,
+                               LLVMValueRef entry, LLVMValueRef ins, LLVMValueRef outs,
+                               LLVMValueRef arena, LLVMValueRef consts) {
+  LLVMContextRef ctx = LLVMGetModuleContext(m);
+  LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
+  LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx), i64 = LLVMInt64TypeInContext(ctx);
+  LLVMTypeRef entry_ty = LLVMFunctionType(i32, (LLVMTypeRef[]){ptr, ptr, ptr, ptr}, 4, 0);
+  LLVMValueRef st = LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, arena, consts}, 4, "");
+  if (!p->strings) return st;
+  /* the strings the run made: the outputs' copied for the caller, the heap freed */
+  LLVMValueRef counts = LLVMGetNamedGlobal(m, "kiln_string_counts");
+  if (!counts) {
+    LLVMValueRef *n = kiln_xcalloc((size_t)p->noutputs + 1, sizeof *n);
+    for (int i = 0; i < p->noutputs; i++)
+      n[i] = LLVMConstInt(i64, p->outputs[i].dtype == KILN_STRING ? (uint64_t)p->outputs[i].bytes / sizeof(char *) : 0, 0);
+    LLVMTypeRef ty = LLVMArrayType(i64, (unsigned)p->noutputs);
+    counts = LLVMAddGlobal(m, ty, "kiln_string_counts");
+    LLVMSetInitializer(counts, LLVMConstArray(i64, n, (unsigned)p->noutputs));
+    LLVMSetGlobalConstant(counts, 1);
+    LLVMSetLinkage(counts, LLVMInternalLinkage);
+    free(n);
+  }
+  LLVMTypeRef end_ty = LLVMFunctionType(i32, (LLVMTypeRef[]){ptr, i32, ptr, ptr, i64, ptr}, 6, 0);
+  LLVMValueRef end = LLVMGetNamedFunction(m, "kiln_rt_strings_end");
+  if (!end) end = LLVMAddFunction(m, "kiln_rt_strings_end", end_ty);
+  LLVMValueRef off = LLVMConstInt(i64, (uint64_t)p->strings_offset, 0);
+  LLVMValueRef heap = LLVMBuildInBoundsGEP2(b, LLVMInt8TypeInContext(ctx), arena, &off, 1, "heap");
+  LLVMValueRef which = LLVMBuildAlloca(b, i64, "which");
+  return LLVMBuildCall2(b, end_ty, end, (LLVMValueRef[]){heap, st, outs, counts,
+                        LLVMConstInt(i64, (uint64_t)p->noutputs, 0), which}, 6, "");
+}
+
 static void build_run(LLVMBuilderRef b, LLVMModuleRef m, const kiln_program *p, LLVMValueRef fn,
                       LLVMValueRef entry, LLVMValueRef ins, LLVMValueRef outs, LLVMValueRef ws,
                       LLVMValueRef consts) {
@@ -102,9 +134,8 @@ static void build_run(LLVMBuilderRef b, LLVMModuleRef m, const kiln_program *p, 
   LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
   LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx), i64 = LLVMInt64TypeInContext(ctx);
   LLVMTypeRef vd = LLVMVoidTypeInContext(ctx);
-  LLVMTypeRef entry_ty = LLVMFunctionType(i32, (LLVMTypeRef[]){ptr, ptr, ptr, ptr}, 4, 0);
   if (p->arena_bytes <= 0) {
-    LLVMBuildRet(b, LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, ws, consts}, 4, ""));
+    LLVMBuildRet(b, call_entry(b, m, p, entry, ins, outs, ws, consts));
     return;
   }
   LLVMBasicBlockRef given = LLVMAppendBasicBlockInContext(ctx, fn, "given");
@@ -114,7 +145,7 @@ static void build_run(LLVMBuilderRef b, LLVMModuleRef m, const kiln_program *p, 
   LLVMBuildCondBr(b, LLVMBuildIsNull(b, ws, ""), alloc, given);
 
   LLVMPositionBuilderAtEnd(b, given);
-  LLVMBuildRet(b, LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, ws, consts}, 4, ""));
+  LLVMBuildRet(b, call_entry(b, m, p, entry, ins, outs, ws, consts));
 
   LLVMPositionBuilderAtEnd(b, alloc);
   LLVMTypeRef aa_ty = LLVMFunctionType(ptr, (LLVMTypeRef[]){i64, i64}, 2, 0);
@@ -127,7 +158,7 @@ static void build_run(LLVMBuilderRef b, LLVMModuleRef m, const kiln_program *p, 
   LLVMBuildCondBr(b, LLVMBuildIsNull(b, mem, ""), oom, run);
 
   LLVMPositionBuilderAtEnd(b, run);
-  LLVMValueRef st = LLVMBuildCall2(b, entry_ty, entry, (LLVMValueRef[]){ins, outs, mem, consts}, 4, "");
+  LLVMValueRef st = call_entry(b, m, p, entry, ins, outs, mem, consts);
   LLVMTypeRef free_ty = LLVMFunctionType(vd, (LLVMTypeRef[]){ptr}, 1, 0);
   LLVMValueRef fr = LLVMGetNamedFunction(m, "free");
   if (!fr) fr = LLVMAddFunction(m, "free", free_ty);
@@ -533,15 +564,6 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
   if (!name) name = "model";
   kiln_status st = kiln_aot_check(opts, out_path, name, err);
   if (st) return st;
-  if (p->strings) { /* the run's string heap and outputs' ownership are the JIT's so far */
-    const char *what = "a string tensor inside";
-    for (int i = 0; i < p->ninputs; i++)
-      if (p->inputs[i].dtype == KILN_STRING) what = p->inputs[i].name;
-    for (int i = 0; i < p->noutputs; i++)
-      if (p->outputs[i].dtype == KILN_STRING) what = p->outputs[i].name;
-    return kiln_fail(err, KILN_ERR_UNSUPPORTED, "the model has string tensors ('%s'): "
-                     "compile it ahead of time without them, or run it through the JIT", what);
-  }
   bool shared = ends_with(out_path, ".so");
 
   char *dir = kiln_dir_of(out_path);
@@ -554,15 +576,23 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
   kiln_recovery undo = {.undo = discard_failed, .arg = temps}; /* when out of memory */
   kiln_recovery_push(&undo);
   /* a .so for this host runs on kiln's pool, and so does an object for this host with
-   * free dims (its run-time plan is libkiln_rt_aot.a's, joined into it); other objects
-   * and foreign libraries on OpenMP */
+   * free dims or strings (its run-time plan or string functions are libkiln_rt_aot.a's,
+   * joined into it); other objects and foreign libraries on OpenMP */
   bool host = kiln_llvm_triple_is_host(opts ? opts->triple : NULL);
-  bool host_so = shared && host, host_obj = !shared && host && p->nsyms;
+  bool host_so = shared && host, host_obj = !shared && host && (p->nsyms || p->strings);
   bool pooled = host_so || host_obj, linked = shared || host_obj;
   if (p->nsyms && !pooled)
     st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "symbolic_dims: an AOT library with free dims "
                    "is for this host (a shared library or an object file), not for another "
                    "architecture");
+  if (!st && p->strings && !pooled) /* the string functions are libkiln_rt_aot.a's */
+    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "the model has string tensors: an AOT library of "
+                   "it is for this host (a shared library or an object file), not for another "
+                   "architecture");
+  if (!st && p->strings && p->nsyms)
+    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "the model has string tensors and free dims or "
+                   "sizes its run computes: an AOT library of it is not supported yet (bind the "
+                   "dims: --shape), run it through the JIT");
   if (!st && ((linked && (!temp_file(dir, name, ".o", obj) ||
                           !temp_file(dir, name, ".k.o", obj2))) ||
       !temp_file(dir, name, shared ? ".so" : ".o", lib) || !temp_file(dir, name, ".h", hdr) ||

@@ -25,6 +25,7 @@ const char *kiln_aot_c_type(kiln_dtype t) {
   case KILN_F4E2M1: return "uint8_t"; /* raw bits */
   case KILN_I4: case KILN_I2: return "int8_t";  /* one element a byte, its value */
   case KILN_U4: case KILN_U2: return "uint8_t";
+  case KILN_STRING: return "char *"; /* a NUL-terminated UTF-8 string an element */
   default: return "void";
   }
 }
@@ -178,6 +179,10 @@ static void put_run(FILE *f, const kiln_program *p, const char *name, const char
   fprintf(f, "/* Runs the model once on dense row-major buffers; returns %s_OK or an error\n"
              " * code above (outputs are then meaningless). Safe to call from several threads\n"
              " * at once (with separate workspaces). */\n", up);
+  if (p->strings)
+    fprintf(f, "/* A string element is a NUL-terminated UTF-8 string (NULL reads as \"\"). After a\n"
+               " * success each element of a string output is a string malloc'd for the caller,\n"
+               " * who frees each; after an error, every element is NULL. */\n");
   fprintf(f, "int %s_run(", name);
   int n = p->ninputs + p->noutputs;
   char **names = kiln_xcalloc((size_t)n + 1, sizeof *names);
@@ -187,7 +192,10 @@ static void put_run(FILE *f, const kiln_program *p, const char *name, const char
     char *fallback = kiln_fmt("%s%d", in ? "input" : "output", in ? i : i - p->ninputs);
     names[i] = param_name(t->name, fallback, names, i);
     free(fallback);
-    fprintf(f, "\n    %s%s *%s, /* ", in ? "const " : "", kiln_aot_c_type(t->dtype), names[i]);
+    if (t->dtype == KILN_STRING)
+      fprintf(f, "\n    %s%s, /* ", in ? "const char *const *" : "char **", names[i]);
+    else
+      fprintf(f, "\n    %s%s *%s, /* ", in ? "const " : "", kiln_aot_c_type(t->dtype), names[i]);
     put_shape(f, t, true);
     fputs(" */", f);
   }
@@ -225,8 +233,8 @@ kiln_status kiln_aot_write_header(const kiln_program *p, const char *name, const
   fprintf(f, "/* What %s_run%s returns (kiln_status codes of kiln.h). */\n", name,
           p->nsyms ? "_dims" : "");
   fprintf(f, "#define %s_OK %d\n", up, KILN_OK);
-  fprintf(f, "#define %s_ERR_OUT_OF_MEMORY %d /* the workspace could not be allocated */\n", up,
-          KILN_ERR_OUT_OF_MEMORY);
+  fprintf(f, "#define %s_ERR_OUT_OF_MEMORY %d /* the workspace%s could not be allocated */\n", up,
+          KILN_ERR_OUT_OF_MEMORY, p->strings ? " or strings" : "");
   fprintf(f, "#define %s_ERR_INTERNAL %d /* built with --check-bounds: an access out of bounds */\n",
           up, KILN_ERR_INTERNAL);
   fprintf(f, "#define %s_ERR_INVALID_INPUT %d /* an input value out of range, such as an index */\n",

@@ -76,6 +76,24 @@ void kiln_rt_strings_clear(char **out, int64_t n) {
   for (int64_t i = 0; i < n; i++) out[i] = NULL;
 }
 
+int kiln_rt_strings_end(kiln_rt_strings *h, int st, void *const *outputs, const int64_t *n,
+                        int64_t noutputs, int64_t *which) {
+  enum { OUT_OF_MEMORY = 7 }; /* kiln.h's KILN_ERR_OUT_OF_MEMORY (runtime/api.c asserts it) */
+  *which = -1;
+  if (!st && h->failed) st = OUT_OF_MEMORY;
+  int64_t owned = 0; /* outputs [0, owned) hold the caller's copies */
+  while (!st && owned < noutputs) {
+    if (n[owned] > 0 && !kiln_rt_strings_own(outputs[owned], n[owned])) *which = owned, st = OUT_OF_MEMORY;
+    else owned++;
+  }
+  for (int64_t i = 0; st && i < noutputs; i++) { /* failed: no element points anywhere */
+    for (int64_t e = 0; i < owned && e < n[i]; e++) free(((char **)outputs[i])[e]);
+    if (n[i] > 0) kiln_rt_strings_clear(outputs[i], n[i]);
+  }
+  kiln_rt_strings_free(h);
+  return st;
+}
+
 bool kiln_rt_strings_own(char **out, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     const char *s = out[i] ? out[i] : "";

@@ -26,6 +26,13 @@ void kiln_rt_strings_free(kiln_rt_strings *h);
 bool kiln_rt_strings_own(char **out, int64_t n);
 /* After a failed run: sets the n elements NULL, so that none points into a freed heap. */
 void kiln_rt_strings_clear(char **out, int64_t n);
+/* The end of a run that made strings in h, which ended with status st (0: success): the
+ * n[i] elements of each string output i (0 for the others) become malloc'd copies the
+ * caller owns, or, after a failure or when memory runs out (for h's strings or a copy),
+ * all NULL; then h is freed. Returns st, or when st was 0, 7 (KILN_ERR_OUT_OF_MEMORY) when
+ * memory ran out, *which then the output whose copy failed (-1: h's strings). */
+int kiln_rt_strings_end(kiln_rt_strings *h, int st, void *const *outputs, const int64_t *n,
+                        int64_t noutputs, int64_t *which);
 
 /* A copy of the n bytes at s in h, NUL-terminated ("" when h fails). */
 int64_t kiln_rt_str_copy(kiln_rt_strings *h, const char *s, size_t n);

@@ -408,11 +408,11 @@ void kiln_model_set_num_threads(kiln_model *m, int n) {
 /* The end of a run of a program with strings (rt/strings.h): after a success each string
  * output element becomes a malloc'd copy the caller owns; after a failure, NULL. Then the
  * run's heap is freed. */
+_Static_assert(KILN_ERR_OUT_OF_MEMORY == 7, "kiln_rt_strings_end's status is kiln.h's");
+
 static kiln_status end_strings(const kiln_program *p, uint8_t *arena, void *const *outputs,
                                const int64_t *syms, kiln_status st, kiln_error *err) {
   kiln_rt_strings *h = (kiln_rt_strings *)(void *)(arena + p->strings_offset);
-  if (!st && h->failed)
-    st = kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "no memory for the strings the run makes");
   /* the outputs' sizes at the counts the run found (after a failure, at their bounds,
    * which syms still hold: what the caller allocated) */
   kiln_array *shapes = NULL;
@@ -428,20 +428,14 @@ static kiln_status end_strings(const kiln_program *p, uint8_t *arena, void *cons
     if (p->outputs[i].dtype == KILN_STRING)
       n[i] = shapes ? kiln_shape_numel(shapes[i].rank, shapes[i].dims)
                     : p->outputs[i].bytes / (int64_t)sizeof(char *);
-  int owned = 0; /* outputs [0, owned) hold the caller's copies */
-  while (!st && owned < p->noutputs) {
-    if (n[owned] > 0 && !kiln_rt_strings_own(outputs[owned], n[owned]))
-      st = kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "no memory for output '%s''s strings",
-                     p->outputs[owned].name);
-    else owned++;
-  }
-  for (int i = 0; st && i < p->noutputs; i++) { /* failed: no element points anywhere */
-    for (int64_t e = 0; i < owned && e < n[i]; e++) free(((char **)outputs[i])[e]);
-    if (n[i] > 0) kiln_rt_strings_clear(outputs[i], n[i]);
-  }
+  int64_t which;
+  kiln_status end = (kiln_status)kiln_rt_strings_end(h, st, outputs, n, p->noutputs, &which);
+  if (!st && end)
+    st = which < 0 ? kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "no memory for the strings the run makes")
+                   : kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "no memory for output '%s''s strings",
+                               p->outputs[which].name);
   free(n);
   free(shapes);
-  kiln_rt_strings_free(h);
   return st;
 }
 

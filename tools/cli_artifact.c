@@ -124,7 +124,7 @@ static bool tensor_of(const kiln_json *t, bool free_dims, kiln_tensor_info *info
       shape->n > KILN_MAX_RANK || !whole(kiln_json_get(t, "bytes"), &bytes))
     return false;
   for (int d = KILN_F32; d <= KILN_DTYPE_LAST && !info->dtype; d++)
-    if (d != KILN_STRING && !strcmp(kiln_dtype_name((kiln_dtype)d), dtype)) info->dtype = (kiln_dtype)d;
+    if (!strcmp(kiln_dtype_name((kiln_dtype)d), dtype)) info->dtype = (kiln_dtype)d;
   info->rank = shape->n;
   int64_t n = 1;
   bool free = false;
