@@ -589,10 +589,6 @@ kiln_status kiln_aot_write(const kiln_program *p, const kiln_options *opts,
     st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "the model has string tensors: an AOT library of "
                    "it is for this host (a shared library or an object file), not for another "
                    "architecture");
-  if (!st && p->strings && p->nsyms)
-    st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "the model has string tensors and free dims or "
-                   "sizes its run computes: an AOT library of it is not supported yet (bind the "
-                   "dims: --shape), run it through the JIT");
   if (!st && ((linked && (!temp_file(dir, name, ".o", obj) ||
                           !temp_file(dir, name, ".k.o", obj2))) ||
       !temp_file(dir, name, shared ? ".so" : ".o", lib) || !temp_file(dir, name, ".h", hdr) ||

@@ -22,6 +22,7 @@ _Static_assert(KILN_RT_OK == KILN_OK && KILN_RT_ERR_INVALID_ARGUMENT == KILN_ERR
                "rt/dyn_aot.h's status codes are kiln.h's");
 _Static_assert(KILN_RT_MAX_RANK == KILN_MAX_RANK && KILN_RT_MAX_SYMS == KILN_MAX_SYMS,
                "rt/dyn_aot.h's limits are kiln's");
+_Static_assert(KILN_RT_STRING == KILN_STRING, "rt/dyn_aot.h's string type is kiln's");
 _Static_assert(sizeof(kiln_rt_tensor) == sizeof(kiln_array) &&
                    offsetof(kiln_rt_tensor, dims) == offsetof(kiln_array, dims),
                "<name>_tensor is laid out as kiln_array");
@@ -79,7 +80,7 @@ static bool put_expr(words *t, const kiln_expr *x, int depth, size_t at) {
 /* The table of rt/dyn_aot.h for p. */
 static kiln_status build_table(const kiln_program *p, words *t, kiln_error *err) {
   put(t, p->nsyms), put(t, p->ninputs), put(t, p->noutputs), put(t, p->ndyn);
-  put(t, p->arena_bytes), put(t, p->dims_offset);
+  put(t, p->arena_bytes), put(t, p->dims_offset), put(t, p->strings ? p->strings_offset : -1);
   for (int s = 0; s < p->nsyms; s++) { /* derived syms (a strided window's output size), counts */
     bool data = p->sym_def[s].den == KILN_SYMDIV_DATA;
     put(t, p->sym_min[s]), put(t, p->sym_max[s]);
@@ -126,6 +127,7 @@ static kiln_status build_table(const kiln_program *p, words *t, kiln_error *err)
                        "takes them)", b, p->buckets[b]->sym_names[0]);
   for (int b = 0; b < p->nbuckets; b++) {
     put(t, p->buckets[b]->arena_bytes);
+    put(t, p->buckets[b]->strings ? p->buckets[b]->strings_offset : -1);
     for (int i = 0; i < p->ninputs; i++)
       for (int d = 0; d < p->inputs[i].rank; d++) put(t, p->buckets[b]->inputs[i].dims[d]);
   }

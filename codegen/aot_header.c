@@ -158,6 +158,10 @@ static void put_dyn_calls(FILE *f, const kiln_program *p, const char *name, cons
              " * for a NULL buffer. Safe to call from several threads at once. */\n"
              "int %s_run_dims(const %s_tensor *inputs, %s_tensor *outputs, void *workspace);\n",
           up, name, name, name, up, up, name, up, name, name, name);
+  if (p->strings)
+    fprintf(f, "/* A string tensor's data is an array of char * (NUL-terminated UTF-8; NULL reads as\n"
+               " * \"\"). After a run that succeeds each element of a string output is a string\n"
+               " * malloc'd for the caller, who frees each; after a run that fails, NULL. */\n");
   fprintf(f, "/* Output shapes (dtype, rank, dims; data untouched) for inputs of these shapes (data\n"
              " * not read; a size the run computes from values at its largest): %s_OK or\n"
              " * %s_ERR_INVALID_INPUT. */\n"

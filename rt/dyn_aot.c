@@ -5,6 +5,7 @@
 #include "rt/dyn_aot.h"
 
 #include "rt/arena_place.h"
+#include "rt/strings.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,7 +17,7 @@
 #define MAX_BYTES (INT64_C(1) << 40)
 
 typedef struct table {
-  int64_t nsyms, ninputs, noutputs, ndyn, arena_bytes, dims_offset;
+  int64_t nsyms, ninputs, noutputs, ndyn, arena_bytes, dims_offset, strings_offset;
   const int64_t *defs, *inputs, *outputs, *slots, *buckets; /* each one's first word */
 } table;
 
@@ -37,8 +38,8 @@ static const int64_t *next_def(const int64_t *d) { return d[2] ? skip_poly(d + 3
 
 static void read_table(const int64_t *d, table *t) {
   t->nsyms = d[0], t->ninputs = d[1], t->noutputs = d[2], t->ndyn = d[3];
-  t->arena_bytes = d[4], t->dims_offset = d[5];
-  const int64_t *w = d + 6;
+  t->arena_bytes = d[4], t->dims_offset = d[5], t->strings_offset = d[6];
+  const int64_t *w = d + 7;
   t->defs = w;
   for (int64_t s = 0; s < t->nsyms; s++) w = next_def(w);
   t->inputs = w;
@@ -63,7 +64,7 @@ static int variant(const table *t, const kiln_rt_tensor *in) {
   const int64_t *w = t->buckets + 1;
   for (int64_t b = 0; b < t->buckets[0]; b++) {
     bool same = true;
-    w++; /* its arena bytes */
+    w += 2; /* its arena bytes, string heap */
     for (int64_t i = 0; i < t->ninputs; i++)
       for (int d = 0; d < in[i].rank; d++) same = same && *w++ == in[i].dims[d];
     if (same) return (int)b;
@@ -71,16 +72,18 @@ static int variant(const table *t, const kiln_rt_tensor *in) {
   return -1;
 }
 
-/* bucket b's arena bytes */
-static int64_t bucket_bytes(const table *t, int b) {
+/* bucket b's entry: its arena bytes, its string heap's offset */
+static const int64_t *bucket_at(const table *t, int b) {
   const int64_t *w = t->buckets + 1;
   for (int i = 0; i < b; i++) {
-    w++;
+    w += 2;
     const int64_t *in = t->inputs;
     for (int64_t k = 0; k < t->ninputs; k++, in += 3 + in[2]) w += in[2];
   }
-  return (w[0] + 63) / 64 * 64;
+  return w;
 }
+
+static int64_t bucket_bytes(const table *t, int b) { return (bucket_at(t, b)[0] + 63) / 64 * 64; }
 
 /* the polynomial at w at the syms' values; false on overflow */
 static bool eval_poly(const int64_t *w, const int64_t *syms, int64_t *out) {
@@ -355,7 +358,8 @@ int kiln_rt_dyn_run(const int64_t *desc, const char *const *names, const kiln_rt
     memcpy(dims, syms, sizeof(int64_t) * (size_t)t.nsyms);
     memcpy(dims + t.nsyms, offsets, sizeof(int64_t) * (size_t)t.ndyn);
   }
-  if (!st) st = entries[b + 1](ins, ins + t.ninputs, arena, consts[b + 1]);
+  bool ran = !st;
+  if (ran) st = entries[b + 1](ins, ins + t.ninputs, arena, consts[b + 1]);
   uint32_t counts = data_syms(&t);
   if (!st && b < 0 && counts) { /* the sizes the run computed: the outputs' actual shapes */
     const int64_t *dims = (const int64_t *)(const void *)(arena + t.dims_offset);
@@ -365,6 +369,20 @@ int kiln_rt_dyn_run(const int64_t *desc, const char *const *names, const kiln_rt
         syms[s] = dims[s];
       }
     if (!st) st = output_shapes(&t, names, syms, out, NULL, 0);
+  }
+  int64_t heap = b < 0 ? t.strings_offset : bucket_at(&t, b)[1];
+  if (ran && heap >= 0) { /* string outputs copied for the caller (NULL after a failure) */
+    kiln_rt_strings *h = (kiln_rt_strings *)(void *)(arena + heap);
+    int64_t *n = calloc((size_t)t.noutputs + 1, sizeof *n), which;
+    for (int64_t i = 0; i < t.noutputs; i++) {
+      int64_t e = out[i].dtype == KILN_RT_STRING;
+      for (int d = 0; d < out[i].rank; d++) e *= out[i].dims[d];
+      if (n) n[i] = e;
+      else if (e) kiln_rt_strings_clear(out[i].data, e); /* no memory: none of them, then */
+    }
+    if (n) st = kiln_rt_strings_end(h, st, ins + t.ninputs, n, t.noutputs, &which);
+    else kiln_rt_strings_free(h), st = KILN_RT_ERR_OUT_OF_MEMORY;
+    free(n);
   }
   if (arena != workspace) free(arena);
   free(ins);

@@ -16,6 +16,8 @@
 #define KILN_RT_ERR_INTERNAL 10
 #define KILN_RT_ERR_INVALID_INPUT 11
 
+#define KILN_RT_STRING 8 /* kiln_dtype's string: an element is a char * */
+
 #define KILN_RT_MAX_RANK 8
 #define KILN_RT_MAX_SYMS 32
 
@@ -31,7 +33,8 @@ typedef int (*kiln_rt_entry)(void *const *inputs, void *const *outputs, uint8_t 
                              const void *const *consts);
 
 /* The table (desc), all int64:
- *   nsyms, ninputs, noutputs, ndyn, arena_bytes, dims_offset
+ *   nsyms, ninputs, noutputs, ndyn, arena_bytes, dims_offset, strings_offset (the run's
+ *               string heap in the arena, -1: none)
  *   per sym:    the least and most (0: no most) value it may take, den: 0 for a free
  *               input dim, -1 for a size
  *               the run computes (a data sym: at most num, a polynomial of the free dims,
@@ -43,7 +46,7 @@ typedef int (*kiln_rt_entry)(void *const *inputs, void *const *outputs, uint8_t 
  *               nterms, then per term coef and KILN_RT_MAX_SYMS powers
  *   per slot:   first step, last step, element bytes, rank, then per dim an expression
  *               in postfix: ntokens, then (kind, value) per token, kind KILN_RT_TOK_*
- *   nbuckets, then per bucket: its arena bytes, then every input's dims
+ *   nbuckets, then per bucket: its arena bytes, its strings_offset, then every input's dims
  * names: the inputs' names, then the syms'. entries and consts: the generic program's entry
  * and constant table (0), then each bucket's (1 + b). */
 enum { KILN_RT_TOK_CONST, KILN_RT_TOK_SYM, KILN_RT_TOK_OP };

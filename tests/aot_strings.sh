@@ -4,7 +4,8 @@
 # object for this host, each run by a C host (built with AddressSanitizer where the compiler
 # has it, so a string left unfreed or freed twice fails) against onnx.reference's outputs,
 # with and without a workspace, and on an index out of range (an error, every string output
-# NULL); the shared library run again by `kiln run LIB`; another architecture refused.
+# NULL); the shared library run again by `kiln run LIB`. A library with a free dim and a
+# size the run computes (StringSplit's width) at two shapes; another architecture refused.
 #   aot_strings.sh KILN PYTHON
 set -euo pipefail
 kiln="$(realpath "$1")"
@@ -57,9 +58,8 @@ with open(os.path.join(d, "expect.h"), "w") as f:
     f.write(f"static const char *const WANT_NAMES[] = {strs(outs[3])};\n")
     f.write(f"static const char *const WANT_PICK[] = {strs(outs[4])};\n")
 PY
-cat >"$dir/host.c" <<'EOF2'
-#include "words.h"
-#include "expect.h"
+cat >"$dir/check.h" <<'EOF2'
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,13 +67,19 @@ cat >"$dir/host.c" <<'EOF2'
 static int fails;
 #define CHECK(c, ...) ((c) ? (void)0 : (fails++, printf("FAIL: " __VA_ARGS__), (void)printf("\n")))
 
-static void same(char **got, const char *const *want, int n, const char *what) {
-  for (int e = 0; e < n; e++) {
-    CHECK(got[e] && !strcmp(got[e], want[e]), "%s[%d] is \"%s\", want \"%s\"", what, e,
-          got[e] ? got[e] : "(NULL)", want[e]);
+/* got[0..n) are want's strings; each is freed */
+static void same(char **got, const char *const *want, int64_t n, const char *what) {
+  for (int64_t e = 0; e < n; e++) {
+    CHECK(got[e] && !strcmp(got[e], want[e]), "%s[%lld] is \"%s\", want \"%s\"", what,
+          (long long)e, got[e] ? got[e] : "(NULL)", want[e]);
     free(got[e]);
   }
 }
+EOF2
+cat >"$dir/host.c" <<'EOF2'
+#include "words.h"
+#include "expect.h"
+#include "check.h"
 
 int main(void) {
   for (int round = 0; round < 3; round++) {
@@ -134,6 +140,75 @@ for k in range(5):
     assert got.shape == want.shape and (got == want).all(), (k, got, want)
 print("kiln run LIB: ok")
 PY
+# free dims and a size the run computes: StringSplit's width, with N free
+"$py" - "$dir" <<'PY'
+import os, sys
+import numpy as np
+import onnx
+from onnx import TensorProto as T, helper
+from onnx.reference import ReferenceEvaluator
+d = sys.argv[1]
+g = helper.make_graph([helper.make_node("StringSplit", ["s"], ["pieces", "count"], delimiter=","),
+                       helper.make_node("StringNormalizer", ["s"], ["low"], case_change_action="LOWER")],
+                      "split", [helper.make_tensor_value_info("s", T.STRING, ["N"])],
+                      [helper.make_tensor_value_info("pieces", T.STRING, None),
+                       helper.make_tensor_value_info("count", T.INT64, None),
+                       helper.make_tensor_value_info("low", T.STRING, None)])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 20)])
+onnx.save(m, os.path.join(d, "split.onnx"))
+cases = [["A,b,,C", "x", "Yy,z"], ["ONE,two,three,four,five"]]
+c = lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+with open(os.path.join(d, "expect_split.h"), "w") as f:
+    for k, words in enumerate(cases):
+        x = np.array(words, dtype=object)
+        pieces, count, low = ReferenceEvaluator(m).run(None, {"s": x})
+        f.write(f"static const char *const IN{k}[] = {{{', '.join(c(w) for w in words)}}};\n")
+        f.write(f"static const char *const PIECES{k}[] = {{{', '.join(c(w) for w in pieces.ravel())}}};\n")
+        f.write(f"static const int64_t COUNT{k}[] = {{{', '.join(str(int(v)) for v in count)}}};\n")
+        f.write(f"static const char *const LOW{k}[] = {{{', '.join(c(w) for w in low)}}};\n")
+        f.write(f"enum {{ N{k} = {len(words)}, W{k} = {pieces.shape[1]} }};\n")
+PY
+cat >"$dir/split_host.c" <<'EOF2'
+#include "split.h"
+#include "expect_split.h"
+#include "check.h"
+
+static void run(const char *const *in, int64_t n, const char *const *pieces, int64_t w,
+                const int64_t *count, const char *const *low) {
+  split_tensor x = {(void *)in, SPLIT_INPUT_0_DTYPE, 1, {n}};
+  split_tensor o[3];
+  memset(o, 0, sizeof o);
+  CHECK(split_output_shapes(&x, o) == SPLIT_OK, "output_shapes");
+  for (int i = 0; i < 3; i++) { /* room at the bounds (the width's: 4096) */
+    int64_t e = 1;
+    for (int d = 0; d < o[i].rank; d++) e *= o[i].dims[d];
+    o[i].data = calloc((size_t)e + 1, 8);
+  }
+  int rc = split_run_dims(&x, o, NULL);
+  CHECK(rc == SPLIT_OK, "run_dims: rc %d", rc);
+  if (rc == SPLIT_OK) {
+    CHECK(o[0].rank == 2 && o[0].dims[0] == n && o[0].dims[1] == w, "pieces: [%lld, %lld], want [%lld, %lld]",
+          (long long)o[0].dims[0], (long long)o[0].dims[1], (long long)n, (long long)w);
+    if (o[0].dims[1] == w) same(o[0].data, pieces, n * w, "pieces");
+    for (int64_t e = 0; e < n; e++) CHECK(((int64_t *)o[1].data)[e] == count[e], "count[%lld]", (long long)e);
+    same(o[2].data, low, n, "low");
+  }
+  for (int i = 0; i < 3; i++) free(o[i].data);
+}
+
+int main(void) {
+  run(IN0, N0, PIECES0, W0, COUNT0, LOW0);
+  run(IN1, N1, PIECES1, W1, COUNT1, LOW1);
+  run(IN0, N0, PIECES0, W0, COUNT0, LOW0);
+  printf("split: %s\n", fails ? "FAILED" : "ok");
+  return fails != 0;
+}
+EOF2
+mkdir -p "$dir/split"
+"$kiln" compile "$dir/split.onnx" --shape 's=?' --name split -o "$dir/split/libsplit.so"
+cc -O1 -std=c11 -Wall -Wextra -Werror "${asan[@]}" -I"$dir/split" -I"$dir" "$dir/split_host.c" \
+  -L"$dir/split" -lsplit -Wl,-rpath,"$dir/split" -lm -o "$dir/split_host"
+"$dir/split_host"
 # another architecture: the string functions are this host's run-time library
 if out="$("$kiln" compile "$dir/model.onnx" --triple aarch64-linux-gnu --name words -o "$dir/x.o" 2>&1)"; then
   echo "FAIL: a foreign object of a string model compiled"; exit 1

@@ -95,8 +95,15 @@ static kiln_status expand_split(kiln_graph *g, kiln_block *b, int pos, kiln_erro
 
 /* ---- StringSplitCount ----------------------------------------------------------------- */
 
+/* KILN_OP_SYMBOLIC without KILN_OP_DATA_DIMS: its dims at these values of the free dims,
+ * which symbolic inference fits (the ops that set their syms themselves call
+ * set_pieces_out) */
 static kiln_status infer_count(kiln_graph *g, kiln_node *n, kiln_error *err) {
-  return set_pieces_out(g, n, 0, KILN_I64, -1, err);
+  const kiln_value *x = kiln_node_in(g, n, 0);
+  if (x->dtype != KILN_STRING)
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "input must be a string tensor");
+  kiln_set_out(g, n, 0, KILN_I64, x->rank, x->dims);
+  return KILN_OK;
 }
 
 static kiln_expr *build_count(kiln_lower_ctx *c, kiln_expr *const *x) {

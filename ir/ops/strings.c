@@ -237,15 +237,16 @@ static const kiln_attr_spec normalizer_attrs[] = {{"case_change_action", KILN_AT
                                                   {NULL}};
 
 #define S KILN_OP_STRINGS
+#define EW (KILN_OP_ELEMENTWISE | KILN_OP_SYMBOLIC) /* as elementwise.c's: free dims too */
 static const kiln_attr_spec word_attrs[] = {{"words", KILN_ATTR_STRINGS, true}, {NULL}};
 
 const kiln_op_def kiln_ops_strings[] = {
-    {"StringConcat", 2, 2, 1, 1, NULL, infer_concat, lower_concat, NULL, KILN_OP_ELEMENTWISE | S},
-    {"RegexFullMatch", 1, 1, 1, 1, regex_attrs, infer_regex, lower_regex, NULL, KILN_OP_ELEMENTWISE | S},
+    {"StringConcat", 2, 2, 1, 1, NULL, infer_concat, lower_concat, NULL, EW | S},
+    {"RegexFullMatch", 1, 1, 1, 1, regex_attrs, infer_regex, lower_regex, NULL, EW | S},
     {"StringNormalizer", 1, 1, 1, 1, normalizer_attrs, kiln_infer_resolved, NULL,
      expand_normalizer, KILN_OP_RESOLVE | S},
-    {"StringCase", 1, 1, 1, 1, normalizer_attrs, infer_case, lower_case, NULL, KILN_OP_ELEMENTWISE | S},
+    {"StringCase", 1, 1, 1, 1, normalizer_attrs, infer_case, lower_case, NULL, EW | S},
     {"StringNormalizerParts", 1, 1, 2, 2, normalizer_attrs, infer_parts, lower_parts, NULL, S},
-    {"StringWord", 1, 1, 1, 1, word_attrs, infer_word, lower_word, NULL, KILN_OP_ELEMENTWISE | S | KILN_OP_SYMBOLIC},
+    {"StringWord", 1, 1, 1, 1, word_attrs, infer_word, lower_word, NULL, EW | S},
     {NULL},
 };

@@ -594,7 +594,23 @@ def models():
                            node("Greater", ["r", "t"], ["m"]),
                            node("Compress", ["x", "m"])], [3, 5], f,
                           {**ax, "t": np.array(0, np.float32)}, f, [(), (), ()]),
+        # strings along free dims (CPU only): StringSplit's width a size the run computes
+        # (no empty string with a delimiter: onnxruntime splits it into none, ONNX's
+        # reference and kiln into one empty piece)
+        "string_split": ([node("StringSplit", ["x"], ["y", "y1"], delimiter=",")], ["N"],
+                         TensorProto.STRING, {}, TensorProto.STRING,
+                         [strs(["a,b", "c", "d,,e,f"]), strs(["x"]), strs(["p,q", "r,s,t", ",", "u", "v,"])]),
+        "string_split_words": ([node("StringSplit", ["x"], ["y", "y1"], maxsplit=2),
+                                node("StringConcat", ["x", "x"], ["cat"]),
+                                node("StringSplit", ["cat"], ["z", "y2"], delimiter="a")], ["N"],
+                               TensorProto.STRING, {}, TensorProto.STRING,
+                               [strs(["The quick  brown fox", " a b ", "Ab"]), strs(["one"]),
+                                strs(["x y z w v", "AaA", "  ", "lone", "B A"])]),
     }
+
+
+def strs(words):
+    return np.array(words, dtype=object)
 
 
 def clamped(op, c):
@@ -614,7 +630,7 @@ AOT_ONCE = {"small_windows", "tree_classifier", "same_upper", "kv_attention", "d
             "if_sizes_empty", "if_sizes_static", "if_sizes_free", "count_first_10",
             "topk_count_capped", "topk_count_capped_free", "topk_capped_concat",
             "topk_two_nonzeros", "topk_nested_cap", "topk_count_ties", "topk_count_ties_f64", "topk_count_sort",
-            "split_uneven"}
+            "split_uneven", "string_split", "string_split_words"}
 
 
 # Models compiled with free dims that a run must refuse at some shape (the rule their shapes
@@ -676,7 +692,7 @@ REFUSED = {
 
 
 # Models that need a later opset than 17.
-OPSET = {"split_uneven": 18}
+OPSET = {"split_uneven": 18, "string_split": 20, "string_split_words": 20}
 
 
 def build(name, nodes, shape, dtype, inits, out_dtype, path):
@@ -711,6 +727,8 @@ def main():
     os.makedirs(work, exist_ok=True)
     failed = 0
     for name, (nodes, shape, dtype, inits, out_dtype, cases) in models().items():
+        if dtype == TensorProto.STRING and extra:  # the GPU target refuses strings by name
+            continue
         path = os.path.join(work, f"{name}.onnx")
         build(name, nodes, shape, dtype, inits, out_dtype, path)
         so = ort.SessionOptions()
