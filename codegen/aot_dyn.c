@@ -83,7 +83,7 @@ static kiln_status build_table(const kiln_program *p, words *t, kiln_error *err)
   put(t, p->arena_bytes), put(t, p->dims_offset), put(t, p->strings ? p->strings_offset : -1);
   for (int s = 0; s < p->nsyms; s++) { /* derived syms (a strided window's output size), counts */
     bool data = p->sym_def[s].den == KILN_SYMDIV_DATA;
-    put(t, p->sym_min[s]), put(t, p->sym_max[s]);
+    put(t, p->sym_min[s]), put(t, p->sym_max[s]), put(t, p->sym_step[s]);
     put(t, data ? -1 : p->sym_def[s].den > 0 ? p->sym_def[s].den : 0);
     if (data || p->sym_def[s].den > 0) put_poly(t, &p->sym_def[s].num);
   }

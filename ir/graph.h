@@ -120,6 +120,9 @@ typedef struct kiln_graph {
    * dim may be 0 where one held and none failed) */
   int64_t sym_lo[KILN_MAX_SYMS], sym_hi[KILN_MAX_SYMS];
   uint32_t sym_zero_holds, sym_zero_fails;
+  /* a free dim must be a multiple of sym_step[s] (0: any), a block size it is cut into
+   * (SpaceToDepth's H and W), which a run checks when it binds the dim */
+  int64_t sym_step[KILN_MAX_SYMS];
   kiln_symdiv sym_def[KILN_MAX_SYMS]; /* den 0: a free input dim; else derived (symdim.h) */
   /* bit s: data sym s is min(sym_min_of[s], its bound), a polynomial reading another data
    * sym clamped to a constant (a Slice to the first 150 of NMS's count, TopK's

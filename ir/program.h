@@ -125,6 +125,7 @@ typedef struct kiln_program {
   kiln_symdiv sym_def[KILN_MAX_SYMS]; /* derived syms (ir/symdim.h), computed by each run */
   int64_t sym_min[KILN_MAX_SYMS]; /* the least value a free dim may take at run time */
   int64_t sym_max[KILN_MAX_SYMS]; /* the most, 0: up to the run's limit on dims */
+  int64_t sym_step[KILN_MAX_SYMS]; /* a multiple of which it must be, 0: any (graph.h) */
   int64_t dims_offset;
   /* String tensors (rt/strings.h): the run's string heap, a kiln_rt_strings at
    * strings_offset in the arena, which each run starts empty and frees at its end */

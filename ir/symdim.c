@@ -77,6 +77,17 @@ bool kiln_symdim_equal(const kiln_symdim *a, const kiln_symdim *b) {
   return true;
 }
 
+bool kiln_symdim_is_sym(const kiln_symdim *a, int *s) {
+  if (a->nterms != 1 || a->coef[0] != 1) return false;
+  int found = -1;
+  for (int t = 0; t < KILN_MAX_SYMS; t++) {
+    if (!a->pow[0][t]) continue;
+    if (a->pow[0][t] != 1 || found >= 0) return false;
+    found = t;
+  }
+  return found >= 0 && (*s = found, true);
+}
+
 bool kiln_symdim_is_const(const kiln_symdim *a, int64_t *c) {
   static const uint8_t zero[KILN_MAX_SYMS];
   if (a->nterms == 0) return *c = 0, true;

@@ -28,6 +28,8 @@ kiln_symdim kiln_symdim_sym(int sym);
 bool kiln_symdim_add(const kiln_symdim *a, const kiln_symdim *b, kiln_symdim *out);
 bool kiln_symdim_mul(const kiln_symdim *a, const kiln_symdim *b, kiln_symdim *out);
 bool kiln_symdim_equal(const kiln_symdim *a, const kiln_symdim *b);
+/* Is it sym s itself (1 * s)? Then *s. */
+bool kiln_symdim_is_sym(const kiln_symdim *a, int *s);
 /* Its constant value in *c when it has no sym. */
 bool kiln_symdim_is_const(const kiln_symdim *a, int64_t *c);
 /* Its value at the syms' values vals; false on overflow. */

@@ -348,6 +348,7 @@ kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error 
     if (g->sym_lo[s] > p->sym_min[s]) p->sym_min[s] = g->sym_lo[s];
     if (p->sym_min[s] == 1 && (g->sym_zero_holds & ~g->sym_zero_fails) >> s & 1) p->sym_min[s] = 0;
     p->sym_max[s] = g->sym_hi[s];
+    p->sym_step[s] = g->sym_step[s];
   }
   for (int j = 0; j < g->main.noutputs && !st; j++) {
     int v = g->main.outputs[j];

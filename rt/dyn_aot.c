@@ -33,8 +33,8 @@ static int fail(char *msg, size_t size, int code, const char *fmt, ...) {
 
 static const int64_t *skip_poly(const int64_t *w) { return w + 1 + w[0] * (1 + KILN_RT_MAX_SYMS); }
 static const int64_t *skip_expr(const int64_t *w) { return w + 1 + 2 * w[0]; }
-/* a sym's entry: least, most, den, then num unless den is 0 */
-static const int64_t *next_def(const int64_t *d) { return d[2] ? skip_poly(d + 3) : d + 3; }
+/* a sym's entry: least, most, step, den, then num unless den is 0 */
+static const int64_t *next_def(const int64_t *d) { return d[3] ? skip_poly(d + 4) : d + 4; }
 
 static void read_table(const int64_t *d, table *t) {
   t->nsyms = d[0], t->ninputs = d[1], t->noutputs = d[2], t->ndyn = d[3];
@@ -161,7 +161,8 @@ static int bind(const table *t, const char *const *names, const kiln_rt_tensor *
                     "model's is %lld", name, d, (long long)x, (long long)want);
       if (want < 0) {
         int s = (int)(-1 - want);
-        int64_t least = sym_def(t, s)[0], most = sym_def(t, s)[1], low = least ? 1 : 0;
+        int64_t least = sym_def(t, s)[0], most = sym_def(t, s)[1], step = sym_def(t, s)[2];
+        int64_t low = least ? 1 : 0;
         if (x < low || x > MAX_DIM)
           return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is "
                       "%lld, outside %lld .. %lld", name, d, sym_names[s], (long long)x,
@@ -177,6 +178,11 @@ static int bind(const table *t, const char *const *names, const kiln_rt_tensor *
                       "this model's shapes follow another rule above (a Slice's end, a Min "
                       "with a constant): compiled for sizes up to %lld (bind it at compile "
                       "time for larger ones)", name, d, sym_names[s], (long long)x, (long long)most);
+        if (step > 1 && x % step)
+          return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld: "
+                      "this model cuts it into blocks of %lld (SpaceToDepth's blocksize), so it "
+                      "must be a multiple of %lld", name, d, sym_names[s], (long long)x,
+                      (long long)step, (long long)step);
         if (from[s] && syms[s] != x)
           return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is "
                       "%lld, but input '%s' gave '%s' = %lld", name, d, sym_names[s],
@@ -191,12 +197,12 @@ static int bind(const table *t, const char *const *names, const kiln_rt_tensor *
   }
   const int64_t *d = t->defs;
   for (int64_t s = 0; s < t->nsyms; s++, d = next_def(d)) {
-    if (!d[2]) continue;
+    if (!d[3]) continue;
     int64_t x;
-    if (!eval_poly(d + 3, syms, &x))
+    if (!eval_poly(d + 4, syms, &x))
       return fail(msg, size, KILN_RT_ERR_INVALID_INPUT, "the input shapes overflow a dim of "
                   "the model");
-    syms[s] = d[2] < 0 ? x : floor_div(x, d[2]); /* a count the run computes: its bound */
+    syms[s] = d[3] < 0 ? x : floor_div(x, d[3]); /* a count the run computes: its bound */
   }
   return KILN_RT_OK;
 }
@@ -206,7 +212,7 @@ static uint32_t data_syms(const table *t) {
   uint32_t m = 0;
   const int64_t *d = t->defs;
   for (int64_t s = 0; s < t->nsyms; s++, d = next_def(d))
-    if (d[2] < 0) m |= 1u << s;
+    if (d[3] < 0) m |= 1u << s;
   return m;
 }
 
@@ -215,7 +221,7 @@ static uint32_t zero_syms(const table *t, const int64_t *syms) {
   uint32_t m = 0;
   const int64_t *d = t->defs;
   for (int64_t s = 0; s < t->nsyms; s++, d = next_def(d))
-    if (d[2] == 0 && syms[s] == 0) m |= 1u << s;
+    if (d[3] == 0 && syms[s] == 0) m |= 1u << s;
   return m;
 }
 

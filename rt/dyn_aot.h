@@ -35,7 +35,8 @@ typedef int (*kiln_rt_entry)(void *const *inputs, void *const *outputs, uint8_t 
 /* The table (desc), all int64:
  *   nsyms, ninputs, noutputs, ndyn, arena_bytes, dims_offset, strings_offset (the run's
  *               string heap in the arena, -1: none)
- *   per sym:    the least and most (0: no most) value it may take, den: 0 for a free
+ *   per sym:    the least and most (0: no most) value it may take, the step it must be a
+ *               multiple of (0: any), den: 0 for a free
  *               input dim, -1 for a size
  *               the run computes (a data sym: at most num, a polynomial of the free dims,
  *               which follows; the run writes its value into the dims), else the sym is

@@ -61,6 +61,11 @@ kiln_status kiln_dyn_bind(const kiln_program *p, const kiln_array *inputs, int64
                          "model's shapes follow another rule above (a Slice's end, a Min with "
                          "a constant): compiled for sizes up to %lld (bind it at compile time "
                          "for larger ones)", io->name, d, name, (long long)x, (long long)p->sym_max[s]);
+      if (p->sym_step[s] > 1 && x % p->sym_step[s])
+        return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld: this "
+                         "model cuts it into blocks of %lld (SpaceToDepth's blocksize), so it "
+                         "must be a multiple of %lld", io->name, d, name, (long long)x,
+                         (long long)p->sym_step[s], (long long)p->sym_step[s]);
       if (from[s] && syms[s] != x)
         return kiln_fail(err, KILN_ERR_INVALID_INPUT, "input '%s' dim %d ('%s') is %lld, but "
                          "input '%s' gave '%s' = %lld", io->name, d, name, (long long)x,

@@ -171,6 +171,47 @@ int main(void) {
 EOF
 cc -O1 -std=c11 -Wall -Wextra -Werror -I"$dir/cl" "$dir/cl/host.c" -L"$dir/cl" -lcl \
   -Wl,-rpath,"$dir/cl" -lm -o "$dir/cl/host"
+# SpaceToDepth over free H and W: the run takes multiples of the block only, and says so
+mkdir -p "$dir/sd"
+cat >"$dir/sd/sd.kiln" <<'EOF'
+model sd(x: f32[1, 2, H, W]) {
+  return y = SpaceToDepth(x, blocksize=2)
+}
+EOF
+"$kiln" compile "$dir/sd/sd.kiln" --shape 'x=1x2x?x?' --name sd -o "$dir/sd/libsd.so"
+cat >"$dir/sd/host.c" <<'EOF'
+#include "sd.h"
+#include <stdio.h>
+#include <string.h>
+
+int main(void) {
+  static float x[2 * 6 * 8], y[2 * 6 * 8];
+  int fails = 0;
+  for (int i = 0; i < 2 * 6 * 8; i++) x[i] = (float)i;
+  const long long hw[3][2] = {{4, 6}, {6, 8}, {3, 8}};
+  for (int k = 0; k < 3; k++) {
+    long long h = hw[k][0], w = hw[k][1];
+    sd_tensor in = {x, SD_INPUT_0_DTYPE, 4, {1, 2, h, w, 0, 0, 0, 0}};
+    sd_tensor out = {y, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}};
+    char msg[300] = "";
+    int want = k == 2 ? SD_ERR_INVALID_INPUT : SD_OK;
+    int rc = sd_check_inputs(&in, msg, sizeof msg);
+    if (rc != want || (k == 2 && !strstr(msg, "is 3: this model cuts it into blocks of 2")))
+      fails++, printf("FAIL: %lldx%lld: %d %s\n", h, w, rc, msg);
+    if (sd_run_dims(&in, &out, NULL) != want) fails++, printf("FAIL: %lldx%lld: run_dims\n", h, w);
+    /* y[0, (bh * 2 + bw) * 2 + c, i, j] = x[0, c, 2i + bh, 2j + bw]: channel 3 is c 1, bw 1 */
+    if (k < 2 && (out.dims[1] != 8 || out.dims[2] != h / 2 || out.dims[3] != w / 2 ||
+                  y[3 * (h / 2) * (w / 2) + 1] != x[h * w + 3]))
+      fails++, printf("FAIL: %lldx%lld: output [%lld, %lld, %lld]\n", h, w,
+                      (long long)out.dims[1], (long long)out.dims[2], (long long)out.dims[3]);
+  }
+  printf("sd: %s\n", fails ? "FAILED" : "ok");
+  return fails != 0;
+}
+EOF
+cc -O1 -std=c11 -Wall -Wextra -Werror -I"$dir/sd" "$dir/sd/host.c" -L"$dir/sd" -lsd \
+  -Wl,-rpath,"$dir/sd" -lm -o "$dir/sd/host"
+"$dir/sd/host"
 "$dir/cl/host"
 # NonMaxSuppression of run-time boxes and scores over a free box count: two sizes the run
 # computes (the most candidates of a class, the selected count), checked against a greedy

@@ -141,21 +141,38 @@ static kiln_status lower_reshape(kiln_lower_ctx *c) {
 
 /* ---- DepthToSpace / SpaceToDepth on NCHW ------------------------------------------------- */
 
+/* Is dim d of x divisible by m? A dim that is a free input dim itself may take any size
+ * at the points symbolic inference tries: the run then requires multiples of m (sym_step),
+ * and the output's floor division is exact. */
+static bool divides(kiln_graph *g, const kiln_value *x, int d, int64_t m) {
+  if (x->dims[d] % m == 0) return true;
+  int s;
+  kiln_symdim dim = kiln_value_symdim(g, x, d);
+  if (!x->sym[d] || !kiln_symdim_is_sym(&dim, &s) || g->sym_def[s].den != 0) return false;
+  int64_t a = g->sym_step[s] > 1 ? g->sym_step[s] : 1, p = a, q = m; /* lcm(a, m) */
+  while (q) {
+    int64_t r = p % q;
+    p = q, q = r;
+  }
+  g->sym_step[s] = a / p * m;
+  return true;
+}
+
 static kiln_status infer_space_depth(kiln_graph *g, kiln_node *n, kiln_error *err) {
   const kiln_value *x = kiln_node_in(g, n, 0);
   int64_t b = kiln_attr_int(n, "blocksize", 0);
   bool to_space = strcmp(n->op->name, "DepthToSpace") == 0;
-  if (x->rank != 4 || b < 1)
-    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a 4-D input and blocksize >= 1");
+  if (x->rank != 4 || b < 1 || b > 4096)
+    return kiln_fail_node(n, err, KILN_ERR_INVALID_MODEL, "needs a 4-D input and a blocksize of 1 to 4096");
   const char *mode = kiln_attr_str(n, "mode", "DCR");
   if (strcmp(mode, "DCR") && strcmp(mode, "CRD"))
     return kiln_fail_node(n, err, KILN_ERR_UNSUPPORTED, "mode is neither DCR nor CRD");
   int64_t dims[4] = {x->dims[0], x->dims[1], x->dims[2], x->dims[3]};
   if (to_space) {
-    if (x->dims[1] % (b * b)) return kiln_fail_node(n, err, KILN_ERR_SHAPE, "C not divisible by b*b");
+    if (!divides(g, x, 1, b * b)) return kiln_fail_node(n, err, KILN_ERR_SHAPE, "C not divisible by b*b");
     dims[1] /= b * b, dims[2] *= b, dims[3] *= b;
   } else {
-    if (x->dims[2] % b || x->dims[3] % b)
+    if (!divides(g, x, 2, b) || !divides(g, x, 3, b))
       return kiln_fail_node(n, err, KILN_ERR_SHAPE, "H or W not divisible by blocksize");
     dims[1] *= b * b, dims[2] /= b, dims[3] /= b;
   }
@@ -209,6 +226,6 @@ const kiln_op_def kiln_ops_reshape[] = {
     {"Squeeze", 1, 2, 1, 1, NULL, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC | KILN_OP_STRINGS},
     {"Unsqueeze", 2, 2, 1, 1, NULL, infer_reshape, lower_reshape, NULL, KILN_OP_ALIAS | KILN_OP_SYMBOLIC | KILN_OP_STRINGS},
     {"DepthToSpace", 1, 1, 1, 1, d2s_attrs, infer_space_depth, lower_space_depth, NULL, KILN_OP_SYMBOLIC},
-    {"SpaceToDepth", 1, 1, 1, 1, d2s_attrs, infer_space_depth, lower_space_depth, NULL, 0},
+    {"SpaceToDepth", 1, 1, 1, 1, d2s_attrs, infer_space_depth, lower_space_depth, NULL, KILN_OP_SYMBOLIC},
     {NULL},
 };

@@ -594,6 +594,11 @@ def models():
                            node("Greater", ["r", "t"], ["m"]),
                            node("Compress", ["x", "m"])], [3, 5], f,
                           {**ax, "t": np.array(0, np.float32)}, f, [(), (), ()]),
+        # blocks of free dims: SpaceToDepth's H and W must be multiples of the block (the run
+        # checks: space_to_depth_odd), DepthToSpace's grow by it
+        "space_to_depth": ([node("SpaceToDepth", ["x"], blocksize=2)], IMG, f, {}, f, IMG_CASES),
+        "depth_to_space": ([node("DepthToSpace", ["x"], blocksize=2, mode="CRD")], IMG, f, {}, f,
+                           IMG_CASES),
         # strings along free dims (CPU only): StringSplit's width a size the run computes
         # (no empty string with a delimiter: onnxruntime splits it into none, ONNX's
         # reference and kiln into one empty piece)
@@ -630,7 +635,7 @@ AOT_ONCE = {"small_windows", "tree_classifier", "same_upper", "kv_attention", "d
             "if_sizes_empty", "if_sizes_static", "if_sizes_free", "count_first_10",
             "topk_count_capped", "topk_count_capped_free", "topk_capped_concat",
             "topk_two_nonzeros", "topk_nested_cap", "topk_count_ties", "topk_count_ties_f64", "topk_count_sort",
-            "split_uneven", "string_split", "string_split_words"}
+            "split_uneven", "string_split", "string_split_words", "space_to_depth"}
 
 
 # Models compiled with free dims that a run must refuse at some shape (the rule their shapes
@@ -644,6 +649,8 @@ RUN_REFUSED = {
     "deep_pools_small": (deep_pools(), {}, IMG, (1, 31, 70), "compiled for sizes from 32 up"),
     # a Conv over no rows: a free dim that may not be 0 (shapes fail there) is refused at 0
     "conv_empty": (small_windows()[0], small_windows()[1], IMG, (1, 0, 5), "outside 1 .."),
+    "space_to_depth_odd": ([node("SpaceToDepth", ["x"], blocksize=2)], {}, IMG, (1, 6, 5),
+                           "dim 3 ('W') is 5: this model cuts it into blocks of 2"),
 }
 
 
