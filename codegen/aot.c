@@ -91,10 +91,9 @@ static LLVMValueRef pointer_array(LLVMBuilderRef b, LLVMValueRef fn, int first, 
   return a;
 }
 
-/* The body of a run function whose inputs and outputs are the pointer arrays ins and outs:
- * calls the entry, allocating the arena with aligned_alloc when the caller passes no
- * workspace ws; returns the entry's status (a kiln_status code), or KILN_ERR_OUT_OF_MEMORY
- * when that allocation fails. */
+/* A call of the entry on ins, outs and arena: its status, or, for a program with strings,
+ * kiln_rt_strings_end's after it (the string outputs copied for the caller, the heap
+ * freed). */
 static LLVMValueRef call_entry(LLVMBuilderRef b, LLVMModuleRef m, const kiln_program *p,
                                LLVMValueRef entry, LLVMValueRef ins, LLVMValueRef outs,
                                LLVMValueRef arena, LLVMValueRef consts) {
@@ -127,6 +126,10 @@ static LLVMValueRef call_entry(LLVMBuilderRef b, LLVMModuleRef m, const kiln_pro
                         LLVMConstInt(i64, (uint64_t)p->noutputs, 0), which}, 6, "");
 }
 
+/* The body of a run function whose inputs and outputs are the pointer arrays ins and outs:
+ * calls the entry, allocating the arena with aligned_alloc when the caller passes no
+ * workspace ws; returns the entry's status (a kiln_status code), or KILN_ERR_OUT_OF_MEMORY
+ * when that allocation fails. */
 static void build_run(LLVMBuilderRef b, LLVMModuleRef m, const kiln_program *p, LLVMValueRef fn,
                       LLVMValueRef entry, LLVMValueRef ins, LLVMValueRef outs, LLVMValueRef ws,
                       LLVMValueRef consts) {

@@ -25,7 +25,6 @@ const char *kiln_aot_c_type(kiln_dtype t) {
   case KILN_F4E2M1: return "uint8_t"; /* raw bits */
   case KILN_I4: case KILN_I2: return "int8_t";  /* one element a byte, its value */
   case KILN_U4: case KILN_U2: return "uint8_t";
-  case KILN_STRING: return "char *"; /* a NUL-terminated UTF-8 string an element */
   default: return "void";
   }
 }

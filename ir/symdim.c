@@ -108,15 +108,6 @@ bool kiln_symdim_eval(const kiln_symdim *a, const int64_t *vals, int64_t *out) {
   return true;
 }
 
-static int64_t gcd(int64_t a, int64_t b) {
-  while (b) {
-    int64_t t = a % b;
-    a = b;
-    b = t;
-  }
-  return a < 0 ? -a : a;
-}
-
 /* a == defs[s] + c for a derived sym s: s, else -1 */
 static int derived_plus_const(const kiln_symdiv *defs, int ndefs, const kiln_symdim *a, int64_t *c) {
   static const uint8_t zero[KILN_MAX_SYMS];
@@ -155,7 +146,7 @@ bool kiln_symdim_floordiv(const kiln_symdiv *defs, int ndefs, const kiln_symdim 
         continue;
       }
       if (!add_term(&div->num, num.coef[i], num.pow[i])) return false;
-      g = gcd(g, num.coef[i]);
+      g = kiln_gcd(g, num.coef[i]);
     }
     kiln_symdim q = kiln_symdim_const(kiln_floor_div(r, den));
     if (!kiln_symdim_add(rest, &q, rest)) return false;

@@ -81,6 +81,8 @@ kiln_status kiln_write_file_atomic(const char *path, const void *head, size_t nh
 /* Overflow-checked size arithmetic: true when the result would not fit. */
 bool kiln_mul_overflows(int64_t a, int64_t b, int64_t *out);
 bool kiln_add_overflows(int64_t a, int64_t b, int64_t *out);
+/* The greatest common divisor of a and b, >= 0 (0 when both are 0). */
+int64_t kiln_gcd(int64_t a, int64_t b);
 /* a / b rounded toward negative infinity (b != 0): C's division rounds toward zero. */
 static inline int64_t kiln_floor_div(int64_t a, int64_t b) {
   return a / b - (a % b != 0 && (a < 0) != (b < 0));

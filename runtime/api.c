@@ -405,11 +405,11 @@ void kiln_model_set_num_threads(kiln_model *m, int n) {
   if (m) m->num_threads = n;
 }
 
+_Static_assert(KILN_ERR_OUT_OF_MEMORY == 7, "kiln_rt_strings_end's status is kiln.h's");
+
 /* The end of a run of a program with strings (rt/strings.h): after a success each string
  * output element becomes a malloc'd copy the caller owns; after a failure, NULL. Then the
  * run's heap is freed. */
-_Static_assert(KILN_ERR_OUT_OF_MEMORY == 7, "kiln_rt_strings_end's status is kiln.h's");
-
 static kiln_status end_strings(const kiln_program *p, uint8_t *arena, void *const *outputs,
                                const int64_t *syms, kiln_status st, kiln_error *err) {
   kiln_rt_strings *h = (kiln_rt_strings *)(void *)(arena + p->strings_offset);

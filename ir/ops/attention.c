@@ -149,9 +149,10 @@ static int repeat_heads(kiln_ex *x, const att *a, int kv, int64_t size, const ch
   return kiln_ex_reshape(x, e, 4, (int64_t[]){a->b, a->qh, a->skv, size}, -1, what);
 }
 
-static int i64_scalar(kiln_ex *x, int64_t v) {
-  double d = (double)v;
-  return kiln_ex_const(x, "i", KILN_I64, 0, NULL, &d);
+/* 0, 1, ..., n - 1 (i64) */
+static int positions(kiln_ex *x, int64_t n, const char *what) {
+  int ins[3] = {kiln_ex_i64(x, 0, "i"), kiln_ex_i64(x, n, "i"), kiln_ex_i64(x, 1, "i")};
+  return kiln_ex_node1(x, "Range", ins, 3, -1, what);
 }
 
 /* 0 where allowed, else -inf, of the builder's type */
@@ -178,8 +179,9 @@ static kiln_status expand_attention(kiln_graph *g, kiln_block *blk, int pos, kil
   for (int i = 0; i < 7; i++) in[i] = i < n->ninputs ? n->inputs[i] : -1;
   for (int i = 0; i < 4; i++) out[i] = i < n->noutputs ? n->outputs[i] : -1;
   kiln_dtype t = g->values[in[0]].dtype;
-  /* 16-bit inputs are computed in f32 and rounded once, at the outputs, as onnxruntime and
-   * ONNX's reference do: rounding every step would drift an ulp or more from them */
+  /* 16-bit inputs are computed in f32 and rounded once, at the outputs, as onnxruntime's
+   * f32 kernel gives them: rounding every step, as ONNX's reference does, doubles the error
+   * against the exact result */
   bool half = t == KILN_F16 || t == KILN_BF16;
   kiln_dtype ct = half ? KILN_F32 : t;
   bool bool_mask = in[3] >= 0 && g->values[in[3]].dtype == KILN_BOOL;
@@ -239,34 +241,31 @@ static kiln_status expand_attention(kiln_graph *g, kiln_block *blk, int pos, kil
   bool windowed = left >= 0 || right >= 0;
   if (causal || windowed) {
     /* diff = i + offset - j: offset a scalar, or [B, 1, 1, 1] from nonpad_kv_seqlen */
-    int i = kiln_ex_node1(&x, "Range", (int[]){i64_scalar(&x, 0), i64_scalar(&x, a.sq), i64_scalar(&x, 1)},
-                          3, -1, "qi");
+    int i = positions(&x, a.sq, "qi");
     i = kiln_ex_binary(&x, "Unsqueeze", i, kiln_ex_int1(&x, 1), "qi");
-    int j = kiln_ex_node1(&x, "Range", (int[]){i64_scalar(&x, 0), i64_scalar(&x, a.skv), i64_scalar(&x, 1)},
-                          3, -1, "kj");
+    int j = positions(&x, a.skv, "kj");
     int off;
     if (in[6] >= 0) {
-      off = kiln_ex_binary(&x, "Sub", in[6], i64_scalar(&x, a.sq), "offset");
+      off = kiln_ex_binary(&x, "Sub", in[6], kiln_ex_i64(&x, a.sq, "i"), "offset");
       off = kiln_ex_reshape(&x, off, 4, (int64_t[]){a.b, 1, 1, 1}, -1, "offset");
     } else {
-      off = i64_scalar(&x, a.past);
+      off = kiln_ex_i64(&x, a.past, "i");
     }
     int diff = kiln_ex_binary(&x, "Sub", kiln_ex_binary(&x, "Add", i, off, "pos"), j, "diff");
     int allowed = -1;
-    if (causal) allowed = kiln_ex_binary(&x, "GreaterOrEqual", diff, i64_scalar(&x, 0), "causal");
+    if (causal) allowed = kiln_ex_binary(&x, "GreaterOrEqual", diff, kiln_ex_i64(&x, 0, "i"), "causal");
     if (left >= 0) {
-      int l = kiln_ex_binary(&x, "LessOrEqual", diff, i64_scalar(&x, left), "left");
+      int l = kiln_ex_binary(&x, "LessOrEqual", diff, kiln_ex_i64(&x, left, "i"), "left");
       allowed = allowed < 0 ? l : kiln_ex_binary(&x, "And", allowed, l, "allowed");
     }
     if (right >= 0) {
-      int r = kiln_ex_binary(&x, "GreaterOrEqual", diff, i64_scalar(&x, -right), "right");
+      int r = kiln_ex_binary(&x, "GreaterOrEqual", diff, kiln_ex_i64(&x, -right, "i"), "right");
       allowed = allowed < 0 ? r : kiln_ex_binary(&x, "And", allowed, r, "allowed");
     }
     bias = add(&x, bias, to_bias(&x, allowed, "window_bias"), "bias");
   }
   if (in[6] >= 0) { /* keys at or past nonpad_kv_seqlen[b] */
-    int j = kiln_ex_node1(&x, "Range", (int[]){i64_scalar(&x, 0), i64_scalar(&x, a.skv), i64_scalar(&x, 1)},
-                          3, -1, "kj");
+    int j = positions(&x, a.skv, "kj");
     int len = kiln_ex_reshape(&x, in[6], 4, (int64_t[]){a.b, 1, 1, 1}, -1, "nonpad");
     bias = add(&x, bias, to_bias(&x, kiln_ex_binary(&x, "Less", j, len, "valid"), "pad_bias"), "bias");
   }
@@ -284,14 +283,10 @@ static kiln_status expand_attention(kiln_graph *g, kiln_block *blk, int pos, kil
   }
   int logits = bias >= 0 ? kiln_ex_binary(&x, "Add", scores, bias, "logits") : scores;
   if (out[3] >= 0 && mode < 3) qk_output(&x, mode == 2 ? logits : scores, t, out[3]);
-  if (sp && sp != ct) {
-    logits = kiln_ex_cast(&x, logits, sp, -1, "logits_sp");
-  }
+  if (sp && sp != ct) logits = kiln_ex_cast(&x, logits, sp, -1, "logits_sp");
   int p = kiln_ex_unary(&x, "Softmax", logits, "probs");
   kiln_ex_attr_i(&x, "axis", -1);
-  if (sp && sp != ct) {
-    p = kiln_ex_cast(&x, p, ct, -1, "probs_t");
-  }
+  if (sp && sp != ct) p = kiln_ex_cast(&x, p, ct, -1, "probs_t");
   if (bias >= 0) { /* rows with no key to attend: 0, not NaN */
     int mx = kiln_ex_binary(&x, "ReduceMax", bias, kiln_ex_int1(&x, -1), "bias_max");
     int none = kiln_ex_binary(&x, "Equal", mx, kiln_ex_scalar(&x, -INFINITY, "neg_inf"), "masked_row");

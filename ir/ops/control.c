@@ -182,8 +182,8 @@ static kiln_status loop_step(kiln_graph *g, kiln_block *b, int pos, kiln_error *
   kiln_ex x;
   kiln_ex_begin(&x, g, b, pos, KILN_I64);
   snprintf(x.tag, sizeof x.tag, "%lld", (long long)done);
-  double it = (double)done, yes = 1;
-  args[0] = kiln_ex_const(&x, "iteration", KILN_I64, 0, NULL, &it);
+  double yes = 1;
+  args[0] = kiln_ex_i64(&x, done, "iteration");
   args[1] = cond ? ins[1] : kiln_ex_const(&x, "cond", KILN_BOOL, 0, NULL, &yes);
   memcpy(args + 2, ins + 2, sizeof(int) * (size_t)ncarried);
   kiln_ex_inline(&x, body, args, res);
@@ -242,8 +242,7 @@ static void scan_emit(kiln_ex *x, const scan_info *s, const int *states, const i
   for (int64_t t = 0; t < s->len; t++) {
     snprintf(x->tag, sizeof x->tag, "%.20s%s%lld", tag, tag[0] ? "/" : "", (long long)t);
     for (int i = 0; i < s->nin; i++) {
-      double at = (double)(s->in_rev[i] ? s->len - 1 - t : t);
-      int in[2] = {scans[i], kiln_ex_const(x, "at", KILN_I64, 0, NULL, &at)};
+      int in[2] = {scans[i], kiln_ex_i64(x, s->in_rev[i] ? s->len - 1 - t : t, "at")};
       args[s->nstate + i] = kiln_ex_node1(x, "Gather", in, 2, -1, "slice");
       kiln_ex_attr_i(x, "axis", s->in_axis[i]);
     }
@@ -288,7 +287,6 @@ static void scan_to_loop(kiln_graph *g, kiln_block *b, int pos, const scan_info 
    * (the loop step then reads them at run time: ir/ops/loop.c) */
   kiln_ex y;
   kiln_ex_begin(&y, g, b, pos, KILN_I64);
-  double len = (double)s->len, last = (double)(s->len - 1);
   int trip, last_v;
   if (s->free_len) {
     int shape = kiln_ex_unary(&y, "Shape", ins[s->nstate], "shape");
@@ -296,8 +294,8 @@ static void scan_to_loop(kiln_graph *g, kiln_block *b, int pos, const scan_info 
     kiln_ex_attr_i(&y, "axis", 0);
     last_v = kiln_ex_binary(&y, "Sub", trip, kiln_ex_scalar(&y, 1, "one"), "last");
   } else {
-    trip = kiln_ex_const(&y, "len", KILN_I64, 0, NULL, &len);
-    last_v = kiln_ex_const(&y, "last", KILN_I64, 0, NULL, &last);
+    trip = kiln_ex_i64(&y, s->len, "len");
+    last_v = kiln_ex_i64(&y, s->len - 1, "last");
   }
   kiln_block *nb = kiln_block_new();
   kiln_ex x;
@@ -431,8 +429,7 @@ static kiln_status scan_expand(kiln_graph *g, kiln_block *b, int pos, kiln_error
     int *per = kiln_xmalloc(sizeof(int) * (size_t)(nall * batch + 1));
     int *sl = kiln_xmalloc(sizeof(int) * (size_t)(nins + 1));
     for (int64_t bi = 0; bi < batch; bi++) {
-      double at = (double)bi;
-      int idx = kiln_ex_const(&x, "batch", KILN_I64, 0, NULL, &at);
+      int idx = kiln_ex_i64(&x, bi, "batch");
       for (int i = 0; i < nins; i++) {
         int in[2] = {ins[i], idx};
         sl[i] = kiln_ex_node1(&x, "Gather", in, 2, -1, "batch");

@@ -160,6 +160,11 @@ int kiln_ex_transpose(kiln_ex *x, int v, int rank, const int64_t *perm, int out,
   return r;
 }
 
+int kiln_ex_i64(kiln_ex *x, int64_t v, const char *what) {
+  double d = (double)v;
+  return kiln_ex_const(x, what, KILN_I64, 0, NULL, &d);
+}
+
 int kiln_ex_cast(kiln_ex *x, int v, kiln_dtype to, int out, const char *what) {
   int r = kiln_ex_node1(x, "Cast", &v, 1, out, what);
   kiln_ex_attr_i(x, "to", to);

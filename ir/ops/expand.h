@@ -60,6 +60,8 @@ int kiln_ex_scalar(kiln_ex *x, double v, const char *what);
 /* v reshaped to dims / transposed by perm, into out (a new value when out < 0). */
 int kiln_ex_reshape(kiln_ex *x, int v, int rank, const int64_t *dims, int out, const char *what);
 int kiln_ex_transpose(kiln_ex *x, int v, int rank, const int64_t *perm, int out, const char *what);
+/* A scalar i64 constant. */
+int kiln_ex_i64(kiln_ex *x, int64_t v, const char *what);
 /* v cast to type `to`, into out (a new value when out < 0). */
 int kiln_ex_cast(kiln_ex *x, int v, kiln_dtype to, int out, const char *what);
 

@@ -149,12 +149,8 @@ static bool divides(kiln_graph *g, const kiln_value *x, int d, int64_t m) {
   int s;
   kiln_symdim dim = kiln_value_symdim(g, x, d);
   if (!x->sym[d] || !kiln_symdim_is_sym(&dim, &s) || g->sym_def[s].den != 0) return false;
-  int64_t a = g->sym_step[s] > 1 ? g->sym_step[s] : 1, p = a, q = m; /* lcm(a, m) */
-  while (q) {
-    int64_t r = p % q;
-    p = q, q = r;
-  }
-  g->sym_step[s] = a / p * m;
+  int64_t a = g->sym_step[s] > 1 ? g->sym_step[s] : 1;
+  g->sym_step[s] = a / kiln_gcd(a, m) * m; /* lcm(a, m) */
   return true;
 }
 

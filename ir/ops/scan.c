@@ -84,14 +84,15 @@ static kiln_status expand_hardmax(kiln_graph *g, kiln_block *b, int pos, kiln_er
   const kiln_value *xv = kiln_node_in(g, n, 0);
   int axis;
   if (kiln_norm_axis(n, kiln_attr_int(n, "axis", -1), xv->rank, &axis, err)) return err->code;
-  double depth = (double)xv->dims[axis], off_on[2] = {0, 1};
+  double off_on[2] = {0, 1};
+  int64_t depth = xv->dims[axis];
   int x = n->inputs[0], y = n->outputs[0];
   kiln_ex e;
   kiln_ex_begin(&e, g, b, pos, xv->dtype); /* n and xv are invalid from here */
   int arg = kiln_ex_unary(&e, "ArgMax", x, "argmax");
   kiln_ex_attr_i(&e, "axis", axis);
   kiln_ex_attr_i(&e, "keepdims", 0);
-  int dep = kiln_ex_const(&e, "depth", KILN_I64, 0, NULL, &depth);
+  int dep = kiln_ex_i64(&e, depth, "depth");
   int64_t two = 2;
   int vals = kiln_ex_const(&e, "values", e.t, 1, &two, off_on);
   kiln_ex_node1(&e, "OneHot", (int[]){arg, dep, vals}, 3, y, "one_hot");

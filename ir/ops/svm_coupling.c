@@ -20,10 +20,6 @@
 
 #define ROUNDS 100
 
-static int i64_const(kiln_ex *x, const char *what, double v) {
-  return kiln_ex_const(x, what, KILN_I64, 0, NULL, &v);
-}
-
 /* [N, 1]: column t of v [N, C] */
 static int column(kiln_ex *x, int v, int64_t t, const char *what) {
   int64_t at[2] = {t, t + 1}, axis = 1;
@@ -79,7 +75,7 @@ static kiln_block *round_body(kiln_ex *outer, int64_t c, int q, int diag) {
                                kiln_ex_binary(&x, "Mul", kiln_ex_scalar(&x, 2, "two"), qp_t, "two_qp"), "inner");
     pqp = kiln_ex_binary(&x, "Add", pqp, kiln_ex_binary(&x, "Mul", diff, inner, "d_inner"), "pqp");
     pqp = kiln_ex_binary(&x, "Div", kiln_ex_binary(&x, "Div", pqp, step, "pqp"), step, "pqp");
-    int q_t = kiln_ex_node1(&x, "Gather", (int[]){q, i64_const(&x, "t", (double)t)}, 2, -1, "q_t");
+    int q_t = kiln_ex_node1(&x, "Gather", (int[]){q, kiln_ex_i64(&x, t, "t")}, 2, -1, "q_t");
     kiln_ex_attr_i(&x, "axis", 1);
     qp = kiln_ex_binary(&x, "Div", kiln_ex_binary(&x, "Add", qp, kiln_ex_binary(&x, "Mul", diff, q_t, "d_q"), "qp"),
                         step, "qp");
@@ -119,7 +115,7 @@ int kiln_svm_coupling(kiln_ex *x, int d, int64_t c, int64_t pairs, const double 
   int p0 = kiln_ex_node1(x, "Expand", (int[]){kiln_ex_scalar(x, share, "share"), kiln_ex_unary(x, "Shape", diag, "p_shape")},
                          2, -1, "p0");
   double go = 1;
-  int lin[3] = {i64_const(x, "rounds", ROUNDS), kiln_ex_const(x, "go", KILN_BOOL, 0, NULL, &go), p0};
+  int lin[3] = {kiln_ex_i64(x, ROUNDS, "rounds"), kiln_ex_const(x, "go", KILN_BOOL, 0, NULL, &go), p0};
   int p = -1;
   kiln_block *body = round_body(x, c, q, diag);
   kiln_ex_node(x, "Loop", lin, 3, &p, 1, "coupling");

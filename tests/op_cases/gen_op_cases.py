@@ -1083,6 +1083,7 @@ def attention_half_cases(out, rng):
         want = run_ort(m32, {n: x.astype(np.float32) for n, x in half.items()})[0].astype(np_t)
         write(out, name, m, half, [want])
 
+
 def main():
     from gen_ml_linear_cases import ml_linear_cases  # they import this file's helpers
     from gen_svm_cases import svm_cases
