@@ -247,6 +247,7 @@ void kiln_graph_free(kiln_graph *g) {
   free(g->name);
   free(g->symdims);
   for (int i = 0; i < g->nsyms; i++) free(g->sym_names[i]);
+  kiln_choices_free(&g->choices);
   free(g);
 }
 

@@ -7,6 +7,7 @@
 #ifndef KILN_IR_GRAPH_H
 #define KILN_IR_GRAPH_H
 
+#include "ir/choice.h"
 #include "ir/symdim.h"
 #include "ir/util.h"
 
@@ -140,6 +141,7 @@ typedef struct kiln_graph {
   bool lower_gpu;
   kiln_symdim *symdims; /* the polynomials values' sym[] index (from 1) */
   int nsymdims, symdims_cap;
+  kiln_choices choices; /* what passes chose where a tuner may choose otherwise (ir/choice.h) */
 } kiln_graph;
 
 kiln_graph *kiln_graph_new(void);

@@ -102,9 +102,7 @@ bool kiln_kernel_hash(const kiln_kernel *k, char out[KILN_KERNEL_HASH_LEN + 1]) 
   size_t len;
   char *bytes = signature(k, false, &len);
   if (!bytes) return false;
-  uint64_t h = UINT64_C(14695981039346656037); /* FNV-1a, 64 bits */
-  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)bytes[i]) * UINT64_C(1099511628211);
+  kiln_hash_hex(bytes, len, out);
   free(bytes);
-  snprintf(out, KILN_KERNEL_HASH_LEN + 1, "%016llx", (unsigned long long)h);
   return true;
 }

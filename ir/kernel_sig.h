@@ -10,7 +10,7 @@ char *kiln_kernel_signature(const kiln_kernel *k, size_t *len);
 /* The hex digits of a 64-bit FNV-1a hash of k's signature without its schedules: the
  * kernel IR's buffers and stages (what is computed), so a kernel keeps its hash whatever
  * schedule it gets; a tuning log's key. False when out of memory. */
-#define KILN_KERNEL_HASH_LEN 16
+#define KILN_KERNEL_HASH_LEN KILN_HASH_HEX_LEN
 bool kiln_kernel_hash(const kiln_kernel *k, char out[KILN_KERNEL_HASH_LEN + 1]);
 
 #endif

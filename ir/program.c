@@ -79,6 +79,7 @@ void kiln_program_free(kiln_program *p) {
   free(p->inputs);
   free(p->outputs);
   free(p->tuning);
+  kiln_choices_free(&p->choices);
   if (p->times) free(p->times->emit_ms);
   free(p->times);
   free(p);

@@ -5,6 +5,7 @@
 #ifndef KILN_IR_PROGRAM_H
 #define KILN_IR_PROGRAM_H
 
+#include "ir/choice.h"
 #include "ir/kernel.h"
 
 typedef struct kiln_steps kiln_steps;
@@ -115,6 +116,7 @@ typedef struct kiln_program {
   int64_t profile_offset;
   char *tuning;           /* what the tune pass applied from kiln_options.tuning_log (text,
                              passes/tune.h), recorded in AOT libraries; NULL = no log */
+  kiln_choices choices;   /* the graph passes' choice points (ir/choice.h), for the tuner */
   kiln_compile_times *times; /* set by the pipeline (kiln_passes_until); may be NULL */
   /* Free dims (kiln_options.symbolic_dims); nsyms 0: every dim is static. A run writes the
    * syms' values (i64) at dims_offset in the arena and the ndyn slots' offsets after them;

@@ -30,6 +30,7 @@ bool kiln_tuning_target_equal(const kiln_tuning_target *a, const kiln_tuning_tar
 
 void kiln_tuning_record_clear(kiln_tuning_record *r) {
   free(r->op);
+  free(r->choice);
   kiln_tuning_target_clear(&r->target);
   free(r->version);
   for (int i = 0; i < r->nstages; i++) {
@@ -66,11 +67,53 @@ static bool is_hash(const char *s) {
   return true;
 }
 
+static bool whole(const kiln_json *v, double lo, double hi) {
+  return v && v->kind == KILN_JSON_NUMBER && v->number >= lo && v->number <= hi &&
+         v->number == floor(v->number);
+}
+
+/* r's fields common to both kinds of record, copied from c's. */
+static void copy_common(kiln_tuning_record *r, const kiln_tuning_record *c) {
+  r->target = (kiln_tuning_target){kiln_xstrdup(c->target.triple), kiln_xstrdup(c->target.cpu),
+                                   kiln_xstrdup(c->target.features), c->target.threads};
+  r->version = kiln_xstrdup(c->version);
+  r->op = c->op ? kiln_xstrdup(c->op) : NULL;
+  r->time_ns = c->time_ns;
+  r->default_ns = c->default_ns;
+}
+
+/* A choice record's own fields (r's common ones are set); false with a message. */
+static bool choice_from(const kiln_json *j, kiln_tuning_record *r, char *msg, size_t nmsg) {
+  const char *missing = NULL;
+  const char *node = string_field(j, "node", &missing), *choice = string_field(j, "choice", &missing);
+  const kiln_json *value = kiln_json_get(j, "value"), *def = kiln_json_get(j, "default_value");
+  if (missing) return snprintf(msg, nmsg, "no string \"%s\"", missing), false;
+  if (!is_hash(node))
+    return snprintf(msg, nmsg, "\"node\" is not %d lowercase hex digits", KILN_HASH_HEX_LEN),
+           false;
+  size_t n = strlen(choice);
+  if (n < 1 || n > 32 || strspn(choice, "abcdefghijklmnopqrstuvwxyz_") != n)
+    return snprintf(msg, nmsg, "\"choice\" is not a name of 1 to 32 lowercase letters"), false;
+  if (!whole(value, 0, 65536))
+    return snprintf(msg, nmsg, "\"value\" is not a whole number from 0 to 65536"), false;
+  if (def && !whole(def, 0, 65536))
+    return snprintf(msg, nmsg, "\"default_value\" is not a whole number from 0 to 65536"), false;
+  memcpy(r->node, node, sizeof r->node);
+  r->choice = kiln_xstrdup(choice);
+  r->value = (int)value->number;
+  r->default_value = def ? (int)def->number : -1;
+  return true;
+}
+
 /* A record from one parsed line; false with a message in msg. */
 static bool record_from(const kiln_json *j, kiln_tuning_record *r, char *msg, size_t nmsg) {
   const char *missing = NULL;
   if (j->kind != KILN_JSON_OBJECT) return snprintf(msg, nmsg, "not a JSON object"), false;
-  const char *kernel = string_field(j, "kernel", &missing);
+  bool is_choice = kiln_json_get(j, "node") != NULL;
+  if (is_choice && kiln_json_get(j, "kernel"))
+    return snprintf(msg, nmsg, "both \"kernel\" and \"node\": a record is one or the other"),
+           false;
+  const char *kernel = is_choice ? "" : string_field(j, "kernel", &missing);
   const kiln_json *target = kiln_json_get(j, "target");
   const char *triple = string_field(target, "triple", &missing);
   const char *cpu = string_field(target, "cpu", &missing);
@@ -83,11 +126,10 @@ static bool record_from(const kiln_json *j, kiln_tuning_record *r, char *msg, si
   if (!target || target->kind != KILN_JSON_OBJECT)
     return snprintf(msg, nmsg, "no \"target\" object"), false;
   if (missing) return snprintf(msg, nmsg, "no string \"%s\"", missing), false;
-  if (!is_hash(kernel))
+  if (!is_choice && !is_hash(kernel))
     return snprintf(msg, nmsg, "\"kernel\" is not %d lowercase hex digits", KILN_KERNEL_HASH_LEN),
            false;
-  if (!threads || threads->kind != KILN_JSON_NUMBER || threads->number < 1 ||
-      threads->number > 65536 || threads->number != floor(threads->number))
+  if (!whole(threads, 1, 65536))
     return snprintf(msg, nmsg, "\"target\".\"threads\" is not a whole number from 1 to 65536"),
            false;
   if (!time || time->kind != KILN_JSON_NUMBER || !(time->number > 0) || !isfinite(time->number))
@@ -95,6 +137,18 @@ static bool record_from(const kiln_json *j, kiln_tuning_record *r, char *msg, si
   if (def && (def->kind != KILN_JSON_NUMBER || !(def->number >= 0) || !isfinite(def->number)))
     return snprintf(msg, nmsg, "\"default_ns\" is not a number of 0 or more"), false;
   if (op && op->kind != KILN_JSON_STRING) return snprintf(msg, nmsg, "\"op\" is not a string"), false;
+  kiln_tuning_record common = {.target = {(char *)triple, (char *)cpu, (char *)features,
+                                           (int)threads->number},
+                                .version = (char *)version,
+                                .op = op ? (char *)op->string : NULL,
+                                .time_ns = time->number,
+                                .default_ns = def ? def->number : 0};
+  if (is_choice) {
+    memset(r, 0, sizeof *r);
+    if (!choice_from(j, r, msg, nmsg)) return false;
+    copy_common(r, &common);
+    return true;
+  }
   if (!stages || stages->kind != KILN_JSON_ARRAY || stages->n < 1 ||
       stages->n > KILN_TUNING_MAX_STAGES)
     return snprintf(msg, nmsg, "\"stages\" is not an array of 1 to %d recipe strings",
@@ -113,12 +167,7 @@ static bool record_from(const kiln_json *j, kiln_tuning_record *r, char *msg, si
   }
   memset(r, 0, sizeof *r);
   memcpy(r->kernel, kernel, sizeof r->kernel);
-  r->target = (kiln_tuning_target){kiln_xstrdup(triple), kiln_xstrdup(cpu),
-                                   kiln_xstrdup(features), (int)threads->number};
-  r->version = kiln_xstrdup(version);
-  r->op = op ? kiln_xstrdup(op->string) : NULL;
-  r->time_ns = time->number;
-  r->default_ns = def ? def->number : 0;
+  copy_common(r, &common);
   r->stages = kiln_xcalloc((size_t)stages->n, sizeof *r->stages);
   r->recipes = kiln_xcalloc((size_t)stages->n, sizeof *r->recipes);
   if (defaults) {
@@ -225,6 +274,24 @@ const kiln_tuning_record *kiln_tuning_log_best(const kiln_tuning_log *log, const
   return best;
 }
 
+const kiln_tuning_record *kiln_tuning_log_choice(const kiln_tuning_log *log, const char *node,
+                                                 const char *choice,
+                                                 const kiln_tuning_target *target,
+                                                 const char *version, int def) {
+  const kiln_tuning_record *best = NULL;
+  for (int i = 0; log && i < log->n; i++) {
+    const kiln_tuning_record *r = &log->records[i];
+    if (!r->choice || strcmp(r->node, node) || strcmp(r->choice, choice) ||
+        strcmp(r->version, version) || !kiln_tuning_target_equal(&r->target, target) ||
+        (r->default_value >= 0 && r->default_value != def))
+      continue;
+    if (!best || r->time_ns < best->time_ns ||
+        (r->time_ns == best->time_ns && r->value < best->value))
+      best = r;
+  }
+  return best;
+}
+
 /* ---- writing ------------------------------------------------------------------------- */
 
 void kiln_tuning_record_init(kiln_tuning_record *r, const kiln_kernel *k, const char *hash,
@@ -232,10 +299,9 @@ void kiln_tuning_record_init(kiln_tuning_record *r, const kiln_kernel *k, const 
                              double default_ns, const kiln_recipe *defaults) {
   memset(r, 0, sizeof *r);
   snprintf(r->kernel, sizeof r->kernel, "%s", hash);
-  r->op = k->op ? kiln_xstrdup(k->op) : NULL;
-  r->target = (kiln_tuning_target){kiln_xstrdup(target->triple), kiln_xstrdup(target->cpu),
-                                   kiln_xstrdup(target->features), target->threads};
-  r->version = kiln_xstrdup(KILN_VERSION);
+  copy_common(r, &(kiln_tuning_record){.target = *target, .version = KILN_VERSION,
+                                       .op = (char *)k->op, .time_ns = time_ns,
+                                       .default_ns = default_ns});
   r->nstages = k->nstages;
   r->stages = kiln_xcalloc((size_t)k->nstages + 1, sizeof *r->stages);
   r->recipes = kiln_xcalloc((size_t)k->nstages + 1, sizeof *r->recipes);
@@ -245,13 +311,21 @@ void kiln_tuning_record_init(kiln_tuning_record *r, const kiln_kernel *k, const 
     r->recipes[i] = k->stages[i].recipe;
     if (defaults) r->defaults[i] = kiln_recipe_text(&defaults[i]);
   }
-  r->time_ns = time_ns;
-  r->default_ns = default_ns;
 }
 
-void kiln_tuning_record_write(const kiln_tuning_record *r, FILE *out) {
-  fprintf(out, "{\"kernel\": \"%s\", \"op\": ", r->kernel);
-  kiln_json_write_string(r->op ? r->op : "", out);
+void kiln_tuning_choice_init(kiln_tuning_record *r, const char *node, const char *choice,
+                             const char *op, int value, int default_value,
+                             const kiln_tuning_target *target, double time_ns, double default_ns) {
+  memset(r, 0, sizeof *r);
+  snprintf(r->node, sizeof r->node, "%s", node);
+  r->choice = kiln_xstrdup(choice);
+  r->value = value;
+  r->default_value = default_value;
+  copy_common(r, &(kiln_tuning_record){.target = *target, .version = KILN_VERSION, .op = (char *)op,
+                                       .time_ns = time_ns, .default_ns = default_ns});
+}
+
+static void write_target(const kiln_tuning_record *r, FILE *out) {
   fprintf(out, ", \"target\": {\"triple\": ");
   kiln_json_write_string(r->target.triple, out);
   fprintf(out, ", \"cpu\": ");
@@ -260,6 +334,23 @@ void kiln_tuning_record_write(const kiln_tuning_record *r, FILE *out) {
   kiln_json_write_string(r->target.features, out);
   fprintf(out, ", \"threads\": %d}, \"version\": ", r->target.threads);
   kiln_json_write_string(r->version, out);
+}
+
+void kiln_tuning_record_write(const kiln_tuning_record *r, FILE *out) {
+  if (r->choice) {
+    fprintf(out, "{\"node\": \"%s\", \"op\": ", r->node);
+    kiln_json_write_string(r->op ? r->op : "", out);
+    write_target(r, out);
+    fprintf(out, ", \"choice\": ");
+    kiln_json_write_string(r->choice, out);
+    fprintf(out, ", \"value\": %d", r->value);
+    if (r->default_value >= 0) fprintf(out, ", \"default_value\": %d", r->default_value);
+    fprintf(out, ", \"time_ns\": %.17g, \"default_ns\": %.17g}\n", r->time_ns, r->default_ns);
+    return;
+  }
+  fprintf(out, "{\"kernel\": \"%s\", \"op\": ", r->kernel);
+  kiln_json_write_string(r->op ? r->op : "", out);
+  write_target(r, out);
   fprintf(out, ", \"stages\": [");
   for (int i = 0; i < r->nstages; i++) {
     fprintf(out, "%s", i ? ", " : "");

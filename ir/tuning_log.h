@@ -22,8 +22,15 @@ typedef struct kiln_tuning_target {
   int threads;
 } kiln_tuning_target;
 
+/* A record is of one of two kinds: a kernel's schedules (`kernel` set, node[0] == 0), or
+ * a graph pass's choice for a node (ir/choice.h: `node` set, kernel[0] == 0, no stages):
+ * with the node whose choice key is `node`, choice `choice` took `value` and its kernel
+ * ran in time_ns, against default_ns with the default value `default_value`. */
 typedef struct kiln_tuning_record {
   char kernel[KILN_KERNEL_HASH_LEN + 1];
+  char node[KILN_HASH_HEX_LEN + 1];
+  char *choice;             /* a choice record's name ("panels"); NULL for a kernel's */
+  int value, default_value; /* the choice's value; the default's, -1 = not given */
   char *op;                 /* for people ("Conv+Relu"); may be NULL */
   kiln_tuning_target target;
   char *version;
@@ -58,6 +65,18 @@ const kiln_tuning_record *kiln_tuning_log_best(const kiln_tuning_log *log, const
                                                int nstages, const kiln_tuning_target *target,
                                                const char *version,
                                                const char *const *defaults);
+
+/* The fastest choice record for choice key `node` and choice `choice` whose target and
+ * version match exactly (ties: the smaller value), or NULL. A record measured against
+ * another default value than def is passed over, as kiln_tuning_log_best's are. */
+const kiln_tuning_record *kiln_tuning_log_choice(const kiln_tuning_log *log, const char *node,
+                                                 const char *choice,
+                                                 const kiln_tuning_target *target,
+                                                 const char *version, int def);
+/* Fills a choice record (its strings copied). */
+void kiln_tuning_choice_init(kiln_tuning_record *r, const char *node, const char *choice,
+                             const char *op, int value, int default_value,
+                             const kiln_tuning_target *target, double time_ns, double default_ns);
 
 /* Fills a record (its strings copied) from a kernel's current stage recipes, and the
  * default recipes (one per stage; NULL: none) it was measured against. */

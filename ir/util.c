@@ -208,3 +208,10 @@ double kiln_median(double *v, int n) {
   qsort(v, (size_t)n, sizeof *v, cmp_double);
   return v[n / 2];
 }
+
+void kiln_hash_hex(const void *bytes, size_t len, char out[KILN_HASH_HEX_LEN + 1]) {
+  uint64_t h = UINT64_C(14695981039346656037);
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ ((const unsigned char *)bytes)[i]) * UINT64_C(1099511628211);
+  snprintf(out, KILN_HASH_HEX_LEN + 1, "%016llx", (unsigned long long)h);
+}

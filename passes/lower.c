@@ -337,6 +337,7 @@ kiln_status kiln_pass_lower(const kiln_graph *g, kiln_program **out, kiln_error 
     p->sym_def[i] = g->sym_def[i];
     p->sym_min[i] = 1;
   }
+  for (int i = 0; i < g->choices.n; i++) kiln_choices_add(&p->choices, &g->choices.items[i]);
   p->noutputs = g->main.noutputs;
   p->outputs = kiln_xcalloc((size_t)(p->noutputs ? p->noutputs : 1), sizeof(kiln_io));
   for (int i = 0; i < p->noutputs; i++) set_io(g, &p->outputs[i], &g->values[g->main.outputs[i]]);

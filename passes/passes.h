@@ -6,6 +6,7 @@
 #include "ir/diag.h"
 #include "ir/graph.h"
 #include "ir/program.h"
+#include "ir/tuning_log.h"
 
 #include <stdio.h>
 
@@ -59,8 +60,9 @@ void kiln_pass_fold_batchnorm(kiln_graph *g);
 kiln_status kiln_pass_layout(kiln_graph *g, int vector_floats, kiln_error *err);
 /* Turns each f32 MatMul/Gemm with a constant 2-D B into a MatMulPanels reading B packed
  * into panels as wide as its register tile for vectors of vector_floats, a new constant
- * (passes/pack_panels.c). */
-kiln_status kiln_pass_pack_panels(kiln_graph *g, int vector_floats, kiln_error *err);
+ * (passes/pack_panels.c), or as wide as a record of log for target says (NULL: none). */
+kiln_status kiln_pass_pack_panels(kiln_graph *g, int vector_floats, const kiln_tuning_log *log,
+                                  const kiln_tuning_target *target, kiln_error *err);
 /* Collect mode for `kiln check`: infers as kiln_pass_infer does but records each node's
  * problem in diags and goes on, skipping (and counting) nodes that read a tainted value
  * and tainting what a failed or skipped node defines. */

@@ -19,7 +19,25 @@ typedef struct state {
   const kiln_options *opts;
   kiln_program *p; /* from `lower` on */
   kiln_error *err;
+  bool log_read;   /* opts->tuning_log is read into log, for target (read once, when a
+                      pass first needs it) */
+  kiln_tuning_log log;
+  kiln_tuning_target target;
 } state;
+
+/* The tuning log (NULL: none given); any error names the file and line. */
+static kiln_status tuning_log(state *s, const kiln_tuning_log **log) {
+  *log = NULL;
+  if (!s->opts->tuning_log) return KILN_OK;
+  if (!s->log_read) {
+    kiln_status st = kiln_tuning_log_read(&s->log, s->opts->tuning_log, s->err);
+    if (st) return st;
+    kiln_tuning_target_of(s->opts, &s->target);
+    s->log_read = true;
+  }
+  *log = &s->log;
+  return KILN_OK;
+}
 
 /* Refuses graphs over max_nodes (as imported, then with expansions) before anything is
  * built per node: lowering makes a kernel per node. */
@@ -44,9 +62,11 @@ static kiln_status layout(state *s) {
   if (s->opts->no_layout || kiln_target_gpu(s->opts)) return KILN_OK;
   return kiln_pass_layout(s->g, kiln_target_vector_floats(s->opts), s->err);
 }
-static kiln_status panels(state *s) {
+static kiln_status panels(state *s) { /* logs hold CPU choices */
+  const kiln_tuning_log *log;
   if (kiln_target_gpu(s->opts)) return KILN_OK;
-  return kiln_pass_pack_panels(s->g, kiln_target_vector_floats(s->opts), s->err);
+  if (tuning_log(s, &log)) return s->err->code;
+  return kiln_pass_pack_panels(s->g, kiln_target_vector_floats(s->opts), log, &s->target, s->err);
 }
 static kiln_status dce(state *s) {
   kiln_pass_dce(s->g);
@@ -74,7 +94,11 @@ static kiln_status schedule(state *s) {
   return kiln_pass_schedule(&s->p->main, kiln_target_vector_floats(s->opts), s->err);
 }
 static kiln_status tune(state *s) { /* logs hold CPU schedules */
-  return kiln_target_gpu(s->opts) ? KILN_OK : kiln_pass_tune(s->p, s->opts, s->err);
+  const kiln_tuning_log *log;
+  if (kiln_target_gpu(s->opts)) return KILN_OK;
+  if (tuning_log(s, &log)) return s->err->code;
+  if (log) kiln_pass_tune(s->p, log, &s->target);
+  return KILN_OK;
 }
 static kiln_status instrument(state *s) {
   kiln_loop_limits(&s->p->main, s->opts->max_loop_iterations > 0 ? s->opts->max_loop_iterations
@@ -134,7 +158,7 @@ static kiln_status run_passes(kiln_graph *g, const kiln_options *opts, const cha
                               const char **failed, kiln_error *err) {
   kiln_error local = {0};
   kiln_options none = {0};
-  state s = {g, opts ? opts : &none, NULL, err ? err : &local};
+  state s = {g, opts ? opts : &none, NULL, err ? err : &local, false, {0}, {0}};
   *out = NULL;
   if (failed) *failed = NULL;
   int begin = first ? pass_index(first) : 0, end = last ? pass_index(last) : NPASSES - 1;
@@ -142,16 +166,19 @@ static kiln_status run_passes(kiln_graph *g, const kiln_options *opts, const cha
     return kiln_fail(s.err, KILN_ERR_INVALID_ARGUMENT, "no pass '%s'",
                      begin == NPASSES ? first : last);
   double ms[NPASSES] = {0};
-  for (int i = begin; i <= end; i++) {
+  kiln_status st = KILN_OK;
+  for (int i = begin; i <= end && !st; i++) {
     if (reference && PASSES[i].rewrite) continue;
     kiln_progress(opts, PASSES[i].name);
     int64_t t0 = kiln_rt_clock_ns();
-    if (PASSES[i].run(&s)) {
-      if (failed) *failed = PASSES[i].name;
-      kiln_program_free(s.p);
-      return s.err->code;
-    }
+    if ((st = PASSES[i].run(&s)) && failed) *failed = PASSES[i].name;
     ms[i] = (double)(kiln_rt_clock_ns() - t0) / 1e6;
+  }
+  kiln_tuning_log_free(&s.log);
+  kiln_tuning_target_clear(&s.target);
+  if (st) {
+    kiln_program_free(s.p);
+    return s.err->code;
   }
   if (s.p) {
     s.p->times = kiln_xcalloc(1, sizeof *s.p->times);

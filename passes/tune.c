@@ -71,34 +71,33 @@ void kiln_tune_apply_log(kiln_steps *steps, const kiln_tuning_log *log,
   }
 }
 
-kiln_status kiln_pass_tune(kiln_program *p, const kiln_options *opts, kiln_error *err) {
-  if (!opts || !opts->tuning_log) return KILN_OK;
-  kiln_tuning_log log = {0};
-  kiln_status st = kiln_tuning_log_read(&log, opts->tuning_log, err);
-  if (st) {
-    kiln_tuning_log_free(&log);
-    return st;
-  }
-  kiln_tuning_target target = {0};
-  kiln_tuning_target_of(opts, &target);
+void kiln_pass_tune(kiln_program *p, const kiln_tuning_log *log,
+                    const kiln_tuning_target *target) {
   char *body = NULL, *text = NULL;
   size_t len = 0, tlen = 0;
   FILE *note = open_memstream(&body, &len);
-  int nkernels = 0, napplied = 0;
-  kiln_tune_apply_log(&p->main, &log, &target, note, &nkernels, &napplied);
+  int nkernels = 0, napplied = 0, nchosen = 0;
+  kiln_tune_apply_log(&p->main, log, target, note, &nkernels, &napplied);
+  for (int i = 0; i < p->choices.n; i++) { /* what the graph passes took from the log */
+    const kiln_choice *c = &p->choices.items[i];
+    if (!c->from_log) continue;
+    nchosen++;
+    if (note)
+      fprintf(note, "choice %s of node %s (%s) %s: %d (default %d)\n", c->what, c->node, c->op,
+              c->key, c->value, c->def);
+  }
   if (note) fclose(note);
   FILE *f = open_memstream(&text, &tlen);
   if (f) {
-    fprintf(f, "kiln %s, %s, cpu %s, %d thread%s: %d of %d kernels tuned\n", KILN_VERSION,
-            target.triple, target.cpu, target.threads, target.threads == 1 ? "" : "s",
+    fprintf(f, "kiln %s, %s, cpu %s, %d thread%s: %d of %d kernels tuned", KILN_VERSION,
+            target->triple, target->cpu, target->threads, target->threads == 1 ? "" : "s",
             napplied, nkernels);
+    if (p->choices.n) fprintf(f, ", %d of %d choices", nchosen, p->choices.n);
+    fputc('\n', f);
     if (body) fputs(body, f);
     fclose(f);
   }
   free(body);
   free(p->tuning);
   p->tuning = text;
-  kiln_tuning_target_clear(&target);
-  kiln_tuning_log_free(&log);
-  return KILN_OK;
 }

@@ -18,12 +18,12 @@ void kiln_tuning_target_of(const kiln_options *opts, kiln_tuning_target *t);
  * not k's stage count or one does not apply) none, k left as it was. */
 bool kiln_kernel_apply_recipes(kiln_kernel *k, const kiln_recipe *recipes, int n);
 
-/* With opts->tuning_log set: reads the log (any error names the file and line) and gives
- * every kernel with a matching record (kiln_tuning_log_best) that record's stage recipes
- * through kiln_schedule_apply; a record whose recipes do not all apply is ignored (the
- * kernel keeps its default schedules). p->tuning then lists what was applied. */
-kiln_status kiln_pass_tune(kiln_program *p, const kiln_options *opts, kiln_error *err);
-/* The same with a log already read and a target; adds what it applies to *note (a
+/* Gives every kernel of p with a matching record of log (kiln_tuning_log_best) that
+ * record's stage recipes through kiln_schedule_apply; a record whose recipes do not all
+ * apply is ignored (the kernel keeps its default schedules). p->tuning then lists what
+ * was applied: these schedules and the choices the graph passes took from the log. */
+void kiln_pass_tune(kiln_program *p, const kiln_tuning_log *log, const kiln_tuning_target *target);
+/* The kernels of steps only; adds what it applies to *note (a
  * malloc'd text, may be NULL) and counts kernels and applied kernels. */
 void kiln_tune_apply_log(kiln_steps *steps, const kiln_tuning_log *log,
                          const kiln_tuning_target *target, FILE *note, int *nkernels,

@@ -33,6 +33,7 @@
 #include "runtime/kernel_run.h"
 #include "runtime/options.h"
 #include "runtime/profile.h"
+#include "runtime/tune_choice.h"
 #include "runtime/tune_model.h"
 
 #include <errno.h>
@@ -41,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_TRIES 300          /* edits tried for one new candidate */
 
@@ -671,12 +673,40 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   double *kernel_ns = kiln_xcalloc((size_t)nk + 1, sizeof *kernel_ns);
   if (!st) {
     kiln_tune_io_make(m0, t->seed, &b0);
-    st = kiln_tune_time_profiled(m0, &b0, 10, 0.02 * t->budget_s, nk, kernel_ns, &res->untuned_ms, err);
+    kiln_tune_io *bs = &b0;
+    st = kiln_tune_time_profiled((const kiln_model *const *)&m0, &bs, 1, 10, 0.02 * t->budget_s,
+                                 &nk, &kernel_ns, &res->untuned_ms, err);
   }
   double e2e_s = elapsed(&T) - compile_s;
   T.search_end = t->budget_s - (1.3 * compile_s + 2 * e2e_s + 0.02 * t->budget_s + 0.05);
+  /* the graph passes' choices first (not per shard: the kernels all shards measure must be
+   * those of the model the merged log makes), with half the time their kernels' share of
+   * the model would get; the kernels searched next are then those of the model as the
+   * choices found make it, profiled again */
+  kiln_temp chosen = {0};
+  kiln_options ko = T.opts; /* the kernels' compile: with the choices found */
+  if (!st && t->log_path && t->nshards == 0 && kiln_model_program(m0)->choices.n) {
+    char *scratch = kiln_fmt("%s.choices", t->log_path);
+    int nvariants = 0; /* for corrupt_every */
+    double share = kiln_tune_choices_share(m0, kernel_ns, nk), now = elapsed(&T);
+    kiln_choice_tuner c = {path, &prof, m0, &b0, &target, scratch,
+                           (double)T.t0 / 1e9 + now + 0.5 * share * (T.search_end - now),
+                           compile_s, res->untuned_ms, t->corrupt_every, &nvariants};
+    double *ns = NULL;
+    int n = 0;
+    st = kiln_tune_choices(&c, res, &chosen, &ns, &n, err);
+    if (!st && chosen.path) { /* the kernels' shares in the model as the choices make it */
+      ko.tuning_log = chosen.path;
+      free(kernel_ns);
+      kernel_ns = ns;
+      nk = n;
+    }
+    free(scratch);
+  }
   /* the kernels, before instrumentation (what the tune pass hashes), in the same order */
-  if (!st) st = kiln_program_from_file(path, &T.opts, "schedule", &T.p, err);
+  if (!st) st = kiln_program_from_file(path, &ko, "schedule", &T.p, err);
+  if (chosen.path) unlink(chosen.path);
+  kiln_temp_forget(&chosen);
   if (!st) {
     int64_t weights = 0;
     for (int i = 0; i < T.p->nconsts; i++) weights += T.p->consts[i].bytes;
@@ -717,6 +747,7 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   if (!st && t->log_path) {
     FILE *f = open_memstream(&text, &len);
     if (f && oldlen && old[oldlen - 1] != '\n') fputc('\n', f);
+    if (f) res->records_written += kiln_tune_choices_write(res, &target, f);
     for (int i = 0; f && i < T.nunique; i++) {
       unique *u = &T.u[i];
       if (!u->info->default_ns) continue;
@@ -777,6 +808,7 @@ kiln_status kiln_tune_list(const char *path, const kiln_options *opts, int nshar
   if (!st) st = check_tunable(T.p, err);
   if (!st) {
     group_kernels(&T, NULL, 0);
+    kiln_tune_choices_list(T.p, res);
     assign_shards(res->kernels, T.nunique, nshards > 0 ? nshards : 1);
     qsort(res->kernels, (size_t)res->nkernels, sizeof *res->kernels, by_kernel_cost);
   }
@@ -790,6 +822,11 @@ kiln_status kiln_tune_list(const char *path, const kiln_options *opts, int nshar
 }
 
 void kiln_tune_result_free(kiln_tune_result *res) {
+  for (int i = 0; i < res->nchoices; i++) {
+    free(res->choices[i].node);
+    free(res->choices[i].op);
+  }
+  free(res->choices);
   for (int i = 0; i < res->nkernels; i++) {
     free(res->kernels[i].name);
     free(res->kernels[i].op);

@@ -9,6 +9,7 @@
 #include "kiln.h"
 
 #include "ir/kernel.h"
+#include "ir/choice.h"
 #include "ir/kernel_sig.h"
 
 /* One distinct kernel (by content hash) of the model. */
@@ -30,6 +31,21 @@ typedef struct kiln_tune_kernel {
   int wrong;             /* measured, outputs differed from the default's: dropped */
   bool from_log;         /* the best came from a record of the log read first */
 } kiln_tune_kernel;
+
+/* One distinct choice point (ir/choice.h) of the model, by key: its instances share it. */
+typedef struct kiln_tune_choice {
+  char key[KILN_HASH_HEX_LEN + 1];
+  const char *what;        /* the choice ("panels") */
+  char *node, *op;         /* of its first instance */
+  int count;               /* nodes of the model with this key */
+  int def, best;           /* the default value; the best found (def when none beat it) */
+  double default_ns;       /* its instances' kernels, summed, with the default value */
+  double best_ns;          /* the same with the best value: its measured ratio to the
+                              default applied to default_ns */
+  int tried;               /* other values measured */
+  int nvalues;
+  int values[KILN_CHOICE_MAX_VALUES]; /* the values allowed */
+} kiln_tune_choice;
 
 typedef struct kiln_tune_progress {
   double elapsed_s, budget_s;
@@ -54,6 +70,10 @@ typedef struct kiln_tune_options {
 typedef struct kiln_tune_result {
   int nkernels;
   kiln_tune_kernel *kernels;   /* by share of the model's time, largest first */
+  int nchoices;
+  kiln_tune_choice *choices;   /* the graph passes' choice points, in the model's order */
+  int variants, variants_wrong; /* models compiled with other choices; of them, those whose
+                                   outputs differed from the untuned model's (dropped) */
   double untuned_ms, tuned_ms; /* end to end, median; 0 = not measured */
   double max_error;            /* largest output difference tuned vs untuned, relative
                                   to the output's largest magnitude */

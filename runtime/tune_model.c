@@ -40,26 +40,37 @@ void kiln_tune_io_free(kiln_tune_io *b) {
   free(b->oinfo);
 }
 
-kiln_status kiln_tune_time_profiled(const kiln_model *m, kiln_tune_io *b, int runs, double max_s,
-                                    int nk, double *kernel_ns, double *ms, kiln_error *err) {
-  double *t = kiln_xcalloc((size_t)runs, sizeof *t);
-  double *ns = kiln_xcalloc((size_t)runs * (size_t)nk + 1, sizeof *ns);
+kiln_status kiln_tune_time_profiled(const kiln_model *const *m, kiln_tune_io *const *b, int nm,
+                                    int runs, double max_s, const int *nk, double *const *kernel_ns,
+                                    double *ms, kiln_error *err) {
+  double *t = kiln_xcalloc((size_t)runs * (size_t)nm + 1, sizeof *t);
+  double **ns = kiln_xcalloc((size_t)nm, sizeof *ns);
+  kiln_status st = KILN_OK;
+  for (int i = 0; i < nm; i++) { /* warm-ups */
+    ns[i] = kiln_xcalloc((size_t)runs * (size_t)nk[i] + 1, sizeof **ns);
+    if (!st) st = kiln_run_profiled(m[i], (const void *const *)b[i]->in, b[i]->out, ns[i], NULL, err);
+  }
   int64_t start = kiln_rt_clock_ns();
-  kiln_status st = kiln_run_profiled(m, (const void *const *)b->in, b->out, ns, NULL, err);
   int n = 0;
-  while (!st && n < runs && (n < 3 || (double)(kiln_rt_clock_ns() - start) / 1e9 < max_s)) {
-    int64_t t0 = kiln_rt_clock_ns();
-    st = kiln_run_profiled(m, (const void *const *)b->in, b->out, ns + (size_t)n * (size_t)nk,
-                           NULL, err);
-    t[n++] = (double)(kiln_rt_clock_ns() - t0) / 1e6;
+  for (; !st && n < runs && (n < 3 || (double)(kiln_rt_clock_ns() - start) / 1e9 < max_s); n++)
+    for (int i = 0; i < nm && !st; i++) {
+      int64_t t0 = kiln_rt_clock_ns();
+      st = kiln_run_profiled(m[i], (const void *const *)b[i]->in, b[i]->out,
+                             ns[i] + (size_t)n * (size_t)nk[i], NULL, err);
+      t[(size_t)i * (size_t)runs + (size_t)n] = (double)(kiln_rt_clock_ns() - t0) / 1e6;
+    }
+  double *col = kiln_xcalloc((size_t)runs + 1, sizeof *col);
+  for (int i = 0; i < nm && !st; i++) {
+    if (ms) ms[i] = kiln_median(t + (size_t)i * (size_t)runs, n);
+    for (int k = 0; k < nk[i]; k++) {
+      for (int r = 0; r < n; r++) col[r] = ns[i][(size_t)r * (size_t)nk[i] + (size_t)k];
+      kernel_ns[i][k] = kiln_median(col, n);
+    }
   }
-  if (!st) *ms = kiln_median(t, n);
-  for (int i = 0; i < nk && !st; i++) {
-    for (int r = 0; r < n; r++) t[r] = ns[(size_t)r * (size_t)nk + (size_t)i];
-    kernel_ns[i] = kiln_median(t, n);
-  }
-  free(t);
+  for (int i = 0; i < nm; i++) free(ns[i]);
   free(ns);
+  free(col);
+  free(t);
   return st;
 }
 

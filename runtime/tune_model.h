@@ -15,10 +15,12 @@ typedef struct kiln_tune_io {
 /* Buffers for m: float inputs seeded random in [-1, 1), the others zero. */
 void kiln_tune_io_make(const kiln_model *m, uint32_t seed, kiln_tune_io *b);
 void kiln_tune_io_free(kiln_tune_io *b);
-/* A warm-up, then profiled runs until `runs` or max_s: the median wall time in *ms and
- * each kernel's median nanoseconds in kernel_ns[0..nk) (kiln_steps_kernels order). */
-kiln_status kiln_tune_time_profiled(const kiln_model *m, kiln_tune_io *b, int runs, double max_s,
-                                    int nk, double *kernel_ns, double *ms, kiln_error *err);
+/* Models m[0..nm) run profiled in turns (a warm-up of each first), until `runs` each or
+ * max_s: each one's median wall time in ms[i] (ms may be NULL) and each of its kernels'
+ * median nanoseconds in kernel_ns[i][0..nk[i]) (kiln_steps_kernels order). */
+kiln_status kiln_tune_time_profiled(const kiln_model *const *m, kiln_tune_io *const *b, int nm,
+                                    int runs, double max_s, const int *nk, double *const *kernel_ns,
+                                    double *ms, kiln_error *err);
 /* Untuned and tuned runs taking turns (a warm-up of each first), until `runs` each or
  * max_s: the medians, so a machine busy with something else slows both alike. */
 kiln_status kiln_tune_time_pair(const kiln_model *m0, kiln_tune_io *b0, const kiln_model *m1,

@@ -6,8 +6,8 @@
 # a log for another CPU changes nothing; a malformed one is refused naming file and line;
 # the same log gives byte-identical LLVM IR and objects; AOT files say how they were tuned
 # (`dump --tuning`); a second tune resumes from the log; two shards tune disjoint kernels
-# and their logs merge by concatenation; with free dims, the shape buckets are tuned. No
-# speed is asserted.
+# and their logs merge by concatenation; with free dims, the shape buckets are tuned; the
+# MatMuls' panel widths are choices a log sets. No speed is asserted.
 #   cli_tune.sh KILN
 set -uo pipefail
 kiln="$(realpath "$1")"
@@ -38,10 +38,14 @@ kernels=$(grep -c '^[0-9][0-9]* .* [0-9.]*x ' table)
 [ "$kernels" -ge 1 ] || fail "no kernel measured: $(cat table)"
 python3 - log.jsonl "$kernels" <<'PY' || fail "log: $(cat log.jsonl)"
 import json, sys
-lines = open(sys.argv[1]).read().splitlines()
-assert len(lines) == int(sys.argv[2]), (len(lines), sys.argv[2])
-for l in lines:
-    r = json.loads(l)
+records = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()]
+kernels = [r for r in records if "kernel" in r]
+assert len(kernels) == int(sys.argv[2]), (len(kernels), sys.argv[2])
+for r in records: # the MatMuls' panel widths, where the budget reached them
+    if "kernel" in r: continue
+    assert r["choice"] == "panels" and len(r["node"]) == 16 and r["op"] == "MatMul", r
+    assert r["value"] in (0, 8, 16, 32, 64) and r["time_ns"] <= r["default_ns"], r
+for r in kernels:
     assert len(r["kernel"]) == 16 and int(r["kernel"], 16) >= 0
     assert set(r["target"]) >= {"triple", "cpu", "features", "threads"}
     assert r["time_ns"] > 0 and r["time_ns"] <= r["default_ns"], r
@@ -70,8 +74,9 @@ python3 - log.jsonl >hand.jsonl <<'PY'
 import json, sys
 for l in open(sys.argv[1]):
     r = json.loads(l)
-    r["stages"] = ["" for _ in r["stages"]]
-    r["time_ns"] = 0.5
+    if "kernel" in r:
+        r["stages"] = ["" for _ in r["stages"]]
+        r["time_ns"] = 0.5
     print(json.dumps(r))
 PY
 "$kiln" dump "$model" "${shape[@]}" --kernels >dump0.txt || fail "dump --kernels"
@@ -133,7 +138,7 @@ written=$(sed -n "s/^log log.jsonl: $lines records read, \([0-9]*\) written.*/\1
 "$kiln" tune "$model" "${shape[@]}" --list-kernels --json --shard 2/2 >list.json 2>err ||
   fail "list-kernels: $(cat err)"
 "$kiln" tune "$model" "${shape[@]}" --list-kernels >list.txt || fail "list-kernels (text)"
-grep -q '^hash  *kernel  *op' list.txt && [ "$(grep -c '^[0-9a-f]\{16\} ' list.txt)" = 4 ] ||
+grep -q '^hash  *kernel  *op' list.txt && [ "$(grep -v ' panels ' list.txt | grep -c '^[0-9a-f]\{16\} ')" = 4 ] ||
   fail "list-kernels: $(cat list.txt)"
 for k in 1 2; do
   "$kiln" tune "$model" "${shape[@]}" --budget $budget --shard $k/2 -o shard$k.jsonl >shard$k.txt 2>/dev/null ||
@@ -172,20 +177,62 @@ import json, sys
 listed = json.load(open(sys.argv[1]))
 assert listed["buckets"] == 2 and {k["bucket"] for k in listed["kernels"]} == {0, 1}, listed
 hashes = {k["hash"] for k in listed["kernels"]}
+keys = {c["key"] for c in listed["choices"]}
 records = [json.loads(l) for l in open(sys.argv[2])]
-assert records and all(r["kernel"] in hashes for r in records), (records, hashes)
+kernels = [r for r in records if "kernel" in r]
+assert all(r["node"] in keys for r in records if "node" in r), (records, keys)
+# the kernels measured are those of the model as the choices found make it: a MatMul
+# kernel with other panels (or none) has a hash the default listing does not have
+changed = any(r["value"] != r["default_value"] for r in records if "node" in r)
+assert kernels and all(r["kernel"] in hashes or (changed and r["op"].startswith("MatMul"))
+                       for r in kernels), (records, hashes)
 PY
 # the buckets of a library compiled with the log get its records, and say so
 "$kiln" compile "$model" --shape 'x=?x784' --bucket x=16x784 --bucket x=4x784 \
   --tuning-log buckets.jsonl -o buckets.so || fail "compile --bucket --tuning-log"
 "$kiln" dump buckets.so --tuning >bt.txt || fail "dump --tuning of a library with buckets"
-tuned=$(sed -n 's/^bucket [01]: kiln .*: \([0-9]*\) of 4 kernels tuned$/\1/p' bt.txt | awk '{s += $1} END {print s + 0}')
-[ "${tuned:-0}" = "$(wc -l <buckets.jsonl)" ] ||
-  fail "the buckets applied ${tuned:-0} of $(wc -l <buckets.jsonl) records: $(cat bt.txt)"
+tuned=$(sed -n 's/^bucket [01]: kiln .*: \([0-9]*\) of 4 kernels tuned\(, [0-9]* of 2 choices\)\{0,1\}$/\1/p' bt.txt | awk '{s += $1} END {print s + 0}')
+[ "${tuned:-0}" = "$(grep -c '"kernel"' buckets.jsonl)" ] ||
+  fail "the buckets applied ${tuned:-0} of $(grep -c '"kernel"' buckets.jsonl) records: $(cat bt.txt)"
 "$kiln" tune "$model" --shape 'x=?x784' --budget 2 -o free.jsonl >/dev/null 2>err
 rc=$?
 [ $rc != 0 ] && grep -q "kiln tune --bucket" err && [ ! -e free.jsonl ] ||
   fail "tune with free dims and no bucket: rc $rc: $(cat err)"
+
+# --- choices: the MatMuls' panel widths, listed with their keys; a hand-written log
+# giving both no panels changes their kernels (dump --kernels), computes the same, and an
+# AOT library says so; a value a point does not allow, or a record measured against
+# another default, changes nothing
+grep -q '^key  *choice at node  *op  *count choice' list.txt && grep -q '^[0-9a-f]\{16\} MatMul_0 .* panels ' list.txt ||
+  fail "list-kernels lists no choice points: $(cat list.txt)"
+grep -q '^#    choice at node' table || fail "the tune's table has no choices: $(cat table)"
+choice_log() { # VALUE DEFAULT_OFFSET: a record per listed choice point
+  "$kiln" tune "$model" "${shape[@]}" --list-kernels --json | python3 -c '
+import json, sys
+value, off = int(sys.argv[1]), int(sys.argv[2])
+target = json.loads(open(sys.argv[3]).readline())["target"]
+for c in json.load(sys.stdin)["choices"]:
+    assert c["choice"] == "panels" and 0 in c["values"] and c["default"] in c["values"], c
+    print(json.dumps({"node": c["key"], "op": c["op"], "target": target, "version": sys.argv[4],
+                      "choice": "panels", "value": value, "default_value": c["default"] + off,
+                      "time_ns": 1, "default_ns": 2}))' "$1" "$2" hand.jsonl \
+    "$(python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).readline())["version"])' hand.jsonl)"
+}
+choice_log 0 0 >unpacked.jsonl && [ "$(wc -l <unpacked.jsonl)" = 2 ] || fail "choice log: $(cat unpacked.jsonl)"
+"$kiln" dump "$model" "${shape[@]}" --kernels --tuning-log unpacked.jsonl >dump3.txt || fail "dump with choices"
+[ "$(grep -c '^kernel .*(MatMulPanels' dump0.txt)" = 2 ] && ! grep -q '^kernel .*(MatMulPanels' dump3.txt &&
+  [ "$(grep -c '^kernel MatMul_[03] (MatMul+' dump3.txt)" = 2 ] ||
+  fail "no panels: $(grep '^kernel' dump0.txt dump3.txt)"
+same_outputs unpacked.jsonl
+"$kiln" compile "$model" "${shape[@]}" -o unpacked.so --tuning-log unpacked.jsonl || fail "compile with choices"
+"$kiln" dump unpacked.so --tuning >u.txt && grep -q ': 0 of 4 kernels tuned, 2 of 2 choices$' u.txt &&
+  grep -q '^choice panels of node MatMul_0 (MatMul) [0-9a-f]\{16\}: 0 (default ' u.txt ||
+  fail "dump --tuning with choices: $(cat u.txt)"
+choice_log 24 0 >odd.jsonl && choice_log 0 16 >stale_choice.jsonl || fail "choice logs"
+for l in odd stale_choice; do
+  "$kiln" dump "$model" "${shape[@]}" --kernels --tuning-log $l.jsonl >dump4.txt || fail "dump with $l.jsonl"
+  cmp -s dump0.txt dump4.txt || fail "$l.jsonl changed the kernels"
+done
 
 usage() { # exit status 1 and the tune usage on stderr
   "$kiln" tune "$@" >/dev/null 2>err

@@ -3,11 +3,13 @@
  * wrong schedule), every measured candidate is dropped and counted, and the log keeps the
  * default schedules; without, the log has a record per distinct kernel, and compiling
  * with it gives each kernel exactly the recipes of its record (the tuned schedules come
- * back), whose outputs match the untuned model's. */
+ * back), whose outputs match the untuned model's. The same for the MatMuls' panel widths
+ * (ir/choice.h), measured in models compiled with each. */
 #include "check.h"
 
 #include "ir/schedule.h"
 #include "ir/tuning_log.h"
+#include "passes/passes.h"
 #include "passes/tune.h"
 #include "runtime/profile.h"
 #include "runtime/tune.h"
@@ -31,7 +33,15 @@ static void check_applied(const kiln_options *opts, const char *log_path, bool d
   CHECK(!kiln_tuning_log_read(&log, log_path, &err));
   CHECK(!kiln_program_from_file(MODEL, &o, NULL, &p, &err));
   CHECK(!kiln_program_from_file(MODEL, opts, NULL, &d, &err));
-  int matched = 0;
+  int matched = 0, kernel_records = 0;
+  for (int i = 0; i < log.n; i++) kernel_records += !log.records[i].choice;
+  /* each choice point takes its record's value */
+  for (int i = 0; p && i < p->choices.n; i++) {
+    const kiln_choice *c = &p->choices.items[i];
+    const kiln_tuning_record *r = kiln_tuning_log_choice(&log, c->key, c->what, &t, KILN_VERSION, c->def);
+    CHECK(c->from_log == (r != NULL));
+    if (r) CHECK(c->value == r->value && (!defaults || c->value == c->def));
+  }
   for (int i = 0; p && d && i < p->main.n; i++) {
     const kiln_kernel *k = p->main.steps[i].kernel, *dk = d->main.steps[i].kernel;
     char hash[17];
@@ -47,7 +57,7 @@ static void check_applied(const kiln_options *opts, const char *log_path, bool d
       free(def);
     }
   }
-  CHECK(matched == log.n && matched > 0);
+  CHECK(matched == kernel_records && matched > 0);
   kiln_program_free(p);
   kiln_program_free(d);
   kiln_tuning_log_free(&log);
@@ -77,7 +87,20 @@ static void run(const kiln_options *opts, int corrupt_every, const char *path) {
     CHECK(k->best_ns > 0 && k->best_ns <= k->default_ns);
     if (corrupt_every) CHECK(k->best_ns == k->default_ns && k->wrong == k->candidates);
   }
-  CHECK(measured >= 1 && r.records_written == measured);
+  /* the two MatMuls' panel widths: other widths measured in whole models, wrong ones
+   * (all, when every output is altered) dropped, leaving the default */
+  int tried = 0;
+  CHECK(r.nchoices == 2 && r.variants >= 1);
+  for (int i = 0; i < r.nchoices; i++) {
+    const kiln_tune_choice *c = &r.choices[i];
+    CHECK(!strcmp(c->what, "panels") && c->def == 2 * kiln_target_vector_floats(opts) &&
+          c->count == 1);
+    if (corrupt_every) CHECK(c->best == c->def && !c->tried);
+    if (c->tried) CHECK(c->best_ns > 0 && c->best_ns <= c->default_ns);
+    tried += c->tried > 0;
+  }
+  CHECK(corrupt_every ? r.variants_wrong == r.variants : r.variants_wrong == 0);
+  CHECK(measured >= 1 && r.records_written == measured + tried);
   CHECK(candidates == r.candidates && wrong == r.wrong);
   if (corrupt_every) CHECK(r.wrong == r.candidates);
   else CHECK(r.wrong == 0);

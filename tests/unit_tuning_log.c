@@ -4,6 +4,7 @@
  * features, threads) or kiln version is never chosen; of several matching records the
  * fastest wins, the same one whatever their order; every malformed line is refused with
  * a message naming the file and line, and random damage to a valid line never crashes.
+ * Choice records (a graph pass's choice for a node) likewise.
  * Then through the pipeline: a hand-written record with other recipes changes the
  * kernel's schedule (the naive nest), a record that does not apply changes nothing, and
  * the model computes the same outputs with and without the log. */
@@ -243,6 +244,68 @@ static void malformed(void) {
   free(l);
 }
 
+/* A choice record (ir/choice.h): printed, it reads back the same; of the records for its
+ * key and choice, target and version, the fastest wins, whatever their order; one for
+ * another key, choice, target, version or default value is never chosen; malformed
+ * fields are refused naming the line. */
+static void choices(void) {
+  kiln_tuning_target t = target(), other = {"x86_64-pc-linux-gnu", "znver5", "+avx2,+fma", 4};
+  const char *key = "00112233445566aa";
+  kiln_tuning_record rs[7];
+  kiln_tuning_choice_init(&rs[0], key, "panels", "MatMul", 64, 32, &t, 90, 100);
+  kiln_tuning_choice_init(&rs[1], key, "panels", "MatMul", 0, 32, &t, 80, 100);   /* the best */
+  kiln_tuning_choice_init(&rs[2], key, "panels", "MatMul", 16, 32, &other, 10, 100); /* CPU */
+  kiln_tuning_choice_init(&rs[3], key, "panels", "MatMul", 16, 48, &t, 10, 100);  /* stale */
+  kiln_tuning_choice_init(&rs[4], "00112233445566ab", "panels", "MatMul", 16, 32, &t, 10, 100);
+  kiln_tuning_choice_init(&rs[5], key, "layout", "MatMul", 16, 32, &t, 10, 100);
+  kiln_tuning_choice_init(&rs[6], key, "panels", "MatMul", 16, 32, &t, 10, 100);
+  free(rs[6].version);
+  rs[6].version = kiln_xstrdup("0.0.1"); /* another kiln */
+  for (int order = 0; order < 2; order++) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    for (int i = 0; i < 7; i++) kiln_tuning_record_write(&rs[order ? 6 - i : i], f);
+    fclose(f);
+    kiln_tuning_log log = {0};
+    kiln_error err = {0};
+    CHECK(!kiln_tuning_log_parse(&log, text, len, "c.log", &err) && log.n == 7);
+    const kiln_tuning_record *r = kiln_tuning_log_choice(&log, key, "panels", &t, KILN_VERSION, 32);
+    CHECK(r && r->value == 0 && r->default_value == 32 && r->time_ns == 80 && !r->kernel[0]);
+    CHECK(r && r->op && !strcmp(r->op, "MatMul") && !strcmp(r->choice, "panels"));
+    CHECK(kiln_tuning_log_best(&log, key, 0, &t, KILN_VERSION, NULL) == NULL);
+    CHECK(kiln_tuning_log_choice(&log, key, "panels", &t, KILN_VERSION, 16) == NULL);
+    /* printed again: the same bytes */
+    char *again = write_record(r);
+    char *want = write_record(&rs[1]);
+    CHECK(!strcmp(again, want));
+    free(again);
+    free(want);
+    kiln_tuning_log_free(&log);
+    free(text);
+  }
+  for (int i = 0; i < 7; i++) kiln_tuning_record_clear(&rs[i]);
+  const char *tgt = "\"target\": {\"triple\": \"x\", \"cpu\": \"y\", \"features\": \"\", "
+                    "\"threads\": 1}, \"version\": \"v\", \"time_ns\": 5";
+  struct { const char *fields, *what; } bad[] = {
+      {"\"node\": \"0123456789abcdef\", \"choice\": \"panels\", \"value\": -1", "\"value\""},
+      {"\"node\": \"0123456789abcdef\", \"choice\": \"panels\", \"value\": 1.5", "\"value\""},
+      {"\"node\": \"0123456789abcdef\", \"choice\": \"panels\"", "\"value\""},
+      {"\"node\": \"0123456789abcdef\", \"choice\": \"Panels!\", \"value\": 0", "\"choice\""},
+      {"\"node\": \"0123456789abcdef\", \"value\": 0", "no string \"choice\""},
+      {"\"node\": \"01234\", \"choice\": \"panels\", \"value\": 0", "\"node\" is not 16"},
+      {"\"node\": \"0123456789abcdef\", \"choice\": \"panels\", \"value\": 0, "
+       "\"default_value\": \"32\"", "\"default_value\""},
+      {"\"node\": \"0123456789abcdef\", \"kernel\": \"0123456789abcdef\", \"choice\": "
+       "\"panels\", \"value\": 0", "one or the other"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char *l = kiln_fmt("{%s, %s}", bad[i].fields, tgt);
+    refused(l, strlen(l), bad[i].what);
+    free(l);
+  }
+}
+
 /* Random damage to a valid line: parsing never crashes, and fails naming the line or
  * gives a record. */
 static void hostile(void) {
@@ -382,6 +445,7 @@ int main(void) {
   matching();
   malformed();
   hostile();
+  choices();
   through_pipeline();
   return check_report();
 }

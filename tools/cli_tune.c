@@ -90,6 +90,23 @@ static void print_table(const char *model, const char *log, const cli_args *a, d
            k->flops / k->default_ns, k->flops / k->best_ns, k->candidates, k->wrong,
            k->from_log ? "  (from the log)" : "");
   }
+  if (r->nchoices) {
+    printf("\n%-4s %-24s %-20s %5s %-8s %7s %7s %12s %12s %8s\n", "#", "choice at node", "op",
+           "count", "choice", "default", "best", "default(us)", "best(us)", "speedup");
+    for (int i = 0; i < r->nchoices; i++) {
+      const kiln_tune_choice *c = &r->choices[i];
+      if (!c->tried) {
+        printf("%-4d %-24s %-20.20s %5d %-8s %7d %7s (not measured: out of budget)\n", i, c->node,
+               c->op, c->count, c->what, c->def, "-");
+        continue;
+      }
+      printf("%-4d %-24s %-20.20s %5d %-8s %7d %7d %12.2f %12.2f %7.2fx\n", i, c->node, c->op,
+             c->count, c->what, c->def, c->best, c->default_ns / 1e3, c->best_ns / 1e3,
+             c->default_ns / c->best_ns);
+    }
+    printf("models compiled with other choices %d, wrong outputs %d (dropped)\n", r->variants,
+           r->variants_wrong);
+  }
   printf("\ncandidates measured %d, refused by the schedule check %d (never measured), "
          "wrong outputs %d (dropped)\n", r->candidates, r->refused, r->wrong);
   if (r->overlap)
@@ -183,6 +200,34 @@ static int list_kernels(const cli_args *a, const kiln_options *opts) {
                k->count, k->flops / 1e9, k->bytes / 1e6, k->cost_ns / 1e3, k->shard);
       }
       n++;
+    }
+  }
+  /* the graph passes' choice points (not per shard: `kiln tune --shard` leaves them) */
+  if (a->json) printf("], \"choices\": [");
+  n = 0;
+  for (int v = first; v < end; v++) {
+    kiln_tune_result *r = &rs[v - first];
+    if (!a->json && r->nchoices)
+      printf("\n%-16s %-24s %-20s %5s %-8s %7s  %s\n", "key", "choice at node", "op", "count",
+             "choice", "default", "values");
+    for (int i = 0; i < r->nchoices; i++, n++) {
+      const kiln_tune_choice *c = &r->choices[i];
+      if (a->json) {
+        printf("%s\n  {\"key\": \"%s\", \"node\": ", n ? "," : "", c->key);
+        kiln_json_write_string(c->node, stdout);
+        printf(", \"op\": ");
+        kiln_json_write_string(c->op, stdout);
+        printf(", \"choice\": \"%s\", \"count\": %d, \"default\": %d, \"values\": [", c->what,
+               c->count, c->def);
+        for (int j = 0; j < c->nvalues; j++) printf("%s%d", j ? ", " : "", c->values[j]);
+        printf("]");
+        if (v >= 0) printf(", \"bucket\": %d", v);
+        printf("}");
+      } else {
+        printf("%-16s %-24s %-20.20s %5d %-8s %7d ", c->key, c->node, c->op, c->count, c->what, c->def);
+        for (int j = 0; j < c->nvalues; j++) printf(" %d", c->values[j]);
+        printf("\n");
+      }
     }
     kiln_tune_result_free(r);
   }

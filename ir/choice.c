@@ -1,0 +1,29 @@
+/* Lists of choice points (ir/choice.h). */
+#include "ir/choice.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void kiln_choices_add(kiln_choices *l, const kiln_choice *c) {
+  KILN_GROW(l->items, l->n, l->cap);
+  kiln_choice *d = &l->items[l->n++];
+  *d = *c;
+  d->node = kiln_xstrdup(c->node ? c->node : "");
+  d->op = kiln_xstrdup(c->op ? c->op : "");
+}
+
+void kiln_choices_free(kiln_choices *l) {
+  for (int i = 0; i < l->n; i++) {
+    free(l->items[i].node);
+    free(l->items[i].op);
+  }
+  free(l->items);
+  memset(l, 0, sizeof *l);
+}
+
+bool kiln_choice_allows(const kiln_choice *c, int value) {
+  for (int i = 0; i < c->nvalues; i++)
+    if (c->values[i] == value) return true;
+  return false;
+}

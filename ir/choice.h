@@ -1,0 +1,36 @@
+/* Choice points: where a graph pass picks one of several ways to compile a node, a choice
+ * a tuner may make otherwise (docs/tuning.md). Today that is the panel width a GEMM's
+ * constant weights are packed to, or none (passes/pack_panels.c). The pass records each
+ * point it saw in the graph, lowering hands the list to the program, and `kiln tune`
+ * (runtime/tune_choice.c) measures the other values where they land: in the kernel that
+ * holds the node. A tuning log keys a choice by a hash of what it depends on (the node's
+ * op, shapes and attributes, not its weights' values), as it keys schedules by the kernel
+ * IR's hash. */
+#ifndef KILN_IR_CHOICE_H
+#define KILN_IR_CHOICE_H
+
+#include "ir/util.h"
+
+#define KILN_CHOICE_MAX_VALUES 8
+
+typedef struct kiln_choice {
+  char key[KILN_HASH_HEX_LEN + 1];    /* what the choice depends on, hashed */
+  const char *what;  /* the choice's name in logs ("panels"), a static string */
+  char *node, *op;   /* the node's name (its kernel's, after lowering) and op type */
+  int value, def;    /* the value taken; the default's */
+  bool from_log;     /* value came from a tuning log */
+  int nvalues;
+  int values[KILN_CHOICE_MAX_VALUES]; /* the values allowed, the default among them */
+} kiln_choice;
+
+typedef struct kiln_choices {
+  int n, cap;
+  kiln_choice *items;
+} kiln_choices;
+
+/* Appends a copy of c (its strings copied). */
+void kiln_choices_add(kiln_choices *l, const kiln_choice *c);
+void kiln_choices_free(kiln_choices *l);
+bool kiln_choice_allows(const kiln_choice *c, int value);
+
+#endif

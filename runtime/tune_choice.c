@@ -1,0 +1,270 @@
+/* The tuner's graph-level choices (runtime/tune_choice.h). A choice such as a GEMM's panel
+ * width changes the kernel holding the node, not only its schedule: another value makes
+ * another kernel, whose hash no schedule record shares. So each value is measured in a
+ * model compiled with it: one compile per value, every choice point that allows the value
+ * taking it at once (their kernels are separate, so one model measures them all), run in
+ * turns with the untuned model, each run profiled. A point's time is that of the kernels
+ * named after its nodes (a fused kernel takes its first node's name), so the value is
+ * judged where it lands: with the kernel's fused epilogue, its real weights and the
+ * caches as the model leaves them. */
+#include "runtime/tune_choice.h"
+
+#include "ir/dtype.h"
+#include "ir/tempfile.h"
+#include "rt/parallel.h"
+#include "runtime/profile.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BETTER 0.97     /* a value must run its kernels 3% faster than the default's */
+#define MAX_ERROR 1e-4  /* outputs, relative to each output's largest magnitude */
+#define RUNS 15
+
+static double now_s(void) { return (double)kiln_rt_clock_ns() / 1e9; }
+
+/* The profiled time of the kernel named name in m (kernel_ns in kiln_steps_kernels
+ * order), or -1 when m has none. */
+static double kernel_time(const kiln_model *m, const double *kernel_ns, int nk, const char *name) {
+  const kiln_program *p = kiln_model_program(m);
+  const kiln_kernel **ks = kiln_xcalloc((size_t)nk + 1, sizeof *ks);
+  kiln_steps_kernels(&p->main, ks, nk);
+  double t = -1;
+  for (int i = 0; i < nk && t < 0; i++)
+    if (ks[i]->name && !strcmp(ks[i]->name, name)) t = kernel_ns[i];
+  free(ks);
+  return t;
+}
+
+/* The summed kernel time of choice point ch's nodes in m, -1 if one has no kernel. */
+static double point_time(const kiln_program *p0, const kiln_tune_choice *ch, const kiln_model *m,
+                         const double *kernel_ns, int nk) {
+  double sum = 0;
+  for (int i = 0; i < p0->choices.n; i++) {
+    const kiln_choice *c = &p0->choices.items[i];
+    if (strcmp(c->key, ch->key) || strcmp(c->what, ch->what)) continue;
+    double t = kernel_time(m, kernel_ns, nk, c->node);
+    if (t < 0) return -1;
+    sum += t;
+  }
+  return sum;
+}
+
+void kiln_tune_choices_list(const kiln_program *p, kiln_tune_result *res) {
+  res->choices = kiln_xcalloc((size_t)p->choices.n + 1, sizeof *res->choices);
+  for (int i = 0; i < p->choices.n; i++) {
+    const kiln_choice *c = &p->choices.items[i];
+    int j = 0;
+    while (j < res->nchoices &&
+           (strcmp(res->choices[j].key, c->key) || strcmp(res->choices[j].what, c->what)))
+      j++;
+    kiln_tune_choice *ch = &res->choices[j];
+    if (j == res->nchoices++) {
+      memcpy(ch->key, c->key, sizeof ch->key);
+      ch->what = c->what;
+      ch->node = kiln_xstrdup(c->node);
+      ch->op = kiln_xstrdup(c->op);
+      ch->def = ch->best = c->def;
+      ch->nvalues = c->nvalues;
+      memcpy(ch->values, c->values, sizeof ch->values);
+    } else {
+      res->nchoices--;
+    }
+    ch->count++;
+  }
+}
+
+/* The choice point of p with key/what (its first instance). */
+static const kiln_choice *point(const kiln_program *p, const kiln_tune_choice *ch) {
+  for (int i = 0; i < p->choices.n; i++)
+    if (!strcmp(p->choices.items[i].key, ch->key) && !strcmp(p->choices.items[i].what, ch->what))
+      return &p->choices.items[i];
+  return NULL;
+}
+
+/* Writes a temporary log giving `value` to every point that allows it and has another
+ * default (value < 0: each point its best value, where that is not its default); false
+ * when there is no such point, or on an I/O error (then nothing is left behind). */
+static bool temp_log(const kiln_program *p0, const kiln_tune_result *res, int value,
+                     const kiln_tuning_target *target, const char *scratch, kiln_temp *tmp) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f) return false;
+  int n = 0;
+  for (int i = 0; i < res->nchoices; i++) {
+    const kiln_tune_choice *ch = &res->choices[i];
+    const kiln_choice *pt = point(p0, ch);
+    int v = value < 0 ? ch->best : value;
+    if (!pt || ch->def == v || !kiln_choice_allows(pt, v)) continue;
+    kiln_tuning_record r;
+    kiln_tuning_choice_init(&r, ch->key, ch->what, ch->op, v, ch->def, target, 1, 1);
+    kiln_tuning_record_write(&r, f);
+    kiln_tuning_record_clear(&r);
+    n++;
+  }
+  fclose(f);
+  bool ok = n > 0;
+  int fd = ok ? kiln_temp_open(scratch, ".jsonl", tmp) : -1;
+  if (ok) ok = fd >= 0 && write(fd, text, len) == (ssize_t)len;
+  if (fd >= 0 && close(fd) != 0) ok = false;
+  if (!ok && tmp->path) {
+    unlink(tmp->path);
+    kiln_temp_forget(tmp);
+  }
+  free(text);
+  return ok;
+}
+
+double kiln_tune_choices_share(const kiln_model *m0, const double *kernel_ns, int nk) {
+  const kiln_program *p = kiln_model_program(m0);
+  const kiln_kernel **ks = kiln_xcalloc((size_t)nk + 1, sizeof *ks);
+  kiln_steps_kernels(&p->main, ks, nk);
+  double all = 0, some = 0;
+  for (int i = 0; i < nk; i++) {
+    all += kernel_ns[i];
+    bool holds = false;
+    for (int j = 0; j < p->choices.n && !holds; j++)
+      holds = ks[i]->name && !strcmp(ks[i]->name, p->choices.items[j].node);
+    if (holds) some += kernel_ns[i];
+  }
+  free(ks);
+  return all > 0 ? some / all : 0;
+}
+
+/* The model compiled with `value` where it may go (value < 0: with each point's best),
+ * run in turns with m0, profiled. A value: each point's best is updated. The best values
+ * (a confirmation, after all values were tried): a point whose kernels are no longer 3%
+ * faster goes back to its default (*reverted counts them); with none reverted, the log
+ * is kept in *keep, the model's profiled kernel times in *kernel_ns (kernels *nk). */
+static kiln_status measure(const kiln_choice_tuner *c, const kiln_program *p0, int value,
+                           kiln_tune_result *res, kiln_temp *keep, double **kernel_ns, int *nk_out,
+                           int *reverted, kiln_error *err) {
+  kiln_temp tmp = {0};
+  if (!temp_log(p0, res, value, c->target, c->scratch, &tmp)) return KILN_OK;
+  kiln_options o = *c->opts;
+  o.tuning_log = tmp.path;
+  kiln_model *mv = NULL;
+  kiln_tune_io bv = {0};
+  kiln_status st = kiln_compile_file(c->path, &o, &mv, err);
+  if (st || value >= 0) {
+    unlink(tmp.path);
+    kiln_temp_forget(&tmp);
+  }
+  if (st) return st;
+  if (value >= 0) res->variants++;
+  kiln_tune_io_make(mv, 0, &bv); /* the same inputs as m0's */
+  for (int i = 0; i < bv.nin; i++) {
+    kiln_tensor_info info;
+    kiln_input_info(mv, i, &info);
+    memcpy(bv.in[i], c->b0->in[i], info.bytes);
+  }
+  int nk[2] = {kiln_steps_kernels(&p0->main, NULL, 0),
+               kiln_steps_kernels(&kiln_model_program(mv)->main, NULL, 0)};
+  double *ns[2] = {kiln_xcalloc((size_t)nk[0] + 1, sizeof(double)),
+                   kiln_xcalloc((size_t)nk[1] + 1, sizeof(double))};
+  const kiln_model *ms[2] = {c->m0, mv};
+  kiln_tune_io *bs[2] = {c->b0, &bv};
+  double left = c->end_s - now_s();
+  st = kiln_tune_time_profiled(ms, bs, 2, RUNS, left > 0 ? left : 0, nk, ns, NULL, err);
+  if (!st && value >= 0 && c->corrupt_every > 0 && ++*c->ncandidates % c->corrupt_every == 0 &&
+      bv.nout && bv.oinfo[0].bytes)
+    /* tests: as a wrong variant's would be, a high bit of the first element's top byte */
+    ((unsigned char *)bv.out[0])[kiln_dtype_size(bv.oinfo[0].dtype) - 1] ^= 0x40;
+  bool wrong = !st && !(kiln_tune_max_error(&bv, c->b0) <= MAX_ERROR);
+  if (wrong && value >= 0) res->variants_wrong++;
+  for (int i = 0; i < res->nchoices && !st; i++) {
+    kiln_tune_choice *ch = &res->choices[i];
+    const kiln_choice *pt = point(p0, ch);
+    int v = value < 0 ? ch->best : value;
+    if (!pt || ch->def == v || !kiln_choice_allows(pt, v) || (wrong && value >= 0)) continue;
+    double t0 = point_time(p0, ch, c->m0, ns[0], nk[0]);
+    double t1 = point_time(p0, ch, mv, ns[1], nk[1]);
+    bool ok = !wrong && t0 > 0 && t1 >= 0;
+    if (value < 0) { /* confirming */
+      if (ok && t1 / t0 < BETTER) {
+        ch->best_ns = ch->default_ns * t1 / t0;
+      } else {
+        ch->best = ch->def;
+        ch->best_ns = ch->default_ns;
+        (*reverted)++;
+      }
+      continue;
+    }
+    if (!ok) continue;
+    ch->tried++;
+    if (!ch->default_ns) ch->default_ns = ch->best_ns = t0;
+    if (t1 / t0 < ch->best_ns / ch->default_ns && t1 / t0 < BETTER) {
+      ch->best = value;
+      ch->best_ns = ch->default_ns * t1 / t0;
+    }
+  }
+  if (value < 0 && !st && !*reverted) {
+    *keep = tmp;
+    *kernel_ns = ns[1];
+    *nk_out = nk[1];
+    ns[1] = NULL;
+  } else if (value < 0) {
+    unlink(tmp.path);
+    kiln_temp_forget(&tmp);
+  }
+  free(ns[0]);
+  free(ns[1]);
+  kiln_tune_io_free(&bv);
+  kiln_model_free(mv);
+  return st;
+}
+
+kiln_status kiln_tune_choices(const kiln_choice_tuner *c, kiln_tune_result *res, kiln_temp *chosen,
+                              double **kernel_ns, int *nk, kiln_error *err) {
+  const kiln_program *p0 = kiln_model_program(c->m0);
+  kiln_tune_choices_list(p0, res);
+  /* the values other than a point's default, each tried once, smallest first */
+  int values[64], nv = 0;
+  for (int i = 0; i < p0->choices.n; i++) {
+    const kiln_choice *pt = &p0->choices.items[i];
+    for (int v = 0; v < pt->nvalues; v++) {
+      int x = pt->values[v], j = 0;
+      while (j < nv && values[j] != x) j++;
+      if (j == nv && nv < 64) values[nv++] = x;
+    }
+  }
+  for (int i = 1; i < nv; i++)
+    for (int j = i; j > 0 && values[j] < values[j - 1]; j--) {
+      int t = values[j];
+      values[j] = values[j - 1];
+      values[j - 1] = t;
+    }
+  /* a model: a compile, then RUNS runs of it and of m0; one is kept for the confirmation */
+  double cost = 1.3 * c->compile_s + 2 * RUNS * c->run_ms / 1e3;
+  kiln_status st = KILN_OK;
+  for (int i = 0; i < nv && !st && now_s() + 2 * cost < c->end_s; i++)
+    st = measure(c, p0, values[i], res, NULL, NULL, NULL, NULL, err);
+  /* the best values together, measured again: a point that is no longer faster (a lucky
+   * first measurement) goes back to its default, and the rest are measured again */
+  int reverted = 1;
+  while (!st && reverted) {
+    reverted = 0;
+    st = measure(c, p0, -1, res, chosen, kernel_ns, nk, &reverted, err);
+  }
+  return st;
+}
+
+int kiln_tune_choices_write(const kiln_tune_result *res, const kiln_tuning_target *target,
+                            FILE *out) {
+  int n = 0;
+  for (int i = 0; i < res->nchoices; i++) {
+    const kiln_tune_choice *ch = &res->choices[i];
+    if (!ch->tried) continue;
+    n++;
+    kiln_tuning_record r;
+    kiln_tuning_choice_init(&r, ch->key, ch->what, ch->op, ch->best, ch->def, target, ch->best_ns,
+                            ch->default_ns);
+    kiln_tuning_record_write(&r, out);
+    kiln_tuning_record_clear(&r);
+  }
+  return n;
+}
