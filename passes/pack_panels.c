@@ -40,7 +40,8 @@ static int constant_b(const kiln_graph *g, const kiln_node *n, int vf, int64_t *
 }
 
 /* n's choice point: the widths allowed (none, and 1, 2 or 4 vectors up to the columns),
- * keyed by what the product's code depends on: op, operand shapes and attributes. False
+ * keyed by what the product's code depends on: op, operand shapes (C's too) and
+ * attributes, not the weights' values. False
  * when there is nothing to choose, or A's shape is free (the generic code of a model
  * with free dims keeps its defaults). */
 static bool choice_point(const kiln_graph *g, const kiln_node *n, int vf, int64_t nr, int64_t nn,
@@ -56,15 +57,15 @@ static bool choice_point(const kiln_graph *g, const kiln_node *n, int vf, int64_
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
   if (!f) return false;
-  const kiln_value *vs[3] = {a, b, y};
+  const kiln_value *vs[4] = {a, b, y, kiln_node_in(g, n, 2)}; /* C: a Gemm's, or none */
   fprintf(f, "%s", n->op_type);
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 4; i++) {
     fputc(';', f);
-    for (int d = 0; d < vs[i]->rank; d++) fprintf(f, "%lld,", (long long)vs[i]->dims[d]);
+    for (int d = 0; vs[i] && d < vs[i]->rank; d++) fprintf(f, "%lld,", (long long)vs[i]->dims[d]);
   }
   fprintf(f, ";ta=%lld;tb=%lld;alpha=%a;beta=%a;c=%d", (long long)kiln_attr_int(n, "transA", 0),
           (long long)kiln_attr_int(n, "transB", 0), kiln_attr_float(n, "alpha", 1.0),
-          kiln_attr_float(n, "beta", 1.0), n->ninputs > 2 && n->inputs[2] >= 0);
+          kiln_attr_float(n, "beta", 1.0), vs[3] != NULL);
   fclose(f);
   kiln_hash_hex(text, len, c->key);
   free(text);

@@ -14,8 +14,6 @@
 #include "rt/parallel.h"
 #include "runtime/profile.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -62,7 +60,8 @@ void kiln_tune_choices_list(const kiln_program *p, kiln_tune_result *res) {
            (strcmp(res->choices[j].key, c->key) || strcmp(res->choices[j].what, c->what)))
       j++;
     kiln_tune_choice *ch = &res->choices[j];
-    if (j == res->nchoices++) {
+    if (j == res->nchoices) { /* a key not seen before */
+      res->nchoices++;
       memcpy(ch->key, c->key, sizeof ch->key);
       ch->what = c->what;
       ch->node = kiln_xstrdup(c->node);
@@ -70,8 +69,6 @@ void kiln_tune_choices_list(const kiln_program *p, kiln_tune_result *res) {
       ch->def = ch->best = c->def;
       ch->nvalues = c->nvalues;
       memcpy(ch->values, c->values, sizeof ch->values);
-    } else {
-      res->nchoices--;
     }
     ch->count++;
   }
