@@ -308,9 +308,7 @@ static bool edit(tuner *T, kiln_recipe *r, const kiln_schedule *sc) {
 }
 
 /* A new legal candidate for one stage of u's kernel (installed at its best): *stage and
- * its recipe. One edit of the best, then, as tries find only nests already measured (the
- * best's neighbours are used up), two and three edits in a row, each on the nest the
- * ones before it made. False when MAX_TRIES tries gave none. */
+ * its recipe. False when MAX_TRIES edits gave none. */
 static bool next_candidate(tuner *T, unique *u, int *stage, kiln_recipe *out) {
   kiln_kernel *k = u->k;
   double total = 0;
@@ -323,20 +321,13 @@ static bool next_candidate(tuner *T, unique *u, int *stage, kiln_recipe *out) {
     while (s < k->nstages - 1 && (x -= iterations(&k->stages[s])) >= 0) s++;
     kiln_stage tmp = k->stages[s]; /* a scratch copy: apply changes sched and recipe only */
     kiln_recipe r = u->best[s];
-    bool legal = true;
-    int edits = 0;
-    for (int d = 0; d <= tries * 3 / MAX_TRIES && legal; d++) {
-      kiln_error e = {0};
-      if (!edit(T, &r, &tmp.sched)) continue; /* (r unchanged) */
-      legal = kiln_schedule_apply(&tmp, &r, &e) == KILN_OK;
-      edits++;
-    }
-    if (!legal) {
+    if (!edit(T, &r, &tmp.sched)) continue;
+    kiln_error e = {0};
+    if (kiln_schedule_apply(&tmp, &r, &e)) {
       u->info->refused++;
       T->res->refused++;
       continue;
     }
-    if (!edits) continue;
     if (kiln_tune_too_costly(&tmp, T->vf) || seen(u, nest_hash(k, s, &tmp.sched))) continue;
     kiln_recipe canon; /* the same nest by the shortest recipe kiln_recipe_for makes */
     *out = kiln_recipe_for(&tmp, &tmp.sched, &canon) ? canon : r;

@@ -105,10 +105,6 @@ static void run(const kiln_options *opts, int corrupt_every, const char *path) {
   if (corrupt_every) CHECK(r.wrong == r.candidates);
   else CHECK(r.wrong == 0);
   CHECK(r.max_error < 1e-4); /* tuned vs untuned, end to end */
-  /* the search goes on until the budget's end: once one edit of a kernel's best finds
-   * only nests already measured, two and three edits do (one edit alone used up the
-   * MLP's four kernels in 4 s of a 300 s budget) */
-  CHECK(r.elapsed_s > 0.7 * t.budget_s);
   kiln_tune_result_free(&r);
   check_applied(opts, path, corrupt_every != 0);
 }
