@@ -45,6 +45,8 @@
 #include <unistd.h>
 
 #define MAX_TRIES 300          /* edits tried for one new candidate */
+#define E2E_SLOWER 1.03        /* a tuned model this much slower than the untuned keeps the
+                                  default schedules */
 
 static const int64_t FACTORS[] = {2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128};
 #define NFACTORS (int)(sizeof FACTORS / sizeof FACTORS[0])
@@ -503,6 +505,41 @@ static void search(tuner *T, unique *u, double end) {
 
 /* ---- the log file -------------------------------------------------------------------- */
 
+/* Writes the log: old[0..oldlen), then a record per choice point and per kernel measured,
+ * with its best (defaults: with its default, as measured best). */
+static kiln_status write_log(tuner *T, const char *old, size_t oldlen,
+                             const kiln_tuning_target *target, bool defaults, kiln_error *err) {
+  kiln_tune_result *res = T->res;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "tuning log: out of memory");
+  res->records_written = 0;
+  if (oldlen && old[oldlen - 1] != '\n') fputc('\n', f);
+  for (int i = 0; defaults && i < res->nchoices; i++) {
+    res->choices[i].best = res->choices[i].def;
+    res->choices[i].best_ns = res->choices[i].default_ns;
+  }
+  res->records_written += kiln_tune_choices_write(res, target, f);
+  for (int i = 0; i < T->nunique; i++) {
+    unique *u = &T->u[i];
+    if (!u->info->default_ns) continue;
+    if (defaults) install(u, u->def);
+    kiln_tuning_record rec;
+    kiln_tuning_record_init(&rec, u->k, u->info->hash, target,
+                            defaults ? u->info->default_ns : u->info->best_ns,
+                            u->info->default_ns, u->def);
+    kiln_tuning_record_write(&rec, f);
+    kiln_tuning_record_clear(&rec);
+    res->records_written++;
+  }
+  fclose(f);
+  kiln_status st = kiln_write_file_atomic(T->t->log_path, old ? old : "", oldlen, text ? text : "",
+                                          len, err);
+  free(text);
+  return st;
+}
+
 static kiln_status read_raw(const char *path, char **text, size_t *len, kiln_error *err) {
   *text = NULL;
   *len = 0;
@@ -652,8 +689,8 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   kiln_tuning_target target = {0};
   kiln_model *m0 = NULL, *m1 = NULL;
   kiln_tune_io b0 = {0}, b1 = {0};
-  char *old = NULL, *text = NULL;
-  size_t oldlen = 0, len = 0;
+  char *old = NULL;
+  size_t oldlen = 0;
   kiln_rt_set_num_threads(T.opts.num_threads);
   T.overlap = res->overlap = spare_cpu();
   kiln_tuning_target_of(&T.opts, &target);
@@ -744,23 +781,7 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   }
   /* the log: its old lines, then a record per measured kernel (its best, which may be the
    * default: a resumed search then knows it) */
-  if (!st && t->log_path) {
-    FILE *f = open_memstream(&text, &len);
-    if (f && oldlen && old[oldlen - 1] != '\n') fputc('\n', f);
-    if (f) res->records_written += kiln_tune_choices_write(res, &target, f);
-    for (int i = 0; f && i < T.nunique; i++) {
-      unique *u = &T.u[i];
-      if (!u->info->default_ns) continue;
-      kiln_tuning_record rec;
-      kiln_tuning_record_init(&rec, u->k, u->info->hash, &target, u->info->best_ns,
-                              u->info->default_ns, u->def);
-      kiln_tuning_record_write(&rec, f);
-      kiln_tuning_record_clear(&rec);
-      res->records_written++;
-    }
-    if (f) fclose(f);
-    st = kiln_write_file_atomic(t->log_path, old ? old : "", oldlen, text ? text : "", len, err);
-  }
+  if (!st && t->log_path) st = write_log(&T, old, oldlen, &target, false, err);
   /* the model as the log makes it, checked against the untuned one and timed, planned to
    * end within the budget: the 10% the command may take over is for a compile slower than
    * estimated, which is not interrupted */
@@ -775,6 +796,13 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
                      &res->untuned_ms, &res->tuned_ms, err);
     }
     if (!st) res->max_error = kiln_tune_max_error(&b1, &b0);
+    /* kernels faster alone but the model slower with them (their neighbours' caches, the
+     * thread pool's hand-offs): the log records the defaults, as measured best */
+    double scale = t->tuned_scale > 0 ? t->tuned_scale : 1;
+    if (!st && res->tuned_ms * scale > E2E_SLOWER * res->untuned_ms) {
+      res->kept_defaults = true;
+      st = write_log(&T, old, oldlen, &target, true, err);
+    }
   }
   for (int i = 0; i < T.nunique; i++) {
     for (int b = 0; b < KILN_MAX_BUFS; b++) free(T.u[i].ref[b]);
@@ -792,7 +820,6 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
   kiln_tune_io_free(&b0);
   kiln_tune_io_free(&b1);
   free(old);
-  free(text);
   kiln_tuning_log_free(&log);
   kiln_tuning_target_clear(&target);
   kiln_rt_set_num_threads(0);

@@ -65,6 +65,8 @@ typedef struct kiln_tune_options {
                              compared, as a wrong schedule's would be; 0 = never */
   int shard, nshards;     /* tune only the distinct kernels of shard `shard` (1..nshards;
                              kiln_tune_list says which); nshards 0 = all */
+  double tuned_scale;     /* tests: the tuned model's end-to-end time is taken as this
+                             times what it measured (0: 1) */
 } kiln_tune_options;
 
 typedef struct kiln_tune_result {
@@ -84,6 +86,8 @@ typedef struct kiln_tune_result {
   bool overlap;                /* compiles overlapped measurements (a CPU was spare) */
   bool cold_weights;           /* kernels were timed with their weights evicted (the
                                   model's exceed the last-level cache) */
+  bool kept_defaults;          /* the tuned model ran over 3% slower end to end than the
+                                  untuned one: the log records every default as best */
 } kiln_tune_result;
 
 /* Tunes the model at path compiled with opts (threads: opts->num_threads, else the

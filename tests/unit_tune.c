@@ -4,7 +4,8 @@
  * default schedules; without, the log has a record per distinct kernel, and compiling
  * with it gives each kernel exactly the recipes of its record (the tuned schedules come
  * back), whose outputs match the untuned model's. The same for the MatMuls' panel widths
- * (ir/choice.h), measured in models compiled with each. */
+ * (ir/choice.h), measured in models compiled with each. A tuned model slower end to end
+ * than the untuned one leaves a log of the defaults. */
 #include "check.h"
 
 #include "ir/schedule.h"
@@ -64,10 +65,10 @@ static void check_applied(const kiln_options *opts, const char *log_path, bool d
   kiln_tuning_target_clear(&t);
 }
 
-static void run(const kiln_options *opts, int corrupt_every, const char *path) {
+static void run(const kiln_options *opts, int corrupt_every, double tuned_scale, const char *path) {
   unlink(path);
   /* 5 s: a margin for a busy machine */
-  kiln_tune_options t = {5.0, path, 1, NULL, NULL, corrupt_every, 0, 0};
+  kiln_tune_options t = {5.0, path, 1, NULL, NULL, corrupt_every, 0, 0, tuned_scale};
   kiln_tune_result r;
   kiln_error err = {0};
   kiln_status st = kiln_tune(MODEL, opts, &t, &r, &err);
@@ -105,8 +106,14 @@ static void run(const kiln_options *opts, int corrupt_every, const char *path) {
   if (corrupt_every) CHECK(r.wrong == r.candidates);
   else CHECK(r.wrong == 0);
   CHECK(r.max_error < 1e-4); /* tuned vs untuned, end to end */
+  /* a tuned model taken as 10x slower end to end: the log records the defaults (when the
+   * budget left time to compile and time it) */
+  bool kept = r.kept_defaults;
+  if (tuned_scale > 1) CHECK(r.tuned_ms == 0 || kept);
+  if (kept)
+    for (int i = 0; i < r.nchoices; i++) CHECK(r.choices[i].best == r.choices[i].def);
   kiln_tune_result_free(&r);
-  check_applied(opts, path, corrupt_every != 0);
+  check_applied(opts, path, corrupt_every != 0 || kept);
 }
 
 /* A kernel whose stage has no loops (a scalar): nothing to edit, and the tune goes on
@@ -120,7 +127,7 @@ static void scalar_stage(const char *path) {
   fclose(f);
   unlink(path);
   kiln_options opts = {.struct_size = sizeof opts, .num_threads = 1};
-  kiln_tune_options t = {2.0, path, 1, NULL, NULL, 0, 0, 0};
+  kiln_tune_options t = {2.0, path, 1, NULL, NULL, 0, 0, 0, 0};
   kiln_tune_result r;
   kiln_error err = {0};
   CHECK(kiln_tune(model, &opts, &t, &r, &err) == KILN_OK);
@@ -135,8 +142,9 @@ int main(void) {
   kiln_shape_binding shape = {"x", 2, {8, 784}};
   kiln_options opts = {.struct_size = sizeof opts, .shapes = &shape, .nshapes = 1, .num_threads = 1};
   char *path = kiln_fmt("/tmp/kiln_unit_tune_%d.log", (int)getpid());
-  run(&opts, 1, path); /* every candidate wrong */
-  run(&opts, 0, path);
+  run(&opts, 1, 0, path); /* every candidate wrong */
+  run(&opts, 0, 0, path);
+  run(&opts, 0, 10, path); /* the tuned model slower end to end */
   scalar_stage(path);
   unlink(path);
   free(path);

@@ -120,6 +120,10 @@ static void print_table(const char *model, const char *log, const cli_args *a, d
     printf("the model's weights exceed the last-level cache: kernels were timed with theirs "
            "evicted from the caches, as the model runs them\n");
   printf("log %s: %d records read, %d written\n", log, r->records_read, r->records_written);
+  if (r->kept_defaults)
+    printf("the tuned model ran slower end to end than the untuned one (%.3f vs %.3f ms): "
+           "the log records every kernel's and choice's default as its best\n", r->tuned_ms,
+           r->untuned_ms);
   if (r->untuned_ms > 0 && r->tuned_ms > 0)
     printf("end-to-end: untuned %.3f ms, tuned %.3f ms (%.2fx); outputs agree within %.2g "
            "(relative to their largest magnitude)\n", r->untuned_ms, r->tuned_ms,
@@ -259,7 +263,7 @@ int cli_tune(int argc, char **argv) {
     budget = v < 0 ? a.budget : fmax(budget / (end - v), 0.01);
     if (v >= 0) printf("%s", v ? "\n" : ""), print_bucket(&opts, v), fflush(stdout);
     bar b = {isatty(2) != 0, -1, -1};
-    kiln_tune_options t = {budget, a.out, a.seed, on_progress, &b, 0, a.shard, a.nshards};
+    kiln_tune_options t = {budget, a.out, a.seed, on_progress, &b, 0, a.shard, a.nshards, 0};
     kiln_tune_result r;
     kiln_status st = kiln_tune(a.model, &o, &t, &r, &err);
     if (b.tty) fprintf(stderr, "\n");
