@@ -1,7 +1,8 @@
 /* Coalescing (passes/coalesce.c): which axes of a kernel merge, and that the merged
  * kernels compute what the ops define (outputs computed here, in C). Merges: a whole
  * dense tensor; the dims a broadcast operand does not read; a reduction's adjacent
- * reduced dims (and the output dims around them). Kept apart: the dims a broadcast
+ * reduced dims (and the output dims around them); a row kernel's row, in all its stages at
+ * once (InstanceNormalization's H x W). Kept apart: the dims a broadcast
  * operand reads one of, a transpose's, and an in-place Concat slot's rows from the batch
  * (a view across them would need a division per element). */
 #include "check.h"
@@ -127,6 +128,17 @@ static float sum_c_h(const float *const *in, size_t e, int out) {
   return (float)sum;
 }
 
+/* InstanceNormalization(x[1, 16, 32, 32], s[16], b[16]): each channel's 32 x 32 */
+static float instance_norm(const float *const *in, size_t e, int out) {
+  (void)out;
+  size_t c = e / 1024;
+  double sum = 0, sq = 0;
+  for (size_t p = 0; p < 1024; p++) sum += in[0][c * 1024 + p];
+  double mean = sum / 1024;
+  for (size_t p = 0; p < 1024; p++) sq += (in[0][c * 1024 + p] - mean) * (in[0][c * 1024 + p] - mean);
+  return (float)((in[0][e] - mean) / sqrt(sq / 1024 + 1e-5) * in[1][c] + in[2][c]);
+}
+
 int main(void) {
   check("model r(x: f32[2, 8, 12, 12]) {\n  return y = Relu(x)\n}\n", "Relu", "2304", relu_of_x);
   check("model a(x: f32[2, 8, 12, 12], b: f32[1, 8, 1, 1]) {\n  return y = Add(x, b)\n}\n",
@@ -142,5 +154,9 @@ int main(void) {
         "GlobalAveragePool", "32x144", global_mean);
   check("model s(x: f32[4, 8, 12, 12]) {\n  return y = ReduceSum(x, [1, 2])\n}\n", "ReduceSum",
         "4x96x12", sum_c_h);
+  /* a row kernel (its three stages share their axes): H and W as one row of 1024 in all */
+  check("model n(x: f32[1, 16, 32, 32], s: f32[16], b: f32[16]) {\n"
+        "  return y = InstanceNormalization(x, s, b)\n}\n", "InstanceNormalization", "1x16x1024",
+        instance_norm);
   return check_report();
 }
