@@ -22,8 +22,8 @@ void kiln_choices_free(kiln_choices *l) {
   memset(l, 0, sizeof *l);
 }
 
-bool kiln_choice_allows(const kiln_choice *c, int value) {
-  for (int i = 0; i < c->nvalues; i++)
-    if (c->values[i] == value) return true;
+bool kiln_choice_allows(const int *values, int n, int value) {
+  for (int i = 0; i < n; i++)
+    if (values[i] == value) return true;
   return false;
 }

@@ -31,6 +31,7 @@ typedef struct kiln_choices {
 /* Appends a copy of c (its strings copied). */
 void kiln_choices_add(kiln_choices *l, const kiln_choice *c);
 void kiln_choices_free(kiln_choices *l);
-bool kiln_choice_allows(const kiln_choice *c, int value);
+/* Whether value is among values[0..n) (a choice point's values allowed). */
+bool kiln_choice_allows(const int *values, int n, int value);
 
 #endif

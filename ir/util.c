@@ -209,9 +209,13 @@ double kiln_median(double *v, int n) {
   return v[n / 2];
 }
 
-void kiln_hash_hex(const void *bytes, size_t len, char out[KILN_HASH_HEX_LEN + 1]) {
-  uint64_t h = UINT64_C(14695981039346656037);
+uint64_t kiln_fnv1a(uint64_t h, const void *bytes, size_t len) {
   for (size_t i = 0; i < len; i++)
     h = (h ^ ((const unsigned char *)bytes)[i]) * UINT64_C(1099511628211);
-  snprintf(out, KILN_HASH_HEX_LEN + 1, "%016llx", (unsigned long long)h);
+  return h;
+}
+
+void kiln_hash_hex(const void *bytes, size_t len, char out[KILN_HASH_HEX_LEN + 1]) {
+  snprintf(out, KILN_HASH_HEX_LEN + 1, "%016llx",
+           (unsigned long long)kiln_fnv1a(KILN_FNV1A_START, bytes, len));
 }

@@ -84,7 +84,10 @@ bool kiln_add_overflows(int64_t a, int64_t b, int64_t *out);
 /* The greatest common divisor of a and b, >= 0 (0 when both are 0). */
 int64_t kiln_gcd(int64_t a, int64_t b);
 
-/* The hex digits of the 64-bit FNV-1a hash of bytes[0..len): the keys of tuning logs. */
+/* 64-bit FNV-1a: h (KILN_FNV1A_START for a new hash) extended with bytes[0..len). */
+#define KILN_FNV1A_START UINT64_C(14695981039346656037)
+uint64_t kiln_fnv1a(uint64_t h, const void *bytes, size_t len);
+/* The hex digits of the FNV-1a hash of bytes[0..len): the keys of tuning logs. */
 #define KILN_HASH_HEX_LEN 16
 void kiln_hash_hex(const void *bytes, size_t len, char out[KILN_HASH_HEX_LEN + 1]);
 /* a / b rounded toward negative infinity (b != 0): C's division rounds toward zero. */

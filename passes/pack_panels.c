@@ -109,7 +109,7 @@ static int64_t width(packer *P, const kiln_node *n, int64_t nr, int64_t nn) {
   if (!choice_point(P->g, n, P->vf, nr, nn, &c)) return nr;
   const kiln_tuning_record *r =
       P->log ? kiln_tuning_log_choice(P->log, c.key, c.what, P->target, KILN_VERSION, c.def) : NULL;
-  if (r && kiln_choice_allows(&c, r->value)) {
+  if (r && kiln_choice_allows(c.values, c.nvalues, r->value)) {
     c.value = r->value;
     c.from_log = true;
   }

@@ -223,26 +223,21 @@ static kiln_status measure(tuner *T, unique *u, mode m, double limit_ns, double 
 
 /* ---- candidates --------------------------------------------------------------------- */
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-  for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)p)[i]) * UINT64_C(1099511628211);
-  return h;
-}
-
 /* The loop nests of k's stages, stage s's replaced by sched, hashed. */
 static uint64_t nest_hash(const kiln_kernel *k, int s, const kiln_schedule *sched) {
-  uint64_t h = UINT64_C(14695981039346656037);
+  uint64_t h = KILN_FNV1A_START;
   for (int i = 0; i < k->nstages; i++) {
     const kiln_schedule *sc = i == s ? sched : &k->stages[i].sched;
     for (int l = 0; l < sc->nloops; l++) {
       const kiln_loop *lp = &sc->loops[l];
       int64_t v[4] = {lp->axis, lp->stride, lp->extent, lp->kind};
-      h = fnv(h, v, sizeof v);
+      h = kiln_fnv1a(h, v, sizeof v);
     }
     if (sc->prefetch_ahead > 0) {
       int64_t v[2] = {sc->prefetch_axis, sc->prefetch_ahead};
-      h = fnv(h, v, sizeof v);
+      h = kiln_fnv1a(h, v, sizeof v);
     }
-    h = fnv(h, "|", 1);
+    h = kiln_fnv1a(h, "|", 1);
   }
   return h;
 }

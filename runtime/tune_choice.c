@@ -74,18 +74,10 @@ void kiln_tune_choices_list(const kiln_program *p, kiln_tune_result *res) {
   }
 }
 
-/* The choice point of p with key/what (its first instance). */
-static const kiln_choice *point(const kiln_program *p, const kiln_tune_choice *ch) {
-  for (int i = 0; i < p->choices.n; i++)
-    if (!strcmp(p->choices.items[i].key, ch->key) && !strcmp(p->choices.items[i].what, ch->what))
-      return &p->choices.items[i];
-  return NULL;
-}
-
 /* Writes a temporary log giving `value` to every point that allows it and has another
  * default (value < 0: each point its best value, where that is not its default); false
  * when there is no such point, or on an I/O error (then nothing is left behind). */
-static bool temp_log(const kiln_program *p0, const kiln_tune_result *res, int value,
+static bool temp_log(const kiln_tune_result *res, int value,
                      const kiln_tuning_target *target, const char *scratch, kiln_temp *tmp) {
   char *text = NULL;
   size_t len = 0;
@@ -94,9 +86,8 @@ static bool temp_log(const kiln_program *p0, const kiln_tune_result *res, int va
   int n = 0;
   for (int i = 0; i < res->nchoices; i++) {
     const kiln_tune_choice *ch = &res->choices[i];
-    const kiln_choice *pt = point(p0, ch);
     int v = value < 0 ? ch->best : value;
-    if (!pt || ch->def == v || !kiln_choice_allows(pt, v)) continue;
+    if (ch->def == v || !kiln_choice_allows(ch->values, ch->nvalues, v)) continue;
     kiln_tuning_record r;
     kiln_tuning_choice_init(&r, ch->key, ch->what, ch->op, v, ch->def, target, 1, 1);
     kiln_tuning_record_write(&r, f);
@@ -141,7 +132,7 @@ static kiln_status measure(const kiln_choice_tuner *c, const kiln_program *p0, i
                            kiln_tune_result *res, kiln_temp *keep, double **kernel_ns, int *nk_out,
                            int *reverted, kiln_error *err) {
   kiln_temp tmp = {0};
-  if (!temp_log(p0, res, value, c->target, c->scratch, &tmp)) return KILN_OK;
+  if (!temp_log(res, value, c->target, c->scratch, &tmp)) return KILN_OK;
   kiln_options o = *c->opts;
   o.tuning_log = tmp.path;
   kiln_model *mv = NULL;
@@ -175,9 +166,9 @@ static kiln_status measure(const kiln_choice_tuner *c, const kiln_program *p0, i
   if (wrong && value >= 0) res->variants_wrong++;
   for (int i = 0; i < res->nchoices && !st; i++) {
     kiln_tune_choice *ch = &res->choices[i];
-    const kiln_choice *pt = point(p0, ch);
     int v = value < 0 ? ch->best : value;
-    if (!pt || ch->def == v || !kiln_choice_allows(pt, v) || (wrong && value >= 0)) continue;
+    if (ch->def == v || !kiln_choice_allows(ch->values, ch->nvalues, v) || (wrong && value >= 0))
+      continue;
     double t0 = point_time(p0, ch, c->m0, ns[0], nk[0]);
     double t1 = point_time(p0, ch, mv, ns[1], nk[1]);
     bool ok = !wrong && t0 > 0 && t1 >= 0;
