@@ -17,7 +17,9 @@
  *     waits for a worker that has not joined the job: when the caller has claimed the
  *     last chunk it waits only for the chunks in flight, then closes the job to latecomers;
  *   - one job runs at a time: a caller that finds the pool busy (another kiln_run on
- *     another thread) runs its loop itself rather than oversubscribing the cores. */
+ *     another thread) runs its loop itself rather than oversubscribing the cores;
+ *   - a caller the scheduler has put on a working worker's CPU (as it may when it wakes the
+ *     caller) moves for the job to the CPU the workers leave it, its mask permitting. */
 #define _GNU_SOURCE
 #include "rt/parallel.h"
 
@@ -53,6 +55,7 @@ typedef struct pool {
   int nworkers;               /* threads besides the caller */
   int default_threads;        /* CPUs in the process's affinity mask (or KILN_NUM_THREADS) */
   int caller_cpu;             /* the starting thread's CPU, which no pinned worker takes */
+  int worker_cpu[KILN_MAX_THREADS]; /* each worker's CPU, -1: not pinned */
   uint32_t last_seq;          /* the newest job's number (under busy) */
   _Atomic uint32_t seqw;      /* the newest job's number: the futex idle workers sleep on */
   _Atomic int sleepers;       /* workers in (or about to enter) futex_wait */
@@ -200,6 +203,7 @@ static void start_pool(void) {
     if (!a) break;
     a->id = i;
     a->cpu = i < ncpu - 1 && want <= ncpu ? cpus[(first + i) % ncpu] : -1;
+    P.worker_cpu[P.nworkers] = a->cpu;
     if (pthread_create(&P.threads[P.nworkers], NULL, worker, a)) {
       free(a);
       break;
@@ -234,6 +238,24 @@ int kiln_rt_num_threads(void) {
   return t > P.nworkers + 1 ? P.nworkers + 1 : t;
 }
 
+/* A caller on the CPU of one of the job's T - 1 workers would share that core with it for
+ * the whole job, each waiting for the other's time slices (kernels ran 2-5x slower when the
+ * tuner's thread woke up there after a compile). It moves, for the job, to the CPU the
+ * workers leave it, if its mask has that CPU: *saved gets the mask to restore. */
+static bool leave_worker_cpu(int T, cpu_set_t *saved) {
+  int here = sched_getcpu();
+  if (P.caller_cpu < 0 || here < 0 || here == P.caller_cpu) return false;
+  bool shared = false;
+  for (int i = 0; i < T - 1 && !shared; i++) shared = P.worker_cpu[i] == here;
+  if (!shared || sched_getaffinity(0, sizeof *saved, saved) != 0 ||
+      !CPU_ISSET(P.caller_cpu, saved))
+    return false;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(P.caller_cpu, &one);
+  return sched_setaffinity(0, sizeof one, &one) == 0;
+}
+
 void kiln_rt_parallel_for(kiln_rt_body body, void *ctx, int64_t n) {
   if (n <= 0) return;
   int T = n > 1 ? kiln_rt_num_threads() : 1;
@@ -244,6 +266,8 @@ void kiln_rt_parallel_for(kiln_rt_body body, void *ctx, int64_t n) {
     body(ctx, 0, n);
     return;
   }
+  cpu_set_t saved;
+  bool moved = leave_worker_cpu(T, &saved);
   P.body = body;
   P.ctx = ctx;
   P.n = n;
@@ -266,4 +290,5 @@ void kiln_rt_parallel_for(kiln_rt_body body, void *ctx, int64_t n) {
     if ((i & 255) == 255) sched_yield(); /* a worker in flight may share our core */
   }
   pthread_mutex_unlock(&P.busy);
+  if (moved) sched_setaffinity(0, sizeof saved, &saved); /* the thread stays where it is */
 }
