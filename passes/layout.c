@@ -12,10 +12,15 @@
  * form too, computed by a FromBlocked right after the twin's producer: readers that do not
  * take blocked tensors (pooling, reshapes, graph outputs) read that, and dead-code removal
  * drops the conversions nobody reads. So conversions happen only where a blocked region
- * meets the rest of the graph. */
+ * meets the rest of the graph.
+ *
+ * The block is a choice point (ir/choice.h) of the whole model, since a block is shared by
+ * every tensor of a region: the vector width (the default), 8 on wider vectors, or none
+ * (no blocked layout at all); `kiln tune` measures them on the whole model. */
 #include "passes/passes.h"
 
 #include "ir/op.h"
+#include "ir/tuning_log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +28,7 @@
 typedef struct layout {
   kiln_graph *g;
   kiln_block *blk;
-  int vf;
+  int vf; /* the channel block: the vector width, or what a tuning log chose */
   int *twin; /* per value id: its blocked twin, -1 */
   int nvalues; /* values the twin table covers (values added later have no twin) */
 } layout;
@@ -103,17 +108,23 @@ static int pack_weights(kiln_graph *g, const kiln_value *w, bool dw, int64_t ib,
   return id;
 }
 
-/* Node n (at pos) as a ConvBlocked, when it is one: 2-D, f32, constant weights and bias,
- * dense (each group's channels whole blocks) or depthwise (a blocked input then), output
- * channels in blocks. */
+/* Could Conv n be blocked: 2-D, f32, constant weights and bias, one output? */
+static bool conv_candidate(const kiln_graph *g, const kiln_node *n) {
+  const kiln_value *x = kiln_node_in(g, n, 0), *w = kiln_node_in(g, n, 1),
+                   *b = kiln_node_in(g, n, 2), *y = kiln_node_out(g, n, 0);
+  return (n->op->flags & KILN_OP_CONV) && x && w && y && x->rank == 4 && w->rank == 4 &&
+         x->dtype == KILN_F32 && w->dtype == KILN_F32 && w->data && (!b || b->data) &&
+         n->noutputs == 1;
+}
+
+/* Node n (at pos) as a ConvBlocked, when it is one: a candidate, dense (each group's
+ * channels whole blocks) or depthwise (a blocked input then), output channels in blocks. */
 static kiln_status convert_conv(layout *L, int *pos, kiln_node *n, bool *done, kiln_error *err) {
   kiln_graph *g = L->g;
   const kiln_value *x = kiln_node_in(g, n, 0), *w = kiln_node_in(g, n, 1),
-                   *b = kiln_node_in(g, n, 2), *y = kiln_node_out(g, n, 0);
+                   *b = kiln_node_in(g, n, 2);
   *done = false;
-  if (!x || !w || !y || x->rank != 4 || w->rank != 4 || x->dtype != KILN_F32 ||
-      w->dtype != KILN_F32 || !w->data || (b && !b->data) || n->noutputs != 1)
-    return KILN_OK;
+  if (!conv_candidate(g, n)) return KILN_OK;
   int64_t group = kiln_attr_int(n, "group", 1), m = w->dims[0], ob = block_for(m, L->vf);
   bool dw = group > 1 && group == x->dims[1] && group == m && w->dims[1] == 1;
   if (!ob || group < 1 || (!dw && (m / group) % ob)) return KILN_OK;
@@ -264,9 +275,55 @@ static kiln_status convert_concat(layout *L, int *pos, kiln_node *n, bool *done,
   return plain_after(L, pos, yv, yt, err);
 }
 
-kiln_status kiln_pass_layout(kiln_graph *g, int vector_floats, kiln_error *err) {
+/* The model's choice point: the blocks allowed (the vector width, 8 below a wider one,
+ * none), keyed by what the convolutions' code depends on (each candidate's op, input and
+ * weight shapes and window attributes, in order), not the weights' values. False when no
+ * Conv could be blocked, or one's shape is free (the generic code keeps the default). */
+static bool choice_point(const kiln_graph *g, int vf, kiln_choice *c) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f) return false;
+  *c = (kiln_choice){.what = "layout", .def = vf, .whole = true, .nvalues = 1, .values = {vf}};
+  if (vf > 8) c->values[c->nvalues++] = 8;
+  c->values[c->nvalues++] = 0;
+  bool free_dims = false;
+  fprintf(f, "layout");
+  for (int i = 0; i < g->main.nnodes; i++) {
+    const kiln_node *n = &g->nodes[g->main.nodes[i]];
+    if (!n->op || !conv_candidate(g, n) || kiln_node_in(g, n, 1)->dims[0] % 8) continue;
+    const kiln_value *x = kiln_node_in(g, n, 0), *w = kiln_node_in(g, n, 1), *y = kiln_node_out(g, n, 0);
+    free_dims |= kiln_value_is_symbolic(x) || kiln_value_is_symbolic(y);
+    if (!c->node) {
+      c->node = n->name;
+      c->op = n->op_type;
+    }
+    fprintf(f, ";%s", n->op_type);
+    for (int d = 0; d < 4; d++) fprintf(f, ",%lld", (long long)x->dims[d]);
+    for (int d = 0; d < 4; d++) fprintf(f, ",%lld", (long long)w->dims[d]);
+    static const char *const window[] = {"strides", "pads", "dilations"};
+    for (int a = 0; a < 3; a++) {
+      const int64_t *v;
+      int nv = kiln_attr_ints(n, window[a], &v);
+      fprintf(f, ";%s", window[a]);
+      for (int k = 0; k < nv; k++) fprintf(f, ",%lld", (long long)v[k]);
+    }
+    fprintf(f, ";group=%lld;%s", (long long)kiln_attr_int(n, "group", 1),
+            kiln_attr_str(n, "auto_pad", "NOTSET"));
+  }
+  fclose(f);
+  if (c->node && !free_dims) kiln_hash_hex(text, len, c->key);
+  free(text);
+  return c->node && !free_dims;
+}
+
+kiln_status kiln_pass_layout(kiln_graph *g, int vector_floats, const kiln_tuning_log *log,
+                             const kiln_tuning_target *target, kiln_error *err) {
   layout L = {g, &g->main, vector_floats, NULL, g->nvalues};
   if (vector_floats < 8) return KILN_OK; /* no vectors worth blocking for */
+  kiln_choice c;
+  if (choice_point(g, vector_floats, &c)) L.vf = kiln_choice_take(&g->choices, &c, log, target);
+  if (!L.vf) return KILN_OK;
   L.twin = kiln_xmalloc(sizeof(int) * (size_t)(g->nvalues ? g->nvalues : 1));
   for (int i = 0; i < g->nvalues; i++) L.twin[i] = -1;
   kiln_status st = KILN_OK;

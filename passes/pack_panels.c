@@ -107,14 +107,7 @@ typedef struct packer {
 static int64_t width(packer *P, const kiln_node *n, int64_t nr, int64_t nn) {
   kiln_choice c;
   if (!choice_point(P->g, n, P->vf, nr, nn, &c)) return nr;
-  const kiln_tuning_record *r =
-      P->log ? kiln_tuning_log_choice(P->log, c.key, c.what, P->target, KILN_VERSION, c.def) : NULL;
-  if (r && kiln_choice_allows(c.values, c.nvalues, r->value)) {
-    c.value = r->value;
-    c.from_log = true;
-  }
-  kiln_choices_add(&P->g->choices, &c);
-  return c.value;
+  return kiln_choice_take(&P->g->choices, &c, P->log, P->target);
 }
 
 static kiln_status pack_block(packer *P, kiln_block *blk, kiln_error *err) {

@@ -56,8 +56,10 @@ kiln_status kiln_pass_fold(kiln_graph *g, int64_t max_elems, kiln_error *err);
  * parameters and nothing else reads the conv's output (passes/fold_bn.c). */
 void kiln_pass_fold_batchnorm(kiln_graph *g);
 /* Runs each 2-D f32 Conv with constant weights, and the elementwise ops around it, in the
- * blocked layout NCHWc for vectors of vector_floats floats (passes/layout.c). */
-kiln_status kiln_pass_layout(kiln_graph *g, int vector_floats, kiln_error *err);
+ * blocked layout NCHWc for vectors of vector_floats floats, or in the block (or none) a
+ * record of log for target says (NULL: none) (passes/layout.c). */
+kiln_status kiln_pass_layout(kiln_graph *g, int vector_floats, const kiln_tuning_log *log,
+                             const kiln_tuning_target *target, kiln_error *err);
 /* Turns each f32 MatMul/Gemm with a constant 2-D B into a MatMulPanels reading B packed
  * into panels as wide as its register tile for vectors of vector_floats, a new constant
  * (passes/pack_panels.c), or as wide as a record of log for target says (NULL: none). */

@@ -59,8 +59,10 @@ static kiln_status fold_bn(state *s) {
   return KILN_OK;
 }
 static kiln_status layout(state *s) {
+  const kiln_tuning_log *log;
   if (s->opts->no_layout || kiln_target_gpu(s->opts)) return KILN_OK;
-  return kiln_pass_layout(s->g, kiln_target_vector_floats(s->opts), s->err);
+  if (tuning_log(s, &log)) return s->err->code;
+  return kiln_pass_layout(s->g, kiln_target_vector_floats(s->opts), log, &s->target, s->err);
 }
 static kiln_status panels(state *s) { /* logs hold CPU choices */
   const kiln_tuning_log *log;

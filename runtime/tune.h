@@ -35,7 +35,8 @@ typedef struct kiln_tune_kernel {
 /* One distinct choice point (ir/choice.h) of the model, by key: its instances share it. */
 typedef struct kiln_tune_choice {
   char key[KILN_HASH_HEX_LEN + 1];
-  const char *what;        /* the choice ("panels") */
+  const char *what;        /* the choice ("panels", "layout") */
+  bool whole;              /* its time is the model's (ir/choice.h) */
   char *node, *op;         /* of its first instance */
   int count;               /* nodes of the model with this key */
   int def, best;           /* the default value; the best found (def when none beat it) */

@@ -1,12 +1,13 @@
 /* The tuner's graph-level choices (runtime/tune_choice.h). A choice such as a GEMM's panel
  * width changes the kernel holding the node, not only its schedule: another value makes
  * another kernel, whose hash no schedule record shares. So each value is measured in a
- * model compiled with it: one compile per value, every choice point that allows the value
- * taking it at once (their kernels are separate, so one model measures them all), run in
- * turns with the untuned model, each run profiled. A point's time is that of the kernels
- * named after its nodes (a fused kernel takes its first node's name), so the value is
- * judged where it lands: with the kernel's fused epilogue, its real weights and the
- * caches as the model leaves them. */
+ * model compiled with it: one compile per choice and value, every point of that choice
+ * that allows the value taking it at once (their kernels are separate, so one model
+ * measures them all), run in turns with the untuned model, each run profiled. A point's
+ * time is that of the kernels named after its nodes (a fused kernel takes its first
+ * node's name), so the value is judged where it lands: with the kernel's fused epilogue,
+ * its real weights and the caches as the model leaves them. A whole-model point (the
+ * layout's block) is judged on all the kernels but those of other points. */
 #include "runtime/tune_choice.h"
 
 #include "ir/dtype.h"
@@ -21,6 +22,11 @@
 #define BETTER 0.97     /* a value must run its kernels 3% faster than the default's */
 #define MAX_ERROR 1e-4  /* outputs, relative to each output's largest magnitude */
 #define RUNS 15
+
+typedef struct kiln_choice_try { /* a model to measure: choice what with value */
+  const char *what;
+  int value;
+} kiln_choice_try;
 
 static double now_s(void) { return (double)kiln_rt_clock_ns() / 1e9; }
 
@@ -37,10 +43,27 @@ static double kernel_time(const kiln_model *m, const double *kernel_ns, int nk, 
   return t;
 }
 
-/* The summed kernel time of choice point ch's nodes in m, -1 if one has no kernel. */
+/* Does kernel name hold a node of a choice point of p0 other than a whole-model one? */
+static bool holds_point(const kiln_program *p0, const char *name) {
+  for (int i = 0; name && i < p0->choices.n; i++)
+    if (!p0->choices.items[i].whole && !strcmp(name, p0->choices.items[i].node)) return true;
+  return false;
+}
+
+/* The summed kernel time of choice point ch's nodes in m, -1 if one has no kernel. A
+ * whole-model point's: that of all m's kernels but those of other points' nodes (which
+ * the confirmation changes at the same time). */
 static double point_time(const kiln_program *p0, const kiln_tune_choice *ch, const kiln_model *m,
                          const double *kernel_ns, int nk) {
   double sum = 0;
+  if (ch->whole) {
+    const kiln_kernel **ks = kiln_xcalloc((size_t)nk + 1, sizeof *ks);
+    kiln_steps_kernels(&kiln_model_program(m)->main, ks, nk);
+    for (int i = 0; i < nk; i++)
+      if (!holds_point(p0, ks[i]->name)) sum += kernel_ns[i];
+    free(ks);
+    return sum;
+  }
   for (int i = 0; i < p0->choices.n; i++) {
     const kiln_choice *c = &p0->choices.items[i];
     if (strcmp(c->key, ch->key) || strcmp(c->what, ch->what)) continue;
@@ -64,6 +87,7 @@ void kiln_tune_choices_list(const kiln_program *p, kiln_tune_result *res) {
       res->nchoices++;
       memcpy(ch->key, c->key, sizeof ch->key);
       ch->what = c->what;
+      ch->whole = c->whole;
       ch->node = kiln_xstrdup(c->node);
       ch->op = kiln_xstrdup(c->op);
       ch->def = ch->best = c->def;
@@ -74,10 +98,19 @@ void kiln_tune_choices_list(const kiln_program *p, kiln_tune_result *res) {
   }
 }
 
-/* Writes a temporary log giving `value` to every point that allows it and has another
- * default (value < 0: each point its best value, where that is not its default); false
- * when there is no such point, or on an I/O error (then nothing is left behind). */
-static bool temp_log(const kiln_tune_result *res, int value,
+/* Is choice point ch tried with value (of choice what) in the model measured now (what
+ * NULL: each point's best value)? Only where the value is not its default. */
+static bool tried_with(const kiln_tune_choice *ch, const char *what, int value) {
+  int v = what ? value : ch->best;
+  return ch->def != v && kiln_choice_allows(ch->values, ch->nvalues, v) &&
+         (!what || !strcmp(ch->what, what));
+}
+
+/* Writes a temporary log giving `value` to every point of choice `what` that allows it and
+ * has another default (what NULL: each point its best value, where that is not its
+ * default); false when there is no such point, or on an I/O error (then nothing is left
+ * behind). */
+static bool temp_log(const kiln_tune_result *res, const char *what, int value,
                      const kiln_tuning_target *target, const char *scratch, kiln_temp *tmp) {
   char *text = NULL;
   size_t len = 0;
@@ -86,10 +119,10 @@ static bool temp_log(const kiln_tune_result *res, int value,
   int n = 0;
   for (int i = 0; i < res->nchoices; i++) {
     const kiln_tune_choice *ch = &res->choices[i];
-    int v = value < 0 ? ch->best : value;
-    if (ch->def == v || !kiln_choice_allows(ch->values, ch->nvalues, v)) continue;
+    if (!tried_with(ch, what, value)) continue;
     kiln_tuning_record r;
-    kiln_tuning_choice_init(&r, ch->key, ch->what, ch->op, v, ch->def, target, 1, 1);
+    kiln_tuning_choice_init(&r, ch->key, ch->what, ch->op, what ? value : ch->best, ch->def,
+                            target, 1, 1);
     kiln_tuning_record_write(&r, f);
     kiln_tuning_record_clear(&r);
     n++;
@@ -116,23 +149,26 @@ double kiln_tune_choices_share(const kiln_model *m0, const double *kernel_ns, in
     all += kernel_ns[i];
     bool holds = false;
     for (int j = 0; j < p->choices.n && !holds; j++)
-      holds = ks[i]->name && !strcmp(ks[i]->name, p->choices.items[j].node);
+      holds = p->choices.items[j].whole ||
+              (ks[i]->name && !strcmp(ks[i]->name, p->choices.items[j].node));
     if (holds) some += kernel_ns[i];
   }
   free(ks);
   return all > 0 ? some / all : 0;
 }
 
-/* The model compiled with `value` where it may go (value < 0: with each point's best),
- * run in turns with m0, profiled. A value: each point's best is updated. The best values
+/* The model compiled with `value` where choice `what` may take it (what NULL: with each
+ * point's best), run in turns with m0, profiled. A value: each point's best is updated
+ * (one kind of choice at a time, so that a whole-model point's time is its own). The best values
  * (a confirmation, after all values were tried): a point whose kernels are no longer 3%
  * faster goes back to its default (*reverted counts them); with none reverted, the log
  * is kept in *keep, the model's profiled kernel times in *kernel_ns (kernels *nk). */
-static kiln_status measure(const kiln_choice_tuner *c, const kiln_program *p0, int value,
-                           kiln_tune_result *res, kiln_temp *keep, double **kernel_ns, int *nk_out,
-                           int *reverted, kiln_error *err) {
+static kiln_status measure(const kiln_choice_tuner *c, const kiln_program *p0, const char *what,
+                           int value, kiln_tune_result *res, kiln_temp *keep, double **kernel_ns,
+                           int *nk_out, int *reverted, kiln_error *err) {
   kiln_temp tmp = {0};
-  if (!temp_log(res, value, c->target, c->scratch, &tmp)) return KILN_OK;
+  if (!what) value = -1;
+  if (!temp_log(res, what, value, c->target, c->scratch, &tmp)) return KILN_OK;
   kiln_options o = *c->opts;
   o.tuning_log = tmp.path;
   kiln_model *mv = NULL;
@@ -166,9 +202,7 @@ static kiln_status measure(const kiln_choice_tuner *c, const kiln_program *p0, i
   if (wrong && value >= 0) res->variants_wrong++;
   for (int i = 0; i < res->nchoices && !st; i++) {
     kiln_tune_choice *ch = &res->choices[i];
-    int v = value < 0 ? ch->best : value;
-    if (ch->def == v || !kiln_choice_allows(ch->values, ch->nvalues, v) || (wrong && value >= 0))
-      continue;
+    if (!tried_with(ch, what, value) || (wrong && value >= 0)) continue;
     double t0 = point_time(p0, ch, c->m0, ns[0], nk[0]);
     double t1 = point_time(p0, ch, mv, ns[1], nk[1]);
     bool ok = !wrong && t0 > 0 && t1 >= 0;
@@ -210,33 +244,35 @@ kiln_status kiln_tune_choices(const kiln_choice_tuner *c, kiln_tune_result *res,
                               double **kernel_ns, int *nk, kiln_error *err) {
   const kiln_program *p0 = kiln_model_program(c->m0);
   kiln_tune_choices_list(p0, res);
-  /* the values other than a point's default, each tried once, smallest first */
-  int values[64], nv = 0;
+  /* each choice's values, each tried once (a model without a point it would change is not
+   * compiled), smallest first */
+  kiln_choice_try tries[64], t;
+  int nv = 0;
   for (int i = 0; i < p0->choices.n; i++) {
     const kiln_choice *pt = &p0->choices.items[i];
     for (int v = 0; v < pt->nvalues; v++) {
       int x = pt->values[v], j = 0;
-      while (j < nv && values[j] != x) j++;
-      if (j == nv && nv < 64) values[nv++] = x;
+      while (j < nv && (tries[j].value != x || strcmp(tries[j].what, pt->what))) j++;
+      if (j == nv && nv < 64) tries[nv++] = (kiln_choice_try){pt->what, x};
     }
   }
   for (int i = 1; i < nv; i++)
-    for (int j = i; j > 0 && values[j] < values[j - 1]; j--) {
-      int t = values[j];
-      values[j] = values[j - 1];
-      values[j - 1] = t;
+    for (int j = i; j > 0 && tries[j].value < tries[j - 1].value; j--) {
+      t = tries[j];
+      tries[j] = tries[j - 1];
+      tries[j - 1] = t;
     }
   /* a model: a compile, then RUNS runs of it and of m0; one is kept for the confirmation */
   double cost = 1.3 * c->compile_s + 2 * RUNS * c->run_ms / 1e3;
   kiln_status st = KILN_OK;
   for (int i = 0; i < nv && !st && now_s() + 2 * cost < c->end_s; i++)
-    st = measure(c, p0, values[i], res, NULL, NULL, NULL, NULL, err);
+    st = measure(c, p0, tries[i].what, tries[i].value, res, NULL, NULL, NULL, NULL, err);
   /* the best values together, measured again: a point that is no longer faster (a lucky
    * first measurement) goes back to its default, and the rest are measured again */
   int reverted = 1;
   while (!st && reverted) {
     reverted = 0;
-    st = measure(c, p0, -1, res, chosen, kernel_ns, nk, &reverted, err);
+    st = measure(c, p0, NULL, -1, res, chosen, kernel_ns, nk, &reverted, err);
   }
   return st;
 }

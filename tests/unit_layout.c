@@ -5,17 +5,22 @@
  * ConvBlocked, how many layout conversions remain (only at the edges of a blocked region).
  * Each case is compiled for this host (AVX-512 here: blocks of 16, or 8 where 16 does not
  * divide the channels) and for x86-64-v3 (AVX2: blocks of 8) where the host runs it, and
- * with check_bounds (every load and store of the generated code tested). */
+ * with check_bounds (every load and store of the generated code tested). The block is a
+ * tuning choice of the whole model (ir/choice.h): a log's record gives the model blocks of
+ * 8 on AVX-512, or no blocked layout, with the same outputs. */
 #include "check.h"
 
 #include "ir/program.h"
+#include "ir/tuning_log.h"
 #include "kiln.h"
+#include "passes/tune.h"
 #include "runtime/profile.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_IO 4
 
@@ -172,6 +177,64 @@ static const struct {
      1, 2, 1, 2},
 };
 
+/* The model's block as its layout choice point says: vf (the default) on cpu's vectors
+ * of vf floats, then 8 (below 16) and none through a tuning log, each compared with the
+ * plain model (`blocked` ConvBlocked kernels expected with each block but none). */
+static void block_choice(const char *text, const char *cpu, int vf, int blocked) {
+  kiln_options o = {.struct_size = sizeof o, .cpu = cpu};
+  kiln_model *m = compile(text, o);
+  if (!m) return;
+  const kiln_choices *cs = &kiln_model_program(m)->choices;
+  CHECK(cs->n == 1);
+  if (cs->n != 1) goto done;
+  kiln_choice c = cs->items[0];
+  CHECK(!strcmp(c.what, "layout") && c.whole && c.def == vf && c.value == vf && !c.from_log);
+  CHECK(c.nvalues == (vf > 8 ? 3 : 2) && c.values[c.nvalues - 1] == 0);
+  CHECK(!strcmp(c.node, "Conv_0") && !strcmp(c.op, "Conv"));
+  kiln_tuning_target t;
+  kiln_tuning_target_of(&o, &t);
+  char *path = kiln_fmt("/tmp/kiln_unit_layout_%d.log", (int)getpid());
+  for (int v = 1; v < c.nvalues; v++) {
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) break;
+    kiln_tuning_record r;
+    kiln_tuning_choice_init(&r, c.key, "layout", "Conv", c.values[v], vf, &t, 1, 2);
+    kiln_tuning_record_write(&r, f);
+    kiln_tuning_record_clear(&r);
+    fclose(f);
+    kiln_options lo = o, po = o;
+    lo.tuning_log = path;
+    po.no_layout = 1;
+    kiln_model *a = compile(text, lo), *b = compile(text, po);
+    if (a && b) {
+      const kiln_choice *got = &kiln_model_program(a)->choices.items[0];
+      CHECK(got->from_log && got->value == c.values[v]);
+      CHECK(count_ops(a, "ConvBlocked") == (c.values[v] ? blocked : 0));
+      CHECK(count_ops(b, "Blocked") == 0);
+      float *oa[MAX_IO] = {0}, *ob[MAX_IO] = {0};
+      run(a, oa);
+      run(b, ob);
+      kiln_tensor_info ti;
+      kiln_output_info(a, 0, &ti);
+      double worst = 0;
+      for (size_t e = 0; e < ti.bytes / 4; e++) {
+        double d = fabs((double)oa[0][e] - ob[0][e]) / (1e-3 + fabs(ob[0][e]));
+        if (!(d <= worst)) worst = d;
+      }
+      CHECK(worst <= 1e-4);
+      for (int i = 0; i < MAX_IO; i++) free(oa[i]), free(ob[i]);
+    }
+    kiln_model_free(a);
+    kiln_model_free(b);
+  }
+  unlink(path);
+  free(path);
+  kiln_tuning_target_clear(&t);
+done:
+  kiln_model_free(m);
+}
+
 int main(void) {
   bool v3 = false, v4 = false;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -184,5 +247,7 @@ int main(void) {
     if (v3) check(cases[i].text, "x86-64-v3", cases[i].convs8, cases[i].conversions8);
     if (!v3) check(cases[i].text, NULL, -1, -1); /* other hosts: outputs only */
   }
+  if (v4) block_choice(cases[0].text, "x86-64-v4", 16, cases[0].convs8);
+  if (v3) block_choice(cases[0].text, "x86-64-v3", 8, cases[0].convs8);
   return check_report();
 }
