@@ -89,6 +89,8 @@ typedef struct kiln_tune_result {
                                   model's exceed the last-level cache) */
   bool kept_defaults;          /* the tuned model ran over 3% slower end to end than the
                                   untuned one: the log records every default as best */
+  bool unchanged;              /* the log changes no kernel of the model: the tuned model
+                                  is the untuned one, not timed again (tuned_ms 0) */
 } kiln_tune_result;
 
 /* Tunes the model at path compiled with opts (threads: opts->num_threads, else the

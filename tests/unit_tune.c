@@ -111,6 +111,10 @@ static void run(const kiln_options *opts, int corrupt_every, double tuned_scale,
    * budget left time to compile and time it) */
   bool kept = r.kept_defaults;
   if (tuned_scale > 1) CHECK(r.tuned_ms == 0 || kept);
+  /* a log that changes no kernel (every candidate wrong) leaves the untuned model, not
+   * timed again (when the budget reached the end-to-end check) */
+  if (r.unchanged) CHECK(r.tuned_ms == 0 && !kept && tuned_scale == 0);
+  if (corrupt_every) CHECK(r.unchanged || r.untuned_ms == 0 || r.tuned_ms == 0);
   if (kept)
     for (int i = 0; i < r.nchoices; i++) CHECK(r.choices[i].best == r.choices[i].def);
   kiln_tune_result_free(&r);

@@ -124,7 +124,10 @@ static void print_table(const char *model, const char *log, const cli_args *a, d
     printf("the tuned model ran slower end to end than the untuned one (%.3f vs %.3f ms): "
            "the log records every kernel's and choice's default as its best\n", r->tuned_ms,
            r->untuned_ms);
-  if (r->untuned_ms > 0 && r->tuned_ms > 0)
+  if (r->unchanged)
+    printf("end-to-end: untuned %.3f ms; the log changes no kernel of the model, so the tuned "
+           "model is the untuned one\n", r->untuned_ms);
+  else if (r->untuned_ms > 0 && r->tuned_ms > 0)
     printf("end-to-end: untuned %.3f ms, tuned %.3f ms (%.2fx); outputs agree within %.2g "
            "(relative to their largest magnitude)\n", r->untuned_ms, r->tuned_ms,
            r->untuned_ms / r->tuned_ms, r->max_error);
