@@ -30,47 +30,35 @@ typedef struct kiln_choice_try { /* a model to measure: choice what with value *
 
 static double now_s(void) { return (double)kiln_rt_clock_ns() / 1e9; }
 
-/* The profiled time of the kernel named name in m (kernel_ns in kiln_steps_kernels
- * order), or -1 when m has none. */
-static double kernel_time(const kiln_model *m, const double *kernel_ns, int nk, const char *name) {
-  const kiln_program *p = kiln_model_program(m);
-  const kiln_kernel **ks = kiln_xcalloc((size_t)nk + 1, sizeof *ks);
-  kiln_steps_kernels(&p->main, ks, nk);
-  double t = -1;
-  for (int i = 0; i < nk && t < 0; i++)
-    if (ks[i]->name && !strcmp(ks[i]->name, name)) t = kernel_ns[i];
-  free(ks);
-  return t;
-}
-
-/* Does kernel name hold a node of a choice point of p0 other than a whole-model one? */
-static bool holds_point(const kiln_program *p0, const char *name) {
-  for (int i = 0; name && i < p0->choices.n; i++)
-    if (!p0->choices.items[i].whole && !strcmp(name, p0->choices.items[i].node)) return true;
+/* Does a kernel named name hold a choice point of p: a node's, or (with whole) any
+ * whole-model point, which holds every kernel? */
+static bool holds_point(const kiln_program *p, const char *name, bool whole) {
+  for (int i = 0; i < p->choices.n; i++) {
+    const kiln_choice *c = &p->choices.items[i];
+    if (c->whole ? whole : (name && !strcmp(name, c->node))) return true;
+  }
   return false;
 }
 
-/* The summed kernel time of choice point ch's nodes in m, -1 if one has no kernel. A
- * whole-model point's: that of all m's kernels but those of other points' nodes (which
- * the confirmation changes at the same time). */
+/* The summed profiled time (kernel_ns, in kiln_steps_kernels order) of the kernels of
+ * choice point ch's nodes in m, -1 if one has no kernel. A whole-model point's: that of
+ * all m's kernels but those of other points' nodes (which the confirmation changes at the
+ * same time). */
 static double point_time(const kiln_program *p0, const kiln_tune_choice *ch, const kiln_model *m,
                          const double *kernel_ns, int nk) {
+  const kiln_kernel **ks = kiln_xcalloc((size_t)nk + 1, sizeof *ks);
+  kiln_steps_kernels(&kiln_model_program(m)->main, ks, nk);
   double sum = 0;
-  if (ch->whole) {
-    const kiln_kernel **ks = kiln_xcalloc((size_t)nk + 1, sizeof *ks);
-    kiln_steps_kernels(&kiln_model_program(m)->main, ks, nk);
-    for (int i = 0; i < nk; i++)
-      if (!holds_point(p0, ks[i]->name)) sum += kernel_ns[i];
-    free(ks);
-    return sum;
-  }
-  for (int i = 0; i < p0->choices.n; i++) {
+  for (int i = 0; ch->whole && i < nk; i++)
+    if (!holds_point(p0, ks[i]->name, false)) sum += kernel_ns[i];
+  for (int i = 0; !ch->whole && i < p0->choices.n && sum >= 0; i++) {
     const kiln_choice *c = &p0->choices.items[i];
     if (strcmp(c->key, ch->key) || strcmp(c->what, ch->what)) continue;
-    double t = kernel_time(m, kernel_ns, nk, c->node);
-    if (t < 0) return -1;
-    sum += t;
+    int j = 0;
+    while (j < nk && !(ks[j]->name && !strcmp(ks[j]->name, c->node))) j++;
+    sum = j < nk ? sum + kernel_ns[j] : -1;
   }
+  free(ks);
   return sum;
 }
 
@@ -147,11 +135,7 @@ double kiln_tune_choices_share(const kiln_model *m0, const double *kernel_ns, in
   double all = 0, some = 0;
   for (int i = 0; i < nk; i++) {
     all += kernel_ns[i];
-    bool holds = false;
-    for (int j = 0; j < p->choices.n && !holds; j++)
-      holds = p->choices.items[j].whole ||
-              (ks[i]->name && !strcmp(ks[i]->name, p->choices.items[j].node));
-    if (holds) some += kernel_ns[i];
+    if (holds_point(p, ks[i]->name, true)) some += kernel_ns[i];
   }
   free(ks);
   return all > 0 ? some / all : 0;
