@@ -4,11 +4,14 @@
  * the roofline min(peak, bandwidth * flops/bytes) in `kiln bench`; the autotuner's bound).
  * Counting distinct expression nodes follows codegen, which emits a shared subtree once.
  * Bytes are compulsory traffic: a kernel whose loops re-read a buffer from cache pays no
- * more, and one that misses the cache shows a low GB/s against this count. */
+ * more, and one that misses the cache shows a low GB/s against this count. A buffer read
+ * only at indices loaded from another (a Gather's table) counts the elements those loads
+ * can reach, not its size: an embedding reads 128 rows of a 30522-row table. */
 #include "ir/kernel_cost.h"
 
 #include "ir/dtype.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 typedef struct seen_set {
@@ -24,18 +27,70 @@ static bool seen(seen_set *s, const kiln_expr *x) {
   return false;
 }
 
-/* Distinct float operations in x; marks the buffers loaded in `loaded`. Load indices
- * and checked indices are address arithmetic: their loads still count as reads. */
-static int64_t count_ops(const kiln_expr *x, seen_set *s, bool *loaded, int nbufs) {
-  if (!x || seen(s, x)) return 0;
+/* The axes (a bit each) whose loop variables x reads. */
+static unsigned axes_of(const kiln_expr *x) {
+  if (!x) return 0;
+  unsigned m = x->kind == KX_VAR && x->axis >= 0 && x->axis < 32 ? 1u << x->axis : 0;
+  for (int i = 0; x->kind == KX_LOAD && i < x->nidx; i++) m |= axes_of(x->idx[i]);
+  return m | axes_of(x->a) | axes_of(x->b) | axes_of(x->c);
+}
+
+/* Axis ax's extent: a symbolic one's value at syms (when given), or its hint. */
+static double extent_at(const kiln_axis *ax, const int64_t *syms) {
+  return (double)(ax->dyn && syms ? kiln_dim_eval(ax->dyn, syms) : ax->extent);
+}
+
+static bool has_load(const kiln_expr *x) {
+  if (!x) return false;
+  return x->kind == KX_LOAD || has_load(x->a) || has_load(x->b) || has_load(x->c);
+}
+
+/* What a stage's loads read, per buffer: `whole` for one at computed indices (its size
+ * counts), else `gathered`, the most bytes one load at loaded indices can reach (its
+ * elements times the points of the axes its indices use). */
+typedef struct reads {
+  bool whole[KILN_MAX_BUFS];
+  double gathered[KILN_MAX_BUFS];
+} reads;
+
+typedef struct counter {
+  seen_set s;
+  reads *r;
+  const kiln_stage *st;
+  const int64_t *syms;
+  int nbufs;
+} counter;
+
+static void note_load(counter *c, const kiln_expr *x) {
+  if (x->buf < 0 || x->buf >= c->nbufs) return;
+  bool gather = false;
+  unsigned used = 0;
+  for (int i = 0; i < x->nidx; i++) {
+    gather |= has_load(x->idx[i]);
+    used |= axes_of(x->idx[i]);
+  }
+  if (!gather) {
+    c->r->whole[x->buf] = true;
+    return;
+  }
+  double n = (double)kiln_dtype_size(x->dtype);
+  for (int a = 0; a < c->st->naxes; a++)
+    if (used >> a & 1) n *= extent_at(&c->st->axes[a], c->syms);
+  if (n > c->r->gathered[x->buf]) c->r->gathered[x->buf] = n;
+}
+
+/* Distinct float operations in x; notes its loads in c->r. Load indices and checked
+ * indices are address arithmetic: their loads still count as reads. */
+static int64_t count_ops(const kiln_expr *x, counter *c) {
+  if (!x || seen(&c->s, x)) return 0;
   int64_t n = 0;
   switch (x->kind) {
   case KX_LOAD:
-    if (x->buf >= 0 && x->buf < nbufs) loaded[x->buf] = true;
-    for (int i = 0; i < x->nidx; i++) count_ops(x->idx[i], s, loaded, nbufs);
+    note_load(c, x);
+    for (int i = 0; i < x->nidx; i++) count_ops(x->idx[i], c);
     return 0;
   case KX_CHECK:
-    count_ops(x->a, s, loaded, nbufs);
+    count_ops(x->a, c);
     return 0;
   case KX_UNARY:
   case KX_BINARY:
@@ -43,13 +98,7 @@ static int64_t count_ops(const kiln_expr *x, seen_set *s, bool *loaded, int nbuf
     break;
   default: break;
   }
-  return n + count_ops(x->a, s, loaded, nbufs) + count_ops(x->b, s, loaded, nbufs) +
-         count_ops(x->c, s, loaded, nbufs);
-}
-
-/* Axis ax's extent: a symbolic one's value at syms (when given), or its hint. */
-static double extent_at(const kiln_axis *ax, const int64_t *syms) {
-  return (double)(ax->dyn && syms ? kiln_dim_eval(ax->dyn, syms) : ax->extent);
+  return n + count_ops(x->a, c) + count_ops(x->b, c) + count_ops(x->c, c);
 }
 
 static double buffer_bytes(const kiln_buffer *b, const int64_t *syms) {
@@ -67,7 +116,8 @@ void kiln_kernel_cost_of(const kiln_kernel *k, kiln_kernel_cost *out) {
 
 void kiln_kernel_cost_at(const kiln_kernel *k, const int64_t *syms, kiln_kernel_cost *out) {
   *out = (kiln_kernel_cost){0};
-  bool loaded[KILN_MAX_BUFS] = {false}, stored[KILN_MAX_BUFS] = {false};
+  bool stored[KILN_MAX_BUFS] = {false};
+  reads r = {0};
   for (int si = 0; si < k->nstages; si++) {
     const kiln_stage *st = &k->stages[si];
     double points = 1, spatial = 1;
@@ -75,22 +125,24 @@ void kiln_kernel_cost_at(const kiln_kernel *k, const int64_t *syms, kiln_kernel_
       points *= extent_at(&st->axes[a], syms);
       if (!st->axes[a].reduce) spatial *= extent_at(&st->axes[a], syms);
     }
-    seen_set s = {0};
-    int64_t per_point = count_ops(st->value, &s, loaded, k->nbufs);
-    for (int i = 0; i < st->nout_idx; i++) count_ops(st->out_idx[i], &s, loaded, k->nbufs);
+    counter c = {.r = &r, .st = st, .syms = syms, .nbufs = k->nbufs};
+    int64_t per_point = count_ops(st->value, &c);
+    for (int i = 0; i < st->nout_idx; i++) count_ops(st->out_idx[i], &c);
     bool float_out = st->out_buf >= 0 && st->out_buf < k->nbufs &&
                      kiln_dtype_is_float(k->bufs[st->out_buf].dtype);
     if (st->reduce != KR_NONE && float_out) per_point++;
-    s.n = 0; /* the post expression runs once per output point, on its own */
-    int64_t per_output = count_ops(st->post, &s, loaded, k->nbufs);
-    count_ops(st->init, &s, loaded, k->nbufs);
-    free(s.items);
+    c.s.n = 0; /* the post expression runs once per output point, on its own */
+    int64_t per_output = count_ops(st->post, &c);
+    count_ops(st->init, &c);
+    free(c.s.items);
     out->flops += points * (double)per_point + spatial * (double)per_output;
     if (st->out_buf >= 0 && st->out_buf < k->nbufs) stored[st->out_buf] = true;
   }
   for (int b = 0; b < k->nbufs; b++) {
-    if (loaded[b]) out->bytes_read += buffer_bytes(&k->bufs[b], syms);
-    if (stored[b]) out->bytes_written += buffer_bytes(&k->bufs[b], syms);
+    double size = buffer_bytes(&k->bufs[b], syms);
+    if (r.whole[b]) out->bytes_read += size;
+    else if (r.gathered[b] > 0) out->bytes_read += fmin(size, r.gathered[b]);
+    if (stored[b]) out->bytes_written += size;
   }
 }
 
@@ -100,14 +152,6 @@ void kiln_kernel_cost_at(const kiln_kernel *k, const int64_t *syms, kiln_kernel_
 #define OPS_PER_NS 128.0
 #define BYTES_PER_NS 32.0
 #define CALL_OPS 24 /* exp, log, tanh, erf, sin, cos, sigmoid, pow, fmod */
-
-/* The axes (a bit each) whose loop variables x reads. */
-static unsigned axes_of(const kiln_expr *x) {
-  if (!x) return 0;
-  unsigned m = x->kind == KX_VAR && x->axis >= 0 && x->axis < 32 ? 1u << x->axis : 0;
-  for (int i = 0; x->kind == KX_LOAD && i < x->nidx; i++) m |= axes_of(x->idx[i]);
-  return m | axes_of(x->a) | axes_of(x->b) | axes_of(x->c);
-}
 
 /* Ops per point of x (each distinct node once, as codegen emits it), and the bytes its
  * loads touch: each load once per combination of the axes its indices use (a GEMV's

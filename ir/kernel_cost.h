@@ -20,7 +20,9 @@ typedef struct kiln_kernel_cost {
  *    selects, casts, loads and integer ops are not floating-point work.
  *  - bytes: every buffer the kernel loads from counts its whole size once as read, every
  *    buffer a stage stores into its whole size once as written (compulsory traffic: what
- *    a kernel with perfect reuse moves; temporaries included). */
+ *    a kernel with perfect reuse moves; temporaries included). A buffer read only at
+ *    indices loaded from another buffer (a Gather's table) counts at most the elements
+ *    such a load reaches: its element size times the points of the axes its indices use. */
 void kiln_kernel_cost_of(const kiln_kernel *k, kiln_kernel_cost *out);
 /* The same with the kernel's syms (its free dims) at the values syms[] (the program's
  * syms, which every kernel with free dims declares in the same order): a run's work. */

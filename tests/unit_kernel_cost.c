@@ -1,7 +1,8 @@
 /* The FLOP and byte counts of ir/kernel_cost.h on kernels whose cost is known: MatMul
- * M x K x N does 2MKN flops, an elementwise Add of n floats n flops and 3n*4 bytes; the
- * estimated time of a stage (what decides parallel loops) weighs what it should; and
- * the kernel list profiled programs time follows the steps. */
+ * M x K x N does 2MKN flops, an elementwise Add of n floats n flops and 3n*4 bytes, a
+ * Gather reads the rows it picks; the estimated time of a stage (what decides parallel
+ * loops) weighs what it should; and the kernel list profiled programs time follows the
+ * steps. */
 #include "check.h"
 
 #include "frontend/dsl.h"
@@ -46,6 +47,26 @@ static void test_add(void) {
   CHECK(c.flops == 300);
   CHECK(c.bytes_read + c.bytes_written == 3.0 * 300 * 4);
   CHECK(kiln_kernel_cost_intensity(&c) == 300.0 / 3600);
+  kiln_program_free(p);
+}
+
+/* A Gather reads the rows its indices pick, not the whole table; the indices whole. */
+static void test_gather(void) {
+  kiln_program *p = compile("model m(t: f32[1000, 64], i: i64[5]) { return c = Gather(t, i) }");
+  const kiln_kernel *k[4];
+  CHECK(p && kiln_steps_kernels(&p->main, k, 4) == 1);
+  if (!p) return;
+  kiln_kernel_cost c;
+  kiln_kernel_cost_of(k[0], &c);
+  CHECK(c.bytes_read == 4.0 * 5 * 64 + 8.0 * 5);
+  CHECK(c.bytes_written == 4.0 * 5 * 64);
+  kiln_program_free(p);
+  /* more picks than rows: the table's size bounds it */
+  p = compile("model m(t: f32[4, 64], i: i64[50]) { return c = Gather(t, i) }");
+  CHECK(p && kiln_steps_kernels(&p->main, k, 4) == 1);
+  if (!p) return;
+  kiln_kernel_cost_of(k[0], &c);
+  CHECK(c.bytes_read == 4.0 * 4 * 64 + 8.0 * 50);
   kiln_program_free(p);
 }
 
@@ -117,6 +138,7 @@ int main(void) {
   test_profiled_run();
   test_matmul();
   test_add();
+  test_gather();
   test_stage_cost();
   test_chain();
   return check_report();
