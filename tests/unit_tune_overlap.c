@@ -1,11 +1,11 @@
-/* The autotuner's compiles overlapping its measurements (runtime/tune.c): with one tuning
- * thread and a CPU to spare, the next candidate compiles while one is measured (some
- * compile time ran hidden), and the search stays correct: every third candidate's output
- * altered before it is compared is dropped and counted, nothing else is, and the tuned
- * model computes what the untuned one does (the log applied here, whatever the budget
- * left for the tuner's own end-to-end check). With as many threads as CPUs nothing
- * overlaps. No timing is asserted; on a one-CPU machine only the second part can hold,
- * and the first asserts that nothing overlapped there either. Also in the TSan job of
+/* The autotuner's compiles overlapping its measurements (runtime/tune_search.c): with one
+ * tuning thread and a CPU to spare, the next candidate compiles while one is measured
+ * (some compile time ran hidden), and the search stays correct: every third candidate's
+ * output altered before it is compared is dropped and counted, nothing else is, and the
+ * tuned model computes what the untuned one does (the log applied here, whatever the
+ * budget left for the tuner's own end-to-end check). With as many threads as CPUs nothing
+ * overlaps. No timing is asserted; on a one-CPU machine only the second part can hold, and
+ * the first asserts that nothing overlapped there either. Also in the TSan job of
  * tools/ci_hostile.sh (two threads share kernels, the program and LLVM). */
 #define _GNU_SOURCE /* sched_getaffinity */
 #include "check.h"
