@@ -43,9 +43,8 @@ static void put_target(kiln_json_writer *w, const kiln_options *opts, bool gpu) 
 }
 
 static void put_kernels(kiln_json_writer *w, const kiln_program *p) {
-  int n = kiln_steps_kernels(&p->main, NULL, 0);
-  const kiln_kernel **ks = kiln_xcalloc((size_t)n + 1, sizeof *ks);
-  kiln_steps_kernels(&p->main, ks, n);
+  int n;
+  const kiln_kernel **ks = kiln_steps_kernel_list(&p->main, &n);
   kiln_json_open(w, "kernels", '[');
   for (int i = 0; i < n; i++) {
     kiln_kernel_cost c;

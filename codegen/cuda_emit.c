@@ -135,12 +135,10 @@ static kiln_status emit_kernel(kiln_cuda *c, const kiln_kernel *k, int id) {
 }
 
 static kiln_status collect(kiln_cuda *c, kernel_fns *f) {
-  f->n = kiln_steps_kernels(&c->prog->main, NULL, 0);
-  f->kernels = kiln_xcalloc((size_t)f->n + 1, sizeof *f->kernels);
+  f->kernels = kiln_steps_kernel_list(&c->prog->main, &f->n);
   f->sigs = kiln_xcalloc((size_t)f->n + 1, sizeof *f->sigs);
   f->lens = kiln_xcalloc((size_t)f->n + 1, sizeof *f->lens);
   f->fn = kiln_xcalloc((size_t)f->n + 1, sizeof *f->fn);
-  kiln_steps_kernels(&c->prog->main, f->kernels, f->n);
   for (int i = 0; i < f->n; i++) {
     f->sigs[i] = kiln_kernel_signature(f->kernels[i], &f->lens[i]);
     f->fn[i] = -1;

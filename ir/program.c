@@ -65,6 +65,13 @@ int kiln_steps_kernels(const kiln_steps *s, const kiln_kernel **out, int max) {
   return list_kernels(s, out, max, 0);
 }
 
+const kiln_kernel **kiln_steps_kernel_list(const kiln_steps *s, int *n) {
+  *n = kiln_steps_kernels(s, NULL, 0);
+  const kiln_kernel **ks = kiln_xcalloc((size_t)*n + 1, sizeof *ks);
+  kiln_steps_kernels(s, ks, *n);
+  return ks;
+}
+
 void kiln_program_free(kiln_program *p) {
   if (!p) return;
   steps_clear(&p->main);

@@ -160,5 +160,7 @@ int kiln_step_lists(const kiln_step *st, kiln_steps *out[2]);
 /* The kernels of steps in execution order, an If's then-steps before its else-steps (the
  * order codegen emits them); fills out[0..max) and returns how many there are. */
 int kiln_steps_kernels(const kiln_steps *s, const kiln_kernel **out, int max);
+/* The same list, newly allocated (a NULL after the last), and its length in *n. */
+const kiln_kernel **kiln_steps_kernel_list(const kiln_steps *s, int *n);
 
 #endif

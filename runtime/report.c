@@ -26,9 +26,7 @@ void kiln_report_init(kiln_report *r, const kiln_program *p, const char *model,
   r->triple = kiln_xstrdup(t.triple);
   r->cpu = kiln_xstrdup(t.cpu);
   kiln_tuning_target_clear(&t);
-  r->nkernels = kiln_steps_kernels(&p->main, NULL, 0);
-  const kiln_kernel **ks = kiln_xcalloc((size_t)r->nkernels + 1, sizeof *ks);
-  kiln_steps_kernels(&p->main, ks, r->nkernels);
+  const kiln_kernel **ks = kiln_steps_kernel_list(&p->main, &r->nkernels);
   r->kernels = kiln_xcalloc((size_t)r->nkernels + 1, sizeof *r->kernels);
   for (int i = 0; i < r->nkernels; i++) {
     r->kernels[i].k = ks[i];

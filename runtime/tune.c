@@ -56,12 +56,10 @@ static int64_t last_level_cache_bytes(void) {
 
 /* Do a and b run the same kernels with the same schedules (a log that changed nothing)? */
 static bool same_code(const kiln_program *a, const kiln_program *b) {
-  int n = kiln_steps_kernels(&a->main, NULL, 0);
-  if (n != kiln_steps_kernels(&b->main, NULL, 0)) return false;
-  const kiln_kernel **ka = kiln_xcalloc((size_t)n + 1, sizeof *ka), **kb = kiln_xcalloc((size_t)n + 1, sizeof *kb);
-  kiln_steps_kernels(&a->main, ka, n);
-  kiln_steps_kernels(&b->main, kb, n);
-  bool same = true;
+  int n, nb;
+  const kiln_kernel **ka = kiln_steps_kernel_list(&a->main, &n);
+  const kiln_kernel **kb = kiln_steps_kernel_list(&b->main, &nb);
+  bool same = n == nb;
   for (int i = 0; i < n && same; i++) {
     char ha[KILN_KERNEL_HASH_LEN + 1], hb[KILN_KERNEL_HASH_LEN + 1];
     same = ka[i]->nstages == kb[i]->nstages && kiln_kernel_hash(ka[i], ha) &&
@@ -145,9 +143,8 @@ static int by_share(const void *a, const void *b) {
 }
 
 static void group_kernels(kiln_tuner *T, const double *kernel_ns, int nprofiled) {
-  int nk = kiln_steps_kernels(&T->p->main, NULL, 0);
-  const kiln_kernel **ks = kiln_xcalloc((size_t)nk + 1, sizeof *ks);
-  kiln_steps_kernels(&T->p->main, ks, nk);
+  int nk;
+  const kiln_kernel **ks = kiln_steps_kernel_list(&T->p->main, &nk);
   T->u = kiln_xcalloc((size_t)nk + 1, sizeof *T->u);
   T->res->kernels = kiln_xcalloc((size_t)nk + 1, sizeof *T->res->kernels);
   for (int i = 0; i < nk; i++) {

@@ -46,8 +46,9 @@ static bool holds_point(const kiln_program *p, const char *name, bool whole) {
  * same time). */
 static double point_time(const kiln_program *p0, const kiln_tune_choice *ch, const kiln_model *m,
                          const double *kernel_ns, int nk) {
-  const kiln_kernel **ks = kiln_xcalloc((size_t)nk + 1, sizeof *ks);
-  kiln_steps_kernels(&kiln_model_program(m)->main, ks, nk);
+  int n;
+  const kiln_kernel **ks = kiln_steps_kernel_list(&kiln_model_program(m)->main, &n);
+  if (n < nk) nk = n;
   double sum = 0;
   for (int i = 0; ch->whole && i < nk; i++)
     if (!holds_point(p0, ks[i]->name, false)) sum += kernel_ns[i];
@@ -130,8 +131,9 @@ static bool temp_log(const kiln_tune_result *res, const char *what, int value,
 
 double kiln_tune_choices_share(const kiln_model *m0, const double *kernel_ns, int nk) {
   const kiln_program *p = kiln_model_program(m0);
-  const kiln_kernel **ks = kiln_xcalloc((size_t)nk + 1, sizeof *ks);
-  kiln_steps_kernels(&p->main, ks, nk);
+  int n;
+  const kiln_kernel **ks = kiln_steps_kernel_list(&p->main, &n);
+  if (n < nk) nk = n;
   double all = 0, some = 0;
   for (int i = 0; i < nk; i++) {
     all += kernel_ns[i];

@@ -214,14 +214,6 @@ static bool is_twin(const char *name) {
   return len > sl && !strcmp(name + len - sl, BLOCKED_SUFFIX);
 }
 
-/* The kernels of steps in execution order (both branches of an If), malloc'd. */
-static const kiln_kernel **kernels_of(const kiln_steps *steps, int *n) {
-  *n = kiln_steps_kernels(steps, NULL, 0);
-  const kiln_kernel **ks = kiln_xcalloc((size_t)*n + 1, sizeof *ks);
-  kiln_steps_kernels(steps, ks, *n);
-  return ks;
-}
-
 /* The values the checked program writes, and the plain forms of its blocked twins. */
 static void collect_wanted(run *r) {
   for (int i = 0; i < r->nkernels; i++)
@@ -502,7 +494,7 @@ kiln_status kiln_verify_run(kiln_verify *v, const void *const *inputs, kiln_veri
                             kiln_error *err) {
   memset(rep, 0, sizeof *rep);
   run r = {.v = v, .rep = rep, .err = err};
-  r.kernels = kernels_of(&v->p->main, &r.nkernels);
+  r.kernels = kiln_steps_kernel_list(&v->p->main, &r.nkernels);
   rep->nkernels = r.nkernels;
   collect_wanted(&r);
   r.saved = kiln_xcalloc((size_t)r.nwanted + 1, sizeof(saved));
