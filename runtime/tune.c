@@ -90,7 +90,7 @@ static kiln_status write_log(kiln_tuner *T, const char *old, size_t oldlen,
   res->records_written = 0;
   if (oldlen && old[oldlen - 1] != '\n') fputc('\n', f);
   for (int i = 0; defaults && i < res->nchoices; i++) {
-    res->choices[i].best = res->choices[i].def;
+    res->choices[i].best = res->choices[i].point.def;
     res->choices[i].best_ns = res->choices[i].default_ns;
   }
   res->records_written += kiln_tune_choices_write(res, target, f);
@@ -416,8 +416,8 @@ kiln_status kiln_tune_list(const char *path, const kiln_options *opts, int nshar
 
 void kiln_tune_result_free(kiln_tune_result *res) {
   for (int i = 0; i < res->nchoices; i++) {
-    free(res->choices[i].node);
-    free(res->choices[i].op);
+    free(res->choices[i].point.node);
+    free(res->choices[i].point.op);
   }
   free(res->choices);
   for (int i = 0; i < res->nkernels; i++) {

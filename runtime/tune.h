@@ -34,18 +34,13 @@ typedef struct kiln_tune_kernel {
 
 /* One distinct choice point (ir/choice.h) of the model, by key: its instances share it. */
 typedef struct kiln_tune_choice {
-  char key[KILN_HASH_HEX_LEN + 1];
-  const char *what;        /* the choice ("panels", "layout") */
-  bool whole;              /* its time is the model's (ir/choice.h) */
-  char *node, *op;         /* of its first instance */
+  kiln_choice point;       /* its first instance: key, choice, node, op, default, values */
   int count;               /* nodes of the model with this key */
-  int def, best;           /* the default value; the best found (def when none beat it) */
+  int best;                /* the best value found (point.def when none beat it) */
   double default_ns;       /* its instances' kernels, summed, with the default value */
   double best_ns;          /* the same with the best value: its measured ratio to the
                               default applied to default_ns */
   int tried;               /* other values measured */
-  int nvalues;
-  int values[KILN_CHOICE_MAX_VALUES]; /* the values allowed */
 } kiln_tune_choice;
 
 typedef struct kiln_tune_progress {

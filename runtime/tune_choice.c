@@ -50,11 +50,11 @@ static double point_time(const kiln_program *p0, const kiln_tune_choice *ch, con
   const kiln_kernel **ks = kiln_steps_kernel_list(&kiln_model_program(m)->main, &n);
   if (n < nk) nk = n;
   double sum = 0;
-  for (int i = 0; ch->whole && i < nk; i++)
+  for (int i = 0; ch->point.whole && i < nk; i++)
     if (!holds_point(p0, ks[i]->name, false)) sum += kernel_ns[i];
-  for (int i = 0; !ch->whole && i < p0->choices.n && sum >= 0; i++) {
+  for (int i = 0; !ch->point.whole && i < p0->choices.n && sum >= 0; i++) {
     const kiln_choice *c = &p0->choices.items[i];
-    if (strcmp(c->key, ch->key) || strcmp(c->what, ch->what)) continue;
+    if (strcmp(c->key, ch->point.key) || strcmp(c->what, ch->point.what)) continue;
     int j = 0;
     while (j < nk && !(ks[j]->name && !strcmp(ks[j]->name, c->node))) j++;
     sum = j < nk ? sum + kernel_ns[j] : -1;
@@ -69,19 +69,16 @@ void kiln_tune_choices_list(const kiln_program *p, kiln_tune_result *res) {
     const kiln_choice *c = &p->choices.items[i];
     int j = 0;
     while (j < res->nchoices &&
-           (strcmp(res->choices[j].key, c->key) || strcmp(res->choices[j].what, c->what)))
+           (strcmp(res->choices[j].point.key, c->key) ||
+            strcmp(res->choices[j].point.what, c->what)))
       j++;
     kiln_tune_choice *ch = &res->choices[j];
     if (j == res->nchoices) { /* a key not seen before */
       res->nchoices++;
-      memcpy(ch->key, c->key, sizeof ch->key);
-      ch->what = c->what;
-      ch->whole = c->whole;
-      ch->node = kiln_xstrdup(c->node);
-      ch->op = kiln_xstrdup(c->op);
-      ch->def = ch->best = c->def;
-      ch->nvalues = c->nvalues;
-      memcpy(ch->values, c->values, sizeof ch->values);
+      ch->point = *c;
+      ch->point.node = kiln_xstrdup(c->node);
+      ch->point.op = kiln_xstrdup(c->op);
+      ch->best = c->def;
     }
     ch->count++;
   }
@@ -91,8 +88,8 @@ void kiln_tune_choices_list(const kiln_program *p, kiln_tune_result *res) {
  * NULL: each point's best value)? Only where the value is not its default. */
 static bool tried_with(const kiln_tune_choice *ch, const char *what, int value) {
   int v = what ? value : ch->best;
-  return ch->def != v && kiln_choice_allows(ch->values, ch->nvalues, v) &&
-         (!what || !strcmp(ch->what, what));
+  return ch->point.def != v && kiln_choice_allows(ch->point.values, ch->point.nvalues, v) &&
+         (!what || !strcmp(ch->point.what, what));
 }
 
 /* Writes a temporary log giving `value` to every point of choice `what` that allows it and
@@ -110,8 +107,8 @@ static bool temp_log(const kiln_tune_result *res, const char *what, int value,
     const kiln_tune_choice *ch = &res->choices[i];
     if (!tried_with(ch, what, value)) continue;
     kiln_tuning_record r;
-    kiln_tuning_choice_init(&r, ch->key, ch->what, ch->op, what ? value : ch->best, ch->def,
-                            target, 1, 1);
+    kiln_tuning_choice_init(&r, ch->point.key, ch->point.what, ch->point.op,
+                            what ? value : ch->best, ch->point.def, target, 1, 1);
     kiln_tuning_record_write(&r, f);
     kiln_tuning_record_clear(&r);
     n++;
@@ -196,7 +193,7 @@ static kiln_status measure(const kiln_choice_tuner *c, const kiln_program *p0, c
       if (ok && t1 / t0 < BETTER) {
         ch->best_ns = ch->default_ns * t1 / t0;
       } else {
-        ch->best = ch->def;
+        ch->best = ch->point.def;
         ch->best_ns = ch->default_ns;
         (*reverted)++;
       }
@@ -271,8 +268,8 @@ int kiln_tune_choices_write(const kiln_tune_result *res, const kiln_tuning_targe
     if (!ch->tried) continue;
     n++;
     kiln_tuning_record r;
-    kiln_tuning_choice_init(&r, ch->key, ch->what, ch->op, ch->best, ch->def, target, ch->best_ns,
-                            ch->default_ns);
+    kiln_tuning_choice_init(&r, ch->point.key, ch->point.what, ch->point.op, ch->best,
+                            ch->point.def, target, ch->best_ns, ch->default_ns);
     kiln_tuning_record_write(&r, out);
     kiln_tuning_record_clear(&r);
   }

@@ -95,9 +95,9 @@ static void run(const kiln_options *opts, int corrupt_every, double tuned_scale,
   CHECK(r.nchoices == 2 && r.variants >= 1);
   for (int i = 0; i < r.nchoices; i++) {
     const kiln_tune_choice *c = &r.choices[i];
-    CHECK(!strcmp(c->what, "panels") && c->def == 2 * kiln_target_vector_floats(opts) &&
+    CHECK(!strcmp(c->point.what, "panels") && c->point.def == 2 * kiln_target_vector_floats(opts) &&
           c->count == 1);
-    if (corrupt_every) CHECK(c->best == c->def && !c->tried);
+    if (corrupt_every) CHECK(c->best == c->point.def && !c->tried);
     if (c->tried) CHECK(c->best_ns > 0 && c->best_ns <= c->default_ns);
     tried += c->tried > 0;
   }
@@ -116,7 +116,7 @@ static void run(const kiln_options *opts, int corrupt_every, double tuned_scale,
   if (r.unchanged) CHECK(r.tuned_ms == 0 && !kept && tuned_scale == 0);
   if (corrupt_every) CHECK(r.unchanged || r.untuned_ms == 0 || r.tuned_ms == 0);
   if (kept)
-    for (int i = 0; i < r.nchoices; i++) CHECK(r.choices[i].best == r.choices[i].def);
+    for (int i = 0; i < r.nchoices; i++) CHECK(r.choices[i].best == r.choices[i].point.def);
   kiln_tune_result_free(&r);
   check_applied(opts, path, corrupt_every != 0 || kept);
 }
@@ -156,13 +156,14 @@ static void layout_choice(const char *path) {
   CHECK(kiln_tune(model, &opts, &t, &r, &err) == KILN_OK);
   const kiln_tune_choice *c = NULL;
   for (int i = 0; i < r.nchoices; i++)
-    if (!strcmp(r.choices[i].what, "layout")) c = &r.choices[i];
+    if (!strcmp(r.choices[i].point.what, "layout")) c = &r.choices[i];
   int vf = kiln_target_vector_floats(&opts);
   CHECK(vf < 8 || c != NULL);
   if (c) {
-    CHECK(c->whole && c->count == 1 && c->def == vf && c->tried >= 1);
+    CHECK(c->point.whole && c->count == 1 && c->point.def == vf && c->tried >= 1);
     CHECK(c->best_ns > 0 && c->best_ns <= c->default_ns);
-    CHECK(kiln_choice_allows(c->values, c->nvalues, 0) && kiln_choice_allows(c->values, c->nvalues, c->best));
+    CHECK(kiln_choice_allows(c->point.values, c->point.nvalues, 0) &&
+          kiln_choice_allows(c->point.values, c->point.nvalues, c->best));
     kiln_options o = opts;
     o.tuning_log = path;
     kiln_program *p = NULL;

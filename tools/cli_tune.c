@@ -95,13 +95,14 @@ static void print_table(const char *model, const char *log, const cli_args *a, d
            "count", "choice", "default", "best", "default(us)", "best(us)", "speedup");
     for (int i = 0; i < r->nchoices; i++) {
       const kiln_tune_choice *c = &r->choices[i];
+      const kiln_choice *pt = &c->point;
       if (!c->tried) {
-        printf("%-4d %-24s %-20.20s %5d %-8s %7d %7s (not measured: out of budget)\n", i, c->node,
-               c->op, c->count, c->what, c->def, "-");
+        printf("%-4d %-24s %-20.20s %5d %-8s %7d %7s (not measured: out of budget)\n", i, pt->node,
+               pt->op, c->count, pt->what, pt->def, "-");
         continue;
       }
-      printf("%-4d %-24s %-20.20s %5d %-8s %7d %7d %12.2f %12.2f %7.2fx\n", i, c->node, c->op,
-             c->count, c->what, c->def, c->best, c->default_ns / 1e3, c->best_ns / 1e3,
+      printf("%-4d %-24s %-20.20s %5d %-8s %7d %7d %12.2f %12.2f %7.2fx\n", i, pt->node, pt->op,
+             c->count, pt->what, pt->def, c->best, c->default_ns / 1e3, c->best_ns / 1e3,
              c->default_ns / c->best_ns);
     }
     printf("models compiled with other choices %d, wrong outputs %d (dropped)\n", r->variants,
@@ -219,20 +220,22 @@ static int list_kernels(const cli_args *a, const kiln_options *opts) {
              "choice", "default", "values");
     for (int i = 0; i < r->nchoices; i++, n++) {
       const kiln_tune_choice *c = &r->choices[i];
+      const kiln_choice *pt = &c->point;
       if (a->json) {
-        printf("%s\n  {\"key\": \"%s\", \"node\": ", n ? "," : "", c->key);
-        kiln_json_write_string(c->node, stdout);
+        printf("%s\n  {\"key\": \"%s\", \"node\": ", n ? "," : "", pt->key);
+        kiln_json_write_string(pt->node, stdout);
         printf(", \"op\": ");
-        kiln_json_write_string(c->op, stdout);
-        printf(", \"choice\": \"%s\", \"count\": %d, \"default\": %d, \"values\": [", c->what,
-               c->count, c->def);
-        for (int j = 0; j < c->nvalues; j++) printf("%s%d", j ? ", " : "", c->values[j]);
+        kiln_json_write_string(pt->op, stdout);
+        printf(", \"choice\": \"%s\", \"count\": %d, \"default\": %d, \"values\": [", pt->what,
+               c->count, pt->def);
+        for (int j = 0; j < pt->nvalues; j++) printf("%s%d", j ? ", " : "", pt->values[j]);
         printf("]");
         if (v >= 0) printf(", \"bucket\": %d", v);
         printf("}");
       } else {
-        printf("%-16s %-24s %-20.20s %5d %-8s %7d ", c->key, c->node, c->op, c->count, c->what, c->def);
-        for (int j = 0; j < c->nvalues; j++) printf(" %d", c->values[j]);
+        printf("%-16s %-24s %-20.20s %5d %-8s %7d ", pt->key, pt->node, pt->op, c->count,
+               pt->what, pt->def);
+        for (int j = 0; j < pt->nvalues; j++) printf(" %d", pt->values[j]);
         printf("\n");
       }
     }
