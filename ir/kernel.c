@@ -245,6 +245,18 @@ bool kx_uses_axis(const kiln_expr *e, int a) {
   return kx_uses_axis(e->a, a) || kx_uses_axis(e->b, a) || kx_uses_axis(e->c, a);
 }
 
+bool kx_has_load(const kiln_expr *e) {
+  return e && (e->kind == KX_LOAD || kx_has_load(e->a) || kx_has_load(e->b) ||
+               kx_has_load(e->c));
+}
+
+bool kx_gathers(const kiln_expr *e) {
+  if (!e) return false;
+  for (int d = 0; e->kind == KX_LOAD && d < e->nidx; d++)
+    if (kx_has_load(e->idx[d])) return true;
+  return kx_gathers(e->a) || kx_gathers(e->b) || kx_gathers(e->c);
+}
+
 void kiln_schedule_default(kiln_stage *s) {
   /* spatial axes outside, reductions inside, each in declaration order */
   s->sched.nloops = 0;

@@ -402,6 +402,10 @@ kiln_expr *kx_and(kiln_kernel *k, kiln_expr *a, kiln_expr *b); /* NULL-tolerant 
 bool kx_cannot_fault(const kiln_expr *x);
 /* Does e mention axis a (in a load's indices too)? */
 bool kx_uses_axis(const kiln_expr *e, int a);
+/* Does e load (anywhere in it)? */
+bool kx_has_load(const kiln_expr *e);
+/* Does e load at an index loaded from another buffer (a gather's table)? */
+bool kx_gathers(const kiln_expr *e);
 
 /* The identity of a reduction for dtype t (0, 1, lowest, highest). */
 kiln_expr *kx_reduce_identity(kiln_kernel *k, kiln_reduce_op op, kiln_dtype t);

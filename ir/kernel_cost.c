@@ -40,11 +40,6 @@ static double extent_at(const kiln_axis *ax, const int64_t *syms) {
   return (double)(ax->dyn && syms ? kiln_dim_eval(ax->dyn, syms) : ax->extent);
 }
 
-static bool has_load(const kiln_expr *x) {
-  if (!x) return false;
-  return x->kind == KX_LOAD || has_load(x->a) || has_load(x->b) || has_load(x->c);
-}
-
 /* What a stage's loads read, per buffer: `whole` for one at computed indices (its size
  * counts), else `gathered`, the most bytes one load at loaded indices can reach (its
  * elements times the points of the axes its indices use). */
@@ -66,7 +61,7 @@ static void note_load(counter *c, const kiln_expr *x) {
   bool gather = false;
   unsigned used = 0;
   for (int i = 0; i < x->nidx; i++) {
-    gather |= has_load(x->idx[i]);
+    gather |= kx_has_load(x->idx[i]);
     used |= axes_of(x->idx[i]);
   }
   if (!gather) {

@@ -563,8 +563,12 @@ static kiln_status schedule_stage(const kiln_kernel *k, kiln_stage *s, int vf, k
 }
 
 /* Bytes (as f32) of a block of rows that every stage of a row kernel passes over in turn:
- * a small part of L1, with room for the other operands. */
+ * a small part of L1, with room for the other operands. Rows gathered from a table (an
+ * embedding's) come from memory, each starting with misses: a block of more of them keeps
+ * more in flight, which pays more than L1 room (BERT-base's embedding and LayerNorm, 128
+ * rows of 768 from a 94 MB table, Zen 5: 27.6 us by 2 rows, 23.7 by 8). */
 #define ROW_BLOCK_BYTES 8192
+#define ROW_GATHER_BLOCK_BYTES 32768
 #define ROW_BLOCK_MAX 8
 
 /* The innermost row axis of a row kernel longer than 1, -1 if none. */
@@ -599,7 +603,8 @@ static kiln_status schedule_rows(kiln_kernel *k, kiln_error *err) {
   int64_t row = 1;
   for (int a = 0; a < s0->naxes; a++)
     if (!(k->row_axes >> a & 1)) row *= s0->axes[a].extent;
-  int64_t block = ROW_BLOCK_BYTES / (4 * (row ? row : 1));
+  int64_t bytes = kx_gathers(s0->value) ? ROW_GATHER_BLOCK_BYTES : ROW_BLOCK_BYTES;
+  int64_t block = bytes / (4 * (row ? row : 1));
   if (block > ROW_BLOCK_MAX) block = ROW_BLOCK_MAX;
   if (inner >= 0 && block > s0->axes[inner].extent) block = s0->axes[inner].extent;
   for (int i = 0; i < k->nstages; i++) {
