@@ -30,6 +30,8 @@ typedef struct kiln_tune_kernel {
   int refused;           /* edits kiln_schedule_apply refused (never measured) */
   int wrong;             /* measured, outputs differed from the default's: dropped */
   bool from_log;         /* the best came from a record of the log read first */
+  bool model_slower;     /* its best alone was not 2% faster inside the tuned model: it
+                            went back to its defaults (best_ns = default_ns) */
 } kiln_tune_kernel;
 
 /* One distinct choice point (ir/choice.h) of the model, by key: its instances share it. */
@@ -63,6 +65,10 @@ typedef struct kiln_tune_options {
                              kiln_tune_list says which); nshards 0 = all */
   double tuned_scale;     /* tests: the tuned model's end-to-end time is taken as this
                              times what it measured (0: 1) */
+  double alone_scale;     /* tests: each candidate's time alone is taken as this times what
+                             it measured (0: 1; 0.1 makes most candidates the best) */
+  double model_scale;     /* tests: each tuned kernel's time inside the tuned model is taken
+                             as this times what it measured (0: 1) */
 } kiln_tune_options;
 
 typedef struct kiln_tune_result {
@@ -86,6 +92,8 @@ typedef struct kiln_tune_result {
                                   untuned one: the log records every default as best */
   bool unchanged;              /* the log changes no kernel of the model: the tuned model
                                   is the untuned one, not timed again (tuned_ms 0) */
+  int model_slower;            /* kernels whose best went back to the default, not being
+                                  faster inside the model (kiln_tune_kernel.model_slower) */
 } kiln_tune_result;
 
 /* Tunes the model at path compiled with opts (threads: opts->num_threads, else the

@@ -5,7 +5,8 @@
  * with it gives each kernel exactly the recipes of its record (the tuned schedules come
  * back), whose outputs match the untuned model's. The same for the MatMuls' panel widths
  * (ir/choice.h), measured in models compiled with each. A tuned model slower end to end
- * than the untuned one leaves a log of the defaults. A convolution network's layout block,
+ * than the untuned one leaves a log of the defaults, and a kernel whose best is no faster
+ * inside the tuned model goes back to its default. A convolution network's layout block,
  * a choice of the whole model, is measured and applied too. */
 #include "check.h"
 
@@ -66,10 +67,12 @@ static void check_applied(const kiln_options *opts, const char *log_path, bool d
   kiln_tuning_target_clear(&t);
 }
 
-static void run(const kiln_options *opts, int corrupt_every, double tuned_scale, const char *path) {
+static void run(const kiln_options *opts, int corrupt_every, double tuned_scale,
+                double alone_scale, double model_scale, const char *path) {
   unlink(path);
   /* 5 s: a margin for a busy machine */
-  kiln_tune_options t = {5.0, path, 1, NULL, NULL, corrupt_every, 0, 0, tuned_scale};
+  kiln_tune_options t = {5.0,         path,    1,           NULL,       NULL, corrupt_every,
+                         0,           0,       tuned_scale, alone_scale, model_scale};
   kiln_tune_result r;
   kiln_error err = {0};
   kiln_status st = kiln_tune(MODEL, opts, &t, &r, &err);
@@ -95,8 +98,8 @@ static void run(const kiln_options *opts, int corrupt_every, double tuned_scale,
   CHECK(r.nchoices == 2 && r.variants >= 1);
   for (int i = 0; i < r.nchoices; i++) {
     const kiln_tune_choice *c = &r.choices[i];
-    CHECK(!strcmp(c->point.what, "panels") && c->point.def == 2 * kiln_target_vector_floats(opts) &&
-          c->count == 1);
+    CHECK(!strcmp(c->point.what, "panels") &&
+          c->point.def == 2 * kiln_target_vector_floats(opts) && c->count == 1);
     if (corrupt_every) CHECK(c->best == c->point.def && !c->tried);
     if (c->tried) CHECK(c->best_ns > 0 && c->best_ns <= c->default_ns);
     tried += c->tried > 0;
@@ -117,8 +120,22 @@ static void run(const kiln_options *opts, int corrupt_every, double tuned_scale,
   if (corrupt_every) CHECK(r.unchanged || r.untuned_ms == 0 || r.tuned_ms == 0);
   if (kept)
     for (int i = 0; i < r.nchoices; i++) CHECK(r.choices[i].best == r.choices[i].point.def);
+  /* each tuned kernel taken as 10x slower inside the tuned model: every one goes back to
+   * its default (when the budget reached the end-to-end check, and no choice point took
+   * another value: then the kernels of the two models differ, and none is compared) */
+  int slower = 0;
+  bool choice = false, ended = r.unchanged || r.tuned_ms > 0 || r.model_slower > 0;
+  for (int i = 0; i < r.nkernels; i++) {
+    slower += r.kernels[i].model_slower;
+    if (r.kernels[i].model_slower) CHECK(r.kernels[i].best_ns == r.kernels[i].default_ns);
+  }
+  for (int i = 0; i < r.nchoices; i++) choice |= r.choices[i].best != r.choices[i].point.def;
+  CHECK(slower == r.model_slower);
+  bool back = model_scale > 1 && ended && !choice;
+  for (int i = 0; back && i < r.nkernels; i++)
+    CHECK(r.kernels[i].best_ns == r.kernels[i].default_ns);
   kiln_tune_result_free(&r);
-  check_applied(opts, path, corrupt_every != 0 || kept);
+  check_applied(opts, path, corrupt_every != 0 || kept || back);
 }
 
 /* A kernel whose stage has no loops (a scalar): nothing to edit, and the tune goes on
@@ -132,7 +149,7 @@ static void scalar_stage(const char *path) {
   fclose(f);
   unlink(path);
   kiln_options opts = {.struct_size = sizeof opts, .num_threads = 1};
-  kiln_tune_options t = {2.0, path, 1, NULL, NULL, 0, 0, 0, 0};
+  kiln_tune_options t = {2.0, path, 1, NULL, NULL, 0, 0, 0, 0, 0, 0};
   kiln_tune_result r;
   kiln_error err = {0};
   CHECK(kiln_tune(model, &opts, &t, &r, &err) == KILN_OK);
@@ -150,7 +167,7 @@ static void layout_choice(const char *path) {
   const char *model = "../examples/demo.onnx";
   unlink(path);
   kiln_options opts = {.struct_size = sizeof opts, .num_threads = 1};
-  kiln_tune_options t = {4.0, path, 1, NULL, NULL, 0, 0, 0, 0};
+  kiln_tune_options t = {4.0, path, 1, NULL, NULL, 0, 0, 0, 0, 0, 0};
   kiln_tune_result r;
   kiln_error err = {0};
   CHECK(kiln_tune(model, &opts, &t, &r, &err) == KILN_OK);
@@ -183,9 +200,11 @@ int main(void) {
   kiln_shape_binding shape = {"x", 2, {8, 784}};
   kiln_options opts = {.struct_size = sizeof opts, .shapes = &shape, .nshapes = 1, .num_threads = 1};
   char *path = kiln_fmt("/tmp/kiln_unit_tune_%d.log", (int)getpid());
-  run(&opts, 1, 0, path); /* every candidate wrong */
-  run(&opts, 0, 0, path);
-  run(&opts, 0, 10, path); /* the tuned model slower end to end */
+  run(&opts, 1, 0, 0, 0, path); /* every candidate wrong */
+  run(&opts, 0, 0, 0, 0, path);
+  run(&opts, 0, 10, 0, 0, path); /* the tuned model slower end to end */
+  /* every candidate 10x faster alone, then each tuned kernel 10x slower inside the model */
+  run(&opts, 0, 0, 0.1, 10, path);
   scalar_stage(path);
   layout_choice(path);
   unlink(path);

@@ -60,7 +60,7 @@ static void tune(double budget_s, int threads, int corrupt_every, bool overlap, 
   kiln_options opts = {.struct_size = sizeof opts, .shapes = &shape, .nshapes = 1,
                        .num_threads = threads};
   unlink(path);
-  kiln_tune_options t = {budget_s, path, 1, NULL, NULL, corrupt_every, 0, 0, 0};
+  kiln_tune_options t = {budget_s, path, 1, NULL, NULL, corrupt_every, 0, 0, 0, 0, 0};
   kiln_tune_result r;
   kiln_error err = {0};
   kiln_status st = kiln_tune(MODEL, &opts, &t, &r, &err);

@@ -88,7 +88,9 @@ static void print_table(const char *model, const char *log, const cli_args *a, d
     printf("%-4d %-24s %-20.20s %5d %12.2f %12.2f %7.2fx %9.2f %9.2f %6d %5d%s\n", i, k->name,
            k->op, k->count, k->default_ns / 1e3, k->best_ns / 1e3, k->default_ns / k->best_ns,
            k->flops / k->default_ns, k->flops / k->best_ns, k->candidates, k->wrong,
-           k->from_log ? "  (from the log)" : "");
+           k->from_log       ? "  (from the log)"
+           : k->model_slower ? "  (default: its best was no faster in the model)"
+                             : "");
   }
   if (r->nchoices) {
     printf("\n%-4s %-24s %-20s %5s %-8s %7s %7s %12s %12s %8s\n", "#", "choice at node", "op",
@@ -120,6 +122,9 @@ static void print_table(const char *model, const char *log, const cli_args *a, d
   if (r->cold_weights)
     printf("the model's weights exceed the last-level cache: kernels were timed with theirs "
            "evicted from the caches, as the model runs them\n");
+  if (r->model_slower)
+    printf("kernels faster alone but not inside the tuned model, kept at their defaults: %d\n",
+           r->model_slower);
   printf("log %s: %d records read, %d written\n", log, r->records_read, r->records_written);
   if (r->kept_defaults)
     printf("the tuned model ran slower end to end than the untuned one (%.3f vs %.3f ms): "
@@ -269,7 +274,7 @@ int cli_tune(int argc, char **argv) {
     budget = v < 0 ? a.budget : fmax(budget / (end - v), 0.01);
     if (v >= 0) printf("%s", v ? "\n" : ""), print_bucket(&opts, v), fflush(stdout);
     bar b = {isatty(2) != 0, -1, -1};
-    kiln_tune_options t = {budget, a.out, a.seed, on_progress, &b, 0, a.shard, a.nshards, 0};
+    kiln_tune_options t = {budget, a.out, a.seed, on_progress, &b, 0, a.shard, a.nshards, 0, 0, 0};
     kiln_tune_result r;
     kiln_status st = kiln_tune(a.model, &o, &t, &r, &err);
     if (b.tty) fprintf(stderr, "\n");
