@@ -67,7 +67,8 @@ static bool same_code(const kiln_program *a, const kiln_program *b) {
     same = ka[i]->nstages == kb[i]->nstages && kiln_kernel_hash(ka[i], ha) &&
            kiln_kernel_hash(kb[i], hb) && !strcmp(ha, hb);
     for (int s = 0; s < ka[i]->nstages && same; s++) {
-      char *ra = kiln_recipe_text(&ka[i]->stages[s].recipe), *rb = kiln_recipe_text(&kb[i]->stages[s].recipe);
+      char *ra = kiln_recipe_text(&ka[i]->stages[s].recipe);
+      char *rb = kiln_recipe_text(&kb[i]->stages[s].recipe);
       same = !strcmp(ra, rb);
       free(ra);
       free(rb);
@@ -130,7 +131,8 @@ static kiln_status read_raw(const char *path, char **text, size_t *len, kiln_err
   struct stat sb;
   if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode) || sb.st_size > (INT64_C(1) << 30)) {
     fclose(f);
-    return kiln_fail(err, KILN_ERR_IO, "tuning log '%s' is not a regular file of at most 1 GiB", path);
+    return kiln_fail(err, KILN_ERR_IO, "tuning log '%s' is not a regular file of at most 1 GiB",
+                     path);
   }
   *text = kiln_xmalloc((size_t)sb.st_size + 1);
   *len = fread(*text, 1, (size_t)sb.st_size, f);
@@ -473,7 +475,8 @@ kiln_status kiln_tune(const char *path, const kiln_options *opts, const kiln_tun
     st = finish(&T, path, &prof, m0, &b0, old, oldlen, &target, compile_s, chosen_any, err);
   for (int i = 0; i < T.nunique; i++) kiln_tune_unique_free(&T.u[i]);
   free(T.u);
-  if (res->nkernels) qsort(res->kernels, (size_t)res->nkernels, sizeof *res->kernels, by_kernel_share);
+  if (res->nkernels)
+    qsort(res->kernels, (size_t)res->nkernels, sizeof *res->kernels, by_kernel_share);
   kiln_program_free(T.p);
   kiln_model_free(m0);
   kiln_tune_io_free(&b0);

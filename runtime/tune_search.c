@@ -29,7 +29,9 @@
 static const int64_t FACTORS[] = {2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128};
 #define NFACTORS (int)(sizeof FACTORS / sizeof FACTORS[0])
 
-double kiln_tuner_elapsed(const kiln_tuner *T) { return (double)(kiln_rt_clock_ns() - T->t0) / 1e9; }
+double kiln_tuner_elapsed(const kiln_tuner *T) {
+  return (double)(kiln_rt_clock_ns() - T->t0) / 1e9;
+}
 
 static uint32_t rnd(kiln_tuner *T) {
   T->rng = T->rng * 1664525u + 1013904223u;
@@ -91,8 +93,9 @@ static kiln_status time_runs(kiln_kernel_runner *r, double ns, double *median, k
  * M_CHECK compares them with it (*wrong). Then, unless that run took over limit_ns, the
  * median of repeated runs into *ns (else the one run's time). Frees r unless *keep takes
  * it (keep non-NULL, r timed). */
-static kiln_status check(kiln_tuner *T, kiln_tune_unique *u, kiln_kernel_runner *r, mode m, double limit_ns,
-                         double *ns, bool *wrong, kiln_kernel_runner **keep, kiln_error *err) {
+static kiln_status check(kiln_tuner *T, kiln_tune_unique *u, kiln_kernel_runner *r, mode m,
+                         double limit_ns, double *ns, bool *wrong, kiln_kernel_runner **keep,
+                         kiln_error *err) {
   kiln_kernel *k = u->k; /* its buffers are r's kernel's */
   *wrong = false;
   kiln_rt_set_num_threads(T->opts.num_threads); /* kiln_run resets it */
@@ -117,7 +120,8 @@ static kiln_status check(kiln_tuner *T, kiln_tune_unique *u, kiln_kernel_runner 
       /* a high bit of the first element's top byte: its exponent for floats */
       ((unsigned char *)mem)[kiln_dtype_size(buf->dtype) - 1] ^= 0x40;
     }
-    if (!u->ref[b] || !same_values(buf->dtype, mem, u->ref[b], bytes / (int64_t)kiln_dtype_size(buf->dtype)))
+    int64_t n = bytes / (int64_t)kiln_dtype_size(buf->dtype);
+    if (!u->ref[b] || !same_values(buf->dtype, mem, u->ref[b], n))
       *wrong = true;
   }
   *ns = first;
@@ -356,7 +360,8 @@ static bool launch(kiln_tuner *T, kiln_tune_unique *u, candidate *c) {
 
 /* Would a candidate of u started now run past the search's end, at its slowest? */
 static bool past_search_end(const kiln_tuner *T, const kiln_tune_unique *u) {
-  return kiln_tuner_elapsed(T) + fmax(u->compile_s, T->slowest_compile_s) + u->measure_s >= T->search_end;
+  return kiln_tuner_elapsed(T) + fmax(u->compile_s, T->slowest_compile_s) + u->measure_s >=
+         T->search_end;
 }
 
 /* Candidates for u until end (seconds since t0), each only when its estimated cost fits.
@@ -383,7 +388,8 @@ void kiln_tune_search(kiln_tuner *T, kiln_tune_unique *u, double end) {
     int64_t h0 = c0 > cur.hidden_from ? c0 : cur.hidden_from;
     int64_t h1 = c1 < cur.hidden_to ? c1 : cur.hidden_to;
     if (h1 > h0) T->res->hidden_s += (double)(h1 - h0) / 1e9;
-    if (kiln_tuner_elapsed(T) >= end) { /* compiled past the end (slower than estimated): not measured */
+    /* compiled past the end (slower than estimated): not measured */
+    if (kiln_tuner_elapsed(T) >= end) {
       kiln_kernel_runner_free(r);
       break;
     }
