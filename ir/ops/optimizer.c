@@ -30,6 +30,10 @@ static kiln_status infer_optimizer(kiln_graph *g, kiln_node *n, kiln_error *err)
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): needs R, T and %d tensors "
                      "per updated tensor, and %d outputs per tensor", n->name, n->op_type, per,
                      1 + states(k));
+  for (int i = 0; i < 2; i++)
+    if (!kiln_node_in(g, n, i))
+      return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): input %d (%s) is missing",
+                       n->name, n->op_type, i, i ? "T" : "R");
   if (k == OPT_MOMENTUM && strcmp(kiln_attr_str(n, "mode", ""), "standard") &&
       strcmp(kiln_attr_str(n, "mode", ""), "nesterov"))
     return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): mode must be standard or "
@@ -38,6 +42,9 @@ static kiln_status infer_optimizer(kiln_graph *g, kiln_node *n, kiln_error *err)
     for (int j = 0; j < per; j++) {
       const kiln_value *x = kiln_node_in(g, n, 2 + i);
       const kiln_value *v = kiln_node_in(g, n, 2 + j * count + i);
+      if (!x || !v) /* an optional input left out: every one is needed here */
+        return kiln_fail(err, KILN_ERR_INVALID_MODEL, "node '%s' (%s): input %d is missing",
+                         n->name, n->op_type, 2 + (x ? j * count + i : i));
       if (!kiln_dtype_is_float(v->dtype) || v->dtype != x->dtype || v->rank != x->rank ||
           memcmp(v->dims, x->dims, sizeof(int64_t) * (size_t)x->rank))
         return kiln_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): '%s' must have the type and "
