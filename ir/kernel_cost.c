@@ -56,21 +56,26 @@ typedef struct counter {
   int nbufs;
 } counter;
 
+/* The bytes load x reaches in stage st: its element size times the points of the axes
+ * its indices use (at syms, as extent_at). */
+static double load_reach(const kiln_stage *st, const kiln_expr *x, const int64_t *syms) {
+  unsigned used = 0;
+  for (int i = 0; i < x->nidx; i++) used |= axes_of(x->idx[i]);
+  double n = (double)kiln_dtype_size(x->dtype);
+  for (int a = 0; a < st->naxes; a++)
+    if (used >> a & 1) n *= extent_at(&st->axes[a], syms);
+  return n;
+}
+
 static void note_load(counter *c, const kiln_expr *x) {
   if (x->buf < 0 || x->buf >= c->nbufs) return;
   bool gather = false;
-  unsigned used = 0;
-  for (int i = 0; i < x->nidx; i++) {
-    gather |= kx_has_load(x->idx[i]);
-    used |= axes_of(x->idx[i]);
-  }
+  for (int i = 0; i < x->nidx; i++) gather |= kx_has_load(x->idx[i]);
   if (!gather) {
     c->r->whole[x->buf] = true;
     return;
   }
-  double n = (double)kiln_dtype_size(x->dtype);
-  for (int a = 0; a < c->st->naxes; a++)
-    if (used >> a & 1) n *= extent_at(&c->st->axes[a], c->syms);
+  double n = load_reach(c->st, x, c->syms);
   if (n > c->r->gathered[x->buf]) c->r->gathered[x->buf] = n;
 }
 
@@ -155,16 +160,10 @@ static void point_cost(const kiln_stage *st, const kiln_expr *x, seen_set *s, do
                        double *bytes) {
   if (!x || seen(s, x)) return;
   switch (x->kind) {
-  case KX_LOAD: {
-    unsigned used = 0;
-    for (int i = 0; i < x->nidx; i++) used |= axes_of(x->idx[i]);
-    double n = (double)kiln_dtype_size(x->dtype);
-    for (int a = 0; a < st->naxes; a++)
-      if (used & (1u << a)) n *= (double)st->axes[a].extent;
-    *bytes += n;
+  case KX_LOAD:
+    *bytes += load_reach(st, x, NULL);
     for (int i = 0; i < x->nidx; i++) point_cost(st, x->idx[i], s, ops, bytes);
     return;
-  }
   case KX_UNARY:
     *ops += x->op == KU_EXP || x->op == KU_LOG || x->op == KU_TANH || x->op == KU_ERF ||
                     x->op == KU_SIN || x->op == KU_COS || x->op == KU_SIGMOID || x->op >= KU_TAN
